@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "bridgeport",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "bridgeport", targets: ["bridgeport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (installed by `make deps`).
+        .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+        .systemLibrary(name: "CLibNL", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-route-3-dev"])]),
+
+        // C shims: libbpf + bpf/bridgeport.h (the map layouts), and netlink/namespaces/process spawning.
+        .target(name: "CBPF", dependencies: ["CLibBPF"]),
+        .target(name: "CLinux", dependencies: ["CLibNL"]),
+
+        // Pure model: addresses, CIDRs, -p specs, IPAM, networks and containers. No I/O.
+        .target(name: "Model"),
+        // Durable state in SQLite.
+        .target(name: "Store", dependencies: ["Model", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Links, addresses, routes and namespaces through rtnetlink; container processes.
+        .target(name: "Links", dependencies: ["CLinux"]),
+        // libbpf in Swift: load objects, attach tcx links, pin, read per-CPU maps.
+        .target(name: "BPF", dependencies: ["CBPF"]),
+        // The HTTP+JSON API shared by the agent and the CLI, and the CLI's client over the unix socket.
+        .target(name: "API", dependencies: [
+            "Model",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // The agent.
+        .target(name: "Daemon", dependencies: [
+            "Model", "Store", "Links", "BPF", "API",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "bridgeport", dependencies: [
+            "API", "Daemon", "Model", "Links",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
+        .testTarget(name: "BPFTests", dependencies: ["BPF"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

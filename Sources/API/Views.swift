@@ -1,0 +1,72 @@
+import Foundation
+import Model
+
+/// The JSON the agent answers with on /v1. Model values plus what a client needs to show
+/// them without a second request.
+
+public enum ContainerStatus: String, Codable, Sendable {
+    case created, running, exited
+}
+
+public struct EndpointView: Codable, Sendable {
+    public var endpoint: Endpoint
+    public var containerName: String
+    public var networkName: String
+    public var gateway: IPv4Address?
+    public var prefixLength: Int?
+
+    public init(endpoint: Endpoint, containerName: String, networkName: String, gateway: IPv4Address?, prefixLength: Int?) {
+        self.endpoint = endpoint; self.containerName = containerName; self.networkName = networkName
+        self.gateway = gateway; self.prefixLength = prefixLength
+    }
+}
+
+public struct NetworkView: Codable, Sendable {
+    public var network: Network
+    public var endpoints: [EndpointView]
+    public init(network: Network, endpoints: [EndpointView]) { self.network = network; self.endpoints = endpoints }
+}
+
+public struct ContainerView: Codable, Sendable {
+    public var container: Container
+    public var status: ContainerStatus
+    public var endpoints: [EndpointView]
+    /// Non-fatal remarks for the user, e.g. published ports ignored on the host network.
+    public var warnings: [String]
+
+    public init(container: Container, status: ContainerStatus, endpoints: [EndpointView], warnings: [String] = []) {
+        self.container = container; self.status = status; self.endpoints = endpoints; self.warnings = warnings
+    }
+}
+
+public struct ConnectRequest: Codable, Sendable {
+    public var container: String
+    public var ip: String?
+    public init(container: String, ip: String? = nil) { self.container = container; self.ip = ip }
+}
+
+/// Body of every error answer.
+public struct ErrorBody: Codable, Sendable {
+    public var message: String
+    /// Set when a client should react specially, e.g. "command_not_found" (exit 127).
+    public var kind: String?
+    public init(message: String, kind: String? = nil) { self.message = message; self.kind = kind }
+}
+
+/// One JSON coding for both ends (the model's).
+public typealias APICoding = ModelJSON
+
+/// GET /v1/info: what the agent runs and how much it manages.
+public struct AgentInfo: Codable, Sendable {
+    public var version: String
+    public var networks: Int
+    public var containers: Int
+    public var running: Int
+    public var publishedPorts: Int
+    public init(version: String, networks: Int, containers: Int, running: Int, publishedPorts: Int) {
+        self.version = version; self.networks = networks; self.containers = containers
+        self.running = running; self.publishedPorts = publishedPorts
+    }
+}
+
+public let bridgeportVersion = "0.1.0"

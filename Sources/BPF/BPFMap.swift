@@ -1,0 +1,348 @@
+import CBPF
+import Glibc
+
+/// A BPF map, accessed with fixed-size Swift values whose layout matches the
+/// map's key and value (the structs of bridgeport.h, UInt32, UInt64…). Sizes are
+/// checked on every call.
+///
+/// Per-CPU maps (PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH) hold one value per
+/// possible CPU: use `lookupPerCPU` / `perCPUEntries`, or `BPFPerCPUHashMap` for sums.
+public final class BPFMap: @unchecked Sendable {
+    public let name: String
+    public let fd: Int32
+    public let id: UInt32
+    public let type: bpf_map_type
+    public let keySize: Int
+    public let valueSize: Int
+    public let maxEntries: UInt32
+    private let owner: BPFObject?
+    private let ownsFD: Bool
+
+    init(name: String, fd: Int32, owner: BPFObject?, ownsFD: Bool) throws {
+        var info = bpf_map_info()
+        var len = UInt32(MemoryLayout<bpf_map_info>.size)
+        if bpf_obj_get_info_by_fd(fd, &info, &len) != 0 {
+            let err = Glibc.errno
+            if ownsFD { close(fd) }
+            throw BPFError.mapOperation(map: name, operation: "get info", errno: err)
+        }
+        self.name = name
+        self.fd = fd
+        self.id = info.id
+        self.type = bpf_map_type(rawValue: info.type)
+        self.keySize = Int(info.key_size)
+        self.valueSize = Int(info.value_size)
+        self.maxEntries = info.max_entries
+        self.owner = owner
+        self.ownsFD = ownsFD
+    }
+
+    /// Opens a pinned map (e.g. `<pinRoot>/bp_ep_stats`) without loading any object:
+    /// what a metrics exporter or a CLI needs.
+    public static func openPinned(_ path: String) throws -> BPFMap {
+        let fd = bpf_obj_get(path)
+        if fd < 0 {
+            let err = errnoOf(fd)
+            if err == EPERM || err == EACCES { throw BPFError.permissionDenied(operation: "open pinned map \(path)", errno: err) }
+            throw BPFError.mapOperation(map: path, operation: "open pinned", errno: err)
+        }
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return try BPFMap(name: name, fd: fd, owner: nil, ownsFD: true)
+    }
+
+    deinit {
+        if ownsFD { close(fd) }
+    }
+
+    /// Pins the map at `path` (on bpffs).
+    public func pin(at path: String) throws {
+        if bpf_obj_pin(fd, path) != 0 { throw BPFError.pinFailed(path: path, errno: Glibc.errno) }
+    }
+
+    public var isPerCPU: Bool {
+        type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+            type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE
+    }
+
+    /// Number of possible CPUs: the number of values in a per-CPU map entry.
+    public static let possibleCPUs: Int = Int(libbpf_num_possible_cpus())
+
+    /// Bytes of one per-CPU slot (the kernel rounds each value up to 8 bytes).
+    var perCPUStride: Int { (valueSize + 7) & ~7 }
+    /// Bytes of one element's value as the syscalls copy it.
+    var valueBufferSize: Int { isPerCPU ? perCPUStride * BPFMap.possibleCPUs : valueSize }
+
+    public enum UpdateFlags: UInt64, Sendable {
+        case any = 0      // BPF_ANY: create or replace
+        case noExist = 1  // BPF_NOEXIST: create only
+        case exist = 2    // BPF_EXIST: replace only
+    }
+
+    // MARK: single elements
+
+    /// The value for `key`, or nil if absent. Not for per-CPU maps.
+    public func lookup<K: BitwiseCopyable, V: BitwiseCopyable>(_ key: K, as _: V.Type = V.self) throws -> V? {
+        try check(key: K.self, value: V.self, perCPU: false)
+        var k = key
+        var v = zeroed(V.self)
+        if bpf_map_lookup_elem(fd, &k, &v) != 0 {
+            let err = Glibc.errno
+            if err == ENOENT { return nil }
+            throw BPFError.mapOperation(map: name, operation: "lookup", errno: err)
+        }
+        return v
+    }
+
+    /// One value per possible CPU for `key`, or nil if absent. Per-CPU maps only.
+    public func lookupPerCPU<K: BitwiseCopyable, V: BitwiseCopyable>(_ key: K, as _: V.Type = V.self) throws -> [V]? {
+        try check(key: K.self, value: V.self, perCPU: true)
+        var k = key
+        var buffer = [UInt8](repeating: 0, count: valueBufferSize)
+        let ret = buffer.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, &k, $0.baseAddress) }
+        if ret != 0 {
+            let err = Glibc.errno
+            if err == ENOENT { return nil }
+            throw BPFError.mapOperation(map: name, operation: "lookup", errno: err)
+        }
+        return buffer.withUnsafeBytes { perCPUValues(V.self, from: $0, at: 0) }
+    }
+
+    /// Creates or replaces `key`. For a per-CPU map every CPU's slot gets `value`.
+    public func update<K: BitwiseCopyable, V: BitwiseCopyable>(_ key: K, _ value: V, flags: UpdateFlags = .any) throws {
+        if isPerCPU {
+            try updatePerCPU(key, [V](repeating: value, count: BPFMap.possibleCPUs), flags: flags)
+            return
+        }
+        try check(key: K.self, value: V.self, perCPU: false)
+        var k = key
+        var v = value
+        if bpf_map_update_elem(fd, &k, &v, flags.rawValue) != 0 {
+            throw BPFError.mapOperation(map: name, operation: "update", errno: Glibc.errno)
+        }
+    }
+
+    /// Sets each CPU's slot of a per-CPU map (`values.count == possibleCPUs`).
+    public func updatePerCPU<K: BitwiseCopyable, V: BitwiseCopyable>(_ key: K, _ values: [V], flags: UpdateFlags = .any) throws {
+        try check(key: K.self, value: V.self, perCPU: true)
+        guard values.count == BPFMap.possibleCPUs else {
+            throw BPFError.layoutMismatch(map: name, what: "number of per-CPU values", expected: BPFMap.possibleCPUs, actual: values.count)
+        }
+        var k = key
+        var buffer = [UInt8](repeating: 0, count: valueBufferSize)
+        buffer.withUnsafeMutableBytes { raw in
+            for (cpu, value) in values.enumerated() {
+                withUnsafeBytes(of: value) { src in
+                    raw.baseAddress!.advanced(by: cpu * perCPUStride).copyMemory(from: src.baseAddress!, byteCount: valueSize)
+                }
+            }
+        }
+        let ret = buffer.withUnsafeBytes { bpf_map_update_elem(fd, &k, $0.baseAddress, flags.rawValue) }
+        if ret != 0 { throw BPFError.mapOperation(map: name, operation: "update", errno: Glibc.errno) }
+    }
+
+    /// Deletes `key`; false if it was absent.
+    @discardableResult
+    public func delete<K: BitwiseCopyable>(_ key: K) throws -> Bool {
+        try check(key: K.self)
+        var k = key
+        if bpf_map_delete_elem(fd, &k) != 0 {
+            let err = Glibc.errno
+            if err == ENOENT { return false }
+            throw BPFError.mapOperation(map: name, operation: "delete", errno: err)
+        }
+        return true
+    }
+
+    /// All keys (BPF_MAP_GET_NEXT_KEY walk; a concurrent delete may restart it).
+    public func keys<K: BitwiseCopyable>(as _: K.Type = K.self) throws -> [K] {
+        try check(key: K.self)
+        var result: [K] = []
+        var current = zeroed(K.self)
+        var next = zeroed(K.self)
+        var ret = bpf_map_get_next_key(fd, nil, &next)
+        while ret == 0 {
+            result.append(next)
+            if result.count > Int(maxEntries) * 2 { return result } // a walk that keeps restarting
+            current = next
+            ret = bpf_map_get_next_key(fd, &current, &next)
+        }
+        let err = errnoOf(ret)
+        if err != ENOENT { throw BPFError.mapOperation(map: name, operation: "iterate keys", errno: err) }
+        return result
+    }
+
+    // MARK: whole map
+
+    /// Every (key, value). Uses BPF_MAP_LOOKUP_BATCH, or a key walk where the kernel
+    /// or map type has no batch support. Not for per-CPU maps.
+    public func entries<K: BitwiseCopyable, V: BitwiseCopyable>(as _: (K.Type, V.Type) = (K.self, V.self)) throws -> [(key: K, value: V)] {
+        try check(key: K.self, value: V.self, perCPU: false)
+        return try rawEntries(K.self) { raw, offset in raw.loadUnaligned(fromByteOffset: offset, as: V.self) }
+    }
+
+    /// Every (key, one value per CPU) of a per-CPU map, batched where possible.
+    public func perCPUEntries<K: BitwiseCopyable, V: BitwiseCopyable>(as _: (K.Type, V.Type) = (K.self, V.self)) throws -> [(key: K, values: [V])] {
+        try check(key: K.self, value: V.self, perCPU: true)
+        return try rawEntries(K.self) { raw, offset in perCPUValues(V.self, from: raw, at: offset) }
+            .map { (key: $0.key, values: $0.value) }
+    }
+
+    private func rawEntries<K: BitwiseCopyable, T>(_: K.Type, decode: (UnsafeRawBufferPointer, Int) -> T) throws -> [(key: K, value: T)] {
+        if let batched = try batchEntries(K.self, decode: decode) { return batched }
+        var result: [(key: K, value: T)] = []
+        var buffer = [UInt8](repeating: 0, count: valueBufferSize)
+        for key in try keys(as: K.self) {
+            var k = key
+            let ret = buffer.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, &k, $0.baseAddress) }
+            if ret != 0 {
+                let err = Glibc.errno
+                if err == ENOENT { continue } // deleted meanwhile
+                throw BPFError.mapOperation(map: name, operation: "lookup", errno: err)
+            }
+            result.append((key: key, value: buffer.withUnsafeBytes { decode($0, 0) }))
+        }
+        return result
+    }
+
+    /// nil if batch lookups are not supported for this map (then the caller walks keys).
+    private func batchEntries<K: BitwiseCopyable, T>(_: K.Type, decode: (UnsafeRawBufferPointer, Int) -> T) throws -> [(key: K, value: T)]? {
+        var result: [(key: K, value: T)] = []
+        var chunk = 256
+        // Batch token: a u32 bucket for hash maps, a key for arrays.
+        var inToken = [UInt8](repeating: 0, count: max(keySize, 8))
+        var outToken = [UInt8](repeating: 0, count: max(keySize, 8))
+        var first = true
+        var done = false
+        while !done {
+            var keysBuf = [UInt8](repeating: 0, count: chunk * keySize)
+            var valuesBuf = [UInt8](repeating: 0, count: chunk * valueBufferSize)
+            var count = UInt32(chunk)
+            let ret: Int32 = inToken.withUnsafeMutableBytes { inPtr in
+                outToken.withUnsafeMutableBytes { outPtr in
+                    keysBuf.withUnsafeMutableBytes { kp in
+                        valuesBuf.withUnsafeMutableBytes { vp in
+                            bpf_map_lookup_batch(fd, first ? nil : inPtr.baseAddress, outPtr.baseAddress,
+                                                 kp.baseAddress, vp.baseAddress, &count, nil)
+                        }
+                    }
+                }
+            }
+            let err: Int32 = ret == 0 ? 0 : errnoOf(ret)
+            if ret != 0 && err != ENOENT {
+                if err == ENOSPC && count == 0 && chunk < Int(maxEntries) * 2 { chunk *= 4; continue } // a bucket larger than chunk
+                if first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == ENOTTY) { return nil }
+                throw BPFError.mapOperation(map: name, operation: "batch lookup", errno: err)
+            }
+            keysBuf.withUnsafeBytes { kb in
+                valuesBuf.withUnsafeBytes { vb in
+                    for i in 0..<Int(count) {
+                        let key = kb.loadUnaligned(fromByteOffset: i * keySize, as: K.self)
+                        result.append((key: key, value: decode(vb, i * valueBufferSize)))
+                    }
+                }
+            }
+            done = err == ENOENT
+            first = false
+            inToken = outToken
+        }
+        return result
+    }
+
+    // MARK: helpers
+
+    private func perCPUValues<V: BitwiseCopyable>(_: V.Type, from raw: UnsafeRawBufferPointer, at offset: Int) -> [V] {
+        (0..<BPFMap.possibleCPUs).map { cpu in
+            raw.loadUnaligned(fromByteOffset: offset + cpu * perCPUStride, as: V.self)
+        }
+    }
+
+    private func zeroed<T: BitwiseCopyable>(_: T.Type) -> T {
+        withUnsafeTemporaryAllocation(byteCount: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment) { raw in
+            raw.initializeMemory(as: UInt8.self, repeating: 0)
+            return raw.loadUnaligned(as: T.self)
+        }
+    }
+
+    private func check<K>(key _: K.Type) throws {
+        if MemoryLayout<K>.size != keySize {
+            throw BPFError.layoutMismatch(map: name, what: "key", expected: keySize, actual: MemoryLayout<K>.size)
+        }
+    }
+
+    private func check<K, V>(key: K.Type, value _: V.Type, perCPU: Bool) throws {
+        try check(key: key)
+        if MemoryLayout<V>.size != valueSize {
+            throw BPFError.layoutMismatch(map: name, what: "value", expected: valueSize, actual: MemoryLayout<V>.size)
+        }
+        if perCPU != isPerCPU {
+            throw BPFError.wrongMapKind(map: name, perCPU: isPerCPU)
+        }
+    }
+}
+
+// MARK: - typed views
+
+extension BPFMap {
+    /// Refuses a Swift view whose key or value size, or per-CPU kind, differs from the map's.
+    func checkLayout<Key, Value>(key: Key.Type, value: Value.Type, perCPU: Bool) throws {
+        if MemoryLayout<Key>.size != keySize {
+            throw BPFError.layoutMismatch(map: name, what: "key", expected: keySize, actual: MemoryLayout<Key>.size)
+        }
+        if MemoryLayout<Value>.size != valueSize {
+            throw BPFError.layoutMismatch(map: name, what: "value", expected: valueSize, actual: MemoryLayout<Value>.size)
+        }
+        if isPerCPU != perCPU { throw BPFError.wrongMapKind(map: name, perCPU: isPerCPU) }
+    }
+}
+
+/// A hash (or array) map with a fixed Swift key and value type, checked once.
+public struct BPFHashMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: @unchecked Sendable {
+    public let map: BPFMap
+
+    public init(_ map: BPFMap) throws {
+        self.map = map
+        try map.checkLayout(key: Key.self, value: Value.self, perCPU: false)
+    }
+
+    public func lookup(_ key: Key) throws -> Value? { try map.lookup(key, as: Value.self) }
+    public func update(_ key: Key, _ value: Value, flags: BPFMap.UpdateFlags = .any) throws { try map.update(key, value, flags: flags) }
+    @discardableResult public func delete(_ key: Key) throws -> Bool { try map.delete(key) }
+    public func keys() throws -> [Key] { try map.keys(as: Key.self) }
+    public func entries() throws -> [(key: Key, value: Value)] { try map.entries(as: (Key.self, Value.self)) }
+}
+
+/// A value that per-CPU slots can be summed into (counters).
+public protocol BPFCounterValue {
+    static var zero: Self { get }
+    static func &+ (lhs: Self, rhs: Self) -> Self
+}
+
+extension UInt64: BPFCounterValue {}
+
+extension BPFCounterValue {
+    public static func sum(_ values: [Self]) -> Self { values.reduce(.zero, &+) }
+}
+
+/// A per-CPU map of counters, read as sums over all CPUs.
+public struct BPFPerCPUHashMap<Key: BitwiseCopyable, Value: BPFCounterValue & BitwiseCopyable>: @unchecked Sendable {
+    public let map: BPFMap
+
+    public init(_ map: BPFMap) throws {
+        self.map = map
+        try map.checkLayout(key: Key.self, value: Value.self, perCPU: true)
+    }
+
+    /// Sum over CPUs, or nil if the key is absent.
+    public func sum(_ key: Key) throws -> Value? {
+        try map.lookupPerCPU(key, as: Value.self).map(Value.sum)
+    }
+
+    /// Sums over CPUs of every entry (one batched read where supported).
+    public func sums() throws -> [(key: Key, value: Value)] {
+        try map.perCPUEntries(as: (Key.self, Value.self)).map { (key: $0.key, value: Value.sum($0.values)) }
+    }
+
+    public func perCPU(_ key: Key) throws -> [Value]? { try map.lookupPerCPU(key, as: Value.self) }
+    @discardableResult public func delete(_ key: Key) throws -> Bool { try map.delete(key) }
+    public func keys() throws -> [Key] { try map.keys(as: Key.self) }
+}

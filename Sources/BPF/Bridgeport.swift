@@ -1,0 +1,116 @@
+import CBPF
+import Glibc
+
+/// The maps of bridgeport.h, typed. Open them from a loaded object (the agent)
+/// or from their pins (an exporter or the CLI, without loading anything).
+public struct BridgeportMaps: @unchecked Sendable {
+    /// host-side ifindex -> per-CPU rx/tx counters
+    public let endpointStats: BPFPerCPUHashMap<UInt32, bp_endpoint_stats>
+    /// host-side ifindex -> endpoint config
+    public let endpoints: BPFHashMap<UInt32, bp_endpoint>
+    /// {ifindex, reason, direction} -> per-CPU dropped packets
+    public let drops: BPFPerCPUHashMap<bp_drop_key, UInt64>
+
+    public init(object: BPFObject) throws {
+        endpointStats = try BPFPerCPUHashMap(object.map(BP_MAP_ENDPOINT_STATS))
+        endpoints = try BPFHashMap(object.map(BP_MAP_ENDPOINTS))
+        drops = try BPFPerCPUHashMap(object.map(BP_MAP_DROPS))
+    }
+
+    /// Opens `<pinRoot>/<map name>` for each map.
+    public init(pinRoot: String) throws {
+        endpointStats = try BPFPerCPUHashMap(BPFMap.openPinned(pinRoot + "/" + BP_MAP_ENDPOINT_STATS))
+        endpoints = try BPFHashMap(BPFMap.openPinned(pinRoot + "/" + BP_MAP_ENDPOINTS))
+        drops = try BPFPerCPUHashMap(BPFMap.openPinned(pinRoot + "/" + BP_MAP_DROPS))
+    }
+
+    /// Counters of one endpoint summed over CPUs; nil if it never saw a packet.
+    public func endpointStats(ifindex: UInt32) throws -> bp_endpoint_stats? {
+        try endpointStats.sum(ifindex)
+    }
+
+    /// Counters of every endpoint, summed over CPUs.
+    public func allEndpointStats() throws -> [UInt32: bp_endpoint_stats] {
+        Dictionary(try endpointStats.sums().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Drop counters summed over CPUs.
+    public func dropCounts() throws -> [bp_drop_key: UInt64] {
+        Dictionary(try drops.sums().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public func setEndpoint(ifindex: UInt32, _ endpoint: bp_endpoint) throws {
+        try endpoints.update(ifindex, endpoint)
+    }
+
+    /// Forgets an endpoint: config, counters and drop counters. Call after its veth
+    /// is gone (or its programs detached), else the next packet recreates counters.
+    public func removeEndpoint(ifindex: UInt32) throws {
+        try endpoints.delete(ifindex)
+        try endpointStats.delete(ifindex)
+        for key in try drops.keys() where key.ifindex == ifindex {
+            try drops.delete(key)
+        }
+    }
+}
+
+// MARK: - bridgeport.h types in Swift
+
+extension bp_traffic: BPFCounterValue, @retroactive Equatable, @retroactive CustomStringConvertible {
+    public static var zero: bp_traffic { bp_traffic() }
+    public static func &+ (a: bp_traffic, b: bp_traffic) -> bp_traffic {
+        bp_traffic(packets: a.packets &+ b.packets, bytes: a.bytes &+ b.bytes)
+    }
+    public static func == (a: bp_traffic, b: bp_traffic) -> Bool {
+        a.packets == b.packets && a.bytes == b.bytes
+    }
+    public var description: String { "\(packets) packets, \(bytes) bytes" }
+}
+
+extension bp_endpoint_stats: BPFCounterValue, @retroactive Equatable, @retroactive CustomStringConvertible {
+    public static var zero: bp_endpoint_stats { bp_endpoint_stats() }
+    public static func &+ (a: bp_endpoint_stats, b: bp_endpoint_stats) -> bp_endpoint_stats {
+        bp_endpoint_stats(rx: a.rx &+ b.rx, tx: a.tx &+ b.tx)
+    }
+    public static func == (a: bp_endpoint_stats, b: bp_endpoint_stats) -> Bool {
+        a.rx == b.rx && a.tx == b.tx
+    }
+    public var description: String { "rx: \(rx); tx: \(tx)" }
+}
+
+extension bp_drop_key: @retroactive Hashable {
+    public init(ifindex: UInt32, reason: bp_drop_reason, direction: bp_direction) {
+        self.init(ifindex: ifindex, reason: UInt8(reason.rawValue), direction: UInt8(direction.rawValue), pad: 0)
+    }
+    public static func == (a: bp_drop_key, b: bp_drop_key) -> Bool {
+        a.ifindex == b.ifindex && a.reason == b.reason && a.direction == b.direction && a.pad == b.pad
+    }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(ifindex)
+        hasher.combine(reason)
+        hasher.combine(direction)
+    }
+    /// Metric label value of the reason, e.g. "spoofed_source".
+    public var reasonLabel: String { String(cString: bp_drop_reason_label(UInt32(reason))) }
+    /// Metric label value of the direction: "ingress" or "egress".
+    public var directionLabel: String { String(cString: bp_direction_label(UInt32(direction))) }
+}
+
+extension bp_endpoint: @retroactive Equatable {
+    /// - ipv4: the container's address as 4 octets (a.b.c.d), stored in network byte order.
+    /// - mac: 6 octets of the container-side interface.
+    public init(ipv4: [UInt8], mac: [UInt8], networkID: UInt16, flags: UInt32) {
+        precondition(ipv4.count == 4 && mac.count == 6, "bp_endpoint: 4-octet IPv4 and 6-octet MAC expected")
+        self.init()
+        // Network byte order = the octets in memory order.
+        self.ip = UInt32(ipv4[0]) | UInt32(ipv4[1]) << 8 | UInt32(ipv4[2]) << 16 | UInt32(ipv4[3]) << 24
+        self.mac = (mac[0], mac[1], mac[2], mac[3], mac[4], mac[5])
+        self.network_id = networkID
+        self.flags = flags
+    }
+    public var ipv4Octets: [UInt8] { withUnsafeBytes(of: ip) { Array($0) } }
+    public var macOctets: [UInt8] { withUnsafeBytes(of: mac) { Array($0) } }
+    public static func == (a: bp_endpoint, b: bp_endpoint) -> Bool {
+        a.ip == b.ip && a.macOctets == b.macOctets && a.network_id == b.network_id && a.flags == b.flags
+    }
+}

@@ -1,0 +1,93 @@
+// C shim over rtnetlink (libnl-route-3), network namespaces and container processes.
+// Every function returns 0 (or a positive value where documented) on success and -errno
+// on failure, so Swift can turn the result into a typed error with strerror().
+#pragma once
+#include <stdint.h>
+#include <sys/types.h>
+
+// ---- rtnetlink ----------------------------------------------------------------------
+
+// A netlink route socket bound to one network namespace.
+typedef struct bp_nl bp_nl;
+
+// Opens a socket in the namespace mounted at netns_path, or the caller's when NULL.
+int bp_nl_open(const char *netns_path, bp_nl **out);
+void bp_nl_close(bp_nl *nl);
+
+// ifindex (> 0) of the link called name, or -ENODEV.
+int bp_link_index(bp_nl *nl, const char *name);
+// A bridge device, down, with an ifalias that marks it as ours.
+int bp_bridge_add(bp_nl *nl, const char *name, const char *alias);
+// A veth pair: host_name stays in nl's namespace (ifalias = alias); peer_name is created
+// directly inside the namespace open at peer_netns_fd, with MAC peer_mac.
+int bp_veth_add(bp_nl *nl, const char *host_name, const char *alias,
+                const char *peer_name, int peer_netns_fd, const uint8_t peer_mac[6]);
+int bp_link_set_master(bp_nl *nl, const char *name, const char *master);
+int bp_link_set_up(bp_nl *nl, const char *name);
+// Deleting a missing link returns -ENODEV.
+int bp_link_del(bp_nl *nl, const char *name);
+
+// IPv4 addresses are in network byte order.
+// Adds addr/prefix to dev; an address that is already there is success.
+int bp_addr_add(bp_nl *nl, const char *dev, uint32_t addr, int prefix);
+// Replaces the default route with one via gateway on dev.
+int bp_route_replace_default(bp_nl *nl, uint32_t gateway, const char *dev);
+// Removes the default route if there is one (no route is success).
+int bp_route_del_default(bp_nl *nl);
+
+// Enumeration. Callbacks get plain values that are valid only during the call.
+typedef void (*bp_link_cb)(void *ctx, const char *name, int ifindex, const char *kind,
+                           const char *alias, int master_ifindex);
+int bp_link_list(bp_nl *nl, bp_link_cb cb, void *ctx);
+// Every IPv4 address (with its prefix) and every IPv4 route destination of the namespace
+// (all tables), used to pick subnets that overlap nothing the host uses.
+typedef void (*bp_prefix_cb)(void *ctx, uint32_t addr, int prefix);
+int bp_addr_list(bp_nl *nl, bp_prefix_cb cb, void *ctx);
+int bp_route_list(bp_nl *nl, bp_prefix_cb cb, void *ctx);
+
+// ---- namespaces ---------------------------------------------------------------------
+
+// Creates a new network namespace and bind-mounts it at path (the file is created;
+// parent directories must exist). Its lo is brought up.
+int bp_netns_create(const char *path);
+// Unmounts (MNT_DETACH) and unlinks path. A missing path is success.
+int bp_netns_delete(const char *path);
+// 1 when path is a mounted network namespace (nsfs), 0 when not.
+int bp_netns_is_mounted(const char *path);
+// Moves the calling process into the network namespace /run/netns/<name> (or a path when
+// name contains '/') and re-executes /proc/self/exe with the same argv, so that every
+// thread of the new image lives there. Sets BRIDGEPORT_NETNS_ENTERED=1 to avoid a loop.
+// Only returns on failure.
+int bp_reexec_in_netns(const char *name, char *const argv[]);
+
+// ---- container processes ------------------------------------------------------------
+
+struct bp_spawn_opts {
+    const char *netns_path;   // join this network namespace; NULL keeps the caller's
+    int new_uts;              // 1: own UTS namespace with hostname
+    const char *hostname;
+    const char *hosts_file;   // bind-mounted on /etc/hosts when not NULL
+    const char *resolv_file;  // bind-mounted on /etc/resolv.conf when not NULL
+    const char *hostname_file;// bind-mounted on /etc/hostname when not NULL
+    const char *log_file;     // stdout and stderr (appended); stdin is /dev/null
+    const char *exit_file;    // the shim writes the exit code here ("%d\n"; 128+sig when killed)
+    char *const *argv;        // NULL-terminated; argv[0] searched in PATH
+};
+
+// Starts argv in its own mount (and UTS) namespace under a small supervisor ("shim")
+// that is detached from the caller (double fork, setsid, all other fds closed), so the
+// container outlives the agent. The shim waits for the container and records its exit
+// code in exit_file. On success *pid is the container's PID.
+// Errors: -ENOENT when argv[0] is not found, -EACCES when it cannot be executed, other
+// -errno from the namespace or mount steps.
+int bp_spawn(const struct bp_spawn_opts *opts, pid_t *pid);
+
+// Runs argv inside the net, UTS and mount namespaces of pid (like nsenter), with the
+// caller's stdio, and waits. Returns the exit code (0-255; 128+sig when killed;
+// 127 when argv[0] is not found, 126 when it cannot be executed), or -errno when the
+// namespaces cannot be entered. SIGINT/SIGQUIT are ignored by the caller meanwhile.
+int bp_exec_in(pid_t pid, char *const argv[]);
+
+// The start time of pid in clock ticks since boot (field 22 of /proc/PID/stat), to
+// tell a live container from a reused PID. -ESRCH when there is no such process.
+int bp_process_start_time(pid_t pid, unsigned long long *ticks);

@@ -1,0 +1,391 @@
+// Container processes: a detached supervisor ("shim") per container, exec into a running
+// container, process start times.
+//
+// The caller is a multi-threaded Swift process, so after fork() only async-signal-safe
+// calls are made: paths, lengths and the executable are all prepared before forking.
+#define _GNU_SOURCE
+#include "clinux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+// ---- helpers that are safe after fork -------------------------------------------------
+
+// Finds file the way execvp does (PATH search unless it contains '/'), with stat/access
+// only. 0 and out filled, -ENOENT when not found, -EACCES when found but not executable.
+static int find_executable(const char *file, const char *path_env, char *out, size_t size) {
+    size_t flen = strlen(file);
+    if (flen == 0) return -ENOENT;
+    if (strchr(file, '/')) {
+        if (flen >= size) return -ENAMETOOLONG;
+        memcpy(out, file, flen + 1);
+        return 0;
+    }
+    if (!path_env) path_env = "/usr/local/bin:/usr/bin:/bin";
+    int rc = -ENOENT;
+    for (const char *p = path_env;; p++) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        if (dlen == 0) { p = "."; dlen = 1; }   // an empty entry means the current dir
+        if (dlen + 1 + flen < size) {
+            memcpy(out, p, dlen);
+            out[dlen] = '/';
+            memcpy(out + dlen + 1, file, flen + 1);
+            struct stat st;
+            if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (access(out, X_OK) == 0) return 0;
+                rc = -EACCES;
+            }
+        }
+        if (!end) break;
+        p = end;
+    }
+    return rc;
+}
+
+static void write_all(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+static void write_str(int fd, const char *s) { write_all(fd, s, strlen(s)); }
+
+// Reads exactly len bytes; returns the number read (short only on EOF or error).
+static size_t read_full(int fd, void *buf, size_t len) {
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+static int wait_exit_code(pid_t pid) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -errno;
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+// Default dispositions for every signal and an empty mask, as a fresh process would have.
+static void reset_signals(void) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL);   // errors for KILL/STOP: fine
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+// Closes every fd >= 3 except those in keep (sorted ascending, all >= 3).
+static void close_other_fds(const int *keep, int n) {
+    unsigned lo = 3;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 0) continue;
+        if ((unsigned)keep[i] > lo) close_range(lo, (unsigned)keep[i] - 1, 0);
+        lo = (unsigned)keep[i] + 1;
+    }
+    close_range(lo, ~0U, 0);
+}
+
+static void sort_fds(int *fds, int n) {
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+            int t = fds[j]; fds[j] = fds[j - 1]; fds[j - 1] = t;
+        }
+}
+
+// ---- spawn ----------------------------------------------------------------------------
+
+// Everything the shim and the container need, prepared before fork.
+struct spawn_ctx {
+    const struct bp_spawn_opts *o;
+    char exe[PATH_MAX];            // resolved argv[0]
+    char exit_tmp[PATH_MAX];       // exit_file + ".tmp", renamed into place
+    size_t hostname_len;
+    int netns;                     // -1 when keeping the caller's
+    int status_w;                  // to the caller: container pid, or -errno
+    int execerr_r, execerr_w;      // container -> shim: errno when it could not exec
+};
+
+static void report(int fd, int32_t value) { write_all(fd, &value, sizeof value); }
+
+// The container: enter its namespaces, set up /etc files and stdio, exec.
+static _Noreturn void run_container(const struct spawn_ctx *c) {
+    const struct bp_spawn_opts *o = c->o;
+    static const char *const targets[] = { "/etc/hosts", "/etc/resolv.conf", "/etc/hostname" };
+    const char *sources[] = { o->hosts_file, o->resolv_file, o->hostname_file };
+
+    if (c->netns >= 0 && setns(c->netns, CLONE_NEWNET) < 0) goto fail;
+    if (unshare(CLONE_NEWNS | (o->new_uts ? CLONE_NEWUTS : 0)) < 0) goto fail;
+    // Keep our bind mounts from propagating back to the host.
+    if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) goto fail;
+    if (o->new_uts && o->hostname && sethostname(o->hostname, c->hostname_len) < 0) goto fail;
+    for (int i = 0; i < 3; i++)
+        if (sources[i] && mount(sources[i], targets[i], NULL, MS_BIND, NULL) < 0) goto fail;
+
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int out = o->log_file ? open(o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)
+                          : open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (in < 0 || out < 0) goto fail;
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) goto fail;   // clears CLOEXEC
+
+    reset_signals();
+    execve(c->exe, o->argv, environ);
+fail:;
+    int32_t err = errno;
+    report(c->execerr_w, err);
+    _exit(127);
+}
+
+// The shim: detached from the caller, starts the container, reports its pid, waits for
+// it and records the exit code.
+static _Noreturn void run_shim(struct spawn_ctx *c) {
+    prctl(PR_SET_NAME, "bridgeport-shim", 0, 0, 0);
+    reset_signals();   // SIGCHLD in particular must not be ignored, or waitpid fails
+    if (chdir("/") < 0) { /* keep the cwd; harmless */ }
+
+    // Move our fds out of 0-2 (possible if the caller had them closed), then make the
+    // standard fds /dev/null and close everything else the caller had open.
+    int *mine[] = { &c->netns, &c->status_w, &c->execerr_r, &c->execerr_w };
+    for (int i = 0; i < 4; i++)
+        if (*mine[i] >= 0 && *mine[i] < 3) *mine[i] = fcntl(*mine[i], F_DUPFD_CLOEXEC, 3);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, 0); dup2(null, 1); dup2(null, 2);
+    }
+    int keep[] = { c->netns, c->status_w, c->execerr_r, c->execerr_w };
+    sort_fds(keep, 4);
+    close_other_fds(keep, 4);
+
+    pid_t child = fork();
+    if (child < 0) {
+        report(c->status_w, -errno);
+        _exit(1);
+    }
+    if (child == 0) run_container(c);
+
+    close(c->execerr_w);
+    if (c->netns >= 0) close(c->netns);
+    int32_t err;
+    if (read_full(c->execerr_r, &err, sizeof err) == sizeof err) {
+        // The container never started: tell the caller and leave no exit file.
+        report(c->status_w, -err);
+        wait_exit_code(child);
+        _exit(1);
+    }
+    close(c->execerr_r);
+    report(c->status_w, child);
+    close(c->status_w);
+
+    int code = wait_exit_code(child);
+    if (code < 0) code = 255;
+    // "%d\n" by hand, written to a temporary file and renamed so readers never see it empty.
+    char buf[8];
+    int n = sizeof buf;
+    buf[--n] = '\n';
+    do { buf[--n] = (char)('0' + code % 10); code /= 10; } while (code > 0);
+    int fd = open(c->exit_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        write_all(fd, buf + n, sizeof buf - (size_t)n);
+        close(fd);
+        rename(c->exit_tmp, c->o->exit_file);
+    }
+    _exit(0);
+}
+
+int bp_spawn(const struct bp_spawn_opts *opts, pid_t *pid) {
+    struct spawn_ctx c = { .o = opts, .netns = -1 };
+    int status[2] = { -1, -1 }, execerr[2] = { -1, -1 };
+    if (!opts->argv || !opts->argv[0] || !opts->exit_file) return -EINVAL;
+
+    int rc = find_executable(opts->argv[0], getenv("PATH"), c.exe, sizeof c.exe);
+    if (rc < 0) return rc;
+    if (snprintf(c.exit_tmp, sizeof c.exit_tmp, "%s.tmp", opts->exit_file) >= (int)sizeof c.exit_tmp)
+        return -ENAMETOOLONG;
+    c.hostname_len = opts->hostname ? strlen(opts->hostname) : 0;
+    if (opts->netns_path && (c.netns = open(opts->netns_path, O_RDONLY | O_CLOEXEC)) < 0)
+        return -errno;
+    if (pipe2(status, O_CLOEXEC) < 0 || pipe2(execerr, O_CLOEXEC) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    c.status_w = status[1];
+    c.execerr_r = execerr[0];
+    c.execerr_w = execerr[1];
+
+    // Double fork: the intermediate child starts a new session and exits at once, so the
+    // shim is reparented to init and outlives the caller.
+    pid_t first = fork();
+    if (first < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (first == 0) {
+        close(status[0]);
+        setsid();
+        pid_t shim = fork();
+        if (shim < 0) report(status[1], -errno);
+        else if (shim == 0) run_shim(&c);
+        _exit(0);
+    }
+    // Only the shim and the container may hold these: the shim waits for EOF on execerr.
+    close(status[1]);
+    close(execerr[0]);
+    close(execerr[1]);
+    status[1] = execerr[0] = execerr[1] = -1;
+    wait_exit_code(first);   // ECHILD if someone else reaps it: fine
+
+    int32_t msg;
+    if (read_full(status[0], &msg, sizeof msg) != sizeof msg) rc = -ECHILD;
+    else if (msg < 0) rc = msg;
+    else *pid = msg;
+
+out:
+    for (int i = 0; i < 2; i++) {
+        if (status[i] >= 0) close(status[i]);
+        if (execerr[i] >= 0) close(execerr[i]);
+    }
+    if (c.netns >= 0) close(c.netns);
+    return rc;
+}
+
+// ---- exec into a running container ----------------------------------------------------
+
+// Like the shim's container step, but joins an existing container's namespaces.
+int bp_exec_in(pid_t pid, char *const argv[]) {
+    static const char *const names[] = { "net", "uts", "mnt" };
+    static const int types[] = { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWNS };
+    int fds[3] = { -1, -1, -1 }, errpipe[2] = { -1, -1 }, rc = 0;
+    char path[64];
+
+    if (!argv || !argv[0]) return -EINVAL;
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, names[i]);
+        if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+            rc = errno == ENOENT ? -ESRCH : -errno;
+            goto out;
+        }
+    }
+    if (pipe2(errpipe, O_CLOEXEC) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    const char *path_env = getenv("PATH");
+    char exe[PATH_MAX];
+
+    // Like system(): the caller ignores ^C/^\ while the command runs (the terminal sends
+    // them to both), the command gets the caller's original dispositions.
+    struct sigaction ign, old_int, old_quit;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGINT, &ign, &old_int);
+    sigaction(SIGQUIT, &ign, &old_quit);
+
+    pid_t child = fork();
+    if (child == 0) {
+        // Single-threaded now, so joining the mount namespace is allowed.
+        for (int i = 0; i < 3; i++)
+            if (setns(fds[i], types[i]) < 0) {
+                int32_t err = errno;
+                write_all(errpipe[1], &err, sizeof err);
+                _exit(125);
+            }
+        if (chdir("/") < 0) { /* stay where setns put us */ }
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGQUIT, &old_quit, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+
+        // Resolved inside the container's mount namespace.
+        int found = find_executable(argv[0], path_env, exe, sizeof exe);
+        int err = -found;
+        if (found == 0) {
+            execve(exe, argv, environ);
+            err = errno;
+        }
+        const char *why = err == ENOENT && !strchr(argv[0], '/') ? "executable file not found in $PATH"
+                        : err == ENOENT ? "no such file or directory"
+                        : err == EACCES ? "permission denied"
+                        : err == ENOEXEC ? "exec format error"
+                        : "cannot execute";
+        write_str(2, "exec: \"");
+        write_str(2, argv[0]);
+        write_str(2, "\": ");
+        write_str(2, why);
+        write_str(2, "\n");
+        _exit(err == ENOENT ? 127 : 126);
+    }
+    if (child < 0) rc = -errno;
+    close(errpipe[1]);
+    errpipe[1] = -1;
+    if (child > 0) {
+        int32_t err;
+        int code = wait_exit_code(child);
+        if (read_full(errpipe[0], &err, sizeof err) == sizeof err) rc = -err;
+        else rc = code;
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+
+out:
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    for (int i = 0; i < 2; i++)
+        if (errpipe[i] >= 0) close(errpipe[i]);
+    return rc;
+}
+
+// ---- process identity -----------------------------------------------------------------
+
+int bp_process_start_time(pid_t pid, unsigned long long *ticks) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? -ESRCH : -errno;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int saved = errno;
+    close(fd);
+    if (n < 0) return saved == ESRCH ? -ESRCH : -saved;
+    buf[n] = '\0';
+
+    // comm (field 2) may contain spaces and parentheses: fields resume after the last ')'.
+    char *p = strrchr(buf, ')');
+    if (!p) return -EINVAL;
+    p++;
+    for (int field = 3; field < 22; field++) {   // skip fields 3..21
+        p = strchr(p + 1, ' ');
+        if (!p) return -EINVAL;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(p + 1, &end, 10);
+    if (end == p + 1 || errno) return -EINVAL;
+    *ticks = v;
+    return 0;
+}

@@ -1,0 +1,288 @@
+import API
+import Foundation
+import Logging
+import Model
+import Store
+
+/// The agent's state machine. Every change follows one path: the model validates and
+/// allocates, the store commits, the dataplane applies; if applying fails, what was done
+/// is undone and the record removed, so a change is all or nothing. Being an actor, it
+/// runs one change at a time: two racing requests for one name or address can't both win.
+public actor Agent {
+    let configuration: AgentConfiguration
+    let store: Store
+    let dataplane: Dataplane
+    let runtime: Runtime
+    let logger: Logger
+    private(set) var registry: Registry
+
+    public init(configuration: AgentConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        for directory in ["", "/netns", "/containers"] {
+            try FileManager.default.createDirectory(atPath: configuration.stateDirectory + directory, withIntermediateDirectories: true)
+        }
+        store = try Store(path: configuration.databasePath)
+        dataplane = try Dataplane(configuration: configuration, logger: logger)
+        runtime = Runtime(configuration: configuration)
+        registry = try store.load()
+    }
+
+    // MARK: Start-up
+
+    /// Makes the host match the store: creates the predefined networks on first start,
+    /// recreates missing bridges, namespaces and veths, and removes what we own but no
+    /// record mentions. Returns one line per repair.
+    public func reconcile() throws -> [String] {
+        var repairs: [String] = []
+        if registry.networks.isEmpty {
+            let networks = try Registry.predefinedNetworks(now: Date(), hostPrefixes: try dataplane.hostPrefixes())
+            try store.insert(networks: networks)
+            registry.networks = networks
+            repairs.append("created the predefined networks bridge (\(networks[0].subnet!) on \(Network.defaultBridgeName)), host and none")
+        }
+        for network in registry.networks where network.driver == .bridge {
+            repairs += try dataplane.ensureBridge(network)
+        }
+        for container in registry.containers {
+            let namespace = configuration.namespacePath(container.id)
+            if usesOwnNamespace(container) && !runtime.namespaceExists(namespace) {
+                try runtime.createNamespace(namespace)
+                repairs.append("recreated the network namespace of container \(container.name)")
+            }
+            for endpoint in registry.endpoints(ofContainer: container.id) {
+                if dataplane.linkExists(endpoint.hostInterface ?? "") {
+                    try dataplane.attachPrograms(endpoint)
+                } else {
+                    try dataplane.attach(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
+                    repairs.append("recreated interface \(endpoint.containerInterface ?? "") of container \(container.name)")
+                }
+            }
+            try updateDefaultRoute(container)
+        }
+        repairs += try dataplane.removeOrphans(keeping: registry)
+        repairs += runtime.removeOrphanNamespaces(keeping: Set(registry.containers.map(\.id)))
+        try refreshNameFiles()
+        return repairs
+    }
+
+    public func info() -> AgentInfo {
+        AgentInfo(version: bridgeportVersion, networks: registry.networks.count, containers: registry.containers.count,
+                  running: registry.containers.filter { runtime.status($0) == .running }.count,
+                  publishedPorts: registry.containers.reduce(0) { $0 + $1.ports.count })
+    }
+
+    // MARK: Networks
+
+    public func networkViews() -> [NetworkView] { registry.networks.map(view) }
+
+    public func networkView(_ reference: String) throws -> NetworkView { view(try registry.network(reference)) }
+
+    public func createNetwork(_ request: NetworkRequest) throws -> NetworkView {
+        let network = try registry.planNetwork(request, id: randomID(), now: Date(), hostPrefixes: try dataplane.hostPrefixes())
+        try store.insert(networks: [network])
+        var undo = Undo()
+        defer { undo.run() }
+        undo.add { try? self.store.deleteNetwork(id: network.id) }
+        undo.add { self.dataplane.removeBridge(network) }
+        _ = try dataplane.ensureBridge(network)
+        undo.cancel()
+        registry.networks.append(network)
+        logger.info("network created", metadata: ["network": "\(network.name)", "subnet": "\(network.subnet!)"])
+        return view(network)
+    }
+
+    public func removeNetwork(_ reference: String) throws -> Network {
+        let network = try registry.planRemoveNetwork(reference)
+        try store.deleteNetwork(id: network.id)
+        registry.networks.removeAll { $0.id == network.id }
+        dataplane.removeBridge(network)
+        logger.info("network removed", metadata: ["network": "\(network.name)"])
+        return network
+    }
+
+    public func connect(network reference: String, _ request: ConnectRequest) throws {
+        let endpoint = try registry.planConnect(network: reference, container: request.container, ip: request.ip)
+        let network = try registry.network(endpoint.networkID)
+        let container = try registry.container(endpoint.containerID)
+        try store.insert(endpoint: endpoint)
+        var undo = Undo()
+        defer { undo.run() }
+        undo.add { try? self.store.delete(endpoint: endpoint) }
+        undo.add { self.dataplane.detach(endpoint) }
+        try dataplane.attach(endpoint, network: network, namespace: configuration.namespacePath(container.id))
+        undo.cancel()
+        registry.endpoints.append(endpoint)
+        try updateDefaultRoute(container)
+        try refreshNameFiles()
+    }
+
+    public func disconnect(network reference: String, container containerReference: String) throws {
+        let endpoint = try registry.planDisconnect(network: reference, container: containerReference)
+        try store.delete(endpoint: endpoint)
+        registry.endpoints.removeAll { $0.id == endpoint.id }
+        dataplane.detach(endpoint)
+        try updateDefaultRoute(try registry.container(endpoint.containerID))
+        try refreshNameFiles()
+    }
+
+    // MARK: Containers
+
+    public func containerViews(all: Bool) -> [ContainerView] {
+        registry.containers.map(view).filter { all || $0.status == .running }
+    }
+
+    public func containerView(_ reference: String) throws -> ContainerView { view(try registry.container(reference)) }
+
+    public func run(_ request: ContainerRequest) throws -> ContainerView {
+        let (planned, endpoint) = try registry.planContainer(request, id: randomID(), now: Date(),
+                                                              portInUse: dataplane.hostPortInUse)
+        var container = planned
+        let network = try registry.network(container.networkMode)
+        let namespace = configuration.namespacePath(container.id)
+        let files = runtime.files(container.id)
+        try store.insert(container: container, endpoints: endpoint.map { [$0] } ?? [])
+
+        var undo = Undo()
+        defer { undo.run() }
+        undo.add { try? self.store.deleteContainer(id: container.id) }
+        undo.add { files.remove() }
+        try files.create()
+        if usesOwnNamespace(container) {
+            undo.add { self.runtime.deleteNamespace(namespace) }
+            try runtime.createNamespace(namespace)
+        }
+        if let endpoint {
+            undo.add { self.dataplane.detach(endpoint) }
+            try dataplane.attach(endpoint, network: network, namespace: namespace)
+        }
+        registry.containers.append(container)
+        registry.endpoints += endpoint.map { [$0] } ?? []
+        undo.add {
+            self.registry.containers.removeAll { $0.id == container.id }
+            self.registry.endpoints.removeAll { $0.containerID == container.id }
+        }
+        try updateDefaultRoute(container)
+        try refreshNameFiles()
+        container.process = try runtime.start(container, network: network, namespace: namespace)
+        try store.update(container: container)
+        undo.cancel()
+        replace(container)
+
+        logger.info("container started", metadata: ["container": "\(container.name)", "pid": "\(container.process.pid)"])
+        var result = view(container)
+        if network.driver != .bridge && !request.ports.isEmpty {
+            result.warnings.append("Published ports are discarded when using \(network.name) network mode")
+        }
+        return result
+    }
+
+    /// What the container's command wrote to stdout and stderr.
+    public func logs(_ reference: String) throws -> String {
+        let container = try registry.container(reference)
+        return (try? String(contentsOfFile: runtime.files(container.id).log, encoding: .utf8)) ?? ""
+    }
+
+    /// Stops the container's process: SIGTERM, then SIGKILL after `timeout` seconds.
+    public func stop(_ reference: String, timeout: Int) async throws -> Container {
+        let container = try registry.container(reference)
+        await runtime.stop(container, timeout: timeout)
+        return try recordExit(container.id)
+    }
+
+    public func remove(_ reference: String, force: Bool) async throws -> Container {
+        let container = try registry.container(reference)
+        if runtime.status(container) == .running {
+            guard force else { throw AgentError.containerRunning(container.name) }
+            await runtime.stop(container, timeout: 0)
+        }
+        let current = try registry.container(container.id)
+        let endpoints = registry.endpoints(ofContainer: current.id)
+        try store.deleteContainer(id: current.id)
+        registry.containers.removeAll { $0.id == current.id }
+        registry.endpoints.removeAll { $0.containerID == current.id }
+        endpoints.forEach(dataplane.detach)
+        runtime.deleteNamespace(configuration.namespacePath(current.id))
+        runtime.files(current.id).remove()
+        try refreshNameFiles()
+        logger.info("container removed", metadata: ["container": "\(current.name)"])
+        return current
+    }
+
+    // MARK: Helpers
+
+    private func recordExit(_ id: String) throws -> Container {
+        var container = try registry.container(id)
+        if let exit = runtime.files(id).recordedExit(), container.process.exitCode == nil {
+            container.process.exitCode = exit.code
+            container.process.finishedAt = exit.at
+            try store.update(container: container)
+            replace(container)
+        }
+        return container
+    }
+
+    private func replace(_ container: Container) {
+        if let index = registry.containers.firstIndex(where: { $0.id == container.id }) { registry.containers[index] = container }
+    }
+
+    private func usesOwnNamespace(_ container: Container) -> Bool { container.networkMode != "host" }
+
+    /// The first non-internal network a container joined gives its default route, as in Docker.
+    private func updateDefaultRoute(_ container: Container) throws {
+        guard usesOwnNamespace(container) else { return }
+        let gateway = registry.endpoints(ofContainer: container.id).first { endpoint in
+            (try? registry.network(endpoint.networkID).internal) == false
+        }
+        try dataplane.setDefaultRoute(namespace: configuration.namespacePath(container.id),
+                                      via: gateway.flatMap { try? registry.network($0.networkID).gateway },
+                                      device: gateway?.containerInterface)
+    }
+
+    /// Rewrites every container's /etc/hosts: its own addresses, and the containers it
+    /// shares a user-defined network with (the default bridge has no name resolution).
+    private func refreshNameFiles() throws {
+        for container in registry.containers {
+            let files = runtime.files(container.id)
+            let endpoints = registry.endpoints(ofContainer: container.id)
+            var peers: [(IPv4Address, [String])] = []
+            for endpoint in endpoints {
+                guard let network = try? registry.network(endpoint.networkID), network.name != Network.defaultName else { continue }
+                for other in registry.endpoints(inNetwork: network.id) where other.containerID != container.id {
+                    guard let ip = other.ip, let peer = try? registry.container(other.containerID) else { continue }
+                    peers.append((ip, Array(NSOrderedSet(array: [peer.name, peer.hostname])) as! [String]))
+                }
+            }
+            try files.writeHosts(container: container, own: endpoints.compactMap(\.ip), peers: peers)
+        }
+    }
+
+    private func view(_ network: Network) -> NetworkView {
+        NetworkView(network: network, endpoints: registry.endpoints(inNetwork: network.id).map(view))
+    }
+
+    private func view(_ endpoint: Endpoint) -> EndpointView {
+        let network = try? registry.network(endpoint.networkID)
+        return EndpointView(endpoint: endpoint, containerName: (try? registry.container(endpoint.containerID).name) ?? "",
+                            networkName: network?.name ?? "", gateway: network?.gateway,
+                            prefixLength: network?.subnet?.prefixLength)
+    }
+
+    private func view(_ container: Container) -> ContainerView {
+        var container = container
+        let status = runtime.status(container)
+        if status == .exited, container.process.exitCode == nil, let exit = runtime.files(container.id).recordedExit() {
+            container.process.exitCode = exit.code
+            container.process.finishedAt = exit.at
+        }
+        return ContainerView(container: container, status: status, endpoints: registry.endpoints(ofContainer: container.id).map(view))
+    }
+}
+
+/// Steps to undo when a change fails half-way; run in reverse order unless cancelled.
+struct Undo {
+    private var steps: [() -> Void] = []
+    mutating func add(_ step: @escaping () -> Void) { steps.append(step) }
+    mutating func cancel() { steps.removeAll() }
+    func run() { steps.reversed().forEach { $0() } }
+}

@@ -1,0 +1,32 @@
+import Model
+
+/// Failures of the agent itself (the model's are ModelError). Each says what to do.
+public enum AgentError: Error, CustomStringConvertible {
+    case containerRunning(String)
+    case containerNotRunning(String)
+    case commandNotFound(String)
+    case commandNotExecutable(String)
+    case dataplane(String)
+    case startup(String)
+
+    public var description: String {
+        switch self {
+        case let .containerRunning(name):
+            "cannot remove container \"/\(name)\": container is running: stop the container before removing or force remove (rm -f)"
+        case let .containerNotRunning(name): "container \(name) is not running"
+        case let .commandNotFound(command): "exec: \"\(command)\": executable file not found in $PATH"
+        case let .commandNotExecutable(command): "exec: \"\(command)\": permission denied"
+        case let .dataplane(message): message
+        case let .startup(message): message
+        }
+    }
+
+    /// A machine-readable tag for the client (the CLI exits 127/126 on these, as Docker does).
+    public var kind: String? {
+        switch self {
+        case .commandNotFound: "command_not_found"
+        case .commandNotExecutable: "command_not_executable"
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Runs the agent: reconcile, then serve the API (unix socket) and the metrics endpoint
+/// (TCP) until SIGTERM or SIGINT, then stop both gracefully.
+public enum AgentService {
+    public static func run(configuration: AgentConfiguration, logger: Logger) async throws {
+        umask(0o077)  // state, socket and files we write are root's alone
+        let agent = try Agent(configuration: configuration, logger: logger)
+        for repair in try await agent.reconcile() {
+            logger.notice("reconcile: \(repair)")
+        }
+        try claimSocket(configuration.socketPath)
+
+        let api = Application(
+            router: APIRoutes.router(agent: agent),
+            configuration: .init(address: .unixDomainSocket(path: configuration.socketPath), serverName: "bridgeport"),
+            onServerRunning: { _ in chmod(configuration.socketPath, 0o600) },
+            logger: logger)
+        let metrics = Application(
+            router: MetricsRoutes.router(agent: agent),
+            configuration: .init(address: .hostname(configuration.metricsHost, port: configuration.metricsPort), serverName: "bridgeport"),
+            logger: logger)
+        logger.notice("agent ready", metadata: [
+            "socket": "\(configuration.socketPath)",
+            "metrics": "http://\(configuration.metricsHost):\(configuration.metricsPort)/metrics",
+        ])
+        let group = ServiceGroup(configuration: .init(
+            services: [api, metrics], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        defer { unlink(configuration.socketPath) }
+        try await group.run()
+    }
+
+    /// Removes a socket file left by an agent that died, but refuses to start next to a live one.
+    static func claimSocket(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8.prefix(raw.count - 1))
+            raw.copyBytes(from: bytes)
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if connected == 0 { throw AgentError.startup("another agent is already serving \(path): stop it first, or pass another --socket") }
+        unlink(path)
+    }
+}

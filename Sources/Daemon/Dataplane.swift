@@ -1,0 +1,129 @@
+import Foundation
+import Links
+import Logging
+import Model
+
+/// The kernel side of networks and endpoints in the agent's namespace: bridges, veth
+/// pairs, addresses and routes through rtnetlink. Every link we make carries an ifalias
+/// "bridgeport:<id>" so that reconcile can tell ours from the host's.
+final class Dataplane: @unchecked Sendable {
+    private let links: RouteSocket
+    private let programs: EndpointPrograms
+    private let logger: Logger
+    static let aliasPrefix = "bridgeport:"
+
+    init(configuration: AgentConfiguration, logger: Logger) throws {
+        self.logger = logger
+        links = try RouteSocket(namespace: nil)
+        programs = try EndpointPrograms(configuration: configuration)
+    }
+
+    /// The host's own addresses and routes, which automatic subnets must not overlap.
+    func hostPrefixes() throws -> [IPv4Network] {
+        (try links.addresses() + links.routes()).map { IPv4Network(containing: IPv4Address($0.address), prefixLength: $0.length) }
+    }
+
+    func linkExists(_ name: String) -> Bool { !name.isEmpty && links.index(of: name) != nil }
+
+    // MARK: Bridges
+
+    /// Creates the network's bridge if it is missing and makes sure it has its gateway
+    /// address and is up. Returns what it had to repair.
+    func ensureBridge(_ network: Network) throws -> [String] {
+        guard let name = network.bridgeName, let subnet = network.subnet, let gateway = network.gateway else { return [] }
+        var repairs: [String] = []
+        if links.index(of: name) == nil {
+            try links.addBridge(name: name, alias: Dataplane.aliasPrefix + network.id)
+            repairs.append("created bridge \(name) for network \(network.name)")
+        }
+        try links.addAddress(Prefix4(address: gateway.value, length: subnet.prefixLength), device: name)
+        try links.setUp(name)
+        return repairs
+    }
+
+    func removeBridge(_ network: Network) {
+        guard let name = network.bridgeName else { return }
+        _ = try? links.delete(link: name)
+    }
+
+    // MARK: Endpoints
+
+    /// A veth pair: the host side on the network's bridge, the container side (with the
+    /// endpoint's MAC and address) made directly in the container's namespace.
+    func attach(_ endpoint: Endpoint, network: Network, namespace: String) throws {
+        guard let hostSide = endpoint.hostInterface, let inside = endpoint.containerInterface, let ip = endpoint.ip,
+              let mac = endpoint.mac, let bridge = network.bridgeName, let subnet = network.subnet else { return }
+        let namespaceFD = open(namespace, O_RDONLY | O_CLOEXEC)
+        guard namespaceFD >= 0 else {
+            throw AgentError.dataplane("open network namespace \(namespace): \(String(cString: strerror(errno)))")
+        }
+        defer { close(namespaceFD) }
+        try links.addVeth(host: hostSide, alias: Dataplane.aliasPrefix + endpoint.id, peer: inside,
+                          peerNamespace: namespaceFD, peerMAC: mac.bytes)
+        try links.setMaster(hostSide, master: bridge)
+        try attachPrograms(endpoint)
+        try links.setUp(hostSide)
+        let container = try RouteSocket(namespace: namespace)
+        try container.addAddress(Prefix4(address: ip.value, length: subnet.prefixLength), device: inside)
+        try container.setUp(inside)
+    }
+
+    /// (Re)attaches the endpoint programs to the host side of an existing veth.
+    func attachPrograms(_ endpoint: Endpoint) throws {
+        guard let hostSide = endpoint.hostInterface, let index = links.index(of: hostSide) else { return }
+        try programs.attach(interface: hostSide, ifindex: UInt32(index), endpoint: endpoint)
+    }
+
+    /// Deleting the host side removes the pair; its programs and counters go with it.
+    func detach(_ endpoint: Endpoint) {
+        guard let hostSide = endpoint.hostInterface else { return }
+        let index = links.index(of: hostSide)
+        _ = try? links.delete(link: hostSide)
+        programs.forget(interface: hostSide, ifindex: index.map(UInt32.init))
+    }
+
+    func setDefaultRoute(namespace: String, via gateway: IPv4Address?, device: String?) throws {
+        let container = try RouteSocket(namespace: namespace)
+        if let gateway, let device {
+            try container.replaceDefaultRoute(via: gateway.value, device: device)
+        } else {
+            try container.deleteDefaultRoute()
+        }
+    }
+
+    // MARK: Reconcile
+
+    /// Deletes links marked as ours that no network or endpoint of the registry owns.
+    func removeOrphans(keeping registry: Registry) throws -> [String] {
+        let owners = Set(registry.networks.map(\.id) + registry.endpoints.map(\.id))
+        let removed = try links.links().compactMap { link -> String? in
+            guard let alias = link.alias, alias.hasPrefix(Dataplane.aliasPrefix),
+                  !owners.contains(String(alias.dropFirst(Dataplane.aliasPrefix.count))) else { return nil }
+            _ = try? links.delete(link: link.name)
+            programs.forget(interface: link.name, ifindex: UInt32(link.index))
+            return "removed orphaned link \(link.name)"
+        }
+        return removed + programs.orphanedLinks(keeping: Set(registry.endpoints.compactMap(\.hostInterface)))
+    }
+
+    // MARK: Host ports
+
+    /// True when a socket of the host already holds the port: binding a probe socket
+    /// (with SO_REUSEADDR, so connections in TIME_WAIT don't count) fails.
+    func hostPortInUse(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(proto == .tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        sin.sin_addr.s_addr = address.value.bigEndian
+        let result = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        // EADDRNOTAVAIL (an address the host doesn't have) is not "in use".
+        return result != 0 && errno == EADDRINUSE
+    }
+}

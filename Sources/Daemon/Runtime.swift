@@ -1,0 +1,97 @@
+import API
+import Foundation
+import Links
+import Model
+
+/// Container processes and their network namespaces. A container's namespace is a bind
+/// mount under the state directory, so it outlives the process and the agent; the process
+/// runs under a small supervisor that records its exit code.
+struct Runtime {
+    let configuration: AgentConfiguration
+
+    func files(_ containerID: String) -> ContainerFiles {
+        ContainerFiles(directory: configuration.containerDirectory(containerID))
+    }
+
+    // MARK: Namespaces
+
+    func namespaceExists(_ path: String) -> Bool { NetworkNamespace.isMounted(at: path) }
+
+    func createNamespace(_ path: String) throws {
+        if NetworkNamespace.isMounted(at: path) { return }
+        try? FileManager.default.removeItem(atPath: path)  // a stale file after a reboot
+        try NetworkNamespace.create(at: path)
+    }
+
+    func deleteNamespace(_ path: String) { try? NetworkNamespace.delete(at: path) }
+
+    /// Namespaces of containers that no record mentions any more.
+    func removeOrphanNamespaces(keeping ids: Set<String>) -> [String] {
+        let directory = configuration.stateDirectory + "/netns"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { !ids.contains($0) }.map { name in
+            deleteNamespace(directory + "/" + name)
+            return "removed the orphaned network namespace \(name)"
+        }
+    }
+
+    // MARK: Processes
+
+    func start(_ container: Container, network: Network, namespace: String) throws -> ProcessState {
+        let files = files(container.id)
+        files.clearExit()
+        try files.writeResolvConf()
+        try files.writeHostname(container.hostname)
+        let hostMode = network.driver == .host
+        let options = SpawnOptions(
+            namespace: hostMode ? nil : namespace, hostname: hostMode ? nil : container.hostname,
+            hostsFile: files.hosts, resolvConfFile: files.resolvConf, hostnameFile: hostMode ? nil : files.hostname,
+            logFile: files.log, exitFile: files.exitCode, arguments: container.command)
+        let pid: Int32
+        do {
+            pid = try Sandbox.spawn(options)
+        } catch let error as LinkError where error.isNotFound {
+            throw AgentError.commandNotFound(container.command[0])
+        } catch let error as LinkError where error.isNotExecutable {
+            throw AgentError.commandNotExecutable(container.command[0])
+        }
+        var state = ProcessState()
+        state.pid = pid
+        state.startTicks = Sandbox.startTime(pid: pid) ?? 0
+        state.startedAt = Date()
+        return state
+    }
+
+    func status(_ container: Container) -> ContainerStatus {
+        let process = container.process
+        if process.pid == 0 { return .created }
+        return isAlive(process) ? .running : .exited
+    }
+
+    /// SIGTERM, then SIGKILL after `timeout` seconds; returns once the supervisor has
+    /// recorded the exit (or after a few more seconds, if it can't).
+    func stop(_ container: Container, timeout: Int) async {
+        let process = container.process
+        guard status(container) == .running else { return }
+        if timeout > 0 {
+            kill(process.pid, SIGTERM)
+            if await waitForExit(container, seconds: Double(timeout)) { return }
+        }
+        kill(process.pid, SIGKILL)
+        _ = await waitForExit(container, seconds: 5)
+    }
+
+    private func waitForExit(_ container: Container, seconds: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if files(container.id).recordedExit() != nil || !isAlive(container.process) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
+    private func isAlive(_ process: ProcessState) -> Bool {
+        guard process.pid > 0, let ticks = Sandbox.startTime(pid: process.pid) else { return false }
+        return ticks == process.startTicks
+    }
+}

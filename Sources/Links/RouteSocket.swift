@@ -1,0 +1,163 @@
+import CLinux
+import Glibc
+
+/// An IPv4 prefix: address in host byte order (10.0.0.1 is 0x0a000001) and length.
+public struct Prefix4: Hashable, Sendable, CustomStringConvertible {
+    public var address: UInt32
+    public var length: Int
+    public init(address: UInt32, length: Int) { self.address = address; self.length = length }
+    public var description: String { "\(dotted(address))/\(length)" }
+}
+
+/// A network interface as rtnetlink lists it.
+public struct LinkInfo: Hashable, Sendable {
+    public var name: String
+    public var index: Int
+    /// "bridge", "veth", ...; nil for plain devices such as lo or a physical NIC.
+    public var kind: String?
+    public var alias: String?
+    /// ifindex of the bridge the link is attached to, 0 when none.
+    public var masterIndex: Int
+}
+
+/// An rtnetlink socket bound to one network namespace: the caller's when `namespace` is
+/// nil, else the namespace mounted at that path (it stays bound to it). Calls are
+/// serialized internally, so one socket can be shared between tasks.
+public final class RouteSocket: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let lock = Mutex()
+
+    public init(namespace path: String?) throws {
+        var handle: OpaquePointer?
+        try check(bp_nl_open(path, &handle)) { errno in
+            if let path { return .namespace(operation: "open netlink socket in", path: path, errno: errno) }
+            return .netlink(operation: "open", object: "netlink socket", errno: errno)
+        }
+        self.handle = handle!
+    }
+
+    deinit { bp_nl_close(handle) }
+
+    private func call(_ operation: String, _ object: String, _ body: (OpaquePointer) -> Int32) throws {
+        let result = lock.locked { body(handle) }
+        try check(result) { .netlink(operation: operation, object: object, errno: $0) }
+    }
+
+    /// The link's ifindex, or nil when there is no link of that name.
+    public func index(of name: String) -> Int? {
+        let index = lock.locked { bp_link_index(handle, name) }
+        return index > 0 ? Int(index) : nil
+    }
+
+    /// A bridge, down, whose ifalias marks it as ours.
+    public func addBridge(name: String, alias: String) throws {
+        try call("create bridge", name) { bp_bridge_add($0, name, alias) }
+    }
+
+    /// A veth pair: `host` stays here with ifalias `alias`; `peer` is created directly in the
+    /// namespace open at `peerNamespace` (an fd) with MAC `peerMAC` (6 bytes). Both are down.
+    public func addVeth(host: String, alias: String, peer: String, peerNamespace fd: Int32, peerMAC: [UInt8]) throws {
+        precondition(peerMAC.count == 6, "a MAC address has 6 bytes")
+        try call("create veth pair", "\(host)/\(peer)") { bp_veth_add($0, host, alias, peer, fd, peerMAC) }
+    }
+
+    public func setMaster(_ name: String, master: String) throws {
+        try call("attach", "\(name) to \(master)") { bp_link_set_master($0, name, master) }
+    }
+
+    public func setUp(_ name: String) throws {
+        try call("bring up", name) { bp_link_set_up($0, name) }
+    }
+
+    /// Deletes a link; false when there was none.
+    @discardableResult
+    public func delete(link name: String) throws -> Bool {
+        let result = lock.locked { bp_link_del(handle, name) }
+        if result == -ENODEV { return false }
+        try check(result) { .netlink(operation: "delete link", object: name, errno: $0) }
+        return true
+    }
+
+    /// Adds the address; one that is already there is success.
+    public func addAddress(_ prefix: Prefix4, device: String) throws {
+        try call("add address \(prefix) to", device) {
+            bp_addr_add($0, device, prefix.address.bigEndian, Int32(prefix.length))
+        }
+    }
+
+    /// Replaces the main table's IPv4 default route with one via gateway (host order).
+    public func replaceDefaultRoute(via gateway: UInt32, device: String) throws {
+        try call("set default route via \(dotted(gateway)) dev", device) {
+            bp_route_replace_default($0, gateway.bigEndian, device)
+        }
+    }
+
+    /// Removes the IPv4 default route(s); none is success.
+    public func deleteDefaultRoute() throws {
+        try call("delete", "default route") { bp_route_del_default($0) }
+    }
+
+    public func links() throws -> [LinkInfo] {
+        var result: [LinkInfo] = []
+        try withUnsafeMutablePointer(to: &result) { list in
+            try call("list", "links") {
+                bp_link_list($0, { context, name, index, kind, alias, master in
+                    context!.assumingMemoryBound(to: [LinkInfo].self).pointee.append(LinkInfo(
+                        name: name.map { String(cString: $0) } ?? "", index: Int(index),
+                        kind: kind.map { String(cString: $0) }, alias: alias.map { String(cString: $0) },
+                        masterIndex: Int(master)))
+                }, list)
+            }
+        }
+        return result
+    }
+
+    /// Every IPv4 address of the namespace, with its prefix length.
+    public func addresses() throws -> [Prefix4] { try prefixes("addresses", bp_addr_list) }
+    /// The destination of every IPv4 route of the namespace, all tables.
+    public func routes() throws -> [Prefix4] { try prefixes("routes", bp_route_list) }
+
+    private func prefixes(_ what: String,
+                          _ list: (OpaquePointer?, bp_prefix_cb?, UnsafeMutableRawPointer?) -> Int32) throws -> [Prefix4] {
+        var result: [Prefix4] = []
+        try withUnsafeMutablePointer(to: &result) { pointer in
+            try call("list", what) {
+                list($0, { context, address, length in
+                    context!.assumingMemoryBound(to: [Prefix4].self).pointee.append(
+                        Prefix4(address: UInt32(bigEndian: address), length: Int(length)))
+                }, pointer)
+            }
+        }
+        return result
+    }
+}
+
+/// Network namespaces kept alive by a bind mount, like `ip netns add` (no external command).
+public enum NetworkNamespace {
+    /// Creates the namespace and mounts it at path (a new file; the directory must exist).
+    /// Its lo is up.
+    public static func create(at path: String) throws {
+        try check(bp_netns_create(path)) { .namespace(operation: "create network namespace", path: path, errno: $0) }
+    }
+    /// Unmounts and removes path; a missing one is success.
+    public static func delete(at path: String) throws {
+        try check(bp_netns_delete(path)) { .namespace(operation: "delete network namespace", path: path, errno: $0) }
+    }
+    public static func isMounted(at path: String) -> Bool { bp_netns_is_mounted(path) == 1 }
+}
+
+func dotted(_ address: UInt32) -> String {
+    "\(address >> 24).\(address >> 16 & 0xff).\(address >> 8 & 0xff).\(address & 0xff)"
+}
+
+/// A pthread mutex with a stable address.
+final class Mutex: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    init() { pthread_mutex_init(mutex, nil) }
+    deinit { pthread_mutex_destroy(mutex); mutex.deallocate() }
+    func locked<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}

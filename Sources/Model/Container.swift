@@ -1,0 +1,59 @@
+import Foundation
+
+public struct Container: Codable, Sendable, Hashable, Identifiable {
+    public var id: String
+    public var name: String
+    public var hostname: String
+    public var command: [String]
+    public var created: Date
+    /// The network given with --net (Docker's HostConfig.NetworkMode).
+    public var networkMode: String
+    public var ports: [PortMapping]
+    public var process: ProcessState
+
+    public var shortID: String { String(id.prefix(12)) }
+}
+
+/// What we know of a container's main process.
+public struct ProcessState: Codable, Sendable, Hashable {
+    public var pid: Int32 = 0
+    /// Start time in clock ticks since boot, to tell our process from a reused PID.
+    public var startTicks: UInt64 = 0
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var exitCode: Int32?
+
+    public init() {}
+}
+
+/// A container's attachment to one network.
+public struct Endpoint: Codable, Sendable, Hashable {
+    public var containerID: String
+    public var networkID: String
+    public var ip: IPv4Address?
+    public var mac: MACAddress?
+    /// Host-side veth (bridge networks only).
+    public var hostInterface: String?
+    /// Interface name inside the container (eth0, eth1, ...).
+    public var containerInterface: String?
+    /// Connection order: the first non-internal network gives the default route.
+    public var order: Int
+
+    public var id: String { containerID + "/" + networkID }
+}
+
+/// What `run` asks for, before validation.
+public struct ContainerRequest: Codable, Sendable {
+    public var name: String?
+    public var network: String?
+    public var ip: String?
+    public var hostname: String?
+    public var ports: [String]
+    public var command: [String]
+
+    public init(name: String? = nil, network: String? = nil, ip: String? = nil, hostname: String? = nil,
+                ports: [String] = [], command: [String] = []) {
+        self.name = name; self.network = network; self.ip = ip; self.hostname = hostname
+        self.ports = ports; self.command = command
+    }
+}

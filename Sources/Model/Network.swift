@@ -1,0 +1,80 @@
+import Foundation
+
+/// Docker's network drivers that Bridgeport implements.
+public enum NetworkDriver: String, Codable, Sendable, CaseIterable {
+    case bridge, host, none
+}
+
+/// Driver options (`-o KEY=VALUE`) Bridgeport understands, with Docker's names.
+public enum BridgeOption {
+    public static let enableICC = "com.docker.network.bridge.enable_icc"
+    public static let bridgeName = "com.docker.network.bridge.name"
+    public static let enableMasquerade = "com.docker.network.bridge.enable_ip_masquerade"
+    public static let gatewayMode = "com.docker.network.bridge.gateway_mode_ipv4"
+}
+
+public struct Network: Codable, Sendable, Hashable, Identifiable {
+    public var id: String
+    public var name: String
+    public var driver: NetworkDriver
+    public var subnet: IPv4Network?
+    public var gateway: IPv4Address?
+    public var ipRange: IPv4Network?
+    public var `internal`: Bool
+    public var options: [String: String]
+    public var created: Date
+    /// The Linux bridge device (bridge driver only).
+    public var bridgeName: String?
+    /// True when the user gave --subnet (Docker allows --ip only then).
+    public var userSubnet: Bool
+
+    public static let defaultName = "bridge"
+    public static let defaultBridgeName = "bp0"
+    public static let predefinedNames: Set<String> = ["bridge", "host", "none"]
+
+    public var isPredefined: Bool { Network.predefinedNames.contains(name) }
+    public var iccEnabled: Bool { options[BridgeOption.enableICC].map(parseBool) ?? true }
+    public var masqueradeEnabled: Bool { options[BridgeOption.enableMasquerade].map(parseBool) ?? true }
+    public var routedMode: Bool { options[BridgeOption.gatewayMode] == "routed" }
+    public var shortID: String { String(id.prefix(12)) }
+}
+
+func parseBool(_ text: String) -> Bool { ["true", "1", "t", "yes"].contains(text.lowercased()) }
+
+/// What `network create` asks for, before validation.
+public struct NetworkRequest: Codable, Sendable {
+    public var name: String
+    public var driver: String
+    public var subnet: String?
+    public var gateway: String?
+    public var ipRange: String?
+    public var `internal`: Bool
+    public var options: [String: String]
+
+    public init(name: String, driver: String = "bridge", subnet: String? = nil, gateway: String? = nil,
+                ipRange: String? = nil, internal: Bool = false, options: [String: String] = [:]) {
+        self.name = name; self.driver = driver; self.subnet = subnet; self.gateway = gateway
+        self.ipRange = ipRange; self.internal = `internal`; self.options = options
+    }
+}
+
+/// Names of networks and containers, Docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+public func validateName(_ name: String, what: String) throws(ModelError) {
+    guard let first = name.unicodeScalars.first, isAlnum(first),
+          name.unicodeScalars.allSatisfy({ isAlnum($0) || "_.-".unicodeScalars.contains($0) }) else {
+        throw .invalidName(name, "a \(what) name must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+    }
+    guard name.count <= 64 else { throw .invalidName(name, "a \(what) name is at most 64 characters") }
+}
+
+private func isAlnum(_ c: Unicode.Scalar) -> Bool {
+    ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
+}
+
+/// A Linux interface name: 1 to 15 bytes, no '/', ':' or white space.
+public func validateInterfaceName(_ name: String) throws(ModelError) {
+    guard !name.isEmpty, name.utf8.count <= 15, name != ".", name != "..",
+          !name.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace }) else {
+        throw .invalidOption("\(BridgeOption.bridgeName)=\(name)", "an interface name has 1 to 15 characters and no '/', ':' or spaces")
+    }
+}

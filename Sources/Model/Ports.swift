@@ -1,0 +1,108 @@
+/// A transport protocol of a published port.
+public enum PortProtocol: String, Codable, Sendable, CaseIterable, Comparable {
+    case tcp, udp
+    public static func < (l: Self, r: Self) -> Bool { l.rawValue < r.rawValue }
+}
+
+/// One `-p` request for one container port, before a host port is chosen.
+public struct PortRequest: Hashable, Codable, Sendable {
+    public var proto: PortProtocol
+    public var containerPort: UInt16
+    /// nil means every host address (0.0.0.0).
+    public var hostIP: IPv4Address?
+    /// The host ports acceptable for this binding; nil means any free ephemeral port.
+    public var hostPorts: ClosedRange<UInt16>?
+
+    public init(proto: PortProtocol, containerPort: UInt16, hostIP: IPv4Address? = nil, hostPorts: ClosedRange<UInt16>? = nil) {
+        self.proto = proto; self.containerPort = containerPort; self.hostIP = hostIP; self.hostPorts = hostPorts
+    }
+
+    /// Parses Docker's `[HOSTIP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|/udp]`.
+    /// Ranges expand to one request per container port; a host range with a single
+    /// container port means "any free port of that range".
+    public static func parse(_ spec: String) throws(ModelError) -> [PortRequest] {
+        func fail(_ rule: String) -> ModelError { .invalidPortSpec(spec, rule) }
+        var body = Substring(spec)
+        var proto = PortProtocol.tcp
+        if let slash = body.lastIndex(of: "/") {
+            let name = body[body.index(after: slash)...].lowercased()
+            guard let parsed = PortProtocol(rawValue: name) else { throw fail("protocol \"\(name)\" must be tcp or udp") }
+            proto = parsed
+            body = body[..<slash]
+        }
+        if body.hasPrefix("[") { throw fail("IPv6 host addresses are not supported") }
+        let fields = body.split(separator: ":", omittingEmptySubsequences: false)
+        var hostIP: IPv4Address?
+        var hostField: Substring?
+        let containerField: Substring
+        switch fields.count {
+        case 1: containerField = fields[0]
+        case 2: hostField = fields[0]; containerField = fields[1]
+        case 3:
+            guard let ip = IPv4Address(fields[0]) else { throw fail("host IP \"\(fields[0])\" is not an IPv4 address") }
+            hostIP = ip.isUnspecified ? nil : ip
+            hostField = fields[1]; containerField = fields[2]
+        default: throw fail("expected [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO]")
+        }
+        guard let containerPorts = try parseRange(containerField, allowZero: false, spec: spec) else {
+            throw fail("a container port is required")
+        }
+        let hostPorts = try hostField.flatMap { f throws(ModelError) in try parseRange(f, allowZero: false, spec: spec) }
+
+        let count = containerPorts.count
+        if let hostPorts, hostPorts.count != count, count != 1 {
+            throw fail("host port range \(hostPorts.lowerBound)-\(hostPorts.upperBound) and container port range must have the same size")
+        }
+        return containerPorts.enumerated().map { offset, port in
+            var range = hostPorts
+            if let hostPorts, count > 1 {
+                let p = hostPorts.lowerBound + UInt16(offset)
+                range = p...p
+            }
+            return PortRequest(proto: proto, containerPort: port, hostIP: hostIP, hostPorts: range)
+        }
+    }
+
+    /// "80" or "8000-8010"; "" is nil (no port given).
+    private static func parseRange(_ field: Substring, allowZero: Bool, spec: String) throws(ModelError) -> ClosedRange<UInt16>? {
+        if field.isEmpty { return nil }
+        let ends = field.split(separator: "-", omittingEmptySubsequences: false)
+        guard ends.count <= 2 else { throw .invalidPortSpec(spec, "\"\(field)\" is not a port or a port range") }
+        let numbers = try ends.map { e throws(ModelError) -> UInt16 in
+            guard !e.isEmpty, e.count <= 5, e.allSatisfy({ $0.isASCII && $0.isNumber }), let n = UInt16(e), n > 0 else {
+                throw .invalidPortSpec(spec, "port \"\(e)\" must be a number from 1 to 65535")
+            }
+            return n
+        }
+        guard numbers.first! <= numbers.last! else {
+            throw .invalidPortSpec(spec, "range \(field) ends before it starts")
+        }
+        return numbers.first!...numbers.last!
+    }
+}
+
+/// A published port: host address and port bound to a container port.
+public struct PortMapping: Hashable, Codable, Sendable, CustomStringConvertible {
+    public var proto: PortProtocol
+    public var containerPort: UInt16
+    public var hostIP: IPv4Address
+    public var hostPort: UInt16
+
+    public init(proto: PortProtocol, containerPort: UInt16, hostIP: IPv4Address, hostPort: UInt16) {
+        self.proto = proto; self.containerPort = containerPort; self.hostIP = hostIP; self.hostPort = hostPort
+    }
+
+    /// `docker port` style: "80/tcp -> 0.0.0.0:5000".
+    public var description: String { "\(containerPort)/\(proto.rawValue) -> \(hostIP):\(hostPort)" }
+    /// `docker ps` style: "0.0.0.0:5000->80/tcp".
+    public var short: String { "\(hostIP):\(hostPort)->\(containerPort)/\(proto.rawValue)" }
+
+    /// Two bindings clash when protocol and port match and one address covers the other.
+    public func conflicts(with other: PortMapping) -> Bool {
+        proto == other.proto && hostPort == other.hostPort &&
+            (hostIP == other.hostIP || hostIP.isUnspecified || other.hostIP.isUnspecified)
+    }
+}
+
+/// Ports Docker hands out for an empty HOSTPORT (Linux's default ephemeral range).
+public let ephemeralPorts: ClosedRange<UInt16> = 32768...60999

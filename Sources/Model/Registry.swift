@@ -1,0 +1,237 @@
+import Foundation
+
+/// Everything the agent knows, as plain values, and the rules that turn a user's request
+/// into new records. Pure: it decides, the agent commits and applies.
+public struct Registry: Sendable {
+    public var networks: [Network] = []
+    public var containers: [Container] = []
+    public var endpoints: [Endpoint] = []
+
+    public init(networks: [Network] = [], containers: [Container] = [], endpoints: [Endpoint] = []) {
+        self.networks = networks; self.containers = containers; self.endpoints = endpoints
+    }
+
+    // MARK: Lookups (by name, full ID or unique ID prefix, as Docker does)
+
+    public func network(_ reference: String) throws(ModelError) -> Network {
+        if let match = find(networks, reference, name: \.name) { return match }
+        throw .networkNotFound(reference)
+    }
+
+    public func container(_ reference: String) throws(ModelError) -> Container {
+        let ref = reference.hasPrefix("/") ? String(reference.dropFirst()) : reference
+        if let match = find(containers, ref, name: \.name) { return match }
+        throw .containerNotFound(reference)
+    }
+
+    private func find<T: Identifiable>(_ items: [T], _ ref: String, name: KeyPath<T, String>) -> T? where T.ID == String {
+        if let byName = items.first(where: { $0[keyPath: name] == ref }) { return byName }
+        if let byID = items.first(where: { $0.id == ref }) { return byID }
+        let byPrefix = items.filter { !ref.isEmpty && $0.id.hasPrefix(ref) }
+        return byPrefix.count == 1 ? byPrefix[0] : nil
+    }
+
+    public func endpoints(ofContainer id: String) -> [Endpoint] {
+        endpoints.filter { $0.containerID == id }.sorted { $0.order < $1.order }
+    }
+
+    public func endpoints(inNetwork id: String) -> [Endpoint] {
+        endpoints.filter { $0.networkID == id }
+    }
+
+    public var defaultNetwork: Network? { networks.first { $0.name == Network.defaultName } }
+
+    // MARK: Networks
+
+    /// The predefined networks Docker has at first start: bridge (on bp0), host and none.
+    public static func predefinedNetworks(now: Date, hostPrefixes: [IPv4Network]) throws(ModelError) -> [Network] {
+        let subnet = try IPAM.chooseSubnet(avoiding: hostPrefixes)
+        let bridge = Network(id: randomID(), name: Network.defaultName, driver: .bridge, subnet: subnet,
+                             gateway: IPv4Address(subnet.hostRange.lowerBound), ipRange: nil, internal: false,
+                             options: [BridgeOption.bridgeName: Network.defaultBridgeName], created: now,
+                             bridgeName: Network.defaultBridgeName, userSubnet: false)
+        let host = Network(id: randomID(), name: "host", driver: .host, subnet: nil, gateway: nil, ipRange: nil,
+                           internal: false, options: [:], created: now, bridgeName: nil, userSubnet: false)
+        var none = host
+        none.id = randomID(); none.name = "none"; none.driver = .none
+        return [bridge, host, none]
+    }
+
+    public func planNetwork(_ request: NetworkRequest, id: String, now: Date,
+                            hostPrefixes: [IPv4Network]) throws(ModelError) -> Network {
+        try validateName(request.name, what: "network")
+        guard !networks.contains(where: { $0.name == request.name }) else { throw .networkExists(request.name) }
+        guard let driver = NetworkDriver(rawValue: request.driver) else {
+            throw .invalidOption("--driver \(request.driver)", "the driver must be bridge, host or none")
+        }
+        guard driver == .bridge else { throw .singleInstanceDriver(driver.rawValue) }
+
+        let bridgeName = request.options[BridgeOption.bridgeName] ?? "br-" + id.prefix(12)
+        try validateInterfaceName(bridgeName)
+        if let other = networks.first(where: { $0.bridgeName == bridgeName }) {
+            throw .invalidOption("\(BridgeOption.bridgeName)=\(bridgeName)", "the bridge is already used by network \(other.name)")
+        }
+        for (key, value) in request.options {
+            switch key {
+            case BridgeOption.enableICC, BridgeOption.enableMasquerade:
+                guard ["true", "false", "1", "0", "t", "f", "yes", "no"].contains(value.lowercased()) else {
+                    throw .invalidOption("\(key)=\(value)", "the value must be true or false")
+                }
+            case BridgeOption.gatewayMode:
+                guard ["nat", "routed"].contains(value) else {
+                    throw .invalidOption("\(key)=\(value)", "the value must be nat or routed")
+                }
+            default: break  // Docker ignores options a driver does not know; so do we.
+            }
+        }
+
+        let otherSubnets = networks.compactMap { n in n.subnet.map { (n.name, $0) } }
+        let subnet: IPv4Network
+        if let text = request.subnet {
+            subnet = try IPv4Network.parse(text)
+            guard subnet.prefixLength <= 30 else { throw .invalidCIDR(text, "the prefix must be /30 or shorter to leave room for a gateway and a container") }
+            if let clash = otherSubnets.first(where: { $0.1.overlaps(subnet) }) { throw .poolOverlap(subnet, with: clash.0) }
+        } else {
+            if request.gateway != nil { throw .invalidIP(request.gateway!, "--gateway needs --subnet") }
+            if request.ipRange != nil { throw .invalidCIDR(request.ipRange!, "--ip-range needs --subnet") }
+            subnet = try IPAM.chooseSubnet(avoiding: otherSubnets.map(\.1) + hostPrefixes)
+        }
+
+        var gateway = IPv4Address(subnet.hostRange.lowerBound)
+        if let text = request.gateway {
+            guard let ip = IPv4Address(text) else { throw .invalidIP(text, "expected an IPv4 address like 10.0.0.1") }
+            guard subnet.hostRange.contains(ip.value) else { throw .invalidIP(text, "the gateway must be a host address of the subnet \(subnet)") }
+            gateway = ip
+        }
+        var ipRange: IPv4Network?
+        if let text = request.ipRange {
+            let range = try IPv4Network.parse(text)
+            guard subnet.contains(range) else { throw .invalidCIDR(text, "the --ip-range must lie inside the subnet \(subnet)") }
+            ipRange = range
+        }
+        return Network(id: id, name: request.name, driver: .bridge, subnet: subnet, gateway: gateway, ipRange: ipRange,
+                       internal: request.internal, options: request.options, created: now,
+                       bridgeName: bridgeName, userSubnet: request.subnet != nil)
+    }
+
+    public func planRemoveNetwork(_ reference: String) throws(ModelError) -> Network {
+        let network = try network(reference)
+        if network.isPredefined { throw .predefinedNetwork(network.name) }
+        let attached = endpoints(inNetwork: network.id).compactMap { e in containers.first { $0.id == e.containerID }?.name }
+        guard attached.isEmpty else { throw .networkHasEndpoints(network.name, attached.sorted()) }
+        return network
+    }
+
+    // MARK: Containers
+
+    /// A new container and its first endpoint. `portInUse` tells whether a host port is
+    /// taken by something outside Bridgeport (a listening socket on the host).
+    public func planContainer(_ request: ContainerRequest, id: String, now: Date,
+                              portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool = { _, _, _ in false })
+        throws(ModelError) -> (Container, Endpoint?) {
+        let name = request.name ?? generatedName(id: id)
+        try validateName(name, what: "container")
+        guard !containers.contains(where: { $0.name == name }) else { throw .containerExists(name) }
+        let network = try self.network(request.network ?? Network.defaultName)
+        let hostname = request.hostname ?? name
+        try validateHostname(hostname)
+
+        var requests: [PortRequest] = []
+        for spec in request.ports { requests += try PortRequest.parse(spec) }
+        // Docker ignores published ports on host and none networks (with a warning).
+        let ports = network.driver == .bridge ? try allocatePorts(requests, portInUse: portInUse) : []
+
+        var container = Container(id: id, name: name, hostname: hostname,
+                                  command: request.command.isEmpty ? ["sleep", "infinity"] : request.command,
+                                  created: now, networkMode: network.name, ports: ports, process: ProcessState())
+        container.process = ProcessState()
+        let endpoint = try planEndpoint(container: container, network: network, ip: request.ip, order: 0)
+        return (container, endpoint)
+    }
+
+    /// An endpoint of container on network; nil for host and none (no interface of their own).
+    public func planEndpoint(container: Container, network: Network, ip requested: String?, order: Int) throws(ModelError) -> Endpoint? {
+        if requested != nil {
+            if network.name == Network.defaultName { throw .ipOnDefaultNetwork }
+            if !network.userSubnet { throw .ipWithoutSubnet(network: network.name) }
+        }
+        guard network.driver == .bridge, let subnet = network.subnet else {
+            if let text = requested { throw .invalidIP(text, "network \(network.name) has no addresses") }
+            return nil
+        }
+        let used = Set(endpoints(inNetwork: network.id).compactMap(\.ip))
+        let ip: IPv4Address
+        if let text = requested {
+            guard let parsed = IPv4Address(text) else { throw .invalidIP(text, "expected an IPv4 address like 10.0.0.5") }
+            guard subnet.hostRange.contains(parsed.value) else { throw .addressOutsideSubnet(parsed, subnet) }
+            guard parsed != network.gateway, !used.contains(parsed) else { throw .addressInUse(parsed, network: network.name) }
+            ip = parsed
+        } else {
+            ip = try IPAM.allocate(in: network, used: used)
+        }
+        let taken = Set(endpoints(ofContainer: container.id).compactMap(\.containerInterface))
+        let interface = (0...).lazy.map { "eth\($0)" }.first { !taken.contains($0) }!
+        return Endpoint(containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
+                        hostInterface: "veth" + shortHash(container.id + network.id).prefix(7), containerInterface: interface,
+                        order: order)
+    }
+
+    public func planConnect(network reference: String, container containerRef: String, ip: String?) throws(ModelError) -> Endpoint {
+        let network = try self.network(reference)
+        let container = try self.container(containerRef)
+        let existing = endpoints(ofContainer: container.id)
+        if existing.contains(where: { $0.networkID == network.id }) {
+            throw .alreadyConnected(container: container.name, network: network.name)
+        }
+        let current = networks.first { $0.name == container.networkMode }
+        guard network.driver == .bridge, current?.driver ?? .bridge == .bridge else { throw .hostOrNoneMixed(network.name) }
+        let order = (existing.map(\.order).max() ?? -1) + 1
+        return try planEndpoint(container: container, network: network, ip: ip, order: order)!
+    }
+
+    public func planDisconnect(network reference: String, container containerRef: String) throws(ModelError) -> Endpoint {
+        let network = try self.network(reference)
+        let container = try self.container(containerRef)
+        guard network.driver == .bridge else { throw .hostOrNoneMixed(network.name) }
+        guard let endpoint = endpoints(ofContainer: container.id).first(where: { $0.networkID == network.id }) else {
+            throw .notConnected(container: container.name, network: network.name)
+        }
+        return endpoint
+    }
+
+    /// Chooses a host port for each request: the asked one if free, else the first free one
+    /// of its range, else (no port given) the first free ephemeral port.
+    func allocatePorts(_ requests: [PortRequest], portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool) throws(ModelError) -> [PortMapping] {
+        var taken = containers.flatMap(\.ports)
+        var result: [PortMapping] = []
+        for request in requests {
+            let hostIP = request.hostIP ?? .any
+            let range = request.hostPorts ?? ephemeralPorts
+            let free = range.first { port in
+                let candidate = PortMapping(proto: request.proto, containerPort: request.containerPort, hostIP: hostIP, hostPort: port)
+                return !taken.contains { $0.conflicts(with: candidate) } && !portInUse(request.proto, hostIP, port)
+            }
+            guard let port = free else {
+                if range.count == 1 { throw .portAllocated("\(hostIP):\(range.lowerBound)/\(request.proto.rawValue)") }
+                throw .portsExhausted("\(hostIP):\(range.lowerBound)-\(range.upperBound)/\(request.proto.rawValue)")
+            }
+            let mapping = PortMapping(proto: request.proto, containerPort: request.containerPort, hostIP: hostIP, hostPort: port)
+            taken.append(mapping)
+            result.append(mapping)
+        }
+        return result
+    }
+
+    /// Docker-style random names are long; ours are short and readable: the ID's first 12 digits prefixed.
+    private func generatedName(id: String) -> String { "c-" + id.prefix(12) }
+}
+
+/// RFC 1123 host names: labels of letters, digits and '-', 1 to 63 characters, 253 in all.
+public func validateHostname(_ name: String) throws(ModelError) {
+    let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+    let ok = !name.isEmpty && name.utf8.count <= 253 && labels.allSatisfy { label in
+        !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-" &&
+            label.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") }
+    }
+    guard ok else { throw .invalidName(name, "a hostname has labels of letters, digits and '-' (1 to 63 characters each)") }
+}

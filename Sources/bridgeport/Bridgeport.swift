@@ -1,0 +1,69 @@
+import API
+import ArgumentParser
+import Foundation
+
+@main
+struct Bridgeport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bridgeport",
+        abstract: "Docker-style container networks whose packet path is eBPF instead of iptables.",
+        version: bridgeportVersion,
+        subcommands: [
+            DaemonCommand.self, NetworkCommand.self,
+            Run.self, Ps.self, Inspect.self, Exec.self, Logs.self, Port.self, Stop.self, Rm.self,
+        ])
+
+    /// Docker's exit codes: 125 when the CLI or the daemon refuses a `run`, 1 for other
+    /// daemon errors, 126/127 when the container's command can't be run.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as Failure {
+            if !failure.message.isEmpty { printError(failure.message) }
+            Foundation.exit(failure.code)
+        } catch let error as ClientError {
+            printError(error.isAgentDown ? error.description : "Error response from daemon: \(error.description)")
+            Foundation.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            printError(fullMessage(for: error))
+            Foundation.exit(125)
+        }
+    }
+}
+
+/// A command's failure with the exit code Docker gives it.
+struct Failure: Error {
+    var message: String
+    var code: Int32
+}
+
+/// Options every client command takes.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .long, help: "The agent's API socket (default: $BRIDGEPORT_SOCKET or /run/bridgeport.sock).")
+    var socket: String?
+
+    var client: AgentClient { AgentClient(socketPath: socket) }
+}
+
+extension ClientError {
+    var isAgentDown: Bool { if case .agentNotRunning = self { true } else { false } }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Percent-encodes a name for use in a request path.
+func pathComponent(_ text: String) -> String {
+    text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+}

@@ -1,0 +1,193 @@
+import API
+import ArgumentParser
+import Foundation
+import Links
+import Model
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create and start a container: a network sandbox running a command.",
+        helpNames: [.long])  // -h is --hostname, as in Docker
+    @OptionGroup var client: ClientOptions
+    @Flag(name: [.customShort("d"), .long], help: "Run in the background and print the container ID.") var detach = false
+    @Option(help: "Container name.") var name: String?
+    @Option(name: [.customLong("network"), .customLong("net")], help: "Network to connect to (default: bridge).") var network: String?
+    @Option(help: "IPv4 address (user-defined networks only).") var ip: String?
+    @Option(name: [.customShort("p"), .customLong("publish")], help: "Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO].")
+    var publish: [String] = []
+    @Option(name: [.customShort("h"), .long], help: "Container host name (default: its name).") var hostname: String?
+    @Argument(parsing: .captureForPassthrough, help: "Command and arguments (default: sleep infinity).") var command: [String] = []
+
+    func run() async throws {
+        let arguments = command.first == "--" ? Array(command.dropFirst()) : command
+        let request = ContainerRequest(name: name, network: network, ip: ip, hostname: hostname, ports: publish, command: arguments)
+        let view: ContainerView
+        do {
+            view = try await client.client.post("/v1/containers", request)
+        } catch let error as ClientError {
+            let code: Int32 = switch error.kind {
+            case "command_not_found": 127
+            case "command_not_executable": 126
+            default: 125
+            }
+            let text = error.isAgentDown ? error.description : "Error response from daemon: \(error)"
+            throw Failure(message: "bridgeport: \(text)\nSee 'bridgeport run --help'.", code: code)
+        }
+        view.warnings.forEach { printError("WARNING: \($0)") }
+        if detach {
+            print(view.container.id)
+            return
+        }
+        // Attached: wait for the command to end, then show its output and pass its exit code on.
+        var current = view
+        while current.status == .running {
+            try await Task.sleep(for: .milliseconds(100))
+            current = try await client.client.get("/v1/containers/\(view.container.id)")
+        }
+        let logs: String = try await client.client.get("/v1/containers/\(view.container.id)/logs")
+        FileHandle.standardOutput.write(Data(logs.utf8))
+        throw Failure(message: "", code: current.container.process.exitCode ?? 0)
+    }
+}
+
+struct Ps: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List containers.")
+    @OptionGroup var client: ClientOptions
+    @Flag(name: .shortAndLong, help: "Show all containers (default shows just running).") var all = false
+    @Flag(name: .shortAndLong, help: "Only display container IDs.") var quiet = false
+    @Flag(help: "Do not truncate the output.") var noTrunc = false
+
+    func run() async throws {
+        let views: [ContainerView] = try await client.client.get("/v1/containers" + (all ? "?all=1" : ""))
+        let sorted = views.sorted { $0.container.created > $1.container.created }
+        let id = { (c: Container) in noTrunc ? c.id : c.shortID }
+        if quiet { sorted.forEach { print(id($0.container)) }; return }
+        print(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], sorted.map { view in
+            let container = view.container
+            var command = container.command.joined(separator: " ")
+            if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
+            return [id(container), "-", "\"\(command)\"", humanDuration(since: container.created) + " ago", statusText(view),
+                    view.status == .running ? container.ports.map(\.short).joined(separator: ", ") : "", container.name]
+        }))
+    }
+}
+
+struct Inspect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Display detailed information on containers or networks.")
+    @OptionGroup var client: ClientOptions
+    @Option(name: [.customShort("f"), .long], help: "Format the output with a Go-style template, e.g. '{{.NetworkSettings.IPAddress}}'.")
+    var format: String?
+    @Argument(help: "Container or network names or IDs.") var names: [String]
+
+    func validate() throws { if names.isEmpty { throw ValidationError("\"inspect\" requires at least 1 argument") } }
+
+    func run() async throws {
+        var documents: [[String: Any]] = []
+        var missing: [String] = []
+        for name in names {
+            if let view: ContainerView = try await lookup("/v1/containers/" + pathComponent(name)) {
+                documents.append(inspectDocument(view))
+            } else if let view: NetworkView = try await lookup("/v1/networks/" + pathComponent(name)) {
+                documents.append(inspectDocument(view))
+            } else {
+                missing.append(name)
+            }
+        }
+        if let format {
+            for document in documents { print(try Template(format).render(document)) }
+        } else {
+            printJSON(documents)
+        }
+        if !missing.isEmpty {
+            throw Failure(message: missing.map { "Error: No such object: \($0)" }.joined(separator: "\n"), code: 1)
+        }
+    }
+
+    private func lookup<T: Decodable>(_ path: String) async throws -> T? {
+        do { return try await client.client.get(path) } catch let error as ClientError where error.isNotFound { return nil }
+    }
+}
+
+struct Exec: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a command inside a running container.")
+    @OptionGroup var client: ClientOptions
+    @Flag(name: .shortAndLong, help: "Keep STDIN open (always the case here).") var interactive = false
+    @Flag(name: .shortAndLong, help: "Accepted for Docker compatibility; the caller's terminal is used as is.") var tty = false
+    @Argument(help: "Container.") var container: String
+    @Argument(parsing: .captureForPassthrough, help: "Command and arguments.") var command: [String] = []
+
+    func run() async throws {
+        let arguments = command.first == "--" ? Array(command.dropFirst()) : command
+        guard !arguments.isEmpty else { throw Failure(message: "\"exec\" requires at least 2 arguments", code: 1) }
+        let view: ContainerView = try await client.client.get("/v1/containers/" + pathComponent(container))
+        guard view.status == .running else {
+            throw Failure(message: "Error response from daemon: container \(view.container.name) is not running", code: 1)
+        }
+        let code = Sandbox.exec(pid: view.container.process.pid, arguments: arguments)
+        throw Failure(message: "", code: code)
+    }
+}
+
+struct Port: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List port mappings of a container.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "Container.") var container: String
+    @Argument(help: "PRIVATE_PORT[/PROTO]") var privatePort: String?
+
+    func run() async throws {
+        let view: ContainerView = try await client.client.get("/v1/containers/" + pathComponent(container))
+        let ports = view.container.ports.sorted { ($0.containerPort, $0.proto, $0.hostPort) < ($1.containerPort, $1.proto, $1.hostPort) }
+        guard let privatePort else { ports.forEach { print($0) }; return }
+        let parts = privatePort.split(separator: "/")
+        let proto = parts.count > 1 ? String(parts[1]) : "tcp"
+        let matching = ports.filter { "\($0.containerPort)" == parts.first.map(String.init) && $0.proto.rawValue == proto }
+        guard !matching.isEmpty else {
+            throw Failure(message: "Error: No public port '\(parts.first ?? "")/\(proto)' published for \(view.container.name)", code: 1)
+        }
+        matching.forEach { print("\($0.hostIP):\($0.hostPort)") }
+    }
+}
+
+struct Stop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop one or more running containers.")
+    @OptionGroup var client: ClientOptions
+    @Option(name: [.customShort("t"), .customLong("timeout"), .customLong("time")], help: "Seconds to wait before killing.")
+    var timeout = 10
+    @Argument(help: "Containers.") var names: [String]
+
+    func validate() throws { if names.isEmpty { throw ValidationError("\"stop\" requires at least 1 argument") } }
+
+    func run() async throws {
+        try await forEachReporting(names) { name in
+            let _: Container = try await client.client.post("/v1/containers/\(pathComponent(name))/stop?t=\(timeout)", ErrorBody?.none)
+            print(name)
+        }
+    }
+}
+
+struct Rm: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove one or more containers.")
+    @OptionGroup var client: ClientOptions
+    @Flag(name: .shortAndLong, help: "Force the removal of a running container (uses SIGKILL).") var force = false
+    @Argument(help: "Containers.") var names: [String]
+
+    func validate() throws { if names.isEmpty { throw ValidationError("\"rm\" requires at least 1 argument") } }
+
+    func run() async throws {
+        try await forEachReporting(names) { name in
+            try await client.client.delete("/v1/containers/\(pathComponent(name))" + (force ? "?force=1" : ""))
+            print(name)
+        }
+    }
+}
+
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the output of a container's command.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "Container.") var container: String
+
+    func run() async throws {
+        let logs: String = try await client.client.get("/v1/containers/\(pathComponent(container))/logs")
+        FileHandle.standardOutput.write(Data(logs.utf8))
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import Links
+import Logging
+
+struct DaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "daemon", abstract: "Run the Bridgeport agent.")
+
+    @Option(help: "Where the agent keeps its database and container files.")
+    var stateDir = "/var/lib/bridgeport"
+
+    @Option(help: "Where BPF maps and links are pinned (bpffs is mounted there if needed).")
+    var bpfRoot = "/sys/fs/bpf/bridgeport"
+
+    @Option(help: "The API's unix socket.")
+    var socket = "/run/bridgeport.sock"
+
+    @Option(help: "Address of the metrics endpoint, HOST[:PORT].")
+    var metricsAddress = "127.0.0.1:\(AgentConfiguration.defaultMetricsPort)"
+
+    @Option(help: "Run as the agent of this network namespace (/run/netns/NAME).")
+    var netns: String?
+
+    @Option(help: "cgroup v2 directory the socket hooks attach to (default: the cgroup2 root).")
+    var cgroup: String?
+
+    @Option(help: "Directory with the compiled BPF objects (default: next to the binary, then build/bpf).")
+    var bpfObjects: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("invalid --log-level \"\(logLevel)\": use trace, debug, info, notice, warning or error")
+        }
+        _ = try metricsEndpoint()
+    }
+
+    func metricsEndpoint() throws -> (String, Int) {
+        let parts = metricsAddress.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, !parts[0].isEmpty else {
+            throw ValidationError("invalid --metrics-address \"\(metricsAddress)\": expected HOST[:PORT]")
+        }
+        guard parts.count == 2 else { return (String(parts[0]), AgentConfiguration.defaultMetricsPort) }
+        guard let port = Int(parts[1]), (1...65535).contains(port) else {
+            throw ValidationError("invalid --metrics-address \"\(metricsAddress)\": the port must be a number from 1 to 65535")
+        }
+        return (String(parts[0]), port)
+    }
+
+    func run() async throws {
+        if let netns, ProcessInfo.processInfo.environment["BRIDGEPORT_NETNS_ENTERED"] == nil {
+            // Only returns on failure: every thread of the new image lives in the namespace.
+            let error = Sandbox.reexecInNetworkNamespace(netns, arguments: CommandLine.arguments)
+            throw Failure(message: "cannot enter network namespace \(netns): \(error)", code: 1)
+        }
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        var logger = Logger(label: "bridgeport")
+        logger.logLevel = Logger.Level(rawValue: logLevel)!
+
+        var configuration = AgentConfiguration()
+        configuration.stateDirectory = stateDir
+        configuration.bpfRoot = bpfRoot
+        configuration.socketPath = socket
+        (configuration.metricsHost, configuration.metricsPort) = try metricsEndpoint()
+        configuration.cgroupPath = cgroup
+        configuration.bpfObjectDirectory = bpfObjects
+        do {
+            try await AgentService.run(configuration: configuration, logger: logger)
+        } catch {
+            throw Failure(message: "bridgeport daemon: \(error)", code: 1)
+        }
+    }
+}

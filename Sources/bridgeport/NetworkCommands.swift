@@ -1,0 +1,143 @@
+import API
+import ArgumentParser
+import Foundation
+import Model
+
+struct NetworkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "network", abstract: "Manage networks.",
+        subcommands: [Create.self, Ls.self, Inspect.self, Rm.self, Connect.self, Disconnect.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a network.")
+        @OptionGroup var client: ClientOptions
+        @Option(name: [.customShort("d"), .long], help: "Driver: bridge, host or none.") var driver = "bridge"
+        @Option(help: "Subnet in CIDR notation, e.g. 10.0.0.0/24.") var subnet: String?
+        @Option(help: "IPv4 gateway of the subnet.") var gateway: String?
+        @Option(help: "Allocate container addresses from this sub-range.") var ipRange: String?
+        @Flag(help: "Restrict external access to the network.") var `internal` = false
+        @Option(name: [.customShort("o"), .customLong("opt")], help: "Driver option KEY=VALUE.") var options: [String] = []
+        @Argument(help: "Network name.") var name: String
+
+        func run() async throws {
+            var parsed: [String: String] = [:]
+            for option in options {
+                guard let equals = option.firstIndex(of: "="), equals != option.startIndex else {
+                    throw Failure(message: "invalid option \"\(option)\": expected KEY=VALUE", code: 1)
+                }
+                parsed[String(option[..<equals])] = String(option[option.index(after: equals)...])
+            }
+            let request = NetworkRequest(name: name, driver: driver, subnet: subnet, gateway: gateway,
+                                         ipRange: ipRange, internal: `internal`, options: parsed)
+            let view: NetworkView = try await client.client.post("/v1/networks", request)
+            print(view.network.id)
+        }
+    }
+
+    struct Ls: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List networks.", aliases: ["list"])
+        @OptionGroup var client: ClientOptions
+        @Option(help: "Output format: table or json.") var format = "table"
+        @Flag(name: .shortAndLong, help: "Only display network IDs.") var quiet = false
+        @Flag(help: "Do not truncate the output.") var noTrunc = false
+
+        func run() async throws {
+            let views: [NetworkView] = try await client.client.get("/v1/networks")
+            let networks = views.map(\.network).sorted { $0.name < $1.name }
+            let id = { (n: Network) in noTrunc ? n.id : n.shortID }
+            if quiet { networks.forEach { print(id($0)) }; return }
+            switch format {
+            case "table":
+                print(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], networks.map { [id($0), $0.name, $0.driver.rawValue, "local"] }))
+            case "json":
+                for network in networks {
+                    let line: [String: String] = [
+                        "CreatedAt": iso8601(network.created), "Driver": network.driver.rawValue, "ID": id(network),
+                        "IPv4": "true", "IPv6": "false", "Internal": "\(network.internal)", "Labels": "",
+                        "Name": network.name, "Scope": "local",
+                    ]
+                    let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes])
+                    print(String(decoding: data, as: UTF8.self))
+                }
+            default:
+                throw Failure(message: "invalid --format \"\(format)\": use table or json", code: 1)
+            }
+        }
+    }
+
+    struct Inspect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Display detailed information on one or more networks.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Network names or IDs.") var names: [String]
+
+        func validate() throws { if names.isEmpty { throw ValidationError("\"network inspect\" requires at least 1 argument") } }
+
+        func run() async throws {
+            var documents: [[String: Any]] = []
+            var missing: [String] = []
+            for name in names {
+                do {
+                    let view: NetworkView = try await client.client.get("/v1/networks/" + pathComponent(name))
+                    documents.append(inspectDocument(view))
+                } catch let error as ClientError where error.isNotFound {
+                    missing.append(name)
+                }
+            }
+            printJSON(documents)
+            if !missing.isEmpty {
+                throw Failure(message: missing.map { "Error: No such network: \($0)" }.joined(separator: "\n"), code: 1)
+            }
+        }
+    }
+
+    struct Rm: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove one or more networks.", aliases: ["remove"])
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Network names or IDs.") var names: [String]
+
+        func validate() throws { if names.isEmpty { throw ValidationError("\"network rm\" requires at least 1 argument") } }
+
+        func run() async throws {
+            try await forEachReporting(names) { name in
+                try await client.client.delete("/v1/networks/" + pathComponent(name))
+                print(name)
+            }
+        }
+    }
+
+    struct Connect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Connect a container to a network.")
+        @OptionGroup var client: ClientOptions
+        @Option(help: "IPv4 address for the container on this network.") var ip: String?
+        @Argument(help: "Network.") var network: String
+        @Argument(help: "Container.") var container: String
+
+        func run() async throws {
+            try await client.client.post("/v1/networks/\(pathComponent(network))/connect", ConnectRequest(container: container, ip: ip))
+        }
+    }
+
+    struct Disconnect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disconnect a container from a network.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Network.") var network: String
+        @Argument(help: "Container.") var container: String
+
+        func run() async throws {
+            try await client.client.post("/v1/networks/\(pathComponent(network))/disconnect", ConnectRequest(container: container))
+        }
+    }
+}
+
+/// Runs the action for each name, reporting each failure on stderr like Docker, and
+/// fails with exit code 1 at the end if any did.
+func forEachReporting(_ names: [String], _ action: (String) async throws -> Void) async throws {
+    var failed = false
+    for name in names {
+        do { try await action(name) } catch let error as ClientError where !error.isAgentDown {
+            printError("Error response from daemon: \(error)")
+            failed = true
+        }
+    }
+    if failed { throw Failure(message: "", code: 1) }
+}

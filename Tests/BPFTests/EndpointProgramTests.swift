@@ -1,0 +1,203 @@
+import BPF
+import CBPF
+import Glibc
+import XCTest
+
+final class EndpointProgramTests: XCTestCase {
+    override func setUpWithError() throws {
+        try Sandbox.requireRoot()
+        try Sandbox.buildEndpointObject()
+    }
+
+    // MARK: the contract
+
+    func testObjectMatchesBridgeportHeader() throws {
+        let pinRoot = try Sandbox.bpffs(self)
+        let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
+
+        XCTAssertEqual(Set(object.programNames), [BP_PROG_ENDPOINT_INGRESS, BP_PROG_ENDPOINT_EGRESS])
+        for name in [BP_MAP_ENDPOINT_STATS, BP_MAP_ENDPOINTS, BP_MAP_DROPS] {
+            XCTAssertTrue(object.mapNames.contains(name), "map \(name) missing from endpoint.bpf.o")
+            XCTAssertTrue(BPFFilesystem.isBPFFS(pinRoot + "/" + name), "map \(name) not pinned under the pin root")
+        }
+        let stats = try object.map(BP_MAP_ENDPOINT_STATS)
+        XCTAssertTrue(stats.isPerCPU)
+        XCTAssertEqual(stats.keySize, 4)
+        XCTAssertEqual(stats.valueSize, MemoryLayout<bp_endpoint_stats>.size)
+        XCTAssertEqual(stats.maxEntries, UInt32(BP_MAX_ENDPOINTS))
+        XCTAssertEqual(MemoryLayout<bp_endpoint>.size, 16)
+        XCTAssertEqual(MemoryLayout<bp_drop_key>.size, 8)
+        XCTAssertEqual(try object.map(BP_MAP_DROPS).keySize, MemoryLayout<bp_drop_key>.size)
+        XCTAssertEqual(try object.map(BP_MAP_ENDPOINTS).valueSize, MemoryLayout<bp_endpoint>.size)
+        XCTAssertNoThrow(try BridgeportMaps(object: object))
+        XCTAssertNoThrow(try BridgeportMaps(pinRoot: pinRoot))
+
+        XCTAssertThrowsError(try object.program("nope")) { error in
+            guard case BPFError.programNotFound = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertThrowsError(try object.map(BP_MAP_ENDPOINT_STATS).lookup(UInt32(1), as: bp_endpoint_stats.self)) { error in
+            guard case BPFError.wrongMapKind = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertThrowsError(try BPFHashMap<UInt64, bp_endpoint>(object.map(BP_MAP_ENDPOINTS))) { error in
+            guard case BPFError.layoutMismatch = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    // MARK: BPF_PROG_TEST_RUN
+
+    func testTestRunCountsExactlyOnePacketInTheRightDirection() throws {
+        let pinRoot = try Sandbox.bpffs(self)
+        let ns = try Sandbox.netns(self)
+        try Sandbox.sh(["nsenter", "--net=/run/netns/\(ns)", "ip", "link", "add", "bpt-v0", "type", "veth", "peer", "name", "bpt-v1"])
+        let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
+        let ingress = try object.program(BP_PROG_ENDPOINT_INGRESS)
+        let egress = try object.program(BP_PROG_ENDPOINT_EGRESS)
+        let maps = try BridgeportMaps(object: object)
+        let frame = udpFrame()
+        let len = UInt64(frame.count)
+
+        let ifindex: UInt32 = try Sandbox.inNetns(ns) { if_nametoindex("bpt-v0") }
+        XCTAssertGreaterThan(ifindex, 1)
+        XCTAssertNil(try maps.endpointStats(ifindex: ifindex))
+
+        // Container transmits: tc ingress of the host-side veth -> tx only.
+        let verdict = try Sandbox.inNetns(ns) { try ingress.testRun(packet: frame, ifindex: ifindex) }
+        XCTAssertEqual(verdict, -1, "TCX_NEXT expected")
+        var stats = try XCTUnwrap(maps.endpointStats(ifindex: ifindex))
+        XCTAssertEqual(stats.tx, bp_traffic(packets: 1, bytes: len))
+        XCTAssertEqual(stats.rx, bp_traffic(packets: 0, bytes: 0))
+
+        // Container receives: tc egress -> rx only.
+        XCTAssertEqual(try Sandbox.inNetns(ns) { try egress.testRun(packet: frame, ifindex: ifindex) }, -1)
+        stats = try XCTUnwrap(maps.endpointStats(ifindex: ifindex))
+        XCTAssertEqual(stats.tx, bp_traffic(packets: 1, bytes: len))
+        XCTAssertEqual(stats.rx, bp_traffic(packets: 1, bytes: len))
+
+        // Another ifindex (loopback, ctx ifindex 1) is counted separately.
+        _ = try Sandbox.inNetns(ns) { try ingress.testRun(packet: frame, ifindex: 1) }
+        XCTAssertEqual(try maps.endpointStats(ifindex: ifindex), stats)
+        XCTAssertEqual(try maps.endpointStats(ifindex: 1)?.tx, bp_traffic(packets: 1, bytes: len))
+        let all = try maps.allEndpointStats()
+        XCTAssertEqual(Set(all.keys), [1, ifindex])
+
+        // Per-CPU slots sum to the same numbers.
+        let slots = try XCTUnwrap(maps.endpointStats.perCPU(ifindex))
+        XCTAssertEqual(slots.count, BPFMap.possibleCPUs)
+        XCTAssertEqual(bp_endpoint_stats.sum(slots), stats)
+    }
+
+    func testCountersSurviveReloadThroughPins() throws {
+        let pinRoot = try Sandbox.bpffs(self)
+        let frame = udpFrame()
+        var mapID: UInt32 = 0
+        do { // first "agent"
+            let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
+            mapID = try object.map(BP_MAP_ENDPOINT_STATS).id
+            _ = try object.program(BP_PROG_ENDPOINT_INGRESS).testRun(packet: frame, ifindex: 1)
+        }
+        let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
+        XCTAssertEqual(try object.map(BP_MAP_ENDPOINT_STATS).id, mapID, "pinned map not reused")
+        _ = try object.program(BP_PROG_ENDPOINT_INGRESS).testRun(packet: frame, ifindex: 1)
+        XCTAssertEqual(try BridgeportMaps(pinRoot: pinRoot).endpointStats(ifindex: 1)?.tx,
+                       bp_traffic(packets: 2, bytes: 2 * UInt64(frame.count)))
+    }
+
+    // MARK: typed maps
+
+    func testEndpointAndDropMaps() throws {
+        let pinRoot = try Sandbox.bpffs(self)
+        let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
+        let maps = try BridgeportMaps(object: object)
+
+        // Enough entries for several batches.
+        for i in 1...700 {
+            let ep = bp_endpoint(ipv4: [172, 18, UInt8(i >> 8), UInt8(i & 0xff)], mac: [2, 66, 0, 0, UInt8(i >> 8), UInt8(i & 0xff)],
+                                 networkID: 7, flags: BP_EP_F_ENFORCE_SOURCE.rawValue)
+            try maps.setEndpoint(ifindex: UInt32(i), ep)
+        }
+        let entries = try maps.endpoints.entries()
+        XCTAssertEqual(entries.count, 700)
+        XCTAssertEqual(Set(try maps.endpoints.keys()), Set(entries.map(\.key)))
+        let ep = try XCTUnwrap(maps.endpoints.lookup(258))
+        XCTAssertEqual(ep.ipv4Octets, [172, 18, 1, 2])
+        XCTAssertEqual(ep.macOctets, [2, 66, 0, 0, 1, 2])
+        XCTAssertEqual(ep.ip, UInt32(bigEndian: 0xAC12_0102), "ip must be in network byte order")
+        XCTAssertThrowsError(try maps.endpoints.update(258, ep, flags: .noExist))
+
+        // Drop counters: write per-CPU slots, read sums and labels.
+        let key = bp_drop_key(ifindex: 42, reason: BP_DROP_SPOOFED_SOURCE, direction: BP_DIR_EGRESS)
+        let slots = (0..<BPFMap.possibleCPUs).map { UInt64($0 + 1) }
+        try maps.drops.map.updatePerCPU(key, slots)
+        let drops = try maps.dropCounts()
+        XCTAssertEqual(drops[key], slots.reduce(0, +))
+        XCTAssertEqual(key.reasonLabel, "spoofed_source")
+        XCTAssertEqual(key.directionLabel, "egress")
+        XCTAssertEqual(String(cString: bp_drop_reason_label(BP_DROP_ICC.rawValue)), "icc")
+
+        try maps.removeEndpoint(ifindex: 42)
+        XCTAssertTrue(try maps.dropCounts().isEmpty)
+        try maps.removeEndpoint(ifindex: 258)
+        XCTAssertNil(try maps.endpoints.lookup(258))
+        XCTAssertFalse(try maps.endpoints.delete(258))
+    }
+
+    // MARK: errors
+
+    func testIncompatiblePinnedMapIsReportedByName() throws {
+        let pinRoot = try Sandbox.bpffs(self)
+        // A "bp_ep_stats" with an old layout (value 16 bytes instead of 32).
+        let fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_HASH, BP_MAP_ENDPOINT_STATS, 4, 16, 16, nil)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        XCTAssertEqual(bpf_obj_pin(fd, pinRoot + "/" + BP_MAP_ENDPOINT_STATS), 0)
+
+        XCTAssertThrowsError(try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)) { error in
+            guard case let BPFError.pinnedMapIncompatible(_, map, _, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(map, BP_MAP_ENDPOINT_STATS)
+            XCTAssertTrue("\(error)".contains("remove \(pinRoot)/bp_ep_stats"), "\(error)")
+        }
+    }
+
+    func testVerifierRejectionNamesTheProgramAndCarriesTheLog() throws {
+        let candidates: [String] = ["/opt/swift/usr/bin/clang", "/usr/bin/clang"]
+        let clang = candidates.first { access($0, X_OK) == 0 }
+        guard let clang else { throw XCTSkip("no clang to build a bad program") }
+        var template = Array("/tmp/bridgeport-bad-XXXXXX".utf8CString)
+        let dir = String(cString: try XCTUnwrap(mkdtemp(&template)))
+        addTeardownBlock { _ = Sandbox.run(["rm", "-rf", dir]) }
+        let source = """
+        #include <linux/bpf.h>
+        #include <bpf/bpf_helpers.h>
+        SEC("tc")
+        int reads_out_of_bounds(struct __sk_buff *skb)
+        {
+            unsigned char *data = (unsigned char *)(long)skb->data;
+            return data[20]; /* no bounds check against data_end */
+        }
+        char _license[] SEC("license") = "GPL";
+        """
+        try source.write(toFile: dir + "/bad.bpf.c", atomically: true, encoding: .utf8)
+        try Sandbox.sh([clang, "-target", "bpf", "-O2", "-g", "-I/usr/include/x86_64-linux-gnu",
+                        "-c", dir + "/bad.bpf.c", "-o", dir + "/bad.bpf.o"])
+
+        XCTAssertThrowsError(try BPFObject.load(dir + "/bad.bpf.o", pinRoot: nil)) { error in
+            guard case let BPFError.programRejected(_, program, errno, log) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(program, "reads_out_of_bounds")
+            XCTAssertEqual(errno, EACCES)
+            XCTAssertTrue(log.contains("invalid access to packet"), log)
+        }
+        XCTAssertThrowsError(try BPFObject.load(dir + "/missing.bpf.o", pinRoot: nil)) { error in
+            guard case BPFError.openFailed = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    // MARK: bpffs
+
+    func testEnsureMountedIsIdempotentAndCreatesSubdirectories() throws {
+        let root = try Sandbox.bpffs(self)
+        XCTAssertEqual(try BPFFilesystem.ensureMounted(at: root), .alreadyMounted)
+        XCTAssertEqual(try BPFFilesystem.ensureMounted(at: root + "/links/deep/"), .alreadyMounted)
+        XCTAssertTrue(BPFFilesystem.isBPFFS(root + "/links/deep"))
+        XCTAssertFalse(BPFFilesystem.isBPFFS("/tmp"))
+    }
+}

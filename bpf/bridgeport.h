@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * bridgeport.h — THE contract between the BPF programs and the agent.
+ *
+ * Every map name, key/value layout and enum shared by the kernel side
+ * (bpf/NAME.bpf.c) and user space (Swift, through the C module CBPF) is written
+ * here once. It compiles both with `clang -target bpf` and as ordinary user
+ * space C; it needs only <linux/types.h>.
+ *
+ * Rules for changing a layout:
+ *  - Maps are pinned (LIBBPF_PIN_BY_NAME) under the agent's pin root and survive
+ *    agent restarts. libbpf refuses to reuse a pinned map whose key size, value
+ *    size, type or max_entries differ from the object's, so any change to a
+ *    struct or size below means the old pin must be removed (the agent reports
+ *    this as a "pinned map incompatible" error).
+ *  - Keep structs free of implicit padding (explicit pad fields, zeroed) so that
+ *    hash keys compare equal byte for byte on both sides.
+ *  - Byte order: addresses and ports are in network byte order (as on the wire);
+ *    everything else is host byte order.
+ */
+#ifndef BRIDGEPORT_H
+#define BRIDGEPORT_H
+
+#include <linux/types.h>
+
+/* ------------------------------------------------------------------------- */
+/* Map names (the pin file name under the pin root is the map name).          */
+/* The BPF programs must name their map variables exactly like these strings  */
+/* (libbpf takes a map's name from its variable); BPFTests checks it.         */
+/* BPF object names are limited to 15 characters.                             */
+/* ------------------------------------------------------------------------- */
+
+/* u32 host-side ifindex -> struct bp_endpoint_stats, per CPU */
+#define BP_MAP_ENDPOINT_STATS "bp_ep_stats"
+/* u32 host-side ifindex -> struct bp_endpoint (written by user space) */
+#define BP_MAP_ENDPOINTS "bp_endpoints"
+/* struct bp_drop_key -> u64 packets, per CPU */
+#define BP_MAP_DROPS "bp_drops"
+
+/* Program names (ELF function names) in endpoint.bpf.o */
+#define BP_PROG_ENDPOINT_INGRESS "bp_ep_ingress" /* tc ingress, host-side veth */
+#define BP_PROG_ENDPOINT_EGRESS "bp_ep_egress"   /* tc egress, host-side veth */
+
+/* Capacities. Changing one invalidates existing pins (see above). */
+#define BP_MAX_ENDPOINTS 16384
+#define BP_MAX_DROP_KEYS 65536
+
+/* ------------------------------------------------------------------------- */
+/* Traffic counters                                                           */
+/* ------------------------------------------------------------------------- */
+
+struct bp_traffic {
+	__u64 packets;
+	__u64 bytes; /* skb->len: L2 frame without FCS, as `ip -s link` counts */
+};
+
+/*
+ * Per endpoint, keyed by the ifindex of the container's host-side veth.
+ * Directions are the container's point of view (like cAdvisor's
+ * container_network_{receive,transmit}_*):
+ *   rx = what the container receives = tc egress  of the host-side veth
+ *   tx = what the container sends    = tc ingress of the host-side veth
+ * Values are per CPU; user space sums them over libbpf_num_possible_cpus().
+ */
+struct bp_endpoint_stats {
+	struct bp_traffic rx;
+	struct bp_traffic tx;
+};
+
+/* ------------------------------------------------------------------------- */
+/* Endpoint configuration (user space writes, programs read)                  */
+/* ------------------------------------------------------------------------- */
+
+enum bp_endpoint_flags {
+	/* Drop packets from the container whose source IP or MAC is not ip/mac
+	 * below (reason BP_DROP_SPOOFED_SOURCE). */
+	BP_EP_F_ENFORCE_SOURCE = 1 << 0,
+	/* Inter-container communication is off in this endpoint's network:
+	 * drop traffic to other endpoints of the same network_id (BP_DROP_ICC). */
+	BP_EP_F_ICC_DISABLED = 1 << 1,
+	/* The network is --internal: drop traffic leaving the network's subnet
+	 * (BP_DROP_INTERNAL). */
+	BP_EP_F_INTERNAL = 1 << 2,
+	/* Isolate from other networks' subnets (BP_DROP_ISOLATION). */
+	BP_EP_F_ISOLATED = 1 << 3,
+};
+
+/* Keyed by the u32 ifindex of the host-side veth. 16 bytes, no padding. */
+struct bp_endpoint {
+	__u32 ip;         /* container IPv4 address, network byte order */
+	__u8 mac[6];      /* container-side MAC address (eth0 in the container) */
+	__u16 network_id; /* agent-assigned id of the endpoint's network, 0 = none */
+	__u32 flags;      /* enum bp_endpoint_flags */
+};
+
+/* ------------------------------------------------------------------------- */
+/* Drops                                                                      */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Why a program dropped a packet. The names are exported as the `reason`
+ * label of bridgeport_container_network_drops_total, as written by
+ * bp_drop_reason_label() below: never renumber or rename a reason, only add.
+ */
+enum bp_drop_reason {
+	BP_DROP_UNSPEC = 0,         /* "unspecified" */
+	BP_DROP_ISOLATION = 1,      /* "isolation": destination in another isolated network */
+	BP_DROP_ICC = 2,            /* "icc": same network, inter-container communication off */
+	BP_DROP_SPOOFED_SOURCE = 3, /* "spoofed_source": source IP/MAC is not the endpoint's */
+	BP_DROP_INTERNAL = 4,       /* "internal": leaving an --internal network */
+	BP_DROP_NOT_ALLOWED = 5,    /* "not_allowed": no rule allows it (e.g. unpublished port) */
+	BP_DROP_MALFORMED = 6,      /* "malformed": truncated or invalid headers */
+	BP_DROP_UNKNOWN_ENDPOINT = 7, /* "unknown_endpoint": no bp_endpoints entry for the ifindex */
+	__BP_DROP_MAX
+};
+
+/*
+ * Direction of a dropped packet, from the container's point of view (the same
+ * as Cilium's INGRESS/EGRESS): exported as the `direction` label.
+ */
+enum bp_direction {
+	BP_DIR_UNSPEC = 0,  /* "unspecified" */
+	BP_DIR_INGRESS = 1, /* "ingress": toward the container (tc egress of the host-side veth, uplink ingress) */
+	BP_DIR_EGRESS = 2,  /* "egress": from the container (tc ingress of the host-side veth) */
+	__BP_DIR_MAX
+};
+
+/* 8 bytes, no padding; pad must be zero. */
+struct bp_drop_key {
+	__u32 ifindex;   /* host-side veth (or uplink) where the drop happened */
+	__u8 reason;     /* enum bp_drop_reason */
+	__u8 direction;  /* enum bp_direction */
+	__u16 pad;
+};
+
+/* Metric label values. Inline and unused by the BPF programs (never emitted there). */
+static inline const char *bp_drop_reason_label(__u32 reason)
+{
+	switch (reason) {
+	case BP_DROP_ISOLATION: return "isolation";
+	case BP_DROP_ICC: return "icc";
+	case BP_DROP_SPOOFED_SOURCE: return "spoofed_source";
+	case BP_DROP_INTERNAL: return "internal";
+	case BP_DROP_NOT_ALLOWED: return "not_allowed";
+	case BP_DROP_MALFORMED: return "malformed";
+	case BP_DROP_UNKNOWN_ENDPOINT: return "unknown_endpoint";
+	default: return "unspecified";
+	}
+}
+
+static inline const char *bp_direction_label(__u32 direction)
+{
+	switch (direction) {
+	case BP_DIR_INGRESS: return "ingress";
+	case BP_DIR_EGRESS: return "egress";
+	default: return "unspecified";
+	}
+}
+
+#endif /* BRIDGEPORT_H */

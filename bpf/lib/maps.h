@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Map definitions shared by the programs. Every object that includes this
+ * header declares the same maps; LIBBPF_PIN_BY_NAME makes them all reuse the
+ * one pinned instance under the loader's pin root (pin_root_path), so the
+ * counters and the endpoint table are shared and survive agent restarts.
+ *
+ * The variable names ARE the map names: keep them equal to the BP_MAP_*
+ * strings of bridgeport.h.
+ */
+#ifndef BP_LIB_MAPS_H
+#define BP_LIB_MAPS_H
+
+#include "common.h"
+
+/* BP_MAP_ENDPOINT_STATS: host-side ifindex -> per-CPU traffic counters */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, BP_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct bp_endpoint_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_ep_stats SEC(".maps");
+
+/* BP_MAP_ENDPOINTS: host-side ifindex -> endpoint config, written by the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct bp_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_endpoints SEC(".maps");
+
+/* BP_MAP_DROPS: {ifindex, reason, direction} -> per-CPU dropped packets */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, BP_MAX_DROP_KEYS);
+	__type(key, struct bp_drop_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_drops SEC(".maps");
+
+#endif /* BP_LIB_MAPS_H */
