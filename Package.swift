@@ -47,7 +47,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "bridgeport", dependencies: [
-            "API", "Daemon", "Model", "Links",
+            "API", "Daemon", "Model", "Links", "BPF",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

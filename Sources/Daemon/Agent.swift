@@ -114,7 +114,7 @@ public actor Agent {
         undo.cancel()
         registry.endpoints.append(endpoint)
         try updateDefaultRoute(container)
-        try refreshNameFiles()
+        try refreshNameFiles(networks: [endpoint.networkID], container: container.id)
     }
 
     public func disconnect(network reference: String, container containerReference: String) throws {
@@ -123,7 +123,7 @@ public actor Agent {
         registry.endpoints.removeAll { $0.id == endpoint.id }
         dataplane.detach(endpoint)
         try updateDefaultRoute(try registry.container(endpoint.containerID))
-        try refreshNameFiles()
+        try refreshNameFiles(networks: [endpoint.networkID], container: endpoint.containerID)
     }
 
     // MARK: Containers
@@ -163,7 +163,7 @@ public actor Agent {
             self.registry.endpoints.removeAll { $0.containerID == container.id }
         }
         try updateDefaultRoute(container)
-        try refreshNameFiles()
+        try refreshNameFiles(networks: Set(endpoint.map { [$0.networkID] } ?? []), container: container.id)
         container.process = try runtime.start(container, network: network, namespace: namespace)
         try store.update(container: container)
         undo.cancel()
@@ -204,7 +204,7 @@ public actor Agent {
         endpoints.forEach(dataplane.detach)
         runtime.deleteNamespace(configuration.namespacePath(current.id))
         runtime.files(current.id).remove()
-        try refreshNameFiles()
+        try refreshNameFiles(networks: Set(endpoints.map(\.networkID)))
         logger.info("container removed", metadata: ["container": "\(current.name)"])
         return current
     }
@@ -239,21 +239,24 @@ public actor Agent {
                                       device: gateway?.containerInterface)
     }
 
-    /// Rewrites every container's /etc/hosts: its own addresses, and the containers it
-    /// shares a user-defined network with (the default bridge has no name resolution).
-    private func refreshNameFiles() throws {
-        for container in registry.containers {
-            let files = runtime.files(container.id)
-            let endpoints = registry.endpoints(ofContainer: container.id)
-            var peers: [(IPv4Address, [String])] = []
-            for endpoint in endpoints {
-                guard let network = try? registry.network(endpoint.networkID), network.name != Network.defaultName else { continue }
-                for other in registry.endpoints(inNetwork: network.id) where other.containerID != container.id {
-                    guard let ip = other.ip, let peer = try? registry.container(other.containerID) else { continue }
-                    peers.append((ip, Array(NSOrderedSet(array: [peer.name, peer.hostname])) as! [String]))
+    /// Rewrites /etc/hosts of the given container and of every container on the given
+    /// networks (all when nil): its own addresses, and the containers it shares a
+    /// user-defined network with (the default bridge has no name resolution).
+    private func refreshNameFiles(networks: Set<String>? = nil, container id: String? = nil) throws {
+        let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
+        let named = Set(registry.networks.filter { $0.name != Network.defaultName }.map(\.id))
+        let byNetwork = Dictionary(grouping: registry.endpoints, by: \.networkID)
+        let byContainer = Dictionary(grouping: registry.endpoints, by: \.containerID)
+        let affected = networks.map { ids in Set(ids.flatMap { byNetwork[$0] ?? [] }.map(\.containerID) + [id].compactMap { $0 }) }
+        for container in registry.containers where affected?.contains(container.id) ?? true {
+            let endpoints = (byContainer[container.id] ?? []).sorted { $0.order < $1.order }
+            let peers = endpoints.filter { named.contains($0.networkID) }.flatMap { endpoint in
+                (byNetwork[endpoint.networkID] ?? []).compactMap { other -> (IPv4Address, [String])? in
+                    guard other.containerID != container.id, let ip = other.ip, let peer = containers[other.containerID] else { return nil }
+                    return (ip, peer.name == peer.hostname ? [peer.name] : [peer.name, peer.hostname])
                 }
             }
-            try files.writeHosts(container: container, own: endpoints.compactMap(\.ip), peers: peers)
+            try runtime.files(container.id).writeHosts(container: container, own: endpoints.compactMap(\.ip), peers: peers)
         }
     }
 

@@ -1,3 +1,4 @@
+import BPF
 import Foundation
 
 /// The agent's settings, from `bridgeport daemon`'s flags.
@@ -9,6 +10,8 @@ public struct AgentConfiguration: Sendable {
     public var metricsPort = AgentConfiguration.defaultMetricsPort
     /// The cgroup v2 directory for socket hooks; nil means the root of the cgroup2 hierarchy.
     public var cgroupPath: String?
+    /// tcx links (Linux 6.6+), or clsact + cls_bpf for older kernels.
+    public var attachMode = TCAttachMode.tcx
     /// Directory holding the compiled BPF objects.
     public var bpfObjectDirectory: String?
 

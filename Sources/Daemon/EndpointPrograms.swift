@@ -2,6 +2,7 @@ import BPF
 import CBPF
 import Foundation
 import Model
+import Synchronization
 
 /// The endpoint programs (bpf/endpoint.bpf.c) on each container's host-side veth: tc
 /// ingress counts what the container sends, tc egress what it receives. Maps and links
@@ -12,11 +13,13 @@ final class EndpointPrograms: @unchecked Sendable {
     private let ingress: BPFProgram
     private let egress: BPFProgram
     private let linkDirectory: String
+    private let mode: TCAttachMode
 
     init(configuration: AgentConfiguration) throws {
         _ = try BPFFilesystem.ensureMounted(at: configuration.bpfRoot)
         let mapDirectory = configuration.bpfRoot + "/maps"
         linkDirectory = configuration.bpfRoot + "/links"
+        mode = configuration.attachMode
         try BPFFilesystem.makeDirectories(mapDirectory)
         try BPFFilesystem.makeDirectories(linkDirectory)
         object = try BPFObject.load(try EndpointPrograms.objectPath(configuration, "endpoint.bpf.o"), pinRoot: mapDirectory)
@@ -27,16 +30,30 @@ final class EndpointPrograms: @unchecked Sendable {
 
     /// Attaches both programs to the interface as pinned tcx links; a link pinned by an
     /// earlier agent is switched to this agent's program instead (no gap in counting).
+    /// Each tcx attach waits for an RCU grace period, so both directions go at once.
     func attach(interface: String, ifindex: UInt32, endpoint: Endpoint) throws {
-        for (program, direction) in [(ingress, TCDirection.ingress), (egress, .egress)] {
-            let pin = linkPath(interface, direction)
-            if FileManager.default.fileExists(atPath: pin), let link = try? TCAttachment.openPinned(pin), link.ifindex == ifindex {
-                try link.replace(program: program)
-            } else {
-                try? FileManager.default.removeItem(atPath: pin)
-                _ = try program.attach(ifindex: ifindex, direction: direction, pinPath: pin)
+        let hooks = [(ingress, TCDirection.ingress), (egress, .egress)]
+        let errors = Mutex<[Error]>([])
+        DispatchQueue.concurrentPerform(iterations: hooks.count) { i in
+            let (program, direction) = hooks[i]
+            do {
+                guard mode == .tcx else {
+                    // clsact + cls_bpf: the filter lives on the device, replaced in place by handle.
+                    _ = try program.attach(ifindex: ifindex, direction: direction, mode: .tc)
+                    return
+                }
+                let pin = linkPath(interface, direction)
+                if FileManager.default.fileExists(atPath: pin), let link = try? TCAttachment.openPinned(pin), link.ifindex == ifindex {
+                    try link.replace(program: program)
+                } else {
+                    try? FileManager.default.removeItem(atPath: pin)
+                    _ = try program.attach(ifindex: ifindex, direction: direction, pinPath: pin)
+                }
+            } catch {
+                errors.withLock { $0.append(error) }
             }
         }
+        if let error = errors.withLock({ $0.first }) { throw error }
         if let ip = endpoint.ip, let mac = endpoint.mac {
             try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes, networkID: 0, flags: 0))
         }

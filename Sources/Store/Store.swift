@@ -12,6 +12,10 @@ public final class Store: Sendable {
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
+        // WAL: one fsync per commit, and a commit is durable once it returns.
+        configuration.prepareDatabase { db in
+            if db.configuration.readonly == false { try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL") }
+        }
         database = path == ":memory:" ? try DatabaseQueue(configuration: configuration)
                                       : try DatabaseQueue(path: path, configuration: configuration)
         try Store.migrator.migrate(database)

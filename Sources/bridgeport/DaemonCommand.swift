@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPF
 import Daemon
 import Foundation
 import Links
@@ -28,6 +29,9 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Directory with the compiled BPF objects (default: next to the binary, then build/bpf).")
     var bpfObjects: String?
 
+    @Option(help: "How tc programs attach: tcx (links, Linux 6.6+) or tc (clsact + cls_bpf).")
+    var attach = "tcx"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -36,6 +40,9 @@ struct DaemonCommand: AsyncParsableCommand {
             throw ValidationError("invalid --log-level \"\(logLevel)\": use trace, debug, info, notice, warning or error")
         }
         _ = try metricsEndpoint()
+        guard TCAttachMode(rawValue: attach) != nil else {
+            throw ValidationError("invalid --attach \"\(attach)\": use tcx or tc")
+        }
     }
 
     func metricsEndpoint() throws -> (String, Int) {
@@ -56,7 +63,7 @@ struct DaemonCommand: AsyncParsableCommand {
             let error = Sandbox.reexecInNetworkNamespace(netns, arguments: CommandLine.arguments)
             throw Failure(message: "cannot enter network namespace \(netns): \(error)", code: 1)
         }
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "bridgeport")
         logger.logLevel = Logger.Level(rawValue: logLevel)!
 
@@ -67,6 +74,7 @@ struct DaemonCommand: AsyncParsableCommand {
         (configuration.metricsHost, configuration.metricsPort) = try metricsEndpoint()
         configuration.cgroupPath = cgroup
         configuration.bpfObjectDirectory = bpfObjects
+        configuration.attachMode = TCAttachMode(rawValue: attach)!
         do {
             try await AgentService.run(configuration: configuration, logger: logger)
         } catch {

@@ -113,6 +113,11 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
             "Aliases": [container.name],
         ]
     }
+    if view.endpoints.isEmpty {
+        // host and none: Docker still lists the network, with no address of its own.
+        networks[container.networkMode] = ["NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+                                           "IPPrefixLen": 0, "MacAddress": "", "Aliases": [String]()]
+    }
     let primary = view.endpoints.first { $0.networkName == Network.defaultName }
     let process = container.process
     return [

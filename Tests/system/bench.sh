@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Benchmarks, in a sandbox of their own. Usage: bench.sh BINARY
+# Container create+attach latency: 100 `run -d` requests on a user-defined network,
+# timed at the API (curl on the unix socket) and through the CLI; p50 and p90.
+set -u
+export BIN=$(readlink -f "$1")
+cd "$(dirname "$0")"
+TAG=bpbench
+METRICS_PORT=19478
+source ./lib.sh
+trap sandbox_down EXIT
+sandbox_up
+agent_start ${ATTACH:+--attach $ATTACH} || exit 1
+COUNT=${COUNT:-100}
+
+percentile() {  # percentile P < numbers (milliseconds)
+    sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int((NR * p + 99) / 100); if (i < 1) i = 1; printf "%.1f", v[i] }'
+}
+
+"$BIN" network create --subnet 10.99.0.0/16 bench >/dev/null
+api=$STATE/api.ms
+cli=$STATE/cli.ms
+for i in $(seq 1 "$COUNT"); do
+    curl -s -o /dev/null --unix-socket "$BRIDGEPORT_SOCKET" -H 'Content-Type: application/json' \
+        -d "{\"name\":\"api$i\",\"network\":\"bench\",\"ports\":[],\"command\":[]}" \
+        -w '%{time_total}\n' http://bridgeport/v1/containers | awk '{ printf "%.3f\n", $1 * 1000 }' >>"$api"
+done
+for i in $(seq 1 "$COUNT"); do
+    start=$(date +%s%N)
+    "$BIN" run -d --name "cli$i" --net bench >/dev/null
+    echo "$(( ($(date +%s%N) - start) / 1000 ))" | awk '{ printf "%.3f\n", $1 / 1000 }' >>"$cli"
+done
+running=$("$BIN" ps -q | wc -l)
+
+echo
+echo "## Container create+attach latency ($COUNT containers each, $(uname -r), $(nproc) cores)"
+echo
+echo "| path | p50 ms | p90 ms |"
+echo "| --- | --- | --- |"
+echo "| API (POST /v1/containers) | $(percentile 50 <"$api") | $(percentile 90 <"$api") |"
+echo "| CLI (bridgeport run -d) | $(percentile 50 <"$cli") | $(percentile 90 <"$cli") |"
+echo
+echo "running containers at the end: $running (target p50 <= 10 ms; reference CNI bridge+portmap: 33 ms p50)"
