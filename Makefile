@@ -42,8 +42,11 @@ demo: build
 demo-down:
 	Tests/system/demo.sh $(BIN) --down
 
-bench: build
-	Tests/system/bench.sh $(BIN)
+# Benchmarks run the release build, once per attach mode.
+bench: deps bpf
+	$(SWIFT) build -c release
+	ATTACH=tcx Tests/system/bench.sh .build/release/bridgeport
+	ATTACH=tc Tests/system/bench.sh .build/release/bridgeport
 
 clean:
 	rm -rf $(BUILD) .build

@@ -247,15 +247,19 @@ public actor Agent {
         let named = Set(registry.networks.filter { $0.name != Network.defaultName }.map(\.id))
         let byNetwork = Dictionary(grouping: registry.endpoints, by: \.networkID)
         let byContainer = Dictionary(grouping: registry.endpoints, by: \.containerID)
+        // One "address names" line per endpoint of a user-defined network, built once.
+        var lines: [String: [(container: String, line: String)]] = [:]
+        for networkID in named {
+            lines[networkID] = (byNetwork[networkID] ?? []).compactMap { endpoint in
+                guard let ip = endpoint.ip, let peer = containers[endpoint.containerID] else { return nil }
+                let names = peer.name == peer.hostname ? peer.name : peer.name + " " + peer.hostname
+                return (peer.id, "\(ip)\t\(names)")
+            }
+        }
         let affected = networks.map { ids in Set(ids.flatMap { byNetwork[$0] ?? [] }.map(\.containerID) + [id].compactMap { $0 }) }
         for container in registry.containers where affected?.contains(container.id) ?? true {
             let endpoints = (byContainer[container.id] ?? []).sorted { $0.order < $1.order }
-            let peers = endpoints.filter { named.contains($0.networkID) }.flatMap { endpoint in
-                (byNetwork[endpoint.networkID] ?? []).compactMap { other -> (IPv4Address, [String])? in
-                    guard other.containerID != container.id, let ip = other.ip, let peer = containers[other.containerID] else { return nil }
-                    return (ip, peer.name == peer.hostname ? [peer.name] : [peer.name, peer.hostname])
-                }
-            }
+            let peers = endpoints.flatMap { lines[$0.networkID] ?? [] }.filter { $0.container != container.id }.map(\.line)
             try runtime.files(container.id).writeHosts(container: container, own: endpoints.compactMap(\.ip), peers: peers)
         }
     }

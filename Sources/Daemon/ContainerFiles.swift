@@ -23,8 +23,9 @@ struct ContainerFiles {
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 
     /// /etc/hosts: localhost, the container's own addresses, and (on user-defined networks,
-    /// where Docker has name resolution) every other container that shares a network.
-    func writeHosts(container: Container, own: [IPv4Address], peers: [(IPv4Address, [String])]) throws {
+    /// where Docker has name resolution) one "address names" line per container that
+    /// shares a network.
+    func writeHosts(container: Container, own: [IPv4Address], peers: [String]) throws {
         var lines = [
             "127.0.0.1\tlocalhost",
             "::1\tlocalhost ip6-localhost ip6-loopback",
@@ -33,9 +34,10 @@ struct ContainerFiles {
             "ff02::1\tip6-allnodes",
             "ff02::2\tip6-allrouters",
         ]
-        let names = Array(NSOrderedSet(array: [container.hostname, container.name, container.shortID])) as! [String]
+        var names: [String] = []
+        for name in [container.hostname, container.name, container.shortID] where !names.contains(name) { names.append(name) }
         lines += own.map { "\($0)\t\(names.joined(separator: " "))" }
-        lines += peers.map { "\($0.0)\t\($0.1.joined(separator: " "))" }
+        lines += peers
         try writeInPlace(lines.joined(separator: "\n") + "\n", to: hosts)
     }
 
@@ -66,16 +68,20 @@ struct ContainerFiles {
     func clearExit() { try? FileManager.default.removeItem(atPath: exitCode) }
 }
 
-/// Truncates and rewrites the file without replacing it, so bind mounts keep seeing it.
+/// Rewrites the file without replacing it, so bind mounts keep seeing it. It writes over
+/// the old bytes and then cuts the rest: truncating to zero first would free the file's
+/// blocks each time, which costs a synchronous discard on some disks.
 func writeInPlace(_ text: String, to path: String) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    let bytes = Data(text.utf8)
+    if FileManager.default.contents(atPath: path) == bytes { return }
+    let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw AgentError.dataplane("write \(path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
-    let bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
-        let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let written = bytes[offset...].withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
         guard written > 0 else { throw AgentError.dataplane("write \(path): \(String(cString: strerror(errno)))") }
         offset += written
     }
+    guard ftruncate(fd, off_t(bytes.count)) == 0 else { throw AgentError.dataplane("truncate \(path): \(String(cString: strerror(errno)))") }
 }

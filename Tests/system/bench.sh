@@ -33,7 +33,7 @@ done
 running=$("$BIN" ps -q | wc -l)
 
 echo
-echo "## Container create+attach latency ($COUNT containers each, $(uname -r), $(nproc) cores)"
+echo "## Container create+attach latency, attach mode ${ATTACH:-tcx} ($COUNT containers each, $(uname -r), $(nproc) cores)"
 echo
 echo "| path | p50 ms | p90 ms |"
 echo "| --- | --- | --- |"
