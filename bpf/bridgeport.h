@@ -37,13 +37,26 @@
 /* struct bp_drop_key -> u64 packets, per CPU */
 #define BP_MAP_DROPS "bp_drops"
 
+/* {host IP, host port, protocol} -> published container address (written by user space) */
+#define BP_MAP_PORTS "bp_ports"
+/* IPv4 address -> 1, for every address of the host (written by user space) */
+#define BP_MAP_HOST_ADDRS "bp_host_addrs"
+/* LRU: a published flow, seen from the container's replies -> the host address it came to */
+#define BP_MAP_NAT "bp_nat"
+
 /* Program names (ELF function names) in endpoint.bpf.o */
 #define BP_PROG_ENDPOINT_INGRESS "bp_ep_ingress" /* tc ingress, host-side veth */
 #define BP_PROG_ENDPOINT_EGRESS "bp_ep_egress"   /* tc egress, host-side veth */
 
+/* Program names in uplink.bpf.o */
+#define BP_PROG_UPLINK_INGRESS "bp_up_ingress" /* tc ingress, each uplink of the host */
+
 /* Capacities. Changing one invalidates existing pins (see above). */
 #define BP_MAX_ENDPOINTS 16384
 #define BP_MAX_DROP_KEYS 65536
+#define BP_MAX_PORTS 65536
+#define BP_MAX_HOST_ADDRS 1024
+#define BP_MAX_NAT_FLOWS 262144
 
 /* ------------------------------------------------------------------------- */
 /* Traffic counters                                                           */
@@ -91,6 +104,52 @@ struct bp_endpoint {
 	__u8 mac[6];      /* container-side MAC address (eth0 in the container) */
 	__u16 network_id; /* agent-assigned id of the endpoint's network, 0 = none */
 	__u32 flags;      /* enum bp_endpoint_flags */
+};
+
+/* ------------------------------------------------------------------------- */
+/* Published ports (DNAT at the uplink, reverse NAT at the endpoint)          */
+/* ------------------------------------------------------------------------- */
+
+/* IP protocol numbers as in the IPv4 header. */
+enum bp_protocol {
+	BP_PROTO_TCP = 6,
+	BP_PROTO_UDP = 17,
+};
+
+/* 8 bytes. host_ip 0 means every address of the host (`-p 5000:80`). */
+struct bp_port_key {
+	__u32 host_ip;   /* network byte order */
+	__u16 host_port; /* network byte order */
+	__u8 proto;      /* enum bp_protocol */
+	__u8 pad;
+};
+
+/* 12 bytes: where a published port leads. */
+struct bp_port_target {
+	__u32 ip;        /* container address, network byte order */
+	__u16 port;      /* container port, network byte order */
+	__u16 pad;
+	__u32 ifindex;   /* the container's host-side veth */
+};
+
+/*
+ * A published flow as the container's replies show it: from endpoint_ip:endpoint_port
+ * to remote_ip:remote_port. 16 bytes, all in network byte order but proto.
+ */
+struct bp_nat_key {
+	__u32 remote_ip;
+	__u32 endpoint_ip;
+	__u16 remote_port;
+	__u16 endpoint_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+/* The published address the flow came to: replies leave from it. 8 bytes. */
+struct bp_nat_value {
+	__u32 host_ip;
+	__u16 host_port;
+	__u16 pad;
 };
 
 /* ------------------------------------------------------------------------- */

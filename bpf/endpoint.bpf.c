@@ -5,9 +5,11 @@
  *   bp_ep_ingress  tc ingress of the host-side veth = what the container sends
  *   bp_ep_egress   tc egress  of the host-side veth = what the container receives
  *
- * For now they count packets and bytes per endpoint (keyed by the host-side
- * veth's ifindex) and let every packet continue. Anti-spoofing, isolation and
- * reverse NAT come later and read bp_endpoints.
+ * Both count packets and bytes per endpoint (keyed by the host-side veth's
+ * ifindex). Ingress also translates the replies of published flows back to
+ * the host address and port the client used (bp_nat, filled by the uplink
+ * program) and sends them straight out of the uplink. Anti-spoofing and
+ * isolation come later and read bp_endpoints.
  *
  * SEC("tc") gives BPF_PROG_TYPE_SCHED_CLS without an expected attach type, which
  * the kernel accepts both for tcx links (bpf_link_create with
@@ -17,12 +19,35 @@
 #include "lib/common.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
+#include "lib/parse.h"
+#include "lib/nat.h"
+
+/* A reply of a published flow: rewrite its source to the published address. */
+static __always_inline int bp_reverse_nat(struct __sk_buff *skb)
+{
+	struct bp_packet p;
+
+	if (bp_parse_ipv4(skb, &p) < 0 || !p.has_ports || p.fragment)
+		return BP_CONTINUE;
+	struct bp_nat_key flow = {
+		.remote_ip = p.daddr, .endpoint_ip = p.saddr,
+		.remote_port = p.dport, .endpoint_port = p.sport, .proto = p.proto,
+	};
+	struct bp_nat_value *found = bpf_map_lookup_elem(&bp_nat, &flow);
+	if (!found)
+		return BP_CONTINUE;
+	struct bp_nat_value published = *found;
+
+	if (bp_rewrite(skb, &p, 0, published.host_ip, published.host_port) < 0)
+		return BP_DROP;
+	return bp_redirect_by_route(skb, published.host_ip, p.daddr);
+}
 
 SEC("tc")
 int bp_ep_ingress(struct __sk_buff *skb)
 {
 	bp_count_traffic(skb->ifindex, skb->len, BP_TRAFFIC_TX);
-	return BP_CONTINUE;
+	return bp_reverse_nat(skb);
 }
 
 SEC("tc")

@@ -10,18 +10,29 @@ public struct BridgeportMaps: @unchecked Sendable {
     public let endpoints: BPFHashMap<UInt32, bp_endpoint>
     /// {ifindex, reason, direction} -> per-CPU dropped packets
     public let drops: BPFPerCPUHashMap<bp_drop_key, UInt64>
+    /// {host IP, host port, protocol} -> published container address
+    public let ports: BPFHashMap<bp_port_key, bp_port_target>
+    /// the host's own addresses (network byte order) -> 1
+    public let hostAddresses: BPFHashMap<UInt32, UInt8>
+    /// published flows, keyed as the container's replies show them
+    public let nat: BPFHashMap<bp_nat_key, bp_nat_value>
 
     public init(object: BPFObject) throws {
-        endpointStats = try BPFPerCPUHashMap(object.map(BP_MAP_ENDPOINT_STATS))
-        endpoints = try BPFHashMap(object.map(BP_MAP_ENDPOINTS))
-        drops = try BPFPerCPUHashMap(object.map(BP_MAP_DROPS))
+        try self.init { try object.map($0) }
     }
 
     /// Opens `<pinRoot>/<map name>` for each map.
     public init(pinRoot: String) throws {
-        endpointStats = try BPFPerCPUHashMap(BPFMap.openPinned(pinRoot + "/" + BP_MAP_ENDPOINT_STATS))
-        endpoints = try BPFHashMap(BPFMap.openPinned(pinRoot + "/" + BP_MAP_ENDPOINTS))
-        drops = try BPFPerCPUHashMap(BPFMap.openPinned(pinRoot + "/" + BP_MAP_DROPS))
+        try self.init { try BPFMap.openPinned(pinRoot + "/" + $0) }
+    }
+
+    private init(_ map: (String) throws -> BPFMap) throws {
+        endpointStats = try BPFPerCPUHashMap(map(BP_MAP_ENDPOINT_STATS))
+        endpoints = try BPFHashMap(map(BP_MAP_ENDPOINTS))
+        drops = try BPFPerCPUHashMap(map(BP_MAP_DROPS))
+        ports = try BPFHashMap(map(BP_MAP_PORTS))
+        hostAddresses = try BPFHashMap(map(BP_MAP_HOST_ADDRS))
+        nat = try BPFHashMap(map(BP_MAP_NAT))
     }
 
     /// Counters of one endpoint summed over CPUs; nil if it never saw a packet.

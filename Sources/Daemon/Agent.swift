@@ -44,6 +44,9 @@ public actor Agent {
         for network in registry.networks where network.driver == .bridge {
             repairs += try dataplane.ensureBridge(network)
         }
+        try dataplane.refreshHostAddresses()
+        let uplinks = try dataplane.attachUplinks()
+        logger.info("published ports answer on the uplinks", metadata: ["uplinks": "\(uplinks.joined(separator: ","))"])
         for container in registry.containers {
             let namespace = configuration.namespacePath(container.id)
             if usesOwnNamespace(container) && !runtime.namespaceExists(namespace) {
@@ -60,6 +63,7 @@ public actor Agent {
             }
             try updateDefaultRoute(container)
         }
+        try dataplane.syncPorts(registry)
         repairs += try dataplane.removeOrphans(keeping: registry)
         repairs += runtime.removeOrphanNamespaces(keeping: Set(registry.containers.map(\.id)))
         try refreshNameFiles()
@@ -86,6 +90,7 @@ public actor Agent {
         undo.add { try? self.store.deleteNetwork(id: network.id) }
         undo.add { self.dataplane.removeBridge(network) }
         _ = try dataplane.ensureBridge(network)
+        try dataplane.refreshHostAddresses()
         undo.cancel()
         registry.networks.append(network)
         logger.info("network created", metadata: ["network": "\(network.name)", "subnet": "\(network.subnet!)"])
@@ -97,6 +102,7 @@ public actor Agent {
         try store.deleteNetwork(id: network.id)
         registry.networks.removeAll { $0.id == network.id }
         dataplane.removeBridge(network)
+        try dataplane.refreshHostAddresses()
         logger.info("network removed", metadata: ["network": "\(network.name)"])
         return network
     }
@@ -113,6 +119,7 @@ public actor Agent {
         try dataplane.attach(endpoint, network: network, namespace: configuration.namespacePath(container.id))
         undo.cancel()
         registry.endpoints.append(endpoint)
+        try dataplane.syncPorts(registry)
         try updateDefaultRoute(container)
         try refreshNameFiles(networks: [endpoint.networkID], container: container.id)
     }
@@ -122,6 +129,7 @@ public actor Agent {
         try store.delete(endpoint: endpoint)
         registry.endpoints.removeAll { $0.id == endpoint.id }
         dataplane.detach(endpoint)
+        try dataplane.syncPorts(registry)
         try updateDefaultRoute(try registry.container(endpoint.containerID))
         try refreshNameFiles(networks: [endpoint.networkID], container: endpoint.containerID)
     }
@@ -164,6 +172,8 @@ public actor Agent {
         }
         try updateDefaultRoute(container)
         try refreshNameFiles(networks: Set(endpoint.map { [$0.networkID] } ?? []), container: container.id)
+        undo.add { self.dataplane.unpublish(container) }
+        try dataplane.publish(container, registry: registry)
         container.process = try runtime.start(container, network: network, namespace: namespace)
         try store.update(container: container)
         undo.cancel()
@@ -201,6 +211,7 @@ public actor Agent {
         try store.deleteContainer(id: current.id)
         registry.containers.removeAll { $0.id == current.id }
         registry.endpoints.removeAll { $0.containerID == current.id }
+        dataplane.unpublish(current)
         endpoints.forEach(dataplane.detach)
         runtime.deleteNamespace(configuration.namespacePath(current.id))
         runtime.files(current.id).remove()

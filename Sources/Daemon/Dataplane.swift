@@ -8,14 +8,24 @@ import Model
 /// "bridgeport:<id>" so that reconcile can tell ours from the host's.
 final class Dataplane: @unchecked Sendable {
     private let links: RouteSocket
-    private let programs: EndpointPrograms
+    private let programs: Programs
     private let logger: Logger
     static let aliasPrefix = "bridgeport:"
 
     init(configuration: AgentConfiguration, logger: Logger) throws {
         self.logger = logger
         links = try RouteSocket(namespace: nil)
-        programs = try EndpointPrograms(configuration: configuration)
+        programs = try Programs(configuration: configuration)
+        try Dataplane.enableForwarding(logger: logger)
+    }
+
+    /// Containers' traffic is routed by the host, so IPv4 forwarding must be on in the
+    /// agent's network namespace, as Docker turns it on.
+    static func enableForwarding(logger: Logger) throws {
+        let path = "/proc/sys/net/ipv4/ip_forward"
+        if (try? String(contentsOfFile: path, encoding: .utf8))?.hasPrefix("1") == true { return }
+        try writeInPlace("1\n", to: path)
+        logger.notice("enabled IPv4 forwarding (net.ipv4.ip_forward=1) in the agent's network namespace")
     }
 
     /// The host's own addresses and routes, which automatic subnets must not overlap.
@@ -71,7 +81,7 @@ final class Dataplane: @unchecked Sendable {
     /// (Re)attaches the endpoint programs to the host side of an existing veth.
     func attachPrograms(_ endpoint: Endpoint) throws {
         guard let hostSide = endpoint.hostInterface, let index = links.index(of: hostSide) else { return }
-        try programs.attach(interface: hostSide, ifindex: UInt32(index), endpoint: endpoint)
+        try programs.attachEndpoint(interface: hostSide, ifindex: UInt32(index), endpoint: endpoint)
     }
 
     /// Deleting the host side removes the pair; its programs and counters go with it.
@@ -103,7 +113,54 @@ final class Dataplane: @unchecked Sendable {
             programs.forget(interface: link.name, ifindex: UInt32(link.index))
             return "removed orphaned link \(link.name)"
         }
-        return removed + programs.orphanedLinks(keeping: Set(registry.endpoints.compactMap(\.hostInterface)))
+        let interfaces = Set(registry.endpoints.compactMap(\.hostInterface)).union(try uplinks().map(\.name))
+        return removed + programs.removeOrphanedLinks(keeping: interfaces)
+    }
+
+    // MARK: Uplinks and published ports
+
+    /// The host's uplinks: every link but lo, ours, and the ports of bridges.
+    func uplinks() throws -> [LinkInfo] {
+        try links.links().filter { link in
+            link.name != "lo" && link.masterIndex == 0 && !(link.alias ?? "").hasPrefix(Dataplane.aliasPrefix)
+        }
+    }
+
+    /// Attaches the uplink program to every uplink; returns their names.
+    func attachUplinks() throws -> [String] {
+        try uplinks().map { link in
+            try programs.attachUplink(interface: link.name, ifindex: UInt32(link.index))
+            return link.name
+        }
+    }
+
+    /// Tells the programs which addresses are the host's (published ports answer on those).
+    func refreshHostAddresses() throws {
+        try programs.setHostAddresses(try links.addresses().map { IPv4Address($0.address) })
+    }
+
+    /// Publishes a container's ports on the address of its first bridge endpoint.
+    func publish(_ container: Container, registry: Registry) throws {
+        guard let (ip, ifindex) = portTarget(container, registry) else { return }
+        try programs.publish(container.ports, to: ip, ifindex: ifindex)
+    }
+
+    func unpublish(_ container: Container) { programs.unpublish(container.ports) }
+
+    /// Makes the ports map match every container of the registry (start-up, connect, disconnect).
+    func syncPorts(_ registry: Registry) throws {
+        try programs.syncPorts(registry.containers.flatMap { container in
+            portTarget(container, registry).map { target in container.ports.map { ($0, target.0, target.1) } } ?? []
+        })
+    }
+
+    private func portTarget(_ container: Container, _ registry: Registry) -> (IPv4Address, UInt32)? {
+        for endpoint in registry.endpoints(ofContainer: container.id) {
+            if let ip = endpoint.ip, let name = endpoint.hostInterface, let index = links.index(of: name) {
+                return (ip, UInt32(index))
+            }
+        }
+        return nil
     }
 
     // MARK: Host ports

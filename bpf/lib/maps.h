@@ -40,4 +40,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_drops SEC(".maps");
 
+/* BP_MAP_PORTS: published ports, written by the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_MAX_PORTS);
+	__type(key, struct bp_port_key);
+	__type(value, struct bp_port_target);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_ports SEC(".maps");
+
+/* BP_MAP_HOST_ADDRS: the host's own addresses, written by the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_MAX_HOST_ADDRS);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_host_addrs SEC(".maps");
+
+/* BP_MAP_NAT: published flows, so exactly their replies are translated back */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BP_MAX_NAT_FLOWS);
+	__type(key, struct bp_nat_key);
+	__type(value, struct bp_nat_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_nat SEC(".maps");
+
 #endif /* BP_LIB_MAPS_H */

@@ -1,0 +1,159 @@
+import BPF
+import CBPF
+import Foundation
+import Model
+import Synchronization
+
+/// Bridgeport's BPF programs and maps in the agent. The endpoint programs
+/// (bpf/endpoint.bpf.c) sit on each container's host-side veth: tc ingress counts what
+/// the container sends and translates replies of published flows back, tc egress
+/// counts what it receives. The uplink program (bpf/uplink.bpf.c) sits on the host's
+/// uplinks and sends published ports to their containers. Maps and links are pinned
+/// under --bpf-root, so counters, ports and programs outlive agent restarts.
+final class Programs: @unchecked Sendable {
+    private let endpointObject: BPFObject
+    private let uplinkObject: BPFObject
+    let maps: BridgeportMaps
+    private let linkDirectory: String
+    private let mode: TCAttachMode
+
+    init(configuration: AgentConfiguration) throws {
+        _ = try BPFFilesystem.ensureMounted(at: configuration.bpfRoot)
+        let mapDirectory = configuration.bpfRoot + "/maps"
+        linkDirectory = configuration.bpfRoot + "/links"
+        try BPFFilesystem.makeDirectories(mapDirectory)
+        try BPFFilesystem.makeDirectories(linkDirectory)
+        mode = configuration.attachMode
+        // Both objects declare the same maps; pinning by name makes them share one instance.
+        endpointObject = try BPFObject.load(try Programs.objectPath(configuration, "endpoint.bpf.o"), pinRoot: mapDirectory)
+        uplinkObject = try BPFObject.load(try Programs.objectPath(configuration, "uplink.bpf.o"), pinRoot: mapDirectory)
+        maps = try BridgeportMaps(object: endpointObject)
+    }
+
+    // MARK: Attaching
+
+    func attachEndpoint(interface: String, ifindex: UInt32, endpoint: Endpoint) throws {
+        try attach([(try endpointObject.program(BP_PROG_ENDPOINT_INGRESS), .ingress),
+                    (try endpointObject.program(BP_PROG_ENDPOINT_EGRESS), .egress)], interface: interface, ifindex: ifindex)
+        if let ip = endpoint.ip, let mac = endpoint.mac {
+            try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes, networkID: 0, flags: 0))
+        }
+    }
+
+    func attachUplink(interface: String, ifindex: UInt32) throws {
+        try attach([(try uplinkObject.program(BP_PROG_UPLINK_INGRESS), .ingress)], interface: interface, ifindex: ifindex)
+    }
+
+    /// Attaches programs as pinned tcx links; a link pinned by an earlier agent is
+    /// switched to this agent's program instead (no gap). Each tcx attach waits for an
+    /// RCU grace period, so the hooks are attached at once.
+    private func attach(_ hooks: [(BPFProgram, TCDirection)], interface: String, ifindex: UInt32) throws {
+        let errors = Mutex<[Error]>([])
+        DispatchQueue.concurrentPerform(iterations: hooks.count) { i in
+            let (program, direction) = hooks[i]
+            do {
+                guard mode == .tcx else {
+                    // clsact + cls_bpf: the filter lives on the device, replaced in place by handle.
+                    _ = try program.attach(ifindex: ifindex, direction: direction, mode: .tc)
+                    return
+                }
+                let pin = linkPath(interface, direction)
+                if FileManager.default.fileExists(atPath: pin), let link = try? TCAttachment.openPinned(pin), link.ifindex == ifindex {
+                    try link.replace(program: program)
+                } else {
+                    try? FileManager.default.removeItem(atPath: pin)
+                    _ = try program.attach(ifindex: ifindex, direction: direction, pinPath: pin)
+                }
+            } catch {
+                errors.withLock { $0.append(error) }
+            }
+        }
+        if let error = errors.withLock({ $0.first }) { throw error }
+    }
+
+    /// Forgets an interface whose veth is gone: its link pins and its map entries.
+    func forget(interface: String, ifindex: UInt32?) {
+        for direction in TCDirection.allCases { try? FileManager.default.removeItem(atPath: linkPath(interface, direction)) }
+        if let ifindex { try? maps.removeEndpoint(ifindex: ifindex) }
+    }
+
+    /// Removes link pins whose interface is not in `interfaces`.
+    func removeOrphanedLinks(keeping interfaces: Set<String>) -> [String] {
+        let pins = (try? FileManager.default.contentsOfDirectory(atPath: linkDirectory)) ?? []
+        return pins.filter { pin in !interfaces.contains(String(pin[..<(pin.lastIndex(of: "_") ?? pin.endIndex)])) }.map { pin in
+            try? FileManager.default.removeItem(atPath: linkDirectory + "/" + pin)
+            return "removed orphaned BPF link pin \(pin)"
+        }
+    }
+
+    /// bpffs refuses '.' in names, hence "veth1234567_ingress".
+    private func linkPath(_ interface: String, _ direction: TCDirection) -> String {
+        "\(linkDirectory)/\(interface)_\(direction.rawValue)"
+    }
+
+    // MARK: Published ports
+
+    /// Makes the map hold exactly `published`: each port to its container's address and veth.
+    func syncPorts(_ published: [(mapping: PortMapping, ip: IPv4Address, ifindex: UInt32)]) throws {
+        let wanted = Dictionary(published.map { (Programs.key($0.mapping), Programs.target($0.mapping, ip: $0.ip, ifindex: $0.ifindex)) },
+                                uniquingKeysWith: { first, _ in first })
+        for key in try maps.ports.keys() where wanted[key] == nil { try maps.ports.delete(key) }
+        for (key, target) in wanted where try maps.ports.lookup(key) != target { try maps.ports.update(key, target) }
+    }
+
+    func publish(_ mappings: [PortMapping], to ip: IPv4Address, ifindex: UInt32) throws {
+        for mapping in mappings { try maps.ports.update(Programs.key(mapping), Programs.target(mapping, ip: ip, ifindex: ifindex)) }
+    }
+
+    func unpublish(_ mappings: [PortMapping]) {
+        for mapping in mappings { _ = try? maps.ports.delete(Programs.key(mapping)) }
+    }
+
+    /// The host's addresses, so that only packets to this host are translated.
+    func setHostAddresses(_ addresses: [IPv4Address]) throws {
+        let wanted = Set(addresses.map { $0.value.bigEndian })
+        for key in try maps.hostAddresses.keys() where !wanted.contains(key) { try maps.hostAddresses.delete(key) }
+        for address in wanted { try maps.hostAddresses.update(address, 1) }
+    }
+
+    static func key(_ mapping: PortMapping) -> bp_port_key {
+        bp_port_key(host_ip: mapping.hostIP.value.bigEndian, host_port: mapping.hostPort.bigEndian,
+                    proto: mapping.proto == .tcp ? UInt8(BP_PROTO_TCP.rawValue) : UInt8(BP_PROTO_UDP.rawValue), pad: 0)
+    }
+
+    static func target(_ mapping: PortMapping, ip: IPv4Address, ifindex: UInt32) -> bp_port_target {
+        bp_port_target(ip: ip.value.bigEndian, port: mapping.containerPort.bigEndian, pad: 0, ifindex: ifindex)
+    }
+
+    // MARK: Objects
+
+    /// --bpf-objects, else build/bpf found upward from the binary (a source checkout).
+    static func objectPath(_ configuration: AgentConfiguration, _ name: String) throws -> String {
+        if let directory = configuration.bpfObjectDirectory { return directory + "/" + name }
+        let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: binary).deletingLastPathComponent()
+        for _ in 0..<6 {
+            for candidate in [directory.appendingPathComponent(name), directory.appendingPathComponent("build/bpf/" + name)]
+            where FileManager.default.fileExists(atPath: candidate.path) {
+                return candidate.path
+            }
+            directory.deleteLastPathComponent()
+        }
+        throw AgentError.startup("BPF object \(name) not found next to the binary or in build/bpf: run `make bpf` or pass --bpf-objects DIR")
+    }
+}
+
+extension bp_port_key: @retroactive Hashable {
+    public static func == (a: bp_port_key, b: bp_port_key) -> Bool {
+        a.host_ip == b.host_ip && a.host_port == b.host_port && a.proto == b.proto
+    }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(host_ip); hasher.combine(host_port); hasher.combine(proto)
+    }
+}
+
+extension bp_port_target: @retroactive Equatable {
+    public static func == (a: bp_port_target, b: bp_port_target) -> Bool {
+        a.ip == b.ip && a.port == b.port && a.ifindex == b.ifindex
+    }
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Parsing of Ethernet + IPv4 + TCP/UDP headers, with every bound checked. The
+ * result holds offsets and values only: packet pointers go stale after any
+ * helper that rewrites the packet.
+ */
+#ifndef BP_LIB_PARSE_H
+#define BP_LIB_PARSE_H
+
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+
+#include "common.h"
+
+#define BP_IP_MF     0x2000
+#define BP_IP_OFFSET 0x1fff
+
+struct bp_packet {
+	__u32 l3_off;
+	__u32 l4_off;    /* valid when has_ports */
+	__u32 saddr;     /* network byte order */
+	__u32 daddr;
+	__u16 sport;     /* network byte order, when has_ports */
+	__u16 dport;
+	__u8 proto;
+	__u8 has_ports;  /* TCP or UDP with its header present (not a later fragment) */
+	__u8 fragment;   /* part of a fragmented datagram */
+};
+
+/* 0 for an IPv4 packet (ports filled when present), -1 for anything else. */
+static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(*eth);
+
+	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return -1;
+	if (ip->ihl < 5 || ip->version != 4)
+		return -1;
+
+	p->l3_off = sizeof(*eth);
+	p->l4_off = sizeof(*eth) + ip->ihl * 4;  /* IP options are skipped, not parsed */
+	p->saddr = ip->saddr;
+	p->daddr = ip->daddr;
+	p->proto = ip->protocol;
+	p->fragment = (ip->frag_off & bpf_htons(BP_IP_MF | BP_IP_OFFSET)) != 0;
+	p->has_ports = 0;
+
+	/* A later fragment carries no L4 header. */
+	if (ip->frag_off & bpf_htons(BP_IP_OFFSET))
+		return 0;
+	if (p->proto != BP_PROTO_TCP && p->proto != BP_PROTO_UDP)
+		return 0;
+
+	/* Source and destination ports are the first 4 bytes of both TCP and UDP. */
+	__u16 *ports = data + p->l4_off;
+	if ((void *)(ports + 2) > data_end)
+		return 0;
+	if (p->proto == BP_PROTO_TCP && data + p->l4_off + sizeof(struct tcphdr) > data_end)
+		return 0;
+	if (p->proto == BP_PROTO_UDP && data + p->l4_off + sizeof(struct udphdr) > data_end)
+		return 0;
+	p->sport = ports[0];
+	p->dport = ports[1];
+	p->has_ports = 1;
+	return 0;
+}
+
+#endif /* BP_LIB_PARSE_H */

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * uplink: tc ingress of each uplink of the host. Published ports: a TCP or UDP
+ * packet to one of the host's addresses and a published port (bp_ports: that
+ * address first, then "every address") gets the container's address and port
+ * as its destination, the flow is remembered in bp_nat so the endpoint program
+ * can translate exactly its replies back, and the packet goes straight to the
+ * container's bridge. Everything else continues untouched.
+ */
+#include "lib/common.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/nat.h"
+
+static __always_inline struct bp_port_target *bp_published(const struct bp_packet *p)
+{
+	struct bp_port_key key = { .host_ip = p->daddr, .host_port = p->dport, .proto = p->proto };
+	struct bp_port_target *target = bpf_map_lookup_elem(&bp_ports, &key);
+
+	if (target)
+		return target;
+	key.host_ip = 0;
+	return bpf_map_lookup_elem(&bp_ports, &key);
+}
+
+SEC("tc")
+int bp_up_ingress(struct __sk_buff *skb)
+{
+	struct bp_packet p;
+
+	if (bp_parse_ipv4(skb, &p) < 0 || !p.has_ports || p.fragment)
+		return BP_CONTINUE;
+	if (!bpf_map_lookup_elem(&bp_host_addrs, &p.daddr))
+		return BP_CONTINUE;  /* not addressed to this host */
+
+	struct bp_port_target *found = bp_published(&p);
+	if (!found)
+		return BP_CONTINUE;
+	struct bp_port_target target = *found;
+
+	struct bp_nat_key flow = {
+		.remote_ip = p.saddr, .endpoint_ip = target.ip,
+		.remote_port = p.sport, .endpoint_port = target.port, .proto = p.proto,
+	};
+	struct bp_nat_value published = { .host_ip = p.daddr, .host_port = p.dport };
+	struct bp_nat_value *known = bpf_map_lookup_elem(&bp_nat, &flow);
+	if (!known || known->host_ip != published.host_ip || known->host_port != published.host_port)
+		bpf_map_update_elem(&bp_nat, &flow, &published, BPF_ANY);
+
+	if (bp_rewrite(skb, &p, 1, target.ip, target.port) < 0)
+		return BP_DROP;
+	return bp_redirect_by_route(skb, p.saddr, target.ip);
+}
+
+char _license[] SEC("license") = "Dual BSD/GPL";
