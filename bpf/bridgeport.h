@@ -43,6 +43,8 @@
 #define BP_MAP_HOST_ADDRS "bp_host_addrs"
 /* LRU: a published flow, seen from the container's replies -> the host address it came to */
 #define BP_MAP_NAT "bp_nat"
+/* LPM: every bridge network's subnet -> its network id and flags (written by user space) */
+#define BP_MAP_SUBNETS "bp_subnets"
 
 /* Program names (ELF function names) in endpoint.bpf.o */
 #define BP_PROG_ENDPOINT_INGRESS "bp_ep_ingress" /* tc ingress, host-side veth */
@@ -57,6 +59,7 @@
 #define BP_MAX_PORTS 65536
 #define BP_MAX_HOST_ADDRS 1024
 #define BP_MAX_NAT_FLOWS 262144
+#define BP_MAX_SUBNETS 4096
 
 /* ------------------------------------------------------------------------- */
 /* Traffic counters                                                           */
@@ -153,6 +156,28 @@ struct bp_nat_value {
 };
 
 /* ------------------------------------------------------------------------- */
+/* Networks                                                                   */
+/* ------------------------------------------------------------------------- */
+
+/* LPM trie key: prefixlen bits of ip (network byte order) count. 8 bytes. */
+struct bp_subnet_key {
+	__u32 prefixlen;
+	__u32 ip;
+};
+
+/* A network's subnet. 4 bytes. */
+struct bp_subnet {
+	__u16 network_id; /* the same id as bp_endpoint.network_id */
+	__u16 flags;      /* enum bp_subnet_flags */
+};
+
+enum bp_subnet_flags {
+	/* `-o com.docker.network.bridge.gateway_mode_ipv4=routed`: the network's
+	 * addresses may be reached straight from the uplink. */
+	BP_SUBNET_F_ROUTED = 1 << 0,
+};
+
+/* ------------------------------------------------------------------------- */
 /* Drops                                                                      */
 /* ------------------------------------------------------------------------- */
 
@@ -170,6 +195,7 @@ enum bp_drop_reason {
 	BP_DROP_NOT_ALLOWED = 5,    /* "not_allowed": no rule allows it (e.g. unpublished port) */
 	BP_DROP_MALFORMED = 6,      /* "malformed": truncated or invalid headers */
 	BP_DROP_UNKNOWN_ENDPOINT = 7, /* "unknown_endpoint": no bp_endpoints entry for the ifindex */
+	BP_DROP_DIRECT_ACCESS = 8,  /* "direct_access": from the uplink straight to a container address */
 	__BP_DROP_MAX
 };
 
@@ -203,6 +229,7 @@ static inline const char *bp_drop_reason_label(__u32 reason)
 	case BP_DROP_NOT_ALLOWED: return "not_allowed";
 	case BP_DROP_MALFORMED: return "malformed";
 	case BP_DROP_UNKNOWN_ENDPOINT: return "unknown_endpoint";
+	case BP_DROP_DIRECT_ACCESS: return "direct_access";
 	default: return "unspecified";
 	}
 }

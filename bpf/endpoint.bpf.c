@@ -8,8 +8,9 @@
  * Both count packets and bytes per endpoint (keyed by the host-side veth's
  * ifindex). Ingress also translates the replies of published flows back to
  * the host address and port the client used (bp_nat, filled by the uplink
- * program) and sends them straight out of the uplink. Anti-spoofing and
- * isolation come later and read bp_endpoints.
+ * program) and sends them straight out of the uplink. Before that it applies
+ * the endpoint's policy (lib/policy.h: anti-spoofing, isolation between
+ * networks, ICC, internal networks) from bp_endpoints, counting each drop.
  *
  * SEC("tc") gives BPF_PROG_TYPE_SCHED_CLS without an expected attach type, which
  * the kernel accepts both for tcx links (bpf_link_create with
@@ -21,6 +22,7 @@
 #include "lib/metrics.h"
 #include "lib/parse.h"
 #include "lib/nat.h"
+#include "lib/policy.h"
 
 /* A reply of a published flow: rewrite its source to the published address. */
 static __always_inline int bp_reverse_nat(struct __sk_buff *skb)
@@ -47,6 +49,16 @@ SEC("tc")
 int bp_ep_ingress(struct __sk_buff *skb)
 {
 	bp_count_traffic(skb->ifindex, skb->len, BP_TRAFFIC_TX);
+
+	__u32 ifindex = skb->ifindex;
+	struct bp_endpoint *found = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
+	if (found) {
+		struct bp_endpoint ep = *found;
+		enum bp_drop_reason reason = bp_egress_verdict(skb, &ep);
+
+		if (reason)
+			return bp_drop(skb, reason, BP_DIR_EGRESS);
+	}
 	return bp_reverse_nat(skb);
 }
 

@@ -5,12 +5,16 @@
  * address first, then "every address") gets the container's address and port
  * as its destination, the flow is remembered in bp_nat so the endpoint program
  * can translate exactly its replies back, and the packet goes straight to the
- * container's bridge. Everything else continues untouched.
+ * container's bridge. As in Docker 28, a packet addressed straight to a
+ * container (not through a published port) is dropped, unless its network is
+ * in routed mode. Everything else continues untouched.
  */
 #include "lib/common.h"
 #include "lib/maps.h"
+#include "lib/metrics.h"
 #include "lib/parse.h"
 #include "lib/nat.h"
+#include "lib/policy.h"
 
 static __always_inline struct bp_port_target *bp_published(const struct bp_packet *p)
 {
@@ -28,7 +32,12 @@ int bp_up_ingress(struct __sk_buff *skb)
 {
 	struct bp_packet p;
 
-	if (bp_parse_ipv4(skb, &p) < 0 || !p.has_ports || p.fragment)
+	if (bp_parse_ipv4(skb, &p) < 0)
+		return BP_CONTINUE;
+	struct bp_subnet *to = bp_subnet_of(p.daddr);
+	if (to && !(to->flags & BP_SUBNET_F_ROUTED) && !bpf_map_lookup_elem(&bp_host_addrs, &p.daddr))
+		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
+	if (!p.has_ports || p.fragment)
 		return BP_CONTINUE;
 	if (!bpf_map_lookup_elem(&bp_host_addrs, &p.daddr))
 		return BP_CONTINUE;  /* not addressed to this host */

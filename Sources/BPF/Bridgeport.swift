@@ -16,6 +16,8 @@ public struct BridgeportMaps: @unchecked Sendable {
     public let hostAddresses: BPFHashMap<UInt32, UInt8>
     /// published flows, keyed as the container's replies show them
     public let nat: BPFHashMap<bp_nat_key, bp_nat_value>
+    /// LPM trie: bridge networks' subnets -> network id and flags
+    public let subnets: BPFHashMap<bp_subnet_key, bp_subnet>
 
     public init(object: BPFObject) throws {
         try self.init { try object.map($0) }
@@ -33,6 +35,7 @@ public struct BridgeportMaps: @unchecked Sendable {
         ports = try BPFHashMap(map(BP_MAP_PORTS))
         hostAddresses = try BPFHashMap(map(BP_MAP_HOST_ADDRS))
         nat = try BPFHashMap(map(BP_MAP_NAT))
+        subnets = try BPFHashMap(map(BP_MAP_SUBNETS))
     }
 
     /// Counters of one endpoint summed over CPUs; nil if it never saw a packet.

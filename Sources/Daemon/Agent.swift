@@ -45,6 +45,7 @@ public actor Agent {
             repairs += try dataplane.ensureBridge(network)
         }
         try dataplane.refreshHostAddresses()
+        try dataplane.syncSubnets(registry.networks)
         let uplinks = try dataplane.attachUplinks()
         logger.info("published ports answer on the uplinks", metadata: ["uplinks": "\(uplinks.joined(separator: ","))"])
         for container in registry.containers {
@@ -55,7 +56,7 @@ public actor Agent {
             }
             for endpoint in registry.endpoints(ofContainer: container.id) {
                 if dataplane.linkExists(endpoint.hostInterface ?? "") {
-                    try dataplane.attachPrograms(endpoint)
+                    try dataplane.attachPrograms(endpoint, network: try registry.network(endpoint.networkID))
                 } else {
                     try dataplane.attach(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
                     repairs.append("recreated interface \(endpoint.containerInterface ?? "") of container \(container.name)")
@@ -91,8 +92,10 @@ public actor Agent {
         undo.add { self.dataplane.removeBridge(network) }
         _ = try dataplane.ensureBridge(network)
         try dataplane.refreshHostAddresses()
-        undo.cancel()
         registry.networks.append(network)
+        undo.add { self.registry.networks.removeAll { $0.id == network.id } }
+        try dataplane.syncSubnets(registry.networks)
+        undo.cancel()
         logger.info("network created", metadata: ["network": "\(network.name)", "subnet": "\(network.subnet!)"])
         return view(network)
     }
@@ -103,6 +106,7 @@ public actor Agent {
         registry.networks.removeAll { $0.id == network.id }
         dataplane.removeBridge(network)
         try dataplane.refreshHostAddresses()
+        try dataplane.syncSubnets(registry.networks)
         logger.info("network removed", metadata: ["network": "\(network.name)"])
         return network
     }

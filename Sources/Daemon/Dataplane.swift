@@ -71,7 +71,7 @@ final class Dataplane: @unchecked Sendable {
         try links.addVeth(host: hostSide, alias: Dataplane.aliasPrefix + endpoint.id, peer: inside,
                           peerNamespace: namespaceFD, peerMAC: mac.bytes)
         try links.setMaster(hostSide, master: bridge)
-        try attachPrograms(endpoint)
+        try attachPrograms(endpoint, network: network)
         try links.setUp(hostSide)
         let container = try RouteSocket(namespace: namespace)
         try container.addAddress(Prefix4(address: ip.value, length: subnet.prefixLength), device: inside)
@@ -79,10 +79,13 @@ final class Dataplane: @unchecked Sendable {
     }
 
     /// (Re)attaches the endpoint programs to the host side of an existing veth.
-    func attachPrograms(_ endpoint: Endpoint) throws {
+    func attachPrograms(_ endpoint: Endpoint, network: Network) throws {
         guard let hostSide = endpoint.hostInterface, let index = links.index(of: hostSide) else { return }
-        try programs.attachEndpoint(interface: hostSide, ifindex: UInt32(index), endpoint: endpoint)
+        try programs.attachEndpoint(interface: hostSide, ifindex: UInt32(index), endpoint: endpoint, network: network)
     }
+
+    /// Tells the programs every bridge network's subnet (isolation, direct-access filtering).
+    func syncSubnets(_ networks: [Network]) throws { try programs.syncSubnets(networks) }
 
     /// Deleting the host side removes the pair; its programs and counters go with it.
     func detach(_ endpoint: Endpoint) {

@@ -16,6 +16,9 @@ final class Programs: @unchecked Sendable {
     let maps: BridgeportMaps
     private let linkDirectory: String
     private let mode: TCAttachMode
+    /// The small numbers that stand for networks in the maps (bp_endpoint.network_id).
+    /// They are given anew at each start; reconcile rewrites every entry that holds one.
+    private let networkNumbers = Mutex<[String: UInt16]>([:])
 
     init(configuration: AgentConfiguration) throws {
         _ = try BPFFilesystem.ensureMounted(at: configuration.bpfRoot)
@@ -32,12 +35,42 @@ final class Programs: @unchecked Sendable {
 
     // MARK: Attaching
 
-    func attachEndpoint(interface: String, ifindex: UInt32, endpoint: Endpoint) throws {
+    /// Writes the endpoint's policy, then attaches its programs.
+    func attachEndpoint(interface: String, ifindex: UInt32, endpoint: Endpoint, network: Network) throws {
+        if let ip = endpoint.ip, let mac = endpoint.mac {
+            var flags = BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue
+            if !network.iccEnabled { flags |= BP_EP_F_ICC_DISABLED.rawValue }
+            if network.internal { flags |= BP_EP_F_INTERNAL.rawValue }
+            try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes,
+                                                               networkID: number(of: network.id), flags: UInt32(flags)))
+        }
         try attach([(try endpointObject.program(BP_PROG_ENDPOINT_INGRESS), .ingress),
                     (try endpointObject.program(BP_PROG_ENDPOINT_EGRESS), .egress)], interface: interface, ifindex: ifindex)
-        if let ip = endpoint.ip, let mac = endpoint.mac {
-            try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes, networkID: 0, flags: 0))
+    }
+
+    private func number(of networkID: String) -> UInt16 {
+        networkNumbers.withLock { numbers in
+            if let number = numbers[networkID] { return number }
+            let used = Set(numbers.values)
+            let number = (1...UInt16.max).first { !used.contains($0) }!
+            numbers[networkID] = number
+            return number
         }
+    }
+
+    /// Makes the subnet map hold exactly the bridge networks' subnets.
+    func syncSubnets(_ networks: [Network]) throws {
+        var wanted: [bp_subnet_key: bp_subnet] = [:]
+        for network in networks where network.driver == .bridge {
+            guard let subnet = network.subnet else { continue }
+            let key = bp_subnet_key(prefixlen: UInt32(subnet.prefixLength), ip: subnet.address.value.bigEndian)
+            wanted[key] = bp_subnet(network_id: number(of: network.id),
+                                    flags: network.routedMode ? UInt16(BP_SUBNET_F_ROUTED.rawValue) : 0)
+        }
+        for key in try maps.subnets.keys() where wanted[key] == nil { try maps.subnets.delete(key) }
+        for (key, value) in wanted { try maps.subnets.update(key, value) }
+        let kept = Set(networks.map(\.id))
+        networkNumbers.withLock { numbers in numbers = numbers.filter { kept.contains($0.key) } }
     }
 
     func attachUplink(interface: String, ifindex: UInt32) throws {
@@ -150,6 +183,11 @@ extension bp_port_key: @retroactive Hashable {
     public func hash(into hasher: inout Hasher) {
         hasher.combine(host_ip); hasher.combine(host_port); hasher.combine(proto)
     }
+}
+
+extension bp_subnet_key: @retroactive Hashable {
+    public static func == (a: bp_subnet_key, b: bp_subnet_key) -> Bool { a.prefixlen == b.prefixlen && a.ip == b.ip }
+    public func hash(into hasher: inout Hasher) { hasher.combine(prefixlen); hasher.combine(ip) }
 }
 
 extension bp_port_target: @retroactive Equatable {

@@ -92,11 +92,12 @@ check() {
 }
 
 # check_fails "description" EXPECTED_CODE PATTERN command...: the command must fail with
-# that exit code and print PATTERN (a grep -E regex) on stderr.
+# that exit code and print PATTERN (a grep -E regex) on stderr (or stdout, for tools
+# such as ping that report there).
 check_fails() {
     local what=$1 code=$2 pattern=$3; shift 3
     local err rc
-    err=$("$@" 2>&1 >/dev/null); rc=$?
+    err=$("$@" 2>&1); rc=$?
     if [ "$rc" = "$code" ] && grep -qE -- "$pattern" <<<"$err"; then pass "$what"
     else fail "$what (exit $rc, stderr: $(head -3 <<<"$err"))"; fi
 }

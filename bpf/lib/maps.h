@@ -67,4 +67,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_nat SEC(".maps");
 
+/* BP_MAP_SUBNETS: bridge networks' subnets, written by the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BP_MAX_SUBNETS);
+	__type(key, struct bp_subnet_key);
+	__type(value, struct bp_subnet);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_subnets SEC(".maps");
+
 #endif /* BP_LIB_MAPS_H */

@@ -17,9 +17,10 @@ check_fails "connect a none container" 1 'cannot be disconnected from host or no
 
 # connect / disconnect: a second interface, a peer's name, then gone again.
 check "network create a" bp network create --subnet 10.10.0.0/24 a
-check "network create b (internal, icc off)" bp network create --internal --subnet 10.20.0.0/24 -o com.docker.network.bridge.enable_icc=false b
+check "network create b (internal)" bp network create --internal --subnet 10.20.0.0/24 b
 check_output "inspect shows internal" '"Internal": true' bp network inspect b
-check_output "inspect shows the icc option" '"com.docker.network.bridge.enable_icc": "false"' bp network inspect b
+check "network create quiet (icc off)" bp network create -o com.docker.network.bridge.enable_icc=false quiet
+check_output "inspect shows the icc option" '"com.docker.network.bridge.enable_icc": "false"' bp network inspect quiet
 check "run x on a" bp run -d --name x --net a
 check "run y on b" bp run -d --name y --net b --ip 10.20.0.10
 check_output "internal network: no default route" '^$' bp exec y ip route show default
@@ -38,4 +39,4 @@ check_output "network ls --format json" '"Name":"a"' bp network ls --format json
 check_output "network ls -q prints IDs" '^[0-9a-f]{12}$' bp network ls -q
 check_output "port lists nothing for x" '^$' bp port x
 check "rm -f all" bp rm -f h n x y
-check "network rm a b" bp network rm a b
+check "network rm a b quiet" bp network rm a b quiet

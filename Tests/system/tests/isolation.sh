@@ -1,0 +1,42 @@
+# Isolation in BPF: networks, ICC off, internal networks, spoofing, direct access from the uplink.
+agent_start || { fail "agent starts"; return; }
+drops() { bpftool map dump pinned "$STATE/bpf/maps/bp_drops" 2>/dev/null | grep -c "\"reason\": $1,"; }
+ping1() { bp exec "$1" ping -c 1 -W 1 "${@:2}"; }
+
+check "networks" bash -c "'$BIN' network create --subnet 10.50.0.0/24 a >/dev/null && '$BIN' network create --subnet 10.51.0.0/24 b >/dev/null &&
+    '$BIN' network create --internal --subnet 10.52.0.0/24 c >/dev/null &&
+    '$BIN' network create --subnet 10.53.0.0/24 -o com.docker.network.bridge.enable_icc=false d >/dev/null &&
+    '$BIN' network create --subnet 10.54.0.0/24 -o com.docker.network.bridge.gateway_mode_ipv4=routed r >/dev/null"
+for spec in a1:a a2:a a3:a b1:b c1:c d1:d d2:d r1:r; do
+    bp run -d --name "${spec%%:*}" --net "${spec##*:}" >/dev/null || fail "run $spec"
+done
+ip_of() { bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+
+check "same network: a1 reaches a2" ping1 a1 a2
+check_fails "a1 cannot reach b1" 1 '100% packet loss' ping1 a1 "$(ip_of b1)"
+check_fails "b1 cannot reach a1" 1 '100% packet loss' ping1 b1 "$(ip_of a1)"
+check_fails "nor b's gateway address" 1 '100% packet loss' ping1 a1 10.51.0.1
+check "a1 reaches its own gateway" ping1 a1 10.50.0.1
+[ "$(drops 1)" -ge 1 ] && pass "isolation drops are counted" || fail "no isolation drop counted"
+
+check_fails "ICC off: d1 cannot reach d2" 1 '100% packet loss' ping1 d1 "$(ip_of d2)"
+check "ICC off: d1 still reaches the gateway" ping1 d1 10.53.0.1
+[ "$(drops 2)" -ge 1 ] && pass "icc drops are counted" || fail "no icc drop counted"
+
+check "internal: c1 reaches its gateway" ping1 c1 10.52.0.1
+check_fails "internal: c1 has no way out" 2 'unreachable|100% packet loss' ping1 c1 198.51.100.2
+check_fails "internal: not even to the host's uplink address" 1 '100% packet loss' bp exec c1 sh -c "ip route add default via 10.52.0.1 && ping -c 1 -W 1 198.51.100.1"
+[ "$(drops 4)" -ge 1 ] && pass "internal drops are counted" || fail "no internal drop counted"
+
+check "a second address inside a1" bp exec a1 ip addr add 10.50.0.99/24 dev eth0
+check_fails "a spoofed source IP is dropped" 1 '100% packet loss' ping1 a1 -I 10.50.0.99 "$(ip_of a2)"
+check "a3 changes its MAC" bp exec a3 ip link set eth0 address 02:00:00:00:00:99
+check_fails "a spoofed source MAC is dropped" 1 '100% packet loss' ping1 a3 "$(ip_of a2)"
+[ "$(drops 3)" -ge 1 ] && pass "spoofing drops are counted" || fail "no spoofed_source drop counted"
+
+in_ext ip route add 10.50.0.0/24 via 198.51.100.1
+in_ext ip route add 10.54.0.0/24 via 198.51.100.1
+check_fails "from the uplink, a container address is not reachable directly" 1 '100% packet loss' in_ext ping -c 1 -W 1 "$(ip_of a2)"
+[ "$(drops 8)" -ge 1 ] && pass "direct access drops are counted" || fail "no direct_access drop counted"
+check "routed mode: reachable directly" in_ext ping -c 1 -W 2 "$(ip_of r1)"
+check "rm -f" bp rm -f a1 a2 a3 b1 c1 d1 d2 r1

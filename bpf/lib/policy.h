@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What a container may send (cf. Cilium's bpf/lib/policy.h): only with its own
+ * addresses, not into other networks, not to its own network's containers when
+ * inter-container communication is off, and nowhere outside its subnet when
+ * the network is internal. Each refusal is a drop reason.
+ */
+#ifndef BP_LIB_POLICY_H
+#define BP_LIB_POLICY_H
+
+#include "common.h"
+#include "maps.h"
+#include "parse.h"
+
+/* ARP over Ethernet for IPv4, as the wire carries it (28 bytes). */
+struct bp_arp_ipv4 {
+	__be16 hardware;
+	__be16 protocol;
+	__u8 hardware_len;
+	__u8 protocol_len;
+	__be16 operation;
+	__u8 sender_mac[ETH_ALEN];
+	__u32 sender_ip;
+	__u8 target_mac[ETH_ALEN];
+	__u32 target_ip;
+} __attribute__((packed));
+
+static __always_inline int bp_same_mac(const __u8 *a, const __u8 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5];
+}
+
+static __always_inline struct bp_subnet *bp_subnet_of(__u32 ip)
+{
+	struct bp_subnet_key key = { .prefixlen = 32, .ip = ip };
+
+	return bpf_map_lookup_elem(&bp_subnets, &key);
+}
+
+/* 0 when the frame may leave the container, else the drop reason. */
+static __always_inline enum bp_drop_reason bp_egress_verdict(struct __sk_buff *skb, const struct bp_endpoint *ep)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return BP_DROP_MALFORMED;
+	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && !bp_same_mac(eth->h_source, ep->mac))
+		return BP_DROP_SPOOFED_SOURCE;
+
+	if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
+		struct bp_arp_ipv4 *body = (void *)(eth + 1);
+
+		if ((void *)(body + 1) > data_end)
+			return BP_DROP_MALFORMED;
+		if (body->protocol != bpf_htons(ETH_P_IP))
+			return 0;
+		/* An ARP message claiming another address (or MAC) than the container's. */
+		if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) &&
+		    (body->sender_ip != ep->ip || !bp_same_mac(body->sender_mac, ep->mac)))
+			return BP_DROP_SPOOFED_SOURCE;
+		return 0;
+	}
+
+	struct bp_packet p;
+	if (bp_parse_ipv4(skb, &p) < 0)
+		return 0;  /* not IPv4: the MAC check above is all */
+	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && p.saddr != ep->ip)
+		return BP_DROP_SPOOFED_SOURCE;
+
+	/* Broadcast and multicast stay on the bridge. */
+	if (p.daddr == 0xffffffff || (p.daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
+		return 0;
+
+	struct bp_subnet *to = bp_subnet_of(p.daddr);
+	if (to && to->network_id != ep->network_id && (ep->flags & BP_EP_F_ISOLATED))
+		return BP_DROP_ISOLATION;
+	if (to && to->network_id == ep->network_id) {
+		/* With ICC off only the gateway (the host) may be reached in the network. */
+		if ((ep->flags & BP_EP_F_ICC_DISABLED) && !bpf_map_lookup_elem(&bp_host_addrs, &p.daddr))
+			return BP_DROP_ICC;
+		return 0;
+	}
+	if (ep->flags & BP_EP_F_INTERNAL)
+		return BP_DROP_INTERNAL;
+	return 0;
+}
+
+#endif /* BP_LIB_POLICY_H */
