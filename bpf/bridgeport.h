@@ -43,6 +43,12 @@
 #define BP_MAP_HOST_ADDRS "bp_host_addrs"
 /* LRU: a published flow, seen from the container's replies -> the host address it came to */
 #define BP_MAP_NAT "bp_nat"
+/* {container address, port, protocol} of every published port -> 1 (user space) */
+#define BP_MAP_TARGETS "bp_targets"
+/* network namespace cookie -> enum bp_netns_kind: where the socket hooks act (user space) */
+#define BP_MAP_NETNS "bp_netns"
+/* LRU: {socket cookie, container address} a socket was sent to -> the published address asked for */
+#define BP_MAP_SOCK_NAT "bp_sock_nat"
 /* LPM: every bridge network's subnet -> its network id and flags (written by user space) */
 #define BP_MAP_SUBNETS "bp_subnets"
 
@@ -53,6 +59,12 @@
 /* Program names in uplink.bpf.o */
 #define BP_PROG_UPLINK_INGRESS "bp_up_ingress" /* tc ingress, each uplink of the host */
 
+/* Program names in sock.bpf.o (cgroup hooks on the agent's --cgroup) */
+#define BP_PROG_SOCK_CONNECT "bp_connect4"
+#define BP_PROG_SOCK_SENDMSG "bp_sendmsg4"
+#define BP_PROG_SOCK_RECVMSG "bp_recvmsg4"
+#define BP_PROG_SOCK_PEERNAME "bp_peername4"
+
 /* Capacities. Changing one invalidates existing pins (see above). */
 #define BP_MAX_ENDPOINTS 16384
 #define BP_MAX_DROP_KEYS 65536
@@ -60,6 +72,8 @@
 #define BP_MAX_HOST_ADDRS 1024
 #define BP_MAX_NAT_FLOWS 262144
 #define BP_MAX_SUBNETS 4096
+#define BP_MAX_NETNS 16384
+#define BP_MAX_SOCK_NAT 65536
 
 /* ------------------------------------------------------------------------- */
 /* Traffic counters                                                           */
@@ -148,10 +162,36 @@ struct bp_nat_key {
 	__u8 pad[3];
 };
 
+/* A published port's container side, for policy exceptions. 8 bytes. */
+struct bp_target_key {
+	__u32 ip;        /* network byte order */
+	__u16 port;      /* network byte order */
+	__u8 proto;
+	__u8 pad;
+};
+
 /* The published address the flow came to: replies leave from it. 8 bytes. */
 struct bp_nat_value {
 	__u32 host_ip;
 	__u16 host_port;
+	__u16 pad;
+};
+
+/* ------------------------------------------------------------------------- */
+/* Published ports reached by sockets of the host and of containers           */
+/* ------------------------------------------------------------------------- */
+
+/* Which namespaces the socket hooks act in (others are left alone). */
+enum bp_netns_kind {
+	BP_NETNS_HOST = 1,      /* the agent's: localhost reaches published ports */
+	BP_NETNS_CONTAINER = 2, /* a container's: host addresses reach published ports (hairpin) */
+};
+
+/* 16 bytes: a socket and the container address it was redirected to. */
+struct bp_sock_nat_key {
+	__u64 cookie;    /* bpf_get_socket_cookie */
+	__u32 ip;        /* container address, network byte order */
+	__u16 port;      /* container port, network byte order */
 	__u16 pad;
 };
 

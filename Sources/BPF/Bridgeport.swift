@@ -18,6 +18,10 @@ public struct BridgeportMaps: @unchecked Sendable {
     public let nat: BPFHashMap<bp_nat_key, bp_nat_value>
     /// LPM trie: bridge networks' subnets -> network id and flags
     public let subnets: BPFHashMap<bp_subnet_key, bp_subnet>
+    /// the container side of every published port -> 1
+    public let targets: BPFHashMap<bp_target_key, UInt8>
+    /// network namespace cookie -> bp_netns_kind, where the socket hooks act
+    public let namespaces: BPFHashMap<UInt64, UInt8>
 
     public init(object: BPFObject) throws {
         try self.init { try object.map($0) }
@@ -36,6 +40,8 @@ public struct BridgeportMaps: @unchecked Sendable {
         hostAddresses = try BPFHashMap(map(BP_MAP_HOST_ADDRS))
         nat = try BPFHashMap(map(BP_MAP_NAT))
         subnets = try BPFHashMap(map(BP_MAP_SUBNETS))
+        targets = try BPFHashMap(map(BP_MAP_TARGETS))
+        namespaces = try BPFHashMap(map(BP_MAP_NETNS))
     }
 
     /// Counters of one endpoint summed over CPUs; nil if it never saw a packet.

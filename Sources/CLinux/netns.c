@@ -13,9 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
 
 struct create_job {
     const char *path;
@@ -95,5 +100,30 @@ int bp_reexec_in_netns(const char *name, char *const argv[]) {
     }
     close(fd);
     close(home);
+    return rc;
+}
+
+int bp_netns_cookie(const char *path, uint64_t *cookie) {
+    int target = -1, home = -1, rc = 0;
+    if (path) {
+        // Only this thread switches, and only for the socket() call.
+        if ((target = open(path, O_RDONLY | O_CLOEXEC)) < 0) return -errno;
+        if ((home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) { rc = -errno; goto out; }
+        if (setns(target, CLONE_NEWNET) < 0) { rc = -errno; goto out; }
+    }
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) rc = -errno;
+    if (path && setns(home, CLONE_NEWNET) < 0) {
+        perror("bridgeport: cannot return to the original network namespace");
+        abort();
+    }
+    if (sock >= 0) {
+        socklen_t len = sizeof *cookie;
+        if (getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len) < 0) rc = -errno;
+        close(sock);
+    }
+out:
+    if (target >= 0) close(target);
+    if (home >= 0) close(home);
     return rc;
 }

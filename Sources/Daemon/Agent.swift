@@ -65,6 +65,9 @@ public actor Agent {
             try updateDefaultRoute(container)
         }
         try dataplane.syncPorts(registry)
+        try dataplane.syncNamespaces(containers: registry.containers.filter(usesOwnNamespace).map { configuration.namespacePath($0.id) })
+        let cgroup = try dataplane.attachSocketHooks(cgroup: configuration.cgroupPath)
+        logger.info("socket hooks attached", metadata: ["cgroup": "\(cgroup)"])
         repairs += try dataplane.removeOrphans(keeping: registry)
         repairs += runtime.removeOrphanNamespaces(keeping: Set(registry.containers.map(\.id)))
         try refreshNameFiles()
@@ -163,6 +166,8 @@ public actor Agent {
         if usesOwnNamespace(container) {
             undo.add { self.runtime.deleteNamespace(namespace) }
             try runtime.createNamespace(namespace)
+            undo.add { self.dataplane.unregister(containerNamespace: namespace) }
+            try dataplane.register(containerNamespace: namespace)
         }
         if let endpoint {
             undo.add { self.dataplane.detach(endpoint) }
@@ -217,6 +222,7 @@ public actor Agent {
         registry.endpoints.removeAll { $0.containerID == current.id }
         dataplane.unpublish(current)
         endpoints.forEach(dataplane.detach)
+        dataplane.unregister(containerNamespace: configuration.namespacePath(current.id))
         runtime.deleteNamespace(configuration.namespacePath(current.id))
         runtime.files(current.id).remove()
         try refreshNameFiles(networks: Set(endpoints.map(\.networkID)))

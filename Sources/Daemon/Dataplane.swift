@@ -1,3 +1,5 @@
+import BPF
+import CBPF
 import Foundation
 import Links
 import Logging
@@ -135,6 +137,40 @@ final class Dataplane: @unchecked Sendable {
             try programs.attachUplink(interface: link.name, ifindex: UInt32(link.index))
             return link.name
         }
+    }
+
+    /// Attaches the socket hooks to --cgroup (default: the cgroup2 root).
+    func attachSocketHooks(cgroup: String?) throws -> String {
+        guard let path = cgroup ?? Dataplane.cgroup2Root() else {
+            throw AgentError.startup("no cgroup v2 hierarchy is mounted: mount one or pass --cgroup PATH")
+        }
+        try programs.attachSocketHooks(cgroup: path)
+        return path
+    }
+
+    /// The root of the cgroup v2 hierarchy, from /proc/mounts.
+    static func cgroup2Root() -> String? {
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 2 && fields[2] == "cgroup2" { return String(fields[1]) }
+        }
+        return nil
+    }
+
+    /// The socket hooks act in the agent's namespace and in every container's.
+    func syncNamespaces(containers: [String]) throws {
+        var cookies = [try NetworkNamespace.cookie(at: nil): BP_NETNS_HOST]
+        for path in containers { cookies[try NetworkNamespace.cookie(at: path)] = BP_NETNS_CONTAINER }
+        try programs.syncNamespaces(cookies)
+    }
+
+    func register(containerNamespace path: String) throws {
+        try programs.register(namespace: try NetworkNamespace.cookie(at: path), as: BP_NETNS_CONTAINER)
+    }
+
+    func unregister(containerNamespace path: String) {
+        if let cookie = try? NetworkNamespace.cookie(at: path) { programs.unregister(namespace: cookie) }
     }
 
     /// Tells the programs which addresses are the host's (published ports answer on those).

@@ -13,6 +13,7 @@ import Synchronization
 final class Programs: @unchecked Sendable {
     private let endpointObject: BPFObject
     private let uplinkObject: BPFObject
+    private let sockObject: BPFObject
     let maps: BridgeportMaps
     private let linkDirectory: String
     private let mode: TCAttachMode
@@ -30,8 +31,33 @@ final class Programs: @unchecked Sendable {
         // Both objects declare the same maps; pinning by name makes them share one instance.
         endpointObject = try BPFObject.load(try Programs.objectPath(configuration, "endpoint.bpf.o"), pinRoot: mapDirectory)
         uplinkObject = try BPFObject.load(try Programs.objectPath(configuration, "uplink.bpf.o"), pinRoot: mapDirectory)
+        sockObject = try BPFObject.load(try Programs.objectPath(configuration, "sock.bpf.o"), pinRoot: mapDirectory)
         maps = try BridgeportMaps(object: endpointObject)
     }
+
+    /// Attaches the socket hooks to the cgroup (they act only in namespaces registered
+    /// with `register(namespace:)`).
+    func attachSocketHooks(cgroup: String) throws {
+        let hooks: [(String, bpf_attach_type)] = [
+            (BP_PROG_SOCK_CONNECT, BPF_CGROUP_INET4_CONNECT), (BP_PROG_SOCK_SENDMSG, BPF_CGROUP_UDP4_SENDMSG),
+            (BP_PROG_SOCK_RECVMSG, BPF_CGROUP_UDP4_RECVMSG), (BP_PROG_SOCK_PEERNAME, BPF_CGROUP_INET4_GETPEERNAME),
+        ]
+        for (name, type) in hooks {
+            try sockObject.program(name).attachCgroup(cgroup, type: type, pinPath: "\(linkDirectory)/cgroup_\(name)")
+        }
+    }
+
+    /// Makes the socket hooks act in exactly these namespaces (cookie -> kind).
+    func syncNamespaces(_ namespaces: [UInt64: bp_netns_kind]) throws {
+        for key in try maps.namespaces.keys() where namespaces[key] == nil { try maps.namespaces.delete(key) }
+        for (cookie, kind) in namespaces { try maps.namespaces.update(cookie, UInt8(kind.rawValue)) }
+    }
+
+    func register(namespace cookie: UInt64, as kind: bp_netns_kind) throws {
+        try maps.namespaces.update(cookie, UInt8(kind.rawValue))
+    }
+
+    func unregister(namespace cookie: UInt64) { _ = try? maps.namespaces.delete(cookie) }
 
     // MARK: Attaching
 
@@ -110,9 +136,9 @@ final class Programs: @unchecked Sendable {
         if let ifindex { try? maps.removeEndpoint(ifindex: ifindex) }
     }
 
-    /// Removes link pins whose interface is not in `interfaces`.
+    /// Removes link pins whose interface is not in `interfaces` (cgroup hooks stay).
     func removeOrphanedLinks(keeping interfaces: Set<String>) -> [String] {
-        let pins = (try? FileManager.default.contentsOfDirectory(atPath: linkDirectory)) ?? []
+        let pins = ((try? FileManager.default.contentsOfDirectory(atPath: linkDirectory)) ?? []).filter { !$0.hasPrefix("cgroup_") }
         return pins.filter { pin in !interfaces.contains(String(pin[..<(pin.lastIndex(of: "_") ?? pin.endIndex)])) }.map { pin in
             try? FileManager.default.removeItem(atPath: linkDirectory + "/" + pin)
             return "removed orphaned BPF link pin \(pin)"
@@ -132,19 +158,34 @@ final class Programs: @unchecked Sendable {
                                 uniquingKeysWith: { first, _ in first })
         for key in try maps.ports.keys() where wanted[key] == nil { try maps.ports.delete(key) }
         for (key, target) in wanted where try maps.ports.lookup(key) != target { try maps.ports.update(key, target) }
+        try refreshTargets()
     }
 
     func publish(_ mappings: [PortMapping], to ip: IPv4Address, ifindex: UInt32) throws {
         for mapping in mappings { try maps.ports.update(Programs.key(mapping), Programs.target(mapping, ip: ip, ifindex: ifindex)) }
+        try refreshTargets()
     }
 
     func unpublish(_ mappings: [PortMapping]) {
         for mapping in mappings { _ = try? maps.ports.delete(Programs.key(mapping)) }
+        try? refreshTargets()
     }
 
-    /// The host's addresses, so that only packets to this host are translated.
+    /// bp_targets mirrors the container side of bp_ports (two ports may share a target).
+    private func refreshTargets() throws {
+        let wanted = Set(try maps.ports.entries().map { entry in
+            bp_target_key(ip: entry.value.ip, port: entry.value.port, proto: entry.key.proto, pad: 0)
+        })
+        for key in try maps.targets.keys() where !wanted.contains(key) { try maps.targets.delete(key) }
+        for key in wanted { try maps.targets.update(key, 1) }
+    }
+
+    /// The host's addresses, so that only packets to this host are translated. Loopback
+    /// addresses are left out: a port published on 127.0.0.1 is the host's alone, never
+    /// reachable from another host or a container (the socket hooks know the host's
+    /// loopback by its namespace).
     func setHostAddresses(_ addresses: [IPv4Address]) throws {
-        let wanted = Set(addresses.map { $0.value.bigEndian })
+        let wanted = Set(addresses.filter { !$0.isLoopback }.map { $0.value.bigEndian })
         for key in try maps.hostAddresses.keys() where !wanted.contains(key) { try maps.hostAddresses.delete(key) }
         for address in wanted { try maps.hostAddresses.update(address, 1) }
     }
@@ -188,6 +229,11 @@ extension bp_port_key: @retroactive Hashable {
 extension bp_subnet_key: @retroactive Hashable {
     public static func == (a: bp_subnet_key, b: bp_subnet_key) -> Bool { a.prefixlen == b.prefixlen && a.ip == b.ip }
     public func hash(into hasher: inout Hasher) { hasher.combine(prefixlen); hasher.combine(ip) }
+}
+
+extension bp_target_key: @retroactive Hashable {
+    public static func == (a: bp_target_key, b: bp_target_key) -> Bool { a.ip == b.ip && a.port == b.port && a.proto == b.proto }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ip); hasher.combine(port); hasher.combine(proto) }
 }
 
 extension bp_port_target: @retroactive Equatable {

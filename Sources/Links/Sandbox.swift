@@ -131,3 +131,45 @@ func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -
     guard let string else { return body(nil) }
     return string.withCString { body($0) }
 }
+
+extension NetworkNamespace {
+    /// The namespace's cookie as BPF programs see it (the caller's namespace when path is nil).
+    public static func cookie(at path: String?) throws -> UInt64 {
+        var cookie: UInt64 = 0
+        let result = bp_netns_cookie(path, &cookie)
+        if result < 0 { throw LinkError.namespace(operation: "read the cookie of", path: path ?? "the current namespace", errno: -result) }
+        return cookie
+    }
+}
+
+extension Sandbox {
+    /// Moves the calling process into the cgroup v2 of `pid`, so that what it starts next
+    /// belongs to the container as `docker exec` processes do (and its socket hooks apply).
+    public static func joinCgroup(of pid: Int32) throws {
+        guard let root = cgroup2Root(), let line = readText("/proc/\(pid)/cgroup")?.split(separator: "\n").first(where: { $0.hasPrefix("0::") })
+        else { return }  // no cgroup v2: nothing to join
+        let procs = root + String(line.dropFirst(3)) + "/cgroup.procs"
+        let fd = open(procs, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LinkError.file(operation: "open", path: procs, errno: errno) }
+        defer { close(fd) }
+        let text = "\(getpid())\n"
+        guard write(fd, text, text.utf8.count) >= 0 else { throw LinkError.file(operation: "join cgroup", path: procs, errno: errno) }
+    }
+
+    private static func cgroup2Root() -> String? {
+        for line in readText("/proc/mounts")?.split(separator: "\n") ?? [] {
+            let fields = line.split(separator: " ")
+            if fields.count > 2 && fields[2] == "cgroup2" { return String(fields[1]) }
+        }
+        return nil
+    }
+
+    private static func readText(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var text = ""
+        var buffer = [CChar](repeating: 0, count: 4096)
+        while fgets(&buffer, Int32(buffer.count), file) != nil { text += String(cString: buffer) }
+        return text
+    }
+}

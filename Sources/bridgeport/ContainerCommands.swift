@@ -123,6 +123,7 @@ struct Exec: AsyncParsableCommand {
         guard view.status == .running else {
             throw Failure(message: "Error response from daemon: container \(view.container.name) is not running", code: 1)
         }
+        try? Sandbox.joinCgroup(of: view.container.process.pid)
         let code = Sandbox.exec(pid: view.container.process.pid, arguments: arguments)
         throw Failure(message: "", code: code)
     }

@@ -15,8 +15,12 @@ export BRIDGEPORT_SOCKET=$STATE/agent.sock
 METRICS_PORT=${METRICS_PORT:-19477}
 AGENT_PID=
 AGENT_LOG=$STATE/agent.log
+# A cgroup v2 directory of our own: the agent's socket hooks attach there, never to the
+# machine's root cgroup. The agent, its containers and host-side clients run inside it.
+CGROUP=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/$TAG
 
 sandbox_up() {
+    mkdir -p "$CGROUP"
     ip netns add "$HOST_NS"
     ip netns add "$EXT_NS"
     ip link add "$TAG-up" netns "$HOST_NS" type veth peer name "$TAG-ext" netns "$EXT_NS"
@@ -30,10 +34,13 @@ sandbox_up() {
 
 # Run a command in the sandbox's host or external namespace (nsenter keeps /sys and bpffs).
 in_host() { nsenter --net=/run/netns/"$HOST_NS" "$@"; }
+# ... in the sandbox's cgroup too: what the host's own processes see (socket hooks apply).
+in_host_cgroup() { sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP" nsenter --net=/run/netns/"$HOST_NS" "$@"; }
 in_ext() { nsenter --net=/run/netns/"$EXT_NS" "$@"; }
 
 agent_start() {
-    "$BIN" daemon --netns "$HOST_NS" --state-dir "$STATE/state" --bpf-root "$STATE/bpf" \
+    sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP" \
+        "$BIN" daemon --netns "$HOST_NS" --state-dir "$STATE/state" --bpf-root "$STATE/bpf" --cgroup "$CGROUP" \
         --socket "$BRIDGEPORT_SOCKET" --metrics-address "127.0.0.1:$METRICS_PORT" "$@" >>"$AGENT_LOG" 2>&1 &
     AGENT_PID=$!
     echo "$AGENT_PID" >"$STATE/agent.pid"
@@ -70,11 +77,12 @@ sandbox_down() {
     agent_stop
     # Containers and their supervisors live in the sandbox's namespaces: stop them by PID.
     local files=(/run/netns/"$HOST_NS" "$STATE"/state/netns/*)
-    for pid in $(pids_in_namespaces "${files[@]}"); do kill -KILL "$pid" 2>/dev/null; done
+    for pid in $(pids_in_namespaces "${files[@]}") $(cat "$CGROUP/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     for f in "$STATE"/state/netns/*; do [ -e "$f" ] && { umount -l "$f" 2>/dev/null; rm -f "$f"; }; done
     ip netns del "$HOST_NS" 2>/dev/null
     ip netns del "$EXT_NS" 2>/dev/null
     mountpoint -q "$STATE/bpf" && umount -l "$STATE/bpf"
+    for _ in $(seq 1 50); do [ -d "$CGROUP" ] || break; rmdir "$CGROUP" 2>/dev/null || sleep 0.05; done
     rm -rf "$STATE"
 }
 

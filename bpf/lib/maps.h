@@ -77,4 +77,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_subnets SEC(".maps");
 
+/* BP_MAP_TARGETS: the container side of every published port, written by the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_MAX_PORTS);
+	__type(key, struct bp_target_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_targets SEC(".maps");
+
+/* BP_MAP_NETNS: namespaces the socket hooks act in, written by the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_MAX_NETNS);
+	__type(key, __u64);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_netns SEC(".maps");
+
+/* BP_MAP_SOCK_NAT: where redirected sockets believe they are connected */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BP_MAX_SOCK_NAT);
+	__type(key, struct bp_sock_nat_key);
+	__type(value, struct bp_nat_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_sock_nat SEC(".maps");
+
 #endif /* BP_LIB_MAPS_H */

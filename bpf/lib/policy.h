@@ -3,7 +3,10 @@
  * What a container may send (cf. Cilium's bpf/lib/policy.h): only with its own
  * addresses, not into other networks, not to its own network's containers when
  * inter-container communication is off, and nowhere outside its subnet when
- * the network is internal. Each refusal is a drop reason.
+ * the network is internal. Each refusal is a drop reason. Published ports are
+ * the exception: the socket hooks send a container that asks for a host
+ * address and published port straight to the target container, which may be
+ * in another network or behind ICC off, as Docker's published ports are.
  */
 #ifndef BP_LIB_POLICY_H
 #define BP_LIB_POLICY_H
@@ -68,6 +71,14 @@ static __always_inline enum bp_drop_reason bp_egress_verdict(struct __sk_buff *s
 		return 0;  /* not IPv4: the MAC check above is all */
 	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && p.saddr != ep->ip)
 		return BP_DROP_SPOOFED_SOURCE;
+
+	if (p.has_ports) {
+		struct bp_target_key to = { .ip = p.daddr, .port = p.dport, .proto = p.proto };
+		struct bp_target_key from = { .ip = p.saddr, .port = p.sport, .proto = p.proto };
+
+		if (bpf_map_lookup_elem(&bp_targets, &to) || bpf_map_lookup_elem(&bp_targets, &from))
+			return 0;
+	}
 
 	/* Broadcast and multicast stay on the bridge. */
 	if (p.daddr == 0xffffffff || (p.daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))

@@ -91,3 +91,7 @@ int bp_exec_in(pid_t pid, char *const argv[]);
 // The start time of pid in clock ticks since boot (field 22 of /proc/PID/stat), to
 // tell a live container from a reused PID. -ESRCH when there is no such process.
 int bp_process_start_time(pid_t pid, unsigned long long *ticks);
+
+// The cookie of the network namespace mounted at path (the caller's when NULL), as
+// bpf_get_netns_cookie() sees it in BPF programs (SO_NETNS_COOKIE, Linux 5.14+).
+int bp_netns_cookie(const char *path, uint64_t *cookie);

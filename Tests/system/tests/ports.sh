@@ -35,3 +35,18 @@ check_output "published port works after an agent restart" '^80 198\.51\.100\.2 
 check_output "no iptables or nftables rule in the host namespace" '^0$' bash -c "nsenter --net=/run/netns/$HOST_NS nft list ruleset 2>/dev/null | grep -cE '^\s+(ip|tcp|udp|meta|counter|dnat|snat|masquerade)'"
 check "rm -f srv" bp rm -f srv
 check_fails "the port is gone with the container" 1 'timed out|refused' ext_probe tcp 198.51.100.1 5000 x
+
+# From the host itself and from containers (socket hooks on the sandbox's cgroup).
+check "run a server again" bp run -d --name srv2 --net web -p 6000:80 -p 6053:53/udp -p 127.0.0.1:6001:80 -- python3 "$TOOLS/echo.py" --tcp 80 --udp 53
+for _ in $(seq 1 50); do bp logs srv2 | grep -q ready && break; sleep 0.1; done
+check_output "host: localhost:6000" '^80 ' in_host_cgroup python3 "$TOOLS/probe.py" tcp 127.0.0.1 6000 h
+check_output "host: its uplink address" '^80 ' in_host_cgroup python3 "$TOOLS/probe.py" tcp 198.51.100.1 6000 h
+check_output "host: 127.0.0.1-bound port at localhost" '^80 ' in_host_cgroup python3 "$TOOLS/probe.py" tcp 127.0.0.1 6001 h
+check_output "host: UDP at localhost, the answer comes from the published address" '^53 ' in_host_cgroup python3 "$TOOLS/probe.py" udp 127.0.0.1 6053 u
+check "another network" bp network create --subnet 10.41.0.0/24 other
+check "a client container there" bp run -d --name cli --net other
+check_output "hairpin from another network through the host's address" '^80 ' bp exec cli python3 "$TOOLS/probe.py" tcp 198.51.100.1 6000 c
+check_output "hairpin through the client's own gateway address" '^80 ' bp exec cli python3 "$TOOLS/probe.py" tcp 10.41.0.1 6000 c
+check_fails "a 127.0.0.1-bound port is not the container's to reach" 1 'refused|timed out' bp exec cli python3 "$TOOLS/probe.py" tcp 127.0.0.1 6001 c
+check_output "the server's own published port, from itself" '^80 ' bp exec srv2 python3 "$TOOLS/probe.py" tcp 198.51.100.1 6000 self
+check "rm -f" bp rm -f srv2 cli

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sock: cgroup socket hooks for published ports reached from the host itself
+ * (localhost:5000, hostIP:5000) and from containers through a host address
+ * (hairpin). connect() and sendmsg() to a published address are sent to the
+ * container's address instead, so no packet needs translating; recvmsg() and
+ * getpeername() show the published address again. They act only in network
+ * namespaces the agent registered in bp_netns, and always allow the call:
+ * returning 0 here would fail the caller's connect() or sendmsg().
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "lib/maps.h"
+
+#define BP_ALLOW 1
+
+/* The published target of ctx's destination, or NULL if it is none or not ours to touch. */
+static __always_inline struct bp_port_target *bp_sock_target(struct bpf_sock_addr *ctx, __u8 proto)
+{
+	__u64 netns = bpf_get_netns_cookie(ctx);
+	__u8 *kind = bpf_map_lookup_elem(&bp_netns, &netns);
+	if (!kind)
+		return NULL;
+
+	__u32 ip = ctx->user_ip4;
+	int loopback = (ip & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000);
+	/* Loopback is the host only in the host's namespace; in a container it is the container. */
+	if (!(loopback && *kind == BP_NETNS_HOST) && !bpf_map_lookup_elem(&bp_host_addrs, &ip))
+		return NULL;
+
+	struct bp_port_key key = { .host_ip = ip, .host_port = (__u16)ctx->user_port, .proto = proto };
+	struct bp_port_target *target = bpf_map_lookup_elem(&bp_ports, &key);
+	if (target)
+		return target;
+	key.host_ip = 0;
+	return bpf_map_lookup_elem(&bp_ports, &key);
+}
+
+static __always_inline void bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 proto)
+{
+	struct bp_port_target *target = bp_sock_target(ctx, proto);
+	if (!target)
+		return;
+	struct bp_sock_nat_key key = { .cookie = bpf_get_socket_cookie(ctx), .ip = target->ip, .port = target->port };
+	struct bp_nat_value published = { .host_ip = ctx->user_ip4, .host_port = (__u16)ctx->user_port };
+
+	bpf_map_update_elem(&bp_sock_nat, &key, &published, BPF_ANY);
+	ctx->user_ip4 = target->ip;
+	ctx->user_port = target->port;
+}
+
+/* Shows the published address where the socket sees a redirected container address. */
+static __always_inline void bp_sock_restore(struct bpf_sock_addr *ctx)
+{
+	struct bp_sock_nat_key key = {
+		.cookie = bpf_get_socket_cookie(ctx), .ip = ctx->user_ip4, .port = (__u16)ctx->user_port,
+	};
+	struct bp_nat_value *published = bpf_map_lookup_elem(&bp_sock_nat, &key);
+
+	if (published) {
+		ctx->user_ip4 = published->host_ip;
+		ctx->user_port = published->host_port;
+	}
+}
+
+SEC("cgroup/connect4")
+int bp_connect4(struct bpf_sock_addr *ctx)
+{
+	if (ctx->protocol == BP_PROTO_TCP || ctx->protocol == BP_PROTO_UDP)
+		bp_sock_redirect(ctx, ctx->protocol);
+	return BP_ALLOW;
+}
+
+SEC("cgroup/sendmsg4")
+int bp_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	bp_sock_redirect(ctx, BP_PROTO_UDP);
+	return BP_ALLOW;
+}
+
+SEC("cgroup/recvmsg4")
+int bp_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	bp_sock_restore(ctx);
+	return BP_ALLOW;
+}
+
+SEC("cgroup/getpeername4")
+int bp_peername4(struct bpf_sock_addr *ctx)
+{
+	bp_sock_restore(ctx);
+	return BP_ALLOW;
+}
+
+char _license[] SEC("license") = "Dual BSD/GPL";
