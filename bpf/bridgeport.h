@@ -43,6 +43,10 @@
 #define BP_MAP_HOST_ADDRS "bp_host_addrs"
 /* LRU: a published flow, seen from the container's replies -> the host address it came to */
 #define BP_MAP_NAT "bp_nat"
+/* LRU: a masqueraded flow as the container sent it -> the host address and port it leaves with */
+#define BP_MAP_SNAT "bp_snat"
+/* LRU: a masqueraded flow as the replies show it -> the container it belongs to */
+#define BP_MAP_SNAT_REV "bp_snat_rev"
 /* {container address, port, protocol} of every published port -> 1 (user space) */
 #define BP_MAP_TARGETS "bp_targets"
 /* network namespace cookie -> enum bp_netns_kind: where the socket hooks act (user space) */
@@ -72,6 +76,11 @@
 #define BP_MAX_HOST_ADDRS 1024
 #define BP_MAX_NAT_FLOWS 262144
 #define BP_MAX_SUBNETS 4096
+#define BP_MAX_SNAT_FLOWS 262144
+/* Source ports of masqueraded flows: above Linux's ephemeral range (32768-60999), so
+ * they never collide with the host's own connections. */
+#define BP_SNAT_PORT_MIN 61000
+#define BP_SNAT_PORT_MAX 65535
 #define BP_MAX_NETNS 16384
 #define BP_MAX_SOCK_NAT 65536
 
@@ -113,6 +122,8 @@ enum bp_endpoint_flags {
 	BP_EP_F_INTERNAL = 1 << 2,
 	/* Isolate from other networks' subnets (BP_DROP_ISOLATION). */
 	BP_EP_F_ISOLATED = 1 << 3,
+	/* Traffic leaving the host gets the uplink's address (Docker's MASQUERADE). */
+	BP_EP_F_MASQUERADE = 1 << 4,
 };
 
 /* Keyed by the u32 ifindex of the host-side veth. 16 bytes, no padding. */
@@ -129,6 +140,7 @@ struct bp_endpoint {
 
 /* IP protocol numbers as in the IPv4 header. */
 enum bp_protocol {
+	BP_PROTO_ICMP = 1, /* echo only: the identifier plays the port */
 	BP_PROTO_TCP = 6,
 	BP_PROTO_UDP = 17,
 };
@@ -160,6 +172,24 @@ struct bp_nat_key {
 	__u16 endpoint_port;
 	__u8 proto;
 	__u8 pad[3];
+};
+
+/* A flow: 16 bytes, addresses and ports in network byte order. */
+struct bp_flow_key {
+	__u32 src_ip;
+	__u32 dst_ip;
+	__u16 src_port;
+	__u16 dst_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+/* Where a masqueraded reply goes back to. 12 bytes. */
+struct bp_snat_origin {
+	__u32 ip;        /* container address */
+	__u16 port;      /* container port (or ICMP echo id) */
+	__u16 pad;
+	__u32 ifindex;   /* the container's host-side veth */
 };
 
 /* A published port's container side, for policy exceptions. 8 bytes. */

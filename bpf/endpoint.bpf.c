@@ -6,11 +6,12 @@
  *   bp_ep_egress   tc egress  of the host-side veth = what the container receives
  *
  * Both count packets and bytes per endpoint (keyed by the host-side veth's
- * ifindex). Ingress also translates the replies of published flows back to
- * the host address and port the client used (bp_nat, filled by the uplink
- * program) and sends them straight out of the uplink. Before that it applies
- * the endpoint's policy (lib/policy.h: anti-spoofing, isolation between
- * networks, ICC, internal networks) from bp_endpoints, counting each drop.
+ * ifindex). Ingress applies the endpoint's policy (lib/policy.h:
+ * anti-spoofing, isolation between networks, ICC, internal networks) from
+ * bp_endpoints, counting each drop; then it translates replies of published
+ * flows back to the address the client used (bp_nat, filled by the uplink
+ * program) and masquerades flows to beyond the host (lib/nat.h), sending
+ * both straight out of the uplink.
  *
  * SEC("tc") gives BPF_PROG_TYPE_SCHED_CLS without an expected attach type, which
  * the kernel accepts both for tcx links (bpf_link_create with
@@ -24,8 +25,12 @@
 #include "lib/nat.h"
 #include "lib/policy.h"
 
-/* A reply of a published flow: rewrite its source to the published address. */
-static __always_inline int bp_reverse_nat(struct __sk_buff *skb)
+/*
+ * After the policy: a reply of a published flow gets its source rewritten to
+ * the published address; a flow to beyond the host is masqueraded when the
+ * network says so. Both leave by a redirect.
+ */
+static __always_inline int bp_translate(struct __sk_buff *skb, const struct bp_endpoint *ep)
 {
 	struct bp_packet p;
 
@@ -36,13 +41,21 @@ static __always_inline int bp_reverse_nat(struct __sk_buff *skb)
 		.remote_port = p.dport, .endpoint_port = p.sport, .proto = p.proto,
 	};
 	struct bp_nat_value *found = bpf_map_lookup_elem(&bp_nat, &flow);
-	if (!found)
-		return BP_CONTINUE;
-	struct bp_nat_value published = *found;
+	if (found) {
+		struct bp_nat_value published = *found;
 
-	if (bp_rewrite(skb, &p, 0, published.host_ip, published.host_port) < 0)
-		return BP_DROP;
-	return bp_redirect_by_route(skb, published.host_ip, p.daddr);
+		if (bp_rewrite(skb, &p, 0, published.host_ip, published.host_port) < 0)
+			return BP_DROP;
+		return bp_redirect_by_route(skb, published.host_ip, p.daddr);
+	}
+
+	if (!ep || !(ep->flags & BP_EP_F_MASQUERADE))
+		return BP_CONTINUE;
+	if (p.daddr == 0xffffffff || (p.daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
+		return BP_CONTINUE;
+	if (bp_subnet_of(p.daddr) || bpf_map_lookup_elem(&bp_host_addrs, &p.daddr))
+		return BP_CONTINUE;  /* stays on this host */
+	return bp_masquerade(skb, &p);
 }
 
 SEC("tc")
@@ -52,14 +65,14 @@ int bp_ep_ingress(struct __sk_buff *skb)
 
 	__u32 ifindex = skb->ifindex;
 	struct bp_endpoint *found = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
-	if (found) {
-		struct bp_endpoint ep = *found;
-		enum bp_drop_reason reason = bp_egress_verdict(skb, &ep);
+	if (!found)
+		return bp_translate(skb, NULL);
+	struct bp_endpoint ep = *found;
+	enum bp_drop_reason reason = bp_egress_verdict(skb, &ep);
 
-		if (reason)
-			return bp_drop(skb, reason, BP_DIR_EGRESS);
-	}
-	return bp_reverse_nat(skb);
+	if (reason)
+		return bp_drop(skb, reason, BP_DIR_EGRESS);
+	return bp_translate(skb, &ep);
 }
 
 SEC("tc")

@@ -7,7 +7,8 @@
  * can translate exactly its replies back, and the packet goes straight to the
  * container's bridge. As in Docker 28, a packet addressed straight to a
  * container (not through a published port) is dropped, unless its network is
- * in routed mode. Everything else continues untouched.
+ * in routed mode. Replies to flows the endpoint program masqueraded go back to
+ * their container. Everything else continues untouched.
  */
 #include "lib/common.h"
 #include "lib/maps.h"
@@ -41,6 +42,10 @@ int bp_up_ingress(struct __sk_buff *skb)
 		return BP_CONTINUE;
 	if (!bpf_map_lookup_elem(&bp_host_addrs, &p.daddr))
 		return BP_CONTINUE;  /* not addressed to this host */
+
+	int verdict;
+	if (bp_unmasquerade(skb, &p, &verdict))
+		return verdict;
 
 	struct bp_port_target *found = bp_published(&p);
 	if (!found)

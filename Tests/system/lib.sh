@@ -76,7 +76,7 @@ sandbox_down() {
     set +e
     agent_stop
     # Containers and their supervisors live in the sandbox's namespaces: stop them by PID.
-    local files=(/run/netns/"$HOST_NS" "$STATE"/state/netns/*)
+    local files=(/run/netns/"$HOST_NS" /run/netns/"$EXT_NS" "$STATE"/state/netns/*)
     for pid in $(pids_in_namespaces "${files[@]}") $(cat "$CGROUP/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     for f in "$STATE"/state/netns/*; do [ -e "$f" ] && { umount -l "$f" 2>/dev/null; rm -f "$f"; }; done
     ip netns del "$HOST_NS" 2>/dev/null

@@ -86,6 +86,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_targets SEC(".maps");
 
+/* BP_MAP_SNAT: masqueraded flows, container side -> {host address, port} */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BP_MAX_SNAT_FLOWS);
+	__type(key, struct bp_flow_key);
+	__type(value, struct bp_nat_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_snat SEC(".maps");
+
+/* BP_MAP_SNAT_REV: masqueraded flows, remote side (as replies arrive) -> container */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BP_MAX_SNAT_FLOWS);
+	__type(key, struct bp_flow_key);
+	__type(value, struct bp_snat_origin);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_snat_rev SEC(".maps");
+
 /* BP_MAP_NETNS: namespaces the socket hooks act in, written by the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

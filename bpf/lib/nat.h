@@ -15,16 +15,23 @@
 #ifndef AF_INET
 #define AF_INET 2
 #endif
+#ifndef BPF_FIB_LOOKUP_SRC
+#define BPF_FIB_LOOKUP_SRC (1U << 4)  /* Linux 6.8: also give the route's preferred source */
+#endif
 
 static __always_inline __u32 bp_l4_csum_off(const struct bp_packet *p)
 {
-	return p->l4_off + (p->proto == BP_PROTO_TCP ? offsetof(struct tcphdr, check)
-						    : offsetof(struct udphdr, check));
+	if (p->proto == BP_PROTO_TCP)
+		return p->l4_off + offsetof(struct tcphdr, check);
+	if (p->proto == BP_PROTO_UDP)
+		return p->l4_off + offsetof(struct udphdr, check);
+	return p->l4_off + offsetof(struct bp_icmp_echo, checksum);
 }
 
 /*
  * Replaces one address and one port of the packet: the destination when
- * `dest` is set, else the source. UDP checksums of 0 (none) stay 0.
+ * `dest` is set, else the source. UDP checksums of 0 (none) stay 0. For ICMP
+ * echo the "port" is the identifier, and the ICMP checksum has no pseudo-header.
  */
 static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_packet *p, int dest,
 				      __u32 new_ip, __u16 new_port)
@@ -32,12 +39,15 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 	__u32 old_ip = dest ? p->daddr : p->saddr;
 	__u16 old_port = dest ? p->dport : p->sport;
 	__u32 ip_off = p->l3_off + (dest ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
-	__u32 port_off = p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
+	__u32 port_off = p->proto == BP_PROTO_ICMP ? p->l4_off + offsetof(struct bp_icmp_echo, id)
+			 : p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
 	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	__u32 l4_csum = bp_l4_csum_off(p);
 
-	if (bpf_l4_csum_replace(skb, l4_csum, old_ip, new_ip, BPF_F_PSEUDO_HDR | mangled | sizeof(new_ip)) ||
-	    bpf_l4_csum_replace(skb, l4_csum, old_port, new_port, mangled | sizeof(new_port)) ||
+	if (p->proto != BP_PROTO_ICMP &&
+	    bpf_l4_csum_replace(skb, l4_csum, old_ip, new_ip, BPF_F_PSEUDO_HDR | mangled | sizeof(new_ip)))
+		return -1;
+	if (bpf_l4_csum_replace(skb, l4_csum, old_port, new_port, mangled | sizeof(new_port)) ||
 	    bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_ip, new_ip, sizeof(new_ip)) ||
 	    bpf_skb_store_bytes(skb, ip_off, &new_ip, sizeof(new_ip), 0) ||
 	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
@@ -66,6 +76,80 @@ static __always_inline int bp_redirect_by_route(struct __sk_buff *skb, __u32 sad
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return BP_CONTINUE;  /* no route: leave it to the kernel */
 	return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+}
+
+/*
+ * Masquerade (Docker's MASQUERADE rule): a flow from a container to beyond the
+ * host leaves with the address the route out prefers and a source port from
+ * BP_SNAT_PORT_MIN..MAX chosen so that {host address, port, remote, protocol}
+ * is unique. Both directions are kept in LRU maps, so idle flows expire.
+ * Returns the verdict.
+ */
+static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_packet *p)
+{
+	struct bp_flow_key flow = {
+		.src_ip = p->saddr, .dst_ip = p->daddr, .src_port = p->sport, .dst_port = p->dport, .proto = p->proto,
+	};
+	struct bpf_fib_lookup fib = {
+		.family = AF_INET, .ipv4_src = p->saddr, .ipv4_dst = p->daddr, .ifindex = skb->ingress_ifindex,
+	};
+	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SRC);
+
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return BP_CONTINUE;
+
+	struct bp_nat_value *known = bpf_map_lookup_elem(&bp_snat, &flow);
+	struct bp_nat_value nat = {};
+	if (known) {
+		nat = *known;
+	} else {
+		struct bp_snat_origin origin = { .ip = p->saddr, .port = p->sport, .ifindex = skb->ifindex };
+		struct bp_flow_key reply = { .src_ip = p->daddr, .dst_ip = fib.ipv4_src, .src_port = p->dport, .proto = p->proto };
+		__u32 span = BP_SNAT_PORT_MAX - BP_SNAT_PORT_MIN + 1;
+		__u32 start = bpf_get_prandom_u32() % span;
+		int found = 0;
+
+		for (int i = 0; i < 16; i++) {
+			__u16 port = BP_SNAT_PORT_MIN + (start + i * 97) % span;
+
+			reply.dst_port = bpf_htons(port);
+			if (p->proto == BP_PROTO_ICMP)
+				reply.src_port = reply.dst_port;  /* echo replies carry the new id only */
+			if (bpf_map_update_elem(&bp_snat_rev, &reply, &origin, BPF_NOEXIST) == 0) {
+				found = 1;
+				break;
+			}
+		}
+		if (!found)
+			return BP_DROP;  /* no free port for this destination */
+		nat.host_ip = fib.ipv4_src;
+		nat.host_port = reply.dst_port;
+		bpf_map_update_elem(&bp_snat, &flow, &nat, BPF_ANY);
+	}
+	if (bp_rewrite(skb, p, 0, nat.host_ip, nat.host_port) < 0)
+		return BP_DROP;
+	return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+}
+
+/*
+ * A reply to a masqueraded flow, arriving at the uplink, goes back to its
+ * container: returns 1 and sets *verdict, or 0 when the packet is not one.
+ */
+static __always_inline int bp_unmasquerade(struct __sk_buff *skb, const struct bp_packet *p, int *verdict)
+{
+	struct bp_flow_key reply = {
+		.src_ip = p->saddr, .dst_ip = p->daddr, .src_port = p->sport, .dst_port = p->dport, .proto = p->proto,
+	};
+	struct bp_snat_origin *found = bpf_map_lookup_elem(&bp_snat_rev, &reply);
+	if (!found)
+		return 0;
+	struct bp_snat_origin origin = *found;
+
+	if (bp_rewrite(skb, p, 1, origin.ip, origin.port) < 0)
+		*verdict = BP_DROP;
+	else
+		*verdict = bp_redirect_by_route(skb, p->saddr, origin.ip);
+	return 1;
 }
 
 #endif /* BP_LIB_NAT_H */

@@ -15,6 +15,17 @@
 
 #include "common.h"
 
+/* ICMP echo header (linux/icmp.h pulls in libc headers). */
+struct bp_icmp_echo {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be16 id;
+	__be16 sequence;
+};
+#define BP_ICMP_ECHOREPLY 0
+#define BP_ICMP_ECHO      8
+
 #define BP_IP_MF     0x2000
 #define BP_IP_OFFSET 0x1fff
 
@@ -26,7 +37,8 @@ struct bp_packet {
 	__u16 sport;     /* network byte order, when has_ports */
 	__u16 dport;
 	__u8 proto;
-	__u8 has_ports;  /* TCP or UDP with its header present (not a later fragment) */
+	__u8 has_ports;  /* TCP, UDP or ICMP echo with its header present (not a later fragment);
+			  * for ICMP echo both ports are the identifier */
 	__u8 fragment;   /* part of a fragmented datagram */
 };
 
@@ -54,6 +66,17 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 	/* A later fragment carries no L4 header. */
 	if (ip->frag_off & bpf_htons(BP_IP_OFFSET))
 		return 0;
+	if (p->proto == BP_PROTO_ICMP) {
+		struct bp_icmp_echo *icmp = data + p->l4_off;
+
+		if ((void *)(icmp + 1) > data_end)
+			return 0;
+		if (icmp->type != BP_ICMP_ECHO && icmp->type != BP_ICMP_ECHOREPLY)
+			return 0;
+		p->sport = p->dport = icmp->id;
+		p->has_ports = 1;
+		return 0;
+	}
 	if (p->proto != BP_PROTO_TCP && p->proto != BP_PROTO_UDP)
 		return 0;
 
