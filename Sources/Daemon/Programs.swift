@@ -67,7 +67,8 @@ final class Programs: @unchecked Sendable {
             var flags = BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue
             if !network.iccEnabled { flags |= BP_EP_F_ICC_DISABLED.rawValue }
             if network.internal { flags |= BP_EP_F_INTERNAL.rawValue }
-            if network.masqueradeEnabled && !network.internal { flags |= BP_EP_F_MASQUERADE.rawValue }
+            // Routed networks are reachable as they are: no translation either way, as in Docker.
+            if network.masqueradeEnabled && !network.internal && !network.routedMode { flags |= BP_EP_F_MASQUERADE.rawValue }
             try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes,
                                                                networkID: number(of: network.id), flags: UInt32(flags)))
         }
