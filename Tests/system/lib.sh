@@ -41,7 +41,7 @@ in_ext() { nsenter --net=/run/netns/"$EXT_NS" "$@"; }
 agent_start() {
     sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP" \
         "$BIN" daemon --netns "$HOST_NS" --state-dir "$STATE/state" --bpf-root "$STATE/bpf" --cgroup "$CGROUP" \
-        --socket "$BRIDGEPORT_SOCKET" --metrics-address "127.0.0.1:$METRICS_PORT" "$@" >>"$AGENT_LOG" 2>&1 &
+        --socket "$BRIDGEPORT_SOCKET" --metrics-address "127.0.0.1:$METRICS_PORT" ${AGENT_ARGS:-} "$@" >>"$AGENT_LOG" 2>&1 &
     AGENT_PID=$!
     echo "$AGENT_PID" >"$STATE/agent.pid"
     for _ in $(seq 1 200); do

@@ -5,7 +5,7 @@ ext_probe() { in_ext python3 "$TOOLS/probe.py" "$@"; }
 
 check "network create" bp network create --subnet 10.40.0.0/24 web
 check "run a server with published TCP and UDP ports" \
-    bp run -d --name srv --net web -p 5000:80 -p 5353:53/udp -p 127.0.0.1:5001:80 -p 80 -- python3 "$TOOLS/echo.py" --tcp 80 --udp 53
+    bp run -d --name srv --net web -p 5000:80 -p 5353:53/udp -p 127.0.0.1:5001:80 -p 80 -p 5080:8080 -- python3 "$TOOLS/echo.py" --tcp 80 --udp 53 --stream 8080
 for _ in $(seq 1 50); do bp logs srv | grep -q ready && break; sleep 0.1; done
 
 check_output "port lists the bindings" '^80/tcp -> 0.0.0.0:5000$' bp port srv
@@ -28,9 +28,14 @@ sleep 0.3
 check_fails "a host port bound by a host socket is refused" 125 'port is already allocated' bp run -d --name other --net web -p 7000:80
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 
-# Restart keeps the bindings; removing the container removes them.
+# Restart keeps the bindings, and an established connection keeps every byte across it;
+# removing the container removes them.
+in_ext python3 "$TOOLS/stream.py" 198.51.100.1 5080 4 >"$STATE/stream.out" 2>&1 & streamer=$!
+sleep 1
 agent_stop
 agent_start || { fail "agent restarts"; return; }
+wait "$streamer" && pass "an established connection survives the agent restart ($(cat "$STATE/stream.out"))" \
+    || fail "the connection broke across the restart: $(cat "$STATE/stream.out")"
 check_output "published port works after an agent restart" '^80 198\.51\.100\.2 again$' ext_probe tcp 198.51.100.1 5000 again
 check_output "no iptables or nftables rule in the host namespace" '^0$' bash -c "nsenter --net=/run/netns/$HOST_NS nft list ruleset 2>/dev/null | grep -cE '^\s+(ip|tcp|udp|meta|counter|dnat|snat|masquerade)'"
 check "rm -f srv" bp rm -f srv

@@ -1,15 +1,38 @@
 #!/usr/bin/env python3
 """Test server run inside containers: answers every TCP connection and UDP datagram
 with "<port> <client address> <data>", so tests see which container port was reached and
-which client address the container saw. Usage: echo.py [--tcp PORT]... [--udp PORT]..."""
+which client address the container saw; --stream ports echo every byte back for as long
+as the connection lasts. Usage: echo.py [--tcp PORT]... [--udp PORT]... [--stream PORT]..."""
 import argparse
 import selectors
 import socket
+import threading
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--tcp", type=int, action="append", default=[])
 parser.add_argument("--udp", type=int, action="append", default=[])
+parser.add_argument("--stream", type=int, action="append", default=[])
 args = parser.parse_args()
+
+
+def echo_forever(conn):
+    with conn:
+        while data := conn.recv(65536):
+            conn.sendall(data)
+
+
+def serve_stream(listener):
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=echo_forever, args=(conn,), daemon=True).start()
+
+
+for port in args.stream:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(64)
+    threading.Thread(target=serve_stream, args=(s,), daemon=True).start()
 
 selector = selectors.DefaultSelector()
 for port in args.tcp:
