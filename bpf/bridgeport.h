@@ -43,6 +43,8 @@
 #define BP_MAP_HOST_ADDRS "bp_host_addrs"
 /* LRU: a published flow, seen from the container's replies -> the host address it came to */
 #define BP_MAP_NAT "bp_nat"
+/* LPM: {protocol, host port, source CIDR} allowed to use a restricted published port */
+#define BP_MAP_ALLOW "bp_allow"
 /* LRU: a masqueraded flow as the container sent it -> the host address and port it leaves with */
 #define BP_MAP_SNAT "bp_snat"
 /* LRU: a masqueraded flow as the replies show it -> the container it belongs to */
@@ -157,8 +159,23 @@ struct bp_port_key {
 struct bp_port_target {
 	__u32 ip;        /* container address, network byte order */
 	__u16 port;      /* container port, network byte order */
-	__u16 pad;
+	__u16 flags;     /* enum bp_port_flags */
 	__u32 ifindex;   /* the container's host-side veth */
+};
+
+enum bp_port_flags {
+	/* Only sources in bp_allow may use the port (`bridgeport port allow`),
+	 * others are dropped with BP_DROP_NOT_ALLOWED before the DNAT. */
+	BP_PORT_F_RESTRICTED = 1 << 0,
+};
+
+/* LPM trie key: prefixlen = 32 (proto, pad, port: always matched) + the CIDR's length. */
+struct bp_allow_key {
+	__u32 prefixlen;
+	__u8 proto;
+	__u8 pad;
+	__u16 port;      /* host port, network byte order */
+	__u32 ip;        /* source network, network byte order */
 };
 
 /*

@@ -8,7 +8,9 @@
  * container's bridge. As in Docker 28, a packet addressed straight to a
  * container (not through a published port) is dropped, unless its network is
  * in routed mode. Replies to flows the endpoint program masqueraded go back to
- * their container. Everything else continues untouched.
+ * their container. A port restricted with `bridgeport port allow` only lets
+ * the allowed sources through, as Docker users do with the DOCKER-USER chain.
+ * Everything else continues untouched.
  */
 #include "lib/common.h"
 #include "lib/maps.h"
@@ -51,6 +53,15 @@ int bp_up_ingress(struct __sk_buff *skb)
 	if (!found)
 		return BP_CONTINUE;
 	struct bp_port_target target = *found;
+
+	if (target.flags & BP_PORT_F_RESTRICTED) {
+		struct bp_allow_key allow = { .prefixlen = 64, .proto = p.proto, .port = p.dport, .ip = p.saddr };
+
+		if (!bpf_map_lookup_elem(&bp_allow, &allow)) {
+			bp_count_drop(target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);
+			return BP_DROP;
+		}
+	}
 
 	struct bp_nat_key flow = {
 		.remote_ip = p.saddr, .endpoint_ip = target.ip,

@@ -45,6 +45,14 @@ public struct ConnectRequest: Codable, Sendable {
     public init(container: String, ip: String? = nil) { self.container = container; self.ip = ip }
 }
 
+/// POST /v1/containers/NAME/allow: who may use a published host port.
+public struct AllowRequest: Codable, Sendable {
+    public var hostPort: String
+    public var sources: [String]
+    public var clear: Bool
+    public init(hostPort: String, sources: [String], clear: Bool) { self.hostPort = hostPort; self.sources = sources; self.clear = clear }
+}
+
 /// Body of every error answer.
 public struct ErrorBody: Codable, Sendable {
     public var message: String

@@ -18,6 +18,8 @@ public struct BridgeportMaps: @unchecked Sendable {
     public let nat: BPFHashMap<bp_nat_key, bp_nat_value>
     /// LPM trie: bridge networks' subnets -> network id and flags
     public let subnets: BPFHashMap<bp_subnet_key, bp_subnet>
+    /// LPM trie: {protocol, host port, source CIDR} allowed on restricted ports -> 1
+    public let allow: BPFHashMap<bp_allow_key, UInt8>
     /// the container side of every published port -> 1
     public let targets: BPFHashMap<bp_target_key, UInt8>
     /// network namespace cookie -> bp_netns_kind, where the socket hooks act
@@ -41,6 +43,7 @@ public struct BridgeportMaps: @unchecked Sendable {
         nat = try BPFHashMap(map(BP_MAP_NAT))
         subnets = try BPFHashMap(map(BP_MAP_SUBNETS))
         targets = try BPFHashMap(map(BP_MAP_TARGETS))
+        allow = try BPFHashMap(map(BP_MAP_ALLOW))
         namespaces = try BPFHashMap(map(BP_MAP_NETNS))
     }
 

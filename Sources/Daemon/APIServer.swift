@@ -43,6 +43,10 @@ enum APIRoutes {
         v1.get("containers/:ref") { _, context in
             try await answer { try await agent.containerView(context.parameters.require("ref")) }
         }
+        v1.post("containers/:ref/allow") { request, context in
+            let body = try await request.decode(as: AllowRequest.self, context: context)
+            return try await answer { try await agent.allow(context.parameters.require("ref"), body) }
+        }
         v1.get("containers/:ref/logs") { _, context in
             try await answer { try await agent.logs(context.parameters.require("ref")) }
         }

@@ -196,6 +196,16 @@ public actor Agent {
         return result
     }
 
+    /// Restricts (or opens again) who may use a published host port of the container.
+    public func allow(_ reference: String, _ request: AllowRequest) throws -> ContainerView {
+        let container = try registry.planAllow(container: reference, hostPort: request.hostPort,
+                                               sources: request.sources, clear: request.clear)
+        try store.update(container: container)
+        replace(container)
+        try dataplane.syncPorts(registry)
+        return view(container)
+    }
+
     /// What the container's command wrote to stdout and stderr.
     public func logs(_ reference: String) throws -> String {
         let container = try registry.container(reference)

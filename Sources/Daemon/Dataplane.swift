@@ -181,15 +181,19 @@ final class Dataplane: @unchecked Sendable {
     /// Publishes a container's ports on the address of its first bridge endpoint.
     func publish(_ container: Container, registry: Registry) throws {
         guard let (ip, ifindex) = portTarget(container, registry) else { return }
-        try programs.publish(container.ports, to: ip, ifindex: ifindex)
+        try programs.publish(container.ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil) })
     }
 
     func unpublish(_ container: Container) { programs.unpublish(container.ports) }
 
-    /// Makes the ports map match every container of the registry (start-up, connect, disconnect).
+    /// Makes the port and allow maps match every container of the registry (start-up,
+    /// connect, disconnect, `port allow`).
     func syncPorts(_ registry: Registry) throws {
-        try programs.syncPorts(registry.containers.flatMap { container in
-            portTarget(container, registry).map { target in container.ports.map { ($0, target.0, target.1) } } ?? []
+        try programs.syncPorts(registry.containers.flatMap { container -> [Published] in
+            guard let (ip, ifindex) = portTarget(container, registry) else { return [] }
+            return container.ports.map {
+                Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto))
+            }
         })
     }
 

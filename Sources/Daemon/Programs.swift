@@ -154,17 +154,26 @@ final class Programs: @unchecked Sendable {
 
     // MARK: Published ports
 
-    /// Makes the map hold exactly `published`: each port to its container's address and veth.
-    func syncPorts(_ published: [(mapping: PortMapping, ip: IPv4Address, ifindex: UInt32)]) throws {
-        let wanted = Dictionary(published.map { (Programs.key($0.mapping), Programs.target($0.mapping, ip: $0.ip, ifindex: $0.ifindex)) },
-                                uniquingKeysWith: { first, _ in first })
+    /// Makes the maps hold exactly `published`: each port to its container's address and
+    /// veth, and the sources allowed on restricted ports.
+    func syncPorts(_ published: [Published]) throws {
+        let wanted = Dictionary(published.map { (Programs.key($0.mapping), $0.target) }, uniquingKeysWith: { first, _ in first })
         for key in try maps.ports.keys() where wanted[key] == nil { try maps.ports.delete(key) }
         for (key, target) in wanted where try maps.ports.lookup(key) != target { try maps.ports.update(key, target) }
+
+        let allowed = Set(published.flatMap { entry in
+            (entry.allowed ?? []).map { network in
+                bp_allow_key(prefixlen: UInt32(32 + network.prefixLength), proto: Programs.proto(entry.mapping.proto), pad: 0,
+                             port: entry.mapping.hostPort.bigEndian, ip: network.address.value.bigEndian)
+            }
+        })
+        for key in try maps.allow.keys() where !allowed.contains(key) { try maps.allow.delete(key) }
+        for key in allowed { try maps.allow.update(key, 1) }
         try refreshTargets()
     }
 
-    func publish(_ mappings: [PortMapping], to ip: IPv4Address, ifindex: UInt32) throws {
-        for mapping in mappings { try maps.ports.update(Programs.key(mapping), Programs.target(mapping, ip: ip, ifindex: ifindex)) }
+    func publish(_ published: [Published]) throws {
+        for entry in published { try maps.ports.update(Programs.key(entry.mapping), entry.target) }
         try refreshTargets()
     }
 
@@ -193,12 +202,11 @@ final class Programs: @unchecked Sendable {
     }
 
     static func key(_ mapping: PortMapping) -> bp_port_key {
-        bp_port_key(host_ip: mapping.hostIP.value.bigEndian, host_port: mapping.hostPort.bigEndian,
-                    proto: mapping.proto == .tcp ? UInt8(BP_PROTO_TCP.rawValue) : UInt8(BP_PROTO_UDP.rawValue), pad: 0)
+        bp_port_key(host_ip: mapping.hostIP.value.bigEndian, host_port: mapping.hostPort.bigEndian, proto: proto(mapping.proto), pad: 0)
     }
 
-    static func target(_ mapping: PortMapping, ip: IPv4Address, ifindex: UInt32) -> bp_port_target {
-        bp_port_target(ip: ip.value.bigEndian, port: mapping.containerPort.bigEndian, pad: 0, ifindex: ifindex)
+    static func proto(_ proto: PortProtocol) -> UInt8 {
+        UInt8(proto == .tcp ? BP_PROTO_TCP.rawValue : BP_PROTO_UDP.rawValue)
     }
 
     // MARK: Objects
@@ -233,6 +241,27 @@ extension bp_subnet_key: @retroactive Hashable {
     public func hash(into hasher: inout Hasher) { hasher.combine(prefixlen); hasher.combine(ip) }
 }
 
+/// A published port as the maps hold it.
+struct Published {
+    var mapping: PortMapping
+    var ip: IPv4Address
+    var ifindex: UInt32
+    /// Sources allowed to use the host port; nil when it is open to all.
+    var allowed: [IPv4Network]?
+
+    var target: bp_port_target {
+        bp_port_target(ip: ip.value.bigEndian, port: mapping.containerPort.bigEndian,
+                       flags: allowed == nil ? 0 : UInt16(BP_PORT_F_RESTRICTED.rawValue), ifindex: ifindex)
+    }
+}
+
+extension bp_allow_key: @retroactive Hashable {
+    public static func == (a: bp_allow_key, b: bp_allow_key) -> Bool {
+        a.prefixlen == b.prefixlen && a.proto == b.proto && a.port == b.port && a.ip == b.ip
+    }
+    public func hash(into hasher: inout Hasher) { hasher.combine(prefixlen); hasher.combine(port); hasher.combine(ip) }
+}
+
 extension bp_target_key: @retroactive Hashable {
     public static func == (a: bp_target_key, b: bp_target_key) -> Bool { a.ip == b.ip && a.port == b.port && a.proto == b.proto }
     public func hash(into hasher: inout Hasher) { hasher.combine(ip); hasher.combine(port); hasher.combine(proto) }
@@ -240,6 +269,6 @@ extension bp_target_key: @retroactive Hashable {
 
 extension bp_port_target: @retroactive Equatable {
     public static func == (a: bp_port_target, b: bp_port_target) -> Bool {
-        a.ip == b.ip && a.port == b.port && a.ifindex == b.ifindex
+        a.ip == b.ip && a.port == b.port && a.flags == b.flags && a.ifindex == b.ifindex
     }
 }

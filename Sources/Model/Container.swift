@@ -10,6 +10,14 @@ public struct Container: Codable, Sendable, Hashable, Identifiable {
     public var networkMode: String
     public var ports: [PortMapping]
     public var process: ProcessState
+    /// Sources allowed to use a published host port ("5000/tcp" -> CIDRs); a port with
+    /// no entry is open to all (`bridgeport port allow`).
+    public var allowedSources: [String: [IPv4Network]]? = nil
+
+    /// The CIDRs that may reach host port `port`, or nil when it is open to all.
+    public func allowed(hostPort port: UInt16, _ proto: PortProtocol) -> [IPv4Network]? {
+        allowedSources?["\(port)/\(proto.rawValue)"]
+    }
 
     public var shortID: String { String(id.prefix(12)) }
 }

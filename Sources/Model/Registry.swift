@@ -199,6 +199,34 @@ public struct Registry: Sendable {
         return endpoint
     }
 
+    /// Restricts who may use one of the container's published host ports
+    /// (`PORT[/PROTO]`), or opens it to all again with `clear`.
+    public func planAllow(container reference: String, hostPort spec: String, sources: [String], clear: Bool) throws(ModelError) -> Container {
+        var container = try container(reference)
+        let parts = spec.split(separator: "/", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let port = UInt16(parts[0]), port > 0,
+              let proto = parts.count == 2 ? PortProtocol(rawValue: parts[1].lowercased()) : .tcp else {
+            throw .invalidPortSpec(spec, "expected HOSTPORT[/tcp|/udp], e.g. 5000/tcp")
+        }
+        guard container.ports.contains(where: { $0.hostPort == port && $0.proto == proto }) else {
+            throw .invalidPortSpec(spec, "container \(container.name) does not publish host port \(port)/\(proto.rawValue)")
+        }
+        guard clear || !sources.isEmpty else { throw .invalidCIDR("", "give at least one source CIDR, or --clear") }
+        var networks: [IPv4Network] = []
+        for source in sources {
+            if let address = IPv4Address(source) {
+                networks.append(IPv4Network(containing: address, prefixLength: 32))
+            } else {
+                networks.append(try IPv4Network.parse(source))
+            }
+        }
+        let key = "\(port)/\(proto.rawValue)"
+        var allowed = container.allowedSources ?? [:]
+        allowed[key] = clear ? nil : Array(Set((allowed[key] ?? []) + networks)).sorted { $0.description < $1.description }
+        container.allowedSources = allowed.isEmpty ? nil : allowed
+        return container
+    }
+
     /// Chooses a host port for each request: the asked one if free, else the first free one
     /// of its range, else (no port given) the first free ephemeral port.
     func allocatePorts(_ requests: [PortRequest], portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool) throws(ModelError) -> [PortMapping] {

@@ -130,22 +130,52 @@ struct Exec: AsyncParsableCommand {
 }
 
 struct Port: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List port mappings of a container.")
-    @OptionGroup var client: ClientOptions
-    @Argument(help: "Container.") var container: String
-    @Argument(help: "PRIVATE_PORT[/PROTO]") var privatePort: String?
+    static let configuration = CommandConfiguration(
+        abstract: "List port mappings of a container, or restrict who may use them.",
+        subcommands: [List.self, Allow.self], defaultSubcommand: List.self)
 
-    func run() async throws {
-        let view: ContainerView = try await client.client.get("/v1/containers/" + pathComponent(container))
-        let ports = view.container.ports.sorted { ($0.containerPort, $0.proto, $0.hostPort) < ($1.containerPort, $1.proto, $1.hostPort) }
-        guard let privatePort else { ports.forEach { print($0) }; return }
-        let parts = privatePort.split(separator: "/")
-        let proto = parts.count > 1 ? String(parts[1]) : "tcp"
-        let matching = ports.filter { "\($0.containerPort)" == parts.first.map(String.init) && $0.proto.rawValue == proto }
-        guard !matching.isEmpty else {
-            throw Failure(message: "Error: No public port '\(parts.first ?? "")/\(proto)' published for \(view.container.name)", code: 1)
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List port mappings (the default).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Container.") var container: String
+        @Argument(help: "PRIVATE_PORT[/PROTO]") var privatePort: String?
+
+        func run() async throws {
+            let view: ContainerView = try await client.client.get("/v1/containers/" + pathComponent(container))
+            let ports = view.container.ports.sorted { ($0.containerPort, $0.proto, $0.hostPort) < ($1.containerPort, $1.proto, $1.hostPort) }
+            let allowed = { (m: PortMapping) in
+                view.container.allowed(hostPort: m.hostPort, m.proto).map { " (allowed from \($0.map(\.description).joined(separator: ", ")))" } ?? ""
+            }
+            guard let privatePort else { ports.forEach { print("\($0)" + allowed($0)) }; return }
+            let parts = privatePort.split(separator: "/")
+            let proto = parts.count > 1 ? String(parts[1]) : "tcp"
+            let matching = ports.filter { "\($0.containerPort)" == parts.first.map(String.init) && $0.proto.rawValue == proto }
+            guard !matching.isEmpty else {
+                throw Failure(message: "Error: No public port '\(parts.first ?? "")/\(proto)' published for \(view.container.name)", code: 1)
+            }
+            matching.forEach { print("\($0.hostIP):\($0.hostPort)") }
         }
-        matching.forEach { print("\($0.hostIP):\($0.hostPort)") }
+    }
+
+    /// Docker users restrict published ports with rules in the DOCKER-USER chain; here
+    /// the allowed sources go into a BPF map checked before the DNAT.
+    struct Allow: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Allow only these source CIDRs to use a published host port (others are dropped as not_allowed).")
+        @OptionGroup var client: ClientOptions
+        @Flag(help: "Open the port to every source again.") var clear = false
+        @Argument(help: "Container.") var container: String
+        @Argument(help: "HOSTPORT[/PROTO] (default protocol tcp).") var hostPort: String
+        @Argument(help: "Source CIDRs (or addresses), e.g. 198.51.100.0/24.") var sources: [String] = []
+
+        func run() async throws {
+            let view: ContainerView = try await client.client.post(
+                "/v1/containers/\(pathComponent(container))/allow", AllowRequest(hostPort: hostPort, sources: sources, clear: clear))
+            let parts = hostPort.split(separator: "/")
+            let proto = PortProtocol(rawValue: parts.count > 1 ? String(parts[1]) : "tcp") ?? .tcp
+            let allowed = UInt16(parts[0]).flatMap { view.container.allowed(hostPort: $0, proto) }
+            print(allowed.map { "\(hostPort): allowed from \($0.map(\.description).joined(separator: ", "))" } ?? "\(hostPort): open to all")
+        }
     }
 }
 

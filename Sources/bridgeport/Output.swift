@@ -132,7 +132,8 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
         "Config": ["Hostname": container.hostname, "Cmd": container.command,
                    "ExposedPorts": Dictionary(uniqueKeysWithValues: Set(ports.keys).map { ($0, [String: String]()) })],
         "HostConfig": ["NetworkMode": container.networkMode == Network.defaultName ? "bridge" : container.networkMode,
-                       "PortBindings": portBindings],
+                       "PortBindings": portBindings,
+                       "PortAllowedSources": (container.allowedSources ?? [:]).mapValues { $0.map(\.description) }],
         "NetworkSettings": [
             "Ports": ports, "Networks": networks,
             "IPAddress": primary?.endpoint.ip?.description ?? "", "Gateway": primary?.gateway?.description ?? "",

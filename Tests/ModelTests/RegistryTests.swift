@@ -179,4 +179,21 @@ import Testing
                                                  portInUse: { _, _, port in port == 6000 })
         #expect(planned.0.ports.map(\.hostPort) == [5000, 6001])
     }
+
+    @Test func allowedSources() throws {
+        var registry = try fresh()
+        let (container, _) = try run(&registry, ContainerRequest(name: "g", ports: ["5000:80", "5353:53/udp"]))
+        var updated = try registry.planAllow(container: "g", hostPort: "5000", sources: ["10.0.0.0/8", "192.0.2.7"], clear: false)
+        #expect(updated.allowed(hostPort: 5000, .tcp)?.map(\.description) == ["10.0.0.0/8", "192.0.2.7/32"])
+        #expect(updated.allowed(hostPort: 5353, .udp) == nil)
+        registry.containers = [updated]
+        updated = try registry.planAllow(container: "g", hostPort: "5000/tcp", sources: [], clear: true)
+        #expect(updated.allowedSources == nil)
+        #expect(throws: ModelError.invalidPortSpec("5353/tcp", "container g does not publish host port 5353/tcp")) {
+            try registry.planAllow(container: "g", hostPort: "5353/tcp", sources: ["10.0.0.0/8"], clear: false)
+        }
+        #expect(throws: ModelError.self) { try registry.planAllow(container: "g", hostPort: "x", sources: ["10.0.0.0/8"], clear: false) }
+        #expect(throws: ModelError.self) { try registry.planAllow(container: "g", hostPort: "5000", sources: [], clear: false) }
+        _ = container
+    }
 }

@@ -104,6 +104,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_snat_rev SEC(".maps");
 
+/* BP_MAP_ALLOW: who may use restricted published ports, written by the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BP_MAX_PORTS);
+	__type(key, struct bp_allow_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_allow SEC(".maps");
+
 /* BP_MAP_NETNS: namespaces the socket hooks act in, written by the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -55,3 +55,19 @@ check_output "hairpin through the client's own gateway address" '^80 ' bp exec c
 check_fails "a 127.0.0.1-bound port is not the container's to reach" 1 'refused|timed out' bp exec cli python3 "$TOOLS/probe.py" tcp 127.0.0.1 6001 c
 check_output "the server's own published port, from itself" '^80 ' bp exec srv2 python3 "$TOOLS/probe.py" tcp 198.51.100.1 6000 self
 check "rm -f" bp rm -f srv2 cli
+
+# Who may use a published port (DOCKER-USER's job in Docker), kept across restarts.
+check "run a restricted server" bp run -d --name guarded --net web -p 7100:80 -- python3 "$TOOLS/echo.py" --tcp 80
+for _ in $(seq 1 50); do bp logs guarded | grep -q ready && break; sleep 0.1; done
+check_output "port allow" 'allowed from 203\.0\.113\.0/24' bp port allow guarded 7100/tcp 203.0.113.0/24
+check_fails "a source outside the allowed CIDRs is dropped" 1 'timed out' ext_probe tcp 198.51.100.1 7100 x
+[ "$(bpftool map dump pinned "$STATE/bpf/maps/bp_drops" | grep -c '"reason": 5,')" -ge 1 ] && pass "counted as not_allowed" || fail "no not_allowed drop counted"
+check "allow the client's network too" bp port allow guarded 7100 198.51.100.0/24
+check_output "port shows the allowed sources" '80/tcp -> 0.0.0.0:7100 \(allowed from 198\.51\.100\.0/24, 203\.0\.113\.0/24\)' bp port guarded
+check_output "inspect shows them" '"7100/tcp": \[' bp inspect guarded
+agent_stop; agent_start || { fail "agent restarts"; return; }
+check_output "an allowed source gets through, also after a restart" '^80 198\.51\.100\.2 ok$' ext_probe tcp 198.51.100.1 7100 ok
+check_fails "allow on a port it does not publish" 1 'does not publish host port 7999/tcp' bp port allow guarded 7999 10.0.0.0/8
+check_fails "allow with a bad CIDR" 1 'invalid subnet "10.0.0.1/8"' bp port allow guarded 7100 10.0.0.1/8
+check_output "--clear opens it again" 'open to all' bp port allow --clear guarded 7100/tcp
+check "rm -f guarded" bp rm -f guarded

@@ -1,0 +1,256 @@
+import BPF
+import CBPF
+import Glibc
+
+// Crafted frames for BPF_PROG_TEST_RUN: Ethernet + IPv4 (with optional options and
+// fragment fields) + TCP/UDP, and ARP, with correct IPv4 and L4 checksums; and a
+// parser that reads a frame back and recomputes its checksums from the bytes.
+
+/// "a.b.c.d" -> 4 octets.
+func ip(_ dotted: String) -> [UInt8] {
+    let octets = dotted.split(separator: ".").map { UInt8($0)! }
+    precondition(octets.count == 4, "bad IPv4 address \(dotted)")
+    return octets
+}
+
+/// 4 octets -> the __u32 the programs compare (network byte order = the octets in memory order).
+func be32(_ octets: [UInt8]) -> UInt32 {
+    UInt32(octets[0]) | UInt32(octets[1]) << 8 | UInt32(octets[2]) << 16 | UInt32(octets[3]) << 24
+}
+
+/// A host-order port -> the __u16 the programs compare (network byte order).
+func be16(_ port: UInt16) -> UInt16 { port.bigEndian }
+
+/// The raw bytes of a C struct, to compare map keys and values exactly.
+func rawBytes<T>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+
+enum Checksum {
+    /// One's complement sum of 16-bit big-endian words (an odd last byte is padded with 0), not folded.
+    static func sum<C: Collection>(_ bytes: C, into initial: UInt32 = 0) -> UInt32 where C.Element == UInt8 {
+        var sum = initial
+        var iterator = bytes.makeIterator()
+        while let high = iterator.next() {
+            let low = iterator.next() ?? 0
+            sum &+= UInt32(high) << 8 | UInt32(low)
+            sum = (sum & 0xffff) &+ (sum >> 16) // keep it folded enough to never overflow
+        }
+        return sum
+    }
+
+    static func fold(_ sum: UInt32) -> UInt16 {
+        var s = sum
+        while s > 0xffff { s = (s & 0xffff) + (s >> 16) }
+        return UInt16(s)
+    }
+
+    /// The Internet checksum (RFC 1071) of `bytes` whose checksum field is zero.
+    static func internet<C: Collection>(_ bytes: C, into initial: UInt32 = 0) -> UInt16 where C.Element == UInt8 {
+        ~fold(sum(bytes, into: initial))
+    }
+
+    /// The IPv4 pseudo-header's sum for TCP/UDP.
+    static func pseudoHeader(src: [UInt8], dst: [UInt8], proto: UInt8, length: Int) -> UInt32 {
+        sum(src + dst + [0, proto, UInt8(length >> 8), UInt8(length & 0xff)])
+    }
+}
+
+enum Frame {
+    static let ethTypeIPv4: UInt16 = 0x0800
+    static let ethTypeARP: UInt16 = 0x0806
+    static let ethTypeIPv6: UInt16 = 0x86dd
+
+    static let tcpSYN: UInt8 = 0x02
+    static let tcpSYNACK: UInt8 = 0x12
+    static let tcpACK: UInt8 = 0x10
+
+    /// IPv4 flags/fragment field values (host order).
+    static let dontFragment: UInt16 = 0x4000
+    static let moreFragments: UInt16 = 0x2000
+
+    static let defaultSourceMAC: [UInt8] = [0x02, 0x00, 0x5e, 0x00, 0x53, 0x01]
+    static let defaultDestinationMAC: [UInt8] = [0x02, 0x00, 0x5e, 0x00, 0x53, 0x02]
+
+    static func ethernet(dst: [UInt8] = defaultDestinationMAC, src: [UInt8] = defaultSourceMAC,
+                         type: UInt16, payload: [UInt8]) -> [UInt8] {
+        precondition(dst.count == 6 && src.count == 6)
+        return dst + src + [UInt8(type >> 8), UInt8(type & 0xff)] + payload
+    }
+
+    /// An IPv4 header (20 bytes + options, padded to 4 bytes with EOL) with a valid checksum, followed by `payload`.
+    /// `fragment` is the whole flags + fragment offset field (host order).
+    static func ipv4(src: [UInt8], dst: [UInt8], proto: UInt8, payload: [UInt8], options: [UInt8] = [],
+                     fragment: UInt16 = dontFragment, id: UInt16 = 0x1234, ttl: UInt8 = 64) -> [UInt8] {
+        var opts = options
+        while opts.count % 4 != 0 { opts.append(0) } // EOL padding
+        precondition(opts.count <= 40, "IPv4 options are at most 40 bytes")
+        let headerLength = 20 + opts.count
+        let total = headerLength + payload.count
+        var header: [UInt8] = [
+            0x40 | UInt8(headerLength / 4), 0,
+            UInt8(total >> 8), UInt8(total & 0xff),
+            UInt8(id >> 8), UInt8(id & 0xff),
+            UInt8(fragment >> 8), UInt8(fragment & 0xff),
+            ttl, proto, 0, 0,
+        ] + src + dst + opts
+        let check = Checksum.internet(header)
+        header[10] = UInt8(check >> 8)
+        header[11] = UInt8(check & 0xff)
+        return header + payload
+    }
+
+    /// A TCP segment (20-byte header) with a valid checksum for src -> dst.
+    static func tcpSegment(src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, flags: UInt8 = tcpSYN,
+                           seq: UInt32 = 0x0102_0304, ack: UInt32 = 0, payload: [UInt8] = []) -> [UInt8] {
+        var segment: [UInt8] = [
+            UInt8(sport >> 8), UInt8(sport & 0xff), UInt8(dport >> 8), UInt8(dport & 0xff),
+            UInt8(seq >> 24), UInt8(seq >> 16 & 0xff), UInt8(seq >> 8 & 0xff), UInt8(seq & 0xff),
+            UInt8(ack >> 24), UInt8(ack >> 16 & 0xff), UInt8(ack >> 8 & 0xff), UInt8(ack & 0xff),
+            0x50, flags, 0xfa, 0xf0, // data offset 5, flags, window 64240
+            0, 0, 0, 0,              // checksum, urgent pointer
+        ] + payload
+        let check = Checksum.internet(segment, into: Checksum.pseudoHeader(src: src, dst: dst, proto: 6, length: segment.count))
+        segment[16] = UInt8(check >> 8)
+        segment[17] = UInt8(check & 0xff)
+        return segment
+    }
+
+    /// A UDP datagram for src -> dst: with a valid checksum (0 sent as 0xffff), or with checksum 0 (none).
+    static func udpDatagram(src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, payload: [UInt8],
+                            checksum: Bool = true) -> [UInt8] {
+        let length = 8 + payload.count
+        var datagram: [UInt8] = [
+            UInt8(sport >> 8), UInt8(sport & 0xff), UInt8(dport >> 8), UInt8(dport & 0xff),
+            UInt8(length >> 8), UInt8(length & 0xff), 0, 0,
+        ] + payload
+        if checksum {
+            var check = Checksum.internet(datagram, into: Checksum.pseudoHeader(src: src, dst: dst, proto: 17, length: length))
+            if check == 0 { check = 0xffff }
+            datagram[6] = UInt8(check >> 8)
+            datagram[7] = UInt8(check & 0xff)
+        }
+        return datagram
+    }
+
+    static func tcp(src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, flags: UInt8 = tcpSYN,
+                    payload: [UInt8] = [], options: [UInt8] = [], fragment: UInt16 = dontFragment,
+                    srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC) -> [UInt8] {
+        let segment = tcpSegment(src: src, dst: dst, sport: sport, dport: dport, flags: flags, payload: payload)
+        return ethernet(dst: dstMAC, src: srcMAC, type: ethTypeIPv4,
+                        payload: ipv4(src: src, dst: dst, proto: 6, payload: segment, options: options, fragment: fragment))
+    }
+
+    static func udp(src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16,
+                    payload: [UInt8] = Array("bridgeport udp".utf8), checksum: Bool = true,
+                    options: [UInt8] = [], fragment: UInt16 = dontFragment,
+                    srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC) -> [UInt8] {
+        let datagram = udpDatagram(src: src, dst: dst, sport: sport, dport: dport, payload: payload, checksum: checksum)
+        return ethernet(dst: dstMAC, src: srcMAC, type: ethTypeIPv4,
+                        payload: ipv4(src: src, dst: dst, proto: 17, payload: datagram, options: options, fragment: fragment))
+    }
+
+    /// An IPv4 packet of any protocol with an opaque payload (e.g. ICMP, or a later fragment).
+    static func ip(src: [UInt8], dst: [UInt8], proto: UInt8, payload: [UInt8], fragment: UInt16 = dontFragment,
+                   srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC) -> [UInt8] {
+        ethernet(dst: dstMAC, src: srcMAC, type: ethTypeIPv4,
+                 payload: ipv4(src: src, dst: dst, proto: proto, payload: payload, fragment: fragment))
+    }
+
+    /// ARP over Ethernet for IPv4 (28-byte body). op 1 = request, 2 = reply.
+    static func arp(op: UInt16 = 1, senderMAC: [UInt8], senderIP: [UInt8], targetMAC: [UInt8] = [0, 0, 0, 0, 0, 0],
+                    targetIP: [UInt8], srcMAC: [UInt8]? = nil, dstMAC: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]) -> [UInt8] {
+        let body: [UInt8] = [0, 1, 0x08, 0x00, 6, 4, UInt8(op >> 8), UInt8(op & 0xff)]
+            + senderMAC + senderIP + targetMAC + targetIP
+        return ethernet(dst: dstMAC, src: srcMAC ?? senderMAC, type: ethTypeARP, payload: body)
+    }
+}
+
+/// An Ethernet + IPv4 frame read back from bytes, with its checksums recomputed.
+struct ParsedIPv4: CustomStringConvertible {
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) throws {
+        guard bytes.count >= 14 + 20, bytes[12] == 0x08, bytes[13] == 0x00, bytes[14] >> 4 == 4 else {
+            throw Sandbox.Failure("not an Ethernet/IPv4 frame: \(bytes.hex)")
+        }
+        self.bytes = bytes
+        guard bytes.count >= l4Offset, bytes.count >= 14 + totalLength else {
+            throw Sandbox.Failure("IPv4 frame shorter than its headers: \(bytes.hex)")
+        }
+    }
+
+    var sourceMAC: [UInt8] { Array(bytes[6..<12]) }
+    var destinationMAC: [UInt8] { Array(bytes[0..<6]) }
+    var headerLength: Int { Int(bytes[14] & 0x0f) * 4 }
+    var totalLength: Int { Int(u16(16)) }
+    var l4Offset: Int { 14 + headerLength }
+    var proto: UInt8 { bytes[14 + 9] }
+    var source: [UInt8] { Array(bytes[26..<30]) }
+    var destination: [UInt8] { Array(bytes[30..<34]) }
+    var options: [UInt8] { Array(bytes[34..<l4Offset]) }
+    var sourcePort: UInt16 { u16(l4Offset) }
+    var destinationPort: UInt16 { u16(l4Offset + 2) }
+    var l4: ArraySlice<UInt8> { bytes[l4Offset..<(14 + totalLength)] }
+    var l4ChecksumOffset: Int { l4Offset + (proto == 6 ? 16 : 6) }
+    /// The TCP/UDP checksum field as stored.
+    var l4Checksum: UInt16 { u16(l4ChecksumOffset) }
+
+    /// The IPv4 header checksum verifies over the header bytes as they are.
+    var ipv4ChecksumValid: Bool { Checksum.fold(Checksum.sum(bytes[14..<l4Offset])) == 0xffff }
+
+    /// The TCP or UDP checksum verifies over pseudo-header + segment as they are
+    /// (a UDP checksum of 0, "none", does not count as valid here).
+    var l4ChecksumValid: Bool {
+        precondition(proto == 6 || proto == 17)
+        if proto == 17 && l4Checksum == 0 { return false }
+        let pseudo = Checksum.pseudoHeader(src: source, dst: destination, proto: proto, length: l4.count)
+        return Checksum.fold(Checksum.sum(l4, into: pseudo)) == 0xffff
+    }
+
+    private func u16(_ offset: Int) -> UInt16 { UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1]) }
+
+    var description: String {
+        "\(source.dotted):\(sourcePort) -> \(destination.dotted):\(destinationPort) proto \(proto) ihl \(headerLength / 4)"
+    }
+}
+
+extension Array where Element == UInt8 {
+    var dotted: String { map(String.init).joined(separator: ".") }
+    var hex: String { map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
+}
+
+/// What BPF_PROG_TEST_RUN gives back: the verdict and the packet as the program left it.
+struct TestRunResult {
+    let verdict: Int32
+    let packet: [UInt8]
+}
+
+extension BPFProgram {
+    /// BPF_PROG_TEST_RUN with the output packet (BPFProgram.testRun gives the verdict only),
+    /// __sk_buff.ifindex = `ifindex` and __sk_buff.ingress_ifindex = `ingressIfindex`
+    /// (both devices of the calling thread's network namespace).
+    func run(_ packet: [UInt8], ifindex: UInt32, ingressIfindex: UInt32 = 0) throws -> TestRunResult {
+        var ctx = __sk_buff()
+        ctx.ifindex = ifindex
+        ctx.ingress_ifindex = ingressIfindex
+        var out = [UInt8](repeating: 0, count: packet.count + 256)
+        var opts = bpf_test_run_opts()
+        let (ret, outSize): (Int32, UInt32) = packet.withUnsafeBytes { inBuf in
+            out.withUnsafeMutableBytes { outBuf in
+                withUnsafeMutablePointer(to: &ctx) { ctxPtr in
+                    opts.sz = MemoryLayout<bpf_test_run_opts>.size
+                    opts.data_in = inBuf.baseAddress
+                    opts.data_size_in = UInt32(inBuf.count)
+                    opts.data_out = outBuf.baseAddress
+                    opts.data_size_out = UInt32(outBuf.count)
+                    opts.ctx_in = UnsafeRawPointer(ctxPtr)
+                    opts.ctx_size_in = UInt32(MemoryLayout<__sk_buff>.size)
+                    opts.repeat = 1
+                    let r = bpf_prog_test_run_opts(fd, &opts)
+                    return (r < 0 ? -errno : 0, opts.data_size_out)
+                }
+            }
+        }
+        if ret < 0 { throw BPFError.testRunFailed(program: name, errno: -ret) }
+        return TestRunResult(verdict: Int32(bitPattern: opts.retval), packet: Array(out.prefix(Int(outSize))))
+    }
+}
