@@ -22,7 +22,12 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-bpf: $(BPF_OBJECTS)
+# The objects are embedded in the binary (Sources/CBPF/embedded.c): touching it makes
+# SwiftPM embed them again.
+bpf: $(BPF_OUT)/.embedded
+
+$(BPF_OUT)/.embedded: $(BPF_OBJECTS)
+	touch Sources/CBPF/embedded.c $@
 
 $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/lib/*.h
 	@mkdir -p $(BPF_OUT)

@@ -26,17 +26,29 @@ public final class BPFObject: @unchecked Sendable {
         return object
     }
 
-    /// Opens `path` without loading it (to inspect or adjust it before `load()`).
+    /// Opens and loads the object embedded in this binary under `name` (see embedded.c).
+    public static func loadEmbedded(_ name: String, pinRoot: String?) throws -> BPFObject {
+        let object = try BPFObject(path: "embedded:" + name, pinRoot: pinRoot)
+        try object.load()
+        return object
+    }
+
+    /// True when this binary carries the BPF objects.
+    public static var hasEmbeddedObjects: Bool { cbpf_has_embedded_objects() == 1 }
+
+    /// Opens `path` without loading it (to inspect or adjust it before `load()`); a path
+    /// "embedded:NAME" opens the object embedded in the binary.
     public init(path: String, pinRoot: String?) throws {
         self.path = path
         self.pinRoot = pinRoot
         let (handle, log): (OpaquePointer?, String) = LibBPFLog.capturing {
-            cbpf_object_open(path, pinRoot)
+            path.hasPrefix("embedded:") ? cbpf_object_open_embedded(String(path.dropFirst(9)), pinRoot)
+                                        : cbpf_object_open(path, pinRoot)
         }
         self.log = log
         guard let handle else {
             let err = Glibc.errno
-            if access(path, R_OK) != 0 {
+            if !path.hasPrefix("embedded:") && access(path, R_OK) != 0 {
                 throw BPFError.openFailed(path: path, errno: ENOENT, log: log)
             }
             throw BPFError.openFailed(path: path, errno: err, log: log)

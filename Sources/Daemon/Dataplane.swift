@@ -17,7 +17,7 @@ final class Dataplane: @unchecked Sendable {
     init(configuration: AgentConfiguration, logger: Logger) throws {
         self.logger = logger
         links = try RouteSocket(namespace: nil)
-        programs = try Programs(configuration: configuration)
+        programs = try Programs(configuration: configuration, logger: logger)
         try Dataplane.enableForwarding(logger: logger)
     }
 

@@ -1,6 +1,7 @@
 import BPF
 import CBPF
 import Foundation
+import Logging
 import Model
 import Synchronization
 
@@ -21,7 +22,7 @@ final class Programs: @unchecked Sendable {
     /// They are given anew at each start; reconcile rewrites every entry that holds one.
     private let networkNumbers = Mutex<[String: UInt16]>([:])
 
-    init(configuration: AgentConfiguration) throws {
+    init(configuration: AgentConfiguration, logger: Logger) throws {
         _ = try BPFFilesystem.ensureMounted(at: configuration.bpfRoot)
         let mapDirectory = configuration.bpfRoot + "/maps"
         linkDirectory = configuration.bpfRoot + "/links"
@@ -32,6 +33,7 @@ final class Programs: @unchecked Sendable {
         endpointObject = try BPFObject.load(try Programs.objectPath(configuration, "endpoint.bpf.o"), pinRoot: mapDirectory)
         uplinkObject = try BPFObject.load(try Programs.objectPath(configuration, "uplink.bpf.o"), pinRoot: mapDirectory)
         sockObject = try BPFObject.load(try Programs.objectPath(configuration, "sock.bpf.o"), pinRoot: mapDirectory)
+        logger.info("BPF objects loaded", metadata: ["from": "\(endpointObject.path)"])
         maps = try BridgeportMaps(object: endpointObject)
     }
 
@@ -211,7 +213,8 @@ final class Programs: @unchecked Sendable {
 
     // MARK: Objects
 
-    /// --bpf-objects, else build/bpf found upward from the binary (a source checkout).
+    /// --bpf-objects; else build/bpf found upward from the binary (a source checkout,
+    /// freshest); else the copy embedded in the binary ("embedded:NAME").
     static func objectPath(_ configuration: AgentConfiguration, _ name: String) throws -> String {
         if let directory = configuration.bpfObjectDirectory { return directory + "/" + name }
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -223,7 +226,8 @@ final class Programs: @unchecked Sendable {
             }
             directory.deleteLastPathComponent()
         }
-        throw AgentError.startup("BPF object \(name) not found next to the binary or in build/bpf: run `make bpf` or pass --bpf-objects DIR")
+        if BPFObject.hasEmbeddedObjects { return "embedded:" + name }
+        throw AgentError.startup("BPF object \(name) is neither embedded nor in build/bpf: build with `make build` or pass --bpf-objects DIR")
     }
 }
 

@@ -149,7 +149,7 @@ enum Frame {
     }
 
     /// An IPv4 packet of any protocol with an opaque payload (e.g. ICMP, or a later fragment).
-    static func ip(src: [UInt8], dst: [UInt8], proto: UInt8, payload: [UInt8], fragment: UInt16 = dontFragment,
+    static func ipPacket(src: [UInt8], dst: [UInt8], proto: UInt8, payload: [UInt8], fragment: UInt16 = dontFragment,
                    srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC) -> [UInt8] {
         ethernet(dst: dstMAC, src: srcMAC, type: ethTypeIPv4,
                  payload: ipv4(src: src, dst: dst, proto: proto, payload: payload, fragment: fragment))
@@ -244,7 +244,7 @@ extension BPFProgram {
                     opts.data_size_out = UInt32(outBuf.count)
                     opts.ctx_in = UnsafeRawPointer(ctxPtr)
                     opts.ctx_size_in = UInt32(MemoryLayout<__sk_buff>.size)
-                    opts.repeat = 1
+                    opts.`repeat` = 1
                     let r = bpf_prog_test_run_opts(fd, &opts)
                     return (r < 0 ? -errno : 0, opts.data_size_out)
                 }

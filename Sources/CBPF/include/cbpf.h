@@ -43,6 +43,12 @@ char *cbpf_log_take(void);
 /* bpf_object__open_file with pin_root_path (may be NULL). NULL + errno on error. */
 struct bpf_object *cbpf_object_open(const char *path, const char *pin_root);
 
+/* Opens an object embedded at build time (e.g. "endpoint.bpf.o"); NULL with errno
+ * ENOENT when the binary was built without it. */
+struct bpf_object *cbpf_object_open_embedded(const char *name, const char *pin_root);
+/* 1 when the binary carries the BPF objects. */
+int cbpf_has_embedded_objects(void);
+
 /* ---- tcx (Linux >= 6.6) ------------------------------------------------------- */
 
 /* bpf_link_create(prog, ifindex, BPF_TCX_INGRESS/EGRESS): returns the link fd.
