@@ -43,6 +43,8 @@
 #define BP_MAP_HOST_ADDRS "bp_host_addrs"
 /* LRU: a published flow, seen from the container's replies -> the host address it came to */
 #define BP_MAP_NAT "bp_nat"
+/* {host IP, host port, protocol} -> per-CPU struct bp_port_stats */
+#define BP_MAP_PORT_STATS "bp_port_stats"
 /* LPM: {protocol, host port, source CIDR} allowed to use a restricted published port */
 #define BP_MAP_ALLOW "bp_allow"
 /* LRU: a masqueraded flow as the container sent it -> the host address and port it leaves with */
@@ -161,6 +163,13 @@ struct bp_port_target {
 	__u16 port;      /* container port, network byte order */
 	__u16 flags;     /* enum bp_port_flags */
 	__u32 ifindex;   /* the container's host-side veth */
+};
+
+/* Traffic through a published port (outside -> container, as DNATed), per CPU. */
+struct bp_port_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 flows;     /* new flows: first packets from the uplink, connect()s through the hooks */
 };
 
 enum bp_port_flags {

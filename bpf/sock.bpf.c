@@ -13,11 +13,14 @@
 #include <bpf/bpf_endian.h>
 
 #include "lib/maps.h"
+#include "lib/metrics.h"
 
 #define BP_ALLOW 1
 
-/* The published target of ctx's destination, or NULL if it is none or not ours to touch. */
-static __always_inline struct bp_port_target *bp_sock_target(struct bpf_sock_addr *ctx, __u8 proto)
+/* The published target of ctx's destination (key: the entry that matched), or NULL if it
+ * is none or not ours to touch. */
+static __always_inline struct bp_port_target *bp_sock_target(struct bpf_sock_addr *ctx, __u8 proto,
+							     struct bp_port_key *key)
 {
 	__u64 netns = bpf_get_netns_cookie(ctx);
 	__u8 *kind = bpf_map_lookup_elem(&bp_netns, &netns);
@@ -30,19 +33,21 @@ static __always_inline struct bp_port_target *bp_sock_target(struct bpf_sock_add
 	if (!(loopback && *kind == BP_NETNS_HOST) && !bpf_map_lookup_elem(&bp_host_addrs, &ip))
 		return NULL;
 
-	struct bp_port_key key = { .host_ip = ip, .host_port = (__u16)ctx->user_port, .proto = proto };
-	struct bp_port_target *target = bpf_map_lookup_elem(&bp_ports, &key);
+	*key = (struct bp_port_key){ .host_ip = ip, .host_port = (__u16)ctx->user_port, .proto = proto };
+	struct bp_port_target *target = bpf_map_lookup_elem(&bp_ports, key);
 	if (target)
 		return target;
-	key.host_ip = 0;
-	return bpf_map_lookup_elem(&bp_ports, &key);
+	key->host_ip = 0;
+	return bpf_map_lookup_elem(&bp_ports, key);
 }
 
-static __always_inline void bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 proto)
+static __always_inline void bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 proto, int new_flow)
 {
-	struct bp_port_target *target = bp_sock_target(ctx, proto);
+	struct bp_port_key port;
+	struct bp_port_target *target = bp_sock_target(ctx, proto, &port);
 	if (!target)
 		return;
+	bp_count_port(&port, 0, new_flow);
 	struct bp_sock_nat_key key = { .cookie = bpf_get_socket_cookie(ctx), .ip = target->ip, .port = target->port };
 	struct bp_nat_value published = { .host_ip = ctx->user_ip4, .host_port = (__u16)ctx->user_port };
 
@@ -69,14 +74,14 @@ SEC("cgroup/connect4")
 int bp_connect4(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol == BP_PROTO_TCP || ctx->protocol == BP_PROTO_UDP)
-		bp_sock_redirect(ctx, ctx->protocol);
+		bp_sock_redirect(ctx, ctx->protocol, 1);
 	return BP_ALLOW;
 }
 
 SEC("cgroup/sendmsg4")
 int bp_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	bp_sock_redirect(ctx, BP_PROTO_UDP);
+	bp_sock_redirect(ctx, BP_PROTO_UDP, 0);
 	return BP_ALLOW;
 }
 

@@ -19,15 +19,16 @@
 #include "lib/nat.h"
 #include "lib/policy.h"
 
-static __always_inline struct bp_port_target *bp_published(const struct bp_packet *p)
+/* The published port the packet is for (key tells which entry matched), or NULL. */
+static __always_inline struct bp_port_target *bp_published(const struct bp_packet *p, struct bp_port_key *key)
 {
-	struct bp_port_key key = { .host_ip = p->daddr, .host_port = p->dport, .proto = p->proto };
-	struct bp_port_target *target = bpf_map_lookup_elem(&bp_ports, &key);
+	*key = (struct bp_port_key){ .host_ip = p->daddr, .host_port = p->dport, .proto = p->proto };
+	struct bp_port_target *target = bpf_map_lookup_elem(&bp_ports, key);
 
 	if (target)
 		return target;
-	key.host_ip = 0;
-	return bpf_map_lookup_elem(&bp_ports, &key);
+	key->host_ip = 0;
+	return bpf_map_lookup_elem(&bp_ports, key);
 }
 
 SEC("tc")
@@ -49,7 +50,8 @@ int bp_up_ingress(struct __sk_buff *skb)
 	if (bp_unmasquerade(skb, &p, &verdict))
 		return verdict;
 
-	struct bp_port_target *found = bp_published(&p);
+	struct bp_port_key port;
+	struct bp_port_target *found = bp_published(&p, &port);
 	if (!found)
 		return BP_CONTINUE;
 	struct bp_port_target target = *found;
@@ -71,6 +73,7 @@ int bp_up_ingress(struct __sk_buff *skb)
 	struct bp_nat_value *known = bpf_map_lookup_elem(&bp_nat, &flow);
 	if (!known || known->host_ip != published.host_ip || known->host_port != published.host_port)
 		bpf_map_update_elem(&bp_nat, &flow, &published, BPF_ANY);
+	bp_count_port(&port, skb->len, !known);
 
 	if (bp_rewrite(skb, &p, 1, target.ip, target.port) < 0)
 		return BP_DROP;

@@ -128,11 +128,29 @@ public final class BPFObject: @unchecked Sendable {
 }
 
 /// A program of a loaded `BPFObject`.
+/// The kernel's per-program run statistics, on while the returned descriptor is open
+/// (BPF_ENABLE_STATS: no global sysctl is changed, and they stop with the process).
+public enum BPFStatistics {
+    public static func enable() throws -> Int32 {
+        let fd = bpf_enable_stats(BPF_STATS_RUN_TIME)
+        if fd < 0 { throw BPFError.permissionDenied(operation: "enable BPF run-time statistics", errno: errnoOf(fd)) }
+        return fd
+    }
+}
+
 public struct BPFProgram: @unchecked Sendable {
     public let name: String
     /// Owned by the object; valid while the program value (and so the object) lives.
     public let fd: Int32
     public let object: BPFObject
+
+    /// How often the kernel ran the program and for how long in all (nanoseconds);
+    /// counted only while run-time statistics are on (`BPFStatistics.enable()`).
+    public var runStatistics: (runs: UInt64, nanoseconds: UInt64) {
+        var info = bpf_prog_info()
+        var len = UInt32(MemoryLayout<bpf_prog_info>.size)
+        return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? (info.run_cnt, info.run_time_ns) : (0, 0)
+    }
 
     /// The kernel's id of the program (as in `bpftool prog show id N`).
     public var id: UInt32 {

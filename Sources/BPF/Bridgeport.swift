@@ -18,6 +18,8 @@ public struct BridgeportMaps: @unchecked Sendable {
     public let nat: BPFHashMap<bp_nat_key, bp_nat_value>
     /// LPM trie: bridge networks' subnets -> network id and flags
     public let subnets: BPFHashMap<bp_subnet_key, bp_subnet>
+    /// {host IP, host port, protocol} -> per-CPU packets, bytes and flows
+    public let portStats: BPFPerCPUHashMap<bp_port_key, bp_port_stats>
     /// LPM trie: {protocol, host port, source CIDR} allowed on restricted ports -> 1
     public let allow: BPFHashMap<bp_allow_key, UInt8>
     /// the container side of every published port -> 1
@@ -44,6 +46,7 @@ public struct BridgeportMaps: @unchecked Sendable {
         subnets = try BPFHashMap(map(BP_MAP_SUBNETS))
         targets = try BPFHashMap(map(BP_MAP_TARGETS))
         allow = try BPFHashMap(map(BP_MAP_ALLOW))
+        portStats = try BPFPerCPUHashMap(map(BP_MAP_PORT_STATS))
         namespaces = try BPFHashMap(map(BP_MAP_NETNS))
     }
 
@@ -78,6 +81,13 @@ public struct BridgeportMaps: @unchecked Sendable {
 }
 
 // MARK: - bridgeport.h types in Swift
+
+extension bp_port_stats: BPFCounterValue {
+    public static var zero: bp_port_stats { bp_port_stats() }
+    public static func &+ (a: bp_port_stats, b: bp_port_stats) -> bp_port_stats {
+        bp_port_stats(packets: a.packets &+ b.packets, bytes: a.bytes &+ b.bytes, flows: a.flows &+ b.flows)
+    }
+}
 
 extension bp_traffic: BPFCounterValue, @retroactive Equatable, @retroactive CustomStringConvertible {
     public static var zero: bp_traffic { bp_traffic() }

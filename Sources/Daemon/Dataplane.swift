@@ -48,6 +48,9 @@ final class Dataplane: @unchecked Sendable {
             try links.addBridge(name: name, alias: Dataplane.aliasPrefix + network.id)
             repairs.append("created bridge \(name) for network \(network.name)")
         }
+        // Networks are IPv4 only: no IPv6 link-local chatter into the containers, as Docker does.
+        let ipv6 = "/proc/sys/net/ipv6/conf/\(name)/disable_ipv6"
+        if FileManager.default.fileExists(atPath: ipv6) { try? writeInPlace("1\n", to: ipv6) }
         try links.addAddress(Prefix4(address: gateway.value, length: subnet.prefixLength), device: name)
         try links.setUp(name)
         return repairs
@@ -120,6 +123,34 @@ final class Dataplane: @unchecked Sendable {
         }
         let interfaces = Set(registry.endpoints.compactMap(\.hostInterface)).union(try uplinks().map(\.name))
         return removed + programs.removeOrphanedLinks(keeping: interfaces)
+    }
+
+    // MARK: Counters
+
+    /// What the exporter reads at each scrape.
+    struct Counters {
+        var interfaces: [String: UInt32] = [:]
+        var endpoints: [UInt32: bp_endpoint_stats] = [:]
+        var drops: [bp_drop_key: UInt64] = [:]
+        /// Keyed by the host side of a binding, see `hostSide(_:)`.
+        var ports: [String: bp_port_stats] = [:]
+        var programs: [(name: String, hook: String, runs: UInt64, nanoseconds: UInt64)] = []
+
+        static func hostSide(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) -> String { "\(proto.rawValue) \(ip):\(port)" }
+    }
+
+    /// Reads every counter map once (batched, per-CPU values summed).
+    func counters() -> Counters {
+        var counters = Counters()
+        for link in (try? links.links()) ?? [] { counters.interfaces[link.name] = UInt32(link.index) }
+        counters.endpoints = (try? programs.maps.allEndpointStats()) ?? [:]
+        counters.drops = (try? programs.maps.dropCounts()) ?? [:]
+        for (key, stats) in (try? programs.maps.portStats.sums()) ?? [] {
+            let proto: PortProtocol = key.proto == UInt8(BP_PROTO_UDP.rawValue) ? .udp : .tcp
+            counters.ports[Counters.hostSide(proto, IPv4Address(UInt32(bigEndian: key.host_ip)), UInt16(bigEndian: key.host_port))] = stats
+        }
+        counters.programs = programs.programStatistics
+        return counters
     }
 
     // MARK: Uplinks and published ports

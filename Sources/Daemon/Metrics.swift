@@ -1,9 +1,11 @@
 import API
+import BPF
+import CBPF
 import Foundation
 import Hummingbird
+import Model
 
-/// The HTTP endpoint Prometheus scrapes. This first version exports the agent's own
-/// gauges; per-container traffic comes with the exporter.
+/// The HTTP endpoint Prometheus scrapes: /metrics, /healthz and a small index page.
 enum MetricsRoutes {
     static func router(agent: Agent) -> Router<BasicRequestContext> {
         let router = Router()
@@ -12,27 +14,88 @@ enum MetricsRoutes {
                 "<html><head><title>Bridgeport</title></head><body><h1>Bridgeport</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n")))
         }
         router.get("healthz") { _, _ in "ok\n" }
-        router.get("metrics") { _, _ in
-            let info = await agent.info()
-            let text = """
-                # HELP bridgeport_build_info Bridgeport version, always 1.
-                # TYPE bridgeport_build_info gauge
-                bridgeport_build_info{version="\(info.version)"} 1
-                # HELP bridgeport_networks Networks the agent manages.
-                # TYPE bridgeport_networks gauge
-                bridgeport_networks \(info.networks)
-                # HELP bridgeport_containers Containers the agent manages, by state.
-                # TYPE bridgeport_containers gauge
-                bridgeport_containers{state="running"} \(info.running)
-                bridgeport_containers{state="stopped"} \(info.containers - info.running)
-                # HELP bridgeport_published_ports Host ports published to containers.
-                # TYPE bridgeport_published_ports gauge
-                bridgeport_published_ports \(info.publishedPorts)
-
-                """
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        router.get("metrics") { request, _ in
+            let format = ExpositionFormat(accept: request.headers[.accept])
+            let text = format.render(await agent.metricFamilies())
+            return Response(status: .ok, headers: [.contentType: format.contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         return router
+    }
+}
+
+extension Agent {
+    /// Every family, read from the pinned BPF maps (per-CPU counters summed) and the
+    /// registry. Only endpoints and ports that exist now have series.
+    func metricFamilies() -> [MetricFamily] {
+        let started = ContinuousClock.now
+        let counters = dataplane.counters()
+        var receiveBytes = MetricFamily(name: "bridgeport_container_network_receive_bytes", help: "Bytes received by the container on this interface.", kind: .counter)
+        var receivePackets = MetricFamily(name: "bridgeport_container_network_receive_packets", help: "Packets received by the container on this interface.", kind: .counter)
+        var transmitBytes = MetricFamily(name: "bridgeport_container_network_transmit_bytes", help: "Bytes sent by the container on this interface.", kind: .counter)
+        var transmitPackets = MetricFamily(name: "bridgeport_container_network_transmit_packets", help: "Packets sent by the container on this interface.", kind: .counter)
+        var drops = MetricFamily(name: "bridgeport_container_network_drops", help: "Packets of the container dropped by Bridgeport, by reason and direction (from the container's point of view).", kind: .counter)
+        var hostDrops = MetricFamily(name: "bridgeport_host_network_drops", help: "Packets dropped on the host's uplinks, by reason.", kind: .counter)
+
+        var endpointLabels: [UInt32: [(String, String)]] = [:]
+        let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
+        for endpoint in registry.endpoints {
+            guard let interface = endpoint.hostInterface, let index = counters.interfaces[interface],
+                  let container = containers[endpoint.containerID], let network = try? registry.network(endpoint.networkID) else { continue }
+            let labels = [("container", container.name), ("network", network.name), ("interface", interface)]
+            endpointLabels[index] = labels
+            let stats = counters.endpoints[index] ?? bp_endpoint_stats()
+            receiveBytes.add(labels, stats.rx.bytes)
+            receivePackets.add(labels, stats.rx.packets)
+            transmitBytes.add(labels, stats.tx.bytes)
+            transmitPackets.add(labels, stats.tx.packets)
+        }
+        let interfaceNames = Dictionary(counters.interfaces.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
+        for (key, count) in counters.drops.sorted(by: { ($0.key.ifindex, $0.key.reason, $0.key.direction) < ($1.key.ifindex, $1.key.reason, $1.key.direction) }) {
+            let reason = [("reason", key.reasonLabel), ("direction", key.directionLabel)]
+            if let labels = endpointLabels[key.ifindex] {
+                drops.add(labels + reason, count)
+            } else if let name = interfaceNames[key.ifindex] {
+                hostDrops.add([("interface", name)] + reason, count)
+            }
+        }
+
+        var portPackets = MetricFamily(name: "bridgeport_published_port_packets", help: "Packets from outside the host through the published port.", kind: .counter)
+        var portBytes = MetricFamily(name: "bridgeport_published_port_bytes", help: "Bytes from outside the host through the published port.", kind: .counter)
+        var portFlows = MetricFamily(name: "bridgeport_published_port_flows", help: "New flows through the published port (from outside, from the host and from containers).", kind: .counter)
+        for container in registry.containers {
+            for mapping in container.ports {
+                let stats = counters.ports[Dataplane.Counters.hostSide(mapping.proto, mapping.hostIP, mapping.hostPort)] ?? bp_port_stats()
+                let labels = [("protocol", mapping.proto.rawValue), ("host_ip", mapping.hostIP.description), ("host_port", "\(mapping.hostPort)"),
+                              ("container", container.name), ("container_port", "\(mapping.containerPort)")]
+                portPackets.add(labels, stats.packets)
+                portBytes.add(labels, stats.bytes)
+                portFlows.add(labels, stats.flows)
+            }
+        }
+
+        var runs = MetricFamily(name: "bridgeport_bpf_program_runs", help: "Times the kernel ran the BPF program (counted while the agent runs).", kind: .counter)
+        var runTime = MetricFamily(name: "bridgeport_bpf_program_run_seconds", help: "Time the kernel spent in the BPF program (counted while the agent runs).", kind: .counter)
+        for program in counters.programs {
+            let labels = [("program", program.name), ("attach_mode", program.hook)]
+            runs.add(labels, program.runs)
+            runTime.add(labels, seconds: Double(program.nanoseconds) / 1e9)
+        }
+
+        let info = info()
+        var build = MetricFamily(name: "bridgeport_build_info", help: "Bridgeport's version; always 1.", kind: .gauge)
+        build.add([("version", info.version)], 1)
+        var networks = MetricFamily(name: "bridgeport_networks", help: "Networks the agent manages.", kind: .gauge)
+        networks.add([], info.networks)
+        var containerCount = MetricFamily(name: "bridgeport_containers", help: "Containers the agent manages, by state.", kind: .gauge)
+        containerCount.add([("state", "running")], info.running)
+        containerCount.add([("state", "stopped")], info.containers - info.running)
+        var published = MetricFamily(name: "bridgeport_published_ports", help: "Host ports published to containers.", kind: .gauge)
+        published.add([], info.publishedPorts)
+        var scrape = MetricFamily(name: "bridgeport_scrape_duration_seconds", help: "Time this scrape took to read the counters.", kind: .gauge)
+        let elapsed = ContinuousClock.now - started
+        scrape.add([], seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+
+        return [receiveBytes, receivePackets, transmitBytes, transmitPackets, drops, hostDrops,
+                portPackets, portBytes, portFlows, runs, runTime, build, networks, containerCount, published, scrape]
     }
 }

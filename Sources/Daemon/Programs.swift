@@ -21,6 +21,8 @@ final class Programs: @unchecked Sendable {
     /// The small numbers that stand for networks in the maps (bp_endpoint.network_id).
     /// They are given anew at each start; reconcile rewrites every entry that holds one.
     private let networkNumbers = Mutex<[String: UInt16]>([:])
+    /// Keeps the kernel's run-time statistics of BPF programs on while the agent runs.
+    private let statisticsFD: Int32
 
     init(configuration: AgentConfiguration, logger: Logger) throws {
         _ = try BPFFilesystem.ensureMounted(at: configuration.bpfRoot)
@@ -33,8 +35,26 @@ final class Programs: @unchecked Sendable {
         endpointObject = try BPFObject.load(try Programs.objectPath(configuration, "endpoint.bpf.o"), pinRoot: mapDirectory)
         uplinkObject = try BPFObject.load(try Programs.objectPath(configuration, "uplink.bpf.o"), pinRoot: mapDirectory)
         sockObject = try BPFObject.load(try Programs.objectPath(configuration, "sock.bpf.o"), pinRoot: mapDirectory)
-        logger.info("BPF objects loaded", metadata: ["from": "\(endpointObject.path)"])
         maps = try BridgeportMaps(object: endpointObject)
+        logger.info("BPF objects loaded", metadata: ["from": "\(endpointObject.path)"])
+        statisticsFD = (try? BPFStatistics.enable()) ?? -1
+    }
+
+    deinit { if statisticsFD >= 0 { close(statisticsFD) } }
+
+    /// Every program with its run count and run time (for the exporter).
+    var programStatistics: [(name: String, hook: String, runs: UInt64, nanoseconds: UInt64)] {
+        let programs: [(BPFObject, String, String)] = [
+            (endpointObject, BP_PROG_ENDPOINT_INGRESS, "tc"), (endpointObject, BP_PROG_ENDPOINT_EGRESS, "tc"),
+            (uplinkObject, BP_PROG_UPLINK_INGRESS, "tc"),
+            (sockObject, BP_PROG_SOCK_CONNECT, "cgroup"), (sockObject, BP_PROG_SOCK_SENDMSG, "cgroup"),
+            (sockObject, BP_PROG_SOCK_RECVMSG, "cgroup"), (sockObject, BP_PROG_SOCK_PEERNAME, "cgroup"),
+        ]
+        return programs.compactMap { object, name, kind in
+            guard let program = try? object.program(name) else { return nil }
+            let (runs, nanoseconds) = program.runStatistics
+            return (name, kind == "tc" ? mode.rawValue : "cgroup", runs, nanoseconds)
+        }
     }
 
     /// Attaches the socket hooks to the cgroup (they act only in namespaces registered
@@ -161,6 +181,7 @@ final class Programs: @unchecked Sendable {
     func syncPorts(_ published: [Published]) throws {
         let wanted = Dictionary(published.map { (Programs.key($0.mapping), $0.target) }, uniquingKeysWith: { first, _ in first })
         for key in try maps.ports.keys() where wanted[key] == nil { try maps.ports.delete(key) }
+        for key in try maps.portStats.map.keys(as: bp_port_key.self) where wanted[key] == nil { _ = try maps.portStats.map.delete(key) }
         for (key, target) in wanted where try maps.ports.lookup(key) != target { try maps.ports.update(key, target) }
 
         let allowed = Set(published.flatMap { entry in
@@ -180,7 +201,10 @@ final class Programs: @unchecked Sendable {
     }
 
     func unpublish(_ mappings: [PortMapping]) {
-        for mapping in mappings { _ = try? maps.ports.delete(Programs.key(mapping)) }
+        for mapping in mappings {
+            _ = try? maps.ports.delete(Programs.key(mapping))
+            _ = try? maps.portStats.map.delete(Programs.key(mapping))
+        }
         try? refreshTargets()
     }
 

@@ -104,6 +104,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_snat_rev SEC(".maps");
 
+/* BP_MAP_PORT_STATS: per published port, per CPU */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, BP_MAX_PORTS);
+	__type(key, struct bp_port_key);
+	__type(value, struct bp_port_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_port_stats SEC(".maps");
+
 /* BP_MAP_ALLOW: who may use restricted published ports, written by the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

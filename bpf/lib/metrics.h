@@ -58,6 +58,24 @@ static __always_inline void bp_count_drop(__u32 ifindex, enum bp_drop_reason rea
 	*count += 1;
 }
 
+/* Counts a packet (and a new flow) through the published port `key`. */
+static __always_inline void bp_count_port(const struct bp_port_key *key, __u32 len, int new_flow)
+{
+	struct bp_port_stats *stats = bpf_map_lookup_elem(&bp_port_stats, key);
+
+	if (!stats) {
+		struct bp_port_stats zero = {};
+
+		bpf_map_update_elem(&bp_port_stats, key, &zero, BPF_NOEXIST);
+		stats = bpf_map_lookup_elem(&bp_port_stats, key);
+		if (!stats)
+			return;
+	}
+	stats->packets += len ? 1 : 0;
+	stats->bytes += len;
+	stats->flows += new_flow ? 1 : 0;
+}
+
 /* Count a drop and return the verdict: `return bp_drop(skb, BP_DROP_ICC, BP_DIR_EGRESS);` */
 static __always_inline int bp_drop(struct __sk_buff *skb, enum bp_drop_reason reason,
 				   enum bp_direction direction)
