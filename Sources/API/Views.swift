@@ -45,6 +45,18 @@ public struct ConnectRequest: Codable, Sendable {
     public init(container: String, ip: String? = nil) { self.container = container; self.ip = ip }
 }
 
+/// GET /v1/stats: a container's traffic, summed over its interfaces.
+public struct ContainerStats: Codable, Sendable {
+    public var id: String
+    public var name: String
+    public var receiveBytes: UInt64 = 0
+    public var receivePackets: UInt64 = 0
+    public var transmitBytes: UInt64 = 0
+    public var transmitPackets: UInt64 = 0
+    public var drops: UInt64 = 0
+    public init(id: String, name: String) { self.id = id; self.name = name }
+}
+
 /// POST /v1/containers/NAME/allow: who may use a published host port.
 public struct AllowRequest: Codable, Sendable {
     public var hostPort: String

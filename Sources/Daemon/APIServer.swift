@@ -12,6 +12,7 @@ enum APIRoutes {
         v1.get("info") { _, _ in json(await agent.info()) }
 
         v1.get("networks") { _, _ in json(await agent.networkViews()) }
+        v1.get("stats") { _, _ in json(await agent.containerStats()) }
         v1.post("networks") { request, context in
             let body = try await request.decode(as: NetworkRequest.self, context: context)
             return try await answer(status: .created) { try await agent.createNetwork(body) }

@@ -24,6 +24,25 @@ enum MetricsRoutes {
 }
 
 extension Agent {
+    /// Running containers' traffic for `bridgeport stats`.
+    func containerStats() -> [ContainerStats] {
+        let counters = dataplane.counters()
+        let dropsByInterface = Dictionary(counters.drops.map { ($0.key.ifindex, $0.value) }, uniquingKeysWith: +)
+        return registry.containers.filter { runtime.status($0) == .running }.map { container in
+            var stats = ContainerStats(id: container.id, name: container.name)
+            for endpoint in registry.endpoints(ofContainer: container.id) {
+                guard let interface = endpoint.hostInterface, let index = counters.interfaces[interface] else { continue }
+                let traffic = counters.endpoints[index] ?? bp_endpoint_stats()
+                stats.receiveBytes += traffic.rx.bytes
+                stats.receivePackets += traffic.rx.packets
+                stats.transmitBytes += traffic.tx.bytes
+                stats.transmitPackets += traffic.tx.packets
+                stats.drops += dropsByInterface[index] ?? 0
+            }
+            return stats
+        }
+    }
+
     /// Every family, read from the pinned BPF maps (per-CPU counters summed) and the
     /// registry. Only endpoints and ports that exist now have series.
     func metricFamilies() -> [MetricFamily] {

@@ -46,6 +46,25 @@ for i in 1 2 3 4 5; do in_ext python3 "$TOOLS/probe.py" tcp 198.51.100.1 5000 x 
 tport="protocol=\"tcp\",host_ip=\"0.0.0.0\",host_port=\"5000\",container=\"srv\",container_port=\"80\""
 [ "$(value "bridgeport_published_port_flows_total\{$tport\}")" = 5 ] && pass "five TCP connections, five flows" || fail "tcp flows: $(value "bridgeport_published_port_flows_total\{$tport\}")"
 
+check_output "stats --no-stream lists the container" 'srv +[0-9.]+[kMG]?B / ' bp stats --no-stream
+check_output "stats --format json" '"Name":"srv".*"ReceivePackets":[1-9]' bp stats --no-stream --format json srv
+
+# A real Prometheus server scrapes the agent; PromQL sees the traffic.
+if command -v prometheus >/dev/null; then
+    cat >"$STATE/prometheus.yml" <<YML
+global: { scrape_interval: 1s }
+scrape_configs:
+  - job_name: bridgeport
+    static_configs: [ { targets: ["127.0.0.1:$METRICS_PORT"] } ]
+YML
+    in_host prometheus --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/prometheus" \
+        --web.listen-address=127.0.0.1:$((METRICS_PORT + 1)) >"$STATE/prometheus.log" 2>&1 &
+    for i in $(seq 1 8); do in_ext python3 "$TOOLS/udpcount.py" 198.51.100.1 5353 20 500 >/dev/null; sleep 1; done
+    query='rate(bridgeport_container_network_receive_bytes_total{container="srv"}[5s])'
+    check_output "PromQL rate of the container's receive bytes is above zero" '"value":\[[0-9.]+,"[1-9][0-9.e+]*"\]' \
+        in_host curl -s "http://127.0.0.1:$((METRICS_PORT + 1))/api/v1/query" --data-urlencode "query=$query"
+fi
+
 check_output "HELP and TYPE on every family" '^# TYPE bridgeport_container_network_drops_total counter$' scrape
 check_output "program statistics" 'bridgeport_bpf_program_runs_total\{program="bp_ep_ingress",attach_mode="tcx"\} [1-9]' scrape
 check_output "OpenMetrics when asked" '^# EOF$' scrape /metrics 'application/openmetrics-text; version=1.0.0'

@@ -1,0 +1,86 @@
+import API
+import ArgumentParser
+import Foundation
+
+/// Like `docker stats`, for the network: a live table of each running container's
+/// traffic, refreshed in place every second.
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Display a live stream of containers' network traffic.")
+    @OptionGroup var client: ClientOptions
+    @Flag(help: "Print one table (rates over one second) and exit.") var noStream = false
+    @Option(help: "Output format: table or json.") var format = "table"
+    @Argument(help: "Containers (default: all running).") var containers: [String] = []
+
+    func validate() throws {
+        guard ["table", "json"].contains(format) else { throw ValidationError("invalid --format \"\(format)\": use table or json") }
+    }
+
+    func run() async throws {
+        var previous = try await sample()
+        var previousTime = ContinuousClock.now
+        while true {
+            try await Task.sleep(for: .seconds(1))
+            let current = try await sample()
+            let now = ContinuousClock.now
+            let elapsed = Double((now - previousTime).components.seconds) + Double((now - previousTime).components.attoseconds) / 1e18
+            let rows = current.map { stats in Row(stats: stats, before: previous.first { $0.id == stats.id }, seconds: elapsed) }
+            if format == "json" {
+                for row in rows { print(try row.json()) }
+            } else {
+                if !noStream { print("\u{1B}[2J\u{1B}[H", terminator: "") }  // clear the screen, cursor home
+                print(table(["CONTAINER ID", "NAME", "NET I/O", "RX/s", "TX/s", "PACKETS (RX / TX)", "DROPS"], rows.map(\.cells)))
+            }
+            if noStream { return }
+            previous = current
+            previousTime = now
+        }
+    }
+
+    private func sample() async throws -> [ContainerStats] {
+        let all: [ContainerStats] = try await client.client.get("/v1/stats")
+        guard !containers.isEmpty else { return all.sorted { $0.name < $1.name } }
+        return try containers.map { reference in
+            guard let match = all.first(where: { $0.name == reference || $0.id.hasPrefix(reference) }) else {
+                throw Failure(message: "Error response from daemon: No such container: \(reference)", code: 1)
+            }
+            return match
+        }
+    }
+
+    struct Row {
+        let stats: ContainerStats
+        let receiveRate: Double
+        let transmitRate: Double
+
+        init(stats: ContainerStats, before: ContainerStats?, seconds: Double) {
+            self.stats = stats
+            let span = max(seconds, 0.001)
+            receiveRate = Double(stats.receiveBytes - min(before?.receiveBytes ?? stats.receiveBytes, stats.receiveBytes)) / span
+            transmitRate = Double(stats.transmitBytes - min(before?.transmitBytes ?? stats.transmitBytes, stats.transmitBytes)) / span
+        }
+
+        var cells: [String] {
+            [String(stats.id.prefix(12)), stats.name, "\(humanBytes(Double(stats.receiveBytes))) / \(humanBytes(Double(stats.transmitBytes)))",
+             humanBytes(receiveRate) + "/s", humanBytes(transmitRate) + "/s", "\(stats.receivePackets) / \(stats.transmitPackets)", "\(stats.drops)"]
+        }
+
+        func json() throws -> String {
+            let object: [String: Any] = [
+                "ID": String(stats.id.prefix(12)), "Name": stats.name,
+                "ReceiveBytes": stats.receiveBytes, "TransmitBytes": stats.transmitBytes,
+                "ReceivePackets": stats.receivePackets, "TransmitPackets": stats.transmitPackets, "Drops": stats.drops,
+                "ReceiveBytesPerSecond": receiveRate, "TransmitBytesPerSecond": transmitRate,
+            ]
+            return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        }
+    }
+}
+
+/// Docker's units: "1.5kB", "20.3MB" (powers of 1000).
+func humanBytes(_ bytes: Double) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"]
+    var value = bytes
+    var unit = 0
+    while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
+    return unit == 0 ? "\(Int(value))B" : String(format: "%.3g%@", value, units[unit])
+}
