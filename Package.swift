@@ -19,6 +19,7 @@ let package = Package(
         // System libraries, found through pkg-config (installed by `make deps`).
         .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
         .systemLibrary(name: "CLibNL", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-route-3-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // C shims: libbpf + bpf/bridgeport.h (the map layouts), and netlink/namespaces/process spawning.
         .target(name: "CBPF", dependencies: ["CLibBPF"]),
@@ -41,7 +42,7 @@ let package = Package(
         ]),
         // The agent.
         .target(name: "Daemon", dependencies: [
-            "Model", "Store", "Links", "BPF", "API",
+            "Model", "Store", "Links", "BPF", "API", "CZlib",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

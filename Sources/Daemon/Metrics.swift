@@ -17,6 +17,10 @@ enum MetricsRoutes {
         router.get("metrics") { request, _ in
             let format = ExpositionFormat(accept: request.headers[.accept])
             let text = format.render(await agent.metricFamilies())
+            if Gzip.accepted(by: request.headers[.acceptEncoding]), let compressed = Gzip.compress(Array(text.utf8)) {
+                return Response(status: .ok, headers: [.contentType: format.contentType, .contentEncoding: "gzip"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: compressed)))
+            }
             return Response(status: .ok, headers: [.contentType: format.contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         return router
