@@ -57,15 +57,34 @@ show run -d --name c4 --net my_bridge --ip 10.0.0.254
 show network create --subnet 10.0.0.0/25 overlapping
 show network rm my_bridge
 
+step "A published port, reached from the external client through the uplink (BPF DNAT, no iptables)"
+TOOLS=$PWD/tools
+show run -d --name web --net my_bridge -p 8080:80 -- python3 "$TOOLS/echo.py" --tcp 80
+for _ in $(seq 1 50); do "$BIN" logs web | grep -q ready && break; sleep 0.1; done
+show port web
+echo "$ python3 probe.py tcp 198.51.100.1 8080 hello     (in $EXT_NS)"
+in_ext python3 "$TOOLS/probe.py" tcp 198.51.100.1 8080 hello
+echo "(the container answers with its port and the client address it saw)"
+echo "$ python3 probe.py tcp 127.0.0.1 8080 hi           (on the host itself)"
+in_host_cgroup python3 "$TOOLS/probe.py" tcp 127.0.0.1 8080 hi
+echo "$ nft list ruleset   (in $HOST_NS: empty)"
+in_host nft list ruleset 2>/dev/null | grep -c . || true
+
+step "Containers reach out, masqueraded in BPF"
+in_ext python3 "$TOOLS/echo.py" --tcp 9000 >/dev/null 2>&1 &
+sleep 0.5
+show exec c2 python3 "$TOOLS/probe.py" tcp 198.51.100.2 9000 out
+
 step "The agent restarts; containers and links stay"
 agent_stop
 agent_start || exit 1
 show ps
 show exec c2 ping -c 1 c3
 
-step "The agent's metrics endpoint"
-echo "$ curl http://127.0.0.1:$METRICS_PORT/metrics   (inside $HOST_NS)"
-in_host bash -c "exec 3<>/dev/tcp/127.0.0.1/$METRICS_PORT; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3" | sed -n '/^#/,$p'
+step "Per-container traffic for Prometheus"
+echo "$ curl http://127.0.0.1:$METRICS_PORT/metrics   (inside $HOST_NS; excerpt)"
+in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -E '^bridgeport_(container_network_(receive|transmit)_bytes_total|published_port_flows_total)' | head -8
+show stats --no-stream
 
 if [ -n "$KEEP" ]; then
     cat <<MSG
@@ -80,5 +99,5 @@ MSG
 fi
 
 step "Clean up"
-show rm -f c1 c2 c3
+show rm -f c1 c2 c3 web
 show network rm my_bridge
