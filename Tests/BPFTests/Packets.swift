@@ -155,6 +155,22 @@ enum Frame {
                  payload: ipv4(src: src, dst: dst, proto: proto, payload: payload, fragment: fragment))
     }
 
+    /// An ICMP echo request (type 8) or reply (type 0) message with a valid checksum.
+    static func icmpEchoMessage(type: UInt8, id: UInt16, seq: UInt16, payload: [UInt8]) -> [UInt8] {
+        var message: [UInt8] = [type, 0, 0, 0, UInt8(id >> 8), UInt8(id & 0xff), UInt8(seq >> 8), UInt8(seq & 0xff)] + payload
+        let check = Checksum.internet(message)
+        message[2] = UInt8(check >> 8)
+        message[3] = UInt8(check & 0xff)
+        return message
+    }
+
+    static func icmpEcho(src: [UInt8], dst: [UInt8], type: UInt8 = 8, id: UInt16, seq: UInt16 = 1,
+                         payload: [UInt8] = Array("bridgeport ping".utf8),
+                         srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC) -> [UInt8] {
+        ipPacket(src: src, dst: dst, proto: 1, payload: icmpEchoMessage(type: type, id: id, seq: seq, payload: payload),
+                 srcMAC: srcMAC, dstMAC: dstMAC)
+    }
+
     /// ARP over Ethernet for IPv4 (28-byte body). op 1 = request, 2 = reply.
     static func arp(op: UInt16 = 1, senderMAC: [UInt8], senderIP: [UInt8], targetMAC: [UInt8] = [0, 0, 0, 0, 0, 0],
                     targetIP: [UInt8], srcMAC: [UInt8]? = nil, dstMAC: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]) -> [UInt8] {
@@ -190,7 +206,9 @@ struct ParsedIPv4: CustomStringConvertible {
     var sourcePort: UInt16 { u16(l4Offset) }
     var destinationPort: UInt16 { u16(l4Offset + 2) }
     var l4: ArraySlice<UInt8> { bytes[l4Offset..<(14 + totalLength)] }
-    var l4ChecksumOffset: Int { l4Offset + (proto == 6 ? 16 : 6) }
+    var l4ChecksumOffset: Int { l4Offset + (proto == 6 ? 16 : proto == 17 ? 6 : 2) }
+    /// ICMP echo identifier.
+    var icmpID: UInt16 { u16(l4Offset + 4) }
     /// The TCP/UDP checksum field as stored.
     var l4Checksum: UInt16 { u16(l4ChecksumOffset) }
 
@@ -200,6 +218,7 @@ struct ParsedIPv4: CustomStringConvertible {
     /// The TCP or UDP checksum verifies over pseudo-header + segment as they are
     /// (a UDP checksum of 0, "none", does not count as valid here).
     var l4ChecksumValid: Bool {
+        if proto == 1 { return Checksum.fold(Checksum.sum(l4)) == 0xffff } // ICMP: no pseudo-header
         precondition(proto == 6 || proto == 17)
         if proto == 17 && l4Checksum == 0 { return false }
         let pseudo = Checksum.pseudoHeader(src: source, dst: destination, proto: proto, length: l4.count)
