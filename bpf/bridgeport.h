@@ -51,6 +51,9 @@
 #define BP_MAP_SNAT "bp_snat"
 /* LRU: a masqueraded flow as the replies show it -> the container it belongs to */
 #define BP_MAP_SNAT_REV "bp_snat_rev"
+/* LRU: flows a container opened to another container's published port -> 1, so that
+ * exactly their replies pass the policy */
+#define BP_MAP_HAIRPIN "bp_hairpin"
 /* {container address, port, protocol} of every published port -> 1 (user space) */
 #define BP_MAP_TARGETS "bp_targets"
 /* network namespace cookie -> enum bp_netns_kind: where the socket hooks act (user space) */

@@ -123,6 +123,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_allow SEC(".maps");
 
+/* BP_MAP_HAIRPIN: flows to published targets, as their requests show them */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BP_MAX_SNAT_FLOWS);
+	__type(key, struct bp_flow_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_hairpin SEC(".maps");
+
 /* BP_MAP_NETNS: namespaces the socket hooks act in, written by the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

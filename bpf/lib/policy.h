@@ -73,10 +73,22 @@ static __always_inline enum bp_drop_reason bp_egress_verdict(struct __sk_buff *s
 		return BP_DROP_SPOOFED_SOURCE;
 
 	if (p.has_ports) {
+		/* A request to a published target passes, and is remembered... */
 		struct bp_target_key to = { .ip = p.daddr, .port = p.dport, .proto = p.proto };
-		struct bp_target_key from = { .ip = p.saddr, .port = p.sport, .proto = p.proto };
+		if (bpf_map_lookup_elem(&bp_targets, &to)) {
+			struct bp_flow_key flow = {
+				.src_ip = p.saddr, .dst_ip = p.daddr, .src_port = p.sport, .dst_port = p.dport, .proto = p.proto,
+			};
+			__u8 one = 1;
 
-		if (bpf_map_lookup_elem(&bp_targets, &to) || bpf_map_lookup_elem(&bp_targets, &from))
+			bpf_map_update_elem(&bp_hairpin, &flow, &one, BPF_ANY);
+			return 0;
+		}
+		/* ...so that exactly its replies pass too, not flows the target opens itself. */
+		struct bp_flow_key reply = {
+			.src_ip = p.daddr, .dst_ip = p.saddr, .src_port = p.dport, .dst_port = p.sport, .proto = p.proto,
+		};
+		if (bpf_map_lookup_elem(&bp_hairpin, &reply))
 			return 0;
 	}
 
