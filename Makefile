@@ -52,6 +52,8 @@ bench: deps bpf
 	$(SWIFT) build -c release
 	ATTACH=tcx Tests/system/bench.sh .build/release/bridgeport
 	ATTACH=tc Tests/system/bench.sh .build/release/bridgeport
+	@echo; echo "## Scrape cost (release build, medians of 15)"; echo
+	.build/release/exporter-bench
 
 clean:
 	rm -rf $(BUILD) .build

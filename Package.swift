@@ -52,8 +52,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // `make bench`: scrape cost at 1,000 and 10,000 endpoints.
+        .executableTarget(name: "exporter-bench", dependencies: ["Daemon", "BPF", "CBPF", "Model"]),
+
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Model", "CBPF"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF"]),
     ],
     swiftLanguageModes: [.v5]

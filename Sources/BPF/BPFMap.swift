@@ -37,6 +37,13 @@ public final class BPFMap: @unchecked Sendable {
         self.ownsFD = ownsFD
     }
 
+    /// Creates an anonymous map (benchmarks and tests; the agent's maps come from objects).
+    public static func create(name: String, type: bpf_map_type, keySize: Int, valueSize: Int, maxEntries: UInt32) throws -> BPFMap {
+        let fd = bpf_map_create(type, name, UInt32(keySize), UInt32(valueSize), maxEntries, nil)
+        if fd < 0 { throw BPFError.mapOperation(map: name, operation: "create", errno: errnoOf(fd)) }
+        return try BPFMap(name: name, fd: fd, owner: nil, ownsFD: true)
+    }
+
     /// Opens a pinned map (e.g. `<pinRoot>/bp_ep_stats`) without loading any object:
     /// what a metrics exporter or a CLI needs.
     public static func openPinned(_ path: String) throws -> BPFMap {

@@ -127,27 +127,15 @@ final class Dataplane: @unchecked Sendable {
 
     // MARK: Counters
 
-    /// What the exporter reads at each scrape.
-    struct Counters {
-        var interfaces: [String: UInt32] = [:]
-        var endpoints: [UInt32: bp_endpoint_stats] = [:]
-        var drops: [bp_drop_key: UInt64] = [:]
-        /// Keyed by the host side of a binding, see `hostSide(_:)`.
-        var ports: [String: bp_port_stats] = [:]
-        var programs: [(name: String, hook: String, runs: UInt64, nanoseconds: UInt64)] = []
-
-        static func hostSide(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) -> String { "\(proto.rawValue) \(ip):\(port)" }
-    }
-
     /// Reads every counter map once (batched, per-CPU values summed).
-    func counters() -> Counters {
-        var counters = Counters()
+    func counters() -> TrafficCounters {
+        var counters = TrafficCounters()
         for link in (try? links.links()) ?? [] { counters.interfaces[link.name] = UInt32(link.index) }
         counters.endpoints = (try? programs.maps.allEndpointStats()) ?? [:]
         counters.drops = (try? programs.maps.dropCounts()) ?? [:]
         for (key, stats) in (try? programs.maps.portStats.sums()) ?? [] {
             let proto: PortProtocol = key.proto == UInt8(BP_PROTO_UDP.rawValue) ? .udp : .tcp
-            counters.ports[Counters.hostSide(proto, IPv4Address(UInt32(bigEndian: key.host_ip)), UInt16(bigEndian: key.host_port))] = stats
+            counters.ports[TrafficCounters.hostSide(proto, IPv4Address(UInt32(bigEndian: key.host_ip)), UInt16(bigEndian: key.host_port))] = stats
         }
         counters.programs = programs.programStatistics
         return counters

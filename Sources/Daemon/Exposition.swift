@@ -1,6 +1,6 @@
 /// Metric families in the Prometheus data model and their two text formats: Prometheus
 /// text 0.0.4 and OpenMetrics 1.0, chosen from the scraper's Accept header.
-struct MetricFamily {
+public struct MetricFamily {
     enum Kind: String { case counter, gauge }
 
     /// The family's name; counters' samples add "_total".
@@ -24,46 +24,65 @@ struct MetricFamily {
     }
 }
 
-enum ExpositionFormat {
+public enum ExpositionFormat {
     case prometheus, openMetrics
 
     /// OpenMetrics when the Accept header asks for it, else the classic text format.
-    init(accept: String?) {
+    public init(accept: String?) {
         self = (accept ?? "").contains("application/openmetrics-text") ? .openMetrics : .prometheus
     }
 
-    var contentType: String {
+    public var contentType: String {
         switch self {
         case .prometheus: "text/plain; version=0.0.4; charset=utf-8"
         case .openMetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8"
         }
     }
 
-    func render(_ families: [MetricFamily]) -> String {
+    public func render(_ families: [MetricFamily]) -> String {
         var text = ""
+        text.reserveCapacity(families.reduce(0) { $0 + $1.samples.count } * 160)
         for family in families {
             // Prometheus text names a counter family with its _total; OpenMetrics without.
             let sampleName = family.kind == .counter ? family.name + "_total" : family.name
             let familyName = self == .openMetrics ? family.name : sampleName
-            text += "# HELP \(familyName) \(escapeHelp(family.help))\n# TYPE \(familyName) \(family.kind.rawValue)\n"
+            text += "# HELP \(familyName) \(escaped(family.help, quotes: false))\n# TYPE \(familyName) \(family.kind.rawValue)\n"
             for sample in family.samples {
                 text += sampleName
                 if !sample.labels.isEmpty {
-                    text += "{" + sample.labels.map { "\($0.0)=\"\(escapeLabel($0.1))\"" }.joined(separator: ",") + "}"
+                    text += "{"
+                    for (index, (name, value)) in sample.labels.enumerated() {
+                        if index > 0 { text += "," }
+                        text += name
+                        text += "=\""
+                        text += escaped(value, quotes: true)
+                        text += "\""
+                    }
+                    text += "}"
                 }
-                text += " \(sample.value)\n"
+                text += " "
+                text += sample.value
+                text += "\n"
             }
         }
         if self == .openMetrics { text += "# EOF\n" }
         return text
     }
 
-    private func escapeLabel(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
-    }
-
-    private func escapeHelp(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+    /// Backslash and newline (and in label values the double quote) are escaped; most
+    /// values have none, and are returned as they are.
+    private func escaped(_ value: String, quotes: Bool) -> String {
+        guard value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || (quotes && $0 == UInt8(ascii: "\"")) })
+        else { return value }
+        var result = ""
+        for character in value {
+            switch character {
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\"" where quotes: result += "\\\""
+            default: result.append(character)
+            }
+        }
+        return result
     }
 }

@@ -48,10 +48,53 @@ extension Agent {
     }
 
     /// Every family, read from the pinned BPF maps (per-CPU counters summed) and the
-    /// registry. Only endpoints and ports that exist now have series.
+    /// registry, plus how long that took.
     func metricFamilies() -> [MetricFamily] {
         let started = ContinuousClock.now
-        let counters = dataplane.counters()
+        let input = ScrapeInput(registry: registry, counters: dataplane.counters(),
+                                running: Set(registry.containers.filter { runtime.status($0) == .running }.map(\.id)))
+        var families = Exporter.families(input)
+        var scrape = MetricFamily(name: "bridgeport_scrape_duration_seconds", help: "Time this scrape took to read the counters.", kind: .gauge)
+        let elapsed = ContinuousClock.now - started
+        scrape.add([], seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        families.append(scrape)
+        return families
+    }
+}
+
+/// The counters one scrape reads from the maps, keyed for the exporter.
+public struct TrafficCounters {
+    /// Interface name -> ifindex in the agent's namespace.
+    public var interfaces: [String: UInt32] = [:]
+    public var endpoints: [UInt32: bp_endpoint_stats] = [:]
+    public var drops: [bp_drop_key: UInt64] = [:]
+    /// Keyed by the host side of a binding, see `hostSide(_:_:_:)`.
+    public var ports: [String: bp_port_stats] = [:]
+    public var programs: [(name: String, hook: String, runs: UInt64, nanoseconds: UInt64)] = []
+
+    public init() {}
+
+    public static func hostSide(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) -> String { "\(proto.rawValue) \(ip):\(port)" }
+}
+
+/// Everything a scrape shows, as plain values.
+public struct ScrapeInput {
+    public var registry: Registry
+    public var counters: TrafficCounters
+    /// IDs of the running containers.
+    public var running: Set<String>
+
+    public init(registry: Registry, counters: TrafficCounters, running: Set<String>) {
+        self.registry = registry; self.counters = counters; self.running = running
+    }
+}
+
+/// The exporter's pure part: from counters and the registry to metric families. Only
+/// endpoints and ports that exist now have series.
+public enum Exporter {
+    public static func families(_ input: ScrapeInput) -> [MetricFamily] {
+        let registry = input.registry
+        let counters = input.counters
         var receiveBytes = MetricFamily(name: "bridgeport_container_network_receive_bytes", help: "Bytes received by the container on this interface.", kind: .counter)
         var receivePackets = MetricFamily(name: "bridgeport_container_network_receive_packets", help: "Packets received by the container on this interface.", kind: .counter)
         var transmitBytes = MetricFamily(name: "bridgeport_container_network_transmit_bytes", help: "Bytes sent by the container on this interface.", kind: .counter)
@@ -61,9 +104,10 @@ extension Agent {
 
         var endpointLabels: [UInt32: [(String, String)]] = [:]
         let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
+        let networks = Dictionary(uniqueKeysWithValues: registry.networks.map { ($0.id, $0) })
         for endpoint in registry.endpoints {
             guard let interface = endpoint.hostInterface, let index = counters.interfaces[interface],
-                  let container = containers[endpoint.containerID], let network = try? registry.network(endpoint.networkID) else { continue }
+                  let container = containers[endpoint.containerID], let network = networks[endpoint.networkID] else { continue }
             let labels = [("container", container.name), ("network", network.name), ("interface", interface)]
             endpointLabels[index] = labels
             let stats = counters.endpoints[index] ?? bp_endpoint_stats()
@@ -87,7 +131,7 @@ extension Agent {
         var portFlows = MetricFamily(name: "bridgeport_published_port_flows", help: "New flows through the published port (from outside, from the host and from containers).", kind: .counter)
         for container in registry.containers {
             for mapping in container.ports {
-                let stats = counters.ports[Dataplane.Counters.hostSide(mapping.proto, mapping.hostIP, mapping.hostPort)] ?? bp_port_stats()
+                let stats = counters.ports[TrafficCounters.hostSide(mapping.proto, mapping.hostIP, mapping.hostPort)] ?? bp_port_stats()
                 let labels = [("protocol", mapping.proto.rawValue), ("host_ip", mapping.hostIP.description), ("host_port", "\(mapping.hostPort)"),
                               ("container", container.name), ("container_port", "\(mapping.containerPort)")]
                 portPackets.add(labels, stats.packets)
@@ -104,21 +148,17 @@ extension Agent {
             runTime.add(labels, seconds: Double(program.nanoseconds) / 1e9)
         }
 
-        let info = info()
         var build = MetricFamily(name: "bridgeport_build_info", help: "Bridgeport's version; always 1.", kind: .gauge)
-        build.add([("version", info.version)], 1)
-        var networks = MetricFamily(name: "bridgeport_networks", help: "Networks the agent manages.", kind: .gauge)
-        networks.add([], info.networks)
+        build.add([("version", bridgeportVersion)], 1)
+        var networkCount = MetricFamily(name: "bridgeport_networks", help: "Networks the agent manages.", kind: .gauge)
+        networkCount.add([], registry.networks.count)
         var containerCount = MetricFamily(name: "bridgeport_containers", help: "Containers the agent manages, by state.", kind: .gauge)
-        containerCount.add([("state", "running")], info.running)
-        containerCount.add([("state", "stopped")], info.containers - info.running)
+        containerCount.add([("state", "running")], input.running.count)
+        containerCount.add([("state", "stopped")], registry.containers.count - input.running.count)
         var published = MetricFamily(name: "bridgeport_published_ports", help: "Host ports published to containers.", kind: .gauge)
-        published.add([], info.publishedPorts)
-        var scrape = MetricFamily(name: "bridgeport_scrape_duration_seconds", help: "Time this scrape took to read the counters.", kind: .gauge)
-        let elapsed = ContinuousClock.now - started
-        scrape.add([], seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        published.add([], registry.containers.reduce(0) { $0 + $1.ports.count })
 
         return [receiveBytes, receivePackets, transmitBytes, transmitPackets, drops, hostDrops,
-                portPackets, portBytes, portFlows, runs, runTime, build, networks, containerCount, published, scrape]
+                portPackets, portBytes, portFlows, runs, runTime, build, networkCount, containerCount, published]
     }
 }

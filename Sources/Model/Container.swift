@@ -20,6 +20,12 @@ public struct Container: Codable, Sendable, Hashable, Identifiable {
     }
 
     public var shortID: String { String(id.prefix(12)) }
+
+    public init(id: String, name: String, hostname: String, command: [String], created: Date, networkMode: String,
+                ports: [PortMapping] = [], process: ProcessState = ProcessState()) {
+        self.id = id; self.name = name; self.hostname = hostname; self.command = command; self.created = created
+        self.networkMode = networkMode; self.ports = ports; self.process = process
+    }
 }
 
 /// What we know of a container's main process.
@@ -48,6 +54,12 @@ public struct Endpoint: Codable, Sendable, Hashable {
     public var order: Int
 
     public var id: String { containerID + "/" + networkID }
+
+    public init(containerID: String, networkID: String, ip: IPv4Address?, mac: MACAddress?, hostInterface: String?,
+                containerInterface: String?, order: Int) {
+        self.containerID = containerID; self.networkID = networkID; self.ip = ip; self.mac = mac
+        self.hostInterface = hostInterface; self.containerInterface = containerInterface; self.order = order
+    }
 }
 
 /// What `run` asks for, before validation.
