@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 
@@ -8,6 +9,8 @@ import ServiceLifecycle
 public enum AgentService {
     public static func run(configuration: AgentConfiguration, logger: Logger) async throws {
         umask(0o077)  // state, socket and files we write are root's alone
+        let web = try configuration.webConfigFile.map(WebConfiguration.load)
+        let tls = try web?.tlsConfiguration()
         let agent = try Agent(configuration: configuration, logger: logger)
         for repair in try await agent.reconcile() {
             logger.notice("reconcile: \(repair)")
@@ -20,12 +23,13 @@ public enum AgentService {
             onServerRunning: { _ in chmod(configuration.socketPath, 0o600) },
             logger: logger)
         let metrics = Application(
-            router: MetricsRoutes.router(agent: agent),
+            router: MetricsRoutes.router(agent: agent, basicAuthUsers: web?.basicAuthUsers),
+            server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname(configuration.metricsHost, port: configuration.metricsPort), serverName: "bridgeport"),
             logger: logger)
         logger.notice("agent ready", metadata: [
             "socket": "\(configuration.socketPath)",
-            "metrics": "http://\(configuration.metricsHost):\(configuration.metricsPort)/metrics",
+            "metrics": "\(tls == nil ? "http" : "https")://\(configuration.metricsHost):\(configuration.metricsPort)/metrics",
         ])
         let group = ServiceGroup(configuration: .init(
             services: [api, metrics], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

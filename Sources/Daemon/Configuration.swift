@@ -12,6 +12,8 @@ public struct AgentConfiguration: Sendable {
     public var cgroupPath: String?
     /// tcx links (Linux 6.6+), or clsact + cls_bpf for older kernels.
     public var attachMode = TCAttachMode.tcx
+    /// TLS and basic auth for the metrics endpoint (exporter-toolkit's web config file).
+    public var webConfigFile: String?
     /// Directory holding the compiled BPF objects.
     public var bpfObjectDirectory: String?
 

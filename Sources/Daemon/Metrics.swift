@@ -7,8 +7,9 @@ import Model
 
 /// The HTTP endpoint Prometheus scrapes: /metrics, /healthz and a small index page.
 enum MetricsRoutes {
-    static func router(agent: Agent) -> Router<BasicRequestContext> {
+    static func router(agent: Agent, basicAuthUsers: [String: String]?) -> Router<BasicRequestContext> {
         let router = Router()
+        if let users = basicAuthUsers, !users.isEmpty { router.add(middleware: BasicAuthMiddleware(users: users)) }
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string:
                 "<html><head><title>Bridgeport</title></head><body><h1>Bridgeport</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n")))

@@ -32,6 +32,9 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "How tc programs attach: tcx (links, Linux 6.6+) or tc (clsact + cls_bpf).")
     var attach = "tcx"
 
+    @Option(name: .customLong("web.config.file"), help: "TLS and basic auth for the metrics endpoint (Prometheus exporter web config YAML).")
+    var webConfigFile: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -75,6 +78,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.cgroupPath = cgroup
         configuration.bpfObjectDirectory = bpfObjects
         configuration.attachMode = TCAttachMode(rawValue: attach)!
+        configuration.webConfigFile = webConfigFile
         do {
             try await AgentService.run(configuration: configuration, logger: logger)
         } catch {
