@@ -40,6 +40,48 @@ static __always_inline struct bp_subnet *bp_subnet_of(__u32 ip)
 	return bpf_map_lookup_elem(&bp_subnets, &key);
 }
 
+/* Isolation, ICC and internal networks: 0 when the destination may be reached. */
+static __always_inline enum bp_drop_reason bp_destination_verdict(const struct bp_endpoint *ep, const struct bp_packet *p)
+{
+	struct bp_subnet *to = bp_subnet_of(p->daddr);
+
+	if (to && to->network_id != ep->network_id && (ep->flags & BP_EP_F_ISOLATED))
+		return BP_DROP_ISOLATION;
+	if (to && to->network_id == ep->network_id) {
+		/* With ICC off only the gateway (the host) may be reached in the network. */
+		if ((ep->flags & BP_EP_F_ICC_DISABLED) && !bpf_map_lookup_elem(&bp_host_addrs, &p->daddr))
+			return BP_DROP_ICC;
+		return 0;
+	}
+	if (ep->flags & BP_EP_F_INTERNAL)
+		return BP_DROP_INTERNAL;
+	return 0;
+}
+
+/*
+ * The exception for published ports, asked only for packets about to be dropped: a
+ * request to a published target passes and is remembered, so that exactly its replies
+ * pass too (not flows the target opens itself from its published port).
+ */
+static __always_inline int bp_published_flow(const struct bp_packet *p)
+{
+	struct bp_target_key to = { .ip = p->daddr, .port = p->dport, .proto = p->proto };
+
+	if (bpf_map_lookup_elem(&bp_targets, &to)) {
+		struct bp_flow_key flow = {
+			.src_ip = p->saddr, .dst_ip = p->daddr, .src_port = p->sport, .dst_port = p->dport, .proto = p->proto,
+		};
+		__u8 one = 1;
+
+		bpf_map_update_elem(&bp_hairpin, &flow, &one, BPF_ANY);
+		return 1;
+	}
+	struct bp_flow_key reply = {
+		.src_ip = p->daddr, .dst_ip = p->saddr, .src_port = p->dport, .dst_port = p->sport, .proto = p->proto,
+	};
+	return bpf_map_lookup_elem(&bp_hairpin, &reply) != NULL;
+}
+
 /* 0 when the frame may leave the container, else the drop reason. */
 static __always_inline enum bp_drop_reason bp_egress_verdict(struct __sk_buff *skb, const struct bp_endpoint *ep)
 {
@@ -72,42 +114,14 @@ static __always_inline enum bp_drop_reason bp_egress_verdict(struct __sk_buff *s
 	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && p.saddr != ep->ip)
 		return BP_DROP_SPOOFED_SOURCE;
 
-	if (p.has_ports) {
-		/* A request to a published target passes, and is remembered... */
-		struct bp_target_key to = { .ip = p.daddr, .port = p.dport, .proto = p.proto };
-		if (bpf_map_lookup_elem(&bp_targets, &to)) {
-			struct bp_flow_key flow = {
-				.src_ip = p.saddr, .dst_ip = p.daddr, .src_port = p.sport, .dst_port = p.dport, .proto = p.proto,
-			};
-			__u8 one = 1;
-
-			bpf_map_update_elem(&bp_hairpin, &flow, &one, BPF_ANY);
-			return 0;
-		}
-		/* ...so that exactly its replies pass too, not flows the target opens itself. */
-		struct bp_flow_key reply = {
-			.src_ip = p.daddr, .dst_ip = p.saddr, .src_port = p.dport, .dst_port = p.sport, .proto = p.proto,
-		};
-		if (bpf_map_lookup_elem(&bp_hairpin, &reply))
-			return 0;
-	}
-
 	/* Broadcast and multicast stay on the bridge. */
 	if (p.daddr == 0xffffffff || (p.daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
 		return 0;
 
-	struct bp_subnet *to = bp_subnet_of(p.daddr);
-	if (to && to->network_id != ep->network_id && (ep->flags & BP_EP_F_ISOLATED))
-		return BP_DROP_ISOLATION;
-	if (to && to->network_id == ep->network_id) {
-		/* With ICC off only the gateway (the host) may be reached in the network. */
-		if ((ep->flags & BP_EP_F_ICC_DISABLED) && !bpf_map_lookup_elem(&bp_host_addrs, &p.daddr))
-			return BP_DROP_ICC;
+	enum bp_drop_reason reason = bp_destination_verdict(ep, &p);
+	if (reason && p.has_ports && bp_published_flow(&p))
 		return 0;
-	}
-	if (ep->flags & BP_EP_F_INTERNAL)
-		return BP_DROP_INTERNAL;
-	return 0;
+	return reason;
 }
 
 #endif /* BP_LIB_POLICY_H */
