@@ -13,14 +13,25 @@ BIN          := .build/debug/bridgeport
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev \
                 pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables
 
-.PHONY: deps bpf build test demo demo-down bench clean
+.PHONY: deps bench-deps bpf build test demo demo-down bench clean
 
-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+# ... and the ones only `make bench` needs (the paths it compares Bridgeport with).
+BENCH_PACKAGES := iptables iperf3 socat containernetworking-plugins
+
+# apt_install: installs whichever of the packages given is missing.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(DEB_PACKAGES))
+
+bench-deps: deps
+	$(call apt_install,$(BENCH_PACKAGES))
 
 # The objects are embedded in the binary (Sources/CBPF/embedded.c): touching it makes
 # SwiftPM embed them again.
@@ -47,13 +58,15 @@ demo: build
 demo-down:
 	Tests/system/demo.sh $(BIN) --down
 
-# Benchmarks run the release build, once per attach mode.
-bench: deps bpf
+# The load generator the path benchmarks use (client and server).
+$(BUILD)/loadgen: bench/tools/loadgen.c
+	@mkdir -p $(BUILD)
+	cc -O2 -Wall -Wextra -Werror -pthread -o $@ $<
+
+# Benchmarks run the release build; results go to bench/results/latest.md.
+bench: bench-deps bpf $(BUILD)/loadgen
 	$(SWIFT) build -c release
-	ATTACH=tcx Tests/system/bench.sh .build/release/bridgeport
-	ATTACH=tc Tests/system/bench.sh .build/release/bridgeport
-	@echo; echo "## Scrape cost (release build, medians of 15)"; echo
-	.build/release/exporter-bench
+	bench/run.sh .build/release/bridgeport $(BUILD)/loadgen
 
 clean:
 	rm -rf $(BUILD) .build

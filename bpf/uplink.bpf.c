@@ -38,13 +38,17 @@ int bp_up_ingress(struct __sk_buff *skb)
 
 	if (bp_parse_ipv4(skb, &p) < 0)
 		return BP_CONTINUE;
-	struct bp_subnet *to = bp_subnet_of(p.daddr);
-	if (to && !(to->flags & BP_SUBNET_F_ROUTED) && !bpf_map_lookup_elem(&bp_host_addrs, &p.daddr))
-		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
+	/* One hash lookup sorts the traffic: the host's own (published ports among it) goes
+	 * on below; only the rest pays for the subnet lookup (a trie) of the direct-access check. */
+	if (!bpf_map_lookup_elem(&bp_host_addrs, &p.daddr)) {
+		struct bp_subnet *to = bp_subnet_of(p.daddr);
+
+		if (to && !(to->flags & BP_SUBNET_F_ROUTED))
+			return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
+		return BP_CONTINUE;  /* not addressed to this host */
+	}
 	if (!p.has_ports || p.fragment)
 		return BP_CONTINUE;
-	if (!bpf_map_lookup_elem(&bp_host_addrs, &p.daddr))
-		return BP_CONTINUE;  /* not addressed to this host */
 
 	int verdict;
 	if (bp_unmasquerade(skb, &p, &verdict))
@@ -77,7 +81,7 @@ int bp_up_ingress(struct __sk_buff *skb)
 
 	if (bp_rewrite(skb, &p, 1, target.ip, target.port) < 0)
 		return BP_DROP;
-	return bp_redirect_by_route(skb, p.saddr, target.ip);
+	return bp_deliver_to_endpoint(skb, p.saddr, target.ip, target.ifindex);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

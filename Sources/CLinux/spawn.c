@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -162,6 +163,24 @@ fail:;
     _exit(127);
 }
 
+static int run_container_entry(void *ctx) { run_container(ctx); }
+
+// Starts fn(arg) in a child that shares our memory until it execs, as posix_spawn does
+// (clone with CLONE_VM | CLONE_VFORK; we resume once it has exec'd or died). Unlike a
+// fork, nothing of this process's address space (a copy of the agent's) is copied for
+// a child that is about to exec, nor torn down again by its exec. The child makes
+// only system calls and uses its own stack.
+static pid_t start_sharing_memory(int (*fn)(void *), void *arg) {
+    enum { STACK_SIZE = 256 * 1024 };
+    char *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -1;
+    pid_t pid = clone(fn, stack + STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+    int err = errno;
+    munmap(stack, STACK_SIZE);
+    errno = err;
+    return pid;
+}
+
 // The shim: detached from the caller, starts the container, reports its pid, waits for
 // it and records the exit code.
 static _Noreturn void run_shim(struct spawn_ctx *c) {
@@ -182,12 +201,11 @@ static _Noreturn void run_shim(struct spawn_ctx *c) {
     sort_fds(keep, 4);
     close_other_fds(keep, 4);
 
-    pid_t child = fork();
+    pid_t child = start_sharing_memory(run_container_entry, c);
     if (child < 0) {
         report(c->status_w, -errno);
         _exit(1);
     }
-    if (child == 0) run_container(c);
 
     close(c->execerr_w);
     if (c->netns >= 0) close(c->netns);
@@ -258,12 +276,13 @@ int bp_spawn(const struct bp_spawn_opts *opts, pid_t *pid) {
     close(execerr[0]);
     close(execerr[1]);
     status[1] = execerr[0] = execerr[1] = -1;
-    wait_exit_code(first);   // ECHILD if someone else reaps it: fine
 
     int32_t msg;
     if (read_full(status[0], &msg, sizeof msg) != sizeof msg) rc = -ECHILD;
     else if (msg < 0) rc = msg;
     else *pid = msg;
+    // Reaped after the answer: its exit (tearing down its copy of our memory) overlaps the wait.
+    wait_exit_code(first);   // ECHILD if someone else reaps it: fine
 
 out:
     for (int i = 0; i < 2; i++) {

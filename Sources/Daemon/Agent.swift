@@ -15,6 +15,10 @@ public actor Agent {
     let runtime: Runtime
     let logger: Logger
     private(set) var registry: Registry
+    /// Networks whose members' /etc/hosts files still lack a container that came or went
+    /// (see `refreshPeersSoon`), and the task that will write them.
+    private var stalePeerFiles: Set<String> = []
+    private var peerFilesFlush: Task<Void, Never>?
 
     public init(configuration: AgentConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -144,10 +148,14 @@ public actor Agent {
     // MARK: Containers
 
     public func containerViews(all: Bool) -> [ContainerView] {
-        registry.containers.map(view).filter { all || $0.status == .running }
+        flushPeerFiles()
+        return registry.containers.map(view).filter { all || $0.status == .running }
     }
 
-    public func containerView(_ reference: String) throws -> ContainerView { view(try registry.container(reference)) }
+    public func containerView(_ reference: String) throws -> ContainerView {
+        flushPeerFiles()  // `exec` looks the container up first: what it runs sees current names
+        return view(try registry.container(reference))
+    }
 
     public func run(_ request: ContainerRequest) throws -> ContainerView {
         let (planned, endpoint) = try registry.planContainer(request, id: randomID(), now: Date(),
@@ -180,13 +188,14 @@ public actor Agent {
             self.registry.endpoints.removeAll { $0.containerID == container.id }
         }
         try updateDefaultRoute(container)
-        try refreshNameFiles(networks: Set(endpoint.map { [$0.networkID] } ?? []), container: container.id)
+        try refreshNameFiles(networks: [], container: container.id)
         undo.add { self.dataplane.unpublish(container) }
         try dataplane.publish(container, registry: registry)
         container.process = try runtime.start(container, network: network, namespace: namespace)
         try store.update(container: container)
         undo.cancel()
         replace(container)
+        refreshPeersSoon(networks: Set(endpoint.map { [$0.networkID] } ?? []))
 
         logger.info("container started", metadata: ["container": "\(container.name)", "pid": "\(container.process.pid)"])
         var result = view(container)
@@ -235,7 +244,7 @@ public actor Agent {
         dataplane.unregister(containerNamespace: configuration.namespacePath(current.id))
         runtime.deleteNamespace(configuration.namespacePath(current.id))
         runtime.files(current.id).remove()
-        try refreshNameFiles(networks: Set(endpoints.map(\.networkID)))
+        refreshPeersSoon(networks: Set(endpoints.map(\.networkID)))
         logger.info("container removed", metadata: ["container": "\(current.name)"])
         return current
     }
@@ -292,6 +301,32 @@ public actor Agent {
             let endpoints = (byContainer[container.id] ?? []).sorted { $0.order < $1.order }
             let peers = endpoints.flatMap { lines[$0.networkID] ?? [] }.filter { $0.container != container.id }.map(\.line)
             try runtime.files(container.id).writeHosts(container: container, own: endpoints.compactMap(\.ip), peers: peers)
+        }
+    }
+
+    /// The peers' /etc/hosts files follow a container that came or went a moment later,
+    /// in one pass for a burst of changes: rewriting every peer's file is O(containers
+    /// in the network), too slow for the container start path. A new container's own
+    /// file is complete at once; `exec`, `ps` and `inspect` write pending changes first.
+    private func refreshPeersSoon(networks: Set<String>) {
+        stalePeerFiles.formUnion(networks)
+        guard peerFilesFlush == nil, !stalePeerFiles.isEmpty else { return }
+        peerFilesFlush = Task {
+            try? await Task.sleep(for: .milliseconds(50))
+            self.flushPeerFiles()
+        }
+    }
+
+    private func flushPeerFiles() {
+        peerFilesFlush?.cancel()
+        peerFilesFlush = nil
+        guard !stalePeerFiles.isEmpty else { return }
+        let networks = stalePeerFiles
+        stalePeerFiles = []
+        do {
+            try refreshNameFiles(networks: networks)
+        } catch {
+            logger.warning("could not update /etc/hosts of containers", metadata: ["error": "\(error)"])
         }
     }
 

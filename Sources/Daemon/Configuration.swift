@@ -10,8 +10,13 @@ public struct AgentConfiguration: Sendable {
     public var metricsPort = AgentConfiguration.defaultMetricsPort
     /// The cgroup v2 directory for socket hooks; nil means the root of the cgroup2 hierarchy.
     public var cgroupPath: String?
-    /// tcx links (Linux 6.6+), or clsact + cls_bpf for older kernels.
-    public var attachMode = TCAttachMode.tcx
+    /// How tc programs attach; nil ("auto") means tcx links on uplinks and clsact +
+    /// cls_bpf on container veths. A tcx attach waits for an RCU grace period under
+    /// the RTNL lock (25-50 ms for a veth's two hooks), which would dominate container
+    /// start; a cls_bpf filter attaches at once, and Bridgeport owns those veths alone.
+    public var attachMode: TCAttachMode?
+    var uplinkAttachMode: TCAttachMode { attachMode ?? .tcx }
+    var endpointAttachMode: TCAttachMode { attachMode ?? .tc }
     /// TLS and basic auth for the metrics endpoint (exporter-toolkit's web config file).
     public var webConfigFile: String?
     /// Directory holding the compiled BPF objects.

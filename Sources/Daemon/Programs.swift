@@ -17,7 +17,8 @@ final class Programs: @unchecked Sendable {
     private let sockObject: BPFObject
     let maps: BridgeportMaps
     private let linkDirectory: String
-    private let mode: TCAttachMode
+    private let uplinkMode: TCAttachMode
+    private let endpointMode: TCAttachMode
     /// The small numbers that stand for networks in the maps (bp_endpoint.network_id).
     /// They are given anew at each start; reconcile rewrites every entry that holds one.
     private let networkNumbers = Mutex<[String: UInt16]>([:])
@@ -30,7 +31,8 @@ final class Programs: @unchecked Sendable {
         linkDirectory = configuration.bpfRoot + "/links"
         try BPFFilesystem.makeDirectories(mapDirectory)
         try BPFFilesystem.makeDirectories(linkDirectory)
-        mode = configuration.attachMode
+        uplinkMode = configuration.uplinkAttachMode
+        endpointMode = configuration.endpointAttachMode
         // Both objects declare the same maps; pinning by name makes them share one instance.
         endpointObject = try BPFObject.load(try Programs.objectPath(configuration, "endpoint.bpf.o"), pinRoot: mapDirectory)
         uplinkObject = try BPFObject.load(try Programs.objectPath(configuration, "uplink.bpf.o"), pinRoot: mapDirectory)
@@ -45,15 +47,16 @@ final class Programs: @unchecked Sendable {
     /// Every program with its run count and run time (for the exporter).
     var programStatistics: [(name: String, hook: String, runs: UInt64, nanoseconds: UInt64)] {
         let programs: [(BPFObject, String, String)] = [
-            (endpointObject, BP_PROG_ENDPOINT_INGRESS, "tc"), (endpointObject, BP_PROG_ENDPOINT_EGRESS, "tc"),
-            (uplinkObject, BP_PROG_UPLINK_INGRESS, "tc"),
+            (endpointObject, BP_PROG_ENDPOINT_INGRESS, endpointMode.rawValue),
+            (endpointObject, BP_PROG_ENDPOINT_EGRESS, endpointMode.rawValue),
+            (uplinkObject, BP_PROG_UPLINK_INGRESS, uplinkMode.rawValue),
             (sockObject, BP_PROG_SOCK_CONNECT, "cgroup"), (sockObject, BP_PROG_SOCK_SENDMSG, "cgroup"),
             (sockObject, BP_PROG_SOCK_RECVMSG, "cgroup"), (sockObject, BP_PROG_SOCK_PEERNAME, "cgroup"),
         ]
-        return programs.compactMap { object, name, kind in
+        return programs.compactMap { object, name, hook in
             guard let program = try? object.program(name) else { return nil }
             let (runs, nanoseconds) = program.runStatistics
-            return (name, kind == "tc" ? mode.rawValue : "cgroup", runs, nanoseconds)
+            return (name, hook, runs, nanoseconds)
         }
     }
 
@@ -95,7 +98,10 @@ final class Programs: @unchecked Sendable {
                                                                networkID: number(of: network.id), flags: UInt32(flags)))
         }
         try attach([(try endpointObject.program(BP_PROG_ENDPOINT_INGRESS), .ingress),
-                    (try endpointObject.program(BP_PROG_ENDPOINT_EGRESS), .egress)], interface: interface, ifindex: ifindex)
+                    (try endpointObject.program(BP_PROG_ENDPOINT_EGRESS), .egress)], interface: interface, ifindex: ifindex,
+                   mode: endpointMode)
+        // A filter an agent in tc mode left on this veth (ours alone) would run the programs twice.
+        if endpointMode == .tcx { try? TCAttachment.removeClsact(ifindex: ifindex) }
     }
 
     private func number(of networkID: String) -> UInt16 {
@@ -124,13 +130,17 @@ final class Programs: @unchecked Sendable {
     }
 
     func attachUplink(interface: String, ifindex: UInt32) throws {
-        try attach([(try uplinkObject.program(BP_PROG_UPLINK_INGRESS), .ingress)], interface: interface, ifindex: ifindex)
+        try attach([(try uplinkObject.program(BP_PROG_UPLINK_INGRESS), .ingress)], interface: interface, ifindex: ifindex,
+                   mode: uplinkMode)
     }
 
     /// Attaches programs as pinned tcx links; a link pinned by an earlier agent is
     /// switched to this agent's program instead (no gap). Each tcx attach waits for an
-    /// RCU grace period, so the hooks are attached at once.
-    private func attach(_ hooks: [(BPFProgram, TCDirection)], interface: String, ifindex: UInt32) throws {
+    /// RCU grace period, so the hooks are attached at once. In tc mode, a tcx link an
+    /// agent of another mode left is detached once the filter is in place, so that
+    /// the programs never run twice.
+    private func attach(_ hooks: [(BPFProgram, TCDirection)], interface: String, ifindex: UInt32,
+                        mode: TCAttachMode) throws {
         let errors = Mutex<[Error]>([])
         DispatchQueue.concurrentPerform(iterations: hooks.count) { i in
             let (program, direction) = hooks[i]
@@ -138,6 +148,8 @@ final class Programs: @unchecked Sendable {
                 guard mode == .tcx else {
                     // clsact + cls_bpf: the filter lives on the device, replaced in place by handle.
                     _ = try program.attach(ifindex: ifindex, direction: direction, mode: .tc)
+                    let pin = linkPath(interface, direction)
+                    if FileManager.default.fileExists(atPath: pin) { try TCAttachment.detachPinned(pin) }
                     return
                 }
                 let pin = linkPath(interface, direction)

@@ -29,8 +29,8 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Directory with the compiled BPF objects (default: next to the binary, then build/bpf).")
     var bpfObjects: String?
 
-    @Option(help: "How tc programs attach: tcx (links, Linux 6.6+) or tc (clsact + cls_bpf).")
-    var attach = "tcx"
+    @Option(help: "How tc programs attach: auto (tcx on uplinks, clsact + cls_bpf on container veths: fast container start), tcx (links everywhere, Linux 6.6+) or tc (clsact + cls_bpf everywhere).")
+    var attach = "auto"
 
     @Option(name: .customLong("web.config.file"), help: "TLS and basic auth for the metrics endpoint (Prometheus exporter web config YAML).")
     var webConfigFile: String?
@@ -43,8 +43,8 @@ struct DaemonCommand: AsyncParsableCommand {
             throw ValidationError("invalid --log-level \"\(logLevel)\": use trace, debug, info, notice, warning or error")
         }
         _ = try metricsEndpoint()
-        guard TCAttachMode(rawValue: attach) != nil else {
-            throw ValidationError("invalid --attach \"\(attach)\": use tcx or tc")
+        guard attach == "auto" || TCAttachMode(rawValue: attach) != nil else {
+            throw ValidationError("invalid --attach \"\(attach)\": use auto, tcx or tc")
         }
     }
 
@@ -77,7 +77,7 @@ struct DaemonCommand: AsyncParsableCommand {
         (configuration.metricsHost, configuration.metricsPort) = try metricsEndpoint()
         configuration.cgroupPath = cgroup
         configuration.bpfObjectDirectory = bpfObjects
-        configuration.attachMode = TCAttachMode(rawValue: attach)!
+        configuration.attachMode = TCAttachMode(rawValue: attach)
         configuration.webConfigFile = webConfigFile
         do {
             try await AgentService.run(configuration: configuration, logger: logger)

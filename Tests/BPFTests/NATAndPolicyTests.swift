@@ -38,101 +38,16 @@ final class NATAndPolicyTests: XCTestCase {
     static let shot: Int32 = 2      // TC_ACT_SHOT
     static let redirect: Int32 = 7  // TC_ACT_REDIRECT
 
-    // MARK: fixture
+    // MARK: fixture (DataplaneFixture.swift, shared with ProgramCostBenchmarks)
 
-    struct Fixture {
-        let ns: String
-        let pinRoot: String
-        let maps: BridgeportMaps
-        let uplink: BPFProgram
-        let endpoint: BPFProgram
-        let uplinkIfindex: UInt32
-        let endpointIfindex: UInt32
-
-        /// bp_up_ingress on a frame arriving on bpt-up.
-        func up(_ frame: [UInt8], ingress: Bool = true) throws -> TestRunResult {
-            let (prog, ifindex) = (uplink, uplinkIfindex)
-            return try Sandbox.inNetns(ns) { try prog.run(frame, ifindex: ifindex, ingressIfindex: ingress ? ifindex : 0) }
-        }
-
-        /// bp_ep_ingress on a frame the container sends (tc ingress of bpt-ep).
-        func ep(_ frame: [UInt8], ingress: Bool = true) throws -> TestRunResult {
-            let (prog, ifindex) = (endpoint, endpointIfindex)
-            return try Sandbox.inNetns(ns) { try prog.run(frame, ifindex: ifindex, ingressIfindex: ingress ? ifindex : 0) }
-        }
-
-        func publish(host: [UInt8]?, _ hostPort: UInt16, proto: UInt8, to target: [UInt8], _ port: UInt16) throws {
-            let key = bp_port_key(host_ip: host.map(be32) ?? 0, host_port: be16(hostPort), proto: proto, pad: 0)
-            var value = bp_port_target()
-            value.ip = be32(target)
-            value.port = be16(port)
-            value.ifindex = endpointIfindex
-            try maps.ports.update(key, value)
-            try maps.targets.update(bp_target_key(ip: be32(target), port: be16(port), proto: proto, pad: 0), 1)
-        }
-
-        func setEndpoint(flags: [bp_endpoint_flags], networkID: UInt16 = 1) throws {
-            let bits = flags.reduce(UInt32(0)) { $0 | $1.rawValue }
-            try maps.setEndpoint(ifindex: endpointIfindex,
-                                 bp_endpoint(ipv4: NATAndPolicyTests.container, mac: NATAndPolicyTests.containerMAC,
-                                             networkID: networkID, flags: bits))
-        }
-
-        func setSubnet(_ net: [UInt8], _ prefix: UInt32, networkID: UInt16, flags: UInt16 = 0) throws {
-            try maps.subnets.update(bp_subnet_key(prefixlen: prefix, ip: be32(net)), bp_subnet(network_id: networkID, flags: flags))
-        }
-
-        func natEntries() throws -> [(key: bp_nat_key, value: bp_nat_value)] { try maps.nat.entries() }
-
-        func drops() throws -> [bp_drop_key: UInt64] { try maps.dropCounts() }
-    }
-
-    /// BRIDGEPORT_TEST_BPF_DIR=/some/dir runs these tests against endpoint.bpf.o and uplink.bpf.o
-    /// built elsewhere (e.g. a patched copy of bpf/), without running make.
-    static let objectDir: String? = getenv("BRIDGEPORT_TEST_BPF_DIR").map { String(cString: $0) }
-    static var endpointObject: String { objectDir.map { $0 + "/endpoint.bpf.o" } ?? Sandbox.endpointObject }
-    static var uplinkObject: String { objectDir.map { $0 + "/uplink.bpf.o" } ?? Sandbox.uplinkObject }
+    typealias Fixture = DataplaneFixture
 
     override func setUpWithError() throws {
         try Sandbox.requireRoot()
-        if Self.objectDir == nil {
-            try Sandbox.buildEndpointObject()
-            try Sandbox.buildObject("uplink")
-        }
+        try DataplaneFixture.buildObjects()
     }
 
-    func makeFixture() throws -> Fixture {
-        let pinRoot = try Sandbox.bpffs(self)
-        let ns = try Sandbox.netns(self)
-        func inNS(_ args: String...) throws { try Sandbox.sh(["nsenter", "--net=/run/netns/\(ns)"] + args) }
-        try inNS("ip", "link", "add", "bpt-up", "type", "veth", "peer", "name", "bpt-upp")
-        try inNS("ip", "link", "add", "bpt-ep", "address", "02:42:0a:28:00:01", "type", "veth", "peer", "name", "bpt-epp")
-        for link in ["bpt-up", "bpt-upp", "bpt-ep", "bpt-epp"] { try inNS("ip", "link", "set", link, "up") }
-        try inNS("ip", "addr", "add", "198.51.100.1/24", "dev", "bpt-up")
-        try inNS("ip", "addr", "add", "10.40.0.1/24", "dev", "bpt-ep")
-        try inNS("ip", "route", "add", "default", "via", "198.51.100.254", "dev", "bpt-up")
-        try inNS("sysctl", "-qw", "net.ipv4.ip_forward=1")
-        let (up, epIndex): (UInt32, UInt32) = try Sandbox.inNetns(ns) { (if_nametoindex("bpt-up"), if_nametoindex("bpt-ep")) }
-        XCTAssertGreaterThan(up, 1)
-        XCTAssertGreaterThan(epIndex, 1)
-
-        let endpointObject = try BPFObject.load(Self.endpointObject, pinRoot: pinRoot)
-        let uplinkObject = try BPFObject.load(Self.uplinkObject, pinRoot: pinRoot)
-        for name in [BP_MAP_NAT, BP_MAP_PORTS, BP_MAP_DROPS, BP_MAP_SUBNETS, BP_MAP_HOST_ADDRS] {
-            XCTAssertEqual(try endpointObject.map(name).id, try uplinkObject.map(name).id, "\(name) not shared through the pin root")
-        }
-        let maps = try BridgeportMaps(pinRoot: pinRoot)
-        let fixture = Fixture(ns: ns, pinRoot: pinRoot, maps: maps,
-                              uplink: try uplinkObject.program(BP_PROG_UPLINK_INGRESS),
-                              endpoint: try endpointObject.program(BP_PROG_ENDPOINT_INGRESS),
-                              uplinkIfindex: up, endpointIfindex: epIndex)
-        for address in [Self.hostIP, Self.hostIP2, Self.localhost, Self.gateway1, Self.gateway2] {
-            try maps.hostAddresses.update(be32(address), 1)
-        }
-        try fixture.setSubnet(ip("10.40.0.0"), 24, networkID: 1)
-        try fixture.setSubnet(ip("10.50.0.0"), 24, networkID: 2)
-        return fixture
-    }
+    func makeFixture() throws -> Fixture { try DataplaneFixture.make(for: self) }
 
     func assertUntouched(_ result: TestRunResult, _ frame: [UInt8], _ what: String,
                          file: StaticString = #filePath, line: UInt = #line) {
@@ -210,6 +125,23 @@ final class NATAndPolicyTests: XCTestCase {
         try assertRewritten(try f.up(padded),
                             to: Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80) + [0, 0, 0, 0, 0, 0],
                             "SYN with Ethernet padding")
+    }
+
+    /// With the container's neighbour entry known, the DNATed packet goes straight to the
+    /// container's eth0 (bpf_redirect_peer): the route gives both MACs, written into the
+    /// frame, and the packet is counted as the container's receive traffic, since it
+    /// skips the veth's tc egress.
+    func testUplinkDeliversStraightToTheContainer() throws {
+        let f = try makeFixture()
+        try f.inNS("ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "dev", "bpt-ep", "nud", "permanent")
+        try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
+
+        let syn = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000)
+        let result = try f.up(syn)
+        let expected = Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80)
+        try assertRewritten(result, to: Self.containerMAC + Self.gatewayMAC + Array(expected.dropFirst(12)), "SYN, neighbour known")
+        XCTAssertEqual(try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx, bp_traffic(packets: 1, bytes: UInt64(syn.count)))
+        XCTAssertNil(try f.maps.endpointStats(ifindex: f.uplinkIfindex), "nothing is counted for the uplink")
     }
 
     func testUplinkDNATOfUDPWithAndWithoutChecksum() throws {

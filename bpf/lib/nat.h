@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "parse.h"
+#include "metrics.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -55,6 +56,19 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 	return 0;
 }
 
+/* A forwarding route lookup for saddr -> daddr from the interface the packet came in on. */
+static __always_inline long bp_route(struct __sk_buff *skb, __u32 saddr, __u32 daddr, __u32 flags,
+				     struct bpf_fib_lookup *fib)
+{
+	*fib = (struct bpf_fib_lookup){
+		.family = AF_INET,
+		.ipv4_src = saddr,
+		.ipv4_dst = daddr,
+		.ifindex = skb->ingress_ifindex,
+	};
+	return bpf_fib_lookup(skb, fib, sizeof(*fib), flags);
+}
+
 /*
  * Sends the rewritten packet straight out of the interface the routing table
  * picks for its destination, resolving the next hop's MAC there. A reply
@@ -65,17 +79,41 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
  */
 static __always_inline int bp_redirect_by_route(struct __sk_buff *skb, __u32 saddr, __u32 daddr)
 {
-	struct bpf_fib_lookup fib = {
-		.family = AF_INET,
-		.ipv4_src = saddr,
-		.ipv4_dst = daddr,
-		.ifindex = skb->ingress_ifindex,
-	};
-	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	struct bpf_fib_lookup fib;
+	long rc = bp_route(skb, saddr, daddr, 0, &fib);
 
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return BP_CONTINUE;  /* no route: leave it to the kernel */
 	return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+}
+
+/*
+ * Hands a rewritten packet for a container straight to the container's eth0,
+ * the peer of its host-side veth `ifindex` (bpf_redirect_peer, as Cilium does
+ * from an uplink): no bridge, no second pass through the backlog queue. The
+ * routing table still decides: the route to the container must be known and
+ * its neighbour resolved, which gives both MAC addresses; otherwise the
+ * packet goes the way bp_redirect_by_route sends it, which resolves the
+ * neighbour. The packet skips the veth's own tc egress, so it is counted as
+ * the container's receive traffic here.
+ */
+static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, __u32 saddr, __u32 daddr, __u32 ifindex)
+{
+	struct bpf_fib_lookup fib;
+	long rc = bp_route(skb, saddr, daddr, 0, &fib);
+
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return BP_CONTINUE;  /* no route: leave it to the kernel */
+	struct ethhdr eth;
+
+	__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
+	if (!ifindex || bpf_skb_store_bytes(skb, 0, &eth, 2 * ETH_ALEN, 0))
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	bp_count_traffic(ifindex, skb->len, BP_TRAFFIC_RX);
+	return bpf_redirect_peer(ifindex, 0);
 }
 
 /*
@@ -90,10 +128,8 @@ static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_
 	struct bp_flow_key flow = {
 		.src_ip = p->saddr, .dst_ip = p->daddr, .src_port = p->sport, .dst_port = p->dport, .proto = p->proto,
 	};
-	struct bpf_fib_lookup fib = {
-		.family = AF_INET, .ipv4_src = p->saddr, .ipv4_dst = p->daddr, .ifindex = skb->ingress_ifindex,
-	};
-	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SRC);
+	struct bpf_fib_lookup fib;
+	long rc = bp_route(skb, p->saddr, p->daddr, BPF_FIB_LOOKUP_SRC, &fib);
 
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return BP_CONTINUE;
@@ -148,7 +184,7 @@ static __always_inline int bp_unmasquerade(struct __sk_buff *skb, const struct b
 	if (bp_rewrite(skb, p, 1, origin.ip, origin.port) < 0)
 		*verdict = BP_DROP;
 	else
-		*verdict = bp_redirect_by_route(skb, p->saddr, origin.ip);
+		*verdict = bp_deliver_to_endpoint(skb, p->saddr, origin.ip, origin.ifindex);
 	return 1;
 }
 

@@ -66,7 +66,9 @@ YML
 fi
 
 check_output "HELP and TYPE on every family" '^# TYPE bridgeport_container_network_drops_total counter$' scrape
-check_output "program statistics" 'bridgeport_bpf_program_runs_total\{program="bp_ep_ingress",attach_mode="tcx"\} [1-9]' scrape
+# --attach auto: cls_bpf on container veths, tcx links on uplinks.
+check_output "program statistics (container veth: tc)" 'bridgeport_bpf_program_runs_total\{program="bp_ep_ingress",attach_mode="tc"\} [1-9]' scrape
+check_output "program statistics (uplink: tcx)" 'bridgeport_bpf_program_runs_total\{program="bp_up_ingress",attach_mode="tcx"\} [1-9]' scrape
 check_output "OpenMetrics when asked" '^# EOF$' scrape /metrics 'application/openmetrics-text; version=1.0.0'
 check_output "OpenMetrics counter family names drop _total" '^# TYPE bridgeport_container_network_receive_bytes counter$' scrape /metrics 'application/openmetrics-text'
 check_output "gzip when asked" '^# HELP bridgeport_' bash -c "nsenter --net=/run/netns/$HOST_NS curl -s -H 'Accept-Encoding: gzip' http://127.0.0.1:$METRICS_PORT/metrics | gunzip | head -1"

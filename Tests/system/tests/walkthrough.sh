@@ -13,6 +13,13 @@ check_output "inspect -f reads one field" '^10.0.0.254$' bp inspect -f '{{range 
 check "c2 pings c3 by address" bp exec c2 ping -c 1 -W 2 10.0.0.254
 check "c2 pings c3 by name" bp exec c2 ping -c 1 -W 2 c3
 check "c3 pings c2 by name" bp exec c3 ping -c 1 -W 2 c2
+# A running container learns a newcomer's name by itself (no exec or inspect to hurry it).
+check "a container waiting for a peer's name" bp run -d --name waiter --net my_bridge \
+    sh -c 'for i in $(seq 1 100); do grep -q latecomer /etc/hosts && { echo seen; exec sleep infinity; }; sleep 0.02; done; echo never'
+check "the peer comes" bp run -d --name latecomer --net my_bridge
+check_output "its name reached the waiting container's /etc/hosts" '^seen$' \
+    bash -c "for i in \$(seq 1 60); do out=\$('$BIN' logs waiter); [ -n \"\$out\" ] && { echo \"\$out\"; exit; }; sleep 0.05; done"
+check "rm the waiter and the peer" bp rm -f waiter latecomer
 
 check "run on the default bridge" bp run -d --name c1
 gateway=$(bp inspect -f '{{.NetworkSettings.Gateway}}' c1)

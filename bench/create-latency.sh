@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Benchmarks, in a sandbox of their own. Usage: bench.sh BINARY
-# Container create+attach latency: 100 `run -d` requests on a user-defined network,
-# timed at the API (curl on the unix socket) and through the CLI; p50 and p90.
+# Container create+attach latency, in a sandbox of its own: COUNT `run -d` requests on a
+# user-defined network, timed at the API (curl on the unix socket) and through the CLI;
+# p50 and p90. Usage: ATTACH=auto|tcx|tc create-latency.sh BINARY
 set -u
 export BIN=$(readlink -f "$1")
 cd "$(dirname "$0")"
 TAG=bpbench
 METRICS_PORT=19478
-source ./lib.sh
+source ../Tests/system/lib.sh
 trap sandbox_down EXIT
 sandbox_up
 agent_start ${ATTACH:+--attach $ATTACH} || exit 1
@@ -30,14 +30,8 @@ for i in $(seq 1 "$COUNT"); do
     "$BIN" run -d --name "cli$i" --net bench >/dev/null
     echo "$(( ($(date +%s%N) - start) / 1000 ))" | awk '{ printf "%.3f\n", $1 / 1000 }' >>"$cli"
 done
-running=$("$BIN" ps -q | wc -l)
 
-echo
-echo "## Container create+attach latency, attach mode ${ATTACH:-tcx} ($COUNT containers each, $(uname -r), $(nproc) cores)"
-echo
-echo "| path | p50 ms | p90 ms |"
-echo "| --- | --- | --- |"
-echo "| API (POST /v1/containers) | $(percentile 50 <"$api") | $(percentile 90 <"$api") |"
-echo "| CLI (bridgeport run -d) | $(percentile 50 <"$cli") | $(percentile 90 <"$cli") |"
-echo
-echo "running containers at the end: $running (target p50 <= 10 ms; reference CNI bridge+portmap: 33 ms p50)"
+mode=${ATTACH:-auto}
+echo "| Bridgeport, attach $mode, at the API (POST /v1/containers) | $(percentile 50 <"$api") | $(percentile 90 <"$api") |"
+echo "| Bridgeport, attach $mode, through the CLI (bridgeport run -d) | $(percentile 50 <"$cli") | $(percentile 90 <"$cli") |"
+echo "create_p50_$mode $(percentile 50 <"$api")" >>"${FIGURES:-/dev/null}"

@@ -1,0 +1,116 @@
+import BPF
+import CBPF
+import Glibc
+import XCTest
+
+/// The dataplane under test, shared by NATAndPolicyTests and ProgramCostBenchmarks:
+/// uplink.bpf.o and endpoint.bpf.o loaded with one pin root (so they share their maps),
+/// in one private network namespace (addresses: NATAndPolicyTests' statics):
+///
+///   bpt-up  (198.51.100.1/24, default via 198.51.100.254) <-veth-> bpt-upp   "the uplink"
+///   bpt-ep  (10.40.0.1/24, the gateway of network 1)     <-veth-> bpt-epp   "a container's host-side veth"
+///
+/// with IPv4 forwarding on. Namespace and bpffs are removed at the test's teardown.
+struct DataplaneFixture {
+    let ns: String
+    let pinRoot: String
+    let maps: BridgeportMaps
+    let uplink: BPFProgram
+    let endpoint: BPFProgram
+    let endpointEgress: BPFProgram
+    let uplinkIfindex: UInt32
+    let endpointIfindex: UInt32
+
+    /// bp_up_ingress on a frame arriving on bpt-up.
+    func up(_ frame: [UInt8], ingress: Bool = true) throws -> TestRunResult {
+        let (prog, ifindex) = (uplink, uplinkIfindex)
+        return try Sandbox.inNetns(ns) { try prog.run(frame, ifindex: ifindex, ingressIfindex: ingress ? ifindex : 0) }
+    }
+
+    /// bp_ep_ingress on a frame the container sends (tc ingress of bpt-ep).
+    func ep(_ frame: [UInt8], ingress: Bool = true) throws -> TestRunResult {
+        let (prog, ifindex) = (endpoint, endpointIfindex)
+        return try Sandbox.inNetns(ns) { try prog.run(frame, ifindex: ifindex, ingressIfindex: ingress ? ifindex : 0) }
+    }
+
+    func publish(host: [UInt8]?, _ hostPort: UInt16, proto: UInt8, to target: [UInt8], _ port: UInt16) throws {
+        let key = bp_port_key(host_ip: host.map(be32) ?? 0, host_port: be16(hostPort), proto: proto, pad: 0)
+        var value = bp_port_target()
+        value.ip = be32(target)
+        value.port = be16(port)
+        value.ifindex = endpointIfindex
+        try maps.ports.update(key, value)
+        try maps.targets.update(bp_target_key(ip: be32(target), port: be16(port), proto: proto, pad: 0), 1)
+    }
+
+    func setEndpoint(flags: [bp_endpoint_flags], networkID: UInt16 = 1) throws {
+        let bits = flags.reduce(UInt32(0)) { $0 | $1.rawValue }
+        try maps.setEndpoint(ifindex: endpointIfindex,
+                             bp_endpoint(ipv4: NATAndPolicyTests.container, mac: NATAndPolicyTests.containerMAC,
+                                         networkID: networkID, flags: bits))
+    }
+
+    func setSubnet(_ net: [UInt8], _ prefix: UInt32, networkID: UInt16, flags: UInt16 = 0) throws {
+        try maps.subnets.update(bp_subnet_key(prefixlen: prefix, ip: be32(net)), bp_subnet(network_id: networkID, flags: flags))
+    }
+
+    func natEntries() throws -> [(key: bp_nat_key, value: bp_nat_value)] { try maps.nat.entries() }
+
+    func drops() throws -> [bp_drop_key: UInt64] { try maps.dropCounts() }
+
+    /// Runs a command inside the fixture's namespace.
+    func inNS(_ args: String...) throws { try Sandbox.sh(["nsenter", "--net=/run/netns/\(ns)"] + args) }
+
+    // MARK: making one
+
+    /// BRIDGEPORT_TEST_BPF_DIR=/some/dir runs these tests against endpoint.bpf.o and uplink.bpf.o
+    /// built elsewhere (e.g. a patched copy of bpf/), without running make.
+    static let objectDir: String? = getenv("BRIDGEPORT_TEST_BPF_DIR").map { String(cString: $0) }
+    static var endpointObject: String { objectDir.map { $0 + "/endpoint.bpf.o" } ?? Sandbox.endpointObject }
+    static var uplinkObject: String { objectDir.map { $0 + "/uplink.bpf.o" } ?? Sandbox.uplinkObject }
+
+    /// Builds the two objects from bpf/ (unless BRIDGEPORT_TEST_BPF_DIR points elsewhere).
+    static func buildObjects() throws {
+        if objectDir == nil {
+            try Sandbox.buildEndpointObject()
+            try Sandbox.buildObject("uplink")
+        }
+    }
+
+    /// A new namespace, bpffs and both objects, torn down with `test`. The host addresses
+    /// and the subnets of networks 1 (10.40.0.0/24) and 2 (10.50.0.0/24) are filled in.
+    static func make(for test: XCTestCase) throws -> DataplaneFixture {
+        let pinRoot = try Sandbox.bpffs(test)
+        let ns = try Sandbox.netns(test)
+        func inNS(_ args: String...) throws { try Sandbox.sh(["nsenter", "--net=/run/netns/\(ns)"] + args) }
+        try inNS("ip", "link", "add", "bpt-up", "type", "veth", "peer", "name", "bpt-upp")
+        try inNS("ip", "link", "add", "bpt-ep", "address", "02:42:0a:28:00:01", "type", "veth", "peer", "name", "bpt-epp")
+        for link in ["bpt-up", "bpt-upp", "bpt-ep", "bpt-epp"] { try inNS("ip", "link", "set", link, "up") }
+        try inNS("ip", "addr", "add", "198.51.100.1/24", "dev", "bpt-up")
+        try inNS("ip", "addr", "add", "10.40.0.1/24", "dev", "bpt-ep")
+        try inNS("ip", "route", "add", "default", "via", "198.51.100.254", "dev", "bpt-up")
+        try inNS("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        let (up, epIndex): (UInt32, UInt32) = try Sandbox.inNetns(ns) { (if_nametoindex("bpt-up"), if_nametoindex("bpt-ep")) }
+        XCTAssertGreaterThan(up, 1)
+        XCTAssertGreaterThan(epIndex, 1)
+
+        let endpointObject = try BPFObject.load(Self.endpointObject, pinRoot: pinRoot)
+        let uplinkObject = try BPFObject.load(Self.uplinkObject, pinRoot: pinRoot)
+        for name in [BP_MAP_NAT, BP_MAP_PORTS, BP_MAP_DROPS, BP_MAP_SUBNETS, BP_MAP_HOST_ADDRS] {
+            XCTAssertEqual(try endpointObject.map(name).id, try uplinkObject.map(name).id, "\(name) not shared through the pin root")
+        }
+        let maps = try BridgeportMaps(pinRoot: pinRoot)
+        let fixture = DataplaneFixture(ns: ns, pinRoot: pinRoot, maps: maps,
+                                       uplink: try uplinkObject.program(BP_PROG_UPLINK_INGRESS),
+                                       endpoint: try endpointObject.program(BP_PROG_ENDPOINT_INGRESS),
+                                       endpointEgress: try endpointObject.program(BP_PROG_ENDPOINT_EGRESS),
+                                       uplinkIfindex: up, endpointIfindex: epIndex)
+        for address in [NATAndPolicyTests.hostIP, NATAndPolicyTests.hostIP2, NATAndPolicyTests.localhost,
+                        NATAndPolicyTests.gateway1, NATAndPolicyTests.gateway2] {
+            try maps.hostAddresses.update(be32(address), 1)
+        }
+        try fixture.setSubnet(ip("10.40.0.0"), 24, networkID: 1)
+        try fixture.setSubnet(ip("10.50.0.0"), 24, networkID: 2)
+        return fixture
+    }
+}

@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# The four ways a client outside the host reaches a container's server, measured side by
+# side in one run. Usage: paths.sh BRIDGEPORT LOADGEN OUT_DIR
+#
+#   ext (client) --uplink A-- host A: Bridgeport's agent, network benchnet, container srv
+#                --uplink B-- host B: Docker's layout by hand: bridge docker0, container ctr,
+#                                     iptables-nft rules as dockerd writes them, socat
+#
+#   direct      client -> 172.17.0.2 (routed through host B, no NAT, no rules): the limit
+#   iptables    client -> 203.0.113.1:8080, DNAT by the nat DOCKER chain (host B)
+#   proxy       client -> 203.0.113.1:9080, socat in host B connects to the container
+#   bridgeport  client -> 198.51.100.1:8080, DNAT by Bridgeport's programs (host A)
+#
+# Host B never has Bridgeport's programs; host A never has iptables rules. Each path is
+# measured at 1, 1,000 and 10,000 published ports, the measured ports published last.
+# Metrics: 1-byte transactions/s on one connection, connections/s (connect, 1-byte
+# exchange, close) and iperf3 TCP throughput; the median of REPS runs, interleaved so
+# that a slow moment of the machine hits every path alike.
+#
+# Writes OUT_DIR/paths.md (the table), paths.tsv (every median), publish.md (time to
+# publish 10,000 ports) and bpf-live.md (the programs' own run time during the runs).
+set -u
+BRIDGEPORT=$(readlink -f "$1")
+LOADGEN=$(readlink -f "$2")
+OUT=$(readlink -f "$3")
+cd "$(dirname "$0")"
+export BIN=$BRIDGEPORT
+TAG=bppaths
+METRICS_PORT=19479
+source ../Tests/system/lib.sh
+
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
+REPS=${REPS:-5}
+PORT_COUNTS=${PORT_COUNTS:-"1 1000 10000"}
+CRR_THREADS=${CRR_THREADS:-2}
+DOCKER_NS=$TAG-docker       # host B
+CTR_NS=$TAG-ctr             # host B's container
+CTR_IP=172.17.0.2
+SERVER_PIDS=()
+
+# ---------------------------------------------------------------------------- sandbox
+
+docker_host_up() {
+    ip netns add "$DOCKER_NS"
+    ip netns add "$CTR_NS"
+    in_docker ip link set lo up
+    in_docker sysctl -qw net.ipv4.ip_forward=1
+    ip link add "$TAG-upb" netns "$DOCKER_NS" type veth peer name "$TAG-extb" netns "$EXT_NS"
+    in_docker ip addr add 203.0.113.1/24 dev "$TAG-upb"
+    in_docker ip link set "$TAG-upb" up
+    in_ext ip addr add 203.0.113.2/24 dev "$TAG-extb"
+    in_ext ip link set "$TAG-extb" up
+    in_ext ip route add 172.17.0.0/16 via 203.0.113.1
+    in_docker ip link add docker0 type bridge
+    in_docker ip addr add 172.17.0.1/16 dev docker0
+    in_docker ip link set docker0 up
+    ip link add "$TAG-vb" netns "$DOCKER_NS" type veth peer name eth0 netns "$CTR_NS"
+    in_docker ip link set "$TAG-vb" master docker0 up
+    in_ctr ip link set lo up
+    in_ctr ip addr add "$CTR_IP/16" dev eth0
+    in_ctr ip link set eth0 up
+    in_ctr ip route add default via 172.17.0.1
+}
+
+in_docker() { nsenter --net=/run/netns/"$DOCKER_NS" "$@"; }
+in_ctr() { nsenter --net=/run/netns/"$CTR_NS" "$@"; }
+
+bench_down() {
+    set +e
+    for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+    for pid in $(pids_in_namespaces /run/netns/"$DOCKER_NS" /run/netns/"$CTR_NS"); do kill -KILL "$pid" 2>/dev/null; done
+    ip netns del "$CTR_NS" 2>/dev/null
+    ip netns del "$DOCKER_NS" 2>/dev/null
+    sandbox_down
+}
+trap bench_down EXIT
+
+# The client opens tens of thousands of connections a second: a wide port range and
+# reuse of TIME_WAIT ports, in the client's namespace only.
+client_tuning() {
+    in_ext sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
+}
+
+# Servers run on the last CPU and clients on the first, so that a run does not depend on
+# where the scheduler happens to put them (request/response rates vary twofold otherwise).
+SERVER_CPU=$(( $(nproc) - 1 ))
+CLIENT_CPU=0
+
+start_in() {  # start_in NS_RUNNER command...: a server in the background, stopped by PID
+    "$@" >/dev/null 2>&1 &
+    SERVER_PIDS+=($!)
+}
+
+# ---------------------------------------------------------------------------- rules
+
+# Docker's iptables layout for one bridge (docker0) and N published TCP ports: the nat
+# DOCKER chain with a DNAT rule per port and the filter DOCKER chain with an ACCEPT per
+# port, plus the fixed jumps dockerd installs. The measured ports come last.
+docker_ruleset() {  # docker_ruleset N
+    local n=$1 fillers=$(( $1 > 2 ? $1 - 2 : 0 ))
+    python3 - "$fillers" "$CTR_IP" <<'EOF'
+import sys
+fillers, ctr = int(sys.argv[1]), sys.argv[2]
+filler_ip = "172.17.0.3"  # another container's address: the rules are only walked past
+ports = [(20000 + i, filler_ip, 20000 + i) for i in range(fillers)] + [(8080, ctr, 81), (8081, ctr, 5202)]
+print("*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:DOCKER - [0:0]")
+print("-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER")
+print("-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER")
+print("-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE")
+print("-A DOCKER -i docker0 -j RETURN")
+for host, ip, port in ports:
+    print(f"-A DOCKER ! -i docker0 -p tcp -m tcp --dport {host} -j DNAT --to-destination {ip}:{port}")
+print("COMMIT")
+print("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:DOCKER - [0:0]")
+print(":DOCKER-ISOLATION-STAGE-1 - [0:0]\n:DOCKER-ISOLATION-STAGE-2 - [0:0]\n:DOCKER-USER - [0:0]")
+print("-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-ISOLATION-STAGE-1")
+print("-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+print("-A FORWARD -o docker0 -j DOCKER")
+print("-A FORWARD -i docker0 ! -o docker0 -j ACCEPT\n-A FORWARD -i docker0 -o docker0 -j ACCEPT")
+for host, ip, port in ports:
+    print(f"-A DOCKER -d {ip}/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport {port} -j ACCEPT")
+print("-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2")
+print("-A DOCKER-ISOLATION-STAGE-1 -j RETURN")
+print("-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP\n-A DOCKER-ISOLATION-STAGE-2 -j RETURN")
+print("-A DOCKER-USER -j RETURN\nCOMMIT")
+EOF
+}
+
+iptables_load() { docker_ruleset "$1" | in_docker iptables-restore; }
+# The direct path and the proxy run without rules: an empty ruleset also unhooks conntrack.
+iptables_flush() { in_docker nft flush ruleset; }
+
+# Bridgeport: N-2 filler ports on a container of their own, then the measured container.
+bridgeport_publish() {  # bridgeport_publish N
+    local fillers=$(( $1 > 2 ? $1 - 2 : 0 ))
+    bp rm -f srv fill >/dev/null 2>&1
+    if [ "$fillers" -gt 0 ]; then
+        bp run -d --name fill --net benchnet -p "198.51.100.1:20000-$((20000 + fillers - 1)):20000-$((20000 + fillers - 1))" >/dev/null || return 1
+    fi
+    bp run -d --name srv --net benchnet -p 198.51.100.1:8080:80 -p 198.51.100.1:8081:5201 \
+        -- sh -c "taskset -c $SERVER_CPU \"$LOADGEN\" serve 80 & exec taskset -c $SERVER_CPU iperf3 -s -p 5201" >/dev/null || return 1
+    local addr; addr=$(bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' srv)
+    wait_listening "$addr" 80 && wait_listening "$addr" 5201
+}
+
+wait_listening() {  # wait_listening IP PORT: from the container's side of things
+    for _ in $(seq 1 100); do
+        in_host bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing listens on $1:$2" >&2; return 1
+}
+
+# ---------------------------------------------------------------------------- measures
+
+measure() {  # measure METRIC HOST PORT [IPERF_PORT]: one number on stdout, or "err"
+    local metric=$1 host=$2 port=$3 out
+    case $metric in
+        rr)  out=$(in_ext taskset -c "$CLIENT_CPU" "$LOADGEN" rr "$host" "$port" "$SECONDS_PER_RUN") &&
+                 awk '$1 == "transactions_per_second" { print $2 }' <<<"$out" ;;
+        crr) out=$(in_ext taskset -c "$CLIENT_CPU" "$LOADGEN" crr "$host" "$port" "$SECONDS_PER_RUN" --threads "$CRR_THREADS") &&
+                 awk '$1 == "connections_per_second" { print $2 }' <<<"$out" ;;
+        tput) out=$(in_ext taskset -c "$CLIENT_CPU" iperf3 -c "$host" -p "$port" -t "$SECONDS_PER_RUN" -J) &&
+                 python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9)' <<<"$out" ;;
+    esac || { echo "measure $metric $host:$port failed: $out" >&2; echo err; }
+}
+
+# Where each path's client connects: "HOST RR_CRR_PORT IPERF_PORT".
+target_of() {
+    case $1 in
+        direct)     echo "$CTR_IP 80 5201" ;;
+        iptables)   echo "203.0.113.1 8080 8081" ;;
+        proxy)      echo "203.0.113.1 9080 9081" ;;
+        bridgeport) echo "198.51.100.1 8080 8081" ;;
+    esac
+}
+
+# Sets host B up for a path: the rules exist only while the iptables path runs.
+prepare() {  # prepare PATH N
+    case $1 in
+        iptables) iptables_load "$2" ;;
+        *)        iptables_flush ;;
+    esac
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "err"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+PATHS=(${BENCH_PATHS:-direct iptables proxy bridgeport})
+declare -A RESULT
+
+run_port_count() {  # run_port_count N
+    local n=$1 rep path metric
+    bridgeport_publish "$n" || { echo "publishing $n ports on Bridgeport failed" >&2; exit 1; }
+    local raw=$STATE/raw-$n; : >"$raw"
+    for rep in $(seq 1 "$REPS"); do
+        for path in "${PATHS[@]}"; do
+            prepare "$path" "$n"
+            read -r host port iperf <<<"$(target_of "$path")"
+            for metric in rr crr tput; do
+                local p=$port; [ "$metric" = tput ] && p=$iperf
+                echo "$path $metric $(measure "$metric" "$host" "$p")" >>"$raw"
+            done
+        done
+        echo "  ports=$n rep $rep/$REPS done" >&2
+    done
+    iptables_flush
+    for path in "${PATHS[@]}"; do
+        for metric in rr crr tput; do
+            RESULT[$path,$metric,$n]=$(awk -v p="$path" -v m="$metric" '$1 == p && $2 == m && $3 != "err" { print $3 }' "$raw" | median)
+        done
+    done
+}
+
+# ---------------------------------------------------------------------------- publish time
+
+# Time to publish 10,000 ports: Bridgeport's API (one container, one request), then in
+# host B iptables-restore of Docker's layout and one iptables call per rule as dockerd
+# makes them (a DNAT and an ACCEPT per port).
+publish_times() {
+    local n=10000 start ms_bp ms_restore ms_calls
+    bp rm -f fill srv >/dev/null 2>&1
+    start=$(date +%s%N)
+    bp run -d --name fill --net benchnet -p "198.51.100.1:20000-$((20000 + n - 1)):20000-$((20000 + n - 1))" >/dev/null || return 1
+    ms_bp=$(( ($(date +%s%N) - start) / 1000000 ))
+    bp rm -f fill >/dev/null
+
+    iptables_flush
+    start=$(date +%s%N)
+    docker_ruleset $((n + 2)) | in_docker iptables-restore
+    ms_restore=$(( ($(date +%s%N) - start) / 1000000 ))
+
+    iptables_flush
+    docker_ruleset 2 | in_docker iptables-restore   # the fixed chains, as after dockerd starts
+    start=$(date +%s%N)
+    in_docker bash -c 'for i in $(seq 0 '$((n - 1))'); do
+        iptables -t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport $((20000 + i)) -j DNAT --to-destination 172.17.0.3:$((20000 + i)) &&
+        iptables -t filter -A DOCKER -d 172.17.0.3/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport $((20000 + i)) -j ACCEPT || exit 1
+    done'
+    ms_calls=$(( ($(date +%s%N) - start) / 1000000 ))
+    iptables_flush
+    {
+        echo "| way to publish 10,000 ports | seconds | target ≤ 0.5 s |"
+        echo "| --- | --- | --- |"
+        echo "| Bridgeport API (one \`run -d -p 20000-29999:20000-29999\`, container included) | $(seconds "$ms_bp") | $([ "$ms_bp" -le 500 ] && echo met || echo missed) |"
+        echo "| iptables-restore (Docker's layout: a DNAT and an ACCEPT per port) | $(seconds "$ms_restore") | |"
+        echo "| one iptables call per rule (20,000 calls, as dockerd makes them) | $(seconds "$ms_calls") | |"
+    } >"$OUT/publish.md"
+}
+
+# ---------------------------------------------------------------------------- report
+
+seconds() { awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "err" || b == "err" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+report() {
+    local n path metric
+    {
+        echo "| ports | path | transactions/s | × direct | connections/s | × direct | throughput Gbit/s | × direct |"
+        echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+        for n in $PORT_COUNTS; do
+            for path in "${PATHS[@]}"; do
+                printf '| %s | %s' "$n" "$path"
+                for metric in rr crr tput; do
+                    local v=${RESULT[$path,$metric,$n]} d=${RESULT[direct,$metric,$n]}
+                    local fmt='%.0f'; [ "$metric" = tput ] && fmt='%.2f'
+                    [ "$v" = err ] && printf ' | err' || printf " | $fmt" "$v"
+                    printf ' | %s' "$(ratio "$v" "$d")"
+                done
+                echo " |"
+            done
+        done
+    } >"$OUT/paths.md"
+    {
+        printf 'path\tports\tvalue\n'
+        for path in "${PATHS[@]}"; do
+            for n in $PORT_COUNTS; do printf '%s\t%s\t%s\n' "$path" "$n" "${RESULT[$path,crr,$n]}"; done
+        done
+    } >"$OUT/connection-rate.tsv"
+    {
+        printf 'path\tmetric\tports\tvalue\tratio\n'
+        for path in "${PATHS[@]}"; do for metric in rr crr tput; do for n in $PORT_COUNTS; do
+            printf '%s\t%s\t%s\t%s\t%s\n' "$path" "$metric" "$n" "${RESULT[$path,$metric,$n]}" \
+                "$(ratio "${RESULT[$path,$metric,$n]}" "${RESULT[direct,$metric,$n]}")"
+        done; done; done
+    } >"$OUT/paths.tsv"
+}
+
+# The programs' own run time while real traffic went through them (BPF_ENABLE_STATS,
+# read from the agent's metrics): average nanoseconds per run.
+bpf_live() {
+    in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" >"$STATE/metrics"
+    python3 - "$STATE/metrics" >"$OUT/bpf-live.md" <<'EOF'
+import re, sys
+runs, secs = {}, {}
+for line in open(sys.argv[1]):
+    m = re.match(r'bridgeport_bpf_program_(runs_total|run_seconds_total)\{([^}]*)\} (\S+)', line)
+    if not m:
+        continue
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+    key = labels.get("program", "?")
+    (runs if m.group(1) == "runs_total" else secs)[key] = (runs if m.group(1) == "runs_total" else secs).get(key, 0) + float(m.group(3))
+print("| program | runs | ns/run (live traffic) |")
+print("| --- | --- | --- |")
+for prog in sorted(runs):
+    if runs[prog] > 0:
+        print(f"| {prog} | {runs[prog]:.0f} | {secs.get(prog, 0) / runs[prog] * 1e9:.0f} |")
+EOF
+}
+
+# ---------------------------------------------------------------------------- main
+
+mkdir -p "$OUT"
+sandbox_up
+docker_host_up
+client_tuning
+agent_start || exit 1
+bp network create --subnet 10.77.0.0/16 benchnet >/dev/null || exit 1
+# The direct path and the iptables path reach different server ports: otherwise a
+# path's new connections would meet the server's TIME_WAIT sockets of the path before,
+# whose TCP timestamps (offset per destination address as the client sees it) PAWS
+# rejects, and each such SYN would wait a second for its retransmission.
+start_in in_ctr taskset -c "$SERVER_CPU" "$LOADGEN" serve 80 81
+start_in in_ctr taskset -c "$SERVER_CPU" iperf3 -s -p 5201
+start_in in_ctr taskset -c "$SERVER_CPU" iperf3 -s -p 5202
+start_in in_docker socat TCP-LISTEN:9080,bind=203.0.113.1,fork,reuseaddr TCP:$CTR_IP:80
+start_in in_docker socat TCP-LISTEN:9081,bind=203.0.113.1,fork,reuseaddr TCP:$CTR_IP:5201
+in_ext ip neigh >/dev/null
+for n in $PORT_COUNTS; do run_port_count "$n"; done
+bpf_live
+report
+publish_times || echo "publish timing failed" >&2
+cat "$OUT/paths.md"

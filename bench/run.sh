@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark in one run, written to bench/results/latest.md (with the
+# date, kernel and machine) and a chart of connection rate against published ports.
+# Usage: run.sh BRIDGEPORT LOADGEN. Each part builds and removes its own sandbox.
+set -u
+BRIDGEPORT=$(readlink -f "$1")
+LOADGEN=$(readlink -f "$2")
+cd "$(dirname "$0")"
+RESULTS=results
+WORK=$(mktemp -d /tmp/bridgeport-bench.XXXX)
+trap 'rm -rf "$WORK"' EXIT
+export FIGURES=$WORK/figures   # "name value" lines the targets are checked against
+: >"$FIGURES"
+mkdir -p "$RESULTS"
+
+step() { echo "== $*" >&2; }
+
+step "four paths at 1, 1,000 and 10,000 published ports"
+./paths.sh "$BRIDGEPORT" "$LOADGEN" "$WORK" || exit 1
+
+step "container create+attach latency"
+{
+    echo "| how | p50 ms | p90 ms |"
+    echo "| --- | --- | --- |"
+    ATTACH=auto ./create-latency.sh "$BRIDGEPORT" || exit 1
+    ATTACH=tcx ./create-latency.sh "$BRIDGEPORT" || exit 1
+    ATTACH=tc ./create-latency.sh "$BRIDGEPORT" || exit 1
+    ./cni-latency.sh | grep '^| reference CNI.*ADD' || exit 1
+} >"$WORK/create.md"
+
+step "per-packet cost of each BPF program (BPF_PROG_TEST_RUN)"
+(cd .. && BRIDGEPORT_BENCH_OUT="$WORK/bpf.md" swift test --filter ProgramCostBenchmarks >"$WORK/bpf.log" 2>&1) ||
+    { cat "$WORK/bpf.log"; exit 1; }
+
+step "scrape cost"
+../.build/release/exporter-bench >"$WORK/scrape.md" || exit 1
+
+python3 chart.py "$WORK/connection-rate.tsv" "$RESULTS/connection-rate.svg" \
+    --title "Connections/s (connect, 1-byte exchange, close) against published ports" --ylabel "connections/s" || exit 1
+
+# ---------------------------------------------------------------------------- targets
+
+tsv() { awk -F'\t' -v p="$1" -v m="$2" -v n="$3" '$1 == p && $2 == m && $3 == n { print $'"$4"' }' "$WORK/paths.tsv"; }
+min_ratio() { for n in 1 1000 10000; do tsv bridgeport "$1" "$n" 5; done | sort -g | head -1; }
+verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "" || v == "n/a" || v == "err") print "not measured";
+    else if ((op == ">=" && v + 0 >= t) || (op == "<=" && v + 0 <= t)) print "met"; else print "**missed**" }'; }
+publish_s=$(awk -F'|' '/Bridgeport API/ { gsub(/ /, "", $3); print $3 }' "$WORK/publish.md")
+bpf_worst=$(awk -F'|' 'NR > 2 && $4 ~ /[0-9]/ { gsub(/ /, "", $4); print $4 }' "$WORK/bpf.md" | sort -g | tail -1)
+scrape_1k=$(awk -F'|' '$2 ~ /^ *1,?000 *$/ { gsub(/ /, "", $5); print $5 }' "$WORK/scrape.md")
+create_p50() { awk -v m="create_p50_$1" '$1 == m { print $2 }' "$FIGURES"; }
+target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
+
+{
+    echo "# Bridgeport benchmarks"
+    echo
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), Linux $(uname -r), $(nproc) × $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo),"
+    echo "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM. \`make bench\` wrote this file; every ratio is to the direct path measured in the same run."
+    echo
+    echo "## Targets"
+    echo
+    echo "| target | measured | verdict |"
+    echo "| --- | --- | --- |"
+    target_row "connection rate ≥ 0.95× direct at 10,000 ports" "$(tsv bridgeport crr 10000 5)" ">=" 0.95
+    target_row "transactions/s ≥ 1.0× direct (lowest of 1, 1,000, 10,000 ports)" "$(min_ratio rr)" ">=" 1.0
+    target_row "throughput ≥ 1.0× direct (lowest of 1, 1,000, 10,000 ports)" "$(min_ratio tput)" ">=" 1.0
+    target_row "10,000 ports published in ≤ 0.5 s" "$publish_s" "<=" 0.5
+    target_row "each BPF program ≤ 100 ns per packet (slowest scenario, ns)" "$bpf_worst" "<=" 100
+    target_row "container attach p50 ≤ 10 ms (default --attach auto, ms)" "$(create_p50 auto)" "<=" 10
+    target_row "container attach p50 ≤ 10 ms (--attach tcx everywhere, ms)" "$(create_p50 tcx)" "<=" 10
+    target_row "container attach p50 ≤ 10 ms (--attach tc everywhere, ms)" "$(create_p50 tc)" "<=" 10
+    target_row "scrape ≤ 20 ms at 1,000 endpoints (ms)" "$scrape_1k" "<=" 20
+    echo
+    echo "## Four paths from an external client to a container"
+    echo
+    echo "Medians of ${REPS:-3} interleaved runs of ${SECONDS_PER_RUN:-3} s each. direct = routed to the container's"
+    echo "address, no NAT, no rules; iptables = Docker's nat and filter DOCKER chains (iptables-nft), the"
+    echo "measured ports last; proxy = socat per port, as docker-proxy (its other ports' proxies are"
+    echo "separate processes, so they are not started); bridgeport = the same published port through"
+    echo "Bridgeport's programs. Connections/s uses ${CRR_THREADS:-2} client threads; throughput is one iperf3 stream."
+    echo
+    cat "$WORK/paths.md"
+    echo
+    echo "![connections/s against published ports](connection-rate.svg)"
+    echo
+    echo "## Publishing 10,000 ports"
+    echo
+    cat "$WORK/publish.md"
+    echo
+    echo "## Per-packet cost of each BPF program"
+    echo
+    cat "$WORK/bpf.md"
+    echo
+    echo "The same programs under the path runs' real traffic (the kernel's BPF_ENABLE_STATS):"
+    echo
+    cat "$WORK/bpf-live.md"
+    echo
+    echo "## Container create+attach latency (100 containers each)"
+    echo
+    cat "$WORK/create.md"
+    echo
+    echo "## Scrape cost (release build, medians of 15)"
+    echo
+    cat "$WORK/scrape.md"
+} >"$RESULTS/latest.md"
+cat "$RESULTS/latest.md"
