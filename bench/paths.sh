@@ -30,6 +30,7 @@ METRICS_PORT=19479
 source ../Tests/system/lib.sh
 
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
+TPUT_SECONDS=${TPUT_SECONDS:-5}   # iperf3 needs a little longer to settle
 REPS=${REPS:-5}
 PORT_COUNTS=${PORT_COUNTS:-"1 1000 10000"}
 CRR_THREADS=${CRR_THREADS:-2}
@@ -160,7 +161,7 @@ measure() {  # measure METRIC HOST PORT [IPERF_PORT]: one number on stdout, or "
                  awk '$1 == "transactions_per_second" { print $2 }' <<<"$out" ;;
         crr) out=$(in_ext taskset -c "$CLIENT_CPU" "$LOADGEN" crr "$host" "$port" "$SECONDS_PER_RUN" --threads "$CRR_THREADS") &&
                  awk '$1 == "connections_per_second" { print $2 }' <<<"$out" ;;
-        tput) out=$(in_ext taskset -c "$CLIENT_CPU" iperf3 -c "$host" -p "$port" -t "$SECONDS_PER_RUN" -J) &&
+        tput) out=$(in_ext taskset -c "$CLIENT_CPU" iperf3 -c "$host" -p "$port" -t "$TPUT_SECONDS" -J) &&
                  python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9)' <<<"$out" ;;
     esac || { echo "measure $metric $host:$port failed: $out" >&2; echo err; }
 }
@@ -199,6 +200,7 @@ run_port_count() {  # run_port_count N
             for metric in rr crr tput; do
                 local p=$port; [ "$metric" = tput ] && p=$iperf
                 echo "$path $metric $(measure "$metric" "$host" "$p")" >>"$raw"
+                printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$rep" "$path" "$metric" "$(tail -1 "$raw" | cut -d' ' -f3)" >>"$OUT/paths-raw.tsv"
             done
         done
         echo "  ports=$n rep $rep/$REPS done" >&2
@@ -255,6 +257,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "err" || b == "err" || b == 
 report() {
     local n path metric
     {
+        echo "Medians of $REPS runs, interleaved path by path so that a slow moment of the machine hits"
+        echo "every path alike: transactions/s and connections/s over $SECONDS_PER_RUN s, throughput (one iperf3"
+        echo "stream) over $TPUT_SECONDS s; connections/s with $CRR_THREADS client threads. Clients run on CPU $CLIENT_CPU, servers"
+        echo "on CPU $SERVER_CPU. Every single run is in paths-raw.tsv."
+        echo
         echo "| ports | path | transactions/s | × direct | connections/s | × direct | throughput Gbit/s | × direct |"
         echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
         for n in $PORT_COUNTS; do
@@ -310,6 +317,7 @@ EOF
 # ---------------------------------------------------------------------------- main
 
 mkdir -p "$OUT"
+printf 'ports\trep\tpath\tmetric\tvalue\n' >"$OUT/paths-raw.tsv"
 sandbox_up
 docker_host_up
 client_tuning

@@ -35,6 +35,7 @@ step "per-packet cost of each BPF program (BPF_PROG_TEST_RUN)"
 step "scrape cost"
 ../.build/release/exporter-bench >"$WORK/scrape.md" || exit 1
 
+cp "$WORK/paths-raw.tsv" "$RESULTS/paths-raw.tsv"
 python3 chart.py "$WORK/connection-rate.tsv" "$RESULTS/connection-rate.svg" \
     --title "Connections/s (connect, 1-byte exchange, close) against published ports" --ylabel "connections/s" || exit 1
 
@@ -72,11 +73,10 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     echo
     echo "## Four paths from an external client to a container"
     echo
-    echo "Medians of ${REPS:-3} interleaved runs of ${SECONDS_PER_RUN:-3} s each. direct = routed to the container's"
-    echo "address, no NAT, no rules; iptables = Docker's nat and filter DOCKER chains (iptables-nft), the"
-    echo "measured ports last; proxy = socat per port, as docker-proxy (its other ports' proxies are"
-    echo "separate processes, so they are not started); bridgeport = the same published port through"
-    echo "Bridgeport's programs. Connections/s uses ${CRR_THREADS:-2} client threads; throughput is one iperf3 stream."
+    echo "direct = routed to the container's address, no NAT, no rules; iptables = Docker's nat and"
+    echo "filter DOCKER chains (iptables-nft), the measured ports last; proxy = socat per port, as"
+    echo "docker-proxy (the other ports' proxies would be separate processes, so they are not"
+    echo "started); bridgeport = the same published port through Bridgeport's programs."
     echo
     cat "$WORK/paths.md"
     echo

@@ -21,6 +21,8 @@
  * the server does not block the client from reusing the port: a new SYN for that 4-tuple
  * with a newer timestamp (Linux clients' timestamps rise per address pair) reopens it.
  * Closes are ordinary FIN exchanges (no SO_LINGER 0 / RST) so every path sees real teardown.
+ * No sysctl is needed on either side; the server's namespace holds at most one TIME_WAIT
+ * per client port in use (about half of ip_local_port_range: connect() prefers one parity).
  *
  * Output: rr prints "transactions_per_second <float>"; crr prints "connections_per_second
  * <float>" and "errors <int>" (failed iterations, by cause on stderr) and exits 1 if errors
@@ -345,8 +347,8 @@ static int crr_main(const struct sockaddr_in *sa, double seconds, int threads)
         if ((errno = pthread_create(&w[i].tid, NULL, crr_thread, &w[i])))
             die("pthread_create: %s", strerror(errno));
     }
-    double start = now(), end = start;
     pthread_barrier_wait(&go);
+    double start = now(), end = start;
     long ok = 0, errors = 0;
     for (int i = 0; i < threads; i++) {
         pthread_join(w[i].tid, NULL);
