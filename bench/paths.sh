@@ -76,10 +76,10 @@ bench_down() {
 }
 trap bench_down EXIT
 
-# The client opens tens of thousands of connections a second: a wide port range and
-# reuse of TIME_WAIT ports, in the client's namespace only.
+# The client opens tens of thousands of connections a second: a wide port range, in the
+# client's namespace only (loadgen's server closes first, so the client holds no TIME_WAIT).
 client_tuning() {
-    in_ext sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
+    in_ext sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 }
 
 # Servers run on the last CPU and clients on the first, so that a run does not depend on
@@ -251,6 +251,19 @@ publish_times() {
 
 # ---------------------------------------------------------------------------- report
 
+# "transactions/s ±a%, ...": half of (max - min) / median of the direct path's runs.
+spread() {
+    python3 - "$1" <<'EOF'
+import csv, statistics, sys
+runs = {}
+for row in csv.DictReader(open(sys.argv[1]), delimiter="\t"):
+    if row["path"] == "direct" and row["value"] != "err":
+        runs.setdefault(row["metric"], []).append(float(row["value"]))
+names = {"rr": "transactions/s", "crr": "connections/s", "tput": "throughput"}
+print(", ".join(f"{names[m]} ±{50 * (max(v) - min(v)) / statistics.median(v):.0f}%" for m, v in runs.items()), end="")
+EOF
+}
+
 seconds() { awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "err" || b == "err" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
@@ -276,6 +289,9 @@ report() {
                 echo " |"
             done
         done
+        echo
+        echo "Run-to-run spread of the direct path (± half its range over its median, all runs), the noise any"
+        echo "ratio here is read against: $(spread "$OUT/paths-raw.tsv")."
     } >"$OUT/paths.md"
     {
         printf 'path\tports\tvalue\n'
