@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (installed by `make deps`).
@@ -62,7 +63,7 @@ let package = Package(
         // `make bench`: scrape cost at 1,000 and 10,000 endpoints.
         .executableTarget(name: "exporter-bench", dependencies: ["Daemon", "BPF", "CBPF", "Model"]),
 
-        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Model", "CBPF"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF"]),

@@ -5,6 +5,8 @@ import NIOPosix
 
 public enum ClientError: Error, CustomStringConvertible {
     case agentNotRunning(socket: String, reason: String)
+    /// The socket is root's alone (0600): the API can change the host's network.
+    case permissionDenied(socket: String)
     /// The agent refused the request; the message is the agent's.
     case agent(status: UInt, message: String, kind: String?)
     case badAnswer(String)
@@ -13,6 +15,8 @@ public enum ClientError: Error, CustomStringConvertible {
         switch self {
         case let .agentNotRunning(socket, reason):
             "Cannot connect to the Bridgeport agent at unix://\(socket) (\(reason)). Is the agent running? Start it with: bridgeport daemon"
+        case let .permissionDenied(socket):
+            "permission denied while trying to connect to the Bridgeport agent socket at unix://\(socket): the API is for root only (run the command as root)"
         case let .agent(_, message, _): message
         case let .badAnswer(what): "unexpected answer from the agent: \(what)"
         }
@@ -60,6 +64,8 @@ public struct AgentClient: Sendable {
                         return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                     }
                 }
+        } catch let error as IOError where error.errnoCode == EACCES || error.errnoCode == EPERM {
+            throw ClientError.permissionDenied(socket: socketPath)
         } catch {
             throw ClientError.agentNotRunning(socket: socketPath, reason: "\(error)")
         }

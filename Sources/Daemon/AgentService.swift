@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
+import NIOCore
 import Logging
 import ServiceLifecycle
 
@@ -19,12 +21,13 @@ public enum AgentService {
 
         let api = Application(
             router: APIRoutes.router(agent: agent),
+            server: .http1(configuration: httpLimits),
             configuration: .init(address: .unixDomainSocket(path: configuration.socketPath), serverName: "bridgeport"),
             onServerRunning: { _ in chmod(configuration.socketPath, 0o600) },
             logger: logger)
         let metrics = Application(
             router: MetricsRoutes.router(agent: agent, basicAuthUsers: web?.basicAuthUsers),
-            server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            server: try tls.map { try .tls(.http1(configuration: httpLimits), tlsConfiguration: $0) } ?? .http1(configuration: httpLimits),
             configuration: .init(address: .hostname(configuration.metricsHost, port: configuration.metricsPort), serverName: "bridgeport"),
             logger: logger)
         logger.notice("agent ready", metadata: [
@@ -36,6 +39,14 @@ public enum AgentService {
         defer { unlink(configuration.socketPath) }
         try await group.run()
     }
+
+    /// Both servers: a connection that sends nothing for 30 s is closed, so idle or stalled
+    /// clients don't pile up; request headers are capped at 16 KiB (Prometheus sends a few
+    /// hundred bytes). Each connection has its own NIO channel, so a slow one never holds up
+    /// the others. Bodies are capped by Hummingbird's maxUploadSize (2 MiB).
+    static let httpLimits = HTTP1Channel.Configuration(
+        idleTimeout: .seconds(30),
+        httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 16 * 1024, maxHeaderFieldCount: 100))
 
     /// Removes a socket file left by an agent that died, but refuses to start next to a live one.
     static func claimSocket(_ path: String) throws {
