@@ -249,6 +249,20 @@ public actor Agent {
         return current
     }
 
+    // MARK: Changes made behind the agent's back
+
+    /// A link was deleted (netlink RTM_DELLINK). If it was a container's veth and the
+    /// agent did not delete it itself, its policy and counters leave the maps at once, so
+    /// its metric series end; the container keeps running without that interface, and
+    /// the next start of the agent recreates it.
+    public func linkRemoved(ifindex: UInt32, name: String) {
+        guard let endpoint = registry.endpoints.first(where: { $0.hostInterface == name }) else { return }
+        dataplane.forgetRemovedLink(name: name, ifindex: ifindex)
+        let container = (try? registry.container(endpoint.containerID))?.name ?? endpoint.containerID
+        logger.warning("a container's interface was deleted outside Bridgeport: its policy and counters are removed",
+                       metadata: ["interface": "\(name)", "container": "\(container)"])
+    }
+
     // MARK: Helpers
 
     private func recordExit(_ id: String) throws -> Container {

@@ -35,7 +35,7 @@ public enum AgentService {
             "metrics": "\(tls == nil ? "http" : "https")://\(configuration.metricsHost):\(configuration.metricsPort)/metrics",
         ])
         let group = ServiceGroup(configuration: .init(
-            services: [api, metrics], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [api, metrics, LinkWatch(agent: agent, logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer { unlink(configuration.socketPath) }
         try await group.run()
     }

@@ -92,6 +92,9 @@ final class Dataplane: @unchecked Sendable {
     /// Tells the programs every bridge network's subnet (isolation, direct-access filtering).
     func syncSubnets(_ networks: [Network]) throws { try programs.syncSubnets(networks) }
 
+    /// A link someone else deleted: what the maps hold for it goes too.
+    func forgetRemovedLink(name: String, ifindex: UInt32) { programs.forget(interface: name, ifindex: ifindex) }
+
     /// Deleting the host side removes the pair; its programs and counters go with it.
     func detach(_ endpoint: Endpoint) {
         guard let hostSide = endpoint.hostInterface else { return }
@@ -122,7 +125,8 @@ final class Dataplane: @unchecked Sendable {
             return "removed orphaned link \(link.name)"
         }
         let interfaces = Set(registry.endpoints.compactMap(\.hostInterface)).union(try uplinks().map(\.name))
-        return removed + programs.removeOrphanedLinks(keeping: interfaces)
+        let ifindexes = Set(registry.endpoints.compactMap { $0.hostInterface.flatMap(links.index(of:)).map(UInt32.init) })
+        return removed + programs.removeOrphanedLinks(keeping: interfaces) + (try programs.removeOrphanedEndpoints(keeping: ifindexes))
     }
 
     // MARK: Counters

@@ -172,6 +172,14 @@ final class Programs: @unchecked Sendable {
         if let ifindex { try? maps.removeEndpoint(ifindex: ifindex) }
     }
 
+    /// Removes the map entries of interfaces that are gone (a veth deleted while no agent
+    /// ran, with the namespace it went with): their policy and counters.
+    func removeOrphanedEndpoints(keeping ifindexes: Set<UInt32>) throws -> [String] {
+        let stale = Set(try maps.endpoints.keys() + maps.endpointStats.keys()).subtracting(ifindexes)
+        for ifindex in stale { try maps.removeEndpoint(ifindex: ifindex) }
+        return stale.sorted().map { "removed the map entries of gone interface \($0)" }
+    }
+
     /// Removes link pins whose interface is not in `interfaces` (cgroup hooks stay).
     func removeOrphanedLinks(keeping interfaces: Set<String>) -> [String] {
         let pins = ((try? FileManager.default.contentsOfDirectory(atPath: linkDirectory)) ?? []).filter { !$0.hasPrefix("cgroup_") }

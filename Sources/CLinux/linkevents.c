@@ -1,0 +1,44 @@
+// Link removals as the kernel announces them: a NETLINK_ROUTE socket subscribed to
+// RTMGRP_LINK, read with plain recv (no libnl: one message type, one attribute).
+#define _GNU_SOURCE
+#include "clinux.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+int bp_link_events_open(void) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) return -errno;
+    struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
+int bp_link_events_read(int fd, int timeout_ms, bp_link_removed_cb cb, void *ctx) {
+    char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int ready = poll(&p, 1, timeout_ms);
+    if (ready <= 0) return ready < 0 && errno != EINTR ? -errno : 0;
+    ssize_t len = recv(fd, buf, sizeof buf, 0);
+    if (len < 0) return errno == EINTR || errno == ENOBUFS ? 0 : -errno;  // ENOBUFS: events lost, go on
+    if (len == 0) return -EPIPE;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+        if (h->nlmsg_type != RTM_DELLINK) continue;
+        struct ifinfomsg *info = NLMSG_DATA(h);
+        const char *name = "";
+        int rest = (int)IFLA_PAYLOAD(h);
+        for (struct rtattr *a = IFLA_RTA(info); RTA_OK(a, rest); a = RTA_NEXT(a, rest))
+            if (a->rta_type == IFLA_IFNAME) name = RTA_DATA(a);
+        cb(info->ifi_index, name, ctx);
+    }
+    return 0;
+}
