@@ -34,7 +34,7 @@ static __always_inline int bp_translate(struct __sk_buff *skb, const struct bp_e
 {
 	struct bp_packet p;
 
-	if (bp_parse_ipv4(skb, &p) < 0 || !p.has_ports || p.fragment)
+	if (bp_parse_ipv4(skb, &p) < 0 || !p.has_ports || p.fragment || bp_ttl_expires(&p))
 		return BP_CONTINUE;
 	struct bp_nat_key flow = {
 		.remote_ip = p.daddr, .endpoint_ip = p.saddr,

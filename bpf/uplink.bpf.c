@@ -59,6 +59,8 @@ int bp_up_ingress(struct __sk_buff *skb)
 	if (!found)
 		return BP_CONTINUE;
 	struct bp_port_target target = *found;
+	if (bp_ttl_expires(&p))
+		return BP_CONTINUE;
 
 	if (target.flags & BP_PORT_F_RESTRICTED) {
 		struct bp_allow_key allow = { .prefixlen = 64, .proto = p.proto, .port = p.dport, .ip = p.saddr };

@@ -53,6 +53,9 @@ public actor Agent {
         let uplinks = try dataplane.attachUplinks()
         logger.info("published ports answer on the uplinks", metadata: ["uplinks": "\(uplinks.joined(separator: ","))"])
         for container in registry.containers {
+            // An agent killed between recording a container and making its files leaves
+            // the record without them: make them (an existing directory is kept).
+            try runtime.files(container.id).create()
             let namespace = configuration.namespacePath(container.id)
             if usesOwnNamespace(container) && !runtime.namespaceExists(namespace) {
                 try runtime.createNamespace(namespace)

@@ -62,8 +62,10 @@ final class NATAndPolicyTests: XCTestCase {
     }
 
     /// The output is exactly `expected` (built from scratch with fresh checksums), and its checksums verify.
-    func assertRewritten(_ result: TestRunResult, to expected: [UInt8], verdict: Int32 = NATAndPolicyTests.redirect,
+    /// `expected` is the frame as built; a translated packet has also passed a hop (TTL - 1).
+    func assertRewritten(_ result: TestRunResult, to built: [UInt8], verdict: Int32 = NATAndPolicyTests.redirect,
                          _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let expected = Frame.afterHop(built)
         XCTAssertEqual(result.verdict, verdict, "\(what): verdict", file: file, line: line)
         let out = try ParsedIPv4(result.packet)
         XCTAssertTrue(out.ipv4ChecksumValid, "\(what): IPv4 checksum invalid in \(out)", file: file, line: line)
@@ -142,6 +144,40 @@ final class NATAndPolicyTests: XCTestCase {
         try assertRewritten(result, to: Self.containerMAC + Self.gatewayMAC + Array(expected.dropFirst(12)), "SYN, neighbour known")
         XCTAssertEqual(try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx, bp_traffic(packets: 1, bytes: UInt64(syn.count)))
         XCTAssertNil(try f.maps.endpointStats(ifindex: f.uplinkIfindex), "nothing is counted for the uplink")
+    }
+
+    /// A packet whose TTL would run out on the hop a translation makes is left to the
+    /// kernel untouched (it answers "time exceeded" or delivers it locally), in both
+    /// directions, and makes no NAT entry.
+    func testTTLOfOneIsLeftToTheKernel() throws {
+        let f = try makeFixture()
+        try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
+        let syn = Frame.ethernet(type: Frame.ethTypeIPv4, payload: Frame.ipv4(src: Self.client, dst: Self.hostIP, proto: Self.tcp,
+                                             payload: Frame.tcpSegment(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000),
+                                             ttl: 1))
+        let result = try f.up(syn)
+        XCTAssertEqual(result.verdict, Self.next)
+        XCTAssertEqual(result.packet.hex, syn.hex, "left untouched")
+        XCTAssertTrue(try f.natEntries().isEmpty, "no NAT entry for it")
+
+        // With TTL 2 it is translated and arrives with TTL 1.
+        let ttl2 = Frame.ethernet(type: Frame.ethTypeIPv4, payload: Frame.ipv4(src: Self.client, dst: Self.hostIP, proto: Self.tcp,
+                                              payload: Frame.tcpSegment(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000),
+                                              ttl: 2))
+        let forwarded = try f.up(ttl2)
+        XCTAssertEqual(forwarded.verdict, Self.redirect)
+        XCTAssertEqual(forwarded.packet[22], 1, "TTL")
+        XCTAssertTrue(try ParsedIPv4(forwarded.packet).ipv4ChecksumValid)
+
+        // The container's reply with TTL 1 is not translated either.
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE])
+        let reply = Frame.ethernet(src: Self.containerMAC, type: Frame.ethTypeIPv4, payload: Frame.ipv4(src: Self.container, dst: Self.client, proto: Self.tcp,
+                                               payload: Frame.tcpSegment(src: Self.container, dst: Self.client, sport: 80, dport: Self.clientPort,
+                                                                         flags: Frame.tcpSYNACK),
+                                               ttl: 1))
+        let back = try f.ep(reply)
+        XCTAssertEqual(back.verdict, Self.next)
+        XCTAssertEqual(back.packet.hex, reply.hex, "left untouched")
     }
 
     func testUplinkDNATOfUDPWithAndWithoutChecksum() throws {

@@ -98,6 +98,20 @@ enum Frame {
         return header + payload
     }
 
+    /// The frame as a router passes it on: TTL one less, header checksum updated.
+    static func afterHop(_ frame: [UInt8]) -> [UInt8] {
+        guard frame.count >= 34, frame[12] == 0x08, frame[13] == 0x00 else { return frame }
+        var out = frame
+        let headerLength = Int(out[14] & 0x0f) * 4
+        out[22] -= 1
+        out[24] = 0
+        out[25] = 0
+        let check = Checksum.internet(out[14..<(14 + headerLength)])
+        out[24] = UInt8(check >> 8)
+        out[25] = UInt8(check & 0xff)
+        return out
+    }
+
     /// A TCP segment (20-byte header) with a valid checksum for src -> dst.
     static func tcpSegment(src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, flags: UInt8 = tcpSYN,
                            seq: UInt32 = 0x0102_0304, ack: UInt32 = 0, payload: [UInt8] = []) -> [UInt8] {

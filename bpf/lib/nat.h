@@ -30,6 +30,17 @@ static __always_inline __u32 bp_l4_csum_off(const struct bp_packet *p)
 }
 
 /*
+ * Every translation here forwards the packet past the kernel's routing, a hop the
+ * kernel would count: a packet whose TTL would run out is left untranslated to the
+ * kernel (which delivers it locally or answers "time exceeded" to its sender, as for
+ * any routed packet), and bp_rewrite takes one off the TTL of the others.
+ */
+static __always_inline int bp_ttl_expires(const struct bp_packet *p)
+{
+	return p->ttl <= 1;
+}
+
+/*
  * Replaces one address and one port of the packet: the destination when
  * `dest` is set, else the source. UDP checksums of 0 (none) stay 0. For ICMP
  * echo the "port" is the identifier, and the ICMP checksum has no pseudo-header.
@@ -44,6 +55,11 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 			 : p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
 	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	__u32 l4_csum = bp_l4_csum_off(p);
+	/* TTL and protocol share a 16-bit word of the header checksum. */
+	__u32 ttl_off = p->l3_off + offsetof(struct iphdr, ttl);
+	__u16 old_word = bpf_htons((__u16)p->ttl << 8 | p->proto);
+	__u16 new_word = bpf_htons((__u16)(p->ttl - 1) << 8 | p->proto);
+	__u8 ttl = p->ttl - 1;
 
 	if (p->proto != BP_PROTO_ICMP &&
 	    bpf_l4_csum_replace(skb, l4_csum, old_ip, new_ip, BPF_F_PSEUDO_HDR | mangled | sizeof(new_ip)))
@@ -51,7 +67,9 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 	if (bpf_l4_csum_replace(skb, l4_csum, old_port, new_port, mangled | sizeof(new_port)) ||
 	    bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_ip, new_ip, sizeof(new_ip)) ||
 	    bpf_skb_store_bytes(skb, ip_off, &new_ip, sizeof(new_ip), 0) ||
-	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
+	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0) ||
+	    bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_word, new_word, sizeof(new_word)) ||
+	    bpf_skb_store_bytes(skb, ttl_off, &ttl, sizeof(ttl), 0))
 		return -1;
 	return 0;
 }
@@ -125,6 +143,8 @@ static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, __u32 s
  */
 static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_packet *p)
 {
+	if (bp_ttl_expires(p))
+		return BP_CONTINUE;
 	struct bp_flow_key flow = {
 		.src_ip = p->saddr, .dst_ip = p->daddr, .src_port = p->sport, .dst_port = p->dport, .proto = p->proto,
 	};
@@ -179,6 +199,10 @@ static __always_inline int bp_unmasquerade(struct __sk_buff *skb, const struct b
 	struct bp_snat_origin *found = bpf_map_lookup_elem(&bp_snat_rev, &reply);
 	if (!found)
 		return 0;
+	if (bp_ttl_expires(p)) {
+		*verdict = BP_CONTINUE;
+		return 1;
+	}
 	struct bp_snat_origin origin = *found;
 
 	if (bp_rewrite(skb, p, 1, origin.ip, origin.port) < 0)

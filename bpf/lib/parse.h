@@ -40,6 +40,7 @@ struct bp_packet {
 	__u8 has_ports;  /* TCP, UDP or ICMP echo with its header present (not a later fragment);
 			  * for ICMP echo both ports are the identifier */
 	__u8 fragment;   /* part of a fragmented datagram */
+	__u8 ttl;
 };
 
 /* 0 for an IPv4 packet (ports filled when present), -1 for anything else. */
@@ -60,6 +61,7 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 	p->saddr = ip->saddr;
 	p->daddr = ip->daddr;
 	p->proto = ip->protocol;
+	p->ttl = ip->ttl;
 	p->fragment = (ip->frag_off & bpf_htons(BP_IP_MF | BP_IP_OFFSET)) != 0;
 	p->has_ports = 0;
 
