@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Crafted packets for the hostile-traffic tests (raw sockets, no dependencies).
+
+  craft.py udp DST PORT [--ttl N] [--options] [--payload TEXT]
+      an IPv4/UDP datagram to DST:PORT from this namespace's address toward DST (with
+      four NOP options if asked); waits 2 s for an answer and prints it, or "no answer"
+      (exit 1)
+  craft.py arp-claim IFACE IP
+      a gratuitous ARP reply claiming IP for IFACE's MAC
+"""
+import argparse
+import fcntl
+import random
+import socket
+import struct
+import sys
+
+
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def source_for(dst):
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.connect((dst, 9))
+    return probe.getsockname()[0]
+
+
+def ip_header(src, dst, payload_len, ttl, options, ident):
+    opts = options + b"\0" * (-len(options) % 4)
+    ihl = 5 + len(opts) // 4
+    header = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, ihl * 4 + payload_len, ident, 0x4000, ttl,
+                         socket.IPPROTO_UDP, 0, socket.inet_aton(src), socket.inet_aton(dst)) + opts
+    return header[:10] + struct.pack("!H", checksum(header)) + header[12:]
+
+
+def udp(args):
+    src = source_for(args.dst)
+    answer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    answer.bind((src, 0))
+    answer.settimeout(2)
+    sport = answer.getsockname()[1]
+    payload = args.payload.encode()
+    length = 8 + len(payload)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(args.dst) + struct.pack("!BBH", 0, socket.IPPROTO_UDP, length)
+    segment = struct.pack("!HHHH", sport, args.port, length, 0) + payload
+    segment = segment[:6] + struct.pack("!H", checksum(pseudo + segment) or 0xFFFF) + segment[8:]
+    options = b"\x01\x01\x01\x01" if args.options else b""  # four NOPs: a header with options
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    raw.sendto(ip_header(src, args.dst, len(segment), args.ttl, options, random.randrange(1, 65535)) + segment, (args.dst, 0))
+    try:
+        data, peer = answer.recvfrom(65536)
+        print(data.decode(errors="replace"))
+    except socket.timeout:
+        print("no answer")
+        sys.exit(1)
+
+
+def arp_claim(args):
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    sock.bind((args.iface, 0))
+    mac = fcntl.ioctl(sock.fileno(), 0x8927, struct.pack("256s", args.iface.encode()[:15]))[18:24]  # SIOCGIFHWADDR
+    ip = socket.inet_aton(args.ip)
+    arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 2, mac, ip, b"\xff" * 6, ip)
+    for _ in range(3):
+        sock.send(b"\xff" * 6 + mac + b"\x08\x06" + arp)
+
+
+parser = argparse.ArgumentParser()
+sub = parser.add_subparsers(dest="kind", required=True)
+u = sub.add_parser("udp")
+u.add_argument("dst")
+u.add_argument("port", type=int)
+u.add_argument("--ttl", type=int, default=64)
+u.add_argument("--options", action="store_true")
+u.add_argument("--payload", default="crafted")
+a = sub.add_parser("arp-claim")
+a.add_argument("iface")
+a.add_argument("ip")
+args = parser.parse_args()
+udp(args) if args.kind == "udp" else arp_claim(args)
