@@ -15,16 +15,50 @@ enum MetricsRoutes {
                 "<html><head><title>Bridgeport</title></head><body><h1>Bridgeport</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n")))
         }
         router.get("healthz") { _, _ in "ok\n" }
+        let scrapes = SharedScrapes()
         router.get("metrics") { request, _ in
             let format = ExpositionFormat(accept: request.headers[.accept])
-            let text = format.render(await agent.metricFamilies())
-            if Gzip.accepted(by: request.headers[.acceptEncoding]), let compressed = Gzip.compress(Array(text.utf8)) {
-                return Response(status: .ok, headers: [.contentType: format.contentType, .contentEncoding: "gzip"],
-                                body: .init(byteBuffer: ByteBuffer(bytes: compressed)))
+            let gzip = Gzip.accepted(by: request.headers[.acceptEncoding])
+            let body = await scrapes.body(format: format, gzip: gzip) {
+                let text = format.render(await agent.metricFamilies())
+                if gzip, let compressed = Gzip.compress(Array(text.utf8)) {
+                    return SharedScrapes.Body(bytes: ByteBuffer(bytes: compressed), compressed: true)
+                }
+                return SharedScrapes.Body(bytes: ByteBuffer(string: text), compressed: false)
             }
-            return Response(status: .ok, headers: [.contentType: format.contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
+            var headers: HTTPFields = [.contentType: format.contentType]
+            if body.compressed { headers[.contentEncoding] = "gzip" }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body.bytes))
         }
         return router
+    }
+}
+
+/// Scrapes that arrive while one is being read and rendered share its result: however
+/// many Prometheus servers (or clients of one) ask at once, the maps are read and the
+/// text rendered once per wave, off the agent's actor. Nothing is kept after the wave:
+/// a scrape never gets counters older than the scrape in flight when it arrived.
+actor SharedScrapes {
+    struct Body: Sendable {
+        let bytes: ByteBuffer
+        let compressed: Bool
+    }
+
+    private struct Kind: Hashable {
+        let format: ExpositionFormat
+        let gzip: Bool
+    }
+
+    private var inFlight: [Kind: Task<Body, Never>] = [:]
+
+    func body(format: ExpositionFormat, gzip: Bool, render: @escaping @Sendable () async -> Body) async -> Body {
+        let kind = Kind(format: format, gzip: gzip)
+        if let wave = inFlight[kind] { return await wave.value }
+        let wave = Task { await render() }
+        inFlight[kind] = wave
+        let body = await wave.value
+        inFlight[kind] = nil
+        return body
     }
 }
 
