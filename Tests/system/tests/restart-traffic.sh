@@ -1,0 +1,35 @@
+# While the agent stops and starts again (gracefully and with SIGKILL), an established
+# connection through a published port and container-to-container traffic go on with
+# zero errors, and no counter goes backwards.
+agent_start || { fail "agent starts"; return; }
+TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
+counter() {  # counter CONTAINER: its received packets, from the metrics
+    in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
+        awk -v c="container=\"$1\"" '$1 ~ /^bridgeport_container_network_receive_packets_total/ && index($1, c) { print $2 }'
+}
+
+check "a network" bp network create --subnet 10.66.0.0/24 rt
+check "a published stream server" bp run -d --name rsrv --net rt -p 6200:80 -- python3 "$TOOLS/echo.py" --stream 80
+check "a peer" bp run -d --name rpeer --net rt
+for _ in $(seq 1 50); do bp logs rsrv | grep -q ready && break; sleep 0.1; done
+
+in_ext python3 "$TOOLS/stream.py" 198.51.100.1 6200 12 >"$STATE/stream.out" 2>&1 & stream=$!
+bp exec rpeer ping -q -i 0.05 -w 12 rsrv >"$STATE/ping.out" 2>&1 & pinger=$!
+samples=""
+sample() { local v; v=$(counter rsrv); samples+=" ${v:-?}"; }
+sleep 1; sample
+for way in TERM KILL TERM; do
+    if [ "$way" = TERM ]; then agent_stop; else { kill -KILL "$AGENT_PID"; wait "$AGENT_PID"; } 2>/dev/null; AGENT_PID=; fi
+    sleep 1   # the dataplane alone, no agent
+    agent_start >/dev/null || { fail "agent restarts after SIG$way"; break; }
+    sample; sleep 1; sample
+done
+wait "$stream"; stream_rc=$?
+wait "$pinger"
+echo "        rsrv's received packets, sampled across the restarts:$samples"
+[ "$stream_rc" = 0 ] && pass "the published-port stream kept every byte across 3 restarts ($(cat "$STATE/stream.out"))" ||
+    fail "stream: $(cat "$STATE/stream.out")"
+check_output "container-to-container pings: 0% loss across the restarts" ' 0% packet loss' cat "$STATE/ping.out"
+sorted=$(tr ' ' '\n' <<<"$samples" | sed '/^$/d' | sort -n | tr '\n' ' ')
+[ "$(tr ' ' '\n' <<<"$samples" | sed '/^$/d' | tr '\n' ' ')" = "$sorted" ] && ! grep -q '?' <<<"$samples" &&
+    pass "the counter never went backwards" || fail "counter went backwards or was missing:$samples"
