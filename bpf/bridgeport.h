@@ -295,6 +295,7 @@ enum bp_drop_reason {
 	BP_DROP_MALFORMED = 6,      /* "malformed": truncated or invalid headers */
 	BP_DROP_UNKNOWN_ENDPOINT = 7, /* "unknown_endpoint": no bp_endpoints entry for the ifindex */
 	BP_DROP_DIRECT_ACCESS = 8,  /* "direct_access": from the uplink straight to a container address */
+	BP_DROP_FRAGMENT = 9,       /* "fragment": an IP fragment that needs a translation (masquerade) */
 	__BP_DROP_MAX
 };
 
@@ -329,6 +330,7 @@ static inline const char *bp_drop_reason_label(__u32 reason)
 	case BP_DROP_MALFORMED: return "malformed";
 	case BP_DROP_UNKNOWN_ENDPOINT: return "unknown_endpoint";
 	case BP_DROP_DIRECT_ACCESS: return "direct_access";
+	case BP_DROP_FRAGMENT: return "fragment";
 	default: return "unspecified";
 	}
 }

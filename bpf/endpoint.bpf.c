@@ -25,6 +25,14 @@
 #include "lib/nat.h"
 #include "lib/policy.h"
 
+/* A destination beyond this host: not broadcast, multicast, a bridge network or the host. */
+static __always_inline int bp_beyond_host(__u32 daddr)
+{
+	if (daddr == 0xffffffff || (daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
+		return 0;  /* broadcast and multicast stay on the bridge */
+	return !bp_subnet_of(daddr) && !bpf_map_lookup_elem(&bp_host_addrs, &daddr);
+}
+
 /*
  * After the policy: a reply of a published flow gets its source rewritten to
  * the published address; a flow to beyond the host is masqueraded when the
@@ -34,7 +42,19 @@ static __always_inline int bp_translate(struct __sk_buff *skb, const struct bp_e
 {
 	struct bp_packet p;
 
-	if (bp_parse_ipv4(skb, &p) < 0 || !p.has_ports || p.fragment || bp_ttl_expires(&p))
+	if (bp_parse_ipv4(skb, &p) < 0 || bp_ttl_expires(&p))
+		return BP_CONTINUE;
+	/*
+	 * Only whole datagrams are translated: a fragment has no ports to find its flow
+	 * by. One bound beyond the host from a masquerading network would leave with the
+	 * container's own address, so it is dropped (and counted) instead.
+	 */
+	if (p.fragment) {
+		if (ep && (ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(p.daddr))
+			return bp_drop(skb, BP_DROP_FRAGMENT, BP_DIR_EGRESS);
+		return BP_CONTINUE;
+	}
+	if (!p.has_ports)
 		return BP_CONTINUE;
 	struct bp_nat_key flow = {
 		.remote_ip = p.daddr, .endpoint_ip = p.saddr,
@@ -49,12 +69,8 @@ static __always_inline int bp_translate(struct __sk_buff *skb, const struct bp_e
 		return bp_redirect_by_route(skb, published.host_ip, p.daddr);
 	}
 
-	if (!ep || !(ep->flags & BP_EP_F_MASQUERADE))
-		return BP_CONTINUE;
-	if (p.daddr == 0xffffffff || (p.daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
-		return BP_CONTINUE;
-	if (bp_subnet_of(p.daddr) || bpf_map_lookup_elem(&bp_host_addrs, &p.daddr))
-		return BP_CONTINUE;  /* stays on this host */
+	if (!ep || !(ep->flags & BP_EP_F_MASQUERADE) || !bp_beyond_host(p.daddr))
+		return BP_CONTINUE;  /* stays on this host, or its network is not masqueraded */
 	return bp_masquerade(skb, &p);
 }
 

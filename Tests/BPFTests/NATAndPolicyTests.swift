@@ -306,6 +306,30 @@ final class NATAndPolicyTests: XCTestCase {
 
     // MARK: masquerade (endpoint out, uplink back)
 
+    /// Fragments carry no ports to find a flow by, so they cannot be masqueraded: leaving
+    /// as they are would show the container's own address beyond the host. They are
+    /// dropped and counted as "fragment"; a fragment that stays in the network passes.
+    func testFragmentsBeyondTheHostAreDroppedNotLeaked() throws {
+        let f = try makeFixture()
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
+        let mac = Self.containerMAC
+        let datagram = Frame.udpDatagram(src: Self.container, dst: Self.internet, sport: 5000, dport: 53, payload: Array(repeating: 0x42, count: 40))
+        let first = Frame.ipPacket(src: Self.container, dst: Self.internet, proto: Self.udp, payload: Array(datagram.prefix(24)),
+                                   fragment: Frame.moreFragments, srcMAC: mac)
+        let later = Frame.ipPacket(src: Self.container, dst: Self.internet, proto: Self.udp, payload: Array(datagram.dropFirst(24)),
+                                   fragment: 3, srcMAC: mac)
+        for (frame, what) in [(first, "first fragment"), (later, "later fragment")] {
+            let result = try f.ep(frame)
+            XCTAssertEqual(result.verdict, Self.shot, "\(what) to beyond the host")
+        }
+        XCTAssertEqual(try f.drops()[dropKey(f.endpointIfindex, BP_DROP_FRAGMENT, BP_DIR_EGRESS)], 2)
+        XCTAssertTrue(try f.natEntries().isEmpty)
+
+        let inNetwork = Frame.ipPacket(src: Self.container, dst: Self.neighbour, proto: Self.udp, payload: Array(datagram.dropFirst(24)),
+                                       fragment: 3, srcMAC: mac)
+        XCTAssertEqual(try f.ep(inNetwork).verdict, Self.next, "a fragment for a neighbour passes")
+    }
+
     func testMasqueradeRoundTripForTCPUDPAndICMPEcho() throws {
         let f = try makeFixture()
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
