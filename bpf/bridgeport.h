@@ -51,6 +51,9 @@
 #define BP_MAP_SNAT "bp_snat"
 /* LRU: a masqueraded flow as the replies show it -> the container it belongs to */
 #define BP_MAP_SNAT_REV "bp_snat_rev"
+/* LRU: a fragmented datagram of a published flow, by its first fragment -> the address
+ * its later fragments (which carry no ports) get */
+#define BP_MAP_FRAGS "bp_frags"
 /* LRU: flows a container opened to another container's published port -> 1, so that
  * exactly their replies pass the policy */
 #define BP_MAP_HAIRPIN "bp_hairpin"
@@ -88,6 +91,7 @@
  * they never collide with the host's own connections. */
 #define BP_SNAT_PORT_MIN 61000
 #define BP_SNAT_PORT_MAX 65535
+#define BP_MAX_FRAGS 16384
 #define BP_MAX_NETNS 16384
 #define BP_MAX_SOCK_NAT 65536
 
@@ -219,6 +223,22 @@ struct bp_snat_origin {
 	__u16 port;      /* container port (or ICMP echo id) */
 	__u16 pad;
 	__u32 ifindex;   /* the container's host-side veth */
+};
+
+/* A fragmented datagram, as IPv4 identifies it (RFC 791). 12 bytes. */
+struct bp_frag_key {
+	__u32 src;
+	__u32 dst;
+	__u16 id;
+	__u8 proto;
+	__u8 pad;
+};
+
+/* The translation its first fragment got: the new address (destination toward a
+ * container, source from one) and, toward a container, its host-side veth. 8 bytes. */
+struct bp_frag_nat {
+	__u32 addr;
+	__u32 ifindex;
 };
 
 /* A published port's container side, for policy exceptions. 8 bytes. */

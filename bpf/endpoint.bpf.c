@@ -45,17 +45,22 @@ static __always_inline int bp_translate(struct __sk_buff *skb, const struct bp_e
 	if (bp_parse_ipv4(skb, &p) < 0 || bp_ttl_expires(&p))
 		return BP_CONTINUE;
 	/*
-	 * Only whole datagrams are translated: a fragment has no ports to find its flow
-	 * by. One bound beyond the host from a masquerading network would leave with the
-	 * container's own address, so it is dropped (and counted) instead.
+	 * A later fragment has no ports to find its flow by: it follows the translation
+	 * of its datagram's first fragment. Without one (it came first, or its flow is
+	 * unknown), one bound beyond the host from a masquerading network would leave
+	 * with the container's own address, so it is dropped (and counted) instead.
 	 */
-	if (p.fragment) {
+	if (!p.has_ports) {
+		int verdict = BP_CONTINUE;
+
+		if (!p.fragment)
+			return BP_CONTINUE;
+		if (bp_follow_fragment(skb, &p, 0, &verdict))
+			return verdict;
 		if (ep && (ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(p.daddr))
 			return bp_drop(skb, BP_DROP_FRAGMENT, BP_DIR_EGRESS);
 		return BP_CONTINUE;
 	}
-	if (!p.has_ports)
-		return BP_CONTINUE;
 	struct bp_nat_key flow = {
 		.remote_ip = p.daddr, .endpoint_ip = p.saddr,
 		.remote_port = p.dport, .endpoint_port = p.sport, .proto = p.proto,
@@ -64,6 +69,8 @@ static __always_inline int bp_translate(struct __sk_buff *skb, const struct bp_e
 	if (found) {
 		struct bp_nat_value published = *found;
 
+		if (p.fragment)
+			bp_remember_fragment(&p, published.host_ip, 0);
 		if (bp_rewrite(skb, &p, 0, published.host_ip, published.host_port) < 0)
 			return BP_DROP;
 		return bp_redirect_by_route(skb, published.host_ip, p.daddr);

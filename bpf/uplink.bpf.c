@@ -47,10 +47,12 @@ int bp_up_ingress(struct __sk_buff *skb)
 			return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
 		return BP_CONTINUE;  /* not addressed to this host */
 	}
-	if (!p.has_ports || p.fragment)
+	int verdict = BP_CONTINUE;
+	if (!p.has_ports) {
+		if (p.fragment && bp_follow_fragment(skb, &p, 1, &verdict))
+			return verdict;
 		return BP_CONTINUE;
-
-	int verdict;
+	}
 	if (bp_unmasquerade(skb, &p, &verdict))
 		return verdict;
 
@@ -80,6 +82,8 @@ int bp_up_ingress(struct __sk_buff *skb)
 	if (!known || known->host_ip != published.host_ip || known->host_port != published.host_port)
 		bpf_map_update_elem(&bp_nat, &flow, &published, BPF_ANY);
 	bp_count_port(&port, skb->len, !known);
+	if (p.fragment)
+		bp_remember_fragment(&p, target.ip, target.ifindex);
 
 	if (bp_rewrite(skb, &p, 1, target.ip, target.port) < 0)
 		return BP_DROP;

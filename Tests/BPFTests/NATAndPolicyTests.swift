@@ -306,28 +306,72 @@ final class NATAndPolicyTests: XCTestCase {
 
     // MARK: masquerade (endpoint out, uplink back)
 
-    /// Fragments carry no ports to find a flow by, so they cannot be masqueraded: leaving
-    /// as they are would show the container's own address beyond the host. They are
-    /// dropped and counted as "fragment"; a fragment that stays in the network passes.
-    func testFragmentsBeyondTheHostAreDroppedNotLeaked() throws {
+    /// A fragmented datagram: the first fragment (with the ports) is translated as any
+    /// packet, the later ones (without) follow its translation by the datagram's identity.
+    /// IP id 0x1234 is what Frame.ipv4 puts in every packet.
+    func fragments(src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, srcMAC: [UInt8] = Frame.defaultSourceMAC)
+        -> (first: [UInt8], later: [UInt8]) {
+        let datagram = Frame.udpDatagram(src: src, dst: dst, sport: sport, dport: dport, payload: Array(repeating: 0x42, count: 40))
+        return (Frame.ipPacket(src: src, dst: dst, proto: Self.udp, payload: Array(datagram.prefix(24)), fragment: Frame.moreFragments, srcMAC: srcMAC),
+                Frame.ipPacket(src: src, dst: dst, proto: Self.udp, payload: Array(datagram.dropFirst(24)), fragment: 3, srcMAC: srcMAC))
+    }
+
+    func testFragmentsOfAPublishedFlowFollowTheFirst() throws {
+        let f = try makeFixture()
+        try f.publish(host: Self.hostIP, 5353, proto: Self.udp, to: Self.container, 53)
+        let inbound = fragments(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5353)
+
+        let later0 = try f.up(inbound.later)
+        XCTAssertEqual(later0.verdict, Self.next, "a later fragment before its first: left to the kernel")
+        XCTAssertEqual(later0.packet.hex, inbound.later.hex)
+
+        let first = try f.up(inbound.first)
+        XCTAssertEqual(first.verdict, Self.redirect)
+        XCTAssertEqual(try ParsedIPv4(first.packet).destination, Self.container)
+        XCTAssertEqual(try ParsedIPv4(first.packet).destinationPort, 53)
+        let later = try f.up(inbound.later)
+        XCTAssertEqual(later.verdict, Self.redirect, "the later fragment follows the first")
+        XCTAssertEqual(later.packet.hex, Frame.afterHop(Frame.ipPacket(src: Self.client, dst: Self.container, proto: Self.udp,
+                                                                     payload: Array(inbound.later.dropFirst(34)), fragment: 3)).hex)
+
+        // The container's fragmented answer leaves with the published address, both parts.
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
+        let answer = fragments(src: Self.container, dst: Self.client, sport: 53, dport: 40000, srcMAC: Self.containerMAC)
+        let answerFirst = try f.ep(answer.first)
+        XCTAssertEqual(answerFirst.verdict, Self.redirect)
+        XCTAssertEqual(try ParsedIPv4(answerFirst.packet).source, Self.hostIP)
+        XCTAssertEqual(try ParsedIPv4(answerFirst.packet).sourcePort, 5353)
+        let answerLater = try f.ep(answer.later)
+        XCTAssertEqual(answerLater.verdict, Self.redirect)
+        XCTAssertEqual(try ParsedIPv4(answerLater.packet).source, Self.hostIP)
+        XCTAssertTrue(try ParsedIPv4(answerLater.packet).ipv4ChecksumValid)
+    }
+
+    /// Masquerade too: the later fragments leave with the first one's address; one whose
+    /// first fragment was never seen is dropped ("fragment") rather than sent out with
+    /// the container's own address. A fragment that stays in the network passes.
+    func testMasqueradedFragmentsNeverLeaveWithTheContainersAddress() throws {
         let f = try makeFixture()
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
-        let mac = Self.containerMAC
-        let datagram = Frame.udpDatagram(src: Self.container, dst: Self.internet, sport: 5000, dport: 53, payload: Array(repeating: 0x42, count: 40))
-        let first = Frame.ipPacket(src: Self.container, dst: Self.internet, proto: Self.udp, payload: Array(datagram.prefix(24)),
-                                   fragment: Frame.moreFragments, srcMAC: mac)
-        let later = Frame.ipPacket(src: Self.container, dst: Self.internet, proto: Self.udp, payload: Array(datagram.dropFirst(24)),
-                                   fragment: 3, srcMAC: mac)
-        for (frame, what) in [(first, "first fragment"), (later, "later fragment")] {
-            let result = try f.ep(frame)
-            XCTAssertEqual(result.verdict, Self.shot, "\(what) to beyond the host")
-        }
-        XCTAssertEqual(try f.drops()[dropKey(f.endpointIfindex, BP_DROP_FRAGMENT, BP_DIR_EGRESS)], 2)
-        XCTAssertTrue(try f.natEntries().isEmpty)
+        let out = fragments(src: Self.container, dst: Self.internet, sport: 5000, dport: 53, srcMAC: Self.containerMAC)
+        let first = try f.ep(out.first)
+        XCTAssertEqual(first.verdict, Self.redirect)
+        XCTAssertEqual(try ParsedIPv4(first.packet).source, Self.hostIP)
+        let later = try f.ep(out.later)
+        XCTAssertEqual(later.verdict, Self.redirect)
+        XCTAssertEqual(try ParsedIPv4(later.packet).source, Self.hostIP)
 
-        let inNetwork = Frame.ipPacket(src: Self.container, dst: Self.neighbour, proto: Self.udp, payload: Array(datagram.dropFirst(24)),
-                                       fragment: 3, srcMAC: mac)
-        XCTAssertEqual(try f.ep(inNetwork).verdict, Self.next, "a fragment for a neighbour passes")
+        var orphan = out.later
+        orphan[18] = 0x56  // another IP id: a datagram whose first fragment never came
+        orphan[24...25] = [0, 0]
+        let check = Checksum.internet(orphan[14..<34])
+        orphan[24] = UInt8(check >> 8)
+        orphan[25] = UInt8(check & 0xff)
+        XCTAssertEqual(try f.ep(orphan).verdict, Self.shot)
+        XCTAssertEqual(try f.drops()[dropKey(f.endpointIfindex, BP_DROP_FRAGMENT, BP_DIR_EGRESS)], 1)
+
+        let inNetwork = fragments(src: Self.container, dst: Self.neighbour, sport: 5000, dport: 53, srcMAC: Self.containerMAC)
+        XCTAssertEqual(try f.ep(inNetwork.later).verdict, Self.next, "a fragment for a neighbour passes")
     }
 
     func testMasqueradeRoundTripForTCPUDPAndICMPEcho() throws {
@@ -658,7 +702,9 @@ final class NATAndPolicyTests: XCTestCase {
         XCTAssertTrue(try f.drops().isEmpty)
     }
 
-    func testFragmentsAndNonIPFramesAreLeftAlone() throws {
+    /// Later fragments of datagrams whose first fragment was never translated, and frames
+    /// that are not IPv4, pass untouched (first fragments: testFragmentsOfAPublishedFlowFollowTheFirst).
+    func testUnknownFragmentsAndNonIPFramesAreLeftAlone() throws {
         let f = try makeFixture()
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
         try f.publish(host: nil, 5000, proto: Self.tcp, to: Self.container, 80)
@@ -672,14 +718,9 @@ final class NATAndPolicyTests: XCTestCase {
         assertUntouched(try f.up(later), later, "non-first fragment")
         let laterMF = Frame.ipPacket(src: Self.client, dst: Self.hostIP, proto: 17, payload: fakeHeader, fragment: Frame.moreFragments | 185)
         assertUntouched(try f.up(laterMF), laterMF, "middle fragment")
-        // A first fragment (MF set, offset 0) to a published port: not translated, by design.
-        let first = Frame.udp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000, fragment: Frame.moreFragments)
-        assertUntouched(try f.up(first), first, "first fragment")
-        let firstTCP = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000, fragment: Frame.moreFragments)
-        assertUntouched(try f.up(firstTCP), firstTCP, "first TCP fragment")
-        // A fragmented reply from the container is not translated either.
-        let firstReply = Frame.udp(src: Self.container, dst: Self.client, sport: 53, dport: 40000, fragment: Frame.moreFragments, srcMAC: Self.containerMAC)
-        assertUntouched(try f.ep(firstReply), firstReply, "first fragment of a reply")
+        let laterReply = Frame.ipPacket(src: Self.container, dst: Self.client, proto: 17, payload: fakeHeader, fragment: 185, srcMAC: Self.containerMAC)
+        assertUntouched(try f.ep(laterReply), laterReply, "a later fragment of a reply whose first was not seen (no masquerade)")
+        let first = Frame.udp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000)
 
         // Not IPv4.
         let ipv6 = Frame.ethernet(type: Frame.ethTypeIPv6, payload: [0x60] + Array(repeating: 0, count: 39) + Array(repeating: 0x13, count: 8))
@@ -693,7 +734,7 @@ final class NATAndPolicyTests: XCTestCase {
         assertUntouched(try f.ep(ipv6FromContainer), ipv6FromContainer, "endpoint, IPv6 with the container's MAC")
 
         try assertNAT(f, [(natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
-                           natValue(Self.hostIP, 5000))], "no flow from fragments")
+                           natValue(Self.hostIP, 5000))], "no flow from later fragments")
         XCTAssertTrue(try f.drops().isEmpty)
     }
 }

@@ -104,6 +104,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_snat_rev SEC(".maps");
 
+/* BP_MAP_FRAGS: fragmented datagrams of published flows -> the translation of the first */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BP_MAX_FRAGS);
+	__type(key, struct bp_frag_key);
+	__type(value, struct bp_frag_nat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_frags SEC(".maps");
+
 /* BP_MAP_PORT_STATS: per published port, per CPU */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);

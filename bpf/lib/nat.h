@@ -41,6 +41,52 @@ static __always_inline int bp_ttl_expires(const struct bp_packet *p)
 }
 
 /*
+ * The IP header's part of a translation: one address (the destination when `dest` is
+ * set, else the source) and the TTL, with the header checksum. A later fragment, which
+ * carries no L4 header, needs only this.
+ */
+static __always_inline int bp_rewrite_ip(struct __sk_buff *skb, const struct bp_packet *p, int dest, __u32 new_ip)
+{
+	__u32 old_ip = dest ? p->daddr : p->saddr;
+	__u32 check_off = p->l3_off + offsetof(struct iphdr, check);
+	__u32 ip_off = p->l3_off + (dest ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
+	/* TTL and protocol share a 16-bit word of the header checksum. */
+	__u32 ttl_off = p->l3_off + offsetof(struct iphdr, ttl);
+	__u16 old_word = bpf_htons((__u16)p->ttl << 8 | p->proto);
+	__u16 new_word = bpf_htons((__u16)(p->ttl - 1) << 8 | p->proto);
+	__u8 ttl = p->ttl - 1;
+
+	if (bpf_l3_csum_replace(skb, check_off, old_ip, new_ip, sizeof(new_ip)) ||
+	    bpf_skb_store_bytes(skb, ip_off, &new_ip, sizeof(new_ip), 0) ||
+	    bpf_l3_csum_replace(skb, check_off, old_word, new_word, sizeof(new_word)) ||
+	    bpf_skb_store_bytes(skb, ttl_off, &ttl, sizeof(ttl), 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * Fragments of a published flow: the first one (with the ports) is translated as any
+ * packet and its translation remembered under the datagram's identity; the later ones
+ * get the same address. A later fragment that arrives before the first is left to the
+ * kernel, as is an overlap the receiver's reassembly then discards.
+ */
+static __always_inline void bp_remember_fragment(const struct bp_packet *p, __u32 addr, __u32 ifindex)
+{
+	struct bp_frag_key key = { .src = p->saddr, .dst = p->daddr, .id = p->ip_id, .proto = p->proto };
+	struct bp_frag_nat nat = { .addr = addr, .ifindex = ifindex };
+
+	bpf_map_update_elem(&bp_frags, &key, &nat, BPF_ANY);
+}
+
+/* The translation remembered for a later fragment's datagram, or NULL. */
+static __always_inline struct bp_frag_nat *bp_fragment_translation(const struct bp_packet *p)
+{
+	struct bp_frag_key key = { .src = p->saddr, .dst = p->daddr, .id = p->ip_id, .proto = p->proto };
+
+	return bpf_map_lookup_elem(&bp_frags, &key);
+}
+
+/*
  * Replaces one address and one port of the packet: the destination when
  * `dest` is set, else the source. UDP checksums of 0 (none) stay 0. For ICMP
  * echo the "port" is the identifier, and the ICMP checksum has no pseudo-header.
@@ -50,28 +96,18 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 {
 	__u32 old_ip = dest ? p->daddr : p->saddr;
 	__u16 old_port = dest ? p->dport : p->sport;
-	__u32 ip_off = p->l3_off + (dest ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
 	__u32 port_off = p->proto == BP_PROTO_ICMP ? p->l4_off + offsetof(struct bp_icmp_echo, id)
 			 : p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
 	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	__u32 l4_csum = bp_l4_csum_off(p);
-	/* TTL and protocol share a 16-bit word of the header checksum. */
-	__u32 ttl_off = p->l3_off + offsetof(struct iphdr, ttl);
-	__u16 old_word = bpf_htons((__u16)p->ttl << 8 | p->proto);
-	__u16 new_word = bpf_htons((__u16)(p->ttl - 1) << 8 | p->proto);
-	__u8 ttl = p->ttl - 1;
 
 	if (p->proto != BP_PROTO_ICMP &&
 	    bpf_l4_csum_replace(skb, l4_csum, old_ip, new_ip, BPF_F_PSEUDO_HDR | mangled | sizeof(new_ip)))
 		return -1;
 	if (bpf_l4_csum_replace(skb, l4_csum, old_port, new_port, mangled | sizeof(new_port)) ||
-	    bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_ip, new_ip, sizeof(new_ip)) ||
-	    bpf_skb_store_bytes(skb, ip_off, &new_ip, sizeof(new_ip), 0) ||
-	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0) ||
-	    bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_word, new_word, sizeof(new_word)) ||
-	    bpf_skb_store_bytes(skb, ttl_off, &ttl, sizeof(ttl), 0))
+	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
 		return -1;
-	return 0;
+	return bp_rewrite_ip(skb, p, dest, new_ip);
 }
 
 /* A forwarding route lookup for saddr -> daddr from the interface the packet came in on. */
@@ -182,6 +218,8 @@ static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_
 		nat.host_port = reply.dst_port;
 		bpf_map_update_elem(&bp_snat, &flow, &nat, BPF_ANY);
 	}
+	if (p->fragment)
+		bp_remember_fragment(p, nat.host_ip, 0);
 	if (bp_rewrite(skb, p, 0, nat.host_ip, nat.host_port) < 0)
 		return BP_DROP;
 	return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
@@ -205,10 +243,36 @@ static __always_inline int bp_unmasquerade(struct __sk_buff *skb, const struct b
 	}
 	struct bp_snat_origin origin = *found;
 
+	if (p->fragment)
+		bp_remember_fragment(p, origin.ip, origin.ifindex);
+
 	if (bp_rewrite(skb, p, 1, origin.ip, origin.port) < 0)
 		*verdict = BP_DROP;
 	else
 		*verdict = bp_deliver_to_endpoint(skb, p->saddr, origin.ip, origin.ifindex);
+	return 1;
+}
+
+/*
+ * A later fragment of a datagram whose first fragment was translated: the same
+ * address (destination toward a container, source from one), then the same way out.
+ * Returns 0 when the datagram is not one of those.
+ */
+static __always_inline int bp_follow_fragment(struct __sk_buff *skb, const struct bp_packet *p, int dest, int *verdict)
+{
+	struct bp_frag_nat *found = bp_fragment_translation(p);
+
+	if (!found)
+		return 0;
+	struct bp_frag_nat nat = *found;
+
+	if (bp_ttl_expires(p))
+		*verdict = BP_CONTINUE;
+	else if (bp_rewrite_ip(skb, p, dest, nat.addr) < 0)
+		*verdict = BP_DROP;
+	else
+		*verdict = dest ? bp_deliver_to_endpoint(skb, p->saddr, nat.addr, nat.ifindex)
+				: bp_redirect_by_route(skb, nat.addr, p->daddr);
 	return 1;
 }
 

@@ -41,6 +41,7 @@ struct bp_packet {
 			  * for ICMP echo both ports are the identifier */
 	__u8 fragment;   /* part of a fragmented datagram */
 	__u8 ttl;
+	__u16 ip_id;     /* identification, network byte order (matches fragments) */
 };
 
 /* 0 for an IPv4 packet (ports filled when present), -1 for anything else. */
@@ -62,8 +63,10 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 	p->daddr = ip->daddr;
 	p->proto = ip->protocol;
 	p->ttl = ip->ttl;
+	p->ip_id = ip->id;
 	p->fragment = (ip->frag_off & bpf_htons(BP_IP_MF | BP_IP_OFFSET)) != 0;
 	p->has_ports = 0;
+	p->sport = p->dport = 0;  /* defined even without ports: the verifier reads no garbage */
 
 	/* A later fragment carries no L4 header. */
 	if (ip->frag_off & bpf_htons(BP_IP_OFFSET))

@@ -1,7 +1,6 @@
 # Hostile and odd traffic, from containers and from outside: each is blocked or handled
 # correctly, counted with its reason where it is dropped, and nothing crosses a network
-# boundary. (Spoofed source IP and MAC: isolation.sh. Fragments toward a published port
-# are not translated yet: the host's stack receives them.)
+# boundary. (Spoofed source IP and MAC: isolation.sh.)
 agent_start || { fail "agent starts"; return; }
 TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
 drops() { bpftool map dump pinned "$STATE/bpf/maps/bp_drops" 2>/dev/null | awk -v r="\"reason\": $1," 'index($0, r) { n++ } END { print n + 0 }'; }
@@ -41,4 +40,9 @@ check_output "a datagram with IP options is translated and answered" '^53 198\.5
 check_output "an empty datagram is translated and answered" '^53 198\.51\.100\.2 $' craft udp 198.51.100.1 5353 --payload ''
 check_output "TTL 2 arrives (one hop, as routed)" '^53 198\.51\.100\.2 ttl2$' craft udp 198.51.100.1 5353 --ttl 2 --payload ttl2
 check_fails "TTL 1 does not reach the container" 1 'no answer' craft udp 198.51.100.1 5353 --ttl 1 --payload ttl1
+long=$(printf 'f%.0s' $(seq 1 64))
+check_output "a datagram in 3 fragments is translated and answered" "^53 198\.51\.100\.2 $long\$" \
+    craft udp 198.51.100.1 5353 --fragments 3 --payload "$long"
+check_fails "overlapping fragments are never answered (the receiver's reassembly drops them)" 1 'no answer' \
+    craft udp 198.51.100.1 5353 --fragments 3 --overlap --payload "$(printf 'o%.0s' $(seq 1 64))"
 check_output "still answering after all that" '^53 198\.51\.100\.2 after$' craft udp 198.51.100.1 5353 --payload after

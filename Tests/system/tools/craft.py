@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Crafted packets for the hostile-traffic tests (raw sockets, no dependencies).
 
-  craft.py udp DST PORT [--ttl N] [--options] [--payload TEXT]
+  craft.py udp DST PORT [--ttl N] [--options] [--payload TEXT] [--fragments N [--overlap]]
       an IPv4/UDP datagram to DST:PORT from this namespace's address toward DST (with
-      four NOP options if asked); waits 2 s for an answer and prints it, or "no answer"
-      (exit 1)
+      four NOP options if asked), whole or in N fragments (--overlap: the second one
+      starts 8 bytes early, over the first, with other bytes); waits 2 s for an answer
+      and prints it, or "no answer" (exit 1)
   craft.py arp-claim IFACE IP
       a gratuitous ARP reply claiming IP for IFACE's MAC
 """
@@ -31,10 +32,10 @@ def source_for(dst):
     return probe.getsockname()[0]
 
 
-def ip_header(src, dst, payload_len, ttl, options, ident):
+def ip_header(src, dst, payload_len, ttl, options, ident, frag_field=0x4000):
     opts = options + b"\0" * (-len(options) % 4)
     ihl = 5 + len(opts) // 4
-    header = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, ihl * 4 + payload_len, ident, 0x4000, ttl,
+    header = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, ihl * 4 + payload_len, ident, frag_field, ttl,
                          socket.IPPROTO_UDP, 0, socket.inet_aton(src), socket.inet_aton(dst)) + opts
     return header[:10] + struct.pack("!H", checksum(header)) + header[12:]
 
@@ -52,7 +53,17 @@ def udp(args):
     segment = segment[:6] + struct.pack("!H", checksum(pseudo + segment) or 0xFFFF) + segment[8:]
     options = b"\x01\x01\x01\x01" if args.options else b""  # four NOPs: a header with options
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-    raw.sendto(ip_header(src, args.dst, len(segment), args.ttl, options, random.randrange(1, 65535)) + segment, (args.dst, 0))
+    ident = random.randrange(1, 65535)
+    if args.fragments <= 1:
+        raw.sendto(ip_header(src, args.dst, len(segment), args.ttl, options, ident) + segment, (args.dst, 0))
+    else:
+        size = max(8, len(segment) // args.fragments // 8 * 8)
+        pieces = [(off, segment[off:off + size]) for off in range(0, len(segment), size)]
+        for i, (off, piece) in enumerate(pieces):
+            if args.overlap and i == 1:
+                off, piece = off - 8, b"X" * 8 + piece
+            more = 0x2000 if i < len(pieces) - 1 else 0
+            raw.sendto(ip_header(src, args.dst, len(piece), args.ttl, options, ident, more | off // 8) + piece, (args.dst, 0))
     try:
         data, peer = answer.recvfrom(65536)
         print(data.decode(errors="replace"))
@@ -79,6 +90,8 @@ u.add_argument("port", type=int)
 u.add_argument("--ttl", type=int, default=64)
 u.add_argument("--options", action="store_true")
 u.add_argument("--payload", default="crafted")
+u.add_argument("--fragments", type=int, default=1)
+u.add_argument("--overlap", action="store_true")
 a = sub.add_parser("arp-claim")
 a.add_argument("iface")
 a.add_argument("ip")
