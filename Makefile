@@ -11,7 +11,7 @@ BIN          := .build/debug/bridgeport
 
 # Debian packages the build, tests and demo use.
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev \
-                pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk
+                pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk etcd-server
 
 .PHONY: deps bench-deps bpf build test demo demo-down bench clean
 

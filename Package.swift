@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (installed by `make deps`).
@@ -37,6 +38,11 @@ let package = Package(
         .target(name: "Links", dependencies: ["CLinux"]),
         // libbpf in Swift: load objects, attach tcx links, pin, read per-CPU maps.
         .target(name: "BPF", dependencies: ["CBPF"]),
+        // The cluster store of overlay networks: an etcd v3 client over its JSON gateway.
+        .target(name: "Cluster", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The HTTP+JSON API shared by the agent and the CLI, and the CLI's client over the unix socket.
         .target(name: "API", dependencies: [
             "Model",
@@ -46,7 +52,7 @@ let package = Package(
         ]),
         // The agent.
         .target(name: "Daemon", dependencies: [
-            "Model", "Store", "Links", "BPF", "API", "CZlib",
+            "Model", "Store", "Links", "BPF", "API", "CZlib", "Cluster",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -67,6 +73,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Model", "CBPF"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
     ],
     swiftLanguageModes: [.v5]
 )

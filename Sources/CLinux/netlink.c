@@ -22,6 +22,11 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/link/macvlan.h>
+#include <netlink/route/link/vlan.h>
+#include <netlink/route/link/vxlan.h>
+#include <netlink/route/neighbour.h>
+#include <linux/neighbour.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/route.h>
 
@@ -184,14 +189,16 @@ int bp_bridge_add(bp_nl *nl, const char *name, const char *alias) {
 }
 
 int bp_veth_add(bp_nl *nl, const char *host_name, const char *alias,
-                const char *peer_name, int peer_netns_fd, const uint8_t peer_mac[6]) {
+                const char *peer_name, int peer_netns_fd, const uint8_t peer_mac[6], unsigned mtu) {
     struct rtnl_link *link = rtnl_link_veth_alloc();
     if (!link) return -ENOMEM;
     rtnl_link_set_name(link, host_name);
+    if (mtu) rtnl_link_set_mtu(link, mtu);
 
     struct rtnl_link *peer = rtnl_link_veth_get_peer(link);   // takes a reference
     rtnl_link_set_name(peer, peer_name);
     rtnl_link_set_ns_fd(peer, peer_netns_fd);   // created directly in the container's netns
+    if (mtu) rtnl_link_set_mtu(peer, mtu);
     struct nl_addr *mac = NULL;
     if (peer_mac) {
         if (!(mac = nl_addr_build(AF_LLC, peer_mac, 6))) {
@@ -207,6 +214,127 @@ int bp_veth_add(bp_nl *nl, const char *host_name, const char *alias,
     rtnl_link_put(peer);
     rtnl_link_put(link);
     return rc;
+}
+
+// Sets the MAC of a link object, or returns -ENOMEM.
+static int set_mac(struct rtnl_link *link, const uint8_t mac[6]) {
+    struct nl_addr *addr = nl_addr_build(AF_LLC, mac, 6);
+    if (!addr) return -ENOMEM;
+    rtnl_link_set_addr(link, addr);
+    nl_addr_put(addr);
+    return 0;
+}
+
+int bp_macvlan_add(bp_nl *nl, const char *parent, const char *name, int netns_fd,
+                   const uint8_t mac[6], const char *mode, int ifindex) {
+    int parent_index = bp_link_index(nl, parent);
+    if (parent_index < 0) return parent_index;
+    int mode_value = rtnl_link_macvlan_str2mode(mode);
+    if (mode_value < 0) return -EINVAL;
+    struct rtnl_link *link = rtnl_link_macvlan_alloc();
+    if (!link) return -ENOMEM;
+    rtnl_link_set_name(link, name);
+    rtnl_link_set_link(link, parent_index);
+    rtnl_link_macvlan_set_mode(link, mode_value);
+    rtnl_link_set_ns_fd(link, netns_fd);
+    // The ifindex is chosen so that it is unique among every namespace the agent
+    // manages: the endpoint programs key their counters by it.
+    rtnl_link_set_ifindex(link, ifindex);
+    int rc = set_mac(link, mac);
+    if (rc == 0) {
+        nl->kernel_errno = 0;
+        rc = result(nl, rtnl_link_add(nl->sk, link, NLM_F_CREATE | NLM_F_EXCL));
+    }
+    rtnl_link_put(link);
+    return rc;
+}
+
+int bp_vlan_add(bp_nl *nl, const char *base, const char *name, int vlan_id, const char *alias) {
+    int base_index = bp_link_index(nl, base);
+    if (base_index < 0) return base_index;
+    struct rtnl_link *link = rtnl_link_vlan_alloc();
+    if (!link) return -ENOMEM;
+    rtnl_link_set_name(link, name);
+    rtnl_link_set_link(link, base_index);
+    rtnl_link_vlan_set_id(link, vlan_id);
+    int rc = add_link(nl, link, name, alias);
+    rtnl_link_put(link);
+    return rc;
+}
+
+int bp_dummy_add(bp_nl *nl, const char *name, const char *alias) {
+    struct rtnl_link *link = rtnl_link_alloc();
+    if (!link) return -ENOMEM;
+    rtnl_link_set_name(link, name);
+    int rc = rtnl_link_set_type(link, "dummy") < 0 ? -ENOMEM : add_link(nl, link, name, alias);
+    rtnl_link_put(link);
+    return rc;
+}
+
+int bp_vxlan_add(bp_nl *nl, const char *name, const char *alias, uint32_t vni, uint32_t local,
+                 uint16_t port, unsigned mtu) {
+    struct rtnl_link *link = rtnl_link_vxlan_alloc();
+    if (!link) return -ENOMEM;
+    struct nl_addr *source = nl_addr_build(AF_INET, &local, 4);
+    if (!source) {
+        rtnl_link_put(link);
+        return -ENOMEM;
+    }
+    rtnl_link_set_name(link, name);
+    rtnl_link_vxlan_set_id(link, vni);
+    rtnl_link_vxlan_set_local(link, source);
+    rtnl_link_vxlan_set_port(link, port);
+    // Forwarding and neighbour entries come from the cluster store: no learning, and
+    // ARP requests for known containers are answered on this host (no flooding).
+    rtnl_link_vxlan_set_learning(link, 0);
+    rtnl_link_vxlan_set_proxy(link, 1);
+    if (mtu) rtnl_link_set_mtu(link, mtu);
+    int rc = add_link(nl, link, name, alias);
+    nl_addr_put(source);
+    rtnl_link_put(link);
+    return rc;
+}
+
+// A neighbour entry on dev: family AF_INET (IP -> MAC) or AF_BRIDGE (MAC -> remote VTEP).
+static int neigh_change(bp_nl *nl, const char *dev, int family, uint32_t ip, const uint8_t mac[6], int add) {
+    int index = bp_link_index(nl, dev);
+    if (index < 0) return index;
+    struct rtnl_neigh *neigh = rtnl_neigh_alloc();
+    struct nl_addr *dst = nl_addr_build(AF_INET, &ip, 4);
+    struct nl_addr *lladdr = nl_addr_build(AF_LLC, mac, 6);
+    int rc = -ENOMEM;
+    if (neigh && dst && lladdr) {
+        rtnl_neigh_set_ifindex(neigh, index);
+        // The destination first: libnl refuses an AF_INET one once the family is AF_BRIDGE.
+        rtnl_neigh_set_dst(neigh, dst);
+        rtnl_neigh_set_family(neigh, family);
+        rtnl_neigh_set_lladdr(neigh, lladdr);
+        rtnl_neigh_set_state(neigh, NUD_PERMANENT);
+        if (family == AF_BRIDGE) rtnl_neigh_set_flags(neigh, NTF_SELF);
+        nl->kernel_errno = 0;
+        rc = result(nl, add ? rtnl_neigh_add(nl->sk, neigh, NLM_F_CREATE | NLM_F_REPLACE)
+                            : rtnl_neigh_delete(nl->sk, neigh, 0));
+    }
+    if (lladdr) nl_addr_put(lladdr);
+    if (dst) nl_addr_put(dst);
+    if (neigh) rtnl_neigh_put(neigh);
+    return rc;
+}
+
+int bp_neigh_replace(bp_nl *nl, const char *dev, uint32_t ip, const uint8_t mac[6]) {
+    return neigh_change(nl, dev, AF_INET, ip, mac, 1);
+}
+
+int bp_neigh_del(bp_nl *nl, const char *dev, uint32_t ip, const uint8_t mac[6]) {
+    return neigh_change(nl, dev, AF_INET, ip, mac, 0);
+}
+
+int bp_fdb_replace(bp_nl *nl, const char *dev, const uint8_t mac[6], uint32_t vtep) {
+    return neigh_change(nl, dev, AF_BRIDGE, vtep, mac, 1);
+}
+
+int bp_fdb_del(bp_nl *nl, const char *dev, const uint8_t mac[6], uint32_t vtep) {
+    return neigh_change(nl, dev, AF_BRIDGE, vtep, mac, 0);
 }
 
 int bp_link_set_master(bp_nl *nl, const char *name, const char *master) {

@@ -127,3 +127,26 @@ out:
     if (home >= 0) close(home);
     return rc;
 }
+
+int bp_netns_enter(const char *path, int *home) {
+    int target = open(path, O_RDONLY | O_CLOEXEC);
+    if (target < 0) return -errno;
+    if ((*home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
+        int rc = -errno;
+        close(target);
+        return rc;
+    }
+    int rc = setns(target, CLONE_NEWNET) < 0 ? -errno : 0;
+    close(target);
+    if (rc < 0) close(*home);
+    return rc;
+}
+
+void bp_netns_leave(int home) {
+    if (setns(home, CLONE_NEWNET) < 0) {
+        // The thread would keep running in the wrong namespace: never continue.
+        perror("bridgeport: cannot return to the original network namespace");
+        abort();
+    }
+    close(home);
+}

@@ -91,7 +91,8 @@ enum APIRoutes {
         switch error {
         case .containerRunning, .containerNotRunning: .conflict
         case .commandNotFound, .commandNotExecutable: .badRequest
-        case .dataplane, .startup: .internalServerError
+        case .parentNotFound: .badRequest
+        case .dataplane, .startup, .cluster: .internalServerError
         }
     }
 

@@ -14,7 +14,11 @@ public actor Agent {
     let dataplane: Dataplane
     let runtime: Runtime
     let logger: Logger
-    private(set) var registry: Registry
+    var registry: Registry
+    /// The cluster store (overlay networks), when the agent joined a cluster.
+    let cluster: ClusterStore?
+    /// Overlay containers of other hosts, by their key in the cluster store.
+    var remoteEndpoints: [String: ClusterEndpoint] = [:]
     /// Networks whose members' /etc/hosts files still lack a container that came or went
     /// (see `refreshPeersSoon`), and the task that will write them.
     private var stalePeerFiles: Set<String> = []
@@ -30,6 +34,7 @@ public actor Agent {
         dataplane = try Dataplane(configuration: configuration, logger: logger)
         runtime = Runtime(configuration: configuration)
         registry = try store.load()
+        cluster = try configuration.clusterStore.map { _ in try ClusterStore(configuration: configuration, logger: logger) }
     }
 
     // MARK: Start-up
@@ -45,8 +50,12 @@ public actor Agent {
             registry.networks = networks
             repairs.append("created the predefined networks bridge (\(networks[0].subnet!) on \(Network.defaultBridgeName)), host and none")
         }
-        for network in registry.networks where network.driver == .bridge {
-            repairs += try dataplane.ensureBridge(network)
+        for network in registry.networks {
+            if network.driver == .overlay && cluster == nil {
+                logger.warning("overlay network \(network.name) stays down: the agent runs without --cluster-store")
+                continue
+            }
+            repairs += try dataplane.ensureNetwork(network)
         }
         try dataplane.refreshHostAddresses()
         try dataplane.syncSubnets(registry.networks)
@@ -62,8 +71,8 @@ public actor Agent {
                 repairs.append("recreated the network namespace of container \(container.name)")
             }
             for endpoint in registry.endpoints(ofContainer: container.id) {
-                if dataplane.linkExists(endpoint.hostInterface ?? "") {
-                    try dataplane.attachPrograms(endpoint, network: try registry.network(endpoint.networkID))
+                if dataplane.interfaceExists(endpoint, namespace: namespace) {
+                    try dataplane.attachPrograms(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
                 } else {
                     try dataplane.attach(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
                     repairs.append("recreated interface \(endpoint.containerInterface ?? "") of container \(container.name)")
@@ -93,44 +102,78 @@ public actor Agent {
 
     public func networkView(_ reference: String) throws -> NetworkView { view(try registry.network(reference)) }
 
-    public func createNetwork(_ request: NetworkRequest) throws -> NetworkView {
-        let network = try registry.planNetwork(request, id: randomID(), now: Date(), hostPrefixes: try dataplane.hostPrefixes())
+    public func createNetwork(_ request: NetworkRequest) async throws -> NetworkView {
+        guard request.driver == NetworkDriver.overlay.rawValue else {
+            let network = try registry.planNetwork(request, id: randomID(), now: Date(), hostPrefixes: try dataplane.hostPrefixes())
+            try addNetwork(network)
+            return view(network)
+        }
+        return view(try await createOverlayNetwork(request))
+    }
+
+    /// Makes a planned network exist here: record, devices, maps. Known ones are skipped
+    /// (an overlay network arrives both from its creation and from the cluster's watch).
+    func addNetwork(_ network: Network) throws {
+        guard !registry.networks.contains(where: { $0.id == network.id }) else { return }
         try store.insert(networks: [network])
         var undo = Undo()
         defer { undo.run() }
         undo.add { try? self.store.deleteNetwork(id: network.id) }
-        undo.add { self.dataplane.removeBridge(network) }
-        _ = try dataplane.ensureBridge(network)
+        undo.add { self.dataplane.removeNetwork(network) }
+        _ = try dataplane.ensureNetwork(network)
         try dataplane.refreshHostAddresses()
         registry.networks.append(network)
         undo.add { self.registry.networks.removeAll { $0.id == network.id } }
         try dataplane.syncSubnets(registry.networks)
         undo.cancel()
-        logger.info("network created", metadata: ["network": "\(network.name)", "subnet": "\(network.subnet!)"])
-        return view(network)
+        logger.info("network created", metadata: ["network": "\(network.name)", "driver": "\(network.driver)", "subnet": "\(network.subnet!)"])
     }
 
-    public func removeNetwork(_ reference: String) throws -> Network {
+    public func removeNetwork(_ reference: String) async throws -> Network {
         let network = try registry.planRemoveNetwork(reference)
-        try store.deleteNetwork(id: network.id)
-        registry.networks.removeAll { $0.id == network.id }
-        dataplane.removeBridge(network)
-        try dataplane.refreshHostAddresses()
-        try dataplane.syncSubnets(registry.networks)
-        logger.info("network removed", metadata: ["network": "\(network.name)"])
+        if network.driver == .overlay {
+            try await unpublishOverlayNetwork(network)
+            // The cluster's watch may have removed it here meanwhile.
+            guard registry.networks.contains(where: { $0.id == network.id }) else { return network }
+        }
+        try dropNetwork(try registry.planRemoveNetwork(network.id))
         return network
     }
 
-    public func connect(network reference: String, _ request: ConnectRequest) throws {
-        let endpoint = try registry.planConnect(network: reference, container: request.container, ip: request.ip)
+    /// Forgets a network here: record, devices, maps.
+    func dropNetwork(_ network: Network) throws {
+        try store.deleteNetwork(id: network.id)
+        registry.networks.removeAll { $0.id == network.id }
+        dataplane.removeNetwork(network)
+        try dataplane.refreshHostAddresses()
+        try dataplane.syncSubnets(registry.networks)
+        logger.info("network removed", metadata: ["network": "\(network.name)"])
+    }
+
+    public func connect(network reference: String, _ request: ConnectRequest) async throws {
+        let target = try registry.network(reference)
+        let containerID = try registry.container(request.container).id
+        let name = try registry.container(containerID).name
+        let reserved = try await reserveOverlayAddress(on: target, requested: request.ip, containerID: containerID, name: name)
+        do {
+            try connect(network: target.id, request, reserved: reserved)
+        } catch {
+            if let reserved { await cluster?.release(networkID: target.id, ip: reserved) }
+            throw error
+        }
+    }
+
+    private func connect(network reference: String, _ request: ConnectRequest, reserved: IPv4Address?) throws {
+        let endpoint = try registry.planConnect(network: reference, container: request.container, ip: request.ip, reserved: reserved)
         let network = try registry.network(endpoint.networkID)
         let container = try registry.container(endpoint.containerID)
         try store.insert(endpoint: endpoint)
         var undo = Undo()
         defer { undo.run() }
         undo.add { try? self.store.delete(endpoint: endpoint) }
-        undo.add { self.dataplane.detach(endpoint) }
-        try dataplane.attach(endpoint, network: network, namespace: configuration.namespacePath(container.id))
+        let namespace = configuration.namespacePath(container.id)
+        undo.add { self.dataplane.detach(endpoint, namespace: namespace) }
+        try dataplane.attach(endpoint, network: network, namespace: namespace)
         undo.cancel()
         registry.endpoints.append(endpoint)
         try dataplane.syncPorts(registry)
@@ -138,14 +181,15 @@ public actor Agent {
         try refreshNameFiles(networks: [endpoint.networkID], container: container.id)
     }
 
-    public func disconnect(network reference: String, container containerReference: String) throws {
+    public func disconnect(network reference: String, container containerReference: String) async throws {
         let endpoint = try registry.planDisconnect(network: reference, container: containerReference)
         try store.delete(endpoint: endpoint)
         registry.endpoints.removeAll { $0.id == endpoint.id }
-        dataplane.detach(endpoint)
+        dataplane.detach(endpoint, namespace: configuration.namespacePath(endpoint.containerID))
         try dataplane.syncPorts(registry)
         try updateDefaultRoute(try registry.container(endpoint.containerID))
         try refreshNameFiles(networks: [endpoint.networkID], container: endpoint.containerID)
+        await releaseOverlayAddresses([endpoint])
     }
 
     // MARK: Containers
@@ -160,9 +204,22 @@ public actor Agent {
         return view(try registry.container(reference))
     }
 
-    public func run(_ request: ContainerRequest) throws -> ContainerView {
-        let (planned, endpoint) = try registry.planContainer(request, id: randomID(), now: Date(),
-                                                              portInUse: dataplane.hostPortInUse)
+    public func run(_ request: ContainerRequest) async throws -> ContainerView {
+        let id = randomID()
+        let network = try registry.network(request.network ?? Network.defaultName)
+        let reserved = try await reserveOverlayAddress(on: network, requested: request.ip, containerID: id,
+                                                       name: request.name ?? Registry.generatedName(id: id))
+        do {
+            return try run(request, id: id, reserved: reserved)
+        } catch {
+            if let reserved { await cluster?.release(networkID: network.id, ip: reserved) }
+            throw error
+        }
+    }
+
+    private func run(_ request: ContainerRequest, id: String, reserved: IPv4Address?) throws -> ContainerView {
+        let (planned, endpoint) = try registry.planContainer(request, id: id, now: Date(),
+                                                              portInUse: dataplane.hostPortInUse, reserved: reserved)
         var container = planned
         let network = try registry.network(container.networkMode)
         let namespace = configuration.namespacePath(container.id)
@@ -181,7 +238,7 @@ public actor Agent {
             try dataplane.register(containerNamespace: namespace)
         }
         if let endpoint {
-            undo.add { self.dataplane.detach(endpoint) }
+            undo.add { self.dataplane.detach(endpoint, namespace: namespace) }
             try dataplane.attach(endpoint, network: network, namespace: namespace)
         }
         registry.containers.append(container)
@@ -202,7 +259,7 @@ public actor Agent {
 
         logger.info("container started", metadata: ["container": "\(container.name)", "pid": "\(container.process.pid)"])
         var result = view(container)
-        if network.driver != .bridge && !request.ports.isEmpty {
+        if !network.driver.hasEndpoints && !request.ports.isEmpty {
             result.warnings.append("Published ports are discarded when using \(network.name) network mode")
         }
         return result
@@ -243,11 +300,12 @@ public actor Agent {
         registry.containers.removeAll { $0.id == current.id }
         registry.endpoints.removeAll { $0.containerID == current.id }
         dataplane.unpublish(current)
-        endpoints.forEach(dataplane.detach)
+        endpoints.forEach { dataplane.detach($0, namespace: configuration.namespacePath(current.id)) }
         dataplane.unregister(containerNamespace: configuration.namespacePath(current.id))
         runtime.deleteNamespace(configuration.namespacePath(current.id))
         runtime.files(current.id).remove()
         refreshPeersSoon(networks: Set(endpoints.map(\.networkID)))
+        await releaseOverlayAddresses(endpoints)
         logger.info("container removed", metadata: ["container": "\(current.name)"])
         return current
     }
@@ -299,7 +357,7 @@ public actor Agent {
     /// Rewrites /etc/hosts of the given container and of every container on the given
     /// networks (all when nil): its own addresses, and the containers it shares a
     /// user-defined network with (the default bridge has no name resolution).
-    private func refreshNameFiles(networks: Set<String>? = nil, container id: String? = nil) throws {
+    func refreshNameFiles(networks: Set<String>? = nil, container id: String? = nil) throws {
         let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
         let named = Set(registry.networks.filter { $0.name != Network.defaultName }.map(\.id))
         let byNetwork = Dictionary(grouping: registry.endpoints, by: \.networkID)
@@ -313,6 +371,10 @@ public actor Agent {
                 return (peer.id, "\(ip)\t\(names)")
             }
         }
+        // Overlay containers of other hosts are peers too.
+        for remote in remoteEndpoints.values where named.contains(remote.networkID) {
+            lines[remote.networkID, default: []].append((remote.containerID, "\(remote.ip)\t\(remote.containerName)"))
+        }
         let affected = networks.map { ids in Set(ids.flatMap { byNetwork[$0] ?? [] }.map(\.containerID) + [id].compactMap { $0 }) }
         for container in registry.containers where affected?.contains(container.id) ?? true {
             let endpoints = (byContainer[container.id] ?? []).sorted { $0.order < $1.order }
@@ -325,7 +387,7 @@ public actor Agent {
     /// in one pass for a burst of changes: rewriting every peer's file is O(containers
     /// in the network), too slow for the container start path. A new container's own
     /// file is complete at once; `exec`, `ps` and `inspect` write pending changes first.
-    private func refreshPeersSoon(networks: Set<String>) {
+    func refreshPeersSoon(networks: Set<String>) {
         stalePeerFiles.formUnion(networks)
         guard peerFilesFlush == nil, !stalePeerFiles.isEmpty else { return }
         peerFilesFlush = Task {

@@ -8,6 +8,8 @@ public enum AgentError: Error, CustomStringConvertible {
     case commandNotExecutable(String)
     case dataplane(String)
     case startup(String)
+    case parentNotFound(String)
+    case cluster(String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,8 @@ public enum AgentError: Error, CustomStringConvertible {
         case let .commandNotExecutable(command): "exec: \"\(command)\": permission denied"
         case let .dataplane(message): message
         case let .startup(message): message
+        case let .parentNotFound(parent): "-o parent interface was not found on the host: \(parent)"
+        case let .cluster(message): message
         }
     }
 

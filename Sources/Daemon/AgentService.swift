@@ -17,6 +17,11 @@ public enum AgentService {
         for repair in try await agent.reconcile() {
             logger.notice("reconcile: \(repair)")
         }
+        do {
+            for conflict in try await agent.joinCluster() { logger.error("cluster: \(conflict)") }
+        } catch {
+            throw AgentError.startup("cannot join the cluster at \(configuration.clusterStore ?? ""): \(error)")
+        }
         try claimSocket(configuration.socketPath)
 
         let api = Application(
@@ -34,8 +39,9 @@ public enum AgentService {
             "socket": "\(configuration.socketPath)",
             "metrics": "\(tls == nil ? "http" : "https")://\(configuration.metricsHost):\(configuration.metricsPort)/metrics",
         ])
-        let group = ServiceGroup(configuration: .init(
-            services: [api, metrics, LinkWatch(agent: agent, logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any Service] = [api, metrics, LinkWatch(agent: agent, logger: logger)]
+        if let cluster = agent.cluster { services.append(ClusterSync(agent: agent, cluster: cluster, logger: logger)) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer { unlink(configuration.socketPath) }
         try await group.run()
     }

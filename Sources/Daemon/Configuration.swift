@@ -1,5 +1,6 @@
 import BPF
 import Foundation
+import Model
 
 /// The agent's settings, from `bridgeport daemon`'s flags.
 public struct AgentConfiguration: Sendable {
@@ -21,6 +22,13 @@ public struct AgentConfiguration: Sendable {
     public var webConfigFile: String?
     /// Directory holding the compiled BPF objects.
     public var bpfObjectDirectory: String?
+    /// The cluster's etcd ("etcd://HOST:PORT"); nil keeps the agent single-host.
+    public var clusterStore: String?
+    /// This host's address on the underlay: other hosts send its containers' VXLAN
+    /// traffic there.
+    public var advertiseAddress: IPv4Address?
+    /// How long a host's entries outlive its agent in the cluster store.
+    public var clusterLeaseSeconds = 10
 
     /// In the exporter range 9100-9999, clear of node_exporter's 9100.
     public static let defaultMetricsPort = 9477

@@ -12,10 +12,12 @@ final class Dataplane: @unchecked Sendable {
     private let links: RouteSocket
     private let programs: Programs
     private let logger: Logger
+    private let advertiseAddress: IPv4Address?
     static let aliasPrefix = "bridgeport:"
 
     init(configuration: AgentConfiguration, logger: Logger) throws {
         self.logger = logger
+        advertiseAddress = configuration.advertiseAddress
         links = try RouteSocket(namespace: nil)
         programs = try Programs(configuration: configuration, logger: logger)
         try Dataplane.enableForwarding(logger: logger)
@@ -37,11 +39,31 @@ final class Dataplane: @unchecked Sendable {
 
     func linkExists(_ name: String) -> Bool { !name.isEmpty && links.index(of: name) != nil }
 
-    // MARK: Bridges
+    // MARK: Networks
+
+    /// Makes the network's devices exist: the bridge of a bridge network; the bridge and
+    /// VXLAN device of an overlay; the parent of a macvlan network when Bridgeport makes
+    /// it (a VLAN sub-interface or a dummy). Returns what it had to repair.
+    func ensureNetwork(_ network: Network) throws -> [String] {
+        switch network.driver {
+        case .bridge: return try ensureBridge(network)
+        case .overlay: return try ensureBridge(network) + ensureVXLAN(network)
+        case .macvlan: return try ensureParent(network)
+        case .host, .none: return []
+        }
+    }
+
+    /// Deletes what `ensureNetwork` made; a parent that Bridgeport did not make stays.
+    func removeNetwork(_ network: Network) {
+        let ours = [network.vxlanName, network.bridgeName, network.parent].compactMap { $0 }.filter { name in
+            (try? links.links())?.first { $0.name == name }?.alias == Dataplane.aliasPrefix + network.id
+        }
+        for name in ours { _ = try? links.delete(link: name) }
+    }
 
     /// Creates the network's bridge if it is missing and makes sure it has its gateway
-    /// address and is up. Returns what it had to repair.
-    func ensureBridge(_ network: Network) throws -> [String] {
+    /// address and is up.
+    private func ensureBridge(_ network: Network) throws -> [String] {
         guard let name = network.bridgeName, let subnet = network.subnet, let gateway = network.gateway else { return [] }
         var repairs: [String] = []
         if links.index(of: name) == nil {
@@ -56,51 +78,137 @@ final class Dataplane: @unchecked Sendable {
         return repairs
     }
 
-    func removeBridge(_ network: Network) {
-        guard let name = network.bridgeName else { return }
-        _ = try? links.delete(link: name)
+    /// VXLAN's outer headers (IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14) take 50 bytes
+    /// of the underlay's 1500: an overlay's links carry at most 1450, as Docker's.
+    static let overlayMTU = 1450
+    static let vxlanPort: UInt16 = 4789
+
+    private func ensureVXLAN(_ network: Network) throws -> [String] {
+        guard let name = network.vxlanName, let vni = network.vni, let bridge = network.bridgeName else { return [] }
+        guard let local = advertiseAddress else {
+            throw AgentError.cluster("network \(network.name) is an overlay: start the agent with --cluster-store and --advertise-address")
+        }
+        var repairs: [String] = []
+        if links.index(of: name) == nil {
+            try links.addVXLAN(name: name, alias: Dataplane.aliasPrefix + network.id, vni: vni, local: local.value,
+                               port: Dataplane.vxlanPort, mtu: Dataplane.overlayMTU)
+            repairs.append("created VXLAN device \(name) (VNI \(vni)) for network \(network.name)")
+        }
+        try links.setMaster(name, master: bridge)
+        try links.setUp(name)
+        return repairs
+    }
+
+    /// A VLAN parent ("IFACE.VLAN") is made on its base interface when missing, and a
+    /// network without a parent gets a dummy device, as Docker does.
+    private func ensureParent(_ network: Network) throws -> [String] {
+        guard let parent = network.parent, links.index(of: parent) == nil else { return [] }
+        let alias = Dataplane.aliasPrefix + network.id
+        if network.options[MacvlanOption.parent] == nil || network.internal {
+            do {
+                try links.addDummy(name: parent, alias: alias)
+            } catch let error as LinkError where error.errno == EOPNOTSUPP {
+                // A kernel without dummy devices: a veth whose peer stays unused has a
+                // carrier just the same (a bridge without ports would not).
+                try links.addVethPair(name: parent, peer: "dp-" + parent.dropFirst(3), alias: alias)
+            }
+        } else if let (base, vlan) = try parseVLANParent(parent) {
+            guard links.index(of: base) != nil else { throw AgentError.parentNotFound(base) }
+            do {
+                try links.addVLAN(base: base, name: parent, vlan: vlan, alias: alias)
+            } catch let error as LinkError where error.errno == EOPNOTSUPP {
+                throw AgentError.dataplane("cannot create the VLAN sub-interface \(parent): this kernel has no 802.1Q support (load the 8021q module, or give a parent without .VLAN)")
+            }
+        } else {
+            throw AgentError.parentNotFound(parent)
+        }
+        try links.setUp(parent)
+        return ["created parent interface \(parent) for network \(network.name)"]
+    }
+
+    /// Where overlay containers of other hosts live (VXLAN neighbour and forwarding entries).
+    func setRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) throws {
+        guard let device = network.vxlanName else { return }
+        try links.setRemoteNeighbour(device: device, ip: ip.value, mac: mac.bytes, vtep: host.value)
+    }
+
+    func removeRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) {
+        guard let device = network.vxlanName else { return }
+        links.removeRemoteNeighbour(device: device, ip: ip.value, mac: mac.bytes, vtep: host.value)
     }
 
     // MARK: Endpoints
 
-    /// A veth pair: the host side on the network's bridge, the container side (with the
-    /// endpoint's MAC and address) made directly in the container's namespace.
+    /// Makes the endpoint's interface in the container's namespace: a veth pair whose
+    /// host side hangs on the network's bridge (bridge, overlay), or a macvlan device of
+    /// the network's parent. Its MAC and address are the endpoint's.
     func attach(_ endpoint: Endpoint, network: Network, namespace: String) throws {
-        guard let hostSide = endpoint.hostInterface, let inside = endpoint.containerInterface, let ip = endpoint.ip,
-              let mac = endpoint.mac, let bridge = network.bridgeName, let subnet = network.subnet else { return }
+        guard let inside = endpoint.containerInterface, let ip = endpoint.ip, let mac = endpoint.mac,
+              let subnet = network.subnet else { return }
         let namespaceFD = open(namespace, O_RDONLY | O_CLOEXEC)
         guard namespaceFD >= 0 else {
             throw AgentError.dataplane("open network namespace \(namespace): \(String(cString: strerror(errno)))")
         }
         defer { close(namespaceFD) }
-        try links.addVeth(host: hostSide, alias: Dataplane.aliasPrefix + endpoint.id, peer: inside,
-                          peerNamespace: namespaceFD, peerMAC: mac.bytes)
-        try links.setMaster(hostSide, master: bridge)
-        try attachPrograms(endpoint, network: network)
-        try links.setUp(hostSide)
+        if let parent = network.parent, let index = endpoint.linkIndex {
+            guard links.index(of: parent) != nil else { throw AgentError.parentNotFound(parent) }
+            try links.addMacvlan(parent: parent, name: inside, namespace: namespaceFD, mac: mac.bytes,
+                                 mode: network.macvlanMode, index: index)
+        } else if let hostSide = endpoint.hostInterface, let bridge = network.bridgeName {
+            try links.addVeth(host: hostSide, alias: Dataplane.aliasPrefix + endpoint.id, peer: inside,
+                              peerNamespace: namespaceFD, peerMAC: mac.bytes,
+                              mtu: network.driver == .overlay ? Dataplane.overlayMTU : nil)
+            try links.setMaster(hostSide, master: bridge)
+        }
+        try attachPrograms(endpoint, network: network, namespace: namespace)
+        if let hostSide = endpoint.hostInterface { try links.setUp(hostSide) }
         let container = try RouteSocket(namespace: namespace)
         try container.addAddress(Prefix4(address: ip.value, length: subnet.prefixLength), device: inside)
         try container.setUp(inside)
     }
 
-    /// (Re)attaches the endpoint programs to the host side of an existing veth.
-    func attachPrograms(_ endpoint: Endpoint, network: Network) throws {
-        guard let hostSide = endpoint.hostInterface, let index = links.index(of: hostSide) else { return }
-        try programs.attachEndpoint(interface: hostSide, ifindex: UInt32(index), endpoint: endpoint, network: network)
+    /// Whether the endpoint's interface exists (the host side of a veth, or the macvlan
+    /// device with its ifindex inside the container).
+    func interfaceExists(_ endpoint: Endpoint, namespace: String) -> Bool {
+        if let hostSide = endpoint.hostInterface { return linkExists(hostSide) }
+        guard let inside = endpoint.containerInterface, let index = endpoint.linkIndex,
+              let container = try? RouteSocket(namespace: namespace) else { return false }
+        return container.index(of: inside) == index
     }
 
-    /// Tells the programs every bridge network's subnet (isolation, direct-access filtering).
+    /// (Re)attaches the endpoint programs: on the host side of a veth, or on the macvlan
+    /// device inside the container (attached from within its namespace).
+    func attachPrograms(_ endpoint: Endpoint, network: Network, namespace: String) throws {
+        if let hostSide = endpoint.hostInterface {
+            guard let index = links.index(of: hostSide) else { return }
+            try programs.attachEndpoint(interface: hostSide, ifindex: UInt32(index), endpoint: endpoint, network: network)
+        } else if let name = endpoint.attachmentName, let index = endpoint.linkIndex {
+            try NetworkNamespace.run(in: namespace) {
+                try programs.attachEndpoint(interface: name, ifindex: UInt32(index), endpoint: endpoint, network: network,
+                                            insideContainer: true)
+            }
+        }
+    }
+
+    /// Tells the programs every network's subnet (isolation, direct-access filtering).
     func syncSubnets(_ networks: [Network]) throws { try programs.syncSubnets(networks) }
 
     /// A link someone else deleted: what the maps hold for it goes too.
     func forgetRemovedLink(name: String, ifindex: UInt32) { programs.forget(interface: name, ifindex: ifindex) }
 
-    /// Deleting the host side removes the pair; its programs and counters go with it.
-    func detach(_ endpoint: Endpoint) {
-        guard let hostSide = endpoint.hostInterface else { return }
-        let index = links.index(of: hostSide)
-        _ = try? links.delete(link: hostSide)
-        programs.forget(interface: hostSide, ifindex: index.map(UInt32.init))
+    /// Deleting the host side removes a veth pair, deleting the macvlan device inside
+    /// the container removes it; its programs and counters go with it.
+    func detach(_ endpoint: Endpoint, namespace: String) {
+        if let hostSide = endpoint.hostInterface {
+            let index = links.index(of: hostSide)
+            _ = try? links.delete(link: hostSide)
+            programs.forget(interface: hostSide, ifindex: index.map(UInt32.init))
+        } else if let name = endpoint.attachmentName, let index = endpoint.linkIndex {
+            if let inside = endpoint.containerInterface, let container = try? RouteSocket(namespace: namespace) {
+                _ = try? container.delete(link: inside)
+            }
+            programs.forget(interface: name, ifindex: UInt32(index))
+        }
     }
 
     func setDefaultRoute(namespace: String, via gateway: IPv4Address?, device: String?) throws {
@@ -124,8 +232,10 @@ final class Dataplane: @unchecked Sendable {
             programs.forget(interface: link.name, ifindex: UInt32(link.index))
             return "removed orphaned link \(link.name)"
         }
-        let interfaces = Set(registry.endpoints.compactMap(\.hostInterface)).union(try uplinks().map(\.name))
-        let ifindexes = Set(registry.endpoints.compactMap { $0.hostInterface.flatMap(links.index(of:)).map(UInt32.init) })
+        let interfaces = Set(registry.endpoints.compactMap(\.attachmentName)).union(try uplinks().map(\.name))
+        let ifindexes = Set(registry.endpoints.compactMap { endpoint in
+            (endpoint.linkIndex ?? endpoint.hostInterface.flatMap(links.index(of:))).map(UInt32.init)
+        })
         return removed + programs.removeOrphanedLinks(keeping: interfaces) + (try programs.removeOrphanedEndpoints(keeping: ifindexes))
     }
 

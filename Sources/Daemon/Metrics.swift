@@ -70,7 +70,7 @@ extension Agent {
         return registry.containers.filter { runtime.status($0) == .running }.map { container in
             var stats = ContainerStats(id: container.id, name: container.name)
             for endpoint in registry.endpoints(ofContainer: container.id) {
-                guard let interface = endpoint.hostInterface, let index = counters.interfaces[interface] else { continue }
+                guard let index = counters.index(of: endpoint) else { continue }
                 let traffic = counters.endpoints[index] ?? bp_endpoint_stats()
                 stats.receiveBytes += traffic.rx.bytes
                 stats.receivePackets += traffic.rx.packets
@@ -109,6 +109,12 @@ public struct TrafficCounters {
 
     public init() {}
 
+    /// The key of the endpoint's counters: its device's ifindex (see Endpoint.linkIndex).
+    func index(of endpoint: Endpoint) -> UInt32? {
+        if let index = endpoint.linkIndex { return UInt32(index) }
+        return endpoint.hostInterface.flatMap { interfaces[$0] }
+    }
+
     public static func hostSide(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) -> String { "\(proto.rawValue) \(ip):\(port)" }
 }
 
@@ -141,7 +147,7 @@ public enum Exporter {
         let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
         let networks = Dictionary(uniqueKeysWithValues: registry.networks.map { ($0.id, $0) })
         for endpoint in registry.endpoints {
-            guard let interface = endpoint.hostInterface, let index = counters.interfaces[interface],
+            guard let interface = endpoint.interfaceLabel, let index = counters.index(of: endpoint),
                   let container = containers[endpoint.containerID], let network = networks[endpoint.networkID] else { continue }
             let labels = [("container", container.name), ("network", network.name), ("interface", interface)]
             endpointLabels[index] = labels

@@ -86,20 +86,33 @@ final class Programs: @unchecked Sendable {
 
     // MARK: Attaching
 
-    /// Writes the endpoint's policy, then attaches its programs.
-    func attachEndpoint(interface: String, ifindex: UInt32, endpoint: Endpoint, network: Network) throws {
+    /// Writes the endpoint's policy, then attaches its programs. `insideContainer`: the
+    /// device is the container's own (macvlan), attached from within its namespace by
+    /// the calling thread, so what the container sends passes its tc egress and what it
+    /// receives its tc ingress: the programs swap hooks.
+    func attachEndpoint(interface: String, ifindex: UInt32, endpoint: Endpoint, network: Network,
+                        insideContainer: Bool = false) throws {
         if let ip = endpoint.ip, let mac = endpoint.mac {
             var flags = BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue
             if !network.iccEnabled { flags |= BP_EP_F_ICC_DISABLED.rawValue }
             if network.internal { flags |= BP_EP_F_INTERNAL.rawValue }
-            // Routed networks are reachable as they are: no translation either way, as in Docker.
-            if network.masqueradeEnabled && !network.internal && !network.routedMode { flags |= BP_EP_F_MASQUERADE.rawValue }
+            // Routed networks are reachable as they are: no translation either way, as in
+            // Docker; macvlan containers sit on the LAN with their own addresses.
+            if network.masqueradeEnabled && !network.internal && !network.routedMode && network.driver.usesBridge {
+                flags |= BP_EP_F_MASQUERADE.rawValue
+            }
             try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes,
                                                                networkID: number(of: network.id), flags: UInt32(flags)))
         }
-        try attach([(try endpointObject.program(BP_PROG_ENDPOINT_INGRESS), .ingress),
-                    (try endpointObject.program(BP_PROG_ENDPOINT_EGRESS), .egress)], interface: interface, ifindex: ifindex,
-                   mode: endpointMode)
+        let fromContainer = try endpointObject.program(BP_PROG_ENDPOINT_INGRESS)
+        let toContainer = try endpointObject.program(BP_PROG_ENDPOINT_EGRESS)
+        if insideContainer {
+            try attach([(toContainer, .ingress), (fromContainer, .egress)], interface: interface, ifindex: ifindex,
+                       mode: endpointMode, onThisThread: true)
+        } else {
+            try attach([(fromContainer, .ingress), (toContainer, .egress)], interface: interface, ifindex: ifindex,
+                       mode: endpointMode)
+        }
         // A filter an agent in tc mode left on this veth (ours alone) would run the programs twice.
         if endpointMode == .tcx { try? TCAttachment.removeClsact(ifindex: ifindex) }
     }
@@ -114,14 +127,15 @@ final class Programs: @unchecked Sendable {
         }
     }
 
-    /// Makes the subnet map hold exactly the bridge networks' subnets.
+    /// Makes the subnet map hold exactly the networks' subnets. A macvlan network's
+    /// subnet is on the LAN: the uplink lets its traffic pass as a routed network's.
     func syncSubnets(_ networks: [Network]) throws {
         var wanted: [bp_subnet_key: bp_subnet] = [:]
-        for network in networks where network.driver == .bridge {
+        for network in networks where network.driver.hasEndpoints {
             guard let subnet = network.subnet else { continue }
             let key = bp_subnet_key(prefixlen: UInt32(subnet.prefixLength), ip: subnet.address.value.bigEndian)
-            wanted[key] = bp_subnet(network_id: number(of: network.id),
-                                    flags: network.routedMode ? UInt16(BP_SUBNET_F_ROUTED.rawValue) : 0)
+            let routed = network.routedMode || network.driver == .macvlan
+            wanted[key] = bp_subnet(network_id: number(of: network.id), flags: routed ? UInt16(BP_SUBNET_F_ROUTED.rawValue) : 0)
         }
         for key in try maps.subnets.keys() where wanted[key] == nil { try maps.subnets.delete(key) }
         for (key, value) in wanted { try maps.subnets.update(key, value) }
@@ -139,10 +153,12 @@ final class Programs: @unchecked Sendable {
     /// RCU grace period, so the hooks are attached at once. In tc mode, a tcx link an
     /// agent of another mode left is detached once the filter is in place, so that
     /// the programs never run twice.
+    /// `onThisThread`: the hooks are attached one after the other by the calling thread
+    /// (which may have entered a container's namespace) instead of at once.
     private func attach(_ hooks: [(BPFProgram, TCDirection)], interface: String, ifindex: UInt32,
-                        mode: TCAttachMode) throws {
+                        mode: TCAttachMode, onThisThread: Bool = false) throws {
         let errors = Mutex<[Error]>([])
-        DispatchQueue.concurrentPerform(iterations: hooks.count) { i in
+        let attachOne = { [self] (i: Int) in
             let (program, direction) = hooks[i]
             do {
                 guard mode == .tcx else {
@@ -162,6 +178,11 @@ final class Programs: @unchecked Sendable {
             } catch {
                 errors.withLock { $0.append(error) }
             }
+        }
+        if onThisThread {
+            hooks.indices.forEach(attachOne)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: hooks.count, execute: attachOne)
         }
         if let error = errors.withLock({ $0.first }) { throw error }
     }

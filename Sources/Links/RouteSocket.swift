@@ -56,9 +56,55 @@ public final class RouteSocket: @unchecked Sendable {
 
     /// A veth pair: `host` stays here with ifalias `alias`; `peer` is created directly in the
     /// namespace open at `peerNamespace` (an fd) with MAC `peerMAC` (6 bytes). Both are down.
-    public func addVeth(host: String, alias: String, peer: String, peerNamespace fd: Int32, peerMAC: [UInt8]) throws {
+    /// `mtu` nil keeps the default.
+    public func addVeth(host: String, alias: String, peer: String, peerNamespace fd: Int32, peerMAC: [UInt8],
+                        mtu: Int? = nil) throws {
         precondition(peerMAC.count == 6, "a MAC address has 6 bytes")
-        try call("create veth pair", "\(host)/\(peer)") { bp_veth_add($0, host, alias, peer, fd, peerMAC) }
+        try call("create veth pair", "\(host)/\(peer)") { bp_veth_add($0, host, alias, peer, fd, peerMAC, UInt32(mtu ?? 0)) }
+    }
+
+    /// A macvlan device of `parent` (a link of this namespace), created as `name` directly
+    /// in the namespace open at `namespace`, with `mac`, `mode` and the ifindex `index`.
+    public func addMacvlan(parent: String, name: String, namespace fd: Int32, mac: [UInt8], mode: String, index: Int) throws {
+        precondition(mac.count == 6, "a MAC address has 6 bytes")
+        try call("create macvlan device of", parent) { bp_macvlan_add($0, parent, name, fd, mac, mode, Int32(index)) }
+    }
+
+    /// An 802.1Q sub-interface `name` of `base` with `vlan`, marked as ours by `alias`.
+    public func addVLAN(base: String, name: String, vlan: Int, alias: String) throws {
+        try call("create VLAN sub-interface", name) { bp_vlan_add($0, base, name, Int32(vlan), alias) }
+    }
+
+    /// A veth pair with both ends here, up (a stand-in for a dummy device).
+    public func addVethPair(name: String, peer: String, alias: String) throws {
+        let here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard here >= 0 else { throw LinkError.file(operation: "open", path: "/proc/thread-self/ns/net", errno: errno) }
+        defer { close(here) }
+        try call("create veth pair", "\(name)/\(peer)") { bp_veth_add($0, name, alias, peer, here, nil, 0) }
+        try setUp(peer)
+    }
+
+    public func addDummy(name: String, alias: String) throws {
+        try call("create dummy device", name) { bp_dummy_add($0, name, alias) }
+    }
+
+    /// A VXLAN device (VNI `vni`, source `local` in host order, UDP `port`), no learning,
+    /// ARP answered from its neighbour table.
+    public func addVXLAN(name: String, alias: String, vni: UInt32, local: UInt32, port: UInt16, mtu: Int?) throws {
+        try call("create VXLAN device", name) { bp_vxlan_add($0, name, alias, vni, local.bigEndian, port, UInt32(mtu ?? 0)) }
+    }
+
+    /// Where a remote container lives on a VXLAN device: its address answers ARP with
+    /// `mac`, and frames to `mac` go to the VTEP `vtep` (addresses in host order).
+    public func setRemoteNeighbour(device: String, ip: UInt32, mac: [UInt8], vtep: UInt32) throws {
+        try call("add neighbour \(dotted(ip)) on", device) { bp_neigh_replace($0, device, ip.bigEndian, mac) }
+        try call("add forwarding entry to \(dotted(vtep)) on", device) { bp_fdb_replace($0, device, mac, vtep.bigEndian) }
+    }
+
+    /// Removes both entries; missing ones are fine.
+    public func removeRemoteNeighbour(device: String, ip: UInt32, mac: [UInt8], vtep: UInt32) {
+        _ = lock.locked { bp_neigh_del(handle, device, ip.bigEndian, mac) }
+        _ = lock.locked { bp_fdb_del(handle, device, mac, vtep.bigEndian) }
     }
 
     public func setMaster(_ name: String, master: String) throws {
@@ -144,6 +190,15 @@ public enum NetworkNamespace {
         try check(bp_netns_delete(path)) { .namespace(operation: "delete network namespace", path: path, errno: $0) }
     }
     public static func isMounted(at path: String) -> Bool { bp_netns_is_mounted(path) == 1 }
+
+    /// Runs body with the calling thread inside the namespace at path, then returns. Body
+    /// must be synchronous (no suspension point): only this thread switches.
+    public static func run<R>(in path: String, _ body: () throws -> R) throws -> R {
+        var home: Int32 = -1
+        try check(bp_netns_enter(path, &home)) { .namespace(operation: "enter network namespace", path: path, errno: $0) }
+        defer { bp_netns_leave(home) }
+        return try body()
+    }
 }
 
 func dotted(_ address: UInt32) -> String {

@@ -52,8 +52,26 @@ public struct Endpoint: Codable, Sendable, Hashable {
     public var containerInterface: String?
     /// Connection order: the first non-internal network gives the default route.
     public var order: Int
+    /// macvlan: the ifindex given to the device made in the container's namespace,
+    /// unique among the agent's containers (see `Endpoint.namespacedIndexes`); the
+    /// endpoint programs key its counters by it.
+    public var linkIndex: Int? = nil
+
+    /// Devices made inside containers' namespaces take ifindexes from this range, far above
+    /// what the host's own allocator hands out, so that they never clash with a host link
+    /// in the counter maps.
+    public static let namespacedIndexes = 0x4000_0000..<0x7fff_ffff
 
     public var id: String { containerID + "/" + networkID }
+
+    /// The name its BPF links are pinned by: the host-side veth, or for a device inside
+    /// the container, "mv" and its ifindex in hex (bpffs names may not hold '.').
+    public var attachmentName: String? {
+        hostInterface ?? linkIndex.map { "mv" + String($0, radix: 16) }
+    }
+    /// The interface label of its metrics: the host-side veth (as cAdvisor's), or the
+    /// container's own device when there is no host side.
+    public var interfaceLabel: String? { hostInterface ?? containerInterface }
 
     public init(containerID: String, networkID: String, ip: IPv4Address?, mac: MACAddress?, hostInterface: String?,
                 containerInterface: String?, order: Int) {

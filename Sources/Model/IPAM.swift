@@ -5,11 +5,16 @@ public enum IPAM {
         (17...31).map { IPv4Network(containing: IPv4Address(172, UInt8($0), 0, 0), prefixLength: 16) } +
         stride(from: 0, through: 240, by: 16).map { IPv4Network(containing: IPv4Address(192, 168, UInt8($0), 0), prefixLength: 20) }
 
+    /// Docker's default pool of cluster-wide (overlay) networks: 10.0.0.0/8 in /24s.
+    public static let globalPools: [IPv4Network] = stride(from: UInt32(0x0a00_0000), through: 0x0aff_ff00, by: 256).map {
+        IPv4Network(containing: IPv4Address($0), prefixLength: 24)
+    }
+
     /// The first pool that overlaps none of `used` (other networks' subnets and the host's
     /// addresses and routes; default routes are not counted, they overlap everything).
-    public static func chooseSubnet(avoiding used: [IPv4Network]) throws(ModelError) -> IPv4Network {
+    public static func chooseSubnet(avoiding used: [IPv4Network], pools: [IPv4Network] = defaultPools) throws(ModelError) -> IPv4Network {
         let relevant = used.filter { $0.prefixLength > 0 }
-        guard let pool = defaultPools.first(where: { pool in !relevant.contains { $0.overlaps(pool) } }) else {
+        guard let pool = pools.first(where: { pool in !relevant.contains { $0.overlaps(pool) } }) else {
             throw .poolsExhausted
         }
         return pool

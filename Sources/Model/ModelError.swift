@@ -25,6 +25,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case hostOrNoneMixed(String)
     case portAllocated(String)
     case portsExhausted(String)
+    case parentInUse(parent: String, network: String)
 
     public var description: String {
         switch self {
@@ -52,6 +53,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .hostOrNoneMixed(network): "container cannot be disconnected from host or none network, nor connected to \(network) while on one"
         case let .portAllocated(binding): "Bind for \(binding) failed: port is already allocated"
         case let .portsExhausted(range): "no free host port in \(range)"
+        case let .parentInUse(parent, network): "network \(network) is already using parent interface \(parent)"
         }
     }
 }

@@ -2,7 +2,19 @@ import Foundation
 
 /// Docker's network drivers that Bridgeport implements.
 public enum NetworkDriver: String, Codable, Sendable, CaseIterable {
-    case bridge, host, none
+    case bridge, host, none, macvlan, overlay
+
+    /// Drivers whose containers get an interface (and an address) of their own.
+    public var hasEndpoints: Bool { self != .host && self != .none }
+    /// Drivers whose containers hang on a Linux bridge by a veth pair.
+    public var usesBridge: Bool { self == .bridge || self == .overlay }
+}
+
+/// Options of the macvlan driver, with Docker's names.
+public enum MacvlanOption {
+    public static let parent = "parent"
+    public static let mode = "macvlan_mode"
+    public static let modes: Set<String> = ["bridge", "private", "vepa", "passthru"]
 }
 
 /// Driver options (`-o KEY=VALUE`) Bridgeport understands, with Docker's names.
@@ -27,6 +39,11 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var bridgeName: String?
     /// True when the user gave --subnet (Docker allows --ip only then).
     public var userSubnet: Bool
+    /// macvlan: the parent interface (an 802.1Q sub-interface "IFACE.VLAN" or a dummy
+    /// device, made with the network, when it does not exist yet).
+    public var parent: String? = nil
+    /// overlay: the VXLAN network identifier, unique in the cluster.
+    public var vni: UInt32? = nil
 
     public static let defaultName = "bridge"
     public static let defaultBridgeName = "bp0"
@@ -36,6 +53,11 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var iccEnabled: Bool { options[BridgeOption.enableICC].map(parseBool) ?? true }
     public var masqueradeEnabled: Bool { options[BridgeOption.enableMasquerade].map(parseBool) ?? true }
     public var routedMode: Bool { options[BridgeOption.gatewayMode] == "routed" }
+    public var macvlanMode: String { options[MacvlanOption.mode] ?? "bridge" }
+    /// Docker's SCOPE: overlay networks belong to the cluster.
+    public var scope: String { driver == .overlay ? "global" : "local" }
+    /// The VXLAN device of an overlay network on each host.
+    public var vxlanName: String? { driver == .overlay ? "vx-" + id.prefix(12) : nil }
     public var shortID: String { String(id.prefix(12)) }
 }
 
@@ -50,11 +72,14 @@ public struct NetworkRequest: Codable, Sendable {
     public var ipRange: String?
     public var `internal`: Bool
     public var options: [String: String]
+    /// overlay: Docker's --attachable (standalone containers may join). Every Bridgeport
+    /// overlay network is attachable; the flag is accepted for compatibility.
+    public var attachable: Bool?
 
     public init(name: String, driver: String = "bridge", subnet: String? = nil, gateway: String? = nil,
-                ipRange: String? = nil, internal: Bool = false, options: [String: String] = [:]) {
+                ipRange: String? = nil, internal: Bool = false, options: [String: String] = [:], attachable: Bool? = nil) {
         self.name = name; self.driver = driver; self.subnet = subnet; self.gateway = gateway
-        self.ipRange = ipRange; self.internal = `internal`; self.options = options
+        self.ipRange = ipRange; self.internal = `internal`; self.options = options; self.attachable = attachable
     }
 }
 
@@ -72,9 +97,24 @@ private func isAlnum(_ c: Unicode.Scalar) -> Bool {
 }
 
 /// A Linux interface name: 1 to 15 bytes, no '/', ':' or white space.
-public func validateInterfaceName(_ name: String) throws(ModelError) {
+public func validateInterfaceName(_ name: String, option: String = BridgeOption.bridgeName) throws(ModelError) {
     guard !name.isEmpty, name.utf8.count <= 15, name != ".", name != "..",
           !name.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace }) else {
-        throw .invalidOption("\(BridgeOption.bridgeName)=\(name)", "an interface name has 1 to 15 characters and no '/', ':' or spaces")
+        throw .invalidOption("\(option)=\(name)", "an interface name has 1 to 15 characters and no '/', ':' or spaces")
     }
+}
+
+/// A macvlan parent "IFACE.VLAN": the base interface and the VLAN id, Docker's rules.
+/// Nil for a parent without a VLAN.
+public func parseVLANParent(_ parent: String) throws(ModelError) -> (base: String, vlan: Int)? {
+    guard let dot = parent.lastIndex(of: ".") else { return nil }
+    let base = String(parent[..<dot]), tag = parent[parent.index(after: dot)...]
+    guard !base.isEmpty, let vlan = Int(tag) else {
+        throw .invalidOption("\(MacvlanOption.parent)=\(parent)",
+                             "required interface name format is: name.vlan_id, ex. eth0.10 for vlan 10")
+    }
+    guard (1...4094).contains(vlan) else {
+        throw .invalidOption("\(MacvlanOption.parent)=\(parent)", "vlan id must be between 1-4094, received: \(vlan)")
+    }
+    return (base, vlan)
 }

@@ -57,35 +57,34 @@ public struct Registry: Sendable {
         return [bridge, host, none]
     }
 
-    public func planNetwork(_ request: NetworkRequest, id: String, now: Date,
-                            hostPrefixes: [IPv4Network]) throws(ModelError) -> Network {
+    /// A new network from the user's request. `vni` is the overlay's VXLAN id, handed
+    /// out by the cluster store; `otherSubnets` are subnets in use elsewhere (the
+    /// cluster's overlay networks) that a new subnet must not overlap.
+    public func planNetwork(_ request: NetworkRequest, id: String, now: Date, hostPrefixes: [IPv4Network],
+                            vni: UInt32? = nil, otherSubnets extra: [(String, IPv4Network)] = []) throws(ModelError) -> Network {
         try validateName(request.name, what: "network")
         guard !networks.contains(where: { $0.name == request.name }) else { throw .networkExists(request.name) }
         guard let driver = NetworkDriver(rawValue: request.driver) else {
-            throw .invalidOption("--driver \(request.driver)", "the driver must be bridge, host or none")
+            throw .invalidOption("--driver \(request.driver)", "the driver must be bridge, macvlan, overlay, host or none")
         }
-        guard driver == .bridge else { throw .singleInstanceDriver(driver.rawValue) }
+        guard driver.hasEndpoints else { throw .singleInstanceDriver(driver.rawValue) }
 
-        let bridgeName = request.options[BridgeOption.bridgeName] ?? "br-" + id.prefix(12)
-        try validateInterfaceName(bridgeName)
-        if let other = networks.first(where: { $0.bridgeName == bridgeName }) {
-            throw .invalidOption("\(BridgeOption.bridgeName)=\(bridgeName)", "the bridge is already used by network \(other.name)")
-        }
-        for (key, value) in request.options {
-            switch key {
-            case BridgeOption.enableICC, BridgeOption.enableMasquerade:
-                guard ["true", "false", "1", "0", "t", "f", "yes", "no"].contains(value.lowercased()) else {
-                    throw .invalidOption("\(key)=\(value)", "the value must be true or false")
-                }
-            case BridgeOption.gatewayMode:
-                guard ["nat", "routed"].contains(value) else {
-                    throw .invalidOption("\(key)=\(value)", "the value must be nat or routed")
-                }
-            default: break  // Docker ignores options a driver does not know; so do we.
-            }
+        var bridgeName: String?
+        var parent: String?
+        switch driver {
+        case .bridge:
+            bridgeName = try planBridgeName(request, id: id)
+            try validateBridgeOptions(request.options)
+        case .macvlan:
+            parent = try planMacvlanParent(request, id: id)
+        case .overlay:
+            guard vni != nil else { throw .invalidOption("--driver overlay", "overlay networks need the agent to be in a cluster") }
+            bridgeName = "ov-" + id.prefix(12)
+        case .host, .none:
+            break
         }
 
-        let otherSubnets = networks.compactMap { n in n.subnet.map { (n.name, $0) } }
+        let otherSubnets = networks.compactMap { n in n.subnet.map { (n.name, $0) } } + extra
         let subnet: IPv4Network
         if let text = request.subnet {
             subnet = try IPv4Network.parse(text)
@@ -94,7 +93,8 @@ public struct Registry: Sendable {
         } else {
             if request.gateway != nil { throw .invalidIP(request.gateway!, "--gateway needs --subnet") }
             if request.ipRange != nil { throw .invalidCIDR(request.ipRange!, "--ip-range needs --subnet") }
-            subnet = try IPAM.chooseSubnet(avoiding: otherSubnets.map(\.1) + hostPrefixes)
+            let pools = driver == .overlay ? IPAM.globalPools : IPAM.defaultPools
+            subnet = try IPAM.chooseSubnet(avoiding: otherSubnets.map(\.1) + hostPrefixes, pools: pools)
         }
 
         var gateway = IPv4Address(subnet.hostRange.lowerBound)
@@ -109,9 +109,53 @@ public struct Registry: Sendable {
             guard subnet.contains(range) else { throw .invalidCIDR(text, "the --ip-range must lie inside the subnet \(subnet)") }
             ipRange = range
         }
-        return Network(id: id, name: request.name, driver: .bridge, subnet: subnet, gateway: gateway, ipRange: ipRange,
-                       internal: request.internal, options: request.options, created: now,
-                       bridgeName: bridgeName, userSubnet: request.subnet != nil)
+        var network = Network(id: id, name: request.name, driver: driver, subnet: subnet, gateway: gateway, ipRange: ipRange,
+                              internal: request.internal, options: request.options, created: now,
+                              bridgeName: bridgeName, userSubnet: request.subnet != nil)
+        network.parent = parent
+        network.vni = vni
+        return network
+    }
+
+    private func planBridgeName(_ request: NetworkRequest, id: String) throws(ModelError) -> String {
+        let bridgeName = request.options[BridgeOption.bridgeName] ?? "br-" + id.prefix(12)
+        try validateInterfaceName(bridgeName)
+        if let other = networks.first(where: { $0.bridgeName == bridgeName }) {
+            throw .invalidOption("\(BridgeOption.bridgeName)=\(bridgeName)", "the bridge is already used by network \(other.name)")
+        }
+        return bridgeName
+    }
+
+    private func validateBridgeOptions(_ options: [String: String]) throws(ModelError) {
+        for (key, value) in options {
+            switch key {
+            case BridgeOption.enableICC, BridgeOption.enableMasquerade:
+                guard ["true", "false", "1", "0", "t", "f", "yes", "no"].contains(value.lowercased()) else {
+                    throw .invalidOption("\(key)=\(value)", "the value must be true or false")
+                }
+            case BridgeOption.gatewayMode:
+                guard ["nat", "routed"].contains(value) else {
+                    throw .invalidOption("\(key)=\(value)", "the value must be nat or routed")
+                }
+            default: break  // Docker ignores options a driver does not know; so do we.
+            }
+        }
+    }
+
+    /// The parent of a macvlan network: -o parent, or (none given, or --internal) a dummy
+    /// device made for the network, as Docker does. One macvlan network per parent.
+    private func planMacvlanParent(_ request: NetworkRequest, id: String) throws(ModelError) -> String {
+        if let mode = request.options[MacvlanOption.mode], !MacvlanOption.modes.contains(mode) {
+            throw .invalidOption("\(MacvlanOption.mode)=\(mode)",
+                                 "requested macvlan mode '\(mode)' is not valid, 'bridge' mode is the macvlan driver default")
+        }
+        guard let parent = request.options[MacvlanOption.parent], !request.internal else { return "dm-" + id.prefix(12) }
+        try validateInterfaceName(parent, option: MacvlanOption.parent)
+        _ = try parseVLANParent(parent)
+        if let other = networks.first(where: { $0.driver == .macvlan && $0.parent == parent }) {
+            throw .parentInUse(parent: parent, network: other.name)
+        }
+        return parent
     }
 
     public func planRemoveNetwork(_ reference: String) throws(ModelError) -> Network {
@@ -127,9 +171,10 @@ public struct Registry: Sendable {
     /// A new container and its first endpoint. `portInUse` tells whether a host port is
     /// taken by something outside Bridgeport (a listening socket on the host).
     public func planContainer(_ request: ContainerRequest, id: String, now: Date,
-                              portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool = { _, _, _ in false })
+                              portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool = { _, _, _ in false },
+                              reserved: IPv4Address? = nil)
         throws(ModelError) -> (Container, Endpoint?) {
-        let name = request.name ?? generatedName(id: id)
+        let name = request.name ?? Registry.generatedName(id: id)
         try validateName(name, what: "container")
         guard !containers.contains(where: { $0.name == name }) else { throw .containerExists(name) }
         let network = try self.network(request.network ?? Network.defaultName)
@@ -138,45 +183,66 @@ public struct Registry: Sendable {
 
         var requests: [PortRequest] = []
         for spec in request.ports { requests += try PortRequest.parse(spec) }
-        // Docker ignores published ports on host and none networks (with a warning).
-        let ports = network.driver == .bridge ? try allocatePorts(requests, portInUse: portInUse) : []
+        // Docker ignores published ports on host and none networks (with a warning) and on
+        // macvlan ones, whose containers sit on the LAN with their own addresses.
+        let ports = network.driver.usesBridge ? try allocatePorts(requests, portInUse: portInUse) : []
 
         var container = Container(id: id, name: name, hostname: hostname,
                                   command: request.command.isEmpty ? ["sleep", "infinity"] : request.command,
                                   created: now, networkMode: network.name, ports: ports, process: ProcessState())
         container.process = ProcessState()
-        let endpoint = try planEndpoint(container: container, network: network, ip: request.ip, order: 0)
+        let endpoint = try planEndpoint(container: container, network: network, ip: request.ip, order: 0, reserved: reserved)
         return (container, endpoint)
     }
 
+    /// The address the user asked for with --ip, checked against Docker's rules (not yet
+    /// against addresses in use); nil when none was asked for.
+    public func requestedAddress(_ requested: String?, on network: Network) throws(ModelError) -> IPv4Address? {
+        guard let text = requested else { return nil }
+        if network.name == Network.defaultName { throw .ipOnDefaultNetwork }
+        if !network.userSubnet { throw .ipWithoutSubnet(network: network.name) }
+        guard network.driver.hasEndpoints, let subnet = network.subnet else {
+            throw .invalidIP(text, "network \(network.name) has no addresses")
+        }
+        guard let parsed = IPv4Address(text) else { throw .invalidIP(text, "expected an IPv4 address like 10.0.0.5") }
+        guard subnet.hostRange.contains(parsed.value) else { throw .addressOutsideSubnet(parsed, subnet) }
+        guard parsed != network.gateway else { throw .addressInUse(parsed, network: network.name) }
+        return parsed
+    }
+
     /// An endpoint of container on network; nil for host and none (no interface of their own).
-    public func planEndpoint(container: Container, network: Network, ip requested: String?, order: Int) throws(ModelError) -> Endpoint? {
-        if requested != nil {
-            if network.name == Network.defaultName { throw .ipOnDefaultNetwork }
-            if !network.userSubnet { throw .ipWithoutSubnet(network: network.name) }
-        }
-        guard network.driver == .bridge, let subnet = network.subnet else {
-            if let text = requested { throw .invalidIP(text, "network \(network.name) has no addresses") }
-            return nil
-        }
+    /// `reserved`: an address the cluster store already handed out (overlay networks).
+    public func planEndpoint(container: Container, network: Network, ip requested: String?, order: Int,
+                             reserved: IPv4Address? = nil) throws(ModelError) -> Endpoint? {
+        let asked = try requestedAddress(requested, on: network)
+        guard network.driver.hasEndpoints, network.subnet != nil else { return nil }
         let used = Set(endpoints(inNetwork: network.id).compactMap(\.ip))
         let ip: IPv4Address
-        if let text = requested {
-            guard let parsed = IPv4Address(text) else { throw .invalidIP(text, "expected an IPv4 address like 10.0.0.5") }
-            guard subnet.hostRange.contains(parsed.value) else { throw .addressOutsideSubnet(parsed, subnet) }
-            guard parsed != network.gateway, !used.contains(parsed) else { throw .addressInUse(parsed, network: network.name) }
-            ip = parsed
+        if let reserved {
+            ip = reserved
+        } else if let asked {
+            guard !used.contains(asked) else { throw .addressInUse(asked, network: network.name) }
+            ip = asked
         } else {
             ip = try IPAM.allocate(in: network, used: used)
         }
         let taken = Set(endpoints(ofContainer: container.id).compactMap(\.containerInterface))
         let interface = (0...).lazy.map { "eth\($0)" }.first { !taken.contains($0) }!
-        return Endpoint(containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
-                        hostInterface: "veth" + shortHash(container.id + network.id).prefix(7), containerInterface: interface,
-                        order: order)
+        guard network.driver == .macvlan else {
+            return Endpoint(containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
+                            hostInterface: "veth" + shortHash(container.id + network.id).prefix(7), containerInterface: interface,
+                            order: order)
+        }
+        // A macvlan device lives in the container's namespace only: no host side.
+        var endpoint = Endpoint(containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
+                                hostInterface: nil, containerInterface: interface, order: order)
+        let usedIndexes = Set(endpoints.compactMap(\.linkIndex))
+        endpoint.linkIndex = Endpoint.namespacedIndexes.first { !usedIndexes.contains($0) }
+        return endpoint
     }
 
-    public func planConnect(network reference: String, container containerRef: String, ip: String?) throws(ModelError) -> Endpoint {
+    public func planConnect(network reference: String, container containerRef: String, ip: String?,
+                            reserved: IPv4Address? = nil) throws(ModelError) -> Endpoint {
         let network = try self.network(reference)
         let container = try self.container(containerRef)
         let existing = endpoints(ofContainer: container.id)
@@ -184,15 +250,15 @@ public struct Registry: Sendable {
             throw .alreadyConnected(container: container.name, network: network.name)
         }
         let current = networks.first { $0.name == container.networkMode }
-        guard network.driver == .bridge, current?.driver ?? .bridge == .bridge else { throw .hostOrNoneMixed(network.name) }
+        guard network.driver.hasEndpoints, current?.driver.hasEndpoints ?? true else { throw .hostOrNoneMixed(network.name) }
         let order = (existing.map(\.order).max() ?? -1) + 1
-        return try planEndpoint(container: container, network: network, ip: ip, order: order)!
+        return try planEndpoint(container: container, network: network, ip: ip, order: order, reserved: reserved)!
     }
 
     public func planDisconnect(network reference: String, container containerRef: String) throws(ModelError) -> Endpoint {
         let network = try self.network(reference)
         let container = try self.container(containerRef)
-        guard network.driver == .bridge else { throw .hostOrNoneMixed(network.name) }
+        guard network.driver.hasEndpoints else { throw .hostOrNoneMixed(network.name) }
         guard let endpoint = endpoints(ofContainer: container.id).first(where: { $0.networkID == network.id }) else {
             throw .notConnected(container: container.name, network: network.name)
         }
@@ -251,7 +317,7 @@ public struct Registry: Sendable {
     }
 
     /// Docker-style random names are long; ours are short and readable: the ID's first 12 digits prefixed.
-    private func generatedName(id: String) -> String { "c-" + id.prefix(12) }
+    public static func generatedName(id: String) -> String { "c-" + id.prefix(12) }
 }
 
 /// RFC 1123 host names: labels of letters, digits and '-', 1 to 63 characters, 253 in all.

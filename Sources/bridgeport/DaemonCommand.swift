@@ -4,6 +4,7 @@ import Daemon
 import Foundation
 import Links
 import Logging
+import Model
 
 struct DaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "daemon", abstract: "Run the Bridgeport agent.")
@@ -35,6 +36,12 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(name: .customLong("web.config.file"), help: "TLS and basic auth for the metrics endpoint (Prometheus exporter web config YAML).")
     var webConfigFile: String?
 
+    @Option(help: "Join a cluster whose state lives in this etcd (etcd://HOST:PORT): overlay networks across hosts.")
+    var clusterStore: String?
+
+    @Option(help: "This host's underlay address, where other hosts send its containers' overlay traffic (needs --cluster-store).")
+    var advertiseAddress: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -45,6 +52,17 @@ struct DaemonCommand: AsyncParsableCommand {
         _ = try metricsEndpoint()
         guard attach == "auto" || TCAttachMode(rawValue: attach) != nil else {
             throw ValidationError("invalid --attach \"\(attach)\": use auto, tcx or tc")
+        }
+        if let clusterStore {
+            guard clusterStore.hasPrefix("etcd://"), clusterStore.count > 7 else {
+                throw ValidationError("invalid --cluster-store \"\(clusterStore)\": expected etcd://HOST:PORT")
+            }
+            guard let advertiseAddress else { throw ValidationError("--cluster-store needs --advertise-address IP (this host's underlay address)") }
+            guard IPv4Address(advertiseAddress) != nil else {
+                throw ValidationError("invalid --advertise-address \"\(advertiseAddress)\": expected an IPv4 address")
+            }
+        } else if advertiseAddress != nil {
+            throw ValidationError("--advertise-address needs --cluster-store etcd://HOST:PORT")
         }
     }
 
@@ -79,6 +97,8 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.bpfObjectDirectory = bpfObjects
         configuration.attachMode = TCAttachMode(rawValue: attach)
         configuration.webConfigFile = webConfigFile
+        configuration.clusterStore = clusterStore
+        configuration.advertiseAddress = advertiseAddress.flatMap(IPv4Address.init)
         do {
             try await AgentService.run(configuration: configuration, logger: logger)
         } catch {

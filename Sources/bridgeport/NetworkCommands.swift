@@ -11,11 +11,12 @@ struct NetworkCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a network.")
         @OptionGroup var client: ClientOptions
-        @Option(name: [.customShort("d"), .long], help: "Driver: bridge, host or none.") var driver = "bridge"
+        @Option(name: [.customShort("d"), .long], help: "Driver: bridge, macvlan or overlay.") var driver = "bridge"
         @Option(help: "Subnet in CIDR notation, e.g. 10.0.0.0/24.") var subnet: String?
         @Option(help: "IPv4 gateway of the subnet.") var gateway: String?
         @Option(help: "Allocate container addresses from this sub-range.") var ipRange: String?
         @Flag(help: "Restrict external access to the network.") var `internal` = false
+        @Flag(help: "Enable manual container attachment (overlay; every overlay network allows it).") var attachable = false
         @Option(name: [.customShort("o"), .customLong("opt")], help: "Driver option KEY=VALUE.") var options: [String] = []
         @Argument(help: "Network name.") var name: String
 
@@ -28,7 +29,7 @@ struct NetworkCommand: AsyncParsableCommand {
                 parsed[String(option[..<equals])] = String(option[option.index(after: equals)...])
             }
             let request = NetworkRequest(name: name, driver: driver, subnet: subnet, gateway: gateway,
-                                         ipRange: ipRange, internal: `internal`, options: parsed)
+                                         ipRange: ipRange, internal: `internal`, options: parsed, attachable: attachable)
             let view: NetworkView = try await client.client.post("/v1/networks", request)
             print(view.network.id)
         }
@@ -48,13 +49,13 @@ struct NetworkCommand: AsyncParsableCommand {
             if quiet { networks.forEach { print(id($0)) }; return }
             switch format {
             case "table":
-                print(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], networks.map { [id($0), $0.name, $0.driver.rawValue, "local"] }))
+                print(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], networks.map { [id($0), $0.name, $0.driver.rawValue, $0.scope] }))
             case "json":
                 for network in networks {
                     let line: [String: String] = [
                         "CreatedAt": iso8601(network.created), "Driver": network.driver.rawValue, "ID": id(network),
                         "IPv4": "true", "IPv6": "false", "Internal": "\(network.internal)", "Labels": "",
-                        "Name": network.name, "Scope": "local",
+                        "Name": network.name, "Scope": network.scope,
                     ]
                     let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes])
                     print(String(decoding: data, as: UTF8.self))

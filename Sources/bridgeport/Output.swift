@@ -82,13 +82,20 @@ func inspectDocument(_ view: NetworkView) -> [String: Any] {
         ]
     }
     return [
-        "Name": network.name, "Id": network.id, "Created": iso8601(network.created), "Scope": "local",
+        "Name": network.name, "Id": network.id, "Created": iso8601(network.created), "Scope": network.scope,
         "Driver": network.driver.rawValue, "EnableIPv4": true, "EnableIPv6": false,
         "IPAM": ["Driver": "default", "Options": [String: String](), "Config": ipamConfig],
-        "Internal": network.internal, "Attachable": false, "Ingress": false,
+        "Internal": network.internal, "Attachable": network.driver == .overlay, "Ingress": false,
         "ConfigFrom": ["Network": ""], "ConfigOnly": false,
-        "Containers": containers, "Options": network.options, "Labels": [String: String](),
+        "Containers": containers, "Options": driverOptions(network), "Labels": [String: String](),
     ]
+}
+
+/// The options as Docker shows them: the user's, plus what the driver chose.
+private func driverOptions(_ network: Network) -> [String: String] {
+    var options = network.options
+    if let vni = network.vni { options["com.docker.network.driver.overlay.vxlanid_list"] = "\(vni)" }
+    return options
 }
 
 func inspectDocument(_ view: ContainerView) -> [String: Any] {

@@ -32,6 +32,11 @@ sandbox_up() {
     in_ext ip link set "$TAG-ext" up
 }
 
+# netns_add NAME: one more namespace of the sandbox (a LAN, another host), lo up;
+# sandbox_down removes it.
+EXTRA_NAMESPACES=()
+netns_add() { ip netns add "$1" && EXTRA_NAMESPACES+=("$1") && ip -n "$1" link set lo up; }
+
 # Run a command in the sandbox's host or external namespace (nsenter keeps /sys and bpffs).
 in_host() { nsenter --net=/run/netns/"$HOST_NS" "$@"; }
 # ... in the sandbox's cgroup too: what the host's own processes see (socket hooks apply).
@@ -76,13 +81,15 @@ sandbox_down() {
     set +e
     agent_stop
     # Containers and their supervisors live in the sandbox's namespaces: stop them by PID.
-    local files=(/run/netns/"$HOST_NS" /run/netns/"$EXT_NS" "$STATE"/state/netns/*)
-    for pid in $(pids_in_namespaces "${files[@]}") $(cat "$CGROUP/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-    for f in "$STATE"/state/netns/*; do [ -e "$f" ] && { umount -l "$f" 2>/dev/null; rm -f "$f"; }; done
+    local files=(/run/netns/"$HOST_NS" /run/netns/"$EXT_NS" "$STATE"/state/netns/* "$STATE"/*/state/netns/*)
+    for ns in "${EXTRA_NAMESPACES[@]}"; do files+=(/run/netns/"$ns"); done
+    for pid in $(pids_in_namespaces "${files[@]}") $(cat "$CGROUP/cgroup.procs" "$CGROUP"/*/cgroup.procs 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    for f in "$STATE"/state/netns/* "$STATE"/*/state/netns/*; do [ -e "$f" ] && { umount -l "$f" 2>/dev/null; rm -f "$f"; }; done
     ip netns del "$HOST_NS" 2>/dev/null
     ip netns del "$EXT_NS" 2>/dev/null
-    mountpoint -q "$STATE/bpf" && umount -l "$STATE/bpf"
-    for _ in $(seq 1 50); do [ -d "$CGROUP" ] || break; rmdir "$CGROUP" 2>/dev/null || sleep 0.05; done
+    for ns in "${EXTRA_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+    for d in "$STATE/bpf" "$STATE"/*/bpf; do mountpoint -q "$d" && umount -l "$d"; done
+    for _ in $(seq 1 50); do [ -d "$CGROUP" ] || break; rmdir "$CGROUP"/*/ "$CGROUP" 2>/dev/null || sleep 0.05; done
     rm -rf "$STATE"
 }
 

@@ -20,8 +20,28 @@ int bp_link_index(bp_nl *nl, const char *name);
 int bp_bridge_add(bp_nl *nl, const char *name, const char *alias);
 // A veth pair: host_name stays in nl's namespace (ifalias = alias); peer_name is created
 // directly inside the namespace open at peer_netns_fd, with MAC peer_mac.
+// mtu 0 keeps the default.
 int bp_veth_add(bp_nl *nl, const char *host_name, const char *alias,
-                const char *peer_name, int peer_netns_fd, const uint8_t peer_mac[6]);
+                const char *peer_name, int peer_netns_fd, const uint8_t peer_mac[6], unsigned mtu);
+// A macvlan device of parent (in nl's namespace), created directly in the namespace open
+// at netns_fd as name, with mac, mode ("bridge", "private", "vepa", "passthru") and the
+// given ifindex. -ENODEV when parent is missing.
+int bp_macvlan_add(bp_nl *nl, const char *parent, const char *name, int netns_fd,
+                   const uint8_t mac[6], const char *mode, int ifindex);
+// An 802.1Q sub-interface name of base with vlan_id; a dummy device (macvlan networks
+// without a parent). Both carry the alias that marks them as ours.
+int bp_vlan_add(bp_nl *nl, const char *base, const char *name, int vlan_id, const char *alias);
+int bp_dummy_add(bp_nl *nl, const char *name, const char *alias);
+// A VXLAN device with id vni, source address local (network order), UDP port (host
+// order), no learning and ARP proxy on; mtu 0 keeps the default.
+int bp_vxlan_add(bp_nl *nl, const char *name, const char *alias, uint32_t vni, uint32_t local,
+                 uint16_t port, unsigned mtu);
+// Permanent neighbour (ip -> mac) and forwarding (mac -> remote VTEP vtep) entries on a
+// VXLAN device; addresses in network order.
+int bp_neigh_replace(bp_nl *nl, const char *dev, uint32_t ip, const uint8_t mac[6]);
+int bp_neigh_del(bp_nl *nl, const char *dev, uint32_t ip, const uint8_t mac[6]);
+int bp_fdb_replace(bp_nl *nl, const char *dev, const uint8_t mac[6], uint32_t vtep);
+int bp_fdb_del(bp_nl *nl, const char *dev, const uint8_t mac[6], uint32_t vtep);
 int bp_link_set_master(bp_nl *nl, const char *name, const char *master);
 int bp_link_set_up(bp_nl *nl, const char *name);
 // Deleting a missing link returns -ENODEV.
@@ -54,6 +74,10 @@ int bp_netns_create(const char *path);
 int bp_netns_delete(const char *path);
 // 1 when path is a mounted network namespace (nsfs), 0 when not.
 int bp_netns_is_mounted(const char *path);
+// Moves the calling thread into the network namespace at path; *home gets an fd of the
+// thread's namespace before, for bp_netns_leave, which returns there (and closes it).
+int bp_netns_enter(const char *path, int *home);
+void bp_netns_leave(int home);
 // Moves the calling process into the network namespace /run/netns/<name> (or a path when
 // name contains '/') and re-executes /proc/self/exe with the same argv, so that every
 // thread of the new image lives there. Sets BRIDGEPORT_NETNS_ENTERED=1 to avoid a loop.

@@ -2,7 +2,8 @@
 agent_start || { fail "agent starts"; return; }
 
 check_fails "a second host network is refused" 1 'only one instance of "host"' bp network create -d host h2
-check_fails "unknown driver" 1 'driver must be bridge, host or none' bp network create -d overlay o1
+check_fails "unknown driver" 1 'driver must be bridge, macvlan, overlay, host or none' bp network create -d ipvlan o1
+check_fails "overlay needs a cluster" 1 'start the agent with --cluster-store' bp network create -d overlay o1
 
 # host: the container shares the host namespace (the sandbox's), no veth.
 check "run --net host" bp run -d --name h --net host -p 80:80

@@ -1,0 +1,192 @@
+import Cluster
+import Foundation
+import Logging
+import Model
+import Synchronization
+
+/// An overlay container as the cluster sees it: where it lives and how to reach it.
+struct ClusterEndpoint: Codable, Sendable, Hashable {
+    var networkID: String
+    var ip: IPv4Address
+    var mac: MACAddress
+    var containerID: String
+    var containerName: String
+    /// The advertise address of the host it runs on (its VTEP).
+    var host: IPv4Address
+}
+
+/// The cluster's shared state in etcd, and this host's part in it. Keys:
+///
+///     /bridgeport/networks/NAME              overlay network (JSON), no lease
+///     /bridgeport/vnis/VNI                   network ID: a VNI is handed out once
+///     /bridgeport/endpoints/NETWORK_ID/IP    ClusterEndpoint, with the lease of its host
+///     /bridgeport/hosts/IP                   a live agent, with its lease
+///
+/// Creating a key only when it is absent (an etcd transaction) is what makes a name, a
+/// VNI and an address unique across hosts that race. Each host's endpoints hang on its
+/// lease, kept alive while its agent runs: a host that dies loses them when it expires.
+final class ClusterStore: Sendable {
+    let etcd: EtcdClient
+    let host: IPv4Address
+    private let leaseSeconds: Int
+    private let leaseFile: String
+    private let logger: Logger
+    private let currentLease = Mutex<Int64>(0)
+
+    static let root = "/bridgeport/"
+    static let networks = root + "networks/"
+    static let vnis = root + "vnis/"
+    static let endpoints = root + "endpoints/"
+    static let hosts = root + "hosts/"
+    /// Docker's overlay driver starts its VXLAN ids at 4096 + 1.
+    static let firstVNI: UInt32 = 4097
+
+    init(configuration: AgentConfiguration, logger: Logger) throws {
+        guard let store = configuration.clusterStore, let host = configuration.advertiseAddress else {
+            throw AgentError.startup("a cluster needs both --cluster-store and --advertise-address")
+        }
+        etcd = try EtcdClient(endpoint: store, logger: logger)
+        self.host = host
+        leaseSeconds = configuration.clusterLeaseSeconds
+        leaseFile = configuration.stateDirectory + "/cluster-lease"
+        self.logger = logger
+    }
+
+    var lease: Int64 { currentLease.withLock { $0 } }
+
+    // MARK: Membership
+
+    /// Takes up the lease of the previous run when it is still alive (a quick restart
+    /// then changes nothing for the other hosts), else a new one; announces the host.
+    func join() async throws {
+        if let text = try? String(contentsOfFile: leaseFile, encoding: .utf8), let saved = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+           (try? await etcd.keepAlive(lease: saved)) != nil {
+            currentLease.withLock { $0 = saved }
+        } else {
+            try await renewLease()
+        }
+        try await etcd.put(ClusterStore.hosts + host.description, Data(), lease: lease)
+    }
+
+    /// A new lease (the old one expired: etcd dropped its keys, which the caller puts back).
+    func renewLease() async throws {
+        let lease = try await etcd.grantLease(ttl: leaseSeconds)
+        currentLease.withLock { $0 = lease }
+        try writeInPlace("\(lease)\n", to: leaseFile)
+    }
+
+    /// Keeps the lease alive every third of its time to live, until cancelled. When it
+    /// expired anyway (etcd unreachable too long), a new one is taken and `lost` is called
+    /// to put this host's keys back.
+    func keepAlive(lost: @Sendable () async -> Void) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(Double(leaseSeconds) / 3))
+            do {
+                _ = try await etcd.keepAlive(lease: lease)
+            } catch EtcdError.leaseExpired {
+                logger.warning("the cluster lease expired: announcing this host and its containers again")
+                do {
+                    try await renewLease()
+                    try await etcd.put(ClusterStore.hosts + host.description, Data(), lease: lease)
+                    await lost()
+                } catch {
+                    logger.warning("cannot renew the cluster lease: \(error)")
+                }
+            } catch {
+                logger.warning("cannot keep the cluster lease alive: \(error)")
+            }
+        }
+    }
+
+    // MARK: Networks
+
+    func networks() async throws -> [Network] {
+        try await etcd.range(prefix: ClusterStore.networks).values.map { try ModelJSON.decoder.decode(Network.self, from: $0.value) }
+    }
+
+    /// The lowest VNI from `firstVNI` on that no network holds.
+    func freeVNI(among networks: [Network]) -> UInt32 {
+        let used = Set(networks.compactMap(\.vni))
+        return (ClusterStore.firstVNI...).first { !used.contains($0) }!
+    }
+
+    /// Records a new network. Throws `networkExists` when another host took the name
+    /// first; returns false when its VNI was taken meanwhile (plan again).
+    func publish(_ network: Network) async throws -> Bool {
+        guard let vni = network.vni else { return false }
+        guard try await etcd.create(ClusterStore.vnis + "\(vni)", Data(network.id.utf8)) else { return false }
+        guard try await etcd.create(ClusterStore.networks + network.name, try ModelJSON.encoder.encode(network)) else {
+            try? await etcd.delete(ClusterStore.vnis + "\(vni)")
+            throw ModelError.networkExists(network.name)
+        }
+        return true
+    }
+
+    func unpublish(_ network: Network) async throws {
+        try await etcd.delete(ClusterStore.networks + network.name)
+        if let vni = network.vni { try await etcd.delete(ClusterStore.vnis + "\(vni)") }
+    }
+
+    // MARK: Endpoints
+
+    func endpoints(prefix: String = ClusterStore.endpoints) async throws -> [ClusterEndpoint] {
+        try await etcd.range(prefix: prefix).values.compactMap { try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: $0.value) }
+    }
+
+    func endpoints(of network: Network) async throws -> [ClusterEndpoint] {
+        try await endpoints(prefix: ClusterStore.endpoints + network.id + "/")
+    }
+
+    static func key(_ networkID: String, _ ip: IPv4Address) -> String { endpoints + networkID + "/" + ip.description }
+
+    /// Reserves an address of `network` for a container: `requested`, or the lowest
+    /// free one. Addresses of the whole cluster count, and so do `alsoUsed` (this host's
+    /// own). Two hosts that race for one address: one creates the key, the other takes
+    /// the next.
+    func reserve(in network: Network, requested: IPv4Address?, containerID: String, containerName: String,
+                 alsoUsed: Set<IPv4Address>) async throws -> IPv4Address {
+        var used = Set(try await endpoints(of: network).map(\.ip)).union(alsoUsed)
+        while true {
+            let ip: IPv4Address
+            if let requested {
+                guard !used.contains(requested) else { throw ModelError.addressInUse(requested, network: network.name) }
+                ip = requested
+            } else {
+                ip = try IPAM.allocate(in: network, used: used)
+            }
+            let endpoint = ClusterEndpoint(networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip), containerID: containerID,
+                                           containerName: containerName, host: host)
+            if try await etcd.create(ClusterStore.key(network.id, ip), try ModelJSON.encoder.encode(endpoint), lease: lease) {
+                return ip
+            }
+            used.insert(ip)
+        }
+    }
+
+    func release(networkID: String, ip: IPv4Address) async {
+        do { try await etcd.delete(ClusterStore.key(networkID, ip)) } catch {
+            logger.warning("cannot release \(ip) in the cluster store: \(error)")
+        }
+    }
+
+    /// Puts this host's endpoints back under its current lease (after a restart or an
+    /// expired lease). An address another host took meanwhile is reported, not taken.
+    func announce(_ endpoints: [ClusterEndpoint]) async -> [String] {
+        var conflicts: [String] = []
+        for endpoint in endpoints {
+            let key = ClusterStore.key(endpoint.networkID, endpoint.ip)
+            do {
+                if let existing = try await etcd.get(key),
+                   let other = try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: existing.value),
+                   other.containerID != endpoint.containerID {
+                    conflicts.append("address \(endpoint.ip) of container \(endpoint.containerName) is held by \(other.containerName) on host \(other.host)")
+                    continue
+                }
+                try await etcd.put(key, try ModelJSON.encoder.encode(endpoint), lease: lease)
+            } catch {
+                conflicts.append("cannot announce \(endpoint.containerName) (\(endpoint.ip)): \(error)")
+            }
+        }
+        return conflicts
+    }
+}
