@@ -32,6 +32,9 @@ step "per-packet cost of each BPF program (BPF_PROG_TEST_RUN)"
 (cd .. && BRIDGEPORT_BENCH_OUT="$WORK/bpf.md" swift test --filter ProgramCostBenchmarks >"$WORK/bpf.log" 2>&1) ||
     { cat "$WORK/bpf.log"; exit 1; }
 
+step "overlay across hosts against routing"
+./overlay.sh "$BRIDGEPORT" "$LOADGEN" >"$WORK/overlay.md" 2>"$WORK/overlay.log" || { cat "$WORK/overlay.log"; exit 1; }
+
 step "scrape cost"
 ../.build/release/exporter-bench >"$WORK/scrape.md" || exit 1
 
@@ -97,6 +100,10 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     echo "## Container create+attach latency (100 containers each)"
     echo
     cat "$WORK/create.md"
+    echo
+    echo "## Overlay across two hosts against the same hosts routed (medians of 3, 5 s each)"
+    echo
+    cat "$WORK/overlay.md"
     echo
     echo "## Scrape cost (release build, medians of 15)"
     echo

@@ -72,7 +72,7 @@ public actor Agent {
             }
             for endpoint in registry.endpoints(ofContainer: container.id) {
                 if dataplane.interfaceExists(endpoint, namespace: namespace) {
-                    try dataplane.attachPrograms(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
+                    try dataplane.configure(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
                 } else {
                     try dataplane.attach(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
                     repairs.append("recreated interface \(endpoint.containerInterface ?? "") of container \(container.name)")

@@ -143,8 +143,7 @@ final class Dataplane: @unchecked Sendable {
     /// host side hangs on the network's bridge (bridge, overlay), or a macvlan device of
     /// the network's parent. Its MAC and address are the endpoint's.
     func attach(_ endpoint: Endpoint, network: Network, namespace: String) throws {
-        guard let inside = endpoint.containerInterface, let ip = endpoint.ip, let mac = endpoint.mac,
-              let subnet = network.subnet else { return }
+        guard let inside = endpoint.containerInterface, let mac = endpoint.mac else { return }
         let namespaceFD = open(namespace, O_RDONLY | O_CLOEXEC)
         guard namespaceFD >= 0 else {
             throw AgentError.dataplane("open network namespace \(namespace): \(String(cString: strerror(errno)))")
@@ -160,6 +159,13 @@ final class Dataplane: @unchecked Sendable {
                               mtu: network.driver == .overlay ? Dataplane.overlayMTU : nil)
             try links.setMaster(hostSide, master: bridge)
         }
+        try configure(endpoint, network: network, namespace: namespace)
+    }
+
+    /// Programs, address and state of an endpoint whose interface exists; every step is
+    /// idempotent, so reconcile finishes what an agent killed half-way left.
+    func configure(_ endpoint: Endpoint, network: Network, namespace: String) throws {
+        guard let inside = endpoint.containerInterface, let ip = endpoint.ip, let subnet = network.subnet else { return }
         try attachPrograms(endpoint, network: network, namespace: namespace)
         if let hostSide = endpoint.hostInterface { try links.setUp(hostSide) }
         let container = try RouteSocket(namespace: namespace)
@@ -178,7 +184,7 @@ final class Dataplane: @unchecked Sendable {
 
     /// (Re)attaches the endpoint programs: on the host side of a veth, or on the macvlan
     /// device inside the container (attached from within its namespace).
-    func attachPrograms(_ endpoint: Endpoint, network: Network, namespace: String) throws {
+    private func attachPrograms(_ endpoint: Endpoint, network: Network, namespace: String) throws {
         if let hostSide = endpoint.hostInterface {
             guard let index = links.index(of: hostSide) else { return }
             try programs.attachEndpoint(interface: hostSide, ifindex: UInt32(index), endpoint: endpoint, network: network)

@@ -4,47 +4,8 @@
 #
 #   underlay: bridge ul 192.0.2.254 (etcd :2379) -- u1, u2, u3
 #   host N:   eth0 192.0.2.N -- agent --cluster-store etcd://192.0.2.254:2379 --advertise-address 192.0.2.N
-UNDER_NS=$TAG-under
-netns_add "$UNDER_NS"
-in_under() { nsenter --net=/run/netns/"$UNDER_NS" "$@"; }
-in_under ip link add ul type bridge
-in_under ip addr add 192.0.2.254/24 dev ul
-in_under ip link set ul up
-for n in 1 2 3; do
-    netns_add "$TAG-h$n"
-    ip link add u$n netns "$UNDER_NS" type veth peer name eth0 netns "$TAG-h$n"
-    in_under ip link set u$n master ul up
-    ip -n "$TAG-h$n" addr add 192.0.2.$n/24 dev eth0
-    ip -n "$TAG-h$n" link set eth0 up
-done
-in_under etcd --name sandbox --data-dir "$STATE/etcd" --listen-client-urls http://192.0.2.254:2379 \
-    --advertise-client-urls http://192.0.2.254:2379 --listen-peer-urls http://127.0.0.1:2380 \
-    --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster sandbox=http://127.0.0.1:2380 >"$STATE/etcd.log" 2>&1 &
-for _ in $(seq 1 100); do in_under curl -sf http://192.0.2.254:2379/health >/dev/null && break; sleep 0.1; done
+cluster_up 3
 check "etcd answers on the underlay" in_under curl -sf http://192.0.2.254:2379/health
-
-# start_host N: the agent of host N (own state, socket, BPF root and cgroup).
-start_host() {
-    local n=$1 dir=$STATE/h$1
-    mkdir -p "$dir" "$CGROUP/h$n"
-    sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP/h$n" \
-        "$BIN" daemon --netns "$TAG-h$n" --state-dir "$dir/state" --bpf-root "$dir/bpf" --cgroup "$CGROUP/h$n" \
-        --socket "$dir/agent.sock" --metrics-address 127.0.0.1:$METRICS_PORT \
-        --cluster-store etcd://192.0.2.254:2379 --advertise-address 192.0.2.$n >>"$dir/agent.log" 2>&1 &
-    echo $! >"$dir/agent.pid"
-    for _ in $(seq 1 200); do
-        [ -S "$dir/agent.sock" ] && on $n network ls >/dev/null 2>&1 && return 0
-        kill -0 "$(cat "$dir/agent.pid")" 2>/dev/null || { cat "$dir/agent.log"; return 1; }
-        sleep 0.05
-    done
-    cat "$dir/agent.log"; return 1
-}
-# on N bridgeport-args...: the CLI against host N's agent.
-on() { local n=$1; shift; BRIDGEPORT_SOCKET=$STATE/h$n/agent.sock "$BIN" "$@"; }
-in_h() { local n=$1; shift; nsenter --net=/run/netns/"$TAG-h$n" "$@"; }
-# eventually SECONDS command...: retries until the command succeeds.
-eventually() { local t=$1; shift; for _ in $(seq 1 $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; "$@"; }
-
 for n in 1 2 3; do check "agent of host $n joins the cluster" start_host $n; done
 check_fails "a cluster store needs an advertise address" 125 'needs --advertise-address' \
     "$BIN" daemon --cluster-store etcd://192.0.2.254:2379
