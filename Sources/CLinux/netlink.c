@@ -492,6 +492,23 @@ int bp_route_list(bp_nl *nl, bp_prefix_cb cb, void *ctx) {
     return 0;
 }
 
+int bp_neigh_list_permanent(bp_nl *nl, const char *dev, bp_prefix_cb cb, void *ctx) {
+    int index = bp_link_index(nl, dev);
+    if (index < 0) return index;
+    struct nl_cache *cache;
+    nl->kernel_errno = 0;
+    int rc = result(nl, rtnl_neigh_alloc_cache(nl->sk, &cache));
+    if (rc < 0) return rc;
+    for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        struct rtnl_neigh *n = (struct rtnl_neigh *)o;
+        if (rtnl_neigh_get_ifindex(n) != index || rtnl_neigh_get_family(n) != AF_INET ||
+            !(rtnl_neigh_get_state(n) & NUD_PERMANENT)) continue;
+        cb(ctx, inet_value(rtnl_neigh_get_dst(n)), 32);
+    }
+    nl_cache_free(cache);
+    return 0;
+}
+
 // Used by bp_netns_create: brings lo up in the calling thread's network namespace.
 int bp_internal_lo_up(void) {
     bp_nl *nl;

@@ -97,6 +97,13 @@ extension Agent {
         let remote = endpoints.filter { $0.value.host != cluster.host }
         for (key, endpoint) in remoteEndpoints where remote[key] != endpoint { removeRemoteEndpoint(key) }
         for (key, endpoint) in remote where remoteEndpoints[key] != endpoint { addRemoteEndpoint(key, endpoint) }
+        // Entries the kernel kept from containers that went while no agent ran here.
+        for network in registry.networks where network.driver == .overlay {
+            let keep = Set(remote.values.filter { $0.networkID == network.id }.map(\.ip))
+            for ip in dataplane.removeStaleRemoteEndpoints(network: network, keeping: keep) {
+                logger.info("removed the entry of a gone overlay container", metadata: ["network": "\(network.name)", "address": "\(ip)"])
+            }
+        }
     }
 
     func applyClusterEvents(_ events: [EtcdWatchEvent]) {

@@ -132,6 +132,17 @@ final class Dataplane: @unchecked Sendable {
         try links.setRemoteNeighbour(device: device, ip: ip.value, mac: mac.bytes, vtep: host.value)
     }
 
+    /// Removes neighbour entries of remote containers that `keeping` does not hold (left
+    /// by containers that went while no agent ran). Returns their addresses.
+    func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPv4Address>) -> [IPv4Address] {
+        guard let device = network.vxlanName, let present = try? links.permanentNeighbours(device: device) else { return [] }
+        let stale = present.map(IPv4Address.init).filter { !keeping.contains($0) }
+        for ip in stale {
+            links.removeRemoteNeighbour(device: device, ip: ip.value, mac: MACAddress(derivedFrom: ip).bytes, vtep: 0)
+        }
+        return stale
+    }
+
     func removeRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) {
         guard let device = network.vxlanName else { return }
         links.removeRemoteNeighbour(device: device, ip: ip.value, mac: mac.bytes, vtep: host.value)

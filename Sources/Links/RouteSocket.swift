@@ -101,6 +101,11 @@ public final class RouteSocket: @unchecked Sendable {
         try call("add forwarding entry to \(dotted(vtep)) on", device) { bp_fdb_replace($0, device, mac, vtep.bigEndian) }
     }
 
+    /// The addresses (host order) of the permanent neighbour entries on a device.
+    public func permanentNeighbours(device: String) throws -> [UInt32] {
+        try prefixes("neighbours of \(device)") { bp_neigh_list_permanent($0, device, $1, $2) }.map(\.address)
+    }
+
     /// Removes both entries; missing ones are fine.
     public func removeRemoteNeighbour(device: String, ip: UInt32, mac: [UInt8], vtep: UInt32) {
         _ = lock.locked { bp_neigh_del(handle, device, ip.bigEndian, mac) }

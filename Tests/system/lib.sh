@@ -89,6 +89,12 @@ start_host() {  # start_host N: the agent of host N (own state, socket, BPF root
     cat "$dir/agent.log"; return 1
 }
 
+stop_host() {  # stop_host N [SIGNAL]: stops host N's agent (TERM by default) and waits for it
+    local pid; pid=$(cat "$STATE/h$1/agent.pid")
+    kill -"${2:-TERM}" "$pid" 2>/dev/null
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+}
+
 agent_start() {
     sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP" \
         "$BIN" daemon --netns "$HOST_NS" --state-dir "$STATE/state" --bpf-root "$STATE/bpf" --cgroup "$CGROUP" \

@@ -64,6 +64,8 @@ int bp_link_list(bp_nl *nl, bp_link_cb cb, void *ctx);
 typedef void (*bp_prefix_cb)(void *ctx, uint32_t addr, int prefix);
 int bp_addr_list(bp_nl *nl, bp_prefix_cb cb, void *ctx);
 int bp_route_list(bp_nl *nl, bp_prefix_cb cb, void *ctx);
+// The permanent IPv4 neighbour entries of dev (as /32 prefixes).
+int bp_neigh_list_permanent(bp_nl *nl, const char *dev, bp_prefix_cb cb, void *ctx);
 
 // ---- namespaces ---------------------------------------------------------------------
 

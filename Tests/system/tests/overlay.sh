@@ -47,7 +47,7 @@ check_output "host 1 has no series of b2" '^$' sh -c "nsenter --net=/run/netns/$
 on 1 exec a1 ping -c 40 -i 0.1 -W 1 "$b2" >"$STATE/restart-ping.txt" 2>&1 &
 ping_pid=$!
 sleep 0.5
-kill -TERM "$(cat "$STATE/h2/agent.pid")"; while kill -0 "$(cat "$STATE/h2/agent.pid")" 2>/dev/null; do sleep 0.05; done
+stop_host 2
 check "host 2's agent restarts" start_host 2
 wait $ping_pid
 check_output "pings across the restart lost nothing" ' 0% packet loss' cat "$STATE/restart-ping.txt"
@@ -64,11 +64,19 @@ distinct=$(sort -u <<<"$addresses" | grep -c .)
 [ "$distinct" = 53 ] && pass "53 containers, 53 distinct addresses" || fail "$distinct distinct addresses of 53"
 check "r1 (host 2) reaches r2 (host 3)" on 2 exec r1 ping -c 1 -W 2 "$(on 3 inspect -f '{{.NetworkSettings.Networks.ov1.IPAddress}}' r2)"
 
+# A container that goes while a host's agent is down leaves no entry on that host.
+r1=$(on 2 inspect -f '{{.NetworkSettings.Networks.ov1.IPAddress}}' r1)
+check_output "host 1 knows r1" "^$r1 .*PERMANENT" in_h 1 ip neigh show nud permanent
+stop_host 1
+on 2 rm -f r1 >/dev/null
+check "host 1's agent restarts" start_host 1
+check "host 1 dropped the entry of r1, gone meanwhile" eventually 5 sh -c "! ip -n $TAG-h1 neigh show nud permanent | grep -q '^$r1 '"
+
 check_fails "ov1 cannot be removed while other hosts have containers on it" 1 'has active endpoints' on 1 network rm ov1
 
 # A host that dies: its containers leave the others when its lease expires (10 s).
 check_output "host 1 knows c3" "$c3 .*PERMANENT" in_h 1 ip neigh show nud permanent
-kill -KILL "$(cat "$STATE/h3/agent.pid")"
+stop_host 3 KILL
 check "after the lease, host 1 forgets c3" eventually 20 sh -c "! nsenter --net=/run/netns/$TAG-h1 ip neigh show nud permanent | grep -q '^$c3 '"
 check_fails "a1 no longer reaches c3" 1 '100% packet loss' on 1 exec a1 ping -c 1 -W 1 "$c3"
 check_output "a1's /etc/hosts no longer names c3" '^$' sh -c "BRIDGEPORT_SOCKET=$STATE/h1/agent.sock '$BIN' exec a1 grep -w c3 /etc/hosts"
