@@ -56,8 +56,7 @@ extension Agent {
     func releaseOverlayAddresses(_ endpoints: [Endpoint]) async {
         guard let cluster else { return }
         for endpoint in endpoints {
-            guard let ip = endpoint.ip, (try? registry.network(endpoint.networkID).driver) == .overlay
-                    || !registry.networks.contains(where: { $0.id == endpoint.networkID }) else { continue }
+            guard let ip = endpoint.ip, (try? registry.network(endpoint.networkID).driver) == .overlay else { continue }
             await cluster.release(networkID: endpoint.networkID, ip: ip)
         }
     }
