@@ -11,12 +11,13 @@ BIN          := .build/debug/bridgeport
 
 # Debian packages the build, tests and demo use.
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev \
-                pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk etcd-server
+                pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk etcd-server \
+                containernetworking-plugins
 
 .PHONY: deps bench-deps bpf build test demo demo-down bench clean
 
 # ... and the ones only `make bench` needs (the paths it compares Bridgeport with).
-BENCH_PACKAGES := iptables iperf3 socat containernetworking-plugins
+BENCH_PACKAGES := iptables iperf3 socat
 
 # apt_install: installs whichever of the packages given is missing.
 define apt_install

@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "bridgeport", targets: ["bridgeport"]),
+        .executable(name: "bridgeport-cni", targets: ["bridgeport-cni"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -65,6 +66,9 @@ let package = Package(
             "API", "Daemon", "Model", "Links", "BPF",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // The CNI plugin: runtimes (containerd, Podman, ...) hand it their containers' veths.
+        .executableTarget(name: "bridgeport-cni", dependencies: ["API", "Model"]),
 
         // `make bench`: scrape cost at 1,000 and 10,000 endpoints.
         .executableTarget(name: "exporter-bench", dependencies: ["Daemon", "BPF", "CBPF", "Model"]),

@@ -34,6 +34,23 @@ enum APIRoutes {
             }
         }
 
+        // Other runtimes' container interfaces (the CNI plugin).
+        v1.post("attachments") { request, context in
+            let body = try await request.decode(as: AttachmentRequest.self, context: context)
+            return try await answer(status: .created) { try await agent.attach(body) }
+        }
+        v1.get("attachments/:container/:interface") { _, context in
+            try await answer {
+                try await agent.attachment(context.parameters.require("container"), context.parameters.require("interface"))
+            }
+        }
+        v1.delete("attachments/:container/:interface") { _, context in
+            try await answer {
+                try await agent.detachAttachment(context.parameters.require("container"), context.parameters.require("interface"))
+                return ErrorBody?.none
+            }
+        }
+
         v1.get("containers") { request, _ in
             json(await agent.containerViews(all: request.uri.queryParameters["all"] == "1"))
         }
@@ -92,6 +109,7 @@ enum APIRoutes {
         case .containerRunning, .containerNotRunning: .conflict
         case .commandNotFound, .commandNotExecutable: .badRequest
         case .parentNotFound: .badRequest
+        case .attachmentNotFound: .notFound
         case .dataplane, .startup, .cluster: .internalServerError
         }
     }

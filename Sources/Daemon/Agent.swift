@@ -80,6 +80,7 @@ public actor Agent {
             }
             try updateDefaultRoute(container)
         }
+        repairs += try reconcileAttachments()
         try dataplane.syncPorts(registry)
         try dataplane.syncNamespaces(containers: registry.containers.filter(usesOwnNamespace).map { configuration.namespacePath($0.id) })
         let cgroup = try dataplane.attachSocketHooks(cgroup: configuration.cgroupPath)
@@ -317,6 +318,10 @@ public actor Agent {
     /// its metric series end; the container keeps running without that interface, and
     /// the next start of the agent recreates it.
     public func linkRemoved(ifindex: UInt32, name: String) {
+        if let attachment = registry.attachments.first(where: { $0.hostInterface == name }) {
+            try? detachAttachment(attachment.containerID, attachment.interface)
+            return
+        }
         guard let endpoint = registry.endpoints.first(where: { $0.hostInterface == name }) else { return }
         dataplane.forgetRemovedLink(name: name, ifindex: ifindex)
         let container = (try? registry.container(endpoint.containerID))?.name ?? endpoint.containerID

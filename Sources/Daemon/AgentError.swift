@@ -10,6 +10,7 @@ public enum AgentError: Error, CustomStringConvertible {
     case startup(String)
     case parentNotFound(String)
     case cluster(String)
+    case attachmentNotFound(String)
 
     public var description: String {
         switch self {
@@ -22,6 +23,7 @@ public enum AgentError: Error, CustomStringConvertible {
         case let .startup(message): message
         case let .parentNotFound(parent): "-o parent interface was not found on the host: \(parent)"
         case let .cluster(message): message
+        case let .attachmentNotFound(id): "no attachment \(id): Bridgeport equips no such container interface"
         }
     }
 

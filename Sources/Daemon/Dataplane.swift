@@ -228,6 +228,20 @@ final class Dataplane: @unchecked Sendable {
         }
     }
 
+    // MARK: Other runtimes' interfaces
+
+    /// Equips a veth another runtime made (see Attachment) with the endpoint programs.
+    func equip(_ attachment: Attachment) throws {
+        guard let index = links.index(of: attachment.hostInterface) else {
+            throw AgentError.dataplane("interface \(attachment.hostInterface) does not exist in the agent's network namespace: is the agent running in the runtime's host namespace?")
+        }
+        try programs.attachForeign(interface: attachment.hostInterface, ifindex: UInt32(index), ip: attachment.ip, mac: attachment.mac)
+    }
+
+    func unequip(_ attachment: Attachment) {
+        programs.forget(interface: attachment.hostInterface, ifindex: links.index(of: attachment.hostInterface).map(UInt32.init))
+    }
+
     func setDefaultRoute(namespace: String, via gateway: IPv4Address?, device: String?) throws {
         let container = try RouteSocket(namespace: namespace)
         if let gateway, let device {
@@ -249,10 +263,11 @@ final class Dataplane: @unchecked Sendable {
             programs.forget(interface: link.name, ifindex: UInt32(link.index))
             return "removed orphaned link \(link.name)"
         }
-        let interfaces = Set(registry.endpoints.compactMap(\.attachmentName)).union(try uplinks().map(\.name))
+        let interfaces = Set(registry.endpoints.compactMap(\.attachmentName) + registry.attachments.map(\.hostInterface))
+            .union(try uplinks().map(\.name))
         let ifindexes = Set(registry.endpoints.compactMap { endpoint in
             (endpoint.linkIndex ?? endpoint.hostInterface.flatMap(links.index(of:))).map(UInt32.init)
-        })
+        } + registry.attachments.compactMap { links.index(of: $0.hostInterface).map(UInt32.init) })
         return removed + programs.removeOrphanedLinks(keeping: interfaces) + (try programs.removeOrphanedEndpoints(keeping: ifindexes))
     }
 
@@ -339,12 +354,16 @@ final class Dataplane: @unchecked Sendable {
     /// Makes the port and allow maps match every container of the registry (start-up,
     /// connect, disconnect, `port allow`).
     func syncPorts(_ registry: Registry) throws {
+        let attached = registry.attachments.flatMap { attachment -> [Published] in
+            guard let index = links.index(of: attachment.hostInterface) else { return [] }
+            return attachment.ports.map { Published(mapping: $0, ip: attachment.ip, ifindex: UInt32(index), allowed: nil) }
+        }
         try programs.syncPorts(registry.containers.flatMap { container -> [Published] in
             guard let (ip, ifindex) = portTarget(container, registry) else { return [] }
             return container.ports.map {
                 Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto))
             }
-        })
+        } + attached)
     }
 
     private func portTarget(_ container: Container, _ registry: Registry) -> (IPv4Address, UInt32)? {

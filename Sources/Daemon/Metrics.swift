@@ -146,10 +146,18 @@ public enum Exporter {
         var endpointLabels: [UInt32: [(String, String)]] = [:]
         let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
         let networks = Dictionary(uniqueKeysWithValues: registry.networks.map { ($0.id, $0) })
-        for endpoint in registry.endpoints {
+        // Bridgeport's containers, then other runtimes' (CNI: the runtime's container ID and network).
+        var series: [(UInt32, [(String, String)])] = registry.endpoints.compactMap { endpoint in
             guard let interface = endpoint.interfaceLabel, let index = counters.index(of: endpoint),
-                  let container = containers[endpoint.containerID], let network = networks[endpoint.networkID] else { continue }
-            let labels = [("container", container.name), ("network", network.name), ("interface", interface)]
+                  let container = containers[endpoint.containerID], let network = networks[endpoint.networkID] else { return nil }
+            return (index, [("container", container.name), ("network", network.name), ("interface", interface)])
+        }
+        series += registry.attachments.compactMap { attachment in
+            counters.interfaces[attachment.hostInterface].map {
+                ($0, [("container", attachment.containerID), ("network", attachment.network), ("interface", attachment.hostInterface)])
+            }
+        }
+        for (index, labels) in series {
             endpointLabels[index] = labels
             let stats = counters.endpoints[index] ?? bp_endpoint_stats()
             receiveBytes.add(labels, stats.rx.bytes)

@@ -104,6 +104,19 @@ final class Programs: @unchecked Sendable {
             try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes,
                                                                networkID: number(of: network.id), flags: UInt32(flags)))
         }
+        try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: insideContainer)
+    }
+
+    /// An interface another runtime made (a CNI chain's veth): anti-spoofing and
+    /// counters only; Bridgeport knows neither its network (no isolation) nor masquerades
+    /// for it (the runtime's chain does).
+    func attachForeign(interface: String, ifindex: UInt32, ip: IPv4Address, mac: MACAddress) throws {
+        try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes, networkID: 0,
+                                                           flags: UInt32(BP_EP_F_ENFORCE_SOURCE.rawValue)))
+        try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: false, ours: false)
+    }
+
+    private func attachEndpointHooks(interface: String, ifindex: UInt32, insideContainer: Bool, ours: Bool = true) throws {
         let fromContainer = try endpointObject.program(BP_PROG_ENDPOINT_INGRESS)
         let toContainer = try endpointObject.program(BP_PROG_ENDPOINT_EGRESS)
         if insideContainer {
@@ -114,7 +127,7 @@ final class Programs: @unchecked Sendable {
                        mode: endpointMode)
         }
         // A filter an agent in tc mode left on this veth (ours alone) would run the programs twice.
-        if endpointMode == .tcx { try? TCAttachment.removeClsact(ifindex: ifindex) }
+        if endpointMode == .tcx && ours { try? TCAttachment.removeClsact(ifindex: ifindex) }
     }
 
     private func number(of networkID: String) -> UInt16 {

@@ -113,15 +113,22 @@ public struct MACAddress: Hashable, Sendable, Codable, CustomStringConvertible {
     public init(bytes: [UInt8]) { precondition(bytes.count == 6); self.bytes = bytes }
     public init(derivedFrom ip: IPv4Address) { self.init(bytes: [0x02, 0x42] + ip.octets) }
 
+    /// "02:42:0a:00:00:05" (six hex pairs separated by ':').
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        let bytes = parts.compactMap { $0.count <= 2 ? UInt8($0, radix: 16) : nil }
+        guard parts.count == 6, bytes.count == 6 else { return nil }
+        self.bytes = bytes
+    }
+
     public var description: String { bytes.map { hex2($0) }.joined(separator: ":") }
 
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        let parts = text.split(separator: ":").compactMap { UInt8($0, radix: 16) }
-        guard parts.count == 6 else {
+        guard let parsed = MACAddress(text) else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid MAC address \"\(text)\""))
         }
-        bytes = parts
+        self = parsed
     }
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()

@@ -6,9 +6,12 @@ public struct Registry: Sendable {
     public var networks: [Network] = []
     public var containers: [Container] = []
     public var endpoints: [Endpoint] = []
+    /// Interfaces of other runtimes' containers that Bridgeport equips (CNI).
+    public var attachments: [Attachment] = []
 
-    public init(networks: [Network] = [], containers: [Container] = [], endpoints: [Endpoint] = []) {
-        self.networks = networks; self.containers = containers; self.endpoints = endpoints
+    public init(networks: [Network] = [], containers: [Container] = [], endpoints: [Endpoint] = [],
+                attachments: [Attachment] = []) {
+        self.networks = networks; self.containers = containers; self.endpoints = endpoints; self.attachments = attachments
     }
 
     // MARK: Lookups (by name, full ID or unique ID prefix, as Docker does)
@@ -296,7 +299,7 @@ public struct Registry: Sendable {
     /// Chooses a host port for each request: the asked one if free, else the first free one
     /// of its range, else (no port given) the first free ephemeral port.
     func allocatePorts(_ requests: [PortRequest], portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool) throws(ModelError) -> [PortMapping] {
-        var taken = containers.flatMap(\.ports)
+        var taken = containers.flatMap(\.ports) + attachments.flatMap(\.ports)
         var result: [PortMapping] = []
         for request in requests {
             let hostIP = request.hostIP ?? .any

@@ -43,6 +43,13 @@ public final class Store: Sendable {
                 t.uniqueKey(["networkID", "ip"])
             }
         }
+        migrator.registerMigration("v2: attachments") { db in
+            try db.create(table: "attachment") { t in
+                t.primaryKey("id", .text)
+                t.column("hostInterface", .text).notNull().unique()
+                t.column("json", .text).notNull()
+            }
+        }
         return migrator
     }
 
@@ -53,7 +60,8 @@ public final class Store: Sendable {
         try database.read { db in
             Registry(networks: try decodeAll(db, "SELECT json FROM network"),
                      containers: try decodeAll(db, "SELECT json FROM container"),
-                     endpoints: try decodeAll(db, "SELECT json FROM endpoint"))
+                     endpoints: try decodeAll(db, "SELECT json FROM endpoint"),
+                     attachments: try decodeAll(db, "SELECT json FROM attachment"))
         }
     }
 
@@ -101,6 +109,18 @@ public final class Store: Sendable {
             try db.execute(sql: "DELETE FROM endpoint WHERE containerID = ? AND networkID = ?",
                            arguments: [endpoint.containerID, endpoint.networkID])
         }
+    }
+
+    /// Records an attachment, replacing one of the same container and interface.
+    public func save(attachment: Attachment) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO attachment (id, hostInterface, json) VALUES (?, ?, ?)",
+                           arguments: [attachment.id, attachment.hostInterface, try encode(attachment)])
+        }
+    }
+
+    public func delete(attachment id: String) throws {
+        try database.write { db in try db.execute(sql: "DELETE FROM attachment WHERE id = ?", arguments: [id]) }
     }
 
     private func insert(_ endpoint: Endpoint, _ db: Database) throws {

@@ -65,3 +65,24 @@ import Testing
         #expect(network.vni == 4097 && network.scope == "global" && network.vxlanName != nil)
     }
 }
+
+/// Other runtimes' interfaces (the CNI plugin): addresses and ports are checked.
+@Suite struct AttachmentRules {
+    func request(_ id: String, host: String, ports: [PortMapping], mac: String = "02:42:0a:de:00:02") -> AttachmentRequest {
+        AttachmentRequest(containerID: id, interface: "eth0", network: "cninet", namespace: "/run/netns/\(id)", hostInterface: host,
+                          ip: "10.222.0.2", mac: mac, ports: ports)
+    }
+
+    @Test func portsAreTheHostsOnce() throws {
+        var registry = Registry()
+        let web = PortMapping(proto: .tcp, containerPort: 80, hostIP: .any, hostPort: 8080)
+        let first = try registry.planAttachment(request("a", host: "veth1", ports: [web]))
+        #expect(first.mac.description == "02:42:0a:de:00:02" && first.id == "a/eth0")
+        registry.attachments.append(first)
+        #expect(throws: ModelError.portAllocated("0.0.0.0:8080/tcp")) { try registry.planAttachment(request("b", host: "veth2", ports: [web])) }
+        // The same container asking again (a repeated ADD) replaces its own ports.
+        #expect(try registry.planAttachment(request("a", host: "veth1", ports: [web])).ports == [web])
+        #expect(throws: ModelError.self) { try registry.planAttachment(request("c", host: "veth3", ports: [], mac: "02:42:zz:00:00:01")) }
+        #expect(MACAddress("02:42:0a:de:00") == nil && MACAddress("02:42:0a:de:00:02:03") == nil)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Model
+
+/// Other runtimes' container interfaces (Attachment): the CNI plugin hands them to the
+/// agent, which owns the maps, after the runtime's own plugins made them.
+extension Agent {
+    /// Equips the interface and publishes its ports; asking again replaces what was asked before.
+    public func attach(_ request: AttachmentRequest) throws -> Attachment {
+        let attachment = try registry.planAttachment(request)
+        let previous = registry.attachments.first { $0.id == attachment.id }
+        try store.save(attachment: attachment)
+        var undo = Undo()
+        defer { undo.run() }
+        undo.add {
+            if let previous { try? self.store.save(attachment: previous) } else { try? self.store.delete(attachment: attachment.id) }
+        }
+        if let previous, previous.hostInterface != attachment.hostInterface { dataplane.unequip(previous) }
+        try dataplane.equip(attachment)
+        registry.attachments.removeAll { $0.id == attachment.id }
+        registry.attachments.append(attachment)
+        undo.add {
+            self.registry.attachments.removeAll { $0.id == attachment.id }
+            if let previous { self.registry.attachments.append(previous) }
+            try? self.dataplane.syncPorts(self.registry)
+        }
+        try dataplane.syncPorts(registry)
+        undo.cancel()
+        logger.info("attachment equipped", metadata: ["container": "\(attachment.containerID)", "interface": "\(attachment.hostInterface)",
+                                                     "ports": "\(attachment.ports.count)"])
+        return attachment
+    }
+
+    public func attachment(_ containerID: String, _ interface: String) throws -> Attachment {
+        guard let found = registry.attachments.first(where: { $0.id == containerID + "/" + interface }) else {
+            throw AgentError.attachmentNotFound(containerID + "/" + interface)
+        }
+        return found
+    }
+
+    /// Forgets the interface: its ports and map entries. One that is not known is fine
+    /// (a runtime repeats DEL).
+    public func detachAttachment(_ containerID: String, _ interface: String) throws {
+        guard let attachment = try? attachment(containerID, interface) else { return }
+        try store.delete(attachment: attachment.id)
+        registry.attachments.removeAll { $0.id == attachment.id }
+        dataplane.unequip(attachment)
+        try dataplane.syncPorts(registry)
+        logger.info("attachment removed", metadata: ["container": "\(containerID)", "interface": "\(attachment.hostInterface)"])
+    }
+
+    /// At start: attachments whose veth is gone (removed while no agent ran) are forgotten,
+    /// the others equipped again.
+    func reconcileAttachments() throws -> [String] {
+        var repairs: [String] = []
+        for attachment in registry.attachments {
+            if dataplane.linkExists(attachment.hostInterface) {
+                try dataplane.equip(attachment)
+            } else {
+                try store.delete(attachment: attachment.id)
+                registry.attachments.removeAll { $0.id == attachment.id }
+                repairs.append("forgot attachment \(attachment.id): its interface \(attachment.hostInterface) is gone")
+            }
+        }
+        return repairs
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// A container interface another runtime made (the reference CNI `bridge` plugin, say)
+/// whose host-side veth Bridgeport equips: counters, anti-spoofing and published ports
+/// in its maps. Bridgeport neither made nor removes the veth.
+public struct Attachment: Codable, Sendable, Hashable, Identifiable {
+    /// The runtime's container ID (CNI_CONTAINERID).
+    public var containerID: String
+    /// The interface inside the container (CNI_IFNAME).
+    public var interface: String
+    /// The runtime's network name (the CNI configuration's "name").
+    public var network: String
+    /// The container's network namespace (CNI_NETNS).
+    public var namespace: String
+    public var hostInterface: String
+    public var ip: IPv4Address
+    public var mac: MACAddress
+    public var ports: [PortMapping]
+
+    public var id: String { containerID + "/" + interface }
+
+    public init(containerID: String, interface: String, network: String, namespace: String, hostInterface: String,
+                ip: IPv4Address, mac: MACAddress, ports: [PortMapping]) {
+        self.containerID = containerID; self.interface = interface; self.network = network; self.namespace = namespace
+        self.hostInterface = hostInterface; self.ip = ip; self.mac = mac; self.ports = ports
+    }
+}
+
+/// What a runtime asks for, before validation (addresses as text).
+public struct AttachmentRequest: Codable, Sendable {
+    public var containerID: String
+    public var interface: String
+    public var network: String
+    public var namespace: String
+    public var hostInterface: String
+    public var ip: String
+    public var mac: String
+    public var ports: [PortMapping]
+
+    public init(containerID: String, interface: String, network: String, namespace: String, hostInterface: String,
+                ip: String, mac: String, ports: [PortMapping]) {
+        self.containerID = containerID; self.interface = interface; self.network = network; self.namespace = namespace
+        self.hostInterface = hostInterface; self.ip = ip; self.mac = mac; self.ports = ports
+    }
+}
+
+extension Registry {
+    /// Validates an attachment. Asking again for the same container and interface
+    /// replaces it (a runtime may repeat ADD); its host ports must be free of every
+    /// other container's and attachment's.
+    public func planAttachment(_ request: AttachmentRequest) throws(ModelError) -> Attachment {
+        guard !request.containerID.isEmpty else { throw .invalidName(request.containerID, "the container ID is empty") }
+        try validateInterfaceName(request.interface, option: "interface")
+        try validateInterfaceName(request.hostInterface, option: "host interface")
+        guard let ip = IPv4Address(request.ip) else { throw .invalidIP(request.ip, "expected an IPv4 address like 10.22.0.5") }
+        guard let mac = MACAddress(request.mac) else {
+            throw .invalidOption("mac=\(request.mac)", "expected a MAC address like 02:42:0a:16:00:05")
+        }
+        let attachment = Attachment(containerID: request.containerID, interface: request.interface, network: request.network,
+                                    namespace: request.namespace, hostInterface: request.hostInterface, ip: ip, mac: mac,
+                                    ports: request.ports)
+        var taken = containers.flatMap(\.ports) + attachments.filter { $0.id != attachment.id }.flatMap(\.ports)
+        for mapping in attachment.ports {
+            guard mapping.hostPort > 0, mapping.containerPort > 0 else {
+                throw .invalidPortSpec("\(mapping.hostPort):\(mapping.containerPort)", "ports are 1 to 65535")
+            }
+            if taken.contains(where: { $0.conflicts(with: mapping) }) {
+                throw .portAllocated("\(mapping.hostIP):\(mapping.hostPort)/\(mapping.proto.rawValue)")
+            }
+            taken.append(mapping)
+        }
+        return attachment
+    }
+}
