@@ -15,7 +15,7 @@ extension Agent {
             if let previous { try? self.store.save(attachment: previous) } else { try? self.store.delete(attachment: attachment.id) }
         }
         if let previous, previous.hostInterface != attachment.hostInterface { dataplane.unequip(previous) }
-        try dataplane.equip(attachment)
+        try dataplane.equip(attachment, network: nil)
         registry.attachments.removeAll { $0.id == attachment.id }
         registry.attachments.append(attachment)
         undo.add {
@@ -54,7 +54,7 @@ extension Agent {
         var repairs: [String] = []
         for attachment in registry.attachments {
             if dataplane.linkExists(attachment.hostInterface) {
-                try dataplane.equip(attachment)
+                try dataplane.equip(attachment, network: attachment.networkID.flatMap { id in registry.networks.first { $0.id == id } })
             } else {
                 try store.delete(attachment: attachment.id)
                 registry.attachments.removeAll { $0.id == attachment.id }

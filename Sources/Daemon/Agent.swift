@@ -19,6 +19,8 @@ public actor Agent {
     let cluster: ClusterStore?
     /// Overlay containers of other hosts, by their key in the cluster store.
     var remoteEndpoints: [String: ClusterEndpoint] = [:]
+    /// Docker's remote driver: endpoints created and not yet joined, by endpoint ID.
+    var dockerEndpoints: [String: DockerEndpoint] = [:]
     /// Networks whose members' /etc/hosts files still lack a container that came or went
     /// (see `refreshPeersSoon`), and the task that will write them.
     private var stalePeerFiles: Set<String> = []

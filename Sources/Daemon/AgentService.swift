@@ -40,9 +40,20 @@ public enum AgentService {
             "metrics": "\(tls == nil ? "http" : "https")://\(configuration.metricsHost):\(configuration.metricsPort)/metrics",
         ])
         var services: [any Service] = [api, metrics, LinkWatch(agent: agent, logger: logger)]
+        if let path = configuration.dockerPluginSocket {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try claimSocket(path)
+            services.append(Application(
+                router: DockerPlugin.router(agent: agent), server: .http1(configuration: httpLimits),
+                configuration: .init(address: .unixDomainSocket(path: path), serverName: "bridgeport"),
+                onServerRunning: { _ in chmod(path, 0o600) }, logger: logger))
+        }
         if let cluster = agent.cluster { services.append(ClusterSync(agent: agent, cluster: cluster, logger: logger)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        defer { unlink(configuration.socketPath) }
+        defer {
+            unlink(configuration.socketPath)
+            if let path = configuration.dockerPluginSocket { unlink(path) }
+        }
         try await group.run()
     }
 

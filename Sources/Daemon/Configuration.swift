@@ -27,6 +27,9 @@ public struct AgentConfiguration: Sendable {
     /// This host's address on the underlay: other hosts send its containers' VXLAN
     /// traffic there.
     public var advertiseAddress: IPv4Address?
+    /// Where to serve Docker's remote network driver protocol (e.g.
+    /// /run/docker/plugins/bridgeport.sock); nil serves none.
+    public var dockerPluginSocket: String?
     /// How long a host's entries outlive its agent in the cluster store.
     public var clusterLeaseSeconds = 10
 

@@ -230,16 +230,44 @@ final class Dataplane: @unchecked Sendable {
 
     // MARK: Other runtimes' interfaces
 
-    /// Equips a veth another runtime made (see Attachment) with the endpoint programs.
-    func equip(_ attachment: Attachment) throws {
+    /// Equips a veth another runtime made (see Attachment) with the endpoint programs:
+    /// with the policy of `network` when it hangs on one of Bridgeport's bridges.
+    func equip(_ attachment: Attachment, network: Network?) throws {
         guard let index = links.index(of: attachment.hostInterface) else {
             throw AgentError.dataplane("interface \(attachment.hostInterface) does not exist in the agent's network namespace: is the agent running in the runtime's host namespace?")
         }
-        try programs.attachForeign(interface: attachment.hostInterface, ifindex: UInt32(index), ip: attachment.ip, mac: attachment.mac)
+        if let network {
+            let endpoint = Endpoint(containerID: attachment.containerID, networkID: network.id, ip: attachment.ip, mac: attachment.mac,
+                                    hostInterface: attachment.hostInterface, containerInterface: attachment.interface, order: 0)
+            try programs.attachEndpoint(interface: attachment.hostInterface, ifindex: UInt32(index), endpoint: endpoint, network: network)
+        } else {
+            try programs.attachForeign(interface: attachment.hostInterface, ifindex: UInt32(index), ip: attachment.ip, mac: attachment.mac)
+        }
     }
 
+    /// Forgets its map entries; the veth goes too when it is Bridgeport's (Docker's driver).
     func unequip(_ attachment: Attachment) {
-        programs.forget(interface: attachment.hostInterface, ifindex: links.index(of: attachment.hostInterface).map(UInt32.init))
+        let index = links.index(of: attachment.hostInterface)
+        if attachment.networkID != nil { _ = try? links.delete(link: attachment.hostInterface) }
+        programs.forget(interface: attachment.hostInterface, ifindex: index.map(UInt32.init))
+    }
+
+    /// Docker's remote driver: a veth pair on the network's bridge whose container side
+    /// (`peer`, with the endpoint's MAC) stays in this namespace, down, for dockerd to
+    /// move into the sandbox and rename.
+    func addDockerVeth(hostSide: String, peer: String, mac: MACAddress, network: Network, alias: String) throws {
+        guard let bridge = network.bridgeName else { throw AgentError.dataplane("network \(network.name) has no bridge") }
+        let here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard here >= 0 else { throw AgentError.dataplane("open this network namespace: \(String(cString: strerror(errno)))") }
+        defer { close(here) }
+        try links.addVeth(host: hostSide, alias: alias, peer: peer, peerNamespace: here, peerMAC: mac.bytes)
+        do {
+            try links.setMaster(hostSide, master: bridge)
+            try links.setUp(hostSide)
+        } catch {
+            _ = try? links.delete(link: hostSide)
+            throw error
+        }
     }
 
     func setDefaultRoute(namespace: String, via gateway: IPv4Address?, device: String?) throws {
@@ -255,7 +283,7 @@ final class Dataplane: @unchecked Sendable {
 
     /// Deletes links marked as ours that no network or endpoint of the registry owns.
     func removeOrphans(keeping registry: Registry) throws -> [String] {
-        let owners = Set(registry.networks.map(\.id) + registry.endpoints.map(\.id))
+        let owners = Set(registry.networks.map(\.id) + registry.endpoints.map(\.id) + registry.attachments.map(\.id))
         let removed = try links.links().compactMap { link -> String? in
             guard let alias = link.alias, alias.hasPrefix(Dataplane.aliasPrefix),
                   !owners.contains(String(alias.dropFirst(Dataplane.aliasPrefix.count))) else { return nil }

@@ -16,13 +16,16 @@ public struct Attachment: Codable, Sendable, Hashable, Identifiable {
     public var ip: IPv4Address
     public var mac: MACAddress
     public var ports: [PortMapping]
+    /// A Bridgeport network the interface hangs on (Docker's remote driver): its policy
+    /// applies, and the veth is Bridgeport's to remove. Nil for a CNI chain's veth.
+    public var networkID: String? = nil
 
     public var id: String { containerID + "/" + interface }
 
     public init(containerID: String, interface: String, network: String, namespace: String, hostInterface: String,
-                ip: IPv4Address, mac: MACAddress, ports: [PortMapping]) {
+                ip: IPv4Address, mac: MACAddress, ports: [PortMapping], networkID: String? = nil) {
         self.containerID = containerID; self.interface = interface; self.network = network; self.namespace = namespace
-        self.hostInterface = hostInterface; self.ip = ip; self.mac = mac; self.ports = ports
+        self.hostInterface = hostInterface; self.ip = ip; self.mac = mac; self.ports = ports; self.networkID = networkID
     }
 }
 

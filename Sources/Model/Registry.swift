@@ -298,8 +298,9 @@ public struct Registry: Sendable {
 
     /// Chooses a host port for each request: the asked one if free, else the first free one
     /// of its range, else (no port given) the first free ephemeral port.
-    func allocatePorts(_ requests: [PortRequest], portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool) throws(ModelError) -> [PortMapping] {
-        var taken = containers.flatMap(\.ports) + attachments.flatMap(\.ports)
+    public func allocatePorts(_ requests: [PortRequest], portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool,
+                              exceptAttachment: String? = nil) throws(ModelError) -> [PortMapping] {
+        var taken = containers.flatMap(\.ports) + attachments.filter { $0.id != exceptAttachment }.flatMap(\.ports)
         var result: [PortMapping] = []
         for request in requests {
             let hostIP = request.hostIP ?? .any

@@ -42,6 +42,9 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "This host's underlay address, where other hosts send its containers' overlay traffic (needs --cluster-store).")
     var advertiseAddress: String?
 
+    @Option(help: "Serve Docker's remote network driver protocol on this socket, e.g. /run/docker/plugins/bridgeport.sock (then: docker network create -d bridgeport).")
+    var dockerPluginSocket: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -98,6 +101,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.attachMode = TCAttachMode(rawValue: attach)
         configuration.webConfigFile = webConfigFile
         configuration.clusterStore = clusterStore
+        configuration.dockerPluginSocket = dockerPluginSocket
         configuration.advertiseAddress = advertiseAddress.flatMap(IPv4Address.init)
         do {
             try await AgentService.run(configuration: configuration, logger: logger)

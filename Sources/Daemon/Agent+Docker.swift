@@ -1,0 +1,92 @@
+import Foundation
+import Model
+
+/// An endpoint Docker created on one of its Bridgeport networks, before it joins a sandbox.
+struct DockerEndpoint: Sendable {
+    var networkID: String
+    var ip: IPv4Address
+    var mac: MACAddress
+}
+
+/// Docker's remote network driver (libnetwork's plugin protocol): dockerd hands out the
+/// networks' pools and the endpoints' addresses (its own IPAM); Bridgeport makes the
+/// bridge and veths and applies its policy, counters and published ports. A Docker
+/// network is a Bridgeport bridge network with the same ID; a joined endpoint is an
+/// Attachment on it, so it survives agent restarts as CNI's do.
+extension Agent {
+    static func dockerNetworkName(_ id: String) -> String { "docker-" + id.prefix(12) }
+
+    func dockerCreateNetwork(id: String, pool: String, gateway: String?, options: [String: String]) throws {
+        guard !registry.networks.contains(where: { $0.id == id }) else { return }
+        let request = NetworkRequest(name: Agent.dockerNetworkName(id), driver: "bridge", subnet: pool,
+                                     gateway: gateway.map { String($0.split(separator: "/")[0]) }, options: options)
+        try addNetwork(try registry.planNetwork(request, id: id, now: Date(), hostPrefixes: try dataplane.hostPrefixes()))
+    }
+
+    func dockerDeleteNetwork(id: String) throws {
+        guard let network = registry.networks.first(where: { $0.id == id }) else { throw AgentError.dataplane("no network \(id)") }
+        if let joined = registry.attachments.first(where: { $0.networkID == id }) {
+            throw ModelError.networkHasEndpoints(network.name, [joined.containerID])
+        }
+        try dropNetwork(try registry.planRemoveNetwork(id))
+    }
+
+    /// Records the address Docker gave; returns the MAC when Docker gave none.
+    func dockerCreateEndpoint(network id: String, endpoint: String, address: String, mac: String?) throws -> MACAddress? {
+        guard let network = registry.networks.first(where: { $0.id == id }), let subnet = network.subnet else {
+            throw AgentError.dataplane("no network \(id)")
+        }
+        guard let ip = IPv4Address(address.split(separator: "/").first ?? ""), subnet.hostRange.contains(ip.value) else {
+            throw ModelError.invalidIP(address, "the endpoint's address must be a host address of \(subnet)")
+        }
+        let given = mac.flatMap { $0.isEmpty ? nil : MACAddress($0) }
+        dockerEndpoints[endpoint] = DockerEndpoint(networkID: id, ip: ip, mac: given ?? MACAddress(derivedFrom: ip))
+        return given == nil ? MACAddress(derivedFrom: ip) : nil
+    }
+
+    func dockerDeleteEndpoint(endpoint: String) {
+        dockerEndpoints[endpoint] = nil
+    }
+
+    /// Makes the veth pair and equips it; returns the container side's name for dockerd
+    /// to move into the sandbox, and the gateway.
+    func dockerJoin(network id: String, endpoint: String, sandbox: String) throws -> (source: String, gateway: IPv4Address?) {
+        guard let pending = dockerEndpoints[endpoint], pending.networkID == id,
+              let network = registry.networks.first(where: { $0.id == id }) else {
+            throw AgentError.attachmentNotFound("\(endpoint) of network \(id)")
+        }
+        let suffix = String(endpoint.prefix(7))
+        let attachment = Attachment(containerID: endpoint, interface: "eth0", network: network.name, namespace: sandbox,
+                                    hostInterface: "veth" + suffix, ip: pending.ip, mac: pending.mac, ports: [], networkID: id)
+        let peer = "tmp" + suffix
+        try dataplane.addDockerVeth(hostSide: attachment.hostInterface, peer: peer, mac: pending.mac, network: network,
+                                    alias: Dataplane.aliasPrefix + attachment.id)
+        var undo = Undo()
+        defer { undo.run() }
+        undo.add { self.dataplane.unequip(attachment) }
+        try store.save(attachment: attachment)
+        try dataplane.equip(attachment, network: network)
+        registry.attachments.append(attachment)
+        undo.cancel()
+        return (peer, network.gateway)
+    }
+
+    func dockerLeave(endpoint: String) throws {
+        guard let attachment = registry.attachments.first(where: { $0.containerID == endpoint && $0.networkID != nil }) else {
+            throw AgentError.attachmentNotFound(endpoint)
+        }
+        try detachAttachment(attachment.containerID, attachment.interface)
+    }
+
+    /// Publishes Docker's port bindings (a host port of 0 or a range: the first free one).
+    func dockerPublish(endpoint: String, bindings: [PortRequest]) throws {
+        guard var attachment = registry.attachments.first(where: { $0.containerID == endpoint && $0.networkID != nil }) else {
+            throw AgentError.attachmentNotFound(endpoint)
+        }
+        attachment.ports = try registry.allocatePorts(bindings, portInUse: dataplane.hostPortInUse, exceptAttachment: attachment.id)
+        try store.save(attachment: attachment)
+        registry.attachments.removeAll { $0.id == attachment.id }
+        registry.attachments.append(attachment)
+        try dataplane.syncPorts(registry)
+    }
+}
