@@ -39,6 +39,10 @@ enum APIRoutes {
             let body = try await request.decode(as: AttachmentRequest.self, context: context)
             return try await answer(status: .created) { try await agent.attach(body) }
         }
+        v1.post("attachments/main") { request, context in
+            let body = try await request.decode(as: MainAttachmentRequest.self, context: context)
+            return try await answer(status: .created) { try await agent.attachMain(body) }
+        }
         v1.get("attachments/:container/:interface") { _, context in
             try await answer {
                 try await agent.attachment(context.parameters.require("container"), context.parameters.require("interface"))

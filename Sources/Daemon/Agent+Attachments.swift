@@ -64,3 +64,51 @@ extension Agent {
         return repairs
     }
 }
+
+extension Agent {
+    /// The CNI plugin's main mode: the network (made at the first ADD), an address of its
+    /// IPAM, a veth with the container side made in the runtime's namespace, the default
+    /// route, the network's policy and the published ports. A repeated ADD answers what
+    /// is there.
+    public func attachMain(_ request: MainAttachmentRequest) throws -> MainAttachment {
+        guard FileManager.default.fileExists(atPath: request.namespace) else {
+            throw AgentError.dataplane("the network namespace \(request.namespace) does not exist")
+        }
+        if registry.networks.first(where: { $0.name == request.network }) == nil {
+            let planned = try registry.planNetwork(NetworkRequest(name: request.network, subnet: request.subnet), id: randomID(), now: Date(),
+                                                   hostPrefixes: try dataplane.hostPrefixes())
+            try addNetwork(planned)
+        }
+        let network = try registry.network(request.network)
+        guard network.driver == .bridge, let subnet = network.subnet, let gateway = network.gateway, let bridge = network.bridgeName else {
+            throw ModelError.invalidOption("--driver \(network.driver)", "network \(network.name) is not a bridge network: the CNI plugin needs one")
+        }
+        let id = request.containerID + "/" + request.interface
+        if let existing = registry.attachments.first(where: { $0.id == id }) {
+            return MainAttachment(attachment: existing, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength)
+        }
+        let ip = try IPAM.allocate(in: network, used: registry.addressesInUse(network: network.id))
+        var attachment = try registry.planAttachment(AttachmentRequest(
+            containerID: request.containerID, interface: request.interface, network: network.name, namespace: request.namespace,
+            hostInterface: vethName(id), ip: ip.description, mac: MACAddress(derivedFrom: ip).description, ports: request.ports))
+        attachment.networkID = network.id
+        let endpoint = Endpoint(containerID: request.containerID, networkID: network.id, ip: ip, mac: attachment.mac,
+                                hostInterface: attachment.hostInterface, containerInterface: request.interface, order: 0)
+        try store.save(attachment: attachment)
+        var undo = Undo()
+        defer { undo.run() }
+        undo.add { try? self.store.delete(attachment: attachment.id) }
+        undo.add { self.dataplane.detach(endpoint, namespace: request.namespace) }
+        try dataplane.attach(endpoint, network: network, namespace: request.namespace)
+        if !network.internal { try dataplane.setDefaultRoute(namespace: request.namespace, via: gateway, device: request.interface) }
+        registry.attachments.append(attachment)
+        undo.add {
+            self.registry.attachments.removeAll { $0.id == attachment.id }
+            try? self.dataplane.syncPorts(self.registry)
+        }
+        try dataplane.syncPorts(registry)
+        undo.cancel()
+        logger.info("attachment made", metadata: ["container": "\(request.containerID)", "network": "\(network.name)", "address": "\(ip)"])
+        return MainAttachment(attachment: attachment, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength)
+    }
+}

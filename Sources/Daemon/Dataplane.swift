@@ -283,7 +283,7 @@ final class Dataplane: @unchecked Sendable {
 
     /// Deletes links marked as ours that no network or endpoint of the registry owns.
     func removeOrphans(keeping registry: Registry) throws -> [String] {
-        let owners = Set(registry.networks.map(\.id) + registry.endpoints.map(\.id) + registry.attachments.map(\.id))
+        let owners = Set(registry.networks.map(\.id) + registry.endpoints.map(\.id) + registry.attachments.flatMap { [$0.id, $0.containerID + "/" + ($0.networkID ?? "")] })
         let removed = try links.links().compactMap { link -> String? in
             guard let alias = link.alias, alias.hasPrefix(Dataplane.aliasPrefix),
                   !owners.contains(String(alias.dropFirst(Dataplane.aliasPrefix.count))) else { return nil }

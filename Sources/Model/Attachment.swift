@@ -75,3 +75,33 @@ extension Registry {
         return attachment
     }
 }
+
+/// The CNI plugin as the main plugin: Bridgeport makes the interface, on its bridge
+/// network named after the CNI network, with an address of its own IPAM.
+public struct MainAttachmentRequest: Codable, Sendable {
+    public var containerID: String
+    public var interface: String
+    /// The CNI network's name: the Bridgeport network (made at the first ADD).
+    public var network: String
+    public var namespace: String
+    /// The subnet for that network when the first ADD makes it (nil: Docker's pools).
+    public var subnet: String?
+    public var ports: [PortMapping]
+
+    public init(containerID: String, interface: String, network: String, namespace: String, subnet: String?, ports: [PortMapping]) {
+        self.containerID = containerID; self.interface = interface; self.network = network; self.namespace = namespace
+        self.subnet = subnet; self.ports = ports
+    }
+}
+
+/// What the main plugin reports back: the interface and where it hangs.
+public struct MainAttachment: Codable, Sendable {
+    public var attachment: Attachment
+    public var bridge: String
+    public var gateway: IPv4Address
+    public var prefixLength: Int
+
+    public init(attachment: Attachment, bridge: String, gateway: IPv4Address, prefixLength: Int) {
+        self.attachment = attachment; self.bridge = bridge; self.gateway = gateway; self.prefixLength = prefixLength
+    }
+}

@@ -40,6 +40,9 @@ public func randomID() -> String {
     return (0..<32).map { _ in hex2(UInt8.random(in: 0...255, using: &generator)) }.joined()
 }
 
+/// The host side of a veth Bridgeport makes, from a seed that identifies its endpoint.
+public func vethName(_ seed: String) -> String { "veth" + shortHash(seed).prefix(7) }
+
 /// A short stable hash for interface names (FNV-1a, 32 bits).
 func shortHash(_ text: String) -> String {
     var hash: UInt32 = 0x811c9dc5

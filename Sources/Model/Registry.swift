@@ -42,6 +42,12 @@ public struct Registry: Sendable {
         endpoints.filter { $0.networkID == id }
     }
 
+    /// Addresses taken in a network: its containers' and the attachments on it (Docker's
+    /// driver, the CNI plugin's main mode).
+    public func addressesInUse(network id: String) -> Set<IPv4Address> {
+        Set(endpoints(inNetwork: id).compactMap(\.ip) + attachments.filter { $0.networkID == id }.map(\.ip))
+    }
+
     public var defaultNetwork: Network? { networks.first { $0.name == Network.defaultName } }
 
     // MARK: Networks
@@ -219,7 +225,7 @@ public struct Registry: Sendable {
                              reserved: IPv4Address? = nil) throws(ModelError) -> Endpoint? {
         let asked = try requestedAddress(requested, on: network)
         guard network.driver.hasEndpoints, network.subnet != nil else { return nil }
-        let used = Set(endpoints(inNetwork: network.id).compactMap(\.ip))
+        let used = addressesInUse(network: network.id)
         let ip: IPv4Address
         if let reserved {
             ip = reserved
@@ -233,7 +239,7 @@ public struct Registry: Sendable {
         let interface = (0...).lazy.map { "eth\($0)" }.first { !taken.contains($0) }!
         guard network.driver == .macvlan else {
             return Endpoint(containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
-                            hostInterface: "veth" + shortHash(container.id + network.id).prefix(7), containerInterface: interface,
+                            hostInterface: vethName(container.id + network.id), containerInterface: interface,
                             order: order)
         }
         // A macvlan device lives in the container's namespace only: no host side.

@@ -42,13 +42,31 @@ enum BridgeportCNI {
         let containerID = try environment.require(environment.containerID, "CNI_CONTAINERID")
         let netns = try environment.require(environment.netns, "CNI_NETNS")
         let interface = try environment.require(environment.interface, "CNI_IFNAME")
+        let ports = try portMappings(configuration.portMappings)
         guard var result = configuration.prevResult else {
-            throw CNIError.invalidConfiguration("bridgeport-cni runs chained after the bridge plugin, which gives it prevResult; it makes no interface of its own")
+            // The main plugin: Bridgeport makes the bridge, veth, address and route.
+            let request = MainAttachmentRequest(containerID: containerID, interface: interface, network: configuration.name,
+                                                namespace: netns, subnet: configuration.subnet, ports: ports)
+            let made: MainAttachment
+            do {
+                made = try await client.post("/v1/attachments/main", request)
+            } catch let error as ClientError {
+                throw agentError(error)
+            }
+            let attachment = made.attachment
+            try write([
+                "cniVersion": configuration.cniVersion,
+                "interfaces": [["name": made.bridge], ["name": attachment.hostInterface],
+                               ["name": interface, "mac": attachment.mac.description, "sandbox": netns]],
+                "ips": [["address": "\(attachment.ip)/\(made.prefixLength)", "gateway": made.gateway.description, "interface": 2]],
+                "routes": [["dst": "0.0.0.0/0", "gw": made.gateway.description]],
+            ])
+            return
         }
         let chained = try ChainedInterface(prevResult: result, interface: interface)
         let request = AttachmentRequest(containerID: containerID, interface: interface, network: configuration.name, namespace: netns,
                                         hostInterface: chained.hostInterface, ip: chained.ip, mac: chained.mac,
-                                        ports: try portMappings(configuration.portMappings))
+                                        ports: ports)
         do {
             let _: Attachment = try await client.post("/v1/attachments", request)
         } catch let error as ClientError {

@@ -66,6 +66,8 @@ struct CNIConfiguration {
     var portMappings: [[String: Any]]
     /// The agent's API socket (default /run/bridgeport.sock).
     var agentSocket: String?
+    /// Main mode: the subnet of the network the first ADD makes.
+    var subnet: String?
 
     init(_ data: Data) throws(CNIError) {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
@@ -82,6 +84,7 @@ struct CNIConfiguration {
         let runtime = object["runtimeConfig"] as? [String: Any]
         portMappings = runtime?["portMappings"] as? [[String: Any]] ?? []
         agentSocket = object["agentSocket"] as? String
+        subnet = object["subnet"] as? String
     }
 }
 
