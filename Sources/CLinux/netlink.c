@@ -337,6 +337,15 @@ int bp_fdb_del(bp_nl *nl, const char *dev, const uint8_t mac[6], uint32_t vtep) 
     return neigh_change(nl, dev, AF_BRIDGE, vtep, mac, 0);
 }
 
+int bp_link_set_mac(bp_nl *nl, const char *name, const uint8_t mac[6]) {
+    struct rtnl_link *changes = rtnl_link_alloc();
+    if (changes && set_mac(changes, mac) < 0) {
+        rtnl_link_put(changes);
+        return -ENOMEM;
+    }
+    return change_link(nl, name, changes);
+}
+
 int bp_link_set_master(bp_nl *nl, const char *name, const char *master) {
     int index = bp_link_index(nl, master);
     if (index < 0) return index;

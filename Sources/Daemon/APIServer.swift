@@ -39,6 +39,10 @@ enum APIRoutes {
             let body = try await request.decode(as: AttachmentRequest.self, context: context)
             return try await answer(status: .created) { try await agent.attach(body) }
         }
+        v1.post("attachments/gc") { request, context in
+            let body = try await request.decode(as: AttachmentCollection.self, context: context)
+            return try await answer { try await agent.collectAttachments(body) }
+        }
         v1.post("attachments/main") { request, context in
             let body = try await request.decode(as: MainAttachmentRequest.self, context: context)
             return try await answer(status: .created) { try await agent.attachMain(body) }

@@ -48,6 +48,14 @@ extension Agent {
         logger.info("attachment removed", metadata: ["container": "\(containerID)", "interface": "\(attachment.hostInterface)"])
     }
 
+    /// CNI's GC: releases the network's attachments the runtime no longer knows.
+    public func collectAttachments(_ request: AttachmentCollection) throws -> [String] {
+        let keep = Set(request.keep)
+        let stale = registry.attachments.filter { $0.network == request.network && !keep.contains($0.id) }
+        for attachment in stale { try detachAttachment(attachment.containerID, attachment.interface) }
+        return stale.map(\.id)
+    }
+
     /// At start: attachments whose veth is gone (removed while no agent ran) are forgotten,
     /// the others equipped again.
     func reconcileAttachments() throws -> [String] {

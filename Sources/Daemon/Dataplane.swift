@@ -73,6 +73,10 @@ final class Dataplane: @unchecked Sendable {
         // Networks are IPv4 only: no IPv6 link-local chatter into the containers, as Docker does.
         let ipv6 = "/proc/sys/net/ipv6/conf/\(name)/disable_ipv6"
         if FileManager.default.fileExists(atPath: ipv6) { try? writeInPlace("1\n", to: ipv6) }
+        // A bridge without a MAC of its own takes its lowest port's, and changes it when that
+        // port goes: every container's neighbour entry of the gateway would go stale. The
+        // gateway's address gives it one that no container has (as Docker sets one).
+        try links.setMAC(name, MACAddress(derivedFrom: gateway).bytes)
         try links.addAddress(Prefix4(address: gateway.value, length: subnet.prefixLength), device: name)
         try links.setUp(name)
         return repairs

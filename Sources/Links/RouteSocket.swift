@@ -116,6 +116,11 @@ public final class RouteSocket: @unchecked Sendable {
         try call("attach", "\(name) to \(master)") { bp_link_set_master($0, name, master) }
     }
 
+    public func setMAC(_ name: String, _ mac: [UInt8]) throws {
+        precondition(mac.count == 6, "a MAC address has 6 bytes")
+        try call("set the MAC of", name) { bp_link_set_mac($0, name, mac) }
+    }
+
     public func setUp(_ name: String) throws {
         try call("bring up", name) { bp_link_set_up($0, name) }
     }

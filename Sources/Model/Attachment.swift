@@ -105,3 +105,12 @@ public struct MainAttachment: Codable, Sendable {
         self.attachment = attachment; self.bridge = bridge; self.gateway = gateway; self.prefixLength = prefixLength
     }
 }
+
+/// CNI 1.1's GC: every attachment of `network` not named in `keep` (IDs
+/// "containerID/interface") is released.
+public struct AttachmentCollection: Codable, Sendable {
+    public var network: String
+    public var keep: [String]
+
+    public init(network: String, keep: [String]) { self.network = network; self.keep = keep }
+}

@@ -24,7 +24,7 @@ enum BridgeportCNI {
             case "DEL": try await delete(environment, client)
             case "CHECK": try await check(environment, configuration, client)
             case "STATUS": try await status(client)
-            case "GC": break  // the agent forgets attachments whose veth is gone on its own
+            case "GC": try await collect(configuration, client)
             default: throw CNIError.invalidEnvironment("CNI_COMMAND \"\(environment.command)\" is not one of ADD, DEL, CHECK, STATUS, GC, VERSION")
             }
         } catch let error as CNIError {
@@ -106,6 +106,18 @@ enum BridgeportCNI {
         }
         let wanted = Set(try portMappings(configuration.portMappings)), have = Set(attachment.ports)
         guard wanted == have else { throw CNIError.invalidConfiguration("the published ports differ from the runtime's portMappings") }
+    }
+
+    /// Releases this network's attachments the runtime no longer lists. Without an agent
+    /// there is nothing to release: it forgets attachments whose veth is gone when it starts.
+    static func collect(_ configuration: CNIConfiguration, _ client: AgentClient) async throws {
+        do {
+            let _: [String] = try await client.post("/v1/attachments/gc",
+                                                    AttachmentCollection(network: configuration.name, keep: configuration.validAttachments))
+        } catch let error as ClientError {
+            if case .agentNotRunning = error { return }
+            throw agentError(error)
+        }
     }
 
     static func status(_ client: AgentClient) async throws {

@@ -68,6 +68,8 @@ struct CNIConfiguration {
     var agentSocket: String?
     /// Main mode: the subnet of the network the first ADD makes.
     var subnet: String?
+    /// GC (CNI 1.1): the attachments the runtime still has, as "containerID/ifname".
+    var validAttachments: [String]
 
     init(_ data: Data) throws(CNIError) {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
@@ -85,6 +87,10 @@ struct CNIConfiguration {
         portMappings = runtime?["portMappings"] as? [[String: Any]] ?? []
         agentSocket = object["agentSocket"] as? String
         subnet = object["subnet"] as? String
+        validAttachments = (object["cni.dev/valid-attachments"] as? [[String: Any]] ?? []).compactMap { entry in
+            guard let container = entry["containerID"] as? String, let interface = entry["ifname"] as? String else { return nil }
+            return container + "/" + interface
+        }
     }
 }
 

@@ -43,6 +43,8 @@ int bp_neigh_del(bp_nl *nl, const char *dev, uint32_t ip, const uint8_t mac[6]);
 int bp_fdb_replace(bp_nl *nl, const char *dev, const uint8_t mac[6], uint32_t vtep);
 int bp_fdb_del(bp_nl *nl, const char *dev, const uint8_t mac[6], uint32_t vtep);
 int bp_link_set_master(bp_nl *nl, const char *name, const char *master);
+// Sets the link's MAC (a bridge then keeps it instead of taking its lowest port's).
+int bp_link_set_mac(bp_nl *nl, const char *name, const uint8_t mac[6]);
 int bp_link_set_up(bp_nl *nl, const char *name);
 // Deleting a missing link returns -ENODEV.
 int bp_link_del(bp_nl *nl, const char *name);

@@ -19,6 +19,7 @@ check_output "the network is Bridgeport's" 'cnimain +bridge' bp network ls
 check_output "a's eth0 has its address and Bridgeport's MAC" '02:42:0a:df:00:02' in_c a ip link show eth0
 check_output "a's default route is the network's gateway" 'default via 10.223.0.1 dev eth0' in_c a ip route
 check "a reaches b" in_c a ping -c 1 -W 2 10.223.0.3
+check "a reaches the gateway" in_c a ping -c 1 -W 2 10.223.0.1
 in_c a python3 tools/echo.py --tcp 80 >/dev/null 2>&1 &
 sleep 0.5
 check_output "a's published port answers from the external client" '^80 198.51.100.2' in_ext python3 tools/probe.py tcp 198.51.100.1 8090
@@ -26,6 +27,14 @@ check "CHECK passes" cni CHECK a '[{"hostPort": 8090, "containerPort": 80}]'
 check "a Bridgeport container on another network" bp run -d --name other --net bridge
 check_fails "... does not reach a: networks are isolated" 1 '100% packet loss' bp exec other ping -c 2 -W 1 10.223.0.2
 check "ADD a again answers the same" cni ADD a '[{"hostPort": 8090, "containerPort": 80}]'
+# GC (CNI 1.1): b is no longer the runtime's; a is.
+in_host sh -c "CNI_COMMAND=GC CNI_PATH=$CNI_PATH '$(dirname "$BIN")/bridgeport-cni'" <<GC
+{ "cniVersion": "1.1.0", "name": "cnimain", "type": "bridgeport-cni", "agentSocket": "$BRIDGEPORT_SOCKET",
+  "cni.dev/valid-attachments": [{ "containerID": "a", "ifname": "eth0" }] }
+GC
+check_output "GC released b's interface" '^lo' in_c b ip -br link
+check_output "GC kept a" "eth0@" in_c a ip -br link
+check "a still reaches the gateway" in_c a ping -c 1 -W 2 10.223.0.1
 check "DEL a" cni DEL a
 check_output "a's interface is gone" '^lo' in_c a ip -br link
 check "DEL a again" cni DEL a

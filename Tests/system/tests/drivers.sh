@@ -23,6 +23,7 @@ check_output "inspect shows internal" '"Internal": true' bp network inspect b
 check "network create quiet (icc off)" bp network create -o com.docker.network.bridge.enable_icc=false quiet
 check_output "inspect shows the icc option" '"com.docker.network.bridge.enable_icc": "false"' bp network inspect quiet
 check "run x on a" bp run -d --name x --net a
+check_output "a's bridge has a MAC of its own (02:42 + the gateway), kept when ports come and go" '02:42:0a:0a:00:01' in_host ip -br link
 check "run y on b" bp run -d --name y --net b --ip 10.20.0.10
 check_output "internal network: no default route" '^$' bp exec y ip route show default
 check "connect x to b with an address" bp network connect --ip 10.20.0.20 b x
