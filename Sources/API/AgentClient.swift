@@ -75,9 +75,12 @@ public struct AgentClient: Sendable {
             head.headers.add(name: "Connection", value: "close")
             head.headers.add(name: "Content-Length", value: "\(body?.count ?? 0)")
             if body != nil { head.headers.add(name: "Content-Type", value: "application/json") }
-            try await outbound.write(.head(head))
-            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            try await outbound.write(.end(nil))
+            // One write: a request without a body is complete with its head, so the agent may
+            // answer and close before a separate write of the end would go out.
+            var parts: [HTTPClientRequestPart] = [.head(head)]
+            if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            parts.append(.end(nil))
+            try await outbound.write(contentsOf: parts)
 
             var status: HTTPResponseStatus?
             var answer = ByteBuffer()

@@ -16,6 +16,7 @@ extension Agent {
         }
         if let previous, previous.hostInterface != attachment.hostInterface { dataplane.unequip(previous) }
         try dataplane.equip(attachment, network: nil)
+        try? dataplane.register(containerNamespace: attachment.namespace)  // hairpin to published ports
         registry.attachments.removeAll { $0.id == attachment.id }
         registry.attachments.append(attachment)
         undo.add {
@@ -44,6 +45,9 @@ extension Agent {
         try store.delete(attachment: attachment.id)
         registry.attachments.removeAll { $0.id == attachment.id }
         dataplane.unequip(attachment)
+        if !registry.attachments.contains(where: { $0.namespace == attachment.namespace }) {
+            dataplane.unregister(containerNamespace: attachment.namespace)
+        }
         try dataplane.syncPorts(registry)
         logger.info("attachment removed", metadata: ["container": "\(containerID)", "interface": "\(attachment.hostInterface)"])
     }
@@ -108,6 +112,7 @@ extension Agent {
         undo.add { try? self.store.delete(attachment: attachment.id) }
         undo.add { self.dataplane.detach(endpoint, namespace: request.namespace) }
         try dataplane.attach(endpoint, network: network, namespace: request.namespace)
+        try? dataplane.register(containerNamespace: request.namespace)  // hairpin to published ports
         if !network.internal { try dataplane.setDefaultRoute(namespace: request.namespace, via: gateway, device: request.interface) }
         registry.attachments.append(attachment)
         undo.add {

@@ -84,7 +84,9 @@ public actor Agent {
         }
         repairs += try reconcileAttachments()
         try dataplane.syncPorts(registry)
-        try dataplane.syncNamespaces(containers: registry.containers.filter(usesOwnNamespace).map { configuration.namespacePath($0.id) })
+        // Other runtimes' namespaces too, while they exist: their containers reach published ports.
+        try dataplane.syncNamespaces(containers: registry.containers.filter(usesOwnNamespace).map { configuration.namespacePath($0.id) }
+            + registry.attachments.map(\.namespace).filter { FileManager.default.fileExists(atPath: $0) })
         let cgroup = try dataplane.attachSocketHooks(cgroup: configuration.cgroupPath)
         logger.info("socket hooks attached", metadata: ["cgroup": "\(cgroup)"])
         repairs += try dataplane.removeOrphans(keeping: registry)

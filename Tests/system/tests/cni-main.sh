@@ -10,6 +10,8 @@ cat >"$STATE/main.conflist" <<CONF
 CONF
 cni() { in_host $CNI "$1" "$STATE/main.conflist" "$2" /run/netns/"$TAG-$2" eth0 "${@:3}"; }
 in_c() { local c=$1; shift; nsenter --net=/run/netns/"$TAG-$c" "$@"; }
+# ... as the runtime's container processes are: in the cgroup the socket hooks watch.
+in_c_cgroup() { local c=$1; shift; sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP" nsenter --net=/run/netns/"$TAG-$c" "$@"; }
 
 netns_add "$TAG-a"
 netns_add "$TAG-b"
@@ -23,6 +25,7 @@ check "a reaches the gateway" in_c a ping -c 1 -W 2 10.223.0.1
 in_c a python3 tools/echo.py --tcp 80 >/dev/null 2>&1 &
 sleep 0.5
 check_output "a's published port answers from the external client" '^80 198.51.100.2' in_ext python3 tools/probe.py tcp 198.51.100.1 8090
+check_output "b reaches a's published port on the host's address (hairpin)" '^80 ' in_c_cgroup b python3 tools/probe.py tcp 198.51.100.1 8090
 check "CHECK passes" cni CHECK a '[{"hostPort": 8090, "containerPort": 80}]'
 check "a Bridgeport container on another network" bp run -d --name other --net bridge
 check_fails "... does not reach a: networks are isolated" 1 '100% packet loss' bp exec other ping -c 2 -W 1 10.223.0.2
