@@ -35,6 +35,9 @@ step "per-packet cost of each BPF program (BPF_PROG_TEST_RUN)"
 step "overlay across hosts against routing"
 ./overlay.sh "$BRIDGEPORT" "$LOADGEN" >"$WORK/overlay.md" 2>"$WORK/overlay.log" || { cat "$WORK/overlay.log"; exit 1; }
 
+step "CNI plugins: portmap against bridgeport-cni"
+./cni-plugin-latency.sh "$BRIDGEPORT" >"$WORK/cni.md" 2>"$WORK/cni.log" || { cat "$WORK/cni.log"; exit 1; }
+
 step "scrape cost"
 ../.build/release/exporter-bench >"$WORK/scrape.md" || exit 1
 
@@ -104,6 +107,10 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     echo "## Overlay across two hosts against the same hosts routed (medians of 3, 5 s each)"
     echo
     cat "$WORK/overlay.md"
+    echo
+    echo "## CNI: what a runtime pays per container for published ports"
+    echo
+    cat "$WORK/cni.md"
     echo
     echo "## Scrape cost (release build, medians of 15)"
     echo
