@@ -114,34 +114,36 @@ enum DockerPlugin {
     struct Join: Decodable { var NetworkID: String; var EndpointID: String; var SandboxKey: String? }
 
     struct ExternalConnectivity: Decodable {
-        /// Numbers as Double: they pass through JSONValue, which keeps every number so.
-        struct Binding: Decodable { var Proto: Double; var Port: Double; var HostIP: String?; var HostPort: Double?; var HostPortEnd: Double? }
+        struct Binding: Decodable { var Proto: Int; var Port: Int; var HostIP: String?; var HostPort: Int?; var HostPortEnd: Int? }
+        struct PortOptions: Decodable {
+            var portmap: [Binding]?
+            enum CodingKeys: String, CodingKey { case portmap = "com.docker.network.portmap" }
+        }
         var NetworkID: String?
         var EndpointID: String
-        var Options: [String: JSONValue]?
+        var Options: PortOptions?
 
-        /// com.docker.network.portmap: [{Proto 6|17, Port, HostIP, HostPort, HostPortEnd}].
+        /// com.docker.network.portmap: [{Proto 6|17, Port, HostIP, HostPort, HostPortEnd}];
+        /// a HostPort of 0 lets Bridgeport choose.
         func bindings() throws -> [PortRequest] {
-            guard let portmap = Options?["com.docker.network.portmap"] else { return [] }
-            let entries = try JSONDecoder().decode([Binding].self, from: try JSONEncoder().encode(portmap))
-            return try entries.map { binding in
-                let entry = (Proto: Int(binding.Proto), Port: Int(binding.Port), HostIP: binding.HostIP,
-                             HostPort: binding.HostPort.map { Int($0) }, HostPortEnd: binding.HostPortEnd.map { Int($0) })
+            try (self.Options?.portmap ?? []).map { entry in
                 guard let proto: PortProtocol = entry.Proto == 6 ? .tcp : entry.Proto == 17 ? .udp : nil else {
                     throw ModelError.invalidPortSpec("\(entry.Port)", "protocol \(entry.Proto) is neither TCP (6) nor UDP (17)")
                 }
-                guard (1...65535).contains(entry.Port) else { throw ModelError.invalidPortSpec("\(entry.Port)", "ports are 1 to 65535") }
                 let first = entry.HostPort ?? 0, last = max(entry.HostPortEnd ?? first, first)
+                guard (1...65535).contains(entry.Port), (0...65535).contains(first), last <= 65535 else {
+                    throw ModelError.invalidPortSpec("\(first):\(entry.Port)", "ports are 1 to 65535")
+                }
                 let hostIP = entry.HostIP.flatMap { $0.isEmpty ? nil : IPv4Address($0) }
                 return PortRequest(proto: proto, containerPort: UInt16(entry.Port), hostIP: hostIP,
-                                   hostPorts: first == 0 ? nil : UInt16(first)...UInt16(min(last, 65535)))
+                                   hostPorts: first == 0 ? nil : UInt16(first)...UInt16(last))
             }
         }
     }
 }
 
 /// Any JSON value, for option maps whose shape Docker leaves open.
-enum JSONValue: Codable, Sendable {
+enum JSONValue: Decodable, Sendable {
     case string(String), number(Double), bool(Bool), object([String: JSONValue]), array([JSONValue]), null
 
     init(from decoder: Decoder) throws {
@@ -152,17 +154,5 @@ enum JSONValue: Codable, Sendable {
         else if let value = try? container.decode(String.self) { self = .string(value) }
         else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
         else { self = .object(try container.decode([String: JSONValue].self)) }
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case let .string(value): try container.encode(value)
-        case let .number(value): try container.encode(value)
-        case let .bool(value): try container.encode(value)
-        case let .object(value): try container.encode(value)
-        case let .array(value): try container.encode(value)
-        case .null: try container.encodeNil()
-        }
     }
 }
