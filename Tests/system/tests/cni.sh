@@ -24,6 +24,7 @@ web_ports='[{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}, {"hostPo
 check_output "ADD: bridge makes the veth, bridgeport-cni equips it and passes the result on" '"address": "10.222.0.2/24"' \
     cni ADD web "$web_ports"
 nsenter --net=/run/netns/"$TAG-web" python3 tools/echo.py --tcp 80 --udp 53 >/dev/null 2>&1 &
+web_server=$!  # stopped before its namespace is deleted, which would hide it from sandbox_down
 sleep 0.5
 check_output "the published TCP port answers from the external client" '^80 198.51.100.2' in_ext python3 tools/probe.py tcp 198.51.100.1 8080
 check_output "the published UDP port answers too" '^53 198.51.100.2' in_ext python3 tools/probe.py udp 198.51.100.1 5353
@@ -40,6 +41,7 @@ check "the runtime's DEL of that container succeeds" cni DEL web2
 check "DEL" cni DEL web
 check_fails "the port is gone with it" 1 'refused|timed out|failed' in_ext python3 tools/probe.py tcp 198.51.100.1 8080
 check "DEL again succeeds" cni DEL web
+kill "$web_server"; wait "$web_server" 2>/dev/null
 ip netns del "$TAG-web"
 check "DEL after the namespace is gone succeeds" cni DEL web
 
