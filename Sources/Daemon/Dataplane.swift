@@ -55,10 +55,10 @@ final class Dataplane: @unchecked Sendable {
 
     /// Deletes what `ensureNetwork` made; a parent that Bridgeport did not make stays.
     func removeNetwork(_ network: Network) {
-        let ours = [network.vxlanName, network.bridgeName, network.parent].compactMap { $0 }.filter { name in
-            (try? links.links())?.first { $0.name == name }?.alias == Dataplane.aliasPrefix + network.id
+        let names = Set([network.vxlanName, network.bridgeName, network.parent].compactMap { $0 })
+        for link in (try? links.links()) ?? [] where names.contains(link.name) && link.alias == Dataplane.aliasPrefix + network.id {
+            _ = try? links.delete(link: link.name)
         }
-        for name in ours { _ = try? links.delete(link: name) }
     }
 
     /// Creates the network's bridge if it is missing and makes sure it has its gateway
