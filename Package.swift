@@ -61,6 +61,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "bridgeport", dependencies: [
             "API", "Daemon", "Model", "Links", "BPF",
@@ -72,6 +73,8 @@ let package = Package(
 
         // `make bench`: scrape cost at 1,000 and 10,000 endpoints.
         .executableTarget(name: "exporter-bench", dependencies: ["Daemon", "BPF", "CBPF", "Model"]),
+        // `make bench`: fills a running agent's flow table (connections/s at 1M flows).
+        .executableTarget(name: "flow-bench", dependencies: ["BPF", "CBPF"]),
 
         .testTarget(name: "ModelTests", dependencies: ["Model", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),

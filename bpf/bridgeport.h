@@ -41,22 +41,20 @@
 #define BP_MAP_PORTS "bp_ports"
 /* IPv4 address -> 1, for every address of the host (written by user space) */
 #define BP_MAP_HOST_ADDRS "bp_host_addrs"
-/* LRU: a published flow, seen from the container's replies -> the host address it came to */
-#define BP_MAP_NAT "bp_nat"
 /* {host IP, host port, protocol} -> per-CPU struct bp_port_stats */
 #define BP_MAP_PORT_STATS "bp_port_stats"
 /* LPM: {protocol, host port, source CIDR} allowed to use a restricted published port */
 #define BP_MAP_ALLOW "bp_allow"
-/* LRU: a masqueraded flow as the container sent it -> the host address and port it leaves with */
-#define BP_MAP_SNAT "bp_snat"
-/* LRU: a masqueraded flow as the replies show it -> the container it belongs to */
-#define BP_MAP_SNAT_REV "bp_snat_rev"
-/* LRU: a fragmented datagram of a published flow, by its first fragment -> the address
+/* The flow table (connection tracking): struct bp_flow_key -> struct bp_flow, two entries
+ * per flow (see "Flows" below). Sized by the agent (--max-flows) */
+#define BP_MAP_FLOWS "bp_flows"
+/* Array of one struct bp_flow_config: the timeouts set on the agent (--flow-timeout) */
+#define BP_MAP_FLOW_CONFIG "bp_flow_config"
+/* Per-CPU array: flow table events, by BP_FLOW_COUNTER(event, protocol) -> u64 */
+#define BP_MAP_FLOW_COUNTERS "bp_flow_counts"
+/* LRU: a fragmented datagram of a translated flow, by its first fragment -> the address
  * its later fragments (which carry no ports) get */
 #define BP_MAP_FRAGS "bp_frags"
-/* LRU: flows a container opened to another container's published port -> 1, so that
- * exactly their replies pass the policy */
-#define BP_MAP_HAIRPIN "bp_hairpin"
 /* {container address, port, protocol} of every published port -> 1 (user space) */
 #define BP_MAP_TARGETS "bp_targets"
 /* network namespace cookie -> enum bp_netns_kind: where the socket hooks act (user space) */
@@ -84,13 +82,10 @@
 #define BP_MAX_DROP_KEYS 65536
 #define BP_MAX_PORTS 65536
 #define BP_MAX_HOST_ADDRS 1024
-#define BP_MAX_NAT_FLOWS 262144
 #define BP_MAX_SUBNETS 4096
-#define BP_MAX_SNAT_FLOWS 262144
-/* Source ports of masqueraded flows: above Linux's ephemeral range (32768-60999), so
- * they never collide with the host's own connections. */
-#define BP_SNAT_PORT_MIN 61000
-#define BP_SNAT_PORT_MAX 65535
+/* Flows the table holds unless the agent says otherwise (--max-flows); each is two
+ * entries. The agent sets the map's size before loading. */
+#define BP_DEFAULT_MAX_FLOWS 262144
 #define BP_MAX_FRAGS 16384
 #define BP_MAX_NETNS 16384
 #define BP_MAX_SOCK_NAT 65536
@@ -194,37 +189,6 @@ struct bp_allow_key {
 	__u32 ip;        /* source network, network byte order */
 };
 
-/*
- * A published flow as the container's replies show it: from endpoint_ip:endpoint_port
- * to remote_ip:remote_port. 16 bytes, all in network byte order but proto.
- */
-struct bp_nat_key {
-	__u32 remote_ip;
-	__u32 endpoint_ip;
-	__u16 remote_port;
-	__u16 endpoint_port;
-	__u8 proto;
-	__u8 pad[3];
-};
-
-/* A flow: 16 bytes, addresses and ports in network byte order. */
-struct bp_flow_key {
-	__u32 src_ip;
-	__u32 dst_ip;
-	__u16 src_port;
-	__u16 dst_port;
-	__u8 proto;
-	__u8 pad[3];
-};
-
-/* Where a masqueraded reply goes back to. 12 bytes. */
-struct bp_snat_origin {
-	__u32 ip;        /* container address */
-	__u16 port;      /* container port (or ICMP echo id) */
-	__u16 pad;
-	__u32 ifindex;   /* the container's host-side veth */
-};
-
 /* A fragmented datagram, as IPv4 identifies it (RFC 791). 12 bytes. */
 struct bp_frag_key {
 	__u32 src;
@@ -235,11 +199,15 @@ struct bp_frag_key {
 };
 
 /* The translation its first fragment got: the new address (destination toward a
- * container, source from one) and, toward a container, its host-side veth. 8 bytes. */
+ * container, source from one) and, toward a container, its host-side veth. 12 bytes. */
 struct bp_frag_nat {
 	__u32 addr;
 	__u32 ifindex;
+	__u32 expires;   /* as bp_flow.expires: reassembly gives up after BP_FRAG_TIMEOUT */
 };
+
+/* Linux's net.ipv4.ipfrag_time: how long a datagram's later fragments are awaited. */
+#define BP_FRAG_TIMEOUT 30
 
 /* A published port's container side, for policy exceptions. 8 bytes. */
 struct bp_target_key {
@@ -249,12 +217,232 @@ struct bp_target_key {
 	__u8 pad;
 };
 
-/* The published address the flow came to: replies leave from it. 8 bytes. */
+/* The published address a redirected socket asked for. 8 bytes. */
 struct bp_nat_value {
 	__u32 host_ip;
 	__u16 host_port;
 	__u16 pad;
 };
+
+/* ------------------------------------------------------------------------- */
+/* Flows (connection tracking, as Linux conntrack)                            */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Every flow the programs translate or let through an exception has two entries in
+ * bp_flows: one keyed by its original tuple (as its first packet showed it) and one by
+ * its reply tuple (as its replies show it). Each entry says how to translate the packets
+ * that match it; the reply tuple is the original one translated, then turned around
+ * (bp_flow_other_key). Both are created and removed together: by the programs, with
+ * BPF_NOEXIST, rolling the first back if the second fails; by the agent's collector,
+ * which removes both once both have expired; and by flushes when an owner goes.
+ *
+ *   kind        original tuple (where seen)          reply tuple (where seen)
+ *   published   client -> host:port   (uplink)       container:port -> client (its veth)
+ *   masquerade  container -> remote   (its veth)     remote -> host:port      (uplink)
+ *   hairpin     container -> target   (its veth)     target -> container      (target's veth)
+ *
+ * ICMP echo uses its identifier as both ports. The table is a hash map, not an LRU:
+ * nothing evicts a flow; a new flow that finds it full is dropped (BP_DROP_CT_FULL).
+ */
+
+/* A flow's tuple: 16 bytes, addresses and ports in network byte order. */
+struct bp_flow_key {
+	__u32 src_ip;
+	__u32 dst_ip;
+	__u16 src_port;
+	__u16 dst_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+enum bp_flow_kind {
+	BP_FLOW_PUBLISHED = 1,  /* from outside to a published port: destination translated */
+	BP_FLOW_MASQUERADE = 2, /* from a container to beyond the host: source translated */
+	BP_FLOW_HAIRPIN = 3,    /* from a container to a published target across the policy: no translation */
+};
+
+enum bp_flow_flags {
+	BP_FLOW_F_REPLY = 1 << 0,    /* the entry of the reply tuple */
+	BP_FLOW_F_SNAT = 1 << 1,     /* nat_ip:nat_port become the source (and peer_port the destination port) */
+	BP_FLOW_F_DNAT = 1 << 2,     /* nat_ip:nat_port become the destination (and peer_port the source port) */
+	BP_FLOW_F_ANY_HOST = 1 << 3, /* published on every host address: the port's counters have host_ip 0 */
+};
+
+/*
+ * The protocol state, the same in both entries. TCP follows Linux conntrack's states,
+ * with every closing one in one: an ESTABLISHED flow needs a reply and then an ACK
+ * from the side that opened it, so a spoofed SYN never gets past SYN_RECV.
+ */
+enum bp_flow_state {
+	BP_FLOW_SYN_SENT = 1,    /* "syn_sent": TCP, first packet seen (a SYN, or a flow picked up mid-way) */
+	BP_FLOW_SYN_RECV = 2,    /* "syn_recv": TCP, the other side answered */
+	BP_FLOW_ESTABLISHED = 3, /* "established": TCP, then the opener acknowledged */
+	BP_FLOW_CLOSING = 4,     /* "closing": TCP, a FIN was seen */
+	BP_FLOW_CLOSE = 5,       /* "close": TCP, a RST was seen */
+	BP_FLOW_UNREPLIED = 6,   /* "unreplied": UDP, ICMP echo: one way so far */
+	BP_FLOW_REPLIED = 7,     /* "replied": UDP, ICMP echo: answered */
+	BP_FLOW_STREAM = 8,      /* "stream": UDP answered, and still going BP_UDP_STREAM_AFTER s after it began */
+	__BP_FLOW_STATE_MAX
+};
+
+/* Linux's rule: a UDP flow active in both directions beyond 2 s is a stream. */
+#define BP_UDP_STREAM_AFTER 2
+
+/* One entry: 24 bytes. Times are seconds of CLOCK_MONOTONIC (bpf_ktime_get_coarse_ns). */
+struct bp_flow {
+	__u32 nat_ip;    /* the new source (BP_FLOW_F_SNAT) or destination (BP_FLOW_F_DNAT) */
+	__u16 nat_port;  /* its port (ICMP echo: identifier) */
+	__u16 peer_port; /* the other end's port is translated too (0: kept): a client port remapped on a clash */
+	__u32 ifindex;   /* the container's host-side veth (the client's, for hairpin) */
+	__u32 created;   /* when the flow began */
+	__u32 expires;   /* when this entry expires unless a packet comes; the flow ends when both have */
+	__u8 kind;       /* enum bp_flow_kind */
+	__u8 state;      /* enum bp_flow_state */
+	__u8 flags;      /* enum bp_flow_flags */
+	__u8 pad;
+};
+
+/*
+ * The tuple of the other direction of an entry's flow: the entry's key translated as the
+ * entry says, then turned around (Linux conntrack defines its reply tuple the same way).
+ */
+static inline __attribute__((always_inline)) void
+bp_flow_other_key(const struct bp_flow_key *key, const struct bp_flow *flow, struct bp_flow_key *other)
+{
+	struct bp_flow_key t = *key;
+
+	if (flow->flags & BP_FLOW_F_SNAT) {
+		t.src_ip = flow->nat_ip;
+		t.src_port = flow->nat_port;
+		if (flow->peer_port)
+			t.dst_port = flow->peer_port;
+	} else if (flow->flags & BP_FLOW_F_DNAT) {
+		t.dst_ip = flow->nat_ip;
+		t.dst_port = flow->nat_port;
+		if (flow->peer_port)
+			t.src_port = flow->peer_port;
+	}
+	if (t.proto == BP_PROTO_ICMP && (flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT)))
+		t.src_port = t.dst_port = flow->nat_port;  /* the echo identifier plays both ports */
+	other->src_ip = t.dst_ip;
+	other->dst_ip = t.src_ip;
+	other->src_port = t.dst_port;
+	other->dst_port = t.src_port;
+	other->proto = t.proto;
+	other->pad[0] = other->pad[1] = other->pad[2] = 0;
+}
+
+/* Timeouts, set with `bridgeport daemon --flow-timeout NAME=DURATION`. */
+enum bp_flow_timeout {
+	BP_TIMEOUT_TCP_SYN = 0,         /* "tcp-syn": syn_sent, syn_recv */
+	BP_TIMEOUT_TCP_ESTABLISHED = 1, /* "tcp-established" */
+	BP_TIMEOUT_TCP_CLOSING = 2,     /* "tcp-closing": after a FIN (Linux's FIN_WAIT, TIME_WAIT, ...) */
+	BP_TIMEOUT_TCP_CLOSE = 3,       /* "tcp-close": after a RST */
+	BP_TIMEOUT_UDP = 4,             /* "udp": unreplied, replied */
+	BP_TIMEOUT_UDP_STREAM = 5,      /* "udp-stream" */
+	BP_TIMEOUT_ICMP = 6,            /* "icmp": echo */
+	__BP_TIMEOUT_MAX
+};
+
+/* bp_flow_config's only entry; a timeout of 0 means the default. */
+struct bp_flow_config {
+	__u32 timeouts[__BP_TIMEOUT_MAX]; /* seconds, by enum bp_flow_timeout */
+	__u32 pad;
+};
+
+/* Linux's defaults (Documentation/networking/nf_conntrack-sysctl.rst), in seconds. */
+static inline __u32 bp_flow_timeout_default(__u32 which)
+{
+	switch (which) {
+	case BP_TIMEOUT_TCP_SYN: return 120;
+	case BP_TIMEOUT_TCP_ESTABLISHED: return 432000; /* 5 days */
+	case BP_TIMEOUT_TCP_CLOSING: return 120;
+	case BP_TIMEOUT_TCP_CLOSE: return 10;
+	case BP_TIMEOUT_UDP: return 30;
+	case BP_TIMEOUT_UDP_STREAM: return 120;
+	default: return 30; /* BP_TIMEOUT_ICMP */
+	}
+}
+
+/* The name of a timeout in --flow-timeout. */
+static inline const char *bp_flow_timeout_name(__u32 which)
+{
+	switch (which) {
+	case BP_TIMEOUT_TCP_SYN: return "tcp-syn";
+	case BP_TIMEOUT_TCP_ESTABLISHED: return "tcp-established";
+	case BP_TIMEOUT_TCP_CLOSING: return "tcp-closing";
+	case BP_TIMEOUT_TCP_CLOSE: return "tcp-close";
+	case BP_TIMEOUT_UDP: return "udp";
+	case BP_TIMEOUT_UDP_STREAM: return "udp-stream";
+	case BP_TIMEOUT_ICMP: return "icmp";
+	default: return "";
+	}
+}
+
+/* Which timeout a flow in this state has. */
+static inline __attribute__((always_inline)) __u32 bp_flow_timeout_of(__u8 proto, __u8 state)
+{
+	if (proto == BP_PROTO_ICMP)
+		return BP_TIMEOUT_ICMP;
+	switch (state) {
+	case BP_FLOW_SYN_SENT:
+	case BP_FLOW_SYN_RECV: return BP_TIMEOUT_TCP_SYN;
+	case BP_FLOW_ESTABLISHED: return BP_TIMEOUT_TCP_ESTABLISHED;
+	case BP_FLOW_CLOSING: return BP_TIMEOUT_TCP_CLOSING;
+	case BP_FLOW_CLOSE: return BP_TIMEOUT_TCP_CLOSE;
+	case BP_FLOW_STREAM: return BP_TIMEOUT_UDP_STREAM;
+	default: return BP_TIMEOUT_UDP;
+	}
+}
+
+/* Metric label value of a state (bridgeport_flows{state}). */
+static inline const char *bp_flow_state_label(__u32 state)
+{
+	switch (state) {
+	case BP_FLOW_SYN_SENT: return "syn_sent";
+	case BP_FLOW_SYN_RECV: return "syn_recv";
+	case BP_FLOW_ESTABLISHED: return "established";
+	case BP_FLOW_CLOSING: return "closing";
+	case BP_FLOW_CLOSE: return "close";
+	case BP_FLOW_UNREPLIED: return "unreplied";
+	case BP_FLOW_REPLIED: return "replied";
+	case BP_FLOW_STREAM: return "stream";
+	default: return "unspecified";
+	}
+}
+
+/* What happened to flows: bp_flow_counts is indexed by BP_FLOW_COUNTER(event, protocol). */
+enum bp_flow_event {
+	BP_FLOW_EV_CREATED = 0, /* a program created it */
+	BP_FLOW_EV_REAPED = 1,  /* a program found it expired and removed it (its tuple was wanted again) */
+	BP_FLOW_EV_EXPIRED = 2, /* the agent's collector removed it, expired */
+	BP_FLOW_EV_EVICTED = 3, /* the collector removed it early, the table being nearly full (never an established flow) */
+	BP_FLOW_EV_FLUSHED = 4, /* removed with its owner (container, port, host address) or by `bridgeport flows --flush` */
+	__BP_FLOW_EV_MAX
+};
+
+/* Counters per protocol: TCP, UDP, ICMP, other. Events of programs and of the agent sit in
+ * distinct slots, so that the agent's read-modify-write never races a program. */
+static inline __attribute__((always_inline)) __u32 bp_flow_protocol_slot(__u8 proto)
+{
+	return proto == BP_PROTO_TCP ? 0 : proto == BP_PROTO_UDP ? 1 : proto == BP_PROTO_ICMP ? 2 : 3;
+}
+#define BP_FLOW_COUNTER(event, proto) ((__u32)(event) * 4 + bp_flow_protocol_slot(proto))
+#define BP_FLOW_COUNTER_GC_RUNS (__BP_FLOW_EV_MAX * 4) /* passes of the agent's collector */
+#define BP_FLOW_COUNTERS (BP_FLOW_COUNTER_GC_RUNS + 1)
+
+static inline const char *bp_flow_event_label(__u32 event)
+{
+	switch (event) {
+	case BP_FLOW_EV_CREATED: return "created";
+	case BP_FLOW_EV_REAPED: return "reaped";
+	case BP_FLOW_EV_EXPIRED: return "expired";
+	case BP_FLOW_EV_EVICTED: return "evicted";
+	case BP_FLOW_EV_FLUSHED: return "flushed";
+	default: return "unspecified";
+	}
+}
 
 /* ------------------------------------------------------------------------- */
 /* Published ports reached by sockets of the host and of containers           */
@@ -316,6 +504,8 @@ enum bp_drop_reason {
 	BP_DROP_UNKNOWN_ENDPOINT = 7, /* "unknown_endpoint": no bp_endpoints entry for the ifindex */
 	BP_DROP_DIRECT_ACCESS = 8,  /* "direct_access": from the uplink straight to a container address */
 	BP_DROP_FRAGMENT = 9,       /* "fragment": an IP fragment that needs a translation (masquerade) */
+	BP_DROP_NAT_EXHAUSTED = 10, /* "nat_exhausted": no source port left for this destination */
+	BP_DROP_CT_FULL = 11,       /* "ct_full": a new flow, and the flow table is full */
 	__BP_DROP_MAX
 };
 
@@ -351,6 +541,8 @@ static inline const char *bp_drop_reason_label(__u32 reason)
 	case BP_DROP_UNKNOWN_ENDPOINT: return "unknown_endpoint";
 	case BP_DROP_DIRECT_ACCESS: return "direct_access";
 	case BP_DROP_FRAGMENT: return "fragment";
+	case BP_DROP_NAT_EXHAUSTED: return "nat_exhausted";
+	case BP_DROP_CT_FULL: return "ct_full";
 	default: return "unspecified";
 	}
 }

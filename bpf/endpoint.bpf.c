@@ -8,10 +8,10 @@
  * Both count packets and bytes per endpoint (keyed by the host-side veth's
  * ifindex). Ingress applies the endpoint's policy (lib/policy.h:
  * anti-spoofing, isolation between networks, ICC, internal networks) from
- * bp_endpoints, counting each drop; then it translates replies of published
- * flows back to the address the client used (bp_nat, filled by the uplink
- * program) and masquerades flows to beyond the host (lib/nat.h), sending
- * both straight out of the uplink.
+ * bp_endpoints, counting each drop; then it translates the packets of known flows
+ * (lib/conntrack.h: replies of published flows get the address the client used,
+ * masqueraded flows the host's) and masquerades new flows to beyond the host
+ * (lib/nat.h), sending both straight out of the uplink.
  *
  * SEC("tc") gives BPF_PROG_TYPE_SCHED_CLS without an expected attach type, which
  * the kernel accepts both for tcx links (bpf_link_create with
@@ -19,6 +19,7 @@
  * SEC("tcx/ingress").
  */
 #include "lib/common.h"
+#include "lib/conntrack.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
@@ -34,51 +35,73 @@ static __always_inline int bp_beyond_host(__u32 daddr)
 }
 
 /*
- * After the policy: a reply of a published flow gets its source rewritten to
- * the published address; a flow to beyond the host is masqueraded when the
- * network says so. Both leave by a redirect.
+ * A later fragment has no ports to find its flow by: it follows the translation of its
+ * datagram's first fragment. Without one (it came first, or its flow is unknown), one
+ * bound beyond the host from a masquerading network would leave with the container's own
+ * address, so it is dropped (and counted) instead.
  */
-static __always_inline int bp_translate(struct __sk_buff *skb, const struct bp_endpoint *ep)
+static __always_inline int bp_later_fragment(struct __sk_buff *skb, const struct bp_endpoint *ep, const struct bp_packet *p)
+{
+	int verdict = BP_CONTINUE;
+
+	if (!p->fragment)
+		return BP_CONTINUE;
+	if (bp_follow_fragment(skb, p, 0, &verdict))
+		return verdict;
+	if (ep && (ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(p->daddr))
+		return bp_drop(skb, BP_DROP_FRAGMENT, BP_DIR_EGRESS);
+	return BP_CONTINUE;
+}
+
+/*
+ * What the container sends: the policy first (when the veth has an endpoint entry), with
+ * the published-port exception for packets it would drop; then the flow the packet
+ * belongs to is translated (a published flow's reply gets the published address back, a
+ * masqueraded one the host's), or a new flow to beyond the host is masqueraded when the
+ * network says so. Translated packets leave by a redirect.
+ */
+static __always_inline int bp_from_container(struct __sk_buff *skb, const struct bp_endpoint *ep)
 {
 	struct bp_packet p;
+	int ipv4 = 1;
 
-	if (bp_parse_ipv4(skb, &p) < 0 || bp_ttl_expires(&p))
-		return BP_CONTINUE;
-	/*
-	 * A later fragment has no ports to find its flow by: it follows the translation
-	 * of its datagram's first fragment. Without one (it came first, or its flow is
-	 * unknown), one bound beyond the host from a masquerading network would leave
-	 * with the container's own address, so it is dropped (and counted) instead.
-	 */
-	if (!p.has_ports) {
-		int verdict = BP_CONTINUE;
+	if (ep) {
+		enum bp_drop_reason reason = bp_link_verdict(skb, ep, &ipv4);
 
-		if (!p.fragment)
-			return BP_CONTINUE;
-		if (bp_follow_fragment(skb, &p, 0, &verdict))
-			return verdict;
-		if (ep && (ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(p.daddr))
-			return bp_drop(skb, BP_DROP_FRAGMENT, BP_DIR_EGRESS);
-		return BP_CONTINUE;
+		if (reason)
+			return bp_drop(skb, reason, BP_DIR_EGRESS);
 	}
-	struct bp_nat_key flow = {
-		.remote_ip = p.daddr, .endpoint_ip = p.saddr,
-		.remote_port = p.dport, .endpoint_port = p.sport, .proto = p.proto,
-	};
-	struct bp_nat_value *found = bpf_map_lookup_elem(&bp_nat, &flow);
-	if (found) {
-		struct bp_nat_value published = *found;
+	if (!ipv4 || bp_parse_ipv4(skb, &p) < 0)
+		return BP_CONTINUE;
+	enum bp_drop_reason reason = ep ? bp_ipv4_verdict(ep, &p) : 0;
+	if (reason == BP_DROP_SPOOFED_SOURCE)
+		return bp_drop(skb, reason, BP_DIR_EGRESS);
+	if (!p.has_ports)
+		return reason ? bp_drop(skb, reason, BP_DIR_EGRESS) : bp_later_fragment(skb, ep, &p);
 
-		if (p.fragment)
-			bp_remember_fragment(&p, published.host_ip, 0);
-		if (bp_rewrite(skb, &p, 0, published.host_ip, published.host_port) < 0)
-			return BP_DROP;
-		return bp_redirect_by_route(skb, published.host_ip, p.daddr);
+	__u32 now = bp_now();
+	struct bp_flow_key key = bp_tuple(&p);
+	struct bp_flow *flow = bp_flow_lookup(&key, now);
+	/* Flows toward containers (DNAT) are the uplink's: here only their tuples could match. */
+	if (flow && (flow->flags & BP_FLOW_F_DNAT))
+		flow = NULL;
+	if (reason) {
+		int passes = bp_hairpin(skb, &p, &key, flow, now);
+
+		if (passes < 0)
+			return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
+		if (!passes)
+			return bp_drop(skb, reason, BP_DIR_EGRESS);
+		if (!flow)
+			return BP_CONTINUE;  /* a new hairpin flow: nothing to translate */
 	}
-
+	if (flow) {
+		bp_flow_seen(&key, flow, &p, now);
+		return bp_apply(skb, &p, flow);
+	}
 	if (!ep || !(ep->flags & BP_EP_F_MASQUERADE) || !bp_beyond_host(p.daddr))
 		return BP_CONTINUE;  /* stays on this host, or its network is not masqueraded */
-	return bp_masquerade(skb, &p);
+	return bp_masquerade(skb, &p, &key, now);
 }
 
 SEC("tc")
@@ -89,13 +112,9 @@ int bp_ep_ingress(struct __sk_buff *skb)
 	__u32 ifindex = skb->ifindex;
 	struct bp_endpoint *found = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
 	if (!found)
-		return bp_translate(skb, NULL);
+		return bp_from_container(skb, NULL);
 	struct bp_endpoint ep = *found;
-	enum bp_drop_reason reason = bp_egress_verdict(skb, &ep);
-
-	if (reason)
-		return bp_drop(skb, reason, BP_DIR_EGRESS);
-	return bp_translate(skb, &ep);
+	return bp_from_container(skb, &ep);
 }
 
 SEC("tc")

@@ -3,9 +3,9 @@
  * uplink: tc ingress of each uplink of the host. Published ports: a TCP or UDP
  * packet to one of the host's addresses and a published port (bp_ports: that
  * address first, then "every address") gets the container's address and port
- * as its destination, the flow is remembered in bp_nat so the endpoint program
- * can translate exactly its replies back, and the packet goes straight to the
- * container's bridge. As in Docker 28, a packet addressed straight to a
+ * as its destination, the flow is tracked in bp_flows (lib/conntrack.h) so that
+ * the endpoint program translates exactly its replies back, and the packet goes
+ * straight to the container. As in Docker 28, a packet addressed straight to a
  * container (not through a published port) is dropped, unless its network is
  * in routed mode. Replies to flows the endpoint program masqueraded go back to
  * their container. A port restricted with `bridgeport port allow` only lets
@@ -13,6 +13,7 @@
  * Everything else continues untouched.
  */
 #include "lib/common.h"
+#include "lib/conntrack.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
@@ -31,6 +32,16 @@ static __always_inline struct bp_port_target *bp_published(const struct bp_packe
 	return bpf_map_lookup_elem(&bp_ports, key);
 }
 
+/* A published flow's packet through its port, for the port's counters. */
+static __always_inline void bp_count_published(const struct bp_flow_key *key, const struct bp_flow *flow, __u32 len)
+{
+	struct bp_port_key port = {
+		.host_ip = (flow->flags & BP_FLOW_F_ANY_HOST) ? 0 : key->dst_ip, .host_port = key->dst_port, .proto = key->proto,
+	};
+
+	bp_count_port(&port, len, 0);
+}
+
 SEC("tc")
 int bp_up_ingress(struct __sk_buff *skb)
 {
@@ -47,14 +58,24 @@ int bp_up_ingress(struct __sk_buff *skb)
 			return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
 		return BP_CONTINUE;  /* not addressed to this host */
 	}
-	int verdict = BP_CONTINUE;
 	if (!p.has_ports) {
+		int verdict = BP_CONTINUE;
+
 		if (p.fragment && bp_follow_fragment(skb, &p, 1, &verdict))
 			return verdict;
 		return BP_CONTINUE;
 	}
-	if (bp_unmasquerade(skb, &p, &verdict))
-		return verdict;
+
+	/* A known flow toward a container: a published one, or the reply of a masqueraded one. */
+	__u32 now = bp_now();
+	struct bp_flow_key key = bp_tuple(&p);
+	struct bp_flow *flow = bp_flow_lookup(&key, now);
+	if (flow && (flow->flags & BP_FLOW_F_DNAT)) {
+		bp_flow_seen(&key, flow, &p, now);
+		if (flow->kind == BP_FLOW_PUBLISHED)
+			bp_count_published(&key, flow, skb->len);
+		return bp_apply(skb, &p, flow);
+	}
 
 	struct bp_port_key port;
 	struct bp_port_target *found = bp_published(&p, &port);
@@ -72,22 +93,7 @@ int bp_up_ingress(struct __sk_buff *skb)
 			return BP_DROP;
 		}
 	}
-
-	struct bp_nat_key flow = {
-		.remote_ip = p.saddr, .endpoint_ip = target.ip,
-		.remote_port = p.sport, .endpoint_port = target.port, .proto = p.proto,
-	};
-	struct bp_nat_value published = { .host_ip = p.daddr, .host_port = p.dport };
-	struct bp_nat_value *known = bpf_map_lookup_elem(&bp_nat, &flow);
-	if (!known || known->host_ip != published.host_ip || known->host_port != published.host_port)
-		bpf_map_update_elem(&bp_nat, &flow, &published, BPF_ANY);
-	bp_count_port(&port, skb->len, !known);
-	if (p.fragment)
-		bp_remember_fragment(&p, target.ip, target.ifindex);
-
-	if (bp_rewrite(skb, &p, 1, target.ip, target.port) < 0)
-		return BP_DROP;
-	return bp_deliver_to_endpoint(skb, p.saddr, target.ip, target.ifindex);
+	return bp_publish_flow(skb, &p, &key, &port, &target, now);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

@@ -53,6 +53,10 @@ public struct AgentClient: Sendable {
         _ = try await send(.DELETE, path, body: nil)
     }
 
+    public func delete<Answer: Decodable>(_ path: String, as: Answer.Type = Answer.self) async throws -> Answer {
+        try APICoding.decoder.decode(Answer.self, from: try await send(.DELETE, path, body: nil))
+    }
+
     /// Sends one request on a fresh connection and returns the body of a 2xx answer.
     func send(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Data {
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>

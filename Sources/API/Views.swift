@@ -90,3 +90,41 @@ public struct AgentInfo: Codable, Sendable {
 }
 
 public let bridgeportVersion = "0.1.0"
+
+/// GET /v1/flows: a tracked flow, as `conntrack -L` shows one: both tuples, its state and
+/// how long it lives on without a packet.
+public struct FlowView: Codable, Sendable, Equatable {
+    public struct Tuple: Codable, Sendable, Equatable {
+        public var source: IPv4Address
+        public var sourcePort: UInt16
+        public var destination: IPv4Address
+        public var destinationPort: UInt16
+        public init(source: IPv4Address, sourcePort: UInt16, destination: IPv4Address, destinationPort: UInt16) {
+            self.source = source; self.sourcePort = sourcePort; self.destination = destination; self.destinationPort = destinationPort
+        }
+    }
+
+    /// "tcp", "udp" or "icmp" (ICMP echo: the identifier is both ports).
+    public var proto: String
+    /// "established", "unreplied", ... (bridgeport_flows' state label).
+    public var state: String
+    /// "published", "masquerade" or "hairpin".
+    public var kind: String
+    /// The tuple of the flow's first packet, and the one its replies have.
+    public var original: Tuple
+    public var reply: Tuple
+    /// The container the flow belongs to (a CNI container's ID), if the agent knows it.
+    public var container: String?
+    public var expiresInSeconds: UInt32
+
+    public init(proto: String, state: String, kind: String, original: Tuple, reply: Tuple, container: String?, expiresInSeconds: UInt32) {
+        self.proto = proto; self.state = state; self.kind = kind; self.original = original; self.reply = reply
+        self.container = container; self.expiresInSeconds = expiresInSeconds
+    }
+}
+
+/// DELETE /v1/flows: how many flows were removed.
+public struct FlushResult: Codable, Sendable {
+    public var flushed: Int
+    public init(flushed: Int) { self.flushed = flushed }
+}

@@ -195,7 +195,23 @@ public final class BPFMap: @unchecked Sendable {
     }
 
     private func rawEntries<K: BitwiseCopyable, T>(_: K.Type, decode: (UnsafeRawBufferPointer, Int) -> T) throws -> [(key: K, value: T)] {
-        if let batched = try batchEntries(K.self, decode: decode) { return batched }
+        var result: [(key: K, value: T)] = []
+        try rawBatches(K.self, decode: decode) { result += $0 }
+        return result
+    }
+
+    /// Every (key, value) in chunks of about `chunk`, so that a large map is never held at
+    /// once: BPF_MAP_LOOKUP_BATCH, or a key walk where batches are not supported (one chunk).
+    /// A map changed meanwhile may show an entry twice or not at all. Not for per-CPU maps.
+    public func forEachBatch<K: BitwiseCopyable, V: BitwiseCopyable>(_: K.Type, _: V.Type, chunk: Int = 4096,
+                                                                     _ body: ([(key: K, value: V)]) throws -> Void) throws {
+        try check(key: K.self, value: V.self, perCPU: false)
+        try rawBatches(K.self, chunk: chunk, decode: { raw, offset in raw.loadUnaligned(fromByteOffset: offset, as: V.self) }, body)
+    }
+
+    private func rawBatches<K: BitwiseCopyable, T>(_: K.Type, chunk: Int = 256, decode: (UnsafeRawBufferPointer, Int) -> T,
+                                                   _ body: ([(key: K, value: T)]) throws -> Void) throws {
+        if try batchEntries(K.self, chunk: chunk, decode: decode, body) { return }
         var result: [(key: K, value: T)] = []
         var buffer = [UInt8](repeating: 0, count: valueBufferSize)
         for key in try keys(as: K.self) {
@@ -208,21 +224,25 @@ public final class BPFMap: @unchecked Sendable {
             }
             result.append((key: key, value: buffer.withUnsafeBytes { decode($0, 0) }))
         }
-        return result
+        try body(result)
     }
 
-    /// nil if batch lookups are not supported for this map (then the caller walks keys).
-    private func batchEntries<K: BitwiseCopyable, T>(_: K.Type, decode: (UnsafeRawBufferPointer, Int) -> T) throws -> [(key: K, value: T)]? {
-        var result: [(key: K, value: T)] = []
-        var chunk = 256
+    /// false if batch lookups are not supported for this map (then the caller walks keys).
+    private func batchEntries<K: BitwiseCopyable, T>(_: K.Type, chunk initialChunk: Int, decode: (UnsafeRawBufferPointer, Int) -> T,
+                                                     _ body: ([(key: K, value: T)]) throws -> Void) throws -> Bool {
+        var chunk = initialChunk
         // Batch token: a u32 bucket for hash maps, a key for arrays.
         var inToken = [UInt8](repeating: 0, count: max(keySize, 8))
         var outToken = [UInt8](repeating: 0, count: max(keySize, 8))
         var first = true
         var done = false
+        var keysBuf: [UInt8] = []
+        var valuesBuf: [UInt8] = []
         while !done {
-            var keysBuf = [UInt8](repeating: 0, count: chunk * keySize)
-            var valuesBuf = [UInt8](repeating: 0, count: chunk * valueBufferSize)
+            if keysBuf.count != chunk * keySize {
+                keysBuf = [UInt8](repeating: 0, count: chunk * keySize)
+                valuesBuf = [UInt8](repeating: 0, count: chunk * valueBufferSize)
+            }
             var count = UInt32(chunk)
             let ret: Int32 = inToken.withUnsafeMutableBytes { inPtr in
                 outToken.withUnsafeMutableBytes { outPtr in
@@ -237,22 +257,63 @@ public final class BPFMap: @unchecked Sendable {
             let err: Int32 = ret == 0 ? 0 : errnoOf(ret)
             if ret != 0 && err != ENOENT {
                 if err == ENOSPC && count == 0 && chunk < Int(maxEntries) * 2 { chunk *= 4; continue } // a bucket larger than chunk
-                if first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == ENOTTY) { return nil }
+                if first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == ENOTTY) { return false }
                 throw BPFError.mapOperation(map: name, operation: "batch lookup", errno: err)
             }
+            var batch: [(key: K, value: T)] = []
+            batch.reserveCapacity(Int(count))
             keysBuf.withUnsafeBytes { kb in
                 valuesBuf.withUnsafeBytes { vb in
                     for i in 0..<Int(count) {
                         let key = kb.loadUnaligned(fromByteOffset: i * keySize, as: K.self)
-                        result.append((key: key, value: decode(vb, i * valueBufferSize)))
+                        batch.append((key: key, value: decode(vb, i * valueBufferSize)))
                     }
                 }
             }
+            if !batch.isEmpty { try body(batch) }
             done = err == ENOENT
             first = false
             inToken = outToken
         }
-        return result
+        return true
+    }
+
+    /// Creates or replaces these entries in one BPF_MAP_UPDATE_BATCH (not for per-CPU maps).
+    public func updateBatch<K: BitwiseCopyable, V: BitwiseCopyable>(_ keys: [K], _ values: [V]) throws {
+        try check(key: K.self, value: V.self, perCPU: false)
+        precondition(keys.count == values.count && MemoryLayout<K>.stride == keySize && MemoryLayout<V>.stride == valueSize,
+                     "updateBatch: one value per key, of the map's sizes")
+        var count = UInt32(keys.count)
+        let ret = keys.withUnsafeBytes { k in values.withUnsafeBytes { v in bpf_map_update_batch(fd, k.baseAddress, v.baseAddress, &count, nil) } }
+        if ret != 0 { throw BPFError.mapOperation(map: name, operation: "batch update", errno: errnoOf(ret)) }
+    }
+
+    /// Deletes these keys (BPF_MAP_DELETE_BATCH, one key at a time where unsupported);
+    /// keys already gone are skipped. Returns how many were deleted.
+    @discardableResult
+    public func deleteBatch<K: BitwiseCopyable>(_ keys: [K]) throws -> Int {
+        try check(key: K.self)
+        guard MemoryLayout<K>.stride == keySize else {
+            return try keys.reduce(0) { $0 + (try delete($1) ? 1 : 0) }
+        }
+        var deleted = 0
+        var start = 0
+        while start < keys.count {
+            var count = UInt32(keys.count - start)
+            let ret = keys.withUnsafeBytes { raw in
+                bpf_map_delete_batch(fd, raw.baseAddress! + start * MemoryLayout<K>.stride, &count, nil)
+            }
+            deleted += Int(count)
+            if ret == 0 { break }
+            let err = errnoOf(ret)
+            if err == ENOENT { start += Int(count) + 1; continue }  // that key was gone: go on after it
+            if err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP {
+                for key in keys[(start + Int(count))...] where try delete(key) { deleted += 1 }
+                break
+            }
+            throw BPFError.mapOperation(map: name, operation: "batch delete", errno: err)
+        }
+        return deleted
     }
 
     // MARK: helpers

@@ -82,6 +82,43 @@ public final class BPFObject: @unchecked Sendable {
         throw BPFError.loadFailed(object: path, errno: err, log: log)
     }
 
+    /// Sets a map's capacity; before `load()`.
+    public func setMaxEntries(_ name: String, _ entries: UInt32) throws {
+        guard let m = bpf_object__find_map_by_name(handle, name) else {
+            throw BPFError.mapNotFound(object: path, map: name, available: mapNames)
+        }
+        let ret = bpf_map__set_max_entries(m, entries)
+        if ret != 0 { throw BPFError.mapOperation(map: name, operation: "set max_entries", errno: errnoOf(ret)) }
+    }
+
+    /// Before `load()`: removes the pin of map `name` under the pin root when its type,
+    /// layout, size or flags differ from this object's, so that `load()` creates it anew
+    /// instead of failing. Only for maps whose content can be lost (flows rebuild
+    /// themselves; counters must never be dropped this way). Returns the pinned map's
+    /// max_entries when it removed one.
+    public func removeIncompatiblePin(_ name: String) throws -> UInt32? {
+        guard let pinRoot else { return nil }
+        guard let m = bpf_object__find_map_by_name(handle, name) else {
+            throw BPFError.mapNotFound(object: path, map: name, available: mapNames)
+        }
+        let pin = pinRoot + "/" + name
+        let fd = bpf_obj_get(pin)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = bpf_map_info()
+        var len = UInt32(MemoryLayout<bpf_map_info>.size)
+        guard bpf_obj_get_info_by_fd(fd, &info, &len) == 0 else {
+            throw BPFError.mapOperation(map: pin, operation: "get info", errno: Glibc.errno)
+        }
+        if info.type == bpf_map__type(m).rawValue && info.key_size == bpf_map__key_size(m) &&
+            info.value_size == bpf_map__value_size(m) && info.max_entries == bpf_map__max_entries(m) &&
+            info.map_flags == bpf_map__map_flags(m) {
+            return nil
+        }
+        if unlink(pin) != 0 { throw BPFError.filesystem(path: pin, operation: "unlink", errno: Glibc.errno) }
+        return info.max_entries
+    }
+
     public var programNames: [String] {
         var names: [String] = []
         var prog = bpf_object__next_program(handle, nil)

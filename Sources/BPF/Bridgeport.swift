@@ -14,8 +14,8 @@ public struct BridgeportMaps: @unchecked Sendable {
     public let ports: BPFHashMap<bp_port_key, bp_port_target>
     /// the host's own addresses (network byte order) -> 1
     public let hostAddresses: BPFHashMap<UInt32, UInt8>
-    /// published flows, keyed as the container's replies show them
-    public let nat: BPFHashMap<bp_nat_key, bp_nat_value>
+    /// the flow table, with its timeouts and counters
+    public let flows: FlowTable
     /// LPM trie: bridge networks' subnets -> network id and flags
     public let subnets: BPFHashMap<bp_subnet_key, bp_subnet>
     /// {host IP, host port, protocol} -> per-CPU packets, bytes and flows
@@ -42,7 +42,7 @@ public struct BridgeportMaps: @unchecked Sendable {
         drops = try BPFPerCPUHashMap(map(BP_MAP_DROPS))
         ports = try BPFHashMap(map(BP_MAP_PORTS))
         hostAddresses = try BPFHashMap(map(BP_MAP_HOST_ADDRS))
-        nat = try BPFHashMap(map(BP_MAP_NAT))
+        flows = try FlowTable(flows: map(BP_MAP_FLOWS), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG))
         subnets = try BPFHashMap(map(BP_MAP_SUBNETS))
         targets = try BPFHashMap(map(BP_MAP_TARGETS))
         allow = try BPFHashMap(map(BP_MAP_ALLOW))

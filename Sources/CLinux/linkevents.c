@@ -1,5 +1,6 @@
-// Link removals as the kernel announces them: a NETLINK_ROUTE socket subscribed to
-// RTMGRP_LINK, read with plain recv (no libnl: one message type, one attribute).
+// Link removals and address changes as the kernel announces them: a NETLINK_ROUTE socket
+// subscribed to RTMGRP_LINK and RTMGRP_IPV4_IFADDR, read with plain recv (no libnl: three
+// message types, one attribute).
 #define _GNU_SOURCE
 #include "clinux.h"
 
@@ -14,7 +15,7 @@
 int bp_link_events_open(void) {
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0) return -errno;
-    struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+    struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR };
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
         int err = -errno;
         close(fd);
@@ -23,7 +24,7 @@ int bp_link_events_open(void) {
     return fd;
 }
 
-int bp_link_events_read(int fd, int timeout_ms, bp_link_removed_cb cb, void *ctx) {
+int bp_link_events_read(int fd, int timeout_ms, bp_link_event_cb cb, void *ctx) {
     char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
     struct pollfd p = { .fd = fd, .events = POLLIN };
     int ready = poll(&p, 1, timeout_ms);
@@ -32,13 +33,18 @@ int bp_link_events_read(int fd, int timeout_ms, bp_link_removed_cb cb, void *ctx
     if (len < 0) return errno == EINTR || errno == ENOBUFS ? 0 : -errno;  // ENOBUFS: events lost, go on
     if (len == 0) return -EPIPE;
     for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+        if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR) {
+            struct ifaddrmsg *address = NLMSG_DATA(h);
+            cb(BP_ADDRESS_CHANGED, (int)address->ifa_index, "", ctx);
+            continue;
+        }
         if (h->nlmsg_type != RTM_DELLINK) continue;
         struct ifinfomsg *info = NLMSG_DATA(h);
         const char *name = "";
         int rest = (int)IFLA_PAYLOAD(h);
         for (struct rtattr *a = IFLA_RTA(info); RTA_OK(a, rest); a = RTA_NEXT(a, rest))
             if (a->rta_type == IFLA_IFNAME) name = RTA_DATA(a);
-        cb(info->ifi_index, name, ctx);
+        cb(BP_LINK_REMOVED, info->ifi_index, name, ctx);
     }
     return 0;
 }

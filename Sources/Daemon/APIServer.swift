@@ -12,6 +12,12 @@ enum APIRoutes {
         v1.get("info") { _, _ in json(await agent.info()) }
 
         v1.get("networks") { _, _ in json(await agent.networkViews()) }
+        v1.get("flows") { request, _ in
+            try await answer { try await agent.flows(container: request.uri.queryParameters["container"].map(String.init)) }
+        }
+        v1.delete("flows") { request, _ in
+            try await answer { try await agent.flushFlows(container: request.uri.queryParameters["container"].map(String.init)) }
+        }
         v1.get("stats") { _, _ in json(await agent.containerStats()) }
         v1.post("networks") { request, context in
             let body = try await request.decode(as: NetworkRequest.self, context: context)

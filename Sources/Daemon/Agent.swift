@@ -19,6 +19,8 @@ public actor Agent {
     let cluster: ClusterStore?
     /// Overlay containers of other hosts, by their key in the cluster store.
     var remoteEndpoints: [String: ClusterEndpoint] = [:]
+    /// The flow table's garbage collector (a service of its own; the exporter reads its passes).
+    let flowCollector: FlowCollector
     /// Docker's remote driver: endpoints created and not yet joined, by endpoint ID.
     var dockerEndpoints: [String: DockerEndpoint] = [:]
     /// Networks whose members' /etc/hosts files still lack a container that came or went
@@ -34,6 +36,7 @@ public actor Agent {
         }
         store = try Store(path: configuration.databasePath)
         dataplane = try Dataplane(configuration: configuration, logger: logger)
+        flowCollector = FlowCollector(table: dataplane.flows, timeouts: configuration.flowTimeouts, logger: logger)
         runtime = Runtime(configuration: configuration)
         registry = try store.load()
         cluster = try configuration.clusterStore.map { _ in try ClusterStore(configuration: configuration, logger: logger) }
@@ -287,9 +290,11 @@ public actor Agent {
     }
 
     /// Stops the container's process: SIGTERM, then SIGKILL after `timeout` seconds.
+    /// Its flows go with it: a stopped container's connections are over.
     public func stop(_ reference: String, timeout: Int) async throws -> Container {
         let container = try registry.container(reference)
         await runtime.stop(container, timeout: timeout)
+        registry.endpoints(ofContainer: container.id).forEach(dataplane.flushFlows(of:))
         return try recordExit(container.id)
     }
 
@@ -327,10 +332,20 @@ public actor Agent {
             return
         }
         guard let endpoint = registry.endpoints.first(where: { $0.hostInterface == name }) else { return }
-        dataplane.forgetRemovedLink(name: name, ifindex: ifindex)
+        dataplane.forgetRemovedLink(name: name, ifindex: ifindex, address: endpoint.ip)
         let container = (try? registry.container(endpoint.containerID))?.name ?? endpoint.containerID
         logger.warning("a container's interface was deleted outside Bridgeport: its policy and counters are removed",
                        metadata: ["interface": "\(name)", "container": "\(container)"])
+    }
+
+    /// The host's addresses changed (an uplink's DHCP renewal, failover, `ip addr`): the
+    /// programs learn them, and flows that name an address that went are flushed.
+    public func hostAddressesChanged() {
+        do {
+            try dataplane.refreshHostAddresses()
+        } catch {
+            logger.warning("could not update the host's addresses in the maps", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: Helpers

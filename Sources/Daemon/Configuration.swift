@@ -1,4 +1,5 @@
 import BPF
+import CBPF
 import Foundation
 import Model
 
@@ -32,6 +33,10 @@ public struct AgentConfiguration: Sendable {
     public var dockerPluginSocket: String?
     /// How long a host's entries outlive its agent in the cluster store.
     public var clusterLeaseSeconds = 10
+    /// Flows the flow table holds (--max-flows); a new flow beyond is dropped (ct_full).
+    public var maxFlows = Int(BP_DEFAULT_MAX_FLOWS)
+    /// How long idle flows live (--flow-timeout NAME=DURATION).
+    public var flowTimeouts = FlowTimeouts()
 
     /// In the exporter range 9100-9999, clear of node_exporter's 9100.
     public static let defaultMetricsPort = 9477
@@ -41,4 +46,20 @@ public struct AgentConfiguration: Sendable {
     var databasePath: String { stateDirectory + "/bridgeport.db" }
     func namespacePath(_ containerID: String) -> String { stateDirectory + "/netns/" + containerID }
     func containerDirectory(_ containerID: String) -> String { stateDirectory + "/containers/" + containerID }
+}
+
+extension FlowTimeouts {
+    /// Applies one `--flow-timeout NAME=DURATION` ("udp=2s", "tcp-established=120h").
+    public mutating func apply(_ setting: String) throws(ModelError) {
+        let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+        let names = FlowTimeouts.names.joined(separator: ", ")
+        guard parts.count == 2, self[parts[0]] != nil else {
+            throw .invalidOption(setting, "expected NAME=DURATION with NAME one of \(names)")
+        }
+        let seconds = try GoDuration.seconds(parts[1])
+        guard seconds >= 1, seconds <= Double(UInt32.max / 2) else {
+            throw .invalidDuration(parts[1], "a flow timeout is from 1s to 68 years, in whole seconds")
+        }
+        set(parts[0], seconds: UInt32(seconds.rounded()))
+    }
 }

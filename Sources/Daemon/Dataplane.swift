@@ -215,7 +215,24 @@ final class Dataplane: @unchecked Sendable {
     func syncSubnets(_ networks: [Network]) throws { try programs.syncSubnets(networks) }
 
     /// A link someone else deleted: what the maps hold for it goes too.
-    func forgetRemovedLink(name: String, ifindex: UInt32) { programs.forget(interface: name, ifindex: ifindex) }
+    func forgetRemovedLink(name: String, ifindex: UInt32, address: IPv4Address?) {
+        programs.forget(interface: name, ifindex: ifindex, address: address)
+    }
+
+    /// The flow table (connection tracking).
+    var flows: FlowTable { programs.maps.flows }
+
+    /// Removes the flows of an endpoint that stays (a stopped container's).
+    func flushFlows(of endpoint: Endpoint) {
+        programs.flushFlows(ifindex: ifindex(of: endpoint), address: endpoint.ip)
+    }
+
+    /// The ifindex the maps know an endpoint by (see Endpoint.linkIndex).
+    func ifindex(of endpoint: Endpoint) -> UInt32? {
+        endpoint.linkIndex.map(UInt32.init) ?? endpoint.hostInterface.flatMap(ifindex(ofLink:))
+    }
+
+    func ifindex(ofLink name: String) -> UInt32? { links.index(of: name).map(UInt32.init) }
 
     /// Deleting the host side removes a veth pair, deleting the macvlan device inside
     /// the container removes it; its programs and counters go with it.
@@ -223,12 +240,12 @@ final class Dataplane: @unchecked Sendable {
         if let hostSide = endpoint.hostInterface {
             let index = links.index(of: hostSide)
             _ = try? links.delete(link: hostSide)
-            programs.forget(interface: hostSide, ifindex: index.map(UInt32.init))
+            programs.forget(interface: hostSide, ifindex: index.map(UInt32.init), address: endpoint.ip)
         } else if let name = endpoint.attachmentName, let index = endpoint.linkIndex {
             if let inside = endpoint.containerInterface, let container = try? RouteSocket(namespace: namespace) {
                 _ = try? container.delete(link: inside)
             }
-            programs.forget(interface: name, ifindex: UInt32(index))
+            programs.forget(interface: name, ifindex: UInt32(index), address: endpoint.ip)
         }
     }
 
@@ -253,7 +270,7 @@ final class Dataplane: @unchecked Sendable {
     func unequip(_ attachment: Attachment) {
         let index = links.index(of: attachment.hostInterface)
         if attachment.networkID != nil { _ = try? links.delete(link: attachment.hostInterface) }
-        programs.forget(interface: attachment.hostInterface, ifindex: index.map(UInt32.init))
+        programs.forget(interface: attachment.hostInterface, ifindex: index.map(UInt32.init), address: attachment.ip)
     }
 
     /// Docker's remote driver: a veth pair on the network's bridge whose container side

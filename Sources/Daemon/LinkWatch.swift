@@ -5,28 +5,34 @@ import ServiceLifecycle
 import Synchronization
 
 /// Tells the agent about links deleted in its namespace (a container's veth removed with
-/// `ip link del`, say) as the kernel announces them. The netlink socket is read on a
-/// thread of its own, so that its blocking wait never holds a thread of Swift's
-/// cooperative pool; removals reach the agent through an AsyncStream.
+/// `ip link del`, say) and about IPv4 addresses that come and go, as the kernel announces
+/// them. The netlink socket is read on a thread of its own, so that its blocking wait never
+/// holds a thread of Swift's cooperative pool; events reach the agent through an
+/// AsyncStream, a burst of address changes as one.
 struct LinkWatch: Service {
     let agent: Agent
     let logger: Logger
 
     func run() async throws {
-        let removals = try LinkRemovals()
+        let events = try LinkEvents()
         let stopped = Mutex(false)
-        let (stream, continuation) = AsyncStream.makeStream(of: LinkRemovals.Removal.self)
+        let (stream, continuation) = AsyncStream.makeStream(of: [LinkEvents.Event].self)
         let thread = Thread {
             // A short wait, so that the thread notices a stop within a quarter second.
-            while !stopped.withLock({ $0 }), let batch = removals.next(timeoutMilliseconds: 250) {
-                batch.forEach { continuation.yield($0) }
+            while !stopped.withLock({ $0 }), let batch = events.next(timeoutMilliseconds: 250) {
+                if !batch.isEmpty { continuation.yield(batch) }
             }
             continuation.finish()
         }
         thread.start()
         defer { stopped.withLock { $0 = true } }
-        for await removal in stream.cancelOnGracefulShutdown() {
-            await agent.linkRemoved(ifindex: removal.ifindex, name: removal.name)
+        for await batch in stream.cancelOnGracefulShutdown() {
+            for event in batch {
+                if case let .linkRemoved(ifindex, name) = event { await agent.linkRemoved(ifindex: ifindex, name: name) }
+            }
+            if batch.contains(where: { if case .addressChanged = $0 { true } else { false } }) {
+                await agent.hostAddressesChanged()
+            }
         }
     }
 }

@@ -86,8 +86,11 @@ extension Agent {
     /// registry, plus how long that took.
     func metricFamilies() -> [MetricFamily] {
         let started = ContinuousClock.now
-        let input = ScrapeInput(registry: registry, counters: dataplane.counters(),
+        var input = ScrapeInput(registry: registry, counters: dataplane.counters(),
                                 running: Set(registry.containers.filter { runtime.status($0) == .running }.map(\.id)))
+        let report = flowCollector.latest
+        input.flows = FlowStatistics(capacity: dataplane.flows.capacity, census: report?.pass.census,
+                                     counters: (try? dataplane.flows.counters()) ?? [:], lastPassSeconds: report?.seconds)
         var families = Exporter.families(input)
         var scrape = MetricFamily(name: "bridgeport_scrape_duration_seconds", help: "Time this scrape took to read the counters.", kind: .gauge)
         let elapsed = ContinuousClock.now - started
@@ -118,12 +121,28 @@ public struct TrafficCounters {
     public static func hostSide(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) -> String { "\(proto.rawValue) \(ip):\(port)" }
 }
 
+/// The flow table as a scrape shows it: the collector's last pass and the event counters.
+public struct FlowStatistics {
+    /// Flows the table can hold.
+    public var capacity: Int
+    /// What the collector's last pass counted (nil before the first).
+    public var census: FlowCensus?
+    /// bp_flow_counts, by index (FlowTable.counterIndex).
+    public var counters: [UInt32: UInt64]
+    public var lastPassSeconds: Double?
+
+    public init(capacity: Int, census: FlowCensus?, counters: [UInt32: UInt64], lastPassSeconds: Double?) {
+        self.capacity = capacity; self.census = census; self.counters = counters; self.lastPassSeconds = lastPassSeconds
+    }
+}
+
 /// Everything a scrape shows, as plain values.
 public struct ScrapeInput {
     public var registry: Registry
     public var counters: TrafficCounters
     /// IDs of the running containers.
     public var running: Set<String>
+    public var flows: FlowStatistics?
 
     public init(registry: Registry, counters: TrafficCounters, running: Set<String>) {
         self.registry = registry; self.counters = counters; self.running = running
@@ -209,5 +228,58 @@ public enum Exporter {
 
         return [receiveBytes, receivePackets, transmitBytes, transmitPackets, drops, hostDrops,
                 portPackets, portBytes, portFlows, runs, runTime, build, networkCount, containerCount, published]
+            + (input.flows.map(flowFamilies) ?? [])
+    }
+
+    /// The states a protocol's flows can be in, for series that exist before their first flow.
+    static let protocolStates: [(proto: UInt8, label: String, states: [bp_flow_state])] = [
+        (UInt8(BP_PROTO_TCP.rawValue), "tcp", [BP_FLOW_SYN_SENT, BP_FLOW_SYN_RECV, BP_FLOW_ESTABLISHED, BP_FLOW_CLOSING, BP_FLOW_CLOSE]),
+        (UInt8(BP_PROTO_UDP.rawValue), "udp", [BP_FLOW_UNREPLIED, BP_FLOW_REPLIED, BP_FLOW_STREAM]),
+        (UInt8(BP_PROTO_ICMP.rawValue), "icmp", [BP_FLOW_UNREPLIED, BP_FLOW_REPLIED]),
+    ]
+
+    static func protocolLabel(_ proto: UInt8) -> String {
+        protocolStates.first { $0.proto == proto }?.label ?? "other"
+    }
+
+    /// The flow table: flows by state (from the collector's last pass), what happened to
+    /// flows (counters kept in a pinned map, so they survive restarts), masquerade's ports.
+    static func flowFamilies(_ flows: FlowStatistics) -> [MetricFamily] {
+        var table = MetricFamily(name: "bridgeport_flows", help: "Flows in the flow table by protocol and state, as the collector's last pass counted them.", kind: .gauge)
+        var capacity = MetricFamily(name: "bridgeport_flows_max", help: "Flows the flow table can hold (--max-flows); new flows beyond are dropped (reason ct_full).", kind: .gauge)
+        var created = MetricFamily(name: "bridgeport_flows_created", help: "Flows the dataplane started tracking.", kind: .counter)
+        var expired = MetricFamily(name: "bridgeport_flows_expired", help: "Flows removed after their timeout.", kind: .counter)
+        var evicted = MetricFamily(name: "bridgeport_flows_evicted", help: "Unanswered flows from outside removed early because the flow table was nearly full.", kind: .counter)
+        var flushed = MetricFamily(name: "bridgeport_flows_flushed", help: "Flows removed with their container, published port or host address, or by bridgeport flows --flush.", kind: .counter)
+        capacity.add([], flows.capacity)
+        func total(_ event: bp_flow_event, _ proto: UInt8) -> UInt64 { flows.counters[FlowTable.counterIndex(event, proto: proto)] ?? 0 }
+        for (proto, label, states) in protocolStates {
+            for state in states {
+                table.add([("protocol", label), ("state", String(cString: bp_flow_state_label(state.rawValue)))],
+                          flows.census?.flows[FlowCensus.StateKey(proto: proto, state: UInt8(state.rawValue))] ?? 0)
+            }
+            let labels = [("protocol", label)]
+            created.add(labels, total(BP_FLOW_EV_CREATED, proto))
+            expired.add(labels, total(BP_FLOW_EV_EXPIRED, proto) &+ total(BP_FLOW_EV_REAPED, proto))
+            evicted.add(labels, total(BP_FLOW_EV_EVICTED, proto))
+            flushed.add(labels, total(BP_FLOW_EV_FLUSHED, proto))
+        }
+        var runs = MetricFamily(name: "bridgeport_flow_gc_runs", help: "Passes of the flow table's garbage collector.", kind: .counter)
+        runs.add([], flows.counters[FlowTable.gcRunsIndex] ?? 0)
+        var families = [table, capacity, created, expired, evicted, flushed, runs]
+        if let seconds = flows.lastPassSeconds {
+            var duration = MetricFamily(name: "bridgeport_flow_gc_duration_seconds", help: "How long the collector's last pass took.", kind: .gauge)
+            duration.add([], seconds: seconds)
+            families.append(duration)
+        }
+        var masqueradeFlows = MetricFamily(name: "bridgeport_masquerade_flows", help: "Masqueraded flows by the host address they leave with.", kind: .gauge)
+        var masqueradePorts = MetricFamily(name: "bridgeport_masquerade_ports_in_use", help: "Distinct source ports masqueraded flows use, by host address.", kind: .gauge)
+        let uses = (flows.census?.masquerade ?? [:]).sorted { ($0.key.hostIP.bigEndian, $0.key.proto) < ($1.key.hostIP.bigEndian, $1.key.proto) }
+        for (host, use) in uses {
+            let labels = [("host_ip", IPv4Address(UInt32(bigEndian: host.hostIP)).description), ("protocol", protocolLabel(host.proto))]
+            masqueradeFlows.add(labels, use.flows)
+            masqueradePorts.add(labels, use.ports)
+        }
+        return families + [masqueradeFlows, masqueradePorts]
     }
 }

@@ -33,13 +33,36 @@ final class Programs: @unchecked Sendable {
         try BPFFilesystem.makeDirectories(linkDirectory)
         uplinkMode = configuration.uplinkAttachMode
         endpointMode = configuration.endpointAttachMode
-        // Both objects declare the same maps; pinning by name makes them share one instance.
-        endpointObject = try BPFObject.load(try Programs.objectPath(configuration, "endpoint.bpf.o"), pinRoot: mapDirectory)
-        uplinkObject = try BPFObject.load(try Programs.objectPath(configuration, "uplink.bpf.o"), pinRoot: mapDirectory)
-        sockObject = try BPFObject.load(try Programs.objectPath(configuration, "sock.bpf.o"), pinRoot: mapDirectory)
+        // The objects declare the same maps; pinning by name makes them share one instance.
+        let objects = try ["endpoint.bpf.o", "uplink.bpf.o", "sock.bpf.o"].map {
+            try BPFObject(path: try Programs.objectPath(configuration, $0), pinRoot: mapDirectory)
+        }
+        for object in objects { try object.setMaxEntries(BP_MAP_FLOWS, UInt32(2 * configuration.maxFlows)) }
+        try Programs.replaceStatePins(objects[0], mapDirectory: mapDirectory, logger: logger)
+        for object in objects { try object.load() }
+        (endpointObject, uplinkObject, sockObject) = (objects[0], objects[1], objects[2])
         maps = try BridgeportMaps(object: endpointObject)
-        logger.info("BPF objects loaded", metadata: ["from": "\(endpointObject.path)"])
+        try maps.flows.setTimeouts(configuration.flowTimeouts)
+        logger.info("BPF objects loaded", metadata: ["from": "\(endpointObject.path)", "max-flows": "\(maps.flows.capacity)"])
         statisticsFD = (try? BPFStatistics.enable()) ?? -1
+    }
+
+    /// Maps of earlier versions that hold nothing of value now (bp_flows replaced them).
+    static let obsoleteMaps = ["bp_nat", "bp_snat", "bp_snat_rev", "bp_hairpin"]
+
+    /// Flow state rebuilds itself from the traffic: a pinned flow table of another size
+    /// (--max-flows changed) or layout (an upgrade) is replaced by an empty one instead of
+    /// stopping the agent, and the pins of maps this version no longer has are removed.
+    /// Counters are never replaced this way: their pins must be removed by hand.
+    private static func replaceStatePins(_ object: BPFObject, mapDirectory: String, logger: Logger) throws {
+        for name in [BP_MAP_FLOWS, BP_MAP_FRAGS] {
+            if let old = try object.removeIncompatiblePin(name) {
+                logger.notice("\(name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew")
+            }
+        }
+        for name in obsoleteMaps where unlink(mapDirectory + "/" + name) == 0 {
+            logger.notice("removed the pin of \(name), a map of an earlier version (bp_flows holds flows now)")
+        }
     }
 
     deinit { if statisticsFD >= 0 { close(statisticsFD) } }
@@ -200,18 +223,28 @@ final class Programs: @unchecked Sendable {
         if let error = errors.withLock({ $0.first }) { throw error }
     }
 
-    /// Forgets an interface whose veth is gone: its link pins and its map entries.
-    func forget(interface: String, ifindex: UInt32?) {
+    /// Forgets an interface whose veth is gone: its link pins, its map entries and every
+    /// flow of it or naming its address (which IPAM may give the next container at once).
+    func forget(interface: String, ifindex: UInt32?, address: IPv4Address? = nil) {
         for direction in TCDirection.allCases { try? FileManager.default.removeItem(atPath: linkPath(interface, direction)) }
         if let ifindex { try? maps.removeEndpoint(ifindex: ifindex) }
+        flushFlows(ifindex: ifindex, address: address)
+    }
+
+    /// Removes the flows of a container's interface (stop, removal, disconnect).
+    func flushFlows(ifindex: UInt32?, address: IPv4Address?) {
+        guard ifindex != nil || address != nil else { return }
+        _ = try? maps.flows.flush(ifindex: ifindex, address: address.map { $0.value.bigEndian })
     }
 
     /// Removes the map entries of interfaces that are gone (a veth deleted while no agent
-    /// ran, with the namespace it went with): their policy and counters.
+    /// ran, with the namespace it went with): their policy, counters and flows.
     func removeOrphanedEndpoints(keeping ifindexes: Set<UInt32>) throws -> [String] {
         let stale = Set(try maps.endpoints.keys() + maps.endpointStats.keys()).subtracting(ifindexes)
         for ifindex in stale { try maps.removeEndpoint(ifindex: ifindex) }
+        let flows = try maps.flows.flush { _, entry in !ifindexes.contains(entry.ifindex) }
         return stale.sorted().map { "removed the map entries of gone interface \($0)" }
+            + (flows > 0 ? ["removed \(flows) flows of gone interfaces"] : [])
     }
 
     /// Removes link pins whose interface is not in `interfaces` (cgroup hooks stay).
@@ -247,6 +280,9 @@ final class Programs: @unchecked Sendable {
         for key in try maps.allow.keys() where !allowed.contains(key) { try maps.allow.delete(key) }
         for key in allowed { try maps.allow.update(key, 1) }
         try refreshTargets()
+        var sources: [bp_port_key: [IPv4Network]] = [:]
+        for entry in published { if let networks = entry.allowed { sources[Programs.key(entry.mapping)] = networks } }
+        try flushStalePublishedFlows(allowed: sources)
     }
 
     func publish(_ published: [Published]) throws {
@@ -260,6 +296,23 @@ final class Programs: @unchecked Sendable {
             _ = try? maps.portStats.map.delete(Programs.key(mapping))
         }
         try? refreshTargets()
+        if !mappings.isEmpty { try? flushStalePublishedFlows(allowed: [:]) }
+    }
+
+    /// Removes the published flows whose port is gone or leads elsewhere now, and those of
+    /// clients a restricted port (`allowed`: its sources) no longer lets in, as flows are
+    /// flushed when their port goes.
+    private func flushStalePublishedFlows(allowed: [bp_port_key: [IPv4Network]]) throws {
+        let ports = Dictionary(try maps.ports.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        try maps.flows.flush { key, entry in
+            guard entry.kind == UInt8(BP_FLOW_PUBLISHED.rawValue), entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) == 0 else { return false }
+            let anyHost = entry.flags & UInt8(BP_FLOW_F_ANY_HOST.rawValue) != 0
+            let port = bp_port_key(host_ip: anyHost ? 0 : key.dst_ip, host_port: key.dst_port, proto: key.proto, pad: 0)
+            guard let target = ports[port], target.ip == entry.nat_ip, target.port == entry.nat_port else { return true }
+            guard let sources = allowed[port] else { return false }
+            let client = IPv4Address(UInt32(bigEndian: key.src_ip))
+            return !sources.contains { $0.contains(client) }
+        }
     }
 
     /// bp_targets mirrors the container side of bp_ports (two ports may share a target).
@@ -275,10 +328,14 @@ final class Programs: @unchecked Sendable {
     /// addresses are left out: a port published on 127.0.0.1 is the host's alone, never
     /// reachable from another host or a container (the socket hooks know the host's
     /// loopback by its namespace).
+    /// Flows that name an address the host no longer has are flushed (its replies would
+    /// never come back), as Linux's masquerade flushes conntrack when an address goes.
     func setHostAddresses(_ addresses: [IPv4Address]) throws {
         let wanted = Set(addresses.filter { !$0.isLoopback }.map { $0.value.bigEndian })
-        for key in try maps.hostAddresses.keys() where !wanted.contains(key) { try maps.hostAddresses.delete(key) }
+        let gone = Set(try maps.hostAddresses.keys()).subtracting(wanted)
+        for key in gone { try maps.hostAddresses.delete(key) }
         for address in wanted { try maps.hostAddresses.update(address, 1) }
+        try maps.flows.flush(addresses: gone)
     }
 
     static func key(_ mapping: PortMapping) -> bp_port_key {

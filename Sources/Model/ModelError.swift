@@ -26,6 +26,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case portAllocated(String)
     case portsExhausted(String)
     case parentInUse(parent: String, network: String)
+    case invalidDuration(String, String)
 
     public var description: String {
         switch self {
@@ -54,6 +55,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .portAllocated(binding): "Bind for \(binding) failed: port is already allocated"
         case let .portsExhausted(range): "no free host port in \(range)"
         case let .parentInUse(parent, network): "network \(network) is already using parent interface \(parent)"
+        case let .invalidDuration(value, rule): "invalid duration \"\(value)\": \(rule)"
         }
     }
 }

@@ -10,7 +10,7 @@ struct Bridgeport: AsyncParsableCommand {
         version: bridgeportVersion,
         subcommands: [
             DaemonCommand.self, NetworkCommand.self,
-            Run.self, Ps.self, Inspect.self, Exec.self, Logs.self, Port.self, Stats.self, Stop.self, Rm.self,
+            Run.self, Ps.self, Inspect.self, Exec.self, Logs.self, Port.self, Stats.self, Flows.self, Stop.self, Rm.self,
         ])
 
     /// Docker's exit codes: 125 when the CLI or the daemon refuses a `run`, 1 for other

@@ -45,6 +45,14 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Serve Docker's remote network driver protocol on this socket, e.g. /run/docker/plugins/bridgeport.sock (then: docker network create -d bridgeport).")
     var dockerPluginSocket: String?
 
+    @Option(help: ArgumentHelp(
+        "How long an idle flow lives, e.g. udp=2s (repeatable). NAME: \(FlowTimeouts.names.joined(separator: ", ")); DURATION as Go writes it (30s, 5m, 120h). Defaults are Linux conntrack's: \(FlowTimeouts.names.map { "\($0)=\(DaemonCommand.text(seconds: FlowTimeouts()[$0]!))" }.joined(separator: ", ")).",
+        valueName: "name=duration"))
+    var flowTimeout: [String] = []
+
+    @Option(help: "Flows the flow table holds (two map entries each, memory taken as used); a new flow beyond is dropped and counted (ct_full).")
+    var maxFlows = AgentConfiguration().maxFlows
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -53,6 +61,10 @@ struct DaemonCommand: AsyncParsableCommand {
             throw ValidationError("invalid --log-level \"\(logLevel)\": use trace, debug, info, notice, warning or error")
         }
         _ = try metricsEndpoint()
+        _ = try flowTimeouts()
+        guard (1...DaemonCommand.maxFlowsLimit).contains(maxFlows) else {
+            throw ValidationError("invalid --max-flows \(maxFlows): use 1 to \(DaemonCommand.maxFlowsLimit)")
+        }
         guard attach == "auto" || TCAttachMode(rawValue: attach) != nil else {
             throw ValidationError("invalid --attach \"\(attach)\": use auto, tcx or tc")
         }
@@ -81,6 +93,28 @@ struct DaemonCommand: AsyncParsableCommand {
         return (String(parts[0]), port)
     }
 
+    /// 2^24 flows: 2^25 entries, about 3 GiB of kernel memory when full.
+    static let maxFlowsLimit = 1 << 24
+
+    func flowTimeouts() throws -> FlowTimeouts {
+        var timeouts = FlowTimeouts()
+        for setting in flowTimeout {
+            do {
+                try timeouts.apply(setting)
+            } catch let ModelError.invalidOption(_, rule) {
+                throw ValidationError("invalid --flow-timeout \"\(setting)\": \(rule)")
+            } catch {
+                throw ValidationError("invalid --flow-timeout \"\(setting)\": \(error)")
+            }
+        }
+        return timeouts
+    }
+
+    /// 432000 -> "120h", 30 -> "30s" (Go's way, for the help).
+    static func text(seconds: UInt32) -> String {
+        seconds % 3600 == 0 ? "\(seconds / 3600)h" : seconds % 60 == 0 ? "\(seconds / 60)m" : "\(seconds)s"
+    }
+
     func run() async throws {
         if let netns, ProcessInfo.processInfo.environment["BRIDGEPORT_NETNS_ENTERED"] == nil {
             // Only returns on failure: every thread of the new image lives in the namespace.
@@ -103,6 +137,8 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.clusterStore = clusterStore
         configuration.dockerPluginSocket = dockerPluginSocket
         configuration.advertiseAddress = advertiseAddress.flatMap(IPv4Address.init)
+        configuration.flowTimeouts = try flowTimeouts()
+        configuration.maxFlows = maxFlows
         do {
             try await AgentService.run(configuration: configuration, logger: logger)
         } catch {

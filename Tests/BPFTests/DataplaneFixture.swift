@@ -54,7 +54,32 @@ struct DataplaneFixture {
         try maps.subnets.update(bp_subnet_key(prefixlen: prefix, ip: be32(net)), bp_subnet(network_id: networkID, flags: flags))
     }
 
-    func natEntries() throws -> [(key: bp_nat_key, value: bp_nat_value)] { try maps.nat.entries() }
+    /// Every entry of the flow table.
+    func flowEntries() throws -> [(key: bp_flow_key, value: bp_flow)] { try maps.flows.map.entries() }
+
+    /// The flow table's entry for this tuple, if any.
+    func flow(_ key: bp_flow_key) throws -> bp_flow? { try maps.flows.map.lookup(key) }
+
+    /// Both entries of a published flow, as the uplink program would have made them.
+    func seedPublishedFlow(client: [UInt8], clientPort: UInt16, host: [UInt8], hostPort: UInt16, container: [UInt8],
+                           containerPort: UInt16, proto: UInt8, state: bp_flow_state = BP_FLOW_ESTABLISHED) throws {
+        let now = FlowTable.now()
+        let inbound = bp_flow(kind: BP_FLOW_PUBLISHED, state: state, flags: BP_FLOW_F_DNAT.rawValue, natIP: be32(container),
+                              natPort: be16(containerPort), ifindex: endpointIfindex, created: now, expires: now + 3600)
+        let reply = bp_flow(kind: BP_FLOW_PUBLISHED, state: state, flags: BP_FLOW_F_SNAT.rawValue | BP_FLOW_F_REPLY.rawValue,
+                            natIP: be32(host), natPort: be16(hostPort), ifindex: endpointIfindex, created: now, expires: now + 3600)
+        try maps.flows.map.update(bp_flow_key(src: be32(client), dst: be32(host), sport: be16(clientPort), dport: be16(hostPort), proto: proto),
+                                  inbound)
+        try maps.flows.map.update(bp_flow_key(src: be32(container), dst: be32(client), sport: be16(containerPort), dport: be16(clientPort),
+                                              proto: proto), reply)
+    }
+
+    /// Sets the flow timeouts the programs use.
+    func setTimeouts(_ settings: [String: UInt32]) throws {
+        var timeouts = FlowTimeouts()
+        for (name, seconds) in settings { XCTAssertTrue(timeouts.set(name, seconds: seconds), name) }
+        try maps.flows.setTimeouts(timeouts)
+    }
 
     func drops() throws -> [bp_drop_key: UInt64] { try maps.dropCounts() }
 
@@ -79,7 +104,7 @@ struct DataplaneFixture {
 
     /// A new namespace, bpffs and both objects, torn down with `test`. The host addresses
     /// and the subnets of networks 1 (10.40.0.0/24) and 2 (10.50.0.0/24) are filled in.
-    static func make(for test: XCTestCase) throws -> DataplaneFixture {
+    static func make(for test: XCTestCase, maxFlows: Int? = nil) throws -> DataplaneFixture {
         let pinRoot = try Sandbox.bpffs(test)
         let ns = try Sandbox.netns(test)
         func inNS(_ args: String...) throws { try Sandbox.sh(["nsenter", "--net=/run/netns/\(ns)"] + args) }
@@ -94,9 +119,13 @@ struct DataplaneFixture {
         XCTAssertGreaterThan(up, 1)
         XCTAssertGreaterThan(epIndex, 1)
 
-        let endpointObject = try BPFObject.load(Self.endpointObject, pinRoot: pinRoot)
-        let uplinkObject = try BPFObject.load(Self.uplinkObject, pinRoot: pinRoot)
-        for name in [BP_MAP_NAT, BP_MAP_PORTS, BP_MAP_DROPS, BP_MAP_SUBNETS, BP_MAP_HOST_ADDRS] {
+        let endpointObject = try BPFObject(path: Self.endpointObject, pinRoot: pinRoot)
+        let uplinkObject = try BPFObject(path: Self.uplinkObject, pinRoot: pinRoot)
+        for object in [endpointObject, uplinkObject] {
+            if let maxFlows { try object.setMaxEntries(BP_MAP_FLOWS, UInt32(2 * maxFlows)) }
+            try object.load()
+        }
+        for name in [BP_MAP_FLOWS, BP_MAP_PORTS, BP_MAP_DROPS, BP_MAP_SUBNETS, BP_MAP_HOST_ADDRS] {
             XCTAssertEqual(try endpointObject.map(name).id, try uplinkObject.map(name).id, "\(name) not shared through the pin root")
         }
         let maps = try BridgeportMaps(pinRoot: pinRoot)
@@ -112,5 +141,34 @@ struct DataplaneFixture {
         try fixture.setSubnet(ip("10.40.0.0"), 24, networkID: 1)
         try fixture.setSubnet(ip("10.50.0.0"), 24, networkID: 2)
         return fixture
+    }
+}
+
+/// What the programs did to a frame, checked the same way by every test of them.
+extension XCTestCase {
+    func assertUntouched(_ result: TestRunResult, _ frame: [UInt8], _ what: String,
+                         file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(result.verdict, NATAndPolicyTests.next, "\(what): verdict", file: file, line: line)
+        XCTAssertEqual(result.packet.hex, frame.hex, "\(what): packet changed", file: file, line: line)
+    }
+
+    func assertShot(_ result: TestRunResult, _ frame: [UInt8], _ what: String,
+                    file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(result.verdict, NATAndPolicyTests.shot, "\(what): verdict", file: file, line: line)
+        XCTAssertEqual(result.packet.hex, frame.hex, "\(what): a dropped packet was rewritten", file: file, line: line)
+    }
+
+    /// The output is exactly `expected` (built from scratch with fresh checksums), and its checksums verify.
+    /// `expected` is the frame as built; a translated packet has also passed a hop (TTL - 1).
+    func assertRewritten(_ result: TestRunResult, to built: [UInt8], verdict: Int32 = NATAndPolicyTests.redirect,
+                         _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let expected = Frame.afterHop(built)
+        XCTAssertEqual(result.verdict, verdict, "\(what): verdict", file: file, line: line)
+        let out = try ParsedIPv4(result.packet)
+        XCTAssertTrue(out.ipv4ChecksumValid, "\(what): IPv4 checksum invalid in \(out)", file: file, line: line)
+        if !(out.proto == NATAndPolicyTests.udp && out.l4Checksum == 0) {
+            XCTAssertTrue(out.l4ChecksumValid, "\(what): L4 checksum invalid in \(out)", file: file, line: line)
+        }
+        XCTAssertEqual(result.packet.hex, expected.hex, "\(what): \(out) expected \((try? ParsedIPv4(expected)).map { "\($0)" } ?? "?")", file: file, line: line)
     }
 }

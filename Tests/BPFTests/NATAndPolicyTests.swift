@@ -49,47 +49,42 @@ final class NATAndPolicyTests: XCTestCase {
 
     func makeFixture() throws -> Fixture { try DataplaneFixture.make(for: self) }
 
-    func assertUntouched(_ result: TestRunResult, _ frame: [UInt8], _ what: String,
-                         file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(result.verdict, Self.next, "\(what): verdict", file: file, line: line)
-        XCTAssertEqual(result.packet.hex, frame.hex, "\(what): packet changed", file: file, line: line)
+    /// A published flow as its replies show it (remote = the client, endpoint = the container)...
+    struct NatKey: Hashable { var remote: [UInt8]; var remotePort: UInt16; var endpoint: [UInt8]; var endpointPort: UInt16; var proto: UInt8 }
+    /// ... and the published address the client used.
+    struct NatValue: Hashable { var host: [UInt8]; var port: UInt16 }
+
+    func natKey(remote: [UInt8], remotePort: UInt16, endpoint: [UInt8], endpointPort: UInt16, proto: UInt8) -> NatKey {
+        NatKey(remote: remote, remotePort: remotePort, endpoint: endpoint, endpointPort: endpointPort, proto: proto)
     }
 
-    func assertShot(_ result: TestRunResult, _ frame: [UInt8], _ what: String,
-                    file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(result.verdict, Self.shot, "\(what): verdict", file: file, line: line)
-        XCTAssertEqual(result.packet.hex, frame.hex, "\(what): a dropped packet was rewritten", file: file, line: line)
+    func natValue(_ host: [UInt8], _ port: UInt16) -> NatValue { NatValue(host: host, port: port) }
+
+    /// A published flow in the flow table, both entries.
+    func seed(_ f: Fixture, _ key: NatKey, _ value: NatValue) throws {
+        try f.seedPublishedFlow(client: key.remote, clientPort: key.remotePort, host: value.host, hostPort: value.port,
+                                container: key.endpoint, containerPort: key.endpointPort, proto: key.proto)
     }
 
-    /// The output is exactly `expected` (built from scratch with fresh checksums), and its checksums verify.
-    /// `expected` is the frame as built; a translated packet has also passed a hop (TTL - 1).
-    func assertRewritten(_ result: TestRunResult, to built: [UInt8], verdict: Int32 = NATAndPolicyTests.redirect,
-                         _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let expected = Frame.afterHop(built)
-        XCTAssertEqual(result.verdict, verdict, "\(what): verdict", file: file, line: line)
-        let out = try ParsedIPv4(result.packet)
-        XCTAssertTrue(out.ipv4ChecksumValid, "\(what): IPv4 checksum invalid in \(out)", file: file, line: line)
-        if !(out.proto == Self.udp && out.l4Checksum == 0) {
-            XCTAssertTrue(out.l4ChecksumValid, "\(what): L4 checksum invalid in \(out)", file: file, line: line)
-        }
-        XCTAssertEqual(result.packet.hex, expected.hex, "\(what): \(out) expected \((try? ParsedIPv4(expected)).map { "\($0)" } ?? "?")", file: file, line: line)
-    }
-
-    func natKey(remote: [UInt8], remotePort: UInt16, endpoint: [UInt8], endpointPort: UInt16, proto: UInt8) -> bp_nat_key {
-        bp_nat_key(remote_ip: be32(remote), endpoint_ip: be32(endpoint), remote_port: be16(remotePort),
-                   endpoint_port: be16(endpointPort), proto: proto, pad: (0, 0, 0))
-    }
-
-    func natValue(_ host: [UInt8], _ port: UInt16) -> bp_nat_value {
-        bp_nat_value(host_ip: be32(host), host_port: be16(port), pad: 0)
-    }
-
-    /// The bp_nat map holds exactly these entries.
-    func assertNAT(_ f: Fixture, _ expected: [(bp_nat_key, bp_nat_value)], _ what: String,
+    /// The flow table holds exactly these published flows (and nothing else), each with
+    /// both of its entries: client -> host:port in, container:port -> client back.
+    func assertNAT(_ f: Fixture, _ expected: [(NatKey, NatValue)], _ what: String,
                    file: StaticString = #filePath, line: UInt = #line) throws {
-        let actual = try f.natEntries().map { rawBytes($0.key) + rawBytes($0.value) }.sorted { $0.hex < $1.hex }
-        let wanted = expected.map { rawBytes($0.0) + rawBytes($0.1) }.sorted { $0.hex < $1.hex }
-        XCTAssertEqual(actual.map(\.hex), wanted.map(\.hex), "\(what): bp_nat", file: file, line: line)
+        let entries = try f.flowEntries()
+        var actual: [String] = []
+        for (key, entry) in entries where entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) == 0 {
+            XCTAssertEqual(entry.kind, UInt8(BP_FLOW_PUBLISHED.rawValue), "\(what): a flow of another kind", file: file, line: line)
+            let reply = FlowTable.otherKey(key, entry)
+            XCTAssertNotNil(entries.first { $0.key == reply && $0.value.flags & UInt8(BP_FLOW_F_REPLY.rawValue) != 0 },
+                            "\(what): the reply entry of \(key) is missing", file: file, line: line)
+            actual.append("\(rawBytes(key.src_ip)):\(UInt16(bigEndian: key.src_port)) -> \(rawBytes(key.dst_ip)):\(UInt16(bigEndian: key.dst_port)) "
+                          + "via \(rawBytes(entry.nat_ip)):\(UInt16(bigEndian: entry.nat_port)) proto \(key.proto)")
+        }
+        let wanted = expected.map { key, value in
+            "\(key.remote):\(key.remotePort) -> \(value.host):\(value.port) via \(key.endpoint):\(key.endpointPort) proto \(key.proto)"
+        }
+        XCTAssertEqual(actual.sorted(), wanted.sorted(), "\(what): bp_flows", file: file, line: line)
+        XCTAssertEqual(entries.count, 2 * actual.count, "\(what): entries without their flow", file: file, line: line)
     }
 
     func dropKey(_ ifindex: UInt32, _ reason: bp_drop_reason, _ direction: bp_direction) -> bp_drop_key {
@@ -120,7 +115,7 @@ final class NATAndPolicyTests: XCTestCase {
                             to: Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80, flags: Frame.tcpACK,
                                           payload: Array("GET / HTTP/1.0\r\n\r\n".utf8)),
                             verdict: Self.next, "ACK with data, no route lookup")
-        XCTAssertEqual(try f.natEntries().count, 1, "the same flow must not add a second entry")
+        XCTAssertEqual(try f.flowEntries().count, 2, "the same flow must not add entries")
 
         // A minimum-size Ethernet frame: 54 bytes padded to 60; the padding is not part of the IP packet.
         let padded = syn + [0, 0, 0, 0, 0, 0]
@@ -158,7 +153,7 @@ final class NATAndPolicyTests: XCTestCase {
         let result = try f.up(syn)
         XCTAssertEqual(result.verdict, Self.next)
         XCTAssertEqual(result.packet.hex, syn.hex, "left untouched")
-        XCTAssertTrue(try f.natEntries().isEmpty, "no NAT entry for it")
+        XCTAssertTrue(try f.flowEntries().isEmpty, "no flow for it")
 
         // With TTL 2 it is translated and arrives with TTL 1.
         let ttl2 = Frame.ethernet(type: Frame.ethTypeIPv4, payload: Frame.ipv4(src: Self.client, dst: Self.hostIP, proto: Self.tcp,
@@ -259,11 +254,11 @@ final class NATAndPolicyTests: XCTestCase {
     func testEndpointReverseNATOfReplies() throws {
         let f = try makeFixture()
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
-        try f.maps.nat.update(natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.tcp),
+        try seed(f, natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.tcp),
                               natValue(Self.hostIP, 5000))
-        try f.maps.nat.update(natKey(remote: Self.client, remotePort: 40001, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
+        try seed(f, natKey(remote: Self.client, remotePort: 40001, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
                               natValue(Self.hostIP, 5353))
-        try f.maps.nat.update(natKey(remote: Self.client, remotePort: 40002, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
+        try seed(f, natKey(remote: Self.client, remotePort: 40002, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
                               natValue(Self.hostIP, 5353))
         let mac = Self.containerMAC
 
@@ -377,24 +372,23 @@ final class NATAndPolicyTests: XCTestCase {
     func testMasqueradeRoundTripForTCPUDPAndICMPEcho() throws {
         let f = try makeFixture()
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
-        let snat = try BPFHashMap<bp_flow_key, bp_nat_value>(BPFMap.openPinned(f.pinRoot + "/" + BP_MAP_SNAT))
-        let snatRev = try BPFHashMap<bp_flow_key, bp_snat_origin>(BPFMap.openPinned(f.pinRoot + "/" + BP_MAP_SNAT_REV))
         let mac = Self.containerMAC
         func flow(_ src: [UInt8], _ dst: [UInt8], _ sport: UInt16, _ dport: UInt16, _ proto: UInt8) -> bp_flow_key {
-            bp_flow_key(src_ip: be32(src), dst_ip: be32(dst), src_port: be16(sport), dst_port: be16(dport), proto: proto, pad: (0, 0, 0))
+            bp_flow_key(src: be32(src), dst: be32(dst), sport: be16(sport), dport: be16(dport), proto: proto)
         }
-        let range = UInt16(BP_SNAT_PORT_MIN)...UInt16(BP_SNAT_PORT_MAX)
 
-        // TCP: out with 198.51.100.1 and a port above the ephemeral range, back to the container.
+        // TCP: out with 198.51.100.1 and, as Linux's MASQUERADE, the container's own port while it is free.
         let syn = Frame.tcp(src: Self.container, dst: Self.internet, sport: 34567, dport: 443, srcMAC: mac)
         let out = try f.ep(syn)
         let tcpPort = try ParsedIPv4(out.packet).sourcePort
-        XCTAssertTrue(range.contains(tcpPort), "\(tcpPort)")
+        XCTAssertEqual(tcpPort, 34567, "the container's own port is kept")
         try assertRewritten(out, to: Frame.tcp(src: Self.hostIP, dst: Self.internet, sport: tcpPort, dport: 443, srcMAC: mac), "masqueraded SYN")
-        XCTAssertEqual(rawBytes(try XCTUnwrap(snat.lookup(flow(Self.container, Self.internet, 34567, 443, Self.tcp)))),
-                       rawBytes(natValue(Self.hostIP, tcpPort)))
-        let origin = try XCTUnwrap(snatRev.lookup(flow(Self.internet, Self.hostIP, 443, tcpPort, Self.tcp)))
-        XCTAssertEqual([origin.ip, UInt32(origin.port), origin.ifindex], [be32(Self.container), UInt32(be16(34567)), f.endpointIfindex])
+        let outbound = try XCTUnwrap(f.flow(flow(Self.container, Self.internet, 34567, 443, Self.tcp)))
+        XCTAssertEqual([outbound.nat_ip, UInt32(outbound.nat_port), UInt32(outbound.kind), UInt32(outbound.flags)],
+                       [be32(Self.hostIP), UInt32(be16(tcpPort)), BP_FLOW_MASQUERADE.rawValue, BP_FLOW_F_SNAT.rawValue])
+        let origin = try XCTUnwrap(f.flow(flow(Self.internet, Self.hostIP, 443, tcpPort, Self.tcp)))
+        XCTAssertEqual([origin.nat_ip, UInt32(origin.nat_port), origin.ifindex, UInt32(origin.flags)],
+                       [be32(Self.container), UInt32(be16(34567)), f.endpointIfindex, BP_FLOW_F_DNAT.rawValue | BP_FLOW_F_REPLY.rawValue])
         // The next packet of the flow keeps the port.
         let ack = Frame.tcp(src: Self.container, dst: Self.internet, sport: 34567, dport: 443, flags: Frame.tcpACK, srcMAC: mac)
         try assertRewritten(try f.ep(ack), to: Frame.tcp(src: Self.hostIP, dst: Self.internet, sport: tcpPort, dport: 443, flags: Frame.tcpACK, srcMAC: mac),
@@ -408,7 +402,7 @@ final class NATAndPolicyTests: XCTestCase {
         let dns = Frame.udp(src: Self.container, dst: Self.internet, sport: 45678, dport: 53, payload: query, srcMAC: mac)
         let dnsOut = try f.ep(dns)
         let udpPort = try ParsedIPv4(dnsOut.packet).sourcePort
-        XCTAssertTrue(range.contains(udpPort), "\(udpPort)")
+        XCTAssertEqual(udpPort, 45678)
         try assertRewritten(dnsOut, to: Frame.udp(src: Self.hostIP, dst: Self.internet, sport: udpPort, dport: 53, payload: query, srcMAC: mac),
                             "masqueraded UDP")
         try assertRewritten(try f.up(Frame.udp(src: Self.internet, dst: Self.hostIP, sport: 53, dport: udpPort, payload: query)),
@@ -418,7 +412,7 @@ final class NATAndPolicyTests: XCTestCase {
         let ping = Frame.icmpEcho(src: Self.container, dst: Self.internet, id: 0x1234, seq: 7, srcMAC: mac)
         let pingOut = try f.ep(ping)
         let echoID = try ParsedIPv4(pingOut.packet).icmpID
-        XCTAssertTrue(range.contains(echoID), "\(echoID)")
+        XCTAssertEqual(echoID, 0x1234)
         try assertRewritten(pingOut, to: Frame.icmpEcho(src: Self.hostIP, dst: Self.internet, id: echoID, seq: 7, srcMAC: mac), "masqueraded ping")
         try assertRewritten(try f.up(Frame.icmpEcho(src: Self.internet, dst: Self.hostIP, type: 0, id: echoID, seq: 7)),
                             to: Frame.icmpEcho(src: Self.internet, dst: Self.container, type: 0, id: 0x1234, seq: 7), "echo reply back")
@@ -434,7 +428,7 @@ final class NATAndPolicyTests: XCTestCase {
         // A reply to a port nobody masqueraded goes to the host untouched.
         let stray = Frame.tcp(src: Self.internet, dst: Self.hostIP, sport: 443, dport: tcpPort &+ 1, flags: Frame.tcpSYNACK)
         assertUntouched(try f.up(stray), stray, "reply to an unknown port")
-        XCTAssertEqual(try snatRev.keys().count, 3)
+        XCTAssertEqual(try f.flowEntries().count, 6, "three flows, two entries each")
         XCTAssertTrue(try f.drops().isEmpty)
     }
 
@@ -615,7 +609,7 @@ final class NATAndPolicyTests: XCTestCase {
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
         try f.publish(host: nil, 5000, proto: Self.tcp, to: Self.container, 80)
         try f.publish(host: nil, 5000, proto: Self.udp, to: Self.container, 80)
-        try f.maps.nat.update(natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.tcp),
+        try seed(f, natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.tcp),
                               natValue(Self.hostIP, 5000))
 
         let syn = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000)
@@ -709,7 +703,7 @@ final class NATAndPolicyTests: XCTestCase {
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
         try f.publish(host: nil, 5000, proto: Self.tcp, to: Self.container, 80)
         try f.publish(host: nil, 5000, proto: Self.udp, to: Self.container, 80)
-        try f.maps.nat.update(natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
+        try seed(f, natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
                               natValue(Self.hostIP, 5000))
 
         // A later fragment whose payload looks like a UDP header to the published port.

@@ -58,15 +58,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_host_addrs SEC(".maps");
 
-/* BP_MAP_NAT: published flows, so exactly their replies are translated back */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, BP_MAX_NAT_FLOWS);
-	__type(key, struct bp_nat_key);
-	__type(value, struct bp_nat_value);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} bp_nat SEC(".maps");
-
 /* BP_MAP_SUBNETS: bridge networks' subnets, written by the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -86,25 +77,40 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_targets SEC(".maps");
 
-/* BP_MAP_SNAT: masqueraded flows, container side -> {host address, port} */
+/*
+ * BP_MAP_FLOWS: the flow table, two entries per flow (bridgeport.h, "Flows"). A hash map,
+ * not an LRU: a flood of new flows can never push out established ones; it fills the
+ * table and is dropped (ct_full) until the agent's collector frees room. Allocated as
+ * used; the agent sets max_entries (--max-flows) before loading.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, BP_MAX_SNAT_FLOWS);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * BP_DEFAULT_MAX_FLOWS);
 	__type(key, struct bp_flow_key);
-	__type(value, struct bp_nat_value);
+	__type(value, struct bp_flow);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} bp_snat SEC(".maps");
+} bp_flows SEC(".maps");
 
-/* BP_MAP_SNAT_REV: masqueraded flows, remote side (as replies arrive) -> container */
+/* BP_MAP_FLOW_CONFIG: the flow timeouts, written by the agent */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, BP_MAX_SNAT_FLOWS);
-	__type(key, struct bp_flow_key);
-	__type(value, struct bp_snat_origin);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bp_flow_config);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} bp_snat_rev SEC(".maps");
+} bp_flow_config SEC(".maps");
 
-/* BP_MAP_FRAGS: fragmented datagrams of published flows -> the translation of the first */
+/* BP_MAP_FLOW_COUNTERS: flows created, reaped, expired, evicted, flushed per protocol; GC runs */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BP_FLOW_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_flow_counts SEC(".maps");
+
+/* BP_MAP_FRAGS: fragmented datagrams of translated flows -> the translation of the first */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, BP_MAX_FRAGS);
@@ -131,15 +137,6 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_allow SEC(".maps");
-
-/* BP_MAP_HAIRPIN: flows to published targets, as their requests show them */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, BP_MAX_SNAT_FLOWS);
-	__type(key, struct bp_flow_key);
-	__type(value, __u8);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} bp_hairpin SEC(".maps");
 
 /* BP_MAP_NETNS: namespaces the socket hooks act in, written by the agent */
 struct {

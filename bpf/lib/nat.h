@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Address and port rewriting with incremental checksum updates, and the
- * forwarding that must follow it (cf. Cilium's bpf/lib/nat.h).
+ * Address and port rewriting with incremental checksum updates, the forwarding that
+ * must follow it, and the translations new flows get: a published port's (DNAT) and
+ * masquerade's (SNAT, with Linux's choice of source port) (cf. Cilium's bpf/lib/nat.h).
  */
 #ifndef BP_LIB_NAT_H
 #define BP_LIB_NAT_H
@@ -10,6 +11,7 @@
 #include <linux/in.h>
 
 #include "common.h"
+#include "conntrack.h"
 #include "parse.h"
 #include "metrics.h"
 
@@ -73,17 +75,19 @@ static __always_inline int bp_rewrite_ip(struct __sk_buff *skb, const struct bp_
 static __always_inline void bp_remember_fragment(const struct bp_packet *p, __u32 addr, __u32 ifindex)
 {
 	struct bp_frag_key key = { .src = p->saddr, .dst = p->daddr, .id = p->ip_id, .proto = p->proto };
-	struct bp_frag_nat nat = { .addr = addr, .ifindex = ifindex };
+	struct bp_frag_nat nat = { .addr = addr, .ifindex = ifindex, .expires = bp_now() + BP_FRAG_TIMEOUT };
 
 	bpf_map_update_elem(&bp_frags, &key, &nat, BPF_ANY);
 }
 
-/* The translation remembered for a later fragment's datagram, or NULL. */
+/* The translation remembered for a later fragment's datagram, or NULL (none, or the
+ * datagram's reassembly time is over). */
 static __always_inline struct bp_frag_nat *bp_fragment_translation(const struct bp_packet *p)
 {
 	struct bp_frag_key key = { .src = p->saddr, .dst = p->daddr, .id = p->ip_id, .proto = p->proto };
+	struct bp_frag_nat *nat = bpf_map_lookup_elem(&bp_frags, &key);
 
-	return bpf_map_lookup_elem(&bp_frags, &key);
+	return nat && nat->expires >= bp_now() ? nat : NULL;
 }
 
 /*
@@ -108,6 +112,19 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
 		return -1;
 	return bp_rewrite_ip(skb, p, dest, new_ip);
+}
+
+/* Replaces one TCP or UDP port alone (the destination's when `dest` is set). */
+static __always_inline int bp_rewrite_port(struct __sk_buff *skb, const struct bp_packet *p, int dest, __u16 new_port)
+{
+	__u16 old_port = dest ? p->dport : p->sport;
+	__u32 port_off = p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
+	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+
+	if (bpf_l4_csum_replace(skb, bp_l4_csum_off(p), old_port, new_port, mangled | sizeof(new_port)) ||
+	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
+		return -1;
+	return 0;
 }
 
 /* A forwarding route lookup for saddr -> daddr from the interface the packet came in on. */
@@ -171,88 +188,237 @@ static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, __u32 s
 }
 
 /*
- * Masquerade (Docker's MASQUERADE rule): a flow from a container to beyond the
- * host leaves with the address the route out prefers and a source port from
- * BP_SNAT_PORT_MIN..MAX chosen so that {host address, port, remote, protocol}
- * is unique. Both directions are kept in LRU maps, so idle flows expire.
- * Returns the verdict.
+ * Translates a packet of a known flow as its entry says and sends it on: toward a
+ * container (DNAT) straight to its eth0; from one (SNAT) out by the route. A hairpin
+ * flow is not translated. Returns the verdict.
  */
-static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_packet *p)
+static __always_inline int bp_apply(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_flow *flow)
+{
+	int dest = flow->flags & BP_FLOW_F_DNAT;
+	enum bp_direction direction = dest ? BP_DIR_INGRESS : BP_DIR_EGRESS;
+
+	if (!(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT)) || bp_ttl_expires(p))
+		return BP_CONTINUE;
+	if (p->fragment)
+		bp_remember_fragment(p, flow->nat_ip, dest ? flow->ifindex : 0);
+	if (bp_rewrite(skb, p, dest, flow->nat_ip, flow->nat_port) < 0 ||
+	    (flow->peer_port && bp_rewrite_port(skb, p, !dest, flow->peer_port) < 0))
+		return bp_drop(skb, BP_DROP_MALFORMED, direction);
+	if (dest)
+		return bp_deliver_to_endpoint(skb, p->saddr, flow->nat_ip, flow->ifindex);
+	return bp_redirect_by_route(skb, flow->nat_ip, p->daddr);
+}
+
+/* Tries for a port a new flow's reply tuple can have: this many random ones at most. */
+#define BP_SNAT_PROBES 128
+#define BP_REMAP_PROBES 16
+
+/* Whether host_ip:port (network byte order) is a published port of the host. */
+static __always_inline int bp_port_published(__u32 host_ip, __u16 port, __u8 proto)
+{
+	struct bp_port_key key = { .host_ip = host_ip, .host_port = port, .proto = proto };
+
+	if (bpf_map_lookup_elem(&bp_ports, &key))
+		return 1;
+	key.host_ip = 0;
+	return bpf_map_lookup_elem(&bp_ports, &key) != NULL;
+}
+
+/* Whether a socket of the host would take the packets of this reply tuple: a connected
+ * TCP socket, or any UDP socket bound to the port. The host's own flows are not in the
+ * table, as they are in Linux's conntrack, so masquerade asks the sockets instead. */
+static __always_inline int bp_host_socket_holds(struct __sk_buff *skb, const struct bp_flow_key *reply)
+{
+	struct bpf_sock_tuple tuple = {};
+	struct bpf_sock *sk;
+	int holds = 1;
+
+	tuple.ipv4.saddr = reply->src_ip;
+	tuple.ipv4.daddr = reply->dst_ip;
+	tuple.ipv4.sport = reply->src_port;
+	tuple.ipv4.dport = reply->dst_port;
+	if (reply->proto == BP_PROTO_TCP)
+		sk = bpf_sk_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else if (reply->proto == BP_PROTO_UDP)
+		sk = bpf_sk_lookup_udp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else
+		return 0;
+	if (!sk)
+		return 0;
+	if (reply->proto == BP_PROTO_TCP && sk->state == BPF_TCP_LISTEN)
+		holds = 0;  /* a listener never sees this tuple's packets: they are translated first */
+	bpf_sk_release(sk);
+	return holds;
+}
+
+/* The state of a search for a free reply tuple (bpf_loop's context). */
+struct bp_port_search {
+	struct __sk_buff *skb;
+	struct bp_flow_key reply;  /* dst_port (and for ICMP src_port) is what is tried */
+	struct bp_flow entry;      /* the reply entry to claim the tuple with */
+	__u32 now;
+	__u32 min;                 /* random ports come from min .. min + span - 1 */
+	__u32 span;
+	__u16 first;               /* the port tried first (network byte order), 0: none */
+	__u8 check_host;           /* skip published ports and host sockets (masquerade) */
+	__u8 pad;
+	long err;                  /* of the last claim: 0 found, -BP_EEXIST none free yet */
+};
+
+/* One try of bp_find_port: 1 ends the search (found, or the table is full). */
+static long bp_try_port(__u32 i, struct bp_port_search *s)
+{
+	__u16 port = i == 0 && s->first ? s->first : bpf_htons((__u16)(s->min + bpf_get_prandom_u32() % s->span));
+
+	s->reply.dst_port = port;
+	if (s->reply.proto == BP_PROTO_ICMP)
+		s->reply.src_port = port;  /* echo replies carry the new id only */
+	else if (port == 0 || (s->check_host && (bp_port_published(s->reply.dst_ip, port, s->reply.proto) ||
+						 bp_host_socket_holds(s->skb, &s->reply))))
+		return 0;
+	s->err = bp_flow_claim(&s->reply, &s->entry, s->now);
+	return s->err != -BP_EEXIST;
+}
+
+/* Claims a reply tuple with a free port, up to `tries` tries: 0, -BP_EEXIST (none free)
+ * or another error (the table is full). */
+static __always_inline long bp_find_port(struct bp_port_search *s, __u32 tries)
+{
+	s->err = -BP_EEXIST;
+	bpf_loop(tries, bp_try_port, s, 0);
+	return s->err;
+}
+
+/*
+ * Masquerade's source port, as Linux's MASQUERADE picks it: the container's own when it is
+ * free for this host address, destination and protocol; else a random one of the same
+ * class (1-511, 600-1023, or the unprivileged 1024-65535), up to BP_SNAT_PROBES tries.
+ * Free means: no live flow has the reply tuple, no published port and no host socket has
+ * the port. Claims the reply tuple with `back`: 0, -BP_EEXIST (none free) or another error.
+ */
+static __always_inline long bp_snat_claim(struct __sk_buff *skb, const struct bp_packet *p, struct bp_flow_key *reply,
+					  const struct bp_flow *back, __u32 now)
+{
+	__u16 own = bpf_ntohs(p->sport);
+	struct bp_port_search s = {
+		.skb = skb, .reply = *reply, .entry = *back, .now = now, .min = 1024, .span = 65536 - 1024,
+		.first = p->sport, .check_host = 1,
+	};
+
+	if (p->proto == BP_PROTO_ICMP) {
+		s.min = 0;
+		s.span = 65536;
+		s.first = p->sport ? p->sport : 0;
+	} else if (own < 512) {
+		s.min = 1;
+		s.span = 511;
+	} else if (own < 1024) {
+		s.min = 600;
+		s.span = 1024 - 600;
+	}
+	long err = bp_find_port(&s, BP_SNAT_PROBES);
+	*reply = s.reply;
+	return err;
+}
+
+/*
+ * Masquerade (Docker's MASQUERADE rule): a new flow from a container to beyond the host
+ * leaves with the address the route out prefers and a source port bp_snat_claim chose;
+ * both of its entries go into the flow table. Returns the verdict.
+ */
+static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_packet *p,
+					 const struct bp_flow_key *key, __u32 now)
 {
 	if (bp_ttl_expires(p))
 		return BP_CONTINUE;
-	struct bp_flow_key flow = {
-		.src_ip = p->saddr, .dst_ip = p->daddr, .src_port = p->sport, .dst_port = p->dport, .proto = p->proto,
-	};
 	struct bpf_fib_lookup fib;
 	long rc = bp_route(skb, p->saddr, p->daddr, BPF_FIB_LOOKUP_SRC, &fib);
 
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return BP_CONTINUE;
 
-	struct bp_nat_value *known = bpf_map_lookup_elem(&bp_snat, &flow);
-	struct bp_nat_value nat = {};
-	if (known) {
-		nat = *known;
-	} else {
-		struct bp_snat_origin origin = { .ip = p->saddr, .port = p->sport, .ifindex = skb->ifindex };
-		struct bp_flow_key reply = { .src_ip = p->daddr, .dst_ip = fib.ipv4_src, .src_port = p->dport, .proto = p->proto };
-		__u32 span = BP_SNAT_PORT_MAX - BP_SNAT_PORT_MIN + 1;
-		__u32 start = bpf_get_prandom_u32() % span;
-		int found = 0;
+	struct bp_flow back = bp_flow_entry(p, BP_FLOW_MASQUERADE, BP_FLOW_F_REPLY | BP_FLOW_F_DNAT, skb->ifindex, now);
+	back.nat_ip = p->saddr;
+	back.nat_port = p->sport;
+	struct bp_flow_key reply = { .src_ip = p->daddr, .dst_ip = fib.ipv4_src, .src_port = p->dport, .proto = p->proto };
+	long err = bp_snat_claim(skb, p, &reply, &back, now);
 
-		for (int i = 0; i < 16; i++) {
-			__u16 port = BP_SNAT_PORT_MIN + (start + i * 97) % span;
+	if (err == -BP_EEXIST)
+		return bp_drop(skb, BP_DROP_NAT_EXHAUSTED, BP_DIR_EGRESS);
+	if (err)
+		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
 
-			reply.dst_port = bpf_htons(port);
-			if (p->proto == BP_PROTO_ICMP)
-				reply.src_port = reply.dst_port;  /* echo replies carry the new id only */
-			if (bpf_map_update_elem(&bp_snat_rev, &reply, &origin, BPF_NOEXIST) == 0) {
-				found = 1;
-				break;
-			}
-		}
-		if (!found)
-			return BP_DROP;  /* no free port for this destination */
-		nat.host_ip = fib.ipv4_src;
-		nat.host_port = reply.dst_port;
-		bpf_map_update_elem(&bp_snat, &flow, &nat, BPF_ANY);
+	struct bp_flow out = bp_flow_entry(p, BP_FLOW_MASQUERADE, BP_FLOW_F_SNAT, skb->ifindex, now);
+	out.nat_ip = fib.ipv4_src;
+	out.nat_port = reply.dst_port;
+	err = bp_flow_commit(key, &out, &reply);
+	if (err == -BP_EEXIST) {
+		/* Another CPU created this flow meanwhile: its translation wins. */
+		struct bp_flow *winner = bpf_map_lookup_elem(&bp_flows, key);
+
+		if (!winner)
+			return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
+		out = *winner;
+	} else if (err) {
+		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
 	}
-	if (p->fragment)
-		bp_remember_fragment(p, nat.host_ip, 0);
-	if (bp_rewrite(skb, p, 0, nat.host_ip, nat.host_port) < 0)
-		return BP_DROP;
-	return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	return bp_apply(skb, p, &out);
 }
 
 /*
- * A reply to a masqueraded flow, arriving at the uplink, goes back to its
- * container: returns 1 and sets *verdict, or 0 when the packet is not one.
+ * A new flow from outside through a published port: its destination becomes the
+ * container's address and port. When the container already has a flow with the same
+ * client address and port (the same client socket through another published port of the
+ * same container port), the client's port is remapped as well, as Linux's NAT does on a
+ * clash, so each flow's replies find their own way back. Returns the verdict; drops are
+ * counted on the container's veth.
  */
-static __always_inline int bp_unmasquerade(struct __sk_buff *skb, const struct bp_packet *p, int *verdict)
+static __always_inline int bp_publish_flow(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_flow_key *key,
+					   const struct bp_port_key *port, const struct bp_port_target *target, __u32 now)
 {
+	struct bp_flow back = bp_flow_entry(p, BP_FLOW_PUBLISHED, BP_FLOW_F_REPLY | BP_FLOW_F_SNAT, target->ifindex, now);
+	back.nat_ip = p->daddr;
+	back.nat_port = p->dport;
 	struct bp_flow_key reply = {
-		.src_ip = p->saddr, .dst_ip = p->daddr, .src_port = p->sport, .dst_port = p->dport, .proto = p->proto,
+		.src_ip = target->ip, .dst_ip = p->saddr, .src_port = target->port, .dst_port = p->sport, .proto = p->proto,
 	};
-	struct bp_snat_origin *found = bpf_map_lookup_elem(&bp_snat_rev, &reply);
-	if (!found)
-		return 0;
-	if (bp_ttl_expires(p)) {
-		*verdict = BP_CONTINUE;
-		return 1;
+	long err = bp_flow_claim(&reply, &back, now);
+
+	if (err == -BP_EEXIST) {
+		struct bp_port_search s = { .skb = skb, .reply = reply, .entry = back, .now = now, .min = 1024, .span = 65536 - 1024 };
+
+		s.entry.peer_port = p->sport;
+		err = bp_find_port(&s, BP_REMAP_PROBES);
+		reply = s.reply;
+		back.peer_port = p->sport;
 	}
-	struct bp_snat_origin origin = *found;
+	if (err) {
+		bp_count_drop(target->ifindex, err == -BP_EEXIST ? BP_DROP_NAT_EXHAUSTED : BP_DROP_CT_FULL, BP_DIR_INGRESS);
+		return BP_DROP;
+	}
 
-	if (p->fragment)
-		bp_remember_fragment(p, origin.ip, origin.ifindex);
+	struct bp_flow in = bp_flow_entry(p, BP_FLOW_PUBLISHED, BP_FLOW_F_DNAT | (port->host_ip ? 0 : BP_FLOW_F_ANY_HOST),
+					  target->ifindex, now);
+	in.nat_ip = target->ip;
+	in.nat_port = target->port;
+	if (back.peer_port)
+		in.peer_port = reply.dst_port;
+	err = bp_flow_commit(key, &in, &reply);
+	if (err == -BP_EEXIST) {
+		struct bp_flow *winner = bpf_map_lookup_elem(&bp_flows, key);
 
-	if (bp_rewrite(skb, p, 1, origin.ip, origin.port) < 0)
-		*verdict = BP_DROP;
-	else
-		*verdict = bp_deliver_to_endpoint(skb, p->saddr, origin.ip, origin.ifindex);
-	return 1;
+		if (winner)
+			in = *winner;
+		else
+			err = -BP_E2BIG;
+	}
+	if (err && err != -BP_EEXIST) {
+		bp_count_drop(target->ifindex, BP_DROP_CT_FULL, BP_DIR_INGRESS);
+		return BP_DROP;
+	}
+	bp_count_port(port, skb->len, 1);
+	return bp_apply(skb, p, &in);
 }
-
 /*
  * A later fragment of a datagram whose first fragment was translated: the same
  * address (destination toward a container, source from one), then the same way out.
@@ -269,7 +435,7 @@ static __always_inline int bp_follow_fragment(struct __sk_buff *skb, const struc
 	if (bp_ttl_expires(p))
 		*verdict = BP_CONTINUE;
 	else if (bp_rewrite_ip(skb, p, dest, nat.addr) < 0)
-		*verdict = BP_DROP;
+		*verdict = bp_drop(skb, BP_DROP_MALFORMED, dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
 	else
 		*verdict = dest ? bp_deliver_to_endpoint(skb, p->saddr, nat.addr, nat.ifindex)
 				: bp_redirect_by_route(skb, nat.addr, p->daddr);

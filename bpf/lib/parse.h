@@ -42,7 +42,14 @@ struct bp_packet {
 	__u8 fragment;   /* part of a fragmented datagram */
 	__u8 ttl;
 	__u16 ip_id;     /* identification, network byte order (matches fragments) */
+	__u8 tcp_flags;  /* TCP: FIN, SYN, RST, ACK... (BP_TCP_*), when has_ports */
+	__u8 pad;
 };
+
+#define BP_TCP_FIN 0x01
+#define BP_TCP_SYN 0x02
+#define BP_TCP_RST 0x04
+#define BP_TCP_ACK 0x10
 
 /* 0 for an IPv4 packet (ports filled when present), -1 for anything else. */
 static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet *p)
@@ -66,6 +73,7 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 	p->ip_id = ip->id;
 	p->fragment = (ip->frag_off & bpf_htons(BP_IP_MF | BP_IP_OFFSET)) != 0;
 	p->has_ports = 0;
+	p->tcp_flags = 0;
 	p->sport = p->dport = 0;  /* defined even without ports: the verifier reads no garbage */
 
 	/* A later fragment carries no L4 header. */
@@ -89,14 +97,26 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 	__u16 *ports = data + p->l4_off;
 	if ((void *)(ports + 2) > data_end)
 		return 0;
-	if (p->proto == BP_PROTO_TCP && data + p->l4_off + sizeof(struct tcphdr) > data_end)
-		return 0;
+	if (p->proto == BP_PROTO_TCP) {
+		if (data + p->l4_off + sizeof(struct tcphdr) > data_end)
+			return 0;
+		p->tcp_flags = ((__u8 *)ports)[13];
+	}
 	if (p->proto == BP_PROTO_UDP && data + p->l4_off + sizeof(struct udphdr) > data_end)
 		return 0;
 	p->sport = ports[0];
 	p->dport = ports[1];
 	p->has_ports = 1;
 	return 0;
+}
+
+/* The packet's tuple, as the flow table keys it. */
+static __always_inline struct bp_flow_key bp_tuple(const struct bp_packet *p)
+{
+	struct bp_flow_key key = {
+		.src_ip = p->saddr, .dst_ip = p->daddr, .src_port = p->sport, .dst_port = p->dport, .proto = p->proto,
+	};
+	return key;
 }
 
 #endif /* BP_LIB_PARSE_H */

@@ -12,6 +12,7 @@
 #define BP_LIB_POLICY_H
 
 #include "common.h"
+#include "conntrack.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -59,36 +60,45 @@ static __always_inline enum bp_drop_reason bp_destination_verdict(const struct b
 }
 
 /*
- * The exception for published ports, asked only for packets about to be dropped: a
- * request to a published target passes and is remembered, so that exactly its replies
- * pass too (not flows the target opens itself from its published port).
+ * The exception for published ports, asked only for packets about to be dropped: a flow
+ * to a published target passes, and is tracked (kind hairpin) so that exactly its replies
+ * pass too, not flows the target opens itself from its published port. Returns 1 when the
+ * packet passes, 0 when it is no such flow, -1 when the flow table is full.
  */
-static __always_inline int bp_published_flow(const struct bp_packet *p)
+static __always_inline int bp_hairpin(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_flow_key *key,
+				      const struct bp_flow *flow, __u32 now)
 {
+	if (flow)
+		return flow->kind == BP_FLOW_HAIRPIN;
 	struct bp_target_key to = { .ip = p->daddr, .port = p->dport, .proto = p->proto };
 
-	if (bpf_map_lookup_elem(&bp_targets, &to)) {
-		struct bp_flow_key flow = {
-			.src_ip = p->saddr, .dst_ip = p->daddr, .src_port = p->sport, .dst_port = p->dport, .proto = p->proto,
-		};
-		__u8 one = 1;
+	if (!bpf_map_lookup_elem(&bp_targets, &to))
+		return 0;
+	struct bp_flow out = bp_flow_entry(p, BP_FLOW_HAIRPIN, 0, skb->ifindex, now);
+	struct bp_flow back = out;
+	struct bp_flow_key reply;
 
-		bpf_map_update_elem(&bp_hairpin, &flow, &one, BPF_ANY);
-		return 1;
-	}
-	struct bp_flow_key reply = {
-		.src_ip = p->daddr, .dst_ip = p->saddr, .src_port = p->dport, .dst_port = p->sport, .proto = p->proto,
-	};
-	return bpf_map_lookup_elem(&bp_hairpin, &reply) != NULL;
+	back.flags = BP_FLOW_F_REPLY;
+	bp_flow_other_key(key, &out, &reply);
+	long err = bp_flow_claim(&reply, &back, now);
+	if (err == -BP_EEXIST)
+		return 0;  /* the reply tuple belongs to another flow */
+	if (!err)
+		err = bp_flow_commit(key, &out, &reply);
+	if (err && err != -BP_EEXIST)
+		return -1;
+	return 1;
 }
 
-/* 0 when the frame may leave the container, else the drop reason. */
-static __always_inline enum bp_drop_reason bp_egress_verdict(struct __sk_buff *skb, const struct bp_endpoint *ep)
+/* Frames other than IPv4: 0 when they may leave the container, else the drop reason.
+ * Sets *ipv4 for an IPv4 frame, which bp_ipv4_verdict judges. */
+static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb, const struct bp_endpoint *ep, int *ipv4)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 
+	*ipv4 = 0;
 	if ((void *)(eth + 1) > data_end)
 		return BP_DROP_MALFORMED;
 	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && !bp_same_mac(eth->h_source, ep->mac))
@@ -107,21 +117,19 @@ static __always_inline enum bp_drop_reason bp_egress_verdict(struct __sk_buff *s
 			return BP_DROP_SPOOFED_SOURCE;
 		return 0;
 	}
+	*ipv4 = eth->h_proto == bpf_htons(ETH_P_IP);
+	return 0;  /* not IPv4: the MAC check above is all */
+}
 
-	struct bp_packet p;
-	if (bp_parse_ipv4(skb, &p) < 0)
-		return 0;  /* not IPv4: the MAC check above is all */
-	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && p.saddr != ep->ip)
+/* 0 when the IPv4 packet may leave the container, else the drop reason. */
+static __always_inline enum bp_drop_reason bp_ipv4_verdict(const struct bp_endpoint *ep, const struct bp_packet *p)
+{
+	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && p->saddr != ep->ip)
 		return BP_DROP_SPOOFED_SOURCE;
-
 	/* Broadcast and multicast stay on the bridge. */
-	if (p.daddr == 0xffffffff || (p.daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
+	if (p->daddr == 0xffffffff || (p->daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
 		return 0;
-
-	enum bp_drop_reason reason = bp_destination_verdict(ep, &p);
-	if (reason && p.has_ports && bp_published_flow(&p))
-		return 0;
-	return reason;
+	return bp_destination_verdict(ep, p);
 }
 
 #endif /* BP_LIB_POLICY_H */

@@ -120,12 +120,16 @@ int bp_exec_in(pid_t pid, char *const argv[]);
 // tell a live container from a reused PID. -ESRCH when there is no such process.
 int bp_process_start_time(pid_t pid, unsigned long long *ticks);
 
-// Link removals in the calling thread's network namespace: a netlink socket (or -errno)
-// from which bp_link_events_read reports each removed link (RTM_DELLINK) to cb. The read
-// waits up to timeout_ms for messages; it returns 0, or -errno once the socket is unusable.
-typedef void (*bp_link_removed_cb)(int ifindex, const char *name, void *ctx);
+// Link removals and IPv4 address changes in the calling thread's network namespace: a
+// netlink socket (or -errno) from which bp_link_events_read reports each removed link
+// (RTM_DELLINK: BP_LINK_REMOVED with its index and name) and each added or deleted
+// address (RTM_NEWADDR, RTM_DELADDR: BP_ADDRESS_CHANGED with the link's index) to cb.
+// The read waits up to timeout_ms for messages; it returns 0, or -errno once the socket
+// is unusable.
+enum bp_link_event { BP_LINK_REMOVED = 1, BP_ADDRESS_CHANGED = 2 };
+typedef void (*bp_link_event_cb)(int event, int ifindex, const char *name, void *ctx);
 int bp_link_events_open(void);
-int bp_link_events_read(int fd, int timeout_ms, bp_link_removed_cb cb, void *ctx);
+int bp_link_events_read(int fd, int timeout_ms, bp_link_event_cb cb, void *ctx);
 
 // The cookie of the network namespace mounted at path (the caller's when NULL), as
 // bpf_get_netns_cookie() sees it in BPF programs (SO_NETNS_COOKIE, Linux 5.14+).

@@ -14,5 +14,6 @@ check "ping out" bp exec o1 ping -c 2 -W 2 198.51.100.2
 check_output "the default bridge masquerades too" '^9000 198\.51\.100\.1 d$' bp exec o3 python3 "$TOOLS/probe.py" tcp 198.51.100.2 9000 d
 check_output "many flows in a row" '^30$' bash -c "for i in \$(seq 1 30); do '$BIN' exec o1 python3 $TOOLS/probe.py tcp 198.51.100.2 9000 m; done | grep -c '^9000 198.51.100.1 m$'"
 check_fails "enable_ip_masquerade=false: no translation, and no way back" 1 'timed out' bp exec o2 python3 "$TOOLS/probe.py" tcp 198.51.100.2 9000 n
-[ "$(bpftool map dump pinned "$STATE/bpf/maps/bp_snat" 2>/dev/null | grep -c '"key"')" -ge 3 ] && pass "flows are tracked" || fail "no masquerade flow in bp_snat"
+check "the flows are tracked (TCP, UDP, ICMP echo)" bash -c "'$BIN' flows --container o1 | grep -q '^tcp.* 198.51.100.2:9000 -> 198.51.100.1:' &&
+    '$BIN' flows --container o1 | grep -q '^udp .* 198.51.100.2:9001 -> 198.51.100.1:' && '$BIN' flows --container o1 | grep -q '^icmp '"
 check "rm -f" bp rm -f o1 o2 o3

@@ -1,0 +1,80 @@
+import BPF
+import Foundation
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The flow table's garbage collector (cf. Cilium's pkg/maps/ctmap/gc): each pass removes
+/// the flows that expired, evicts unanswered flows from outside when the table is nearly
+/// full, and counts the rest for the exporter. Passes run on NIO's thread pool, off the
+/// cooperative pool: at a million flows one reads the table for a fraction of a second.
+///
+/// The interval adapts as Cilium's does: halved when a pass removed more than a quarter of
+/// the table or left it more than 80% full, grown by half when a pass removed little, and
+/// never longer than the shortest flow timeout (so a flow outlives its timeout by at most
+/// about one timeout) nor a minute. The programs remove an expired flow themselves when
+/// they meet it, so ports and tuples never wait for a pass.
+final class FlowCollector: Service, Sendable {
+    /// What the last pass found, for the exporter.
+    struct Report: Sendable {
+        var pass: FlowTable.Pass
+        var seconds: Double
+    }
+
+    let table: FlowTable
+    private let logger: Logger
+    private let longest: Duration
+    private let last = Mutex<Report?>(nil)
+
+    static let shortest = Duration.seconds(1)
+
+    init(table: FlowTable, timeouts: FlowTimeouts, logger: Logger) {
+        self.table = table
+        self.logger = logger
+        longest = .seconds(min(60, max(1, Int(timeouts.seconds.min() ?? 60))))
+    }
+
+    var latest: Report? { last.withLock { $0 } }
+
+    func run() async throws {
+        var interval = longest
+        while !Task.isShuttingDownGracefully {
+            do {
+                interval = next(after: try await collect(), interval: interval)
+            } catch {
+                logger.warning("flow table collection failed", metadata: ["error": "\(error)"])
+            }
+            let wait = interval
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// One pass now (the loop's, or a test's through the API).
+    @discardableResult
+    func collect() async throws -> FlowTable.Pass {
+        let table = self.table
+        let started = ContinuousClock.now
+        let pass = try await NIOThreadPool.singleton.runIfActive { try table.collect() }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        last.withLock { $0 = Report(pass: pass, seconds: seconds) }
+        if !pass.evicted.isEmpty {
+            logger.warning("the flow table is nearly full: unanswered flows from outside were evicted",
+                           metadata: ["evicted": "\(pass.evicted.values.reduce(0, +))", "fill": "\(Int(pass.fill * 100))%"])
+        }
+        return pass
+    }
+
+    private func next(after pass: FlowTable.Pass, interval: Duration) -> Duration {
+        let capacity = Double(max(table.capacity, 1))
+        let removed = Double(pass.removed) / capacity
+        if removed > 0.25 || pass.fill > 0.8 { return max(FlowCollector.shortest, interval / 2) }
+        if removed < 0.05 { return min(longest, interval * 3 / 2) }
+        return interval
+    }
+}
