@@ -43,7 +43,7 @@ $(BPF_OUT)/.embedded: $(BPF_OBJECTS)
 
 $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/lib/*.h
 	@mkdir -p $(BPF_OUT)
-	$(CLANG) -target bpf -O2 -g -Wall -Werror -I$(ARCH_INCLUDE) -c $< -o $@
+	$(CLANG) -target bpf -mcpu=v3 -O2 -g -Wall -Werror -I$(ARCH_INCLUDE) -c $< -o $@
 
 build: deps bpf
 	$(SWIFT) build

@@ -32,6 +32,13 @@ step "per-packet cost of each BPF program (BPF_PROG_TEST_RUN)"
 (cd .. && BRIDGEPORT_BENCH_OUT="$WORK/bpf.md" swift test --filter ProgramCostBenchmarks >"$WORK/bpf.log" 2>&1) ||
     { cat "$WORK/bpf.log"; exit 1; }
 
+step "the flow table at 10,000, 100,000 and 1,000,000 flows (BPF_PROG_TEST_RUN and the release collector)"
+(cd .. && BRIDGEPORT_BENCH_FLOWS_OUT="$WORK/flowtable.md" BRIDGEPORT_FLOW_BENCH="$PWD/.build/release/flow-bench" \
+    swift test --filter FlowTableBenchmarks >"$WORK/flowtable.log" 2>&1) || { cat "$WORK/flowtable.log"; exit 1; }
+
+step "connections/s through a published port with 1,000,000 flows in the table"
+./flows.sh "$BRIDGEPORT" "$LOADGEN" ../.build/release/flow-bench >"$WORK/flows.md" 2>"$WORK/flows.log" || { cat "$WORK/flows.log"; exit 1; }
+
 step "overlay across hosts against routing"
 ./overlay.sh "$BRIDGEPORT" "$LOADGEN" >"$WORK/overlay.md" 2>"$WORK/overlay.log" || { cat "$WORK/overlay.log"; exit 1; }
 
@@ -103,6 +110,12 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     echo "## Container create+attach latency (100 containers each)"
     echo
     cat "$WORK/create.md"
+    echo
+    echo "## The flow table"
+    echo
+    cat "$WORK/flowtable.md"
+    echo
+    cat "$WORK/flows.md"
     echo
     echo "## Overlay across two hosts against the same hosts routed (medians of 3, 5 s each)"
     echo

@@ -267,12 +267,14 @@ enum bp_flow_flags {
 	BP_FLOW_F_SNAT = 1 << 1,     /* nat_ip:nat_port become the source (and peer_port the destination port) */
 	BP_FLOW_F_DNAT = 1 << 2,     /* nat_ip:nat_port become the destination (and peer_port the source port) */
 	BP_FLOW_F_ANY_HOST = 1 << 3, /* published on every host address: the port's counters have host_ip 0 */
+	BP_FLOW_F_FIN = 1 << 4,      /* TCP: this entry's side sent a FIN */
 };
 
 /*
- * The protocol state, the same in both entries. TCP follows Linux conntrack's states,
- * with every closing one in one: an ESTABLISHED flow needs a reply and then an ACK
- * from the side that opened it, so a spoofed SYN never gets past SYN_RECV.
+ * The protocol state, the same in both entries (as is the expiry). TCP follows Linux
+ * conntrack's states, with every closing one in one: an ESTABLISHED flow needs a reply and
+ * then an ACK from the side that opened it, so a spoofed SYN never gets past SYN_RECV; a
+ * SYN reopens a flow that was reset, or closed by both sides (TIME_WAIT).
  */
 enum bp_flow_state {
 	BP_FLOW_SYN_SENT = 1,    /* "syn_sent": TCP, first packet seen (a SYN, or a flow picked up mid-way) */

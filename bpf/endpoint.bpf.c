@@ -81,7 +81,7 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 
 	__u32 now = bp_now();
 	struct bp_flow_key key = bp_tuple(&p);
-	struct bp_flow *flow = bp_flow_lookup(&key, now);
+	struct bp_flow *flow = bp_flow_lookup(&key, &p, now);
 	/* Flows toward containers (DNAT) are the uplink's: here only their tuples could match. */
 	if (flow && (flow->flags & BP_FLOW_F_DNAT))
 		flow = NULL;
@@ -101,6 +101,8 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 	}
 	if (!ep || !(ep->flags & BP_EP_F_MASQUERADE) || !bp_beyond_host(p.daddr))
 		return BP_CONTINUE;  /* stays on this host, or its network is not masqueraded */
+	if (p.proto == BP_PROTO_ICMP && p.icmp_type != BP_ICMP_ECHO)
+		return BP_CONTINUE;  /* only an echo request opens an ICMP flow */
 	return bp_masquerade(skb, &p, &key, now);
 }
 

@@ -147,6 +147,20 @@ public final class BPFMap: @unchecked Sendable {
         if ret != 0 { throw BPFError.mapOperation(map: name, operation: "update", errno: Glibc.errno) }
     }
 
+    /// Takes `key`'s value out of the map atomically (BPF_MAP_LOOKUP_AND_DELETE_ELEM);
+    /// nil if it was absent. Not for per-CPU maps.
+    public func lookupAndDelete<K: BitwiseCopyable, V: BitwiseCopyable>(_ key: K, as _: V.Type = V.self) throws -> V? {
+        try check(key: K.self, value: V.self, perCPU: false)
+        var k = key
+        var v = zeroed(V.self)
+        if bpf_map_lookup_and_delete_elem(fd, &k, &v) != 0 {
+            let err = Glibc.errno
+            if err == ENOENT { return nil }
+            throw BPFError.mapOperation(map: name, operation: "lookup and delete", errno: err)
+        }
+        return v
+    }
+
     /// Deletes `key`; false if it was absent.
     @discardableResult
     public func delete<K: BitwiseCopyable>(_ key: K) throws -> Bool {
@@ -303,12 +317,17 @@ public final class BPFMap: @unchecked Sendable {
             let ret = keys.withUnsafeBytes { raw in
                 bpf_map_delete_batch(fd, raw.baseAddress! + start * MemoryLayout<K>.stride, &count, nil)
             }
-            deleted += Int(count)
-            if ret == 0 { break }
+            if ret == 0 { deleted += Int(count); break }
             let err = errnoOf(ret)
-            if err == ENOENT { start += Int(count) + 1; continue }  // that key was gone: go on after it
-            if err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP {
-                for key in keys[(start + Int(count))...] where try delete(key) { deleted += 1 }
+            if err == ENOENT {  // the key at `count` was gone: go on after it
+                deleted += Int(count)
+                start += Int(count) + 1
+                continue
+            }
+            // No batch deletes here (the kernel's ENOTSUPP is 524): one key at a time. The
+            // kernel did not report a count then, so every key from `start` is tried.
+            if err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == 524 {
+                for key in keys[start...] where try delete(key) { deleted += 1 }
                 break
             }
             throw BPFError.mapOperation(map: name, operation: "batch delete", errno: err)

@@ -129,61 +129,59 @@ public struct FlowTable: @unchecked Sendable {
         public init() {}
     }
 
-    /// One pass of the garbage collector: removes every flow whose entries both expired
-    /// (and an entry whose other half is gone once it expired), and counts the rest. When
-    /// the table is still fuller than `evictAbove`, flows from outside that were never
-    /// answered (embryonic published flows: a SYN flood's) go early, oldest first, down
-    /// to `evictTo`, as Linux's early_drop spares assured connections. Established flows
-    /// and flows the containers opened are never evicted. The table is read in chunks, so
-    /// the pass holds only what it removes.
+    /// One pass of the garbage collector: removes every flow that expired (both entries; an
+    /// entry whose other half is gone once it expired), and counts the rest. When the table
+    /// is still fuller than `evictAbove`, flows from outside that were never answered
+    /// (embryonic published flows: a SYN flood's) go early, oldest first, down to
+    /// `evictTo`, as Linux's early_drop spares assured connections. Established flows and
+    /// flows the containers opened are never evicted. The table is read in chunks, so the
+    /// pass holds only what it may remove; each removal takes the entry out atomically and
+    /// checks it again, so a flow a packet refreshed (or a program removed and started
+    /// anew) meanwhile is left alone.
     public func collect(now: UInt32 = FlowTable.now(), evictAbove: Double = 0.9, evictTo: Double = 0.75) throws -> Pass {
         var pass = Pass()
         var census = CensusBuilder()
         var expiredOriginals: [(key: bp_flow_key, entry: bp_flow)] = []
-        var expiredReplies: [bp_flow_key: bp_flow] = [:]
+        var expiredReplies: [bp_flow_key] = []
         var embryonic: [(key: bp_flow_key, entry: bp_flow)] = []
         try map.forEachBatch(bp_flow_key.self, bp_flow.self) { batch in
             pass.scanned += batch.count
             for (key, entry) in batch {
                 let reply = FlowTable.isReply(entry)
                 if entry.expires < now {
-                    if reply { expiredReplies[key] = entry } else { expiredOriginals.append((key, entry)) }
+                    if reply { expiredReplies.append(key) } else { expiredOriginals.append((key, entry)) }
                 } else if !reply {
                     census.add(key, entry)
                     if FlowTable.isEmbryonic(entry) { embryonic.append((key, entry)) }
                 }
             }
         }
-        var originals: [bp_flow_key] = []
-        var replies: [bp_flow_key] = []
+        var removedEntries = 0
+        let expired = { (entry: bp_flow) in entry.expires < now }
         for (key, entry) in expiredOriginals {
-            let other = FlowTable.otherKey(key, entry)
-            let replyExpired = expiredReplies.removeValue(forKey: other) != nil
-            if try replyExpired || !isHalf(other, of: key) {
-                originals.append(key)
-                replies.append(other)
+            let halves = try removeFlow(key, if: expired)
+            if halves > 0 {
                 pass.expired[key.proto, default: 0] += 1
-            } else {
-                census.add(key, entry)  // its replies keep it alive
+                removedEntries += halves
+            } else if let now = try map.lookup(key, as: bp_flow.self), !expired(now) {
+                census.add(key, entry)  // refreshed meanwhile
             }
         }
-        // Expired replies left: their original lives on (it keeps them), or is not theirs.
-        for (key, entry) in expiredReplies where try !isHalf(FlowTable.otherKey(key, entry), of: key) {
-            replies.append(key)
+        // Replies left behind by a flow half-made or half-removed (an agent killed between two
+        // writes): removed once expired, unless their original is there after all.
+        for key in expiredReplies {
+            let orphan = try remove(key) { entry in try expired(entry) && !isHalf(FlowTable.otherKey(key, entry), of: key) }
+            if orphan != nil { removedEntries += 1 }
         }
-        // Originals first: a packet meanwhile then finds no flow, never half of one.
-        var removedEntries = try map.deleteBatch(originals)
-        removedEntries += try map.deleteBatch(replies)
 
         var left = pass.scanned - removedEntries
         let entries = Double(map.maxEntries)
         if Double(left) > evictAbove * entries {
             let excessFlows = (left - Int(evictTo * entries) + 1) / 2
-            let victims = embryonic.sorted { $0.entry.created < $1.entry.created }.prefix(excessFlows)
-            let victimKeys = victims.map(\.key)
-            left -= try map.deleteBatch(victimKeys)
-            left -= try map.deleteBatch(victims.map { FlowTable.otherKey($0.key, $0.entry) })
-            for victim in victims {
+            for victim in embryonic.sorted(by: { $0.entry.created < $1.entry.created }).prefix(excessFlows) {
+                let halves = try removeFlow(victim.key) { FlowTable.isEmbryonic($0) && $0.created == victim.entry.created }
+                guard halves > 0 else { continue }
+                left -= halves
                 pass.evicted[victim.key.proto, default: 0] += 1
                 census.remove(victim.key, victim.entry)
             }
@@ -194,6 +192,24 @@ public struct FlowTable: @unchecked Sendable {
         try count(BP_FLOW_EV_EVICTED, pass.evicted)
         try add(index: FlowTable.gcRunsIndex, 1)
         return pass
+    }
+
+    /// Takes the entry at `key` out if `condition` holds for it as it is at that moment;
+    /// an entry that fails it goes back (unless a packet made a new one there meanwhile).
+    /// Returns the removed entry.
+    private func remove(_ key: bp_flow_key, if condition: (bp_flow) throws -> Bool) throws -> bp_flow? {
+        guard let entry = try map.lookupAndDelete(key, as: bp_flow.self) else { return nil }
+        if try condition(entry) { return entry }
+        try? map.update(key, entry, flags: .noExist)
+        return nil
+    }
+
+    /// Removes the flow whose entry is at `key` if `condition` holds for that entry: the
+    /// entry, then its other half when it leads back. Returns the entries removed (0: none).
+    private func removeFlow(_ key: bp_flow_key, if condition: (bp_flow) throws -> Bool) throws -> Int {
+        guard let entry = try remove(key, if: condition) else { return 0 }
+        let other = FlowTable.otherKey(key, entry)
+        return try remove(other) { FlowTable.otherKey(other, $0) == key } == nil ? 1 : 2
     }
 
     /// Whether the entry at `key` is there and is the other half of the entry at `half`.

@@ -299,13 +299,19 @@ final class Programs: @unchecked Sendable {
         if !mappings.isEmpty { try? flushStalePublishedFlows(allowed: [:]) }
     }
 
-    /// Removes the published flows whose port is gone or leads elsewhere now, and those of
-    /// clients a restricted port (`allowed`: its sources) no longer lets in, as flows are
-    /// flushed when their port goes.
+    /// Removes the published flows whose port is gone or leads elsewhere now, those of
+    /// clients a restricted port (`allowed`: its sources) no longer lets in, and hairpin
+    /// flows to a target no port publishes any more (they passed the policy for it), as
+    /// flows are flushed when their port goes.
     private func flushStalePublishedFlows(allowed: [bp_port_key: [IPv4Network]]) throws {
         let ports = Dictionary(try maps.ports.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let targets = Set(try maps.targets.keys())
         try maps.flows.flush { key, entry in
-            guard entry.kind == UInt8(BP_FLOW_PUBLISHED.rawValue), entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) == 0 else { return false }
+            guard entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) == 0 else { return false }
+            if entry.kind == UInt8(BP_FLOW_HAIRPIN.rawValue) {
+                return !targets.contains(bp_target_key(ip: key.dst_ip, port: key.dst_port, proto: key.proto, pad: 0))
+            }
+            guard entry.kind == UInt8(BP_FLOW_PUBLISHED.rawValue) else { return false }
             let anyHost = entry.flags & UInt8(BP_FLOW_F_ANY_HOST.rawValue) != 0
             let port = bp_port_key(host_ip: anyHost ? 0 : key.dst_ip, host_port: key.dst_port, proto: key.proto, pad: 0)
             guard let target = ports[port], target.ip == entry.nat_ip, target.port == entry.nat_port else { return true }

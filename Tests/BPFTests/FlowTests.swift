@@ -105,11 +105,19 @@ final class FlowTests: XCTestCase {
         XCTAssertEqual(try f.ep(fromContainer(Frame.tcpACK)).verdict, T.redirect)
         try assertFlow(f, inbound, BP_FLOW_ESTABLISHED, expiresIn: 1000, "data")
         XCTAssertEqual(try f.up(fromClient(Frame.tcpACK | 0x01)).verdict, T.redirect)
-        try assertFlow(f, inbound, BP_FLOW_CLOSING, expiresIn: 50, "after a FIN")
+        try assertFlow(f, inbound, BP_FLOW_CLOSING, expiresIn: 50, "after the client's FIN")
+        XCTAssertEqual(try f.up(fromClient(Frame.tcpSYN)).verdict, T.redirect)
+        try assertFlow(f, inbound, BP_FLOW_CLOSING, expiresIn: 50, "a SYN while one side still sends does not reopen it")
+        XCTAssertEqual(try f.ep(fromContainer(Frame.tcpACK | 0x01)).verdict, T.redirect)
+        XCTAssertEqual(try f.up(fromClient(Frame.tcpSYN)).verdict, T.redirect)
+        try assertFlow(f, inbound, BP_FLOW_SYN_SENT, expiresIn: 7, "both sides sent a FIN (TIME_WAIT): a new SYN reopens it")
         XCTAssertEqual(try f.ep(fromContainer(0x04)).verdict, T.redirect)
         try assertFlow(f, inbound, BP_FLOW_CLOSE, expiresIn: 3, "after a RST")
         XCTAssertEqual(try f.up(fromClient(Frame.tcpSYN)).verdict, T.redirect)
-        try assertFlow(f, inbound, BP_FLOW_SYN_SENT, expiresIn: 7, "a new SYN on the closed tuple opens it again")
+        try assertFlow(f, inbound, BP_FLOW_SYN_SENT, expiresIn: 7, "a new SYN on a reset tuple opens it again")
+        for half in [inbound, FlowTable.otherKey(inbound, try XCTUnwrap(f.flow(inbound)))] {
+            XCTAssertEqual(try XCTUnwrap(f.flow(half)).flags & UInt8(BP_FLOW_F_FIN.rawValue), 0, "reopened: no FIN marks left")
+        }
 
         XCTAssertEqual(try f.flowEntries().count, 2, "one flow all along")
         XCTAssertEqual(try counter(f, BP_FLOW_EV_CREATED, T.tcp), 1)
@@ -160,6 +168,49 @@ final class FlowTests: XCTestCase {
         XCTAssertEqual(try f.up(Frame.icmpEcho(src: T.internet, dst: T.hostIP, type: 0, id: 77)).verdict, T.redirect)
         try assertFlow(f, echoOut, BP_FLOW_REPLIED, expiresIn: 33, "echo reply")
         try assertPaired(f)
+    }
+
+    /// A flow has one expiry: packets of one direction only (a keepalive) keep both entries
+    /// alive, refreshed together at most once a second.
+    func testOneWayTrafficKeepsBothEntriesAlive() throws {
+        let f = try DataplaneFixture.make(for: self)
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
+        let keepalive = Frame.udp(src: T.container, dst: T.internet, sport: 51820, dport: 51820, srcMAC: Self.mac)
+        let outbound = key(T.container, 51820, T.internet, 51820, T.udp)
+        _ = try f.ep(keepalive)
+        let reply = FlowTable.otherKey(outbound, try XCTUnwrap(f.flow(outbound)))
+        for half in [outbound, reply] {  // as if the flow had been idle for 29 s
+            var entry = try XCTUnwrap(f.flow(half))
+            entry.expires = FlowTable.now() + 1
+            try f.maps.flows.map.update(half, entry)
+        }
+        _ = try f.ep(keepalive)
+        for half in [outbound, reply] {
+            let expires = try XCTUnwrap(f.flow(half)).expires
+            XCTAssertTrue((FlowTable.now() + 29...FlowTable.now() + 31).contains(expires), "both entries refreshed")
+        }
+        let before = try f.flowEntries().map { rawBytes($0.key) + rawBytes($0.value) }.sorted { $0.hex < $1.hex }
+        let second = FlowTable.now()
+        _ = try f.ep(keepalive)
+        if FlowTable.now() == second {
+            XCTAssertEqual(try f.flowEntries().map { rawBytes($0.key) + rawBytes($0.value) }.sorted { $0.hex < $1.hex }, before,
+                           "a packet in the same second writes nothing")
+        }
+    }
+
+    /// ICMP echo: a request from outside never matches a reply tuple (outsiders cannot
+    /// ping a container through a masqueraded ping's identifier).
+    func testAnEchoRequestFromOutsideDoesNotFollowAMasqueradedPing() throws {
+        let f = try DataplaneFixture.make(for: self)
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
+        XCTAssertEqual(try f.ep(Frame.icmpEcho(src: T.container, dst: T.internet, id: 99, srcMAC: Self.mac)).verdict, T.redirect)
+        let request = Frame.icmpEcho(src: T.internet, dst: T.hostIP, type: 8, id: 99)
+        assertUntouched(try f.up(request), request, "an echo request on the reply tuple")
+        XCTAssertEqual(try f.up(Frame.icmpEcho(src: T.internet, dst: T.hostIP, type: 0, id: 99)).verdict, T.redirect, "the echo reply")
+        // A container's echo reply opens no flow.
+        let answer = Frame.icmpEcho(src: T.container, dst: T.internet, type: 0, id: 5, srcMAC: Self.mac)
+        assertUntouched(try f.ep(answer), answer, "an echo reply without a flow")
+        XCTAssertEqual(try f.flowEntries().count, 2)
     }
 
     /// An expired flow the collector has not removed yet is gone for the programs: the
@@ -375,12 +426,15 @@ final class FlowTests: XCTestCase {
         let past = now - 10
         // Expired both ways: removed.
         try seedMasquerade(f, from: T.neighbour, 1000, to: T.internet, 53, hostPort: 1000, proto: T.udp, expires: past)
-        // Expired one way only (its replies keep coming): kept.
-        try seedMasquerade(f, from: T.neighbour, 1001, to: T.internet, 53, hostPort: 1001, proto: T.udp, expires: past)
+        // An expired original whose reply tuple another live flow has now (its own reply
+        // entry was lost): the original goes, the other flow stays whole.
+        try seedMasquerade(f, from: T.neighbour, 1001, to: T.internet, 53, hostPort: 1001, proto: T.udp)
         let halfLive = key(T.internet, 53, T.hostIP, 1001, T.udp)
-        var reply = try XCTUnwrap(f.flow(halfLive))
-        reply.expires = now + 100
-        try table.map.update(halfLive, reply)
+        let reply = try XCTUnwrap(f.flow(halfLive))
+        let stale = key([10, 40, 0, 9], 1001, T.internet, 53, T.udp)
+        var staleEntry = try XCTUnwrap(f.flow(key(T.neighbour, 1001, T.internet, 53, T.udp)))
+        staleEntry.expires = past
+        try table.map.update(stale, staleEntry)
         // Live.
         try seedMasquerade(f, from: T.neighbour, 1002, to: T.internet, 53, hostPort: 1002, proto: T.udp)
         try seedMasquerade(f, from: T.neighbour, 1003, to: T.internet, 443, hostPort: 1002, proto: T.tcp)
@@ -393,19 +447,21 @@ final class FlowTests: XCTestCase {
         try table.map.update(lone, orphan)
 
         let pass = try table.collect(now: now)
-        XCTAssertEqual(pass.scanned, 11)
-        XCTAssertEqual(pass.expired, [T.udp: 1])
+        XCTAssertEqual(pass.scanned, 12)
+        XCTAssertEqual(pass.expired, [T.udp: 2])
         XCTAssertNil(try f.flow(key(T.neighbour, 1000, T.internet, 53, T.udp)))
         XCTAssertNil(try f.flow(key(T.internet, 53, T.hostIP, 1000, T.udp)))
         XCTAssertNil(try f.flow(lone))
-        XCTAssertNotNil(try f.flow(halfLive))
+        XCTAssertNil(try f.flow(stale))
+        XCTAssertNotNil(try f.flow(halfLive), "another flow's entry is never taken for the other half")
+        XCTAssertNotNil(try f.flow(key(T.neighbour, 1001, T.internet, 53, T.udp)))
         XCTAssertEqual(try f.flowEntries().count, 8)
         XCTAssertEqual(pass.census.total, 4)
         XCTAssertEqual(pass.census.flows[FlowCensus.StateKey(proto: T.udp, state: UInt8(BP_FLOW_REPLIED.rawValue))], 2)
         XCTAssertEqual(pass.census.flows[FlowCensus.StateKey(proto: T.tcp, state: UInt8(BP_FLOW_ESTABLISHED.rawValue))], 1)
         XCTAssertEqual(pass.census.masquerade[FlowCensus.HostKey(hostIP: be32(T.hostIP), proto: T.udp)],
                        FlowCensus.PortUse(flows: 2, ports: 2))
-        XCTAssertEqual(try counter(f, BP_FLOW_EV_EXPIRED, T.udp), 1)
+        XCTAssertEqual(try counter(f, BP_FLOW_EV_EXPIRED, T.udp), 2)
         XCTAssertEqual(try table.counters()[FlowTable.gcRunsIndex], 1)
         try assertPaired(f)
     }

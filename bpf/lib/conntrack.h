@@ -2,11 +2,13 @@
 /*
  * The flow table's lifecycle (cf. Cilium's bpf/lib/conntrack.h and Linux nf_conntrack):
  * finding a flow by a packet's tuple, moving its state on, creating both of its entries
- * or neither. Which translation a flow gets is nat.h's business; removing flows that
- * expired quietly is the agent's collector's (Sources/Daemon/FlowCollector.swift).
+ * or neither, removing both when it expired. Which translation a flow gets is nat.h's
+ * business; removing flows nobody meets any more is the agent's collector's
+ * (Sources/BPF/FlowTable.swift).
  *
- * Writes are rare: an entry changes when its flow's state does (then both entries), or
- * when its expiry moves by a whole second; a packet of a steady flow writes nothing.
+ * A flow has one state and one expiry, written into both entries together: when its
+ * state changes, and when a packet moves its expiry on, at most once a second. A packet
+ * of a steady flow within the same second writes nothing.
  */
 #ifndef BP_LIB_CONNTRACK_H
 #define BP_LIB_CONNTRACK_H
@@ -47,6 +49,25 @@ static __always_inline __u32 bp_flow_lifetime(__u8 proto, __u8 state)
 	return seconds ? seconds : bp_flow_timeout_default(which);
 }
 
+/* The other entry of the flow whose entry `flow` is at `key`, or NULL when it is missing or
+ * belongs to another flow (it must lead back to `key`). */
+static __always_inline struct bp_flow *bp_flow_other(const struct bp_flow_key *key, const struct bp_flow *flow,
+						     struct bp_flow_key *other_key)
+{
+	struct bp_flow_key back;
+	struct bp_flow *other;
+
+	bp_flow_other_key(key, flow, other_key);
+	other = bpf_map_lookup_elem(&bp_flows, other_key);
+	if (!other)
+		return NULL;
+	bp_flow_other_key(other_key, other, &back);
+	if (back.src_ip != key->src_ip || back.dst_ip != key->dst_ip || back.src_port != key->src_port ||
+	    back.dst_port != key->dst_port || back.proto != key->proto)
+		return NULL;
+	return other;
+}
+
 /* The state a flow starts in, from its first packet. */
 static __always_inline __u8 bp_flow_first_state(const struct bp_packet *p)
 {
@@ -55,25 +76,31 @@ static __always_inline __u8 bp_flow_first_state(const struct bp_packet *p)
 	return (p->tcp_flags & BP_TCP_RST) ? BP_FLOW_CLOSE : BP_FLOW_SYN_SENT;
 }
 
-/* The state after this packet (`reply`: it matched the reply tuple). */
+/* A SYN without ACK from the side that opened the flow: a new connection on its tuple. */
+static __always_inline int bp_opening_syn(const struct bp_flow *flow, const struct bp_packet *p)
+{
+	return p->proto == BP_PROTO_TCP && !(flow->flags & BP_FLOW_F_REPLY) &&
+	       (p->tcp_flags & (BP_TCP_SYN | BP_TCP_ACK)) == BP_TCP_SYN;
+}
+
+/* The state after this packet, but for a reopening from closing (bp_flow_seen's, as it
+ * needs both entries' FIN marks). */
 static __always_inline __u8 bp_flow_next_state(const struct bp_flow *flow, const struct bp_packet *p, __u32 now)
 {
 	int reply = flow->flags & BP_FLOW_F_REPLY;
 	__u8 state = flow->state;
 
 	if (p->proto == BP_PROTO_TCP) {
-		__u8 syn_ack = p->tcp_flags & (BP_TCP_SYN | BP_TCP_ACK);
-
 		if (p->tcp_flags & BP_TCP_RST)
 			return BP_FLOW_CLOSE;
-		/* A new connection on the tuple of a closed one (Linux reopens from TIME_WAIT). */
-		if (!reply && syn_ack == BP_TCP_SYN && (state == BP_FLOW_CLOSING || state == BP_FLOW_CLOSE))
+		/* A new connection on the tuple of one that was reset (Linux reopens from CLOSE). */
+		if (state == BP_FLOW_CLOSE && bp_opening_syn(flow, p))
 			return BP_FLOW_SYN_SENT;
 		if (p->tcp_flags & BP_TCP_FIN)
 			return state == BP_FLOW_CLOSE ? BP_FLOW_CLOSE : BP_FLOW_CLOSING;
 		if (state == BP_FLOW_SYN_SENT && reply)
 			return BP_FLOW_SYN_RECV;
-		if (state == BP_FLOW_SYN_RECV && !reply && syn_ack == BP_TCP_ACK)
+		if (state == BP_FLOW_SYN_RECV && !reply && (p->tcp_flags & (BP_TCP_SYN | BP_TCP_ACK)) == BP_TCP_ACK)
 			return BP_FLOW_ESTABLISHED;
 		return state;
 	}
@@ -85,53 +112,88 @@ static __always_inline __u8 bp_flow_next_state(const struct bp_flow *flow, const
 }
 
 /*
- * A packet of a known flow: its state moves on (both entries), or this entry's expiry
- * does, at most once a second.
+ * A packet of a known flow: its state and expiry move on, in both entries; this entry
+ * remembers a FIN from its side. Writes only what changed: the expiry at most once a
+ * second.
  */
 static __always_inline void bp_flow_seen(const struct bp_flow_key *key, struct bp_flow *flow,
 					 const struct bp_packet *p, __u32 now)
 {
+	struct bp_flow_key other_key;
+	struct bp_flow *other = NULL;
 	__u8 state = bp_flow_next_state(flow, p, now);
+	__u8 fin = (p->proto == BP_PROTO_TCP && (p->tcp_flags & BP_TCP_FIN)) ? BP_FLOW_F_FIN : 0;
+	__u8 flags = flow->flags | fin;
+
+	/* Both sides sent a FIN (Linux's TIME_WAIT): a new SYN opens the tuple again. */
+	if (state == BP_FLOW_CLOSING && (flow->flags & BP_FLOW_F_FIN) && bp_opening_syn(flow, p)) {
+		other = bp_flow_other(key, flow, &other_key);
+		if (other && (other->flags & BP_FLOW_F_FIN)) {
+			state = BP_FLOW_SYN_SENT;
+			flags &= ~BP_FLOW_F_FIN;
+		}
+	}
 	__u32 expires = now + bp_flow_lifetime(p->proto, state);
 
-	if (state != flow->state) {
-		struct bp_flow_key other_key;
-		struct bp_flow *other;
-
-		bp_flow_other_key(key, flow, &other_key);
-		other = bpf_map_lookup_elem(&bp_flows, &other_key);
+	if (state == flow->state && expires == flow->expires && flags == flow->flags)
+		return;
+	if (state != flow->state || expires != flow->expires) {
+		if (!other)
+			other = bp_flow_other(key, flow, &other_key);
 		if (other) {
 			other->state = state;
 			other->expires = expires;
+			if (state == BP_FLOW_SYN_SENT)
+				other->flags &= ~BP_FLOW_F_FIN;
 		}
 		flow->state = state;
 		flow->expires = expires;
-	} else if (flow->expires != expires) {
-		flow->expires = expires;
 	}
+	if (flags != flow->flags)
+		flow->flags = flags;
 }
 
-/* Removes both entries of a flow that expired; counted once, by whoever removed it. */
-static __always_inline void bp_flow_reap(const struct bp_flow_key *key, const struct bp_flow *flow)
+/*
+ * Removes both entries of a flow found expired: the entry at `key` (whose expiry was
+ * `expires` when looked up) and its other half when it leads back. Only one CPU removes
+ * it: the one that swaps the expiry to 0 first; a CPU that loses has nothing to do.
+ */
+static __always_inline void bp_flow_reap(const struct bp_flow_key *key, struct bp_flow *flow, __u32 expires)
 {
 	struct bp_flow_key other_key;
+	struct bp_flow *other;
 
-	bp_flow_other_key(key, flow, &other_key);
-	bpf_map_delete_elem(&bp_flows, &other_key);
+	if (expires == 0 || __sync_val_compare_and_swap(&flow->expires, expires, 0) != expires)
+		return;  /* another CPU is removing it */
+	other = bp_flow_other(key, flow, &other_key);
+	if (other)
+		bpf_map_delete_elem(&bp_flows, &other_key);
 	if (bpf_map_delete_elem(&bp_flows, key) == 0)
 		bp_flow_count(BP_FLOW_EV_REAPED, key->proto);
 }
 
+/* ICMP echo: requests match original tuples and replies reply tuples, nothing else. */
+static __always_inline int bp_flow_direction_fits(const struct bp_flow *flow, const struct bp_packet *p)
+{
+	if (p->proto != BP_PROTO_ICMP)
+		return 1;
+	return (p->icmp_type == BP_ICMP_ECHOREPLY) == !!(flow->flags & BP_FLOW_F_REPLY);
+}
+
 /*
- * The live flow whose entry has this tuple, or NULL. An expired flow the collector has
- * not removed yet is removed here: it is gone, as in Linux, and the packet starts anew.
+ * The live flow whose entry has this packet's tuple, or NULL. An expired flow the
+ * collector has not removed yet is gone, as in Linux: it is removed here (both entries)
+ * and the packet starts anew.
  */
-static __always_inline struct bp_flow *bp_flow_lookup(const struct bp_flow_key *key, __u32 now)
+static __always_inline struct bp_flow *bp_flow_lookup(const struct bp_flow_key *key, const struct bp_packet *p, __u32 now)
 {
 	struct bp_flow *flow = bpf_map_lookup_elem(&bp_flows, key);
 
-	if (flow && flow->expires < now) {
-		bp_flow_reap(key, flow);
+	if (!flow || !bp_flow_direction_fits(flow, p))
+		return NULL;
+	__u32 expires = flow->expires;
+	if (expires < now) {
+		bp_flow_reap(key, flow, expires);
 		return NULL;
 	}
 	return flow;
@@ -161,9 +223,11 @@ static __always_inline long bp_flow_claim(const struct bp_flow_key *reply, const
 		return err;
 	struct bp_flow *holder = bpf_map_lookup_elem(&bp_flows, reply);
 	if (holder) {
-		if (holder->expires >= now)
+		__u32 expires = holder->expires;
+
+		if (expires >= now)
 			return -BP_EEXIST;
-		bp_flow_reap(reply, holder);
+		bp_flow_reap(reply, holder, expires);
 	}
 	return bpf_map_update_elem(&bp_flows, reply, entry, BPF_NOEXIST);
 }

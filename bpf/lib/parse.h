@@ -43,7 +43,7 @@ struct bp_packet {
 	__u8 ttl;
 	__u16 ip_id;     /* identification, network byte order (matches fragments) */
 	__u8 tcp_flags;  /* TCP: FIN, SYN, RST, ACK... (BP_TCP_*), when has_ports */
-	__u8 pad;
+	__u8 icmp_type;  /* ICMP echo: BP_ICMP_ECHO or BP_ICMP_ECHOREPLY, when has_ports */
 };
 
 #define BP_TCP_FIN 0x01
@@ -74,6 +74,7 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 	p->fragment = (ip->frag_off & bpf_htons(BP_IP_MF | BP_IP_OFFSET)) != 0;
 	p->has_ports = 0;
 	p->tcp_flags = 0;
+	p->icmp_type = 0;
 	p->sport = p->dport = 0;  /* defined even without ports: the verifier reads no garbage */
 
 	/* A later fragment carries no L4 header. */
@@ -87,6 +88,7 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 		if (icmp->type != BP_ICMP_ECHO && icmp->type != BP_ICMP_ECHOREPLY)
 			return 0;
 		p->sport = p->dport = icmp->id;
+		p->icmp_type = icmp->type;
 		p->has_ports = 1;
 		return 0;
 	}
