@@ -35,21 +35,30 @@ memlock() { bpftool map show pinned "$STATE/bpf/maps/bp_flows" | awk '{ for (i =
 gc_seconds() { in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '$1 == "bridgeport_flow_gc_duration_seconds" { print $2 }'; }
 flows() { in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '$1 ~ /^bridgeport_flows\{/ { n += $2 } END { print n + 0 }'; }
 
-empty=$(for _ in $(seq 1 "$REPS"); do crr; done | median)
-empty_memory=$(memlock)
-"$FLOW_BENCH" fill "$STATE/bpf/maps" "$FLOWS" >&2 || exit 1
+# Interleaved: each repetition measures the nearly empty table (flushed), then the full one.
+: >"$STATE/empty"; : >"$STATE/full"
+for _ in $(seq 1 "$REPS"); do
+    bp flows --flush >/dev/null || exit 1
+    crr >>"$STATE/empty"
+    bp flows --flush >/dev/null || exit 1  # the measured connections' own flows
+    empty_memory=$(memlock)
+    "$FLOW_BENCH" fill "$STATE/bpf/maps" "$FLOWS" >&2 || exit 1
+    crr >>"$STATE/full"
+done
+empty=$(median <"$STATE/empty")
+full=$(median <"$STATE/full")
 full_memory=$(memlock)
-full=$(for _ in $(seq 1 "$REPS"); do crr; done | median)
 # The collector's pass over the full table, as the agent's metrics report it.
-for _ in $(seq 1 200); do [ "$(flows)" -ge "$FLOWS" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ "$(flows)" -ge "$FLOWS" ] && break; sleep 0.1; done
 pass=$(gc_seconds)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "err" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
+thousands() { python3 -c 'import sys; print(f"{int(float(sys.argv[1])):,}")' "$1"; }
 echo "| flow table | connections/s (median of $REPS × ${SECONDS_PER_RUN} s) | ratio | bp_flows memory MiB |"
 echo "| --- | --- | --- | --- |"
-echo "| nearly empty | $empty | 1.00 | $(mib "$empty_memory") |"
-echo "| $(printf "%'d" "$FLOWS") other flows | $full | $(ratio "$full" "$empty") | $(mib "$full_memory") |"
+echo "| nearly empty | $(thousands "$empty") | 1.00 | $(mib "$empty_memory") |"
+echo "| $(thousands "$FLOWS") other flows | $(thousands "$full") | $(ratio "$full" "$empty") | $(mib "$full_memory") |"
 echo
 echo "The agent's collector pass over the full table took $(awk -v s="$pass" 'BEGIN { printf "%.0f", s * 1000 }') ms (bridgeport_flow_gc_duration_seconds)."
-echo "$(printf "%'d" "$FLOWS") flows were written into the agent's pinned bp_flows by flow-bench fill (masqueraded, both entries, live for a day)."
+echo "Each repetition flushed the table (bridgeport flows --flush), measured, then wrote $(thousands "$FLOWS") flows into the agent's pinned bp_flows with flow-bench fill (masqueraded, both entries, live for a day) and measured again. The table is preallocated for --max-flows $(thousands $((FLOWS * 2))), hence the same memory both ways."

@@ -1,4 +1,5 @@
 @testable import Daemon
+import BPF
 import CBPF
 import Foundation
 import Model
@@ -69,5 +70,49 @@ import Testing
         #expect(text.contains("bridgeport_containers{state=\"running\"} 1\n"))
         #expect(!text.contains("} 1\nbridgeport_container_network_receive_bytes_total{container=\"\""))
         #expect(text.components(separatedBy: "bridgeport_container_network_receive_bytes_total{").count == 2)  // only the live endpoint
+    }
+}
+
+@Suite struct FlowMetricsTests {
+    @Test func flowFamiliesHaveEveryStateAndTheCounters() throws {
+        let tcp = UInt8(BP_PROTO_TCP.rawValue), udp = UInt8(BP_PROTO_UDP.rawValue)
+        var census = FlowCensus()
+        census.flows[FlowCensus.StateKey(proto: tcp, state: UInt8(BP_FLOW_ESTABLISHED.rawValue))] = 7
+        census.masquerade[FlowCensus.HostKey(hostIP: IPv4Address("198.51.100.1")!.value.bigEndian, proto: udp)] =
+            FlowCensus.PortUse(flows: 5, ports: 3)
+        let counters: [UInt32: UInt64] = [
+            FlowTable.counterIndex(BP_FLOW_EV_CREATED, proto: udp): 9,
+            FlowTable.counterIndex(BP_FLOW_EV_EXPIRED, proto: udp): 2,
+            FlowTable.counterIndex(BP_FLOW_EV_REAPED, proto: udp): 1,
+            FlowTable.gcRunsIndex: 4,
+        ]
+        var input = ScrapeInput(registry: Registry(networks: []), counters: TrafficCounters(), running: [])
+        input.flows = FlowStatistics(capacity: 1000, census: census, counters: counters, lastPassSeconds: 0.25)
+        let text = ExpositionFormat.prometheus.render(Exporter.families(input))
+        #expect(text.contains("bridgeport_flows{protocol=\"tcp\",state=\"established\"} 7\n"))
+        #expect(text.contains("bridgeport_flows{protocol=\"tcp\",state=\"syn_sent\"} 0\n"), "every state has its series")
+        #expect(text.contains("bridgeport_flows{protocol=\"udp\",state=\"stream\"} 0\n"))
+        #expect(text.contains("bridgeport_flows_max 1000\n"))
+        #expect(text.contains("bridgeport_flows_created_total{protocol=\"udp\"} 9\n"))
+        #expect(text.contains("bridgeport_flows_expired_total{protocol=\"udp\"} 3\n"), "expired by the collector and by the programs")
+        #expect(text.contains("bridgeport_flow_gc_runs_total 4\n"))
+        #expect(text.contains("bridgeport_flow_gc_duration_seconds 0.25\n"))
+        #expect(text.contains("bridgeport_masquerade_flows{host_ip=\"198.51.100.1\",protocol=\"udp\"} 5\n"))
+        #expect(text.contains("bridgeport_masquerade_ports_in_use{host_ip=\"198.51.100.1\",protocol=\"udp\"} 3\n"))
+        #expect(text.contains("# TYPE bridgeport_flows_evicted_total counter\n"))
+    }
+
+    @Test func flowTimeoutsTakeGoDurations() throws {
+        var timeouts = FlowTimeouts()
+        try timeouts.apply("udp=2s")
+        try timeouts.apply("tcp-established=1h30m")
+        #expect(timeouts["udp"] == 2)
+        #expect(timeouts["tcp-established"] == 5400)
+        #expect(timeouts["icmp"] == 30, "Linux's default where none is given")
+        #expect(throws: ModelError.self) { try timeouts.apply("udp") }
+        #expect(throws: ModelError.self) { try timeouts.apply("sctp=2s") }
+        #expect(throws: ModelError.self) { try timeouts.apply("udp=2") }
+        #expect(throws: ModelError.self) { try timeouts.apply("udp=500ms") }
+        #expect(throws: ModelError.self) { try timeouts.apply("udp=-5s") }
     }
 }

@@ -107,3 +107,19 @@ import Testing
         #expect(throws: ModelError.self) { try validateHostname("a..b") }
     }
 }
+
+@Suite struct GoDurationTests {
+    @Test func readsWhatGoReads() throws {
+        #expect(try GoDuration.seconds("2s") == 2)
+        #expect(try GoDuration.seconds("5m") == 300)
+        #expect(try GoDuration.seconds("120h") == 432_000)
+        #expect(try GoDuration.seconds("1h30m10s") == 5410)
+        #expect(try GoDuration.seconds("1.5h") == 5400)
+        #expect(abs(try GoDuration.seconds("300ms") - 0.3) < 1e-9)
+        #expect(try GoDuration.seconds("0") == 0)
+        #expect(try GoDuration.seconds("-2s") == -2)
+        for bad in ["", "2", "s", "2x", "1.2.3s", "2s3", "5 m"] {
+            #expect(throws: ModelError.self, "\(bad)") { try GoDuration.seconds(bad) }
+        }
+    }
+}
