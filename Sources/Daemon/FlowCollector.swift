@@ -57,7 +57,7 @@ final class FlowCollector: Service, Sendable {
         }
     }
 
-    /// One pass now (the loop's, or a test's through the API).
+    /// One pass, on NIO's thread pool; its report is kept for the exporter.
     @discardableResult
     func collect() async throws -> FlowTable.Pass {
         let table = self.table
