@@ -298,11 +298,12 @@ struct bp_flow {
 	__u16 peer_port; /* the other end's port is translated too (0: kept): a client port remapped on a clash */
 	__u32 ifindex;   /* the container's host-side veth (the client's, for hairpin) */
 	__u32 created;   /* when the flow began */
-	__u32 expires;   /* when this entry expires unless a packet comes; the flow ends when both have */
+	__u32 expires;   /* when the flow expires unless a packet comes (the same in both entries) */
 	__u8 kind;       /* enum bp_flow_kind */
 	__u8 state;      /* enum bp_flow_state */
 	__u8 flags;      /* enum bp_flow_flags */
-	__u8 pad;
+	__u8 seen;       /* the second of the last refresh, mod 256: a packet of the same second
+			  * neither looks the timeout up nor writes (0 in entries the agent makes) */
 };
 
 /*

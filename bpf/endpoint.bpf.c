@@ -79,14 +79,14 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 	if (!p.has_ports)
 		return reason ? bp_drop(skb, reason, BP_DIR_EGRESS) : bp_later_fragment(skb, ep, &p);
 
-	__u32 now = bp_now();
+	__u32 now = 0;
 	struct bp_flow_key key = bp_tuple(&p);
-	struct bp_flow *flow = bp_flow_lookup(&key, &p, now);
+	struct bp_flow *flow = bp_flow_lookup(&key, &p, &now);
 	/* Flows toward containers (DNAT) are the uplink's: here only their tuples could match. */
 	if (flow && (flow->flags & BP_FLOW_F_DNAT))
 		flow = NULL;
 	if (reason) {
-		int passes = bp_hairpin(skb, &p, &key, flow, now);
+		int passes = bp_hairpin(skb, &p, &key, flow, bp_now_once(&now));
 
 		if (passes < 0)
 			return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
@@ -103,7 +103,7 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 		return BP_CONTINUE;  /* stays on this host, or its network is not masqueraded */
 	if (p.proto == BP_PROTO_ICMP && p.icmp_type != BP_ICMP_ECHO)
 		return BP_CONTINUE;  /* only an echo request opens an ICMP flow */
-	return bp_masquerade(skb, &p, &key, now);
+	return bp_masquerade(skb, &p, &key, bp_now_once(&now));
 }
 
 SEC("tc")

@@ -67,9 +67,9 @@ int bp_up_ingress(struct __sk_buff *skb)
 	}
 
 	/* A known flow toward a container: a published one, or the reply of a masqueraded one. */
-	__u32 now = bp_now();
+	__u32 now = 0;
 	struct bp_flow_key key = bp_tuple(&p);
-	struct bp_flow *flow = bp_flow_lookup(&key, &p, now);
+	struct bp_flow *flow = bp_flow_lookup(&key, &p, &now);
 	if (flow && (flow->flags & BP_FLOW_F_DNAT)) {
 		bp_flow_seen(&key, flow, &p, now);
 		if (flow->kind == BP_FLOW_PUBLISHED)
@@ -93,7 +93,7 @@ int bp_up_ingress(struct __sk_buff *skb)
 			return BP_DROP;
 		}
 	}
-	return bp_publish_flow(skb, &p, &key, &port, &target, now);
+	return bp_publish_flow(skb, &p, &key, &port, &target, bp_now_once(&now));
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

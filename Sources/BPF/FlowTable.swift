@@ -363,7 +363,7 @@ extension bp_flow {
     public init(kind: bp_flow_kind, state: bp_flow_state, flags: UInt32, natIP: UInt32 = 0, natPort: UInt16 = 0,
                 ifindex: UInt32 = 0, created: UInt32, expires: UInt32) {
         self.init(nat_ip: natIP, nat_port: natPort, peer_port: 0, ifindex: ifindex, created: created, expires: expires,
-                  kind: UInt8(kind.rawValue), state: UInt8(state.rawValue), flags: UInt8(flags), pad: 0)
+                  kind: UInt8(kind.rawValue), state: UInt8(state.rawValue), flags: UInt8(flags), seen: 0)
     }
 }
 

@@ -182,6 +182,7 @@ final class FlowTests: XCTestCase {
         for half in [outbound, reply] {  // as if the flow had been idle for 29 s
             var entry = try XCTUnwrap(f.flow(half))
             entry.expires = FlowTable.now() + 1
+            entry.seen = UInt8(truncatingIfNeeded: FlowTable.now() &- 29)
             try f.maps.flows.map.update(half, entry)
         }
         _ = try f.ep(keepalive)

@@ -8,7 +8,7 @@
  *
  * A flow has one state and one expiry, written into both entries together: when its
  * state changes, and when a packet moves its expiry on, at most once a second. A packet
- * of a steady flow within the same second writes nothing.
+ * of a steady flow within the same second writes nothing and reads no timeout.
  */
 #ifndef BP_LIB_CONNTRACK_H
 #define BP_LIB_CONNTRACK_H
@@ -133,22 +133,24 @@ static __always_inline void bp_flow_seen(const struct bp_flow_key *key, struct b
 			flags &= ~BP_FLOW_F_FIN;
 		}
 	}
+	if (state == flow->state && flags == flow->flags && flow->seen == (__u8)now)
+		return;  /* refreshed this second already: the common case, no write */
 	__u32 expires = now + bp_flow_lifetime(p->proto, state);
 
-	if (state == flow->state && expires == flow->expires && flags == flow->flags)
-		return;
 	if (state != flow->state || expires != flow->expires) {
 		if (!other)
 			other = bp_flow_other(key, flow, &other_key);
 		if (other) {
 			other->state = state;
 			other->expires = expires;
+			other->seen = (__u8)now;
 			if (state == BP_FLOW_SYN_SENT)
 				other->flags &= ~BP_FLOW_F_FIN;
 		}
 		flow->state = state;
 		flow->expires = expires;
 	}
+	flow->seen = (__u8)now;
 	if (flags != flow->flags)
 		flow->flags = flags;
 }
@@ -183,20 +185,30 @@ static __always_inline int bp_flow_direction_fits(const struct bp_flow *flow, co
 /*
  * The live flow whose entry has this packet's tuple, or NULL. An expired flow the
  * collector has not removed yet is gone, as in Linux: it is removed here (both entries)
- * and the packet starts anew.
+ * and the packet starts anew. The clock is read only when there is an entry (into *now;
+ * bp_now_once reads it for the others when they need it): traffic of no flow pays nothing.
  */
-static __always_inline struct bp_flow *bp_flow_lookup(const struct bp_flow_key *key, const struct bp_packet *p, __u32 now)
+static __always_inline struct bp_flow *bp_flow_lookup(const struct bp_flow_key *key, const struct bp_packet *p, __u32 *now)
 {
 	struct bp_flow *flow = bpf_map_lookup_elem(&bp_flows, key);
 
 	if (!flow || !bp_flow_direction_fits(flow, p))
 		return NULL;
+	*now = bp_now();
 	__u32 expires = flow->expires;
-	if (expires < now) {
+	if (expires < *now) {
 		bp_flow_reap(key, flow, expires);
 		return NULL;
 	}
 	return flow;
+}
+
+/* The time, read once: what bp_flow_lookup read, or now. */
+static __always_inline __u32 bp_now_once(__u32 *now)
+{
+	if (!*now)
+		*now = bp_now();
+	return *now;
 }
 
 /* A new entry of `kind` for a flow whose first packet is p. */
@@ -206,7 +218,7 @@ static __always_inline struct bp_flow bp_flow_entry(const struct bp_packet *p, _
 	__u8 state = bp_flow_first_state(p);
 	struct bp_flow flow = {
 		.ifindex = ifindex, .created = now, .expires = now + bp_flow_lifetime(p->proto, state),
-		.kind = kind, .state = state, .flags = flags,
+		.kind = kind, .state = state, .flags = flags, .seen = (__u8)now,
 	};
 	return flow;
 }
