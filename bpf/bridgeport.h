@@ -130,6 +130,9 @@ enum bp_endpoint_flags {
 	BP_EP_F_ISOLATED = 1 << 3,
 	/* Traffic leaving the host gets the uplink's address (Docker's MASQUERADE). */
 	BP_EP_F_MASQUERADE = 1 << 4,
+	/* The network has no IPv6: IPv6 from the container is dropped (BP_DROP_IPV6_DISABLED),
+	 * as the container's interface has IPv6 disabled. */
+	BP_EP_F_IPV4_ONLY = 1 << 5,
 };
 
 /* Keyed by the u32 ifindex of the host-side veth. 16 bytes, no padding. */
@@ -509,6 +512,9 @@ enum bp_drop_reason {
 	BP_DROP_FRAGMENT = 9,       /* "fragment": an IP fragment that needs a translation (masquerade) */
 	BP_DROP_NAT_EXHAUSTED = 10, /* "nat_exhausted": no source port left for this destination */
 	BP_DROP_CT_FULL = 11,       /* "ct_full": a new flow, and the flow table is full */
+	BP_DROP_VLAN = 12,          /* "vlan": an 802.1Q or 802.1ad tag from a container (VID 0 too) */
+	BP_DROP_UNKNOWN_L3 = 13,    /* "unknown_l3": an ethertype the network does not carry */
+	BP_DROP_IPV6_DISABLED = 14, /* "ipv6_disabled": IPv6 on a network without IPv6 */
 	__BP_DROP_MAX
 };
 
@@ -546,6 +552,9 @@ static inline const char *bp_drop_reason_label(__u32 reason)
 	case BP_DROP_FRAGMENT: return "fragment";
 	case BP_DROP_NAT_EXHAUSTED: return "nat_exhausted";
 	case BP_DROP_CT_FULL: return "ct_full";
+	case BP_DROP_VLAN: return "vlan";
+	case BP_DROP_UNKNOWN_L3: return "unknown_l3";
+	case BP_DROP_IPV6_DISABLED: return "ipv6_disabled";
 	default: return "unspecified";
 	}
 }

@@ -71,7 +71,12 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 		if (reason)
 			return bp_drop(skb, reason, BP_DIR_EGRESS);
 	}
-	if (!ipv4 || bp_parse_ipv4(skb, &p) < 0)
+	if (!ipv4)
+		return BP_CONTINUE;
+	int parsed = bp_parse_ipv4(skb, &p);
+	if (parsed == BP_PARSE_MALFORMED && ep)
+		return bp_drop(skb, BP_DROP_MALFORMED, BP_DIR_EGRESS);
+	if (parsed < 0)
 		return BP_CONTINUE;
 	enum bp_drop_reason reason = ep ? bp_ipv4_verdict(ep, &p) : 0;
 	if (reason == BP_DROP_SPOOFED_SOURCE)
@@ -110,6 +115,7 @@ SEC("tc")
 int bp_ep_ingress(struct __sk_buff *skb)
 {
 	bp_count_traffic(skb->ifindex, skb->len, BP_TRAFFIC_TX);
+	bp_pull_headers(skb);
 
 	__u32 ifindex = skb->ifindex;
 	struct bp_endpoint *found = bpf_map_lookup_elem(&bp_endpoints, &ifindex);

@@ -47,6 +47,7 @@ int bp_up_ingress(struct __sk_buff *skb)
 {
 	struct bp_packet p;
 
+	bp_pull_headers(skb);
 	if (bp_parse_ipv4(skb, &p) < 0)
 		return BP_CONTINUE;
 	/* One hash lookup sorts the traffic: the host's own (published ports among it) goes

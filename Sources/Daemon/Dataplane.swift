@@ -185,6 +185,12 @@ final class Dataplane: @unchecked Sendable {
         if let hostSide = endpoint.hostInterface { try links.setUp(hostSide) }
         let container = try RouteSocket(namespace: namespace)
         try container.addAddress(Prefix4(address: ip.value, length: subnet.prefixLength), device: inside)
+        // Networks are IPv4 only: no IPv6 on the container's interface either, as Docker does
+        // for IPv4-only networks (the programs drop what IPv6 a container sends anyway).
+        try NetworkNamespace.run(in: namespace) {
+            let path = "/proc/sys/net/ipv6/conf/\(inside)/disable_ipv6"
+            if FileManager.default.fileExists(atPath: path) { try writeInPlace("1\n", to: path) }
+        }
         try container.setUp(inside)
     }
 

@@ -116,7 +116,7 @@ final class Programs: @unchecked Sendable {
     func attachEndpoint(interface: String, ifindex: UInt32, endpoint: Endpoint, network: Network,
                         insideContainer: Bool = false) throws {
         if let ip = endpoint.ip, let mac = endpoint.mac {
-            var flags = BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue
+            var flags = BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue | BP_EP_F_IPV4_ONLY.rawValue
             if !network.iccEnabled { flags |= BP_EP_F_ICC_DISABLED.rawValue }
             if network.internal { flags |= BP_EP_F_INTERNAL.rawValue }
             // Routed networks are reachable as they are: no translation either way, as in

@@ -535,7 +535,14 @@ final class NATAndPolicyTests: XCTestCase {
         assertShot(try f.ep(toNeighbour), toNeighbour, "same network, ICC off")
         let udpToNeighbour = Frame.udp(src: Self.container, dst: Self.neighbour, sport: 33000, dport: 53, srcMAC: mac)
         assertShot(try f.ep(udpToNeighbour), udpToNeighbour, "same network, ICC off, UDP")
-        XCTAssertEqual(try f.drops(), [icc: 2])
+        // Broadcast and multicast reach the network's containers: ICC off drops them as well.
+        for frame in [Frame.udp(src: Self.container, dst: ip("255.255.255.255"), sport: 33000, dport: 9, srcMAC: mac),
+                      Frame.udp(src: Self.container, dst: ip("10.40.0.255"), sport: 33000, dport: 9, srcMAC: mac),
+                      Frame.udp(src: Self.container, dst: ip("224.0.0.251"), sport: 5353, dport: 5353, srcMAC: mac),
+                      Frame.udp(src: Self.container, dst: ip("239.1.2.3"), sport: 5000, dport: 5000, srcMAC: mac)] {
+            assertShot(try f.ep(frame), frame, "ICC off: \(try ParsedIPv4(frame))")
+        }
+        XCTAssertEqual(try f.drops(), [icc: 6])
 
         for frame in [
             Frame.tcp(src: Self.container, dst: Self.gateway1, sport: 33000, dport: 53, srcMAC: mac),      // the gateway
@@ -545,7 +552,50 @@ final class NATAndPolicyTests: XCTestCase {
         ] {
             assertUntouched(try f.ep(frame), frame, "allowed with ICC off: \(try ParsedIPv4(frame))")
         }
-        XCTAssertEqual(try f.drops(), [icc: 2])
+        XCTAssertEqual(try f.drops(), [icc: 6])
+    }
+
+    /// What the endpoint cannot judge it drops, each with a reason of its own: tags (VID 0
+    /// too, 802.1ad, the old QinQ type), IPv6 on an IPv4-only network, other ethertypes, ARP
+    /// for another protocol, and IPv4 whose header or TCP/UDP header is cut.
+    func testTheEndpointFailsClosed() throws {
+        let f = try makeFixture()
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_IPV4_ONLY])
+        let mac = Self.containerMAC
+        let good = Frame.udp(src: Self.container, dst: Self.internet, sport: 1234, dport: 53, srcMAC: mac)
+        let inner = Array(good.dropFirst(12))  // ethertype and IPv4 packet
+        func tagged(_ type: UInt16, vid: UInt16) -> [UInt8] {
+            Array(good.prefix(12)) + [UInt8(type >> 8), UInt8(type & 0xff), UInt8(vid >> 8), UInt8(vid & 0xff)] + inner
+        }
+        let ipv6 = Frame.ethernet(src: mac, type: Frame.ethTypeIPv6,
+                                  payload: [0x60, 0, 0, 0, 0, 8, 17, 64] + Array(repeating: 0xfe, count: 32) + Array(repeating: 0, count: 8))
+        var arpOther = Frame.arp(senderMAC: mac, senderIP: Self.container, targetIP: Self.gateway1)
+        arpOther[16] = 0x86; arpOther[17] = 0xdd  // ARP for IPv6 addresses
+        let cases: [([UInt8], bp_drop_reason, String)] = [
+            (tagged(0x8100, vid: 5), BP_DROP_VLAN, "802.1Q VID 5"),
+            (tagged(0x8100, vid: 0), BP_DROP_VLAN, "802.1Q VID 0 (priority tag)"),
+            (tagged(0x88a8, vid: 7), BP_DROP_VLAN, "802.1ad"),
+            (tagged(0x9100, vid: 7), BP_DROP_VLAN, "QinQ 0x9100"),
+            (ipv6, BP_DROP_IPV6_DISABLED, "IPv6 on an IPv4-only network"),
+            (Frame.ethernet(src: mac, type: 0x88cc, payload: Array(repeating: 0, count: 46)), BP_DROP_UNKNOWN_L3, "LLDP"),
+            (Frame.ethernet(src: mac, type: 0x8863, payload: Array(repeating: 0, count: 46)), BP_DROP_UNKNOWN_L3, "PPPoE discovery"),
+            (Frame.ethernet(src: mac, type: 0x0004, payload: Array(repeating: 0, count: 46)), BP_DROP_UNKNOWN_L3, "an 802.3 length field"),
+            (arpOther, BP_DROP_UNKNOWN_L3, "ARP for another protocol"),
+            (Array(good.prefix(14 + 20 + 6)), BP_DROP_MALFORMED, "UDP header cut"),
+        ]
+        var expected: [bp_drop_key: UInt64] = [:]
+        for (frame, reason, what) in cases {
+            assertShot(try f.ep(frame), frame, what)
+            expected[dropKey(f.endpointIfindex, reason, BP_DIR_EGRESS), default: 0] += 1
+        }
+        XCTAssertEqual(try f.drops(), expected)
+        assertUntouched(try f.ep(good), good, "IPv4 from the container")
+        let arp = Frame.arp(senderMAC: mac, senderIP: Self.container, targetIP: Self.gateway1)
+        assertUntouched(try f.ep(arp), arp, "ARP for its own address")
+        // Without BP_EP_F_IPV4_ONLY (another runtime's interface), IPv6 is not Bridgeport's to judge.
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
+        assertUntouched(try f.ep(ipv6), ipv6, "IPv6 where the network is not known")
+        XCTAssertEqual(try f.drops(), expected)
     }
 
     func testInternalNetwork() throws {
@@ -618,17 +668,20 @@ final class NATAndPolicyTests: XCTestCase {
         // 14 = Ethernet only, 14+12 = IPv4 header cut, 14+20+4 = ports only, 14+20+19 = TCP header cut by one byte.
         // Linux 6.18's BPF_PROG_TEST_RUN refuses (EINVAL) to build an skb whose ethertype is IPv4 but which
         // has no complete IPv4 header; older kernels run the program. Either is fine, a rewrite is not.
+        // The uplink leaves what it cannot parse to the kernel; the endpoint drops it (fails closed).
+        var malformed: UInt64 = 0
         for length in [14, 15, 14 + 12, 14 + 19, 14 + 20, 14 + 20 + 2, 14 + 20 + 4, 14 + 20 + 12, 14 + 20 + 19] {
             let cutSyn = Array(syn.prefix(length))
             let cutReply = Array(reply.prefix(length))
-            for (frame, run, what) in [(cutSyn, f.up, "uplink, TCP SYN"), (cutReply, f.ep, "endpoint, TCP reply")] {
-                do {
-                    assertUntouched(try run(frame, true), frame, "\(what) cut at \(length)")
-                } catch BPFError.testRunFailed(_, EINVAL) where length < 14 + 20 {
-                    continue // the kernel would not run it
-                }
+            do {
+                assertUntouched(try f.up(cutSyn), cutSyn, "uplink, TCP SYN cut at \(length)")
+                assertShot(try f.ep(cutReply), cutReply, "endpoint, TCP reply cut at \(length)")
+                malformed += 1
+            } catch BPFError.testRunFailed(_, EINVAL) where length < 14 + 20 {
+                continue // the kernel would not run it
             }
         }
+        XCTAssertEqual(try f.drops(), [dropKey(f.endpointIfindex, BP_DROP_MALFORMED, BP_DIR_EGRESS): malformed])
         // IPv4 options cut: the header claims more than the frame holds.
         for (options, length) in [([0x94, 0x04, 0x00, 0x00] as [UInt8], 14 + 22), ([0x94, 0x04, 0x00, 0x00], 14 + 24 + 3),
                                   (Array(repeating: 0x01, count: 40), 14 + 20 + 30), (Array(repeating: 0x01, count: 40), 14 + 60 + 19)] {
@@ -650,7 +703,7 @@ final class NATAndPolicyTests: XCTestCase {
         for (frame, what) in [(ihl4, "ihl 4"), (version6, "version 6"), (ihlPastEnd, "ihl 15 with a 20-byte header")] {
             assertUntouched(try f.up(frame), frame, "uplink, \(what)")
         }
-        XCTAssertTrue(try f.drops().isEmpty)
+        XCTAssertEqual(try f.drops().count, 1, "the endpoint's malformed drops only")
         try assertNAT(f, [
             (natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.tcp), natValue(Self.hostIP, 5000)),
             (natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.udp), natValue(Self.hostIP, 5000)),

@@ -51,7 +51,30 @@ struct bp_packet {
 #define BP_TCP_RST 0x04
 #define BP_TCP_ACK 0x10
 
-/* 0 for an IPv4 packet (ports filled when present), -1 for anything else. */
+/* Ethernet, the longest IPv4 header and a TCP header: what the programs read. */
+#define BP_HEADERS_LEN (sizeof(struct ethhdr) + 60 + sizeof(struct tcphdr))
+
+/*
+ * Headers outside the linear data (a container's AF_PACKET socket with PACKET_VNET_HDR or
+ * TX_RING can send such frames) are pulled into it first, so that what is parsed is what
+ * the kernel forwards. Packet pointers go stale: read skb->data afterwards.
+ */
+static __always_inline void bp_pull_headers(struct __sk_buff *skb)
+{
+	__u32 linear = skb->data_end - skb->data;
+
+	if (linear < BP_HEADERS_LEN && skb->len > linear)
+		bpf_skb_pull_data(skb, skb->len < BP_HEADERS_LEN ? skb->len : BP_HEADERS_LEN);
+}
+
+#define BP_PARSE_NOT_IPV4 (-1)
+#define BP_PARSE_MALFORMED (-2)
+
+/*
+ * 0 for an IPv4 packet (ports filled when present); BP_PARSE_NOT_IPV4 for another frame;
+ * BP_PARSE_MALFORMED for an IPv4 one whose header is invalid or cut, or whose TCP or UDP
+ * header (a first fragment's too) is cut.
+ */
 static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet *p)
 {
 	void *data = (void *)(long)skb->data;
@@ -59,10 +82,10 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 	struct ethhdr *eth = data;
 	struct iphdr *ip = data + sizeof(*eth);
 
-	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return -1;
-	if (ip->ihl < 5 || ip->version != 4)
-		return -1;
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return BP_PARSE_NOT_IPV4;
+	if ((void *)(ip + 1) > data_end || ip->ihl < 5 || ip->version != 4 || (void *)ip + ip->ihl * 4 > data_end)
+		return BP_PARSE_MALFORMED;
 
 	p->l3_off = sizeof(*eth);
 	p->l4_off = sizeof(*eth) + ip->ihl * 4;  /* IP options are skipped, not parsed */
@@ -98,14 +121,14 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 	/* Source and destination ports are the first 4 bytes of both TCP and UDP. */
 	__u16 *ports = data + p->l4_off;
 	if ((void *)(ports + 2) > data_end)
-		return 0;
+		return BP_PARSE_MALFORMED;
 	if (p->proto == BP_PROTO_TCP) {
 		if (data + p->l4_off + sizeof(struct tcphdr) > data_end)
-			return 0;
+			return BP_PARSE_MALFORMED;
 		p->tcp_flags = ((__u8 *)ports)[13];
 	}
 	if (p->proto == BP_PROTO_UDP && data + p->l4_off + sizeof(struct udphdr) > data_end)
-		return 0;
+		return BP_PARSE_MALFORMED;
 	p->sport = ports[0];
 	p->dport = ports[1];
 	p->has_ports = 1;

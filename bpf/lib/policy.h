@@ -90,8 +90,17 @@ static __always_inline int bp_hairpin(struct __sk_buff *skb, const struct bp_pac
 	return 1;
 }
 
-/* Frames other than IPv4: 0 when they may leave the container, else the drop reason.
- * Sets *ipv4 for an IPv4 frame, which bp_ipv4_verdict judges. */
+#define BP_ETH_P_8021Q  0x8100
+#define BP_ETH_P_8021AD 0x88A8
+#define BP_ETH_P_QINQ   0x9100  /* the pre-standard QinQ tag */
+#define BP_ETH_P_IPV6   0x86DD
+
+/*
+ * What a container's frame is, before its IPv4 header: 0 when it may go on (ARP that
+ * claims only the container's addresses; IPv4, judged by bp_ipv4_verdict: *ipv4 is set),
+ * else the drop reason. It fails closed: a tag (also one the veth carries out of band, and
+ * VID 0), IPv6 on a network without it, and every other ethertype are dropped.
+ */
 static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb, const struct bp_endpoint *ep, int *ipv4)
 {
 	void *data = (void *)(long)skb->data;
@@ -103,32 +112,46 @@ static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb
 		return BP_DROP_MALFORMED;
 	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && !bp_same_mac(eth->h_source, ep->mac))
 		return BP_DROP_SPOOFED_SOURCE;
+	if (skb->vlan_present)
+		return BP_DROP_VLAN;
 
-	if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
+	switch (bpf_ntohs(eth->h_proto)) {
+	case ETH_P_IP:
+		*ipv4 = 1;
+		return 0;
+	case ETH_P_ARP: {
 		struct bp_arp_ipv4 *body = (void *)(eth + 1);
 
 		if ((void *)(body + 1) > data_end)
 			return BP_DROP_MALFORMED;
 		if (body->protocol != bpf_htons(ETH_P_IP))
-			return 0;
+			return BP_DROP_UNKNOWN_L3;
 		/* An ARP message claiming another address (or MAC) than the container's. */
 		if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) &&
 		    (body->sender_ip != ep->ip || !bp_same_mac(body->sender_mac, ep->mac)))
 			return BP_DROP_SPOOFED_SOURCE;
 		return 0;
 	}
-	*ipv4 = eth->h_proto == bpf_htons(ETH_P_IP);
-	return 0;  /* not IPv4: the MAC check above is all */
+	case BP_ETH_P_IPV6:
+		return (ep->flags & BP_EP_F_IPV4_ONLY) ? BP_DROP_IPV6_DISABLED : 0;
+	case BP_ETH_P_8021Q:
+	case BP_ETH_P_8021AD:
+	case BP_ETH_P_QINQ:
+		return BP_DROP_VLAN;
+	default:
+		return BP_DROP_UNKNOWN_L3;
+	}
 }
 
-/* 0 when the IPv4 packet may leave the container, else the drop reason. */
+/* 0 when the IPv4 packet may leave the container, else the drop reason. Broadcast and
+ * multicast stay on the bridge: they reach the network's containers, so ICC off drops them
+ * as it drops unicast to a neighbour (Docker's ICC rule drops every bridged IPv4 frame). */
 static __always_inline enum bp_drop_reason bp_ipv4_verdict(const struct bp_endpoint *ep, const struct bp_packet *p)
 {
 	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && p->saddr != ep->ip)
 		return BP_DROP_SPOOFED_SOURCE;
-	/* Broadcast and multicast stay on the bridge. */
 	if (p->daddr == 0xffffffff || (p->daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
-		return 0;
+		return (ep->flags & BP_EP_F_ICC_DISABLED) ? BP_DROP_ICC : 0;
 	return bp_destination_verdict(ep, p);
 }
 

@@ -22,16 +22,50 @@ check "h1 sends ARP replies claiming h2's address" bp exec h1 python3 "$TOOLS/cr
 check_output "h3 still has h2's own MAC for it" "lladdr $h2mac" bp exec h3 ip neigh show "$h2"
 [ "$(drops 3)" -gt "$spoofs" ] && pass "the claims are dropped as spoofed_source" || fail "no spoofed_source drop for the ARP claims"
 
-# IPv6 is not routed between networks (bridges carry no IPv6 and the host routes none).
-hb1_ll=$(bp exec hb1 ip -6 -o addr show dev eth0 scope link 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4 }')
-if [ -n "$hb1_ll" ]; then
-    check_fails "IPv6 from h1 to hb1's link-local address does not arrive" 1 '100% packet loss|unreachable' \
-        bp exec h1 ping -6 -c 1 -W 1 "$hb1_ll%eth0"
-else
-    pass "containers have no IPv6 address at all (nothing to send toward another network)"
-fi
-check_fails "IPv6 toward any other address has no route out" 2 'unreachable|Network is unreachable' \
+# IPv4-only networks carry no IPv6: the containers' interfaces have it disabled, as Docker
+# does, and what IPv6 a container sends anyway is dropped (ipv6_disabled).
+check_output "a container's interface has IPv6 disabled" '^1$' bp exec h1 cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6
+check_fails "IPv6 toward any address has no way out" 2 'unreachable|Network is unreachable|Cannot assign' \
     bp exec h1 ping -6 -c 1 -W 1 2001:db8::1
+
+# ICC off: nothing reaches a neighbour, whatever the frame (each sent while i2 listens).
+dropped() {  # dropped REASON: packets of the ICC-off network's containers dropped for REASON
+    in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
+        awk -v r="reason=\"$1\"" '/^bridgeport_container_network_drops_total\{container="i[12]"/ && index($0, r) { n += $2 } END { print n + 0 }'
+}
+check "an ICC-off network with two containers" bash -c "'$BIN' network create --subnet 10.66.0.0/24 -o com.docker.network.bridge.enable_icc=false hicc >/dev/null &&
+    '$BIN' run -d --name i1 --net hicc >/dev/null && '$BIN' run -d --name i2 --net hicc >/dev/null"
+i2=$(ip_of i2)
+bp exec i2 python3 "$TOOLS/frames.py" listen 9999 15 >"$STATE/i2.log" 2>&1 &
+listener=$!
+for _ in $(seq 1 50); do grep -q ready "$STATE/i2.log" 2>/dev/null && break; sleep 0.1; done
+icc=$(dropped icc); vlan=$(dropped vlan); v6=$(dropped ipv6_disabled)
+check "i1 sends UDP to 255.255.255.255 and to the subnet's broadcast address" bp exec i1 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.sendto(b"broadcast", ("255.255.255.255", 9999))
+s.sendto(b"subnet-broadcast", ("10.66.0.255", 9999))'
+check "i1 sends an IPv4 frame whose headers are outside the skb's linear data (PACKET_TX_RING)" \
+    bp exec i1 python3 "$TOOLS/frames.py" txring eth0 "$i2" 9999 non-linear
+check "i1 sends IPv4 in an 802.1Q tag of VID 0 (priority tag) and in an 802.1ad tag" bash -c "
+    '$BIN' exec i1 python3 '$TOOLS/frames.py' send eth0 $i2 9999 vid0 --tag 0x8100:0 &&
+    '$BIN' exec i1 python3 '$TOOLS/frames.py' send eth0 $i2 9999 qinq --tag 0x88a8:5"
+check "i1 and i2 turn IPv6 back on" bash -c "'$BIN' exec i1 sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 &&
+    '$BIN' exec i2 sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0"
+i2_ll=
+for _ in $(seq 1 50); do
+    i2_ll=$(bp exec i2 ip -6 -o addr show dev eth0 scope link 2>/dev/null | awk '!/tentative/ { sub(/\/.*/, "", $4); print $4 }')
+    [ -n "$i2_ll" ] && break; sleep 0.1
+done
+check_fails "IPv6 link-local from i1 to i2 does not arrive" 1 '100% packet loss' bp exec i1 ping -6 -c 2 -W 1 "${i2_ll:-fe80::1}%eth0"
+wait "$listener"
+check "i2 received none of it" test "$(cat "$STATE/i2.log")" = ready
+[ "$(dropped icc)" -ge $((icc + 3)) ] && pass "broadcasts and the non-linear frame are counted as icc" ||
+    fail "icc drops: $icc before, $(dropped icc) after"
+[ "$(dropped vlan)" -ge $((vlan + 2)) ] && pass "the tagged frames are counted as vlan" || fail "vlan drops: $vlan before, $(dropped vlan) after"
+[ "$(dropped ipv6_disabled)" -gt "$v6" ] && pass "the IPv6 frames are counted as ipv6_disabled" ||
+    fail "ipv6_disabled drops: $v6 before, $(dropped ipv6_disabled) after"
 
 # From outside, toward the published UDP port.
 check_output "a plain datagram is answered" '^53 198\.51\.100\.2 crafted$' craft udp 198.51.100.1 5353
