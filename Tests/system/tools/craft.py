@@ -16,14 +16,7 @@ import socket
 import struct
 import sys
 
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
+from inet import checksum
 
 
 def source_for(dst):

@@ -26,6 +26,8 @@ import struct
 import sys
 import time
 
+from inet import checksum
+
 
 def serve_udp(port):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -103,15 +105,6 @@ def tcp_close(sport, host, port, how):
     if how == "rst":
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def syn_flood(dst, port, count):

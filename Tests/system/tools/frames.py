@@ -19,6 +19,8 @@ import struct
 import sys
 import time
 
+from inet import checksum
+
 SIOCGIFHWADDR = 0x8927
 SIOCGIFADDR = 0x8915
 SOL_PACKET = 263
@@ -27,15 +29,6 @@ PACKET_VERSION = 10
 TPACKET_V2 = 1
 TP_STATUS_SEND_REQUEST = 1
 TP_STATUS_AVAILABLE = 0
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def interface(name):
