@@ -50,10 +50,14 @@ public actor Agent {
     public func reconcile() throws -> [String] {
         var repairs: [String] = []
         if registry.networks.isEmpty {
-            let networks = try Registry.predefinedNetworks(now: Date(), hostPrefixes: try dataplane.hostPrefixes())
-            try store.insert(networks: networks)
-            registry.networks = networks
-            repairs.append("created the predefined networks bridge (\(networks[0].subnet!) on \(Network.defaultBridgeName)), host and none")
+            registry.networks = try Registry.predefinedNetworks(now: Date(), hostPrefixes: try dataplane.hostPrefixes())
+            _ = try registry.numberNetworks()
+            try store.insert(networks: registry.networks)
+            repairs.append("created the predefined networks bridge (\(registry.networks[0].subnet!) on \(Network.defaultBridgeName)), host and none")
+        }
+        for network in try registry.numberNetworks() {
+            try store.update(network: network)
+            repairs.append("gave network \(network.name) the local number \(network.localNumber!), kept from now on")
         }
         for network in registry.networks {
             if network.driver == .overlay && cluster == nil {
@@ -121,8 +125,14 @@ public actor Agent {
 
     /// Makes a planned network exist here: record, devices, maps. Known ones are skipped
     /// (an overlay network arrives both from its creation and from the cluster's watch).
-    func addNetwork(_ network: Network) throws {
-        guard !registry.networks.contains(where: { $0.id == network.id }) else { return }
+    func addNetwork(_ planned: Network) throws {
+        guard !registry.networks.contains(where: { $0.id == planned.id }) else { return }
+        var network = planned
+        // Its number in the maps, for good (a cluster's network may bring another host's).
+        if network.localNumber == nil || registry.networks.contains(where: { $0.localNumber == network.localNumber }) {
+            guard let number = registry.unusedLocalNumber() else { throw ModelError.networksExhausted }
+            network.localNumber = number
+        }
         try store.insert(networks: [network])
         var undo = Undo()
         defer { undo.run() }

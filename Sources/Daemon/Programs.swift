@@ -19,9 +19,6 @@ final class Programs: @unchecked Sendable {
     private let linkDirectory: String
     private let uplinkMode: TCAttachMode
     private let endpointMode: TCAttachMode
-    /// The small numbers that stand for networks in the maps (bp_endpoint.network_id).
-    /// They are given anew at each start; reconcile rewrites every entry that holds one.
-    private let networkNumbers = Mutex<[String: UInt16]>([:])
     /// Keeps the kernel's run-time statistics of BPF programs on while the agent runs.
     private let statisticsFD: Int32
 
@@ -125,7 +122,7 @@ final class Programs: @unchecked Sendable {
                 flags |= BP_EP_F_MASQUERADE.rawValue
             }
             try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes,
-                                                               networkID: number(of: network.id), flags: UInt32(flags)))
+                                                               networkID: number(of: network), flags: UInt32(flags)))
         }
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: insideContainer)
     }
@@ -153,15 +150,9 @@ final class Programs: @unchecked Sendable {
         if endpointMode == .tcx && ours { try? TCAttachment.removeClsact(ifindex: ifindex) }
     }
 
-    private func number(of networkID: String) -> UInt16 {
-        networkNumbers.withLock { numbers in
-            if let number = numbers[networkID] { return number }
-            let used = Set(numbers.values)
-            let number = (1...UInt16.max).first { !used.contains($0) }!
-            numbers[networkID] = number
-            return number
-        }
-    }
+    /// The network's id in the maps (bp_endpoint.network_id, bp_subnet.network_id): its
+    /// local number, which the agent gives every network before the programs see it.
+    private func number(of network: Network) -> UInt16 { network.localNumber ?? 0 }
 
     /// Makes the subnet map hold exactly the networks' subnets. A macvlan network's
     /// subnet is on the LAN: the uplink lets its traffic pass as a routed network's.
@@ -171,12 +162,10 @@ final class Programs: @unchecked Sendable {
             guard let subnet = network.subnet else { continue }
             let key = bp_subnet_key(prefixlen: UInt32(subnet.prefixLength), ip: subnet.address.value.bigEndian)
             let routed = network.routedMode || network.driver == .macvlan
-            wanted[key] = bp_subnet(network_id: number(of: network.id), flags: routed ? UInt16(BP_SUBNET_F_ROUTED.rawValue) : 0)
+            wanted[key] = bp_subnet(network_id: number(of: network), flags: routed ? UInt16(BP_SUBNET_F_ROUTED.rawValue) : 0)
         }
         for key in try maps.subnets.keys() where wanted[key] == nil { try maps.subnets.delete(key) }
         for (key, value) in wanted { try maps.subnets.update(key, value) }
-        let kept = Set(networks.map(\.id))
-        networkNumbers.withLock { numbers in numbers = numbers.filter { kept.contains($0.key) } }
     }
 
     func attachUplink(interface: String, ifindex: UInt32) throws {

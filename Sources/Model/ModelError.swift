@@ -27,6 +27,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case portsExhausted(String)
     case parentInUse(parent: String, network: String)
     case invalidDuration(String, String)
+    case networksExhausted
 
     public var description: String {
         switch self {
@@ -56,6 +57,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .portsExhausted(range): "no free host port in \(range)"
         case let .parentInUse(parent, network): "network \(network) is already using parent interface \(parent)"
         case let .invalidDuration(value, rule): "invalid duration \"\(value)\": \(rule)"
+        case .networksExhausted: "this host has 65,535 networks already: remove one first"
         }
     }
 }

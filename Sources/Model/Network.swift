@@ -44,6 +44,10 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var parent: String? = nil
     /// overlay: the VXLAN network identifier, unique in the cluster.
     public var vni: UInt32? = nil
+    /// The small number the dataplane's maps know the network by on this host (its
+    /// endpoints' and subnet's network id): given once and kept, so that an agent restart
+    /// never renumbers networks under running containers.
+    public var localNumber: UInt16? = nil
 
     public static let defaultName = "bridge"
     public static let defaultBridgeName = "bp0"

@@ -66,6 +66,25 @@ public struct Registry: Sendable {
         return [bridge, host, none]
     }
 
+    /// The smallest local number no network has (see Network.localNumber), or nil when all
+    /// 65,535 are taken.
+    public func unusedLocalNumber() -> UInt16? {
+        let used = Set(networks.compactMap(\.localNumber))
+        return (1...UInt16.max).first { !used.contains($0) }
+    }
+
+    /// Gives every network that has none (a store of an earlier version) a local number;
+    /// returns the networks it numbered.
+    public mutating func numberNetworks() throws(ModelError) -> [Network] {
+        var numbered: [Network] = []
+        for index in networks.indices where networks[index].localNumber == nil {
+            guard let number = unusedLocalNumber() else { throw .networksExhausted }
+            networks[index].localNumber = number
+            numbered.append(networks[index])
+        }
+        return numbered
+    }
+
     /// A new network from the user's request. `vni` is the overlay's VXLAN id, handed
     /// out by the cluster store; `otherSubnets` are subnets in use elsewhere (the
     /// cluster's overlay networks) that a new subnet must not overlap.

@@ -76,6 +76,12 @@ public final class Store: Sendable {
         }
     }
 
+    public func update(network: Network) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE network SET json = ? WHERE id = ?", arguments: [try encode(network), network.id])
+        }
+    }
+
     public func deleteNetwork(id: String) throws {
         try database.write { db in try db.execute(sql: "DELETE FROM network WHERE id = ?", arguments: [id]) }
     }

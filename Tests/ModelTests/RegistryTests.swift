@@ -197,3 +197,18 @@ import Testing
         _ = container
     }
 }
+
+@Suite struct LocalNumberTests {
+    @Test func numbersAreGivenOnceAndGapsReused() throws {
+        var registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
+        #expect(try registry.numberNetworks().map(\.localNumber) == [1, 2, 3])
+        #expect(try registry.numberNetworks().isEmpty, "numbered once")
+        var a = try registry.planNetwork(NetworkRequest(name: "a"), id: randomID(), now: Date(), hostPrefixes: [])
+        a.localNumber = registry.unusedLocalNumber()
+        registry.networks.append(a)
+        #expect(a.localNumber == 4)
+        registry.networks.removeAll { $0.name == "host" }
+        #expect(registry.unusedLocalNumber() == 2, "a removed network's number is free again")
+        #expect(registry.networks.first { $0.name == "a" }?.localNumber == 4, "the others keep theirs")
+    }
+}
