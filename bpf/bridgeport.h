@@ -55,9 +55,9 @@
 /* LRU: a fragmented datagram of a translated flow, by its first fragment -> the address
  * its later fragments (which carry no ports) get */
 #define BP_MAP_FRAGS "bp_frags"
-/* {container address, port, protocol} of every published port -> 1 (user space) */
+/* {container address, port, protocol} of every published port -> struct bp_target (user space) */
 #define BP_MAP_TARGETS "bp_targets"
-/* network namespace cookie -> enum bp_netns_kind: where the socket hooks act (user space) */
+/* network namespace cookie -> struct bp_netns: where the socket hooks act (user space) */
 #define BP_MAP_NETNS "bp_netns"
 /* LRU: {socket cookie, container address} a socket was sent to -> the published address asked for */
 #define BP_MAP_SOCK_NAT "bp_sock_nat"
@@ -181,16 +181,23 @@ enum bp_port_flags {
 	/* Only sources in bp_allow may use the port (`bridgeport port allow`),
 	 * others are dropped with BP_DROP_NOT_ALLOWED before the DNAT. */
 	BP_PORT_F_RESTRICTED = 1 << 0,
+	/* A routed network's port: its container port is reached by direct routing, its host
+	 * port not at all (Docker maps no host port in gateway mode routed). */
+	BP_PORT_F_DIRECT_ONLY = 1 << 1,
 };
 
-/* LPM trie key: prefixlen = 32 (proto, pad, port: always matched) + the CIDR's length. */
+/* LPM trie key: prefixlen = 64 (proto, pad, port, host_ip: always matched) + the CIDR's
+ * length. 16 bytes. Keyed by the published address as well as the port: A:8080 and
+ * B:8080 of two containers have lists of their own. */
 struct bp_allow_key {
 	__u32 prefixlen;
 	__u8 proto;
 	__u8 pad;
 	__u16 port;      /* host port, network byte order */
+	__u32 host_ip;   /* the published address (0: every address), network byte order */
 	__u32 ip;        /* source network, network byte order */
 };
+#define BP_ALLOW_KEY_FIXED_BITS 64
 
 /* A fragmented datagram, as IPv4 identifies it (RFC 791). 12 bytes. */
 struct bp_frag_key {
@@ -220,6 +227,13 @@ struct bp_target_key {
 	__u8 pad;
 };
 
+/* What the policy exception needs of a published target. 8 bytes. */
+struct bp_target {
+	__u16 flags;     /* BP_PORT_F_RESTRICTED when every port publishing it is restricted */
+	__u16 host_port; /* then: the allow list to ask, of this port (network byte order) ... */
+	__u32 host_ip;   /* ... and address */
+};
+
 /* The published address a redirected socket asked for. 8 bytes. */
 struct bp_nat_value {
 	__u32 host_ip;
@@ -244,6 +258,7 @@ struct bp_nat_value {
  *   published   client -> host:port   (uplink)       container:port -> client (its veth)
  *   masquerade  container -> remote   (its veth)     remote -> host:port      (uplink)
  *   hairpin     container -> target   (its veth)     target -> container      (target's veth)
+ *   routed      client -> container   (uplink)       container -> client      (its veth)
  *
  * ICMP echo uses its identifier as both ports. The table is a hash map, not an LRU:
  * nothing evicts a flow; a new flow that finds it full is dropped (BP_DROP_CT_FULL).
@@ -263,6 +278,8 @@ enum bp_flow_kind {
 	BP_FLOW_PUBLISHED = 1,  /* from outside to a published port: destination translated */
 	BP_FLOW_MASQUERADE = 2, /* from a container to beyond the host: source translated */
 	BP_FLOW_HAIRPIN = 3,    /* from a container to a published target across the policy: no translation */
+	BP_FLOW_ROUTED = 4,     /* from outside straight to a container address (direct routing) of a
+				 * masquerading network: no translation, and none for its replies */
 };
 
 enum bp_flow_flags {
@@ -460,6 +477,14 @@ enum bp_netns_kind {
 	BP_NETNS_CONTAINER = 2, /* a container's: host addresses reach published ports (hairpin) */
 };
 
+/* A namespace the socket hooks act in. 12 bytes. */
+struct bp_netns {
+	__u8 kind;       /* enum bp_netns_kind */
+	__u8 pad[3];
+	__u32 ip;        /* a container's address: what restricted ports' allow lists are asked about */
+	__u32 ifindex;   /* its host-side veth: where a refused connect() is counted */
+};
+
 /* 16 bytes: a socket and the container address it was redirected to. */
 struct bp_sock_nat_key {
 	__u64 cookie;    /* bpf_get_socket_cookie */
@@ -484,10 +509,15 @@ struct bp_subnet {
 	__u16 flags;      /* enum bp_subnet_flags */
 };
 
+/* How a network's container addresses may be reached straight from an uplink (direct
+ * routing), by Docker 28's gateway modes. Published container ports are reached in every
+ * mode but internal networks. */
 enum bp_subnet_flags {
-	/* `-o com.docker.network.bridge.gateway_mode_ipv4=routed`: the network's
-	 * addresses may be reached straight from the uplink. */
-	BP_SUBNET_F_ROUTED = 1 << 0,
+	BP_SUBNET_F_ROUTED = 1 << 0,      /* routed: ICMP too */
+	BP_SUBNET_F_UNPROTECTED = 1 << 1, /* nat-unprotected, macvlan: every port */
+	BP_SUBNET_F_INTERNAL = 1 << 2,    /* --internal (isolated too): nothing */
+	BP_SUBNET_F_MASQUERADE = 1 << 3,  /* its flows out are masqueraded: a flow in by direct
+					   * routing is tracked, so that its replies are not */
 };
 
 /* ------------------------------------------------------------------------- */

@@ -5,8 +5,9 @@
  * (hairpin). connect() and sendmsg() to a published address are sent to the
  * container's address instead, so no packet needs translating; recvmsg() and
  * getpeername() show the published address again. They act only in network
- * namespaces the agent registered in bp_netns, and always allow the call:
- * returning 0 here would fail the caller's connect() or sendmsg().
+ * namespaces the agent registered in bp_netns, and allow the call but for one case:
+ * a container asking for a restricted port it is not allowed on (returning 0 fails its
+ * connect() or sendmsg() with EPERM).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -17,36 +18,59 @@
 
 #define BP_ALLOW 1
 
-/* The published target of ctx's destination (key: the entry that matched), or NULL if it
- * is none or not ours to touch. */
+#define BP_DENY 0
+
+/* The published target of ctx's destination (key: the entry that matched; netns: the
+ * namespace's registration), or NULL if it is none or not ours to touch. */
 static __always_inline struct bp_port_target *bp_sock_target(struct bpf_sock_addr *ctx, __u8 proto,
-							     struct bp_port_key *key)
+							     struct bp_port_key *key, struct bp_netns *netns)
 {
-	__u64 netns = bpf_get_netns_cookie(ctx);
-	__u8 *kind = bpf_map_lookup_elem(&bp_netns, &netns);
-	if (!kind)
+	__u64 cookie = bpf_get_netns_cookie(ctx);
+	struct bp_netns *found = bpf_map_lookup_elem(&bp_netns, &cookie);
+	if (!found)
 		return NULL;
+	*netns = *found;
 
 	__u32 ip = ctx->user_ip4;
 	int loopback = (ip & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000);
 	/* Loopback is the host only in the host's namespace; in a container it is the container. */
-	if (!(loopback && *kind == BP_NETNS_HOST) && !bpf_map_lookup_elem(&bp_host_addrs, &ip))
+	if (!(loopback && netns->kind == BP_NETNS_HOST) && !bpf_map_lookup_elem(&bp_host_addrs, &ip))
 		return NULL;
 
 	*key = (struct bp_port_key){ .host_ip = ip, .host_port = (__u16)ctx->user_port, .proto = proto };
 	struct bp_port_target *target = bpf_map_lookup_elem(&bp_ports, key);
-	if (target)
-		return target;
-	key->host_ip = 0;
-	return bpf_map_lookup_elem(&bp_ports, key);
+	if (!target) {
+		key->host_ip = 0;
+		target = bpf_map_lookup_elem(&bp_ports, key);
+	}
+	/* A routed network's port has no host port. */
+	return target && !(target->flags & BP_PORT_F_DIRECT_ONLY) ? target : NULL;
 }
 
-static __always_inline void bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 proto, int new_flow)
+/*
+ * Sends the socket to the published target instead; BP_DENY when the port is restricted
+ * and the container asking is not on its allow list (its connect() or sendmsg() fails with
+ * EPERM, and the refusal is counted as not_allowed on the container's veth). The host's
+ * own sockets are not filtered, as Docker's DOCKER-USER chain does not see them.
+ */
+static __always_inline int bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 proto, int new_flow)
 {
 	struct bp_port_key port;
-	struct bp_port_target *target = bp_sock_target(ctx, proto, &port);
+	struct bp_netns netns;
+	struct bp_port_target *target = bp_sock_target(ctx, proto, &port, &netns);
 	if (!target)
-		return;
+		return BP_ALLOW;
+	if ((target->flags & BP_PORT_F_RESTRICTED) && netns.kind == BP_NETNS_CONTAINER) {
+		struct bp_allow_key allow = {
+			.prefixlen = BP_ALLOW_KEY_FIXED_BITS + 32, .proto = proto, .port = port.host_port,
+			.host_ip = port.host_ip, .ip = netns.ip,
+		};
+
+		if (!bpf_map_lookup_elem(&bp_allow, &allow)) {
+			bp_count_drop(netns.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_EGRESS);
+			return BP_DENY;
+		}
+	}
 	bp_count_port(&port, 0, new_flow);
 	struct bp_sock_nat_key key = { .cookie = bpf_get_socket_cookie(ctx), .ip = target->ip, .port = target->port };
 	struct bp_nat_value published = { .host_ip = ctx->user_ip4, .host_port = (__u16)ctx->user_port };
@@ -54,6 +78,7 @@ static __always_inline void bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 pro
 	bpf_map_update_elem(&bp_sock_nat, &key, &published, BPF_ANY);
 	ctx->user_ip4 = target->ip;
 	ctx->user_port = target->port;
+	return BP_ALLOW;
 }
 
 /* Shows the published address where the socket sees a redirected container address. */
@@ -74,15 +99,14 @@ SEC("cgroup/connect4")
 int bp_connect4(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol == BP_PROTO_TCP || ctx->protocol == BP_PROTO_UDP)
-		bp_sock_redirect(ctx, ctx->protocol, 1);
+		return bp_sock_redirect(ctx, ctx->protocol, 1);
 	return BP_ALLOW;
 }
 
 SEC("cgroup/sendmsg4")
 int bp_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	bp_sock_redirect(ctx, BP_PROTO_UDP, 0);
-	return BP_ALLOW;
+	return bp_sock_redirect(ctx, BP_PROTO_UDP, 0);
 }
 
 SEC("cgroup/recvmsg4")

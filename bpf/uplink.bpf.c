@@ -6,8 +6,8 @@
  * as its destination, the flow is tracked in bp_flows (lib/conntrack.h) so that
  * the endpoint program translates exactly its replies back, and the packet goes
  * straight to the container. As in Docker 28, a packet addressed straight to a
- * container (not through a published port) is dropped, unless its network is
- * in routed mode. Replies to flows the endpoint program masqueraded go back to
+ * container's address reaches what its network's gateway mode lets in
+ * (bp_direct_access), and the rest is dropped. Replies to flows the endpoint program masqueraded go back to
  * their container. A port restricted with `bridgeport port allow` only lets
  * the allowed sources through, as Docker users do with the DOCKER-USER chain.
  * Everything else continues untouched.
@@ -20,16 +20,76 @@
 #include "lib/nat.h"
 #include "lib/policy.h"
 
-/* The published port the packet is for (key tells which entry matched), or NULL. */
+/* The published port the packet is for (key tells which entry matched), or NULL. A routed
+ * network's port has no host port to be reached by. */
 static __always_inline struct bp_port_target *bp_published(const struct bp_packet *p, struct bp_port_key *key)
 {
 	*key = (struct bp_port_key){ .host_ip = p->daddr, .host_port = p->dport, .proto = p->proto };
 	struct bp_port_target *target = bpf_map_lookup_elem(&bp_ports, key);
 
-	if (target)
-		return target;
-	key->host_ip = 0;
-	return bpf_map_lookup_elem(&bp_ports, key);
+	if (!target) {
+		key->host_ip = 0;
+		target = bpf_map_lookup_elem(&bp_ports, key);
+	}
+	return target && !(target->flags & BP_PORT_F_DIRECT_ONLY) ? target : NULL;
+}
+
+/*
+ * A packet from outside straight to a container's address (direct routing), by the
+ * network's gateway mode: published container ports are reached in every mode but
+ * internal (and only by allowed sources where restricted), ICMP too in routed mode,
+ * everything in nat-unprotected mode and on macvlan. The rest is dropped (direct_access).
+ * A flow let in to a masquerading network is tracked, so that its replies leave as they
+ * are instead of being masqueraded.
+ */
+static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_subnet *to)
+{
+	if (to->flags & BP_SUBNET_F_INTERNAL)
+		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
+	int open = to->flags & BP_SUBNET_F_UNPROTECTED;
+
+	if (!open && p->has_ports && p->proto != BP_PROTO_ICMP) {
+		struct bp_target_key key = { .ip = p->daddr, .port = p->dport, .proto = p->proto };
+		struct bp_target *target = bpf_map_lookup_elem(&bp_targets, &key);
+
+		if (target && (target->flags & BP_PORT_F_RESTRICTED)) {
+			struct bp_allow_key allow = {
+				.prefixlen = BP_ALLOW_KEY_FIXED_BITS + 32, .proto = p->proto, .port = target->host_port,
+				.host_ip = target->host_ip, .ip = p->saddr,
+			};
+
+			open = bpf_map_lookup_elem(&bp_allow, &allow) != NULL;
+		} else {
+			open = target != NULL;
+		}
+	}
+	if (!open && (to->flags & BP_SUBNET_F_ROUTED) && p->proto == BP_PROTO_ICMP)
+		open = 1;
+	if (!open)
+		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
+	if (!(to->flags & BP_SUBNET_F_MASQUERADE) || !p->has_ports)
+		return BP_CONTINUE;
+
+	__u32 now = 0;
+	struct bp_flow_key key = bp_tuple(p);
+	struct bp_flow *flow = bp_flow_lookup(&key, p, &now);
+	if (flow) {
+		bp_flow_seen(&key, flow, p, now);
+		return BP_CONTINUE;
+	}
+	now = bp_now();
+	struct bp_flow in = bp_flow_entry(p, BP_FLOW_ROUTED, 0, 0, now);
+	struct bp_flow back = in;
+	struct bp_flow_key reply;
+
+	back.flags = BP_FLOW_F_REPLY;
+	bp_flow_other_key(&key, &in, &reply);
+	long err = bp_flow_claim(&reply, &back, now);
+	if (!err)
+		err = bp_flow_commit(&key, &in, &reply);
+	if (err && err != -BP_EEXIST)
+		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_INGRESS);
+	return BP_CONTINUE;
 }
 
 /* A published flow's packet through its port, for the port's counters. */
@@ -55,8 +115,8 @@ int bp_up_ingress(struct __sk_buff *skb)
 	if (!bpf_map_lookup_elem(&bp_host_addrs, &p.daddr)) {
 		struct bp_subnet *to = bp_subnet_of(p.daddr);
 
-		if (to && !(to->flags & BP_SUBNET_F_ROUTED))
-			return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
+		if (to)
+			return bp_direct_access(skb, &p, to);
 		return BP_CONTINUE;  /* not addressed to this host */
 	}
 	if (!p.has_ports) {
@@ -87,7 +147,9 @@ int bp_up_ingress(struct __sk_buff *skb)
 		return BP_CONTINUE;
 
 	if (target.flags & BP_PORT_F_RESTRICTED) {
-		struct bp_allow_key allow = { .prefixlen = 64, .proto = p.proto, .port = p.dport, .ip = p.saddr };
+		struct bp_allow_key allow = {
+			.prefixlen = BP_ALLOW_KEY_FIXED_BITS + 32, .proto = p.proto, .port = p.dport, .host_ip = port.host_ip, .ip = p.saddr,
+		};
 
 		if (!bpf_map_lookup_elem(&bp_allow, &allow)) {
 			bp_count_drop(target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);

@@ -108,7 +108,7 @@ public struct FlowView: Codable, Sendable, Equatable {
     public var proto: String
     /// "established", "unreplied", ... (bridgeport_flows' state label).
     public var state: String
-    /// "published", "masquerade" or "hairpin".
+    /// "published", "masquerade", "hairpin" or "routed" (direct routing to a container).
     public var kind: String
     /// The tuple of the flow's first packet, and the one its replies have.
     public var original: Tuple

@@ -22,10 +22,10 @@ public struct BridgeportMaps: @unchecked Sendable {
     public let portStats: BPFPerCPUHashMap<bp_port_key, bp_port_stats>
     /// LPM trie: {protocol, host port, source CIDR} allowed on restricted ports -> 1
     public let allow: BPFHashMap<bp_allow_key, UInt8>
-    /// the container side of every published port -> 1
-    public let targets: BPFHashMap<bp_target_key, UInt8>
-    /// network namespace cookie -> bp_netns_kind, where the socket hooks act
-    public let namespaces: BPFHashMap<UInt64, UInt8>
+    /// the container side of every published port -> whether (and how) it is restricted
+    public let targets: BPFHashMap<bp_target_key, bp_target>
+    /// network namespace cookie -> where the socket hooks act, and for whom
+    public let namespaces: BPFHashMap<UInt64, bp_netns>
 
     public init(object: BPFObject) throws {
         try self.init { try object.map($0) }

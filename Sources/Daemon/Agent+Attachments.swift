@@ -16,7 +16,7 @@ extension Agent {
         }
         if let previous, previous.hostInterface != attachment.hostInterface { dataplane.unequip(previous) }
         try dataplane.equip(attachment, network: nil)
-        try? dataplane.register(containerNamespace: attachment.namespace)  // hairpin to published ports
+        try? dataplane.register(containerNamespace: attachment.namespace, source: socketSource(attachment))  // hairpin to published ports
         registry.attachments.removeAll { $0.id == attachment.id }
         registry.attachments.append(attachment)
         undo.add {
@@ -112,7 +112,7 @@ extension Agent {
         undo.add { try? self.store.delete(attachment: attachment.id) }
         undo.add { self.dataplane.detach(endpoint, namespace: request.namespace) }
         try dataplane.attach(endpoint, network: network, namespace: request.namespace)
-        try? dataplane.register(containerNamespace: request.namespace)  // hairpin to published ports
+        try? dataplane.register(containerNamespace: request.namespace, source: socketSource(attachment))  // hairpin to published ports
         if !network.internal { try dataplane.setDefaultRoute(namespace: request.namespace, via: gateway, device: request.interface) }
         registry.attachments.append(attachment)
         undo.add {

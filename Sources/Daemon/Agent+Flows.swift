@@ -75,6 +75,7 @@ extension Agent {
         let kind = switch flow.kind {
         case BP_FLOW_PUBLISHED: "published"
         case BP_FLOW_MASQUERADE: "masquerade"
+        case BP_FLOW_ROUTED: "routed"
         default: "hairpin"
         }
         return FlowView(proto: Exporter.protocolLabel(flow.proto), state: flow.stateLabel, kind: kind,

@@ -92,8 +92,9 @@ public actor Agent {
         repairs += try reconcileAttachments()
         try dataplane.syncPorts(registry)
         // Other runtimes' namespaces too, while they exist: their containers reach published ports.
-        try dataplane.syncNamespaces(containers: registry.containers.filter(usesOwnNamespace).map { configuration.namespacePath($0.id) }
-            + registry.attachments.map(\.namespace).filter { FileManager.default.fileExists(atPath: $0) })
+        try dataplane.syncNamespaces(containers: registry.containers.filter(usesOwnNamespace).map { container in
+            (configuration.namespacePath(container.id), dataplane.socketSource(registry.endpoints(ofContainer: container.id)))
+        } + registry.attachments.filter { FileManager.default.fileExists(atPath: $0.namespace) }.map { ($0.namespace, socketSource($0)) })
         let cgroup = try dataplane.attachSocketHooks(cgroup: configuration.cgroupPath)
         logger.info("socket hooks attached", metadata: ["cgroup": "\(cgroup)"])
         repairs += try dataplane.removeOrphans(keeping: registry)
@@ -196,6 +197,7 @@ public actor Agent {
         registry.endpoints.append(endpoint)
         try dataplane.syncPorts(registry)
         try updateDefaultRoute(container)
+        try registerNamespace(container)
         try refreshNameFiles(networks: [endpoint.networkID], container: container.id)
     }
 
@@ -206,6 +208,7 @@ public actor Agent {
         dataplane.detach(endpoint, namespace: configuration.namespacePath(endpoint.containerID))
         try dataplane.syncPorts(registry)
         try updateDefaultRoute(try registry.container(endpoint.containerID))
+        try registerNamespace(try registry.container(endpoint.containerID))
         try refreshNameFiles(networks: [endpoint.networkID], container: endpoint.containerID)
         await releaseOverlayAddresses([endpoint])
     }
@@ -253,11 +256,13 @@ public actor Agent {
             undo.add { self.runtime.deleteNamespace(namespace) }
             try runtime.createNamespace(namespace)
             undo.add { self.dataplane.unregister(containerNamespace: namespace) }
-            try dataplane.register(containerNamespace: namespace)
         }
         if let endpoint {
             undo.add { self.dataplane.detach(endpoint, namespace: namespace) }
             try dataplane.attach(endpoint, network: network, namespace: namespace)
+        }
+        if usesOwnNamespace(container) {
+            try dataplane.register(containerNamespace: namespace, source: dataplane.socketSource(endpoint.map { [$0] } ?? []))
         }
         registry.containers.append(container)
         registry.endpoints += endpoint.map { [$0] } ?? []
@@ -376,6 +381,18 @@ public actor Agent {
     }
 
     private func usesOwnNamespace(_ container: Container) -> Bool { container.networkMode != "host" }
+
+    /// The socket hooks act in the container's namespace, for its first interface's address.
+    private func registerNamespace(_ container: Container) throws {
+        guard usesOwnNamespace(container) else { return }
+        try dataplane.register(containerNamespace: configuration.namespacePath(container.id),
+                               source: dataplane.socketSource(registry.endpoints(ofContainer: container.id)))
+    }
+
+    /// Another runtime's container: its interface's address.
+    func socketSource(_ attachment: Attachment) -> Dataplane.SocketSource? {
+        dataplane.ifindex(ofLink: attachment.hostInterface).map { Dataplane.SocketSource(ip: attachment.ip, ifindex: $0) }
+    }
 
     /// The first non-internal network a container joined gives its default route, as in Docker.
     private func updateDefaultRoute(_ container: Container) throws {

@@ -77,7 +77,10 @@ final class Dataplane: @unchecked Sendable {
         // port goes: every container's neighbour entry of the gateway would go stale. The
         // gateway's address gives it one that no container has (as Docker sets one).
         try links.setMAC(name, MACAddress(derivedFrom: gateway).bytes)
-        try links.addAddress(Prefix4(address: gateway.value, length: subnet.prefixLength), device: name)
+        // Gateway mode isolated: no address on the bridge, so the host does not reach it either.
+        if network.gatewayMode != .isolated {
+            try links.addAddress(Prefix4(address: gateway.value, length: subnet.prefixLength), device: name)
+        }
         try links.setUp(name)
         return repairs
     }
@@ -378,15 +381,34 @@ final class Dataplane: @unchecked Sendable {
         return nil
     }
 
-    /// The socket hooks act in the agent's namespace and in every container's.
-    func syncNamespaces(containers: [String]) throws {
-        var cookies = [try NetworkNamespace.cookie(at: nil): BP_NETNS_HOST]
-        for path in containers { cookies[try NetworkNamespace.cookie(at: path)] = BP_NETNS_CONTAINER }
-        try programs.syncNamespaces(cookies)
+    /// Whom a container namespace's sockets are, for restricted ports' allow lists: its
+    /// address (of its first interface) and that interface's veth, where refusals count.
+    struct SocketSource {
+        var ip: IPv4Address
+        var ifindex: UInt32
     }
 
-    func register(containerNamespace path: String) throws {
-        try programs.register(namespace: try NetworkNamespace.cookie(at: path), as: BP_NETNS_CONTAINER)
+    /// The socket hooks act in the agent's namespace and in every container's.
+    func syncNamespaces(containers: [(path: String, source: SocketSource?)]) throws {
+        var namespaces = [try NetworkNamespace.cookie(at: nil): bp_netns(kind: UInt8(BP_NETNS_HOST.rawValue), pad: (0, 0, 0), ip: 0, ifindex: 0)]
+        for (path, source) in containers { namespaces[try NetworkNamespace.cookie(at: path)] = Dataplane.container(source) }
+        try programs.syncNamespaces(namespaces)
+    }
+
+    func register(containerNamespace path: String, source: SocketSource?) throws {
+        try programs.register(namespace: try NetworkNamespace.cookie(at: path), Dataplane.container(source))
+    }
+
+    private static func container(_ source: SocketSource?) -> bp_netns {
+        bp_netns(kind: UInt8(BP_NETNS_CONTAINER.rawValue), pad: (0, 0, 0), ip: source?.ip.value.bigEndian ?? 0, ifindex: source?.ifindex ?? 0)
+    }
+
+    /// A container's first interface with an address, as its sockets' source.
+    func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
+        for endpoint in endpoints.sorted(by: { $0.order < $1.order }) {
+            if let ip = endpoint.ip, let index = ifindex(of: endpoint) { return SocketSource(ip: ip, ifindex: index) }
+        }
+        return nil
     }
 
     func unregister(containerNamespace path: String) {
@@ -400,8 +422,8 @@ final class Dataplane: @unchecked Sendable {
 
     /// Publishes a container's ports on the address of its first bridge endpoint.
     func publish(_ container: Container, registry: Registry) throws {
-        guard let (ip, ifindex) = portTarget(container, registry) else { return }
-        try programs.publish(container.ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil) })
+        guard let (ip, ifindex, routed) = portTarget(container, registry) else { return }
+        try programs.publish(container.ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil, directOnly: routed) })
     }
 
     func unpublish(_ container: Container) { programs.unpublish(container.ports) }
@@ -414,17 +436,20 @@ final class Dataplane: @unchecked Sendable {
             return attachment.ports.map { Published(mapping: $0, ip: attachment.ip, ifindex: UInt32(index), allowed: nil) }
         }
         try programs.syncPorts(registry.containers.flatMap { container -> [Published] in
-            guard let (ip, ifindex) = portTarget(container, registry) else { return [] }
+            guard let (ip, ifindex, routed) = portTarget(container, registry) else { return [] }
             return container.ports.map {
-                Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto))
+                Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto),
+                          directOnly: routed)
             }
         } + attached)
     }
 
-    private func portTarget(_ container: Container, _ registry: Registry) -> (IPv4Address, UInt32)? {
+    /// Where a container's ports lead: its first bridge endpoint, and whether that is on a
+    /// routed network (whose published container ports are reached by direct routing only).
+    private func portTarget(_ container: Container, _ registry: Registry) -> (IPv4Address, UInt32, Bool)? {
         for endpoint in registry.endpoints(ofContainer: container.id) {
             if let ip = endpoint.ip, let name = endpoint.hostInterface, let index = links.index(of: name) {
-                return (ip, UInt32(index))
+                return (ip, UInt32(index), (try? registry.network(endpoint.networkID))?.routedMode ?? false)
             }
         }
         return nil

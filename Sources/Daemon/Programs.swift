@@ -49,13 +49,18 @@ final class Programs: @unchecked Sendable {
 
     /// Flow state rebuilds itself from the traffic: a pinned flow table of another size
     /// (--max-flows changed) or layout (an upgrade) is replaced by an empty one instead of
-    /// stopping the agent, and the pins of maps this version no longer has are removed.
-    /// Counters are never replaced this way: their pins must be removed by hand.
+    /// stopping the agent, as are maps the agent fills from its store at start, and the
+    /// pins of maps this version no longer has are removed. Counters are never replaced
+    /// this way: their pins must be removed by hand.
     private static func replaceStatePins(_ object: BPFObject, mapDirectory: String, logger: Logger) throws {
         for name in [BP_MAP_FLOWS, BP_MAP_FRAGS] {
             if let old = try object.removeIncompatiblePin(name) {
                 logger.notice("\(name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew")
             }
+        }
+        // What the agent writes anew from its store at every start.
+        for name in [BP_MAP_ALLOW, BP_MAP_TARGETS, BP_MAP_NETNS] where try object.removeIncompatiblePin(name) != nil {
+            logger.notice("\(name) had the layout of an earlier version: replaced, and filled again from the store")
         }
         for name in obsoleteMaps where unlink(mapDirectory + "/" + name) == 0 {
             logger.notice("removed the pin of \(name), a map of an earlier version (bp_flows holds flows now)")
@@ -92,14 +97,14 @@ final class Programs: @unchecked Sendable {
         }
     }
 
-    /// Makes the socket hooks act in exactly these namespaces (cookie -> kind).
-    func syncNamespaces(_ namespaces: [UInt64: bp_netns_kind]) throws {
+    /// Makes the socket hooks act in exactly these namespaces (by cookie).
+    func syncNamespaces(_ namespaces: [UInt64: bp_netns]) throws {
         for key in try maps.namespaces.keys() where namespaces[key] == nil { try maps.namespaces.delete(key) }
-        for (cookie, kind) in namespaces { try maps.namespaces.update(cookie, UInt8(kind.rawValue)) }
+        for (cookie, namespace) in namespaces { try maps.namespaces.update(cookie, namespace) }
     }
 
-    func register(namespace cookie: UInt64, as kind: bp_netns_kind) throws {
-        try maps.namespaces.update(cookie, UInt8(kind.rawValue))
+    func register(namespace cookie: UInt64, _ namespace: bp_netns) throws {
+        try maps.namespaces.update(cookie, namespace)
     }
 
     func unregister(namespace cookie: UInt64) { _ = try? maps.namespaces.delete(cookie) }
@@ -116,11 +121,7 @@ final class Programs: @unchecked Sendable {
             var flags = BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue | BP_EP_F_IPV4_ONLY.rawValue
             if !network.iccEnabled { flags |= BP_EP_F_ICC_DISABLED.rawValue }
             if network.internal { flags |= BP_EP_F_INTERNAL.rawValue }
-            // Routed networks are reachable as they are: no translation either way, as in
-            // Docker; macvlan containers sit on the LAN with their own addresses.
-            if network.masqueradeEnabled && !network.internal && !network.routedMode && network.driver.usesBridge {
-                flags |= BP_EP_F_MASQUERADE.rawValue
-            }
+            if Programs.masquerades(network) { flags |= BP_EP_F_MASQUERADE.rawValue }
             try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes,
                                                                networkID: number(of: network), flags: UInt32(flags)))
         }
@@ -154,15 +155,27 @@ final class Programs: @unchecked Sendable {
     /// local number, which the agent gives every network before the programs see it.
     private func number(of network: Network) -> UInt16 { network.localNumber ?? 0 }
 
-    /// Makes the subnet map hold exactly the networks' subnets. A macvlan network's
-    /// subnet is on the LAN: the uplink lets its traffic pass as a routed network's.
+    /// Whether the network's flows out leave with the host's address. Routed networks are
+    /// reachable as they are: no translation either way, as in Docker; macvlan containers
+    /// sit on the LAN with their own addresses.
+    static func masquerades(_ network: Network) -> Bool {
+        network.masqueradeEnabled && !network.internal && !network.routedMode && network.driver.usesBridge
+    }
+
+    /// Makes the subnet map hold exactly the networks' subnets, with what direct routing
+    /// reaches of each (its gateway mode). A macvlan network's subnet is on the LAN: the
+    /// uplink lets all its traffic pass.
     func syncSubnets(_ networks: [Network]) throws {
         var wanted: [bp_subnet_key: bp_subnet] = [:]
         for network in networks where network.driver.hasEndpoints {
             guard let subnet = network.subnet else { continue }
             let key = bp_subnet_key(prefixlen: UInt32(subnet.prefixLength), ip: subnet.address.value.bigEndian)
-            let routed = network.routedMode || network.driver == .macvlan
-            wanted[key] = bp_subnet(network_id: number(of: network), flags: routed ? UInt16(BP_SUBNET_F_ROUTED.rawValue) : 0)
+            var flags: UInt32 = 0
+            if network.routedMode { flags |= BP_SUBNET_F_ROUTED.rawValue }
+            if network.gatewayMode == .natUnprotected || network.driver == .macvlan { flags |= BP_SUBNET_F_UNPROTECTED.rawValue }
+            if network.internal { flags |= BP_SUBNET_F_INTERNAL.rawValue }
+            if Programs.masquerades(network) { flags |= BP_SUBNET_F_MASQUERADE.rawValue }
+            wanted[key] = bp_subnet(network_id: number(of: network), flags: UInt16(flags))
         }
         for key in try maps.subnets.keys() where wanted[key] == nil { try maps.subnets.delete(key) }
         for (key, value) in wanted { try maps.subnets.update(key, value) }
@@ -262,8 +275,9 @@ final class Programs: @unchecked Sendable {
 
         let allowed = Set(published.flatMap { entry in
             (entry.allowed ?? []).map { network in
-                bp_allow_key(prefixlen: UInt32(32 + network.prefixLength), proto: Programs.proto(entry.mapping.proto), pad: 0,
-                             port: entry.mapping.hostPort.bigEndian, ip: network.address.value.bigEndian)
+                bp_allow_key(prefixlen: UInt32(BP_ALLOW_KEY_FIXED_BITS) + UInt32(network.prefixLength), proto: Programs.proto(entry.mapping.proto),
+                             pad: 0, port: entry.mapping.hostPort.bigEndian, host_ip: entry.mapping.hostIP.value.bigEndian,
+                             ip: network.address.value.bigEndian)
             }
         })
         for key in try maps.allow.keys() where !allowed.contains(key) { try maps.allow.delete(key) }
@@ -285,38 +299,53 @@ final class Programs: @unchecked Sendable {
             _ = try? maps.portStats.map.delete(Programs.key(mapping))
         }
         try? refreshTargets()
-        if !mappings.isEmpty { try? flushStalePublishedFlows(allowed: [:]) }
+        if !mappings.isEmpty { try? flushStalePublishedFlows(allowed: nil) }
     }
 
     /// Removes the published flows whose port is gone or leads elsewhere now, those of
-    /// clients a restricted port (`allowed`: its sources) no longer lets in, and hairpin
-    /// flows to a target no port publishes any more (they passed the policy for it), as
-    /// flows are flushed when their port goes.
-    private func flushStalePublishedFlows(allowed: [bp_port_key: [IPv4Network]]) throws {
+    /// clients a restricted port (`allowed`: its sources, when they changed) no longer lets
+    /// in, and hairpin flows to a target no port publishes any more or whose allow list no
+    /// longer names their client (they passed the policy for it), as flows are flushed
+    /// when their port goes.
+    private func flushStalePublishedFlows(allowed: [bp_port_key: [IPv4Network]]?) throws {
         let ports = Dictionary(try maps.ports.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        let targets = Set(try maps.targets.keys())
+        let targets = Dictionary(try maps.targets.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        func refused(_ client: UInt32, by port: bp_port_key) -> Bool {
+            guard let sources = allowed?[port] else { return false }
+            return !sources.contains { $0.contains(IPv4Address(UInt32(bigEndian: client))) }
+        }
         try maps.flows.flush { key, entry in
             guard entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) == 0 else { return false }
             if entry.kind == UInt8(BP_FLOW_HAIRPIN.rawValue) {
-                return !targets.contains(bp_target_key(ip: key.dst_ip, port: key.dst_port, proto: key.proto, pad: 0))
+                guard let target = targets[bp_target_key(ip: key.dst_ip, port: key.dst_port, proto: key.proto, pad: 0)] else { return true }
+                guard target.flags & UInt16(BP_PORT_F_RESTRICTED.rawValue) != 0 else { return false }
+                return refused(key.src_ip, by: bp_port_key(host_ip: target.host_ip, host_port: target.host_port, proto: key.proto, pad: 0))
             }
             guard entry.kind == UInt8(BP_FLOW_PUBLISHED.rawValue) else { return false }
             let anyHost = entry.flags & UInt8(BP_FLOW_F_ANY_HOST.rawValue) != 0
             let port = bp_port_key(host_ip: anyHost ? 0 : key.dst_ip, host_port: key.dst_port, proto: key.proto, pad: 0)
             guard let target = ports[port], target.ip == entry.nat_ip, target.port == entry.nat_port else { return true }
-            guard let sources = allowed[port] else { return false }
-            let client = IPv4Address(UInt32(bigEndian: key.src_ip))
-            return !sources.contains { $0.contains(client) }
+            return refused(key.src_ip, by: port)
         }
     }
 
-    /// bp_targets mirrors the container side of bp_ports (two ports may share a target).
+    /// bp_targets holds the container side of every port in bp_ports (two ports may share
+    /// a target); a target is restricted when every port publishing it is, and then names
+    /// the allow list its hairpin clients are asked about (the first such port's).
     private func refreshTargets() throws {
-        let wanted = Set(try maps.ports.entries().map { entry in
-            bp_target_key(ip: entry.value.ip, port: entry.value.port, proto: entry.key.proto, pad: 0)
-        })
-        for key in try maps.targets.keys() where !wanted.contains(key) { try maps.targets.delete(key) }
-        for key in wanted { try maps.targets.update(key, 1) }
+        var wanted: [bp_target_key: bp_target] = [:]
+        let restricted = UInt16(BP_PORT_F_RESTRICTED.rawValue)
+        for (port, target) in try maps.ports.entries().sorted(by: { ($0.key.host_port, $0.key.host_ip) < ($1.key.host_port, $1.key.host_ip) }) {
+            let key = bp_target_key(ip: target.ip, port: target.port, proto: port.proto, pad: 0)
+            let info = bp_target(flags: target.flags & restricted, host_port: port.host_port, host_ip: port.host_ip)
+            if let known = wanted[key] {
+                if known.flags & restricted != 0 && info.flags & restricted == 0 { wanted[key] = info }  // an open port opens it
+            } else {
+                wanted[key] = info
+            }
+        }
+        for key in try maps.targets.keys() where wanted[key] == nil { try maps.targets.delete(key) }
+        for (key, info) in wanted { try maps.targets.update(key, info) }
     }
 
     /// The host's addresses, so that only packets to this host are translated. Loopback
@@ -382,10 +411,12 @@ struct Published {
     var ifindex: UInt32
     /// Sources allowed to use the host port; nil when it is open to all.
     var allowed: [IPv4Network]?
+    /// A routed network's: the container port is reached by direct routing, the host port not at all.
+    var directOnly = false
 
     var target: bp_port_target {
-        bp_port_target(ip: ip.value.bigEndian, port: mapping.containerPort.bigEndian,
-                       flags: allowed == nil ? 0 : UInt16(BP_PORT_F_RESTRICTED.rawValue), ifindex: ifindex)
+        let flags = (allowed == nil ? 0 : BP_PORT_F_RESTRICTED.rawValue) | (directOnly ? BP_PORT_F_DIRECT_ONLY.rawValue : 0)
+        return bp_port_target(ip: ip.value.bigEndian, port: mapping.containerPort.bigEndian, flags: UInt16(flags), ifindex: ifindex)
     }
 }
 

@@ -25,6 +25,21 @@ public enum BridgeOption {
     public static let gatewayMode = "com.docker.network.bridge.gateway_mode_ipv4"
 }
 
+/// Docker 28's gateway modes (`-o com.docker.network.bridge.gateway_mode_ipv4=MODE`): how a
+/// network is reached from outside and how its containers reach out.
+public enum GatewayMode: String, Sendable, CaseIterable {
+    /// Published ports on host addresses (DNAT), masquerade out; direct routing to a
+    /// container address reaches its published container ports only.
+    case nat
+    /// As nat, and direct routing reaches every port of the containers.
+    case natUnprotected = "nat-unprotected"
+    /// No NAT either way: direct routing reaches published container ports and ICMP; host
+    /// ports of `-p` are not mapped.
+    case routed
+    /// With --internal only: no address on the bridge, so not even the host reaches it.
+    case isolated
+}
+
 public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var id: String
     public var name: String
@@ -56,7 +71,8 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var isPredefined: Bool { Network.predefinedNames.contains(name) }
     public var iccEnabled: Bool { options[BridgeOption.enableICC].map(parseBool) ?? true }
     public var masqueradeEnabled: Bool { options[BridgeOption.enableMasquerade].map(parseBool) ?? true }
-    public var routedMode: Bool { options[BridgeOption.gatewayMode] == "routed" }
+    public var gatewayMode: GatewayMode { options[BridgeOption.gatewayMode].flatMap(GatewayMode.init(rawValue:)) ?? .nat }
+    public var routedMode: Bool { gatewayMode == .routed }
     public var macvlanMode: String { options[MacvlanOption.mode] ?? "bridge" }
     /// Docker's SCOPE: overlay networks belong to the cluster.
     public var scope: String { driver == .overlay ? "global" : "local" }

@@ -102,7 +102,7 @@ public struct Registry: Sendable {
         switch driver {
         case .bridge:
             bridgeName = try planBridgeName(request, id: id)
-            try validateBridgeOptions(request.options)
+            try validateBridgeOptions(request.options, isInternal: request.internal)
         case .macvlan:
             parent = try planMacvlanParent(request, id: id)
         case .overlay:
@@ -154,7 +154,7 @@ public struct Registry: Sendable {
         return bridgeName
     }
 
-    private func validateBridgeOptions(_ options: [String: String]) throws(ModelError) {
+    private func validateBridgeOptions(_ options: [String: String], isInternal: Bool) throws(ModelError) {
         for (key, value) in options {
             switch key {
             case BridgeOption.enableICC, BridgeOption.enableMasquerade:
@@ -162,8 +162,11 @@ public struct Registry: Sendable {
                     throw .invalidOption("\(key)=\(value)", "the value must be true or false")
                 }
             case BridgeOption.gatewayMode:
-                guard ["nat", "routed"].contains(value) else {
-                    throw .invalidOption("\(key)=\(value)", "the value must be nat or routed")
+                guard let mode = GatewayMode(rawValue: value) else {
+                    throw .invalidOption("\(key)=\(value)", "the value must be nat, nat-unprotected, routed or isolated")
+                }
+                if mode == .isolated && !isInternal {
+                    throw .invalidOption("\(key)=\(value)", "gateway mode isolated can only be used with an --internal network")
                 }
             default: break  // Docker ignores options a driver does not know; so do we.
             }

@@ -33,14 +33,23 @@ struct DataplaneFixture {
         return try Sandbox.inNetns(ns) { try prog.run(frame, ifindex: ifindex, ingressIfindex: ingress ? ifindex : 0) }
     }
 
-    func publish(host: [UInt8]?, _ hostPort: UInt16, proto: UInt8, to target: [UInt8], _ port: UInt16) throws {
+    /// A published port, as the agent writes it (a restricted one's target names its allow list).
+    func publish(host: [UInt8]?, _ hostPort: UInt16, proto: UInt8, to target: [UInt8], _ port: UInt16, restricted: Bool = false) throws {
         let key = bp_port_key(host_ip: host.map(be32) ?? 0, host_port: be16(hostPort), proto: proto, pad: 0)
         var value = bp_port_target()
         value.ip = be32(target)
         value.port = be16(port)
         value.ifindex = endpointIfindex
+        value.flags = restricted ? UInt16(BP_PORT_F_RESTRICTED.rawValue) : 0
         try maps.ports.update(key, value)
-        try maps.targets.update(bp_target_key(ip: be32(target), port: be16(port), proto: proto, pad: 0), 1)
+        try maps.targets.update(bp_target_key(ip: be32(target), port: be16(port), proto: proto, pad: 0),
+                                bp_target(flags: value.flags, host_port: key.host_port, host_ip: key.host_ip))
+    }
+
+    /// Lets sources of `network`/`prefix` use a restricted published port.
+    func allow(host: [UInt8]?, _ hostPort: UInt16, proto: UInt8, from network: [UInt8], _ prefix: UInt32) throws {
+        try maps.allow.update(bp_allow_key(prefixlen: UInt32(BP_ALLOW_KEY_FIXED_BITS) + prefix, proto: proto, pad: 0, port: be16(hostPort),
+                                           host_ip: host.map(be32) ?? 0, ip: be32(network)), 1)
     }
 
     func setEndpoint(flags: [bp_endpoint_flags], networkID: UInt16 = 1) throws {

@@ -524,6 +524,41 @@ final class NATAndPolicyTests: XCTestCase {
         XCTAssertEqual(try f.drops(), [isolation: 3])
     }
 
+    /// Two containers publishing A:8080 and B:8080 have allow lists of their own.
+    func testAllowListsAreKeyedByTheHostAddress() throws {
+        let f = try makeFixture()
+        try f.publish(host: Self.hostIP, 8080, proto: Self.tcp, to: Self.container, 80, restricted: true)
+        try f.allow(host: Self.hostIP, 8080, proto: Self.tcp, from: ip("198.18.0.0"), 15)
+        try f.publish(host: Self.hostIP2, 8080, proto: Self.tcp, to: Self.neighbour, 80, restricted: true)
+        try f.allow(host: Self.hostIP2, 8080, proto: Self.tcp, from: ip("203.0.113.0"), 24)
+        try f.publish(host: nil, 9090, proto: Self.tcp, to: Self.neighbour, 90, restricted: true)
+        try f.allow(host: nil, 9090, proto: Self.tcp, from: Self.client, 32)
+
+        let toA = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 8080)
+        assertShot(try f.up(toA), toA, "A:8080 allows 198.18.0.0/15 only")
+        try assertRewritten(try f.up(Frame.tcp(src: Self.client, dst: Self.hostIP2, sport: 40000, dport: 8080)),
+                            to: Frame.tcp(src: Self.client, dst: Self.neighbour, sport: 40000, dport: 80), "B:8080 allows the client")
+        try assertRewritten(try f.up(Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40001, dport: 9090)),
+                            to: Frame.tcp(src: Self.client, dst: Self.neighbour, sport: 40001, dport: 90), "0.0.0.0:9090, its own list")
+        XCTAssertEqual(try f.drops(), [dropKey(f.endpointIfindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS): 1])
+    }
+
+    /// The published-port exception lets a container of another network reach a restricted
+    /// target by its container address only when the port's allow list names it.
+    func testARestrictedTargetIsReachedAcrossThePolicyOnlyByAllowedSources() throws {
+        let f = try makeFixture()
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
+        try f.publish(host: nil, 5000, proto: Self.tcp, to: Self.other, 80, restricted: true)
+        try f.allow(host: nil, 5000, proto: Self.tcp, from: ip("198.18.0.0"), 15)
+        let toTarget = Frame.tcp(src: Self.container, dst: Self.other, sport: 33000, dport: 80, srcMAC: Self.containerMAC)
+        assertShot(try f.ep(toTarget), toTarget, "a restricted target, the container not on its list")
+        XCTAssertEqual(try f.drops(), [dropKey(f.endpointIfindex, BP_DROP_ISOLATION, BP_DIR_EGRESS): 1])
+        XCTAssertTrue(try f.flowEntries().isEmpty, "no hairpin flow for it")
+        try f.allow(host: nil, 5000, proto: Self.tcp, from: ip("10.40.0.0"), 24)
+        assertUntouched(try f.ep(toTarget), toTarget, "allowed: the exception applies")
+        XCTAssertEqual(try f.flowEntries().count, 2)
+    }
+
     func testICCDisabled() throws {
         let f = try makeFixture()
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_ICC_DISABLED])
@@ -624,32 +659,53 @@ final class NATAndPolicyTests: XCTestCase {
 
     // MARK: 5. direct access from the uplink
 
-    func testDirectAccessToContainersFromTheUplink() throws {
+    /// Direct routing to container addresses, by Docker 28's gateway modes: nat reaches
+    /// published container ports only, routed ICMP too, nat-unprotected everything, an
+    /// internal network nothing. A flow let into a masquerading network is tracked, so its
+    /// replies leave as they are (not masqueraded).
+    func testDirectAccessToContainersFromTheUplinkByGatewayMode() throws {
         let f = try makeFixture()
         let direct = dropKey(f.uplinkIfindex, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS)
+        try f.publish(host: nil, 8080, proto: Self.tcp, to: Self.container, 80)
 
-        let tcp = Frame.tcp(src: Self.client, dst: Self.container, sport: 40000, dport: 80)
+        let published = Frame.tcp(src: Self.client, dst: Self.container, sport: 40000, dport: 80)
+        let tcp = Frame.tcp(src: Self.client, dst: Self.container, sport: 40000, dport: 81)
         let udp = Frame.udp(src: Self.client, dst: Self.container, sport: 40000, dport: 53)
         let icmp = Frame.ipPacket(src: Self.client, dst: Self.container, proto: 1, payload: [8, 0, 0xf7, 0xff, 0, 0, 0, 0])
         let laterFragment = Frame.ipPacket(src: Self.client, dst: Self.container, proto: 6, payload: Array(repeating: 0x41, count: 32), fragment: 0x00b9)
-        for frame in [tcp, udp, icmp, laterFragment] {
-            assertShot(try f.up(frame), frame, "straight to a container: \(try ParsedIPv4(frame))")
+        func expect(passing: [[UInt8]], dropped: [[UInt8]], _ mode: String) throws {
+            for frame in passing { assertUntouched(try f.up(frame), frame, "\(mode): \(try ParsedIPv4(frame))") }
+            for frame in dropped { assertShot(try f.up(frame), frame, "\(mode): \(try ParsedIPv4(frame))") }
         }
+
+        // nat (the default, masquerading): the published container port only.
+        try f.setSubnet(ip("10.40.0.0"), 24, networkID: 1, flags: UInt16(BP_SUBNET_F_MASQUERADE.rawValue))
+        try expect(passing: [published], dropped: [tcp, udp, icmp, laterFragment], "nat")
         XCTAssertEqual(try f.drops(), [direct: 4])
+        let inbound = bp_flow_key(src: be32(Self.client), dst: be32(Self.container), sport: be16(40000), dport: be16(80), proto: Self.tcp)
+        XCTAssertEqual(try XCTUnwrap(f.flow(inbound)).kind, UInt8(BP_FLOW_ROUTED.rawValue), "tracked")
+        // Its reply is not masqueraded (the endpoint masquerades this network).
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
+        let reply = Frame.tcp(src: Self.container, dst: Self.client, sport: 80, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: Self.containerMAC)
+        assertUntouched(try f.ep(reply), reply, "the reply of a flow in by direct routing leaves as it is")
 
         // The gateway is a host address: not a container.
         let toGateway = Frame.tcp(src: Self.client, dst: Self.gateway1, sport: 40000, dport: 22)
         assertUntouched(try f.up(toGateway), toGateway, "the network's gateway")
 
-        // Routed mode lets network 1 be reached; network 2 still not.
+        // routed: ICMP too.
         try f.setSubnet(ip("10.40.0.0"), 24, networkID: 1, flags: UInt16(BP_SUBNET_F_ROUTED.rawValue))
-        for frame in [tcp, udp, icmp, laterFragment] {
-            assertUntouched(try f.up(frame), frame, "routed network: \(try ParsedIPv4(frame))")
-        }
+        try expect(passing: [published, icmp], dropped: [tcp, udp, laterFragment], "routed")
+        // nat-unprotected: everything.
+        try f.setSubnet(ip("10.40.0.0"), 24, networkID: 1, flags: UInt16(BP_SUBNET_F_UNPROTECTED.rawValue | BP_SUBNET_F_MASQUERADE.rawValue))
+        try expect(passing: [published, tcp, udp, icmp, laterFragment], dropped: [], "nat-unprotected")
+        // internal: nothing.
+        try f.setSubnet(ip("10.40.0.0"), 24, networkID: 1, flags: UInt16(BP_SUBNET_F_INTERNAL.rawValue))
+        try expect(passing: [], dropped: [published, icmp], "internal")
+        // Network 2 (nat) has nothing published.
         let toOther = Frame.tcp(src: Self.client, dst: Self.other, sport: 40000, dport: 80)
-        assertShot(try f.up(toOther), toOther, "network 2 is not routed")
-        XCTAssertEqual(try f.drops(), [direct: 5])
-        try assertNAT(f, [], "direct access creates no flow")
+        assertShot(try f.up(toOther), toOther, "network 2, nothing published")
+        XCTAssertEqual(try f.drops(), [direct: 4 + 3 + 2 + 1])
     }
 
     // MARK: 6. robustness

@@ -216,7 +216,7 @@ final class ProgramCostBenchmarks: XCTestCase {
             value.port = be16(port)
             value.ifindex = o.ifindex
             try f.maps.ports.update(key, value)
-            try f.maps.targets.update(bp_target_key(ip: be32(o.ip), port: be16(port), proto: proto, pad: 0), 1)
+            try f.maps.targets.update(bp_target_key(ip: be32(o.ip), port: be16(port), proto: proto, pad: 0), bp_target())
         }
         try f.publish(host: T.hostIP, publishedPort, proto: T.tcp, to: T.container, containerPort)
         for i in 0..<10_000 {

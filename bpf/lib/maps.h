@@ -73,7 +73,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, BP_MAX_PORTS);
 	__type(key, struct bp_target_key);
-	__type(value, __u8);
+	__type(value, struct bp_target);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_targets SEC(".maps");
 
@@ -144,7 +144,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, BP_MAX_NETNS);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, struct bp_netns);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_netns SEC(".maps");
 

@@ -61,9 +61,10 @@ static __always_inline enum bp_drop_reason bp_destination_verdict(const struct b
 
 /*
  * The exception for published ports, asked only for packets about to be dropped: a flow
- * to a published target passes, and is tracked (kind hairpin) so that exactly its replies
- * pass too, not flows the target opens itself from its published port. Returns 1 when the
- * packet passes, 0 when it is no such flow, -1 when the flow table is full.
+ * to a published target passes (a restricted one's: from an allowed source only), and is
+ * tracked (kind hairpin) so that exactly its replies pass too, not flows the target opens
+ * itself from its published port. Returns 1 when the packet passes, 0 when it is no such
+ * flow, -1 when the flow table is full.
  */
 static __always_inline int bp_hairpin(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_flow_key *key,
 				      const struct bp_flow *flow, __u32 now)
@@ -71,9 +72,21 @@ static __always_inline int bp_hairpin(struct __sk_buff *skb, const struct bp_pac
 	if (flow)
 		return flow->kind == BP_FLOW_HAIRPIN;
 	struct bp_target_key to = { .ip = p->daddr, .port = p->dport, .proto = p->proto };
+	struct bp_target *target = bpf_map_lookup_elem(&bp_targets, &to);
 
-	if (!bpf_map_lookup_elem(&bp_targets, &to))
+	if (!target)
 		return 0;
+	/* A restricted port's target is reached only by the sources its allow list names, by
+	 * its container address as through the host's (the socket hooks ask the same list). */
+	if (target->flags & BP_PORT_F_RESTRICTED) {
+		struct bp_allow_key allow = {
+			.prefixlen = BP_ALLOW_KEY_FIXED_BITS + 32, .proto = p->proto, .port = target->host_port,
+			.host_ip = target->host_ip, .ip = p->saddr,
+		};
+
+		if (!bpf_map_lookup_elem(&bp_allow, &allow))
+			return 0;
+	}
 	struct bp_flow out = bp_flow_entry(p, BP_FLOW_HAIRPIN, 0, skb->ifindex, now);
 	struct bp_flow back = out;
 	struct bp_flow_key reply;

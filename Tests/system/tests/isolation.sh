@@ -39,4 +39,39 @@ in_ext ip route add 10.54.0.0/24 via 198.51.100.1
 check_fails "from the uplink, a container address is not reachable directly" 1 '100% packet loss' in_ext ping -c 1 -W 1 "$(ip_of a2)"
 [ "$(drops 8)" -ge 1 ] && pass "direct access drops are counted" || fail "no direct_access drop counted"
 check "routed mode: reachable directly" in_ext ping -c 1 -W 2 "$(ip_of r1)"
-check "rm -f" bp rm -f a1 a2 a3 b1 c1 d1 d2 r1
+
+# Direct routing by gateway mode (Docker 28): nat reaches published container ports only,
+# routed those and ICMP (and maps no host port), nat-unprotected everything, isolated
+# (internal) nothing, not even from the host.
+TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
+probe() { in_ext python3 "$TOOLS/probe.py" "$@"; }
+check "gateway modes nat-unprotected and isolated" bash -c "
+    '$BIN' network create --subnet 10.55.0.0/24 -o com.docker.network.bridge.gateway_mode_ipv4=nat-unprotected u >/dev/null &&
+    '$BIN' network create --internal --subnet 10.56.0.0/24 -o com.docker.network.bridge.gateway_mode_ipv4=isolated i >/dev/null"
+check_fails "isolated needs --internal" 1 'can only be used with an --internal network' \
+    bp network create --subnet 10.57.0.0/24 -o com.docker.network.bridge.gateway_mode_ipv4=isolated j
+check_fails "an unknown gateway mode" 1 'must be nat, nat-unprotected, routed or isolated' \
+    bp network create --subnet 10.57.0.0/24 -o com.docker.network.bridge.gateway_mode_ipv4=open j
+for spec in ns:a:8081 rs:r:8082 us:u:8083; do
+    IFS=: read -r name net port <<<"$spec"
+    bp run -d --name "$name" --net "$net" -p "$port:80" -- python3 "$TOOLS/echo.py" --tcp 80 --tcp 81 >/dev/null || fail "run $name"
+done
+bp run -d --name i1 --net i >/dev/null || fail "run i1"
+for name in ns rs us; do for _ in $(seq 1 50); do bp logs "$name" | grep -q ready && break; sleep 0.1; done; done
+in_ext ip route add 10.55.0.0/24 via 198.51.100.1
+in_ext ip route add 10.56.0.0/24 via 198.51.100.1
+check_output "nat: a published container port, directly; the answer is not masqueraded" '^80 198\.51\.100\.2 n$' probe tcp "$(ip_of ns)" 80 n
+check_fails "nat: an unpublished port, directly" 1 'timed out' probe tcp "$(ip_of ns)" 81 n
+check_output "nat: the published host port" '^80 198\.51\.100\.2 n$' probe tcp 198.51.100.1 8081 n
+check_output "routed: a published container port, directly" '^80 198\.51\.100\.2 r$' probe tcp "$(ip_of rs)" 80 r
+check_fails "routed: an unpublished port, directly" 1 'timed out' probe tcp "$(ip_of rs)" 81 r
+check_fails "routed: no host port is mapped" 1 'refused|timed out' probe tcp 198.51.100.1 8082 r
+check "routed: ICMP" in_ext ping -c 1 -W 2 "$(ip_of rs)"
+check_output "nat-unprotected: any port, directly" '^81 198\.51\.100\.2 u$' probe tcp "$(ip_of us)" 81 u
+check "nat-unprotected: ICMP" in_ext ping -c 1 -W 2 "$(ip_of us)"
+check_fails "isolated: not from outside" 1 '100% packet loss' in_ext ping -c 1 -W 1 "$(ip_of i1)"
+bridge_i=br-$(bp network inspect i | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["Id"][:12])')
+check "isolated: its bridge is up" bash -c "nsenter --net=/run/netns/$HOST_NS ip -o link show dev $bridge_i | grep -q UP"
+check_output "isolated: no address on the bridge" '^$' in_host ip -4 -o addr show dev "$bridge_i"
+check_fails "isolated: the host is not reachable from it" 1 '100% packet loss' ping1 i1 10.56.0.1
+check "rm -f" bash -c "'$BIN' rm -f a1 a2 a3 b1 c1 d1 d2 r1 ns rs us i1 >/dev/null"

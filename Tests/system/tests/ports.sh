@@ -63,8 +63,19 @@ for _ in $(seq 1 50); do bp logs guarded | grep -q ready && break; sleep 0.1; do
 check_output "port allow" 'allowed from 203\.0\.113\.0/24' bp port allow guarded 7100/tcp 203.0.113.0/24
 check_fails "a source outside the allowed CIDRs is dropped" 1 'timed out' ext_probe tcp 198.51.100.1 7100 x
 [ "$(bpftool map dump pinned "$STATE/bpf/maps/bp_drops" | grep -c '"reason": 5,')" -ge 1 ] && pass "counted as not_allowed" || fail "no not_allowed drop counted"
+guarded=$(bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' guarded)
+check "a client container on another network" bp run -d --name gcli --net other
+check_fails "a container not on the list: its connect() to the port is refused" 1 'not permitted' \
+    bp exec gcli python3 "$TOOLS/probe.py" tcp 198.51.100.1 7100 x
+check_fails "nor does it reach the port's container by its own address" 1 'timed out' bp exec gcli python3 "$TOOLS/probe.py" tcp "$guarded" 80 x
+check_output "the refusal is counted as not_allowed on the client" 'container="gcli".*reason="not_allowed",direction="egress"\} [1-9]' \
+    in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics"
+check "allow the client container's network" bp port allow guarded 7100 10.41.0.0/24
+check_output "then it gets through the host's address" '^80 ' bp exec gcli python3 "$TOOLS/probe.py" tcp 198.51.100.1 7100 y
+check_output "and by the container's address" '^80 ' bp exec gcli python3 "$TOOLS/probe.py" tcp "$guarded" 80 y
+check "rm -f gcli" bp rm -f gcli
 check "allow the client's network too" bp port allow guarded 7100 198.51.100.0/24
-check_output "port shows the allowed sources" '80/tcp -> 0.0.0.0:7100 \(allowed from 198\.51\.100\.0/24, 203\.0\.113\.0/24\)' bp port guarded
+check_output "port shows the allowed sources" '80/tcp -> 0.0.0.0:7100 \(allowed from 10\.41\.0\.0/24, 198\.51\.100\.0/24, 203\.0\.113\.0/24\)' bp port guarded
 check_output "inspect shows them" '"7100/tcp": \[' bp inspect guarded
 agent_stop; agent_start || { fail "agent restarts"; return; }
 check_output "an allowed source gets through, also after a restart" '^80 198\.51\.100\.2 ok$' ext_probe tcp 198.51.100.1 7100 ok
