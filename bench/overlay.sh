@@ -24,8 +24,8 @@ routed=com.docker.network.bridge.gateway_mode_ipv4=routed
 on 1 network create -d overlay --subnet 10.88.0.0/24 ov >/dev/null || exit 1
 on 1 network create --subnet 172.30.1.0/24 -o $routed r1 >/dev/null || exit 1
 on 2 network create --subnet 172.30.2.0/24 -o $routed r2 >/dev/null || exit 1
-in_h 1 ip route add 172.30.2.0/24 via 192.0.2.2
-in_h 2 ip route add 172.30.1.0/24 via 192.0.2.1
+in_h 1 ip route add 172.30.2.0/24 via 198.19.2.2
+in_h 2 ip route add 172.30.1.0/24 via 198.19.2.1
 for n in 2 3; do eventually 5 sh -c "BRIDGEPORT_SOCKET=$STATE/h$n/agent.sock '$BIN' network ls | grep -q ' ov '" >/dev/null || exit 1; done
 
 servers="$LOADGEN serve 80 & exec iperf3 -s -p 5201"

@@ -18,7 +18,7 @@ final class NATAndPolicyTests: XCTestCase {
 
     static let hostIP = ip("198.51.100.1")        // the uplink's address
     static let hostIP2 = ip("198.51.100.2")       // another host address
-    static let notHost = ip("192.0.2.9")          // not a host address
+    static let notHost = ip("198.19.2.9")          // not a host address
     static let localhost = ip("127.0.0.1")
     static let client = ip("203.0.113.7")
     static let clientPort: UInt16 = 40000

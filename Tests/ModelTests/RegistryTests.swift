@@ -183,8 +183,8 @@ import Testing
     @Test func allowedSources() throws {
         var registry = try fresh()
         let (container, _) = try run(&registry, ContainerRequest(name: "g", ports: ["5000:80", "5353:53/udp"]))
-        var updated = try registry.planAllow(container: "g", hostPort: "5000", sources: ["10.0.0.0/8", "192.0.2.7"], clear: false)
-        #expect(updated.allowed(hostPort: 5000, .tcp)?.map(\.description) == ["10.0.0.0/8", "192.0.2.7/32"])
+        var updated = try registry.planAllow(container: "g", hostPort: "5000", sources: ["10.0.0.0/8", "198.19.2.7"], clear: false)
+        #expect(updated.allowed(hostPort: 5000, .tcp)?.map(\.description) == ["10.0.0.0/8", "198.19.2.7/32"])
         #expect(updated.allowed(hostPort: 5353, .udp) == nil)
         registry.containers = [updated]
         updated = try registry.planAllow(container: "g", hostPort: "5000/tcp", sources: [], clear: true)

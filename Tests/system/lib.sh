@@ -45,8 +45,8 @@ in_ext() { nsenter --net=/run/netns/"$EXT_NS" "$@"; }
 
 # ---- a cluster: hosts 1..N, each a namespace with its own agent, on an underlay bridge in
 # one more namespace where etcd runs.
-#   underlay: bridge ul 192.0.2.254 (etcd :2379) -- u1 .. uN
-#   host N:   eth0 192.0.2.N -- agent --cluster-store etcd://192.0.2.254:2379 --advertise-address 192.0.2.N
+#   underlay: bridge ul 198.19.2.254 (etcd :2379) -- u1 .. uN
+#   host N:   eth0 198.19.2.N -- agent --cluster-store etcd://198.19.2.254:2379 --advertise-address 198.19.2.N
 UNDER_NS=$TAG-under
 in_under() { nsenter --net=/run/netns/"$UNDER_NS" "$@"; }
 # in_h N command...: in host N's namespace.
@@ -57,19 +57,19 @@ on() { local n=$1; shift; BRIDGEPORT_SOCKET=$STATE/h$n/agent.sock "$BIN" "$@"; }
 cluster_up() {  # cluster_up HOSTS: the namespaces and etcd (agents: start_host N)
     netns_add "$UNDER_NS"
     in_under ip link add ul type bridge
-    in_under ip addr add 192.0.2.254/24 dev ul
+    in_under ip addr add 198.19.2.254/24 dev ul
     in_under ip link set ul up
     for n in $(seq 1 "$1"); do
         netns_add "$TAG-h$n"
         ip link add u$n netns "$UNDER_NS" type veth peer name eth0 netns "$TAG-h$n"
         in_under ip link set u$n master ul up
-        ip -n "$TAG-h$n" addr add 192.0.2.$n/24 dev eth0
+        ip -n "$TAG-h$n" addr add 198.19.2.$n/24 dev eth0
         ip -n "$TAG-h$n" link set eth0 up
     done
-    in_under etcd --name sandbox --data-dir "$STATE/etcd" --listen-client-urls http://192.0.2.254:2379 \
-        --advertise-client-urls http://192.0.2.254:2379 --listen-peer-urls http://127.0.0.1:2380 \
+    in_under etcd --name sandbox --data-dir "$STATE/etcd" --listen-client-urls http://198.19.2.254:2379 \
+        --advertise-client-urls http://198.19.2.254:2379 --listen-peer-urls http://127.0.0.1:2380 \
         --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster sandbox=http://127.0.0.1:2380 >"$STATE/etcd.log" 2>&1 &
-    for _ in $(seq 1 100); do in_under curl -sf http://192.0.2.254:2379/health >/dev/null && return 0; sleep 0.1; done
+    for _ in $(seq 1 100); do in_under curl -sf http://198.19.2.254:2379/health >/dev/null && return 0; sleep 0.1; done
     cat "$STATE/etcd.log"; return 1
 }
 
@@ -79,7 +79,7 @@ start_host() {  # start_host N: the agent of host N (own state, socket, BPF root
     sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP/h$n" \
         "$BIN" daemon --netns "$TAG-h$n" --state-dir "$dir/state" --bpf-root "$dir/bpf" --cgroup "$CGROUP/h$n" \
         --socket "$dir/agent.sock" --metrics-address 127.0.0.1:$METRICS_PORT \
-        --cluster-store etcd://192.0.2.254:2379 --advertise-address 192.0.2.$n >>"$dir/agent.log" 2>&1 &
+        --cluster-store etcd://198.19.2.254:2379 --advertise-address 198.19.2.$n >>"$dir/agent.log" 2>&1 &
     echo $! >"$dir/agent.pid"
     for _ in $(seq 1 200); do
         [ -S "$dir/agent.sock" ] && on "$n" network ls >/dev/null 2>&1 && return 0

@@ -2,13 +2,13 @@
 # Three host namespaces, each with its own agent, share an underlay bridge in a fourth
 # namespace, where etcd runs.
 #
-#   underlay: bridge ul 192.0.2.254 (etcd :2379) -- u1, u2, u3
-#   host N:   eth0 192.0.2.N -- agent --cluster-store etcd://192.0.2.254:2379 --advertise-address 192.0.2.N
+#   underlay: bridge ul 198.19.2.254 (etcd :2379) -- u1, u2, u3
+#   host N:   eth0 198.19.2.N -- agent --cluster-store etcd://198.19.2.254:2379 --advertise-address 198.19.2.N
 cluster_up 3
-check "etcd answers on the underlay" in_under curl -sf http://192.0.2.254:2379/health
+check "etcd answers on the underlay" in_under curl -sf http://198.19.2.254:2379/health
 for n in 1 2 3; do check "agent of host $n joins the cluster" start_host $n; done
 check_fails "a cluster store needs an advertise address" 125 'needs --advertise-address' \
-    "$BIN" daemon --cluster-store etcd://192.0.2.254:2379
+    "$BIN" daemon --cluster-store etcd://198.19.2.254:2379
 
 check "create overlay ov1 on host 1" on 1 network create -d overlay --attachable ov1
 check_output "ov1 is global, from Docker's overlay pool" 'ov1 +overlay +global' on 1 network ls
@@ -19,7 +19,7 @@ check_fails "the name is the cluster's: host 2 cannot take it" 1 'network with n
 check "create overlay ov2 on host 2" on 2 network create -d overlay --subnet 10.77.0.0/24 ov2
 check_output "ov2 got the next VNI" '"com.docker.network.driver.overlay.vxlanid_list": "4098"' on 2 network inspect ov2
 check "host 1 sees ov2" eventually 5 sh -c "BRIDGEPORT_SOCKET=$STATE/h1/agent.sock '$BIN' network ls | grep -q 'ov2 '"
-check_output "the VXLAN device of ov1 on host 3: VNI 4097, port 4789, no learning" 'vxlan id 4097 local 192.0.2.3 .*dstport 4789 .*nolearning' \
+check_output "the VXLAN device of ov1 on host 3: VNI 4097, port 4789, no learning" 'vxlan id 4097 local 198.19.2.3 .*dstport 4789 .*nolearning' \
     sh -c "ip -n $TAG-h3 -d link show | grep -A2 '^[0-9]*: vx-' | grep 'id 4097'"
 
 check "run a1 on host 1" on 1 run -d --name a1 --net ov1
