@@ -63,6 +63,10 @@
 #define BP_MAP_SOCK_NAT "bp_sock_nat"
 /* LPM: every bridge network's subnet -> its network id and flags (written by user space) */
 #define BP_MAP_SUBNETS "bp_subnets"
+/* The cluster's hosts, by the address their VXLAN comes from -> 1 (written by the agent of a
+ * cluster). Its entry for 0.0.0.0 says this host is in a cluster: VXLAN to the host
+ * (UDP BP_VXLAN_PORT) from an address not listed is dropped (BP_DROP_VXLAN_SOURCE). */
+#define BP_MAP_VXLAN_PEERS "bp_vxlan_peers"
 
 /* Program names (ELF function names) in endpoint.bpf.o */
 #define BP_PROG_ENDPOINT_INGRESS "bp_ep_ingress" /* tc ingress, host-side veth */
@@ -89,6 +93,10 @@
 #define BP_MAX_FRAGS 16384
 #define BP_MAX_NETNS 16384
 #define BP_MAX_SOCK_NAT 65536
+#define BP_MAX_VXLAN_PEERS 4096
+
+/* The UDP port of the overlay's VXLAN devices (IANA's). */
+#define BP_VXLAN_PORT 4789
 
 /* ------------------------------------------------------------------------- */
 /* Traffic counters                                                           */
@@ -545,6 +553,7 @@ enum bp_drop_reason {
 	BP_DROP_VLAN = 12,          /* "vlan": an 802.1Q or 802.1ad tag from a container (VID 0 too) */
 	BP_DROP_UNKNOWN_L3 = 13,    /* "unknown_l3": an ethertype the network does not carry */
 	BP_DROP_IPV6_DISABLED = 14, /* "ipv6_disabled": IPv6 on a network without IPv6 */
+	BP_DROP_VXLAN_SOURCE = 15,  /* "vxlan_source": VXLAN from a host that is not the cluster's */
 	__BP_DROP_MAX
 };
 
@@ -585,6 +594,7 @@ static inline const char *bp_drop_reason_label(__u32 reason)
 	case BP_DROP_VLAN: return "vlan";
 	case BP_DROP_UNKNOWN_L3: return "unknown_l3";
 	case BP_DROP_IPV6_DISABLED: return "ipv6_disabled";
+	case BP_DROP_VXLAN_SOURCE: return "vxlan_source";
 	default: return "unspecified";
 	}
 }

@@ -10,7 +10,9 @@
  * (bp_direct_access), and the rest is dropped. Replies to flows the endpoint program masqueraded go back to
  * their container. A port restricted with `bridgeport port allow` only lets
  * the allowed sources through, as Docker users do with the DOCKER-USER chain.
- * Everything else continues untouched.
+ * Only a connection's first packet (a TCP SYN) opens a published flow. In a cluster, VXLAN
+ * is taken only from the cluster's hosts. Everything else
+ * continues untouched.
  */
 #include "lib/common.h"
 #include "lib/conntrack.h"
@@ -127,6 +129,9 @@ int bp_up_ingress(struct __sk_buff *skb)
 		return BP_CONTINUE;
 	}
 
+	if (bp_vxlan_refused(&p))
+		return bp_drop(skb, BP_DROP_VXLAN_SOURCE, BP_DIR_INGRESS);
+
 	/* A known flow toward a container: a published one, or the reply of a masqueraded one. */
 	__u32 now = 0;
 	struct bp_flow_key key = bp_tuple(&p);
@@ -138,6 +143,11 @@ int bp_up_ingress(struct __sk_buff *skb)
 		return bp_apply(skb, &p, flow);
 	}
 
+	/* Only the first packet of a connection opens a published flow: a TCP segment of a
+	 * connection the table does not know belongs to the host (its own connection from a
+	 * source port that was later published, or one that expired), not to the container. */
+	if (p.proto == BP_PROTO_TCP && (p.tcp_flags & (BP_TCP_SYN | BP_TCP_ACK)) != BP_TCP_SYN)
+		return BP_CONTINUE;
 	struct bp_port_key port;
 	struct bp_port_target *found = bp_published(&p, &port);
 	if (!found)

@@ -26,6 +26,8 @@ public struct BridgeportMaps: @unchecked Sendable {
     public let targets: BPFHashMap<bp_target_key, bp_target>
     /// network namespace cookie -> where the socket hooks act, and for whom
     public let namespaces: BPFHashMap<UInt64, bp_netns>
+    /// the cluster's hosts (network byte order) -> 1; 0.0.0.0 when this host is in a cluster
+    public let vxlanPeers: BPFHashMap<UInt32, UInt8>
 
     public init(object: BPFObject) throws {
         try self.init { try object.map($0) }
@@ -48,6 +50,7 @@ public struct BridgeportMaps: @unchecked Sendable {
         allow = try BPFHashMap(map(BP_MAP_ALLOW))
         portStats = try BPFPerCPUHashMap(map(BP_MAP_PORT_STATS))
         namespaces = try BPFHashMap(map(BP_MAP_NETNS))
+        vxlanPeers = try BPFHashMap(map(BP_MAP_VXLAN_PEERS))
     }
 
     /// Counters of one endpoint summed over CPUs; nil if it never saw a packet.

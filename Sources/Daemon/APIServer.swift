@@ -114,6 +114,7 @@ enum APIRoutes {
         case .networkExists, .containerExists, .addressInUse, .networkHasEndpoints, .alreadyConnected, .portAllocated, .poolOverlap:
             .conflict
         case .predefinedNetwork: .forbidden
+        case .hostPortUnavailable: .internalServerError
         default: .badRequest
         }
     }

@@ -86,8 +86,9 @@ extension Agent {
 
     /// The whole state, read at start and after a watch broke: networks are adopted or
     /// forgotten, and the other hosts' containers programmed into the VXLAN devices.
-    func applyClusterSnapshot(networks: [Network], endpoints: [String: ClusterEndpoint]) {
+    func applyClusterSnapshot(networks: [Network], endpoints: [String: ClusterEndpoint], hosts: Set<IPv4Address>) {
         guard let cluster else { return }
+        setClusterHosts(hosts.union([cluster.host]))
         networks.forEach(adoptClusterNetwork)
         let known = Set(networks.map(\.id))
         for network in registry.networks where network.driver == .overlay && !known.contains(network.id) {
@@ -109,6 +110,10 @@ extension Agent {
         guard let cluster else { return }
         for event in events {
             switch event {
+            case let .put(value) where ClusterStore.host(key: value.key) != nil:
+                setClusterHosts(clusterHosts.union(ClusterStore.host(key: value.key).map { [$0] } ?? []))
+            case let .delete(key, _) where ClusterStore.host(key: key) != nil:
+                setClusterHosts(clusterHosts.subtracting(ClusterStore.host(key: key).map { [$0] } ?? []).union([cluster.host]))
             case let .put(value) where value.key.hasPrefix(ClusterStore.networks):
                 if let network = try? ModelJSON.decoder.decode(Network.self, from: value.value) { adoptClusterNetwork(network) }
             case let .put(value) where value.key.hasPrefix(ClusterStore.endpoints):
@@ -122,6 +127,18 @@ extension Agent {
             default:
                 break
             }
+        }
+    }
+
+    /// The hosts the uplinks take VXLAN from: those with a live agent in the store (a host
+    /// whose lease expired can no longer send into the overlay).
+    private func setClusterHosts(_ hosts: Set<IPv4Address>) {
+        guard hosts != clusterHosts else { return }
+        do {
+            try dataplane.setVXLANPeers(hosts)
+            clusterHosts = hosts
+        } catch {
+            logger.error("cannot update the cluster's hosts in the uplink's VXLAN filter: \(error)")
         }
     }
 

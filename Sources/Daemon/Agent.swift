@@ -19,6 +19,8 @@ public actor Agent {
     let cluster: ClusterStore?
     /// Overlay containers of other hosts, by their key in the cluster store.
     var remoteEndpoints: [String: ClusterEndpoint] = [:]
+    /// The cluster's hosts, whose VXLAN the uplinks take.
+    var clusterHosts: Set<IPv4Address> = []
     /// The flow table's garbage collector (a service of its own; the exporter reads its passes).
     let flowCollector: FlowCollector
     /// Docker's remote driver: endpoints created and not yet joined, by endpoint ID.
@@ -59,6 +61,9 @@ public actor Agent {
             try store.update(network: network)
             repairs.append("gave network \(network.name) the local number \(network.localNumber!), kept from now on")
         }
+        // In a cluster, VXLAN is taken from its hosts only; the hosts known before a restart
+        // stay until the store is read again, so the overlay's traffic goes on meanwhile.
+        try dataplane.setVXLANPeers(cluster.map { [$0.host] }, keepingOthers: true)
         for network in registry.networks {
             if network.driver == .overlay && cluster == nil {
                 logger.warning("overlay network \(network.name) stays down: the agent runs without --cluster-store")

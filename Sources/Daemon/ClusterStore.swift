@@ -38,6 +38,10 @@ final class ClusterStore: Sendable {
     static let vnis = root + "vnis/"
     static let endpoints = root + "endpoints/"
     static let hosts = root + "hosts/"
+    /// The host a hosts/ key names.
+    static func host(key: String) -> IPv4Address? {
+        key.hasPrefix(hosts) ? IPv4Address(String(key.dropFirst(hosts.count))) : nil
+    }
     /// Docker's overlay driver starts its VXLAN ids at 4096 + 1.
     static let firstVNI: UInt32 = 4097
 

@@ -29,14 +29,17 @@ struct ClusterSync: Service {
                 let (values, revision) = try await cluster.etcd.range(prefix: ClusterStore.root)
                 var networks: [Network] = []
                 var endpoints: [String: ClusterEndpoint] = [:]
+                var hosts: Set<IPv4Address> = []
                 for value in values {
-                    if value.key.hasPrefix(ClusterStore.networks) {
+                    if let host = ClusterStore.host(key: value.key) {
+                        hosts.insert(host)
+                    } else if value.key.hasPrefix(ClusterStore.networks) {
                         if let network = try? ModelJSON.decoder.decode(Network.self, from: value.value) { networks.append(network) }
                     } else if value.key.hasPrefix(ClusterStore.endpoints) {
                         endpoints[value.key] = try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: value.value)
                     }
                 }
-                await agent.applyClusterSnapshot(networks: networks, endpoints: endpoints)
+                await agent.applyClusterSnapshot(networks: networks, endpoints: endpoints, hosts: hosts)
                 for try await events in cluster.etcd.watch(prefix: ClusterStore.root, from: revision + 1) {
                     await agent.applyClusterEvents(events)
                 }

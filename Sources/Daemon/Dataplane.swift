@@ -11,6 +11,7 @@ import Model
 final class Dataplane: @unchecked Sendable {
     private let links: RouteSocket
     private let programs: Programs
+    private let hostPorts = HostPorts()
     private let logger: Logger
     private let advertiseAddress: IPv4Address?
     static let aliasPrefix = "bridgeport:"
@@ -415,18 +416,28 @@ final class Dataplane: @unchecked Sendable {
         if let cookie = try? NetworkNamespace.cookie(at: path) { programs.unregister(namespace: cookie) }
     }
 
+    /// Tells the uplink program which hosts VXLAN may come from (nil: not in a cluster).
+    func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool = false) throws {
+        try programs.setVXLANPeers(hosts, keepingOthers: keepingOthers)
+    }
+
     /// Tells the programs which addresses are the host's (published ports answer on those).
     func refreshHostAddresses() throws {
         try programs.setHostAddresses(try links.addresses().map { IPv4Address($0.address) })
     }
 
-    /// Publishes a container's ports on the address of its first bridge endpoint.
+    /// Publishes a container's ports on the address of its first bridge endpoint, holding
+    /// their host ports first.
     func publish(_ container: Container, registry: Registry) throws {
         guard let (ip, ifindex, routed) = portTarget(container, registry) else { return }
+        try hostPorts.hold(container.ports.filter { _ in !routed })
         try programs.publish(container.ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil, directOnly: routed) })
     }
 
-    func unpublish(_ container: Container) { programs.unpublish(container.ports) }
+    func unpublish(_ container: Container) {
+        programs.unpublish(container.ports)
+        hostPorts.release(container.ports)
+    }
 
     /// Makes the port and allow maps match every container of the registry (start-up,
     /// connect, disconnect, `port allow`).
@@ -435,13 +446,18 @@ final class Dataplane: @unchecked Sendable {
             guard let index = links.index(of: attachment.hostInterface) else { return [] }
             return attachment.ports.map { Published(mapping: $0, ip: attachment.ip, ifindex: UInt32(index), allowed: nil) }
         }
-        try programs.syncPorts(registry.containers.flatMap { container -> [Published] in
+        let published = registry.containers.flatMap { container -> [Published] in
             guard let (ip, ifindex, routed) = portTarget(container, registry) else { return [] }
             return container.ports.map {
                 Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto),
                           directOnly: routed)
             }
-        } + attached)
+        } + attached
+        // A routed network's ports have no host port to hold.
+        for (port, error) in hostPorts.sync(published.filter { !$0.directOnly }.map(\.mapping)) {
+            logger.warning("a published host port is not held: host processes may use it", metadata: ["port": "\(port.proto.rawValue) \(port)", "error": "\(error)"])
+        }
+        try programs.syncPorts(published)
     }
 
     /// Where a container's ports lead: its first bridge endpoint, and whether that is on a
@@ -457,22 +473,8 @@ final class Dataplane: @unchecked Sendable {
 
     // MARK: Host ports
 
-    /// True when a socket of the host already holds the port: binding a probe socket
-    /// (with SO_REUSEADDR, so connections in TIME_WAIT don't count) fails.
+    /// True when a socket other than the agent's holds the host port.
     func hostPortInUse(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool {
-        let fd = socket(AF_INET, Int32(proto == .tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        sin.sin_addr.s_addr = address.value.bigEndian
-        let result = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        // EADDRNOTAVAIL (an address the host doesn't have) is not "in use".
-        return result != 0 && errno == EADDRINUSE
+        hostPorts.inUseByOthers(proto, address, port)
     }
 }

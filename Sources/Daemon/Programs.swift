@@ -362,6 +362,16 @@ final class Programs: @unchecked Sendable {
         try maps.flows.flush(addresses: gone)
     }
 
+    /// The hosts VXLAN is taken from: the cluster's, or nil outside a cluster (the port is
+    /// then not ours, and nothing is filtered). `keepingOthers` adds them to those listed.
+    func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool = false) throws {
+        let wanted = hosts.map { Set($0.map { $0.value.bigEndian } + [0]) } ?? []
+        for key in try maps.vxlanPeers.keys() where !wanted.contains(key) && !(keepingOthers && hosts != nil) {
+            try maps.vxlanPeers.delete(key)
+        }
+        for key in wanted { try maps.vxlanPeers.update(key, 1) }
+    }
+
     static func key(_ mapping: PortMapping) -> bp_port_key {
         bp_port_key(host_ip: mapping.hostIP.value.bigEndian, host_port: mapping.hostPort.bigEndian, proto: proto(mapping.proto), pad: 0)
     }

@@ -25,6 +25,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case hostOrNoneMixed(String)
     case portAllocated(String)
     case portsExhausted(String)
+    case hostPortUnavailable(String, String)
     case parentInUse(parent: String, network: String)
     case invalidDuration(String, String)
     case networksExhausted
@@ -55,6 +56,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .hostOrNoneMixed(network): "container cannot be disconnected from host or none network, nor connected to \(network) while on one"
         case let .portAllocated(binding): "Bind for \(binding) failed: port is already allocated"
         case let .portsExhausted(range): "no free host port in \(range)"
+        case let .hostPortUnavailable(binding, reason): "Bind for \(binding) failed: \(reason)"
         case let .parentInUse(parent, network): "network \(network) is already using parent interface \(parent)"
         case let .invalidDuration(value, rule): "invalid duration \"\(value)\": \(rule)"
         case .networksExhausted: "this host has 65,535 networks already: remove one first"

@@ -338,7 +338,7 @@ public struct Registry: Sendable {
                 return !taken.contains { $0.conflicts(with: candidate) } && !portInUse(request.proto, hostIP, port)
             }
             guard let port = free else {
-                if range.count == 1 { throw .portAllocated("\(hostIP):\(range.lowerBound)/\(request.proto.rawValue)") }
+                if range.count == 1 { throw .portAllocated("\(hostIP):\(range.lowerBound)") }
                 throw .portsExhausted("\(hostIP):\(range.lowerBound)-\(range.upperBound)/\(request.proto.rawValue)")
             }
             let mapping = PortMapping(proto: request.proto, containerPort: request.containerPort, hostIP: hostIP, hostPort: port)

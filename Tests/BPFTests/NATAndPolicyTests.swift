@@ -124,6 +124,27 @@ final class NATAndPolicyTests: XCTestCase {
                             "SYN with Ethernet padding")
     }
 
+    /// Only a connection's first packet opens a published flow: a segment of a TCP
+    /// connection the table does not know (the host's own, from a source port that was
+    /// published later, or one that expired) is the host's, and is never translated.
+    func testOnlyASynOpensAPublishedTCPFlow() throws {
+        let f = try makeFixture()
+        try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
+
+        for (flags, what) in [(Frame.tcpACK, "ACK"), (Frame.tcpSYNACK, "SYN-ACK"), (UInt8(0x11), "FIN-ACK"), (UInt8(0x04), "RST"),
+                              (UInt8(0x18), "PSH-ACK with data")] {
+            let segment = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 53, dport: 5000, flags: flags,
+                                    payload: flags == 0x18 ? Array("reply".utf8) : [])
+            assertUntouched(try f.up(segment), segment, "a \(what) no flow knows")
+        }
+        XCTAssertTrue(try f.flowEntries().isEmpty, "no flow opened")
+        XCTAssertTrue(try f.drops().isEmpty)
+
+        let syn = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 53, dport: 5000)
+        try assertRewritten(try f.up(syn), to: Frame.tcp(src: Self.client, dst: Self.container, sport: 53, dport: 80), "the SYN")
+        XCTAssertEqual(try f.flowEntries().count, 2)
+    }
+
     /// With the container's neighbour entry known, the DNATed packet goes straight to the
     /// container's eth0 (bpf_redirect_peer): the route gives both MACs, written into the
     /// frame, and the packet is counted as the container's receive traffic, since it

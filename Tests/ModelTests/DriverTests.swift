@@ -79,7 +79,7 @@ import Testing
         let first = try registry.planAttachment(request("a", host: "veth1", ports: [web]))
         #expect(first.mac.description == "02:42:0a:de:00:02" && first.id == "a/eth0")
         registry.attachments.append(first)
-        #expect(throws: ModelError.portAllocated("0.0.0.0:8080/tcp")) { try registry.planAttachment(request("b", host: "veth2", ports: [web])) }
+        #expect(throws: ModelError.portAllocated("0.0.0.0:8080")) { try registry.planAttachment(request("b", host: "veth2", ports: [web])) }
         // The same container asking again (a repeated ADD) replaces its own ports.
         #expect(try registry.planAttachment(request("a", host: "veth1", ports: [web])).ports == [web])
         #expect(throws: ModelError.self) { try registry.planAttachment(request("c", host: "veth3", ports: [], mac: "02:42:zz:00:00:01")) }

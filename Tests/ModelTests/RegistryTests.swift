@@ -171,7 +171,7 @@ import Testing
         let (a, _) = try run(&registry, ContainerRequest(name: "a", ports: ["5000:80", "127.0.0.1::53/udp"]))
         #expect(a.ports[0] == PortMapping(proto: .tcp, containerPort: 80, hostIP: .any, hostPort: 5000))
         #expect(a.ports[1].hostPort == ephemeralPorts.lowerBound && a.ports[1].proto == .udp)
-        #expect(throws: ModelError.portAllocated("127.0.0.1:5000/tcp")) {
+        #expect(throws: ModelError.portAllocated("127.0.0.1:5000")) {
             try registry.planContainer(ContainerRequest(name: "b", ports: ["127.0.0.1:5000:80"]), id: randomID(), now: now)
         }
         // The same port on UDP is free; a host socket holding a port is respected.

@@ -157,4 +157,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_sock_nat SEC(".maps");
 
+/* BP_MAP_VXLAN_PEERS: the cluster's hosts, written by the agent of a cluster */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_MAX_VXLAN_PEERS);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_vxlan_peers SEC(".maps");
+
 #endif /* BP_LIB_MAPS_H */

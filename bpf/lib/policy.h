@@ -41,6 +41,16 @@ static __always_inline struct bp_subnet *bp_subnet_of(__u32 ip)
 	return bpf_map_lookup_elem(&bp_subnets, &key);
 }
 
+/* VXLAN to the host: only the cluster's hosts may send it, since a VXLAN frame lands on an
+ * overlay's bridge behind every check of the uplink. Outside a cluster the port is not ours. */
+static __always_inline int bp_vxlan_refused(const struct bp_packet *p)
+{
+	__u32 any = 0;
+
+	return p->proto == BP_PROTO_UDP && p->dport == bpf_htons(BP_VXLAN_PORT) &&
+	       !bpf_map_lookup_elem(&bp_vxlan_peers, &p->saddr) && bpf_map_lookup_elem(&bp_vxlan_peers, &any);
+}
+
 /* Isolation, ICC and internal networks: 0 when the destination may be reached. */
 static __always_inline enum bp_drop_reason bp_destination_verdict(const struct bp_endpoint *ep, const struct bp_packet *p)
 {

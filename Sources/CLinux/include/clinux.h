@@ -134,3 +134,9 @@ int bp_link_events_read(int fd, int timeout_ms, bp_link_event_cb cb, void *ctx);
 // The cookie of the network namespace mounted at path (the caller's when NULL), as
 // bpf_get_netns_cookie() sees it in BPF programs (SO_NETNS_COOKIE, Linux 5.14+).
 int bp_netns_cookie(const char *path, uint64_t *cookie);
+
+// ---- sockets ------------------------------------------------------------------------
+
+// Attaches a classic socket filter that accepts nothing, so that a socket held only to
+// reserve its port never queues what arrives. 0 or -errno.
+int bp_socket_accept_nothing(int fd);

@@ -53,6 +53,23 @@ wait $ping_pid
 check_output "pings across the restart lost nothing" ' 0% packet loss' cat "$STATE/restart-ping.txt"
 check "b2 reaches c3 after the restart" on 2 exec b2 ping -c 1 -W 2 "$c3"
 
+# VXLAN is taken from the cluster's hosts only: a frame on ov1's VNI claiming to be b2's
+# reaches a1 when host 2 sends it, not when the underlay's etcd host (not in the cluster) does.
+TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
+a1mac=$(on 1 inspect -f '{{.NetworkSettings.Networks.ov1.MacAddress}}' a1)
+inject_from() {  # inject_from NAMESPACE: what a1 receives on UDP 7777 from a crafted VXLAN frame
+    on 1 exec a1 timeout 3 python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 7777)); print(s.recv(100).decode())' &
+    local listener=$!
+    sleep 0.5
+    nsenter --net=/run/netns/"$1" python3 "$TOOLS/craft.py" vxlan 198.19.2.1 4097 "$b2" "$a1" "$a1mac" 7777
+    wait $listener
+}
+check_output "a VXLAN frame from a cluster host (host 2) reaches a1" '^injected$' inject_from "$TAG-h2"
+check_output "the same frame from a host outside the cluster does not" '^$' inject_from "$UNDER_NS"
+check_output "... dropped as vxlan_source on host 1's underlay interface" \
+    'bridgeport_host_network_drops_total\{interface="eth0",reason="vxlan_source",direction="ingress"\} [1-9]' \
+    in_h 1 curl -s http://127.0.0.1:$METRICS_PORT/metrics
+
 # 50 containers started at once across the three hosts get 50 addresses.
 racers=()
 for i in $(seq 1 50); do on $((i % 3 + 1)) run -d --name r$i --net ov1 >/dev/null 2>"$STATE/race-$i.err" & racers+=($!); done

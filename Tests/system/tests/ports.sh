@@ -28,6 +28,24 @@ sleep 0.3
 check_fails "a host port bound by a host socket is refused" 125 'port is already allocated' bp run -d --name other --net web -p 7000:80
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 
+# Published host ports are held by the agent, as Docker holds them: no host process binds
+# them, and the kernel never picks one as the source port of the host's own connections,
+# whose replies would otherwise be taken for the published port's traffic.
+bind_in_host() { in_host python3 -c 'import socket,sys; s=socket.socket(type=socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", int(sys.argv[2])))' "$@"; }
+check_fails "a host process cannot bind a published TCP port" 1 'Address already in use' bind_in_host tcp 5000
+check_fails "nor a published UDP port" 1 'Address already in use' bind_in_host udp 5353
+in_ext python3 "$TOOLS/echo.py" $(for i in $(seq 0 9); do echo --tcp 900$i; done) --udp 9053 >/dev/null 2>&1 & ext_server=$!
+saved_range=$(in_host sysctl -n net.ipv4.ip_local_port_range)
+in_host sysctl -qw net.ipv4.ip_local_port_range="5353 5354"
+sleep 0.3
+check_output "the host's UDP queries never leave from the published port 5353 (10 tries, range 5353-5354)" '^10$' \
+    bash -c "for i in \$(seq 1 10); do nsenter --net=/run/netns/$HOST_NS python3 $TOOLS/probe.py udp 198.51.100.2 9053 q; done | grep -c '^9053 198\.51\.100\.1 q$'"
+in_host sysctl -qw net.ipv4.ip_local_port_range="5080 5081"
+check_output "nor its TCP connections from the published port 5080 (10 connections, range 5080-5081)" '^10$' \
+    bash -c "for i in \$(seq 0 9); do nsenter --net=/run/netns/$HOST_NS python3 $TOOLS/probe.py tcp 198.51.100.2 900\$i q; done | grep -c '^900[0-9] 198\.51\.100\.1 q$'"
+in_host sysctl -qw net.ipv4.ip_local_port_range="$saved_range"
+kill "$ext_server" 2>/dev/null; wait "$ext_server" 2>/dev/null
+
 # Restart keeps the bindings, and an established connection keeps every byte across it;
 # removing the container removes them.
 in_ext python3 "$TOOLS/stream.py" 198.51.100.1 5080 4 >"$STATE/stream.out" 2>&1 & streamer=$!
@@ -41,6 +59,7 @@ check_output "nft lists the host namespace's ruleset" '^ok$' bash -c "nsenter --
 check_output "no iptables or nftables rule in the host namespace (empty ruleset)" '^0$' bash -c "nsenter --net=/run/netns/$HOST_NS nft list ruleset | wc -c"
 check "rm -f srv" bp rm -f srv
 check_fails "the port is gone with the container" 1 'timed out|refused' ext_probe tcp 198.51.100.1 5000 x
+check "and the agent no longer holds it: a host process binds it" bind_in_host tcp 5000
 
 # From the host itself and from containers (socket hooks on the sandbox's cgroup).
 check "run a server again" bp run -d --name srv2 --net web -p 6000:80 -p 6053:53/udp -p 127.0.0.1:6001:80 -- python3 "$TOOLS/echo.py" --tcp 80 --udp 53

@@ -8,6 +8,9 @@
       and prints it, or "no answer" (exit 1)
   craft.py arp-claim IFACE IP
       a gratuitous ARP reply claiming IP for IFACE's MAC
+  craft.py vxlan HOST VNI INNER_SRC INNER_DST INNER_MAC PORT [--payload TEXT]
+      a VXLAN datagram to HOST:4789 carrying, on VNI, an Ethernet frame to INNER_MAC with a
+      UDP datagram INNER_SRC -> INNER_DST:PORT (what a host outside the cluster could inject)
 """
 import argparse
 import fcntl
@@ -75,6 +78,15 @@ def arp_claim(args):
         sock.send(b"\xff" * 6 + mac + b"\x08\x06" + arp)
 
 
+def vxlan(args):
+    payload = args.payload.encode()
+    segment = struct.pack("!HHHH", 40000, args.port, 8 + len(payload), 0) + payload  # no UDP checksum
+    packet = ip_header(args.inner_src, args.inner_dst, len(segment), 64, b"", random.randrange(1, 65535)) + segment
+    frame = bytes.fromhex(args.inner_mac.replace(":", "")) + b"\x02\x00\x00\x00\x00\x66" + b"\x08\x00" + packet
+    header = struct.pack("!B3xI", 0x08, args.vni << 8)  # flags: a valid VNI
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(header + frame, (args.host, 4789))
+
+
 parser = argparse.ArgumentParser()
 sub = parser.add_subparsers(dest="kind", required=True)
 u = sub.add_parser("udp")
@@ -88,5 +100,13 @@ u.add_argument("--overlap", action="store_true")
 a = sub.add_parser("arp-claim")
 a.add_argument("iface")
 a.add_argument("ip")
+v = sub.add_parser("vxlan")
+v.add_argument("host")
+v.add_argument("vni", type=int)
+v.add_argument("inner_src")
+v.add_argument("inner_dst")
+v.add_argument("inner_mac")
+v.add_argument("port", type=int)
+v.add_argument("--payload", default="injected")
 args = parser.parse_args()
-udp(args) if args.kind == "udp" else arp_claim(args)
+{"udp": udp, "arp-claim": arp_claim, "vxlan": vxlan}[args.kind](args)

@@ -1,0 +1,138 @@
+import CLinux
+import Foundation
+import Model
+import Synchronization
+
+/// The host ports of published ports, held the way Docker holds them when it runs without
+/// its userland proxy: a socket bound to each published address and port in the agent's
+/// namespace, with nothing behind it. While it is bound, no host process can bind the port
+/// and the kernel never picks it as the source port of the host's own connections, whose
+/// replies the uplink program would otherwise take for the published port's traffic.
+/// TCP sockets do not listen (a stray segment that reaches the host gets a reset); UDP
+/// sockets drop what they receive (a socket filter), so no queue builds up behind them.
+final class HostPorts: Sendable {
+    struct Key: Hashable, CustomStringConvertible {
+        var proto: PortProtocol
+        var ip: IPv4Address
+        var port: UInt16
+        init(_ mapping: PortMapping) { (proto, ip, port) = (mapping.proto, mapping.hostIP, mapping.hostPort) }
+        init(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) { (self.proto, self.ip, self.port) = (proto, ip, port) }
+        var description: String { "\(ip):\(port)" }
+    }
+
+    private let held = Mutex<[Key: Int32]>([:])
+
+    deinit { held.withLock { for fd in $0.values { close(fd) } } }
+
+    /// Holds the mappings' ports; a port another socket holds throws Docker's "port is
+    /// already allocated", and then none of the mappings' new ports stay held.
+    func hold(_ mappings: [PortMapping]) throws(ModelError) {
+        var taken: [Key] = []
+        for key in mappings.map(Key.init) where !isHeld(key) {
+            switch HostPorts.bind(key) {
+            case .success(let fd):
+                held.withLock { $0[key] = fd }
+                taken.append(key)
+            case .failure(let error):
+                release(taken)
+                throw error
+            }
+        }
+    }
+
+    /// Holds exactly these ports (start-up, connect, disconnect); returns the ports it could
+    /// not take, which stay published but unheld.
+    func sync(_ mappings: [PortMapping]) -> [(Key, ModelError)] {
+        let wanted = Set(mappings.map(Key.init))
+        release(held.withLock { Array($0.keys) }.filter { !wanted.contains($0) })
+        return wanted.filter { !isHeld($0) }.compactMap { key in
+            switch HostPorts.bind(key) {
+            case .success(let fd):
+                held.withLock { $0[key] = fd }
+                return nil
+            case .failure(let error): return (key, error)
+            }
+        }
+    }
+
+    func release(_ mappings: [PortMapping]) { release(mappings.map(Key.init)) }
+
+    private func release(_ keys: [Key]) {
+        let fds = held.withLock { held in keys.compactMap { held.removeValue(forKey: $0) } }
+        for fd in fds { close(fd) }
+    }
+
+    private func isHeld(_ key: Key) -> Bool { held.withLock { $0[key] != nil } }
+
+    /// True when a socket other than ours holds the port: binding a probe socket (with
+    /// SO_REUSEADDR, so connections in TIME_WAIT don't count) fails. The registry already
+    /// knows the ports we hold; a port we hold answers false.
+    func inUseByOthers(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool {
+        let ours = held.withLock { held in
+            held.keys.contains { $0.proto == proto && $0.port == port && ($0.ip == address || $0.ip == .any || address == .any) }
+        }
+        if ours { return false }
+        guard let fd = try? HostPorts.socket(proto, reuse: true).get() else { return false }
+        defer { close(fd) }
+        // EADDRNOTAVAIL (an address the host doesn't have) is not "in use".
+        return HostPorts.bind(fd, Key(proto, address, port)) == EADDRINUSE
+    }
+
+    // MARK: Sockets
+
+    /// A socket bound to the port, without SO_REUSEADDR so that no other socket can bind
+    /// it; for TCP, a port that only connections in TIME_WAIT still use is taken with it.
+    private static func bind(_ key: Key) -> Result<Int32, ModelError> {
+        var result = bind(key, reuse: false)
+        if key.proto == .tcp, case .failure(.portAllocated) = result {
+            result = bind(key, reuse: true)
+        }
+        return result
+    }
+
+    private static func bind(_ key: Key, reuse: Bool) -> Result<Int32, ModelError> {
+        let fd: Int32
+        switch socket(key.proto, reuse: reuse) {
+        case .success(let socket): fd = socket
+        case .failure(let error): return .failure(error)
+        }
+        switch bind(fd, key) {
+        case 0: return .success(fd)
+        case EADDRINUSE:
+            close(fd)
+            return .failure(.portAllocated(key.description))
+        case let code:
+            close(fd)
+            return .failure(.hostPortUnavailable(key.description, String(cString: strerror(code))))
+        }
+    }
+
+    /// A socket for holding or probing a port. IP_FREEBIND lets it hold a port on an address
+    /// the host does not have yet (the address watch publishes on it when it comes).
+    private static func socket(_ proto: PortProtocol, reuse: Bool) -> Result<Int32, ModelError> {
+        let type = proto == .tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue
+        let fd = Glibc.socket(AF_INET, Int32(type) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return .failure(.hostPortUnavailable("socket", String(cString: strerror(errno)))) }
+        var one: Int32 = 1
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        if reuse { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, size) }
+        setsockopt(fd, Int32(IPPROTO_IP), IP_FREEBIND, &one, size)
+        if proto == .udp { dropEverything(fd) }
+        return .success(fd)
+    }
+
+    /// Binds; 0 or the errno.
+    private static func bind(_ fd: Int32, _ key: Key) -> Int32 {
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = key.port.bigEndian
+        sin.sin_addr.s_addr = key.ip.value.bigEndian
+        let result = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0 ? 0 : errno
+    }
+
+    /// A UDP socket drops what it receives (a socket filter that accepts nothing).
+    private static func dropEverything(_ fd: Int32) { _ = bp_socket_accept_nothing(fd) }
+}
