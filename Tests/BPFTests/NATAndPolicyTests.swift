@@ -678,6 +678,22 @@ final class NATAndPolicyTests: XCTestCase {
         XCTAssertEqual(try f.drops(), [internalDrop: 2, dropKey(f.endpointIfindex, BP_DROP_ISOLATION, BP_DIR_EGRESS): 1])
     }
 
+    /// In a cluster, VXLAN to the host comes from the cluster's hosts only; outside one the
+    /// port is not Bridgeport's and nothing is filtered.
+    func testVXLANIsTakenOnlyFromTheClustersHosts() throws {
+        let f = try makeFixture()
+        let member = ip("198.51.100.20")
+        let vxlan = { (src: [UInt8]) in Frame.udp(src: src, dst: Self.hostIP, sport: 40000, dport: UInt16(BP_VXLAN_PORT)) }
+
+        assertUntouched(try f.up(vxlan(Self.client)), vxlan(Self.client), "no cluster: not ours to filter")
+        for peer in [0, be32(member)] { try f.maps.vxlanPeers.update(peer, 1) }
+        assertUntouched(try f.up(vxlan(member)), vxlan(member), "from a cluster host")
+        assertShot(try f.up(vxlan(Self.client)), vxlan(Self.client), "from a host outside the cluster")
+        let other = Frame.udp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 4790)
+        assertUntouched(try f.up(other), other, "another UDP port")
+        XCTAssertEqual(try f.drops(), [dropKey(f.uplinkIfindex, BP_DROP_VXLAN_SOURCE, BP_DIR_INGRESS): 1])
+    }
+
     // MARK: 5. direct access from the uplink
 
     /// Direct routing to container addresses, by Docker 28's gateway modes: nat reaches
