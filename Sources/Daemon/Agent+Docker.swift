@@ -67,6 +67,8 @@ extension Agent {
         try store.save(attachment: attachment)
         try dataplane.equip(attachment, network: network)
         registry.attachments.append(attachment)
+        // Its processes reach published ports through the host's addresses (hairpin).
+        try? dataplane.register(containerNamespace: sandbox, source: socketSource(attachment))
         undo.cancel()
         return (peer, network.gateway)
     }

@@ -197,11 +197,14 @@ public enum Exporter {
         var portPackets = MetricFamily(name: "bridgeport_published_port_packets", help: "Packets from outside the host through the published port.", kind: .counter)
         var portBytes = MetricFamily(name: "bridgeport_published_port_bytes", help: "Bytes from outside the host through the published port.", kind: .counter)
         var portFlows = MetricFamily(name: "bridgeport_published_port_flows", help: "New flows through the published port (from outside, from the host and from containers).", kind: .counter)
-        for container in registry.containers {
-            for mapping in container.ports {
+        // Ports of Bridgeport's containers and of other runtimes' (CNI, Docker), whose
+        // container label is the runtime's container ID, as on their traffic series.
+        let publishers = registry.containers.map { ($0.name, $0.ports) } + registry.attachments.map { ($0.containerID, $0.ports) }
+        for (container, mappings) in publishers {
+            for mapping in mappings {
                 let stats = counters.ports[TrafficCounters.hostSide(mapping.proto, mapping.hostIP, mapping.hostPort)] ?? bp_port_stats()
                 let labels = [("protocol", mapping.proto.rawValue), ("host_ip", mapping.hostIP.description), ("host_port", "\(mapping.hostPort)"),
-                              ("container", container.name), ("container_port", "\(mapping.containerPort)")]
+                              ("container", container), ("container_port", "\(mapping.containerPort)")]
                 portPackets.add(labels, stats.packets)
                 portBytes.add(labels, stats.bytes)
                 portFlows.add(labels, stats.flows)
@@ -224,7 +227,7 @@ public enum Exporter {
         containerCount.add([("state", "running")], input.running.count)
         containerCount.add([("state", "stopped")], registry.containers.count - input.running.count)
         var published = MetricFamily(name: "bridgeport_published_ports", help: "Host ports published to containers.", kind: .gauge)
-        published.add([], registry.containers.reduce(0) { $0 + $1.ports.count })
+        published.add([], publishers.reduce(0) { $0 + $1.1.count })
 
         return [receiveBytes, receivePackets, transmitBytes, transmitPackets, drops, hostDrops,
                 portPackets, portBytes, portFlows, runs, runTime, build, networkCount, containerCount, published]

@@ -32,6 +32,10 @@ check_output "no iptables or nftables rule was written" '^$' sh -c "ip netns exe
 check_output "the veth is counted, under the runtime's container ID and network" \
     'bridgeport_container_network_receive_packets_total\{container="web",network="cninet",interface="veth[^"]+"\} [1-9]' \
     in_host curl -s http://127.0.0.1:$METRICS_PORT/metrics
+check_output "its published ports have their series, under the runtime's container ID" \
+    'bridgeport_published_port_packets_total\{protocol="tcp",host_ip="0\.0\.0\.0",host_port="8080",container="web",container_port="80"\} [1-9]' \
+    in_host curl -s http://127.0.0.1:$METRICS_PORT/metrics
+check_output "and count in bridgeport_published_ports" '^bridgeport_published_ports 2$' in_host curl -s http://127.0.0.1:$METRICS_PORT/metrics
 check "CHECK passes" cni CHECK web "$web_ports"
 check_fails "CHECK with other port mappings fails" 1 'published ports differ' cni CHECK web '[{"hostPort": 8081, "containerPort": 80}]'
 netns_add "$TAG-web2"

@@ -40,6 +40,10 @@ check_output "ProgramExternalConnectivity" '^\{\}$' dp NetworkDriver.ProgramExte
 in_sbx python3 tools/echo.py --tcp 80 >/dev/null 2>&1 &
 sleep 0.5
 check_output "the published port answers from the external client" '^80 198.51.100.2' in_ext python3 tools/probe.py tcp 198.51.100.1 8080
+# Hairpin: the sandbox's own process reaches the published port through the host's address
+# (the socket hooks act in the sandbox's namespace, registered at Join).
+check_output "hairpin: the sandbox reaches its published port at the host's address" '^80 ' \
+    sh -c 'echo $$ >"$0/cgroup.procs" && exec nsenter --net=/run/netns/"$1" python3 tools/probe.py tcp 198.51.100.1 8080 h' "$CGROUP" "$SANDBOX"
 in_ext python3 tools/echo.py --tcp 7777 >/dev/null 2>&1 &
 sleep 0.3
 check_output "the sandbox reaches the outside, masqueraded" '^7777 198.51.100.1' in_sbx python3 tools/probe.py tcp 198.51.100.2 7777
