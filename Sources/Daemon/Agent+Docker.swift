@@ -1,13 +1,6 @@
 import Foundation
 import Model
 
-/// An endpoint Docker created on one of its Bridgeport networks, before it joins a sandbox.
-struct DockerEndpoint: Sendable {
-    var networkID: String
-    var ip: IPv4Address
-    var mac: MACAddress
-}
-
 /// Docker's remote network driver (libnetwork's plugin protocol): dockerd hands out the
 /// networks' pools and the endpoints' addresses (its own IPAM); Bridgeport makes the
 /// bridge and veths and applies its policy, counters and published ports. A Docker
@@ -29,6 +22,7 @@ extension Agent {
             throw ModelError.networkHasEndpoints(network.name, [joined.containerID])
         }
         try dropNetwork(try registry.planRemoveNetwork(id))
+        for pending in dockerEndpoints.values where pending.networkID == id { try dockerDeleteEndpoint(endpoint: pending.id) }
     }
 
     /// Records the address Docker gave; returns the MAC when Docker gave none.
@@ -40,11 +34,14 @@ extension Agent {
             throw ModelError.invalidIP(address, "the endpoint's address must be a host address of \(subnet)")
         }
         let given = mac.flatMap { $0.isEmpty ? nil : MACAddress($0) }
-        dockerEndpoints[endpoint] = DockerEndpoint(networkID: id, ip: ip, mac: given ?? MACAddress(derivedFrom: ip))
-        return given == nil ? MACAddress(derivedFrom: ip) : nil
+        let created = DockerEndpoint(id: endpoint, networkID: id, ip: ip, mac: given ?? MACAddress(derivedFrom: ip))
+        try store.save(dockerEndpoint: created)
+        dockerEndpoints[endpoint] = created
+        return given == nil ? created.mac : nil
     }
 
-    func dockerDeleteEndpoint(endpoint: String) {
+    func dockerDeleteEndpoint(endpoint: String) throws {
+        try store.delete(dockerEndpoint: endpoint)
         dockerEndpoints[endpoint] = nil
     }
 

@@ -41,6 +41,7 @@ public actor Agent {
         flowCollector = FlowCollector(table: dataplane.flows, timeouts: configuration.flowTimeouts, logger: logger)
         runtime = Runtime(configuration: configuration)
         registry = try store.load()
+        dockerEndpoints = try store.dockerEndpoints()
         cluster = try configuration.clusterStore.map { _ in try ClusterStore(configuration: configuration, logger: logger) }
     }
 

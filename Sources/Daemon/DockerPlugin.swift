@@ -40,7 +40,7 @@ enum DockerPlugin {
             await handle(request, context, EndpointOnly.self) { _ in ["Value": [String: String]()] }
         }
         router.post("NetworkDriver.DeleteEndpoint") { request, context in
-            await handle(request, context, EndpointOnly.self) { body in await agent.dockerDeleteEndpoint(endpoint: body.EndpointID); return [:] }
+            await handle(request, context, EndpointOnly.self) { body in try await agent.dockerDeleteEndpoint(endpoint: body.EndpointID); return [:] }
         }
         router.post("NetworkDriver.Join") { request, context in
             await handle(request, context, Join.self) { body in

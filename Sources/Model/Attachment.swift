@@ -114,3 +114,18 @@ public struct AttachmentCollection: Codable, Sendable {
 
     public init(network: String, keep: [String]) { self.network = network; self.keep = keep }
 }
+
+/// An endpoint Docker created on one of its Bridgeport networks (libnetwork's
+/// CreateEndpoint), before it joins a sandbox. Stored, so that an agent restart between
+/// CreateEndpoint and Join changes nothing for dockerd.
+public struct DockerEndpoint: Codable, Sendable, Hashable, Identifiable {
+    /// libnetwork's endpoint ID.
+    public var id: String
+    public var networkID: String
+    public var ip: IPv4Address
+    public var mac: MACAddress
+
+    public init(id: String, networkID: String, ip: IPv4Address, mac: MACAddress) {
+        self.id = id; self.networkID = networkID; self.ip = ip; self.mac = mac
+    }
+}

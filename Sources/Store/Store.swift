@@ -50,6 +50,12 @@ public final class Store: Sendable {
                 t.column("json", .text).notNull()
             }
         }
+        migrator.registerMigration("v3: Docker endpoints not joined yet") { db in
+            try db.create(table: "dockerEndpoint") { t in
+                t.primaryKey("id", .text)
+                t.column("json", .text).notNull()
+            }
+        }
         return migrator
     }
 
@@ -63,6 +69,12 @@ public final class Store: Sendable {
                      endpoints: try decodeAll(db, "SELECT json FROM endpoint"),
                      attachments: try decodeAll(db, "SELECT json FROM attachment"))
         }
+    }
+
+    /// Docker's endpoints that are created but not joined, by ID.
+    public func dockerEndpoints() throws -> [String: DockerEndpoint] {
+        let all: [DockerEndpoint] = try database.read { db in try decodeAll(db, "SELECT json FROM dockerEndpoint") }
+        return Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     // MARK: Writing
@@ -127,6 +139,16 @@ public final class Store: Sendable {
 
     public func delete(attachment id: String) throws {
         try database.write { db in try db.execute(sql: "DELETE FROM attachment WHERE id = ?", arguments: [id]) }
+    }
+
+    public func save(dockerEndpoint endpoint: DockerEndpoint) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO dockerEndpoint (id, json) VALUES (?, ?)", arguments: [endpoint.id, try encode(endpoint)])
+        }
+    }
+
+    public func delete(dockerEndpoint id: String) throws {
+        try database.write { db in try db.execute(sql: "DELETE FROM dockerEndpoint WHERE id = ?", arguments: [id]) }
     }
 
     private func insert(_ endpoint: Endpoint, _ db: Database) throws {

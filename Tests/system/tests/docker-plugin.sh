@@ -54,6 +54,9 @@ check_output "a malformed request is an Err too" '"Err":"malformed request' dp N
 
 # docker network connect dn2 (the same sandbox gets eth1)
 check "CreateEndpoint on dn2" dp NetworkDriver.CreateEndpoint "{\"NetworkID\": \"$N2\", \"EndpointID\": \"$E2\", \"Interface\": {\"Address\": \"172.29.0.5/16\", \"MacAddress\": \"02:42:ac:1d:00:05\"}}"
+# An agent restart between CreateEndpoint and Join changes nothing for dockerd.
+agent_stop
+agent_start --docker-plugin-socket "$PLUGIN" || { fail "agent restarts"; return; }
 join2=$(dp NetworkDriver.Join "{\"NetworkID\": \"$N2\", \"EndpointID\": \"$E2\", \"SandboxKey\": \"/run/netns/$SANDBOX\"}")
 src2=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["InterfaceName"]["SrcName"])' "$join2" 2>/dev/null)
 in_host ip link set "$src2" netns /run/netns/"$SANDBOX" && in_sbx ip link set "$src2" name eth1 && in_sbx ip addr add 172.29.0.5/16 dev eth1 && in_sbx ip link set eth1 up
