@@ -64,10 +64,24 @@ extension Agent {
         try store.save(attachment: attachment)
         try dataplane.equip(attachment, network: network)
         registry.attachments.append(attachment)
-        // Its processes reach published ports through the host's addresses (hairpin).
-        try? dataplane.register(containerNamespace: sandbox, source: socketSource(attachment))
         undo.cancel()
+        registerSandboxWhenMounted(attachment)
         return (peer, network.gateway)
+    }
+
+    /// The sandbox's processes reach published ports through the host's addresses (hairpin)
+    /// once the socket hooks know its namespace. dockerd mounts the namespace only when the
+    /// container starts (runc's prestart hook), after Join: wait for it, for a minute at most.
+    private func registerSandboxWhenMounted(_ attachment: Attachment) {
+        Task {
+            for _ in 0..<600 {
+                guard let current = self.registry.attachments.first(where: { $0.id == attachment.id }) else { return }
+                if (try? self.dataplane.register(containerNamespace: current.namespace, source: self.socketSource(current))) != nil { return }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            self.logger.warning("the sandbox never appeared: its connections to published ports at the host's addresses won't be translated",
+                                metadata: ["sandbox": "\(attachment.namespace)"])
+        }
     }
 
     func dockerLeave(endpoint: String) throws {

@@ -392,7 +392,16 @@ final class Dataplane: @unchecked Sendable {
     /// The socket hooks act in the agent's namespace and in every container's.
     func syncNamespaces(containers: [(path: String, source: SocketSource?)]) throws {
         var namespaces = [try NetworkNamespace.cookie(at: nil): bp_netns(kind: UInt8(BP_NETNS_HOST.rawValue), pad: (0, 0, 0), ip: 0, ifindex: 0)]
-        for (path, source) in containers { namespaces[try NetworkNamespace.cookie(at: path)] = Dataplane.container(source) }
+        for (path, source) in containers {
+            // Another runtime's namespace this agent cannot open (gone, or in a mount
+            // namespace it does not see) only loses hairpin; the agent still starts.
+            do {
+                namespaces[try NetworkNamespace.cookie(at: path)] = Dataplane.container(source)
+            } catch {
+                logger.warning("a container's namespace is out of reach: its connections to published ports at the host's addresses won't be translated",
+                               metadata: ["namespace": "\(path)", "error": "\(error)"])
+            }
+        }
         try programs.syncNamespaces(namespaces)
     }
 

@@ -382,19 +382,19 @@ final class Programs: @unchecked Sendable {
 
     // MARK: Objects
 
-    /// --bpf-objects; else build/bpf found upward from the binary (a source checkout,
-    /// freshest); else the copy embedded in the binary ("embedded:NAME").
+    /// --bpf-objects; else next to the binary; else build/bpf found upward from the binary
+    /// (a source checkout, freshest); else the copy embedded in the binary ("embedded:NAME").
+    /// Only those places: a stray object in some parent directory is never loaded.
     static func objectPath(_ configuration: AgentConfiguration, _ name: String) throws -> String {
         if let directory = configuration.bpfObjectDirectory { return directory + "/" + name }
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var directory = URL(fileURLWithPath: binary).deletingLastPathComponent()
+        var candidates = [directory.appendingPathComponent(name)]
         for _ in 0..<6 {
-            for candidate in [directory.appendingPathComponent(name), directory.appendingPathComponent("build/bpf/" + name)]
-            where FileManager.default.fileExists(atPath: candidate.path) {
-                return candidate.path
-            }
+            candidates.append(directory.appendingPathComponent("build/bpf/" + name))
             directory.deleteLastPathComponent()
         }
+        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { return found.path }
         if BPFObject.hasEmbeddedObjects { return "embedded:" + name }
         throw AgentError.startup("BPF object \(name) is neither embedded nor in build/bpf: build with `make build` or pass --bpf-objects DIR")
     }

@@ -97,7 +97,7 @@ stop_host() {  # stop_host N [SIGNAL]: stops host N's agent (TERM by default) an
 
 agent_start() {
     sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP" \
-        "$BIN" daemon --netns "$HOST_NS" --state-dir "$STATE/state" --bpf-root "$STATE/bpf" --cgroup "$CGROUP" \
+        ${AGENT_ENTER:-} "$BIN" daemon --netns "$HOST_NS" --state-dir "$STATE/state" --bpf-root "$STATE/bpf" --cgroup "$CGROUP" \
         --socket "$BRIDGEPORT_SOCKET" --metrics-address "127.0.0.1:$METRICS_PORT" ${AGENT_ARGS:-} "$@" >>"$AGENT_LOG" 2>&1 &
     AGENT_PID=$!
     echo "$AGENT_PID" >"$STATE/agent.pid"
@@ -129,8 +129,21 @@ pids_in_namespaces() {
     done
 }
 
+# sandbox_mount_namespace: a mount namespace of the sandbox's own, at $STATE/mnt/ns, for a
+# runtime daemon and the agent to share (AGENT_ENTER="nsenter --mount=$STATE/mnt/ns"): what
+# they mount (namespaces, /etc/docker) never shows in the machine's.
+sandbox_mount_namespace() {
+    mkdir -p "$STATE/mnt" && mount --bind "$STATE/mnt" "$STATE/mnt" && mount --make-private "$STATE/mnt" &&
+        touch "$STATE/mnt/ns" && unshare --mount="$STATE/mnt/ns" --propagation private true
+}
+
+# on_sandbox_down COMMAND...: runs first in sandbox_down (a runtime daemon to stop by PID).
+SANDBOX_CLEANUPS=()
+on_sandbox_down() { SANDBOX_CLEANUPS+=("$*"); }
+
 sandbox_down() {
     set +e
+    for cleanup in "${SANDBOX_CLEANUPS[@]}"; do eval "$cleanup"; done
     agent_stop
     # Containers and their supervisors live in the sandbox's namespaces: stop them by PID.
     local files=(/run/netns/"$HOST_NS" /run/netns/"$EXT_NS" "$STATE"/state/netns/* "$STATE"/*/state/netns/*)
@@ -142,6 +155,8 @@ sandbox_down() {
     for ns in "${EXTRA_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
     for d in "$STATE/bpf" "$STATE"/*/bpf; do mountpoint -q "$d" && umount -l "$d"; done
     for _ in $(seq 1 50); do [ -d "$CGROUP" ] || break; rmdir "$CGROUP"/*/ "$CGROUP" 2>/dev/null || sleep 0.05; done
+    # Whatever is still mounted under the state directory (deepest first), before it goes.
+    findmnt -rn -o TARGET | grep "^$STATE/" | sort -r | while read -r m; do umount -l "$m"; done
     rm -rf "$STATE"
 }
 
