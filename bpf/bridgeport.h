@@ -155,11 +155,14 @@ struct bp_endpoint {
 /* Published ports (DNAT at the uplink, reverse NAT at the endpoint)          */
 /* ------------------------------------------------------------------------- */
 
-/* IP protocol numbers as in the IPv4 header. */
+/* IP protocol numbers as in the IPv4 header. Flows of every other protocol (GRE, ESP,
+ * SCTP...) are tracked and masqueraded by their addresses alone, with ports 0. */
 enum bp_protocol {
 	BP_PROTO_ICMP = 1, /* echo only: the identifier plays the port */
 	BP_PROTO_TCP = 6,
 	BP_PROTO_UDP = 17,
+	BP_PROTO_DCCP = 33,     /* address-only, but its checksum covers the addresses (pseudo-header) */
+	BP_PROTO_UDPLITE = 136, /* likewise */
 };
 
 /* 8 bytes. host_ip 0 means every address of the host (`-p 5000:80`). */
@@ -268,7 +271,8 @@ struct bp_nat_value {
  *   hairpin     container -> target   (its veth)     target -> container      (target's veth)
  *   routed      client -> container   (uplink)       container -> client      (its veth)
  *
- * ICMP echo uses its identifier as both ports. The table is a hash map, not an LRU:
+ * ICMP echo uses its identifier as both ports, protocols without ports (GRE, ESP, SCTP...)
+ * ports 0; ICMP errors find the flow of the packet they quote (lib/icmp.h). The table is a hash map, not an LRU:
  * nothing evicts a flow; a new flow that finds it full is dropped (BP_DROP_CT_FULL).
  */
 
@@ -554,6 +558,12 @@ enum bp_drop_reason {
 	BP_DROP_UNKNOWN_L3 = 13,    /* "unknown_l3": an ethertype the network does not carry */
 	BP_DROP_IPV6_DISABLED = 14, /* "ipv6_disabled": IPv6 on a network without IPv6 */
 	BP_DROP_VXLAN_SOURCE = 15,  /* "vxlan_source": VXLAN from a host that is not the cluster's */
+	BP_DROP_FRAG_NEEDED = 16,   /* "frag_needed": too big for the route out of a translation, DF not set
+				     * (the kernel would fragment it untranslated) */
+	BP_DROP_NO_ROUTE = 17,      /* "no_route": the route lookup of a translated packet failed */
+	BP_DROP_UNTRANSLATABLE = 18, /* "untranslatable": from a masquerading network to beyond the host,
+				      * of no flow masquerade can translate (an ICMP error about no known
+				      * flow, an ICMP message other than echo and errors) */
 	__BP_DROP_MAX
 };
 
@@ -595,6 +605,9 @@ static inline const char *bp_drop_reason_label(__u32 reason)
 	case BP_DROP_UNKNOWN_L3: return "unknown_l3";
 	case BP_DROP_IPV6_DISABLED: return "ipv6_disabled";
 	case BP_DROP_VXLAN_SOURCE: return "vxlan_source";
+	case BP_DROP_FRAG_NEEDED: return "frag_needed";
+	case BP_DROP_NO_ROUTE: return "no_route";
+	case BP_DROP_UNTRANSLATABLE: return "untranslatable";
 	default: return "unspecified";
 	}
 }

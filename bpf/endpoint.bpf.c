@@ -20,6 +20,7 @@
  */
 #include "lib/common.h"
 #include "lib/conntrack.h"
+#include "lib/icmp.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
@@ -35,21 +36,22 @@ static __always_inline int bp_beyond_host(__u32 daddr)
 }
 
 /*
- * A later fragment has no ports to find its flow by: it follows the translation of its
- * datagram's first fragment. Without one (it came first, or its flow is unknown), one
- * bound beyond the host from a masquerading network would leave with the container's own
- * address, so it is dropped (and counted) instead.
+ * A packet without a tuple of its own. A later fragment follows the translation of its
+ * datagram's first fragment; an ICMP error the translation of the flow it quotes
+ * (lib/icmp.h). Without one (the first fragment came later, the flow is unknown, an ICMP
+ * message other than echo), one bound beyond the host from a masquerading network would
+ * leave with the container's own address, so it is dropped (and counted) instead.
  */
-static __always_inline int bp_later_fragment(struct __sk_buff *skb, const struct bp_endpoint *ep, const struct bp_packet *p)
+static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_endpoint *ep, const struct bp_packet *p)
 {
 	int verdict = BP_CONTINUE;
 
-	if (!p->fragment)
-		return BP_CONTINUE;
-	if (bp_follow_fragment(skb, p, 0, &verdict))
+	if (p->fragment && bp_follow_fragment(skb, p, 0, &verdict))
+		return verdict;
+	if (p->icmp_error && bp_icmp_error(skb, p, 0, &verdict))
 		return verdict;
 	if (ep && (ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(p->daddr))
-		return bp_drop(skb, BP_DROP_FRAGMENT, BP_DIR_EGRESS);
+		return bp_drop(skb, p->fragment ? BP_DROP_FRAGMENT : BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
 	return BP_CONTINUE;
 }
 
@@ -82,7 +84,7 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 	if (reason == BP_DROP_SPOOFED_SOURCE)
 		return bp_drop(skb, reason, BP_DIR_EGRESS);
 	if (!p.has_ports)
-		return reason ? bp_drop(skb, reason, BP_DIR_EGRESS) : bp_later_fragment(skb, ep, &p);
+		return reason ? bp_drop(skb, reason, BP_DIR_EGRESS) : bp_untracked(skb, ep, &p);
 
 	__u32 now = 0;
 	struct bp_flow_key key = bp_tuple(&p);
@@ -107,7 +109,7 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 	if (!ep || !(ep->flags & BP_EP_F_MASQUERADE) || !bp_beyond_host(p.daddr))
 		return BP_CONTINUE;  /* stays on this host, or its network is not masqueraded */
 	if (p.proto == BP_PROTO_ICMP && p.icmp_type != BP_ICMP_ECHO)
-		return BP_CONTINUE;  /* only an echo request opens an ICMP flow */
+		return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);  /* only an echo request opens an ICMP flow */
 	return bp_masquerade(skb, &p, &key, bp_now_once(&now));
 }
 

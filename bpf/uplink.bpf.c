@@ -16,6 +16,7 @@
  */
 #include "lib/common.h"
 #include "lib/conntrack.h"
+#include "lib/icmp.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
@@ -126,6 +127,8 @@ int bp_up_ingress(struct __sk_buff *skb)
 
 		if (p.fragment && bp_follow_fragment(skb, &p, 1, &verdict))
 			return verdict;
+		if (p.icmp_error && bp_icmp_error(skb, &p, 1, &verdict))
+			return verdict;
 		return BP_CONTINUE;
 	}
 
@@ -161,10 +164,8 @@ int bp_up_ingress(struct __sk_buff *skb)
 			.prefixlen = BP_ALLOW_KEY_FIXED_BITS + 32, .proto = p.proto, .port = p.dport, .host_ip = port.host_ip, .ip = p.saddr,
 		};
 
-		if (!bpf_map_lookup_elem(&bp_allow, &allow)) {
-			bp_count_drop(target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);
-			return BP_DROP;
-		}
+		if (!bpf_map_lookup_elem(&bp_allow, &allow))
+			return bp_drop_on(target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);
 	}
 	return bp_publish_flow(skb, &p, &key, &port, &target, bp_now_once(&now));
 }

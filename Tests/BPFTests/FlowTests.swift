@@ -208,9 +208,11 @@ final class FlowTests: XCTestCase {
         let request = Frame.icmpEcho(src: T.internet, dst: T.hostIP, type: 8, id: 99)
         assertUntouched(try f.up(request), request, "an echo request on the reply tuple")
         XCTAssertEqual(try f.up(Frame.icmpEcho(src: T.internet, dst: T.hostIP, type: 0, id: 99)).verdict, T.redirect, "the echo reply")
-        // A container's echo reply opens no flow.
+        // A container's echo reply opens no flow; untranslated, it would leave with the
+        // container's address, so it is dropped.
         let answer = Frame.icmpEcho(src: T.container, dst: T.internet, type: 0, id: 5, srcMAC: Self.mac)
-        assertUntouched(try f.ep(answer), answer, "an echo reply without a flow")
+        assertShot(try f.ep(answer), answer, "an echo reply without a flow")
+        XCTAssertEqual(try f.drops()[bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_UNTRANSLATABLE, direction: BP_DIR_EGRESS)], 1)
         XCTAssertEqual(try f.flowEntries().count, 2)
     }
 

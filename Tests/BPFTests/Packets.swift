@@ -185,6 +185,24 @@ enum Frame {
                  srcMAC: srcMAC, dstMAC: dstMAC)
     }
 
+    /// An ICMP error message (type, code, the 4 bytes after the checksum: the next hop's MTU for
+    /// frag-needed) quoting the first `quote` bytes of `packet` (an IPv4 packet), with a valid checksum.
+    static func icmpErrorMessage(type: UInt8, code: UInt8, rest: UInt32 = 0, quoting packet: [UInt8], quote: Int = 28) -> [UInt8] {
+        var message: [UInt8] = [type, code, 0, 0, UInt8(rest >> 24), UInt8(rest >> 16 & 0xff), UInt8(rest >> 8 & 0xff), UInt8(rest & 0xff)]
+            + packet.prefix(quote)
+        let check = Checksum.internet(message)
+        message[2] = UInt8(check >> 8)
+        message[3] = UInt8(check & 0xff)
+        return message
+    }
+
+    /// An ICMP error from `src` to `dst` about `packet` (see icmpErrorMessage), without DF as Linux sends them.
+    static func icmpError(src: [UInt8], dst: [UInt8], type: UInt8, code: UInt8, rest: UInt32 = 0, quoting packet: [UInt8],
+                          quote: Int = 28, srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC) -> [UInt8] {
+        ipPacket(src: src, dst: dst, proto: 1, payload: icmpErrorMessage(type: type, code: code, rest: rest, quoting: packet, quote: quote),
+                 fragment: 0, srcMAC: srcMAC, dstMAC: dstMAC)
+    }
+
     /// ARP over Ethernet for IPv4 (28-byte body). op 1 = request, 2 = reply.
     static func arp(op: UInt16 = 1, senderMAC: [UInt8], senderIP: [UInt8], targetMAC: [UInt8] = [0, 0, 0, 0, 0, 0],
                     targetIP: [UInt8], srcMAC: [UInt8]? = nil, dstMAC: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]) -> [UInt8] {
@@ -233,7 +251,7 @@ struct ParsedIPv4: CustomStringConvertible {
     /// (a UDP checksum of 0, "none", does not count as valid here).
     var l4ChecksumValid: Bool {
         if proto == 1 { return Checksum.fold(Checksum.sum(l4)) == 0xffff } // ICMP: no pseudo-header
-        precondition(proto == 6 || proto == 17)
+        guard proto == 6 || proto == 17 else { return true } // GRE, ESP, SCTP...: no checksum over the addresses
         if proto == 17 && l4Checksum == 0 { return false }
         let pseudo = Checksum.pseudoHeader(src: source, dst: destination, proto: proto, length: l4.count)
         return Checksum.fold(Checksum.sum(l4, into: pseudo)) == 0xffff

@@ -76,12 +76,22 @@ static __always_inline void bp_count_port(const struct bp_port_key *key, __u32 l
 	stats->flows += new_flow ? 1 : 0;
 }
 
+/*
+ * The one way a program drops a packet: counts it under a reason on `ifindex` (where the
+ * drop is reported: the interface, or the container's veth a packet was bound for) and
+ * returns the verdict.
+ */
+static __always_inline int bp_drop_on(__u32 ifindex, enum bp_drop_reason reason, enum bp_direction direction)
+{
+	bp_count_drop(ifindex, reason, direction);
+	return BP_DROP;
+}
+
 /* Count a drop and return the verdict: `return bp_drop(skb, BP_DROP_ICC, BP_DIR_EGRESS);` */
 static __always_inline int bp_drop(struct __sk_buff *skb, enum bp_drop_reason reason,
 				   enum bp_direction direction)
 {
-	bp_count_drop(skb->ifindex, reason, direction);
-	return BP_DROP;
+	return bp_drop_on(skb->ifindex, reason, direction);
 }
 
 #endif /* BP_LIB_METRICS_H */

@@ -91,6 +91,20 @@ static __always_inline struct bp_frag_nat *bp_fragment_translation(const struct 
 }
 
 /*
+ * A protocol without ports gets its address alone: GRE, ESP and SCTP (whose CRC leaves the
+ * addresses out) need nothing more; DCCP's and UDP-Lite's checksums cover a pseudo-header.
+ */
+static __always_inline int bp_rewrite_address_only(struct __sk_buff *skb, const struct bp_packet *p, int dest, __u32 new_ip)
+{
+	__u32 old_ip = dest ? p->daddr : p->saddr;
+
+	if ((p->proto == BP_PROTO_DCCP || p->proto == BP_PROTO_UDPLITE) &&
+	    bpf_l4_csum_replace(skb, p->l4_off + 6, old_ip, new_ip, BPF_F_PSEUDO_HDR | sizeof(new_ip)))
+		return -1;
+	return bp_rewrite_ip(skb, p, dest, new_ip);
+}
+
+/*
  * Replaces one address and one port of the packet: the destination when
  * `dest` is set, else the source. UDP checksums of 0 (none) stay 0. For ICMP
  * echo the "port" is the identifier, and the ICMP checksum has no pseudo-header.
@@ -98,6 +112,8 @@ static __always_inline struct bp_frag_nat *bp_fragment_translation(const struct 
 static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_packet *p, int dest,
 				      __u32 new_ip, __u16 new_port)
 {
+	if (!bp_ported(p->proto))
+		return bp_rewrite_address_only(skb, p, dest, new_ip);
 	__u32 old_ip = dest ? p->daddr : p->saddr;
 	__u16 old_port = dest ? p->dport : p->sport;
 	__u32 port_off = p->proto == BP_PROTO_ICMP ? p->l4_off + offsetof(struct bp_icmp_echo, id)
@@ -127,7 +143,10 @@ static __always_inline int bp_rewrite_port(struct __sk_buff *skb, const struct b
 	return 0;
 }
 
-/* A forwarding route lookup for saddr -> daddr from the interface the packet came in on. */
+/*
+ * A forwarding route lookup for saddr -> daddr from the interface the packet came in on.
+ * A route found with its neighbour (SUCCESS) gives the MTU of its interface in mtu_result.
+ */
 static __always_inline long bp_route(struct __sk_buff *skb, __u32 saddr, __u32 daddr, __u32 flags,
 				     struct bpf_fib_lookup *fib)
 {
@@ -141,21 +160,65 @@ static __always_inline long bp_route(struct __sk_buff *skb, __u32 saddr, __u32 d
 }
 
 /*
- * Sends the rewritten packet straight out of the interface the routing table
- * picks for its destination, resolving the next hop's MAC there. A reply
- * whose source became a host address must not re-enter the host's stack from
- * a bridge: it would be dropped as a martian. The lookup is a forwarding one
- * from the interface the packet came in on (the agent enables IPv4 forwarding,
- * as Docker does).
+ * The length of the IP packets this one leaves as: its own, or a GSO packet's segments'
+ * (TCP from a container's stack comes as one packet of many segments).
  */
-static __always_inline int bp_redirect_by_route(struct __sk_buff *skb, __u32 saddr, __u32 daddr)
+static __always_inline __u32 bp_wire_length(struct __sk_buff *skb, const struct bp_packet *p)
 {
-	struct bpf_fib_lookup fib;
-	long rc = bp_route(skb, saddr, daddr, 0, &fib);
+	__u32 segment = skb->gso_size;
+	__u8 offset = 0x50;  /* a TCP header without options; UDP's is 8 bytes */
 
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return BP_CONTINUE;  /* no route: leave it to the kernel */
-	return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	if (!segment)
+		return skb->len - p->l3_off;
+	if (p->proto == BP_PROTO_TCP)
+		bpf_skb_load_bytes(skb, p->l4_off + 12, &offset, 1);
+	return p->l4_off - p->l3_off + (p->proto == BP_PROTO_TCP ? (offset >> 4) * 4 : 8) + segment;
+}
+
+/*
+ * The way out of a packet about to get a new source (masquerade, a published flow's
+ * replies), asked before it is rewritten: 1 with the route in *fib when it leaves
+ * translated, by a redirect; else 0, and *verdict says what becomes of it untranslated.
+ *
+ * Rewritten and handed to the kernel, it would come from a host address on a bridge: a
+ * martian, dropped without a word. So a packet too big for the route goes to the kernel
+ * as it is when it must not be fragmented (DF): the kernel answers "fragmentation needed"
+ * to the container, quoting what the container sent (path-MTU discovery), and drops it.
+ * One that may be fragmented is dropped (frag_needed): the kernel would send its
+ * fragments with the container's address. A destination the routing table refuses
+ * (unreachable, prohibit, blackhole, none, local) goes to the kernel untranslated too,
+ * which answers or delivers it as any packet; a lookup that fails otherwise is a drop
+ * (no_route).
+ */
+static __always_inline int bp_route_out(struct __sk_buff *skb, const struct bp_packet *p, __u32 saddr, __u32 flags,
+					struct bpf_fib_lookup *fib, int *verdict)
+{
+	long rc = bp_route(skb, saddr, p->daddr, flags, fib);
+
+	/* The MTU the kernel's forwarding would check: the interface's. Not the route's (with
+	 * tot_len the helper would apply path MTUs the host learnt, which forwarding ignores,
+	 * and the kernel would forward what was refused here untranslated). Until the next
+	 * hop's neighbour is known (NO_NEIGH) there is no MTU to check. */
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS && bp_wire_length(skb, p) > fib->mtu_result)
+		rc = BPF_FIB_LKUP_RET_FRAG_NEEDED;
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return 1;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		*verdict = p->dont_fragment ? BP_CONTINUE : bp_drop(skb, BP_DROP_FRAG_NEEDED, BP_DIR_EGRESS);
+		return 0;
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+	case BPF_FIB_LKUP_RET_NOT_FWDED:
+	case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		*verdict = BP_CONTINUE;
+		return 0;
+	default:
+		*verdict = bp_drop(skb, BP_DROP_NO_ROUTE, BP_DIR_EGRESS);
+		return 0;
+	}
 }
 
 /*
@@ -189,16 +252,26 @@ static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, __u32 s
 
 /*
  * Translates a packet of a known flow as its entry says and sends it on: toward a
- * container (DNAT) straight to its eth0; from one (SNAT) out by the route. A hairpin
- * flow is not translated. Returns the verdict.
+ * container (DNAT) straight to its eth0; from one (SNAT) out by the route, looked up
+ * before the rewrite (bp_route_out), unless the caller did (`out`: the interface). A
+ * hairpin flow is not translated. Returns the verdict.
  */
-static __always_inline int bp_apply(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_flow *flow)
+static __always_inline int bp_apply_routed(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_flow *flow,
+					   __u32 out)
 {
 	int dest = flow->flags & BP_FLOW_F_DNAT;
 	enum bp_direction direction = dest ? BP_DIR_INGRESS : BP_DIR_EGRESS;
 
 	if (!(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT)) || bp_ttl_expires(p))
 		return BP_CONTINUE;
+	if (!dest && !out) {
+		struct bpf_fib_lookup fib;
+		int verdict = BP_CONTINUE;
+
+		if (!bp_route_out(skb, p, flow->nat_ip, 0, &fib, &verdict))
+			return verdict;
+		out = fib.ifindex;
+	}
 	if (p->fragment)
 		bp_remember_fragment(p, flow->nat_ip, dest ? flow->ifindex : 0);
 	if (bp_rewrite(skb, p, dest, flow->nat_ip, flow->nat_port) < 0 ||
@@ -206,7 +279,12 @@ static __always_inline int bp_apply(struct __sk_buff *skb, const struct bp_packe
 		return bp_drop(skb, BP_DROP_MALFORMED, direction);
 	if (dest)
 		return bp_deliver_to_endpoint(skb, p->saddr, flow->nat_ip, flow->ifindex);
-	return bp_redirect_by_route(skb, flow->nat_ip, p->daddr);
+	return bpf_redirect_neigh(out, NULL, 0, 0);
+}
+
+static __always_inline int bp_apply(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_flow *flow)
+{
+	return bp_apply_routed(skb, p, flow, 0);
 }
 
 /* Tries for a port a new flow's reply tuple can have: this many random ones at most. */
@@ -299,6 +377,10 @@ static __always_inline long bp_find_port(struct bp_port_search *s, __u32 tries)
 static __always_inline long bp_snat_claim(struct __sk_buff *skb, const struct bp_packet *p, struct bp_flow_key *reply,
 					  const struct bp_flow *back, __u32 now)
 {
+	if (!bp_ported(p->proto)) {
+		reply->dst_port = 0;  /* addresses only: a second flow with the same ends is one too many */
+		return bp_flow_claim(reply, back, now);
+	}
 	__u16 own = bpf_ntohs(p->sport);
 	struct bp_port_search s = {
 		.skb = skb, .reply = *reply, .entry = *back, .now = now, .min = 1024, .span = 65536 - 1024,
@@ -332,10 +414,10 @@ static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_
 	if (bp_ttl_expires(p))
 		return BP_CONTINUE;
 	struct bpf_fib_lookup fib;
-	long rc = bp_route(skb, p->saddr, p->daddr, BPF_FIB_LOOKUP_SRC, &fib);
+	int verdict = BP_CONTINUE;
 
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return BP_CONTINUE;
+	if (!bp_route_out(skb, p, p->saddr, BPF_FIB_LOOKUP_SRC, &fib, &verdict))
+		return verdict;  /* before a flow is made: nothing is translated */
 
 	struct bp_flow back = bp_flow_entry(p, BP_FLOW_MASQUERADE, BP_FLOW_F_REPLY | BP_FLOW_F_DNAT, skb->ifindex, now);
 	back.nat_ip = p->saddr;
@@ -362,7 +444,7 @@ static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_
 	} else if (err) {
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
 	}
-	return bp_apply(skb, p, &out);
+	return bp_apply_routed(skb, p, &out, out.nat_ip == fib.ipv4_src ? fib.ifindex : 0);
 }
 
 /*
@@ -392,10 +474,8 @@ static __always_inline int bp_publish_flow(struct __sk_buff *skb, const struct b
 		reply = s.reply;
 		back.peer_port = p->sport;
 	}
-	if (err) {
-		bp_count_drop(target->ifindex, err == -BP_EEXIST ? BP_DROP_NAT_EXHAUSTED : BP_DROP_CT_FULL, BP_DIR_INGRESS);
-		return BP_DROP;
-	}
+	if (err)
+		return bp_drop_on(target->ifindex, err == -BP_EEXIST ? BP_DROP_NAT_EXHAUSTED : BP_DROP_CT_FULL, BP_DIR_INGRESS);
 
 	struct bp_flow in = bp_flow_entry(p, BP_FLOW_PUBLISHED, BP_FLOW_F_DNAT | (port->host_ip ? 0 : BP_FLOW_F_ANY_HOST),
 					  target->ifindex, now);
@@ -412,10 +492,8 @@ static __always_inline int bp_publish_flow(struct __sk_buff *skb, const struct b
 		else
 			err = -BP_E2BIG;
 	}
-	if (err && err != -BP_EEXIST) {
-		bp_count_drop(target->ifindex, BP_DROP_CT_FULL, BP_DIR_INGRESS);
-		return BP_DROP;
-	}
+	if (err && err != -BP_EEXIST)
+		return bp_drop_on(target->ifindex, BP_DROP_CT_FULL, BP_DIR_INGRESS);
 	bp_count_port(port, skb->len, 1);
 	return bp_apply(skb, p, &in);
 }
@@ -431,14 +509,17 @@ static __always_inline int bp_follow_fragment(struct __sk_buff *skb, const struc
 	if (!found)
 		return 0;
 	struct bp_frag_nat nat = *found;
+	struct bpf_fib_lookup fib;
 
 	if (bp_ttl_expires(p))
 		*verdict = BP_CONTINUE;
+	else if (!dest && !bp_route_out(skb, p, nat.addr, 0, &fib, verdict))
+		return 1;
 	else if (bp_rewrite_ip(skb, p, dest, nat.addr) < 0)
 		*verdict = bp_drop(skb, BP_DROP_MALFORMED, dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
 	else
 		*verdict = dest ? bp_deliver_to_endpoint(skb, p->saddr, nat.addr, nat.ifindex)
-				: bp_redirect_by_route(skb, nat.addr, p->daddr);
+				: bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	return 1;
 }
 

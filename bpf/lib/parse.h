@@ -25,6 +25,12 @@ struct bp_icmp_echo {
 };
 #define BP_ICMP_ECHOREPLY 0
 #define BP_ICMP_ECHO      8
+/* ICMP errors (RFC 792): each quotes the IP header and at least 8 bytes of a packet. */
+#define BP_ICMP_DEST_UNREACH  3  /* frag-needed (code 4), port unreachable (3), ... */
+#define BP_ICMP_TIME_EXCEEDED 11
+#define BP_ICMP_PARAMETERPROB 12
+
+#define BP_IP_DF     0x4000
 
 #define BP_IP_MF     0x2000
 #define BP_IP_OFFSET 0x1fff
@@ -37,14 +43,24 @@ struct bp_packet {
 	__u16 sport;     /* network byte order, when has_ports */
 	__u16 dport;
 	__u8 proto;
-	__u8 has_ports;  /* TCP, UDP or ICMP echo with its header present (not a later fragment);
-			  * for ICMP echo both ports are the identifier */
+	__u8 has_ports;  /* the packet has its flow's tuple (not a later fragment): TCP, UDP or ICMP
+			  * echo with its header present (for ICMP echo both ports are the identifier),
+			  * or a protocol without ports (GRE, ESP, SCTP...: ports 0, see bp_ported) */
 	__u8 fragment;   /* part of a fragmented datagram */
 	__u8 ttl;
 	__u16 ip_id;     /* identification, network byte order (matches fragments) */
 	__u8 tcp_flags;  /* TCP: FIN, SYN, RST, ACK... (BP_TCP_*), when has_ports */
 	__u8 icmp_type;  /* ICMP echo: BP_ICMP_ECHO or BP_ICMP_ECHOREPLY, when has_ports */
+	__u8 icmp_error; /* an ICMP error (lib/icmp.h): has_ports is 0 */
+	__u8 dont_fragment; /* DF is set */
 };
+
+/* Whether the protocol's flows have ports (the identifier for ICMP echo). The others are
+ * tracked and masqueraded by their addresses alone, as Linux's generic tracking does. */
+static __always_inline int bp_ported(__u8 proto)
+{
+	return proto == BP_PROTO_TCP || proto == BP_PROTO_UDP || proto == BP_PROTO_ICMP;
+}
 
 #define BP_TCP_FIN 0x01
 #define BP_TCP_SYN 0x02
@@ -95,9 +111,11 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 	p->ttl = ip->ttl;
 	p->ip_id = ip->id;
 	p->fragment = (ip->frag_off & bpf_htons(BP_IP_MF | BP_IP_OFFSET)) != 0;
+	p->dont_fragment = (ip->frag_off & bpf_htons(BP_IP_DF)) != 0;
 	p->has_ports = 0;
 	p->tcp_flags = 0;
 	p->icmp_type = 0;
+	p->icmp_error = 0;
 	p->sport = p->dport = 0;  /* defined even without ports: the verifier reads no garbage */
 
 	/* A later fragment carries no L4 header. */
@@ -108,6 +126,9 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 
 		if ((void *)(icmp + 1) > data_end)
 			return 0;
+		if (icmp->type == BP_ICMP_DEST_UNREACH || icmp->type == BP_ICMP_TIME_EXCEEDED ||
+		    icmp->type == BP_ICMP_PARAMETERPROB)
+			p->icmp_error = 1;
 		if (icmp->type != BP_ICMP_ECHO && icmp->type != BP_ICMP_ECHOREPLY)
 			return 0;
 		p->sport = p->dport = icmp->id;
@@ -115,8 +136,10 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 		p->has_ports = 1;
 		return 0;
 	}
-	if (p->proto != BP_PROTO_TCP && p->proto != BP_PROTO_UDP)
+	if (!bp_ported(p->proto)) {
+		p->has_ports = 1;  /* addresses only */
 		return 0;
+	}
 
 	/* Source and destination ports are the first 4 bytes of both TCP and UDP. */
 	__u16 *ports = data + p->l4_off;
