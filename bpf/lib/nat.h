@@ -166,22 +166,27 @@ static __always_inline int bp_redirect_by_route(struct __sk_buff *skb, __u32 sad
  * its neighbour resolved, which gives both MAC addresses; otherwise the
  * packet goes the way bp_redirect_by_route sends it, which resolves the
  * neighbour. The packet skips the veth's own tc egress, so it is counted as
- * the container's receive traffic here.
+ * the container's receive traffic here. A packet of a device without an
+ * Ethernet header (p->l3_off 0: WireGuard, tun) gets one first, as both
+ * redirects need one (bpf_skb_change_head, made for this).
  */
-static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, __u32 saddr, __u32 daddr, __u32 ifindex)
+static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, const struct bp_packet *p, __u32 daddr, __u32 ifindex)
 {
 	struct bpf_fib_lookup fib;
-	long rc = bp_route(skb, saddr, daddr, 0, &fib);
+	long rc = bp_route(skb, p->saddr, daddr, 0, &fib);
 
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return BP_CONTINUE;  /* no route: leave it to the kernel */
-	struct ethhdr eth;
+	struct ethhdr eth = { .h_proto = bpf_htons(ETH_P_IP) };
 
 	__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
-	if (!ifindex || bpf_skb_store_bytes(skb, 0, &eth, 2 * ETH_ALEN, 0))
+	if (!p->l3_off && bpf_skb_change_head(skb, sizeof(eth), 0))
+		return BP_CONTINUE;  /* no room: the kernel routes it, translated as it is */
+	/* An Ethernet frame keeps its type; a new header gets all of it. */
+	__u32 len = p->l3_off ? 2 * ETH_ALEN : sizeof(eth);
+
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || !ifindex || bpf_skb_store_bytes(skb, 0, &eth, len, 0))
 		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	bp_count_traffic(ifindex, skb->len, BP_TRAFFIC_RX);
 	return bpf_redirect_peer(ifindex, 0);
@@ -205,7 +210,7 @@ static __always_inline int bp_apply(struct __sk_buff *skb, const struct bp_packe
 	    (flow->peer_port && bp_rewrite_port(skb, p, !dest, flow->peer_port) < 0))
 		return bp_drop(skb, BP_DROP_MALFORMED, direction);
 	if (dest)
-		return bp_deliver_to_endpoint(skb, p->saddr, flow->nat_ip, flow->ifindex);
+		return bp_deliver_to_endpoint(skb, p, flow->nat_ip, flow->ifindex);
 	return bp_redirect_by_route(skb, flow->nat_ip, p->daddr);
 }
 
@@ -437,7 +442,7 @@ static __always_inline int bp_follow_fragment(struct __sk_buff *skb, const struc
 	else if (bp_rewrite_ip(skb, p, dest, nat.addr) < 0)
 		*verdict = bp_drop(skb, BP_DROP_MALFORMED, dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
 	else
-		*verdict = dest ? bp_deliver_to_endpoint(skb, p->saddr, nat.addr, nat.ifindex)
+		*verdict = dest ? bp_deliver_to_endpoint(skb, p, nat.addr, nat.ifindex)
 				: bp_redirect_by_route(skb, nat.addr, p->daddr);
 	return 1;
 }
