@@ -19,7 +19,7 @@
 #define AF_INET 2
 #endif
 #ifndef BPF_FIB_LOOKUP_SRC
-#define BPF_FIB_LOOKUP_SRC (1U << 4)  /* Linux 6.8: also give the route's preferred source */
+#define BPF_FIB_LOOKUP_SRC (1U << 4)  /* Linux 6.7: also give the route's preferred source */
 #endif
 
 static __always_inline __u32 bp_l4_csum_off(const struct bp_packet *p)
