@@ -345,10 +345,8 @@ public actor Agent {
     /// its metric series end; the container keeps running without that interface, and
     /// the next start of the agent recreates it.
     public func linkRemoved(ifindex: UInt32, name: String) {
-        if let uplink = uplinks.removeValue(forKey: ifindex) {
-            dataplane.forgetUplink(name: uplink)
-            return
-        }
+        // Another runtime's veth may have counted as an uplink before it was equipped: go on.
+        if let uplink = uplinks.removeValue(forKey: ifindex) { dataplane.forgetUplink(name: uplink) }
         if let attachment = registry.attachments.first(where: { $0.hostInterface == name }) {
             try? detachAttachment(attachment.containerID, attachment.interface)
             return
@@ -365,7 +363,8 @@ public actor Agent {
     /// again, a veth moved in: a device moved between namespaces arrives down). Waiting for
     /// "up" also passes over a veth peer Docker's driver leaves here for dockerd to move.
     func linkChanged(_ link: LinkInfo) {
-        guard link.isUp, uplinks[UInt32(link.index)] == nil, Dataplane.isUplink(link) else { return }
+        guard link.isUp, uplinks[UInt32(link.index)] == nil, Dataplane.isUplink(link),
+              !registry.attachments.contains(where: { $0.hostInterface == link.name }) else { return }
         do {
             guard try dataplane.attachUplink(link) else { return }
             uplinks[UInt32(link.index)] = link.name

@@ -31,7 +31,9 @@ struct LinkWatch: Service {
             for event in batch {
                 switch event {
                 case let .linkRemoved(ifindex, name): await agent.linkRemoved(ifindex: ifindex, name: name)
-                case let .linkChanged(link): await agent.linkChanged(link)
+                // Most are Bridgeport's own veths: only a possible uplink is worth the hop.
+                case let .linkChanged(link) where link.isUp && Dataplane.isUplink(link): await agent.linkChanged(link)
+                case .linkChanged: break
                 case .addressChanged: break
                 }
             }
