@@ -78,7 +78,7 @@ let package = Package(
 
         .testTarget(name: "ModelTests", dependencies: ["Model", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Model", "CBPF", "BPF"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Model", "CBPF", "BPF", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BPFTests", dependencies: ["BPF"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
     ],

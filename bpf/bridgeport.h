@@ -74,6 +74,7 @@
 
 /* Program names in uplink.bpf.o */
 #define BP_PROG_UPLINK_INGRESS "bp_up_ingress" /* tc ingress, each uplink of the host */
+#define BP_PROG_UPLINK_L3_INGRESS "bp_up_ingress_l3" /* the same, on uplinks without an Ethernet header */
 
 /* Program names in sock.bpf.o (cgroup hooks on the agent's --cgroup) */
 #define BP_PROG_SOCK_CONNECT "bp_connect4"

@@ -105,13 +105,13 @@ static __always_inline void bp_count_published(const struct bp_flow_key *key, co
 	bp_count_port(&port, len, 0);
 }
 
-SEC("tc")
-int bp_up_ingress(struct __sk_buff *skb)
+/* `l2_len`: ETH_HLEN, or 0 on a device without an Ethernet header (see bp_parse_l3). */
+static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 {
 	struct bp_packet p;
 
 	bp_pull_headers(skb);
-	if (bp_parse_ipv4(skb, &p) < 0)
+	if (bp_parse_l3(skb, &p, l2_len) < 0)
 		return BP_CONTINUE;
 	/* One hash lookup sorts the traffic: the host's own (published ports among it) goes
 	 * on below; only the rest pays for the subnet lookup (a trie) of the direct-access check. */
@@ -168,6 +168,20 @@ int bp_up_ingress(struct __sk_buff *skb)
 			return bp_drop_on(target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);
 	}
 	return bp_publish_flow(skb, &p, &key, &port, &target, bp_now_once(&now));
+}
+
+SEC("tc")
+int bp_up_ingress(struct __sk_buff *skb)
+{
+	return bp_uplink(skb, sizeof(struct ethhdr));
+}
+
+/* The same on uplinks whose packets start at the IP header (WireGuard, tun, ipip: the
+ * agent picks by the device's type), so that direct access is filtered there too. */
+SEC("tc")
+int bp_up_ingress_l3(struct __sk_buff *skb)
+{
+	return bp_uplink(skb, 0);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

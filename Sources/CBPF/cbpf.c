@@ -1,3 +1,4 @@
+#define _GNU_SOURCE  /* unshare */
 #include "cbpf.h"
 
 #include <errno.h>
@@ -7,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/bpf.h>
+#include <sched.h>
+#include <unistd.h>
 #include <sys/vfs.h>
 
 int cbpf_is_bpffs(const char *path)
@@ -223,4 +226,90 @@ int cbpf_test_run_skb(int prog_fd, const void *packet, __u32 size, __u32 ifindex
 		return -errno;
 	*retval = opts.retval;
 	return 0;
+}
+
+/* ---- kernel features ------------------------------------------------------------------ */
+
+#define INSN(code, dst, src, off, imm) ((struct bpf_insn){ code, dst, src, off, imm })
+
+static int load_tc_program(const struct bpf_insn *insns, size_t count)
+{
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "bp_probe", "GPL", insns, count, NULL);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * bpf_fib_lookup(skb, &params, 64, BPF_FIB_LOOKUP_SRC) with params all zero, run once on a
+ * blank frame: a kernel that knows the flag gets as far as the family (0: -EAFNOSUPPORT);
+ * one that does not refuses the flags first (-EINVAL).
+ */
+int cbpf_probe_fib_lookup_src(void)
+{
+	struct bpf_insn insns[16];
+	size_t n = 0;
+
+	insns[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	insns[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -64);
+	for (int off = -64; off < 0; off += 8)
+		insns[n++] = INSN(BPF_ST | BPF_MEM | BPF_DW, BPF_REG_10, 0, off, 0);
+	insns[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, 64);
+	insns[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 1 << 4 /* BPF_FIB_LOOKUP_SRC */);
+	insns[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_fib_lookup);
+	insns[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	int fd = load_tc_program(insns, n);
+	if (fd < 0)
+		return fd;
+	unsigned char frame[64] = { 0 };
+	__u32 retval = 0;
+	int err = cbpf_test_run_skb(fd, frame, sizeof(frame), 0, &retval);
+	close(fd);
+	if (err < 0)
+		return err;
+	return (int)retval != -EINVAL;
+}
+
+int cbpf_probe_redirect_peer(void)
+{
+	int rc = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_redirect_peer, NULL);
+	return rc < 0 ? rc : rc > 0;
+}
+
+struct tcx_probe {
+	int prog_fd;
+	int rc;
+};
+
+static void *tcx_probe_thread(void *arg)
+{
+	struct tcx_probe *probe = arg;
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		probe->rc = -errno;
+		return NULL;
+	}
+	int link = cbpf_tcx_attach(probe->prog_fd, 1 /* lo */, 0);
+	/* Kernels without tcx refuse the attach type. */
+	probe->rc = link >= 0 ? 1 : (link == -EINVAL || link == -EOPNOTSUPP ? 0 : link);
+	if (link >= 0)
+		close(link);
+	return NULL;
+}
+
+int cbpf_probe_tcx(void)
+{
+	const struct bpf_insn insns[] = {
+		INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1 /* TCX_NEXT */),
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+	};
+	struct tcx_probe probe = { .prog_fd = load_tc_program(insns, 2), .rc = 0 };
+	if (probe.prog_fd < 0)
+		return probe.prog_fd;
+	pthread_t thread;
+	int err = pthread_create(&thread, NULL, tcx_probe_thread, &probe);
+	if (err)
+		probe.rc = -err;
+	else
+		pthread_join(thread, NULL);
+	close(probe.prog_fd);
+	return probe.rc;
 }

@@ -1,6 +1,6 @@
-// Link removals and address changes as the kernel announces them: a NETLINK_ROUTE socket
-// subscribed to RTMGRP_LINK and RTMGRP_IPV4_IFADDR, read with plain recv (no libnl: three
-// message types, one attribute).
+// Link and address changes as the kernel announces them: a NETLINK_ROUTE socket
+// subscribed to RTMGRP_LINK and RTMGRP_IPV4_IFADDR, read with plain recv (no libnl: four
+// message types, three attributes).
 #define _GNU_SOURCE
 #include "clinux.h"
 
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
@@ -35,16 +36,21 @@ int bp_link_events_read(int fd, int timeout_ms, bp_link_event_cb cb, void *ctx) 
     for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
         if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR) {
             struct ifaddrmsg *address = NLMSG_DATA(h);
-            cb(BP_ADDRESS_CHANGED, (int)address->ifa_index, "", ctx);
+            struct bp_link link = { .name = "", .ifindex = (int)address->ifa_index };
+            cb(BP_ADDRESS_CHANGED, &link, ctx);
             continue;
         }
-        if (h->nlmsg_type != RTM_DELLINK) continue;
+        if (h->nlmsg_type != RTM_DELLINK && h->nlmsg_type != RTM_NEWLINK) continue;
         struct ifinfomsg *info = NLMSG_DATA(h);
-        const char *name = "";
+        struct bp_link link = { .name = "", .ifindex = info->ifi_index, .type = info->ifi_type,
+                                .up = (info->ifi_flags & IFF_UP) != 0 };
         int rest = (int)IFLA_PAYLOAD(h);
-        for (struct rtattr *a = IFLA_RTA(info); RTA_OK(a, rest); a = RTA_NEXT(a, rest))
-            if (a->rta_type == IFLA_IFNAME) name = RTA_DATA(a);
-        cb(BP_LINK_REMOVED, info->ifi_index, name, ctx);
+        for (struct rtattr *a = IFLA_RTA(info); RTA_OK(a, rest); a = RTA_NEXT(a, rest)) {
+            if (a->rta_type == IFLA_IFNAME) link.name = RTA_DATA(a);
+            if (a->rta_type == IFLA_IFALIAS) link.alias = RTA_DATA(a);
+            if (a->rta_type == IFLA_MASTER) link.master_ifindex = *(int *)RTA_DATA(a);
+        }
+        cb(h->nlmsg_type == RTM_DELLINK ? BP_LINK_REMOVED : BP_LINK_CHANGED, &link, ctx);
     }
     return 0;
 }

@@ -465,8 +465,12 @@ int bp_link_list(bp_nl *nl, bp_link_cb cb, void *ctx) {
     if (rc < 0) return rc;
     for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
         struct rtnl_link *l = (struct rtnl_link *)o;
-        cb(ctx, rtnl_link_get_name(l), rtnl_link_get_ifindex(l), rtnl_link_get_type(l),
-           rtnl_link_get_ifalias(l), rtnl_link_get_master(l));
+        struct bp_link link = {
+            .name = rtnl_link_get_name(l), .kind = rtnl_link_get_type(l), .alias = rtnl_link_get_ifalias(l),
+            .ifindex = rtnl_link_get_ifindex(l), .master_ifindex = rtnl_link_get_master(l),
+            .type = (unsigned short)rtnl_link_get_arptype(l), .up = (rtnl_link_get_flags(l) & IFF_UP) != 0,
+        };
+        cb(ctx, &link);
     }
     nl_cache_free(cache);
     return 0;

@@ -1,5 +1,6 @@
 import API
 import Foundation
+import Links
 import Logging
 import Model
 import Store
@@ -29,6 +30,8 @@ public actor Agent {
     /// (see `refreshPeersSoon`), and the task that will write them.
     private var stalePeerFiles: Set<String> = []
     private var peerFilesFlush: Task<Void, Never>?
+    /// The links with the uplink program, by ifindex (see `linkChanged`).
+    private var uplinks: [UInt32: String] = [:]
 
     public init(configuration: AgentConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -74,8 +77,8 @@ public actor Agent {
         }
         try dataplane.refreshHostAddresses()
         try dataplane.syncSubnets(registry.networks)
-        let uplinks = try dataplane.attachUplinks()
-        logger.info("published ports answer on the uplinks", metadata: ["uplinks": "\(uplinks.joined(separator: ","))"])
+        for link in try dataplane.attachUplinks() { uplinks[UInt32(link.index)] = link.name }
+        logger.info("published ports answer on the uplinks", metadata: ["uplinks": "\(uplinks.values.sorted().joined(separator: ","))"])
         for container in registry.containers {
             // An agent killed between recording a container and making its files leaves
             // the record without them: make them (an existing directory is kept).
@@ -348,6 +351,8 @@ public actor Agent {
     /// its metric series end; the container keeps running without that interface, and
     /// the next start of the agent recreates it.
     public func linkRemoved(ifindex: UInt32, name: String) {
+        // Another runtime's veth may have counted as an uplink before it was equipped: go on.
+        if let uplink = uplinks.removeValue(forKey: ifindex) { dataplane.forgetUplink(name: uplink) }
         if let attachment = registry.attachments.first(where: { $0.hostInterface == name }) {
             try? detachAttachment(attachment.containerID, attachment.interface)
             return
@@ -357,6 +362,27 @@ public actor Agent {
         let container = (try? registry.container(endpoint.containerID))?.name ?? endpoint.containerID
         logger.warning("a container's interface was deleted outside Bridgeport: its policy and counters are removed",
                        metadata: ["interface": "\(name)", "container": "\(container)"])
+    }
+
+    /// A link appeared or changed (RTM_NEWLINK): one that counts as an uplink gets the uplink
+    /// program when it comes up, before it carries traffic (a new NIC, wg0, a tun made
+    /// again, a veth moved in: a device moved between namespaces arrives down). Waiting for
+    /// "up" also passes over a veth peer Docker's driver leaves here for dockerd to move.
+    func linkChanged(_ link: LinkInfo) {
+        guard link.isUp, uplinks[UInt32(link.index)] == nil, Dataplane.isUplink(link),
+              !registry.attachments.contains(where: { $0.hostInterface == link.name }) else { return }
+        do {
+            guard try dataplane.attachUplink(link) else { return }
+            uplinks[UInt32(link.index)] = link.name
+            logger.info("new uplink: the uplink program is attached", metadata: ["interface": "\(link.name)"])
+        } catch {
+            logger.error("could not attach the uplink program to a new uplink", metadata: ["interface": "\(link.name)", "error": "\(error)"])
+        }
+    }
+
+    /// Uplinks that came between the start and the link watch's subscription.
+    func attachNewUplinks() {
+        for link in (try? dataplane.uplinks()) ?? [] { linkChanged(link) }
     }
 
     /// The host's addresses changed (an uplink's DHCP renewal, failover, `ip addr`): the

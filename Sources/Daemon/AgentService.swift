@@ -10,6 +10,13 @@ import ServiceLifecycle
 /// (TCP) until SIGTERM or SIGINT, then stop both gracefully.
 public enum AgentService {
     public static func run(configuration: AgentConfiguration, logger: Logger) async throws {
+        try await run(configuration: configuration, logger: logger, kernel: SystemKernelProbe())
+    }
+
+    /// `kernel`: what the running kernel has; checked first, so that the agent refuses to
+    /// start rather than forward packets wrongly.
+    static func run(configuration: AgentConfiguration, logger: Logger, kernel: some KernelProbe) async throws {
+        try KernelRequirements.check(configuration, kernel: kernel)
         umask(0o077)  // state, socket and files we write are root's alone
         let web = try configuration.webConfigFile.map(WebConfiguration.load)
         let tls = try web?.tlsConfiguration()

@@ -349,19 +349,31 @@ final class Dataplane: @unchecked Sendable {
     // MARK: Uplinks and published ports
 
     /// The host's uplinks: every link but lo, ours, and the ports of bridges.
-    func uplinks() throws -> [LinkInfo] {
-        try links.links().filter { link in
-            link.name != "lo" && link.masterIndex == 0 && !(link.alias ?? "").hasPrefix(Dataplane.aliasPrefix)
-        }
+    func uplinks() throws -> [LinkInfo] { try links.links().filter(Dataplane.isUplink) }
+
+    static func isUplink(_ link: LinkInfo) -> Bool {
+        link.name != "lo" && link.masterIndex == 0 && !(link.alias ?? "").hasPrefix(Dataplane.aliasPrefix)
     }
 
-    /// Attaches the uplink program to every uplink; returns their names.
-    func attachUplinks() throws -> [String] {
-        try uplinks().map { link in
-            try programs.attachUplink(interface: link.name, ifindex: UInt32(link.index))
-            return link.name
-        }
+    /// Attaches the uplink program to every uplink; returns those it is on.
+    func attachUplinks() throws -> [LinkInfo] {
+        try uplinks().filter(attachUplink)
     }
+
+    /// Attaches the uplink program its packets' headers need; false for a device whose
+    /// packets are neither Ethernet nor IP (it has no program).
+    func attachUplink(_ link: LinkInfo) throws -> Bool {
+        guard let program = Programs.uplinkProgram(type: link.type) else {
+            logger.warning("an uplink whose packets are neither Ethernet nor IP gets no uplink program",
+                           metadata: ["interface": "\(link.name)", "type": "\(link.type)"])
+            return false
+        }
+        try programs.attachUplink(program, interface: link.name, ifindex: UInt32(link.index))
+        return true
+    }
+
+    /// An uplink that went: its link pins go too (the kernel detached its programs).
+    func forgetUplink(name: String) { programs.forget(interface: name, ifindex: nil) }
 
     /// Attaches the socket hooks to --cgroup (default: the cgroup2 root).
     func attachSocketHooks(cgroup: String?) throws -> String {

@@ -5,8 +5,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// Tells the agent about links deleted in its namespace (a container's veth removed with
-/// `ip link del`, say) and about IPv4 addresses that come and go, as the kernel announces
-/// them. The netlink socket is read on a thread of its own, so that its blocking wait never
+/// `ip link del`, say), about links that appear or change (a new uplink) and about IPv4
+/// addresses that come and go, as the kernel announces them. The netlink socket is read on a thread of its own, so that its blocking wait never
 /// holds a thread of Swift's cooperative pool; events reach the agent through an
 /// AsyncStream, a burst of address changes as one.
 struct LinkWatch: Service {
@@ -15,6 +15,7 @@ struct LinkWatch: Service {
 
     func run() async throws {
         let events = try LinkEvents()
+        await agent.attachNewUplinks()  // those that came before the subscription
         let stopped = Mutex(false)
         let (stream, continuation) = AsyncStream.makeStream(of: [LinkEvents.Event].self)
         let thread = Thread {
@@ -28,7 +29,13 @@ struct LinkWatch: Service {
         defer { stopped.withLock { $0 = true } }
         for await batch in stream.cancelOnGracefulShutdown() {
             for event in batch {
-                if case let .linkRemoved(ifindex, name) = event { await agent.linkRemoved(ifindex: ifindex, name: name) }
+                switch event {
+                case let .linkRemoved(ifindex, name): await agent.linkRemoved(ifindex: ifindex, name: name)
+                // Most are Bridgeport's own veths: only a possible uplink is worth the hop.
+                case let .linkChanged(link) where link.isUp && Dataplane.isUplink(link): await agent.linkChanged(link)
+                case .linkChanged: break
+                case .addressChanged: break
+                }
             }
             if batch.contains(where: { if case .addressChanged = $0 { true } else { false } }) {
                 await agent.hostAddressesChanged()

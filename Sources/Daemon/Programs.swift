@@ -74,7 +74,7 @@ final class Programs: @unchecked Sendable {
         let programs: [(BPFObject, String, String)] = [
             (endpointObject, BP_PROG_ENDPOINT_INGRESS, endpointMode.rawValue),
             (endpointObject, BP_PROG_ENDPOINT_EGRESS, endpointMode.rawValue),
-            (uplinkObject, BP_PROG_UPLINK_INGRESS, uplinkMode.rawValue),
+            (uplinkObject, BP_PROG_UPLINK_INGRESS, uplinkMode.rawValue), (uplinkObject, BP_PROG_UPLINK_L3_INGRESS, uplinkMode.rawValue),
             (sockObject, BP_PROG_SOCK_CONNECT, "cgroup"), (sockObject, BP_PROG_SOCK_SENDMSG, "cgroup"),
             (sockObject, BP_PROG_SOCK_RECVMSG, "cgroup"), (sockObject, BP_PROG_SOCK_PEERNAME, "cgroup"),
         ]
@@ -181,9 +181,20 @@ final class Programs: @unchecked Sendable {
         for (key, value) in wanted { try maps.subnets.update(key, value) }
     }
 
-    func attachUplink(interface: String, ifindex: UInt32) throws {
-        try attach([(try uplinkObject.program(BP_PROG_UPLINK_INGRESS), .ingress)], interface: interface, ifindex: ifindex,
-                   mode: uplinkMode)
+    func attachUplink(_ program: String, interface: String, ifindex: UInt32) throws {
+        try attach([(try uplinkObject.program(program), .ingress)], interface: interface, ifindex: ifindex, mode: uplinkMode)
+    }
+
+    /// The uplink program for a device of this type (ARPHRD_*): at tc, an Ethernet device's
+    /// packets start with the Ethernet header; those of tunnels without one (tun and
+    /// WireGuard, ipip, sit, GRE, raw IP, PPP) with the IP header. Other types carry no IP.
+    static func uplinkProgram(type: UInt16) -> String? {
+        switch type {
+        case 1: BP_PROG_UPLINK_INGRESS  // ARPHRD_ETHER
+        // ARPHRD_NONE, _TUNNEL, _TUNNEL6, _SIT, _IPGRE, _IP6GRE, _RAWIP, _PPP
+        case 0xFFFE, 768, 769, 776, 778, 823, 519, 512: BP_PROG_UPLINK_L3_INGRESS
+        default: nil
+        }
     }
 
     /// Attaches programs as pinned tcx links; a link pinned by an earlier agent is

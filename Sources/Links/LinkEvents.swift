@@ -1,12 +1,15 @@
 import CLinux
 import Glibc
 
-/// Links removed and IPv4 addresses added or deleted in this network namespace, as the
-/// kernel announces them (RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR): how the agent learns of
-/// a veth deleted behind its back, or of an uplink address that changed.
+/// Links removed, added or changed and IPv4 addresses added or deleted in this network
+/// namespace, as the kernel announces them (RTM_DELLINK, RTM_NEWLINK, RTM_NEWADDR,
+/// RTM_DELADDR): how the agent learns of a veth deleted behind its back, of a new uplink,
+/// or of an uplink address that changed.
 public final class LinkEvents: @unchecked Sendable {
     public enum Event: Sendable, Equatable {
         case linkRemoved(ifindex: UInt32, name: String)
+        /// A new link, or one whose state changed (up, master, alias...). Its kind is nil.
+        case linkChanged(LinkInfo)
         case addressChanged(ifindex: UInt32)
     }
 
@@ -25,12 +28,13 @@ public final class LinkEvents: @unchecked Sendable {
     public func next(timeoutMilliseconds: Int32) -> [Event]? {
         var found: [Event] = []
         let rc = withUnsafeMutablePointer(to: &found) { list in
-            bp_link_events_read(fd, timeoutMilliseconds, { event, ifindex, name, context in
+            bp_link_events_read(fd, timeoutMilliseconds, { event, link, context in
                 let list = context!.assumingMemoryBound(to: [Event].self)
-                if event == Int32(BP_ADDRESS_CHANGED.rawValue) {
-                    list.pointee.append(.addressChanged(ifindex: UInt32(ifindex)))
-                } else {
-                    list.pointee.append(.linkRemoved(ifindex: UInt32(ifindex), name: String(cString: name!)))
+                let link = LinkInfo(link!.pointee)
+                switch event {
+                case Int32(BP_ADDRESS_CHANGED.rawValue): list.pointee.append(.addressChanged(ifindex: UInt32(link.index)))
+                case Int32(BP_LINK_CHANGED.rawValue): list.pointee.append(.linkChanged(link))
+                default: list.pointee.append(.linkRemoved(ifindex: UInt32(link.index), name: link.name))
                 }
             }, list)
         }

@@ -18,6 +18,22 @@ public struct LinkInfo: Hashable, Sendable {
     public var alias: String?
     /// ifindex of the bridge the link is attached to, 0 when none.
     public var masterIndex: Int
+    /// Its type (ARPHRD_*): 1 for Ethernet; tun and WireGuard (0xFFFE), ipip (768)... carry
+    /// packets without an Ethernet header.
+    public var type: UInt16 = 1
+    public var isUp = false
+
+    public init(name: String, index: Int, kind: String? = nil, alias: String? = nil, masterIndex: Int = 0,
+                type: UInt16 = 1, isUp: Bool = false) {
+        (self.name, self.index, self.kind, self.alias, self.masterIndex, self.type, self.isUp) = (name, index, kind, alias, masterIndex, type, isUp)
+    }
+
+    /// What enumeration and events report (see struct bp_link).
+    init(_ link: bp_link) {
+        self.init(name: link.name.map { String(cString: $0) } ?? "", index: Int(link.ifindex),
+                  kind: link.kind.map { String(cString: $0) }, alias: link.alias.map { String(cString: $0) },
+                  masterIndex: Int(link.master_ifindex), type: link.type, isUp: link.up != 0)
+    }
 }
 
 /// An rtnetlink socket bound to one network namespace: the caller's when `namespace` is
@@ -157,11 +173,8 @@ public final class RouteSocket: @unchecked Sendable {
         var result: [LinkInfo] = []
         try withUnsafeMutablePointer(to: &result) { list in
             try call("list", "links") {
-                bp_link_list($0, { context, name, index, kind, alias, master in
-                    context!.assumingMemoryBound(to: [LinkInfo].self).pointee.append(LinkInfo(
-                        name: name.map { String(cString: $0) } ?? "", index: Int(index),
-                        kind: kind.map { String(cString: $0) }, alias: alias.map { String(cString: $0) },
-                        masterIndex: Int(master)))
+                bp_link_list($0, { context, link in
+                    context!.assumingMemoryBound(to: [LinkInfo].self).pointee.append(LinkInfo(link!.pointee))
                 }, list)
             }
         }

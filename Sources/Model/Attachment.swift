@@ -68,7 +68,7 @@ extension Registry {
                 throw .invalidPortSpec("\(mapping.hostPort):\(mapping.containerPort)", "ports are 1 to 65535")
             }
             if taken.contains(where: { $0.conflicts(with: mapping) }) {
-                throw .portAllocated("\(mapping.hostIP):\(mapping.hostPort)/\(mapping.proto.rawValue)")
+                throw .portAllocated("\(mapping.hostIP):\(mapping.hostPort)")
             }
             taken.append(mapping)
         }

@@ -16,6 +16,7 @@ struct DataplaneFixture {
     let pinRoot: String
     let maps: BridgeportMaps
     let uplink: BPFProgram
+    let uplinkL3: BPFProgram
     let endpoint: BPFProgram
     let endpointEgress: BPFProgram
     let uplinkIfindex: UInt32
@@ -25,6 +26,15 @@ struct DataplaneFixture {
     func up(_ frame: [UInt8], ingress: Bool = true) throws -> TestRunResult {
         let (prog, ifindex) = (uplink, uplinkIfindex)
         return try Sandbox.inNetns(ns) { try prog.run(frame, ifindex: ifindex, ingressIfindex: ingress ? ifindex : 0) }
+    }
+
+    /// bp_up_ingress_l3 on a packet arriving on bpt-up as if it were a device without an
+    /// Ethernet header (tun, WireGuard). BPF_PROG_TEST_RUN takes the packet's first 14 bytes
+    /// for an Ethernet header all the same and sets skb->protocol from bytes 12-13: the
+    /// source address's first two, so a source of 8.0.x.x reads as IPv4.
+    func upL3(_ packet: [UInt8]) throws -> TestRunResult {
+        let (prog, ifindex) = (uplinkL3, uplinkIfindex)
+        return try Sandbox.inNetns(ns) { try prog.run(packet, ifindex: ifindex, ingressIfindex: ifindex) }
     }
 
     /// bp_ep_ingress on a frame the container sends (tc ingress of bpt-ep).
@@ -140,6 +150,7 @@ struct DataplaneFixture {
         let maps = try BridgeportMaps(pinRoot: pinRoot)
         let fixture = DataplaneFixture(ns: ns, pinRoot: pinRoot, maps: maps,
                                        uplink: try uplinkObject.program(BP_PROG_UPLINK_INGRESS),
+                                       uplinkL3: try uplinkObject.program(BP_PROG_UPLINK_L3_INGRESS),
                                        endpoint: try endpointObject.program(BP_PROG_ENDPOINT_INGRESS),
                                        endpointEgress: try endpointObject.program(BP_PROG_ENDPOINT_EGRESS),
                                        uplinkIfindex: up, endpointIfindex: epIndex)

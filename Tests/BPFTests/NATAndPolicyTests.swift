@@ -745,6 +745,30 @@ final class NATAndPolicyTests: XCTestCase {
         XCTAssertEqual(try f.drops(), [direct: 4 + 3 + 2 + 1])
     }
 
+    /// On a device without an Ethernet header (tun, WireGuard, ipip) packets start at the IP
+    /// header: bp_up_ingress_l3 filters direct access there as bp_up_ingress does on Ethernet
+    /// (which, given such a packet, sees no IPv4 and lets it pass: the hole), and a published
+    /// port's packet gets an Ethernet header before it goes straight to the container.
+    func testUplinkWithoutAnEthernetHeader() throws {
+        let f = try makeFixture()
+        let tunnelled = ip("8.0.0.7")  // reads as IPv4 to BPF_PROG_TEST_RUN (see upL3)
+        try f.setSubnet(ip("10.40.0.0"), 24, networkID: 1, flags: UInt16(BP_SUBNET_F_MASQUERADE.rawValue))
+        try f.inNS("ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "dev", "bpt-ep", "nud", "permanent")
+        try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
+
+        let direct = Array(Frame.tcp(src: tunnelled, dst: Self.container, sport: 40000, dport: 81).dropFirst(14))
+        assertUntouched(try f.up(direct), direct, "the Ethernet uplink program sees no IPv4 in a bare IP packet")
+        XCTAssertEqual(try f.drops(), [:])
+        assertShot(try f.upL3(direct), direct, "straight to a container through a tunnel")
+        XCTAssertEqual(try f.drops(), [dropKey(f.uplinkIfindex, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS): 1])
+
+        let syn = Array(Frame.tcp(src: tunnelled, dst: Self.hostIP, sport: Self.clientPort, dport: 5000).dropFirst(14))
+        let expected = Frame.tcp(src: tunnelled, dst: Self.container, sport: Self.clientPort, dport: 80)
+        try assertRewritten(try f.upL3(syn), to: Self.containerMAC + Self.gatewayMAC + Array(expected.dropFirst(12)),
+                            "a published port through a tunnel: an Ethernet header, then straight to the container")
+        XCTAssertEqual(try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx.packets, 1)
+    }
+
     // MARK: 6. robustness
 
     func testTruncatedPacketsAreNeverRewritten() throws {

@@ -194,6 +194,12 @@ check_output() {
 
 bp() { "$BIN" "$@"; }
 
+# host_drops INTERFACE REASON: packets the agent dropped on that uplink for REASON (its metrics).
+host_drops() {
+    in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
+        awk -v i="interface=\"$1\"" -v r="reason=\"$2\"" '/^bridgeport_host_network_drops_total\{/ && index($0, i) && index($0, r) { n += $2 } END { print n + 0 }'
+}
+
 # eventually SECONDS command...: retries the command until it succeeds, then runs it once more
 # for the record (its output and status).
 eventually() { local t=$1; shift; for _ in $(seq 1 $((t * 10))); do "$@" >/dev/null 2>&1 && break; sleep 0.1; done; "$@"; }

@@ -178,7 +178,7 @@ static __always_inline int bp_icmp_error(struct __sk_buff *skb, const struct bp_
 	}
 	if (p->fragment)
 		bp_remember_fragment(p, flow.nat_ip, outer_dest ? flow.ifindex : 0);
-	*verdict = outer_dest ? bp_deliver_to_endpoint(skb, p->saddr, flow.nat_ip, flow.ifindex)
+	*verdict = outer_dest ? bp_deliver_to_endpoint(skb, p, flow.nat_ip, flow.ifindex)
 			      : bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	return 1;
 }

@@ -19,7 +19,7 @@
 #define AF_INET 2
 #endif
 #ifndef BPF_FIB_LOOKUP_SRC
-#define BPF_FIB_LOOKUP_SRC (1U << 4)  /* Linux 6.8: also give the route's preferred source */
+#define BPF_FIB_LOOKUP_SRC (1U << 4)  /* Linux 6.7: also give the route's preferred source */
 #endif
 
 static __always_inline __u32 bp_l4_csum_off(const struct bp_packet *p)
@@ -227,24 +227,28 @@ static __always_inline int bp_route_out(struct __sk_buff *skb, const struct bp_p
  * from an uplink): no bridge, no second pass through the backlog queue. The
  * routing table still decides: the route to the container must be known and
  * its neighbour resolved, which gives both MAC addresses; otherwise the
- * packet goes the way bp_redirect_by_route sends it, which resolves the
- * neighbour. The packet skips the veth's own tc egress, so it is counted as
- * the container's receive traffic here.
+ * packet goes by bpf_redirect_neigh, which resolves the neighbour. The packet skips the veth's own tc egress, so it is counted as
+ * the container's receive traffic here. A packet of a device without an
+ * Ethernet header (p->l3_off 0: WireGuard, tun) gets one first, as both
+ * redirects need one (bpf_skb_change_head, made for this).
  */
-static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, __u32 saddr, __u32 daddr, __u32 ifindex)
+static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, const struct bp_packet *p, __u32 daddr, __u32 ifindex)
 {
 	struct bpf_fib_lookup fib;
-	long rc = bp_route(skb, saddr, daddr, 0, &fib);
+	long rc = bp_route(skb, p->saddr, daddr, 0, &fib);
 
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return BP_CONTINUE;  /* no route: leave it to the kernel */
-	struct ethhdr eth;
+	struct ethhdr eth = { .h_proto = bpf_htons(ETH_P_IP) };
 
 	__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
-	if (!ifindex || bpf_skb_store_bytes(skb, 0, &eth, 2 * ETH_ALEN, 0))
+	if (!p->l3_off && bpf_skb_change_head(skb, sizeof(eth), 0))
+		return BP_CONTINUE;  /* no room: the kernel routes it, translated as it is */
+	/* An Ethernet frame keeps its type; a new header gets all of it. */
+	__u32 len = p->l3_off ? 2 * ETH_ALEN : sizeof(eth);
+
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || !ifindex || bpf_skb_store_bytes(skb, 0, &eth, len, 0))
 		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	bp_count_traffic(ifindex, skb->len, BP_TRAFFIC_RX);
 	return bpf_redirect_peer(ifindex, 0);
@@ -278,7 +282,7 @@ static __always_inline int bp_apply_routed(struct __sk_buff *skb, const struct b
 	    (flow->peer_port && bp_rewrite_port(skb, p, !dest, flow->peer_port) < 0))
 		return bp_drop(skb, BP_DROP_MALFORMED, direction);
 	if (dest)
-		return bp_deliver_to_endpoint(skb, p->saddr, flow->nat_ip, flow->ifindex);
+		return bp_deliver_to_endpoint(skb, p, flow->nat_ip, flow->ifindex);
 	return bpf_redirect_neigh(out, NULL, 0, 0);
 }
 
@@ -518,7 +522,7 @@ static __always_inline int bp_follow_fragment(struct __sk_buff *skb, const struc
 	else if (bp_rewrite_ip(skb, p, dest, nat.addr) < 0)
 		*verdict = bp_drop(skb, BP_DROP_MALFORMED, dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
 	else
-		*verdict = dest ? bp_deliver_to_endpoint(skb, p->saddr, nat.addr, nat.ifindex)
+		*verdict = dest ? bp_deliver_to_endpoint(skb, p, nat.addr, nat.ifindex)
 				: bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	return 1;
 }

@@ -89,22 +89,27 @@ static __always_inline void bp_pull_headers(struct __sk_buff *skb)
 /*
  * 0 for an IPv4 packet (ports filled when present); BP_PARSE_NOT_IPV4 for another frame;
  * BP_PARSE_MALFORMED for an IPv4 one whose header is invalid or cut, or whose TCP or UDP
- * header (a first fragment's too) is cut.
+ * header (a first fragment's too) is cut. `l2_len` is where the IP header starts: ETH_HLEN,
+ * or 0 at tc of a device without an Ethernet header (WireGuard, tun, ipip), whose packets
+ * say what they are in skb->protocol alone. Callers pass a constant: the compiler keeps
+ * one path.
  */
-static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet *p)
+static __always_inline int bp_parse_l3(struct __sk_buff *skb, struct bp_packet *p, __u32 l2_len)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
-	struct iphdr *ip = data + sizeof(*eth);
+	struct iphdr *ip = data + l2_len;
 
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if (l2_len && ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP)))
+		return BP_PARSE_NOT_IPV4;
+	if (!l2_len && skb->protocol != bpf_htons(ETH_P_IP))
 		return BP_PARSE_NOT_IPV4;
 	if ((void *)(ip + 1) > data_end || ip->ihl < 5 || ip->version != 4 || (void *)ip + ip->ihl * 4 > data_end)
 		return BP_PARSE_MALFORMED;
 
-	p->l3_off = sizeof(*eth);
-	p->l4_off = sizeof(*eth) + ip->ihl * 4;  /* IP options are skipped, not parsed */
+	p->l3_off = l2_len;
+	p->l4_off = l2_len + ip->ihl * 4;  /* IP options are skipped, not parsed */
 	p->saddr = ip->saddr;
 	p->daddr = ip->daddr;
 	p->proto = ip->protocol;
@@ -156,6 +161,12 @@ static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet
 	p->dport = ports[1];
 	p->has_ports = 1;
 	return 0;
+}
+
+/* An Ethernet frame's IPv4 packet (see bp_parse_l3). */
+static __always_inline int bp_parse_ipv4(struct __sk_buff *skb, struct bp_packet *p)
+{
+	return bp_parse_l3(skb, p, sizeof(struct ethhdr));
 }
 
 /* The packet's tuple, as the flow table keys it. */

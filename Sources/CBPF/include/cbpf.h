@@ -84,4 +84,16 @@ int cbpf_tc_destroy_clsact(int ifindex);
  * namespace; 0 means loopback). Stores the program's return value in *retval. */
 int cbpf_test_run_skb(int prog_fd, const void *packet, __u32 size, __u32 ifindex, __u32 *retval);
 
+/* ---- kernel features the programs need ---------------------------------------------
+ * Each returns 1 when the running kernel has the feature, 0 when it has not, and a
+ * negative errno when the probe itself could not run (no CAP_BPF, say). */
+
+/* bpf_fib_lookup with BPF_FIB_LOOKUP_SRC (Linux 6.7): masquerade's source address. */
+int cbpf_probe_fib_lookup_src(void);
+/* bpf_redirect_peer from tc programs (Linux 5.10). */
+int cbpf_probe_redirect_peer(void);
+/* tcx links (Linux 6.6), attached to lo of a network namespace that a thread of the
+ * probe's own makes and that goes with it: the caller's namespace is never touched. */
+int cbpf_probe_tcx(void);
+
 #endif /* CBPF_H */

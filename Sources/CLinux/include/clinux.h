@@ -57,9 +57,20 @@ int bp_route_replace_default(bp_nl *nl, uint32_t gateway, const char *dev);
 // Removes the default route if there is one (no route is success).
 int bp_route_del_default(bp_nl *nl);
 
+// A link as enumeration and events report it; its strings (NULL when absent) are valid
+// only during the callback.
+struct bp_link {
+    const char *name;
+    const char *kind;      // "bridge", "veth"...; NULL for plain devices (and in events)
+    const char *alias;
+    int ifindex;
+    int master_ifindex;    // 0 when none
+    unsigned short type;   // ARPHRD_*: what headers its packets have
+    unsigned char up;      // IFF_UP
+};
+
 // Enumeration. Callbacks get plain values that are valid only during the call.
-typedef void (*bp_link_cb)(void *ctx, const char *name, int ifindex, const char *kind,
-                           const char *alias, int master_ifindex);
+typedef void (*bp_link_cb)(void *ctx, const struct bp_link *link);
 int bp_link_list(bp_nl *nl, bp_link_cb cb, void *ctx);
 // Every IPv4 address (with its prefix) and every IPv4 route destination of the namespace
 // (all tables), used to pick subnets that overlap nothing the host uses.
@@ -120,14 +131,14 @@ int bp_exec_in(pid_t pid, char *const argv[]);
 // tell a live container from a reused PID. -ESRCH when there is no such process.
 int bp_process_start_time(pid_t pid, unsigned long long *ticks);
 
-// Link removals and IPv4 address changes in the calling thread's network namespace: a
-// netlink socket (or -errno) from which bp_link_events_read reports each removed link
-// (RTM_DELLINK: BP_LINK_REMOVED with its index and name) and each added or deleted
-// address (RTM_NEWADDR, RTM_DELADDR: BP_ADDRESS_CHANGED with the link's index) to cb.
-// The read waits up to timeout_ms for messages; it returns 0, or -errno once the socket
-// is unusable.
-enum bp_link_event { BP_LINK_REMOVED = 1, BP_ADDRESS_CHANGED = 2 };
-typedef void (*bp_link_event_cb)(int event, int ifindex, const char *name, void *ctx);
+// Link and IPv4 address changes in the calling thread's network namespace: a netlink
+// socket (or -errno) from which bp_link_events_read reports each removed link
+// (RTM_DELLINK: BP_LINK_REMOVED), each new or changed one (RTM_NEWLINK: BP_LINK_CHANGED)
+// and each added or deleted address (RTM_NEWADDR, RTM_DELADDR: BP_ADDRESS_CHANGED, with
+// the link's index alone) to cb. The read waits up to timeout_ms for messages; it
+// returns 0, or -errno once the socket is unusable.
+enum bp_link_event { BP_LINK_REMOVED = 1, BP_ADDRESS_CHANGED = 2, BP_LINK_CHANGED = 3 };
+typedef void (*bp_link_event_cb)(int event, const struct bp_link *link, void *ctx);
 int bp_link_events_open(void);
 int bp_link_events_read(int fd, int timeout_ms, bp_link_event_cb cb, void *ctx);
 

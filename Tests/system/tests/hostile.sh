@@ -80,3 +80,25 @@ check_output "a datagram in 3 fragments is translated and answered" "^53 198\.51
 check_fails "overlapping fragments are never answered (the receiver's reassembly drops them)" 1 'no answer' \
     craft udp 198.51.100.1 5353 --fragments 3 --overlap --payload "$(printf 'o%.0s' $(seq 1 64))"
 check_output "still answering after all that" '^53 198\.51\.100\.2 after$' craft udp 198.51.100.1 5353 --payload after
+
+# A spoofed frame on a new uplink: a veth moved into the host after the agent started gets
+# the uplink program at once, so that from beyond it a NAT network's container (h1) and
+# an internal network's are not reached straight by their addresses (direct_access).
+LAN=$TAG-lan
+NEW=$TAG-new
+netns_add "$LAN"
+check "an internal network with a UDP server" bash -c "'$BIN' network create --internal --subnet 10.67.0.0/24 hin >/dev/null &&
+    '$BIN' run -d --name hisrv --net hin -- python3 '$TOOLS/echo.py' --udp 53 >/dev/null"
+for _ in $(seq 1 50); do bp logs hisrv | grep -q ready && break; sleep 0.1; done
+check "a new uplink: a veth moved in from a LAN after the start" bash -c "
+    ip -n $LAN link add lan0 type veth peer name $NEW && ip -n $LAN link set $NEW netns $HOST_NS &&
+    ip -n $LAN addr add 198.18.7.2/24 dev lan0 && ip -n $LAN link set lan0 up &&
+    ip -n $LAN route add 10.64.0.0/24 via 198.18.7.1 && ip -n $LAN route add 10.67.0.0/24 via 198.18.7.1 &&
+    ip -n $HOST_NS addr add 198.18.7.1/24 dev $NEW && ip -n $HOST_NS link set $NEW up"
+sleep 0.5  # the agent hears of it (the tests of uplinks.sh wait for an answer instead)
+check_fails "from beyond it, a ping straight to a NAT network's container is lost" 1 '100% packet loss' \
+    nsenter --net=/run/netns/"$LAN" ping -c 1 -W 1 "$(ip_of h1)"
+check_fails "and a datagram straight to an internal network's server gets no answer" 1 'no answer' \
+    nsenter --net=/run/netns/"$LAN" python3 "$TOOLS/craft.py" udp "$(ip_of hisrv)" 53
+[ "$(host_drops "$NEW" direct_access)" -ge 2 ] && pass "both are counted as direct_access on the new uplink" ||
+    fail "direct_access drops on $NEW: $(host_drops "$NEW" direct_access)"

@@ -19,7 +19,7 @@ import socket
 import struct
 import sys
 
-from inet import checksum
+from inet import ip_header, udp_segment
 
 
 def source_for(dst):
@@ -28,25 +28,13 @@ def source_for(dst):
     return probe.getsockname()[0]
 
 
-def ip_header(src, dst, payload_len, ttl, options, ident, frag_field=0x4000):
-    opts = options + b"\0" * (-len(options) % 4)
-    ihl = 5 + len(opts) // 4
-    header = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, ihl * 4 + payload_len, ident, frag_field, ttl,
-                         socket.IPPROTO_UDP, 0, socket.inet_aton(src), socket.inet_aton(dst)) + opts
-    return header[:10] + struct.pack("!H", checksum(header)) + header[12:]
-
-
 def udp(args):
     src = source_for(args.dst)
     answer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     answer.bind((src, 0))
     answer.settimeout(2)
     sport = answer.getsockname()[1]
-    payload = args.payload.encode()
-    length = 8 + len(payload)
-    pseudo = socket.inet_aton(src) + socket.inet_aton(args.dst) + struct.pack("!BBH", 0, socket.IPPROTO_UDP, length)
-    segment = struct.pack("!HHHH", sport, args.port, length, 0) + payload
-    segment = segment[:6] + struct.pack("!H", checksum(pseudo + segment) or 0xFFFF) + segment[8:]
+    segment = udp_segment(src, args.dst, sport, args.port, args.payload.encode())
     options = b"\x01\x01\x01\x01" if args.options else b""  # four NOPs: a header with options
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     ident = random.randrange(1, 65535)
