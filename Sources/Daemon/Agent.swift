@@ -73,7 +73,7 @@ public actor Agent {
             repairs += try dataplane.ensureNetwork(network)
         }
         try dataplane.refreshHostAddresses()
-        try dataplane.syncSubnets(registry.networks)
+        try dataplane.syncSubnets(registry)
         let uplinks = try dataplane.attachUplinks()
         logger.info("published ports answer on the uplinks", metadata: ["uplinks": "\(uplinks.joined(separator: ","))"])
         for container in registry.containers {
@@ -96,6 +96,7 @@ public actor Agent {
             try updateDefaultRoute(container)
         }
         repairs += try reconcileAttachments()
+        try dataplane.syncSubnets(registry)
         try dataplane.syncPorts(registry)
         // Other runtimes' namespaces too, while they exist: their containers reach published ports.
         try dataplane.syncNamespaces(containers: registry.containers.filter(usesOwnNamespace).map { container in
@@ -149,7 +150,7 @@ public actor Agent {
         try dataplane.refreshHostAddresses()
         registry.networks.append(network)
         undo.add { self.registry.networks.removeAll { $0.id == network.id } }
-        try dataplane.syncSubnets(registry.networks)
+        try dataplane.syncSubnets(registry)
         undo.cancel()
         logger.info("network created", metadata: ["network": "\(network.name)", "driver": "\(network.driver)", "subnet": "\(network.subnet!)"])
     }
@@ -171,7 +172,7 @@ public actor Agent {
         registry.networks.removeAll { $0.id == network.id }
         dataplane.removeNetwork(network)
         try dataplane.refreshHostAddresses()
-        try dataplane.syncSubnets(registry.networks)
+        try dataplane.syncSubnets(registry)
         logger.info("network removed", metadata: ["network": "\(network.name)"])
     }
 
@@ -348,7 +349,10 @@ public actor Agent {
     /// its metric series end; the container keeps running without that interface, and
     /// the next start of the agent recreates it.
     public func linkRemoved(ifindex: UInt32, name: String) {
-        if let attachment = registry.attachments.first(where: { $0.hostInterface == name }) {
+        // An attachment's veth by that name that exists is a newer one: the main mode names
+        // a container's veth after its ID, so a stop and start (a DEL and an ADD) remove and
+        // make the same name, and the removal may be read after the ADD.
+        if let attachment = registry.attachments.first(where: { $0.hostInterface == name }), !dataplane.linkExists(name) {
             try? detachAttachment(attachment.containerID, attachment.interface)
             return
         }
