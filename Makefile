@@ -14,10 +14,14 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev l
                 pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk etcd-server \
                 containernetworking-plugins
 
-.PHONY: deps bench-deps bpf build test demo demo-down bench clean
+.PHONY: deps bench-deps runtime-deps bpf build test test-runtimes demo demo-down bench clean
 
 # ... and the ones only `make bench` needs (the paths it compares Bridgeport with).
 BENCH_PACKAGES := iptables iperf3 socat
+
+# ... and the ones `make test-runtimes` runs: real, unmodified container runtimes (their
+# daemons run in the tests' own namespaces) and a static busybox for their image.
+RUNTIME_PACKAGES := podman runc containerd busybox-static
 
 # apt_install: installs whichever of the packages given is missing.
 define apt_install
@@ -33,6 +37,9 @@ deps:
 
 bench-deps: deps
 	$(call apt_install,$(BENCH_PACKAGES))
+
+runtime-deps: deps
+	$(call apt_install,$(RUNTIME_PACKAGES))
 
 # The objects are embedded in the binary (Sources/CBPF/embedded.c): touching it makes
 # SwiftPM embed them again.
@@ -51,6 +58,10 @@ build: deps bpf
 test: build
 	$(SWIFT) test
 	Tests/system/run.sh $(BIN)
+
+# Podman and containerd with bridgeport-cni (Tests/runtimes): longer, so apart from `make test`.
+test-runtimes: build runtime-deps
+	Tests/system/run.sh $(BIN) $(wildcard $(CURDIR)/Tests/runtimes/*.sh)
 
 demo: build
 	Tests/system/demo.sh $(BIN) $(if $(KEEP),--keep)
