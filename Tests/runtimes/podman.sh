@@ -46,6 +46,8 @@ podman_down() {
     for ns in $namespaces; do [ -e "$ns" ] && { umount -l "$ns"; rm -f "$ns"; }; done
 }
 on_down podman_down
+# Podman keeps a blob cache and libcni its results under /var/lib whatever the options: made here, removed here.
+for dir in /var/lib/containers /var/lib/cni; do [ -e "$dir" ] || on_down rm -rf "$dir"; done
 
 busybox_rootfs "$P/rootfs.tar"
 check "the busybox image is imported" pm import -q "$P/rootfs.tar" localhost/busybox
