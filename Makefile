@@ -14,17 +14,32 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev l
                 pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk etcd-server \
                 containernetworking-plugins
 
-.PHONY: deps bench-deps bpf build test demo demo-down bench clean
+.PHONY: deps bench-deps runtime-deps bpf build test test-runtimes demo demo-down bench clean
 
 # ... and the ones only `make bench` needs (the paths it compares Bridgeport with).
 BENCH_PACKAGES := iptables iperf3 socat
 
-# apt_install: installs whichever of the packages given is missing.
+# ... and the ones `make test-runtimes` runs: real, unmodified container runtimes (their
+# daemons run in the tests' own namespaces) and a static busybox for their image.
+RUNTIME_PACKAGES := podman runc containerd docker.io busybox-static
+
+# apt_install: installs whichever of the packages given is missing, without starting any
+# daemon in the machine's namespaces (containerd, dockerd, etcd and Prometheus would start on
+# install otherwise): Debian's maintainer scripts ask /usr/sbin/policy-rc.d first, and it must
+# answer 101. One the machine has is kept as it is, and must answer 101; else one is put
+# there for the install and taken away after.
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
+	  made=; \
+	  if [ -e /usr/sbin/policy-rc.d ]; then \
+	    /usr/sbin/policy-rc.d; answer=$$?; \
+	    [ $$answer -eq 101 ] || { echo "/usr/sbin/policy-rc.d answers $$answer, not 101: installing $$missing would start daemons" >&2; exit 1; }; \
+	  else printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made=1; fi; \
 	  echo "installing: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; status=$$?; \
+	  [ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d; \
+	  exit $$status; \
 	fi
 endef
 
@@ -33,6 +48,9 @@ deps:
 
 bench-deps: deps
 	$(call apt_install,$(BENCH_PACKAGES))
+
+runtime-deps: deps
+	$(call apt_install,$(RUNTIME_PACKAGES))
 
 # The objects are embedded in the binary (Sources/CBPF/embedded.c): touching it makes
 # SwiftPM embed them again.
@@ -51,6 +69,11 @@ build: deps bpf
 test: build
 	$(SWIFT) test
 	Tests/system/run.sh $(BIN)
+
+# Podman with bridgeport-cni and dockerd with the remote driver (Tests/runtimes): longer, so
+# apart from `make test`.
+test-runtimes: build runtime-deps
+	Tests/system/run.sh $(BIN) $(wildcard $(CURDIR)/Tests/runtimes/*.sh)
 
 demo: build
 	Tests/system/demo.sh $(BIN) $(if $(KEEP),--keep)

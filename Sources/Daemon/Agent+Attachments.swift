@@ -22,8 +22,10 @@ extension Agent {
         undo.add {
             self.registry.attachments.removeAll { $0.id == attachment.id }
             if let previous { self.registry.attachments.append(previous) }
+            try? self.dataplane.syncSubnets(self.registry)
             try? self.dataplane.syncPorts(self.registry)
         }
+        try dataplane.syncSubnets(registry)
         try dataplane.syncPorts(registry)
         undo.cancel()
         logger.info("attachment equipped", metadata: ["container": "\(attachment.containerID)", "interface": "\(attachment.hostInterface)",
@@ -48,6 +50,7 @@ extension Agent {
         if !registry.attachments.contains(where: { $0.namespace == attachment.namespace }) {
             dataplane.unregister(containerNamespace: attachment.namespace)
         }
+        try dataplane.syncSubnets(registry)
         try dataplane.syncPorts(registry)
         logger.info("attachment removed", metadata: ["container": "\(containerID)", "interface": "\(attachment.hostInterface)"])
     }

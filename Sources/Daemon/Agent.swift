@@ -76,7 +76,7 @@ public actor Agent {
             repairs += try dataplane.ensureNetwork(network)
         }
         try dataplane.refreshHostAddresses()
-        try dataplane.syncSubnets(registry.networks)
+        try dataplane.syncSubnets(registry)
         for link in try dataplane.attachUplinks() { uplinks[UInt32(link.index)] = link.name }
         logger.info("published ports answer on the uplinks", metadata: ["uplinks": "\(uplinks.values.sorted().joined(separator: ","))"])
         for container in registry.containers {
@@ -99,6 +99,7 @@ public actor Agent {
             try updateDefaultRoute(container)
         }
         repairs += try reconcileAttachments()
+        try dataplane.syncSubnets(registry)
         try dataplane.syncPorts(registry)
         // Other runtimes' namespaces too, while they exist: their containers reach published ports.
         try dataplane.syncNamespaces(containers: registry.containers.filter(usesOwnNamespace).map { container in
@@ -152,7 +153,7 @@ public actor Agent {
         try dataplane.refreshHostAddresses()
         registry.networks.append(network)
         undo.add { self.registry.networks.removeAll { $0.id == network.id } }
-        try dataplane.syncSubnets(registry.networks)
+        try dataplane.syncSubnets(registry)
         undo.cancel()
         logger.info("network created", metadata: ["network": "\(network.name)", "driver": "\(network.driver)", "subnet": "\(network.subnet!)"])
     }
@@ -174,7 +175,7 @@ public actor Agent {
         registry.networks.removeAll { $0.id == network.id }
         dataplane.removeNetwork(network)
         try dataplane.refreshHostAddresses()
-        try dataplane.syncSubnets(registry.networks)
+        try dataplane.syncSubnets(registry)
         logger.info("network removed", metadata: ["network": "\(network.name)"])
     }
 
@@ -353,7 +354,10 @@ public actor Agent {
     public func linkRemoved(ifindex: UInt32, name: String) {
         // Another runtime's veth may have counted as an uplink before it was equipped: go on.
         if let uplink = uplinks.removeValue(forKey: ifindex) { dataplane.forgetUplink(name: uplink) }
-        if let attachment = registry.attachments.first(where: { $0.hostInterface == name }) {
+        // An attachment's veth by that name that exists is a newer one: the main mode names
+        // a container's veth after its ID, so a stop and start (a DEL and an ADD) remove and
+        // make the same name, and the removal may be read after the ADD.
+        if let attachment = registry.attachments.first(where: { $0.hostInterface == name }), !dataplane.linkExists(name) {
             try? detachAttachment(attachment.containerID, attachment.interface)
             return
         }

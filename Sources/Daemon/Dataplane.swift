@@ -222,7 +222,7 @@ final class Dataplane: @unchecked Sendable {
     }
 
     /// Tells the programs every network's subnet (isolation, direct-access filtering).
-    func syncSubnets(_ networks: [Network]) throws { try programs.syncSubnets(networks) }
+    func syncSubnets(_ registry: Registry) throws { try programs.syncSubnets(registry.networks, chained: registry.chainedSubnets) }
 
     /// A link someone else deleted: what the maps hold for it goes too.
     func forgetRemovedLink(name: String, ifindex: UInt32, address: IPv4Address?) {
@@ -272,7 +272,8 @@ final class Dataplane: @unchecked Sendable {
                                     hostInterface: attachment.hostInterface, containerInterface: attachment.interface, order: 0)
             try programs.attachEndpoint(interface: attachment.hostInterface, ifindex: UInt32(index), endpoint: endpoint, network: network)
         } else {
-            try programs.attachForeign(interface: attachment.hostInterface, ifindex: UInt32(index), ip: attachment.ip, mac: attachment.mac)
+            try programs.attachForeign(interface: attachment.hostInterface, ifindex: UInt32(index), ip: attachment.ip, mac: attachment.mac,
+                                       networkNumber: attachment.networkNumber)
         }
     }
 
@@ -473,12 +474,14 @@ final class Dataplane: @unchecked Sendable {
                 Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto),
                           directOnly: routed)
             }
-        } + attached
-        // A routed network's ports have no host port to hold.
+        }
+        // A routed network's ports have no host port to hold. Other runtimes' (CNI) ports are
+        // theirs to hold, as with the portmap plugin: Podman binds them itself after the ADD
+        // (conmon holds them while the container runs), and fails to start if they are taken.
         for (port, error) in hostPorts.sync(published.filter { !$0.directOnly }.map(\.mapping)) {
             logger.warning("a published host port is not held: host processes may use it", metadata: ["port": "\(port.proto.rawValue) \(port)", "error": "\(error)"])
         }
-        try programs.syncPorts(published)
+        try programs.syncPorts(published + attached)
     }
 
     /// Where a container's ports lead: its first bridge endpoint, and whether that is on a

@@ -129,11 +129,13 @@ final class Programs: @unchecked Sendable {
     }
 
     /// An interface another runtime made (a CNI chain's veth): anti-spoofing and
-    /// counters only; Bridgeport knows neither its network (no isolation) nor masquerades
-    /// for it (the runtime's chain does).
-    func attachForeign(interface: String, ifindex: UInt32, ip: IPv4Address, mac: MACAddress) throws {
-        try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes, networkID: 0,
-                                                           flags: UInt32(BP_EP_F_ENFORCE_SOURCE.rawValue)))
+    /// counters; isolation when its network's subnet is known (`networkNumber`, see
+    /// syncSubnets). Bridgeport never masquerades for it (the runtime's chain does).
+    func attachForeign(interface: String, ifindex: UInt32, ip: IPv4Address, mac: MACAddress, networkNumber: UInt16?) throws {
+        var flags = BP_EP_F_ENFORCE_SOURCE.rawValue
+        if networkNumber != nil { flags |= BP_EP_F_ISOLATED.rawValue }
+        try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes, networkID: networkNumber ?? 0,
+                                                           flags: UInt32(flags)))
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: false, ours: false)
     }
 
@@ -163,10 +165,14 @@ final class Programs: @unchecked Sendable {
     }
 
     /// Makes the subnet map hold exactly the networks' subnets, with what direct routing
-    /// reaches of each (its gateway mode). A macvlan network's subnet is on the LAN: the
-    /// uplink lets all its traffic pass.
-    func syncSubnets(_ networks: [Network]) throws {
+    /// reaches of each (its gateway mode), and CNI chains' subnets (`chained`, by their
+    /// numbers: isolation only). A macvlan network's subnet is on the LAN: the uplink lets
+    /// all its traffic pass.
+    func syncSubnets(_ networks: [Network], chained: [IPv4Network: UInt16]) throws {
         var wanted: [bp_subnet_key: bp_subnet] = [:]
+        for (subnet, number) in chained {
+            wanted[bp_subnet_key(prefixlen: UInt32(subnet.prefixLength), ip: subnet.address.value.bigEndian)] = bp_subnet(network_id: number, flags: 0)
+        }
         for network in networks where network.driver.hasEndpoints {
             guard let subnet = network.subnet else { continue }
             let key = bp_subnet_key(prefixlen: UInt32(subnet.prefixLength), ip: subnet.address.value.bigEndian)

@@ -19,6 +19,11 @@ public struct Attachment: Codable, Sendable, Hashable, Identifiable {
     /// A Bridgeport network the interface hangs on (Docker's remote driver): its policy
     /// applies, and the veth is Bridgeport's to remove. Nil for a CNI chain's veth.
     public var networkID: String? = nil
+    /// A CNI chain's network, as the previous plugin's result gives it (its address's
+    /// prefix), and the number it has in the maps: isolated from the other networks as
+    /// a Bridgeport network is. Nil when the runtime gave no prefix (no isolation).
+    public var subnet: IPv4Network? = nil
+    public var networkNumber: UInt16? = nil
 
     public var id: String { containerID + "/" + interface }
 
@@ -39,11 +44,13 @@ public struct AttachmentRequest: Codable, Sendable {
     public var ip: String
     public var mac: String
     public var ports: [PortMapping]
+    /// The CNI network's subnet ("10.88.0.0/16"), from the previous plugin's result.
+    public var subnet: String? = nil
 
     public init(containerID: String, interface: String, network: String, namespace: String, hostInterface: String,
-                ip: String, mac: String, ports: [PortMapping]) {
+                ip: String, mac: String, ports: [PortMapping], subnet: String? = nil) {
         self.containerID = containerID; self.interface = interface; self.network = network; self.namespace = namespace
-        self.hostInterface = hostInterface; self.ip = ip; self.mac = mac; self.ports = ports
+        self.hostInterface = hostInterface; self.ip = ip; self.mac = mac; self.ports = ports; self.subnet = subnet
     }
 }
 
@@ -59,9 +66,21 @@ extension Registry {
         guard let mac = MACAddress(request.mac) else {
             throw .invalidOption("mac=\(request.mac)", "expected a MAC address like 02:42:0a:16:00:05")
         }
-        let attachment = Attachment(containerID: request.containerID, interface: request.interface, network: request.network,
+        var attachment = Attachment(containerID: request.containerID, interface: request.interface, network: request.network,
                                     namespace: request.namespace, hostInterface: request.hostInterface, ip: ip, mac: mac,
                                     ports: request.ports)
+        if let text = request.subnet {
+            let subnet = try IPv4Network.parse(text)
+            guard subnet.contains(ip) else { throw .invalidIP(request.ip, "the address is not in the network's subnet \(subnet)") }
+            if let network = networks.first(where: { $0.subnet.map(subnet.overlaps) == true }) {
+                throw .invalidOption("subnet=\(subnet)", "it overlaps Bridgeport's network \(network.name)")
+            }
+            attachment.subnet = subnet
+            // The CNI network's number: the one its other attachments have, or a new one.
+            attachment.networkNumber = attachments.first { $0.id != attachment.id && $0.network == request.network && $0.subnet == subnet }?
+                .networkNumber ?? unusedLocalNumber()
+            guard attachment.networkNumber != nil else { throw .networksExhausted }
+        }
         var taken = containers.flatMap(\.ports) + attachments.filter { $0.id != attachment.id }.flatMap(\.ports)
         for mapping in attachment.ports {
             guard mapping.hostPort > 0, mapping.containerPort > 0 else {

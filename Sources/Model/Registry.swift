@@ -66,11 +66,19 @@ public struct Registry: Sendable {
         return [bridge, host, none]
     }
 
-    /// The smallest local number no network has (see Network.localNumber), or nil when all
-    /// 65,535 are taken.
+    /// The smallest local number no network has (see Network.localNumber), nor a CNI chain's
+    /// network (Attachment.networkNumber), or nil when all 65,535 are taken.
     public func unusedLocalNumber() -> UInt16? {
-        let used = Set(networks.compactMap(\.localNumber))
+        let used = Set(networks.compactMap(\.localNumber) + attachments.compactMap(\.networkNumber))
         return (1...UInt16.max).first { !used.contains($0) }
+    }
+
+    /// The subnets of CNI chains' networks with their numbers, which the programs isolate
+    /// as they isolate Bridgeport's networks.
+    public var chainedSubnets: [IPv4Network: UInt16] {
+        attachments.reduce(into: [:]) { subnets, attachment in
+            if let subnet = attachment.subnet, let number = attachment.networkNumber { subnets[subnet] = number }
+        }
     }
 
     /// Gives every network that has none (a store of an earlier version) a local number;

@@ -66,7 +66,7 @@ enum BridgeportCNI {
         let chained = try ChainedInterface(prevResult: result, interface: interface)
         let request = AttachmentRequest(containerID: containerID, interface: interface, network: configuration.name, namespace: netns,
                                         hostInterface: chained.hostInterface, ip: chained.ip, mac: chained.mac,
-                                        ports: ports)
+                                        ports: ports, subnet: chained.subnet)
         do {
             let _: Attachment = try await client.post("/v1/attachments", request)
         } catch let error as ClientError {

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// The CNI specification's error codes (1.0, and 50 from 1.1's STATUS).
 enum CNIError: Error {
@@ -97,10 +98,13 @@ struct CNIConfiguration {
 /// The container interface a previous plugin (the reference `bridge`) made, read from
 /// its result: the interface named CNI_IFNAME in the sandbox, its IPv4 address and MAC,
 /// and the host-side veth (the last interface outside a sandbox listed before it).
+/// The network's subnet is the address's prefix, when the gateway is in it (an IPAM that
+/// hands out /32s says nothing of the network: no subnet, no isolation).
 struct ChainedInterface {
     var hostInterface: String
     var ip: String
     var mac: String
+    var subnet: String?
 
     init(prevResult: [String: Any], interface: String) throws(CNIError) {
         let interfaces = prevResult["interfaces"] as? [[String: Any]] ?? []
@@ -112,12 +116,16 @@ struct ChainedInterface {
         }
         let ips = prevResult["ips"] as? [[String: Any]] ?? []
         let ours = ips.first { ($0["interface"] as? Int) == index && ($0["address"] as? String)?.contains(".") == true }
-        guard let address = (ours?["address"] as? String)?.split(separator: "/").first else {
-            throw .invalidConfiguration("prevResult gives \(interface) no IPv4 address")
-        }
+        let parts = (ours?["address"] as? String)?.split(separator: "/") ?? []
+        guard let address = parts.first else { throw .invalidConfiguration("prevResult gives \(interface) no IPv4 address") }
         guard let mac = interfaces[index]["mac"] as? String else { throw .invalidConfiguration("prevResult gives \(interface) no MAC") }
         hostInterface = host
         ip = String(address)
         self.mac = mac
+        if parts.count == 2, let parsed = IPv4Address(address), let length = Int(parts[1]), (8...30).contains(length) {
+            let network = IPv4Network(containing: parsed, prefixLength: length)
+            let gateway = (ours?["gateway"] as? String).flatMap(IPv4Address.init)
+            if gateway.map(network.contains) ?? true { subnet = network.description }
+        }
     }
 }

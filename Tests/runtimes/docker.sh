@@ -7,7 +7,6 @@ TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../system/tools" && pwd)
 DOCKER_SOCK=$STATE/docker.sock
 PLUGIN_SOCK=$STATE/plugins/bridgeport.sock
 docker() { command docker -H "unix://$DOCKER_SOCK" "$@"; }
-metrics() { in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics"; }
 # http_get CONTAINER HOST PORT: the body's last line, fetched from inside the container
 # (busybox's nc: the static busybox's wget crashes).
 http_get() { docker exec "$1" sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 $2 $3 | tail -1"; }
@@ -39,23 +38,19 @@ dockerd_stop() {
     kill -KILL "$DOCKERD_PID" 2>/dev/null
     DOCKERD_PID=
 }
-on_sandbox_down dockerd_stop
+on_down dockerd_stop
 check "dockerd starts in the sandbox" dockerd_start || return
 
 # An image from Debian's busybox-static (no registry here).
-image_dir=$STATE/image
-mkdir -p "$image_dir"/bin "$image_dir"/etc "$image_dir"/www
-cp /bin/busybox "$image_dir/bin/"
-for applet in $(/bin/busybox --list); do [ -e "$image_dir/bin/$applet" ] || ln -s busybox "$image_dir/bin/$applet"; done
-echo hello >"$image_dir/www/index.html"
-check "import a busybox image" sh -c "tar -C '$image_dir' -c . | command docker -H unix://$DOCKER_SOCK import - bp-busybox"
+busybox_rootfs "$STATE/busybox.tar"
+check "import a busybox image" docker import "$STATE/busybox.tar" bp-busybox
 
 check "docker network create -d bridgeport" docker network create -d bridgeport --subnet 10.91.0.0/24 dn
 dn_id=$(docker network inspect -f '{{.Id}}' dn)
 check_output "Bridgeport has it, with Docker's subnet" "docker-${dn_id:0:12} +bridge" bp network ls
 check_output "its bridge has Docker's gateway" '10\.91\.0\.1/24' in_host ip -br addr show "br-${dn_id:0:12}"
 
-server='mkdir -p /tmp/www && echo hello >/tmp/www/index.html && exec httpd -f -vv -p 80 -h /tmp/www'
+server='exec httpd -f -vv -p 80 -h /www'
 check "docker run -d -p 8080:80 --net dn" docker run -d --name web --net dn -p 8080:80 bp-busybox sh -c "$server"
 check "docker run -d -p 80 (a random host port)" docker run -d --name web2 --net dn -p 80 bp-busybox sh -c "$server"
 sleep 1
@@ -67,13 +62,12 @@ web2_ep=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.EndpointID}}{
 random_port=$(metrics | sed -n "s/^bridgeport_published_port_flows_total{protocol=\"tcp\",host_ip=\"0.0.0.0\",host_port=\"\([0-9]*\)\",container=\"$web2_ep\".*/\1/p")
 check_output "-p 80 got a host port from the ephemeral range" '^(3[2-9][0-9]{3}|[45][0-9]{4}|60[0-9]{3})$' echo "$random_port"
 check_output "... which answers" '^hello$' in_ext curl -s --max-time 5 "http://198.51.100.1:$random_port/"
-check_output "no iptables or nftables rule in the host namespace" '^0$' sh -c "nsenter --net=/run/netns/$HOST_NS nft list ruleset | wc -c"
+check "no iptables or nftables rule in the host namespace" no_nft_rules
 
 check "a client container on dn" docker run -d --name cli --net dn bp-busybox sleep 600
 check_output "embedded DNS: cli resolves web" '10\.91\.0\.' docker exec cli nslookup web
 check_output "cli reaches web by name" '^hello$' http_get cli web 80
 check_output "hairpin: cli reaches the published port at the host's address" '^hello$' http_get cli 198.51.100.1 8080
-[ -n "${DEBUG_PAUSE:-}" ] && { echo "$STATE $DOCKER_SOCK"; sleep "$DEBUG_PAUSE"; }
 
 check "docker network create dn2" docker network create -d bridgeport --subnet 10.92.0.0/24 dn2
 check "docker network connect dn2 cli" docker network connect dn2 cli

@@ -137,26 +137,33 @@ sandbox_mount_namespace() {
         touch "$STATE/mnt/ns" && unshare --mount="$STATE/mnt/ns" --propagation private true
 }
 
-# on_sandbox_down COMMAND...: runs first in sandbox_down (a runtime daemon to stop by PID).
-SANDBOX_CLEANUPS=()
-on_sandbox_down() { SANDBOX_CLEANUPS+=("$*"); }
+# on_down COMMAND...: sandbox_down runs it first (a runtime's own cleanup), the last given first.
+DOWN_HOOKS=()
+on_down() { DOWN_HOOKS=("$*" "${DOWN_HOOKS[@]}"); }
 
 sandbox_down() {
     set +e
-    for cleanup in "${SANDBOX_CLEANUPS[@]}"; do eval "$cleanup"; done
+    for hook in "${DOWN_HOOKS[@]}"; do eval "$hook"; done
     agent_stop
     # Containers and their supervisors live in the sandbox's namespaces: stop them by PID.
     local files=(/run/netns/"$HOST_NS" /run/netns/"$EXT_NS" "$STATE"/state/netns/* "$STATE"/*/state/netns/*)
     for ns in "${EXTRA_NAMESPACES[@]}"; do files+=(/run/netns/"$ns"); done
-    for pid in $(pids_in_namespaces "${files[@]}") $(cat "$CGROUP/cgroup.procs" "$CGROUP"/*/cgroup.procs 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    for pid in $(pids_in_namespaces "${files[@]}") $(find "$CGROUP" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     for f in "$STATE"/state/netns/* "$STATE"/*/state/netns/*; do [ -e "$f" ] && { umount -l "$f" 2>/dev/null; rm -f "$f"; }; done
     ip netns del "$HOST_NS" 2>/dev/null
     ip netns del "$EXT_NS" 2>/dev/null
     for ns in "${EXTRA_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
     for d in "$STATE/bpf" "$STATE"/*/bpf; do mountpoint -q "$d" && umount -l "$d"; done
-    for _ in $(seq 1 50); do [ -d "$CGROUP" ] || break; rmdir "$CGROUP"/*/ "$CGROUP" 2>/dev/null || sleep 0.05; done
-    # Whatever is still mounted under the state directory (deepest first), before it goes.
-    findmnt -rn -o TARGET | grep "^$STATE/" | sort -r | while read -r m; do umount -l "$m"; done
+    # Whatever else a runtime mounted under the state directory (deepest first).
+    awk -v s="$STATE/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
+    # The cgroup and what runtimes made under it: in cgroup v2 and, on a hybrid machine, in every v1 hierarchy.
+    local tree
+    for tree in "$CGROUP" $(awk -v t="$TAG" '$3 == "cgroup" { print $2 "/" t }' /proc/mounts); do
+        for _ in $(seq 1 50); do
+            [ -d "$tree" ] || break
+            find "$tree" -depth -type d -exec rmdir {} + 2>/dev/null || sleep 0.05
+        done
+    done
     rm -rf "$STATE"
 }
 
@@ -203,3 +210,44 @@ host_drops() {
 # eventually SECONDS command...: retries the command until it succeeds, then runs it once more
 # for the record (its output and status).
 eventually() { local t=$1; shift; for _ in $(seq 1 $((t * 10))); do "$@" >/dev/null 2>&1 && break; sleep 0.1; done; "$@"; }
+
+# ---- real container runtimes (Tests/runtimes) ----
+
+# busybox_rootfs TAR: a root filesystem of Debian's busybox-static, as a tar; its httpd
+# serves /www, whose cgi-bin/ip answers the client's address as the container sees it.
+busybox_rootfs() {
+    local root=$STATE/rootfs applet
+    mkdir -p "$root"/{bin,etc,tmp,proc,sys,dev,www/cgi-bin}
+    cp /bin/busybox "$root/bin/"
+    for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"; done
+    printf '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%%s\\n" "$REMOTE_ADDR"\n' >"$root/www/cgi-bin/ip"
+    chmod +x "$root/www/cgi-bin/ip"
+    echo hello >"$root/www/index.html"
+    echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
+    echo 'root:x:0:' >"$root/etc/group"
+    tar -C "$root" -cf "$1" .
+}
+
+# cni_conflists DIR: the two ways to run bridgeport-cni, as a runtime reads them from DIR:
+#   chained.conflist: the reference bridge plugin (host-local IPAM) makes the veth,
+#                     bridgeport-cni publishes the ports (in place of portmap);
+#   main.conflist:    bridgeport-cni alone: Bridgeport's bridge, IPAM and policy.
+cni_conflists() {
+    mkdir -p "$1"
+    cat >"$1/10-chained.conflist" <<CONF
+{ "cniVersion": "1.0.0", "name": "chained", "plugins": [
+  { "type": "bridge", "bridge": "cni-chained", "isGateway": true, "ipMasq": false,
+    "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.224.0.0/24", "gateway": "10.224.0.1" }]], "dataDir": "$STATE/cni-ipam",
+              "routes": [{ "dst": "0.0.0.0/0" }] } },
+  { "type": "bridgeport-cni", "capabilities": { "portMappings": true }, "agentSocket": "$BRIDGEPORT_SOCKET" } ] }
+CONF
+    cat >"$1/20-main.conflist" <<CONF
+{ "cniVersion": "1.0.0", "name": "main", "plugins": [
+  { "type": "bridgeport-cni", "subnet": "10.225.0.0/24", "capabilities": { "portMappings": true }, "agentSocket": "$BRIDGEPORT_SOCKET" } ] }
+CONF
+}
+
+# metrics: the agent's exposition.
+metrics() { in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics"; }
+# no_nft_rules: the host namespace has no nftables rule (Bridgeport publishes without one).
+no_nft_rules() { [ -z "$(in_host nft list ruleset)" ]; }
