@@ -142,6 +142,9 @@ enum bp_endpoint_flags {
 	/* The network has no IPv6: IPv6 from the container is dropped (BP_DROP_IPV6_DISABLED),
 	 * as the container's interface has IPv6 disabled. */
 	BP_EP_F_IPV4_ONLY = 1 << 5,
+	/* Its flows out are tracked untranslated (a routed network, or one whose masquerade is
+	 * off), so that their replies pass the uplink's direct-access filter. */
+	BP_EP_F_TRACK_OUT = 1 << 6,
 };
 
 /* Keyed by the u32 ifindex of the host-side veth. 16 bytes, no padding. */

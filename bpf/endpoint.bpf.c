@@ -106,8 +106,14 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 		bp_flow_seen(&key, flow, &p, now);
 		return bp_apply(skb, &p, flow);
 	}
-	if (!ep || !(ep->flags & BP_EP_F_MASQUERADE) || !bp_beyond_host(p.daddr))
-		return BP_CONTINUE;  /* stays on this host, or its network is not masqueraded */
+	if (!ep || !(ep->flags & (BP_EP_F_MASQUERADE | BP_EP_F_TRACK_OUT)) || !bp_beyond_host(p.daddr))
+		return BP_CONTINUE;  /* stays on this host, or its network is neither masqueraded nor tracked */
+	if (ep->flags & BP_EP_F_TRACK_OUT) {
+		/* Leaves as it is; its replies pass the uplink as this flow's. */
+		if (bp_flow_track(&p, &key, skb->ifindex, bp_now_once(&now)))
+			return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
+		return BP_CONTINUE;
+	}
 	if (p.proto == BP_PROTO_ICMP && p.icmp_type != BP_ICMP_ECHO)
 		return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);  /* only an echo request opens an ICMP flow */
 	return bp_masquerade(skb, &p, &key, bp_now_once(&now));

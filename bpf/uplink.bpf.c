@@ -39,21 +39,35 @@ static __always_inline struct bp_port_target *bp_published(const struct bp_packe
 
 /*
  * A packet from outside straight to a container's address (direct routing), by the
- * network's gateway mode: published container ports are reached in every mode but
- * internal (and only by allowed sources where restricted), ICMP too in routed mode,
- * everything in nat-unprotected mode and on macvlan. The rest is dropped (direct_access).
- * A flow let in to a masquerading network is tracked, so that its replies leave as they
- * are instead of being masqueraded.
+ * network's gateway mode: a known flow's (a container's own connection out, or one let
+ * in before), published container ports in every mode but internal (and only by allowed
+ * sources where restricted), ICMP too in routed mode, everything in nat-unprotected mode
+ * and on macvlan. The rest is dropped (direct_access). A flow let in is tracked, so that
+ * its replies are known (and not masqueraded).
  */
 static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_subnet *to)
 {
 	if (to->flags & BP_SUBNET_F_INTERNAL)
 		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
 	int open = to->flags & BP_SUBNET_F_UNPROTECTED;
+	/* Open to all and not masqueraded (macvlan): nothing to judge or to remember. */
+	if (open && !(to->flags & BP_SUBNET_F_MASQUERADE))
+		return BP_CONTINUE;
+
+	__u32 now = 0;
+	struct bp_flow_key key = bp_tuple(p);
+	if (p->has_ports) {
+		struct bp_flow *flow = bp_flow_lookup(&key, p, &now);
+
+		if (flow && !(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT))) {
+			bp_flow_seen(&key, flow, p, now);
+			return BP_CONTINUE;
+		}
+	}
 
 	if (!open && p->has_ports && p->proto != BP_PROTO_ICMP) {
-		struct bp_target_key key = { .ip = p->daddr, .port = p->dport, .proto = p->proto };
-		struct bp_target *target = bpf_map_lookup_elem(&bp_targets, &key);
+		struct bp_target_key target_key = { .ip = p->daddr, .port = p->dport, .proto = p->proto };
+		struct bp_target *target = bpf_map_lookup_elem(&bp_targets, &target_key);
 
 		if (target && (target->flags & BP_PORT_F_RESTRICTED)) {
 			struct bp_allow_key allow = {
@@ -70,27 +84,7 @@ static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct 
 		open = 1;
 	if (!open)
 		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
-	if (!(to->flags & BP_SUBNET_F_MASQUERADE) || !p->has_ports)
-		return BP_CONTINUE;
-
-	__u32 now = 0;
-	struct bp_flow_key key = bp_tuple(p);
-	struct bp_flow *flow = bp_flow_lookup(&key, p, &now);
-	if (flow) {
-		bp_flow_seen(&key, flow, p, now);
-		return BP_CONTINUE;
-	}
-	now = bp_now();
-	struct bp_flow in = bp_flow_entry(p, BP_FLOW_ROUTED, 0, 0, now);
-	struct bp_flow back = in;
-	struct bp_flow_key reply;
-
-	back.flags = BP_FLOW_F_REPLY;
-	bp_flow_other_key(&key, &in, &reply);
-	long err = bp_flow_claim(&reply, &back, now);
-	if (!err)
-		err = bp_flow_commit(&key, &in, &reply);
-	if (err && err != -BP_EEXIST)
+	if (p->has_ports && bp_flow_track(p, &key, 0, bp_now_once(&now)))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_INGRESS);
 	return BP_CONTINUE;
 }
@@ -110,9 +104,16 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 {
 	struct bp_packet p;
 
+	/* A frame with a VLAN tag the NIC took off (offload) belongs to that VLAN's device, whose
+	 * own program judges it; without one, the kernel drops it. */
+	if (skb->vlan_present)
+		return BP_CONTINUE;
 	bp_pull_headers(skb);
 	if (bp_parse_l3(skb, &p, l2_len) < 0)
 		return BP_CONTINUE;
+	/* VXLAN to any address of the host (broadcast and multicast too) is the overlay's. */
+	if (bp_vxlan_refused(&p))
+		return bp_drop(skb, BP_DROP_VXLAN_SOURCE, BP_DIR_INGRESS);
 	/* One hash lookup sorts the traffic: the host's own (published ports among it) goes
 	 * on below; only the rest pays for the subnet lookup (a trie) of the direct-access check. */
 	if (!bpf_map_lookup_elem(&bp_host_addrs, &p.daddr)) {
@@ -132,9 +133,6 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 		return BP_CONTINUE;
 	}
 
-	if (bp_vxlan_refused(&p))
-		return bp_drop(skb, BP_DROP_VXLAN_SOURCE, BP_DIR_INGRESS);
-
 	/* A known flow toward a container: a published one, or the reply of a masqueraded one. */
 	__u32 now = 0;
 	struct bp_flow_key key = bp_tuple(&p);
@@ -146,6 +144,8 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 		return bp_apply(skb, &p, flow);
 	}
 
+	if (!bp_ported(p.proto))
+		return BP_CONTINUE;  /* no port to publish (ICMP, GRE, ESP...) */
 	/* Only the first packet of a connection opens a published flow: a TCP segment of a
 	 * connection the table does not know belongs to the host (its own connection from a
 	 * source port that was later published, or one that expired), not to the container. */

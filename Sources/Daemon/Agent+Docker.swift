@@ -53,8 +53,9 @@ extension Agent {
             throw AgentError.attachmentNotFound("\(endpoint) of network \(id)")
         }
         let suffix = String(endpoint.prefix(7))
-        let attachment = Attachment(containerID: endpoint, interface: "eth0", network: network.name, namespace: sandbox,
+        var attachment = Attachment(containerID: endpoint, interface: "eth0", network: network.name, namespace: sandbox,
                                     hostInterface: "veth" + suffix, ip: pending.ip, mac: pending.mac, ports: [], networkID: id)
+        attachment.runtime = .docker
         let peer = "tmp" + suffix
         try dataplane.addDockerVeth(hostSide: attachment.hostInterface, peer: peer, mac: pending.mac, network: network,
                                     alias: Dataplane.aliasPrefix + attachment.id)

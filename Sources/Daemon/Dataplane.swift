@@ -475,10 +475,13 @@ final class Dataplane: @unchecked Sendable {
                           directOnly: routed)
             }
         }
-        // A routed network's ports have no host port to hold. Other runtimes' (CNI) ports are
-        // theirs to hold, as with the portmap plugin: Podman binds them itself after the ADD
-        // (conmon holds them while the container runs), and fails to start if they are taken.
-        for (port, error) in hostPorts.sync(published.filter { !$0.directOnly }.map(\.mapping)) {
+        // A routed network's ports have no host port to hold. CNI runtimes' ports are theirs
+        // to hold, as with the portmap plugin: Podman binds them itself after the ADD (conmon
+        // holds them while the container runs), and fails to start if they are taken.
+        // dockerd's remote driver holds none: the agent holds those.
+        let held = published.filter { !$0.directOnly }.map(\.mapping)
+            + registry.attachments.filter(\.agentHoldsHostPorts).flatMap(\.ports)
+        for (port, error) in hostPorts.sync(held) {
             logger.warning("a published host port is not held: host processes may use it", metadata: ["port": "\(port.proto.rawValue) \(port)", "error": "\(error)"])
         }
         try programs.syncPorts(published + attached)

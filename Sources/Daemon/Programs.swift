@@ -122,6 +122,7 @@ final class Programs: @unchecked Sendable {
             if !network.iccEnabled { flags |= BP_EP_F_ICC_DISABLED.rawValue }
             if network.internal { flags |= BP_EP_F_INTERNAL.rawValue }
             if Programs.masquerades(network) { flags |= BP_EP_F_MASQUERADE.rawValue }
+            if Programs.tracksOutbound(network) { flags |= BP_EP_F_TRACK_OUT.rawValue }
             try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes,
                                                                networkID: number(of: network), flags: UInt32(flags)))
         }
@@ -164,6 +165,14 @@ final class Programs: @unchecked Sendable {
         network.masqueradeEnabled && !network.internal && !network.routedMode && network.driver.usesBridge
     }
 
+    /// Whether the network's flows out are tracked untranslated: direct routing reaches it
+    /// only as its gateway mode says (not nat-unprotected, not internal) and nothing
+    /// masquerades it (routed, or masquerade off), so the replies of its containers' own
+    /// connections pass the uplink's direct-access filter only as a known flow's.
+    static func tracksOutbound(_ network: Network) -> Bool {
+        network.driver.usesBridge && !network.internal && !masquerades(network) && network.gatewayMode != .natUnprotected
+    }
+
     /// Makes the subnet map hold exactly the networks' subnets, with what direct routing
     /// reaches of each (its gateway mode), and CNI chains' subnets (`chained`, by their
     /// numbers: isolation only). A macvlan network's subnet is on the LAN: the uplink lets
@@ -171,7 +180,9 @@ final class Programs: @unchecked Sendable {
     func syncSubnets(_ networks: [Network], chained: [IPv4Network: UInt16]) throws {
         var wanted: [bp_subnet_key: bp_subnet] = [:]
         for (subnet, number) in chained {
-            wanted[bp_subnet_key(prefixlen: UInt32(subnet.prefixLength), ip: subnet.address.value.bigEndian)] = bp_subnet(network_id: number, flags: 0)
+            // Isolation only: what reaches a chain's containers is the chain's business.
+            wanted[bp_subnet_key(prefixlen: UInt32(subnet.prefixLength), ip: subnet.address.value.bigEndian)] =
+                bp_subnet(network_id: number, flags: UInt16(BP_SUBNET_F_UNPROTECTED.rawValue))
         }
         for network in networks where network.driver.hasEndpoints {
             guard let subnet = network.subnet else { continue }
@@ -261,7 +272,8 @@ final class Programs: @unchecked Sendable {
     func removeOrphanedEndpoints(keeping ifindexes: Set<UInt32>) throws -> [String] {
         let stale = Set(try maps.endpoints.keys() + maps.endpointStats.keys()).subtracting(ifindexes)
         for ifindex in stale { try maps.removeEndpoint(ifindex: ifindex) }
-        let flows = try maps.flows.flush { _, entry in !ifindexes.contains(entry.ifindex) }
+        // Flows let in by direct routing name no interface (0): they only expire.
+        let flows = try maps.flows.flush { _, entry in entry.ifindex != 0 && !ifindexes.contains(entry.ifindex) }
         return stale.sorted().map { "removed the map entries of gone interface \($0)" }
             + (flows > 0 ? ["removed \(flows) flows of gone interfaces"] : [])
     }
@@ -352,7 +364,11 @@ final class Programs: @unchecked Sendable {
     private func refreshTargets() throws {
         var wanted: [bp_target_key: bp_target] = [:]
         let restricted = UInt16(BP_PORT_F_RESTRICTED.rawValue)
-        for (port, target) in try maps.ports.entries().sorted(by: { ($0.key.host_port, $0.key.host_ip) < ($1.key.host_port, $1.key.host_ip) }) {
+        // A port published on a loopback address is the host's alone: its container port is
+        // no target, so neither direct routing nor another network's container reaches it.
+        let loopback = { (ip: UInt32) in UInt32(bigEndian: ip) >> 24 == 127 }
+        for (port, target) in try maps.ports.entries().sorted(by: { ($0.key.host_port, $0.key.host_ip) < ($1.key.host_port, $1.key.host_ip) })
+        where !loopback(port.host_ip) {
             let key = bp_target_key(ip: target.ip, port: target.port, proto: port.proto, pad: 0)
             let info = bp_target(flags: target.flags & restricted, host_port: port.host_port, host_ip: port.host_ip)
             if let known = wanted[key] {
@@ -449,9 +465,11 @@ struct Published {
 
 extension bp_allow_key: @retroactive Hashable {
     public static func == (a: bp_allow_key, b: bp_allow_key) -> Bool {
-        a.prefixlen == b.prefixlen && a.proto == b.proto && a.port == b.port && a.ip == b.ip
+        a.prefixlen == b.prefixlen && a.proto == b.proto && a.port == b.port && a.host_ip == b.host_ip && a.ip == b.ip
     }
-    public func hash(into hasher: inout Hasher) { hasher.combine(prefixlen); hasher.combine(port); hasher.combine(ip) }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(prefixlen); hasher.combine(proto); hasher.combine(port); hasher.combine(host_ip); hasher.combine(ip)
+    }
 }
 
 extension bp_target_key: @retroactive Hashable {

@@ -19,6 +19,12 @@ public struct Attachment: Codable, Sendable, Hashable, Identifiable {
     /// A Bridgeport network the interface hangs on (Docker's remote driver): its policy
     /// applies, and the veth is Bridgeport's to remove. Nil for a CNI chain's veth.
     public var networkID: String? = nil
+    /// Which runtime made it; nil (in older stores too) is CNI. A CNI runtime holds its host
+    /// ports itself (Podman's conmon, as with the portmap plugin); dockerd's remote driver
+    /// does not, so the agent holds them, as Docker's own bridge driver does.
+    public var runtime: AttachmentRuntime? = nil
+
+    public var agentHoldsHostPorts: Bool { runtime == .docker }
     /// A CNI chain's network, as the previous plugin's result gives it (its address's
     /// prefix), and the number it has in the maps: isolated from the other networks as
     /// a Bridgeport network is. Nil when the runtime gave no prefix (no isolation).
@@ -32,6 +38,10 @@ public struct Attachment: Codable, Sendable, Hashable, Identifiable {
         self.containerID = containerID; self.interface = interface; self.network = network; self.namespace = namespace
         self.hostInterface = hostInterface; self.ip = ip; self.mac = mac; self.ports = ports; self.networkID = networkID
     }
+}
+
+public enum AttachmentRuntime: String, Codable, Sendable, Hashable {
+    case cni, docker
 }
 
 /// What a runtime asks for, before validation (addresses as text).

@@ -190,14 +190,16 @@ final class ICMPTests: XCTestCase {
 
     // MARK: protocols without ports
 
-    /// GRE, ESP and SCTP from a container leave masqueraded, by address alone, and their
-    /// replies come back; an error about such a flow reaches the container. Before, they
-    /// left with the container's own address.
+    /// SCTP, L2TP and other protocols without ports from a container leave masqueraded, by
+    /// address alone, and their replies come back; an error about such a flow reaches the
+    /// container. Before, they left with the container's own address. Tunnels and IPsec
+    /// (IPIP, IPv6 in IPv4, GRE, ESP, AH) are dropped instead: a container's flow would take
+    /// the host's own tunnel to the same peer.
     func testMasqueradeCoversProtocolsWithoutPorts() throws {
         let f = try DataplaneFixture.make(for: self)
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
         let body: [UInt8] = [0x00, 0x00, 0x08, 0x00] + Array(repeating: 0x65, count: 28)
-        for proto: UInt8 in [47, 50, 132] {
+        for proto: UInt8 in [132, 115] {
             let out = Frame.ipPacket(src: T.container, dst: T.internet, proto: proto, payload: body, srcMAC: Self.mac)
             try assertRewritten(try f.ep(out), to: Frame.ipPacket(src: T.hostIP, dst: T.internet, proto: proto, payload: body, srcMAC: Self.mac),
                                 "protocol \(proto) out")
@@ -207,13 +209,21 @@ final class ICMPTests: XCTestCase {
                                 to: Frame.ipPacket(src: T.internet, dst: T.container, proto: proto, payload: body), "protocol \(proto) back")
         }
         let u = Self.hostUnreachable
-        let gre = ipv4(Frame.ipPacket(src: T.hostIP, dst: T.internet, proto: 47, payload: body))
-        try assertRewritten(try f.up(Frame.icmpError(src: Self.router, dst: T.hostIP, type: u.type, code: u.code, quoting: gre)),
+        let sctp = ipv4(Frame.ipPacket(src: T.hostIP, dst: T.internet, proto: 132, payload: body))
+        try assertRewritten(try f.up(Frame.icmpError(src: Self.router, dst: T.hostIP, type: u.type, code: u.code, quoting: sctp)),
                             to: Frame.icmpError(src: Self.router, dst: T.container, type: u.type, code: u.code,
-                                                quoting: ipv4(Frame.ipPacket(src: T.container, dst: T.internet, proto: 47, payload: body))),
-                            "an error about a GRE flow")
+                                                quoting: ipv4(Frame.ipPacket(src: T.container, dst: T.internet, proto: 132, payload: body))),
+                            "an error about an SCTP flow")
         let toNeighbour = Frame.ipPacket(src: T.container, dst: T.neighbour, proto: 47, payload: body, srcMAC: Self.mac)
         assertUntouched(try f.ep(toNeighbour), toNeighbour, "GRE to a neighbour stays as it is")
         XCTAssertTrue(try f.drops().isEmpty)
+
+        for proto: UInt8 in [4, 41, 47, 50, 51] {
+            let tunnel = Frame.ipPacket(src: T.container, dst: T.internet, proto: proto, payload: body, srcMAC: Self.mac)
+            assertShot(try f.ep(tunnel), tunnel, "protocol \(proto) beyond the host")
+            let hosts = Frame.ipPacket(src: T.internet, dst: T.hostIP, proto: proto, payload: body)
+            assertUntouched(try f.up(hosts), hosts, "the peer's protocol \(proto) stays the host's")
+        }
+        XCTAssertEqual(try f.drops(), [bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_UNTRANSLATABLE, direction: BP_DIR_EGRESS): 5])
     }
 }

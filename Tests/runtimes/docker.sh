@@ -55,6 +55,8 @@ check "docker run -d -p 8080:80 --net dn" docker run -d --name web --net dn -p 8
 check "docker run -d -p 80 (a random host port)" docker run -d --name web2 --net dn -p 80 bp-busybox sh -c "$server"
 sleep 1
 check_output "the published port answers from the external client" '^hello$' in_ext curl -s --max-time 5 http://198.51.100.1:8080/
+check_fails "the agent holds the published port: a host process cannot bind it" 1 'Address already in use' \
+    in_host python3 -c 'import socket; socket.socket().bind(("0.0.0.0", 8080))'
 check_output "the container sees the client's address" '198\.51\.100\.2' docker logs web
 # `docker port` stays empty with any remote driver: libnetwork reads the port map from the
 # driver's EndpointOperInfo by Go type, which JSON never decodes to. The port shows in the metrics.

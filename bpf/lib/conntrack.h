@@ -262,4 +262,23 @@ static __always_inline long bp_flow_commit(const struct bp_flow_key *original, c
 	return 0;
 }
 
+/*
+ * Tracks a flow that is not translated (BP_FLOW_ROUTED: direct routing in or out of a
+ * container address), both entries, so that its other direction is known. 0, or -errno
+ * when the table is full (a flow another CPU just made counts as made).
+ */
+static __always_inline long bp_flow_track(const struct bp_packet *p, const struct bp_flow_key *key, __u32 ifindex, __u32 now)
+{
+	struct bp_flow in = bp_flow_entry(p, BP_FLOW_ROUTED, 0, ifindex, now);
+	struct bp_flow back = in;
+	struct bp_flow_key reply;
+
+	back.flags = BP_FLOW_F_REPLY;
+	bp_flow_other_key(key, &in, &reply);
+	long err = bp_flow_claim(&reply, &back, now);
+	if (!err)
+		err = bp_flow_commit(key, &in, &reply);
+	return err == -BP_EEXIST ? 0 : err;
+}
+
 #endif /* BP_LIB_CONNTRACK_H */

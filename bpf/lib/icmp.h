@@ -119,8 +119,10 @@ static __always_inline int bp_icmp_error(struct __sk_buff *skb, const struct bp_
 
 	if (bp_ported(proto) && bp_icmp_quoted_l4(skb, l4_off, proto, outer_dest, &q, &key) < 0)
 		return 0;
-	/* The error goes where the quoted packet came from (uplink) or about one sent to it (endpoint). */
-	if (outer_dest ? p->daddr != quote.ip.saddr : p->saddr != quote.ip.daddr)
+	/* The error goes where the quoted packet came from (uplink); from a container, it is about
+	 * a packet the container received, and goes back to that packet's sender (endpoint), as
+	 * Linux's conntrack requires: no error about one flow carried to anyone else. */
+	if (outer_dest ? p->daddr != quote.ip.saddr : (p->saddr != quote.ip.daddr || p->daddr != quote.ip.saddr))
 		return 0;
 	struct bp_flow *found = bpf_map_lookup_elem(&bp_flows, &key);
 	if (!found || found->expires < bp_now())

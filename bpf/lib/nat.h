@@ -417,6 +417,11 @@ static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_
 {
 	if (bp_ttl_expires(p))
 		return BP_CONTINUE;
+	/* Tunnels and IPsec without ports (IPIP, IPv6 in IPv4, GRE, ESP, AH): the host's own
+	 * tunnel to the same peer has the same reply tuple, so a container's flow would take
+	 * over everything the peer sends the host. Not masqueraded: UDP encapsulation is. */
+	if (p->proto == 4 || p->proto == 41 || p->proto == 47 || p->proto == 50 || p->proto == 51)
+		return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
 	struct bpf_fib_lookup fib;
 	int verdict = BP_CONTINUE;
 

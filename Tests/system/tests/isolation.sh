@@ -67,6 +67,22 @@ check_output "routed: a published container port, directly" '^80 198\.51\.100\.2
 check_fails "routed: an unpublished port, directly" 1 'timed out' probe tcp "$(ip_of rs)" 81 r
 check_fails "routed: no host port is mapped" 1 'refused|timed out' probe tcp 198.51.100.1 8082 r
 check "routed: ICMP" in_ext ping -c 1 -W 2 "$(ip_of rs)"
+# A container's own connections out: their answers come back in every mode, masqueraded
+# (nat) or as they are (routed, and nat with masquerade off, tracked as flows), while the
+# same port from outside unasked stays closed.
+bp network create --subnet 10.58.0.0/24 -o com.docker.network.bridge.enable_ip_masquerade=false m >/dev/null || fail "network m"
+bp run -d --name ms --net m -- sleep 600 >/dev/null || fail "run ms"
+in_ext ip route add 10.58.0.0/24 via 198.51.100.1
+in_ext python3 "$TOOLS/echo.py" --tcp 9100 --udp 9153 >/dev/null 2>&1 & ext_echo=$!
+sleep 0.3
+check_output "nat: a container's connection out is answered (masqueraded)" '^9100 198\.51\.100\.1 o$' bp exec ns python3 "$TOOLS/probe.py" tcp 198.51.100.2 9100 o
+check_output "routed: a container's connection out is answered (its own address)" "^9100 $(ip_of rs | sed 's/\./\\./g') o\$" \
+    bp exec rs python3 "$TOOLS/probe.py" tcp 198.51.100.2 9100 o
+check_output "routed: a container's UDP query is answered" "^9153 $(ip_of rs | sed 's/\./\\./g') q\$" bp exec rs python3 "$TOOLS/probe.py" udp 198.51.100.2 9153 q
+check_output "masquerade off: a container's connection out is answered (its own address)" "^9100 $(ip_of ms | sed 's/\./\\./g') o\$" \
+    bp exec ms python3 "$TOOLS/probe.py" tcp 198.51.100.2 9100 o
+check "masquerade off: its ping is answered" bp exec ms ping -c 1 -W 2 198.51.100.2
+kill "$ext_echo" 2>/dev/null; wait "$ext_echo" 2>/dev/null
 check_output "nat-unprotected: any port, directly" '^81 198\.51\.100\.2 u$' probe tcp "$(ip_of us)" 81 u
 check "nat-unprotected: ICMP" in_ext ping -c 1 -W 2 "$(ip_of us)"
 check_fails "isolated: not from outside" 1 '100% packet loss' in_ext ping -c 1 -W 1 "$(ip_of i1)"
@@ -74,4 +90,4 @@ bridge_i=br-$(bp network inspect i | python3 -c 'import json, sys; print(json.lo
 check "isolated: its bridge is up" bash -c "nsenter --net=/run/netns/$HOST_NS ip -o link show dev $bridge_i | grep -q UP"
 check_output "isolated: no address on the bridge" '^$' in_host ip -4 -o addr show dev "$bridge_i"
 check_fails "isolated: the host is not reachable from it" 1 '100% packet loss' ping1 i1 10.56.0.1
-check "rm -f" bash -c "'$BIN' rm -f a1 a2 a3 b1 c1 d1 d2 r1 ns rs us i1 >/dev/null"
+check "rm -f" bash -c "'$BIN' rm -f a1 a2 a3 b1 c1 d1 d2 r1 ns rs us i1 ms >/dev/null"

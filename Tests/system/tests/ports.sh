@@ -73,6 +73,17 @@ check "a client container there" bp run -d --name cli --net other
 check_output "hairpin from another network through the host's address" '^80 ' bp exec cli python3 "$TOOLS/probe.py" tcp 198.51.100.1 6000 c
 check_output "hairpin through the client's own gateway address" '^80 ' bp exec cli python3 "$TOOLS/probe.py" tcp 10.41.0.1 6000 c
 check_fails "a 127.0.0.1-bound port is not the container's to reach" 1 'refused|timed out' bp exec cli python3 "$TOOLS/probe.py" tcp 127.0.0.1 6001 c
+# A port published on 127.0.0.1 only is the host's alone: its container port is reached
+# neither by direct routing nor by a container of another network (as in Docker 28).
+check "a server published on 127.0.0.1 only" bp run -d --name lo-only --net web -p 127.0.0.1:6101:80 -- python3 "$TOOLS/echo.py" --tcp 80
+for _ in $(seq 1 50); do bp logs lo-only | grep -q ready && break; sleep 0.1; done
+lo_only=$(bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' lo-only)
+check_output "... answers on the host's loopback" '^80 ' in_host_cgroup python3 "$TOOLS/probe.py" tcp 127.0.0.1 6101 h
+check_fails "... not by its address from a container of another network" 1 'timed out' bp exec cli python3 "$TOOLS/probe.py" tcp "$lo_only" 80 c
+in_ext ip route add 10.40.0.0/24 via 198.51.100.1
+check_fails "... nor by direct routing from outside" 1 'timed out' ext_probe tcp "$lo_only" 80 x
+in_ext ip route del 10.40.0.0/24 via 198.51.100.1
+check "rm -f lo-only" bp rm -f lo-only
 check_output "the server's own published port, from itself" '^80 ' bp exec srv2 python3 "$TOOLS/probe.py" tcp 198.51.100.1 6000 self
 check "rm -f" bp rm -f srv2 cli
 
