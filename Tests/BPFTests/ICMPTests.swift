@@ -146,7 +146,11 @@ final class ICMPTests: XCTestCase {
         let stray = Frame.icmpError(src: T.container, dst: T.internet, type: u.type, code: u.code,
                                     quoting: ipv4(Frame.udp(src: T.internet, dst: T.container, sport: 53, dport: 45679)), srcMAC: Self.mac)
         assertShot(try f.ep(stray), stray, "an error about no flow, to beyond the host")
-        XCTAssertEqual(try dropCount(f, BP_DROP_UNTRANSLATABLE), 1)
+        // About a real flow, but to someone else than the quoted packet's sender: an error
+        // goes back where the packet it quotes came from (as conntrack checks), never on.
+        let elsewhere = Frame.icmpError(src: T.container, dst: T.client, type: u.type, code: u.code, quoting: answer, srcMAC: Self.mac)
+        assertShot(try f.ep(elsewhere), elsewhere, "an error about a masqueraded flow, to a third party")
+        XCTAssertEqual(try dropCount(f, BP_DROP_UNTRANSLATABLE), 2)
         let local = Frame.icmpError(src: T.container, dst: T.neighbour, type: u.type, code: u.code,
                                     quoting: ipv4(Frame.udp(src: T.neighbour, dst: T.container, sport: 53, dport: 45679)), srcMAC: Self.mac)
         assertUntouched(try f.ep(local), local, "an error to a neighbour")
