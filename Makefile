@@ -70,8 +70,8 @@ test: build
 	$(SWIFT) test
 	Tests/system/run.sh $(BIN)
 
-# Podman with bridgeport-cni and dockerd with the remote driver (Tests/runtimes): longer, so
-# apart from `make test`.
+# Podman and containerd with bridgeport-cni, dockerd with the remote driver (Tests/runtimes):
+# longer, so apart from `make test`.
 test-runtimes: build runtime-deps
 	Tests/system/run.sh $(BIN) $(wildcard $(CURDIR)/Tests/runtimes/*.sh)
 
