@@ -452,7 +452,7 @@ final class Dataplane: @unchecked Sendable {
     /// their host ports first.
     func publish(_ container: Container, registry: Registry) throws {
         guard let (ip, ifindex, routed) = portTarget(container, registry) else { return }
-        try hostPorts.hold(container.ports.filter { _ in !routed })
+        if !routed { try hostPorts.hold(container.ports) }  // a routed network maps no host port
         try programs.publish(container.ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil, directOnly: routed) })
     }
 

@@ -117,7 +117,7 @@ final class HostPorts: Sendable {
         let size = socklen_t(MemoryLayout<Int32>.size)
         if reuse { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, size) }
         setsockopt(fd, Int32(IPPROTO_IP), IP_FREEBIND, &one, size)
-        if proto == .udp { dropEverything(fd) }
+        if proto == .udp { _ = bp_socket_accept_nothing(fd) }  // nothing queues behind it
         return .success(fd)
     }
 
@@ -132,7 +132,4 @@ final class HostPorts: Sendable {
         }
         return result == 0 ? 0 : errno
     }
-
-    /// A UDP socket drops what it receives (a socket filter that accepts nothing).
-    private static func dropEverything(_ fd: Int32) { _ = bp_socket_accept_nothing(fd) }
 }

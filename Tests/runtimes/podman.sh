@@ -90,8 +90,8 @@ for net in chained main; do
     # portMappings: any port plugin (portmap too) is told the container has no ports. Only
     # the network itself is checked after it; a restart asks for the ports again.
     check "podman network reload" pm network reload web-$net
-    check "the container's own address still answers after the reload" \
-        in_host sh -c "curl -s --max-time 3 http://\$(CONTAINERS_CONF=$P/containers.conf CONTAINERS_STORAGE_CONF=$P/storage.conf podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' web-$net)/ | grep -qx hello"
+    address=$(pm inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' web-$net)
+    check_output "the container's own address still answers after the reload" '^hello$' in_host curl -s --max-time 3 "http://$address/"
     check "podman restart after the reload" pm restart -t 0 web-$net
     check "its port answers again" from_ext $port 198.51.100.2
     for round in 1 2 3; do

@@ -67,8 +67,7 @@ def arp_claim(args):
 
 
 def vxlan(args):
-    payload = args.payload.encode()
-    segment = struct.pack("!HHHH", 40000, args.port, 8 + len(payload), 0) + payload  # no UDP checksum
+    segment = udp_segment(args.inner_src, args.inner_dst, 40000, args.port, args.payload.encode())
     packet = ip_header(args.inner_src, args.inner_dst, len(segment), 64, b"", random.randrange(1, 65535)) + segment
     frame = bytes.fromhex(args.inner_mac.replace(":", "")) + b"\x02\x00\x00\x00\x00\x66" + b"\x08\x00" + packet
     header = struct.pack("!B3xI", 0x08, args.vni << 8)  # flags: a valid VNI
