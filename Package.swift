@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "bridgeport",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "bridgeport", targets: ["bridgeport"]),
         .executable(name: "bridgeport-cni", targets: ["bridgeport-cni"]),
@@ -39,6 +38,12 @@ let package = Package(
         .target(name: "Links", dependencies: ["CLinux"]),
         // libbpf in Swift: load objects, attach tcx links, pin, read per-CPU maps.
         .target(name: "BPF", dependencies: ["CBPF"]),
+        // The kernel side of the agent, behind `protocol Datapath`: devices through rtnetlink,
+        // the BPF programs and their maps, published host ports. Only it and BPF import CBPF.
+        .target(name: "Datapath", dependencies: [
+            "Model", "Links", "BPF", "CBPF", "CLinux",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The cluster store of overlay networks: an etcd v3 client over its JSON gateway.
         .target(name: "Cluster", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -53,7 +58,7 @@ let package = Package(
         ]),
         // The agent.
         .target(name: "Daemon", dependencies: [
-            "Model", "Store", "Links", "BPF", "API", "CZlib", "Cluster",
+            "Model", "Store", "Links", "BPF", "Datapath", "API", "CZlib", "Cluster",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -72,13 +77,13 @@ let package = Package(
         .executableTarget(name: "bridgeport-cni", dependencies: ["API", "Model"]),
 
         // `make bench`: scrape cost at 1,000 and 10,000 endpoints.
-        .executableTarget(name: "exporter-bench", dependencies: ["Daemon", "BPF", "CBPF", "Model"]),
+        .executableTarget(name: "exporter-bench", dependencies: ["Daemon", "Datapath", "BPF", "CBPF", "Model"]),
         // `make bench`: fills a running agent's flow table (connections/s at 1M flows).
         .executableTarget(name: "flow-bench", dependencies: ["BPF", "CBPF"]),
 
         .testTarget(name: "ModelTests", dependencies: ["Model", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Model", "CBPF", "BPF", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Datapath", "Model", "CBPF", "BPF", "Links", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BPFTests", dependencies: ["BPF"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
     ],

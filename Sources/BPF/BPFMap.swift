@@ -356,7 +356,8 @@ public final class BPFMap: @unchecked Sendable {
         }
     }
 
-    private func check<K, V>(key: K.Type, value _: V.Type, perCPU: Bool) throws {
+    /// Refuses a Swift key or value whose size, or per-CPU kind, differs from the map's.
+    func check<K, V>(key: K.Type, value _: V.Type, perCPU: Bool) throws {
         try check(key: key)
         if MemoryLayout<V>.size != valueSize {
             throw BPFError.layoutMismatch(map: name, what: "value", expected: valueSize, actual: MemoryLayout<V>.size)
@@ -369,26 +370,13 @@ public final class BPFMap: @unchecked Sendable {
 
 // MARK: - typed views
 
-extension BPFMap {
-    /// Refuses a Swift view whose key or value size, or per-CPU kind, differs from the map's.
-    func checkLayout<Key, Value>(key: Key.Type, value: Value.Type, perCPU: Bool) throws {
-        if MemoryLayout<Key>.size != keySize {
-            throw BPFError.layoutMismatch(map: name, what: "key", expected: keySize, actual: MemoryLayout<Key>.size)
-        }
-        if MemoryLayout<Value>.size != valueSize {
-            throw BPFError.layoutMismatch(map: name, what: "value", expected: valueSize, actual: MemoryLayout<Value>.size)
-        }
-        if isPerCPU != perCPU { throw BPFError.wrongMapKind(map: name, perCPU: isPerCPU) }
-    }
-}
-
 /// A hash (or array) map with a fixed Swift key and value type, checked once.
 public struct BPFHashMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: @unchecked Sendable {
     public let map: BPFMap
 
     public init(_ map: BPFMap) throws {
         self.map = map
-        try map.checkLayout(key: Key.self, value: Value.self, perCPU: false)
+        try map.check(key: Key.self, value: Value.self, perCPU: false)
     }
 
     public func lookup(_ key: Key) throws -> Value? { try map.lookup(key, as: Value.self) }
@@ -416,7 +404,7 @@ public struct BPFPerCPUHashMap<Key: BitwiseCopyable, Value: BPFCounterValue & Bi
 
     public init(_ map: BPFMap) throws {
         self.map = map
-        try map.checkLayout(key: Key.self, value: Value.self, perCPU: true)
+        try map.check(key: Key.self, value: Value.self, perCPU: true)
     }
 
     /// Sum over CPUs, or nil if the key is absent.

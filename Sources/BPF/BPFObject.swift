@@ -1,5 +1,6 @@
 import CBPF
 import Glibc
+import Synchronization
 
 /// A BPF ELF object (e.g. build/bpf/endpoint.bpf.o): open, load, find programs and maps.
 ///
@@ -22,13 +23,6 @@ public final class BPFObject: @unchecked Sendable {
     /// Opens and loads `path`.
     public static func load(_ path: String, pinRoot: String?) throws -> BPFObject {
         let object = try BPFObject(path: path, pinRoot: pinRoot)
-        try object.load()
-        return object
-    }
-
-    /// Opens and loads the object embedded in this binary under `name` (see embedded.c).
-    public static func loadEmbedded(_ name: String, pinRoot: String?) throws -> BPFObject {
-        let object = try BPFObject(path: "embedded:" + name, pinRoot: pinRoot)
         try object.load()
         return object
     }
@@ -212,13 +206,13 @@ public struct BPFProgram: @unchecked Sendable {
 
 /// libbpf's messages, captured into a buffer around each call (loads are serialized).
 enum LibBPFLog {
-    private static let lock = Lock()
-    nonisolated(unsafe) private static var installed = false
+    /// Whether the capturing print function is installed yet.
+    private static let installed = Mutex(false)
 
     /// Runs `body` and returns what libbpf printed meanwhile.
     /// Set BRIDGEPORT_LIBBPF_DEBUG=1 to also keep debug messages and echo everything to stderr.
     static func capturing<T>(_ body: () -> T) -> (T, String) {
-        lock.withLock {
+        installed.withLock { installed in
             if !installed {
                 let debug = getenv("BRIDGEPORT_LIBBPF_DEBUG").map { String(cString: $0) == "1" } ?? false
                 cbpf_log_capture(debug ? 1 : 0, debug ? 1 : 0)
@@ -258,20 +252,5 @@ enum LibBPFLog {
         guard let start = line.firstRange(of: prefix)?.upperBound,
               let end = line[start...].firstIndex(of: "'") else { return nil }
         return String(line[start..<end])
-    }
-}
-
-/// A pthread mutex (no Foundation).
-final class Lock: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    init() { pthread_mutex_init(mutex, nil) }
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
     }
 }

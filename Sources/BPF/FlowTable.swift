@@ -64,9 +64,9 @@ public struct FlowTable: @unchecked Sendable {
     let configMap: BPFMap
 
     public init(flows: BPFMap, counters: BPFMap, config: BPFMap) throws {
-        try flows.checkLayout(key: bp_flow_key.self, value: bp_flow.self, perCPU: false)
-        try counters.checkLayout(key: UInt32.self, value: UInt64.self, perCPU: true)
-        try config.checkLayout(key: UInt32.self, value: bp_flow_config.self, perCPU: false)
+        try flows.check(key: bp_flow_key.self, value: bp_flow.self, perCPU: false)
+        try counters.check(key: UInt32.self, value: UInt64.self, perCPU: true)
+        try config.check(key: UInt32.self, value: bp_flow_config.self, perCPU: false)
         map = flows
         counterMap = counters
         configMap = config

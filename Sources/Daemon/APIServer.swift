@@ -1,4 +1,5 @@
 import API
+import Datapath
 import Foundation
 import Hummingbird
 import Model
@@ -18,7 +19,7 @@ enum APIRoutes {
         v1.delete("flows") { request, _ in
             try await answer { try await agent.flushFlows(container: request.uri.queryParameters["container"].map(String.init)) }
         }
-        v1.get("stats") { _, _ in json(await agent.containerStats()) }
+        v1.get("stats") { _, _ in try await answer { try await agent.containerStats() } }
         v1.post("networks") { request, context in
             let body = try await request.decode(as: NetworkRequest.self, context: context)
             return try await answer(status: .created) { try await agent.createNetwork(body) }
@@ -101,6 +102,8 @@ enum APIRoutes {
             return json(ErrorBody(message: error.description), status: statusCode(for: error))
         } catch let error as AgentError {
             return json(ErrorBody(message: error.description, kind: error.kind), status: statusCode(for: error))
+        } catch let error as DatapathError {
+            return json(ErrorBody(message: error.description), status: error.isRequestError ? .badRequest : .internalServerError)
         } catch let error as HTTPError {
             throw error
         } catch {
@@ -123,7 +126,6 @@ enum APIRoutes {
         switch error {
         case .containerRunning, .containerNotRunning: .conflict
         case .commandNotFound, .commandNotExecutable: .badRequest
-        case .parentNotFound: .badRequest
         case .attachmentNotFound: .notFound
         case .dataplane, .startup, .cluster: .internalServerError
         }

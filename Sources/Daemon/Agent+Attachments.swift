@@ -1,3 +1,4 @@
+import Datapath
 import Foundation
 import Model
 
@@ -14,19 +15,29 @@ extension Agent {
         undo.add {
             if let previous { try? self.store.save(attachment: previous) } else { try? self.store.delete(attachment: attachment.id) }
         }
-        if let previous, previous.hostInterface != attachment.hostInterface { dataplane.unequip(previous) }
-        try dataplane.equip(attachment, network: nil)
-        try? dataplane.register(containerNamespace: attachment.namespace, source: socketSource(attachment))  // hairpin to published ports
+        if let previous, previous.hostInterface != attachment.hostInterface {
+            datapath.unequip(previous)
+            undo.add { try? self.datapath.equip(previous, network: nil) }
+        }
+        undo.add {
+            if let previous, previous.hostInterface == attachment.hostInterface {
+                try? self.datapath.equip(previous, network: nil)
+            } else {
+                self.datapath.unequip(attachment)
+            }
+        }
+        try datapath.equip(attachment, network: nil)
+        registerForHairpin(attachment, undo: &undo)
         registry.attachments.removeAll { $0.id == attachment.id }
         registry.attachments.append(attachment)
         undo.add {
             self.registry.attachments.removeAll { $0.id == attachment.id }
             if let previous { self.registry.attachments.append(previous) }
-            try? self.dataplane.syncSubnets(self.registry)
-            try? self.dataplane.syncPorts(self.registry)
+            try? self.datapath.syncSubnets(self.registry)
+            try? self.datapath.syncPorts(self.registry)
         }
-        try dataplane.syncSubnets(registry)
-        try dataplane.syncPorts(registry)
+        try datapath.syncSubnets(registry)
+        try datapath.syncPorts(registry)
         undo.cancel()
         logger.info("attachment equipped", metadata: ["container": "\(attachment.containerID)", "interface": "\(attachment.hostInterface)",
                                                      "ports": "\(attachment.ports.count)"])
@@ -44,15 +55,33 @@ extension Agent {
     /// (a runtime repeats DEL).
     public func detachAttachment(_ containerID: String, _ interface: String) throws {
         guard let attachment = try? attachment(containerID, interface) else { return }
-        try store.delete(attachment: attachment.id)
-        registry.attachments.removeAll { $0.id == attachment.id }
-        dataplane.unequip(attachment)
-        if !registry.attachments.contains(where: { $0.namespace == attachment.namespace }) {
-            dataplane.unregister(containerNamespace: attachment.namespace)
+        // The maps first, as they can be put back; unequipping is the point of no return.
+        var remaining = registry
+        remaining.attachments.removeAll { $0.id == attachment.id }
+        var undo = Undo()
+        defer { undo.run() }
+        undo.add {
+            try? self.datapath.syncSubnets(self.registry)
+            try? self.datapath.syncPorts(self.registry)
         }
-        try dataplane.syncSubnets(registry)
-        try dataplane.syncPorts(registry)
+        try datapath.syncSubnets(remaining)
+        try datapath.syncPorts(remaining)
+        try store.delete(attachment: attachment.id)
+        undo.cancel()
+        registry = remaining
+        datapath.unequip(attachment)
+        if !registry.attachments.contains(where: { $0.namespace == attachment.namespace }) {
+            datapath.unregister(containerNamespace: attachment.namespace)
+        }
         logger.info("attachment removed", metadata: ["container": "\(containerID)", "interface": "\(attachment.hostInterface)"])
+    }
+
+    /// Lets the attachment's namespace reach published ports at the host's addresses. It is
+    /// not worth failing the ADD for: the container works without it.
+    private func registerForHairpin(_ attachment: Attachment, undo: inout Undo) {
+        let known = registry.attachments.contains { $0.namespace == attachment.namespace && $0.id != attachment.id }
+        try? datapath.register(containerNamespace: attachment.namespace, source: socketSource(attachment))
+        if !known { undo.add { self.datapath.unregister(containerNamespace: attachment.namespace) } }
     }
 
     /// CNI's GC: releases the network's attachments the runtime no longer knows.
@@ -68,8 +97,8 @@ extension Agent {
     func reconcileAttachments() throws -> [String] {
         var repairs: [String] = []
         for attachment in registry.attachments {
-            if dataplane.linkExists(attachment.hostInterface) {
-                try dataplane.equip(attachment, network: attachment.networkID.flatMap { id in registry.networks.first { $0.id == id } })
+            if datapath.linkExists(attachment.hostInterface) {
+                try datapath.equip(attachment, network: attachment.networkID.flatMap { id in registry.networks.first { $0.id == id } })
             } else {
                 try store.delete(attachment: attachment.id)
                 registry.attachments.removeAll { $0.id == attachment.id }
@@ -89,10 +118,14 @@ extension Agent {
         guard FileManager.default.fileExists(atPath: request.namespace) else {
             throw AgentError.dataplane("the network namespace \(request.namespace) does not exist")
         }
+        var undo = Undo()
+        defer { undo.run() }
         if registry.networks.first(where: { $0.name == request.network }) == nil {
             let planned = try registry.planNetwork(NetworkRequest(name: request.network, subnet: request.subnet), id: randomID(), now: Date(),
-                                                   hostPrefixes: try dataplane.hostPrefixes())
+                                                   hostPrefixes: try datapath.hostPrefixes())
             try addNetwork(planned)
+            // The network made for this ADD goes if the ADD fails.
+            undo.add { if let made = self.registry.networks.first(where: { $0.id == planned.id }) { self.forgetNetwork(made) } }
         }
         let network = try registry.network(request.network)
         guard network.driver == .bridge, let subnet = network.subnet, let gateway = network.gateway, let bridge = network.bridgeName else {
@@ -100,6 +133,7 @@ extension Agent {
         }
         let id = request.containerID + "/" + request.interface
         if let existing = registry.attachments.first(where: { $0.id == id }) {
+            undo.cancel()
             return MainAttachment(attachment: existing, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength)
         }
         let ip = try IPAM.allocate(in: network, used: registry.addressesInUse(network: network.id))
@@ -110,19 +144,17 @@ extension Agent {
         let endpoint = Endpoint(containerID: request.containerID, networkID: network.id, ip: ip, mac: attachment.mac,
                                 hostInterface: attachment.hostInterface, containerInterface: request.interface, order: 0)
         try store.save(attachment: attachment)
-        var undo = Undo()
-        defer { undo.run() }
         undo.add { try? self.store.delete(attachment: attachment.id) }
-        undo.add { self.dataplane.detach(endpoint, namespace: request.namespace) }
-        try dataplane.attach(endpoint, network: network, namespace: request.namespace)
-        try? dataplane.register(containerNamespace: request.namespace, source: socketSource(attachment))  // hairpin to published ports
-        if !network.internal { try dataplane.setDefaultRoute(namespace: request.namespace, via: gateway, device: request.interface) }
+        undo.add { self.datapath.detach(endpoint, namespace: request.namespace) }
+        try datapath.attach(endpoint, network: network, namespace: request.namespace)
+        registerForHairpin(attachment, undo: &undo)
+        if !network.internal { try datapath.setDefaultRoute(namespace: request.namespace, via: gateway, device: request.interface) }
         registry.attachments.append(attachment)
         undo.add {
             self.registry.attachments.removeAll { $0.id == attachment.id }
-            try? self.dataplane.syncPorts(self.registry)
+            try? self.datapath.syncPorts(self.registry)
         }
-        try dataplane.syncPorts(registry)
+        try datapath.syncPorts(registry)
         undo.cancel()
         logger.info("attachment made", metadata: ["container": "\(request.containerID)", "network": "\(network.name)", "address": "\(ip)"])
         return MainAttachment(attachment: attachment, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength)

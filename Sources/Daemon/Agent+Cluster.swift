@@ -1,4 +1,5 @@
 import Cluster
+import Datapath
 import Foundation
 import Model
 
@@ -17,7 +18,7 @@ extension Agent {
             let existing = try await cluster.networks()
             if existing.contains(where: { $0.name == request.name }) { throw ModelError.networkExists(request.name) }
             let elsewhere = existing.filter { other in !registry.networks.contains { $0.id == other.id } }
-            let network = try registry.planNetwork(request, id: randomID(), now: Date(), hostPrefixes: try dataplane.hostPrefixes(),
+            let network = try registry.planNetwork(request, id: randomID(), now: Date(), hostPrefixes: try datapath.hostPrefixes(),
                                                    vni: cluster.freeVNI(among: existing),
                                                    otherSubnets: elsewhere.compactMap { n in n.subnet.map { (n.name, $0) } })
             guard try await cluster.publish(network) else { continue }
@@ -100,7 +101,7 @@ extension Agent {
         // Entries the kernel kept from containers that went while no agent ran here.
         for network in registry.networks where network.driver == .overlay {
             let keep = Set(remote.values.filter { $0.networkID == network.id }.map(\.ip))
-            for ip in dataplane.removeStaleRemoteEndpoints(network: network, keeping: keep) {
+            for ip in datapath.removeStaleRemoteEndpoints(network: network, keeping: keep) {
                 logger.info("removed the entry of a gone overlay container", metadata: ["network": "\(network.name)", "address": "\(ip)"])
             }
         }
@@ -135,7 +136,7 @@ extension Agent {
     private func setClusterHosts(_ hosts: Set<IPv4Address>) {
         guard hosts != clusterHosts else { return }
         do {
-            try dataplane.setVXLANPeers(hosts)
+            try datapath.setVXLANPeers(hosts, keepingOthers: false)
             clusterHosts = hosts
         } catch {
             logger.error("cannot update the cluster's hosts in the uplink's VXLAN filter: \(error)")
@@ -176,7 +177,7 @@ extension Agent {
         remoteEndpoints[key] = endpoint
         guard let network = registry.networks.first(where: { $0.id == endpoint.networkID }) else { return }
         do {
-            try dataplane.setRemoteEndpoint(network: network, ip: endpoint.ip, mac: endpoint.mac, host: endpoint.host)
+            try datapath.setRemoteEndpoint(network: network, ip: endpoint.ip, mac: endpoint.mac, host: endpoint.host)
         } catch {
             logger.error("cannot program \(endpoint.containerName) (\(endpoint.ip) on \(endpoint.host)): \(error)")
         }
@@ -186,7 +187,7 @@ extension Agent {
     private func removeRemoteEndpoint(_ key: String) {
         guard let endpoint = remoteEndpoints.removeValue(forKey: key) else { return }
         guard let network = registry.networks.first(where: { $0.id == endpoint.networkID }) else { return }
-        dataplane.removeRemoteEndpoint(network: network, ip: endpoint.ip, mac: endpoint.mac, host: endpoint.host)
+        datapath.removeRemoteEndpoint(network: network, ip: endpoint.ip, mac: endpoint.mac, host: endpoint.host)
         refreshPeersSoon(networks: [network.id])
         logger.info("overlay container of another host gone", metadata: ["container": "\(endpoint.containerName)", "host": "\(endpoint.host)"])
     }

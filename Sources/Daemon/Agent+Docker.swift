@@ -1,3 +1,4 @@
+import Datapath
 import Foundation
 import Model
 
@@ -13,7 +14,7 @@ extension Agent {
         guard !registry.networks.contains(where: { $0.id == id }) else { return }
         let request = NetworkRequest(name: Agent.dockerNetworkName(id), driver: "bridge", subnet: pool,
                                      gateway: gateway.map { String($0.split(separator: "/")[0]) }, options: options)
-        try addNetwork(try registry.planNetwork(request, id: id, now: Date(), hostPrefixes: try dataplane.hostPrefixes()))
+        try addNetwork(try registry.planNetwork(request, id: id, now: Date(), hostPrefixes: try datapath.hostPrefixes()))
     }
 
     func dockerDeleteNetwork(id: String) throws {
@@ -57,13 +58,14 @@ extension Agent {
                                     hostInterface: "veth" + suffix, ip: pending.ip, mac: pending.mac, ports: [], networkID: id)
         attachment.runtime = .docker
         let peer = "tmp" + suffix
-        try dataplane.addDockerVeth(hostSide: attachment.hostInterface, peer: peer, mac: pending.mac, network: network,
-                                    alias: Dataplane.aliasPrefix + attachment.id)
+        try datapath.addDockerVeth(hostSide: attachment.hostInterface, peer: peer, mac: pending.mac, network: network,
+                                    alias: LinkAlias.prefix + attachment.id)
         var undo = Undo()
         defer { undo.run() }
-        undo.add { self.dataplane.unequip(attachment) }
+        undo.add { self.datapath.unequip(attachment) }
         try store.save(attachment: attachment)
-        try dataplane.equip(attachment, network: network)
+        undo.add { try? self.store.delete(attachment: attachment.id) }
+        try datapath.equip(attachment, network: network)
         registry.attachments.append(attachment)
         undo.cancel()
         registerSandboxWhenMounted(attachment)
@@ -77,7 +79,7 @@ extension Agent {
         Task {
             for _ in 0..<600 {
                 guard let current = self.registry.attachments.first(where: { $0.id == attachment.id }) else { return }
-                if (try? self.dataplane.register(containerNamespace: current.namespace, source: self.socketSource(current))) != nil { return }
+                if (try? self.datapath.register(containerNamespace: current.namespace, source: self.socketSource(current))) != nil { return }
                 try? await Task.sleep(for: .milliseconds(100))
             }
             self.logger.warning("the sandbox never appeared: its connections to published ports at the host's addresses won't be translated",
@@ -97,10 +99,20 @@ extension Agent {
         guard var attachment = registry.attachments.first(where: { $0.containerID == endpoint && $0.networkID != nil }) else {
             throw AgentError.attachmentNotFound(endpoint)
         }
-        attachment.ports = try registry.allocatePorts(bindings, portInUse: dataplane.hostPortInUse, exceptAttachment: attachment.id)
+        let previous = attachment
+        attachment.ports = try registry.allocatePorts(bindings, portInUse: datapath.hostPortInUse, exceptAttachment: attachment.id)
         try store.save(attachment: attachment)
+        var undo = Undo()
+        defer { undo.run() }
+        undo.add {
+            try? self.store.save(attachment: previous)
+            self.registry.attachments.removeAll { $0.id == previous.id }
+            self.registry.attachments.append(previous)
+            try? self.datapath.syncPorts(self.registry)
+        }
         registry.attachments.removeAll { $0.id == attachment.id }
         registry.attachments.append(attachment)
-        try dataplane.syncPorts(registry)
+        try datapath.syncPorts(registry)
+        undo.cancel()
     }
 }

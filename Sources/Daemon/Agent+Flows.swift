@@ -1,6 +1,7 @@
 import API
 import BPF
 import CBPF
+import Datapath
 import Model
 import NIOPosix
 
@@ -11,7 +12,7 @@ extension Agent {
     public func flows(container reference: String?) async throws -> [FlowView] {
         let owners = flowOwners()
         let selection = try reference.map(flowSelection)
-        let table = dataplane.flows
+        guard let table = datapath.flows else { throw DatapathError.noFlowTable }
         let now = FlowTable.now()
         let flows = try await NIOThreadPool.singleton.runIfActive { try table.flows(now: now) }
         return flows.filter { selection?.matches($0.original, $0.reply, $0.entry) ?? true }
@@ -23,7 +24,7 @@ extension Agent {
     /// Removes every flow, or a container's.
     public func flushFlows(container reference: String?) async throws -> FlushResult {
         let selection = try reference.map(flowSelection)
-        let table = dataplane.flows
+        guard let table = datapath.flows else { throw DatapathError.noFlowTable }
         let flushed = try await NIOThreadPool.singleton.runIfActive {
             try table.flush { key, entry in selection?.matches(key, FlowTable.otherKey(key, entry), entry) ?? true }
         }
@@ -43,13 +44,13 @@ extension Agent {
     private func flowSelection(_ reference: String) throws -> FlowSelection {
         if let container = try? registry.container(reference) {
             let endpoints = registry.endpoints(ofContainer: container.id)
-            return FlowSelection(ifindexes: Set(endpoints.compactMap(dataplane.ifindex(of:))),
+            return FlowSelection(ifindexes: Set(endpoints.compactMap(datapath.ifindex(of:))),
                                  addresses: Set(endpoints.compactMap { $0.ip?.value.bigEndian }))
         }
         // Another runtime's container (CNI), by its ID.
         let attachments = registry.attachments.filter { $0.containerID == reference }
         guard !attachments.isEmpty else { throw ModelError.containerNotFound(reference) }
-        return FlowSelection(ifindexes: Set(attachments.compactMap { dataplane.ifindex(ofLink: $0.hostInterface) }),
+        return FlowSelection(ifindexes: Set(attachments.compactMap { datapath.ifindex(ofLink: $0.hostInterface) }),
                              addresses: Set(attachments.map { $0.ip.value.bigEndian }))
     }
 
@@ -57,12 +58,12 @@ extension Agent {
     private func flowOwners() -> [UInt32: String] {
         var owners: [UInt32: String] = [:]
         for endpoint in registry.endpoints {
-            if let index = dataplane.ifindex(of: endpoint), let container = try? registry.container(endpoint.containerID) {
+            if let index = datapath.ifindex(of: endpoint), let container = try? registry.container(endpoint.containerID) {
                 owners[index] = container.name
             }
         }
         for attachment in registry.attachments {
-            if let index = dataplane.ifindex(ofLink: attachment.hostInterface) { owners[index] = attachment.containerID }
+            if let index = datapath.ifindex(ofLink: attachment.hostInterface) { owners[index] = attachment.containerID }
         }
         return owners
     }

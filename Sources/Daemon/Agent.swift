@@ -1,8 +1,10 @@
 import API
+import Datapath
 import Foundation
 import Links
 import Logging
 import Model
+import NIOPosix
 import Store
 
 /// The agent's state machine. Every change follows one path: the model validates and
@@ -12,7 +14,8 @@ import Store
 public actor Agent {
     let configuration: AgentConfiguration
     let store: Store
-    let dataplane: Dataplane
+    /// The kernel side; a fake in the agent's tests.
+    let datapath: any Datapath
     let runtime: Runtime
     let logger: Logger
     var registry: Registry
@@ -22,8 +25,9 @@ public actor Agent {
     var remoteEndpoints: [String: ClusterEndpoint] = [:]
     /// The cluster's hosts, whose VXLAN the uplinks take.
     var clusterHosts: Set<IPv4Address> = []
-    /// The flow table's garbage collector (a service of its own; the exporter reads its passes).
-    let flowCollector: FlowCollector
+    /// The flow table's garbage collector (a service of its own; the exporter reads its
+    /// passes); nil when the datapath has no flow table.
+    let flowCollector: FlowCollector?
     /// Docker's remote driver: endpoints created and not yet joined, by endpoint ID.
     var dockerEndpoints: [String: DockerEndpoint] = [:]
     /// Networks whose members' /etc/hosts files still lack a container that came or went
@@ -33,15 +37,27 @@ public actor Agent {
     /// The links with the uplink program, by ifindex (see `linkChanged`).
     private var uplinks: [UInt32: String] = [:]
 
+    /// The agent's changes make blocking system calls (netlink, bpf, mount, fork): they run
+    /// on a thread of their own, not on the cooperative pool that serves the API and scrapes.
+    private static let thread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        Agent.thread.next().executor.asUnownedSerialExecutor()
+    }
+
     public init(configuration: AgentConfiguration, logger: Logger) throws {
+        try self.init(configuration: configuration, datapath: try KernelDatapath(configuration: configuration.datapath, logger: logger),
+                      logger: logger)
+    }
+
+    init(configuration: AgentConfiguration, datapath: any Datapath, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         for directory in ["", "/netns", "/containers"] {
             try FileManager.default.createDirectory(atPath: configuration.stateDirectory + directory, withIntermediateDirectories: true)
         }
         store = try Store(path: configuration.databasePath)
-        dataplane = try Dataplane(configuration: configuration, logger: logger)
-        flowCollector = FlowCollector(table: dataplane.flows, timeouts: configuration.flowTimeouts, logger: logger)
+        self.datapath = datapath
+        flowCollector = datapath.flows.map { FlowCollector(table: $0, timeouts: configuration.flowTimeouts, logger: logger) }
         runtime = Runtime(configuration: configuration)
         registry = try store.load()
         dockerEndpoints = try store.dockerEndpoints()
@@ -56,7 +72,7 @@ public actor Agent {
     public func reconcile() throws -> [String] {
         var repairs: [String] = []
         if registry.networks.isEmpty {
-            registry.networks = try Registry.predefinedNetworks(now: Date(), hostPrefixes: try dataplane.hostPrefixes())
+            registry.networks = try Registry.predefinedNetworks(now: Date(), hostPrefixes: try datapath.hostPrefixes())
             _ = try registry.numberNetworks()
             try store.insert(networks: registry.networks)
             repairs.append("created the predefined networks bridge (\(registry.networks[0].subnet!) on \(Network.defaultBridgeName)), host and none")
@@ -67,17 +83,17 @@ public actor Agent {
         }
         // In a cluster, VXLAN is taken from its hosts only; the hosts known before a restart
         // stay until the store is read again, so the overlay's traffic goes on meanwhile.
-        try dataplane.setVXLANPeers(cluster.map { [$0.host] }, keepingOthers: true)
+        try datapath.setVXLANPeers(cluster.map { [$0.host] }, keepingOthers: true)
         for network in registry.networks {
             if network.driver == .overlay && cluster == nil {
                 logger.warning("overlay network \(network.name) stays down: the agent runs without --cluster-store")
                 continue
             }
-            repairs += try dataplane.ensureNetwork(network)
+            repairs += try datapath.ensureNetwork(network)
         }
-        try dataplane.refreshHostAddresses()
-        try dataplane.syncSubnets(registry)
-        for link in try dataplane.attachUplinks() { uplinks[UInt32(link.index)] = link.name }
+        try datapath.refreshHostAddresses()
+        try datapath.syncSubnets(registry)
+        for link in try datapath.attachUplinks() { uplinks[UInt32(link.index)] = link.name }
         logger.info("published ports answer on the uplinks", metadata: ["uplinks": "\(uplinks.values.sorted().joined(separator: ","))"])
         for container in registry.containers {
             // An agent killed between recording a container and making its files leaves
@@ -89,25 +105,25 @@ public actor Agent {
                 repairs.append("recreated the network namespace of container \(container.name)")
             }
             for endpoint in registry.endpoints(ofContainer: container.id) {
-                if dataplane.interfaceExists(endpoint, namespace: namespace) {
-                    try dataplane.configure(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
+                if datapath.interfaceExists(endpoint, namespace: namespace) {
+                    try datapath.configure(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
                 } else {
-                    try dataplane.attach(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
+                    try datapath.attach(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
                     repairs.append("recreated interface \(endpoint.containerInterface ?? "") of container \(container.name)")
                 }
             }
             try updateDefaultRoute(container)
         }
         repairs += try reconcileAttachments()
-        try dataplane.syncSubnets(registry)
-        try dataplane.syncPorts(registry)
+        try datapath.syncSubnets(registry)
+        try datapath.syncPorts(registry)
         // Other runtimes' namespaces too, while they exist: their containers reach published ports.
-        try dataplane.syncNamespaces(containers: registry.containers.filter(usesOwnNamespace).map { container in
-            (configuration.namespacePath(container.id), dataplane.socketSource(registry.endpoints(ofContainer: container.id)))
+        try datapath.syncNamespaces(containers: registry.containers.filter(usesOwnNamespace).map { container in
+            (configuration.namespacePath(container.id), datapath.socketSource(registry.endpoints(ofContainer: container.id)))
         } + registry.attachments.filter { FileManager.default.fileExists(atPath: $0.namespace) }.map { ($0.namespace, socketSource($0)) })
-        let cgroup = try dataplane.attachSocketHooks(cgroup: configuration.cgroupPath)
+        let cgroup = try datapath.attachSocketHooks(cgroup: configuration.cgroupPath)
         logger.info("socket hooks attached", metadata: ["cgroup": "\(cgroup)"])
-        repairs += try dataplane.removeOrphans(keeping: registry)
+        repairs += try datapath.removeOrphans(keeping: registry)
         repairs += runtime.removeOrphanNamespaces(keeping: Set(registry.containers.map(\.id)))
         try refreshNameFiles()
         return repairs
@@ -127,7 +143,7 @@ public actor Agent {
 
     public func createNetwork(_ request: NetworkRequest) async throws -> NetworkView {
         guard request.driver == NetworkDriver.overlay.rawValue else {
-            let network = try registry.planNetwork(request, id: randomID(), now: Date(), hostPrefixes: try dataplane.hostPrefixes())
+            let network = try registry.planNetwork(request, id: randomID(), now: Date(), hostPrefixes: try datapath.hostPrefixes())
             try addNetwork(network)
             return view(network)
         }
@@ -148,12 +164,12 @@ public actor Agent {
         var undo = Undo()
         defer { undo.run() }
         undo.add { try? self.store.deleteNetwork(id: network.id) }
-        undo.add { self.dataplane.removeNetwork(network) }
-        _ = try dataplane.ensureNetwork(network)
-        try dataplane.refreshHostAddresses()
+        undo.add { self.datapath.removeNetwork(network) }
+        _ = try datapath.ensureNetwork(network)
+        try datapath.refreshHostAddresses()
         registry.networks.append(network)
         undo.add { self.registry.networks.removeAll { $0.id == network.id } }
-        try dataplane.syncSubnets(registry)
+        try datapath.syncSubnets(registry)
         undo.cancel()
         logger.info("network created", metadata: ["network": "\(network.name)", "driver": "\(network.driver)", "subnet": "\(network.subnet!)"])
     }
@@ -169,14 +185,36 @@ public actor Agent {
         return network
     }
 
-    /// Forgets a network here: record, devices, maps.
+    /// Forgets a network here: maps, record, devices. The maps go first, as they can be
+    /// put back; the devices' removal is the point of no return.
     func dropNetwork(_ network: Network) throws {
+        var remaining = registry
+        remaining.networks.removeAll { $0.id == network.id }
+        var undo = Undo()
+        defer { undo.run() }
+        undo.add { try? self.datapath.syncSubnets(self.registry) }
+        try datapath.syncSubnets(remaining)
         try store.deleteNetwork(id: network.id)
-        registry.networks.removeAll { $0.id == network.id }
-        dataplane.removeNetwork(network)
-        try dataplane.refreshHostAddresses()
-        try dataplane.syncSubnets(registry)
+        undo.cancel()
+        registry = remaining
+        datapath.removeNetwork(network)
+        afterCommit("re-reading the host's addresses") { try datapath.refreshHostAddresses() }
         logger.info("network removed", metadata: ["network": "\(network.name)"])
+    }
+
+    /// Undoes `addNetwork` when the change that made the network fails later.
+    func forgetNetwork(_ network: Network) {
+        try? store.deleteNetwork(id: network.id)
+        registry.networks.removeAll { $0.id == network.id }
+        datapath.removeNetwork(network)
+        try? datapath.syncSubnets(registry)
+        try? datapath.refreshHostAddresses()
+    }
+
+    /// A step after a change's point of no return: the change is made, so its failure is
+    /// logged, not thrown; the next reconcile (or event) repairs what it left.
+    func afterCommit(_ what: String, _ step: () throws -> Void) {
+        do { try step() } catch { logger.warning("\(what) failed after the change was made", metadata: ["error": "\(error)"]) }
     }
 
     public func connect(network reference: String, _ request: ConnectRequest) async throws {
@@ -201,25 +239,48 @@ public actor Agent {
         defer { undo.run() }
         undo.add { try? self.store.delete(endpoint: endpoint) }
         let namespace = configuration.namespacePath(container.id)
-        undo.add { self.dataplane.detach(endpoint, namespace: namespace) }
-        try dataplane.attach(endpoint, network: network, namespace: namespace)
-        undo.cancel()
+        undo.add { self.datapath.detach(endpoint, namespace: namespace) }
+        try datapath.attach(endpoint, network: network, namespace: namespace)
         registry.endpoints.append(endpoint)
-        try dataplane.syncPorts(registry)
+        undo.add {
+            self.registry.endpoints.removeAll { $0.id == endpoint.id }
+            self.resyncContainer(container, networks: [endpoint.networkID])
+        }
+        try datapath.syncPorts(registry)
         try updateDefaultRoute(container)
         try registerNamespace(container)
         try refreshNameFiles(networks: [endpoint.networkID], container: container.id)
+        undo.cancel()
+    }
+
+    /// Puts the maps, route and files of a container back to what the registry says
+    /// (the undo of a connect or disconnect).
+    private func resyncContainer(_ container: Container, networks: Set<String>) {
+        try? datapath.syncPorts(registry)
+        try? updateDefaultRoute(container)
+        try? registerNamespace(container)
+        try? refreshNameFiles(networks: networks, container: container.id)
     }
 
     public func disconnect(network reference: String, container containerReference: String) async throws {
         let endpoint = try registry.planDisconnect(network: reference, container: containerReference)
-        try store.delete(endpoint: endpoint)
+        let container = try registry.container(endpoint.containerID)
+        // Maps, route and socket source move off the endpoint first (they can be put back);
+        // the interface's removal is the point of no return.
+        var undo = Undo()
+        defer { undo.run() }
         registry.endpoints.removeAll { $0.id == endpoint.id }
-        dataplane.detach(endpoint, namespace: configuration.namespacePath(endpoint.containerID))
-        try dataplane.syncPorts(registry)
-        try updateDefaultRoute(try registry.container(endpoint.containerID))
-        try registerNamespace(try registry.container(endpoint.containerID))
-        try refreshNameFiles(networks: [endpoint.networkID], container: endpoint.containerID)
+        undo.add {
+            self.registry.endpoints.append(endpoint)
+            self.resyncContainer(container, networks: [endpoint.networkID])
+        }
+        try datapath.syncPorts(registry)
+        try updateDefaultRoute(container)
+        try registerNamespace(container)
+        try store.delete(endpoint: endpoint)
+        undo.cancel()
+        datapath.detach(endpoint, namespace: configuration.namespacePath(endpoint.containerID))
+        afterCommit("rewriting /etc/hosts") { try refreshNameFiles(networks: [endpoint.networkID], container: endpoint.containerID) }
         await releaseOverlayAddresses([endpoint])
     }
 
@@ -250,7 +311,7 @@ public actor Agent {
 
     private func run(_ request: ContainerRequest, id: String, reserved: IPv4Address?) throws -> ContainerView {
         let (planned, endpoint) = try registry.planContainer(request, id: id, now: Date(),
-                                                              portInUse: dataplane.hostPortInUse, reserved: reserved)
+                                                              portInUse: datapath.hostPortInUse, reserved: reserved)
         var container = planned
         let network = try registry.network(container.networkMode)
         let namespace = configuration.namespacePath(container.id)
@@ -265,14 +326,14 @@ public actor Agent {
         if usesOwnNamespace(container) {
             undo.add { self.runtime.deleteNamespace(namespace) }
             try runtime.createNamespace(namespace)
-            undo.add { self.dataplane.unregister(containerNamespace: namespace) }
+            undo.add { self.datapath.unregister(containerNamespace: namespace) }
         }
         if let endpoint {
-            undo.add { self.dataplane.detach(endpoint, namespace: namespace) }
-            try dataplane.attach(endpoint, network: network, namespace: namespace)
+            undo.add { self.datapath.detach(endpoint, namespace: namespace) }
+            try datapath.attach(endpoint, network: network, namespace: namespace)
         }
         if usesOwnNamespace(container) {
-            try dataplane.register(containerNamespace: namespace, source: dataplane.socketSource(endpoint.map { [$0] } ?? []))
+            try datapath.register(containerNamespace: namespace, source: datapath.socketSource(endpoint.map { [$0] } ?? []))
         }
         registry.containers.append(container)
         registry.endpoints += endpoint.map { [$0] } ?? []
@@ -282,8 +343,8 @@ public actor Agent {
         }
         try updateDefaultRoute(container)
         try refreshNameFiles(networks: [], container: container.id)
-        undo.add { self.dataplane.unpublish(container) }
-        try dataplane.publish(container, registry: registry)
+        undo.add { self.datapath.unpublish(container) }
+        try datapath.publish(container, registry: registry)
         container.process = try runtime.start(container, network: network, namespace: namespace)
         try store.update(container: container)
         undo.cancel()
@@ -300,11 +361,20 @@ public actor Agent {
 
     /// Restricts (or opens again) who may use a published host port of the container.
     public func allow(_ reference: String, _ request: AllowRequest) throws -> ContainerView {
+        let previous = try registry.container(reference)
         let container = try registry.planAllow(container: reference, hostPort: request.hostPort,
                                                sources: request.sources, clear: request.clear)
         try store.update(container: container)
+        var undo = Undo()
+        defer { undo.run() }
+        undo.add {
+            try? self.store.update(container: previous)
+            self.replace(previous)
+            try? self.datapath.syncPorts(self.registry)
+        }
         replace(container)
-        try dataplane.syncPorts(registry)
+        try datapath.syncPorts(registry)
+        undo.cancel()
         return view(container)
     }
 
@@ -319,7 +389,7 @@ public actor Agent {
     public func stop(_ reference: String, timeout: Int) async throws -> Container {
         let container = try registry.container(reference)
         await runtime.stop(container, timeout: timeout)
-        registry.endpoints(ofContainer: container.id).forEach(dataplane.flushFlows(of:))
+        registry.endpoints(ofContainer: container.id).forEach(datapath.flushFlows(of:))
         return try recordExit(container.id)
     }
 
@@ -334,9 +404,9 @@ public actor Agent {
         try store.deleteContainer(id: current.id)
         registry.containers.removeAll { $0.id == current.id }
         registry.endpoints.removeAll { $0.containerID == current.id }
-        dataplane.unpublish(current)
-        endpoints.forEach { dataplane.detach($0, namespace: configuration.namespacePath(current.id)) }
-        dataplane.unregister(containerNamespace: configuration.namespacePath(current.id))
+        datapath.unpublish(current)
+        endpoints.forEach { datapath.detach($0, namespace: configuration.namespacePath(current.id)) }
+        datapath.unregister(containerNamespace: configuration.namespacePath(current.id))
         runtime.deleteNamespace(configuration.namespacePath(current.id))
         runtime.files(current.id).remove()
         refreshPeersSoon(networks: Set(endpoints.map(\.networkID)))
@@ -353,16 +423,16 @@ public actor Agent {
     /// the next start of the agent recreates it.
     public func linkRemoved(ifindex: UInt32, name: String) {
         // Another runtime's veth may have counted as an uplink before it was equipped: go on.
-        if let uplink = uplinks.removeValue(forKey: ifindex) { dataplane.forgetUplink(name: uplink) }
+        if let uplink = uplinks.removeValue(forKey: ifindex) { datapath.forgetUplink(name: uplink) }
         // An attachment's veth by that name that exists is a newer one: the main mode names
         // a container's veth after its ID, so a stop and start (a DEL and an ADD) remove and
         // make the same name, and the removal may be read after the ADD.
-        if let attachment = registry.attachments.first(where: { $0.hostInterface == name }), !dataplane.linkExists(name) {
+        if let attachment = registry.attachments.first(where: { $0.hostInterface == name }), !datapath.linkExists(name) {
             try? detachAttachment(attachment.containerID, attachment.interface)
             return
         }
         guard let endpoint = registry.endpoints.first(where: { $0.hostInterface == name }) else { return }
-        dataplane.forgetRemovedLink(name: name, ifindex: ifindex, address: endpoint.ip)
+        datapath.forgetRemovedLink(name: name, ifindex: ifindex, address: endpoint.ip)
         let container = (try? registry.container(endpoint.containerID))?.name ?? endpoint.containerID
         logger.warning("a container's interface was deleted outside Bridgeport: its policy and counters are removed",
                        metadata: ["interface": "\(name)", "container": "\(container)"])
@@ -373,10 +443,10 @@ public actor Agent {
     /// again, a veth moved in: a device moved between namespaces arrives down). Waiting for
     /// "up" also passes over a veth peer Docker's driver leaves here for dockerd to move.
     func linkChanged(_ link: LinkInfo) {
-        guard link.isUp, uplinks[UInt32(link.index)] == nil, Dataplane.isUplink(link),
+        guard link.isUp, uplinks[UInt32(link.index)] == nil, LinkAlias.isUplink(link),
               !registry.attachments.contains(where: { $0.hostInterface == link.name }) else { return }
         do {
-            guard try dataplane.attachUplink(link) else { return }
+            guard try datapath.attachUplink(link) else { return }
             uplinks[UInt32(link.index)] = link.name
             logger.info("new uplink: the uplink program is attached", metadata: ["interface": "\(link.name)"])
         } catch {
@@ -386,14 +456,14 @@ public actor Agent {
 
     /// Uplinks that came between the start and the link watch's subscription.
     func attachNewUplinks() {
-        for link in (try? dataplane.uplinks()) ?? [] { linkChanged(link) }
+        for link in (try? datapath.uplinks()) ?? [] { linkChanged(link) }
     }
 
     /// The host's addresses changed (an uplink's DHCP renewal, failover, `ip addr`): the
     /// programs learn them, and flows that name an address that went are flushed.
     public func hostAddressesChanged() {
         do {
-            try dataplane.refreshHostAddresses()
+            try datapath.refreshHostAddresses()
         } catch {
             logger.warning("could not update the host's addresses in the maps", metadata: ["error": "\(error)"])
         }
@@ -419,24 +489,24 @@ public actor Agent {
     private func usesOwnNamespace(_ container: Container) -> Bool { container.networkMode != "host" }
 
     /// The socket hooks act in the container's namespace, for its first interface's address.
-    private func registerNamespace(_ container: Container) throws {
+    func registerNamespace(_ container: Container) throws {
         guard usesOwnNamespace(container) else { return }
-        try dataplane.register(containerNamespace: configuration.namespacePath(container.id),
-                               source: dataplane.socketSource(registry.endpoints(ofContainer: container.id)))
+        try datapath.register(containerNamespace: configuration.namespacePath(container.id),
+                               source: datapath.socketSource(registry.endpoints(ofContainer: container.id)))
     }
 
     /// Another runtime's container: its interface's address.
-    func socketSource(_ attachment: Attachment) -> Dataplane.SocketSource? {
-        dataplane.ifindex(ofLink: attachment.hostInterface).map { Dataplane.SocketSource(ip: attachment.ip, ifindex: $0) }
+    func socketSource(_ attachment: Attachment) -> SocketSource? {
+        datapath.ifindex(ofLink: attachment.hostInterface).map { SocketSource(ip: attachment.ip, ifindex: $0) }
     }
 
     /// The first non-internal network a container joined gives its default route, as in Docker.
-    private func updateDefaultRoute(_ container: Container) throws {
+    func updateDefaultRoute(_ container: Container) throws {
         guard usesOwnNamespace(container) else { return }
         let gateway = registry.endpoints(ofContainer: container.id).first { endpoint in
             (try? registry.network(endpoint.networkID).internal) == false
         }
-        try dataplane.setDefaultRoute(namespace: configuration.namespacePath(container.id),
+        try datapath.setDefaultRoute(namespace: configuration.namespacePath(container.id),
                                       via: gateway.flatMap { try? registry.network($0.networkID).gateway },
                                       device: gateway?.containerInterface)
     }

@@ -8,7 +8,6 @@ public enum AgentError: Error, CustomStringConvertible {
     case commandNotExecutable(String)
     case dataplane(String)
     case startup(String)
-    case parentNotFound(String)
     case cluster(String)
     case attachmentNotFound(String)
 
@@ -21,7 +20,6 @@ public enum AgentError: Error, CustomStringConvertible {
         case let .commandNotExecutable(command): "exec: \"\(command)\": permission denied"
         case let .dataplane(message): message
         case let .startup(message): message
-        case let .parentNotFound(parent): "-o parent interface was not found on the host: \(parent)"
         case let .cluster(message): message
         case let .attachmentNotFound(id): "no attachment \(id): Bridgeport equips no such container interface"
         }

@@ -46,7 +46,8 @@ public enum AgentService {
             "socket": "\(configuration.socketPath)",
             "metrics": "\(tls == nil ? "http" : "https")://\(configuration.metricsHost):\(configuration.metricsPort)/metrics",
         ])
-        var services: [any Service] = [api, metrics, LinkWatch(agent: agent, logger: logger), agent.flowCollector]
+        var services: [any Service] = [api, metrics, LinkWatch(agent: agent, logger: logger)]
+        if let collector = agent.flowCollector { services.append(collector) }
         if let path = configuration.dockerPluginSocket {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try claimSocket(path)

@@ -1,4 +1,5 @@
 import Cluster
+import Datapath
 import Foundation
 import Logging
 import Model

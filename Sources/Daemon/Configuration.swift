@@ -1,5 +1,6 @@
 import BPF
 import CBPF
+import Datapath
 import Foundation
 import Model
 
@@ -42,6 +43,13 @@ public struct AgentConfiguration: Sendable {
     public static let defaultMetricsPort = 9477
 
     public init() {}
+
+    /// What the kernel side needs of these.
+    public var datapath: DatapathConfiguration {
+        DatapathConfiguration(bpfRoot: bpfRoot, uplinkAttachMode: uplinkAttachMode, endpointAttachMode: endpointAttachMode,
+                              bpfObjectDirectory: bpfObjectDirectory, advertiseAddress: advertiseAddress,
+                              maxFlows: maxFlows, flowTimeouts: flowTimeouts)
+    }
 
     var databasePath: String { stateDirectory + "/bridgeport.db" }
     func namespacePath(_ containerID: String) -> String { stateDirectory + "/netns/" + containerID }

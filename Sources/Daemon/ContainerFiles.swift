@@ -1,3 +1,4 @@
+import Datapath
 import Foundation
 import Model
 
@@ -66,22 +67,4 @@ struct ContainerFiles {
     }
 
     func clearExit() { try? FileManager.default.removeItem(atPath: exitCode) }
-}
-
-/// Rewrites the file without replacing it, so bind mounts keep seeing it. It writes over
-/// the old bytes and then cuts the rest: truncating to zero first would free the file's
-/// blocks each time, which costs a synchronous discard on some disks.
-func writeInPlace(_ text: String, to path: String) throws {
-    let bytes = Data(text.utf8)
-    if FileManager.default.contents(atPath: path) == bytes { return }
-    let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw AgentError.dataplane("write \(path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes[offset...].withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
-        guard written > 0 else { throw AgentError.dataplane("write \(path): \(String(cString: strerror(errno)))") }
-        offset += written
-    }
-    guard ftruncate(fd, off_t(bytes.count)) == 0 else { throw AgentError.dataplane("truncate \(path): \(String(cString: strerror(errno)))") }
 }

@@ -1,3 +1,4 @@
+import Datapath
 import Foundation
 import Links
 import Logging
@@ -32,7 +33,7 @@ struct LinkWatch: Service {
                 switch event {
                 case let .linkRemoved(ifindex, name): await agent.linkRemoved(ifindex: ifindex, name: name)
                 // Most are Bridgeport's own veths: only a possible uplink is worth the hop.
-                case let .linkChanged(link) where link.isUp && Dataplane.isUplink(link): await agent.linkChanged(link)
+                case let .linkChanged(link) where link.isUp && LinkAlias.isUplink(link): await agent.linkChanged(link)
                 case .linkChanged: break
                 case .addressChanged: break
                 }

@@ -1,9 +1,11 @@
 import API
 import BPF
 import CBPF
+import Datapath
 import Foundation
 import Hummingbird
 import Model
+import NIOPosix
 
 /// The HTTP endpoint Prometheus scrapes: /metrics, /healthz and a small index page.
 enum MetricsRoutes {
@@ -20,11 +22,21 @@ enum MetricsRoutes {
             let format = ExpositionFormat(accept: request.headers[.accept])
             let gzip = Gzip.accepted(by: request.headers[.acceptEncoding])
             let body = await scrapes.body(format: format, gzip: gzip) {
-                let text = format.render(await agent.metricFamilies())
+                let text: String
+                do {
+                    text = format.render(try await agent.metricFamilies())
+                } catch {
+                    return SharedScrapes.Body(bytes: ByteBuffer(string: "reading the counters failed: \(error)\n"),
+                                              compressed: false, failed: true)
+                }
                 if gzip, let compressed = Gzip.compress(Array(text.utf8)) {
                     return SharedScrapes.Body(bytes: ByteBuffer(bytes: compressed), compressed: true)
                 }
                 return SharedScrapes.Body(bytes: ByteBuffer(string: text), compressed: false)
+            }
+            if body.failed {
+                return Response(status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"],
+                                body: .init(byteBuffer: body.bytes))
             }
             var headers: HTTPFields = [.contentType: format.contentType]
             if body.compressed { headers[.contentEncoding] = "gzip" }
@@ -40,8 +52,10 @@ enum MetricsRoutes {
 /// a scrape never gets counters older than the scrape in flight when it arrived.
 actor SharedScrapes {
     struct Body: Sendable {
-        let bytes: ByteBuffer
-        let compressed: Bool
+        var bytes: ByteBuffer
+        var compressed: Bool
+        /// The maps could not be read: `bytes` says why.
+        var failed = false
     }
 
     private struct Kind: Hashable {
@@ -63,13 +77,32 @@ actor SharedScrapes {
 }
 
 extension Agent {
+    /// What a scrape needs of the agent's state: a copy, taken on the actor; the maps are
+    /// read after, off it.
+    struct ScrapeState: Sendable {
+        var registry: Registry
+        var running: Set<String>
+    }
+
+    func scrapeState() -> ScrapeState {
+        ScrapeState(registry: registry, running: Set(registry.containers.filter { runtime.status($0) == .running }.map(\.id)))
+    }
+
+    /// Reads the counter maps on NIO's thread pool: the reads are system calls, which
+    /// must not hold a thread of the cooperative pool (nor the actor).
+    nonisolated func readCounters() async throws -> TrafficCounters {
+        let datapath = self.datapath
+        return try await NIOThreadPool.singleton.runIfActive { try datapath.counters() }
+    }
+
     /// Running containers' traffic for `bridgeport stats`.
-    func containerStats() -> [ContainerStats] {
-        let counters = dataplane.counters()
+    nonisolated func containerStats() async throws -> [ContainerStats] {
+        let state = await scrapeState()
+        let counters = try await readCounters()
         let dropsByInterface = Dictionary(counters.drops.map { ($0.key.ifindex, $0.value) }, uniquingKeysWith: +)
-        return registry.containers.filter { runtime.status($0) == .running }.map { container in
+        return state.registry.containers.filter { state.running.contains($0.id) }.map { container in
             var stats = ContainerStats(id: container.id, name: container.name)
-            for endpoint in registry.endpoints(ofContainer: container.id) {
+            for endpoint in state.registry.endpoints(ofContainer: container.id) {
                 guard let index = counters.index(of: endpoint) else { continue }
                 let traffic = counters.endpoints[index] ?? bp_endpoint_stats()
                 stats.receiveBytes += traffic.rx.bytes
@@ -83,42 +116,26 @@ extension Agent {
     }
 
     /// Every family, read from the pinned BPF maps (per-CPU counters summed) and the
-    /// registry, plus how long that took.
-    func metricFamilies() -> [MetricFamily] {
+    /// registry, plus how long that took. A map that cannot be read fails the scrape
+    /// (Prometheus records `up` 0) rather than showing zeros, which would read as resets.
+    nonisolated func metricFamilies() async throws -> [MetricFamily] {
         let started = ContinuousClock.now
-        var input = ScrapeInput(registry: registry, counters: dataplane.counters(),
-                                running: Set(registry.containers.filter { runtime.status($0) == .running }.map(\.id)))
-        let report = flowCollector.latest
-        input.flows = FlowStatistics(capacity: dataplane.flows.capacity, census: report?.pass.census,
-                                     counters: (try? dataplane.flows.counters()) ?? [:], lastPassSeconds: report?.seconds)
+        let state = await scrapeState()
+        var input = ScrapeInput(registry: state.registry, counters: try await readCounters(), running: state.running)
+        if let table = datapath.flows {
+            let report = flowCollector?.latest
+            let counters = try await NIOThreadPool.singleton.runIfActive { try table.counters() }
+            input.flows = FlowStatistics(capacity: table.capacity, census: report?.pass.census,
+                                         counters: counters, lastPassSeconds: report?.seconds)
+        }
         var families = Exporter.families(input)
-        var scrape = MetricFamily(name: "bridgeport_scrape_duration_seconds", help: "Time this scrape took to read the counters.", kind: .gauge)
+        var scrape = MetricFamily(name: "bridgeport_scrape_duration_seconds", help: "Time this scrape took to read the counters.",
+                                  kind: .gauge)
         let elapsed = ContinuousClock.now - started
         scrape.add([], seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         families.append(scrape)
         return families
     }
-}
-
-/// The counters one scrape reads from the maps, keyed for the exporter.
-public struct TrafficCounters {
-    /// Interface name -> ifindex in the agent's namespace.
-    public var interfaces: [String: UInt32] = [:]
-    public var endpoints: [UInt32: bp_endpoint_stats] = [:]
-    public var drops: [bp_drop_key: UInt64] = [:]
-    /// Keyed by the host side of a binding, see `hostSide(_:_:_:)`.
-    public var ports: [String: bp_port_stats] = [:]
-    public var programs: [(name: String, hook: String, runs: UInt64, nanoseconds: UInt64)] = []
-
-    public init() {}
-
-    /// The key of the endpoint's counters: its device's ifindex (see Endpoint.linkIndex).
-    func index(of endpoint: Endpoint) -> UInt32? {
-        if let index = endpoint.linkIndex { return UInt32(index) }
-        return endpoint.hostInterface.flatMap { interfaces[$0] }
-    }
-
-    public static func hostSide(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) -> String { "\(proto.rawValue) \(ip):\(port)" }
 }
 
 /// The flow table as a scrape shows it: the collector's last pass and the event counters.
@@ -202,7 +219,7 @@ public enum Exporter {
         let publishers = registry.containers.map { ($0.name, $0.ports) } + registry.attachments.map { ($0.containerID, $0.ports) }
         for (container, mappings) in publishers {
             for mapping in mappings {
-                let stats = counters.ports[TrafficCounters.hostSide(mapping.proto, mapping.hostIP, mapping.hostPort)] ?? bp_port_stats()
+                let stats = counters.ports[mapping.hostSide] ?? bp_port_stats()
                 let labels = [("protocol", mapping.proto.rawValue), ("host_ip", mapping.hostIP.description), ("host_port", "\(mapping.hostPort)"),
                               ("container", container), ("container_port", "\(mapping.containerPort)")]
                 portPackets.add(labels, stats.packets)

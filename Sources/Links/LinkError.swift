@@ -18,8 +18,6 @@ public enum LinkError: Error, CustomStringConvertible, Equatable, Sendable {
         }
     }
 
-    /// The object already exists (EEXIST).
-    public var isExists: Bool { errno == EEXIST }
     /// The container's command was not found in $PATH (only `.spawn`).
     public var isNotFound: Bool {
         if case .spawn(_, ENOENT) = self { return true }

@@ -1,5 +1,6 @@
 import CLinux
 import Glibc
+import Synchronization
 
 /// An IPv4 prefix: address in host byte order (10.0.0.1 is 0x0a000001) and length.
 public struct Prefix4: Hashable, Sendable, CustomStringConvertible {
@@ -39,9 +40,9 @@ public struct LinkInfo: Hashable, Sendable {
 /// An rtnetlink socket bound to one network namespace: the caller's when `namespace` is
 /// nil, else the namespace mounted at that path (it stays bound to it). Calls are
 /// serialized internally, so one socket can be shared between tasks.
-public final class RouteSocket: @unchecked Sendable {
-    private let handle: OpaquePointer
-    private let lock = Mutex()
+public final class RouteSocket: Sendable {
+    /// libnl's socket; a netlink socket answers one request at a time.
+    private let handle: Mutex<OpaquePointer>
 
     public init(namespace path: String?) throws {
         var handle: OpaquePointer?
@@ -49,19 +50,19 @@ public final class RouteSocket: @unchecked Sendable {
             if let path { return .namespace(operation: "open netlink socket in", path: path, errno: errno) }
             return .netlink(operation: "open", object: "netlink socket", errno: errno)
         }
-        self.handle = handle!
+        self.handle = Mutex(handle!)
     }
 
-    deinit { bp_nl_close(handle) }
+    deinit { handle.withLock { bp_nl_close($0) } }
 
     private func call(_ operation: String, _ object: String, _ body: (OpaquePointer) -> Int32) throws {
-        let result = lock.locked { body(handle) }
+        let result = handle.withLock { handle in body(handle) }
         try check(result) { .netlink(operation: operation, object: object, errno: $0) }
     }
 
     /// The link's ifindex, or nil when there is no link of that name.
     public func index(of name: String) -> Int? {
-        let index = lock.locked { bp_link_index(handle, name) }
+        let index = handle.withLock { handle in bp_link_index(handle, name) }
         return index > 0 ? Int(index) : nil
     }
 
@@ -124,8 +125,8 @@ public final class RouteSocket: @unchecked Sendable {
 
     /// Removes both entries; missing ones are fine.
     public func removeRemoteNeighbour(device: String, ip: UInt32, mac: [UInt8], vtep: UInt32) {
-        _ = lock.locked { bp_neigh_del(handle, device, ip.bigEndian, mac) }
-        _ = lock.locked { bp_fdb_del(handle, device, mac, vtep.bigEndian) }
+        _ = handle.withLock { handle in bp_neigh_del(handle, device, ip.bigEndian, mac) }
+        _ = handle.withLock { handle in bp_fdb_del(handle, device, mac, vtep.bigEndian) }
     }
 
     public func setMaster(_ name: String, master: String) throws {
@@ -144,7 +145,7 @@ public final class RouteSocket: @unchecked Sendable {
     /// Deletes a link; false when there was none.
     @discardableResult
     public func delete(link name: String) throws -> Bool {
-        let result = lock.locked { bp_link_del(handle, name) }
+        let result = handle.withLock { handle in bp_link_del(handle, name) }
         if result == -ENODEV { return false }
         try check(result) { .netlink(operation: "delete link", object: name, errno: $0) }
         return true
@@ -226,16 +227,4 @@ public enum NetworkNamespace {
 
 func dotted(_ address: UInt32) -> String {
     "\(address >> 24).\(address >> 16 & 0xff).\(address >> 8 & 0xff).\(address & 0xff)"
-}
-
-/// A pthread mutex with a stable address.
-final class Mutex: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    init() { pthread_mutex_init(mutex, nil) }
-    deinit { pthread_mutex_destroy(mutex); mutex.deallocate() }
-    func locked<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
 }

@@ -108,9 +108,6 @@ public enum Sandbox {
         return bp_process_start_time(pid, &ticks) == 0 ? ticks : nil
     }
 
-    /// Whether this process is the image re-executed by `reexecInNetworkNamespace`.
-    public static var isInEnteredNetworkNamespace: Bool { getenv("BRIDGEPORT_NETNS_ENTERED") != nil }
-
     /// Re-executes this program inside /run/netns/NAME (or a path, when name contains "/")
     /// so that every thread lives there. Returns only on failure, with the reason.
     public static func reexecInNetworkNamespace(_ name: String, arguments: [String]) -> LinkError {

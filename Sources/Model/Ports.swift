@@ -102,6 +102,21 @@ public struct PortMapping: Hashable, Codable, Sendable, CustomStringConvertible 
         proto == other.proto && hostPort == other.hostPort &&
             (hostIP == other.hostIP || hostIP.isUnspecified || other.hostIP.isUnspecified)
     }
+
+    /// Where the binding answers on the host.
+    public var hostSide: HostPort { HostPort(proto, hostIP, hostPort) }
+}
+
+/// A published port's host side: protocol, address and port (what its counters and the
+/// socket holding it are keyed by).
+public struct HostPort: Hashable, Sendable, CustomStringConvertible {
+    public var proto: PortProtocol
+    public var ip: IPv4Address
+    public var port: UInt16
+
+    public init(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) { (self.proto, self.ip, self.port) = (proto, ip, port) }
+
+    public var description: String { "\(ip):\(port)" }
 }
 
 /// Ports Docker hands out for an empty HOSTPORT (Linux's default ephemeral range).

@@ -4,6 +4,7 @@
 import BPF
 import CBPF
 import Daemon
+import Datapath
 import Foundation
 import Model
 

@@ -11,24 +11,15 @@ import Synchronization
 /// TCP sockets do not listen (a stray segment that reaches the host gets a reset); UDP
 /// sockets drop what they receive (a socket filter), so no queue builds up behind them.
 final class HostPorts: Sendable {
-    struct Key: Hashable, CustomStringConvertible {
-        var proto: PortProtocol
-        var ip: IPv4Address
-        var port: UInt16
-        init(_ mapping: PortMapping) { (proto, ip, port) = (mapping.proto, mapping.hostIP, mapping.hostPort) }
-        init(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) { (self.proto, self.ip, self.port) = (proto, ip, port) }
-        var description: String { "\(ip):\(port)" }
-    }
-
-    private let held = Mutex<[Key: Int32]>([:])
+    private let held = Mutex<[HostPort: Int32]>([:])
 
     deinit { held.withLock { for fd in $0.values { close(fd) } } }
 
     /// Holds the mappings' ports; a port another socket holds throws Docker's "port is
     /// already allocated", and then none of the mappings' new ports stay held.
     func hold(_ mappings: [PortMapping]) throws(ModelError) {
-        var taken: [Key] = []
-        for key in mappings.map(Key.init) where !isHeld(key) {
+        var taken: [HostPort] = []
+        for key in mappings.map(\.hostSide) where !isHeld(key) {
             switch HostPorts.bind(key) {
             case .success(let fd):
                 held.withLock { $0[key] = fd }
@@ -42,8 +33,8 @@ final class HostPorts: Sendable {
 
     /// Holds exactly these ports (start-up, connect, disconnect); returns the ports it could
     /// not take, which stay published but unheld.
-    func sync(_ mappings: [PortMapping]) -> [(Key, ModelError)] {
-        let wanted = Set(mappings.map(Key.init))
+    func sync(_ mappings: [PortMapping]) -> [(HostPort, ModelError)] {
+        let wanted = Set(mappings.map(\.hostSide))
         release(held.withLock { Array($0.keys) }.filter { !wanted.contains($0) })
         return wanted.filter { !isHeld($0) }.compactMap { key in
             switch HostPorts.bind(key) {
@@ -55,14 +46,14 @@ final class HostPorts: Sendable {
         }
     }
 
-    func release(_ mappings: [PortMapping]) { release(mappings.map(Key.init)) }
+    func release(_ mappings: [PortMapping]) { release(mappings.map(\.hostSide)) }
 
-    private func release(_ keys: [Key]) {
+    private func release(_ keys: [HostPort]) {
         let fds = held.withLock { held in keys.compactMap { held.removeValue(forKey: $0) } }
         for fd in fds { close(fd) }
     }
 
-    private func isHeld(_ key: Key) -> Bool { held.withLock { $0[key] != nil } }
+    private func isHeld(_ key: HostPort) -> Bool { held.withLock { $0[key] != nil } }
 
     /// True when a socket other than ours holds the port: binding a probe socket (with
     /// SO_REUSEADDR, so connections in TIME_WAIT don't count) fails. The registry already
@@ -75,14 +66,14 @@ final class HostPorts: Sendable {
         guard let fd = try? HostPorts.socket(proto, reuse: true).get() else { return false }
         defer { close(fd) }
         // EADDRNOTAVAIL (an address the host doesn't have) is not "in use".
-        return HostPorts.bind(fd, Key(proto, address, port)) == EADDRINUSE
+        return HostPorts.bind(fd, HostPort(proto, address, port)) == EADDRINUSE
     }
 
     // MARK: Sockets
 
     /// A socket bound to the port, without SO_REUSEADDR so that no other socket can bind
     /// it; for TCP, a port that only connections in TIME_WAIT still use is taken with it.
-    private static func bind(_ key: Key) -> Result<Int32, ModelError> {
+    private static func bind(_ key: HostPort) -> Result<Int32, ModelError> {
         var result = bind(key, reuse: false)
         if key.proto == .tcp, case .failure(.portAllocated) = result {
             result = bind(key, reuse: true)
@@ -90,7 +81,7 @@ final class HostPorts: Sendable {
         return result
     }
 
-    private static func bind(_ key: Key, reuse: Bool) -> Result<Int32, ModelError> {
+    private static func bind(_ key: HostPort, reuse: Bool) -> Result<Int32, ModelError> {
         let fd: Int32
         switch socket(key.proto, reuse: reuse) {
         case .success(let socket): fd = socket
@@ -122,7 +113,7 @@ final class HostPorts: Sendable {
     }
 
     /// Binds; 0 or the errno.
-    private static func bind(_ fd: Int32, _ key: Key) -> Int32 {
+    private static func bind(_ fd: Int32, _ key: HostPort) -> Int32 {
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
         sin.sin_port = key.port.bigEndian

@@ -6,22 +6,21 @@ import Logging
 import Model
 
 /// The kernel side of networks and endpoints in the agent's namespace: bridges, veth
-/// pairs, addresses and routes through rtnetlink. Every link we make carries an ifalias
-/// "bridgeport:<id>" so that reconcile can tell ours from the host's.
-final class Dataplane: @unchecked Sendable {
+/// pairs, addresses and routes through rtnetlink, and the BPF programs (Programs). Every
+/// link it makes carries a LinkAlias, so that reconcile can tell ours from the host's.
+public final class KernelDatapath: Datapath, @unchecked Sendable {
     private let links: RouteSocket
     private let programs: Programs
     private let hostPorts = HostPorts()
     private let logger: Logger
     private let advertiseAddress: IPv4Address?
-    static let aliasPrefix = "bridgeport:"
 
-    init(configuration: AgentConfiguration, logger: Logger) throws {
+    public init(configuration: DatapathConfiguration, logger: Logger) throws {
         self.logger = logger
         advertiseAddress = configuration.advertiseAddress
         links = try RouteSocket(namespace: nil)
         programs = try Programs(configuration: configuration, logger: logger)
-        try Dataplane.enableForwarding(logger: logger)
+        try KernelDatapath.enableForwarding(logger: logger)
     }
 
     /// Containers' traffic is routed by the host, so IPv4 forwarding must be on in the
@@ -34,18 +33,18 @@ final class Dataplane: @unchecked Sendable {
     }
 
     /// The host's own addresses and routes, which automatic subnets must not overlap.
-    func hostPrefixes() throws -> [IPv4Network] {
+    public func hostPrefixes() throws -> [IPv4Network] {
         (try links.addresses() + links.routes()).map { IPv4Network(containing: IPv4Address($0.address), prefixLength: $0.length) }
     }
 
-    func linkExists(_ name: String) -> Bool { !name.isEmpty && links.index(of: name) != nil }
+    public func linkExists(_ name: String) -> Bool { !name.isEmpty && links.index(of: name) != nil }
 
     // MARK: Networks
 
     /// Makes the network's devices exist: the bridge of a bridge network; the bridge and
     /// VXLAN device of an overlay; the parent of a macvlan network when Bridgeport makes
     /// it (a VLAN sub-interface or a dummy). Returns what it had to repair.
-    func ensureNetwork(_ network: Network) throws -> [String] {
+    public func ensureNetwork(_ network: Network) throws -> [String] {
         switch network.driver {
         case .bridge: return try ensureBridge(network)
         case .overlay: return try ensureBridge(network) + ensureVXLAN(network)
@@ -55,9 +54,9 @@ final class Dataplane: @unchecked Sendable {
     }
 
     /// Deletes what `ensureNetwork` made; a parent that Bridgeport did not make stays.
-    func removeNetwork(_ network: Network) {
+    public func removeNetwork(_ network: Network) {
         let names = Set([network.vxlanName, network.bridgeName, network.parent].compactMap { $0 })
-        for link in (try? links.links()) ?? [] where names.contains(link.name) && link.alias == Dataplane.aliasPrefix + network.id {
+        for link in (try? links.links()) ?? [] where names.contains(link.name) && link.alias == LinkAlias.prefix + network.id {
             _ = try? links.delete(link: link.name)
         }
     }
@@ -68,7 +67,7 @@ final class Dataplane: @unchecked Sendable {
         guard let name = network.bridgeName, let subnet = network.subnet, let gateway = network.gateway else { return [] }
         var repairs: [String] = []
         if links.index(of: name) == nil {
-            try links.addBridge(name: name, alias: Dataplane.aliasPrefix + network.id)
+            try links.addBridge(name: name, alias: LinkAlias.prefix + network.id)
             repairs.append("created bridge \(name) for network \(network.name)")
         }
         // Networks are IPv4 only: no IPv6 link-local chatter into the containers, as Docker does.
@@ -94,12 +93,12 @@ final class Dataplane: @unchecked Sendable {
     private func ensureVXLAN(_ network: Network) throws -> [String] {
         guard let name = network.vxlanName, let vni = network.vni, let bridge = network.bridgeName else { return [] }
         guard let local = advertiseAddress else {
-            throw AgentError.cluster("network \(network.name) is an overlay: start the agent with --cluster-store and --advertise-address")
+            throw DatapathError.overlayOutsideCluster(network: network.name)
         }
         var repairs: [String] = []
         if links.index(of: name) == nil {
-            try links.addVXLAN(name: name, alias: Dataplane.aliasPrefix + network.id, vni: vni, local: local.value,
-                               port: Dataplane.vxlanPort, mtu: Dataplane.overlayMTU)
+            try links.addVXLAN(name: name, alias: LinkAlias.prefix + network.id, vni: vni, local: local.value,
+                               port: KernelDatapath.vxlanPort, mtu: KernelDatapath.overlayMTU)
             repairs.append("created VXLAN device \(name) (VNI \(vni)) for network \(network.name)")
         }
         try links.setMaster(name, master: bridge)
@@ -111,7 +110,7 @@ final class Dataplane: @unchecked Sendable {
     /// network without a parent gets a dummy device, as Docker does.
     private func ensureParent(_ network: Network) throws -> [String] {
         guard let parent = network.parent, links.index(of: parent) == nil else { return [] }
-        let alias = Dataplane.aliasPrefix + network.id
+        let alias = LinkAlias.prefix + network.id
         if network.options[MacvlanOption.parent] == nil || network.internal {
             do {
                 try links.addDummy(name: parent, alias: alias)
@@ -121,28 +120,28 @@ final class Dataplane: @unchecked Sendable {
                 try links.addVethPair(name: parent, peer: "dp-" + parent.dropFirst(3), alias: alias)
             }
         } else if let (base, vlan) = try parseVLANParent(parent) {
-            guard links.index(of: base) != nil else { throw AgentError.parentNotFound(base) }
+            guard links.index(of: base) != nil else { throw DatapathError.parentNotFound(base) }
             do {
                 try links.addVLAN(base: base, name: parent, vlan: vlan, alias: alias)
             } catch let error as LinkError where error.errno == EOPNOTSUPP {
-                throw AgentError.dataplane("cannot create the VLAN sub-interface \(parent): this kernel has no 802.1Q support (load the 8021q module, or give a parent without .VLAN)")
+                throw DatapathError.noVLANSupport(parent: parent)
             }
         } else {
-            throw AgentError.parentNotFound(parent)
+            throw DatapathError.parentNotFound(parent)
         }
         try links.setUp(parent)
         return ["created parent interface \(parent) for network \(network.name)"]
     }
 
     /// Where overlay containers of other hosts live (VXLAN neighbour and forwarding entries).
-    func setRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) throws {
+    public func setRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) throws {
         guard let device = network.vxlanName else { return }
         try links.setRemoteNeighbour(device: device, ip: ip.value, mac: mac.bytes, vtep: host.value)
     }
 
     /// Removes neighbour entries of remote containers that `keeping` does not hold (left
     /// by containers that went while no agent ran). Returns their addresses.
-    func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPv4Address>) -> [IPv4Address] {
+    public func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPv4Address>) -> [IPv4Address] {
         guard let device = network.vxlanName, let present = try? links.permanentNeighbours(device: device) else { return [] }
         let stale = present.map(IPv4Address.init).filter { !keeping.contains($0) }
         for ip in stale {
@@ -151,7 +150,7 @@ final class Dataplane: @unchecked Sendable {
         return stale
     }
 
-    func removeRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) {
+    public func removeRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) {
         guard let device = network.vxlanName else { return }
         links.removeRemoteNeighbour(device: device, ip: ip.value, mac: mac.bytes, vtep: host.value)
     }
@@ -161,21 +160,21 @@ final class Dataplane: @unchecked Sendable {
     /// Makes the endpoint's interface in the container's namespace: a veth pair whose
     /// host side hangs on the network's bridge (bridge, overlay), or a macvlan device of
     /// the network's parent. Its MAC and address are the endpoint's.
-    func attach(_ endpoint: Endpoint, network: Network, namespace: String) throws {
+    public func attach(_ endpoint: Endpoint, network: Network, namespace: String) throws {
         guard let inside = endpoint.containerInterface, let mac = endpoint.mac else { return }
         let namespaceFD = open(namespace, O_RDONLY | O_CLOEXEC)
         guard namespaceFD >= 0 else {
-            throw AgentError.dataplane("open network namespace \(namespace): \(String(cString: strerror(errno)))")
+            throw DatapathError.lastSystemCall("open network namespace \(namespace)")
         }
         defer { close(namespaceFD) }
         if let parent = network.parent, let index = endpoint.linkIndex {
-            guard links.index(of: parent) != nil else { throw AgentError.parentNotFound(parent) }
+            guard links.index(of: parent) != nil else { throw DatapathError.parentNotFound(parent) }
             try links.addMacvlan(parent: parent, name: inside, namespace: namespaceFD, mac: mac.bytes,
                                  mode: network.macvlanMode, index: index)
         } else if let hostSide = endpoint.hostInterface, let bridge = network.bridgeName {
-            try links.addVeth(host: hostSide, alias: Dataplane.aliasPrefix + endpoint.id, peer: inside,
+            try links.addVeth(host: hostSide, alias: LinkAlias.prefix + endpoint.id, peer: inside,
                               peerNamespace: namespaceFD, peerMAC: mac.bytes,
-                              mtu: network.driver == .overlay ? Dataplane.overlayMTU : nil)
+                              mtu: network.driver == .overlay ? KernelDatapath.overlayMTU : nil)
             try links.setMaster(hostSide, master: bridge)
         }
         try configure(endpoint, network: network, namespace: namespace)
@@ -183,7 +182,7 @@ final class Dataplane: @unchecked Sendable {
 
     /// Programs, address and state of an endpoint whose interface exists; every step is
     /// idempotent, so reconcile finishes what an agent killed half-way left.
-    func configure(_ endpoint: Endpoint, network: Network, namespace: String) throws {
+    public func configure(_ endpoint: Endpoint, network: Network, namespace: String) throws {
         guard let inside = endpoint.containerInterface, let ip = endpoint.ip, let subnet = network.subnet else { return }
         try attachPrograms(endpoint, network: network, namespace: namespace)
         if let hostSide = endpoint.hostInterface { try links.setUp(hostSide) }
@@ -200,7 +199,7 @@ final class Dataplane: @unchecked Sendable {
 
     /// Whether the endpoint's interface exists (the host side of a veth, or the macvlan
     /// device with its ifindex inside the container).
-    func interfaceExists(_ endpoint: Endpoint, namespace: String) -> Bool {
+    public func interfaceExists(_ endpoint: Endpoint, namespace: String) -> Bool {
         if let hostSide = endpoint.hostInterface { return linkExists(hostSide) }
         guard let inside = endpoint.containerInterface, let index = endpoint.linkIndex,
               let container = try? RouteSocket(namespace: namespace) else { return false }
@@ -222,31 +221,31 @@ final class Dataplane: @unchecked Sendable {
     }
 
     /// Tells the programs every network's subnet (isolation, direct-access filtering).
-    func syncSubnets(_ registry: Registry) throws { try programs.syncSubnets(registry.networks, chained: registry.chainedSubnets) }
+    public func syncSubnets(_ registry: Registry) throws { try programs.syncSubnets(registry.networks, chained: registry.chainedSubnets) }
 
     /// A link someone else deleted: what the maps hold for it goes too.
-    func forgetRemovedLink(name: String, ifindex: UInt32, address: IPv4Address?) {
+    public func forgetRemovedLink(name: String, ifindex: UInt32, address: IPv4Address?) {
         programs.forget(interface: name, ifindex: ifindex, address: address)
     }
 
     /// The flow table (connection tracking).
-    var flows: FlowTable { programs.maps.flows }
+    public var flows: FlowTable? { programs.maps.flows }
 
     /// Removes the flows of an endpoint that stays (a stopped container's).
-    func flushFlows(of endpoint: Endpoint) {
+    public func flushFlows(of endpoint: Endpoint) {
         programs.flushFlows(ifindex: ifindex(of: endpoint), address: endpoint.ip)
     }
 
     /// The ifindex the maps know an endpoint by (see Endpoint.linkIndex).
-    func ifindex(of endpoint: Endpoint) -> UInt32? {
+    public func ifindex(of endpoint: Endpoint) -> UInt32? {
         endpoint.linkIndex.map(UInt32.init) ?? endpoint.hostInterface.flatMap(ifindex(ofLink:))
     }
 
-    func ifindex(ofLink name: String) -> UInt32? { links.index(of: name).map(UInt32.init) }
+    public func ifindex(ofLink name: String) -> UInt32? { links.index(of: name).map(UInt32.init) }
 
     /// Deleting the host side removes a veth pair, deleting the macvlan device inside
     /// the container removes it; its programs and counters go with it.
-    func detach(_ endpoint: Endpoint, namespace: String) {
+    public func detach(_ endpoint: Endpoint, namespace: String) {
         if let hostSide = endpoint.hostInterface {
             let index = links.index(of: hostSide)
             _ = try? links.delete(link: hostSide)
@@ -263,9 +262,9 @@ final class Dataplane: @unchecked Sendable {
 
     /// Equips a veth another runtime made (see Attachment) with the endpoint programs:
     /// with the policy of `network` when it hangs on one of Bridgeport's bridges.
-    func equip(_ attachment: Attachment, network: Network?) throws {
+    public func equip(_ attachment: Attachment, network: Network?) throws {
         guard let index = links.index(of: attachment.hostInterface) else {
-            throw AgentError.dataplane("interface \(attachment.hostInterface) does not exist in the agent's network namespace: is the agent running in the runtime's host namespace?")
+            throw DatapathError.interfaceNotFound(attachment.hostInterface)
         }
         if let network {
             let endpoint = Endpoint(containerID: attachment.containerID, networkID: network.id, ip: attachment.ip, mac: attachment.mac,
@@ -278,7 +277,7 @@ final class Dataplane: @unchecked Sendable {
     }
 
     /// Forgets its map entries; the veth goes too when it is Bridgeport's (Docker's driver).
-    func unequip(_ attachment: Attachment) {
+    public func unequip(_ attachment: Attachment) {
         let index = links.index(of: attachment.hostInterface)
         if attachment.networkID != nil { _ = try? links.delete(link: attachment.hostInterface) }
         programs.forget(interface: attachment.hostInterface, ifindex: index.map(UInt32.init), address: attachment.ip)
@@ -287,10 +286,10 @@ final class Dataplane: @unchecked Sendable {
     /// Docker's remote driver: a veth pair on the network's bridge whose container side
     /// (`peer`, with the endpoint's MAC) stays in this namespace, down, for dockerd to
     /// move into the sandbox and rename.
-    func addDockerVeth(hostSide: String, peer: String, mac: MACAddress, network: Network, alias: String) throws {
-        guard let bridge = network.bridgeName else { throw AgentError.dataplane("network \(network.name) has no bridge") }
+    public func addDockerVeth(hostSide: String, peer: String, mac: MACAddress, network: Network, alias: String) throws {
+        guard let bridge = network.bridgeName else { throw DatapathError.noBridge(network: network.name) }
         let here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard here >= 0 else { throw AgentError.dataplane("open this network namespace: \(String(cString: strerror(errno)))") }
+        guard here >= 0 else { throw DatapathError.lastSystemCall("open this network namespace") }
         defer { close(here) }
         try links.addVeth(host: hostSide, alias: alias, peer: peer, peerNamespace: here, peerMAC: mac.bytes)
         do {
@@ -302,7 +301,7 @@ final class Dataplane: @unchecked Sendable {
         }
     }
 
-    func setDefaultRoute(namespace: String, via gateway: IPv4Address?, device: String?) throws {
+    public func setDefaultRoute(namespace: String, via gateway: IPv4Address?, device: String?) throws {
         let container = try RouteSocket(namespace: namespace)
         if let gateway, let device {
             try container.replaceDefaultRoute(via: gateway.value, device: device)
@@ -314,11 +313,11 @@ final class Dataplane: @unchecked Sendable {
     // MARK: Reconcile
 
     /// Deletes links marked as ours that no network or endpoint of the registry owns.
-    func removeOrphans(keeping registry: Registry) throws -> [String] {
+    public func removeOrphans(keeping registry: Registry) throws -> [String] {
         let owners = Set(registry.networks.map(\.id) + registry.endpoints.map(\.id) + registry.attachments.flatMap { [$0.id, $0.containerID + "/" + ($0.networkID ?? "")] })
         let removed = try links.links().compactMap { link -> String? in
-            guard let alias = link.alias, alias.hasPrefix(Dataplane.aliasPrefix),
-                  !owners.contains(String(alias.dropFirst(Dataplane.aliasPrefix.count))) else { return nil }
+            guard let alias = link.alias, alias.hasPrefix(LinkAlias.prefix),
+                  !owners.contains(String(alias.dropFirst(LinkAlias.prefix.count))) else { return nil }
             _ = try? links.delete(link: link.name)
             programs.forget(interface: link.name, ifindex: UInt32(link.index))
             return "removed orphaned link \(link.name)"
@@ -333,15 +332,16 @@ final class Dataplane: @unchecked Sendable {
 
     // MARK: Counters
 
-    /// Reads every counter map once (batched, per-CPU values summed).
-    func counters() -> TrafficCounters {
+    /// Reads every counter map once (batched, per-CPU values summed). A map that cannot be
+    /// read fails the whole read: zeros in its place would look like a counter reset.
+    public func counters() throws -> TrafficCounters {
         var counters = TrafficCounters()
-        for link in (try? links.links()) ?? [] { counters.interfaces[link.name] = UInt32(link.index) }
-        counters.endpoints = (try? programs.maps.allEndpointStats()) ?? [:]
-        counters.drops = (try? programs.maps.dropCounts()) ?? [:]
-        for (key, stats) in (try? programs.maps.portStats.sums()) ?? [] {
+        for link in try links.links() { counters.interfaces[link.name] = UInt32(link.index) }
+        counters.endpoints = try programs.maps.allEndpointStats()
+        counters.drops = try programs.maps.dropCounts()
+        for (key, stats) in try programs.maps.portStats.sums() {
             let proto: PortProtocol = key.proto == UInt8(BP_PROTO_UDP.rawValue) ? .udp : .tcp
-            counters.ports[TrafficCounters.hostSide(proto, IPv4Address(UInt32(bigEndian: key.host_ip)), UInt16(bigEndian: key.host_port))] = stats
+            counters.ports[HostPort(proto, IPv4Address(UInt32(bigEndian: key.host_ip)), UInt16(bigEndian: key.host_port))] = stats
         }
         counters.programs = programs.programStatistics
         return counters
@@ -350,20 +350,16 @@ final class Dataplane: @unchecked Sendable {
     // MARK: Uplinks and published ports
 
     /// The host's uplinks: every link but lo, ours, and the ports of bridges.
-    func uplinks() throws -> [LinkInfo] { try links.links().filter(Dataplane.isUplink) }
-
-    static func isUplink(_ link: LinkInfo) -> Bool {
-        link.name != "lo" && link.masterIndex == 0 && !(link.alias ?? "").hasPrefix(Dataplane.aliasPrefix)
-    }
+    public func uplinks() throws -> [LinkInfo] { try links.links().filter(LinkAlias.isUplink) }
 
     /// Attaches the uplink program to every uplink; returns those it is on.
-    func attachUplinks() throws -> [LinkInfo] {
+    public func attachUplinks() throws -> [LinkInfo] {
         try uplinks().filter(attachUplink)
     }
 
     /// Attaches the uplink program its packets' headers need; false for a device whose
     /// packets are neither Ethernet nor IP (it has no program).
-    func attachUplink(_ link: LinkInfo) throws -> Bool {
+    public func attachUplink(_ link: LinkInfo) throws -> Bool {
         guard let program = Programs.uplinkProgram(type: link.type) else {
             logger.warning("an uplink whose packets are neither Ethernet nor IP gets no uplink program",
                            metadata: ["interface": "\(link.name)", "type": "\(link.type)"])
@@ -374,19 +370,19 @@ final class Dataplane: @unchecked Sendable {
     }
 
     /// An uplink that went: its link pins go too (the kernel detached its programs).
-    func forgetUplink(name: String) { programs.forget(interface: name, ifindex: nil) }
+    public func forgetUplink(name: String) { programs.forget(interface: name, ifindex: nil) }
 
     /// Attaches the socket hooks to --cgroup (default: the cgroup2 root).
-    func attachSocketHooks(cgroup: String?) throws -> String {
-        guard let path = cgroup ?? Dataplane.cgroup2Root() else {
-            throw AgentError.startup("no cgroup v2 hierarchy is mounted: mount one or pass --cgroup PATH")
+    public func attachSocketHooks(cgroup: String?) throws -> String {
+        guard let path = cgroup ?? KernelDatapath.cgroup2Root() else {
+            throw DatapathError.noCgroup2
         }
         try programs.attachSocketHooks(cgroup: path)
         return path
     }
 
     /// The root of the cgroup v2 hierarchy, from /proc/mounts.
-    static func cgroup2Root() -> String? {
+    public static func cgroup2Root() -> String? {
         let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
         for line in mounts.split(separator: "\n") {
             let fields = line.split(separator: " ")
@@ -395,21 +391,14 @@ final class Dataplane: @unchecked Sendable {
         return nil
     }
 
-    /// Whom a container namespace's sockets are, for restricted ports' allow lists: its
-    /// address (of its first interface) and that interface's veth, where refusals count.
-    struct SocketSource {
-        var ip: IPv4Address
-        var ifindex: UInt32
-    }
-
     /// The socket hooks act in the agent's namespace and in every container's.
-    func syncNamespaces(containers: [(path: String, source: SocketSource?)]) throws {
+    public func syncNamespaces(containers: [(path: String, source: SocketSource?)]) throws {
         var namespaces = [try NetworkNamespace.cookie(at: nil): bp_netns(kind: UInt8(BP_NETNS_HOST.rawValue), pad: (0, 0, 0), ip: 0, ifindex: 0)]
         for (path, source) in containers {
             // Another runtime's namespace this agent cannot open (gone, or in a mount
             // namespace it does not see) only loses hairpin; the agent still starts.
             do {
-                namespaces[try NetworkNamespace.cookie(at: path)] = Dataplane.container(source)
+                namespaces[try NetworkNamespace.cookie(at: path)] = KernelDatapath.container(source)
             } catch {
                 logger.warning("a container's namespace is out of reach: its connections to published ports at the host's addresses won't be translated",
                                metadata: ["namespace": "\(path)", "error": "\(error)"])
@@ -418,8 +407,8 @@ final class Dataplane: @unchecked Sendable {
         try programs.syncNamespaces(namespaces)
     }
 
-    func register(containerNamespace path: String, source: SocketSource?) throws {
-        try programs.register(namespace: try NetworkNamespace.cookie(at: path), Dataplane.container(source))
+    public func register(containerNamespace path: String, source: SocketSource?) throws {
+        try programs.register(namespace: try NetworkNamespace.cookie(at: path), KernelDatapath.container(source))
     }
 
     private static func container(_ source: SocketSource?) -> bp_netns {
@@ -427,43 +416,43 @@ final class Dataplane: @unchecked Sendable {
     }
 
     /// A container's first interface with an address, as its sockets' source.
-    func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
+    public func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
         for endpoint in endpoints.sorted(by: { $0.order < $1.order }) {
             if let ip = endpoint.ip, let index = ifindex(of: endpoint) { return SocketSource(ip: ip, ifindex: index) }
         }
         return nil
     }
 
-    func unregister(containerNamespace path: String) {
+    public func unregister(containerNamespace path: String) {
         if let cookie = try? NetworkNamespace.cookie(at: path) { programs.unregister(namespace: cookie) }
     }
 
     /// Tells the uplink program which hosts VXLAN may come from (nil: not in a cluster).
-    func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool = false) throws {
+    public func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool) throws {
         try programs.setVXLANPeers(hosts, keepingOthers: keepingOthers)
     }
 
     /// Tells the programs which addresses are the host's (published ports answer on those).
-    func refreshHostAddresses() throws {
+    public func refreshHostAddresses() throws {
         try programs.setHostAddresses(try links.addresses().map { IPv4Address($0.address) })
     }
 
     /// Publishes a container's ports on the address of its first bridge endpoint, holding
     /// their host ports first.
-    func publish(_ container: Container, registry: Registry) throws {
+    public func publish(_ container: Container, registry: Registry) throws {
         guard let (ip, ifindex, routed) = portTarget(container, registry) else { return }
         if !routed { try hostPorts.hold(container.ports) }  // a routed network maps no host port
         try programs.publish(container.ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil, directOnly: routed) })
     }
 
-    func unpublish(_ container: Container) {
+    public func unpublish(_ container: Container) {
         programs.unpublish(container.ports)
         hostPorts.release(container.ports)
     }
 
     /// Makes the port and allow maps match every container of the registry (start-up,
     /// connect, disconnect, `port allow`).
-    func syncPorts(_ registry: Registry) throws {
+    public func syncPorts(_ registry: Registry) throws {
         let attached = registry.attachments.flatMap { attachment -> [Published] in
             guard let index = links.index(of: attachment.hostInterface) else { return [] }
             return attachment.ports.map { Published(mapping: $0, ip: attachment.ip, ifindex: UInt32(index), allowed: nil) }
@@ -501,7 +490,7 @@ final class Dataplane: @unchecked Sendable {
     // MARK: Host ports
 
     /// True when a socket other than the agent's holds the host port.
-    func hostPortInUse(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool {
+    public func hostPortInUse(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool {
         hostPorts.inUseByOthers(proto, address, port)
     }
 }

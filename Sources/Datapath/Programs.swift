@@ -22,7 +22,7 @@ final class Programs: @unchecked Sendable {
     /// Keeps the kernel's run-time statistics of BPF programs on while the agent runs.
     private let statisticsFD: Int32
 
-    init(configuration: AgentConfiguration, logger: Logger) throws {
+    init(configuration: DatapathConfiguration, logger: Logger) throws {
         _ = try BPFFilesystem.ensureMounted(at: configuration.bpfRoot)
         let mapDirectory = configuration.bpfRoot + "/maps"
         linkDirectory = configuration.bpfRoot + "/links"
@@ -418,7 +418,7 @@ final class Programs: @unchecked Sendable {
     /// --bpf-objects; else next to the binary; else build/bpf found upward from the binary
     /// (a source checkout, freshest); else the copy embedded in the binary ("embedded:NAME").
     /// Only those places: a stray object in some parent directory is never loaded.
-    static func objectPath(_ configuration: AgentConfiguration, _ name: String) throws -> String {
+    static func objectPath(_ configuration: DatapathConfiguration, _ name: String) throws -> String {
         if let directory = configuration.bpfObjectDirectory { return directory + "/" + name }
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var directory = URL(fileURLWithPath: binary).deletingLastPathComponent()
@@ -429,7 +429,7 @@ final class Programs: @unchecked Sendable {
         }
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { return found.path }
         if BPFObject.hasEmbeddedObjects { return "embedded:" + name }
-        throw AgentError.startup("BPF object \(name) is neither embedded nor in build/bpf: build with `make build` or pass --bpf-objects DIR")
+        throw DatapathError.objectNotFound(name)
     }
 }
 

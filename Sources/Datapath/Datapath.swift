@@ -1,0 +1,129 @@
+import BPF
+import Links
+import Model
+
+/// What the agent asks of the kernel: the devices of networks and endpoints, the BPF
+/// programs on them and the maps they read. `KernelDatapath` does it through rtnetlink
+/// and libbpf; the agent's tests use a fake that records calls and fails on demand, so
+/// that every change's undo path is tested without a kernel.
+///
+/// Removals never throw: they are the undo steps, and a link that is already gone is
+/// what they want anyway.
+public protocol Datapath: Sendable {
+    // MARK: Host
+    /// The host's own addresses and routes, which automatic subnets must not overlap.
+    func hostPrefixes() throws -> [IPv4Network]
+    func linkExists(_ name: String) -> Bool
+    func ifindex(ofLink name: String) -> UInt32?
+    /// The ifindex the maps know an endpoint by (see Endpoint.linkIndex).
+    func ifindex(of endpoint: Endpoint) -> UInt32?
+    /// Tells the programs which addresses are the host's (published ports answer on those).
+    func refreshHostAddresses() throws
+
+    // MARK: Networks
+    /// Makes the network's devices exist; returns what it had to repair.
+    func ensureNetwork(_ network: Network) throws -> [String]
+    func removeNetwork(_ network: Network)
+    /// Tells the programs every network's subnet (isolation, direct-access filtering).
+    func syncSubnets(_ registry: Registry) throws
+
+    // MARK: Overlay
+    func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool) throws
+    func setRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) throws
+    func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPv4Address>) -> [IPv4Address]
+    func removeRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address)
+
+    // MARK: Endpoints
+    func attach(_ endpoint: Endpoint, network: Network, namespace: String) throws
+    func configure(_ endpoint: Endpoint, network: Network, namespace: String) throws
+    func interfaceExists(_ endpoint: Endpoint, namespace: String) -> Bool
+    func detach(_ endpoint: Endpoint, namespace: String)
+    func setDefaultRoute(namespace: String, via gateway: IPv4Address?, device: String?) throws
+    /// Removes the flows of an endpoint that stays (a stopped container's).
+    func flushFlows(of endpoint: Endpoint)
+    /// A link someone else deleted: what the maps hold for it goes too.
+    func forgetRemovedLink(name: String, ifindex: UInt32, address: IPv4Address?)
+
+    // MARK: Other runtimes' interfaces
+    func equip(_ attachment: Attachment, network: Network?) throws
+    func unequip(_ attachment: Attachment)
+    func addDockerVeth(hostSide: String, peer: String, mac: MACAddress, network: Network, alias: String) throws
+
+    // MARK: Published ports
+    func publish(_ container: Container, registry: Registry) throws
+    func unpublish(_ container: Container)
+    /// Makes the port and allow maps match every container of the registry.
+    func syncPorts(_ registry: Registry) throws
+    /// True when a socket other than the agent's holds the host port.
+    func hostPortInUse(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool
+
+    // MARK: Uplinks
+    /// Attaches the uplink program to every uplink; returns those it is on.
+    func attachUplinks() throws -> [LinkInfo]
+    /// False for a device whose packets are neither Ethernet nor IP (it gets no program).
+    func attachUplink(_ link: LinkInfo) throws -> Bool
+    func forgetUplink(name: String)
+    func uplinks() throws -> [LinkInfo]
+
+    // MARK: Socket hooks
+    /// Attaches them to `cgroup` (nil: the cgroup2 root); returns the cgroup used.
+    func attachSocketHooks(cgroup: String?) throws -> String
+    func syncNamespaces(containers: [(path: String, source: SocketSource?)]) throws
+    func register(containerNamespace path: String, source: SocketSource?) throws
+    func unregister(containerNamespace path: String)
+    /// A container's first interface with an address, as its sockets' source.
+    func socketSource(_ endpoints: [Endpoint]) -> SocketSource?
+
+    // MARK: Reconcile and reading
+    /// Deletes links marked as ours that no network or endpoint of the registry owns.
+    func removeOrphans(keeping registry: Registry) throws -> [String]
+    /// Reads every counter map once.
+    func counters() throws -> TrafficCounters
+    /// The flow table (connection tracking); nil where there is none (a test fake).
+    var flows: FlowTable? { get }
+}
+
+/// Whom a container namespace's sockets are, for restricted ports' allow lists: its
+/// address (of its first interface) and that interface's veth, where refusals count.
+public struct SocketSource: Sendable, Equatable {
+    public var ip: IPv4Address
+    public var ifindex: UInt32
+    public init(ip: IPv4Address, ifindex: UInt32) { (self.ip, self.ifindex) = (ip, ifindex) }
+}
+
+/// Every link Bridgeport makes carries the ifalias "bridgeport:<owner id>", so that
+/// reconcile can tell its links from the host's.
+public enum LinkAlias {
+    public static let prefix = "bridgeport:"
+
+    /// The host's uplinks: every link but lo, ours, and the ports of bridges.
+    public static func isUplink(_ link: LinkInfo) -> Bool {
+        link.name != "lo" && link.masterIndex == 0 && !(link.alias ?? "").hasPrefix(prefix)
+    }
+}
+
+/// The agent's settings the kernel side needs (from `bridgeport daemon`'s flags).
+public struct DatapathConfiguration: Sendable {
+    /// Where maps and links are pinned (--bpf-root).
+    public var bpfRoot: String
+    public var uplinkAttachMode: TCAttachMode
+    public var endpointAttachMode: TCAttachMode
+    /// Directory holding the compiled BPF objects (--bpf-objects); nil looks for them.
+    public var bpfObjectDirectory: String?
+    /// This host's address on the underlay, the local end of overlay networks' VXLAN.
+    public var advertiseAddress: IPv4Address?
+    /// Flows the flow table holds (--max-flows).
+    public var maxFlows: Int
+    public var flowTimeouts: FlowTimeouts
+
+    public init(bpfRoot: String, uplinkAttachMode: TCAttachMode, endpointAttachMode: TCAttachMode,
+                bpfObjectDirectory: String?, advertiseAddress: IPv4Address?, maxFlows: Int, flowTimeouts: FlowTimeouts) {
+        self.bpfRoot = bpfRoot
+        self.uplinkAttachMode = uplinkAttachMode
+        self.endpointAttachMode = endpointAttachMode
+        self.bpfObjectDirectory = bpfObjectDirectory
+        self.advertiseAddress = advertiseAddress
+        self.maxFlows = maxFlows
+        self.flowTimeouts = flowTimeouts
+    }
+}

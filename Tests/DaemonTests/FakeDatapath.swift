@@ -1,0 +1,230 @@
+import BPF
+import Datapath
+import Links
+import Model
+import Synchronization
+
+/// The failure FakeDatapath injects.
+struct InjectedFailure: Error, CustomStringConvertible {
+    var call: String
+    var description: String { "injected failure of \(call)" }
+}
+
+/// A Datapath in memory: it keeps what the agent told it, as the kernel would hold it,
+/// and can fail its N-th throwing call. What it holds is compared before and after a
+/// change that failed: a change is all or nothing, in the kernel as in the store.
+final class FakeDatapath: Datapath {
+    /// What the kernel would hold.
+    struct Kernel: Equatable {
+        var networks: Set<String> = []
+        var endpoints: Set<String> = []
+        /// Other runtimes' interfaces with the endpoint programs on.
+        var equipped: Set<String> = []
+        /// Veths made for dockerd, by host-side name.
+        var dockerVeths: Set<String> = []
+        /// The network IDs the programs know the subnets of.
+        var subnets: Set<String> = []
+        /// Published host ports in the port map.
+        var ports: Set<HostPort> = []
+        /// Container namespaces the socket hooks act in.
+        var namespaces: Set<String> = []
+        /// Default route per container namespace: gateway and device. It goes with its
+        /// device, as in the kernel.
+        var routes: [String: Route] = [:]
+    }
+
+    struct Route: Equatable {
+        var gateway: IPv4Address
+        var device: String
+    }
+
+    private struct Control {
+        var kernel = Kernel()
+        /// Links that exist without Bridgeport (other runtimes' veths).
+        var foreignLinks: Set<String> = []
+        var calls = 0
+        var failAt: Int?
+        var failed: String?
+    }
+
+    private let control = Mutex(Control())
+
+    var kernel: Kernel { control.withLock { $0.kernel } }
+    /// The call that failed, once one did.
+    var failedCall: String? { control.withLock { $0.failed } }
+
+    /// Fails the `n`-th throwing call from now (1: the next one).
+    func fail(call n: Int) { control.withLock { $0.calls = 0; $0.failAt = n; $0.failed = nil } }
+    func addForeignLink(_ name: String) { control.withLock { _ = $0.foreignLinks.insert(name) } }
+
+    /// Counts a throwing call, fails it when its turn has come, else applies `change`.
+    private func step(_ call: String, _ change: (inout Kernel) throws -> Void = { _ in }) throws {
+        try control.withLock { control in
+            control.calls += 1
+            if control.calls == control.failAt {
+                control.failed = call
+                throw InjectedFailure(call: call)
+            }
+            try change(&control.kernel)
+        }
+    }
+
+    private func change(_ change: (inout Kernel) -> Void) { control.withLock { change(&$0.kernel) } }
+
+    private static func index(_ name: String) -> UInt32 { UInt32(truncatingIfNeeded: name.hashValue & 0x3fff_ffff) | 1 }
+
+    // MARK: Host
+
+    func hostPrefixes() throws -> [IPv4Network] {
+        try step("hostPrefixes")
+        return [IPv4Network(containing: IPv4Address(10, 99, 0, 0), prefixLength: 16)]
+    }
+
+    func linkExists(_ name: String) -> Bool {
+        control.withLock { $0.foreignLinks.contains(name) || $0.kernel.dockerVeths.contains(name) }
+    }
+
+    func ifindex(ofLink name: String) -> UInt32? { linkExists(name) ? FakeDatapath.index(name) : nil }
+    func ifindex(of endpoint: Endpoint) -> UInt32? {
+        kernel.endpoints.contains(endpoint.id) ? FakeDatapath.index(endpoint.id) : nil
+    }
+    func refreshHostAddresses() throws { try step("refreshHostAddresses") }
+
+    // MARK: Networks
+
+    func ensureNetwork(_ network: Network) throws -> [String] {
+        try step("ensureNetwork") { $0.networks.insert(network.id) }
+        return []
+    }
+
+    func removeNetwork(_ network: Network) { change { $0.networks.remove(network.id) } }
+
+    func syncSubnets(_ registry: Registry) throws {
+        try step("syncSubnets") { $0.subnets = Set(registry.networks.filter { $0.subnet != nil }.map(\.id)) }
+    }
+
+    // MARK: Overlay
+
+    func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool) throws { try step("setVXLANPeers") }
+    func setRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) throws {
+        try step("setRemoteEndpoint")
+    }
+    func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPv4Address>) -> [IPv4Address] { [] }
+    func removeRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) {}
+
+    // MARK: Endpoints
+
+    func attach(_ endpoint: Endpoint, network: Network, namespace: String) throws {
+        try step("attach") { $0.endpoints.insert(endpoint.id) }
+    }
+
+    func configure(_ endpoint: Endpoint, network: Network, namespace: String) throws {
+        try step("configure") { $0.endpoints.insert(endpoint.id) }
+    }
+
+    func interfaceExists(_ endpoint: Endpoint, namespace: String) -> Bool { kernel.endpoints.contains(endpoint.id) }
+    func detach(_ endpoint: Endpoint, namespace: String) {
+        change { kernel in
+            kernel.endpoints.remove(endpoint.id)
+            if kernel.routes[namespace]?.device == endpoint.containerInterface { kernel.routes[namespace] = nil }
+        }
+    }
+
+    func setDefaultRoute(namespace: String, via gateway: IPv4Address?, device: String?) throws {
+        try step("setDefaultRoute") { kernel in
+            kernel.routes[namespace] = gateway.flatMap { gateway in device.map { Route(gateway: gateway, device: $0) } }
+        }
+    }
+
+    func flushFlows(of endpoint: Endpoint) {}
+    func forgetRemovedLink(name: String, ifindex: UInt32, address: IPv4Address?) {}
+
+    // MARK: Other runtimes' interfaces
+
+    func equip(_ attachment: Attachment, network: Network?) throws {
+        guard linkExists(attachment.hostInterface) else { throw DatapathError.interfaceNotFound(attachment.hostInterface) }
+        try step("equip") { $0.equipped.insert(attachment.hostInterface) }
+    }
+
+    func unequip(_ attachment: Attachment) {
+        change { kernel in
+            kernel.equipped.remove(attachment.hostInterface)
+            if attachment.networkID != nil { kernel.dockerVeths.remove(attachment.hostInterface) }
+        }
+    }
+
+    func addDockerVeth(hostSide: String, peer: String, mac: MACAddress, network: Network, alias: String) throws {
+        try step("addDockerVeth") { $0.dockerVeths.insert(hostSide) }
+    }
+
+    // MARK: Published ports
+
+    func publish(_ container: Container, registry: Registry) throws {
+        try step("publish") { $0.ports.formUnion(container.ports.map(\.hostSide)) }
+    }
+
+    func unpublish(_ container: Container) { change { $0.ports.subtract(container.ports.map(\.hostSide)) } }
+
+    func syncPorts(_ registry: Registry) throws {
+        try step("syncPorts") { kernel in
+            let containers = registry.containers.filter { container in
+                registry.endpoints(ofContainer: container.id).contains { kernel.endpoints.contains($0.id) }
+            }
+            kernel.ports = Set(containers.flatMap(\.ports).map(\.hostSide) + registry.attachments.flatMap(\.ports).map(\.hostSide))
+        }
+    }
+
+    func hostPortInUse(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool { false }
+
+    // MARK: Uplinks
+
+    func attachUplinks() throws -> [LinkInfo] {
+        try step("attachUplinks")
+        return []
+    }
+
+    func attachUplink(_ link: LinkInfo) throws -> Bool {
+        try step("attachUplink")
+        return true
+    }
+
+    func forgetUplink(name: String) {}
+    func uplinks() throws -> [LinkInfo] { [] }
+
+    // MARK: Socket hooks
+
+    func attachSocketHooks(cgroup: String?) throws -> String {
+        try step("attachSocketHooks")
+        return cgroup ?? "/fake"
+    }
+
+    func syncNamespaces(containers: [(path: String, source: SocketSource?)]) throws {
+        try step("syncNamespaces") { $0.namespaces = Set(containers.map(\.path)) }
+    }
+
+    func register(containerNamespace path: String, source: SocketSource?) throws {
+        try step("register") { $0.namespaces.insert(path) }
+    }
+
+    func unregister(containerNamespace path: String) { change { $0.namespaces.remove(path) } }
+
+    func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
+        endpoints.sorted { $0.order < $1.order }.lazy.compactMap { endpoint in
+            endpoint.ip.flatMap { ip in self.ifindex(of: endpoint).map { SocketSource(ip: ip, ifindex: $0) } }
+        }.first
+    }
+
+    // MARK: Reconcile and reading
+
+    func removeOrphans(keeping registry: Registry) throws -> [String] {
+        try step("removeOrphans")
+        return []
+    }
+
+    func counters() throws -> TrafficCounters {
+        try step("counters")
+        return TrafficCounters()
+    }
+
+    var flows: FlowTable? { nil }
+}
