@@ -87,5 +87,5 @@ let package = Package(
         .testTarget(name: "BPFTests", dependencies: ["BPF"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

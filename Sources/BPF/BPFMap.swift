@@ -7,7 +7,7 @@ import Glibc
 ///
 /// Per-CPU maps (PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH) hold one value per
 /// possible CPU: use `lookupPerCPU` / `perCPUEntries`, or `BPFPerCPUHashMap` for sums.
-public final class BPFMap: @unchecked Sendable {
+public final class BPFMap: Sendable {
     public let name: String
     public let fd: Int32
     public let id: UInt32
@@ -371,7 +371,7 @@ public final class BPFMap: @unchecked Sendable {
 // MARK: - typed views
 
 /// A hash (or array) map with a fixed Swift key and value type, checked once.
-public struct BPFHashMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: @unchecked Sendable {
+public struct BPFHashMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
     public let map: BPFMap
 
     public init(_ map: BPFMap) throws {
@@ -399,7 +399,7 @@ extension BPFCounterValue {
 }
 
 /// A per-CPU map of counters, read as sums over all CPUs.
-public struct BPFPerCPUHashMap<Key: BitwiseCopyable, Value: BPFCounterValue & BitwiseCopyable>: @unchecked Sendable {
+public struct BPFPerCPUHashMap<Key: BitwiseCopyable, Value: BPFCounterValue & BitwiseCopyable>: Sendable {
     public let map: BPFMap
 
     public init(_ map: BPFMap) throws {

@@ -12,6 +12,8 @@ import Synchronization
 /// Programs and maps handed out keep the object alive; closing the object (when
 /// the last reference goes) unloads programs that nothing else holds (a pinned
 /// or attached link holds its program).
+// @unchecked: libbpf's object changes only before and during load(), which its one owner
+// calls before sharing it; after that it is only read.
 public final class BPFObject: @unchecked Sendable {
     public let path: String
     public let pinRoot: String?
@@ -169,7 +171,7 @@ public enum BPFStatistics {
     }
 }
 
-public struct BPFProgram: @unchecked Sendable {
+public struct BPFProgram: Sendable {
     public let name: String
     /// Owned by the object; valid while the program value (and so the object) lives.
     public let fd: Int32

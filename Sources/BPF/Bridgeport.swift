@@ -3,7 +3,7 @@ import Glibc
 
 /// The maps of bridgeport.h, typed. Open them from a loaded object (the agent)
 /// or from their pins (an exporter or the CLI, without loading anything).
-public struct BridgeportMaps: @unchecked Sendable {
+public struct BridgeportMaps: Sendable {
     /// host-side ifindex -> per-CPU rx/tx counters
     public let endpointStats: BPFPerCPUHashMap<UInt32, bp_endpoint_stats>
     /// host-side ifindex -> endpoint config

@@ -58,7 +58,7 @@ public struct FlowCensus: Sendable, Equatable {
 /// The flow table (bp_flows) with its timeouts (bp_flow_config) and event counters
 /// (bp_flow_counts): flows read from their entry pairs, removed by pairs (expired,
 /// evicted or flushed), and counted.
-public struct FlowTable: @unchecked Sendable {
+public struct FlowTable: Sendable {
     public let map: BPFMap
     let counterMap: BPFMap
     let configMap: BPFMap

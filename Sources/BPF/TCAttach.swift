@@ -1,5 +1,6 @@
 import CBPF
 import Glibc
+import Synchronization
 
 /// Which tc hook of a device.
 public enum TCDirection: String, Sendable, CaseIterable {
@@ -20,7 +21,7 @@ public enum TCAttachMode: String, Sendable, CaseIterable {
 }
 
 /// A tc program attached to a device, in either mode.
-public final class TCAttachment: @unchecked Sendable {
+public final class TCAttachment: Sendable {
     public let mode: TCAttachMode
     public let ifindex: UInt32
     public let direction: TCDirection
@@ -28,8 +29,10 @@ public final class TCAttachment: @unchecked Sendable {
     public let handle: UInt32
     public let priority: UInt32
     /// For `.tcx`: the link's fd (closed on deinit; the link ends then unless pinned).
-    public private(set) var linkFD: Int32
-    public private(set) var pinPath: String?
+    public let linkFD: Int32
+    private let pin = Mutex<String?>(nil)
+    /// Where the tcx link is pinned, if it is.
+    public var pinPath: String? { pin.withLock { $0 } }
 
     init(mode: TCAttachMode, ifindex: UInt32, direction: TCDirection, linkFD: Int32 = -1,
          handle: UInt32 = 0, priority: UInt32 = 0, pinPath: String? = nil) {
@@ -39,7 +42,7 @@ public final class TCAttachment: @unchecked Sendable {
         self.linkFD = linkFD
         self.handle = handle
         self.priority = priority
-        self.pinPath = pinPath
+        pin.withLock { $0 = pinPath }
     }
 
     deinit {
@@ -51,7 +54,7 @@ public final class TCAttachment: @unchecked Sendable {
     public func pin(at path: String) throws {
         guard mode == .tcx else { return }
         if bpf_obj_pin(linkFD, path) != 0 { throw BPFError.pinFailed(path: path, errno: Glibc.errno) }
-        pinPath = path
+        pin.withLock { $0 = path }
     }
 
     /// Removes the pin (the link then ends when this object goes, unless detached first).
@@ -60,7 +63,7 @@ public final class TCAttachment: @unchecked Sendable {
         if unlink(path) != 0 && Glibc.errno != ENOENT {
             throw BPFError.detachFailed(what: "pin \(path)", errno: Glibc.errno)
         }
-        pinPath = nil
+        pin.withLock { $0 = nil }
     }
 
     /// Detaches now and removes the pin, if any. For `.tc`, call it in the network

@@ -144,13 +144,13 @@ extension Agent {
         let endpoint = Endpoint(containerID: request.containerID, networkID: network.id, ip: ip, mac: attachment.mac,
                                 hostInterface: attachment.hostInterface, containerInterface: request.interface, order: 0)
         try store.save(attachment: attachment)
-        undo.add { try? self.store.delete(attachment: attachment.id) }
+        undo.add { [attachment] in try? self.store.delete(attachment: attachment.id) }
         undo.add { self.datapath.detach(endpoint, namespace: request.namespace) }
         try datapath.attach(endpoint, network: network, namespace: request.namespace)
         registerForHairpin(attachment, undo: &undo)
         if !network.internal { try datapath.setDefaultRoute(namespace: request.namespace, via: gateway, device: request.interface) }
         registry.attachments.append(attachment)
-        undo.add {
+        undo.add { [attachment] in
             self.registry.attachments.removeAll { $0.id == attachment.id }
             try? self.datapath.syncPorts(self.registry)
         }

@@ -163,12 +163,12 @@ public actor Agent {
         try store.insert(networks: [network])
         var undo = Undo()
         defer { undo.run() }
-        undo.add { try? self.store.deleteNetwork(id: network.id) }
-        undo.add { self.datapath.removeNetwork(network) }
+        undo.add { [network] in try? self.store.deleteNetwork(id: network.id) }
+        undo.add { [network] in self.datapath.removeNetwork(network) }
         _ = try datapath.ensureNetwork(network)
         try datapath.refreshHostAddresses()
         registry.networks.append(network)
-        undo.add { self.registry.networks.removeAll { $0.id == network.id } }
+        undo.add { [network] in self.registry.networks.removeAll { $0.id == network.id } }
         try datapath.syncSubnets(registry)
         undo.cancel()
         logger.info("network created", metadata: ["network": "\(network.name)", "driver": "\(network.driver)", "subnet": "\(network.subnet!)"])
@@ -320,7 +320,7 @@ public actor Agent {
 
         var undo = Undo()
         defer { undo.run() }
-        undo.add { try? self.store.deleteContainer(id: container.id) }
+        undo.add { [container] in try? self.store.deleteContainer(id: container.id) }
         undo.add { files.remove() }
         try files.create()
         if usesOwnNamespace(container) {
@@ -337,13 +337,13 @@ public actor Agent {
         }
         registry.containers.append(container)
         registry.endpoints += endpoint.map { [$0] } ?? []
-        undo.add {
+        undo.add { [container] in
             self.registry.containers.removeAll { $0.id == container.id }
             self.registry.endpoints.removeAll { $0.containerID == container.id }
         }
         try updateDefaultRoute(container)
         try refreshNameFiles(networks: [], container: container.id)
-        undo.add { self.datapath.unpublish(container) }
+        undo.add { [container] in self.datapath.unpublish(container) }
         try datapath.publish(container, registry: registry)
         container.process = try runtime.start(container, network: network, namespace: namespace)
         try store.update(container: container)

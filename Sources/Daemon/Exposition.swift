@@ -24,7 +24,7 @@ public struct MetricFamily {
     }
 }
 
-public enum ExpositionFormat {
+public enum ExpositionFormat: Sendable {
     case prometheus, openMetrics
 
     /// OpenMetrics when the Accept header asks for it, else the classic text format.

@@ -8,7 +8,7 @@ import Model
 /// The kernel side of networks and endpoints in the agent's namespace: bridges, veth
 /// pairs, addresses and routes through rtnetlink, and the BPF programs (Programs). Every
 /// link it makes carries a LinkAlias, so that reconcile can tell ours from the host's.
-public final class KernelDatapath: Datapath, @unchecked Sendable {
+public final class KernelDatapath: Datapath, Sendable {
     private let links: RouteSocket
     private let programs: Programs
     private let hostPorts = HostPorts()

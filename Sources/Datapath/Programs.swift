@@ -11,7 +11,7 @@ import Synchronization
 /// counts what it receives. The uplink program (bpf/uplink.bpf.c) sits on the host's
 /// uplinks and sends published ports to their containers. Maps and links are pinned
 /// under --bpf-root, so counters, ports and programs outlive agent restarts.
-final class Programs: @unchecked Sendable {
+final class Programs: Sendable {
     private let endpointObject: BPFObject
     private let uplinkObject: BPFObject
     private let sockObject: BPFObject
@@ -224,7 +224,7 @@ final class Programs: @unchecked Sendable {
     private func attach(_ hooks: [(BPFProgram, TCDirection)], interface: String, ifindex: UInt32,
                         mode: TCAttachMode, onThisThread: Bool = false) throws {
         let errors = Mutex<[Error]>([])
-        let attachOne = { [self] (i: Int) in
+        let attachOne: @Sendable (Int) -> Void = { [self] i in
             let (program, direction) = hooks[i]
             do {
                 guard mode == .tcx else {

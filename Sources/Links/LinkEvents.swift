@@ -5,7 +5,7 @@ import Glibc
 /// namespace, as the kernel announces them (RTM_DELLINK, RTM_NEWLINK, RTM_NEWADDR,
 /// RTM_DELADDR): how the agent learns of a veth deleted behind its back, of a new uplink,
 /// or of an uplink address that changed.
-public final class LinkEvents: @unchecked Sendable {
+public final class LinkEvents: Sendable {
     public enum Event: Sendable, Equatable {
         case linkRemoved(ifindex: UInt32, name: String)
         /// A new link, or one whose state changed (up, master, alias...). Its kind is nil.

@@ -95,7 +95,8 @@ public enum Sandbox {
     public static func exec(pid: Int32, arguments: [String]) -> Int32 {
         let result = withCStrings(arguments) { bp_exec_in(pid, $0) }
         if result < 0 {
-            fputs("exec: cannot enter the namespaces of process \(pid): \(LinkError.message(-result))\n", stderr)
+            let message = "exec: cannot enter the namespaces of process \(pid): \(LinkError.message(-result))\n"
+            _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
             return 126
         }
         return result

@@ -65,6 +65,7 @@ func collect(_ directory: String, passes: Int, later: UInt32) throws {
     print("pass_ms \(times.sorted()[times.count / 2]) removed \(last.removed) counted \(last.census.total)")
 }
 
+// Written by the SIGTERM handler only, read by the one loop: what sig_atomic_t is for.
 nonisolated(unsafe) var stopped: sig_atomic_t = 0
 
 func collectLoop(_ directory: String) throws {

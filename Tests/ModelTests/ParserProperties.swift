@@ -10,7 +10,7 @@ import Testing
 
 /// Strings over an alphabet that reaches every branch of the parser (separators, digits,
 /// letters of the protocol names, and a few that are never valid).
-private func strings(of alphabet: String, length: ClosedRange<Int> = 0...24) -> Generator<String, some Sequence> {
+private func strings(of alphabet: String, length: ClosedRange<Int> = 0...24) -> Generator<String, some Sequence & SendableMetatype> {
     Gen<Character?>.element(of: Array(alphabet)).compactMap { $0 }.string(of: length)
 }
 
