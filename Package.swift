@@ -37,7 +37,7 @@ let package = Package(
         // Links, addresses, routes and namespaces through rtnetlink; container processes.
         .target(name: "Links", dependencies: ["CLinux"]),
         // libbpf in Swift: load objects, attach tcx links, pin, read per-CPU maps.
-        .target(name: "BPF", dependencies: ["CBPF"]),
+        .target(name: "BPF", dependencies: ["CBPF", "Model"]),
         // The kernel side of the agent, behind `protocol Datapath`: devices through rtnetlink,
         // the BPF programs and their maps, published host ports. Only it and BPF import CBPF.
         .target(name: "Datapath", dependencies: [

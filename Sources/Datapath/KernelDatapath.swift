@@ -143,7 +143,7 @@ public final class KernelDatapath: Datapath, Sendable {
     /// by containers that went while no agent ran). Returns their addresses.
     public func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPv4Address>) -> [IPv4Address] {
         guard let device = network.vxlanName, let present = try? links.permanentNeighbours(device: device) else { return [] }
-        let stale = present.map(IPv4Address.init).filter { !keeping.contains($0) }
+        let stale = present.map { IPv4Address($0) }.filter { !keeping.contains($0) }
         for ip in stale {
             links.removeRemoteNeighbour(device: device, ip: ip.value, mac: MACAddress(derivedFrom: ip).bytes, vtep: 0)
         }
@@ -339,10 +339,7 @@ public final class KernelDatapath: Datapath, Sendable {
         for link in try links.links() { counters.interfaces[link.name] = UInt32(link.index) }
         counters.endpoints = try programs.maps.allEndpointStats()
         counters.drops = try programs.maps.dropCounts()
-        for (key, stats) in try programs.maps.portStats.sums() {
-            let proto: PortProtocol = key.proto == UInt8(BP_PROTO_UDP.rawValue) ? .udp : .tcp
-            counters.ports[HostPort(proto, IPv4Address(UInt32(bigEndian: key.host_ip)), UInt16(bigEndian: key.host_port))] = stats
-        }
+        counters.ports = try programs.maps.portTraffic()
         counters.programs = programs.programStatistics
         return counters
     }
@@ -393,7 +390,7 @@ public final class KernelDatapath: Datapath, Sendable {
 
     /// The socket hooks act in the agent's namespace and in every container's.
     public func syncNamespaces(containers: [(path: String, source: SocketSource?)]) throws {
-        var namespaces = [try NetworkNamespace.cookie(at: nil): bp_netns(kind: UInt8(BP_NETNS_HOST.rawValue), pad: (0, 0, 0), ip: 0, ifindex: 0)]
+        var namespaces: [UInt64: SocketNamespace] = [try NetworkNamespace.cookie(at: nil): .host]
         for (path, source) in containers {
             // Another runtime's namespace this agent cannot open (gone, or in a mount
             // namespace it does not see) only loses hairpin; the agent still starts.
@@ -411,8 +408,8 @@ public final class KernelDatapath: Datapath, Sendable {
         try programs.register(namespace: try NetworkNamespace.cookie(at: path), KernelDatapath.container(source))
     }
 
-    private static func container(_ source: SocketSource?) -> bp_netns {
-        bp_netns(kind: UInt8(BP_NETNS_CONTAINER.rawValue), pad: (0, 0, 0), ip: source?.ip.value.bigEndian ?? 0, ifindex: source?.ifindex ?? 0)
+    private static func container(_ source: SocketSource?) -> SocketNamespace {
+        .container(ip: source?.ip, ifindex: source?.ifindex ?? 0)
     }
 
     /// A container's first interface with an address, as its sockets' source.

@@ -98,16 +98,15 @@ final class Programs: Sendable {
     }
 
     /// Makes the socket hooks act in exactly these namespaces (by cookie).
-    func syncNamespaces(_ namespaces: [UInt64: bp_netns]) throws {
-        for key in try maps.namespaces.keys() where namespaces[key] == nil { try maps.namespaces.delete(key) }
-        for (cookie, namespace) in namespaces { try maps.namespaces.update(cookie, namespace) }
+    func syncNamespaces(_ namespaces: [UInt64: SocketNamespace]) throws {
+        try maps.socketNamespaces.sync(namespaces)
     }
 
-    func register(namespace cookie: UInt64, _ namespace: bp_netns) throws {
-        try maps.namespaces.update(cookie, namespace)
+    func register(namespace cookie: UInt64, _ namespace: SocketNamespace) throws {
+        try maps.socketNamespaces.update(cookie, namespace)
     }
 
-    func unregister(namespace cookie: UInt64) { _ = try? maps.namespaces.delete(cookie) }
+    func unregister(namespace cookie: UInt64) { _ = try? maps.socketNamespaces.delete(cookie) }
 
     // MARK: Attaching
 
@@ -118,13 +117,12 @@ final class Programs: Sendable {
     func attachEndpoint(interface: String, ifindex: UInt32, endpoint: Endpoint, network: Network,
                         insideContainer: Bool = false) throws {
         if let ip = endpoint.ip, let mac = endpoint.mac {
-            var flags = BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue | BP_EP_F_IPV4_ONLY.rawValue
-            if !network.iccEnabled { flags |= BP_EP_F_ICC_DISABLED.rawValue }
-            if network.internal { flags |= BP_EP_F_INTERNAL.rawValue }
-            if Programs.masquerades(network) { flags |= BP_EP_F_MASQUERADE.rawValue }
-            if Programs.tracksOutbound(network) { flags |= BP_EP_F_TRACK_OUT.rawValue }
-            try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes,
-                                                               networkID: number(of: network), flags: UInt32(flags)))
+            var flags: EndpointPolicy.Flags = [.enforceSource, .isolated, .ipv4Only]
+            if !network.iccEnabled { flags.insert(.iccDisabled) }
+            if network.internal { flags.insert(.internal) }
+            if Programs.masquerades(network) { flags.insert(.masquerade) }
+            if Programs.tracksOutbound(network) { flags.insert(.trackOutbound) }
+            try maps.endpointPolicies.update(ifindex, EndpointPolicy(ip: ip, mac: mac, network: number(of: network), flags: flags))
         }
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: insideContainer)
     }
@@ -133,10 +131,8 @@ final class Programs: Sendable {
     /// counters; isolation when its network's subnet is known (`networkNumber`, see
     /// syncSubnets). Bridgeport never masquerades for it (the runtime's chain does).
     func attachForeign(interface: String, ifindex: UInt32, ip: IPv4Address, mac: MACAddress, networkNumber: UInt16?) throws {
-        var flags = BP_EP_F_ENFORCE_SOURCE.rawValue
-        if networkNumber != nil { flags |= BP_EP_F_ISOLATED.rawValue }
-        try maps.setEndpoint(ifindex: ifindex, bp_endpoint(ipv4: ip.octets, mac: mac.bytes, networkID: networkNumber ?? 0,
-                                                           flags: UInt32(flags)))
+        let flags: EndpointPolicy.Flags = networkNumber == nil ? [.enforceSource] : [.enforceSource, .isolated]
+        try maps.endpointPolicies.update(ifindex, EndpointPolicy(ip: ip, mac: mac, network: networkNumber ?? 0, flags: flags))
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: false, ours: false)
     }
 
@@ -178,24 +174,21 @@ final class Programs: Sendable {
     /// numbers: isolation only). A macvlan network's subnet is on the LAN: the uplink lets
     /// all its traffic pass.
     func syncSubnets(_ networks: [Network], chained: [IPv4Network: UInt16]) throws {
-        var wanted: [bp_subnet_key: bp_subnet] = [:]
+        var wanted: [IPv4Network: SubnetPolicy] = [:]
         for (subnet, number) in chained {
             // Isolation only: what reaches a chain's containers is the chain's business.
-            wanted[bp_subnet_key(prefixlen: UInt32(subnet.prefixLength), ip: subnet.address.value.bigEndian)] =
-                bp_subnet(network_id: number, flags: UInt16(BP_SUBNET_F_UNPROTECTED.rawValue))
+            wanted[subnet] = SubnetPolicy(network: number, flags: .unprotected)
         }
         for network in networks where network.driver.hasEndpoints {
             guard let subnet = network.subnet else { continue }
-            let key = bp_subnet_key(prefixlen: UInt32(subnet.prefixLength), ip: subnet.address.value.bigEndian)
-            var flags: UInt32 = 0
-            if network.routedMode { flags |= BP_SUBNET_F_ROUTED.rawValue }
-            if network.gatewayMode == .natUnprotected || network.driver == .macvlan { flags |= BP_SUBNET_F_UNPROTECTED.rawValue }
-            if network.internal { flags |= BP_SUBNET_F_INTERNAL.rawValue }
-            if Programs.masquerades(network) { flags |= BP_SUBNET_F_MASQUERADE.rawValue }
-            wanted[key] = bp_subnet(network_id: number(of: network), flags: UInt16(flags))
+            var flags: SubnetPolicy.Flags = []
+            if network.routedMode { flags.insert(.routed) }
+            if network.gatewayMode == .natUnprotected || network.driver == .macvlan { flags.insert(.unprotected) }
+            if network.internal { flags.insert(.internal) }
+            if Programs.masquerades(network) { flags.insert(.masquerade) }
+            wanted[subnet] = SubnetPolicy(network: number(of: network), flags: flags)
         }
-        for key in try maps.subnets.keys() where wanted[key] == nil { try maps.subnets.delete(key) }
-        for (key, value) in wanted { try maps.subnets.update(key, value) }
+        try maps.subnetPolicies.sync(wanted)
     }
 
     func attachUplink(_ program: String, interface: String, ifindex: UInt32) throws {
@@ -297,35 +290,29 @@ final class Programs: Sendable {
     /// Makes the maps hold exactly `published`: each port to its container's address and
     /// veth, and the sources allowed on restricted ports.
     func syncPorts(_ published: [Published]) throws {
-        let wanted = Dictionary(published.map { (Programs.key($0.mapping), $0.target) }, uniquingKeysWith: { first, _ in first })
-        for key in try maps.ports.keys() where wanted[key] == nil { try maps.ports.delete(key) }
-        for key in try maps.portStats.map.keys(as: bp_port_key.self) where wanted[key] == nil { _ = try maps.portStats.map.delete(key) }
-        for (key, target) in wanted where try maps.ports.lookup(key) != target { try maps.ports.update(key, target) }
+        let wanted = Dictionary(published.map { ($0.mapping.hostSide, $0.target) }, uniquingKeysWith: { first, _ in first })
+        try maps.publishedPorts.sync(wanted)
+        for key in try maps.portStats.keys() where wanted[HostPort(raw: key)] == nil { _ = try maps.portStats.delete(key) }
 
-        let allowed = Set(published.flatMap { entry in
-            (entry.allowed ?? []).map { network in
-                bp_allow_key(prefixlen: UInt32(BP_ALLOW_KEY_FIXED_BITS) + UInt32(network.prefixLength), proto: Programs.proto(entry.mapping.proto),
-                             pad: 0, port: entry.mapping.hostPort.bigEndian, host_ip: entry.mapping.hostIP.value.bigEndian,
-                             ip: network.address.value.bigEndian)
-            }
-        })
-        for key in try maps.allow.keys() where !allowed.contains(key) { try maps.allow.delete(key) }
-        for key in allowed { try maps.allow.update(key, 1) }
+        let allowed = published.flatMap { entry in
+            (entry.allowed ?? []).map { (AllowKey(port: entry.mapping.hostSide, source: $0), UInt8(1)) }
+        }
+        try maps.allowedSources.sync(Dictionary(allowed, uniquingKeysWith: { first, _ in first }))
         try refreshTargets()
-        var sources: [bp_port_key: [IPv4Network]] = [:]
-        for entry in published { if let networks = entry.allowed { sources[Programs.key(entry.mapping)] = networks } }
+        var sources: [HostPort: [IPv4Network]] = [:]
+        for entry in published { if let networks = entry.allowed { sources[entry.mapping.hostSide] = networks } }
         try flushStalePublishedFlows(allowed: sources)
     }
 
     func publish(_ published: [Published]) throws {
-        for entry in published { try maps.ports.update(Programs.key(entry.mapping), entry.target) }
+        for entry in published { try maps.publishedPorts.update(entry.mapping.hostSide, entry.target) }
         try refreshTargets()
     }
 
     func unpublish(_ mappings: [PortMapping]) {
         for mapping in mappings {
-            _ = try? maps.ports.delete(Programs.key(mapping))
-            _ = try? maps.portStats.map.delete(Programs.key(mapping))
+            _ = try? maps.publishedPorts.delete(mapping.hostSide)
+            _ = try? maps.portStats.delete(mapping.hostSide.raw)
         }
         try? refreshTargets()
         if !mappings.isEmpty { try? flushStalePublishedFlows(allowed: nil) }
@@ -336,24 +323,26 @@ final class Programs: Sendable {
     /// in, and hairpin flows to a target no port publishes any more or whose allow list no
     /// longer names their client (they passed the policy for it), as flows are flushed
     /// when their port goes.
-    private func flushStalePublishedFlows(allowed: [bp_port_key: [IPv4Network]]?) throws {
-        let ports = Dictionary(try maps.ports.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        let targets = Dictionary(try maps.targets.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        func refused(_ client: UInt32, by port: bp_port_key) -> Bool {
+    private func flushStalePublishedFlows(allowed: [HostPort: [IPv4Network]]?) throws {
+        let ports = try maps.publishedPorts.entries()
+        let targets = try maps.publishedTargets.entries()
+        func refused(_ client: UInt32, by port: HostPort) -> Bool {
             guard let sources = allowed?[port] else { return false }
-            return !sources.contains { $0.contains(IPv4Address(UInt32(bigEndian: client))) }
+            return !sources.contains { $0.contains(IPv4Address(raw: client)) }
         }
         try maps.flows.flush { key, entry in
             guard entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) == 0 else { return false }
+            let proto = PortProtocol(number: key.proto)
             if entry.kind == UInt8(BP_FLOW_HAIRPIN.rawValue) {
-                guard let target = targets[bp_target_key(ip: key.dst_ip, port: key.dst_port, proto: key.proto, pad: 0)] else { return true }
-                guard target.flags & UInt16(BP_PORT_F_RESTRICTED.rawValue) != 0 else { return false }
-                return refused(key.src_ip, by: bp_port_key(host_ip: target.host_ip, host_port: target.host_port, proto: key.proto, pad: 0))
+                let target = TargetKey(ip: IPv4Address(raw: key.dst_ip), port: UInt16(bigEndian: key.dst_port), proto: key.proto)
+                guard let policy = targets[target] else { return true }
+                guard policy.restricted else { return false }
+                return refused(key.src_ip, by: HostPort(proto, policy.hostIP, policy.hostPort))
             }
             guard entry.kind == UInt8(BP_FLOW_PUBLISHED.rawValue) else { return false }
             let anyHost = entry.flags & UInt8(BP_FLOW_F_ANY_HOST.rawValue) != 0
-            let port = bp_port_key(host_ip: anyHost ? 0 : key.dst_ip, host_port: key.dst_port, proto: key.proto, pad: 0)
-            guard let target = ports[port], target.ip == entry.nat_ip, target.port == entry.nat_port else { return true }
+            let port = HostPort(proto, anyHost ? .any : IPv4Address(raw: key.dst_ip), UInt16(bigEndian: key.dst_port))
+            guard let target = ports[port], target.ip.raw == entry.nat_ip, target.port.bigEndian == entry.nat_port else { return true }
             return refused(key.src_ip, by: port)
         }
     }
@@ -362,23 +351,20 @@ final class Programs: Sendable {
     /// a target); a target is restricted when every port publishing it is, and then names
     /// the allow list its hairpin clients are asked about (the first such port's).
     private func refreshTargets() throws {
-        var wanted: [bp_target_key: bp_target] = [:]
-        let restricted = UInt16(BP_PORT_F_RESTRICTED.rawValue)
+        var wanted: [TargetKey: TargetPolicy] = [:]
         // A port published on a loopback address is the host's alone: its container port is
         // no target, so neither direct routing nor another network's container reaches it.
-        let loopback = { (ip: UInt32) in UInt32(bigEndian: ip) >> 24 == 127 }
-        for (port, target) in try maps.ports.entries().sorted(by: { ($0.key.host_port, $0.key.host_ip) < ($1.key.host_port, $1.key.host_ip) })
-        where !loopback(port.host_ip) {
-            let key = bp_target_key(ip: target.ip, port: target.port, proto: port.proto, pad: 0)
-            let info = bp_target(flags: target.flags & restricted, host_port: port.host_port, host_ip: port.host_ip)
+        let ports = try maps.publishedPorts.entries().filter { !$0.key.ip.isLoopback }
+        for (port, target) in ports.sorted(by: { ($0.key.port, $0.key.ip.value) < ($1.key.port, $1.key.ip.value) }) {
+            let key = TargetKey(ip: target.ip, port: target.port, proto: port.proto.number)
+            let policy = TargetPolicy(restricted: target.restricted, hostIP: port.ip, hostPort: port.port)
             if let known = wanted[key] {
-                if known.flags & restricted != 0 && info.flags & restricted == 0 { wanted[key] = info }  // an open port opens it
+                if known.restricted && !policy.restricted { wanted[key] = policy }  // an open port opens it
             } else {
-                wanted[key] = info
+                wanted[key] = policy
             }
         }
-        for key in try maps.targets.keys() where wanted[key] == nil { try maps.targets.delete(key) }
-        for (key, info) in wanted { try maps.targets.update(key, info) }
+        try maps.publishedTargets.sync(wanted)
     }
 
     /// The host's addresses, so that only packets to this host are translated. Loopback
@@ -388,29 +374,20 @@ final class Programs: Sendable {
     /// Flows that name an address the host no longer has are flushed (its replies would
     /// never come back), as Linux's masquerade flushes conntrack when an address goes.
     func setHostAddresses(_ addresses: [IPv4Address]) throws {
-        let wanted = Set(addresses.filter { !$0.isLoopback }.map { $0.value.bigEndian })
-        let gone = Set(try maps.hostAddresses.keys()).subtracting(wanted)
-        for key in gone { try maps.hostAddresses.delete(key) }
-        for address in wanted { try maps.hostAddresses.update(address, 1) }
-        try maps.flows.flush(addresses: gone)
+        let wanted = Set(addresses.filter { !$0.isLoopback })
+        let gone = Set(try maps.hostAddressSet.keys()).subtracting(wanted)
+        try maps.hostAddressSet.sync(Dictionary(uniqueKeysWithValues: wanted.map { ($0, UInt8(1)) }))
+        try maps.flows.flush(addresses: Set(gone.map(\.raw)))
     }
 
     /// The hosts VXLAN is taken from: the cluster's, or nil outside a cluster (the port is
     /// then not ours, and nothing is filtered). `keepingOthers` adds them to those listed.
     func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool = false) throws {
-        let wanted = hosts.map { Set($0.map { $0.value.bigEndian } + [0]) } ?? []
-        for key in try maps.vxlanPeers.keys() where !wanted.contains(key) && !(keepingOthers && hosts != nil) {
-            try maps.vxlanPeers.delete(key)
+        let wanted = hosts.map { $0.union([.any]) } ?? []
+        for key in try maps.vxlanPeerSet.keys() where !wanted.contains(key) && !(keepingOthers && hosts != nil) {
+            try maps.vxlanPeerSet.delete(key)
         }
-        for key in wanted { try maps.vxlanPeers.update(key, 1) }
-    }
-
-    static func key(_ mapping: PortMapping) -> bp_port_key {
-        bp_port_key(host_ip: mapping.hostIP.value.bigEndian, host_port: mapping.hostPort.bigEndian, proto: proto(mapping.proto), pad: 0)
-    }
-
-    static func proto(_ proto: PortProtocol) -> UInt8 {
-        UInt8(proto == .tcp ? BP_PROTO_TCP.rawValue : BP_PROTO_UDP.rawValue)
+        for key in wanted { try maps.vxlanPeerSet.update(key, 1) }
     }
 
     // MARK: Objects
@@ -433,20 +410,6 @@ final class Programs: Sendable {
     }
 }
 
-extension bp_port_key: @retroactive Hashable {
-    public static func == (a: bp_port_key, b: bp_port_key) -> Bool {
-        a.host_ip == b.host_ip && a.host_port == b.host_port && a.proto == b.proto
-    }
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(host_ip); hasher.combine(host_port); hasher.combine(proto)
-    }
-}
-
-extension bp_subnet_key: @retroactive Hashable {
-    public static func == (a: bp_subnet_key, b: bp_subnet_key) -> Bool { a.prefixlen == b.prefixlen && a.ip == b.ip }
-    public func hash(into hasher: inout Hasher) { hasher.combine(prefixlen); hasher.combine(ip) }
-}
-
 /// A published port as the maps hold it.
 struct Published {
     var mapping: PortMapping
@@ -457,28 +420,7 @@ struct Published {
     /// A routed network's: the container port is reached by direct routing, the host port not at all.
     var directOnly = false
 
-    var target: bp_port_target {
-        let flags = (allowed == nil ? 0 : BP_PORT_F_RESTRICTED.rawValue) | (directOnly ? BP_PORT_F_DIRECT_ONLY.rawValue : 0)
-        return bp_port_target(ip: ip.value.bigEndian, port: mapping.containerPort.bigEndian, flags: UInt16(flags), ifindex: ifindex)
-    }
-}
-
-extension bp_allow_key: @retroactive Hashable {
-    public static func == (a: bp_allow_key, b: bp_allow_key) -> Bool {
-        a.prefixlen == b.prefixlen && a.proto == b.proto && a.port == b.port && a.host_ip == b.host_ip && a.ip == b.ip
-    }
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(prefixlen); hasher.combine(proto); hasher.combine(port); hasher.combine(host_ip); hasher.combine(ip)
-    }
-}
-
-extension bp_target_key: @retroactive Hashable {
-    public static func == (a: bp_target_key, b: bp_target_key) -> Bool { a.ip == b.ip && a.port == b.port && a.proto == b.proto }
-    public func hash(into hasher: inout Hasher) { hasher.combine(ip); hasher.combine(port); hasher.combine(proto) }
-}
-
-extension bp_port_target: @retroactive Equatable {
-    public static func == (a: bp_port_target, b: bp_port_target) -> Bool {
-        a.ip == b.ip && a.port == b.port && a.flags == b.flags && a.ifindex == b.ifindex
+    var target: PortTarget {
+        PortTarget(ip: ip, port: mapping.containerPort, ifindex: ifindex, restricted: allowed != nil, directOnly: directOnly)
     }
 }
