@@ -30,9 +30,7 @@
 /* A destination beyond this host: not broadcast, multicast, a bridge network or the host. */
 static __always_inline int bp_beyond_host(__u32 daddr)
 {
-	if (daddr == 0xffffffff || (daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
-		return 0;  /* broadcast and multicast stay on the bridge */
-	return !bp_subnet_of(daddr) && !bpf_map_lookup_elem(&bp_host_addrs, &daddr);
+	return !bp_broadcast_or_multicast(daddr) && !bp_subnet_of(daddr) && !bpf_map_lookup_elem(&bp_host_addrs, &daddr);
 }
 
 /*

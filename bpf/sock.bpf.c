@@ -6,7 +6,7 @@
  * container's address instead, so no packet needs translating; recvmsg() and
  * getpeername() show the published address again. They act only in network
  * namespaces the agent registered in bp_netns, and allow the call but for one case:
- * a container asking for a restricted port it is not allowed on (returning 0 fails its
+ * a container asking for a restricted port it is not allowed on (BP_SOCK_REFUSE fails its
  * connect() or sendmsg() with EPERM).
  */
 #include <linux/bpf.h>
@@ -15,10 +15,7 @@
 
 #include "lib/maps.h"
 #include "lib/metrics.h"
-
-#define BP_ALLOW 1
-
-#define BP_DENY 0
+#include "lib/ports.h"
 
 /* The published target of ctx's destination (key: the entry that matched; netns: the
  * namespace's registration), or NULL if it is none or not ours to touch. */
@@ -37,21 +34,14 @@ static __always_inline struct bp_port_target *bp_sock_target(struct bpf_sock_add
 	if (!(loopback && netns->kind == BP_NETNS_HOST) && !bpf_map_lookup_elem(&bp_host_addrs, &ip))
 		return NULL;
 
-	*key = (struct bp_port_key){ .host_ip = ip, .host_port = (__u16)ctx->user_port, .proto = proto };
-	struct bp_port_target *target = bpf_map_lookup_elem(&bp_ports, key);
-	if (!target) {
-		key->host_ip = 0;
-		target = bpf_map_lookup_elem(&bp_ports, key);
-	}
-	/* A routed network's port has no host port. */
-	return target && !(target->flags & BP_PORT_F_DIRECT_ONLY) ? target : NULL;
+	return bp_published(ip, (__u16)ctx->user_port, proto, key);
 }
 
 /*
- * Sends the socket to the published target instead; BP_DENY when the port is restricted
- * and the container asking is not on its allow list (its connect() or sendmsg() fails with
- * EPERM, and the refusal is counted as not_allowed on the container's veth). The host's
- * own sockets are not filtered, as Docker's DOCKER-USER chain does not see them.
+ * Sends the socket to the published target instead; refuses it when the port is restricted
+ * and the container asking is not on its allow list (counted as not_allowed on the
+ * container's veth). The host's own sockets are not filtered, as Docker's DOCKER-USER
+ * chain does not see them.
  */
 static __always_inline int bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 proto, int new_flow)
 {
@@ -59,18 +49,10 @@ static __always_inline int bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 prot
 	struct bp_netns netns;
 	struct bp_port_target *target = bp_sock_target(ctx, proto, &port, &netns);
 	if (!target)
-		return BP_ALLOW;
-	if ((target->flags & BP_PORT_F_RESTRICTED) && netns.kind == BP_NETNS_CONTAINER) {
-		struct bp_allow_key allow = {
-			.prefixlen = BP_ALLOW_KEY_FIXED_BITS + 32, .proto = proto, .port = port.host_port,
-			.host_ip = port.host_ip, .ip = netns.ip,
-		};
-
-		if (!bpf_map_lookup_elem(&bp_allow, &allow)) {
-			bp_count_drop(netns.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_EGRESS);
-			return BP_DENY;
-		}
-	}
+		return BP_SOCK_ALLOW;
+	if ((target->flags & BP_PORT_F_RESTRICTED) && netns.kind == BP_NETNS_CONTAINER &&
+	    !bp_port_allows(port.host_ip, port.host_port, proto, netns.ip))
+		return bp_sock_refuse(netns.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_EGRESS);
 	bp_count_port(&port, 0, new_flow);
 	struct bp_sock_nat_key key = { .cookie = bpf_get_socket_cookie(ctx), .ip = target->ip, .port = target->port };
 	struct bp_nat_value published = { .host_ip = ctx->user_ip4, .host_port = (__u16)ctx->user_port };
@@ -78,7 +60,7 @@ static __always_inline int bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 prot
 	bpf_map_update_elem(&bp_sock_nat, &key, &published, BPF_ANY);
 	ctx->user_ip4 = target->ip;
 	ctx->user_port = target->port;
-	return BP_ALLOW;
+	return BP_SOCK_ALLOW;
 }
 
 /* Shows the published address where the socket sees a redirected container address. */
@@ -100,7 +82,7 @@ int bp_connect4(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol == BP_PROTO_TCP || ctx->protocol == BP_PROTO_UDP)
 		return bp_sock_redirect(ctx, ctx->protocol, 1);
-	return BP_ALLOW;
+	return BP_SOCK_ALLOW;
 }
 
 SEC("cgroup/sendmsg4")
@@ -113,14 +95,14 @@ SEC("cgroup/recvmsg4")
 int bp_recvmsg4(struct bpf_sock_addr *ctx)
 {
 	bp_sock_restore(ctx);
-	return BP_ALLOW;
+	return BP_SOCK_ALLOW;
 }
 
 SEC("cgroup/getpeername4")
 int bp_peername4(struct bpf_sock_addr *ctx)
 {
 	bp_sock_restore(ctx);
-	return BP_ALLOW;
+	return BP_SOCK_ALLOW;
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

@@ -22,20 +22,7 @@
 #include "lib/parse.h"
 #include "lib/nat.h"
 #include "lib/policy.h"
-
-/* The published port the packet is for (key tells which entry matched), or NULL. A routed
- * network's port has no host port to be reached by. */
-static __always_inline struct bp_port_target *bp_published(const struct bp_packet *p, struct bp_port_key *key)
-{
-	*key = (struct bp_port_key){ .host_ip = p->daddr, .host_port = p->dport, .proto = p->proto };
-	struct bp_port_target *target = bpf_map_lookup_elem(&bp_ports, key);
-
-	if (!target) {
-		key->host_ip = 0;
-		target = bpf_map_lookup_elem(&bp_ports, key);
-	}
-	return target && !(target->flags & BP_PORT_F_DIRECT_ONLY) ? target : NULL;
-}
+#include "lib/ports.h"
 
 /*
  * A packet from outside straight to a container's address (direct routing), by the
@@ -65,21 +52,8 @@ static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct 
 		}
 	}
 
-	if (!open && p->has_ports && p->proto != BP_PROTO_ICMP) {
-		struct bp_target_key target_key = { .ip = p->daddr, .port = p->dport, .proto = p->proto };
-		struct bp_target *target = bpf_map_lookup_elem(&bp_targets, &target_key);
-
-		if (target && (target->flags & BP_PORT_F_RESTRICTED)) {
-			struct bp_allow_key allow = {
-				.prefixlen = BP_ALLOW_KEY_FIXED_BITS + 32, .proto = p->proto, .port = target->host_port,
-				.host_ip = target->host_ip, .ip = p->saddr,
-			};
-
-			open = bpf_map_lookup_elem(&bp_allow, &allow) != NULL;
-		} else {
-			open = target != NULL;
-		}
-	}
+	if (!open && p->has_ports && p->proto != BP_PROTO_ICMP)
+		open = bp_target_open_to(p->daddr, p->dport, p->proto, p->saddr);
 	if (!open && (to->flags & BP_SUBNET_F_ROUTED) && p->proto == BP_PROTO_ICMP)
 		open = 1;
 	if (!open)
@@ -152,21 +126,15 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 	if (p.proto == BP_PROTO_TCP && (p.tcp_flags & (BP_TCP_SYN | BP_TCP_ACK)) != BP_TCP_SYN)
 		return BP_CONTINUE;
 	struct bp_port_key port;
-	struct bp_port_target *found = bp_published(&p, &port);
+	struct bp_port_target *found = bp_published(p.daddr, p.dport, p.proto, &port);
 	if (!found)
 		return BP_CONTINUE;
 	struct bp_port_target target = *found;
 	if (bp_ttl_expires(&p))
 		return BP_CONTINUE;
 
-	if (target.flags & BP_PORT_F_RESTRICTED) {
-		struct bp_allow_key allow = {
-			.prefixlen = BP_ALLOW_KEY_FIXED_BITS + 32, .proto = p.proto, .port = p.dport, .host_ip = port.host_ip, .ip = p.saddr,
-		};
-
-		if (!bpf_map_lookup_elem(&bp_allow, &allow))
-			return bp_drop_on(target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);
-	}
+	if ((target.flags & BP_PORT_F_RESTRICTED) && !bp_port_allows(port.host_ip, port.host_port, p.proto, p.saddr))
+		return bp_drop_on(target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);
 	return bp_publish_flow(skb, &p, &key, &port, &target, bp_now_once(&now));
 }
 

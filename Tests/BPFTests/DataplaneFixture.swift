@@ -23,24 +23,61 @@ struct DataplaneFixture {
     let endpointIfindex: UInt32
 
     /// bp_up_ingress on a frame arriving on bpt-up.
-    func up(_ frame: [UInt8], ingress: Bool = true) throws -> TestRunResult {
-        let (prog, ifindex) = (uplink, uplinkIfindex)
-        return try Sandbox.inNetns(ns) { try prog.run(frame, ifindex: ifindex, ingressIfindex: ingress ? ifindex : 0) }
+    func up(_ frame: [UInt8], ingress: Bool = true, file: StaticString = #filePath, line: UInt = #line) throws -> TestRunResult {
+        try run(uplink, frame, ifindex: uplinkIfindex, ingressIfindex: ingress ? uplinkIfindex : 0, file: file, line: line)
     }
 
     /// bp_up_ingress_l3 on a packet arriving on bpt-up as if it were a device without an
     /// Ethernet header (tun, WireGuard). BPF_PROG_TEST_RUN takes the packet's first 14 bytes
     /// for an Ethernet header all the same and sets skb->protocol from bytes 12-13: the
     /// source address's first two, so a source of 8.0.x.x reads as IPv4.
-    func upL3(_ packet: [UInt8]) throws -> TestRunResult {
-        let (prog, ifindex) = (uplinkL3, uplinkIfindex)
-        return try Sandbox.inNetns(ns) { try prog.run(packet, ifindex: ifindex, ingressIfindex: ifindex) }
+    func upL3(_ packet: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws -> TestRunResult {
+        try run(uplinkL3, packet, ifindex: uplinkIfindex, ingressIfindex: uplinkIfindex, file: file, line: line)
     }
 
     /// bp_ep_ingress on a frame the container sends (tc ingress of bpt-ep).
-    func ep(_ frame: [UInt8], ingress: Bool = true) throws -> TestRunResult {
-        let (prog, ifindex) = (endpoint, endpointIfindex)
-        return try Sandbox.inNetns(ns) { try prog.run(frame, ifindex: ifindex, ingressIfindex: ingress ? ifindex : 0) }
+    func ep(_ frame: [UInt8], ingress: Bool = true, file: StaticString = #filePath, line: UInt = #line) throws -> TestRunResult {
+        try run(endpoint, frame, ifindex: endpointIfindex, ingressIfindex: ingress ? endpointIfindex : 0, file: file, line: line)
+    }
+
+    /// The one place the tests run a program on a packet. Every run is also checked for its
+    /// drop accounting: a drop verdict counted exactly one drop under a reason, any other
+    /// verdict none (the programs' one exit for drops, bpf/lib/metrics.h).
+    private func run(_ program: BPFProgram, _ packet: [UInt8], ifindex: UInt32, ingressIfindex: UInt32,
+                     file: StaticString, line: UInt) throws -> TestRunResult {
+        let before = try drops()
+        let result = try Sandbox.inNetns(ns) { try program.run(packet, ifindex: ifindex, ingressIfindex: ingressIfindex) }
+        if let error = Self.dropAccountingError(verdict: result.verdict, before: before, after: try drops()) {
+            XCTFail("\(program.name): \(error)", file: file, line: line)
+        }
+        return result
+    }
+
+    /// Why the drop counters `before` and `after` a run with `verdict` break the rule above, or nil.
+    static func dropAccountingError(verdict: Int32, before: [bp_drop_key: UInt64], after: [bp_drop_key: UInt64]) -> String? {
+        let counted = after.compactMap { key, count -> (key: bp_drop_key, count: UInt64)? in
+            let added = count &- before[key, default: 0]
+            return added == 0 ? nil : (key, added)
+        }
+        let described = counted.map { "\(Self.label($0.key)) on \($0.key.ifindex) +\($0.count)" }
+            .sorted().joined(separator: ", ")
+        guard verdict == NATAndPolicyTests.shot else {
+            return counted.isEmpty ? nil : "verdict \(verdict) (no drop), but drops were counted: \(described)"
+        }
+        guard counted.count == 1, let drop = counted.first, drop.count == 1 else {
+            return "a drop verdict that counted \(counted.isEmpty ? "no drop" : described), not exactly one drop"
+        }
+        let reasons = UInt8(BP_DROP_UNSPEC.rawValue + 1)..<UInt8(__BP_DROP_MAX.rawValue)
+        let directions = UInt8(BP_DIR_UNSPEC.rawValue + 1)..<UInt8(__BP_DIR_MAX.rawValue)
+        if !reasons.contains(drop.key.reason) || !directions.contains(drop.key.direction) {
+            return "a drop counted without a reason and direction: reason \(drop.key.reason), direction \(drop.key.direction)"
+        }
+        return nil
+    }
+
+    /// "reason/direction", as the metrics label them.
+    static func label(_ key: bp_drop_key) -> String {
+        String(cString: bp_drop_reason_label(UInt32(key.reason))) + "/" + String(cString: bp_direction_label(UInt32(key.direction)))
     }
 
     /// A published port, as the agent writes it (a restricted one's target names its allow list).

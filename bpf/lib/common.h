@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Includes and verdicts shared by Bridgeport's tc programs. */
+/* Includes and verdicts shared by Bridgeport's programs. */
 #ifndef BP_LIB_COMMON_H
 #define BP_LIB_COMMON_H
 
@@ -28,5 +28,9 @@
  */
 #define BP_CONTINUE TCX_NEXT
 #define BP_DROP     TCX_DROP
+
+/* Verdicts of the cgroup socket hooks: the call goes on, or fails with EPERM. */
+#define BP_SOCK_ALLOW  1
+#define BP_SOCK_REFUSE 0
 
 #endif /* BP_LIB_COMMON_H */

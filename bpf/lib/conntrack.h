@@ -263,21 +263,52 @@ static __always_inline long bp_flow_commit(const struct bp_flow_key *original, c
 }
 
 /*
- * Tracks a flow that is not translated (BP_FLOW_ROUTED: direct routing in or out of a
- * container address), both entries, so that its other direction is known. 0, or -errno
- * when the table is full (a flow another CPU just made counts as made).
+ * bp_flow_commit for a translated flow: when another CPU created the same flow meanwhile,
+ * its translation wins and *entry becomes its entry. 0, or the error (the table is full).
  */
-static __always_inline long bp_flow_track(const struct bp_packet *p, const struct bp_flow_key *key, __u32 ifindex, __u32 now)
+static __always_inline long bp_flow_commit_translated(const struct bp_flow_key *original, struct bp_flow *entry,
+						      const struct bp_flow_key *reply)
 {
-	struct bp_flow in = bp_flow_entry(p, BP_FLOW_ROUTED, 0, ifindex, now);
-	struct bp_flow back = in;
+	long err = bp_flow_commit(original, entry, reply);
+
+	if (err != -BP_EEXIST)
+		return err;
+	struct bp_flow *winner = bpf_map_lookup_elem(&bp_flows, original);
+	if (!winner)
+		return -BP_E2BIG;  /* and gone again meanwhile: taken for a full table */
+	*entry = *winner;
+	return 0;
+}
+
+/*
+ * Both entries of a new flow of `kind` that is not translated (hairpin, routed): 0,
+ * -BP_EEXIST when a live flow holds its reply tuple, or another error when the table is
+ * full. A flow another CPU just made counts as made.
+ */
+static __always_inline long bp_flow_create_untranslated(const struct bp_packet *p, const struct bp_flow_key *key,
+							__u8 kind, __u32 ifindex, __u32 now)
+{
+	struct bp_flow out = bp_flow_entry(p, kind, 0, ifindex, now);
+	struct bp_flow back = out;
 	struct bp_flow_key reply;
 
 	back.flags = BP_FLOW_F_REPLY;
-	bp_flow_other_key(key, &in, &reply);
+	bp_flow_other_key(key, &out, &reply);
 	long err = bp_flow_claim(&reply, &back, now);
-	if (!err)
-		err = bp_flow_commit(key, &in, &reply);
+	if (err)
+		return err;
+	err = bp_flow_commit(key, &out, &reply);
+	return err == -BP_EEXIST ? 0 : err;
+}
+
+/*
+ * Tracks a flow of direct routing in or out of a container address (BP_FLOW_ROUTED), so
+ * that its other direction is known. 0, or -errno when the table is full.
+ */
+static __always_inline long bp_flow_track(const struct bp_packet *p, const struct bp_flow_key *key, __u32 ifindex, __u32 now)
+{
+	long err = bp_flow_create_untranslated(p, key, BP_FLOW_ROUTED, ifindex, now);
+
 	return err == -BP_EEXIST ? 0 : err;
 }
 

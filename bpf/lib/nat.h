@@ -14,6 +14,7 @@
 #include "conntrack.h"
 #include "parse.h"
 #include "metrics.h"
+#include "ports.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -298,12 +299,9 @@ static __always_inline int bp_apply(struct __sk_buff *skb, const struct bp_packe
 /* Whether host_ip:port (network byte order) is a published port of the host. */
 static __always_inline int bp_port_published(__u32 host_ip, __u16 port, __u8 proto)
 {
-	struct bp_port_key key = { .host_ip = host_ip, .host_port = port, .proto = proto };
+	struct bp_port_key key;
 
-	if (bpf_map_lookup_elem(&bp_ports, &key))
-		return 1;
-	key.host_ip = 0;
-	return bpf_map_lookup_elem(&bp_ports, &key) != NULL;
+	return bp_port_entry(host_ip, port, proto, &key) != NULL;
 }
 
 /* Whether a socket of the host would take the packets of this reply tuple: a connected
@@ -442,17 +440,8 @@ static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_
 	struct bp_flow out = bp_flow_entry(p, BP_FLOW_MASQUERADE, BP_FLOW_F_SNAT, skb->ifindex, now);
 	out.nat_ip = fib.ipv4_src;
 	out.nat_port = reply.dst_port;
-	err = bp_flow_commit(key, &out, &reply);
-	if (err == -BP_EEXIST) {
-		/* Another CPU created this flow meanwhile: its translation wins. */
-		struct bp_flow *winner = bpf_map_lookup_elem(&bp_flows, key);
-
-		if (!winner)
-			return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
-		out = *winner;
-	} else if (err) {
+	if (bp_flow_commit_translated(key, &out, &reply))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
-	}
 	return bp_apply_routed(skb, p, &out, out.nat_ip == fib.ipv4_src ? fib.ifindex : 0);
 }
 
@@ -492,16 +481,7 @@ static __always_inline int bp_publish_flow(struct __sk_buff *skb, const struct b
 	in.nat_port = target->port;
 	if (back.peer_port)
 		in.peer_port = reply.dst_port;
-	err = bp_flow_commit(key, &in, &reply);
-	if (err == -BP_EEXIST) {
-		struct bp_flow *winner = bpf_map_lookup_elem(&bp_flows, key);
-
-		if (winner)
-			in = *winner;
-		else
-			err = -BP_E2BIG;
-	}
-	if (err && err != -BP_EEXIST)
+	if (bp_flow_commit_translated(key, &in, &reply))
 		return bp_drop_on(target->ifindex, BP_DROP_CT_FULL, BP_DIR_INGRESS);
 	bp_count_port(port, skb->len, 1);
 	return bp_apply(skb, p, &in);

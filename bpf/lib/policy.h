@@ -15,6 +15,7 @@
 #include "conntrack.h"
 #include "maps.h"
 #include "parse.h"
+#include "ports.h"
 
 /* ARP over Ethernet for IPv4, as the wire carries it (28 bytes). */
 struct bp_arp_ipv4 {
@@ -39,6 +40,12 @@ static __always_inline struct bp_subnet *bp_subnet_of(__u32 ip)
 	struct bp_subnet_key key = { .prefixlen = 32, .ip = ip };
 
 	return bpf_map_lookup_elem(&bp_subnets, &key);
+}
+
+/* Broadcast and multicast stay on the bridge: they reach the network's containers. */
+static __always_inline int bp_broadcast_or_multicast(__u32 daddr)
+{
+	return daddr == 0xffffffff || (daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000);
 }
 
 /* VXLAN to the host: only the cluster's hosts may send it, since a VXLAN frame lands on an
@@ -81,36 +88,12 @@ static __always_inline int bp_hairpin(struct __sk_buff *skb, const struct bp_pac
 {
 	if (flow)
 		return flow->kind == BP_FLOW_HAIRPIN;
-	struct bp_target_key to = { .ip = p->daddr, .port = p->dport, .proto = p->proto };
-	struct bp_target *target = bpf_map_lookup_elem(&bp_targets, &to);
-
-	if (!target)
+	if (!bp_target_open_to(p->daddr, p->dport, p->proto, p->saddr))
 		return 0;
-	/* A restricted port's target is reached only by the sources its allow list names, by
-	 * its container address as through the host's (the socket hooks ask the same list). */
-	if (target->flags & BP_PORT_F_RESTRICTED) {
-		struct bp_allow_key allow = {
-			.prefixlen = BP_ALLOW_KEY_FIXED_BITS + 32, .proto = p->proto, .port = target->host_port,
-			.host_ip = target->host_ip, .ip = p->saddr,
-		};
-
-		if (!bpf_map_lookup_elem(&bp_allow, &allow))
-			return 0;
-	}
-	struct bp_flow out = bp_flow_entry(p, BP_FLOW_HAIRPIN, 0, skb->ifindex, now);
-	struct bp_flow back = out;
-	struct bp_flow_key reply;
-
-	back.flags = BP_FLOW_F_REPLY;
-	bp_flow_other_key(key, &out, &reply);
-	long err = bp_flow_claim(&reply, &back, now);
+	long err = bp_flow_create_untranslated(p, key, BP_FLOW_HAIRPIN, skb->ifindex, now);
 	if (err == -BP_EEXIST)
 		return 0;  /* the reply tuple belongs to another flow */
-	if (!err)
-		err = bp_flow_commit(key, &out, &reply);
-	if (err && err != -BP_EEXIST)
-		return -1;
-	return 1;
+	return err ? -1 : 1;
 }
 
 #define BP_ETH_P_8021Q  0x8100
@@ -166,14 +149,14 @@ static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb
 	}
 }
 
-/* 0 when the IPv4 packet may leave the container, else the drop reason. Broadcast and
- * multicast stay on the bridge: they reach the network's containers, so ICC off drops them
- * as it drops unicast to a neighbour (Docker's ICC rule drops every bridged IPv4 frame). */
+/* 0 when the IPv4 packet may leave the container, else the drop reason. ICC off drops
+ * broadcast and multicast as it drops unicast to a neighbour (Docker's ICC rule drops every
+ * bridged IPv4 frame). */
 static __always_inline enum bp_drop_reason bp_ipv4_verdict(const struct bp_endpoint *ep, const struct bp_packet *p)
 {
 	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && p->saddr != ep->ip)
 		return BP_DROP_SPOOFED_SOURCE;
-	if (p->daddr == 0xffffffff || (p->daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
+	if (bp_broadcast_or_multicast(p->daddr))
 		return (ep->flags & BP_EP_F_ICC_DISABLED) ? BP_DROP_ICC : 0;
 	return bp_destination_verdict(ep, p);
 }
