@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Datapath", "Model", "CBPF", "BPF", "Links", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "BPFTests", dependencies: ["BPF"]),
+        .testTarget(name: "BPFTests", dependencies: ["BPF", "Model"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import BPF
 import CBPF
 import Glibc
+import Model
 import XCTest
 
 /// The dataplane under test, shared by NATAndPolicyTests and ProgramCostBenchmarks:
@@ -80,34 +81,44 @@ struct DataplaneFixture {
         String(cString: bp_drop_reason_label(UInt32(key.reason))) + "/" + String(cString: bp_direction_label(UInt32(key.direction)))
     }
 
+    // The map entries below go through the agent's own encoders (BPF/MapEntries.swift), so
+    // what these tests check is what the agent writes.
+
+    private static func address(_ octets: [UInt8]?) -> IPv4Address {
+        octets.map { IPv4Address($0[0], $0[1], $0[2], $0[3]) } ?? .any
+    }
+
+    private static func hostPort(_ host: [UInt8]?, _ port: UInt16, _ proto: UInt8) -> HostPort {
+        precondition(proto == UInt8(BP_PROTO_TCP.rawValue) || proto == UInt8(BP_PROTO_UDP.rawValue), "ports are TCP or UDP")
+        return HostPort(PortProtocol(number: proto), address(host), port)
+    }
+
     /// A published port, as the agent writes it (a restricted one's target names its allow list).
     func publish(host: [UInt8]?, _ hostPort: UInt16, proto: UInt8, to target: [UInt8], _ port: UInt16, restricted: Bool = false) throws {
-        let key = bp_port_key(host_ip: host.map(be32) ?? 0, host_port: be16(hostPort), proto: proto, pad: 0)
-        var value = bp_port_target()
-        value.ip = be32(target)
-        value.port = be16(port)
-        value.ifindex = endpointIfindex
-        value.flags = restricted ? UInt16(BP_PORT_F_RESTRICTED.rawValue) : 0
-        try maps.ports.update(key, value)
-        try maps.targets.update(bp_target_key(ip: be32(target), port: be16(port), proto: proto, pad: 0),
-                                bp_target(flags: value.flags, host_port: key.host_port, host_ip: key.host_ip))
+        let published = Self.hostPort(host, hostPort, proto)
+        let container = Self.address(target)
+        try maps.publishedPorts.update(published, PortTarget(ip: container, port: port, ifindex: endpointIfindex,
+                                                             restricted: restricted, directOnly: false))
+        try maps.publishedTargets.update(TargetKey(ip: container, port: port, proto: proto),
+                                         TargetPolicy(restricted: restricted, hostIP: published.ip, hostPort: hostPort))
     }
 
     /// Lets sources of `network`/`prefix` use a restricted published port.
     func allow(host: [UInt8]?, _ hostPort: UInt16, proto: UInt8, from network: [UInt8], _ prefix: UInt32) throws {
-        try maps.allow.update(bp_allow_key(prefixlen: UInt32(BP_ALLOW_KEY_FIXED_BITS) + prefix, proto: proto, pad: 0, port: be16(hostPort),
-                                           host_ip: host.map(be32) ?? 0, ip: be32(network)), 1)
+        let source = IPv4Network(containing: Self.address(network), prefixLength: Int(prefix))
+        try maps.allowedSources.update(AllowKey(port: Self.hostPort(host, hostPort, proto), source: source), 1)
     }
 
     func setEndpoint(flags: [bp_endpoint_flags], networkID: UInt16 = 1) throws {
-        let bits = flags.reduce(UInt32(0)) { $0 | $1.rawValue }
-        try maps.setEndpoint(ifindex: endpointIfindex,
-                             bp_endpoint(ipv4: NATAndPolicyTests.container, mac: NATAndPolicyTests.containerMAC,
-                                         networkID: networkID, flags: bits))
+        let bits = EndpointPolicy.Flags(rawValue: flags.reduce(UInt32(0)) { $0 | $1.rawValue })
+        try maps.endpointPolicies.update(endpointIfindex, EndpointPolicy(
+            ip: Self.address(NATAndPolicyTests.container), mac: MACAddress(bytes: NATAndPolicyTests.containerMAC),
+            network: networkID, flags: bits))
     }
 
     func setSubnet(_ net: [UInt8], _ prefix: UInt32, networkID: UInt16, flags: UInt16 = 0) throws {
-        try maps.subnets.update(bp_subnet_key(prefixlen: prefix, ip: be32(net)), bp_subnet(network_id: networkID, flags: flags))
+        try maps.subnetPolicies.update(IPv4Network(containing: Self.address(net), prefixLength: Int(prefix)),
+                                       SubnetPolicy(network: networkID, flags: SubnetPolicy.Flags(rawValue: flags)))
     }
 
     /// Every entry of the flow table.

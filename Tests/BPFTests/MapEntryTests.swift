@@ -1,0 +1,53 @@
+import BPF
+import CBPF
+import Model
+import XCTest
+
+/// The encoders of the maps the agent writes: byte order, flags and LPM prefix lengths as
+/// bridgeport.h defines them, and every value back unchanged after a round trip.
+final class MapEntryTests: XCTestCase {
+    let host = IPv4Address(198, 18, 0, 1)
+    let container = IPv4Address(10, 0, 0, 2)
+
+    func testPortKeyIsInNetworkByteOrder() {
+        let key = HostPort(.udp, host, 5000).raw
+        XCTAssertEqual(key.host_ip, UInt32(198) | UInt32(18) << 8 | UInt32(0) << 16 | UInt32(1) << 24)
+        XCTAssertEqual(key.host_port, UInt16(5000).bigEndian)
+        XCTAssertEqual(key.proto, UInt8(BP_PROTO_UDP.rawValue))
+        XCTAssertEqual(HostPort(raw: key), HostPort(.udp, host, 5000))
+    }
+
+    func testPortTargetFlags() {
+        let target = PortTarget(ip: container, port: 80, ifindex: 7, restricted: true, directOnly: true)
+        XCTAssertEqual(target.raw.flags, UInt16(BP_PORT_F_RESTRICTED.rawValue | BP_PORT_F_DIRECT_ONLY.rawValue))
+        XCTAssertEqual(PortTarget(raw: target.raw), target)
+    }
+
+    func testAllowKeyPrefixCoversThePortThenTheSource() throws {
+        let source = IPv4Network(containing: IPv4Address(10, 1, 0, 0), prefixLength: 16)
+        let key = AllowKey(port: HostPort(.tcp, .any, 8080), source: source)
+        XCTAssertEqual(key.raw.prefixlen, UInt32(BP_ALLOW_KEY_FIXED_BITS) + 16)
+        XCTAssertEqual(AllowKey(raw: key.raw), key)
+    }
+
+    func testPolicies() {
+        let endpoint = EndpointPolicy(ip: container, mac: MACAddress(derivedFrom: container), network: 3,
+                                      flags: [.enforceSource, .isolated, .trackOutbound])
+        XCTAssertEqual(endpoint.raw.flags, BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue | BP_EP_F_TRACK_OUT.rawValue)
+        XCTAssertEqual(EndpointPolicy(raw: endpoint.raw), endpoint)
+        let subnet = SubnetPolicy(network: 3, flags: [.routed, .masquerade])
+        XCTAssertEqual(SubnetPolicy(raw: subnet.raw), subnet)
+        let network = IPv4Network(containing: IPv4Address(172, 18, 0, 0), prefixLength: 16)
+        XCTAssertEqual(IPv4Network(raw: network.raw), network)
+        let target = TargetPolicy(restricted: true, hostIP: host, hostPort: 8080)
+        XCTAssertEqual(TargetPolicy(raw: target.raw), target)
+    }
+
+    func testSocketNamespaces() {
+        XCTAssertEqual(SocketNamespace(raw: SocketNamespace.host.raw), .host)
+        let namespace = SocketNamespace.container(ip: container, ifindex: 9)
+        XCTAssertEqual(namespace.raw.kind, UInt8(BP_NETNS_CONTAINER.rawValue))
+        XCTAssertEqual(SocketNamespace(raw: namespace.raw), namespace)
+        XCTAssertEqual(SocketNamespace(raw: SocketNamespace.container(ip: nil, ifindex: 0).raw), .container(ip: nil, ifindex: 0))
+    }
+}
