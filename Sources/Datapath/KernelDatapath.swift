@@ -9,10 +9,10 @@ import Model
 /// pairs, addresses and routes through rtnetlink, and the BPF programs (Programs). Every
 /// link it makes carries a LinkAlias, so that reconcile can tell ours from the host's.
 public final class KernelDatapath: Datapath, Sendable {
-    private let links: RouteSocket
-    private let programs: Programs
-    private let hostPorts = HostPorts()
-    private let logger: Logger
+    let links: RouteSocket
+    let programs: Programs
+    let hostPorts = HostPorts()
+    let logger: Logger
     private let advertiseAddress: IPv4Address?
 
     public init(configuration: DatapathConfiguration, logger: Logger) throws {
@@ -342,152 +342,5 @@ public final class KernelDatapath: Datapath, Sendable {
         counters.ports = try programs.maps.portTraffic()
         counters.programs = programs.programStatistics
         return counters
-    }
-
-    // MARK: Uplinks and published ports
-
-    /// The host's uplinks: every link but lo, ours, and the ports of bridges.
-    public func uplinks() throws -> [LinkInfo] { try links.links().filter(LinkAlias.isUplink) }
-
-    /// Attaches the uplink program to every uplink; returns those it is on.
-    public func attachUplinks() throws -> [LinkInfo] {
-        try uplinks().filter(attachUplink)
-    }
-
-    /// Attaches the uplink program its packets' headers need; false for a device whose
-    /// packets are neither Ethernet nor IP (it has no program).
-    public func attachUplink(_ link: LinkInfo) throws -> Bool {
-        guard let program = Programs.uplinkProgram(type: link.type) else {
-            logger.warning("an uplink whose packets are neither Ethernet nor IP gets no uplink program",
-                           metadata: ["interface": "\(link.name)", "type": "\(link.type)"])
-            return false
-        }
-        try programs.attachUplink(program, interface: link.name, ifindex: UInt32(link.index))
-        return true
-    }
-
-    /// An uplink that went: its link pins go too (the kernel detached its programs).
-    public func forgetUplink(name: String) { programs.forget(interface: name, ifindex: nil) }
-
-    /// Attaches the socket hooks to --cgroup (default: the cgroup2 root).
-    public func attachSocketHooks(cgroup: String?) throws -> String {
-        guard let path = cgroup ?? KernelDatapath.cgroup2Root() else {
-            throw DatapathError.noCgroup2
-        }
-        try programs.attachSocketHooks(cgroup: path)
-        return path
-    }
-
-    /// The root of the cgroup v2 hierarchy, from /proc/mounts.
-    public static func cgroup2Root() -> String? {
-        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
-        for line in mounts.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            if fields.count > 2 && fields[2] == "cgroup2" { return String(fields[1]) }
-        }
-        return nil
-    }
-
-    /// The socket hooks act in the agent's namespace and in every container's.
-    public func syncNamespaces(containers: [(path: String, source: SocketSource?)]) throws {
-        var namespaces: [UInt64: SocketNamespace] = [try NetworkNamespace.cookie(at: nil): .host]
-        for (path, source) in containers {
-            // Another runtime's namespace this agent cannot open (gone, or in a mount
-            // namespace it does not see) only loses hairpin; the agent still starts.
-            do {
-                namespaces[try NetworkNamespace.cookie(at: path)] = KernelDatapath.container(source)
-            } catch {
-                logger.warning("a container's namespace is out of reach: its connections to published ports at the host's addresses won't be translated",
-                               metadata: ["namespace": "\(path)", "error": "\(error)"])
-            }
-        }
-        try programs.syncNamespaces(namespaces)
-    }
-
-    public func register(containerNamespace path: String, source: SocketSource?) throws {
-        try programs.register(namespace: try NetworkNamespace.cookie(at: path), KernelDatapath.container(source))
-    }
-
-    private static func container(_ source: SocketSource?) -> SocketNamespace {
-        .container(ip: source?.ip, ifindex: source?.ifindex ?? 0)
-    }
-
-    /// A container's first interface with an address, as its sockets' source.
-    public func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
-        for endpoint in endpoints.sorted(by: { $0.order < $1.order }) {
-            if let ip = endpoint.ip, let index = ifindex(of: endpoint) { return SocketSource(ip: ip, ifindex: index) }
-        }
-        return nil
-    }
-
-    public func unregister(containerNamespace path: String) {
-        if let cookie = try? NetworkNamespace.cookie(at: path) { programs.unregister(namespace: cookie) }
-    }
-
-    /// Tells the uplink program which hosts VXLAN may come from (nil: not in a cluster).
-    public func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool) throws {
-        try programs.setVXLANPeers(hosts, keepingOthers: keepingOthers)
-    }
-
-    /// Tells the programs which addresses are the host's (published ports answer on those).
-    public func refreshHostAddresses() throws {
-        try programs.setHostAddresses(try links.addresses().map { IPv4Address($0.address) })
-    }
-
-    /// Publishes a container's ports on the address of its first bridge endpoint, holding
-    /// their host ports first.
-    public func publish(_ container: Container, registry: Registry) throws {
-        guard let (ip, ifindex, routed) = portTarget(container, registry) else { return }
-        if !routed { try hostPorts.hold(container.ports) }  // a routed network maps no host port
-        try programs.publish(container.ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil, directOnly: routed) })
-    }
-
-    public func unpublish(_ container: Container) {
-        programs.unpublish(container.ports)
-        hostPorts.release(container.ports)
-    }
-
-    /// Makes the port and allow maps match every container of the registry (start-up,
-    /// connect, disconnect, `port allow`).
-    public func syncPorts(_ registry: Registry) throws {
-        let attached = registry.attachments.flatMap { attachment -> [Published] in
-            guard let index = links.index(of: attachment.hostInterface) else { return [] }
-            return attachment.ports.map { Published(mapping: $0, ip: attachment.ip, ifindex: UInt32(index), allowed: nil) }
-        }
-        let published = registry.containers.flatMap { container -> [Published] in
-            guard let (ip, ifindex, routed) = portTarget(container, registry) else { return [] }
-            return container.ports.map {
-                Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto),
-                          directOnly: routed)
-            }
-        }
-        // A routed network's ports have no host port to hold. CNI runtimes' ports are theirs
-        // to hold, as with the portmap plugin: Podman binds them itself after the ADD (conmon
-        // holds them while the container runs), and fails to start if they are taken.
-        // dockerd's remote driver holds none: the agent holds those.
-        let held = published.filter { !$0.directOnly }.map(\.mapping)
-            + registry.attachments.filter(\.agentHoldsHostPorts).flatMap(\.ports)
-        for (port, error) in hostPorts.sync(held) {
-            logger.warning("a published host port is not held: host processes may use it", metadata: ["port": "\(port.proto.rawValue) \(port)", "error": "\(error)"])
-        }
-        try programs.syncPorts(published + attached)
-    }
-
-    /// Where a container's ports lead: its first bridge endpoint, and whether that is on a
-    /// routed network (whose published container ports are reached by direct routing only).
-    private func portTarget(_ container: Container, _ registry: Registry) -> (IPv4Address, UInt32, Bool)? {
-        for endpoint in registry.endpoints(ofContainer: container.id) {
-            if let ip = endpoint.ip, let name = endpoint.hostInterface, let index = links.index(of: name) {
-                return (ip, UInt32(index), (try? registry.network(endpoint.networkID))?.routedMode ?? false)
-            }
-        }
-        return nil
-    }
-
-    // MARK: Host ports
-
-    /// True when a socket other than the agent's holds the host port.
-    public func hostPortInUse(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool {
-        hostPorts.inUseByOthers(proto, address, port)
     }
 }

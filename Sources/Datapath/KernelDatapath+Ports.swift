@@ -1,0 +1,69 @@
+import BPF
+import CBPF
+import Foundation
+import Links
+import Logging
+import Model
+
+/// Published ports: the maps, and the host ports held for them.
+extension KernelDatapath {
+    /// Tells the programs which addresses are the host's (published ports answer on those).
+    public func refreshHostAddresses() throws {
+        try programs.setHostAddresses(try links.addresses().map { IPv4Address($0.address) })
+    }
+
+    /// Publishes a container's ports on the address of its first bridge endpoint, holding
+    /// their host ports first.
+    public func publish(_ container: Container, registry: Registry) throws {
+        guard let (ip, ifindex, routed) = portTarget(container, registry) else { return }
+        if !routed { try hostPorts.hold(container.ports) }  // a routed network maps no host port
+        try programs.publish(container.ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil, directOnly: routed) })
+    }
+
+    public func unpublish(_ container: Container) {
+        programs.unpublish(container.ports)
+        hostPorts.release(container.ports)
+    }
+
+    /// Makes the port and allow maps match every container of the registry (start-up,
+    /// connect, disconnect, `port allow`).
+    public func syncPorts(_ registry: Registry) throws {
+        let attached = registry.attachments.flatMap { attachment -> [Published] in
+            guard let index = links.index(of: attachment.hostInterface) else { return [] }
+            return attachment.ports.map { Published(mapping: $0, ip: attachment.ip, ifindex: UInt32(index), allowed: nil) }
+        }
+        let published = registry.containers.flatMap { container -> [Published] in
+            guard let (ip, ifindex, routed) = portTarget(container, registry) else { return [] }
+            return container.ports.map {
+                Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto),
+                          directOnly: routed)
+            }
+        }
+        // A routed network's ports have no host port to hold. CNI runtimes' ports are theirs
+        // to hold, as with the portmap plugin: Podman binds them itself after the ADD (conmon
+        // holds them while the container runs), and fails to start if they are taken.
+        // dockerd's remote driver holds none: the agent holds those.
+        let held = published.filter { !$0.directOnly }.map(\.mapping)
+            + registry.attachments.filter(\.agentHoldsHostPorts).flatMap(\.ports)
+        for (port, error) in hostPorts.sync(held) {
+            logger.warning("a published host port is not held: host processes may use it", metadata: ["port": "\(port.proto.rawValue) \(port)", "error": "\(error)"])
+        }
+        try programs.syncPorts(published + attached)
+    }
+
+    /// Where a container's ports lead: its first bridge endpoint, and whether that is on a
+    /// routed network (whose published container ports are reached by direct routing only).
+    private func portTarget(_ container: Container, _ registry: Registry) -> (IPv4Address, UInt32, Bool)? {
+        for endpoint in registry.endpoints(ofContainer: container.id) {
+            if let ip = endpoint.ip, let name = endpoint.hostInterface, let index = links.index(of: name) {
+                return (ip, UInt32(index), (try? registry.network(endpoint.networkID))?.routedMode ?? false)
+            }
+        }
+        return nil
+    }
+
+    /// True when a socket other than the agent's holds the host port.
+    public func hostPortInUse(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool {
+        hostPorts.inUseByOthers(proto, address, port)
+    }
+}

@@ -1,0 +1,126 @@
+import BPF
+import CBPF
+import Foundation
+import Model
+
+/// Published ports in the maps: where each leads, who may use it, the container side
+/// the policy exception knows, and the flows that go when a port does.
+extension Programs {
+    /// Makes the maps hold exactly `published`: each port to its container's address and
+    /// veth, and the sources allowed on restricted ports.
+    func syncPorts(_ published: [Published]) throws {
+        let wanted = Dictionary(published.map { ($0.mapping.hostSide, $0.target) }, uniquingKeysWith: { first, _ in first })
+        try maps.publishedPorts.sync(wanted)
+        for key in try maps.portStats.keys() where wanted[HostPort(raw: key)] == nil { _ = try maps.portStats.delete(key) }
+
+        let allowed = published.flatMap { entry in
+            (entry.allowed ?? []).map { (AllowKey(port: entry.mapping.hostSide, source: $0), UInt8(1)) }
+        }
+        try maps.allowedSources.sync(Dictionary(allowed, uniquingKeysWith: { first, _ in first }))
+        try refreshTargets()
+        var sources: [HostPort: [IPv4Network]] = [:]
+        for entry in published { if let networks = entry.allowed { sources[entry.mapping.hostSide] = networks } }
+        try flushStalePublishedFlows(allowed: sources)
+    }
+
+    func publish(_ published: [Published]) throws {
+        for entry in published { try maps.publishedPorts.update(entry.mapping.hostSide, entry.target) }
+        try refreshTargets()
+    }
+
+    func unpublish(_ mappings: [PortMapping]) {
+        for mapping in mappings {
+            _ = try? maps.publishedPorts.delete(mapping.hostSide)
+            _ = try? maps.portStats.delete(mapping.hostSide.raw)
+        }
+        try? refreshTargets()
+        if !mappings.isEmpty { try? flushStalePublishedFlows(allowed: nil) }
+    }
+
+    /// Removes the published flows whose port is gone or leads elsewhere now, those of
+    /// clients a restricted port (`allowed`: its sources, when they changed) no longer lets
+    /// in, and hairpin flows to a target no port publishes any more or whose allow list no
+    /// longer names their client (they passed the policy for it), as flows are flushed
+    /// when their port goes.
+    fileprivate func flushStalePublishedFlows(allowed: [HostPort: [IPv4Network]]?) throws {
+        let ports = try maps.publishedPorts.entries()
+        let targets = try maps.publishedTargets.entries()
+        func refused(_ client: UInt32, by port: HostPort) -> Bool {
+            guard let sources = allowed?[port] else { return false }
+            return !sources.contains { $0.contains(IPv4Address(raw: client)) }
+        }
+        try maps.flows.flush { key, entry in
+            guard entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) == 0 else { return false }
+            let proto = PortProtocol(number: key.proto)
+            if entry.kind == UInt8(BP_FLOW_HAIRPIN.rawValue) {
+                let target = TargetKey(ip: IPv4Address(raw: key.dst_ip), port: UInt16(bigEndian: key.dst_port), proto: key.proto)
+                guard let policy = targets[target] else { return true }
+                guard policy.restricted else { return false }
+                return refused(key.src_ip, by: HostPort(proto, policy.hostIP, policy.hostPort))
+            }
+            guard entry.kind == UInt8(BP_FLOW_PUBLISHED.rawValue) else { return false }
+            let anyHost = entry.flags & UInt8(BP_FLOW_F_ANY_HOST.rawValue) != 0
+            let port = HostPort(proto, anyHost ? .any : IPv4Address(raw: key.dst_ip), UInt16(bigEndian: key.dst_port))
+            guard let target = ports[port], target.ip.raw == entry.nat_ip, target.port.bigEndian == entry.nat_port else { return true }
+            return refused(key.src_ip, by: port)
+        }
+    }
+
+    /// bp_targets holds the container side of every port in bp_ports (two ports may share
+    /// a target); a target is restricted when every port publishing it is, and then names
+    /// the allow list its hairpin clients are asked about (the first such port's).
+    fileprivate func refreshTargets() throws {
+        var wanted: [TargetKey: TargetPolicy] = [:]
+        // A port published on a loopback address is the host's alone: its container port is
+        // no target, so neither direct routing nor another network's container reaches it.
+        let ports = try maps.publishedPorts.entries().filter { !$0.key.ip.isLoopback }
+        for (port, target) in ports.sorted(by: { ($0.key.port, $0.key.ip.value) < ($1.key.port, $1.key.ip.value) }) {
+            let key = TargetKey(ip: target.ip, port: target.port, proto: port.proto.number)
+            let policy = TargetPolicy(restricted: target.restricted, hostIP: port.ip, hostPort: port.port)
+            if let known = wanted[key] {
+                if known.restricted && !policy.restricted { wanted[key] = policy }  // an open port opens it
+            } else {
+                wanted[key] = policy
+            }
+        }
+        try maps.publishedTargets.sync(wanted)
+    }
+
+    /// The host's addresses, so that only packets to this host are translated. Loopback
+    /// addresses are left out: a port published on 127.0.0.1 is the host's alone, never
+    /// reachable from another host or a container (the socket hooks know the host's
+    /// loopback by its namespace).
+    /// Flows that name an address the host no longer has are flushed (its replies would
+    /// never come back), as Linux's masquerade flushes conntrack when an address goes.
+    func setHostAddresses(_ addresses: [IPv4Address]) throws {
+        let wanted = Set(addresses.filter { !$0.isLoopback })
+        let gone = Set(try maps.hostAddressSet.keys()).subtracting(wanted)
+        try maps.hostAddressSet.sync(Dictionary(uniqueKeysWithValues: wanted.map { ($0, UInt8(1)) }))
+        try maps.flows.flush(addresses: Set(gone.map(\.raw)))
+    }
+
+    /// The hosts VXLAN is taken from: the cluster's, or nil outside a cluster (the port is
+    /// then not ours, and nothing is filtered). `keepingOthers` adds them to those listed.
+    func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool = false) throws {
+        let wanted = hosts.map { $0.union([.any]) } ?? []
+        for key in try maps.vxlanPeerSet.keys() where !wanted.contains(key) && !(keepingOthers && hosts != nil) {
+            try maps.vxlanPeerSet.delete(key)
+        }
+        for key in wanted { try maps.vxlanPeerSet.update(key, 1) }
+    }
+}
+
+/// A published port as the maps hold it.
+struct Published {
+    var mapping: PortMapping
+    var ip: IPv4Address
+    var ifindex: UInt32
+    /// Sources allowed to use the host port; nil when it is open to all.
+    var allowed: [IPv4Network]?
+    /// A routed network's: the container port is reached by direct routing, the host port not at all.
+    var directOnly = false
+
+    var target: PortTarget {
+        PortTarget(ip: ip, port: mapping.containerPort, ifindex: ifindex, restricted: allowed != nil, directOnly: directOnly)
+    }
+}
