@@ -78,7 +78,12 @@ let package = Package(
 
         .testTarget(name: "ModelTests", dependencies: ["Model", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Model", "CBPF", "BPF", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "DaemonTests", dependencies: [
+            "Daemon", "Model", "CBPF", "BPF", "API", .product(name: "Logging", package: "swift-log"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "APITests", dependencies: ["API", "Model"]),
+        .testTarget(name: "CNITests", dependencies: ["bridgeport-cni", "API"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
     ],
