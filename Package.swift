@@ -83,7 +83,12 @@ let package = Package(
 
         .testTarget(name: "ModelTests", dependencies: ["Model", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Datapath", "Model", "CBPF", "BPF", "Links", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "DaemonTests", dependencies: [
+            "Daemon", "Datapath", "Model", "CBPF", "BPF", "Links", "API", .product(name: "Logging", package: "swift-log"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "APITests", dependencies: ["API", "Model"]),
+        .testTarget(name: "CNITests", dependencies: ["bridgeport-cni", "API"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF", "Model"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
     ],

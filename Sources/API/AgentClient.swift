@@ -8,22 +8,24 @@ public enum ClientError: Error, CustomStringConvertible {
     /// The socket is root's alone (0600): the API can change the host's network.
     case permissionDenied(socket: String)
     /// The agent refused the request; the message is the agent's.
-    case agent(status: UInt, message: String, kind: String?)
+    case agent(status: UInt, message: String, kind: ErrorKind?)
     case badAnswer(String)
 
     public var description: String {
         switch self {
         case let .agentNotRunning(socket, reason):
-            "Cannot connect to the Bridgeport agent at unix://\(socket) (\(reason)). Is the agent running? Start it with: bridgeport daemon"
+            "Cannot connect to the Bridgeport agent at unix://\(socket) (\(reason)). Is the agent running? "
+                + "Start it with: bridgeport daemon"
         case let .permissionDenied(socket):
-            "permission denied while trying to connect to the Bridgeport agent socket at unix://\(socket): the API is for root only (run the command as root)"
+            "permission denied while trying to connect to the Bridgeport agent socket at unix://\(socket): "
+                + "the API is for root only (run the command as root)"
         case let .agent(_, message, _): message
         case let .badAnswer(what): "unexpected answer from the agent: \(what)"
         }
     }
 
     public var isNotFound: Bool { if case .agent(404, _, _) = self { true } else { false } }
-    public var kind: String? { if case let .agent(_, _, kind) = self { kind } else { nil } }
+    public var kind: ErrorKind? { if case let .agent(_, _, kind) = self { kind } else { nil } }
 }
 
 /// The CLI's side of the API: HTTP/1.1 + JSON over the agent's unix socket.
@@ -34,38 +36,46 @@ public struct AgentClient: Sendable {
 
     /// --socket, then BRIDGEPORT_SOCKET, then the default.
     public init(socketPath: String? = nil) {
-        self.socketPath = socketPath ?? ProcessInfo.processInfo.environment["BRIDGEPORT_SOCKET"] ?? AgentClient.defaultSocket
+        self.socketPath = socketPath ?? ProcessInfo.processInfo.environment["BRIDGEPORT_SOCKET"]
+            ?? AgentClient.defaultSocket
     }
 
-    public func get<Answer: Decodable>(_ path: String, as: Answer.Type = Answer.self) async throws -> Answer {
-        try APICoding.decoder.decode(Answer.self, from: try await send(.GET, path, body: nil))
+    /// Sends a route's request and decodes its answer.
+    @discardableResult
+    public func send<Parameters, Body, Answer>(_ route: APIRoute<Parameters, Body, Answer>, _ parameters: Parameters,
+                                               body: Body, query: APIQuery = APIQuery()) async throws -> Answer {
+        let content = body is NoContent ? nil : try APICoding.encoder.encode(body)
+        let answer = try await send(route.method, route.path(parameters, query: query), body: content)
+        if let none = NoContent() as? Answer { return none }
+        return try APICoding.decoder.decode(Answer.self, from: answer)
     }
 
-    public func post<Answer: Decodable>(_ path: String, _ body: some Encodable, as: Answer.Type = Answer.self) async throws -> Answer {
-        try APICoding.decoder.decode(Answer.self, from: try await send(.POST, path, body: try APICoding.encoder.encode(body)))
+    @discardableResult
+    public func send<Parameters, Answer>(_ route: APIRoute<Parameters, NoContent, Answer>, _ parameters: Parameters,
+                                         query: APIQuery = APIQuery()) async throws -> Answer {
+        try await send(route, parameters, body: NoContent(), query: query)
     }
 
-    public func post(_ path: String, _ body: some Encodable) async throws {
-        _ = try await send(.POST, path, body: try APICoding.encoder.encode(body))
+    @discardableResult
+    public func send<Body, Answer>(_ route: APIRoute<NoParameters, Body, Answer>, body: Body) async throws -> Answer {
+        try await send(route, NoParameters(), body: body)
     }
 
-    public func delete(_ path: String) async throws {
-        _ = try await send(.DELETE, path, body: nil)
-    }
-
-    public func delete<Answer: Decodable>(_ path: String, as: Answer.Type = Answer.self) async throws -> Answer {
-        try APICoding.decoder.decode(Answer.self, from: try await send(.DELETE, path, body: nil))
+    public func send<Answer>(_ route: APIRoute<NoParameters, NoContent, Answer>,
+                             query: APIQuery = APIQuery()) async throws -> Answer {
+        try await send(route, NoParameters(), body: NoContent(), query: query)
     }
 
     /// Sends one request on a fresh connection and returns the body of a 2xx answer.
-    func send(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Data {
+    func send(_ method: APIMethod, _ path: String, body: Data?) async throws -> Data {
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(unixDomainSocketPath: socketPath) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                            wrappingChannelSynchronously: channel)
                     }
                 }
         } catch let error as IOError where error.errnoCode == EACCES || error.errnoCode == EPERM {
@@ -74,7 +84,7 @@ public struct AgentClient: Sendable {
             throw ClientError.agentNotRunning(socket: socketPath, reason: "\(error)")
         }
         return try await channel.executeThenClose { inbound, outbound in
-            var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
+            var head = HTTPRequestHead(version: .http1_1, method: method.nio, uri: path)
             head.headers.add(name: "Host", value: "bridgeport")
             head.headers.add(name: "Connection", value: "close")
             head.headers.add(name: "Content-Length", value: "\(body?.count ?? 0)")
@@ -104,6 +114,16 @@ public struct AgentClient: Sendable {
                 }
             }
             throw ClientError.badAnswer("the connection closed before the answer ended")
+        }
+    }
+}
+
+extension APIMethod {
+    var nio: HTTPMethod {
+        switch self {
+        case .get: .GET
+        case .post: .POST
+        case .delete: .DELETE
         }
     }
 }

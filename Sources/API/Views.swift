@@ -15,7 +15,8 @@ public struct EndpointView: Codable, Sendable {
     public var gateway: IPv4Address?
     public var prefixLength: Int?
 
-    public init(endpoint: Endpoint, containerName: String, networkName: String, gateway: IPv4Address?, prefixLength: Int?) {
+    public init(endpoint: Endpoint, containerName: String, networkName: String, gateway: IPv4Address?,
+                prefixLength: Int?) {
         self.endpoint = endpoint; self.containerName = containerName; self.networkName = networkName
         self.gateway = gateway; self.prefixLength = prefixLength
     }
@@ -62,15 +63,32 @@ public struct AllowRequest: Codable, Sendable {
     public var hostPort: String
     public var sources: [String]
     public var clear: Bool
-    public init(hostPort: String, sources: [String], clear: Bool) { self.hostPort = hostPort; self.sources = sources; self.clear = clear }
+    public init(hostPort: String, sources: [String], clear: Bool) {
+        self.hostPort = hostPort; self.sources = sources; self.clear = clear
+    }
 }
 
 /// Body of every error answer.
-public struct ErrorBody: Codable, Sendable {
+public struct ErrorBody: Codable, Sendable, Equatable {
     public var message: String
-    /// Set when a client should react specially, e.g. "command_not_found" (exit 127).
-    public var kind: String?
-    public init(message: String, kind: String? = nil) { self.message = message; self.kind = kind }
+    /// Set when a client should react specially, e.g. to a command not found (exit 127).
+    public var kind: ErrorKind?
+    public init(message: String, kind: ErrorKind? = nil) { self.message = message; self.kind = kind }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        message = try container.decode(String.self, forKey: .message)
+        // A kind this client does not know is no kind to it: it still shows the message.
+        kind = try container.decodeIfPresent(String.self, forKey: .kind).flatMap(ErrorKind.init(rawValue:))
+    }
+}
+
+/// The errors a client tells apart in an error answer (ErrorBody.kind).
+public enum ErrorKind: String, Codable, Sendable, CaseIterable {
+    /// The container's command is not in its $PATH (Docker exits 127).
+    case commandNotFound = "command_not_found"
+    /// The container's command may not be run (Docker exits 126).
+    case commandNotExecutable = "command_not_executable"
 }
 
 /// One JSON coding for both ends (the model's).
@@ -100,7 +118,8 @@ public struct FlowView: Codable, Sendable, Equatable {
         public var destination: IPv4Address
         public var destinationPort: UInt16
         public init(source: IPv4Address, sourcePort: UInt16, destination: IPv4Address, destinationPort: UInt16) {
-            self.source = source; self.sourcePort = sourcePort; self.destination = destination; self.destinationPort = destinationPort
+            self.source = source; self.sourcePort = sourcePort
+            self.destination = destination; self.destinationPort = destinationPort
         }
     }
 
@@ -117,7 +136,8 @@ public struct FlowView: Codable, Sendable, Equatable {
     public var container: String?
     public var expiresInSeconds: UInt32
 
-    public init(proto: String, state: String, kind: String, original: Tuple, reply: Tuple, container: String?, expiresInSeconds: UInt32) {
+    public init(proto: String, state: String, kind: String, original: Tuple, reply: Tuple, container: String?,
+                expiresInSeconds: UInt32) {
         self.proto = proto; self.state = state; self.kind = kind; self.original = original; self.reply = reply
         self.container = container; self.expiresInSeconds = expiresInSeconds
     }

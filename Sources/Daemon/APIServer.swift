@@ -4,136 +4,175 @@ import Foundation
 import Hummingbird
 import Model
 
-/// The control API: HTTP+JSON on the agent's unix socket, under /v1.
+/// The control API: HTTP+JSON on the agent's unix socket, under /v1, on the routes the
+/// API module declares (Routes).
 enum APIRoutes {
     static func router(agent: Agent) -> Router<BasicRequestContext> {
         let router = Router()
-        let v1 = router.group("v1")
-
-        v1.get("info") { _, _ in json(await agent.info()) }
-
-        v1.get("networks") { _, _ in json(await agent.networkViews()) }
-        v1.get("flows") { request, _ in
-            try await answer { try await agent.flows(container: request.uri.queryParameters["container"].map(String.init)) }
-        }
-        v1.delete("flows") { request, _ in
-            try await answer { try await agent.flushFlows(container: request.uri.queryParameters["container"].map(String.init)) }
-        }
-        v1.get("stats") { _, _ in try await answer { try await agent.containerStats() } }
-        v1.post("networks") { request, context in
-            let body = try await request.decode(as: NetworkRequest.self, context: context)
-            return try await answer(status: .created) { try await agent.createNetwork(body) }
-        }
-        v1.get("networks/:ref") { _, context in
-            try await answer { try await agent.networkView(context.parameters.require("ref")) }
-        }
-        v1.delete("networks/:ref") { _, context in
-            try await answer { try await agent.removeNetwork(context.parameters.require("ref")) }
-        }
-        v1.post("networks/:ref/connect") { request, context in
-            let body = try await request.decode(as: ConnectRequest.self, context: context)
-            return try await answer { try await agent.connect(network: context.parameters.require("ref"), body); return ErrorBody?.none }
-        }
-        v1.post("networks/:ref/disconnect") { request, context in
-            let body = try await request.decode(as: ConnectRequest.self, context: context)
-            return try await answer {
-                try await agent.disconnect(network: context.parameters.require("ref"), container: body.container); return ErrorBody?.none
-            }
-        }
-
-        // Other runtimes' container interfaces (the CNI plugin).
-        v1.post("attachments") { request, context in
-            let body = try await request.decode(as: AttachmentRequest.self, context: context)
-            return try await answer(status: .created) { try await agent.attach(body) }
-        }
-        v1.post("attachments/gc") { request, context in
-            let body = try await request.decode(as: AttachmentCollection.self, context: context)
-            return try await answer { try await agent.collectAttachments(body) }
-        }
-        v1.post("attachments/main") { request, context in
-            let body = try await request.decode(as: MainAttachmentRequest.self, context: context)
-            return try await answer(status: .created) { try await agent.attachMain(body) }
-        }
-        v1.get("attachments/:container/:interface") { _, context in
-            try await answer {
-                try await agent.attachment(context.parameters.require("container"), context.parameters.require("interface"))
-            }
-        }
-        v1.delete("attachments/:container/:interface") { _, context in
-            try await answer {
-                try await agent.detachAttachment(context.parameters.require("container"), context.parameters.require("interface"))
-                return ErrorBody?.none
-            }
-        }
-
-        v1.get("containers") { request, _ in
-            json(await agent.containerViews(all: request.uri.queryParameters["all"] == "1"))
-        }
-        v1.post("containers") { request, context in
-            let body = try await request.decode(as: ContainerRequest.self, context: context)
-            return try await answer(status: .created) { try await agent.run(body) }
-        }
-        v1.get("containers/:ref") { _, context in
-            try await answer { try await agent.containerView(context.parameters.require("ref")) }
-        }
-        v1.post("containers/:ref/allow") { request, context in
-            let body = try await request.decode(as: AllowRequest.self, context: context)
-            return try await answer { try await agent.allow(context.parameters.require("ref"), body) }
-        }
-        v1.get("containers/:ref/logs") { _, context in
-            try await answer { try await agent.logs(context.parameters.require("ref")) }
-        }
-        v1.post("containers/:ref/stop") { request, context in
-            let timeout = request.uri.queryParameters["t"].flatMap { Int($0) } ?? 10
-            return try await answer { try await agent.stop(context.parameters.require("ref"), timeout: timeout) }
-        }
-        v1.delete("containers/:ref") { request, context in
-            let force = request.uri.queryParameters["force"] == "1"
-            return try await answer { try await agent.remove(context.parameters.require("ref"), force: force) }
+        router.add(middleware: UnexpectedErrorMiddleware())
+        for collection in [status(agent), networks(agent), containers(agent), attachments(agent)] {
+            router.addRoutes(collection, atPath: "v1")
         }
         return router
     }
 
-    /// Runs a request and turns its result, or its error, into a JSON answer.
-    static func answer(status: HTTPResponse.Status = .ok, _ body: () async throws -> some Encodable) async throws -> Response {
-        do {
-            return json(try await body(), status: status)
-        } catch let error as ModelError {
-            return json(ErrorBody(message: error.description), status: statusCode(for: error))
-        } catch let error as AgentError {
-            return json(ErrorBody(message: error.description, kind: error.kind), status: statusCode(for: error))
-        } catch let error as DatapathError {
-            return json(ErrorBody(message: error.description), status: error.isRequestError ? .badRequest : .internalServerError)
-        } catch let error as HTTPError {
-            throw error
-        } catch {
-            return json(ErrorBody(message: "\(error)"), status: .internalServerError)
-        }
+    static func status(_ agent: Agent) -> RouteCollection<BasicRequestContext> {
+        RouteCollection(context: BasicRequestContext.self)
+            .on(Routes.info) { _, _, _ in await agent.info() }
+            .on(Routes.stats) { _, _, _ in try await agent.containerStats() }
+            .on(Routes.flows) { _, _, query in try await agent.flows(container: query.container?.rawValue) }
+            .on(Routes.flushFlows) { _, _, query in try await agent.flushFlows(container: query.container?.rawValue) }
     }
 
-    static func statusCode(for error: ModelError) -> HTTPResponse.Status {
-        switch error {
-        case .networkNotFound, .containerNotFound: .notFound
-        case .networkExists, .containerExists, .addressInUse, .networkHasEndpoints, .alreadyConnected, .portAllocated, .poolOverlap:
-            .conflict
-        case .predefinedNetwork: .forbidden
-        case .hostPortUnavailable: .internalServerError
-        default: .badRequest
-        }
+    static func networks(_ agent: Agent) -> RouteCollection<BasicRequestContext> {
+        RouteCollection(context: BasicRequestContext.self)
+            .on(Routes.networks) { _, _, _ in await agent.networkViews() }
+            .on(Routes.createNetwork, status: .created) { _, request, _ in try await agent.createNetwork(request) }
+            .on(Routes.network) { network, _, _ in try await agent.networkView(network.rawValue) }
+            .on(Routes.removeNetwork) { network, _, _ in try await agent.removeNetwork(network.rawValue) }
+            .on(Routes.connect) { network, request, _ in try await agent.connect(network: network.rawValue, request) }
+            .on(Routes.disconnect) { network, request, _ in
+                try await agent.disconnect(network: network.rawValue, container: request.container)
+            }
     }
 
-    static func statusCode(for error: AgentError) -> HTTPResponse.Status {
-        switch error {
-        case .containerRunning, .containerNotRunning: .conflict
-        case .commandNotFound, .commandNotExecutable: .badRequest
-        case .attachmentNotFound: .notFound
-        case .dataplane, .startup, .cluster: .internalServerError
-        }
+    static func containers(_ agent: Agent) -> RouteCollection<BasicRequestContext> {
+        RouteCollection(context: BasicRequestContext.self)
+            .on(Routes.containers) { _, _, query in await agent.containerViews(all: query.all) }
+            .on(Routes.run, status: .created) { _, request, _ in try await agent.run(request) }
+            .on(Routes.container) { container, _, _ in try await agent.containerView(container.rawValue) }
+            .on(Routes.allow) { container, request, _ in try await agent.allow(container.rawValue, request) }
+            .on(Routes.logs) { container, _, _ in try await agent.logs(container.rawValue) }
+            .on(Routes.stop) { container, _, query in
+                try await agent.stop(container.rawValue, timeout: query.timeout ?? 10)
+            }
+            .on(Routes.removeContainer) { container, _, query in
+                try await agent.remove(container.rawValue, force: query.force)
+            }
+    }
+
+    /// Other runtimes' container interfaces (the CNI plugin).
+    static func attachments(_ agent: Agent) -> RouteCollection<BasicRequestContext> {
+        RouteCollection(context: BasicRequestContext.self)
+            .on(Routes.attach, status: .created) { _, request, _ in try await agent.attach(request) }
+            .on(Routes.attachMain, status: .created) { _, request, _ in try await agent.attachMain(request) }
+            .on(Routes.collectAttachments) { _, request, _ in try await agent.collectAttachments(request) }
+            .on(Routes.attachment) { id, _, _ in try await agent.attachment(id.containerID, id.interface) }
+            .on(Routes.detach) { id, _, _ in try await agent.detachAttachment(id.containerID, id.interface) }
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
         let data = (try? APICoding.encoder.encode(value)) ?? Data("null".utf8)
         return Response(status: status, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+extension RouterMethods {
+    /// Registers the handler of an API route: it gets the route's typed parameters, body
+    /// and query, and its answer goes out as JSON with `status`.
+    @discardableResult
+    func on<Parameters, Body, Answer>(
+        _ route: APIRoute<Parameters, Body, Answer>, status: HTTPResponse.Status = .ok,
+        _ handler: @escaping @Sendable (Parameters, Body, APIQuery) async throws -> Answer
+    ) -> Self {
+        on(RouterPath(route.pattern), method: route.method.http) { request, context in
+            let parameters = Parameters(encoded: try Parameters.names.map { try context.parameters.require($0) })
+            let body = if let none = NoContent() as? Body { none } else {
+                try await request.decode(as: Body.self, context: context)
+            }
+            let items = request.uri.queryParameters
+            let query = APIQuery { items[Substring($0)].map(String.init) }
+            return APIRoutes.json(try await handler(parameters, body, query), status: status)
+        }
+    }
+}
+
+extension RouterMethods {
+    /// A route that answers no content (JSON null).
+    @discardableResult
+    func on<Parameters, Body>(
+        _ route: APIRoute<Parameters, Body, NoContent>, status: HTTPResponse.Status = .ok,
+        _ handler: @escaping @Sendable (Parameters, Body, APIQuery) async throws -> Void
+    ) -> Self {
+        on(route, status: status) { parameters, body, query in
+            try await handler(parameters, body, query)
+            return NoContent()
+        }
+    }
+}
+
+extension APIMethod {
+    var http: HTTPRequest.Method {
+        switch self {
+        case .get: .get
+        case .post: .post
+        case .delete: .delete
+        }
+    }
+}
+
+/// An error the API answers with its own status and an ErrorBody.
+public protocol APIError: HTTPResponseError, CustomStringConvertible {
+    var kind: ErrorKind? { get }
+}
+
+extension APIError {
+    public var kind: ErrorKind? { nil }
+
+    public func response(from request: Request, context: some RequestContext) -> Response {
+        APIRoutes.json(ErrorBody(message: description, kind: kind), status: status)
+    }
+}
+
+extension AgentError: APIError {
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .containerRunning, .containerNotRunning: .conflict
+        case .commandNotFound, .commandNotExecutable: .badRequest
+        case .attachmentNotFound: .notFound
+        case .dataplane, .startup, .cluster: .internalServerError
+        }
+    }
+}
+
+extension DatapathError: APIError {
+    public var status: HTTPResponse.Status { isRequestError ? .badRequest : .internalServerError }
+}
+
+extension ModelError: APIError {
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .networkNotFound, .containerNotFound: .notFound
+        case .networkExists, .containerExists, .addressInUse, .networkHasEndpoints, .alreadyConnected, .portAllocated,
+             .poolOverlap:
+            .conflict
+        case .predefinedNetwork: .forbidden
+        case .hostPortUnavailable: .internalServerError
+        default: .badRequest
+        }
+    }
+}
+
+/// Any other error (the dataplane's, the store's) is the agent's fault: a 500 that still
+/// tells the client what failed.
+struct UnexpectedError: APIError {
+    var error: any Error
+    var status: HTTPResponse.Status { .internalServerError }
+    var description: String { "\(error)" }
+}
+
+struct UnexpectedErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            throw error
+        } catch {
+            throw UnexpectedError(error: error)
+        }
     }
 }

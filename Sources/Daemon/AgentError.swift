@@ -1,3 +1,4 @@
+import API
 import Model
 
 /// Failures of the agent itself (the model's are ModelError). Each says what to do.
@@ -14,7 +15,8 @@ public enum AgentError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .containerRunning(name):
-            "cannot remove container \"/\(name)\": container is running: stop the container before removing or force remove (rm -f)"
+            "cannot remove container \"/\(name)\": container is running: "
+                + "stop the container before removing or force remove (rm -f)"
         case let .containerNotRunning(name): "container \(name) is not running"
         case let .commandNotFound(command): "exec: \"\(command)\": executable file not found in $PATH"
         case let .commandNotExecutable(command): "exec: \"\(command)\": permission denied"
@@ -25,11 +27,11 @@ public enum AgentError: Error, CustomStringConvertible {
         }
     }
 
-    /// A machine-readable tag for the client (the CLI exits 127/126 on these, as Docker does).
-    public var kind: String? {
+    /// What the client tells apart (the CLI exits 127/126 on these, as Docker does).
+    public var kind: ErrorKind? {
         switch self {
-        case .commandNotFound: "command_not_found"
-        case .commandNotExecutable: "command_not_executable"
+        case .commandNotFound: .commandNotFound
+        case .commandNotExecutable: .commandNotExecutable
         default: nil
         }
     }

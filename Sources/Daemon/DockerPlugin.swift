@@ -1,3 +1,4 @@
+import API
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -13,77 +14,94 @@ enum DockerPlugin {
 
     static func router(agent: Agent) -> Router<BasicRequestContext> {
         let router = Router()
-        router.post("Plugin.Activate") { _, _ in reply(["Implements": ["NetworkDriver"]]) }
-        router.post("NetworkDriver.GetCapabilities") { _, _ in reply(["Scope": "local", "ConnectivityScope": "local"]) }
-        router.post("NetworkDriver.CreateNetwork") { request, context in
-            await handle(request, context, CreateNetwork.self) { body in
-                guard let pool = body.IPv4Data?.first?.Pool else { throw AgentError.dataplane("CreateNetwork gave no IPv4 pool") }
-                try await agent.dockerCreateNetwork(id: body.NetworkID, pool: pool, gateway: body.IPv4Data?.first?.Gateway,
-                                                    options: body.genericOptions)
-                return [:]
+        router.reply("Plugin.Activate") { Activated() }
+        router.reply("NetworkDriver.GetCapabilities") { Capabilities() }
+        router.reply("NetworkDriver.CreateNetwork") { (body: CreateNetwork) in
+            guard let pool = body.IPv4Data?.first?.Pool else {
+                throw AgentError.dataplane("CreateNetwork gave no IPv4 pool")
             }
+            try await agent.dockerCreateNetwork(id: body.NetworkID, pool: pool, gateway: body.IPv4Data?.first?.Gateway,
+                                                options: body.genericOptions)
         }
-        router.post("NetworkDriver.DeleteNetwork") { request, context in
-            await handle(request, context, NetworkOnly.self) { body in try await agent.dockerDeleteNetwork(id: body.NetworkID); return [:] }
+        router.reply("NetworkDriver.DeleteNetwork") { (body: NetworkOnly) in
+            try await agent.dockerDeleteNetwork(id: body.NetworkID)
         }
-        router.post("NetworkDriver.CreateEndpoint") { request, context in
-            await handle(request, context, CreateEndpoint.self) { body in
-                guard let address = body.Interface?.Address, !address.isEmpty else {
-                    throw AgentError.dataplane("CreateEndpoint gave no IPv4 address: Bridgeport takes Docker's IPAM's")
-                }
-                let mac = try await agent.dockerCreateEndpoint(network: body.NetworkID, endpoint: body.EndpointID, address: address,
-                                                               mac: body.Interface?.MacAddress)
-                return mac.map { ["Interface": ["MacAddress": $0.description]] } ?? ["Interface": [String: String]()]
+        router.reply("NetworkDriver.CreateEndpoint") { (body: CreateEndpoint) in
+            guard let address = body.Interface?.Address, !address.isEmpty else {
+                throw AgentError.dataplane("CreateEndpoint gave no IPv4 address: Bridgeport takes Docker's IPAM's")
             }
+            let mac = try await agent.dockerCreateEndpoint(network: body.NetworkID, endpoint: body.EndpointID,
+                                                           address: address, mac: body.Interface?.MacAddress)
+            return EndpointCreated(Interface: .init(MacAddress: mac?.description))
         }
-        router.post("NetworkDriver.EndpointOperInfo") { request, context in
-            await handle(request, context, EndpointOnly.self) { _ in ["Value": [String: String]()] }
+        router.reply("NetworkDriver.EndpointOperInfo") { (_: EndpointOnly) in EndpointInfo() }
+        router.reply("NetworkDriver.DeleteEndpoint") { (body: EndpointOnly) in
+            try await agent.dockerDeleteEndpoint(endpoint: body.EndpointID)
         }
-        router.post("NetworkDriver.DeleteEndpoint") { request, context in
-            await handle(request, context, EndpointOnly.self) { body in try await agent.dockerDeleteEndpoint(endpoint: body.EndpointID); return [:] }
+        router.reply("NetworkDriver.Join") { (body: Join) in
+            let (source, gateway) = try await agent.dockerJoin(network: body.NetworkID, endpoint: body.EndpointID,
+                                                               sandbox: body.SandboxKey ?? "")
+            return Joined(InterfaceName: .init(SrcName: source, DstPrefix: "eth"), Gateway: gateway?.description ?? "")
         }
-        router.post("NetworkDriver.Join") { request, context in
-            await handle(request, context, Join.self) { body in
-                let (source, gateway) = try await agent.dockerJoin(network: body.NetworkID, endpoint: body.EndpointID,
-                                                                   sandbox: body.SandboxKey ?? "")
-                return ["InterfaceName": ["SrcName": source, "DstPrefix": "eth"], "Gateway": gateway?.description ?? ""]
-            }
+        router.reply("NetworkDriver.Leave") { (body: EndpointOnly) in
+            try await agent.dockerLeave(endpoint: body.EndpointID)
         }
-        router.post("NetworkDriver.Leave") { request, context in
-            await handle(request, context, EndpointOnly.self) { body in try await agent.dockerLeave(endpoint: body.EndpointID); return [:] }
+        router.reply("NetworkDriver.ProgramExternalConnectivity") { (body: ExternalConnectivity) in
+            try await agent.dockerPublish(endpoint: body.EndpointID, bindings: try body.bindings())
         }
-        router.post("NetworkDriver.ProgramExternalConnectivity") { request, context in
-            await handle(request, context, ExternalConnectivity.self) { body in
-                try await agent.dockerPublish(endpoint: body.EndpointID, bindings: try body.bindings())
-                return [:]
-            }
+        router.reply("NetworkDriver.RevokeExternalConnectivity") { (body: EndpointOnly) in
+            try await agent.dockerPublish(endpoint: body.EndpointID, bindings: [])
         }
-        router.post("NetworkDriver.RevokeExternalConnectivity") { request, context in
-            await handle(request, context, EndpointOnly.self) { body in try await agent.dockerPublish(endpoint: body.EndpointID, bindings: []); return [:] }
-        }
-        router.post("NetworkDriver.DiscoverNew") { _, _ in reply([:]) }
-        router.post("NetworkDriver.DiscoverDelete") { _, _ in reply([:]) }
+        router.reply("NetworkDriver.DiscoverNew") { Done() }
+        router.reply("NetworkDriver.DiscoverDelete") { Done() }
         return router
     }
 
-    /// Decodes the request (unknown fields ignored), runs body, and answers its object, or
-    /// {"Err": message} with status 500 as libnetwork's plugin client expects.
-    private static func handle<Body: Decodable>(_ request: Request, _ context: BasicRequestContext, _ type: Body.Type,
-                                                 _ body: (Body) async throws -> [String: Any]) async -> Response {
-        do {
-            let buffer = try await request.body.collect(upTo: 1 << 20)
-            let decoded = try JSONDecoder().decode(Body.self, from: Data(buffer: buffer))
-            return reply(try await body(decoded))
-        } catch let error as DecodingError {
-            return reply(["Err": "malformed request: \(error)"], status: .badRequest)
-        } catch {
-            return reply(["Err": "\(error)"], status: .internalServerError)
+    /// Encodes a reply with the plugin content type, keys sorted.
+    static func response(_ reply: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? encoder.encode(reply)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: contentType],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
+
+    /// A failed call: {"Err": message}, with status 500 as libnetwork's plugin client
+    /// expects (400 for a request it could not decode).
+    struct Failure: HTTPResponseError {
+        var status: HTTPResponse.Status
+        var message: String
+
+        func response(from request: Request, context: some RequestContext) -> Response {
+            DockerPlugin.response(Failed(Err: message), status: status)
         }
     }
 
-    private static func reply(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    // MARK: Replies, with libnetwork's field names
+
+    struct Activated: Codable, Equatable { var Implements = ["NetworkDriver"] }
+    struct Capabilities: Codable, Equatable { var Scope = "local"; var ConnectivityScope = "local" }
+    /// The empty object most calls answer.
+    struct Done: Codable, Equatable {}
+    struct Failed: Codable, Equatable { var Err: String }
+
+    /// Without a MacAddress, Docker keeps the one it chose.
+    struct EndpointCreated: Codable, Equatable {
+        struct Interface: Codable, Equatable { var MacAddress: String? }
+        var Interface: Interface
+    }
+
+    struct EndpointInfo: Codable, Equatable { var Value: [String: String] = [:] }
+
+    /// Docker moves SrcName into the sandbox and names it DstPrefix with a number.
+    struct Joined: Codable, Equatable {
+        struct InterfaceName: Codable, Equatable { var SrcName: String; var DstPrefix: String }
+        var InterfaceName: InterfaceName
+        var Gateway: String
     }
 
     // MARK: Requests, with libnetwork's field names
@@ -99,8 +117,7 @@ enum DockerPlugin {
 
         /// The user's `-o` options arrive under com.docker.network.generic.
         var genericOptions: [String: String] {
-            guard case let .object(generic)? = Options?["com.docker.network.generic"] else { return [:] }
-            return generic.compactMapValues { if case let .string(text) = $0 { text } else { nil } }
+            Options?["com.docker.network.generic"]?.object?.compactMapValues(\.string) ?? [:]
         }
     }
 
@@ -114,7 +131,9 @@ enum DockerPlugin {
     struct Join: Decodable { var NetworkID: String; var EndpointID: String; var SandboxKey: String? }
 
     struct ExternalConnectivity: Decodable {
-        struct Binding: Decodable { var Proto: Int; var Port: Int; var HostIP: String?; var HostPort: Int?; var HostPortEnd: Int? }
+        struct Binding: Decodable {
+            var Proto: Int; var Port: Int; var HostIP: String?; var HostPort: Int?; var HostPortEnd: Int?
+        }
         struct PortOptions: Decodable {
             var portmap: [Binding]?
             enum CodingKeys: String, CodingKey { case portmap = "com.docker.network.portmap" }
@@ -128,7 +147,8 @@ enum DockerPlugin {
         func bindings() throws -> [PortRequest] {
             try (self.Options?.portmap ?? []).map { entry in
                 guard let proto: PortProtocol = entry.Proto == 6 ? .tcp : entry.Proto == 17 ? .udp : nil else {
-                    throw ModelError.invalidPortSpec("\(entry.Port)", "protocol \(entry.Proto) is neither TCP (6) nor UDP (17)")
+                    throw ModelError.invalidPortSpec("\(entry.Port)",
+                                                     "protocol \(entry.Proto) is neither TCP (6) nor UDP (17)")
                 }
                 let first = entry.HostPort ?? 0, last = max(entry.HostPortEnd ?? first, first)
                 guard (1...65535).contains(entry.Port), (0...65535).contains(first), last <= 65535 else {
@@ -142,17 +162,34 @@ enum DockerPlugin {
     }
 }
 
-/// Any JSON value, for option maps whose shape Docker leaves open.
-enum JSONValue: Decodable, Sendable {
-    case string(String), number(Double), bool(Bool), object([String: JSONValue]), array([JSONValue]), null
+extension Router<BasicRequestContext> {
+    /// Answers a call of the driver protocol: decodes its request (unknown fields ignored)
+    /// and encodes the reply, or fails with {"Err": ...}.
+    func reply<Body: Decodable, Reply: Encodable>(_ call: String,
+                                                  _ handler: @escaping @Sendable (Body) async throws -> Reply) {
+        post(RouterPath(call)) { request, _ in
+            do {
+                let buffer = try await request.body.collect(upTo: 1 << 20)
+                let body = try JSONDecoder().decode(Body.self, from: Data(buffer: buffer))
+                return DockerPlugin.response(try await handler(body))
+            } catch let error as DecodingError {
+                throw DockerPlugin.Failure(status: .badRequest, message: "malformed request: \(error)")
+            } catch {
+                throw DockerPlugin.Failure(status: .internalServerError, message: "\(error)")
+            }
+        }
+    }
 
-    init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+    /// A call that answers {} when it succeeds.
+    func reply<Body: Decodable>(_ call: String, _ handler: @escaping @Sendable (Body) async throws -> Void) {
+        reply(call) { (body: Body) -> DockerPlugin.Done in
+            try await handler(body)
+            return DockerPlugin.Done()
+        }
+    }
+
+    /// A call whose request carries nothing Bridgeport reads.
+    func reply<Reply: Encodable>(_ call: String, _ handler: @escaping @Sendable () -> Reply) {
+        post(RouterPath(call)) { _, _ in DockerPlugin.response(handler()) }
     }
 }

@@ -1,3 +1,4 @@
+import API
 import Foundation
 import Model
 
@@ -31,66 +32,165 @@ enum CNIError: Error {
     }
 
     /// The error object the specification has plugins print on stdout.
-    func json(cniVersion: String) -> Data {
-        let object: [String: Any] = ["cniVersion": cniVersion, "code": code, "msg": message]
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+    func reply(cniVersion: String) -> CNIErrorReply { CNIErrorReply(cniVersion: cniVersion, code: code, msg: message) }
+}
+
+struct CNIErrorReply: Codable, Equatable {
+    var cniVersion: String
+    var code: Int
+    var msg: String
+}
+
+/// VERSION's answer.
+struct CNIVersionReply: Codable, Equatable {
+    var cniVersion: String
+    var supportedVersions: [String]
+}
+
+/// A CNI result (specification 1.0): what ADD prints as the main plugin, and what the
+/// previous plugin of a chain hands on in prevResult.
+struct CNIResult: Codable, Equatable {
+    struct Interface: Codable, Equatable {
+        var name: String
+        var mac: String?
+        /// Set for an interface inside the container (its network namespace).
+        var sandbox: String?
     }
+
+    struct IP: Codable, Equatable {
+        /// CIDR notation: "10.22.0.5/24".
+        var address: String
+        var gateway: String?
+        /// Index of the interface in `interfaces`.
+        var interface: Int?
+    }
+
+    struct Route: Codable, Equatable {
+        var dst: String
+        var gw: String?
+    }
+
+    var cniVersion: String?
+    var interfaces: [Interface]?
+    var ips: [IP]?
+    var routes: [Route]?
+}
+
+/// CNI_COMMAND.
+enum CNICommand: String, CaseIterable {
+    case add = "ADD", delete = "DEL", check = "CHECK", status = "STATUS", gc = "GC", version = "VERSION"
 }
 
 /// What a runtime hands the plugin: its environment.
 struct CNIEnvironment {
-    var command: String
+    /// CNI_COMMAND as given: see command().
+    var commandName: String
     var containerID: String?
     var netns: String?
     var interface: String?
 
     init(_ environment: [String: String]) {
-        command = environment["CNI_COMMAND"] ?? ""
+        commandName = environment["CNI_COMMAND"] ?? ""
         containerID = environment["CNI_CONTAINERID"].flatMap { $0.isEmpty ? nil : $0 }
         netns = environment["CNI_NETNS"].flatMap { $0.isEmpty ? nil : $0 }
         interface = environment["CNI_IFNAME"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    func command() throws(CNIError) -> CNICommand {
+        guard let command = CNICommand(rawValue: commandName) else {
+            let names = CNICommand.allCases.map(\.rawValue).joined(separator: ", ")
+            throw .invalidEnvironment("CNI_COMMAND \"\(commandName)\" is not one of \(names)")
+        }
+        return command
+    }
+
     func require(_ value: String?, _ name: String) throws(CNIError) -> String {
-        guard let value else { throw .invalidEnvironment("\(name) is required for CNI_COMMAND=\(command)") }
+        guard let value else { throw .invalidEnvironment("\(name) is required for CNI_COMMAND=\(commandName)") }
         return value
+    }
+
+    /// CNI_CONTAINERID and CNI_IFNAME: the attachment a command is about.
+    func attachment() throws(CNIError) -> AttachmentID {
+        AttachmentID(containerID: try require(containerID, "CNI_CONTAINERID"),
+                     interface: try require(interface, "CNI_IFNAME"))
     }
 }
 
-/// The plugin's configuration (stdin), as far as Bridgeport reads it. The whole object
-/// is kept too: prevResult goes back to the runtime unchanged.
-struct CNIConfiguration {
+/// The plugin's configuration (stdin), as far as Bridgeport reads it.
+struct CNIConfiguration: Decodable {
     static let supportedVersions = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+
+    /// The `portMappings` capability's entries.
+    struct PortMappingEntry: Codable, CustomStringConvertible {
+        var hostPort: Int?
+        var containerPort: Int?
+        var `protocol`: String?
+        var hostIP: String?
+
+        /// As the runtime wrote it, for messages.
+        var description: String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        }
+    }
+
+    struct RuntimeConfig: Decodable { var portMappings: [PortMappingEntry]? }
+
+    /// GC (CNI 1.1): an attachment the runtime still has.
+    struct ValidAttachment: Decodable {
+        var containerID: String?
+        var ifname: String?
+    }
+
     var cniVersion: String
     var name: String
-    var prevResult: [String: Any]?
-    var portMappings: [[String: Any]]
+    var prevResult: CNIResult?
+    var runtimeConfig: RuntimeConfig?
     /// The agent's API socket (default /run/bridgeport.sock).
     var agentSocket: String?
     /// Main mode: the subnet of the network the first ADD makes.
     var subnet: String?
-    /// GC (CNI 1.1): the attachments the runtime still has, as "containerID/ifname".
-    var validAttachments: [String]
+    var validAttachmentEntries: [ValidAttachment]?
+    /// prevResult as it came: ADD hands it on unchanged.
+    var prevResultAsGiven: JSONValue?
 
+    var portMappings: [PortMappingEntry] { runtimeConfig?.portMappings ?? [] }
+
+    /// The attachments the runtime still has, as "containerID/ifname".
+    var validAttachments: [String] {
+        (validAttachmentEntries ?? []).compactMap { entry in
+            guard let container = entry.containerID, let interface = entry.ifname else { return nil }
+            return AttachmentID(containerID: container, interface: interface).description
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case cniVersion, name, prevResult, runtimeConfig, agentSocket, subnet
+        case validAttachmentEntries = "cni.dev/valid-attachments"
+    }
+
+    /// Reads the configuration; what the specification has a code for is checked first.
     init(_ data: Data) throws(CNIError) {
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        let decoder = JSONDecoder()
+        guard let object = try? decoder.decode([String: JSONValue].self, from: data) else {
             throw .decodeFailure("the network configuration on stdin is not a JSON object")
         }
-        guard let version = object["cniVersion"] as? String else { throw .decodeFailure("the network configuration has no \"cniVersion\"") }
-        guard CNIConfiguration.supportedVersions.contains(version) else {
-            throw .incompatibleVersion("cniVersion \(version) is not supported: use one of \(CNIConfiguration.supportedVersions.joined(separator: ", "))")
+        guard let version = object["cniVersion"]?.string else {
+            throw .decodeFailure("the network configuration has no \"cniVersion\"")
         }
-        guard let name = object["name"] as? String, !name.isEmpty else { throw .invalidConfiguration("the network configuration has no \"name\"") }
-        cniVersion = version
-        self.name = name
-        prevResult = object["prevResult"] as? [String: Any]
-        let runtime = object["runtimeConfig"] as? [String: Any]
-        portMappings = runtime?["portMappings"] as? [[String: Any]] ?? []
-        agentSocket = object["agentSocket"] as? String
-        subnet = object["subnet"] as? String
-        validAttachments = (object["cni.dev/valid-attachments"] as? [[String: Any]] ?? []).compactMap { entry in
-            guard let container = entry["containerID"] as? String, let interface = entry["ifname"] as? String else { return nil }
-            return container + "/" + interface
+        guard Self.supportedVersions.contains(version) else {
+            throw .incompatibleVersion(
+                "cniVersion \(version) is not supported: use one of \(Self.supportedVersions.joined(separator: ", "))")
+        }
+        guard let name = object["name"]?.string, !name.isEmpty else {
+            throw .invalidConfiguration("the network configuration has no \"name\"")
+        }
+        do {
+            self = try decoder.decode(CNIConfiguration.self, from: data)
+            prevResultAsGiven = object["prevResult"]
+        } catch {
+            throw .decodeFailure("cannot decode the network configuration: \(error)")
         }
     }
 }
@@ -106,25 +206,29 @@ struct ChainedInterface {
     var mac: String
     var subnet: String?
 
-    init(prevResult: [String: Any], interface: String) throws(CNIError) {
-        let interfaces = prevResult["interfaces"] as? [[String: Any]] ?? []
-        guard let index = interfaces.firstIndex(where: { $0["name"] as? String == interface && $0["sandbox"] != nil }) else {
-            throw .invalidConfiguration("prevResult lists no interface \(interface) in a sandbox: chain bridgeport-cni after a plugin that makes the container's veth (bridge)")
+    init(prevResult: CNIResult, interface: String) throws(CNIError) {
+        let interfaces = prevResult.interfaces ?? []
+        guard let index = interfaces.firstIndex(where: { $0.name == interface && $0.sandbox != nil }) else {
+            throw .invalidConfiguration("prevResult lists no interface \(interface) in a sandbox: "
+                + "chain bridgeport-cni after a plugin that makes the container's veth (bridge)")
         }
-        guard let host = interfaces[..<index].last(where: { $0["sandbox"] == nil })?["name"] as? String else {
+        guard let host = interfaces[..<index].last(where: { $0.sandbox == nil })?.name else {
             throw .invalidConfiguration("prevResult lists no host-side interface before \(interface)")
         }
-        let ips = prevResult["ips"] as? [[String: Any]] ?? []
-        let ours = ips.first { ($0["interface"] as? Int) == index && ($0["address"] as? String)?.contains(".") == true }
-        let parts = (ours?["address"] as? String)?.split(separator: "/") ?? []
-        guard let address = parts.first else { throw .invalidConfiguration("prevResult gives \(interface) no IPv4 address") }
-        guard let mac = interfaces[index]["mac"] as? String else { throw .invalidConfiguration("prevResult gives \(interface) no MAC") }
+        let ours = prevResult.ips?.first { $0.interface == index && $0.address.contains(".") }
+        let parts = ours?.address.split(separator: "/") ?? []
+        guard let address = parts.first else {
+            throw .invalidConfiguration("prevResult gives \(interface) no IPv4 address")
+        }
+        guard let mac = interfaces[index].mac else {
+            throw .invalidConfiguration("prevResult gives \(interface) no MAC")
+        }
         hostInterface = host
         ip = String(address)
         self.mac = mac
         if parts.count == 2, let parsed = IPv4Address(address), let length = Int(parts[1]), (8...30).contains(length) {
             let network = IPv4Network(containing: parsed, prefixLength: length)
-            let gateway = (ours?["gateway"] as? String).flatMap(IPv4Address.init)
+            let gateway = ours?.gateway.flatMap(IPv4Address.init)
             if gateway.map(network.contains) ?? true { subnet = network.description }
         }
     }

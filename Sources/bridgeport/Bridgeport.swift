@@ -10,7 +10,8 @@ struct Bridgeport: AsyncParsableCommand {
         version: bridgeportVersion,
         subcommands: [
             DaemonCommand.self, NetworkCommand.self,
-            Run.self, Ps.self, Inspect.self, Exec.self, Logs.self, Port.self, Stats.self, Flows.self, Stop.self, Rm.self,
+            Run.self, Ps.self, Inspect.self, Exec.self, Logs.self, Port.self, Stats.self, Flows.self,
+            Stop.self, Rm.self,
         ])
 
     /// Docker's exit codes: 125 when the CLI or the daemon refuses a `run`, 1 for other
@@ -63,7 +64,30 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-/// Percent-encodes a name for use in a request path.
-func pathComponent(_ text: String) -> String {
-    text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+/// --format of the listing commands.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table
+    /// One JSON object per line.
+    case json
+
+    /// Encodes one line of --format json: keys sorted, slashes as they are (Go's encoding/json).
+    static func line(_ value: some Encodable) throws -> String {
+        String(decoding: try lineEncoder.encode(value), as: UTF8.self)
+    }
+
+    private static let lineEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}
+
+extension ErrorKind {
+    /// Docker's exit code when `run` fails with it.
+    var exitCode: Int32 {
+        switch self {
+        case .commandNotFound: 127
+        case .commandNotExecutable: 126
+        }
+    }
 }

@@ -9,27 +9,28 @@ struct Run: AsyncParsableCommand {
         abstract: "Create and start a container: a network sandbox running a command.",
         helpNames: [.long])  // -h is --hostname, as in Docker
     @OptionGroup var client: ClientOptions
-    @Flag(name: [.customShort("d"), .long], help: "Run in the background and print the container ID.") var detach = false
+    @Flag(name: [.customShort("d"), .long], help: "Run in the background and print the container ID.")
+    var detach = false
     @Option(help: "Container name.") var name: String?
-    @Option(name: [.customLong("network"), .customLong("net")], help: "Network to connect to (default: bridge).") var network: String?
+    @Option(name: [.customLong("network"), .customLong("net")], help: "Network to connect to (default: bridge).")
+    var network: String?
     @Option(help: "IPv4 address (user-defined networks only).") var ip: String?
-    @Option(name: [.customShort("p"), .customLong("publish")], help: "Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO].")
+    @Option(name: [.customShort("p"), .customLong("publish")],
+            help: "Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO].")
     var publish: [String] = []
     @Option(name: [.customShort("h"), .long], help: "Container host name (default: its name).") var hostname: String?
-    @Argument(parsing: .captureForPassthrough, help: "Command and arguments (default: sleep infinity).") var command: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: "Command and arguments (default: sleep infinity).")
+    var command: [String] = []
 
     func run() async throws {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
-        let request = ContainerRequest(name: name, network: network, ip: ip, hostname: hostname, ports: publish, command: arguments)
+        let request = ContainerRequest(name: name, network: network, ip: ip, hostname: hostname, ports: publish,
+                                       command: arguments)
         let view: ContainerView
         do {
-            view = try await client.client.post("/v1/containers", request)
+            view = try await client.client.send(Routes.run, body: request)
         } catch let error as ClientError {
-            let code: Int32 = switch error.kind {
-            case "command_not_found": 127
-            case "command_not_executable": 126
-            default: 125
-            }
+            let code = error.kind?.exitCode ?? 125
             let text = error.isAgentDown ? error.description : "Error response from daemon: \(error)"
             throw Failure(message: "bridgeport: \(text)\nSee 'bridgeport run --help'.", code: code)
         }
@@ -39,12 +40,13 @@ struct Run: AsyncParsableCommand {
             return
         }
         // Attached: wait for the command to end, then show its output and pass its exit code on.
+        let container = ContainerReference(view.container.id)
         var current = view
         while current.status == .running {
             try await Task.sleep(for: .milliseconds(100))
-            current = try await client.client.get("/v1/containers/\(view.container.id)")
+            current = try await client.client.send(Routes.container, container)
         }
-        let logs: String = try await client.client.get("/v1/containers/\(view.container.id)/logs")
+        let logs = try await client.client.send(Routes.logs, container)
         FileHandle.standardOutput.write(Data(logs.utf8))
         throw Failure(message: "", code: current.container.process.exitCode ?? 0)
     }
@@ -58,7 +60,7 @@ struct Ps: AsyncParsableCommand {
     @Flag(help: "Do not truncate the output.") var noTrunc = false
 
     func run() async throws {
-        let views: [ContainerView] = try await client.client.get("/v1/containers" + (all ? "?all=1" : ""))
+        let views = try await client.client.send(Routes.containers, query: APIQuery(all: all))
         let sorted = views.sorted { $0.container.created > $1.container.created }
         let id = { (c: Container) in noTrunc ? c.id : c.shortID }
         if quiet { sorted.forEach { print(id($0.container)) }; return }
@@ -66,8 +68,9 @@ struct Ps: AsyncParsableCommand {
             let container = view.container
             var command = container.command.joined(separator: " ")
             if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
-            return [id(container), "-", "\"\(command)\"", humanDuration(since: container.created) + " ago", statusText(view),
-                    view.status == .running ? container.ports.map(\.short).joined(separator: ", ") : "", container.name]
+            let ports = view.status == .running ? container.ports.map(\.short).joined(separator: ", ") : ""
+            return [id(container), "-", "\"\(command)\"", humanDuration(since: container.created) + " ago",
+                    statusText(view), ports, container.name]
         }))
     }
 }
@@ -75,7 +78,8 @@ struct Ps: AsyncParsableCommand {
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Display detailed information on containers or networks.")
     @OptionGroup var client: ClientOptions
-    @Option(name: [.customShort("f"), .long], help: "Format the output with a Go-style template, e.g. '{{.NetworkSettings.IPAddress}}'.")
+    @Option(name: [.customShort("f"), .long],
+            help: "Format the output with a Go-style template, e.g. '{{.NetworkSettings.IPAddress}}'.")
     var format: String?
     @Argument(help: "Container or network names or IDs.") var names: [String]
 
@@ -85,9 +89,9 @@ struct Inspect: AsyncParsableCommand {
         var documents: [[String: Any]] = []
         var missing: [String] = []
         for name in names {
-            if let view: ContainerView = try await lookup("/v1/containers/" + pathComponent(name)) {
+            if let view = try await lookup(Routes.container, ContainerReference(name)) {
                 documents.append(inspectDocument(view))
-            } else if let view: NetworkView = try await lookup("/v1/networks/" + pathComponent(name)) {
+            } else if let view = try await lookup(Routes.network, NetworkReference(name)) {
                 documents.append(inspectDocument(view))
             } else {
                 missing.append(name)
@@ -103,8 +107,12 @@ struct Inspect: AsyncParsableCommand {
         }
     }
 
-    private func lookup<T: Decodable>(_ path: String) async throws -> T? {
-        do { return try await client.client.get(path) } catch let error as ClientError where error.isNotFound { return nil }
+    private func lookup<Name, View>(_ route: APIRoute<Name, NoContent, View>, _ name: Name) async throws -> View? {
+        do {
+            return try await client.client.send(route, name)
+        } catch let error as ClientError where error.isNotFound {
+            return nil
+        }
     }
 }
 
@@ -112,16 +120,18 @@ struct Exec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run a command inside a running container.")
     @OptionGroup var client: ClientOptions
     @Flag(name: .shortAndLong, help: "Keep STDIN open (always the case here).") var interactive = false
-    @Flag(name: .shortAndLong, help: "Accepted for Docker compatibility; the caller's terminal is used as is.") var tty = false
+    @Flag(name: .shortAndLong, help: "Accepted for Docker compatibility; the caller's terminal is used as is.")
+    var tty = false
     @Argument(help: "Container.") var container: String
     @Argument(parsing: .captureForPassthrough, help: "Command and arguments.") var command: [String] = []
 
     func run() async throws {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
         guard !arguments.isEmpty else { throw Failure(message: "\"exec\" requires at least 2 arguments", code: 1) }
-        let view: ContainerView = try await client.client.get("/v1/containers/" + pathComponent(container))
+        let view = try await client.client.send(Routes.container, ContainerReference(container))
         guard view.status == .running else {
-            throw Failure(message: "Error response from daemon: container \(view.container.name) is not running", code: 1)
+            throw Failure(message: "Error response from daemon: container \(view.container.name) is not running",
+                          code: 1)
         }
         try? Sandbox.joinCgroup(of: view.container.process.pid)
         let code = Sandbox.exec(pid: view.container.process.pid, arguments: arguments)
@@ -135,23 +145,29 @@ struct Port: AsyncParsableCommand {
         subcommands: [List.self, Allow.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List port mappings (the default).")
+        static let configuration = CommandConfiguration(commandName: "ls",
+                                                        abstract: "List port mappings (the default).")
         @OptionGroup var client: ClientOptions
         @Argument(help: "Container.") var container: String
         @Argument(help: "PRIVATE_PORT[/PROTO]") var privatePort: String?
 
         func run() async throws {
-            let view: ContainerView = try await client.client.get("/v1/containers/" + pathComponent(container))
-            let ports = view.container.ports.sorted { ($0.containerPort, $0.proto, $0.hostPort) < ($1.containerPort, $1.proto, $1.hostPort) }
+            let view = try await client.client.send(Routes.container, ContainerReference(container))
+            let ports = view.container.ports.sorted {
+                ($0.containerPort, $0.proto, $0.hostPort) < ($1.containerPort, $1.proto, $1.hostPort)
+            }
             let allowed = { (m: PortMapping) in
-                view.container.allowed(hostPort: m.hostPort, m.proto).map { " (allowed from \($0.map(\.description).joined(separator: ", ")))" } ?? ""
+                view.container.allowed(hostPort: m.hostPort, m.proto).map { " (allowed from \(sourceList($0)))" } ?? ""
             }
             guard let privatePort else { ports.forEach { print("\($0)" + allowed($0)) }; return }
             let parts = privatePort.split(separator: "/")
             let proto = parts.count > 1 ? String(parts[1]) : "tcp"
-            let matching = ports.filter { "\($0.containerPort)" == parts.first.map(String.init) && $0.proto.rawValue == proto }
+            let matching = ports.filter {
+                "\($0.containerPort)" == parts.first.map(String.init) && $0.proto.rawValue == proto
+            }
             guard !matching.isEmpty else {
-                throw Failure(message: "Error: No public port '\(parts.first ?? "")/\(proto)' published for \(view.container.name)", code: 1)
+                let port = "\(parts.first ?? "")/\(proto)"
+                throw Failure(message: "Error: No public port '\(port)' published for \(view.container.name)", code: 1)
             }
             matching.forEach { print("\($0.hostIP):\($0.hostPort)") }
         }
@@ -169,20 +185,26 @@ struct Port: AsyncParsableCommand {
         @Argument(help: "Source CIDRs (or addresses), e.g. 198.51.100.0/24.") var sources: [String] = []
 
         func run() async throws {
-            let view: ContainerView = try await client.client.post(
-                "/v1/containers/\(pathComponent(container))/allow", AllowRequest(hostPort: hostPort, sources: sources, clear: clear))
+            let request = AllowRequest(hostPort: hostPort, sources: sources, clear: clear)
+            let view = try await client.client.send(Routes.allow, ContainerReference(container), body: request)
             let parts = hostPort.split(separator: "/")
             let proto = PortProtocol(rawValue: parts.count > 1 ? String(parts[1]) : "tcp") ?? .tcp
             let allowed = UInt16(parts[0]).flatMap { view.container.allowed(hostPort: $0, proto) }
-            print(allowed.map { "\(hostPort): allowed from \($0.map(\.description).joined(separator: ", "))" } ?? "\(hostPort): open to all")
+            print(allowed.map { "\(hostPort): allowed from \(sourceList($0))" } ?? "\(hostPort): open to all")
         }
     }
+}
+
+/// "198.51.100.0/24, 203.0.113.7/32": who may use a published port.
+private func sourceList(_ sources: [IPv4Network]) -> String {
+    sources.map(\.description).joined(separator: ", ")
 }
 
 struct Stop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop one or more running containers.")
     @OptionGroup var client: ClientOptions
-    @Option(name: [.customShort("t"), .customLong("timeout"), .customLong("time")], help: "Seconds to wait before killing.")
+    @Option(name: [.customShort("t"), .customLong("timeout"), .customLong("time")],
+            help: "Seconds to wait before killing.")
     var timeout = 10
     @Argument(help: "Containers.") var names: [String]
 
@@ -190,7 +212,7 @@ struct Stop: AsyncParsableCommand {
 
     func run() async throws {
         try await forEachReporting(names) { name in
-            let _: Container = try await client.client.post("/v1/containers/\(pathComponent(name))/stop?t=\(timeout)", ErrorBody?.none)
+            try await client.client.send(Routes.stop, ContainerReference(name), query: APIQuery(timeout: timeout))
             print(name)
         }
     }
@@ -206,7 +228,8 @@ struct Rm: AsyncParsableCommand {
 
     func run() async throws {
         try await forEachReporting(names) { name in
-            try await client.client.delete("/v1/containers/\(pathComponent(name))" + (force ? "?force=1" : ""))
+            try await client.client.send(Routes.removeContainer, ContainerReference(name),
+                                         query: APIQuery(force: force))
             print(name)
         }
     }
@@ -218,7 +241,7 @@ struct Logs: AsyncParsableCommand {
     @Argument(help: "Container.") var container: String
 
     func run() async throws {
-        let logs: String = try await client.client.get("/v1/containers/\(pathComponent(container))/logs")
+        let logs = try await client.client.send(Routes.logs, ContainerReference(container))
         FileHandle.standardOutput.write(Data(logs.utf8))
     }
 }

@@ -30,49 +30,82 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Directory with the compiled BPF objects (default: next to the binary, then build/bpf).")
     var bpfObjects: String?
 
-    @Option(help: "How tc programs attach: auto (tcx on uplinks, clsact + cls_bpf on container veths: fast container start), tcx (links everywhere, Linux 6.6+) or tc (clsact + cls_bpf everywhere).")
-    var attach = "auto"
+    @Option(help: """
+        How tc programs attach: auto (tcx on uplinks, clsact + cls_bpf on container veths: fast container \
+        start), tcx (links everywhere, Linux 6.6+) or tc (clsact + cls_bpf everywhere).
+        """)
+    var attach: AttachOption = .auto
 
-    @Option(name: .customLong("web.config.file"), help: "TLS and basic auth for the metrics endpoint (Prometheus exporter web config YAML).")
+    @Option(name: .customLong("web.config.file"),
+            help: "TLS and basic auth for the metrics endpoint (Prometheus exporter web config YAML).")
     var webConfigFile: String?
 
     @Option(help: "Join a cluster whose state lives in this etcd (etcd://HOST:PORT): overlay networks across hosts.")
     var clusterStore: String?
 
-    @Option(help: "This host's underlay address, where other hosts send its containers' overlay traffic (needs --cluster-store).")
+    @Option(help: """
+        This host's underlay address, where other hosts send its containers' overlay traffic (needs --cluster-store).
+        """)
     var advertiseAddress: String?
 
-    @Option(help: "Serve Docker's remote network driver protocol on this socket, e.g. /run/docker/plugins/bridgeport.sock (then: docker network create -d bridgeport).")
+    @Option(help: """
+        Serve Docker's remote network driver protocol on this socket, e.g. /run/docker/plugins/bridgeport.sock \
+        (then: docker network create -d bridgeport).
+        """)
     var dockerPluginSocket: String?
 
-    @Option(help: ArgumentHelp(
-        "How long an idle flow lives, e.g. udp=2s (repeatable). NAME: \(FlowTimeouts.names.joined(separator: ", ")); DURATION as Go writes it (30s, 5m, 120h). Defaults are Linux conntrack's: \(FlowTimeouts.names.map { "\($0)=\(DaemonCommand.text(seconds: FlowTimeouts()[$0]!))" }.joined(separator: ", ")).",
-        valueName: "name=duration"))
+    @Option(help: ArgumentHelp("""
+        How long an idle flow lives, e.g. udp=2s (repeatable). NAME: \(FlowTimeouts.names.joined(separator: ", ")); \
+        DURATION as Go writes it (30s, 5m, 120h). Defaults are Linux conntrack's: \(DaemonCommand.defaultTimeouts).
+        """, valueName: "name=duration"))
     var flowTimeout: [String] = []
 
-    @Option(help: "Flows the flow table holds; a new flow beyond is dropped and counted (ct_full). The table is allocated at start: about 220 bytes per flow (57 MiB at the default).")
+    @Option(help: """
+        Flows the flow table holds; a new flow beyond is dropped and counted (ct_full). The table is allocated \
+        at start: about 220 bytes per flow (57 MiB at the default).
+        """)
     var maxFlows = AgentConfiguration().maxFlows
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel = "info"
+    @Option(help: "Log level.")
+    var logLevel: LogLevel = .info
+
+    /// --attach: auto leaves the choice to the agent (AgentConfiguration.attachMode nil).
+    enum AttachOption: String, ExpressibleByArgument, CaseIterable {
+        case auto, tcx, tc
+
+        var mode: TCAttachMode? { TCAttachMode(rawValue: rawValue) }
+    }
+
+    /// --log-level: swift-log's levels, by their names.
+    enum LogLevel: String, ExpressibleByArgument, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+
+        var level: Logger.Level {
+            switch self {
+            case .trace: .trace
+            case .debug: .debug
+            case .info: .info
+            case .notice: .notice
+            case .warning: .warning
+            case .error: .error
+            case .critical: .critical
+            }
+        }
+    }
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("invalid --log-level \"\(logLevel)\": use trace, debug, info, notice, warning or error")
-        }
         _ = try metricsEndpoint()
         _ = try flowTimeouts()
         guard (1...DaemonCommand.maxFlowsLimit).contains(maxFlows) else {
             throw ValidationError("invalid --max-flows \(maxFlows): use 1 to \(DaemonCommand.maxFlowsLimit)")
         }
-        guard attach == "auto" || TCAttachMode(rawValue: attach) != nil else {
-            throw ValidationError("invalid --attach \"\(attach)\": use auto, tcx or tc")
-        }
         if let clusterStore {
             guard clusterStore.hasPrefix("etcd://"), clusterStore.count > 7 else {
                 throw ValidationError("invalid --cluster-store \"\(clusterStore)\": expected etcd://HOST:PORT")
             }
-            guard let advertiseAddress else { throw ValidationError("--cluster-store needs --advertise-address IP (this host's underlay address)") }
+            guard let advertiseAddress else {
+                throw ValidationError("--cluster-store needs --advertise-address IP (this host's underlay address)")
+            }
             guard IPv4Address(advertiseAddress) != nil else {
                 throw ValidationError("invalid --advertise-address \"\(advertiseAddress)\": expected an IPv4 address")
             }
@@ -88,7 +121,8 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         guard parts.count == 2 else { return (String(parts[0]), AgentConfiguration.defaultMetricsPort) }
         guard let port = Int(parts[1]), (1...65535).contains(port) else {
-            throw ValidationError("invalid --metrics-address \"\(metricsAddress)\": the port must be a number from 1 to 65535")
+            throw ValidationError(
+                "invalid --metrics-address \"\(metricsAddress)\": the port must be a number from 1 to 65535")
         }
         return (String(parts[0]), port)
     }
@@ -110,6 +144,13 @@ struct DaemonCommand: AsyncParsableCommand {
         return timeouts
     }
 
+    /// "tcp-syn=2m, ...": the defaults, for the help.
+    static var defaultTimeouts: String {
+        let defaults = FlowTimeouts()
+        return FlowTimeouts.names.compactMap { name in defaults[name].map { "\(name)=\(text(seconds: $0))" } }
+            .joined(separator: ", ")
+    }
+
     /// 432000 -> "120h", 30 -> "30s" (Go's way, for the help).
     static func text(seconds: UInt32) -> String {
         seconds % 3600 == 0 ? "\(seconds / 3600)h" : seconds % 60 == 0 ? "\(seconds / 60)m" : "\(seconds)s"
@@ -123,7 +164,7 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "bridgeport")
-        logger.logLevel = Logger.Level(rawValue: logLevel)!
+        logger.logLevel = logLevel.level
 
         var configuration = AgentConfiguration()
         configuration.stateDirectory = stateDir
@@ -132,7 +173,7 @@ struct DaemonCommand: AsyncParsableCommand {
         (configuration.metricsHost, configuration.metricsPort) = try metricsEndpoint()
         configuration.cgroupPath = cgroup
         configuration.bpfObjectDirectory = bpfObjects
-        configuration.attachMode = TCAttachMode(rawValue: attach)
+        configuration.attachMode = attach.mode
         configuration.webConfigFile = webConfigFile
         configuration.clusterStore = clusterStore
         configuration.dockerPluginSocket = dockerPluginSocket

@@ -14,30 +14,26 @@ struct Flows: AsyncParsableCommand {
             a container's); their next packet starts a new flow.
             """)
 
-    enum Format: String, ExpressibleByArgument, CaseIterable {
-        case table, json
-    }
-
     @OptionGroup var client: ClientOptions
     @Option(help: "Only the flows of this container (name or ID).") var container: String?
-    @Option(help: "Output format: table, or json (one object per line).") var format: Format = .table
+    @Option(help: "Output format: table, or json (one object per line).") var format: OutputFormat = .table
     @Flag(help: "Remove the flows (all, or the container's) instead of listing them.") var flush = false
 
     func run() async throws {
-        let query = container.map { "?container=" + pathComponent($0) } ?? ""
+        let query = APIQuery(container: container.map(ContainerReference.init))
         if flush {
-            let result: FlushResult = try await client.client.delete("/v1/flows" + query)
+            let result = try await client.client.send(Routes.flushFlows, query: query)
             print("\(result.flushed) flow entries have been deleted.")
             return
         }
-        let flows: [FlowView] = try await client.client.get("/v1/flows" + query)
+        let flows = try await client.client.send(Routes.flows, query: query)
         switch format {
         case .json:
-            for flow in flows { print(String(decoding: try Flows.encoder.encode(JSONFlow(flow)), as: UTF8.self)) }
+            for flow in flows { print(try OutputFormat.line(JSONFlow(flow))) }
         case .table:
             print(table(["PROTOCOL", "STATE", "ORIGINAL", "REPLY", "CONTAINER", "EXPIRES IN"], flows.map { flow in
-                [flow.proto, flow.state.uppercased(), Flows.text(flow.original), Flows.text(flow.reply), flow.container ?? "",
-                 "\(flow.expiresInSeconds)s"]
+                [flow.proto, flow.state.uppercased(), Flows.text(flow.original), Flows.text(flow.reply),
+                 flow.container ?? "", "\(flow.expiresInSeconds)s"]
             }))
         }
     }
@@ -46,22 +42,18 @@ struct Flows: AsyncParsableCommand {
         "\(tuple.source):\(tuple.sourcePort) -> \(tuple.destination):\(tuple.destinationPort)"
     }
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     /// Docker's --format json: one object per line, keys in Go's CamelCase.
     struct JSONFlow: Encodable {
         struct Tuple: Encodable {
             let Source: String, SourcePort: UInt16, Destination: String, DestinationPort: UInt16
             init(_ t: FlowView.Tuple) {
-                Source = t.source.description; SourcePort = t.sourcePort; Destination = t.destination.description; DestinationPort = t.destinationPort
+                Source = t.source.description; SourcePort = t.sourcePort
+                Destination = t.destination.description; DestinationPort = t.destinationPort
             }
         }
 
-        let `Protocol`: String, State: String, Kind: String, Original: Tuple, Reply: Tuple, Container: String, ExpiresIn: UInt32
+        let `Protocol`: String, State: String, Kind: String, Original: Tuple, Reply: Tuple, Container: String
+        let ExpiresIn: UInt32
 
         init(_ flow: FlowView) {
             `Protocol` = flow.proto; State = flow.state; Kind = flow.kind

@@ -16,8 +16,10 @@ struct NetworkCommand: AsyncParsableCommand {
         @Option(help: "IPv4 gateway of the subnet.") var gateway: String?
         @Option(help: "Allocate container addresses from this sub-range.") var ipRange: String?
         @Flag(help: "Restrict external access to the network.") var `internal` = false
-        @Flag(help: "Enable manual container attachment (overlay; every overlay network allows it).") var attachable = false
-        @Option(name: [.customShort("o"), .customLong("opt")], help: "Driver option KEY=VALUE.") var options: [String] = []
+        @Flag(help: "Enable manual container attachment (overlay; every overlay network allows it).")
+        var attachable = false
+        @Option(name: [.customShort("o"), .customLong("opt")], help: "Driver option KEY=VALUE.")
+        var options: [String] = []
         @Argument(help: "Network name.") var name: String
 
         func run() async throws {
@@ -29,56 +31,63 @@ struct NetworkCommand: AsyncParsableCommand {
                 parsed[String(option[..<equals])] = String(option[option.index(after: equals)...])
             }
             let request = NetworkRequest(name: name, driver: driver, subnet: subnet, gateway: gateway,
-                                         ipRange: ipRange, internal: `internal`, options: parsed, attachable: attachable)
-            let view: NetworkView = try await client.client.post("/v1/networks", request)
+                                         ipRange: ipRange, internal: `internal`, options: parsed,
+                                         attachable: attachable)
+            let view = try await client.client.send(Routes.createNetwork, body: request)
             print(view.network.id)
         }
     }
 
     struct Ls: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List networks.", aliases: ["list"])
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List networks.",
+                                                        aliases: ["list"])
         @OptionGroup var client: ClientOptions
-        @Option(help: "Output format: table or json.") var format = "table"
+        @Option(help: "Output format: table or json.") var format: OutputFormat = .table
         @Flag(name: .shortAndLong, help: "Only display network IDs.") var quiet = false
         @Flag(help: "Do not truncate the output.") var noTrunc = false
 
         func run() async throws {
-            let views: [NetworkView] = try await client.client.get("/v1/networks")
+            let views = try await client.client.send(Routes.networks)
             let networks = views.map(\.network).sorted { $0.name < $1.name }
             let id = { (n: Network) in noTrunc ? n.id : n.shortID }
             if quiet { networks.forEach { print(id($0)) }; return }
             switch format {
-            case "table":
-                print(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], networks.map { [id($0), $0.name, $0.driver.rawValue, $0.scope] }))
-            case "json":
-                for network in networks {
-                    let line: [String: String] = [
-                        "CreatedAt": iso8601(network.created), "Driver": network.driver.rawValue, "ID": id(network),
-                        "IPv4": "true", "IPv6": "false", "Internal": "\(network.internal)", "Labels": "",
-                        "Name": network.name, "Scope": network.scope,
-                    ]
-                    let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes])
-                    print(String(decoding: data, as: UTF8.self))
-                }
-            default:
-                throw Failure(message: "invalid --format \"\(format)\": use table or json", code: 1)
+            case .table:
+                print(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
+                            networks.map { [id($0), $0.name, $0.driver.rawValue, $0.scope] }))
+            case .json:
+                for network in networks { print(try OutputFormat.line(Line(network, id: id(network)))) }
+            }
+        }
+
+        /// A line of --format json, as `docker network ls` prints it: every value a string.
+        struct Line: Encodable {
+            let CreatedAt: String, Driver: String, ID: String, IPv4 = "true", IPv6 = "false", Internal: String
+            let Labels = "", Name: String, Scope: String
+
+            init(_ network: Network, id: String) {
+                CreatedAt = iso8601(network.created); Driver = network.driver.rawValue; ID = id
+                Internal = "\(network.internal)"; Name = network.name; Scope = network.scope
             }
         }
     }
 
     struct Inspect: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Display detailed information on one or more networks.")
+        static let configuration = CommandConfiguration(
+            abstract: "Display detailed information on one or more networks.")
         @OptionGroup var client: ClientOptions
         @Argument(help: "Network names or IDs.") var names: [String]
 
-        func validate() throws { if names.isEmpty { throw ValidationError("\"network inspect\" requires at least 1 argument") } }
+        func validate() throws {
+            if names.isEmpty { throw ValidationError("\"network inspect\" requires at least 1 argument") }
+        }
 
         func run() async throws {
             var documents: [[String: Any]] = []
             var missing: [String] = []
             for name in names {
                 do {
-                    let view: NetworkView = try await client.client.get("/v1/networks/" + pathComponent(name))
+                    let view = try await client.client.send(Routes.network, NetworkReference(name))
                     documents.append(inspectDocument(view))
                 } catch let error as ClientError where error.isNotFound {
                     missing.append(name)
@@ -92,15 +101,18 @@ struct NetworkCommand: AsyncParsableCommand {
     }
 
     struct Rm: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove one or more networks.", aliases: ["remove"])
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove one or more networks.",
+                                                        aliases: ["remove"])
         @OptionGroup var client: ClientOptions
         @Argument(help: "Network names or IDs.") var names: [String]
 
-        func validate() throws { if names.isEmpty { throw ValidationError("\"network rm\" requires at least 1 argument") } }
+        func validate() throws {
+            if names.isEmpty { throw ValidationError("\"network rm\" requires at least 1 argument") }
+        }
 
         func run() async throws {
             try await forEachReporting(names) { name in
-                try await client.client.delete("/v1/networks/" + pathComponent(name))
+                try await client.client.send(Routes.removeNetwork, NetworkReference(name))
                 print(name)
             }
         }
@@ -114,7 +126,8 @@ struct NetworkCommand: AsyncParsableCommand {
         @Argument(help: "Container.") var container: String
 
         func run() async throws {
-            try await client.client.post("/v1/networks/\(pathComponent(network))/connect", ConnectRequest(container: container, ip: ip))
+            try await client.client.send(Routes.connect, NetworkReference(network),
+                                         body: ConnectRequest(container: container, ip: ip))
         }
     }
 
@@ -125,7 +138,8 @@ struct NetworkCommand: AsyncParsableCommand {
         @Argument(help: "Container.") var container: String
 
         func run() async throws {
-            try await client.client.post("/v1/networks/\(pathComponent(network))/disconnect", ConnectRequest(container: container))
+            try await client.client.send(Routes.disconnect, NetworkReference(network),
+                                         body: ConnectRequest(container: container))
         }
     }
 }

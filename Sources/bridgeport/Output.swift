@@ -49,7 +49,8 @@ func goJSON(_ value: Any, indent: String = "") -> String {
 }
 
 func jsonString(_ text: String) -> String {
-    let data = (try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
+    let options: JSONSerialization.WritingOptions = [.fragmentsAllowed, .withoutEscapingSlashes]
+    let data = (try? JSONSerialization.data(withJSONObject: text, options: options)) ?? Data()
     return String(decoding: data, as: UTF8.self)
 }
 
@@ -160,6 +161,7 @@ func statusText(_ view: ContainerView) -> String {
     case .running: "Up " + humanDuration(since: view.container.process.startedAt ?? view.container.created)
     case .created: "Created"
     case .exited:
-        "Exited (\(view.container.process.exitCode ?? 0)) " + humanDuration(since: view.container.process.finishedAt ?? Date()) + " ago"
+        "Exited (\(view.container.process.exitCode ?? 0)) "
+            + humanDuration(since: view.container.process.finishedAt ?? Date()) + " ago"
     }
 }

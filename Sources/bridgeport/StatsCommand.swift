@@ -8,12 +8,8 @@ struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Display a live stream of containers' network traffic.")
     @OptionGroup var client: ClientOptions
     @Flag(help: "Print one table (rates over one second) and exit.") var noStream = false
-    @Option(help: "Output format: table or json.") var format = "table"
+    @Option(help: "Output format: table or json.") var format: OutputFormat = .table
     @Argument(help: "Containers (default: all running).") var containers: [String] = []
-
-    func validate() throws {
-        guard ["table", "json"].contains(format) else { throw ValidationError("invalid --format \"\(format)\": use table or json") }
-    }
 
     func run() async throws {
         var previous = try await sample()
@@ -22,13 +18,17 @@ struct Stats: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(1))
             let current = try await sample()
             let now = ContinuousClock.now
-            let elapsed = Double((now - previousTime).components.seconds) + Double((now - previousTime).components.attoseconds) / 1e18
-            let rows = current.map { stats in Row(stats: stats, before: previous.first { $0.id == stats.id }, seconds: elapsed) }
-            if format == "json" {
-                for row in rows { print(try row.json()) }
+            let span = (now - previousTime).components
+            let elapsed = Double(span.seconds) + Double(span.attoseconds) / 1e18
+            let rows = current.map { stats in
+                Row(stats: stats, before: previous.first { $0.id == stats.id }, seconds: elapsed)
+            }
+            if format == .json {
+                for row in rows { print(try OutputFormat.line(row.line)) }
             } else {
                 if !noStream { print("\u{1B}[2J\u{1B}[H", terminator: "") }  // clear the screen, cursor home
-                print(table(["CONTAINER ID", "NAME", "NET I/O", "RX/s", "TX/s", "PACKETS (RX / TX)", "DROPS"], rows.map(\.cells)))
+                print(table(["CONTAINER ID", "NAME", "NET I/O", "RX/s", "TX/s", "PACKETS (RX / TX)", "DROPS"],
+                            rows.map(\.cells)))
             }
             if noStream { return }
             previous = current
@@ -37,7 +37,7 @@ struct Stats: AsyncParsableCommand {
     }
 
     private func sample() async throws -> [ContainerStats] {
-        let all: [ContainerStats] = try await client.client.get("/v1/stats")
+        let all = try await client.client.send(Routes.stats)
         guard !containers.isEmpty else { return all.sorted { $0.name < $1.name } }
         return try containers.map { reference in
             guard let match = all.first(where: { $0.name == reference || $0.id.hasPrefix(reference) }) else {
@@ -55,24 +55,32 @@ struct Stats: AsyncParsableCommand {
         init(stats: ContainerStats, before: ContainerStats?, seconds: Double) {
             self.stats = stats
             let span = max(seconds, 0.001)
-            receiveRate = Double(stats.receiveBytes - min(before?.receiveBytes ?? stats.receiveBytes, stats.receiveBytes)) / span
-            transmitRate = Double(stats.transmitBytes - min(before?.transmitBytes ?? stats.transmitBytes, stats.transmitBytes)) / span
+            // No earlier sample, or a counter that went down: no rate.
+            let rate = { (now: UInt64, then: UInt64?) in Double(now - min(then ?? now, now)) / span }
+            receiveRate = rate(stats.receiveBytes, before?.receiveBytes)
+            transmitRate = rate(stats.transmitBytes, before?.transmitBytes)
         }
 
         var cells: [String] {
-            [String(stats.id.prefix(12)), stats.name, "\(humanBytes(Double(stats.receiveBytes))) / \(humanBytes(Double(stats.transmitBytes)))",
-             humanBytes(receiveRate) + "/s", humanBytes(transmitRate) + "/s", "\(stats.receivePackets) / \(stats.transmitPackets)", "\(stats.drops)"]
+            [String(stats.id.prefix(12)), stats.name,
+             "\(humanBytes(Double(stats.receiveBytes))) / \(humanBytes(Double(stats.transmitBytes)))",
+             humanBytes(receiveRate) + "/s", humanBytes(transmitRate) + "/s",
+             "\(stats.receivePackets) / \(stats.transmitPackets)", "\(stats.drops)"]
         }
 
-        func json() throws -> String {
-            let object: [String: Any] = [
-                "ID": String(stats.id.prefix(12)), "Name": stats.name,
-                "ReceiveBytes": stats.receiveBytes, "TransmitBytes": stats.transmitBytes,
-                "ReceivePackets": stats.receivePackets, "TransmitPackets": stats.transmitPackets, "Drops": stats.drops,
-                "ReceiveBytesPerSecond": receiveRate, "TransmitBytesPerSecond": transmitRate,
-            ]
-            return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        var line: Line {
+            Line(ID: String(stats.id.prefix(12)), Name: stats.name, ReceiveBytes: stats.receiveBytes,
+                 TransmitBytes: stats.transmitBytes, ReceivePackets: stats.receivePackets,
+                 TransmitPackets: stats.transmitPackets, Drops: stats.drops, ReceiveBytesPerSecond: receiveRate,
+                 TransmitBytesPerSecond: transmitRate)
         }
+    }
+
+    /// A line of --format json, with Docker's CamelCase keys.
+    struct Line: Encodable {
+        let ID: String, Name: String
+        let ReceiveBytes: UInt64, TransmitBytes: UInt64, ReceivePackets: UInt64, TransmitPackets: UInt64, Drops: UInt64
+        let ReceiveBytesPerSecond: Double, TransmitBytesPerSecond: Double
     }
 }
 

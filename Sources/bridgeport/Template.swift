@@ -27,7 +27,10 @@ struct Template {
         var rest = Substring(source)
         while let open = rest.range(of: "{{") {
             if open.lowerBound > rest.startIndex { tokens.append(.text(String(rest[..<open.lowerBound]))) }
-            guard let close = rest[open.upperBound...].range(of: "}}") else { tokens.append(.text(String(rest[open.lowerBound...]))); return tokens }
+            guard let close = rest[open.upperBound...].range(of: "}}") else {
+                tokens.append(.text(String(rest[open.lowerBound...])))
+                return tokens
+            }
             tokens.append(.action(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)))
             rest = rest[close.upperBound...]
         }
@@ -44,16 +47,22 @@ struct Template {
                 let words = action.split(separator: " ").map(String.init)
                 switch words.first {
                 case "end":
-                    guard inRange else { throw Failure(message: "template: unexpected {{end}} in \"\(source)\"", code: 1) }
+                    guard inRange else {
+                        throw Failure(message: "template: unexpected {{end}} in \"\(source)\"", code: 1)
+                    }
                     return nodes
                 case "range" where words.count == 2:
-                    nodes.append(.range(path: try path(words[1], source), body: try parse(&tokens, source: source, inRange: true)))
+                    let body = try parse(&tokens, source: source, inRange: true)
+                    nodes.append(.range(path: try path(words[1], source), body: body))
                 case "json" where words.count == 2:
                     nodes.append(.value(path: try path(words[1], source), json: true))
                 case "index" where words.count == 3:
-                    nodes.append(.index(path: try path(words[1], source), key: words[2].trimmingCharacters(in: CharacterSet(charactersIn: "\""))))
+                    let key = words[2].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                    nodes.append(.index(path: try path(words[1], source), key: key))
                 default:
-                    guard words.count == 1 else { throw Failure(message: "template: unsupported action {{\(action)}}", code: 1) }
+                    guard words.count == 1 else {
+                        throw Failure(message: "template: unsupported action {{\(action)}}", code: 1)
+                    }
                     nodes.append(.value(path: try path(words[0], source), json: false))
                 }
             }
@@ -63,7 +72,9 @@ struct Template {
     }
 
     private static func path(_ word: String, _ source: String) throws -> [String] {
-        guard word.hasPrefix(".") else { throw Failure(message: "template: \"\(word)\" is not a field reference in \"\(source)\"", code: 1) }
+        guard word.hasPrefix(".") else {
+            throw Failure(message: "template: \"\(word)\" is not a field reference in \"\(source)\"", code: 1)
+        }
         return word.split(separator: ".").map(String.init)
     }
 
@@ -107,7 +118,8 @@ struct Template {
 
     private static func jsonText(_ value: Any?) -> String {
         guard let value else { return "null" }
-        guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]) else {
+        let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]
+        guard let data = try? JSONSerialization.data(withJSONObject: value, options: options) else {
             return "\(value)"
         }
         return String(decoding: data, as: UTF8.self)

@@ -1,0 +1,86 @@
+import API
+@testable import bridgeport_cni
+import Foundation
+import Testing
+
+/// The plugin's replies keep the CNI specification's field names, and its configuration
+/// errors their codes.
+@Suite struct CNITests {
+    static func json(_ reply: some Encodable) throws -> String {
+        String(decoding: try BridgeportCNI.encoder.encode(reply), as: UTF8.self)
+    }
+
+    /// A result of the reference bridge plugin, as containerd hands it on.
+    static let bridgeResult = #"""
+        {"cniVersion":"1.0.0","dns":{},"interfaces":[{"mac":"aa:bb:cc:dd:ee:01","name":"cni0"},\#
+        {"mac":"aa:bb:cc:dd:ee:02","name":"veth1234"},\#
+        {"mac":"aa:bb:cc:dd:ee:03","name":"eth0","sandbox":"/var/run/netns/c1"}],\#
+        "ips":[{"address":"10.88.0.5/16","gateway":"10.88.0.1","interface":2}],\#
+        "routes":[{"dst":"0.0.0.0/0"}]}
+        """#
+
+    static func configuration(_ fields: String) throws(CNIError) -> CNIConfiguration {
+        try CNIConfiguration(Data(#"{"cniVersion":"1.0.0","name":"net1","type":"bridgeport-cni"\#(fields)}"#.utf8))
+    }
+
+    @Test func errorAndVersionReplies() throws {
+        #expect(try Self.json(CNIError.invalidConfiguration("no").reply(cniVersion: "1.0.0"))
+            == #"{"cniVersion":"1.0.0","code":7,"msg":"no"}"#)
+        #expect(try Self.json(CNIVersionReply(cniVersion: "1.1.0", supportedVersions: ["1.0.0", "1.1.0"]))
+            == #"{"cniVersion":"1.1.0","supportedVersions":["1.0.0","1.1.0"]}"#)
+    }
+
+    @Test func mainResultHasTheSpecificationsFields() throws {
+        let result = CNIResult(cniVersion: "1.0.0",
+                               interfaces: [.init(name: "bp0"), .init(name: "veth1"),
+                                            .init(name: "eth0", mac: "02:42:0a:00:00:02", sandbox: "/run/netns/x")],
+                               ips: [.init(address: "10.0.0.2/24", gateway: "10.0.0.1", interface: 2)],
+                               routes: [.init(dst: "0.0.0.0/0", gw: "10.0.0.1")])
+        let object = try JSONSerialization.jsonObject(with: BridgeportCNI.encoder.encode(result)) as? NSDictionary
+        let expected: NSDictionary = [
+            "cniVersion": "1.0.0",
+            "interfaces": [["name": "bp0"], ["name": "veth1"],
+                           ["name": "eth0", "mac": "02:42:0a:00:00:02", "sandbox": "/run/netns/x"]],
+            "ips": [["address": "10.0.0.2/24", "gateway": "10.0.0.1", "interface": 2]],
+            "routes": [["dst": "0.0.0.0/0", "gw": "10.0.0.1"]],
+        ]
+        #expect(object == expected)
+    }
+
+    @Test func chainedResultIsReadAndHandedOnUnchanged() throws {
+        let configuration = try Self.configuration(#","prevResult":\#(Self.bridgeResult)"#)
+        let chained = try ChainedInterface(prevResult: #require(configuration.prevResult), interface: "eth0")
+        #expect(chained.hostInterface == "veth1234")
+        #expect(chained.ip == "10.88.0.5")
+        #expect(chained.mac == "aa:bb:cc:dd:ee:03")
+        #expect(chained.subnet == "10.88.0.0/16")
+        let given = try JSONDecoder().decode(JSONValue.self, from: Data(Self.bridgeResult.utf8))
+        #expect(configuration.prevResultAsGiven == given)
+        // Slashes escaped, as JSONSerialization wrote them before.
+        #expect(try Self.json(given)
+            == Self.bridgeResult.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "/", with: "\\/"))
+    }
+
+    @Test func configurationErrorsKeepTheirCodes() {
+        func code(_ text: String) -> Int? {
+            do { _ = try CNIConfiguration(Data(text.utf8)); return nil } catch { return error.code }
+        }
+        #expect(code(#"{"cniVersion": "#) == 6)
+        #expect(code(#"{"name":"n"}"#) == 6)
+        #expect(code(#"{"cniVersion":"9.9.9","name":"n"}"#) == 1)
+        #expect(code(#"{"cniVersion":"1.0.0"}"#) == 7)
+    }
+
+    @Test func portMappingsAndValidAttachments() throws {
+        let configuration = try Self.configuration(#"""
+            ,"runtimeConfig":{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"TCP","hostIP":""}]},\#
+            "cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"},{"containerID":"c2"}]
+            """#)
+        let mappings = try BridgeportCNI.portMappings(configuration.portMappings)
+        #expect(mappings.map(\.description) == ["80/tcp -> 0.0.0.0:8080"])
+        #expect(configuration.validAttachments == ["c1/eth0"])
+        #expect(throws: CNIError.self) {
+            try BridgeportCNI.portMappings([.init(hostPort: 0, containerPort: 80)])
+        }
+    }
+}
