@@ -14,7 +14,7 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev l
                 pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk etcd-server \
                 containernetworking-plugins
 
-.PHONY: deps bench-deps runtime-deps bpf build test test-runtimes demo demo-down bench clean
+.PHONY: deps bench-deps runtime-deps bpf build test test-runtimes demo demo-down bench clean format
 
 # ... and the ones only `make bench` needs (the paths it compares Bridgeport with).
 BENCH_PACKAGES := iptables iperf3 socat
@@ -74,6 +74,10 @@ test: build
 # longer, so apart from `make test`.
 test-runtimes: build runtime-deps
 	Tests/system/run.sh $(BIN) $(wildcard $(CURDIR)/Tests/runtimes/*.sh)
+
+# The Swift sources as .swift-format lays them out (4 spaces, lines up to 120).
+format:
+	$(dir $(shell command -v $(SWIFT)))swift-format format --configuration .swift-format --in-place --recursive Sources Tests Package.swift
 
 demo: build
 	Tests/system/demo.sh $(BIN) $(if $(KEEP),--keep)

@@ -40,38 +40,48 @@ let package = Package(
         .target(name: "BPF", dependencies: ["CBPF", "Model"]),
         // The kernel side of the agent, behind `protocol Datapath`: devices through rtnetlink,
         // the BPF programs and their maps, published host ports. Only it and BPF import CBPF.
-        .target(name: "Datapath", dependencies: [
-            "Model", "Links", "BPF", "CBPF", "CLinux",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "Datapath",
+            dependencies: [
+                "Model", "Links", "BPF", "CBPF", "CLinux",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The cluster store of overlay networks: an etcd v3 client over its JSON gateway.
-        .target(name: "Cluster", dependencies: [
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "Cluster",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The HTTP+JSON API shared by the agent and the CLI, and the CLI's client over the unix socket.
-        .target(name: "API", dependencies: [
-            "Model",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        .target(
+            name: "API",
+            dependencies: [
+                "Model",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // The agent.
-        .target(name: "Daemon", dependencies: [
-            "Model", "Store", "Links", "BPF", "Datapath", "API", "CZlib", "Cluster",
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "HummingbirdTLS", package: "hummingbird"),
-            .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-            .product(name: "Yams", package: "Yams"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-        ]),
-        .executableTarget(name: "bridgeport", dependencies: [
-            "API", "Daemon", "Model", "Links", "BPF",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "Model", "Store", "Links", "BPF", "Datapath", "API", "CZlib", "Cluster",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+        .executableTarget(
+            name: "bridgeport",
+            dependencies: [
+                "API", "Daemon", "Model", "Links", "BPF",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // The CNI plugin: runtimes (containerd, Podman, ...) hand it their containers' veths.
         .executableTarget(name: "bridgeport-cni", dependencies: ["API", "Model"]),
@@ -81,12 +91,17 @@ let package = Package(
         // `make bench`: fills a running agent's flow table (connections/s at 1M flows).
         .executableTarget(name: "flow-bench", dependencies: ["BPF", "CBPF"]),
 
-        .testTarget(name: "ModelTests", dependencies: ["Model", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(
+            name: "ModelTests",
+            dependencies: ["Model", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
-        .testTarget(name: "DaemonTests", dependencies: [
-            "Daemon", "Datapath", "Model", "CBPF", "BPF", "Links", "API", .product(name: "Logging", package: "swift-log"),
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
-        ]),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "Daemon", "Datapath", "Model", "CBPF", "BPF", "Links", "API",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
         .testTarget(name: "APITests", dependencies: ["API", "Model"]),
         .testTarget(name: "CNITests", dependencies: ["bridgeport-cni", "API"]),
         .testTarget(name: "BPFTests", dependencies: ["BPF", "Model"]),

@@ -13,19 +13,19 @@ public enum ClientError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .agentNotRunning(socket, reason):
+        case .agentNotRunning(let socket, let reason):
             "Cannot connect to the Bridgeport agent at unix://\(socket) (\(reason)). Is the agent running? "
                 + "Start it with: bridgeport daemon"
-        case let .permissionDenied(socket):
+        case .permissionDenied(let socket):
             "permission denied while trying to connect to the Bridgeport agent socket at unix://\(socket): "
                 + "the API is for root only (run the command as root)"
-        case let .agent(_, message, _): message
-        case let .badAnswer(what): "unexpected answer from the agent: \(what)"
+        case .agent(_, let message, _): message
+        case .badAnswer(let what): "unexpected answer from the agent: \(what)"
         }
     }
 
     public var isNotFound: Bool { if case .agent(404, _, _) = self { true } else { false } }
-    public var kind: ErrorKind? { if case let .agent(_, _, kind) = self { kind } else { nil } }
+    public var kind: ErrorKind? { if case .agent(_, _, let kind) = self { kind } else { nil } }
 }
 
 /// The CLI's side of the API: HTTP/1.1 + JSON over the agent's unix socket.
@@ -36,14 +36,17 @@ public struct AgentClient: Sendable {
 
     /// --socket, then BRIDGEPORT_SOCKET, then the default.
     public init(socketPath: String? = nil) {
-        self.socketPath = socketPath ?? ProcessInfo.processInfo.environment["BRIDGEPORT_SOCKET"]
+        self.socketPath =
+            socketPath ?? ProcessInfo.processInfo.environment["BRIDGEPORT_SOCKET"]
             ?? AgentClient.defaultSocket
     }
 
     /// Sends a route's request and decodes its answer.
     @discardableResult
-    public func send<Parameters, Body, Answer>(_ route: APIRoute<Parameters, Body, Answer>, _ parameters: Parameters,
-                                               body: Body, query: APIQuery = APIQuery()) async throws -> Answer {
+    public func send<Parameters, Body, Answer>(
+        _ route: APIRoute<Parameters, Body, Answer>, _ parameters: Parameters,
+        body: Body, query: APIQuery = APIQuery()
+    ) async throws -> Answer {
         let content = body is NoContent ? nil : try APICoding.encoder.encode(body)
         let answer = try await send(route.method, route.path(parameters, query: query), body: content)
         if let none = NoContent() as? Answer { return none }
@@ -51,8 +54,10 @@ public struct AgentClient: Sendable {
     }
 
     @discardableResult
-    public func send<Parameters, Answer>(_ route: APIRoute<Parameters, NoContent, Answer>, _ parameters: Parameters,
-                                         query: APIQuery = APIQuery()) async throws -> Answer {
+    public func send<Parameters, Answer>(
+        _ route: APIRoute<Parameters, NoContent, Answer>, _ parameters: Parameters,
+        query: APIQuery = APIQuery()
+    ) async throws -> Answer {
         try await send(route, parameters, body: NoContent(), query: query)
     }
 
@@ -61,8 +66,10 @@ public struct AgentClient: Sendable {
         try await send(route, NoParameters(), body: body)
     }
 
-    public func send<Answer>(_ route: APIRoute<NoParameters, NoContent, Answer>,
-                             query: APIQuery = APIQuery()) async throws -> Answer {
+    public func send<Answer>(
+        _ route: APIRoute<NoParameters, NoContent, Answer>,
+        query: APIQuery = APIQuery()
+    ) async throws -> Answer {
         try await send(route, NoParameters(), body: NoContent(), query: query)
     }
 
@@ -100,13 +107,14 @@ public struct AgentClient: Sendable {
             var answer = ByteBuffer()
             for try await part in inbound {
                 switch part {
-                case let .head(head): status = head.status
-                case var .body(chunk): answer.writeBuffer(&chunk)
+                case .head(let head): status = head.status
+                case .body(var chunk): answer.writeBuffer(&chunk)
                 case .end:
                     let data = Data(answer.readableBytesView)
                     guard let status else { throw ClientError.badAnswer("no status line") }
                     guard (200..<300).contains(status.code) else {
-                        let body = (try? APICoding.decoder.decode(ErrorBody.self, from: data))
+                        let body =
+                            (try? APICoding.decoder.decode(ErrorBody.self, from: data))
                             ?? ErrorBody(message: String(decoding: data, as: UTF8.self))
                         throw ClientError.agent(status: status.code, message: body.message, kind: body.kind)
                     }

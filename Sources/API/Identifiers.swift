@@ -53,7 +53,10 @@ public struct AttachmentID: PathParameters, CustomStringConvertible {
     public static let names = ["container", "interface"]
     public var containerID: String
     public var interface: String
-    public init(containerID: String, interface: String) { self.containerID = containerID; self.interface = interface }
+    public init(containerID: String, interface: String) {
+        self.containerID = containerID
+        self.interface = interface
+    }
     public init(values: [String]) { self.init(containerID: values[0], interface: values[1]) }
     public var values: [String] { [containerID, interface] }
     /// "containerID/interface", as Attachment.id and AttachmentCollection.keep write it.

@@ -47,7 +47,9 @@ public enum Routes {
 }
 
 public enum APIMethod: String, Sendable {
-    case get = "GET", post = "POST", delete = "DELETE"
+    case get = "GET"
+    case post = "POST"
+    case delete = "DELETE"
 }
 
 /// One route of the API: its method, its path pattern, and the types of its path
@@ -106,24 +108,32 @@ public struct APIQuery: Sendable, Hashable {
     public var container: ContainerReference?
 
     public init(all: Bool = false, force: Bool = false, timeout: Int? = nil, container: ContainerReference? = nil) {
-        self.all = all; self.force = force; self.timeout = timeout; self.container = container
+        self.all = all
+        self.force = force
+        self.timeout = timeout
+        self.container = container
     }
 
     /// Reads the query from the request's parameters, `value(name)` being one decoded.
     public init(_ value: (String) -> String?) {
-        self.init(all: value(Key.all.rawValue) == "1", force: value(Key.force.rawValue) == "1",
-                  timeout: value(Key.timeout.rawValue).flatMap { Int($0) },
-                  container: value(Key.container.rawValue).map(ContainerReference.init))
+        self.init(
+            all: value(Key.all.rawValue) == "1", force: value(Key.force.rawValue) == "1",
+            timeout: value(Key.timeout.rawValue).flatMap { Int($0) },
+            container: value(Key.container.rawValue).map(ContainerReference.init))
     }
 
     private enum Key: String {
-        case all, force, timeout = "t", container
+        case all, force
+        case timeout = "t"
+        case container
     }
 
     /// "?all=1&t=10", or "" for an empty query.
     var text: String {
-        let items: [(Key, String?)] = [(.all, all ? "1" : nil), (.force, force ? "1" : nil),
-                                       (.timeout, timeout.map(String.init)), (.container, container?.rawValue)]
+        let items: [(Key, String?)] = [
+            (.all, all ? "1" : nil), (.force, force ? "1" : nil),
+            (.timeout, timeout.map(String.init)), (.container, container?.rawValue),
+        ]
         let pairs = items.compactMap { key, value in value.map { key.rawValue + "=" + percentEncoded($0) } }
         return pairs.isEmpty ? "" : "?" + pairs.joined(separator: "&")
     }

@@ -15,17 +15,25 @@ public struct EndpointView: Codable, Sendable {
     public var gateway: IPv4Address?
     public var prefixLength: Int?
 
-    public init(endpoint: Endpoint, containerName: String, networkName: String, gateway: IPv4Address?,
-                prefixLength: Int?) {
-        self.endpoint = endpoint; self.containerName = containerName; self.networkName = networkName
-        self.gateway = gateway; self.prefixLength = prefixLength
+    public init(
+        endpoint: Endpoint, containerName: String, networkName: String, gateway: IPv4Address?,
+        prefixLength: Int?
+    ) {
+        self.endpoint = endpoint
+        self.containerName = containerName
+        self.networkName = networkName
+        self.gateway = gateway
+        self.prefixLength = prefixLength
     }
 }
 
 public struct NetworkView: Codable, Sendable {
     public var network: Network
     public var endpoints: [EndpointView]
-    public init(network: Network, endpoints: [EndpointView]) { self.network = network; self.endpoints = endpoints }
+    public init(network: Network, endpoints: [EndpointView]) {
+        self.network = network
+        self.endpoints = endpoints
+    }
 }
 
 public struct ContainerView: Codable, Sendable {
@@ -36,14 +44,20 @@ public struct ContainerView: Codable, Sendable {
     public var warnings: [String]
 
     public init(container: Container, status: ContainerStatus, endpoints: [EndpointView], warnings: [String] = []) {
-        self.container = container; self.status = status; self.endpoints = endpoints; self.warnings = warnings
+        self.container = container
+        self.status = status
+        self.endpoints = endpoints
+        self.warnings = warnings
     }
 }
 
 public struct ConnectRequest: Codable, Sendable {
     public var container: String
     public var ip: String?
-    public init(container: String, ip: String? = nil) { self.container = container; self.ip = ip }
+    public init(container: String, ip: String? = nil) {
+        self.container = container
+        self.ip = ip
+    }
 }
 
 /// GET /v1/stats: a container's traffic, summed over its interfaces.
@@ -55,7 +69,10 @@ public struct ContainerStats: Codable, Sendable {
     public var transmitBytes: UInt64 = 0
     public var transmitPackets: UInt64 = 0
     public var drops: UInt64 = 0
-    public init(id: String, name: String) { self.id = id; self.name = name }
+    public init(id: String, name: String) {
+        self.id = id
+        self.name = name
+    }
 }
 
 /// POST /v1/containers/NAME/allow: who may use a published host port.
@@ -64,7 +81,9 @@ public struct AllowRequest: Codable, Sendable {
     public var sources: [String]
     public var clear: Bool
     public init(hostPort: String, sources: [String], clear: Bool) {
-        self.hostPort = hostPort; self.sources = sources; self.clear = clear
+        self.hostPort = hostPort
+        self.sources = sources
+        self.clear = clear
     }
 }
 
@@ -73,7 +92,10 @@ public struct ErrorBody: Codable, Sendable, Equatable {
     public var message: String
     /// Set when a client should react specially, e.g. to a command not found (exit 127).
     public var kind: ErrorKind?
-    public init(message: String, kind: ErrorKind? = nil) { self.message = message; self.kind = kind }
+    public init(message: String, kind: ErrorKind? = nil) {
+        self.message = message
+        self.kind = kind
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -102,8 +124,11 @@ public struct AgentInfo: Codable, Sendable {
     public var running: Int
     public var publishedPorts: Int
     public init(version: String, networks: Int, containers: Int, running: Int, publishedPorts: Int) {
-        self.version = version; self.networks = networks; self.containers = containers
-        self.running = running; self.publishedPorts = publishedPorts
+        self.version = version
+        self.networks = networks
+        self.containers = containers
+        self.running = running
+        self.publishedPorts = publishedPorts
     }
 }
 
@@ -118,8 +143,10 @@ public struct FlowView: Codable, Sendable, Equatable {
         public var destination: IPv4Address
         public var destinationPort: UInt16
         public init(source: IPv4Address, sourcePort: UInt16, destination: IPv4Address, destinationPort: UInt16) {
-            self.source = source; self.sourcePort = sourcePort
-            self.destination = destination; self.destinationPort = destinationPort
+            self.source = source
+            self.sourcePort = sourcePort
+            self.destination = destination
+            self.destinationPort = destinationPort
         }
     }
 
@@ -136,10 +163,17 @@ public struct FlowView: Codable, Sendable, Equatable {
     public var container: String?
     public var expiresInSeconds: UInt32
 
-    public init(proto: String, state: String, kind: String, original: Tuple, reply: Tuple, container: String?,
-                expiresInSeconds: UInt32) {
-        self.proto = proto; self.state = state; self.kind = kind; self.original = original; self.reply = reply
-        self.container = container; self.expiresInSeconds = expiresInSeconds
+    public init(
+        proto: String, state: String, kind: String, original: Tuple, reply: Tuple, container: String?,
+        expiresInSeconds: UInt32
+    ) {
+        self.proto = proto
+        self.state = state
+        self.kind = kind
+        self.original = original
+        self.reply = reply
+        self.container = container
+        self.expiresInSeconds = expiresInSeconds
     }
 }
 

@@ -32,44 +32,45 @@ public enum BPFError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .permissionDenied(operation, err):
-            return "\(operation): \(strerr(err)) — run as root (needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN for mounts)"
-        case let .filesystem(path, operation, err):
+        case .permissionDenied(let operation, let err):
+            return
+                "\(operation): \(strerr(err)) — run as root (needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN for mounts)"
+        case .filesystem(let path, let operation, let err):
             return "\(operation) \(path): \(strerr(err))"
-        case let .openFailed(path, err, log):
+        case .openFailed(let path, let err, let log):
             return "cannot open BPF object \(path): \(strerr(err)) — build it with `make bpf`" + tail(log)
-        case let .programRejected(object, program, err, log):
+        case .programRejected(let object, let program, let err, let log):
             return "the kernel rejected program '\(program)' of \(object): \(strerr(err))" + tail(log)
-        case let .pinnedMapIncompatible(object, map, pinRoot, log):
-            return "map '\(map)' pinned under \(pinRoot) does not match \(object) (its layout changed); " +
-                "remove \(pinRoot)/\(map) to recreate it (this resets its contents)" + tail(log)
-        case let .loadFailed(object, err, log):
+        case .pinnedMapIncompatible(let object, let map, let pinRoot, let log):
+            return "map '\(map)' pinned under \(pinRoot) does not match \(object) (its layout changed); "
+                + "remove \(pinRoot)/\(map) to recreate it (this resets its contents)" + tail(log)
+        case .loadFailed(let object, let err, let log):
             return "cannot load BPF object \(object): \(strerr(err))" + tail(log)
-        case let .programNotFound(object, program, available):
+        case .programNotFound(let object, let program, let available):
             return "no program '\(program)' in \(object) (has: \(available.joined(separator: ", ")))"
-        case let .mapNotFound(object, map, available):
+        case .mapNotFound(let object, let map, let available):
             return "no map '\(map)' in \(object) (has: \(available.joined(separator: ", ")))"
-        case let .layoutMismatch(map, what, expected, actual):
-            return "map '\(map)': \(what) is \(expected) bytes in the kernel but \(actual) in Swift — rebuild with the same bpf/bridgeport.h"
-        case let .wrongMapKind(map, perCPU):
+        case .layoutMismatch(let map, let what, let expected, let actual):
+            return
+                "map '\(map)': \(what) is \(expected) bytes in the kernel but \(actual) in Swift — rebuild with the same bpf/bridgeport.h"
+        case .wrongMapKind(let map, let perCPU):
             return perCPU
                 ? "map '\(map)' is per-CPU: read it with lookupPerCPU/perCPUEntries or BPFPerCPUHashMap"
                 : "map '\(map)' is not per-CPU: read it with lookup/entries or BPFHashMap"
-        case let .unsupported(feature, err, hint):
+        case .unsupported(let feature, let err, let hint):
             return "\(feature) not supported by this kernel (\(strerr(err))); \(hint)"
-        case let .attachFailed(program, ifindex, hook, err):
-            return "cannot attach '\(program)' to ifindex \(ifindex) (\(hook)): \(strerr(err))" +
-                (err == ENODEV ? " — no such interface in this network namespace" : "")
-        case let .detachFailed(what, err):
+        case .attachFailed(let program, let ifindex, let hook, let err):
+            return "cannot attach '\(program)' to ifindex \(ifindex) (\(hook)): \(strerr(err))"
+                + (err == ENODEV ? " — no such interface in this network namespace" : "")
+        case .detachFailed(let what, let err):
             return "cannot detach \(what): \(strerr(err))"
-        case let .pinFailed(path, err):
-            return "cannot pin at \(path): \(strerr(err))" +
-                (err == EEXIST ? " — something is already pinned there" : "") +
-                (err == EPERM || err == EINVAL ? " — is the directory on bpffs?" : "")
-        case let .mapOperation(map, operation, err):
-            return "map '\(map)': \(operation) failed: \(strerr(err))" +
-                (err == E2BIG ? " — map is full" : "")
-        case let .testRunFailed(program, err):
+        case .pinFailed(let path, let err):
+            return "cannot pin at \(path): \(strerr(err))"
+                + (err == EEXIST ? " — something is already pinned there" : "")
+                + (err == EPERM || err == EINVAL ? " — is the directory on bpffs?" : "")
+        case .mapOperation(let map, let operation, let err):
+            return "map '\(map)': \(operation) failed: \(strerr(err))" + (err == E2BIG ? " — map is full" : "")
+        case .testRunFailed(let program, let err):
             return "test run of '\(program)' failed: \(strerr(err))"
         }
     }
@@ -77,10 +78,10 @@ public enum BPFError: Error, CustomStringConvertible, Equatable {
     /// The errno, if the error carries one.
     public var errno: Int32? {
         switch self {
-        case let .permissionDenied(_, e), let .filesystem(_, _, e), let .openFailed(_, e, _),
-             let .programRejected(_, _, e, _), let .loadFailed(_, e, _), let .unsupported(_, e, _),
-             let .attachFailed(_, _, _, e), let .detachFailed(_, e), let .pinFailed(_, e),
-             let .mapOperation(_, _, e), let .testRunFailed(_, e):
+        case .permissionDenied(_, let e), .filesystem(_, _, let e), .openFailed(_, let e, _),
+            .programRejected(_, _, let e, _), .loadFailed(_, let e, _), .unsupported(_, let e, _),
+            .attachFailed(_, _, _, let e), .detachFailed(_, let e), .pinFailed(_, let e),
+            .mapOperation(_, _, let e), .testRunFailed(_, let e):
             return e
         default:
             return nil
@@ -98,8 +99,8 @@ private func tail(_ log: String, lines: Int = 40) -> String {
     if all.isEmpty { return "" }
     let kept = all.suffix(lines)
     let skipped = all.count - kept.count
-    return "\n  libbpf:" + (skipped > 0 ? " (\(skipped) earlier lines omitted)" : "") + "\n" +
-        kept.map { "    " + $0 }.joined(separator: "\n")
+    return "\n  libbpf:" + (skipped > 0 ? " (\(skipped) earlier lines omitted)" : "") + "\n"
+        + kept.map { "    " + $0 }.joined(separator: "\n")
 }
 
 /// errno from a libbpf-style return value (negative errno) or from `errno`.

@@ -38,7 +38,9 @@ public final class BPFMap: Sendable {
     }
 
     /// Creates an anonymous map (benchmarks and tests; the agent's maps come from objects).
-    public static func create(name: String, type: bpf_map_type, keySize: Int, valueSize: Int, maxEntries: UInt32) throws -> BPFMap {
+    public static func create(
+        name: String, type: bpf_map_type, keySize: Int, valueSize: Int, maxEntries: UInt32
+    ) throws -> BPFMap {
         let fd = bpf_map_create(type, name, UInt32(keySize), UInt32(valueSize), maxEntries, nil)
         if fd < 0 { throw BPFError.mapOperation(map: name, operation: "create", errno: errnoOf(fd)) }
         return try BPFMap(name: name, fd: fd, owner: nil, ownsFD: true)
@@ -50,7 +52,9 @@ public final class BPFMap: Sendable {
         let fd = bpf_obj_get(path)
         if fd < 0 {
             let err = errnoOf(fd)
-            if err == EPERM || err == EACCES { throw BPFError.permissionDenied(operation: "open pinned map \(path)", errno: err) }
+            if err == EPERM || err == EACCES {
+                throw BPFError.permissionDenied(operation: "open pinned map \(path)", errno: err)
+            }
             throw BPFError.mapOperation(map: path, operation: "open pinned", errno: err)
         }
         let name = path.split(separator: "/").last.map(String.init) ?? path
@@ -67,8 +71,8 @@ public final class BPFMap: Sendable {
     }
 
     public var isPerCPU: Bool {
-        type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
-            type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE
+        type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_LRU_PERCPU_HASH
+            || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE
     }
 
     /// Number of possible CPUs: the number of values in a per-CPU map entry.
@@ -80,9 +84,9 @@ public final class BPFMap: Sendable {
     var valueBufferSize: Int { isPerCPU ? perCPUStride * BPFMap.possibleCPUs : valueSize }
 
     public enum UpdateFlags: UInt64, Sendable {
-        case any = 0      // BPF_ANY: create or replace
+        case any = 0  // BPF_ANY: create or replace
         case noExist = 1  // BPF_NOEXIST: create only
-        case exist = 2    // BPF_EXIST: replace only
+        case exist = 2  // BPF_EXIST: replace only
     }
 
     // MARK: single elements
@@ -129,17 +133,21 @@ public final class BPFMap: Sendable {
     }
 
     /// Sets each CPU's slot of a per-CPU map (`values.count == possibleCPUs`).
-    public func updatePerCPU<K: BitwiseCopyable, V: BitwiseCopyable>(_ key: K, _ values: [V], flags: UpdateFlags = .any) throws {
+    public func updatePerCPU<K: BitwiseCopyable, V: BitwiseCopyable>(
+        _ key: K, _ values: [V], flags: UpdateFlags = .any
+    ) throws {
         try check(key: K.self, value: V.self, perCPU: true)
         guard values.count == BPFMap.possibleCPUs else {
-            throw BPFError.layoutMismatch(map: name, what: "number of per-CPU values", expected: BPFMap.possibleCPUs, actual: values.count)
+            throw BPFError.layoutMismatch(
+                map: name, what: "number of per-CPU values", expected: BPFMap.possibleCPUs, actual: values.count)
         }
         var k = key
         var buffer = [UInt8](repeating: 0, count: valueBufferSize)
         buffer.withUnsafeMutableBytes { raw in
             for (cpu, value) in values.enumerated() {
                 withUnsafeBytes(of: value) { src in
-                    raw.baseAddress!.advanced(by: cpu * perCPUStride).copyMemory(from: src.baseAddress!, byteCount: valueSize)
+                    raw.baseAddress!.advanced(by: cpu * perCPUStride).copyMemory(
+                        from: src.baseAddress!, byteCount: valueSize)
                 }
             }
         }
@@ -183,7 +191,7 @@ public final class BPFMap: Sendable {
         var ret = bpf_map_get_next_key(fd, nil, &next)
         while ret == 0 {
             result.append(next)
-            if result.count > Int(maxEntries) * 2 { return result } // a walk that keeps restarting
+            if result.count > Int(maxEntries) * 2 { return result }  // a walk that keeps restarting
             current = next
             ret = bpf_map_get_next_key(fd, &current, &next)
         }
@@ -196,19 +204,25 @@ public final class BPFMap: Sendable {
 
     /// Every (key, value). Uses BPF_MAP_LOOKUP_BATCH, or a key walk where the kernel
     /// or map type has no batch support. Not for per-CPU maps.
-    public func entries<K: BitwiseCopyable, V: BitwiseCopyable>(as _: (K.Type, V.Type) = (K.self, V.self)) throws -> [(key: K, value: V)] {
+    public func entries<K: BitwiseCopyable, V: BitwiseCopyable>(
+        as _: (K.Type, V.Type) = (K.self, V.self)
+    ) throws -> [(key: K, value: V)] {
         try check(key: K.self, value: V.self, perCPU: false)
         return try rawEntries(K.self) { raw, offset in raw.loadUnaligned(fromByteOffset: offset, as: V.self) }
     }
 
     /// Every (key, one value per CPU) of a per-CPU map, batched where possible.
-    public func perCPUEntries<K: BitwiseCopyable, V: BitwiseCopyable>(as _: (K.Type, V.Type) = (K.self, V.self)) throws -> [(key: K, values: [V])] {
+    public func perCPUEntries<K: BitwiseCopyable, V: BitwiseCopyable>(
+        as _: (K.Type, V.Type) = (K.self, V.self)
+    ) throws -> [(key: K, values: [V])] {
         try check(key: K.self, value: V.self, perCPU: true)
         return try rawEntries(K.self) { raw, offset in perCPUValues(V.self, from: raw, at: offset) }
             .map { (key: $0.key, values: $0.value) }
     }
 
-    private func rawEntries<K: BitwiseCopyable, T>(_: K.Type, decode: (UnsafeRawBufferPointer, Int) -> T) throws -> [(key: K, value: T)] {
+    private func rawEntries<K: BitwiseCopyable, T>(
+        _: K.Type, decode: (UnsafeRawBufferPointer, Int) -> T
+    ) throws -> [(key: K, value: T)] {
         var result: [(key: K, value: T)] = []
         try rawBatches(K.self, decode: decode) { result += $0 }
         return result
@@ -217,14 +231,20 @@ public final class BPFMap: Sendable {
     /// Every (key, value) in chunks of about `chunk`, so that a large map is never held at
     /// once: BPF_MAP_LOOKUP_BATCH, or a key walk where batches are not supported (one chunk).
     /// A map changed meanwhile may show an entry twice or not at all. Not for per-CPU maps.
-    public func forEachBatch<K: BitwiseCopyable, V: BitwiseCopyable>(_: K.Type, _: V.Type, chunk: Int = 4096,
-                                                                     _ body: ([(key: K, value: V)]) throws -> Void) throws {
+    public func forEachBatch<K: BitwiseCopyable, V: BitwiseCopyable>(
+        _: K.Type, _: V.Type, chunk: Int = 4096,
+        _ body: ([(key: K, value: V)]) throws -> Void
+    ) throws {
         try check(key: K.self, value: V.self, perCPU: false)
-        try rawBatches(K.self, chunk: chunk, decode: { raw, offset in raw.loadUnaligned(fromByteOffset: offset, as: V.self) }, body)
+        try rawBatches(
+            K.self, chunk: chunk, decode: { raw, offset in raw.loadUnaligned(fromByteOffset: offset, as: V.self) }, body
+        )
     }
 
-    private func rawBatches<K: BitwiseCopyable, T>(_: K.Type, chunk: Int = 256, decode: (UnsafeRawBufferPointer, Int) -> T,
-                                                   _ body: ([(key: K, value: T)]) throws -> Void) throws {
+    private func rawBatches<K: BitwiseCopyable, T>(
+        _: K.Type, chunk: Int = 256, decode: (UnsafeRawBufferPointer, Int) -> T,
+        _ body: ([(key: K, value: T)]) throws -> Void
+    ) throws {
         if try batchEntries(K.self, chunk: chunk, decode: decode, body) { return }
         var result: [(key: K, value: T)] = []
         var buffer = [UInt8](repeating: 0, count: valueBufferSize)
@@ -233,7 +253,7 @@ public final class BPFMap: Sendable {
             let ret = buffer.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, &k, $0.baseAddress) }
             if ret != 0 {
                 let err = Glibc.errno
-                if err == ENOENT { continue } // deleted meanwhile
+                if err == ENOENT { continue }  // deleted meanwhile
                 throw BPFError.mapOperation(map: name, operation: "lookup", errno: err)
             }
             result.append((key: key, value: buffer.withUnsafeBytes { decode($0, 0) }))
@@ -242,8 +262,10 @@ public final class BPFMap: Sendable {
     }
 
     /// false if batch lookups are not supported for this map (then the caller walks keys).
-    private func batchEntries<K: BitwiseCopyable, T>(_: K.Type, chunk initialChunk: Int, decode: (UnsafeRawBufferPointer, Int) -> T,
-                                                     _ body: ([(key: K, value: T)]) throws -> Void) throws -> Bool {
+    private func batchEntries<K: BitwiseCopyable, T>(
+        _: K.Type, chunk initialChunk: Int, decode: (UnsafeRawBufferPointer, Int) -> T,
+        _ body: ([(key: K, value: T)]) throws -> Void
+    ) throws -> Bool {
         var chunk = initialChunk
         // Batch token: a u32 bucket for hash maps, a key for arrays.
         var inToken = [UInt8](repeating: 0, count: max(keySize, 8))
@@ -262,15 +284,19 @@ public final class BPFMap: Sendable {
                 outToken.withUnsafeMutableBytes { outPtr in
                     keysBuf.withUnsafeMutableBytes { kp in
                         valuesBuf.withUnsafeMutableBytes { vp in
-                            bpf_map_lookup_batch(fd, first ? nil : inPtr.baseAddress, outPtr.baseAddress,
-                                                 kp.baseAddress, vp.baseAddress, &count, nil)
+                            bpf_map_lookup_batch(
+                                fd, first ? nil : inPtr.baseAddress, outPtr.baseAddress,
+                                kp.baseAddress, vp.baseAddress, &count, nil)
                         }
                     }
                 }
             }
             let err: Int32 = ret == 0 ? 0 : errnoOf(ret)
             if ret != 0 && err != ENOENT {
-                if err == ENOSPC && count == 0 && chunk < Int(maxEntries) * 2 { chunk *= 4; continue } // a bucket larger than chunk
+                if err == ENOSPC && count == 0 && chunk < Int(maxEntries) * 2 {
+                    chunk *= 4
+                    continue
+                }  // a bucket larger than chunk
                 if first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == ENOTTY) { return false }
                 throw BPFError.mapOperation(map: name, operation: "batch lookup", errno: err)
             }
@@ -295,10 +321,13 @@ public final class BPFMap: Sendable {
     /// Creates or replaces these entries in one BPF_MAP_UPDATE_BATCH (not for per-CPU maps).
     public func updateBatch<K: BitwiseCopyable, V: BitwiseCopyable>(_ keys: [K], _ values: [V]) throws {
         try check(key: K.self, value: V.self, perCPU: false)
-        precondition(keys.count == values.count && MemoryLayout<K>.stride == keySize && MemoryLayout<V>.stride == valueSize,
-                     "updateBatch: one value per key, of the map's sizes")
+        precondition(
+            keys.count == values.count && MemoryLayout<K>.stride == keySize && MemoryLayout<V>.stride == valueSize,
+            "updateBatch: one value per key, of the map's sizes")
         var count = UInt32(keys.count)
-        let ret = keys.withUnsafeBytes { k in values.withUnsafeBytes { v in bpf_map_update_batch(fd, k.baseAddress, v.baseAddress, &count, nil) } }
+        let ret = keys.withUnsafeBytes { k in
+            values.withUnsafeBytes { v in bpf_map_update_batch(fd, k.baseAddress, v.baseAddress, &count, nil) }
+        }
         if ret != 0 { throw BPFError.mapOperation(map: name, operation: "batch update", errno: errnoOf(ret)) }
     }
 
@@ -317,7 +346,10 @@ public final class BPFMap: Sendable {
             let ret = keys.withUnsafeBytes { raw in
                 bpf_map_delete_batch(fd, raw.baseAddress! + start * MemoryLayout<K>.stride, &count, nil)
             }
-            if ret == 0 { deleted += Int(count); break }
+            if ret == 0 {
+                deleted += Int(count)
+                break
+            }
             let err = errnoOf(ret)
             if err == ENOENT {  // the key at `count` was gone: go on after it
                 deleted += Int(count)
@@ -380,7 +412,9 @@ public struct BPFHashMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable
     }
 
     public func lookup(_ key: Key) throws -> Value? { try map.lookup(key, as: Value.self) }
-    public func update(_ key: Key, _ value: Value, flags: BPFMap.UpdateFlags = .any) throws { try map.update(key, value, flags: flags) }
+    public func update(_ key: Key, _ value: Value, flags: BPFMap.UpdateFlags = .any) throws {
+        try map.update(key, value, flags: flags)
+    }
     @discardableResult public func delete(_ key: Key) throws -> Bool { try map.delete(key) }
     public func keys() throws -> [Key] { try map.keys(as: Key.self) }
     public func entries() throws -> [(key: Key, value: Value)] { try map.entries(as: (Key.self, Value.self)) }

@@ -38,8 +38,9 @@ public final class BPFObject: @unchecked Sendable {
         self.path = path
         self.pinRoot = pinRoot
         let (handle, log): (OpaquePointer?, String) = LibBPFLog.capturing {
-            path.hasPrefix("embedded:") ? cbpf_object_open_embedded(String(path.dropFirst(9)), pinRoot)
-                                        : cbpf_object_open(path, pinRoot)
+            path.hasPrefix("embedded:")
+                ? cbpf_object_open_embedded(String(path.dropFirst(9)), pinRoot)
+                : cbpf_object_open(path, pinRoot)
         }
         self.log = log
         guard let handle else {
@@ -106,9 +107,10 @@ public final class BPFObject: @unchecked Sendable {
         guard bpf_obj_get_info_by_fd(fd, &info, &len) == 0 else {
             throw BPFError.mapOperation(map: pin, operation: "get info", errno: Glibc.errno)
         }
-        if info.type == bpf_map__type(m).rawValue && info.key_size == bpf_map__key_size(m) &&
-            info.value_size == bpf_map__value_size(m) && info.max_entries == bpf_map__max_entries(m) &&
-            info.map_flags == bpf_map__map_flags(m) {
+        if info.type == bpf_map__type(m).rawValue && info.key_size == bpf_map__key_size(m)
+            && info.value_size == bpf_map__value_size(m) && info.max_entries == bpf_map__max_entries(m)
+            && info.map_flags == bpf_map__map_flags(m)
+        {
             return nil
         }
         if unlink(pin) != 0 { throw BPFError.filesystem(path: pin, operation: "unlink", errno: Glibc.errno) }
@@ -142,7 +144,8 @@ public final class BPFObject: @unchecked Sendable {
         }
         let fd = bpf_program__fd(p)
         guard fd >= 0 else {
-            throw BPFError.loadFailed(object: path, errno: EBADF, log: "program '\(name)' is not loaded: call load() first")
+            throw BPFError.loadFailed(
+                object: path, errno: EBADF, log: "program '\(name)' is not loaded: call load() first")
         }
         return BPFProgram(name: name, fd: fd, object: self)
     }
@@ -154,7 +157,8 @@ public final class BPFObject: @unchecked Sendable {
         }
         let fd = bpf_map__fd(m)
         guard fd >= 0 else {
-            throw BPFError.loadFailed(object: path, errno: EBADF, log: "map '\(name)' is not created: call load() first")
+            throw BPFError.loadFailed(
+                object: path, errno: EBADF, log: "map '\(name)' is not created: call load() first")
         }
         return try BPFMap(name: name, fd: fd, owner: self, ownsFD: false)
     }
@@ -235,8 +239,10 @@ enum LibBPFLog {
 
     /// "libbpf: prog 'NAME': BPF program load failed: ..." / "prog 'NAME': failed to load: -13"
     static func failedProgram(in log: String) -> String? {
-        for line in log.split(separator: "\n") where
-            line.contains("load failed") || line.contains("failed to load") {
+        for line in log.split(separator: "\n")
+        where
+            line.contains("load failed") || line.contains("failed to load")
+        {
             if let name = quoted(after: "prog '", in: line) { return name }
         }
         return nil
@@ -252,7 +258,8 @@ enum LibBPFLog {
 
     private static func quoted(after prefix: String, in line: Substring) -> String? {
         guard let start = line.firstRange(of: prefix)?.upperBound,
-              let end = line[start...].firstIndex(of: "'") else { return nil }
+            let end = line[start...].firstIndex(of: "'")
+        else { return nil }
         return String(line[start..<end])
     }
 }

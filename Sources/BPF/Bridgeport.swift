@@ -44,7 +44,8 @@ public struct BridgeportMaps: Sendable {
         drops = try BPFPerCPUHashMap(map(BP_MAP_DROPS))
         ports = try BPFHashMap(map(BP_MAP_PORTS))
         hostAddresses = try BPFHashMap(map(BP_MAP_HOST_ADDRS))
-        flows = try FlowTable(flows: map(BP_MAP_FLOWS), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG))
+        flows = try FlowTable(
+            flows: map(BP_MAP_FLOWS), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG))
         subnets = try BPFHashMap(map(BP_MAP_SUBNETS))
         targets = try BPFHashMap(map(BP_MAP_TARGETS))
         allow = try BPFHashMap(map(BP_MAP_ALLOW))

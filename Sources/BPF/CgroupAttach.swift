@@ -14,10 +14,14 @@ extension BPFProgram {
             unlink(pinPath)  // a stale pin: attach anew below
         }
         let cgroup = open(cgroupPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard cgroup >= 0 else { throw BPFError.filesystem(path: cgroupPath, operation: "open cgroup", errno: Glibc.errno) }
+        guard cgroup >= 0 else {
+            throw BPFError.filesystem(path: cgroupPath, operation: "open cgroup", errno: Glibc.errno)
+        }
         defer { close(cgroup) }
         let link = bpf_link_create(fd, cgroup, type, nil)
-        guard link >= 0 else { throw BPFError.attachFailed(program: name, ifindex: 0, hook: "cgroup \(cgroupPath)", errno: Glibc.errno) }
+        guard link >= 0 else {
+            throw BPFError.attachFailed(program: name, ifindex: 0, hook: "cgroup \(cgroupPath)", errno: Glibc.errno)
+        }
         defer { close(link) }
         if bpf_obj_pin(link, pinPath) != 0 { throw BPFError.pinFailed(path: pinPath, errno: Glibc.errno) }
     }

@@ -31,20 +31,29 @@ public struct FlowCensus: Sendable, Equatable {
     public struct StateKey: Hashable, Sendable {
         public let proto: UInt8
         public let state: UInt8
-        public init(proto: UInt8, state: UInt8) { self.proto = proto; self.state = state }
+        public init(proto: UInt8, state: UInt8) {
+            self.proto = proto
+            self.state = state
+        }
     }
 
     public struct HostKey: Hashable, Sendable {
         public let hostIP: UInt32  // network byte order
         public let proto: UInt8
-        public init(hostIP: UInt32, proto: UInt8) { self.hostIP = hostIP; self.proto = proto }
+        public init(hostIP: UInt32, proto: UInt8) {
+            self.hostIP = hostIP
+            self.proto = proto
+        }
     }
 
     public struct PortUse: Sendable, Equatable {
         public var flows = 0
         /// Distinct host ports in use.
         public var ports = 0
-        public init(flows: Int = 0, ports: Int = 0) { self.flows = flows; self.ports = ports }
+        public init(flows: Int = 0, ports: Int = 0) {
+            self.flows = flows
+            self.ports = ports
+        }
     }
 
     public var flows: [StateKey: Int] = [:]
@@ -138,7 +147,8 @@ public struct FlowTable: Sendable {
     /// pass holds only what it may remove; each removal takes the entry out atomically and
     /// checks it again, so a flow a packet refreshed (or a program removed and started
     /// anew) meanwhile is left alone.
-    public func collect(now: UInt32 = FlowTable.now(), evictAbove: Double = 0.9, evictTo: Double = 0.75) throws -> Pass {
+    public func collect(now: UInt32 = FlowTable.now(), evictAbove: Double = 0.9, evictTo: Double = 0.75) throws -> Pass
+    {
         var pass = Pass()
         var census = CensusBuilder()
         var expiredOriginals: [(key: bp_flow_key, entry: bp_flow)] = []
@@ -170,7 +180,9 @@ public struct FlowTable: Sendable {
         // Replies left behind by a flow half-made or half-removed (an agent killed between two
         // writes): removed once expired, unless their original is there after all.
         for key in expiredReplies {
-            let orphan = try remove(key) { entry in try expired(entry) && !isHalf(FlowTable.otherKey(key, entry), of: key) }
+            let orphan = try remove(key) { entry in
+                try expired(entry) && !isHalf(FlowTable.otherKey(key, entry), of: key)
+            }
             if orphan != nil { removedEntries += 1 }
         }
 
@@ -179,7 +191,9 @@ public struct FlowTable: Sendable {
         if Double(left) > evictAbove * entries {
             let excessFlows = (left - Int(evictTo * entries) + 1) / 2
             for victim in embryonic.sorted(by: { $0.entry.created < $1.entry.created }).prefix(excessFlows) {
-                let halves = try removeFlow(victim.key) { FlowTable.isEmbryonic($0) && $0.created == victim.entry.created }
+                let halves = try removeFlow(victim.key) {
+                    FlowTable.isEmbryonic($0) && $0.created == victim.entry.created
+                }
                 guard halves > 0 else { continue }
                 left -= halves
                 pass.evicted[victim.key.proto, default: 0] += 1
@@ -249,8 +263,8 @@ public struct FlowTable: Sendable {
     @discardableResult
     public func flush(ifindex: UInt32?, address: UInt32?) throws -> Int {
         try flush { key, entry in
-            (ifindex != nil && entry.ifindex == ifindex) ||
-                (address != nil && (key.src_ip == address || key.dst_ip == address || entry.nat_ip == address))
+            (ifindex != nil && entry.ifindex == ifindex)
+                || (address != nil && (key.src_ip == address || key.dst_ip == address || entry.nat_ip == address))
         }
     }
 
@@ -267,8 +281,9 @@ public struct FlowTable: Sendable {
 
     /// Every counter of bp_flow_counts, summed over CPUs, by index.
     public func counters() throws -> [UInt32: UInt64] {
-        Dictionary(try counterMap.perCPUEntries(as: (UInt32.self, UInt64.self)).map { ($0.key, UInt64.sum($0.values)) },
-                   uniquingKeysWith: { a, _ in a })
+        Dictionary(
+            try counterMap.perCPUEntries(as: (UInt32.self, UInt64.self)).map { ($0.key, UInt64.sum($0.values)) },
+            uniquingKeysWith: { a, _ in a })
     }
 
     /// The index of an event's counter for a protocol (BP_FLOW_COUNTER).
@@ -285,7 +300,8 @@ public struct FlowTable: Sendable {
 
     /// Adds to a counter only the agent writes (the programs' slots are never written here).
     private func add(index: UInt32, _ n: UInt64) throws {
-        var values = try counterMap.lookupPerCPU(index, as: UInt64.self) ?? [UInt64](repeating: 0, count: BPFMap.possibleCPUs)
+        var values =
+            try counterMap.lookupPerCPU(index, as: UInt64.self) ?? [UInt64](repeating: 0, count: BPFMap.possibleCPUs)
         values[0] &+= n
         try counterMap.updatePerCPU(index, values)
     }
@@ -323,7 +339,9 @@ public struct FlowTimeouts: Sendable, Equatable {
     var config: bp_flow_config {
         var config = bp_flow_config()
         withUnsafeMutableBytes(of: &config.timeouts) { raw in
-            for (index, value) in seconds.enumerated() { raw.storeBytes(of: value, toByteOffset: index * 4, as: UInt32.self) }
+            for (index, value) in seconds.enumerated() {
+                raw.storeBytes(of: value, toByteOffset: index * 4, as: UInt32.self)
+            }
         }
         return config
     }
@@ -360,10 +378,13 @@ private struct CensusBuilder {
 extension bp_flow {
     /// An entry: its kind, state and flags (enum bp_flow_flags), the address and port it
     /// translates to, the container's veth, and its times.
-    public init(kind: bp_flow_kind, state: bp_flow_state, flags: UInt32, natIP: UInt32 = 0, natPort: UInt16 = 0,
-                ifindex: UInt32 = 0, created: UInt32, expires: UInt32) {
-        self.init(nat_ip: natIP, nat_port: natPort, peer_port: 0, ifindex: ifindex, created: created, expires: expires,
-                  kind: UInt8(kind.rawValue), state: UInt8(state.rawValue), flags: UInt8(flags), seen: 0)
+    public init(
+        kind: bp_flow_kind, state: bp_flow_state, flags: UInt32, natIP: UInt32 = 0, natPort: UInt16 = 0,
+        ifindex: UInt32 = 0, created: UInt32, expires: UInt32
+    ) {
+        self.init(
+            nat_ip: natIP, nat_port: natPort, peer_port: 0, ifindex: ifindex, created: created, expires: expires,
+            kind: UInt8(kind.rawValue), state: UInt8(state.rawValue), flags: UInt8(flags), seen: 0)
     }
 }
 
@@ -372,9 +393,14 @@ extension bp_flow_key: @retroactive Hashable {
         self.init(src_ip: src, dst_ip: dst, src_port: sport, dst_port: dport, proto: proto, pad: (0, 0, 0))
     }
     public static func == (a: bp_flow_key, b: bp_flow_key) -> Bool {
-        a.src_ip == b.src_ip && a.dst_ip == b.dst_ip && a.src_port == b.src_port && a.dst_port == b.dst_port && a.proto == b.proto
+        a.src_ip == b.src_ip && a.dst_ip == b.dst_ip && a.src_port == b.src_port && a.dst_port == b.dst_port
+            && a.proto == b.proto
     }
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(src_ip); hasher.combine(dst_ip); hasher.combine(src_port); hasher.combine(dst_port); hasher.combine(proto)
+        hasher.combine(src_ip)
+        hasher.combine(dst_ip)
+        hasher.combine(src_port)
+        hasher.combine(dst_port)
+        hasher.combine(proto)
     }
 }

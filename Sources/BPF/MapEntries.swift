@@ -26,7 +26,8 @@ where Key.Raw: BitwiseCopyable, Value.Raw: BitwiseCopyable {
     @discardableResult public func delete(_ key: Key) throws -> Bool { try map.delete(key.raw) }
     public func keys() throws -> [Key] { try map.keys().map(Key.init(raw:)) }
     public func entries() throws -> [Key: Value] {
-        Dictionary(try map.entries().map { (Key(raw: $0.key), Value(raw: $0.value)) }, uniquingKeysWith: { first, _ in first })
+        Dictionary(
+            try map.entries().map { (Key(raw: $0.key), Value(raw: $0.value)) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Makes the map hold exactly `wanted`, writing only the entries that differ.
@@ -88,13 +89,16 @@ public struct PortTarget: MapEncodable, Equatable {
     public var directOnly: Bool
 
     public init(ip: IPv4Address, port: UInt16, ifindex: UInt32, restricted: Bool, directOnly: Bool) {
-        (self.ip, self.port, self.ifindex, self.restricted, self.directOnly) = (ip, port, ifindex, restricted, directOnly)
+        (self.ip, self.port, self.ifindex, self.restricted, self.directOnly) = (
+            ip, port, ifindex, restricted, directOnly
+        )
     }
 
     public init(raw: bp_port_target) {
-        self.init(ip: IPv4Address(raw: raw.ip), port: UInt16(bigEndian: raw.port), ifindex: raw.ifindex,
-                  restricted: raw.flags & UInt16(BP_PORT_F_RESTRICTED.rawValue) != 0,
-                  directOnly: raw.flags & UInt16(BP_PORT_F_DIRECT_ONLY.rawValue) != 0)
+        self.init(
+            ip: IPv4Address(raw: raw.ip), port: UInt16(bigEndian: raw.port), ifindex: raw.ifindex,
+            restricted: raw.flags & UInt16(BP_PORT_F_RESTRICTED.rawValue) != 0,
+            directOnly: raw.flags & UInt16(BP_PORT_F_DIRECT_ONLY.rawValue) != 0)
     }
 
     public var raw: bp_port_target {
@@ -113,13 +117,15 @@ public struct AllowKey: MapEncodable, Hashable {
 
     public init(raw: bp_allow_key) {
         let length = Int(raw.prefixlen) - Int(BP_ALLOW_KEY_FIXED_BITS)
-        self.init(port: HostPort(PortProtocol(number: raw.proto), IPv4Address(raw: raw.host_ip), UInt16(bigEndian: raw.port)),
-                  source: IPv4Network(containing: IPv4Address(raw: raw.ip), prefixLength: length))
+        self.init(
+            port: HostPort(PortProtocol(number: raw.proto), IPv4Address(raw: raw.host_ip), UInt16(bigEndian: raw.port)),
+            source: IPv4Network(containing: IPv4Address(raw: raw.ip), prefixLength: length))
     }
 
     public var raw: bp_allow_key {
-        bp_allow_key(prefixlen: UInt32(BP_ALLOW_KEY_FIXED_BITS) + UInt32(source.prefixLength), proto: port.proto.number, pad: 0,
-                     port: port.port.bigEndian, host_ip: port.ip.raw, ip: source.address.raw)
+        bp_allow_key(
+            prefixlen: UInt32(BP_ALLOW_KEY_FIXED_BITS) + UInt32(source.prefixLength), proto: port.proto.number, pad: 0,
+            port: port.port.bigEndian, host_ip: port.ip.raw, ip: source.address.raw)
     }
 }
 
@@ -130,7 +136,9 @@ public struct TargetKey: MapEncodable, Hashable {
     public var proto: UInt8
 
     public init(ip: IPv4Address, port: UInt16, proto: UInt8) { (self.ip, self.port, self.proto) = (ip, port, proto) }
-    public init(raw: bp_target_key) { self.init(ip: IPv4Address(raw: raw.ip), port: UInt16(bigEndian: raw.port), proto: raw.proto) }
+    public init(raw: bp_target_key) {
+        self.init(ip: IPv4Address(raw: raw.ip), port: UInt16(bigEndian: raw.port), proto: raw.proto)
+    }
     public var raw: bp_target_key { bp_target_key(ip: ip.raw, port: port.bigEndian, proto: proto, pad: 0) }
 }
 
@@ -146,12 +154,15 @@ public struct TargetPolicy: MapEncodable, Equatable {
     }
 
     public init(raw: bp_target) {
-        self.init(restricted: raw.flags & UInt16(BP_PORT_F_RESTRICTED.rawValue) != 0, hostIP: IPv4Address(raw: raw.host_ip),
-                  hostPort: UInt16(bigEndian: raw.host_port))
+        self.init(
+            restricted: raw.flags & UInt16(BP_PORT_F_RESTRICTED.rawValue) != 0, hostIP: IPv4Address(raw: raw.host_ip),
+            hostPort: UInt16(bigEndian: raw.host_port))
     }
 
     public var raw: bp_target {
-        bp_target(flags: UInt16(restricted ? BP_PORT_F_RESTRICTED.rawValue : 0), host_port: hostPort.bigEndian, host_ip: hostIP.raw)
+        bp_target(
+            flags: UInt16(restricted ? BP_PORT_F_RESTRICTED.rawValue : 0), host_port: hostPort.bigEndian,
+            host_ip: hostIP.raw)
     }
 }
 
@@ -182,11 +193,14 @@ public struct EndpointPolicy: MapEncodable, Equatable {
     }
 
     public init(raw: bp_endpoint) {
-        self.init(ip: IPv4Address(raw: raw.ip), mac: MACAddress(bytes: raw.macOctets), network: raw.network_id,
-                  flags: Flags(rawValue: raw.flags))
+        self.init(
+            ip: IPv4Address(raw: raw.ip), mac: MACAddress(bytes: raw.macOctets), network: raw.network_id,
+            flags: Flags(rawValue: raw.flags))
     }
 
-    public var raw: bp_endpoint { bp_endpoint(ipv4: ip.octets, mac: mac.bytes, networkID: network, flags: flags.rawValue) }
+    public var raw: bp_endpoint {
+        bp_endpoint(ipv4: ip.octets, mac: mac.bytes, networkID: network, flags: flags.rawValue)
+    }
 }
 
 /// What isolation and direct routing know of a network's subnet (bp_subnets' value).
@@ -210,7 +224,9 @@ public struct SubnetPolicy: MapEncodable, Equatable {
 
 /// bp_subnets' key (an LPM trie).
 extension IPv4Network: MapEncodable {
-    public init(raw: bp_subnet_key) { self.init(containing: IPv4Address(raw: raw.ip), prefixLength: Int(raw.prefixlen)) }
+    public init(raw: bp_subnet_key) {
+        self.init(containing: IPv4Address(raw: raw.ip), prefixLength: Int(raw.prefixlen))
+    }
     public var raw: bp_subnet_key { bp_subnet_key(prefixlen: UInt32(prefixLength), ip: address.raw) }
 }
 
@@ -231,7 +247,7 @@ public enum SocketNamespace: MapEncodable, Equatable {
     public var raw: bp_netns {
         switch self {
         case .host: bp_netns(kind: UInt8(BP_NETNS_HOST.rawValue), pad: (0, 0, 0), ip: 0, ifindex: 0)
-        case let .container(ip, ifindex):
+        case .container(let ip, let ifindex):
             bp_netns(kind: UInt8(BP_NETNS_CONTAINER.rawValue), pad: (0, 0, 0), ip: ip?.raw ?? 0, ifindex: ifindex)
         }
     }
@@ -250,6 +266,7 @@ extension BridgeportMaps {
 
     /// Traffic through each published port, summed over CPUs.
     public func portTraffic() throws -> [HostPort: bp_port_stats] {
-        Dictionary(try portStats.sums().map { (HostPort(raw: $0.key), $0.value) }, uniquingKeysWith: { first, _ in first })
+        Dictionary(
+            try portStats.sums().map { (HostPort(raw: $0.key), $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 }

@@ -34,8 +34,10 @@ public final class TCAttachment: Sendable {
     /// Where the tcx link is pinned, if it is.
     public var pinPath: String? { pin.withLock { $0 } }
 
-    init(mode: TCAttachMode, ifindex: UInt32, direction: TCDirection, linkFD: Int32 = -1,
-         handle: UInt32 = 0, priority: UInt32 = 0, pinPath: String? = nil) {
+    init(
+        mode: TCAttachMode, ifindex: UInt32, direction: TCDirection, linkFD: Int32 = -1,
+        handle: UInt32 = 0, priority: UInt32 = 0, pinPath: String? = nil
+    ) {
         self.mode = mode
         self.ifindex = ifindex
         self.direction = direction
@@ -73,7 +75,7 @@ public final class TCAttachment: Sendable {
         case .tcx:
             if linkFD >= 0 && bpf_link_detach(linkFD) != 0 {
                 let err = Glibc.errno
-                if err != ENOLINK && err != ENOENT { // already detached (device gone)
+                if err != ENOLINK && err != ENOENT {  // already detached (device gone)
                     throw BPFError.detachFailed(what: "tcx link on ifindex \(ifindex) \(direction)", errno: err)
                 }
             }
@@ -81,7 +83,8 @@ public final class TCAttachment: Sendable {
         case .tc:
             let ret = cbpf_tc_detach(Int32(ifindex), direction == .egress ? 1 : 0, handle, priority)
             if ret < 0 && -ret != ENOENT {
-                throw BPFError.detachFailed(what: "tc filter \(handle):\(priority) on ifindex \(ifindex) \(direction)", errno: -ret)
+                throw BPFError.detachFailed(
+                    what: "tc filter \(handle):\(priority) on ifindex \(ifindex) \(direction)", errno: -ret)
             }
         }
     }
@@ -92,12 +95,14 @@ public final class TCAttachment: Sendable {
         switch mode {
         case .tcx:
             if bpf_link_update(linkFD, program.fd, nil) != 0 {
-                throw BPFError.attachFailed(program: program.name, ifindex: ifindex, hook: "tcx \(direction) update", errno: Glibc.errno)
+                throw BPFError.attachFailed(
+                    program: program.name, ifindex: ifindex, hook: "tcx \(direction) update", errno: Glibc.errno)
             }
         case .tc:
             let ret = cbpf_tc_attach(program.fd, Int32(ifindex), direction == .egress ? 1 : 0, handle, priority, 1)
             if ret < 0 {
-                throw BPFError.attachFailed(program: program.name, ifindex: ifindex, hook: "tc \(direction) replace", errno: -ret)
+                throw BPFError.attachFailed(
+                    program: program.name, ifindex: ifindex, hook: "tc \(direction) replace", errno: -ret)
             }
         }
     }
@@ -124,9 +129,10 @@ public final class TCAttachment: Sendable {
             close(fd)
             throw BPFError.detachFailed(what: "\(path) is not a tcx link", errno: ret < 0 ? -ret : EINVAL)
         }
-        return TCAttachment(mode: .tcx, ifindex: info.ifindex,
-                            direction: info.attach_type == UInt32(CBPF_ATTACH_TCX_EGRESS) ? .egress : .ingress,
-                            linkFD: fd, pinPath: path)
+        return TCAttachment(
+            mode: .tcx, ifindex: info.ifindex,
+            direction: info.attach_type == UInt32(CBPF_ATTACH_TCX_EGRESS) ? .egress : .ingress,
+            linkFD: fd, pinPath: path)
     }
 
     /// Detaches the tcx link pinned at `path` and removes the pin. Missing pin: no-op.
@@ -144,8 +150,10 @@ extension BPFProgram {
     ///   `pinPath` if given. Throws `.unsupported` before Linux 6.6: use `.tc` then.
     /// - `.tc`: creates clsact if missing and adds a direct-action cls_bpf filter
     ///   with `handle`/`priority`, replacing one with the same handle/priority.
-    public func attach(ifindex: UInt32, direction: TCDirection, mode: TCAttachMode = .tcx,
-                       pinPath: String? = nil, handle: UInt32 = 1, priority: UInt32 = 1) throws -> TCAttachment {
+    public func attach(
+        ifindex: UInt32, direction: TCDirection, mode: TCAttachMode = .tcx,
+        pinPath: String? = nil, handle: UInt32 = 1, priority: UInt32 = 1
+    ) throws -> TCAttachment {
         let egress: Int32 = direction == .egress ? 1 : 0
         switch mode {
         case .tcx:
@@ -154,8 +162,9 @@ extension BPFProgram {
                 let err = -fd
                 switch err {
                 case EINVAL where !TCAttachment.kernelHasTCX:
-                    throw BPFError.unsupported(feature: "tcx links", errno: err,
-                                               hint: "Linux 6.6 or newer is needed; use attach mode \"tc\" (clsact) instead")
+                    throw BPFError.unsupported(
+                        feature: "tcx links", errno: err,
+                        hint: "Linux 6.6 or newer is needed; use attach mode \"tc\" (clsact) instead")
                 case EPERM, EACCES:
                     throw BPFError.permissionDenied(operation: "attach \(name) to ifindex \(ifindex)", errno: err)
                 default:
@@ -177,7 +186,8 @@ extension BPFProgram {
                 if err == EPERM || err == EACCES {
                     throw BPFError.permissionDenied(operation: "attach \(name) to ifindex \(ifindex)", errno: err)
                 }
-                throw BPFError.attachFailed(program: name, ifindex: ifindex, hook: "tc \(direction) (clsact)", errno: err)
+                throw BPFError.attachFailed(
+                    program: name, ifindex: ifindex, hook: "tc \(direction) (clsact)", errno: err)
             }
             return TCAttachment(mode: .tc, ifindex: ifindex, direction: direction, handle: handle, priority: priority)
         }

@@ -86,13 +86,16 @@ public final class EtcdClient: Sendable {
     }
 
     public func put(_ key: String, _ value: Data, lease: Int64? = nil) async throws {
-        _ = try await call("/v3/kv/put", WirePutRequest(key: WireBytes(key), value: WireBytes(value), lease: lease.map(WireInt64.init)))
+        _ = try await call(
+            "/v3/kv/put", WirePutRequest(key: WireBytes(key), value: WireBytes(value), lease: lease.map(WireInt64.init))
+        )
     }
 
     /// Atomically creates key only if it does not exist (txn: compare CREATE revision == 0 on key, success put).
     /// Returns false when it already existed.
     public func create(_ key: String, _ value: Data, lease: Int64? = nil) async throws -> Bool {
-        let request = WireTxnRequest.create(key: WireBytes(key), value: WireBytes(value), lease: lease.map(WireInt64.init))
+        let request = WireTxnRequest.create(
+            key: WireBytes(key), value: WireBytes(value), lease: lease.map(WireInt64.init))
         return try EtcdWire.txnSucceeded(await call("/v3/kv/txn", request))
     }
 
@@ -102,7 +105,8 @@ public final class EtcdClient: Sendable {
     }
 
     public func delete(prefix: String) async throws {
-        let request = WireDeleteRangeRequest(key: WireBytes(prefix), rangeEnd: WireBytes(prefixRangeEnd(Array(prefix.utf8))))
+        let request = WireDeleteRangeRequest(
+            key: WireBytes(prefix), rangeEnd: WireBytes(prefixRangeEnd(Array(prefix.utf8))))
         _ = try await call("/v3/kv/deleterange", request)
     }
 
@@ -117,7 +121,8 @@ public final class EtcdClient: Sendable {
     /// Returns the remaining TTL in seconds.
     public func keepAlive(lease: Int64) async throws -> Int64 {
         // A streaming endpoint: the request body holds one message, so etcd answers one line and ends.
-        try EtcdWire.keepAliveTTL(await call("/v3/lease/keepalive", WireLeaseRequest(id: WireInt64(lease))), lease: lease)
+        try EtcdWire.keepAliveTTL(
+            await call("/v3/lease/keepalive", WireLeaseRequest(id: WireInt64(lease))), lease: lease)
     }
 
     /// Revokes the lease and so deletes its keys. A lease that is already gone is not an error: its keys are gone too.
@@ -156,15 +161,18 @@ public final class EtcdClient: Sendable {
         into continuation: AsyncThrowingStream<[EtcdWatchEvent], Error>.Continuation
     ) async throws {
         let path = "/v3/watch"
-        let body = WireWatchRequest(createRequest: .init(
-            key: WireBytes(prefix),
-            rangeEnd: WireBytes(prefixRangeEnd(Array(prefix.utf8))),
-            startRevision: WireInt64(revision)
-        ))
-        let response = try await streams.execute(request(path, body), timeout: .seconds(Self.callTimeout), logger: httpLogger)
+        let body = WireWatchRequest(
+            createRequest: .init(
+                key: WireBytes(prefix),
+                rangeEnd: WireBytes(prefixRangeEnd(Array(prefix.utf8))),
+                startRevision: WireInt64(revision)
+            ))
+        let response = try await streams.execute(
+            request(path, body), timeout: .seconds(Self.callTimeout), logger: httpLogger)
         guard response.status == .ok else {
             let answer = try await response.body.collect(upTo: Self.answerLimit)
-            throw EtcdWire.statusError(httpStatus: Int(response.status.code), body: Data(answer.readableBytesView), path: path)
+            throw EtcdWire.statusError(
+                httpStatus: Int(response.status.code), body: Data(answer.readableBytesView), path: path)
         }
         logger.debug("watching", metadata: ["prefix": "\(prefix)", "from": "\(revision)"])
 
@@ -175,11 +183,12 @@ public final class EtcdClient: Sendable {
                 message = try EtcdWire.watchMessage(line)
             } catch let EtcdError.status(code, message) {
                 // The gateway lost its stream to etcd, mostly because etcd is stopping (code 14 or 1, it varies).
-                throw EtcdError.unreachable(endpoint: "\(endpoint)", reason: "the watch stream broke (error \(code): \(message))")
+                throw EtcdError.unreachable(
+                    endpoint: "\(endpoint)", reason: "the watch stream broke (error \(code): \(message))")
             }
             switch message {
             case .created, .progress: break
-            case let .events(events): continuation.yield(events)
+            case .events(let events): continuation.yield(events)
             }
         }
         // etcd keeps the HTTP stream open after it cancels a watch: the throw from handle() is what ends it,
@@ -207,7 +216,8 @@ public final class EtcdClient: Sendable {
     private func call(_ path: String, _ body: some Encodable) async throws -> Data {
         logger.trace("call", metadata: ["path": "\(path)"])
         do {
-            let response = try await calls.execute(request(path, body), timeout: .seconds(Self.callTimeout), logger: httpLogger)
+            let response = try await calls.execute(
+                request(path, body), timeout: .seconds(Self.callTimeout), logger: httpLogger)
             let answer = Data(try await response.body.collect(upTo: Self.answerLimit).readableBytesView)
             guard response.status == .ok else {
                 throw EtcdWire.statusError(httpStatus: Int(response.status.code), body: answer, path: path)

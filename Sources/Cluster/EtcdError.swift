@@ -18,19 +18,19 @@ public enum EtcdError: Error, CustomStringConvertible, Sendable, Equatable {
 
     public var description: String {
         switch self {
-        case let .invalidEndpoint(text, reason):
+        case .invalidEndpoint(let text, let reason):
             "invalid etcd endpoint \"\(text)\": \(reason) (expected etcd://HOST:PORT or http://HOST:PORT)"
-        case let .unreachable(endpoint, reason):
+        case .unreachable(let endpoint, let reason):
             "cannot reach etcd at \(endpoint): \(reason); check that etcd runs there and listens for clients on that address (--listen-client-urls)"
-        case let .status(code, message):
+        case .status(let code, let message):
             "etcd answered error \(code): \(message)"
-        case let .badAnswer(detail):
+        case .badAnswer(let detail):
             "unexpected answer from etcd: \(detail); is the endpoint the client URL of etcd 3.4 or later?"
-        case let .leaseExpired(lease):
+        case .leaseExpired(let lease):
             "etcd lease \(String(lease, radix: 16)) has expired or was revoked; grant a new lease and write its keys again"
-        case let .watchCanceled(reason):
+        case .watchCanceled(let reason):
             "etcd canceled the watch: \(reason); list the prefix again and watch from the revision of that list"
-        case let .compacted(revision):
+        case .compacted(let revision):
             "etcd has compacted the history the watch needs (oldest revision left: \(revision)); list the prefix again and watch from the revision of that list"
         }
     }

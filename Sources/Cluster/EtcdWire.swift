@@ -45,10 +45,13 @@ struct EtcdEndpoint: Hashable, Sendable, CustomStringConvertible {
             }
         } else {
             let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count <= 2 else { throw invalid("put an IPv6 address in brackets, as in etcd://[fd00::1]:2379") }
+            guard parts.count <= 2 else {
+                throw invalid("put an IPv6 address in brackets, as in etcd://[fd00::1]:2379")
+            }
             host = String(parts[0])
             portText = parts.count == 2 ? parts[1] : nil
-            guard host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") }) else {
+            guard host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") })
+            else {
                 throw invalid("\"\(host)\" is not a host name or address")
             }
         }
@@ -212,7 +215,8 @@ struct WireStreamError: Decodable {
     var message: String
 
     enum CodingKeys: String, CodingKey {
-        case grpcCode = "grpc_code", code, message
+        case grpcCode = "grpc_code"
+        case code, message
     }
 
     init(from decoder: Decoder) throws {
@@ -221,7 +225,9 @@ struct WireStreamError: Decodable {
             return
         }
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        code = try container.decodeIfPresent(Int.self, forKey: .grpcCode) ?? container.decodeIfPresent(Int.self, forKey: .code)
+        code =
+            try container.decodeIfPresent(Int.self, forKey: .grpcCode)
+            ?? container.decodeIfPresent(Int.self, forKey: .code)
         message = try container.decodeIfPresent(String.self, forKey: .message) ?? "no message"
     }
 }
@@ -309,7 +315,9 @@ struct WireLeaseGrantResponse: Decodable {
     var error: String?
 
     enum CodingKeys: String, CodingKey {
-        case id = "ID", ttl = "TTL", error
+        case id = "ID"
+        case ttl = "TTL"
+        case error
     }
 }
 
@@ -328,7 +336,8 @@ struct WireLeaseKeepAliveResponse: Decodable {
     var ttl: WireInt64?
 
     enum CodingKeys: String, CodingKey {
-        case id = "ID", ttl = "TTL"
+        case id = "ID"
+        case ttl = "TTL"
     }
 }
 
@@ -448,11 +457,14 @@ enum EtcdWire {
     static func watchMessage<Line: Collection>(_ line: Line) throws -> WatchMessage where Line.Element == UInt8 {
         let message = try decode(WireStreamLine<WireWatchResponse>.self, from: Data(line))
         if let error = message.error { throw EtcdError.status(code: error.code ?? 0, message: error.message) }
-        guard let result = message.result else { throw EtcdError.badAnswer("a watch message without a result: \(snippet(Data(line)))") }
+        guard let result = message.result else {
+            throw EtcdError.badAnswer("a watch message without a result: \(snippet(Data(line)))")
+        }
         // A compacted watch comes with canceled too: compaction is the more useful reason.
         if let revision = result.compactRevision?.value, revision > 0 { throw EtcdError.compacted(revision: revision) }
         if result.canceled == true {
-            throw EtcdError.watchCanceled(reason: result.cancelReason.flatMap { $0.isEmpty ? nil : $0 } ?? "no reason given")
+            throw EtcdError.watchCanceled(
+                reason: result.cancelReason.flatMap { $0.isEmpty ? nil : $0 } ?? "no reason given")
         }
         let events = try (result.events ?? []).map { event -> EtcdWatchEvent in
             guard let kv = try event.kv?.model() else { throw EtcdError.badAnswer("a watch event without a key-value") }

@@ -63,8 +63,9 @@ enum APIRoutes {
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
         let data = (try? APICoding.encoder.encode(value)) ?? Data("null".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
@@ -78,9 +79,10 @@ extension RouterMethods {
     ) -> Self {
         on(RouterPath(route.pattern), method: route.method.http) { request, context in
             let parameters = Parameters(encoded: try Parameters.names.map { try context.parameters.require($0) })
-            let body = if let none = NoContent() as? Body { none } else {
-                try await request.decode(as: Body.self, context: context)
-            }
+            let body =
+                if let none = NoContent() as? Body { none } else {
+                    try await request.decode(as: Body.self, context: context)
+                }
             let items = request.uri.queryParameters
             let query = APIQuery { items[Substring($0)].map(String.init) }
             return APIRoutes.json(try await handler(parameters, body, query), status: status)
@@ -145,7 +147,7 @@ extension ModelError: APIError {
         switch self {
         case .networkNotFound, .containerNotFound: .notFound
         case .networkExists, .containerExists, .addressInUse, .networkHasEndpoints, .alreadyConnected, .portAllocated,
-             .poolOverlap:
+            .poolOverlap:
             .conflict
         case .predefinedNetwork: .forbidden
         case .hostPortUnavailable: .internalServerError
@@ -165,8 +167,11 @@ struct UnexpectedError: APIError {
 struct UnexpectedErrorMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as any HTTPResponseError {

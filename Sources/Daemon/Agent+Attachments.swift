@@ -13,7 +13,11 @@ extension Agent {
         var undo = Undo()
         defer { undo.run() }
         undo.add {
-            if let previous { try? self.store.save(attachment: previous) } else { try? self.store.delete(attachment: attachment.id) }
+            if let previous {
+                try? self.store.save(attachment: previous)
+            } else {
+                try? self.store.delete(attachment: attachment.id)
+            }
         }
         if let previous, previous.hostInterface != attachment.hostInterface {
             datapath.unequip(previous)
@@ -39,8 +43,12 @@ extension Agent {
         try datapath.syncSubnets(registry)
         try datapath.syncPorts(registry)
         undo.cancel()
-        logger.info("attachment equipped", metadata: ["container": "\(attachment.containerID)", "interface": "\(attachment.hostInterface)",
-                                                     "ports": "\(attachment.ports.count)"])
+        logger.info(
+            "attachment equipped",
+            metadata: [
+                "container": "\(attachment.containerID)", "interface": "\(attachment.hostInterface)",
+                "ports": "\(attachment.ports.count)",
+            ])
         return attachment
     }
 
@@ -73,7 +81,8 @@ extension Agent {
         if !registry.attachments.contains(where: { $0.namespace == attachment.namespace }) {
             datapath.unregister(containerNamespace: attachment.namespace)
         }
-        logger.info("attachment removed", metadata: ["container": "\(containerID)", "interface": "\(attachment.hostInterface)"])
+        logger.info(
+            "attachment removed", metadata: ["container": "\(containerID)", "interface": "\(attachment.hostInterface)"])
     }
 
     /// Lets the attachment's namespace reach published ports at the host's addresses. It is
@@ -98,7 +107,8 @@ extension Agent {
         var repairs: [String] = []
         for attachment in registry.attachments {
             if datapath.linkExists(attachment.hostInterface) {
-                try datapath.equip(attachment, network: attachment.networkID.flatMap { id in registry.networks.first { $0.id == id } })
+                try datapath.equip(
+                    attachment, network: attachment.networkID.flatMap { id in registry.networks.first { $0.id == id } })
             } else {
                 try store.delete(attachment: attachment.id)
                 registry.attachments.removeAll { $0.id == attachment.id }
@@ -121,34 +131,48 @@ extension Agent {
         var undo = Undo()
         defer { undo.run() }
         if registry.networks.first(where: { $0.name == request.network }) == nil {
-            let planned = try registry.planNetwork(NetworkRequest(name: request.network, subnet: request.subnet), id: randomID(), now: Date(),
-                                                   hostPrefixes: try datapath.hostPrefixes())
+            let planned = try registry.planNetwork(
+                NetworkRequest(name: request.network, subnet: request.subnet), id: randomID(), now: Date(),
+                hostPrefixes: try datapath.hostPrefixes())
             try addNetwork(planned)
             // The network made for this ADD goes if the ADD fails.
-            undo.add { if let made = self.registry.networks.first(where: { $0.id == planned.id }) { self.forgetNetwork(made) } }
+            undo.add {
+                if let made = self.registry.networks.first(where: { $0.id == planned.id }) { self.forgetNetwork(made) }
+            }
         }
         let network = try registry.network(request.network)
-        guard network.driver == .bridge, let subnet = network.subnet, let gateway = network.gateway, let bridge = network.bridgeName else {
-            throw ModelError.invalidOption("--driver \(network.driver)", "network \(network.name) is not a bridge network: the CNI plugin needs one")
+        guard network.driver == .bridge, let subnet = network.subnet, let gateway = network.gateway,
+            let bridge = network.bridgeName
+        else {
+            throw ModelError.invalidOption(
+                "--driver \(network.driver)",
+                "network \(network.name) is not a bridge network: the CNI plugin needs one")
         }
         let id = request.containerID + "/" + request.interface
         if let existing = registry.attachments.first(where: { $0.id == id }) {
             undo.cancel()
-            return MainAttachment(attachment: existing, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength)
+            return MainAttachment(
+                attachment: existing, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength)
         }
         let ip = try IPAM.allocate(in: network, used: registry.addressesInUse(network: network.id))
-        var attachment = try registry.planAttachment(AttachmentRequest(
-            containerID: request.containerID, interface: request.interface, network: network.name, namespace: request.namespace,
-            hostInterface: vethName(id), ip: ip.description, mac: MACAddress(derivedFrom: ip).description, ports: request.ports))
+        var attachment = try registry.planAttachment(
+            AttachmentRequest(
+                containerID: request.containerID, interface: request.interface, network: network.name,
+                namespace: request.namespace,
+                hostInterface: vethName(id), ip: ip.description, mac: MACAddress(derivedFrom: ip).description,
+                ports: request.ports))
         attachment.networkID = network.id
-        let endpoint = Endpoint(containerID: request.containerID, networkID: network.id, ip: ip, mac: attachment.mac,
-                                hostInterface: attachment.hostInterface, containerInterface: request.interface, order: 0)
+        let endpoint = Endpoint(
+            containerID: request.containerID, networkID: network.id, ip: ip, mac: attachment.mac,
+            hostInterface: attachment.hostInterface, containerInterface: request.interface, order: 0)
         try store.save(attachment: attachment)
         undo.add { [attachment] in try? self.store.delete(attachment: attachment.id) }
         undo.add { self.datapath.detach(endpoint, namespace: request.namespace) }
         try datapath.attach(endpoint, network: network, namespace: request.namespace)
         registerForHairpin(attachment, undo: &undo)
-        if !network.internal { try datapath.setDefaultRoute(namespace: request.namespace, via: gateway, device: request.interface) }
+        if !network.internal {
+            try datapath.setDefaultRoute(namespace: request.namespace, via: gateway, device: request.interface)
+        }
         registry.attachments.append(attachment)
         undo.add { [attachment] in
             self.registry.attachments.removeAll { $0.id == attachment.id }
@@ -156,7 +180,10 @@ extension Agent {
         }
         try datapath.syncPorts(registry)
         undo.cancel()
-        logger.info("attachment made", metadata: ["container": "\(request.containerID)", "network": "\(network.name)", "address": "\(ip)"])
-        return MainAttachment(attachment: attachment, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength)
+        logger.info(
+            "attachment made",
+            metadata: ["container": "\(request.containerID)", "network": "\(network.name)", "address": "\(ip)"])
+        return MainAttachment(
+            attachment: attachment, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength)
     }
 }

@@ -7,7 +7,8 @@ import Model
 /// the other hosts write there. Everything that touches etcd happens before (or after)
 /// the synchronous part of a change, so a change still applies here all at once.
 extension Agent {
-    static let noCluster = "overlay networks span hosts: start the agent with --cluster-store etcd://HOST:PORT --advertise-address IP"
+    static let noCluster =
+        "overlay networks span hosts: start the agent with --cluster-store etcd://HOST:PORT --advertise-address IP"
 
     // MARK: Changes made here
 
@@ -18,9 +19,10 @@ extension Agent {
             let existing = try await cluster.networks()
             if existing.contains(where: { $0.name == request.name }) { throw ModelError.networkExists(request.name) }
             let elsewhere = existing.filter { other in !registry.networks.contains { $0.id == other.id } }
-            let network = try registry.planNetwork(request, id: randomID(), now: Date(), hostPrefixes: try datapath.hostPrefixes(),
-                                                   vni: cluster.freeVNI(among: existing),
-                                                   otherSubnets: elsewhere.compactMap { n in n.subnet.map { (n.name, $0) } })
+            let network = try registry.planNetwork(
+                request, id: randomID(), now: Date(), hostPrefixes: try datapath.hostPrefixes(),
+                vni: cluster.freeVNI(among: existing),
+                otherSubnets: elsewhere.compactMap { n in n.subnet.map { (n.name, $0) } })
             guard try await cluster.publish(network) else { continue }
             do {
                 try addNetwork(network)
@@ -39,19 +41,23 @@ extension Agent {
         guard let cluster else { throw AgentError.cluster(Agent.noCluster) }
         let attached = try await cluster.endpoints(of: network).filter { $0.host != cluster.host }
         guard attached.isEmpty else {
-            throw ModelError.networkHasEndpoints(network.name, attached.map { "\($0.containerName) on \($0.host)" }.sorted())
+            throw ModelError.networkHasEndpoints(
+                network.name, attached.map { "\($0.containerName) on \($0.host)" }.sorted())
         }
         try await cluster.unpublish(network)
     }
 
     /// An address of an overlay network for a container, from the cluster store (nil
     /// for other drivers, whose addresses are this host's alone).
-    func reserveOverlayAddress(on network: Network, requested: String?, containerID: String, name: String) async throws -> IPv4Address? {
+    func reserveOverlayAddress(
+        on network: Network, requested: String?, containerID: String, name: String
+    ) async throws -> IPv4Address? {
         guard network.driver == .overlay else { return nil }
         guard let cluster else { throw AgentError.cluster(Agent.noCluster) }
         let asked = try registry.requestedAddress(requested, on: network)
         let local = Set(registry.endpoints(inNetwork: network.id).compactMap(\.ip))
-        return try await cluster.reserve(in: network, requested: asked, containerID: containerID, containerName: name, alsoUsed: local)
+        return try await cluster.reserve(
+            in: network, requested: asked, containerID: containerID, containerName: name, alsoUsed: local)
     }
 
     func releaseOverlayAddresses(_ endpoints: [Endpoint]) async {
@@ -75,10 +81,14 @@ extension Agent {
     func announceLocalEndpoints() async -> [String] {
         guard let cluster else { return [] }
         let overlays = Set(registry.networks.filter { $0.driver == .overlay }.map(\.id))
-        let local = registry.endpoints.filter { overlays.contains($0.networkID) }.compactMap { endpoint -> ClusterEndpoint? in
-            guard let ip = endpoint.ip, let mac = endpoint.mac, let container = try? registry.container(endpoint.containerID) else { return nil }
-            return ClusterEndpoint(networkID: endpoint.networkID, ip: ip, mac: mac, containerID: container.id,
-                                   containerName: container.name, host: cluster.host)
+        let local = registry.endpoints.filter { overlays.contains($0.networkID) }.compactMap {
+            endpoint -> ClusterEndpoint? in
+            guard let ip = endpoint.ip, let mac = endpoint.mac,
+                let container = try? registry.container(endpoint.containerID)
+            else { return nil }
+            return ClusterEndpoint(
+                networkID: endpoint.networkID, ip: ip, mac: mac, containerID: container.id,
+                containerName: container.name, host: cluster.host)
         }
         return await cluster.announce(local)
     }
@@ -102,7 +112,9 @@ extension Agent {
         for network in registry.networks where network.driver == .overlay {
             let keep = Set(remote.values.filter { $0.networkID == network.id }.map(\.ip))
             for ip in datapath.removeStaleRemoteEndpoints(network: network, keeping: keep) {
-                logger.info("removed the entry of a gone overlay container", metadata: ["network": "\(network.name)", "address": "\(ip)"])
+                logger.info(
+                    "removed the entry of a gone overlay container",
+                    metadata: ["network": "\(network.name)", "address": "\(ip)"])
             }
         }
     }
@@ -111,19 +123,24 @@ extension Agent {
         guard let cluster else { return }
         for event in events {
             switch event {
-            case let .put(value) where ClusterStore.host(key: value.key) != nil:
+            case .put(let value) where ClusterStore.host(key: value.key) != nil:
                 setClusterHosts(clusterHosts.union(ClusterStore.host(key: value.key).map { [$0] } ?? []))
-            case let .delete(key, _) where ClusterStore.host(key: key) != nil:
-                setClusterHosts(clusterHosts.subtracting(ClusterStore.host(key: key).map { [$0] } ?? []).union([cluster.host]))
-            case let .put(value) where value.key.hasPrefix(ClusterStore.networks):
-                if let network = try? ModelJSON.decoder.decode(Network.self, from: value.value) { adoptClusterNetwork(network) }
-            case let .put(value) where value.key.hasPrefix(ClusterStore.endpoints):
-                if let endpoint = try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: value.value), endpoint.host != cluster.host {
+            case .delete(let key, _) where ClusterStore.host(key: key) != nil:
+                setClusterHosts(
+                    clusterHosts.subtracting(ClusterStore.host(key: key).map { [$0] } ?? []).union([cluster.host]))
+            case .put(let value) where value.key.hasPrefix(ClusterStore.networks):
+                if let network = try? ModelJSON.decoder.decode(Network.self, from: value.value) {
+                    adoptClusterNetwork(network)
+                }
+            case .put(let value) where value.key.hasPrefix(ClusterStore.endpoints):
+                if let endpoint = try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: value.value),
+                    endpoint.host != cluster.host
+                {
                     addRemoteEndpoint(value.key, endpoint)
                 }
-            case let .delete(key, _) where key.hasPrefix(ClusterStore.networks):
+            case .delete(let key, _) where key.hasPrefix(ClusterStore.networks):
                 forgetClusterNetwork(named: String(key.dropFirst(ClusterStore.networks.count)))
-            case let .delete(key, _) where key.hasPrefix(ClusterStore.endpoints):
+            case .delete(let key, _) where key.hasPrefix(ClusterStore.endpoints):
                 removeRemoteEndpoint(key)
             default:
                 break
@@ -146,7 +163,9 @@ extension Agent {
     private func adoptClusterNetwork(_ network: Network) {
         guard network.driver == .overlay, !registry.networks.contains(where: { $0.id == network.id }) else { return }
         if registry.networks.contains(where: { $0.name == network.name }) {
-            logger.error("overlay network \(network.name) of the cluster has the name of a network of this host: it is not joined here")
+            logger.error(
+                "overlay network \(network.name) of the cluster has the name of a network of this host: it is not joined here"
+            )
             return
         }
         do {
@@ -167,7 +186,9 @@ extension Agent {
     }
 
     private func programRemoteEndpoints(of network: Network) {
-        for (key, endpoint) in remoteEndpoints where endpoint.networkID == network.id { addRemoteEndpoint(key, endpoint) }
+        for (key, endpoint) in remoteEndpoints where endpoint.networkID == network.id {
+            addRemoteEndpoint(key, endpoint)
+        }
     }
 
     /// Another host's container: its address answers ARP on our VXLAN device, and its
@@ -189,6 +210,8 @@ extension Agent {
         guard let network = registry.networks.first(where: { $0.id == endpoint.networkID }) else { return }
         datapath.removeRemoteEndpoint(network: network, ip: endpoint.ip, mac: endpoint.mac, host: endpoint.host)
         refreshPeersSoon(networks: [network.id])
-        logger.info("overlay container of another host gone", metadata: ["container": "\(endpoint.containerName)", "host": "\(endpoint.host)"])
+        logger.info(
+            "overlay container of another host gone",
+            metadata: ["container": "\(endpoint.containerName)", "host": "\(endpoint.host)"])
     }
 }

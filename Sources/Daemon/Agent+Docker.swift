@@ -12,26 +12,34 @@ extension Agent {
 
     func dockerCreateNetwork(id: String, pool: String, gateway: String?, options: [String: String]) throws {
         guard !registry.networks.contains(where: { $0.id == id }) else { return }
-        let request = NetworkRequest(name: Agent.dockerNetworkName(id), driver: "bridge", subnet: pool,
-                                     gateway: gateway.map { String($0.split(separator: "/")[0]) }, options: options)
-        try addNetwork(try registry.planNetwork(request, id: id, now: Date(), hostPrefixes: try datapath.hostPrefixes()))
+        let request = NetworkRequest(
+            name: Agent.dockerNetworkName(id), driver: "bridge", subnet: pool,
+            gateway: gateway.map { String($0.split(separator: "/")[0]) }, options: options)
+        try addNetwork(
+            try registry.planNetwork(request, id: id, now: Date(), hostPrefixes: try datapath.hostPrefixes()))
     }
 
     func dockerDeleteNetwork(id: String) throws {
-        guard let network = registry.networks.first(where: { $0.id == id }) else { throw AgentError.dataplane("no network \(id)") }
+        guard let network = registry.networks.first(where: { $0.id == id }) else {
+            throw AgentError.dataplane("no network \(id)")
+        }
         if let joined = registry.attachments.first(where: { $0.networkID == id }) {
             throw ModelError.networkHasEndpoints(network.name, [joined.containerID])
         }
         try dropNetwork(try registry.planRemoveNetwork(id))
-        for pending in dockerEndpoints.values where pending.networkID == id { try dockerDeleteEndpoint(endpoint: pending.id) }
+        for pending in dockerEndpoints.values where pending.networkID == id {
+            try dockerDeleteEndpoint(endpoint: pending.id)
+        }
     }
 
     /// Records the address Docker gave; returns the MAC when Docker gave none.
-    func dockerCreateEndpoint(network id: String, endpoint: String, address: String, mac: String?) throws -> MACAddress? {
+    func dockerCreateEndpoint(network id: String, endpoint: String, address: String, mac: String?) throws -> MACAddress?
+    {
         guard let network = registry.networks.first(where: { $0.id == id }), let subnet = network.subnet else {
             throw AgentError.dataplane("no network \(id)")
         }
-        guard let ip = IPv4Address(address.split(separator: "/").first ?? ""), subnet.hostRange.contains(ip.value) else {
+        guard let ip = IPv4Address(address.split(separator: "/").first ?? ""), subnet.hostRange.contains(ip.value)
+        else {
             throw ModelError.invalidIP(address, "the endpoint's address must be a host address of \(subnet)")
         }
         let given = mac.flatMap { $0.isEmpty ? nil : MACAddress($0) }
@@ -48,18 +56,23 @@ extension Agent {
 
     /// Makes the veth pair and equips it; returns the container side's name for dockerd
     /// to move into the sandbox, and the gateway.
-    func dockerJoin(network id: String, endpoint: String, sandbox: String) throws -> (source: String, gateway: IPv4Address?) {
+    func dockerJoin(
+        network id: String, endpoint: String, sandbox: String
+    ) throws -> (source: String, gateway: IPv4Address?) {
         guard let pending = dockerEndpoints[endpoint], pending.networkID == id,
-              let network = registry.networks.first(where: { $0.id == id }) else {
+            let network = registry.networks.first(where: { $0.id == id })
+        else {
             throw AgentError.attachmentNotFound("\(endpoint) of network \(id)")
         }
         let suffix = String(endpoint.prefix(7))
-        var attachment = Attachment(containerID: endpoint, interface: "eth0", network: network.name, namespace: sandbox,
-                                    hostInterface: "veth" + suffix, ip: pending.ip, mac: pending.mac, ports: [], networkID: id)
+        var attachment = Attachment(
+            containerID: endpoint, interface: "eth0", network: network.name, namespace: sandbox,
+            hostInterface: "veth" + suffix, ip: pending.ip, mac: pending.mac, ports: [], networkID: id)
         attachment.runtime = .docker
         let peer = "tmp" + suffix
-        try datapath.addDockerVeth(hostSide: attachment.hostInterface, peer: peer, mac: pending.mac, network: network,
-                                    alias: LinkAlias.prefix + attachment.id)
+        try datapath.addDockerVeth(
+            hostSide: attachment.hostInterface, peer: peer, mac: pending.mac, network: network,
+            alias: LinkAlias.prefix + attachment.id)
         var undo = Undo()
         defer { undo.run() }
         undo.add { self.datapath.unequip(attachment) }
@@ -79,16 +92,22 @@ extension Agent {
         Task {
             for _ in 0..<600 {
                 guard let current = self.registry.attachments.first(where: { $0.id == attachment.id }) else { return }
-                if (try? self.datapath.register(containerNamespace: current.namespace, source: self.socketSource(current))) != nil { return }
+                if (try? self.datapath.register(
+                    containerNamespace: current.namespace, source: self.socketSource(current))) != nil
+                {
+                    return
+                }
                 try? await Task.sleep(for: .milliseconds(100))
             }
-            self.logger.warning("the sandbox never appeared: its connections to published ports at the host's addresses won't be translated",
-                                metadata: ["sandbox": "\(attachment.namespace)"])
+            self.logger.warning(
+                "the sandbox never appeared: its connections to published ports at the host's addresses won't be translated",
+                metadata: ["sandbox": "\(attachment.namespace)"])
         }
     }
 
     func dockerLeave(endpoint: String) throws {
-        guard let attachment = registry.attachments.first(where: { $0.containerID == endpoint && $0.networkID != nil }) else {
+        guard let attachment = registry.attachments.first(where: { $0.containerID == endpoint && $0.networkID != nil })
+        else {
             throw AgentError.attachmentNotFound(endpoint)
         }
         try detachAttachment(attachment.containerID, attachment.interface)
@@ -96,11 +115,13 @@ extension Agent {
 
     /// Publishes Docker's port bindings (a host port of 0 or a range: the first free one).
     func dockerPublish(endpoint: String, bindings: [PortRequest]) throws {
-        guard var attachment = registry.attachments.first(where: { $0.containerID == endpoint && $0.networkID != nil }) else {
+        guard var attachment = registry.attachments.first(where: { $0.containerID == endpoint && $0.networkID != nil })
+        else {
             throw AgentError.attachmentNotFound(endpoint)
         }
         let previous = attachment
-        attachment.ports = try registry.allocatePorts(bindings, portInUse: datapath.hostPortInUse, exceptAttachment: attachment.id)
+        attachment.ports = try registry.allocatePorts(
+            bindings, portInUse: datapath.hostPortInUse, exceptAttachment: attachment.id)
         try store.save(attachment: attachment)
         var undo = Undo()
         defer { undo.run() }

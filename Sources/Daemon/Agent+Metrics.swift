@@ -16,7 +16,8 @@ extension Agent {
     }
 
     func scrapeState() -> ScrapeState {
-        ScrapeState(registry: registry, running: Set(registry.containers.filter { runtime.status($0) == .running }.map(\.id)))
+        ScrapeState(
+            registry: registry, running: Set(registry.containers.filter { runtime.status($0) == .running }.map(\.id)))
     }
 
     /// Reads the counter maps on NIO's thread pool: the reads are system calls, which
@@ -56,12 +57,14 @@ extension Agent {
         if let table = datapath.flows {
             let report = flowCollector?.latest
             let counters = try await NIOThreadPool.singleton.runIfActive { try table.counters() }
-            input.flows = FlowStatistics(capacity: table.capacity, census: report?.pass.census,
-                                         counters: counters, lastPassSeconds: report?.seconds)
+            input.flows = FlowStatistics(
+                capacity: table.capacity, census: report?.pass.census,
+                counters: counters, lastPassSeconds: report?.seconds)
         }
         var families = Exporter.families(input)
-        var scrape = MetricFamily(name: "bridgeport_scrape_duration_seconds", help: "Time this scrape took to read the counters.",
-                                  kind: .gauge)
+        var scrape = MetricFamily(
+            name: "bridgeport_scrape_duration_seconds", help: "Time this scrape took to read the counters.",
+            kind: .gauge)
         let elapsed = ContinuousClock.now - started
         scrape.add([], seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         families.append(scrape)

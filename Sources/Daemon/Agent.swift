@@ -45,23 +45,30 @@ public actor Agent {
     }
 
     public init(configuration: AgentConfiguration, logger: Logger) throws {
-        try self.init(configuration: configuration, datapath: try KernelDatapath(configuration: configuration.datapath, logger: logger),
-                      logger: logger)
+        try self.init(
+            configuration: configuration,
+            datapath: try KernelDatapath(configuration: configuration.datapath, logger: logger),
+            logger: logger)
     }
 
     init(configuration: AgentConfiguration, datapath: any Datapath, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         for directory in ["", "/netns", "/containers"] {
-            try FileManager.default.createDirectory(atPath: configuration.stateDirectory + directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: configuration.stateDirectory + directory, withIntermediateDirectories: true)
         }
         store = try Store(path: configuration.databasePath)
         self.datapath = datapath
-        flowCollector = datapath.flows.map { FlowCollector(table: $0, timeouts: configuration.flowTimeouts, logger: logger) }
+        flowCollector = datapath.flows.map {
+            FlowCollector(table: $0, timeouts: configuration.flowTimeouts, logger: logger)
+        }
         runtime = Runtime(configuration: configuration)
         registry = try store.load()
         dockerEndpoints = try store.dockerEndpoints()
-        cluster = try configuration.clusterStore.map { _ in try ClusterStore(configuration: configuration, logger: logger) }
+        cluster = try configuration.clusterStore.map { _ in
+            try ClusterStore(configuration: configuration, logger: logger)
+        }
     }
 
     // MARK: Start-up
@@ -75,7 +82,9 @@ public actor Agent {
             registry.networks = try Registry.predefinedNetworks(now: Date(), hostPrefixes: try datapath.hostPrefixes())
             _ = try registry.numberNetworks()
             try store.insert(networks: registry.networks)
-            repairs.append("created the predefined networks bridge (\(registry.networks[0].subnet!) on \(Network.defaultBridgeName)), host and none")
+            repairs.append(
+                "created the predefined networks bridge (\(registry.networks[0].subnet!) on \(Network.defaultBridgeName)), host and none"
+            )
         }
         for network in try registry.numberNetworks() {
             try store.update(network: network)
@@ -94,7 +103,9 @@ public actor Agent {
         try datapath.refreshHostAddresses()
         try datapath.syncSubnets(registry)
         for link in try datapath.attachUplinks() { uplinks[UInt32(link.index)] = link.name }
-        logger.info("published ports answer on the uplinks", metadata: ["uplinks": "\(uplinks.values.sorted().joined(separator: ","))"])
+        logger.info(
+            "published ports answer on the uplinks",
+            metadata: ["uplinks": "\(uplinks.values.sorted().joined(separator: ","))"])
         for container in registry.containers {
             // An agent killed between recording a container and making its files leaves
             // the record without them: make them (an existing directory is kept).
@@ -106,10 +117,13 @@ public actor Agent {
             }
             for endpoint in registry.endpoints(ofContainer: container.id) {
                 if datapath.interfaceExists(endpoint, namespace: namespace) {
-                    try datapath.configure(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
+                    try datapath.configure(
+                        endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
                 } else {
-                    try datapath.attach(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
-                    repairs.append("recreated interface \(endpoint.containerInterface ?? "") of container \(container.name)")
+                    try datapath.attach(
+                        endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
+                    repairs.append(
+                        "recreated interface \(endpoint.containerInterface ?? "") of container \(container.name)")
                 }
             }
             try updateDefaultRoute(container)
@@ -118,9 +132,16 @@ public actor Agent {
         try datapath.syncSubnets(registry)
         try datapath.syncPorts(registry)
         // Other runtimes' namespaces too, while they exist: their containers reach published ports.
-        try datapath.syncNamespaces(containers: registry.containers.filter(usesOwnNamespace).map { container in
-            (configuration.namespacePath(container.id), datapath.socketSource(registry.endpoints(ofContainer: container.id)))
-        } + registry.attachments.filter { FileManager.default.fileExists(atPath: $0.namespace) }.map { ($0.namespace, socketSource($0)) })
+        try datapath.syncNamespaces(
+            containers: registry.containers.filter(usesOwnNamespace).map { container in
+                (
+                    configuration.namespacePath(container.id),
+                    datapath.socketSource(registry.endpoints(ofContainer: container.id))
+                )
+            }
+                + registry.attachments.filter { FileManager.default.fileExists(atPath: $0.namespace) }.map {
+                    ($0.namespace, socketSource($0))
+                })
         let cgroup = try datapath.attachSocketHooks(cgroup: configuration.cgroupPath)
         logger.info("socket hooks attached", metadata: ["cgroup": "\(cgroup)"])
         repairs += try datapath.removeOrphans(keeping: registry)
@@ -130,9 +151,10 @@ public actor Agent {
     }
 
     public func info() -> AgentInfo {
-        AgentInfo(version: bridgeportVersion, networks: registry.networks.count, containers: registry.containers.count,
-                  running: registry.containers.filter { runtime.status($0) == .running }.count,
-                  publishedPorts: registry.containers.reduce(0) { $0 + $1.ports.count })
+        AgentInfo(
+            version: bridgeportVersion, networks: registry.networks.count, containers: registry.containers.count,
+            running: registry.containers.filter { runtime.status($0) == .running }.count,
+            publishedPorts: registry.containers.reduce(0) { $0 + $1.ports.count })
     }
 
     // MARK: Networks
@@ -143,7 +165,8 @@ public actor Agent {
 
     public func createNetwork(_ request: NetworkRequest) async throws -> NetworkView {
         guard request.driver == NetworkDriver.overlay.rawValue else {
-            let network = try registry.planNetwork(request, id: randomID(), now: Date(), hostPrefixes: try datapath.hostPrefixes())
+            let network = try registry.planNetwork(
+                request, id: randomID(), now: Date(), hostPrefixes: try datapath.hostPrefixes())
             try addNetwork(network)
             return view(network)
         }
@@ -171,7 +194,9 @@ public actor Agent {
         undo.add { [network] in self.registry.networks.removeAll { $0.id == network.id } }
         try datapath.syncSubnets(registry)
         undo.cancel()
-        logger.info("network created", metadata: ["network": "\(network.name)", "driver": "\(network.driver)", "subnet": "\(network.subnet!)"])
+        logger.info(
+            "network created",
+            metadata: ["network": "\(network.name)", "driver": "\(network.driver)", "subnet": "\(network.subnet!)"])
     }
 
     public func removeNetwork(_ reference: String) async throws -> Network {
@@ -214,14 +239,17 @@ public actor Agent {
     /// A step after a change's point of no return: the change is made, so its failure is
     /// logged, not thrown; the next reconcile (or event) repairs what it left.
     func afterCommit(_ what: String, _ step: () throws -> Void) {
-        do { try step() } catch { logger.warning("\(what) failed after the change was made", metadata: ["error": "\(error)"]) }
+        do { try step() } catch {
+            logger.warning("\(what) failed after the change was made", metadata: ["error": "\(error)"])
+        }
     }
 
     public func connect(network reference: String, _ request: ConnectRequest) async throws {
         let target = try registry.network(reference)
         let containerID = try registry.container(request.container).id
         let name = try registry.container(containerID).name
-        let reserved = try await reserveOverlayAddress(on: target, requested: request.ip, containerID: containerID, name: name)
+        let reserved = try await reserveOverlayAddress(
+            on: target, requested: request.ip, containerID: containerID, name: name)
         do {
             try connect(network: target.id, request, reserved: reserved)
         } catch {
@@ -231,7 +259,8 @@ public actor Agent {
     }
 
     private func connect(network reference: String, _ request: ConnectRequest, reserved: IPv4Address?) throws {
-        let endpoint = try registry.planConnect(network: reference, container: request.container, ip: request.ip, reserved: reserved)
+        let endpoint = try registry.planConnect(
+            network: reference, container: request.container, ip: request.ip, reserved: reserved)
         let network = try registry.network(endpoint.networkID)
         let container = try registry.container(endpoint.containerID)
         try store.insert(endpoint: endpoint)
@@ -280,7 +309,9 @@ public actor Agent {
         try store.delete(endpoint: endpoint)
         undo.cancel()
         datapath.detach(endpoint, namespace: configuration.namespacePath(endpoint.containerID))
-        afterCommit("rewriting /etc/hosts") { try refreshNameFiles(networks: [endpoint.networkID], container: endpoint.containerID) }
+        afterCommit("rewriting /etc/hosts") {
+            try refreshNameFiles(networks: [endpoint.networkID], container: endpoint.containerID)
+        }
         await releaseOverlayAddresses([endpoint])
     }
 
@@ -299,8 +330,9 @@ public actor Agent {
     public func run(_ request: ContainerRequest) async throws -> ContainerView {
         let id = randomID()
         let network = try registry.network(request.network ?? Network.defaultName)
-        let reserved = try await reserveOverlayAddress(on: network, requested: request.ip, containerID: id,
-                                                       name: request.name ?? Registry.generatedName(id: id))
+        let reserved = try await reserveOverlayAddress(
+            on: network, requested: request.ip, containerID: id,
+            name: request.name ?? Registry.generatedName(id: id))
         do {
             return try run(request, id: id, reserved: reserved)
         } catch {
@@ -310,8 +342,9 @@ public actor Agent {
     }
 
     private func run(_ request: ContainerRequest, id: String, reserved: IPv4Address?) throws -> ContainerView {
-        let (planned, endpoint) = try registry.planContainer(request, id: id, now: Date(),
-                                                              portInUse: datapath.hostPortInUse, reserved: reserved)
+        let (planned, endpoint) = try registry.planContainer(
+            request, id: id, now: Date(),
+            portInUse: datapath.hostPortInUse, reserved: reserved)
         var container = planned
         let network = try registry.network(container.networkMode)
         let namespace = configuration.namespacePath(container.id)
@@ -333,7 +366,8 @@ public actor Agent {
             try datapath.attach(endpoint, network: network, namespace: namespace)
         }
         if usesOwnNamespace(container) {
-            try datapath.register(containerNamespace: namespace, source: datapath.socketSource(endpoint.map { [$0] } ?? []))
+            try datapath.register(
+                containerNamespace: namespace, source: datapath.socketSource(endpoint.map { [$0] } ?? []))
         }
         registry.containers.append(container)
         registry.endpoints += endpoint.map { [$0] } ?? []
@@ -351,7 +385,8 @@ public actor Agent {
         replace(container)
         refreshPeersSoon(networks: Set(endpoint.map { [$0.networkID] } ?? []))
 
-        logger.info("container started", metadata: ["container": "\(container.name)", "pid": "\(container.process.pid)"])
+        logger.info(
+            "container started", metadata: ["container": "\(container.name)", "pid": "\(container.process.pid)"])
         var result = view(container)
         if !network.driver.hasEndpoints && !request.ports.isEmpty {
             result.warnings.append("Published ports are discarded when using \(network.name) network mode")
@@ -362,8 +397,9 @@ public actor Agent {
     /// Restricts (or opens again) who may use a published host port of the container.
     public func allow(_ reference: String, _ request: AllowRequest) throws -> ContainerView {
         let previous = try registry.container(reference)
-        let container = try registry.planAllow(container: reference, hostPort: request.hostPort,
-                                               sources: request.sources, clear: request.clear)
+        let container = try registry.planAllow(
+            container: reference, hostPort: request.hostPort,
+            sources: request.sources, clear: request.clear)
         try store.update(container: container)
         var undo = Undo()
         defer { undo.run() }
@@ -427,15 +463,17 @@ public actor Agent {
         // An attachment's veth by that name that exists is a newer one: the main mode names
         // a container's veth after its ID, so a stop and start (a DEL and an ADD) remove and
         // make the same name, and the removal may be read after the ADD.
-        if let attachment = registry.attachments.first(where: { $0.hostInterface == name }), !datapath.linkExists(name) {
+        if let attachment = registry.attachments.first(where: { $0.hostInterface == name }), !datapath.linkExists(name)
+        {
             try? detachAttachment(attachment.containerID, attachment.interface)
             return
         }
         guard let endpoint = registry.endpoints.first(where: { $0.hostInterface == name }) else { return }
         datapath.forgetRemovedLink(name: name, ifindex: ifindex, address: endpoint.ip)
         let container = (try? registry.container(endpoint.containerID))?.name ?? endpoint.containerID
-        logger.warning("a container's interface was deleted outside Bridgeport: its policy and counters are removed",
-                       metadata: ["interface": "\(name)", "container": "\(container)"])
+        logger.warning(
+            "a container's interface was deleted outside Bridgeport: its policy and counters are removed",
+            metadata: ["interface": "\(name)", "container": "\(container)"])
     }
 
     /// A link appeared or changed (RTM_NEWLINK): one that counts as an uplink gets the uplink
@@ -444,13 +482,16 @@ public actor Agent {
     /// "up" also passes over a veth peer Docker's driver leaves here for dockerd to move.
     func linkChanged(_ link: LinkInfo) {
         guard link.isUp, uplinks[UInt32(link.index)] == nil, LinkAlias.isUplink(link),
-              !registry.attachments.contains(where: { $0.hostInterface == link.name }) else { return }
+            !registry.attachments.contains(where: { $0.hostInterface == link.name })
+        else { return }
         do {
             guard try datapath.attachUplink(link) else { return }
             uplinks[UInt32(link.index)] = link.name
             logger.info("new uplink: the uplink program is attached", metadata: ["interface": "\(link.name)"])
         } catch {
-            logger.error("could not attach the uplink program to a new uplink", metadata: ["interface": "\(link.name)", "error": "\(error)"])
+            logger.error(
+                "could not attach the uplink program to a new uplink",
+                metadata: ["interface": "\(link.name)", "error": "\(error)"])
         }
     }
 
@@ -483,7 +524,9 @@ public actor Agent {
     }
 
     private func replace(_ container: Container) {
-        if let index = registry.containers.firstIndex(where: { $0.id == container.id }) { registry.containers[index] = container }
+        if let index = registry.containers.firstIndex(where: { $0.id == container.id }) {
+            registry.containers[index] = container
+        }
     }
 
     private func usesOwnNamespace(_ container: Container) -> Bool { container.networkMode != "host" }
@@ -491,8 +534,9 @@ public actor Agent {
     /// The socket hooks act in the container's namespace, for its first interface's address.
     func registerNamespace(_ container: Container) throws {
         guard usesOwnNamespace(container) else { return }
-        try datapath.register(containerNamespace: configuration.namespacePath(container.id),
-                               source: datapath.socketSource(registry.endpoints(ofContainer: container.id)))
+        try datapath.register(
+            containerNamespace: configuration.namespacePath(container.id),
+            source: datapath.socketSource(registry.endpoints(ofContainer: container.id)))
     }
 
     /// Another runtime's container: its interface's address.
@@ -506,9 +550,10 @@ public actor Agent {
         let gateway = registry.endpoints(ofContainer: container.id).first { endpoint in
             (try? registry.network(endpoint.networkID).internal) == false
         }
-        try datapath.setDefaultRoute(namespace: configuration.namespacePath(container.id),
-                                      via: gateway.flatMap { try? registry.network($0.networkID).gateway },
-                                      device: gateway?.containerInterface)
+        try datapath.setDefaultRoute(
+            namespace: configuration.namespacePath(container.id),
+            via: gateway.flatMap { try? registry.network($0.networkID).gateway },
+            device: gateway?.containerInterface)
     }
 
     /// Rewrites /etc/hosts of the given container and of every container on the given
@@ -532,11 +577,15 @@ public actor Agent {
         for remote in remoteEndpoints.values where named.contains(remote.networkID) {
             lines[remote.networkID, default: []].append((remote.containerID, "\(remote.ip)\t\(remote.containerName)"))
         }
-        let affected = networks.map { ids in Set(ids.flatMap { byNetwork[$0] ?? [] }.map(\.containerID) + [id].compactMap { $0 }) }
+        let affected = networks.map { ids in
+            Set(ids.flatMap { byNetwork[$0] ?? [] }.map(\.containerID) + [id].compactMap { $0 })
+        }
         for container in registry.containers where affected?.contains(container.id) ?? true {
             let endpoints = (byContainer[container.id] ?? []).sorted { $0.order < $1.order }
-            let peers = endpoints.flatMap { lines[$0.networkID] ?? [] }.filter { $0.container != container.id }.map(\.line)
-            try runtime.files(container.id).writeHosts(container: container, own: endpoints.compactMap(\.ip), peers: peers)
+            let peers = endpoints.flatMap { lines[$0.networkID] ?? [] }.filter { $0.container != container.id }.map(
+                \.line)
+            try runtime.files(container.id).writeHosts(
+                container: container, own: endpoints.compactMap(\.ip), peers: peers)
         }
     }
 
@@ -572,9 +621,10 @@ public actor Agent {
 
     private func view(_ endpoint: Endpoint) -> EndpointView {
         let network = try? registry.network(endpoint.networkID)
-        return EndpointView(endpoint: endpoint, containerName: (try? registry.container(endpoint.containerID).name) ?? "",
-                            networkName: network?.name ?? "", gateway: network?.gateway,
-                            prefixLength: network?.subnet?.prefixLength)
+        return EndpointView(
+            endpoint: endpoint, containerName: (try? registry.container(endpoint.containerID).name) ?? "",
+            networkName: network?.name ?? "", gateway: network?.gateway,
+            prefixLength: network?.subnet?.prefixLength)
     }
 
     private func view(_ container: Container) -> ContainerView {
@@ -584,7 +634,8 @@ public actor Agent {
             container.process.exitCode = exit.code
             container.process.finishedAt = exit.at
         }
-        return ContainerView(container: container, status: status, endpoints: registry.endpoints(ofContainer: container.id).map(view))
+        return ContainerView(
+            container: container, status: status, endpoints: registry.endpoints(ofContainer: container.id).map(view))
     }
 }
 

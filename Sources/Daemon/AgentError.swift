@@ -14,16 +14,16 @@ public enum AgentError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .containerRunning(name):
+        case .containerRunning(let name):
             "cannot remove container \"/\(name)\": container is running: "
                 + "stop the container before removing or force remove (rm -f)"
-        case let .containerNotRunning(name): "container \(name) is not running"
-        case let .commandNotFound(command): "exec: \"\(command)\": executable file not found in $PATH"
-        case let .commandNotExecutable(command): "exec: \"\(command)\": permission denied"
-        case let .dataplane(message): message
-        case let .startup(message): message
-        case let .cluster(message): message
-        case let .attachmentNotFound(id): "no attachment \(id): Bridgeport equips no such container interface"
+        case .containerNotRunning(let name): "container \(name) is not running"
+        case .commandNotFound(let command): "exec: \"\(command)\": executable file not found in $PATH"
+        case .commandNotExecutable(let command): "exec: \"\(command)\": permission denied"
+        case .dataplane(let message): message
+        case .startup(let message): message
+        case .cluster(let message): message
+        case .attachmentNotFound(let id): "no attachment \(id): Bridgeport equips no such container interface"
         }
     }
 

@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import NIOCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// Runs the agent: reconcile, then serve the API (unix socket) and the metrics endpoint
@@ -39,25 +39,34 @@ public enum AgentService {
             logger: logger)
         let metrics = Application(
             router: MetricsRoutes.router(agent: agent, basicAuthUsers: web?.basicAuthUsers),
-            server: try tls.map { try .tls(.http1(configuration: httpLimits), tlsConfiguration: $0) } ?? .http1(configuration: httpLimits),
-            configuration: .init(address: .hostname(configuration.metricsHost, port: configuration.metricsPort), serverName: "bridgeport"),
+            server: try tls.map { try .tls(.http1(configuration: httpLimits), tlsConfiguration: $0) }
+                ?? .http1(configuration: httpLimits),
+            configuration: .init(
+                address: .hostname(configuration.metricsHost, port: configuration.metricsPort), serverName: "bridgeport"
+            ),
             logger: logger)
-        logger.notice("agent ready", metadata: [
-            "socket": "\(configuration.socketPath)",
-            "metrics": "\(tls == nil ? "http" : "https")://\(configuration.metricsHost):\(configuration.metricsPort)/metrics",
-        ])
+        logger.notice(
+            "agent ready",
+            metadata: [
+                "socket": "\(configuration.socketPath)",
+                "metrics":
+                    "\(tls == nil ? "http" : "https")://\(configuration.metricsHost):\(configuration.metricsPort)/metrics",
+            ])
         var services: [any Service] = [api, metrics, LinkWatch(agent: agent, logger: logger)]
         if let collector = agent.flowCollector { services.append(collector) }
         if let path = configuration.dockerPluginSocket {
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try claimSocket(path)
-            services.append(Application(
-                router: DockerPlugin.router(agent: agent), server: .http1(configuration: httpLimits),
-                configuration: .init(address: .unixDomainSocket(path: path), serverName: "bridgeport"),
-                onServerRunning: { _ in chmod(path, 0o600) }, logger: logger))
+            services.append(
+                Application(
+                    router: DockerPlugin.router(agent: agent), server: .http1(configuration: httpLimits),
+                    configuration: .init(address: .unixDomainSocket(path: path), serverName: "bridgeport"),
+                    onServerRunning: { _ in chmod(path, 0o600) }, logger: logger))
         }
         if let cluster = agent.cluster { services.append(ClusterSync(agent: agent, cluster: cluster, logger: logger)) }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer {
             unlink(configuration.socketPath)
             if let path = configuration.dockerPluginSocket { unlink(path) }
@@ -71,7 +80,8 @@ public enum AgentService {
     /// the others. Bodies are capped by Hummingbird's maxUploadSize (2 MiB).
     static let httpLimits = HTTP1Channel.Configuration(
         idleTimeout: .seconds(30),
-        httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 16 * 1024, maxHeaderFieldCount: 100))
+        httpDecoderConfiguration: .init(
+            maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 16 * 1024, maxHeaderFieldCount: 100))
 
     /// Removes a socket file left by an agent that died, but refuses to start next to a live one.
     static func claimSocket(_ path: String) throws {
@@ -85,9 +95,14 @@ public enum AgentService {
             raw.copyBytes(from: bytes)
         }
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
-        if connected == 0 { throw AgentError.startup("another agent is already serving \(path): stop it first, or pass another --socket") }
+        if connected == 0 {
+            throw AgentError.startup(
+                "another agent is already serving \(path): stop it first, or pass another --socket")
+        }
         unlink(path)
     }
 }

@@ -64,8 +64,10 @@ final class ClusterStore: Sendable {
     /// Takes up the lease of the previous run when it is still alive (a quick restart
     /// then changes nothing for the other hosts), else a new one; announces the host.
     func join() async throws {
-        if let text = try? String(contentsOfFile: leaseFile, encoding: .utf8), let saved = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-           (try? await etcd.keepAlive(lease: saved)) != nil {
+        if let text = try? String(contentsOfFile: leaseFile, encoding: .utf8),
+            let saved = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+            (try? await etcd.keepAlive(lease: saved)) != nil
+        {
             currentLease.withLock { $0 = saved }
         } else {
             try await renewLease()
@@ -106,7 +108,9 @@ final class ClusterStore: Sendable {
     // MARK: Networks
 
     func networks() async throws -> [Network] {
-        try await etcd.range(prefix: ClusterStore.networks).values.map { try ModelJSON.decoder.decode(Network.self, from: $0.value) }
+        try await etcd.range(prefix: ClusterStore.networks).values.map {
+            try ModelJSON.decoder.decode(Network.self, from: $0.value)
+        }
     }
 
     /// The lowest VNI from `firstVNI` on that no network holds.
@@ -135,7 +139,9 @@ final class ClusterStore: Sendable {
     // MARK: Endpoints
 
     func endpoints(prefix: String = ClusterStore.endpoints) async throws -> [ClusterEndpoint] {
-        try await etcd.range(prefix: prefix).values.compactMap { try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: $0.value) }
+        try await etcd.range(prefix: prefix).values.compactMap {
+            try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: $0.value)
+        }
     }
 
     func endpoints(of network: Network) async throws -> [ClusterEndpoint] {
@@ -148,8 +154,10 @@ final class ClusterStore: Sendable {
     /// free one. Addresses of the whole cluster count, and so do `alsoUsed` (this host's
     /// own). Two hosts that race for one address: one creates the key, the other takes
     /// the next.
-    func reserve(in network: Network, requested: IPv4Address?, containerID: String, containerName: String,
-                 alsoUsed: Set<IPv4Address>) async throws -> IPv4Address {
+    func reserve(
+        in network: Network, requested: IPv4Address?, containerID: String, containerName: String,
+        alsoUsed: Set<IPv4Address>
+    ) async throws -> IPv4Address {
         var used = Set(try await endpoints(of: network).map(\.ip)).union(alsoUsed)
         while true {
             let ip: IPv4Address
@@ -159,9 +167,12 @@ final class ClusterStore: Sendable {
             } else {
                 ip = try IPAM.allocate(in: network, used: used)
             }
-            let endpoint = ClusterEndpoint(networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip), containerID: containerID,
-                                           containerName: containerName, host: host)
-            if try await etcd.create(ClusterStore.key(network.id, ip), try ModelJSON.encoder.encode(endpoint), lease: lease) {
+            let endpoint = ClusterEndpoint(
+                networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip), containerID: containerID,
+                containerName: containerName, host: host)
+            if try await etcd.create(
+                ClusterStore.key(network.id, ip), try ModelJSON.encoder.encode(endpoint), lease: lease)
+            {
                 return ip
             }
             used.insert(ip)
@@ -182,9 +193,12 @@ final class ClusterStore: Sendable {
             let key = ClusterStore.key(endpoint.networkID, endpoint.ip)
             do {
                 if let existing = try await etcd.get(key),
-                   let other = try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: existing.value),
-                   other.containerID != endpoint.containerID {
-                    conflicts.append("address \(endpoint.ip) of container \(endpoint.containerName) is held by \(other.containerName) on host \(other.host)")
+                    let other = try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: existing.value),
+                    other.containerID != endpoint.containerID
+                {
+                    conflicts.append(
+                        "address \(endpoint.ip) of container \(endpoint.containerName) is held by \(other.containerName) on host \(other.host)"
+                    )
                     continue
                 }
                 try await etcd.put(key, try ModelJSON.encoder.encode(endpoint), lease: lease)

@@ -13,7 +13,7 @@ struct ClusterSync: Service {
     let logger: Logger
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await cluster.keepAlive { _ = await agent.announceLocalEndpoints() } }
                 group.addTask { await follow() }
@@ -34,7 +34,9 @@ struct ClusterSync: Service {
                     if let host = ClusterStore.host(key: value.key) {
                         hosts.insert(host)
                     } else if value.key.hasPrefix(ClusterStore.networks) {
-                        if let network = try? ModelJSON.decoder.decode(Network.self, from: value.value) { networks.append(network) }
+                        if let network = try? ModelJSON.decoder.decode(Network.self, from: value.value) {
+                            networks.append(network)
+                        }
                     } else if value.key.hasPrefix(ClusterStore.endpoints) {
                         endpoints[value.key] = try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: value.value)
                     }

@@ -46,9 +46,10 @@ public struct AgentConfiguration: Sendable {
 
     /// What the kernel side needs of these.
     public var datapath: DatapathConfiguration {
-        DatapathConfiguration(bpfRoot: bpfRoot, uplinkAttachMode: uplinkAttachMode, endpointAttachMode: endpointAttachMode,
-                              bpfObjectDirectory: bpfObjectDirectory, advertiseAddress: advertiseAddress,
-                              maxFlows: maxFlows, flowTimeouts: flowTimeouts)
+        DatapathConfiguration(
+            bpfRoot: bpfRoot, uplinkAttachMode: uplinkAttachMode, endpointAttachMode: endpointAttachMode,
+            bpfObjectDirectory: bpfObjectDirectory, advertiseAddress: advertiseAddress,
+            maxFlows: maxFlows, flowTimeouts: flowTimeouts)
     }
 
     var databasePath: String { stateDirectory + "/bridgeport.db" }

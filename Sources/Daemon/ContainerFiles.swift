@@ -36,7 +36,9 @@ struct ContainerFiles {
             "ff02::2\tip6-allrouters",
         ]
         var names: [String] = []
-        for name in [container.hostname, container.name, container.shortID] where !names.contains(name) { names.append(name) }
+        for name in [container.hostname, container.name, container.shortID] where !names.contains(name) {
+            names.append(name)
+        }
         lines += own.map { "\($0)\t\(names.joined(separator: " "))" }
         lines += peers
         try writeInPlace(lines.joined(separator: "\n") + "\n", to: hosts)
@@ -50,7 +52,9 @@ struct ContainerFiles {
         let original = (try? String(contentsOfFile: hostResolvConf, encoding: .utf8)) ?? ""
         var lines = original.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { line in
             let fields = line.split(whereSeparator: \.isWhitespace)
-            return !(fields.first == "nameserver" && fields.count > 1 && (fields[1].hasPrefix("127.") || fields[1] == "::1"))
+            return
+                !(fields.first == "nameserver" && fields.count > 1
+                && (fields[1].hasPrefix("127.") || fields[1] == "::1"))
         }
         if !lines.contains(where: { $0.hasPrefix("nameserver") }) {
             lines += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
@@ -61,7 +65,8 @@ struct ContainerFiles {
     /// The exit code the supervisor recorded, with the time it did; nil while running.
     func recordedExit() -> (code: Int32, at: Date)? {
         guard let text = try? String(contentsOfFile: exitCode, encoding: .utf8),
-              let code = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
+            let code = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return nil }
         let at = (try? FileManager.default.attributesOfItem(atPath: exitCode)[.modificationDate] as? Date) ?? Date()
         return (code, at)
     }

@@ -20,8 +20,9 @@ enum DockerPlugin {
             guard let pool = body.IPv4Data?.first?.Pool else {
                 throw AgentError.dataplane("CreateNetwork gave no IPv4 pool")
             }
-            try await agent.dockerCreateNetwork(id: body.NetworkID, pool: pool, gateway: body.IPv4Data?.first?.Gateway,
-                                                options: body.genericOptions)
+            try await agent.dockerCreateNetwork(
+                id: body.NetworkID, pool: pool, gateway: body.IPv4Data?.first?.Gateway,
+                options: body.genericOptions)
         }
         router.reply("NetworkDriver.DeleteNetwork") { (body: NetworkOnly) in
             try await agent.dockerDeleteNetwork(id: body.NetworkID)
@@ -30,8 +31,9 @@ enum DockerPlugin {
             guard let address = body.Interface?.Address, !address.isEmpty else {
                 throw AgentError.dataplane("CreateEndpoint gave no IPv4 address: Bridgeport takes Docker's IPAM's")
             }
-            let mac = try await agent.dockerCreateEndpoint(network: body.NetworkID, endpoint: body.EndpointID,
-                                                           address: address, mac: body.Interface?.MacAddress)
+            let mac = try await agent.dockerCreateEndpoint(
+                network: body.NetworkID, endpoint: body.EndpointID,
+                address: address, mac: body.Interface?.MacAddress)
             return EndpointCreated(Interface: .init(MacAddress: mac?.description))
         }
         router.reply("NetworkDriver.EndpointOperInfo") { (_: EndpointOnly) in EndpointInfo() }
@@ -39,8 +41,9 @@ enum DockerPlugin {
             try await agent.dockerDeleteEndpoint(endpoint: body.EndpointID)
         }
         router.reply("NetworkDriver.Join") { (body: Join) in
-            let (source, gateway) = try await agent.dockerJoin(network: body.NetworkID, endpoint: body.EndpointID,
-                                                               sandbox: body.SandboxKey ?? "")
+            let (source, gateway) = try await agent.dockerJoin(
+                network: body.NetworkID, endpoint: body.EndpointID,
+                sandbox: body.SandboxKey ?? "")
             return Joined(InterfaceName: .init(SrcName: source, DstPrefix: "eth"), Gateway: gateway?.description ?? "")
         }
         router.reply("NetworkDriver.Leave") { (body: EndpointOnly) in
@@ -60,8 +63,9 @@ enum DockerPlugin {
     /// Encodes a reply with the plugin content type, keys sorted.
     static func response(_ reply: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
         let data = (try? encoder.encode(reply)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: contentType],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status, headers: [.contentType: contentType],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     static let encoder: JSONEncoder = {
@@ -84,7 +88,10 @@ enum DockerPlugin {
     // MARK: Replies, with libnetwork's field names
 
     struct Activated: Codable, Equatable { var Implements = ["NetworkDriver"] }
-    struct Capabilities: Codable, Equatable { var Scope = "local"; var ConnectivityScope = "local" }
+    struct Capabilities: Codable, Equatable {
+        var Scope = "local"
+        var ConnectivityScope = "local"
+    }
     /// The empty object most calls answer.
     struct Done: Codable, Equatable {}
     struct Failed: Codable, Equatable { var Err: String }
@@ -99,7 +106,10 @@ enum DockerPlugin {
 
     /// Docker moves SrcName into the sandbox and names it DstPrefix with a number.
     struct Joined: Codable, Equatable {
-        struct InterfaceName: Codable, Equatable { var SrcName: String; var DstPrefix: String }
+        struct InterfaceName: Codable, Equatable {
+            var SrcName: String
+            var DstPrefix: String
+        }
         var InterfaceName: InterfaceName
         var Gateway: String
     }
@@ -107,10 +117,16 @@ enum DockerPlugin {
     // MARK: Requests, with libnetwork's field names
 
     struct NetworkOnly: Decodable { var NetworkID: String }
-    struct EndpointOnly: Decodable { var NetworkID: String?; var EndpointID: String }
+    struct EndpointOnly: Decodable {
+        var NetworkID: String?
+        var EndpointID: String
+    }
 
     struct CreateNetwork: Decodable {
-        struct IPData: Decodable { var Pool: String?; var Gateway: String? }
+        struct IPData: Decodable {
+            var Pool: String?
+            var Gateway: String?
+        }
         var NetworkID: String
         var IPv4Data: [IPData]?
         var Options: [String: JSONValue]?
@@ -122,17 +138,28 @@ enum DockerPlugin {
     }
 
     struct CreateEndpoint: Decodable {
-        struct Interface: Decodable { var Address: String?; var MacAddress: String? }
+        struct Interface: Decodable {
+            var Address: String?
+            var MacAddress: String?
+        }
         var NetworkID: String
         var EndpointID: String
         var Interface: Interface?
     }
 
-    struct Join: Decodable { var NetworkID: String; var EndpointID: String; var SandboxKey: String? }
+    struct Join: Decodable {
+        var NetworkID: String
+        var EndpointID: String
+        var SandboxKey: String?
+    }
 
     struct ExternalConnectivity: Decodable {
         struct Binding: Decodable {
-            var Proto: Int; var Port: Int; var HostIP: String?; var HostPort: Int?; var HostPortEnd: Int?
+            var Proto: Int
+            var Port: Int
+            var HostIP: String?
+            var HostPort: Int?
+            var HostPortEnd: Int?
         }
         struct PortOptions: Decodable {
             var portmap: [Binding]?
@@ -147,16 +174,19 @@ enum DockerPlugin {
         func bindings() throws -> [PortRequest] {
             try (self.Options?.portmap ?? []).map { entry in
                 guard let proto: PortProtocol = entry.Proto == 6 ? .tcp : entry.Proto == 17 ? .udp : nil else {
-                    throw ModelError.invalidPortSpec("\(entry.Port)",
-                                                     "protocol \(entry.Proto) is neither TCP (6) nor UDP (17)")
+                    throw ModelError.invalidPortSpec(
+                        "\(entry.Port)",
+                        "protocol \(entry.Proto) is neither TCP (6) nor UDP (17)")
                 }
-                let first = entry.HostPort ?? 0, last = max(entry.HostPortEnd ?? first, first)
+                let first = entry.HostPort ?? 0
+                let last = max(entry.HostPortEnd ?? first, first)
                 guard (1...65535).contains(entry.Port), (0...65535).contains(first), last <= 65535 else {
                     throw ModelError.invalidPortSpec("\(first):\(entry.Port)", "ports are 1 to 65535")
                 }
                 let hostIP = entry.HostIP.flatMap { $0.isEmpty ? nil : IPv4Address($0) }
-                return PortRequest(proto: proto, containerPort: UInt16(entry.Port), hostIP: hostIP,
-                                   hostPorts: first == 0 ? nil : UInt16(first)...UInt16(last))
+                return PortRequest(
+                    proto: proto, containerPort: UInt16(entry.Port), hostIP: hostIP,
+                    hostPorts: first == 0 ? nil : UInt16(first)...UInt16(last))
             }
         }
     }
@@ -165,8 +195,10 @@ enum DockerPlugin {
 extension Router<BasicRequestContext> {
     /// Answers a call of the driver protocol: decodes its request (unknown fields ignored)
     /// and encodes the reply, or fails with {"Err": ...}.
-    func reply<Body: Decodable, Reply: Encodable>(_ call: String,
-                                                  _ handler: @escaping @Sendable (Body) async throws -> Reply) {
+    func reply<Body: Decodable & SendableMetatype, Reply: Encodable & SendableMetatype>(
+        _ call: String,
+        _ handler: @escaping @Sendable (Body) async throws -> Reply
+    ) {
         post(RouterPath(call)) { request, _ in
             do {
                 let buffer = try await request.body.collect(upTo: 1 << 20)
@@ -181,7 +213,9 @@ extension Router<BasicRequestContext> {
     }
 
     /// A call that answers {} when it succeeds.
-    func reply<Body: Decodable>(_ call: String, _ handler: @escaping @Sendable (Body) async throws -> Void) {
+    func reply<Body: Decodable & SendableMetatype>(
+        _ call: String, _ handler: @escaping @Sendable (Body) async throws -> Void
+    ) {
         reply(call) { (body: Body) -> DockerPlugin.Done in
             try await handler(body)
             return DockerPlugin.Done()
@@ -189,7 +223,7 @@ extension Router<BasicRequestContext> {
     }
 
     /// A call whose request carries nothing Bridgeport reads.
-    func reply<Reply: Encodable>(_ call: String, _ handler: @escaping @Sendable () -> Reply) {
+    func reply<Reply: Encodable & SendableMetatype>(_ call: String, _ handler: @escaping @Sendable () -> Reply) {
         post(RouterPath(call)) { _, _ in DockerPlugin.response(handler()) }
     }
 }

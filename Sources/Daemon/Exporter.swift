@@ -16,7 +16,10 @@ public struct FlowStatistics {
     public var lastPassSeconds: Double?
 
     public init(capacity: Int, census: FlowCensus?, counters: [UInt32: UInt64], lastPassSeconds: Double?) {
-        self.capacity = capacity; self.census = census; self.counters = counters; self.lastPassSeconds = lastPassSeconds
+        self.capacity = capacity
+        self.census = census
+        self.counters = counters
+        self.lastPassSeconds = lastPassSeconds
     }
 }
 
@@ -29,7 +32,9 @@ public struct ScrapeInput {
     public var flows: FlowStatistics?
 
     public init(registry: Registry, counters: TrafficCounters, running: Set<String>) {
-        self.registry = registry; self.counters = counters; self.running = running
+        self.registry = registry
+        self.counters = counters
+        self.running = running
     }
 }
 
@@ -39,12 +44,26 @@ public enum Exporter {
     public static func families(_ input: ScrapeInput) -> [MetricFamily] {
         let registry = input.registry
         let counters = input.counters
-        var receiveBytes = MetricFamily(name: "bridgeport_container_network_receive_bytes", help: "Bytes received by the container on this interface.", kind: .counter)
-        var receivePackets = MetricFamily(name: "bridgeport_container_network_receive_packets", help: "Packets received by the container on this interface.", kind: .counter)
-        var transmitBytes = MetricFamily(name: "bridgeport_container_network_transmit_bytes", help: "Bytes sent by the container on this interface.", kind: .counter)
-        var transmitPackets = MetricFamily(name: "bridgeport_container_network_transmit_packets", help: "Packets sent by the container on this interface.", kind: .counter)
-        var drops = MetricFamily(name: "bridgeport_container_network_drops", help: "Packets of the container dropped by Bridgeport, by reason and direction (from the container's point of view).", kind: .counter)
-        var hostDrops = MetricFamily(name: "bridgeport_host_network_drops", help: "Packets dropped on the host's uplinks, by reason.", kind: .counter)
+        var receiveBytes = MetricFamily(
+            name: "bridgeport_container_network_receive_bytes",
+            help: "Bytes received by the container on this interface.", kind: .counter)
+        var receivePackets = MetricFamily(
+            name: "bridgeport_container_network_receive_packets",
+            help: "Packets received by the container on this interface.", kind: .counter)
+        var transmitBytes = MetricFamily(
+            name: "bridgeport_container_network_transmit_bytes", help: "Bytes sent by the container on this interface.",
+            kind: .counter)
+        var transmitPackets = MetricFamily(
+            name: "bridgeport_container_network_transmit_packets",
+            help: "Packets sent by the container on this interface.", kind: .counter)
+        var drops = MetricFamily(
+            name: "bridgeport_container_network_drops",
+            help:
+                "Packets of the container dropped by Bridgeport, by reason and direction (from the container's point of view).",
+            kind: .counter)
+        var hostDrops = MetricFamily(
+            name: "bridgeport_host_network_drops", help: "Packets dropped on the host's uplinks, by reason.",
+            kind: .counter)
 
         var endpointLabels: [UInt32: [(String, String)]] = [:]
         let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
@@ -52,12 +71,19 @@ public enum Exporter {
         // Bridgeport's containers, then other runtimes' (CNI: the runtime's container ID and network).
         var series: [(UInt32, [(String, String)])] = registry.endpoints.compactMap { endpoint in
             guard let interface = endpoint.interfaceLabel, let index = counters.index(of: endpoint),
-                  let container = containers[endpoint.containerID], let network = networks[endpoint.networkID] else { return nil }
+                let container = containers[endpoint.containerID], let network = networks[endpoint.networkID]
+            else { return nil }
             return (index, [("container", container.name), ("network", network.name), ("interface", interface)])
         }
         series += registry.attachments.compactMap { attachment in
             counters.interfaces[attachment.hostInterface].map {
-                ($0, [("container", attachment.containerID), ("network", attachment.network), ("interface", attachment.hostInterface)])
+                (
+                    $0,
+                    [
+                        ("container", attachment.containerID), ("network", attachment.network),
+                        ("interface", attachment.hostInterface),
+                    ]
+                )
             }
         }
         for (index, labels) in series {
@@ -69,7 +95,9 @@ public enum Exporter {
             transmitPackets.add(labels, stats.tx.packets)
         }
         let interfaceNames = Dictionary(counters.interfaces.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
-        for (key, count) in counters.drops.sorted(by: { ($0.key.ifindex, $0.key.reason, $0.key.direction) < ($1.key.ifindex, $1.key.reason, $1.key.direction) }) {
+        for (key, count) in counters.drops.sorted(by: {
+            ($0.key.ifindex, $0.key.reason, $0.key.direction) < ($1.key.ifindex, $1.key.reason, $1.key.direction)
+        }) {
             let reason = [("reason", key.reasonLabel), ("direction", key.directionLabel)]
             if let labels = endpointLabels[key.ifindex] {
                 drops.add(labels + reason, count)
@@ -78,25 +106,40 @@ public enum Exporter {
             }
         }
 
-        var portPackets = MetricFamily(name: "bridgeport_published_port_packets", help: "Packets from outside the host through the published port.", kind: .counter)
-        var portBytes = MetricFamily(name: "bridgeport_published_port_bytes", help: "Bytes from outside the host through the published port.", kind: .counter)
-        var portFlows = MetricFamily(name: "bridgeport_published_port_flows", help: "New flows through the published port (from outside, from the host and from containers).", kind: .counter)
+        var portPackets = MetricFamily(
+            name: "bridgeport_published_port_packets",
+            help: "Packets from outside the host through the published port.", kind: .counter)
+        var portBytes = MetricFamily(
+            name: "bridgeport_published_port_bytes", help: "Bytes from outside the host through the published port.",
+            kind: .counter)
+        var portFlows = MetricFamily(
+            name: "bridgeport_published_port_flows",
+            help: "New flows through the published port (from outside, from the host and from containers).",
+            kind: .counter)
         // Ports of Bridgeport's containers and of other runtimes' (CNI, Docker), whose
         // container label is the runtime's container ID, as on their traffic series.
-        let publishers = registry.containers.map { ($0.name, $0.ports) } + registry.attachments.map { ($0.containerID, $0.ports) }
+        let publishers =
+            registry.containers.map { ($0.name, $0.ports) } + registry.attachments.map { ($0.containerID, $0.ports) }
         for (container, mappings) in publishers {
             for mapping in mappings {
                 let stats = counters.ports[mapping.hostSide] ?? bp_port_stats()
-                let labels = [("protocol", mapping.proto.rawValue), ("host_ip", mapping.hostIP.description), ("host_port", "\(mapping.hostPort)"),
-                              ("container", container), ("container_port", "\(mapping.containerPort)")]
+                let labels = [
+                    ("protocol", mapping.proto.rawValue), ("host_ip", mapping.hostIP.description),
+                    ("host_port", "\(mapping.hostPort)"),
+                    ("container", container), ("container_port", "\(mapping.containerPort)"),
+                ]
                 portPackets.add(labels, stats.packets)
                 portBytes.add(labels, stats.bytes)
                 portFlows.add(labels, stats.flows)
             }
         }
 
-        var runs = MetricFamily(name: "bridgeport_bpf_program_runs", help: "Times the kernel ran the BPF program (counted while the agent runs).", kind: .counter)
-        var runTime = MetricFamily(name: "bridgeport_bpf_program_run_seconds", help: "Time the kernel spent in the BPF program (counted while the agent runs).", kind: .counter)
+        var runs = MetricFamily(
+            name: "bridgeport_bpf_program_runs",
+            help: "Times the kernel ran the BPF program (counted while the agent runs).", kind: .counter)
+        var runTime = MetricFamily(
+            name: "bridgeport_bpf_program_run_seconds",
+            help: "Time the kernel spent in the BPF program (counted while the agent runs).", kind: .counter)
         for program in counters.programs {
             let labels = [("program", program.name), ("attach_mode", program.hook)]
             runs.add(labels, program.runs)
@@ -107,20 +150,27 @@ public enum Exporter {
         build.add([("version", bridgeportVersion)], 1)
         var networkCount = MetricFamily(name: "bridgeport_networks", help: "Networks the agent manages.", kind: .gauge)
         networkCount.add([], registry.networks.count)
-        var containerCount = MetricFamily(name: "bridgeport_containers", help: "Containers the agent manages, by state.", kind: .gauge)
+        var containerCount = MetricFamily(
+            name: "bridgeport_containers", help: "Containers the agent manages, by state.", kind: .gauge)
         containerCount.add([("state", "running")], input.running.count)
         containerCount.add([("state", "stopped")], registry.containers.count - input.running.count)
-        var published = MetricFamily(name: "bridgeport_published_ports", help: "Host ports published to containers.", kind: .gauge)
+        var published = MetricFamily(
+            name: "bridgeport_published_ports", help: "Host ports published to containers.", kind: .gauge)
         published.add([], publishers.reduce(0) { $0 + $1.1.count })
 
-        return [receiveBytes, receivePackets, transmitBytes, transmitPackets, drops, hostDrops,
-                portPackets, portBytes, portFlows, runs, runTime, build, networkCount, containerCount, published]
+        return [
+            receiveBytes, receivePackets, transmitBytes, transmitPackets, drops, hostDrops,
+            portPackets, portBytes, portFlows, runs, runTime, build, networkCount, containerCount, published,
+        ]
             + (input.flows.map(flowFamilies) ?? [])
     }
 
     /// The states a protocol's flows can be in, for series that exist before their first flow.
     static let protocolStates: [(proto: UInt8, label: String, states: [bp_flow_state])] = [
-        (UInt8(BP_PROTO_TCP.rawValue), "tcp", [BP_FLOW_SYN_SENT, BP_FLOW_SYN_RECV, BP_FLOW_ESTABLISHED, BP_FLOW_CLOSING, BP_FLOW_CLOSE]),
+        (
+            UInt8(BP_PROTO_TCP.rawValue), "tcp",
+            [BP_FLOW_SYN_SENT, BP_FLOW_SYN_RECV, BP_FLOW_ESTABLISHED, BP_FLOW_CLOSING, BP_FLOW_CLOSE]
+        ),
         (UInt8(BP_PROTO_UDP.rawValue), "udp", [BP_FLOW_UNREPLIED, BP_FLOW_REPLIED, BP_FLOW_STREAM]),
         (UInt8(BP_PROTO_ICMP.rawValue), "icmp", [BP_FLOW_UNREPLIED, BP_FLOW_REPLIED]),
     ]
@@ -132,18 +182,34 @@ public enum Exporter {
     /// The flow table: flows by state (from the collector's last pass), what happened to
     /// flows (counters kept in a pinned map, so they survive restarts), masquerade's ports.
     static func flowFamilies(_ flows: FlowStatistics) -> [MetricFamily] {
-        var table = MetricFamily(name: "bridgeport_flows", help: "Flows in the flow table by protocol and state, as the collector's last pass counted them.", kind: .gauge)
-        var capacity = MetricFamily(name: "bridgeport_flows_max", help: "Flows the flow table can hold (--max-flows); new flows beyond are dropped (reason ct_full).", kind: .gauge)
-        var created = MetricFamily(name: "bridgeport_flows_created", help: "Flows the dataplane started tracking.", kind: .counter)
-        var expired = MetricFamily(name: "bridgeport_flows_expired", help: "Flows removed after their timeout.", kind: .counter)
-        var evicted = MetricFamily(name: "bridgeport_flows_evicted", help: "Unanswered flows from outside removed early because the flow table was nearly full.", kind: .counter)
-        var flushed = MetricFamily(name: "bridgeport_flows_flushed", help: "Flows removed with their container, published port or host address, or by bridgeport flows --flush.", kind: .counter)
+        var table = MetricFamily(
+            name: "bridgeport_flows",
+            help: "Flows in the flow table by protocol and state, as the collector's last pass counted them.",
+            kind: .gauge)
+        var capacity = MetricFamily(
+            name: "bridgeport_flows_max",
+            help: "Flows the flow table can hold (--max-flows); new flows beyond are dropped (reason ct_full).",
+            kind: .gauge)
+        var created = MetricFamily(
+            name: "bridgeport_flows_created", help: "Flows the dataplane started tracking.", kind: .counter)
+        var expired = MetricFamily(
+            name: "bridgeport_flows_expired", help: "Flows removed after their timeout.", kind: .counter)
+        var evicted = MetricFamily(
+            name: "bridgeport_flows_evicted",
+            help: "Unanswered flows from outside removed early because the flow table was nearly full.", kind: .counter)
+        var flushed = MetricFamily(
+            name: "bridgeport_flows_flushed",
+            help: "Flows removed with their container, published port or host address, or by bridgeport flows --flush.",
+            kind: .counter)
         capacity.add([], flows.capacity)
-        func total(_ event: bp_flow_event, _ proto: UInt8) -> UInt64 { flows.counters[FlowTable.counterIndex(event, proto: proto)] ?? 0 }
+        func total(_ event: bp_flow_event, _ proto: UInt8) -> UInt64 {
+            flows.counters[FlowTable.counterIndex(event, proto: proto)] ?? 0
+        }
         for (proto, label, states) in protocolStates {
             for state in states {
-                table.add([("protocol", label), ("state", String(cString: bp_flow_state_label(state.rawValue)))],
-                          flows.census?.flows[FlowCensus.StateKey(proto: proto, state: UInt8(state.rawValue))] ?? 0)
+                table.add(
+                    [("protocol", label), ("state", String(cString: bp_flow_state_label(state.rawValue)))],
+                    flows.census?.flows[FlowCensus.StateKey(proto: proto, state: UInt8(state.rawValue))] ?? 0)
             }
             let labels = [("protocol", label)]
             created.add(labels, total(BP_FLOW_EV_CREATED, proto))
@@ -151,19 +217,31 @@ public enum Exporter {
             evicted.add(labels, total(BP_FLOW_EV_EVICTED, proto))
             flushed.add(labels, total(BP_FLOW_EV_FLUSHED, proto))
         }
-        var runs = MetricFamily(name: "bridgeport_flow_gc_runs", help: "Passes of the flow table's garbage collector.", kind: .counter)
+        var runs = MetricFamily(
+            name: "bridgeport_flow_gc_runs", help: "Passes of the flow table's garbage collector.", kind: .counter)
         runs.add([], flows.counters[FlowTable.gcRunsIndex] ?? 0)
         var families = [table, capacity, created, expired, evicted, flushed, runs]
         if let seconds = flows.lastPassSeconds {
-            var duration = MetricFamily(name: "bridgeport_flow_gc_duration_seconds", help: "How long the collector's last pass took.", kind: .gauge)
+            var duration = MetricFamily(
+                name: "bridgeport_flow_gc_duration_seconds", help: "How long the collector's last pass took.",
+                kind: .gauge)
             duration.add([], seconds: seconds)
             families.append(duration)
         }
-        var masqueradeFlows = MetricFamily(name: "bridgeport_masquerade_flows", help: "Masqueraded flows by the host address they leave with.", kind: .gauge)
-        var masqueradePorts = MetricFamily(name: "bridgeport_masquerade_ports_in_use", help: "Distinct source ports masqueraded flows use, by host address.", kind: .gauge)
-        let uses = (flows.census?.masquerade ?? [:]).sorted { ($0.key.hostIP.bigEndian, $0.key.proto) < ($1.key.hostIP.bigEndian, $1.key.proto) }
+        var masqueradeFlows = MetricFamily(
+            name: "bridgeport_masquerade_flows", help: "Masqueraded flows by the host address they leave with.",
+            kind: .gauge)
+        var masqueradePorts = MetricFamily(
+            name: "bridgeport_masquerade_ports_in_use",
+            help: "Distinct source ports masqueraded flows use, by host address.", kind: .gauge)
+        let uses = (flows.census?.masquerade ?? [:]).sorted {
+            ($0.key.hostIP.bigEndian, $0.key.proto) < ($1.key.hostIP.bigEndian, $1.key.proto)
+        }
         for (host, use) in uses {
-            let labels = [("host_ip", IPv4Address(UInt32(bigEndian: host.hostIP)).description), ("protocol", protocolLabel(host.proto))]
+            let labels = [
+                ("host_ip", IPv4Address(UInt32(bigEndian: host.hostIP)).description),
+                ("protocol", protocolLabel(host.proto)),
+            ]
             masqueradeFlows.add(labels, use.flows)
             masqueradePorts.add(labels, use.ports)
         }

@@ -46,7 +46,8 @@ public enum ExpositionFormat: Sendable {
             // Prometheus text names a counter family with its _total; OpenMetrics without.
             let sampleName = family.kind == .counter ? family.name + "_total" : family.name
             let familyName = self == .openMetrics ? family.name : sampleName
-            text += "# HELP \(familyName) \(escaped(family.help, quotes: false))\n# TYPE \(familyName) \(family.kind.rawValue)\n"
+            text +=
+                "# HELP \(familyName) \(escaped(family.help, quotes: false))\n# TYPE \(familyName) \(family.kind.rawValue)\n"
             for sample in family.samples {
                 text += sampleName
                 if !sample.labels.isEmpty {
@@ -72,7 +73,10 @@ public enum ExpositionFormat: Sendable {
     /// Backslash and newline (and in label values the double quote) are escaped; most
     /// values have none, and are returned as they are.
     private func escaped(_ value: String, quotes: Bool) -> String {
-        guard value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || (quotes && $0 == UInt8(ascii: "\"")) })
+        guard
+            value.utf8.contains(where: {
+                $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || (quotes && $0 == UInt8(ascii: "\""))
+            })
         else { return value }
         var result = ""
         for character in value {

@@ -67,8 +67,9 @@ final class FlowCollector: Service, Sendable {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         last.withLock { $0 = Report(pass: pass, seconds: seconds) }
         if !pass.evicted.isEmpty {
-            logger.warning("the flow table is nearly full: unanswered flows from outside were evicted",
-                           metadata: ["evicted": "\(pass.evicted.values.reduce(0, +))", "fill": "\(Int(pass.fill * 100))%"])
+            logger.warning(
+                "the flow table is nearly full: unanswered flows from outside were evicted",
+                metadata: ["evicted": "\(pass.evicted.values.reduce(0, +))", "fill": "\(Int(pass.fill * 100))%"])
         }
         return pass
     }

@@ -6,8 +6,11 @@ enum Gzip {
     static func compress(_ input: [UInt8]) -> [UInt8]? {
         var stream = z_stream()
         // 15 + 16: a gzip header and trailer around the deflate stream.
-        guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
-                            ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
+        guard
+            deflateInit2_(
+                &stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+                ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        else { return nil }
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))))
         var input = input
@@ -29,7 +32,8 @@ enum Gzip {
         guard let header else { return false }
         return header.split(separator: ",").contains { part in
             let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-            return fields.first == "gzip" && !fields.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "") == "q=0" }
+            return fields.first == "gzip"
+                && !fields.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "") == "q=0" }
         }
     }
 }

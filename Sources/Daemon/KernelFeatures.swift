@@ -44,13 +44,16 @@ protocol KernelProbe: Sendable {
 /// helper probe, and a tcx attach in a throwaway network namespace.
 struct SystemKernelProbe: KernelProbe {
     func supports(_ feature: KernelFeature) throws -> Bool {
-        let rc = switch feature {
-        case .fibLookupSource: cbpf_probe_fib_lookup_src()
-        case .redirectPeer: cbpf_probe_redirect_peer()
-        case .tcx: cbpf_probe_tcx()
-        }
+        let rc =
+            switch feature {
+            case .fibLookupSource: cbpf_probe_fib_lookup_src()
+            case .redirectPeer: cbpf_probe_redirect_peer()
+            case .tcx: cbpf_probe_tcx()
+            }
         guard rc >= 0 else {
-            throw AgentError.startup("cannot probe the kernel for \(feature.name): \(String(cString: strerror(-rc))) (the agent needs CAP_BPF and CAP_NET_ADMIN)")
+            throw AgentError.startup(
+                "cannot probe the kernel for \(feature.name): \(String(cString: strerror(-rc))) (the agent needs CAP_BPF and CAP_NET_ADMIN)"
+            )
         }
         return rc == 1
     }
@@ -68,7 +71,9 @@ enum KernelRequirements {
         let missing = try needed(configuration).filter { !(try kernel.supports($0)) }
         guard !missing.isEmpty else { return }
         let lines = missing.map { "\($0.name) (\($0.since)): \($0.neededFor)" }
-        throw AgentError.startup("this kernel (\(release)) lacks what Bridgeport's programs need: \(lines.joined(separator: "; ")). Upgrade the kernel")
+        throw AgentError.startup(
+            "this kernel (\(release)) lacks what Bridgeport's programs need: \(lines.joined(separator: "; ")). Upgrade the kernel"
+        )
     }
 
     static var release: String {

@@ -31,9 +31,9 @@ struct LinkWatch: Service {
         for await batch in stream.cancelOnGracefulShutdown() {
             for event in batch {
                 switch event {
-                case let .linkRemoved(ifindex, name): await agent.linkRemoved(ifindex: ifindex, name: name)
+                case .linkRemoved(let ifindex, let name): await agent.linkRemoved(ifindex: ifindex, name: name)
                 // Most are Bridgeport's own veths: only a possible uplink is worth the hop.
-                case let .linkChanged(link) where link.isUp && LinkAlias.isUplink(link): await agent.linkChanged(link)
+                case .linkChanged(let link) where link.isUp && LinkAlias.isUplink(link): await agent.linkChanged(link)
                 case .linkChanged: break
                 case .addressChanged: break
                 }

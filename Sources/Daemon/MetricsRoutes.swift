@@ -7,8 +7,13 @@ enum MetricsRoutes {
         let router = Router()
         if let users = basicAuthUsers, !users.isEmpty { router.add(middleware: BasicAuthMiddleware(users: users)) }
         router.get("/") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string:
-                "<html><head><title>Bridgeport</title></head><body><h1>Bridgeport</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n")))
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string:
+                            "<html><head><title>Bridgeport</title></head><body><h1>Bridgeport</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n"
+                    )))
         }
         router.get("healthz") { _, _ in "ok\n" }
         let scrapes = SharedScrapes()
@@ -20,8 +25,9 @@ enum MetricsRoutes {
                 do {
                     text = format.render(try await agent.metricFamilies())
                 } catch {
-                    return SharedScrapes.Body(bytes: ByteBuffer(string: "reading the counters failed: \(error)\n"),
-                                              compressed: false, failed: true)
+                    return SharedScrapes.Body(
+                        bytes: ByteBuffer(string: "reading the counters failed: \(error)\n"),
+                        compressed: false, failed: true)
                 }
                 if gzip, let compressed = Gzip.compress(Array(text.utf8)) {
                     return SharedScrapes.Body(bytes: ByteBuffer(bytes: compressed), compressed: true)
@@ -29,8 +35,9 @@ enum MetricsRoutes {
                 return SharedScrapes.Body(bytes: ByteBuffer(string: text), compressed: false)
             }
             if body.failed {
-                return Response(status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"],
-                                body: .init(byteBuffer: body.bytes))
+                return Response(
+                    status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"],
+                    body: .init(byteBuffer: body.bytes))
             }
             var headers: HTTPFields = [.contentType: format.contentType]
             if body.compressed { headers[.contentEncoding] = "gzip" }

@@ -15,7 +15,8 @@ struct WebConfiguration: Decodable {
         var keyFile: String
 
         enum CodingKeys: String, CodingKey {
-            case certFile = "cert_file", keyFile = "key_file"
+            case certFile = "cert_file"
+            case keyFile = "key_file"
         }
     }
 
@@ -23,7 +24,8 @@ struct WebConfiguration: Decodable {
     var basicAuthUsers: [String: String]?
 
     enum CodingKeys: String, CodingKey {
-        case tlsServerConfig = "tls_server_config", basicAuthUsers = "basic_auth_users"
+        case tlsServerConfig = "tls_server_config"
+        case basicAuthUsers = "basic_auth_users"
     }
 
     static func load(_ path: String) throws -> WebConfiguration {
@@ -61,10 +63,14 @@ struct BasicAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         let set = Mutex<Set<String>>([])
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         guard let header = request.headers[.authorization], header.hasPrefix("Basic "),
-              let decoded = Data(base64Encoded: String(header.dropFirst(6))).flatMap({ String(data: $0, encoding: .utf8) }),
-              let colon = decoded.firstIndex(of: ":"), let hash = users[String(decoded[..<colon])] else {
+            let decoded = Data(base64Encoded: String(header.dropFirst(6))).flatMap({ String(data: $0, encoding: .utf8) }
+            ),
+            let colon = decoded.firstIndex(of: ":"), let hash = users[String(decoded[..<colon])]
+        else {
             return unauthorized
         }
         let password = String(decoded[decoded.index(after: colon)...])
@@ -77,7 +83,8 @@ struct BasicAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     private var unauthorized: Response {
-        Response(status: .unauthorized, headers: [.wwwAuthenticate: "Basic realm=\"bridgeport\""],
-                 body: .init(byteBuffer: ByteBuffer(string: "Unauthorized\n")))
+        Response(
+            status: .unauthorized, headers: [.wwwAuthenticate: "Basic realm=\"bridgeport\""],
+            body: .init(byteBuffer: ByteBuffer(string: "Unauthorized\n")))
     }
 }

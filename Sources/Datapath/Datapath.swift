@@ -116,8 +116,10 @@ public struct DatapathConfiguration: Sendable {
     public var maxFlows: Int
     public var flowTimeouts: FlowTimeouts
 
-    public init(bpfRoot: String, uplinkAttachMode: TCAttachMode, endpointAttachMode: TCAttachMode,
-                bpfObjectDirectory: String?, advertiseAddress: IPv4Address?, maxFlows: Int, flowTimeouts: FlowTimeouts) {
+    public init(
+        bpfRoot: String, uplinkAttachMode: TCAttachMode, endpointAttachMode: TCAttachMode,
+        bpfObjectDirectory: String?, advertiseAddress: IPv4Address?, maxFlows: Int, flowTimeouts: FlowTimeouts
+    ) {
         self.bpfRoot = bpfRoot
         self.uplinkAttachMode = uplinkAttachMode
         self.endpointAttachMode = endpointAttachMode

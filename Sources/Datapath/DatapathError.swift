@@ -26,19 +26,19 @@ public enum DatapathError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case let .system(operation, code): "\(operation): \(String(cString: strerror(code)))"
-        case let .parentNotFound(parent): "-o parent interface was not found on the host: \(parent)"
-        case let .noVLANSupport(parent):
+        case .system(let operation, let code): "\(operation): \(String(cString: strerror(code)))"
+        case .parentNotFound(let parent): "-o parent interface was not found on the host: \(parent)"
+        case .noVLANSupport(let parent):
             "cannot create the VLAN sub-interface \(parent): this kernel has no 802.1Q support "
                 + "(load the 8021q module, or give a parent without .VLAN)"
-        case let .overlayOutsideCluster(network):
+        case .overlayOutsideCluster(let network):
             "network \(network) is an overlay: start the agent with --cluster-store and --advertise-address"
-        case let .interfaceNotFound(name):
+        case .interfaceNotFound(let name):
             "interface \(name) does not exist in the agent's network namespace: "
                 + "is the agent running in the runtime's host namespace?"
-        case let .noBridge(network): "network \(network) has no bridge"
+        case .noBridge(let network): "network \(network) has no bridge"
         case .noCgroup2: "no cgroup v2 hierarchy is mounted: mount one or pass --cgroup PATH"
-        case let .objectNotFound(name):
+        case .objectNotFound(let name):
             "BPF object \(name) is neither embedded nor in build/bpf: build with `make build` or pass --bpf-objects DIR"
         case .noFlowTable: "this datapath has no flow table"
         }

@@ -60,7 +60,9 @@ final class HostPorts: Sendable {
     /// knows the ports we hold; a port we hold answers false.
     func inUseByOthers(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool {
         let ours = held.withLock { held in
-            held.keys.contains { $0.proto == proto && $0.port == port && ($0.ip == address || $0.ip == .any || address == .any) }
+            held.keys.contains {
+                $0.proto == proto && $0.port == port && ($0.ip == address || $0.ip == .any || address == .any)
+            }
         }
         if ours { return false }
         guard let fd = try? HostPorts.socket(proto, reuse: true).get() else { return false }
@@ -119,7 +121,9 @@ final class HostPorts: Sendable {
         sin.sin_port = key.port.bigEndian
         sin.sin_addr.s_addr = key.ip.value.bigEndian
         let result = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         return result == 0 ? 0 : errno
     }

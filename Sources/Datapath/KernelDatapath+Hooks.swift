@@ -21,8 +21,9 @@ extension KernelDatapath {
     /// packets are neither Ethernet nor IP (it has no program).
     public func attachUplink(_ link: LinkInfo) throws -> Bool {
         guard let program = Programs.uplinkProgram(type: link.type) else {
-            logger.warning("an uplink whose packets are neither Ethernet nor IP gets no uplink program",
-                           metadata: ["interface": "\(link.name)", "type": "\(link.type)"])
+            logger.warning(
+                "an uplink whose packets are neither Ethernet nor IP gets no uplink program",
+                metadata: ["interface": "\(link.name)", "type": "\(link.type)"])
             return false
         }
         try programs.attachUplink(program, interface: link.name, ifindex: UInt32(link.index))
@@ -60,8 +61,9 @@ extension KernelDatapath {
             do {
                 namespaces[try NetworkNamespace.cookie(at: path)] = KernelDatapath.container(source)
             } catch {
-                logger.warning("a container's namespace is out of reach: its connections to published ports at the host's addresses won't be translated",
-                               metadata: ["namespace": "\(path)", "error": "\(error)"])
+                logger.warning(
+                    "a container's namespace is out of reach: its connections to published ports at the host's addresses won't be translated",
+                    metadata: ["namespace": "\(path)", "error": "\(error)"])
             }
         }
         try programs.syncNamespaces(namespaces)

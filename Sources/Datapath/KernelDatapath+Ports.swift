@@ -17,7 +17,8 @@ extension KernelDatapath {
     public func publish(_ container: Container, registry: Registry) throws {
         guard let (ip, ifindex, routed) = portTarget(container, registry) else { return }
         if !routed { try hostPorts.hold(container.ports) }  // a routed network maps no host port
-        try programs.publish(container.ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil, directOnly: routed) })
+        try programs.publish(
+            container.ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil, directOnly: routed) })
     }
 
     public func unpublish(_ container: Container) {
@@ -30,23 +31,29 @@ extension KernelDatapath {
     public func syncPorts(_ registry: Registry) throws {
         let attached = registry.attachments.flatMap { attachment -> [Published] in
             guard let index = links.index(of: attachment.hostInterface) else { return [] }
-            return attachment.ports.map { Published(mapping: $0, ip: attachment.ip, ifindex: UInt32(index), allowed: nil) }
+            return attachment.ports.map {
+                Published(mapping: $0, ip: attachment.ip, ifindex: UInt32(index), allowed: nil)
+            }
         }
         let published = registry.containers.flatMap { container -> [Published] in
             guard let (ip, ifindex, routed) = portTarget(container, registry) else { return [] }
             return container.ports.map {
-                Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto),
-                          directOnly: routed)
+                Published(
+                    mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto),
+                    directOnly: routed)
             }
         }
         // A routed network's ports have no host port to hold. CNI runtimes' ports are theirs
         // to hold, as with the portmap plugin: Podman binds them itself after the ADD (conmon
         // holds them while the container runs), and fails to start if they are taken.
         // dockerd's remote driver holds none: the agent holds those.
-        let held = published.filter { !$0.directOnly }.map(\.mapping)
+        let held =
+            published.filter { !$0.directOnly }.map(\.mapping)
             + registry.attachments.filter(\.agentHoldsHostPorts).flatMap(\.ports)
         for (port, error) in hostPorts.sync(held) {
-            logger.warning("a published host port is not held: host processes may use it", metadata: ["port": "\(port.proto.rawValue) \(port)", "error": "\(error)"])
+            logger.warning(
+                "a published host port is not held: host processes may use it",
+                metadata: ["port": "\(port.proto.rawValue) \(port)", "error": "\(error)"])
         }
         try programs.syncPorts(published + attached)
     }

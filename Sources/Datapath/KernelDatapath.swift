@@ -34,7 +34,9 @@ public final class KernelDatapath: Datapath, Sendable {
 
     /// The host's own addresses and routes, which automatic subnets must not overlap.
     public func hostPrefixes() throws -> [IPv4Network] {
-        (try links.addresses() + links.routes()).map { IPv4Network(containing: IPv4Address($0.address), prefixLength: $0.length) }
+        (try links.addresses() + links.routes()).map {
+            IPv4Network(containing: IPv4Address($0.address), prefixLength: $0.length)
+        }
     }
 
     public func linkExists(_ name: String) -> Bool { !name.isEmpty && links.index(of: name) != nil }
@@ -56,7 +58,8 @@ public final class KernelDatapath: Datapath, Sendable {
     /// Deletes what `ensureNetwork` made; a parent that Bridgeport did not make stays.
     public func removeNetwork(_ network: Network) {
         let names = Set([network.vxlanName, network.bridgeName, network.parent].compactMap { $0 })
-        for link in (try? links.links()) ?? [] where names.contains(link.name) && link.alias == LinkAlias.prefix + network.id {
+        for link in (try? links.links()) ?? []
+        where names.contains(link.name) && link.alias == LinkAlias.prefix + network.id {
             _ = try? links.delete(link: link.name)
         }
     }
@@ -64,7 +67,9 @@ public final class KernelDatapath: Datapath, Sendable {
     /// Creates the network's bridge if it is missing and makes sure it has its gateway
     /// address and is up.
     private func ensureBridge(_ network: Network) throws -> [String] {
-        guard let name = network.bridgeName, let subnet = network.subnet, let gateway = network.gateway else { return [] }
+        guard let name = network.bridgeName, let subnet = network.subnet, let gateway = network.gateway else {
+            return []
+        }
         var repairs: [String] = []
         if links.index(of: name) == nil {
             try links.addBridge(name: name, alias: LinkAlias.prefix + network.id)
@@ -97,8 +102,9 @@ public final class KernelDatapath: Datapath, Sendable {
         }
         var repairs: [String] = []
         if links.index(of: name) == nil {
-            try links.addVXLAN(name: name, alias: LinkAlias.prefix + network.id, vni: vni, local: local.value,
-                               port: KernelDatapath.vxlanPort, mtu: KernelDatapath.overlayMTU)
+            try links.addVXLAN(
+                name: name, alias: LinkAlias.prefix + network.id, vni: vni, local: local.value,
+                port: KernelDatapath.vxlanPort, mtu: KernelDatapath.overlayMTU)
             repairs.append("created VXLAN device \(name) (VNI \(vni)) for network \(network.name)")
         }
         try links.setMaster(name, master: bridge)
@@ -142,7 +148,9 @@ public final class KernelDatapath: Datapath, Sendable {
     /// Removes neighbour entries of remote containers that `keeping` does not hold (left
     /// by containers that went while no agent ran). Returns their addresses.
     public func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPv4Address>) -> [IPv4Address] {
-        guard let device = network.vxlanName, let present = try? links.permanentNeighbours(device: device) else { return [] }
+        guard let device = network.vxlanName, let present = try? links.permanentNeighbours(device: device) else {
+            return []
+        }
         let stale = present.map { IPv4Address($0) }.filter { !keeping.contains($0) }
         for ip in stale {
             links.removeRemoteNeighbour(device: device, ip: ip.value, mac: MACAddress(derivedFrom: ip).bytes, vtep: 0)
@@ -169,12 +177,14 @@ public final class KernelDatapath: Datapath, Sendable {
         defer { close(namespaceFD) }
         if let parent = network.parent, let index = endpoint.linkIndex {
             guard links.index(of: parent) != nil else { throw DatapathError.parentNotFound(parent) }
-            try links.addMacvlan(parent: parent, name: inside, namespace: namespaceFD, mac: mac.bytes,
-                                 mode: network.macvlanMode, index: index)
+            try links.addMacvlan(
+                parent: parent, name: inside, namespace: namespaceFD, mac: mac.bytes,
+                mode: network.macvlanMode, index: index)
         } else if let hostSide = endpoint.hostInterface, let bridge = network.bridgeName {
-            try links.addVeth(host: hostSide, alias: LinkAlias.prefix + endpoint.id, peer: inside,
-                              peerNamespace: namespaceFD, peerMAC: mac.bytes,
-                              mtu: network.driver == .overlay ? KernelDatapath.overlayMTU : nil)
+            try links.addVeth(
+                host: hostSide, alias: LinkAlias.prefix + endpoint.id, peer: inside,
+                peerNamespace: namespaceFD, peerMAC: mac.bytes,
+                mtu: network.driver == .overlay ? KernelDatapath.overlayMTU : nil)
             try links.setMaster(hostSide, master: bridge)
         }
         try configure(endpoint, network: network, namespace: namespace)
@@ -183,7 +193,9 @@ public final class KernelDatapath: Datapath, Sendable {
     /// Programs, address and state of an endpoint whose interface exists; every step is
     /// idempotent, so reconcile finishes what an agent killed half-way left.
     public func configure(_ endpoint: Endpoint, network: Network, namespace: String) throws {
-        guard let inside = endpoint.containerInterface, let ip = endpoint.ip, let subnet = network.subnet else { return }
+        guard let inside = endpoint.containerInterface, let ip = endpoint.ip, let subnet = network.subnet else {
+            return
+        }
         try attachPrograms(endpoint, network: network, namespace: namespace)
         if let hostSide = endpoint.hostInterface { try links.setUp(hostSide) }
         let container = try RouteSocket(namespace: namespace)
@@ -202,7 +214,8 @@ public final class KernelDatapath: Datapath, Sendable {
     public func interfaceExists(_ endpoint: Endpoint, namespace: String) -> Bool {
         if let hostSide = endpoint.hostInterface { return linkExists(hostSide) }
         guard let inside = endpoint.containerInterface, let index = endpoint.linkIndex,
-              let container = try? RouteSocket(namespace: namespace) else { return false }
+            let container = try? RouteSocket(namespace: namespace)
+        else { return false }
         return container.index(of: inside) == index
     }
 
@@ -211,17 +224,21 @@ public final class KernelDatapath: Datapath, Sendable {
     private func attachPrograms(_ endpoint: Endpoint, network: Network, namespace: String) throws {
         if let hostSide = endpoint.hostInterface {
             guard let index = links.index(of: hostSide) else { return }
-            try programs.attachEndpoint(interface: hostSide, ifindex: UInt32(index), endpoint: endpoint, network: network)
+            try programs.attachEndpoint(
+                interface: hostSide, ifindex: UInt32(index), endpoint: endpoint, network: network)
         } else if let name = endpoint.attachmentName, let index = endpoint.linkIndex {
             try NetworkNamespace.run(in: namespace) {
-                try programs.attachEndpoint(interface: name, ifindex: UInt32(index), endpoint: endpoint, network: network,
-                                            insideContainer: true)
+                try programs.attachEndpoint(
+                    interface: name, ifindex: UInt32(index), endpoint: endpoint, network: network,
+                    insideContainer: true)
             }
         }
     }
 
     /// Tells the programs every network's subnet (isolation, direct-access filtering).
-    public func syncSubnets(_ registry: Registry) throws { try programs.syncSubnets(registry.networks, chained: registry.chainedSubnets) }
+    public func syncSubnets(_ registry: Registry) throws {
+        try programs.syncSubnets(registry.networks, chained: registry.chainedSubnets)
+    }
 
     /// A link someone else deleted: what the maps hold for it goes too.
     public func forgetRemovedLink(name: String, ifindex: UInt32, address: IPv4Address?) {
@@ -267,12 +284,15 @@ public final class KernelDatapath: Datapath, Sendable {
             throw DatapathError.interfaceNotFound(attachment.hostInterface)
         }
         if let network {
-            let endpoint = Endpoint(containerID: attachment.containerID, networkID: network.id, ip: attachment.ip, mac: attachment.mac,
-                                    hostInterface: attachment.hostInterface, containerInterface: attachment.interface, order: 0)
-            try programs.attachEndpoint(interface: attachment.hostInterface, ifindex: UInt32(index), endpoint: endpoint, network: network)
+            let endpoint = Endpoint(
+                containerID: attachment.containerID, networkID: network.id, ip: attachment.ip, mac: attachment.mac,
+                hostInterface: attachment.hostInterface, containerInterface: attachment.interface, order: 0)
+            try programs.attachEndpoint(
+                interface: attachment.hostInterface, ifindex: UInt32(index), endpoint: endpoint, network: network)
         } else {
-            try programs.attachForeign(interface: attachment.hostInterface, ifindex: UInt32(index), ip: attachment.ip, mac: attachment.mac,
-                                       networkNumber: attachment.networkNumber)
+            try programs.attachForeign(
+                interface: attachment.hostInterface, ifindex: UInt32(index), ip: attachment.ip, mac: attachment.mac,
+                networkNumber: attachment.networkNumber)
         }
     }
 
@@ -314,20 +334,27 @@ public final class KernelDatapath: Datapath, Sendable {
 
     /// Deletes links marked as ours that no network or endpoint of the registry owns.
     public func removeOrphans(keeping registry: Registry) throws -> [String] {
-        let owners = Set(registry.networks.map(\.id) + registry.endpoints.map(\.id) + registry.attachments.flatMap { [$0.id, $0.containerID + "/" + ($0.networkID ?? "")] })
+        let owners = Set(
+            registry.networks.map(\.id) + registry.endpoints.map(\.id)
+                + registry.attachments.flatMap { [$0.id, $0.containerID + "/" + ($0.networkID ?? "")] })
         let removed = try links.links().compactMap { link -> String? in
             guard let alias = link.alias, alias.hasPrefix(LinkAlias.prefix),
-                  !owners.contains(String(alias.dropFirst(LinkAlias.prefix.count))) else { return nil }
+                !owners.contains(String(alias.dropFirst(LinkAlias.prefix.count)))
+            else { return nil }
             _ = try? links.delete(link: link.name)
             programs.forget(interface: link.name, ifindex: UInt32(link.index))
             return "removed orphaned link \(link.name)"
         }
-        let interfaces = Set(registry.endpoints.compactMap(\.attachmentName) + registry.attachments.map(\.hostInterface))
-            .union(try uplinks().map(\.name))
-        let ifindexes = Set(registry.endpoints.compactMap { endpoint in
-            (endpoint.linkIndex ?? endpoint.hostInterface.flatMap(links.index(of:))).map(UInt32.init)
-        } + registry.attachments.compactMap { links.index(of: $0.hostInterface).map(UInt32.init) })
-        return removed + programs.removeOrphanedLinks(keeping: interfaces) + (try programs.removeOrphanedEndpoints(keeping: ifindexes))
+        let interfaces = Set(
+            registry.endpoints.compactMap(\.attachmentName) + registry.attachments.map(\.hostInterface)
+        )
+        .union(try uplinks().map(\.name))
+        let ifindexes = Set(
+            registry.endpoints.compactMap { endpoint in
+                (endpoint.linkIndex ?? endpoint.hostInterface.flatMap(links.index(of:))).map(UInt32.init)
+            } + registry.attachments.compactMap { links.index(of: $0.hostInterface).map(UInt32.init) })
+        return removed + programs.removeOrphanedLinks(keeping: interfaces)
+            + (try programs.removeOrphanedEndpoints(keeping: ifindexes))
     }
 
     // MARK: Counters

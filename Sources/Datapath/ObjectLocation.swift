@@ -8,14 +8,17 @@ enum ObjectLocation {
     /// Only those places: a stray object in some parent directory is never loaded.
     static func path(_ configuration: DatapathConfiguration, _ name: String) throws -> String {
         if let directory = configuration.bpfObjectDirectory { return directory + "/" + name }
-        let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let binary =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var directory = URL(fileURLWithPath: binary).deletingLastPathComponent()
         var candidates = [directory.appendingPathComponent(name)]
         for _ in 0..<6 {
             candidates.append(directory.appendingPathComponent("build/bpf/" + name))
             directory.deleteLastPathComponent()
         }
-        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { return found.path }
+        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) {
+            return found.path
+        }
         if BPFObject.hasEmbeddedObjects { return "embedded:" + name }
         throw DatapathError.objectNotFound(name)
     }

@@ -9,9 +9,12 @@ extension Programs {
     /// Makes the maps hold exactly `published`: each port to its container's address and
     /// veth, and the sources allowed on restricted ports.
     func syncPorts(_ published: [Published]) throws {
-        let wanted = Dictionary(published.map { ($0.mapping.hostSide, $0.target) }, uniquingKeysWith: { first, _ in first })
+        let wanted = Dictionary(
+            published.map { ($0.mapping.hostSide, $0.target) }, uniquingKeysWith: { first, _ in first })
         try maps.publishedPorts.sync(wanted)
-        for key in try maps.portStats.keys() where wanted[HostPort(raw: key)] == nil { _ = try maps.portStats.delete(key) }
+        for key in try maps.portStats.keys() where wanted[HostPort(raw: key)] == nil {
+            _ = try maps.portStats.delete(key)
+        }
 
         let allowed = published.flatMap { entry in
             (entry.allowed ?? []).map { (AllowKey(port: entry.mapping.hostSide, source: $0), UInt8(1)) }
@@ -53,7 +56,8 @@ extension Programs {
             guard entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) == 0 else { return false }
             let proto = PortProtocol(number: key.proto)
             if entry.kind == UInt8(BP_FLOW_HAIRPIN.rawValue) {
-                let target = TargetKey(ip: IPv4Address(raw: key.dst_ip), port: UInt16(bigEndian: key.dst_port), proto: key.proto)
+                let target = TargetKey(
+                    ip: IPv4Address(raw: key.dst_ip), port: UInt16(bigEndian: key.dst_port), proto: key.proto)
                 guard let policy = targets[target] else { return true }
                 guard policy.restricted else { return false }
                 return refused(key.src_ip, by: HostPort(proto, policy.hostIP, policy.hostPort))
@@ -61,7 +65,8 @@ extension Programs {
             guard entry.kind == UInt8(BP_FLOW_PUBLISHED.rawValue) else { return false }
             let anyHost = entry.flags & UInt8(BP_FLOW_F_ANY_HOST.rawValue) != 0
             let port = HostPort(proto, anyHost ? .any : IPv4Address(raw: key.dst_ip), UInt16(bigEndian: key.dst_port))
-            guard let target = ports[port], target.ip.raw == entry.nat_ip, target.port.bigEndian == entry.nat_port else { return true }
+            guard let target = ports[port], target.ip.raw == entry.nat_ip, target.port.bigEndian == entry.nat_port
+            else { return true }
             return refused(key.src_ip, by: port)
         }
     }
@@ -121,6 +126,7 @@ struct Published {
     var directOnly = false
 
     var target: PortTarget {
-        PortTarget(ip: ip, port: mapping.containerPort, ifindex: ifindex, restricted: allowed != nil, directOnly: directOnly)
+        PortTarget(
+            ip: ip, port: mapping.containerPort, ifindex: ifindex, restricted: allowed != nil, directOnly: directOnly)
     }
 }

@@ -40,7 +40,8 @@ final class Programs: Sendable {
         (endpointObject, uplinkObject, sockObject) = (objects[0], objects[1], objects[2])
         maps = try BridgeportMaps(object: endpointObject)
         try maps.flows.setTimeouts(configuration.flowTimeouts)
-        logger.info("BPF objects loaded", metadata: ["from": "\(endpointObject.path)", "max-flows": "\(maps.flows.capacity)"])
+        logger.info(
+            "BPF objects loaded", metadata: ["from": "\(endpointObject.path)", "max-flows": "\(maps.flows.capacity)"])
         statisticsFD = (try? BPFStatistics.enable()) ?? -1
     }
 
@@ -55,7 +56,8 @@ final class Programs: Sendable {
     private static func replaceStatePins(_ object: BPFObject, mapDirectory: String, logger: Logger) throws {
         for name in [BP_MAP_FLOWS, BP_MAP_FRAGS] {
             if let old = try object.removeIncompatiblePin(name) {
-                logger.notice("\(name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew")
+                logger.notice(
+                    "\(name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew")
             }
         }
         // What the agent writes anew from its store at every start.
@@ -74,7 +76,8 @@ final class Programs: Sendable {
         let programs: [(BPFObject, String, String)] = [
             (endpointObject, BP_PROG_ENDPOINT_INGRESS, endpointMode.rawValue),
             (endpointObject, BP_PROG_ENDPOINT_EGRESS, endpointMode.rawValue),
-            (uplinkObject, BP_PROG_UPLINK_INGRESS, uplinkMode.rawValue), (uplinkObject, BP_PROG_UPLINK_L3_INGRESS, uplinkMode.rawValue),
+            (uplinkObject, BP_PROG_UPLINK_INGRESS, uplinkMode.rawValue),
+            (uplinkObject, BP_PROG_UPLINK_L3_INGRESS, uplinkMode.rawValue),
             (sockObject, BP_PROG_SOCK_CONNECT, "cgroup"), (sockObject, BP_PROG_SOCK_SENDMSG, "cgroup"),
             (sockObject, BP_PROG_SOCK_RECVMSG, "cgroup"), (sockObject, BP_PROG_SOCK_PEERNAME, "cgroup"),
         ]
@@ -114,15 +117,18 @@ final class Programs: Sendable {
     /// device is the container's own (macvlan), attached from within its namespace by
     /// the calling thread, so what the container sends passes its tc egress and what it
     /// receives its tc ingress: the programs swap hooks.
-    func attachEndpoint(interface: String, ifindex: UInt32, endpoint: Endpoint, network: Network,
-                        insideContainer: Bool = false) throws {
+    func attachEndpoint(
+        interface: String, ifindex: UInt32, endpoint: Endpoint, network: Network,
+        insideContainer: Bool = false
+    ) throws {
         if let ip = endpoint.ip, let mac = endpoint.mac {
             var flags: EndpointPolicy.Flags = [.enforceSource, .isolated, .ipv4Only]
             if !network.iccEnabled { flags.insert(.iccDisabled) }
             if network.internal { flags.insert(.internal) }
             if Programs.masquerades(network) { flags.insert(.masquerade) }
             if Programs.tracksOutbound(network) { flags.insert(.trackOutbound) }
-            try maps.endpointPolicies.update(ifindex, EndpointPolicy(ip: ip, mac: mac, network: number(of: network), flags: flags))
+            try maps.endpointPolicies.update(
+                ifindex, EndpointPolicy(ip: ip, mac: mac, network: number(of: network), flags: flags))
         }
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: insideContainer)
     }
@@ -130,21 +136,28 @@ final class Programs: Sendable {
     /// An interface another runtime made (a CNI chain's veth): anti-spoofing and
     /// counters; isolation when its network's subnet is known (`networkNumber`, see
     /// syncSubnets). Bridgeport never masquerades for it (the runtime's chain does).
-    func attachForeign(interface: String, ifindex: UInt32, ip: IPv4Address, mac: MACAddress, networkNumber: UInt16?) throws {
+    func attachForeign(
+        interface: String, ifindex: UInt32, ip: IPv4Address, mac: MACAddress, networkNumber: UInt16?
+    ) throws {
         let flags: EndpointPolicy.Flags = networkNumber == nil ? [.enforceSource] : [.enforceSource, .isolated]
-        try maps.endpointPolicies.update(ifindex, EndpointPolicy(ip: ip, mac: mac, network: networkNumber ?? 0, flags: flags))
+        try maps.endpointPolicies.update(
+            ifindex, EndpointPolicy(ip: ip, mac: mac, network: networkNumber ?? 0, flags: flags))
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: false, ours: false)
     }
 
-    private func attachEndpointHooks(interface: String, ifindex: UInt32, insideContainer: Bool, ours: Bool = true) throws {
+    private func attachEndpointHooks(
+        interface: String, ifindex: UInt32, insideContainer: Bool, ours: Bool = true
+    ) throws {
         let fromContainer = try endpointObject.program(BP_PROG_ENDPOINT_INGRESS)
         let toContainer = try endpointObject.program(BP_PROG_ENDPOINT_EGRESS)
         if insideContainer {
-            try attach([(toContainer, .ingress), (fromContainer, .egress)], interface: interface, ifindex: ifindex,
-                       mode: endpointMode, onThisThread: true)
+            try attach(
+                [(toContainer, .ingress), (fromContainer, .egress)], interface: interface, ifindex: ifindex,
+                mode: endpointMode, onThisThread: true)
         } else {
-            try attach([(fromContainer, .ingress), (toContainer, .egress)], interface: interface, ifindex: ifindex,
-                       mode: endpointMode)
+            try attach(
+                [(fromContainer, .ingress), (toContainer, .egress)], interface: interface, ifindex: ifindex,
+                mode: endpointMode)
         }
         // A filter an agent in tc mode left on this veth (ours alone) would run the programs twice.
         if endpointMode == .tcx && ours { try? TCAttachment.removeClsact(ifindex: ifindex) }
@@ -166,7 +179,8 @@ final class Programs: Sendable {
     /// masquerades it (routed, or masquerade off), so the replies of its containers' own
     /// connections pass the uplink's direct-access filter only as a known flow's.
     static func tracksOutbound(_ network: Network) -> Bool {
-        network.driver.usesBridge && !network.internal && !masquerades(network) && network.gatewayMode != .natUnprotected
+        network.driver.usesBridge && !network.internal && !masquerades(network)
+            && network.gatewayMode != .natUnprotected
     }
 
     /// Makes the subnet map hold exactly the networks' subnets, with what direct routing
@@ -192,7 +206,8 @@ final class Programs: Sendable {
     }
 
     func attachUplink(_ program: String, interface: String, ifindex: UInt32) throws {
-        try attach([(try uplinkObject.program(program), .ingress)], interface: interface, ifindex: ifindex, mode: uplinkMode)
+        try attach(
+            [(try uplinkObject.program(program), .ingress)], interface: interface, ifindex: ifindex, mode: uplinkMode)
     }
 
     /// The uplink program for a device of this type (ARPHRD_*): at tc, an Ethernet device's
@@ -214,8 +229,10 @@ final class Programs: Sendable {
     /// the programs never run twice.
     /// `onThisThread`: the hooks are attached one after the other by the calling thread
     /// (which may have entered a container's namespace) instead of at once.
-    private func attach(_ hooks: [(BPFProgram, TCDirection)], interface: String, ifindex: UInt32,
-                        mode: TCAttachMode, onThisThread: Bool = false) throws {
+    private func attach(
+        _ hooks: [(BPFProgram, TCDirection)], interface: String, ifindex: UInt32,
+        mode: TCAttachMode, onThisThread: Bool = false
+    ) throws {
         let errors = Mutex<[Error]>([])
         let attachOne: @Sendable (Int) -> Void = { [self] i in
             let (program, direction) = hooks[i]
@@ -228,7 +245,9 @@ final class Programs: Sendable {
                     return
                 }
                 let pin = linkPath(interface, direction)
-                if FileManager.default.fileExists(atPath: pin), let link = try? TCAttachment.openPinned(pin), link.ifindex == ifindex {
+                if FileManager.default.fileExists(atPath: pin), let link = try? TCAttachment.openPinned(pin),
+                    link.ifindex == ifindex
+                {
                     try link.replace(program: program)
                 } else {
                     try? FileManager.default.removeItem(atPath: pin)
@@ -249,7 +268,9 @@ final class Programs: Sendable {
     /// Forgets an interface whose veth is gone: its link pins, its map entries and every
     /// flow of it or naming its address (which IPAM may give the next container at once).
     func forget(interface: String, ifindex: UInt32?, address: IPv4Address? = nil) {
-        for direction in TCDirection.allCases { try? FileManager.default.removeItem(atPath: linkPath(interface, direction)) }
+        for direction in TCDirection.allCases {
+            try? FileManager.default.removeItem(atPath: linkPath(interface, direction))
+        }
         if let ifindex { try? maps.removeEndpoint(ifindex: ifindex) }
         flushFlows(ifindex: ifindex, address: address)
     }
@@ -273,8 +294,11 @@ final class Programs: Sendable {
 
     /// Removes link pins whose interface is not in `interfaces` (cgroup hooks stay).
     func removeOrphanedLinks(keeping interfaces: Set<String>) -> [String] {
-        let pins = ((try? FileManager.default.contentsOfDirectory(atPath: linkDirectory)) ?? []).filter { !$0.hasPrefix("cgroup_") }
-        return pins.filter { pin in !interfaces.contains(String(pin[..<(pin.lastIndex(of: "_") ?? pin.endIndex)])) }.map { pin in
+        let pins = ((try? FileManager.default.contentsOfDirectory(atPath: linkDirectory)) ?? []).filter {
+            !$0.hasPrefix("cgroup_")
+        }
+        return pins.filter { pin in !interfaces.contains(String(pin[..<(pin.lastIndex(of: "_") ?? pin.endIndex)])) }.map
+        { pin in
             try? FileManager.default.removeItem(atPath: linkDirectory + "/" + pin)
             return "removed orphaned BPF link pin \(pin)"
         }

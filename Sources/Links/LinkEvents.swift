@@ -28,15 +28,18 @@ public final class LinkEvents: Sendable {
     public func next(timeoutMilliseconds: Int32) -> [Event]? {
         var found: [Event] = []
         let rc = withUnsafeMutablePointer(to: &found) { list in
-            bp_link_events_read(fd, timeoutMilliseconds, { event, link, context in
-                let list = context!.assumingMemoryBound(to: [Event].self)
-                let link = LinkInfo(link!.pointee)
-                switch event {
-                case Int32(BP_ADDRESS_CHANGED.rawValue): list.pointee.append(.addressChanged(ifindex: UInt32(link.index)))
-                case Int32(BP_LINK_CHANGED.rawValue): list.pointee.append(.linkChanged(link))
-                default: list.pointee.append(.linkRemoved(ifindex: UInt32(link.index), name: link.name))
-                }
-            }, list)
+            bp_link_events_read(
+                fd, timeoutMilliseconds,
+                { event, link, context in
+                    let list = context!.assumingMemoryBound(to: [Event].self)
+                    let link = LinkInfo(link!.pointee)
+                    switch event {
+                    case Int32(BP_ADDRESS_CHANGED.rawValue):
+                        list.pointee.append(.addressChanged(ifindex: UInt32(link.index)))
+                    case Int32(BP_LINK_CHANGED.rawValue): list.pointee.append(.linkChanged(link))
+                    default: list.pointee.append(.linkRemoved(ifindex: UInt32(link.index), name: link.name))
+                    }
+                }, list)
         }
         return rc < 0 ? nil : found
     }

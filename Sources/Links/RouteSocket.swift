@@ -6,7 +6,10 @@ import Synchronization
 public struct Prefix4: Hashable, Sendable, CustomStringConvertible {
     public var address: UInt32
     public var length: Int
-    public init(address: UInt32, length: Int) { self.address = address; self.length = length }
+    public init(address: UInt32, length: Int) {
+        self.address = address
+        self.length = length
+    }
     public var description: String { "\(dotted(address))/\(length)" }
 }
 
@@ -24,16 +27,21 @@ public struct LinkInfo: Hashable, Sendable {
     public var type: UInt16 = 1
     public var isUp = false
 
-    public init(name: String, index: Int, kind: String? = nil, alias: String? = nil, masterIndex: Int = 0,
-                type: UInt16 = 1, isUp: Bool = false) {
-        (self.name, self.index, self.kind, self.alias, self.masterIndex, self.type, self.isUp) = (name, index, kind, alias, masterIndex, type, isUp)
+    public init(
+        name: String, index: Int, kind: String? = nil, alias: String? = nil, masterIndex: Int = 0,
+        type: UInt16 = 1, isUp: Bool = false
+    ) {
+        (self.name, self.index, self.kind, self.alias, self.masterIndex, self.type, self.isUp) = (
+            name, index, kind, alias, masterIndex, type, isUp
+        )
     }
 
     /// What enumeration and events report (see struct bp_link).
     init(_ link: bp_link) {
-        self.init(name: link.name.map { String(cString: $0) } ?? "", index: Int(link.ifindex),
-                  kind: link.kind.map { String(cString: $0) }, alias: link.alias.map { String(cString: $0) },
-                  masterIndex: Int(link.master_ifindex), type: link.type, isUp: link.up != 0)
+        self.init(
+            name: link.name.map { String(cString: $0) } ?? "", index: Int(link.ifindex),
+            kind: link.kind.map { String(cString: $0) }, alias: link.alias.map { String(cString: $0) },
+            masterIndex: Int(link.master_ifindex), type: link.type, isUp: link.up != 0)
     }
 }
 
@@ -74,15 +82,21 @@ public final class RouteSocket: Sendable {
     /// A veth pair: `host` stays here with ifalias `alias`; `peer` is created directly in the
     /// namespace open at `peerNamespace` (an fd) with MAC `peerMAC` (6 bytes). Both are down.
     /// `mtu` nil keeps the default.
-    public func addVeth(host: String, alias: String, peer: String, peerNamespace fd: Int32, peerMAC: [UInt8],
-                        mtu: Int? = nil) throws {
+    public func addVeth(
+        host: String, alias: String, peer: String, peerNamespace fd: Int32, peerMAC: [UInt8],
+        mtu: Int? = nil
+    ) throws {
         precondition(peerMAC.count == 6, "a MAC address has 6 bytes")
-        try call("create veth pair", "\(host)/\(peer)") { bp_veth_add($0, host, alias, peer, fd, peerMAC, UInt32(mtu ?? 0)) }
+        try call("create veth pair", "\(host)/\(peer)") {
+            bp_veth_add($0, host, alias, peer, fd, peerMAC, UInt32(mtu ?? 0))
+        }
     }
 
     /// A macvlan device of `parent` (a link of this namespace), created as `name` directly
     /// in the namespace open at `namespace`, with `mac`, `mode` and the ifindex `index`.
-    public func addMacvlan(parent: String, name: String, namespace fd: Int32, mac: [UInt8], mode: String, index: Int) throws {
+    public func addMacvlan(
+        parent: String, name: String, namespace fd: Int32, mac: [UInt8], mode: String, index: Int
+    ) throws {
         precondition(mac.count == 6, "a MAC address has 6 bytes")
         try call("create macvlan device of", parent) { bp_macvlan_add($0, parent, name, fd, mac, mode, Int32(index)) }
     }
@@ -108,14 +122,18 @@ public final class RouteSocket: Sendable {
     /// A VXLAN device (VNI `vni`, source `local` in host order, UDP `port`), no learning,
     /// ARP answered from its neighbour table.
     public func addVXLAN(name: String, alias: String, vni: UInt32, local: UInt32, port: UInt16, mtu: Int?) throws {
-        try call("create VXLAN device", name) { bp_vxlan_add($0, name, alias, vni, local.bigEndian, port, UInt32(mtu ?? 0)) }
+        try call("create VXLAN device", name) {
+            bp_vxlan_add($0, name, alias, vni, local.bigEndian, port, UInt32(mtu ?? 0))
+        }
     }
 
     /// Where a remote container lives on a VXLAN device: its address answers ARP with
     /// `mac`, and frames to `mac` go to the VTEP `vtep` (addresses in host order).
     public func setRemoteNeighbour(device: String, ip: UInt32, mac: [UInt8], vtep: UInt32) throws {
         try call("add neighbour \(dotted(ip)) on", device) { bp_neigh_replace($0, device, ip.bigEndian, mac) }
-        try call("add forwarding entry to \(dotted(vtep)) on", device) { bp_fdb_replace($0, device, mac, vtep.bigEndian) }
+        try call("add forwarding entry to \(dotted(vtep)) on", device) {
+            bp_fdb_replace($0, device, mac, vtep.bigEndian)
+        }
     }
 
     /// The addresses (host order) of the permanent neighbour entries on a device.
@@ -174,9 +192,11 @@ public final class RouteSocket: Sendable {
         var result: [LinkInfo] = []
         try withUnsafeMutablePointer(to: &result) { list in
             try call("list", "links") {
-                bp_link_list($0, { context, link in
-                    context!.assumingMemoryBound(to: [LinkInfo].self).pointee.append(LinkInfo(link!.pointee))
-                }, list)
+                bp_link_list(
+                    $0,
+                    { context, link in
+                        context!.assumingMemoryBound(to: [LinkInfo].self).pointee.append(LinkInfo(link!.pointee))
+                    }, list)
             }
         }
         return result
@@ -187,15 +207,19 @@ public final class RouteSocket: Sendable {
     /// The destination of every IPv4 route of the namespace, all tables.
     public func routes() throws -> [Prefix4] { try prefixes("routes", bp_route_list) }
 
-    private func prefixes(_ what: String,
-                          _ list: (OpaquePointer?, bp_prefix_cb?, UnsafeMutableRawPointer?) -> Int32) throws -> [Prefix4] {
+    private func prefixes(
+        _ what: String,
+        _ list: (OpaquePointer?, bp_prefix_cb?, UnsafeMutableRawPointer?) -> Int32
+    ) throws -> [Prefix4] {
         var result: [Prefix4] = []
         try withUnsafeMutablePointer(to: &result) { pointer in
             try call("list", what) {
-                list($0, { context, address, length in
-                    context!.assumingMemoryBound(to: [Prefix4].self).pointee.append(
-                        Prefix4(address: UInt32(bigEndian: address), length: Int(length)))
-                }, pointer)
+                list(
+                    $0,
+                    { context, address, length in
+                        context!.assumingMemoryBound(to: [Prefix4].self).pointee.append(
+                            Prefix4(address: UInt32(bigEndian: address), length: Int(length)))
+                    }, pointer)
             }
         }
         return result
@@ -219,7 +243,9 @@ public enum NetworkNamespace {
     /// must be synchronous (no suspension point): only this thread switches.
     public static func run<R>(in path: String, _ body: () throws -> R) throws -> R {
         var home: Int32 = -1
-        try check(bp_netns_enter(path, &home)) { .namespace(operation: "enter network namespace", path: path, errno: $0) }
+        try check(bp_netns_enter(path, &home)) {
+            .namespace(operation: "enter network namespace", path: path, errno: $0)
+        }
         defer { bp_netns_leave(home) }
         return try body()
     }

@@ -18,11 +18,18 @@ public struct SpawnOptions: Sendable {
     /// The command; arguments[0] is searched in $PATH.
     public var arguments: [String]
 
-    public init(namespace: String?, hostname: String?, hostsFile: String?, resolvConfFile: String?, hostnameFile: String?,
-                logFile: String, exitFile: String, arguments: [String]) {
-        self.namespace = namespace; self.hostname = hostname; self.hostsFile = hostsFile
-        self.resolvConfFile = resolvConfFile; self.hostnameFile = hostnameFile
-        self.logFile = logFile; self.exitFile = exitFile; self.arguments = arguments
+    public init(
+        namespace: String?, hostname: String?, hostsFile: String?, resolvConfFile: String?, hostnameFile: String?,
+        logFile: String, exitFile: String, arguments: [String]
+    ) {
+        self.namespace = namespace
+        self.hostname = hostname
+        self.hostsFile = hostsFile
+        self.resolvConfFile = resolvConfFile
+        self.hostnameFile = hostnameFile
+        self.logFile = logFile
+        self.exitFile = exitFile
+        self.arguments = arguments
     }
 }
 
@@ -72,9 +79,11 @@ public enum Sandbox {
         if let namespace = options.namespace, !NetworkNamespace.isMounted(at: namespace) {
             throw LinkError.namespace(operation: "join network namespace", path: namespace, errno: ENOENT)
         }
-        let mounts = [(options.hostsFile, "/etc/hosts"), (options.resolvConfFile, "/etc/resolv.conf"),
-                      (options.hostnameFile, "/etc/hostname")]
-        for case let (source?, target) in mounts {
+        let mounts = [
+            (options.hostsFile, "/etc/hosts"), (options.resolvConfFile, "/etc/resolv.conf"),
+            (options.hostnameFile, "/etc/hostname"),
+        ]
+        for case (let source?, let target) in mounts {
             try exists(source, "bind-mount on \(target)")
             try exists(target, "bind-mount \(source)")
         }
@@ -119,7 +128,9 @@ public enum Sandbox {
 }
 
 /// A NULL-terminated char* array for the duration of body.
-func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) throws -> R) rethrows -> R {
+func withCStrings<R>(
+    _ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) throws -> R
+) rethrows -> R {
     var pointers = strings.map { strdup($0) } + [nil]
     defer { pointers.forEach { free($0) } }
     return try body(&pointers)
@@ -135,7 +146,10 @@ extension NetworkNamespace {
     public static func cookie(at path: String?) throws -> UInt64 {
         var cookie: UInt64 = 0
         let result = bp_netns_cookie(path, &cookie)
-        if result < 0 { throw LinkError.namespace(operation: "read the cookie of", path: path ?? "the current namespace", errno: -result) }
+        if result < 0 {
+            throw LinkError.namespace(
+                operation: "read the cookie of", path: path ?? "the current namespace", errno: -result)
+        }
         return cookie
     }
 }
@@ -144,14 +158,17 @@ extension Sandbox {
     /// Moves the calling process into the cgroup v2 of `pid`, so that what it starts next
     /// belongs to the container as `docker exec` processes do (and its socket hooks apply).
     public static func joinCgroup(of pid: Int32) throws {
-        guard let root = cgroup2Root(), let line = readText("/proc/\(pid)/cgroup")?.split(separator: "\n").first(where: { $0.hasPrefix("0::") })
+        guard let root = cgroup2Root(),
+            let line = readText("/proc/\(pid)/cgroup")?.split(separator: "\n").first(where: { $0.hasPrefix("0::") })
         else { return }  // no cgroup v2: nothing to join
         let procs = root + String(line.dropFirst(3)) + "/cgroup.procs"
         let fd = open(procs, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw LinkError.file(operation: "open", path: procs, errno: errno) }
         defer { close(fd) }
         let text = "\(getpid())\n"
-        guard write(fd, text, text.utf8.count) >= 0 else { throw LinkError.file(operation: "join cgroup", path: procs, errno: errno) }
+        guard write(fd, text, text.utf8.count) >= 0 else {
+            throw LinkError.file(operation: "join cgroup", path: procs, errno: errno)
+        }
     }
 
     private static func cgroup2Root() -> String? {

@@ -33,10 +33,19 @@ public struct Attachment: Codable, Sendable, Hashable, Identifiable {
 
     public var id: String { containerID + "/" + interface }
 
-    public init(containerID: String, interface: String, network: String, namespace: String, hostInterface: String,
-                ip: IPv4Address, mac: MACAddress, ports: [PortMapping], networkID: String? = nil) {
-        self.containerID = containerID; self.interface = interface; self.network = network; self.namespace = namespace
-        self.hostInterface = hostInterface; self.ip = ip; self.mac = mac; self.ports = ports; self.networkID = networkID
+    public init(
+        containerID: String, interface: String, network: String, namespace: String, hostInterface: String,
+        ip: IPv4Address, mac: MACAddress, ports: [PortMapping], networkID: String? = nil
+    ) {
+        self.containerID = containerID
+        self.interface = interface
+        self.network = network
+        self.namespace = namespace
+        self.hostInterface = hostInterface
+        self.ip = ip
+        self.mac = mac
+        self.ports = ports
+        self.networkID = networkID
     }
 }
 
@@ -57,10 +66,19 @@ public struct AttachmentRequest: Codable, Sendable {
     /// The CNI network's subnet ("10.88.0.0/16"), from the previous plugin's result.
     public var subnet: String? = nil
 
-    public init(containerID: String, interface: String, network: String, namespace: String, hostInterface: String,
-                ip: String, mac: String, ports: [PortMapping], subnet: String? = nil) {
-        self.containerID = containerID; self.interface = interface; self.network = network; self.namespace = namespace
-        self.hostInterface = hostInterface; self.ip = ip; self.mac = mac; self.ports = ports; self.subnet = subnet
+    public init(
+        containerID: String, interface: String, network: String, namespace: String, hostInterface: String,
+        ip: String, mac: String, ports: [PortMapping], subnet: String? = nil
+    ) {
+        self.containerID = containerID
+        self.interface = interface
+        self.network = network
+        self.namespace = namespace
+        self.hostInterface = hostInterface
+        self.ip = ip
+        self.mac = mac
+        self.ports = ports
+        self.subnet = subnet
     }
 }
 
@@ -72,22 +90,28 @@ extension Registry {
         guard !request.containerID.isEmpty else { throw .invalidName(request.containerID, "the container ID is empty") }
         try validateInterfaceName(request.interface, option: "interface")
         try validateInterfaceName(request.hostInterface, option: "host interface")
-        guard let ip = IPv4Address(request.ip) else { throw .invalidIP(request.ip, "expected an IPv4 address like 10.22.0.5") }
+        guard let ip = IPv4Address(request.ip) else {
+            throw .invalidIP(request.ip, "expected an IPv4 address like 10.22.0.5")
+        }
         guard let mac = MACAddress(request.mac) else {
             throw .invalidOption("mac=\(request.mac)", "expected a MAC address like 02:42:0a:16:00:05")
         }
-        var attachment = Attachment(containerID: request.containerID, interface: request.interface, network: request.network,
-                                    namespace: request.namespace, hostInterface: request.hostInterface, ip: ip, mac: mac,
-                                    ports: request.ports)
+        var attachment = Attachment(
+            containerID: request.containerID, interface: request.interface, network: request.network,
+            namespace: request.namespace, hostInterface: request.hostInterface, ip: ip, mac: mac,
+            ports: request.ports)
         if let text = request.subnet {
             let subnet = try IPv4Network.parse(text)
-            guard subnet.contains(ip) else { throw .invalidIP(request.ip, "the address is not in the network's subnet \(subnet)") }
+            guard subnet.contains(ip) else {
+                throw .invalidIP(request.ip, "the address is not in the network's subnet \(subnet)")
+            }
             if let network = networks.first(where: { $0.subnet.map(subnet.overlaps) == true }) {
                 throw .invalidOption("subnet=\(subnet)", "it overlaps Bridgeport's network \(network.name)")
             }
             attachment.subnet = subnet
             // The CNI network's number: the one its other attachments have, or a new one.
-            attachment.networkNumber = attachments.first { $0.id != attachment.id && $0.network == request.network && $0.subnet == subnet }?
+            attachment.networkNumber =
+                attachments.first { $0.id != attachment.id && $0.network == request.network && $0.subnet == subnet }?
                 .networkNumber ?? unusedLocalNumber()
             guard attachment.networkNumber != nil else { throw .networksExhausted }
         }
@@ -117,9 +141,16 @@ public struct MainAttachmentRequest: Codable, Sendable {
     public var subnet: String?
     public var ports: [PortMapping]
 
-    public init(containerID: String, interface: String, network: String, namespace: String, subnet: String?, ports: [PortMapping]) {
-        self.containerID = containerID; self.interface = interface; self.network = network; self.namespace = namespace
-        self.subnet = subnet; self.ports = ports
+    public init(
+        containerID: String, interface: String, network: String, namespace: String, subnet: String?,
+        ports: [PortMapping]
+    ) {
+        self.containerID = containerID
+        self.interface = interface
+        self.network = network
+        self.namespace = namespace
+        self.subnet = subnet
+        self.ports = ports
     }
 }
 
@@ -131,7 +162,10 @@ public struct MainAttachment: Codable, Sendable {
     public var prefixLength: Int
 
     public init(attachment: Attachment, bridge: String, gateway: IPv4Address, prefixLength: Int) {
-        self.attachment = attachment; self.bridge = bridge; self.gateway = gateway; self.prefixLength = prefixLength
+        self.attachment = attachment
+        self.bridge = bridge
+        self.gateway = gateway
+        self.prefixLength = prefixLength
     }
 }
 
@@ -141,7 +175,10 @@ public struct AttachmentCollection: Codable, Sendable {
     public var network: String
     public var keep: [String]
 
-    public init(network: String, keep: [String]) { self.network = network; self.keep = keep }
+    public init(network: String, keep: [String]) {
+        self.network = network
+        self.keep = keep
+    }
 }
 
 /// An endpoint Docker created on one of its Bridgeport networks (libnetwork's
@@ -155,6 +192,9 @@ public struct DockerEndpoint: Codable, Sendable, Hashable, Identifiable {
     public var mac: MACAddress
 
     public init(id: String, networkID: String, ip: IPv4Address, mac: MACAddress) {
-        self.id = id; self.networkID = networkID; self.ip = ip; self.mac = mac
+        self.id = id
+        self.networkID = networkID
+        self.ip = ip
+        self.mac = mac
     }
 }

@@ -21,10 +21,18 @@ public struct Container: Codable, Sendable, Hashable, Identifiable {
 
     public var shortID: String { String(id.prefix(12)) }
 
-    public init(id: String, name: String, hostname: String, command: [String], created: Date, networkMode: String,
-                ports: [PortMapping] = [], process: ProcessState = ProcessState()) {
-        self.id = id; self.name = name; self.hostname = hostname; self.command = command; self.created = created
-        self.networkMode = networkMode; self.ports = ports; self.process = process
+    public init(
+        id: String, name: String, hostname: String, command: [String], created: Date, networkMode: String,
+        ports: [PortMapping] = [], process: ProcessState = ProcessState()
+    ) {
+        self.id = id
+        self.name = name
+        self.hostname = hostname
+        self.command = command
+        self.created = created
+        self.networkMode = networkMode
+        self.ports = ports
+        self.process = process
     }
 }
 
@@ -73,10 +81,17 @@ public struct Endpoint: Codable, Sendable, Hashable {
     /// container's own device when there is no host side.
     public var interfaceLabel: String? { hostInterface ?? containerInterface }
 
-    public init(containerID: String, networkID: String, ip: IPv4Address?, mac: MACAddress?, hostInterface: String?,
-                containerInterface: String?, order: Int) {
-        self.containerID = containerID; self.networkID = networkID; self.ip = ip; self.mac = mac
-        self.hostInterface = hostInterface; self.containerInterface = containerInterface; self.order = order
+    public init(
+        containerID: String, networkID: String, ip: IPv4Address?, mac: MACAddress?, hostInterface: String?,
+        containerInterface: String?, order: Int
+    ) {
+        self.containerID = containerID
+        self.networkID = networkID
+        self.ip = ip
+        self.mac = mac
+        self.hostInterface = hostInterface
+        self.containerInterface = containerInterface
+        self.order = order
     }
 }
 
@@ -89,9 +104,15 @@ public struct ContainerRequest: Codable, Sendable {
     public var ports: [String]
     public var command: [String]
 
-    public init(name: String? = nil, network: String? = nil, ip: String? = nil, hostname: String? = nil,
-                ports: [String] = [], command: [String] = []) {
-        self.name = name; self.network = network; self.ip = ip; self.hostname = hostname
-        self.ports = ports; self.command = command
+    public init(
+        name: String? = nil, network: String? = nil, ip: String? = nil, hostname: String? = nil,
+        ports: [String] = [], command: [String] = []
+    ) {
+        self.name = name
+        self.network = network
+        self.ip = ip
+        self.hostname = hostname
+        self.ports = ports
+        self.command = command
     }
 }

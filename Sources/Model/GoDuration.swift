@@ -19,7 +19,8 @@ public enum GoDuration {
         var total = 0.0
         while !rest.isEmpty {
             let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
-            guard !number.isEmpty, number != ".", number.filter({ $0 == "." }).count <= 1, let value = Double(number) else {
+            guard !number.isEmpty, number != ".", number.filter({ $0 == "." }).count <= 1, let value = Double(number)
+            else {
                 throw .invalidDuration(text, "expected a number before each unit")
             }
             rest = rest.dropFirst(number.count)

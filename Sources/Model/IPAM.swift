@@ -2,17 +2,22 @@
 public enum IPAM {
     /// Docker's default local pools: 172.17-31.0.0/16, then 192.168.0-240.0/20.
     public static let defaultPools: [IPv4Network] =
-        (17...31).map { IPv4Network(containing: IPv4Address(172, UInt8($0), 0, 0), prefixLength: 16) } +
-        stride(from: 0, through: 240, by: 16).map { IPv4Network(containing: IPv4Address(192, 168, UInt8($0), 0), prefixLength: 20) }
+        (17...31).map { IPv4Network(containing: IPv4Address(172, UInt8($0), 0, 0), prefixLength: 16) }
+        + stride(from: 0, through: 240, by: 16).map {
+            IPv4Network(containing: IPv4Address(192, 168, UInt8($0), 0), prefixLength: 20)
+        }
 
     /// Docker's default pool of cluster-wide (overlay) networks: 10.0.0.0/8 in /24s.
-    public static let globalPools: [IPv4Network] = stride(from: UInt32(0x0a00_0000), through: 0x0aff_ff00, by: 256).map {
+    public static let globalPools: [IPv4Network] = stride(from: UInt32(0x0a00_0000), through: 0x0aff_ff00, by: 256).map
+    {
         IPv4Network(containing: IPv4Address($0), prefixLength: 24)
     }
 
     /// The first pool that overlaps none of `used` (other networks' subnets and the host's
     /// addresses and routes; default routes are not counted, they overlap everything).
-    public static func chooseSubnet(avoiding used: [IPv4Network], pools: [IPv4Network] = defaultPools) throws(ModelError) -> IPv4Network {
+    public static func chooseSubnet(
+        avoiding used: [IPv4Network], pools: [IPv4Network] = defaultPools
+    ) throws(ModelError) -> IPv4Network {
         let relevant = used.filter { $0.prefixLength > 0 }
         guard let pool = pools.first(where: { pool in !relevant.contains { $0.overlaps(pool) } }) else {
             throw .poolsExhausted
@@ -45,7 +50,7 @@ public func vethName(_ seed: String) -> String { "veth" + shortHash(seed).prefix
 
 /// A short stable hash for interface names (FNV-1a, 32 bits).
 func shortHash(_ text: String) -> String {
-    var hash: UInt32 = 0x811c9dc5
+    var hash: UInt32 = 0x811c_9dc5
     for byte in text.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
     return String(hash, radix: 16).leftPadded(to: 8)
 }

@@ -15,14 +15,17 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
         var result: UInt32 = 0
         for part in parts {
             guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  part == "0" || part.first != "0",
-                  let octet = UInt32(part), octet <= 255 else { return nil }
+                part == "0" || part.first != "0",
+                let octet = UInt32(part), octet <= 255
+            else { return nil }
             result = result << 8 | octet
         }
         value = result
     }
 
-    public var octets: [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
+    public var octets: [UInt8] {
+        [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+    }
     public var description: String { octets.map(String.init).joined(separator: ".") }
     public var isUnspecified: Bool { value == 0 }
     public var isLoopback: Bool { value >> 24 == 127 }
@@ -38,7 +41,8 @@ extension IPv4Address: Codable {
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let address = IPv4Address(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid IPv4 address \"\(text)\""))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "invalid IPv4 address \"\(text)\""))
         }
         self = address
     }
@@ -67,7 +71,8 @@ public struct IPv4Network: Hashable, Sendable, CustomStringConvertible {
             throw .invalidCIDR(text, "expected an IPv4 network like 10.0.0.0/24")
         }
         guard parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let length = Int(parts[1]), (0...32).contains(length),
-              parts[1] == "0" || parts[1].first != "0" else {
+            parts[1] == "0" || parts[1].first != "0"
+        else {
             throw .invalidCIDR(text, "the prefix length must be a number from 0 to 32")
         }
         let network = IPv4Network(containing: address, prefixLength: length)
@@ -97,7 +102,8 @@ extension IPv4Network: Codable {
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         do { self = try IPv4Network.parse(text) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: error.description))
         }
     }
     public func encode(to encoder: Encoder) throws {
@@ -110,7 +116,10 @@ extension IPv4Network: Codable {
 public struct MACAddress: Hashable, Sendable, Codable, CustomStringConvertible {
     public var bytes: [UInt8]
 
-    public init(bytes: [UInt8]) { precondition(bytes.count == 6); self.bytes = bytes }
+    public init(bytes: [UInt8]) {
+        precondition(bytes.count == 6)
+        self.bytes = bytes
+    }
     public init(derivedFrom ip: IPv4Address) { self.init(bytes: [0x02, 0x42] + ip.octets) }
 
     /// "02:42:0a:00:00:05" (six hex pairs separated by ':').
@@ -126,7 +135,8 @@ public struct MACAddress: Hashable, Sendable, Codable, CustomStringConvertible {
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let parsed = MACAddress(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid MAC address \"\(text)\""))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "invalid MAC address \"\(text)\""))
         }
         self = parsed
     }

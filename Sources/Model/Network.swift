@@ -71,7 +71,9 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var isPredefined: Bool { Network.predefinedNames.contains(name) }
     public var iccEnabled: Bool { options[BridgeOption.enableICC].map(parseBool) ?? true }
     public var masqueradeEnabled: Bool { options[BridgeOption.enableMasquerade].map(parseBool) ?? true }
-    public var gatewayMode: GatewayMode { options[BridgeOption.gatewayMode].flatMap(GatewayMode.init(rawValue:)) ?? .nat }
+    public var gatewayMode: GatewayMode {
+        options[BridgeOption.gatewayMode].flatMap(GatewayMode.init(rawValue:)) ?? .nat
+    }
     public var routedMode: Bool { gatewayMode == .routed }
     public var macvlanMode: String { options[MacvlanOption.mode] ?? "bridge" }
     /// Docker's SCOPE: overlay networks belong to the cluster.
@@ -96,17 +98,26 @@ public struct NetworkRequest: Codable, Sendable {
     /// overlay network is attachable; the flag is accepted for compatibility.
     public var attachable: Bool?
 
-    public init(name: String, driver: String = "bridge", subnet: String? = nil, gateway: String? = nil,
-                ipRange: String? = nil, internal: Bool = false, options: [String: String] = [:], attachable: Bool? = nil) {
-        self.name = name; self.driver = driver; self.subnet = subnet; self.gateway = gateway
-        self.ipRange = ipRange; self.internal = `internal`; self.options = options; self.attachable = attachable
+    public init(
+        name: String, driver: String = "bridge", subnet: String? = nil, gateway: String? = nil,
+        ipRange: String? = nil, internal: Bool = false, options: [String: String] = [:], attachable: Bool? = nil
+    ) {
+        self.name = name
+        self.driver = driver
+        self.subnet = subnet
+        self.gateway = gateway
+        self.ipRange = ipRange
+        self.internal = `internal`
+        self.options = options
+        self.attachable = attachable
     }
 }
 
 /// Names of networks and containers, Docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
 public func validateName(_ name: String, what: String) throws(ModelError) {
     guard let first = name.unicodeScalars.first, isAlnum(first),
-          name.unicodeScalars.allSatisfy({ isAlnum($0) || "_.-".unicodeScalars.contains($0) }) else {
+        name.unicodeScalars.allSatisfy({ isAlnum($0) || "_.-".unicodeScalars.contains($0) })
+    else {
         throw .invalidName(name, "a \(what) name must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
     }
     guard name.count <= 64 else { throw .invalidName(name, "a \(what) name is at most 64 characters") }
@@ -119,7 +130,8 @@ private func isAlnum(_ c: Unicode.Scalar) -> Bool {
 /// A Linux interface name: 1 to 15 bytes, no '/', ':' or white space.
 public func validateInterfaceName(_ name: String, option: String = BridgeOption.bridgeName) throws(ModelError) {
     guard !name.isEmpty, name.utf8.count <= 15, name != ".", name != "..",
-          !name.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace }) else {
+        !name.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace })
+    else {
         throw .invalidOption("\(option)=\(name)", "an interface name has 1 to 15 characters and no '/', ':' or spaces")
     }
 }
@@ -128,10 +140,12 @@ public func validateInterfaceName(_ name: String, option: String = BridgeOption.
 /// Nil for a parent without a VLAN.
 public func parseVLANParent(_ parent: String) throws(ModelError) -> (base: String, vlan: Int)? {
     guard let dot = parent.lastIndex(of: ".") else { return nil }
-    let base = String(parent[..<dot]), tag = parent[parent.index(after: dot)...]
+    let base = String(parent[..<dot])
+    let tag = parent[parent.index(after: dot)...]
     guard !base.isEmpty, let vlan = Int(tag) else {
-        throw .invalidOption("\(MacvlanOption.parent)=\(parent)",
-                             "required interface name format is: name.vlan_id, ex. eth0.10 for vlan 10")
+        throw .invalidOption(
+            "\(MacvlanOption.parent)=\(parent)",
+            "required interface name format is: name.vlan_id, ex. eth0.10 for vlan 10")
     }
     guard (1...4094).contains(vlan) else {
         throw .invalidOption("\(MacvlanOption.parent)=\(parent)", "vlan id must be between 1-4094, received: \(vlan)")

@@ -13,8 +13,13 @@ public struct PortRequest: Hashable, Codable, Sendable {
     /// The host ports acceptable for this binding; nil means any free ephemeral port.
     public var hostPorts: ClosedRange<UInt16>?
 
-    public init(proto: PortProtocol, containerPort: UInt16, hostIP: IPv4Address? = nil, hostPorts: ClosedRange<UInt16>? = nil) {
-        self.proto = proto; self.containerPort = containerPort; self.hostIP = hostIP; self.hostPorts = hostPorts
+    public init(
+        proto: PortProtocol, containerPort: UInt16, hostIP: IPv4Address? = nil, hostPorts: ClosedRange<UInt16>? = nil
+    ) {
+        self.proto = proto
+        self.containerPort = containerPort
+        self.hostIP = hostIP
+        self.hostPorts = hostPorts
     }
 
     /// Parses Docker's `[HOSTIP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|/udp]`.
@@ -26,7 +31,9 @@ public struct PortRequest: Hashable, Codable, Sendable {
         var proto = PortProtocol.tcp
         if let slash = body.lastIndex(of: "/") {
             let name = body[body.index(after: slash)...].lowercased()
-            guard let parsed = PortProtocol(rawValue: name) else { throw fail("protocol \"\(name)\" must be tcp or udp") }
+            guard let parsed = PortProtocol(rawValue: name) else {
+                throw fail("protocol \"\(name)\" must be tcp or udp")
+            }
             proto = parsed
             body = body[..<slash]
         }
@@ -37,21 +44,27 @@ public struct PortRequest: Hashable, Codable, Sendable {
         let containerField: Substring
         switch fields.count {
         case 1: containerField = fields[0]
-        case 2: hostField = fields[0]; containerField = fields[1]
+        case 2:
+            hostField = fields[0]
+            containerField = fields[1]
         case 3:
             guard let ip = IPv4Address(fields[0]) else { throw fail("host IP \"\(fields[0])\" is not an IPv4 address") }
             hostIP = ip.isUnspecified ? nil : ip
-            hostField = fields[1]; containerField = fields[2]
+            hostField = fields[1]
+            containerField = fields[2]
         default: throw fail("expected [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO]")
         }
         guard let containerPorts = try parseRange(containerField, allowZero: false, spec: spec) else {
             throw fail("a container port is required")
         }
-        let hostPorts = try hostField.flatMap { f throws(ModelError) in try parseRange(f, allowZero: false, spec: spec) }
+        let hostPorts = try hostField.flatMap { f throws(ModelError) in try parseRange(f, allowZero: false, spec: spec)
+        }
 
         let count = containerPorts.count
         if let hostPorts, hostPorts.count != count, count != 1 {
-            throw fail("host port range \(hostPorts.lowerBound)-\(hostPorts.upperBound) and container port range must have the same size")
+            throw fail(
+                "host port range \(hostPorts.lowerBound)-\(hostPorts.upperBound) and container port range must have the same size"
+            )
         }
         return containerPorts.enumerated().map { offset, port in
             var range = hostPorts
@@ -64,7 +77,9 @@ public struct PortRequest: Hashable, Codable, Sendable {
     }
 
     /// "80" or "8000-8010"; "" is nil (no port given).
-    private static func parseRange(_ field: Substring, allowZero: Bool, spec: String) throws(ModelError) -> ClosedRange<UInt16>? {
+    private static func parseRange(
+        _ field: Substring, allowZero: Bool, spec: String
+    ) throws(ModelError) -> ClosedRange<UInt16>? {
         if field.isEmpty { return nil }
         let ends = field.split(separator: "-", omittingEmptySubsequences: false)
         guard ends.count <= 2 else { throw .invalidPortSpec(spec, "\"\(field)\" is not a port or a port range") }
@@ -89,7 +104,10 @@ public struct PortMapping: Hashable, Codable, Sendable, CustomStringConvertible 
     public var hostPort: UInt16
 
     public init(proto: PortProtocol, containerPort: UInt16, hostIP: IPv4Address, hostPort: UInt16) {
-        self.proto = proto; self.containerPort = containerPort; self.hostIP = hostIP; self.hostPort = hostPort
+        self.proto = proto
+        self.containerPort = containerPort
+        self.hostIP = hostIP
+        self.hostPort = hostPort
     }
 
     /// `docker port` style: "80/tcp -> 0.0.0.0:5000".
@@ -99,8 +117,8 @@ public struct PortMapping: Hashable, Codable, Sendable, CustomStringConvertible 
 
     /// Two bindings clash when protocol and port match and one address covers the other.
     public func conflicts(with other: PortMapping) -> Bool {
-        proto == other.proto && hostPort == other.hostPort &&
-            (hostIP == other.hostIP || hostIP.isUnspecified || other.hostIP.isUnspecified)
+        proto == other.proto && hostPort == other.hostPort
+            && (hostIP == other.hostIP || hostIP.isUnspecified || other.hostIP.isUnspecified)
     }
 
     /// Where the binding answers on the host.
@@ -114,7 +132,9 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
     public var ip: IPv4Address
     public var port: UInt16
 
-    public init(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) { (self.proto, self.ip, self.port) = (proto, ip, port) }
+    public init(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) {
+        (self.proto, self.ip, self.port) = (proto, ip, port)
+    }
 
     public var description: String { "\(ip):\(port)" }
 }

@@ -9,9 +9,14 @@ public struct Registry: Sendable {
     /// Interfaces of other runtimes' containers that Bridgeport equips (CNI).
     public var attachments: [Attachment] = []
 
-    public init(networks: [Network] = [], containers: [Container] = [], endpoints: [Endpoint] = [],
-                attachments: [Attachment] = []) {
-        self.networks = networks; self.containers = containers; self.endpoints = endpoints; self.attachments = attachments
+    public init(
+        networks: [Network] = [], containers: [Container] = [], endpoints: [Endpoint] = [],
+        attachments: [Attachment] = []
+    ) {
+        self.networks = networks
+        self.containers = containers
+        self.endpoints = endpoints
+        self.attachments = attachments
     }
 
     // MARK: Lookups (by name, full ID or unique ID prefix, as Docker does)
@@ -27,7 +32,8 @@ public struct Registry: Sendable {
         throw .containerNotFound(reference)
     }
 
-    private func find<T: Identifiable>(_ items: [T], _ ref: String, name: KeyPath<T, String>) -> T? where T.ID == String {
+    private func find<T: Identifiable>(_ items: [T], _ ref: String, name: KeyPath<T, String>) -> T?
+    where T.ID == String {
         if let byName = items.first(where: { $0[keyPath: name] == ref }) { return byName }
         if let byID = items.first(where: { $0.id == ref }) { return byID }
         let byPrefix = items.filter { !ref.isEmpty && $0.id.hasPrefix(ref) }
@@ -55,14 +61,18 @@ public struct Registry: Sendable {
     /// The predefined networks Docker has at first start: bridge (on bp0), host and none.
     public static func predefinedNetworks(now: Date, hostPrefixes: [IPv4Network]) throws(ModelError) -> [Network] {
         let subnet = try IPAM.chooseSubnet(avoiding: hostPrefixes)
-        let bridge = Network(id: randomID(), name: Network.defaultName, driver: .bridge, subnet: subnet,
-                             gateway: IPv4Address(subnet.hostRange.lowerBound), ipRange: nil, internal: false,
-                             options: [BridgeOption.bridgeName: Network.defaultBridgeName], created: now,
-                             bridgeName: Network.defaultBridgeName, userSubnet: false)
-        let host = Network(id: randomID(), name: "host", driver: .host, subnet: nil, gateway: nil, ipRange: nil,
-                           internal: false, options: [:], created: now, bridgeName: nil, userSubnet: false)
+        let bridge = Network(
+            id: randomID(), name: Network.defaultName, driver: .bridge, subnet: subnet,
+            gateway: IPv4Address(subnet.hostRange.lowerBound), ipRange: nil, internal: false,
+            options: [BridgeOption.bridgeName: Network.defaultBridgeName], created: now,
+            bridgeName: Network.defaultBridgeName, userSubnet: false)
+        let host = Network(
+            id: randomID(), name: "host", driver: .host, subnet: nil, gateway: nil, ipRange: nil,
+            internal: false, options: [:], created: now, bridgeName: nil, userSubnet: false)
         var none = host
-        none.id = randomID(); none.name = "none"; none.driver = .none
+        none.id = randomID()
+        none.name = "none"
+        none.driver = .none
         return [bridge, host, none]
     }
 
@@ -96,12 +106,15 @@ public struct Registry: Sendable {
     /// A new network from the user's request. `vni` is the overlay's VXLAN id, handed
     /// out by the cluster store; `otherSubnets` are subnets in use elsewhere (the
     /// cluster's overlay networks) that a new subnet must not overlap.
-    public func planNetwork(_ request: NetworkRequest, id: String, now: Date, hostPrefixes: [IPv4Network],
-                            vni: UInt32? = nil, otherSubnets extra: [(String, IPv4Network)] = []) throws(ModelError) -> Network {
+    public func planNetwork(
+        _ request: NetworkRequest, id: String, now: Date, hostPrefixes: [IPv4Network],
+        vni: UInt32? = nil, otherSubnets extra: [(String, IPv4Network)] = []
+    ) throws(ModelError) -> Network {
         try validateName(request.name, what: "network")
         guard !networks.contains(where: { $0.name == request.name }) else { throw .networkExists(request.name) }
         guard let driver = NetworkDriver(rawValue: request.driver) else {
-            throw .invalidOption("--driver \(request.driver)", "the driver must be bridge, macvlan, overlay, host or none")
+            throw .invalidOption(
+                "--driver \(request.driver)", "the driver must be bridge, macvlan, overlay, host or none")
         }
         guard driver.hasEndpoints else { throw .singleInstanceDriver(driver.rawValue) }
 
@@ -114,7 +127,9 @@ public struct Registry: Sendable {
         case .macvlan:
             parent = try planMacvlanParent(request, id: id)
         case .overlay:
-            guard vni != nil else { throw .invalidOption("--driver overlay", "overlay networks need the agent to be in a cluster") }
+            guard vni != nil else {
+                throw .invalidOption("--driver overlay", "overlay networks need the agent to be in a cluster")
+            }
             bridgeName = "ov-" + id.prefix(12)
         case .host, .none:
             break
@@ -124,8 +139,13 @@ public struct Registry: Sendable {
         let subnet: IPv4Network
         if let text = request.subnet {
             subnet = try IPv4Network.parse(text)
-            guard subnet.prefixLength <= 30 else { throw .invalidCIDR(text, "the prefix must be /30 or shorter to leave room for a gateway and a container") }
-            if let clash = otherSubnets.first(where: { $0.1.overlaps(subnet) }) { throw .poolOverlap(subnet, with: clash.0) }
+            guard subnet.prefixLength <= 30 else {
+                throw .invalidCIDR(
+                    text, "the prefix must be /30 or shorter to leave room for a gateway and a container")
+            }
+            if let clash = otherSubnets.first(where: { $0.1.overlaps(subnet) }) {
+                throw .poolOverlap(subnet, with: clash.0)
+            }
         } else {
             if request.gateway != nil { throw .invalidIP(request.gateway!, "--gateway needs --subnet") }
             if request.ipRange != nil { throw .invalidCIDR(request.ipRange!, "--ip-range needs --subnet") }
@@ -136,18 +156,23 @@ public struct Registry: Sendable {
         var gateway = IPv4Address(subnet.hostRange.lowerBound)
         if let text = request.gateway {
             guard let ip = IPv4Address(text) else { throw .invalidIP(text, "expected an IPv4 address like 10.0.0.1") }
-            guard subnet.hostRange.contains(ip.value) else { throw .invalidIP(text, "the gateway must be a host address of the subnet \(subnet)") }
+            guard subnet.hostRange.contains(ip.value) else {
+                throw .invalidIP(text, "the gateway must be a host address of the subnet \(subnet)")
+            }
             gateway = ip
         }
         var ipRange: IPv4Network?
         if let text = request.ipRange {
             let range = try IPv4Network.parse(text)
-            guard subnet.contains(range) else { throw .invalidCIDR(text, "the --ip-range must lie inside the subnet \(subnet)") }
+            guard subnet.contains(range) else {
+                throw .invalidCIDR(text, "the --ip-range must lie inside the subnet \(subnet)")
+            }
             ipRange = range
         }
-        var network = Network(id: id, name: request.name, driver: driver, subnet: subnet, gateway: gateway, ipRange: ipRange,
-                              internal: request.internal, options: request.options, created: now,
-                              bridgeName: bridgeName, userSubnet: request.subnet != nil)
+        var network = Network(
+            id: id, name: request.name, driver: driver, subnet: subnet, gateway: gateway, ipRange: ipRange,
+            internal: request.internal, options: request.options, created: now,
+            bridgeName: bridgeName, userSubnet: request.subnet != nil)
         network.parent = parent
         network.vni = vni
         return network
@@ -157,7 +182,8 @@ public struct Registry: Sendable {
         let bridgeName = request.options[BridgeOption.bridgeName] ?? "br-" + id.prefix(12)
         try validateInterfaceName(bridgeName)
         if let other = networks.first(where: { $0.bridgeName == bridgeName }) {
-            throw .invalidOption("\(BridgeOption.bridgeName)=\(bridgeName)", "the bridge is already used by network \(other.name)")
+            throw .invalidOption(
+                "\(BridgeOption.bridgeName)=\(bridgeName)", "the bridge is already used by network \(other.name)")
         }
         return bridgeName
     }
@@ -171,10 +197,12 @@ public struct Registry: Sendable {
                 }
             case BridgeOption.gatewayMode:
                 guard let mode = GatewayMode(rawValue: value) else {
-                    throw .invalidOption("\(key)=\(value)", "the value must be nat, nat-unprotected, routed or isolated")
+                    throw .invalidOption(
+                        "\(key)=\(value)", "the value must be nat, nat-unprotected, routed or isolated")
                 }
                 if mode == .isolated && !isInternal {
-                    throw .invalidOption("\(key)=\(value)", "gateway mode isolated can only be used with an --internal network")
+                    throw .invalidOption(
+                        "\(key)=\(value)", "gateway mode isolated can only be used with an --internal network")
                 }
             default: break  // Docker ignores options a driver does not know; so do we.
             }
@@ -185,10 +213,13 @@ public struct Registry: Sendable {
     /// device made for the network, as Docker does. One macvlan network per parent.
     private func planMacvlanParent(_ request: NetworkRequest, id: String) throws(ModelError) -> String {
         if let mode = request.options[MacvlanOption.mode], !MacvlanOption.modes.contains(mode) {
-            throw .invalidOption("\(MacvlanOption.mode)=\(mode)",
-                                 "requested macvlan mode '\(mode)' is not valid, 'bridge' mode is the macvlan driver default")
+            throw .invalidOption(
+                "\(MacvlanOption.mode)=\(mode)",
+                "requested macvlan mode '\(mode)' is not valid, 'bridge' mode is the macvlan driver default")
         }
-        guard let parent = request.options[MacvlanOption.parent], !request.internal else { return "dm-" + id.prefix(12) }
+        guard let parent = request.options[MacvlanOption.parent], !request.internal else {
+            return "dm-" + id.prefix(12)
+        }
         try validateInterfaceName(parent, option: MacvlanOption.parent)
         _ = try parseVLANParent(parent)
         if let other = networks.first(where: { $0.driver == .macvlan && $0.parent == parent }) {
@@ -200,7 +231,9 @@ public struct Registry: Sendable {
     public func planRemoveNetwork(_ reference: String) throws(ModelError) -> Network {
         let network = try network(reference)
         if network.isPredefined { throw .predefinedNetwork(network.name) }
-        let attached = endpoints(inNetwork: network.id).compactMap { e in containers.first { $0.id == e.containerID }?.name }
+        let attached = endpoints(inNetwork: network.id).compactMap { e in
+            containers.first { $0.id == e.containerID }?.name
+        }
         guard attached.isEmpty else { throw .networkHasEndpoints(network.name, attached.sorted()) }
         return network
     }
@@ -209,10 +242,13 @@ public struct Registry: Sendable {
 
     /// A new container and its first endpoint. `portInUse` tells whether a host port is
     /// taken by something outside Bridgeport (a listening socket on the host).
-    public func planContainer(_ request: ContainerRequest, id: String, now: Date,
-                              portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool = { _, _, _ in false },
-                              reserved: IPv4Address? = nil)
-        throws(ModelError) -> (Container, Endpoint?) {
+    public func planContainer(
+        _ request: ContainerRequest, id: String, now: Date,
+        portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool = { _, _, _ in false },
+        reserved: IPv4Address? = nil
+    )
+        throws(ModelError) -> (Container, Endpoint?)
+    {
         let name = request.name ?? Registry.generatedName(id: id)
         try validateName(name, what: "container")
         guard !containers.contains(where: { $0.name == name }) else { throw .containerExists(name) }
@@ -226,11 +262,13 @@ public struct Registry: Sendable {
         // macvlan ones, whose containers sit on the LAN with their own addresses.
         let ports = network.driver.usesBridge ? try allocatePorts(requests, portInUse: portInUse) : []
 
-        var container = Container(id: id, name: name, hostname: hostname,
-                                  command: request.command.isEmpty ? ["sleep", "infinity"] : request.command,
-                                  created: now, networkMode: network.name, ports: ports, process: ProcessState())
+        var container = Container(
+            id: id, name: name, hostname: hostname,
+            command: request.command.isEmpty ? ["sleep", "infinity"] : request.command,
+            created: now, networkMode: network.name, ports: ports, process: ProcessState())
         container.process = ProcessState()
-        let endpoint = try planEndpoint(container: container, network: network, ip: request.ip, order: 0, reserved: reserved)
+        let endpoint = try planEndpoint(
+            container: container, network: network, ip: request.ip, order: 0, reserved: reserved)
         return (container, endpoint)
     }
 
@@ -251,8 +289,10 @@ public struct Registry: Sendable {
 
     /// An endpoint of container on network; nil for host and none (no interface of their own).
     /// `reserved`: an address the cluster store already handed out (overlay networks).
-    public func planEndpoint(container: Container, network: Network, ip requested: String?, order: Int,
-                             reserved: IPv4Address? = nil) throws(ModelError) -> Endpoint? {
+    public func planEndpoint(
+        container: Container, network: Network, ip requested: String?, order: Int,
+        reserved: IPv4Address? = nil
+    ) throws(ModelError) -> Endpoint? {
         let asked = try requestedAddress(requested, on: network)
         guard network.driver.hasEndpoints, network.subnet != nil else { return nil }
         let used = addressesInUse(network: network.id)
@@ -268,20 +308,24 @@ public struct Registry: Sendable {
         let taken = Set(endpoints(ofContainer: container.id).compactMap(\.containerInterface))
         let interface = (0...).lazy.map { "eth\($0)" }.first { !taken.contains($0) }!
         guard network.driver == .macvlan else {
-            return Endpoint(containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
-                            hostInterface: vethName(container.id + network.id), containerInterface: interface,
-                            order: order)
+            return Endpoint(
+                containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
+                hostInterface: vethName(container.id + network.id), containerInterface: interface,
+                order: order)
         }
         // A macvlan device lives in the container's namespace only: no host side.
-        var endpoint = Endpoint(containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
-                                hostInterface: nil, containerInterface: interface, order: order)
+        var endpoint = Endpoint(
+            containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
+            hostInterface: nil, containerInterface: interface, order: order)
         let usedIndexes = Set(endpoints.compactMap(\.linkIndex))
         endpoint.linkIndex = Endpoint.namespacedIndexes.first { !usedIndexes.contains($0) }
         return endpoint
     }
 
-    public func planConnect(network reference: String, container containerRef: String, ip: String?,
-                            reserved: IPv4Address? = nil) throws(ModelError) -> Endpoint {
+    public func planConnect(
+        network reference: String, container containerRef: String, ip: String?,
+        reserved: IPv4Address? = nil
+    ) throws(ModelError) -> Endpoint {
         let network = try self.network(reference)
         let container = try self.container(containerRef)
         let existing = endpoints(ofContainer: container.id)
@@ -289,12 +333,15 @@ public struct Registry: Sendable {
             throw .alreadyConnected(container: container.name, network: network.name)
         }
         let current = networks.first { $0.name == container.networkMode }
-        guard network.driver.hasEndpoints, current?.driver.hasEndpoints ?? true else { throw .hostOrNoneMixed(network.name) }
+        guard network.driver.hasEndpoints, current?.driver.hasEndpoints ?? true else {
+            throw .hostOrNoneMixed(network.name)
+        }
         let order = (existing.map(\.order).max() ?? -1) + 1
         return try planEndpoint(container: container, network: network, ip: ip, order: order, reserved: reserved)!
     }
 
-    public func planDisconnect(network reference: String, container containerRef: String) throws(ModelError) -> Endpoint {
+    public func planDisconnect(network reference: String, container containerRef: String) throws(ModelError) -> Endpoint
+    {
         let network = try self.network(reference)
         let container = try self.container(containerRef)
         guard network.driver.hasEndpoints else { throw .hostOrNoneMixed(network.name) }
@@ -306,15 +353,19 @@ public struct Registry: Sendable {
 
     /// Restricts who may use one of the container's published host ports
     /// (`PORT[/PROTO]`), or opens it to all again with `clear`.
-    public func planAllow(container reference: String, hostPort spec: String, sources: [String], clear: Bool) throws(ModelError) -> Container {
+    public func planAllow(
+        container reference: String, hostPort spec: String, sources: [String], clear: Bool
+    ) throws(ModelError) -> Container {
         var container = try container(reference)
         let parts = spec.split(separator: "/", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), let port = UInt16(parts[0]), port > 0,
-              let proto = parts.count == 2 ? PortProtocol(rawValue: parts[1].lowercased()) : .tcp else {
+            let proto = parts.count == 2 ? PortProtocol(rawValue: parts[1].lowercased()) : .tcp
+        else {
             throw .invalidPortSpec(spec, "expected HOSTPORT[/tcp|/udp], e.g. 5000/tcp")
         }
         guard container.ports.contains(where: { $0.hostPort == port && $0.proto == proto }) else {
-            throw .invalidPortSpec(spec, "container \(container.name) does not publish host port \(port)/\(proto.rawValue)")
+            throw .invalidPortSpec(
+                spec, "container \(container.name) does not publish host port \(port)/\(proto.rawValue)")
         }
         guard clear || !sources.isEmpty else { throw .invalidCIDR("", "give at least one source CIDR, or --clear") }
         var networks: [IPv4Network] = []
@@ -327,29 +378,34 @@ public struct Registry: Sendable {
         }
         let key = "\(port)/\(proto.rawValue)"
         var allowed = container.allowedSources ?? [:]
-        allowed[key] = clear ? nil : Array(Set((allowed[key] ?? []) + networks)).sorted { $0.description < $1.description }
+        allowed[key] =
+            clear ? nil : Array(Set((allowed[key] ?? []) + networks)).sorted { $0.description < $1.description }
         container.allowedSources = allowed.isEmpty ? nil : allowed
         return container
     }
 
     /// Chooses a host port for each request: the asked one if free, else the first free one
     /// of its range, else (no port given) the first free ephemeral port.
-    public func allocatePorts(_ requests: [PortRequest], portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool,
-                              exceptAttachment: String? = nil) throws(ModelError) -> [PortMapping] {
+    public func allocatePorts(
+        _ requests: [PortRequest], portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool,
+        exceptAttachment: String? = nil
+    ) throws(ModelError) -> [PortMapping] {
         var taken = containers.flatMap(\.ports) + attachments.filter { $0.id != exceptAttachment }.flatMap(\.ports)
         var result: [PortMapping] = []
         for request in requests {
             let hostIP = request.hostIP ?? .any
             let range = request.hostPorts ?? ephemeralPorts
             let free = range.first { port in
-                let candidate = PortMapping(proto: request.proto, containerPort: request.containerPort, hostIP: hostIP, hostPort: port)
+                let candidate = PortMapping(
+                    proto: request.proto, containerPort: request.containerPort, hostIP: hostIP, hostPort: port)
                 return !taken.contains { $0.conflicts(with: candidate) } && !portInUse(request.proto, hostIP, port)
             }
             guard let port = free else {
                 if range.count == 1 { throw .portAllocated("\(hostIP):\(range.lowerBound)") }
                 throw .portsExhausted("\(hostIP):\(range.lowerBound)-\(range.upperBound)/\(request.proto.rawValue)")
             }
-            let mapping = PortMapping(proto: request.proto, containerPort: request.containerPort, hostIP: hostIP, hostPort: port)
+            let mapping = PortMapping(
+                proto: request.proto, containerPort: request.containerPort, hostIP: hostIP, hostPort: port)
             taken.append(mapping)
             result.append(mapping)
         }
@@ -363,9 +419,15 @@ public struct Registry: Sendable {
 /// RFC 1123 host names: labels of letters, digits and '-', 1 to 63 characters, 253 in all.
 public func validateHostname(_ name: String) throws(ModelError) {
     let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-    let ok = !name.isEmpty && name.utf8.count <= 253 && labels.allSatisfy { label in
-        !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-" &&
-            label.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") }
+    let ok =
+        !name.isEmpty && name.utf8.count <= 253
+        && labels.allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
+                && label.unicodeScalars.allSatisfy {
+                    $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_")
+                }
+        }
+    guard ok else {
+        throw .invalidName(name, "a hostname has labels of letters, digits and '-' (1 to 63 characters each)")
     }
-    guard ok else { throw .invalidName(name, "a hostname has labels of letters, digits and '-' (1 to 63 characters each)") }
 }

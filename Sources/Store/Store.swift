@@ -14,10 +14,14 @@ public final class Store: Sendable {
         configuration.busyMode = .timeout(5)
         // WAL: one fsync per commit, and a commit is durable once it returns.
         configuration.prepareDatabase { db in
-            if db.configuration.readonly == false { try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL") }
+            if db.configuration.readonly == false {
+                try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
+            }
         }
-        database = path == ":memory:" ? try DatabaseQueue(configuration: configuration)
-                                      : try DatabaseQueue(path: path, configuration: configuration)
+        database =
+            path == ":memory:"
+            ? try DatabaseQueue(configuration: configuration)
+            : try DatabaseQueue(path: path, configuration: configuration)
         try Store.migrator.migrate(database)
     }
 
@@ -64,10 +68,11 @@ public final class Store: Sendable {
     /// Everything, as the model's values.
     public func load() throws -> Registry {
         try database.read { db in
-            Registry(networks: try decodeAll(db, "SELECT json FROM network"),
-                     containers: try decodeAll(db, "SELECT json FROM container"),
-                     endpoints: try decodeAll(db, "SELECT json FROM endpoint"),
-                     attachments: try decodeAll(db, "SELECT json FROM attachment"))
+            Registry(
+                networks: try decodeAll(db, "SELECT json FROM network"),
+                containers: try decodeAll(db, "SELECT json FROM container"),
+                endpoints: try decodeAll(db, "SELECT json FROM endpoint"),
+                attachments: try decodeAll(db, "SELECT json FROM attachment"))
         }
     }
 
@@ -82,15 +87,17 @@ public final class Store: Sendable {
     public func insert(networks: [Network]) throws {
         try database.write { db in
             for network in networks {
-                try db.execute(sql: "INSERT INTO network (id, name, json) VALUES (?, ?, ?)",
-                               arguments: [network.id, network.name, try encode(network)])
+                try db.execute(
+                    sql: "INSERT INTO network (id, name, json) VALUES (?, ?, ?)",
+                    arguments: [network.id, network.name, try encode(network)])
             }
         }
     }
 
     public func update(network: Network) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE network SET json = ? WHERE id = ?", arguments: [try encode(network), network.id])
+            try db.execute(
+                sql: "UPDATE network SET json = ? WHERE id = ?", arguments: [try encode(network), network.id])
         }
     }
 
@@ -101,15 +108,17 @@ public final class Store: Sendable {
     /// A container and its endpoints, together or not at all.
     public func insert(container: Container, endpoints: [Endpoint]) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT INTO container (id, name, json) VALUES (?, ?, ?)",
-                           arguments: [container.id, container.name, try encode(container)])
+            try db.execute(
+                sql: "INSERT INTO container (id, name, json) VALUES (?, ?, ?)",
+                arguments: [container.id, container.name, try encode(container)])
             for endpoint in endpoints { try insert(endpoint, db) }
         }
     }
 
     public func update(container: Container) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE container SET json = ? WHERE id = ?", arguments: [try encode(container), container.id])
+            try db.execute(
+                sql: "UPDATE container SET json = ? WHERE id = ?", arguments: [try encode(container), container.id])
         }
     }
 
@@ -124,16 +133,18 @@ public final class Store: Sendable {
 
     public func delete(endpoint: Endpoint) throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM endpoint WHERE containerID = ? AND networkID = ?",
-                           arguments: [endpoint.containerID, endpoint.networkID])
+            try db.execute(
+                sql: "DELETE FROM endpoint WHERE containerID = ? AND networkID = ?",
+                arguments: [endpoint.containerID, endpoint.networkID])
         }
     }
 
     /// Records an attachment, replacing one of the same container and interface.
     public func save(attachment: Attachment) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO attachment (id, hostInterface, json) VALUES (?, ?, ?)",
-                           arguments: [attachment.id, attachment.hostInterface, try encode(attachment)])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO attachment (id, hostInterface, json) VALUES (?, ?, ?)",
+                arguments: [attachment.id, attachment.hostInterface, try encode(attachment)])
         }
     }
 
@@ -143,7 +154,9 @@ public final class Store: Sendable {
 
     public func save(dockerEndpoint endpoint: DockerEndpoint) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO dockerEndpoint (id, json) VALUES (?, ?)", arguments: [endpoint.id, try encode(endpoint)])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO dockerEndpoint (id, json) VALUES (?, ?)",
+                arguments: [endpoint.id, try encode(endpoint)])
         }
     }
 
@@ -152,8 +165,9 @@ public final class Store: Sendable {
     }
 
     private func insert(_ endpoint: Endpoint, _ db: Database) throws {
-        try db.execute(sql: "INSERT INTO endpoint (containerID, networkID, ip, json) VALUES (?, ?, ?, ?)",
-                       arguments: [endpoint.containerID, endpoint.networkID, endpoint.ip?.description, try encode(endpoint)])
+        try db.execute(
+            sql: "INSERT INTO endpoint (containerID, networkID, ip, json) VALUES (?, ?, ?, ?)",
+            arguments: [endpoint.containerID, endpoint.networkID, endpoint.ip?.description, try encode(endpoint)])
     }
 }
 

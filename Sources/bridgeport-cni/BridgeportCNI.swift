@@ -37,32 +37,40 @@ enum BridgeportCNI {
 
     /// Equips the veth the previous plugin made and publishes the runtime's port
     /// mappings; prints the previous result unchanged.
-    static func add(_ environment: CNIEnvironment, _ configuration: CNIConfiguration,
-                    _ client: AgentClient) async throws {
+    static func add(
+        _ environment: CNIEnvironment, _ configuration: CNIConfiguration,
+        _ client: AgentClient
+    ) async throws {
         let id = try environment.attachment()
         let netns = try environment.require(environment.netns, "CNI_NETNS")
         let ports = try portMappings(configuration.portMappings)
-        guard let result = configuration.prevResult, case var .object(handedOn)? = configuration.prevResultAsGiven
+        guard let result = configuration.prevResult, case .object(var handedOn)? = configuration.prevResultAsGiven
         else {
             // The main plugin: Bridgeport makes the bridge, veth, address and route.
-            let request = MainAttachmentRequest(containerID: id.containerID, interface: id.interface,
-                                                network: configuration.name, namespace: netns,
-                                                subnet: configuration.subnet, ports: ports)
+            let request = MainAttachmentRequest(
+                containerID: id.containerID, interface: id.interface,
+                network: configuration.name, namespace: netns,
+                subnet: configuration.subnet, ports: ports)
             let made = try await agent { try await client.send(Routes.attachMain, body: request) }
-            let attachment = made.attachment, gateway = made.gateway.description
-            try write(CNIResult(
-                cniVersion: configuration.cniVersion,
-                interfaces: [.init(name: made.bridge), .init(name: attachment.hostInterface),
-                             .init(name: id.interface, mac: attachment.mac.description, sandbox: netns)],
-                ips: [.init(address: "\(attachment.ip)/\(made.prefixLength)", gateway: gateway, interface: 2)],
-                routes: [.init(dst: "0.0.0.0/0", gw: gateway)]))
+            let attachment = made.attachment
+            let gateway = made.gateway.description
+            try write(
+                CNIResult(
+                    cniVersion: configuration.cniVersion,
+                    interfaces: [
+                        .init(name: made.bridge), .init(name: attachment.hostInterface),
+                        .init(name: id.interface, mac: attachment.mac.description, sandbox: netns),
+                    ],
+                    ips: [.init(address: "\(attachment.ip)/\(made.prefixLength)", gateway: gateway, interface: 2)],
+                    routes: [.init(dst: "0.0.0.0/0", gw: gateway)]))
             return
         }
         let chained = try ChainedInterface(prevResult: result, interface: id.interface)
-        let request = AttachmentRequest(containerID: id.containerID, interface: id.interface,
-                                        network: configuration.name, namespace: netns,
-                                        hostInterface: chained.hostInterface, ip: chained.ip, mac: chained.mac,
-                                        ports: ports, subnet: chained.subnet)
+        let request = AttachmentRequest(
+            containerID: id.containerID, interface: id.interface,
+            network: configuration.name, namespace: netns,
+            hostInterface: chained.hostInterface, ip: chained.ip, mac: chained.mac,
+            ports: ports, subnet: chained.subnet)
         try await agent { try await client.send(Routes.attach, body: request) }
         handedOn["cniVersion"] = .string(configuration.cniVersion)
         try write(JSONValue.object(handedOn))
@@ -75,8 +83,10 @@ enum BridgeportCNI {
         try await agent(whenDown: NoContent()) { try await client.send(Routes.detach, attachment) }
     }
 
-    static func check(_ environment: CNIEnvironment, _ configuration: CNIConfiguration,
-                      _ client: AgentClient) async throws {
+    static func check(
+        _ environment: CNIEnvironment, _ configuration: CNIConfiguration,
+        _ client: AgentClient
+    ) async throws {
         let id = try environment.attachment()
         guard let result = configuration.prevResult else {
             throw CNIError.invalidConfiguration("CHECK needs prevResult")
@@ -91,10 +101,12 @@ enum BridgeportCNI {
                 "Bridgeport equips no interface \(id.interface) of container \(id.containerID)")
         }
         guard attachment.hostInterface == chained.hostInterface, attachment.ip.description == chained.ip else {
-            throw CNIError.invalidConfiguration("Bridgeport equips \(attachment.hostInterface) (\(attachment.ip)), "
-                + "but prevResult says \(chained.hostInterface) (\(chained.ip))")
+            throw CNIError.invalidConfiguration(
+                "Bridgeport equips \(attachment.hostInterface) (\(attachment.ip)), "
+                    + "but prevResult says \(chained.hostInterface) (\(chained.ip))")
         }
-        let wanted = Set(try portMappings(configuration.portMappings)), have = Set(attachment.ports)
+        let wanted = Set(try portMappings(configuration.portMappings))
+        let have = Set(attachment.ports)
         guard wanted == have else {
             throw CNIError.invalidConfiguration("the published ports differ from the runtime's portMappings")
         }
@@ -119,7 +131,8 @@ enum BridgeportCNI {
     static func portMappings(_ entries: [CNIConfiguration.PortMappingEntry]) throws(CNIError) -> [PortMapping] {
         try entries.map { entry throws(CNIError) in
             guard let host = entry.hostPort, let container = entry.containerPort,
-                  (1...65535).contains(host), (1...65535).contains(container) else {
+                (1...65535).contains(host), (1...65535).contains(container)
+            else {
                 throw .invalidConfiguration("a port mapping needs hostPort and containerPort from 1 to 65535: \(entry)")
             }
             let protocolName = (entry.protocol ?? "tcp").lowercased()
@@ -153,8 +166,9 @@ enum BridgeportCNI {
 
     static func agentError(_ error: ClientError) -> CNIError {
         if case .agentNotRunning = error {
-            return .tryAgainLater("\(error.description) bridgeport-cni only hands the veth to the agent, "
-                                  + "which owns the BPF maps: nothing was published")
+            return .tryAgainLater(
+                "\(error.description) bridgeport-cni only hands the veth to the agent, "
+                    + "which owns the BPF maps: nothing was published")
         }
         return .invalidConfiguration(error.description)
     }

@@ -26,8 +26,9 @@ enum CNIError: Error {
 
     var message: String {
         switch self {
-        case let .incompatibleVersion(m), let .unknownContainer(m), let .invalidEnvironment(m), let .decodeFailure(m),
-             let .invalidConfiguration(m), let .tryAgainLater(m), let .pluginNotAvailable(m): m
+        case .incompatibleVersion(let m), .unknownContainer(let m), .invalidEnvironment(let m), .decodeFailure(let m),
+            .invalidConfiguration(let m), .tryAgainLater(let m), .pluginNotAvailable(let m):
+            m
         }
     }
 
@@ -78,7 +79,12 @@ struct CNIResult: Codable, Equatable {
 
 /// CNI_COMMAND.
 enum CNICommand: String, CaseIterable {
-    case add = "ADD", delete = "DEL", check = "CHECK", status = "STATUS", gc = "GC", version = "VERSION"
+    case add = "ADD"
+    case delete = "DEL"
+    case check = "CHECK"
+    case status = "STATUS"
+    case gc = "GC"
+    case version = "VERSION"
 }
 
 /// What a runtime hands the plugin: its environment.
@@ -111,8 +117,9 @@ struct CNIEnvironment {
 
     /// CNI_CONTAINERID and CNI_IFNAME: the attachment a command is about.
     func attachment() throws(CNIError) -> AttachmentID {
-        AttachmentID(containerID: try require(containerID, "CNI_CONTAINERID"),
-                     interface: try require(interface, "CNI_IFNAME"))
+        AttachmentID(
+            containerID: try require(containerID, "CNI_CONTAINERID"),
+            interface: try require(interface, "CNI_IFNAME"))
     }
 }
 
@@ -209,8 +216,9 @@ struct ChainedInterface {
     init(prevResult: CNIResult, interface: String) throws(CNIError) {
         let interfaces = prevResult.interfaces ?? []
         guard let index = interfaces.firstIndex(where: { $0.name == interface && $0.sandbox != nil }) else {
-            throw .invalidConfiguration("prevResult lists no interface \(interface) in a sandbox: "
-                + "chain bridgeport-cni after a plugin that makes the container's veth (bridge)")
+            throw .invalidConfiguration(
+                "prevResult lists no interface \(interface) in a sandbox: "
+                    + "chain bridgeport-cni after a plugin that makes the container's veth (bridge)")
         }
         guard let host = interfaces[..<index].last(where: { $0.sandbox == nil })?.name else {
             throw .invalidConfiguration("prevResult lists no host-side interface before \(interface)")

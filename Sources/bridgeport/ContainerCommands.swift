@@ -15,8 +15,9 @@ struct Run: AsyncParsableCommand {
     @Option(name: [.customLong("network"), .customLong("net")], help: "Network to connect to (default: bridge).")
     var network: String?
     @Option(help: "IPv4 address (user-defined networks only).") var ip: String?
-    @Option(name: [.customShort("p"), .customLong("publish")],
-            help: "Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO].")
+    @Option(
+        name: [.customShort("p"), .customLong("publish")],
+        help: "Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO].")
     var publish: [String] = []
     @Option(name: [.customShort("h"), .long], help: "Container host name (default: its name).") var hostname: String?
     @Argument(parsing: .captureForPassthrough, help: "Command and arguments (default: sleep infinity).")
@@ -24,8 +25,9 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
-        let request = ContainerRequest(name: name, network: network, ip: ip, hostname: hostname, ports: publish,
-                                       command: arguments)
+        let request = ContainerRequest(
+            name: name, network: network, ip: ip, hostname: hostname, ports: publish,
+            command: arguments)
         let view: ContainerView
         do {
             view = try await client.client.send(Routes.run, body: request)
@@ -63,23 +65,32 @@ struct Ps: AsyncParsableCommand {
         let views = try await client.client.send(Routes.containers, query: APIQuery(all: all))
         let sorted = views.sorted { $0.container.created > $1.container.created }
         let id = { (c: Container) in noTrunc ? c.id : c.shortID }
-        if quiet { sorted.forEach { print(id($0.container)) }; return }
-        print(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], sorted.map { view in
-            let container = view.container
-            var command = container.command.joined(separator: " ")
-            if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
-            let ports = view.status == .running ? container.ports.map(\.short).joined(separator: ", ") : ""
-            return [id(container), "-", "\"\(command)\"", humanDuration(since: container.created) + " ago",
-                    statusText(view), ports, container.name]
-        }))
+        if quiet {
+            sorted.forEach { print(id($0.container)) }
+            return
+        }
+        print(
+            table(
+                ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+                sorted.map { view in
+                    let container = view.container
+                    var command = container.command.joined(separator: " ")
+                    if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
+                    let ports = view.status == .running ? container.ports.map(\.short).joined(separator: ", ") : ""
+                    return [
+                        id(container), "-", "\"\(command)\"", humanDuration(since: container.created) + " ago",
+                        statusText(view), ports, container.name,
+                    ]
+                }))
     }
 }
 
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Display detailed information on containers or networks.")
     @OptionGroup var client: ClientOptions
-    @Option(name: [.customShort("f"), .long],
-            help: "Format the output with a Go-style template, e.g. '{{.NetworkSettings.IPAddress}}'.")
+    @Option(
+        name: [.customShort("f"), .long],
+        help: "Format the output with a Go-style template, e.g. '{{.NetworkSettings.IPAddress}}'.")
     var format: String?
     @Argument(help: "Container or network names or IDs.") var names: [String]
 
@@ -130,8 +141,9 @@ struct Exec: AsyncParsableCommand {
         guard !arguments.isEmpty else { throw Failure(message: "\"exec\" requires at least 2 arguments", code: 1) }
         let view = try await client.client.send(Routes.container, ContainerReference(container))
         guard view.status == .running else {
-            throw Failure(message: "Error response from daemon: container \(view.container.name) is not running",
-                          code: 1)
+            throw Failure(
+                message: "Error response from daemon: container \(view.container.name) is not running",
+                code: 1)
         }
         try? Sandbox.joinCgroup(of: view.container.process.pid)
         let code = Sandbox.exec(pid: view.container.process.pid, arguments: arguments)
@@ -145,8 +157,9 @@ struct Port: AsyncParsableCommand {
         subcommands: [List.self, Allow.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls",
-                                                        abstract: "List port mappings (the default).")
+        static let configuration = CommandConfiguration(
+            commandName: "ls",
+            abstract: "List port mappings (the default).")
         @OptionGroup var client: ClientOptions
         @Argument(help: "Container.") var container: String
         @Argument(help: "PRIVATE_PORT[/PROTO]") var privatePort: String?
@@ -159,7 +172,10 @@ struct Port: AsyncParsableCommand {
             let allowed = { (m: PortMapping) in
                 view.container.allowed(hostPort: m.hostPort, m.proto).map { " (allowed from \(sourceList($0)))" } ?? ""
             }
-            guard let privatePort else { ports.forEach { print("\($0)" + allowed($0)) }; return }
+            guard let privatePort else {
+                ports.forEach { print("\($0)" + allowed($0)) }
+                return
+            }
             let parts = privatePort.split(separator: "/")
             let proto = parts.count > 1 ? String(parts[1]) : "tcp"
             let matching = ports.filter {
@@ -203,8 +219,9 @@ private func sourceList(_ sources: [IPv4Network]) -> String {
 struct Stop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop one or more running containers.")
     @OptionGroup var client: ClientOptions
-    @Option(name: [.customShort("t"), .customLong("timeout"), .customLong("time")],
-            help: "Seconds to wait before killing.")
+    @Option(
+        name: [.customShort("t"), .customLong("timeout"), .customLong("time")],
+        help: "Seconds to wait before killing.")
     var timeout = 10
     @Argument(help: "Containers.") var names: [String]
 
@@ -228,8 +245,9 @@ struct Rm: AsyncParsableCommand {
 
     func run() async throws {
         try await forEachReporting(names) { name in
-            try await client.client.send(Routes.removeContainer, ContainerReference(name),
-                                         query: APIQuery(force: force))
+            try await client.client.send(
+                Routes.removeContainer, ContainerReference(name),
+                query: APIQuery(force: force))
             print(name)
         }
     }

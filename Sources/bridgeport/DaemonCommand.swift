@@ -30,40 +30,47 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Directory with the compiled BPF objects (default: next to the binary, then build/bpf).")
     var bpfObjects: String?
 
-    @Option(help: """
-        How tc programs attach: auto (tcx on uplinks, clsact + cls_bpf on container veths: fast container \
-        start), tcx (links everywhere, Linux 6.6+) or tc (clsact + cls_bpf everywhere).
-        """)
+    @Option(
+        help: """
+            How tc programs attach: auto (tcx on uplinks, clsact + cls_bpf on container veths: fast container \
+            start), tcx (links everywhere, Linux 6.6+) or tc (clsact + cls_bpf everywhere).
+            """)
     var attach: AttachOption = .auto
 
-    @Option(name: .customLong("web.config.file"),
-            help: "TLS and basic auth for the metrics endpoint (Prometheus exporter web config YAML).")
+    @Option(
+        name: .customLong("web.config.file"),
+        help: "TLS and basic auth for the metrics endpoint (Prometheus exporter web config YAML).")
     var webConfigFile: String?
 
     @Option(help: "Join a cluster whose state lives in this etcd (etcd://HOST:PORT): overlay networks across hosts.")
     var clusterStore: String?
 
-    @Option(help: """
-        This host's underlay address, where other hosts send its containers' overlay traffic (needs --cluster-store).
-        """)
+    @Option(
+        help: """
+            This host's underlay address, where other hosts send its containers' overlay traffic (needs --cluster-store).
+            """)
     var advertiseAddress: String?
 
-    @Option(help: """
-        Serve Docker's remote network driver protocol on this socket, e.g. /run/docker/plugins/bridgeport.sock \
-        (then: docker network create -d bridgeport).
-        """)
+    @Option(
+        help: """
+            Serve Docker's remote network driver protocol on this socket, e.g. /run/docker/plugins/bridgeport.sock \
+            (then: docker network create -d bridgeport).
+            """)
     var dockerPluginSocket: String?
 
-    @Option(help: ArgumentHelp("""
-        How long an idle flow lives, e.g. udp=2s (repeatable). NAME: \(FlowTimeouts.names.joined(separator: ", ")); \
-        DURATION as Go writes it (30s, 5m, 120h). Defaults are Linux conntrack's: \(DaemonCommand.defaultTimeouts).
-        """, valueName: "name=duration"))
+    @Option(
+        help: ArgumentHelp(
+            """
+            How long an idle flow lives, e.g. udp=2s (repeatable). NAME: \(FlowTimeouts.names.joined(separator: ", ")); \
+            DURATION as Go writes it (30s, 5m, 120h). Defaults are Linux conntrack's: \(DaemonCommand.defaultTimeouts).
+            """, valueName: "name=duration"))
     var flowTimeout: [String] = []
 
-    @Option(help: """
-        Flows the flow table holds; a new flow beyond is dropped and counted (ct_full). The table is allocated \
-        at start: about 220 bytes per flow (57 MiB at the default).
-        """)
+    @Option(
+        help: """
+            Flows the flow table holds; a new flow beyond is dropped and counted (ct_full). The table is allocated \
+            at start: about 220 bytes per flow (57 MiB at the default).
+            """)
     var maxFlows = AgentConfiguration().maxFlows
 
     @Option(help: "Log level.")

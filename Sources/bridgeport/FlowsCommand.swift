@@ -31,10 +31,15 @@ struct Flows: AsyncParsableCommand {
         case .json:
             for flow in flows { print(try OutputFormat.line(JSONFlow(flow))) }
         case .table:
-            print(table(["PROTOCOL", "STATE", "ORIGINAL", "REPLY", "CONTAINER", "EXPIRES IN"], flows.map { flow in
-                [flow.proto, flow.state.uppercased(), Flows.text(flow.original), Flows.text(flow.reply),
-                 flow.container ?? "", "\(flow.expiresInSeconds)s"]
-            }))
+            print(
+                table(
+                    ["PROTOCOL", "STATE", "ORIGINAL", "REPLY", "CONTAINER", "EXPIRES IN"],
+                    flows.map { flow in
+                        [
+                            flow.proto, flow.state.uppercased(), Flows.text(flow.original), Flows.text(flow.reply),
+                            flow.container ?? "", "\(flow.expiresInSeconds)s",
+                        ]
+                    }))
         }
     }
 
@@ -47,8 +52,10 @@ struct Flows: AsyncParsableCommand {
         struct Tuple: Encodable {
             let Source: String, SourcePort: UInt16, Destination: String, DestinationPort: UInt16
             init(_ t: FlowView.Tuple) {
-                Source = t.source.description; SourcePort = t.sourcePort
-                Destination = t.destination.description; DestinationPort = t.destinationPort
+                Source = t.source.description
+                SourcePort = t.sourcePort
+                Destination = t.destination.description
+                DestinationPort = t.destinationPort
             }
         }
 
@@ -56,9 +63,13 @@ struct Flows: AsyncParsableCommand {
         let ExpiresIn: UInt32
 
         init(_ flow: FlowView) {
-            `Protocol` = flow.proto; State = flow.state; Kind = flow.kind
-            Original = Tuple(flow.original); Reply = Tuple(flow.reply)
-            Container = flow.container ?? ""; ExpiresIn = flow.expiresInSeconds
+            `Protocol` = flow.proto
+            State = flow.state
+            Kind = flow.kind
+            Original = Tuple(flow.original)
+            Reply = Tuple(flow.reply)
+            Container = flow.container ?? ""
+            ExpiresIn = flow.expiresInSeconds
         }
     }
 }

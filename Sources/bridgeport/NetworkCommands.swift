@@ -30,17 +30,19 @@ struct NetworkCommand: AsyncParsableCommand {
                 }
                 parsed[String(option[..<equals])] = String(option[option.index(after: equals)...])
             }
-            let request = NetworkRequest(name: name, driver: driver, subnet: subnet, gateway: gateway,
-                                         ipRange: ipRange, internal: `internal`, options: parsed,
-                                         attachable: attachable)
+            let request = NetworkRequest(
+                name: name, driver: driver, subnet: subnet, gateway: gateway,
+                ipRange: ipRange, internal: `internal`, options: parsed,
+                attachable: attachable)
             let view = try await client.client.send(Routes.createNetwork, body: request)
             print(view.network.id)
         }
     }
 
     struct Ls: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List networks.",
-                                                        aliases: ["list"])
+        static let configuration = CommandConfiguration(
+            commandName: "ls", abstract: "List networks.",
+            aliases: ["list"])
         @OptionGroup var client: ClientOptions
         @Option(help: "Output format: table or json.") var format: OutputFormat = .table
         @Flag(name: .shortAndLong, help: "Only display network IDs.") var quiet = false
@@ -50,11 +52,16 @@ struct NetworkCommand: AsyncParsableCommand {
             let views = try await client.client.send(Routes.networks)
             let networks = views.map(\.network).sorted { $0.name < $1.name }
             let id = { (n: Network) in noTrunc ? n.id : n.shortID }
-            if quiet { networks.forEach { print(id($0)) }; return }
+            if quiet {
+                networks.forEach { print(id($0)) }
+                return
+            }
             switch format {
             case .table:
-                print(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
-                            networks.map { [id($0), $0.name, $0.driver.rawValue, $0.scope] }))
+                print(
+                    table(
+                        ["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
+                        networks.map { [id($0), $0.name, $0.driver.rawValue, $0.scope] }))
             case .json:
                 for network in networks { print(try OutputFormat.line(Line(network, id: id(network)))) }
             }
@@ -66,8 +73,12 @@ struct NetworkCommand: AsyncParsableCommand {
             let Labels = "", Name: String, Scope: String
 
             init(_ network: Network, id: String) {
-                CreatedAt = iso8601(network.created); Driver = network.driver.rawValue; ID = id
-                Internal = "\(network.internal)"; Name = network.name; Scope = network.scope
+                CreatedAt = iso8601(network.created)
+                Driver = network.driver.rawValue
+                ID = id
+                Internal = "\(network.internal)"
+                Name = network.name
+                Scope = network.scope
             }
         }
     }
@@ -101,8 +112,9 @@ struct NetworkCommand: AsyncParsableCommand {
     }
 
     struct Rm: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove one or more networks.",
-                                                        aliases: ["remove"])
+        static let configuration = CommandConfiguration(
+            commandName: "rm", abstract: "Remove one or more networks.",
+            aliases: ["remove"])
         @OptionGroup var client: ClientOptions
         @Argument(help: "Network names or IDs.") var names: [String]
 
@@ -126,8 +138,9 @@ struct NetworkCommand: AsyncParsableCommand {
         @Argument(help: "Container.") var container: String
 
         func run() async throws {
-            try await client.client.send(Routes.connect, NetworkReference(network),
-                                         body: ConnectRequest(container: container, ip: ip))
+            try await client.client.send(
+                Routes.connect, NetworkReference(network),
+                body: ConnectRequest(container: container, ip: ip))
         }
     }
 
@@ -138,8 +151,9 @@ struct NetworkCommand: AsyncParsableCommand {
         @Argument(help: "Container.") var container: String
 
         func run() async throws {
-            try await client.client.send(Routes.disconnect, NetworkReference(network),
-                                         body: ConnectRequest(container: container))
+            try await client.client.send(
+                Routes.disconnect, NetworkReference(network),
+                body: ConnectRequest(container: container))
         }
     }
 }

@@ -105,8 +105,10 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
     var ports: [String: Any] = [:]
     for mapping in container.ports {
         let key = "\(mapping.containerPort)/\(mapping.proto.rawValue)"
-        ports[key, default: [[String: String]]()] = (ports[key] as? [[String: String]] ?? []) +
-            [["HostIp": mapping.hostIP.description, "HostPort": "\(mapping.hostPort)"]]
+        ports[key, default: [[String: String]]()] =
+            (ports[key] as? [[String: String]] ?? []) + [
+                ["HostIp": mapping.hostIP.description, "HostPort": "\(mapping.hostPort)"]
+            ]
         portBindings[key] = ports[key]
     }
     var networks: [String: Any] = [:]
@@ -123,8 +125,10 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
     }
     if view.endpoints.isEmpty {
         // host and none: Docker still lists the network, with no address of its own.
-        networks[container.networkMode] = ["NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-                                           "IPPrefixLen": 0, "MacAddress": "", "Aliases": [String]()]
+        networks[container.networkMode] = [
+            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+            "IPPrefixLen": 0, "MacAddress": "", "Aliases": [String](),
+        ]
     }
     let primary = view.endpoints.first { $0.networkName == Network.defaultName }
     let process = container.process
@@ -137,11 +141,15 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
             "Pid": view.status == .running ? Int(process.pid) : 0, "ExitCode": Int(process.exitCode ?? 0), "Error": "",
             "StartedAt": iso8601(process.startedAt), "FinishedAt": iso8601(process.finishedAt),
         ],
-        "Config": ["Hostname": container.hostname, "Cmd": container.command,
-                   "ExposedPorts": Dictionary(uniqueKeysWithValues: Set(ports.keys).map { ($0, [String: String]()) })],
-        "HostConfig": ["NetworkMode": container.networkMode == Network.defaultName ? "bridge" : container.networkMode,
-                       "PortBindings": portBindings,
-                       "PortAllowedSources": (container.allowedSources ?? [:]).mapValues { $0.map(\.description) }],
+        "Config": [
+            "Hostname": container.hostname, "Cmd": container.command,
+            "ExposedPorts": Dictionary(uniqueKeysWithValues: Set(ports.keys).map { ($0, [String: String]()) }),
+        ],
+        "HostConfig": [
+            "NetworkMode": container.networkMode == Network.defaultName ? "bridge" : container.networkMode,
+            "PortBindings": portBindings,
+            "PortAllowedSources": (container.allowedSources ?? [:]).mapValues { $0.map(\.description) },
+        ],
         "NetworkSettings": [
             "Ports": ports, "Networks": networks,
             "IPAddress": primary?.endpoint.ip?.description ?? "", "Gateway": primary?.gateway?.description ?? "",

@@ -27,8 +27,10 @@ struct Stats: AsyncParsableCommand {
                 for row in rows { print(try OutputFormat.line(row.line)) }
             } else {
                 if !noStream { print("\u{1B}[2J\u{1B}[H", terminator: "") }  // clear the screen, cursor home
-                print(table(["CONTAINER ID", "NAME", "NET I/O", "RX/s", "TX/s", "PACKETS (RX / TX)", "DROPS"],
-                            rows.map(\.cells)))
+                print(
+                    table(
+                        ["CONTAINER ID", "NAME", "NET I/O", "RX/s", "TX/s", "PACKETS (RX / TX)", "DROPS"],
+                        rows.map(\.cells)))
             }
             if noStream { return }
             previous = current
@@ -62,17 +64,20 @@ struct Stats: AsyncParsableCommand {
         }
 
         var cells: [String] {
-            [String(stats.id.prefix(12)), stats.name,
-             "\(humanBytes(Double(stats.receiveBytes))) / \(humanBytes(Double(stats.transmitBytes)))",
-             humanBytes(receiveRate) + "/s", humanBytes(transmitRate) + "/s",
-             "\(stats.receivePackets) / \(stats.transmitPackets)", "\(stats.drops)"]
+            [
+                String(stats.id.prefix(12)), stats.name,
+                "\(humanBytes(Double(stats.receiveBytes))) / \(humanBytes(Double(stats.transmitBytes)))",
+                humanBytes(receiveRate) + "/s", humanBytes(transmitRate) + "/s",
+                "\(stats.receivePackets) / \(stats.transmitPackets)", "\(stats.drops)",
+            ]
         }
 
         var line: Line {
-            Line(ID: String(stats.id.prefix(12)), Name: stats.name, ReceiveBytes: stats.receiveBytes,
-                 TransmitBytes: stats.transmitBytes, ReceivePackets: stats.receivePackets,
-                 TransmitPackets: stats.transmitPackets, Drops: stats.drops, ReceiveBytesPerSecond: receiveRate,
-                 TransmitBytesPerSecond: transmitRate)
+            Line(
+                ID: String(stats.id.prefix(12)), Name: stats.name, ReceiveBytes: stats.receiveBytes,
+                TransmitBytes: stats.transmitBytes, ReceivePackets: stats.receivePackets,
+                TransmitPackets: stats.transmitPackets, Drops: stats.drops, ReceiveBytesPerSecond: receiveRate,
+                TransmitBytesPerSecond: transmitRate)
         }
     }
 
@@ -89,6 +94,9 @@ func humanBytes(_ bytes: Double) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"]
     var value = bytes
     var unit = 0
-    while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
+    while value >= 1000 && unit < units.count - 1 {
+        value /= 1000
+        unit += 1
+    }
     return unit == 0 ? "\(Int(value))B" : String(format: "%.3g%@", value, units[unit])
 }

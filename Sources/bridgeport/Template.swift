@@ -20,7 +20,10 @@ struct Template {
 
     func render(_ root: Any) throws -> String { try Template.render(nodes, dot: root) }
 
-    private enum Token { case text(String), action(String) }
+    private enum Token {
+        case text(String)
+        case action(String)
+    }
 
     private static func tokenize(_ source: String) -> [Token] {
         var tokens: [Token] = []
@@ -42,8 +45,8 @@ struct Template {
         var nodes: [Node] = []
         while let token = tokens.popFirst() {
             switch token {
-            case let .text(text): nodes.append(.text(text))
-            case let .action(action):
+            case .text(let text): nodes.append(.text(text))
+            case .action(let action):
                 let words = action.split(separator: " ").map(String.init)
                 switch words.first {
                 case "end":
@@ -88,17 +91,18 @@ struct Template {
         var output = ""
         for node in nodes {
             switch node {
-            case let .text(text): output += text
-            case let .value(path, asJSON):
+            case .text(let text): output += text
+            case .value(let path, let asJSON):
                 let value = lookup(path, in: dot)
                 output += asJSON ? jsonText(value) : plainText(value)
-            case let .index(path, key):
+            case .index(let path, let key):
                 output += plainText((lookup(path, in: dot) as? [String: Any])?[key])
-            case let .range(path, body):
+            case .range(let path, let body):
                 let value = lookup(path, in: dot)
-                let items: [Any] = if let list = value as? [Any] { list }
-                    else if let map = value as? [String: Any] { map.keys.sorted().map { map[$0]! } }
-                    else { [] }
+                let items: [Any] =
+                    if let list = value as? [Any] { list } else if let map = value as? [String: Any] {
+                        map.keys.sorted().map { map[$0]! }
+                    } else { [] }
                 for item in items { output += try render(body, dot: item) }
             }
         }

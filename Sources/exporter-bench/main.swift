@@ -22,39 +22,53 @@ func median(_ runs: Int = 15, _ body: () throws -> Void) rethrows -> Double {
 print("| endpoints | map read (batched, per-CPU summed) ms | families + render ms | total ms | output KiB |")
 print("| --- | --- | --- | --- | --- |")
 for count in [1_000, 10_000] {
-    let map = try BPFMap.create(name: "bench_stats", type: BPF_MAP_TYPE_PERCPU_HASH, keySize: 4,
-                                valueSize: MemoryLayout<bp_endpoint_stats>.size, maxEntries: UInt32(count))
+    let map = try BPFMap.create(
+        name: "bench_stats", type: BPF_MAP_TYPE_PERCPU_HASH, keySize: 4,
+        valueSize: MemoryLayout<bp_endpoint_stats>.size, maxEntries: UInt32(count))
     let stats = try BPFPerCPUHashMap<UInt32, bp_endpoint_stats>(map)
-    let perCPU = [bp_endpoint_stats](repeating: bp_endpoint_stats(rx: bp_traffic(packets: 10, bytes: 1500), tx: bp_traffic(packets: 5, bytes: 400)),
-                                     count: BPFMap.possibleCPUs)
+    let perCPU = [bp_endpoint_stats](
+        repeating: bp_endpoint_stats(rx: bp_traffic(packets: 10, bytes: 1500), tx: bp_traffic(packets: 5, bytes: 400)),
+        count: BPFMap.possibleCPUs)
     for index in 1...UInt32(count) { try map.updatePerCPU(index, perCPU) }
 
     var registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
-    let network = try registry.planNetwork(NetworkRequest(name: "bench", subnet: "10.128.0.0/9"), id: randomID(), now: Date(), hostPrefixes: [])
+    let network = try registry.planNetwork(
+        NetworkRequest(name: "bench", subnet: "10.128.0.0/9"), id: randomID(), now: Date(), hostPrefixes: [])
     registry.networks.append(network)
     var counters = TrafficCounters()
     for index in 1...count {
-        let container = Container(id: randomID(), name: "c\(index)", hostname: "c\(index)", command: ["sleep", "infinity"], created: Date(),
-                                  networkMode: "bench", ports: [], process: ProcessState())
+        let container = Container(
+            id: randomID(), name: "c\(index)", hostname: "c\(index)", command: ["sleep", "infinity"], created: Date(),
+            networkMode: "bench", ports: [], process: ProcessState())
         let ip = IPv4Address(network.subnet!.address.value + UInt32(index) + 1)
-        let endpoint = Endpoint(containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
-                                hostInterface: "veth\(index)", containerInterface: "eth0", order: 0)
+        let endpoint = Endpoint(
+            containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
+            hostInterface: "veth\(index)", containerInterface: "eth0", order: 0)
         registry.containers.append(container)
         registry.endpoints.append(endpoint)
         counters.interfaces["veth\(index)"] = UInt32(index)
     }
     var bytes = 0
-    let read = try median { counters.endpoints = Dictionary(try stats.sums().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a }) }
+    let read = try median {
+        counters.endpoints = Dictionary(try stats.sums().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
     let running = Set(registry.containers.map(\.id))
     let render = median {
-        bytes = ExpositionFormat.prometheus.render(Exporter.families(ScrapeInput(registry: registry, counters: counters, running: running))).utf8.count
+        bytes =
+            ExpositionFormat.prometheus.render(
+                Exporter.families(ScrapeInput(registry: registry, counters: counters, running: running))
+            ).utf8.count
     }
-    print("| \(count) | \(String(format: "%.1f", read)) | \(String(format: "%.1f", render)) | \(String(format: "%.1f", read + render)) | \(bytes / 1024) |")
+    print(
+        "| \(count) | \(String(format: "%.1f", read)) | \(String(format: "%.1f", render)) | \(String(format: "%.1f", read + render)) | \(bytes / 1024) |"
+    )
 }
 
 // Resident memory of this process holding a 10,000-endpoint registry and its counters:
 // the agent's structures at that size, without its servers.
 let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
 if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) {
-    print("\nresident memory with the 10,000-endpoint registry: \(line.dropFirst(6).trimmingCharacters(in: .whitespaces))")
+    print(
+        "\nresident memory with the 10,000-endpoint registry: \(line.dropFirst(6).trimmingCharacters(in: .whitespaces))"
+    )
 }

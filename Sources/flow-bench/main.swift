@@ -14,8 +14,10 @@ import CBPF
 import Foundation
 
 func table(_ directory: String) throws -> FlowTable {
-    try FlowTable(flows: .openPinned(directory + "/" + BP_MAP_FLOWS), counters: .openPinned(directory + "/" + BP_MAP_FLOW_COUNTERS),
-                  config: .openPinned(directory + "/" + BP_MAP_FLOW_CONFIG))
+    try FlowTable(
+        flows: .openPinned(directory + "/" + BP_MAP_FLOWS),
+        counters: .openPinned(directory + "/" + BP_MAP_FLOW_COUNTERS),
+        config: .openPinned(directory + "/" + BP_MAP_FLOW_CONFIG))
 }
 
 func milliseconds(_ body: () throws -> Void) rethrows -> Double {
@@ -39,12 +41,16 @@ func fill(_ directory: String, count: Int) throws {
                 let container = (0x0AC8_0000 | UInt32(i / 60_000 & 0xffff)).bigEndian
                 let remote = (0xC612_0000 | UInt32(i % 60_000 / 4 & 0xffff)).bigEndian
                 let port = UInt16(1024 + i % 60_000).bigEndian
-                let out = bp_flow(kind: BP_FLOW_MASQUERADE, state: BP_FLOW_ESTABLISHED, flags: BP_FLOW_F_SNAT.rawValue,
-                                  natIP: host, natPort: port, created: now, expires: now + 86_400)
-                let back = bp_flow(kind: BP_FLOW_MASQUERADE, state: BP_FLOW_ESTABLISHED, flags: BP_FLOW_F_DNAT.rawValue | BP_FLOW_F_REPLY.rawValue,
-                                   natIP: container, natPort: port, created: now, expires: now + 86_400)
-                let original = bp_flow_key(src: container, dst: remote, sport: port, dport: UInt16(443).bigEndian,
-                                           proto: UInt8(BP_PROTO_TCP.rawValue))
+                let out = bp_flow(
+                    kind: BP_FLOW_MASQUERADE, state: BP_FLOW_ESTABLISHED, flags: BP_FLOW_F_SNAT.rawValue,
+                    natIP: host, natPort: port, created: now, expires: now + 86_400)
+                let back = bp_flow(
+                    kind: BP_FLOW_MASQUERADE, state: BP_FLOW_ESTABLISHED,
+                    flags: BP_FLOW_F_DNAT.rawValue | BP_FLOW_F_REPLY.rawValue,
+                    natIP: container, natPort: port, created: now, expires: now + 86_400)
+                let original = bp_flow_key(
+                    src: container, dst: remote, sport: port, dport: UInt16(443).bigEndian,
+                    proto: UInt8(BP_PROTO_TCP.rawValue))
                 keys += [original, FlowTable.otherKey(original, out)]
                 values += [out, back]
             }
@@ -85,12 +91,15 @@ do {
     case ("fill", 4) where Int(arguments[3]) != nil:
         try fill(arguments[2], count: Int(arguments[3])!)
     case ("collect", 3...5):
-        try collect(arguments[2], passes: arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1,
-                    later: arguments.count > 4 ? UInt32(arguments[4]) ?? 0 : 0)
+        try collect(
+            arguments[2], passes: arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1,
+            later: arguments.count > 4 ? UInt32(arguments[4]) ?? 0 : 0)
     case ("collect-loop", 3):
         try collectLoop(arguments[2])
     default:
-        FileHandle.standardError.write(Data("usage: flow-bench fill MAPS COUNT | collect MAPS [PASSES [LATER_SECONDS]] | collect-loop MAPS\n".utf8))
+        FileHandle.standardError.write(
+            Data("usage: flow-bench fill MAPS COUNT | collect MAPS [PASSES [LATER_SECONDS]] | collect-loop MAPS\n".utf8)
+        )
         exit(2)
     }
 } catch {

@@ -7,21 +7,25 @@ import Testing
     @Test func pathsFillParametersEscapedOnce() {
         #expect(Routes.info.path(NoParameters()) == "/v1/info")
         #expect(Routes.container.path(ContainerReference("web")) == "/v1/containers/web")
-        #expect(Routes.stop.path(ContainerReference("web"), query: APIQuery(timeout: 3))
-            == "/v1/containers/web/stop?t=3")
+        #expect(
+            Routes.stop.path(ContainerReference("web"), query: APIQuery(timeout: 3))
+                == "/v1/containers/web/stop?t=3")
         #expect(Routes.connect.path(NetworkReference("my-net_1.0~x")) == "/v1/networks/my-net_1.0~x/connect")
-        #expect(Routes.attachment.path(AttachmentID(containerID: "a/b c", interface: "eth0"))
-            == "/v1/attachments/a%2Fb%20c/eth0")
+        #expect(
+            Routes.attachment.path(AttachmentID(containerID: "a/b c", interface: "eth0"))
+                == "/v1/attachments/a%2Fb%20c/eth0")
         #expect(Routes.container.path(ContainerReference("é?%")) == "/v1/containers/%C3%A9%3F%25")
     }
 
     @Test func queriesInOneOrder() {
         #expect(Routes.containers.path(NoParameters(), query: APIQuery()) == "/v1/containers")
         #expect(Routes.containers.path(NoParameters(), query: APIQuery(all: true)) == "/v1/containers?all=1")
-        #expect(Routes.removeContainer.path(ContainerReference("c"), query: APIQuery(force: true))
-            == "/v1/containers/c?force=1")
-        #expect(Routes.flows.path(NoParameters(), query: APIQuery(container: ContainerReference("a&b=c")))
-            == "/v1/flows?container=a%26b%3Dc")
+        #expect(
+            Routes.removeContainer.path(ContainerReference("c"), query: APIQuery(force: true))
+                == "/v1/containers/c?force=1")
+        #expect(
+            Routes.flows.path(NoParameters(), query: APIQuery(container: ContainerReference("a&b=c")))
+                == "/v1/flows?container=a%26b%3Dc")
     }
 
     @Test func theAgentReadsBackWhatTheClientWrote() {
@@ -63,8 +67,9 @@ import Testing
     @Test func kindsOnTheWire() throws {
         #expect(ErrorKind.commandNotFound.rawValue == "command_not_found")
         #expect(ErrorKind.commandNotExecutable.rawValue == "command_not_executable")
-        let json = try JSONSerialization.jsonObject(
-            with: APICoding.encoder.encode(ErrorBody(message: "m", kind: .commandNotFound))) as? [String: String]
+        let json =
+            try JSONSerialization.jsonObject(
+                with: APICoding.encoder.encode(ErrorBody(message: "m", kind: .commandNotFound))) as? [String: String]
         #expect(json == ["message": "m", "kind": "command_not_found"])
     }
 
@@ -87,8 +92,12 @@ import Testing
     @Test func roundTripKeepsNumbersAsTheyCame() throws {
         let text = #"{"a":[1,2.5,true,null,"s"],"b":{"c":-3}}"#
         let value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-        #expect(value == .object(["a": .array([.integer(1), .number(2.5), .bool(true), .null, .string("s")]),
-                                  "b": .object(["c": .integer(-3)])]))
+        #expect(
+            value
+                == .object([
+                    "a": .array([.integer(1), .number(2.5), .bool(true), .null, .string("s")]),
+                    "b": .object(["c": .integer(-3)]),
+                ]))
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         #expect(String(decoding: try encoder.encode(value), as: UTF8.self) == text)

@@ -11,7 +11,7 @@ final class AttachTests: XCTestCase {
     struct Topology {
         let host: String
         let container: String
-        let ifindex: UInt32 // bpt-h in the host namespace
+        let ifindex: UInt32  // bpt-h in the host namespace
     }
 
     override func setUpWithError() throws {
@@ -23,14 +23,18 @@ final class AttachTests: XCTestCase {
         let host = try Sandbox.netns(self)
         let container = try Sandbox.netns(self)
         func inHost(_ args: String...) throws { try Sandbox.sh(["nsenter", "--net=/run/netns/\(host)"] + args) }
-        func inContainer(_ args: String...) throws { try Sandbox.sh(["nsenter", "--net=/run/netns/\(container)"] + args) }
-        try inHost("ip", "link", "add", "bpt-h", "address", "02:42:0a:63:00:01", "type", "veth",
-                   "peer", "name", "bpt-c", "address", "02:42:0a:63:00:02", "netns", container)
+        func inContainer(_ args: String...) throws {
+            try Sandbox.sh(["nsenter", "--net=/run/netns/\(container)"] + args)
+        }
+        try inHost(
+            "ip", "link", "add", "bpt-h", "address", "02:42:0a:63:00:01", "type", "veth",
+            "peer", "name", "bpt-c", "address", "02:42:0a:63:00:02", "netns", container)
         try inHost("ip", "addr", "add", "10.99.0.1/24", "dev", "bpt-h")
         try inContainer("ip", "addr", "add", "10.99.0.2/24", "dev", "bpt-c")
         // Static neighbours: no ARP in the counted traffic.
         try inHost("ip", "neigh", "add", "10.99.0.2", "lladdr", "02:42:0a:63:00:02", "dev", "bpt-h", "nud", "permanent")
-        try inContainer("ip", "neigh", "add", "10.99.0.1", "lladdr", "02:42:0a:63:00:01", "dev", "bpt-c", "nud", "permanent")
+        try inContainer(
+            "ip", "neigh", "add", "10.99.0.1", "lladdr", "02:42:0a:63:00:01", "dev", "bpt-c", "nud", "permanent")
         try inHost("ip", "link", "set", "bpt-h", "up")
         try inContainer("ip", "link", "set", "bpt-c", "up")
         let ifindex: UInt32 = try Sandbox.inNetns(host) { if_nametoindex("bpt-h") }
@@ -39,7 +43,10 @@ final class AttachTests: XCTestCase {
     }
 
     func ping(_ t: Topology, count: Int) throws {
-        try Sandbox.sh(["nsenter", "--net=/run/netns/\(t.container)", "ping", "-q", "-c", "\(count)", "-i", "0.2", "-W", "2", "10.99.0.1"])
+        try Sandbox.sh([
+            "nsenter", "--net=/run/netns/\(t.container)", "ping", "-q", "-c", "\(count)", "-i", "0.2", "-W", "2",
+            "10.99.0.1",
+        ])
     }
 
     func testTCXAttachCountsLiveTrafficAndSurvivesTheLoader() throws {
@@ -49,13 +56,15 @@ final class AttachTests: XCTestCase {
         let ingressPin = pinRoot + "/links/\(t.ifindex)-ingress"
         let egressPin = pinRoot + "/links/\(t.ifindex)-egress"
 
-        do { // the "agent": load, attach, pin, exit
+        do {  // the "agent": load, attach, pin, exit
             let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
             let ingress = try object.program(BP_PROG_ENDPOINT_INGRESS)
             let egress = try object.program(BP_PROG_ENDPOINT_EGRESS)
             let links = try Sandbox.inNetns(t.host) {
-                (try ingress.attach(ifindex: t.ifindex, direction: .ingress, mode: .tcx, pinPath: ingressPin),
-                 try egress.attach(ifindex: t.ifindex, direction: .egress, mode: .tcx, pinPath: egressPin))
+                (
+                    try ingress.attach(ifindex: t.ifindex, direction: .ingress, mode: .tcx, pinPath: ingressPin),
+                    try egress.attach(ifindex: t.ifindex, direction: .egress, mode: .tcx, pinPath: egressPin)
+                )
             }
             XCTAssertEqual(links.0.programID, ingress.id)
             XCTAssertEqual(links.1.programID, egress.id)
@@ -96,11 +105,15 @@ final class AttachTests: XCTestCase {
         let maps = try BridgeportMaps(object: object)
 
         let attachments = try Sandbox.inNetns(t.host) {
-            [try ingress.attach(ifindex: t.ifindex, direction: .ingress, mode: .tc),
-             try egress.attach(ifindex: t.ifindex, direction: .egress, mode: .tc)]
+            [
+                try ingress.attach(ifindex: t.ifindex, direction: .ingress, mode: .tc),
+                try egress.attach(ifindex: t.ifindex, direction: .egress, mode: .tc),
+            ]
         }
         XCTAssertEqual(try Sandbox.inNetns(t.host) { attachments[0].programID }, ingress.id)
-        let filters = try Sandbox.sh(["nsenter", "--net=/run/netns/\(t.host)", "tc", "filter", "show", "dev", "bpt-h", "ingress"])
+        let filters = try Sandbox.sh([
+            "nsenter", "--net=/run/netns/\(t.host)", "tc", "filter", "show", "dev", "bpt-h", "ingress",
+        ])
         XCTAssertTrue(filters.contains("direct-action"), filters)
 
         try ping(t, count: 2)
@@ -121,8 +134,9 @@ final class AttachTests: XCTestCase {
         let ns = try Sandbox.netns(self)
         let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
         let ingress = try object.program(BP_PROG_ENDPOINT_INGRESS)
-        XCTAssertThrowsError(try Sandbox.inNetns(ns) { try ingress.attach(ifindex: 4242, direction: .ingress) }) { error in
-            guard case let BPFError.attachFailed(_, ifindex, _, errno) = error else { return XCTFail("\(error)") }
+        XCTAssertThrowsError(try Sandbox.inNetns(ns) { try ingress.attach(ifindex: 4242, direction: .ingress) }) {
+            error in
+            guard case BPFError.attachFailed(_, let ifindex, _, let errno) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(ifindex, 4242)
             XCTAssertEqual(errno, ENODEV)
             XCTAssertTrue("\(error)".contains("no such interface"), "\(error)")

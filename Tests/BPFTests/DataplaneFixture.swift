@@ -24,8 +24,11 @@ struct DataplaneFixture {
     let endpointIfindex: UInt32
 
     /// bp_up_ingress on a frame arriving on bpt-up.
-    func up(_ frame: [UInt8], ingress: Bool = true, file: StaticString = #filePath, line: UInt = #line) throws -> TestRunResult {
-        try run(uplink, frame, ifindex: uplinkIfindex, ingressIfindex: ingress ? uplinkIfindex : 0, file: file, line: line)
+    func up(
+        _ frame: [UInt8], ingress: Bool = true, file: StaticString = #filePath, line: UInt = #line
+    ) throws -> TestRunResult {
+        try run(
+            uplink, frame, ifindex: uplinkIfindex, ingressIfindex: ingress ? uplinkIfindex : 0, file: file, line: line)
     }
 
     /// bp_up_ingress_l3 on a packet arriving on bpt-up as if it were a device without an
@@ -37,17 +40,25 @@ struct DataplaneFixture {
     }
 
     /// bp_ep_ingress on a frame the container sends (tc ingress of bpt-ep).
-    func ep(_ frame: [UInt8], ingress: Bool = true, file: StaticString = #filePath, line: UInt = #line) throws -> TestRunResult {
-        try run(endpoint, frame, ifindex: endpointIfindex, ingressIfindex: ingress ? endpointIfindex : 0, file: file, line: line)
+    func ep(
+        _ frame: [UInt8], ingress: Bool = true, file: StaticString = #filePath, line: UInt = #line
+    ) throws -> TestRunResult {
+        try run(
+            endpoint, frame, ifindex: endpointIfindex, ingressIfindex: ingress ? endpointIfindex : 0, file: file,
+            line: line)
     }
 
     /// The one place the tests run a program on a packet. Every run is also checked for its
     /// drop accounting: a drop verdict counted exactly one drop under a reason, any other
     /// verdict none (the programs' one exit for drops, bpf/lib/metrics.h).
-    private func run(_ program: BPFProgram, _ packet: [UInt8], ifindex: UInt32, ingressIfindex: UInt32,
-                     file: StaticString, line: UInt) throws -> TestRunResult {
+    private func run(
+        _ program: BPFProgram, _ packet: [UInt8], ifindex: UInt32, ingressIfindex: UInt32,
+        file: StaticString, line: UInt
+    ) throws -> TestRunResult {
         let before = try drops()
-        let result = try Sandbox.inNetns(ns) { try program.run(packet, ifindex: ifindex, ingressIfindex: ingressIfindex) }
+        let result = try Sandbox.inNetns(ns) {
+            try program.run(packet, ifindex: ifindex, ingressIfindex: ingressIfindex)
+        }
         if let error = Self.dropAccountingError(verdict: result.verdict, before: before, after: try drops()) {
             XCTFail("\(program.name): \(error)", file: file, line: line)
         }
@@ -55,7 +66,9 @@ struct DataplaneFixture {
     }
 
     /// Why the drop counters `before` and `after` a run with `verdict` break the rule above, or nil.
-    static func dropAccountingError(verdict: Int32, before: [bp_drop_key: UInt64], after: [bp_drop_key: UInt64]) -> String? {
+    static func dropAccountingError(
+        verdict: Int32, before: [bp_drop_key: UInt64], after: [bp_drop_key: UInt64]
+    ) -> String? {
         let counted = after.compactMap { key, count -> (key: bp_drop_key, count: UInt64)? in
             let added = count &- before[key, default: 0]
             return added == 0 ? nil : (key, added)
@@ -71,14 +84,16 @@ struct DataplaneFixture {
         let reasons = UInt8(BP_DROP_UNSPEC.rawValue + 1)..<UInt8(__BP_DROP_MAX.rawValue)
         let directions = UInt8(BP_DIR_UNSPEC.rawValue + 1)..<UInt8(__BP_DIR_MAX.rawValue)
         if !reasons.contains(drop.key.reason) || !directions.contains(drop.key.direction) {
-            return "a drop counted without a reason and direction: reason \(drop.key.reason), direction \(drop.key.direction)"
+            return
+                "a drop counted without a reason and direction: reason \(drop.key.reason), direction \(drop.key.direction)"
         }
         return nil
     }
 
     /// "reason/direction", as the metrics label them.
     static func label(_ key: bp_drop_key) -> String {
-        String(cString: bp_drop_reason_label(UInt32(key.reason))) + "/" + String(cString: bp_direction_label(UInt32(key.direction)))
+        String(cString: bp_drop_reason_label(UInt32(key.reason))) + "/"
+            + String(cString: bp_direction_label(UInt32(key.direction)))
     }
 
     // The map entries below go through the agent's own encoders (BPF/MapEntries.swift), so
@@ -89,18 +104,25 @@ struct DataplaneFixture {
     }
 
     private static func hostPort(_ host: [UInt8]?, _ port: UInt16, _ proto: UInt8) -> HostPort {
-        precondition(proto == UInt8(BP_PROTO_TCP.rawValue) || proto == UInt8(BP_PROTO_UDP.rawValue), "ports are TCP or UDP")
+        precondition(
+            proto == UInt8(BP_PROTO_TCP.rawValue) || proto == UInt8(BP_PROTO_UDP.rawValue), "ports are TCP or UDP")
         return HostPort(PortProtocol(number: proto), address(host), port)
     }
 
     /// A published port, as the agent writes it (a restricted one's target names its allow list).
-    func publish(host: [UInt8]?, _ hostPort: UInt16, proto: UInt8, to target: [UInt8], _ port: UInt16, restricted: Bool = false) throws {
+    func publish(
+        host: [UInt8]?, _ hostPort: UInt16, proto: UInt8, to target: [UInt8], _ port: UInt16, restricted: Bool = false
+    ) throws {
         let published = Self.hostPort(host, hostPort, proto)
         let container = Self.address(target)
-        try maps.publishedPorts.update(published, PortTarget(ip: container, port: port, ifindex: endpointIfindex,
-                                                             restricted: restricted, directOnly: false))
-        try maps.publishedTargets.update(TargetKey(ip: container, port: port, proto: proto),
-                                         TargetPolicy(restricted: restricted, hostIP: published.ip, hostPort: hostPort))
+        try maps.publishedPorts.update(
+            published,
+            PortTarget(
+                ip: container, port: port, ifindex: endpointIfindex,
+                restricted: restricted, directOnly: false))
+        try maps.publishedTargets.update(
+            TargetKey(ip: container, port: port, proto: proto),
+            TargetPolicy(restricted: restricted, hostIP: published.ip, hostPort: hostPort))
     }
 
     /// Lets sources of `network`/`prefix` use a restricted published port.
@@ -111,14 +133,17 @@ struct DataplaneFixture {
 
     func setEndpoint(flags: [bp_endpoint_flags], networkID: UInt16 = 1) throws {
         let bits = EndpointPolicy.Flags(rawValue: flags.reduce(UInt32(0)) { $0 | $1.rawValue })
-        try maps.endpointPolicies.update(endpointIfindex, EndpointPolicy(
-            ip: Self.address(NATAndPolicyTests.container), mac: MACAddress(bytes: NATAndPolicyTests.containerMAC),
-            network: networkID, flags: bits))
+        try maps.endpointPolicies.update(
+            endpointIfindex,
+            EndpointPolicy(
+                ip: Self.address(NATAndPolicyTests.container), mac: MACAddress(bytes: NATAndPolicyTests.containerMAC),
+                network: networkID, flags: bits))
     }
 
     func setSubnet(_ net: [UInt8], _ prefix: UInt32, networkID: UInt16, flags: UInt16 = 0) throws {
-        try maps.subnetPolicies.update(IPv4Network(containing: Self.address(net), prefixLength: Int(prefix)),
-                                       SubnetPolicy(network: networkID, flags: SubnetPolicy.Flags(rawValue: flags)))
+        try maps.subnetPolicies.update(
+            IPv4Network(containing: Self.address(net), prefixLength: Int(prefix)),
+            SubnetPolicy(network: networkID, flags: SubnetPolicy.Flags(rawValue: flags)))
     }
 
     /// Every entry of the flow table.
@@ -128,17 +153,25 @@ struct DataplaneFixture {
     func flow(_ key: bp_flow_key) throws -> bp_flow? { try maps.flows.map.lookup(key) }
 
     /// Both entries of a published flow, as the uplink program would have made them.
-    func seedPublishedFlow(client: [UInt8], clientPort: UInt16, host: [UInt8], hostPort: UInt16, container: [UInt8],
-                           containerPort: UInt16, proto: UInt8, state: bp_flow_state = BP_FLOW_ESTABLISHED) throws {
+    func seedPublishedFlow(
+        client: [UInt8], clientPort: UInt16, host: [UInt8], hostPort: UInt16, container: [UInt8],
+        containerPort: UInt16, proto: UInt8, state: bp_flow_state = BP_FLOW_ESTABLISHED
+    ) throws {
         let now = FlowTable.now()
-        let inbound = bp_flow(kind: BP_FLOW_PUBLISHED, state: state, flags: BP_FLOW_F_DNAT.rawValue, natIP: be32(container),
-                              natPort: be16(containerPort), ifindex: endpointIfindex, created: now, expires: now + 3600)
-        let reply = bp_flow(kind: BP_FLOW_PUBLISHED, state: state, flags: BP_FLOW_F_SNAT.rawValue | BP_FLOW_F_REPLY.rawValue,
-                            natIP: be32(host), natPort: be16(hostPort), ifindex: endpointIfindex, created: now, expires: now + 3600)
-        try maps.flows.map.update(bp_flow_key(src: be32(client), dst: be32(host), sport: be16(clientPort), dport: be16(hostPort), proto: proto),
-                                  inbound)
-        try maps.flows.map.update(bp_flow_key(src: be32(container), dst: be32(client), sport: be16(containerPort), dport: be16(clientPort),
-                                              proto: proto), reply)
+        let inbound = bp_flow(
+            kind: BP_FLOW_PUBLISHED, state: state, flags: BP_FLOW_F_DNAT.rawValue, natIP: be32(container),
+            natPort: be16(containerPort), ifindex: endpointIfindex, created: now, expires: now + 3600)
+        let reply = bp_flow(
+            kind: BP_FLOW_PUBLISHED, state: state, flags: BP_FLOW_F_SNAT.rawValue | BP_FLOW_F_REPLY.rawValue,
+            natIP: be32(host), natPort: be16(hostPort), ifindex: endpointIfindex, created: now, expires: now + 3600)
+        try maps.flows.map.update(
+            bp_flow_key(
+                src: be32(client), dst: be32(host), sport: be16(clientPort), dport: be16(hostPort), proto: proto),
+            inbound)
+        try maps.flows.map.update(
+            bp_flow_key(
+                src: be32(container), dst: be32(client), sport: be16(containerPort), dport: be16(clientPort),
+                proto: proto), reply)
     }
 
     /// Sets the flow timeouts the programs use.
@@ -176,13 +209,16 @@ struct DataplaneFixture {
         let ns = try Sandbox.netns(test)
         func inNS(_ args: String...) throws { try Sandbox.sh(["nsenter", "--net=/run/netns/\(ns)"] + args) }
         try inNS("ip", "link", "add", "bpt-up", "type", "veth", "peer", "name", "bpt-upp")
-        try inNS("ip", "link", "add", "bpt-ep", "address", "02:42:0a:28:00:01", "type", "veth", "peer", "name", "bpt-epp")
+        try inNS(
+            "ip", "link", "add", "bpt-ep", "address", "02:42:0a:28:00:01", "type", "veth", "peer", "name", "bpt-epp")
         for link in ["bpt-up", "bpt-upp", "bpt-ep", "bpt-epp"] { try inNS("ip", "link", "set", link, "up") }
         try inNS("ip", "addr", "add", "198.51.100.1/24", "dev", "bpt-up")
         try inNS("ip", "addr", "add", "10.40.0.1/24", "dev", "bpt-ep")
         try inNS("ip", "route", "add", "default", "via", "198.51.100.254", "dev", "bpt-up")
         try inNS("sysctl", "-qw", "net.ipv4.ip_forward=1")
-        let (up, epIndex): (UInt32, UInt32) = try Sandbox.inNetns(ns) { (if_nametoindex("bpt-up"), if_nametoindex("bpt-ep")) }
+        let (up, epIndex): (UInt32, UInt32) = try Sandbox.inNetns(ns) {
+            (if_nametoindex("bpt-up"), if_nametoindex("bpt-ep"))
+        }
         XCTAssertGreaterThan(up, 1)
         XCTAssertGreaterThan(epIndex, 1)
 
@@ -193,17 +229,22 @@ struct DataplaneFixture {
             try object.load()
         }
         for name in [BP_MAP_FLOWS, BP_MAP_PORTS, BP_MAP_DROPS, BP_MAP_SUBNETS, BP_MAP_HOST_ADDRS] {
-            XCTAssertEqual(try endpointObject.map(name).id, try uplinkObject.map(name).id, "\(name) not shared through the pin root")
+            XCTAssertEqual(
+                try endpointObject.map(name).id, try uplinkObject.map(name).id,
+                "\(name) not shared through the pin root")
         }
         let maps = try BridgeportMaps(pinRoot: pinRoot)
-        let fixture = DataplaneFixture(ns: ns, pinRoot: pinRoot, maps: maps,
-                                       uplink: try uplinkObject.program(BP_PROG_UPLINK_INGRESS),
-                                       uplinkL3: try uplinkObject.program(BP_PROG_UPLINK_L3_INGRESS),
-                                       endpoint: try endpointObject.program(BP_PROG_ENDPOINT_INGRESS),
-                                       endpointEgress: try endpointObject.program(BP_PROG_ENDPOINT_EGRESS),
-                                       uplinkIfindex: up, endpointIfindex: epIndex)
-        for address in [NATAndPolicyTests.hostIP, NATAndPolicyTests.hostIP2, NATAndPolicyTests.localhost,
-                        NATAndPolicyTests.gateway1, NATAndPolicyTests.gateway2] {
+        let fixture = DataplaneFixture(
+            ns: ns, pinRoot: pinRoot, maps: maps,
+            uplink: try uplinkObject.program(BP_PROG_UPLINK_INGRESS),
+            uplinkL3: try uplinkObject.program(BP_PROG_UPLINK_L3_INGRESS),
+            endpoint: try endpointObject.program(BP_PROG_ENDPOINT_INGRESS),
+            endpointEgress: try endpointObject.program(BP_PROG_ENDPOINT_EGRESS),
+            uplinkIfindex: up, endpointIfindex: epIndex)
+        for address in [
+            NATAndPolicyTests.hostIP, NATAndPolicyTests.hostIP2, NATAndPolicyTests.localhost,
+            NATAndPolicyTests.gateway1, NATAndPolicyTests.gateway2,
+        ] {
             try maps.hostAddresses.update(be32(address), 1)
         }
         try fixture.setSubnet(ip("10.40.0.0"), 24, networkID: 1)
@@ -214,22 +255,28 @@ struct DataplaneFixture {
 
 /// What the programs did to a frame, checked the same way by every test of them.
 extension XCTestCase {
-    func assertUntouched(_ result: TestRunResult, _ frame: [UInt8], _ what: String,
-                         file: StaticString = #filePath, line: UInt = #line) {
+    func assertUntouched(
+        _ result: TestRunResult, _ frame: [UInt8], _ what: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(result.verdict, NATAndPolicyTests.next, "\(what): verdict", file: file, line: line)
         XCTAssertEqual(result.packet.hex, frame.hex, "\(what): packet changed", file: file, line: line)
     }
 
-    func assertShot(_ result: TestRunResult, _ frame: [UInt8], _ what: String,
-                    file: StaticString = #filePath, line: UInt = #line) {
+    func assertShot(
+        _ result: TestRunResult, _ frame: [UInt8], _ what: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(result.verdict, NATAndPolicyTests.shot, "\(what): verdict", file: file, line: line)
         XCTAssertEqual(result.packet.hex, frame.hex, "\(what): a dropped packet was rewritten", file: file, line: line)
     }
 
     /// The output is exactly `expected` (built from scratch with fresh checksums), and its checksums verify.
     /// `expected` is the frame as built; a translated packet has also passed a hop (TTL - 1).
-    func assertRewritten(_ result: TestRunResult, to built: [UInt8], verdict: Int32 = NATAndPolicyTests.redirect,
-                         _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertRewritten(
+        _ result: TestRunResult, to built: [UInt8], verdict: Int32 = NATAndPolicyTests.redirect,
+        _ what: String, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let expected = Frame.afterHop(built)
         XCTAssertEqual(result.verdict, verdict, "\(what): verdict", file: file, line: line)
         let out = try ParsedIPv4(result.packet)
@@ -237,6 +284,8 @@ extension XCTestCase {
         if !(out.proto == NATAndPolicyTests.udp && out.l4Checksum == 0) {
             XCTAssertTrue(out.l4ChecksumValid, "\(what): L4 checksum invalid in \(out)", file: file, line: line)
         }
-        XCTAssertEqual(result.packet.hex, expected.hex, "\(what): \(out) expected \((try? ParsedIPv4(expected)).map { "\($0)" } ?? "?")", file: file, line: line)
+        XCTAssertEqual(
+            result.packet.hex, expected.hex,
+            "\(what): \(out) expected \((try? ParsedIPv4(expected)).map { "\($0)" } ?? "?")", file: file, line: line)
     }
 }

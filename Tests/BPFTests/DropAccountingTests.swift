@@ -39,7 +39,8 @@ final class DropAccountingTests: XCTestCase {
 
     func testADropWithoutAReasonOrDirectionFails() {
         let unspecified = bp_drop_key(ifindex: 7, reason: BP_DROP_UNSPEC, direction: BP_DIR_EGRESS)
-        let unknown = bp_drop_key(ifindex: 7, reason: UInt8(__BP_DROP_MAX.rawValue), direction: UInt8(BP_DIR_EGRESS.rawValue), pad: 0)
+        let unknown = bp_drop_key(
+            ifindex: 7, reason: UInt8(__BP_DROP_MAX.rawValue), direction: UInt8(BP_DIR_EGRESS.rawValue), pad: 0)
         let noDirection = bp_drop_key(ifindex: 7, reason: BP_DROP_ICC, direction: BP_DIR_UNSPEC)
         for key in [unspecified, unknown, noDirection] {
             XCTAssertNotNil(error(T.shot, [:], [key: 1]), "reason \(key.reason), direction \(key.direction)")

@@ -35,7 +35,8 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertThrowsError(try object.program("nope")) { error in
             guard case BPFError.programNotFound = error else { return XCTFail("\(error)") }
         }
-        XCTAssertThrowsError(try object.map(BP_MAP_ENDPOINT_STATS).lookup(UInt32(1), as: bp_endpoint_stats.self)) { error in
+        XCTAssertThrowsError(try object.map(BP_MAP_ENDPOINT_STATS).lookup(UInt32(1), as: bp_endpoint_stats.self)) {
+            error in
             guard case BPFError.wrongMapKind = error else { return XCTFail("\(error)") }
         }
         XCTAssertThrowsError(try BPFHashMap<UInt64, bp_endpoint>(object.map(BP_MAP_ENDPOINTS))) { error in
@@ -48,7 +49,10 @@ final class EndpointProgramTests: XCTestCase {
     func testTestRunCountsExactlyOnePacketInTheRightDirection() throws {
         let pinRoot = try Sandbox.bpffs(self)
         let ns = try Sandbox.netns(self)
-        try Sandbox.sh(["nsenter", "--net=/run/netns/\(ns)", "ip", "link", "add", "bpt-v0", "type", "veth", "peer", "name", "bpt-v1"])
+        try Sandbox.sh([
+            "nsenter", "--net=/run/netns/\(ns)", "ip", "link", "add", "bpt-v0", "type", "veth", "peer", "name",
+            "bpt-v1",
+        ])
         let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
         let ingress = try object.program(BP_PROG_ENDPOINT_INGRESS)
         let egress = try object.program(BP_PROG_ENDPOINT_EGRESS)
@@ -90,7 +94,7 @@ final class EndpointProgramTests: XCTestCase {
         let pinRoot = try Sandbox.bpffs(self)
         let frame = udpFrame()
         var mapID: UInt32 = 0
-        do { // first "agent"
+        do {  // first "agent"
             let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
             mapID = try object.map(BP_MAP_ENDPOINT_STATS).id
             _ = try object.program(BP_PROG_ENDPOINT_INGRESS).testRun(packet: frame, ifindex: 1)
@@ -98,8 +102,9 @@ final class EndpointProgramTests: XCTestCase {
         let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
         XCTAssertEqual(try object.map(BP_MAP_ENDPOINT_STATS).id, mapID, "pinned map not reused")
         _ = try object.program(BP_PROG_ENDPOINT_INGRESS).testRun(packet: frame, ifindex: 1)
-        XCTAssertEqual(try BridgeportMaps(pinRoot: pinRoot).endpointStats(ifindex: 1)?.tx,
-                       bp_traffic(packets: 2, bytes: 2 * UInt64(frame.count)))
+        XCTAssertEqual(
+            try BridgeportMaps(pinRoot: pinRoot).endpointStats(ifindex: 1)?.tx,
+            bp_traffic(packets: 2, bytes: 2 * UInt64(frame.count)))
     }
 
     // MARK: typed maps
@@ -111,8 +116,9 @@ final class EndpointProgramTests: XCTestCase {
 
         // Enough entries for several batches.
         for i in 1...700 {
-            let ep = bp_endpoint(ipv4: [172, 18, UInt8(i >> 8), UInt8(i & 0xff)], mac: [2, 66, 0, 0, UInt8(i >> 8), UInt8(i & 0xff)],
-                                 networkID: 7, flags: BP_EP_F_ENFORCE_SOURCE.rawValue)
+            let ep = bp_endpoint(
+                ipv4: [172, 18, UInt8(i >> 8), UInt8(i & 0xff)], mac: [2, 66, 0, 0, UInt8(i >> 8), UInt8(i & 0xff)],
+                networkID: 7, flags: BP_EP_F_ENFORCE_SOURCE.rawValue)
             try maps.setEndpoint(ifindex: UInt32(i), ep)
         }
         let entries = try maps.endpoints.entries()
@@ -152,7 +158,7 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(bpf_obj_pin(fd, pinRoot + "/" + BP_MAP_ENDPOINT_STATS), 0)
 
         XCTAssertThrowsError(try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)) { error in
-            guard case let BPFError.pinnedMapIncompatible(_, map, _, _) = error else { return XCTFail("\(error)") }
+            guard case BPFError.pinnedMapIncompatible(_, let map, _, _) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(map, BP_MAP_ENDPOINT_STATS)
             XCTAssertTrue("\(error)".contains("remove \(pinRoot)/bp_ep_stats"), "\(error)")
         }
@@ -166,22 +172,26 @@ final class EndpointProgramTests: XCTestCase {
         let dir = String(cString: try XCTUnwrap(mkdtemp(&template)))
         addTeardownBlock { _ = Sandbox.run(["rm", "-rf", dir]) }
         let source = """
-        #include <linux/bpf.h>
-        #include <bpf/bpf_helpers.h>
-        SEC("tc")
-        int reads_out_of_bounds(struct __sk_buff *skb)
-        {
-            unsigned char *data = (unsigned char *)(long)skb->data;
-            return data[20]; /* no bounds check against data_end */
-        }
-        char _license[] SEC("license") = "GPL";
-        """
+            #include <linux/bpf.h>
+            #include <bpf/bpf_helpers.h>
+            SEC("tc")
+            int reads_out_of_bounds(struct __sk_buff *skb)
+            {
+                unsigned char *data = (unsigned char *)(long)skb->data;
+                return data[20]; /* no bounds check against data_end */
+            }
+            char _license[] SEC("license") = "GPL";
+            """
         try source.write(toFile: dir + "/bad.bpf.c", atomically: true, encoding: .utf8)
-        try Sandbox.sh([clang, "-target", "bpf", "-O2", "-g", "-I/usr/include/x86_64-linux-gnu",
-                        "-c", dir + "/bad.bpf.c", "-o", dir + "/bad.bpf.o"])
+        try Sandbox.sh([
+            clang, "-target", "bpf", "-O2", "-g", "-I/usr/include/x86_64-linux-gnu",
+            "-c", dir + "/bad.bpf.c", "-o", dir + "/bad.bpf.o",
+        ])
 
         XCTAssertThrowsError(try BPFObject.load(dir + "/bad.bpf.o", pinRoot: nil)) { error in
-            guard case let BPFError.programRejected(_, program, errno, log) = error else { return XCTFail("\(error)") }
+            guard case BPFError.programRejected(_, let program, let errno, let log) = error else {
+                return XCTFail("\(error)")
+            }
             XCTAssertEqual(program, "reads_out_of_bounds")
             XCTAssertEqual(errno, EACCES)
             XCTAssertTrue(log.contains("invalid access to packet"), log)

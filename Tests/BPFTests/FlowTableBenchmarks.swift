@@ -34,7 +34,10 @@ final class FlowTableBenchmarks: XCTestCase {
         }
         try Sandbox.requireRoot()
         try DataplaneFixture.buildObjects()
-        let sizes = getenv("BRIDGEPORT_BENCH_FLOW_SIZES").map { String(cString: $0).split(separator: " ").compactMap { Int($0) } }
+        let sizes =
+            getenv("BRIDGEPORT_BENCH_FLOW_SIZES").map {
+                String(cString: $0).split(separator: " ").compactMap { Int($0) }
+            }
             ?? [10_000, 100_000, 1_000_000]
         var rows: [Row] = []
         for size in sizes { rows.append(try measure(flows: size)) }
@@ -48,15 +51,17 @@ final class FlowTableBenchmarks: XCTestCase {
         let f = try DataplaneFixture.make(for: self, maxFlows: count * 5 / 4)
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
         try f.publish(host: T.hostIP, P.publishedPort, proto: T.tcp, to: T.container, P.containerPort)
-        try f.inNS("ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "nud", "permanent", "dev", "bpt-ep")
+        try f.inNS(
+            "ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "nud", "permanent", "dev", "bpt-ep")
         let table = f.maps.flows
         let up = (prog: f.uplink, ifindex: f.uplinkIfindex)
 
         // Fill: `count` new published flows, each a SYN from another client.
         let syn = Frame.tcp(src: P.newClient(0).ip, dst: T.hostIP, sport: P.newClient(0).port, dport: P.publishedPort)
         let (insertNs, wrong) = try Sandbox.inNetns(f.ns) {
-            try P.separateRuns(up.prog, ifindex: up.ifindex, ingressIfindex: up.ifindex, template: syn, runs: count, warmup: 0,
-                               verdict: T.redirect, prepare: { i, frame in P.setSource(&frame, P.newClient(i)) })
+            try P.separateRuns(
+                up.prog, ifindex: up.ifindex, ingressIfindex: up.ifindex, template: syn, runs: count, warmup: 0,
+                verdict: T.redirect, prepare: { i, frame in P.setSource(&frame, P.newClient(i)) })
         }
         try P.check(wrong == 0, "\(count) flows: \(wrong) SYNs were not redirected")
         let memory = try Self.memlock(table.map)
@@ -66,12 +71,14 @@ final class FlowTableBenchmarks: XCTestCase {
         let scan = try Self.flowBench(["collect", f.pinRoot, "3"])
         try P.check(scan.hasSuffix("removed 0 counted \(count)"), "\(count) flows: the collector said \(scan)")
         let client = P.newClient(7)
-        let ack = Frame.tcp(src: client.ip, dst: T.hostIP, sport: client.port, dport: P.publishedPort, flags: Frame.tcpACK,
-                            payload: Array(repeating: 0x61, count: 64))
+        let ack = Frame.tcp(
+            src: client.ip, dst: T.hostIP, sport: client.port, dport: P.publishedPort, flags: Frame.tcpACK,
+            payload: Array(repeating: 0x61, count: 64))
         let runs = 200_000
         let idle = try Sandbox.inNetns(f.ns) {
-            try P.separateRuns(up.prog, ifindex: up.ifindex, ingressIfindex: up.ifindex, template: ack, runs: runs, warmup: 1_000,
-                               verdict: T.redirect)
+            try P.separateRuns(
+                up.prog, ifindex: up.ifindex, ingressIfindex: up.ifindex, template: ack, runs: runs, warmup: 1_000,
+                verdict: T.redirect)
         }
         let loop = Process()
         loop.executableURL = URL(fileURLWithPath: try Self.flowBenchPath())
@@ -80,23 +87,31 @@ final class FlowTableBenchmarks: XCTestCase {
         loop.standardOutput = output
         try loop.run()
         let during = try Sandbox.inNetns(f.ns) {
-            try P.separateRuns(up.prog, ifindex: up.ifindex, ingressIfindex: up.ifindex, template: ack, runs: runs, warmup: 1_000,
-                               verdict: T.redirect)
+            try P.separateRuns(
+                up.prog, ifindex: up.ifindex, ingressIfindex: up.ifindex, template: ack, runs: runs, warmup: 1_000,
+                verdict: T.redirect)
         }
         loop.terminate()
         loop.waitUntilExit()
-        let passes = Int(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
-        try P.check(idle.wrongVerdicts == 0 && during.wrongVerdicts == 0, "\(count) flows: the established flow's packet was not redirected")
+        let passes =
+            Int(
+                String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    .split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        try P.check(
+            idle.wrongVerdicts == 0 && during.wrongVerdicts == 0,
+            "\(count) flows: the established flow's packet was not redirected")
 
         // A pass a week later: everything expired and goes, both entries of each flow.
         let removal = try Self.flowBench(["collect", f.pinRoot, "1", "\(7 * 86_400)"])
-        try P.check(removal.hasSuffix("removed \(count) counted 0"), "\(count) flows: the removing pass said \(removal)")
+        try P.check(
+            removal.hasSuffix("removed \(count) counted 0"), "\(count) flows: the removing pass said \(removal)")
         try P.check(try f.flowEntries().isEmpty, "\(count) flows: entries left after removing all")
         let milliseconds = { (line: String) in Double(line.split(separator: " ")[1]) ?? .nan }
-        return Row(flows: count, insertNanoseconds: insertNs, memoryBytes: memory, scanSeconds: milliseconds(scan) / 1000,
-                   removeAllSeconds: milliseconds(removal) / 1000, packetIdle: idle.nanoseconds, packetDuringPass: during.nanoseconds,
-                   passesDuring: passes)
+        return Row(
+            flows: count, insertNanoseconds: insertNs, memoryBytes: memory, scanSeconds: milliseconds(scan) / 1000,
+            removeAllSeconds: milliseconds(removal) / 1000, packetIdle: idle.nanoseconds,
+            packetDuringPass: during.nanoseconds,
+            passesDuring: passes)
     }
 
     /// The release build's flow-bench (BRIDGEPORT_FLOW_BENCH, set by bench/run.sh).
@@ -118,7 +133,8 @@ final class FlowTableBenchmarks: XCTestCase {
     static func memlock(_ map: BPFMap) throws -> Int {
         let info = try String(contentsOfFile: "/proc/self/fdinfo/\(map.fd)", encoding: .utf8)
         guard let line = info.split(separator: "\n").first(where: { $0.hasPrefix("memlock:") }),
-              let bytes = Int(line.split(separator: "\t").last ?? "") else { throw P.Check.failed("no memlock in fdinfo") }
+            let bytes = Int(line.split(separator: "\t").last ?? "")
+        else { throw P.Check.failed("no memlock in fdinfo") }
         return bytes
     }
 
@@ -130,7 +146,8 @@ final class FlowTableBenchmarks: XCTestCase {
     static func render(_ rows: [Row]) -> String {
         func number(_ n: Int) -> String {
             let digits = String(n)
-            return digits.enumerated().map { i, c in (i > 0 && (digits.count - i) % 3 == 0 ? "," : "") + String(c) }.joined()
+            return digits.enumerated().map { i, c in (i > 0 && (digits.count - i) % 3 == 0 ? "," : "") + String(c) }
+                .joined()
         }
         var lines = [
             "| flows (table size) | new flow (uplink, DNAT + both entries) ns | table memory MiB | bytes per flow of size | collector pass, all alive, ms | pass removing all, ms "
@@ -138,10 +155,12 @@ final class FlowTableBenchmarks: XCTestCase {
             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in rows {
-            lines.append("| \(number(r.flows)) (\(number(r.flows * 5 / 4))) | \(String(format: "%.0f", r.insertNanoseconds)) | "
-                + "\(String(format: "%.1f", Double(r.memoryBytes) / 1_048_576)) | \(r.memoryBytes / max(r.flows * 5 / 4, 1)) | "
-                + "\(String(format: "%.1f", r.scanSeconds * 1000)) | \(String(format: "%.1f", r.removeAllSeconds * 1000)) | "
-                + "\(String(format: "%.0f", r.packetIdle)) | \(String(format: "%.0f", r.packetDuringPass)) (\(r.passesDuring)) |")
+            lines.append(
+                "| \(number(r.flows)) (\(number(r.flows * 5 / 4))) | \(String(format: "%.0f", r.insertNanoseconds)) | "
+                    + "\(String(format: "%.1f", Double(r.memoryBytes) / 1_048_576)) | \(r.memoryBytes / max(r.flows * 5 / 4, 1)) | "
+                    + "\(String(format: "%.1f", r.scanSeconds * 1000)) | \(String(format: "%.1f", r.removeAllSeconds * 1000)) | "
+                    + "\(String(format: "%.0f", r.packetIdle)) | \(String(format: "%.0f", r.packetDuringPass)) (\(r.passesDuring)) |"
+            )
         }
         lines += [
             "",

@@ -42,18 +42,24 @@ final class FlowTests: XCTestCase {
 
     /// Both entries of the flow whose original tuple is `original` are in `state` and expire
     /// `seconds` from now (±1 s: the programs read a coarse clock).
-    func assertFlow(_ f: DataplaneFixture, _ original: bp_flow_key, _ state: bp_flow_state, expiresIn seconds: UInt32,
-                    _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertFlow(
+        _ f: DataplaneFixture, _ original: bp_flow_key, _ state: bp_flow_state, expiresIn seconds: UInt32,
+        _ what: String, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let entry = try XCTUnwrap(f.flow(original), "\(what): no flow", file: file, line: line)
-        let reply = try XCTUnwrap(f.flow(FlowTable.otherKey(original, entry)), "\(what): no reply entry", file: file, line: line)
+        let reply = try XCTUnwrap(
+            f.flow(FlowTable.otherKey(original, entry)), "\(what): no reply entry", file: file, line: line)
         let now = FlowTable.now()
         for (half, name) in [(entry, "original"), (reply, "reply")] {
-            XCTAssertEqual(String(cString: bp_flow_state_label(UInt32(half.state))), String(cString: bp_flow_state_label(state.rawValue)),
-                           "\(what): \(name)'s state", file: file, line: line)
+            XCTAssertEqual(
+                String(cString: bp_flow_state_label(UInt32(half.state))),
+                String(cString: bp_flow_state_label(state.rawValue)),
+                "\(what): \(name)'s state", file: file, line: line)
         }
         let expires = max(entry.expires, reply.expires)
-        XCTAssertTrue((now + seconds - 1...now + seconds + 1).contains(expires),
-                      "\(what): expires in \(Int(expires) - Int(now)) s, \(seconds) expected", file: file, line: line)
+        XCTAssertTrue(
+            (now + seconds - 1...now + seconds + 1).contains(expires),
+            "\(what): expires in \(Int(expires) - Int(now)) s, \(seconds) expected", file: file, line: line)
     }
 
     func counter(_ f: DataplaneFixture, _ event: bp_flow_event, _ proto: UInt8) throws -> UInt64 {
@@ -61,14 +67,18 @@ final class FlowTests: XCTestCase {
     }
 
     /// A masqueraded flow of another container (ifindex 1000 + the last octet), both entries.
-    func seedMasquerade(_ f: DataplaneFixture, from container: [UInt8], _ sport: UInt16, to remote: [UInt8], _ rport: UInt16,
-                        hostPort: UInt16, proto: UInt8, expires: UInt32? = nil) throws {
+    func seedMasquerade(
+        _ f: DataplaneFixture, from container: [UInt8], _ sport: UInt16, to remote: [UInt8], _ rport: UInt16,
+        hostPort: UInt16, proto: UInt8, expires: UInt32? = nil
+    ) throws {
         let now = FlowTable.now()
         let (ifindex, until) = (1000 + UInt32(container[3]), expires ?? now + 3600)
-        let out = bp_flow(kind: BP_FLOW_MASQUERADE, state: BP_FLOW_REPLIED, flags: BP_FLOW_F_SNAT.rawValue, natIP: be32(T.hostIP),
-                          natPort: be16(hostPort), ifindex: ifindex, created: now, expires: until)
-        let back = bp_flow(kind: BP_FLOW_MASQUERADE, state: BP_FLOW_REPLIED, flags: BP_FLOW_F_DNAT.rawValue | BP_FLOW_F_REPLY.rawValue,
-                           natIP: be32(container), natPort: be16(sport), ifindex: ifindex, created: now, expires: until)
+        let out = bp_flow(
+            kind: BP_FLOW_MASQUERADE, state: BP_FLOW_REPLIED, flags: BP_FLOW_F_SNAT.rawValue, natIP: be32(T.hostIP),
+            natPort: be16(hostPort), ifindex: ifindex, created: now, expires: until)
+        let back = bp_flow(
+            kind: BP_FLOW_MASQUERADE, state: BP_FLOW_REPLIED, flags: BP_FLOW_F_DNAT.rawValue | BP_FLOW_F_REPLY.rawValue,
+            natIP: be32(container), natPort: be16(sport), ifindex: ifindex, created: now, expires: until)
         let original = key(container, sport, remote, rport, proto)
         try f.maps.flows.map.update(original, out)
         try f.maps.flows.map.update(FlowTable.otherKey(original, out), back)
@@ -89,7 +99,9 @@ final class FlowTests: XCTestCase {
         try f.publish(host: T.hostIP, 5000, proto: T.tcp, to: T.container, 80)
         try f.setTimeouts(["tcp-syn": 7, "tcp-established": 1000, "tcp-closing": 50, "tcp-close": 3])
         let inbound = key(T.client, 40000, T.hostIP, 5000, T.tcp)
-        func fromClient(_ flags: UInt8) -> [UInt8] { Frame.tcp(src: T.client, dst: T.hostIP, sport: 40000, dport: 5000, flags: flags) }
+        func fromClient(_ flags: UInt8) -> [UInt8] {
+            Frame.tcp(src: T.client, dst: T.hostIP, sport: 40000, dport: 5000, flags: flags)
+        }
         func fromContainer(_ flags: UInt8) -> [UInt8] {
             Frame.tcp(src: T.container, dst: T.client, sport: 80, dport: 40000, flags: flags, srcMAC: Self.mac)
         }
@@ -99,7 +111,8 @@ final class FlowTests: XCTestCase {
         XCTAssertEqual(try f.ep(fromContainer(Frame.tcpSYNACK)).verdict, T.redirect)
         try assertFlow(f, inbound, BP_FLOW_SYN_RECV, expiresIn: 7, "after the SYN-ACK")
         XCTAssertEqual(try f.ep(fromContainer(Frame.tcpSYNACK)).verdict, T.redirect)
-        try assertFlow(f, inbound, BP_FLOW_SYN_RECV, expiresIn: 7, "a retransmitted SYN-ACK: still waiting for the opener")
+        try assertFlow(
+            f, inbound, BP_FLOW_SYN_RECV, expiresIn: 7, "a retransmitted SYN-ACK: still waiting for the opener")
         XCTAssertEqual(try f.up(fromClient(Frame.tcpACK)).verdict, T.redirect)
         try assertFlow(f, inbound, BP_FLOW_ESTABLISHED, expiresIn: 1000, "after the opener's ACK")
         XCTAssertEqual(try f.ep(fromContainer(Frame.tcpACK)).verdict, T.redirect)
@@ -107,16 +120,19 @@ final class FlowTests: XCTestCase {
         XCTAssertEqual(try f.up(fromClient(Frame.tcpACK | 0x01)).verdict, T.redirect)
         try assertFlow(f, inbound, BP_FLOW_CLOSING, expiresIn: 50, "after the client's FIN")
         XCTAssertEqual(try f.up(fromClient(Frame.tcpSYN)).verdict, T.redirect)
-        try assertFlow(f, inbound, BP_FLOW_CLOSING, expiresIn: 50, "a SYN while one side still sends does not reopen it")
+        try assertFlow(
+            f, inbound, BP_FLOW_CLOSING, expiresIn: 50, "a SYN while one side still sends does not reopen it")
         XCTAssertEqual(try f.ep(fromContainer(Frame.tcpACK | 0x01)).verdict, T.redirect)
         XCTAssertEqual(try f.up(fromClient(Frame.tcpSYN)).verdict, T.redirect)
-        try assertFlow(f, inbound, BP_FLOW_SYN_SENT, expiresIn: 7, "both sides sent a FIN (TIME_WAIT): a new SYN reopens it")
+        try assertFlow(
+            f, inbound, BP_FLOW_SYN_SENT, expiresIn: 7, "both sides sent a FIN (TIME_WAIT): a new SYN reopens it")
         XCTAssertEqual(try f.ep(fromContainer(0x04)).verdict, T.redirect)
         try assertFlow(f, inbound, BP_FLOW_CLOSE, expiresIn: 3, "after a RST")
         XCTAssertEqual(try f.up(fromClient(Frame.tcpSYN)).verdict, T.redirect)
         try assertFlow(f, inbound, BP_FLOW_SYN_SENT, expiresIn: 7, "a new SYN on a reset tuple opens it again")
         for half in [inbound, FlowTable.otherKey(inbound, try XCTUnwrap(f.flow(inbound)))] {
-            XCTAssertEqual(try XCTUnwrap(f.flow(half)).flags & UInt8(BP_FLOW_F_FIN.rawValue), 0, "reopened: no FIN marks left")
+            XCTAssertEqual(
+                try XCTUnwrap(f.flow(half)).flags & UInt8(BP_FLOW_F_FIN.rawValue), 0, "reopened: no FIN marks left")
         }
 
         XCTAssertEqual(try f.flowEntries().count, 2, "one flow all along")
@@ -132,8 +148,12 @@ final class FlowTests: XCTestCase {
         let inbound = key(T.client, 40001, T.hostIP, 5000, T.tcp)
         _ = try f.up(Frame.tcp(src: T.client, dst: T.hostIP, sport: 40001, dport: 5000))
         for _ in 0..<3 {
-            _ = try f.ep(Frame.tcp(src: T.container, dst: T.client, sport: 80, dport: 40001, flags: Frame.tcpSYNACK, srcMAC: Self.mac))
-            _ = try f.ep(Frame.tcp(src: T.container, dst: T.client, sport: 80, dport: 40001, flags: Frame.tcpACK, srcMAC: Self.mac))
+            _ = try f.ep(
+                Frame.tcp(
+                    src: T.container, dst: T.client, sport: 80, dport: 40001, flags: Frame.tcpSYNACK, srcMAC: Self.mac))
+            _ = try f.ep(
+                Frame.tcp(
+                    src: T.container, dst: T.client, sport: 80, dport: 40001, flags: Frame.tcpACK, srcMAC: Self.mac))
         }
         _ = try f.up(Frame.tcp(src: T.client, dst: T.hostIP, sport: 40001, dport: 5000))  // a SYN again
         try assertFlow(f, inbound, BP_FLOW_SYN_RECV, expiresIn: 120, "Linux's default tcp-syn timeout")
@@ -194,8 +214,9 @@ final class FlowTests: XCTestCase {
         let second = FlowTable.now()
         _ = try f.ep(keepalive)
         if FlowTable.now() == second {
-            XCTAssertEqual(try f.flowEntries().map { rawBytes($0.key) + rawBytes($0.value) }.sorted { $0.hex < $1.hex }, before,
-                           "a packet in the same second writes nothing")
+            XCTAssertEqual(
+                try f.flowEntries().map { rawBytes($0.key) + rawBytes($0.value) }.sorted { $0.hex < $1.hex }, before,
+                "a packet in the same second writes nothing")
         }
     }
 
@@ -204,15 +225,20 @@ final class FlowTests: XCTestCase {
     func testAnEchoRequestFromOutsideDoesNotFollowAMasqueradedPing() throws {
         let f = try DataplaneFixture.make(for: self)
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
-        XCTAssertEqual(try f.ep(Frame.icmpEcho(src: T.container, dst: T.internet, id: 99, srcMAC: Self.mac)).verdict, T.redirect)
+        XCTAssertEqual(
+            try f.ep(Frame.icmpEcho(src: T.container, dst: T.internet, id: 99, srcMAC: Self.mac)).verdict, T.redirect)
         let request = Frame.icmpEcho(src: T.internet, dst: T.hostIP, type: 8, id: 99)
         assertUntouched(try f.up(request), request, "an echo request on the reply tuple")
-        XCTAssertEqual(try f.up(Frame.icmpEcho(src: T.internet, dst: T.hostIP, type: 0, id: 99)).verdict, T.redirect, "the echo reply")
+        XCTAssertEqual(
+            try f.up(Frame.icmpEcho(src: T.internet, dst: T.hostIP, type: 0, id: 99)).verdict, T.redirect,
+            "the echo reply")
         // A container's echo reply opens no flow; untranslated, it would leave with the
         // container's address, so it is dropped.
         let answer = Frame.icmpEcho(src: T.container, dst: T.internet, type: 0, id: 5, srcMAC: Self.mac)
         assertShot(try f.ep(answer), answer, "an echo reply without a flow")
-        XCTAssertEqual(try f.drops()[bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_UNTRANSLATABLE, direction: BP_DIR_EGRESS)], 1)
+        XCTAssertEqual(
+            try f.drops()[
+                bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_UNTRANSLATABLE, direction: BP_DIR_EGRESS)], 1)
         XCTAssertEqual(try f.flowEntries().count, 2)
     }
 
@@ -224,7 +250,8 @@ final class FlowTests: XCTestCase {
         let past = FlowTable.now() - 5
         // The neighbour's flow held host port 5000 to 8.8.8.8:53; it expired.
         try seedMasquerade(f, from: T.neighbour, 5000, to: T.internet, 53, hostPort: 5000, proto: T.udp, expires: past)
-        let port = try sourcePort(try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 5000, dport: 53, srcMAC: Self.mac)))
+        let port = try sourcePort(
+            try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 5000, dport: 53, srcMAC: Self.mac)))
         XCTAssertEqual(port, 5000, "the expired flow's port is the container's again")
         XCTAssertNil(try f.flow(key(T.neighbour, 5000, T.internet, 53, T.udp)), "the expired flow went, both halves")
         XCTAssertEqual(try counter(f, BP_FLOW_EV_REAPED, T.udp), 1)
@@ -254,44 +281,66 @@ final class FlowTests: XCTestCase {
         try seedMasquerade(f, from: T.neighbour, 123, to: T.internet, 123, hostPort: 123, proto: T.udp)
         try seedMasquerade(f, from: T.neighbour, 700, to: T.internet, 123, hostPort: 700, proto: T.udp)
 
-        let tcp = try sourcePort(try f.ep(Frame.tcp(src: T.container, dst: T.internet, sport: 34567, dport: 443, srcMAC: Self.mac)))
+        let tcp = try sourcePort(
+            try f.ep(Frame.tcp(src: T.container, dst: T.internet, sport: 34567, dport: 443, srcMAC: Self.mac)))
         XCTAssertNotEqual(tcp, 34567)
         XCTAssertTrue((1024...65535).contains(tcp), "an unprivileged port for an unprivileged one: \(tcp)")
-        let ntp = try sourcePort(try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 123, dport: 123, srcMAC: Self.mac)))
+        let ntp = try sourcePort(
+            try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 123, dport: 123, srcMAC: Self.mac)))
         XCTAssertNotEqual(ntp, 123)
         XCTAssertTrue((1...511).contains(ntp), "1-511 for a port below 512: \(ntp)")
-        let high = try sourcePort(try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 700, dport: 123, srcMAC: Self.mac)))
+        let high = try sourcePort(
+            try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 700, dport: 123, srcMAC: Self.mac)))
         XCTAssertNotEqual(high, 700)
         XCTAssertTrue((600...1023).contains(high), "600-1023 for a port from 512 to 1023: \(high)")
         // Toward another destination port the same host port is free.
-        XCTAssertEqual(try sourcePort(try f.ep(Frame.tcp(src: T.container, dst: T.internet, sport: 34567, dport: 444, srcMAC: Self.mac))), 34567)
+        XCTAssertEqual(
+            try sourcePort(
+                try f.ep(Frame.tcp(src: T.container, dst: T.internet, sport: 34567, dport: 444, srcMAC: Self.mac))),
+            34567)
 
         // Never a published host port (its flows would meet the published port's).
         try f.publish(host: nil, 5353, proto: T.udp, to: T.neighbour, 53)
-        XCTAssertNotEqual(try sourcePort(try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 5353, dport: 53, srcMAC: Self.mac))), 5353)
+        XCTAssertNotEqual(
+            try sourcePort(
+                try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 5353, dport: 53, srcMAC: Self.mac))), 5353)
 
         // Never a port a host socket would take the replies of; a TCP listener takes none.
         let (udpSocket, listener): (Int32, Int32) = try Sandbox.inNetns(f.ns) {
             (try Self.bound(SOCK_DGRAM, T.hostIP, 6000), try Self.bound(SOCK_STREAM, T.hostIP, 7000, listen: true))
         }
-        defer { close(udpSocket); close(listener) }
-        XCTAssertNotEqual(try sourcePort(try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 6000, dport: 53, srcMAC: Self.mac))), 6000)
-        XCTAssertEqual(try sourcePort(try f.ep(Frame.tcp(src: T.container, dst: T.internet, sport: 7000, dport: 443, srcMAC: Self.mac))), 7000)
+        defer {
+            close(udpSocket)
+            close(listener)
+        }
+        XCTAssertNotEqual(
+            try sourcePort(
+                try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 6000, dport: 53, srcMAC: Self.mac))), 6000)
+        XCTAssertEqual(
+            try sourcePort(
+                try f.ep(Frame.tcp(src: T.container, dst: T.internet, sport: 7000, dport: 443, srcMAC: Self.mac))), 7000
+        )
 
         XCTAssertTrue(try f.drops().isEmpty)
         try assertPaired(f)
     }
 
-    static func bound(_ type: __socket_type, _ address: [UInt8], _ port: UInt16, listen backlog: Bool = false) throws -> Int32 {
+    static func bound(
+        _ type: __socket_type, _ address: [UInt8], _ port: UInt16, listen backlog: Bool = false
+    ) throws -> Int32 {
         let fd = socket(AF_INET, Int32(type.rawValue), 0)
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
         sin.sin_port = port.bigEndian
         sin.sin_addr.s_addr = be32(address)
         let rc = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
-        guard fd >= 0, rc == 0, !backlog || listen(fd, 1) == 0 else { throw Sandbox.Failure("bind \(address):\(port): \(errno)") }
+        guard fd >= 0, rc == 0, !backlog || listen(fd, 1) == 0 else {
+            throw Sandbox.Failure("bind \(address):\(port): \(errno)")
+        }
         return fd
     }
 
@@ -300,8 +349,9 @@ final class FlowTests: XCTestCase {
     func testExhaustedPortsAreDroppedAndCounted() throws {
         let f = try DataplaneFixture.make(for: self)
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
-        let taken = bp_flow(kind: BP_FLOW_MASQUERADE, state: BP_FLOW_REPLIED, flags: BP_FLOW_F_DNAT.rawValue | BP_FLOW_F_REPLY.rawValue,
-                            created: FlowTable.now(), expires: FlowTable.now() + 3600)
+        let taken = bp_flow(
+            kind: BP_FLOW_MASQUERADE, state: BP_FLOW_REPLIED, flags: BP_FLOW_F_DNAT.rawValue | BP_FLOW_F_REPLY.rawValue,
+            created: FlowTable.now(), expires: FlowTable.now() + 3600)
         for port in UInt16(1024)...UInt16(65535) {
             try f.maps.flows.map.update(key(T.internet, 53, T.hostIP, port, T.udp), taken)
         }
@@ -310,10 +360,15 @@ final class FlowTests: XCTestCase {
         let result = try f.ep(query)
         XCTAssertEqual(result.verdict, T.shot)
         XCTAssertEqual(result.packet, query, "not rewritten")
-        XCTAssertEqual(try f.drops()[bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_NAT_EXHAUSTED, direction: BP_DIR_EGRESS)], 1)
+        XCTAssertEqual(
+            try f.drops()[
+                bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_NAT_EXHAUSTED, direction: BP_DIR_EGRESS)], 1)
         XCTAssertEqual(try f.flowEntries().count, entries, "nothing left behind")
         // Another destination port has every port free.
-        XCTAssertEqual(try sourcePort(try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 40000, dport: 54, srcMAC: Self.mac))), 40000)
+        XCTAssertEqual(
+            try sourcePort(
+                try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 40000, dport: 54, srcMAC: Self.mac))),
+            40000)
     }
 
     // MARK: a full table
@@ -325,7 +380,8 @@ final class FlowTests: XCTestCase {
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
         try f.publish(host: nil, 5000, proto: T.tcp, to: T.container, 80)
         for port in UInt16(41000)..<41003 {
-            _ = try sourcePort(try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: port, dport: 53, srcMAC: Self.mac)))
+            _ = try sourcePort(
+                try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: port, dport: 53, srcMAC: Self.mac)))
         }
         XCTAssertEqual(try f.up(Frame.tcp(src: T.client, dst: T.hostIP, sport: 40000, dport: 5000)).verdict, T.redirect)
         XCTAssertEqual(try f.flowEntries().count, 8, "full")
@@ -334,20 +390,36 @@ final class FlowTests: XCTestCase {
         XCTAssertEqual(try f.ep(newOut).verdict, T.shot)
         let newIn = Frame.tcp(src: T.client, dst: T.hostIP, sport: 40009, dport: 5000)
         XCTAssertEqual(try f.up(newIn).verdict, T.shot)
-        XCTAssertEqual(try f.drops(), [
-            bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_CT_FULL, direction: BP_DIR_EGRESS): 1,
-            bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_CT_FULL, direction: BP_DIR_INGRESS): 1,
-        ])
+        XCTAssertEqual(
+            try f.drops(),
+            [
+                bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_CT_FULL, direction: BP_DIR_EGRESS): 1,
+                bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_CT_FULL, direction: BP_DIR_INGRESS): 1,
+            ])
         // Known flows go on, both ways.
-        XCTAssertEqual(try sourcePort(try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 41000, dport: 53, srcMAC: Self.mac))), 41000)
-        XCTAssertEqual(try f.up(Frame.tcp(src: T.client, dst: T.hostIP, sport: 40000, dport: 5000, flags: Frame.tcpACK)).verdict, T.redirect)
-        XCTAssertEqual(try f.ep(Frame.tcp(src: T.container, dst: T.client, sport: 80, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: Self.mac)).verdict,
-                       T.redirect)
+        XCTAssertEqual(
+            try sourcePort(
+                try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 41000, dport: 53, srcMAC: Self.mac))),
+            41000)
+        XCTAssertEqual(
+            try f.up(Frame.tcp(src: T.client, dst: T.hostIP, sport: 40000, dport: 5000, flags: Frame.tcpACK)).verdict,
+            T.redirect)
+        XCTAssertEqual(
+            try f.ep(
+                Frame.tcp(
+                    src: T.container, dst: T.client, sport: 80, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: Self.mac)
+            ).verdict,
+            T.redirect)
         try assertPaired(f)
 
         // Room for one entry only: the reply half fits, the original does not, and the reply goes again.
         let flows = f.maps.flows.map
-        try flows.delete(try XCTUnwrap(try f.flowEntries().first { Self.isReply($0.value) && $0.value.kind == UInt8(BP_FLOW_MASQUERADE.rawValue) }).key)
+        try flows.delete(
+            try XCTUnwrap(
+                try f.flowEntries().first {
+                    Self.isReply($0.value) && $0.value.kind == UInt8(BP_FLOW_MASQUERADE.rawValue)
+                }
+            ).key)
         let left = try f.flowEntries().count
         XCTAssertEqual(try f.ep(newOut).verdict, T.shot)
         XCTAssertEqual(try f.flowEntries().count, left, "no half flow")
@@ -364,26 +436,40 @@ final class FlowTests: XCTestCase {
         try f.publish(host: nil, 8080, proto: T.udp, to: T.container, 80)
         try f.publish(host: nil, 8081, proto: T.udp, to: T.container, 80)
 
-        let first = try f.up(Frame.udp(src: T.client, dst: T.hostIP, sport: 40000, dport: 8080, payload: Array("a".utf8)))
+        let first = try f.up(
+            Frame.udp(src: T.client, dst: T.hostIP, sport: 40000, dport: 8080, payload: Array("a".utf8)))
         XCTAssertEqual(first.verdict, T.redirect)
         XCTAssertEqual(try ParsedIPv4(first.packet).sourcePort, 40000, "the first flow keeps the client's port")
-        let second = try f.up(Frame.udp(src: T.client, dst: T.hostIP, sport: 40000, dport: 8081, payload: Array("b".utf8)))
+        let second = try f.up(
+            Frame.udp(src: T.client, dst: T.hostIP, sport: 40000, dport: 8081, payload: Array("b".utf8)))
         XCTAssertEqual(second.verdict, T.redirect)
         let remapped = try ParsedIPv4(second.packet)
-        XCTAssertEqual([remapped.destination, [UInt8(remapped.destinationPort >> 8), UInt8(remapped.destinationPort & 0xff)]],
-                       [T.container, [0, 80]])
+        XCTAssertEqual(
+            [remapped.destination, [UInt8(remapped.destinationPort >> 8), UInt8(remapped.destinationPort & 0xff)]],
+            [T.container, [0, 80]])
         XCTAssertNotEqual(remapped.sourcePort, 40000, "a clash: the client's port is remapped")
         XCTAssertTrue(remapped.l4ChecksumValid)
 
-        let replyA = try f.ep(Frame.udp(src: T.container, dst: T.client, sport: 80, dport: 40000, payload: Array("A".utf8), srcMAC: Self.mac))
-        try assertRewritten(replyA, to: Frame.udp(src: T.hostIP, dst: T.client, sport: 8080, dport: 40000, payload: Array("A".utf8),
-                                                       srcMAC: Self.mac), "the first flow's reply")
-        let replyB = try f.ep(Frame.udp(src: T.container, dst: T.client, sport: 80, dport: remapped.sourcePort, payload: Array("B".utf8),
-                                        srcMAC: Self.mac))
-        try assertRewritten(replyB, to: Frame.udp(src: T.hostIP, dst: T.client, sport: 8081, dport: 40000, payload: Array("B".utf8),
-                                                       srcMAC: Self.mac), "the second flow's reply, its client port restored")
+        let replyA = try f.ep(
+            Frame.udp(
+                src: T.container, dst: T.client, sport: 80, dport: 40000, payload: Array("A".utf8), srcMAC: Self.mac))
+        try assertRewritten(
+            replyA,
+            to: Frame.udp(
+                src: T.hostIP, dst: T.client, sport: 8080, dport: 40000, payload: Array("A".utf8),
+                srcMAC: Self.mac), "the first flow's reply")
+        let replyB = try f.ep(
+            Frame.udp(
+                src: T.container, dst: T.client, sport: 80, dport: remapped.sourcePort, payload: Array("B".utf8),
+                srcMAC: Self.mac))
+        try assertRewritten(
+            replyB,
+            to: Frame.udp(
+                src: T.hostIP, dst: T.client, sport: 8081, dport: 40000, payload: Array("B".utf8),
+                srcMAC: Self.mac), "the second flow's reply, its client port restored")
         // The next packet of the second flow is remapped the same way.
-        let again = try f.up(Frame.udp(src: T.client, dst: T.hostIP, sport: 40000, dport: 8081, payload: Array("c".utf8)))
+        let again = try f.up(
+            Frame.udp(src: T.client, dst: T.hostIP, sport: 40000, dport: 8081, payload: Array("c".utf8)))
         XCTAssertEqual(try ParsedIPv4(again.packet).sourcePort, remapped.sourcePort)
         XCTAssertEqual(try f.flowEntries().count, 4)
         try assertPaired(f)
@@ -403,17 +489,30 @@ final class FlowTests: XCTestCase {
         let created = try XCTUnwrap(f.flow(original))
         XCTAssertEqual(created.kind, UInt8(BP_FLOW_HAIRPIN.rawValue))
         XCTAssertEqual(try f.ep(request).verdict, T.next)
-        XCTAssertEqual(rawBytes(try XCTUnwrap(f.flow(original))), rawBytes(created), "a packet of a known flow in the same second writes nothing")
+        XCTAssertEqual(
+            rawBytes(try XCTUnwrap(f.flow(original))), rawBytes(created),
+            "a packet of a known flow in the same second writes nothing")
         XCTAssertEqual(try f.flowEntries().count, 2)
 
         // The same veth now plays the target's (network 2): its replies pass, nothing else does.
-        try f.maps.setEndpoint(ifindex: f.endpointIfindex, bp_endpoint(ipv4: T.other, mac: Self.mac, networkID: 2,
-                                                                       flags: BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue))
-        XCTAssertEqual(try f.ep(Frame.tcp(src: T.other, dst: T.container, sport: 80, dport: 33000, flags: Frame.tcpSYNACK, srcMAC: Self.mac)).verdict,
-                       T.next)
+        try f.maps.setEndpoint(
+            ifindex: f.endpointIfindex,
+            bp_endpoint(
+                ipv4: T.other, mac: Self.mac, networkID: 2,
+                flags: BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue))
+        XCTAssertEqual(
+            try f.ep(
+                Frame.tcp(
+                    src: T.other, dst: T.container, sport: 80, dport: 33000, flags: Frame.tcpSYNACK, srcMAC: Self.mac)
+            ).verdict,
+            T.next)
         try assertFlow(f, original, BP_FLOW_SYN_RECV, expiresIn: 120, "answered")
-        XCTAssertEqual(try f.ep(Frame.tcp(src: T.other, dst: T.container, sport: 80, dport: 33001, flags: Frame.tcpSYNACK, srcMAC: Self.mac)).verdict,
-                       T.shot, "not a reply of a tracked flow")
+        XCTAssertEqual(
+            try f.ep(
+                Frame.tcp(
+                    src: T.other, dst: T.container, sport: 80, dport: 33001, flags: Frame.tcpSYNACK, srcMAC: Self.mac)
+            ).verdict,
+            T.shot, "not a reply of a tracked flow")
         try assertPaired(f)
 
         XCTAssertEqual(try f.maps.flows.flush(ifindex: f.endpointIfindex, address: nil), 1)
@@ -441,8 +540,9 @@ final class FlowTests: XCTestCase {
         // Live.
         try seedMasquerade(f, from: T.neighbour, 1002, to: T.internet, 53, hostPort: 1002, proto: T.udp)
         try seedMasquerade(f, from: T.neighbour, 1003, to: T.internet, 443, hostPort: 1002, proto: T.tcp)
-        try f.seedPublishedFlow(client: T.client, clientPort: 40000, host: T.hostIP, hostPort: 5000, container: T.container,
-                                containerPort: 80, proto: T.tcp)
+        try f.seedPublishedFlow(
+            client: T.client, clientPort: 40000, host: T.hostIP, hostPort: 5000, container: T.container,
+            containerPort: 80, proto: T.tcp)
         // A lone reply entry that expired, whose "original" is another flow's: removed.
         let lone = key(T.internet, 53, T.hostIP, 2000, T.udp)
         var orphan = reply
@@ -461,9 +561,11 @@ final class FlowTests: XCTestCase {
         XCTAssertEqual(try f.flowEntries().count, 8)
         XCTAssertEqual(pass.census.total, 4)
         XCTAssertEqual(pass.census.flows[FlowCensus.StateKey(proto: T.udp, state: UInt8(BP_FLOW_REPLIED.rawValue))], 2)
-        XCTAssertEqual(pass.census.flows[FlowCensus.StateKey(proto: T.tcp, state: UInt8(BP_FLOW_ESTABLISHED.rawValue))], 1)
-        XCTAssertEqual(pass.census.masquerade[FlowCensus.HostKey(hostIP: be32(T.hostIP), proto: T.udp)],
-                       FlowCensus.PortUse(flows: 2, ports: 2))
+        XCTAssertEqual(
+            pass.census.flows[FlowCensus.StateKey(proto: T.tcp, state: UInt8(BP_FLOW_ESTABLISHED.rawValue))], 1)
+        XCTAssertEqual(
+            pass.census.masquerade[FlowCensus.HostKey(hostIP: be32(T.hostIP), proto: T.udp)],
+            FlowCensus.PortUse(flows: 2, ports: 2))
         XCTAssertEqual(try counter(f, BP_FLOW_EV_EXPIRED, T.udp), 2)
         XCTAssertEqual(try table.counters()[FlowTable.gcRunsIndex], 1)
         try assertPaired(f)
@@ -475,16 +577,18 @@ final class FlowTests: XCTestCase {
         let f = try DataplaneFixture.make(for: self, maxFlows: 10)
         let table = f.maps.flows
         for i in 0..<6 {
-            try f.seedPublishedFlow(client: [198, 18, 0, UInt8(i)], clientPort: 1000, host: T.hostIP, hostPort: 5000,
-                                    container: T.container, containerPort: 80, proto: T.tcp, state: BP_FLOW_SYN_RECV)
+            try f.seedPublishedFlow(
+                client: [198, 18, 0, UInt8(i)], clientPort: 1000, host: T.hostIP, hostPort: 5000,
+                container: T.container, containerPort: 80, proto: T.tcp, state: BP_FLOW_SYN_RECV)
             let inbound = key([198, 18, 0, UInt8(i)], 1000, T.hostIP, 5000, T.tcp)
             var entry = try XCTUnwrap(f.flow(inbound))
             entry.created = FlowTable.now() - UInt32(100 - i)  // 198.18.0.0 is the oldest
             try table.map.update(inbound, entry)
         }
         for i in 0..<2 {
-            try f.seedPublishedFlow(client: [198, 19, 0, UInt8(i)], clientPort: 1000, host: T.hostIP, hostPort: 5000,
-                                    container: T.container, containerPort: 80, proto: T.tcp)
+            try f.seedPublishedFlow(
+                client: [198, 19, 0, UInt8(i)], clientPort: 1000, host: T.hostIP, hostPort: 5000,
+                container: T.container, containerPort: 80, proto: T.tcp)
         }
         try seedMasquerade(f, from: T.neighbour, 1000, to: T.internet, 53, hostPort: 1000, proto: T.udp)
         let outbound = key(T.neighbour, 1000, T.internet, 53, T.udp)
@@ -499,9 +603,14 @@ final class FlowTests: XCTestCase {
         let pass = try table.collect(evictAbove: 0.8, evictTo: 0.5)
         XCTAssertEqual(pass.evicted, [T.tcp: 4])
         for i in 0..<6 {
-            XCTAssertEqual(try f.flow(key([198, 18, 0, UInt8(i)], 1000, T.hostIP, 5000, T.tcp)) == nil, i < 4, "embryonic flow \(i)")
+            XCTAssertEqual(
+                try f.flow(key([198, 18, 0, UInt8(i)], 1000, T.hostIP, 5000, T.tcp)) == nil, i < 4,
+                "embryonic flow \(i)")
         }
-        for i in 0..<2 { XCTAssertNotNil(try f.flow(key([198, 19, 0, UInt8(i)], 1000, T.hostIP, 5000, T.tcp)), "established flow \(i)") }
+        for i in 0..<2 {
+            XCTAssertNotNil(
+                try f.flow(key([198, 19, 0, UInt8(i)], 1000, T.hostIP, 5000, T.tcp)), "established flow \(i)")
+        }
         XCTAssertNotNil(try f.flow(key(T.neighbour, 1000, T.internet, 53, T.udp)), "a container's own flow")
         XCTAssertEqual(pass.census.total, 5)
         XCTAssertEqual(try counter(f, BP_FLOW_EV_EVICTED, T.tcp), 4)
@@ -511,10 +620,11 @@ final class FlowTests: XCTestCase {
     func testFlushesRemoveWholeFlowsByOwner() throws {
         let f = try DataplaneFixture.make(for: self)
         let table = f.maps.flows
-        try seedMasquerade(f, from: T.neighbour, 1000, to: T.internet, 53, hostPort: 1000, proto: T.udp)   // ifindex 1003
-        try seedMasquerade(f, from: [10, 40, 0, 4], 1000, to: T.internet, 54, hostPort: 1000, proto: T.udp) // ifindex 1004
-        try f.seedPublishedFlow(client: T.client, clientPort: 40000, host: T.hostIP2, hostPort: 5000, container: T.container,
-                                containerPort: 80, proto: T.tcp)
+        try seedMasquerade(f, from: T.neighbour, 1000, to: T.internet, 53, hostPort: 1000, proto: T.udp)  // ifindex 1003
+        try seedMasquerade(f, from: [10, 40, 0, 4], 1000, to: T.internet, 54, hostPort: 1000, proto: T.udp)  // ifindex 1004
+        try f.seedPublishedFlow(
+            client: T.client, clientPort: 40000, host: T.hostIP2, hostPort: 5000, container: T.container,
+            containerPort: 80, proto: T.tcp)
         XCTAssertEqual(try table.flush(ifindex: 1003, address: nil), 1, "by the container's veth")
         XCTAssertEqual(try table.flush(ifindex: nil, address: be32([10, 40, 0, 4])), 1, "by the container's address")
         XCTAssertEqual(try table.flush(addresses: [be32(T.hostIP2)]), 1, "by a host address that went")

@@ -31,9 +31,12 @@ final class MapEntryTests: XCTestCase {
     }
 
     func testPolicies() {
-        let endpoint = EndpointPolicy(ip: container, mac: MACAddress(derivedFrom: container), network: 3,
-                                      flags: [.enforceSource, .isolated, .trackOutbound])
-        XCTAssertEqual(endpoint.raw.flags, BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue | BP_EP_F_TRACK_OUT.rawValue)
+        let endpoint = EndpointPolicy(
+            ip: container, mac: MACAddress(derivedFrom: container), network: 3,
+            flags: [.enforceSource, .isolated, .trackOutbound])
+        XCTAssertEqual(
+            endpoint.raw.flags, BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue | BP_EP_F_TRACK_OUT.rawValue
+        )
         XCTAssertEqual(EndpointPolicy(raw: endpoint.raw), endpoint)
         let subnet = SubnetPolicy(network: 3, flags: [.routed, .masquerade])
         XCTAssertEqual(SubnetPolicy(raw: subnet.raw), subnet)
@@ -48,6 +51,7 @@ final class MapEntryTests: XCTestCase {
         let namespace = SocketNamespace.container(ip: container, ifindex: 9)
         XCTAssertEqual(namespace.raw.kind, UInt8(BP_NETNS_CONTAINER.rawValue))
         XCTAssertEqual(SocketNamespace(raw: namespace.raw), namespace)
-        XCTAssertEqual(SocketNamespace(raw: SocketNamespace.container(ip: nil, ifindex: 0).raw), .container(ip: nil, ifindex: 0))
+        XCTAssertEqual(
+            SocketNamespace(raw: SocketNamespace.container(ip: nil, ifindex: 0).raw), .container(ip: nil, ifindex: 0))
     }
 }

@@ -16,17 +16,17 @@ import XCTest
 final class NATAndPolicyTests: XCTestCase {
     // MARK: addresses
 
-    static let hostIP = ip("198.51.100.1")        // the uplink's address
-    static let hostIP2 = ip("198.51.100.2")       // another host address
-    static let notHost = ip("198.19.2.9")          // not a host address
+    static let hostIP = ip("198.51.100.1")  // the uplink's address
+    static let hostIP2 = ip("198.51.100.2")  // another host address
+    static let notHost = ip("198.19.2.9")  // not a host address
     static let localhost = ip("127.0.0.1")
     static let client = ip("203.0.113.7")
     static let clientPort: UInt16 = 40000
-    static let gateway1 = ip("10.40.0.1")         // network 1 (10.40.0.0/24), a host address
-    static let container = ip("10.40.0.2")        // the endpoint under test, network 1
-    static let neighbour = ip("10.40.0.3")        // another container of network 1
-    static let gateway2 = ip("10.50.0.1")         // network 2 (10.50.0.0/24)
-    static let other = ip("10.50.0.3")            // a container of network 2
+    static let gateway1 = ip("10.40.0.1")  // network 1 (10.40.0.0/24), a host address
+    static let container = ip("10.40.0.2")  // the endpoint under test, network 1
+    static let neighbour = ip("10.40.0.3")  // another container of network 1
+    static let gateway2 = ip("10.50.0.1")  // network 2 (10.50.0.0/24)
+    static let other = ip("10.50.0.3")  // a container of network 2
     static let internet = ip("8.8.8.8")
     static let containerMAC: [UInt8] = [0x02, 0x42, 0x0a, 0x28, 0x00, 0x02]
     static let gatewayMAC: [UInt8] = [0x02, 0x42, 0x0a, 0x28, 0x00, 0x01]
@@ -34,8 +34,8 @@ final class NATAndPolicyTests: XCTestCase {
     static let tcp = UInt8(BP_PROTO_TCP.rawValue)
     static let udp = UInt8(BP_PROTO_UDP.rawValue)
 
-    static let next: Int32 = -1     // BP_CONTINUE / TCX_NEXT
-    static let shot: Int32 = 2      // TC_ACT_SHOT
+    static let next: Int32 = -1  // BP_CONTINUE / TCX_NEXT
+    static let shot: Int32 = 2  // TC_ACT_SHOT
     static let redirect: Int32 = 7  // TC_ACT_REDIRECT
 
     // MARK: fixture (DataplaneFixture.swift, shared with ProgramCostBenchmarks)
@@ -50,9 +50,18 @@ final class NATAndPolicyTests: XCTestCase {
     func makeFixture() throws -> Fixture { try DataplaneFixture.make(for: self) }
 
     /// A published flow as its replies show it (remote = the client, endpoint = the container)...
-    struct NatKey: Hashable { var remote: [UInt8]; var remotePort: UInt16; var endpoint: [UInt8]; var endpointPort: UInt16; var proto: UInt8 }
+    struct NatKey: Hashable {
+        var remote: [UInt8]
+        var remotePort: UInt16
+        var endpoint: [UInt8]
+        var endpointPort: UInt16
+        var proto: UInt8
+    }
     /// ... and the published address the client used.
-    struct NatValue: Hashable { var host: [UInt8]; var port: UInt16 }
+    struct NatValue: Hashable {
+        var host: [UInt8]
+        var port: UInt16
+    }
 
     func natKey(remote: [UInt8], remotePort: UInt16, endpoint: [UInt8], endpointPort: UInt16, proto: UInt8) -> NatKey {
         NatKey(remote: remote, remotePort: remotePort, endpoint: endpoint, endpointPort: endpointPort, proto: proto)
@@ -62,23 +71,30 @@ final class NATAndPolicyTests: XCTestCase {
 
     /// A published flow in the flow table, both entries.
     func seed(_ f: Fixture, _ key: NatKey, _ value: NatValue) throws {
-        try f.seedPublishedFlow(client: key.remote, clientPort: key.remotePort, host: value.host, hostPort: value.port,
-                                container: key.endpoint, containerPort: key.endpointPort, proto: key.proto)
+        try f.seedPublishedFlow(
+            client: key.remote, clientPort: key.remotePort, host: value.host, hostPort: value.port,
+            container: key.endpoint, containerPort: key.endpointPort, proto: key.proto)
     }
 
     /// The flow table holds exactly these published flows (and nothing else), each with
     /// both of its entries: client -> host:port in, container:port -> client back.
-    func assertNAT(_ f: Fixture, _ expected: [(NatKey, NatValue)], _ what: String,
-                   file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertNAT(
+        _ f: Fixture, _ expected: [(NatKey, NatValue)], _ what: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let entries = try f.flowEntries()
         var actual: [String] = []
         for (key, entry) in entries where entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) == 0 {
-            XCTAssertEqual(entry.kind, UInt8(BP_FLOW_PUBLISHED.rawValue), "\(what): a flow of another kind", file: file, line: line)
+            XCTAssertEqual(
+                entry.kind, UInt8(BP_FLOW_PUBLISHED.rawValue), "\(what): a flow of another kind", file: file, line: line
+            )
             let reply = FlowTable.otherKey(key, entry)
-            XCTAssertNotNil(entries.first { $0.key == reply && $0.value.flags & UInt8(BP_FLOW_F_REPLY.rawValue) != 0 },
-                            "\(what): the reply entry of \(key) is missing", file: file, line: line)
-            actual.append("\(rawBytes(key.src_ip)):\(UInt16(bigEndian: key.src_port)) -> \(rawBytes(key.dst_ip)):\(UInt16(bigEndian: key.dst_port)) "
-                          + "via \(rawBytes(entry.nat_ip)):\(UInt16(bigEndian: entry.nat_port)) proto \(key.proto)")
+            XCTAssertNotNil(
+                entries.first { $0.key == reply && $0.value.flags & UInt8(BP_FLOW_F_REPLY.rawValue) != 0 },
+                "\(what): the reply entry of \(key) is missing", file: file, line: line)
+            actual.append(
+                "\(rawBytes(key.src_ip)):\(UInt16(bigEndian: key.src_port)) -> \(rawBytes(key.dst_ip)):\(UInt16(bigEndian: key.dst_port)) "
+                    + "via \(rawBytes(entry.nat_ip)):\(UInt16(bigEndian: entry.nat_port)) proto \(key.proto)")
         }
         let wanted = expected.map { key, value in
             "\(key.remote):\(key.remotePort) -> \(value.host):\(value.port) via \(key.endpoint):\(key.endpointPort) proto \(key.proto)"
@@ -104,24 +120,40 @@ final class NATAndPolicyTests: XCTestCase {
         XCTAssertEqual(out.destinationPort, 80)
         XCTAssertEqual(out.source, Self.client)
         XCTAssertEqual(out.sourcePort, Self.clientPort)
-        try assertRewritten(result, to: Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80), "SYN")
-        try assertNAT(f, [(natKey(remote: Self.client, remotePort: Self.clientPort, endpoint: Self.container, endpointPort: 80, proto: Self.tcp),
-                           natValue(Self.hostIP, 5000))], "after the SYN")
+        try assertRewritten(
+            result, to: Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80), "SYN")
+        try assertNAT(
+            f,
+            [
+                (
+                    natKey(
+                        remote: Self.client, remotePort: Self.clientPort, endpoint: Self.container, endpointPort: 80,
+                        proto: Self.tcp),
+                    natValue(Self.hostIP, 5000)
+                )
+            ], "after the SYN")
         XCTAssertTrue(try f.drops().isEmpty)
 
         // Without an ingress ifindex the route lookup fails: the program continues, the rewrite is done anyway.
-        let ack = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000, flags: Frame.tcpACK, payload: Array("GET / HTTP/1.0\r\n\r\n".utf8))
-        try assertRewritten(try f.up(ack, ingress: false),
-                            to: Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80, flags: Frame.tcpACK,
-                                          payload: Array("GET / HTTP/1.0\r\n\r\n".utf8)),
-                            verdict: Self.next, "ACK with data, no route lookup")
+        let ack = Frame.tcp(
+            src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000, flags: Frame.tcpACK,
+            payload: Array("GET / HTTP/1.0\r\n\r\n".utf8))
+        try assertRewritten(
+            try f.up(ack, ingress: false),
+            to: Frame.tcp(
+                src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80, flags: Frame.tcpACK,
+                payload: Array("GET / HTTP/1.0\r\n\r\n".utf8)),
+            verdict: Self.next, "ACK with data, no route lookup")
         XCTAssertEqual(try f.flowEntries().count, 2, "the same flow must not add entries")
 
         // A minimum-size Ethernet frame: 54 bytes padded to 60; the padding is not part of the IP packet.
         let padded = syn + [0, 0, 0, 0, 0, 0]
-        try assertRewritten(try f.up(padded),
-                            to: Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80) + [0, 0, 0, 0, 0, 0],
-                            "SYN with Ethernet padding")
+        try assertRewritten(
+            try f.up(padded),
+            to: Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80) + [
+                0, 0, 0, 0, 0, 0,
+            ],
+            "SYN with Ethernet padding")
     }
 
     /// Only a connection's first packet opens a published flow: a segment of a TCP
@@ -131,17 +163,21 @@ final class NATAndPolicyTests: XCTestCase {
         let f = try makeFixture()
         try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
 
-        for (flags, what) in [(Frame.tcpACK, "ACK"), (Frame.tcpSYNACK, "SYN-ACK"), (UInt8(0x11), "FIN-ACK"), (UInt8(0x04), "RST"),
-                              (UInt8(0x18), "PSH-ACK with data")] {
-            let segment = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 53, dport: 5000, flags: flags,
-                                    payload: flags == 0x18 ? Array("reply".utf8) : [])
+        for (flags, what) in [
+            (Frame.tcpACK, "ACK"), (Frame.tcpSYNACK, "SYN-ACK"), (UInt8(0x11), "FIN-ACK"), (UInt8(0x04), "RST"),
+            (UInt8(0x18), "PSH-ACK with data"),
+        ] {
+            let segment = Frame.tcp(
+                src: Self.client, dst: Self.hostIP, sport: 53, dport: 5000, flags: flags,
+                payload: flags == 0x18 ? Array("reply".utf8) : [])
             assertUntouched(try f.up(segment), segment, "a \(what) no flow knows")
         }
         XCTAssertTrue(try f.flowEntries().isEmpty, "no flow opened")
         XCTAssertTrue(try f.drops().isEmpty)
 
         let syn = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 53, dport: 5000)
-        try assertRewritten(try f.up(syn), to: Frame.tcp(src: Self.client, dst: Self.container, sport: 53, dport: 80), "the SYN")
+        try assertRewritten(
+            try f.up(syn), to: Frame.tcp(src: Self.client, dst: Self.container, sport: 53, dport: 80), "the SYN")
         XCTAssertEqual(try f.flowEntries().count, 2)
     }
 
@@ -151,14 +187,17 @@ final class NATAndPolicyTests: XCTestCase {
     /// skips the veth's tc egress.
     func testUplinkDeliversStraightToTheContainer() throws {
         let f = try makeFixture()
-        try f.inNS("ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "dev", "bpt-ep", "nud", "permanent")
+        try f.inNS(
+            "ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "dev", "bpt-ep", "nud", "permanent")
         try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
 
         let syn = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000)
         let result = try f.up(syn)
         let expected = Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80)
-        try assertRewritten(result, to: Self.containerMAC + Self.gatewayMAC + Array(expected.dropFirst(12)), "SYN, neighbour known")
-        XCTAssertEqual(try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx, bp_traffic(packets: 1, bytes: UInt64(syn.count)))
+        try assertRewritten(
+            result, to: Self.containerMAC + Self.gatewayMAC + Array(expected.dropFirst(12)), "SYN, neighbour known")
+        XCTAssertEqual(
+            try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx, bp_traffic(packets: 1, bytes: UInt64(syn.count)))
         XCTAssertNil(try f.maps.endpointStats(ifindex: f.uplinkIfindex), "nothing is counted for the uplink")
     }
 
@@ -168,18 +207,24 @@ final class NATAndPolicyTests: XCTestCase {
     func testTTLOfOneIsLeftToTheKernel() throws {
         let f = try makeFixture()
         try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
-        let syn = Frame.ethernet(type: Frame.ethTypeIPv4, payload: Frame.ipv4(src: Self.client, dst: Self.hostIP, proto: Self.tcp,
-                                             payload: Frame.tcpSegment(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000),
-                                             ttl: 1))
+        let syn = Frame.ethernet(
+            type: Frame.ethTypeIPv4,
+            payload: Frame.ipv4(
+                src: Self.client, dst: Self.hostIP, proto: Self.tcp,
+                payload: Frame.tcpSegment(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000),
+                ttl: 1))
         let result = try f.up(syn)
         XCTAssertEqual(result.verdict, Self.next)
         XCTAssertEqual(result.packet.hex, syn.hex, "left untouched")
         XCTAssertTrue(try f.flowEntries().isEmpty, "no flow for it")
 
         // With TTL 2 it is translated and arrives with TTL 1.
-        let ttl2 = Frame.ethernet(type: Frame.ethTypeIPv4, payload: Frame.ipv4(src: Self.client, dst: Self.hostIP, proto: Self.tcp,
-                                              payload: Frame.tcpSegment(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000),
-                                              ttl: 2))
+        let ttl2 = Frame.ethernet(
+            type: Frame.ethTypeIPv4,
+            payload: Frame.ipv4(
+                src: Self.client, dst: Self.hostIP, proto: Self.tcp,
+                payload: Frame.tcpSegment(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000),
+                ttl: 2))
         let forwarded = try f.up(ttl2)
         XCTAssertEqual(forwarded.verdict, Self.redirect)
         XCTAssertEqual(forwarded.packet[22], 1, "TTL")
@@ -187,10 +232,14 @@ final class NATAndPolicyTests: XCTestCase {
 
         // The container's reply with TTL 1 is not translated either.
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE])
-        let reply = Frame.ethernet(src: Self.containerMAC, type: Frame.ethTypeIPv4, payload: Frame.ipv4(src: Self.container, dst: Self.client, proto: Self.tcp,
-                                               payload: Frame.tcpSegment(src: Self.container, dst: Self.client, sport: 80, dport: Self.clientPort,
-                                                                         flags: Frame.tcpSYNACK),
-                                               ttl: 1))
+        let reply = Frame.ethernet(
+            src: Self.containerMAC, type: Frame.ethTypeIPv4,
+            payload: Frame.ipv4(
+                src: Self.container, dst: Self.client, proto: Self.tcp,
+                payload: Frame.tcpSegment(
+                    src: Self.container, dst: Self.client, sport: 80, dport: Self.clientPort,
+                    flags: Frame.tcpSYNACK),
+                ttl: 1))
         let back = try f.ep(reply)
         XCTAssertEqual(back.verdict, Self.next)
         XCTAssertEqual(back.packet.hex, reply.hex, "left untouched")
@@ -204,34 +253,51 @@ final class NATAndPolicyTests: XCTestCase {
         // A real checksum is updated.
         let withSum = Frame.udp(src: Self.client, dst: Self.hostIP, sport: 40001, dport: 5000, payload: payload)
         XCTAssertNotEqual(try ParsedIPv4(withSum).l4Checksum, 0)
-        try assertRewritten(try f.up(withSum),
-                            to: Frame.udp(src: Self.client, dst: Self.container, sport: 40001, dport: 80, payload: payload),
-                            "UDP with checksum")
+        try assertRewritten(
+            try f.up(withSum),
+            to: Frame.udp(src: Self.client, dst: Self.container, sport: 40001, dport: 80, payload: payload),
+            "UDP with checksum")
 
         // Checksum 0 (none) stays 0.
-        let noSum = Frame.udp(src: Self.client, dst: Self.hostIP, sport: 40002, dport: 5000, payload: payload, checksum: false)
+        let noSum = Frame.udp(
+            src: Self.client, dst: Self.hostIP, sport: 40002, dport: 5000, payload: payload, checksum: false)
         let result = try f.up(noSum)
         XCTAssertEqual(try ParsedIPv4(result.packet).l4Checksum, 0, "a UDP checksum of 0 must stay 0")
-        try assertRewritten(result, to: Frame.udp(src: Self.client, dst: Self.container, sport: 40002, dport: 80, payload: payload, checksum: false),
-                            "UDP without checksum")
+        try assertRewritten(
+            result,
+            to: Frame.udp(
+                src: Self.client, dst: Self.container, sport: 40002, dport: 80, payload: payload, checksum: false),
+            "UDP without checksum")
 
         // A checksum that the rewrite brings to 0 must be sent as 0xffff (0 would mean "none").
         var tuned = Array("tuned!".utf8) + [0, 0]
-        let after = Frame.udpDatagram(src: Self.client, dst: Self.container, sport: 40003, dport: 80, payload: tuned, checksum: false)
-        let partial = Checksum.fold(Checksum.sum(after, into: Checksum.pseudoHeader(src: Self.client, dst: Self.container, proto: 17, length: after.count)))
+        let after = Frame.udpDatagram(
+            src: Self.client, dst: Self.container, sport: 40003, dport: 80, payload: tuned, checksum: false)
+        let partial = Checksum.fold(
+            Checksum.sum(
+                after,
+                into: Checksum.pseudoHeader(src: Self.client, dst: Self.container, proto: 17, length: after.count)))
         let word = 0xffff - partial
         tuned[tuned.count - 2] = UInt8(word >> 8)
         tuned[tuned.count - 1] = UInt8(word & 0xff)
         let toZero = Frame.udp(src: Self.client, dst: Self.hostIP, sport: 40003, dport: 5000, payload: tuned)
         XCTAssertNotEqual(try ParsedIPv4(toZero).l4Checksum, 0xffff, "the test frame must need the rewrite to reach 0")
         let zeroResult = try f.up(toZero)
-        XCTAssertEqual(try ParsedIPv4(zeroResult.packet).l4Checksum, 0xffff, "a computed UDP checksum of 0 must be sent as 0xffff")
-        try assertRewritten(zeroResult, to: Frame.udp(src: Self.client, dst: Self.container, sport: 40003, dport: 80, payload: tuned),
-                            "UDP checksum rewritten to 0")
+        XCTAssertEqual(
+            try ParsedIPv4(zeroResult.packet).l4Checksum, 0xffff, "a computed UDP checksum of 0 must be sent as 0xffff")
+        try assertRewritten(
+            zeroResult, to: Frame.udp(src: Self.client, dst: Self.container, sport: 40003, dport: 80, payload: tuned),
+            "UDP checksum rewritten to 0")
 
-        try assertNAT(f, [40001, 40002, 40003].map {
-            (natKey(remote: Self.client, remotePort: $0, endpoint: Self.container, endpointPort: 80, proto: Self.udp), natValue(Self.hostIP, 5000))
-        }, "UDP flows")
+        try assertNAT(
+            f,
+            [40001, 40002, 40003].map {
+                (
+                    natKey(
+                        remote: Self.client, remotePort: $0, endpoint: Self.container, endpointPort: 80, proto: Self.udp
+                    ), natValue(Self.hostIP, 5000)
+                )
+            }, "UDP flows")
     }
 
     // MARK: 2. which published port matches
@@ -243,12 +309,14 @@ final class NATAndPolicyTests: XCTestCase {
         try f.publish(host: Self.localhost, 6000, proto: Self.tcp, to: Self.container, 81)
 
         // 198.51.100.1:5000 has its own entry: it wins over 0.0.0.0:5000.
-        try assertRewritten(try f.up(Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000)),
-                            to: Frame.tcp(src: Self.client, dst: Self.container, sport: 40000, dport: 80), "exact entry")
+        try assertRewritten(
+            try f.up(Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000)),
+            to: Frame.tcp(src: Self.client, dst: Self.container, sport: 40000, dport: 80), "exact entry")
         // 198.51.100.2:5000 only matches "any".
-        try assertRewritten(try f.up(Frame.tcp(src: Self.client, dst: Self.hostIP2, sport: 40001, dport: 5000), ingress: false),
-                            to: Frame.tcp(src: Self.client, dst: Self.neighbour, sport: 40001, dport: 8080), verdict: Self.next,
-                            "any-address entry")
+        try assertRewritten(
+            try f.up(Frame.tcp(src: Self.client, dst: Self.hostIP2, sport: 40001, dport: 5000), ingress: false),
+            to: Frame.tcp(src: Self.client, dst: Self.neighbour, sport: 40001, dport: 8080), verdict: Self.next,
+            "any-address entry")
 
         // Published on 127.0.0.1 only: not reachable through 198.51.100.1.
         let toLoopbackPort = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40002, dport: 6000)
@@ -263,10 +331,20 @@ final class NATAndPolicyTests: XCTestCase {
         let unpublished = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40005, dport: 5001)
         assertUntouched(try f.up(unpublished), unpublished, "unpublished port")
 
-        try assertNAT(f, [
-            (natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.tcp), natValue(Self.hostIP, 5000)),
-            (natKey(remote: Self.client, remotePort: 40001, endpoint: Self.neighbour, endpointPort: 8080, proto: Self.tcp), natValue(Self.hostIP2, 5000)),
-        ], "only the two translated flows")
+        try assertNAT(
+            f,
+            [
+                (
+                    natKey(
+                        remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80,
+                        proto: Self.tcp), natValue(Self.hostIP, 5000)
+                ),
+                (
+                    natKey(
+                        remote: Self.client, remotePort: 40001, endpoint: Self.neighbour, endpointPort: 8080,
+                        proto: Self.tcp), natValue(Self.hostIP2, 5000)
+                ),
+            ], "only the two translated flows")
         XCTAssertTrue(try f.drops().isEmpty)
     }
 
@@ -275,32 +353,53 @@ final class NATAndPolicyTests: XCTestCase {
     func testEndpointReverseNATOfReplies() throws {
         let f = try makeFixture()
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
-        try seed(f, natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.tcp),
-                              natValue(Self.hostIP, 5000))
-        try seed(f, natKey(remote: Self.client, remotePort: 40001, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
-                              natValue(Self.hostIP, 5353))
-        try seed(f, natKey(remote: Self.client, remotePort: 40002, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
-                              natValue(Self.hostIP, 5353))
+        try seed(
+            f,
+            natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.tcp),
+            natValue(Self.hostIP, 5000))
+        try seed(
+            f,
+            natKey(remote: Self.client, remotePort: 40001, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
+            natValue(Self.hostIP, 5353))
+        try seed(
+            f,
+            natKey(remote: Self.client, remotePort: 40002, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
+            natValue(Self.hostIP, 5353))
         let mac = Self.containerMAC
 
-        let synAck = Frame.tcp(src: Self.container, dst: Self.client, sport: 80, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: mac)
-        try assertRewritten(try f.ep(synAck),
-                            to: Frame.tcp(src: Self.hostIP, dst: Self.client, sport: 5000, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: mac),
-                            "TCP SYN-ACK")
+        let synAck = Frame.tcp(
+            src: Self.container, dst: Self.client, sport: 80, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: mac)
+        try assertRewritten(
+            try f.ep(synAck),
+            to: Frame.tcp(
+                src: Self.hostIP, dst: Self.client, sport: 5000, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: mac),
+            "TCP SYN-ACK")
         let answer = Array("an answer".utf8)
-        try assertRewritten(try f.ep(Frame.udp(src: Self.container, dst: Self.client, sport: 53, dport: 40001, payload: answer, srcMAC: mac)),
-                            to: Frame.udp(src: Self.hostIP, dst: Self.client, sport: 5353, dport: 40001, payload: answer, srcMAC: mac),
-                            "UDP reply")
-        try assertRewritten(try f.ep(Frame.udp(src: Self.container, dst: Self.client, sport: 53, dport: 40002, payload: answer, checksum: false, srcMAC: mac)),
-                            to: Frame.udp(src: Self.hostIP, dst: Self.client, sport: 5353, dport: 40002, payload: answer, checksum: false, srcMAC: mac),
-                            "UDP reply without checksum")
+        try assertRewritten(
+            try f.ep(
+                Frame.udp(src: Self.container, dst: Self.client, sport: 53, dport: 40001, payload: answer, srcMAC: mac)),
+            to: Frame.udp(src: Self.hostIP, dst: Self.client, sport: 5353, dport: 40001, payload: answer, srcMAC: mac),
+            "UDP reply")
+        try assertRewritten(
+            try f.ep(
+                Frame.udp(
+                    src: Self.container, dst: Self.client, sport: 53, dport: 40002, payload: answer, checksum: false,
+                    srcMAC: mac)),
+            to: Frame.udp(
+                src: Self.hostIP, dst: Self.client, sport: 5353, dport: 40002, payload: answer, checksum: false,
+                srcMAC: mac),
+            "UDP reply without checksum")
 
         // No bp_nat entry: untouched (another client port, another container port, another protocol, another client).
         for frame in [
-            Frame.tcp(src: Self.container, dst: Self.client, sport: 80, dport: 40009, flags: Frame.tcpSYNACK, srcMAC: mac),
-            Frame.tcp(src: Self.container, dst: Self.client, sport: 81, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: mac),
+            Frame.tcp(
+                src: Self.container, dst: Self.client, sport: 80, dport: 40009, flags: Frame.tcpSYNACK, srcMAC: mac),
+            Frame.tcp(
+                src: Self.container, dst: Self.client, sport: 81, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: mac),
             Frame.udp(src: Self.container, dst: Self.client, sport: 80, dport: 40000, srcMAC: mac),
-            Frame.tcp(src: Self.container, dst: ip("203.0.113.8"), sport: 80, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: mac),
+            Frame.tcp(
+                src: Self.container, dst: ip("203.0.113.8"), sport: 80, dport: 40000, flags: Frame.tcpSYNACK,
+                srcMAC: mac),
         ] {
             assertUntouched(try f.ep(frame), frame, "reply without a bp_nat entry: \(try ParsedIPv4(frame))")
         }
@@ -313,11 +412,17 @@ final class NATAndPolicyTests: XCTestCase {
         try f.publish(host: nil, 8443, proto: Self.tcp, to: Self.container, 443)
 
         let syn = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 51515, dport: 8443)
-        try assertRewritten(try f.up(syn), to: Frame.tcp(src: Self.client, dst: Self.container, sport: 51515, dport: 443), "SYN in")
-        let synAck = Frame.tcp(src: Self.container, dst: Self.client, sport: 443, dport: 51515, flags: Frame.tcpSYNACK, srcMAC: Self.containerMAC)
-        try assertRewritten(try f.ep(synAck),
-                            to: Frame.tcp(src: Self.hostIP, dst: Self.client, sport: 8443, dport: 51515, flags: Frame.tcpSYNACK, srcMAC: Self.containerMAC),
-                            "SYN-ACK out with the address the client used")
+        try assertRewritten(
+            try f.up(syn), to: Frame.tcp(src: Self.client, dst: Self.container, sport: 51515, dport: 443), "SYN in")
+        let synAck = Frame.tcp(
+            src: Self.container, dst: Self.client, sport: 443, dport: 51515, flags: Frame.tcpSYNACK,
+            srcMAC: Self.containerMAC)
+        try assertRewritten(
+            try f.ep(synAck),
+            to: Frame.tcp(
+                src: Self.hostIP, dst: Self.client, sport: 8443, dport: 51515, flags: Frame.tcpSYNACK,
+                srcMAC: Self.containerMAC),
+            "SYN-ACK out with the address the client used")
     }
 
     // MARK: masquerade (endpoint out, uplink back)
@@ -325,11 +430,21 @@ final class NATAndPolicyTests: XCTestCase {
     /// A fragmented datagram: the first fragment (with the ports) is translated as any
     /// packet, the later ones (without) follow its translation by the datagram's identity.
     /// IP id 0x1234 is what Frame.ipv4 puts in every packet.
-    func fragments(src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, srcMAC: [UInt8] = Frame.defaultSourceMAC)
-        -> (first: [UInt8], later: [UInt8]) {
-        let datagram = Frame.udpDatagram(src: src, dst: dst, sport: sport, dport: dport, payload: Array(repeating: 0x42, count: 40))
-        return (Frame.ipPacket(src: src, dst: dst, proto: Self.udp, payload: Array(datagram.prefix(24)), fragment: Frame.moreFragments, srcMAC: srcMAC),
-                Frame.ipPacket(src: src, dst: dst, proto: Self.udp, payload: Array(datagram.dropFirst(24)), fragment: 3, srcMAC: srcMAC))
+    func fragments(
+        src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, srcMAC: [UInt8] = Frame.defaultSourceMAC
+    )
+        -> (first: [UInt8], later: [UInt8])
+    {
+        let datagram = Frame.udpDatagram(
+            src: src, dst: dst, sport: sport, dport: dport, payload: Array(repeating: 0x42, count: 40))
+        return (
+            Frame.ipPacket(
+                src: src, dst: dst, proto: Self.udp, payload: Array(datagram.prefix(24)), fragment: Frame.moreFragments,
+                srcMAC: srcMAC),
+            Frame.ipPacket(
+                src: src, dst: dst, proto: Self.udp, payload: Array(datagram.dropFirst(24)), fragment: 3, srcMAC: srcMAC
+            )
+        )
     }
 
     func testFragmentsOfAPublishedFlowFollowTheFirst() throws {
@@ -347,12 +462,18 @@ final class NATAndPolicyTests: XCTestCase {
         XCTAssertEqual(try ParsedIPv4(first.packet).destinationPort, 53)
         let later = try f.up(inbound.later)
         XCTAssertEqual(later.verdict, Self.redirect, "the later fragment follows the first")
-        XCTAssertEqual(later.packet.hex, Frame.afterHop(Frame.ipPacket(src: Self.client, dst: Self.container, proto: Self.udp,
-                                                                     payload: Array(inbound.later.dropFirst(34)), fragment: 3)).hex)
+        XCTAssertEqual(
+            later.packet.hex,
+            Frame.afterHop(
+                Frame.ipPacket(
+                    src: Self.client, dst: Self.container, proto: Self.udp,
+                    payload: Array(inbound.later.dropFirst(34)), fragment: 3)
+            ).hex)
 
         // The container's fragmented answer leaves with the published address, both parts.
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
-        let answer = fragments(src: Self.container, dst: Self.client, sport: 53, dport: 40000, srcMAC: Self.containerMAC)
+        let answer = fragments(
+            src: Self.container, dst: Self.client, sport: 53, dport: 40000, srcMAC: Self.containerMAC)
         let answerFirst = try f.ep(answer.first)
         XCTAssertEqual(answerFirst.verdict, Self.redirect)
         XCTAssertEqual(try ParsedIPv4(answerFirst.packet).source, Self.hostIP)
@@ -386,7 +507,8 @@ final class NATAndPolicyTests: XCTestCase {
         XCTAssertEqual(try f.ep(orphan).verdict, Self.shot)
         XCTAssertEqual(try f.drops()[dropKey(f.endpointIfindex, BP_DROP_FRAGMENT, BP_DIR_EGRESS)], 1)
 
-        let inNetwork = fragments(src: Self.container, dst: Self.neighbour, sport: 5000, dport: 53, srcMAC: Self.containerMAC)
+        let inNetwork = fragments(
+            src: Self.container, dst: Self.neighbour, sport: 5000, dport: 53, srcMAC: Self.containerMAC)
         XCTAssertEqual(try f.ep(inNetwork.later).verdict, Self.next, "a fragment for a neighbour passes")
     }
 
@@ -403,40 +525,61 @@ final class NATAndPolicyTests: XCTestCase {
         let out = try f.ep(syn)
         let tcpPort = try ParsedIPv4(out.packet).sourcePort
         XCTAssertEqual(tcpPort, 34567, "the container's own port is kept")
-        try assertRewritten(out, to: Frame.tcp(src: Self.hostIP, dst: Self.internet, sport: tcpPort, dport: 443, srcMAC: mac), "masqueraded SYN")
+        try assertRewritten(
+            out, to: Frame.tcp(src: Self.hostIP, dst: Self.internet, sport: tcpPort, dport: 443, srcMAC: mac),
+            "masqueraded SYN")
         let outbound = try XCTUnwrap(f.flow(flow(Self.container, Self.internet, 34567, 443, Self.tcp)))
-        XCTAssertEqual([outbound.nat_ip, UInt32(outbound.nat_port), UInt32(outbound.kind), UInt32(outbound.flags)],
-                       [be32(Self.hostIP), UInt32(be16(tcpPort)), BP_FLOW_MASQUERADE.rawValue, BP_FLOW_F_SNAT.rawValue])
+        XCTAssertEqual(
+            [outbound.nat_ip, UInt32(outbound.nat_port), UInt32(outbound.kind), UInt32(outbound.flags)],
+            [be32(Self.hostIP), UInt32(be16(tcpPort)), BP_FLOW_MASQUERADE.rawValue, BP_FLOW_F_SNAT.rawValue])
         let origin = try XCTUnwrap(f.flow(flow(Self.internet, Self.hostIP, 443, tcpPort, Self.tcp)))
-        XCTAssertEqual([origin.nat_ip, UInt32(origin.nat_port), origin.ifindex, UInt32(origin.flags)],
-                       [be32(Self.container), UInt32(be16(34567)), f.endpointIfindex, BP_FLOW_F_DNAT.rawValue | BP_FLOW_F_REPLY.rawValue])
+        XCTAssertEqual(
+            [origin.nat_ip, UInt32(origin.nat_port), origin.ifindex, UInt32(origin.flags)],
+            [
+                be32(Self.container), UInt32(be16(34567)), f.endpointIfindex,
+                BP_FLOW_F_DNAT.rawValue | BP_FLOW_F_REPLY.rawValue,
+            ])
         // The next packet of the flow keeps the port.
-        let ack = Frame.tcp(src: Self.container, dst: Self.internet, sport: 34567, dport: 443, flags: Frame.tcpACK, srcMAC: mac)
-        try assertRewritten(try f.ep(ack), to: Frame.tcp(src: Self.hostIP, dst: Self.internet, sport: tcpPort, dport: 443, flags: Frame.tcpACK, srcMAC: mac),
-                            "masqueraded ACK")
+        let ack = Frame.tcp(
+            src: Self.container, dst: Self.internet, sport: 34567, dport: 443, flags: Frame.tcpACK, srcMAC: mac)
+        try assertRewritten(
+            try f.ep(ack),
+            to: Frame.tcp(
+                src: Self.hostIP, dst: Self.internet, sport: tcpPort, dport: 443, flags: Frame.tcpACK, srcMAC: mac),
+            "masqueraded ACK")
         let synAck = Frame.tcp(src: Self.internet, dst: Self.hostIP, sport: 443, dport: tcpPort, flags: Frame.tcpSYNACK)
-        try assertRewritten(try f.up(synAck), to: Frame.tcp(src: Self.internet, dst: Self.container, sport: 443, dport: 34567, flags: Frame.tcpSYNACK),
-                            "SYN-ACK back to the container")
+        try assertRewritten(
+            try f.up(synAck),
+            to: Frame.tcp(src: Self.internet, dst: Self.container, sport: 443, dport: 34567, flags: Frame.tcpSYNACK),
+            "SYN-ACK back to the container")
 
         // UDP, with an odd payload length.
         let query = Array("dns?!".utf8)
-        let dns = Frame.udp(src: Self.container, dst: Self.internet, sport: 45678, dport: 53, payload: query, srcMAC: mac)
+        let dns = Frame.udp(
+            src: Self.container, dst: Self.internet, sport: 45678, dport: 53, payload: query, srcMAC: mac)
         let dnsOut = try f.ep(dns)
         let udpPort = try ParsedIPv4(dnsOut.packet).sourcePort
         XCTAssertEqual(udpPort, 45678)
-        try assertRewritten(dnsOut, to: Frame.udp(src: Self.hostIP, dst: Self.internet, sport: udpPort, dport: 53, payload: query, srcMAC: mac),
-                            "masqueraded UDP")
-        try assertRewritten(try f.up(Frame.udp(src: Self.internet, dst: Self.hostIP, sport: 53, dport: udpPort, payload: query)),
-                            to: Frame.udp(src: Self.internet, dst: Self.container, sport: 53, dport: 45678, payload: query), "UDP answer back")
+        try assertRewritten(
+            dnsOut,
+            to: Frame.udp(src: Self.hostIP, dst: Self.internet, sport: udpPort, dport: 53, payload: query, srcMAC: mac),
+            "masqueraded UDP")
+        try assertRewritten(
+            try f.up(Frame.udp(src: Self.internet, dst: Self.hostIP, sport: 53, dport: udpPort, payload: query)),
+            to: Frame.udp(src: Self.internet, dst: Self.container, sport: 53, dport: 45678, payload: query),
+            "UDP answer back")
 
         // ICMP echo: the identifier plays the port; the ICMP checksum has no pseudo-header.
         let ping = Frame.icmpEcho(src: Self.container, dst: Self.internet, id: 0x1234, seq: 7, srcMAC: mac)
         let pingOut = try f.ep(ping)
         let echoID = try ParsedIPv4(pingOut.packet).icmpID
         XCTAssertEqual(echoID, 0x1234)
-        try assertRewritten(pingOut, to: Frame.icmpEcho(src: Self.hostIP, dst: Self.internet, id: echoID, seq: 7, srcMAC: mac), "masqueraded ping")
-        try assertRewritten(try f.up(Frame.icmpEcho(src: Self.internet, dst: Self.hostIP, type: 0, id: echoID, seq: 7)),
-                            to: Frame.icmpEcho(src: Self.internet, dst: Self.container, type: 0, id: 0x1234, seq: 7), "echo reply back")
+        try assertRewritten(
+            pingOut, to: Frame.icmpEcho(src: Self.hostIP, dst: Self.internet, id: echoID, seq: 7, srcMAC: mac),
+            "masqueraded ping")
+        try assertRewritten(
+            try f.up(Frame.icmpEcho(src: Self.internet, dst: Self.hostIP, type: 0, id: echoID, seq: 7)),
+            to: Frame.icmpEcho(src: Self.internet, dst: Self.container, type: 0, id: 0x1234, seq: 7), "echo reply back")
 
         // Not masqueraded: the gateway, another container of the network, multicast.
         for frame in [
@@ -447,7 +590,8 @@ final class NATAndPolicyTests: XCTestCase {
             assertUntouched(try f.ep(frame), frame, "stays on the host: \(try ParsedIPv4(frame))")
         }
         // A reply to a port nobody masqueraded goes to the host untouched.
-        let stray = Frame.tcp(src: Self.internet, dst: Self.hostIP, sport: 443, dport: tcpPort &+ 1, flags: Frame.tcpSYNACK)
+        let stray = Frame.tcp(
+            src: Self.internet, dst: Self.hostIP, sport: 443, dport: tcpPort &+ 1, flags: Frame.tcpSYNACK)
         assertUntouched(try f.up(stray), stray, "reply to an unknown port")
         XCTAssertEqual(try f.flowEntries().count, 6, "three flows, two entries each")
         XCTAssertTrue(try f.drops().isEmpty)
@@ -471,7 +615,9 @@ final class NATAndPolicyTests: XCTestCase {
         expected[spoofed] = 1
         XCTAssertEqual(try f.drops(), expected)
 
-        let spoofedMAC = Frame.udp(src: Self.container, dst: Self.internet, sport: 1234, dport: 53, srcMAC: [0x02, 0x42, 0x0a, 0x28, 0x00, 0x99])
+        let spoofedMAC = Frame.udp(
+            src: Self.container, dst: Self.internet, sport: 1234, dport: 53,
+            srcMAC: [0x02, 0x42, 0x0a, 0x28, 0x00, 0x99])
         assertShot(try f.ep(spoofedMAC), spoofedMAC, "spoofed source MAC")
         expected[spoofed] = 2
         XCTAssertEqual(try f.drops(), expected)
@@ -486,7 +632,9 @@ final class NATAndPolicyTests: XCTestCase {
         assertUntouched(try f.ep(goodARP), goodARP, "ARP request with own addresses")
         let arpWrongIP = Frame.arp(senderMAC: mac, senderIP: Self.neighbour, targetIP: Self.gateway1)
         assertShot(try f.ep(arpWrongIP), arpWrongIP, "ARP with another sender IP")
-        let arpWrongMAC = Frame.arp(senderMAC: [0x02, 0x42, 0x0a, 0x28, 0x00, 0x03], senderIP: Self.container, targetIP: Self.gateway1, srcMAC: mac)
+        let arpWrongMAC = Frame.arp(
+            senderMAC: [0x02, 0x42, 0x0a, 0x28, 0x00, 0x03], senderIP: Self.container, targetIP: Self.gateway1,
+            srcMAC: mac)
         assertShot(try f.ep(arpWrongMAC), arpWrongMAC, "ARP with another sender MAC in the body")
         let gratuitousSpoof = Frame.arp(op: 2, senderMAC: mac, senderIP: Self.gateway1, targetIP: Self.gateway1)
         assertShot(try f.ep(gratuitousSpoof), gratuitousSpoof, "gratuitous ARP reply claiming the gateway")
@@ -515,7 +663,8 @@ final class NATAndPolicyTests: XCTestCase {
 
         let toOther = Frame.tcp(src: Self.container, dst: Self.other, sport: 33000, dport: 81, srcMAC: mac)
         assertShot(try f.ep(toOther), toOther, "another network's container, unpublished port")
-        let icmpToOther = Frame.ipPacket(src: Self.container, dst: Self.other, proto: 1, payload: [8, 0, 0xf7, 0xff, 0, 0, 0, 0], srcMAC: mac)
+        let icmpToOther = Frame.ipPacket(
+            src: Self.container, dst: Self.other, proto: 1, payload: [8, 0, 0xf7, 0xff, 0, 0, 0, 0], srcMAC: mac)
         assertShot(try f.ep(icmpToOther), icmpToOther, "ICMP to another network")
         XCTAssertEqual(try f.drops(), [isolation: 2])
 
@@ -557,10 +706,12 @@ final class NATAndPolicyTests: XCTestCase {
 
         let toA = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 8080)
         assertShot(try f.up(toA), toA, "A:8080 allows 198.18.0.0/15 only")
-        try assertRewritten(try f.up(Frame.tcp(src: Self.client, dst: Self.hostIP2, sport: 40000, dport: 8080)),
-                            to: Frame.tcp(src: Self.client, dst: Self.neighbour, sport: 40000, dport: 80), "B:8080 allows the client")
-        try assertRewritten(try f.up(Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40001, dport: 9090)),
-                            to: Frame.tcp(src: Self.client, dst: Self.neighbour, sport: 40001, dport: 90), "0.0.0.0:9090, its own list")
+        try assertRewritten(
+            try f.up(Frame.tcp(src: Self.client, dst: Self.hostIP2, sport: 40000, dport: 8080)),
+            to: Frame.tcp(src: Self.client, dst: Self.neighbour, sport: 40000, dport: 80), "B:8080 allows the client")
+        try assertRewritten(
+            try f.up(Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40001, dport: 9090)),
+            to: Frame.tcp(src: Self.client, dst: Self.neighbour, sport: 40001, dport: 90), "0.0.0.0:9090, its own list")
         XCTAssertEqual(try f.drops(), [dropKey(f.endpointIfindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS): 1])
     }
 
@@ -571,7 +722,8 @@ final class NATAndPolicyTests: XCTestCase {
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
         try f.publish(host: nil, 5000, proto: Self.tcp, to: Self.other, 80, restricted: true)
         try f.allow(host: nil, 5000, proto: Self.tcp, from: ip("198.18.0.0"), 15)
-        let toTarget = Frame.tcp(src: Self.container, dst: Self.other, sport: 33000, dport: 80, srcMAC: Self.containerMAC)
+        let toTarget = Frame.tcp(
+            src: Self.container, dst: Self.other, sport: 33000, dport: 80, srcMAC: Self.containerMAC)
         assertShot(try f.ep(toTarget), toTarget, "a restricted target, the container not on its list")
         XCTAssertEqual(try f.drops(), [dropKey(f.endpointIfindex, BP_DROP_ISOLATION, BP_DIR_EGRESS): 1])
         XCTAssertTrue(try f.flowEntries().isEmpty, "no hairpin flow for it")
@@ -592,19 +744,21 @@ final class NATAndPolicyTests: XCTestCase {
         let udpToNeighbour = Frame.udp(src: Self.container, dst: Self.neighbour, sport: 33000, dport: 53, srcMAC: mac)
         assertShot(try f.ep(udpToNeighbour), udpToNeighbour, "same network, ICC off, UDP")
         // Broadcast and multicast reach the network's containers: ICC off drops them as well.
-        for frame in [Frame.udp(src: Self.container, dst: ip("255.255.255.255"), sport: 33000, dport: 9, srcMAC: mac),
-                      Frame.udp(src: Self.container, dst: ip("10.40.0.255"), sport: 33000, dport: 9, srcMAC: mac),
-                      Frame.udp(src: Self.container, dst: ip("224.0.0.251"), sport: 5353, dport: 5353, srcMAC: mac),
-                      Frame.udp(src: Self.container, dst: ip("239.1.2.3"), sport: 5000, dport: 5000, srcMAC: mac)] {
+        for frame in [
+            Frame.udp(src: Self.container, dst: ip("255.255.255.255"), sport: 33000, dport: 9, srcMAC: mac),
+            Frame.udp(src: Self.container, dst: ip("10.40.0.255"), sport: 33000, dport: 9, srcMAC: mac),
+            Frame.udp(src: Self.container, dst: ip("224.0.0.251"), sport: 5353, dport: 5353, srcMAC: mac),
+            Frame.udp(src: Self.container, dst: ip("239.1.2.3"), sport: 5000, dport: 5000, srcMAC: mac),
+        ] {
             assertShot(try f.ep(frame), frame, "ICC off: \(try ParsedIPv4(frame))")
         }
         XCTAssertEqual(try f.drops(), [icc: 6])
 
         for frame in [
-            Frame.tcp(src: Self.container, dst: Self.gateway1, sport: 33000, dport: 53, srcMAC: mac),      // the gateway
+            Frame.tcp(src: Self.container, dst: Self.gateway1, sport: 33000, dport: 53, srcMAC: mac),  // the gateway
             Frame.udp(src: Self.container, dst: Self.gateway1, sport: 33000, dport: 53, srcMAC: mac),
-            Frame.tcp(src: Self.container, dst: Self.neighbour, sport: 33000, dport: 80, srcMAC: mac),     // a published target
-            Frame.tcp(src: Self.container, dst: Self.internet, sport: 33000, dport: 443, srcMAC: mac),     // outside
+            Frame.tcp(src: Self.container, dst: Self.neighbour, sport: 33000, dport: 80, srcMAC: mac),  // a published target
+            Frame.tcp(src: Self.container, dst: Self.internet, sport: 33000, dport: 443, srcMAC: mac),  // outside
         ] {
             assertUntouched(try f.ep(frame), frame, "allowed with ICC off: \(try ParsedIPv4(frame))")
         }
@@ -623,19 +777,30 @@ final class NATAndPolicyTests: XCTestCase {
         func tagged(_ type: UInt16, vid: UInt16) -> [UInt8] {
             Array(good.prefix(12)) + [UInt8(type >> 8), UInt8(type & 0xff), UInt8(vid >> 8), UInt8(vid & 0xff)] + inner
         }
-        let ipv6 = Frame.ethernet(src: mac, type: Frame.ethTypeIPv6,
-                                  payload: [0x60, 0, 0, 0, 0, 8, 17, 64] + Array(repeating: 0xfe, count: 32) + Array(repeating: 0, count: 8))
+        let ipv6 = Frame.ethernet(
+            src: mac, type: Frame.ethTypeIPv6,
+            payload: [0x60, 0, 0, 0, 0, 8, 17, 64] + Array(repeating: 0xfe, count: 32) + Array(repeating: 0, count: 8))
         var arpOther = Frame.arp(senderMAC: mac, senderIP: Self.container, targetIP: Self.gateway1)
-        arpOther[16] = 0x86; arpOther[17] = 0xdd  // ARP for IPv6 addresses
+        arpOther[16] = 0x86
+        arpOther[17] = 0xdd  // ARP for IPv6 addresses
         let cases: [([UInt8], bp_drop_reason, String)] = [
             (tagged(0x8100, vid: 5), BP_DROP_VLAN, "802.1Q VID 5"),
             (tagged(0x8100, vid: 0), BP_DROP_VLAN, "802.1Q VID 0 (priority tag)"),
             (tagged(0x88a8, vid: 7), BP_DROP_VLAN, "802.1ad"),
             (tagged(0x9100, vid: 7), BP_DROP_VLAN, "QinQ 0x9100"),
             (ipv6, BP_DROP_IPV6_DISABLED, "IPv6 on an IPv4-only network"),
-            (Frame.ethernet(src: mac, type: 0x88cc, payload: Array(repeating: 0, count: 46)), BP_DROP_UNKNOWN_L3, "LLDP"),
-            (Frame.ethernet(src: mac, type: 0x8863, payload: Array(repeating: 0, count: 46)), BP_DROP_UNKNOWN_L3, "PPPoE discovery"),
-            (Frame.ethernet(src: mac, type: 0x0004, payload: Array(repeating: 0, count: 46)), BP_DROP_UNKNOWN_L3, "an 802.3 length field"),
+            (
+                Frame.ethernet(src: mac, type: 0x88cc, payload: Array(repeating: 0, count: 46)), BP_DROP_UNKNOWN_L3,
+                "LLDP"
+            ),
+            (
+                Frame.ethernet(src: mac, type: 0x8863, payload: Array(repeating: 0, count: 46)), BP_DROP_UNKNOWN_L3,
+                "PPPoE discovery"
+            ),
+            (
+                Frame.ethernet(src: mac, type: 0x0004, payload: Array(repeating: 0, count: 46)), BP_DROP_UNKNOWN_L3,
+                "an 802.3 length field"
+            ),
             (arpOther, BP_DROP_UNKNOWN_L3, "ARP for another protocol"),
             (Array(good.prefix(14 + 20 + 6)), BP_DROP_MALFORMED, "UDP header cut"),
         ]
@@ -675,7 +840,8 @@ final class NATAndPolicyTests: XCTestCase {
         // Another network's subnet: isolation comes first.
         let toOther = Frame.tcp(src: Self.container, dst: Self.other, sport: 33000, dport: 22, srcMAC: mac)
         assertShot(try f.ep(toOther), toOther, "internal and isolated, another network")
-        XCTAssertEqual(try f.drops(), [internalDrop: 2, dropKey(f.endpointIfindex, BP_DROP_ISOLATION, BP_DIR_EGRESS): 1])
+        XCTAssertEqual(
+            try f.drops(), [internalDrop: 2, dropKey(f.endpointIfindex, BP_DROP_ISOLATION, BP_DIR_EGRESS): 1])
     }
 
     /// In a cluster, VXLAN to the host comes from the cluster's hosts only; outside one the
@@ -683,7 +849,9 @@ final class NATAndPolicyTests: XCTestCase {
     func testVXLANIsTakenOnlyFromTheClustersHosts() throws {
         let f = try makeFixture()
         let member = ip("198.51.100.20")
-        let vxlan = { (src: [UInt8]) in Frame.udp(src: src, dst: Self.hostIP, sport: 40000, dport: UInt16(BP_VXLAN_PORT)) }
+        let vxlan = { (src: [UInt8]) in
+            Frame.udp(src: src, dst: Self.hostIP, sport: 40000, dport: UInt16(BP_VXLAN_PORT))
+        }
 
         assertUntouched(try f.up(vxlan(Self.client)), vxlan(Self.client), "no cluster: not ours to filter")
         for peer in [0, be32(member)] { try f.maps.vxlanPeers.update(peer, 1) }
@@ -708,8 +876,11 @@ final class NATAndPolicyTests: XCTestCase {
         let published = Frame.tcp(src: Self.client, dst: Self.container, sport: 40000, dport: 80)
         let tcp = Frame.tcp(src: Self.client, dst: Self.container, sport: 40000, dport: 81)
         let udp = Frame.udp(src: Self.client, dst: Self.container, sport: 40000, dport: 53)
-        let icmp = Frame.ipPacket(src: Self.client, dst: Self.container, proto: 1, payload: [8, 0, 0xf7, 0xff, 0, 0, 0, 0])
-        let laterFragment = Frame.ipPacket(src: Self.client, dst: Self.container, proto: 6, payload: Array(repeating: 0x41, count: 32), fragment: 0x00b9)
+        let icmp = Frame.ipPacket(
+            src: Self.client, dst: Self.container, proto: 1, payload: [8, 0, 0xf7, 0xff, 0, 0, 0, 0])
+        let laterFragment = Frame.ipPacket(
+            src: Self.client, dst: Self.container, proto: 6, payload: Array(repeating: 0x41, count: 32),
+            fragment: 0x00b9)
         func expect(passing: [[UInt8]], dropped: [[UInt8]], _ mode: String) throws {
             for frame in passing { assertUntouched(try f.up(frame), frame, "\(mode): \(try ParsedIPv4(frame))") }
             for frame in dropped { assertShot(try f.up(frame), frame, "\(mode): \(try ParsedIPv4(frame))") }
@@ -719,11 +890,14 @@ final class NATAndPolicyTests: XCTestCase {
         try f.setSubnet(ip("10.40.0.0"), 24, networkID: 1, flags: UInt16(BP_SUBNET_F_MASQUERADE.rawValue))
         try expect(passing: [published], dropped: [tcp, udp, icmp, laterFragment], "nat")
         XCTAssertEqual(try f.drops(), [direct: 4])
-        let inbound = bp_flow_key(src: be32(Self.client), dst: be32(Self.container), sport: be16(40000), dport: be16(80), proto: Self.tcp)
+        let inbound = bp_flow_key(
+            src: be32(Self.client), dst: be32(Self.container), sport: be16(40000), dport: be16(80), proto: Self.tcp)
         XCTAssertEqual(try XCTUnwrap(f.flow(inbound)).kind, UInt8(BP_FLOW_ROUTED.rawValue), "tracked")
         // Its reply is not masqueraded (the endpoint masquerades this network).
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
-        let reply = Frame.tcp(src: Self.container, dst: Self.client, sport: 80, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: Self.containerMAC)
+        let reply = Frame.tcp(
+            src: Self.container, dst: Self.client, sport: 80, dport: 40000, flags: Frame.tcpSYNACK,
+            srcMAC: Self.containerMAC)
         assertUntouched(try f.ep(reply), reply, "the reply of a flow in by direct routing leaves as it is")
 
         // The gateway is a host address: not a container.
@@ -734,7 +908,9 @@ final class NATAndPolicyTests: XCTestCase {
         try f.setSubnet(ip("10.40.0.0"), 24, networkID: 1, flags: UInt16(BP_SUBNET_F_ROUTED.rawValue))
         try expect(passing: [published, icmp], dropped: [tcp, udp, laterFragment], "routed")
         // nat-unprotected: everything.
-        try f.setSubnet(ip("10.40.0.0"), 24, networkID: 1, flags: UInt16(BP_SUBNET_F_UNPROTECTED.rawValue | BP_SUBNET_F_MASQUERADE.rawValue))
+        try f.setSubnet(
+            ip("10.40.0.0"), 24, networkID: 1,
+            flags: UInt16(BP_SUBNET_F_UNPROTECTED.rawValue | BP_SUBNET_F_MASQUERADE.rawValue))
         try expect(passing: [published, tcp, udp, icmp, laterFragment], dropped: [], "nat-unprotected")
         // internal: nothing.
         try f.setSubnet(ip("10.40.0.0"), 24, networkID: 1, flags: UInt16(BP_SUBNET_F_INTERNAL.rawValue))
@@ -753,7 +929,8 @@ final class NATAndPolicyTests: XCTestCase {
         let f = try makeFixture()
         let tunnelled = ip("8.0.0.7")  // reads as IPv4 to BPF_PROG_TEST_RUN (see upL3)
         try f.setSubnet(ip("10.40.0.0"), 24, networkID: 1, flags: UInt16(BP_SUBNET_F_MASQUERADE.rawValue))
-        try f.inNS("ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "dev", "bpt-ep", "nud", "permanent")
+        try f.inNS(
+            "ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "dev", "bpt-ep", "nud", "permanent")
         try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
 
         let direct = Array(Frame.tcp(src: tunnelled, dst: Self.container, sport: 40000, dport: 81).dropFirst(14))
@@ -764,8 +941,9 @@ final class NATAndPolicyTests: XCTestCase {
 
         let syn = Array(Frame.tcp(src: tunnelled, dst: Self.hostIP, sport: Self.clientPort, dport: 5000).dropFirst(14))
         let expected = Frame.tcp(src: tunnelled, dst: Self.container, sport: Self.clientPort, dport: 80)
-        try assertRewritten(try f.upL3(syn), to: Self.containerMAC + Self.gatewayMAC + Array(expected.dropFirst(12)),
-                            "a published port through a tunnel: an Ethernet header, then straight to the container")
+        try assertRewritten(
+            try f.upL3(syn), to: Self.containerMAC + Self.gatewayMAC + Array(expected.dropFirst(12)),
+            "a published port through a tunnel: an Ethernet header, then straight to the container")
         XCTAssertEqual(try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx.packets, 1)
     }
 
@@ -776,12 +954,16 @@ final class NATAndPolicyTests: XCTestCase {
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
         try f.publish(host: nil, 5000, proto: Self.tcp, to: Self.container, 80)
         try f.publish(host: nil, 5000, proto: Self.udp, to: Self.container, 80)
-        try seed(f, natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.tcp),
-                              natValue(Self.hostIP, 5000))
+        try seed(
+            f,
+            natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.tcp),
+            natValue(Self.hostIP, 5000))
 
         let syn = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000)
         let udp = Frame.udp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000)
-        let reply = Frame.tcp(src: Self.container, dst: Self.client, sport: 80, dport: 40000, flags: Frame.tcpSYNACK, srcMAC: Self.containerMAC)
+        let reply = Frame.tcp(
+            src: Self.container, dst: Self.client, sport: 80, dport: 40000, flags: Frame.tcpSYNACK,
+            srcMAC: Self.containerMAC)
         // 14 = Ethernet only, 14+12 = IPv4 header cut, 14+20+4 = ports only, 14+20+19 = TCP header cut by one byte.
         // Linux 6.18's BPF_PROG_TEST_RUN refuses (EINVAL) to build an skb whose ethertype is IPv4 but which
         // has no complete IPv4 header; older kernels run the program. Either is fine, a rewrite is not.
@@ -795,14 +977,18 @@ final class NATAndPolicyTests: XCTestCase {
                 assertShot(try f.ep(cutReply), cutReply, "endpoint, TCP reply cut at \(length)")
                 malformed += 1
             } catch BPFError.testRunFailed(_, EINVAL) where length < 14 + 20 {
-                continue // the kernel would not run it
+                continue  // the kernel would not run it
             }
         }
         XCTAssertEqual(try f.drops(), [dropKey(f.endpointIfindex, BP_DROP_MALFORMED, BP_DIR_EGRESS): malformed])
         // IPv4 options cut: the header claims more than the frame holds.
-        for (options, length) in [([0x94, 0x04, 0x00, 0x00] as [UInt8], 14 + 22), ([0x94, 0x04, 0x00, 0x00], 14 + 24 + 3),
-                                  (Array(repeating: 0x01, count: 40), 14 + 20 + 30), (Array(repeating: 0x01, count: 40), 14 + 60 + 19)] {
-            let cut = Array(Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000, options: options).prefix(length))
+        for (options, length) in [
+            ([0x94, 0x04, 0x00, 0x00] as [UInt8], 14 + 22), ([0x94, 0x04, 0x00, 0x00], 14 + 24 + 3),
+            (Array(repeating: 0x01, count: 40), 14 + 20 + 30), (Array(repeating: 0x01, count: 40), 14 + 60 + 19),
+        ] {
+            let cut = Array(
+                Frame.tcp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000, options: options).prefix(
+                    length))
             assertUntouched(try f.up(cut), cut, "uplink, ihl \(5 + options.count / 4) cut at \(length)")
         }
         for length in [14 + 20 + 4, 14 + 20 + 7] {
@@ -811,20 +997,35 @@ final class NATAndPolicyTests: XCTestCase {
         }
         // The shortest UDP that has its header is translated.
         let headerOnly = Frame.udp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000, payload: [])
-        try assertRewritten(try f.up(headerOnly), to: Frame.udp(src: Self.client, dst: Self.container, sport: 40000, dport: 80, payload: []),
-                            "UDP with an empty payload")
+        try assertRewritten(
+            try f.up(headerOnly),
+            to: Frame.udp(src: Self.client, dst: Self.container, sport: 40000, dport: 80, payload: []),
+            "UDP with an empty payload")
         // Invalid IPv4 headers: ihl < 5, version 6 with the IPv4 ethertype, ihl pointing past the end.
-        var ihl4 = syn; ihl4[14] = 0x44
-        var version6 = syn; version6[14] = 0x65
-        var ihlPastEnd = Array(syn.prefix(14 + 20 + 20)); ihlPastEnd[14] = 0x4f
+        var ihl4 = syn
+        ihl4[14] = 0x44
+        var version6 = syn
+        version6[14] = 0x65
+        var ihlPastEnd = Array(syn.prefix(14 + 20 + 20))
+        ihlPastEnd[14] = 0x4f
         for (frame, what) in [(ihl4, "ihl 4"), (version6, "version 6"), (ihlPastEnd, "ihl 15 with a 20-byte header")] {
             assertUntouched(try f.up(frame), frame, "uplink, \(what)")
         }
         XCTAssertEqual(try f.drops().count, 1, "the endpoint's malformed drops only")
-        try assertNAT(f, [
-            (natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.tcp), natValue(Self.hostIP, 5000)),
-            (natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80, proto: Self.udp), natValue(Self.hostIP, 5000)),
-        ], "the entry the test wrote and the empty-payload UDP flow, nothing from truncated packets")
+        try assertNAT(
+            f,
+            [
+                (
+                    natKey(
+                        remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80,
+                        proto: Self.tcp), natValue(Self.hostIP, 5000)
+                ),
+                (
+                    natKey(
+                        remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 80,
+                        proto: Self.udp), natValue(Self.hostIP, 5000)
+                ),
+            ], "the entry the test wrote and the empty-payload UDP flow, nothing from truncated packets")
     }
 
     func testIPv4OptionsAreSkippedAndTheRewriteLandsAfterThem() throws {
@@ -833,8 +1034,8 @@ final class NATAndPolicyTests: XCTestCase {
         try f.publish(host: nil, 5000, proto: Self.tcp, to: Self.container, 80)
         try f.publish(host: nil, 5000, proto: Self.udp, to: Self.container, 80)
         // Option bytes that would read as "ports" 0x9404 -> 0x0000 if ihl were ignored.
-        let routerAlert: [UInt8] = [0x94, 0x04, 0x00, 0x00]                    // ihl 6
-        let nopsAndDecoy: [UInt8] = [0x01, 0x01, 0x13, 0x88] + Array(repeating: 0x01, count: 35) + [0x00] // ihl 15, NOPs
+        let routerAlert: [UInt8] = [0x94, 0x04, 0x00, 0x00]  // ihl 6
+        let nopsAndDecoy: [UInt8] = [0x01, 0x01, 0x13, 0x88] + Array(repeating: 0x01, count: 35) + [0x00]  // ihl 15, NOPs
         // A decoy: a published port equal to what the option bytes would read as.
         try f.publish(host: nil, 0x0000, proto: Self.tcp, to: Self.neighbour, 9)
 
@@ -845,24 +1046,41 @@ final class NATAndPolicyTests: XCTestCase {
             let out = try ParsedIPv4(result.packet)
             XCTAssertEqual(out.options, options, "\(what): options must be kept as they were")
             XCTAssertEqual(out.destinationPort, 80, "\(what)")
-            try assertRewritten(result, to: Frame.tcp(src: Self.client, dst: Self.container, sport: 40100, dport: 80, options: options), "TCP, \(what)")
+            try assertRewritten(
+                result, to: Frame.tcp(src: Self.client, dst: Self.container, sport: 40100, dport: 80, options: options),
+                "TCP, \(what)")
 
             let dgram = Frame.udp(src: Self.client, dst: Self.hostIP, sport: 40101, dport: 5000, options: options)
-            try assertRewritten(try f.up(dgram), to: Frame.udp(src: Self.client, dst: Self.container, sport: 40101, dport: 80, options: options),
-                                "UDP, \(what)")
+            try assertRewritten(
+                try f.up(dgram),
+                to: Frame.udp(src: Self.client, dst: Self.container, sport: 40101, dport: 80, options: options),
+                "UDP, \(what)")
 
             // And the reply with options, back through the endpoint.
-            let reply = Frame.tcp(src: Self.container, dst: Self.client, sport: 80, dport: 40100, flags: Frame.tcpSYNACK,
-                                  options: options, srcMAC: Self.containerMAC)
-            try assertRewritten(try f.ep(reply),
-                                to: Frame.tcp(src: Self.hostIP, dst: Self.client, sport: 5000, dport: 40100, flags: Frame.tcpSYNACK,
-                                              options: options, srcMAC: Self.containerMAC),
-                                "TCP reply, \(what)")
+            let reply = Frame.tcp(
+                src: Self.container, dst: Self.client, sport: 80, dport: 40100, flags: Frame.tcpSYNACK,
+                options: options, srcMAC: Self.containerMAC)
+            try assertRewritten(
+                try f.ep(reply),
+                to: Frame.tcp(
+                    src: Self.hostIP, dst: Self.client, sport: 5000, dport: 40100, flags: Frame.tcpSYNACK,
+                    options: options, srcMAC: Self.containerMAC),
+                "TCP reply, \(what)")
         }
-        try assertNAT(f, [
-            (natKey(remote: Self.client, remotePort: 40100, endpoint: Self.container, endpointPort: 80, proto: Self.tcp), natValue(Self.hostIP, 5000)),
-            (natKey(remote: Self.client, remotePort: 40101, endpoint: Self.container, endpointPort: 80, proto: Self.udp), natValue(Self.hostIP, 5000)),
-        ], "flows with options")
+        try assertNAT(
+            f,
+            [
+                (
+                    natKey(
+                        remote: Self.client, remotePort: 40100, endpoint: Self.container, endpointPort: 80,
+                        proto: Self.tcp), natValue(Self.hostIP, 5000)
+                ),
+                (
+                    natKey(
+                        remote: Self.client, remotePort: 40101, endpoint: Self.container, endpointPort: 80,
+                        proto: Self.udp), natValue(Self.hostIP, 5000)
+                ),
+            ], "flows with options")
         XCTAssertTrue(try f.drops().isEmpty)
     }
 
@@ -873,32 +1091,51 @@ final class NATAndPolicyTests: XCTestCase {
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
         try f.publish(host: nil, 5000, proto: Self.tcp, to: Self.container, 80)
         try f.publish(host: nil, 5000, proto: Self.udp, to: Self.container, 80)
-        try seed(f, natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
-                              natValue(Self.hostIP, 5000))
+        try seed(
+            f,
+            natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
+            natValue(Self.hostIP, 5000))
 
         // A later fragment whose payload looks like a UDP header to the published port.
-        let fakeHeader = Frame.udpDatagram(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000, payload: Array(repeating: 0x42, count: 16))
+        let fakeHeader = Frame.udpDatagram(
+            src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000, payload: Array(repeating: 0x42, count: 16))
         let later = Frame.ipPacket(src: Self.client, dst: Self.hostIP, proto: 17, payload: fakeHeader, fragment: 185)
         assertUntouched(try f.up(later), later, "non-first fragment")
-        let laterMF = Frame.ipPacket(src: Self.client, dst: Self.hostIP, proto: 17, payload: fakeHeader, fragment: Frame.moreFragments | 185)
+        let laterMF = Frame.ipPacket(
+            src: Self.client, dst: Self.hostIP, proto: 17, payload: fakeHeader, fragment: Frame.moreFragments | 185)
         assertUntouched(try f.up(laterMF), laterMF, "middle fragment")
-        let laterReply = Frame.ipPacket(src: Self.container, dst: Self.client, proto: 17, payload: fakeHeader, fragment: 185, srcMAC: Self.containerMAC)
-        assertUntouched(try f.ep(laterReply), laterReply, "a later fragment of a reply whose first was not seen (no masquerade)")
+        let laterReply = Frame.ipPacket(
+            src: Self.container, dst: Self.client, proto: 17, payload: fakeHeader, fragment: 185,
+            srcMAC: Self.containerMAC)
+        assertUntouched(
+            try f.ep(laterReply), laterReply, "a later fragment of a reply whose first was not seen (no masquerade)")
         let first = Frame.udp(src: Self.client, dst: Self.hostIP, sport: 40000, dport: 5000)
 
         // Not IPv4.
-        let ipv6 = Frame.ethernet(type: Frame.ethTypeIPv6, payload: [0x60] + Array(repeating: 0, count: 39) + Array(repeating: 0x13, count: 8))
+        let ipv6 = Frame.ethernet(
+            type: Frame.ethTypeIPv6, payload: [0x60] + Array(repeating: 0, count: 39) + Array(repeating: 0x13, count: 8)
+        )
         let arp = Frame.arp(senderMAC: Frame.defaultSourceMAC, senderIP: Self.client, targetIP: Self.hostIP)
         let vlan = Frame.ethernet(type: 0x8100, payload: [0, 1, 0x08, 0x00] + Array(first.dropFirst(14)))
-        let lldp = Frame.ethernet(dst: [0x01, 0x80, 0xc2, 0, 0, 0x0e], type: 0x88cc, payload: Array(repeating: 0, count: 46))
+        let lldp = Frame.ethernet(
+            dst: [0x01, 0x80, 0xc2, 0, 0, 0x0e], type: 0x88cc, payload: Array(repeating: 0, count: 46))
         for (frame, what) in [(ipv6, "IPv6"), (arp, "ARP"), (vlan, "802.1Q-tagged IPv4"), (lldp, "LLDP")] {
             assertUntouched(try f.up(frame), frame, "uplink, \(what)")
         }
-        let ipv6FromContainer = Frame.ethernet(src: Self.containerMAC, type: Frame.ethTypeIPv6, payload: Array(ipv6.dropFirst(14)))
+        let ipv6FromContainer = Frame.ethernet(
+            src: Self.containerMAC, type: Frame.ethTypeIPv6, payload: Array(ipv6.dropFirst(14)))
         assertUntouched(try f.ep(ipv6FromContainer), ipv6FromContainer, "endpoint, IPv6 with the container's MAC")
 
-        try assertNAT(f, [(natKey(remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 53, proto: Self.udp),
-                           natValue(Self.hostIP, 5000))], "no flow from later fragments")
+        try assertNAT(
+            f,
+            [
+                (
+                    natKey(
+                        remote: Self.client, remotePort: 40000, endpoint: Self.container, endpointPort: 53,
+                        proto: Self.udp),
+                    natValue(Self.hostIP, 5000)
+                )
+            ], "no flow from later fragments")
         XCTAssertTrue(try f.drops().isEmpty)
     }
 }
@@ -919,8 +1156,9 @@ final class PacketBuilderTests: XCTestCase {
         // RFC 1071's example words sum to 0xddf2 (folded).
         XCTAssertEqual(Checksum.fold(Checksum.sum([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7])), 0xddf2)
         // A classic IPv4 header (192.168.0.1 -> 192.168.0.199, UDP, total length 0x73): checksum 0xb861.
-        let header = Frame.ipv4(src: ip("192.168.0.1"), dst: ip("192.168.0.199"), proto: 17,
-                                payload: Array(repeating: 0, count: 0x73 - 20), id: 0, ttl: 64)
+        let header = Frame.ipv4(
+            src: ip("192.168.0.1"), dst: ip("192.168.0.199"), proto: 17,
+            payload: Array(repeating: 0, count: 0x73 - 20), id: 0, ttl: 64)
         XCTAssertEqual(Array(header[10...11]), [0xb8, 0x61])
 
         let syn = Frame.tcp(src: ip("10.0.0.1"), dst: ip("10.0.0.2"), sport: 1, dport: 2, options: [0x94, 0x04, 0, 0])
@@ -936,10 +1174,14 @@ final class PacketBuilderTests: XCTestCase {
             let p = try ParsedIPv4(bad)
             XCTAssertFalse(p.ipv4ChecksumValid && p.l4ChecksumValid, "byte \(offset) changed unnoticed")
         }
-        let udp = try ParsedIPv4(Frame.udp(src: ip("10.0.0.1"), dst: ip("10.0.0.2"), sport: 1, dport: 2, payload: [1, 2, 3]))
+        let udp = try ParsedIPv4(
+            Frame.udp(src: ip("10.0.0.1"), dst: ip("10.0.0.2"), sport: 1, dport: 2, payload: [1, 2, 3]))
         XCTAssertTrue(udp.l4ChecksumValid)
-        XCTAssertEqual(try ParsedIPv4(Frame.udp(src: ip("10.0.0.1"), dst: ip("10.0.0.2"), sport: 1, dport: 2, checksum: false)).l4Checksum, 0)
+        XCTAssertEqual(
+            try ParsedIPv4(Frame.udp(src: ip("10.0.0.1"), dst: ip("10.0.0.2"), sport: 1, dport: 2, checksum: false))
+                .l4Checksum, 0)
         XCTAssertTrue(try ParsedIPv4(Frame.icmpEcho(src: ip("10.0.0.1"), dst: ip("10.0.0.2"), id: 9)).l4ChecksumValid)
-        XCTAssertEqual(Frame.arp(senderMAC: [2, 0, 0, 0, 0, 1], senderIP: ip("10.0.0.1"), targetIP: ip("10.0.0.2")).count, 42)
+        XCTAssertEqual(
+            Frame.arp(senderMAC: [2, 0, 0, 0, 0, 1], senderIP: ip("10.0.0.1"), targetIP: ip("10.0.0.2")).count, 42)
     }
 }

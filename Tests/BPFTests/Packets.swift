@@ -32,7 +32,7 @@ enum Checksum {
         while let high = iterator.next() {
             let low = iterator.next() ?? 0
             sum &+= UInt32(high) << 8 | UInt32(low)
-            sum = (sum & 0xffff) &+ (sum >> 16) // keep it folded enough to never overflow
+            sum = (sum & 0xffff) &+ (sum >> 16)  // keep it folded enough to never overflow
         }
         return sum
     }
@@ -70,28 +70,33 @@ enum Frame {
     static let defaultSourceMAC: [UInt8] = [0x02, 0x00, 0x5e, 0x00, 0x53, 0x01]
     static let defaultDestinationMAC: [UInt8] = [0x02, 0x00, 0x5e, 0x00, 0x53, 0x02]
 
-    static func ethernet(dst: [UInt8] = defaultDestinationMAC, src: [UInt8] = defaultSourceMAC,
-                         type: UInt16, payload: [UInt8]) -> [UInt8] {
+    static func ethernet(
+        dst: [UInt8] = defaultDestinationMAC, src: [UInt8] = defaultSourceMAC,
+        type: UInt16, payload: [UInt8]
+    ) -> [UInt8] {
         precondition(dst.count == 6 && src.count == 6)
         return dst + src + [UInt8(type >> 8), UInt8(type & 0xff)] + payload
     }
 
     /// An IPv4 header (20 bytes + options, padded to 4 bytes with EOL) with a valid checksum, followed by `payload`.
     /// `fragment` is the whole flags + fragment offset field (host order).
-    static func ipv4(src: [UInt8], dst: [UInt8], proto: UInt8, payload: [UInt8], options: [UInt8] = [],
-                     fragment: UInt16 = dontFragment, id: UInt16 = 0x1234, ttl: UInt8 = 64) -> [UInt8] {
+    static func ipv4(
+        src: [UInt8], dst: [UInt8], proto: UInt8, payload: [UInt8], options: [UInt8] = [],
+        fragment: UInt16 = dontFragment, id: UInt16 = 0x1234, ttl: UInt8 = 64
+    ) -> [UInt8] {
         var opts = options
-        while opts.count % 4 != 0 { opts.append(0) } // EOL padding
+        while opts.count % 4 != 0 { opts.append(0) }  // EOL padding
         precondition(opts.count <= 40, "IPv4 options are at most 40 bytes")
         let headerLength = 20 + opts.count
         let total = headerLength + payload.count
-        var header: [UInt8] = [
-            0x40 | UInt8(headerLength / 4), 0,
-            UInt8(total >> 8), UInt8(total & 0xff),
-            UInt8(id >> 8), UInt8(id & 0xff),
-            UInt8(fragment >> 8), UInt8(fragment & 0xff),
-            ttl, proto, 0, 0,
-        ] + src + dst + opts
+        var header: [UInt8] =
+            [
+                0x40 | UInt8(headerLength / 4), 0,
+                UInt8(total >> 8), UInt8(total & 0xff),
+                UInt8(id >> 8), UInt8(id & 0xff),
+                UInt8(fragment >> 8), UInt8(fragment & 0xff),
+                ttl, proto, 0, 0,
+            ] + src + dst + opts
         let check = Checksum.internet(header)
         header[10] = UInt8(check >> 8)
         header[11] = UInt8(check & 0xff)
@@ -113,31 +118,39 @@ enum Frame {
     }
 
     /// A TCP segment (20-byte header) with a valid checksum for src -> dst.
-    static func tcpSegment(src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, flags: UInt8 = tcpSYN,
-                           seq: UInt32 = 0x0102_0304, ack: UInt32 = 0, payload: [UInt8] = []) -> [UInt8] {
-        var segment: [UInt8] = [
-            UInt8(sport >> 8), UInt8(sport & 0xff), UInt8(dport >> 8), UInt8(dport & 0xff),
-            UInt8(seq >> 24), UInt8(seq >> 16 & 0xff), UInt8(seq >> 8 & 0xff), UInt8(seq & 0xff),
-            UInt8(ack >> 24), UInt8(ack >> 16 & 0xff), UInt8(ack >> 8 & 0xff), UInt8(ack & 0xff),
-            0x50, flags, 0xfa, 0xf0, // data offset 5, flags, window 64240
-            0, 0, 0, 0,              // checksum, urgent pointer
-        ] + payload
-        let check = Checksum.internet(segment, into: Checksum.pseudoHeader(src: src, dst: dst, proto: 6, length: segment.count))
+    static func tcpSegment(
+        src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, flags: UInt8 = tcpSYN,
+        seq: UInt32 = 0x0102_0304, ack: UInt32 = 0, payload: [UInt8] = []
+    ) -> [UInt8] {
+        var segment: [UInt8] =
+            [
+                UInt8(sport >> 8), UInt8(sport & 0xff), UInt8(dport >> 8), UInt8(dport & 0xff),
+                UInt8(seq >> 24), UInt8(seq >> 16 & 0xff), UInt8(seq >> 8 & 0xff), UInt8(seq & 0xff),
+                UInt8(ack >> 24), UInt8(ack >> 16 & 0xff), UInt8(ack >> 8 & 0xff), UInt8(ack & 0xff),
+                0x50, flags, 0xfa, 0xf0,  // data offset 5, flags, window 64240
+                0, 0, 0, 0,  // checksum, urgent pointer
+            ] + payload
+        let check = Checksum.internet(
+            segment, into: Checksum.pseudoHeader(src: src, dst: dst, proto: 6, length: segment.count))
         segment[16] = UInt8(check >> 8)
         segment[17] = UInt8(check & 0xff)
         return segment
     }
 
     /// A UDP datagram for src -> dst: with a valid checksum (0 sent as 0xffff), or with checksum 0 (none).
-    static func udpDatagram(src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, payload: [UInt8],
-                            checksum: Bool = true) -> [UInt8] {
+    static func udpDatagram(
+        src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, payload: [UInt8],
+        checksum: Bool = true
+    ) -> [UInt8] {
         let length = 8 + payload.count
-        var datagram: [UInt8] = [
-            UInt8(sport >> 8), UInt8(sport & 0xff), UInt8(dport >> 8), UInt8(dport & 0xff),
-            UInt8(length >> 8), UInt8(length & 0xff), 0, 0,
-        ] + payload
+        var datagram: [UInt8] =
+            [
+                UInt8(sport >> 8), UInt8(sport & 0xff), UInt8(dport >> 8), UInt8(dport & 0xff),
+                UInt8(length >> 8), UInt8(length & 0xff), 0, 0,
+            ] + payload
         if checksum {
-            var check = Checksum.internet(datagram, into: Checksum.pseudoHeader(src: src, dst: dst, proto: 17, length: length))
+            var check = Checksum.internet(
+                datagram, into: Checksum.pseudoHeader(src: src, dst: dst, proto: 17, length: length))
             if check == 0 { check = 0xffff }
             datagram[6] = UInt8(check >> 8)
             datagram[7] = UInt8(check & 0xff)
@@ -145,50 +158,69 @@ enum Frame {
         return datagram
     }
 
-    static func tcp(src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, flags: UInt8 = tcpSYN,
-                    payload: [UInt8] = [], options: [UInt8] = [], fragment: UInt16 = dontFragment,
-                    srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC) -> [UInt8] {
+    static func tcp(
+        src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, flags: UInt8 = tcpSYN,
+        payload: [UInt8] = [], options: [UInt8] = [], fragment: UInt16 = dontFragment,
+        srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC
+    ) -> [UInt8] {
         let segment = tcpSegment(src: src, dst: dst, sport: sport, dport: dport, flags: flags, payload: payload)
-        return ethernet(dst: dstMAC, src: srcMAC, type: ethTypeIPv4,
-                        payload: ipv4(src: src, dst: dst, proto: 6, payload: segment, options: options, fragment: fragment))
+        return ethernet(
+            dst: dstMAC, src: srcMAC, type: ethTypeIPv4,
+            payload: ipv4(src: src, dst: dst, proto: 6, payload: segment, options: options, fragment: fragment))
     }
 
-    static func udp(src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16,
-                    payload: [UInt8] = Array("bridgeport udp".utf8), checksum: Bool = true,
-                    options: [UInt8] = [], fragment: UInt16 = dontFragment,
-                    srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC) -> [UInt8] {
+    static func udp(
+        src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16,
+        payload: [UInt8] = Array("bridgeport udp".utf8), checksum: Bool = true,
+        options: [UInt8] = [], fragment: UInt16 = dontFragment,
+        srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC
+    ) -> [UInt8] {
         let datagram = udpDatagram(src: src, dst: dst, sport: sport, dport: dport, payload: payload, checksum: checksum)
-        return ethernet(dst: dstMAC, src: srcMAC, type: ethTypeIPv4,
-                        payload: ipv4(src: src, dst: dst, proto: 17, payload: datagram, options: options, fragment: fragment))
+        return ethernet(
+            dst: dstMAC, src: srcMAC, type: ethTypeIPv4,
+            payload: ipv4(src: src, dst: dst, proto: 17, payload: datagram, options: options, fragment: fragment))
     }
 
     /// An IPv4 packet of any protocol with an opaque payload (e.g. ICMP, or a later fragment).
-    static func ipPacket(src: [UInt8], dst: [UInt8], proto: UInt8, payload: [UInt8], fragment: UInt16 = dontFragment,
-                   srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC) -> [UInt8] {
-        ethernet(dst: dstMAC, src: srcMAC, type: ethTypeIPv4,
-                 payload: ipv4(src: src, dst: dst, proto: proto, payload: payload, fragment: fragment))
+    static func ipPacket(
+        src: [UInt8], dst: [UInt8], proto: UInt8, payload: [UInt8], fragment: UInt16 = dontFragment,
+        srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC
+    ) -> [UInt8] {
+        ethernet(
+            dst: dstMAC, src: srcMAC, type: ethTypeIPv4,
+            payload: ipv4(src: src, dst: dst, proto: proto, payload: payload, fragment: fragment))
     }
 
     /// An ICMP echo request (type 8) or reply (type 0) message with a valid checksum.
     static func icmpEchoMessage(type: UInt8, id: UInt16, seq: UInt16, payload: [UInt8]) -> [UInt8] {
-        var message: [UInt8] = [type, 0, 0, 0, UInt8(id >> 8), UInt8(id & 0xff), UInt8(seq >> 8), UInt8(seq & 0xff)] + payload
+        var message: [UInt8] =
+            [type, 0, 0, 0, UInt8(id >> 8), UInt8(id & 0xff), UInt8(seq >> 8), UInt8(seq & 0xff)] + payload
         let check = Checksum.internet(message)
         message[2] = UInt8(check >> 8)
         message[3] = UInt8(check & 0xff)
         return message
     }
 
-    static func icmpEcho(src: [UInt8], dst: [UInt8], type: UInt8 = 8, id: UInt16, seq: UInt16 = 1,
-                         payload: [UInt8] = Array("bridgeport ping".utf8),
-                         srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC) -> [UInt8] {
-        ipPacket(src: src, dst: dst, proto: 1, payload: icmpEchoMessage(type: type, id: id, seq: seq, payload: payload),
-                 srcMAC: srcMAC, dstMAC: dstMAC)
+    static func icmpEcho(
+        src: [UInt8], dst: [UInt8], type: UInt8 = 8, id: UInt16, seq: UInt16 = 1,
+        payload: [UInt8] = Array("bridgeport ping".utf8),
+        srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC
+    ) -> [UInt8] {
+        ipPacket(
+            src: src, dst: dst, proto: 1, payload: icmpEchoMessage(type: type, id: id, seq: seq, payload: payload),
+            srcMAC: srcMAC, dstMAC: dstMAC)
     }
 
     /// An ICMP error message (type, code, the 4 bytes after the checksum: the next hop's MTU for
     /// frag-needed) quoting the first `quote` bytes of `packet` (an IPv4 packet), with a valid checksum.
-    static func icmpErrorMessage(type: UInt8, code: UInt8, rest: UInt32 = 0, quoting packet: [UInt8], quote: Int = 28) -> [UInt8] {
-        var message: [UInt8] = [type, code, 0, 0, UInt8(rest >> 24), UInt8(rest >> 16 & 0xff), UInt8(rest >> 8 & 0xff), UInt8(rest & 0xff)]
+    static func icmpErrorMessage(
+        type: UInt8, code: UInt8, rest: UInt32 = 0, quoting packet: [UInt8], quote: Int = 28
+    ) -> [UInt8] {
+        var message: [UInt8] =
+            [
+                type, code, 0, 0, UInt8(rest >> 24), UInt8(rest >> 16 & 0xff), UInt8(rest >> 8 & 0xff),
+                UInt8(rest & 0xff),
+            ]
             + packet.prefix(quote)
         let check = Checksum.internet(message)
         message[2] = UInt8(check >> 8)
@@ -197,16 +229,23 @@ enum Frame {
     }
 
     /// An ICMP error from `src` to `dst` about `packet` (see icmpErrorMessage), without DF as Linux sends them.
-    static func icmpError(src: [UInt8], dst: [UInt8], type: UInt8, code: UInt8, rest: UInt32 = 0, quoting packet: [UInt8],
-                          quote: Int = 28, srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC) -> [UInt8] {
-        ipPacket(src: src, dst: dst, proto: 1, payload: icmpErrorMessage(type: type, code: code, rest: rest, quoting: packet, quote: quote),
-                 fragment: 0, srcMAC: srcMAC, dstMAC: dstMAC)
+    static func icmpError(
+        src: [UInt8], dst: [UInt8], type: UInt8, code: UInt8, rest: UInt32 = 0, quoting packet: [UInt8],
+        quote: Int = 28, srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8] = defaultDestinationMAC
+    ) -> [UInt8] {
+        ipPacket(
+            src: src, dst: dst, proto: 1,
+            payload: icmpErrorMessage(type: type, code: code, rest: rest, quoting: packet, quote: quote),
+            fragment: 0, srcMAC: srcMAC, dstMAC: dstMAC)
     }
 
     /// ARP over Ethernet for IPv4 (28-byte body). op 1 = request, 2 = reply.
-    static func arp(op: UInt16 = 1, senderMAC: [UInt8], senderIP: [UInt8], targetMAC: [UInt8] = [0, 0, 0, 0, 0, 0],
-                    targetIP: [UInt8], srcMAC: [UInt8]? = nil, dstMAC: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]) -> [UInt8] {
-        let body: [UInt8] = [0, 1, 0x08, 0x00, 6, 4, UInt8(op >> 8), UInt8(op & 0xff)]
+    static func arp(
+        op: UInt16 = 1, senderMAC: [UInt8], senderIP: [UInt8], targetMAC: [UInt8] = [0, 0, 0, 0, 0, 0],
+        targetIP: [UInt8], srcMAC: [UInt8]? = nil, dstMAC: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+    ) -> [UInt8] {
+        let body: [UInt8] =
+            [0, 1, 0x08, 0x00, 6, 4, UInt8(op >> 8), UInt8(op & 0xff)]
             + senderMAC + senderIP + targetMAC + targetIP
         return ethernet(dst: dstMAC, src: srcMAC ?? senderMAC, type: ethTypeARP, payload: body)
     }
@@ -250,8 +289,8 @@ struct ParsedIPv4: CustomStringConvertible {
     /// The TCP or UDP checksum verifies over pseudo-header + segment as they are
     /// (a UDP checksum of 0, "none", does not count as valid here).
     var l4ChecksumValid: Bool {
-        if proto == 1 { return Checksum.fold(Checksum.sum(l4)) == 0xffff } // ICMP: no pseudo-header
-        guard proto == 6 || proto == 17 else { return true } // GRE, ESP, SCTP...: no checksum over the addresses
+        if proto == 1 { return Checksum.fold(Checksum.sum(l4)) == 0xffff }  // ICMP: no pseudo-header
+        guard proto == 6 || proto == 17 else { return true }  // GRE, ESP, SCTP...: no checksum over the addresses
         if proto == 17 && l4Checksum == 0 { return false }
         let pseudo = Checksum.pseudoHeader(src: source, dst: destination, proto: proto, length: l4.count)
         return Checksum.fold(Checksum.sum(l4, into: pseudo)) == 0xffff
@@ -266,7 +305,9 @@ struct ParsedIPv4: CustomStringConvertible {
 
 extension Array where Element == UInt8 {
     var dotted: String { map(String.init).joined(separator: ".") }
-    var hex: String { map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
+    var hex: String {
+        map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
 }
 
 /// What BPF_PROG_TEST_RUN gives back: the verdict and the packet as the program left it, and the
@@ -282,7 +323,9 @@ extension BPFProgram {
     /// __sk_buff.ifindex = `ifindex` and __sk_buff.ingress_ifindex = `ingressIfindex`
     /// (both devices of the calling thread's network namespace). With `repeat` > 1 the kernel runs
     /// the program that often on the same skb (rewritten by the runs before) and reports the mean duration.
-    func run(_ packet: [UInt8], ifindex: UInt32, ingressIfindex: UInt32 = 0, repeat count: UInt32 = 1) throws -> TestRunResult {
+    func run(
+        _ packet: [UInt8], ifindex: UInt32, ingressIfindex: UInt32 = 0, repeat count: UInt32 = 1
+    ) throws -> TestRunResult {
         var ctx = __sk_buff()
         ctx.ifindex = ifindex
         ctx.ingress_ifindex = ingressIfindex
@@ -305,6 +348,7 @@ extension BPFProgram {
             }
         }
         if ret < 0 { throw BPFError.testRunFailed(program: name, errno: -ret) }
-        return TestRunResult(verdict: Int32(bitPattern: opts.retval), packet: Array(out.prefix(Int(outSize))), duration: opts.duration)
+        return TestRunResult(
+            verdict: Int32(bitPattern: opts.retval), packet: Array(out.prefix(Int(outSize))), duration: opts.duration)
     }
 }

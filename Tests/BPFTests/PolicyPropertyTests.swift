@@ -17,7 +17,9 @@ final class PolicyPropertyTests: XCTestCase {
     struct Random {
         var state: UInt64
         mutating func next() -> UInt64 {
-            state ^= state >> 12; state ^= state << 25; state ^= state >> 27
+            state ^= state >> 12
+            state ^= state << 25
+            state ^= state >> 27
             return state &* 2_685_821_657_736_338_717
         }
         mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
@@ -32,7 +34,7 @@ final class PolicyPropertyTests: XCTestCase {
         static func == (a: Expected, b: Expected) -> Bool {
             switch (a, b) {
             case (.pass, .pass): true
-            case let (.drop(x), .drop(y)): x.rawValue == y.rawValue
+            case (.drop(let x), .drop(let y)): x.rawValue == y.rawValue
             default: false
             }
         }
@@ -40,7 +42,8 @@ final class PolicyPropertyTests: XCTestCase {
 
     static let mac = T.containerMAC
     static let destinations: [[UInt8]] = [
-        T.internet, T.gateway1, T.neighbour, T.other, T.client, ip("255.255.255.255"), ip("10.40.0.255"), ip("224.0.0.251"),
+        T.internet, T.gateway1, T.neighbour, T.other, T.client, ip("255.255.255.255"), ip("10.40.0.255"),
+        ip("224.0.0.251"),
         ip("239.255.0.1"), ip("10.50.0.1"),
     ]
 
@@ -69,20 +72,27 @@ final class PolicyPropertyTests: XCTestCase {
                 counts.passed += 1
                 XCTAssertEqual(result.verdict, T.next, "\(what): should pass")
                 XCTAssertEqual(result.packet, frame, "\(what): changed")
-            case let .drop(reason):
-                XCTAssertEqual(result.verdict, T.shot, "\(what): should be dropped (\(String(cString: bp_drop_reason_label(reason.rawValue))))")
-                expectedDrops[bp_drop_key(ifindex: f.endpointIfindex, reason: reason, direction: BP_DIR_EGRESS), default: 0] += 1
+            case .drop(let reason):
+                XCTAssertEqual(
+                    result.verdict, T.shot,
+                    "\(what): should be dropped (\(String(cString: bp_drop_reason_label(reason.rawValue))))")
+                expectedDrops[
+                    bp_drop_key(ifindex: f.endpointIfindex, reason: reason, direction: BP_DIR_EGRESS), default: 0] += 1
             }
             let uplink = try f.up(frame)
-            XCTAssertTrue(uplink.verdict == T.next || uplink.verdict == T.shot, "\(what): uplink verdict \(uplink.verdict)")
+            XCTAssertTrue(
+                uplink.verdict == T.next || uplink.verdict == T.shot, "\(what): uplink verdict \(uplink.verdict)")
             XCTAssertEqual(uplink.packet, frame, "\(what): the uplink changed a frame with no port published")
             if uplink.verdict == T.shot {
-                expectedDrops[bp_drop_key(ifindex: f.uplinkIfindex, reason: BP_DROP_DIRECT_ACCESS, direction: BP_DIR_INGRESS), default: 0] += 1
+                expectedDrops[
+                    bp_drop_key(ifindex: f.uplinkIfindex, reason: BP_DROP_DIRECT_ACCESS, direction: BP_DIR_INGRESS),
+                    default: 0] += 1
             }
             if testRun?.failureCount ?? 0 > 0 { break }  // one seed's first failures are enough to read
         }
         XCTAssertEqual(try f.drops(), expectedDrops, "seed \(seed): drops by reason")
-        XCTAssertGreaterThan(counts.passed, counts.frames / 20, "seed \(seed): the generator makes frames that pass too")
+        XCTAssertGreaterThan(
+            counts.passed, counts.frames / 20, "seed \(seed): the generator makes frames that pass too")
         XCTAssertTrue(try f.flowEntries().isEmpty, "seed \(seed): no flow without masquerade or published ports")
     }
 
@@ -92,16 +102,24 @@ final class PolicyPropertyTests: XCTestCase {
         let srcMAC = r.chance(92) ? mac : r.bytes(6)
         switch r.below(10) {
         case 0:
-            let type = r.pick([0x86dd, 0x88cc, 0x8863, 0x0806, 0x0800, 0x8100, 0x88a8, 0x9100, UInt16(truncatingIfNeeded: r.next())])
+            let type = r.pick([
+                0x86dd, 0x88cc, 0x8863, 0x0806, 0x0800, 0x8100, 0x88a8, 0x9100, UInt16(truncatingIfNeeded: r.next()),
+            ])
             return Frame.ethernet(src: srcMAC, type: type, payload: r.bytes(r.below(90)))
         case 1:
             let tag: UInt16 = r.pick([0x8100, 0x88a8, 0x9100])
             let inner = ipv4(&r, srcMAC: srcMAC)
-            return Array(inner.prefix(12)) + [UInt8(tag >> 8), UInt8(tag & 0xff), 0, UInt8(r.below(3))] + inner.dropFirst(12)
+            return Array(inner.prefix(12)) + [UInt8(tag >> 8), UInt8(tag & 0xff), 0, UInt8(r.below(3))]
+                + inner.dropFirst(12)
         case 2:
-            var body = Array(Frame.arp(op: UInt16(1 + r.below(2)), senderMAC: r.chance(85) ? mac : r.bytes(6),
-                                       senderIP: r.chance(85) ? T.container : r.pick(destinations), targetIP: T.gateway1, srcMAC: srcMAC))
-            if r.chance(15) { body[16] = 0x86; body[17] = 0xdd }
+            var body = Array(
+                Frame.arp(
+                    op: UInt16(1 + r.below(2)), senderMAC: r.chance(85) ? mac : r.bytes(6),
+                    senderIP: r.chance(85) ? T.container : r.pick(destinations), targetIP: T.gateway1, srcMAC: srcMAC))
+            if r.chance(15) {
+                body[16] = 0x86
+                body[17] = 0xdd
+            }
             return r.chance(15) ? Array(body.prefix(14 + r.below(28))) : body
         default:
             return ipv4(&r, srcMAC: srcMAC)
@@ -114,18 +132,27 @@ final class PolicyPropertyTests: XCTestCase {
         let proto = r.pick([UInt8(6), 17, 1, 1, 47, 50, 132, UInt8(truncatingIfNeeded: r.next())])
         let l4: [UInt8]
         switch proto {
-        case 6: l4 = Frame.tcpSegment(src: src, dst: dst, sport: UInt16(1 + r.below(65535)), dport: UInt16(1 + r.below(65535)),
-                                      flags: r.pick([Frame.tcpSYN, Frame.tcpACK, 0x11, 0x04]), payload: r.bytes(r.below(40)))
-        case 17: l4 = Frame.udpDatagram(src: src, dst: dst, sport: UInt16(1 + r.below(65535)), dport: UInt16(1 + r.below(65535)),
-                                        payload: r.bytes(r.below(40)))
-        case 1: l4 = Frame.icmpEchoMessage(type: r.pick([8, 0, 3, 11]), id: UInt16(r.below(65536)), seq: 1, payload: r.bytes(r.below(20)))
+        case 6:
+            l4 = Frame.tcpSegment(
+                src: src, dst: dst, sport: UInt16(1 + r.below(65535)), dport: UInt16(1 + r.below(65535)),
+                flags: r.pick([Frame.tcpSYN, Frame.tcpACK, 0x11, 0x04]), payload: r.bytes(r.below(40)))
+        case 17:
+            l4 = Frame.udpDatagram(
+                src: src, dst: dst, sport: UInt16(1 + r.below(65535)), dport: UInt16(1 + r.below(65535)),
+                payload: r.bytes(r.below(40)))
+        case 1:
+            l4 = Frame.icmpEchoMessage(
+                type: r.pick([8, 0, 3, 11]), id: UInt16(r.below(65536)), seq: 1, payload: r.bytes(r.below(20)))
         default: l4 = r.bytes(r.below(40))
         }
         let options = r.chance(20) ? Array(repeating: UInt8(1), count: 4 * (1 + r.below(10))) : []
-        let fragment: UInt16 = r.pick([Frame.dontFragment, 0, Frame.moreFragments, Frame.moreFragments | UInt16(1 + r.below(100)),
-                                       UInt16(1 + r.below(100))])
-        var packet = Frame.ipv4(src: src, dst: dst, proto: proto, payload: l4, options: options, fragment: fragment,
-                                ttl: UInt8(1 + r.below(255)))
+        let fragment: UInt16 = r.pick([
+            Frame.dontFragment, 0, Frame.moreFragments, Frame.moreFragments | UInt16(1 + r.below(100)),
+            UInt16(1 + r.below(100)),
+        ])
+        var packet = Frame.ipv4(
+            src: src, dst: dst, proto: proto, payload: l4, options: options, fragment: fragment,
+            ttl: UInt8(1 + r.below(255)))
         if r.chance(6) { packet[0] = r.pick([0x44, 0x65, 0x4f]) }  // ihl 4, version 6, ihl past the end
         let frame = Frame.ethernet(src: srcMAC, type: Frame.ethTypeIPv4, payload: packet)
         return r.chance(20) ? Array(frame.prefix(14 + 20 + r.below(max(1, frame.count - 34)))) : frame
@@ -144,7 +171,8 @@ final class PolicyPropertyTests: XCTestCase {
         case 0x0806:
             guard frame.count >= 14 + 28 else { return .drop(BP_DROP_MALFORMED) }
             guard frame[16] == 0x08 && frame[17] == 0x00 else { return .drop(BP_DROP_UNKNOWN_L3) }
-            return Array(frame[22..<28]) == mac && Array(frame[28..<32]) == T.container ? .pass : .drop(BP_DROP_SPOOFED_SOURCE)
+            return Array(frame[22..<28]) == mac && Array(frame[28..<32]) == T.container
+                ? .pass : .drop(BP_DROP_SPOOFED_SOURCE)
         case 0x86dd: return .drop(BP_DROP_IPV6_DISABLED)
         case 0x8100, 0x88a8, 0x9100: return .drop(BP_DROP_VLAN)
         default: return .drop(BP_DROP_UNKNOWN_L3)
@@ -158,7 +186,9 @@ final class PolicyPropertyTests: XCTestCase {
         let proto = packet[9]
         let fragmentOffset = (UInt16(packet[6]) << 8 | UInt16(packet[7])) & 0x1fff
         let l4 = packet.count - headerLength
-        if fragmentOffset == 0 && ((proto == 6 && l4 < 20) || (proto == 17 && l4 < 8)) { return .drop(BP_DROP_MALFORMED) }
+        if fragmentOffset == 0 && ((proto == 6 && l4 < 20) || (proto == 17 && l4 < 8)) {
+            return .drop(BP_DROP_MALFORMED)
+        }
         guard Array(packet[12..<16]) == T.container else { return .drop(BP_DROP_SPOOFED_SOURCE) }
         let dst = Array(packet[16..<20])
         if dst == [255, 255, 255, 255] || dst[0] >> 4 == 0xe { return .drop(BP_DROP_ICC) }

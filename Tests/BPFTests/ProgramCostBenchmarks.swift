@@ -37,7 +37,10 @@ final class ProgramCostBenchmarks: XCTestCase {
 
     enum Check: Error, CustomStringConvertible {
         case failed(String)
-        var description: String { if case .failed(let s) = self { return s }; return "" }
+        var description: String {
+            if case .failed(let s) = self { return s }
+            return ""
+        }
     }
 
     static func check(_ condition: Bool, _ message: @autoclosure () -> String) throws {
@@ -57,131 +60,189 @@ final class ProgramCostBenchmarks: XCTestCase {
         try Self.populate(f)
 
         var rows: [Row] = []
-        let mac = T.containerMAC, gwMAC = T.gatewayMAC
+        let mac = T.containerMAC
+        let gwMAC = T.gatewayMAC
         let up = (prog: f.uplink, ifindex: f.uplinkIfindex, ingress: f.uplinkIfindex)
         let epIn = (prog: f.endpoint, ifindex: f.endpointIfindex, ingress: f.endpointIfindex)
         let epOut = (prog: f.endpointEgress, ifindex: f.endpointIfindex, ingress: UInt32(0))
-        let request = Array("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n".utf8)
-        let response = Array(("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1024\r\n\r\n"
-            + String(repeating: "x", count: 1024)).utf8)
+        let request = Array(
+            "GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n".utf8)
+        let response = Array(
+            ("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1024\r\n\r\n"
+                + String(repeating: "x", count: 1024)).utf8)
 
         // 1. bp_up_ingress: a SYN to a published port, a new flow every run. The frames differ
         //    in client address and port (patched between runs, outside the kernel's timing);
         //    each run's flow is deleted after it (also untimed), which both proves the
         //    run inserted it and keeps the map at its realistic size.
-        let synTemplate = Frame.tcp(src: Self.newClient(0).ip, dst: T.hostIP, sport: Self.newClient(0).port, dport: Self.publishedPort)
-        for i in [1, 65_535, 999_999] { // the patching gives what the frame builder gives
+        let synTemplate = Frame.tcp(
+            src: Self.newClient(0).ip, dst: T.hostIP, sport: Self.newClient(0).port, dport: Self.publishedPort)
+        for i in [1, 65_535, 999_999] {  // the patching gives what the frame builder gives
             var patched = synTemplate
             Self.setSource(&patched, Self.newClient(i))
-            try Self.check(patched == Frame.tcp(src: Self.newClient(i).ip, dst: T.hostIP, sport: Self.newClient(i).port, dport: Self.publishedPort),
-                           "SYN patching for flow \(i) differs from Frame.tcp")
+            try Self.check(
+                patched
+                    == Frame.tcp(
+                        src: Self.newClient(i).ip, dst: T.hostIP, sport: Self.newClient(i).port,
+                        dport: Self.publishedPort),
+                "SYN patching for flow \(i) differs from Frame.tcp")
         }
         do {
-            let probe = Self.newClient(warmup + runs) // a flow the timed loop does not use
+            let probe = Self.newClient(warmup + runs)  // a flow the timed loop does not use
             var syn = synTemplate
             Self.setSource(&syn, probe)
-            let result = try Sandbox.inNetns(f.ns) { try up.prog.run(syn, ifindex: up.ifindex, ingressIfindex: up.ingress) }
-            try Self.expectRewritten(result, to: Frame.tcp(src: probe.ip, dst: T.container, sport: probe.port, dport: Self.containerPort),
-                                     "scenario 1 (SYN to a published port)")
+            let result = try Sandbox.inNetns(f.ns) {
+                try up.prog.run(syn, ifindex: up.ifindex, ingressIfindex: up.ingress)
+            }
+            try Self.expectRewritten(
+                result, to: Frame.tcp(src: probe.ip, dst: T.container, sport: probe.port, dport: Self.containerPort),
+                "scenario 1 (SYN to a published port)")
             try Self.check(try Self.deleteFlow(f.maps.flows.map, probe), "scenario 1: the SYN left no flow")
         }
         let flowCount = try f.flowEntries().count
         let flows = f.maps.flows.map
         let (synNs, synWrong, synMissing): (Double, Int, Int) = try Sandbox.inNetns(f.ns) {
             var missing = 0
-            let (ns, wrong) = try Self.separateRuns(up.prog, ifindex: up.ifindex, ingressIfindex: up.ingress, template: synTemplate,
-                                                    runs: runs, warmup: warmup, verdict: T.redirect,
-                                                    prepare: { i, frame in Self.setSource(&frame, Self.newClient(i)) },
-                                                    after: { i in if !(try Self.deleteFlow(flows, Self.newClient(i))) { missing += 1 } })
+            let (ns, wrong) = try Self.separateRuns(
+                up.prog, ifindex: up.ifindex, ingressIfindex: up.ingress, template: synTemplate,
+                runs: runs, warmup: warmup, verdict: T.redirect,
+                prepare: { i, frame in Self.setSource(&frame, Self.newClient(i)) },
+                after: { i in if !(try Self.deleteFlow(flows, Self.newClient(i))) { missing += 1 } })
             return (ns, wrong, missing)
         }
-        try Self.check(synWrong == 0, "scenario 1: \(synWrong) of \(warmup + runs) runs had another verdict than TC_ACT_REDIRECT")
+        try Self.check(
+            synWrong == 0, "scenario 1: \(synWrong) of \(warmup + runs) runs had another verdict than TC_ACT_REDIRECT")
         try Self.check(synMissing == 0, "scenario 1: \(synMissing) runs created no flow")
         try Self.check(try f.flowEntries().count == flowCount, "scenario 1: bp_flows grew")
-        rows.append(Row(program: BP_PROG_UPLINK_INGRESS, scenario: "TCP SYN to a published port: new flow (DNAT, both flow entries, redirect)",
-                        nanoseconds: synNs, runs: runs, separateRuns: true))
+        rows.append(
+            Row(
+                program: BP_PROG_UPLINK_INGRESS,
+                scenario: "TCP SYN to a published port: new flow (DNAT, both flow entries, redirect)",
+                nanoseconds: synNs, runs: runs, separateRuns: true))
 
         // 2. bp_up_ingress: the ACK (with a request) of an established published flow.
         let flowSyn = Frame.tcp(src: T.client, dst: T.hostIP, sport: T.clientPort, dport: Self.publishedPort)
-        try Self.expectRewritten(try f.up(flowSyn), to: Frame.tcp(src: T.client, dst: T.container, sport: T.clientPort, dport: Self.containerPort),
-                                 "the SYN of the established flow")
-        let ack = Frame.tcp(src: T.client, dst: T.hostIP, sport: T.clientPort, dport: Self.publishedPort, flags: Frame.tcpACK, payload: request)
-        try Self.expectRewritten(try f.up(ack), to: Frame.tcp(src: T.client, dst: T.container, sport: T.clientPort, dport: Self.containerPort,
-                                                              flags: Frame.tcpACK, payload: request),
-                                 "scenario 2 (ACK of an established flow)")
+        try Self.expectRewritten(
+            try f.up(flowSyn),
+            to: Frame.tcp(src: T.client, dst: T.container, sport: T.clientPort, dport: Self.containerPort),
+            "the SYN of the established flow")
+        let ack = Frame.tcp(
+            src: T.client, dst: T.hostIP, sport: T.clientPort, dport: Self.publishedPort, flags: Frame.tcpACK,
+            payload: request)
+        try Self.expectRewritten(
+            try f.up(ack),
+            to: Frame.tcp(
+                src: T.client, dst: T.container, sport: T.clientPort, dport: Self.containerPort,
+                flags: Frame.tcpACK, payload: request),
+            "scenario 2 (ACK of an established flow)")
         let established = try f.flowEntries().count
         let (ackNs, ackWrong) = try Sandbox.inNetns(f.ns) {
-            try Self.separateRuns(up.prog, ifindex: up.ifindex, ingressIfindex: up.ingress, template: ack,
-                                  runs: runs, warmup: warmup, verdict: T.redirect)
+            try Self.separateRuns(
+                up.prog, ifindex: up.ifindex, ingressIfindex: up.ingress, template: ack,
+                runs: runs, warmup: warmup, verdict: T.redirect)
         }
         try Self.check(ackWrong == 0, "scenario 2: \(ackWrong) runs had another verdict than TC_ACT_REDIRECT")
         try Self.check(try f.flowEntries().count == established, "scenario 2: an established flow added flow entries")
-        rows.append(Row(program: BP_PROG_UPLINK_INGRESS, scenario: "TCP ACK of an established published flow (DNAT, redirect)",
-                        nanoseconds: ackNs, runs: runs, separateRuns: true))
+        rows.append(
+            Row(
+                program: BP_PROG_UPLINK_INGRESS, scenario: "TCP ACK of an established published flow (DNAT, redirect)",
+                nanoseconds: ackNs, runs: runs, separateRuns: true))
 
         // 3. bp_up_ingress: for the host itself, not a published port (ssh): the tax on other traffic.
-        let ssh = Frame.tcp(src: T.client, dst: T.hostIP, sport: 50022, dport: 22, flags: Frame.tcpACK, payload: Array(repeating: 0x5a, count: 64))
-        let hostNs = try Self.repeated(up, ssh, runs: runs, verdict: T.next, in: f, "scenario 3 (host traffic, not published)")
-        rows.append(Row(program: BP_PROG_UPLINK_INGRESS, scenario: "TCP to the host, not a published port (the tax on other traffic)",
-                        nanoseconds: hostNs, runs: runs, separateRuns: false))
+        let ssh = Frame.tcp(
+            src: T.client, dst: T.hostIP, sport: 50022, dport: 22, flags: Frame.tcpACK,
+            payload: Array(repeating: 0x5a, count: 64))
+        let hostNs = try Self.repeated(
+            up, ssh, runs: runs, verdict: T.next, in: f, "scenario 3 (host traffic, not published)")
+        rows.append(
+            Row(
+                program: BP_PROG_UPLINK_INGRESS,
+                scenario: "TCP to the host, not a published port (the tax on other traffic)",
+                nanoseconds: hostNs, runs: runs, separateRuns: false))
 
         // 4. bp_ep_ingress: the container's reply of the published flow: reverse NAT, redirect.
-        let reply = Frame.tcp(src: T.container, dst: T.client, sport: Self.containerPort, dport: T.clientPort, flags: Frame.tcpACK,
-                              payload: response, srcMAC: mac, dstMAC: gwMAC)
-        try Self.expectRewritten(try f.ep(reply), to: Frame.tcp(src: T.hostIP, dst: T.client, sport: Self.publishedPort, dport: T.clientPort,
-                                                                flags: Frame.tcpACK, payload: response),
-                                 "scenario 4 (reply of a published flow)")
+        let reply = Frame.tcp(
+            src: T.container, dst: T.client, sport: Self.containerPort, dport: T.clientPort, flags: Frame.tcpACK,
+            payload: response, srcMAC: mac, dstMAC: gwMAC)
+        try Self.expectRewritten(
+            try f.ep(reply),
+            to: Frame.tcp(
+                src: T.hostIP, dst: T.client, sport: Self.publishedPort, dport: T.clientPort,
+                flags: Frame.tcpACK, payload: response),
+            "scenario 4 (reply of a published flow)")
         let (replyNs, replyWrong) = try Sandbox.inNetns(f.ns) {
-            try Self.separateRuns(epIn.prog, ifindex: epIn.ifindex, ingressIfindex: epIn.ingress, template: reply,
-                                  runs: runs, warmup: warmup, verdict: T.redirect)
+            try Self.separateRuns(
+                epIn.prog, ifindex: epIn.ifindex, ingressIfindex: epIn.ingress, template: reply,
+                runs: runs, warmup: warmup, verdict: T.redirect)
         }
         try Self.check(replyWrong == 0, "scenario 4: \(replyWrong) runs had another verdict than TC_ACT_REDIRECT")
-        rows.append(Row(program: BP_PROG_ENDPOINT_INGRESS, scenario: "container's reply of a published flow (policy, reverse NAT, redirect)",
-                        nanoseconds: replyNs, runs: runs, separateRuns: true))
+        rows.append(
+            Row(
+                program: BP_PROG_ENDPOINT_INGRESS,
+                scenario: "container's reply of a published flow (policy, reverse NAT, redirect)",
+                nanoseconds: replyNs, runs: runs, separateRuns: true))
 
         // 5. bp_ep_ingress: container to container on the same network: policy and counters, no NAT.
-        let icc = Frame.tcp(src: T.container, dst: T.neighbour, sport: 41000, dport: 5432, flags: Frame.tcpACK,
-                            payload: Array(repeating: 0x51, count: 128), srcMAC: mac, dstMAC: [0x02, 0x42, 0x0a, 0x28, 0x00, 0x03])
-        let iccNs = try Self.repeated(epIn, icc, runs: runs, verdict: T.next, in: f, "scenario 5 (container to container)")
-        rows.append(Row(program: BP_PROG_ENDPOINT_INGRESS, scenario: "container to container, same network (policy and counters, no NAT)",
-                        nanoseconds: iccNs, runs: runs, separateRuns: false))
+        let icc = Frame.tcp(
+            src: T.container, dst: T.neighbour, sport: 41000, dport: 5432, flags: Frame.tcpACK,
+            payload: Array(repeating: 0x51, count: 128), srcMAC: mac, dstMAC: [0x02, 0x42, 0x0a, 0x28, 0x00, 0x03])
+        let iccNs = try Self.repeated(
+            epIn, icc, runs: runs, verdict: T.next, in: f, "scenario 5 (container to container)")
+        rows.append(
+            Row(
+                program: BP_PROG_ENDPOINT_INGRESS,
+                scenario: "container to container, same network (policy and counters, no NAT)",
+                nanoseconds: iccNs, runs: runs, separateRuns: false))
 
         // 6. bp_ep_egress: what the container receives is counted.
-        let delivered = Frame.tcp(src: T.client, dst: T.container, sport: T.clientPort, dport: Self.containerPort, flags: Frame.tcpACK,
-                                  payload: request, srcMAC: gwMAC, dstMAC: mac)
+        let delivered = Frame.tcp(
+            src: T.client, dst: T.container, sport: T.clientPort, dport: Self.containerPort, flags: Frame.tcpACK,
+            payload: request, srcMAC: gwMAC, dstMAC: mac)
         let before = try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx.packets ?? 0
-        let rxNs = try Self.repeated(epOut, delivered, runs: runs, verdict: T.next, in: f, "scenario 6 (container receives)")
+        let rxNs = try Self.repeated(
+            epOut, delivered, runs: runs, verdict: T.next, in: f, "scenario 6 (container receives)")
         let counted = (try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx.packets ?? 0) - before
         try Self.check(counted == UInt64(runs + 1), "scenario 6: \(counted) packets counted, \(runs + 1) expected")
-        rows.append(Row(program: BP_PROG_ENDPOINT_EGRESS, scenario: "what the container receives (counters)",
-                        nanoseconds: rxNs, runs: runs, separateRuns: false))
+        rows.append(
+            Row(
+                program: BP_PROG_ENDPOINT_EGRESS, scenario: "what the container receives (counters)",
+                nanoseconds: rxNs, runs: runs, separateRuns: false))
 
         // The floor: a program that only returns TCX_NEXT, both ways. What the separate-run
         // method adds (the clock reads around each run) is the difference of the two.
         let floor = try Self.loadTrivialProgram()
         defer { close(floor) }
         let (floorRepeatedNs, floorSeparateNs, floorWrong) = try Sandbox.inNetns(f.ns) {
-            let repeated = try Self.separateRuns(fd: floor, name: "floor", ifindex: up.ifindex, ingressIfindex: up.ingress, template: ssh,
-                                                 runs: 1, warmup: 0, verdict: T.next, repeat: Int32(runs))
-            let separate = try Self.separateRuns(fd: floor, name: "floor", ifindex: up.ifindex, ingressIfindex: up.ingress, template: ssh,
-                                                 runs: runs, warmup: warmup, verdict: T.next)
+            let repeated = try Self.separateRuns(
+                fd: floor, name: "floor", ifindex: up.ifindex, ingressIfindex: up.ingress, template: ssh,
+                runs: 1, warmup: 0, verdict: T.next, repeat: Int32(runs))
+            let separate = try Self.separateRuns(
+                fd: floor, name: "floor", ifindex: up.ifindex, ingressIfindex: up.ingress, template: ssh,
+                runs: runs, warmup: warmup, verdict: T.next)
             return (repeated.nanoseconds, separate.nanoseconds, repeated.wrongVerdicts + separate.wrongVerdicts)
         }
         try Self.check(floorWrong == 0, "floor: the trivial program gave another verdict than TCX_NEXT")
         // And scenario 3 as separate runs, which shows what else a fresh skb per run costs a real program.
         let (hostSeparateNs, hostWrong) = try Sandbox.inNetns(f.ns) {
-            try Self.separateRuns(up.prog, ifindex: up.ifindex, ingressIfindex: up.ingress, template: ssh,
-                                  runs: runs, warmup: warmup, verdict: T.next)
+            try Self.separateRuns(
+                up.prog, ifindex: up.ifindex, ingressIfindex: up.ingress, template: ssh,
+                runs: runs, warmup: warmup, verdict: T.next)
         }
-        try Self.check(hostWrong == 0, "scenario 3 as separate runs: \(hostWrong) runs had another verdict than TCX_NEXT")
+        try Self.check(
+            hostWrong == 0, "scenario 3 as separate runs: \(hostWrong) runs had another verdict than TCX_NEXT")
         let floorRows = [
-            Row(program: "(floor)", scenario: "`return TCX_NEXT` only, one test run of repeat=N", nanoseconds: floorRepeatedNs,
+            Row(
+                program: "(floor)", scenario: "`return TCX_NEXT` only, one test run of repeat=N",
+                nanoseconds: floorRepeatedNs,
                 runs: runs, separateRuns: false),
-            Row(program: "(floor)", scenario: "`return TCX_NEXT` only, separate test runs", nanoseconds: floorSeparateNs,
+            Row(
+                program: "(floor)", scenario: "`return TCX_NEXT` only, separate test runs",
+                nanoseconds: floorSeparateNs,
                 runs: runs, separateRuns: true),
         ]
 
-        let table = Self.render(rows, floor: floorRows, runs: runs, hostBothWays: (separate: hostSeparateNs, repeated: hostNs))
+        let table = Self.render(
+            rows, floor: floorRows, runs: runs, hostBothWays: (separate: hostSeparateNs, repeated: hostNs))
         print(table)
         try table.write(toFile: outPath, atomically: true, encoding: .utf8)
     }
@@ -202,29 +263,40 @@ final class ProgramCostBenchmarks: XCTestCase {
             others.append((UInt32(1000 + i), address, network))
         }
         for o in others {
-            try f.maps.setEndpoint(ifindex: o.ifindex, bp_endpoint(ipv4: o.ip, mac: [0x02, 0x42] + o.ip, networkID: o.network,
-                                                                 flags: BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue
-                                                                     | BP_EP_F_MASQUERADE.rawValue))
+            try f.maps.setEndpoint(
+                ifindex: o.ifindex,
+                bp_endpoint(
+                    ipv4: o.ip, mac: [0x02, 0x42] + o.ip, networkID: o.network,
+                    flags: BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue
+                        | BP_EP_F_MASQUERADE.rawValue))
         }
         for i in 0..<10_000 {
             let o = others[i % others.count]
             let proto = i % 4 == 3 ? T.udp : T.tcp
-            let hostPort = UInt16(10_000 + i), port = UInt16(8000 + i / others.count)
-            let key = bp_port_key(host_ip: i % 2 == 0 ? be32(T.hostIP) : 0, host_port: be16(hostPort), proto: proto, pad: 0)
+            let hostPort = UInt16(10_000 + i)
+            let port = UInt16(8000 + i / others.count)
+            let key = bp_port_key(
+                host_ip: i % 2 == 0 ? be32(T.hostIP) : 0, host_port: be16(hostPort), proto: proto, pad: 0)
             var value = bp_port_target()
             value.ip = be32(o.ip)
             value.port = be16(port)
             value.ifindex = o.ifindex
             try f.maps.ports.update(key, value)
-            try f.maps.targets.update(bp_target_key(ip: be32(o.ip), port: be16(port), proto: proto, pad: 0), bp_target())
+            try f.maps.targets.update(
+                bp_target_key(ip: be32(o.ip), port: be16(port), proto: proto, pad: 0), bp_target())
         }
         try f.publish(host: T.hostIP, publishedPort, proto: T.tcp, to: T.container, containerPort)
         for i in 0..<10_000 {
-            try f.seedPublishedFlow(client: [198, 18, UInt8(i >> 8), UInt8(i & 0xff)], clientPort: UInt16(20_000 + i % 40_000),
-                                    host: T.hostIP, hostPort: publishedPort, container: T.container, containerPort: containerPort, proto: T.tcp)
+            try f.seedPublishedFlow(
+                client: [198, 18, UInt8(i >> 8), UInt8(i & 0xff)], clientPort: UInt16(20_000 + i % 40_000),
+                host: T.hostIP, hostPort: publishedPort, container: T.container, containerPort: containerPort,
+                proto: T.tcp)
         }
-        try f.inNS("ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "nud", "permanent", "dev", "bpt-ep")
-        try f.inNS("ip", "neigh", "replace", "198.51.100.254", "lladdr", "02:00:5e:00:53:fe", "nud", "permanent", "dev", "bpt-up")
+        try f.inNS(
+            "ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "nud", "permanent", "dev", "bpt-ep")
+        try f.inNS(
+            "ip", "neigh", "replace", "198.51.100.254", "lladdr", "02:00:5e:00:53:fe", "nud", "permanent", "dev",
+            "bpt-up")
     }
 
     // MARK: the new flows of scenario 1
@@ -237,10 +309,14 @@ final class ProgramCostBenchmarks: XCTestCase {
 
     /// Deletes both entries of the published flow of this client; false if either was missing.
     static func deleteFlow(_ flows: BPFMap, _ client: (ip: [UInt8], port: UInt16)) throws -> Bool {
-        let inbound = try flows.delete(bp_flow_key(src: be32(client.ip), dst: be32(T.hostIP), sport: be16(client.port),
-                                                   dport: be16(publishedPort), proto: T.tcp))
-        let reply = try flows.delete(bp_flow_key(src: be32(T.container), dst: be32(client.ip), sport: be16(containerPort),
-                                                 dport: be16(client.port), proto: T.tcp))
+        let inbound = try flows.delete(
+            bp_flow_key(
+                src: be32(client.ip), dst: be32(T.hostIP), sport: be16(client.port),
+                dport: be16(publishedPort), proto: T.tcp))
+        let reply = try flows.delete(
+            bp_flow_key(
+                src: be32(T.container), dst: be32(client.ip), sport: be16(containerPort),
+                dport: be16(client.port), proto: T.tcp))
         return inbound && reply
     }
 
@@ -256,7 +332,8 @@ final class ProgramCostBenchmarks: XCTestCase {
         frame[25] = UInt8(ipSum & 0xff)
         frame[50] = 0
         frame[51] = 0
-        let pseudo = Checksum.pseudoHeader(src: client.ip, dst: Array(frame[30..<34]), proto: 6, length: frame.count - 34)
+        let pseudo = Checksum.pseudoHeader(
+            src: client.ip, dst: Array(frame[30..<34]), proto: 6, length: frame.count - 34)
         let tcpSum = Checksum.internet(frame[34...], into: pseudo)
         frame[50] = UInt8(tcpSum >> 8)
         frame[51] = UInt8(tcpSum & 0xff)
@@ -272,15 +349,22 @@ final class ProgramCostBenchmarks: XCTestCase {
         try check(out.ipv4ChecksumValid && out.l4ChecksumValid, "\(what): bad checksum in \(out)")
         let wanted = (try? ParsedIPv4(expected)).map { "\($0)" } ?? "?"
         let forwarded = Frame.afterHop(expected)  // a translated packet has passed a hop: TTL - 1
-        try check(Array(result.packet.dropFirst(12)) == Array(forwarded.dropFirst(12)), "\(what): got \(out), expected \(wanted)")
+        try check(
+            Array(result.packet.dropFirst(12)) == Array(forwarded.dropFirst(12)),
+            "\(what): got \(out), expected \(wanted)")
     }
 
     /// One test run of repeat=`runs` after a checked single run; the kernel's mean per run.
-    static func repeated(_ target: (prog: BPFProgram, ifindex: UInt32, ingress: UInt32), _ frame: [UInt8], runs: Int,
-                         verdict: Int32, in f: DataplaneFixture, _ what: String) throws -> Double {
+    static func repeated(
+        _ target: (prog: BPFProgram, ifindex: UInt32, ingress: UInt32), _ frame: [UInt8], runs: Int,
+        verdict: Int32, in f: DataplaneFixture, _ what: String
+    ) throws -> Double {
         let (first, all) = try Sandbox.inNetns(f.ns) {
-            (try target.prog.run(frame, ifindex: target.ifindex, ingressIfindex: target.ingress),
-             try target.prog.run(frame, ifindex: target.ifindex, ingressIfindex: target.ingress, repeat: UInt32(runs)))
+            (
+                try target.prog.run(frame, ifindex: target.ifindex, ingressIfindex: target.ingress),
+                try target.prog.run(
+                    frame, ifindex: target.ifindex, ingressIfindex: target.ingress, repeat: UInt32(runs))
+            )
         }
         for (result, how) in [(first, "one run"), (all, "\(runs) runs")] {
             try check(result.verdict == verdict, "\(what), \(how): verdict \(result.verdict), \(verdict) expected")
@@ -292,19 +376,24 @@ final class ProgramCostBenchmarks: XCTestCase {
     /// BPF_PROG_TEST_RUN of repeat=1, `warmup + runs` times on `template` (changed by `prepare`
     /// before run i), on the calling thread (in the fixture's namespace). Returns the mean of the
     /// kernel-reported durations of the last `runs` runs and how many runs had another verdict.
-    static func separateRuns(_ program: BPFProgram, ifindex: UInt32, ingressIfindex: UInt32, template: [UInt8],
-                             runs: Int, warmup: Int, verdict: Int32,
-                             prepare: ((Int, inout [UInt8]) -> Void)? = nil,
-                             after: ((Int) throws -> Void)? = nil) throws -> (nanoseconds: Double, wrongVerdicts: Int) {
-        try separateRuns(fd: program.fd, name: program.name, ifindex: ifindex, ingressIfindex: ingressIfindex, template: template,
-                         runs: runs, warmup: warmup, verdict: verdict, prepare: prepare, after: after)
+    static func separateRuns(
+        _ program: BPFProgram, ifindex: UInt32, ingressIfindex: UInt32, template: [UInt8],
+        runs: Int, warmup: Int, verdict: Int32,
+        prepare: ((Int, inout [UInt8]) -> Void)? = nil,
+        after: ((Int) throws -> Void)? = nil
+    ) throws -> (nanoseconds: Double, wrongVerdicts: Int) {
+        try separateRuns(
+            fd: program.fd, name: program.name, ifindex: ifindex, ingressIfindex: ingressIfindex, template: template,
+            runs: runs, warmup: warmup, verdict: verdict, prepare: prepare, after: after)
     }
 
     /// The same for a program given by its fd; with `repeat` > 1 each test run is of that many repeats.
-    static func separateRuns(fd: Int32, name: String, ifindex: UInt32, ingressIfindex: UInt32, template: [UInt8],
-                             runs: Int, warmup: Int, verdict: Int32, repeat count: Int32 = 1,
-                             prepare: ((Int, inout [UInt8]) -> Void)? = nil,
-                             after: ((Int) throws -> Void)? = nil) throws -> (nanoseconds: Double, wrongVerdicts: Int) {
+    static func separateRuns(
+        fd: Int32, name: String, ifindex: UInt32, ingressIfindex: UInt32, template: [UInt8],
+        runs: Int, warmup: Int, verdict: Int32, repeat count: Int32 = 1,
+        prepare: ((Int, inout [UInt8]) -> Void)? = nil,
+        after: ((Int) throws -> Void)? = nil
+    ) throws -> (nanoseconds: Double, wrongVerdicts: Int) {
         var frame = template
         var ctx = __sk_buff()
         ctx.ifindex = ifindex
@@ -335,10 +424,14 @@ final class ProgramCostBenchmarks: XCTestCase {
 
     /// A tc program of two instructions, r0 = -1 (TCX_NEXT); exit. Returns its fd.
     static func loadTrivialProgram() throws -> Int32 {
-        let code: [UInt8] = [0xb7, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff,  // BPF_ALU64 | BPF_MOV | BPF_K: r0 = -1
-                             0x95, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]  // BPF_JMP | BPF_EXIT
+        let code: [UInt8] = [
+            0xb7, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff,  // BPF_ALU64 | BPF_MOV | BPF_K: r0 = -1
+            0x95, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ]  // BPF_JMP | BPF_EXIT
         let fd = code.withUnsafeBytes { insns in
-            bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "bp_floor", "GPL", insns.baseAddress!.assumingMemoryBound(to: bpf_insn.self), 2, nil)
+            bpf_prog_load(
+                BPF_PROG_TYPE_SCHED_CLS, "bp_floor", "GPL", insns.baseAddress!.assumingMemoryBound(to: bpf_insn.self),
+                2, nil)
         }
         if fd < 0 { throw Check.failed("loading the trivial program: \(String(cString: strerror(-fd)))") }
         return fd
@@ -346,12 +439,18 @@ final class ProgramCostBenchmarks: XCTestCase {
 
     // MARK: the table
 
-    static func render(_ rows: [Row], floor: [Row], runs: Int, hostBothWays: (separate: Double, repeated: Double)) -> String {
+    static func render(
+        _ rows: [Row], floor: [Row], runs: Int, hostBothWays: (separate: Double, repeated: Double)
+    ) -> String {
         func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
         let kernel = read("/proc/sys/kernel/osrelease")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
-        let cpu = read("/proc/cpuinfo")?.split(separator: "\n").first { $0.hasPrefix("model name") }
-            .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "?" } ?? "?"
-        let jit = read("/proc/sys/net/core/bpf_jit_enable")?.trimmingCharacters(in: .whitespacesAndNewlines) == "0" ? "off" : "on"
+        let cpu =
+            read("/proc/cpuinfo")?.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "?" }
+            ?? "?"
+        let jit =
+            read("/proc/sys/net/core/bpf_jit_enable")?.trimmingCharacters(in: .whitespacesAndNewlines) == "0"
+            ? "off" : "on"
         func count(_ n: Int) -> String {
             let digits = String(n)
             var out = ""

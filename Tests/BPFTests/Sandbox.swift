@@ -49,8 +49,10 @@ enum Sandbox {
         test.addTeardownBlock { _ = run(["ip", "netns", "del", name]) }
         try sh(["nsenter", "--net=/run/netns/\(name)", "ip", "link", "set", "lo", "up"])
         // No IPv6 chatter (DAD, router solicitations, MLD) that would move the counters.
-        try sh(["nsenter", "--net=/run/netns/\(name)", "sysctl", "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+        try sh([
+            "nsenter", "--net=/run/netns/\(name)", "sysctl", "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1",
+        ])
         return name
     }
 
@@ -70,10 +72,12 @@ enum Sandbox {
             result = Result { try body() }
         }
         var thread = pthread_t()
-        let ret = pthread_create(&thread, nil, { arg in
-            Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue().work()
-            return nil
-        }, Unmanaged.passRetained(job).toOpaque())
+        let ret = pthread_create(
+            &thread, nil,
+            { arg in
+                Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue().work()
+                return nil
+            }, Unmanaged.passRetained(job).toOpaque())
         guard ret == 0 else { throw Failure("pthread_create: \(ret)") }
         pthread_join(thread, nil)
         return try result.get()
@@ -121,7 +125,8 @@ private final class Job {
 
 /// An Ethernet/IPv4/UDP frame with valid IPv4 checksum.
 func udpFrame(payload: [UInt8] = Array("bridgeport test packet".utf8)) -> [UInt8] {
-    let src: [UInt8] = [10, 99, 0, 2], dst: [UInt8] = [10, 99, 0, 1]
+    let src: [UInt8] = [10, 99, 0, 2]
+    let dst: [UInt8] = [10, 99, 0, 1]
     var eth: [UInt8] = [0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00]
     let udpLen = 8 + payload.count
     let totalLen = 20 + udpLen
@@ -130,8 +135,9 @@ func udpFrame(payload: [UInt8] = Array("bridgeport test packet".utf8)) -> [UInt8
     for i in stride(from: 0, to: 20, by: 2) { sum += UInt32(ip[i]) << 8 | UInt32(ip[i + 1]) }
     while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
     let csum = ~UInt16(sum)
-    ip[10] = UInt8(csum >> 8); ip[11] = UInt8(csum & 0xff)
-    let udp: [UInt8] = [0x30, 0x39, 0x13, 0x88, UInt8(udpLen >> 8), UInt8(udpLen & 0xff), 0, 0] // checksum 0 = none
+    ip[10] = UInt8(csum >> 8)
+    ip[11] = UInt8(csum & 0xff)
+    let udp: [UInt8] = [0x30, 0x39, 0x13, 0x88, UInt8(udpLen >> 8), UInt8(udpLen & 0xff), 0, 0]  // checksum 0 = none
     eth += ip + udp + payload
     return eth
 }

@@ -1,7 +1,8 @@
 import API
-@testable import bridgeport_cni
 import Foundation
 import Testing
+
+@testable import bridgeport_cni
 
 /// The plugin's replies keep the CNI specification's field names, and its configuration
 /// errors their codes.
@@ -24,23 +25,30 @@ import Testing
     }
 
     @Test func errorAndVersionReplies() throws {
-        #expect(try Self.json(CNIError.invalidConfiguration("no").reply(cniVersion: "1.0.0"))
-            == #"{"cniVersion":"1.0.0","code":7,"msg":"no"}"#)
-        #expect(try Self.json(CNIVersionReply(cniVersion: "1.1.0", supportedVersions: ["1.0.0", "1.1.0"]))
-            == #"{"cniVersion":"1.1.0","supportedVersions":["1.0.0","1.1.0"]}"#)
+        #expect(
+            try Self.json(CNIError.invalidConfiguration("no").reply(cniVersion: "1.0.0"))
+                == #"{"cniVersion":"1.0.0","code":7,"msg":"no"}"#)
+        #expect(
+            try Self.json(CNIVersionReply(cniVersion: "1.1.0", supportedVersions: ["1.0.0", "1.1.0"]))
+                == #"{"cniVersion":"1.1.0","supportedVersions":["1.0.0","1.1.0"]}"#)
     }
 
     @Test func mainResultHasTheSpecificationsFields() throws {
-        let result = CNIResult(cniVersion: "1.0.0",
-                               interfaces: [.init(name: "bp0"), .init(name: "veth1"),
-                                            .init(name: "eth0", mac: "02:42:0a:00:00:02", sandbox: "/run/netns/x")],
-                               ips: [.init(address: "10.0.0.2/24", gateway: "10.0.0.1", interface: 2)],
-                               routes: [.init(dst: "0.0.0.0/0", gw: "10.0.0.1")])
+        let result = CNIResult(
+            cniVersion: "1.0.0",
+            interfaces: [
+                .init(name: "bp0"), .init(name: "veth1"),
+                .init(name: "eth0", mac: "02:42:0a:00:00:02", sandbox: "/run/netns/x"),
+            ],
+            ips: [.init(address: "10.0.0.2/24", gateway: "10.0.0.1", interface: 2)],
+            routes: [.init(dst: "0.0.0.0/0", gw: "10.0.0.1")])
         let object = try JSONSerialization.jsonObject(with: BridgeportCNI.encoder.encode(result)) as? NSDictionary
         let expected: NSDictionary = [
             "cniVersion": "1.0.0",
-            "interfaces": [["name": "bp0"], ["name": "veth1"],
-                           ["name": "eth0", "mac": "02:42:0a:00:00:02", "sandbox": "/run/netns/x"]],
+            "interfaces": [
+                ["name": "bp0"], ["name": "veth1"],
+                ["name": "eth0", "mac": "02:42:0a:00:00:02", "sandbox": "/run/netns/x"],
+            ],
             "ips": [["address": "10.0.0.2/24", "gateway": "10.0.0.1", "interface": 2]],
             "routes": [["dst": "0.0.0.0/0", "gw": "10.0.0.1"]],
         ]
@@ -57,13 +65,18 @@ import Testing
         let given = try JSONDecoder().decode(JSONValue.self, from: Data(Self.bridgeResult.utf8))
         #expect(configuration.prevResultAsGiven == given)
         // Slashes escaped, as JSONSerialization wrote them before.
-        #expect(try Self.json(given)
-            == Self.bridgeResult.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "/", with: "\\/"))
+        #expect(
+            try Self.json(given)
+                == Self.bridgeResult.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "/", with: "\\/")
+        )
     }
 
     @Test func configurationErrorsKeepTheirCodes() {
         func code(_ text: String) -> Int? {
-            do { _ = try CNIConfiguration(Data(text.utf8)); return nil } catch { return error.code }
+            do {
+                _ = try CNIConfiguration(Data(text.utf8))
+                return nil
+            } catch { return error.code }
         }
         #expect(code(#"{"cniVersion": "#) == 6)
         #expect(code(#"{"name":"n"}"#) == 6)
@@ -72,7 +85,8 @@ import Testing
     }
 
     @Test func portMappingsAndValidAttachments() throws {
-        let configuration = try Self.configuration(#"""
+        let configuration = try Self.configuration(
+            #"""
             ,"runtimeConfig":{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"TCP","hostIP":""}]},\#
             "cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"},{"containerID":"c2"}]
             """#)

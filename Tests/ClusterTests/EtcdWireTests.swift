@@ -35,12 +35,15 @@ private func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString
             """
         let (values, revision) = try EtcdWire.range(Data(answer.utf8))
         #expect(revision == 9)
-        #expect(values == [
-            EtcdKeyValue(key: "/a/x", value: Data("hello".utf8), modRevision: 7, createRevision: 2),
-            EtcdKeyValue(key: "/a/leased", value: Data("v".utf8), modRevision: 5, createRevision: 5, lease: 7_668_682_551_312_594_964),
-            // An empty value is left out of the JSON.
-            EtcdKeyValue(key: "/a/empty", value: Data(), modRevision: 4, createRevision: 4),
-        ])
+        #expect(
+            values == [
+                EtcdKeyValue(key: "/a/x", value: Data("hello".utf8), modRevision: 7, createRevision: 2),
+                EtcdKeyValue(
+                    key: "/a/leased", value: Data("v".utf8), modRevision: 5, createRevision: 5,
+                    lease: 7_668_682_551_312_594_964),
+                // An empty value is left out of the JSON.
+                EtcdKeyValue(key: "/a/empty", value: Data(), modRevision: 4, createRevision: 4),
+            ])
     }
 
     @Test func rangeAnswerWithNoKeys() throws {
@@ -55,7 +58,8 @@ private func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString
     }
 
     @Test func txnAnswerWithAndWithoutSucceeded() throws {
-        let won = #"{"header":{"revision":"3"},"succeeded":true,"responses":[{"response_put":{"header":{"revision":"3"}}}]}"#
+        let won =
+            #"{"header":{"revision":"3"},"succeeded":true,"responses":[{"response_put":{"header":{"revision":"3"}}}]}"#
         #expect(try EtcdWire.txnSucceeded(Data(won.utf8)) == true)
         // false is the default value, so the gateway leaves it out.
         #expect(try EtcdWire.txnSucceeded(Data(#"{"header":{"revision":"2"}}"#.utf8)) == false)
@@ -77,9 +81,11 @@ private func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString
     }
 
     @Test func errorBody() {
-        let body = #"{"error":"etcdserver: requested lease not found","message":"etcdserver: requested lease not found","code":5}"#
-        #expect(EtcdWire.statusError(httpStatus: 404, body: Data(body.utf8), path: "/v3/lease/revoke")
-            == .status(code: 5, message: "etcdserver: requested lease not found"))
+        let body =
+            #"{"error":"etcdserver: requested lease not found","message":"etcdserver: requested lease not found","code":5}"#
+        #expect(
+            EtcdWire.statusError(httpStatus: 404, body: Data(body.utf8), path: "/v3/lease/revoke")
+                == .status(code: 5, message: "etcdserver: requested lease not found"))
         // Not etcd's JSON (a plain-text 404 of a server without the /v3 paths).
         let other = EtcdWire.statusError(httpStatus: 404, body: Data("Not Found".utf8), path: "/v3/kv/range")
         #expect(other == .badAnswer("HTTP 404 for /v3/kv/range: \"Not Found\""))
@@ -98,10 +104,12 @@ private func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString
             {"kv":{"key":"\(b64("/a/w"))","create_revision":"8","mod_revision":"8","version":"1","value":"\(b64("ww"))"}},\
             {"type":"DELETE","kv":{"key":"\(b64("/a/w"))","mod_revision":"9"}}]}}
             """
-        #expect(try EtcdWire.watchMessage(bytes(line)) == .events([
-            .put(EtcdKeyValue(key: "/a/w", value: Data("ww".utf8), modRevision: 8, createRevision: 8)),
-            .delete(key: "/a/w", modRevision: 9),
-        ]))
+        #expect(
+            try EtcdWire.watchMessage(bytes(line))
+                == .events([
+                    .put(EtcdKeyValue(key: "/a/w", value: Data("ww".utf8), modRevision: 8, createRevision: 8)),
+                    .delete(key: "/a/w", modRevision: 9),
+                ]))
     }
 
     @Test func compactionEndsTheWatch() {
@@ -116,8 +124,11 @@ private func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString
     }
 
     @Test func streamErrorEndsTheWatch() {
-        let line = #"{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader","http_status":"Service Unavailable"}}"#
-        #expect(throws: EtcdError.status(code: 14, message: "etcdserver: no leader")) { try EtcdWire.watchMessage(bytes(line)) }
+        let line =
+            #"{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader","http_status":"Service Unavailable"}}"#
+        #expect(throws: EtcdError.status(code: 14, message: "etcdserver: no leader")) {
+            try EtcdWire.watchMessage(bytes(line))
+        }
     }
 
     @Test func emptyResultIsProgress() throws {
@@ -187,6 +198,8 @@ private func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString
 
     @Test func messageSaysWhatIsExpected() {
         let error = EtcdError.invalidEndpoint("10.0.0.5", reason: "no scheme")
-        #expect(error.description == "invalid etcd endpoint \"10.0.0.5\": no scheme (expected etcd://HOST:PORT or http://HOST:PORT)")
+        #expect(
+            error.description
+                == "invalid etcd endpoint \"10.0.0.5\": no scheme (expected etcd://HOST:PORT or http://HOST:PORT)")
     }
 }

@@ -1,10 +1,11 @@
 import API
-@testable import Daemon
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Model
 import Testing
+
+@testable import Daemon
 
 /// The agent's side of the API, on handlers that fail as the agent's do.
 @Suite struct APIServerTests {
@@ -32,11 +33,13 @@ import Testing
     @Test func agentErrorsCarryTheirStatusAndKind() async throws {
         try await Self.application().test(.router) { client in
             let body = try APICoding.encoder.encode(ContainerRequest(command: ["nope"]))
-            let response = try await client.execute(uri: Routes.run.path(NoParameters()), method: .post,
-                                                    body: ByteBuffer(bytes: body))
+            let response = try await client.execute(
+                uri: Routes.run.path(NoParameters()), method: .post,
+                body: ByteBuffer(bytes: body))
             #expect(response.status == .badRequest)
-            #expect(try Self.errorBody(response)
-                == ErrorBody(message: "exec: \"nope\": executable file not found in $PATH", kind: .commandNotFound))
+            #expect(
+                try Self.errorBody(response)
+                    == ErrorBody(message: "exec: \"nope\": executable file not found in $PATH", kind: .commandNotFound))
         }
     }
 

@@ -1,10 +1,11 @@
-@testable import Daemon
 import API
 import Datapath
 import Foundation
 import Logging
 import Model
 import Testing
+
+@testable import Daemon
 
 /// Every change of the agent is all or nothing: failed at any call it makes to the
 /// datapath, it leaves the registry, the store and the kernel (a FakeDatapath) as they
@@ -64,15 +65,17 @@ import Testing
     /// Runs `change` failing its first datapath call, then its second, ... until it makes
     /// fewer calls than the one set to fail. Each failure must leave everything as it was.
     /// A change may go on past a failed call it can do without (hairpin registration).
-    func assertAllOrNothing(_ what: String, setUp: (Subject) async throws -> Void = { _ in },
-                            _ change: (Subject) async throws -> Void) async throws {
+    func assertAllOrNothing(
+        _ what: String, setUp: (Subject) async throws -> Void = { _ in },
+        _ change: (Subject) async throws -> Void
+    ) async throws {
         var failing = 1
         while true {
             let subject = try await Self.makeSubject()
             let outcome = await Self.attempt(subject, failing: failing, setUp: setUp, change)
             await Self.cleanUp(subject)
             switch try outcome.get() {
-            case let .failed(call, before, after):
+            case .failed(let call, let before, let after):
                 let unchanged = after == before  // (not in #expect, which would print both snapshots whole)
                 #expect(unchanged, "\(what), failing \(call) (call \(failing)): \(difference(before, after))")
             case .wentOn: break
@@ -91,8 +94,10 @@ import Testing
         case done
     }
 
-    static func attempt(_ subject: Subject, failing: Int, setUp: (Subject) async throws -> Void,
-                        _ change: (Subject) async throws -> Void) async -> Result<Outcome, any Error> {
+    static func attempt(
+        _ subject: Subject, failing: Int, setUp: (Subject) async throws -> Void,
+        _ change: (Subject) async throws -> Void
+    ) async -> Result<Outcome, any Error> {
         do {
             try await setUp(subject)
             let before = try await subject.agent.snapshot()
@@ -110,10 +115,12 @@ import Testing
 
     func difference(_ before: Snapshot, _ after: Snapshot) -> String {
         var lines: [String] = []
-        for (name, a, b) in [("registry", before.registry, after.registry), ("store", before.stored, after.stored)] where a != b {
-            lines.append("\(name): networks \(a.networks.map(\.name).sorted()) -> \(b.networks.map(\.name).sorted()), "
-                + "containers \(a.containers.count) -> \(b.containers.count), endpoints \(a.endpoints.count) -> \(b.endpoints.count), "
-                + "attachments \(a.attachments.map(\.ports)) -> \(b.attachments.map(\.ports))")
+        for (name, a, b) in [("registry", before.registry, after.registry), ("store", before.stored, after.stored)]
+        where a != b {
+            lines.append(
+                "\(name): networks \(a.networks.map(\.name).sorted()) -> \(b.networks.map(\.name).sorted()), "
+                    + "containers \(a.containers.count) -> \(b.containers.count), endpoints \(a.endpoints.count) -> \(b.endpoints.count), "
+                    + "attachments \(a.attachments.map(\.ports)) -> \(b.attachments.map(\.ports))")
         }
         if before.kernel != after.kernel { lines.append("kernel: \(before.kernel) -> \(after.kernel)") }
         if before.dockerEndpoints != after.dockerEndpoints { lines.append("docker endpoints changed") }
@@ -129,43 +136,60 @@ import Testing
     }
 
     @Test func removeNetwork() async throws {
-        try await assertAllOrNothing("network rm", setUp: { subject in
-            _ = try await subject.agent.createNetwork(NetworkRequest(name: "n1", subnet: "10.20.0.0/24"))
-        }) { subject in
+        try await assertAllOrNothing(
+            "network rm",
+            setUp: { subject in
+                _ = try await subject.agent.createNetwork(NetworkRequest(name: "n1", subnet: "10.20.0.0/24"))
+            }
+        ) { subject in
             _ = try await subject.agent.removeNetwork("n1")
         }
     }
 
     @Test func run() async throws {
         try await assertAllOrNothing("run") { subject in
-            _ = try await subject.agent.run(ContainerRequest(name: "c1", ports: ["8080:80", "53:53/udp"], command: ["/bin/true"]))
+            _ = try await subject.agent.run(
+                ContainerRequest(name: "c1", ports: ["8080:80", "53:53/udp"], command: ["/bin/true"]))
         }
     }
 
     @Test func connect() async throws {
-        try await assertAllOrNothing("network connect", setUp: { subject in
-            _ = try await subject.agent.createNetwork(NetworkRequest(name: "n2", subnet: "10.21.0.0/24"))
-            try await subject.agent.seedContainer(ContainerRequest(name: "c1", ports: ["8080:80"], command: ["/bin/true"]))
-        }) { subject in
+        try await assertAllOrNothing(
+            "network connect",
+            setUp: { subject in
+                _ = try await subject.agent.createNetwork(NetworkRequest(name: "n2", subnet: "10.21.0.0/24"))
+                try await subject.agent.seedContainer(
+                    ContainerRequest(name: "c1", ports: ["8080:80"], command: ["/bin/true"]))
+            }
+        ) { subject in
             try await subject.agent.connect(network: "n2", ConnectRequest(container: "c1"))
         }
     }
 
     @Test func disconnect() async throws {
-        try await assertAllOrNothing("network disconnect", setUp: { subject in
-            _ = try await subject.agent.createNetwork(NetworkRequest(name: "n2", subnet: "10.21.0.0/24"))
-            try await subject.agent.seedContainer(ContainerRequest(name: "c1", ports: ["8080:80"], command: ["/bin/true"]))
-            try await subject.agent.connect(network: "n2", ConnectRequest(container: "c1"))
-        }) { subject in
+        try await assertAllOrNothing(
+            "network disconnect",
+            setUp: { subject in
+                _ = try await subject.agent.createNetwork(NetworkRequest(name: "n2", subnet: "10.21.0.0/24"))
+                try await subject.agent.seedContainer(
+                    ContainerRequest(name: "c1", ports: ["8080:80"], command: ["/bin/true"]))
+                try await subject.agent.connect(network: "n2", ConnectRequest(container: "c1"))
+            }
+        ) { subject in
             try await subject.agent.disconnect(network: "n2", container: "c1")
         }
     }
 
     @Test func portAllow() async throws {
-        try await assertAllOrNothing("port allow", setUp: { subject in
-            try await subject.agent.seedContainer(ContainerRequest(name: "c1", ports: ["8080:80"], command: ["/bin/true"]))
-        }) { subject in
-            _ = try await subject.agent.allow("c1", AllowRequest(hostPort: "8080", sources: ["10.0.0.0/8"], clear: false))
+        try await assertAllOrNothing(
+            "port allow",
+            setUp: { subject in
+                try await subject.agent.seedContainer(
+                    ContainerRequest(name: "c1", ports: ["8080:80"], command: ["/bin/true"]))
+            }
+        ) { subject in
+            _ = try await subject.agent.allow(
+                "c1", AllowRequest(hostPort: "8080", sources: ["10.0.0.0/8"], clear: false))
         }
     }
 
@@ -174,35 +198,47 @@ import Testing
     static let cniPorts = [PortMapping(proto: .tcp, containerPort: 80, hostIP: .any, hostPort: 8081)]
 
     static func cniRequest(_ subject: Subject) -> AttachmentRequest {
-        AttachmentRequest(containerID: "cni1", interface: "eth0", network: "podman", namespace: subject.directory + "/netns-cni1",
-                          hostInterface: "vethcni1", ip: "10.88.0.5", mac: "02:42:0a:58:00:05", ports: cniPorts,
-                          subnet: "10.88.0.0/16")
+        AttachmentRequest(
+            containerID: "cni1", interface: "eth0", network: "podman", namespace: subject.directory + "/netns-cni1",
+            hostInterface: "vethcni1", ip: "10.88.0.5", mac: "02:42:0a:58:00:05", ports: cniPorts,
+            subnet: "10.88.0.0/16")
     }
 
     @Test func chainedAttach() async throws {
-        try await assertAllOrNothing("CNI ADD (chained)", setUp: { subject in
-            subject.datapath.addForeignLink("vethcni1")
-        }) { subject in
+        try await assertAllOrNothing(
+            "CNI ADD (chained)",
+            setUp: { subject in
+                subject.datapath.addForeignLink("vethcni1")
+            }
+        ) { subject in
             _ = try await subject.agent.attach(Self.cniRequest(subject))
         }
     }
 
     @Test func chainedDetach() async throws {
-        try await assertAllOrNothing("CNI DEL (chained)", setUp: { subject in
-            subject.datapath.addForeignLink("vethcni1")
-            _ = try await subject.agent.attach(Self.cniRequest(subject))
-        }) { subject in
+        try await assertAllOrNothing(
+            "CNI DEL (chained)",
+            setUp: { subject in
+                subject.datapath.addForeignLink("vethcni1")
+                _ = try await subject.agent.attach(Self.cniRequest(subject))
+            }
+        ) { subject in
             try await subject.agent.detachAttachment("cni1", "eth0")
         }
     }
 
     @Test func mainAttach() async throws {
-        try await assertAllOrNothing("CNI ADD (main plugin)", setUp: { subject in
-            FileManager.default.createFile(atPath: subject.directory + "/netns-cni2", contents: nil)
-        }) { subject in
-            _ = try await subject.agent.attachMain(MainAttachmentRequest(
-                containerID: "cni2", interface: "eth0", network: "cni-net", namespace: subject.directory + "/netns-cni2",
-                subnet: "10.31.0.0/24", ports: Self.cniPorts))
+        try await assertAllOrNothing(
+            "CNI ADD (main plugin)",
+            setUp: { subject in
+                FileManager.default.createFile(atPath: subject.directory + "/netns-cni2", contents: nil)
+            }
+        ) { subject in
+            _ = try await subject.agent.attachMain(
+                MainAttachmentRequest(
+                    containerID: "cni2", interface: "eth0", network: "cni-net",
+                    namespace: subject.directory + "/netns-cni2",
+                    subnet: "10.31.0.0/24", ports: Self.cniPorts))
         }
     }
 
@@ -210,40 +246,50 @@ import Testing
     static let dockerEndpoint = String(repeating: "e", count: 64)
 
     static func dockerNetworkAndEndpoint(_ subject: Subject) async throws {
-        try await subject.agent.dockerCreateNetwork(id: dockerNetwork, pool: "10.40.0.0/24", gateway: "10.40.0.1/24", options: [:])
-        _ = try await subject.agent.dockerCreateEndpoint(network: dockerNetwork, endpoint: dockerEndpoint,
-                                                         address: "10.40.0.2/24", mac: nil)
+        try await subject.agent.dockerCreateNetwork(
+            id: dockerNetwork, pool: "10.40.0.0/24", gateway: "10.40.0.1/24", options: [:])
+        _ = try await subject.agent.dockerCreateEndpoint(
+            network: dockerNetwork, endpoint: dockerEndpoint,
+            address: "10.40.0.2/24", mac: nil)
     }
 
     @Test func dockerCreateNetwork() async throws {
         try await assertAllOrNothing("docker network create") { subject in
-            try await subject.agent.dockerCreateNetwork(id: Self.dockerNetwork, pool: "10.40.0.0/24", gateway: nil, options: [:])
+            try await subject.agent.dockerCreateNetwork(
+                id: Self.dockerNetwork, pool: "10.40.0.0/24", gateway: nil, options: [:])
         }
     }
 
     @Test func dockerJoin() async throws {
         try await assertAllOrNothing("docker Join", setUp: Self.dockerNetworkAndEndpoint) { subject in
-            _ = try await subject.agent.dockerJoin(network: Self.dockerNetwork, endpoint: Self.dockerEndpoint,
-                                                   sandbox: subject.directory + "/sandbox")
+            _ = try await subject.agent.dockerJoin(
+                network: Self.dockerNetwork, endpoint: Self.dockerEndpoint,
+                sandbox: subject.directory + "/sandbox")
         }
     }
 
     @Test func dockerPublish() async throws {
-        try await assertAllOrNothing("docker ProgramExternalConnectivity", setUp: { subject in
-            try await Self.dockerNetworkAndEndpoint(subject)
-            _ = try await subject.agent.dockerJoin(network: Self.dockerNetwork, endpoint: Self.dockerEndpoint,
-                                                   sandbox: subject.directory + "/sandbox")
-        }) { subject in
-            try await subject.agent.dockerPublish(endpoint: Self.dockerEndpoint,
-                                                  bindings: try PortRequest.parse("8082:80"))
+        try await assertAllOrNothing(
+            "docker ProgramExternalConnectivity",
+            setUp: { subject in
+                try await Self.dockerNetworkAndEndpoint(subject)
+                _ = try await subject.agent.dockerJoin(
+                    network: Self.dockerNetwork, endpoint: Self.dockerEndpoint,
+                    sandbox: subject.directory + "/sandbox")
+            }
+        ) { subject in
+            try await subject.agent.dockerPublish(
+                endpoint: Self.dockerEndpoint,
+                bindings: try PortRequest.parse("8082:80"))
         }
     }
 }
 
 extension Agent {
     func snapshot() throws -> AgentRollbackTests.Snapshot {
-        AgentRollbackTests.Snapshot(registry: .init(registry), stored: .init(try store.load()),
-                                    kernel: (datapath as! FakeDatapath).kernel, dockerEndpoints: Set(dockerEndpoints.keys))
+        AgentRollbackTests.Snapshot(
+            registry: .init(registry), stored: .init(try store.load()),
+            kernel: (datapath as! FakeDatapath).kernel, dockerEndpoints: Set(dockerEndpoints.keys))
     }
 
     /// A container as `run` records it, without its process (a stopped container).
@@ -254,8 +300,9 @@ extension Agent {
         registry.containers.append(container)
         if let endpoint {
             registry.endpoints.append(endpoint)
-            try datapath.attach(endpoint, network: try registry.network(endpoint.networkID),
-                                namespace: configuration.namespacePath(container.id))
+            try datapath.attach(
+                endpoint, network: try registry.network(endpoint.networkID),
+                namespace: configuration.namespacePath(container.id))
         }
         try datapath.syncPorts(registry)
         try updateDefaultRoute(container)

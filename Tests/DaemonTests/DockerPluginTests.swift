@@ -1,8 +1,9 @@
-@testable import Daemon
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import Daemon
 
 /// The replies keep libnetwork's remote driver protocol: its field names, and {} or
 /// {"Err": ...} where it expects them.
@@ -17,13 +18,17 @@ import Testing
         #expect(try Self.json(DockerPlugin.Done()) == "{}")
         #expect(try Self.json(DockerPlugin.EndpointInfo()) == #"{"Value":{}}"#)
         #expect(try Self.json(DockerPlugin.Failed(Err: "no")) == #"{"Err":"no"}"#)
-        #expect(try Self.json(DockerPlugin.EndpointCreated(Interface: .init(MacAddress: "02:42:0a:00:00:02")))
-            == #"{"Interface":{"MacAddress":"02:42:0a:00:00:02"}}"#)
+        #expect(
+            try Self.json(DockerPlugin.EndpointCreated(Interface: .init(MacAddress: "02:42:0a:00:00:02")))
+                == #"{"Interface":{"MacAddress":"02:42:0a:00:00:02"}}"#)
         // No MAC: Docker keeps the one it chose.
         #expect(try Self.json(DockerPlugin.EndpointCreated(Interface: .init(MacAddress: nil))) == #"{"Interface":{}}"#)
-        #expect(try Self.json(DockerPlugin.Joined(InterfaceName: .init(SrcName: "bp1234", DstPrefix: "eth"),
-                                                  Gateway: "10.1.0.1"))
-            == #"{"Gateway":"10.1.0.1","InterfaceName":{"DstPrefix":"eth","SrcName":"bp1234"}}"#)
+        #expect(
+            try Self.json(
+                DockerPlugin.Joined(
+                    InterfaceName: .init(SrcName: "bp1234", DstPrefix: "eth"),
+                    Gateway: "10.1.0.1"))
+                == #"{"Gateway":"10.1.0.1","InterfaceName":{"DstPrefix":"eth","SrcName":"bp1234"}}"#)
     }
 
     @Test func callsAnswerTheirReplyOrErr() async throws {
@@ -38,13 +43,15 @@ import Testing
             #expect(activated.headers[.contentType] == DockerPlugin.contentType)
             #expect(String(buffer: activated.body) == #"{"Implements":["NetworkDriver"]}"#)
 
-            let failed = try await client.execute(uri: "/NetworkDriver.DeleteNetwork", method: .post,
-                                                  body: ByteBuffer(string: #"{"NetworkID":"n1","Extra":1}"#))
+            let failed = try await client.execute(
+                uri: "/NetworkDriver.DeleteNetwork", method: .post,
+                body: ByteBuffer(string: #"{"NetworkID":"n1","Extra":1}"#))
             #expect(failed.status == .internalServerError)
             #expect(String(buffer: failed.body) == #"{"Err":"no network n1"}"#)
 
-            let malformed = try await client.execute(uri: "/NetworkDriver.DeleteNetwork", method: .post,
-                                                     body: ByteBuffer(string: "{}"))
+            let malformed = try await client.execute(
+                uri: "/NetworkDriver.DeleteNetwork", method: .post,
+                body: ByteBuffer(string: "{}"))
             #expect(malformed.status == .badRequest)
             #expect(String(buffer: malformed.body).hasPrefix(#"{"Err":"malformed request: "#))
         }

@@ -1,10 +1,11 @@
-@testable import Daemon
 import BPF
 import CBPF
 import Datapath
 import Foundation
 import Model
 import Testing
+
+@testable import Daemon
 
 @Suite struct ExpositionTests {
     func family() -> MetricFamily {
@@ -15,12 +16,13 @@ import Testing
 
     @Test func prometheusText() {
         let text = ExpositionFormat.prometheus.render([family()])
-        #expect(text == """
-            # HELP x_bytes_total Help with \\\\ and\\nnewline.
-            # TYPE x_bytes_total counter
-            x_bytes_total{container="a\\"b\\\\c\\nd"} 18446744073709551615
+        #expect(
+            text == """
+                # HELP x_bytes_total Help with \\\\ and\\nnewline.
+                # TYPE x_bytes_total counter
+                x_bytes_total{container="a\\"b\\\\c\\nd"} 18446744073709551615
 
-            """)
+                """)
     }
 
     @Test func openMetrics() {
@@ -31,7 +33,8 @@ import Testing
     }
 
     @Test func negotiation() {
-        #expect(ExpositionFormat(accept: "application/openmetrics-text; version=1.0.0,text/plain;q=0.5") == .openMetrics)
+        #expect(
+            ExpositionFormat(accept: "application/openmetrics-text; version=1.0.0,text/plain;q=0.5") == .openMetrics)
         #expect(ExpositionFormat(accept: "text/plain") == .prometheus)
         #expect(ExpositionFormat(accept: nil) == .prometheus)
         #expect(Gzip.accepted(by: "gzip, deflate"))
@@ -50,24 +53,35 @@ import Testing
 @Suite struct ExporterTests {
     @Test func seriesFollowTheRegistry() throws {
         var registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
-        let (container, endpoint) = try registry.planContainer(ContainerRequest(name: "web", ports: ["5000:80"]), id: randomID(), now: Date())
+        let (container, endpoint) = try registry.planContainer(
+            ContainerRequest(name: "web", ports: ["5000:80"]), id: randomID(), now: Date())
         registry.containers = [container]
         registry.endpoints = [endpoint!]
         var counters = TrafficCounters()
         counters.interfaces = [endpoint!.hostInterface!: 7, "uplink0": 2]
-        counters.endpoints[7] = bp_endpoint_stats(rx: bp_traffic(packets: 3, bytes: 300), tx: bp_traffic(packets: 2, bytes: 120))
+        counters.endpoints[7] = bp_endpoint_stats(
+            rx: bp_traffic(packets: 3, bytes: 300), tx: bp_traffic(packets: 2, bytes: 120))
         counters.endpoints[9] = bp_endpoint_stats(rx: bp_traffic(packets: 1, bytes: 1), tx: bp_traffic())  // a removed endpoint
         counters.drops[bp_drop_key(ifindex: 7, reason: BP_DROP_ICC, direction: BP_DIR_EGRESS)] = 4
         counters.drops[bp_drop_key(ifindex: 2, reason: BP_DROP_DIRECT_ACCESS, direction: BP_DIR_INGRESS)] = 5
         counters.ports[HostPort(.tcp, .any, 5000)] = bp_port_stats(packets: 10, bytes: 600, flows: 2)
 
-        let text = ExpositionFormat.prometheus.render(Exporter.families(ScrapeInput(registry: registry, counters: counters, running: [container.id])))
+        let text = ExpositionFormat.prometheus.render(
+            Exporter.families(ScrapeInput(registry: registry, counters: counters, running: [container.id])))
         let labels = "container=\"web\",network=\"bridge\",interface=\"\(endpoint!.hostInterface!)\""
         #expect(text.contains("bridgeport_container_network_receive_bytes_total{\(labels)} 300\n"))
         #expect(text.contains("bridgeport_container_network_transmit_packets_total{\(labels)} 2\n"))
-        #expect(text.contains("bridgeport_container_network_drops_total{\(labels),reason=\"icc\",direction=\"egress\"} 4\n"))
-        #expect(text.contains("bridgeport_host_network_drops_total{interface=\"uplink0\",reason=\"direct_access\",direction=\"ingress\"} 5\n"))
-        #expect(text.contains("bridgeport_published_port_flows_total{protocol=\"tcp\",host_ip=\"0.0.0.0\",host_port=\"5000\",container=\"web\",container_port=\"80\"} 2\n"))
+        #expect(
+            text.contains("bridgeport_container_network_drops_total{\(labels),reason=\"icc\",direction=\"egress\"} 4\n")
+        )
+        #expect(
+            text.contains(
+                "bridgeport_host_network_drops_total{interface=\"uplink0\",reason=\"direct_access\",direction=\"ingress\"} 5\n"
+            ))
+        #expect(
+            text.contains(
+                "bridgeport_published_port_flows_total{protocol=\"tcp\",host_ip=\"0.0.0.0\",host_port=\"5000\",container=\"web\",container_port=\"80\"} 2\n"
+            ))
         #expect(text.contains("bridgeport_containers{state=\"running\"} 1\n"))
         #expect(!text.contains("} 1\nbridgeport_container_network_receive_bytes_total{container=\"\""))
         #expect(text.components(separatedBy: "bridgeport_container_network_receive_bytes_total{").count == 2)  // only the live endpoint
@@ -76,7 +90,8 @@ import Testing
 
 @Suite struct FlowMetricsTests {
     @Test func flowFamiliesHaveEveryStateAndTheCounters() throws {
-        let tcp = UInt8(BP_PROTO_TCP.rawValue), udp = UInt8(BP_PROTO_UDP.rawValue)
+        let tcp = UInt8(BP_PROTO_TCP.rawValue)
+        let udp = UInt8(BP_PROTO_UDP.rawValue)
         var census = FlowCensus()
         census.flows[FlowCensus.StateKey(proto: tcp, state: UInt8(BP_FLOW_ESTABLISHED.rawValue))] = 7
         census.masquerade[FlowCensus.HostKey(hostIP: IPv4Address("198.51.100.1")!.value.bigEndian, proto: udp)] =
@@ -91,11 +106,14 @@ import Testing
         input.flows = FlowStatistics(capacity: 1000, census: census, counters: counters, lastPassSeconds: 0.25)
         let text = ExpositionFormat.prometheus.render(Exporter.families(input))
         #expect(text.contains("bridgeport_flows{protocol=\"tcp\",state=\"established\"} 7\n"))
-        #expect(text.contains("bridgeport_flows{protocol=\"tcp\",state=\"syn_sent\"} 0\n"), "every state has its series")
+        #expect(
+            text.contains("bridgeport_flows{protocol=\"tcp\",state=\"syn_sent\"} 0\n"), "every state has its series")
         #expect(text.contains("bridgeport_flows{protocol=\"udp\",state=\"stream\"} 0\n"))
         #expect(text.contains("bridgeport_flows_max 1000\n"))
         #expect(text.contains("bridgeport_flows_created_total{protocol=\"udp\"} 9\n"))
-        #expect(text.contains("bridgeport_flows_expired_total{protocol=\"udp\"} 3\n"), "expired by the collector and by the programs")
+        #expect(
+            text.contains("bridgeport_flows_expired_total{protocol=\"udp\"} 3\n"),
+            "expired by the collector and by the programs")
         #expect(text.contains("bridgeport_flow_gc_runs_total 4\n"))
         #expect(text.contains("bridgeport_flow_gc_duration_seconds 0.25\n"))
         #expect(text.contains("bridgeport_masquerade_flows{host_ip=\"198.51.100.1\",protocol=\"udp\"} 5\n"))

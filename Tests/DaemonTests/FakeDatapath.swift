@@ -54,7 +54,13 @@ final class FakeDatapath: Datapath {
     var failedCall: String? { control.withLock { $0.failed } }
 
     /// Fails the `n`-th throwing call from now (1: the next one).
-    func fail(call n: Int) { control.withLock { $0.calls = 0; $0.failAt = n; $0.failed = nil } }
+    func fail(call n: Int) {
+        control.withLock {
+            $0.calls = 0
+            $0.failAt = n
+            $0.failed = nil
+        }
+    }
     func addForeignLink(_ name: String) { control.withLock { _ = $0.foreignLinks.insert(name) } }
 
     /// Counts a throwing call, fails it when its turn has come, else applies `change`.
@@ -142,7 +148,9 @@ final class FakeDatapath: Datapath {
     // MARK: Other runtimes' interfaces
 
     func equip(_ attachment: Attachment, network: Network?) throws {
-        guard linkExists(attachment.hostInterface) else { throw DatapathError.interfaceNotFound(attachment.hostInterface) }
+        guard linkExists(attachment.hostInterface) else {
+            throw DatapathError.interfaceNotFound(attachment.hostInterface)
+        }
         try step("equip") { $0.equipped.insert(attachment.hostInterface) }
     }
 
@@ -170,7 +178,8 @@ final class FakeDatapath: Datapath {
             let containers = registry.containers.filter { container in
                 registry.endpoints(ofContainer: container.id).contains { kernel.endpoints.contains($0.id) }
             }
-            kernel.ports = Set(containers.flatMap(\.ports).map(\.hostSide) + registry.attachments.flatMap(\.ports).map(\.hostSide))
+            kernel.ports = Set(
+                containers.flatMap(\.ports).map(\.hostSide) + registry.attachments.flatMap(\.ports).map(\.hostSide))
         }
     }
 

@@ -1,8 +1,9 @@
-@testable import Daemon
 import Foundation
 import Glibc
 import Logging
 import Testing
+
+@testable import Daemon
 
 /// A kernel that lacks some features.
 struct FakeKernel: KernelProbe {
@@ -24,11 +25,15 @@ struct FakeKernel: KernelProbe {
         let directory = NSTemporaryDirectory() + "bridgeport-kernel-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let error = await #expect(throws: AgentError.self) {
-            try await AgentService.run(configuration: configuration(directory), logger: Logger(label: "test"),
-                                       kernel: FakeKernel(missing: [.fibLookupSource]))
+            try await AgentService.run(
+                configuration: configuration(directory), logger: Logger(label: "test"),
+                kernel: FakeKernel(missing: [.fibLookupSource]))
         }
         let message = error.map { "\($0)" } ?? ""
-        #expect(message.contains("lacks what Bridgeport's programs need: bpf_fib_lookup with BPF_FIB_LOOKUP_SRC (Linux 6.7): masquerade"), "\(message)")
+        #expect(
+            message.contains(
+                "lacks what Bridgeport's programs need: bpf_fib_lookup with BPF_FIB_LOOKUP_SRC (Linux 6.7): masquerade"),
+            "\(message)")
         #expect(message.contains(KernelRequirements.release))
         #expect(!message.contains("tcx"), "only what is missing is named")
         #expect(!FileManager.default.fileExists(atPath: directory), "it refuses before it makes anything")
@@ -39,7 +44,9 @@ struct FakeKernel: KernelProbe {
             try KernelRequirements.check(AgentConfiguration(), kernel: FakeKernel(missing: Set(KernelFeature.allCases)))
         }
         let message = error.map { "\($0)" } ?? ""
-        for feature in KernelFeature.allCases { #expect(message.contains("\(feature.name) (\(feature.since))"), "\(message)") }
+        for feature in KernelFeature.allCases {
+            #expect(message.contains("\(feature.name) (\(feature.since))"), "\(message)")
+        }
     }
 
     /// tcx is needed by the tcx attach mode alone (the default on uplinks); with clsact it is not.
@@ -50,7 +57,9 @@ struct FakeKernel: KernelProbe {
         #expect(!KernelRequirements.needed(configuration).contains(.tcx))
         try KernelRequirements.check(configuration, kernel: FakeKernel(missing: [.tcx]))
         configuration.attachMode = .tcx
-        #expect(throws: AgentError.self) { try KernelRequirements.check(configuration, kernel: FakeKernel(missing: [.tcx])) }
+        #expect(throws: AgentError.self) {
+            try KernelRequirements.check(configuration, kernel: FakeKernel(missing: [.tcx]))
+        }
     }
 
     /// The real probes on the running kernel (the tests need Linux 6.7 or later, as the agent does).

@@ -10,7 +10,9 @@ import Testing
 
 /// Strings over an alphabet that reaches every branch of the parser (separators, digits,
 /// letters of the protocol names, and a few that are never valid).
-private func strings(of alphabet: String, length: ClosedRange<Int> = 0...24) -> Generator<String, some Sequence & SendableMetatype> {
+private func strings(
+    of alphabet: String, length: ClosedRange<Int> = 0...24
+) -> Generator<String, some Sequence & SendableMetatype> {
     Gen<Character?>.element(of: Array(alphabet)).compactMap { $0 }.string(of: length)
 }
 
@@ -33,7 +35,7 @@ private let port = Gen<UInt16>.value(in: 1...65535)
                     if let hostPorts = request.hostPorts { #expect(hostPorts.lowerBound >= 1, "\(spec): host port 0") }
                 }
             } catch {
-                guard case let .invalidPortSpec(value, rule) = error else {
+                guard case .invalidPortSpec(let value, let rule) = error else {
                     Issue.record("\(spec): \(error) is not an invalid port specification")
                     return
                 }
@@ -46,27 +48,32 @@ private let port = Gen<UInt16>.value(in: 1...65535)
     @Test func wellFormedPortSpecsKeepWhatTheySay() async {
         let protocols: [PortProtocol?] = [nil, .tcp, .udp]
         let specs = zip(address.optional, port.optional, port, Gen<Int>.value(in: 0...2).map { protocols[$0] })
-        await propertyCheck(count: Self.inputs, input: specs) { (hostIP: IPv4Address?, hostPort: UInt16?, containerPort: UInt16, proto: PortProtocol?) in
+        await propertyCheck(count: Self.inputs, input: specs) {
+            (hostIP: IPv4Address?, hostPort: UInt16?, containerPort: UInt16, proto: PortProtocol?) in
             var spec = hostIP.map { "\($0):" } ?? ""
             if hostPort != nil || hostIP != nil { spec += hostPort.map { "\($0):" } ?? ":" }
             spec += "\(containerPort)" + (proto.map { "/\($0.rawValue)" } ?? "")
-            let expected = PortRequest(proto: proto ?? .tcp, containerPort: containerPort,
-                                       hostIP: hostIP?.isUnspecified == true ? nil : hostIP,
-                                       hostPorts: hostPort.map { $0...$0 })
+            let expected = PortRequest(
+                proto: proto ?? .tcp, containerPort: containerPort,
+                hostIP: hostIP?.isUnspecified == true ? nil : hostIP,
+                hostPorts: hostPort.map { $0...$0 })
             let parsed = try PortRequest.parse(spec)
             #expect(parsed == [expected], "\(spec)")
         }
     }
 
     @Test func portRangesExpandOnePerPort() async {
-        let ranges = zip(Gen<UInt16>.value(in: 1...65000), Gen<UInt16>.value(in: 0...200), Gen<UInt16>.value(in: 1...65000))
+        let ranges = zip(
+            Gen<UInt16>.value(in: 1...65000), Gen<UInt16>.value(in: 0...200), Gen<UInt16>.value(in: 1...65000))
         await propertyCheck(count: 500, input: ranges) { hostStart, width, containerStart in
             let spec = "\(hostStart)-\(hostStart + width):\(containerStart)-\(containerStart + width)"
             let requests = try PortRequest.parse(spec)
             #expect(requests.count == Int(width) + 1)
-            #expect(requests.enumerated().allSatisfy { i, r in
-                r.containerPort == containerStart + UInt16(i) && r.hostPorts == (hostStart + UInt16(i))...(hostStart + UInt16(i))
-            }, "\(spec)")
+            #expect(
+                requests.enumerated().allSatisfy { i, r in
+                    r.containerPort == containerStart + UInt16(i)
+                        && r.hostPorts == (hostStart + UInt16(i))...(hostStart + UInt16(i))
+                }, "\(spec)")
         }
     }
 
@@ -90,7 +97,7 @@ private let port = Gen<UInt16>.value(in: 1...65535)
                 let network = try IPv4Network.parse(text)
                 #expect(network.description == text, "\(text) read as \(network)")
             } catch {
-                guard case let .invalidCIDR(value, rule) = error else {
+                guard case .invalidCIDR(let value, let rule) = error else {
                     Issue.record("\(text): \(error) is not an invalid subnet")
                     return
                 }
@@ -106,7 +113,8 @@ private let port = Gen<UInt16>.value(in: 1...65535)
             #expect(parsed == network)
             #expect(network.contains(ip))
             if network.address != ip {
-                #expect(throws: ModelError.invalidCIDR("\(ip)/\(length)", "host bits are set, it should be \(network)")) {
+                #expect(throws: ModelError.invalidCIDR("\(ip)/\(length)", "host bits are set, it should be \(network)"))
+                {
                     try IPv4Network.parse("\(ip)/\(length)")
                 }
             }
@@ -122,7 +130,7 @@ private let port = Gen<UInt16>.value(in: 1...65535)
                 try validateName(name, what: "container")
                 #expect(matches && name.count <= 64, "\(name) was accepted")
             } catch {
-                guard case let .invalidName(value, rule) = error else {
+                guard case .invalidName(let value, let rule) = error else {
                     Issue.record("\(name): \(error) is not an invalid name")
                     return
                 }
@@ -137,8 +145,11 @@ private let port = Gen<UInt16>.value(in: 1...65535)
     /// What the API decodes: a valid body with bytes flipped, cut or dropped decodes to a
     /// request or fails with a DecodingError (the API answers 400 with its text).
     @Test func mangledRequestBodiesFailCleanly() async throws {
-        let valid = Array(try JSONEncoder().encode(ContainerRequest(name: "web", network: "front", ip: "10.0.0.5",
-                                                                   ports: ["8080:80", "53/udp"], command: ["sleep", "1"])))
+        let valid = Array(
+            try JSONEncoder().encode(
+                ContainerRequest(
+                    name: "web", network: "front", ip: "10.0.0.5",
+                    ports: ["8080:80", "53/udp"], command: ["sleep", "1"])))
         let edits = zip(Gen<Int>.value(in: 0..<valid.count), Gen<UInt8>.value(in: 0...255), Gen<Int>.value(in: 0...2))
             .array(of: 1...4)
         await propertyCheck(count: Self.inputs, input: edits) { edits in

@@ -31,7 +31,9 @@ import Testing
     }
 
     @Test func overlap() throws {
-        let a = try IPv4Network.parse("10.0.0.0/16"), b = try IPv4Network.parse("10.0.5.0/24"), c = try IPv4Network.parse("10.1.0.0/24")
+        let a = try IPv4Network.parse("10.0.0.0/16")
+        let b = try IPv4Network.parse("10.0.5.0/24")
+        let c = try IPv4Network.parse("10.1.0.0/24")
         #expect(a.overlaps(b) && b.overlaps(a))
         #expect(!a.overlaps(c))
     }
@@ -47,16 +49,22 @@ import Testing
     }
 
     @Test func hostAndContainer() throws {
-        #expect(try PortRequest.parse("5000:80") == [PortRequest(proto: .tcp, containerPort: 80, hostPorts: 5000...5000)])
+        #expect(
+            try PortRequest.parse("5000:80") == [PortRequest(proto: .tcp, containerPort: 80, hostPorts: 5000...5000)])
     }
 
     @Test func hostIPAndUDP() throws {
-        #expect(try PortRequest.parse("127.0.0.1:5353:53/udp") ==
-            [PortRequest(proto: .udp, containerPort: 53, hostIP: .loopback, hostPorts: 5353...5353)])
+        #expect(
+            try PortRequest.parse("127.0.0.1:5353:53/udp") == [
+                PortRequest(proto: .udp, containerPort: 53, hostIP: .loopback, hostPorts: 5353...5353)
+            ])
     }
 
     @Test func hostIPWithEphemeralPort() throws {
-        #expect(try PortRequest.parse("10.1.2.3::80") == [PortRequest(proto: .tcp, containerPort: 80, hostIP: IPv4Address(10, 1, 2, 3))])
+        #expect(
+            try PortRequest.parse("10.1.2.3::80") == [
+                PortRequest(proto: .tcp, containerPort: 80, hostIP: IPv4Address(10, 1, 2, 3))
+            ])
         #expect(try PortRequest.parse("0.0.0.0:8080:80")[0].hostIP == nil)
     }
 
@@ -65,17 +73,25 @@ import Testing
         #expect(pairs.map(\.containerPort) == [80, 81, 82])
         #expect(pairs.map(\.hostPorts) == [8000...8000, 8001...8001, 8002...8002])
         // A host range for one container port: any free port of the range.
-        #expect(try PortRequest.parse("8000-8010:80") == [PortRequest(proto: .tcp, containerPort: 80, hostPorts: 8000...8010)])
+        #expect(
+            try PortRequest.parse("8000-8010:80") == [
+                PortRequest(proto: .tcp, containerPort: 80, hostPorts: 8000...8010)
+            ])
         #expect(try PortRequest.parse("80-81").map(\.hostPorts) == [nil, nil])
     }
 
-    @Test(arguments: ["", "abc", "0", "65536", "80/sctp", "1.2.3:80:80", "8000-8001:80-82", "90-80", "[::1]:80:80", "a:b:c:d", "5000:", "-1"])
+    @Test(arguments: [
+        "", "abc", "0", "65536", "80/sctp", "1.2.3:80:80", "8000-8001:80-82", "90-80", "[::1]:80:80", "a:b:c:d",
+        "5000:", "-1",
+    ])
     func rejects(spec: String) {
         #expect(throws: ModelError.self) { try PortRequest.parse(spec) }
     }
 
     @Test func errorNamesTheValue() {
-        #expect(throws: ModelError.invalidPortSpec("80/sctp", "protocol \"sctp\" must be tcp or udp")) { try PortRequest.parse("80/sctp") }
+        #expect(throws: ModelError.invalidPortSpec("80/sctp", "protocol \"sctp\" must be tcp or udp")) {
+            try PortRequest.parse("80/sctp")
+        }
     }
 
     @Test func conflicts() {

@@ -12,7 +12,8 @@ import Testing
     }
 
     func create(_ registry: inout Registry, _ request: NetworkRequest, host: [String] = []) throws -> Network {
-        let network = try registry.planNetwork(request, id: randomID(), now: now, hostPrefixes: try host.map { try IPv4Network.parse($0) })
+        let network = try registry.planNetwork(
+            request, id: randomID(), now: now, hostPrefixes: try host.map { try IPv4Network.parse($0) })
         registry.networks.append(network)
         return network
     }
@@ -35,7 +36,8 @@ import Testing
 
     @Test func poolsRunOutInOrder() throws {
         let all172 = (17...31).map { "172.\($0).0.0/16" }
-        #expect(try IPAM.chooseSubnet(avoiding: all172.map { try IPv4Network.parse($0) }).description == "192.168.0.0/20")
+        #expect(
+            try IPAM.chooseSubnet(avoiding: all172.map { try IPv4Network.parse($0) }).description == "192.168.0.0/20")
         let everything = try IPAM.defaultPools.map { $0 } + [IPv4Network.parse("10.0.0.0/8")]
         #expect(throws: ModelError.poolsExhausted) { try IPAM.chooseSubnet(avoiding: everything) }
     }
@@ -61,17 +63,31 @@ import Testing
         _ = try create(&registry, NetworkRequest(name: "n1", subnet: "10.0.0.0/24"))
         let cases: [(NetworkRequest, ModelError)] = [
             (NetworkRequest(name: "n1"), .networkExists("n1")),
-            (NetworkRequest(name: "n2", subnet: "10.0.0.128/25"), .poolOverlap(try IPv4Network.parse("10.0.0.128/25"), with: "n1")),
-            (NetworkRequest(name: "n3", subnet: "10.1.0.0/24", gateway: "10.2.0.1"),
-             .invalidIP("10.2.0.1", "the gateway must be a host address of the subnet 10.1.0.0/24")),
-            (NetworkRequest(name: "n4", subnet: "10.1.0.0/24", ipRange: "10.1.1.0/28"),
-             .invalidCIDR("10.1.1.0/28", "the --ip-range must lie inside the subnet 10.1.0.0/24")),
+            (
+                NetworkRequest(name: "n2", subnet: "10.0.0.128/25"),
+                .poolOverlap(try IPv4Network.parse("10.0.0.128/25"), with: "n1")
+            ),
+            (
+                NetworkRequest(name: "n3", subnet: "10.1.0.0/24", gateway: "10.2.0.1"),
+                .invalidIP("10.2.0.1", "the gateway must be a host address of the subnet 10.1.0.0/24")
+            ),
+            (
+                NetworkRequest(name: "n4", subnet: "10.1.0.0/24", ipRange: "10.1.1.0/28"),
+                .invalidCIDR("10.1.1.0/28", "the --ip-range must lie inside the subnet 10.1.0.0/24")
+            ),
             (NetworkRequest(name: "n5", driver: "host"), .singleInstanceDriver("host")),
-            (NetworkRequest(name: "bad name"), .invalidName("bad name", "a network name must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")),
-            (NetworkRequest(name: "n6", options: ["com.docker.network.bridge.enable_icc": "maybe"]),
-             .invalidOption("com.docker.network.bridge.enable_icc=maybe", "the value must be true or false")),
-            (NetworkRequest(name: "n7", options: ["com.docker.network.bridge.name": "bp0"]),
-             .invalidOption("com.docker.network.bridge.name=bp0", "the bridge is already used by network bridge")),
+            (
+                NetworkRequest(name: "bad name"),
+                .invalidName("bad name", "a network name must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+            ),
+            (
+                NetworkRequest(name: "n6", options: ["com.docker.network.bridge.enable_icc": "maybe"]),
+                .invalidOption("com.docker.network.bridge.enable_icc=maybe", "the value must be true or false")
+            ),
+            (
+                NetworkRequest(name: "n7", options: ["com.docker.network.bridge.name": "bp0"]),
+                .invalidOption("com.docker.network.bridge.name=bp0", "the bridge is already used by network bridge")
+            ),
         ]
         for (request, expected) in cases {
             #expect(throws: expected) { try registry.planNetwork(request, id: randomID(), now: now, hostPrefixes: []) }
@@ -92,13 +108,17 @@ import Testing
         #expect(c2?.hostInterface?.hasPrefix("veth") == true && c2?.hostInterface?.count == 11)
 
         #expect(throws: ModelError.addressInUse(IPv4Address(10, 0, 0, 254), network: "my_bridge")) {
-            try registry.planContainer(ContainerRequest(name: "c5", network: "my_bridge", ip: "10.0.0.254"), id: randomID(), now: now)
+            try registry.planContainer(
+                ContainerRequest(name: "c5", network: "my_bridge", ip: "10.0.0.254"), id: randomID(), now: now)
         }
         #expect(throws: ModelError.addressInUse(IPv4Address(10, 0, 0, 1), network: "my_bridge")) {
-            try registry.planContainer(ContainerRequest(name: "c5", network: "my_bridge", ip: "10.0.0.1"), id: randomID(), now: now)
+            try registry.planContainer(
+                ContainerRequest(name: "c5", network: "my_bridge", ip: "10.0.0.1"), id: randomID(), now: now)
         }
-        #expect(throws: ModelError.addressOutsideSubnet(IPv4Address(10, 0, 1, 5), try IPv4Network.parse("10.0.0.0/24"))) {
-            try registry.planContainer(ContainerRequest(name: "c5", network: "my_bridge", ip: "10.0.1.5"), id: randomID(), now: now)
+        #expect(throws: ModelError.addressOutsideSubnet(IPv4Address(10, 0, 1, 5), try IPv4Network.parse("10.0.0.0/24")))
+        {
+            try registry.planContainer(
+                ContainerRequest(name: "c5", network: "my_bridge", ip: "10.0.1.5"), id: randomID(), now: now)
         }
         #expect(throws: ModelError.ipOnDefaultNetwork) {
             try registry.planContainer(ContainerRequest(name: "c5", ip: "172.17.0.9"), id: randomID(), now: now)
@@ -152,9 +172,13 @@ import Testing
         #expect(endpoint.containerInterface == "eth1")
         #expect(endpoint.order == 1)
         registry.endpoints.append(endpoint)
-        #expect(throws: ModelError.alreadyConnected(container: "c", network: "n")) { try registry.planConnect(network: "n", container: "c", ip: nil) }
+        #expect(throws: ModelError.alreadyConnected(container: "c", network: "n")) {
+            try registry.planConnect(network: "n", container: "c", ip: nil)
+        }
         #expect(try registry.planDisconnect(network: "n", container: "c") == endpoint)
-        #expect(throws: ModelError.hostOrNoneMixed("host")) { try registry.planConnect(network: "host", container: "c", ip: nil) }
+        #expect(throws: ModelError.hostOrNoneMixed("host")) {
+            try registry.planConnect(network: "host", container: "c", ip: nil)
+        }
     }
 
     @Test func hostAndNoneHaveNoEndpointAndNoPorts() throws {
@@ -172,18 +196,21 @@ import Testing
         #expect(a.ports[0] == PortMapping(proto: .tcp, containerPort: 80, hostIP: .any, hostPort: 5000))
         #expect(a.ports[1].hostPort == ephemeralPorts.lowerBound && a.ports[1].proto == .udp)
         #expect(throws: ModelError.portAllocated("127.0.0.1:5000")) {
-            try registry.planContainer(ContainerRequest(name: "b", ports: ["127.0.0.1:5000:80"]), id: randomID(), now: now)
+            try registry.planContainer(
+                ContainerRequest(name: "b", ports: ["127.0.0.1:5000:80"]), id: randomID(), now: now)
         }
         // The same port on UDP is free; a host socket holding a port is respected.
-        let planned = try registry.planContainer(ContainerRequest(name: "b", ports: ["5000:80/udp", "6000-6002:80"]), id: randomID(), now: now,
-                                                 portInUse: { _, _, port in port == 6000 })
+        let planned = try registry.planContainer(
+            ContainerRequest(name: "b", ports: ["5000:80/udp", "6000-6002:80"]), id: randomID(), now: now,
+            portInUse: { _, _, port in port == 6000 })
         #expect(planned.0.ports.map(\.hostPort) == [5000, 6001])
     }
 
     @Test func allowedSources() throws {
         var registry = try fresh()
         let (container, _) = try run(&registry, ContainerRequest(name: "g", ports: ["5000:80", "5353:53/udp"]))
-        var updated = try registry.planAllow(container: "g", hostPort: "5000", sources: ["10.0.0.0/8", "198.19.2.7"], clear: false)
+        var updated = try registry.planAllow(
+            container: "g", hostPort: "5000", sources: ["10.0.0.0/8", "198.19.2.7"], clear: false)
         #expect(updated.allowed(hostPort: 5000, .tcp)?.map(\.description) == ["10.0.0.0/8", "198.19.2.7/32"])
         #expect(updated.allowed(hostPort: 5353, .udp) == nil)
         registry.containers = [updated]
@@ -192,8 +219,12 @@ import Testing
         #expect(throws: ModelError.invalidPortSpec("5353/tcp", "container g does not publish host port 5353/tcp")) {
             try registry.planAllow(container: "g", hostPort: "5353/tcp", sources: ["10.0.0.0/8"], clear: false)
         }
-        #expect(throws: ModelError.self) { try registry.planAllow(container: "g", hostPort: "x", sources: ["10.0.0.0/8"], clear: false) }
-        #expect(throws: ModelError.self) { try registry.planAllow(container: "g", hostPort: "5000", sources: [], clear: false) }
+        #expect(throws: ModelError.self) {
+            try registry.planAllow(container: "g", hostPort: "x", sources: ["10.0.0.0/8"], clear: false)
+        }
+        #expect(throws: ModelError.self) {
+            try registry.planAllow(container: "g", hostPort: "5000", sources: [], clear: false)
+        }
         _ = container
     }
 }

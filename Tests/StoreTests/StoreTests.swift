@@ -6,9 +6,11 @@ import Testing
 @Suite struct StoreTests {
     func sample() throws -> (Registry, Network, Container, Endpoint) {
         var registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
-        let network = try registry.planNetwork(NetworkRequest(name: "n", subnet: "10.0.0.0/24"), id: randomID(), now: Date(), hostPrefixes: [])
+        let network = try registry.planNetwork(
+            NetworkRequest(name: "n", subnet: "10.0.0.0/24"), id: randomID(), now: Date(), hostPrefixes: [])
         registry.networks.append(network)
-        let (container, endpoint) = try registry.planContainer(ContainerRequest(name: "c", network: "n", ports: ["5000:80"]), id: randomID(), now: Date())
+        let (container, endpoint) = try registry.planContainer(
+            ContainerRequest(name: "c", network: "n", ports: ["5000:80"]), id: randomID(), now: Date())
         return (registry, network, container, endpoint!)
     }
 
