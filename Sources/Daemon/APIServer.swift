@@ -133,7 +133,7 @@ extension AgentError: APIError {
         case .containerRunning, .containerNotRunning: .conflict
         case .commandNotFound, .commandNotExecutable: .badRequest
         case .attachmentNotFound: .notFound
-        case .dataplane, .startup, .cluster: .internalServerError
+        case .namespaceNotFound, .incompleteDriverRequest, .startup, .cluster: .internalServerError
         }
     }
 }

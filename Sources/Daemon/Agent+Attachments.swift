@@ -126,7 +126,7 @@ extension Agent {
     /// is there.
     public func attachMain(_ request: MainAttachmentRequest) throws -> MainAttachment {
         guard FileManager.default.fileExists(atPath: request.namespace) else {
-            throw AgentError.dataplane("the network namespace \(request.namespace) does not exist")
+            throw AgentError.namespaceNotFound(request.namespace)
         }
         var undo = Undo()
         defer { undo.run() }

@@ -21,7 +21,7 @@ extension Agent {
 
     func dockerDeleteNetwork(id: String) throws {
         guard let network = registry.networks.first(where: { $0.id == id }) else {
-            throw AgentError.dataplane("no network \(id)")
+            throw ModelError.networkNotFound(id)
         }
         if let joined = registry.attachments.first(where: { $0.networkID == id }) {
             throw ModelError.networkHasEndpoints(network.name, [joined.containerID])
@@ -36,7 +36,7 @@ extension Agent {
     func dockerCreateEndpoint(network id: String, endpoint: String, address: String, mac: String?) throws -> MACAddress?
     {
         guard let network = registry.networks.first(where: { $0.id == id }), let subnet = network.subnet else {
-            throw AgentError.dataplane("no network \(id)")
+            throw ModelError.networkNotFound(id)
         }
         guard let ip = IPv4Address(address.split(separator: "/").first ?? ""), subnet.hostRange.contains(ip.value)
         else {

@@ -7,7 +7,10 @@ public enum AgentError: Error, CustomStringConvertible {
     case containerNotRunning(String)
     case commandNotFound(String)
     case commandNotExecutable(String)
-    case dataplane(String)
+    /// A runtime named a network namespace that is not there.
+    case namespaceNotFound(String)
+    /// dockerd left out something the driver needs (`call`, what is missing).
+    case incompleteDriverRequest(call: String, missing: String)
     case startup(String)
     case cluster(String)
     case attachmentNotFound(String)
@@ -20,7 +23,8 @@ public enum AgentError: Error, CustomStringConvertible {
         case .containerNotRunning(let name): "container \(name) is not running"
         case .commandNotFound(let command): "exec: \"\(command)\": executable file not found in $PATH"
         case .commandNotExecutable(let command): "exec: \"\(command)\": permission denied"
-        case .dataplane(let message): message
+        case .namespaceNotFound(let path): "the network namespace \(path) does not exist"
+        case .incompleteDriverRequest(let call, let missing): "\(call) gave no \(missing)"
         case .startup(let message): message
         case .cluster(let message): message
         case .attachmentNotFound(let id): "no attachment \(id): Bridgeport equips no such container interface"

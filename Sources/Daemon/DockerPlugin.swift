@@ -18,7 +18,7 @@ enum DockerPlugin {
         router.reply("NetworkDriver.GetCapabilities") { Capabilities() }
         router.reply("NetworkDriver.CreateNetwork") { (body: CreateNetwork) in
             guard let pool = body.IPv4Data?.first?.Pool else {
-                throw AgentError.dataplane("CreateNetwork gave no IPv4 pool")
+                throw AgentError.incompleteDriverRequest(call: "CreateNetwork", missing: "IPv4 pool")
             }
             try await agent.dockerCreateNetwork(
                 id: body.NetworkID, pool: pool, gateway: body.IPv4Data?.first?.Gateway,
@@ -29,7 +29,8 @@ enum DockerPlugin {
         }
         router.reply("NetworkDriver.CreateEndpoint") { (body: CreateEndpoint) in
             guard let address = body.Interface?.Address, !address.isEmpty else {
-                throw AgentError.dataplane("CreateEndpoint gave no IPv4 address: Bridgeport takes Docker's IPAM's")
+                throw AgentError.incompleteDriverRequest(
+                    call: "CreateEndpoint", missing: "IPv4 address: Bridgeport takes Docker's IPAM's")
             }
             let mac = try await agent.dockerCreateEndpoint(
                 network: body.NetworkID, endpoint: body.EndpointID,

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Model
 import Testing
 
 @testable import Daemon
@@ -35,7 +36,7 @@ import Testing
         let router = Router()
         router.reply("Plugin.Activate") { DockerPlugin.Activated() }
         router.reply("NetworkDriver.DeleteNetwork") { (body: DockerPlugin.NetworkOnly) -> DockerPlugin.Done in
-            throw AgentError.dataplane("no network \(body.NetworkID)")
+            throw ModelError.networkNotFound(body.NetworkID)
         }
         try await Application(router: router).test(.router) { client in
             let activated = try await client.execute(uri: "/Plugin.Activate", method: .post)
@@ -47,7 +48,7 @@ import Testing
                 uri: "/NetworkDriver.DeleteNetwork", method: .post,
                 body: ByteBuffer(string: #"{"NetworkID":"n1","Extra":1}"#))
             #expect(failed.status == .internalServerError)
-            #expect(String(buffer: failed.body) == #"{"Err":"no network n1"}"#)
+            #expect(String(buffer: failed.body) == #"{"Err":"network n1 not found"}"#)
 
             let malformed = try await client.execute(
                 uri: "/NetworkDriver.DeleteNetwork", method: .post,
