@@ -29,9 +29,7 @@ die() { echo "cni-latency: $*" >&2; exit 1; }
 
 ms() { printf '%d.%03d\n' $(($1 / 1000000)) $(($1 / 1000 % 1000)); }  # ns -> ms
 
-percentile() {  # percentile P < numbers: nearest rank, index ceil(N*P/100)
-    sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int((NR * p + 99) / 100); if (i < 1) i = 1; printf "%.1f", v[i] }'
-}
+source "$(dirname "$0")/../Tests/system/stats.sh"   # percentile, latency_row
 
 # cni COMMAND PLUGIN ID CONFIG: runs the plugin for the container ID (netns /run/netns/ID,
 # interface eth0) in the current namespace, which must be the sandbox; stdout -> REPLY.
@@ -127,8 +125,8 @@ version=$(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null)
 protocols=$(CNI_COMMAND=VERSION "$CNI_DIR/bridge" </dev/null | sed -n 's/.*"supportedVersions":\[\([^]]*\)\].*/\1/p' | tr -d '"')
 echo "|  | p50 ms | p90 ms |"
 echo "|---|---|---|"
-echo "| reference CNI bridge+portmap (netns + ADD) | $(percentile 50 <"$WORK/add.ms") | $(percentile 90 <"$WORK/add.ms") |"
-echo "| reference CNI bridge+portmap (DEL + netns del) | $(percentile 50 <"$WORK/del.ms") | $(percentile 90 <"$WORK/del.ms") |"
+latency_row "reference CNI bridge+portmap (netns + ADD)" "$WORK/add.ms"
+latency_row "reference CNI bridge+portmap (DEL + netns del)" "$WORK/del.ms"
 echo
 echo "COUNT=$COUNT, containernetworking-plugins ${version:-unknown} (CNI versions $protocols)," \
     "$(iptables --version); before DEL, portmap's CNI-DN-* chains held $dn_rules rules" \

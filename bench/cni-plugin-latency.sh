@@ -12,11 +12,8 @@ cd "$(dirname "$0")"
 TAG=bpcni
 METRICS_PORT=19480
 source ../Tests/system/lib.sh
-trap sandbox_down EXIT
-sandbox_up
-agent_start >/dev/null || exit 1
+bench_sandbox >/dev/null || exit 1
 PLUGINS=$(dirname "$BIN")
-percentile() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int((NR * p + 99) / 100); if (i < 1) i = 1; printf "%.1f", v[i] }'; }
 
 # plugin NAME ID CONFIG: one timed ADD in the sandbox host; result in $STATE/out, ms appended to $STATE/NAME.ms
 plugin() {
@@ -42,7 +39,7 @@ for i in $(seq 1 "$COUNT"); do
     id=main$i; netns_add "$TAG-$id"
     plugin bridgeport-cni "$id" "{\"cniVersion\":\"1.0.0\",\"name\":\"m\",\"type\":\"bridgeport-cni\",\"subnet\":\"10.86.0.0/16\",\"agentSocket\":\"$BRIDGEPORT_SOCKET\",$(ports $((40000 + i)))}" main
 done
-row() { echo "| $1 | $(percentile 50 <"$STATE/$2.ms") | $(percentile 90 <"$STATE/$2.ms") |"; }
+row() { latency_row "$1" "$STATE/$2.ms"; }
 echo "| CNI ADD, $COUNT containers each | p50 ms | p90 ms |"
 echo "| --- | --- | --- |"
 row "reference bridge (before portmap)" bridge-portmap

@@ -8,14 +8,8 @@ cd "$(dirname "$0")"
 TAG=bpbench
 METRICS_PORT=19478
 source ../Tests/system/lib.sh
-trap sandbox_down EXIT
-sandbox_up
-agent_start ${ATTACH:+--attach $ATTACH} || exit 1
+bench_sandbox ${ATTACH:+--attach $ATTACH} || exit 1
 COUNT=${COUNT:-100}
-
-percentile() {  # percentile P < numbers (milliseconds)
-    sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int((NR * p + 99) / 100); if (i < 1) i = 1; printf "%.1f", v[i] }'
-}
 
 "$BIN" network create --subnet 10.99.0.0/16 bench >/dev/null
 api=$STATE/api.ms
@@ -32,6 +26,6 @@ for i in $(seq 1 "$COUNT"); do
 done
 
 mode=${ATTACH:-auto}
-echo "| Bridgeport, attach $mode, at the API (POST /v1/containers) | $(percentile 50 <"$api") | $(percentile 90 <"$api") |"
-echo "| Bridgeport, attach $mode, through the CLI (bridgeport run -d) | $(percentile 50 <"$cli") | $(percentile 90 <"$cli") |"
-echo "create_p50_$mode $(percentile 50 <"$api")" >>"${FIGURES:-/dev/null}"
+latency_row "Bridgeport, attach $mode, at the API (POST /v1/containers)" "$api"
+latency_row "Bridgeport, attach $mode, through the CLI (bridgeport run -d)" "$cli"
+printf 'create_p50_%s %.1f\n' "$mode" "$(percentile 50 <"$api")" >>"${FIGURES:-/dev/null}"

@@ -5,11 +5,10 @@
 # benchmark does; the agent's collector passes over the full table meanwhile, as it would.
 # Usage: flows.sh BRIDGEPORT LOADGEN FLOW_BENCH (prints a markdown table)
 set -u
-BRIDGEPORT=$(readlink -f "$1")
+export BIN=$(readlink -f "$1")
 LOADGEN=$(readlink -f "$2")
 FLOW_BENCH=$(readlink -f "$3")
 cd "$(dirname "$0")"
-export BIN=$BRIDGEPORT
 TAG=bpflows
 METRICS_PORT=19480
 source ../Tests/system/lib.sh
@@ -18,22 +17,17 @@ FLOWS=${FLOWS:-1000000}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
 REPS=${REPS:-5}
 SERVER_CPU=$(( $(nproc) - 1 ))
-trap sandbox_down EXIT
-
-sandbox_up
 # Room for the filled flows and for the benchmark's own connections (each is a flow for
 # tcp-closing's 2 minutes after it ends).
-agent_start --max-flows $(( FLOWS * 2 )) || exit 1
+bench_sandbox --max-flows $(( FLOWS * 2 )) || exit 1
 in_ext sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 bp network create --subnet 10.80.0.0/24 benchnet >/dev/null || exit 1
 bp run -d --name srv --net benchnet -p 198.51.100.1:8080:80 -- taskset -c "$SERVER_CPU" "$LOADGEN" serve 80 >/dev/null || exit 1
 for _ in $(seq 1 100); do in_ext bash -c "exec 3<>/dev/tcp/198.51.100.1/8080" 2>/dev/null && break; sleep 0.05; done
 
 crr() { in_ext taskset -c 0 "$LOADGEN" crr 198.51.100.1 8080 "$SECONDS_PER_RUN" --threads 2 | awk '$1 == "connections_per_second" { print $2 }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "err"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 memlock() { bpftool map show pinned "$STATE/bpf/maps/bp_flows" | awk '{ for (i = 1; i < NF; i++) if ($i == "memlock") print $(i + 1) }' | tr -d B; }
-gc_seconds() { in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '$1 == "bridgeport_flow_gc_duration_seconds" { print $2 }'; }
-flows() { in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '$1 ~ /^bridgeport_flows\{/ { n += $2 } END { print n + 0 }'; }
+flows() { local n; n=$(metric bridgeport_flows); echo "${n:-0}"; }
 
 # Interleaved: each repetition measures the nearly empty table (flushed), then the full one.
 : >"$STATE/empty"; : >"$STATE/full"
@@ -45,14 +39,13 @@ for _ in $(seq 1 "$REPS"); do
     "$FLOW_BENCH" fill "$STATE/bpf/maps" "$FLOWS" >&2 || exit 1
     crr >>"$STATE/full"
 done
-empty=$(median <"$STATE/empty")
-full=$(median <"$STATE/full")
+empty=$(median <"$STATE/empty") || empty=err
+full=$(median <"$STATE/full") || full=err
 full_memory=$(memlock)
 # The collector's pass over the full table, as the agent's metrics report it.
 for _ in $(seq 1 600); do [ "$(flows)" -ge "$FLOWS" ] && break; sleep 0.1; done
-pass=$(gc_seconds)
+pass=$(metric bridgeport_flow_gc_duration_seconds)
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "err" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
 thousands() { python3 -c 'import sys; print(f"{int(float(sys.argv[1])):,}")' "$1"; }
 echo "| flow table | connections/s (median of $REPS × ${SECONDS_PER_RUN} s) | ratio | bp_flows memory MiB |"

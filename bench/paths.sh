@@ -20,11 +20,10 @@
 # Writes OUT_DIR/paths.md (the table), paths.tsv (every median), publish.md (time to
 # publish 10,000 ports) and bpf-live.md (the programs' own run time during the runs).
 set -u
-BRIDGEPORT=$(readlink -f "$1")
+export BIN=$(readlink -f "$1")
 LOADGEN=$(readlink -f "$2")
 OUT=$(readlink -f "$3")
 cd "$(dirname "$0")"
-export BIN=$BRIDGEPORT
 TAG=bppaths
 METRICS_PORT=19479
 source ../Tests/system/lib.sh
@@ -140,7 +139,7 @@ bridgeport_publish() {  # bridgeport_publish N
     fi
     bp run -d --name srv --net benchnet -p 198.51.100.1:8080:80 -p 198.51.100.1:8081:5201 \
         -- sh -c "taskset -c $SERVER_CPU \"$LOADGEN\" serve 80 & exec taskset -c $SERVER_CPU iperf3 -s -p 5201" >/dev/null || return 1
-    local addr; addr=$(bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' srv)
+    local addr; addr=$(ip_of srv)
     wait_listening "$addr" 80 && wait_listening "$addr" 5201
 }
 
@@ -184,8 +183,6 @@ prepare() {  # prepare PATH N
     esac
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "err"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 PATHS=(${BENCH_PATHS:-direct iptables proxy bridgeport})
 declare -A RESULT
 
@@ -208,7 +205,8 @@ run_port_count() {  # run_port_count N
     iptables_flush
     for path in "${PATHS[@]}"; do
         for metric in rr crr tput; do
-            RESULT[$path,$metric,$n]=$(awk -v p="$path" -v m="$metric" '$1 == p && $2 == m && $3 != "err" { print $3 }' "$raw" | median)
+            RESULT[$path,$metric,$n]=$(awk -v p="$path" -v m="$metric" '$1 == p && $2 == m && $3 != "err" { print $3 }' "$raw" | median) ||
+                RESULT[$path,$metric,$n]=err
         done
     done
 }
@@ -265,7 +263,6 @@ EOF
 }
 
 seconds() { awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "err" || b == "err" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 report() {
     local n path metric
@@ -311,7 +308,7 @@ report() {
 # The programs' own run time while real traffic went through them (BPF_ENABLE_STATS,
 # read from the agent's metrics): average nanoseconds per run.
 bpf_live() {
-    in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" >"$STATE/metrics"
+    metrics >"$STATE/metrics"
     python3 - "$STATE/metrics" >"$OUT/bpf-live.md" <<'EOF'
 import re, sys
 runs, secs = {}, {}

@@ -5,7 +5,6 @@
 # state and socket are under $STATE. `ctr run --cni` passes no port mappings, so what is
 # checked is the container's network: reachability, counters, isolation, masquerade, and
 # the hairpin to a published port of a Bridgeport container.
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../system/tools" && pwd)
 C=$STATE/containerd
 CTR_SOCK=$C/containerd.sock
 
@@ -38,9 +37,7 @@ containerd_stop() {
     sleep 0.3
     for task in $(ctr_ task ls -q 2>/dev/null); do ctr_ task delete -f "$task" >/dev/null 2>&1; done
     for container in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$container" >/dev/null 2>&1; done
-    kill -TERM "$CONTAINERD_PID" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$CONTAINERD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$CONTAINERD_PID" 2>/dev/null
+    terminate "$CONTAINERD_PID" 10
     CONTAINERD_PID=
 }
 on_down containerd_stop
@@ -79,6 +76,6 @@ for mode in chained main; do
         in_c web-$mode sh -c "echo h | nc -w 3 198.51.100.1 8095 | tail -1"
     check "no nftables rule in the host namespace" no_nft_rules
     check "the task is killed and removed" ctr_remove web-$mode
-    check_output "its veth is gone from the metrics" '^$' sh -c "nsenter --net=/run/netns/$HOST_NS curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep 'container=\"default-web-$mode\"'"
+    check_output "its veth is gone from the metrics" '^$' samples '.*' container="default-web-$mode"
 done
 check "containerd stops" containerd_stop

@@ -3,7 +3,6 @@
 # connect/disconnect, counters, rm, agent restart. dockerd runs in the sandbox's host
 # namespace and a mount namespace of its own, where /etc/docker is the test's (the plugin's
 # .spec file); its data, exec root and socket are under $STATE, with no iptables.
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../system/tools" && pwd)
 DOCKER_SOCK=$STATE/docker.sock
 PLUGIN_SOCK=$STATE/plugins/bridgeport.sock
 docker() { command docker -H "unix://$DOCKER_SOCK" "$@"; }
@@ -33,9 +32,7 @@ dockerd_start() {
 }
 dockerd_stop() {
     [ -n "${DOCKERD_PID:-}" ] || return 0
-    kill -TERM "$DOCKERD_PID" 2>/dev/null
-    for _ in $(seq 1 200); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$DOCKERD_PID" 2>/dev/null
+    terminate "$DOCKERD_PID" 20
     DOCKERD_PID=
 }
 on_down dockerd_stop

@@ -58,9 +58,8 @@ show network create --subnet 10.0.0.0/25 overlapping
 show network rm my_bridge
 
 step "A published port, reached from the external client through the uplink (BPF DNAT, no iptables)"
-TOOLS=$PWD/tools
 show run -d --name web --net my_bridge -p 8080:80 -- python3 "$TOOLS/echo.py" --tcp 80
-for _ in $(seq 1 50); do "$BIN" logs web | grep -q ready && break; sleep 0.1; done
+wait_ready web
 show port web
 echo "$ python3 probe.py tcp 198.51.100.1 8080 hello     (in $EXT_NS)"
 in_ext python3 "$TOOLS/probe.py" tcp 198.51.100.1 8080 hello

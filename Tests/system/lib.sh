@@ -1,7 +1,10 @@
-# Sandbox for system tests, the demo and benchmarks: a "host" network namespace where the
-# agent runs, an "ext" namespace for an external client joined by a veth that plays the
-# host's uplink, and a state directory of our own. Nothing touches the machine's own
-# network; `sandbox_down` removes everything and runs on every exit.
+# The one library of the system tests, the runtime tests, the demo and the benchmarks.
+# Sandbox: a "host" network namespace where the agent runs, an "ext" namespace for an
+# external client joined by a veth that plays the host's uplink, and a state directory of
+# our own. Nothing touches the machine's own network; `sandbox_down` removes everything
+# and runs on every exit. Then assertions (check...), probes and waits (ip_of, ext_probe,
+# wait_ready), the agent's metrics (metric, drops by reason label), CNI as a runtime runs
+# it, and from stats.sh median, percentile and ratio.
 #
 #   ext (uplink peer 198.51.100.2/24) <--veth--> host (uplink 198.51.100.1/24) -- bridges -- containers
 
@@ -18,6 +21,9 @@ AGENT_LOG=$STATE/agent.log
 # A cgroup v2 directory of our own: the agent's socket hooks attach there, never to the
 # machine's root cgroup. The agent, its containers and host-side clients run inside it.
 CGROUP=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/$TAG
+# The test tools (echo.py, probe.py, craft.py, ...), and median, percentile and ratio.
+TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/tools" && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/stats.sh"
 
 sandbox_up() {
     mkdir -p "$CGROUP"
@@ -42,6 +48,19 @@ in_host() { nsenter --net=/run/netns/"$HOST_NS" "$@"; }
 # ... in the sandbox's cgroup too: what the host's own processes see (socket hooks apply).
 in_host_cgroup() { sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP" nsenter --net=/run/netns/"$HOST_NS" "$@"; }
 in_ext() { nsenter --net=/run/netns/"$EXT_NS" "$@"; }
+# A LAN namespace beside the host, for the tests that need one (netns_add "$LAN_NS" makes it).
+LAN_NS=$TAG-lan
+in_lan() { nsenter --net=/run/netns/"$LAN_NS" "$@"; }
+# lan_uplink NAME SUBNET...: a veth from the LAN namespace moved into the host as uplink NAME
+# (as after the agent started): lan0 198.18.7.2/24 in the LAN, NAME 198.18.7.1/24 in the
+# host, which is the LAN's way to each SUBNET.
+lan_uplink() {
+    local name=$1 subnet; shift
+    ip -n "$LAN_NS" link add lan0 type veth peer name "$name" && ip -n "$LAN_NS" link set "$name" netns "$HOST_NS" &&
+        ip -n "$LAN_NS" addr add 198.18.7.2/24 dev lan0 && ip -n "$LAN_NS" link set lan0 up || return
+    for subnet in "$@"; do ip -n "$LAN_NS" route add "$subnet" via 198.18.7.1 || return; done
+    ip -n "$HOST_NS" addr add 198.18.7.1/24 dev "$name" && ip -n "$HOST_NS" link set "$name" up
+}
 
 # ---- a cluster: hosts 1..N, each a namespace with its own agent, on an underlay bridge in
 # one more namespace where etcd runs.
@@ -53,6 +72,8 @@ in_under() { nsenter --net=/run/netns/"$UNDER_NS" "$@"; }
 in_h() { local n=$1; shift; nsenter --net=/run/netns/"$TAG-h$n" "$@"; }
 # on N bridgeport-args...: the CLI against host N's agent.
 on() { local n=$1; shift; BRIDGEPORT_SOCKET=$STATE/h$n/agent.sock "$BIN" "$@"; }
+# metrics_on N: host N's agent's metrics.
+metrics_on() { in_h "$1" curl -s "http://127.0.0.1:$METRICS_PORT/metrics"; }
 
 cluster_up() {  # cluster_up HOSTS: the namespaces and etcd (agents: start_host N)
     netns_add "$UNDER_NS"
@@ -109,14 +130,23 @@ agent_start() {
     echo "agent did not come up:"; cat "$AGENT_LOG"; return 1
 }
 
+# terminate PID SECONDS: SIGTERM to a process we started, SECONDS for it to end, then SIGKILL.
+terminate() {
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 1 $(($2 * 20))); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$1" 2>/dev/null
+}
+
 agent_stop() {
     [ -n "$AGENT_PID" ] || return 0
-    kill -TERM "$AGENT_PID" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$AGENT_PID" 2>/dev/null
+    terminate "$AGENT_PID" 5
     wait "$AGENT_PID" 2>/dev/null
     AGENT_PID=
 }
+
+# bench_sandbox [AGENT_ARGS...]: for a script run on its own (a benchmark): the sandbox,
+# removed when the script exits, and the agent in it.
+bench_sandbox() { trap sandbox_down EXIT; sandbox_up && agent_start "$@"; }
 
 # PIDs of every process whose network namespace is one of the given files.
 pids_in_namespaces() {
@@ -201,17 +231,80 @@ check_output() {
 
 bp() { "$BIN" "$@"; }
 
-# host_drops INTERFACE REASON: packets the agent dropped on that uplink for REASON (its metrics).
-host_drops() {
-    in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
-        awk -v i="interface=\"$1\"" -v r="reason=\"$2\"" '/^bridgeport_host_network_drops_total\{/ && index($0, i) && index($0, r) { n += $2 } END { print n + 0 }'
+# ip_of CONTAINER: its address (of its one network).
+ip_of() { bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+
+# ext_probe tcp|udp HOST PORT [MESSAGE]: tools/probe.py from the external client; prints
+# what the server answered ("PORT CLIENT MESSAGE": its port and the client it saw).
+ext_probe() { in_ext python3 "$TOOLS/probe.py" "$@"; }
+
+# answered N PATTERN command...: runs the command N times; prints how many times its output
+# matched PATTERN (grep -E), e.g. of many connections in a row.
+answered() {
+    local n=$1 pattern=$2 hits=0; shift 2
+    for _ in $(seq 1 "$n"); do "$@" | grep -qE -- "$pattern" && hits=$((hits + 1)); done
+    echo "$hits"
+}
+
+# wait_ready WHO...: waits until each says "ready", as tools/echo.py and the like do when they
+# listen: a container (its logs) or a file (a path: a background server's output). At most
+# 5 s each; status 1 if one never did.
+wait_ready() {
+    local who rc=0
+    for who in "$@"; do
+        for _ in $(seq 1 50); do
+            case $who in
+                */*) grep -q ready "$who" 2>/dev/null ;;
+                *) bp logs "$who" 2>/dev/null | grep -q ready ;;
+            esac && continue 2
+            sleep 0.1
+        done
+        rc=1
+    done
+    return $rc
+}
+
+# ---- the agent's metrics
+
+# metrics [PATH [ACCEPT]]: GET PATH (/metrics) of the agent's metrics server, with that
+# Accept header if given.
+metrics() { in_host curl -s ${2:+-H "Accept: $2"} "http://127.0.0.1:$METRICS_PORT${1:-/metrics}"; }
+
+# samples FAMILY [LABEL=VALUE...]: the samples ("name{labels} value" lines) whose metric name
+# matches FAMILY (an extended regex, whole name; ".*" for any) and whose labels include each
+# LABEL="VALUE" (VALUE an extended regex, whole value: container=i[12]).
+samples() {
+    metrics | FAMILY=$1 WANT="${*:2}" awk '
+        BEGIN { n = split(ENVIRON["WANT"], want, " ")
+                for (i = 1; i <= n; i++) { eq = index(want[i], "=")
+                    re[i] = "[{,]" substr(want[i], 1, eq - 1) "=\"(" substr(want[i], eq + 1) ")\"[,}]" } }
+        /^#/ { next }
+        { name = $1; sub(/[{].*/, "", name); if (name !~ "^(" ENVIRON["FAMILY"] ")$") next
+          for (i = 1; i <= n; i++) if ($1 !~ re[i]) next
+          print }'
+}
+
+# metric FAMILY [LABEL=VALUE...]: the sum of those samples' values; nothing when there is none.
+metric() { samples "$@" | awk '{ n += $NF } END { if (NR) print n }'; }
+
+# drops REASON [LABEL=VALUE...]: packets the agent dropped for REASON, by the label its
+# metrics give it (bp_drop_reason_label() in bpf/: isolation, icc, spoofed_source, internal,
+# not_allowed, direct_access, vlan, ipv6_disabled, ct_full, ...; never a number), summed over
+# the containers' and the uplinks' series (bridgeport_{container,host}_network_drops_total)
+# that have the labels given (container=b1, interface=eth1, direction=egress); 0 when none.
+BPF_SOURCES=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../bpf" 2>/dev/null && pwd)
+drops() {
+    [[ $1 =~ ^[a-z][a-z0-9_]*$ ]] && { [ -z "$BPF_SOURCES" ] || grep -rqs --include='*.h' "return \"$1\";" "$BPF_SOURCES"; } ||
+        { echo "drops: \"$1\" is no drop reason label of bp_drop_reason_label()" >&2; return 2; }
+    local n; n=$(metric 'bridgeport_(container|host)_network_drops_total' reason="$1" "${@:2}")
+    echo "${n:-0}"
 }
 
 # eventually SECONDS command...: retries the command until it succeeds, then runs it once more
 # for the record (its output and status).
 eventually() { local t=$1; shift; for _ in $(seq 1 $((t * 10))); do "$@" >/dev/null 2>&1 && break; sleep 0.1; done; "$@"; }
 
-# ---- real container runtimes (Tests/runtimes) ----
+# ---- real container runtimes (Tests/runtimes) and CNI ----
 
 # busybox_rootfs TAR: a root filesystem of Debian's busybox-static, as a tar; its httpd
 # serves /www, whose cgi-bin/ip answers the client's address as the container sees it.
@@ -247,7 +340,18 @@ CONF
 CONF
 }
 
-# metrics: the agent's exposition.
-metrics() { in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics"; }
+# cni_use CONFLIST [PLUGIN_DIR...]: the configuration `cni` runs, and where it finds the
+# plugins (bridgeport-cni's directory, then each PLUGIN_DIR); results are cached under $STATE.
+cni_use() {
+    CNI_CONFLIST=$1; shift
+    local dirs dir; dirs=$(dirname "$BIN")
+    for dir in "$@"; do dirs+=:$dir; done
+    export CNI_PATH=$dirs CNI_CACHE=$STATE/cni-cache
+    mkdir -p "$CNI_CACHE"
+}
+# cni ADD|CHECK|DEL CONTAINER [PORT_MAPPINGS_JSON]: that configuration, run as a runtime's
+# libcni runs it (tools/cni.py), for the namespace $TAG-CONTAINER, interface eth0.
+cni() { in_host python3 "$TOOLS/cni.py" "$1" "$CNI_CONFLIST" "$2" /run/netns/"$TAG-$2" eth0 "${@:3}"; }
+
 # no_nft_rules: the host namespace has no nftables rule (Bridgeport publishes without one).
 no_nft_rules() { [ -z "$(in_host nft list ruleset)" ]; }

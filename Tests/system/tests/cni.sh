@@ -2,16 +2,8 @@
 # runtime drives it: environment, configuration on stdin, a namespace per container.
 # Published ports come from Bridgeport's maps; no iptables or nftables rule is written.
 agent_start || { fail "agent starts"; return; }
-CNI="python3 $PWD/tools/cni.py"
-export CNI_PATH=$(dirname "$BIN"):/usr/lib/cni CNI_CACHE=$STATE/cni-cache
-mkdir -p "$CNI_CACHE"
-cat >"$STATE/bp.conflist" <<CONF
-{ "cniVersion": "1.0.0", "name": "cninet", "plugins": [
-  { "type": "bridge", "bridge": "cni-bp", "isGateway": true, "ipMasq": false,
-    "ipam": { "type": "host-local", "subnet": "10.222.0.0/24", "dataDir": "$STATE/cni-ipam", "routes": [{ "dst": "0.0.0.0/0" }] } },
-  { "type": "bridgeport-cni", "capabilities": { "portMappings": true }, "agentSocket": "$BRIDGEPORT_SOCKET" } ] }
-CONF
-cni() { in_host $CNI "$1" "$STATE/bp.conflist" "$2" /run/netns/"$TAG-$2" eth0 "${@:3}"; }
+cni_conflists "$STATE/cni"
+cni_use "$STATE/cni/10-chained.conflist" /usr/lib/cni
 plugin() {  # plugin COMMAND [CONFIG]: bridgeport-cni alone, as a runtime calls it
     CNI_COMMAND=$1 CNI_CONTAINERID=x CNI_NETNS=/run/netns/none CNI_IFNAME=eth0 in_host "$(dirname "$BIN")/bridgeport-cni" <<<"${2:-}"
 }
@@ -21,21 +13,21 @@ check_output "STATUS: the agent is there" '^$' plugin STATUS '{"cniVersion":"1.1
 
 netns_add "$TAG-web"
 web_ports='[{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}, {"hostPort": 5353, "containerPort": 53, "protocol": "udp"}]'
-check_output "ADD: bridge makes the veth, bridgeport-cni equips it and passes the result on" '"address": "10.222.0.2/24"' \
+check_output "ADD: bridge makes the veth, bridgeport-cni equips it and passes the result on" '"address": "10.224.0.2/24"' \
     cni ADD web "$web_ports"
-nsenter --net=/run/netns/"$TAG-web" python3 tools/echo.py --tcp 80 --udp 53 >/dev/null 2>&1 &
+nsenter --net=/run/netns/"$TAG-web" python3 "$TOOLS/echo.py" --tcp 80 --udp 53 >/dev/null 2>&1 &
 web_server=$!  # stopped before its namespace is deleted, which would hide it from sandbox_down
 sleep 0.5
-check_output "the published TCP port answers from the external client" '^80 198.51.100.2' in_ext python3 tools/probe.py tcp 198.51.100.1 8080
-check_output "the published UDP port answers too" '^53 198.51.100.2' in_ext python3 tools/probe.py udp 198.51.100.1 5353
+check_output "the published TCP port answers from the external client" '^80 198.51.100.2' ext_probe tcp 198.51.100.1 8080
+check_output "the published UDP port answers too" '^53 198.51.100.2' ext_probe udp 198.51.100.1 5353
 check_output "no iptables or nftables rule was written" '^$' sh -c "ip netns exec $HOST_NS nft list ruleset | grep -E 'dport|dnat|8080'"
 check_output "the veth is counted, under the runtime's container ID and network" \
-    'bridgeport_container_network_receive_packets_total\{container="web",network="cninet",interface="veth[^"]+"\} [1-9]' \
-    in_host curl -s http://127.0.0.1:$METRICS_PORT/metrics
+    'bridgeport_container_network_receive_packets_total\{container="web",network="chained",interface="veth[^"]+"\} [1-9]' \
+    metrics
 check_output "its published ports have their series, under the runtime's container ID" \
     'bridgeport_published_port_packets_total\{protocol="tcp",host_ip="0\.0\.0\.0",host_port="8080",container="web",container_port="80"\} [1-9]' \
-    in_host curl -s http://127.0.0.1:$METRICS_PORT/metrics
-check_output "and count in bridgeport_published_ports" '^bridgeport_published_ports 2$' in_host curl -s http://127.0.0.1:$METRICS_PORT/metrics
+    metrics
+check_output "and count in bridgeport_published_ports" '^bridgeport_published_ports 2$' metrics
 check "CHECK passes" cni CHECK web "$web_ports"
 check_fails "CHECK with other port mappings fails" 1 'published ports differ' cni CHECK web '[{"hostPort": 8081, "containerPort": 80}]'
 netns_add "$TAG-web2"
@@ -43,7 +35,7 @@ check_fails "a second container cannot take host port 8080 (code 7)" 1 '"code":7
     cni ADD web2 '[{"hostPort": 8080, "containerPort": 80}]'
 check "the runtime's DEL of that container succeeds" cni DEL web2
 check "DEL" cni DEL web
-check_fails "the port is gone with it" 1 'refused|timed out|failed' in_ext python3 tools/probe.py tcp 198.51.100.1 8080
+check_fails "the port is gone with it" 1 'refused|timed out|failed' ext_probe tcp 198.51.100.1 8080
 check "DEL again succeeds" cni DEL web
 kill "$web_server"; wait "$web_server" 2>/dev/null
 ip netns del "$TAG-web"
@@ -62,9 +54,9 @@ for i in $(seq 1 50); do
     cni ADD m$i "[{\"hostPort\": $((9000 + i)), \"containerPort\": 80}]" >/dev/null && ok=$((ok + 1))
 done
 [ "$ok" = 50 ] && pass "50 ADDs" || fail "$ok of 50 ADDs"
-nsenter --net=/run/netns/"$TAG-m50" python3 tools/echo.py --tcp 80 >/dev/null 2>&1 &
+nsenter --net=/run/netns/"$TAG-m50" python3 "$TOOLS/echo.py" --tcp 80 >/dev/null 2>&1 &
 sleep 0.5
-check_output "the 50th container's port answers" '^80 198.51.100.2' in_ext python3 tools/probe.py tcp 198.51.100.1 9050
+check_output "the 50th container's port answers" '^80 198.51.100.2' ext_probe tcp 198.51.100.1 9050
 ports=$(bpftool map dump pinned "$STATE/bpf/maps/bp_ports" -j | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$ports" = 50 ] && pass "bp_ports holds the 50 ports" || fail "bp_ports holds $ports entries"
 ok=0

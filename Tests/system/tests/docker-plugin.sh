@@ -37,18 +37,17 @@ in_sbx ip link set eth0 up
 in_sbx ip route add default via 172.28.0.1
 check_output "EndpointOperInfo" '"Value"' dp NetworkDriver.EndpointOperInfo "{\"NetworkID\": \"$N1\", \"EndpointID\": \"$E1\"}"
 check_output "ProgramExternalConnectivity" '^\{\}$' dp NetworkDriver.ProgramExternalConnectivity "{\"NetworkID\": \"$N1\", \"EndpointID\": \"$E1\", \"Options\": {\"com.docker.network.endpoint.exposedports\": [{\"Proto\": 6, \"Port\": 80}], $PORTMAP}}"
-in_sbx python3 tools/echo.py --tcp 80 >/dev/null 2>&1 &
+in_sbx python3 "$TOOLS/echo.py" --tcp 80 >/dev/null 2>&1 &
 sleep 0.5
-check_output "the published port answers from the external client" '^80 198.51.100.2' in_ext python3 tools/probe.py tcp 198.51.100.1 8080
+check_output "the published port answers from the external client" '^80 198.51.100.2' ext_probe tcp 198.51.100.1 8080
 # Hairpin: the sandbox's own process reaches the published port through the host's address
 # (the socket hooks act in the sandbox's namespace, registered at Join).
 check_output "hairpin: the sandbox reaches its published port at the host's address" '^80 ' \
-    sh -c 'echo $$ >"$0/cgroup.procs" && exec nsenter --net=/run/netns/"$1" python3 tools/probe.py tcp 198.51.100.1 8080 h' "$CGROUP" "$SANDBOX"
-in_ext python3 tools/echo.py --tcp 7777 >/dev/null 2>&1 &
+    sh -c 'echo $$ >"$0/cgroup.procs" && exec nsenter --net=/run/netns/"$1" python3 "$2/probe.py" tcp 198.51.100.1 8080 h' "$CGROUP" "$SANDBOX" "$TOOLS"
+in_ext python3 "$TOOLS/echo.py" --tcp 7777 >/dev/null 2>&1 &
 sleep 0.3
-check_output "the sandbox reaches the outside, masqueraded" '^7777 198.51.100.1' in_sbx python3 tools/probe.py tcp 198.51.100.2 7777
-check_output "the endpoint is counted" 'bridgeport_container_network_receive_packets_total\{container="e1e1e1e1e1e1[^"]*",network="docker-111111111111",interface="vethe1e1e1e"\} [1-9]' \
-    in_host curl -s http://127.0.0.1:$METRICS_PORT/metrics
+check_output "the sandbox reaches the outside, masqueraded" '^7777 198.51.100.1' in_sbx python3 "$TOOLS/probe.py" tcp 198.51.100.2 7777
+check_output "the endpoint is counted" 'bridgeport_container_network_receive_packets_total\{container="e1e1e1e1e1e1[^"]*",network="docker-111111111111",interface="vethe1e1e1e"\} [1-9]' metrics
 check_output "unknown endpoints answer the protocol's error" '"Err":"no attachment' dp NetworkDriver.Join "{\"NetworkID\": \"$N1\", \"EndpointID\": \"ffff\", \"SandboxKey\": \"/x\"}"
 check_output "a malformed request is an Err too" '"Err":"malformed request' dp NetworkDriver.Join '{"NetworkID": 5}'
 
@@ -65,7 +64,7 @@ check "the sandbox reaches dn2's gateway" in_sbx ping -c 1 -W 2 172.29.0.1
 
 # docker stop, then docker rm and docker network rm
 check_output "RevokeExternalConnectivity" '^\{\}$' dp NetworkDriver.RevokeExternalConnectivity "{\"NetworkID\": \"$N1\", \"EndpointID\": \"$E1\"}"
-check_fails "the port is unpublished" 1 'refused|timed out|failed' in_ext python3 tools/probe.py tcp 198.51.100.1 8080
+check_fails "the port is unpublished" 1 'refused|timed out|failed' ext_probe tcp 198.51.100.1 8080
 check_output "DeleteNetwork refuses while an endpoint is joined" '"Err":".*has active endpoints' dp NetworkDriver.DeleteNetwork "{\"NetworkID\": \"$N1\"}"
 for e in $E1 $E2; do
     n=$N1; [ "$e" = "$E2" ] && n=$N2

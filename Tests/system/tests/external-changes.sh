@@ -3,7 +3,7 @@
 # killed (ps shows it exited), and the next start of the agent repairing the veth.
 agent_start || { fail "agent starts"; return; }
 entries() { bpftool map dump pinned "$STATE/bpf/maps/$1" 2>/dev/null | grep -c '"key"'; }
-series() { in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -c "^bridgeport_container_network_receive_packets_total{container=\"$1\""; }
+series() { samples bridgeport_container_network_receive_packets_total container="$1" | grep -c .; }
 wait_for() {  # wait_for EXPECTED command...: the command's output becomes EXPECTED within 3 s
     local want=$1; shift
     for _ in $(seq 1 60); do [ "$("$@")" = "$want" ] && return 0; sleep 0.05; done

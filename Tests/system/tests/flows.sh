@@ -2,12 +2,8 @@
 # ports, flushes when a container or host address goes, a SYN flood at a published port,
 # two published ports of one container port, and `bridgeport flows`.
 agent_start || { fail "agent starts"; return; }
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
 flowtool() { python3 "$TOOLS/flowtool.py" "$@"; }
-scrape() { in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics"; }
-scrape_has() { scrape | grep -qE "$1"; }
-ip_of() { bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
-ready() { for _ in $(seq 1 100); do grep -q ready "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+scrape_has() { metrics | grep -qE "$1"; }
 # ask CONTAINER SPORT MESSAGE: a UDP exchange with the external answerer from source port
 # SPORT; prints how the answerer saw the container ("address:port message").
 ask() { bp exec "$1" python3 "$TOOLS/flowtool.py" ask-udp "$2" 198.51.100.2 9001 "$3"; }
@@ -15,14 +11,14 @@ flows_of() { bp flows --container "$1" | tail -n +2; }
 
 in_ext python3 "$TOOLS/flowtool.py" serve-udp 9001 >"$STATE/answerer.log" 2>&1 &
 in_ext python3 "$TOOLS/echo.py" --tcp 9000 >"$STATE/echo.log" 2>&1 &
-ready "$STATE/answerer.log" && ready "$STATE/echo.log" || fail "the external servers start"
+wait_ready "$STATE/answerer.log" "$STATE/echo.log" || fail "the external servers start"
 check "network" bp network create --subnet 10.70.0.0/24 flows
 check "run c1" bp run -d --name c1 --net flows sleep infinity
 
 # ---- many flows to one destination
 in_ext python3 "$TOOLS/flowtool.py" count-udp 9100 3 >"$STATE/count.log" 2>&1 &
 counter=$!
-ready "$STATE/count.log" || fail "the counter starts"
+wait_ready "$STATE/count.log" || fail "the counter starts"
 check "20,000 UDP flows from one container to one outside address and port" \
     bp exec c1 python3 "$TOOLS/flowtool.py" send-udp 198.51.100.2 9100 20000
 wait "$counter"
@@ -41,7 +37,7 @@ check_output "the same 5-tuple from c3 gets its own answers" '^198\.51\.100\.1:1
 # ---- two published ports of one container port, one client socket
 check "run a UDP server published on two ports" \
     bp run -d --name twice --net flows -p 8080:80/udp -p 8081:80/udp -- python3 "$TOOLS/flowtool.py" serve-udp 80
-for _ in $(seq 1 50); do bp logs twice | grep -q ready && break; sleep 0.1; done
+wait_ready twice
 in_ext python3 "$TOOLS/flowtool.py" ask-pair 40000 198.51.100.1 8080 8081 >"$STATE/pair.log" 2>&1
 check_output "the answer through 8080 is the one to 8080 (the client's own port)" '^8080 198\.51\.100\.2:40000 a$' cat "$STATE/pair.log"
 check_output "the answer through 8081 is the one to 8081 (its client port remapped)" '^8081 198\.51\.100\.2:[0-9]+ b$' cat "$STATE/pair.log"
@@ -58,11 +54,11 @@ check "the container's flows are gone, the others stay" bash -c "[ -z \"\$('$BIN
 
 # ---- metrics (the gauges come from the collector's passes)
 check "bridgeport_flows by protocol and state (after a collector pass)" eventually 15 scrape_has '^bridgeport_flows\{protocol="udp",state="(unreplied|replied)"\} [1-9]' 
-check_output "flows created" '^bridgeport_flows_created_total\{protocol="udp"\} [1-9][0-9]{3,}$' scrape
-check_output "flows flushed" '^bridgeport_flows_flushed_total\{protocol="udp"\} [1-9]' scrape
-check_output "collector passes" '^bridgeport_flow_gc_runs_total [1-9]' scrape
+check_output "flows created" '^bridgeport_flows_created_total\{protocol="udp"\} [1-9][0-9]{3,}$' metrics
+check_output "flows flushed" '^bridgeport_flows_flushed_total\{protocol="udp"\} [1-9]' metrics
+check_output "collector passes" '^bridgeport_flow_gc_runs_total [1-9]' metrics
 check "masquerade's use of a host address" scrape_has '^bridgeport_masquerade_flows\{host_ip="198\.51\.100\.1",protocol="udp"\} [1-9]' 
-check_output "the table's size" '^bridgeport_flows_max 262144$' scrape
+check_output "the table's size" '^bridgeport_flows_max 262144$' metrics
 if command -v promtool >/dev/null; then
     check_output "promtool check metrics finds nothing" '^$' bash -c "nsenter --net=/run/netns/$HOST_NS curl -s http://127.0.0.1:$METRICS_PORT/metrics | promtool check metrics 2>&1"
 fi
@@ -94,7 +90,7 @@ agent_stop
 agent_start --max-flows 512 || fail "agent starts with --max-flows 512"
 check_output "a table of another size starts empty, said in the log" 'another size or layout' cat "$AGENT_LOG"
 check "run a stream server" bp run -d --name srv --net flows -p 8090:80 -- python3 "$TOOLS/echo.py" --stream 80
-for _ in $(seq 1 50); do bp logs srv | grep -q ready && break; sleep 0.1; done
+wait_ready srv
 in_ext python3 "$TOOLS/stream.py" 198.51.100.1 8090 6 >"$STATE/stream.log" 2>&1 &
 streamer=$!
 sleep 1
@@ -102,10 +98,10 @@ check "5,000 spoofed SYNs at the published port" in_ext python3 "$TOOLS/flowtool
 wait "$streamer"
 check_output "the established connection through the port went on, every byte intact" '^ok [0-9]+ lines$' cat "$STATE/stream.log"
 check_output "new flows beyond the table were dropped and counted (ct_full)" \
-    'bridgeport_container_network_drops_total\{container="srv",network="flows",interface="[^"]+",reason="ct_full",direction="ingress"\} [1-9]' scrape
+    'bridgeport_container_network_drops_total\{container="srv",network="flows",interface="[^"]+",reason="ct_full",direction="ingress"\} [1-9]' metrics
 check_output "the collector evicts the flood's unanswered flows: a new connection gets through" '^hi$' \
-    eventually 30 in_ext python3 "$TOOLS/probe.py" tcp 198.51.100.1 8090 hi
-check_output "evictions are counted" '^bridgeport_flows_evicted_total\{protocol="tcp"\} [1-9]' scrape
+    eventually 30 ext_probe tcp 198.51.100.1 8090 hi
+check_output "evictions are counted" '^bridgeport_flows_evicted_total\{protocol="tcp"\} [1-9]' metrics
 
 # ---- the uplink's address changes; a container stops
 check_output "a masqueraded flow leaves with the uplink's address" '^198\.51\.100\.1:7000 m$' ask c1 7000 m

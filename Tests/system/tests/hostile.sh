@@ -2,25 +2,22 @@
 # correctly, counted with its reason where it is dropped, and nothing crosses a network
 # boundary. (Spoofed source IP and MAC: isolation.sh.)
 agent_start || { fail "agent starts"; return; }
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
-drops() { bpftool map dump pinned "$STATE/bpf/maps/bp_drops" 2>/dev/null | awk -v r="\"reason\": $1," 'index($0, r) { n++ } END { print n + 0 }'; }
-ip_of() { bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
 craft() { in_ext python3 "$TOOLS/craft.py" "$@"; }
 
 check "networks" bash -c "'$BIN' network create --subnet 10.64.0.0/24 ha >/dev/null && '$BIN' network create --subnet 10.65.0.0/24 hb >/dev/null"
 check "containers" bash -c "'$BIN' run -d --name h1 --net ha >/dev/null && '$BIN' run -d --name h2 --net ha >/dev/null &&
     '$BIN' run -d --name h3 --net ha >/dev/null && '$BIN' run -d --name hb1 --net hb >/dev/null"
 check "a published UDP server" bp run -d --name hsrv --net ha -p 5353:53/udp -- python3 "$TOOLS/echo.py" --udp 53
-for _ in $(seq 1 50); do bp logs hsrv | grep -q ready && break; sleep 0.1; done
+wait_ready hsrv
 
 # ARP: h1 claims h2's address; h3 must keep h2's real MAC.
 h2=$(ip_of h2)
 h2mac=$(bp exec h2 ip -o link show eth0 | sed -n 's/.*ether \([0-9a-f:]*\).*/\1/p')
 check "h3 learns h2's MAC" bp exec h3 ping -c 1 -W 1 "$h2"
-spoofs=$(drops 3)
+spoofs=$(drops spoofed_source)
 check "h1 sends ARP replies claiming h2's address" bp exec h1 python3 "$TOOLS/craft.py" arp-claim eth0 "$h2"
 check_output "h3 still has h2's own MAC for it" "lladdr $h2mac" bp exec h3 ip neigh show "$h2"
-[ "$(drops 3)" -gt "$spoofs" ] && pass "the claims are dropped as spoofed_source" || fail "no spoofed_source drop for the ARP claims"
+[ "$(drops spoofed_source)" -gt "$spoofs" ] && pass "the claims are dropped as spoofed_source" || fail "no spoofed_source drop for the ARP claims"
 
 # IPv4-only networks carry no IPv6: the containers' interfaces have it disabled, as Docker
 # does, and what IPv6 a container sends anyway is dropped (ipv6_disabled).
@@ -29,16 +26,13 @@ check_fails "IPv6 toward any address has no way out" 2 'unreachable|Network is u
     bp exec h1 ping -6 -c 1 -W 1 2001:db8::1
 
 # ICC off: nothing reaches a neighbour, whatever the frame (each sent while i2 listens).
-dropped() {  # dropped REASON: packets of the ICC-off network's containers dropped for REASON
-    in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
-        awk -v r="reason=\"$1\"" '/^bridgeport_container_network_drops_total\{container="i[12]"/ && index($0, r) { n += $2 } END { print n + 0 }'
-}
+dropped() { drops "$1" 'container=i[12]'; }  # dropped REASON: of the ICC-off network's containers
 check "an ICC-off network with two containers" bash -c "'$BIN' network create --subnet 10.66.0.0/24 -o com.docker.network.bridge.enable_icc=false hicc >/dev/null &&
     '$BIN' run -d --name i1 --net hicc >/dev/null && '$BIN' run -d --name i2 --net hicc >/dev/null"
 i2=$(ip_of i2)
 bp exec i2 python3 "$TOOLS/frames.py" listen 9999 15 >"$STATE/i2.log" 2>&1 &
 listener=$!
-for _ in $(seq 1 50); do grep -q ready "$STATE/i2.log" 2>/dev/null && break; sleep 0.1; done
+wait_ready "$STATE/i2.log"
 icc=$(dropped icc); vlan=$(dropped vlan); v6=$(dropped ipv6_disabled)
 check "i1 sends UDP to 255.255.255.255 and to the subnet's broadcast address" bp exec i1 python3 -c '
 import socket
@@ -84,21 +78,16 @@ check_output "still answering after all that" '^53 198\.51\.100\.2 after$' craft
 # A spoofed frame on a new uplink: a veth moved into the host after the agent started gets
 # the uplink program at once, so that from beyond it a NAT network's container (h1) and
 # an internal network's are not reached straight by their addresses (direct_access).
-LAN=$TAG-lan
 NEW=$TAG-new
-netns_add "$LAN"
+netns_add "$LAN_NS"
 check "an internal network with a UDP server" bash -c "'$BIN' network create --internal --subnet 10.67.0.0/24 hin >/dev/null &&
     '$BIN' run -d --name hisrv --net hin -- python3 '$TOOLS/echo.py' --udp 53 >/dev/null"
-for _ in $(seq 1 50); do bp logs hisrv | grep -q ready && break; sleep 0.1; done
-check "a new uplink: a veth moved in from a LAN after the start" bash -c "
-    ip -n $LAN link add lan0 type veth peer name $NEW && ip -n $LAN link set $NEW netns $HOST_NS &&
-    ip -n $LAN addr add 198.18.7.2/24 dev lan0 && ip -n $LAN link set lan0 up &&
-    ip -n $LAN route add 10.64.0.0/24 via 198.18.7.1 && ip -n $LAN route add 10.67.0.0/24 via 198.18.7.1 &&
-    ip -n $HOST_NS addr add 198.18.7.1/24 dev $NEW && ip -n $HOST_NS link set $NEW up"
+wait_ready hisrv
+check "a new uplink: a veth moved in from a LAN after the start" lan_uplink "$NEW" 10.64.0.0/24 10.67.0.0/24
 sleep 0.5  # the agent hears of it (the tests of uplinks.sh wait for an answer instead)
 check_fails "from beyond it, a ping straight to a NAT network's container is lost" 1 '100% packet loss' \
-    nsenter --net=/run/netns/"$LAN" ping -c 1 -W 1 "$(ip_of h1)"
+    in_lan ping -c 1 -W 1 "$(ip_of h1)"
 check_fails "and a datagram straight to an internal network's server gets no answer" 1 'no answer' \
-    nsenter --net=/run/netns/"$LAN" python3 "$TOOLS/craft.py" udp "$(ip_of hisrv)" 53
-[ "$(host_drops "$NEW" direct_access)" -ge 2 ] && pass "both are counted as direct_access on the new uplink" ||
-    fail "direct_access drops on $NEW: $(host_drops "$NEW" direct_access)"
+    in_lan python3 "$TOOLS/craft.py" udp "$(ip_of hisrv)" 53
+[ "$(drops direct_access interface="$NEW")" -ge 2 ] && pass "both are counted as direct_access on the new uplink" ||
+    fail "direct_access drops on $NEW: $(drops direct_access interface="$NEW")"

@@ -2,12 +2,6 @@
 # number a network has in the maps is its own, kept across restarts, so a restart never
 # shows a container as a member of another network, not even for a moment.
 agent_start || { fail "agent starts"; return; }
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
-ip_of() { bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
-isolation_drops() {
-    in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
-        awk '/^bridgeport_container_network_drops_total\{container="b1"/ && /reason="isolation"/ { n += $2 } END { print n + 0 }'
-}
 
 # A gap in the numbering (x goes), then c takes the number x had.
 check "networks a, x, b; x removed; c" bash -c "for n in a:10.71 x:10.72 b:10.73; do '$BIN' network create --subnet \${n#*:}.0.0/24 \${n%%:*} >/dev/null || exit 1; done &&
@@ -18,7 +12,7 @@ check "ten containers on a, then a1, b1, c1" bash -c "for i in \$(seq 1 10); do 
 c1=$(ip_of c1)
 bp exec c1 python3 "$TOOLS/frames.py" listen 7000 30 >"$STATE/c1.log" 2>&1 &
 listener=$!
-for _ in $(seq 1 50); do grep -q ready "$STATE/c1.log" 2>/dev/null && break; sleep 0.1; done
+wait_ready "$STATE/c1.log"
 # b1 and a1 send to c1 every half millisecond for as long as the restarts go on.
 for sender in a1 b1; do
     bp exec "$sender" python3 -c "
@@ -30,9 +24,9 @@ while time.monotonic() < end:
     except OSError: pass
     time.sleep(0.0005)" >/dev/null 2>&1 &
 done
-sending() { [ "$(isolation_drops)" -gt 0 ]; }
+sending() { [ "$(drops isolation container=b1)" -gt 0 ]; }
 check "the datagrams are dropped as isolation before the restarts" eventually 5 sending
-before=$(isolation_drops)
+before=$(drops isolation container=b1)
 for round in 1 2 3; do
     agent_stop
     agent_start || fail "agent restart $round"
@@ -43,6 +37,6 @@ done
 pass "three restarts with networks coming and going"
 wait "$listener"
 check "c1 received nothing from the other networks, at any moment" test "$(cat "$STATE/c1.log")" = ready
-[ "$(isolation_drops)" -gt "$before" ] && pass "the datagrams were dropped as isolation all along" ||
-    fail "isolation drops: $before before, $(isolation_drops) after"
+[ "$(drops isolation container=b1)" -gt "$before" ] && pass "the datagrams were dropped as isolation all along" ||
+    fail "isolation drops: $before before, $(drops isolation container=b1) after"
 check "rm -f" bash -c "'$BIN' rm -f a1 b1 c1 \$(seq -f 'f%g' 1 10) >/dev/null"

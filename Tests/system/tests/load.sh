@@ -5,7 +5,6 @@
 COUNT=${LOAD_CONTAINERS:-500}
 SECONDS_UNDER_LOAD=${LOAD_SECONDS:-20}
 agent_start || { fail "agent starts"; return; }
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status"; }
 api_run() {
     curl -s -o /dev/null -w '%{http_code}' --unix-socket "$BRIDGEPORT_SOCKET" -H 'Content-Type: application/json' \
@@ -22,11 +21,11 @@ elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$failed" = 0 ] && pass "$COUNT containers on 5 networks in $elapsed_ms ms" || fail "$failed of $COUNT containers failed"
 check "10,000 published ports" bp run -d --name ports --net load1 -p 198.51.100.1:20000-29999:20000-29999
 check "a published server" bp run -d --name srv --net load2 -p 5000:80 -- python3 "$TOOLS/echo.py" --stream 80
-for _ in $(seq 1 50); do bp logs srv | grep -q ready && break; sleep 0.1; done
+wait_ready srv
 
 # Traffic: a TCP stream through the published port and pings between containers.
 in_ext python3 "$TOOLS/stream.py" 198.51.100.1 5000 "$SECONDS_UNDER_LOAD" >"$STATE/stream.out" 2>&1 & stream=$!
-bp exec l1 ping -q -i 0.05 -w "$SECONDS_UNDER_LOAD" "$(bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' l6)" >"$STATE/ping.out" 2>&1 & pinger=$!
+bp exec l1 ping -q -i 0.05 -w "$SECONDS_UNDER_LOAD" "$(ip_of l6)" >"$STATE/ping.out" 2>&1 & pinger=$!
 
 in_host curl -s -o /dev/null "http://127.0.0.1:$METRICS_PORT/metrics"   # warm up
 rss_before=$(rss_kb)

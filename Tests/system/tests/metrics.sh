@@ -1,13 +1,11 @@
 # The metrics endpoint: exact counters, published-port counters, formats.
 agent_start || { fail "agent starts"; return; }
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
-scrape() { in_host curl -s ${2:+-H "Accept: $2"} "http://127.0.0.1:$METRICS_PORT${1:-/metrics}"; }
 # value SERIES_REGEX: the sample's value, 0 when absent.
-value() { scrape | grep -E "^$1 " | awk '{ print $2 }' | head -1 | grep . || echo 0; }
+value() { metrics | grep -E "^$1 " | awk '{ print $2 }' | head -1 | grep . || echo 0; }
 
 check "network" bp network create --subnet 10.70.0.0/24 m
 check "server" bp run -d --name srv --net m -p 5353:53/udp -p 5000:80 -- python3 "$TOOLS/echo.py" --udp 53 --tcp 80
-for _ in $(seq 1 50); do bp logs srv | grep -q ready && break; sleep 0.1; done
+wait_ready srv
 veth=$(in_host ip -br link | awk '/^veth/ {sub(/@.*/, "", $1); print $1; exit}')
 pid=$(bp inspect -f '{{.State.Pid}}' srv)
 
@@ -22,17 +20,13 @@ in_ext ping -c 1 -W 1 198.51.100.1 >/dev/null  # the external client's ARP for t
 sleep 3  # the bridge's own start-up reports (IGMP) are over after its first seconds
 
 labels="container=\"srv\",network=\"m\",interface=\"$veth\""
-check_output "receive counter present with container, network and interface labels" "bridgeport_container_network_receive_packets_total\{$labels\}" scrape
-rx0=$(value "bridgeport_container_network_receive_packets_total\{$labels\}")
-rxb0=$(value "bridgeport_container_network_receive_bytes_total\{$labels\}")
-tx0=$(value "bridgeport_container_network_transmit_packets_total\{$labels\}")
-txb0=$(value "bridgeport_container_network_transmit_bytes_total\{$labels\}")
+check_output "receive counter present with container, network and interface labels" "bridgeport_container_network_receive_packets_total\{$labels\}" metrics
+# counters: the server's receive packets, receive bytes, transmit packets and transmit bytes.
+counters() { for c in receive_packets receive_bytes transmit_packets transmit_bytes; do value "bridgeport_container_network_${c}_total\{$labels\}"; done; }
+read -r rx0 rxb0 tx0 txb0 <<<"$(counters | tr '\n' ' ')"
 result=$(in_ext python3 "$TOOLS/udpcount.py" 198.51.100.1 5353 100 200)
 check_output "100 datagrams answered" '^100 ' echo "$result"
-rx1=$(value "bridgeport_container_network_receive_packets_total\{$labels\}")
-rxb1=$(value "bridgeport_container_network_receive_bytes_total\{$labels\}")
-tx1=$(value "bridgeport_container_network_transmit_packets_total\{$labels\}")
-txb1=$(value "bridgeport_container_network_transmit_bytes_total\{$labels\}")
+read -r rx1 rxb1 tx1 txb1 <<<"$(counters | tr '\n' ' ')"
 # Each request is 14 (Ethernet) + 20 (IPv4) + 8 (UDP) + 200 bytes; each answer carries "53 198.51.100.2 " more.
 [ $((rx1 - rx0)) = 100 ] && pass "receive packets moved by exactly 100" || fail "receive packets moved by $((rx1 - rx0))"
 [ $((rxb1 - rxb0)) = $((100 * 242)) ] && pass "receive bytes moved by exactly 24200" || fail "receive bytes moved by $((rxb1 - rxb0))"
@@ -42,7 +36,7 @@ port="protocol=\"udp\",host_ip=\"0.0.0.0\",host_port=\"5353\",container=\"srv\",
 [ "$(value "bridgeport_published_port_packets_total\{$port\}")" = 100 ] && pass "published port: 100 packets" || fail "published port packets: $(value "bridgeport_published_port_packets_total\{$port\}")"
 [ "$(value "bridgeport_published_port_bytes_total\{$port\}")" = 24200 ] && pass "published port: 24200 bytes" || fail "published port bytes"
 [ "$(value "bridgeport_published_port_flows_total\{$port\}")" = 1 ] && pass "published port: one flow" || fail "published port flows: $(value "bridgeport_published_port_flows_total\{$port\}")"
-for i in 1 2 3 4 5; do in_ext python3 "$TOOLS/probe.py" tcp 198.51.100.1 5000 x >/dev/null; done
+for i in 1 2 3 4 5; do ext_probe tcp 198.51.100.1 5000 x >/dev/null; done
 tport="protocol=\"tcp\",host_ip=\"0.0.0.0\",host_port=\"5000\",container=\"srv\",container_port=\"80\""
 [ "$(value "bridgeport_published_port_flows_total\{$tport\}")" = 5 ] && pass "five TCP connections, five flows" || fail "tcp flows: $(value "bridgeport_published_port_flows_total\{$tport\}")"
 
@@ -65,15 +59,15 @@ YML
         in_host curl -s "http://127.0.0.1:$((METRICS_PORT + 1))/api/v1/query" --data-urlencode "query=$query"
 fi
 
-check_output "HELP and TYPE on every family" '^# TYPE bridgeport_container_network_drops_total counter$' scrape
+check_output "HELP and TYPE on every family" '^# TYPE bridgeport_container_network_drops_total counter$' metrics
 # --attach auto: cls_bpf on container veths, tcx links on uplinks.
-check_output "program statistics (container veth: tc)" 'bridgeport_bpf_program_runs_total\{program="bp_ep_ingress",attach_mode="tc"\} [1-9]' scrape
-check_output "program statistics (uplink: tcx)" 'bridgeport_bpf_program_runs_total\{program="bp_up_ingress",attach_mode="tcx"\} [1-9]' scrape
-check_output "OpenMetrics when asked" '^# EOF$' scrape /metrics 'application/openmetrics-text; version=1.0.0'
-check_output "OpenMetrics counter family names drop _total" '^# TYPE bridgeport_container_network_receive_bytes counter$' scrape /metrics 'application/openmetrics-text'
+check_output "program statistics (container veth: tc)" 'bridgeport_bpf_program_runs_total\{program="bp_ep_ingress",attach_mode="tc"\} [1-9]' metrics
+check_output "program statistics (uplink: tcx)" 'bridgeport_bpf_program_runs_total\{program="bp_up_ingress",attach_mode="tcx"\} [1-9]' metrics
+check_output "OpenMetrics when asked" '^# EOF$' metrics /metrics 'application/openmetrics-text; version=1.0.0'
+check_output "OpenMetrics counter family names drop _total" '^# TYPE bridgeport_container_network_receive_bytes counter$' metrics /metrics 'application/openmetrics-text'
 check_output "gzip when asked" '^# HELP bridgeport_' bash -c "nsenter --net=/run/netns/$HOST_NS curl -s -H 'Accept-Encoding: gzip' http://127.0.0.1:$METRICS_PORT/metrics | gunzip | head -1"
-check_output "/healthz" '^ok$' scrape /healthz
-check_output "/ links to /metrics" 'href="/metrics"' scrape /
+check_output "/healthz" '^ok$' metrics /healthz
+check_output "/ links to /metrics" 'href="/metrics"' metrics /
 if command -v promtool >/dev/null; then
     check_output "promtool check metrics finds nothing" '^$' bash -c "nsenter --net=/run/netns/$HOST_NS curl -s http://127.0.0.1:$METRICS_PORT/metrics | promtool check metrics 2>&1"
 fi
@@ -81,4 +75,4 @@ fi
 agent_stop; agent_start || { fail "agent restarts"; return; }
 [ "$(value "bridgeport_container_network_receive_packets_total\{$labels\}")" -ge "$rx1" ] && pass "counters do not go back across a restart" || fail "counter went back after restart"
 check "rm -f srv" bp rm -f srv
-check_output "its series are gone" '^$' bash -c "nsenter --net=/run/netns/$HOST_NS curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep 'container=\"srv\"'"
+check_output "its series are gone" '^$' samples '.*' container=srv

@@ -36,12 +36,11 @@ check "a1 reaches c3 by name" eventually 3 on 1 exec a1 ping -c 1 -W 2 c3
 check_output "the overlay's MTU is 1450" 'mtu 1450' on 1 exec a1 ip link show eth0
 check "a full 1450-byte packet crosses (no fragmentation)" on 1 exec a1 ping -c 1 -W 2 -M do -s 1422 "$b2"
 check_fails "ov1 does not reach ov2 on another host" 1 '100% packet loss' on 1 exec a1 ping -c 2 -W 1 10.77.0.2
-check_output "... dropped as isolation on host 1" 'bridgeport_container_network_drops_total\{container="a1",network="ov1",[^}]*reason="isolation"' \
-    in_h 1 curl -s http://127.0.0.1:$METRICS_PORT/metrics
+check_output "... dropped as isolation on host 1" 'bridgeport_container_network_drops_total\{container="a1",network="ov1",[^}]*reason="isolation"' metrics_on 1
 on 1 exec a1 ping -q -c 20 -i 0.01 -W 2 "$b2" >/dev/null
-rx=$(in_h 2 curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep -E '^bridgeport_container_network_receive_packets_total\{container="b2",network="ov1"' | awk '{print $2}')
+rx=$(metrics_on 2 | grep -E '^bridgeport_container_network_receive_packets_total\{container="b2",network="ov1"' | awk '{print $2}')
 [ -n "$rx" ] && [ "$rx" -ge 20 ] && pass "b2's traffic is counted on host 2 ($rx packets received)" || fail "b2's receive packets on host 2: '$rx'"
-check_output "host 1 has no series of b2" '^$' sh -c "nsenter --net=/run/netns/$TAG-h1 curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep 'container=\"b2\"'"
+check_output "host 1 has no series of b2" '^$' grep 'container="b2"' <(metrics_on 1)
 
 # An agent restart changes nothing for the traffic (its lease is taken up again).
 on 1 exec a1 ping -c 40 -i 0.1 -W 1 "$b2" >"$STATE/restart-ping.txt" 2>&1 &
@@ -55,7 +54,6 @@ check "b2 reaches c3 after the restart" on 2 exec b2 ping -c 1 -W 2 "$c3"
 
 # VXLAN is taken from the cluster's hosts only: a frame on ov1's VNI claiming to be b2's
 # reaches a1 when host 2 sends it, not when the underlay's etcd host (not in the cluster) does.
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
 a1mac=$(on 1 inspect -f '{{.NetworkSettings.Networks.ov1.MacAddress}}' a1)
 inject_from() {  # inject_from NAMESPACE: what a1 receives on UDP 7777 from a crafted VXLAN frame
     on 1 exec a1 timeout 3 python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 7777)); print(s.recv(100).decode())' &
@@ -68,7 +66,7 @@ check_output "a VXLAN frame from a cluster host (host 2) reaches a1" '^injected$
 check_output "the same frame from a host outside the cluster does not" '^$' inject_from "$UNDER_NS"
 check_output "... dropped as vxlan_source on host 1's underlay interface" \
     'bridgeport_host_network_drops_total\{interface="eth0",reason="vxlan_source",direction="ingress"\} [1-9]' \
-    in_h 1 curl -s http://127.0.0.1:$METRICS_PORT/metrics
+    metrics_on 1
 
 # 50 containers started at once across the three hosts get 50 addresses.
 racers=()

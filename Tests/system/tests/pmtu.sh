@@ -10,7 +10,6 @@
 # translation the host's stack ignores the error, the container retransmits the same
 # segments, and the transfer never finishes.
 agent_start || { fail "agent starts"; return; }
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
 FAR_NS=$TAG-far
 netns_add "$FAR_NS"
 in_far() { nsenter --net=/run/netns/"$FAR_NS" "$@"; }
@@ -24,13 +23,13 @@ in_far ip route add default via 198.18.5.1 advmss 1460
 in_host ip route add 198.18.5.0/24 via 198.51.100.2
 
 in_far python3 "$TOOLS/echo.py" --stream 9100 >"$STATE/far-echo.log" 2>&1 &
-for _ in $(seq 1 50); do grep -q ready "$STATE/far-echo.log" 2>/dev/null && break; sleep 0.1; done
+wait_ready "$STATE/far-echo.log"
 
 check "network create" bp network create --subnet 10.62.0.0/24 pmtu
 check "run a server with a published echo port, and a client" \
     bp run -d --name srv --net pmtu -p 5080:8080 -- python3 "$TOOLS/echo.py" --stream 8080
 check "run a client" bp run -d --name cli --net pmtu
-for _ in $(seq 1 50); do bp logs srv | grep -q ready && break; sleep 0.1; done
+wait_ready srv
 
 check_output "the router refuses 1500-byte packets toward far" 'frag needed and DF set \(mtu = 1280\)|mtu = 1280' \
     in_host ping -c 1 -W 2 -M do -s 1472 198.18.5.2

@@ -15,6 +15,6 @@ agent_start || { fail "agent restarts in auto mode"; return; }
 check_output "after a restart in auto mode: cls_bpf on the container's veth" 'direct-action' in_host tc filter show dev "$veth" ingress
 check_fails "... and its tcx links are gone" 1 '' test -e "$STATE/bpf/links/${veth}_ingress" -o -e "$STATE/bpf/links/${veth}_egress"
 check "the uplink keeps its tcx link" test -e "$STATE/bpf/links/$TAG-up_ingress"
-for _ in $(seq 1 50); do bp logs moved | grep -q ready && break; sleep 0.1; done
+wait_ready moved
 check_output "the published port still answers" '^80 198\.51\.100\.2 ok$' ext_probe tcp 198.51.100.1 7200 ok
 check "rm -f moved" bp rm -f moved

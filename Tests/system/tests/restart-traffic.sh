@@ -2,21 +2,16 @@
 # connection through a published port and container-to-container traffic go on with
 # zero errors, and no counter goes backwards.
 agent_start || { fail "agent starts"; return; }
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
-counter() {  # counter CONTAINER: its received packets, from the metrics
-    in_host curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
-        awk -v c="container=\"$1\"" '$1 ~ /^bridgeport_container_network_receive_packets_total/ && index($1, c) { print $2 }'
-}
 
 check "a network" bp network create --subnet 10.66.0.0/24 rt
 check "a published stream server" bp run -d --name rsrv --net rt -p 6200:80 -- python3 "$TOOLS/echo.py" --stream 80
 check "a peer" bp run -d --name rpeer --net rt
-for _ in $(seq 1 50); do bp logs rsrv | grep -q ready && break; sleep 0.1; done
+wait_ready rsrv
 
 in_ext python3 "$TOOLS/stream.py" 198.51.100.1 6200 12 >"$STATE/stream.out" 2>&1 & stream=$!
 bp exec rpeer ping -q -i 0.05 -w 12 rsrv >"$STATE/ping.out" 2>&1 & pinger=$!
 samples=""
-sample() { local v; v=$(counter rsrv); samples+=" ${v:-?}"; }
+sample() { local v; v=$(metric bridgeport_container_network_receive_packets_total container=rsrv); samples+=" ${v:-?}"; }
 sleep 1; sample
 for way in TERM KILL TERM; do
     if [ "$way" = TERM ]; then agent_stop; else { kill -KILL "$AGENT_PID"; wait "$AGENT_PID"; } 2>/dev/null; AGENT_PID=; fi

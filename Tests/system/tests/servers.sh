@@ -1,7 +1,6 @@
 # The API and metrics servers against malformed, oversized and slow clients: each gets a
 # clear refusal or is cut off, and nobody else waits for it. And who may use the API.
 agent_start || { fail "agent starts"; return; }
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
 hostile() { in_host python3 "$TOOLS/hostile_http.py" "$@"; }
 scrape_ok() { in_host curl -sf -o /dev/null -w '%{http_code}' "http://127.0.0.1:$METRICS_PORT/metrics"; }
 api() { curl -s --unix-socket "$BRIDGEPORT_SOCKET" -o "$STATE/api.out" -w '%{http_code}' "$@"; }

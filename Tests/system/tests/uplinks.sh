@@ -4,38 +4,30 @@
 # straight to a container are filtered by gateway mode (direct_access), also after a
 # restart. (A spoofed frame on a new uplink: hostile.sh.)
 agent_start || { fail "agent starts"; return; }
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
-ip_of() { bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
-LAN=$TAG-lan
 NEW=$TAG-new
 TUN=$TAG-tun
-in_lan() { nsenter --net=/run/netns/"$LAN" "$@"; }
 tunnel() { in_host python3 "$TOOLS/tun.py" udp "$TUN" 198.18.8.2 "$@"; }
 
 check "a NAT network with a server publishing 5360/udp (and 54 unpublished)" bash -c "
     '$BIN' network create --subnet 10.70.0.0/24 un >/dev/null &&
     '$BIN' run -d --name un1 --net un -p 5360:53/udp -- python3 '$TOOLS/echo.py' --udp 53 --udp 54 >/dev/null"
-for _ in $(seq 1 50); do bp logs un1 | grep -q ready && break; sleep 0.1; done
+wait_ready un1
 un1=$(ip_of un1)
 
-netns_add "$LAN"
-check "a veth moved in from a LAN after the start" bash -c "
-    ip -n $LAN link add lan0 type veth peer name $NEW && ip -n $LAN link set $NEW netns $HOST_NS &&
-    ip -n $LAN addr add 198.18.7.2/24 dev lan0 && ip -n $LAN link set lan0 up &&
-    ip -n $LAN route add 10.70.0.0/24 via 198.18.7.1 &&
-    ip -n $HOST_NS addr add 198.18.7.1/24 dev $NEW && ip -n $HOST_NS link set $NEW up"
+netns_add "$LAN_NS"
+check "a veth moved in from a LAN after the start" lan_uplink "$NEW" 10.70.0.0/24
 check_output "its published port answers" '^53 198\.18\.7\.2 crafted$' eventually 3 in_lan python3 "$TOOLS/craft.py" udp 198.18.7.1 5360
 check_fails "a datagram straight to the container gets no answer" 1 'no answer' in_lan python3 "$TOOLS/craft.py" udp "$un1" 54
-[ "$(host_drops "$NEW" direct_access)" -ge 1 ] && pass "it is counted as direct_access on the new uplink" ||
-    fail "direct_access drops on $NEW: $(host_drops "$NEW" direct_access)"
+[ "$(drops direct_access interface="$NEW")" -ge 1 ] && pass "it is counted as direct_access on the new uplink" ||
+    fail "direct_access drops on $NEW: $(drops direct_access interface="$NEW")"
 
 check "a tun device after the start (packets without an Ethernet header)" bash -c "
     ip -n $HOST_NS tuntap add dev $TUN mode tun && ip -n $HOST_NS addr add 198.18.8.1/24 dev $TUN &&
     ip -n $HOST_NS link set $TUN up"
 check_output "its published port answers through the tunnel" '^53 198\.18\.8\.2 tunnelled$' eventually 3 tunnel 198.18.8.1 5360
 check_fails "a datagram from the tunnel straight to the container gets no answer" 1 'no answer' tunnel "$un1" 54
-[ "$(host_drops "$TUN" direct_access)" -ge 1 ] && pass "it is counted as direct_access on the tun device" ||
-    fail "direct_access drops on $TUN: $(host_drops "$TUN" direct_access)"
+[ "$(drops direct_access interface="$TUN")" -ge 1 ] && pass "it is counted as direct_access on the tun device" ||
+    fail "direct_access drops on $TUN: $(drops direct_access interface="$TUN")"
 
 # After a restart the start-up path attaches them, each with the program its headers need.
 agent_stop
