@@ -117,22 +117,19 @@ public final class BPFObject: @unchecked Sendable {
         return info.max_entries
     }
 
-    public var programNames: [String] {
-        var names: [String] = []
-        var prog = bpf_object__next_program(handle, nil)
-        while let p = prog {
-            names.append(String(cString: bpf_program__name(p)))
-            prog = bpf_object__next_program(handle, p)
-        }
-        return names
-    }
+    public var programNames: [String] { names({ bpf_object__next_program($0, $1) }, { bpf_program__name($0) }) }
+    public var mapNames: [String] { names({ bpf_object__next_map($0, $1) }, { bpf_map__name($0) }) }
 
-    public var mapNames: [String] {
+    /// The names of the object's programs or maps, walked with libbpf's `next` function.
+    private func names(
+        _ next: (OpaquePointer, OpaquePointer?) -> OpaquePointer?,
+        _ name: (OpaquePointer) -> UnsafePointer<CChar>?
+    ) -> [String] {
         var names: [String] = []
-        var map = bpf_object__next_map(handle, nil)
-        while let m = map {
-            names.append(String(cString: bpf_map__name(m)))
-            map = bpf_object__next_map(handle, m)
+        var item = next(handle, nil)
+        while let current = item {
+            names.append(name(current).map { String(cString: $0) } ?? "")
+            item = next(handle, current)
         }
         return names
     }

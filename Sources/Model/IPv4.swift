@@ -37,22 +37,13 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
     public func advanced(by n: Int) -> IPv4Address { IPv4Address(UInt32(truncatingIfNeeded: Int(value) + n)) }
 }
 
-extension IPv4Address: Codable {
-    public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let address = IPv4Address(text) else {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "invalid IPv4 address \"\(text)\""))
-        }
+extension IPv4Address: TextCodable {
+    public init(parsing text: String) throws(TextCodingError) {
+        guard let address = IPv4Address(text) else { throw TextCodingError("invalid IPv4 address \"\(text)\"") }
         self = address
-    }
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
     }
 }
 
-/// An IPv4 network in CIDR notation, e.g. 10.0.0.0/24. Host bits are always zero.
 public struct IPv4Network: Hashable, Sendable, CustomStringConvertible {
     public let address: IPv4Address
     public let prefixLength: Int
@@ -98,22 +89,14 @@ public struct IPv4Network: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-extension IPv4Network: Codable {
-    public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        do { self = try IPv4Network.parse(text) } catch {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: error.description))
-        }
-    }
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
+extension IPv4Network: TextCodable {
+    public init(parsing text: String) throws(TextCodingError) {
+        do { self = try IPv4Network.parse(text) } catch { throw TextCodingError(error.description) }
     }
 }
 
 /// A MAC address. Containers get one derived from their IPv4 address (02:42 + the address).
-public struct MACAddress: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     public var bytes: [UInt8]
 
     public init(bytes: [UInt8]) {
@@ -132,14 +115,34 @@ public struct MACAddress: Hashable, Sendable, Codable, CustomStringConvertible {
 
     public var description: String { bytes.map { hex2($0) }.joined(separator: ":") }
 
-    public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let parsed = MACAddress(text) else {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "invalid MAC address \"\(text)\""))
-        }
+}
+
+extension MACAddress: TextCodable {
+    public init(parsing text: String) throws(TextCodingError) {
+        guard let parsed = MACAddress(text) else { throw TextCodingError("invalid MAC address \"\(text)\"") }
         self = parsed
     }
+}
+
+/// A value that travels in JSON as its text ("10.0.0.1", "10.0.0.0/24", "02:42:...").
+public protocol TextCodable: Codable, CustomStringConvertible {
+    init(parsing text: String) throws(TextCodingError)
+}
+
+/// Why a text is not a value of the type asked for.
+public struct TextCodingError: Error {
+    public var message: String
+    init(_ message: String) { self.message = message }
+}
+
+extension TextCodable {
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do { try self.init(parsing: text) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
+        }
+    }
+
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)

@@ -17,7 +17,7 @@ import Testing
     @Test func roundTripAcrossReopen() throws {
         let path = NSTemporaryDirectory() + "bridgeport-store-\(randomID().prefix(8)).db"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let (registry, network, container, endpoint) = try sample()
+        let (registry, _, container, endpoint) = try sample()
         do {
             let store = try Store(path: path)
             try store.insert(networks: registry.networks)
@@ -32,7 +32,7 @@ import Testing
 
     @Test func duplicateNameIsRefusedWhole() throws {
         let store = try Store(path: ":memory:")
-        let (registry, network, container, endpoint) = try sample()
+        let (registry, _, container, endpoint) = try sample()
         try store.insert(networks: registry.networks)
         try store.insert(container: container, endpoints: [endpoint])
         var twin = container
@@ -60,7 +60,7 @@ import Testing
 
     @Test func updatesPersist() throws {
         let store = try Store(path: ":memory:")
-        let (registry, network, container, endpoint) = try sample()
+        let (registry, _, container, endpoint) = try sample()
         try store.insert(networks: registry.networks)
         try store.insert(container: container, endpoints: [endpoint])
         var updated = container
