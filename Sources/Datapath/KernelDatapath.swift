@@ -1,5 +1,4 @@
 import BPF
-import CBPF
 import Foundation
 import Links
 import Logging

@@ -33,11 +33,13 @@ extension Programs {
 
     func unpublish(_ mappings: [PortMapping]) {
         for mapping in mappings {
-            _ = try? maps.publishedPorts.delete(mapping.hostSide)
-            _ = try? maps.portStats.delete(mapping.hostSide.raw)
+            removing("published port \(mapping.short)") {
+                try maps.publishedPorts.delete(mapping.hostSide)
+                try maps.portStats.delete(mapping.hostSide.raw)
+            }
         }
-        try? refreshTargets()
-        if !mappings.isEmpty { try? flushStalePublishedFlows(allowed: nil) }
+        removing("the published targets of gone ports") { try refreshTargets() }
+        if !mappings.isEmpty { removing("the flows of gone ports") { try flushStalePublishedFlows(allowed: nil) } }
     }
 
     /// Removes the published flows whose port is gone or leads elsewhere now, those of

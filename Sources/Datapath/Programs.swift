@@ -21,8 +21,10 @@ final class Programs: Sendable {
     private let endpointMode: TCAttachMode
     /// Keeps the kernel's run-time statistics of BPF programs on while the agent runs.
     private let statisticsFD: Int32
+    let logger: Logger
 
     init(configuration: DatapathConfiguration, logger: Logger) throws {
+        self.logger = logger
         _ = try BPFFilesystem.ensureMounted(at: configuration.bpfRoot)
         let mapDirectory = configuration.bpfRoot + "/maps"
         linkDirectory = configuration.bpfRoot + "/links"
@@ -109,7 +111,9 @@ final class Programs: Sendable {
         try maps.socketNamespaces.update(cookie, namespace)
     }
 
-    func unregister(namespace cookie: UInt64) { _ = try? maps.socketNamespaces.delete(cookie) }
+    func unregister(namespace cookie: UInt64) {
+        removing("the socket hooks' entry of namespace \(cookie)") { try maps.socketNamespaces.delete(cookie) }
+    }
 
     // MARK: Attaching
 
@@ -271,14 +275,27 @@ final class Programs: Sendable {
         for direction in TCDirection.allCases {
             try? FileManager.default.removeItem(atPath: linkPath(interface, direction))
         }
-        if let ifindex { try? maps.removeEndpoint(ifindex: ifindex) }
+        if let ifindex {
+            removing("the policy and counters of interface \(interface)") { try maps.removeEndpoint(ifindex: ifindex) }
+        }
         flushFlows(ifindex: ifindex, address: address)
     }
 
     /// Removes the flows of a container's interface (stop, removal, disconnect).
     func flushFlows(ifindex: UInt32?, address: IPv4Address?) {
         guard ifindex != nil || address != nil else { return }
-        _ = try? maps.flows.flush(ifindex: ifindex, address: address.map { $0.value.bigEndian })
+        removing("the flows of \(address.map { "\($0)" } ?? "interface \(ifindex ?? 0)")") {
+            _ = try maps.flows.flush(ifindex: ifindex, address: address.map { $0.value.bigEndian })
+        }
+    }
+
+    /// A removal that cannot be undone or reported to the caller (it is part of an undo or
+    /// of a removal past its point of no return). A stale entry would go on steering
+    /// packets, so a failure is logged as an error; the next sync or reconcile removes it.
+    func removing(_ what: String, _ body: () throws -> Void) {
+        do { try body() } catch {
+            logger.error("could not remove \(what) from the maps: the next sync will", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Removes the map entries of interfaces that are gone (a veth deleted while no agent

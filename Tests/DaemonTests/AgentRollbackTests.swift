@@ -231,7 +231,7 @@ import Testing
         try await assertAllOrNothing(
             "CNI ADD (main plugin)",
             setUp: { subject in
-                FileManager.default.createFile(atPath: subject.directory + "/netns-cni2", contents: nil)
+                _ = FileManager.default.createFile(atPath: subject.directory + "/netns-cni2", contents: nil)
             }
         ) { subject in
             _ = try await subject.agent.attachMain(
