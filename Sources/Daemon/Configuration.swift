@@ -1,5 +1,4 @@
 import BPF
-import CBPF
 import Datapath
 import Foundation
 import Model
@@ -35,7 +34,7 @@ public struct AgentConfiguration: Sendable {
     /// How long a host's entries outlive its agent in the cluster store.
     public var clusterLeaseSeconds = 10
     /// Flows the flow table holds (--max-flows); a new flow beyond is dropped (ct_full).
-    public var maxFlows = Int(BP_DEFAULT_MAX_FLOWS)
+    public var maxFlows = defaultMaxFlows
     /// How long idle flows live (--flow-timeout NAME=DURATION).
     public var flowTimeouts = FlowTimeouts()
 

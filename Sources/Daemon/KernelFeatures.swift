@@ -1,5 +1,4 @@
 import BPF
-import CBPF
 import Glibc
 
 /// What Bridgeport's programs need of the kernel beyond loading, each with the release
@@ -46,9 +45,9 @@ struct SystemKernelProbe: KernelProbe {
     func supports(_ feature: KernelFeature) throws -> Bool {
         let rc =
             switch feature {
-            case .fibLookupSource: cbpf_probe_fib_lookup_src()
-            case .redirectPeer: cbpf_probe_redirect_peer()
-            case .tcx: cbpf_probe_tcx()
+            case .fibLookupSource: KernelProbes.fibLookupSource()
+            case .redirectPeer: KernelProbes.redirectPeer()
+            case .tcx: KernelProbes.tcx()
             }
         guard rc >= 0 else {
             throw AgentError.startup(

@@ -1,5 +1,4 @@
 import BPF
-import CBPF
 import Foundation
 import Logging
 import Model
@@ -36,7 +35,7 @@ final class Programs: Sendable {
         let objects = try ["endpoint.bpf.o", "uplink.bpf.o", "sock.bpf.o"].map {
             try BPFObject(path: try ObjectLocation.path(configuration, $0), pinRoot: mapDirectory)
         }
-        for object in objects { try object.setMaxEntries(BP_MAP_FLOWS, UInt32(2 * configuration.maxFlows)) }
+        for object in objects { try object.setMaxEntries(BridgeportMap.flows.name, UInt32(2 * configuration.maxFlows)) }
         try Programs.replaceStatePins(objects[0], mapDirectory: mapDirectory, logger: logger)
         for object in objects { try object.load() }
         (endpointObject, uplinkObject, sockObject) = (objects[0], objects[1], objects[2])
@@ -56,14 +55,15 @@ final class Programs: Sendable {
     /// pins of maps this version no longer has are removed. Counters are never replaced
     /// this way: their pins must be removed by hand.
     private static func replaceStatePins(_ object: BPFObject, mapDirectory: String, logger: Logger) throws {
-        for name in [BP_MAP_FLOWS, BP_MAP_FRAGS] {
+        for name in [BridgeportMap.flows, .fragments].map(\.name) {
             if let old = try object.removeIncompatiblePin(name) {
                 logger.notice(
                     "\(name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew")
             }
         }
         // What the agent writes anew from its store at every start.
-        for name in [BP_MAP_ALLOW, BP_MAP_TARGETS, BP_MAP_NETNS] where try object.removeIncompatiblePin(name) != nil {
+        for name in [BridgeportMap.allowLists, .targets, .namespaces].map(\.name)
+        where try object.removeIncompatiblePin(name) != nil {
             logger.notice("\(name) had the layout of an earlier version: replaced, and filled again from the store")
         }
         for name in obsoleteMaps where unlink(mapDirectory + "/" + name) == 0 {
@@ -75,30 +75,25 @@ final class Programs: Sendable {
 
     /// Every program with its run count and run time (for the exporter).
     var programStatistics: [(name: String, hook: String, runs: UInt64, nanoseconds: UInt64)] {
-        let programs: [(BPFObject, String, String)] = [
-            (endpointObject, BP_PROG_ENDPOINT_INGRESS, endpointMode.rawValue),
-            (endpointObject, BP_PROG_ENDPOINT_EGRESS, endpointMode.rawValue),
-            (uplinkObject, BP_PROG_UPLINK_INGRESS, uplinkMode.rawValue),
-            (uplinkObject, BP_PROG_UPLINK_L3_INGRESS, uplinkMode.rawValue),
-            (sockObject, BP_PROG_SOCK_CONNECT, "cgroup"), (sockObject, BP_PROG_SOCK_SENDMSG, "cgroup"),
-            (sockObject, BP_PROG_SOCK_RECVMSG, "cgroup"), (sockObject, BP_PROG_SOCK_PEERNAME, "cgroup"),
-        ]
-        return programs.compactMap { object, name, hook in
-            guard let program = try? object.program(name) else { return nil }
-            let (runs, nanoseconds) = program.runStatistics
-            return (name, hook, runs, nanoseconds)
+        let programs: [(BPFObject, BridgeportProgram, String)] =
+            [
+                (endpointObject, .endpointIngress, endpointMode.rawValue),
+                (endpointObject, .endpointEgress, endpointMode.rawValue),
+                (uplinkObject, .uplinkIngress, uplinkMode.rawValue),
+                (uplinkObject, .uplinkL3Ingress, uplinkMode.rawValue),
+            ] + BridgeportProgram.socketHooks.map { (sockObject, $0, "cgroup") }
+        return programs.compactMap { object, program, hook in
+            guard let loaded = try? object.program(program) else { return nil }
+            let (runs, nanoseconds) = loaded.runStatistics
+            return (program.name, hook, runs, nanoseconds)
         }
     }
 
     /// Attaches the socket hooks to the cgroup (they act only in namespaces registered
     /// with `register(namespace:)`).
     func attachSocketHooks(cgroup: String) throws {
-        let hooks: [(String, bpf_attach_type)] = [
-            (BP_PROG_SOCK_CONNECT, BPF_CGROUP_INET4_CONNECT), (BP_PROG_SOCK_SENDMSG, BPF_CGROUP_UDP4_SENDMSG),
-            (BP_PROG_SOCK_RECVMSG, BPF_CGROUP_UDP4_RECVMSG), (BP_PROG_SOCK_PEERNAME, BPF_CGROUP_INET4_GETPEERNAME),
-        ]
-        for (name, type) in hooks {
-            try sockObject.program(name).attachCgroup(cgroup, type: type, pinPath: "\(linkDirectory)/cgroup_\(name)")
+        for hook in BridgeportProgram.socketHooks {
+            try sockObject.program(hook).attachCgroup(cgroup, as: hook, pinPath: "\(linkDirectory)/cgroup_\(hook.name)")
         }
     }
 
@@ -152,8 +147,8 @@ final class Programs: Sendable {
     private func attachEndpointHooks(
         interface: String, ifindex: UInt32, insideContainer: Bool, ours: Bool = true
     ) throws {
-        let fromContainer = try endpointObject.program(BP_PROG_ENDPOINT_INGRESS)
-        let toContainer = try endpointObject.program(BP_PROG_ENDPOINT_EGRESS)
+        let fromContainer = try endpointObject.program(BridgeportProgram.endpointIngress)
+        let toContainer = try endpointObject.program(BridgeportProgram.endpointEgress)
         if insideContainer {
             try attach(
                 [(toContainer, .ingress), (fromContainer, .egress)], interface: interface, ifindex: ifindex,
@@ -209,7 +204,7 @@ final class Programs: Sendable {
         try maps.subnetPolicies.sync(wanted)
     }
 
-    func attachUplink(_ program: String, interface: String, ifindex: UInt32) throws {
+    func attachUplink(_ program: BridgeportProgram, interface: String, ifindex: UInt32) throws {
         try attach(
             [(try uplinkObject.program(program), .ingress)], interface: interface, ifindex: ifindex, mode: uplinkMode)
     }
@@ -217,11 +212,11 @@ final class Programs: Sendable {
     /// The uplink program for a device of this type (ARPHRD_*): at tc, an Ethernet device's
     /// packets start with the Ethernet header; those of tunnels without one (tun and
     /// WireGuard, ipip, sit, GRE, raw IP, PPP) with the IP header. Other types carry no IP.
-    static func uplinkProgram(type: UInt16) -> String? {
+    static func uplinkProgram(type: UInt16) -> BridgeportProgram? {
         switch type {
-        case 1: BP_PROG_UPLINK_INGRESS  // ARPHRD_ETHER
+        case 1: .uplinkIngress  // ARPHRD_ETHER
         // ARPHRD_NONE, _TUNNEL, _TUNNEL6, _SIT, _IPGRE, _IP6GRE, _RAWIP, _PPP
-        case 0xFFFE, 768, 769, 776, 778, 823, 519, 512: BP_PROG_UPLINK_L3_INGRESS
+        case 0xFFFE, 768, 769, 776, 778, 823, 519, 512: .uplinkL3Ingress
         default: nil
         }
     }

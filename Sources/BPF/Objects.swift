@@ -1,0 +1,87 @@
+import CBPF
+
+// Bridgeport's programs and maps by name, as bridgeport.h declares them, for the agent
+// to load, attach and pin without reading the C header itself.
+
+/// A program of Bridgeport's objects.
+public enum BridgeportProgram: CaseIterable, Sendable {
+    /// tc ingress of a container's host-side veth: what the container sends.
+    case endpointIngress
+    /// tc egress of a container's host-side veth: what the container receives.
+    case endpointEgress
+    /// tc ingress of each uplink with Ethernet headers.
+    case uplinkIngress
+    /// tc ingress of uplinks whose packets start with the IP header.
+    case uplinkL3Ingress
+    /// The cgroup socket hooks: connect(), sendmsg() and recvmsg() on UDP, getpeername().
+    case connect4, sendmsg4, recvmsg4, getpeername4
+
+    /// Its ELF function name.
+    public var name: String {
+        switch self {
+        case .endpointIngress: BP_PROG_ENDPOINT_INGRESS
+        case .endpointEgress: BP_PROG_ENDPOINT_EGRESS
+        case .uplinkIngress: BP_PROG_UPLINK_INGRESS
+        case .uplinkL3Ingress: BP_PROG_UPLINK_L3_INGRESS
+        case .connect4: BP_PROG_SOCK_CONNECT
+        case .sendmsg4: BP_PROG_SOCK_SENDMSG
+        case .recvmsg4: BP_PROG_SOCK_RECVMSG
+        case .getpeername4: BP_PROG_SOCK_PEERNAME
+        }
+    }
+
+    /// The cgroup hook of a socket program; nil for the tc programs.
+    var cgroupHook: bpf_attach_type? {
+        switch self {
+        case .connect4: BPF_CGROUP_INET4_CONNECT
+        case .sendmsg4: BPF_CGROUP_UDP4_SENDMSG
+        case .recvmsg4: BPF_CGROUP_UDP4_RECVMSG
+        case .getpeername4: BPF_CGROUP_INET4_GETPEERNAME
+        default: nil
+        }
+    }
+
+    public static let socketHooks: [BridgeportProgram] = [.connect4, .sendmsg4, .recvmsg4, .getpeername4]
+}
+
+/// The maps whose pins the agent looks after at start.
+public enum BridgeportMap: Sendable {
+    /// The flow table and the fragment table: state that rebuilds itself from the traffic.
+    case flows, fragments
+    /// What the agent writes anew from its store at every start.
+    case allowLists, targets, namespaces
+
+    public var name: String {
+        switch self {
+        case .flows: BP_MAP_FLOWS
+        case .fragments: BP_MAP_FRAGS
+        case .allowLists: BP_MAP_ALLOW
+        case .targets: BP_MAP_TARGETS
+        case .namespaces: BP_MAP_NETNS
+        }
+    }
+}
+
+extension BPFObject {
+    public func program(_ program: BridgeportProgram) throws -> BPFProgram { try self.program(program.name) }
+}
+
+extension BPFProgram {
+    /// Attaches a socket hook of Bridgeport's to the cgroup (see `attachCgroup`).
+    public func attachCgroup(_ cgroupPath: String, as hook: BridgeportProgram, pinPath: String) throws {
+        guard let type = hook.cgroupHook else { preconditionFailure("\(hook) is no socket hook") }
+        try attachCgroup(cgroupPath, type: type, pinPath: pinPath)
+    }
+}
+
+/// The flow table's size when --max-flows is not given.
+public let defaultMaxFlows = Int(BP_DEFAULT_MAX_FLOWS)
+
+/// Asks the running kernel whether it has what the programs need (see cbpf.h): a probe
+/// program run once, libbpf's helper probe, and a tcx attach in a throwaway namespace.
+/// Each answers true or false, or a negative errno when it could not ask.
+public enum KernelProbes {
+    public static func fibLookupSource() -> Int32 { cbpf_probe_fib_lookup_src() }
+    public static func redirectPeer() -> Int32 { cbpf_probe_redirect_peer() }
+    public static func tcx() -> Int32 { cbpf_probe_tcx() }
+}
