@@ -1,6 +1,5 @@
 import API
 import BPF
-import CBPF
 import Datapath
 import Model
 import NIOPosix
@@ -15,8 +14,8 @@ extension Agent {
         guard let table = datapath.flows else { throw DatapathError.noFlowTable }
         let now = FlowTable.now()
         let flows = try await NIOThreadPool.singleton.runIfActive { try table.flows(now: now) }
-        return flows.filter { selection?.matches($0.original, $0.reply, $0.entry) ?? true }
-            .map { flow in Agent.view(flow, owner: owners[flow.entry.ifindex], now: now) }
+        return flows.filter { selection?.matches($0.originalTuple, $0.replyTuple, $0.info) ?? true }
+            .map { flow in Agent.view(flow, owner: owners[flow.info.ifindex], now: now) }
             .sorted {
                 ($0.container ?? "", $0.proto, $0.original.source.value, $0.original.sourcePort)
                     < ($1.container ?? "", $1.proto, $1.original.source.value, $1.original.sourcePort)
@@ -28,7 +27,7 @@ extension Agent {
         let selection = try reference.map(flowSelection)
         guard let table = datapath.flows else { throw DatapathError.noFlowTable }
         let flushed = try await NIOThreadPool.singleton.runIfActive {
-            try table.flush { key, entry in selection?.matches(key, FlowTable.otherKey(key, entry), entry) ?? true }
+            try table.flush(matching: { tuple, other, flow in selection?.matches(tuple, other, flow) ?? true })
         }
         return FlushResult(flushed: flushed)
     }
@@ -36,11 +35,12 @@ extension Agent {
     /// A container's flows: those of its interfaces, or naming one of its addresses.
     struct FlowSelection: Sendable {
         var ifindexes: Set<UInt32>
-        var addresses: Set<UInt32>  // network byte order
+        var addresses: Set<IPv4Address>
 
-        func matches(_ key: bp_flow_key, _ other: bp_flow_key, _ entry: bp_flow) -> Bool {
-            ifindexes.contains(entry.ifindex)
-                || [key.src_ip, key.dst_ip, other.src_ip, other.dst_ip].contains(where: addresses.contains)
+        func matches(_ tuple: FlowTuple, _ other: FlowTuple, _ flow: FlowInfo) -> Bool {
+            ifindexes.contains(flow.ifindex)
+                || [tuple.source, tuple.destination, other.source, other.destination].contains(
+                    where: addresses.contains)
         }
     }
 
@@ -49,14 +49,14 @@ extension Agent {
             let endpoints = registry.endpoints(ofContainer: container.id)
             return FlowSelection(
                 ifindexes: Set(endpoints.compactMap(datapath.ifindex(of:))),
-                addresses: Set(endpoints.compactMap { $0.ip?.value.bigEndian }))
+                addresses: Set(endpoints.compactMap(\.ip)))
         }
         // Another runtime's container (CNI), by its ID.
         let attachments = registry.attachments.filter { $0.containerID == reference }
         guard !attachments.isEmpty else { throw ModelError.containerNotFound(reference) }
         return FlowSelection(
             ifindexes: Set(attachments.compactMap { datapath.ifindex(ofLink: $0.hostInterface) }),
-            addresses: Set(attachments.map { $0.ip.value.bigEndian }))
+            addresses: Set(attachments.map(\.ip)))
     }
 
     /// The container each interface belongs to, by ifindex.
@@ -75,22 +75,14 @@ extension Agent {
     }
 
     static func view(_ flow: Flow, owner: String?, now: UInt32) -> FlowView {
-        func tuple(_ key: bp_flow_key) -> FlowView.Tuple {
+        func tuple(_ tuple: FlowTuple) -> FlowView.Tuple {
             FlowView.Tuple(
-                source: IPv4Address(UInt32(bigEndian: key.src_ip)), sourcePort: UInt16(bigEndian: key.src_port),
-                destination: IPv4Address(UInt32(bigEndian: key.dst_ip)),
-                destinationPort: UInt16(bigEndian: key.dst_port))
+                source: tuple.source, sourcePort: tuple.sourcePort, destination: tuple.destination,
+                destinationPort: tuple.destinationPort)
         }
-        let kind =
-            switch flow.kind {
-            case BP_FLOW_PUBLISHED: "published"
-            case BP_FLOW_MASQUERADE: "masquerade"
-            case BP_FLOW_ROUTED: "routed"
-            default: "hairpin"
-            }
         return FlowView(
-            proto: Exporter.protocolLabel(flow.proto), state: flow.stateLabel, kind: kind,
-            original: tuple(flow.original), reply: tuple(flow.reply), container: owner,
+            proto: Exporter.protocolLabel(flow.proto), state: flow.stateLabel, kind: flow.info.kind?.label ?? "hairpin",
+            original: tuple(flow.originalTuple), reply: tuple(flow.replyTuple), container: owner,
             expiresInSeconds: flow.expires >= now ? flow.expires - now : 0)
     }
 }

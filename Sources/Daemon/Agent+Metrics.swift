@@ -1,6 +1,5 @@
 import API
 import BPF
-import CBPF
 import Datapath
 import Model
 import NIOPosix
@@ -36,7 +35,7 @@ extension Agent {
             var stats = ContainerStats(id: container.id, name: container.name)
             for endpoint in state.registry.endpoints(ofContainer: container.id) {
                 guard let index = counters.index(of: endpoint) else { continue }
-                let traffic = counters.endpoints[index] ?? bp_endpoint_stats()
+                let traffic = counters.endpoints[index] ?? .zero
                 stats.receiveBytes += traffic.rx.bytes
                 stats.receivePackets += traffic.rx.packets
                 stats.transmitBytes += traffic.tx.bytes

@@ -1,6 +1,5 @@
 import API
 import BPF
-import CBPF
 import Datapath
 import Foundation
 import Model
@@ -88,7 +87,7 @@ public enum Exporter {
         }
         for (index, labels) in series {
             endpointLabels[index] = labels
-            let stats = counters.endpoints[index] ?? bp_endpoint_stats()
+            let stats = counters.endpoints[index] ?? .zero
             receiveBytes.add(labels, stats.rx.bytes)
             receivePackets.add(labels, stats.rx.packets)
             transmitBytes.add(labels, stats.tx.bytes)
@@ -122,7 +121,7 @@ public enum Exporter {
             registry.containers.map { ($0.name, $0.ports) } + registry.attachments.map { ($0.containerID, $0.ports) }
         for (container, mappings) in publishers {
             for mapping in mappings {
-                let stats = counters.ports[mapping.hostSide] ?? bp_port_stats()
+                let stats = counters.ports[mapping.hostSide] ?? .zero
                 let labels = [
                     ("protocol", mapping.proto.rawValue), ("host_ip", mapping.hostIP.description),
                     ("host_port", "\(mapping.hostPort)"),
@@ -166,13 +165,10 @@ public enum Exporter {
     }
 
     /// The states a protocol's flows can be in, for series that exist before their first flow.
-    static let protocolStates: [(proto: UInt8, label: String, states: [bp_flow_state])] = [
-        (
-            UInt8(BP_PROTO_TCP.rawValue), "tcp",
-            [BP_FLOW_SYN_SENT, BP_FLOW_SYN_RECV, BP_FLOW_ESTABLISHED, BP_FLOW_CLOSING, BP_FLOW_CLOSE]
-        ),
-        (UInt8(BP_PROTO_UDP.rawValue), "udp", [BP_FLOW_UNREPLIED, BP_FLOW_REPLIED, BP_FLOW_STREAM]),
-        (UInt8(BP_PROTO_ICMP.rawValue), "icmp", [BP_FLOW_UNREPLIED, BP_FLOW_REPLIED]),
+    static let protocolStates: [(proto: UInt8, label: String, states: [FlowState])] = [
+        (FlowProtocol.tcp, "tcp", [.synSent, .synRecv, .established, .closing, .close]),
+        (FlowProtocol.udp, "udp", [.unreplied, .replied, .stream]),
+        (FlowProtocol.icmp, "icmp", [.unreplied, .replied]),
     ]
 
     static func protocolLabel(_ proto: UInt8) -> String {
@@ -202,20 +198,20 @@ public enum Exporter {
             help: "Flows removed with their container, published port or host address, or by bridgeport flows --flush.",
             kind: .counter)
         capacity.add([], flows.capacity)
-        func total(_ event: bp_flow_event, _ proto: UInt8) -> UInt64 {
+        func total(_ event: FlowEvent, _ proto: UInt8) -> UInt64 {
             flows.counters[FlowTable.counterIndex(event, proto: proto)] ?? 0
         }
         for (proto, label, states) in protocolStates {
             for state in states {
                 table.add(
-                    [("protocol", label), ("state", String(cString: bp_flow_state_label(state.rawValue)))],
-                    flows.census?.flows[FlowCensus.StateKey(proto: proto, state: UInt8(state.rawValue))] ?? 0)
+                    [("protocol", label), ("state", state.label)],
+                    flows.census?.flows[FlowCensus.StateKey(proto: proto, state: state.number)] ?? 0)
             }
             let labels = [("protocol", label)]
-            created.add(labels, total(BP_FLOW_EV_CREATED, proto))
-            expired.add(labels, total(BP_FLOW_EV_EXPIRED, proto) &+ total(BP_FLOW_EV_REAPED, proto))
-            evicted.add(labels, total(BP_FLOW_EV_EVICTED, proto))
-            flushed.add(labels, total(BP_FLOW_EV_FLUSHED, proto))
+            created.add(labels, total(.created, proto))
+            expired.add(labels, total(.expired, proto) &+ total(.reaped, proto))
+            evicted.add(labels, total(.evicted, proto))
+            flushed.add(labels, total(.flushed, proto))
         }
         var runs = MetricFamily(
             name: "bridgeport_flow_gc_runs", help: "Passes of the flow table's garbage collector.", kind: .counter)

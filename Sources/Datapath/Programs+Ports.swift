@@ -1,5 +1,4 @@
 import BPF
-import CBPF
 import Foundation
 import Model
 
@@ -50,27 +49,25 @@ extension Programs {
     fileprivate func flushStalePublishedFlows(allowed: [HostPort: [IPv4Network]]?) throws {
         let ports = try maps.publishedPorts.entries()
         let targets = try maps.publishedTargets.entries()
-        func refused(_ client: UInt32, by port: HostPort) -> Bool {
+        func refused(_ client: IPv4Address, by port: HostPort) -> Bool {
             guard let sources = allowed?[port] else { return false }
-            return !sources.contains { $0.contains(IPv4Address(raw: client)) }
+            return !sources.contains { $0.contains(client) }
         }
-        try maps.flows.flush { key, entry in
-            guard entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) == 0 else { return false }
-            let proto = PortProtocol(number: key.proto)
-            if entry.kind == UInt8(BP_FLOW_HAIRPIN.rawValue) {
-                let target = TargetKey(
-                    ip: IPv4Address(raw: key.dst_ip), port: UInt16(bigEndian: key.dst_port), proto: key.proto)
+        try maps.flows.flush(matching: { tuple, _, flow in
+            guard !flow.isReply else { return false }
+            let proto = PortProtocol(number: tuple.proto)
+            if flow.kind == .hairpin {
+                let target = TargetKey(ip: tuple.destination, port: tuple.destinationPort, proto: tuple.proto)
                 guard let policy = targets[target] else { return true }
                 guard policy.restricted else { return false }
-                return refused(key.src_ip, by: HostPort(proto, policy.hostIP, policy.hostPort))
+                return refused(tuple.source, by: HostPort(proto, policy.hostIP, policy.hostPort))
             }
-            guard entry.kind == UInt8(BP_FLOW_PUBLISHED.rawValue) else { return false }
-            let anyHost = entry.flags & UInt8(BP_FLOW_F_ANY_HOST.rawValue) != 0
-            let port = HostPort(proto, anyHost ? .any : IPv4Address(raw: key.dst_ip), UInt16(bigEndian: key.dst_port))
-            guard let target = ports[port], target.ip.raw == entry.nat_ip, target.port.bigEndian == entry.nat_port
+            guard flow.kind == .published else { return false }
+            let port = HostPort(proto, flow.anyHost ? .any : tuple.destination, tuple.destinationPort)
+            guard let target = ports[port], target.ip == flow.translatedAddress, target.port == flow.translatedPort
             else { return true }
-            return refused(key.src_ip, by: port)
-        }
+            return refused(tuple.source, by: port)
+        })
     }
 
     /// bp_targets holds the container side of every port in bp_ports (two ports may share

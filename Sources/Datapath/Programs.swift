@@ -280,7 +280,7 @@ final class Programs: Sendable {
     func flushFlows(ifindex: UInt32?, address: IPv4Address?) {
         guard ifindex != nil || address != nil else { return }
         removing("the flows of \(address.map { "\($0)" } ?? "interface \(ifindex ?? 0)")") {
-            _ = try maps.flows.flush(ifindex: ifindex, address: address.map { $0.value.bigEndian })
+            try maps.flows.flush(ifindex: ifindex, naming: address)
         }
     }
 

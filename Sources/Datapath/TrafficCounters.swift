@@ -1,14 +1,13 @@
 import BPF
-import CBPF
 import Model
 
 /// The counters one scrape reads from the maps, keyed for the exporter.
 public struct TrafficCounters: Sendable {
     /// Interface name -> ifindex in the agent's namespace.
     public var interfaces: [String: UInt32] = [:]
-    public var endpoints: [UInt32: bp_endpoint_stats] = [:]
-    public var drops: [bp_drop_key: UInt64] = [:]
-    public var ports: [HostPort: bp_port_stats] = [:]
+    public var endpoints: [UInt32: EndpointTraffic] = [:]
+    public var drops: [DropKey: UInt64] = [:]
+    public var ports: [HostPort: PortTraffic] = [:]
     public var programs: [(name: String, hook: String, runs: UInt64, nanoseconds: UInt64)] = []
 
     public init() {}
