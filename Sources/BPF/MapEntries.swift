@@ -116,7 +116,7 @@ public struct AllowKey: MapEncodable, Hashable {
     public init(port: HostPort, source: IPv4Network) { (self.port, self.source) = (port, source) }
 
     public init(raw: bp_allow_key) {
-        let length = Int(raw.prefixlen) - Int(BP_ALLOW_KEY_FIXED_BITS)
+        let length = min(32, max(0, Int(raw.prefixlen) - Int(BP_ALLOW_KEY_FIXED_BITS)))
         self.init(
             port: HostPort(PortProtocol(number: raw.proto), IPv4Address(raw: raw.host_ip), UInt16(bigEndian: raw.port)),
             source: IPv4Network(containing: IPv4Address(raw: raw.ip), prefixLength: length))
@@ -225,7 +225,7 @@ public struct SubnetPolicy: MapEncodable, Equatable {
 /// bp_subnets' key (an LPM trie).
 extension IPv4Network: MapEncodable {
     public init(raw: bp_subnet_key) {
-        self.init(containing: IPv4Address(raw: raw.ip), prefixLength: Int(raw.prefixlen))
+        self.init(containing: IPv4Address(raw: raw.ip), prefixLength: min(32, Int(raw.prefixlen)))
     }
     public var raw: bp_subnet_key { bp_subnet_key(prefixlen: UInt32(prefixLength), ip: address.raw) }
 }

@@ -86,11 +86,21 @@ extension Agent {
     }
 
     /// Lets the attachment's namespace reach published ports at the host's addresses. It is
-    /// not worth failing the ADD for: the container works without it.
+    /// not worth failing the ADD for: the container works without it. Undone, the namespace
+    /// goes back to the source it had (the attachment this one replaces, or another of the
+    /// namespace's), or leaves the socket hooks when it had none.
     private func registerForHairpin(_ attachment: Attachment, undo: inout Undo) {
-        let known = registry.attachments.contains { $0.namespace == attachment.namespace && $0.id != attachment.id }
+        let before =
+            registry.attachments.first { $0.id == attachment.id }
+            ?? registry.attachments.first { $0.namespace == attachment.namespace }
         try? datapath.register(containerNamespace: attachment.namespace, source: socketSource(attachment))
-        if !known { undo.add { self.datapath.unregister(containerNamespace: attachment.namespace) } }
+        undo.add {
+            if let before {
+                try? self.datapath.register(containerNamespace: before.namespace, source: self.socketSource(before))
+            } else {
+                self.datapath.unregister(containerNamespace: attachment.namespace)
+            }
+        }
     }
 
     /// CNI's GC: releases the network's attachments the runtime no longer knows.

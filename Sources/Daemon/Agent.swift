@@ -187,11 +187,17 @@ public actor Agent {
         var undo = Undo()
         defer { undo.run() }
         undo.add { [network] in try? self.store.deleteNetwork(id: network.id) }
-        undo.add { [network] in self.datapath.removeNetwork(network) }
+        undo.add { [network] in
+            self.datapath.removeNetwork(network)
+            try? self.datapath.refreshHostAddresses()  // the gateway's address went with the bridge
+        }
         _ = try datapath.ensureNetwork(network)
         try datapath.refreshHostAddresses()
         registry.networks.append(network)
-        undo.add { [network] in self.registry.networks.removeAll { $0.id == network.id } }
+        undo.add { [network] in
+            self.registry.networks.removeAll { $0.id == network.id }
+            try? self.datapath.syncSubnets(self.registry)  // a sync that failed half-way wrote some
+        }
         try datapath.syncSubnets(registry)
         undo.cancel()
         logger.info(
@@ -465,6 +471,8 @@ public actor Agent {
         // make the same name, and the removal may be read after the ADD.
         if let attachment = registry.attachments.first(where: { $0.hostInterface == name }), !datapath.linkExists(name)
         {
+            // Its map entries go by the ifindex it had: its name no longer has one.
+            datapath.forgetRemovedLink(name: name, ifindex: ifindex, address: attachment.ip)
             try? detachAttachment(attachment.containerID, attachment.interface)
             return
         }

@@ -17,7 +17,8 @@ enum BridgeportCNI {
                 try write(CNIVersionReply(cniVersion: "1.1.0", supportedVersions: CNIConfiguration.supportedVersions))
                 return
             }
-            let configuration = try CNIConfiguration(FileHandle.standardInput.readDataToEndOfFile())
+            let configuration = try CNIConfiguration(
+                FileHandle.standardInput.readDataToEndOfFile(), tolerant: command != .add && command != .check)
             version = configuration.cniVersion
             let client = AgentClient(socketPath: configuration.agentSocket)
             switch command {

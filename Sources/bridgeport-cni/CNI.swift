@@ -178,7 +178,10 @@ struct CNIConfiguration: Decodable {
     }
 
     /// Reads the configuration; what the specification has a code for is checked first.
-    init(_ data: Data) throws(CNIError) {
+    /// `tolerant` (DEL, GC, STATUS, which read neither): a `prevResult` or `runtimeConfig`
+    /// of an unexpected shape is left out instead of failing the command, as the
+    /// specification wants DEL to succeed whatever it can.
+    init(_ data: Data, tolerant: Bool = false) throws(CNIError) {
         let decoder = JSONDecoder()
         guard let object = try? decoder.decode([String: JSONValue].self, from: data) else {
             throw .decodeFailure("the network configuration on stdin is not a JSON object")
@@ -194,7 +197,14 @@ struct CNIConfiguration: Decodable {
             throw .invalidConfiguration("the network configuration has no \"name\"")
         }
         do {
-            self = try decoder.decode(CNIConfiguration.self, from: data)
+            do {
+                self = try decoder.decode(CNIConfiguration.self, from: data)
+            } catch  where tolerant {
+                var reduced = object
+                reduced["prevResult"] = nil
+                reduced["runtimeConfig"] = nil
+                self = try decoder.decode(CNIConfiguration.self, from: try JSONEncoder().encode(reduced))
+            }
             prevResultAsGiven = object["prevResult"]
         } catch {
             throw .decodeFailure("cannot decode the network configuration: \(error)")

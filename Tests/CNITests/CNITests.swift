@@ -84,6 +84,16 @@ import Testing
         #expect(code(#"{"cniVersion":"1.0.0"}"#) == 7)
     }
 
+    /// DEL, GC and STATUS read neither prevResult nor runtimeConfig: an odd one of those
+    /// must not fail them (DEL must succeed whatever it can); ADD still refuses it.
+    @Test func delToleratesWhatItDoesNotRead() throws {
+        let text =
+            #"{"cniVersion":"1.0.0","name":"n","prevResult":{"ips":"odd"},"runtimeConfig":{"portMappings":[{"hostPort":"80"}]}}"#
+        #expect(throws: CNIError.self) { try CNIConfiguration(Data(text.utf8)) }
+        let tolerant = try CNIConfiguration(Data(text.utf8), tolerant: true)
+        #expect(tolerant.name == "n" && tolerant.prevResult == nil && tolerant.portMappings.isEmpty)
+    }
+
     @Test func portMappingsAndValidAttachments() throws {
         let configuration = try Self.configuration(
             #"""

@@ -215,6 +215,23 @@ import Testing
         }
     }
 
+    /// A repeated ADD (the runtime retries, or the ports changed) replaces the attachment:
+    /// failed, the first one is back as it was, hairpin registration included.
+    @Test func chainedAttachAgain() async throws {
+        try await assertAllOrNothing(
+            "CNI ADD (chained) again",
+            setUp: { subject in
+                subject.datapath.addForeignLink("vethcni1")
+                _ = try await subject.agent.attach(Self.cniRequest(subject))
+            }
+        ) { subject in
+            var again = Self.cniRequest(subject)
+            again.ip = "10.88.0.6"
+            again.ports = [PortMapping(proto: .udp, containerPort: 53, hostIP: .any, hostPort: 5353)]
+            _ = try await subject.agent.attach(again)
+        }
+    }
+
     @Test func chainedDetach() async throws {
         try await assertAllOrNothing(
             "CNI DEL (chained)",

@@ -26,8 +26,8 @@ final class FakeDatapath: Datapath {
         var subnets: Set<String> = []
         /// Published host ports in the port map.
         var ports: Set<HostPort> = []
-        /// Container namespaces the socket hooks act in.
-        var namespaces: Set<String> = []
+        /// Container namespaces the socket hooks act in, with whom their sockets are.
+        var namespaces: [String: SocketSource?] = [:]
         /// Default route per container namespace: gateway and device. It goes with its
         /// device, as in the kernel.
         var routes: [String: Route] = [:]
@@ -208,14 +208,17 @@ final class FakeDatapath: Datapath {
     }
 
     func syncNamespaces(containers: [(path: String, source: SocketSource?)]) throws {
-        try step("syncNamespaces") { $0.namespaces = Set(containers.map(\.path)) }
+        try step("syncNamespaces") { kernel in
+            kernel.namespaces = Dictionary(
+                containers.map { ($0.path, $0.source) }, uniquingKeysWith: { _, last in last })
+        }
     }
 
     func register(containerNamespace path: String, source: SocketSource?) throws {
-        try step("register") { $0.namespaces.insert(path) }
+        try step("register") { $0.namespaces[path] = .some(source) }
     }
 
-    func unregister(containerNamespace path: String) { change { $0.namespaces.remove(path) } }
+    func unregister(containerNamespace path: String) { change { $0.namespaces[path] = nil } }
 
     func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
         endpoints.sorted { $0.order < $1.order }.lazy.compactMap { endpoint in
