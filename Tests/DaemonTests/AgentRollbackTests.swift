@@ -215,15 +215,18 @@ import Testing
         }
     }
 
+    /// The runtime's first ADD of a chained attachment.
+    static func chainedAdd(_ subject: Subject) async throws {
+        subject.datapath.addForeignLink("vethcni1")
+        _ = try await subject.agent.attach(cniRequest(subject))
+    }
+
     /// A repeated ADD (the runtime retries, or the ports changed) replaces the attachment:
     /// failed, the first one is back as it was, hairpin registration included.
     @Test func chainedAttachAgain() async throws {
         try await assertAllOrNothing(
             "CNI ADD (chained) again",
-            setUp: { subject in
-                subject.datapath.addForeignLink("vethcni1")
-                _ = try await subject.agent.attach(Self.cniRequest(subject))
-            }
+            setUp: Self.chainedAdd
         ) { subject in
             var again = Self.cniRequest(subject)
             again.ip = "10.88.0.6"
@@ -235,10 +238,7 @@ import Testing
     @Test func chainedDetach() async throws {
         try await assertAllOrNothing(
             "CNI DEL (chained)",
-            setUp: { subject in
-                subject.datapath.addForeignLink("vethcni1")
-                _ = try await subject.agent.attach(Self.cniRequest(subject))
-            }
+            setUp: Self.chainedAdd
         ) { subject in
             try await subject.agent.detachAttachment("cni1", "eth0")
         }
