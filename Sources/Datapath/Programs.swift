@@ -286,10 +286,13 @@ final class Programs: Sendable {
 
     /// A removal that cannot be undone or reported to the caller (it is part of an undo or
     /// of a removal past its point of no return). A stale entry would go on steering
-    /// packets, so a failure is logged as an error; the next sync or reconcile removes it.
+    /// packets, so a failure is logged as an error; a later sync, or reconcile at the next
+    /// start, removes it.
     func removing(_ what: String, _ body: () throws -> Void) {
         do { try body() } catch {
-            logger.error("could not remove \(what) from the maps: the next sync will", metadata: ["error": "\(error)"])
+            logger.error(
+                "could not remove \(what) from the maps: it stays until a later sync or the next start removes it",
+                metadata: ["error": "\(error)"])
         }
     }
 

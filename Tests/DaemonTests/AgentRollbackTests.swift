@@ -153,14 +153,16 @@ import Testing
         }
     }
 
+    /// A stopped container c1 (publishing 8080) on the default bridge, and a network n2.
+    static func containerAndNetwork(_ subject: Subject) async throws {
+        _ = try await subject.agent.createNetwork(NetworkRequest(name: "n2", subnet: "10.21.0.0/24"))
+        try await subject.agent.seedContainer(ContainerRequest(name: "c1", ports: ["8080:80"], command: ["/bin/true"]))
+    }
+
     @Test func connect() async throws {
         try await assertAllOrNothing(
             "network connect",
-            setUp: { subject in
-                _ = try await subject.agent.createNetwork(NetworkRequest(name: "n2", subnet: "10.21.0.0/24"))
-                try await subject.agent.seedContainer(
-                    ContainerRequest(name: "c1", ports: ["8080:80"], command: ["/bin/true"]))
-            }
+            setUp: Self.containerAndNetwork
         ) { subject in
             try await subject.agent.connect(network: "n2", ConnectRequest(container: "c1"))
         }
@@ -170,9 +172,7 @@ import Testing
         try await assertAllOrNothing(
             "network disconnect",
             setUp: { subject in
-                _ = try await subject.agent.createNetwork(NetworkRequest(name: "n2", subnet: "10.21.0.0/24"))
-                try await subject.agent.seedContainer(
-                    ContainerRequest(name: "c1", ports: ["8080:80"], command: ["/bin/true"]))
+                try await Self.containerAndNetwork(subject)
                 try await subject.agent.connect(network: "n2", ConnectRequest(container: "c1"))
             }
         ) { subject in
