@@ -32,6 +32,8 @@ let package = Package(
 
         // Pure model: addresses, CIDRs, -p specs, IPAM, networks and containers. No I/O.
         .target(name: "Model"),
+        // The DNS wire format: queries parsed, answers built, hostile packets refused. No I/O.
+        .target(name: "DNS"),
         // Durable state in SQLite.
         .target(name: "Store", dependencies: ["Model", .product(name: "GRDB", package: "GRDB.swift")]),
         // Links, addresses, routes and namespaces through rtnetlink; container processes.
@@ -66,7 +68,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Model", "Store", "Links", "BPF", "Datapath", "API", "CZlib", "Cluster",
+                "Model", "Store", "Links", "BPF", "Datapath", "API", "CZlib", "Cluster", "DNS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -95,6 +97,9 @@ let package = Package(
             name: "ModelTests",
             dependencies: ["Model", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
+        .testTarget(
+            name: "DNSTests",
+            dependencies: ["DNS", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(
             name: "DaemonTests",
             dependencies: [
