@@ -1,1 +1,0 @@
-// The DNS wire format (RFC 1035): placeholder until the codec lands.
