@@ -43,7 +43,8 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
     var wireLength: Int { wireLabels.reduce(1) { $0 + 1 + $1.count } }
 
     /// What lookups compare: ASCII-lowercased, dot-joined, no trailing dot ("Web.MyNet." -> "web.mynet").
-    /// A dot or backslash inside a label (possible on the wire) is escaped, so that no two names share a key.
+    /// A dot or backslash inside a label (possible on the wire) is escaped, so that the one label "a.b" is not
+    /// the name a.b. Bytes that are not UTF-8 read as U+FFFD, which no container name has.
     public var key: String { text(lowercased: true) }
 
     /// "a.b.c." (the root is "."), escaped as `key` is.
