@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Model"]),
         .testTarget(
             name: "DNSTests",
-            dependencies: ["DNS", .product(name: "PropertyBased", package: "swift-property-based")]),
+            dependencies: ["DNS", "Model", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(
             name: "DaemonTests",
             dependencies: [

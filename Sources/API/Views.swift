@@ -14,16 +14,19 @@ public struct EndpointView: Codable, Sendable {
     public var networkName: String
     public var gateway: IPv4Address?
     public var prefixLength: Int?
+    /// Whether its network resolves container names (not the default bridge).
+    public var hasNames: Bool
 
     public init(
         endpoint: Endpoint, containerName: String, networkName: String, gateway: IPv4Address?,
-        prefixLength: Int?
+        prefixLength: Int?, hasNames: Bool = false
     ) {
         self.endpoint = endpoint
         self.containerName = containerName
         self.networkName = networkName
         self.gateway = gateway
         self.prefixLength = prefixLength
+        self.hasNames = hasNames
     }
 }
 
@@ -54,9 +57,12 @@ public struct ContainerView: Codable, Sendable {
 public struct ConnectRequest: Codable, Sendable {
     public var container: String
     public var ip: String?
-    public init(container: String, ip: String? = nil) {
+    /// --alias: names the container has on this network.
+    public var aliases: [String]?
+    public init(container: String, ip: String? = nil, aliases: [String]? = nil) {
         self.container = container
         self.ip = ip
+        self.aliases = aliases
     }
 }
 

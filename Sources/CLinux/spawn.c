@@ -146,6 +146,7 @@ static _Noreturn void run_container(const struct spawn_ctx *c) {
     // Keep our bind mounts from propagating back to the host.
     if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) goto fail;
     if (o->new_uts && o->hostname && sethostname(o->hostname, c->hostname_len) < 0) goto fail;
+    if (o->new_uts && o->domainname && setdomainname(o->domainname, strlen(o->domainname)) < 0) goto fail;
     for (int i = 0; i < 3; i++)
         if (sources[i] && mount(sources[i], targets[i], NULL, MS_BIND, NULL) < 0) goto fail;
 

@@ -71,24 +71,6 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
         return zip(wireLabels.suffix(other.wireLabels.count), other.wireLabels).allSatisfy(labelsMatch)
     }
 
-    /// RFC 1123 host name, plus '_' (Docker and Compose names have underscores): labels of ASCII letters,
-    /// digits, '-' and '_', 1...63 bytes, not starting or ending with '-'; at most 253 bytes in all and no
-    /// trailing dot. What --network-alias accepts.
-    public static func isValidHostName(_ text: String) -> Bool {
-        guard (1...253).contains(text.utf8.count) else { return false }
-        return text.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy { label in
-            (1...63).contains(label.count) && label.first != UInt8(ascii: "-") && label.last != UInt8(ascii: "-")
-                && label.allSatisfy { byte in
-                    switch byte {
-                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
-                        true
-                    default: false
-                    }
-                }
-        }
-    }
-
     private static let inAddrArpa: [[UInt8]] = [Array("in-addr".utf8), Array("arpa".utf8)]
 
     /// The PTR name of an IPv4 address, octets in address order: (1, 2, 3, 4) gives "4.3.2.1.in-addr.arpa.".

@@ -50,14 +50,15 @@ extension Agent {
     /// An address of an overlay network for a container, from the cluster store (nil
     /// for other drivers, whose addresses are this host's alone).
     func reserveOverlayAddress(
-        on network: Network, requested: String?, containerID: String, name: String
+        on network: Network, requested: String?, containerID: String, name: String, aliases: [String]?
     ) async throws -> IPv4Address? {
         guard network.driver == .overlay else { return nil }
         guard let cluster else { throw AgentError.cluster(Agent.noCluster) }
         let asked = try registry.requestedAddress(requested, on: network)
         let local = Set(registry.endpoints(inNetwork: network.id).compactMap(\.ip))
         return try await cluster.reserve(
-            in: network, requested: asked, containerID: containerID, containerName: name, alsoUsed: local)
+            in: network, requested: asked, containerID: containerID, containerName: name,
+            aliases: aliases.flatMap { $0.isEmpty ? nil : $0 }, alsoUsed: local)
     }
 
     func releaseOverlayAddresses(_ endpoints: [Endpoint]) async {
@@ -88,7 +89,7 @@ extension Agent {
             else { return nil }
             return ClusterEndpoint(
                 networkID: endpoint.networkID, ip: ip, mac: mac, containerID: container.id,
-                containerName: container.name, host: cluster.host)
+                containerName: container.name, host: cluster.host, aliases: endpoint.aliases)
         }
         return await cluster.announce(local)
     }
@@ -202,14 +203,14 @@ extension Agent {
         } catch {
             logger.error("cannot program \(endpoint.containerName) (\(endpoint.ip) on \(endpoint.host)): \(error)")
         }
-        refreshPeersSoon(networks: [network.id])
+        publishNames()
     }
 
     private func removeRemoteEndpoint(_ key: String) {
         guard let endpoint = remoteEndpoints.removeValue(forKey: key) else { return }
         guard let network = registry.networks.first(where: { $0.id == endpoint.networkID }) else { return }
         datapath.removeRemoteEndpoint(network: network, ip: endpoint.ip, mac: endpoint.mac, host: endpoint.host)
-        refreshPeersSoon(networks: [network.id])
+        publishNames()
         logger.info(
             "overlay container of another host gone",
             metadata: ["container": "\(endpoint.containerName)", "host": "\(endpoint.host)"])

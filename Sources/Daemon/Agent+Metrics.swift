@@ -60,7 +60,7 @@ extension Agent {
                 capacity: table.capacity, census: report?.pass.census,
                 counters: counters, lastPassSeconds: report?.seconds)
         }
-        var families = Exporter.families(input)
+        var families = Exporter.families(input) + dns.metrics.families()
         var scrape = MetricFamily(
             name: "bridgeport_scrape_duration_seconds", help: "Time this scrape took to read the counters.",
             kind: .gauge)

@@ -30,10 +30,11 @@ public actor Agent {
     let flowCollector: FlowCollector?
     /// Docker's remote driver: endpoints created and not yet joined, by endpoint ID.
     var dockerEndpoints: [String: DockerEndpoint] = [:]
-    /// Networks whose members' /etc/hosts files still lack a container that came or went
-    /// (see `refreshPeersSoon`), and the task that will write them.
-    private var stalePeerFiles: Set<String> = []
-    private var peerFilesFlush: Task<Void, Never>?
+    /// The embedded DNS server in each container on a user-defined network.
+    let dns: EmbeddedDNS
+    /// The host's resolv.conf, as read when the agent started or a container last did.
+    var hostResolvConf = ResolvConf()
+    var hostResolvConfText = ""
     /// The links with the uplink program, by ifindex (see `linkChanged`).
     private var uplinks: [UInt32: String] = [:]
 
@@ -64,6 +65,7 @@ public actor Agent {
             FlowCollector(table: $0, timeouts: configuration.flowTimeouts, logger: logger)
         }
         runtime = Runtime(configuration: configuration)
+        dns = EmbeddedDNS(logger: logger)
         registry = try store.load()
         dockerEndpoints = try store.dockerEndpoints()
         cluster = try configuration.clusterStore.map { _ in
@@ -146,7 +148,15 @@ public actor Agent {
         logger.info("socket hooks attached", metadata: ["cgroup": "\(cgroup)"])
         repairs += try datapath.removeOrphans(keeping: registry)
         repairs += runtime.removeOrphanNamespaces(keeping: Set(registry.containers.map(\.id)))
-        try refreshNameFiles()
+        readHostResolvConf()
+        publishNames()
+        for container in registry.containers {
+            try writeNameFiles(container)
+            // A container without its DNS server still runs: say so, and go on.
+            do { try serveNames(container) } catch {
+                logger.error("embedded DNS: cannot serve container \(container.name): \(error)")
+            }
+        }
         return repairs
     }
 
@@ -255,7 +265,7 @@ public actor Agent {
         let containerID = try registry.container(request.container).id
         let name = try registry.container(containerID).name
         let reserved = try await reserveOverlayAddress(
-            on: target, requested: request.ip, containerID: containerID, name: name)
+            on: target, requested: request.ip, containerID: containerID, name: name, aliases: request.aliases)
         do {
             try connect(network: target.id, request, reserved: reserved)
         } catch {
@@ -266,7 +276,8 @@ public actor Agent {
 
     private func connect(network reference: String, _ request: ConnectRequest, reserved: IPv4Address?) throws {
         let endpoint = try registry.planConnect(
-            network: reference, container: request.container, ip: request.ip, reserved: reserved)
+            network: reference, container: request.container, ip: request.ip, aliases: request.aliases ?? [],
+            reserved: reserved)
         let network = try registry.network(endpoint.networkID)
         let container = try registry.container(endpoint.containerID)
         try store.insert(endpoint: endpoint)
@@ -284,7 +295,9 @@ public actor Agent {
         try datapath.syncPorts(registry)
         try updateDefaultRoute(container)
         try registerNamespace(container)
-        try refreshNameFiles(networks: [endpoint.networkID], container: container.id)
+        try writeNameFiles(container)
+        try serveNames(container)
+        publishNames()
         undo.cancel()
     }
 
@@ -294,7 +307,9 @@ public actor Agent {
         try? datapath.syncPorts(registry)
         try? updateDefaultRoute(container)
         try? registerNamespace(container)
-        try? refreshNameFiles(networks: networks, container: container.id)
+        try? writeNameFiles(container)
+        try? serveNames(container)
+        publishNames()
     }
 
     public func disconnect(network reference: String, container containerReference: String) async throws {
@@ -315,8 +330,10 @@ public actor Agent {
         try store.delete(endpoint: endpoint)
         undo.cancel()
         datapath.detach(endpoint, namespace: configuration.namespacePath(endpoint.containerID))
-        afterCommit("rewriting /etc/hosts") {
-            try refreshNameFiles(networks: [endpoint.networkID], container: endpoint.containerID)
+        publishNames()
+        afterCommit("rewriting /etc/hosts and resolv.conf") {
+            try writeNameFiles(container)
+            try serveNames(container)
         }
         await releaseOverlayAddresses([endpoint])
     }
@@ -324,13 +341,11 @@ public actor Agent {
     // MARK: Containers
 
     public func containerViews(all: Bool) -> [ContainerView] {
-        flushPeerFiles()
-        return registry.containers.map(view).filter { all || $0.status == .running }
+        registry.containers.map(view).filter { all || $0.status == .running }
     }
 
     public func containerView(_ reference: String) throws -> ContainerView {
-        flushPeerFiles()  // `exec` looks the container up first: what it runs sees current names
-        return view(try registry.container(reference))
+        view(try registry.container(reference))
     }
 
     public func run(_ request: ContainerRequest) async throws -> ContainerView {
@@ -338,7 +353,7 @@ public actor Agent {
         let network = try registry.network(request.network ?? Network.defaultName)
         let reserved = try await reserveOverlayAddress(
             on: network, requested: request.ip, containerID: id,
-            name: request.name ?? Registry.generatedName(id: id))
+            name: request.name ?? Registry.generatedName(id: id), aliases: request.aliases)
         do {
             return try run(request, id: id, reserved: reserved)
         } catch {
@@ -380,16 +395,20 @@ public actor Agent {
         undo.add { [container] in
             self.registry.containers.removeAll { $0.id == container.id }
             self.registry.endpoints.removeAll { $0.containerID == container.id }
+            self.publishNames()
         }
         try updateDefaultRoute(container)
-        try refreshNameFiles(networks: [], container: container.id)
+        readHostResolvConf()
+        try writeNameFiles(container)
+        undo.add { [container] in self.dns.close(container: container.id) }
+        try serveNames(container)
+        publishNames()
         undo.add { [container] in self.datapath.unpublish(container) }
         try datapath.publish(container, registry: registry)
         container.process = try runtime.start(container, network: network, namespace: namespace)
         try store.update(container: container)
         undo.cancel()
         replace(container)
-        refreshPeersSoon(networks: Set(endpoint.map { [$0.networkID] } ?? []))
 
         logger.info(
             "container started", metadata: ["container": "\(container.name)", "pid": "\(container.process.pid)"])
@@ -446,12 +465,13 @@ public actor Agent {
         try store.deleteContainer(id: current.id)
         registry.containers.removeAll { $0.id == current.id }
         registry.endpoints.removeAll { $0.containerID == current.id }
+        publishNames()
+        dns.close(container: current.id)
         datapath.unpublish(current)
         endpoints.forEach { datapath.detach($0, namespace: configuration.namespacePath(current.id)) }
         datapath.unregister(containerNamespace: configuration.namespacePath(current.id))
         runtime.deleteNamespace(configuration.namespacePath(current.id))
         runtime.files(current.id).remove()
-        refreshPeersSoon(networks: Set(endpoints.map(\.networkID)))
         await releaseOverlayAddresses(endpoints)
         logger.info("container removed", metadata: ["container": "\(current.name)"])
         return current
@@ -564,63 +584,60 @@ public actor Agent {
             device: gateway?.containerInterface)
     }
 
-    /// Rewrites /etc/hosts of the given container and of every container on the given
-    /// networks (all when nil): its own addresses, and the containers it shares a
-    /// user-defined network with (the default bridge has no name resolution).
-    func refreshNameFiles(networks: Set<String>? = nil, container id: String? = nil) throws {
-        let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
-        let named = Set(registry.networks.filter { $0.name != Network.defaultName }.map(\.id))
-        let byNetwork = Dictionary(grouping: registry.endpoints, by: \.networkID)
-        let byContainer = Dictionary(grouping: registry.endpoints, by: \.containerID)
-        // One "address names" line per endpoint of a user-defined network, built once.
-        var lines: [String: [(container: String, line: String)]] = [:]
-        for networkID in named {
-            lines[networkID] = (byNetwork[networkID] ?? []).compactMap { endpoint in
-                guard let ip = endpoint.ip, let peer = containers[endpoint.containerID] else { return nil }
-                let names = peer.name == peer.hostname ? peer.name : peer.name + " " + peer.hostname
-                return (peer.id, "\(ip)\t\(names)")
+    // MARK: Names
+
+    func readHostResolvConf() {
+        hostResolvConfText = (try? String(contentsOfFile: configuration.resolvConf, encoding: .utf8)) ?? ""
+        hostResolvConf = ResolvConf(parsing: hostResolvConfText)
+    }
+
+    /// Where a container's queries for names its networks don't know go.
+    func upstreams(_ container: Container) -> [IPv4Address] {
+        let given = container.names?.servers ?? []
+        return given.isEmpty ? hostResolvConf.ipv4Servers : given
+    }
+
+    /// Gives the embedded DNS servers the names as the registry has them now.
+    func publishNames() {
+        dns.publish(NameTable(registry: registry, remote: remoteEndpoints.values, upstreams: upstreams))
+    }
+
+    /// A container on a user-defined network has the embedded DNS server in its namespace;
+    /// one that left the last of them has none.
+    func serveNames(_ container: Container) throws {
+        let named = registry.endpoints(ofContainer: container.id).contains { endpoint in
+            (try? registry.network(endpoint.networkID).hasNames) == true
+        }
+        let serving = dns.serving.contains(container.id)
+        if named && !serving && usesOwnNamespace(container) {
+            let sockets = try datapath.boundSockets(
+                namespace: configuration.namespacePath(container.id), address: EmbeddedDNS.address,
+                port: EmbeddedDNS.port)
+            dns.open(container: container.id, sockets: sockets)
+        } else if !named && serving {
+            dns.close(container: container.id)
+        }
+    }
+
+    /// The container's /etc/hosts (its own addresses and --add-host lines) and its
+    /// resolv.conf: the embedded DNS server on a user-defined network, else the host's
+    /// servers (or --dns).
+    func writeNameFiles(_ container: Container) throws {
+        let endpoints = registry.endpoints(ofContainer: container.id).sorted { $0.order < $1.order }
+        let networks = endpoints.compactMap { try? registry.network($0.networkID) }
+        let gateway = networks.lazy.compactMap(\.gateway).first ?? registry.defaultNetwork?.gateway
+        let files = runtime.files(container.id)
+        try files.writeHosts(container: container, own: endpoints.compactMap(\.ip), gateway: gateway)
+        let text =
+            if networks.contains(where: \.hasNames) {
+                ResolvConf.embedded(host: hostResolvConf, settings: container.names, upstreams: upstreams(container))
+            } else if !usesOwnNamespace(container) && container.names == nil {
+                hostResolvConfText  // --network host: the host's file as it is, as Docker does
+            } else {
+                ResolvConf.copied(
+                    host: hostResolvConf, settings: container.names, ownNamespace: usesOwnNamespace(container))
             }
-        }
-        // Overlay containers of other hosts are peers too.
-        for remote in remoteEndpoints.values where named.contains(remote.networkID) {
-            lines[remote.networkID, default: []].append((remote.containerID, "\(remote.ip)\t\(remote.containerName)"))
-        }
-        let affected = networks.map { ids in
-            Set(ids.flatMap { byNetwork[$0] ?? [] }.map(\.containerID) + [id].compactMap { $0 })
-        }
-        for container in registry.containers where affected?.contains(container.id) ?? true {
-            let endpoints = (byContainer[container.id] ?? []).sorted { $0.order < $1.order }
-            let peers = endpoints.flatMap { lines[$0.networkID] ?? [] }.filter { $0.container != container.id }.map(
-                \.line)
-            try runtime.files(container.id).writeHosts(
-                container: container, own: endpoints.compactMap(\.ip), peers: peers)
-        }
-    }
-
-    /// The peers' /etc/hosts files follow a container that came or went a moment later,
-    /// in one pass for a burst of changes: rewriting every peer's file is O(containers
-    /// in the network), too slow for the container start path. A new container's own
-    /// file is complete at once; `exec`, `ps` and `inspect` write pending changes first.
-    func refreshPeersSoon(networks: Set<String>) {
-        stalePeerFiles.formUnion(networks)
-        guard peerFilesFlush == nil, !stalePeerFiles.isEmpty else { return }
-        peerFilesFlush = Task {
-            try? await Task.sleep(for: .milliseconds(50))
-            self.flushPeerFiles()
-        }
-    }
-
-    private func flushPeerFiles() {
-        peerFilesFlush?.cancel()
-        peerFilesFlush = nil
-        guard !stalePeerFiles.isEmpty else { return }
-        let networks = stalePeerFiles
-        stalePeerFiles = []
-        do {
-            try refreshNameFiles(networks: networks)
-        } catch {
-            logger.warning("could not update /etc/hosts of containers", metadata: ["error": "\(error)"])
-        }
+        try files.writeResolvConf(text)
     }
 
     private func view(_ network: Network) -> NetworkView {
@@ -632,7 +649,7 @@ public actor Agent {
         return EndpointView(
             endpoint: endpoint, containerName: (try? registry.container(endpoint.containerID).name) ?? "",
             networkName: network?.name ?? "", gateway: network?.gateway,
-            prefixLength: network?.subnet?.prefixLength)
+            prefixLength: network?.subnet?.prefixLength, hasNames: network?.hasNames ?? false)
     }
 
     private func view(_ container: Container) -> ContainerView {

@@ -72,6 +72,7 @@ public enum AgentService {
             if let path = configuration.dockerPluginSocket { unlink(path) }
         }
         try await group.run()
+        await agent.dns.shutdown()
     }
 
     /// Both servers: a connection that sends nothing for 30 s is closed, so idle or stalled

@@ -14,6 +14,8 @@ struct ClusterEndpoint: Codable, Sendable, Hashable {
     var containerName: String
     /// The advertise address of the host it runs on (its VTEP).
     var host: IPv4Address
+    /// Its --network-alias names, which other hosts' containers resolve too.
+    var aliases: [String]? = nil
 }
 
 /// The cluster's shared state in etcd, and this host's part in it. Keys:
@@ -156,7 +158,7 @@ final class ClusterStore: Sendable {
     /// the next.
     func reserve(
         in network: Network, requested: IPv4Address?, containerID: String, containerName: String,
-        alsoUsed: Set<IPv4Address>
+        aliases: [String]?, alsoUsed: Set<IPv4Address>
     ) async throws -> IPv4Address {
         var used = Set(try await endpoints(of: network).map(\.ip)).union(alsoUsed)
         while true {
@@ -169,7 +171,7 @@ final class ClusterStore: Sendable {
             }
             let endpoint = ClusterEndpoint(
                 networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip), containerID: containerID,
-                containerName: containerName, host: host)
+                containerName: containerName, host: host, aliases: aliases)
             if try await etcd.create(
                 ClusterStore.key(network.id, ip), try ModelJSON.encoder.encode(endpoint), lease: lease)
             {

@@ -37,6 +37,9 @@ public struct AgentConfiguration: Sendable {
     public var maxFlows = defaultMaxFlows
     /// How long idle flows live (--flow-timeout NAME=DURATION).
     public var flowTimeouts = FlowTimeouts()
+    /// The host's resolver configuration: containers' search domains and options, and the
+    /// servers the embedded DNS forwards to.
+    public var resolvConf = "/etc/resolv.conf"
 
     /// In the exporter range 9100-9999, clear of node_exporter's 9100.
     public static let defaultMetricsPort = 9477

@@ -23,10 +23,10 @@ struct ContainerFiles {
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 
-    /// /etc/hosts: localhost, the container's own addresses, and (on user-defined networks,
-    /// where Docker has name resolution) one "address names" line per container that
-    /// shares a network.
-    func writeHosts(container: Container, own: [IPv4Address], peers: [String]) throws {
+    /// /etc/hosts: localhost, the --add-host lines, then the container's own addresses.
+    /// Its peers are not here: the embedded DNS server answers for them, so nothing is
+    /// rewritten when a container comes or goes.
+    func writeHosts(container: Container, own: [IPv4Address], gateway: IPv4Address?) throws {
         var lines = [
             "127.0.0.1\tlocalhost",
             "::1\tlocalhost ip6-localhost ip6-loopback",
@@ -35,32 +35,25 @@ struct ContainerFiles {
             "ff02::1\tip6-allnodes",
             "ff02::2\tip6-allrouters",
         ]
+        for extra in container.names?.extraHosts ?? [] {
+            switch extra.address {
+            case .ip(let ip): lines.append("\(ip)\t\(extra.name)")
+            case .hostGateway: lines.append("\(gateway?.description ?? "127.0.0.1")\t\(extra.name)")
+            }
+        }
         var names: [String] = []
-        for name in [container.hostname, container.name, container.shortID] where !names.contains(name) {
+        let qualified = container.names?.domainname.map { container.hostname + "." + $0 }
+        for name in [qualified, container.hostname, container.name, container.shortID].compactMap({ $0 })
+        where !names.contains(name) {
             names.append(name)
         }
         lines += own.map { "\($0)\t\(names.joined(separator: " "))" }
-        lines += peers
         try writeInPlace(lines.joined(separator: "\n") + "\n", to: hosts)
     }
 
     func writeHostname(_ name: String) throws { try writeInPlace(name + "\n", to: hostname) }
 
-    /// The host's resolv.conf without loopback name servers, which would point at the
-    /// container itself; Docker falls back to public resolvers the same way.
-    func writeResolvConf(hostResolvConf: String = "/etc/resolv.conf") throws {
-        let original = (try? String(contentsOfFile: hostResolvConf, encoding: .utf8)) ?? ""
-        var lines = original.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { line in
-            let fields = line.split(whereSeparator: \.isWhitespace)
-            return
-                !(fields.first == "nameserver" && fields.count > 1
-                && (fields[1].hasPrefix("127.") || fields[1] == "::1"))
-        }
-        if !lines.contains(where: { $0.hasPrefix("nameserver") }) {
-            lines += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
-        }
-        try writeInPlace(lines.joined(separator: "\n").trimmingCharacters(in: .newlines) + "\n", to: resolvConf)
-    }
+    func writeResolvConf(_ text: String) throws { try writeInPlace(text, to: resolvConf) }
 
     /// The exit code the supervisor recorded, with the time it did; nil while running.
     func recordedExit() -> (code: Int32, at: Date)? {

@@ -1,7 +1,7 @@
 /// Metric families in the Prometheus data model and their two text formats: Prometheus
 /// text 0.0.4 and OpenMetrics 1.0, chosen from the scraper's Accept header.
 public struct MetricFamily {
-    enum Kind: String { case counter, gauge }
+    enum Kind: String { case counter, gauge, histogram }
 
     /// The family's name; counters' samples add "_total".
     var name: String
@@ -13,6 +13,8 @@ public struct MetricFamily {
         var labels: [(String, String)]
         /// Already formatted, so 64-bit counters keep every digit.
         var value: String
+        /// A histogram's "_bucket", "_sum" or "_count".
+        var suffix = ""
     }
 
     mutating func add(_ labels: [(String, String)], _ value: some BinaryInteger) {
@@ -21,6 +23,19 @@ public struct MetricFamily {
 
     mutating func add(_ labels: [(String, String)], seconds: Double) {
         samples.append(Sample(labels: labels, value: "\(seconds)"))
+    }
+
+    /// A histogram's series for one label set: cumulative buckets (`counts[i]` observations
+    /// at most `bounds[i]`, the last count for +Inf), then its sum and count.
+    mutating func addHistogram(_ labels: [(String, String)], bounds: [Double], counts: [UInt64], sum: Double) {
+        var cumulative: UInt64 = 0
+        for (index, count) in counts.enumerated() {
+            cumulative &+= count
+            let bound = index < bounds.count ? "\(bounds[index])" : "+Inf"
+            samples.append(Sample(labels: labels + [("le", bound)], value: String(cumulative), suffix: "_bucket"))
+        }
+        samples.append(Sample(labels: labels, value: "\(sum)", suffix: "_sum"))
+        samples.append(Sample(labels: labels, value: String(cumulative), suffix: "_count"))
     }
 }
 
@@ -50,6 +65,7 @@ public enum ExpositionFormat: Sendable {
                 "# HELP \(familyName) \(escaped(family.help, quotes: false))\n# TYPE \(familyName) \(family.kind.rawValue)\n"
             for sample in family.samples {
                 text += sampleName
+                text += sample.suffix
                 if !sample.labels.isEmpty {
                     text += "{"
                     for (index, (name, value)) in sample.labels.enumerated() {

@@ -40,13 +40,13 @@ struct Runtime {
     func start(_ container: Container, network: Network, namespace: String) throws -> ProcessState {
         let files = files(container.id)
         files.clearExit()
-        try files.writeResolvConf()
         try files.writeHostname(container.hostname)
         let hostMode = network.driver == .host
-        let options = SpawnOptions(
+        var options = SpawnOptions(
             namespace: hostMode ? nil : namespace, hostname: hostMode ? nil : container.hostname,
             hostsFile: files.hosts, resolvConfFile: files.resolvConf, hostnameFile: hostMode ? nil : files.hostname,
             logFile: files.log, exitFile: files.exitCode, arguments: container.command)
+        options.domainname = hostMode ? nil : container.names?.domainname
         let pid: Int32
         do {
             pid = try Sandbox.spawn(options)

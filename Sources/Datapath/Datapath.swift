@@ -73,6 +73,13 @@ public protocol Datapath: Sendable {
     func unregister(containerNamespace path: String)
     /// A container's first interface with an address, as its sockets' source.
     func socketSource(_ endpoints: [Endpoint]) -> SocketSource?
+    /// A UDP and a TCP socket bound to address:port inside the container's namespace,
+    /// non-blocking, for the agent's servers there (the embedded DNS); the caller owns them.
+    func boundSockets(
+        namespace path: String, address: IPv4Address, port: UInt16
+    ) throws -> (
+        datagram: Int32, stream: Int32
+    )
 
     // MARK: Reconcile and reading
     /// Deletes links marked as ours that no network or endpoint of the registry owns.

@@ -84,6 +84,20 @@ extension KernelDatapath {
         return nil
     }
 
+    public func boundSockets(
+        namespace path: String, address: IPv4Address, port: UInt16
+    ) throws -> (
+        datagram: Int32, stream: Int32
+    ) {
+        let datagram = try NetworkNamespace.boundSocket(.datagram, address: address.value, port: port, in: path)
+        do {
+            return (datagram, try NetworkNamespace.boundSocket(.stream, address: address.value, port: port, in: path))
+        } catch {
+            close(datagram)
+            throw error
+        }
+    }
+
     public func unregister(containerNamespace path: String) {
         if let cookie = try? NetworkNamespace.cookie(at: path) { programs.unregister(namespace: cookie) }
     }

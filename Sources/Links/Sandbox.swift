@@ -7,6 +7,8 @@ public struct SpawnOptions: Sendable {
     public var namespace: String?
     /// A hostname gives the container its own UTS namespace.
     public var hostname: String?
+    /// The container's NIS domain name (--domainname), set with the hostname.
+    public var domainname: String?
     /// Files bind-mounted over /etc/hosts, /etc/resolv.conf and /etc/hostname.
     public var hostsFile: String?
     public var resolvConfFile: String?
@@ -53,11 +55,14 @@ public enum Sandbox {
                             withOptionalCString(options.hostnameFile) { hostnameFile in
                                 options.logFile.withCString { log in
                                     options.exitFile.withCString { exit in
-                                        var spawn = bp_spawn_opts(
-                                            netns_path: namespace, new_uts: hostname == nil ? 0 : 1, hostname: hostname,
-                                            hosts_file: hosts, resolv_file: resolv, hostname_file: hostnameFile,
-                                            log_file: log, exit_file: exit, argv: argv)
-                                        return bp_spawn(&spawn, &pid)
+                                        withOptionalCString(options.domainname) { domainname in
+                                            var spawn = bp_spawn_opts(
+                                                netns_path: namespace, new_uts: hostname == nil ? 0 : 1,
+                                                hostname: hostname, domainname: domainname, hosts_file: hosts,
+                                                resolv_file: resolv, hostname_file: hostnameFile, log_file: log,
+                                                exit_file: exit, argv: argv)
+                                            return bp_spawn(&spawn, &pid)
+                                        }
                                     }
                                 }
                             }

@@ -13,6 +13,8 @@ public struct Container: Codable, Sendable, Hashable, Identifiable {
     /// Sources allowed to use a published host port ("5000/tcp" -> CIDRs); a port with
     /// no entry is open to all (`bridgeport port allow`).
     public var allowedSources: [String: [IPv4Network]]? = nil
+    /// --add-host, --dns, --dns-search, --dns-option, --domainname (nil: none given).
+    public var names: NameSettings? = nil
 
     /// The CIDRs that may reach host port `port`, or nil when it is open to all.
     public func allowed(hostPort port: UInt16, _ proto: PortProtocol) -> [IPv4Network]? {
@@ -64,6 +66,8 @@ public struct Endpoint: Codable, Sendable, Hashable {
     /// unique among the agent's containers (see `Endpoint.namespacedIndexes`); the
     /// endpoint programs key its counters by it.
     public var linkIndex: Int? = nil
+    /// Names it has on this network besides its own (--network-alias, connect --alias).
+    public var aliases: [String]? = nil
 
     /// Devices made inside containers' namespaces take ifindexes from this range, far above
     /// what the host's own allocator hands out, so that they never clash with a host link
@@ -103,10 +107,19 @@ public struct ContainerRequest: Codable, Sendable {
     public var hostname: String?
     public var ports: [String]
     public var command: [String]
+    /// --network-alias: names on its network.
+    public var aliases: [String]?
+    /// --add-host, --dns, --dns-search, --dns-option and --domainname, as given.
+    public var extraHosts: [String]?
+    public var dns: [String]?
+    public var dnsSearch: [String]?
+    public var dnsOptions: [String]?
+    public var domainname: String?
 
     public init(
         name: String? = nil, network: String? = nil, ip: String? = nil, hostname: String? = nil,
-        ports: [String] = [], command: [String] = []
+        ports: [String] = [], command: [String] = [], aliases: [String]? = nil, extraHosts: [String]? = nil,
+        dns: [String]? = nil, dnsSearch: [String]? = nil, dnsOptions: [String]? = nil, domainname: String? = nil
     ) {
         self.name = name
         self.network = network
@@ -114,5 +127,19 @@ public struct ContainerRequest: Codable, Sendable {
         self.hostname = hostname
         self.ports = ports
         self.command = command
+        self.aliases = aliases
+        self.extraHosts = extraHosts
+        self.dns = dns
+        self.dnsSearch = dnsSearch
+        self.dnsOptions = dnsOptions
+        self.domainname = domainname
+    }
+
+    /// What it asks of name resolution, validated.
+    public func nameSettings() throws(ModelError) -> NameSettings? {
+        let settings = try NameSettings(
+            extraHosts: extraHosts ?? [], servers: dns ?? [], search: dnsSearch ?? [], options: dnsOptions ?? [],
+            domainname: domainname)
+        return settings == NameSettings() ? nil : settings
     }
 }

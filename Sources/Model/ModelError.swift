@@ -29,6 +29,10 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case parentInUse(parent: String, network: String)
     case invalidDuration(String, String)
     case networksExhausted
+    /// A flag's value that `run` refuses; the message is Docker's.
+    case invalidFlag(String, String, String)
+    case invalidAlias(String)
+    case aliasWithoutNames
 
     public var description: String {
         switch self {
@@ -67,6 +71,11 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .parentInUse(let parent, let network): "network \(network) is already using parent interface \(parent)"
         case .invalidDuration(let value, let rule): "invalid duration \"\(value)\": \(rule)"
         case .networksExhausted: "this host has 65,535 networks already: remove one first"
+        case .invalidFlag(let flag, let value, let message):
+            "invalid argument \"\(value)\" for \"\(flag)\" flag: \(message)"
+        case .invalidAlias(let alias):
+            "invalid network alias \"\(alias)\": an alias is a DNS name of letters, digits, '-' and '_' (labels of 1 to 63 characters)"
+        case .aliasWithoutNames: "network-scoped alias is supported only for containers in user defined networks"
         }
     }
 }

@@ -266,9 +266,12 @@ public struct Registry: Sendable {
             id: id, name: name, hostname: hostname,
             command: request.command.isEmpty ? ["sleep", "infinity"] : request.command,
             created: now, networkMode: network.name, ports: ports, process: ProcessState())
-        container.process = ProcessState()
-        let endpoint = try planEndpoint(
+        container.names = try request.nameSettings()
+        let aliases = request.aliases ?? []
+        try validateAliases(aliases, on: network)
+        var endpoint = try planEndpoint(
             container: container, network: network, ip: request.ip, order: 0, reserved: reserved)
+        endpoint?.aliases = aliases.isEmpty ? nil : aliases
         return (container, endpoint)
     }
 
@@ -323,7 +326,7 @@ public struct Registry: Sendable {
     }
 
     public func planConnect(
-        network reference: String, container containerRef: String, ip: String?,
+        network reference: String, container containerRef: String, ip: String?, aliases: [String] = [],
         reserved: IPv4Address? = nil
     ) throws(ModelError) -> Endpoint {
         let network = try self.network(reference)
@@ -336,8 +339,12 @@ public struct Registry: Sendable {
         guard network.driver.hasEndpoints, current?.driver.hasEndpoints ?? true else {
             throw .hostOrNoneMixed(network.name)
         }
+        try validateAliases(aliases, on: network)
         let order = (existing.map(\.order).max() ?? -1) + 1
-        return try planEndpoint(container: container, network: network, ip: ip, order: order, reserved: reserved)!
+        var endpoint = try planEndpoint(
+            container: container, network: network, ip: ip, order: order, reserved: reserved)!
+        endpoint.aliases = aliases.isEmpty ? nil : aliases
+        return endpoint
     }
 
     public func planDisconnect(network reference: String, container containerRef: String) throws(ModelError) -> Endpoint

@@ -20,6 +20,13 @@ struct Run: AsyncParsableCommand {
         help: "Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO].")
     var publish: [String] = []
     @Option(name: [.customShort("h"), .long], help: "Container host name (default: its name).") var hostname: String?
+    @Option(help: "Container NIS domain name.") var domainname: String?
+    @Option(help: "Add a network-scoped alias for the container (repeatable).") var networkAlias: [String] = []
+    @Option(help: "Add a custom host-to-IP mapping (host:ip, or host:host-gateway; repeatable).")
+    var addHost: [String] = []
+    @Option(help: "Set custom DNS servers (repeatable).") var dns: [String] = []
+    @Option(help: "Set custom DNS search domains (repeatable).") var dnsSearch: [String] = []
+    @Option(help: "Set DNS options (repeatable).") var dnsOption: [String] = []
     @Argument(parsing: .captureForPassthrough, help: "Command and arguments (default: sleep infinity).")
     var command: [String] = []
 
@@ -27,7 +34,13 @@ struct Run: AsyncParsableCommand {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
         let request = ContainerRequest(
             name: name, network: network, ip: ip, hostname: hostname, ports: publish,
-            command: arguments)
+            command: arguments, aliases: networkAlias, extraHosts: addHost, dns: dns, dnsSearch: dnsSearch,
+            dnsOptions: dnsOption, domainname: domainname)
+        do {
+            _ = try request.nameSettings()  // flag values are refused before the agent is asked, as Docker's CLI does
+        } catch {
+            throw Failure(message: "bridgeport: \(error)\nSee 'bridgeport run --help'.", code: 125)
+        }
         let view: ContainerView
         do {
             view = try await client.client.send(Routes.run, body: request)

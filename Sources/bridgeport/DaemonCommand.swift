@@ -73,6 +73,13 @@ struct DaemonCommand: AsyncParsableCommand {
             """)
     var maxFlows = AgentConfiguration().maxFlows
 
+    @Option(
+        help: """
+            The host's resolver configuration: containers' search domains and options, and the servers the \
+            embedded DNS forwards names to that no network knows.
+            """)
+    var resolvConf = AgentConfiguration().resolvConf
+
     @Option(help: "Log level.")
     var logLevel: LogLevel = .info
 
@@ -187,6 +194,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.advertiseAddress = advertiseAddress.flatMap(IPv4Address.init)
         configuration.flowTimeouts = try flowTimeouts()
         configuration.maxFlows = maxFlows
+        configuration.resolvConf = resolvConf
         do {
             try await AgentService.run(configuration: configuration, logger: logger)
         } catch {

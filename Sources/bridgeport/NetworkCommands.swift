@@ -134,13 +134,14 @@ struct NetworkCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Connect a container to a network.")
         @OptionGroup var client: ClientOptions
         @Option(help: "IPv4 address for the container on this network.") var ip: String?
+        @Option(help: "Add a network-scoped alias for the container (repeatable).") var alias: [String] = []
         @Argument(help: "Network.") var network: String
         @Argument(help: "Container.") var container: String
 
         func run() async throws {
             try await client.client.send(
                 Routes.connect, NetworkReference(network),
-                body: ConnectRequest(container: container, ip: ip))
+                body: ConnectRequest(container: container, ip: ip, aliases: alias))
         }
     }
 

@@ -120,18 +120,23 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
             "IPAddress": endpoint.endpoint.ip?.description ?? "",
             "IPPrefixLen": endpoint.prefixLength ?? 0,
             "MacAddress": endpoint.endpoint.mac?.description ?? "",
-            "Aliases": [container.name],
+            // Docker 25+: the aliases given, and every name peers resolve the container by
+            // (null on the default bridge, which has no names).
+            "Aliases": endpoint.endpoint.aliases.map { $0 as Any } ?? NSNull(),
+            "DNSNames": endpoint.hasNames
+                ? container.dnsNames(aliases: endpoint.endpoint.aliases ?? []) as Any : NSNull(),
         ]
     }
     if view.endpoints.isEmpty {
         // host and none: Docker still lists the network, with no address of its own.
         networks[container.networkMode] = [
             "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-            "IPPrefixLen": 0, "MacAddress": "", "Aliases": [String](),
+            "IPPrefixLen": 0, "MacAddress": "", "Aliases": NSNull(), "DNSNames": NSNull(),
         ]
     }
     let primary = view.endpoints.first { $0.networkName == Network.defaultName }
     let process = container.process
+    let names = container.names ?? NameSettings()
     return [
         "Id": container.id, "Name": "/" + container.name, "Created": iso8601(container.created),
         "Path": container.command.first ?? "", "Args": Array(container.command.dropFirst()),
@@ -142,13 +147,15 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
             "StartedAt": iso8601(process.startedAt), "FinishedAt": iso8601(process.finishedAt),
         ],
         "Config": [
-            "Hostname": container.hostname, "Cmd": container.command,
+            "Hostname": container.hostname, "Domainname": names.domainname ?? "", "Cmd": container.command,
             "ExposedPorts": Dictionary(uniqueKeysWithValues: Set(ports.keys).map { ($0, [String: String]()) }),
         ],
         "HostConfig": [
             "NetworkMode": container.networkMode == Network.defaultName ? "bridge" : container.networkMode,
             "PortBindings": portBindings,
             "PortAllowedSources": (container.allowedSources ?? [:]).mapValues { $0.map(\.description) },
+            "Dns": names.servers.map(\.description), "DnsSearch": names.search, "DnsOptions": names.options,
+            "ExtraHosts": names.extraHosts.isEmpty ? NSNull() : names.extraHosts.map(\.description) as Any,
         ],
         "NetworkSettings": [
             "Ports": ports, "Networks": networks,

@@ -17,6 +17,9 @@ import Testing
         var stored: Contents
         var kernel: FakeDatapath.Kernel
         var dockerEndpoints: Set<String>
+        /// Containers the embedded DNS serves, and those its names know as askers.
+        var dnsServing: Set<String>
+        var dnsAskers: Set<String>
     }
 
     struct Contents: Equatable {
@@ -46,6 +49,8 @@ import Testing
         configuration.stateDirectory = directory + "/state"
         configuration.bpfRoot = directory + "/bpf"
         configuration.socketPath = directory + "/agent.sock"
+        // None: names no network knows are never forwarded to the machine's resolvers.
+        configuration.resolvConf = directory + "/resolv.conf"
         let datapath = FakeDatapath()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -124,6 +129,11 @@ import Testing
         }
         if before.kernel != after.kernel { lines.append("kernel: \(before.kernel) -> \(after.kernel)") }
         if before.dockerEndpoints != after.dockerEndpoints { lines.append("docker endpoints changed") }
+        if before.dnsServing != after.dnsServing || before.dnsAskers != after.dnsAskers {
+            lines.append(
+                "embedded DNS: serving \(before.dnsServing) -> \(after.dnsServing), askers \(before.dnsAskers) -> \(after.dnsAskers)"
+            )
+        }
         return lines.joined(separator: "; ")
     }
 
@@ -150,6 +160,20 @@ import Testing
         try await assertAllOrNothing("run") { subject in
             _ = try await subject.agent.run(
                 ContainerRequest(name: "c1", ports: ["8080:80", "53:53/udp"], command: ["/bin/true"]))
+        }
+    }
+
+    @Test func runOnAUserDefinedNetwork() async throws {
+        try await assertAllOrNothing(
+            "run on a user-defined network",
+            setUp: { subject in
+                _ = try await subject.agent.createNetwork(NetworkRequest(name: "app", subnet: "10.22.0.0/24"))
+            }
+        ) { subject in
+            _ = try await subject.agent.run(
+                ContainerRequest(
+                    name: "web", network: "app", command: ["/bin/true"], aliases: ["api"],
+                    extraHosts: ["gw:host-gateway"]))
         }
     }
 
@@ -306,7 +330,8 @@ extension Agent {
     func snapshot() throws -> AgentRollbackTests.Snapshot {
         AgentRollbackTests.Snapshot(
             registry: .init(registry), stored: .init(try store.load()),
-            kernel: (datapath as! FakeDatapath).kernel, dockerEndpoints: Set(dockerEndpoints.keys))
+            kernel: (datapath as! FakeDatapath).kernel, dockerEndpoints: Set(dockerEndpoints.keys),
+            dnsServing: dns.serving, dnsAskers: dns.askers)
     }
 
     /// A container as `run` records it, without its process (a stopped container).
@@ -314,6 +339,7 @@ extension Agent {
         let (container, endpoint) = try registry.planContainer(request, id: randomID(), now: Date())
         try store.insert(container: container, endpoints: endpoint.map { [$0] } ?? [])
         try runtime.files(container.id).create()
+        try runtime.createNamespace(configuration.namespacePath(container.id))
         registry.containers.append(container)
         if let endpoint {
             registry.endpoints.append(endpoint)

@@ -220,6 +220,17 @@ final class FakeDatapath: Datapath {
 
     func unregister(containerNamespace path: String) { change { $0.namespaces[path] = nil } }
 
+    /// Real sockets, as the kernel datapath binds them: the test's namespaces are real.
+    func boundSockets(
+        namespace path: String, address: IPv4Address, port: UInt16
+    ) throws -> (
+        datagram: Int32, stream: Int32
+    ) {
+        try step("boundSockets")
+        let datagram = try NetworkNamespace.boundSocket(.datagram, address: address.value, port: port, in: path)
+        return (datagram, try NetworkNamespace.boundSocket(.stream, address: address.value, port: port, in: path))
+    }
+
     func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
         endpoints.sorted { $0.order < $1.order }.lazy.compactMap { endpoint in
             endpoint.ip.flatMap { ip in self.ifindex(of: endpoint).map { SocketSource(ip: ip, ifindex: $0) } }

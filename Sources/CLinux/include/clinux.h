@@ -105,6 +105,7 @@ struct bp_spawn_opts {
     const char *netns_path;   // join this network namespace; NULL keeps the caller's
     int new_uts;              // 1: own UTS namespace with hostname
     const char *hostname;
+    const char *domainname;   // its NIS domain name (with new_uts), or NULL
     const char *hosts_file;   // bind-mounted on /etc/hosts when not NULL
     const char *resolv_file;  // bind-mounted on /etc/resolv.conf when not NULL
     const char *hostname_file;// bind-mounted on /etc/hostname when not NULL

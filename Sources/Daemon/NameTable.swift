@@ -1,0 +1,95 @@
+import Model
+
+/// What the embedded DNS answers, as of the agent's last change: built from the registry
+/// (and the cluster's containers of other hosts) on the actor, then read by the DNS
+/// server's thread without it. A change replaces the whole table, so a container resolves
+/// the moment `run` returns, and a removed one is gone at once.
+struct NameTable: Sendable {
+    /// A container that asks: the networks it resolves names on, in its connection order,
+    /// and where the names they don't know go.
+    struct Asker: Sendable, Equatable {
+        var networkIDs: [String]
+        /// `--dns`, else the host's resolvers as the container started; empty when the
+        /// container is only on internal networks, which reach nothing outside.
+        var upstreams: [IPv4Address]
+        /// The network its queries are counted under: the first of them.
+        var metricsNetwork: String
+    }
+
+    /// One network's names: each (lowercased) name's addresses, and each address's name
+    /// for PTR ("name.network", as Docker answers).
+    struct NetworkNames: Sendable {
+        var name: String
+        var addresses: [String: [IPv4Address]] = [:]
+        var reverse: [IPv4Address: String] = [:]
+    }
+
+    var networks: [String: NetworkNames] = [:]
+    var askers: [String: Asker] = [:]
+
+    /// No names and no askers: what the servers know before the agent's first change.
+    init() {}
+
+    /// The names of every user-defined network, for the containers on them.
+    /// `upstreams` gives a container's resolvers (its --dns, else the host's).
+    init(registry: Registry, remote: some Collection<ClusterEndpoint>, upstreams: (Container) -> [IPv4Address]) {
+        let named = Dictionary(uniqueKeysWithValues: registry.networks.filter(\.hasNames).map { ($0.id, $0) })
+        for network in named.values { networks[network.id] = NetworkNames(name: network.name) }
+        let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
+        for endpoint in registry.endpoints {
+            guard let network = named[endpoint.networkID], let ip = endpoint.ip,
+                let container = containers[endpoint.containerID]
+            else { continue }
+            add(container.dnsNames(aliases: endpoint.aliases ?? []), ip, primary: container.name, network: network)
+        }
+        for endpoint in remote {
+            guard let network = named[endpoint.networkID] else { continue }
+            add(
+                [endpoint.containerName] + (endpoint.aliases ?? []) + [String(endpoint.containerID.prefix(12))],
+                endpoint.ip, primary: endpoint.containerName, network: network)
+        }
+        for container in registry.containers {
+            let joined = registry.endpoints(ofContainer: container.id).sorted { $0.order < $1.order }
+                .compactMap { named[$0.networkID] }
+            guard let first = joined.first else { continue }
+            askers[container.id] = Asker(
+                networkIDs: joined.map(\.id),
+                upstreams: joined.allSatisfy(\.internal) ? [] : upstreams(container),
+                metricsNetwork: first.name)
+        }
+    }
+
+    private mutating func add(_ names: [String], _ ip: IPv4Address, primary: String, network: Network) {
+        for name in names {
+            let key = name.lowercased()
+            if !(networks[network.id]?.addresses[key]?.contains(ip) ?? false) {
+                networks[network.id]?.addresses[key, default: []].append(ip)
+            }
+        }
+        networks[network.id]?.reverse[ip] = primary + "." + network.name
+    }
+
+    /// A name as a container asks it (lowercased, no trailing dot): its addresses on the
+    /// networks the asker shares, or only on NETWORK for "name.NETWORK"; nil when none of
+    /// them knows it (the name is forwarded).
+    func lookup(_ name: String, asker id: String) -> [IPv4Address]? {
+        guard let asker = askers[id] else { return nil }
+        var found: [IPv4Address]?
+        for networkID in asker.networkIDs {
+            guard let network = networks[networkID] else { continue }
+            if let addresses = network.addresses[name] {
+                found = (found ?? []) + addresses.filter { !(found ?? []).contains($0) }
+            } else if name.hasSuffix("." + network.name.lowercased()),
+                let addresses = network.addresses[String(name.dropLast(network.name.utf8.count + 1))]
+            {
+                found = (found ?? []) + addresses.filter { !(found ?? []).contains($0) }
+            }
+        }
+        return found
+    }
+
+    /// The name of an address on the asker's networks ("name.network"), for PTR.
+    func name(of ip: IPv4Address, asker id: String) -> String? {
+        askers[id]?.networkIDs.lazy.compactMap { networks[$0]?.reverse[ip] }.first
+    }
+}
