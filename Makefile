@@ -12,12 +12,13 @@ BIN          := .build/debug/bridgeport
 # Debian packages the build, tests and demo use.
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev \
                 pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk etcd-server \
-                containernetworking-plugins
+                containernetworking-plugins dnsutils
 
 .PHONY: deps bench-deps runtime-deps bpf build test test-runtimes demo demo-down bench clean format
 
-# ... and the ones only `make bench` needs (the paths it compares Bridgeport with).
-BENCH_PACKAGES := iptables iperf3 socat
+# ... and the ones only `make bench` needs (the paths it compares Bridgeport with, and dnsperf,
+# the load of bench/dns.sh).
+BENCH_PACKAGES := iptables iperf3 socat dnsperf
 
 # ... and the ones `make test-runtimes` runs: real, unmodified container runtimes (their
 # daemons run in the tests' own namespaces) and a static busybox for their image.

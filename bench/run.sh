@@ -42,6 +42,9 @@ step "connections/s through a published port with 1,000,000 flows in the table"
 step "overlay across hosts against routing"
 ./overlay.sh "$BRIDGEPORT" "$LOADGEN" >"$WORK/overlay.md" 2>"$WORK/overlay.log" || { cat "$WORK/overlay.log"; exit 1; }
 
+step "embedded DNS: queries/s, answered and forwarded"
+./dns.sh "$BRIDGEPORT" >"$WORK/dns.md" 2>"$WORK/dns.log" || { cat "$WORK/dns.log"; exit 1; }
+
 step "CNI plugins: portmap against bridgeport-cni"
 ./cni-plugin-latency.sh "$BRIDGEPORT" >"$WORK/cni.md" 2>"$WORK/cni.log" || { cat "$WORK/cni.log"; exit 1; }
 
@@ -120,6 +123,10 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     echo "## Overlay across two hosts against the same hosts routed (medians of 3, 5 s each)"
     echo
     cat "$WORK/overlay.md"
+    echo
+    echo "## Embedded DNS (127.0.0.11 in containers)"
+    echo
+    cat "$WORK/dns.md"
     echo
     echo "## CNI: what a runtime pays per container for published ports"
     echo

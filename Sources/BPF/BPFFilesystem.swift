@@ -15,24 +15,38 @@ public enum BPFFilesystem {
         cbpf_is_bpffs(path) == 1
     }
 
+    /// Where systemd and Cilium mount bpffs. It is a directory of sysfs, where nothing
+    /// can be created: a path below it needs a bpffs mounted on it first.
+    public static let conventionalMountPoint = "/sys/fs/bpf"
+
     /// Makes `path` a directory on bpffs, as Cilium does: if the nearest existing
-    /// ancestor is on bpffs, just create the missing directories; otherwise
-    /// `mkdir -p` the path and mount a bpffs there (mode 0700).
+    /// ancestor is on bpffs, just create the missing directories; below an unmounted
+    /// /sys/fs/bpf (containers, hosts without systemd), mount bpffs there first;
+    /// otherwise `mkdir -p` the path and mount a bpffs there (mode 0700).
     @discardableResult
     public static func ensureMounted(at path: String) throws -> MountResult {
         let path = normalize(path)
         if isBPFFS(path) { return .alreadyMounted }
+        if path.hasPrefix(conventionalMountPoint + "/") && !isBPFFS(conventionalMountPoint) {
+            try mountBPFFS(at: conventionalMountPoint)
+            try makeDirectories(path)
+            return .mounted
+        }
         if let ancestor = nearestExistingAncestor(of: path), ancestor != path, isBPFFS(ancestor) {
             try makeDirectories(path)
             return .alreadyMounted
         }
         try makeDirectories(path)
+        try mountBPFFS(at: path)
+        return .mounted
+    }
+
+    private static func mountBPFFS(at path: String) throws {
         if mount("bpffs", path, "bpf", 0, "mode=0700") != 0 {
             let err = Glibc.errno
             if err == EPERM { throw BPFError.permissionDenied(operation: "mount bpffs at \(path)", errno: err) }
             throw BPFError.filesystem(path: path, operation: "mount bpffs at", errno: err)
         }
-        return .mounted
     }
 
     /// Unmounts a bpffs mounted by `ensureMounted` (pins in it are dropped; the

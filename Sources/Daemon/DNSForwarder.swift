@@ -6,8 +6,9 @@ import NIOPosix
 /// Asks upstream servers what the embedded DNS doesn't know, as Docker does: each server
 /// in turn until one answers, over the transport the container used, from the agent's
 /// namespace (so a host's loopback resolver, such as systemd-resolved's 127.0.0.53,
-/// works). Each exchange has a socket of its own and a fresh random ID, and only a reply
-/// from the server asked, with that ID and the question asked, is taken.
+/// works). Each exchange has a socket of its own (a random source port) and a fresh
+/// random ID, and only a reply from the server asked, with that ID and the question
+/// asked, is taken.
 struct DNSForwarder: Sendable {
     /// Docker's timeout per upstream server.
     static let timeout = TimeAmount.seconds(4)
@@ -52,7 +53,9 @@ struct DNSForwarder: Sendable {
                         try channel.pipeline.syncOperations.addHandler(UpstreamDatagramHandler(server, matcher))
                     }
                 }
-                .bind(host: "0.0.0.0", port: 0)
+                // Connected, so that a server with nothing on port 53 answers at once
+                // (port unreachable reads as ECONNREFUSED) and the next one is asked.
+                .connect(to: server)
                 .flatMap { channel in
                     channel.writeAndFlush(AddressedEnvelope(remoteAddress: server, data: ByteBuffer(bytes: outgoing)))
                         .map { channel }

@@ -89,13 +89,9 @@ extension KernelDatapath {
     ) throws -> (
         datagram: Int32, stream: Int32
     ) {
-        let datagram = try NetworkNamespace.boundSocket(.datagram, address: address.value, port: port, in: path)
-        do {
-            return (datagram, try NetworkNamespace.boundSocket(.stream, address: address.value, port: port, in: path))
-        } catch {
-            close(datagram)
-            throw error
-        }
+        let sockets = try NetworkNamespace.boundSockets(
+            [.datagram, .stream], address: address.value, port: port, in: path)
+        return (sockets[0], sockets[1])
     }
 
     public func unregister(containerNamespace path: String) {

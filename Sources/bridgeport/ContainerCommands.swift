@@ -30,6 +30,12 @@ struct Run: AsyncParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "Command and arguments (default: sleep infinity).")
     var command: [String] = []
 
+    /// The command is captured as it is, flags and all: `run --help` would be a command
+    /// named --help. Docker prints the help, and so do we (`run -- --help` runs it).
+    func validate() throws {
+        if command.first == "--help" { throw CleanExit.helpRequest(self) }
+    }
+
     func run() async throws {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
         let request = ContainerRequest(

@@ -227,8 +227,9 @@ final class FakeDatapath: Datapath {
         datagram: Int32, stream: Int32
     ) {
         try step("boundSockets")
-        let datagram = try NetworkNamespace.boundSocket(.datagram, address: address.value, port: port, in: path)
-        return (datagram, try NetworkNamespace.boundSocket(.stream, address: address.value, port: port, in: path))
+        let sockets = try NetworkNamespace.boundSockets(
+            [.datagram, .stream], address: address.value, port: port, in: path)
+        return (sockets[0], sockets[1])
     }
 
     func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {

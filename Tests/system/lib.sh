@@ -3,8 +3,8 @@
 # external client joined by a veth that plays the host's uplink, and a state directory of
 # our own. Nothing touches the machine's own network; `sandbox_down` removes everything
 # and runs on every exit. Then assertions (check...), probes and waits (ip_of, ext_probe,
-# wait_ready), the agent's metrics (metric, drops by reason label), CNI as a runtime runs
-# it, and from stats.sh median, percentile and ratio.
+# wait_ready), an upstream DNS server (dns_stub), the agent's metrics (metric, drops by
+# reason label), CNI as a runtime runs it, and from stats.sh median, percentile and ratio.
 #
 #   ext (uplink peer 198.51.100.2/24) <--veth--> host (uplink 198.51.100.1/24) -- bridges -- containers
 
@@ -94,13 +94,13 @@ cluster_up() {  # cluster_up HOSTS: the namespaces and etcd (agents: start_host 
     cat "$STATE/etcd.log"; return 1
 }
 
-start_host() {  # start_host N: the agent of host N (own state, socket, BPF root and cgroup)
+start_host() {  # start_host N [AGENT_ARGS...]: the agent of host N (own state, socket, BPF root and cgroup)
     local n=$1 dir=$STATE/h$1
     mkdir -p "$dir" "$CGROUP/h$n"
     sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP/h$n" \
         "$BIN" daemon --netns "$TAG-h$n" --state-dir "$dir/state" --bpf-root "$dir/bpf" --cgroup "$CGROUP/h$n" \
         --socket "$dir/agent.sock" --metrics-address 127.0.0.1:$METRICS_PORT \
-        --cluster-store etcd://198.19.2.254:2379 --advertise-address 198.19.2.$n >>"$dir/agent.log" 2>&1 &
+        --cluster-store etcd://198.19.2.254:2379 --advertise-address 198.19.2.$n "${@:2}" >>"$dir/agent.log" 2>&1 &
     echo $! >"$dir/agent.pid"
     for _ in $(seq 1 200); do
         [ -S "$dir/agent.sock" ] && on "$n" network ls >/dev/null 2>&1 && return 0
@@ -262,6 +262,18 @@ wait_ready() {
         rc=1
     done
     return $rc
+}
+
+# dns_stub RUN ADDRESS NAME [ARGS...]: tools/dns_stub.py, an upstream DNS server for the
+# agent to forward to, on ADDRESS:53 in the namespace RUN enters (in_host, in_ext; or a
+# prefix such as "in_host taskset -c 1"): the host's lo, 127.0.0.53, as systemd-resolved
+# listens, or the external client's 198.51.100.2. The queries it gets go to
+# $STATE/NAME.queries. Returns once it listens; sandbox_down stops it with the namespace.
+dns_stub() {
+    local run=$1 address=$2 name=$3; shift 3
+    : >"$STATE/$name.queries"
+    $run python3 "$TOOLS/dns_stub.py" --address "$address" --log "$STATE/$name.queries" "$@" >"$STATE/$name.out" 2>&1 &
+    wait_ready "$STATE/$name.out"
 }
 
 # ---- the agent's metrics

@@ -1,4 +1,9 @@
 # The seed walkthrough: user-defined and default bridges, addresses, names, restart.
+# The agent's resolvers (for what its DNS server forwards) are a stub of ours on the
+# external client, never the machine's.
+echo "nameserver 198.51.100.2" >"$STATE/resolv.conf"
+AGENT_ARGS="--resolv-conf $STATE/resolv.conf"
+dns_stub in_ext 198.51.100.2 ext || fail "the external client's DNS stub listens"
 agent_start || { fail "agent starts"; return; }
 pass "agent starts in the sandbox host namespace"
 
@@ -15,9 +20,9 @@ check "c2 pings c3 by name" bp exec c2 ping -c 1 -W 2 c3
 check "c3 pings c2 by name" bp exec c3 ping -c 1 -W 2 c2
 # A running container learns a newcomer's name by itself (no exec or inspect to hurry it).
 check "a container waiting for a peer's name" bp run -d --name waiter --net my_bridge \
-    sh -c 'for i in $(seq 1 100); do grep -q latecomer /etc/hosts && { echo seen; exec sleep infinity; }; sleep 0.02; done; echo never'
+    sh -c 'for i in $(seq 1 100); do getent hosts latecomer >/dev/null && { echo seen; exec sleep infinity; }; sleep 0.02; done; echo never'
 check "the peer comes" bp run -d --name latecomer --net my_bridge
-check_output "its name reached the waiting container's /etc/hosts" '^seen$' \
+check_output "its name resolves in the waiting container (DNS)" '^seen$' \
     bash -c "for i in \$(seq 1 60); do out=\$('$BIN' logs waiter); [ -n \"\$out\" ] && { echo \"\$out\"; exit; }; sleep 0.05; done"
 check "rm the waiter and the peer" bp rm -f waiter latecomer
 
