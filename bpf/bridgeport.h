@@ -493,13 +493,22 @@ enum bp_netns_kind {
 	BP_NETNS_CONTAINER = 2, /* a container's: host addresses reach published ports (hairpin) */
 };
 
-/* A namespace the socket hooks act in. 12 bytes. */
+/* A namespace the socket hooks act in. 16 bytes. */
 struct bp_netns {
 	__u8 kind;       /* enum bp_netns_kind */
 	__u8 pad[3];
 	__u32 ip;        /* a container's address: what restricted ports' allow lists are asked about */
 	__u32 ifindex;   /* its host-side veth: where a refused connect() is counted */
+	/* The embedded DNS server's ports on BP_DNS_IP in a container, network byte order (0:
+	 * none): 127.0.0.11:53 is sent there, as Docker's DNAT does, so that the container can
+	 * bind port 53 itself. */
+	__u16 dns_udp_port;
+	__u16 dns_tcp_port;
 };
+
+/* The embedded DNS server's address in every container (Docker's), host byte order. */
+#define BP_DNS_IP 0x7f00000b
+#define BP_DNS_PORT 53
 
 /* 16 bytes: a socket and the container address it was redirected to. */
 struct bp_sock_nat_key {

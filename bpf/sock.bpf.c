@@ -7,7 +7,8 @@
  * getpeername() show the published address again. They act only in network
  * namespaces the agent registered in bp_netns, and allow the call but for one case:
  * a container asking for a restricted port it is not allowed on (BP_SOCK_REFUSE fails its
- * connect() or sendmsg() with EPERM).
+ * connect() or sendmsg() with EPERM). In a container they also send 127.0.0.11:53 to the
+ * port the agent's embedded DNS server listens on there, and show 53 again.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -20,14 +21,8 @@
 /* The published target of ctx's destination (key: the entry that matched; netns: the
  * namespace's registration), or NULL if it is none or not ours to touch. */
 static __always_inline struct bp_port_target *bp_sock_target(struct bpf_sock_addr *ctx, __u8 proto,
-							     struct bp_port_key *key, struct bp_netns *netns)
+							     struct bp_port_key *key, const struct bp_netns *netns)
 {
-	__u64 cookie = bpf_get_netns_cookie(ctx);
-	struct bp_netns *found = bpf_map_lookup_elem(&bp_netns, &cookie);
-	if (!found)
-		return NULL;
-	*netns = *found;
-
 	__u32 ip = ctx->user_ip4;
 	int loopback = (ip & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000);
 	/* Loopback is the host only in the host's namespace; in a container it is the container. */
@@ -35,6 +30,36 @@ static __always_inline struct bp_port_target *bp_sock_target(struct bpf_sock_add
 		return NULL;
 
 	return bp_published(ip, (__u16)ctx->user_port, proto, key);
+}
+
+/* The embedded DNS server's port in the container for this socket's protocol (0: none). */
+static __always_inline __u16 bp_dns_port(const struct bp_netns *netns, __u32 protocol)
+{
+	if (netns->kind != BP_NETNS_CONTAINER)
+		return 0;
+	return protocol == BP_PROTO_TCP ? netns->dns_tcp_port : netns->dns_udp_port;
+}
+
+/* 127.0.0.11:53 in a container: the agent's DNS socket there, at a port of its own. */
+static __always_inline int bp_sock_to_dns(struct bpf_sock_addr *ctx, const struct bp_netns *netns)
+{
+	__u16 port = bp_dns_port(netns, ctx->protocol);
+	if (!port || ctx->user_ip4 != bpf_htonl(BP_DNS_IP) || ctx->user_port != bpf_htons(BP_DNS_PORT))
+		return 0;
+	ctx->user_port = port;
+	return 1;
+}
+
+/* ... and 53 again where the socket sees that port (recvmsg, getpeername). */
+static __always_inline void bp_sock_from_dns(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_netns_cookie(ctx);
+	struct bp_netns *netns = bpf_map_lookup_elem(&bp_netns, &cookie);
+	if (!netns)
+		return;
+	__u16 port = bp_dns_port(netns, ctx->protocol);
+	if (port && ctx->user_ip4 == bpf_htonl(BP_DNS_IP) && ctx->user_port == port)
+		ctx->user_port = bpf_htons(BP_DNS_PORT);
 }
 
 /*
@@ -46,7 +71,13 @@ static __always_inline struct bp_port_target *bp_sock_target(struct bpf_sock_add
 static __always_inline int bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 proto, int new_flow)
 {
 	struct bp_port_key port;
-	struct bp_netns netns;
+	__u64 cookie = bpf_get_netns_cookie(ctx);
+	struct bp_netns *found = bpf_map_lookup_elem(&bp_netns, &cookie);
+	if (!found)
+		return BP_SOCK_ALLOW;
+	struct bp_netns netns = *found;
+	if (bp_sock_to_dns(ctx, &netns))
+		return BP_SOCK_ALLOW;
 	struct bp_port_target *target = bp_sock_target(ctx, proto, &port, &netns);
 	if (!target)
 		return BP_SOCK_ALLOW;
@@ -95,6 +126,7 @@ SEC("cgroup/recvmsg4")
 int bp_recvmsg4(struct bpf_sock_addr *ctx)
 {
 	bp_sock_restore(ctx);
+	bp_sock_from_dns(ctx);
 	return BP_SOCK_ALLOW;
 }
 
@@ -102,6 +134,7 @@ SEC("cgroup/getpeername4")
 int bp_peername4(struct bpf_sock_addr *ctx)
 {
 	bp_sock_restore(ctx);
+	bp_sock_from_dns(ctx);
 	return BP_SOCK_ALLOW;
 }
 

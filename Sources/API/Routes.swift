@@ -33,6 +33,8 @@ public enum Routes {
     public static let logs = APIRoute<ContainerReference, NoContent, String>(.get, "containers/:container/logs")
     /// Query: `timeout`.
     public static let stop = APIRoute<ContainerReference, NoContent, Container>(.post, "containers/:container/stop")
+    public static let start = APIRoute<ContainerReference, NoContent, ContainerView>(
+        .post, "containers/:container/start")
 
     // Other runtimes' container interfaces (the CNI plugin).
     public static let attach = APIRoute<NoParameters, AttachmentRequest, Attachment>(.post, "attachments")

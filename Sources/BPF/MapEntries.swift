@@ -234,22 +234,45 @@ extension IPv4Network: MapEncodable {
 /// with the address its allow lists are asked about and the veth refusals count on.
 public enum SocketNamespace: MapEncodable, Equatable {
     case host
-    case container(ip: IPv4Address?, ifindex: UInt32)
+    /// A container: its address and veth, and where its 127.0.0.11:53 goes (nil: no
+    /// embedded DNS server there).
+    case container(ip: IPv4Address?, ifindex: UInt32, dns: DNSServerPorts? = nil)
 
     public init(raw: bp_netns) {
         if raw.kind == UInt8(BP_NETNS_HOST.rawValue) {
             self = .host
         } else {
-            self = .container(ip: raw.ip == 0 ? nil : IPv4Address(raw: raw.ip), ifindex: raw.ifindex)
+            let dns =
+                raw.dns_udp_port == 0 && raw.dns_tcp_port == 0
+                ? nil
+                : DNSServerPorts(udp: UInt16(bigEndian: raw.dns_udp_port), tcp: UInt16(bigEndian: raw.dns_tcp_port))
+            self = .container(ip: raw.ip == 0 ? nil : IPv4Address(raw: raw.ip), ifindex: raw.ifindex, dns: dns)
         }
     }
 
     public var raw: bp_netns {
         switch self {
-        case .host: bp_netns(kind: UInt8(BP_NETNS_HOST.rawValue), pad: (0, 0, 0), ip: 0, ifindex: 0)
-        case .container(let ip, let ifindex):
-            bp_netns(kind: UInt8(BP_NETNS_CONTAINER.rawValue), pad: (0, 0, 0), ip: ip?.raw ?? 0, ifindex: ifindex)
+        case .host:
+            bp_netns(
+                kind: UInt8(BP_NETNS_HOST.rawValue), pad: (0, 0, 0), ip: 0, ifindex: 0, dns_udp_port: 0,
+                dns_tcp_port: 0)
+        case .container(let ip, let ifindex, let dns):
+            bp_netns(
+                kind: UInt8(BP_NETNS_CONTAINER.rawValue), pad: (0, 0, 0), ip: ip?.raw ?? 0, ifindex: ifindex,
+                dns_udp_port: (dns?.udp ?? 0).bigEndian, dns_tcp_port: (dns?.tcp ?? 0).bigEndian)
         }
+    }
+}
+
+/// The ports the agent's embedded DNS server listens on at 127.0.0.11 in a container;
+/// the socket hooks send the container's 127.0.0.11:53 there.
+public struct DNSServerPorts: Hashable, Sendable {
+    public var udp: UInt16
+    public var tcp: UInt16
+
+    public init(udp: UInt16, tcp: UInt16) {
+        self.udp = udp
+        self.tcp = tcp
     }
 }
 

@@ -149,6 +149,9 @@ static _Noreturn void run_container(const struct spawn_ctx *c) {
     if (o->new_uts && o->domainname && setdomainname(o->domainname, strlen(o->domainname)) < 0) goto fail;
     for (int i = 0; i < 3; i++)
         if (sources[i] && mount(sources[i], targets[i], NULL, MS_BIND, NULL) < 0) goto fail;
+    // The container is PID 1 of a PID namespace of its own: its /proc shows only its
+    // processes, and when it ends the kernel kills every process it left behind.
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) goto fail;
 
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int out = o->log_file ? open(o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)
@@ -167,15 +170,15 @@ fail:;
 static int run_container_entry(void *ctx) { run_container(ctx); }
 
 // Starts fn(arg) in a child that shares our memory until it execs, as posix_spawn does
-// (clone with CLONE_VM | CLONE_VFORK; we resume once it has exec'd or died). Unlike a
-// fork, nothing of this process's address space (a copy of the agent's) is copied for
-// a child that is about to exec, nor torn down again by its exec. The child makes
-// only system calls and uses its own stack.
+// (clone with CLONE_VM | CLONE_VFORK; we resume once it has exec'd or died), as PID 1
+// of a new PID namespace. Unlike a fork, nothing of this process's address space (a
+// copy of the agent's) is copied for a child that is about to exec, nor torn down again
+// by its exec. The child makes only system calls and uses its own stack.
 static pid_t start_sharing_memory(int (*fn)(void *), void *arg) {
     enum { STACK_SIZE = 256 * 1024 };
     char *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) return -1;
-    pid_t pid = clone(fn, stack + STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+    pid_t pid = clone(fn, stack + STACK_SIZE, CLONE_VM | CLONE_VFORK | CLONE_NEWPID | SIGCHLD, arg);
     int err = errno;
     munmap(stack, STACK_SIZE);
     errno = err;
@@ -298,13 +301,14 @@ out:
 
 // Like the shim's container step, but joins an existing container's namespaces.
 int bp_exec_in(pid_t pid, char *const argv[]) {
-    static const char *const names[] = { "net", "uts", "mnt" };
-    static const int types[] = { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWNS };
-    int fds[3] = { -1, -1, -1 }, errpipe[2] = { -1, -1 }, rc = 0;
+    static const char *const names[] = { "net", "uts", "pid", "mnt" };
+    static const int types[] = { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWPID, CLONE_NEWNS };
+    enum { NAMESPACES = 4 };
+    int fds[NAMESPACES] = { -1, -1, -1, -1 }, errpipe[2] = { -1, -1 }, rc = 0;
     char path[64];
 
     if (!argv || !argv[0]) return -EINVAL;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < NAMESPACES; i++) {
         snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, names[i]);
         if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
             rc = errno == ENOENT ? -ESRCH : -errno;
@@ -329,13 +333,25 @@ int bp_exec_in(pid_t pid, char *const argv[]) {
     pid_t child = fork();
     if (child == 0) {
         // Single-threaded now, so joining the mount namespace is allowed.
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < NAMESPACES; i++)
             if (setns(fds[i], types[i]) < 0) {
                 int32_t err = errno;
                 write_all(errpipe[1], &err, sizeof err);
                 _exit(125);
             }
         if (chdir("/") < 0) { /* stay where setns put us */ }
+        // Joining a PID namespace places our children in it, not us: the command runs in
+        // a child, whose exit code we pass on.
+        pid_t command = fork();
+        if (command < 0) {
+            int32_t err = errno;
+            write_all(errpipe[1], &err, sizeof err);
+            _exit(125);
+        }
+        if (command > 0) {
+            int code = wait_exit_code(command);
+            _exit(code < 0 ? 255 : code);
+        }
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGQUIT, &old_quit, NULL);
         sigset_t none;
@@ -374,7 +390,7 @@ int bp_exec_in(pid_t pid, char *const argv[]) {
     sigaction(SIGQUIT, &old_quit, NULL);
 
 out:
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < NAMESPACES; i++)
         if (fds[i] >= 0) close(fds[i]);
     for (int i = 0; i < 2; i++)
         if (errpipe[i] >= 0) close(errpipe[i]);

@@ -93,10 +93,11 @@ extension Agent {
         let before =
             registry.attachments.first { $0.id == attachment.id }
             ?? registry.attachments.first { $0.namespace == attachment.namespace }
-        try? datapath.register(containerNamespace: attachment.namespace, source: socketSource(attachment))
+        try? datapath.register(containerNamespace: attachment.namespace, source: socketSource(attachment), dns: nil)
         undo.add {
             if let before {
-                try? self.datapath.register(containerNamespace: before.namespace, source: self.socketSource(before))
+                try? self.datapath.register(
+                    containerNamespace: before.namespace, source: self.socketSource(before), dns: nil)
             } else {
                 self.datapath.unregister(containerNamespace: attachment.namespace)
             }

@@ -93,7 +93,7 @@ extension Agent {
             for _ in 0..<600 {
                 guard let current = self.registry.attachments.first(where: { $0.id == attachment.id }) else { return }
                 if (try? self.datapath.register(
-                    containerNamespace: current.namespace, source: self.socketSource(current))) != nil
+                    containerNamespace: current.namespace, source: self.socketSource(current), dns: nil)) != nil
                 {
                     return
                 }

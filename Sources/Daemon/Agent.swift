@@ -31,7 +31,7 @@ public actor Agent {
     /// Docker's remote driver: endpoints created and not yet joined, by endpoint ID.
     var dockerEndpoints: [String: DockerEndpoint] = [:]
     /// The embedded DNS server in each container on a user-defined network.
-    let dns: EmbeddedDNS
+    nonisolated let dns: EmbeddedDNS
     /// The host's resolv.conf, as read when the agent started or a container last did.
     var hostResolvConf = ResolvConf()
     var hostResolvConfText = ""
@@ -388,7 +388,7 @@ public actor Agent {
         }
         if usesOwnNamespace(container) {
             try datapath.register(
-                containerNamespace: namespace, source: datapath.socketSource(endpoint.map { [$0] } ?? []))
+                containerNamespace: namespace, source: datapath.socketSource(endpoint.map { [$0] } ?? []), dns: nil)
         }
         registry.containers.append(container)
         registry.endpoints += endpoint.map { [$0] } ?? []
@@ -445,13 +445,49 @@ public actor Agent {
         return (try? String(contentsOfFile: runtime.files(container.id).log, encoding: .utf8)) ?? ""
     }
 
-    /// Stops the container's process: SIGTERM, then SIGKILL after `timeout` seconds.
-    /// Its flows go with it: a stopped container's connections are over.
+    /// Stops the container: SIGTERM to its command (PID 1 of its namespace), SIGKILL after
+    /// `timeout` seconds; the kernel ends every other process with it. Its flows go with
+    /// it, and its host ports are released, as in Docker, until `start`.
     public func stop(_ reference: String, timeout: Int) async throws -> Container {
         let container = try registry.container(reference)
         await runtime.stop(container, timeout: timeout)
         registry.endpoints(ofContainer: container.id).forEach(datapath.flushFlows(of:))
-        return try recordExit(container.id)
+        var stopped = try recordExit(container.id)
+        guard stopped.stopped != true else { return stopped }
+        stopped.stopped = true
+        try store.update(container: stopped)
+        replace(stopped)
+        datapath.unpublish(container)
+        return stopped
+    }
+
+    /// Starts a container that is not running: its host ports again (refused if another
+    /// took one meanwhile), then its command. A running one is left as it is, as in Docker.
+    public func start(_ reference: String) throws -> ContainerView {
+        let previous = try registry.container(reference)
+        guard runtime.status(previous) != .running else { return view(previous) }
+        var container = try registry.planStart(reference, portInUse: datapath.hostPortInUse)
+        let network = try registry.network(container.networkMode)
+        var undo = Undo()
+        defer { undo.run() }
+        try store.update(container: container)
+        undo.add {
+            try? self.store.update(container: previous)
+            self.replace(previous)
+        }
+        replace(container)
+        if previous.stopped == true {
+            undo.add { [container] in self.datapath.unpublish(container) }
+            try datapath.publish(container, registry: registry)
+        }
+        container.process = try runtime.start(
+            container, network: network, namespace: configuration.namespacePath(container.id))
+        try store.update(container: container)
+        undo.cancel()
+        replace(container)
+        logger.info(
+            "container started", metadata: ["container": "\(container.name)", "pid": "\(container.process.pid)"])
+        return view(container)
     }
 
     public func remove(_ reference: String, force: Bool) async throws -> Container {
@@ -559,12 +595,14 @@ public actor Agent {
 
     private func usesOwnNamespace(_ container: Container) -> Bool { container.networkMode != "host" }
 
-    /// The socket hooks act in the container's namespace, for its first interface's address.
+    /// The socket hooks act in the container's namespace, for its first interface's address,
+    /// and send its 127.0.0.11:53 to its embedded DNS server.
     func registerNamespace(_ container: Container) throws {
         guard usesOwnNamespace(container) else { return }
         try datapath.register(
             containerNamespace: configuration.namespacePath(container.id),
-            source: datapath.socketSource(registry.endpoints(ofContainer: container.id)))
+            source: datapath.socketSource(registry.endpoints(ofContainer: container.id)),
+            dns: dns.ports(of: container.id))
     }
 
     /// Another runtime's container: its interface's address.
@@ -611,11 +649,12 @@ public actor Agent {
         let serving = dns.serving.contains(container.id)
         if named && !serving && usesOwnNamespace(container) {
             let sockets = try datapath.boundSockets(
-                namespace: configuration.namespacePath(container.id), address: EmbeddedDNS.address,
-                port: EmbeddedDNS.port)
+                namespace: configuration.namespacePath(container.id), address: EmbeddedDNS.address)
             dns.open(container: container.id, sockets: sockets)
+            try registerNamespace(container)
         } else if !named && serving {
             dns.close(container: container.id)
+            try registerNamespace(container)
         }
     }
 

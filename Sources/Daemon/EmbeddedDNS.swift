@@ -1,3 +1,4 @@
+import BPF
 import DNS
 import Datapath
 import Foundation
@@ -18,8 +19,10 @@ import Synchronization
 /// have to listen on each bridge's gateway and know the asker by source address, and
 /// only containers in the hooked cgroup would be served.
 final class EmbeddedDNS: Sendable {
+    /// Docker's address. The sockets listen at ports the kernel picks, and the socket hooks
+    /// send the container's 127.0.0.11:53 there, as Docker's DNAT does: the container can
+    /// still bind port 53 itself (a DNS server of its own).
     static let address = IPv4Address(127, 0, 0, 11)
-    static let port: UInt16 = 53
     /// Forwarded queries and TCP connections one container may have open at once; more
     /// are dropped and counted (`overload`), so that a flood costs its sender only.
     static let maxInFlight = 256
@@ -27,10 +30,11 @@ final class EmbeddedDNS: Sendable {
     /// A TCP client that sends nothing for this long is disconnected.
     static let idleTimeout = TimeAmount.seconds(10)
 
-    /// One container's server: its two channels and what it has in flight.
+    /// One container's server: its two channels, their ports, and what it has in flight.
     struct Listener: Sendable {
         var datagram: EventLoopFuture<Channel>
         var stream: EventLoopFuture<Channel>
+        var ports: DNSServerPorts
         var load: Load
     }
 
@@ -74,9 +78,12 @@ final class EmbeddedDNS: Sendable {
     var serving: Set<String> { listeners.withLock { Set($0.keys) } }
     var askers: Set<String> { table.withLock { Set($0.askers.keys) } }
 
+    /// Where the container's 127.0.0.11:53 goes: the ports its server listens on.
+    func ports(of id: String) -> DNSServerPorts? { listeners.withLock { $0[id]?.ports } }
+
     /// Serves the container whose namespace is given, from the two sockets the datapath
     /// bound there. Only the sockets can fail; the channels are registered asynchronously.
-    func open(container id: String, sockets: (datagram: Int32, stream: Int32)) {
+    func open(container id: String, sockets: ServerSockets) {
         let load = Load()
         let datagram = DatagramBootstrap(group: group)
             .channelInitializer { [self] channel in
@@ -110,9 +117,8 @@ final class EmbeddedDNS: Sendable {
                     "embedded DNS: cannot serve \(kind)", metadata: ["container": "\(id)", "error": "\(error)"])
             }
         }
-        let previous = listeners.withLock {
-            $0.updateValue(Listener(datagram: datagram, stream: stream, load: load), forKey: id)
-        }
+        let listener = Listener(datagram: datagram, stream: stream, ports: sockets.ports, load: load)
+        let previous = listeners.withLock { $0.updateValue(listener, forKey: id) }
         previous.map(Self.close)
     }
 

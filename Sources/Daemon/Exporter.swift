@@ -118,7 +118,8 @@ public enum Exporter {
         // Ports of Bridgeport's containers and of other runtimes' (CNI, Docker), whose
         // container label is the runtime's container ID, as on their traffic series.
         let publishers =
-            registry.containers.map { ($0.name, $0.ports) } + registry.attachments.map { ($0.containerID, $0.ports) }
+            registry.containers.map { ($0.name, $0.publishedPorts) }
+            + registry.attachments.map { ($0.containerID, $0.ports) }
         for (container, mappings) in publishers {
             for mapping in mappings {
                 let stats = counters.ports[mapping.hostSide] ?? .zero

@@ -69,17 +69,15 @@ public protocol Datapath: Sendable {
     /// Attaches them to `cgroup` (nil: the cgroup2 root); returns the cgroup used.
     func attachSocketHooks(cgroup: String?) throws -> String
     func syncNamespaces(containers: [(path: String, source: SocketSource?)]) throws
-    func register(containerNamespace path: String, source: SocketSource?) throws
+    /// `dns`: where the container's 127.0.0.11:53 goes (its embedded DNS server's ports).
+    func register(containerNamespace path: String, source: SocketSource?, dns: DNSServerPorts?) throws
     func unregister(containerNamespace path: String)
     /// A container's first interface with an address, as its sockets' source.
     func socketSource(_ endpoints: [Endpoint]) -> SocketSource?
-    /// A UDP and a TCP socket bound to address:port inside the container's namespace,
-    /// non-blocking, for the agent's servers there (the embedded DNS); the caller owns them.
-    func boundSockets(
-        namespace path: String, address: IPv4Address, port: UInt16
-    ) throws -> (
-        datagram: Int32, stream: Int32
-    )
+    /// A UDP and a TCP socket bound to address inside the container's namespace, at ports
+    /// the kernel picks, non-blocking, for the agent's servers there (the embedded DNS);
+    /// the caller owns them.
+    func boundSockets(namespace path: String, address: IPv4Address) throws -> ServerSockets
 
     // MARK: Reconcile and reading
     /// Deletes links marked as ours that no network or endpoint of the registry owns.
@@ -134,5 +132,18 @@ public struct DatapathConfiguration: Sendable {
         self.advertiseAddress = advertiseAddress
         self.maxFlows = maxFlows
         self.flowTimeouts = flowTimeouts
+    }
+}
+
+/// Sockets the agent serves in a container's namespace, and their ports.
+public struct ServerSockets: Sendable {
+    public var datagram: Int32
+    public var stream: Int32
+    public var ports: DNSServerPorts
+
+    public init(datagram: Int32, stream: Int32, ports: DNSServerPorts) {
+        self.datagram = datagram
+        self.stream = stream
+        self.ports = ports
     }
 }

@@ -68,12 +68,13 @@ extension KernelDatapath {
         try programs.syncNamespaces(namespaces)
     }
 
-    public func register(containerNamespace path: String, source: SocketSource?) throws {
-        try programs.register(namespace: try NetworkNamespace.cookie(at: path), KernelDatapath.container(source))
+    public func register(containerNamespace path: String, source: SocketSource?, dns: DNSServerPorts?) throws {
+        try programs.register(
+            namespace: try NetworkNamespace.cookie(at: path), KernelDatapath.container(source, dns: dns))
     }
 
-    private static func container(_ source: SocketSource?) -> SocketNamespace {
-        .container(ip: source?.ip, ifindex: source?.ifindex ?? 0)
+    private static func container(_ source: SocketSource?, dns: DNSServerPorts? = nil) -> SocketNamespace {
+        .container(ip: source?.ip, ifindex: source?.ifindex ?? 0, dns: dns)
     }
 
     /// A container's first interface with an address, as its sockets' source.
@@ -84,14 +85,13 @@ extension KernelDatapath {
         return nil
     }
 
-    public func boundSockets(
-        namespace path: String, address: IPv4Address, port: UInt16
-    ) throws -> (
-        datagram: Int32, stream: Int32
-    ) {
+    public func boundSockets(namespace path: String, address: IPv4Address) throws -> ServerSockets {
         let sockets = try NetworkNamespace.boundSockets(
-            [.datagram, .stream], address: address.value, port: port, in: path)
-        return (sockets[0], sockets[1])
+            [.datagram, .stream], address: address.value, port: 0, in: path)
+        return ServerSockets(
+            datagram: sockets[0], stream: sockets[1],
+            ports: DNSServerPorts(
+                udp: NetworkNamespace.localPort(of: sockets[0]), tcp: NetworkNamespace.localPort(of: sockets[1])))
     }
 
     public func unregister(containerNamespace path: String) {

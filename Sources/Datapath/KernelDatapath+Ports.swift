@@ -15,9 +15,10 @@ extension KernelDatapath {
     /// their host ports first.
     public func publish(_ container: Container, registry: Registry) throws {
         guard let (ip, ifindex, routed) = portTarget(container, registry) else { return }
-        if !routed { try hostPorts.hold(container.ports) }  // a routed network maps no host port
+        let ports = container.publishedPorts
+        if !routed { try hostPorts.hold(ports) }  // a routed network maps no host port
         try programs.publish(
-            container.ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil, directOnly: routed) })
+            ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil, directOnly: routed) })
     }
 
     public func unpublish(_ container: Container) {
@@ -36,7 +37,7 @@ extension KernelDatapath {
         }
         let published = registry.containers.flatMap { container -> [Published] in
             guard let (ip, ifindex, routed) = portTarget(container, registry) else { return [] }
-            return container.ports.map {
+            return container.publishedPorts.map {
                 Published(
                     mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto),
                     directOnly: routed)

@@ -22,6 +22,16 @@ extension NetworkNamespace {
         }
     }
 
+    /// The port a socket is bound to (one the kernel picked for port 0).
+    public static func localPort(of fd: Int32) -> UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
     /// One such socket, in the calling thread's namespace (`path` names it in errors).
     private static func boundSocket(_ kind: SocketKind, address: UInt32, port: UInt16, path: String) throws -> Int32 {
         let what = "\(kind == .stream ? "tcp" : "udp") \(dotted(address)):\(port) in"

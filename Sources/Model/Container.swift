@@ -15,6 +15,12 @@ public struct Container: Codable, Sendable, Hashable, Identifiable {
     public var allowedSources: [String: [IPv4Network]]? = nil
     /// --add-host, --dns, --dns-search, --dns-option, --domainname (nil: none given).
     public var names: NameSettings? = nil
+    /// Stopped with `stop` and not started since: its host ports are free for others, as
+    /// in Docker, and `start` takes them again.
+    public var stopped: Bool? = nil
+
+    /// The ports in the maps now: none while stopped.
+    public var publishedPorts: [PortMapping] { stopped == true ? [] : ports }
 
     /// The CIDRs that may reach host port `port`, or nil when it is open to all.
     public func allowed(hostPort port: UInt16, _ proto: PortProtocol) -> [IPv4Network]? {

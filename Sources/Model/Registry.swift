@@ -391,13 +391,33 @@ public struct Registry: Sendable {
         return container
     }
 
+    /// A stopped container started again: the host ports it had must still be free (no
+    /// other container, runtime or host process took them meanwhile).
+    public func planStart(
+        _ reference: String, portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool = { _, _, _ in false }
+    ) throws(ModelError) -> Container {
+        var container = try self.container(reference)
+        guard container.stopped == true else { return container }
+        let taken =
+            containers.filter { $0.id != container.id }.flatMap(\.publishedPorts) + attachments.flatMap(\.ports)
+        for mapping in container.ports
+        where taken.contains(where: { $0.conflicts(with: mapping) })
+            || portInUse(mapping.proto, mapping.hostIP, mapping.hostPort)
+        {
+            throw .portAllocated("\(mapping.hostIP):\(mapping.hostPort)")
+        }
+        container.stopped = nil
+        return container
+    }
+
     /// Chooses a host port for each request: the asked one if free, else the first free one
     /// of its range, else (no port given) the first free ephemeral port.
     public func allocatePorts(
         _ requests: [PortRequest], portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool,
         exceptAttachment: String? = nil
     ) throws(ModelError) -> [PortMapping] {
-        var taken = containers.flatMap(\.ports) + attachments.filter { $0.id != exceptAttachment }.flatMap(\.ports)
+        var taken =
+            containers.flatMap(\.publishedPorts) + attachments.filter { $0.id != exceptAttachment }.flatMap(\.ports)
         var result: [PortMapping] = []
         for request in requests {
             let hostIP = request.hostIP ?? .any

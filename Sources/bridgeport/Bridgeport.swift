@@ -11,7 +11,7 @@ struct Bridgeport: AsyncParsableCommand {
         subcommands: [
             DaemonCommand.self, NetworkCommand.self,
             Run.self, Ps.self, Inspect.self, Exec.self, Logs.self, Port.self, Stats.self, Flows.self,
-            Stop.self, Rm.self,
+            Stop.self, Start.self, Restart.self, Rm.self,
         ])
 
     /// Docker's exit codes: 125 when the CLI or the daemon refuses a `run`, 1 for other

@@ -185,7 +185,7 @@ struct Port: AsyncParsableCommand {
 
         func run() async throws {
             let view = try await client.client.send(Routes.container, ContainerReference(container))
-            let ports = view.container.ports.sorted {
+            let ports = view.container.publishedPorts.sorted {
                 ($0.containerPort, $0.proto, $0.hostPort) < ($1.containerPort, $1.proto, $1.hostPort)
             }
             let allowed = { (m: PortMapping) in
@@ -235,20 +235,68 @@ private func sourceList(_ sources: [IPv4Network]) -> String {
     sources.map(\.description).joined(separator: ", ")
 }
 
-struct Stop: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop one or more running containers.")
-    @OptionGroup var client: ClientOptions
+/// `-t`: how long `stop` and `restart` wait after SIGTERM before killing.
+struct StopTimeout: ParsableArguments {
     @Option(
         name: [.customShort("t"), .customLong("timeout"), .customLong("time")],
         help: "Seconds to wait before killing.")
     var timeout = 10
+}
+
+struct Stop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop one or more running containers.")
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var wait: StopTimeout
     @Argument(help: "Containers.") var names: [String]
 
     func validate() throws { if names.isEmpty { throw ValidationError("\"stop\" requires at least 1 argument") } }
 
     func run() async throws {
         try await forEachReporting(names) { name in
-            try await client.client.send(Routes.stop, ContainerReference(name), query: APIQuery(timeout: timeout))
+            try await client.client.send(Routes.stop, ContainerReference(name), query: APIQuery(timeout: wait.timeout))
+            print(name)
+        }
+    }
+}
+
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start one or more stopped containers.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "Containers.") var names: [String]
+
+    func validate() throws { if names.isEmpty { throw ValidationError("\"start\" requires at least 1 argument") } }
+
+    /// As `docker start` reports: the name of each started, the daemon's error for each
+    /// that failed, then one line naming them all and exit code 1.
+    func run() async throws {
+        var failed: [String] = []
+        for name in names {
+            do {
+                _ = try await client.client.send(Routes.start, ContainerReference(name))
+                print(name)
+            } catch let error as ClientError where !error.isAgentDown {
+                printError("Error response from daemon: \(error)")
+                failed.append(name)
+            }
+        }
+        if !failed.isEmpty {
+            throw Failure(message: "Error: failed to start containers: \(failed.joined(separator: ", "))", code: 1)
+        }
+    }
+}
+
+struct Restart: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Restart one or more containers.")
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var wait: StopTimeout
+    @Argument(help: "Containers.") var names: [String]
+
+    func validate() throws { if names.isEmpty { throw ValidationError("\"restart\" requires at least 1 argument") } }
+
+    func run() async throws {
+        try await forEachReporting(names) { name in
+            try await client.client.send(Routes.stop, ContainerReference(name), query: APIQuery(timeout: wait.timeout))
+            _ = try await client.client.send(Routes.start, ContainerReference(name))
             print(name)
         }
     }

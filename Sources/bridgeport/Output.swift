@@ -101,16 +101,18 @@ private func driverOptions(_ network: Network) -> [String: String] {
 
 func inspectDocument(_ view: ContainerView) -> [String: Any] {
     let container = view.container
-    var portBindings: [String: Any] = [:]
-    var ports: [String: Any] = [:]
-    for mapping in container.ports {
-        let key = "\(mapping.containerPort)/\(mapping.proto.rawValue)"
-        ports[key, default: [[String: String]]()] =
-            (ports[key] as? [[String: String]] ?? []) + [
-                ["HostIp": mapping.hostIP.description, "HostPort": "\(mapping.hostPort)"]
-            ]
-        portBindings[key] = ports[key]
+    // HostConfig.PortBindings: what was asked; NetworkSettings.Ports: what is published
+    // now (nothing while stopped), as Docker shows them.
+    func bindings(_ mappings: [PortMapping]) -> [String: Any] {
+        var result: [String: [[String: String]]] = [:]
+        for mapping in mappings {
+            result["\(mapping.containerPort)/\(mapping.proto.rawValue)", default: []].append(
+                ["HostIp": mapping.hostIP.description, "HostPort": "\(mapping.hostPort)"])
+        }
+        return result
     }
+    let portBindings = bindings(container.ports)
+    let ports = bindings(container.publishedPorts)
     var networks: [String: Any] = [:]
     for endpoint in view.endpoints {
         networks[endpoint.networkName] = [
@@ -148,7 +150,7 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
         ],
         "Config": [
             "Hostname": container.hostname, "Domainname": names.domainname ?? "", "Cmd": container.command,
-            "ExposedPorts": Dictionary(uniqueKeysWithValues: Set(ports.keys).map { ($0, [String: String]()) }),
+            "ExposedPorts": Dictionary(uniqueKeysWithValues: Set(portBindings.keys).map { ($0, [String: String]()) }),
         ],
         "HostConfig": [
             "NetworkMode": container.networkMode == Network.defaultName ? "bridge" : container.networkMode,

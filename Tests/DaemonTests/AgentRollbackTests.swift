@@ -177,6 +177,18 @@ import Testing
         }
     }
 
+    @Test func start() async throws {
+        try await assertAllOrNothing(
+            "start",
+            setUp: { subject in
+                try await subject.agent.seedContainer(
+                    ContainerRequest(name: "c1", ports: ["8080:80"], command: ["/bin/true"]), stopped: true)
+            }
+        ) { subject in
+            _ = try await subject.agent.start("c1")
+        }
+    }
+
     /// A stopped container c1 (publishing 8080) on the default bridge, and a network n2.
     static func containerAndNetwork(_ subject: Subject) async throws {
         _ = try await subject.agent.createNetwork(NetworkRequest(name: "n2", subnet: "10.21.0.0/24"))
@@ -334,9 +346,11 @@ extension Agent {
             dnsServing: dns.serving, dnsAskers: dns.askers)
     }
 
-    /// A container as `run` records it, without its process (a stopped container).
-    func seedContainer(_ request: ContainerRequest) throws {
-        let (container, endpoint) = try registry.planContainer(request, id: randomID(), now: Date())
+    /// A container as `run` records it, without its process (one never started, or with
+    /// `stopped`, one stopped by `stop`, whose ports are not published).
+    func seedContainer(_ request: ContainerRequest, stopped: Bool = false) throws {
+        var (container, endpoint) = try registry.planContainer(request, id: randomID(), now: Date())
+        if stopped { container.stopped = true }
         try store.insert(container: container, endpoints: endpoint.map { [$0] } ?? [])
         try runtime.files(container.id).create()
         try runtime.createNamespace(configuration.namespacePath(container.id))

@@ -1,4 +1,5 @@
 import API
+import BPF
 import DNS
 import Foundation
 import Links
@@ -262,8 +263,9 @@ struct DecodedReply {
 /// namespaces (the fake datapath binds them as the kernel one does): a newcomer resolves
 /// as soon as `run` returns, a removed container at once no longer does, over UDP and TCP.
 @Suite(.serialized) struct EmbeddedDNSServingTests {
-    /// Asks from inside the namespace at path, as the container's resolver would.
-    func ask(_ packet: [UInt8], in path: String, tcp: Bool = false) throws -> [UInt8] {
+    /// Asks from inside the namespace at path, at the port the server listens on there
+    /// (there is no socket hook in the tests to send port 53 to it).
+    func ask(_ packet: [UInt8], in path: String, ports: DNSServerPorts, tcp: Bool = false) throws -> [UInt8] {
         let fd = try NetworkNamespace.run(in: path) {
             socket(AF_INET, Int32(tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue), 0)
         }
@@ -272,7 +274,7 @@ struct DecodedReply {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = EmbeddedDNS.port.bigEndian
+        address.sin_port = (tcp ? ports.tcp : ports.udp).bigEndian
         address.sin_addr.s_addr = EmbeddedDNS.address.value.bigEndian
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -300,12 +302,14 @@ struct DecodedReply {
         _ = try await agent.createNetwork(NetworkRequest(name: "app", subnet: "10.23.0.0/24"))
         let web = try await agent.run(ContainerRequest(name: "web", network: "app", command: ["/bin/true"]))
         let namespace = await agent.configuration.namespacePath(web.container.id)
+        let ports = try #require(agent.dns.ports(of: web.container.id))
         let db = try await agent.run(
             ContainerRequest(name: "db", network: "app", command: ["/bin/true"], aliases: ["postgres"]))
         let dbIP = try #require(db.endpoints.first?.endpoint.ip)
 
         for tcp in [false, true] {
-            let reply = try DecodedReply(try ask(dnsQuery("postgres", edns: true), in: namespace, tcp: tcp))
+            let reply = try DecodedReply(
+                try ask(dnsQuery("postgres", edns: true), in: namespace, ports: ports, tcp: tcp))
             #expect(reply.code == .noError)
             #expect(reply.addresses == [dbIP], "over \(tcp ? "TCP" : "UDP")")
         }
@@ -317,7 +321,7 @@ struct DecodedReply {
 
         _ = try await agent.remove("db", force: true)
         // Unknown now, and with no upstream server (the test's resolv.conf has none): SERVFAIL.
-        let after = try DecodedReply(try ask(dnsQuery("postgres"), in: namespace))
+        let after = try DecodedReply(try ask(dnsQuery("postgres"), in: namespace, ports: ports))
         #expect(after.code == .serverFailure)
         #expect(after.addresses.isEmpty)
 

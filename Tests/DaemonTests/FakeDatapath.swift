@@ -28,6 +28,8 @@ final class FakeDatapath: Datapath {
         var ports: Set<HostPort> = []
         /// Container namespaces the socket hooks act in, with whom their sockets are.
         var namespaces: [String: SocketSource?] = [:]
+        /// Container namespaces whose 127.0.0.11:53 goes to an embedded DNS server.
+        var dnsRedirected: Set<String> = []
         /// Default route per container namespace: gateway and device. It goes with its
         /// device, as in the kernel.
         var routes: [String: Route] = [:]
@@ -168,7 +170,7 @@ final class FakeDatapath: Datapath {
     // MARK: Published ports
 
     func publish(_ container: Container, registry: Registry) throws {
-        try step("publish") { $0.ports.formUnion(container.ports.map(\.hostSide)) }
+        try step("publish") { $0.ports.formUnion(container.publishedPorts.map(\.hostSide)) }
     }
 
     func unpublish(_ container: Container) { change { $0.ports.subtract(container.ports.map(\.hostSide)) } }
@@ -179,7 +181,8 @@ final class FakeDatapath: Datapath {
                 registry.endpoints(ofContainer: container.id).contains { kernel.endpoints.contains($0.id) }
             }
             kernel.ports = Set(
-                containers.flatMap(\.ports).map(\.hostSide) + registry.attachments.flatMap(\.ports).map(\.hostSide))
+                containers.flatMap(\.publishedPorts).map(\.hostSide)
+                    + registry.attachments.flatMap(\.ports).map(\.hostSide))
         }
     }
 
@@ -211,25 +214,33 @@ final class FakeDatapath: Datapath {
         try step("syncNamespaces") { kernel in
             kernel.namespaces = Dictionary(
                 containers.map { ($0.path, $0.source) }, uniquingKeysWith: { _, last in last })
+            kernel.dnsRedirected = []
         }
     }
 
-    func register(containerNamespace path: String, source: SocketSource?) throws {
-        try step("register") { $0.namespaces[path] = .some(source) }
+    func register(containerNamespace path: String, source: SocketSource?, dns: DNSServerPorts?) throws {
+        try step("register") { kernel in
+            kernel.namespaces[path] = .some(source)
+            if dns == nil { kernel.dnsRedirected.remove(path) } else { kernel.dnsRedirected.insert(path) }
+        }
     }
 
-    func unregister(containerNamespace path: String) { change { $0.namespaces[path] = nil } }
+    func unregister(containerNamespace path: String) {
+        change {
+            $0.namespaces[path] = nil
+            $0.dnsRedirected.remove(path)
+        }
+    }
 
     /// Real sockets, as the kernel datapath binds them: the test's namespaces are real.
-    func boundSockets(
-        namespace path: String, address: IPv4Address, port: UInt16
-    ) throws -> (
-        datagram: Int32, stream: Int32
-    ) {
+    func boundSockets(namespace path: String, address: IPv4Address) throws -> ServerSockets {
         try step("boundSockets")
         let sockets = try NetworkNamespace.boundSockets(
-            [.datagram, .stream], address: address.value, port: port, in: path)
-        return (sockets[0], sockets[1])
+            [.datagram, .stream], address: address.value, port: 0, in: path)
+        return ServerSockets(
+            datagram: sockets[0], stream: sockets[1],
+            ports: DNSServerPorts(
+                udp: NetworkNamespace.localPort(of: sockets[0]), tcp: NetworkNamespace.localPort(of: sockets[1])))
     }
 
     func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {

@@ -68,6 +68,26 @@ import Testing
         }
     }
 
+    @Test func aStoppedContainersPortsAreFreeUntilItStarts() throws {
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        var registry = Registry(networks: try Registry.predefinedNetworks(now: now, hostPrefixes: []))
+        var (first, _) = try registry.planContainer(
+            ContainerRequest(name: "a", ports: ["8080:80"]), id: randomID(), now: now)
+        first.stopped = true
+        registry.containers.append(first)
+        #expect(first.publishedPorts.isEmpty)
+        let (second, _) = try registry.planContainer(
+            ContainerRequest(name: "b", ports: ["8080:80"]), id: randomID(), now: now)
+        #expect(second.ports.map(\.hostPort) == [8080], "the stopped container's port is free")
+        registry.containers.append(second)
+        #expect(throws: ModelError.portAllocated("0.0.0.0:8080")) { try registry.planStart("a") }
+        registry.containers.removeAll { $0.name == "b" }
+        #expect(try registry.planStart("a").stopped == nil)
+        #expect(throws: ModelError.portAllocated("0.0.0.0:8080")) {
+            try registry.planStart("a", portInUse: { _, _, port in port == 8080 })
+        }
+    }
+
     @Test func embeddedResolvConfIsDockers() {
         let host = ResolvConf(parsing: "# systemd\nnameserver 127.0.0.53\nsearch corp.example\noptions edns0 ndots:3\n")
         #expect(host.nameservers == ["127.0.0.53"])

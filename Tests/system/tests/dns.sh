@@ -159,6 +159,15 @@ check_output "inspect: Aliases" '^\["www","site"\]$' bp inspect -f '{{json .Netw
 check_output "inspect: DNSNames" "^$(printf '%s\n' web www site "${webid:0:12}" webhost | LC_ALL=C sort | paste -sd' ' -)$" dns_names web frontnet
 check_output "... the hostname that is the name, once" "^$(printf '%s\n' client "$(bp inspect -f '{{.Id}}' client | cut -c1-12)" | LC_ALL=C sort | paste -sd' ' -)$" dns_names client frontnet
 
+# ---- a container that serves DNS itself: port 53 is its own (the embedded server listens
+# at a port of its own, where the socket hooks send 127.0.0.11:53, as Docker's DNAT does).
+check "a container binding UDP and TCP port 53 on all its addresses" bp run -d --name ownsdns --net frontnet \
+    -- python3 "$TOOLS/echo.py" --tcp 53 --udp 53
+check "... runs" eventually 5 bash -c "'$BIN' logs ownsdns | grep -q ready"
+check_output "... and still resolves names at 127.0.0.11:53" "^$web$" answers ownsdns web
+check_output "... over TCP too" "^$web$" answers ownsdns +tcp web
+check_output "dig shows the answer from 127.0.0.11#53" 'SERVER: 127\.0\.0\.11#53' dig_in ownsdns web
+
 # ---- the default bridge (no names; the host's resolvers but loopback ones, else Google's), --network host
 check "run on the default bridge" bp run -d --name plain
 check_output "default bridge: the loopback resolver dropped, 8.8.8.8 and 8.8.4.4 instead" '^nameserver 8\.8\.8\.8 nameserver 8\.8\.4\.4$' nameservers plain

@@ -1,0 +1,36 @@
+# Containers' lifecycle as Docker's: a container is its own PID namespace, with the command
+# as PID 1; stopping it ends every process in it.
+agent_start || { fail "agent starts"; return; }
+
+check "a container whose command starts a child" bp run -d --name parent sh -c 'sleep 1000 & echo ready; wait'
+wait_ready parent
+pid=$(bp inspect -f '{{.State.Pid}}' parent)
+child=$(cat /proc/"$pid"/task/"$pid"/children 2>/dev/null | awk '{ print $1 }')
+check "the child runs (host PID $child)" kill -0 "${child:-0}"
+check_output "inside, the command is PID 1" '^ *1 +sh -c' bp exec parent ps -o pid=,args=
+check_output "inside, only the container's processes" '^3$' bash -c "'$BIN' exec parent ps -o pid= | grep -vc \"\$\$\" "
+check_output "stop -t 1 prints the name" '^parent$' bp stop -t 1 parent
+check "... and the child is gone with it" bash -c "! kill -0 ${child:-0} 2>/dev/null"
+check_output "... exited 137 (killed after the timeout: PID 1 ignores SIGTERM)" '^137$' bp inspect -f '{{.State.ExitCode}}' parent
+
+# Ports on stop and start: released while stopped, taken again by start, as in Docker.
+check "a published server" bp run -d --name srv -p 18080:80 -- python3 "$TOOLS/echo.py" --tcp 80
+wait_ready srv
+check_output "it answers on the published port" '^80 198\.51\.100\.2 hi$' ext_probe tcp 198.51.100.1 18080 hi
+check "stop it" bp stop -t 1 srv
+check_output "port lists nothing while it is stopped" '^$' bp port srv
+check_output "ps -a shows no ports" ' srv$' bash -c "'$BIN' ps -a | grep -E '^[0-9a-f]+ .* srv$' | grep -v 18080"
+check_output "inspect publishes nothing while stopped" '^\{\}$' bp inspect -f '{{json .NetworkSettings.Ports}}' srv
+check_output "... and keeps the binding asked for" '"HostPort": ?"18080"' bp inspect -f '{{json .HostConfig.PortBindings}}' srv
+check "another container takes the port meanwhile" bp run -d --name thief -p 18080:80 -- python3 "$TOOLS/echo.py" --tcp 80
+check_fails "start fails with Docker's message" 1 'Bind for 0\.0\.0\.0:18080 failed: port is already allocated' bp start srv
+check_output "... and names the container" '^Error: failed to start containers: srv$' bash -c "'$BIN' start srv 2>&1 >/dev/null | tail -1"
+check "rm the other" bp rm -f thief
+check_output "start prints the name" '^srv$' bp start srv
+wait_ready srv
+check_output "it answers on its port again" '^80 198\.51\.100\.2 back$' eventually 5 ext_probe tcp 198.51.100.1 18080 back
+check_output "port lists it again" '^80/tcp -> 0\.0\.0\.0:18080$' bp port srv
+check_output "restart prints the name" '^srv$' bp restart -t 1 srv
+check_output "... and it answers after" '^80 198\.51\.100\.2 again$' eventually 5 ext_probe tcp 198.51.100.1 18080 again
+check_output "start of a running container is a no-op" '^srv$' bp start srv
+check "rm -f" bp rm -f srv parent
