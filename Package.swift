@@ -47,7 +47,10 @@ let package = Package(
             dependencies: [
                 "Model", "Links", "BPF", "CBPF", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            plugins: ["CompileBPF"]),
+        // bpf/*.bpf.c compiled with the toolchain's clang on every build that needs it.
+        .plugin(name: "CompileBPF", capability: .buildTool()),
         // The cluster store of overlay networks: an etcd v3 client over its JSON gateway.
         .target(
             name: "Cluster",

@@ -19,8 +19,10 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 extern char **environ;
 
@@ -120,6 +122,53 @@ static void sort_fds(int *fds, int n) {
         }
 }
 
+// ---- confinement ----------------------------------------------------------------------
+
+// Docker's default masked paths (an empty read-only tmpfs over directories, /dev/null over
+// files) and read-only ones, in the container's own mount namespace.
+static const char *const masked_paths[] = {
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" };
+
+static int mask_paths(void) {
+    struct stat st;
+    for (size_t i = 0; i < sizeof masked_paths / sizeof masked_paths[0]; i++) {
+        if (stat(masked_paths[i], &st) < 0) continue;
+        int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", masked_paths[i], "tmpfs", MS_RDONLY, NULL)
+                                     : mount("/dev/null", masked_paths[i], NULL, MS_BIND, NULL);
+        if (rc < 0) return -1;
+    }
+    for (size_t i = 0; i < sizeof readonly_paths / sizeof readonly_paths[0]; i++) {
+        if (stat(readonly_paths[i], &st) < 0) continue;
+        if (mount(readonly_paths[i], readonly_paths[i], NULL, MS_BIND | MS_REC, NULL) < 0) return -1;
+        if (mount(NULL, readonly_paths[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) < 0) return -1;
+    }
+    return 0;
+}
+
+// Keeps only the given capabilities, in every set, for this process and what it execs
+// (root's permitted set after execve is its bounding and inheritable sets), and sets
+// no_new_privs. Async-signal-safe: system calls only.
+static int confine(const struct bp_confinement *c) {
+    if (c->privileged) return 0;
+    for (int cap = 0; cap < 64; cap++) {
+        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) break;   // past the kernel's last capability
+        if (!(c->capabilities & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) return -1;
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return -1;
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    for (int i = 0; i < 2; i++) {
+        __u32 half = (__u32)(c->capabilities >> (32 * i));
+        data[i].effective = data[i].permitted = data[i].inheritable = half;
+    }
+    if (syscall(SYS_capset, &header, data) < 0) return -1;
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
 // ---- spawn ----------------------------------------------------------------------------
 
 // Everything the shim and the container need, prepared before fork.
@@ -152,6 +201,7 @@ static _Noreturn void run_container(const struct spawn_ctx *c) {
     // The container is PID 1 of a PID namespace of its own: its /proc shows only its
     // processes, and when it ends the kernel kills every process it left behind.
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) goto fail;
+    if (!o->confinement.privileged && mask_paths() < 0) goto fail;
 
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int out = o->log_file ? open(o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)
@@ -160,6 +210,7 @@ static _Noreturn void run_container(const struct spawn_ctx *c) {
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) goto fail;   // clears CLOEXEC
 
     reset_signals();
+    if (confine(&o->confinement) < 0) goto fail;
     execve(c->exe, o->argv, environ);
 fail:;
     int32_t err = errno;
@@ -300,7 +351,7 @@ out:
 // ---- exec into a running container ----------------------------------------------------
 
 // Like the shim's container step, but joins an existing container's namespaces.
-int bp_exec_in(pid_t pid, char *const argv[]) {
+int bp_exec_in(pid_t pid, char *const argv[], struct bp_confinement confinement) {
     static const char *const names[] = { "net", "uts", "pid", "mnt" };
     static const int types[] = { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWPID, CLONE_NEWNS };
     enum { NAMESPACES = 4 };
@@ -358,10 +409,11 @@ int bp_exec_in(pid_t pid, char *const argv[]) {
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
 
-        // Resolved inside the container's mount namespace.
+        // Resolved inside the container's mount namespace; run with the container's confinement.
         int found = find_executable(argv[0], path_env, exe, sizeof exe);
         int err = -found;
-        if (found == 0) {
+        if (found == 0 && confine(&confinement) < 0) err = errno;
+        else if (found == 0) {
             execve(exe, argv, environ);
             err = errno;
         }

@@ -47,6 +47,9 @@ struct Runtime {
             hostsFile: files.hosts, resolvConfFile: files.resolvConf, hostnameFile: hostMode ? nil : files.hostname,
             logFile: files.log, exitFile: files.exitCode, arguments: container.command)
         options.domainname = hostMode ? nil : container.names?.domainname
+        let confinement = container.confinement ?? Confinement()
+        options.privileged = confinement.privileged
+        options.capabilities = confinement.capabilities
         let pid: Int32
         do {
             pid = try Sandbox.spawn(options)

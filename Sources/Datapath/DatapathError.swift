@@ -39,7 +39,7 @@ public enum DatapathError: Error, CustomStringConvertible, Sendable {
         case .noBridge(let network): "network \(network) has no bridge"
         case .noCgroup2: "no cgroup v2 hierarchy is mounted: mount one or pass --cgroup PATH"
         case .objectNotFound(let name):
-            "BPF object \(name) is neither embedded nor in build/bpf: build with `make build` or pass --bpf-objects DIR"
+            "BPF object \(name) is neither embedded, nor in build/bpf, nor next to the binary: build with `make build` or `swift build`, or pass --bpf-objects DIR"
         case .noFlowTable: "this datapath has no flow table"
         }
     }

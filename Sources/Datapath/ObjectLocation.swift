@@ -4,8 +4,10 @@ import Foundation
 /// Where the compiled BPF objects are found.
 enum ObjectLocation {
     /// --bpf-objects; else next to the binary; else build/bpf found upward from the binary
-    /// (a source checkout, freshest); else the copy embedded in the binary ("embedded:NAME").
-    /// Only those places: a stray object in some parent directory is never loaded.
+    /// (a source checkout, freshest); else the copy embedded in the binary ("embedded:NAME",
+    /// `make build`); else the one SwiftPM's CompileBPF plugin built next to the binary (a
+    /// bare `swift build`). Only those places: a stray object in some parent directory is
+    /// never loaded.
     static func path(_ configuration: DatapathConfiguration, _ name: String) throws -> String {
         if let directory = configuration.bpfObjectDirectory { return directory + "/" + name }
         let binary =
@@ -20,6 +22,10 @@ enum ObjectLocation {
             return found.path
         }
         if BPFObject.hasEmbeddedObjects { return "embedded:" + name }
+        // Not Bundle.module, which ends the process when the bundle is missing (an installed binary).
+        let resource = URL(fileURLWithPath: binary).deletingLastPathComponent()
+            .appendingPathComponent("bridgeport_Datapath.resources/" + name)
+        if FileManager.default.fileExists(atPath: resource.path) { return resource.path }
         throw DatapathError.objectNotFound(name)
     }
 }

@@ -9,6 +9,9 @@ public struct SpawnOptions: Sendable {
     public var hostname: String?
     /// The container's NIS domain name (--domainname), set with the hostname.
     public var domainname: String?
+    /// What it may do: --privileged, or the capabilities it keeps (bit N: capability N).
+    public var privileged = false
+    public var capabilities: UInt64 = 0
     /// Files bind-mounted over /etc/hosts, /etc/resolv.conf and /etc/hostname.
     public var hostsFile: String?
     public var resolvConfFile: String?
@@ -60,7 +63,10 @@ public enum Sandbox {
                                                 netns_path: namespace, new_uts: hostname == nil ? 0 : 1,
                                                 hostname: hostname, domainname: domainname, hosts_file: hosts,
                                                 resolv_file: resolv, hostname_file: hostnameFile, log_file: log,
-                                                exit_file: exit, argv: argv)
+                                                exit_file: exit, argv: argv,
+                                                confinement: bp_confinement(
+                                                    privileged: options.privileged ? 1 : 0,
+                                                    capabilities: options.capabilities))
                                             return bp_spawn(&spawn, &pid)
                                         }
                                     }
@@ -102,12 +108,14 @@ public enum Sandbox {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    /// Runs a command in the network, UTS and mount namespaces of pid with this process's
-    /// stdio and returns its exit code (127 not found, 126 not executable, 128+signal).
-    /// ^C and ^\ go to the command only. When the namespaces cannot be entered, prints why
-    /// to stderr and returns 126.
-    public static func exec(pid: Int32, arguments: [String]) -> Int32 {
-        let result = withCStrings(arguments) { bp_exec_in(pid, $0) }
+    /// Runs a command in the network, UTS, PID and mount namespaces of pid, confined as the
+    /// container is (`privileged`, or the capabilities it keeps), with this process's stdio,
+    /// and returns its exit code (127 not found, 126 not executable, 128+signal). ^C and ^\
+    /// go to the command only. When the namespaces cannot be entered, prints why to stderr
+    /// and returns 126.
+    public static func exec(pid: Int32, arguments: [String], privileged: Bool, capabilities: UInt64) -> Int32 {
+        let confinement = bp_confinement(privileged: privileged ? 1 : 0, capabilities: capabilities)
+        let result = withCStrings(arguments) { bp_exec_in(pid, $0, confinement) }
         if result < 0 {
             let message = "exec: cannot enter the namespaces of process \(pid): \(LinkError.message(-result))\n"
             _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }

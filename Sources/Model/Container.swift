@@ -18,6 +18,8 @@ public struct Container: Codable, Sendable, Hashable, Identifiable {
     /// Stopped with `stop` and not started since: its host ports are free for others, as
     /// in Docker, and `start` takes them again.
     public var stopped: Bool? = nil
+    /// --cap-add, --cap-drop, --privileged (nil: Docker's defaults).
+    public var confinement: Confinement? = nil
 
     /// The ports in the maps now: none while stopped.
     public var publishedPorts: [PortMapping] { stopped == true ? [] : ports }
@@ -121,11 +123,16 @@ public struct ContainerRequest: Codable, Sendable {
     public var dnsSearch: [String]?
     public var dnsOptions: [String]?
     public var domainname: String?
+    /// --cap-add, --cap-drop, --privileged.
+    public var capAdd: [String]?
+    public var capDrop: [String]?
+    public var privileged: Bool?
 
     public init(
         name: String? = nil, network: String? = nil, ip: String? = nil, hostname: String? = nil,
         ports: [String] = [], command: [String] = [], aliases: [String]? = nil, extraHosts: [String]? = nil,
-        dns: [String]? = nil, dnsSearch: [String]? = nil, dnsOptions: [String]? = nil, domainname: String? = nil
+        dns: [String]? = nil, dnsSearch: [String]? = nil, dnsOptions: [String]? = nil, domainname: String? = nil,
+        capAdd: [String]? = nil, capDrop: [String]? = nil, privileged: Bool? = nil
     ) {
         self.name = name
         self.network = network
@@ -139,6 +146,15 @@ public struct ContainerRequest: Codable, Sendable {
         self.dnsSearch = dnsSearch
         self.dnsOptions = dnsOptions
         self.domainname = domainname
+        self.capAdd = capAdd
+        self.capDrop = capDrop
+        self.privileged = privileged
+    }
+
+    /// What it may do, validated; nil for Docker's defaults.
+    public func confinement() throws(ModelError) -> Confinement? {
+        let confinement = try Confinement(capAdd: capAdd ?? [], capDrop: capDrop ?? [], privileged: privileged ?? false)
+        return confinement == Confinement() ? nil : confinement
     }
 
     /// What it asks of name resolution, validated.

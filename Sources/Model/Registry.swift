@@ -267,6 +267,7 @@ public struct Registry: Sendable {
             command: request.command.isEmpty ? ["sleep", "infinity"] : request.command,
             created: now, networkMode: network.name, ports: ports, process: ProcessState())
         container.names = try request.nameSettings()
+        container.confinement = try request.confinement()
         let aliases = request.aliases ?? []
         try validateAliases(aliases, on: network)
         var endpoint = try planEndpoint(

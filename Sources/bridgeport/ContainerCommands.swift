@@ -27,6 +27,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Set custom DNS servers (repeatable).") var dns: [String] = []
     @Option(help: "Set custom DNS search domains (repeatable).") var dnsSearch: [String] = []
     @Option(help: "Set DNS options (repeatable).") var dnsOption: [String] = []
+    @Option(help: "Add a Linux capability (repeatable; ALL for every one).") var capAdd: [String] = []
+    @Option(help: "Drop a Linux capability (repeatable; ALL for every one).") var capDrop: [String] = []
+    @Flag(help: "Give the container every capability, /proc and /sys unmasked.") var privileged = false
     @Argument(parsing: .captureForPassthrough, help: "Command and arguments (default: sleep infinity).")
     var command: [String] = []
 
@@ -41,9 +44,11 @@ struct Run: AsyncParsableCommand {
         let request = ContainerRequest(
             name: name, network: network, ip: ip, hostname: hostname, ports: publish,
             command: arguments, aliases: networkAlias, extraHosts: addHost, dns: dns, dnsSearch: dnsSearch,
-            dnsOptions: dnsOption, domainname: domainname)
+            dnsOptions: dnsOption, domainname: domainname, capAdd: capAdd, capDrop: capDrop, privileged: privileged)
         do {
-            _ = try request.nameSettings()  // flag values are refused before the agent is asked, as Docker's CLI does
+            // Flag values are refused before the agent is asked, as Docker's CLI does.
+            _ = try request.nameSettings()
+            _ = try request.confinement()
         } catch {
             throw Failure(message: "bridgeport: \(error)\nSee 'bridgeport run --help'.", code: 125)
         }
@@ -152,6 +157,7 @@ struct Exec: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Keep STDIN open (always the case here).") var interactive = false
     @Flag(name: .shortAndLong, help: "Accepted for Docker compatibility; the caller's terminal is used as is.")
     var tty = false
+    @Flag(help: "Give the command every capability, whatever the container has.") var privileged = false
     @Argument(help: "Container.") var container: String
     @Argument(parsing: .captureForPassthrough, help: "Command and arguments.") var command: [String] = []
 
@@ -165,7 +171,10 @@ struct Exec: AsyncParsableCommand {
                 code: 1)
         }
         try? Sandbox.joinCgroup(of: view.container.process.pid)
-        let code = Sandbox.exec(pid: view.container.process.pid, arguments: arguments)
+        let confinement = view.container.confinement ?? Confinement()
+        let code = Sandbox.exec(
+            pid: view.container.process.pid, arguments: arguments,
+            privileged: confinement.privileged || privileged, capabilities: confinement.capabilities)
         throw Failure(message: "", code: code)
     }
 }

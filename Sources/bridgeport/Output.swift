@@ -139,6 +139,7 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
     let primary = view.endpoints.first { $0.networkName == Network.defaultName }
     let process = container.process
     let names = container.names ?? NameSettings()
+    let confinement = container.confinement ?? Confinement()
     return [
         "Id": container.id, "Name": "/" + container.name, "Created": iso8601(container.created),
         "Path": container.command.first ?? "", "Args": Array(container.command.dropFirst()),
@@ -158,6 +159,9 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
             "PortAllowedSources": (container.allowedSources ?? [:]).mapValues { $0.map(\.description) },
             "Dns": names.servers.map(\.description), "DnsSearch": names.search, "DnsOptions": names.options,
             "ExtraHosts": names.extraHosts.isEmpty ? NSNull() : names.extraHosts.map(\.description) as Any,
+            "CapAdd": confinement.capAdd.isEmpty ? NSNull() : confinement.capAdd.map { "CAP_" + $0 } as Any,
+            "CapDrop": confinement.capDrop.isEmpty ? NSNull() : confinement.capDrop.map { "CAP_" + $0 } as Any,
+            "Privileged": confinement.privileged,
         ],
         "NetworkSettings": [
             "Ports": ports, "Networks": networks,

@@ -101,6 +101,13 @@ int bp_reexec_in_netns(const char *name, char *const argv[]);
 
 // ---- container processes ------------------------------------------------------------
 
+// What a container may do (Docker's defaults unless privileged): the capabilities it
+// keeps (bit N: capability N), no_new_privs, and /proc and /sys paths masked or read-only.
+struct bp_confinement {
+    int privileged;           // 1: every capability, nothing masked, no no_new_privs
+    uint64_t capabilities;    // kept in the bounding, permitted, effective and inheritable sets
+};
+
 struct bp_spawn_opts {
     const char *netns_path;   // join this network namespace; NULL keeps the caller's
     int new_uts;              // 1: own UTS namespace with hostname
@@ -112,6 +119,7 @@ struct bp_spawn_opts {
     const char *log_file;     // stdout and stderr (appended); stdin is /dev/null
     const char *exit_file;    // the shim writes the exit code here ("%d\n"; 128+sig when killed)
     char *const *argv;        // NULL-terminated; argv[0] searched in PATH
+    struct bp_confinement confinement;
 };
 
 // Starts argv in its own mount (and UTS) namespace under a small supervisor ("shim")
@@ -126,7 +134,7 @@ int bp_spawn(const struct bp_spawn_opts *opts, pid_t *pid);
 // caller's stdio, and waits. Returns the exit code (0-255; 128+sig when killed;
 // 127 when argv[0] is not found, 126 when it cannot be executed), or -errno when the
 // namespaces cannot be entered. SIGINT/SIGQUIT are ignored by the caller meanwhile.
-int bp_exec_in(pid_t pid, char *const argv[]);
+int bp_exec_in(pid_t pid, char *const argv[], struct bp_confinement confinement);
 
 // The start time of pid in clock ticks since boot (field 22 of /proc/PID/stat), to
 // tell a live container from a reused PID. -ESRCH when there is no such process.

@@ -28,7 +28,7 @@ check_fails "IPv6 toward any address has no way out" 2 'unreachable|Network is u
 # ICC off: nothing reaches a neighbour, whatever the frame (each sent while i2 listens).
 dropped() { drops "$1" 'container=i[12]'; }  # dropped REASON: of the ICC-off network's containers
 check "an ICC-off network with two containers" bash -c "'$BIN' network create --subnet 10.66.0.0/24 -o com.docker.network.bridge.enable_icc=false hicc >/dev/null &&
-    '$BIN' run -d --name i1 --net hicc >/dev/null && '$BIN' run -d --name i2 --net hicc >/dev/null"
+    '$BIN' run -d --privileged --name i1 --net hicc >/dev/null && '$BIN' run -d --privileged --name i2 --net hicc >/dev/null"
 i2=$(ip_of i2)
 bp exec i2 python3 "$TOOLS/frames.py" listen 9999 15 >"$STATE/i2.log" 2>&1 &
 listener=$!

@@ -34,3 +34,26 @@ check_output "restart prints the name" '^srv$' bp restart -t 1 srv
 check_output "... and it answers after" '^80 198\.51\.100\.2 again$' eventually 5 ext_probe tcp 198.51.100.1 18080 again
 check_output "start of a running container is a no-op" '^srv$' bp start srv
 check "rm -f" bp rm -f srv parent
+
+# Docker's default confinement: its capability set, no_new_privs, masked and read-only /proc
+# paths; --cap-add, --cap-drop and --privileged change it, and exec runs confined the same.
+status_field() { bp exec "$1" sh -c "grep '^$2:' /proc/self/status | awk '{ print \$2 }'"; }
+check "a container with Docker's defaults" bp run -d --name plain
+check_output "its capabilities are Docker's default set" '^00000000a80425fb$' status_field plain CapEff
+check_output "... bounding set too" '^00000000a80425fb$' status_field plain CapBnd
+check_output "no_new_privs is set" '^1$' status_field plain NoNewPrivs
+check_fails "it cannot change its own address" 2 'Operation not permitted' bp exec plain ip addr add 10.200.0.1/32 dev lo
+check_fails "/proc/sys is read-only" 2 'Read-only file system' bp exec plain sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+check_output "/proc/interrupts is masked" '^0$' bp exec plain sh -c 'wc -c </proc/interrupts'
+check_output "/proc/1 is its own command, not the host's init" 'sleep' bp exec plain cat /proc/1/cmdline
+check "--cap-add NET_ADMIN" bp run -d --name admin --cap-add net_admin
+check "... may change its address" bp exec admin ip addr add 10.200.0.1/32 dev lo
+check_output "--cap-drop ALL --cap-add NET_BIND_SERVICE keeps that one" '^0000000000000400$' \
+    bash -c "'$BIN' run -d --name one --cap-drop ALL --cap-add CAP_NET_BIND_SERVICE >/dev/null && grep '^CapEff:' /proc/\$('$BIN' inspect -f '{{.State.Pid}}' one)/status | awk '{ print \$2 }'"
+check "--privileged" bp run -d --name priv --privileged
+check_output "... has every capability the agent has" "^$(awk '/^CapEff:/ { print $2 }' /proc/"$AGENT_PID"/status)$" status_field priv CapEff
+check "... and may write /proc/sys" bp exec priv sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+check_output "inspect shows them" '^\["CAP_NET_ADMIN"\] true$' bash -c "echo \$('$BIN' inspect -f '{{json .HostConfig.CapAdd}}' admin) \$('$BIN' inspect -f '{{.HostConfig.Privileged}}' priv)"
+check_fails "an unknown capability exits 125" 125 'unknown capability: "CAP_FOO"' bp run -d --name bad --cap-add foo
+check_fails "... and creates nothing" 1 'No such' bp inspect bad
+check "rm them" bp rm -f plain admin one priv

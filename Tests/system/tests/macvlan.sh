@@ -52,7 +52,7 @@ check_fails "an unknown mode is refused" 1 "requested macvlan mode 'loud' is not
 check_fails "a VLAN id out of range is refused" 1 'vlan id must be between 1-4094, received: 5000' \
     bp network create -d macvlan -o parent=lan0.5000 big
 
-check "run c10 on mv10 with an address" bp run -d --name c10 --net mv10 --ip 10.99.10.10
+check "run c10 on mv10 with an address" bp run -d --name c10 --net mv10 --ip 10.99.10.10 --cap-add NET_ADMIN
 check "run d10 on mv10" bp run -d --name d10 --net mv10
 check "run c20 on mv20" bp run -d --name c20 --net mv20 --ip 10.99.20.10
 check_output "c10's eth0 is a macvlan device" 'macvlan mode bridge' bp exec c10 ip -d link show eth0
