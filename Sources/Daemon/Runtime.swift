@@ -42,6 +42,7 @@ struct Runtime {
         files.clearExit()
         try files.writeHostname(container.hostname)
         let hostMode = network.driver == .host
+        if let sysctls = container.sysctls, !hostMode { try NetworkNamespace.setSysctls(sysctls, in: namespace) }
         var options = SpawnOptions(
             namespace: hostMode ? nil : namespace, hostname: hostMode ? nil : container.hostname,
             hostsFile: files.hosts, resolvConfFile: files.resolvConf, hostnameFile: hostMode ? nil : files.hostname,

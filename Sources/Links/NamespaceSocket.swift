@@ -60,3 +60,24 @@ extension NetworkNamespace {
         return fd
     }
 }
+
+extension NetworkNamespace {
+    /// Writes "key=value" sysctls (net.*) of the namespace at path: /proc/sys/net follows
+    /// the namespace of the thread that opens it.
+    public static func setSysctls(_ settings: [String], in path: String) throws {
+        try run(in: path) {
+            for setting in settings {
+                guard let equals = setting.firstIndex(of: "=") else { continue }
+                let key = String(setting[..<equals])
+                let file = "/proc/sys/" + key.split(separator: ".").joined(separator: "/")
+                let fd = open(file, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw LinkError.file(operation: "set sysctl \(key)", path: file, errno: errno) }
+                defer { close(fd) }
+                let value = Array(setting[setting.index(after: equals)...].utf8) + [UInt8(ascii: "\n")]
+                guard value.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == value.count else {
+                    throw LinkError.file(operation: "set sysctl \(key)", path: file, errno: errno)
+                }
+            }
+        }
+    }
+}

@@ -20,6 +20,8 @@ public struct Container: Codable, Sendable, Hashable, Identifiable {
     public var stopped: Bool? = nil
     /// --cap-add, --cap-drop, --privileged (nil: Docker's defaults).
     public var confinement: Confinement? = nil
+    /// --sysctl: net.* settings of its network namespace, as "key=value", in order.
+    public var sysctls: [String]? = nil
 
     /// The ports in the maps now: none while stopped.
     public var publishedPorts: [PortMapping] { stopped == true ? [] : ports }
@@ -123,6 +125,10 @@ public struct ContainerRequest: Codable, Sendable {
     public var dnsSearch: [String]?
     public var dnsOptions: [String]?
     public var domainname: String?
+    /// --mac-address: the MAC of its interface on its network.
+    public var macAddress: String?
+    /// --sysctl KEY=VALUE.
+    public var sysctls: [String]?
     /// --cap-add, --cap-drop, --privileged.
     public var capAdd: [String]?
     public var capDrop: [String]?
@@ -132,7 +138,8 @@ public struct ContainerRequest: Codable, Sendable {
         name: String? = nil, network: String? = nil, ip: String? = nil, hostname: String? = nil,
         ports: [String] = [], command: [String] = [], aliases: [String]? = nil, extraHosts: [String]? = nil,
         dns: [String]? = nil, dnsSearch: [String]? = nil, dnsOptions: [String]? = nil, domainname: String? = nil,
-        capAdd: [String]? = nil, capDrop: [String]? = nil, privileged: Bool? = nil
+        capAdd: [String]? = nil, capDrop: [String]? = nil, privileged: Bool? = nil, macAddress: String? = nil,
+        sysctls: [String]? = nil
     ) {
         self.name = name
         self.network = network
@@ -149,6 +156,39 @@ public struct ContainerRequest: Codable, Sendable {
         self.capAdd = capAdd
         self.capDrop = capDrop
         self.privileged = privileged
+        self.macAddress = macAddress
+        self.sysctls = sysctls
+    }
+
+    /// --sysctl, validated: only the network namespace's own (net.*), as "key=value"; the
+    /// key may name nothing outside /proc/sys/net.
+    public func validSysctls() throws(ModelError) -> [String]? {
+        guard let sysctls, !sysctls.isEmpty else { return nil }
+        for setting in sysctls {
+            guard let equals = setting.firstIndex(of: "=") else {
+                throw .invalidFlag("--sysctl", setting, "sysctl '\(setting)' is not whitelisted")
+            }
+            let key = setting[..<equals]
+            let labels = key.split(separator: ".", omittingEmptySubsequences: false)
+            guard key.hasPrefix("net."), labels.count > 1,
+                labels.allSatisfy({
+                    !$0.isEmpty
+                        && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+                })
+            else {
+                throw .invalidFlag("--sysctl", setting, "sysctl '\(key)' is not whitelisted")
+            }
+        }
+        return sysctls
+    }
+
+    /// --mac-address, validated: a unicast MAC.
+    public func requestedMAC() throws(ModelError) -> MACAddress? {
+        guard let text = macAddress else { return nil }
+        guard let mac = MACAddress(text), mac.bytes[0] & 1 == 0 else {
+            throw .invalidFlag("--mac-address", text, "\(text) is not a valid mac address")
+        }
+        return mac
     }
 
     /// What it may do, validated; nil for Docker's defaults.

@@ -8,6 +8,8 @@ public enum NetworkDriver: String, Codable, Sendable, CaseIterable {
     public var hasEndpoints: Bool { self != .host && self != .none }
     /// Drivers whose containers hang on a Linux bridge by a veth pair.
     public var usesBridge: Bool { self == .bridge || self == .overlay }
+    /// The name Docker shows: its `none` network's driver is `null`.
+    public var dockerName: String { self == .none ? "null" : rawValue }
 }
 
 /// Options of the macvlan driver, with Docker's names.

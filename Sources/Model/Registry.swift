@@ -253,7 +253,7 @@ public struct Registry: Sendable {
         try validateName(name, what: "container")
         guard !containers.contains(where: { $0.name == name }) else { throw .containerExists(name) }
         let network = try self.network(request.network ?? Network.defaultName)
-        let hostname = request.hostname ?? name
+        let hostname = request.hostname ?? String(id.prefix(12))  // Docker's: the short ID
         try validateHostname(hostname)
 
         var requests: [PortRequest] = []
@@ -268,11 +268,23 @@ public struct Registry: Sendable {
             created: now, networkMode: network.name, ports: ports, process: ProcessState())
         container.names = try request.nameSettings()
         container.confinement = try request.confinement()
+        container.sysctls = try request.validSysctls()
+        if container.sysctls != nil && !network.driver.hasEndpoints && network.driver != .none {
+            throw .invalidFlag("--sysctl", container.sysctls![0], "sysctls are not allowed in host network mode")
+        }
         let aliases = request.aliases ?? []
         try validateAliases(aliases, on: network)
+        let mac = try request.requestedMAC()
         var endpoint = try planEndpoint(
             container: container, network: network, ip: request.ip, order: 0, reserved: reserved)
         endpoint?.aliases = aliases.isEmpty ? nil : aliases
+        if let mac, endpoint != nil {
+            guard !endpoints.contains(where: { $0.networkID == network.id && $0.mac == mac }) else {
+                throw .invalidFlag(
+                    "--mac-address", mac.description, "address \(mac) is in use on network \(network.name)")
+            }
+            endpoint?.mac = mac
+        }
         return (container, endpoint)
     }
 

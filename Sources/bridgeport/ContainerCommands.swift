@@ -19,7 +19,10 @@ struct Run: AsyncParsableCommand {
         name: [.customShort("p"), .customLong("publish")],
         help: "Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO].")
     var publish: [String] = []
-    @Option(name: [.customShort("h"), .long], help: "Container host name (default: its name).") var hostname: String?
+    @Option(name: [.customShort("h"), .long], help: "Container host name (default: its short ID).")
+    var hostname: String?
+    @Flag(name: .shortAndLong, help: "Keep STDIN open (accepted for Docker compatibility).") var interactive = false
+    @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY (accepted for Docker compatibility).") var tty = false
     @Option(help: "Container NIS domain name.") var domainname: String?
     @Option(help: "Add a network-scoped alias for the container (repeatable).") var networkAlias: [String] = []
     @Option(help: "Add a custom host-to-IP mapping (host:ip, or host:host-gateway; repeatable).")
@@ -27,6 +30,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Set custom DNS servers (repeatable).") var dns: [String] = []
     @Option(help: "Set custom DNS search domains (repeatable).") var dnsSearch: [String] = []
     @Option(help: "Set DNS options (repeatable).") var dnsOption: [String] = []
+    @Option(help: "Container MAC address (e.g. 92:d0:c6:0a:29:33).") var macAddress: String?
+    @Option(help: "Set a sysctl of the container's network namespace (net.*=VALUE; repeatable).")
+    var sysctl: [String] = []
     @Option(help: "Add a Linux capability (repeatable; ALL for every one).") var capAdd: [String] = []
     @Option(help: "Drop a Linux capability (repeatable; ALL for every one).") var capDrop: [String] = []
     @Flag(help: "Give the container every capability, /proc and /sys unmasked.") var privileged = false
@@ -44,11 +50,15 @@ struct Run: AsyncParsableCommand {
         let request = ContainerRequest(
             name: name, network: network, ip: ip, hostname: hostname, ports: publish,
             command: arguments, aliases: networkAlias, extraHosts: addHost, dns: dns, dnsSearch: dnsSearch,
-            dnsOptions: dnsOption, domainname: domainname, capAdd: capAdd, capDrop: capDrop, privileged: privileged)
+            dnsOptions: dnsOption, domainname: domainname, capAdd: capAdd, capDrop: capDrop, privileged: privileged,
+            macAddress: macAddress,
+            sysctls: sysctl)
         do {
             // Flag values are refused before the agent is asked, as Docker's CLI does.
             _ = try request.nameSettings()
             _ = try request.confinement()
+            _ = try request.requestedMAC()
+            _ = try request.validSysctls()
         } catch {
             throw Failure(message: "bridgeport: \(error)\nSee 'bridgeport run --help'.", code: 125)
         }
@@ -109,13 +119,23 @@ struct Ps: AsyncParsableCommand {
     }
 }
 
-struct Inspect: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Display detailed information on containers or networks.")
-    @OptionGroup var client: ClientOptions
+/// `-f`: a Go-style template per document, else the documents as a JSON array.
+struct InspectFormat: ParsableArguments {
     @Option(
         name: [.customShort("f"), .long],
         help: "Format the output with a Go-style template, e.g. '{{.NetworkSettings.IPAddress}}'.")
     var format: String?
+
+    func print(_ documents: [[String: Any]]) throws {
+        guard let format else { return printJSON(documents) }
+        for document in documents { Swift.print(try Template(format).render(document)) }
+    }
+}
+
+struct Inspect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Display detailed information on containers or networks.")
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var format: InspectFormat
     @Argument(help: "Container or network names or IDs.") var names: [String]
 
     func validate() throws { if names.isEmpty { throw ValidationError("\"inspect\" requires at least 1 argument") } }
@@ -132,11 +152,7 @@ struct Inspect: AsyncParsableCommand {
                 missing.append(name)
             }
         }
-        if let format {
-            for document in documents { print(try Template(format).render(document)) }
-        } else {
-            printJSON(documents)
-        }
+        try format.print(documents)
         if !missing.isEmpty {
             throw Failure(message: missing.map { "Error: No such object: \($0)" }.joined(separator: "\n"), code: 1)
         }

@@ -61,7 +61,7 @@ struct NetworkCommand: AsyncParsableCommand {
                 print(
                     table(
                         ["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
-                        networks.map { [id($0), $0.name, $0.driver.rawValue, $0.scope] }))
+                        networks.map { [id($0), $0.name, $0.driver.dockerName, $0.scope] }))
             case .json:
                 for network in networks { print(try OutputFormat.line(Line(network, id: id(network)))) }
             }
@@ -74,7 +74,7 @@ struct NetworkCommand: AsyncParsableCommand {
 
             init(_ network: Network, id: String) {
                 CreatedAt = iso8601(network.created)
-                Driver = network.driver.rawValue
+                Driver = network.driver.dockerName
                 ID = id
                 Internal = "\(network.internal)"
                 Name = network.name
@@ -87,6 +87,7 @@ struct NetworkCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Display detailed information on one or more networks.")
         @OptionGroup var client: ClientOptions
+        @OptionGroup var format: InspectFormat
         @Argument(help: "Network names or IDs.") var names: [String]
 
         func validate() throws {
@@ -104,7 +105,7 @@ struct NetworkCommand: AsyncParsableCommand {
                     missing.append(name)
                 }
             }
-            printJSON(documents)
+            try format.print(documents)
             if !missing.isEmpty {
                 throw Failure(message: missing.map { "Error: No such network: \($0)" }.joined(separator: "\n"), code: 1)
             }
@@ -116,6 +117,7 @@ struct NetworkCommand: AsyncParsableCommand {
             commandName: "rm", abstract: "Remove one or more networks.",
             aliases: ["remove"])
         @OptionGroup var client: ClientOptions
+        @OptionGroup var format: InspectFormat
         @Argument(help: "Network names or IDs.") var names: [String]
 
         func validate() throws {

@@ -84,7 +84,7 @@ func inspectDocument(_ view: NetworkView) -> [String: Any] {
     }
     return [
         "Name": network.name, "Id": network.id, "Created": iso8601(network.created), "Scope": network.scope,
-        "Driver": network.driver.rawValue, "EnableIPv4": true, "EnableIPv6": false,
+        "Driver": network.driver.dockerName, "EnableIPv4": true, "EnableIPv6": false,
         "IPAM": ["Driver": "default", "Options": [String: String](), "Config": ipamConfig],
         "Internal": network.internal, "Attachable": network.driver == .overlay, "Ingress": false,
         "ConfigFrom": ["Network": ""], "ConfigOnly": false,

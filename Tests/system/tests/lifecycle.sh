@@ -57,3 +57,21 @@ check_output "inspect shows them" '^\["CAP_NET_ADMIN"\] true$' bash -c "echo \$(
 check_fails "an unknown capability exits 125" 125 'unknown capability: "CAP_FOO"' bp run -d --name bad --cap-add foo
 check_fails "... and creates nothing" 1 'No such' bp inspect bad
 check "rm them" bp rm -f plain admin one priv
+
+# Flags Docker users type every day.
+check "a network" bp network create --subnet 10.61.0.0/24 mynet
+check "-it, --mac-address and --sysctl" bp run -d -it --name flags --net mynet --mac-address 92:d0:c6:0a:29:33 \
+    --sysctl net.ipv4.ip_unprivileged_port_start=80 --sysctl net.ipv4.conf.all.forwarding=1
+check_output "the hostname is the short ID" "^$(bp inspect -f '{{.Id}}' flags | cut -c1-12)$" bp exec flags hostname
+check_output "eth0 has the MAC asked for" 'link/ether 92:d0:c6:0a:29:33' bp exec flags ip link show eth0
+check_output "inspect shows it" '^92:d0:c6:0a:29:33$' bp inspect -f '{{.NetworkSettings.Networks.mynet.MacAddress}}' flags
+check_output "the sysctls are set in its namespace" '^80 1$' bp exec flags sh -c 'echo $(cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/conf/all/forwarding)'
+check_output "... and not in the host's" "^$(in_host cat /proc/sys/net/ipv4/ip_unprivileged_port_start)$" in_host cat /proc/sys/net/ipv4/ip_unprivileged_port_start
+check_fails "a sysctl outside net.* exits 125" 125 "sysctl 'kernel.domainname' is not whitelisted" bp run -d --name bad --sysctl kernel.domainname=x
+check_fails "a path in a sysctl's name exits 125" 125 "is not whitelisted" bp run -d --name bad --sysctl net.ipv4/../../kernel/x=1
+check_fails "a sysctl that does not exist fails the run" 125 'net/ipv4/nope' bp run -d --name bad --net mynet --sysctl net.ipv4.nope=1
+check_fails "... and leaves nothing" 1 'No such' bp inspect bad
+check_fails "a multicast MAC exits 125" 125 'is not a valid mac address' bp run -d --name bad --mac-address 01:00:5e:00:00:01
+check_fails "a MAC in use on the network exits 125" 125 'in use' bp run -d --name bad --net mynet --mac-address 92:d0:c6:0a:29:33
+check_output "the none network's driver is null, as Docker shows it" '^null$' bp network inspect -f '{{.Driver}}' none
+check "rm" bp rm -f flags

@@ -8,7 +8,9 @@ agent_start || { fail "agent starts"; return; }
 pass "agent starts in the sandbox host namespace"
 
 check_output "network ls lists the predefined networks" '^NETWORK ID +NAME +DRIVER +SCOPE' bp network ls
-for n in bridge host none; do check_output "predefined network $n" " $n +$n +local" bp network ls; done
+for n in bridge:bridge host:host none:null; do
+    check_output "predefined network ${n%%:*} (driver ${n##*:}, as Docker shows it)" " ${n%%:*} +${n##*:} +local" bp network ls
+done
 check_output "network create prints the ID" '^[0-9a-f]{64}$' bp network create -d bridge --subnet 10.0.0.0/24 my_bridge
 check_output "network ls shows my_bridge" '^[0-9a-f]{12} +my_bridge +bridge +local$' bp network ls
 check_output "run -d prints the container ID" '^[0-9a-f]{64}$' bp run -d --name c2 --net my_bridge
@@ -32,7 +34,8 @@ check_output "the default bridge is bp0 with 172.17.0.0/16" '"Subnet": "172.17.0
 check "c1 reaches its gateway" bp exec c1 ping -c 1 -W 2 "$gateway"
 check_fails "no name resolution on the default bridge" 2 'unknown host|Name or service|bad address|Temporary failure' bp exec c1 ping -c 1 -W 1 c2
 out=$(bp exec c1 sh -c "hostname && ip a && cat /etc/resolv.conf" 2>&1)
-grep -qx c1 <<<"$out" && pass "hostname is the container's name" || fail "hostname is the container's name: $out"
+c1id=$(bp inspect -f '{{.Id}}' c1)
+grep -qx "${c1id:0:12}" <<<"$out" && pass "hostname is the short ID, as Docker's" || fail "hostname is the short ID: $out"
 grep -q "inet 172.17.0.2/16" <<<"$out" && pass "ip a shows the address on eth0" || fail "ip a: $out"
 grep -q "^nameserver" <<<"$out" && pass "own resolv.conf" || fail "resolv.conf: $out"
 check_output "exec passes the exit code back" '^7$' sh -c "'$BIN' exec c1 sh -c 'exit 7'; echo \$?"
