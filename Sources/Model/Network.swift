@@ -51,6 +51,8 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var ipRange: IPv4Network?
     public var `internal`: Bool
     public var options: [String: String]
+    /// --attachable, as given (Docker shows it; every overlay network here is attachable).
+    public var attachable: Bool? = nil
     public var created: Date
     /// The Linux bridge device (bridge driver only).
     public var bridgeName: String?

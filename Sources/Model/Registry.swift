@@ -173,6 +173,7 @@ public struct Registry: Sendable {
             id: id, name: request.name, driver: driver, subnet: subnet, gateway: gateway, ipRange: ipRange,
             internal: request.internal, options: request.options, created: now,
             bridgeName: bridgeName, userSubnet: request.subnet != nil)
+        network.attachable = request.attachable
         network.parent = parent
         network.vni = vni
         return network

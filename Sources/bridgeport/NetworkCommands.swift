@@ -117,7 +117,7 @@ struct NetworkCommand: AsyncParsableCommand {
             commandName: "rm", abstract: "Remove one or more networks.",
             aliases: ["remove"])
         @OptionGroup var client: ClientOptions
-        @OptionGroup var format: InspectFormat
+        @Flag(name: .shortAndLong, help: "Do not error if the network does not exist.") var force = false
         @Argument(help: "Network names or IDs.") var names: [String]
 
         func validate() throws {
@@ -126,7 +126,11 @@ struct NetworkCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await forEachReporting(names) { name in
-                try await client.client.send(Routes.removeNetwork, NetworkReference(name))
+                do {
+                    try await client.client.send(Routes.removeNetwork, NetworkReference(name))
+                } catch let error as ClientError where force && error.isNotFound {
+                    return  // -f: a network that is not there is no error, as in Docker
+                }
                 print(name)
             }
         }
@@ -150,6 +154,8 @@ struct NetworkCommand: AsyncParsableCommand {
     struct Disconnect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Disconnect a container from a network.")
         @OptionGroup var client: ClientOptions
+        @Flag(name: .shortAndLong, help: "Force the container to disconnect (accepted: any container can).")
+        var force = false
         @Argument(help: "Network.") var network: String
         @Argument(help: "Container.") var container: String
 

@@ -86,7 +86,7 @@ func inspectDocument(_ view: NetworkView) -> [String: Any] {
         "Name": network.name, "Id": network.id, "Created": iso8601(network.created), "Scope": network.scope,
         "Driver": network.driver.dockerName, "EnableIPv4": true, "EnableIPv6": false,
         "IPAM": ["Driver": "default", "Options": [String: String](), "Config": ipamConfig],
-        "Internal": network.internal, "Attachable": network.driver == .overlay, "Ingress": false,
+        "Internal": network.internal, "Attachable": network.attachable ?? false, "Ingress": false,
         "ConfigFrom": ["Network": ""], "ConfigOnly": false,
         "Containers": containers, "Options": driverOptions(network), "Labels": [String: String](),
     ]

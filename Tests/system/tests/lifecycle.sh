@@ -75,3 +75,9 @@ check_fails "a multicast MAC exits 125" 125 'is not a valid mac address' bp run 
 check_fails "a MAC in use on the network exits 125" 125 'in use' bp run -d --name bad --net mynet --mac-address 92:d0:c6:0a:29:33
 check_output "the none network's driver is null, as Docker shows it" '^null$' bp network inspect -f '{{.Driver}}' none
 check "rm" bp rm -f flags
+check_output "network rm -f of a network that is not there: no error" '^$' bp network rm -f no-such-network
+check_fails "... without -f it is one" 1 'network no-such-network not found' bp network rm no-such-network
+check "network create --attachable" bp network create --attachable --subnet 10.62.0.0/24 att
+check_output "Attachable is stored" '^true false$' bash -c "echo \$('$BIN' network inspect -f '{{.Attachable}}' att mynet)"
+check "disconnect -f" bash -c "'$BIN' run -d --name leaver --net mynet >/dev/null && '$BIN' network disconnect -f mynet leaver"
+check "rm" bp rm -f leaver
