@@ -123,6 +123,30 @@ public struct PortMapping: Hashable, Codable, Sendable, CustomStringConvertible 
 
     /// Where the binding answers on the host.
     public var hostSide: HostPort { HostPort(proto, hostIP, hostPort) }
+
+    /// `docker ps`'s PORTS column: sorted, and runs of consecutive host ports that map to
+    /// consecutive container ports (same address and protocol) merged, as Docker shows them:
+    /// "0.0.0.0:6000-6001->7000-7001/tcp".
+    public static func summary(_ mappings: [PortMapping]) -> String {
+        let sorted = mappings.sorted {
+            ($0.hostIP.value, $0.proto.rawValue, $0.hostPort) < ($1.hostIP.value, $1.proto.rawValue, $1.hostPort)
+        }
+        var runs: [(first: PortMapping, last: PortMapping)] = []
+        for mapping in sorted {
+            if let run = runs.last, run.last.hostIP == mapping.hostIP, run.last.proto == mapping.proto,
+                run.last.hostPort &+ 1 == mapping.hostPort, run.last.containerPort &+ 1 == mapping.containerPort
+            {
+                runs[runs.count - 1].last = mapping
+            } else {
+                runs.append((mapping, mapping))
+            }
+        }
+        return runs.map { run in
+            guard run.first != run.last else { return run.first.short }
+            return "\(run.first.hostIP):\(run.first.hostPort)-\(run.last.hostPort)->"
+                + "\(run.first.containerPort)-\(run.last.containerPort)/\(run.first.proto.rawValue)"
+        }.joined(separator: ", ")
+    }
 }
 
 /// A published port's host side: protocol, address and port (what its counters and the

@@ -110,7 +110,7 @@ struct Ps: AsyncParsableCommand {
                     let container = view.container
                     var command = container.command.joined(separator: " ")
                     if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
-                    let ports = view.status == .running ? container.ports.map(\.short).joined(separator: ", ") : ""
+                    let ports = view.status == .running ? PortMapping.summary(container.publishedPorts) : ""
                     return [
                         id(container), "-", "\"\(command)\"", humanDuration(since: container.created) + " ago",
                         statusText(view), ports, container.name,

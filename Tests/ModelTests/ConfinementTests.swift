@@ -36,3 +36,22 @@ import Testing
         #expect(try ContainerRequest().confinement() == nil)
     }
 }
+
+@Suite struct PortSummaryRules {
+    func mapping(
+        _ host: UInt16, _ container: UInt16, _ proto: PortProtocol = .tcp, ip: IPv4Address = .any
+    ) -> PortMapping {
+        PortMapping(proto: proto, containerPort: container, hostIP: ip, hostPort: host)
+    }
+
+    @Test func consecutiveBindingsMergeAsDockersDo() {
+        #expect(PortMapping.summary([mapping(6001, 7001), mapping(6000, 7000)]) == "0.0.0.0:6000-6001->7000-7001/tcp")
+        #expect(
+            PortMapping.summary([mapping(6000, 7000), mapping(6001, 7005)])
+                == "0.0.0.0:6000->7000/tcp, 0.0.0.0:6001->7005/tcp")
+        #expect(
+            PortMapping.summary([mapping(53, 53, .udp), mapping(54, 54), mapping(53, 53)])
+                == "0.0.0.0:53-54->53-54/tcp, 0.0.0.0:53->53/udp")
+        #expect(PortMapping.summary([]) == "")
+    }
+}

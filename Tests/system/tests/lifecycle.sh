@@ -81,3 +81,6 @@ check "network create --attachable" bp network create --attachable --subnet 10.6
 check_output "Attachable is stored" '^true false$' bash -c "echo \$('$BIN' network inspect -f '{{.Attachable}}' att mynet)"
 check "disconnect -f" bash -c "'$BIN' run -d --name leaver --net mynet >/dev/null && '$BIN' network disconnect -f mynet leaver"
 check "rm" bp rm -f leaver
+check "a range of published ports" bp run -d --name ranged -p 16000-16001:7000-7001
+check_output "ps merges it as Docker does" '0\.0\.0\.0:16000-16001->7000-7001/tcp +ranged$' bp ps
+check "rm" bp rm -f ranged
