@@ -53,6 +53,8 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var options: [String: String]
     /// --attachable, as given (Docker shows it; every overlay network here is attachable).
     public var attachable: Bool? = nil
+    /// --label KEY=VALUE.
+    public var labels: [String: String]? = nil
     public var created: Date
     /// The Linux bridge device (bridge driver only).
     public var bridgeName: String?
@@ -101,6 +103,8 @@ public struct NetworkRequest: Codable, Sendable {
     /// overlay: Docker's --attachable (standalone containers may join). Every Bridgeport
     /// overlay network is attachable; the flag is accepted for compatibility.
     public var attachable: Bool?
+    /// --label KEY[=VALUE] (repeatable; a key alone has the empty value).
+    public var labels: [String]?
 
     public init(
         name: String, driver: String = "bridge", subnet: String? = nil, gateway: String? = nil,

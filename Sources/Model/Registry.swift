@@ -174,6 +174,13 @@ public struct Registry: Sendable {
             internal: request.internal, options: request.options, created: now,
             bridgeName: bridgeName, userSubnet: request.subnet != nil)
         network.attachable = request.attachable
+        if let labels = request.labels, !labels.isEmpty {
+            network.labels = Dictionary(
+                labels.map { label in
+                    let parts = label.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+                }, uniquingKeysWith: { _, last in last })
+        }
         network.parent = parent
         network.vni = vni
         return network

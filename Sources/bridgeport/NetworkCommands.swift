@@ -18,6 +18,7 @@ struct NetworkCommand: AsyncParsableCommand {
         @Flag(help: "Restrict external access to the network.") var `internal` = false
         @Flag(help: "Enable manual container attachment (overlay; every overlay network allows it).")
         var attachable = false
+        @Option(help: "Set metadata on the network: KEY[=VALUE] (repeatable).") var label: [String] = []
         @Option(name: [.customShort("o"), .customLong("opt")], help: "Driver option KEY=VALUE.")
         var options: [String] = []
         @Argument(help: "Network name.") var name: String
@@ -30,10 +31,11 @@ struct NetworkCommand: AsyncParsableCommand {
                 }
                 parsed[String(option[..<equals])] = String(option[option.index(after: equals)...])
             }
-            let request = NetworkRequest(
+            var request = NetworkRequest(
                 name: name, driver: driver, subnet: subnet, gateway: gateway,
                 ipRange: ipRange, internal: `internal`, options: parsed,
                 attachable: attachable)
+            request.labels = label
             let view = try await client.client.send(Routes.createNetwork, body: request)
             print(view.network.id)
         }
@@ -47,10 +49,16 @@ struct NetworkCommand: AsyncParsableCommand {
         @Option(help: "Output format: table or json.") var format: OutputFormat = .table
         @Flag(name: .shortAndLong, help: "Only display network IDs.") var quiet = false
         @Flag(help: "Do not truncate the output.") var noTrunc = false
+        @Option(name: .shortAndLong, help: "Filter: driver, id, label, name or type=builtin|custom (repeatable).")
+        var filter: [String] = []
 
         func run() async throws {
+            let wanted: NetworkFilter
+            do { wanted = try NetworkFilter(filter) } catch {
+                throw Failure(message: "Error response from daemon: \(error)", code: 1)
+            }
             let views = try await client.client.send(Routes.networks)
-            let networks = views.map(\.network).sorted { $0.name < $1.name }
+            let networks = views.map(\.network).filter(wanted.matches).sorted { $0.name < $1.name }
             let id = { (n: Network) in noTrunc ? n.id : n.shortID }
             if quiet {
                 networks.forEach { print(id($0)) }
@@ -70,13 +78,15 @@ struct NetworkCommand: AsyncParsableCommand {
         /// A line of --format json, as `docker network ls` prints it: every value a string.
         struct Line: Encodable {
             let CreatedAt: String, Driver: String, ID: String, IPv4 = "true", IPv6 = "false", Internal: String
-            let Labels = "", Name: String, Scope: String
+            let Labels: String, Name: String, Scope: String
 
             init(_ network: Network, id: String) {
                 CreatedAt = iso8601(network.created)
                 Driver = network.driver.dockerName
                 ID = id
                 Internal = "\(network.internal)"
+                Labels = (network.labels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                    .joined(separator: ",")
                 Name = network.name
                 Scope = network.scope
             }

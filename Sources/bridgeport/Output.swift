@@ -88,7 +88,7 @@ func inspectDocument(_ view: NetworkView) -> [String: Any] {
         "IPAM": ["Driver": "default", "Options": [String: String](), "Config": ipamConfig],
         "Internal": network.internal, "Attachable": network.attachable ?? false, "Ingress": false,
         "ConfigFrom": ["Network": ""], "ConfigOnly": false,
-        "Containers": containers, "Options": driverOptions(network), "Labels": [String: String](),
+        "Containers": containers, "Options": driverOptions(network), "Labels": network.labels ?? [:],
     ]
 }
 

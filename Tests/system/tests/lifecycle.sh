@@ -84,3 +84,9 @@ check "rm" bp rm -f leaver
 check "a range of published ports" bp run -d --name ranged -p 16000-16001:7000-7001
 check_output "ps merges it as Docker does" '0\.0\.0\.0:16000-16001->7000-7001/tcp +ranged$' bp ps
 check "rm" bp rm -f ranged
+check "network create --label" bp network create --label tier=web --label owner --subnet 10.63.0.0/24 labelled
+check_output "ls --filter label=tier=web" '"Name":"labelled"' bp network ls --filter label=tier=web --format json
+check_output "ls --filter type=builtin" '^bridge host none$' bash -c "'$BIN' network ls --filter type=builtin | awk 'NR > 1 { print \$2 }' | paste -sd' ' -"
+check_output "ls --filter driver=null --filter name=o (both)" '^none$' bash -c "'$BIN' network ls -f driver=null -f name=o | awk 'NR > 1 { print \$2 }'"
+check_output "inspect shows the labels" '^\{"owner":"","tier":"web"\}$' bp network inspect -f '{{json .Labels}}' labelled
+check_fails "an unknown filter is refused" 1 "invalid filter 'colour'" bp network ls --filter colour=red

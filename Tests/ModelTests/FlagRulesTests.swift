@@ -1,7 +1,8 @@
+import Foundation
 import Model
 import Testing
 
-/// --cap-add, --cap-drop and --privileged, as Docker's TweakCapabilities reads them.
+/// --cap-add, --cap-drop and --privileged, as moby's TweakCapabilities reads them.
 @Suite struct ConfinementRules {
     static let dockerDefault: UInt64 = 0xa804_25fb  // CapEff of a default Docker container
 
@@ -53,5 +54,32 @@ import Testing
             PortMapping.summary([mapping(53, 53, .udp), mapping(54, 54), mapping(53, 53)])
                 == "0.0.0.0:53-54->53-54/tcp, 0.0.0.0:53->53/udp")
         #expect(PortMapping.summary([]) == "")
+    }
+}
+
+@Suite struct NetworkFilterRules {
+    @Test func keysAndValuesAsDockerReadsThem() throws {
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        var registry = Registry(networks: try Registry.predefinedNetworks(now: now, hostPrefixes: []))
+        var request = NetworkRequest(name: "front-end", subnet: "10.70.0.0/24")
+        request.labels = ["tier=web", "owner"]
+        let front = try registry.planNetwork(request, id: "abc" + randomID().dropFirst(3), now: now, hostPrefixes: [])
+        registry.networks.append(front)
+        func names(_ filters: [String]) throws -> [String] {
+            let filter = try NetworkFilter(filters)
+            return registry.networks.filter(filter.matches).map(\.name).sorted()
+        }
+        #expect(try names(["type=custom"]) == ["front-end"])
+        #expect(try names(["type=builtin"]) == ["bridge", "host", "none"])
+        #expect(try names(["driver=null"]) == ["none"])
+        #expect(try names(["label=tier=web"]) == ["front-end"])
+        #expect(try names(["label=owner"]) == ["front-end"])
+        #expect(try names(["label=tier=db"]) == [])
+        #expect(try names(["name=end", "name=hos"]) == ["front-end", "host"], "one key: any value")
+        #expect(try names(["name=end", "driver=host"]) == [], "two keys: both")
+        #expect(try names(["id=abc"]) == ["front-end"])
+        #expect(throws: ModelError.self) { try NetworkFilter(["colour=red"]) }
+        #expect(throws: ModelError.self) { try NetworkFilter(["type=other"]) }
+        #expect(throws: ModelError.self) { try NetworkFilter(["name"]) }
     }
 }
