@@ -451,14 +451,36 @@ public actor Agent {
     public func stop(_ reference: String, timeout: Int) async throws -> Container {
         let container = try registry.container(reference)
         await runtime.stop(container, timeout: timeout)
-        registry.endpoints(ofContainer: container.id).forEach(datapath.flushFlows(of:))
-        var stopped = try recordExit(container.id)
+        return try release(container.id)
+    }
+
+    /// A container whose command ended, by `stop` or on its own: its flows go, its exit is
+    /// recorded and its host ports are released until `start` (Docker releases them when
+    /// a container exits).
+    private func release(_ id: String) throws -> Container {
+        registry.endpoints(ofContainer: id).forEach(datapath.flushFlows(of:))
+        var stopped = try recordExit(id)
         guard stopped.stopped != true else { return stopped }
         stopped.stopped = true
         try store.update(container: stopped)
         replace(stopped)
-        datapath.unpublish(container)
+        datapath.unpublish(stopped)
         return stopped
+    }
+
+    /// Releases what containers whose command ended on its own still hold (`ExitWatch`).
+    func releaseExited() {
+        for container in registry.containers
+        where container.stopped != true && container.process.pid > 0 && runtime.status(container) == .exited {
+            do {
+                _ = try release(container.id)
+                logger.info("container exited: its ports are released", metadata: ["container": "\(container.name)"])
+            } catch {
+                logger.warning(
+                    "could not release an exited container",
+                    metadata: ["container": "\(container.name)", "error": "\(error)"])
+            }
+        }
     }
 
     /// Starts a container that is not running: its host ports again (refused if another

@@ -52,7 +52,7 @@ public enum AgentService {
                 "metrics":
                     "\(tls == nil ? "http" : "https")://\(configuration.metricsHost):\(configuration.metricsPort)/metrics",
             ])
-        var services: [any Service] = [api, metrics, LinkWatch(agent: agent, logger: logger)]
+        var services: [any Service] = [api, metrics, LinkWatch(agent: agent, logger: logger), ExitWatch(agent: agent)]
         if let collector = agent.flowCollector { services.append(collector) }
         if let path = configuration.dockerPluginSocket {
             try FileManager.default.createDirectory(

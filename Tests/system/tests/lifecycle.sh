@@ -90,3 +90,11 @@ check_output "ls --filter type=builtin" '^bridge host none$' bash -c "'$BIN' net
 check_output "ls --filter driver=null --filter name=o (both)" '^none$' bash -c "'$BIN' network ls -f driver=null -f name=o | awk 'NR > 1 { print \$2 }'"
 check_output "inspect shows the labels" '^\{"owner":"","tier":"web"\}$' bp network inspect -f '{{json .Labels}}' labelled
 check_fails "an unknown filter is refused" 1 "invalid filter 'colour'" bp network ls --filter colour=red
+
+# A container whose command ends on its own releases its ports too, as Docker's does.
+check "a container that publishes a port and exits" bp run -d --name brief -p 18090:80 -- sh -c 'sleep 0.5; exit 3'
+check_output "its port is released once it has exited" '^$' eventually 5 bash -c "[ -z \"\$('$BIN' port brief)\" ] && '$BIN' port brief"
+check_output "... which another container may take" '^80/tcp -> 0\.0\.0\.0:18090$' bash -c "'$BIN' run -d --name taker -p 18090:80 >/dev/null && '$BIN' port taker"
+check_fails "... so it cannot start again while it is taken" 1 'port is already allocated' bp start brief
+check_output "its exit code is recorded" '^3$' bp inspect -f '{{.State.ExitCode}}' brief
+check "rm" bp rm -f brief taker
