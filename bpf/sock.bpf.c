@@ -119,6 +119,8 @@ int bp_connect4(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg4")
 int bp_sendmsg4(struct bpf_sock_addr *ctx)
 {
+	if (ctx->protocol != BP_PROTO_UDP)  /* UDP-Lite, raw: not a published port's nor the DNS server's */
+		return BP_SOCK_ALLOW;
 	return bp_sock_redirect(ctx, BP_PROTO_UDP, 0);
 }
 

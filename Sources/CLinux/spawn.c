@@ -133,14 +133,25 @@ static const char *const masked_paths[] = {
 };
 static const char *const readonly_paths[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" };
 
-static int mask_paths(void) {
+// An empty read-only tmpfs over a directory, /dev/null over anything else; a path that
+// does not exist is left alone.
+static int hide(const char *path) {
     struct stat st;
-    for (size_t i = 0; i < sizeof masked_paths / sizeof masked_paths[0]; i++) {
-        if (stat(masked_paths[i], &st) < 0) continue;
-        int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", masked_paths[i], "tmpfs", MS_RDONLY, NULL)
-                                     : mount("/dev/null", masked_paths[i], NULL, MS_BIND, NULL);
-        if (rc < 0) return -1;
-    }
+    if (stat(path, &st) < 0) return 0;
+    return S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL)
+                               : mount("/dev/null", path, NULL, MS_BIND, NULL);
+}
+
+static int mask_paths(const struct bp_confinement *c) {
+    struct stat st;
+    for (const char *const *path = c->hidden_paths; path && *path; path++)
+        if (hide(*path) < 0) return -1;
+    if (c->privileged) return 0;
+    for (size_t i = 0; i < sizeof masked_paths / sizeof masked_paths[0]; i++)
+        if (hide(masked_paths[i]) < 0) return -1;
+    // sysfs read-only, with everything mounted below it, as Docker mounts it.
+    struct mount_attr readonly = { .attr_set = MOUNT_ATTR_RDONLY };
+    if (syscall(SYS_mount_setattr, AT_FDCWD, "/sys", AT_RECURSIVE, &readonly, sizeof readonly) < 0) return -1;
     for (size_t i = 0; i < sizeof readonly_paths / sizeof readonly_paths[0]; i++) {
         if (stat(readonly_paths[i], &st) < 0) continue;
         if (mount(readonly_paths[i], readonly_paths[i], NULL, MS_BIND | MS_REC, NULL) < 0) return -1;
@@ -201,13 +212,14 @@ static _Noreturn void run_container(const struct spawn_ctx *c) {
     // The container is PID 1 of a PID namespace of its own: its /proc shows only its
     // processes, and when it ends the kernel kills every process it left behind.
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) goto fail;
-    if (!o->confinement.privileged && mask_paths() < 0) goto fail;
 
+    // Its log lies in the agent's state directory, hidden next: open it first.
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int out = o->log_file ? open(o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)
                           : open("/dev/null", O_WRONLY | O_CLOEXEC);
     if (in < 0 || out < 0) goto fail;
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) goto fail;   // clears CLOEXEC
+    if (mask_paths(&o->confinement) < 0) goto fail;
 
     reset_signals();
     if (confine(&o->confinement) < 0) goto fail;
@@ -391,6 +403,13 @@ int bp_exec_in(pid_t pid, char *const argv[], struct bp_confinement confinement)
                 _exit(125);
             }
         if (chdir("/") < 0) { /* stay where setns put us */ }
+        // Confined before anything enters the container's PID namespace, where its
+        // processes could otherwise attach to one holding every capability.
+        if (confine(&confinement) < 0) {
+            int32_t err = errno;
+            write_all(errpipe[1], &err, sizeof err);
+            _exit(125);
+        }
         // Joining a PID namespace places our children in it, not us: the command runs in
         // a child, whose exit code we pass on.
         pid_t command = fork();
@@ -409,11 +428,10 @@ int bp_exec_in(pid_t pid, char *const argv[], struct bp_confinement confinement)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
 
-        // Resolved inside the container's mount namespace; run with the container's confinement.
+        // Resolved inside the container's mount namespace.
         int found = find_executable(argv[0], path_env, exe, sizeof exe);
         int err = -found;
-        if (found == 0 && confine(&confinement) < 0) err = errno;
-        else if (found == 0) {
+        if (found == 0) {
             execve(exe, argv, environ);
             err = errno;
         }

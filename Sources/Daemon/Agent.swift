@@ -451,6 +451,11 @@ public actor Agent {
     public func stop(_ reference: String, timeout: Int) async throws -> Container {
         let container = try registry.container(reference)
         await runtime.stop(container, timeout: timeout)
+        // The actor took other calls while it waited: a `start` meanwhile made a new process,
+        // which this stop must leave as it is.
+        let current = try registry.container(container.id)
+        guard current.process.pid == container.process.pid, current.process.startTicks == container.process.startTicks
+        else { return current }
         return try release(container.id)
     }
 
@@ -519,6 +524,8 @@ public actor Agent {
             await runtime.stop(container, timeout: 0)
         }
         let current = try registry.container(container.id)
+        // Started again while the actor waited for the stop: not removed under a live process.
+        guard runtime.status(current) != .running else { throw AgentError.containerRunning(current.name) }
         let endpoints = registry.endpoints(ofContainer: current.id)
         try store.deleteContainer(id: current.id)
         registry.containers.removeAll { $0.id == current.id }

@@ -18,6 +18,7 @@ public enum AgentService {
     static func run(configuration: AgentConfiguration, logger: Logger, kernel: some KernelProbe) async throws {
         try KernelRequirements.check(configuration, kernel: kernel)
         umask(0o077)  // state, socket and files we write are root's alone
+        raiseDescriptorLimit()
         let web = try configuration.webConfigFile.map(WebConfiguration.load)
         let tls = try web?.tlsConfiguration()
         let agent = try Agent(configuration: configuration, logger: logger)
@@ -106,4 +107,15 @@ public enum AgentService {
         }
         unlink(path)
     }
+}
+
+/// Each container's DNS server holds descriptors (two listeners, and its forwards and TCP
+/// clients while they last): the soft limit goes up to the hard one, as dockerd's unit
+/// sets LimitNOFILE, so that hundreds of containers do not exhaust the default 1,024.
+func raiseDescriptorLimit() {
+    var limit = rlimit()
+    let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(resource, &limit)
 }

@@ -48,6 +48,9 @@ struct DNSForwarder: Sendable {
         switch transport {
         case .udp:
             channel = DatagramBootstrap(group: loop)
+                .channelOption(
+                    .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: EmbeddedDNS.largestMessage)
+                )
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(UpstreamDatagramHandler(server, matcher))
@@ -56,10 +59,6 @@ struct DNSForwarder: Sendable {
                 // Connected, so that a server with nothing on port 53 answers at once
                 // (port unreachable reads as ECONNREFUSED) and the next one is asked.
                 .connect(to: server)
-                .flatMap { channel in
-                    channel.writeAndFlush(AddressedEnvelope(remoteAddress: server, data: ByteBuffer(bytes: outgoing)))
-                        .map { channel }
-                }
         case .tcp:
             channel = ClientBootstrap(group: loop)
                 .connectTimeout(Self.timeout)
@@ -71,17 +70,21 @@ struct DNSForwarder: Sendable {
                     }
                 }
                 .connect(to: server)
-                .flatMap { channel in channel.writeAndFlush(ByteBuffer(dnsFrame: outgoing)).map { channel } }
         }
         channel.whenComplete { result in
             switch result {
             case .success(let channel):
-                // The timeout closes the socket; closing fails the promise if nothing came.
+                // The timeout closes the socket, and so does the exchange's end, whatever
+                // it is; closing fails the promise if nothing came. Then the query goes.
                 let timeout = loop.scheduleTask(in: Self.timeout) { channel.close(promise: nil) }
                 promise.futureResult.whenComplete { _ in
                     timeout.cancel()
                     channel.close(promise: nil)
                 }
+                let message =
+                    transport == .tcp
+                    ? ByteBuffer(dnsFrame: outgoing) : ByteBuffer(bytes: outgoing)
+                channel.writeAndFlush(message).whenFailure { error in matcher.fail(error) }
             case .failure(let error):
                 matcher.fail(error)
             }
@@ -105,11 +108,14 @@ final class UpstreamReply: Sendable {
         done = NIOLoopBoundBox(false, eventLoop: promise.futureResult.eventLoop)
     }
 
-    /// Takes a reply that answers what was asked; ignores anything else (a late or forged
-    /// packet), so the exchange goes on waiting.
+    /// Takes a reply that answers what was asked (id, and the question unless the reply is
+    /// an error without one); ignores anything else (a late or forged packet), so the
+    /// exchange goes on waiting.
     func offer(_ bytes: [UInt8]) {
         guard !done.value, let summary = try? DNSReplySummary.parse(bytes), summary.id == id,
-            summary.question.map({ $0.name.key == question.name.key && $0.type == question.type }) ?? true
+            summary.question.map({
+                $0.name.key == question.name.key && $0.type == question.type && $0.qclass == question.qclass
+            }) ?? (summary.code != .noError)  // only an error may leave the question out
         else { return }
         done.value = true
         promise.succeed(bytes)

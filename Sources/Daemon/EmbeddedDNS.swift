@@ -29,6 +29,9 @@ final class EmbeddedDNS: Sendable {
     static let maxConnections = 256
     /// A TCP client that sends nothing for this long is disconnected.
     static let idleTimeout = TimeAmount.seconds(10)
+    /// A DNS message's largest size: reads of UDP are never cut short (NIO reads 2,048
+    /// bytes by default, and a longer datagram would arrive truncated, without a sign).
+    static let largestMessage = 65535
 
     /// One container's server: its two channels, their ports, and what it has in flight.
     struct Listener: Sendable {
@@ -86,6 +89,9 @@ final class EmbeddedDNS: Sendable {
     func open(container id: String, sockets: ServerSockets) {
         let load = Load()
         let datagram = DatagramBootstrap(group: group)
+            .channelOption(
+                .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: EmbeddedDNS.largestMessage)
+            )
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -94,7 +100,7 @@ final class EmbeddedDNS: Sendable {
             }
             .withBoundSocket(sockets.datagram)
         let stream = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 64)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 16 * 1024, high: 64 * 1024))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard load.connections.take() else {
@@ -234,6 +240,13 @@ final class DNSStreamHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) }
+    }
+
+    /// A client that sends queries and never reads the answers is not read from until it
+    /// does: its answers would otherwise pile up in the agent's memory.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.channel.setOption(.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }

@@ -51,6 +51,10 @@ struct Runtime {
         let confinement = container.confinement ?? Confinement()
         options.privileged = confinement.privileged
         options.capabilities = confinement.capabilities
+        options.hiddenPaths =
+            [
+                configuration.socketPath, configuration.stateDirectory, configuration.bpfRoot,
+            ] + [configuration.dockerPluginSocket].compactMap { $0 }
         let pid: Int32
         do {
             pid = try Sandbox.spawn(options)

@@ -12,6 +12,8 @@ public struct SpawnOptions: Sendable {
     /// What it may do: --privileged, or the capabilities it keeps (bit N: capability N).
     public var privileged = false
     public var capabilities: UInt64 = 0
+    /// The agent's own paths (API socket, state, BPF pins), hidden from the container.
+    public var hiddenPaths: [String] = []
     /// Files bind-mounted over /etc/hosts, /etc/resolv.conf and /etc/hostname.
     public var hostsFile: String?
     public var resolvConfFile: String?
@@ -51,23 +53,27 @@ public enum Sandbox {
         try checkFiles(options)
         var pid: pid_t = 0
         let result = withCStrings(options.arguments) { argv in
-            withOptionalCString(options.namespace) { namespace in
-                withOptionalCString(options.hostname) { hostname in
-                    withOptionalCString(options.hostsFile) { hosts in
-                        withOptionalCString(options.resolvConfFile) { resolv in
-                            withOptionalCString(options.hostnameFile) { hostnameFile in
-                                options.logFile.withCString { log in
-                                    options.exitFile.withCString { exit in
-                                        withOptionalCString(options.domainname) { domainname in
-                                            var spawn = bp_spawn_opts(
-                                                netns_path: namespace, new_uts: hostname == nil ? 0 : 1,
-                                                hostname: hostname, domainname: domainname, hosts_file: hosts,
-                                                resolv_file: resolv, hostname_file: hostnameFile, log_file: log,
-                                                exit_file: exit, argv: argv,
-                                                confinement: bp_confinement(
-                                                    privileged: options.privileged ? 1 : 0,
-                                                    capabilities: options.capabilities))
-                                            return bp_spawn(&spawn, &pid)
+            withCStrings(options.hiddenPaths) { hidden in
+                withOptionalCString(options.namespace) { namespace in
+                    withOptionalCString(options.hostname) { hostname in
+                        withOptionalCString(options.hostsFile) { hosts in
+                            withOptionalCString(options.resolvConfFile) { resolv in
+                                withOptionalCString(options.hostnameFile) { hostnameFile in
+                                    options.logFile.withCString { log in
+                                        options.exitFile.withCString { exit in
+                                            withOptionalCString(options.domainname) { domainname in
+                                                var spawn = bp_spawn_opts(
+                                                    netns_path: namespace, new_uts: hostname == nil ? 0 : 1,
+                                                    hostname: hostname, domainname: domainname, hosts_file: hosts,
+                                                    resolv_file: resolv, hostname_file: hostnameFile, log_file: log,
+                                                    exit_file: exit, argv: argv,
+                                                    confinement: bp_confinement(
+                                                        privileged: options.privileged ? 1 : 0,
+                                                        capabilities: options.capabilities,
+                                                        hidden_paths: UnsafeRawPointer(hidden).assumingMemoryBound(
+                                                            to: UnsafePointer<CChar>?.self)))
+                                                return bp_spawn(&spawn, &pid)
+                                            }
                                         }
                                     }
                                 }
@@ -114,7 +120,8 @@ public enum Sandbox {
     /// go to the command only. When the namespaces cannot be entered, prints why to stderr
     /// and returns 126.
     public static func exec(pid: Int32, arguments: [String], privileged: Bool, capabilities: UInt64) -> Int32 {
-        let confinement = bp_confinement(privileged: privileged ? 1 : 0, capabilities: capabilities)
+        let confinement = bp_confinement(
+            privileged: privileged ? 1 : 0, capabilities: capabilities, hidden_paths: nil)  // the mount namespace has them hidden
         let result = withCStrings(arguments) { bp_exec_in(pid, $0, confinement) }
         if result < 0 {
             let message = "exec: cannot enter the namespaces of process \(pid): \(LinkError.message(-result))\n"

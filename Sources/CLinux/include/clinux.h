@@ -106,6 +106,9 @@ int bp_reexec_in_netns(const char *name, char *const argv[]);
 struct bp_confinement {
     int privileged;           // 1: every capability, nothing masked, no no_new_privs
     uint64_t capabilities;    // kept in the bounding, permitted, effective and inheritable sets
+    // NULL-terminated: the agent's own paths (API socket, state, BPF pins), hidden from
+    // every container, privileged or not: containers share the host's filesystem.
+    const char *const *hidden_paths;
 };
 
 struct bp_spawn_opts {

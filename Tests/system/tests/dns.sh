@@ -125,7 +125,7 @@ grep -q '^which\.test\..*203\.0\.113\.2$' <<<"$out" && [ "${ms:-9999}" -lt 1000 
 check_output "resolv.conf: nameserver 127.0.0.11 alone" '^nameserver 127\.0\.0\.11$' nameservers client
 check_output "... the host's search list" '^search corp\.test$' conf client /etc/resolv.conf
 check_output "... the host's options, and ndots:0" '^options .*edns0.* ndots:0|^options .*ndots:0.*edns0' conf client /etc/resolv.conf
-check_output "/etc/hosts: its own address and names" "^$client\s+client( |$)" conf client /etc/hosts
+check_output "/etc/hosts: its own address, hostname (the short ID) and name" "^$client\s+[0-9a-f]{12} client$" conf client /etc/hosts
 check_output "... localhost" '^127\.0\.0\.1\s+localhost' conf client /etc/hosts
 check_output "... no peer" '^$' bash -c "'$BIN' exec client grep -wE 'web|www|pool1|pool' /etc/hosts"
 check "run --add-host (an address, host-gateway)" bp run -d --name hosty --net frontnet --add-host db.test:203.0.113.50 --add-host gw:host-gateway

@@ -46,6 +46,11 @@ check_fails "it cannot change its own address" 2 'Operation not permitted' bp ex
 check_fails "/proc/sys is read-only" 2 'Read-only file system' bp exec plain sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
 check_output "/proc/interrupts is masked" '^0$' bp exec plain sh -c 'wc -c </proc/interrupts'
 check_output "/proc/1 is its own command, not the host's init" 'sleep' bp exec plain cat /proc/1/cmdline
+check_output "/sys is read-only" '^ro' bp exec plain awk '$5 == "/sys" { print $6 }' /proc/self/mountinfo
+check_fails "the agent's API socket is hidden (the container shares the host's files)" 1 '' \
+    bp exec plain test -S "$BRIDGEPORT_SOCKET"
+check_output "... and so are its state and BPF pins" '^0 0$' \
+    bp exec plain sh -c "echo \$(ls -A '$STATE/state' | wc -l) \$(ls -A '$STATE/bpf' | wc -l)"
 check "--cap-add NET_ADMIN" bp run -d --name admin --cap-add net_admin
 check "... may change its address" bp exec admin ip addr add 10.200.0.1/32 dev lo
 check_output "--cap-drop ALL --cap-add NET_BIND_SERVICE keeps that one" '^0000000000000400$' \
