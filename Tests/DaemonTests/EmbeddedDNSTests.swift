@@ -297,8 +297,14 @@ struct DecodedReply {
 
     @Test func namesAreServedFromTheStartAndGoWithTheContainer() async throws {
         let subject = try await AgentRollbackTests.makeSubject()
-        defer { Task { await AgentRollbackTests.cleanUp(subject) } }
-        let agent = subject.agent
+        // Cleaned up before the test ends, whatever happened (its namespaces are mounted).
+        var failure: (any Error)?
+        do { try await servesNames(subject.agent) } catch { failure = error }
+        await AgentRollbackTests.cleanUp(subject)
+        if let failure { throw failure }
+    }
+
+    func servesNames(_ agent: Agent) async throws {
         _ = try await agent.createNetwork(NetworkRequest(name: "app", subnet: "10.23.0.0/24"))
         let web = try await agent.run(ContainerRequest(name: "web", network: "app", command: ["/bin/true"]))
         let namespace = await agent.configuration.namespacePath(web.container.id)
