@@ -331,10 +331,8 @@ public actor Agent {
         undo.cancel()
         datapath.detach(endpoint, namespace: configuration.namespacePath(endpoint.containerID))
         publishNames()
-        afterCommit("rewriting /etc/hosts and resolv.conf") {
-            try writeNameFiles(container)
-            try serveNames(container)
-        }
+        afterCommit("rewriting /etc/hosts and resolv.conf") { try writeNameFiles(container) }
+        afterCommit("closing the embedded DNS server") { try serveNames(container) }
         await releaseOverlayAddresses([endpoint])
     }
 
@@ -470,6 +468,7 @@ public actor Agent {
         try store.update(container: stopped)
         replace(stopped)
         datapath.unpublish(stopped)
+        publishNames()
         return stopped
     }
 
@@ -512,6 +511,7 @@ public actor Agent {
         try store.update(container: container)
         undo.cancel()
         replace(container)
+        publishNames()
         logger.info(
             "container started", metadata: ["container": "\(container.name)", "pid": "\(container.process.pid)"])
         return view(container)

@@ -118,9 +118,10 @@ final class EmbeddedDNS: Sendable {
             }
             .withBoundSocket(sockets.stream)
         for (kind, channel) in [("udp", datagram), ("tcp", stream)] {
-            channel.whenFailure { [logger] (error: any Error) in
+            channel.whenFailure { [self] (error: any Error) in
                 logger.error(
                     "embedded DNS: cannot serve \(kind)", metadata: ["container": "\(id)", "error": "\(error)"])
+                self.close(container: id)  // not served: forgotten, so that the next change opens it again
             }
         }
         let listener = Listener(datagram: datagram, stream: stream, ports: sockets.ports, load: load)

@@ -37,8 +37,9 @@ struct NameTable: Sendable {
         for network in named.values { networks[network.id] = NetworkNames(name: network.name) }
         let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
         for endpoint in registry.endpoints {
+            // A stopped container has no name, as in Docker, until it starts again.
             guard let network = named[endpoint.networkID], let ip = endpoint.ip,
-                let container = containers[endpoint.containerID]
+                let container = containers[endpoint.containerID], container.stopped != true
             else { continue }
             add(container.dnsNames(aliases: endpoint.aliases ?? []), ip, primary: container.name, network: network)
         }

@@ -154,6 +154,15 @@ struct DecodedReply {
         #expect(table.name(of: try ip(registry, c["db"]!, on: "back"), asker: api2) == nil)
     }
 
+    @Test func aStoppedContainerHasNoName() throws {
+        var (registry, c) = try registry()
+        let index = try #require(registry.containers.firstIndex { $0.name == "db" })
+        registry.containers[index].stopped = true
+        let table = NameTable(registry: registry, remote: [ClusterEndpoint](), upstreams: { _ in [] })
+        #expect(table.lookup("db", asker: c["web"]!.id) == nil)
+        #expect(table.lookup("api", asker: c["web"]!.id)?.count == 2, "the others keep theirs")
+    }
+
     @Test func internalOnlyContainersForwardNothing() throws {
         let (table, c, _) = try table()
         #expect(table.askers[c["safe"]!.id]?.upstreams == [])

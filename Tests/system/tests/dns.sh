@@ -159,6 +159,15 @@ check_output "inspect: Aliases" '^\["www","site"\]$' bp inspect -f '{{json .Netw
 check_output "inspect: DNSNames" "^$(printf '%s\n' web www site "${webid:0:12}" webhost | LC_ALL=C sort | paste -sd' ' -)$" dns_names web frontnet
 check_output "... the hostname (the short ID), once" "^$(printf '%s\n' client "$(bp inspect -f '{{.Id}}' client | cut -c1-12)" | LC_ALL=C sort | paste -sd' ' -)$" dns_names client frontnet
 
+# ---- a stopped container has no name, as in Docker, until it starts again
+check "a container that will stop" bp run -d --name napper --net frontnet
+napper=$(ip_of napper)
+check_output "it resolves while it runs" "^$napper$" answers client napper
+check "stop it" bp stop -t 0 napper
+check_output "stopped: its name is not known (forwarded, NXDOMAIN)" '^NXDOMAIN 0$' outcome client napper
+check "start it" bp start napper
+check_output "started: it resolves again" "^$napper$" answers client napper
+
 # ---- a container that serves DNS itself: port 53 is its own (the embedded server listens
 # at a port of its own, where the socket hooks send 127.0.0.11:53, as Docker's DNAT does).
 check "a container binding UDP and TCP port 53 on all its addresses" bp run -d --name ownsdns --net frontnet \
