@@ -146,4 +146,13 @@ public struct ServerSockets: Sendable {
         self.stream = stream
         self.ports = ports
     }
+    /// A UDP and a TCP socket on address in the namespace at path, at ports the kernel picks.
+    public static func bind(address: IPv4Address, in path: String) throws -> ServerSockets {
+        let sockets = try NetworkNamespace.boundSockets(
+            [.datagram, .stream], address: address.value, port: 0, in: path)
+        return ServerSockets(
+            datagram: sockets[0], stream: sockets[1],
+            ports: DNSServerPorts(
+                udp: NetworkNamespace.localPort(of: sockets[0]), tcp: NetworkNamespace.localPort(of: sockets[1])))
+    }
 }

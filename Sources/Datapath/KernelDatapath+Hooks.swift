@@ -86,12 +86,7 @@ extension KernelDatapath {
     }
 
     public func boundSockets(namespace path: String, address: IPv4Address) throws -> ServerSockets {
-        let sockets = try NetworkNamespace.boundSockets(
-            [.datagram, .stream], address: address.value, port: 0, in: path)
-        return ServerSockets(
-            datagram: sockets[0], stream: sockets[1],
-            ports: DNSServerPorts(
-                udp: NetworkNamespace.localPort(of: sockets[0]), tcp: NetworkNamespace.localPort(of: sockets[1])))
+        try ServerSockets.bind(address: address, in: path)
     }
 
     public func unregister(containerNamespace path: String) {

@@ -235,12 +235,7 @@ final class FakeDatapath: Datapath {
     /// Real sockets, as the kernel datapath binds them: the test's namespaces are real.
     func boundSockets(namespace path: String, address: IPv4Address) throws -> ServerSockets {
         try step("boundSockets")
-        let sockets = try NetworkNamespace.boundSockets(
-            [.datagram, .stream], address: address.value, port: 0, in: path)
-        return ServerSockets(
-            datagram: sockets[0], stream: sockets[1],
-            ports: DNSServerPorts(
-                udp: NetworkNamespace.localPort(of: sockets[0]), tcp: NetworkNamespace.localPort(of: sockets[1])))
+        return try ServerSockets.bind(address: address, in: path)
     }
 
     func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
