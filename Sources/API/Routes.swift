@@ -35,6 +35,8 @@ public enum Routes {
     public static let stop = APIRoute<ContainerReference, NoContent, Container>(.post, "containers/:container/stop")
     public static let start = APIRoute<ContainerReference, NoContent, ContainerView>(
         .post, "containers/:container/start")
+    /// Answers once the container's command has ended (`docker wait`).
+    public static let wait = APIRoute<ContainerReference, NoContent, WaitResult>(.post, "containers/:container/wait")
 
     // Other runtimes' container interfaces (the CNI plugin).
     public static let attach = APIRoute<NoParameters, AttachmentRequest, Attachment>(.post, "attachments")

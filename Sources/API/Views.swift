@@ -66,6 +66,17 @@ public struct ConnectRequest: Codable, Sendable {
     }
 }
 
+/// POST /v1/containers/NAME/wait: how the container's command ended, and what it wrote
+/// (its log: empty when it ran attached to the caller's terminal).
+public struct WaitResult: Codable, Sendable {
+    public var exitCode: Int32
+    public var output: String
+    public init(exitCode: Int32, output: String) {
+        self.exitCode = exitCode
+        self.output = output
+    }
+}
+
 /// GET /v1/stats: a container's traffic, summed over its interfaces.
 public struct ContainerStats: Codable, Sendable {
     public var id: String

@@ -209,16 +209,32 @@ static _Noreturn void run_container(const struct spawn_ctx *c) {
     if (o->new_uts && o->domainname && setdomainname(o->domainname, strlen(o->domainname)) < 0) goto fail;
     for (int i = 0; i < 3; i++)
         if (sources[i] && mount(sources[i], targets[i], NULL, MS_BIND, NULL) < 0) goto fail;
+    // Attached (`run -i`/`-t`): the caller's own terminal or pipes, reached through the
+    // host's /proc, before the container's own /proc hides the caller.
+    int in = -1, out = -1, errfd = -1;
+    if (o->attach_pid > 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/fd/1", (int)o->attach_pid);
+        out = open(path, O_WRONLY | O_CLOEXEC);
+        snprintf(path, sizeof path, "/proc/%d/fd/2", (int)o->attach_pid);
+        errfd = open(path, O_WRONLY | O_CLOEXEC);
+        snprintf(path, sizeof path, "/proc/%d/fd/0", (int)o->attach_pid);
+        if (o->attach_stdin) in = open(path, O_RDONLY | O_CLOEXEC);
+        if (out < 0 || errfd < 0 || (o->attach_stdin && in < 0)) goto fail;
+    }
     // The container is PID 1 of a PID namespace of its own: its /proc shows only its
     // processes, and when it ends the kernel kills every process it left behind.
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) goto fail;
 
     // Its log lies in the agent's state directory, hidden next: open it first.
-    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int out = o->log_file ? open(o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)
+    if (in < 0) in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (out < 0) {
+        out = o->log_file ? open(o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)
                           : open("/dev/null", O_WRONLY | O_CLOEXEC);
+        errfd = out;
+    }
     if (in < 0 || out < 0) goto fail;
-    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) goto fail;   // clears CLOEXEC
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0) goto fail;   // clears CLOEXEC
     if (mask_paths(&o->confinement) < 0) goto fail;
 
     reset_signals();

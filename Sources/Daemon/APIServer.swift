@@ -47,6 +47,7 @@ enum APIRoutes {
                 try await agent.stop(container.rawValue, timeout: query.timeout ?? 10)
             }
             .on(Routes.start) { container, _, _ in try await agent.start(container.rawValue) }
+            .on(Routes.wait) { container, _, _ in try await agent.wait(container.rawValue) }
             .on(Routes.removeContainer) { container, _, query in
                 try await agent.remove(container.rawValue, force: query.force)
             }

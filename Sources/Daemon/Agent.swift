@@ -37,6 +37,8 @@ public actor Agent {
     var hostResolvConfText = ""
     /// The links with the uplink program, by ifindex (see `linkChanged`).
     private var uplinks: [UInt32: String] = [:]
+    /// How --rm containers that are gone ended, for `wait`s that come after (at most 256).
+    private var finished: [String: WaitResult] = [:]
 
     /// The agent's changes make blocking system calls (netlink, bpf, mount, fork): they run
     /// on a thread of their own, not on the cooperative pool that serves the API and scrapes.
@@ -348,27 +350,36 @@ public actor Agent {
 
     public func run(_ request: ContainerRequest) async throws -> ContainerView {
         let id = randomID()
-        let network = try registry.network(request.network ?? Network.defaultName)
-        let reserved = try await reserveOverlayAddress(
-            on: network, requested: request.ip, containerID: id,
-            name: request.name ?? Registry.generatedName(id: id), aliases: request.aliases)
+        let attachments = try request.attachments()
+        if let target = attachments[0].joinedContainer {
+            let joined = try registry.container(target)
+            guard runtime.status(joined) == .running else { throw ModelError.joinNotRunning(target) }
+        }
+        // Overlay networks' addresses come from the cluster store, before the plan.
+        var reserved: [String: IPv4Address] = [:]
         do {
+            for attachment in attachments where attachment.joinedContainer == nil {
+                let network = try registry.network(
+                    attachment.network == "default" ? Network.defaultName : attachment.network)
+                reserved[network.id] = try await reserveOverlayAddress(
+                    on: network, requested: attachment.ip, containerID: id,
+                    name: request.name ?? Registry.generatedName(id: id), aliases: attachment.aliases)
+            }
             return try run(request, id: id, reserved: reserved)
         } catch {
-            if let reserved { await cluster?.release(networkID: network.id, ip: reserved) }
+            for (networkID, ip) in reserved { await cluster?.release(networkID: networkID, ip: ip) }
             throw error
         }
     }
 
-    private func run(_ request: ContainerRequest, id: String, reserved: IPv4Address?) throws -> ContainerView {
-        let (planned, endpoint) = try registry.planContainer(
+    private func run(_ request: ContainerRequest, id: String, reserved: [String: IPv4Address]) throws -> ContainerView {
+        let (planned, endpoints) = try registry.planContainer(
             request, id: id, now: Date(),
             portInUse: datapath.hostPortInUse, reserved: reserved)
         var container = planned
-        let network = try registry.network(container.networkMode)
-        let namespace = configuration.namespacePath(container.id)
+        let namespace = namespacePath(of: container)
         let files = runtime.files(container.id)
-        try store.insert(container: container, endpoints: endpoint.map { [$0] } ?? [])
+        try store.insert(container: container, endpoints: endpoints)
 
         var undo = Undo()
         defer { undo.run() }
@@ -380,16 +391,15 @@ public actor Agent {
             try runtime.createNamespace(namespace)
             undo.add { self.datapath.unregister(containerNamespace: namespace) }
         }
-        if let endpoint {
+        for endpoint in endpoints {
             undo.add { self.datapath.detach(endpoint, namespace: namespace) }
-            try datapath.attach(endpoint, network: network, namespace: namespace)
+            try datapath.attach(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
         }
         if usesOwnNamespace(container) {
-            try datapath.register(
-                containerNamespace: namespace, source: datapath.socketSource(endpoint.map { [$0] } ?? []), dns: nil)
+            try datapath.register(containerNamespace: namespace, source: datapath.socketSource(endpoints), dns: nil)
         }
         registry.containers.append(container)
-        registry.endpoints += endpoint.map { [$0] } ?? []
+        registry.endpoints += endpoints
         undo.add { [container] in
             self.registry.containers.removeAll { $0.id == container.id }
             self.registry.endpoints.removeAll { $0.containerID == container.id }
@@ -403,7 +413,7 @@ public actor Agent {
         publishNames()
         undo.add { [container] in self.datapath.unpublish(container) }
         try datapath.publish(container, registry: registry)
-        container.process = try runtime.start(container, network: network, namespace: namespace)
+        container.process = try startProcess(container, attach: request.attach)
         try store.update(container: container)
         undo.cancel()
         replace(container)
@@ -411,10 +421,25 @@ public actor Agent {
         logger.info(
             "container started", metadata: ["container": "\(container.name)", "pid": "\(container.process.pid)"])
         var result = view(container)
-        if !network.driver.hasEndpoints && !request.ports.isEmpty {
-            result.warnings.append("Published ports are discarded when using \(network.name) network mode")
+        let first = try? registry.network(container.networkMode)
+        if let first, !first.driver.hasEndpoints && (!request.ports.isEmpty || request.publishAll == true) {
+            result.warnings.append("Published ports are discarded when using \(first.name) network mode")
         }
         return result
+    }
+
+    /// Starts the container's command in its network namespace: its own, the host's, or
+    /// the one of the container it joined, whose names files it then shares.
+    private func startProcess(_ container: Container, attach: ProcessAttachment? = nil) throws -> ProcessState {
+        if let joinedID = container.joinedContainerID {
+            let joined = try registry.container(joinedID)
+            guard runtime.status(joined) == .running else { throw ModelError.joinNotRunning(joined.name) }
+            return try runtime.start(
+                container, namespace: namespacePath(of: container), nameFiles: runtime.files(joinedID), attach: attach)
+        }
+        return try runtime.start(
+            container, namespace: container.networkMode == "host" ? nil : namespacePath(of: container),
+            nameFiles: runtime.files(container.id), attach: attach)
     }
 
     /// Restricts (or opens again) who may use a published host port of the container.
@@ -454,7 +479,44 @@ public actor Agent {
         let current = try registry.container(container.id)
         guard current.process.pid == container.process.pid, current.process.startTicks == container.process.startTicks
         else { return current }
-        return try release(container.id)
+        let stopped = try release(container.id)
+        await removeIfAuto(stopped)
+        return stopped
+    }
+
+    /// Waits until the container's command has ended (`docker wait`, and attached `run`),
+    /// then answers its exit code and output. A --rm container is removed then; a waiter
+    /// that comes late still gets its answer from `finished`.
+    public func wait(_ reference: String) async throws -> WaitResult {
+        let id = try registry.container(reference).id
+        while let current = registry.containers.first(where: { $0.id == id }), runtime.status(current) == .running {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        guard registry.containers.contains(where: { $0.id == id }) else {
+            guard let result = finished[id] else { throw ModelError.containerNotFound(reference) }
+            return result
+        }
+        let ended = try release(id)
+        let result = WaitResult(exitCode: ended.process.exitCode ?? 0, output: try logs(id))
+        await removeIfAuto(ended)
+        return result
+    }
+
+    /// A --rm container whose command ended goes, as in Docker; its exit code and output
+    /// stay in `finished` for whoever waits on it.
+    private func removeIfAuto(_ container: Container) async {
+        guard container.autoRemove == true, registry.containers.contains(where: { $0.id == container.id }) else {
+            return
+        }
+        finished[container.id] = WaitResult(
+            exitCode: container.process.exitCode ?? 0, output: (try? logs(container.id)) ?? "")
+        if finished.count > 256, let oldest = finished.keys.first { finished[oldest] = nil }
+        do {
+            _ = try await remove(container.id, force: false)
+        } catch {
+            logger.warning(
+                "could not remove a --rm container", metadata: ["container": "\(container.name)", "error": "\(error)"])
+        }
     }
 
     /// A container whose command ended, by `stop` or on its own: its flows go, its exit is
@@ -473,12 +535,13 @@ public actor Agent {
     }
 
     /// Releases what containers whose command ended on its own still hold (`ExitWatch`).
-    func releaseExited() {
+    func releaseExited() async {
         for container in registry.containers
         where container.stopped != true && container.process.pid > 0 && runtime.status(container) == .exited {
             do {
-                _ = try release(container.id)
+                let ended = try release(container.id)
                 logger.info("container exited: its ports are released", metadata: ["container": "\(container.name)"])
+                await removeIfAuto(ended)
             } catch {
                 logger.warning(
                     "could not release an exited container",
@@ -493,7 +556,6 @@ public actor Agent {
         let previous = try registry.container(reference)
         guard runtime.status(previous) != .running else { return view(previous) }
         var container = try registry.planStart(reference, portInUse: datapath.hostPortInUse)
-        let network = try registry.network(container.networkMode)
         var undo = Undo()
         defer { undo.run() }
         try store.update(container: container)
@@ -506,8 +568,7 @@ public actor Agent {
             undo.add { [container] in self.datapath.unpublish(container) }
             try datapath.publish(container, registry: registry)
         }
-        container.process = try runtime.start(
-            container, network: network, namespace: configuration.namespacePath(container.id))
+        container.process = try startProcess(container)
         try store.update(container: container)
         undo.cancel()
         replace(container)
@@ -534,8 +595,10 @@ public actor Agent {
         dns.close(container: current.id)
         datapath.unpublish(current)
         endpoints.forEach { datapath.detach($0, namespace: configuration.namespacePath(current.id)) }
-        datapath.unregister(containerNamespace: configuration.namespacePath(current.id))
-        runtime.deleteNamespace(configuration.namespacePath(current.id))
+        if usesOwnNamespace(current) {
+            datapath.unregister(containerNamespace: configuration.namespacePath(current.id))
+            runtime.deleteNamespace(configuration.namespacePath(current.id))
+        }
         runtime.files(current.id).remove()
         await releaseOverlayAddresses(endpoints)
         logger.info("container removed", metadata: ["container": "\(current.name)"])
@@ -622,7 +685,15 @@ public actor Agent {
         }
     }
 
-    private func usesOwnNamespace(_ container: Container) -> Bool { container.networkMode != "host" }
+    private func usesOwnNamespace(_ container: Container) -> Bool {
+        container.networkMode != "host" && container.joinedContainerID == nil
+    }
+
+    /// The network namespace the container's command runs in (the joined container's for
+    /// `--network container:NAME`).
+    private func namespacePath(of container: Container) -> String {
+        configuration.namespacePath(container.joinedContainerID ?? container.id)
+    }
 
     /// The socket hooks act in the container's namespace, for its first interface's address,
     /// and send its 127.0.0.11:53 to its embedded DNS server.
@@ -691,6 +762,7 @@ public actor Agent {
     /// resolv.conf: the embedded DNS server on a user-defined network, else the host's
     /// servers (or --dns).
     func writeNameFiles(_ container: Container) throws {
+        guard container.joinedContainerID == nil else { return }  // it uses the joined one's
         let endpoints = registry.endpoints(ofContainer: container.id).sorted { $0.order < $1.order }
         let networks = endpoints.compactMap { try? registry.network($0.networkID) }
         let gateway = networks.lazy.compactMap(\.gateway).first ?? registry.defaultNetwork?.gateway

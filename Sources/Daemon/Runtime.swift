@@ -37,17 +37,25 @@ struct Runtime {
 
     // MARK: Processes
 
-    func start(_ container: Container, network: Network, namespace: String) throws -> ProcessState {
+    /// Starts the container's command in `namespace` (nil: the host's), with the hosts,
+    /// resolv.conf and hostname files of `nameFiles` (another container's, when it shares
+    /// that one's namespace).
+    func start(
+        _ container: Container, namespace: String?, nameFiles: ContainerFiles, attach: ProcessAttachment? = nil
+    ) throws -> ProcessState {
         let files = files(container.id)
         files.clearExit()
         try files.writeHostname(container.hostname)
-        let hostMode = network.driver == .host
-        if let sysctls = container.sysctls, !hostMode { try NetworkNamespace.setSysctls(sysctls, in: namespace) }
+        let hostMode = namespace == nil
+        if let sysctls = container.sysctls, let namespace { try NetworkNamespace.setSysctls(sysctls, in: namespace) }
         var options = SpawnOptions(
-            namespace: hostMode ? nil : namespace, hostname: hostMode ? nil : container.hostname,
-            hostsFile: files.hosts, resolvConfFile: files.resolvConf, hostnameFile: hostMode ? nil : files.hostname,
+            namespace: namespace, hostname: hostMode ? nil : container.hostname,
+            hostsFile: nameFiles.hosts, resolvConfFile: nameFiles.resolvConf,
+            hostnameFile: hostMode ? nil : nameFiles.hostname,
             logFile: files.log, exitFile: files.exitCode, arguments: container.command)
         options.domainname = hostMode ? nil : container.names?.domainname
+        options.attachPID = attach?.pid ?? 0
+        options.attachStdin = attach?.stdin ?? false
         let confinement = container.confinement ?? Confinement()
         options.privileged = confinement.privileged
         options.capabilities = confinement.capabilities

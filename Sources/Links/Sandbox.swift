@@ -20,6 +20,10 @@ public struct SpawnOptions: Sendable {
     public var hostnameFile: String?
     /// stdout and stderr are appended here; stdin is /dev/null.
     public var logFile: String
+    /// `run -i`/`-t`: a process whose stdout and stderr (and stdin, with `attachStdin`) the
+    /// command uses instead, as `exec` uses the caller's terminal.
+    public var attachPID: Int32 = 0
+    public var attachStdin = false
     /// The supervisor writes the exit code here ("3\n"; 128+signal when killed).
     public var exitFile: String
     /// The command; arguments[0] is searched in $PATH.
@@ -66,6 +70,8 @@ public enum Sandbox {
                                                     netns_path: namespace, new_uts: hostname == nil ? 0 : 1,
                                                     hostname: hostname, domainname: domainname, hosts_file: hosts,
                                                     resolv_file: resolv, hostname_file: hostnameFile, log_file: log,
+                                                    attach_pid: options.attachPID,
+                                                    attach_stdin: options.attachStdin ? 1 : 0,
                                                     exit_file: exit, argv: argv,
                                                     confinement: bp_confinement(
                                                         privileged: options.privileged ? 1 : 0,

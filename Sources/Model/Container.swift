@@ -6,7 +6,8 @@ public struct Container: Codable, Sendable, Hashable, Identifiable {
     public var hostname: String
     public var command: [String]
     public var created: Date
-    /// The network given with --net (Docker's HostConfig.NetworkMode).
+    /// The first network given with --network (Docker's HostConfig.NetworkMode), or
+    /// `container:ID` for one that shares another container's network namespace.
     public var networkMode: String
     public var ports: [PortMapping]
     public var process: ProcessState
@@ -22,6 +23,18 @@ public struct Container: Codable, Sendable, Hashable, Identifiable {
     public var confinement: Confinement? = nil
     /// --sysctl: net.* settings of its network namespace, as "key=value", in order.
     public var sysctls: [String]? = nil
+    /// --expose and the container side of -p (Docker's Config.ExposedPorts); nil: none.
+    public var exposedPorts: [ExposedPort]? = nil
+    /// -P: every exposed port without a -p of its own got a free host port.
+    public var publishAll: Bool? = nil
+    /// --rm: removed when its command ends.
+    public var autoRemove: Bool? = nil
+
+    /// The container whose network namespace, names and files this one shares
+    /// (`--network container:NAME`); nil when it has its own.
+    public var joinedContainerID: String? {
+        NetworkAttachmentRequest(network: networkMode).joinedContainer
+    }
 
     /// The ports in the maps now: none while stopped.
     public var publishedPorts: [PortMapping] { stopped == true ? [] : ports }
@@ -109,10 +122,32 @@ public struct Endpoint: Codable, Sendable, Hashable {
     }
 }
 
+/// `run -i`/`-t` without `-d`: the command uses this process's stdout and stderr, and
+/// with `stdin` its stdin, as `exec` uses the caller's terminal.
+public struct ProcessAttachment: Codable, Sendable, Hashable {
+    public var pid: Int32
+    public var stdin: Bool
+    public init(pid: Int32, stdin: Bool) {
+        self.pid = pid
+        self.stdin = stdin
+    }
+}
+
 /// What `run` asks for, before validation.
 public struct ContainerRequest: Codable, Sendable {
     public var name: String?
+    /// The one network of clients that give a single one (the CNI-less API); `networks`
+    /// wins when both are set.
     public var network: String?
+    /// --network, each as given (repeatable; the first is the network mode).
+    public var networks: [NetworkAttachmentRequest]?
+    /// --expose PORT[-END][/PROTO], and -P.
+    public var expose: [String]?
+    public var publishAll: Bool?
+    /// --rm.
+    public var autoRemove: Bool?
+    /// Attached `run -i`/`-t`: the CLI process whose stdio the command uses.
+    public var attach: ProcessAttachment?
     public var ip: String?
     public var hostname: String?
     public var ports: [String]
@@ -160,6 +195,18 @@ public struct ContainerRequest: Codable, Sendable {
         self.sysctls = sysctls
     }
 
+    /// --expose and -p's container ports, validated, sorted, each once; nil when none.
+    public func exposedPorts() throws(ModelError) -> [ExposedPort]? {
+        var ports: Set<ExposedPort> = []
+        for spec in expose ?? [] { ports.formUnion(try ExposedPort.parse(spec)) }
+        for spec in self.ports {
+            for request in try PortRequest.parse(spec) {
+                ports.insert(ExposedPort(request.proto, request.containerPort))
+            }
+        }
+        return ports.isEmpty ? nil : ports.sorted()
+    }
+
     /// --sysctl, validated: only the network namespace's own (net.*), as "key=value"; the
     /// key may name nothing outside /proc/sys/net.
     public func validSysctls() throws(ModelError) -> [String]? {
@@ -182,13 +229,15 @@ public struct ContainerRequest: Codable, Sendable {
         return sysctls
     }
 
-    /// --mac-address, validated: a unicast MAC.
-    public func requestedMAC() throws(ModelError) -> MACAddress? {
-        guard let text = macAddress else { return nil }
-        guard let mac = MACAddress(text), mac.bytes[0] & 1 == 0 else {
-            throw .invalidFlag("--mac-address", text, "\(text) is not a valid mac address")
-        }
-        return mac
+    /// --network's values and the flags that go with them, and --expose, validated.
+    public func validate() throws(ModelError) {
+        let attachments = try attachments()
+        for attachment in attachments { _ = try requestedMAC(attachment.macAddress) }
+        if attachments[0].joinedContainer != nil { try checkJoinConflicts() }
+        _ = try exposedPorts()
+        _ = try nameSettings()
+        _ = try confinement()
+        _ = try validSysctls()
     }
 
     /// What it may do, validated; nil for Docker's defaults.

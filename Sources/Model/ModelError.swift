@@ -33,6 +33,12 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidFlag(String, String, String)
     case invalidAlias(String)
     case aliasWithoutNames
+    /// Flags that exclude each other; the message is Docker's, after "conflicting options: ".
+    case conflictingOptions(String)
+    /// `--network` values that cannot go together.
+    case conflictingNetworks(String)
+    /// `--network container:NAME` of a container that is not running.
+    case joinNotRunning(String)
 
     public var description: String {
         switch self {
@@ -76,6 +82,9 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidAlias(let alias):
             "invalid network alias \"\(alias)\": an alias is a DNS name of letters, digits, '-' and '_' (labels of 1 to 63 characters)"
         case .aliasWithoutNames: "network-scoped alias is supported only for containers in user defined networks"
+        case .conflictingOptions(let what): "conflicting options: \(what)"
+        case .conflictingNetworks(let message): message
+        case .joinNotRunning(let name): "cannot join network of a non running container: \(name)"
         }
     }
 }

@@ -165,3 +165,40 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
 
 /// Ports Docker hands out for an empty HOSTPORT (Linux's default ephemeral range).
 public let ephemeralPorts: ClosedRange<UInt16> = 32768...60999
+
+/// A container port that `-P` publishes: `--expose` and the container side of every `-p`
+/// (Docker's Config.ExposedPorts, keyed "80/tcp").
+public struct ExposedPort: Hashable, Codable, Sendable, Comparable, CustomStringConvertible {
+    public var proto: PortProtocol
+    public var port: UInt16
+
+    public init(_ proto: PortProtocol, _ port: UInt16) { (self.proto, self.port) = (proto, port) }
+
+    public var description: String { "\(port)/\(proto.rawValue)" }
+
+    public static func < (a: ExposedPort, b: ExposedPort) -> Bool {
+        (a.port, a.proto.rawValue) < (b.port, b.proto.rawValue)
+    }
+
+    /// `--expose PORT[-END][/PROTO]`: one per port of the range.
+    public static func parse(_ spec: String) throws(ModelError) -> [ExposedPort] {
+        func fail(_ reason: String) -> ModelError {
+            .invalidFlag("--expose", spec, "invalid range format for --expose: \(spec), error: \(reason)")
+        }
+        let parts = spec.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let proto = parts.count == 2 ? PortProtocol(rawValue: parts[1].lowercased()) : .tcp else {
+            throw fail("protocol \"\(parts[1])\" must be tcp or udp")
+        }
+        let ends = parts[0].split(separator: "-", omittingEmptySubsequences: false)
+        let numbers = ends.compactMap { end -> UInt16? in
+            end.count <= 5 && !end.isEmpty && end.allSatisfy { $0.isASCII && $0.isNumber } ? UInt16(end) : nil
+        }
+        guard (1...2).contains(ends.count), numbers.count == ends.count, numbers.allSatisfy({ $0 > 0 }) else {
+            throw fail("strconv.ParseUint: parsing \"\(parts[0])\": invalid syntax")
+        }
+        guard numbers[0] <= numbers[numbers.count - 1] else {
+            throw fail("invalid range: \(parts[0]) ends before it starts")
+        }
+        return (numbers[0]...numbers[numbers.count - 1]).map { ExposedPort(proto, $0) }
+    }
+}

@@ -248,52 +248,103 @@ public struct Registry: Sendable {
 
     // MARK: Containers
 
-    /// A new container and its first endpoint. `portInUse` tells whether a host port is
-    /// taken by something outside Bridgeport (a listening socket on the host).
+    /// A new container and its endpoints, one per network in the order given (eth0,
+    /// eth1, ...). `portInUse` tells whether a host port is taken by something outside
+    /// Bridgeport (a listening socket on the host); `reserved` holds the addresses the
+    /// cluster store handed out, by network ID (overlay networks).
     public func planContainer(
         _ request: ContainerRequest, id: String, now: Date,
         portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool = { _, _, _ in false },
-        reserved: IPv4Address? = nil
+        reserved: [String: IPv4Address] = [:]
     )
-        throws(ModelError) -> (Container, Endpoint?)
+        throws(ModelError) -> (Container, [Endpoint])
     {
         let name = request.name ?? Registry.generatedName(id: id)
         try validateName(name, what: "container")
         guard !containers.contains(where: { $0.name == name }) else { throw .containerExists(name) }
-        let network = try self.network(request.network ?? Network.defaultName)
+        let attachments = try request.attachments()
+        if let target = attachments[0].joinedContainer {
+            return (try planJoiningContainer(request, id: id, name: name, now: now, joining: target), [])
+        }
+        var networks: [Network] = []
+        for attachment in attachments {
+            let network = try self.network(attachment.network == "default" ? Network.defaultName : attachment.network)
+            if networks.contains(where: { $0.id == network.id }) {
+                throw .conflictingNetworks("network \"\(attachment.network)\" is specified multiple times")
+            }
+            networks.append(network)
+        }
+        let first = networks[0]
         let hostname = request.hostname ?? String(id.prefix(12))  // Docker's: the short ID
         try validateHostname(hostname)
 
+        let exposed = try request.exposedPorts()
         var requests: [PortRequest] = []
         for spec in request.ports { requests += try PortRequest.parse(spec) }
+        if request.publishAll == true {
+            // -P: each exposed port that no -p binds gets a free host port.
+            let bound = Set(requests.map { ExposedPort($0.proto, $0.containerPort) })
+            requests += (exposed ?? []).filter { !bound.contains($0) }.map {
+                PortRequest(proto: $0.proto, containerPort: $0.port)
+            }
+        }
         // Docker ignores published ports on host and none networks (with a warning) and on
         // macvlan ones, whose containers sit on the LAN with their own addresses.
-        let ports = network.driver.usesBridge ? try allocatePorts(requests, portInUse: portInUse) : []
+        let ports = first.driver.usesBridge ? try allocatePorts(requests, portInUse: portInUse) : []
 
         var container = Container(
             id: id, name: name, hostname: hostname,
             command: request.command.isEmpty ? ["sleep", "infinity"] : request.command,
-            created: now, networkMode: network.name, ports: ports, process: ProcessState())
+            created: now, networkMode: first.name, ports: ports, process: ProcessState())
+        try applySettings(of: request, to: &container)
+        container.exposedPorts = exposed
+        container.publishAll = request.publishAll == true ? true : nil
+        if container.sysctls != nil && !first.driver.hasEndpoints && first.driver != .none {
+            throw .invalidFlag("--sysctl", container.sysctls![0], "sysctls are not allowed in host network mode")
+        }
+        var planned: [Endpoint] = []
+        for (order, (attachment, network)) in zip(attachments, networks).enumerated() {
+            try validateAliases(attachment.aliases, on: network)
+            guard
+                var endpoint = try planEndpoint(
+                    container: container, network: network, ip: attachment.ip, order: order,
+                    reserved: reserved[network.id], planned: planned)
+            else { continue }
+            endpoint.aliases = attachment.aliases.isEmpty ? nil : attachment.aliases
+            if let mac = try requestedMAC(attachment.macAddress) {
+                guard !endpoints.contains(where: { $0.networkID == network.id && $0.mac == mac }) else {
+                    throw .invalidFlag(
+                        "--mac-address", mac.description, "address \(mac) is in use on network \(network.name)")
+                }
+                endpoint.mac = mac
+            }
+            planned.append(endpoint)
+        }
+        return (container, planned)
+    }
+
+    /// `--network container:NAME`: no endpoint of its own; it runs in the other container's
+    /// network namespace, with its hostname and name files, as Docker does.
+    private func planJoiningContainer(
+        _ request: ContainerRequest, id: String, name: String, now: Date, joining target: String
+    ) throws(ModelError) -> Container {
+        try request.checkJoinConflicts()
+        let joined = try container(target)
+        var container = Container(
+            id: id, name: name, hostname: joined.hostname,
+            command: request.command.isEmpty ? ["sleep", "infinity"] : request.command,
+            created: now, networkMode: NetworkAttachmentRequest.containerPrefix + joined.id)
+        try applySettings(of: request, to: &container)
+        return container
+    }
+
+    /// What every container takes from its request whatever its network: names, confinement,
+    /// sysctls and --rm.
+    private func applySettings(of request: ContainerRequest, to container: inout Container) throws(ModelError) {
         container.names = try request.nameSettings()
         container.confinement = try request.confinement()
         container.sysctls = try request.validSysctls()
-        if container.sysctls != nil && !network.driver.hasEndpoints && network.driver != .none {
-            throw .invalidFlag("--sysctl", container.sysctls![0], "sysctls are not allowed in host network mode")
-        }
-        let aliases = request.aliases ?? []
-        try validateAliases(aliases, on: network)
-        let mac = try request.requestedMAC()
-        var endpoint = try planEndpoint(
-            container: container, network: network, ip: request.ip, order: 0, reserved: reserved)
-        endpoint?.aliases = aliases.isEmpty ? nil : aliases
-        if let mac, endpoint != nil {
-            guard !endpoints.contains(where: { $0.networkID == network.id && $0.mac == mac }) else {
-                throw .invalidFlag(
-                    "--mac-address", mac.description, "address \(mac) is in use on network \(network.name)")
-            }
-            endpoint?.mac = mac
-        }
-        return (container, endpoint)
+        container.autoRemove = request.autoRemove == true ? true : nil
     }
 
     /// The address the user asked for with --ip, checked against Docker's rules (not yet
@@ -313,9 +364,10 @@ public struct Registry: Sendable {
 
     /// An endpoint of container on network; nil for host and none (no interface of their own).
     /// `reserved`: an address the cluster store already handed out (overlay networks).
+    /// `planned`: the container's other endpoints planned with it, not yet in the registry.
     public func planEndpoint(
         container: Container, network: Network, ip requested: String?, order: Int,
-        reserved: IPv4Address? = nil
+        reserved: IPv4Address? = nil, planned: [Endpoint] = []
     ) throws(ModelError) -> Endpoint? {
         let asked = try requestedAddress(requested, on: network)
         guard network.driver.hasEndpoints, network.subnet != nil else { return nil }
@@ -329,7 +381,7 @@ public struct Registry: Sendable {
         } else {
             ip = try IPAM.allocate(in: network, used: used)
         }
-        let taken = Set(endpoints(ofContainer: container.id).compactMap(\.containerInterface))
+        let taken = Set((endpoints(ofContainer: container.id) + planned).compactMap(\.containerInterface))
         let interface = (0...).lazy.map { "eth\($0)" }.first { !taken.contains($0) }!
         guard network.driver == .macvlan else {
             return Endpoint(
@@ -341,7 +393,7 @@ public struct Registry: Sendable {
         var endpoint = Endpoint(
             containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
             hostInterface: nil, containerInterface: interface, order: order)
-        let usedIndexes = Set(endpoints.compactMap(\.linkIndex))
+        let usedIndexes = Set((endpoints + planned).compactMap(\.linkIndex))
         endpoint.linkIndex = Endpoint.namespacedIndexes.first { !usedIndexes.contains($0) }
         return endpoint
     }

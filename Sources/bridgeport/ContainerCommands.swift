@@ -12,17 +12,27 @@ struct Run: AsyncParsableCommand {
     @Flag(name: [.customShort("d"), .long], help: "Run in the background and print the container ID.")
     var detach = false
     @Option(help: "Container name.") var name: String?
-    @Option(name: [.customLong("network"), .customLong("net")], help: "Network to connect to (default: bridge).")
-    var network: String?
+    @Option(
+        name: [.customLong("network"), .customLong("net")],
+        help: ArgumentHelp(
+            "Connect to a network (repeatable; default: bridge).",
+            discussion: "NAME, container:NAME (share that container's network namespace), or "
+                + "name=NAME[,alias=ALIAS][,ip=IP][,mac-address=MAC][,driver-opt=KEY=VALUE]."))
+    var network: [String] = []
     @Option(help: "IPv4 address (user-defined networks only).") var ip: String?
     @Option(
         name: [.customShort("p"), .customLong("publish")],
         help: "Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO].")
     var publish: [String] = []
+    @Flag(name: [.customShort("P"), .long], help: "Publish all exposed ports to free host ports.")
+    var publishAll = false
+    @Option(help: "Expose a port or a range of ports: PORT[-END][/PROTO] (repeatable).") var expose: [String] = []
+    @Flag(help: "Remove the container when its command ends.") var rm = false
     @Option(name: [.customShort("h"), .long], help: "Container host name (default: its short ID).")
     var hostname: String?
-    @Flag(name: .shortAndLong, help: "Keep STDIN open (accepted for Docker compatibility).") var interactive = false
-    @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY (accepted for Docker compatibility).") var tty = false
+    @Flag(name: .shortAndLong, help: "Attach STDIN: the command reads the caller's (without -d).")
+    var interactive = false
+    @Flag(name: .shortAndLong, help: "Attach the caller's terminal, as exec -it does (without -d).") var tty = false
     @Option(help: "Container NIS domain name.") var domainname: String?
     @Option(help: "Add a network-scoped alias for the container (repeatable).") var networkAlias: [String] = []
     @Option(help: "Add a custom host-to-IP mapping (host:ip, or host:host-gateway; repeatable).")
@@ -47,20 +57,27 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
-        let request = ContainerRequest(
-            name: name, network: network, ip: ip, hostname: hostname, ports: publish,
+        var request = ContainerRequest(
+            name: name, ip: ip, hostname: hostname, ports: publish,
             command: arguments, aliases: networkAlias, extraHosts: addHost, dns: dns, dnsSearch: dnsSearch,
             dnsOptions: dnsOption, domainname: domainname, capAdd: capAdd, capDrop: capDrop, privileged: privileged,
             macAddress: macAddress,
             sysctls: sysctl)
+        request.expose = expose.isEmpty ? nil : expose
+        request.publishAll = publishAll ? true : nil
+        request.autoRemove = rm ? true : nil
         do {
             // Flag values are refused before the agent is asked, as Docker's CLI does.
-            _ = try request.nameSettings()
-            _ = try request.confinement()
-            _ = try request.requestedMAC()
-            _ = try request.validSysctls()
+            request.networks = try network.map { value throws(ModelError) in try NetworkAttachmentRequest.parse(value) }
+            try request.validate()
         } catch {
             throw Failure(message: "bridgeport: \(error)\nSee 'bridgeport run --help'.", code: 125)
+        }
+        if !detach && (interactive || tty) {
+            if tty && interactive && isatty(STDIN_FILENO) == 0 {
+                throw Failure(message: "the input device is not a TTY", code: 1)
+            }
+            request.attach = ProcessAttachment(pid: getpid(), stdin: interactive)
         }
         let view: ContainerView
         do {
@@ -75,17 +92,32 @@ struct Run: AsyncParsableCommand {
             print(view.container.id)
             return
         }
-        // Attached: wait for the command to end, then show its output and pass its exit code on.
-        let container = ContainerReference(view.container.id)
-        var current = view
-        while current.status == .running {
-            try await Task.sleep(for: .milliseconds(100))
-            current = try await client.client.send(Routes.container, container)
-        }
-        let logs = try await client.client.send(Routes.logs, container)
-        FileHandle.standardOutput.write(Data(logs.utf8))
-        throw Failure(message: "", code: current.container.process.exitCode ?? 0)
+        // Attached: wait for the command to end, passing Ctrl-C and SIGTERM on to it as
+        // Docker's --sig-proxy does, then show its output (unless it wrote to ours) and
+        // pass its exit code on.
+        let proxy = SignalProxy(to: view.container.process.pid, signals: [SIGINT, SIGTERM, SIGHUP])
+        let result = try await client.client.send(Routes.wait, ContainerReference(view.container.id))
+        proxy.cancel()
+        if request.attach == nil { FileHandle.standardOutput.write(Data(result.output.utf8)) }
+        throw Failure(message: "", code: result.exitCode)
     }
+}
+
+/// Sends the signals this process gets to another one (the container's command) instead.
+struct SignalProxy {
+    private let sources: [any DispatchSourceSignal]
+
+    init(to pid: Int32, signals: [Int32]) {
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { kill(pid, number) }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() { sources.forEach { $0.cancel() } }
 }
 
 struct Ps: AsyncParsableCommand {

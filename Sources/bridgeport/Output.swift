@@ -129,7 +129,7 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
                 ? container.dnsNames(aliases: endpoint.endpoint.aliases ?? []) as Any : NSNull(),
         ]
     }
-    if view.endpoints.isEmpty {
+    if view.endpoints.isEmpty && container.joinedContainerID == nil {
         // host and none: Docker still lists the network, with no address of its own.
         networks[container.networkMode] = [
             "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
@@ -151,11 +151,14 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
         ],
         "Config": [
             "Hostname": container.hostname, "Domainname": names.domainname ?? "", "Cmd": container.command,
-            "ExposedPorts": Dictionary(uniqueKeysWithValues: Set(portBindings.keys).map { ($0, [String: String]()) }),
+            "ExposedPorts": Dictionary(
+                uniqueKeysWithValues: Set(portBindings.keys).union((container.exposedPorts ?? []).map(\.description))
+                    .map { ($0, [String: String]()) }),
         ],
         "HostConfig": [
             "NetworkMode": container.networkMode == Network.defaultName ? "bridge" : container.networkMode,
-            "PortBindings": portBindings,
+            "PortBindings": portBindings, "PublishAllPorts": container.publishAll == true,
+            "AutoRemove": container.autoRemove == true,
             "PortAllowedSources": (container.allowedSources ?? [:]).mapValues { $0.map(\.description) },
             "Dns": names.servers.map(\.description), "DnsSearch": names.search, "DnsOptions": names.options,
             "ExtraHosts": names.extraHosts.isEmpty ? NSNull() : names.extraHosts.map(\.description) as Any,

@@ -349,9 +349,10 @@ extension Agent {
     /// A container as `run` records it, without its process (one never started, or with
     /// `stopped`, one stopped by `stop`, whose ports are not published).
     func seedContainer(_ request: ContainerRequest, stopped: Bool = false) throws {
-        var (container, endpoint) = try registry.planContainer(request, id: randomID(), now: Date())
+        var (container, endpoints) = try registry.planContainer(request, id: randomID(), now: Date())
+        let endpoint = endpoints.first
         if stopped { container.stopped = true }
-        try store.insert(container: container, endpoints: endpoint.map { [$0] } ?? [])
+        try store.insert(container: container, endpoints: endpoints)
         try runtime.files(container.id).create()
         try runtime.createNamespace(configuration.namespacePath(container.id))
         registry.containers.append(container)

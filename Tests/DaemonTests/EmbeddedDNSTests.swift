@@ -97,7 +97,7 @@ struct DecodedReply {
             let (container, endpoint) = try registry.planContainer(
                 ContainerRequest(name: name, network: network, aliases: aliases), id: randomID(), now: now)
             registry.containers.append(container)
-            registry.endpoints.append(endpoint!)
+            registry.endpoints += endpoint
             containers[name] = container
         }
         let web = containers["web"]!

@@ -53,8 +53,9 @@ import Testing
 @Suite struct ExporterTests {
     @Test func seriesFollowTheRegistry() throws {
         var registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
-        let (container, endpoint) = try registry.planContainer(
+        let (container, endpoints) = try registry.planContainer(
             ContainerRequest(name: "web", ports: ["5000:80"]), id: randomID(), now: Date())
+        let endpoint = endpoints.first
         registry.containers = [container]
         registry.endpoints = [endpoint!]
         var counters = TrafficCounters()

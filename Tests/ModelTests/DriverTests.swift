@@ -51,7 +51,7 @@ import Testing
         for name in ["a", "b"] {
             let (container, endpoint) = try registry.planContainer(
                 ContainerRequest(name: name, network: "lan", ports: ["80"]), id: randomID(), now: now)
-            let planned = try #require(endpoint)
+            let planned = try #require(endpoint.first)
             #expect(planned.hostInterface == nil && planned.interfaceLabel == "eth0")
             #expect(container.ports.isEmpty, "macvlan containers publish no ports")
             let index = try #require(planned.linkIndex)

@@ -53,7 +53,7 @@ import Testing
         registry.networks.append(network)
         let (container, endpoint) = try registry.planContainer(
             ContainerRequest(name: "web", network: "app", aliases: ["api", "Web_1"]), id: randomID(), now: now)
-        #expect(endpoint?.aliases == ["api", "Web_1"])
+        #expect(endpoint.first?.aliases == ["api", "Web_1"])
         #expect(container.dnsNames(aliases: ["api", "web"]) == ["web", "api", container.shortID])
         #expect(throws: ModelError.invalidAlias("bad name")) {
             try registry.planContainer(

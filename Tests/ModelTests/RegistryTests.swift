@@ -21,8 +21,8 @@ import Testing
     func run(_ registry: inout Registry, _ request: ContainerRequest) throws -> (Container, Endpoint?) {
         let planned = try registry.planContainer(request, id: randomID(), now: now)
         registry.containers.append(planned.0)
-        if let endpoint = planned.1 { registry.endpoints.append(endpoint) }
-        return planned
+        registry.endpoints += planned.1
+        return (planned.0, planned.1.first)
     }
 
     @Test func defaultBridgeAvoidsHostRoutes() throws {

@@ -11,7 +11,7 @@ import Testing
         registry.networks.append(network)
         let (container, endpoint) = try registry.planContainer(
             ContainerRequest(name: "c", network: "n", ports: ["5000:80"]), id: randomID(), now: Date())
-        return (registry, network, container, endpoint!)
+        return (registry, network, container, endpoint[0])
     }
 
     @Test func roundTripAcrossReopen() throws {

@@ -120,6 +120,8 @@ struct bp_spawn_opts {
     const char *resolv_file;  // bind-mounted on /etc/resolv.conf when not NULL
     const char *hostname_file;// bind-mounted on /etc/hostname when not NULL
     const char *log_file;     // stdout and stderr (appended); stdin is /dev/null
+    pid_t attach_pid;         // > 0: stdout and stderr are this process's own (run -i/-t) ...
+    int attach_stdin;         // ... and with 1, its stdin too
     const char *exit_file;    // the shim writes the exit code here ("%d\n"; 128+sig when killed)
     char *const *argv;        // NULL-terminated; argv[0] searched in PATH
     struct bp_confinement confinement;
