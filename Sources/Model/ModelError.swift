@@ -33,6 +33,10 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidFlag(String, String, String)
     case invalidAlias(String)
     case aliasWithoutNames
+    /// A --filter key the command does not know.
+    case invalidFilter(String)
+    /// A --filter value the key does not take; Docker's message, or `reason` when it has its own.
+    case invalidFilterValue(String, String, reason: String? = nil)
 
     public var description: String {
         switch self {
@@ -76,6 +80,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidAlias(let alias):
             "invalid network alias \"\(alias)\": an alias is a DNS name of letters, digits, '-' and '_' (labels of 1 to 63 characters)"
         case .aliasWithoutNames: "network-scoped alias is supported only for containers in user defined networks"
+        case .invalidFilter(let key): "invalid filter '\(key)'"
+        case .invalidFilterValue(let key, let value, let reason): reason ?? "Invalid filter '\(key)=\(value)'"
         }
     }
 }
