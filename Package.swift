@@ -112,6 +112,11 @@ let package = Package(
             ]),
         .testTarget(name: "APITests", dependencies: ["API", "Model"]),
         .testTarget(name: "CNITests", dependencies: ["bridgeport-cni", "API"]),
+        .testTarget(
+            name: "CLITests",
+            dependencies: [
+                "bridgeport", "API", "Model", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
         .testTarget(name: "BPFTests", dependencies: ["BPF", "Model"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
     ],

@@ -16,6 +16,8 @@ public enum Routes {
     public static let createNetwork = APIRoute<NoParameters, NetworkRequest, NetworkView>(.post, "networks")
     public static let network = APIRoute<NetworkReference, NoContent, NetworkView>(.get, "networks/:network")
     public static let removeNetwork = APIRoute<NetworkReference, NoContent, Network>(.delete, "networks/:network")
+    public static let pruneNetworks = APIRoute<NoParameters, NetworkPruneRequest, NetworkPruneReport>(
+        .post, "networks/prune")
     public static let connect = APIRoute<NetworkReference, ConnectRequest, NoContent>(
         .post, "networks/:network/connect")
     public static let disconnect = APIRoute<NetworkReference, ConnectRequest, NoContent>(

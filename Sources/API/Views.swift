@@ -77,6 +77,18 @@ public struct WaitResult: Codable, Sendable {
     }
 }
 
+/// POST /v1/networks/prune: Docker's prune filters as given (`until=24h`, `label!=keep`).
+public struct NetworkPruneRequest: Codable, Sendable {
+    public var filters: [String]
+    public init(filters: [String]) { self.filters = filters }
+}
+
+/// ... and the names of the networks it removed.
+public struct NetworkPruneReport: Codable, Sendable, Equatable {
+    public var networksDeleted: [String]
+    public init(networksDeleted: [String]) { self.networksDeleted = networksDeleted }
+}
+
 /// GET /v1/stats: a container's traffic, summed over its interfaces.
 public struct ContainerStats: Codable, Sendable {
     public var id: String

@@ -30,6 +30,7 @@ enum APIRoutes {
             .on(Routes.createNetwork, status: .created) { _, request, _ in try await agent.createNetwork(request) }
             .on(Routes.network) { network, _, _ in try await agent.networkView(network.rawValue) }
             .on(Routes.removeNetwork) { network, _, _ in try await agent.removeNetwork(network.rawValue) }
+            .on(Routes.pruneNetworks) { _, request, _ in try await agent.pruneNetworks(request) }
             .on(Routes.connect) { network, request, _ in try await agent.connect(network: network.rawValue, request) }
             .on(Routes.disconnect) { network, request, _ in
                 try await agent.disconnect(network: network.rawValue, container: request.container)

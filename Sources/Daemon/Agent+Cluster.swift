@@ -19,10 +19,11 @@ extension Agent {
             let existing = try await cluster.networks()
             if existing.contains(where: { $0.name == request.name }) { throw ModelError.networkExists(request.name) }
             let elsewhere = existing.filter { other in !registry.networks.contains { $0.id == other.id } }
-            let network = try registry.planNetwork(
+            var network = try registry.planNetwork(
                 request, id: randomID(), now: Date(), hostPrefixes: try datapath.hostPrefixes(),
                 vni: cluster.freeVNI(among: existing),
                 otherSubnets: elsewhere.compactMap { n in n.subnet.map { (n.name, $0) } })
+            network.origin = cluster.host
             guard try await cluster.publish(network) else { continue }
             do {
                 try addNetwork(network)

@@ -228,6 +228,31 @@ public actor Agent {
         return network
     }
 
+    /// `network prune`: each custom network no container is on (running or stopped, or
+    /// another runtime's: an attachment) that the filter takes, removed as `removeNetwork`
+    /// removes one (with its own rollback). One that fails is kept and logged, as Docker's
+    /// daemon does. Not pruned here: dockerd's networks (its own prune removes them), and the
+    /// overlay networks other hosts created (theirs to prune).
+    public func pruneNetworks(_ request: NetworkPruneRequest) async throws -> NetworkPruneReport {
+        let filter = try NetworkPruneFilter(request.filters, now: Date())
+        let unused = registry.networks.filter { network in
+            !network.isPredefined && filter.matches(network) && registry.endpoints(inNetwork: network.id).isEmpty
+                && !registry.attachments.contains { $0.networkID == network.id }
+                && network.name != Agent.dockerNetworkName(network.id)
+                && (network.driver != .overlay || (network.origin != nil && network.origin == cluster?.host))
+        }
+        var deleted: [String] = []
+        for network in unused {
+            do {
+                _ = try await removeNetwork(network.id)
+                deleted.append(network.name)
+            } catch {
+                logger.warning("network prune: \(network.name) stays", metadata: ["error": "\(error)"])
+            }
+        }
+        return NetworkPruneReport(networksDeleted: deleted)
+    }
+
     /// Forgets a network here: maps, record, devices. The maps go first, as they can be
     /// put back; the devices' removal is the point of no return.
     func dropNetwork(_ network: Network) throws {

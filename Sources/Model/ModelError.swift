@@ -39,6 +39,10 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case conflictingNetworks(String)
     /// `--network container:NAME` of a container that is not running.
     case joinNotRunning(String)
+    /// A --filter key the command does not know.
+    case invalidFilter(String)
+    /// A --filter value the key does not take; Docker's message, or `reason` when it has its own.
+    case invalidFilterValue(String, String, reason: String? = nil)
 
     public var description: String {
         switch self {
@@ -85,6 +89,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .conflictingOptions(let what): "conflicting options: \(what)"
         case .conflictingNetworks(let message): message
         case .joinNotRunning(let name): "cannot join network of a non running container: \(name)"
+        case .invalidFilter(let key): "invalid filter '\(key)'"
+        case .invalidFilterValue(let key, let value, let reason): reason ?? "Invalid filter '\(key)=\(value)'"
         }
     }
 }

@@ -65,6 +65,9 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var parent: String? = nil
     /// overlay: the VXLAN network identifier, unique in the cluster.
     public var vni: UInt32? = nil
+    /// overlay: the host that created it (its advertise address); `network prune` there
+    /// removes it, on the other hosts never.
+    public var origin: IPv4Address? = nil
     /// The small number the dataplane's maps know the network by on this host (its
     /// endpoints' and subnet's network id): given once and kept, so that an agent restart
     /// never renumbers networks under running containers.

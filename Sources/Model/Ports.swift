@@ -77,7 +77,7 @@ public struct PortRequest: Hashable, Codable, Sendable {
     }
 
     /// "80" or "8000-8010"; "" is nil (no port given).
-    private static func parseRange(
+    static func parseRange(
         _ field: Substring, allowZero: Bool, spec: String
     ) throws(ModelError) -> ClosedRange<UInt16>? {
         if field.isEmpty { return nil }

@@ -1,6 +1,7 @@
 import API
 import ArgumentParser
 import Foundation
+import Model
 
 @main
 struct Bridgeport: AsyncParsableCommand {
@@ -46,6 +47,19 @@ struct Bridgeport: AsyncParsableCommand {
 struct Failure: Error {
     var message: String
     var code: Int32
+}
+
+/// A `--filter` as Docker reports one it refuses: a value without '=' is the CLI's (exit 125,
+/// as any bad flag value), the others the daemon's (exit 1).
+func filterOrFailure<Filter>(_ command: String, _ parse: () throws(ModelError) -> Filter) throws -> Filter {
+    do {
+        return try parse()
+    } catch .invalidFlag(let flag, let value, let message) {
+        let error = ModelError.invalidFlag(flag, value, message)
+        throw Failure(message: "\(error)\nSee 'bridgeport \(command) --help'.", code: 125)
+    } catch {
+        throw Failure(message: "Error response from daemon: \(error)", code: 1)
+    }
 }
 
 /// Options every client command takes.

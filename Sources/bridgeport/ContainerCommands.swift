@@ -126,28 +126,80 @@ struct Ps: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Show all containers (default shows just running).") var all = false
     @Flag(name: .shortAndLong, help: "Only display container IDs.") var quiet = false
     @Flag(help: "Do not truncate the output.") var noTrunc = false
+    @Option(
+        name: .shortAndLong,
+        help: """
+            Filter: name (a pattern), id (a prefix), network (a name or ID), publish=PORT[-END][/PROTO] \
+            (a container port published), status=created|running|exited|... or exited=CODE (repeatable).
+            """)
+    var filter: [String] = []
+    @Option(
+        help: """
+            Format the output: table, table TEMPLATE, json or TEMPLATE (a Go template, e.g. '{{.Names}}'; \
+            fields ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Names, Labels, Mounts, \
+            Networks, Size, LocalVolumes, and {{.Label "KEY"}}).
+            """)
+    var format: String?
+
+    static let listing = Listing(
+        titles: [
+            "ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+            "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
+            "Labels": "LABELS", "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Networks": "NETWORKS",
+        ],
+        methods: ["Label"],
+        defaultTable: "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+        quietOverridesFormat: true, parseContext: "failed to parse template",
+        executeContext: "failed to execute template")
 
     func run() async throws {
-        let views = try await client.client.send(Routes.containers, query: APIQuery(all: all))
-        let sorted = views.sorted { $0.container.created > $1.container.created }
-        let id = { (c: Container) in noTrunc ? c.id : c.shortID }
-        if quiet {
-            sorted.forEach { print(id($0.container)) }
-            return
+        let wanted = try filterOrFailure("ps") { () throws(ModelError) in try ContainerFilter(filter) }
+        if quiet && !(format ?? "").isEmpty {
+            printError("WARNING: Ignoring custom format, because both --format and --quiet are set.")
         }
+        let views = try await client.client.send(
+            Routes.containers, query: APIQuery(all: all || wanted.includesStopped))
+        let shown = views.filter { view in
+            wanted.matches(view.container, state: view.state, networks: view.networks)
+        }.sorted { $0.container.created > $1.container.created }
         print(
-            table(
-                ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
-                sorted.map { view in
-                    let container = view.container
-                    var command = container.command.joined(separator: " ")
-                    if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
-                    let ports = view.status == .running ? PortMapping.summary(container.publishedPorts) : ""
-                    return [
-                        id(container), "-", "\"\(command)\"", humanDuration(since: container.created) + " ago",
-                        statusText(view), ports, container.name,
-                    ]
-                }))
+            try Self.listing.render(shown.map { Self.record($0, trunc: !noTrunc) }, format: format, quiet: quiet),
+            terminator: "")
+    }
+
+    /// A container as Docker's `ps` template sees it. No images, labels or mounts here: empty.
+    static func record(_ view: ContainerView, trunc: Bool) -> Template.Record {
+        let container = view.container
+        // Docker's Command: the arguments with a space in single quotes, cut to 20 characters.
+        var command = container.command.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+        if trunc && command.unicodeScalars.count > 20 {
+            command = String(String.UnicodeScalarView(command.unicodeScalars.prefix(19))) + "…"
+        }
+        return Template.Record(
+            fields: [
+                "ID": trunc ? container.shortID : container.id, "Image": "-", "Command": jsonString(command),
+                "CreatedAt": goTime(container.created, fractional: false),
+                "RunningFor": humanDuration(since: container.created) + " ago",
+                "Ports": view.status == .running ? PortMapping.summary(container.publishedPorts) : "",
+                "State": view.status.rawValue, "Status": statusText(view), "Names": container.name,
+                "Labels": "", "Mounts": "", "LocalVolumes": "0", "Size": "",
+                "Networks": view.networks.map { $0.name }.joined(separator: ","),
+            ],
+            methods: ["Label": { _ in "" }])
+    }
+}
+
+extension ContainerView {
+    /// Its state as Docker's filters name it.
+    var state: ContainerFilter.State { ContainerFilter.State(rawValue: status.rawValue) ?? .exited }
+
+    /// The networks it is on, by ID and name: its endpoints' (host and none have none: by
+    /// name alone).
+    var networks: [(id: String, name: String)] {
+        guard !endpoints.isEmpty else { return [(id: "", name: container.networkMode)] }
+        return endpoints.sorted { $0.endpoint.order < $1.endpoint.order }.map {
+            (id: $0.endpoint.networkID, name: $0.networkName)
+        }
     }
 }
 
@@ -160,7 +212,12 @@ struct InspectFormat: ParsableArguments {
 
     func print(_ documents: [[String: Any]]) throws {
         guard let format else { return printJSON(documents) }
-        for document in documents { Swift.print(try Template(format).render(document)) }
+        do throws(TemplateError) {
+            let template = try Template(format)
+            for document in documents { Swift.print(try template.render(document)) }
+        } catch {
+            throw Failure(error, "template parsing error")
+        }
     }
 }
 

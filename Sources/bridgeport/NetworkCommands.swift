@@ -6,7 +6,7 @@ import Model
 struct NetworkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "network", abstract: "Manage networks.",
-        subcommands: [Create.self, Ls.self, Inspect.self, Rm.self, Connect.self, Disconnect.self])
+        subcommands: [Create.self, Ls.self, Inspect.self, Rm.self, Prune.self, Connect.self, Disconnect.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a network.")
@@ -46,49 +46,78 @@ struct NetworkCommand: AsyncParsableCommand {
             commandName: "ls", abstract: "List networks.",
             aliases: ["list"])
         @OptionGroup var client: ClientOptions
-        @Option(help: "Output format: table or json.") var format: OutputFormat = .table
+        @Option(
+            help: """
+                Format the output: table, table TEMPLATE, json or TEMPLATE (a Go template, e.g. \
+                '{{.Name}}'; fields ID, Name, Driver, Scope, IPv4, IPv6, Internal, Labels, CreatedAt, \
+                and {{.Label "KEY"}}).
+                """)
+        var format: String?
         @Flag(name: .shortAndLong, help: "Only display network IDs.") var quiet = false
         @Flag(help: "Do not truncate the output.") var noTrunc = false
         @Option(name: .shortAndLong, help: "Filter: driver, id, label, name or type=builtin|custom (repeatable).")
         var filter: [String] = []
 
+        static let listing = Listing(
+            titles: [
+                "ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4",
+                "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT",
+            ],
+            methods: ["Label"], defaultTable: "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+            quietOverridesFormat: false, parseContext: "template parsing error",
+            executeContext: "template parsing error")
+
         func run() async throws {
-            let wanted: NetworkFilter
-            do { wanted = try NetworkFilter(filter) } catch {
-                throw Failure(message: "Error response from daemon: \(error)", code: 1)
-            }
+            let wanted = try filterOrFailure("network ls") { () throws(ModelError) in try NetworkFilter(filter) }
             let views = try await client.client.send(Routes.networks)
             let networks = views.map(\.network).filter(wanted.matches).sorted { $0.name < $1.name }
-            let id = { (n: Network) in noTrunc ? n.id : n.shortID }
-            if quiet {
-                networks.forEach { print(id($0)) }
-                return
-            }
-            switch format {
-            case .table:
-                print(
-                    table(
-                        ["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
-                        networks.map { [id($0), $0.name, $0.driver.dockerName, $0.scope] }))
-            case .json:
-                for network in networks { print(try OutputFormat.line(Line(network, id: id(network)))) }
-            }
+            print(
+                try Self.listing.render(
+                    networks.map { Self.record($0, trunc: !noTrunc) }, format: format, quiet: quiet),
+                terminator: "")
         }
 
-        /// A line of --format json, as `docker network ls` prints it: every value a string.
-        struct Line: Encodable {
-            let CreatedAt: String, Driver: String, ID: String, IPv4 = "true", IPv6 = "false", Internal: String
-            let Labels: String, Name: String, Scope: String
+        /// A network as Docker's `network ls` template sees it.
+        static func record(_ network: Network, trunc: Bool) -> Template.Record {
+            let labels = network.labels ?? [:]
+            return Template.Record(
+                fields: [
+                    "ID": trunc ? network.shortID : network.id, "Name": network.name,
+                    "Driver": network.driver.dockerName, "Scope": network.scope, "IPv4": "true", "IPv6": "false",
+                    "Internal": "\(network.internal)", "Labels": labelList(labels),
+                    "CreatedAt": goTime(network.created),
+                ],
+                methods: ["Label": { labels[$0] ?? "" }])
+        }
+    }
 
-            init(_ network: Network, id: String) {
-                CreatedAt = iso8601(network.created)
-                Driver = network.driver.dockerName
-                ID = id
-                Internal = "\(network.internal)"
-                Labels = (network.labels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-                    .joined(separator: ",")
-                Name = network.name
-                Scope = network.scope
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove all unused networks.")
+        @OptionGroup var client: ClientOptions
+        @Flag(name: .shortAndLong, help: "Do not prompt for confirmation.") var force = false
+        @Option(help: "Filter: until=DURATION|TIMESTAMP, label=KEY[=VALUE] or label!=KEY[=VALUE] (repeatable).")
+        var filter: [String] = []
+
+        static let warning = """
+            WARNING! This will remove all custom networks not used by at least one container.
+            Are you sure you want to continue? [y/N]\u{20}
+            """
+
+        func run() async throws {
+            // Refused before the question, as Docker's CLI refuses a filter without '='.
+            _ = try filterOrFailure("network prune") { () throws(ModelError) in
+                try NetworkPruneFilter(filter, now: Date())
+            }
+            if !force {
+                FileHandle.standardOutput.write(Data(Self.warning.utf8))
+                // Docker: only y or Y goes on; anything else (or no answer) ends quietly, exit 0.
+                guard let answer = readLine(), ["y", "Y"].contains(answer.trimmingCharacters(in: .whitespaces)) else {
+                    return
+                }
+            }
+            let report = try await client.client.send(Routes.pruneNetworks, body: NetworkPruneRequest(filters: filter))
+            if !report.networksDeleted.isEmpty {
+                print("Deleted Networks:\n" + report.networksDeleted.map { $0 + "\n" }.joined())
             }
         }
     }

@@ -2,15 +2,90 @@ import API
 import Foundation
 import Model
 
-/// Docker's table layout (Go's tabwriter with min width 10 and padding 3).
+/// Docker's table layout: the cells of each row tab-separated, aligned by `tabwrite`.
 func table(_ header: [String], _ rows: [[String]]) -> String {
-    let all = [header] + rows
-    let widths = header.indices.map { column in max(10, all.map { $0[column].count }.max()! + 3) }
-    return all.map { row in
-        row.enumerated().map { column, cell in
-            column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+    tabwrite(([header] + rows).map { $0.joined(separator: "\t") }.joined(separator: "\n"))
+}
+
+/// Go's text/tabwriter as Docker's CLI sets it up (min width 10, padding 3, spaces): a cell
+/// ends with a tab; the cells of one column in consecutive lines are padded to one width
+/// (the widest plus 3); the text after a line's last tab is no column's and stays as it is.
+func tabwrite(_ text: String, minWidth: Int = 10, padding: Int = 3) -> String {
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+        $0.split(separator: "\t", omittingEmptySubsequences: false)
+    }
+    var widths = [[Int]](repeating: [], count: lines.count)
+    // Go's format(): the block of consecutive lines that have a cell in `column`, widened
+    // together, then the next column within that block.
+    func format(_ range: Range<Int>, column: Int) {
+        var line = range.lowerBound
+        while line < range.upperBound {
+            guard column < lines[line].count - 1 else {
+                line += 1
+                continue
+            }
+            let start = line
+            var width = minWidth
+            while line < range.upperBound, column < lines[line].count - 1 {
+                width = max(width, lines[line][column].unicodeScalars.count + padding)
+                line += 1
+            }
+            for member in start..<line { widths[member].append(width) }
+            format(start..<line, column: column + 1)
+        }
+    }
+    format(0..<lines.count, column: 0)
+    return zip(lines, widths).map { cells, widths in
+        cells.enumerated().map { column, cell in
+            column < widths.count
+                ? String(cell) + String(repeating: " ", count: widths[column] - cell.unicodeScalars.count)
+                : String(cell)
         }.joined()
     }.joined(separator: "\n")
+}
+
+/// `--format` of `ps` and `network ls`, as Docker's formatter reads it: "table" (the
+/// listing's columns), "table TEMPLATE" (a header row from the fields' titles, then a row
+/// each, aligned by `tabwrite`), "json" (a JSON object per row) or a TEMPLATE (a line per row,
+/// no header). A `\t` or `\n` typed is a tab or a newline.
+struct Listing {
+    /// Each field's column title, as Docker's: every field a row has.
+    let titles: [String: String]
+    /// Its methods of one argument (`Label`).
+    let methods: [String]
+    /// "table {{.ID}}\t...": the columns of plain `table`.
+    let defaultTable: String
+    /// With -q, a format of the user's gives way to `{{.ID}}` (ps) or not (network ls).
+    let quietOverridesFormat: Bool
+    /// Docker's words before a template's parse and execution errors.
+    let parseContext: String
+    let executeContext: String
+
+    /// The lines to print (each ending with a newline; nothing for no rows but a table's header).
+    func render(_ rows: [Template.Record], format: String?, quiet: Bool) throws -> String {
+        var source = format.flatMap { $0.isEmpty ? nil : $0 } ?? "table"
+        if quiet && (source == "table" || quietOverridesFormat) {
+            source = "{{.ID}}"
+        } else if source == "table" {
+            source = defaultTable
+        } else if source == "json" {
+            source = "{{json .}}"
+        }
+        let isTable = source.hasPrefix("table")
+        let text = (isTable ? String(source.dropFirst(5)) : source).trimmingCharacters(in: [" "])
+            .replacingOccurrences(of: "\\t", with: "\t").replacingOccurrences(of: "\\n", with: "\n")
+        let template: Template
+        do { template = try Template(text) } catch { throw Failure(error, parseContext) }
+        // Checked on a row of empty values first, so that a bad field fails before any output.
+        var probe = Template.Record(fields: titles.mapValues { _ in "" })
+        for method in methods { probe.methods[method] = { _ in "" } }
+        var lines = ""
+        do {
+            _ = try template.render(probe)
+            for row in rows { lines += try template.render(row) + "\n" }
+        } catch { throw Failure(error, executeContext) }
+        return isTable ? tabwrite(template.renderHeader(titles) + "\n" + lines) : lines
+    }
 }
 
 /// "5 seconds ago", "About a minute ago", "3 hours ago": Docker's human durations.
@@ -52,6 +127,34 @@ func jsonString(_ text: String) -> String {
     let options: JSONSerialization.WritingOptions = [.fragmentsAllowed, .withoutEscapingSlashes]
     let data = (try? JSONSerialization.data(withJSONObject: text, options: options)) ?? Data()
     return String(decoding: data, as: UTF8.self)
+}
+
+/// A time as Go prints one (Time.String, Docker's CreatedAt): "2024-05-02 10:11:12.345678 +0000
+/// UTC", in the local zone; the fraction to the microsecond, without trailing zeros.
+func goTime(_ date: Date, fractional: Bool = true, zone: TimeZone = .current) -> String {
+    let whole = date.timeIntervalSince1970.rounded(.down)
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = zone
+    let c = calendar.dateComponents(
+        [.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: whole))
+    func two(_ n: Int?) -> String { n.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
+    var text = "\(c.year ?? 1)-\(two(c.month))-\(two(c.day)) \(two(c.hour)):\(two(c.minute)):\(two(c.second))"
+    let micros = min(999_999, Int(((date.timeIntervalSince1970 - whole) * 1e6).rounded()))
+    if fractional && micros > 0 {
+        var fraction = String(micros)
+        fraction = String(repeating: "0", count: 6 - fraction.count) + fraction
+        while fraction.last == "0" { fraction.removeLast() }
+        text += "." + fraction
+    }
+    let offset = zone.secondsFromGMT(for: date)
+    text += " " + (offset < 0 ? "-" : "+") + two(abs(offset) / 3600) + two(abs(offset) % 3600 / 60)
+    let universal: Set = ["UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Zulu", "Etc/Universal", "Etc/Zulu"]
+    return text + " " + (universal.contains(zone.identifier) ? "UTC" : zone.abbreviation(for: date) ?? "UTC")
+}
+
+/// "a=1,b=2": labels as Docker's listings show them (sorted here; Docker's come in map order).
+func labelList(_ labels: [String: String]?) -> String {
+    (labels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
 }
 
 func iso8601(_ date: Date?) -> String {

@@ -156,6 +156,40 @@ import Testing
         }
     }
 
+    /// `network prune` removes each unused network as `network rm` does: one whose removal
+    /// fails (at each datapath call in turn) stays whole in registry, store and kernel; the
+    /// others go; a network with a stopped container, dockerd's and the predefined ones are kept.
+    @Test func pruneNetworks() async throws {
+        var failing = 1
+        while true {
+            let subject = try await Self.makeSubject()
+            for (name, subnet) in [("n1", "10.20.0.0/24"), ("n2", "10.21.0.0/24"), ("used", "10.22.0.0/24")] {
+                _ = try await subject.agent.createNetwork(NetworkRequest(name: name, subnet: subnet))
+            }
+            try await subject.agent.seedContainer(
+                ContainerRequest(name: "c1", network: "used", command: ["/bin/true"]), stopped: true)
+            try await subject.agent.dockerCreateNetwork(
+                id: randomID(), pool: "10.23.0.0/24", gateway: nil, options: [:])
+            let before = try await subject.agent.snapshot()
+            subject.datapath.fail(call: failing)
+            let report = try await subject.agent.pruneNetworks(NetworkPruneRequest(filters: []))
+            let failed = subject.datapath.failedCall
+            let after = try await subject.agent.snapshot()
+            await Self.cleanUp(subject)
+            let kept = before.registry.networks.filter { !report.networksDeleted.contains($0.name) }
+            #expect(after.registry.networks == kept, "failing call \(failing)")
+            #expect(after.stored.networks == kept, "failing call \(failing)")
+            #expect(after.kernel.networks == Set(kept.map(\.id)).intersection(before.kernel.networks))
+            #expect(Set(report.networksDeleted).isSubset(of: ["n1", "n2"]), "\(report.networksDeleted)")
+            guard failed != nil else {
+                #expect(Set(report.networksDeleted) == ["n1", "n2"])
+                return #expect(failing > 1, "prune made no datapath call")
+            }
+            #expect(!report.networksDeleted.isEmpty, "one failed removal keeps the other from going")
+            failing += 1
+        }
+    }
+
     @Test func run() async throws {
         try await assertAllOrNothing("run") { subject in
             _ = try await subject.agent.run(
