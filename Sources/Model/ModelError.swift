@@ -33,6 +33,17 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidFlag(String, String, String)
     case invalidAlias(String)
     case aliasWithoutNames
+    /// A daemon setting or driver option refused; the message is whole (Docker's where it has one).
+    case invalidConfiguration(String)
+    /// Keys of the daemon's configuration file that are no setting.
+    case unknownDirectives([String])
+    /// Settings given both as a flag and in the configuration file: "key: (from flag: ..., from file: ...)".
+    case conflictingDirectives([String])
+    /// --aux-address outside the network's subnet (or with no subnet given).
+    case noSubnetForAuxAddress(String)
+    case auxAddressInUse(name: String, IPv4Address)
+    /// The default bridge's settings changed while containers use it.
+    case defaultBridgeInUse(changes: [String], users: [String])
 
     public var description: String {
         switch self {
@@ -76,6 +87,17 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidAlias(let alias):
             "invalid network alias \"\(alias)\": an alias is a DNS name of letters, digits, '-' and '_' (labels of 1 to 63 characters)"
         case .aliasWithoutNames: "network-scoped alias is supported only for containers in user defined networks"
+        case .invalidConfiguration(let message): message
+        case .unknownDirectives(let keys):
+            "the following directives don't match any configuration option: \(keys.joined(separator: ", "))"
+        case .conflictingDirectives(let conflicts):
+            "the following directives are specified both as a flag and in the configuration file: \(conflicts.joined(separator: ", "))"
+        case .noSubnetForAuxAddress(let address): "no matching subnet for aux-address \(address)"
+        case .auxAddressInUse(let name, let ip):
+            "failed to allocate secondary ip address (\(name):\(ip)): Address already in use"
+        case .defaultBridgeInUse(let changes, let users):
+            "the default bridge's settings changed (\(changes.joined(separator: ", "))) but containers use it: "
+                + "\(users.joined(separator: ", ")); remove them, or restore the settings it has"
         }
     }
 }
