@@ -354,6 +354,12 @@ int bp_link_set_master(bp_nl *nl, const char *name, const char *master) {
     return change_link(nl, name, changes);
 }
 
+int bp_link_set_mtu(bp_nl *nl, const char *name, unsigned mtu) {
+    struct rtnl_link *changes = rtnl_link_alloc();
+    if (changes) rtnl_link_set_mtu(changes, mtu);
+    return change_link(nl, name, changes);
+}
+
 int bp_link_set_up(bp_nl *nl, const char *name) {
     struct rtnl_link *changes = rtnl_link_alloc();
     if (changes) rtnl_link_set_flags(changes, IFF_UP);
@@ -488,6 +494,27 @@ int bp_addr_list(bp_nl *nl, bp_prefix_cb cb, void *ctx) {
     }
     nl_cache_free(cache);
     return 0;
+}
+
+int bp_addr_link_mtu(bp_nl *nl, uint32_t addr) {
+    struct nl_cache *cache;
+    nl->kernel_errno = 0;
+    int rc = result(nl, rtnl_addr_alloc_cache(nl->sk, &cache));
+    if (rc < 0) return rc;
+    int ifindex = 0;
+    for (struct nl_object *o = nl_cache_get_first(cache); o && !ifindex; o = nl_cache_get_next(o)) {
+        struct rtnl_addr *a = (struct rtnl_addr *)o;
+        if (rtnl_addr_get_family(a) == AF_INET && inet_value(rtnl_addr_get_local(a)) == addr)
+            ifindex = rtnl_addr_get_ifindex(a);
+    }
+    nl_cache_free(cache);
+    if (!ifindex) return -EADDRNOTAVAIL;
+    struct rtnl_link *link;
+    nl->kernel_errno = 0;
+    if ((rc = result(nl, rtnl_link_get_kernel(nl->sk, ifindex, NULL, &link))) < 0) return rc;
+    rc = (int)rtnl_link_get_mtu(link);
+    rtnl_link_put(link);
+    return rc;
 }
 
 int bp_route_list(bp_nl *nl, bp_prefix_cb cb, void *ctx) {

@@ -69,6 +69,7 @@ public actor Agent {
         runtime = Runtime(configuration: configuration)
         dns = EmbeddedDNS(logger: logger)
         registry = try store.load()
+        registry.defaults = configuration.networkDefaults
         dockerEndpoints = try store.dockerEndpoints()
         cluster = try configuration.clusterStore.map { _ in
             try ClusterStore(configuration: configuration, logger: logger)
@@ -83,12 +84,22 @@ public actor Agent {
     public func reconcile() throws -> [String] {
         var repairs: [String] = []
         if registry.networks.isEmpty {
-            registry.networks = try Registry.predefinedNetworks(now: Date(), hostPrefixes: try datapath.hostPrefixes())
+            registry.networks = try Registry.predefinedNetworks(
+                now: Date(), hostPrefixes: try datapath.hostPrefixes(), defaults: registry.defaults)
             _ = try registry.numberNetworks()
             try store.insert(networks: registry.networks)
             repairs.append(
                 "created the predefined networks bridge (\(registry.networks[0].subnet!) on \(Network.defaultBridgeName)), host and none"
             )
+        } else if let bridge = try registry.plannedDefaultBridge(), let old = registry.defaultNetwork {
+            // Nothing is on it (see plannedDefaultBridge): its device goes, and is made
+            // anew below with the new address and MTU.
+            try store.update(network: bridge)
+            registry.networks = registry.networks.map { $0.id == bridge.id ? bridge : $0 }
+            datapath.removeNetwork(old)
+            repairs.append(
+                "the default bridge takes the daemon's settings: "
+                    + DefaultBridgeSettings.changes(from: old, to: bridge).joined(separator: ", "))
         }
         for network in try registry.numberNetworks() {
             try store.update(network: network)
@@ -743,7 +754,7 @@ public actor Agent {
         }
         try datapath.setDefaultRoute(
             namespace: configuration.namespacePath(container.id),
-            via: gateway.flatMap { try? registry.network($0.networkID).gateway },
+            via: gateway.flatMap { try? registry.network($0.networkID).routeGateway },
             device: gateway?.containerInterface)
     }
 
@@ -756,8 +767,18 @@ public actor Agent {
 
     /// Where a container's queries for names its networks don't know go.
     func upstreams(_ container: Container) -> [IPv4Address] {
-        let given = container.names?.servers ?? []
+        let given = nameSettings(container)?.servers ?? []
         return given.isEmpty ? hostResolvConf.ipv4Servers : given
+    }
+
+    /// The container's --dns and the like; the daemon's dns stand in for a --dns not given,
+    /// as dockerd's do.
+    func nameSettings(_ container: Container) -> NameSettings? {
+        let servers = registry.defaults.dns
+        guard !servers.isEmpty, container.names?.servers.isEmpty ?? true else { return container.names }
+        var settings = container.names ?? NameSettings()
+        settings.servers = servers
+        return settings
     }
 
     /// Gives the embedded DNS servers the names as the registry has them now.
@@ -793,14 +814,14 @@ public actor Agent {
         let gateway = networks.lazy.compactMap(\.gateway).first ?? registry.defaultNetwork?.gateway
         let files = runtime.files(container.id)
         try files.writeHosts(container: container, own: endpoints.compactMap(\.ip), gateway: gateway)
+        let settings = nameSettings(container)
         let text =
             if networks.contains(where: \.hasNames) {
-                ResolvConf.embedded(host: hostResolvConf, settings: container.names, upstreams: upstreams(container))
-            } else if !usesOwnNamespace(container) && container.names == nil {
+                ResolvConf.embedded(host: hostResolvConf, settings: settings, upstreams: upstreams(container))
+            } else if !usesOwnNamespace(container) && settings == nil {
                 hostResolvConfText  // --network host: the host's file as it is, as Docker does
             } else {
-                ResolvConf.copied(
-                    host: hostResolvConf, settings: container.names, ownNamespace: usesOwnNamespace(container))
+                ResolvConf.copied(host: hostResolvConf, settings: settings, ownNamespace: usesOwnNamespace(container))
             }
         try files.writeResolvConf(text)
     }
@@ -813,7 +834,7 @@ public actor Agent {
         let network = try? registry.network(endpoint.networkID)
         return EndpointView(
             endpoint: endpoint, containerName: (try? registry.container(endpoint.containerID).name) ?? "",
-            networkName: network?.name ?? "", gateway: network?.gateway,
+            networkName: network?.name ?? "", gateway: network?.routeGateway,
             prefixLength: network?.subnet?.prefixLength, hasNames: network?.hasNames ?? false)
     }
 

@@ -40,6 +40,8 @@ public struct AgentConfiguration: Sendable {
     /// The host's resolver configuration: containers' search domains and options, and the
     /// servers the embedded DNS forwards to.
     public var resolvConf = "/etc/resolv.conf"
+    /// The configuration file's settings and their flags (default-address-pools, bip, ...).
+    public var networkDefaults = NetworkDefaults()
 
     /// In the exporter range 9100-9999, clear of node_exporter's 9100.
     public static let defaultMetricsPort = 9477
@@ -72,5 +74,45 @@ extension FlowTimeouts {
             throw .invalidDuration(parts[1], "a flow timeout is from 1s to 68 years, in whole seconds")
         }
         set(parts[0], seconds: UInt32(seconds.rounded()))
+    }
+}
+
+extension AgentConfiguration {
+    /// `bridgeport daemon --config-file`'s default (dockerd's is /etc/docker/daemon.json).
+    public static let defaultConfigFile = "/etc/bridgeport/daemon.json"
+
+    /// The settings of the configuration file at `path` and of their flags, checked as
+    /// dockerd checks them: a missing file is none unless it was named (`explicit`); a file
+    /// that is no JSON document of known keys, a key also given as a flag, or a bad value
+    /// is refused, naming the file, before the agent changes anything.
+    public static func networkDefaults(
+        file path: String, explicit: Bool, flags: DaemonFile
+    ) throws(AgentError) -> NetworkDefaults {
+        func refused(_ reason: String) -> AgentError {
+            .startup("unable to configure the Bridgeport daemon with file \(path): \(reason)")
+        }
+        var file = DaemonFile()
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            do throws(ModelError) {
+                guard let data = try? handle.readToEnd() else {
+                    throw .invalidConfiguration("read \(path): it is not a readable file")
+                }
+                file = try DaemonFile.decode(data)
+                try DaemonFile.checkConflicts(flags: flags, file: file)
+                _ = try file.validated()
+            } catch {
+                throw refused(error.description)
+            }
+        } else if explicit || errno != ENOENT {
+            // Go's words, as dockerd prints them: "open PATH: no such file or directory".
+            throw refused("open \(path): \(String(cString: strerror(errno)).lowercased())")
+        }
+        do throws(ModelError) {
+            return try file.merging(flags).validated()
+        } catch {
+            throw .startup("invalid daemon configuration: \(error)")
+        }
     }
 }

@@ -81,6 +81,8 @@ public final class KernelDatapath: Datapath, Sendable {
         // port goes: every container's neighbour entry of the gateway would go stale. The
         // gateway's address gives it one that no container has (as Docker sets one).
         try links.setMAC(name, MACAddress(derivedFrom: gateway).bytes)
+        // Set, not left to the kernel: a bridge otherwise takes its smallest port's MTU.
+        if let mtu = interfaceMTU(network) { try links.setMTU(name, mtu) }
         // Gateway mode isolated: no address on the bridge, so the host does not reach it either.
         if network.gatewayMode != .isolated {
             try links.addAddress(Prefix4(address: gateway.value, length: subnet.prefixLength), device: name)
@@ -89,9 +91,19 @@ public final class KernelDatapath: Datapath, Sendable {
         return repairs
     }
 
-    /// VXLAN's outer headers (IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14) take 50 bytes
-    /// of the underlay's 1500: an overlay's links carry at most 1450, as Docker's.
-    static let overlayMTU = 1450
+    /// VXLAN's outer headers (IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14): an overlay's
+    /// links carry 50 bytes less than the underlay (1450 on a 1500 one, as Docker's).
+    static let vxlanOverhead = 50
+
+    /// The MTU of a network's bridge, VXLAN device and veths: -o com.docker.network.driver.mtu;
+    /// else, on an overlay, the underlay's (the link with the advertise address) less
+    /// VXLAN's headers; else the kernel's default (nil).
+    func interfaceMTU(_ network: Network) -> Int? {
+        if let mtu = network.mtu { return mtu }
+        guard network.driver == .overlay else { return nil }
+        let underlay = advertiseAddress.flatMap { try? links.mtu(ofLinkWithAddress: $0.value) } ?? 1500
+        return underlay - KernelDatapath.vxlanOverhead
+    }
     static let vxlanPort: UInt16 = 4789
 
     private func ensureVXLAN(_ network: Network) throws -> [String] {
@@ -103,7 +115,7 @@ public final class KernelDatapath: Datapath, Sendable {
         if links.index(of: name) == nil {
             try links.addVXLAN(
                 name: name, alias: LinkAlias.prefix + network.id, vni: vni, local: local.value,
-                port: KernelDatapath.vxlanPort, mtu: KernelDatapath.overlayMTU)
+                port: KernelDatapath.vxlanPort, mtu: interfaceMTU(network))
             repairs.append("created VXLAN device \(name) (VNI \(vni)) for network \(network.name)")
         }
         try links.setMaster(name, master: bridge)
@@ -183,7 +195,7 @@ public final class KernelDatapath: Datapath, Sendable {
             try links.addVeth(
                 host: hostSide, alias: LinkAlias.prefix + endpoint.id, peer: inside,
                 peerNamespace: namespaceFD, peerMAC: mac.bytes,
-                mtu: network.driver == .overlay ? KernelDatapath.overlayMTU : nil)
+                mtu: interfaceMTU(network))
             try links.setMaster(hostSide, master: bridge)
         }
         try configure(endpoint, network: network, namespace: namespace)

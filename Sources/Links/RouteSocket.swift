@@ -74,7 +74,7 @@ public final class RouteSocket: Sendable {
         return index > 0 ? Int(index) : nil
     }
 
-    /// A bridge, down, whose ifalias marks it as ours.
+    /// A bridge, down, whose ifalias marks it as ours (its MTU: see `setMTU`).
     public func addBridge(name: String, alias: String) throws {
         try call("create bridge", name) { bp_bridge_add($0, name, alias) }
     }
@@ -154,6 +154,18 @@ public final class RouteSocket: Sendable {
     public func setMAC(_ name: String, _ mac: [UInt8]) throws {
         precondition(mac.count == 6, "a MAC address has 6 bytes")
         try call("set the MAC of", name) { bp_link_set_mac($0, name, mac) }
+    }
+
+    /// A bridge given an MTU keeps it whatever its ports' MTUs (the kernel's mtu_set_by_user).
+    public func setMTU(_ name: String, _ mtu: Int) throws {
+        try call("set the MTU \(mtu) of", name) { bp_link_set_mtu($0, name, UInt32(mtu)) }
+    }
+
+    /// The MTU of the link that holds `address` (host order); nil when no link does.
+    public func mtu(ofLinkWithAddress address: UInt32) throws -> Int? {
+        let result = handle.withLock { handle in bp_addr_link_mtu(handle, address.bigEndian) }
+        if result == -EADDRNOTAVAIL { return nil }
+        return Int(try check(result) { .netlink(operation: "find the link of", object: dotted(address), errno: $0) })
     }
 
     public func setUp(_ name: String) throws {

@@ -43,6 +43,17 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidFilter(String)
     /// A --filter value the key does not take; Docker's message, or `reason` when it has its own.
     case invalidFilterValue(String, String, reason: String? = nil)
+    /// A daemon setting or driver option refused; the message is whole (Docker's where it has one).
+    case invalidConfiguration(String)
+    /// Keys of the daemon's configuration file that are no setting.
+    case unknownDirectives([String])
+    /// Settings given both as a flag and in the configuration file: "key: (from flag: ..., from file: ...)".
+    case conflictingDirectives([String])
+    /// --aux-address outside the network's subnet (or with no subnet given).
+    case noSubnetForAuxAddress(String)
+    case auxAddressInUse(name: String, IPv4Address)
+    /// The default bridge's settings changed while containers use it.
+    case defaultBridgeInUse(changes: [String], users: [String])
 
     public var description: String {
         switch self {
@@ -91,6 +102,17 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .joinNotRunning(let name): "cannot join network of a non running container: \(name)"
         case .invalidFilter(let key): "invalid filter '\(key)'"
         case .invalidFilterValue(let key, let value, let reason): reason ?? "Invalid filter '\(key)=\(value)'"
+        case .invalidConfiguration(let message): message
+        case .unknownDirectives(let keys):
+            "the following directives don't match any configuration option: \(keys.joined(separator: ", "))"
+        case .conflictingDirectives(let conflicts):
+            "the following directives are specified both as a flag and in the configuration file: \(conflicts.joined(separator: ", "))"
+        case .noSubnetForAuxAddress(let address): "no matching subnet for aux-address \(address)"
+        case .auxAddressInUse(let name, let ip):
+            "failed to allocate secondary ip address (\(name):\(ip)): Address already in use"
+        case .defaultBridgeInUse(let changes, let users):
+            "the default bridge's settings changed (\(changes.joined(separator: ", "))) but containers use it: "
+                + "\(users.joined(separator: ", ")); remove them, or restore the settings it has"
         }
     }
 }

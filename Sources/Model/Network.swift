@@ -27,6 +27,28 @@ public enum BridgeOption {
     public static let gatewayMode = "com.docker.network.bridge.gateway_mode_ipv4"
 }
 
+/// Options every driver with interfaces of its own understands.
+public enum DriverOption {
+    /// The MTU of the network's bridge and its containers' interfaces (bridge, overlay).
+    public static let mtu = "com.docker.network.driver.mtu"
+    /// The interfaces' MTU: 68 (IPv4's minimum) to 65535 (a veth's maximum); 0 leaves the
+    /// kernel's default, as in Docker.
+    public static let mtus = 68...65535
+
+    /// The MTU an `-o com.docker.network.driver.mtu=VALUE` asks for, with Docker's messages;
+    /// nil for 0 (the default).
+    public static func parseMTU(_ value: String) throws(ModelError) -> Int? {
+        guard let number = Int(value) else {
+            throw .invalidConfiguration("failed to parse \(DriverOption.mtu) value: \(value) (expected an integer)")
+        }
+        guard number == 0 || mtus.contains(number) else {
+            throw .invalidConfiguration(
+                "invalid MTU number: \(number) (use \(mtus.lowerBound) to \(mtus.upperBound), or 0 for the default)")
+        }
+        return number == 0 ? nil : number
+    }
+}
+
 /// Docker 28's gateway modes (`-o com.docker.network.bridge.gateway_mode_ipv4=MODE`): how a
 /// network is reached from outside and how its containers reach out.
 public enum GatewayMode: String, Sendable, CaseIterable {
@@ -55,6 +77,9 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var attachable: Bool? = nil
     /// --label KEY=VALUE.
     public var labels: [String: String]? = nil
+    /// --aux-address NAME=IP: addresses IPAM never hands out (Docker's
+    /// IPAM.Config[].AuxiliaryAddresses); the default bridge's default-gateway is one.
+    public var auxAddresses: [String: IPv4Address]? = nil
     public var created: Date
     /// The Linux bridge device (bridge driver only).
     public var bridgeName: String?
@@ -85,6 +110,18 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     }
     public var routedMode: Bool { gatewayMode == .routed }
     public var macvlanMode: String { options[MacvlanOption.mode] ?? "bridge" }
+    /// The MTU of its bridge and interfaces (-o com.docker.network.driver.mtu); nil: the
+    /// driver's default.
+    public var mtu: Int? { options[DriverOption.mtu].flatMap { try? DriverOption.parseMTU($0) } }
+    /// Addresses no container gets: the gateway and the aux addresses.
+    public var reservedAddresses: Set<IPv4Address> {
+        Set((gateway.map { [$0] } ?? []) + (auxAddresses ?? [:]).values)
+    }
+    /// Where its containers' default route goes: the daemon's default-gateway on the
+    /// default bridge (Docker's aux address DefaultGatewayIPv4), else the gateway.
+    public var routeGateway: IPv4Address? { auxAddresses?[Network.defaultGatewayKey] ?? gateway }
+    /// The aux address that holds the default bridge's default-gateway, as Docker names it.
+    public static let defaultGatewayKey = "DefaultGatewayIPv4"
     /// Docker's SCOPE: overlay networks belong to the cluster.
     public var scope: String { driver == .overlay ? "global" : "local" }
     /// The VXLAN device of an overlay network on each host.
@@ -108,6 +145,8 @@ public struct NetworkRequest: Codable, Sendable {
     public var attachable: Bool?
     /// --label KEY[=VALUE] (repeatable; a key alone has the empty value).
     public var labels: [String]?
+    /// --aux-address NAME=IP (repeatable), as given.
+    public var auxAddresses: [String]?
 
     public init(
         name: String, driver: String = "bridge", subnet: String? = nil, gateway: String? = nil,

@@ -8,7 +8,8 @@ public enum PortProtocol: String, Codable, Sendable, CaseIterable, Comparable {
 public struct PortRequest: Hashable, Codable, Sendable {
     public var proto: PortProtocol
     public var containerPort: UInt16
-    /// nil means every host address (0.0.0.0).
+    /// nil: none given, the daemon's default (`ip` in daemon.json, else 0.0.0.0); a
+    /// 0.0.0.0 given stays every host address whatever that default.
     public var hostIP: IPv4Address?
     /// The host ports acceptable for this binding; nil means any free ephemeral port.
     public var hostPorts: ClosedRange<UInt16>?
@@ -49,7 +50,7 @@ public struct PortRequest: Hashable, Codable, Sendable {
             containerField = fields[1]
         case 3:
             guard let ip = IPv4Address(fields[0]) else { throw fail("host IP \"\(fields[0])\" is not an IPv4 address") }
-            hostIP = ip.isUnspecified ? nil : ip
+            hostIP = ip
             hostField = fields[1]
             containerField = fields[2]
         default: throw fail("expected [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO]")

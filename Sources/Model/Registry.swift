@@ -8,6 +8,9 @@ public struct Registry: Sendable {
     public var endpoints: [Endpoint] = []
     /// Interfaces of other runtimes' containers that Bridgeport equips (CNI).
     public var attachments: [Attachment] = []
+    /// The daemon's settings (daemon.json and its flags): pools, -p's host address, the
+    /// default bridge's. Not stored: each start brings its own.
+    public var defaults = NetworkDefaults()
 
     public init(
         networks: [Network] = [], containers: [Container] = [], endpoints: [Endpoint] = [],
@@ -49,7 +52,8 @@ public struct Registry: Sendable {
     }
 
     /// Addresses taken in a network: its containers' and the attachments on it (Docker's
-    /// driver, the CNI plugin's main mode).
+    /// driver, the CNI plugin's main mode). The gateway and aux addresses are the network's
+    /// own (`Network.reservedAddresses`).
     public func addressesInUse(network id: String) -> Set<IPv4Address> {
         Set(endpoints(inNetwork: id).compactMap(\.ip) + attachments.filter { $0.networkID == id }.map(\.ip))
     }
@@ -58,14 +62,24 @@ public struct Registry: Sendable {
 
     // MARK: Networks
 
-    /// The predefined networks Docker has at first start: bridge (on bp0), host and none.
-    public static func predefinedNetworks(now: Date, hostPrefixes: [IPv4Network]) throws(ModelError) -> [Network] {
-        let subnet = try IPAM.chooseSubnet(avoiding: hostPrefixes)
-        let bridge = Network(
-            id: randomID(), name: Network.defaultName, driver: .bridge, subnet: subnet,
-            gateway: IPv4Address(subnet.hostRange.lowerBound), ipRange: nil, internal: false,
-            options: [BridgeOption.bridgeName: Network.defaultBridgeName], created: now,
-            bridgeName: Network.defaultBridgeName, userSubnet: false)
+    /// The predefined networks Docker has at first start: bridge (on bp0, as the daemon's
+    /// settings shape it), host and none.
+    public static func predefinedNetworks(
+        now: Date, hostPrefixes: [IPv4Network], defaults: NetworkDefaults = NetworkDefaults()
+    ) throws(ModelError) -> [Network] {
+        let settings = defaults.defaultBridge
+        let subnet: IPv4Network
+        if let given = settings.bridgeSubnet ?? settings.fixedCIDR {
+            subnet = given
+        } else {
+            subnet = try IPAM.chooseSubnet(avoiding: hostPrefixes, pools: defaults.addressPools)
+        }
+        let bridge = try settings.applied(
+            to: Network(
+                id: randomID(), name: Network.defaultName, driver: .bridge, subnet: subnet,
+                gateway: IPv4Address(subnet.hostRange.lowerBound), ipRange: nil, internal: false,
+                options: [BridgeOption.bridgeName: Network.defaultBridgeName], created: now,
+                bridgeName: Network.defaultBridgeName, userSubnet: false))
         let host = Network(
             id: randomID(), name: "host", driver: .host, subnet: nil, gateway: nil, ipRange: nil,
             internal: false, options: [:], created: now, bridgeName: nil, userSubnet: false)
@@ -74,6 +88,24 @@ public struct Registry: Sendable {
         none.name = "none"
         none.driver = .none
         return [bridge, host, none]
+    }
+
+    /// The default bridge as the daemon's settings want it, when that is not the one
+    /// recorded (bip, fixed-cidr, default-gateway, mtu or icc changed). dockerd makes its
+    /// default bridge anew at each start, its containers being stopped; here containers
+    /// outlive the agent, so a change while any container (running or stopped, whose
+    /// address is kept) or other runtime's interface is on the bridge is refused rather
+    /// than leaving them with an address or MTU the bridge no longer has.
+    public func plannedDefaultBridge() throws(ModelError) -> Network? {
+        guard let current = defaultNetwork else { return nil }
+        let wanted = try defaults.defaultBridge.applied(to: current)
+        let changes = DefaultBridgeSettings.changes(from: current, to: wanted)
+        guard !changes.isEmpty else { return nil }
+        let users =
+            endpoints(inNetwork: current.id).map { e in (try? container(e.containerID).name) ?? e.containerID }
+            + attachments.filter { $0.networkID == current.id }.map { String($0.containerID.prefix(12)) }
+        guard users.isEmpty else { throw .defaultBridgeInUse(changes: changes, users: users.sorted()) }
+        return wanted
     }
 
     /// The smallest local number no network has (see Network.localNumber), nor a CNI chain's
@@ -120,6 +152,7 @@ public struct Registry: Sendable {
 
         var bridgeName: String?
         var parent: String?
+        if driver.usesBridge, let mtu = request.options[DriverOption.mtu] { _ = try DriverOption.parseMTU(mtu) }
         switch driver {
         case .bridge:
             bridgeName = try planBridgeName(request, id: id)
@@ -149,7 +182,8 @@ public struct Registry: Sendable {
         } else {
             if request.gateway != nil { throw .invalidIP(request.gateway!, "--gateway needs --subnet") }
             if request.ipRange != nil { throw .invalidCIDR(request.ipRange!, "--ip-range needs --subnet") }
-            let pools = driver == .overlay ? IPAM.globalPools : IPAM.defaultPools
+            // Docker's default-address-pools are local networks' only; overlay ones have their own.
+            let pools = driver == .overlay ? AddressPool.globalDefaults : defaults.addressPools
             subnet = try IPAM.chooseSubnet(avoiding: otherSubnets.map(\.1) + hostPrefixes, pools: pools)
         }
 
@@ -173,6 +207,8 @@ public struct Registry: Sendable {
             id: id, name: request.name, driver: driver, subnet: subnet, gateway: gateway, ipRange: ipRange,
             internal: request.internal, options: request.options, created: now,
             bridgeName: bridgeName, userSubnet: request.subnet != nil)
+        network.auxAddresses = try planAuxAddresses(
+            request.auxAddresses ?? [], subnet: request.subnet != nil ? subnet : nil, gateway: gateway)
         network.attachable = request.attachable
         if let labels = request.labels, !labels.isEmpty {
             network.labels = Dictionary(
@@ -184,6 +220,22 @@ public struct Registry: Sendable {
         network.parent = parent
         network.vni = vni
         return network
+    }
+
+    /// --aux-address NAME=IP: in the subnet given with --subnet (Docker's CLI matches them
+    /// to the subnets given), not the gateway, each address once.
+    private func planAuxAddresses(
+        _ given: [String], subnet: IPv4Network?, gateway: IPv4Address
+    ) throws(ModelError) -> [String: IPv4Address]? {
+        var addresses: [String: IPv4Address] = [:]
+        for entry in given {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let text = parts.count == 2 ? parts[1] : ""
+            guard let ip = IPv4Address(text), subnet?.contains(ip) == true else { throw .noSubnetForAuxAddress(text) }
+            guard ip != gateway, !addresses.values.contains(ip) else { throw .auxAddressInUse(name: parts[0], ip) }
+            addresses[parts[0]] = ip
+        }
+        return addresses.isEmpty ? nil : addresses
     }
 
     private func planBridgeName(_ request: NetworkRequest, id: String) throws(ModelError) -> String {
@@ -358,7 +410,7 @@ public struct Registry: Sendable {
         }
         guard let parsed = IPv4Address(text) else { throw .invalidIP(text, "expected an IPv4 address like 10.0.0.5") }
         guard subnet.hostRange.contains(parsed.value) else { throw .addressOutsideSubnet(parsed, subnet) }
-        guard parsed != network.gateway else { throw .addressInUse(parsed, network: network.name) }
+        guard !network.reservedAddresses.contains(parsed) else { throw .addressInUse(parsed, network: network.name) }
         return parsed
     }
 
@@ -493,7 +545,7 @@ public struct Registry: Sendable {
             containers.flatMap(\.publishedPorts) + attachments.filter { $0.id != exceptAttachment }.flatMap(\.ports)
         var result: [PortMapping] = []
         for request in requests {
-            let hostIP = request.hostIP ?? .any
+            let hostIP = request.hostIP ?? defaults.hostIP
             let range = request.hostPorts ?? ephemeralPorts
             let free = range.first { port in
                 let candidate = PortMapping(

@@ -80,6 +80,41 @@ struct DaemonCommand: AsyncParsableCommand {
             """)
     var resolvConf = AgentConfiguration().resolvConf
 
+    @Option(
+        help: ArgumentHelp(
+            """
+            The daemon's configuration file, with Docker's daemon.json keys: default-address-pools, bip, fixed-cidr, \
+            default-gateway, mtu, icc, ip, dns (default: \(AgentConfiguration.defaultConfigFile), if it exists).
+            """, valueName: "path"))
+    var configFile: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Subnets of user-defined networks without --subnet, e.g. base=10.10.0.0/16,size=24 (repeatable).",
+            valueName: "base=cidr,size=n"))
+    var defaultAddressPool: [String] = []
+
+    @Option(help: "The default bridge's address and prefix length, e.g. 172.20.0.1/16.")
+    var bip: String?
+
+    @Option(help: "The default bridge's range of container addresses (CIDR).")
+    var fixedCidr: String?
+
+    @Option(help: "The default route of the default bridge's containers (an address of its subnet).")
+    var defaultGateway: String?
+
+    @Option(help: "The MTU of the default bridge and its containers' interfaces.")
+    var mtu: Int?
+
+    @Option(help: "false: containers on the default bridge cannot talk to each other.")
+    var icc: Bool?
+
+    @Option(help: "The host address of -p without one (default: 0.0.0.0).")
+    var ip: String?
+
+    @Option(help: "The DNS server of containers without run --dns (repeatable; default: the host's).")
+    var dns: [String] = []
+
     @Option(help: "Log level.")
     var logLevel: LogLevel = .info
 
@@ -108,6 +143,7 @@ struct DaemonCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        do { _ = try fileFlags().validated() } catch { throw ValidationError("\(error)") }
         _ = try metricsEndpoint()
         _ = try flowTimeouts()
         guard (1...DaemonCommand.maxFlowsLimit).contains(maxFlows) else {
@@ -170,7 +206,27 @@ struct DaemonCommand: AsyncParsableCommand {
         seconds % 3600 == 0 ? "\(seconds / 3600)h" : seconds % 60 == 0 ? "\(seconds / 60)m" : "\(seconds)s"
     }
 
+    /// The settings that have a daemon.json key, as the flags give them.
+    func fileFlags() throws(ModelError) -> DaemonFile {
+        var flags = DaemonFile()
+        flags.defaultAddressPools =
+            defaultAddressPool.isEmpty ? nil : try defaultAddressPool.map(DaemonFile.Pool.init(flag:))
+        (flags.bip, flags.fixedCIDR, flags.defaultGateway) = (bip, fixedCidr, defaultGateway)
+        (flags.mtu, flags.icc, flags.ip) = (mtu, icc, ip)
+        flags.dns = dns.isEmpty ? nil : dns
+        return flags
+    }
+
     func run() async throws {
+        // Read first: a bad file stops the daemon before it changes anything.
+        let networkDefaults: NetworkDefaults
+        do {
+            networkDefaults = try AgentConfiguration.networkDefaults(
+                file: configFile ?? AgentConfiguration.defaultConfigFile, explicit: configFile != nil,
+                flags: try fileFlags())
+        } catch let error as AgentError {
+            throw Failure(message: "\(error)", code: 1)
+        }
         if let netns, ProcessInfo.processInfo.environment["BRIDGEPORT_NETNS_ENTERED"] == nil {
             // Only returns on failure: every thread of the new image lives in the namespace.
             let error = Sandbox.reexecInNetworkNamespace(netns, arguments: CommandLine.arguments)
@@ -195,6 +251,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.flowTimeouts = try flowTimeouts()
         configuration.maxFlows = maxFlows
         configuration.resolvConf = resolvConf
+        configuration.networkDefaults = networkDefaults
         do {
             try await AgentService.run(configuration: configuration, logger: logger)
         } catch {

@@ -15,11 +15,17 @@ struct NetworkCommand: AsyncParsableCommand {
         @Option(help: "Subnet in CIDR notation, e.g. 10.0.0.0/24.") var subnet: String?
         @Option(help: "IPv4 gateway of the subnet.") var gateway: String?
         @Option(help: "Allocate container addresses from this sub-range.") var ipRange: String?
+        @Option(
+            help: ArgumentHelp(
+                "An address of the subnet no container gets, NAME=IP (repeatable).", valueName: "name=ip"))
+        var auxAddress: [String] = []
         @Flag(help: "Restrict external access to the network.") var `internal` = false
         @Flag(help: "Enable manual container attachment (overlay; every overlay network allows it).")
         var attachable = false
         @Option(help: "Set metadata on the network: KEY[=VALUE] (repeatable).") var label: [String] = []
-        @Option(name: [.customShort("o"), .customLong("opt")], help: "Driver option KEY=VALUE.")
+        @Option(
+            name: [.customShort("o"), .customLong("opt")],
+            help: "Driver option KEY=VALUE, e.g. com.docker.network.driver.mtu=1400 (repeatable).")
         var options: [String] = []
         @Argument(help: "Network name.") var name: String
 
@@ -36,6 +42,7 @@ struct NetworkCommand: AsyncParsableCommand {
                 ipRange: ipRange, internal: `internal`, options: parsed,
                 attachable: attachable)
             request.labels = label
+            request.auxAddresses = auxAddress
             let view = try await client.client.send(Routes.createNetwork, body: request)
             print(view.network.id)
         }

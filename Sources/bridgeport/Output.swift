@@ -173,6 +173,7 @@ func inspectDocument(_ view: NetworkView) -> [String: Any] {
         var entry: [String: Any] = ["Subnet": subnet.description]
         if let gateway = network.gateway { entry["Gateway"] = gateway.description }
         if let range = network.ipRange { entry["IPRange"] = range.description }
+        if let aux = network.auxAddresses { entry["AuxiliaryAddresses"] = aux.mapValues(\.description) }
         ipamConfig.append(entry)
     }
     var containers: [String: Any] = [:]

@@ -55,7 +55,7 @@ private let port = Gen<UInt16>.value(in: 1...65535)
             spec += "\(containerPort)" + (proto.map { "/\($0.rawValue)" } ?? "")
             let expected = PortRequest(
                 proto: proto ?? .tcp, containerPort: containerPort,
-                hostIP: hostIP?.isUnspecified == true ? nil : hostIP,
+                hostIP: hostIP,
                 hostPorts: hostPort.map { $0...$0 })
             let parsed = try PortRequest.parse(spec)
             #expect(parsed == [expected], "\(spec)")

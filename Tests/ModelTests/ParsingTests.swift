@@ -65,7 +65,9 @@ import Testing
             try PortRequest.parse("10.1.2.3::80") == [
                 PortRequest(proto: .tcp, containerPort: 80, hostIP: IPv4Address(10, 1, 2, 3))
             ])
-        #expect(try PortRequest.parse("0.0.0.0:8080:80")[0].hostIP == nil)
+        // Given, 0.0.0.0 stays: the daemon's default host address (`ip`) is for none given.
+        #expect(try PortRequest.parse("0.0.0.0:8080:80")[0].hostIP == .any)
+        #expect(try PortRequest.parse("8080:80")[0].hostIP == nil)
     }
 
     @Test func ranges() throws {

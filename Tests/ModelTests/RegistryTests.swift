@@ -38,7 +38,7 @@ import Testing
         let all172 = (17...31).map { "172.\($0).0.0/16" }
         #expect(
             try IPAM.chooseSubnet(avoiding: all172.map { try IPv4Network.parse($0) }).description == "192.168.0.0/20")
-        let everything = try IPAM.defaultPools.map { $0 } + [IPv4Network.parse("10.0.0.0/8")]
+        let everything = AddressPool.localDefaults.map(\.base) + [try IPv4Network.parse("10.0.0.0/8")]
         #expect(throws: ModelError.poolsExhausted) { try IPAM.chooseSubnet(avoiding: everything) }
     }
 

@@ -18,6 +18,9 @@ export BRIDGEPORT_SOCKET=$STATE/agent.sock
 METRICS_PORT=${METRICS_PORT:-19477}
 AGENT_PID=
 AGENT_LOG=$STATE/agent.log
+# The agents' configuration file (daemon.json), "{}" from sandbox_up: a test writes its
+# settings there before it starts an agent; the machine's /etc/bridgeport/daemon.json is never read.
+DAEMON_JSON=$STATE/daemon.json
 # A cgroup v2 directory of our own: the agent's socket hooks attach there, never to the
 # machine's root cgroup. The agent, its containers and host-side clients run inside it.
 CGROUP=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/$TAG
@@ -27,6 +30,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/stats.sh"
 
 sandbox_up() {
     mkdir -p "$CGROUP"
+    echo '{}' >"$DAEMON_JSON"
     ip netns add "$HOST_NS"
     ip netns add "$EXT_NS"
     ip link add "$TAG-up" netns "$HOST_NS" type veth peer name "$TAG-ext" netns "$EXT_NS"
@@ -99,7 +103,7 @@ start_host() {  # start_host N [AGENT_ARGS...]: the agent of host N (own state, 
     mkdir -p "$dir" "$CGROUP/h$n"
     sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP/h$n" \
         "$BIN" daemon --netns "$TAG-h$n" --state-dir "$dir/state" --bpf-root "$dir/bpf" --cgroup "$CGROUP/h$n" \
-        --socket "$dir/agent.sock" --metrics-address 127.0.0.1:$METRICS_PORT \
+        --socket "$dir/agent.sock" --metrics-address 127.0.0.1:$METRICS_PORT --config-file "$DAEMON_JSON" \
         --cluster-store etcd://198.19.2.254:2379 --advertise-address 198.19.2.$n "${@:2}" >>"$dir/agent.log" 2>&1 &
     echo $! >"$dir/agent.pid"
     for _ in $(seq 1 200); do
@@ -119,7 +123,8 @@ stop_host() {  # stop_host N [SIGNAL]: stops host N's agent (TERM by default) an
 agent_start() {
     sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP" \
         ${AGENT_ENTER:-} "$BIN" daemon --netns "$HOST_NS" --state-dir "$STATE/state" --bpf-root "$STATE/bpf" --cgroup "$CGROUP" \
-        --socket "$BRIDGEPORT_SOCKET" --metrics-address "127.0.0.1:$METRICS_PORT" ${AGENT_ARGS:-} "$@" >>"$AGENT_LOG" 2>&1 &
+        --socket "$BRIDGEPORT_SOCKET" --metrics-address "127.0.0.1:$METRICS_PORT" --config-file "$DAEMON_JSON" \
+        ${AGENT_ARGS:-} "$@" >>"$AGENT_LOG" 2>&1 &
     AGENT_PID=$!
     echo "$AGENT_PID" >"$STATE/agent.pid"
     for _ in $(seq 1 200); do

@@ -46,6 +46,8 @@ int bp_link_set_master(bp_nl *nl, const char *name, const char *master);
 // Sets the link's MAC (a bridge then keeps it instead of taking its lowest port's).
 int bp_link_set_mac(bp_nl *nl, const char *name, const uint8_t mac[6]);
 int bp_link_set_up(bp_nl *nl, const char *name);
+// Sets the link's MTU (a bridge then keeps it whatever its ports' MTUs).
+int bp_link_set_mtu(bp_nl *nl, const char *name, unsigned mtu);
 // Deleting a missing link returns -ENODEV.
 int bp_link_del(bp_nl *nl, const char *name);
 
@@ -77,6 +79,9 @@ int bp_link_list(bp_nl *nl, bp_link_cb cb, void *ctx);
 typedef void (*bp_prefix_cb)(void *ctx, uint32_t addr, int prefix);
 int bp_addr_list(bp_nl *nl, bp_prefix_cb cb, void *ctx);
 int bp_route_list(bp_nl *nl, bp_prefix_cb cb, void *ctx);
+// The MTU (> 0) of the link that holds the IPv4 address addr (network order), or
+// -EADDRNOTAVAIL when no link does.
+int bp_addr_link_mtu(bp_nl *nl, uint32_t addr);
 // The permanent IPv4 neighbour entries of dev (as /32 prefixes).
 int bp_neigh_list_permanent(bp_nl *nl, const char *dev, bp_prefix_cb cb, void *ctx);
 
