@@ -16,6 +16,9 @@ public struct EndpointView: Codable, Sendable {
     public var prefixLength: Int?
     /// Whether its network resolves container names (not the default bridge).
     public var hasNames: Bool
+    /// Its network's IPv6 gateway and prefix length, on a network with IPv6.
+    public var gateway6: IPv6Address? = nil
+    public var prefixLength6: Int? = nil
 
     public init(
         endpoint: Endpoint, containerName: String, networkName: String, gateway: IPv4Address?,
@@ -57,11 +60,14 @@ public struct ContainerView: Codable, Sendable {
 public struct ConnectRequest: Codable, Sendable {
     public var container: String
     public var ip: String?
+    /// --ip6.
+    public var ip6: String?
     /// --alias: names the container has on this network.
     public var aliases: [String]?
-    public init(container: String, ip: String? = nil, aliases: [String]? = nil) {
+    public init(container: String, ip: String? = nil, ip6: String? = nil, aliases: [String]? = nil) {
         self.container = container
         self.ip = ip
+        self.ip6 = ip6
         self.aliases = aliases
     }
 }

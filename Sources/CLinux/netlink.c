@@ -391,15 +391,17 @@ static uint32_t inet_value(struct nl_addr *a) {
     return v;
 }
 
-int bp_addr_add(bp_nl *nl, const char *dev, uint32_t addr, int prefix) {
+// Adds local (an address of either family, which it consumes) to dev, with IFA_F_* flags;
+// an address that is already there is success.
+static int addr_add(bp_nl *nl, const char *dev, struct nl_addr *local, int flags) {
     int index = bp_link_index(nl, dev);
-    if (index < 0) return index;
-    struct rtnl_addr *a = rtnl_addr_alloc();
-    struct nl_addr *local = inet_addr(addr, prefix);
-    int rc = -ENOMEM;
+    struct rtnl_addr *a = index < 0 ? NULL : rtnl_addr_alloc();
+    int rc = index < 0 ? index : -ENOMEM;
     if (a && local) {
         rtnl_addr_set_ifindex(a, index);
+        rtnl_addr_set_family(a, nl_addr_get_family(local));
         rtnl_addr_set_local(a, local);
+        if (flags) rtnl_addr_set_flags(a, flags);
         nl->kernel_errno = 0;
         rc = result(nl, rtnl_addr_add(nl->sk, a, 0));
         if (rc == -EEXIST) rc = 0;
@@ -409,30 +411,31 @@ int bp_addr_add(bp_nl *nl, const char *dev, uint32_t addr, int prefix) {
     return rc;
 }
 
-// A main-table IPv4 route to 0.0.0.0/0 (caller puts it).
-static struct rtnl_route *default_route(void) {
-    struct rtnl_route *r = rtnl_route_alloc();
-    struct nl_addr *dst = inet_addr(0, 0);
-    if (!r || !dst) {
-        if (r) rtnl_route_put(r);
-        if (dst) nl_addr_put(dst);
+int bp_addr_add(bp_nl *nl, const char *dev, uint32_t addr, int prefix) {
+    return addr_add(nl, dev, inet_addr(addr, prefix), 0);
+}
+
+// A main-table route to the family's default, any/0 (caller puts it; consumes any).
+static struct rtnl_route *default_route(struct nl_addr *any) {
+    struct rtnl_route *r = any ? rtnl_route_alloc() : NULL;
+    if (!r) {
+        if (any) nl_addr_put(any);
         return NULL;
     }
-    rtnl_route_set_family(r, AF_INET);
+    rtnl_route_set_family(r, nl_addr_get_family(any));
     rtnl_route_set_table(r, RT_TABLE_MAIN);
-    rtnl_route_set_dst(r, dst);
-    nl_addr_put(dst);
+    rtnl_route_set_dst(r, any);
+    nl_addr_put(any);
     return r;
 }
 
-int bp_route_replace_default(bp_nl *nl, uint32_t gateway, const char *dev) {
+// Replaces the default route of gw's family with one via gw on dev (consumes any and gw).
+static int route_replace_default(bp_nl *nl, struct nl_addr *any, struct nl_addr *gw, const char *dev) {
     int index = bp_link_index(nl, dev);
-    if (index < 0) return index;
-    struct rtnl_route *r = default_route();
+    struct rtnl_route *r = default_route(any);
     struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-    struct nl_addr *gw = inet_addr(gateway, 32);
-    int rc = -ENOMEM;
-    if (r && nh && gw) {
+    int rc = index < 0 ? index : -ENOMEM;
+    if (index >= 0 && r && nh && gw) {
         rtnl_route_set_protocol(r, RTPROT_BOOT);
         rtnl_route_set_scope(r, RT_SCOPE_UNIVERSE);
         rtnl_route_nh_set_ifindex(nh, index);
@@ -448,8 +451,9 @@ int bp_route_replace_default(bp_nl *nl, uint32_t gateway, const char *dev) {
     return rc;
 }
 
-int bp_route_del_default(bp_nl *nl) {
-    struct rtnl_route *r = default_route();
+// Deletes the default routes of any's family (consumes any); none is success.
+static int route_del_default(bp_nl *nl, struct nl_addr *any) {
+    struct rtnl_route *r = default_route(any);
     if (!r) return -ENOMEM;
     rtnl_route_set_scope(r, RT_SCOPE_NOWHERE);   // matches any scope
     int rc = 0;
@@ -461,6 +465,32 @@ int bp_route_del_default(bp_nl *nl) {
     rtnl_route_put(r);
     return rc == -ESRCH || rc == -ENOENT ? 0 : rc;
 }
+
+int bp_route_replace_default(bp_nl *nl, uint32_t gateway, const char *dev) {
+    return route_replace_default(nl, inet_addr(0, 0), inet_addr(gateway, 32), dev);
+}
+
+int bp_route_del_default(bp_nl *nl) { return route_del_default(nl, inet_addr(0, 0)); }
+
+// ---- IPv6 -----------------------------------------------------------------------------
+
+static const uint8_t inet6_any[16];
+
+static struct nl_addr *inet6_addr(const uint8_t addr[16], int prefix) {
+    struct nl_addr *a = nl_addr_build(AF_INET6, addr, 16);
+    if (a) nl_addr_set_prefixlen(a, prefix);
+    return a;
+}
+
+int bp_addr6_add(bp_nl *nl, const char *dev, const uint8_t addr[16], int prefix) {
+    return addr_add(nl, dev, inet6_addr(addr, prefix), IFA_F_NODAD);
+}
+
+int bp_route6_replace_default(bp_nl *nl, const uint8_t gateway[16], const char *dev) {
+    return route_replace_default(nl, inet6_addr(inet6_any, 0), inet6_addr(gateway, 128), dev);
+}
+
+int bp_route6_del_default(bp_nl *nl) { return route_del_default(nl, inet6_addr(inet6_any, 0)); }
 
 // ---- enumeration ----------------------------------------------------------------------
 

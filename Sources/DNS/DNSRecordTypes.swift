@@ -64,6 +64,8 @@ public struct DNSRecord: Hashable, Sendable {
     public enum Data: Hashable, Sendable {
         /// An IPv4 address, octets in address order.
         case a(UInt8, UInt8, UInt8, UInt8)
+        /// An IPv6 address: its 16 bytes in address order.
+        case aaaa([UInt8])
         case ptr(DNSName)
     }
 
@@ -76,6 +78,7 @@ public struct DNSRecord: Hashable, Sendable {
     public var type: DNSType {
         switch data {
         case .a: .a
+        case .aaaa: .aaaa
         case .ptr: .ptr
         }
     }

@@ -64,6 +64,9 @@ extension DNSQuery {
         case .a(let a, let b, let c, let d):
             writer.u16(4)
             writer.bytes += [a, b, c, d]
+        case .aaaa(let bytes):
+            writer.u16(16)
+            writer.bytes += bytes
         case .ptr(let target):
             writer.u16(UInt16(target.wireLength))
             writer.name(target)

@@ -314,7 +314,8 @@ public actor Agent {
 
     private func connect(network reference: String, _ request: ConnectRequest, reserved: IPv4Address?) throws {
         let endpoint = try registry.planConnect(
-            network: reference, container: request.container, ip: request.ip, aliases: request.aliases ?? [],
+            network: reference, container: request.container, ip: request.ip, ip6: request.ip6,
+            aliases: request.aliases ?? [],
             reserved: reserved)
         let network = try registry.network(endpoint.networkID)
         let container = try registry.container(endpoint.containerID)
@@ -756,6 +757,14 @@ public actor Agent {
             namespace: configuration.namespacePath(container.id),
             via: gateway.flatMap { try? registry.network($0.networkID).routeGateway },
             device: gateway?.containerInterface)
+        // IPv6: the first such network that has IPv6 (the container may have none).
+        let gateway6 = registry.endpoints(ofContainer: container.id).first { endpoint in
+            endpoint.ip6 != nil && (try? registry.network(endpoint.networkID).internal) == false
+        }
+        try datapath.setDefaultRoute6(
+            namespace: configuration.namespacePath(container.id),
+            via: gateway6.flatMap { try? registry.network($0.networkID).ipv6?.gateway },
+            device: gateway6?.containerInterface)
     }
 
     // MARK: Names
@@ -813,7 +822,8 @@ public actor Agent {
         let networks = endpoints.compactMap { try? registry.network($0.networkID) }
         let gateway = networks.lazy.compactMap(\.gateway).first ?? registry.defaultNetwork?.gateway
         let files = runtime.files(container.id)
-        try files.writeHosts(container: container, own: endpoints.compactMap(\.ip), gateway: gateway)
+        try files.writeHosts(
+            container: container, own: endpoints.compactMap(\.ip), own6: endpoints.compactMap(\.ip6), gateway: gateway)
         let settings = nameSettings(container)
         let text =
             if networks.contains(where: \.hasNames) {
@@ -832,10 +842,13 @@ public actor Agent {
 
     private func view(_ endpoint: Endpoint) -> EndpointView {
         let network = try? registry.network(endpoint.networkID)
-        return EndpointView(
+        var view = EndpointView(
             endpoint: endpoint, containerName: (try? registry.container(endpoint.containerID).name) ?? "",
             networkName: network?.name ?? "", gateway: network?.routeGateway,
             prefixLength: network?.subnet?.prefixLength, hasNames: network?.hasNames ?? false)
+        view.gateway6 = network?.ipv6?.gateway
+        view.prefixLength6 = network?.ipv6?.subnet.prefixLength
+        return view
     }
 
     private func view(_ container: Container) -> ContainerView {

@@ -26,7 +26,7 @@ struct ContainerFiles {
     /// /etc/hosts: localhost, the --add-host lines, then the container's own addresses.
     /// Its peers are not here: the embedded DNS server answers for them, so nothing is
     /// rewritten when a container comes or goes.
-    func writeHosts(container: Container, own: [IPv4Address], gateway: IPv4Address?) throws {
+    func writeHosts(container: Container, own: [IPv4Address], own6: [IPv6Address] = [], gateway: IPv4Address?) throws {
         var lines = [
             "127.0.0.1\tlocalhost",
             "::1\tlocalhost ip6-localhost ip6-loopback",
@@ -48,6 +48,7 @@ struct ContainerFiles {
             names.append(name)
         }
         lines += own.map { "\($0)\t\(names.joined(separator: " "))" }
+        lines += own6.map { "\($0)\t\(names.joined(separator: " "))" }
         try writeInPlace(lines.joined(separator: "\n") + "\n", to: hosts)
     }
 

@@ -47,12 +47,21 @@ enum DNSResponder {
         let question = query.question
         if question.qclass == classIN {
             if let addresses = table.lookup(question.name.key, asker: asker) {
-                // A container's name: A records; any other type has no data here, and is
-                // not forwarded (the upstream would only leak the name, or answer wrongly).
-                guard question.type == .a || question.type == .any else { return reply(.noError) }
-                let start = addresses.isEmpty ? 0 : rotation % addresses.count
-                let ordered = addresses[start...] + addresses[..<start]
-                return reply(.noError, ordered.map { DNSRecord(name: question.name, ttl: ttl, data: .a($0)) })
+                // A container's name: A (and AAAA on networks with IPv6) records; any other
+                // type has no data here, and is not forwarded (the upstream would only leak
+                // the name, or answer wrongly).
+                var answers: [DNSRecord] = []
+                if question.type == .a || question.type == .any {
+                    answers += rotated(addresses, by: rotation).map {
+                        DNSRecord(name: question.name, ttl: ttl, data: .a($0))
+                    }
+                }
+                if question.type == .aaaa || question.type == .any {
+                    answers += rotated(table.lookup6(question.name.key, asker: asker), by: rotation).map {
+                        DNSRecord(name: question.name, ttl: ttl, data: .aaaa($0.bytes))
+                    }
+                }
+                return reply(.noError, answers)
             }
             if question.type == .ptr, let (a, b, c, d) = question.name.reversedIPv4,
                 let name = table.name(of: IPv4Address(a, b, c, d), asker: asker),
@@ -67,6 +76,12 @@ enum DNSResponder {
         }
         return .forward(query, upstreams: upstreams)
     }
+}
+
+/// The list turned left by `rotation` places.
+private func rotated<Element>(_ list: [Element], by rotation: Int) -> [Element] {
+    let start = list.isEmpty ? 0 : rotation % list.count
+    return Array(list[start...] + list[..<start])
 }
 
 extension DNSRecord.Data {

@@ -21,6 +21,8 @@ struct NameTable: Sendable {
     struct NetworkNames: Sendable {
         var name: String
         var addresses: [String: [IPv4Address]] = [:]
+        /// The IPv6 addresses of the names that have one (networks with IPv6), for AAAA.
+        var addresses6: [String: [IPv6Address]] = [:]
         var reverse: [IPv4Address: String] = [:]
     }
 
@@ -41,7 +43,14 @@ struct NameTable: Sendable {
             guard let network = named[endpoint.networkID], let ip = endpoint.ip,
                 let container = containers[endpoint.containerID], container.stopped != true
             else { continue }
-            add(container.dnsNames(aliases: endpoint.aliases ?? []), ip, primary: container.name, network: network)
+            let names = container.dnsNames(aliases: endpoint.aliases ?? [])
+            add(names, ip, primary: container.name, network: network)
+            if let ip6 = endpoint.ip6 {
+                for key in names.map({ $0.lowercased() })
+                where !(networks[network.id]?.addresses6[key]?.contains(ip6) ?? false) {
+                    networks[network.id]?.addresses6[key, default: []].append(ip6)
+                }
+            }
         }
         for endpoint in remote {
             guard let network = named[endpoint.networkID] else { continue }
@@ -73,15 +82,22 @@ struct NameTable: Sendable {
     /// A name as a container asks it (lowercased, no trailing dot): its addresses on the
     /// networks the asker shares, or only on NETWORK for "name.NETWORK"; nil when none of
     /// them knows it (the name is forwarded).
-    func lookup(_ name: String, asker id: String) -> [IPv4Address]? {
+    func lookup(_ name: String, asker id: String) -> [IPv4Address]? { lookup(name, asker: id, in: \.addresses) }
+
+    /// The IPv6 addresses of a name `lookup` finds (none on networks without IPv6).
+    func lookup6(_ name: String, asker id: String) -> [IPv6Address] { lookup(name, asker: id, in: \.addresses6) ?? [] }
+
+    private func lookup<Address: Equatable>(
+        _ name: String, asker id: String, in table: KeyPath<NetworkNames, [String: [Address]]>
+    ) -> [Address]? {
         guard let asker = askers[id] else { return nil }
-        var found: [IPv4Address]?
+        var found: [Address]?
         for networkID in asker.networkIDs {
             guard let network = networks[networkID] else { continue }
-            if let addresses = network.addresses[name] {
+            if let addresses = network[keyPath: table][name] {
                 found = (found ?? []) + addresses.filter { !(found ?? []).contains($0) }
             } else if name.hasSuffix("." + network.name.lowercased()),
-                let addresses = network.addresses[String(name.dropLast(network.name.utf8.count + 1))]
+                let addresses = network[keyPath: table][String(name.dropLast(network.name.utf8.count + 1))]
             {
                 found = (found ?? []) + addresses.filter { !(found ?? []).contains($0) }
             }

@@ -39,6 +39,8 @@ public protocol Datapath: Sendable {
     func interfaceExists(_ endpoint: Endpoint, namespace: String) -> Bool
     func detach(_ endpoint: Endpoint, namespace: String)
     func setDefaultRoute(namespace: String, via gateway: IPv4Address?, device: String?) throws
+    /// The IPv6 default route (none: `gateway` nil).
+    func setDefaultRoute6(namespace: String, via gateway: IPv6Address?, device: String?) throws
     /// Removes the flows of an endpoint that stays (a stopped container's).
     func flushFlows(of endpoint: Endpoint)
     /// A link someone else deleted: what the maps hold for it goes too.

@@ -74,9 +74,9 @@ public final class KernelDatapath: Datapath, Sendable {
             try links.addBridge(name: name, alias: LinkAlias.prefix + network.id)
             repairs.append("created bridge \(name) for network \(network.name)")
         }
-        // Networks are IPv4 only: no IPv6 link-local chatter into the containers, as Docker does.
-        let ipv6 = "/proc/sys/net/ipv6/conf/\(name)/disable_ipv6"
-        if FileManager.default.fileExists(atPath: ipv6) { try? writeInPlace("1\n", to: ipv6) }
+        // An IPv4-only network has no IPv6 on its bridge (no link-local chatter into the
+        // containers), as Docker does; one with IPv6 gets it before its gateway address.
+        setIPv6(enabled: network.ipv6 != nil, interface: name)
         // A bridge without a MAC of its own takes its lowest port's, and changes it when that
         // port goes: every container's neighbour entry of the gateway would go stale. The
         // gateway's address gives it one that no container has (as Docker sets one).
@@ -86,6 +86,12 @@ public final class KernelDatapath: Datapath, Sendable {
         // Gateway mode isolated: no address on the bridge, so the host does not reach it either.
         if network.gatewayMode != .isolated {
             try links.addAddress(Prefix4(address: gateway.value, length: subnet.prefixLength), device: name)
+            if let v6 = network.ipv6 {
+                try links.addAddress6(v6.gateway.bytes, length: v6.subnet.prefixLength, device: name)
+                // The host routes between its IPv6 networks, as Docker turns forwarding on
+                // for them (in the agent's namespace: the host's in production).
+                try writeInPlace("1\n", to: "/proc/sys/net/ipv6/conf/all/forwarding")
+            }
         }
         try links.setUp(name)
         return repairs
@@ -211,13 +217,25 @@ public final class KernelDatapath: Datapath, Sendable {
         if let hostSide = endpoint.hostInterface { try links.setUp(hostSide) }
         let container = try RouteSocket(namespace: namespace)
         try container.addAddress(Prefix4(address: ip.value, length: subnet.prefixLength), device: inside)
-        // Networks are IPv4 only: no IPv6 on the container's interface either, as Docker does
-        // for IPv4-only networks (the programs drop what IPv6 a container sends anyway).
+        // On an IPv4-only network no IPv6 on the container's interface either, as Docker does
+        // (the programs drop what IPv6 a container sends there anyway). With IPv6, its
+        // address comes from the agent alone: no router advertisements are heeded.
+        let ip6 = network.ipv6 == nil ? nil : endpoint.ip6
         try NetworkNamespace.run(in: namespace) {
-            let path = "/proc/sys/net/ipv6/conf/\(inside)/disable_ipv6"
-            if FileManager.default.fileExists(atPath: path) { try writeInPlace("1\n", to: path) }
+            setIPv6(enabled: ip6 != nil, interface: inside)
+            if ip6 != nil { try writeInPlace("0\n", to: "/proc/sys/net/ipv6/conf/\(inside)/accept_ra") }
+        }
+        if let ip6, let v6 = network.ipv6 {
+            try container.addAddress6(ip6.bytes, length: v6.subnet.prefixLength, device: inside)
         }
         try container.setUp(inside)
+    }
+
+    /// Turns IPv6 on or off on an interface of the calling thread's namespace (a kernel
+    /// without IPv6 has no such file: nothing to turn off).
+    private func setIPv6(enabled: Bool, interface: String) {
+        let path = "/proc/sys/net/ipv6/conf/\(interface)/disable_ipv6"
+        if FileManager.default.fileExists(atPath: path) { try? writeInPlace(enabled ? "0\n" : "1\n", to: path) }
     }
 
     /// Whether the endpoint's interface exists (the host side of a veth, or the macvlan
@@ -338,6 +356,15 @@ public final class KernelDatapath: Datapath, Sendable {
             try container.replaceDefaultRoute(via: gateway.value, device: device)
         } else {
             try container.deleteDefaultRoute()
+        }
+    }
+
+    public func setDefaultRoute6(namespace: String, via gateway: IPv6Address?, device: String?) throws {
+        let container = try RouteSocket(namespace: namespace)
+        if let gateway, let device {
+            try container.replaceDefaultRoute6(via: gateway.bytes, device: device)
+        } else {
+            try container.deleteDefaultRoute6()
         }
     }
 

@@ -200,6 +200,24 @@ public final class RouteSocket: Sendable {
         try call("delete", "default route") { bp_route_del_default($0) }
     }
 
+    /// Adds an IPv6 address (16 bytes, network order) without duplicate address detection;
+    /// one that is already there is success.
+    public func addAddress6(_ address: [UInt8], length: Int, device: String) throws {
+        precondition(address.count == 16)
+        try call("add IPv6 address to", device) { bp_addr6_add($0, device, address, Int32(length)) }
+    }
+
+    /// Replaces the main table's IPv6 default route with one via gateway (16 bytes).
+    public func replaceDefaultRoute6(via gateway: [UInt8], device: String) throws {
+        precondition(gateway.count == 16)
+        try call("set IPv6 default route dev", device) { bp_route6_replace_default($0, gateway, device) }
+    }
+
+    /// Removes the IPv6 default route(s); none is success.
+    public func deleteDefaultRoute6() throws {
+        try call("delete", "IPv6 default route") { bp_route6_del_default($0) }
+    }
+
     public func links() throws -> [LinkInfo] {
         var result: [LinkInfo] = []
         try withUnsafeMutablePointer(to: &result) { list in

@@ -91,6 +91,8 @@ public struct Endpoint: Codable, Sendable, Hashable {
     public var linkIndex: Int? = nil
     /// Names it has on this network besides its own (--network-alias, connect --alias).
     public var aliases: [String]? = nil
+    /// Its IPv6 address, on a network with IPv6.
+    public var ip6: IPv6Address? = nil
 
     /// Devices made inside containers' namespaces take ifindexes from this range, far above
     /// what the host's own allocator hands out, so that they never clash with a host link
@@ -149,6 +151,8 @@ public struct ContainerRequest: Codable, Sendable {
     /// Attached `run -i`/`-t`: the CLI process whose stdio the command uses.
     public var attach: ProcessAttachment?
     public var ip: String?
+    /// --ip6.
+    public var ip6: String?
     public var hostname: String?
     public var ports: [String]
     public var command: [String]

@@ -15,6 +15,9 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case addressesExhausted(network: String)
     case addressInUse(IPv4Address, network: String)
     case addressOutsideSubnet(IPv4Address, IPv4Network)
+    case addressOutsideSubnet6(IPv6Address, IPv6Network)
+    case addressInUse6(IPv6Address, network: String)
+    case poolOverlap6(IPv6Network, with: String)
     case ipOnDefaultNetwork
     case ipWithoutSubnet(network: String)
     case networkHasEndpoints(String, [String])
@@ -74,6 +77,11 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .addressInUse(let ip, let network): "Address already in use: \(ip) on network \(network)"
         case .addressOutsideSubnet(let ip, let subnet):
             "invalid IP address \"\(ip)\": it is not in the network's subnet \(subnet)"
+        case .addressOutsideSubnet6(let ip, let subnet):
+            "invalid IPv6 address \"\(ip)\": it is not in the network's subnet \(subnet)"
+        case .addressInUse6(let ip, let network): "Address already in use: \(ip) on network \(network)"
+        case .poolOverlap6(let subnet, let other):
+            "invalid pool request: subnet \(subnet) overlaps with network \(other)"
         case .ipOnDefaultNetwork: "user specified IP address is supported on user defined networks only"
         case .ipWithoutSubnet(let network):
             "user specified IP address is supported only when connecting to networks with user configured subnets: \(network) has none"

@@ -25,6 +25,7 @@ public enum BridgeOption {
     public static let bridgeName = "com.docker.network.bridge.name"
     public static let enableMasquerade = "com.docker.network.bridge.enable_ip_masquerade"
     public static let gatewayMode = "com.docker.network.bridge.gateway_mode_ipv4"
+    public static let gatewayModeIPv6 = "com.docker.network.bridge.gateway_mode_ipv6"
 }
 
 /// Options every driver with interfaces of its own understands.
@@ -71,6 +72,8 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var subnet: IPv4Network?
     public var gateway: IPv4Address?
     public var ipRange: IPv4Network?
+    /// --ipv6: its IPv6 subnet, gateway and range; nil for an IPv4-only network.
+    public var ipv6: IPv6Settings? = nil
     public var `internal`: Bool
     public var options: [String: String]
     /// --attachable, as given (Docker shows it; every overlay network here is attachable).
@@ -147,6 +150,11 @@ public struct NetworkRequest: Codable, Sendable {
     public var labels: [String]?
     /// --aux-address NAME=IP (repeatable), as given.
     public var auxAddresses: [String]?
+    /// --ipv6, and the IPv6 --subnet, --gateway and --ip-range.
+    public var ipv6: Bool?
+    public var subnet6: String?
+    public var gateway6: String?
+    public var ipRange6: String?
 
     public init(
         name: String, driver: String = "bridge", subnet: String? = nil, gateway: String? = nil,

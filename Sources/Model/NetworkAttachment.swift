@@ -6,6 +6,8 @@ public struct NetworkAttachmentRequest: Codable, Sendable, Hashable {
     public var network: String
     public var aliases: [String]
     public var ip: String?
+    /// ip6: its IPv6 address (on a network with IPv6).
+    public var ip6: String? = nil
     public var macAddress: String?
     /// driver-opt: kept for Docker compatibility; no driver here reads one yet.
     public var driverOptions: [String: String]
@@ -53,6 +55,7 @@ public struct NetworkAttachmentRequest: Codable, Sendable, Hashable {
             case "name": attachment.network = text
             case "alias": attachment.aliases.append(text)
             case "ip": attachment.ip = text
+            case "ip6": attachment.ip6 = text
             case "mac-address": attachment.macAddress = text
             case "driver-opt":
                 guard let split = text.firstIndex(of: "="), split != text.startIndex else {
@@ -116,11 +119,15 @@ extension ContainerRequest {
         if first.ip != nil && ip != nil {
             throw .conflictingOptions("cannot specify both --ip and per-network IPv4 address")
         }
+        if first.ip6 != nil && ip6 != nil {
+            throw .conflictingOptions("cannot specify both --ip6 and per-network IPv6 address")
+        }
         if first.macAddress != nil && macAddress != nil {
             throw .conflictingOptions("cannot specify both --mac-address and per-network MAC address")
         }
         first.aliases += aliases
         first.ip = first.ip ?? ip
+        first.ip6 = first.ip6 ?? ip6
         first.macAddress = first.macAddress ?? macAddress
         list[0] = first
         var seen: Set<String> = []
@@ -148,7 +155,7 @@ extension ContainerRequest {
             (macAddress != nil, "mac-address and the network mode"),
         ]
         if let (_, what) = conflicts.first(where: \.0) { throw .conflictingOptions(what) }
-        if ip != nil { throw .ipOnDefaultNetwork }
+        if ip != nil || ip6 != nil { throw .ipOnDefaultNetwork }
         if !(aliases ?? []).isEmpty { throw .aliasWithoutNames }
         if let sysctl = sysctls?.first {
             throw .invalidFlag(

@@ -210,6 +210,7 @@ public struct Registry: Sendable {
         network.auxAddresses = try planAuxAddresses(
             request.auxAddresses ?? [], subnet: request.subnet != nil ? subnet : nil, gateway: gateway)
         network.attachable = request.attachable
+        network.ipv6 = try planIPv6(request, driver: driver)
         if let labels = request.labels, !labels.isEmpty {
             network.labels = Dictionary(
                 labels.map { label in
@@ -360,7 +361,7 @@ public struct Registry: Sendable {
             guard
                 var endpoint = try planEndpoint(
                     container: container, network: network, ip: attachment.ip, order: order,
-                    reserved: reserved[network.id], planned: planned)
+                    reserved: reserved[network.id], planned: planned, ip6: attachment.ip6)
             else { continue }
             endpoint.aliases = attachment.aliases.isEmpty ? nil : attachment.aliases
             if let mac = try requestedMAC(attachment.macAddress) {
@@ -419,7 +420,7 @@ public struct Registry: Sendable {
     /// `planned`: the container's other endpoints planned with it, not yet in the registry.
     public func planEndpoint(
         container: Container, network: Network, ip requested: String?, order: Int,
-        reserved: IPv4Address? = nil, planned: [Endpoint] = []
+        reserved: IPv4Address? = nil, planned: [Endpoint] = [], ip6 requested6: String? = nil
     ) throws(ModelError) -> Endpoint? {
         let asked = try requestedAddress(requested, on: network)
         guard network.driver.hasEndpoints, network.subnet != nil else { return nil }
@@ -433,13 +434,16 @@ public struct Registry: Sendable {
         } else {
             ip = try IPAM.allocate(in: network, used: used)
         }
+        let ip6 = try planAddress6(requested6, on: network)
         let taken = Set((endpoints(ofContainer: container.id) + planned).compactMap(\.containerInterface))
         let interface = (0...).lazy.map { "eth\($0)" }.first { !taken.contains($0) }!
         guard network.driver == .macvlan else {
-            return Endpoint(
+            var endpoint = Endpoint(
                 containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
                 hostInterface: vethName(container.id + network.id), containerInterface: interface,
                 order: order)
+            endpoint.ip6 = ip6
+            return endpoint
         }
         // A macvlan device lives in the container's namespace only: no host side.
         var endpoint = Endpoint(
@@ -451,7 +455,8 @@ public struct Registry: Sendable {
     }
 
     public func planConnect(
-        network reference: String, container containerRef: String, ip: String?, aliases: [String] = [],
+        network reference: String, container containerRef: String, ip: String?, ip6: String? = nil,
+        aliases: [String] = [],
         reserved: IPv4Address? = nil
     ) throws(ModelError) -> Endpoint {
         let network = try self.network(reference)
@@ -467,7 +472,7 @@ public struct Registry: Sendable {
         try validateAliases(aliases, on: network)
         let order = (existing.map(\.order).max() ?? -1) + 1
         var endpoint = try planEndpoint(
-            container: container, network: network, ip: ip, order: order, reserved: reserved)!
+            container: container, network: network, ip: ip, order: order, reserved: reserved, ip6: ip6)!
         endpoint.aliases = aliases.isEmpty ? nil : aliases
         return endpoint
     }

@@ -20,6 +20,7 @@ struct Run: AsyncParsableCommand {
                 + "name=NAME[,alias=ALIAS][,ip=IP][,mac-address=MAC][,driver-opt=KEY=VALUE]."))
     var network: [String] = []
     @Option(help: "IPv4 address (user-defined networks only).") var ip: String?
+    @Option(help: "IPv6 address (user-defined networks with IPv6 only).") var ip6: String?
     @Option(
         name: [.customShort("p"), .customLong("publish")],
         help: "Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO].")
@@ -63,6 +64,7 @@ struct Run: AsyncParsableCommand {
             dnsOptions: dnsOption, domainname: domainname, capAdd: capAdd, capDrop: capDrop, privileged: privileged,
             macAddress: macAddress,
             sysctls: sysctl)
+        request.ip6 = ip6
         request.expose = expose.isEmpty ? nil : expose
         request.publishAll = publishAll ? true : nil
         request.autoRemove = rm ? true : nil

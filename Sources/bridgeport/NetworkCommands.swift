@@ -12,9 +12,12 @@ struct NetworkCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a network.")
         @OptionGroup var client: ClientOptions
         @Option(name: [.customShort("d"), .long], help: "Driver: bridge, macvlan or overlay.") var driver = "bridge"
-        @Option(help: "Subnet in CIDR notation, e.g. 10.0.0.0/24.") var subnet: String?
-        @Option(help: "IPv4 gateway of the subnet.") var gateway: String?
-        @Option(help: "Allocate container addresses from this sub-range.") var ipRange: String?
+        @Option(help: "Subnet in CIDR notation, e.g. 10.0.0.0/24 (once per family: with --ipv6, fd00:1::/64 too).")
+        var subnet: [String] = []
+        @Option(help: "Gateway of the subnet (once per family).") var gateway: [String] = []
+        @Option(help: "Allocate container addresses from this sub-range (once per family).")
+        var ipRange: [String] = []
+        @Flag(help: "Enable IPv6 (a ULA /64 is allocated when no IPv6 --subnet is given).") var ipv6 = false
         @Option(
             help: ArgumentHelp(
                 "An address of the subnet no container gets, NAME=IP (repeatable).", valueName: "name=ip"))
@@ -37,11 +40,21 @@ struct NetworkCommand: AsyncParsableCommand {
                 }
                 parsed[String(option[..<equals])] = String(option[option.index(after: equals)...])
             }
+            let (subnets, gateways, ranges): (AddressFamilySplit, AddressFamilySplit, AddressFamilySplit)
+            do {
+                subnets = try AddressFamilySplit(subnet, flag: "--subnet")
+                gateways = try AddressFamilySplit(gateway, flag: "--gateway")
+                ranges = try AddressFamilySplit(ipRange, flag: "--ip-range")
+            } catch {
+                throw Failure(message: "Error response from daemon: \(error)", code: 1)
+            }
             var request = NetworkRequest(
-                name: name, driver: driver, subnet: subnet, gateway: gateway,
-                ipRange: ipRange, internal: `internal`, options: parsed,
+                name: name, driver: driver, subnet: subnets.ipv4, gateway: gateways.ipv4,
+                ipRange: ranges.ipv4, internal: `internal`, options: parsed,
                 attachable: attachable)
             request.labels = label
+            request.ipv6 = ipv6 ? true : nil
+            (request.subnet6, request.gateway6, request.ipRange6) = (subnets.ipv6, gateways.ipv6, ranges.ipv6)
             request.auxAddresses = auxAddress
             let view = try await client.client.send(Routes.createNetwork, body: request)
             print(view.network.id)
@@ -90,7 +103,8 @@ struct NetworkCommand: AsyncParsableCommand {
             return Template.Record(
                 fields: [
                     "ID": trunc ? network.shortID : network.id, "Name": network.name,
-                    "Driver": network.driver.dockerName, "Scope": network.scope, "IPv4": "true", "IPv6": "false",
+                    "Driver": network.driver.dockerName, "Scope": network.scope, "IPv4": "true",
+                    "IPv6": network.ipv6 != nil ? "true" : "false",
                     "Internal": "\(network.internal)", "Labels": labelList(labels),
                     "CreatedAt": goTime(network.created),
                 ],
@@ -186,6 +200,7 @@ struct NetworkCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Connect a container to a network.")
         @OptionGroup var client: ClientOptions
         @Option(help: "IPv4 address for the container on this network.") var ip: String?
+        @Option(help: "IPv6 address for the container on this network.") var ip6: String?
         @Option(help: "Add a network-scoped alias for the container (repeatable).") var alias: [String] = []
         @Argument(help: "Network.") var network: String
         @Argument(help: "Container.") var container: String
@@ -193,7 +208,7 @@ struct NetworkCommand: AsyncParsableCommand {
         func run() async throws {
             try await client.client.send(
                 Routes.connect, NetworkReference(network),
-                body: ConnectRequest(container: container, ip: ip, aliases: alias))
+                body: ConnectRequest(container: container, ip: ip, ip6: ip6, aliases: alias))
         }
     }
 

@@ -176,6 +176,11 @@ func inspectDocument(_ view: NetworkView) -> [String: Any] {
         if let aux = network.auxAddresses { entry["AuxiliaryAddresses"] = aux.mapValues(\.description) }
         ipamConfig.append(entry)
     }
+    if let v6 = network.ipv6 {
+        var entry: [String: Any] = ["Subnet": v6.subnet.description, "Gateway": v6.gateway.description]
+        if let range = v6.ipRange { entry["IPRange"] = range.description }
+        ipamConfig.append(entry)
+    }
     var containers: [String: Any] = [:]
     for endpoint in view.endpoints {
         containers[endpoint.endpoint.containerID] = [
@@ -183,12 +188,12 @@ func inspectDocument(_ view: NetworkView) -> [String: Any] {
             "EndpointID": endpointID(endpoint.endpoint),
             "MacAddress": endpoint.endpoint.mac?.description ?? "",
             "IPv4Address": endpoint.endpoint.ip.map { "\($0)/\(endpoint.prefixLength ?? 32)" } ?? "",
-            "IPv6Address": "",
+            "IPv6Address": endpoint.endpoint.ip6.map { "\($0)/\(network.ipv6?.subnet.prefixLength ?? 128)" } ?? "",
         ]
     }
     return [
         "Name": network.name, "Id": network.id, "Created": iso8601(network.created), "Scope": network.scope,
-        "Driver": network.driver.dockerName, "EnableIPv4": true, "EnableIPv6": false,
+        "Driver": network.driver.dockerName, "EnableIPv4": true, "EnableIPv6": network.ipv6 != nil,
         "IPAM": ["Driver": "default", "Options": [String: String](), "Config": ipamConfig],
         "Internal": network.internal, "Attachable": network.attachable ?? false, "Ingress": false,
         "ConfigFrom": ["Network": ""], "ConfigOnly": false,
@@ -226,6 +231,9 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
             "IPAddress": endpoint.endpoint.ip?.description ?? "",
             "IPPrefixLen": endpoint.prefixLength ?? 0,
             "MacAddress": endpoint.endpoint.mac?.description ?? "",
+            "IPv6Gateway": endpoint.gateway6?.description ?? "",
+            "GlobalIPv6Address": endpoint.endpoint.ip6?.description ?? "",
+            "GlobalIPv6PrefixLen": endpoint.endpoint.ip6 == nil ? 0 : endpoint.prefixLength6 ?? 0,
             // Docker 25+: the aliases given, and every name peers resolve the container by
             // (null on the default bridge, which has no names).
             "Aliases": endpoint.endpoint.aliases.map { $0 as Any } ?? NSNull(),

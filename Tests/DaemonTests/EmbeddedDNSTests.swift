@@ -217,6 +217,38 @@ struct DecodedReply {
         #expect(try DecodedReply(bytes).addresses.isEmpty)
     }
 
+    @Test func aaaaRecordsOnNetworksWithIPv6() throws {
+        var registry = Registry(networks: try Registry.predefinedNetworks(now: now, hostPrefixes: []))
+        var request = NetworkRequest(name: "six", subnet: "10.6.0.0/24")
+        (request.ipv6, request.subnet6) = (true, "fd00:6::/64")
+        registry.networks.append(try registry.planNetwork(request, id: randomID(), now: now, hostPrefixes: []))
+        for name in ["a", "b"] {
+            let (container, endpoints) = try registry.planContainer(
+                ContainerRequest(name: name, network: "six"), id: randomID(), now: now)
+            registry.containers.append(container)
+            registry.endpoints += endpoints
+        }
+        let table = NameTable(registry: registry, remote: [ClusterEndpoint](), upstreams: { _ in [] })
+        let asker = registry.containers[0].id
+        guard
+            case .answer(let bytes, .noError) = DNSResponder.decide(
+                dnsQuery("b", type: 28), asker: asker, table: table, transport: .udp, rotation: 0)
+        else {
+            Issue.record("no answer")
+            return
+        }
+        #expect(bytes[6] == 0 && bytes[7] == 1, "one answer")
+        #expect(Array(bytes.suffix(16)) == IPv6Address("fd00:6::3")!.bytes)
+        guard
+            case .answer(let both, .noError) = DNSResponder.decide(
+                dnsQuery("b", type: 255), asker: asker, table: table, transport: .udp, rotation: 0)
+        else {
+            Issue.record("no answer to ANY")
+            return
+        }
+        #expect(both[6] == 0 && both[7] == 2, "A and AAAA for ANY")
+    }
+
     @Test func pointerRecordsNameContainers() throws {
         let (table, c, registry) = try table()
         let ip = try ip(registry, c["db"]!, on: "back")

@@ -33,6 +33,12 @@ final class FakeDatapath: Datapath {
         /// Default route per container namespace: gateway and device. It goes with its
         /// device, as in the kernel.
         var routes: [String: Route] = [:]
+        var routes6: [String: Route6] = [:]
+    }
+
+    struct Route6: Equatable {
+        var gateway: IPv6Address
+        var device: String
     }
 
     struct Route: Equatable {
@@ -135,12 +141,20 @@ final class FakeDatapath: Datapath {
         change { kernel in
             kernel.endpoints.remove(endpoint.id)
             if kernel.routes[namespace]?.device == endpoint.containerInterface { kernel.routes[namespace] = nil }
+            if kernel.routes6[namespace]?.device == endpoint.containerInterface { kernel.routes6[namespace] = nil }
         }
     }
 
     func setDefaultRoute(namespace: String, via gateway: IPv4Address?, device: String?) throws {
         try step("setDefaultRoute") { kernel in
             kernel.routes[namespace] = gateway.flatMap { gateway in device.map { Route(gateway: gateway, device: $0) } }
+        }
+    }
+
+    func setDefaultRoute6(namespace: String, via gateway: IPv6Address?, device: String?) throws {
+        try step("setDefaultRoute6") { kernel in
+            kernel.routes6[namespace] = gateway.flatMap { gateway in device.map { Route6(gateway: gateway, device: $0) }
+            }
         }
     }
 

@@ -58,6 +58,11 @@ int bp_addr_add(bp_nl *nl, const char *dev, uint32_t addr, int prefix);
 int bp_route_replace_default(bp_nl *nl, uint32_t gateway, const char *dev);
 // Removes the default route if there is one (no route is success).
 int bp_route_del_default(bp_nl *nl);
+// IPv6: an address without duplicate address detection (usable at once, as Docker adds
+// them), and the default route via a gateway (replaced) or none (all deleted).
+int bp_addr6_add(bp_nl *nl, const char *dev, const uint8_t addr[16], int prefix);
+int bp_route6_replace_default(bp_nl *nl, const uint8_t gateway[16], const char *dev);
+int bp_route6_del_default(bp_nl *nl);
 
 // A link as enumeration and events report it; its strings (NULL when absent) are valid
 // only during the callback.

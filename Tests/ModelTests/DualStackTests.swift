@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+@testable import Model
+
+/// `network create --ipv6`, `--ip6`: dual-stack networks as Docker 27 makes them.
+@Suite struct DualStackRules {
+    let now = Date(timeIntervalSince1970: 1_700_000_000)
+
+    func fresh() throws -> Registry {
+        Registry(networks: try Registry.predefinedNetworks(now: now, hostPrefixes: []))
+    }
+
+    func create(_ registry: inout Registry, _ request: NetworkRequest) throws -> Network {
+        let network = try registry.planNetwork(request, id: randomID(), now: now, hostPrefixes: [])
+        registry.networks.append(network)
+        return network
+    }
+
+    func v6(_ name: String, subnet: String? = nil, gateway: String? = nil, range: String? = nil) -> NetworkRequest {
+        var request = NetworkRequest(name: name, subnet: "10.\(name.unicodeScalars.first!.value).0.0/24")
+        request.ipv6 = true
+        (request.subnet6, request.gateway6, request.ipRange6) = (subnet, gateway, range)
+        return request
+    }
+
+    @Test func subnetGatewayAndAddresses() throws {
+        var registry = try fresh()
+        let network = try create(&registry, v6("six", subnet: "fd00:6::/64"))
+        #expect(network.ipv6?.subnet.description == "fd00:6::/64" && network.ipv6?.gateway.description == "fd00:6::1")
+        var request = ContainerRequest(name: "a", network: "six")
+        let (a, first) = try registry.planContainer(request, id: randomID(), now: now)
+        registry.containers.append(a)
+        registry.endpoints += first
+        #expect(first.first?.ip6?.description == "fd00:6::2")
+        request.name = "b"
+        request.ip6 = "fd00:6::99"
+        let (_, second) = try registry.planContainer(request, id: randomID(), now: now)
+        #expect(second.first?.ip6?.description == "fd00:6::99")
+        request.ip6 = "fd00:6::2"
+        #expect(throws: ModelError.addressInUse6(IPv6Address("fd00:6::2")!, network: "six")) {
+            try registry.planContainer(request, id: randomID(), now: now)
+        }
+        request.ip6 = "fd00:7::2"
+        #expect(throws: ModelError.addressOutsideSubnet6(IPv6Address("fd00:7::2")!, network.ipv6!.subnet)) {
+            try registry.planContainer(request, id: randomID(), now: now)
+        }
+        request.ip6 = "fd00:6::1"
+        #expect(throws: ModelError.addressInUse6(IPv6Address("fd00:6::1")!, network: "six")) {
+            try registry.planContainer(request, id: randomID(), now: now)
+        }
+        // An IPv4-only network has no IPv6 address to give.
+        request = ContainerRequest(name: "c")
+        request.ip6 = "fd00:6::5"
+        #expect(throws: ModelError.self) { try registry.planContainer(request, id: randomID(), now: now) }
+        let (_, v4only) = try registry.planContainer(ContainerRequest(name: "d"), id: randomID(), now: now)
+        #expect(v4only.first?.ip6 == nil)
+    }
+
+    @Test func uniqueLocalSubnetsWhenNoneIsGiven() throws {
+        var registry = try fresh()
+        var seen: [IPv6Network] = []
+        for name in ["a", "b", "c", "d"] {
+            let subnet = try #require(try create(&registry, v6(name)).ipv6?.subnet)
+            #expect(subnet.prefixLength == 64 && subnet.address.value >> 120 == 0xfd)
+            #expect(!seen.contains { $0.overlaps(subnet) })
+            seen.append(subnet)
+        }
+    }
+
+    @Test func refusals() throws {
+        var registry = try fresh()
+        _ = try create(&registry, v6("first", subnet: "fd00:1::/64"))
+        #expect(throws: ModelError.poolOverlap6(try IPv6Network.parse("fd00::/16"), with: "first")) {
+            try create(&registry, v6("second", subnet: "fd00::/16"))
+        }
+        var noFlag = NetworkRequest(name: "x", subnet: "10.9.0.0/24")
+        noFlag.subnet6 = "fd00:9::/64"
+        #expect(throws: ModelError.invalidCIDR("fd00:9::/64", "an IPv6 subnet needs --ipv6")) {
+            try create(&registry, noFlag)
+        }
+        #expect(throws: ModelError.self) { try create(&registry, v6("y", subnet: "fd00:9::1/64")) }
+        #expect(throws: ModelError.self) { try create(&registry, v6("y", subnet: "fe80::/64")) }
+        #expect(throws: ModelError.self) { try create(&registry, v6("y", subnet: "fd00:9::/64", gateway: "fd00:8::1")) }
+        #expect(throws: ModelError.self) { try create(&registry, v6("y", subnet: "fd00:9::/64", range: "fd00:8::/80")) }
+        #expect(throws: ModelError.self) { try create(&registry, v6("y", gateway: "fd00:8::1")) }
+        var macvlan = v6("m")
+        macvlan.driver = "macvlan"
+        #expect(throws: ModelError.invalidOption("--ipv6", "IPv6 on macvlan networks is not supported yet")) {
+            try create(&registry, macvlan)
+        }
+        #expect(registry.networks.filter { $0.ipv6 != nil }.map(\.name) == ["first"], "nothing half-made")
+    }
+
+    @Test func rangeAndFamilies() throws {
+        var registry = try fresh()
+        let network = try create(
+            &registry, v6("r", subnet: "fd00:5::/64", gateway: "fd00:5::fe", range: "fd00:5::100/120"))
+        let (_, endpoints) = try registry.planContainer(
+            ContainerRequest(name: "a", network: "r"), id: randomID(), now: now)
+        #expect(network.ipv6?.gateway.description == "fd00:5::fe" && endpoints.first?.ip6?.description == "fd00:5::100")
+        let split = try AddressFamilySplit(["10.0.0.0/24", "fd00::/64"], flag: "--subnet")
+        #expect(split == AddressFamilySplit(ipv4: "10.0.0.0/24", ipv6: "fd00::/64"))
+        #expect(throws: ModelError.self) { try AddressFamilySplit(["10.0.0.0/24", "10.1.0.0/24"], flag: "--subnet") }
+    }
+}
