@@ -20,13 +20,17 @@ public struct DaemonFile: Codable, Sendable, Equatable {
     public var ip: String?
     /// The servers containers (and the embedded DNS) use without `run --dns`.
     public var dns: [String]?
+    /// true: the default bridge has IPv6 too, from fixed-cidr-v6 (else a ULA /64).
+    public var ipv6: Bool?
+    public var fixedCIDRv6: String?
 
     public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
         case defaultAddressPools = "default-address-pools"
         case bip
         case fixedCIDR = "fixed-cidr"
         case defaultGateway = "default-gateway"
-        case mtu, icc, ip, dns
+        case mtu, icc, ip, dns, ipv6
+        case fixedCIDRv6 = "fixed-cidr-v6"
     }
 
     /// One entry of default-address-pools: subnets of prefix length `size` inside `base`.
@@ -84,6 +88,8 @@ public struct DaemonFile: Codable, Sendable, Equatable {
         icc = try container.decodeIfPresent(Bool.self, forKey: .icc)
         ip = try container.decodeIfPresent(String.self, forKey: .ip)
         dns = try container.decodeIfPresent([String].self, forKey: .dns)
+        ipv6 = try container.decodeIfPresent(Bool.self, forKey: .ipv6)
+        fixedCIDRv6 = try container.decodeIfPresent(String.self, forKey: .fixedCIDRv6)
     }
 
     /// Decodes a file's text. Unknown keys (at any depth) are refused by name; JSON that is
@@ -113,7 +119,8 @@ public struct DaemonFile: Codable, Sendable, Equatable {
         let values: [(CodingKeys, String?)] = [
             (.defaultAddressPools, defaultAddressPools.map { list($0.map { "base=\($0.base),size=\($0.size)" }) }),
             (.bip, bip), (.fixedCIDR, fixedCIDR), (.defaultGateway, defaultGateway), (.mtu, mtu.map(String.init)),
-            (.icc, icc.map(String.init)), (.ip, ip), (.dns, dns.map(list)),
+            (.icc, icc.map(String.init)), (.ip, ip), (.dns, dns.map(list)), (.ipv6, ipv6.map(String.init)),
+            (.fixedCIDRv6, fixedCIDRv6),
         ]
         return values.compactMap { key, value in value.map { (key, $0) } }
     }
@@ -140,6 +147,8 @@ public struct DaemonFile: Codable, Sendable, Equatable {
         merged.icc = other.icc ?? icc
         merged.ip = other.ip ?? ip
         merged.dns = other.dns ?? dns
+        merged.ipv6 = other.ipv6 ?? ipv6
+        merged.fixedCIDRv6 = other.fixedCIDRv6 ?? fixedCIDRv6
         return merged
     }
 
@@ -211,6 +220,16 @@ public struct DaemonFile: Codable, Sendable, Equatable {
             bridge.mtu = mtu == 0 ? nil : mtu
         }
         bridge.icc = icc
+        bridge.ipv6 = ipv6 == true
+        if let fixedCIDRv6 {
+            guard ipv6 == true else { throw refuse(.fixedCIDRv6, "it needs \"ipv6\": true") }
+            do { bridge.fixedCIDRv6 = try IPv6Network.parse(fixedCIDRv6) } catch {
+                throw refuse(.fixedCIDRv6, "\(error)")
+            }
+            guard bridge.fixedCIDRv6!.prefixLength <= 126 else {
+                throw refuse(.fixedCIDRv6, "\(fixedCIDRv6): the prefix must be /126 or shorter")
+            }
+        }
         defaults.defaultBridge = bridge
         if let ip { defaults.hostIP = try address(.ip, ip) }
         for server in dns ?? [] { defaults.dns.append(try address(.dns, server)) }
@@ -240,6 +259,9 @@ public struct DefaultBridgeSettings: Sendable, Equatable {
     public var defaultGateway: IPv4Address?
     public var mtu: Int?
     public var icc: Bool?
+    /// ipv6 and fixed-cidr-v6: the default bridge's IPv6 (off by default, as in Docker).
+    public var ipv6 = false
+    public var fixedCIDRv6: IPv6Network?
 
     public init() {}
 
@@ -271,6 +293,20 @@ public struct DefaultBridgeSettings: Sendable, Equatable {
         network.auxAddresses = aux.isEmpty ? nil : aux
         network.options[DriverOption.mtu] = mtu.map(String.init)
         network.options[BridgeOption.enableICC] = icc.map(String.init)
+        // IPv6: fixed-cidr-v6, else the ULA /64 it has (a new one the first time).
+        if ipv6 {
+            let subnet: IPv6Network
+            if let kept = fixedCIDRv6 ?? current.ipv6?.subnet {
+                subnet = kept
+            } else {
+                subnet = try IPAM.chooseSubnet6(avoiding: [])
+            }
+            network.ipv6 =
+                current.ipv6?.subnet == subnet
+                ? current.ipv6 : IPv6Settings(subnet: subnet, gateway: subnet.address.advanced(by: 1), userSubnet: true)
+        } else {
+            network.ipv6 = nil
+        }
         return network
     }
 
@@ -289,6 +325,7 @@ public struct DefaultBridgeSettings: Sendable, Equatable {
             ),
             (.mtu, text(old.mtu), text(new.mtu)),
             (.icc, text(old.iccEnabled), text(new.iccEnabled)),
+            (.fixedCIDRv6, text(old.ipv6?.subnet), text(new.ipv6?.subnet)),
         ]
         return pairs.filter { $0.1 != $0.2 }.map { "\($0.0.rawValue) \($0.1) -> \($0.2)" }
     }

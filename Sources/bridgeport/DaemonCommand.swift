@@ -84,7 +84,7 @@ struct DaemonCommand: AsyncParsableCommand {
         help: ArgumentHelp(
             """
             The daemon's configuration file, with Docker's daemon.json keys: default-address-pools, bip, fixed-cidr, \
-            default-gateway, mtu, icc, ip, dns (default: \(AgentConfiguration.defaultConfigFile), if it exists).
+            default-gateway, mtu, icc, ip, dns, ipv6, fixed-cidr-v6 (default: \(AgentConfiguration.defaultConfigFile), if it exists).
             """, valueName: "path"))
     var configFile: String?
 
@@ -114,6 +114,12 @@ struct DaemonCommand: AsyncParsableCommand {
 
     @Option(help: "The DNS server of containers without run --dns (repeatable; default: the host's).")
     var dns: [String] = []
+
+    @Flag(help: "Give the default bridge IPv6 too (from --fixed-cidr-v6, else a ULA /64).")
+    var ipv6 = false
+
+    @Option(help: "The default bridge's IPv6 subnet (CIDR; with --ipv6).")
+    var fixedCidrV6: String?
 
     @Option(help: "Log level.")
     var logLevel: LogLevel = .info
@@ -214,6 +220,7 @@ struct DaemonCommand: AsyncParsableCommand {
         (flags.bip, flags.fixedCIDR, flags.defaultGateway) = (bip, fixedCidr, defaultGateway)
         (flags.mtu, flags.icc, flags.ip) = (mtu, icc, ip)
         flags.dns = dns.isEmpty ? nil : dns
+        (flags.ipv6, flags.fixedCIDRv6) = (ipv6 ? true : nil, fixedCidrV6)
         return flags
     }
 

@@ -152,11 +152,33 @@ import Testing
         registry.defaults = defaults
         let (container, endpoint) = try registry.planContainer(ContainerRequest(name: "web"), id: randomID(), now: now)
         registry.containers.append(container)
-        registry.endpoints.append(try #require(endpoint))
+        registry.endpoints += endpoint
         #expect(throws: ModelError.self) { try registry.plannedDefaultBridge() }
         #expect(
             refusal { _ = try registry.plannedDefaultBridge() }.hasSuffix(
                 "containers use it: web; remove them, or restore the settings it has"))
+    }
+
+    @Test func theDefaultBridgeMayHaveIPv6() throws {
+        let defaults = try decode(#"{"ipv6": true, "fixed-cidr-v6": "fd00:17::/64"}"#).validated()
+        var registry = Registry(
+            networks: try Registry.predefinedNetworks(now: now, hostPrefixes: [], defaults: defaults))
+        registry.defaults = defaults
+        let bridge = try #require(registry.defaultNetwork)
+        #expect(bridge.ipv6?.subnet.description == "fd00:17::/64" && bridge.ipv6?.gateway.description == "fd00:17::1")
+        let (_, endpoints) = try registry.planContainer(ContainerRequest(name: "a"), id: randomID(), now: now)
+        #expect(endpoints.first?.ip6?.description == "fd00:17::2")
+        #expect(try registry.plannedDefaultBridge() == nil)
+        // Without a subnet, a ULA /64 that stays the same from one start to the next.
+        let ula = try decode(#"{"ipv6": true}"#).validated()
+        var other = Registry(networks: try Registry.predefinedNetworks(now: now, hostPrefixes: [], defaults: ula))
+        other.defaults = ula
+        #expect((other.defaultNetwork?.ipv6?.subnet.address.value ?? 0) >> 120 == 0xfd)
+        #expect(try other.plannedDefaultBridge() == nil)
+        #expect(throws: ModelError.invalidConfiguration(#"fixed-cidr-v6: it needs "ipv6": true"#)) {
+            try decode(#"{"fixed-cidr-v6": "fd00:17::/64"}"#).validated()
+        }
+        #expect(try Registry.predefinedNetworks(now: now, hostPrefixes: []).first?.ipv6 == nil, "off by default")
     }
 
     @Test func poolsAndHostAddressShapeNewNetworksAndPorts() throws {
