@@ -63,6 +63,10 @@
 #define BP_MAP_SOCK_NAT "bp_sock_nat"
 /* LPM: every bridge network's subnet -> its network id and flags (written by user space) */
 #define BP_MAP_SUBNETS "bp_subnets"
+/* LPM: the IPv6 subnet of every dual-stack network -> the same as bp_subnets (user space) */
+#define BP_MAP_SUBNETS6 "bp_subnets6"
+/* IPv6 address -> 1, for every IPv6 address of the host, the gateways' too (user space) */
+#define BP_MAP_HOST_ADDRS6 "bp_host_addrs6"
 /* The cluster's hosts, by the address their VXLAN comes from -> 1 (written by the agent of a
  * cluster). Its entry for 0.0.0.0 says this host is in a cluster: VXLAN to the host
  * (UDP BP_VXLAN_PORT) from an address not listed is dropped (BP_DROP_VXLAN_SOURCE). */
@@ -140,19 +144,23 @@ enum bp_endpoint_flags {
 	/* Traffic leaving the host gets the uplink's address (Docker's MASQUERADE). */
 	BP_EP_F_MASQUERADE = 1 << 4,
 	/* The network has no IPv6: IPv6 from the container is dropped (BP_DROP_IPV6_DISABLED),
-	 * as the container's interface has IPv6 disabled. */
+	 * as the container's interface has IPv6 disabled. Without it, an endpoint with an ip6
+	 * has its IPv6 judged as its IPv4 is (a dual-stack network's); one without an ip6 is
+	 * another runtime's interface, whose IPv6 Bridgeport leaves alone. */
 	BP_EP_F_IPV4_ONLY = 1 << 5,
 	/* Its flows out are tracked untranslated (a routed network, or one whose masquerade is
 	 * off), so that their replies pass the uplink's direct-access filter. */
 	BP_EP_F_TRACK_OUT = 1 << 6,
 };
 
-/* Keyed by the u32 ifindex of the host-side veth. 16 bytes, no padding. */
+/* Keyed by the u32 ifindex of the host-side veth. 32 bytes, no padding. */
 struct bp_endpoint {
 	__u32 ip;         /* container IPv4 address, network byte order */
 	__u8 mac[6];      /* container-side MAC address (eth0 in the container) */
 	__u16 network_id; /* agent-assigned id of the endpoint's network, 0 = none */
 	__u32 flags;      /* enum bp_endpoint_flags */
+	__u8 ip6[16];     /* container IPv6 address as on the wire; all zero = none. Its
+			   * link-local address is derived from mac (EUI-64), as its kernel does. */
 };
 
 /* ------------------------------------------------------------------------- */
@@ -528,7 +536,18 @@ struct bp_subnet_key {
 	__u32 ip;
 };
 
-/* A network's subnet. 4 bytes. */
+/* bp_subnets6's key: prefixlen bits of ip6 count. 20 bytes. */
+struct bp_subnet6_key {
+	__u32 prefixlen;
+	__u8 ip6[16];
+};
+
+/* bp_host_addrs6's key: an IPv6 address as on the wire. 16 bytes. */
+struct bp_addr6 {
+	__u8 ip6[16];
+};
+
+/* A network's subnet (IPv4 or IPv6). 4 bytes. */
 struct bp_subnet {
 	__u16 network_id; /* the same id as bp_endpoint.network_id */
 	__u16 flags;      /* enum bp_subnet_flags */
@@ -558,7 +577,8 @@ enum bp_drop_reason {
 	BP_DROP_UNSPEC = 0,         /* "unspecified" */
 	BP_DROP_ISOLATION = 1,      /* "isolation": destination in another isolated network */
 	BP_DROP_ICC = 2,            /* "icc": same network, inter-container communication off */
-	BP_DROP_SPOOFED_SOURCE = 3, /* "spoofed_source": source IP/MAC is not the endpoint's */
+	BP_DROP_SPOOFED_SOURCE = 3, /* "spoofed_source": source IP/MAC is not the endpoint's, or ARP or
+				     * NDP claims another address or MAC */
 	BP_DROP_INTERNAL = 4,       /* "internal": leaving an --internal network */
 	BP_DROP_NOT_ALLOWED = 5,    /* "not_allowed": no rule allows it (e.g. unpublished port) */
 	BP_DROP_MALFORMED = 6,      /* "malformed": truncated or invalid headers */
@@ -577,6 +597,10 @@ enum bp_drop_reason {
 	BP_DROP_UNTRANSLATABLE = 18, /* "untranslatable": from a masquerading network to beyond the host,
 				      * of no flow masquerade can translate (an ICMP error about no known
 				      * flow, an ICMP message other than echo and errors) */
+	BP_DROP_IPV6_UNSUPPORTED = 19, /* "ipv6_unsupported": IPv6 from a container to beyond the host
+					* (neither NAT66 nor routed IPv6 yet) */
+	BP_DROP_ROGUE_ROUTER = 20,  /* "rogue_router": a router advertisement or redirect from a container */
+	BP_DROP_EXT_HEADERS = 21,   /* "ext_headers": more IPv6 extension headers than the programs follow */
 	__BP_DROP_MAX
 };
 
@@ -621,6 +645,9 @@ static inline const char *bp_drop_reason_label(__u32 reason)
 	case BP_DROP_FRAG_NEEDED: return "frag_needed";
 	case BP_DROP_NO_ROUTE: return "no_route";
 	case BP_DROP_UNTRANSLATABLE: return "untranslatable";
+	case BP_DROP_IPV6_UNSUPPORTED: return "ipv6_unsupported";
+	case BP_DROP_ROGUE_ROUTER: return "rogue_router";
+	case BP_DROP_EXT_HEADERS: return "ext_headers";
 	default: return "unspecified";
 	}
 }

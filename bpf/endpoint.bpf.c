@@ -8,7 +8,8 @@
  * Both count packets and bytes per endpoint (keyed by the host-side veth's
  * ifindex). Ingress applies the endpoint's policy (lib/policy.h:
  * anti-spoofing, isolation between networks, ICC, internal networks) from
- * bp_endpoints, counting each drop; then it translates the packets of known flows
+ * bp_endpoints, counting each drop, for IPv6 as well (lib/policy6.h); then it
+ * translates the packets of known IPv4 flows
  * (lib/conntrack.h: replies of published flows get the address the client used,
  * masqueraded flows the host's) and masquerades new flows to beyond the host
  * (lib/nat.h), sending both straight out of the uplink.
@@ -24,8 +25,10 @@
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
+#include "lib/parse6.h"
 #include "lib/nat.h"
 #include "lib/policy.h"
+#include "lib/policy6.h"
 
 /* A destination beyond this host: not broadcast, multicast, a bridge network or the host. */
 static __always_inline int bp_beyond_host(__u32 daddr)
@@ -54,6 +57,24 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
 }
 
 /*
+ * What the container sends over IPv6, on a dual-stack network: its policy (lib/policy6.h),
+ * nothing to translate. An interface of another runtime (no ip6) is not judged. Inline:
+ * out of line, its stack would add to the IPv4 path's beyond the verifier's 512 bytes.
+ */
+static __always_inline int bp_from_container6(struct __sk_buff *skb, const struct bp_endpoint *ep)
+{
+	struct bp_packet6 p;
+
+	if (!bp_endpoint_has_ip6(ep))
+		return BP_CONTINUE;
+	int parsed = bp_parse_ipv6(skb, &p, sizeof(struct ethhdr));
+	if (parsed < 0)
+		return bp_drop(skb, parsed == BP_PARSE_EXT_LIMIT ? BP_DROP_EXT_HEADERS : BP_DROP_MALFORMED, BP_DIR_EGRESS);
+	enum bp_drop_reason reason = bp_ipv6_verdict(skb, ep, &p);
+	return reason ? bp_drop(skb, reason, BP_DIR_EGRESS) : BP_CONTINUE;
+}
+
+/*
  * What the container sends: the policy first (when the veth has an endpoint entry), with
  * the published-port exception for packets it would drop; then the flow the packet
  * belongs to is translated (a published flow's reply gets the published address back, a
@@ -63,15 +84,17 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
 static __always_inline int bp_from_container(struct __sk_buff *skb, const struct bp_endpoint *ep)
 {
 	struct bp_packet p;
-	int ipv4 = 1;
+	int l3 = ETH_P_IP;
 
 	if (ep) {
-		enum bp_drop_reason reason = bp_link_verdict(skb, ep, &ipv4);
+		enum bp_drop_reason reason = bp_link_verdict(skb, ep, &l3);
 
 		if (reason)
 			return bp_drop(skb, reason, BP_DIR_EGRESS);
+		if (l3 == BP_ETH_P_IPV6)
+			return bp_from_container6(skb, ep);
 	}
-	if (!ipv4)
+	if (l3 != ETH_P_IP)
 		return BP_CONTINUE;
 	int parsed = bp_parse_ipv4(skb, &p);
 	if (parsed == BP_PARSE_MALFORMED && ep)

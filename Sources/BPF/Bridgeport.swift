@@ -18,6 +18,10 @@ public struct BridgeportMaps: Sendable {
     public let flows: FlowTable
     /// LPM trie: bridge networks' subnets -> network id and flags
     public let subnets: BPFHashMap<bp_subnet_key, bp_subnet>
+    /// LPM trie: dual-stack networks' IPv6 subnets -> network id and flags
+    public let subnets6: BPFHashMap<bp_subnet6_key, bp_subnet>
+    /// the host's own IPv6 addresses (as on the wire) -> 1
+    public let hostAddresses6: BPFHashMap<bp_addr6, UInt8>
     /// {host IP, host port, protocol} -> per-CPU packets, bytes and flows
     public let portStats: BPFPerCPUHashMap<bp_port_key, bp_port_stats>
     /// LPM trie: {protocol, host port, source CIDR} allowed on restricted ports -> 1
@@ -47,6 +51,8 @@ public struct BridgeportMaps: Sendable {
         flows = try FlowTable(
             flows: map(BP_MAP_FLOWS), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG))
         subnets = try BPFHashMap(map(BP_MAP_SUBNETS))
+        subnets6 = try BPFHashMap(map(BP_MAP_SUBNETS6))
+        hostAddresses6 = try BPFHashMap(map(BP_MAP_HOST_ADDRS6))
         targets = try BPFHashMap(map(BP_MAP_TARGETS))
         allow = try BPFHashMap(map(BP_MAP_ALLOW))
         portStats = try BPFPerCPUHashMap(map(BP_MAP_PORT_STATS))
@@ -136,18 +142,24 @@ extension bp_drop_key: @retroactive Hashable {
 extension bp_endpoint: @retroactive Equatable {
     /// - ipv4: the container's address as 4 octets (a.b.c.d), stored in network byte order.
     /// - mac: 6 octets of the container-side interface.
-    public init(ipv4: [UInt8], mac: [UInt8], networkID: UInt16, flags: UInt32) {
+    /// - ipv6: its IPv6 address as 16 octets, or none (stored as all zero).
+    public init(ipv4: [UInt8], mac: [UInt8], networkID: UInt16, flags: UInt32, ipv6: [UInt8]? = nil) {
         precondition(ipv4.count == 4 && mac.count == 6, "bp_endpoint: 4-octet IPv4 and 6-octet MAC expected")
+        precondition(ipv6 == nil || ipv6?.count == 16, "bp_endpoint: 16-octet IPv6 expected")
         self.init()
         // Network byte order = the octets in memory order.
         self.ip = UInt32(ipv4[0]) | UInt32(ipv4[1]) << 8 | UInt32(ipv4[2]) << 16 | UInt32(ipv4[3]) << 24
         self.mac = (mac[0], mac[1], mac[2], mac[3], mac[4], mac[5])
         self.network_id = networkID
         self.flags = flags
+        if let ipv6 { withUnsafeMutableBytes(of: &ip6) { $0.copyBytes(from: ipv6) } }
     }
     public var ipv4Octets: [UInt8] { withUnsafeBytes(of: ip) { Array($0) } }
     public var macOctets: [UInt8] { withUnsafeBytes(of: mac) { Array($0) } }
+    /// The IPv6 address's 16 octets; all zero: none.
+    public var ipv6Octets: [UInt8] { withUnsafeBytes(of: ip6) { Array($0) } }
     public static func == (a: bp_endpoint, b: bp_endpoint) -> Bool {
         a.ip == b.ip && a.macOctets == b.macOctets && a.network_id == b.network_id && a.flags == b.flags
+            && a.ipv6Octets == b.ipv6Octets
     }
 }

@@ -61,6 +61,16 @@ extension IPv4Address: MapEncodable {
     public var raw: UInt32 { value.bigEndian }
 }
 
+/// IPv6 addresses are stored as on the wire (bp_addr6).
+extension IPv6Address: MapEncodable {
+    public init(raw: bp_addr6) { self.init(bytes: withUnsafeBytes(of: raw.ip6) { Array($0) }) }
+    public var raw: bp_addr6 {
+        var raw = bp_addr6()
+        withUnsafeMutableBytes(of: &raw.ip6) { $0.copyBytes(from: bytes) }
+        return raw
+    }
+}
+
 extension PortProtocol {
     /// enum bp_protocol.
     public var number: UInt8 { UInt8(self == .tcp ? BP_PROTO_TCP.rawValue : BP_PROTO_UDP.rawValue) }
@@ -187,19 +197,23 @@ public struct EndpointPolicy: MapEncodable, Equatable {
     /// The network's local number; 0: none.
     public var network: UInt16
     public var flags: Flags
+    /// Its IPv6 address on a dual-stack network (without `.ipv4Only`): its IPv6 is then
+    /// judged as its IPv4 is. nil: none (another runtime's interface: its IPv6 is not judged).
+    public var ip6: IPv6Address?
 
-    public init(ip: IPv4Address, mac: MACAddress, network: UInt16, flags: Flags) {
-        (self.ip, self.mac, self.network, self.flags) = (ip, mac, network, flags)
+    public init(ip: IPv4Address, mac: MACAddress, network: UInt16, flags: Flags, ip6: IPv6Address? = nil) {
+        (self.ip, self.mac, self.network, self.flags, self.ip6) = (ip, mac, network, flags, ip6)
     }
 
     public init(raw: bp_endpoint) {
+        let ip6 = IPv6Address(bytes: raw.ipv6Octets)
         self.init(
             ip: IPv4Address(raw: raw.ip), mac: MACAddress(bytes: raw.macOctets), network: raw.network_id,
-            flags: Flags(rawValue: raw.flags))
+            flags: Flags(rawValue: raw.flags), ip6: ip6.isUnspecified ? nil : ip6)
     }
 
     public var raw: bp_endpoint {
-        bp_endpoint(ipv4: ip.octets, mac: mac.bytes, networkID: network, flags: flags.rawValue)
+        bp_endpoint(ipv4: ip.octets, mac: mac.bytes, networkID: network, flags: flags.rawValue, ipv6: ip6?.bytes)
     }
 }
 
@@ -228,6 +242,16 @@ extension IPv4Network: MapEncodable {
         self.init(containing: IPv4Address(raw: raw.ip), prefixLength: min(32, Int(raw.prefixlen)))
     }
     public var raw: bp_subnet_key { bp_subnet_key(prefixlen: UInt32(prefixLength), ip: address.raw) }
+}
+
+/// bp_subnets6' key (an LPM trie).
+extension IPv6Network: MapEncodable {
+    public init(raw: bp_subnet6_key) {
+        self.init(
+            containing: IPv6Address(bytes: withUnsafeBytes(of: raw.ip6) { Array($0) }),
+            prefixLength: min(128, Int(raw.prefixlen)))
+    }
+    public var raw: bp_subnet6_key { bp_subnet6_key(prefixlen: UInt32(prefixLength), ip6: address.raw.ip6) }
 }
 
 /// Where the socket hooks act (bp_netns' value): the host's namespace, or a container's
@@ -283,8 +307,10 @@ extension BridgeportMaps {
     public var publishedTargets: EncodedMap<TargetKey, TargetPolicy> { EncodedMap(targets) }
     public var endpointPolicies: EncodedMap<UInt32, EndpointPolicy> { EncodedMap(endpoints) }
     public var subnetPolicies: EncodedMap<IPv4Network, SubnetPolicy> { EncodedMap(subnets) }
+    public var subnetPolicies6: EncodedMap<IPv6Network, SubnetPolicy> { EncodedMap(subnets6) }
     public var socketNamespaces: EncodedMap<UInt64, SocketNamespace> { EncodedMap(namespaces) }
     public var hostAddressSet: EncodedMap<IPv4Address, UInt8> { EncodedMap(hostAddresses) }
+    public var hostAddressSet6: EncodedMap<IPv6Address, UInt8> { EncodedMap(hostAddresses6) }
     public var vxlanPeerSet: EncodedMap<IPv4Address, UInt8> { EncodedMap(vxlanPeers) }
 
     /// Traffic through each published port, summed over CPUs.

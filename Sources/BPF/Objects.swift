@@ -49,7 +49,7 @@ public enum BridgeportMap: Sendable {
     /// The flow table and the fragment table: state that rebuilds itself from the traffic.
     case flows, fragments
     /// What the agent writes anew from its store at every start.
-    case allowLists, targets, namespaces
+    case allowLists, targets, namespaces, endpoints
 
     public var name: String {
         switch self {
@@ -58,6 +58,7 @@ public enum BridgeportMap: Sendable {
         case .allowLists: BP_MAP_ALLOW
         case .targets: BP_MAP_TARGETS
         case .namespaces: BP_MAP_NETNS
+        case .endpoints: BP_MAP_ENDPOINTS
         }
     }
 }

@@ -62,7 +62,7 @@ final class Programs: Sendable {
             }
         }
         // What the agent writes anew from its store at every start.
-        for name in [BridgeportMap.allowLists, .targets, .namespaces].map(\.name)
+        for name in [BridgeportMap.allowLists, .targets, .namespaces, .endpoints].map(\.name)
         where try object.removeIncompatiblePin(name) != nil {
             logger.notice("\(name) had the layout of an earlier version: replaced, and filled again from the store")
         }

@@ -131,18 +131,25 @@ struct DataplaneFixture {
         try maps.allowedSources.update(AllowKey(port: Self.hostPort(host, hostPort, proto), source: source), 1)
     }
 
-    func setEndpoint(flags: [bp_endpoint_flags], networkID: UInt16 = 1) throws {
+    /// The endpoint under test: 10.40.0.2 in network 1, and `ip6` on a dual-stack network.
+    func setEndpoint(flags: [bp_endpoint_flags], networkID: UInt16 = 1, ip6: [UInt8]? = nil) throws {
         let bits = EndpointPolicy.Flags(rawValue: flags.reduce(UInt32(0)) { $0 | $1.rawValue })
         try maps.endpointPolicies.update(
             endpointIfindex,
             EndpointPolicy(
                 ip: Self.address(NATAndPolicyTests.container), mac: MACAddress(bytes: NATAndPolicyTests.containerMAC),
-                network: networkID, flags: bits))
+                network: networkID, flags: bits, ip6: ip6.map { IPv6Address(bytes: $0) }))
     }
 
     func setSubnet(_ net: [UInt8], _ prefix: UInt32, networkID: UInt16, flags: UInt16 = 0) throws {
         try maps.subnetPolicies.update(
             IPv4Network(containing: Self.address(net), prefixLength: Int(prefix)),
+            SubnetPolicy(network: networkID, flags: SubnetPolicy.Flags(rawValue: flags)))
+    }
+
+    func setSubnet6(_ net: [UInt8], _ prefix: Int, networkID: UInt16, flags: UInt16 = 0) throws {
+        try maps.subnetPolicies6.update(
+            IPv6Network(containing: IPv6Address(bytes: net), prefixLength: prefix),
             SubnetPolicy(network: networkID, flags: SubnetPolicy.Flags(rawValue: flags)))
     }
 
@@ -203,7 +210,8 @@ struct DataplaneFixture {
     }
 
     /// A new namespace, bpffs and both objects, torn down with `test`. The host addresses
-    /// and the subnets of networks 1 (10.40.0.0/24) and 2 (10.50.0.0/24) are filled in.
+    /// and the subnets of networks 1 (10.40.0.0/24, fd00:40::/64) and 2 (10.50.0.0/24,
+    /// fd00:50::/64) are filled in, IPv6 ones too (IPv6Tests' statics).
     static func make(for test: XCTestCase, maxFlows: Int? = nil) throws -> DataplaneFixture {
         let pinRoot = try Sandbox.bpffs(test)
         let ns = try Sandbox.netns(test)
@@ -228,7 +236,10 @@ struct DataplaneFixture {
             if let maxFlows { try object.setMaxEntries(BP_MAP_FLOWS, UInt32(2 * maxFlows)) }
             try object.load()
         }
-        for name in [BP_MAP_FLOWS, BP_MAP_PORTS, BP_MAP_DROPS, BP_MAP_SUBNETS, BP_MAP_HOST_ADDRS] {
+        for name in [
+            BP_MAP_FLOWS, BP_MAP_PORTS, BP_MAP_DROPS, BP_MAP_SUBNETS, BP_MAP_HOST_ADDRS, BP_MAP_SUBNETS6,
+            BP_MAP_HOST_ADDRS6,
+        ] {
             XCTAssertEqual(
                 try endpointObject.map(name).id, try uplinkObject.map(name).id,
                 "\(name) not shared through the pin root")
@@ -249,6 +260,11 @@ struct DataplaneFixture {
         }
         try fixture.setSubnet(ip("10.40.0.0"), 24, networkID: 1)
         try fixture.setSubnet(ip("10.50.0.0"), 24, networkID: 2)
+        for address in [IPv6Tests.hostIP, IPv6Tests.gateway1, IPv6Tests.gateway1LinkLocal, IPv6Tests.gateway2] {
+            try maps.hostAddressSet6.update(IPv6Address(bytes: address), 1)
+        }
+        try fixture.setSubnet6(IPv6Tests.subnet1, 64, networkID: 1)
+        try fixture.setSubnet6(IPv6Tests.subnet2, 64, networkID: 2)
         return fixture
     }
 }

@@ -25,7 +25,16 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(stats.keySize, 4)
         XCTAssertEqual(stats.valueSize, MemoryLayout<bp_endpoint_stats>.size)
         XCTAssertEqual(stats.maxEntries, UInt32(BP_MAX_ENDPOINTS))
-        XCTAssertEqual(MemoryLayout<bp_endpoint>.size, 16)
+        XCTAssertEqual(MemoryLayout<bp_endpoint>.size, 32)
+        XCTAssertEqual(MemoryLayout<bp_subnet6_key>.size, 20)
+        XCTAssertEqual(MemoryLayout<bp_addr6>.size, 16)
+        for (name, key, value) in [
+            (BP_MAP_SUBNETS6, MemoryLayout<bp_subnet6_key>.size, MemoryLayout<bp_subnet>.size),
+            (BP_MAP_HOST_ADDRS6, MemoryLayout<bp_addr6>.size, 1),
+        ] {
+            XCTAssertEqual(try object.map(name).keySize, key, name)
+            XCTAssertEqual(try object.map(name).valueSize, value, name)
+        }
         XCTAssertEqual(MemoryLayout<bp_drop_key>.size, 8)
         XCTAssertEqual(try object.map(BP_MAP_DROPS).keySize, MemoryLayout<bp_drop_key>.size)
         XCTAssertEqual(try object.map(BP_MAP_ENDPOINTS).valueSize, MemoryLayout<bp_endpoint>.size)
@@ -162,6 +171,21 @@ final class EndpointProgramTests: XCTestCase {
             XCTAssertEqual(map, BP_MAP_ENDPOINT_STATS)
             XCTAssertTrue("\(error)".contains("remove \(pinRoot)/bp_ep_stats"), "\(error)")
         }
+    }
+
+    /// bp_endpoints grew its IPv6 address (16 -> 32 bytes): the agent, which writes every
+    /// endpoint anew at start, replaces a pin of the old layout instead of failing to load.
+    func testAnEndpointsPinOfTheOldLayoutIsReplaced() throws {
+        let pinRoot = try Sandbox.bpffs(self)
+        let fd = bpf_map_create(BPF_MAP_TYPE_HASH, BP_MAP_ENDPOINTS, 4, 16, UInt32(BP_MAX_ENDPOINTS), nil)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        XCTAssertEqual(bpf_obj_pin(fd, pinRoot + "/" + BP_MAP_ENDPOINTS), 0)
+
+        let object = try BPFObject(path: Sandbox.endpointObject, pinRoot: pinRoot)
+        XCTAssertEqual(try object.removeIncompatiblePin(BridgeportMap.endpoints.name), UInt32(BP_MAX_ENDPOINTS))
+        try object.load()
+        XCTAssertEqual(try object.map(BP_MAP_ENDPOINTS).valueSize, MemoryLayout<bp_endpoint>.size)
     }
 
     func testVerifierRejectionNamesTheProgramAndCarriesTheLog() throws {

@@ -46,6 +46,24 @@ final class MapEntryTests: XCTestCase {
         XCTAssertEqual(TargetPolicy(raw: target.raw), target)
     }
 
+    func testIPv6EncodingsKeepTheWireOrder() throws {
+        let address = try XCTUnwrap(IPv6Address("fd00:40::2"))
+        XCTAssertEqual(withUnsafeBytes(of: address.raw) { Array($0) }, address.bytes, "as on the wire")
+        XCTAssertEqual(IPv6Address(raw: address.raw), address)
+        let network = IPv6Network(containing: address, prefixLength: 64)
+        XCTAssertEqual(network.raw.prefixlen, 64)
+        XCTAssertEqual(withUnsafeBytes(of: network.raw.ip6) { Array($0) }, network.address.bytes)
+        XCTAssertEqual(IPv6Network(raw: network.raw), network)
+        let mac = MACAddress(derivedFrom: container)
+        let dualStack = EndpointPolicy(ip: container, mac: mac, network: 3, flags: [.enforceSource], ip6: address)
+        XCTAssertEqual(dualStack.raw.ipv6Octets, address.bytes)
+        XCTAssertEqual(EndpointPolicy(raw: dualStack.raw), dualStack)
+        let v4Only = EndpointPolicy(ip: container, mac: mac, network: 3, flags: [.enforceSource, .ipv4Only])
+        XCTAssertEqual(v4Only.raw.ipv6Octets, Array(repeating: 0, count: 16), "none: all zero")
+        XCTAssertEqual(EndpointPolicy(raw: v4Only.raw), v4Only)
+        XCTAssertNotEqual(dualStack.raw, v4Only.raw)
+    }
+
     func testSocketNamespaces() {
         XCTAssertEqual(SocketNamespace(raw: SocketNamespace.host.raw), .host)
         let namespace = SocketNamespace.container(ip: container, ifindex: 9)

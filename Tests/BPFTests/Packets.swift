@@ -1,16 +1,24 @@
 import BPF
 import CBPF
 import Glibc
+import Model
 
 // Crafted frames for BPF_PROG_TEST_RUN: Ethernet + IPv4 (with optional options and
-// fragment fields) + TCP/UDP, and ARP, with correct IPv4 and L4 checksums; and a
-// parser that reads a frame back and recomputes its checksums from the bytes.
+// fragment fields) + TCP/UDP, and ARP, with correct IPv4 and L4 checksums; Ethernet + IPv6
+// (with extension headers and fragments) + TCP/UDP/ICMPv6 and neighbour discovery; and a
+// parser that reads an IPv4 frame back and recomputes its checksums from the bytes.
 
 /// "a.b.c.d" -> 4 octets.
 func ip(_ dotted: String) -> [UInt8] {
     let octets = dotted.split(separator: ".").map { UInt8($0)! }
     precondition(octets.count == 4, "bad IPv4 address \(dotted)")
     return octets
+}
+
+/// "fd00::1" -> 16 octets.
+func ip6(_ text: String) -> [UInt8] {
+    guard let address = IPv6Address(text) else { preconditionFailure("bad IPv6 address \(text)") }
+    return address.bytes
 }
 
 /// 4 octets -> the __u32 the programs compare (network byte order = the octets in memory order).
@@ -48,9 +56,22 @@ enum Checksum {
         ~fold(sum(bytes, into: initial))
     }
 
-    /// The IPv4 pseudo-header's sum for TCP/UDP.
+    /// The pseudo-header's sum for TCP/UDP (and ICMPv6): IPv4's, or IPv6's (RFC 8200 §8.1)
+    /// for 16-octet addresses.
     static func pseudoHeader(src: [UInt8], dst: [UInt8], proto: UInt8, length: Int) -> UInt32 {
-        sum(src + dst + [0, proto, UInt8(length >> 8), UInt8(length & 0xff)])
+        if src.count == 16 {
+            return sum(src + dst + [0, 0, UInt8(length >> 8), UInt8(length & 0xff), 0, 0, 0, proto])
+        }
+        return sum(src + dst + [0, proto, UInt8(length >> 8), UInt8(length & 0xff)])
+    }
+
+    /// Stores the checksum of a TCP, UDP or ICMPv6 packet (whose checksum field is zero) at
+    /// `offset`, pseudo-header included; UDP sends a result of 0 as 0xffff (0 means none).
+    static func store(in packet: inout [UInt8], at offset: Int, src: [UInt8], dst: [UInt8], proto: UInt8) {
+        var check = internet(packet, into: pseudoHeader(src: src, dst: dst, proto: proto, length: packet.count))
+        if check == 0 && proto == 17 { check = 0xffff }
+        packet[offset] = UInt8(check >> 8)
+        packet[offset + 1] = UInt8(check & 0xff)
     }
 }
 
@@ -130,10 +151,7 @@ enum Frame {
                 0x50, flags, 0xfa, 0xf0,  // data offset 5, flags, window 64240
                 0, 0, 0, 0,  // checksum, urgent pointer
             ] + payload
-        let check = Checksum.internet(
-            segment, into: Checksum.pseudoHeader(src: src, dst: dst, proto: 6, length: segment.count))
-        segment[16] = UInt8(check >> 8)
-        segment[17] = UInt8(check & 0xff)
+        Checksum.store(in: &segment, at: 16, src: src, dst: dst, proto: 6)
         return segment
     }
 
@@ -148,13 +166,7 @@ enum Frame {
                 UInt8(sport >> 8), UInt8(sport & 0xff), UInt8(dport >> 8), UInt8(dport & 0xff),
                 UInt8(length >> 8), UInt8(length & 0xff), 0, 0,
             ] + payload
-        if checksum {
-            var check = Checksum.internet(
-                datagram, into: Checksum.pseudoHeader(src: src, dst: dst, proto: 17, length: length))
-            if check == 0 { check = 0xffff }
-            datagram[6] = UInt8(check >> 8)
-            datagram[7] = UInt8(check & 0xff)
-        }
+        if checksum { Checksum.store(in: &datagram, at: 6, src: src, dst: dst, proto: 17) }
         return datagram
     }
 
@@ -248,6 +260,167 @@ enum Frame {
             [0, 1, 0x08, 0x00, 6, 4, UInt8(op >> 8), UInt8(op & 0xff)]
             + senderMAC + senderIP + targetMAC + targetIP
         return ethernet(dst: dstMAC, src: srcMAC ?? senderMAC, type: ethTypeARP, payload: body)
+    }
+}
+
+/// An IPv6 extension header, as Frame.ipv6 chains them. Lengths are the header's length
+/// field: 8-byte units beyond the first 8 (authentication: 4-byte units, minus 2).
+enum IPv6Extension {
+    case hopByHop(length: UInt8 = 0)
+    case routing(length: UInt8 = 0)
+    case destinationOptions(length: UInt8 = 0)
+    /// `offset` in 8-byte units; `more`: the M flag.
+    case fragment(offset: UInt16 = 0, more: Bool = false, id: UInt32 = 0x0102_0304)
+    case authentication(length: UInt8 = 1)
+
+    /// Its protocol number (the next header value that announces it).
+    var number: UInt8 {
+        switch self {
+        case .hopByHop: 0
+        case .routing: 43
+        case .destinationOptions: 60
+        case .fragment: 44
+        case .authentication: 51
+        }
+    }
+
+    /// The header's bytes, followed by `next`.
+    func bytes(next: UInt8) -> [UInt8] {
+        switch self {
+        case .hopByHop(let length), .destinationOptions(let length):
+            // One PadN option fills it, as an empty options header is padded.
+            let size = (Int(length) + 1) * 8
+            return [next, length, 1, UInt8(size - 4)] + Array(repeating: 0, count: size - 4)
+        case .routing(let length):
+            // Routing type 253 (RFC 4727's experiment), no segments left.
+            return [next, length, 253, 0] + Array(repeating: 0, count: (Int(length) + 1) * 8 - 4)
+        case .fragment(let offset, let more, let id):
+            let field = offset << 3 | (more ? 1 : 0)
+            return [
+                next, 0, UInt8(field >> 8), UInt8(field & 0xff),
+                UInt8(id >> 24), UInt8(id >> 16 & 0xff), UInt8(id >> 8 & 0xff), UInt8(id & 0xff),
+            ]
+        case .authentication(let length):
+            return [next, length, 0, 0] + Array(repeating: 0x5a, count: (Int(length) + 2) * 4 - 4)
+        }
+    }
+}
+
+extension Frame {
+    static let ipv6DefaultDestinationMAC: [UInt8] = [0x02, 0x42, 0x0a, 0x28, 0x00, 0x01]
+
+    static let icmp6EchoRequest: UInt8 = 128
+    static let icmp6EchoReply: UInt8 = 129
+    static let icmp6MLDReport: UInt8 = 131
+    static let icmp6MLD2Report: UInt8 = 143
+    static let icmp6RouterSolicitation: UInt8 = 133
+    static let icmp6RouterAdvertisement: UInt8 = 134
+    static let icmp6NeighbourSolicitation: UInt8 = 135
+    static let icmp6NeighbourAdvertisement: UInt8 = 136
+    static let icmp6Redirect: UInt8 = 137
+
+    /// An IPv6 header, the extension headers in order, then `payload` (the upper-layer
+    /// packet of protocol `nextHeader`). `payloadLength` overrides the header's field.
+    static func ipv6(
+        src: [UInt8], dst: [UInt8], nextHeader: UInt8, payload: [UInt8], extensions: [IPv6Extension] = [],
+        hopLimit: UInt8 = 64, payloadLength: Int? = nil
+    ) -> [UInt8] {
+        precondition(src.count == 16 && dst.count == 16)
+        let numbers = extensions.map(\.number) + [nextHeader]
+        let chain = extensions.enumerated().flatMap { $0.element.bytes(next: numbers[$0.offset + 1]) }
+        let length = payloadLength ?? chain.count + payload.count
+        return [0x60, 0, 0, 0, UInt8(length >> 8 & 0xff), UInt8(length & 0xff), numbers[0], hopLimit] + src + dst
+            + chain + payload
+    }
+
+    static func ethernet6(
+        src: [UInt8], dst: [UInt8], nextHeader: UInt8, payload: [UInt8], extensions: [IPv6Extension],
+        hopLimit: UInt8 = 64, srcMAC: [UInt8], dstMAC: [UInt8]?
+    ) -> [UInt8] {
+        ethernet(
+            dst: dstMAC ?? (dst[0] == 0xff ? multicastMAC(dst) : ipv6DefaultDestinationMAC), src: srcMAC,
+            type: ethTypeIPv6,
+            payload: ipv6(
+                src: src, dst: dst, nextHeader: nextHeader, payload: payload, extensions: extensions,
+                hopLimit: hopLimit))
+    }
+
+    static func tcp6(
+        src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, flags: UInt8 = tcpSYN, payload: [UInt8] = [],
+        extensions: [IPv6Extension] = [], srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8]? = nil
+    ) -> [UInt8] {
+        ethernet6(
+            src: src, dst: dst, nextHeader: 6,
+            payload: tcpSegment(src: src, dst: dst, sport: sport, dport: dport, flags: flags, payload: payload),
+            extensions: extensions, srcMAC: srcMAC, dstMAC: dstMAC)
+    }
+
+    static func udp6(
+        src: [UInt8], dst: [UInt8], sport: UInt16, dport: UInt16, payload: [UInt8] = Array("bridgeport udp".utf8),
+        extensions: [IPv6Extension] = [], srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8]? = nil
+    ) -> [UInt8] {
+        ethernet6(
+            src: src, dst: dst, nextHeader: 17,
+            payload: udpDatagram(src: src, dst: dst, sport: sport, dport: dport, payload: payload),
+            extensions: extensions, srcMAC: srcMAC, dstMAC: dstMAC)
+    }
+
+    /// An ICMPv6 message (type, code, then `body`) with its checksum over the pseudo-header.
+    static func icmp6Message(src: [UInt8], dst: [UInt8], type: UInt8, code: UInt8 = 0, body: [UInt8]) -> [UInt8] {
+        var message = [type, code, 0, 0] + body
+        Checksum.store(in: &message, at: 2, src: src, dst: dst, proto: 58)
+        return message
+    }
+
+    static func icmp6(
+        src: [UInt8], dst: [UInt8], type: UInt8, code: UInt8 = 0, body: [UInt8], extensions: [IPv6Extension] = [],
+        hopLimit: UInt8 = 64, srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8]? = nil
+    ) -> [UInt8] {
+        ethernet6(
+            src: src, dst: dst, nextHeader: 58,
+            payload: icmp6Message(src: src, dst: dst, type: type, code: code, body: body), extensions: extensions,
+            hopLimit: hopLimit, srcMAC: srcMAC, dstMAC: dstMAC)
+    }
+
+    static func icmp6Echo(
+        src: [UInt8], dst: [UInt8], type: UInt8 = icmp6EchoRequest, id: UInt16, seq: UInt16 = 1,
+        extensions: [IPv6Extension] = [], srcMAC: [UInt8] = defaultSourceMAC, dstMAC: [UInt8]? = nil
+    ) -> [UInt8] {
+        icmp6(
+            src: src, dst: dst, type: type,
+            body: [UInt8(id >> 8), UInt8(id & 0xff), UInt8(seq >> 8), UInt8(seq & 0xff)]
+                + Array("bridgeport ping6".utf8), extensions: extensions, srcMAC: srcMAC, dstMAC: dstMAC)
+    }
+
+    /// ff02::1:ffXX:XXXX, the solicited-node multicast address of `address` (RFC 4291 §2.7.1).
+    static func solicitedNode(_ address: [UInt8]) -> [UInt8] {
+        [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff] + address.suffix(3)
+    }
+
+    /// 33:33 and the address's last 4 octets (RFC 2464 §7).
+    static func multicastMAC(_ address: [UInt8]) -> [UInt8] { [0x33, 0x33] + address.suffix(4) }
+
+    /// A link-layer address option of neighbour discovery: 1 source, 2 target.
+    static func linkLayerOption(_ type: UInt8, _ mac: [UInt8]) -> [UInt8] { [type, 1] + mac }
+
+    /// A neighbour solicitation for `target`, to its solicited-node address unless `dst` is given.
+    static func neighbourSolicitation(
+        src: [UInt8], target: [UInt8], dst: [UInt8]? = nil, options: [UInt8] = [],
+        srcMAC: [UInt8] = defaultSourceMAC
+    ) -> [UInt8] {
+        icmp6(
+            src: src, dst: dst ?? solicitedNode(target), type: icmp6NeighbourSolicitation,
+            body: [0, 0, 0, 0] + target + options, hopLimit: 255, srcMAC: srcMAC)
+    }
+
+    /// A neighbour advertisement for `target` (flags: R 0x80, S 0x40, O 0x20), to all nodes unless `dst` is given.
+    static func neighbourAdvertisement(
+        src: [UInt8], target: [UInt8], dst: [UInt8] = ip6("ff02::1"), flags: UInt8 = 0x20, options: [UInt8] = [],
+        srcMAC: [UInt8] = defaultSourceMAC
+    ) -> [UInt8] {
+        icmp6(
+            src: src, dst: dst, type: icmp6NeighbourAdvertisement, body: [flags, 0, 0, 0] + target + options,
+            hopLimit: 255, srcMAC: srcMAC)
     }
 }
 

@@ -50,47 +50,13 @@ final class PolicyPropertyTests: XCTestCase {
     func testGeneratedFramesGetExactlyThePolicysVerdict() throws {
         try Sandbox.requireRoot()
         try DataplaneFixture.buildObjects()
-        let seed = getenv("BRIDGEPORT_PROPERTY_SEED").flatMap { UInt64(String(cString: $0)) } ?? UInt64(time(nil)) | 1
-        var random = Random(state: seed)
         let f = try DataplaneFixture.make(for: self)
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_ICC_DISABLED, BP_EP_F_IPV4_ONLY])
-        var expectedDrops: [bp_drop_key: UInt64] = [:]
         var counts = (frames: 0, passed: 0)
-        for index in 0..<3000 {
-            let frame = Self.frame(&random)
-            let expected = Self.verdict(frame)
-            let what = "frame \(index) (seed \(seed)): \(frame.hex)"
-            let result: TestRunResult
-            do {
-                result = try f.ep(frame)
-            } catch BPFError.testRunFailed(_, EINVAL) {
-                continue  // the kernel builds no skb of an IPv4 ethertype without a whole IPv4 header
-            }
+        let seed = try runGeneratedFrames(f, generate: Self.frame, expect: Self.verdict) { _, expected, _, _ in
             counts.frames += 1
-            switch expected {
-            case .pass:
-                counts.passed += 1
-                XCTAssertEqual(result.verdict, T.next, "\(what): should pass")
-                XCTAssertEqual(result.packet, frame, "\(what): changed")
-            case .drop(let reason):
-                XCTAssertEqual(
-                    result.verdict, T.shot,
-                    "\(what): should be dropped (\(String(cString: bp_drop_reason_label(reason.rawValue))))")
-                expectedDrops[
-                    bp_drop_key(ifindex: f.endpointIfindex, reason: reason, direction: BP_DIR_EGRESS), default: 0] += 1
-            }
-            let uplink = try f.up(frame)
-            XCTAssertTrue(
-                uplink.verdict == T.next || uplink.verdict == T.shot, "\(what): uplink verdict \(uplink.verdict)")
-            XCTAssertEqual(uplink.packet, frame, "\(what): the uplink changed a frame with no port published")
-            if uplink.verdict == T.shot {
-                expectedDrops[
-                    bp_drop_key(ifindex: f.uplinkIfindex, reason: BP_DROP_DIRECT_ACCESS, direction: BP_DIR_INGRESS),
-                    default: 0] += 1
-            }
-            if testRun?.failureCount ?? 0 > 0 { break }  // one seed's first failures are enough to read
+            if expected == .pass { counts.passed += 1 }
         }
-        XCTAssertEqual(try f.drops(), expectedDrops, "seed \(seed): drops by reason")
         XCTAssertGreaterThan(
             counts.passed, counts.frames / 20, "seed \(seed): the generator makes frames that pass too")
         XCTAssertTrue(try f.flowEntries().isEmpty, "seed \(seed): no flow without masquerade or published ports")
@@ -195,5 +161,63 @@ final class PolicyPropertyTests: XCTestCase {
         if dst[0] == 10 && dst[1] == 50 && dst[2] == 0 { return .drop(BP_DROP_ISOLATION) }
         if dst[0] == 10 && dst[1] == 40 && dst[2] == 0 { return dst == T.gateway1 ? .pass : .drop(BP_DROP_ICC) }
         return .pass
+    }
+}
+
+extension XCTestCase {
+    /// Runs 3000 frames of `generate` (seeded by BRIDGEPORT_PROPERTY_SEED, or the clock) through
+    /// bp_ep_ingress and bp_up_ingress: each endpoint verdict and drop reason must be what
+    /// `expect` says; the uplink changes nothing and drops (direct_access) what `uplinkDrops`
+    /// says (when given); the drops counted are exactly those. `observe` sees every frame the
+    /// kernel ran, with its expected and actual endpoint verdicts and a description. Returns the seed.
+    @discardableResult
+    func runGeneratedFrames(
+        _ f: DataplaneFixture, generate: (inout PolicyPropertyTests.Random) -> [UInt8],
+        expect: ([UInt8]) -> PolicyPropertyTests.Expected, uplinkDrops: (([UInt8]) -> Bool)? = nil,
+        observe: ([UInt8], PolicyPropertyTests.Expected, TestRunResult, String) -> Void
+    ) throws -> UInt64 {
+        typealias T = NATAndPolicyTests
+        let seed = getenv("BRIDGEPORT_PROPERTY_SEED").flatMap { UInt64(String(cString: $0)) } ?? UInt64(time(nil)) | 1
+        var random = PolicyPropertyTests.Random(state: seed)
+        var expectedDrops: [bp_drop_key: UInt64] = [:]
+        for index in 0..<3000 {
+            let frame = generate(&random)
+            let expected = expect(frame)
+            let what = "frame \(index) (seed \(seed)): \(frame.hex)"
+            let result: TestRunResult
+            do {
+                result = try f.ep(frame)
+            } catch BPFError.testRunFailed(_, EINVAL) {
+                continue  // the kernel builds no skb of an IP ethertype without a whole IP header
+            }
+            switch expected {
+            case .pass:
+                XCTAssertEqual(result.verdict, T.next, "\(what): should pass")
+                XCTAssertEqual(result.packet, frame, "\(what): changed")
+            case .drop(let reason):
+                XCTAssertEqual(
+                    result.verdict, T.shot,
+                    "\(what): should be dropped (\(String(cString: bp_drop_reason_label(reason.rawValue))))")
+                expectedDrops[
+                    bp_drop_key(ifindex: f.endpointIfindex, reason: reason, direction: BP_DIR_EGRESS), default: 0] += 1
+            }
+            observe(frame, expected, result, what)
+            let uplink = try f.up(frame)
+            if let uplinkDrops {
+                XCTAssertEqual(uplink.verdict, uplinkDrops(frame) ? T.shot : T.next, "\(what): uplink verdict")
+            } else {
+                XCTAssertTrue(
+                    uplink.verdict == T.next || uplink.verdict == T.shot, "\(what): uplink verdict \(uplink.verdict)")
+            }
+            XCTAssertEqual(uplink.packet, frame, "\(what): the uplink changed a frame with no port published")
+            if uplink.verdict == T.shot {
+                expectedDrops[
+                    bp_drop_key(ifindex: f.uplinkIfindex, reason: BP_DROP_DIRECT_ACCESS, direction: BP_DIR_INGRESS),
+                    default: 0] += 1
+            }
+            if testRun?.failureCount ?? 0 > 0 { break }  // one seed's first failures are enough to read
+        }
+        XCTAssertEqual(try f.drops(), expectedDrops, "seed \(seed): drops by reason")
+        return seed
     }
 }

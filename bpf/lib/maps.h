@@ -68,6 +68,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_subnets SEC(".maps");
 
+/* BP_MAP_SUBNETS6: dual-stack networks' IPv6 subnets, written by the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BP_MAX_SUBNETS);
+	__type(key, struct bp_subnet6_key);
+	__type(value, struct bp_subnet);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_subnets6 SEC(".maps");
+
+/* BP_MAP_HOST_ADDRS6: the host's own IPv6 addresses, written by the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_MAX_HOST_ADDRS);
+	__type(key, struct bp_addr6);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_host_addrs6 SEC(".maps");
+
 /* BP_MAP_TARGETS: the container side of every published port, written by the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -58,22 +58,30 @@ static __always_inline int bp_vxlan_refused(const struct bp_packet *p)
 	       !bpf_map_lookup_elem(&bp_vxlan_peers, &p->saddr) && bpf_map_lookup_elem(&bp_vxlan_peers, &any);
 }
 
-/* Isolation, ICC and internal networks: 0 when the destination may be reached. */
-static __always_inline enum bp_drop_reason bp_destination_verdict(const struct bp_endpoint *ep, const struct bp_packet *p)
+/*
+ * Isolation, ICC and internal networks, of both IP versions: 0 when the destination `daddr`,
+ * in subnet `to` (NULL: in none), may be reached. `host_addrs` is the host's addresses of
+ * its version (bp_host_addrs or bp_host_addrs6).
+ */
+static __always_inline enum bp_drop_reason bp_network_verdict(const struct bp_endpoint *ep, const struct bp_subnet *to,
+							      void *host_addrs, const void *daddr)
 {
-	struct bp_subnet *to = bp_subnet_of(p->daddr);
-
 	if (to && to->network_id != ep->network_id && (ep->flags & BP_EP_F_ISOLATED))
 		return BP_DROP_ISOLATION;
 	if (to && to->network_id == ep->network_id) {
 		/* With ICC off only the gateway (the host) may be reached in the network. */
-		if ((ep->flags & BP_EP_F_ICC_DISABLED) && !bpf_map_lookup_elem(&bp_host_addrs, &p->daddr))
+		if ((ep->flags & BP_EP_F_ICC_DISABLED) && !bpf_map_lookup_elem(host_addrs, daddr))
 			return BP_DROP_ICC;
 		return 0;
 	}
 	if (ep->flags & BP_EP_F_INTERNAL)
 		return BP_DROP_INTERNAL;
 	return 0;
+}
+
+static __always_inline enum bp_drop_reason bp_destination_verdict(const struct bp_endpoint *ep, const struct bp_packet *p)
+{
+	return bp_network_verdict(ep, bp_subnet_of(p->daddr), &bp_host_addrs, &p->daddr);
 }
 
 /*
@@ -102,18 +110,19 @@ static __always_inline int bp_hairpin(struct __sk_buff *skb, const struct bp_pac
 #define BP_ETH_P_IPV6   0x86DD
 
 /*
- * What a container's frame is, before its IPv4 header: 0 when it may go on (ARP that
- * claims only the container's addresses; IPv4, judged by bp_ipv4_verdict: *ipv4 is set),
- * else the drop reason. It fails closed: a tag (also one the veth carries out of band, and
- * VID 0), IPv6 on a network without it, and every other ethertype are dropped.
+ * What a container's frame is, before its IP header: 0 when it may go on (ARP that claims
+ * only the container's addresses; IPv4, judged by bp_ipv4_verdict, and IPv6, by
+ * bp_ipv6_verdict: *l3 is set to the ethertype), else the drop reason. It fails closed: a
+ * tag (also one the veth carries out of band, and VID 0), IPv6 on a network without it,
+ * and every other ethertype are dropped.
  */
-static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb, const struct bp_endpoint *ep, int *ipv4)
+static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb, const struct bp_endpoint *ep, int *l3)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 
-	*ipv4 = 0;
+	*l3 = 0;
 	if ((void *)(eth + 1) > data_end)
 		return BP_DROP_MALFORMED;
 	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && !bp_same_mac(eth->h_source, ep->mac))
@@ -123,7 +132,7 @@ static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb
 
 	switch (bpf_ntohs(eth->h_proto)) {
 	case ETH_P_IP:
-		*ipv4 = 1;
+		*l3 = ETH_P_IP;
 		return 0;
 	case ETH_P_ARP: {
 		struct bp_arp_ipv4 *body = (void *)(eth + 1);
@@ -139,7 +148,10 @@ static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb
 		return 0;
 	}
 	case BP_ETH_P_IPV6:
-		return (ep->flags & BP_EP_F_IPV4_ONLY) ? BP_DROP_IPV6_DISABLED : 0;
+		if (ep->flags & BP_EP_F_IPV4_ONLY)
+			return BP_DROP_IPV6_DISABLED;
+		*l3 = BP_ETH_P_IPV6;
+		return 0;
 	case BP_ETH_P_8021Q:
 	case BP_ETH_P_8021AD:
 	case BP_ETH_P_QINQ:
