@@ -91,6 +91,9 @@ public final class KernelDatapath: Datapath, Sendable {
                 // The host routes between its IPv6 networks, as Docker turns forwarding on
                 // for them (in the agent's namespace: the host's in production).
                 try writeInPlace("1\n", to: "/proc/sys/net/ipv6/conf/all/forwarding")
+                // The programs know the gateway as the host's at once (the address event
+                // that says so comes later).
+                try refreshHostAddresses()
             }
         }
         try links.setUp(name)

@@ -103,6 +103,13 @@ extension Programs {
         try maps.flows.flush(addresses: Set(gone.map(\.raw)))
     }
 
+    /// The host's IPv6 addresses (the gateways', link-local ones too): a container reaches
+    /// them whatever ICC says, and the uplink never takes them for a container's.
+    func setHostAddresses6(_ addresses: [IPv6Address]) throws {
+        let wanted = addresses.filter { !$0.isLoopback }
+        try maps.hostAddressSet6.sync(Dictionary(wanted.map { ($0, UInt8(1)) }, uniquingKeysWith: { a, _ in a }))
+    }
+
     /// The hosts VXLAN is taken from: the cluster's, or nil outside a cluster (the port is
     /// then not ours, and nothing is filtered). `keepingOthers` adds them to those listed.
     func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool = false) throws {

@@ -121,13 +121,16 @@ final class Programs: Sendable {
         insideContainer: Bool = false
     ) throws {
         if let ip = endpoint.ip, let mac = endpoint.mac {
-            var flags: EndpointPolicy.Flags = [.enforceSource, .isolated, .ipv4Only]
+            // IPv6 is judged only for an endpoint with an address of it; other IPv6 is dropped.
+            let ip6 = network.ipv6 == nil ? nil : endpoint.ip6
+            var flags: EndpointPolicy.Flags = [.enforceSource, .isolated]
+            if ip6 == nil { flags.insert(.ipv4Only) }
             if !network.iccEnabled { flags.insert(.iccDisabled) }
             if network.internal { flags.insert(.internal) }
             if Programs.masquerades(network) { flags.insert(.masquerade) }
             if Programs.tracksOutbound(network) { flags.insert(.trackOutbound) }
             try maps.endpointPolicies.update(
-                ifindex, EndpointPolicy(ip: ip, mac: mac, network: number(of: network), flags: flags))
+                ifindex, EndpointPolicy(ip: ip, mac: mac, network: number(of: network), flags: flags, ip6: ip6))
         }
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: insideContainer)
     }
@@ -192,6 +195,7 @@ final class Programs: Sendable {
             // Isolation only: what reaches a chain's containers is the chain's business.
             wanted[subnet] = SubnetPolicy(network: number, flags: .unprotected)
         }
+        var wanted6: [IPv6Network: SubnetPolicy] = [:]
         for network in networks where network.driver.hasEndpoints {
             guard let subnet = network.subnet else { continue }
             var flags: SubnetPolicy.Flags = []
@@ -200,8 +204,14 @@ final class Programs: Sendable {
             if network.internal { flags.insert(.internal) }
             if Programs.masquerades(network) { flags.insert(.masquerade) }
             wanted[subnet] = SubnetPolicy(network: number(of: network), flags: flags)
+            // IPv6: no routed mode or direct access yet, so only isolation and internal count.
+            if let v6 = network.ipv6 {
+                wanted6[v6.subnet] = SubnetPolicy(
+                    network: number(of: network), flags: network.internal ? .internal : [])
+            }
         }
         try maps.subnetPolicies.sync(wanted)
+        try maps.subnetPolicies6.sync(wanted6)
     }
 
     func attachUplink(_ program: BridgeportProgram, interface: String, ifindex: UInt32) throws {

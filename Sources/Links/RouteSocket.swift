@@ -258,6 +258,20 @@ public final class RouteSocket: Sendable {
 
 /// Network namespaces kept alive by a bind mount, like `ip netns add` (no external command).
 public enum NetworkNamespace {
+    /// The IPv6 addresses of the calling process's namespace (each 16 bytes), link-local
+    /// ones included, from /proc/self/net/if_inet6 (the kernel's own list; empty without IPv6).
+    public static func ipv6Addresses() -> [[UInt8]] {
+        guard let text = Sandbox.readText("/proc/self/net/if_inet6") else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            guard let hex = line.split(separator: " ").first, hex.count == 32 else { return nil }
+            let bytes = stride(from: 0, to: 32, by: 2).compactMap { offset -> UInt8? in
+                let start = hex.index(hex.startIndex, offsetBy: offset)
+                return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)
+            }
+            return bytes.count == 16 ? bytes : nil
+        }
+    }
+
     /// Creates the namespace and mounts it at path (a new file; the directory must exist).
     /// Its lo is up.
     public static func create(at path: String) throws {

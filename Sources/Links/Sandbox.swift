@@ -205,7 +205,7 @@ extension Sandbox {
         return nil
     }
 
-    private static func readText(_ path: String) -> String? {
+    static func readText(_ path: String) -> String? {
         guard let file = fopen(path, "r") else { return nil }
         defer { fclose(file) }
         var text = ""

@@ -28,6 +28,34 @@ check_output "network inspect lists the v6 address" '"IPv6Address": "fd00:236:1:
 check_output "a v4-only network's container has no IPv6" '^$' \
     bash -c "'$BIN' run -d --name plain >/dev/null && '$BIN' exec plain ip -6 -o addr show dev eth0"
 
+# Traffic: the same rules as for IPv4 (isolation, ICC, internal, anti-spoofing), and
+# what is not handled yet (beyond the host: no NAT66) dropped and counted.
+check_output "a pings b over IPv6 on their network" '1 (packets )?received' bp exec a ping -6 -c1 -W2 fd00:236:1::99
+check_output "... and its gateway" '1 (packets )?received' bp exec a ping -6 -c1 -W2 fd00:236:1::1
+check_output "... and b by name (AAAA)" '1 (packets )?received' bp exec a ping -6 -c1 -W2 b
+check "a second IPv6 network" bp network create --ipv6 --subnet 10.236.2.0/24 --subnet fd00:236:2::/64 other
+check "... and a container on it" bp run -d --name c --network other
+before=$(drops isolation)
+check_fails "isolation: c cannot reach a" 1 '' bp exec c ping -6 -c1 -W1 fd00:236:1::2
+[ "$(drops isolation)" -gt "$before" ] && pass "... counted as isolation" || fail "no isolation drop counted"
+before=$(drops ipv6_unsupported)
+check_fails "beyond the host (no NAT66 yet)" 1 '' bp exec a ping -6 -c1 -W1 2001:db8::1
+[ "$(drops ipv6_unsupported)" -gt "$before" ] && pass "... counted as ipv6_unsupported" || fail "no ipv6_unsupported drop counted"
+check "a container that may change its addresses" bp run -d --name liar --network six --cap-add NET_ADMIN
+check "... takes another's address too" bp exec liar ip -6 addr add fd00:236:1::77/64 dev eth0 nodad
+before=$(drops spoofed_source)
+check_fails "... and cannot send from it" 1 '' bp exec liar ping -6 -c1 -W1 -I fd00:236:1::77 fd00:236:1::99
+[ "$(drops spoofed_source)" -gt "$before" ] && pass "... counted as spoofed_source" || fail "no spoofed_source drop counted"
+check "an IPv6 network without ICC" bp network create --ipv6 --subnet 10.236.3.0/24 --subnet fd00:236:3::/64 \
+    -o com.docker.network.bridge.enable_icc=false noicc
+check "... two containers" bash -c "'$BIN' run -d --name n1 --network noicc >/dev/null && '$BIN' run -d --name n2 --network noicc >/dev/null"
+check_fails "... do not reach each other" 1 '' bp exec n1 ping -6 -c1 -W1 fd00:236:3::3
+check_output "... but reach their gateway" '1 (packets )?received' bp exec n1 ping -6 -c1 -W2 fd00:236:3::1
+check_output "v6 traffic is counted per container" '^[1-9][0-9]*$' \
+    metric bridgeport_container_network_transmit_packets_total container=a
+check "rm them" bp rm -f c liar n1 n2
+check "network rm" bp network rm other noicc
+
 # Bad input: Docker's messages and codes, nothing made.
 check_fails "a v6 subnet without --ipv6" 1 'an IPv6 subnet needs --ipv6' \
     bp network create --subnet 10.236.9.0/24 --subnet fd00:236:9::/64 nov6
