@@ -189,7 +189,8 @@ public actor Agent {
     public func createNetwork(_ request: NetworkRequest) async throws -> NetworkView {
         guard request.driver == NetworkDriver.overlay.rawValue else {
             let network = try registry.planNetwork(
-                request, id: randomID(), now: Date(), hostPrefixes: try datapath.hostPrefixes())
+                request, id: randomID(), now: Date(), hostPrefixes: try datapath.hostPrefixes(),
+                hostPrefixes6: datapath.hostPrefixes6())
             try addNetwork(network)
             return view(network)
         }

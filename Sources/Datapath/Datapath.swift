@@ -13,6 +13,7 @@ public protocol Datapath: Sendable {
     // MARK: Host
     /// The host's own addresses and routes, which automatic subnets must not overlap.
     func hostPrefixes() throws -> [IPv4Network]
+    func hostPrefixes6() -> [IPv6Network]
     func linkExists(_ name: String) -> Bool
     func ifindex(ofLink name: String) -> UInt32?
     /// The ifindex the maps know an endpoint by (see Endpoint.linkIndex).

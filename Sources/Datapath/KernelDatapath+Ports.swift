@@ -9,7 +9,7 @@ extension KernelDatapath {
     /// Tells the programs which addresses are the host's (published ports answer on those).
     public func refreshHostAddresses() throws {
         try programs.setHostAddresses(try links.addresses().map { IPv4Address($0.address) })
-        try programs.setHostAddresses6(NetworkNamespace.ipv6Addresses().map(IPv6Address.init(bytes:)))
+        try programs.setHostAddresses6(NetworkNamespace.ipv6Addresses().map { IPv6Address(bytes: $0.address) })
     }
 
     /// Publishes a container's ports on the address of its first bridge endpoint, holding

@@ -32,6 +32,14 @@ public final class KernelDatapath: Datapath, Sendable {
     }
 
     /// The host's own addresses and routes, which automatic subnets must not overlap.
+    /// The prefixes of the host's global IPv6 addresses (a network's v6 subnet may not
+    /// overlap them, as Docker refuses).
+    public func hostPrefixes6() -> [IPv6Network] {
+        NetworkNamespace.ipv6Addresses().map {
+            IPv6Network(containing: IPv6Address(bytes: $0.address), prefixLength: $0.prefixLength)
+        }.filter { !$0.address.isLinkLocal && !$0.address.isLoopback && !$0.address.isMulticast }
+    }
+
     public func hostPrefixes() throws -> [IPv4Network] {
         (try links.addresses() + links.routes()).map {
             IPv4Network(containing: IPv4Address($0.address), prefixLength: $0.length)

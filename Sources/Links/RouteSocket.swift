@@ -258,17 +258,20 @@ public final class RouteSocket: Sendable {
 
 /// Network namespaces kept alive by a bind mount, like `ip netns add` (no external command).
 public enum NetworkNamespace {
-    /// The IPv6 addresses of the calling process's namespace (each 16 bytes), link-local
-    /// ones included, from /proc/self/net/if_inet6 (the kernel's own list; empty without IPv6).
-    public static func ipv6Addresses() -> [[UInt8]] {
+    /// The IPv6 addresses of the calling process's namespace (each 16 bytes) with their
+    /// prefix lengths, link-local ones included, from /proc/self/net/if_inet6 (the kernel's
+    /// own list: "ADDRESS IFINDEX PREFIXLEN SCOPE FLAGS NAME" in hex; empty without IPv6).
+    public static func ipv6Addresses() -> [(address: [UInt8], prefixLength: Int)] {
         guard let text = Sandbox.readText("/proc/self/net/if_inet6") else { return [] }
         return text.split(separator: "\n").compactMap { line in
-            guard let hex = line.split(separator: " ").first, hex.count == 32 else { return nil }
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 3, fields[0].count == 32, let length = Int(fields[2], radix: 16) else { return nil }
+            let hex = fields[0]
             let bytes = stride(from: 0, to: 32, by: 2).compactMap { offset -> UInt8? in
                 let start = hex.index(hex.startIndex, offsetBy: offset)
                 return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)
             }
-            return bytes.count == 16 ? bytes : nil
+            return bytes.count == 16 ? (bytes, length) : nil
         }
     }
 

@@ -45,7 +45,9 @@ public struct AddressFamilySplit: Sendable, Equatable {
 extension Registry {
     /// The IPv6 side of a new network, or nil for an IPv4-only one. Without a subnet, a
     /// /64 of a random unique local /48 (fd00::/8, RFC 4193), as Docker 27 allocates one.
-    func planIPv6(_ request: NetworkRequest, driver: NetworkDriver) throws(ModelError) -> IPv6Settings? {
+    func planIPv6(_ request: NetworkRequest, driver: NetworkDriver, hostPrefixes: [IPv6Network] = [])
+        throws(ModelError) -> IPv6Settings?
+    {
         guard request.ipv6 == true else {
             if let text = request.subnet6 {
                 throw .invalidCIDR(text, "an IPv6 subnet needs --ipv6")
@@ -74,10 +76,15 @@ extension Registry {
             if let clash = others.first(where: { $0.1.overlaps(subnet) }) {
                 throw .poolOverlap6(subnet, with: clash.0)
             }
+            // The host's own prefixes (those of networks here aside: they are checked above).
+            let own = Set(others.map(\.1))
+            if let prefix = hostPrefixes.first(where: { !own.contains($0) && $0.overlaps(subnet) }) {
+                throw .hostPrefixOverlap6(subnet, prefix)
+            }
         } else {
             if let text = request.gateway6 { throw .invalidIP(text, "an IPv6 --gateway needs an IPv6 --subnet") }
             if let text = request.ipRange6 { throw .invalidCIDR(text, "an IPv6 --ip-range needs an IPv6 --subnet") }
-            subnet = try IPAM.chooseSubnet6(avoiding: others.map(\.1))
+            subnet = try IPAM.chooseSubnet6(avoiding: others.map(\.1) + hostPrefixes)
         }
         var settings = IPv6Settings(
             subnet: subnet, gateway: subnet.address.advanced(by: 1), userSubnet: request.subnet6 != nil)

@@ -18,6 +18,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case addressOutsideSubnet6(IPv6Address, IPv6Network)
     case addressInUse6(IPv6Address, network: String)
     case poolOverlap6(IPv6Network, with: String)
+    case hostPrefixOverlap6(IPv6Network, IPv6Network)
     case ipOnDefaultNetwork
     case ipWithoutSubnet(network: String)
     case networkHasEndpoints(String, [String])
@@ -82,6 +83,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .addressInUse6(let ip, let network): "Address already in use: \(ip) on network \(network)"
         case .poolOverlap6(let subnet, let other):
             "invalid pool request: subnet \(subnet) overlaps with network \(other)"
+        case .hostPrefixOverlap6(let subnet, let prefix):
+            "invalid pool request: subnet \(subnet) overlaps with the host's prefix \(prefix)"
         case .ipOnDefaultNetwork: "user specified IP address is supported on user defined networks only"
         case .ipWithoutSubnet(let network):
             "user specified IP address is supported only when connecting to networks with user configured subnets: \(network) has none"

@@ -140,6 +140,7 @@ public struct Registry: Sendable {
     /// cluster's overlay networks) that a new subnet must not overlap.
     public func planNetwork(
         _ request: NetworkRequest, id: String, now: Date, hostPrefixes: [IPv4Network],
+        hostPrefixes6: [IPv6Network] = [],
         vni: UInt32? = nil, otherSubnets extra: [(String, IPv4Network)] = []
     ) throws(ModelError) -> Network {
         try validateName(request.name, what: "network")
@@ -210,7 +211,7 @@ public struct Registry: Sendable {
         network.auxAddresses = try planAuxAddresses(
             request.auxAddresses ?? [], subnet: request.subnet != nil ? subnet : nil, gateway: gateway)
         network.attachable = request.attachable
-        network.ipv6 = try planIPv6(request, driver: driver)
+        network.ipv6 = try planIPv6(request, driver: driver, hostPrefixes: hostPrefixes6)
         if let labels = request.labels, !labels.isEmpty {
             network.labels = Dictionary(
                 labels.map { label in

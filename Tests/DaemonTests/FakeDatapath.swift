@@ -158,6 +158,8 @@ final class FakeDatapath: Datapath {
         }
     }
 
+    func hostPrefixes6() -> [IPv6Network] { [] }
+
     func flushFlows(of endpoint: Endpoint) {}
     func forgetRemovedLink(name: String, ifindex: UInt32, address: IPv4Address?) {}
 

@@ -92,6 +92,18 @@ import Testing
         #expect(registry.networks.filter { $0.ipv6 != nil }.map(\.name) == ["first"], "nothing half-made")
     }
 
+    @Test func hostPrefixesAreAvoided() throws {
+        var registry = try fresh()
+        let host = try IPv6Network.parse("2001:db8:1::/64")
+        #expect(throws: ModelError.hostPrefixOverlap6(try IPv6Network.parse("2001:db8::/32"), host)) {
+            _ = try registry.planNetwork(
+                v6("h", subnet: "2001:db8::/32"), id: randomID(), now: now, hostPrefixes: [], hostPrefixes6: [host])
+        }
+        let network = try registry.planNetwork(v6("u"), id: randomID(), now: now, hostPrefixes: [], hostPrefixes6: [host])
+        #expect(network.ipv6.map { !$0.subnet.overlaps(host) } == true)
+        registry.networks.append(network)
+    }
+
     @Test func rangeAndFamilies() throws {
         var registry = try fresh()
         let network = try create(
