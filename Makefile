@@ -14,7 +14,8 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev l
                 pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk etcd-server \
                 containernetworking-plugins dnsutils
 
-.PHONY: deps bench-deps runtime-deps bpf build test test-runtimes demo demo-down bench clean format
+.PHONY: deps bench-deps runtime-deps bpf build release install uninstall deb test test-package test-runtimes \
+        demo demo-down bench clean format
 
 # ... and the ones only `make bench` needs (the paths it compares Bridgeport with, and dnsperf,
 # the load of bench/dns.sh).
@@ -67,9 +68,77 @@ $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/lib/*.h
 build: deps bpf
 	$(SWIFT) build
 
-test: build
+# Release binaries that run without a Swift toolchain: the Swift runtime and Foundation
+# linked statically, the BPF objects embedded, stripped, in build/release. Built again only
+# when a source changed (a full build takes minutes).
+RELEASE      := $(BUILD)/release
+RELEASE_BINS := $(RELEASE)/bridgeport $(RELEASE)/bridgeport-cni
+release: $(RELEASE_BINS)
+
+# The version script keeps the binaries' own symbols out of the dynamic symbol table
+# (-static-stdlib links with -export-dynamic): --gc-sections may then drop what nothing calls.
+$(RELEASE)/%: Makefile Package.swift $(wildcard Package.resolved) $(shell find Sources Plugins -type f) $(BPF_OUT)/.embedded
+	@mkdir -p $(RELEASE)
+	echo '{ local: *; };' >$(RELEASE)/hidden.map
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product $* -Xlinker --version-script=$(CURDIR)/$(RELEASE)/hidden.map
+	strip -o $@ .build/release/$*
+
+# `make install PREFIX=/usr/local`, and DESTDIR=... for a staging root. The unit runs the
+# installed binary; an existing daemon.json is never overwritten.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+CNIBINDIR  ?= /opt/cni/bin
+SYSCONFDIR ?= /etc
+DAEMON_JSON := $(DESTDIR)$(SYSCONFDIR)/bridgeport/daemon.json
+
+install: $(RELEASE_BINS)
+	install -D -m 755 $(RELEASE)/bridgeport $(DESTDIR)$(BINDIR)/bridgeport
+	install -D -m 755 $(RELEASE)/bridgeport-cni $(DESTDIR)$(CNIBINDIR)/bridgeport-cni
+	@mkdir -p $(BUILD)
+	sed 's|^ExecStart=[^ ]*/bridgeport |ExecStart=$(BINDIR)/bridgeport |' contrib/bridgeport.service >$(BUILD)/bridgeport.service
+	install -D -m 644 $(BUILD)/bridgeport.service $(DESTDIR)$(UNITDIR)/bridgeport.service
+	[ -e $(DAEMON_JSON) ] || install -D -m 644 contrib/daemon.json $(DAEMON_JSON)
+
+# Removes what `install` put there. daemon.json goes only as installed (an admin's changes
+# stay, as dpkg keeps a changed conffile); the unit must be disabled first.
+uninstall:
+	@! [ -L $(DESTDIR)$(SYSCONFDIR)/systemd/system/multi-user.target.wants/bridgeport.service ] || \
+	  { echo "bridgeport.service is enabled: systemctl disable --now bridgeport first" >&2; exit 1; }
+	rm -f $(DESTDIR)$(BINDIR)/bridgeport $(DESTDIR)$(CNIBINDIR)/bridgeport-cni $(DESTDIR)$(UNITDIR)/bridgeport.service
+	@if cmp -s contrib/daemon.json $(DAEMON_JSON); then rm -f $(DAEMON_JSON); \
+	elif [ -e $(DAEMON_JSON) ]; then echo "kept $(DAEMON_JSON): it was changed"; fi
+	@rmdir --ignore-fail-on-non-empty $(DESTDIR)$(SYSCONFDIR)/bridgeport 2>/dev/null || true
+
+# The Debian package, from `make install` into a staging root with Debian's paths (the CNI
+# plugin where Debian's runtimes look: /usr/lib/cni) and contrib/deb's control file and
+# maintainer scripts.
+DEB_VERSION := $(shell sed -n 's/^public let bridgeportVersion = "\(.*\)"/\1/p' Sources/API/Views.swift)
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
+DEB         := $(BUILD)/bridgeport_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_ROOT    := $(BUILD)/deb-root
+deb: $(DEB)
+
+$(DEB): $(RELEASE_BINS) contrib/bridgeport.service contrib/daemon.json $(wildcard contrib/deb/*)
+	rm -rf $(DEB_ROOT)
+	$(MAKE) --no-print-directory install DESTDIR=$(DEB_ROOT) PREFIX=/usr UNITDIR=/lib/systemd/system CNIBINDIR=/usr/lib/cni SYSCONFDIR=/etc
+	install -d $(DEB_ROOT)/DEBIAN
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" \
+	    contrib/deb/control >$(DEB_ROOT)/DEBIAN/control
+	install -m 755 contrib/deb/postinst contrib/deb/prerm contrib/deb/postrm $(DEB_ROOT)/DEBIAN/
+	echo /etc/bridgeport/daemon.json >$(DEB_ROOT)/DEBIAN/conffiles
+	dpkg-deb --root-owner-group --build $(DEB_ROOT) $@
+
+# Tests/package: the release binaries without a Swift toolchain, install/uninstall, the package.
+PACKAGE_TESTS := $(wildcard $(CURDIR)/Tests/package/*.sh)
+
+test: build release deb
 	$(SWIFT) test
 	Tests/system/run.sh $(BIN)
+	Tests/system/run.sh $(RELEASE)/bridgeport $(PACKAGE_TESTS)
+
+test-package: release deb
+	Tests/system/run.sh $(RELEASE)/bridgeport $(PACKAGE_TESTS)
 
 # Podman and containerd with bridgeport-cni, dockerd with the remote driver (Tests/runtimes):
 # longer, so apart from `make test`.
