@@ -72,6 +72,7 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
     }
 
     private static let inAddrArpa: [[UInt8]] = [Array("in-addr".utf8), Array("arpa".utf8)]
+    private static let ip6Arpa: [[UInt8]] = [Array("ip6".utf8), Array("arpa".utf8)]
 
     /// The PTR name of an IPv4 address, octets in address order: (1, 2, 3, 4) gives "4.3.2.1.in-addr.arpa.".
     public static func reverse(ipv4 octets: (UInt8, UInt8, UInt8, UInt8)) -> DNSName {
@@ -96,6 +97,22 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
             octets.append(UInt8(value))
         }
         return (octets[3], octets[2], octets[1], octets[0])
+    }
+
+    /// The 16 bytes of an IPv6 address this PTR name asks about: 32 hex nibbles, last
+    /// first, then ip6.arpa (RFC 3596); nil for any other name.
+    public var reversedIPv6: [UInt8]? {
+        guard wireLabels.count == 34, zip(wireLabels[32...], Self.ip6Arpa).allSatisfy(labelsMatch) else {
+            return nil
+        }
+        var nibbles: [UInt8] = []
+        for label in wireLabels[..<32].reversed() {
+            guard label.count == 1, let value = UInt8(String(decoding: label, as: UTF8.self), radix: 16) else {
+                return nil
+            }
+            nibbles.append(value)
+        }
+        return stride(from: 0, to: 32, by: 2).map { nibbles[$0] << 4 | nibbles[$0 + 1] }
     }
 }
 

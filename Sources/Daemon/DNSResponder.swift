@@ -63,8 +63,7 @@ enum DNSResponder {
                 }
                 return reply(.noError, answers)
             }
-            if question.type == .ptr, let (a, b, c, d) = question.name.reversedIPv4,
-                let name = table.name(of: IPv4Address(a, b, c, d), asker: asker),
+            if question.type == .ptr, let name = reverseName(question.name, asker: asker, table: table),
                 let target = DNSName(name)
             {
                 return reply(.noError, [DNSRecord(name: question.name, ttl: ttl, data: .ptr(target))])
@@ -76,6 +75,13 @@ enum DNSResponder {
         }
         return .forward(query, upstreams: upstreams)
     }
+}
+
+/// The container a PTR name (in-addr.arpa or ip6.arpa) points at, on the asker's networks.
+private func reverseName(_ name: DNSName, asker: String, table: NameTable) -> String? {
+    if let (a, b, c, d) = name.reversedIPv4 { return table.name(of: IPv4Address(a, b, c, d), asker: asker) }
+    if let bytes = name.reversedIPv6 { return table.name(of: IPv6Address(bytes: bytes), asker: asker) }
+    return nil
 }
 
 /// The list turned left by `rotation` places.

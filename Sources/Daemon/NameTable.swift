@@ -24,6 +24,7 @@ struct NameTable: Sendable {
         /// The IPv6 addresses of the names that have one (networks with IPv6), for AAAA.
         var addresses6: [String: [IPv6Address]] = [:]
         var reverse: [IPv4Address: String] = [:]
+        var reverse6: [IPv6Address: String] = [:]
     }
 
     var networks: [String: NetworkNames] = [:]
@@ -50,6 +51,7 @@ struct NameTable: Sendable {
                 where !(networks[network.id]?.addresses6[key]?.contains(ip6) ?? false) {
                     networks[network.id]?.addresses6[key, default: []].append(ip6)
                 }
+                networks[network.id]?.reverse6[ip6] = container.name + "." + network.name
             }
         }
         for endpoint in remote {
@@ -108,5 +110,10 @@ struct NameTable: Sendable {
     /// The name of an address on the asker's networks ("name.network"), for PTR.
     func name(of ip: IPv4Address, asker id: String) -> String? {
         askers[id]?.networkIDs.lazy.compactMap { networks[$0]?.reverse[ip] }.first
+    }
+
+    /// ... and of an IPv6 address (ip6.arpa).
+    func name(of ip: IPv6Address, asker id: String) -> String? {
+        askers[id]?.networkIDs.lazy.compactMap { networks[$0]?.reverse6[ip] }.first
     }
 }

@@ -45,7 +45,9 @@ public struct AddressFamilySplit: Sendable, Equatable {
 extension Registry {
     /// The IPv6 side of a new network, or nil for an IPv4-only one. Without a subnet, a
     /// /64 of a random unique local /48 (fd00::/8, RFC 4193), as Docker 27 allocates one.
-    func planIPv6(_ request: NetworkRequest, driver: NetworkDriver, hostPrefixes: [IPv6Network] = [])
+    func planIPv6(
+        _ request: NetworkRequest, driver: NetworkDriver, hostPrefixes: [IPv6Network] = []
+    )
         throws(ModelError) -> IPv6Settings?
     {
         guard request.ipv6 == true else {

@@ -247,6 +247,20 @@ struct DecodedReply {
             return
         }
         #expect(both[6] == 0 && both[7] == 2, "A and AAAA for ANY")
+        // PTR of the v6 address (ip6.arpa, nibbles last first) names the container.
+        let nibbles = IPv6Address("fd00:6::3")!.bytes.flatMap {
+            [String($0 >> 4, radix: 16), String($0 & 15, radix: 16)]
+        }
+        let reverse = nibbles.reversed().joined(separator: ".") + ".ip6.arpa"
+        guard
+            case .answer(let ptr, .noError) = DNSResponder.decide(
+                dnsQuery(reverse, type: 12), asker: asker, table: table, transport: .udp, rotation: 0)
+        else {
+            Issue.record("no PTR answer")
+            return
+        }
+        #expect(ptr[6] == 0 && ptr[7] == 1, "one PTR")
+        #expect(String(decoding: ptr, as: UTF8.self).contains("six"))
     }
 
     @Test func pointerRecordsNameContainers() throws {

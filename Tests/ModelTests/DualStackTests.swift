@@ -99,7 +99,8 @@ import Testing
             _ = try registry.planNetwork(
                 v6("h", subnet: "2001:db8::/32"), id: randomID(), now: now, hostPrefixes: [], hostPrefixes6: [host])
         }
-        let network = try registry.planNetwork(v6("u"), id: randomID(), now: now, hostPrefixes: [], hostPrefixes6: [host])
+        let network = try registry.planNetwork(
+            v6("u"), id: randomID(), now: now, hostPrefixes: [], hostPrefixes6: [host])
         #expect(network.ipv6.map { !$0.subnet.overlaps(host) } == true)
         registry.networks.append(network)
     }
