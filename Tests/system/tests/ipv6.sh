@@ -24,6 +24,7 @@ check_output "eth0 has it (no DAD: usable at once)" 'inet6 fd00:236:1::99/64 sco
 check_output "the v6 default route is the network's gateway" '^default via fd00:236:1::1 dev eth0' bp exec b ip -6 route
 check_output "/etc/hosts has its v6 address" '^fd00:236:1::99\s' bp exec b cat /etc/hosts
 check_output "the embedded DNS answers AAAA" 'fd00:236:1::99' bp exec a nslookup -type=AAAA b 127.0.0.11
+check_output "... and PTR for its v6 address" 'name = b\.six\.' bp exec a nslookup fd00:236:1::99 127.0.0.11
 check_output "network inspect lists the v6 address" '"IPv6Address": "fd00:236:1::2/64"' bp network inspect six
 check_output "a v4-only network's container has no IPv6" '^$' \
     bash -c "'$BIN' run -d --name plain >/dev/null && '$BIN' exec plain ip -6 -o addr show dev eth0"
