@@ -10,11 +10,18 @@ import Model
 extension Agent {
     static func dockerNetworkName(_ id: String) -> String { "docker-" + id.prefix(12) }
 
-    func dockerCreateNetwork(id: String, pool: String, gateway: String?, options: [String: String]) throws {
+    func dockerCreateNetwork(
+        id: String, pool: String, gateway: String?, pool6: String? = nil, gateway6: String? = nil,
+        options: [String: String]
+    ) throws {
         guard !registry.networks.contains(where: { $0.id == id }) else { return }
-        let request = NetworkRequest(
+        var request = NetworkRequest(
             name: Agent.dockerNetworkName(id), driver: "bridge", subnet: pool,
             gateway: gateway.map { String($0.split(separator: "/")[0]) }, options: options)
+        if let pool6 {
+            (request.ipv6, request.subnet6) = (true, pool6)
+            request.gateway6 = gateway6.map { String($0.split(separator: "/")[0]) }
+        }
         try addNetwork(
             try registry.planNetwork(request, id: id, now: Date(), hostPrefixes: try datapath.hostPrefixes()))
     }
@@ -33,8 +40,9 @@ extension Agent {
     }
 
     /// Records the address Docker gave; returns the MAC when Docker gave none.
-    func dockerCreateEndpoint(network id: String, endpoint: String, address: String, mac: String?) throws -> MACAddress?
-    {
+    func dockerCreateEndpoint(
+        network id: String, endpoint: String, address: String, address6: String? = nil, mac: String?
+    ) throws -> MACAddress? {
         guard let network = registry.networks.first(where: { $0.id == id }), let subnet = network.subnet else {
             throw ModelError.networkNotFound(id)
         }
@@ -43,7 +51,15 @@ extension Agent {
             throw ModelError.invalidIP(address, "the endpoint's address must be a host address of \(subnet)")
         }
         let given = mac.flatMap { $0.isEmpty ? nil : MACAddress($0) }
-        let created = DockerEndpoint(id: endpoint, networkID: id, ip: ip, mac: given ?? MACAddress(derivedFrom: ip))
+        var created = DockerEndpoint(id: endpoint, networkID: id, ip: ip, mac: given ?? MACAddress(derivedFrom: ip))
+        if let address6, !address6.isEmpty {
+            guard let v6 = network.ipv6, let ip6 = IPv6Address(address6.split(separator: "/").first ?? ""),
+                v6.subnet.contains(ip6)
+            else {
+                throw ModelError.invalidIP(address6, "the endpoint's IPv6 address must be in the network's IPv6 subnet")
+            }
+            created.ip6 = ip6
+        }
         try store.save(dockerEndpoint: created)
         dockerEndpoints[endpoint] = created
         return given == nil ? created.mac : nil
@@ -58,7 +74,7 @@ extension Agent {
     /// to move into the sandbox, and the gateway.
     func dockerJoin(
         network id: String, endpoint: String, sandbox: String
-    ) throws -> (source: String, gateway: IPv4Address?) {
+    ) throws -> (source: String, gateway: IPv4Address?, gateway6: IPv6Address?) {
         guard let pending = dockerEndpoints[endpoint], pending.networkID == id,
             let network = registry.networks.first(where: { $0.id == id })
         else {
@@ -69,6 +85,7 @@ extension Agent {
             containerID: endpoint, interface: "eth0", network: network.name, namespace: sandbox,
             hostInterface: "veth" + suffix, ip: pending.ip, mac: pending.mac, ports: [], networkID: id)
         attachment.runtime = .docker
+        attachment.ip6 = pending.ip6
         let peer = "tmp" + suffix
         try datapath.addDockerVeth(
             hostSide: attachment.hostInterface, peer: peer, mac: pending.mac, network: network,
@@ -82,7 +99,7 @@ extension Agent {
         registry.attachments.append(attachment)
         undo.cancel()
         registerSandboxWhenMounted(attachment)
-        return (peer, network.gateway)
+        return (peer, network.gateway, pending.ip6 == nil ? nil : network.ipv6?.gateway)
     }
 
     /// The sandbox's processes reach published ports through the host's addresses (hairpin)

@@ -22,6 +22,7 @@ enum DockerPlugin {
             }
             try await agent.dockerCreateNetwork(
                 id: body.NetworkID, pool: pool, gateway: body.IPv4Data?.first?.Gateway,
+                pool6: body.IPv6Data?.first?.Pool, gateway6: body.IPv6Data?.first?.Gateway,
                 options: body.genericOptions)
         }
         router.reply("NetworkDriver.DeleteNetwork") { (body: NetworkOnly) in
@@ -34,7 +35,7 @@ enum DockerPlugin {
             }
             let mac = try await agent.dockerCreateEndpoint(
                 network: body.NetworkID, endpoint: body.EndpointID,
-                address: address, mac: body.Interface?.MacAddress)
+                address: address, address6: body.Interface?.AddressIPv6, mac: body.Interface?.MacAddress)
             return EndpointCreated(Interface: .init(MacAddress: mac?.description))
         }
         router.reply("NetworkDriver.EndpointOperInfo") { (_: EndpointOnly) in EndpointInfo() }
@@ -42,10 +43,12 @@ enum DockerPlugin {
             try await agent.dockerDeleteEndpoint(endpoint: body.EndpointID)
         }
         router.reply("NetworkDriver.Join") { (body: Join) in
-            let (source, gateway) = try await agent.dockerJoin(
+            let (source, gateway, gateway6) = try await agent.dockerJoin(
                 network: body.NetworkID, endpoint: body.EndpointID,
                 sandbox: body.SandboxKey ?? "")
-            return Joined(InterfaceName: .init(SrcName: source, DstPrefix: "eth"), Gateway: gateway?.description ?? "")
+            return Joined(
+                InterfaceName: .init(SrcName: source, DstPrefix: "eth"), Gateway: gateway?.description ?? "",
+                GatewayIPv6: gateway6?.description)
         }
         router.reply("NetworkDriver.Leave") { (body: EndpointOnly) in
             try await agent.dockerLeave(endpoint: body.EndpointID)
@@ -113,6 +116,8 @@ enum DockerPlugin {
         }
         var InterfaceName: InterfaceName
         var Gateway: String
+        /// On a network with IPv6: dockerd gives the sandbox its v6 default route.
+        var GatewayIPv6: String?
     }
 
     // MARK: Requests, with libnetwork's field names
@@ -130,6 +135,8 @@ enum DockerPlugin {
         }
         var NetworkID: String
         var IPv4Data: [IPData]?
+        /// `docker network create --ipv6`: the v6 pool and gateway of dockerd's IPAM.
+        var IPv6Data: [IPData]?
         var Options: [String: JSONValue]?
 
         /// The user's `-o` options arrive under com.docker.network.generic.
@@ -141,6 +148,7 @@ enum DockerPlugin {
     struct CreateEndpoint: Decodable {
         struct Interface: Decodable {
             var Address: String?
+            var AddressIPv6: String?
             var MacAddress: String?
         }
         var NetworkID: String
@@ -173,7 +181,9 @@ enum DockerPlugin {
         /// com.docker.network.portmap: [{Proto 6|17, Port, HostIP, HostPort, HostPortEnd}];
         /// a HostPort of 0 lets Bridgeport choose.
         func bindings() throws -> [PortRequest] {
-            try (self.Options?.portmap ?? []).map { entry in
+            // IPv6 host addresses are not published yet: such a binding is left out, never
+            // taken for 0.0.0.0.
+            try (self.Options?.portmap ?? []).filter { !($0.HostIP ?? "").contains(":") }.map { entry in
                 guard let proto: PortProtocol = entry.Proto == 6 ? .tcp : entry.Proto == 17 ? .udp : nil else {
                     throw ModelError.invalidPortSpec(
                         "\(entry.Port)",

@@ -324,9 +324,10 @@ public final class KernelDatapath: Datapath, Sendable {
             throw DatapathError.interfaceNotFound(attachment.hostInterface)
         }
         if let network {
-            let endpoint = Endpoint(
+            var endpoint = Endpoint(
                 containerID: attachment.containerID, networkID: network.id, ip: attachment.ip, mac: attachment.mac,
                 hostInterface: attachment.hostInterface, containerInterface: attachment.interface, order: 0)
+            endpoint.ip6 = attachment.ip6
             try programs.attachEndpoint(
                 interface: attachment.hostInterface, ifindex: UInt32(index), endpoint: endpoint, network: network)
         } else {

@@ -14,6 +14,8 @@ public struct Attachment: Codable, Sendable, Hashable, Identifiable {
     public var namespace: String
     public var hostInterface: String
     public var ip: IPv4Address
+    /// Its IPv6 address, on a Bridgeport network with IPv6 (Docker's driver).
+    public var ip6: IPv6Address? = nil
     public var mac: MACAddress
     public var ports: [PortMapping]
     /// A Bridgeport network the interface hangs on (Docker's remote driver): its policy
@@ -189,6 +191,7 @@ public struct DockerEndpoint: Codable, Sendable, Hashable, Identifiable {
     public var id: String
     public var networkID: String
     public var ip: IPv4Address
+    public var ip6: IPv6Address? = nil
     public var mac: MACAddress
 
     public init(id: String, networkID: String, ip: IPv4Address, mac: MACAddress) {

@@ -90,8 +90,22 @@ check_output "... its port answers" '^hello$' in_ext curl -s --max-time 5 http:/
 
 check "docker rm -f web" docker rm -f web
 check "its port is gone" sh -c "! nsenter --net=/run/netns/$EXT_NS curl -s --max-time 2 http://198.51.100.1:8080/"
+# IPv6: dockerd's IPAM gives the v6 pool and addresses; Bridgeport's policy judges them.
+check "docker network create --ipv6" \
+    docker network create -d bridgeport --ipv6 --subnet 10.93.0.0/24 --subnet fd00:93::/64 dn6
+dn6_id=$(docker network inspect -f '{{.Id}}' dn6)
+check_output "Bridgeport's network has the v6 subnet" 'fd00:93::/64' bp network inspect "docker-${dn6_id:0:12}"
+check "two containers on it" sh -c "command docker -H unix://$DOCKER_SOCK run -d --name s1 --net dn6 bp-busybox sleep 600 >/dev/null &&
+    command docker -H unix://$DOCKER_SOCK run -d --name s2 --net dn6 bp-busybox sleep 600 >/dev/null"
+s2_ip6=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}' s2)
+check_output "s2 has a v6 address of the pool ($s2_ip6)" '^fd00:93::' echo "$s2_ip6"
+check_output "s1 reaches s2 over IPv6" '1 packets received' \
+    eventually 5 docker exec s1 ping -6 -c 1 -W 2 "$s2_ip6"
+check_output "s1 reaches its v6 gateway" '1 packets received' eventually 5 docker exec s1 ping -6 -c 1 -W 2 fd00:93::1
+check "docker rm -f s1 s2" docker rm -f s1 s2
+
 check "docker rm -f the rest" docker rm -f web2 web3 cli
-check "docker network rm dn dn2" docker network rm dn dn2
+check "docker network rm dn dn2 dn6" docker network rm dn dn2 dn6
 check_output "Bridgeport's networks are gone with them" '^$' sh -c "'$BIN' network ls | grep docker-"
 check_output "no veth is left in the host namespace" '^$' sh -c "ip -n $HOST_NS -br link | grep ^veth"
 check "dockerd stops" dockerd_stop
