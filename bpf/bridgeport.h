@@ -48,6 +48,9 @@
 /* The flow table (connection tracking): struct bp_flow_key -> struct bp_flow, two entries
  * per flow (see "Flows" below). Sized by the agent (--max-flows) */
 #define BP_MAP_FLOWS "bp_flows"
+/* The flow table of IPv6: struct bp_flow6_key -> struct bp_flow6, the same lifecycle, timeouts,
+ * counters and collector as bp_flows'; sized by --max-flows too */
+#define BP_MAP_FLOWS6 "bp_flows6"
 /* Array of one struct bp_flow_config: the timeouts set on the agent (--flow-timeout) */
 #define BP_MAP_FLOW_CONFIG "bp_flow_config"
 /* Per-CPU array: flow table events, by BP_FLOW_COUNTER(event, protocol) -> u64 */
@@ -75,10 +78,23 @@
 /* Program names (ELF function names) in endpoint.bpf.o */
 #define BP_PROG_ENDPOINT_INGRESS "bp_ep_ingress" /* tc ingress, host-side veth */
 #define BP_PROG_ENDPOINT_EGRESS "bp_ep_egress"   /* tc egress, host-side veth */
+#define BP_PROG_ENDPOINT_NAT66 "bp_ep_nat66"     /* tail-called by bp_ep_ingress: NAT66 out */
 
 /* Program names in uplink.bpf.o */
 #define BP_PROG_UPLINK_INGRESS "bp_up_ingress" /* tc ingress, each uplink of the host */
 #define BP_PROG_UPLINK_L3_INGRESS "bp_up_ingress_l3" /* the same, on uplinks without an Ethernet header */
+#define BP_PROG_UPLINK_NAT66 "bp_up_nat66"       /* tail-called by bp_up_ingress: NAT66 replies */
+#define BP_PROG_UPLINK_L3_NAT66 "bp_up_nat66_l3" /* the same for bp_up_ingress_l3 */
+
+/*
+ * Program arrays of the tail calls above (written by the agent after loading, pinned so
+ * that they survive its restarts): NAT66 runs in a program of its own, with a stack of its
+ * own, as the IPv4 path leaves too little of the 512 bytes for a call. An empty slot fails
+ * closed: the packet is dropped (ipv6_unsupported) or left to the host.
+ * bp_ep_tail: [0] BP_PROG_ENDPOINT_NAT66; bp_up_tail: [0] BP_PROG_UPLINK_NAT66, [1] BP_PROG_UPLINK_L3_NAT66.
+ */
+#define BP_MAP_EP_TAIL "bp_ep_tail"
+#define BP_MAP_UP_TAIL "bp_up_tail"
 
 /* Program names in sock.bpf.o (cgroup hooks on the agent's --cgroup) */
 #define BP_PROG_SOCK_CONNECT "bp_connect4"
@@ -175,6 +191,7 @@ enum bp_protocol {
 	BP_PROTO_UDP = 17,
 	BP_PROTO_DCCP = 33,     /* address-only, but its checksum covers the addresses (pseudo-header) */
 	BP_PROTO_UDPLITE = 136, /* likewise */
+	BP_PROTO_ICMPV6 = 58,   /* IPv6's ICMP: echo only, as ICMP (its checksum covers a pseudo-header) */
 };
 
 /* 8 bytes. host_ip 0 means every address of the host (`-p 5000:80`). */
@@ -380,6 +397,83 @@ bp_flow_other_key(const struct bp_flow_key *key, const struct bp_flow *flow, str
 	other->pad[0] = other->pad[1] = other->pad[2] = 0;
 }
 
+/* Whether two tuples are the same (padding aside). */
+static inline __attribute__((always_inline)) int bp_flow_key_same(const struct bp_flow_key *a, const struct bp_flow_key *b)
+{
+	return a->src_ip == b->src_ip && a->dst_ip == b->dst_ip && a->src_port == b->src_port &&
+	       a->dst_port == b->dst_port && a->proto == b->proto;
+}
+
+/*
+ * IPv6 flows (NAT66 masquerade) live in a table of their own, bp_flows6, so that the IPv4
+ * table and its per-packet cost stay as they are. Entries are bp_flow's with 16-byte
+ * addresses; lifecycle, states, timeouts and counters are the same (lib/flowops.h).
+ */
+
+/* An IPv6 flow's tuple: 40 bytes, as on the wire. ICMPv6 echo: proto BP_PROTO_ICMPV6. */
+struct bp_flow6_key {
+	__u32 src_ip[4];
+	__u32 dst_ip[4];
+	__u16 src_port;
+	__u16 dst_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+/* One IPv6 entry: bp_flow with a 16-byte nat_ip. 36 bytes. */
+struct bp_flow6 {
+	__u32 nat_ip[4];
+	__u16 nat_port;
+	__u16 peer_port;
+	__u32 ifindex;
+	__u32 created;
+	__u32 expires;
+	__u8 kind;
+	__u8 state;
+	__u8 flags;
+	__u8 seen;
+};
+
+static inline __attribute__((always_inline)) int bp_ip6_same(const __u32 *a, const __u32 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+static inline __attribute__((always_inline)) int bp_flow_key_same6(const struct bp_flow6_key *a,
+								   const struct bp_flow6_key *b)
+{
+	return bp_ip6_same(a->src_ip, b->src_ip) && bp_ip6_same(a->dst_ip, b->dst_ip) && a->src_port == b->src_port &&
+	       a->dst_port == b->dst_port && a->proto == b->proto;
+}
+
+/* bp_flow_other_key for IPv6 (without a copy of the tuple: 40 bytes count on a BPF stack). */
+static inline __attribute__((always_inline)) void
+bp_flow_other_key6(const struct bp_flow6_key *key, const struct bp_flow6 *flow, struct bp_flow6_key *other)
+{
+	const __u32 *src = key->src_ip, *dst = key->dst_ip;
+	__u16 sport = key->src_port, dport = key->dst_port;
+
+	if (flow->flags & BP_FLOW_F_SNAT) {
+		src = flow->nat_ip;
+		sport = flow->nat_port;
+		if (flow->peer_port)
+			dport = flow->peer_port;
+	} else if (flow->flags & BP_FLOW_F_DNAT) {
+		dst = flow->nat_ip;
+		dport = flow->nat_port;
+		if (flow->peer_port)
+			sport = flow->peer_port;
+	}
+	if (key->proto == BP_PROTO_ICMPV6 && (flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT)))
+		sport = dport = flow->nat_port;
+	__builtin_memcpy(other->src_ip, dst, sizeof(other->src_ip));
+	__builtin_memcpy(other->dst_ip, src, sizeof(other->dst_ip));
+	other->src_port = dport;
+	other->dst_port = sport;
+	other->proto = key->proto;
+	other->pad[0] = other->pad[1] = other->pad[2] = 0;
+}
+
 /* Timeouts, set with `bridgeport daemon --flow-timeout NAME=DURATION`. */
 enum bp_flow_timeout {
 	BP_TIMEOUT_TCP_SYN = 0,         /* "tcp-syn": syn_sent, syn_recv */
@@ -430,7 +524,7 @@ static inline const char *bp_flow_timeout_name(__u32 which)
 /* Which timeout a flow in this state has. */
 static inline __attribute__((always_inline)) __u32 bp_flow_timeout_of(__u8 proto, __u8 state)
 {
-	if (proto == BP_PROTO_ICMP)
+	if (proto == BP_PROTO_ICMP || proto == BP_PROTO_ICMPV6)
 		return BP_TIMEOUT_ICMP;
 	switch (state) {
 	case BP_FLOW_SYN_SENT:
@@ -473,7 +567,7 @@ enum bp_flow_event {
  * distinct slots, so that the agent's read-modify-write never races a program. */
 static inline __attribute__((always_inline)) __u32 bp_flow_protocol_slot(__u8 proto)
 {
-	return proto == BP_PROTO_TCP ? 0 : proto == BP_PROTO_UDP ? 1 : proto == BP_PROTO_ICMP ? 2 : 3;
+	return proto == BP_PROTO_TCP ? 0 : proto == BP_PROTO_UDP ? 1 : proto == BP_PROTO_ICMP || proto == BP_PROTO_ICMPV6 ? 2 : 3;
 }
 #define BP_FLOW_COUNTER(event, proto) ((__u32)(event) * 4 + bp_flow_protocol_slot(proto))
 #define BP_FLOW_COUNTER_GC_RUNS (__BP_FLOW_EV_MAX * 4) /* passes of the agent's collector */
@@ -598,7 +692,8 @@ enum bp_drop_reason {
 				      * of no flow masquerade can translate (an ICMP error about no known
 				      * flow, an ICMP message other than echo and errors) */
 	BP_DROP_IPV6_UNSUPPORTED = 19, /* "ipv6_unsupported": IPv6 from a container to beyond the host
-					* (neither NAT66 nor routed IPv6 yet) */
+					* that NAT66 does not take: a network without masquerade (no
+					* routed IPv6 yet), a protocol other than TCP, UDP and ICMPv6 */
 	BP_DROP_ROGUE_ROUTER = 20,  /* "rogue_router": a router advertisement or redirect from a container */
 	BP_DROP_EXT_HEADERS = 21,   /* "ext_headers": more IPv6 extension headers than the programs follow */
 	__BP_DROP_MAX

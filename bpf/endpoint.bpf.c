@@ -12,7 +12,7 @@
  * translates the packets of known IPv4 flows
  * (lib/conntrack.h: replies of published flows get the address the client used,
  * masqueraded flows the host's) and masquerades new flows to beyond the host
- * (lib/nat.h), sending both straight out of the uplink.
+ * (lib/nat.h; IPv6's in lib/nat6.h), sending both straight out of the uplink.
  *
  * SEC("tc") gives BPF_PROG_TYPE_SCHED_CLS without an expected attach type, which
  * the kernel accepts both for tcx links (bpf_link_create with
@@ -27,8 +27,18 @@
 #include "lib/parse.h"
 #include "lib/parse6.h"
 #include "lib/nat.h"
+#include "lib/nat6.h"
 #include "lib/policy.h"
 #include "lib/policy6.h"
+
+/* BP_MAP_EP_TAIL */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_ep_tail SEC(".maps");
 
 /* A destination beyond this host: not broadcast, multicast, a bridge network or the host. */
 static __always_inline int bp_beyond_host(__u32 daddr)
@@ -57,8 +67,34 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
 }
 
 /*
+ * IPv6 from a container of a masquerading network to beyond the host: its flow's
+ * translation, or a new flow's (only an echo request opens an ICMPv6 one). Fragments,
+ * ICMPv6 errors and other ICMPv6 are dropped (fragment, untranslatable), other protocols
+ * too (ipv6_unsupported): none may leave with the container's address.
+ */
+static __always_inline int bp_nat66_out(struct __sk_buff *skb, const struct bp_packet6 *p)
+{
+	if (p->fragment)
+		return bp_drop(skb, BP_DROP_FRAGMENT, BP_DIR_EGRESS);
+	if (p->proto == BP_IPPROTO_ICMPV6 && p->icmp_type != BP_ICMP6_ECHO_REQUEST)
+		return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
+	if (!bp_nat66_tracks(p))
+		return bp_drop(skb, BP_DROP_IPV6_UNSUPPORTED, BP_DIR_EGRESS);
+
+	__u32 now = 0;
+	struct bpf_fib_lookup fib;
+	struct bp_flow6_key key = bp_tuple6(p);
+	struct bp_flow6 *flow = bp_flow_lookup6(&key, p, &now);
+	if (flow && (flow->flags & BP_FLOW_F_SNAT)) {
+		bp_flow_seen6(&key, flow, p, now);
+		return bp_apply6(skb, p, sizeof(struct ethhdr), flow, 0, &fib);
+	}
+	return bp_masquerade6(skb, p, sizeof(struct ethhdr), &key, bp_now_once(&now), &fib);
+}
+
+/*
  * What the container sends over IPv6, on a dual-stack network: its policy (lib/policy6.h),
- * nothing to translate. An interface of another runtime (no ip6) is not judged. Inline:
+ * then NAT66 for what leaves the host from a masquerading network (lib/nat6.h). An interface of another runtime (no ip6) is not judged. Inline:
  * out of line, its stack would add to the IPv4 path's beyond the verifier's 512 bytes.
  */
 static __always_inline int bp_from_container6(struct __sk_buff *skb, const struct bp_endpoint *ep)
@@ -71,6 +107,10 @@ static __always_inline int bp_from_container6(struct __sk_buff *skb, const struc
 	if (parsed < 0)
 		return bp_drop(skb, parsed == BP_PARSE_EXT_LIMIT ? BP_DROP_EXT_HEADERS : BP_DROP_MALFORMED, BP_DIR_EGRESS);
 	enum bp_drop_reason reason = bp_ipv6_verdict(skb, ep, &p);
+	/* Beyond the host: masqueraded (NAT66) where the network masquerades; routed IPv6 is
+	 * not supported yet. */
+	if (reason == BP_DROP_IPV6_UNSUPPORTED && (ep->flags & BP_EP_F_MASQUERADE) && !(ep->flags & BP_EP_F_TRACK_OUT))
+		bpf_tail_call(skb, &bp_ep_tail, 0);  /* bp_ep_nat66; returns only when its slot is empty */
 	return reason ? bp_drop(skb, reason, BP_DIR_EGRESS) : BP_CONTINUE;
 }
 
@@ -152,6 +192,18 @@ int bp_ep_ingress(struct __sk_buff *skb)
 		return bp_from_container(skb, NULL);
 	struct bp_endpoint ep = *found;
 	return bp_from_container(skb, &ep);
+}
+
+/* NAT66 of a packet bp_ep_ingress judged (its policy passed it) and found bound beyond the
+ * host from a masquerading network: tail-called, with a stack of its own. */
+SEC("tc")
+int bp_ep_nat66(struct __sk_buff *skb)
+{
+	struct bp_packet6 p;
+
+	if (bp_parse_ipv6(skb, &p, sizeof(struct ethhdr)) < 0)
+		return bp_drop(skb, BP_DROP_MALFORMED, BP_DIR_EGRESS);  /* parsed before: not reached */
+	return bp_nat66_out(skb, &p);
 }
 
 SEC("tc")

@@ -13,7 +13,7 @@
  * Only a connection's first packet (a TCP SYN) opens a published flow. In a cluster, VXLAN
  * is taken only from the cluster's hosts. Nothing is published over IPv6 yet:
  * IPv6 straight to a container's address is dropped as direct access. Everything
- * else continues untouched.
+ * else continues untouched. IPv6 replies of masqueraded flows go back as IPv4's do.
  */
 #include "lib/common.h"
 #include "lib/conntrack.h"
@@ -22,10 +22,23 @@
 #include "lib/metrics.h"
 #include "lib/parse.h"
 #include "lib/nat.h"
+#include "lib/nat6.h"
 #include "lib/parse6.h"
 #include "lib/policy.h"
 #include "lib/policy6.h"
 #include "lib/ports.h"
+
+/* BP_MAP_UP_TAIL */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_up_tail SEC(".maps");
+
+/* bp_uplink6's answer that the packet is for NAT66 (bp_up_nat66): no verdict of tc's. */
+#define BP_TO_NAT66 1000
 
 /*
  * A packet from outside straight to a container's address (direct routing), by the
@@ -67,9 +80,10 @@ static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct 
 }
 
 /*
- * IPv6 from outside: nothing is published over IPv6 yet, so a packet to an address of a
- * network's IPv6 subnet is dropped (direct_access); the host's own addresses (the gateways'
- * among them) and everything else go on. Out of line: the IPv4 path stays as it was.
+ * IPv6 from outside: replies of masqueraded flows (NAT66) go back to their containers;
+ * nothing is published over IPv6 yet, so a packet to an address of a network's IPv6 subnet
+ * is dropped (direct_access); the rest to the host's own addresses (the gateways' among
+ * them) and everything else go on. Out of line: the IPv4 path stays as it was.
  */
 static __noinline int bp_uplink6(struct __sk_buff *skb, __u32 l2_len)
 {
@@ -78,7 +92,9 @@ static __noinline int bp_uplink6(struct __sk_buff *skb, __u32 l2_len)
 	if (skb->protocol != bpf_htons(BP_ETH_P_IPV6) || bpf_skb_load_bytes(skb, l2_len, &ip, sizeof(ip)) ||
 	    ip.version_class >> 4 != 6)
 		return BP_CONTINUE;  /* not IPv6, or not whole: not for a container, the kernel drops it */
-	if (bpf_map_lookup_elem(&bp_host_addrs6, ip.daddr) || !bp_subnet6_of(ip.daddr))
+	if (bpf_map_lookup_elem(&bp_host_addrs6, ip.daddr))
+		return BP_TO_NAT66;  /* the caller tail-calls: a subprogram under its stack may not */
+	if (!bp_subnet6_of(ip.daddr))
 		return BP_CONTINUE;
 	return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
 }
@@ -104,8 +120,15 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 		return BP_CONTINUE;
 	bp_pull_headers(skb);
 	int parsed = bp_parse_l3(skb, &p, l2_len);
-	if (parsed == BP_PARSE_NOT_IPV4)
-		return bp_uplink6(skb, l2_len);
+	if (parsed == BP_PARSE_NOT_IPV4) {
+		int verdict = bp_uplink6(skb, l2_len);
+
+		if (verdict == BP_TO_NAT66) {
+			bpf_tail_call(skb, &bp_up_tail, l2_len ? 0 : 1);
+			return BP_CONTINUE;  /* no NAT66 program: the host's */
+		}
+		return verdict;
+	}
 	if (parsed < 0)
 		return BP_CONTINUE;
 	/* VXLAN to any address of the host (broadcast and multicast too) is the overlay's. */
@@ -173,6 +196,19 @@ SEC("tc")
 int bp_up_ingress_l3(struct __sk_buff *skb)
 {
 	return bp_uplink(skb, 0);
+}
+
+/* NAT66 replies, tail-called by bp_up_ingress (bp_up_nat66_l3: by bp_up_ingress_l3). */
+SEC("tc")
+int bp_up_nat66(struct __sk_buff *skb)
+{
+	return bp_nat66_in(skb, sizeof(struct ethhdr));
+}
+
+SEC("tc")
+int bp_up_nat66_l3(struct __sk_buff *skb)
+{
+	return bp_nat66_in(skb, 0);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

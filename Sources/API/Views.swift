@@ -172,12 +172,13 @@ public let bridgeportVersion = "0.1.0"
 /// GET /v1/flows: a tracked flow, as `conntrack -L` shows one: both tuples, its state and
 /// how long it lives on without a packet.
 public struct FlowView: Codable, Sendable, Equatable {
+    /// One direction: IPv4 flows' addresses are IPv4, IPv6 flows' (NAT66) IPv6.
     public struct Tuple: Codable, Sendable, Equatable {
-        public var source: IPv4Address
+        public var source: IPAddress
         public var sourcePort: UInt16
-        public var destination: IPv4Address
+        public var destination: IPAddress
         public var destinationPort: UInt16
-        public init(source: IPv4Address, sourcePort: UInt16, destination: IPv4Address, destinationPort: UInt16) {
+        public init(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16) {
             self.source = source
             self.sourcePort = sourcePort
             self.destination = destination
@@ -185,7 +186,7 @@ public struct FlowView: Codable, Sendable, Equatable {
         }
     }
 
-    /// "tcp", "udp" or "icmp" (ICMP echo: the identifier is both ports).
+    /// "tcp", "udp", "icmp" or "icmpv6" (echo: the identifier is both ports).
     public var proto: String
     /// "established", "unreplied", ... (bridgeport_flows' state label).
     public var state: String

@@ -16,6 +16,8 @@ public struct BridgeportMaps: Sendable {
     public let hostAddresses: BPFHashMap<UInt32, UInt8>
     /// the flow table, with its timeouts and counters
     public let flows: FlowTable
+    /// IPv6's flow table (NAT66), with the same timeouts and counters
+    public let flows6: FlowTable6
     /// LPM trie: bridge networks' subnets -> network id and flags
     public let subnets: BPFHashMap<bp_subnet_key, bp_subnet>
     /// LPM trie: dual-stack networks' IPv6 subnets -> network id and flags
@@ -50,6 +52,8 @@ public struct BridgeportMaps: Sendable {
         hostAddresses = try BPFHashMap(map(BP_MAP_HOST_ADDRS))
         flows = try FlowTable(
             flows: map(BP_MAP_FLOWS), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG))
+        flows6 = try FlowTable6(
+            flows: map(BP_MAP_FLOWS6), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG))
         subnets = try BPFHashMap(map(BP_MAP_SUBNETS))
         subnets6 = try BPFHashMap(map(BP_MAP_SUBNETS6))
         hostAddresses6 = try BPFHashMap(map(BP_MAP_HOST_ADDRS6))

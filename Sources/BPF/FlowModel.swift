@@ -10,6 +10,7 @@ public enum FlowProtocol {
     public static let icmp = UInt8(BP_PROTO_ICMP.rawValue)
     public static let tcp = UInt8(BP_PROTO_TCP.rawValue)
     public static let udp = UInt8(BP_PROTO_UDP.rawValue)
+    public static let icmpv6 = UInt8(BP_PROTO_ICMPV6.rawValue)
 }
 
 /// One direction of a flow.
@@ -33,7 +34,7 @@ public struct FlowTuple: Hashable, Sendable {
 public enum FlowKind: Sendable, Equatable {
     case published, masquerade, hairpin, routed
 
-    init?(raw: UInt8) {
+    public init?(raw: UInt8) {
         switch UInt32(raw) {
         case BP_FLOW_PUBLISHED.rawValue: self = .published
         case BP_FLOW_MASQUERADE.rawValue: self = .masquerade
@@ -75,6 +76,11 @@ public struct FlowInfo: Sendable {
         translatedAddress = IPv4Address(raw: entry.nat_ip)
         translatedPort = UInt16(bigEndian: entry.nat_port)
     }
+}
+
+extension bp_flow6_key {
+    public var sourceAddress: IPv6Address { IPv6Address(raw: source) }
+    public var destinationAddress: IPv6Address { IPv6Address(raw: destination) }
 }
 
 extension Flow {

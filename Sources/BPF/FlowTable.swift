@@ -1,13 +1,46 @@
 import CBPF
 import Glibc
 
+/// A flow table's layout: its tuple (bp_flow_key, bp_flow6_key) and entry (bp_flow,
+/// bp_flow6). IPv4 and IPv6 flows live in tables of their own with the same lifecycle.
+public protocol FlowKeyLayout: Hashable, Sendable {
+    associatedtype Entry: FlowEntryLayout
+    var proto: UInt8 { get }
+    /// The tuple of the other direction of an entry's flow (bp_flow_other_key).
+    func other(_ entry: Entry) -> Self
+    /// Whether the tuple names this address (network byte order, as the map has it).
+    func names(_ address: Entry.Address) -> Bool
+    /// The map's name (bridgeport.h).
+    static var mapName: String { get }
+}
+
+/// An entry's fields, the same in both families but for the translated address.
+public protocol FlowEntryLayout: Sendable {
+    associatedtype Address: Hashable, Sendable
+    var nat_port: UInt16 { get }
+    var ifindex: UInt32 { get }
+    var created: UInt32 { get }
+    var expires: UInt32 { get }
+    var kind: UInt8 { get }
+    var state: UInt8 { get }
+    var flags: UInt8 { get }
+    var natAddress: Address { get }
+    /// The host address masquerade's port census counts it under (IPv4 only).
+    var censusHost: UInt32? { get }
+}
+
+public typealias Flow = FlowOf<bp_flow_key>
+public typealias Flow6 = FlowOf<bp_flow6_key>
+public typealias FlowTable = FlowTableOf<bp_flow_key>
+public typealias FlowTable6 = FlowTableOf<bp_flow6_key>
+
 /// One flow of the table, read from its two entries (bridgeport.h, "Flows").
-public struct Flow: Sendable {
+public struct FlowOf<Key: FlowKeyLayout>: Sendable {
     /// The tuple of its first packet, and the one its replies have.
-    public var original: bp_flow_key
-    public var reply: bp_flow_key
+    public var original: Key
+    public var reply: Key
     /// The original's entry: kind, state, translation, the container's veth, start.
-    public var entry: bp_flow
+    public var entry: Key.Entry
     /// When it expires, unless a packet comes: the later of its entries' times.
     public var expires: UInt32
 
@@ -15,6 +48,9 @@ public struct Flow: Sendable {
     public var kind: bp_flow_kind { bp_flow_kind(UInt32(entry.kind)) }
     /// "established", "unreplied", ... (the metric label).
     public var stateLabel: String { String(cString: bp_flow_state_label(UInt32(entry.state))) }
+}
+
+extension FlowOf where Key == bp_flow_key {
     /// The host address a masqueraded flow leaves with, or a published one came to.
     public var hostAddress: UInt32? {
         switch kind {
@@ -62,18 +98,62 @@ public struct FlowCensus: Sendable, Equatable {
     public init() {}
 
     public var total: Int { flows.values.reduce(0, +) }
+
+    /// ICMPv6 flows are counted with ICMP's, as bp_flow_counts does.
+    static func protocolSlot(_ proto: UInt8) -> UInt8 {
+        proto == UInt8(BP_PROTO_ICMPV6.rawValue) ? UInt8(BP_PROTO_ICMP.rawValue) : proto
+    }
+
+    /// Both families' census as one.
+    public func merged(with other: FlowCensus) -> FlowCensus {
+        var census = self
+        census.flows.merge(other.flows, uniquingKeysWith: +)
+        census.masquerade.merge(other.masquerade) { PortUse(flows: $0.flows + $1.flows, ports: $0.ports + $1.ports) }
+        return census
+    }
 }
 
-/// The flow table (bp_flows) with its timeouts (bp_flow_config) and event counters
-/// (bp_flow_counts): flows read from their entry pairs, removed by pairs (expired,
-/// evicted or flushed), and counted.
-public struct FlowTable: Sendable {
+/// What one collector pass did.
+public struct FlowPass: Sendable {
+    /// Entries read.
+    public var scanned = 0
+    /// Flows removed, by protocol: expired, and evicted early.
+    public var expired: [UInt8: Int] = [:]
+    public var evicted: [UInt8: Int] = [:]
+    /// The flows left.
+    public var census = FlowCensus()
+    /// Entries left, over the table's capacity in entries.
+    public var fill = 0.0
+
+    public var removed: Int { expired.values.reduce(0, +) + evicted.values.reduce(0, +) }
+
+    public init() {}
+
+    /// Both families' passes as one (the fill: the fuller table's).
+    public func merged(with other: FlowPass) -> FlowPass {
+        var pass = self
+        pass.scanned += other.scanned
+        pass.expired.merge(other.expired, uniquingKeysWith: +)
+        pass.evicted.merge(other.evicted, uniquingKeysWith: +)
+        pass.census = census.merged(with: other.census)
+        pass.fill = max(fill, other.fill)
+        return pass
+    }
+}
+
+/// A flow table (bp_flows, or bp_flows6) with its timeouts (bp_flow_config) and event counters
+/// (bp_flow_counts, shared by both families): flows read from their entry pairs, removed by
+/// pairs (expired, evicted or flushed), and counted.
+public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where Key.Entry: BitwiseCopyable {
+    public typealias Entry = Key.Entry
+    public typealias Tuple = Key
+
     public let map: BPFMap
     let counterMap: BPFMap
     let configMap: BPFMap
 
     public init(flows: BPFMap, counters: BPFMap, config: BPFMap) throws {
-        try flows.check(key: bp_flow_key.self, value: bp_flow.self, perCPU: false)
+        try flows.check(key: Key.self, value: Entry.self, perCPU: false)
         try counters.check(key: UInt32.self, value: UInt64.self, perCPU: true)
         try config.check(key: UInt32.self, value: bp_flow_config.self, perCPU: false)
         map = flows
@@ -92,51 +172,30 @@ public struct FlowTable: Sendable {
     }
 
     /// The tuple of the other direction of an entry's flow.
-    public static func otherKey(_ key: bp_flow_key, _ entry: bp_flow) -> bp_flow_key {
-        var key = key
-        var entry = entry
-        var other = bp_flow_key()
-        bp_flow_other_key(&key, &entry, &other)
-        return other
-    }
+    public static func otherKey(_ key: Key, _ entry: Entry) -> Key { key.other(entry) }
 
-    static func isReply(_ entry: bp_flow) -> Bool { entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) != 0 }
+    static func isReply(_ entry: Entry) -> Bool { entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) != 0 }
 
     // MARK: Reading
 
     /// Every live flow. Reads the whole table at once: for listing, not for the collector.
-    public func flows(now: UInt32 = FlowTable.now()) throws -> [Flow] {
-        var entries: [bp_flow_key: bp_flow] = [:]
-        try map.forEachBatch(bp_flow_key.self, bp_flow.self) { batch in
+    public func flows(now: UInt32 = FlowTable.now()) throws -> [FlowOf<Key>] {
+        var entries: [Key: Entry] = [:]
+        try map.forEachBatch(Key.self, Entry.self) { batch in
             for (key, entry) in batch { entries[key] = entry }
         }
         return entries.compactMap { key, entry in
-            guard !FlowTable.isReply(entry) else { return nil }
-            let reply = FlowTable.otherKey(key, entry)
+            guard !Self.isReply(entry) else { return nil }
+            let reply = Self.otherKey(key, entry)
             let expires = max(entry.expires, entries[reply]?.expires ?? 0)
             guard expires >= now else { return nil }
-            return Flow(original: key, reply: reply, entry: entry, expires: expires)
+            return FlowOf(original: key, reply: reply, entry: entry, expires: expires)
         }
     }
 
     // MARK: Collecting
 
-    /// What one collector pass did.
-    public struct Pass: Sendable {
-        /// Entries read.
-        public var scanned = 0
-        /// Flows removed, by protocol: expired, and evicted early.
-        public var expired: [UInt8: Int] = [:]
-        public var evicted: [UInt8: Int] = [:]
-        /// The flows left.
-        public var census = FlowCensus()
-        /// Entries left, over the table's capacity in entries.
-        public var fill = 0.0
-
-        public var removed: Int { expired.values.reduce(0, +) + evicted.values.reduce(0, +) }
-
-        public init() {}
-    }
+    public typealias Pass = FlowPass
 
     /// One pass of the garbage collector: removes every flow that expired (both entries; an
     /// entry whose other half is gone once it expired), and counts the rest. When the table
@@ -147,33 +206,36 @@ public struct FlowTable: Sendable {
     /// pass holds only what it may remove; each removal takes the entry out atomically and
     /// checks it again, so a flow a packet refreshed (or a program removed and started
     /// anew) meanwhile is left alone.
-    public func collect(now: UInt32 = FlowTable.now(), evictAbove: Double = 0.9, evictTo: Double = 0.75) throws -> Pass
-    {
+    /// `countsRun`: the pass counts as one of the collector's runs (IPv6's table is collected
+    /// in the same runs as IPv4's).
+    public func collect(
+        now: UInt32 = FlowTable.now(), evictAbove: Double = 0.9, evictTo: Double = 0.75, countsRun: Bool = true
+    ) throws -> Pass {
         var pass = Pass()
-        var census = CensusBuilder()
-        var expiredOriginals: [(key: bp_flow_key, entry: bp_flow)] = []
-        var expiredReplies: [bp_flow_key] = []
-        var embryonic: [(key: bp_flow_key, entry: bp_flow)] = []
-        try map.forEachBatch(bp_flow_key.self, bp_flow.self) { batch in
+        var census = CensusBuilder<Key>()
+        var expiredOriginals: [(key: Key, entry: Entry)] = []
+        var expiredReplies: [Key] = []
+        var embryonic: [(key: Key, entry: Entry)] = []
+        try map.forEachBatch(Key.self, Entry.self) { batch in
             pass.scanned += batch.count
             for (key, entry) in batch {
-                let reply = FlowTable.isReply(entry)
+                let reply = Self.isReply(entry)
                 if entry.expires < now {
                     if reply { expiredReplies.append(key) } else { expiredOriginals.append((key, entry)) }
                 } else if !reply {
                     census.add(key, entry)
-                    if FlowTable.isEmbryonic(entry) { embryonic.append((key, entry)) }
+                    if Self.isEmbryonic(entry) { embryonic.append((key, entry)) }
                 }
             }
         }
         var removedEntries = 0
-        let expired = { (entry: bp_flow) in entry.expires < now }
+        let expired = { (entry: Entry) in entry.expires < now }
         for (key, entry) in expiredOriginals {
             let halves = try removeFlow(key, if: expired)
             if halves > 0 {
                 pass.expired[key.proto, default: 0] += 1
                 removedEntries += halves
-            } else if let now = try map.lookup(key, as: bp_flow.self), !expired(now) {
+            } else if let now = try map.lookup(key, as: Entry.self), !expired(now) {
                 census.add(key, entry)  // refreshed meanwhile
             }
         }
@@ -181,7 +243,7 @@ public struct FlowTable: Sendable {
         // writes): removed once expired, unless their original is there after all.
         for key in expiredReplies {
             let orphan = try remove(key) { entry in
-                try expired(entry) && !isHalf(FlowTable.otherKey(key, entry), of: key)
+                try expired(entry) && !isHalf(Self.otherKey(key, entry), of: key)
             }
             if orphan != nil { removedEntries += 1 }
         }
@@ -192,7 +254,7 @@ public struct FlowTable: Sendable {
             let excessFlows = (left - Int(evictTo * entries) + 1) / 2
             for victim in embryonic.sorted(by: { $0.entry.created < $1.entry.created }).prefix(excessFlows) {
                 let halves = try removeFlow(victim.key) {
-                    FlowTable.isEmbryonic($0) && $0.created == victim.entry.created
+                    Self.isEmbryonic($0) && $0.created == victim.entry.created
                 }
                 guard halves > 0 else { continue }
                 left -= halves
@@ -204,15 +266,15 @@ public struct FlowTable: Sendable {
         pass.fill = entries > 0 ? Double(max(left, 0)) / entries : 0
         try count(BP_FLOW_EV_EXPIRED, pass.expired)
         try count(BP_FLOW_EV_EVICTED, pass.evicted)
-        try add(index: FlowTable.gcRunsIndex, 1)
+        if countsRun { try add(index: FlowTable.gcRunsIndex, 1) }
         return pass
     }
 
     /// Takes the entry at `key` out if `condition` holds for it as it is at that moment;
     /// an entry that fails it goes back (unless a packet made a new one there meanwhile).
     /// Returns the removed entry.
-    private func remove(_ key: bp_flow_key, if condition: (bp_flow) throws -> Bool) throws -> bp_flow? {
-        guard let entry = try map.lookupAndDelete(key, as: bp_flow.self) else { return nil }
+    private func remove(_ key: Key, if condition: (Entry) throws -> Bool) throws -> Entry? {
+        guard let entry = try map.lookupAndDelete(key, as: Entry.self) else { return nil }
         if try condition(entry) { return entry }
         try? map.update(key, entry, flags: .noExist)
         return nil
@@ -220,20 +282,20 @@ public struct FlowTable: Sendable {
 
     /// Removes the flow whose entry is at `key` if `condition` holds for that entry: the
     /// entry, then its other half when it leads back. Returns the entries removed (0: none).
-    private func removeFlow(_ key: bp_flow_key, if condition: (bp_flow) throws -> Bool) throws -> Int {
+    private func removeFlow(_ key: Key, if condition: (Entry) throws -> Bool) throws -> Int {
         guard let entry = try remove(key, if: condition) else { return 0 }
-        let other = FlowTable.otherKey(key, entry)
-        return try remove(other) { FlowTable.otherKey(other, $0) == key } == nil ? 1 : 2
+        let other = Self.otherKey(key, entry)
+        return try remove(other) { Self.otherKey(other, $0) == key } == nil ? 1 : 2
     }
 
     /// Whether the entry at `key` is there and is the other half of the entry at `half`.
-    private func isHalf(_ key: bp_flow_key, of half: bp_flow_key) throws -> Bool {
-        guard let entry = try map.lookup(key, as: bp_flow.self) else { return false }
-        return FlowTable.otherKey(key, entry) == half
+    private func isHalf(_ key: Key, of half: Key) throws -> Bool {
+        guard let entry = try map.lookup(key, as: Entry.self) else { return false }
+        return Self.otherKey(key, entry) == half
     }
 
     /// A flow from outside that was never answered, or answered but never acknowledged.
-    static func isEmbryonic(_ entry: bp_flow) -> Bool {
+    static func isEmbryonic(_ entry: Entry) -> Bool {
         guard entry.kind == UInt8(BP_FLOW_PUBLISHED.rawValue) else { return false }
         let state = bp_flow_state(UInt32(entry.state))
         return state == BP_FLOW_SYN_SENT || state == BP_FLOW_SYN_RECV || state == BP_FLOW_UNREPLIED
@@ -244,12 +306,12 @@ public struct FlowTable: Sendable {
     /// Removes every flow one of whose entries matches, both of its entries; counted as
     /// flushed. Returns the number of flows removed.
     @discardableResult
-    public func flush(where matches: (bp_flow_key, bp_flow) -> Bool) throws -> Int {
-        var pairs: [bp_flow_key: bp_flow_key] = [:]  // original -> reply
-        try map.forEachBatch(bp_flow_key.self, bp_flow.self) { batch in
+    public func flush(where matches: (Key, Entry) -> Bool) throws -> Int {
+        var pairs: [Key: Key] = [:]  // original -> reply
+        try map.forEachBatch(Key.self, Entry.self) { batch in
             for (key, entry) in batch where matches(key, entry) {
-                let other = FlowTable.otherKey(key, entry)
-                if FlowTable.isReply(entry) { pairs[other] = key } else { pairs[key] = other }
+                let other = Self.otherKey(key, entry)
+                if Self.isReply(entry) { pairs[other] = key } else { pairs[key] = other }
             }
         }
         guard !pairs.isEmpty else { return 0 }
@@ -261,19 +323,19 @@ public struct FlowTable: Sendable {
 
     /// Removes every flow of a container: of its veth, or naming its address.
     @discardableResult
-    public func flush(ifindex: UInt32?, address: UInt32?) throws -> Int {
+    public func flush(ifindex: UInt32?, address: Entry.Address?) throws -> Int {
         try flush { key, entry in
             (ifindex != nil && entry.ifindex == ifindex)
-                || (address != nil && (key.src_ip == address || key.dst_ip == address || entry.nat_ip == address))
+                || (address.map { key.names($0) || entry.natAddress == $0 } ?? false)
         }
     }
 
     /// Removes every flow that names one of these addresses (host addresses that went).
     @discardableResult
-    public func flush(addresses: Set<UInt32>) throws -> Int {
+    public func flush(addresses: Set<Entry.Address>) throws -> Int {
         guard !addresses.isEmpty else { return 0 }
         return try flush { key, entry in
-            addresses.contains(key.src_ip) || addresses.contains(key.dst_ip) || addresses.contains(entry.nat_ip)
+            addresses.contains(entry.natAddress) || addresses.contains(where: key.names)
         }
     }
 
@@ -292,7 +354,7 @@ public struct FlowTable: Sendable {
     }
 
     /// BP_FLOW_COUNTER_GC_RUNS: the collector's passes.
-    public static let gcRunsIndex = __BP_FLOW_EV_MAX.rawValue * 4
+    public static var gcRunsIndex: UInt32 { __BP_FLOW_EV_MAX.rawValue * 4 }
 
     private func count(_ event: bp_flow_event, _ byProto: [UInt8: Int]) throws {
         for (proto, n) in byProto where n > 0 { try add(index: FlowTable.counterIndex(event, proto: proto), UInt64(n)) }
@@ -349,17 +411,18 @@ public struct FlowTimeouts: Sendable, Equatable {
 
 /// Counts flows as a pass reads them; masquerade's distinct ports in a bitmap per host
 /// address and protocol.
-private struct CensusBuilder {
+private struct CensusBuilder<Key: FlowKeyLayout> {
     var census = FlowCensus()
     var ports: [FlowCensus.HostKey: [UInt64]] = [:]
 
-    mutating func add(_ key: bp_flow_key, _ entry: bp_flow) { change(key, entry, by: 1) }
-    mutating func remove(_ key: bp_flow_key, _ entry: bp_flow) { change(key, entry, by: -1) }
+    mutating func add(_ key: Key, _ entry: Key.Entry) { change(key, entry, by: 1) }
+    mutating func remove(_ key: Key, _ entry: Key.Entry) { change(key, entry, by: -1) }
 
-    private mutating func change(_ key: bp_flow_key, _ entry: bp_flow, by delta: Int) {
-        census.flows[FlowCensus.StateKey(proto: key.proto, state: entry.state), default: 0] += delta
-        guard entry.kind == UInt8(BP_FLOW_MASQUERADE.rawValue) else { return }
-        let host = FlowCensus.HostKey(hostIP: entry.nat_ip, proto: key.proto)
+    private mutating func change(_ key: Key, _ entry: Key.Entry, by delta: Int) {
+        census.flows[FlowCensus.StateKey(proto: FlowCensus.protocolSlot(key.proto), state: entry.state), default: 0] +=
+            delta
+        guard entry.kind == UInt8(BP_FLOW_MASQUERADE.rawValue), let hostIP = entry.censusHost else { return }
+        let host = FlowCensus.HostKey(hostIP: hostIP, proto: key.proto)
         census.masquerade[host, default: FlowCensus.PortUse()].flows += delta
         if delta > 0 {
             let port = Int(UInt16(bigEndian: entry.nat_port))
@@ -386,6 +449,68 @@ extension bp_flow {
             nat_ip: natIP, nat_port: natPort, peer_port: 0, ifindex: ifindex, created: created, expires: expires,
             kind: UInt8(kind.rawValue), state: UInt8(state.rawValue), flags: UInt8(flags), seen: 0)
     }
+}
+
+extension bp_flow: FlowEntryLayout {
+    public var natAddress: UInt32 { nat_ip }
+    public var censusHost: UInt32? { nat_ip }
+}
+
+extension bp_flow6: FlowEntryLayout {
+    public var natAddress: bp_addr6 { bp_addr6(words: nat_ip) }
+    public var censusHost: UInt32? { nil }
+}
+
+extension bp_flow_key: FlowKeyLayout {
+    public func other(_ entry: bp_flow) -> bp_flow_key {
+        var key = self
+        var entry = entry
+        var other = bp_flow_key()
+        bp_flow_other_key(&key, &entry, &other)
+        return other
+    }
+    public func names(_ address: UInt32) -> Bool { src_ip == address || dst_ip == address }
+    public static var mapName: String { BP_MAP_FLOWS }
+}
+
+extension bp_flow6_key: FlowKeyLayout {
+    public func other(_ entry: bp_flow6) -> bp_flow6_key {
+        var key = self
+        var entry = entry
+        var other = bp_flow6_key()
+        bp_flow_other_key6(&key, &entry, &other)
+        return other
+    }
+    public var source: bp_addr6 { bp_addr6(words: src_ip) }
+    public var destination: bp_addr6 { bp_addr6(words: dst_ip) }
+    public func names(_ address: bp_addr6) -> Bool { source == address || destination == address }
+    public static var mapName: String { BP_MAP_FLOWS6 }
+}
+
+extension bp_flow6_key: @retroactive Hashable {
+    public static func == (a: bp_flow6_key, b: bp_flow6_key) -> Bool {
+        a.source == b.source && a.destination == b.destination && a.src_port == b.src_port
+            && a.dst_port == b.dst_port && a.proto == b.proto
+    }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(source)
+        hasher.combine(destination)
+        hasher.combine(src_port)
+        hasher.combine(dst_port)
+        hasher.combine(proto)
+    }
+}
+
+extension bp_addr6: @retroactive Hashable {
+    /// An address from a tuple's four words (as on the wire).
+    public init(words: (UInt32, UInt32, UInt32, UInt32)) {
+        self.init()
+        withUnsafeMutableBytes(of: &self) { raw in withUnsafeBytes(of: words) { raw.copyMemory(from: $0) } }
+    }
+    public static func == (a: bp_addr6, b: bp_addr6) -> Bool {
+        withUnsafeBytes(of: a) { x in withUnsafeBytes(of: b) { y in x.elementsEqual(y) } }
+    }
+    public func hash(into hasher: inout Hasher) { withUnsafeBytes(of: self) { hasher.combine(bytes: $0) } }
 }
 
 extension bp_flow_key: @retroactive Hashable {

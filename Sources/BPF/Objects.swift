@@ -47,13 +47,14 @@ public enum BridgeportProgram: CaseIterable, Sendable {
 /// The maps whose pins the agent looks after at start.
 public enum BridgeportMap: Sendable {
     /// The flow table and the fragment table: state that rebuilds itself from the traffic.
-    case flows, fragments
+    case flows, flows6, fragments
     /// What the agent writes anew from its store at every start.
     case allowLists, targets, namespaces, endpoints
 
     public var name: String {
         switch self {
         case .flows: BP_MAP_FLOWS
+        case .flows6: BP_MAP_FLOWS6
         case .fragments: BP_MAP_FRAGS
         case .allowLists: BP_MAP_ALLOW
         case .targets: BP_MAP_TARGETS
@@ -65,6 +66,23 @@ public enum BridgeportMap: Sendable {
 
 extension BPFObject {
     public func program(_ program: BridgeportProgram) throws -> BPFProgram { try self.program(program.name) }
+
+    /// The programs a loaded object's programs tail-call (NAT66), by program array.
+    static let tailCalls: [(map: String, programs: [String])] = [
+        (BP_MAP_EP_TAIL, [BP_PROG_ENDPOINT_NAT66]),
+        (BP_MAP_UP_TAIL, [BP_PROG_UPLINK_NAT66, BP_PROG_UPLINK_L3_NAT66]),
+    ]
+
+    /// Puts this (loaded) object's tail-called programs into its program array, replacing
+    /// those of an earlier load; an object without one has nothing to do.
+    public func fillTailCalls() throws {
+        for (name, programs) in BPFObject.tailCalls {
+            guard let array = try? map(name) else { continue }
+            for (index, program) in programs.enumerated() {
+                try array.update(UInt32(index), UInt32(bitPattern: try self.program(program).fd))
+            }
+        }
+    }
 }
 
 extension BPFProgram {

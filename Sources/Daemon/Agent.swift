@@ -64,7 +64,7 @@ public actor Agent {
         store = try Store(path: configuration.databasePath)
         self.datapath = datapath
         flowCollector = datapath.flows.map {
-            FlowCollector(table: $0, timeouts: configuration.flowTimeouts, logger: logger)
+            FlowCollector(table: $0, table6: datapath.flows6, timeouts: configuration.flowTimeouts, logger: logger)
         }
         runtime = Runtime(configuration: configuration)
         dns = EmbeddedDNS(logger: logger)

@@ -173,7 +173,7 @@ public enum Exporter {
     ]
 
     static func protocolLabel(_ proto: UInt8) -> String {
-        protocolStates.first { $0.proto == proto }?.label ?? "other"
+        proto == FlowProtocol.icmpv6 ? "icmpv6" : protocolStates.first { $0.proto == proto }?.label ?? "other"
     }
 
     /// The flow table: flows by state (from the collector's last pass), what happened to

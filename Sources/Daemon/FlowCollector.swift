@@ -25,14 +25,17 @@ final class FlowCollector: Service, Sendable {
     }
 
     let table: FlowTable
+    /// IPv6's (NAT66), collected in the same passes.
+    let table6: FlowTable6?
     private let logger: Logger
     private let longest: Duration
     private let last = Mutex<Report?>(nil)
 
     static let shortest = Duration.seconds(1)
 
-    init(table: FlowTable, timeouts: FlowTimeouts, logger: Logger) {
+    init(table: FlowTable, table6: FlowTable6? = nil, timeouts: FlowTimeouts, logger: Logger) {
         self.table = table
+        self.table6 = table6
         self.logger = logger
         longest = .seconds(min(60, max(1, Int(timeouts.seconds.min() ?? 60))))
     }
@@ -60,9 +63,12 @@ final class FlowCollector: Service, Sendable {
     /// One pass, on NIO's thread pool; its report is kept for the exporter.
     @discardableResult
     func collect() async throws -> FlowTable.Pass {
-        let table = self.table
+        let (table, table6) = (self.table, self.table6)
         let started = ContinuousClock.now
-        let pass = try await NIOThreadPool.singleton.runIfActive { try table.collect() }
+        let pass = try await NIOThreadPool.singleton.runIfActive {
+            let pass = try table.collect()
+            return try table6.map { pass.merged(with: try $0.collect(countsRun: false)) } ?? pass
+        }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         last.withLock { $0 = Report(pass: pass, seconds: seconds) }

@@ -89,6 +89,12 @@ public protocol Datapath: Sendable {
     func counters() throws -> TrafficCounters
     /// The flow table (connection tracking); nil where there is none (a test fake).
     var flows: FlowTable? { get }
+    /// IPv6's flow table (NAT66).
+    var flows6: FlowTable6? { get }
+}
+
+extension Datapath {
+    public var flows6: FlowTable6? { nil }
 }
 
 /// Whom a container namespace's sockets are, for restricted ports' allow lists: its

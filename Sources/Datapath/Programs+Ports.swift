@@ -104,10 +104,13 @@ extension Programs {
     }
 
     /// The host's IPv6 addresses (the gateways', link-local ones too): a container reaches
-    /// them whatever ICC says, and the uplink never takes them for a container's.
+    /// them whatever ICC says, and the uplink never takes them for a container's. NAT66
+    /// flows of an address that went are flushed, as IPv4's.
     func setHostAddresses6(_ addresses: [IPv6Address]) throws {
         let wanted = addresses.filter { !$0.isLoopback }
+        let gone = Set(try maps.hostAddressSet6.keys()).subtracting(wanted)
         try maps.hostAddressSet6.sync(Dictionary(wanted.map { ($0, UInt8(1)) }, uniquingKeysWith: { a, _ in a }))
+        try maps.flows6.flush(addresses: Set(gone.map(\.raw)))
     }
 
     /// The hosts VXLAN is taken from: the cluster's, or nil outside a cluster (the port is

@@ -35,9 +35,16 @@ final class Programs: Sendable {
         let objects = try ["endpoint.bpf.o", "uplink.bpf.o", "sock.bpf.o"].map {
             try BPFObject(path: try ObjectLocation.path(configuration, $0), pinRoot: mapDirectory)
         }
-        for object in objects { try object.setMaxEntries(BridgeportMap.flows.name, UInt32(2 * configuration.maxFlows)) }
+        for object in objects {
+            for table in [BridgeportMap.flows, .flows6] {
+                try object.setMaxEntries(table.name, UInt32(2 * configuration.maxFlows))
+            }
+        }
         try Programs.replaceStatePins(objects[0], mapDirectory: mapDirectory, logger: logger)
-        for object in objects { try object.load() }
+        for object in objects {
+            try object.load()
+            try object.fillTailCalls()
+        }
         (endpointObject, uplinkObject, sockObject) = (objects[0], objects[1], objects[2])
         maps = try BridgeportMaps(object: endpointObject)
         try maps.flows.setTimeouts(configuration.flowTimeouts)
@@ -55,7 +62,7 @@ final class Programs: Sendable {
     /// pins of maps this version no longer has are removed. Counters are never replaced
     /// this way: their pins must be removed by hand.
     private static func replaceStatePins(_ object: BPFObject, mapDirectory: String, logger: Logger) throws {
-        for name in [BridgeportMap.flows, .fragments].map(\.name) {
+        for name in [BridgeportMap.flows, .flows6, .fragments].map(\.name) {
             if let old = try object.removeIncompatiblePin(name) {
                 logger.notice(
                     "\(name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew")
@@ -291,6 +298,7 @@ final class Programs: Sendable {
         guard ifindex != nil || address != nil else { return }
         removing("the flows of \(address.map { "\($0)" } ?? "interface \(ifindex ?? 0)")") {
             try maps.flows.flush(ifindex: ifindex, naming: address)
+            if let ifindex { try maps.flows6.flush(ifindex: ifindex, address: nil) }
         }
     }
 
@@ -312,7 +320,9 @@ final class Programs: Sendable {
         let stale = Set(try maps.endpoints.keys() + maps.endpointStats.keys()).subtracting(ifindexes)
         for ifindex in stale { try maps.removeEndpoint(ifindex: ifindex) }
         // Flows let in by direct routing name no interface (0): they only expire.
-        let flows = try maps.flows.flush { _, entry in entry.ifindex != 0 && !ifindexes.contains(entry.ifindex) }
+        let flows =
+            try maps.flows.flush { _, entry in entry.ifindex != 0 && !ifindexes.contains(entry.ifindex) }
+            + maps.flows6.flush { _, entry in entry.ifindex != 0 && !ifindexes.contains(entry.ifindex) }
         return stale.sorted().map { "removed the map entries of gone interface \($0)" }
             + (flows > 0 ? ["removed \(flows) flows of gone interfaces"] : [])
     }

@@ -104,3 +104,44 @@ extension IPv6Network: TextCodable {
         do { self = try IPv6Network.parse(text) } catch { throw TextCodingError(error.description) }
     }
 }
+
+/// An address of either family, as flows and their views carry them; in JSON, its text.
+public enum IPAddress: Hashable, Comparable, Sendable, TextCodable {
+    case v4(IPv4Address)
+    case v6(IPv6Address)
+
+    public init(parsing text: String) throws(TextCodingError) {
+        if let address = IPv4Address(text) {
+            self = .v4(address)
+        } else if let address = IPv6Address(text) {
+            self = .v6(address)
+        } else {
+            throw TextCodingError("invalid IP address \"\(text)\"")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .v4(let address): address.description
+        case .v6(let address): address.description
+        }
+    }
+
+    /// With a port: "10.0.0.1:80", "[fd00::1]:80" (RFC 5952's form).
+    public func with(port: UInt16) -> String {
+        switch self {
+        case .v4(let address): "\(address):\(port)"
+        case .v6(let address): "[\(address)]:\(port)"
+        }
+    }
+
+    /// IPv4 addresses first.
+    public static func < (l: Self, r: Self) -> Bool {
+        switch (l, r) {
+        case (.v4(let a), .v4(let b)): a < b
+        case (.v6(let a), .v6(let b)): a < b
+        case (.v4, .v6): true
+        case (.v6, .v4): false
+        }
+    }
+}

@@ -44,7 +44,7 @@ struct Flows: AsyncParsableCommand {
     }
 
     static func text(_ tuple: FlowView.Tuple) -> String {
-        "\(tuple.source):\(tuple.sourcePort) -> \(tuple.destination):\(tuple.destinationPort)"
+        "\(tuple.source.with(port: tuple.sourcePort)) -> \(tuple.destination.with(port: tuple.destinationPort))"
     }
 
     /// Docker's --format json: one object per line, keys in Go's CamelCase.

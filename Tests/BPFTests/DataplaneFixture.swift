@@ -224,6 +224,14 @@ struct DataplaneFixture {
         try inNS("ip", "addr", "add", "10.40.0.1/24", "dev", "bpt-ep")
         try inNS("ip", "route", "add", "default", "via", "198.51.100.254", "dev", "bpt-up")
         try inNS("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        // IPv6 as well, for NAT66: the uplink's address (IPv6Tests.hostIP) and a default route.
+        for device in ["all", "bpt-up", "bpt-ep"] {
+            try inNS("sysctl", "-qw", "net.ipv6.conf.\(device).disable_ipv6=0")
+        }
+        try inNS("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        try inNS("ip", "-6", "addr", "add", "2001:db8:1::1/64", "dev", "bpt-up", "nodad")
+        try inNS("ip", "-6", "addr", "add", "fd00:40::1/64", "dev", "bpt-ep", "nodad")
+        try inNS("ip", "-6", "route", "add", "default", "via", "2001:db8:1::fe", "dev", "bpt-up")
         let (up, epIndex): (UInt32, UInt32) = try Sandbox.inNetns(ns) {
             (if_nametoindex("bpt-up"), if_nametoindex("bpt-ep"))
         }
@@ -233,11 +241,14 @@ struct DataplaneFixture {
         let endpointObject = try BPFObject(path: Self.endpointObject, pinRoot: pinRoot)
         let uplinkObject = try BPFObject(path: Self.uplinkObject, pinRoot: pinRoot)
         for object in [endpointObject, uplinkObject] {
-            if let maxFlows { try object.setMaxEntries(BP_MAP_FLOWS, UInt32(2 * maxFlows)) }
+            if let maxFlows {
+                for table in [BP_MAP_FLOWS, BP_MAP_FLOWS6] { try object.setMaxEntries(table, UInt32(2 * maxFlows)) }
+            }
             try object.load()
+            try object.fillTailCalls()
         }
         for name in [
-            BP_MAP_FLOWS, BP_MAP_PORTS, BP_MAP_DROPS, BP_MAP_SUBNETS, BP_MAP_HOST_ADDRS, BP_MAP_SUBNETS6,
+            BP_MAP_FLOWS, BP_MAP_FLOWS6, BP_MAP_PORTS, BP_MAP_DROPS, BP_MAP_SUBNETS, BP_MAP_HOST_ADDRS, BP_MAP_SUBNETS6,
             BP_MAP_HOST_ADDRS6,
         ] {
             XCTAssertEqual(

@@ -15,7 +15,8 @@ final class EndpointProgramTests: XCTestCase {
         let pinRoot = try Sandbox.bpffs(self)
         let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
 
-        XCTAssertEqual(Set(object.programNames), [BP_PROG_ENDPOINT_INGRESS, BP_PROG_ENDPOINT_EGRESS])
+        XCTAssertEqual(
+            Set(object.programNames), [BP_PROG_ENDPOINT_INGRESS, BP_PROG_ENDPOINT_EGRESS, BP_PROG_ENDPOINT_NAT66])
         for name in [BP_MAP_ENDPOINT_STATS, BP_MAP_ENDPOINTS, BP_MAP_DROPS] {
             XCTAssertTrue(object.mapNames.contains(name), "map \(name) missing from endpoint.bpf.o")
             XCTAssertTrue(BPFFilesystem.isBPFFS(pinRoot + "/" + name), "map \(name) not pinned under the pin root")
@@ -28,7 +29,10 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<bp_endpoint>.size, 32)
         XCTAssertEqual(MemoryLayout<bp_subnet6_key>.size, 20)
         XCTAssertEqual(MemoryLayout<bp_addr6>.size, 16)
+        XCTAssertEqual(MemoryLayout<bp_flow6_key>.size, 40)
+        XCTAssertEqual(MemoryLayout<bp_flow6>.size, 36)
         for (name, key, value) in [
+            (BP_MAP_FLOWS6, MemoryLayout<bp_flow6_key>.size, MemoryLayout<bp_flow6>.size),
             (BP_MAP_SUBNETS6, MemoryLayout<bp_subnet6_key>.size, MemoryLayout<bp_subnet>.size),
             (BP_MAP_HOST_ADDRS6, MemoryLayout<bp_addr6>.size, 1),
         ] {

@@ -46,4 +46,18 @@ import Testing
         #expect(
             IPv6Address.linkLocal(mac: MACAddress("02:42:0a:00:00:05")!).description == "fe80::42:aff:fe00:5")
     }
+
+    /// Flows' addresses of either family travel as their text: an IPv4 one as before.
+    @Test func eitherFamily() throws {
+        let v4 = try #require(try? IPAddress(parsing: "198.51.100.1"))
+        let v6 = try #require(try? IPAddress(parsing: "fd00:5100::1"))
+        #expect(v4 == .v4(IPv4Address(198, 51, 100, 1)))
+        #expect(v6 == .v6(IPv6Address("fd00:5100::1")!))
+        #expect(v4.with(port: 80) == "198.51.100.1:80" && v6.with(port: 80) == "[fd00:5100::1]:80")
+        #expect(v4 < v6 && !(v6 < v4))
+        #expect((try? IPAddress(parsing: "fd00::g")) == nil)
+        let json = try JSONEncoder().encode([v4, v6])
+        #expect(String(decoding: json, as: UTF8.self) == #"["198.51.100.1","fd00:5100::1"]"#)
+        #expect(try JSONDecoder().decode([IPAddress].self, from: json) == [v4, v6])
+    }
 }

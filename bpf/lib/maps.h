@@ -112,6 +112,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_flows SEC(".maps");
 
+/* BP_MAP_FLOWS6: bp_flows for IPv6 (NAT66 masquerade); the agent sizes it as bp_flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * BP_DEFAULT_MAX_FLOWS);
+	__type(key, struct bp_flow6_key);
+	__type(value, struct bp_flow6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_flows6 SEC(".maps");
+
 /* BP_MAP_FLOW_CONFIG: the flow timeouts, written by the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

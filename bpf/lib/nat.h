@@ -164,16 +164,51 @@ static __always_inline long bp_route(struct __sk_buff *skb, __u32 saddr, __u32 d
  * The length of the IP packets this one leaves as: its own, or a GSO packet's segments'
  * (TCP from a container's stack comes as one packet of many segments).
  */
-static __always_inline __u32 bp_wire_length(struct __sk_buff *skb, const struct bp_packet *p)
+static __always_inline __u32 bp_wire_length(struct __sk_buff *skb, __u32 l3_off, __u32 l4_off, __u8 proto)
 {
 	__u32 segment = skb->gso_size;
 	__u8 offset = 0x50;  /* a TCP header without options; UDP's is 8 bytes */
 
 	if (!segment)
-		return skb->len - p->l3_off;
-	if (p->proto == BP_PROTO_TCP)
-		bpf_skb_load_bytes(skb, p->l4_off + 12, &offset, 1);
-	return p->l4_off - p->l3_off + (p->proto == BP_PROTO_TCP ? (offset >> 4) * 4 : 8) + segment;
+		return skb->len - l3_off;
+	if (proto == BP_PROTO_TCP)
+		bpf_skb_load_bytes(skb, l4_off + 12, &offset, 1);
+	return l4_off - l3_off + (proto == BP_PROTO_TCP ? (offset >> 4) * 4 : 8) + segment;
+}
+
+/*
+ * What the route lookup `rc` of a packet of `length` bytes leaves of it (bp_route_out's
+ * rules below): 1 to translate it and redirect it by *fib; else 0 and *verdict. A packet
+ * too big for the route goes to the kernel untranslated, unless the kernel would
+ * fragment it (`fragmentable`: IPv4 without DF): that one is dropped.
+ */
+static __always_inline int bp_route_verdict(struct __sk_buff *skb, long rc, const struct bpf_fib_lookup *fib,
+					    __u32 length, int fragmentable, int *verdict)
+{
+	/* The MTU the kernel's forwarding would check: the interface's. Not the route's (with
+	 * tot_len the helper would apply path MTUs the host learnt, which forwarding ignores,
+	 * and the kernel would forward what was refused here untranslated). Until the next
+	 * hop's neighbour is known (NO_NEIGH) there is no MTU to check. */
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS && length > fib->mtu_result)
+		rc = BPF_FIB_LKUP_RET_FRAG_NEEDED;
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return 1;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		*verdict = fragmentable ? bp_drop(skb, BP_DROP_FRAG_NEEDED, BP_DIR_EGRESS) : BP_CONTINUE;
+		return 0;
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+	case BPF_FIB_LKUP_RET_NOT_FWDED:
+	case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		*verdict = BP_CONTINUE;
+		return 0;
+	default:
+		*verdict = bp_drop(skb, BP_DROP_NO_ROUTE, BP_DIR_EGRESS);
+		return 0;
+	}
 }
 
 /*
@@ -196,30 +231,8 @@ static __always_inline int bp_route_out(struct __sk_buff *skb, const struct bp_p
 {
 	long rc = bp_route(skb, saddr, p->daddr, flags, fib);
 
-	/* The MTU the kernel's forwarding would check: the interface's. Not the route's (with
-	 * tot_len the helper would apply path MTUs the host learnt, which forwarding ignores,
-	 * and the kernel would forward what was refused here untranslated). Until the next
-	 * hop's neighbour is known (NO_NEIGH) there is no MTU to check. */
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS && bp_wire_length(skb, p) > fib->mtu_result)
-		rc = BPF_FIB_LKUP_RET_FRAG_NEEDED;
-	switch (rc) {
-	case BPF_FIB_LKUP_RET_SUCCESS:
-	case BPF_FIB_LKUP_RET_NO_NEIGH:
-		return 1;
-	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
-		*verdict = p->dont_fragment ? BP_CONTINUE : bp_drop(skb, BP_DROP_FRAG_NEEDED, BP_DIR_EGRESS);
-		return 0;
-	case BPF_FIB_LKUP_RET_BLACKHOLE:
-	case BPF_FIB_LKUP_RET_UNREACHABLE:
-	case BPF_FIB_LKUP_RET_PROHIBIT:
-	case BPF_FIB_LKUP_RET_NOT_FWDED:
-	case BPF_FIB_LKUP_RET_FWD_DISABLED:
-		*verdict = BP_CONTINUE;
-		return 0;
-	default:
-		*verdict = bp_drop(skb, BP_DROP_NO_ROUTE, BP_DIR_EGRESS);
-		return 0;
-	}
+	return bp_route_verdict(skb, rc, fib, bp_wire_length(skb, p->l3_off, p->l4_off, p->proto), !p->dont_fragment,
+				verdict);
 }
 
 /*
@@ -233,26 +246,32 @@ static __always_inline int bp_route_out(struct __sk_buff *skb, const struct bp_p
  * Ethernet header (p->l3_off 0: WireGuard, tun) gets one first, as both
  * redirects need one (bpf_skb_change_head, made for this).
  */
+static __always_inline int bp_redirect_to_endpoint(struct __sk_buff *skb, __u32 l3_off, long rc,
+						   const struct bpf_fib_lookup *fib, __u32 ifindex, __u16 ethertype)
+{
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return BP_CONTINUE;  /* no route: leave it to the kernel */
+	struct ethhdr eth = { .h_proto = bpf_htons(ethertype) };
+
+	__builtin_memcpy(eth.h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, fib->smac, ETH_ALEN);
+	if (!l3_off && bpf_skb_change_head(skb, sizeof(eth), 0))
+		return BP_CONTINUE;  /* no room: the kernel routes it, translated as it is */
+	/* An Ethernet frame keeps its type; a new header gets all of it. */
+	__u32 len = l3_off ? 2 * ETH_ALEN : sizeof(eth);
+
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || !ifindex || bpf_skb_store_bytes(skb, 0, &eth, len, 0))
+		return bpf_redirect_neigh(fib->ifindex, NULL, 0, 0);
+	bp_count_traffic(ifindex, skb->len, BP_TRAFFIC_RX);
+	return bpf_redirect_peer(ifindex, 0);
+}
+
 static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, const struct bp_packet *p, __u32 daddr, __u32 ifindex)
 {
 	struct bpf_fib_lookup fib;
 	long rc = bp_route(skb, p->saddr, daddr, 0, &fib);
 
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return BP_CONTINUE;  /* no route: leave it to the kernel */
-	struct ethhdr eth = { .h_proto = bpf_htons(ETH_P_IP) };
-
-	__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
-	if (!p->l3_off && bpf_skb_change_head(skb, sizeof(eth), 0))
-		return BP_CONTINUE;  /* no room: the kernel routes it, translated as it is */
-	/* An Ethernet frame keeps its type; a new header gets all of it. */
-	__u32 len = p->l3_off ? 2 * ETH_ALEN : sizeof(eth);
-
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || !ifindex || bpf_skb_store_bytes(skb, 0, &eth, len, 0))
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
-	bp_count_traffic(ifindex, skb->len, BP_TRAFFIC_RX);
-	return bpf_redirect_peer(ifindex, 0);
+	return bp_redirect_to_endpoint(skb, p->l3_off, rc, &fib, ifindex, ETH_P_IP);
 }
 
 /*
@@ -307,28 +326,34 @@ static __always_inline int bp_port_published(__u32 host_ip, __u16 port, __u8 pro
 /* Whether a socket of the host would take the packets of this reply tuple: a connected
  * TCP socket, or any UDP socket bound to the port. The host's own flows are not in the
  * table, as they are in Linux's conntrack, so masquerade asks the sockets instead. */
+static __always_inline int bp_socket_holds(struct __sk_buff *skb, struct bpf_sock_tuple *tuple, __u32 size, __u8 proto)
+{
+	struct bpf_sock *sk;
+	int holds = 1;
+
+	if (proto == BP_PROTO_TCP)
+		sk = bpf_sk_lookup_tcp(skb, tuple, size, BPF_F_CURRENT_NETNS, 0);
+	else if (proto == BP_PROTO_UDP)
+		sk = bpf_sk_lookup_udp(skb, tuple, size, BPF_F_CURRENT_NETNS, 0);
+	else
+		return 0;
+	if (!sk)
+		return 0;
+	if (proto == BP_PROTO_TCP && sk->state == BPF_TCP_LISTEN)
+		holds = 0;  /* a listener never sees this tuple's packets: they are translated first */
+	bpf_sk_release(sk);
+	return holds;
+}
+
 static __always_inline int bp_host_socket_holds(struct __sk_buff *skb, const struct bp_flow_key *reply)
 {
 	struct bpf_sock_tuple tuple = {};
-	struct bpf_sock *sk;
-	int holds = 1;
 
 	tuple.ipv4.saddr = reply->src_ip;
 	tuple.ipv4.daddr = reply->dst_ip;
 	tuple.ipv4.sport = reply->src_port;
 	tuple.ipv4.dport = reply->dst_port;
-	if (reply->proto == BP_PROTO_TCP)
-		sk = bpf_sk_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
-	else if (reply->proto == BP_PROTO_UDP)
-		sk = bpf_sk_lookup_udp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
-	else
-		return 0;
-	if (!sk)
-		return 0;
-	if (reply->proto == BP_PROTO_TCP && sk->state == BPF_TCP_LISTEN)
-		holds = 0;  /* a listener never sees this tuple's packets: they are translated first */
-	bpf_sk_release(sk);
-	return holds;
+	return bp_socket_holds(skb, &tuple, sizeof(tuple.ipv4), reply->proto);
 }
 
 /* The state of a search for a free reply tuple (bpf_loop's context). */
@@ -369,6 +394,26 @@ static __always_inline long bp_find_port(struct bp_port_search *s, __u32 tries)
 	return s->err;
 }
 
+/* The class of source ports masquerade picks from for a flow from `sport` (network byte
+ * order): 1-511, 600-1023 or 1024-65535 as the port's, any identifier for ICMP echo. */
+static __always_inline void bp_snat_ports(int echo, __u16 sport, __u32 *min, __u32 *span)
+{
+	__u16 own = bpf_ntohs(sport);
+
+	*min = 1024;
+	*span = 65536 - 1024;
+	if (echo) {
+		*min = 0;
+		*span = 65536;
+	} else if (own < 512) {
+		*min = 1;
+		*span = 511;
+	} else if (own < 1024) {
+		*min = 600;
+		*span = 1024 - 600;
+	}
+}
+
 /*
  * Masquerade's source port, as Linux's MASQUERADE picks it: the container's own when it is
  * free for this host address, destination and protocol; else a random one of the same
@@ -383,23 +428,9 @@ static __always_inline long bp_snat_claim(struct __sk_buff *skb, const struct bp
 		reply->dst_port = 0;  /* addresses only: a second flow with the same ends is one too many */
 		return bp_flow_claim(reply, back, now);
 	}
-	__u16 own = bpf_ntohs(p->sport);
-	struct bp_port_search s = {
-		.skb = skb, .reply = *reply, .entry = *back, .now = now, .min = 1024, .span = 65536 - 1024,
-		.first = p->sport, .check_host = 1,
-	};
+	struct bp_port_search s = { .skb = skb, .reply = *reply, .entry = *back, .now = now, .first = p->sport, .check_host = 1 };
 
-	if (p->proto == BP_PROTO_ICMP) {
-		s.min = 0;
-		s.span = 65536;
-		s.first = p->sport ? p->sport : 0;
-	} else if (own < 512) {
-		s.min = 1;
-		s.span = 511;
-	} else if (own < 1024) {
-		s.min = 600;
-		s.span = 1024 - 600;
-	}
+	bp_snat_ports(p->proto == BP_PROTO_ICMP, p->sport, &s.min, &s.span);
 	long err = bp_find_port(&s, BP_SNAT_PROBES);
 	*reply = s.reply;
 	return err;

@@ -64,7 +64,8 @@ struct bp_packet6 {
 	__u8 fragment;   /* part of a fragmented datagram (an atomic fragment is not) */
 	__u8 icmp_type;  /* ICMPv6, when has_ports */
 	__u8 tcp_flags;  /* TCP, when has_ports */
-	__u8 pad[3];
+	__u8 hop_limit;
+	__u8 pad[2];
 };
 
 #define BP_PARSE_EXT_LIMIT (-3)
@@ -118,6 +119,7 @@ static __always_inline int bp_parse_ipv6(struct __sk_buff *skb, struct bp_packet
 	__builtin_memcpy(p->saddr, ip.saddr, sizeof(p->saddr));
 	__builtin_memcpy(p->daddr, ip.daddr, sizeof(p->daddr));
 	p->end = l3_off + sizeof(ip) + bpf_ntohs(ip.payload_len);
+	p->hop_limit = ip.hop_limit;
 	p->sport = p->dport = 0;  /* defined without ports too: the verifier reads no garbage */
 	p->has_ports = p->fragment = p->icmp_type = p->tcp_flags = 0;
 	if (p->end > skb->len)

@@ -7,7 +7,8 @@
  * container's business. Link-local destinations and multicast stay on the bridge and obey
  * ICC as broadcast does, except neighbour discovery, which passes as ARP does (it reaches
  * no one ICC would protect: whom it resolves stays unreachable). A destination beyond the
- * host is dropped (ipv6_unsupported): there is no NAT66 and no routed IPv6 yet.
+ * host is ipv6_unsupported here: the endpoint program masquerades it (NAT66, lib/nat6.h)
+ * where the network masquerades, and drops it otherwise (no routed IPv6 yet).
  */
 #ifndef BP_LIB_POLICY6_H
 #define BP_LIB_POLICY6_H
@@ -28,11 +29,6 @@ static __always_inline int bp_ip6_is_zero(const __u32 *a)
 	return !(a[0] | a[1] | a[2] | a[3]);
 }
 
-static __always_inline int bp_ip6_equal(const __u32 *a, const __u32 *b)
-{
-	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
-}
-
 /* fe80::/64 with the EUI-64 interface identifier of `mac` (RFC 4291 appendix A), the
  * link-local address the kernel gives an interface (IPv6Address.linkLocal). */
 static __always_inline int bp_ip6_is_link_local_of(const __u32 *a, const __u8 *mac)
@@ -48,7 +44,7 @@ static __always_inline int bp_own_ip6(const struct bp_endpoint *ep, const __u32 
 	__u32 own[4];
 
 	__builtin_memcpy(own, ep->ip6, sizeof(own));
-	return bp_ip6_equal(a, own) || bp_ip6_is_link_local_of(a, ep->mac);
+	return bp_ip6_same(a, own) || bp_ip6_is_link_local_of(a, ep->mac);
 }
 
 /* Whether the endpoint's IPv6 is judged: it has an address (a dual-stack network's

@@ -2,7 +2,8 @@
 """Test server run inside containers: answers every TCP connection and UDP datagram
 with "<port> <client address> <data>", so tests see which container port was reached and
 which client address the container saw; --stream ports echo every byte back for as long
-as the connection lasts. Usage: echo.py [--tcp PORT]... [--udp PORT]... [--stream PORT]..."""
+as the connection lasts; --ipv6 listens on IPv6 (::) instead of IPv4.
+Usage: echo.py [--ipv6] [--tcp PORT]... [--udp PORT]... [--stream PORT]..."""
 import argparse
 import selectors
 import socket
@@ -12,7 +13,9 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--tcp", type=int, action="append", default=[])
 parser.add_argument("--udp", type=int, action="append", default=[])
 parser.add_argument("--stream", type=int, action="append", default=[])
+parser.add_argument("--ipv6", action="store_true")
 args = parser.parse_args()
+FAMILY, ANY = (socket.AF_INET6, "::") if args.ipv6 else (socket.AF_INET, "0.0.0.0")
 
 
 def echo_forever(conn):
@@ -28,22 +31,22 @@ def serve_stream(listener):
 
 
 for port in args.stream:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(FAMILY, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    s.bind((ANY, port))
     s.listen(64)
     threading.Thread(target=serve_stream, args=(s,), daemon=True).start()
 
 selector = selectors.DefaultSelector()
 for port in args.tcp:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(FAMILY, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    s.bind((ANY, port))
     s.listen(64)
     selector.register(s, selectors.EVENT_READ, ("tcp", port))
 for port in args.udp:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", port))
+    s = socket.socket(FAMILY, socket.SOCK_DGRAM)
+    s.bind((ANY, port))
     selector.register(s, selectors.EVENT_READ, ("udp", port))
 print("ready", flush=True)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Test client: sends MESSAGE over tcp or udp to HOST:PORT and prints the answer.
 Exits 1 (printing the error) when nothing answers within 3 seconds.
-Usage: probe.py tcp|udp HOST PORT [MESSAGE]"""
+HOST may be IPv6. Usage: probe.py tcp|udp HOST PORT [MESSAGE]"""
 import socket
 import sys
 
@@ -13,11 +13,11 @@ try:
             s.sendall(message)
             answer = s.recv(65536)
     else:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(3)
             s.sendto(message, (host, port))
             answer, peer = s.recvfrom(65536)
-            if peer != (host, port):
+            if peer[:2] != (host, port):
                 print(f"answer came from {peer[0]}:{peer[1]}, not {host}:{port}", file=sys.stderr)
                 sys.exit(1)
     print(answer.decode())

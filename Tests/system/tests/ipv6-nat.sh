@@ -1,0 +1,47 @@
+# NAT66 (issue 19, second part): IPv6 from a container of a masquerading dual-stack network
+# leaves with the host's IPv6 address of the uplink (as Docker's ip6tables MASQUERADE),
+# its replies come back; the flows are listed, expire, go with their container and are
+# counted. What is not translated (a network without masquerade) is dropped, counted.
+# The sandbox's uplink and external namespace get ULA addresses (in their namespaces only).
+for dev in all default "$TAG-up"; do in_host sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=0"; done
+for dev in all default "$TAG-ext"; do in_ext sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=0"; done
+in_host ip -6 addr add fd00:5100::1/64 dev "$TAG-up" nodad
+in_ext ip -6 addr add fd00:5100::2/64 dev "$TAG-ext" nodad
+agent_start --flow-timeout udp=2s || { fail "agent starts"; return; }
+scrape_has() { metrics | grep -qE "$1"; }
+flows6() { bp flows | grep -F '[fd00:'; }
+
+in_ext python3 "$TOOLS/echo.py" --ipv6 --tcp 8080 --udp 8081 >"$STATE/echo6.log" 2>&1 &
+wait_ready "$STATE/echo6.log" || fail "the external IPv6 server starts"
+check "a dual-stack network" bp network create --ipv6 --subnet 10.237.1.0/24 --subnet fd00:237:1::/64 nat6
+check "a container on it" bp run -d --name a --network nat6 sleep infinity
+
+check_output "TCP beyond the host: the server sees the uplink's address" '^8080 fd00:5100::1 hello$' \
+    bp exec a python3 "$TOOLS/probe.py" tcp fd00:5100::2 8080 hello
+check_output "UDP likewise" '^8081 fd00:5100::1 hi$' bp exec a python3 "$TOOLS/probe.py" udp fd00:5100::2 8081 hi
+check_output "ping (ICMPv6 echo)" '1 (packets )?received' bp exec a ping -6 -c1 -W2 fd00:5100::2
+check_output "bridgeport flows: the TCP flow and its translated reply tuple" \
+    '^tcp +[A-Z_]+ +\[fd00:237:1::2\]:[0-9]+ -> \[fd00:5100::2\]:8080 +\[fd00:5100::2\]:8080 -> \[fd00:5100::1\]:[0-9]+ +a ' \
+    bash -c "'$BIN' flows --container a | grep '^tcp'"
+check_output "... the echo as icmpv6" '^icmpv6 +REPLIED +\[fd00:237:1::2\]' bash -c "'$BIN' flows --container a | grep '^icmpv6'"
+check_output "... and in JSON with plain addresses" '^fd00:237:1::2 fd00:5100::1$' bash -c \
+    "'$BIN' flows --container a --format json | python3 -c 'import json, sys; r = [json.loads(l) for l in sys.stdin if \"8080\" in l][0]; print(r[\"Original\"][\"Source\"], r[\"Reply\"][\"Destination\"])'"
+check "the UDP flow expires (udp=2s)" eventually 5 bash -c "! '$BIN' flows --container a | grep -q '^udp'"
+check "flows are counted by protocol" eventually 10 scrape_has '^bridgeport_flows_created_total\{protocol="tcp"\} [1-9]'
+check "... ICMPv6 with ICMP" scrape_has '^bridgeport_flows_created_total\{protocol="icmp"\} [1-9]'
+check "... expiries too" eventually 10 scrape_has '^bridgeport_flows_expired_total\{protocol="udp"\} [1-9]'
+check "... and the collector counts the live ones" eventually 15 scrape_has '^bridgeport_flows\{protocol="icmp",state="replied"\} [1-9]'
+[ "$(drops ipv6_unsupported)" = 0 ] && pass "no IPv6 drops meanwhile" || fail "ipv6_unsupported drops: $(drops ipv6_unsupported)"
+
+check "rm the container" bp rm -f a
+check_output "its flows went with it" '^$' flows6
+check "... counted as flushed" eventually 5 scrape_has '^bridgeport_flows_flushed_total\{protocol="tcp"\} [1-9]'
+
+check "a dual-stack network without masquerade" bp network create --ipv6 --subnet 10.237.2.0/24 \
+    --subnet fd00:237:2::/64 -o com.docker.network.bridge.enable_ip_masquerade=false plain6
+check "a container on it" bp run -d --name b --network plain6 sleep infinity
+before=$(drops ipv6_unsupported)
+check_fails "its IPv6 beyond the host is not translated" 1 '' bp exec b python3 "$TOOLS/probe.py" tcp fd00:5100::2 8080 x
+[ "$(drops ipv6_unsupported)" -gt "$before" ] && pass "... dropped as ipv6_unsupported" || fail "no ipv6_unsupported drop counted"
+check "rm" bp rm -f b
+check "network rm" bp network rm nat6 plain6

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * NAT66 masquerade (Docker's default for IPv6 with ip6tables): a new flow from a container
+ * of a masquerading dual-stack network to beyond the host leaves with the host's address
+ * the route out prefers (bpf_fib_lookup, AF_INET6) and, as for IPv4, its own source port
+ * when free; its replies on the uplink get the container's address and port back and go
+ * straight to it. The flows are bp_flows6's (lib/flowops.h), with the lifecycle of IPv4's.
+ *
+ * Differences from IPv4 (lib/nat.h): no header checksum, but TCP's, UDP's and ICMPv6's
+ * checksums all cover the addresses (the pseudo-header), updated a 32-bit word at a time;
+ * the hop limit takes the TTL's place. Routers never fragment IPv6, so a packet too big for
+ * the route goes to the kernel untranslated, which answers "packet too big" to the container.
+ * Not translated yet (and dropped where they would leave with a container's address):
+ * fragments, ICMPv6 errors, protocols other than TCP, UDP and ICMPv6 echo.
+ */
+#ifndef BP_LIB_NAT6_H
+#define BP_LIB_NAT6_H
+
+#include "conntrack.h"
+#include "nat.h"
+#include "parse6.h"
+#include "policy6.h"
+
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+/* Offsets in the IPv6 header */
+#define BP_IPV6_HOP_LIMIT_OFF 7
+#define BP_IPV6_SADDR_OFF 8
+#define BP_IPV6_DADDR_OFF 24
+
+static __always_inline __u32 bp_l4_csum_off6(const struct bp_packet6 *p)
+{
+	if (p->proto == BP_PROTO_TCP)
+		return p->l4_off + offsetof(struct tcphdr, check);
+	if (p->proto == BP_PROTO_UDP)
+		return p->l4_off + offsetof(struct udphdr, check);
+	return p->l4_off + offsetof(struct bp_icmp_echo, checksum);
+}
+
+/*
+ * Replaces one address and port (the destination when `dest` is set, else the source; the
+ * identifier for ICMPv6 echo) and takes one off the hop limit.
+ */
+static __always_inline int bp_rewrite6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off, int dest,
+				       const __u32 *new_ip, __u16 new_port)
+{
+	const __u32 *old_ip = dest ? p->daddr : p->saddr;
+	__u16 old_port = dest ? p->dport : p->sport;
+	__u32 check = bp_l4_csum_off6(p);
+	__u32 port_off = p->proto == BP_PROTO_ICMPV6 ? p->l4_off + offsetof(struct bp_icmp_echo, id)
+			 : p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
+	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__u8 hop_limit = p->hop_limit - 1;
+
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		if (bpf_l4_csum_replace(skb, check, old_ip[i], new_ip[i], BPF_F_PSEUDO_HDR | mangled | sizeof(__u32)))
+			return -1;
+	if (bpf_l4_csum_replace(skb, check, old_port, new_port, mangled | sizeof(new_port)) ||
+	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0) ||
+	    bpf_skb_store_bytes(skb, l3_off + (dest ? BP_IPV6_DADDR_OFF : BP_IPV6_SADDR_OFF), new_ip, 16, 0) ||
+	    bpf_skb_store_bytes(skb, l3_off + BP_IPV6_HOP_LIMIT_OFF, &hop_limit, sizeof(hop_limit), 0))
+		return -1;
+	return 0;
+}
+
+/* bp_route for IPv6. */
+static __always_inline long bp_route6(struct __sk_buff *skb, const __u32 *saddr, const __u32 *daddr, __u32 flags,
+				      struct bpf_fib_lookup *fib)
+{
+	*fib = (struct bpf_fib_lookup){ .family = AF_INET6, .ifindex = skb->ingress_ifindex };
+	__builtin_memcpy(fib->ipv6_src, saddr, sizeof(fib->ipv6_src));
+	__builtin_memcpy(fib->ipv6_dst, daddr, sizeof(fib->ipv6_dst));
+	return bpf_fib_lookup(skb, fib, sizeof(*fib), flags);
+}
+
+/*
+ * bp_route_out for IPv6: 1 with the route in *fib when the packet leaves translated; else
+ * 0 and *verdict. A packet too big for the route goes to the kernel as it is, which
+ * answers "packet too big" to the container and drops it (IPv6 is not fragmented on the way).
+ */
+static __always_inline int bp_route_out6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
+					 const __u32 *saddr, __u32 flags, struct bpf_fib_lookup *fib, int *verdict)
+{
+	long rc = bp_route6(skb, saddr, p->daddr, flags, fib);
+
+	return bp_route_verdict(skb, rc, fib, bp_wire_length(skb, l3_off, p->l4_off, p->proto), 0, verdict);
+}
+
+/*
+ * Translates a packet of a known IPv6 flow as its entry says and sends it on, as
+ * bp_apply_routed does: toward the container straight to its eth0, from it out of the
+ * route's interface (`out`, or looked up here in the caller's `fib`: stack is scarce).
+ */
+static __always_inline int bp_apply6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
+				     const struct bp_flow6 *flow, __u32 out, struct bpf_fib_lookup *fib)
+{
+	int dest = flow->flags & BP_FLOW_F_DNAT;
+	int verdict = BP_CONTINUE;
+
+	if (!(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT)) || p->hop_limit <= 1)
+		return BP_CONTINUE;  /* a hop limit running out: the kernel answers "time exceeded" */
+	if (!dest && !out) {
+		if (!bp_route_out6(skb, p, l3_off, flow->nat_ip, 0, fib, &verdict))
+			return verdict;
+		out = fib->ifindex;
+	}
+	if (bp_rewrite6(skb, p, l3_off, dest, flow->nat_ip, flow->nat_port) < 0)
+		return bp_drop(skb, BP_DROP_MALFORMED, dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
+	if (!dest)
+		return bpf_redirect_neigh(out, NULL, 0, 0);
+	long rc = bp_route6(skb, p->saddr, flow->nat_ip, 0, fib);
+	return bp_redirect_to_endpoint(skb, l3_off, rc, fib, flow->ifindex, BP_ETH_P_IPV6);
+}
+
+/* bp_host_socket_holds for IPv6. */
+static __always_inline int bp_host_socket_holds6(struct __sk_buff *skb, const struct bp_flow6_key *reply)
+{
+	struct bpf_sock_tuple tuple = {};
+
+	__builtin_memcpy(tuple.ipv6.saddr, reply->src_ip, sizeof(tuple.ipv6.saddr));
+	__builtin_memcpy(tuple.ipv6.daddr, reply->dst_ip, sizeof(tuple.ipv6.daddr));
+	tuple.ipv6.sport = reply->src_port;
+	tuple.ipv6.dport = reply->dst_port;
+	return bp_socket_holds(skb, &tuple, sizeof(tuple.ipv6), reply->proto);
+}
+
+/* bp_port_search for IPv6 (nothing is published over IPv6: only host sockets can hold a port). */
+struct bp_port_search6 {
+	struct __sk_buff *skb;
+	struct bp_flow6_key reply;
+	struct bp_flow6 entry;
+	__u32 now;
+	__u32 min;
+	__u32 span;
+	__u16 first;
+	__u16 pad;
+	long err;
+};
+
+static long bp_try_port6(__u32 i, struct bp_port_search6 *s)
+{
+	__u16 port = i == 0 && s->first ? s->first : bpf_htons((__u16)(s->min + bpf_get_prandom_u32() % s->span));
+
+	s->reply.dst_port = port;
+	if (s->reply.proto == BP_PROTO_ICMPV6)
+		s->reply.src_port = port;
+	else if (port == 0 || bp_host_socket_holds6(s->skb, &s->reply))
+		return 0;
+	s->err = bp_flow_claim6(&s->reply, &s->entry, s->now);
+	return s->err != -BP_EEXIST;
+}
+
+/*
+ * Masquerade of a new IPv6 flow (bp_masquerade's twin): the route out's preferred source
+ * address, the container's own port when free, both entries in bp_flows6. The verdict.
+ */
+static __always_inline int bp_masquerade6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
+					  const struct bp_flow6_key *key, __u32 now, struct bpf_fib_lookup *fib)
+{
+	int verdict = BP_CONTINUE;
+
+	if (p->hop_limit <= 1)
+		return BP_CONTINUE;
+	if (!bp_route_out6(skb, p, l3_off, p->saddr, BPF_FIB_LOOKUP_SRC, fib, &verdict))
+		return verdict;  /* before a flow is made: nothing is translated */
+
+	struct bp_port_search6 s = { .skb = skb, .now = now, .first = p->sport, .err = -BP_EEXIST };
+	s.entry = bp_flow_entry6(p, BP_FLOW_MASQUERADE, BP_FLOW_F_REPLY | BP_FLOW_F_DNAT, skb->ifindex, now);
+	__builtin_memcpy(s.entry.nat_ip, p->saddr, sizeof(s.entry.nat_ip));
+	s.entry.nat_port = p->sport;
+	__builtin_memcpy(s.reply.src_ip, p->daddr, sizeof(s.reply.src_ip));
+	__builtin_memcpy(s.reply.dst_ip, fib->ipv6_src, sizeof(s.reply.dst_ip));
+	s.reply.src_port = p->dport;
+	s.reply.proto = p->proto;
+	bp_snat_ports(p->proto == BP_PROTO_ICMPV6, p->sport, &s.min, &s.span);
+	bpf_loop(BP_SNAT_PROBES, bp_try_port6, &s, 0);
+	if (s.err == -BP_EEXIST)
+		return bp_drop(skb, BP_DROP_NAT_EXHAUSTED, BP_DIR_EGRESS);
+	if (s.err)
+		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
+
+	/* The original entry takes the reply entry's place on the stack. */
+	struct bp_flow6 *out = &s.entry;
+	*out = bp_flow_entry6(p, BP_FLOW_MASQUERADE, BP_FLOW_F_SNAT, skb->ifindex, now);
+	__builtin_memcpy(out->nat_ip, fib->ipv6_src, sizeof(out->nat_ip));
+	out->nat_port = s.reply.dst_port;
+	if (bp_flow_commit_translated6(key, out, &s.reply))
+		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
+	return bp_apply6(skb, p, l3_off, out, bp_ip6_same(out->nat_ip, fib->ipv6_src) ? fib->ifindex : 0, fib);
+}
+
+static __always_inline struct bp_flow6_key bp_tuple6(const struct bp_packet6 *p)
+{
+	struct bp_flow6_key key = { .src_port = p->sport, .dst_port = p->dport, .proto = p->proto };
+
+	__builtin_memcpy(key.src_ip, p->saddr, sizeof(key.src_ip));
+	__builtin_memcpy(key.dst_ip, p->daddr, sizeof(key.dst_ip));
+	return key;
+}
+
+/* A protocol NAT66 tracks: TCP, UDP, ICMPv6 echo. */
+static __always_inline int bp_nat66_tracks(const struct bp_packet6 *p)
+{
+	if (p->proto == BP_IPPROTO_ICMPV6)
+		return p->icmp_type == BP_ICMP6_ECHO_REQUEST || p->icmp_type == BP_ICMP6_ECHO_REPLY;
+	return p->proto == BP_PROTO_TCP || p->proto == BP_PROTO_UDP;
+}
+
+/* IPv6 from outside to one of the host's addresses: the reply of a masqueraded flow goes
+ * back to its container; anything else is the host's. */
+static __always_inline int bp_nat66_in(struct __sk_buff *skb, __u32 l3_off)
+{
+	struct bp_packet6 p;
+
+	if (bp_parse_ipv6(skb, &p, l3_off) < 0 || p.fragment || !p.has_ports || !bp_nat66_tracks(&p))
+		return BP_CONTINUE;  /* the host's, or for the kernel to refuse */
+	__u32 now = 0;
+	struct bp_flow6_key key = bp_tuple6(&p);
+	struct bp_flow6 *flow = bp_flow_lookup6(&key, &p, &now);
+	if (!flow || !(flow->flags & BP_FLOW_F_DNAT))
+		return BP_CONTINUE;
+	struct bpf_fib_lookup fib;
+
+	bp_flow_seen6(&key, flow, &p, now);
+	return bp_apply6(skb, &p, l3_off, flow, 0, &fib);
+}
+
+#endif /* BP_LIB_NAT6_H */
