@@ -230,35 +230,24 @@ struct DecodedReply {
         }
         let table = NameTable(registry: registry, remote: [ClusterEndpoint](), upstreams: { _ in [] })
         let asker = registry.containers[0].id
-        guard
-            case .answer(let bytes, .noError) = DNSResponder.decide(
-                dnsQuery("b", type: 28), asker: asker, table: table, transport: .udp, rotation: 0)
-        else {
-            Issue.record("no answer")
-            return
+        // The NOERROR answer to a question of `type` about `name`, or nil.
+        func ask(_ name: String, type: UInt16) -> [UInt8]? {
+            guard
+                case .answer(let bytes, .noError) = DNSResponder.decide(
+                    dnsQuery(name, type: type), asker: asker, table: table, transport: .udp, rotation: 0)
+            else { return nil }
+            return bytes
         }
-        #expect(bytes[6] == 0 && bytes[7] == 1, "one answer")
-        #expect(Array(bytes.suffix(16)) == IPv6Address("fd00:6::3")!.bytes)
-        guard
-            case .answer(let both, .noError) = DNSResponder.decide(
-                dnsQuery("b", type: 255), asker: asker, table: table, transport: .udp, rotation: 0)
-        else {
-            Issue.record("no answer to ANY")
-            return
-        }
+        let aaaa = try #require(ask("b", type: 28))
+        #expect(aaaa[6] == 0 && aaaa[7] == 1, "one answer")
+        #expect(Array(aaaa.suffix(16)) == IPv6Address("fd00:6::3")!.bytes)
+        let both = try #require(ask("b", type: 255))
         #expect(both[6] == 0 && both[7] == 2, "A and AAAA for ANY")
         // PTR of the v6 address (ip6.arpa, nibbles last first) names the container.
         let nibbles = IPv6Address("fd00:6::3")!.bytes.flatMap {
             [String($0 >> 4, radix: 16), String($0 & 15, radix: 16)]
         }
-        let reverse = nibbles.reversed().joined(separator: ".") + ".ip6.arpa"
-        guard
-            case .answer(let ptr, .noError) = DNSResponder.decide(
-                dnsQuery(reverse, type: 12), asker: asker, table: table, transport: .udp, rotation: 0)
-        else {
-            Issue.record("no PTR answer")
-            return
-        }
+        let ptr = try #require(ask(nibbles.reversed().joined(separator: ".") + ".ip6.arpa", type: 12))
         #expect(ptr[6] == 0 && ptr[7] == 1, "one PTR")
         #expect(String(decoding: ptr, as: UTF8.self).contains("six"))
     }
