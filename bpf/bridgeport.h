@@ -80,6 +80,19 @@
 #define BP_PROG_ENDPOINT_EGRESS "bp_ep_egress"   /* tc egress, host-side veth */
 #define BP_PROG_ENDPOINT_NAT66 "bp_ep_nat66"     /* tail-called by bp_ep_ingress: NAT66 out */
 
+/* IPv6's published ports: the twins of bp_ports, bp_port_stats, bp_allow and bp_targets,
+ * with 16-byte addresses (bridgeport.h, "Published ports over IPv6"). Tables of their own,
+ * as bp_flows6, so that IPv4's keys and per-packet cost stay as they are. */
+#define BP_MAP_PORTS6 "bp_ports6"
+#define BP_MAP_PORT_STATS6 "bp_port_stats6"
+#define BP_MAP_ALLOW6 "bp_allow6"
+#define BP_MAP_TARGETS6 "bp_targets6"
+/* LRU: {socket cookie, container address} an IPv6 socket was sent to -> the published address */
+#define BP_MAP_SOCK_NAT6 "bp_sock_nat6"
+/* LRU: bp_frags for IPv6: a fragmented datagram of a translated flow -> its first fragment's
+ * translation */
+#define BP_MAP_FRAGS6 "bp_frags6"
+
 /* Program names in uplink.bpf.o */
 #define BP_PROG_UPLINK_INGRESS "bp_up_ingress" /* tc ingress, each uplink of the host */
 #define BP_PROG_UPLINK_L3_INGRESS "bp_up_ingress_l3" /* the same, on uplinks without an Ethernet header */
@@ -101,6 +114,10 @@
 #define BP_PROG_SOCK_SENDMSG "bp_sendmsg4"
 #define BP_PROG_SOCK_RECVMSG "bp_recvmsg4"
 #define BP_PROG_SOCK_PEERNAME "bp_peername4"
+#define BP_PROG_SOCK_CONNECT6 "bp_connect6"
+#define BP_PROG_SOCK_SENDMSG6 "bp_sendmsg6"
+#define BP_PROG_SOCK_RECVMSG6 "bp_recvmsg6"
+#define BP_PROG_SOCK_PEERNAME6 "bp_peername6"
 
 /* Capacities. Changing one invalidates existing pins (see above). */
 #define BP_MAX_ENDPOINTS 16384
@@ -279,6 +296,94 @@ struct bp_nat_value {
 	__u32 host_ip;
 	__u16 host_port;
 	__u16 pad;
+};
+
+/* ------------------------------------------------------------------------- */
+/* Published ports over IPv6                                                  */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * The IPv4 structs above with 16-byte addresses, as on the wire, for bp_ports6,
+ * bp_port_stats6, bp_allow6, bp_targets6 and bp_sock_nat6. A port published on both
+ * families (`-p 8080:80` of a dual-stack container) has an entry in each family's map,
+ * leading to the container's address of that family: nothing is translated between
+ * families. Flags, counters and lifecycles are IPv4's.
+ */
+
+/* 20 bytes. host_ip all zero (::) means every IPv6 address of the host. */
+struct bp_port6_key {
+	__u32 host_ip[4];
+	__u16 host_port; /* network byte order */
+	__u8 proto;      /* enum bp_protocol */
+	__u8 pad;
+};
+
+/* 24 bytes. */
+struct bp_port6_target {
+	__u32 ip[4];     /* the container's IPv6 address */
+	__u16 port;      /* container port, network byte order */
+	__u16 flags;     /* enum bp_port_flags */
+	__u32 ifindex;   /* the container's host-side veth */
+};
+
+/* LPM trie key: prefixlen = BP_ALLOW6_KEY_FIXED_BITS (proto, pad, port, host_ip: always
+ * matched) + the source CIDR's length. 40 bytes. */
+struct bp_allow6_key {
+	__u32 prefixlen;
+	__u8 proto;
+	__u8 pad;
+	__u16 port;      /* host port, network byte order */
+	__u32 host_ip[4]; /* the published address (:: every address) */
+	__u32 ip[4];     /* source network */
+};
+#define BP_ALLOW6_KEY_FIXED_BITS 160
+
+/* bp_targets6' key. 20 bytes. */
+struct bp_target6_key {
+	__u32 ip[4];
+	__u16 port;      /* network byte order */
+	__u8 proto;
+	__u8 pad;
+};
+
+/* bp_target for IPv6. 20 bytes. */
+struct bp_target6 {
+	__u16 flags;     /* BP_PORT_F_RESTRICTED when every port publishing it is restricted */
+	__u16 host_port; /* then: the allow list to ask, of this port (network byte order) ... */
+	__u32 host_ip[4]; /* ... and address */
+};
+
+/* bp_sock_nat6's key: a socket and the container address (IPv6, or IPv4-mapped for a
+ * dual-stack socket sent to an IPv4 port) it was redirected to. 32 bytes. */
+struct bp_sock_nat6_key {
+	__u64 cookie;
+	__u32 ip[4];
+	__u16 port;
+	__u16 pad;
+	__u32 pad2;
+};
+
+/* The published address (IPv6, or IPv4-mapped) a redirected IPv6 socket asked for. 20 bytes. */
+struct bp_nat6_value {
+	__u32 host_ip[4];
+	__u16 host_port;
+	__u16 pad;
+};
+
+/* A fragmented IPv6 datagram (its Fragment header's identification, RFC 8200). 40 bytes. */
+struct bp_frag6_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__u32 id;
+	__u8 proto;      /* the upper-layer protocol after the Fragment header */
+	__u8 pad[3];
+};
+
+/* bp_frag_nat for IPv6. 24 bytes. */
+struct bp_frag6_nat {
+	__u32 addr[4];
+	__u32 ifindex;
+	__u32 expires;
 };
 
 /* ------------------------------------------------------------------------- */
@@ -595,7 +700,7 @@ enum bp_netns_kind {
 	BP_NETNS_CONTAINER = 2, /* a container's: host addresses reach published ports (hairpin) */
 };
 
-/* A namespace the socket hooks act in. 16 bytes. */
+/* A namespace the socket hooks act in. 32 bytes. */
 struct bp_netns {
 	__u8 kind;       /* enum bp_netns_kind */
 	__u8 pad[3];
@@ -606,6 +711,9 @@ struct bp_netns {
 	 * bind port 53 itself. */
 	__u16 dns_udp_port;
 	__u16 dns_tcp_port;
+	/* A container's IPv6 address on a dual-stack network (all zero: none), for the allow
+	 * lists of restricted IPv6 ports. */
+	__u32 ip6[4];
 };
 
 /* The embedded DNS server's address in every container (Docker's), host byte order. */

@@ -30,6 +30,11 @@ public struct BridgeportMaps: Sendable {
     public let allow: BPFHashMap<bp_allow_key, UInt8>
     /// the container side of every published port -> whether (and how) it is restricted
     public let targets: BPFHashMap<bp_target_key, bp_target>
+    /// IPv6's published ports, their counters, allow lists and targets (bp_ports' twins)
+    public let ports6: BPFHashMap<bp_port6_key, bp_port6_target>
+    public let portStats6: BPFPerCPUHashMap<bp_port6_key, bp_port_stats>
+    public let allow6: BPFHashMap<bp_allow6_key, UInt8>
+    public let targets6: BPFHashMap<bp_target6_key, bp_target6>
     /// network namespace cookie -> where the socket hooks act, and for whom
     public let namespaces: BPFHashMap<UInt64, bp_netns>
     /// the cluster's hosts (network byte order) -> 1; 0.0.0.0 when this host is in a cluster
@@ -60,6 +65,10 @@ public struct BridgeportMaps: Sendable {
         targets = try BPFHashMap(map(BP_MAP_TARGETS))
         allow = try BPFHashMap(map(BP_MAP_ALLOW))
         portStats = try BPFPerCPUHashMap(map(BP_MAP_PORT_STATS))
+        ports6 = try BPFHashMap(map(BP_MAP_PORTS6))
+        portStats6 = try BPFPerCPUHashMap(map(BP_MAP_PORT_STATS6))
+        allow6 = try BPFHashMap(map(BP_MAP_ALLOW6))
+        targets6 = try BPFHashMap(map(BP_MAP_TARGETS6))
         namespaces = try BPFHashMap(map(BP_MAP_NETNS))
         vxlanPeers = try BPFHashMap(map(BP_MAP_VXLAN_PEERS))
     }

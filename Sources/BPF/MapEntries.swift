@@ -279,11 +279,11 @@ public enum SocketNamespace: MapEncodable, Equatable {
         case .host:
             bp_netns(
                 kind: UInt8(BP_NETNS_HOST.rawValue), pad: (0, 0, 0), ip: 0, ifindex: 0, dns_udp_port: 0,
-                dns_tcp_port: 0)
+                dns_tcp_port: 0, ip6: (0, 0, 0, 0))
         case .container(let ip, let ifindex, let dns):
             bp_netns(
                 kind: UInt8(BP_NETNS_CONTAINER.rawValue), pad: (0, 0, 0), ip: ip?.raw ?? 0, ifindex: ifindex,
-                dns_udp_port: (dns?.udp ?? 0).bigEndian, dns_tcp_port: (dns?.tcp ?? 0).bigEndian)
+                dns_udp_port: (dns?.udp ?? 0).bigEndian, dns_tcp_port: (dns?.tcp ?? 0).bigEndian, ip6: (0, 0, 0, 0))
         }
     }
 }

@@ -31,10 +31,19 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<bp_addr6>.size, 16)
         XCTAssertEqual(MemoryLayout<bp_flow6_key>.size, 40)
         XCTAssertEqual(MemoryLayout<bp_flow6>.size, 36)
+        XCTAssertEqual(MemoryLayout<bp_netns>.size, 32)
+        XCTAssertEqual(MemoryLayout<bp_sock_nat6_key>.size, 32)
+        XCTAssertEqual(MemoryLayout<bp_nat6_value>.size, 20)
+        XCTAssertEqual(MemoryLayout<bp_frag6_key>.size, 40)
+        XCTAssertEqual(MemoryLayout<bp_frag6_nat>.size, 24)
         for (name, key, value) in [
             (BP_MAP_FLOWS6, MemoryLayout<bp_flow6_key>.size, MemoryLayout<bp_flow6>.size),
             (BP_MAP_SUBNETS6, MemoryLayout<bp_subnet6_key>.size, MemoryLayout<bp_subnet>.size),
             (BP_MAP_HOST_ADDRS6, MemoryLayout<bp_addr6>.size, 1),
+            (BP_MAP_PORTS6, 20, 24),
+            (BP_MAP_PORT_STATS6, 20, MemoryLayout<bp_port_stats>.size),
+            (BP_MAP_ALLOW6, 40, 1),
+            (BP_MAP_TARGETS6, 20, 20),
         ] {
             XCTAssertEqual(try object.map(name).keySize, key, name)
             XCTAssertEqual(try object.map(name).valueSize, value, name)

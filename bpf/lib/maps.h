@@ -185,6 +185,58 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_sock_nat SEC(".maps");
 
+/* BP_MAP_PORTS6, BP_MAP_PORT_STATS6, BP_MAP_ALLOW6, BP_MAP_TARGETS6: IPv6's published ports */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_MAX_PORTS);
+	__type(key, struct bp_port6_key);
+	__type(value, struct bp_port6_target);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_ports6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, BP_MAX_PORTS);
+	__type(key, struct bp_port6_key);
+	__type(value, struct bp_port_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_port_stats6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BP_MAX_PORTS);
+	__type(key, struct bp_allow6_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_allow6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_MAX_PORTS);
+	__type(key, struct bp_target6_key);
+	__type(value, struct bp_target6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_targets6 SEC(".maps");
+
+/* BP_MAP_SOCK_NAT6: where redirected IPv6 sockets believe they are connected */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BP_MAX_SOCK_NAT);
+	__type(key, struct bp_sock_nat6_key);
+	__type(value, struct bp_nat6_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_sock_nat6 SEC(".maps");
+
+/* BP_MAP_FRAGS6: fragmented IPv6 datagrams of translated flows -> the first's translation */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BP_MAX_FRAGS);
+	__type(key, struct bp_frag6_key);
+	__type(value, struct bp_frag6_nat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_frags6 SEC(".maps");
+
 /* BP_MAP_VXLAN_PEERS: the cluster's hosts, written by the agent of a cluster */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
