@@ -22,6 +22,7 @@
 #include "lib/common.h"
 #include "lib/conntrack.h"
 #include "lib/icmp.h"
+#include "lib/icmp6.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
@@ -34,7 +35,7 @@
 /* BP_MAP_EP_TAIL */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -68,14 +69,14 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
 
 /*
  * IPv6 from a container of a masquerading network to beyond the host: its flow's
- * translation, or a new flow's (only an echo request opens an ICMPv6 one). Fragments,
- * ICMPv6 errors and other ICMPv6 are dropped (fragment, untranslatable), other protocols
- * too (ipv6_unsupported): none may leave with the container's address.
+ * translation, or a new flow's (only an echo request opens an ICMPv6 one). A later
+ * fragment follows its first fragment's translation, an ICMPv6 error its flow's. What has
+ * none (a later fragment before its first, an error about no known flow, other ICMPv6) is
+ * dropped (fragment, untranslatable), other protocols too (ipv6_unsupported): none may
+ * leave with the container's address.
  */
 static __always_inline int bp_nat66_out(struct __sk_buff *skb, const struct bp_packet6 *p)
 {
-	if (p->fragment)
-		return bp_drop(skb, BP_DROP_FRAGMENT, BP_DIR_EGRESS);
 	if (p->proto == BP_IPPROTO_ICMPV6 && p->icmp_type != BP_ICMP6_ECHO_REQUEST)
 		return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
 	if (!bp_nat66_tracks(p))
@@ -110,7 +111,9 @@ static __always_inline int bp_from_container6(struct __sk_buff *skb, const struc
 	/* Beyond the host: masqueraded (NAT66) where the network masquerades; routed IPv6 is
 	 * not supported yet. */
 	if (reason == BP_DROP_IPV6_UNSUPPORTED && (ep->flags & BP_EP_F_MASQUERADE) && !(ep->flags & BP_EP_F_TRACK_OUT))
-		bpf_tail_call(skb, &bp_ep_tail, 0);  /* bp_ep_nat66; returns only when its slot is empty */
+		/* bp_ep_nat66, or bp_ep_nat66_rel for what has no tuple of its own; returns only
+		 * when the slot is empty */
+		bpf_tail_call(skb, &bp_ep_tail, p.has_ports && !bp_icmp6_is_error(&p) ? 0 : 1);
 	return reason ? bp_drop(skb, reason, BP_DIR_EGRESS) : BP_CONTINUE;
 }
 
@@ -204,6 +207,26 @@ int bp_ep_nat66(struct __sk_buff *skb)
 	if (bp_parse_ipv6(skb, &p, sizeof(struct ethhdr)) < 0)
 		return bp_drop(skb, BP_DROP_MALFORMED, BP_DIR_EGRESS);  /* parsed before: not reached */
 	return bp_nat66_out(skb, &p);
+}
+
+/* bp_ep_nat66's twin for a later fragment (its first fragment's translation) or an ICMPv6
+ * error (its flow's): what has none is dropped, counted. */
+SEC("tc")
+int bp_ep_nat66_rel(struct __sk_buff *skb)
+{
+	struct bp_packet6 p;
+	int verdict = BP_CONTINUE;
+
+	if (bp_parse_ipv6(skb, &p, sizeof(struct ethhdr)) < 0)
+		return bp_drop(skb, BP_DROP_MALFORMED, BP_DIR_EGRESS);  /* parsed before: not reached */
+	if (p.fragment && !p.has_ports) {
+		if (bp_follow_fragment6(skb, &p, sizeof(struct ethhdr), 0, &verdict))
+			return verdict;
+		return bp_drop(skb, BP_DROP_FRAGMENT, BP_DIR_EGRESS);
+	}
+	if (bp_icmp6_is_error(&p) && bp_icmp6_error(skb, &p, sizeof(struct ethhdr), 0, &verdict))
+		return verdict;
+	return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
 }
 
 SEC("tc")

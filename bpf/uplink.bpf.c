@@ -18,6 +18,7 @@
 #include "lib/common.h"
 #include "lib/conntrack.h"
 #include "lib/icmp.h"
+#include "lib/icmp6.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
@@ -198,17 +199,33 @@ int bp_up_ingress_l3(struct __sk_buff *skb)
 	return bp_uplink(skb, 0);
 }
 
-/* NAT66 replies, tail-called by bp_up_ingress (bp_up_nat66_l3: by bp_up_ingress_l3). */
+/* IPv6 to one of the host's addresses: ICMPv6 errors about translated flows (lib/icmp6.h),
+ * then NAT66 replies and their fragments (lib/nat6.h). */
+static __always_inline int bp_uplink_nat66(struct __sk_buff *skb, __u32 l3_off)
+{
+	struct bp_packet6 p;
+	int verdict = BP_CONTINUE;
+
+	if (bp_parse_ipv6(skb, &p, l3_off) < 0)
+		return BP_CONTINUE;  /* for the kernel to refuse */
+	if (bp_icmp6_is_error(&p)) {
+		bp_icmp6_error(skb, &p, l3_off, 1, &verdict);
+		return verdict;
+	}
+	return bp_nat66_in(skb, &p, l3_off);
+}
+
+/* Tail-called by bp_up_ingress (bp_up_nat66_l3: by bp_up_ingress_l3). */
 SEC("tc")
 int bp_up_nat66(struct __sk_buff *skb)
 {
-	return bp_nat66_in(skb, sizeof(struct ethhdr));
+	return bp_uplink_nat66(skb, sizeof(struct ethhdr));
 }
 
 SEC("tc")
 int bp_up_nat66_l3(struct __sk_buff *skb)
 {
-	return bp_nat66_in(skb, 0);
+	return bp_uplink_nat66(skb, 0);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

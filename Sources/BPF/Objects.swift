@@ -50,6 +50,8 @@ public enum BridgeportMap: Sendable {
     case flows, flows6, fragments
     /// What the agent writes anew from its store at every start.
     case allowLists, targets, namespaces, endpoints
+    /// The program arrays of the tail calls, filled anew at every load.
+    case endpointTailCalls, uplinkTailCalls
 
     public var name: String {
         switch self {
@@ -60,6 +62,8 @@ public enum BridgeportMap: Sendable {
         case .targets: BP_MAP_TARGETS
         case .namespaces: BP_MAP_NETNS
         case .endpoints: BP_MAP_ENDPOINTS
+        case .endpointTailCalls: BP_MAP_EP_TAIL
+        case .uplinkTailCalls: BP_MAP_UP_TAIL
         }
     }
 }
@@ -69,7 +73,7 @@ extension BPFObject {
 
     /// The programs a loaded object's programs tail-call (NAT66), by program array.
     static let tailCalls: [(map: String, programs: [String])] = [
-        (BP_MAP_EP_TAIL, [BP_PROG_ENDPOINT_NAT66]),
+        (BP_MAP_EP_TAIL, [BP_PROG_ENDPOINT_NAT66, BP_PROG_ENDPOINT_NAT66_RELATED]),
         (BP_MAP_UP_TAIL, [BP_PROG_UPLINK_NAT66, BP_PROG_UPLINK_L3_NAT66]),
     ]
 

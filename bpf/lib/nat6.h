@@ -10,13 +10,16 @@
  * checksums all cover the addresses (the pseudo-header), updated a 32-bit word at a time;
  * the hop limit takes the TTL's place. Routers never fragment IPv6, so a packet too big for
  * the route goes to the kernel untranslated, which answers "packet too big" to the container.
- * Not translated yet (and dropped where they would leave with a container's address):
- * fragments, ICMPv6 errors, protocols other than TCP, UDP and ICMPv6 echo.
+ * Fragments follow their first fragment's translation (lib/frag6.h); ICMPv6 errors about
+ * translated flows are translated with them (lib/icmp6.h). Not translated (and dropped
+ * where they would leave with a container's address): protocols other than TCP, UDP and
+ * ICMPv6 echo.
  */
 #ifndef BP_LIB_NAT6_H
 #define BP_LIB_NAT6_H
 
 #include "conntrack.h"
+#include "frag6.h"
 #include "nat.h"
 #include "parse6.h"
 #include "policy6.h"
@@ -39,6 +42,17 @@ static __always_inline __u32 bp_l4_csum_off6(const struct bp_packet6 *p)
 	return p->l4_off + offsetof(struct bp_icmp_echo, checksum);
 }
 
+/* The IPv6 header's part of a translation: one address (the destination when `dest` is
+ * set, else the source) and one off the hop limit. IPv6 has no header checksum: a later
+ * fragment, which carries no upper-layer header, needs only this. */
+static __always_inline int bp_rewrite_ip6(struct __sk_buff *skb, __u32 l3_off, int dest, const __u32 *new_ip,
+					  __u8 hop_limit)
+{
+	hop_limit -= 1;
+	return bpf_skb_store_bytes(skb, l3_off + (dest ? BP_IPV6_DADDR_OFF : BP_IPV6_SADDR_OFF), new_ip, 16, 0) ||
+	       bpf_skb_store_bytes(skb, l3_off + BP_IPV6_HOP_LIMIT_OFF, &hop_limit, sizeof(hop_limit), 0) ? -1 : 0;
+}
+
 /*
  * Replaces one address and port (the destination when `dest` is set, else the source; the
  * identifier for ICMPv6 echo) and takes one off the hop limit.
@@ -52,7 +66,6 @@ static __always_inline int bp_rewrite6(struct __sk_buff *skb, const struct bp_pa
 	__u32 port_off = p->proto == BP_PROTO_ICMPV6 ? p->l4_off + offsetof(struct bp_icmp_echo, id)
 			 : p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
 	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
-	__u8 hop_limit = p->hop_limit - 1;
 
 #pragma unroll
 	for (int i = 0; i < 4; i++)
@@ -60,8 +73,7 @@ static __always_inline int bp_rewrite6(struct __sk_buff *skb, const struct bp_pa
 			return -1;
 	if (bpf_l4_csum_replace(skb, check, old_port, new_port, mangled | sizeof(new_port)) ||
 	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0) ||
-	    bpf_skb_store_bytes(skb, l3_off + (dest ? BP_IPV6_DADDR_OFF : BP_IPV6_SADDR_OFF), new_ip, 16, 0) ||
-	    bpf_skb_store_bytes(skb, l3_off + BP_IPV6_HOP_LIMIT_OFF, &hop_limit, sizeof(hop_limit), 0))
+	    bp_rewrite_ip6(skb, l3_off, dest, new_ip, p->hop_limit))
 		return -1;
 	return 0;
 }
@@ -89,6 +101,15 @@ static __always_inline int bp_route_out6(struct __sk_buff *skb, const struct bp_
 	return bp_route_verdict(skb, rc, fib, bp_wire_length(skb, l3_off, p->l4_off, p->proto), 0, verdict);
 }
 
+/* Sends a packet translated toward a container straight to it (its veth's peer). */
+static __always_inline int bp_deliver_to_endpoint6(struct __sk_buff *skb, const __u32 *saddr, __u32 l3_off,
+						   const __u32 *daddr, __u32 ifindex, struct bpf_fib_lookup *fib)
+{
+	long rc = bp_route6(skb, saddr, daddr, 0, fib);
+
+	return bp_redirect_to_endpoint(skb, l3_off, rc, fib, ifindex, BP_ETH_P_IPV6);
+}
+
 /*
  * Translates a packet of a known IPv6 flow as its entry says and sends it on, as
  * bp_apply_routed does: toward the container straight to its eth0, from it out of the
@@ -107,12 +128,39 @@ static __always_inline int bp_apply6(struct __sk_buff *skb, const struct bp_pack
 			return verdict;
 		out = fib->ifindex;
 	}
+	if (p->fragment)
+		bp_remember_fragment6(skb, p, flow->nat_ip, dest ? flow->ifindex : 0);
 	if (bp_rewrite6(skb, p, l3_off, dest, flow->nat_ip, flow->nat_port) < 0)
 		return bp_drop(skb, BP_DROP_MALFORMED, dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
 	if (!dest)
 		return bpf_redirect_neigh(out, NULL, 0, 0);
-	long rc = bp_route6(skb, p->saddr, flow->nat_ip, 0, fib);
-	return bp_redirect_to_endpoint(skb, l3_off, rc, fib, flow->ifindex, BP_ETH_P_IPV6);
+	return bp_deliver_to_endpoint6(skb, p->saddr, l3_off, flow->nat_ip, flow->ifindex, fib);
+}
+
+/*
+ * A later fragment of a datagram whose first fragment was translated: the same address
+ * (destination toward a container, source from one), then the same way out. 0 when the
+ * datagram is not one of those; else 1 and *verdict.
+ */
+static __always_inline int bp_follow_fragment6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
+					       int dest, int *verdict)
+{
+	struct bp_frag6_nat nat;
+	struct bpf_fib_lookup fib;
+
+	if (bp_fragment_translation6(skb, p, &nat))
+		return 0;
+	*verdict = BP_CONTINUE;
+	if (p->hop_limit <= 1)
+		return 1;  /* the kernel answers "time exceeded" */
+	if (!dest && !bp_route_out6(skb, p, l3_off, nat.addr, 0, &fib, verdict))
+		return 1;
+	if (bp_rewrite_ip6(skb, l3_off, dest, nat.addr, p->hop_limit) < 0)
+		*verdict = bp_drop(skb, BP_DROP_MALFORMED, dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
+	else
+		*verdict = dest ? bp_deliver_to_endpoint6(skb, p->saddr, l3_off, nat.addr, nat.ifindex, &fib)
+				: bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	return 1;
 }
 
 /* bp_host_socket_holds for IPv6. */
@@ -210,22 +258,27 @@ static __always_inline int bp_nat66_tracks(const struct bp_packet6 *p)
 }
 
 /* IPv6 from outside to one of the host's addresses: the reply of a masqueraded flow goes
- * back to its container; anything else is the host's. */
-static __always_inline int bp_nat66_in(struct __sk_buff *skb, __u32 l3_off)
+ * back to its container (a later fragment as its first fragment did); anything else is the
+ * host's. */
+static __always_inline int bp_nat66_in(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off)
 {
-	struct bp_packet6 p;
+	int verdict = BP_CONTINUE;
 
-	if (bp_parse_ipv6(skb, &p, l3_off) < 0 || p.fragment || !p.has_ports || !bp_nat66_tracks(&p))
-		return BP_CONTINUE;  /* the host's, or for the kernel to refuse */
+	if (p->fragment && !p->has_ports) {
+		bp_follow_fragment6(skb, p, l3_off, 1, &verdict);
+		return verdict;
+	}
+	if (!p->has_ports || !bp_nat66_tracks(p))
+		return BP_CONTINUE;  /* the host's */
 	__u32 now = 0;
-	struct bp_flow6_key key = bp_tuple6(&p);
-	struct bp_flow6 *flow = bp_flow_lookup6(&key, &p, &now);
+	struct bp_flow6_key key = bp_tuple6(p);
+	struct bp_flow6 *flow = bp_flow_lookup6(&key, p, &now);
 	if (!flow || !(flow->flags & BP_FLOW_F_DNAT))
 		return BP_CONTINUE;
 	struct bpf_fib_lookup fib;
 
-	bp_flow_seen6(&key, flow, &p, now);
-	return bp_apply6(skb, &p, l3_off, flow, 0, &fib);
+	bp_flow_seen6(&key, flow, p, now);
+	return bp_apply6(skb, p, l3_off, flow, 0, &fib);
 }
 
 #endif /* BP_LIB_NAT6_H */
