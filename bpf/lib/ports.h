@@ -3,7 +3,7 @@
  * Published ports as the agent wrote them: which entry of bp_ports a host address and
  * port lead to, and who may use a restricted one (bp_allow), asked by its host side
  * (the uplink, the socket hooks) or by its container side (bp_targets: direct routing,
- * the policy's exception).
+ * the policy's exception); for IPv6 from bp_ports6, bp_allow6 and bp_targets6.
  */
 #ifndef BP_LIB_PORTS_H
 #define BP_LIB_PORTS_H
