@@ -192,6 +192,11 @@ enum bp_endpoint_flags {
 	/* Its flows out are tracked untranslated (a routed network, or one whose masquerade is
 	 * off), so that their replies pass the uplink's direct-access filter. */
 	BP_EP_F_TRACK_OUT = 1 << 6,
+	/* MASQUERADE and TRACK_OUT are IPv4's; IPv6 has a gateway mode of its own
+	 * (gateway_mode_ipv6): NAT66 to beyond the host (nat, nat-unprotected) ... */
+	BP_EP_F_MASQUERADE6 = 1 << 7,
+	/* ... or its flows out tracked untranslated (routed, or masquerade off). */
+	BP_EP_F_TRACK_OUT6 = 1 << 8,
 };
 
 /* Keyed by the u32 ifindex of the host-side veth. 32 bytes, no padding. */
@@ -808,8 +813,8 @@ enum bp_drop_reason {
 				      * of no flow masquerade can translate (an ICMP error about no known
 				      * flow, an ICMP message other than echo and errors) */
 	BP_DROP_IPV6_UNSUPPORTED = 19, /* "ipv6_unsupported": IPv6 from a container to beyond the host
-					* that NAT66 does not take: a network without masquerade (no
-					* routed IPv6 yet), a protocol other than TCP, UDP and ICMPv6 */
+					* that NAT66 does not take: a protocol other than TCP, UDP and
+					* ICMPv6, or an endpoint neither masqueraded nor routed */
 	BP_DROP_ROGUE_ROUTER = 20,  /* "rogue_router": a router advertisement or redirect from a container */
 	BP_DROP_EXT_HEADERS = 21,   /* "ext_headers": more IPv6 extension headers than the programs follow */
 	__BP_DROP_MAX

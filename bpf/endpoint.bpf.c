@@ -92,7 +92,8 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
  * (ipv6_unsupported): a known flow's packet is translated as its entry says (a published
  * flow's reply gets the published address back, on any network) or goes on untranslated (a
  * flow let in by direct routing); a new flow is masqueraded where the network masquerades
- * (only an echo request opens an ICMPv6 one). Other ICMPv6 is dropped there
+ * IPv6 (only an echo request opens an ICMPv6 one), or tracked untranslated where it routes
+ * it (gateway_mode_ipv6=routed, or masquerade off). Other ICMPv6 is dropped there
  * (untranslatable), other protocols too (ipv6_unsupported): none may leave with the
  * container's address (later fragments and ICMPv6 errors: bp_ep_nat66_rel). Across the
  * policy (isolation, ICC, internal):
@@ -102,11 +103,15 @@ static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const
 						    const struct bp_packet6 *p, enum bp_drop_reason reason)
 {
 	int beyond = reason == BP_DROP_IPV6_UNSUPPORTED;
-	int masquerades = beyond && (ep->flags & BP_EP_F_MASQUERADE) && !(ep->flags & BP_EP_F_TRACK_OUT);
+	int masquerades = beyond && (ep->flags & BP_EP_F_MASQUERADE6);
+	int routed = beyond && (ep->flags & BP_EP_F_TRACK_OUT6);
 
-	if (!bp_nat66_tracks(p))
+	if (!bp_nat66_tracks(p)) {
+		if (routed)
+			return BP_CONTINUE;  /* leaves as it is, as IPv4's protocols without ports do */
 		return bp_drop(skb, masquerades && p->proto == BP_IPPROTO_ICMPV6 ? BP_DROP_UNTRANSLATABLE : reason,
 			       BP_DIR_EGRESS);
+	}
 
 	__u32 now = 0;
 	struct bpf_fib_lookup fib;
@@ -125,8 +130,14 @@ static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const
 		bp_flow_seen6(&key, flow, p, now);
 		return bp_apply6(skb, p, sizeof(struct ethhdr), flow, 0, &fib);
 	}
+	if (routed) {
+		/* Leaves as it is; its replies pass the uplink's direct-access filter as this flow's. */
+		if (bp_flow_track6(p, &key, skb->ifindex, bp_now_once(&now)))
+			return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
+		return BP_CONTINUE;
+	}
 	if (!masquerades)
-		return bp_drop(skb, reason, BP_DIR_EGRESS);  /* no routed IPv6 yet */
+		return bp_drop(skb, reason, BP_DIR_EGRESS);
 	if (p->proto == BP_IPPROTO_ICMPV6 && p->icmp_type != BP_ICMP6_ECHO_REQUEST)
 		return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
 	return bp_masquerade6(skb, p, sizeof(struct ethhdr), &key, bp_now_once(&now), &fib);
@@ -260,8 +271,9 @@ int bp_ep_nat66(struct __sk_buff *skb)
 }
 
 /* bp_ep_nat66's twin for a later fragment (its first fragment's translation) or an ICMPv6
- * error (its flow's, bp_icmp6_error): what has none is dropped with the policy's reason,
- * or, bound beyond the host from a masquerading network, as fragment or untranslatable. */
+ * error (its flow's, bp_icmp6_error). What has none leaves as it is from a routed network,
+ * is dropped as fragment or untranslatable from a masquerading one, else with the
+ * policy's reason. */
 SEC("tc")
 int bp_ep_nat66_rel(struct __sk_buff *skb)
 {
@@ -275,16 +287,19 @@ int bp_ep_nat66_rel(struct __sk_buff *skb)
 	struct bp_endpoint *ep = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
 	if (!ep || bp_parse_ipv6(skb, &p, sizeof(struct ethhdr)) < 0)
 		return bp_drop(skb, reason, BP_DIR_EGRESS);  /* gone meanwhile, or parsed before: not reached */
-	int masquerades = reason == BP_DROP_IPV6_UNSUPPORTED && (ep->flags & BP_EP_F_MASQUERADE) &&
-			  !(ep->flags & BP_EP_F_TRACK_OUT);
+	int beyond = reason == BP_DROP_IPV6_UNSUPPORTED;
+	int masquerades = beyond && (ep->flags & BP_EP_F_MASQUERADE6);
 	if (p.fragment && !p.has_ports) {
 		if (bp_follow_fragment6(skb, &p, sizeof(struct ethhdr), 0, &verdict))
 			return verdict;
-		return bp_drop(skb, masquerades ? BP_DROP_FRAGMENT : reason, BP_DIR_EGRESS);
-	}
-	if (bp_icmp6_is_error(&p) && bp_icmp6_error(skb, &p, sizeof(struct ethhdr), 0, &verdict))
+	} else if (bp_icmp6_is_error(&p) && bp_icmp6_error(skb, &p, sizeof(struct ethhdr), 0, &verdict)) {
 		return verdict;
-	return bp_drop(skb, masquerades ? BP_DROP_UNTRANSLATABLE : reason, BP_DIR_EGRESS);
+	}
+	if (beyond && (ep->flags & BP_EP_F_TRACK_OUT6))
+		return BP_CONTINUE;  /* routed: leaves as it is */
+	if (masquerades)
+		return bp_drop(skb, p.fragment ? BP_DROP_FRAGMENT : BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
+	return bp_drop(skb, reason, BP_DIR_EGRESS);
 }
 
 SEC("tc")

@@ -190,6 +190,8 @@ public struct EndpointPolicy: MapEncodable, Equatable {
         public static let masquerade = Flags(rawValue: BP_EP_F_MASQUERADE.rawValue)
         public static let ipv4Only = Flags(rawValue: BP_EP_F_IPV4_ONLY.rawValue)
         public static let trackOutbound = Flags(rawValue: BP_EP_F_TRACK_OUT.rawValue)
+        public static let masquerade6 = Flags(rawValue: BP_EP_F_MASQUERADE6.rawValue)
+        public static let trackOutbound6 = Flags(rawValue: BP_EP_F_TRACK_OUT6.rawValue)
     }
 
     public var ip: IPv4Address

@@ -141,6 +141,12 @@ final class Programs: Sendable {
             if network.internal { flags.insert(.internal) }
             if Programs.masquerades(network) { flags.insert(.masquerade) }
             if Programs.tracksOutbound(network) { flags.insert(.trackOutbound) }
+            if ip6 != nil && Programs.masquerades(network, gatewayMode: network.gatewayMode6) {
+                flags.insert(.masquerade6)
+            }
+            if ip6 != nil && Programs.tracksOutbound(network, gatewayMode: network.gatewayMode6) {
+                flags.insert(.trackOutbound6)
+            }
             try maps.endpointPolicies.update(
                 ifindex, EndpointPolicy(ip: ip, mac: mac, network: number(of: network), flags: flags, ip6: ip6))
         }
@@ -184,17 +190,20 @@ final class Programs: Sendable {
     /// Whether the network's flows out leave with the host's address. Routed networks are
     /// reachable as they are: no translation either way, as in Docker; macvlan containers
     /// sit on the LAN with their own addresses.
-    static func masquerades(_ network: Network) -> Bool {
-        network.masqueradeEnabled && !network.internal && !network.routedMode && network.driver.usesBridge
+    /// IPv6 has a gateway mode of its own (`gatewayMode`: gateway_mode_ipv6).
+    static func masquerades(_ network: Network, gatewayMode: GatewayMode? = nil) -> Bool {
+        network.masqueradeEnabled && !network.internal && (gatewayMode ?? network.gatewayMode) != .routed
+            && network.driver.usesBridge
     }
 
     /// Whether the network's flows out are tracked untranslated: direct routing reaches it
     /// only as its gateway mode says (not nat-unprotected, not internal) and nothing
     /// masquerades it (routed, or masquerade off), so the replies of its containers' own
     /// connections pass the uplink's direct-access filter only as a known flow's.
-    static func tracksOutbound(_ network: Network) -> Bool {
-        network.driver.usesBridge && !network.internal && !masquerades(network)
-            && network.gatewayMode != .natUnprotected
+    static func tracksOutbound(_ network: Network, gatewayMode: GatewayMode? = nil) -> Bool {
+        let mode = gatewayMode ?? network.gatewayMode
+        return network.driver.usesBridge && !network.internal && !masquerades(network, gatewayMode: mode)
+            && mode != .natUnprotected
     }
 
     /// Makes the subnet map hold exactly the networks' subnets, with what direct routing
@@ -210,20 +219,26 @@ final class Programs: Sendable {
         var wanted6: [IPv6Network: SubnetPolicy] = [:]
         for network in networks where network.driver.hasEndpoints {
             guard let subnet = network.subnet else { continue }
-            var flags: SubnetPolicy.Flags = []
-            if network.routedMode { flags.insert(.routed) }
-            if network.gatewayMode == .natUnprotected || network.driver == .macvlan { flags.insert(.unprotected) }
-            if network.internal { flags.insert(.internal) }
-            if Programs.masquerades(network) { flags.insert(.masquerade) }
-            wanted[subnet] = SubnetPolicy(network: number(of: network), flags: flags)
-            // IPv6: no routed mode or direct access yet, so only isolation and internal count.
+            let number = number(of: network)
+            wanted[subnet] = SubnetPolicy(
+                network: number, flags: subnetFlags(network, gatewayMode: network.gatewayMode))
             if let v6 = network.ipv6 {
                 wanted6[v6.subnet] = SubnetPolicy(
-                    network: number(of: network), flags: network.internal ? .internal : [])
+                    network: number, flags: subnetFlags(network, gatewayMode: network.gatewayMode6))
             }
         }
         try maps.subnetPolicies.sync(wanted)
         try maps.subnetPolicies6.sync(wanted6)
+    }
+
+    /// What direct routing reaches of a network's subnet of one family, by that family's gateway mode.
+    private func subnetFlags(_ network: Network, gatewayMode: GatewayMode) -> SubnetPolicy.Flags {
+        var flags: SubnetPolicy.Flags = []
+        if gatewayMode == .routed { flags.insert(.routed) }
+        if gatewayMode == .natUnprotected || network.driver == .macvlan { flags.insert(.unprotected) }
+        if network.internal { flags.insert(.internal) }
+        if Programs.masquerades(network, gatewayMode: gatewayMode) { flags.insert(.masquerade) }
+        return flags
     }
 
     func attachUplink(_ program: BridgeportProgram, interface: String, ifindex: UInt32) throws {

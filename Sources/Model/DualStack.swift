@@ -59,10 +59,6 @@ extension Registry {
         guard driver == .bridge else {
             throw .invalidOption("--ipv6", "IPv6 on \(driver.rawValue) networks is not supported yet")
         }
-        if let mode = request.options[BridgeOption.gatewayModeIPv6], mode != GatewayMode.nat.rawValue {
-            throw .invalidOption(
-                "\(BridgeOption.gatewayModeIPv6)=\(mode)", "only nat is supported for IPv6 yet")
-        }
         let others = networks.compactMap { n in n.ipv6.map { (n.name, $0.subnet) } }
         let subnet: IPv6Network
         if let text = request.subnet6 {

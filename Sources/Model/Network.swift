@@ -112,6 +112,10 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
         options[BridgeOption.gatewayMode].flatMap(GatewayMode.init(rawValue:)) ?? .nat
     }
     public var routedMode: Bool { gatewayMode == .routed }
+    /// IPv6's own gateway mode (gateway_mode_ipv6), on a network with IPv6.
+    public var gatewayMode6: GatewayMode {
+        options[BridgeOption.gatewayModeIPv6].flatMap(GatewayMode.init(rawValue:)) ?? .nat
+    }
     public var macvlanMode: String { options[MacvlanOption.mode] ?? "bridge" }
     /// The MTU of its bridge and interfaces (-o com.docker.network.driver.mtu); nil: the
     /// driver's default.

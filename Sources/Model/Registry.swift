@@ -257,7 +257,7 @@ public struct Registry: Sendable {
                 guard ["true", "false", "1", "0", "t", "f", "yes", "no"].contains(value.lowercased()) else {
                     throw .invalidOption("\(key)=\(value)", "the value must be true or false")
                 }
-            case BridgeOption.gatewayMode:
+            case BridgeOption.gatewayMode, BridgeOption.gatewayModeIPv6:
                 guard let mode = GatewayMode(rawValue: value) else {
                     throw .invalidOption(
                         "\(key)=\(value)", "the value must be nat, nat-unprotected, routed or isolated")

@@ -12,7 +12,7 @@ final class NAT66Tests: XCTestCase {
     typealias T = NATAndPolicyTests
     typealias V6 = IPv6Tests
 
-    static let masquerading = [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE]
+    static let masquerading = [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE, BP_EP_F_MASQUERADE6]
 
     override func setUpWithError() throws {
         try Sandbox.requireRoot()
@@ -194,13 +194,48 @@ final class NAT66Tests: XCTestCase {
         }
         XCTAssertEqual(try flows6(f).count, 2, "only the TCP flow")
 
-        // Without masquerade (routed, or masquerade off): still unsupported.
-        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_TRACK_OUT], ip6: V6.container)
-        let routed = Frame.tcp6(src: V6.container, dst: V6.internet, sport: 42000, dport: 443, srcMAC: mac)
-        assertShot(try f.ep(routed), routed, "a network that does not masquerade")
+        // IPv4's gateway mode is not IPv6's: an endpoint neither masqueraded nor routed for
+        // IPv6 sends nothing beyond the host.
+        try f.setEndpoint(
+            flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE, BP_EP_F_TRACK_OUT], ip6: V6.container)
+        let neither = Frame.tcp6(src: V6.container, dst: V6.internet, sport: 42000, dport: 443, srcMAC: mac)
+        assertShot(try f.ep(neither), neither, "IPv6 neither masqueraded nor routed")
         XCTAssertEqual(
             try f.drops()[
                 bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_IPV6_UNSUPPORTED, direction: BP_DIR_EGRESS)], 2)
+    }
+
+    /// gateway_mode_ipv6=routed (or masquerade off): IPv6 leaves with the container's own
+    /// address, its flows tracked so that their replies pass the uplink's direct-access
+    /// filter; from outside, direct routing reaches ICMPv6 but not an unpublished port.
+    func testRoutedIPv6LeavesUntranslatedAndItsRepliesComeBack() throws {
+        let f = try DataplaneFixture.make(for: self)
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_TRACK_OUT6], ip6: V6.container)
+        try f.setSubnet6(V6.subnet1, 64, networkID: 1, flags: UInt16(BP_SUBNET_F_ROUTED.rawValue))
+        let mac = T.containerMAC
+
+        let syn = Frame.tcp6(src: V6.container, dst: V6.internet, sport: 42000, dport: 443, srcMAC: mac)
+        assertUntouched(try f.ep(syn), syn, "a routed SYN leaves as it is")
+        let tracked = try XCTUnwrap(
+            try f.maps.flows6.map.lookup(Self.key(V6.container, V6.internet, 42000, 443, T.tcp), as: bp_flow6.self))
+        XCTAssertEqual(UInt32(tracked.flags) & (BP_FLOW_F_SNAT.rawValue | BP_FLOW_F_DNAT.rawValue), 0, "untranslated")
+        let synAck = Frame.tcp6(src: V6.internet, dst: V6.container, sport: 443, dport: 42000, flags: Frame.tcpSYNACK)
+        assertUntouched(try f.up(synAck), synAck, "its reply passes the direct-access filter")
+
+        let udp = Frame.udp6(src: V6.container, dst: V6.internet, sport: 5353, dport: 53, srcMAC: mac)
+        assertUntouched(try f.ep(udp), udp, "UDP too")
+        let sctp = Frame.ethernet6(
+            src: V6.container, dst: V6.internet, nextHeader: 132, payload: Array(repeating: 0, count: 12),
+            extensions: [], srcMAC: mac, dstMAC: nil)
+        assertUntouched(try f.ep(sctp), sctp, "a protocol without ports, as IPv4's")
+
+        let ping = Frame.icmp6Echo(src: V6.internet, dst: V6.container, id: 5)
+        assertUntouched(try f.up(ping), ping, "ICMPv6 reaches a routed network's container")
+        let probe = Frame.tcp6(src: V6.internet, dst: V6.container, sport: 40000, dport: 22)
+        assertShot(try f.up(probe), probe, "an unpublished port does not")
+        XCTAssertEqual(
+            try f.drops()[
+                bp_drop_key(ifindex: f.uplinkIfindex, reason: BP_DROP_DIRECT_ACCESS, direction: BP_DIR_INGRESS)], 1)
     }
 
     /// Both entries of a flow go together: expired (the collector), flushed with the

@@ -212,7 +212,8 @@ final class ProgramCostBenchmarks: XCTestCase {
         //    hop's neighbour known as for IPv4. Left out with objects without NAT66 (an earlier
         //    version's, given by BRIDGEPORT_TEST_BPF_DIR for comparison).
         try f.setEndpoint(
-            flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE], ip6: IPv6Tests.container)
+            flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE, BP_EP_F_MASQUERADE6],
+            ip6: IPv6Tests.container)
         try f.inNS("ip", "-6", "neigh", "replace", "2001:db8:1::fe", "lladdr", "02:00:00:00:00:fe", "dev", "bpt-up")
         let syn6 = Frame.tcp6(
             src: IPv6Tests.container, dst: IPv6Tests.internet, sport: 41000, dport: 443, srcMAC: mac, dstMAC: gwMAC)

@@ -1,7 +1,8 @@
 # NAT66 (issue 19, second part): IPv6 from a container of a masquerading dual-stack network
 # leaves with the host's IPv6 address of the uplink (as Docker's ip6tables MASQUERADE),
 # its replies come back; the flows are listed, expire, go with their container and are
-# counted. What is not translated (a network without masquerade) is dropped, counted.
+# counted. A network without masquerade, or with gateway_mode_ipv6=routed, routes IPv6
+# untranslated, its replies let in as its flows'.
 # The sandbox's uplink and external namespace get ULA addresses (in their namespaces only).
 for dev in all default "$TAG-up"; do in_host sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=0"; done
 for dev in all default "$TAG-ext"; do in_ext sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=0"; done
@@ -40,8 +41,26 @@ check "... counted as flushed" eventually 5 scrape_has '^bridgeport_flows_flushe
 check "a dual-stack network without masquerade" bp network create --ipv6 --subnet 10.237.2.0/24 \
     --subnet fd00:237:2::/64 -o com.docker.network.bridge.enable_ip_masquerade=false plain6
 check "a container on it" bp run -d --name b --network plain6 sleep infinity
-before=$(drops ipv6_unsupported)
-check_fails "its IPv6 beyond the host is not translated" 1 '' bp exec b python3 "$TOOLS/probe.py" tcp fd00:5100::2 8080 x
-[ "$(drops ipv6_unsupported)" -gt "$before" ] && pass "... dropped as ipv6_unsupported" || fail "no ipv6_unsupported drop counted"
-check "rm" bp rm -f b
-check "network rm" bp network rm nat6 plain6
+in_ext ip -6 route add fd00:237:2::/64 via fd00:5100::1
+in_ext ip -6 route add fd00:237:3::/64 via fd00:5100::1
+check_output "its IPv6 leaves untranslated, with its own address (Docker without masquerade)" \
+    '^8080 fd00:237:2::2 x$' bp exec b python3 "$TOOLS/probe.py" tcp fd00:5100::2 8080 x
+
+check "a network with gateway_mode_ipv6=routed" bp network create --ipv6 --subnet 10.237.3.0/24 \
+    --subnet fd00:237:3::/64 -o com.docker.network.bridge.gateway_mode_ipv6=routed routed6
+check_output "... shown in inspect" 'gateway_mode_ipv6.*routed' bp network inspect routed6
+check "a container on it" bp run -d --name r --network routed6 sleep infinity
+check_output "its IPv6 leaves with its own address" '^8080 fd00:237:3::2 y$' \
+    bp exec r python3 "$TOOLS/probe.py" tcp fd00:5100::2 8080 y
+check_output "its IPv4 is still masqueraded (gateway_mode_ipv4 is nat)" '^8080 \S*198\.51\.100\.1 v4$' \
+    bp exec r python3 "$TOOLS/probe.py" tcp 198.51.100.2 8080 v4
+check_output "ICMPv6 from outside reaches the routed container" '1 (packets )?received' \
+    in_ext ping -6 -c1 -W2 fd00:237:3::2
+before=$(drops direct_access)
+check_fails "an unpublished port is not reached by direct routing" 1 '' \
+    in_ext python3 "$TOOLS/probe.py" tcp fd00:237:3::2 8080 z
+[ "$(drops direct_access)" -gt "$before" ] && pass "... dropped as direct_access" || fail "no direct_access drop counted"
+check_fails "a bad IPv6 gateway mode is refused" 1 'gateway_mode_ipv6=bogus.*must be nat, nat-unprotected, routed or isolated' \
+    bp network create --ipv6 -o com.docker.network.bridge.gateway_mode_ipv6=bogus bad6
+check "rm" bp rm -f b r
+check "network rm" bp network rm nat6 plain6 routed6
