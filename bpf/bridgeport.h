@@ -813,8 +813,8 @@ enum bp_drop_reason {
 				      * of no flow masquerade can translate (an ICMP error about no known
 				      * flow, an ICMP message other than echo and errors) */
 	BP_DROP_IPV6_UNSUPPORTED = 19, /* "ipv6_unsupported": IPv6 from a container to beyond the host
-					* that NAT66 does not take: a protocol other than TCP, UDP and
-					* ICMPv6, or an endpoint neither masqueraded nor routed */
+					* from a masquerading network that NAT66 does not take: a
+					* protocol other than TCP, UDP and ICMPv6 echo */
 	BP_DROP_ROGUE_ROUTER = 20,  /* "rogue_router": a router advertisement or redirect from a container */
 	BP_DROP_EXT_HEADERS = 21,   /* "ext_headers": more IPv6 extension headers than the programs follow */
 	__BP_DROP_MAX

@@ -93,7 +93,8 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
  * flow's reply gets the published address back, on any network) or goes on untranslated (a
  * flow let in by direct routing); a new flow is masqueraded where the network masquerades
  * IPv6 (only an echo request opens an ICMPv6 one), or tracked untranslated where it routes
- * it (gateway_mode_ipv6=routed, or masquerade off). Other ICMPv6 is dropped there
+ * it (gateway_mode_ipv6=routed, or masquerade off); with neither (macvlan: the LAN) it
+ * leaves as it is, as IPv4 does. Other ICMPv6 is dropped there
  * (untranslatable), other protocols too (ipv6_unsupported): none may leave with the
  * container's address (later fragments and ICMPv6 errors: bp_ep_nat66_rel). Across the
  * policy (isolation, ICC, internal):
@@ -107,7 +108,7 @@ static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const
 	int routed = beyond && (ep->flags & BP_EP_F_TRACK_OUT6);
 
 	if (!bp_nat66_tracks(p)) {
-		if (routed)
+		if (beyond && !masquerades)
 			return BP_CONTINUE;  /* leaves as it is, as IPv4's protocols without ports do */
 		return bp_drop(skb, masquerades && p->proto == BP_IPPROTO_ICMPV6 ? BP_DROP_UNTRANSLATABLE : reason,
 			       BP_DIR_EGRESS);
@@ -137,7 +138,7 @@ static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const
 		return BP_CONTINUE;
 	}
 	if (!masquerades)
-		return bp_drop(skb, reason, BP_DIR_EGRESS);
+		return beyond ? BP_CONTINUE : bp_drop(skb, reason, BP_DIR_EGRESS);  /* macvlan: on the LAN, as IPv4 */
 	if (p->proto == BP_IPPROTO_ICMPV6 && p->icmp_type != BP_ICMP6_ECHO_REQUEST)
 		return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
 	return bp_masquerade6(skb, p, sizeof(struct ethhdr), &key, bp_now_once(&now), &fib);
@@ -271,9 +272,9 @@ int bp_ep_nat66(struct __sk_buff *skb)
 }
 
 /* bp_ep_nat66's twin for a later fragment (its first fragment's translation) or an ICMPv6
- * error (its flow's, bp_icmp6_error). What has none leaves as it is from a routed network,
- * is dropped as fragment or untranslatable from a masquerading one, else with the
- * policy's reason. */
+ * error (its flow's, bp_icmp6_error). What has none is dropped as fragment or
+ * untranslatable bound beyond the host from a masquerading network, leaves as it is from
+ * others (routed, macvlan), and is dropped with the policy's reason across it. */
 SEC("tc")
 int bp_ep_nat66_rel(struct __sk_buff *skb)
 {
@@ -295,11 +296,9 @@ int bp_ep_nat66_rel(struct __sk_buff *skb)
 	} else if (bp_icmp6_is_error(&p) && bp_icmp6_error(skb, &p, sizeof(struct ethhdr), 0, &verdict)) {
 		return verdict;
 	}
-	if (beyond && (ep->flags & BP_EP_F_TRACK_OUT6))
-		return BP_CONTINUE;  /* routed: leaves as it is */
 	if (masquerades)
 		return bp_drop(skb, p.fragment ? BP_DROP_FRAGMENT : BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
-	return bp_drop(skb, reason, BP_DIR_EGRESS);
+	return beyond ? BP_CONTINUE : bp_drop(skb, reason, BP_DIR_EGRESS);  /* routed, macvlan: as it is */
 }
 
 SEC("tc")

@@ -1,6 +1,6 @@
-/// IPv6 on a network (`network create --ipv6`): its subnet, gateway and allocation range,
-/// next to the IPv4 ones the network always has (dual-stack; IPv6-only networks are not
-/// supported yet).
+/// IPv6 on a network (`network create --ipv6`, bridge and macvlan): its subnet, gateway and
+/// allocation range, next to the IPv4 ones the network always has (dual-stack; IPv6-only
+/// networks are not supported yet).
 public struct IPv6Settings: Codable, Sendable, Hashable {
     public var subnet: IPv6Network
     public var gateway: IPv6Address
@@ -56,7 +56,7 @@ extension Registry {
             }
             return nil
         }
-        guard driver == .bridge else {
+        guard driver == .bridge || driver == .macvlan else {
             throw .invalidOption("--ipv6", "IPv6 on \(driver.rawValue) networks is not supported yet")
         }
         let others = networks.compactMap { n in n.ipv6.map { (n.name, $0.subnet) } }
@@ -74,9 +74,10 @@ extension Registry {
             if let clash = others.first(where: { $0.1.overlaps(subnet) }) {
                 throw .poolOverlap6(subnet, with: clash.0)
             }
-            // The host's own prefixes (those of networks here aside: they are checked above).
+            // The host's own prefixes (those of networks here aside: they are checked above). A
+            // macvlan network's subnet is the LAN's, which the host may well be on.
             let own = Set(others.map(\.1))
-            if let prefix = hostPrefixes.first(where: { !own.contains($0) && $0.overlaps(subnet) }) {
+            if driver == .bridge, let prefix = hostPrefixes.first(where: { !own.contains($0) && $0.overlaps(subnet) }) {
                 throw .hostPrefixOverlap6(subnet, prefix)
             }
         } else {

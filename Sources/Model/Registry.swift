@@ -450,6 +450,7 @@ public struct Registry: Sendable {
         var endpoint = Endpoint(
             containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
             hostInterface: nil, containerInterface: interface, order: order)
+        endpoint.ip6 = ip6
         let usedIndexes = Set((endpoints + planned).compactMap(\.linkIndex))
         endpoint.linkIndex = Endpoint.namespacedIndexes.first { !usedIndexes.contains($0) }
         return endpoint

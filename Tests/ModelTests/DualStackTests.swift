@@ -84,12 +84,18 @@ import Testing
         #expect(throws: ModelError.self) { try create(&registry, v6("y", subnet: "fd00:9::/64", gateway: "fd00:8::1")) }
         #expect(throws: ModelError.self) { try create(&registry, v6("y", subnet: "fd00:9::/64", range: "fd00:8::/80")) }
         #expect(throws: ModelError.self) { try create(&registry, v6("y", gateway: "fd00:8::1")) }
-        var macvlan = v6("m")
-        macvlan.driver = "macvlan"
-        #expect(throws: ModelError.invalidOption("--ipv6", "IPv6 on macvlan networks is not supported yet")) {
-            try create(&registry, macvlan)
+        var overlay = v6("o")
+        overlay.driver = "overlay"
+        #expect(throws: ModelError.self) {
+            try create(&registry, overlay)
         }
         #expect(registry.networks.filter { $0.ipv6 != nil }.map(\.name) == ["first"], "nothing half-made")
+        // A macvlan network's subnet is the LAN's: the host's own prefix there is no clash.
+        var macvlan = v6("m", subnet: "fd00:9::/64")
+        macvlan.driver = "macvlan"
+        let lan = try registry.planNetwork(
+            macvlan, id: randomID(), now: now, hostPrefixes: [], hostPrefixes6: [IPv6Network.parse("fd00:9::/64")])
+        #expect(lan.ipv6?.subnet.description == "fd00:9::/64")
     }
 
     @Test func hostPrefixesAreAvoided() throws {

@@ -106,9 +106,33 @@ check "run s1 on it" bp run -d --name s1 --net solo
 check "run s2 on it" bp run -d --name s2 --net solo
 check "s1 reaches s2 through the dummy parent" bp exec s1 ping -c 1 -W 2 s2
 
-check "rm the containers" bp rm -f c10 d10 c20 s1 s2
+# IPv6 (issue 19): a dual-stack macvlan network; the LAN (eth2) is its gateway and routes
+# fd00:5299::/64 behind it.
+ip link add lan2 netns "$HOST_NS" type veth peer name eth2 netns "$LAN_NS"
+in_host ip link set lan2 up
+in_lan sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.eth2.disable_ipv6=0 net.ipv6.conf.lo.disable_ipv6=0
+in_lan ip link set eth2 up
+in_lan ip link set lo up
+in_lan ip -6 addr add fd00:5210::1/64 dev eth2 nodad
+in_lan ip -6 addr add fd00:5210::200/64 dev eth2 nodad
+in_lan ip -6 addr add fd00:5299::1/128 dev lo
+check "a dual-stack macvlan network" bp network create -d macvlan --ipv6 --subnet 10.99.60.0/24 \
+    --subnet fd00:5210::/64 -o parent=lan2 mv6
+check "run m6 on it with an IPv6 address" bp run -d --name m6 --net mv6 --ip6 fd00:5210::10 --cap-add NET_ADMIN
+check_output "m6 has its IPv6 address" 'fd00:5210::10/64' bp exec m6 ip -6 -br addr show dev eth0
+check_output "m6's IPv6 default route is the LAN's gateway" 'default via fd00:5210::1 dev eth0' bp exec m6 ip -6 route
+check "the LAN reaches m6 over IPv6" in_lan ping -6 -c 2 -W 2 fd00:5210::10
+check "m6 reaches the LAN's host" bp exec m6 ping -6 -c 1 -W 2 fd00:5210::200
+check "m6 reaches beyond the LAN's router, with its own address" bp exec m6 ping -6 -c 1 -W 2 fd00:5299::1
+bp exec m6 ip -6 addr add fd00:5210::99/64 dev eth0 nodad
+check_fails "a spoofed IPv6 source leaves nothing" 1 '100% packet loss' \
+    bp exec m6 ping -6 -c 2 -W 1 -I fd00:5210::99 fd00:5210::200
+check_output "... counted as spoofed_source" \
+    'bridgeport_container_network_drops_total\{container="m6",network="mv6",interface="eth0",reason="spoofed_source",direction="egress"\} [1-9]' metrics
+
+check "rm the containers" bp rm -f c10 d10 c20 s1 s2 m6
 check_output "their counters are gone" '^$' samples '.*' container=c10
-check "rm the networks" bp network rm mv10 mv20 solo
+check "rm the networks" bp network rm mv10 mv20 solo mv6
 [ "$P10" = lan0.10 ] && check_fails "the VLAN sub-interface went with its network" 1 'does not exist' in_host ip link show lan0.10
 check_output "no dummy parent is left" '^$' sh -c "ip -n $HOST_NS -o link show | grep -E ': d[mp]-'"
 check "the parent lan0 stays" in_host ip link show lan0
