@@ -65,7 +65,7 @@ import Testing
         counters.endpoints[9] = bp_endpoint_stats(rx: bp_traffic(packets: 1, bytes: 1), tx: bp_traffic())  // a removed endpoint
         counters.drops[bp_drop_key(ifindex: 7, reason: BP_DROP_ICC, direction: BP_DIR_EGRESS)] = 4
         counters.drops[bp_drop_key(ifindex: 2, reason: BP_DROP_DIRECT_ACCESS, direction: BP_DIR_INGRESS)] = 5
-        counters.ports[HostPort(.tcp, .any, 5000)] = bp_port_stats(packets: 10, bytes: 600, flows: 2)
+        counters.ports[HostPort(.tcp, IPv4Address.any, 5000)] = bp_port_stats(packets: 10, bytes: 600, flows: 2)
 
         let text = ExpositionFormat.prometheus.render(
             Exporter.families(ScrapeInput(registry: registry, counters: counters, running: [container.id])))
