@@ -79,6 +79,9 @@
 #define BP_PROG_ENDPOINT_INGRESS "bp_ep_ingress" /* tc ingress, host-side veth */
 #define BP_PROG_ENDPOINT_EGRESS "bp_ep_egress"   /* tc egress, host-side veth */
 #define BP_PROG_ENDPOINT_NAT66 "bp_ep_nat66"     /* tail-called by bp_ep_ingress: NAT66 out */
+/* tail-called by bp_ep_ingress: NAT66 of packets without a tuple of their own (later
+ * fragments, ICMPv6 errors), which follow their datagram's or flow's translation */
+#define BP_PROG_ENDPOINT_NAT66_RELATED "bp_ep_nat66_rel"
 
 /* IPv6's published ports: the twins of bp_ports, bp_port_stats, bp_allow and bp_targets,
  * with 16-byte addresses (bridgeport.h, "Published ports over IPv6"). Tables of their own,
@@ -104,7 +107,8 @@
  * that they survive its restarts): NAT66 runs in a program of its own, with a stack of its
  * own, as the IPv4 path leaves too little of the 512 bytes for a call. An empty slot fails
  * closed: the packet is dropped (ipv6_unsupported) or left to the host.
- * bp_ep_tail: [0] BP_PROG_ENDPOINT_NAT66; bp_up_tail: [0] BP_PROG_UPLINK_NAT66, [1] BP_PROG_UPLINK_L3_NAT66.
+ * bp_ep_tail: [0] BP_PROG_ENDPOINT_NAT66, [1] BP_PROG_ENDPOINT_NAT66_RELATED;
+ * bp_up_tail: [0] BP_PROG_UPLINK_NAT66, [1] BP_PROG_UPLINK_L3_NAT66.
  */
 #define BP_MAP_EP_TAIL "bp_ep_tail"
 #define BP_MAP_UP_TAIL "bp_up_tail"

@@ -9,10 +9,11 @@
  * ifindex). Ingress applies the endpoint's policy (lib/policy.h:
  * anti-spoofing, isolation between networks, ICC, internal networks) from
  * bp_endpoints, counting each drop, for IPv6 as well (lib/policy6.h); then it
- * translates the packets of known IPv4 flows
+ * translates the packets of known flows of both families
  * (lib/conntrack.h: replies of published flows get the address the client used,
  * masqueraded flows the host's) and masquerades new flows to beyond the host
- * (lib/nat.h; IPv6's in lib/nat6.h), sending both straight out of the uplink.
+ * (lib/nat.h; IPv6's in lib/nat6.h, in the tail-called bp_ep_nat66), sending both
+ * straight out of the uplink.
  *
  * SEC("tc") gives BPF_PROG_TYPE_SCHED_CLS without an expected attach type, which
  * the kernel accepts both for tcx links (bpf_link_create with
@@ -22,6 +23,7 @@
 #include "lib/common.h"
 #include "lib/conntrack.h"
 #include "lib/icmp.h"
+#include "lib/icmp6.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
@@ -34,11 +36,29 @@
 /* BP_MAP_EP_TAIL */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_ep_tail SEC(".maps");
+
+/* bp_exception_verdict's answer that the packet goes on to its flow's translation: no
+ * verdict of tc's. */
+#define BP_GO_ON 1000
+
+/*
+ * The published-port exception's answer (`passes`, of bp_hairpin or bp_hairpin6) for a
+ * packet the policy drops for `reason`, as a verdict: the drop (ct_full when the flow table
+ * is full), a new hairpin flow's packet going on untranslated, or BP_GO_ON for a `known` flow's.
+ */
+static __always_inline int bp_exception_verdict(struct __sk_buff *skb, int passes, int known, enum bp_drop_reason reason)
+{
+	if (passes < 0)
+		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
+	if (!passes)
+		return bp_drop(skb, reason, BP_DIR_EGRESS);
+	return known ? BP_GO_ON : BP_CONTINUE;  /* a new hairpin flow: nothing to translate */
+}
 
 /* A destination beyond this host: not broadcast, multicast, a bridge network or the host. */
 static __always_inline int bp_beyond_host(__u32 daddr)
@@ -67,35 +87,64 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
 }
 
 /*
- * IPv6 from a container of a masquerading network to beyond the host: its flow's
- * translation, or a new flow's (only an echo request opens an ICMPv6 one). Fragments,
- * ICMPv6 errors and other ICMPv6 are dropped (fragment, untranslatable), other protocols
- * too (ipv6_unsupported): none may leave with the container's address.
+ * What bp_from_container6 passed on (bp_ep_nat66, tail-called): IPv6 the policy would drop
+ * (`reason`), as IPv4's known flows and exceptions are judged. Beyond the host
+ * (ipv6_unsupported): a known flow's packet is translated as its entry says (a published
+ * flow's reply gets the published address back, on any network) or goes on untranslated (a
+ * flow let in by direct routing); a new flow is masqueraded where the network masquerades
+ * (only an echo request opens an ICMPv6 one). Other ICMPv6 is dropped there
+ * (untranslatable), other protocols too (ipv6_unsupported): none may leave with the
+ * container's address (later fragments and ICMPv6 errors: bp_ep_nat66_rel). Across the
+ * policy (isolation, ICC, internal):
+ * the published-port exception (bp_hairpin6), else the drop.
  */
-static __always_inline int bp_nat66_out(struct __sk_buff *skb, const struct bp_packet6 *p)
+static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const struct bp_endpoint *ep,
+						    const struct bp_packet6 *p, enum bp_drop_reason reason)
 {
-	if (p->fragment)
-		return bp_drop(skb, BP_DROP_FRAGMENT, BP_DIR_EGRESS);
-	if (p->proto == BP_IPPROTO_ICMPV6 && p->icmp_type != BP_ICMP6_ECHO_REQUEST)
-		return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
+	int beyond = reason == BP_DROP_IPV6_UNSUPPORTED;
+	int masquerades = beyond && (ep->flags & BP_EP_F_MASQUERADE) && !(ep->flags & BP_EP_F_TRACK_OUT);
+
 	if (!bp_nat66_tracks(p))
-		return bp_drop(skb, BP_DROP_IPV6_UNSUPPORTED, BP_DIR_EGRESS);
+		return bp_drop(skb, masquerades && p->proto == BP_IPPROTO_ICMPV6 ? BP_DROP_UNTRANSLATABLE : reason,
+			       BP_DIR_EGRESS);
 
 	__u32 now = 0;
 	struct bpf_fib_lookup fib;
 	struct bp_flow6_key key = bp_tuple6(p);
 	struct bp_flow6 *flow = bp_flow_lookup6(&key, p, &now);
-	if (flow && (flow->flags & BP_FLOW_F_SNAT)) {
+	/* Flows toward containers (DNAT) are the uplink's: here only their tuples could match. */
+	if (flow && (flow->flags & BP_FLOW_F_DNAT))
+		flow = NULL;
+	if (!beyond) {
+		int verdict = bp_exception_verdict(skb, bp_hairpin6(skb, p, &key, flow, bp_now_once(&now)), flow != NULL, reason);
+
+		if (verdict != BP_GO_ON)
+			return verdict;
+	}
+	if (flow) {
 		bp_flow_seen6(&key, flow, p, now);
 		return bp_apply6(skb, p, sizeof(struct ethhdr), flow, 0, &fib);
 	}
+	if (!masquerades)
+		return bp_drop(skb, reason, BP_DIR_EGRESS);  /* no routed IPv6 yet */
+	if (p->proto == BP_IPPROTO_ICMPV6 && p->icmp_type != BP_ICMP6_ECHO_REQUEST)
+		return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
 	return bp_masquerade6(skb, p, sizeof(struct ethhdr), &key, bp_now_once(&now), &fib);
 }
 
+/* The policy's reasons bp_from_container6_flows judges again: beyond the host, and the ones
+ * the published-port exception lifts. */
+static __always_inline int bp_flows_may_lift(enum bp_drop_reason reason)
+{
+	return reason == BP_DROP_IPV6_UNSUPPORTED || reason == BP_DROP_ISOLATION || reason == BP_DROP_ICC ||
+	       reason == BP_DROP_INTERNAL;
+}
+
 /*
- * What the container sends over IPv6, on a dual-stack network: its policy (lib/policy6.h),
- * then NAT66 for what leaves the host from a masquerading network (lib/nat6.h). An interface of another runtime (no ip6) is not judged. Inline:
- * out of line, its stack would add to the IPv4 path's beyond the verifier's 512 bytes.
+ * What the container sends over IPv6, on a dual-stack network: its policy (lib/policy6.h);
+ * what it would drop for its destination goes to bp_ep_nat66 (tail-called, with a stack of
+ * its own: out of line, this one's would add to the IPv4 path's beyond the verifier's 512
+ * bytes), which knows the flows. An interface of another runtime (no ip6) is not judged.
  */
 static __always_inline int bp_from_container6(struct __sk_buff *skb, const struct bp_endpoint *ep)
 {
@@ -107,10 +156,12 @@ static __always_inline int bp_from_container6(struct __sk_buff *skb, const struc
 	if (parsed < 0)
 		return bp_drop(skb, parsed == BP_PARSE_EXT_LIMIT ? BP_DROP_EXT_HEADERS : BP_DROP_MALFORMED, BP_DIR_EGRESS);
 	enum bp_drop_reason reason = bp_ipv6_verdict(skb, ep, &p);
-	/* Beyond the host: masqueraded (NAT66) where the network masquerades; routed IPv6 is
-	 * not supported yet. */
-	if (reason == BP_DROP_IPV6_UNSUPPORTED && (ep->flags & BP_EP_F_MASQUERADE) && !(ep->flags & BP_EP_F_TRACK_OUT))
-		bpf_tail_call(skb, &bp_ep_tail, 0);  /* bp_ep_nat66; returns only when its slot is empty */
+	if (bp_flows_may_lift(reason)) {
+		skb->cb[0] = reason;
+		/* bp_ep_nat66, or bp_ep_nat66_rel for what has no tuple of its own (later fragments,
+		 * ICMPv6 errors); returns only when the slot is empty */
+		bpf_tail_call(skb, &bp_ep_tail, p.has_ports && !bp_icmp6_is_error(&p) ? 0 : 1);
+	}
 	return reason ? bp_drop(skb, reason, BP_DIR_EGRESS) : BP_CONTINUE;
 }
 
@@ -154,14 +205,10 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 	if (flow && (flow->flags & BP_FLOW_F_DNAT))
 		flow = NULL;
 	if (reason) {
-		int passes = bp_hairpin(skb, &p, &key, flow, bp_now_once(&now));
+		int verdict = bp_exception_verdict(skb, bp_hairpin(skb, &p, &key, flow, bp_now_once(&now)), flow != NULL, reason);
 
-		if (passes < 0)
-			return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
-		if (!passes)
-			return bp_drop(skb, reason, BP_DIR_EGRESS);
-		if (!flow)
-			return BP_CONTINUE;  /* a new hairpin flow: nothing to translate */
+		if (verdict != BP_GO_ON)
+			return verdict;
 	}
 	if (flow) {
 		bp_flow_seen(&key, flow, &p, now);
@@ -194,16 +241,50 @@ int bp_ep_ingress(struct __sk_buff *skb)
 	return bp_from_container(skb, &ep);
 }
 
-/* NAT66 of a packet bp_ep_ingress judged (its policy passed it) and found bound beyond the
- * host from a masquerading network: tail-called, with a stack of its own. */
+/* IPv6 bp_ep_ingress's policy would drop for its destination (the reason in cb[0]):
+ * tail-called, with a stack of its own (bp_from_container6_flows). */
 SEC("tc")
 int bp_ep_nat66(struct __sk_buff *skb)
 {
+	enum bp_drop_reason reason = skb->cb[0];
+	__u32 ifindex = skb->ifindex;
 	struct bp_packet6 p;
 
-	if (bp_parse_ipv6(skb, &p, sizeof(struct ethhdr)) < 0)
-		return bp_drop(skb, BP_DROP_MALFORMED, BP_DIR_EGRESS);  /* parsed before: not reached */
-	return bp_nat66_out(skb, &p);
+	if (!bp_flows_may_lift(reason))
+		return bp_drop(skb, BP_DROP_IPV6_UNSUPPORTED, BP_DIR_EGRESS);  /* not from bp_ep_ingress: not reached */
+	struct bp_endpoint *found = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
+	if (!found || bp_parse_ipv6(skb, &p, sizeof(struct ethhdr)) < 0)
+		return bp_drop(skb, reason, BP_DIR_EGRESS);  /* gone meanwhile, or parsed before: not reached */
+	struct bp_endpoint ep = *found;
+	return bp_from_container6_flows(skb, &ep, &p, reason);
+}
+
+/* bp_ep_nat66's twin for a later fragment (its first fragment's translation) or an ICMPv6
+ * error (its flow's, bp_icmp6_error): what has none is dropped with the policy's reason,
+ * or, bound beyond the host from a masquerading network, as fragment or untranslatable. */
+SEC("tc")
+int bp_ep_nat66_rel(struct __sk_buff *skb)
+{
+	enum bp_drop_reason reason = skb->cb[0];
+	__u32 ifindex = skb->ifindex;
+	struct bp_packet6 p;
+	int verdict = BP_CONTINUE;
+
+	if (!bp_flows_may_lift(reason))
+		return bp_drop(skb, BP_DROP_IPV6_UNSUPPORTED, BP_DIR_EGRESS);  /* not from bp_ep_ingress: not reached */
+	struct bp_endpoint *ep = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
+	if (!ep || bp_parse_ipv6(skb, &p, sizeof(struct ethhdr)) < 0)
+		return bp_drop(skb, reason, BP_DIR_EGRESS);  /* gone meanwhile, or parsed before: not reached */
+	int masquerades = reason == BP_DROP_IPV6_UNSUPPORTED && (ep->flags & BP_EP_F_MASQUERADE) &&
+			  !(ep->flags & BP_EP_F_TRACK_OUT);
+	if (p.fragment && !p.has_ports) {
+		if (bp_follow_fragment6(skb, &p, sizeof(struct ethhdr), 0, &verdict))
+			return verdict;
+		return bp_drop(skb, masquerades ? BP_DROP_FRAGMENT : reason, BP_DIR_EGRESS);
+	}
+	if (bp_icmp6_is_error(&p) && bp_icmp6_error(skb, &p, sizeof(struct ethhdr), 0, &verdict))
+		return verdict;
+	return bp_drop(skb, masquerades ? BP_DROP_UNTRANSLATABLE : reason, BP_DIR_EGRESS);
 }
 
 SEC("tc")

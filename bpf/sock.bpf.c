@@ -18,19 +18,13 @@
 #include "lib/metrics.h"
 #include "lib/ports.h"
 
-/* The published target of ctx's destination (key: the entry that matched; netns: the
- * namespace's registration), or NULL if it is none or not ours to touch. */
-static __always_inline struct bp_port_target *bp_sock_target(struct bpf_sock_addr *ctx, __u8 proto,
-							     struct bp_port_key *key, const struct bp_netns *netns)
-{
-	__u32 ip = ctx->user_ip4;
-	int loopback = (ip & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000);
-	/* Loopback is the host only in the host's namespace; in a container it is the container. */
-	if (!(loopback && netns->kind == BP_NETNS_HOST) && !bpf_map_lookup_elem(&bp_host_addrs, &ip))
-		return NULL;
-
-	return bp_published(ip, (__u16)ctx->user_port, proto, key);
-}
+/* Where a socket's destination goes (bp_sock_dest4, bp_sock_dest6). */
+enum bp_sock_dest {
+	BP_SOCK_KEEP,      /* not ours: untouched */
+	BP_SOCK_DNS,       /* the embedded DNS server's port instead of 53 */
+	BP_SOCK_PUBLISHED, /* a published port's target, to be remembered for recvmsg/getpeername */
+	BP_SOCK_DENIED,    /* a restricted port the container is not allowed on */
+};
 
 /* The embedded DNS server's port in the container for this socket's protocol (0: none). */
 static __always_inline __u16 bp_dns_port(const struct bp_netns *netns, __u32 protocol)
@@ -40,72 +34,251 @@ static __always_inline __u16 bp_dns_port(const struct bp_netns *netns, __u32 pro
 	return protocol == BP_PROTO_TCP ? netns->dns_tcp_port : netns->dns_udp_port;
 }
 
-/* 127.0.0.11:53 in a container: the agent's DNS socket there, at a port of its own. */
-static __always_inline int bp_sock_to_dns(struct bpf_sock_addr *ctx, const struct bp_netns *netns)
-{
-	__u16 port = bp_dns_port(netns, ctx->protocol);
-	if (!port || ctx->user_ip4 != bpf_htonl(BP_DNS_IP) || ctx->user_port != bpf_htons(BP_DNS_PORT))
-		return 0;
-	ctx->user_port = port;
-	return 1;
-}
-
-/* ... and 53 again where the socket sees that port (recvmsg, getpeername). */
-static __always_inline void bp_sock_from_dns(struct bpf_sock_addr *ctx)
+/* The namespace's registration, or NULL where the hooks leave sockets alone. */
+static __always_inline struct bp_netns *bp_sock_netns(struct bpf_sock_addr *ctx)
 {
 	__u64 cookie = bpf_get_netns_cookie(ctx);
-	struct bp_netns *netns = bpf_map_lookup_elem(&bp_netns, &cookie);
-	if (!netns)
-		return;
-	__u16 port = bp_dns_port(netns, ctx->protocol);
-	if (port && ctx->user_ip4 == bpf_htonl(BP_DNS_IP) && ctx->user_port == port)
-		ctx->user_port = bpf_htons(BP_DNS_PORT);
+
+	return bpf_map_lookup_elem(&bp_netns, &cookie);
 }
 
 /*
- * Sends the socket to the published target instead; refuses it when the port is restricted
- * and the container asking is not on its allow list (counted as not_allowed on the
- * container's veth). The host's own sockets are not filtered, as Docker's DOCKER-USER
- * chain does not see them.
+ * Where the IPv4 destination *ip:*port (network byte order) of a socket of `netns` goes,
+ * rewritten in place: 127.0.0.11:53 in a container to the agent's DNS socket there (at a
+ * port of its own, as Docker's DNAT does), and a published address to its target. A
+ * restricted port is denied to a container its allow list does not name; the host's own
+ * sockets are not filtered, as Docker's DOCKER-USER chain does not see them.
  */
+static __always_inline enum bp_sock_dest bp_sock_dest4(const struct bp_netns *netns, __u32 protocol, __u8 proto,
+							int new_flow, __u32 *ip, __u16 *port)
+{
+	__u16 dns = bp_dns_port(netns, protocol);
+	if (dns && *ip == bpf_htonl(BP_DNS_IP) && *port == bpf_htons(BP_DNS_PORT)) {
+		*port = dns;
+		return BP_SOCK_DNS;
+	}
+	int loopback = (*ip & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000);
+	/* Loopback is the host only in the host's namespace; in a container it is the container. */
+	if (!(loopback && netns->kind == BP_NETNS_HOST) && !bpf_map_lookup_elem(&bp_host_addrs, ip))
+		return BP_SOCK_KEEP;
+	struct bp_port_key key;
+	struct bp_port_target *target = bp_published(*ip, *port, proto, &key);
+	if (!target)
+		return BP_SOCK_KEEP;
+	if ((target->flags & BP_PORT_F_RESTRICTED) && netns->kind == BP_NETNS_CONTAINER &&
+	    !bp_port_allows(key.host_ip, key.host_port, proto, netns->ip))
+		return BP_SOCK_DENIED;
+	bp_count_port(&key, 0, new_flow);
+	*ip = target->ip;
+	*port = target->port;
+	return BP_SOCK_PUBLISHED;
+}
+
+/* ... and 53 again where the socket sees that port (recvmsg, getpeername). */
+static __always_inline void bp_sock_from_dns(struct bpf_sock_addr *ctx, __u32 ip, __u16 *port)
+{
+	struct bp_netns *netns = bp_sock_netns(ctx);
+	if (!netns)
+		return;
+	__u16 dns = bp_dns_port(netns, ctx->protocol);
+	if (dns && ip == bpf_htonl(BP_DNS_IP) && *port == dns)
+		*port = bpf_htons(BP_DNS_PORT);
+}
+
+/* The published address an IPv4 socket was sent to instead of *ip:*port, put back. */
+static __always_inline int bp_sock_restore4(__u64 cookie, __u32 *ip, __u16 *port)
+{
+	struct bp_sock_nat_key key = { .cookie = cookie, .ip = *ip, .port = *port };
+	struct bp_nat_value *published = bpf_map_lookup_elem(&bp_sock_nat, &key);
+
+	if (!published)
+		return 0;
+	*ip = published->host_ip;
+	*port = published->host_port;
+	return 1;
+}
+
+/* Sends the socket to the published target (or the DNS server) instead, or refuses it
+ * (counted as not_allowed on the container's veth). */
 static __always_inline int bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 proto, int new_flow)
 {
-	struct bp_port_key port;
-	__u64 cookie = bpf_get_netns_cookie(ctx);
-	struct bp_netns *found = bpf_map_lookup_elem(&bp_netns, &cookie);
-	if (!found)
+	struct bp_netns *netns = bp_sock_netns(ctx);
+	if (!netns)
 		return BP_SOCK_ALLOW;
-	struct bp_netns netns = *found;
-	if (bp_sock_to_dns(ctx, &netns))
-		return BP_SOCK_ALLOW;
-	struct bp_port_target *target = bp_sock_target(ctx, proto, &port, &netns);
-	if (!target)
-		return BP_SOCK_ALLOW;
-	if ((target->flags & BP_PORT_F_RESTRICTED) && netns.kind == BP_NETNS_CONTAINER &&
-	    !bp_port_allows(port.host_ip, port.host_port, proto, netns.ip))
-		return bp_sock_refuse(netns.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_EGRESS);
-	bp_count_port(&port, 0, new_flow);
-	struct bp_sock_nat_key key = { .cookie = bpf_get_socket_cookie(ctx), .ip = target->ip, .port = target->port };
-	struct bp_nat_value published = { .host_ip = ctx->user_ip4, .host_port = (__u16)ctx->user_port };
+	struct bp_sock_nat_key key = { .ip = ctx->user_ip4, .port = (__u16)ctx->user_port };
+	struct bp_nat_value published = { .host_ip = key.ip, .host_port = key.port };
 
-	bpf_map_update_elem(&bp_sock_nat, &key, &published, BPF_ANY);
-	ctx->user_ip4 = target->ip;
-	ctx->user_port = target->port;
+	switch (bp_sock_dest4(netns, ctx->protocol, proto, new_flow, &key.ip, &key.port)) {
+	case BP_SOCK_KEEP:
+		return BP_SOCK_ALLOW;
+	case BP_SOCK_DENIED:
+		return bp_sock_refuse(netns->ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_EGRESS);
+	case BP_SOCK_PUBLISHED:
+		key.cookie = bpf_get_socket_cookie(ctx);
+		bpf_map_update_elem(&bp_sock_nat, &key, &published, BPF_ANY);
+		break;
+	case BP_SOCK_DNS:
+		break;
+	}
+	ctx->user_ip4 = key.ip;
+	ctx->user_port = key.port;
 	return BP_SOCK_ALLOW;
 }
 
-/* Shows the published address where the socket sees a redirected container address. */
+/* Shows the published address (or 53) where the socket sees the address it was sent to. */
 static __always_inline void bp_sock_restore(struct bpf_sock_addr *ctx)
 {
-	struct bp_sock_nat_key key = {
-		.cookie = bpf_get_socket_cookie(ctx), .ip = ctx->user_ip4, .port = (__u16)ctx->user_port,
+	__u32 ip = ctx->user_ip4;
+	__u16 port = (__u16)ctx->user_port;
+
+	if (bp_sock_restore4(bpf_get_socket_cookie(ctx), &ip, &port)) {
+		ctx->user_ip4 = ip;
+		ctx->user_port = port;
+		return;
+	}
+	bp_sock_from_dns(ctx, ip, &port);
+	ctx->user_port = port;
+}
+
+/* ------------------------------------------------------------------------- */
+/* IPv6 sockets: IPv6 published ports, and IPv4 ones through IPv4-mapped      */
+/* addresses (::ffff:a.b.c.d) of dual-stack sockets, which leave as IPv4.     */
+/* ------------------------------------------------------------------------- */
+
+/* ctx->user_ip6, a word at a time: the verifier allows only 4-byte accesses to it. */
+static __always_inline void bp_sock_load_ip6(const struct bpf_sock_addr *ctx, __u32 ip[4])
+{
+	ip[0] = ctx->user_ip6[0];
+	ip[1] = ctx->user_ip6[1];
+	ip[2] = ctx->user_ip6[2];
+	ip[3] = ctx->user_ip6[3];
+}
+
+static __always_inline void bp_sock_store_ip6(struct bpf_sock_addr *ctx, const __u32 ip[4])
+{
+	ctx->user_ip6[0] = ip[0];
+	ctx->user_ip6[1] = ip[1];
+	ctx->user_ip6[2] = ip[2];
+	ctx->user_ip6[3] = ip[3];
+}
+
+static __always_inline int bp_v4mapped(const __u32 ip[4])
+{
+	return ip[0] == 0 && ip[1] == 0 && ip[2] == bpf_htonl(0x0000ffff);
+}
+
+static __always_inline int bp_loopback6(const __u32 ip[4])
+{
+	return ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] == bpf_htonl(1);
+}
+
+/* bp_published for IPv6: the entry of ip:port, else of the port on every address (::),
+ * but not a routed network's. */
+static __always_inline struct bp_port6_target *bp_sock_published6(const __u32 ip[4], __u16 port, __u8 proto,
+								 struct bp_port6_key *key)
+{
+	*key = (struct bp_port6_key){ .host_ip = { ip[0], ip[1], ip[2], ip[3] }, .host_port = port, .proto = proto };
+	struct bp_port6_target *target = bpf_map_lookup_elem(&bp_ports6, key);
+
+	if (!target) {
+		__builtin_memset(key->host_ip, 0, sizeof(key->host_ip));
+		target = bpf_map_lookup_elem(&bp_ports6, key);
+	}
+	return target && !(target->flags & BP_PORT_F_DIRECT_ONLY) ? target : NULL;
+}
+
+/* Whether the allow list of the restricted IPv6 port `key` names `source`. */
+static __always_inline int bp_sock_allows6(const struct bp_port6_key *key, const __u32 source[4])
+{
+	struct bp_allow6_key allow = {
+		.prefixlen = BP_ALLOW6_KEY_FIXED_BITS + 128, .proto = key->proto, .port = key->host_port,
 	};
-	struct bp_nat_value *published = bpf_map_lookup_elem(&bp_sock_nat, &key);
+
+	__builtin_memcpy(allow.host_ip, key->host_ip, sizeof(allow.host_ip));
+	__builtin_memcpy(allow.ip, source, sizeof(allow.ip));
+	return bpf_map_lookup_elem(&bp_allow6, &allow) != NULL;
+}
+
+/* bp_count_port for IPv6 (connect()s only: the hooks see no packets). */
+static __always_inline void bp_sock_count6(const struct bp_port6_key *key, int new_flow)
+{
+	struct bp_port_stats *stats = bp_counter(&bp_port_stats6, key);
+
+	if (stats && new_flow)
+		stats->flows += 1;
+}
+
+/* bp_sock_dest4 for an IPv6 destination: ::1 in the host's namespace, or one of the host's
+ * IPv6 addresses; a restricted port's list is asked about the container's IPv6 address. */
+static __always_inline enum bp_sock_dest bp_sock_dest6(const struct bp_netns *netns, __u8 proto, int new_flow,
+							__u32 ip[4], __u16 *port)
+{
+	if (!(bp_loopback6(ip) && netns->kind == BP_NETNS_HOST) && !bpf_map_lookup_elem(&bp_host_addrs6, ip))
+		return BP_SOCK_KEEP;
+	struct bp_port6_key key;
+	struct bp_port6_target *target = bp_sock_published6(ip, *port, proto, &key);
+	if (!target)
+		return BP_SOCK_KEEP;
+	if ((target->flags & BP_PORT_F_RESTRICTED) && netns->kind == BP_NETNS_CONTAINER &&
+	    !bp_sock_allows6(&key, netns->ip6))
+		return BP_SOCK_DENIED;
+	bp_sock_count6(&key, new_flow);
+	__builtin_memcpy(ip, target->ip, sizeof(target->ip));
+	*port = target->port;
+	return BP_SOCK_PUBLISHED;
+}
+
+/* bp_sock_redirect for IPv6 sockets; what it sent elsewhere is remembered in bp_sock_nat6,
+ * IPv4-mapped addresses too. */
+static __always_inline int bp_sock_redirect6(struct bpf_sock_addr *ctx, __u8 proto, int new_flow)
+{
+	struct bp_netns *netns = bp_sock_netns(ctx);
+	if (!netns)
+		return BP_SOCK_ALLOW;
+	struct bp_sock_nat6_key key = { .port = (__u16)ctx->user_port };
+	bp_sock_load_ip6(ctx, key.ip);
+	struct bp_nat6_value published = { .host_port = key.port };
+	__builtin_memcpy(published.host_ip, key.ip, sizeof(key.ip));
+
+	enum bp_sock_dest dest = bp_v4mapped(key.ip)
+					 ? bp_sock_dest4(netns, ctx->protocol, proto, new_flow, &key.ip[3], &key.port)
+					 : bp_sock_dest6(netns, proto, new_flow, key.ip, &key.port);
+	switch (dest) {
+	case BP_SOCK_KEEP:
+		return BP_SOCK_ALLOW;
+	case BP_SOCK_DENIED:
+		return bp_sock_refuse(netns->ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_EGRESS);
+	case BP_SOCK_PUBLISHED:
+		key.cookie = bpf_get_socket_cookie(ctx);
+		bpf_map_update_elem(&bp_sock_nat6, &key, &published, BPF_ANY);
+		break;
+	case BP_SOCK_DNS:
+		break;
+	}
+	bp_sock_store_ip6(ctx, key.ip);
+	ctx->user_port = key.port;
+	return BP_SOCK_ALLOW;
+}
+
+/* bp_sock_restore for IPv6 sockets. A dual-stack socket's datagrams to an IPv4-mapped
+ * address pass the IPv4 hook (sendmsg4), which remembered them in bp_sock_nat. */
+static __always_inline void bp_sock_restore6(struct bpf_sock_addr *ctx)
+{
+	struct bp_sock_nat6_key key = { .cookie = bpf_get_socket_cookie(ctx), .port = (__u16)ctx->user_port };
+	bp_sock_load_ip6(ctx, key.ip);
+	struct bp_nat6_value *published = bpf_map_lookup_elem(&bp_sock_nat6, &key);
 
 	if (published) {
-		ctx->user_ip4 = published->host_ip;
+		bp_sock_store_ip6(ctx, published->host_ip);
 		ctx->user_port = published->host_port;
+		return;
 	}
+	if (!bp_v4mapped(key.ip))
+		return;
+	if (!bp_sock_restore4(key.cookie, &key.ip[3], &key.port))
+		bp_sock_from_dns(ctx, key.ip[3], &key.port);
+	ctx->user_ip6[3] = key.ip[3];
+	ctx->user_port = key.port;
 }
 
 SEC("cgroup/connect4")
@@ -128,7 +301,6 @@ SEC("cgroup/recvmsg4")
 int bp_recvmsg4(struct bpf_sock_addr *ctx)
 {
 	bp_sock_restore(ctx);
-	bp_sock_from_dns(ctx);
 	return BP_SOCK_ALLOW;
 }
 
@@ -136,7 +308,37 @@ SEC("cgroup/getpeername4")
 int bp_peername4(struct bpf_sock_addr *ctx)
 {
 	bp_sock_restore(ctx);
-	bp_sock_from_dns(ctx);
+	return BP_SOCK_ALLOW;
+}
+
+SEC("cgroup/connect6")
+int bp_connect6(struct bpf_sock_addr *ctx)
+{
+	if (ctx->protocol == BP_PROTO_TCP || ctx->protocol == BP_PROTO_UDP)
+		return bp_sock_redirect6(ctx, ctx->protocol, 1);
+	return BP_SOCK_ALLOW;
+}
+
+/* A dual-stack socket's datagram to an IPv4-mapped address passes sendmsg4 instead. */
+SEC("cgroup/sendmsg6")
+int bp_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	if (ctx->protocol != BP_PROTO_UDP)
+		return BP_SOCK_ALLOW;
+	return bp_sock_redirect6(ctx, BP_PROTO_UDP, 0);
+}
+
+SEC("cgroup/recvmsg6")
+int bp_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	bp_sock_restore6(ctx);
+	return BP_SOCK_ALLOW;
+}
+
+SEC("cgroup/getpeername6")
+int bp_peername6(struct bpf_sock_addr *ctx)
+{
+	bp_sock_restore6(ctx);
 	return BP_SOCK_ALLOW;
 }
 

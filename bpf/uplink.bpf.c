@@ -11,13 +11,15 @@
  * their container. A port restricted with `bridgeport port allow` only lets
  * the allowed sources through, as Docker users do with the DOCKER-USER chain.
  * Only a connection's first packet (a TCP SYN) opens a published flow. In a cluster, VXLAN
- * is taken only from the cluster's hosts. Nothing is published over IPv6 yet:
- * IPv6 straight to a container's address is dropped as direct access. Everything
- * else continues untouched. IPv6 replies of masqueraded flows go back as IPv4's do.
+ * is taken only from the cluster's hosts. Everything else continues untouched. IPv6 gets
+ * the same, with its own tables (bp_ports6, bp_allow6, bp_targets6, bp_flows6), in a
+ * tail-called program (bp_up_nat66): published ports, direct access, replies of
+ * masqueraded flows (NAT66); fragments of IPv6 are not translated yet.
  */
 #include "lib/common.h"
 #include "lib/conntrack.h"
 #include "lib/icmp.h"
+#include "lib/icmp6.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
@@ -37,8 +39,10 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_up_tail SEC(".maps");
 
-/* bp_uplink6's answer that the packet is for NAT66 (bp_up_nat66): no verdict of tc's. */
-#define BP_TO_NAT66 1000
+/* bp_uplink6's answers that the packet is for bp_up_nat66 (tail-called): to one of the
+ * host's addresses, or to a container's. No verdicts of tc's. */
+#define BP_TO_HOST6 1000
+#define BP_TO_CONTAINER6 1001
 
 /*
  * A packet from outside straight to a container's address (direct routing), by the
@@ -80,10 +84,10 @@ static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct 
 }
 
 /*
- * IPv6 from outside: replies of masqueraded flows (NAT66) go back to their containers;
- * nothing is published over IPv6 yet, so a packet to an address of a network's IPv6 subnet
- * is dropped (direct_access); the rest to the host's own addresses (the gateways' among
- * them) and everything else go on. Out of line: the IPv4 path stays as it was.
+ * IPv6 from outside: what goes to one of the host's addresses (the gateways' among them) or
+ * to an address of a network's IPv6 subnet is bp_up_nat66's (published ports, replies of
+ * masqueraded flows, direct access), with a stack of its own; everything else goes on. Out
+ * of line: the IPv4 path stays as it was.
  */
 static __noinline int bp_uplink6(struct __sk_buff *skb, __u32 l2_len)
 {
@@ -92,11 +96,150 @@ static __noinline int bp_uplink6(struct __sk_buff *skb, __u32 l2_len)
 	if (skb->protocol != bpf_htons(BP_ETH_P_IPV6) || bpf_skb_load_bytes(skb, l2_len, &ip, sizeof(ip)) ||
 	    ip.version_class >> 4 != 6)
 		return BP_CONTINUE;  /* not IPv6, or not whole: not for a container, the kernel drops it */
+	/* The caller tail-calls: a subprogram under its stack may not. */
 	if (bpf_map_lookup_elem(&bp_host_addrs6, ip.daddr))
-		return BP_TO_NAT66;  /* the caller tail-calls: a subprogram under its stack may not */
-	if (!bp_subnet6_of(ip.daddr))
+		return BP_TO_HOST6;
+	return bp_subnet6_of(ip.daddr) ? BP_TO_CONTAINER6 : BP_CONTINUE;
+}
+
+/* A published IPv6 flow's packet through its port, for the port's counters. */
+static __always_inline void bp_count_published6(const struct bp_flow6_key *key, const struct bp_flow6 *flow, __u32 len)
+{
+	struct bp_port6_key port = { .host_port = key->dst_port, .proto = key->proto };
+
+	if (!(flow->flags & BP_FLOW_F_ANY_HOST))
+		__builtin_memcpy(port.host_ip, key->dst_ip, sizeof(port.host_ip));
+	bp_count_port6(&port, len, 0);
+}
+
+/* The answers of bp_host_flow6 and bp_publish6 that are no verdicts of tc's: the packet
+ * belongs to no flow toward a container; a flow for it was made. */
+#define BP_NO_FLOW6 1002
+#define BP_FLOW_MADE6 1003
+
+/*
+ * IPv6 to one of the host's addresses, as bp_uplink does for IPv4, in steps out of line
+ * (each with a stack of its own; the flow table's search for a port on top of the second):
+ * a known flow toward a container (a published one, or the reply of a masqueraded one) is
+ * translated and counted on its port.
+ */
+static __noinline int bp_host_flow6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off)
+{
+	__u32 now = 0;
+	struct bpf_fib_lookup fib;
+	struct bp_flow6_key key = bp_tuple6(p);
+	struct bp_flow6 *flow = bp_flow_lookup6(&key, p, &now);
+
+	if (!flow || !(flow->flags & BP_FLOW_F_DNAT))
+		return BP_NO_FLOW6;
+	bp_flow_seen6(&key, flow, p, now);
+	if (flow->kind == BP_FLOW_PUBLISHED)
+		bp_count_published6(&key, flow, skb->len);
+	return bp_apply6(skb, p, l3_off, flow, 0, &fib);
+}
+
+/* Else a TCP SYN or UDP to a published IPv6 port (bp_ports6) opens a published flow
+ * (BP_FLOW_MADE6); the rest is the host's. */
+static __noinline int bp_publish6(struct __sk_buff *skb, const struct bp_packet6 *p)
+{
+	if (p->proto != BP_PROTO_TCP && p->proto != BP_PROTO_UDP)
 		return BP_CONTINUE;
-	return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
+	/* Only a connection's first packet opens a published flow (see bp_uplink). */
+	if (p->proto == BP_PROTO_TCP && (p->tcp_flags & (BP_TCP_SYN | BP_TCP_ACK)) != BP_TCP_SYN)
+		return BP_CONTINUE;
+	struct bp_port6_key port;
+	struct bp_port6_target *found = bp_published6(p->daddr, p->dport, p->proto, &port);
+	if (!found)
+		return BP_CONTINUE;
+	struct bp_port6_target target = *found;
+	if (p->hop_limit <= 1)
+		return BP_CONTINUE;  /* the kernel answers "time exceeded" */
+
+	if ((target.flags & BP_PORT_F_RESTRICTED) && !bp_port_allows6(port.host_ip, port.host_port, p->proto, p->saddr))
+		return bp_drop_on(target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);
+	struct bp_flow6_key key = bp_tuple6(p);
+	enum bp_drop_reason refused = bp_publish_flow6(skb, p, &key, &port, &target, bp_now());
+	return refused ? bp_drop_on(target.ifindex, refused, BP_DIR_INGRESS) : BP_FLOW_MADE6;
+}
+
+/* IPv6 to one of the host's addresses: a later fragment follows its first fragment's
+ * translation (lib/frag6.h), an ICMPv6 error its flow's (lib/icmp6.h); a known flow's
+ * packet is translated, a new published flow made; the rest is the host's. A new
+ * published flow's first packet goes as the flow's next ones do. */
+static __always_inline int bp_to_host6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off)
+{
+	int verdict = BP_CONTINUE;
+
+	if (p->fragment && !p->has_ports) {
+		bp_follow_fragment6(skb, p, l3_off, 1, &verdict);  /* as its first fragment went */
+		return verdict;
+	}
+	if (bp_icmp6_is_error(p)) {
+		bp_icmp6_error(skb, p, l3_off, 1, &verdict);  /* to the container of the flow it is about */
+		return verdict;
+	}
+	if (!p->has_ports || !bp_nat66_tracks(p))
+		return BP_CONTINUE;
+	verdict = bp_host_flow6(skb, p, l3_off);
+	if (verdict != BP_NO_FLOW6)
+		return verdict;
+	verdict = bp_publish6(skb, p);
+	if (verdict != BP_FLOW_MADE6)
+		return verdict;
+	verdict = bp_host_flow6(skb, p, l3_off);
+	return verdict == BP_NO_FLOW6 ? BP_CONTINUE : verdict;  /* gone meanwhile: the host's */
+}
+
+/*
+ * bp_direct_access for IPv6: a packet from outside straight to a container's IPv6 address,
+ * by its network's gateway mode. Flows are tracked for TCP, UDP and ICMPv6 echo (NAT66's
+ * protocols); a packet that cannot be parsed is judged as one without ports.
+ */
+static __noinline int bp_direct_access6(struct __sk_buff *skb, const struct bp_packet6 *p, const struct bp_subnet *to)
+{
+	if (to->flags & BP_SUBNET_F_INTERNAL)
+		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
+	int open = to->flags & BP_SUBNET_F_UNPROTECTED;
+	if (open && !(to->flags & BP_SUBNET_F_MASQUERADE))
+		return BP_CONTINUE;
+
+	int tracked = p->has_ports && bp_nat66_tracks(p);
+	__u32 now = 0;
+	struct bp_flow6_key key = bp_tuple6(p);
+	if (tracked) {
+		struct bp_flow6 *flow = bp_flow_lookup6(&key, p, &now);
+
+		if (flow && !(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT))) {
+			bp_flow_seen6(&key, flow, p, now);
+			return BP_CONTINUE;
+		}
+	}
+
+	if (!open && tracked && p->proto != BP_PROTO_ICMPV6)
+		open = bp_target_open_to6(p->daddr, p->dport, p->proto, p->saddr);
+	if (!open && (to->flags & BP_SUBNET_F_ROUTED) && p->proto == BP_PROTO_ICMPV6)
+		open = 1;
+	if (!open)
+		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
+	if (tracked && bp_flow_track6(p, &key, 0, bp_now_once(&now)))
+		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_INGRESS);
+	return BP_CONTINUE;
+}
+
+/* What bp_uplink6 sent to bp_up_nat66: IPv6 to one of the host's addresses or to a container's. */
+static __always_inline int bp_uplink6_tail(struct __sk_buff *skb, __u32 l3_off)
+{
+	struct bp_packet6 p = {};
+	int parsed = bp_parse_ipv6(skb, &p, l3_off);
+
+	if (bpf_map_lookup_elem(&bp_host_addrs6, p.daddr))
+		return parsed < 0 ? BP_CONTINUE : bp_to_host6(skb, &p, l3_off);  /* the kernel refuses what is broken */
+	struct bp_subnet *to = bp_subnet6_of(p.daddr);
+	if (!to)
+		return BP_CONTINUE;  /* neither (the maps changed meanwhile, or the header is unreadable) */
+	if (parsed < 0)
+		p.has_ports = 0;
+	return bp_direct_access6(skb, &p, to);
 }
 
 /* A published flow's packet through its port, for the port's counters. */
@@ -123,9 +266,12 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 	if (parsed == BP_PARSE_NOT_IPV4) {
 		int verdict = bp_uplink6(skb, l2_len);
 
-		if (verdict == BP_TO_NAT66) {
+		if (verdict == BP_TO_HOST6 || verdict == BP_TO_CONTAINER6) {
 			bpf_tail_call(skb, &bp_up_tail, l2_len ? 0 : 1);
-			return BP_CONTINUE;  /* no NAT66 program: the host's */
+			/* No program in the slot: the host's own goes on, a container's is refused. */
+			if (verdict == BP_TO_HOST6)
+				return BP_CONTINUE;
+			return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
 		}
 		return verdict;
 	}
@@ -198,17 +344,18 @@ int bp_up_ingress_l3(struct __sk_buff *skb)
 	return bp_uplink(skb, 0);
 }
 
-/* NAT66 replies, tail-called by bp_up_ingress (bp_up_nat66_l3: by bp_up_ingress_l3). */
+/* IPv6 to the host or to a container, tail-called by bp_up_ingress (bp_up_nat66_l3: by
+ * bp_up_ingress_l3). */
 SEC("tc")
 int bp_up_nat66(struct __sk_buff *skb)
 {
-	return bp_nat66_in(skb, sizeof(struct ethhdr));
+	return bp_uplink6_tail(skb, sizeof(struct ethhdr));
 }
 
 SEC("tc")
 int bp_up_nat66_l3(struct __sk_buff *skb)
 {
-	return bp_nat66_in(skb, 0);
+	return bp_uplink6_tail(skb, 0);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

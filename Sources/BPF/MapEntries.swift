@@ -406,12 +406,12 @@ extension IPv6Network: MapEncodable {
 }
 
 /// Where the socket hooks act (bp_netns' value): the host's namespace, or a container's
-/// with the address its allow lists are asked about and the veth refusals count on.
+/// with the addresses its allow lists are asked about and the veth refusals count on.
 public enum SocketNamespace: MapEncodable, Equatable {
     case host
-    /// A container: its address and veth, and where its 127.0.0.11:53 goes (nil: no
-    /// embedded DNS server there).
-    case container(ip: IPv4Address?, ifindex: UInt32, dns: DNSServerPorts? = nil)
+    /// A container: its addresses (IPv6 on a dual-stack network) and veth, and where its
+    /// 127.0.0.11:53 goes (nil: no embedded DNS server there).
+    case container(ip: IPv4Address?, ip6: IPv6Address? = nil, ifindex: UInt32, dns: DNSServerPorts? = nil)
 
     public init(raw: bp_netns) {
         if raw.kind == UInt8(BP_NETNS_HOST.rawValue) {
@@ -421,21 +421,27 @@ public enum SocketNamespace: MapEncodable, Equatable {
                 raw.dns_udp_port == 0 && raw.dns_tcp_port == 0
                 ? nil
                 : DNSServerPorts(udp: UInt16(bigEndian: raw.dns_udp_port), tcp: UInt16(bigEndian: raw.dns_tcp_port))
-            self = .container(ip: raw.ip == 0 ? nil : IPv4Address(raw: raw.ip), ifindex: raw.ifindex, dns: dns)
+            let ip6 = IPv6Address(bytes: withUnsafeBytes(of: raw.ip6) { Array($0) })
+            self = .container(
+                ip: raw.ip == 0 ? nil : IPv4Address(raw: raw.ip), ip6: ip6.isUnspecified ? nil : ip6,
+                ifindex: raw.ifindex, dns: dns)
         }
     }
 
     public var raw: bp_netns {
+        var raw = bp_netns()
         switch self {
         case .host:
-            bp_netns(
-                kind: UInt8(BP_NETNS_HOST.rawValue), pad: (0, 0, 0), ip: 0, ifindex: 0, dns_udp_port: 0,
-                dns_tcp_port: 0, ip6: (0, 0, 0, 0))
-        case .container(let ip, let ifindex, let dns):
-            bp_netns(
-                kind: UInt8(BP_NETNS_CONTAINER.rawValue), pad: (0, 0, 0), ip: ip?.raw ?? 0, ifindex: ifindex,
-                dns_udp_port: (dns?.udp ?? 0).bigEndian, dns_tcp_port: (dns?.tcp ?? 0).bigEndian, ip6: (0, 0, 0, 0))
+            raw.kind = UInt8(BP_NETNS_HOST.rawValue)
+        case .container(let ip, let ip6, let ifindex, let dns):
+            raw.kind = UInt8(BP_NETNS_CONTAINER.rawValue)
+            raw.ip = ip?.raw ?? 0
+            raw.ifindex = ifindex
+            raw.dns_udp_port = (dns?.udp ?? 0).bigEndian
+            raw.dns_tcp_port = (dns?.tcp ?? 0).bigEndian
+            if let ip6 { withUnsafeMutableBytes(of: &raw.ip6) { $0.copyBytes(from: ip6.bytes) } }
         }
+        return raw
     }
 }
 

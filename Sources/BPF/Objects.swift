@@ -15,6 +15,9 @@ public enum BridgeportProgram: CaseIterable, Sendable {
     case uplinkL3Ingress
     /// The cgroup socket hooks: connect(), sendmsg() and recvmsg() on UDP, getpeername().
     case connect4, sendmsg4, recvmsg4, getpeername4
+    /// The same for IPv6 sockets (IPv6 published ports, and IPv4 ones through a dual-stack
+    /// socket's IPv4-mapped addresses).
+    case connect6, sendmsg6, recvmsg6, getpeername6
 
     /// Its ELF function name.
     public var name: String {
@@ -27,6 +30,10 @@ public enum BridgeportProgram: CaseIterable, Sendable {
         case .sendmsg4: BP_PROG_SOCK_SENDMSG
         case .recvmsg4: BP_PROG_SOCK_RECVMSG
         case .getpeername4: BP_PROG_SOCK_PEERNAME
+        case .connect6: BP_PROG_SOCK_CONNECT6
+        case .sendmsg6: BP_PROG_SOCK_SENDMSG6
+        case .recvmsg6: BP_PROG_SOCK_RECVMSG6
+        case .getpeername6: BP_PROG_SOCK_PEERNAME6
         }
     }
 
@@ -37,11 +44,17 @@ public enum BridgeportProgram: CaseIterable, Sendable {
         case .sendmsg4: BPF_CGROUP_UDP4_SENDMSG
         case .recvmsg4: BPF_CGROUP_UDP4_RECVMSG
         case .getpeername4: BPF_CGROUP_INET4_GETPEERNAME
+        case .connect6: BPF_CGROUP_INET6_CONNECT
+        case .sendmsg6: BPF_CGROUP_UDP6_SENDMSG
+        case .recvmsg6: BPF_CGROUP_UDP6_RECVMSG
+        case .getpeername6: BPF_CGROUP_INET6_GETPEERNAME
         default: nil
         }
     }
 
-    public static let socketHooks: [BridgeportProgram] = [.connect4, .sendmsg4, .recvmsg4, .getpeername4]
+    public static let socketHooks: [BridgeportProgram] = [
+        .connect4, .sendmsg4, .recvmsg4, .getpeername4, .connect6, .sendmsg6, .recvmsg6, .getpeername6,
+    ]
 }
 
 /// The maps whose pins the agent looks after at start.
@@ -50,6 +63,8 @@ public enum BridgeportMap: Sendable {
     case flows, flows6, fragments
     /// What the agent writes anew from its store at every start.
     case allowLists, targets, namespaces, endpoints
+    /// The program arrays of the tail calls, filled anew at every load.
+    case endpointTailCalls, uplinkTailCalls
 
     public var name: String {
         switch self {
@@ -60,6 +75,8 @@ public enum BridgeportMap: Sendable {
         case .targets: BP_MAP_TARGETS
         case .namespaces: BP_MAP_NETNS
         case .endpoints: BP_MAP_ENDPOINTS
+        case .endpointTailCalls: BP_MAP_EP_TAIL
+        case .uplinkTailCalls: BP_MAP_UP_TAIL
         }
     }
 }
@@ -69,7 +86,7 @@ extension BPFObject {
 
     /// The programs a loaded object's programs tail-call (NAT66), by program array.
     static let tailCalls: [(map: String, programs: [String])] = [
-        (BP_MAP_EP_TAIL, [BP_PROG_ENDPOINT_NAT66]),
+        (BP_MAP_EP_TAIL, [BP_PROG_ENDPOINT_NAT66, BP_PROG_ENDPOINT_NAT66_RELATED]),
         (BP_MAP_UP_TAIL, [BP_PROG_UPLINK_NAT66, BP_PROG_UPLINK_L3_NAT66]),
     ]
 

@@ -745,7 +745,9 @@ public actor Agent {
 
     /// Another runtime's container: its interface's address.
     func socketSource(_ attachment: Attachment) -> SocketSource? {
-        datapath.ifindex(ofLink: attachment.hostInterface).map { SocketSource(ip: attachment.ip, ifindex: $0) }
+        datapath.ifindex(ofLink: attachment.hostInterface).map {
+            SocketSource(ip: attachment.ip, ip6: attachment.ip6, ifindex: $0)
+        }
     }
 
     /// The first non-internal network a container joined gives its default route, as in Docker.

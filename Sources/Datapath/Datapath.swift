@@ -98,11 +98,15 @@ extension Datapath {
 }
 
 /// Whom a container namespace's sockets are, for restricted ports' allow lists: its
-/// address (of its first interface) and that interface's veth, where refusals count.
+/// addresses (of its first interface; IPv6 on a dual-stack network) and that interface's
+/// veth, where refusals count.
 public struct SocketSource: Sendable, Equatable {
     public var ip: IPv4Address
+    public var ip6: IPv6Address?
     public var ifindex: UInt32
-    public init(ip: IPv4Address, ifindex: UInt32) { (self.ip, self.ifindex) = (ip, ifindex) }
+    public init(ip: IPv4Address, ip6: IPv6Address? = nil, ifindex: UInt32) {
+        (self.ip, self.ip6, self.ifindex) = (ip, ip6, ifindex)
+    }
 }
 
 /// Every link Bridgeport makes carries the ifalias "bridgeport:<owner id>", so that

@@ -74,13 +74,15 @@ extension KernelDatapath {
     }
 
     private static func container(_ source: SocketSource?, dns: DNSServerPorts? = nil) -> SocketNamespace {
-        .container(ip: source?.ip, ifindex: source?.ifindex ?? 0, dns: dns)
+        .container(ip: source?.ip, ip6: source?.ip6, ifindex: source?.ifindex ?? 0, dns: dns)
     }
 
     /// A container's first interface with an address, as its sockets' source.
     public func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
         for endpoint in endpoints.sorted(by: { $0.order < $1.order }) {
-            if let ip = endpoint.ip, let index = ifindex(of: endpoint) { return SocketSource(ip: ip, ifindex: index) }
+            if let ip = endpoint.ip, let index = ifindex(of: endpoint) {
+                return SocketSource(ip: ip, ip6: endpoint.ip6, ifindex: index)
+            }
         }
         return nil
     }

@@ -68,8 +68,9 @@ final class Programs: Sendable {
                     "\(name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew")
             }
         }
-        // What the agent writes anew from its store at every start.
-        for name in [BridgeportMap.allowLists, .targets, .namespaces, .endpoints].map(\.name)
+        // What the agent writes anew from its store, or fills with programs, at every start.
+        for name in [BridgeportMap.allowLists, .targets, .namespaces, .endpoints, .endpointTailCalls, .uplinkTailCalls]
+            .map(\.name)
         where try object.removeIncompatiblePin(name) != nil {
             logger.notice("\(name) had the layout of an earlier version: replaced, and filled again from the store")
         }

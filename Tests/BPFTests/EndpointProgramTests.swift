@@ -16,7 +16,11 @@ final class EndpointProgramTests: XCTestCase {
         let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
 
         XCTAssertEqual(
-            Set(object.programNames), [BP_PROG_ENDPOINT_INGRESS, BP_PROG_ENDPOINT_EGRESS, BP_PROG_ENDPOINT_NAT66])
+            Set(object.programNames),
+            [
+                BP_PROG_ENDPOINT_INGRESS, BP_PROG_ENDPOINT_EGRESS, BP_PROG_ENDPOINT_NAT66,
+                BP_PROG_ENDPOINT_NAT66_RELATED,
+            ])
         for name in [BP_MAP_ENDPOINT_STATS, BP_MAP_ENDPOINTS, BP_MAP_DROPS] {
             XCTAssertTrue(object.mapNames.contains(name), "map \(name) missing from endpoint.bpf.o")
             XCTAssertTrue(BPFFilesystem.isBPFFS(pinRoot + "/" + name), "map \(name) not pinned under the pin root")

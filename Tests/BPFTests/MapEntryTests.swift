@@ -102,5 +102,11 @@ final class MapEntryTests: XCTestCase {
         XCTAssertEqual(SocketNamespace(raw: namespace.raw), namespace)
         XCTAssertEqual(
             SocketNamespace(raw: SocketNamespace.container(ip: nil, ifindex: 0).raw), .container(ip: nil, ifindex: 0))
+        XCTAssertEqual(namespace.raw.ip6.0 | namespace.raw.ip6.3, 0, "no IPv6 address: all zero")
+        let dualStack = SocketNamespace.container(
+            ip: container, ip6: IPv6Address(bytes: ip6("fd00:40::2")), ifindex: 9,
+            dns: DNSServerPorts(udp: 5300, tcp: 5301))
+        XCTAssertEqual(withUnsafeBytes(of: dualStack.raw.ip6) { Array($0) }, ip6("fd00:40::2"), "as on the wire")
+        XCTAssertEqual(SocketNamespace(raw: dualStack.raw), dualStack)
     }
 }

@@ -256,7 +256,9 @@ final class FakeDatapath: Datapath {
 
     func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
         endpoints.sorted { $0.order < $1.order }.lazy.compactMap { endpoint in
-            endpoint.ip.flatMap { ip in self.ifindex(of: endpoint).map { SocketSource(ip: ip, ifindex: $0) } }
+            endpoint.ip.flatMap { ip in
+                self.ifindex(of: endpoint).map { SocketSource(ip: ip, ip6: endpoint.ip6, ifindex: $0) }
+            }
         }.first
     }
 

@@ -66,17 +66,18 @@ struct bp_icmp_quoted_l4 {
 	__u8 has_check;  /* a TCP checksum beyond the quoted bytes, a UDP one of 0 (none) stay as they are */
 };
 
-/* Reads the quoted L4 fields (TCP, UDP or ICMP echo) and the tuple it gives the flow: 0, or -1 when missing. */
+/* Reads the quoted L4 fields (TCP, UDP, ICMP or ICMPv6 echo) and the tuple it gives the flow: 0, or -1 when missing. */
 static __always_inline int bp_icmp_quoted_l4(struct __sk_buff *skb, __u32 l4_off, __u8 proto, int outer_dest,
 					     struct bp_icmp_quoted_l4 *q, struct bp_flow_key *key)
 {
 	__u16 ports[2];
 
-	if (proto == BP_PROTO_ICMP) {
+	if (proto == BP_PROTO_ICMP || proto == BP_PROTO_ICMPV6) {
 		struct bp_icmp_echo echo;
+		/* ICMPv6's echo request and reply are 128 and 129 (lib/icmp6.h). */
+		__u8 request = proto == BP_PROTO_ICMP ? BP_ICMP_ECHO : 128, reply = proto == BP_PROTO_ICMP ? BP_ICMP_ECHOREPLY : 129;
 
-		if (bpf_skb_load_bytes(skb, l4_off, &echo, sizeof(echo)) ||
-		    (echo.type != BP_ICMP_ECHO && echo.type != BP_ICMP_ECHOREPLY))
+		if (bpf_skb_load_bytes(skb, l4_off, &echo, sizeof(echo)) || (echo.type != request && echo.type != reply))
 			return -1;
 		key->src_port = key->dst_port = echo.id;
 		*q = (struct bp_icmp_quoted_l4){ .port = echo.id, .check = echo.checksum, .port_at = 4, .check_at = 2, .has_check = 1 };

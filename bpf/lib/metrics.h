@@ -56,16 +56,27 @@ static __always_inline void bp_count_traffic(__u32 ifindex, __u32 len, enum bp_t
 	t->bytes += len;
 }
 
-/* Counts a packet (and a new flow) through the published port `key`. */
-static __always_inline void bp_count_port(const struct bp_port_key *key, __u32 len, int new_flow)
+/* Counts a packet (and a new flow) through the published port `key` of `map`
+ * (bp_port_stats, or bp_port_stats6 by a struct bp_port6_key). */
+static __always_inline void bp_count_port_of(void *map, const void *key, __u32 len, int new_flow)
 {
-	struct bp_port_stats *stats = bp_counter(&bp_port_stats, key);
+	struct bp_port_stats *stats = bp_counter(map, key);
 
 	if (!stats)
 		return;
 	stats->packets += len ? 1 : 0;
 	stats->bytes += len;
 	stats->flows += new_flow ? 1 : 0;
+}
+
+static __always_inline void bp_count_port(const struct bp_port_key *key, __u32 len, int new_flow)
+{
+	bp_count_port_of(&bp_port_stats, key, len, new_flow);
+}
+
+static __always_inline void bp_count_port6(const struct bp_port6_key *key, __u32 len, int new_flow)
+{
+	bp_count_port_of(&bp_port_stats6, key, len, new_flow);
 }
 
 /*

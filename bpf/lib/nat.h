@@ -131,17 +131,23 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 	return bp_rewrite_ip(skb, p, dest, new_ip);
 }
 
-/* Replaces one TCP or UDP port alone (the destination's when `dest` is set). */
-static __always_inline int bp_rewrite_port(struct __sk_buff *skb, const struct bp_packet *p, int dest, __u16 new_port)
+/* Replaces one TCP or UDP port alone, `old_port` (the destination's when `dest` is set), of
+ * the header at l4_off whose checksum is at csum_off; of either family. */
+static __always_inline int bp_rewrite_port_at(struct __sk_buff *skb, __u8 proto, __u32 l4_off, __u32 csum_off, int dest,
+					      __u16 old_port, __u16 new_port)
 {
-	__u16 old_port = dest ? p->dport : p->sport;
-	__u32 port_off = p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
-	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__u32 port_off = l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
+	__u64 mangled = proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 
-	if (bpf_l4_csum_replace(skb, bp_l4_csum_off(p), old_port, new_port, mangled | sizeof(new_port)) ||
+	if (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)) ||
 	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
 		return -1;
 	return 0;
+}
+
+static __always_inline int bp_rewrite_port(struct __sk_buff *skb, const struct bp_packet *p, int dest, __u16 new_port)
+{
+	return bp_rewrite_port_at(skb, p->proto, p->l4_off, bp_l4_csum_off(p), dest, dest ? p->dport : p->sport, new_port);
 }
 
 /*

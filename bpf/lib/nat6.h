@@ -1,22 +1,28 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * NAT66 masquerade (Docker's default for IPv6 with ip6tables): a new flow from a container
- * of a masquerading dual-stack network to beyond the host leaves with the host's address
- * the route out prefers (bpf_fib_lookup, AF_INET6) and, as for IPv4, its own source port
- * when free; its replies on the uplink get the container's address and port back and go
- * straight to it. The flows are bp_flows6's (lib/flowops.h), with the lifecycle of IPv4's.
+ * NAT66 (Docker's with ip6tables), IPv4's translations for IPv6. Masquerade: a new flow
+ * from a container of a masquerading dual-stack network to beyond the host leaves with the
+ * host's address the route out prefers (bpf_fib_lookup, AF_INET6) and, as for IPv4, its own
+ * source port when free (not a published one); its replies on the uplink get the
+ * container's address and port back and go straight to it. Published ports (bp_ports6): a
+ * new flow from outside to one of the host's IPv6 addresses gets the container's address
+ * and port, and its replies the published ones back, whatever the network's masquerade.
+ * The flows are bp_flows6's (lib/flowops.h), with the lifecycle of IPv4's.
  *
  * Differences from IPv4 (lib/nat.h): no header checksum, but TCP's, UDP's and ICMPv6's
  * checksums all cover the addresses (the pseudo-header), updated a 32-bit word at a time;
  * the hop limit takes the TTL's place. Routers never fragment IPv6, so a packet too big for
  * the route goes to the kernel untranslated, which answers "packet too big" to the container.
- * Not translated yet (and dropped where they would leave with a container's address):
- * fragments, ICMPv6 errors, protocols other than TCP, UDP and ICMPv6 echo.
+ * Fragments follow their first fragment's translation (lib/frag6.h); ICMPv6 errors about
+ * translated flows are translated with them (lib/icmp6.h). Not translated (and dropped
+ * where they would leave with a container's address): protocols other than TCP, UDP and
+ * ICMPv6 echo.
  */
 #ifndef BP_LIB_NAT6_H
 #define BP_LIB_NAT6_H
 
 #include "conntrack.h"
+#include "frag6.h"
 #include "nat.h"
 #include "parse6.h"
 #include "policy6.h"
@@ -39,6 +45,17 @@ static __always_inline __u32 bp_l4_csum_off6(const struct bp_packet6 *p)
 	return p->l4_off + offsetof(struct bp_icmp_echo, checksum);
 }
 
+/* The IPv6 header's part of a translation: one address (the destination when `dest` is
+ * set, else the source) and one off the hop limit. IPv6 has no header checksum: a later
+ * fragment, which carries no upper-layer header, needs only this. */
+static __always_inline int bp_rewrite_ip6(struct __sk_buff *skb, __u32 l3_off, int dest, const __u32 *new_ip,
+					  __u8 hop_limit)
+{
+	hop_limit -= 1;
+	return bpf_skb_store_bytes(skb, l3_off + (dest ? BP_IPV6_DADDR_OFF : BP_IPV6_SADDR_OFF), new_ip, 16, 0) ||
+	       bpf_skb_store_bytes(skb, l3_off + BP_IPV6_HOP_LIMIT_OFF, &hop_limit, sizeof(hop_limit), 0) ? -1 : 0;
+}
+
 /*
  * Replaces one address and port (the destination when `dest` is set, else the source; the
  * identifier for ICMPv6 echo) and takes one off the hop limit.
@@ -52,7 +69,6 @@ static __always_inline int bp_rewrite6(struct __sk_buff *skb, const struct bp_pa
 	__u32 port_off = p->proto == BP_PROTO_ICMPV6 ? p->l4_off + offsetof(struct bp_icmp_echo, id)
 			 : p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
 	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
-	__u8 hop_limit = p->hop_limit - 1;
 
 #pragma unroll
 	for (int i = 0; i < 4; i++)
@@ -60,10 +76,15 @@ static __always_inline int bp_rewrite6(struct __sk_buff *skb, const struct bp_pa
 			return -1;
 	if (bpf_l4_csum_replace(skb, check, old_port, new_port, mangled | sizeof(new_port)) ||
 	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0) ||
-	    bpf_skb_store_bytes(skb, l3_off + (dest ? BP_IPV6_DADDR_OFF : BP_IPV6_SADDR_OFF), new_ip, 16, 0) ||
-	    bpf_skb_store_bytes(skb, l3_off + BP_IPV6_HOP_LIMIT_OFF, &hop_limit, sizeof(hop_limit), 0))
+	    bp_rewrite_ip6(skb, l3_off, dest, new_ip, p->hop_limit))
 		return -1;
 	return 0;
+}
+
+/* bp_rewrite_port for IPv6: one TCP or UDP port alone (the destination's when `dest` is set). */
+static __always_inline int bp_rewrite_port6(struct __sk_buff *skb, const struct bp_packet6 *p, int dest, __u16 new_port)
+{
+	return bp_rewrite_port_at(skb, p->proto, p->l4_off, bp_l4_csum_off6(p), dest, dest ? p->dport : p->sport, new_port);
 }
 
 /* bp_route for IPv6. */
@@ -89,10 +110,20 @@ static __always_inline int bp_route_out6(struct __sk_buff *skb, const struct bp_
 	return bp_route_verdict(skb, rc, fib, bp_wire_length(skb, l3_off, p->l4_off, p->proto), 0, verdict);
 }
 
+/* Sends a packet translated toward a container straight to it (its veth's peer). */
+static __always_inline int bp_deliver_to_endpoint6(struct __sk_buff *skb, const __u32 *saddr, __u32 l3_off,
+						   const __u32 *daddr, __u32 ifindex, struct bpf_fib_lookup *fib)
+{
+	long rc = bp_route6(skb, saddr, daddr, 0, fib);
+
+	return bp_redirect_to_endpoint(skb, l3_off, rc, fib, ifindex, BP_ETH_P_IPV6);
+}
+
 /*
  * Translates a packet of a known IPv6 flow as its entry says and sends it on, as
  * bp_apply_routed does: toward the container straight to its eth0, from it out of the
- * route's interface (`out`, or looked up here in the caller's `fib`: stack is scarce).
+ * route's interface (`out`, or looked up here in the caller's `fib`: stack is scarce). A
+ * flow without a translation (hairpin, routed) goes on as it is.
  */
 static __always_inline int bp_apply6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
 				     const struct bp_flow6 *flow, __u32 out, struct bpf_fib_lookup *fib)
@@ -107,12 +138,40 @@ static __always_inline int bp_apply6(struct __sk_buff *skb, const struct bp_pack
 			return verdict;
 		out = fib->ifindex;
 	}
-	if (bp_rewrite6(skb, p, l3_off, dest, flow->nat_ip, flow->nat_port) < 0)
+	if (p->fragment)
+		bp_remember_fragment6(skb, p, flow->nat_ip, dest ? flow->ifindex : 0);
+	if (bp_rewrite6(skb, p, l3_off, dest, flow->nat_ip, flow->nat_port) < 0 ||
+	    (flow->peer_port && bp_rewrite_port6(skb, p, !dest, flow->peer_port) < 0))
 		return bp_drop(skb, BP_DROP_MALFORMED, dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
 	if (!dest)
 		return bpf_redirect_neigh(out, NULL, 0, 0);
-	long rc = bp_route6(skb, p->saddr, flow->nat_ip, 0, fib);
-	return bp_redirect_to_endpoint(skb, l3_off, rc, fib, flow->ifindex, BP_ETH_P_IPV6);
+	return bp_deliver_to_endpoint6(skb, p->saddr, l3_off, flow->nat_ip, flow->ifindex, fib);
+}
+
+/*
+ * A later fragment of a datagram whose first fragment was translated: the same address
+ * (destination toward a container, source from one), then the same way out. 0 when the
+ * datagram is not one of those; else 1 and *verdict.
+ */
+static __always_inline int bp_follow_fragment6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
+					       int dest, int *verdict)
+{
+	struct bp_frag6_nat nat;
+	struct bpf_fib_lookup fib;
+
+	if (bp_fragment_translation6(skb, p, &nat))
+		return 0;
+	*verdict = BP_CONTINUE;
+	if (p->hop_limit <= 1)
+		return 1;  /* the kernel answers "time exceeded" */
+	if (!dest && !bp_route_out6(skb, p, l3_off, nat.addr, 0, &fib, verdict))
+		return 1;
+	if (bp_rewrite_ip6(skb, l3_off, dest, nat.addr, p->hop_limit) < 0)
+		*verdict = bp_drop(skb, BP_DROP_MALFORMED, dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
+	else
+		*verdict = dest ? bp_deliver_to_endpoint6(skb, p->saddr, l3_off, nat.addr, nat.ifindex, &fib)
+				: bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	return 1;
 }
 
 /* bp_host_socket_holds for IPv6. */
@@ -127,7 +186,15 @@ static __always_inline int bp_host_socket_holds6(struct __sk_buff *skb, const st
 	return bp_socket_holds(skb, &tuple, sizeof(tuple.ipv6), reply->proto);
 }
 
-/* bp_port_search for IPv6 (nothing is published over IPv6: only host sockets can hold a port). */
+/* Whether host_ip:port is a published IPv6 port of the host. */
+static __always_inline int bp_port_published6(const __u32 *host_ip, __u16 port, __u8 proto)
+{
+	struct bp_port6_key key;
+
+	return bp_port_entry6(host_ip, port, proto, &key) != NULL;
+}
+
+/* bp_port_search for IPv6. */
 struct bp_port_search6 {
 	struct __sk_buff *skb;
 	struct bp_flow6_key reply;
@@ -136,7 +203,8 @@ struct bp_port_search6 {
 	__u32 min;
 	__u32 span;
 	__u16 first;
-	__u16 pad;
+	__u8 check_host;  /* skip published ports and host sockets (masquerade) */
+	__u8 pad;
 	long err;
 };
 
@@ -147,7 +215,8 @@ static long bp_try_port6(__u32 i, struct bp_port_search6 *s)
 	s->reply.dst_port = port;
 	if (s->reply.proto == BP_PROTO_ICMPV6)
 		s->reply.src_port = port;
-	else if (port == 0 || bp_host_socket_holds6(s->skb, &s->reply))
+	else if (port == 0 || (s->check_host && (bp_port_published6(s->reply.dst_ip, port, s->reply.proto) ||
+						 bp_host_socket_holds6(s->skb, &s->reply))))
 		return 0;
 	s->err = bp_flow_claim6(&s->reply, &s->entry, s->now);
 	return s->err != -BP_EEXIST;
@@ -167,7 +236,7 @@ static __always_inline int bp_masquerade6(struct __sk_buff *skb, const struct bp
 	if (!bp_route_out6(skb, p, l3_off, p->saddr, BPF_FIB_LOOKUP_SRC, fib, &verdict))
 		return verdict;  /* before a flow is made: nothing is translated */
 
-	struct bp_port_search6 s = { .skb = skb, .now = now, .first = p->sport, .err = -BP_EEXIST };
+	struct bp_port_search6 s = { .skb = skb, .now = now, .first = p->sport, .check_host = 1, .err = -BP_EEXIST };
 	s.entry = bp_flow_entry6(p, BP_FLOW_MASQUERADE, BP_FLOW_F_REPLY | BP_FLOW_F_DNAT, skb->ifindex, now);
 	__builtin_memcpy(s.entry.nat_ip, p->saddr, sizeof(s.entry.nat_ip));
 	s.entry.nat_port = p->sport;
@@ -209,23 +278,49 @@ static __always_inline int bp_nat66_tracks(const struct bp_packet6 *p)
 	return p->proto == BP_PROTO_TCP || p->proto == BP_PROTO_UDP;
 }
 
-/* IPv6 from outside to one of the host's addresses: the reply of a masqueraded flow goes
- * back to its container; anything else is the host's. */
-static __always_inline int bp_nat66_in(struct __sk_buff *skb, __u32 l3_off)
+/*
+ * A new flow from outside through a published IPv6 port (bp_publish_flow's twin): both of its
+ * entries go into bp_flows6, its destination to become the container's address and port; a
+ * client port clashing with another flow of the same container port is remapped. The flow
+ * is counted on the port. 0, or why it could not be made (the caller drops the packet and
+ * translates it as the flow's otherwise: bp_apply6 needs a stack of its own).
+ */
+static __always_inline enum bp_drop_reason bp_publish_flow6(struct __sk_buff *skb, const struct bp_packet6 *p,
+							    const struct bp_flow6_key *key,
+							    const struct bp_port6_key *port,
+							    const struct bp_port6_target *target, __u32 now)
 {
-	struct bp_packet6 p;
+	struct bp_port_search6 s = { .skb = skb, .now = now, .min = 1024, .span = 65536 - 1024 };
+	__u16 remapped = 0;
 
-	if (bp_parse_ipv6(skb, &p, l3_off) < 0 || p.fragment || !p.has_ports || !bp_nat66_tracks(&p))
-		return BP_CONTINUE;  /* the host's, or for the kernel to refuse */
-	__u32 now = 0;
-	struct bp_flow6_key key = bp_tuple6(&p);
-	struct bp_flow6 *flow = bp_flow_lookup6(&key, &p, &now);
-	if (!flow || !(flow->flags & BP_FLOW_F_DNAT))
-		return BP_CONTINUE;
-	struct bpf_fib_lookup fib;
+	s.entry = bp_flow_entry6(p, BP_FLOW_PUBLISHED, BP_FLOW_F_REPLY | BP_FLOW_F_SNAT, target->ifindex, now);
+	__builtin_memcpy(s.entry.nat_ip, p->daddr, sizeof(s.entry.nat_ip));
+	s.entry.nat_port = p->dport;
+	__builtin_memcpy(s.reply.src_ip, target->ip, sizeof(s.reply.src_ip));
+	__builtin_memcpy(s.reply.dst_ip, p->saddr, sizeof(s.reply.dst_ip));
+	s.reply.src_port = target->port;
+	s.reply.dst_port = p->sport;
+	s.reply.proto = p->proto;
+	s.err = bp_flow_claim6(&s.reply, &s.entry, now);
+	if (s.err == -BP_EEXIST) {
+		s.entry.peer_port = remapped = p->sport;
+		bpf_loop(BP_REMAP_PROBES, bp_try_port6, &s, 0);
+	}
+	if (s.err)
+		return s.err == -BP_EEXIST ? BP_DROP_NAT_EXHAUSTED : BP_DROP_CT_FULL;
 
-	bp_flow_seen6(&key, flow, &p, now);
-	return bp_apply6(skb, &p, l3_off, flow, 0, &fib);
+	/* The original entry takes the reply entry's place on the stack. */
+	struct bp_flow6 *in = &s.entry;
+	*in = bp_flow_entry6(p, BP_FLOW_PUBLISHED, BP_FLOW_F_DNAT | (bp_ip6_is_zero(port->host_ip) ? BP_FLOW_F_ANY_HOST : 0),
+			     target->ifindex, now);
+	__builtin_memcpy(in->nat_ip, target->ip, sizeof(in->nat_ip));
+	in->nat_port = target->port;
+	if (remapped)
+		in->peer_port = s.reply.dst_port;
+	if (bp_flow_commit_translated6(key, in, &s.reply))
+		return BP_DROP_CT_FULL;
+	bp_count_port6(port, 0, 1);
+	return 0;
 }
 
 #endif /* BP_LIB_NAT6_H */

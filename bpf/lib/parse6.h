@@ -65,7 +65,8 @@ struct bp_packet6 {
 	__u8 icmp_type;  /* ICMPv6, when has_ports */
 	__u8 tcp_flags;  /* TCP, when has_ports */
 	__u8 hop_limit;
-	__u8 pad[2];
+	__u16 frag_hdr;  /* where the Fragment header is, when fragment: its identification
+			  * names the datagram (lib/frag6.h) */
 };
 
 #define BP_PARSE_EXT_LIMIT (-3)
@@ -122,6 +123,7 @@ static __always_inline int bp_parse_ipv6(struct __sk_buff *skb, struct bp_packet
 	p->hop_limit = ip.hop_limit;
 	p->sport = p->dport = 0;  /* defined without ports too: the verifier reads no garbage */
 	p->has_ports = p->fragment = p->icmp_type = p->tcp_flags = 0;
+	p->frag_hdr = 0;
 	if (p->end > skb->len)
 		return BP_PARSE_MALFORMED;  /* cut: shorter than its payload length says */
 
@@ -141,6 +143,7 @@ static __always_inline int bp_parse_ipv6(struct __sk_buff *skb, struct bp_packet
 			__u16 offset = (__u16)ext[2] << 8 | (ext[3] & 0xf8);
 
 			p->fragment |= offset || (ext[3] & 1);
+			p->frag_hdr = off;
 			off += 8;
 			if (offset) {
 				p->proto = ext[0];  /* a later fragment: no upper-layer header here */

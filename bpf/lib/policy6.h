@@ -7,8 +7,10 @@
  * container's business. Link-local destinations and multicast stay on the bridge and obey
  * ICC as broadcast does, except neighbour discovery, which passes as ARP does (it reaches
  * no one ICC would protect: whom it resolves stays unreachable). A destination beyond the
- * host is ipv6_unsupported here: the endpoint program masquerades it (NAT66, lib/nat6.h)
- * where the network masquerades, and drops it otherwise (no routed IPv6 yet).
+ * host is ipv6_unsupported here: the endpoint program translates it when it belongs to a
+ * known flow (a published flow's reply), masquerades it (NAT66, lib/nat6.h) where the
+ * network masquerades, and drops it otherwise (no routed IPv6 yet). Published targets
+ * (bp_targets6) are the policy's exception, as IPv4's (bp_hairpin6).
  */
 #ifndef BP_LIB_POLICY6_H
 #define BP_LIB_POLICY6_H
@@ -155,6 +157,21 @@ static __always_inline enum bp_drop_reason bp_ipv6_verdict(struct __sk_buff *skb
 	if (reason || to || bpf_map_lookup_elem(&bp_host_addrs6, p->daddr))
 		return reason;
 	return BP_DROP_IPV6_UNSUPPORTED;  /* beyond the host */
+}
+
+/* bp_hairpin for IPv6: a flow to a published target of bp_targets6 passes the policy, tracked
+ * in bp_flows6 (kind hairpin) so that exactly its replies pass too. 1, 0, or -1 (table full). */
+static __always_inline int bp_hairpin6(struct __sk_buff *skb, const struct bp_packet6 *p,
+				       const struct bp_flow6_key *key, const struct bp_flow6 *flow, __u32 now)
+{
+	if (flow)
+		return flow->kind == BP_FLOW_HAIRPIN;
+	if (!bp_target_open_to6(p->daddr, p->dport, p->proto, p->saddr))
+		return 0;
+	long err = bp_flow_create_untranslated6(p, key, BP_FLOW_HAIRPIN, skb->ifindex, now);
+	if (err == -BP_EEXIST)
+		return 0;  /* the reply tuple belongs to another flow */
+	return err ? -1 : 1;
 }
 
 #endif /* BP_LIB_POLICY6_H */

@@ -3,7 +3,7 @@
  * Published ports as the agent wrote them: which entry of bp_ports a host address and
  * port lead to, and who may use a restricted one (bp_allow), asked by its host side
  * (the uplink, the socket hooks) or by its container side (bp_targets: direct routing,
- * the policy's exception).
+ * the policy's exception); for IPv6 from bp_ports6, bp_allow6 and bp_targets6.
  */
 #ifndef BP_LIB_PORTS_H
 #define BP_LIB_PORTS_H
@@ -62,6 +62,52 @@ static __always_inline int bp_target_open_to(__u32 ip, __u16 port, __u8 proto, _
 		return 0;
 	return !(target->flags & BP_PORT_F_RESTRICTED) ||
 	       bp_port_allows(target->host_ip, target->host_port, proto, source);
+}
+
+/* The IPv6 twins of the above: bp_ports6, bp_allow6 and bp_targets6, with 16-byte addresses
+ * (:: is every IPv6 address of the host). Nothing is translated between families. */
+
+static __always_inline struct bp_port6_target *bp_port_entry6(const __u32 *host_ip, __u16 port, __u8 proto,
+							       struct bp_port6_key *key)
+{
+	*key = (struct bp_port6_key){ .host_port = port, .proto = proto };
+	__builtin_memcpy(key->host_ip, host_ip, sizeof(key->host_ip));
+	struct bp_port6_target *target = bpf_map_lookup_elem(&bp_ports6, key);
+
+	if (!target) {
+		__builtin_memset(key->host_ip, 0, sizeof(key->host_ip));
+		target = bpf_map_lookup_elem(&bp_ports6, key);
+	}
+	return target;
+}
+
+static __always_inline struct bp_port6_target *bp_published6(const __u32 *host_ip, __u16 port, __u8 proto,
+							      struct bp_port6_key *key)
+{
+	struct bp_port6_target *target = bp_port_entry6(host_ip, port, proto, key);
+
+	return target && !(target->flags & BP_PORT_F_DIRECT_ONLY) ? target : NULL;
+}
+
+static __always_inline int bp_port_allows6(const __u32 *host_ip, __u16 port, __u8 proto, const __u32 *source)
+{
+	struct bp_allow6_key allow = { .prefixlen = BP_ALLOW6_KEY_FIXED_BITS + 128, .proto = proto, .port = port };
+
+	__builtin_memcpy(allow.host_ip, host_ip, sizeof(allow.host_ip));
+	__builtin_memcpy(allow.ip, source, sizeof(allow.ip));
+	return bpf_map_lookup_elem(&bp_allow6, &allow) != NULL;
+}
+
+static __always_inline int bp_target_open_to6(const __u32 *ip, __u16 port, __u8 proto, const __u32 *source)
+{
+	struct bp_target6_key key = { .port = port, .proto = proto };
+
+	__builtin_memcpy(key.ip, ip, sizeof(key.ip));
+	struct bp_target6 *target = bpf_map_lookup_elem(&bp_targets6, &key);
+	if (!target)
+		return 0;
+	return !(target->flags & BP_PORT_F_RESTRICTED) ||
+	       bp_port_allows6(target->host_ip, target->host_port, proto, source);
 }
 
 #endif /* BP_LIB_PORTS_H */

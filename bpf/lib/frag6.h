@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * IPv6 fragments of translated flows (bp_frags6), as lib/nat.h does for IPv4: the first
+ * fragment carries the ports and is translated as its flow says; its translation is
+ * remembered under the datagram's identity (addresses, the Fragment header's
+ * identification, the upper-layer protocol) for BP_FRAG_TIMEOUT, and the later fragments,
+ * which carry no ports, get the same address. A later fragment that comes before the first
+ * finds nothing: it is not translated (dropped where it would leave with a container's
+ * address), as Linux's conntrack would hold it for reassembly instead.
+ */
+#ifndef BP_LIB_FRAG6_H
+#define BP_LIB_FRAG6_H
+
+#include "common.h"
+#include "maps.h"
+#include "parse6.h"
+
+/* The datagram a fragment belongs to; -1 when its Fragment header cannot be read. */
+static __always_inline int bp_frag6_key(struct __sk_buff *skb, const struct bp_packet6 *p, struct bp_frag6_key *key)
+{
+	*key = (struct bp_frag6_key){ .proto = p->proto };
+	__builtin_memcpy(key->src, p->saddr, sizeof(key->src));
+	__builtin_memcpy(key->dst, p->daddr, sizeof(key->dst));
+	return bpf_skb_load_bytes(skb, p->frag_hdr + 4, &key->id, sizeof(key->id)) ? -1 : 0;
+}
+
+/* Remembers the translation of a first fragment: the new address (destination toward a
+ * container, with its veth; source from one). */
+static __always_inline void bp_remember_fragment6(struct __sk_buff *skb, const struct bp_packet6 *p,
+						  const __u32 *addr, __u32 ifindex)
+{
+	struct bp_frag6_key key;
+	struct bp_frag6_nat nat = { .ifindex = ifindex, .expires = bp_now() + BP_FRAG_TIMEOUT };
+
+	if (bp_frag6_key(skb, p, &key))
+		return;
+	__builtin_memcpy(nat.addr, addr, sizeof(nat.addr));
+	bpf_map_update_elem(&bp_frags6, &key, &nat, BPF_ANY);
+}
+
+/* The translation of a later fragment's datagram (copied to *nat): 0, or -1 when there is
+ * none (its first fragment was not seen, or the reassembly time is over). */
+static __always_inline int bp_fragment_translation6(struct __sk_buff *skb, const struct bp_packet6 *p,
+						    struct bp_frag6_nat *nat)
+{
+	struct bp_frag6_key key;
+
+	if (bp_frag6_key(skb, p, &key))
+		return -1;
+	struct bp_frag6_nat *found = bpf_map_lookup_elem(&bp_frags6, &key);
+	if (!found || found->expires < bp_now())
+		return -1;
+	*nat = *found;
+	return 0;
+}
+
+#endif /* BP_LIB_FRAG6_H */
