@@ -40,7 +40,7 @@ final class Programs: Sendable {
                 try object.setMaxEntries(table.name, UInt32(2 * configuration.maxFlows))
             }
         }
-        try Programs.replaceStatePins(objects[0], mapDirectory: mapDirectory, logger: logger)
+        try Programs.replaceStatePins(objects, mapDirectory: mapDirectory, logger: logger)
         for object in objects {
             try object.load()
             try object.fillTailCalls()
@@ -61,9 +61,11 @@ final class Programs: Sendable {
     /// stopping the agent, as are maps the agent fills from its store at start, and the
     /// pins of maps this version no longer has are removed. Counters are never replaced
     /// this way: their pins must be removed by hand.
-    private static func replaceStatePins(_ object: BPFObject, mapDirectory: String, logger: Logger) throws {
+    private static func replaceStatePins(_ objects: [BPFObject], mapDirectory: String, logger: Logger) throws {
+        // Each map by the first object that declares it (bp_up_tail is the uplink's alone).
+        let object = { (name: String) in objects.first { $0.mapNames.contains(name) } ?? objects[0] }
         for name in [BridgeportMap.flows, .flows6, .fragments].map(\.name) {
-            if let old = try object.removeIncompatiblePin(name) {
+            if let old = try object(name).removeIncompatiblePin(name) {
                 logger.notice(
                     "\(name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew")
             }
@@ -71,7 +73,7 @@ final class Programs: Sendable {
         // What the agent writes anew from its store, or fills with programs, at every start.
         for name in [BridgeportMap.allowLists, .targets, .namespaces, .endpoints, .endpointTailCalls, .uplinkTailCalls]
             .map(\.name)
-        where try object.removeIncompatiblePin(name) != nil {
+        where try object(name).removeIncompatiblePin(name) != nil {
             logger.notice("\(name) had the layout of an earlier version: replaced, and filled again from the store")
         }
         for name in obsoleteMaps where unlink(mapDirectory + "/" + name) == 0 {
