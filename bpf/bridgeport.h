@@ -101,6 +101,9 @@
 #define BP_PROG_UPLINK_L3_INGRESS "bp_up_ingress_l3" /* the same, on uplinks without an Ethernet header */
 #define BP_PROG_UPLINK_NAT66 "bp_up_nat66"       /* tail-called by bp_up_ingress: NAT66 replies */
 #define BP_PROG_UPLINK_L3_NAT66 "bp_up_nat66_l3" /* the same for bp_up_ingress_l3 */
+/* tail-called by bp_up_nat66 (bp_up_nat66_l3): later fragments and ICMPv6 errors to the host */
+#define BP_PROG_UPLINK_RELATED6 "bp_up_rel6"
+#define BP_PROG_UPLINK_L3_RELATED6 "bp_up_rel6_l3"
 
 /*
  * Program arrays of the tail calls above (written by the agent after loading, pinned so
@@ -108,7 +111,8 @@
  * own, as the IPv4 path leaves too little of the 512 bytes for a call. An empty slot fails
  * closed: the packet is dropped (ipv6_unsupported) or left to the host.
  * bp_ep_tail: [0] BP_PROG_ENDPOINT_NAT66, [1] BP_PROG_ENDPOINT_NAT66_RELATED;
- * bp_up_tail: [0] BP_PROG_UPLINK_NAT66, [1] BP_PROG_UPLINK_L3_NAT66.
+ * bp_up_tail: [0] BP_PROG_UPLINK_NAT66, [1] BP_PROG_UPLINK_L3_NAT66, [2] BP_PROG_UPLINK_RELATED6,
+ * [3] BP_PROG_UPLINK_L3_RELATED6.
  */
 #define BP_MAP_EP_TAIL "bp_ep_tail"
 #define BP_MAP_UP_TAIL "bp_up_tail"

@@ -252,11 +252,11 @@ int bp_ep_nat66(struct __sk_buff *skb)
 
 	if (!bp_flows_may_lift(reason))
 		return bp_drop(skb, BP_DROP_IPV6_UNSUPPORTED, BP_DIR_EGRESS);  /* not from bp_ep_ingress: not reached */
-	struct bp_endpoint *found = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
-	if (!found || bp_parse_ipv6(skb, &p, sizeof(struct ethhdr)) < 0)
+	/* The map's value itself, not a copy: the stack is all but full here. */
+	struct bp_endpoint *ep = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
+	if (!ep || bp_parse_ipv6(skb, &p, sizeof(struct ethhdr)) < 0)
 		return bp_drop(skb, reason, BP_DIR_EGRESS);  /* gone meanwhile, or parsed before: not reached */
-	struct bp_endpoint ep = *found;
-	return bp_from_container6_flows(skb, &ep, &p, reason);
+	return bp_from_container6_flows(skb, ep, &p, reason);
 }
 
 /* bp_ep_nat66's twin for a later fragment (its first fragment's translation) or an ICMPv6

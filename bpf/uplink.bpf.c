@@ -33,7 +33,7 @@
 /* BP_MAP_UP_TAIL */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 4);
 	__type(key, __u32);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -168,19 +168,14 @@ static __noinline int bp_publish6(struct __sk_buff *skb, const struct bp_packet6
  * published flow's first packet goes as the flow's next ones do. */
 static __always_inline int bp_to_host6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off)
 {
-	int verdict = BP_CONTINUE;
-
-	if (p->fragment && !p->has_ports) {
-		bp_follow_fragment6(skb, p, l3_off, 1, &verdict);  /* as its first fragment went */
-		return verdict;
-	}
-	if (bp_icmp6_is_error(p)) {
-		bp_icmp6_error(skb, p, l3_off, 1, &verdict);  /* to the container of the flow it is about */
-		return verdict;
+	if ((p->fragment && !p->has_ports) || bp_icmp6_is_error(p)) {
+		/* bp_up_rel6 (bp_up_rel6_l3): a stack of its own */
+		bpf_tail_call(skb, &bp_up_tail, l3_off ? 2 : 3);
+		return BP_CONTINUE;  /* no program in the slot: the host's */
 	}
 	if (!p->has_ports || !bp_nat66_tracks(p))
 		return BP_CONTINUE;
-	verdict = bp_host_flow6(skb, p, l3_off);
+	int verdict = bp_host_flow6(skb, p, l3_off);
 	if (verdict != BP_NO_FLOW6)
 		return verdict;
 	verdict = bp_publish6(skb, p);
@@ -356,6 +351,35 @@ SEC("tc")
 int bp_up_nat66_l3(struct __sk_buff *skb)
 {
 	return bp_uplink6_tail(skb, 0);
+}
+
+/* What bp_up_nat66 found without a tuple of its own, to one of the host's addresses: a
+ * later fragment follows its first fragment's translation (lib/frag6.h), an ICMPv6 error
+ * its flow's (lib/icmp6.h); the rest is the host's. */
+static __always_inline int bp_uplink6_related(struct __sk_buff *skb, __u32 l3_off)
+{
+	struct bp_packet6 p;
+	int verdict = BP_CONTINUE;
+
+	if (bp_parse_ipv6(skb, &p, l3_off) < 0)
+		return BP_CONTINUE;  /* parsed before: not reached */
+	if (p.fragment && !p.has_ports)
+		bp_follow_fragment6(skb, &p, l3_off, 1, &verdict);
+	else if (bp_icmp6_is_error(&p))
+		bp_icmp6_error(skb, &p, l3_off, 1, &verdict);
+	return verdict;
+}
+
+SEC("tc")
+int bp_up_rel6(struct __sk_buff *skb)
+{
+	return bp_uplink6_related(skb, sizeof(struct ethhdr));
+}
+
+SEC("tc")
+int bp_up_rel6_l3(struct __sk_buff *skb)
+{
+	return bp_uplink6_related(skb, 0);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

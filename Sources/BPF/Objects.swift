@@ -87,7 +87,10 @@ extension BPFObject {
     /// The programs a loaded object's programs tail-call (NAT66), by program array.
     static let tailCalls: [(map: String, programs: [String])] = [
         (BP_MAP_EP_TAIL, [BP_PROG_ENDPOINT_NAT66, BP_PROG_ENDPOINT_NAT66_RELATED]),
-        (BP_MAP_UP_TAIL, [BP_PROG_UPLINK_NAT66, BP_PROG_UPLINK_L3_NAT66]),
+        (
+            BP_MAP_UP_TAIL,
+            [BP_PROG_UPLINK_NAT66, BP_PROG_UPLINK_L3_NAT66, BP_PROG_UPLINK_RELATED6, BP_PROG_UPLINK_L3_RELATED6]
+        ),
     ]
 
     /// Puts this (loaded) object's tail-called programs into its program array, replacing

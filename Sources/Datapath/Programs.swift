@@ -40,7 +40,7 @@ final class Programs: Sendable {
                 try object.setMaxEntries(table.name, UInt32(2 * configuration.maxFlows))
             }
         }
-        try Programs.replaceStatePins(objects, mapDirectory: mapDirectory, logger: logger)
+        try Programs.replaceStatePins(objects[0], uplink: objects[1], mapDirectory: mapDirectory, logger: logger)
         for object in objects {
             try object.load()
             try object.fillTailCalls()
@@ -61,20 +61,22 @@ final class Programs: Sendable {
     /// stopping the agent, as are maps the agent fills from its store at start, and the
     /// pins of maps this version no longer has are removed. Counters are never replaced
     /// this way: their pins must be removed by hand.
-    private static func replaceStatePins(_ objects: [BPFObject], mapDirectory: String, logger: Logger) throws {
-        // Each map by the first object that declares it (bp_up_tail is the uplink's alone).
-        let object = { (name: String) in objects.first { $0.mapNames.contains(name) } ?? objects[0] }
+    private static func replaceStatePins(
+        _ object: BPFObject, uplink: BPFObject, mapDirectory: String, logger: Logger
+    ) throws {
         for name in [BridgeportMap.flows, .flows6, .fragments].map(\.name) {
-            if let old = try object(name).removeIncompatiblePin(name) {
+            if let old = try object.removeIncompatiblePin(name) {
                 logger.notice(
                     "\(name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew")
             }
         }
-        // What the agent writes anew from its store, or fills with programs, at every start.
-        for name in [BridgeportMap.allowLists, .targets, .namespaces, .endpoints, .endpointTailCalls, .uplinkTailCalls]
-            .map(\.name)
-        where try object(name).removeIncompatiblePin(name) != nil {
-            logger.notice("\(name) had the layout of an earlier version: replaced, and filled again from the store")
+        // What the agent writes anew from its store, or fills with programs (each object its
+        // own program array), at every start.
+        let refilled: [(BPFObject, BridgeportMap)] =
+            [BridgeportMap.allowLists, .targets, .namespaces, .endpoints, .endpointTailCalls].map { (object, $0) }
+            + [(uplink, .uplinkTailCalls)]
+        for (owner, map) in refilled where try owner.removeIncompatiblePin(map.name) != nil {
+            logger.notice("\(map.name) had the layout of an earlier version: replaced, and filled again")
         }
         for name in obsoleteMaps where unlink(mapDirectory + "/" + name) == 0 {
             logger.notice("removed the pin of \(name), a map of an earlier version (bp_flows holds flows now)")

@@ -50,7 +50,7 @@ final class Publish6Tests: XCTestCase {
 
     /// The frame built from scratch one hop later (its checksums are the recomputed ones),
     /// and its TCP or UDP checksum verifies over the pseudo-header as it is.
-    func assertTranslated(
+    func assertChecksummed(
         _ result: TestRunResult, to built: [UInt8], _ what: String, file: StaticString = #filePath, line: UInt = #line
     ) {
         XCTAssertEqual(result.verdict, T.redirect, "\(what): verdict", file: file, line: line)
@@ -106,7 +106,7 @@ final class Publish6Tests: XCTestCase {
         try f.publish6(host: nil, 7001, proto: T.tcp, to: V6.container, 84, directOnly: true)
 
         let syn = Frame.tcp6(src: Self.client, dst: V6.hostIP, sport: 40000, dport: 5000)
-        assertTranslated(
+        assertChecksummed(
             try f.up(syn), to: Frame.tcp6(src: Self.client, dst: V6.container, sport: 40000, dport: 80), "SYN")
         let inbound = try XCTUnwrap(try flow6(f, Self.key(Self.client, V6.hostIP, 40000, 5000, T.tcp)))
         XCTAssertEqual(inbound.natAddress, IPv6Address(bytes: V6.container).raw)
@@ -122,7 +122,7 @@ final class Publish6Tests: XCTestCase {
 
         // The flow's next packets: translated, counted, no new flow.
         let ack = Frame.tcp6(src: Self.client, dst: V6.hostIP, sport: 40000, dport: 5000, flags: Frame.tcpACK)
-        assertTranslated(
+        assertChecksummed(
             try f.up(ack),
             to: Frame.tcp6(src: Self.client, dst: V6.container, sport: 40000, dport: 80, flags: Frame.tcpACK), "ACK")
         XCTAssertEqual(try stats(f, V6.hostIP, 5000), [2, UInt64(syn.count + ack.count), 1])
@@ -130,7 +130,7 @@ final class Publish6Tests: XCTestCase {
 
         // Published on every address (::): the flow says so, the port's counters are ::'s.
         for (host, port) in [(V6.hostIP, UInt16(40001)), (V6.gateway1, 40002)] {
-            assertTranslated(
+            assertChecksummed(
                 try f.up(Frame.tcp6(src: Self.client, dst: host, sport: port, dport: 6000)),
                 to: Frame.tcp6(src: Self.client, dst: V6.container, sport: port, dport: 81), "SYN to :: via \(host)")
             let any = try XCTUnwrap(try flow6(f, Self.key(Self.client, host, port, 6000, T.tcp)))
@@ -139,10 +139,10 @@ final class Publish6Tests: XCTestCase {
         XCTAssertEqual(try stats(f, nil, 6000)[2], 2, "two flows through [::]:6000")
         XCTAssertEqual(try stats(f, V6.hostIP, 6000), [], "nothing under the address")
 
-        assertTranslated(
+        assertChecksummed(
             try f.up(Frame.tcp6(src: Self.client, dst: V6.hostIP, sport: 40003, dport: 7000)),
             to: Frame.tcp6(src: Self.client, dst: V6.container, sport: 40003, dport: 82), "the address's own entry")
-        assertTranslated(
+        assertChecksummed(
             try f.up(Frame.tcp6(src: Self.client, dst: V6.gateway1, sport: 40004, dport: 7000)),
             to: Frame.tcp6(src: Self.client, dst: V6.neighbour, sport: 40004, dport: 83), "every address's entry")
 
@@ -176,7 +176,7 @@ final class Publish6Tests: XCTestCase {
             try f.setEndpoint(flags: flags, ip6: V6.container)
             let what = "flags \(flags.map(\.rawValue))"
             _ = try f.up(Frame.tcp6(src: Self.client, dst: V6.hostIP, sport: port, dport: 5000))
-            assertTranslated(
+            assertChecksummed(
                 try f.ep(
                     Frame.tcp6(
                         src: V6.container, dst: Self.client, sport: 80, dport: port, flags: Frame.tcpSYNACK, srcMAC: mac
@@ -188,12 +188,12 @@ final class Publish6Tests: XCTestCase {
             XCTAssertEqual(UInt32(state), BP_FLOW_SYN_RECV.rawValue, "both entries move on, \(what)")
 
             let query = Array("query?".utf8)
-            assertTranslated(
+            assertChecksummed(
                 try f.up(Frame.udp6(src: Self.client, dst: V6.gateway1, sport: port, dport: 5353, payload: query)),
                 to: Frame.udp6(src: Self.client, dst: V6.container, sport: port, dport: 53, payload: query),
                 "UDP in, \(what)")
             let answer = Array("answer!".utf8)
-            assertTranslated(
+            assertChecksummed(
                 try f.ep(
                     Frame.udp6(
                         src: V6.container, dst: Self.client, sport: 53, dport: port, payload: answer, srcMAC: mac)),
@@ -217,9 +217,9 @@ final class Publish6Tests: XCTestCase {
         XCTAssertEqual(second.verdict, T.redirect)
         let remapped = UInt16(second.packet[54]) << 8 | UInt16(second.packet[55])
         XCTAssertNotEqual(remapped, 40000)
-        assertTranslated(
+        assertChecksummed(
             second, to: Frame.tcp6(src: Self.client, dst: V6.container, sport: remapped, dport: 80), "remapped SYN")
-        assertTranslated(
+        assertChecksummed(
             try f.ep(
                 Frame.tcp6(
                     src: V6.container, dst: Self.client, sport: 80, dport: remapped, flags: Frame.tcpSYNACK,
@@ -228,7 +228,7 @@ final class Publish6Tests: XCTestCase {
                 src: V6.hostIP, dst: Self.client, sport: 5001, dport: 40000, flags: Frame.tcpSYNACK,
                 srcMAC: T.containerMAC),
             "the second flow's reply")
-        assertTranslated(
+        assertChecksummed(
             try f.ep(
                 Frame.tcp6(
                     src: V6.container, dst: Self.client, sport: 80, dport: 40000, flags: Frame.tcpSYNACK,
@@ -252,7 +252,7 @@ final class Publish6Tests: XCTestCase {
             assertUntouched(try f.up(segment), segment, "a \(what) no flow knows")
         }
         XCTAssertTrue(try flows6(f).isEmpty)
-        assertTranslated(
+        assertChecksummed(
             try f.up(Frame.udp6(src: Self.client, dst: V6.hostIP, sport: 53, dport: 5000)),
             to: Frame.udp6(src: Self.client, dst: V6.container, sport: 53, dport: 80), "UDP")
         XCTAssertEqual(try stats(f, nil, 5000, T.udp)[2], 1)
@@ -266,7 +266,7 @@ final class Publish6Tests: XCTestCase {
         let f = try makeFixture()
         try f.publish6(host: V6.hostIP, 8080, proto: T.tcp, to: V6.container, 80, restricted: true)
         try f.allow6(host: V6.hostIP, 8080, proto: T.tcp, from: ip6("2001:db8:77::"), 48)
-        assertTranslated(
+        assertChecksummed(
             try f.up(Frame.tcp6(src: Self.client, dst: V6.hostIP, sport: 40000, dport: 8080)),
             to: Frame.tcp6(src: Self.client, dst: V6.container, sport: 40000, dport: 80), "allowed")
         let refused = Frame.tcp6(src: Self.stranger, dst: V6.hostIP, sport: 40000, dport: 8080)

@@ -15,6 +15,21 @@
 #include "maps.h"
 #include "parse6.h"
 
+/* Room for a key and a value off the stack: the callers' stacks are all but full (the
+ * NAT66 programs with their bpf_loop callbacks), so the 64 bytes live here, one per CPU,
+ * as Cilium's scratch maps do. Private to each object: not pinned, not in bridgeport.h. */
+struct bp_frag6_scratch {
+	struct bp_frag6_key key;
+	struct bp_frag6_nat nat;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bp_frag6_scratch);
+} bp_frag6_room SEC(".maps");
+
 /* The datagram a fragment belongs to; -1 when its Fragment header cannot be read. */
 static __always_inline int bp_frag6_key(struct __sk_buff *skb, const struct bp_packet6 *p, struct bp_frag6_key *key)
 {
@@ -29,13 +44,14 @@ static __always_inline int bp_frag6_key(struct __sk_buff *skb, const struct bp_p
 static __always_inline void bp_remember_fragment6(struct __sk_buff *skb, const struct bp_packet6 *p,
 						  const __u32 *addr, __u32 ifindex)
 {
-	struct bp_frag6_key key;
-	struct bp_frag6_nat nat = { .ifindex = ifindex, .expires = bp_now() + BP_FRAG_TIMEOUT };
+	__u32 zero = 0;
+	struct bp_frag6_scratch *room = bpf_map_lookup_elem(&bp_frag6_room, &zero);
 
-	if (bp_frag6_key(skb, p, &key))
+	if (!room || bp_frag6_key(skb, p, &room->key))
 		return;
-	__builtin_memcpy(nat.addr, addr, sizeof(nat.addr));
-	bpf_map_update_elem(&bp_frags6, &key, &nat, BPF_ANY);
+	room->nat = (struct bp_frag6_nat){ .ifindex = ifindex, .expires = bp_now() + BP_FRAG_TIMEOUT };
+	__builtin_memcpy(room->nat.addr, addr, sizeof(room->nat.addr));
+	bpf_map_update_elem(&bp_frags6, &room->key, &room->nat, BPF_ANY);
 }
 
 /* The translation of a later fragment's datagram (copied to *nat): 0, or -1 when there is
