@@ -16,7 +16,8 @@ check "a server publishing 8080, UDP 5353 and a random port" \
 wait_ready srv
 
 # Listed in both families, IPv4 first, as Docker 27 lists them.
-check_output "port: both families" '^80/tcp -> 0\.0\.0\.0:8080 80/tcp -> \[::\]:8080 $' lines bp port srv 80
+check_output "port: both families" '^80/tcp -> 0\.0\.0\.0:8080 80/tcp -> \[::\]:8080 $' \
+    lines bash -c "'$BIN' port srv | grep '^80/tcp'"
 check_output "port PRIVATE_PORT: both addresses" '^0\.0\.0\.0:5353 \[::\]:5353 $' lines bp port srv 53/udp
 check_output "ps: both families" '0\.0\.0\.0:8080->80/tcp, .*\[::\]:8080->80/tcp' bp ps --filter name=srv --format '{{.Ports}}'
 check_output "inspect: NetworkSettings.Ports with HostIp ::" \
