@@ -13,20 +13,31 @@ public enum FlowProtocol {
     public static let icmpv6 = UInt8(BP_PROTO_ICMPV6.rawValue)
 }
 
-/// One direction of a flow.
-public struct FlowTuple: Hashable, Sendable {
+/// One direction of a flow, of either family's table.
+public struct FlowTupleOf<Address: Hashable & Sendable>: Hashable, Sendable {
     public var proto: UInt8
-    public var source: IPv4Address
+    public var source: Address
     public var sourcePort: UInt16
-    public var destination: IPv4Address
+    public var destination: Address
     public var destinationPort: UInt16
+}
 
+public typealias FlowTuple = FlowTupleOf<IPv4Address>
+public typealias FlowTuple6 = FlowTupleOf<IPv6Address>
+
+extension FlowTupleOf<IPv4Address> {
     init(_ key: bp_flow_key) {
-        proto = key.proto
-        source = IPv4Address(raw: key.src_ip)
-        sourcePort = UInt16(bigEndian: key.src_port)
-        destination = IPv4Address(raw: key.dst_ip)
-        destinationPort = UInt16(bigEndian: key.dst_port)
+        self.init(
+            proto: key.proto, source: IPv4Address(raw: key.src_ip), sourcePort: UInt16(bigEndian: key.src_port),
+            destination: IPv4Address(raw: key.dst_ip), destinationPort: UInt16(bigEndian: key.dst_port))
+    }
+}
+
+extension FlowTupleOf<IPv6Address> {
+    init(_ key: bp_flow6_key) {
+        self.init(
+            proto: key.proto, source: key.sourceAddress, sourcePort: UInt16(bigEndian: key.src_port),
+            destination: key.destinationAddress, destinationPort: UInt16(bigEndian: key.dst_port))
     }
 }
 
@@ -55,27 +66,38 @@ public enum FlowKind: Sendable, Equatable {
 }
 
 /// What an entry says of its flow besides the tuple.
-public struct FlowInfo: Sendable {
+public struct FlowInfoOf<Address: Hashable & Sendable>: Sendable {
     public var kind: FlowKind?
     /// The entry of the reply tuple (each flow has two entries).
     public var isReply: Bool
-    /// Published on every host address (its port's key has address 0.0.0.0).
+    /// Published on every host address (its port's key has address 0.0.0.0, or ::).
     public var anyHost: Bool
     /// The container's host-side veth; 0 for flows let in by direct routing.
     public var ifindex: UInt32
     /// Where the translation leads: the container of a published flow, the host address
     /// and port a masqueraded one leaves with.
-    public var translatedAddress: IPv4Address
+    public var translatedAddress: Address
     public var translatedPort: UInt16
 
-    init(_ entry: bp_flow) {
+    init<Entry: FlowEntryLayout>(_ entry: Entry, address: Address) {
         kind = FlowKind(raw: entry.kind)
         isReply = entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) != 0
         anyHost = entry.flags & UInt8(BP_FLOW_F_ANY_HOST.rawValue) != 0
         ifindex = entry.ifindex
-        translatedAddress = IPv4Address(raw: entry.nat_ip)
+        translatedAddress = address
         translatedPort = UInt16(bigEndian: entry.nat_port)
     }
+}
+
+public typealias FlowInfo = FlowInfoOf<IPv4Address>
+public typealias FlowInfo6 = FlowInfoOf<IPv6Address>
+
+extension FlowInfoOf<IPv4Address> {
+    init(_ entry: bp_flow) { self.init(entry, address: IPv4Address(raw: entry.nat_ip)) }
+}
+
+extension FlowInfoOf<IPv6Address> {
+    init(_ entry: bp_flow6) { self.init(entry, address: IPv6Address(raw: entry.natAddress)) }
 }
 
 extension bp_flow6_key {
@@ -107,6 +129,16 @@ extension FlowTable {
 
     public static func counterIndex(_ event: FlowEvent, proto: UInt8) -> UInt32 {
         counterIndex(event.raw, proto: proto)
+    }
+}
+
+extension FlowTable6 {
+    /// IPv6's flush(matching:): the flows `matches` picks go.
+    @discardableResult
+    public func flush(matching matches: (FlowTuple6, FlowTuple6, FlowInfo6) -> Bool) throws -> Int {
+        try flush { key, entry in
+            matches(FlowTuple6(key), FlowTuple6(FlowTable6.otherKey(key, entry)), FlowInfo6(entry))
+        }
     }
 }
 

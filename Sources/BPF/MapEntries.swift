@@ -79,17 +79,42 @@ extension PortProtocol {
 
 // MARK: Published ports
 
-/// bp_ports' and bp_port_stats' key.
-extension HostPort: MapEncodable {
-    public init(raw: bp_port_key) {
-        self.init(PortProtocol(number: raw.proto), IPv4Address(raw: raw.host_ip), UInt16(bigEndian: raw.host_port))
+// Published ports live in a map per family (bp_ports and bp_ports6, and their twins). The
+// values below are the model's, of either family; each family's encoding is below them,
+// and `FamilyMap` reads and writes one family's map in these terms.
+
+/// A 16-byte address as the IPv6 structs hold it (__u32[4], as on the wire).
+typealias Words6 = (UInt32, UInt32, UInt32, UInt32)
+
+extension IPv6Address {
+    init(words: Words6) { self.init(bytes: withUnsafeBytes(of: words) { Array($0) }) }
+    var words: Words6 {
+        var words: Words6 = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { $0.copyBytes(from: bytes) }
+        return words
     }
-    public var raw: bp_port_key { bp_port_key(host_ip: ip.raw, host_port: port.bigEndian, proto: proto.number, pad: 0) }
 }
 
-/// Where a published port leads (bp_port_target).
-public struct PortTarget: MapEncodable, Equatable {
-    public var ip: IPv4Address
+extension IPAddress {
+    /// The address of a family's map key: a mapping reaches the maps of its own family only.
+    fileprivate var v4: IPv4Address {
+        guard case .v4(let address) = self else { preconditionFailure("\(self) in an IPv4 map") }
+        return address
+    }
+    fileprivate var v6: IPv6Address {
+        guard case .v6(let address) = self else { preconditionFailure("\(self) in an IPv6 map") }
+        return address
+    }
+}
+
+// (The values holding an IPAddress assign their fields rather than delegate to another
+// init: Swift 6.3's debug code loads a delegated init's result, 16-byte aligned for
+// IPv6Address's UInt128, from a stack slot it aligned to 8 bytes, and faults.)
+
+/// Where a published port leads (bp_port_target, bp_port6_target): the container's
+/// address of the port's family.
+public struct PortTarget: Equatable, Sendable {
+    public var ip: IPAddress
     public var port: UInt16
     /// The container's host-side veth.
     public var ifindex: UInt32
@@ -98,81 +123,207 @@ public struct PortTarget: MapEncodable, Equatable {
     /// A routed network's: reached by direct routing only, never at the host port.
     public var directOnly: Bool
 
-    public init(ip: IPv4Address, port: UInt16, ifindex: UInt32, restricted: Bool, directOnly: Bool) {
+    public init(ip: IPAddress, port: UInt16, ifindex: UInt32, restricted: Bool, directOnly: Bool) {
         (self.ip, self.port, self.ifindex, self.restricted, self.directOnly) = (
             ip, port, ifindex, restricted, directOnly
         )
     }
 
-    public init(raw: bp_port_target) {
-        self.init(
-            ip: IPv4Address(raw: raw.ip), port: UInt16(bigEndian: raw.port), ifindex: raw.ifindex,
-            restricted: raw.flags & UInt16(BP_PORT_F_RESTRICTED.rawValue) != 0,
-            directOnly: raw.flags & UInt16(BP_PORT_F_DIRECT_ONLY.rawValue) != 0)
+    public init(ip: IPv4Address, port: UInt16, ifindex: UInt32, restricted: Bool, directOnly: Bool) {
+        (self.ip, self.port, self.ifindex, self.restricted, self.directOnly) = (
+            .v4(ip), port, ifindex, restricted, directOnly
+        )
     }
 
-    public var raw: bp_port_target {
-        let flags = (restricted ? BP_PORT_F_RESTRICTED.rawValue : 0) | (directOnly ? BP_PORT_F_DIRECT_ONLY.rawValue : 0)
-        return bp_port_target(ip: ip.raw, port: port.bigEndian, flags: UInt16(flags), ifindex: ifindex)
+    /// enum bp_port_flags.
+    var flags: UInt16 {
+        UInt16((restricted ? BP_PORT_F_RESTRICTED.rawValue : 0) | (directOnly ? BP_PORT_F_DIRECT_ONLY.rawValue : 0))
+    }
+
+    init(ip: IPAddress, port: UInt16, flags: UInt16, ifindex: UInt32) {
+        (self.ip, self.port, self.ifindex) = (ip, UInt16(bigEndian: port), ifindex)
+        restricted = flags & UInt16(BP_PORT_F_RESTRICTED.rawValue) != 0
+        directOnly = flags & UInt16(BP_PORT_F_DIRECT_ONLY.rawValue) != 0
     }
 }
 
-/// A source network allowed to use a restricted published port (bp_allow, an LPM trie
-/// whose fixed part is the port).
-public struct AllowKey: MapEncodable, Hashable {
+/// A source network allowed to use a restricted published port (bp_allow, bp_allow6: LPM
+/// tries whose fixed part is the port); the source is of the port's family.
+public struct AllowKey: Hashable, Sendable {
     public var port: HostPort
-    public var source: IPv4Network
+    public var source: IPNetwork
 
-    public init(port: HostPort, source: IPv4Network) { (self.port, self.source) = (port, source) }
-
-    public init(raw: bp_allow_key) {
-        let length = min(32, max(0, Int(raw.prefixlen) - Int(BP_ALLOW_KEY_FIXED_BITS)))
-        self.init(
-            port: HostPort(PortProtocol(number: raw.proto), IPv4Address(raw: raw.host_ip), UInt16(bigEndian: raw.port)),
-            source: IPv4Network(containing: IPv4Address(raw: raw.ip), prefixLength: length))
-    }
-
-    public var raw: bp_allow_key {
-        bp_allow_key(
-            prefixlen: UInt32(BP_ALLOW_KEY_FIXED_BITS) + UInt32(source.prefixLength), proto: port.proto.number, pad: 0,
-            port: port.port.bigEndian, host_ip: port.ip.raw, ip: source.address.raw)
-    }
+    public init(port: HostPort, source: IPNetwork) { (self.port, self.source) = (port, source) }
+    public init(port: HostPort, source: IPv4Network) { (self.port, self.source) = (port, .v4(source)) }
 }
 
-/// The container side of a published port (bp_targets' key).
-public struct TargetKey: MapEncodable, Hashable {
-    public var ip: IPv4Address
+/// The container side of a published port (bp_targets', bp_targets6' key).
+public struct TargetKey: Hashable, Sendable {
+    public var ip: IPAddress
     public var port: UInt16
     public var proto: UInt8
 
-    public init(ip: IPv4Address, port: UInt16, proto: UInt8) { (self.ip, self.port, self.proto) = (ip, port, proto) }
-    public init(raw: bp_target_key) {
-        self.init(ip: IPv4Address(raw: raw.ip), port: UInt16(bigEndian: raw.port), proto: raw.proto)
+    public init(ip: IPAddress, port: UInt16, proto: UInt8) { (self.ip, self.port, self.proto) = (ip, port, proto) }
+    public init(ip: IPv4Address, port: UInt16, proto: UInt8) {
+        (self.ip, self.port, self.proto) = (.v4(ip), port, proto)
     }
-    public var raw: bp_target_key { bp_target_key(ip: ip.raw, port: port.bigEndian, proto: proto, pad: 0) }
 }
 
 /// Whether a published target is restricted, and then which port's allow list its
-/// hairpin clients are asked about (bp_target; the protocol is the target's).
-public struct TargetPolicy: MapEncodable, Equatable {
+/// hairpin clients are asked about (bp_target, bp_target6; the protocol is the target's).
+public struct TargetPolicy: Equatable, Sendable {
     public var restricted: Bool
-    public var hostIP: IPv4Address
+    public var hostIP: IPAddress
     public var hostPort: UInt16
 
-    public init(restricted: Bool, hostIP: IPv4Address, hostPort: UInt16) {
+    public init(restricted: Bool, hostIP: IPAddress, hostPort: UInt16) {
         (self.restricted, self.hostIP, self.hostPort) = (restricted, hostIP, hostPort)
     }
 
-    public init(raw: bp_target) {
-        self.init(
-            restricted: raw.flags & UInt16(BP_PORT_F_RESTRICTED.rawValue) != 0, hostIP: IPv4Address(raw: raw.host_ip),
-            hostPort: UInt16(bigEndian: raw.host_port))
+    public init(restricted: Bool, hostIP: IPv4Address, hostPort: UInt16) {
+        (self.restricted, self.hostIP, self.hostPort) = (restricted, .v4(hostIP), hostPort)
     }
 
-    public var raw: bp_target {
-        bp_target(
-            flags: UInt16(restricted ? BP_PORT_F_RESTRICTED.rawValue : 0), host_port: hostPort.bigEndian,
-            host_ip: hostIP.raw)
+    var flags: UInt16 { UInt16(restricted ? BP_PORT_F_RESTRICTED.rawValue : 0) }
+    init(flags: UInt16, hostIP: IPAddress, hostPort: UInt16) {
+        restricted = flags & UInt16(BP_PORT_F_RESTRICTED.rawValue) != 0
+        (self.hostIP, self.hostPort) = (hostIP, UInt16(bigEndian: hostPort))
+    }
+}
+
+// MARK: IPv4's encodings
+
+/// bp_ports' and bp_port_stats' key.
+extension HostPort: MapEncodable {
+    public init(raw: bp_port_key) {
+        self = HostPort(
+            PortProtocol(number: raw.proto), IPv4Address(raw: raw.host_ip), UInt16(bigEndian: raw.host_port))
+    }
+    public var raw: bp_port_key {
+        bp_port_key(host_ip: ip.v4.raw, host_port: port.bigEndian, proto: proto.number, pad: 0)
+    }
+}
+
+extension PortTarget: MapEncodable {
+    public init(raw: bp_port_target) {
+        self = PortTarget(ip: .v4(IPv4Address(raw: raw.ip)), port: raw.port, flags: raw.flags, ifindex: raw.ifindex)
+    }
+    public var raw: bp_port_target {
+        bp_port_target(ip: ip.v4.raw, port: port.bigEndian, flags: flags, ifindex: ifindex)
+    }
+}
+
+extension AllowKey: MapEncodable {
+    public init(raw: bp_allow_key) {
+        let length = min(32, max(0, Int(raw.prefixlen) - Int(BP_ALLOW_KEY_FIXED_BITS)))
+        port = HostPort(PortProtocol(number: raw.proto), IPv4Address(raw: raw.host_ip), UInt16(bigEndian: raw.port))
+        source = .v4(IPv4Network(containing: IPv4Address(raw: raw.ip), prefixLength: length))
+    }
+
+    public var raw: bp_allow_key {
+        guard case .v4(let source) = source else { preconditionFailure("\(source) in bp_allow") }
+        return bp_allow_key(
+            prefixlen: UInt32(BP_ALLOW_KEY_FIXED_BITS) + UInt32(source.prefixLength), proto: port.proto.number, pad: 0,
+            port: port.port.bigEndian, host_ip: port.ip.v4.raw, ip: source.address.raw)
+    }
+}
+
+extension TargetKey: MapEncodable {
+    public init(raw: bp_target_key) {
+        (ip, port, proto) = (.v4(IPv4Address(raw: raw.ip)), UInt16(bigEndian: raw.port), raw.proto)
+    }
+    public var raw: bp_target_key { bp_target_key(ip: ip.v4.raw, port: port.bigEndian, proto: proto, pad: 0) }
+}
+
+extension TargetPolicy: MapEncodable {
+    public init(raw: bp_target) {
+        self = TargetPolicy(flags: raw.flags, hostIP: .v4(IPv4Address(raw: raw.host_ip)), hostPort: raw.host_port)
+    }
+    public var raw: bp_target { bp_target(flags: flags, host_port: hostPort.bigEndian, host_ip: hostIP.v4.raw) }
+}
+
+// MARK: IPv6's encodings
+
+/// The model's values in the IPv6 maps' structs (bridgeport.h, "Published ports over IPv6").
+public enum IPv6Encoding {
+    public static func key(_ port: HostPort) -> bp_port6_key {
+        bp_port6_key(host_ip: port.ip.v6.words, host_port: port.port.bigEndian, proto: port.proto.number, pad: 0)
+    }
+    public static func port(_ raw: bp_port6_key) -> HostPort {
+        HostPort(
+            PortProtocol(number: raw.proto), .v6(IPv6Address(words: raw.host_ip)), UInt16(bigEndian: raw.host_port))
+    }
+
+    public static func target(_ target: PortTarget) -> bp_port6_target {
+        bp_port6_target(
+            ip: target.ip.v6.words, port: target.port.bigEndian, flags: target.flags, ifindex: target.ifindex)
+    }
+    public static func target(_ raw: bp_port6_target) -> PortTarget {
+        PortTarget(ip: .v6(IPv6Address(words: raw.ip)), port: raw.port, flags: raw.flags, ifindex: raw.ifindex)
+    }
+
+    public static func allow(_ key: AllowKey) -> bp_allow6_key {
+        guard case .v6(let source) = key.source else { preconditionFailure("\(key.source) in bp_allow6") }
+        return bp_allow6_key(
+            prefixlen: UInt32(BP_ALLOW6_KEY_FIXED_BITS) + UInt32(source.prefixLength), proto: key.port.proto.number,
+            pad: 0, port: key.port.port.bigEndian, host_ip: key.port.ip.v6.words, ip: source.address.words)
+    }
+    public static func allow(_ raw: bp_allow6_key) -> AllowKey {
+        let length = min(128, max(0, Int(raw.prefixlen) - Int(BP_ALLOW6_KEY_FIXED_BITS)))
+        return AllowKey(
+            port: HostPort(
+                PortProtocol(number: raw.proto), .v6(IPv6Address(words: raw.host_ip)), UInt16(bigEndian: raw.port)),
+            source: .v6(IPv6Network(containing: IPv6Address(words: raw.ip), prefixLength: length)))
+    }
+
+    public static func targetKey(_ key: TargetKey) -> bp_target6_key {
+        bp_target6_key(ip: key.ip.v6.words, port: key.port.bigEndian, proto: key.proto, pad: 0)
+    }
+    public static func targetKey(_ raw: bp_target6_key) -> TargetKey {
+        TargetKey(ip: .v6(IPv6Address(words: raw.ip)), port: UInt16(bigEndian: raw.port), proto: raw.proto)
+    }
+
+    public static func policy(_ policy: TargetPolicy) -> bp_target6 {
+        bp_target6(flags: policy.flags, host_port: policy.hostPort.bigEndian, host_ip: policy.hostIP.v6.words)
+    }
+    public static func policy(_ raw: bp_target6) -> TargetPolicy {
+        TargetPolicy(flags: raw.flags, hostIP: .v6(IPv6Address(words: raw.host_ip)), hostPort: raw.host_port)
+    }
+}
+
+/// One family's map in the model's terms: the IPv4 map through the values' MapEncodable
+/// conformances, the IPv6 twin through IPv6Encoding.
+public struct FamilyMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private let read: @Sendable () throws -> [(Key, Value)]
+    private let write: @Sendable (Key, Value) throws -> Void
+    private let remove: @Sendable (Key) throws -> Bool
+
+    init<RawKey: BitwiseCopyable, RawValue: BitwiseCopyable>(
+        _ map: BPFHashMap<RawKey, RawValue>, key: @escaping @Sendable (Key) -> RawKey,
+        value: @escaping @Sendable (Value) -> RawValue, decodeKey: @escaping @Sendable (RawKey) -> Key,
+        decodeValue: @escaping @Sendable (RawValue) -> Value
+    ) {
+        read = { try map.entries().map { (decodeKey($0.key), decodeValue($0.value)) } }
+        write = { try map.update(key($0), value($1)) }
+        remove = { try map.delete(key($0)) }
+    }
+
+    init(_ map: EncodedMap<Key, Value>) where Key: MapEncodable, Value: MapEncodable {
+        self.init(map.map, key: \.raw, value: \.raw, decodeKey: Key.init(raw:), decodeValue: Value.init(raw:))
+    }
+
+    public func update(_ key: Key, _ value: Value) throws { try write(key, value) }
+    @discardableResult public func delete(_ key: Key) throws -> Bool { try remove(key) }
+    public func keys() throws -> [Key] { try read().map(\.0) }
+    public func entries() throws -> [Key: Value] {
+        Dictionary(try read(), uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Makes the map hold exactly `wanted`, writing only the entries that differ.
+    public func sync(_ wanted: [Key: Value]) throws where Value: Equatable {
+        let present = try entries()
+        for key in present.keys where wanted[key] == nil { try delete(key) }
+        for (key, value) in wanted where present[key] != value { try update(key, value) }
     }
 }
 
@@ -321,9 +472,58 @@ extension BridgeportMaps {
     public var hostAddressSet6: EncodedMap<IPv6Address, UInt8> { EncodedMap(hostAddresses6) }
     public var vxlanPeerSet: EncodedMap<IPv4Address, UInt8> { EncodedMap(vxlanPeers) }
 
-    /// Traffic through each published port, summed over CPUs.
+    /// A family's published ports (bp_ports, bp_ports6).
+    public func publishedPorts(_ family: AddressFamily) -> FamilyMap<HostPort, PortTarget> {
+        switch family {
+        case .ipv4: FamilyMap(publishedPorts)
+        case .ipv6:
+            FamilyMap(
+                ports6, key: IPv6Encoding.key, value: IPv6Encoding.target, decodeKey: IPv6Encoding.port,
+                decodeValue: IPv6Encoding.target)
+        }
+    }
+
+    /// A family's allow lists (bp_allow, bp_allow6).
+    public func allowedSources(_ family: AddressFamily) -> FamilyMap<AllowKey, UInt8> {
+        switch family {
+        case .ipv4: FamilyMap(allowedSources)
+        case .ipv6:
+            FamilyMap(
+                allow6, key: IPv6Encoding.allow, value: { $0 }, decodeKey: IPv6Encoding.allow, decodeValue: { $0 })
+        }
+    }
+
+    /// A family's published targets (bp_targets, bp_targets6).
+    public func publishedTargets(_ family: AddressFamily) -> FamilyMap<TargetKey, TargetPolicy> {
+        switch family {
+        case .ipv4: FamilyMap(publishedTargets)
+        case .ipv6:
+            FamilyMap(
+                targets6, key: IPv6Encoding.targetKey, value: IPv6Encoding.policy, decodeKey: IPv6Encoding.targetKey,
+                decodeValue: IPv6Encoding.policy)
+        }
+    }
+
+    /// The ports a family's counters are kept for (bp_port_stats, bp_port_stats6).
+    public func portStatsKeys(_ family: AddressFamily) throws -> [HostPort] {
+        switch family {
+        case .ipv4: try portStats.keys().map(HostPort.init(raw:))
+        case .ipv6: try portStats6.keys().map(IPv6Encoding.port)
+        }
+    }
+
+    /// Forgets a port's counters (in its family's map).
+    public func deletePortStats(_ port: HostPort) throws {
+        switch port.ip.family {
+        case .ipv4: try portStats.delete(port.raw)
+        case .ipv6: try portStats6.delete(IPv6Encoding.key(port))
+        }
+    }
+
+    /// Traffic through each published port of both families, summed over CPUs.
     public func portTraffic() throws -> [HostPort: bp_port_stats] {
-        Dictionary(
-            try portStats.sums().map { (HostPort(raw: $0.key), $0.value) }, uniquingKeysWith: { first, _ in first })
+        let ipv4 = try portStats.sums().map { (HostPort(raw: $0.key), $0.value) }
+        let ipv6 = try portStats6.sums().map { (IPv6Encoding.port($0.key), $0.value) }
+        return Dictionary(ipv4 + ipv6, uniquingKeysWith: { first, _ in first })
     }
 }

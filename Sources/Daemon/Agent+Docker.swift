@@ -138,7 +138,7 @@ extension Agent {
         }
         let previous = attachment
         attachment.ports = try registry.allocatePorts(
-            bindings, portInUse: datapath.hostPortInUse, exceptAttachment: attachment.id)
+            bindings, ipv6: attachment.ip6 != nil, portInUse: datapath.hostPortInUse, exceptAttachment: attachment.id)
         try store.save(attachment: attachment)
         var undo = Undo()
         defer { undo.run() }

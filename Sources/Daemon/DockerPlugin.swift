@@ -181,9 +181,7 @@ enum DockerPlugin {
         /// com.docker.network.portmap: [{Proto 6|17, Port, HostIP, HostPort, HostPortEnd}];
         /// a HostPort of 0 lets Bridgeport choose.
         func bindings() throws -> [PortRequest] {
-            // IPv6 host addresses are not published yet: such a binding is left out, never
-            // taken for 0.0.0.0.
-            try (self.Options?.portmap ?? []).filter { !($0.HostIP ?? "").contains(":") }.map { entry in
+            try (self.Options?.portmap ?? []).map { entry in
                 guard let proto: PortProtocol = entry.Proto == 6 ? .tcp : entry.Proto == 17 ? .udp : nil else {
                     throw ModelError.invalidPortSpec(
                         "\(entry.Port)",
@@ -194,7 +192,8 @@ enum DockerPlugin {
                 guard (1...65535).contains(entry.Port), (0...65535).contains(first), last <= 65535 else {
                     throw ModelError.invalidPortSpec("\(first):\(entry.Port)", "ports are 1 to 65535")
                 }
-                let hostIP = entry.HostIP.flatMap { $0.isEmpty ? nil : IPv4Address($0) }
+                // An IPv6 HostIP is an IPv6 binding; none is both families' on a dual-stack network.
+                let hostIP = try PortRequest.parseHostIP(entry.HostIP ?? "")
                 return PortRequest(
                     proto: proto, containerPort: UInt16(entry.Port), hostIP: hostIP,
                     hostPorts: first == 0 ? nil : UInt16(first)...UInt16(last))

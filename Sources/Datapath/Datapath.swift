@@ -58,7 +58,7 @@ public protocol Datapath: Sendable {
     /// Makes the port and allow maps match every container of the registry.
     func syncPorts(_ registry: Registry) throws
     /// True when a socket other than the agent's holds the host port.
-    func hostPortInUse(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool
+    func hostPortInUse(_ port: HostPort) -> Bool
 
     // MARK: Uplinks
     /// Attaches the uplink program to every uplink; returns those it is on.

@@ -15,11 +15,13 @@ extension KernelDatapath {
     /// Publishes a container's ports on the address of its first bridge endpoint, holding
     /// their host ports first.
     public func publish(_ container: Container, registry: Registry) throws {
-        guard let (ip, ifindex, routed) = portTarget(container, registry) else { return }
+        guard let (ip, ip6, ifindex, routed) = portTarget(container, registry) else { return }
         let ports = container.publishedPorts
         if !routed { try hostPorts.hold(ports) }  // a routed network maps no host port
         try programs.publish(
-            ports.map { Published(mapping: $0, ip: ip, ifindex: ifindex, allowed: nil, directOnly: routed) })
+            ports.map {
+                Published(mapping: $0, ip: ip, ip6: ip6, ifindex: ifindex, allowed: nil, directOnly: routed)
+            })
     }
 
     public func unpublish(_ container: Container) {
@@ -33,15 +35,14 @@ extension KernelDatapath {
         let attached = registry.attachments.flatMap { attachment -> [Published] in
             guard let index = links.index(of: attachment.hostInterface) else { return [] }
             return attachment.ports.map {
-                Published(mapping: $0, ip: attachment.ip, ifindex: UInt32(index), allowed: nil)
+                Published(mapping: $0, ip: attachment.ip, ip6: attachment.ip6, ifindex: UInt32(index), allowed: nil)
             }
         }
         let published = registry.containers.flatMap { container -> [Published] in
-            guard let (ip, ifindex, routed) = portTarget(container, registry) else { return [] }
+            guard let (ip, ip6, ifindex, routed) = portTarget(container, registry) else { return [] }
             return container.publishedPorts.map {
                 Published(
-                    mapping: $0, ip: ip, ifindex: ifindex, allowed: container.allowed(hostPort: $0.hostPort, $0.proto),
-                    directOnly: routed)
+                    mapping: $0, ip: ip, ip6: ip6, ifindex: ifindex, allowed: container.allowed($0), directOnly: routed)
             }
         }
         // A routed network's ports have no host port to hold. CNI runtimes' ports are theirs
@@ -59,19 +60,21 @@ extension KernelDatapath {
         try programs.syncPorts(published + attached)
     }
 
-    /// Where a container's ports lead: its first bridge endpoint, and whether that is on a
-    /// routed network (whose published container ports are reached by direct routing only).
-    private func portTarget(_ container: Container, _ registry: Registry) -> (IPv4Address, UInt32, Bool)? {
+    /// Where a container's ports lead: its first bridge endpoint (its IPv6 address too, on a
+    /// dual-stack network), and whether that is on a routed network (whose published
+    /// container ports are reached by direct routing only).
+    private func portTarget(
+        _ container: Container, _ registry: Registry
+    ) -> (IPv4Address, IPv6Address?, UInt32, Bool)? {
         for endpoint in registry.endpoints(ofContainer: container.id) {
             if let ip = endpoint.ip, let name = endpoint.hostInterface, let index = links.index(of: name) {
-                return (ip, UInt32(index), (try? registry.network(endpoint.networkID))?.routedMode ?? false)
+                let routed = (try? registry.network(endpoint.networkID))?.routedMode ?? false
+                return (ip, endpoint.ip6, UInt32(index), routed)
             }
         }
         return nil
     }
 
     /// True when a socket other than the agent's holds the host port.
-    public func hostPortInUse(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool {
-        hostPorts.inUseByOthers(proto, address, port)
-    }
+    public func hostPortInUse(_ port: HostPort) -> Bool { hostPorts.inUseByOthers(port) }
 }

@@ -3,38 +3,44 @@ import Foundation
 import Model
 
 /// Published ports in the maps: where each leads, who may use it, the container side
-/// the policy exception knows, and the flows that go when a port does.
+/// the policy exception knows, and the flows that go when a port does. Each family's
+/// bindings go to its own maps (bp_ports, bp_ports6 and their twins), leading to the
+/// container's address of that family.
 extension Programs {
     /// Makes the maps hold exactly `published`: each port to its container's address and
     /// veth, and the sources allowed on restricted ports.
     func syncPorts(_ published: [Published]) throws {
-        let wanted = Dictionary(
-            published.map { ($0.mapping.hostSide, $0.target) }, uniquingKeysWith: { first, _ in first })
-        try maps.publishedPorts.sync(wanted)
-        for key in try maps.portStats.keys() where wanted[HostPort(raw: key)] == nil {
-            _ = try maps.portStats.delete(key)
+        for family in AddressFamily.allCases {
+            let entries = published.filter { $0.mapping.hostIP.family == family }
+            let wanted = Dictionary(
+                entries.compactMap { entry in entry.target.map { (entry.mapping.hostSide, $0) } },
+                uniquingKeysWith: { first, _ in first })
+            try maps.publishedPorts(family).sync(wanted)
+            for key in try maps.portStatsKeys(family) where wanted[key] == nil { try maps.deletePortStats(key) }
+            let allowed = entries.flatMap { entry in
+                (entry.allowed ?? []).map { (AllowKey(port: entry.mapping.hostSide, source: $0), UInt8(1)) }
+            }
+            try maps.allowedSources(family).sync(Dictionary(allowed, uniquingKeysWith: { first, _ in first }))
         }
-
-        let allowed = published.flatMap { entry in
-            (entry.allowed ?? []).map { (AllowKey(port: entry.mapping.hostSide, source: $0), UInt8(1)) }
-        }
-        try maps.allowedSources.sync(Dictionary(allowed, uniquingKeysWith: { first, _ in first }))
         try refreshTargets()
-        var sources: [HostPort: [IPv4Network]] = [:]
+        var sources: [HostPort: [IPNetwork]] = [:]
         for entry in published { if let networks = entry.allowed { sources[entry.mapping.hostSide] = networks } }
         try flushStalePublishedFlows(allowed: sources)
     }
 
     func publish(_ published: [Published]) throws {
-        for entry in published { try maps.publishedPorts.update(entry.mapping.hostSide, entry.target) }
+        for entry in published {
+            guard let target = entry.target else { continue }
+            try maps.publishedPorts(entry.mapping.hostIP.family).update(entry.mapping.hostSide, target)
+        }
         try refreshTargets()
     }
 
     func unpublish(_ mappings: [PortMapping]) {
         for mapping in mappings {
             removing("published port \(mapping.short)") {
-                try maps.publishedPorts.delete(mapping.hostSide)
-                try maps.portStats.delete(mapping.hostSide.raw)
+                try maps.publishedPorts(mapping.hostIP.family).delete(mapping.hostSide)
+                try maps.deletePortStats(mapping.hostSide)
             }
         }
         removing("the published targets of gone ports") { try refreshTargets() }
@@ -45,49 +51,63 @@ extension Programs {
     /// clients a restricted port (`allowed`: its sources, when they changed) no longer lets
     /// in, and hairpin flows to a target no port publishes any more or whose allow list no
     /// longer names their client (they passed the policy for it), as flows are flushed
-    /// when their port goes.
-    fileprivate func flushStalePublishedFlows(allowed: [HostPort: [IPv4Network]]?) throws {
-        let ports = try maps.publishedPorts.entries()
-        let targets = try maps.publishedTargets.entries()
-        func refused(_ client: IPv4Address, by port: HostPort) -> Bool {
+    /// when their port goes; in both families' flow tables.
+    fileprivate func flushStalePublishedFlows(allowed: [HostPort: [IPNetwork]]?) throws {
+        try flushStalePublishedFlows(.ipv4, allowed: allowed, address: IPAddress.v4, flush: maps.flows.flush(matching:))
+        try flushStalePublishedFlows(
+            .ipv6, allowed: allowed, address: IPAddress.v6, flush: maps.flows6.flush(matching:))
+    }
+
+    private func flushStalePublishedFlows<Address>(
+        _ family: AddressFamily, allowed: [HostPort: [IPNetwork]]?, address: @escaping (Address) -> IPAddress,
+        flush: ((FlowTupleOf<Address>, FlowTupleOf<Address>, FlowInfoOf<Address>) -> Bool) throws -> Int
+    ) throws {
+        let ports = try maps.publishedPorts(family).entries()
+        let targets = try maps.publishedTargets(family).entries()
+        func refused(_ client: Address, by port: HostPort) -> Bool {
             guard let sources = allowed?[port] else { return false }
-            return !sources.contains { $0.contains(client) }
+            return !sources.contains { $0.contains(address(client)) }
         }
-        try maps.flows.flush(matching: { tuple, _, flow in
+        _ = try flush { tuple, _, flow in
             guard !flow.isReply else { return false }
             let proto = PortProtocol(number: tuple.proto)
             if flow.kind == .hairpin {
-                let target = TargetKey(ip: tuple.destination, port: tuple.destinationPort, proto: tuple.proto)
+                let target = TargetKey(ip: address(tuple.destination), port: tuple.destinationPort, proto: tuple.proto)
                 guard let policy = targets[target] else { return true }
                 guard policy.restricted else { return false }
                 return refused(tuple.source, by: HostPort(proto, policy.hostIP, policy.hostPort))
             }
             guard flow.kind == .published else { return false }
-            let port = HostPort(proto, flow.anyHost ? .any : tuple.destination, tuple.destinationPort)
-            guard let target = ports[port], target.ip == flow.translatedAddress, target.port == flow.translatedPort
+            let port = HostPort(
+                proto, flow.anyHost ? .unspecified(family) : address(tuple.destination), tuple.destinationPort)
+            guard let target = ports[port], target.ip == address(flow.translatedAddress),
+                target.port == flow.translatedPort
             else { return true }
             return refused(tuple.source, by: port)
-        })
+        }
     }
 
     /// bp_targets holds the container side of every port in bp_ports (two ports may share
     /// a target); a target is restricted when every port publishing it is, and then names
-    /// the allow list its hairpin clients are asked about (the first such port's).
+    /// the allow list its hairpin clients are asked about (the first such port's). So do
+    /// bp_targets6 of bp_ports6.
     fileprivate func refreshTargets() throws {
-        var wanted: [TargetKey: TargetPolicy] = [:]
-        // A port published on a loopback address is the host's alone: its container port is
-        // no target, so neither direct routing nor another network's container reaches it.
-        let ports = try maps.publishedPorts.entries().filter { !$0.key.ip.isLoopback }
-        for (port, target) in ports.sorted(by: { ($0.key.port, $0.key.ip.value) < ($1.key.port, $1.key.ip.value) }) {
-            let key = TargetKey(ip: target.ip, port: target.port, proto: port.proto.number)
-            let policy = TargetPolicy(restricted: target.restricted, hostIP: port.ip, hostPort: port.port)
-            if let known = wanted[key] {
-                if known.restricted && !policy.restricted { wanted[key] = policy }  // an open port opens it
-            } else {
-                wanted[key] = policy
+        for family in AddressFamily.allCases {
+            var wanted: [TargetKey: TargetPolicy] = [:]
+            // A port published on a loopback address is the host's alone: its container port is
+            // no target, so neither direct routing nor another network's container reaches it.
+            let ports = try maps.publishedPorts(family).entries().filter { !$0.key.ip.isLoopback }
+            for (port, target) in ports.sorted(by: { ($0.key.port, $0.key.ip) < ($1.key.port, $1.key.ip) }) {
+                let key = TargetKey(ip: target.ip, port: target.port, proto: port.proto.number)
+                let policy = TargetPolicy(restricted: target.restricted, hostIP: port.ip, hostPort: port.port)
+                if let known = wanted[key] {
+                    if known.restricted && !policy.restricted { wanted[key] = policy }  // an open port opens it
+                } else {
+                    wanted[key] = policy
+                }
             }
+            try maps.publishedTargets(family).sync(wanted)
         }
-        try maps.publishedTargets.sync(wanted)
     }
 
     /// The host's addresses, so that only packets to this host are translated. Loopback
@@ -128,14 +148,26 @@ extension Programs {
 struct Published {
     var mapping: PortMapping
     var ip: IPv4Address
+    /// The container's IPv6 address, where its IPv6 bindings lead (nil: none, and its
+    /// IPv6 bindings are not written).
+    var ip6: IPv6Address?
     var ifindex: UInt32
-    /// Sources allowed to use the host port; nil when it is open to all.
-    var allowed: [IPv4Network]?
+    /// Sources (of the binding's family) allowed to use the host port; nil when it is open to all.
+    var allowed: [IPNetwork]?
     /// A routed network's: the container port is reached by direct routing, the host port not at all.
     var directOnly = false
 
-    var target: PortTarget {
-        PortTarget(
-            ip: ip, port: mapping.containerPort, ifindex: ifindex, restricted: allowed != nil, directOnly: directOnly)
+    /// Where the binding leads: the container's address of its family; nil without one.
+    var target: PortTarget? {
+        let address: IPAddress? =
+            switch mapping.hostIP.family {
+            case .ipv4: .v4(ip)
+            case .ipv6: ip6.map(IPAddress.v6)
+            }
+        return address.map {
+            PortTarget(
+                ip: $0, port: mapping.containerPort, ifindex: ifindex, restricted: allowed != nil,
+                directOnly: directOnly)
+        }
     }
 }

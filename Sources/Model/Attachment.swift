@@ -67,11 +67,14 @@ public struct AttachmentRequest: Codable, Sendable {
     public var ports: [PortMapping]
     /// The CNI network's subnet ("10.88.0.0/16"), from the previous plugin's result.
     public var subnet: String? = nil
+    /// Its IPv6 address, when the previous plugin gave it one: its IPv6 bindings lead there.
+    public var ip6: String? = nil
 
     public init(
         containerID: String, interface: String, network: String, namespace: String, hostInterface: String,
-        ip: String, mac: String, ports: [PortMapping], subnet: String? = nil
+        ip: String, mac: String, ports: [PortMapping], subnet: String? = nil, ip6: String? = nil
     ) {
+        self.ip6 = ip6
         self.containerID = containerID
         self.interface = interface
         self.network = network
@@ -102,6 +105,10 @@ extension Registry {
             containerID: request.containerID, interface: request.interface, network: request.network,
             namespace: request.namespace, hostInterface: request.hostInterface, ip: ip, mac: mac,
             ports: request.ports)
+        if let text = request.ip6 {
+            guard let ip6 = IPv6Address(text) else { throw .invalidIP(text, "expected an IPv6 address like fd00::5") }
+            attachment.ip6 = ip6
+        }
         if let text = request.subnet {
             let subnet = try IPv4Network.parse(text)
             guard subnet.contains(ip) else {
@@ -122,8 +129,11 @@ extension Registry {
             guard mapping.hostPort > 0, mapping.containerPort > 0 else {
                 throw .invalidPortSpec("\(mapping.hostPort):\(mapping.containerPort)", "ports are 1 to 65535")
             }
+            if mapping.hostIP.family == .ipv6 && attachment.ip6 == nil {
+                throw .noIPv6ForBinding("\(mapping.containerPort)/\(mapping.proto.rawValue) on \(mapping.hostIP)")
+            }
             if taken.contains(where: { $0.conflicts(with: mapping) }) {
-                throw .portAllocated("\(mapping.hostIP):\(mapping.hostPort)")
+                throw .portAllocated(mapping.hostSide.description)
             }
             taken.append(mapping)
         }

@@ -13,7 +13,7 @@ public struct Container: Codable, Sendable, Hashable, Identifiable {
     public var process: ProcessState
     /// Sources allowed to use a published host port ("5000/tcp" -> CIDRs); a port with
     /// no entry is open to all (`bridgeport port allow`).
-    public var allowedSources: [String: [IPv4Network]]? = nil
+    public var allowedSources: [String: [IPNetwork]]? = nil
     /// --add-host, --dns, --dns-search, --dns-option, --domainname (nil: none given).
     public var names: NameSettings? = nil
     /// Stopped with `stop` and not started since: its host ports are free for others, as
@@ -39,9 +39,15 @@ public struct Container: Codable, Sendable, Hashable, Identifiable {
     /// The ports in the maps now: none while stopped.
     public var publishedPorts: [PortMapping] { stopped == true ? [] : ports }
 
-    /// The CIDRs that may reach host port `port`, or nil when it is open to all.
-    public func allowed(hostPort port: UInt16, _ proto: PortProtocol) -> [IPv4Network]? {
+    /// The CIDRs that may reach host port `port` (of either family), or nil when it is open to all.
+    public func allowed(hostPort port: UInt16, _ proto: PortProtocol) -> [IPNetwork]? {
         allowedSources?["\(port)/\(proto.rawValue)"]
+    }
+
+    /// The sources of the mapping's family that may use it, or nil when it is open to all. A
+    /// port restricted to sources of the other family only lets none of this one in.
+    public func allowed(_ mapping: PortMapping) -> [IPNetwork]? {
+        allowed(hostPort: mapping.hostPort, mapping.proto)?.filter { $0.family == mapping.hostIP.family }
     }
 
     public var shortID: String { String(id.prefix(12)) }

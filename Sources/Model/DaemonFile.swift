@@ -231,7 +231,13 @@ public struct DaemonFile: Codable, Sendable, Equatable {
             }
         }
         defaults.defaultBridge = bridge
-        if let ip { defaults.hostIP = try address(.ip, ip) }
+        if let ip {
+            // An IPv6 default binds containers with IPv6 only (`::` both families, as 0.0.0.0).
+            guard let parsed = try? IPAddress(parsing: ip) else {
+                throw refuse(.ip, "\"\(ip)\" is not an IP address")
+            }
+            defaults.hostIP = parsed
+        }
         for server in dns ?? [] { defaults.dns.append(try address(.dns, server)) }
         return defaults
     }
@@ -242,7 +248,7 @@ public struct NetworkDefaults: Sendable, Equatable {
     /// default-address-pools: local networks' automatic subnets.
     public var addressPools = AddressPool.localDefaults
     /// ip: the host address of `-p` without one.
-    public var hostIP = IPv4Address.any
+    public var hostIP = IPAddress.unspecified(.ipv4)
     /// dns: the servers of containers without --dns (empty: the host's).
     public var dns: [IPv4Address] = []
     public var defaultBridge = DefaultBridgeSettings()

@@ -4,6 +4,10 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidCIDR(String, String)
     case invalidIP(String, String)
     case invalidPortSpec(String, String)
+    /// A `-p` HOSTIP that is no address, in go-connections' words ("invalid IP address: x").
+    case invalidHostIP(String, reason: String?)
+    /// An IPv6 binding for a container without an IPv6 address (its network has no IPv6).
+    case noIPv6ForBinding(String)
     case invalidName(String, String)
     case invalidOption(String, String)
     case networkExists(String)
@@ -64,6 +68,10 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidCIDR(let value, let rule): "invalid subnet \"\(value)\": \(rule)"
         case .invalidIP(let value, let rule): "invalid IP address \"\(value)\": \(rule)"
         case .invalidPortSpec(let value, let rule): "invalid port specification \"\(value)\": \(rule)"
+        case .invalidHostIP(let value, let reason):
+            reason.map { "invalid IP address \(value): \($0)" } ?? "invalid IP address: \(value)"
+        case .noIPv6ForBinding(let binding):
+            "cannot publish \(binding): the container has no IPv6 address (its network was not created with --ipv6)"
         case .invalidName(let value, let rule): "invalid name \"\(value)\": \(rule)"
         case .invalidOption(let value, let rule): "invalid option \"\(value)\": \(rule)"
         case .networkExists(let name): "network with name \(name) already exists"

@@ -8,14 +8,14 @@ public enum PortProtocol: String, Codable, Sendable, CaseIterable, Comparable {
 public struct PortRequest: Hashable, Codable, Sendable {
     public var proto: PortProtocol
     public var containerPort: UInt16
-    /// nil: none given, the daemon's default (`ip` in daemon.json, else 0.0.0.0); a
-    /// 0.0.0.0 given stays every host address whatever that default.
-    public var hostIP: IPv4Address?
+    /// nil: none given, the daemon's default (`ip` in daemon.json, else every address of
+    /// each family the container has); an address given is that family's alone.
+    public var hostIP: IPAddress?
     /// The host ports acceptable for this binding; nil means any free ephemeral port.
     public var hostPorts: ClosedRange<UInt16>?
 
     public init(
-        proto: PortProtocol, containerPort: UInt16, hostIP: IPv4Address? = nil, hostPorts: ClosedRange<UInt16>? = nil
+        proto: PortProtocol, containerPort: UInt16, hostIP: IPAddress? = nil, hostPorts: ClosedRange<UInt16>? = nil
     ) {
         self.proto = proto
         self.containerPort = containerPort
@@ -23,9 +23,20 @@ public struct PortRequest: Hashable, Codable, Sendable {
         self.hostPorts = hostPorts
     }
 
-    /// Parses Docker's `[HOSTIP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|/udp]`.
-    /// Ranges expand to one request per container port; a host range with a single
-    /// container port means "any free port of that range".
+    public init(proto: PortProtocol, containerPort: UInt16, hostIP: IPv4Address, hostPorts: ClosedRange<UInt16>? = nil)
+    {
+        // Assigned, not delegated: Swift 6's debug code loads a delegated init's result
+        // (16-byte aligned, for IPv6Address's UInt128) from a slot it aligned to 8 bytes.
+        self.proto = proto
+        self.containerPort = containerPort
+        self.hostIP = .v4(hostIP)
+        self.hostPorts = hostPorts
+    }
+
+    /// Parses Docker's `[HOSTIP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|/udp]`; an IPv6
+    /// HOSTIP goes in brackets (`[::1]:8080:80`), or bare when every field is given, as
+    /// go-connections' ParsePortSpec splits it. Ranges expand to one request per container
+    /// port; a host range with a single container port means "any free port of that range".
     public static func parse(_ spec: String) throws(ModelError) -> [PortRequest] {
         func fail(_ rule: String) -> ModelError { .invalidPortSpec(spec, rule) }
         var body = Substring(spec)
@@ -38,23 +49,10 @@ public struct PortRequest: Hashable, Codable, Sendable {
             proto = parsed
             body = body[..<slash]
         }
-        if body.hasPrefix("[") { throw fail("IPv6 host addresses are not supported") }
         let fields = body.split(separator: ":", omittingEmptySubsequences: false)
-        var hostIP: IPv4Address?
-        var hostField: Substring?
-        let containerField: Substring
-        switch fields.count {
-        case 1: containerField = fields[0]
-        case 2:
-            hostField = fields[0]
-            containerField = fields[1]
-        case 3:
-            guard let ip = IPv4Address(fields[0]) else { throw fail("host IP \"\(fields[0])\" is not an IPv4 address") }
-            hostIP = ip
-            hostField = fields[1]
-            containerField = fields[2]
-        default: throw fail("expected [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO]")
-        }
+        let containerField = fields[fields.count - 1]
+        let hostField = fields.count > 1 ? fields[fields.count - 2] : nil
+        let hostIP = fields.count > 2 ? try parseHostIP(fields.dropLast(2).joined(separator: ":")) : nil
         guard let containerPorts = try parseRange(containerField, allowZero: false, spec: spec) else {
             throw fail("a container port is required")
         }
@@ -77,6 +75,32 @@ public struct PortRequest: Hashable, Codable, Sendable {
         }
     }
 
+    /// HOSTIP: an IPv4 address, an IPv6 one in brackets or bare; "" is none. Refused with
+    /// ParsePortSpec's words.
+    public static func parseHostIP(_ text: String) throws(ModelError) -> IPAddress? {
+        var address = Substring(text)
+        if address.first == "[" {
+            guard let close = address.firstIndex(of: "]") else {
+                throw .invalidHostIP(text, reason: "address \(text):: missing ']' in address")
+            }
+            guard address.index(after: close) == address.endIndex else {
+                throw .invalidHostIP(text, reason: "address \(text):: missing port in address")
+            }
+            address = address[address.index(after: address.startIndex)..<close]
+            guard !address.contains("[") else {
+                throw .invalidHostIP(text, reason: "address \(text):: unexpected '[' in address")
+            }
+        }
+        if address.isEmpty { return nil }
+        if let ip = IPv4Address(address) { return .v4(ip) }
+        // inet_pton takes neither a zone ("%eth0") nor brackets, as Go's ParseIP; an
+        // IPv4-mapped address is the IPv4 one, as there.
+        if let ip = IPv6Address(address) {
+            return ip.value >> 32 == 0xffff ? .v4(IPv4Address(UInt32(truncatingIfNeeded: ip.value))) : .v6(ip)
+        }
+        throw .invalidHostIP(String(address), reason: nil)
+    }
+
     /// "80" or "8000-8010"; "" is nil (no port given).
     static func parseRange(
         _ field: Substring, allowZero: Bool, spec: String
@@ -97,40 +121,50 @@ public struct PortRequest: Hashable, Codable, Sendable {
     }
 }
 
-/// A published port: host address and port bound to a container port.
+/// A published port: host address and port bound to a container port. A port published
+/// on both families (`-p 8080:80` of a dual-stack container) is two mappings, one per
+/// family, with the same host port.
 public struct PortMapping: Hashable, Codable, Sendable, CustomStringConvertible {
     public var proto: PortProtocol
     public var containerPort: UInt16
-    public var hostIP: IPv4Address
+    public var hostIP: IPAddress
     public var hostPort: UInt16
 
-    public init(proto: PortProtocol, containerPort: UInt16, hostIP: IPv4Address, hostPort: UInt16) {
+    public init(proto: PortProtocol, containerPort: UInt16, hostIP: IPAddress, hostPort: UInt16) {
         self.proto = proto
         self.containerPort = containerPort
         self.hostIP = hostIP
         self.hostPort = hostPort
     }
 
-    /// `docker port` style: "80/tcp -> 0.0.0.0:5000".
-    public var description: String { "\(containerPort)/\(proto.rawValue) -> \(hostIP):\(hostPort)" }
-    /// `docker ps` style: "0.0.0.0:5000->80/tcp".
-    public var short: String { "\(hostIP):\(hostPort)->\(containerPort)/\(proto.rawValue)" }
+    public init(proto: PortProtocol, containerPort: UInt16, hostIP: IPv4Address, hostPort: UInt16) {
+        // Assigned, not delegated (see PortRequest's).
+        self.proto = proto
+        self.containerPort = containerPort
+        self.hostIP = .v4(hostIP)
+        self.hostPort = hostPort
+    }
 
-    /// Two bindings clash when protocol and port match and one address covers the other.
+    /// `docker port` style: "80/tcp -> 0.0.0.0:5000", "80/tcp -> [::]:5000".
+    public var description: String { "\(containerPort)/\(proto.rawValue) -> \(hostIP.with(port: hostPort))" }
+    /// `docker ps` style: "0.0.0.0:5000->80/tcp".
+    public var short: String { "\(hostIP.with(port: hostPort))->\(containerPort)/\(proto.rawValue)" }
+
+    /// Two bindings clash when protocol, port and family match and one address covers the
+    /// other: [::]:P and 0.0.0.0:P are two sockets (the IPv6 one IPV6_V6ONLY).
     public func conflicts(with other: PortMapping) -> Bool {
-        proto == other.proto && hostPort == other.hostPort
-            && (hostIP == other.hostIP || hostIP.isUnspecified || other.hostIP.isUnspecified)
+        hostSide.conflicts(with: other.hostSide)
     }
 
     /// Where the binding answers on the host.
     public var hostSide: HostPort { HostPort(proto, hostIP, hostPort) }
 
-    /// `docker ps`'s PORTS column: sorted, and runs of consecutive host ports that map to
-    /// consecutive container ports (same address and protocol) merged, as Docker shows them:
-    /// "0.0.0.0:6000-6001->7000-7001/tcp".
+    /// `docker ps`'s PORTS column: sorted (IPv4 first), and runs of consecutive host ports
+    /// that map to consecutive container ports (same address and protocol) merged, as
+    /// Docker shows them: "0.0.0.0:6000-6001->7000-7001/tcp".
     public static func summary(_ mappings: [PortMapping]) -> String {
         let sorted = mappings.sorted {
-            ($0.hostIP.value, $0.proto.rawValue, $0.hostPort) < ($1.hostIP.value, $1.proto.rawValue, $1.hostPort)
+            ($0.hostIP, $0.proto.rawValue, $0.hostPort) < ($1.hostIP, $1.proto.rawValue, $1.hostPort)
         }
         var runs: [(first: PortMapping, last: PortMapping)] = []
         for mapping in sorted {
@@ -144,7 +178,7 @@ public struct PortMapping: Hashable, Codable, Sendable, CustomStringConvertible 
         }
         return runs.map { run in
             guard run.first != run.last else { return run.first.short }
-            return "\(run.first.hostIP):\(run.first.hostPort)-\(run.last.hostPort)->"
+            return "\(run.first.hostIP.with(ports: run.first.hostPort...run.last.hostPort))->"
                 + "\(run.first.containerPort)-\(run.last.containerPort)/\(run.first.proto.rawValue)"
         }.joined(separator: ", ")
     }
@@ -154,14 +188,25 @@ public struct PortMapping: Hashable, Codable, Sendable, CustomStringConvertible 
 /// socket holding it are keyed by).
 public struct HostPort: Hashable, Sendable, CustomStringConvertible {
     public var proto: PortProtocol
-    public var ip: IPv4Address
+    public var ip: IPAddress
     public var port: UInt16
 
-    public init(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) {
+    public init(_ proto: PortProtocol, _ ip: IPAddress, _ port: UInt16) {
         (self.proto, self.ip, self.port) = (proto, ip, port)
     }
 
-    public var description: String { "\(ip):\(port)" }
+    public init(_ proto: PortProtocol, _ ip: IPv4Address, _ port: UInt16) {
+        (self.proto, self.ip, self.port) = (proto, .v4(ip), port)  // not delegated (see PortRequest's)
+    }
+
+    /// "0.0.0.0:8080", "[::]:8080".
+    public var description: String { ip.with(port: port) }
+
+    /// Same protocol, port and family, and one address covers the other.
+    public func conflicts(with other: HostPort) -> Bool {
+        proto == other.proto && port == other.port && ip.family == other.ip.family
+            && (ip == other.ip || ip.isUnspecified || other.ip.isUnspecified)
+    }
 }
 
 /// Ports Docker hands out for an empty HOSTPORT (Linux's default ephemeral range).

@@ -308,7 +308,7 @@ public struct Registry: Sendable {
     /// cluster store handed out, by network ID (overlay networks).
     public func planContainer(
         _ request: ContainerRequest, id: String, now: Date,
-        portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool = { _, _, _ in false },
+        portInUse: (HostPort) -> Bool = { _ in false },
         reserved: [String: IPv4Address] = [:]
     )
         throws(ModelError) -> (Container, [Endpoint])
@@ -344,7 +344,8 @@ public struct Registry: Sendable {
         }
         // Docker ignores published ports on host and none networks (with a warning) and on
         // macvlan ones, whose containers sit on the LAN with their own addresses.
-        let ports = first.driver.usesBridge ? try allocatePorts(requests, portInUse: portInUse) : []
+        let ports =
+            first.driver.usesBridge ? try allocatePorts(requests, ipv6: first.ipv6 != nil, portInUse: portInUse) : []
 
         var container = Container(
             id: id, name: name, hostname: hostname,
@@ -502,18 +503,23 @@ public struct Registry: Sendable {
         else {
             throw .invalidPortSpec(spec, "expected HOSTPORT[/tcp|/udp], e.g. 5000/tcp")
         }
-        guard container.ports.contains(where: { $0.hostPort == port && $0.proto == proto }) else {
+        let families = Set(container.ports.filter { $0.hostPort == port && $0.proto == proto }.map(\.hostIP.family))
+        guard !families.isEmpty else {
             throw .invalidPortSpec(
                 spec, "container \(container.name) does not publish host port \(port)/\(proto.rawValue)")
         }
         guard clear || !sources.isEmpty else { throw .invalidCIDR("", "give at least one source CIDR, or --clear") }
-        var networks: [IPv4Network] = []
+        var networks: [IPNetwork] = []
         for source in sources {
-            if let address = IPv4Address(source) {
-                networks.append(IPv4Network(containing: address, prefixLength: 32))
-            } else {
-                networks.append(try IPv4Network.parse(source))
+            let network = try IPNetwork.parseSource(source)
+            // A source of a family the port is not published on could never use it.
+            guard families.contains(network.family) else {
+                throw .invalidCIDR(
+                    source,
+                    "host port \(port)/\(proto.rawValue) of container \(container.name) is published on "
+                        + "\(families.sorted()[0].name) only, not on \(network.family.name)")
             }
+            networks.append(network)
         }
         let key = "\(port)/\(proto.rawValue)"
         var allowed = container.allowedSources ?? [:]
@@ -526,7 +532,7 @@ public struct Registry: Sendable {
     /// A stopped container started again: the host ports it had must still be free (no
     /// other container, runtime or host process took them meanwhile).
     public func planStart(
-        _ reference: String, portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool = { _, _, _ in false }
+        _ reference: String, portInUse: (HostPort) -> Bool = { _ in false }
     ) throws(ModelError) -> Container {
         var container = try self.container(reference)
         guard container.stopped == true else { return container }
@@ -534,41 +540,63 @@ public struct Registry: Sendable {
             containers.filter { $0.id != container.id }.flatMap(\.publishedPorts) + attachments.flatMap(\.ports)
         for mapping in container.ports
         where taken.contains(where: { $0.conflicts(with: mapping) })
-            || portInUse(mapping.proto, mapping.hostIP, mapping.hostPort)
+            || portInUse(mapping.hostSide)
         {
-            throw .portAllocated("\(mapping.hostIP):\(mapping.hostPort)")
+            throw .portAllocated(mapping.hostSide.description)
         }
         container.stopped = nil
         return container
     }
 
     /// Chooses a host port for each request: the asked one if free, else the first free one
-    /// of its range, else (no port given) the first free ephemeral port.
+    /// of its range, else (no port given) the first free ephemeral port. `ipv6`: the
+    /// container has an IPv6 address; a request without a host address then publishes on
+    /// both families, at one host port free in both (Docker 27's).
     public func allocatePorts(
-        _ requests: [PortRequest], portInUse: (PortProtocol, IPv4Address, UInt16) -> Bool,
+        _ requests: [PortRequest], ipv6: Bool = false, portInUse: (HostPort) -> Bool,
         exceptAttachment: String? = nil
     ) throws(ModelError) -> [PortMapping] {
         var taken =
             containers.flatMap(\.publishedPorts) + attachments.filter { $0.id != exceptAttachment }.flatMap(\.ports)
         var result: [PortMapping] = []
         for request in requests {
-            let hostIP = request.hostIP ?? defaults.hostIP
+            let addresses = try hostAddresses(of: request, ipv6: ipv6)
+            guard !addresses.isEmpty else { continue }
             let range = request.hostPorts ?? ephemeralPorts
-            let free = range.first { port in
-                let candidate = PortMapping(
-                    proto: request.proto, containerPort: request.containerPort, hostIP: hostIP, hostPort: port)
-                return !taken.contains { $0.conflicts(with: candidate) } && !portInUse(request.proto, hostIP, port)
+            func isFree(_ ip: IPAddress, _ port: UInt16) -> Bool {
+                let side = HostPort(request.proto, ip, port)
+                return !taken.contains { $0.hostSide.conflicts(with: side) } && !portInUse(side)
             }
-            guard let port = free else {
-                if range.count == 1 { throw .portAllocated("\(hostIP):\(range.lowerBound)") }
-                throw .portsExhausted("\(hostIP):\(range.lowerBound)-\(range.upperBound)/\(request.proto.rawValue)")
+            guard let port = range.first(where: { port in addresses.allSatisfy { isFree($0, port) } }) else {
+                let ip = addresses.first { !isFree($0, range.lowerBound) } ?? addresses[0]
+                if range.count == 1 { throw .portAllocated(ip.with(ports: range)) }
+                throw .portsExhausted("\(ip.with(ports: range))/\(request.proto.rawValue)")
             }
-            let mapping = PortMapping(
-                proto: request.proto, containerPort: request.containerPort, hostIP: hostIP, hostPort: port)
-            taken.append(mapping)
-            result.append(mapping)
+            for ip in addresses {
+                let mapping = PortMapping(
+                    proto: request.proto, containerPort: request.containerPort, hostIP: ip, hostPort: port)
+                taken.append(mapping)
+                result.append(mapping)
+            }
         }
         return result
+    }
+
+    /// The host addresses a request binds: the one given; else the daemon's default, whose
+    /// unspecified address (0.0.0.0 or ::) stands for both families on a container with
+    /// IPv6. Without a userland proxy nothing carries IPv6 to an IPv4-only container: its
+    /// default binding is IPv4 only (none when the default is an IPv6 address, as Docker
+    /// 27 without its proxy), and an IPv6 address given is refused.
+    private func hostAddresses(of request: PortRequest, ipv6: Bool) throws(ModelError) -> [IPAddress] {
+        if let ip = request.hostIP {
+            guard ip.family == .ipv4 || ipv6 else {
+                throw .noIPv6ForBinding("\(request.containerPort)/\(request.proto.rawValue) on \(ip)")
+            }
+            return [ip]
+        }
+        let ip = defaults.hostIP
+        if ip.isUnspecified { return ipv6 ? [.unspecified(.ipv4), .unspecified(.ipv6)] : [.unspecified(.ipv4)] }
+        return ip.family == .ipv4 || ipv6 ? [ip] : []
     }
 
     /// Docker-style random names are long; ours are short and readable: the ID's first 12 digits prefixed.

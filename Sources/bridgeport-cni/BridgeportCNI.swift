@@ -44,9 +44,9 @@ enum BridgeportCNI {
     ) async throws {
         let id = try environment.attachment()
         let netns = try environment.require(environment.netns, "CNI_NETNS")
-        let ports = try portMappings(configuration.portMappings)
         guard let result = configuration.prevResult, case .object(var handedOn)? = configuration.prevResultAsGiven
         else {
+            let ports = try portMappings(configuration.portMappings, ipv6: false)
             // The main plugin: Bridgeport makes the bridge, veth, address and route.
             let request = MainAttachmentRequest(
                 containerID: id.containerID, interface: id.interface,
@@ -71,7 +71,8 @@ enum BridgeportCNI {
             containerID: id.containerID, interface: id.interface,
             network: configuration.name, namespace: netns,
             hostInterface: chained.hostInterface, ip: chained.ip, mac: chained.mac,
-            ports: ports, subnet: chained.subnet)
+            ports: try portMappings(configuration.portMappings, ipv6: chained.ip6 != nil), subnet: chained.subnet,
+            ip6: chained.ip6)
         try await agent { try await client.send(Routes.attach, body: request) }
         handedOn["cniVersion"] = .string(configuration.cniVersion)
         try write(JSONValue.object(handedOn))
@@ -106,7 +107,7 @@ enum BridgeportCNI {
                 "Bridgeport equips \(attachment.hostInterface) (\(attachment.ip)), "
                     + "but prevResult says \(chained.hostInterface) (\(chained.ip))")
         }
-        let wanted = Set(try portMappings(configuration.portMappings))
+        let wanted = Set(try portMappings(configuration.portMappings, ipv6: chained.ip6 != nil))
         let have = Set(attachment.ports)
         guard wanted == have else {
             throw CNIError.invalidConfiguration("the published ports differ from the runtime's portMappings")
@@ -128,9 +129,14 @@ enum BridgeportCNI {
         }
     }
 
-    /// The `portMappings` capability: {hostPort, containerPort, protocol, hostIP}.
-    static func portMappings(_ entries: [CNIConfiguration.PortMappingEntry]) throws(CNIError) -> [PortMapping] {
-        try entries.map { entry throws(CNIError) in
+    /// The `portMappings` capability: {hostPort, containerPort, protocol, hostIP}. An empty
+    /// hostIP is every address of each family the container has (`ipv6`), as the portmap
+    /// plugin maps it; an IPv6 hostIP is an IPv6 binding.
+    static func portMappings(
+        _ entries: [CNIConfiguration.PortMappingEntry], ipv6: Bool
+    ) throws(CNIError) -> [PortMapping] {
+        var mappings: [PortMapping] = []
+        for entry in entries {
             guard let host = entry.hostPort, let container = entry.containerPort,
                 (1...65535).contains(host), (1...65535).contains(container)
             else {
@@ -140,17 +146,20 @@ enum BridgeportCNI {
             guard let proto = PortProtocol(rawValue: protocolName) else {
                 throw .invalidConfiguration("port mapping protocol \"\(protocolName)\" is not tcp or udp")
             }
-            let hostIP: IPv4Address
+            let hostIPs: [IPAddress]
             if let text = entry.hostIP, !text.isEmpty {
-                guard let parsed = IPv4Address(text) else {
-                    throw .invalidConfiguration("hostIP \"\(text)\" is not an IPv4 address")
+                guard let parsed = try? IPAddress(parsing: text) else {
+                    throw .invalidConfiguration("hostIP \"\(text)\" is not an IP address")
                 }
-                hostIP = parsed
+                hostIPs = [parsed]
             } else {
-                hostIP = .any
+                hostIPs = ipv6 ? [.unspecified(.ipv4), .unspecified(.ipv6)] : [.unspecified(.ipv4)]
             }
-            return PortMapping(proto: proto, containerPort: UInt16(container), hostIP: hostIP, hostPort: UInt16(host))
+            mappings += hostIPs.map {
+                PortMapping(proto: proto, containerPort: UInt16(container), hostIP: $0, hostPort: UInt16(host))
+            }
         }
+        return mappings
     }
 
     /// Runs a call to the agent, its failures as the specification's errors. Without an

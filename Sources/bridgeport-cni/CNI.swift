@@ -222,6 +222,8 @@ struct ChainedInterface {
     var ip: String
     var mac: String
     var subnet: String?
+    /// Its IPv6 address, if the previous plugin gave it one.
+    var ip6: String?
 
     init(prevResult: CNIResult, interface: String) throws(CNIError) {
         let interfaces = prevResult.interfaces ?? []
@@ -243,6 +245,8 @@ struct ChainedInterface {
         }
         hostInterface = host
         ip = String(address)
+        let ours6 = prevResult.ips?.first { $0.interface == index && $0.address.contains(":") }
+        ip6 = ours6?.address.split(separator: "/").first.map(String.init)
         self.mac = mac
         if parts.count == 2, let parsed = IPv4Address(address), let length = Int(parts[1]), (8...30).contains(length) {
             let network = IPv4Network(containing: parsed, prefixLength: length)

@@ -301,11 +301,13 @@ struct Port: AsyncParsableCommand {
 
         func run() async throws {
             let view = try await client.client.send(Routes.container, ContainerReference(container))
+            // As Docker 27 lists them: IPv4 before IPv6 of each port.
             let ports = view.container.publishedPorts.sorted {
-                ($0.containerPort, $0.proto, $0.hostPort) < ($1.containerPort, $1.proto, $1.hostPort)
+                ($0.containerPort, $0.proto, $0.hostPort, $0.hostIP.family)
+                    < ($1.containerPort, $1.proto, $1.hostPort, $1.hostIP.family)
             }
             let allowed = { (m: PortMapping) in
-                view.container.allowed(hostPort: m.hostPort, m.proto).map { " (allowed from \(sourceList($0)))" } ?? ""
+                view.container.allowed(m).map { " (allowed from \(sourceList($0)))" } ?? ""
             }
             guard let privatePort else {
                 ports.forEach { print("\($0)" + allowed($0)) }
@@ -320,7 +322,7 @@ struct Port: AsyncParsableCommand {
                 let port = "\(parts.first ?? "")/\(proto)"
                 throw Failure(message: "Error: No public port '\(port)' published for \(view.container.name)", code: 1)
             }
-            matching.forEach { print("\($0.hostIP):\($0.hostPort)") }
+            matching.forEach { print($0.hostSide) }
         }
     }
 
@@ -333,7 +335,8 @@ struct Port: AsyncParsableCommand {
         @Flag(help: "Open the port to every source again.") var clear = false
         @Argument(help: "Container.") var container: String
         @Argument(help: "HOSTPORT[/PROTO] (default protocol tcp).") var hostPort: String
-        @Argument(help: "Source CIDRs (or addresses), e.g. 198.51.100.0/24.") var sources: [String] = []
+        @Argument(help: "Source CIDRs (or addresses) of the port's families, e.g. 198.51.100.0/24, 2001:db8::/64.")
+        var sources: [String] = []
 
         func run() async throws {
             let request = AllowRequest(hostPort: hostPort, sources: sources, clear: clear)
@@ -346,9 +349,10 @@ struct Port: AsyncParsableCommand {
     }
 }
 
-/// "198.51.100.0/24, 203.0.113.7/32": who may use a published port.
-private func sourceList(_ sources: [IPv4Network]) -> String {
-    sources.map(\.description).joined(separator: ", ")
+/// "198.51.100.0/24, 203.0.113.7/32": who may use a published port ("no source" of a
+/// family the list names none of).
+private func sourceList(_ sources: [IPNetwork]) -> String {
+    sources.isEmpty ? "no source" : sources.map(\.description).joined(separator: ", ")
 }
 
 /// `-t`: how long `stop` and `restart` wait after SIGTERM before killing.

@@ -30,6 +30,37 @@ final class MapEntryTests: XCTestCase {
         XCTAssertEqual(AllowKey(raw: key.raw), key)
     }
 
+    /// bp_ports6 and its twins: 16-byte addresses as on the wire, IPv4's flags, the allow
+    /// key's prefix after BP_ALLOW6_KEY_FIXED_BITS, and every value back after a round trip.
+    func testIPv6PortEncodings() throws {
+        let host = try XCTUnwrap(IPv6Address("2001:db8::1"))
+        let container = try XCTUnwrap(IPv6Address("fd00:66::2"))
+        let port = HostPort(.udp, .v6(host), 5000)
+        let key = IPv6Encoding.key(port)
+        XCTAssertEqual(withUnsafeBytes(of: key.host_ip) { Array($0) }, host.bytes)
+        XCTAssertEqual(key.host_port, UInt16(5000).bigEndian)
+        XCTAssertEqual(key.proto, UInt8(BP_PROTO_UDP.rawValue))
+        XCTAssertEqual(IPv6Encoding.port(key), port)
+
+        let target = PortTarget(ip: .v6(container), port: 80, ifindex: 7, restricted: true, directOnly: false)
+        let raw = IPv6Encoding.target(target)
+        XCTAssertEqual(withUnsafeBytes(of: raw.ip) { Array($0) }, container.bytes)
+        XCTAssertEqual(raw.flags, UInt16(BP_PORT_F_RESTRICTED.rawValue))
+        XCTAssertEqual(raw.port, UInt16(80).bigEndian)
+        XCTAssertEqual(IPv6Encoding.target(raw), target)
+
+        let source = IPNetwork.v6(IPv6Network(containing: try XCTUnwrap(IPv6Address("2001:db8:5::")), prefixLength: 48))
+        let allow = AllowKey(port: HostPort(.tcp, .v6(.any), 8080), source: source)
+        XCTAssertEqual(IPv6Encoding.allow(allow).prefixlen, UInt32(BP_ALLOW6_KEY_FIXED_BITS) + 48)
+        XCTAssertEqual(IPv6Encoding.allow(IPv6Encoding.allow(allow)), allow)
+
+        let targetKey = TargetKey(ip: .v6(container), port: 80, proto: FlowProtocol.tcp)
+        XCTAssertEqual(IPv6Encoding.targetKey(IPv6Encoding.targetKey(targetKey)), targetKey)
+        let policy = TargetPolicy(restricted: true, hostIP: .v6(host), hostPort: 8080)
+        XCTAssertEqual(IPv6Encoding.policy(policy).host_port, UInt16(8080).bigEndian)
+        XCTAssertEqual(IPv6Encoding.policy(IPv6Encoding.policy(policy)), policy)
+    }
+
     func testPolicies() {
         let endpoint = EndpointPolicy(
             ip: container, mac: MACAddress(derivedFrom: container), network: 3,

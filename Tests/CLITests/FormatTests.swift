@@ -133,6 +133,15 @@ import Testing
         #expect(row.fields["ID"]?.count == 12)
         #expect(row.fields["Ports"] == "0.0.0.0:8080->80/tcp")
         #expect(row.fields["Networks"] == "front")
+        // A dual-stack container's: both families, IPv4 first, as Docker 27 shows them.
+        var dual = view
+        dual.container.ports.append(PortMapping(proto: .tcp, containerPort: 80, hostIP: .v6(.any), hostPort: 8080))
+        #expect(Ps.record(dual, trunc: true).fields["Ports"] == "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp")
+        let ports = try #require(inspectDocument(dual)["NetworkSettings"] as? [String: Any])["Ports"]
+        #expect(
+            (ports as? [String: [[String: String]]])?["80/tcp"] == [
+                ["HostIp": "0.0.0.0", "HostPort": "8080"], ["HostIp": "::", "HostPort": "8080"],
+            ])
         #expect(row.fields["State"] == "running")
         #expect(Ps.record(view, trunc: false).fields["Command"] == #""sh -c 'sleep 1000 && echo done'""#)
         #expect(

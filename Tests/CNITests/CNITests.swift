@@ -100,11 +100,41 @@ import Testing
             ,"runtimeConfig":{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"TCP","hostIP":""}]},\#
             "cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"},{"containerID":"c2"}]
             """#)
-        let mappings = try BridgeportCNI.portMappings(configuration.portMappings)
+        let mappings = try BridgeportCNI.portMappings(configuration.portMappings, ipv6: false)
         #expect(mappings.map(\.description) == ["80/tcp -> 0.0.0.0:8080"])
         #expect(configuration.validAttachments == ["c1/eth0"])
         #expect(throws: CNIError.self) {
-            try BridgeportCNI.portMappings([.init(hostPort: 0, containerPort: 80)])
+            try BridgeportCNI.portMappings([.init(hostPort: 0, containerPort: 80)], ipv6: false)
         }
+    }
+
+    /// An empty hostIP is both families' on a container with IPv6 (the portmap plugin's);
+    /// an IPv6 hostIP is an IPv6 binding; a bad one is refused.
+    @Test func portMappingsOverIPv6() throws {
+        let any = CNIConfiguration.PortMappingEntry(hostPort: 8080, containerPort: 80, protocol: "udp", hostIP: "")
+        #expect(
+            try BridgeportCNI.portMappings([any], ipv6: true).map(\.description) == [
+                "80/udp -> 0.0.0.0:8080", "80/udp -> [::]:8080",
+            ])
+        let v6 = CNIConfiguration.PortMappingEntry(hostPort: 8080, containerPort: 80, hostIP: "2001:db8::1")
+        #expect(try BridgeportCNI.portMappings([v6], ipv6: true).map(\.description) == ["80/tcp -> [2001:db8::1]:8080"])
+        #expect(throws: CNIError.self) {
+            try BridgeportCNI.portMappings(
+                [.init(hostPort: 8080, containerPort: 80, hostIP: "2001:db8::zz")], ipv6: true)
+        }
+    }
+
+    /// The previous plugin's IPv6 address of the interface is where its IPv6 bindings lead.
+    @Test func chainedInterfaceIPv6() throws {
+        let result = CNIResult(
+            interfaces: [
+                .init(name: "cni0"), .init(name: "veth1"), .init(name: "eth0", mac: "02:42:0a:58:00:02", sandbox: "/x"),
+            ],
+            ips: [
+                .init(address: "10.88.0.2/16", gateway: "10.88.0.1", interface: 2),
+                .init(address: "fd00:88::2/64", gateway: "fd00:88::1", interface: 2),
+            ])
+        let chained = try ChainedInterface(prevResult: result, interface: "eth0")
+        #expect(chained.ip == "10.88.0.2" && chained.ip6 == "fd00:88::2")
     }
 }

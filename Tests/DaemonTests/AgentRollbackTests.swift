@@ -263,6 +263,30 @@ import Testing
         }
     }
 
+    @Test func runPublishingBothFamilies() async throws {
+        try await assertAllOrNothing(
+            "run publishing both families", setUp: PortsIPv6AgentTests.dualStackNetwork
+        ) { subject in
+            _ = try await subject.agent.run(
+                ContainerRequest(
+                    name: "c6", network: "six", ports: ["8080:80", "[::1]::53/udp"], command: ["/bin/true"]))
+        }
+    }
+
+    @Test func portAllowOfBothFamilies() async throws {
+        try await assertAllOrNothing(
+            "port allow of both families",
+            setUp: { subject in
+                try await PortsIPv6AgentTests.dualStackNetwork(subject)
+                try await subject.agent.seedContainer(
+                    ContainerRequest(name: "c6", network: "six", ports: ["8080:80"], command: ["/bin/true"]))
+            }
+        ) { subject in
+            _ = try await subject.agent.allow(
+                "c6", AllowRequest(hostPort: "8080", sources: ["2001:db8::/64", "10.0.0.0/8"], clear: false))
+        }
+    }
+
     // MARK: Other runtimes' containers
 
     static let cniPorts = [PortMapping(proto: .tcp, containerPort: 80, hostIP: .any, hostPort: 8081)]

@@ -65,7 +65,7 @@ import Testing
         counters.endpoints[9] = bp_endpoint_stats(rx: bp_traffic(packets: 1, bytes: 1), tx: bp_traffic())  // a removed endpoint
         counters.drops[bp_drop_key(ifindex: 7, reason: BP_DROP_ICC, direction: BP_DIR_EGRESS)] = 4
         counters.drops[bp_drop_key(ifindex: 2, reason: BP_DROP_DIRECT_ACCESS, direction: BP_DIR_INGRESS)] = 5
-        counters.ports[HostPort(.tcp, .any, 5000)] = bp_port_stats(packets: 10, bytes: 600, flows: 2)
+        counters.ports[HostPort(.tcp, IPv4Address.any, 5000)] = bp_port_stats(packets: 10, bytes: 600, flows: 2)
 
         let text = ExpositionFormat.prometheus.render(
             Exporter.families(ScrapeInput(registry: registry, counters: counters, running: [container.id])))
@@ -85,7 +85,34 @@ import Testing
             ))
         #expect(text.contains("bridgeport_containers{state=\"running\"} 1\n"))
         #expect(!text.contains("} 1\nbridgeport_container_network_receive_bytes_total{container=\"\""))
+        #expect(text.contains("bridgeport_published_ports 1\n"))
         #expect(text.components(separatedBy: "bridgeport_container_network_receive_bytes_total{").count == 2)  // only the live endpoint
+    }
+}
+
+extension ExporterTests {
+    /// A dual-stack container's port has a series per family: its IPv6 binding's counters
+    /// (bp_port_stats6) under host_ip "::".
+    @Test func ipv6PortsHaveSeriesOfTheirOwn() throws {
+        var registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
+        var six = NetworkRequest(name: "six", subnet: "10.66.0.0/24")
+        six.ipv6 = true
+        registry.networks.append(try registry.planNetwork(six, id: randomID(), now: Date(), hostPrefixes: []))
+        let (container, endpoints) = try registry.planContainer(
+            ContainerRequest(name: "web", network: "six", ports: ["5000:80"]), id: randomID(), now: Date())
+        registry.containers = [container]
+        registry.endpoints = endpoints
+        var counters = TrafficCounters()
+        counters.ports[HostPort(.tcp, .v4(.any), 5000)] = bp_port_stats(packets: 10, bytes: 600, flows: 2)
+        counters.ports[HostPort(.tcp, .v6(.any), 5000)] = bp_port_stats(packets: 7, bytes: 900, flows: 1)
+        let text = ExpositionFormat.prometheus.render(
+            Exporter.families(ScrapeInput(registry: registry, counters: counters, running: [container.id])))
+        let labels = "host_port=\"5000\",container=\"web\",container_port=\"80\""
+        #expect(
+            text.contains(
+                "bridgeport_published_port_packets_total{protocol=\"tcp\",host_ip=\"0.0.0.0\",\(labels)} 10\n"))
+        #expect(text.contains("bridgeport_published_port_packets_total{protocol=\"tcp\",host_ip=\"::\",\(labels)} 7\n"))
+        #expect(text.contains("bridgeport_published_ports 2\n"))
     }
 }
 

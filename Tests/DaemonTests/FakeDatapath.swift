@@ -202,7 +202,7 @@ final class FakeDatapath: Datapath {
         }
     }
 
-    func hostPortInUse(_ proto: PortProtocol, _ address: IPv4Address, _ port: UInt16) -> Bool { false }
+    func hostPortInUse(_ port: HostPort) -> Bool { false }
 
     // MARK: Uplinks
 

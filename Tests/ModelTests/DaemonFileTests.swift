@@ -24,7 +24,7 @@ import Testing
             """)
         let defaults = try file.validated()
         #expect(defaults.addressPools.map(\.description) == ["base=10.10.0.0/16,size=24"])
-        #expect(defaults.hostIP == .loopback)
+        #expect(defaults.hostIP == .v4(.loopback))
         #expect(defaults.dns == [IPv4Address(198, 18, 0, 53)])
         let bridge = defaults.defaultBridge
         #expect(bridge.bridgeAddress?.description == "10.1.0.1" && bridge.bridgeSubnet?.description == "10.1.0.0/24")
@@ -75,7 +75,7 @@ import Testing
                 == "default-gateway: default gateway ip 10.2.0.1 must be part of the network 10.1.0.0/24")
         #expect(refused(#"{"mtu": -1}"#).hasPrefix("invalid default MTU: -1"))
         #expect(refused(#"{"mtu": 70000}"#).hasPrefix("invalid default MTU: 70000"))
-        #expect(refused(#"{"ip": "::1"}"#).hasPrefix("ip: \"::1\" is not an IPv4 address"))
+        #expect(refused(#"{"ip": "::1%lo"}"#).hasPrefix("ip: \"::1%lo\" is not an IP address"))
         #expect(refused(#"{"dns": ["8.8.8.8", "dns.example"]}"#).hasPrefix("dns: \"dns.example\" is not an IPv4"))
         #expect(refused(#"{"default-address-pools": []}"#).hasPrefix("default-address-pools: give at least one"))
         #expect(
@@ -190,7 +190,7 @@ import Testing
         #expect(network.subnet?.description == "10.20.0.0/26")
         let (container, _) = try registry.planContainer(
             ContainerRequest(name: "p", ports: ["8080:80", "0.0.0.0:8081:81"]), id: randomID(), now: now)
-        #expect(container.ports.map(\.hostIP) == [.loopback, .any])
+        #expect(container.ports.map(\.hostIP) == [.v4(.loopback), .v4(.any)])
     }
 }
 
@@ -332,7 +332,7 @@ import Testing
             let settings = try decoded.validated()
             #expect(settings.defaultBridge.bridgeSubnet == subnet && settings.defaultBridge.bridgeAddress == bridge)
             #expect(settings.defaultBridge.fixedCIDR == range && settings.defaultBridge.defaultGateway == gateway)
-            #expect(settings.defaultBridge.mtu == mtu && settings.hostIP == ip && settings.dns == [ip])
+            #expect(settings.defaultBridge.mtu == mtu && settings.hostIP == .v4(ip) && settings.dns == [ip])
             let pool = try #require(settings.addressPools.first)
             let chosen = try IPAM.chooseSubnet(avoiding: [], pools: settings.addressPools)
             #expect(chosen.prefixLength == size && pool.base.contains(chosen))

@@ -84,7 +84,7 @@ import Testing
         registry.containers.removeAll { $0.name == "b" }
         #expect(try registry.planStart("a").stopped == nil)
         #expect(throws: ModelError.portAllocated("0.0.0.0:8080")) {
-            try registry.planStart("a", portInUse: { _, _, port in port == 8080 })
+            try registry.planStart("a", portInUse: { $0.port == 8080 })
         }
     }
 

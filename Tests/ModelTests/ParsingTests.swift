@@ -66,7 +66,7 @@ import Testing
                 PortRequest(proto: .tcp, containerPort: 80, hostIP: IPv4Address(10, 1, 2, 3))
             ])
         // Given, 0.0.0.0 stays: the daemon's default host address (`ip`) is for none given.
-        #expect(try PortRequest.parse("0.0.0.0:8080:80")[0].hostIP == .any)
+        #expect(try PortRequest.parse("0.0.0.0:8080:80")[0].hostIP == .v4(.any))
         #expect(try PortRequest.parse("8080:80")[0].hostIP == nil)
     }
 
@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test(arguments: [
-        "", "abc", "0", "65536", "80/sctp", "1.2.3:80:80", "8000-8001:80-82", "90-80", "[::1]:80:80", "a:b:c:d",
+        "", "abc", "0", "65536", "80/sctp", "1.2.3:80:80", "8000-8001:80-82", "90-80", "[::1:80:80", "a:b:c:d",
         "5000:", "-1",
     ])
     func rejects(spec: String) {

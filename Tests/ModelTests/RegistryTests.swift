@@ -202,7 +202,7 @@ import Testing
         // The same port on UDP is free; a host socket holding a port is respected.
         let planned = try registry.planContainer(
             ContainerRequest(name: "b", ports: ["5000:80/udp", "6000-6002:80"]), id: randomID(), now: now,
-            portInUse: { _, _, port in port == 6000 })
+            portInUse: { $0.port == 6000 })
         #expect(planned.0.ports.map(\.hostPort) == [5000, 6001])
     }
 

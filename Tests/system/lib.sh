@@ -47,6 +47,15 @@ sandbox_up() {
 EXTRA_NAMESPACES=()
 netns_add() { ip netns add "$1" && EXTRA_NAMESPACES+=("$1") && ip -n "$1" link set lo up; }
 
+# ipv6_uplink: IPv6 on the sandbox's uplink, in its namespaces only: the host's end
+# fd00:5100::1/64, the external client's fd00:5100::2/64 (ULA, no DAD).
+ipv6_uplink() {
+    local dev
+    for dev in all default "$TAG-up"; do in_host sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=0"; done
+    for dev in all default "$TAG-ext"; do in_ext sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=0"; done
+    in_host ip -6 addr add fd00:5100::1/64 dev "$TAG-up" nodad && in_ext ip -6 addr add fd00:5100::2/64 dev "$TAG-ext" nodad
+}
+
 # Run a command in the sandbox's host or external namespace (nsenter keeps /sys and bpffs).
 in_host() { nsenter --net=/run/netns/"$HOST_NS" "$@"; }
 # ... in the sandbox's cgroup too: what the host's own processes see (socket hooks apply).
@@ -235,6 +244,18 @@ check_output() {
 }
 
 bp() { "$BIN" "$@"; }
+
+# bind_in_host tcp|udp PORT [ADDRESS]: a host process binds the port (SO_REUSEADDR; an
+# IPv6 ADDRESS with IPV6_V6ONLY, its family alone), at 0.0.0.0 by default; fails with
+# "Address already in use" when something holds it.
+bind_in_host() {
+    in_host python3 -c 'import socket,sys
+kind, port, address = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if ":" in address: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.bind((address, port))' "$1" "$2" "${3:-0.0.0.0}"
+}
 
 # ip_of CONTAINER: its address (of its one network).
 ip_of() { bp inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }

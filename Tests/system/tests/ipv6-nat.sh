@@ -4,10 +4,7 @@
 # counted. A network without masquerade, or with gateway_mode_ipv6=routed, routes IPv6
 # untranslated, its replies let in as its flows'.
 # The sandbox's uplink and external namespace get ULA addresses (in their namespaces only).
-for dev in all default "$TAG-up"; do in_host sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=0"; done
-for dev in all default "$TAG-ext"; do in_ext sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=0"; done
-in_host ip -6 addr add fd00:5100::1/64 dev "$TAG-up" nodad
-in_ext ip -6 addr add fd00:5100::2/64 dev "$TAG-ext" nodad
+ipv6_uplink
 agent_start --flow-timeout udp=2s || { fail "agent starts"; return; }
 scrape_has() { metrics | grep -qE "$1"; }
 flows6() { bp flows | grep -F '[fd00:'; }

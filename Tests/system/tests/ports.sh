@@ -29,7 +29,6 @@ kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 # Published host ports are held by the agent, as Docker holds them: no host process binds
 # them, and the kernel never picks one as the source port of the host's own connections,
 # whose replies would otherwise be taken for the published port's traffic.
-bind_in_host() { in_host python3 -c 'import socket,sys; s=socket.socket(type=socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", int(sys.argv[2])))' "$@"; }
 check_fails "a host process cannot bind a published TCP port" 1 'Address already in use' bind_in_host tcp 5000
 check_fails "nor a published UDP port" 1 'Address already in use' bind_in_host udp 5353
 in_ext python3 "$TOOLS/echo.py" $(for i in $(seq 0 9); do echo --tcp 900$i; done) --udp 9053 >/dev/null 2>&1 & ext_server=$!
