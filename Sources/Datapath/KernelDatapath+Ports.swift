@@ -15,13 +15,10 @@ extension KernelDatapath {
     /// Publishes a container's ports on the address of its first bridge endpoint, holding
     /// their host ports first.
     public func publish(_ container: Container, registry: Registry) throws {
-        guard let (ip, ip6, ifindex, routed) = portTarget(container, registry) else { return }
-        let ports = container.publishedPorts
-        if !routed { try hostPorts.hold(ports) }  // a routed network maps no host port
-        try programs.publish(
-            ports.map {
-                Published(mapping: $0, ip: ip, ip6: ip6, ifindex: ifindex, allowed: nil, directOnly: routed)
-            })
+        guard let target = portTarget(container, registry) else { return }
+        let published = container.publishedPorts.map { target.published($0, allowed: nil) }
+        try hostPorts.hold(published.filter { !$0.directOnly }.map(\.mapping))  // a routed family maps no host port
+        try programs.publish(published)
     }
 
     public func unpublish(_ container: Container) {
@@ -39,11 +36,8 @@ extension KernelDatapath {
             }
         }
         let published = registry.containers.flatMap { container -> [Published] in
-            guard let (ip, ip6, ifindex, routed) = portTarget(container, registry) else { return [] }
-            return container.publishedPorts.map {
-                Published(
-                    mapping: $0, ip: ip, ip6: ip6, ifindex: ifindex, allowed: container.allowed($0), directOnly: routed)
-            }
+            guard let target = portTarget(container, registry) else { return [] }
+            return container.publishedPorts.map { target.published($0, allowed: container.allowed($0)) }
         }
         // A routed network's ports have no host port to hold. CNI runtimes' ports are theirs
         // to hold, as with the portmap plugin: Podman binds them itself after the ADD (conmon
@@ -61,18 +55,36 @@ extension KernelDatapath {
     }
 
     /// Where a container's ports lead: its first bridge endpoint (its IPv6 address too, on a
-    /// dual-stack network), and whether that is on a routed network (whose published
-    /// container ports are reached by direct routing only).
-    private func portTarget(
-        _ container: Container, _ registry: Registry
-    ) -> (IPv4Address, IPv6Address?, UInt32, Bool)? {
+    /// dual-stack network), and whether each family is routed there (gateway_mode_ipv4,
+    /// gateway_mode_ipv6: its published container ports are reached by direct routing only).
+    private func portTarget(_ container: Container, _ registry: Registry) -> PortDestination? {
         for endpoint in registry.endpoints(ofContainer: container.id) {
             if let ip = endpoint.ip, let name = endpoint.hostInterface, let index = links.index(of: name) {
-                let routed = (try? registry.network(endpoint.networkID))?.routedMode ?? false
-                return (ip, endpoint.ip6, UInt32(index), routed)
+                let network = try? registry.network(endpoint.networkID)
+                return PortDestination(
+                    ip: ip, ip6: endpoint.ip6, ifindex: UInt32(index), routed: network?.routedMode ?? false,
+                    routed6: network?.gatewayMode6 == .routed)
             }
         }
         return nil
+    }
+
+    private struct PortDestination {
+        var ip: IPv4Address
+        var ip6: IPv6Address?
+        var ifindex: UInt32
+        var routed: Bool
+        var routed6: Bool
+
+        func published(_ mapping: PortMapping, allowed: [IPNetwork]?) -> Published {
+            let directOnly: Bool
+            switch mapping.hostIP {
+            case .v4: directOnly = routed
+            case .v6: directOnly = routed6
+            }
+            return Published(
+                mapping: mapping, ip: ip, ip6: ip6, ifindex: ifindex, allowed: allowed, directOnly: directOnly)
+        }
     }
 
     /// True when a socket other than the agent's holds the host port.

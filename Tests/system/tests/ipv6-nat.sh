@@ -57,7 +57,15 @@ before=$(drops direct_access)
 check_fails "an unpublished port is not reached by direct routing" 1 '' \
     in_ext python3 "$TOOLS/probe.py" tcp fd00:237:3::2 8080 z
 [ "$(drops direct_access)" -gt "$before" ] && pass "... dropped as direct_access" || fail "no direct_access drop counted"
+check "a published server on it" bp run -d --name rp --network routed6 -p 8090:8080 \
+    -- python3 "$TOOLS/echo.py" --ipv6 --tcp 8080
+wait_ready rp
+check_output "its published container port is reached by direct routing over IPv6" '^8080 fd00:5100::2 d6$' \
+    in_ext python3 "$TOOLS/probe.py" tcp fd00:237:3::3 8080 d6
+check_fails "... but no IPv6 host port is mapped (routed)" 1 '' in_ext python3 "$TOOLS/probe.py" tcp fd00:5100::1 8090 h6
+check_output "the IPv4 host port is (gateway_mode_ipv4 is nat)" '^8080 \S*198\.51\.100\.2 h4$' \
+    in_ext python3 "$TOOLS/probe.py" tcp 198.51.100.1 8090 h4
 check_fails "a bad IPv6 gateway mode is refused" 1 'gateway_mode_ipv6=bogus.*must be nat, nat-unprotected, routed or isolated' \
     bp network create --ipv6 -o com.docker.network.bridge.gateway_mode_ipv6=bogus bad6
-check "rm" bp rm -f b r
+check "rm" bp rm -f b r rp
 check "network rm" bp network rm nat6 plain6 routed6
