@@ -195,8 +195,11 @@ enum bp_endpoint_flags {
 	/* MASQUERADE and TRACK_OUT are IPv4's; IPv6 has a gateway mode of its own
 	 * (gateway_mode_ipv6): NAT66 to beyond the host (nat, nat-unprotected) ... */
 	BP_EP_F_MASQUERADE6 = 1 << 7,
-	/* ... or its flows out tracked untranslated (routed, or masquerade off). */
+	/* ... or its flows out tracked untranslated (routed, or masquerade off) ... */
 	BP_EP_F_TRACK_OUT6 = 1 << 8,
+	/* ... or leaving as it is, untracked (macvlan: the LAN's). With none of the three,
+	 * IPv6 to beyond the host is dropped (ipv6_unsupported). */
+	BP_EP_F_PASS_OUT6 = 1 << 9,
 };
 
 /* Keyed by the u32 ifindex of the host-side veth. 32 bytes, no padding. */
@@ -288,6 +291,8 @@ struct bp_frag_nat {
 
 /* Linux's net.ipv4.ipfrag_time: how long a datagram's later fragments are awaited. */
 #define BP_FRAG_TIMEOUT 30
+/* Linux's net.ipv6.ip6frag_time: IPv6's. */
+#define BP_FRAG6_TIMEOUT 60
 
 /* A published port's container side, for policy exceptions. 8 bytes. */
 struct bp_target_key {
@@ -388,7 +393,7 @@ struct bp_frag6_key {
 	__u32 src[4];
 	__u32 dst[4];
 	__u32 id;
-	__u8 proto;      /* the upper-layer protocol after the Fragment header */
+	__u8 proto;      /* the Fragment header's next header */
 	__u8 pad[3];
 };
 
@@ -813,8 +818,8 @@ enum bp_drop_reason {
 				      * of no flow masquerade can translate (an ICMP error about no known
 				      * flow, an ICMP message other than echo and errors) */
 	BP_DROP_IPV6_UNSUPPORTED = 19, /* "ipv6_unsupported": IPv6 from a container to beyond the host
-					* from a masquerading network that NAT66 does not take: a
-					* protocol other than TCP, UDP and ICMPv6 echo */
+					* that NAT66 does not take (a protocol other than TCP, UDP and
+					* ICMPv6 echo), or from an endpoint without an IPv6 way out */
 	BP_DROP_ROGUE_ROUTER = 20,  /* "rogue_router": a router advertisement or redirect from a container */
 	BP_DROP_EXT_HEADERS = 21,   /* "ext_headers": more IPv6 extension headers than the programs follow */
 	__BP_DROP_MAX

@@ -93,8 +93,8 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
  * flow's reply gets the published address back, on any network) or goes on untranslated (a
  * flow let in by direct routing); a new flow is masqueraded where the network masquerades
  * IPv6 (only an echo request opens an ICMPv6 one), or tracked untranslated where it routes
- * it (gateway_mode_ipv6=routed, or masquerade off); with neither (macvlan: the LAN) it
- * leaves as it is, as IPv4 does. Other ICMPv6 is dropped there
+ * it (gateway_mode_ipv6=routed, or masquerade off), or passed as it is (macvlan: the
+ * LAN); with none of these, dropped (ipv6_unsupported). Other ICMPv6 is dropped there
  * (untranslatable), other protocols too (ipv6_unsupported): none may leave with the
  * container's address (later fragments and ICMPv6 errors: bp_ep_nat66_rel). Across the
  * policy (isolation, ICC, internal):
@@ -106,9 +106,19 @@ static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const
 	int beyond = reason == BP_DROP_IPV6_UNSUPPORTED;
 	int masquerades = beyond && (ep->flags & BP_EP_F_MASQUERADE6);
 	int routed = beyond && (ep->flags & BP_EP_F_TRACK_OUT6);
+	int passes = beyond && (ep->flags & (BP_EP_F_TRACK_OUT6 | BP_EP_F_PASS_OUT6));
 
 	if (!bp_nat66_tracks(p)) {
-		if (beyond && !masquerades)
+		/* Routed: other protocols (ESP, GRE, SCTP...) are tracked by their addresses alone
+		 * (ports 0), as IPv4's are, so that their replies are let in. */
+		if (routed && p->proto != BP_IPPROTO_ICMPV6) {
+			__u32 at = 0;
+			struct bp_flow6_key plain = bp_tuple6(p);
+
+			if (bp_flow_track6(p, &plain, skb->ifindex, bp_now_once(&at)))
+				return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
+		}
+		if (passes)
 			return BP_CONTINUE;  /* leaves as it is, as IPv4's protocols without ports do */
 		return bp_drop(skb, masquerades && p->proto == BP_IPPROTO_ICMPV6 ? BP_DROP_UNTRANSLATABLE : reason,
 			       BP_DIR_EGRESS);
@@ -137,8 +147,10 @@ static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const
 			return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
 		return BP_CONTINUE;
 	}
+	if (passes)
+		return BP_CONTINUE;  /* macvlan: on the LAN, as it is */
 	if (!masquerades)
-		return beyond ? BP_CONTINUE : bp_drop(skb, reason, BP_DIR_EGRESS);  /* macvlan: on the LAN, as IPv4 */
+		return bp_drop(skb, reason, BP_DIR_EGRESS);
 	if (p->proto == BP_IPPROTO_ICMPV6 && p->icmp_type != BP_ICMP6_ECHO_REQUEST)
 		return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
 	return bp_masquerade6(skb, p, sizeof(struct ethhdr), &key, bp_now_once(&now), &fib);
@@ -274,7 +286,7 @@ int bp_ep_nat66(struct __sk_buff *skb)
 /* bp_ep_nat66's twin for a later fragment (its first fragment's translation) or an ICMPv6
  * error (its flow's, bp_icmp6_error). What has none is dropped as fragment or
  * untranslatable bound beyond the host from a masquerading network, leaves as it is from
- * others (routed, macvlan), and is dropped with the policy's reason across it. */
+ * routed and macvlan ones, and is dropped with the policy's reason otherwise. */
 SEC("tc")
 int bp_ep_nat66_rel(struct __sk_buff *skb)
 {
@@ -298,7 +310,9 @@ int bp_ep_nat66_rel(struct __sk_buff *skb)
 	}
 	if (masquerades)
 		return bp_drop(skb, p.fragment ? BP_DROP_FRAGMENT : BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
-	return beyond ? BP_CONTINUE : bp_drop(skb, reason, BP_DIR_EGRESS);  /* routed, macvlan: as it is */
+	if (beyond && (ep->flags & (BP_EP_F_TRACK_OUT6 | BP_EP_F_PASS_OUT6)))
+		return BP_CONTINUE;  /* routed, macvlan: as it is */
+	return bp_drop(skb, reason, BP_DIR_EGRESS);
 }
 
 SEC("tc")

@@ -198,7 +198,9 @@ static __noinline int bp_direct_access6(struct __sk_buff *skb, const struct bp_p
 	if (open && !(to->flags & BP_SUBNET_F_MASQUERADE))
 		return BP_CONTINUE;
 
-	int tracked = p->has_ports && bp_nat66_tracks(p);
+	/* NAT66's protocols, and the others by their addresses (ports 0) as a routed network's
+	 * containers track them; ICMPv6 other than echo has no flow. */
+	int tracked = p->has_ports && (bp_nat66_tracks(p) || p->proto != BP_IPPROTO_ICMPV6);
 	__u32 now = 0;
 	struct bp_flow6_key key = bp_tuple6(p);
 	if (tracked) {

@@ -343,6 +343,7 @@ public struct EndpointPolicy: MapEncodable, Equatable {
         public static let trackOutbound = Flags(rawValue: BP_EP_F_TRACK_OUT.rawValue)
         public static let masquerade6 = Flags(rawValue: BP_EP_F_MASQUERADE6.rawValue)
         public static let trackOutbound6 = Flags(rawValue: BP_EP_F_TRACK_OUT6.rawValue)
+        public static let passOutbound6 = Flags(rawValue: BP_EP_F_PASS_OUT6.rawValue)
     }
 
     public var ip: IPv4Address

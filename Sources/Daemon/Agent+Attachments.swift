@@ -142,9 +142,11 @@ extension Agent {
         var undo = Undo()
         defer { undo.run() }
         if registry.networks.first(where: { $0.name == request.network }) == nil {
+            var wanted = NetworkRequest(name: request.network, subnet: request.subnet)
+            (wanted.ipv6, wanted.subnet6) = (request.ipv6, request.subnet6)
             let planned = try registry.planNetwork(
-                NetworkRequest(name: request.network, subnet: request.subnet), id: randomID(), now: Date(),
-                hostPrefixes: try datapath.hostPrefixes())
+                wanted, id: randomID(), now: Date(), hostPrefixes: try datapath.hostPrefixes(),
+                hostPrefixes6: datapath.hostPrefixes6())
             try addNetwork(planned)
             // The network made for this ADD goes if the ADD fails.
             undo.add {
@@ -163,9 +165,11 @@ extension Agent {
         if let existing = registry.attachments.first(where: { $0.id == id }) {
             undo.cancel()
             return MainAttachment(
-                attachment: existing, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength)
+                attachment: existing, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength,
+                ipv6: network.ipv6)
         }
         let ip = try IPAM.allocate(in: network, used: registry.addressesInUse(network: network.id))
+        let ip6 = try registry.planAddress6(nil, on: network)
         var attachment = try registry.planAttachment(
             AttachmentRequest(
                 containerID: request.containerID, interface: request.interface, network: network.name,
@@ -173,9 +177,11 @@ extension Agent {
                 hostInterface: vethName(id), ip: ip.description, mac: MACAddress(derivedFrom: ip).description,
                 ports: request.ports))
         attachment.networkID = network.id
-        let endpoint = Endpoint(
+        attachment.ip6 = ip6
+        var endpoint = Endpoint(
             containerID: request.containerID, networkID: network.id, ip: ip, mac: attachment.mac,
             hostInterface: attachment.hostInterface, containerInterface: request.interface, order: 0)
+        endpoint.ip6 = ip6
         try store.save(attachment: attachment)
         undo.add { [attachment] in try? self.store.delete(attachment: attachment.id) }
         undo.add { self.datapath.detach(endpoint, namespace: request.namespace) }
@@ -183,6 +189,10 @@ extension Agent {
         registerForHairpin(attachment, undo: &undo)
         if !network.internal {
             try datapath.setDefaultRoute(namespace: request.namespace, via: gateway, device: request.interface)
+            if ip6 != nil {
+                try datapath.setDefaultRoute6(
+                    namespace: request.namespace, via: network.ipv6?.gateway, device: request.interface)
+            }
         }
         registry.attachments.append(attachment)
         undo.add { [attachment] in
@@ -195,6 +205,7 @@ extension Agent {
             "attachment made",
             metadata: ["container": "\(request.containerID)", "network": "\(network.name)", "address": "\(ip)"])
         return MainAttachment(
-            attachment: attachment, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength)
+            attachment: attachment, bridge: bridge, gateway: gateway, prefixLength: subnet.prefixLength,
+            ipv6: network.ipv6)
     }
 }

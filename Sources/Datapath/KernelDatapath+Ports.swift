@@ -16,7 +16,8 @@ extension KernelDatapath {
     /// their host ports first.
     public func publish(_ container: Container, registry: Registry) throws {
         guard let target = portTarget(container, registry) else { return }
-        let published = container.publishedPorts.map { target.published($0, allowed: nil) }
+        // Restricted ports stay restricted from their first packet: their allow lists with them.
+        let published = container.publishedPorts.map { target.published($0, allowed: container.allowed($0)) }
         try hostPorts.hold(published.filter { !$0.directOnly }.map(\.mapping))  // a routed family maps no host port
         try programs.publish(published)
     }

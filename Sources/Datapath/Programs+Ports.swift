@@ -28,10 +28,16 @@ extension Programs {
         try flushStalePublishedFlows(allowed: sources)
     }
 
+    /// Adds `published` (a starting container's): each restricted port's allow list first,
+    /// so that it is never open, nor closed to its allowed sources, meanwhile.
     func publish(_ published: [Published]) throws {
         for entry in published {
             guard let target = entry.target else { continue }
-            try maps.publishedPorts(entry.mapping.hostIP.family).update(entry.mapping.hostSide, target)
+            let family = entry.mapping.hostIP.family
+            for source in entry.allowed ?? [] {
+                try maps.allowedSources(family).update(AllowKey(port: entry.mapping.hostSide, source: source), 1)
+            }
+            try maps.publishedPorts(family).update(entry.mapping.hostSide, target)
         }
         try refreshTargets()
     }

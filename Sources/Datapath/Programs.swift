@@ -147,6 +147,8 @@ final class Programs: Sendable {
             if ip6 != nil && Programs.tracksOutbound(network, gatewayMode: network.gatewayMode6) {
                 flags.insert(.trackOutbound6)
             }
+            // A macvlan container is on the LAN: its IPv6 leaves as it is, as its IPv4 does.
+            if ip6 != nil && network.driver == .macvlan { flags.insert(.passOutbound6) }
             try maps.endpointPolicies.update(
                 ifindex, EndpointPolicy(ip: ip, mac: mac, network: number(of: network), flags: flags, ip6: ip6))
         }

@@ -151,6 +151,9 @@ public struct MainAttachmentRequest: Codable, Sendable {
     public var namespace: String
     /// The subnet for that network when the first ADD makes it (nil: Docker's pools).
     public var subnet: String?
+    /// Whether that network has IPv6 too, and its IPv6 subnet (nil: a ULA /64).
+    public var ipv6: Bool? = nil
+    public var subnet6: String? = nil
     public var ports: [PortMapping]
 
     public init(
@@ -172,12 +175,17 @@ public struct MainAttachment: Codable, Sendable {
     public var bridge: String
     public var gateway: IPv4Address
     public var prefixLength: Int
+    /// The network's IPv6 gateway and prefix length, when it has IPv6 (attachment.ip6).
+    public var gateway6: IPv6Address? = nil
+    public var prefixLength6: Int? = nil
 
-    public init(attachment: Attachment, bridge: String, gateway: IPv4Address, prefixLength: Int) {
+    public init(attachment: Attachment, bridge: String, gateway: IPv4Address, prefixLength: Int, ipv6: IPv6Settings?) {
         self.attachment = attachment
         self.bridge = bridge
         self.gateway = gateway
         self.prefixLength = prefixLength
+        self.gateway6 = ipv6?.gateway
+        self.prefixLength6 = ipv6?.subnet.prefixLength
     }
 }
 

@@ -122,7 +122,7 @@ extension Registry {
 
     /// The container's IPv6 address on a network with IPv6: the one asked for, else the
     /// first free one of its range after the gateway.
-    func planAddress6(_ requested: String?, on network: Network) throws(ModelError) -> IPv6Address? {
+    public func planAddress6(_ requested: String?, on network: Network) throws(ModelError) -> IPv6Address? {
         let asked = try requestedAddress6(requested, on: network)
         guard let settings = network.ipv6 else { return nil }
         let used = Set(endpoints(inNetwork: network.id).compactMap(\.ip6))

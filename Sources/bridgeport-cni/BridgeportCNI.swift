@@ -46,15 +46,25 @@ enum BridgeportCNI {
         let netns = try environment.require(environment.netns, "CNI_NETNS")
         guard let result = configuration.prevResult, case .object(var handedOn)? = configuration.prevResultAsGiven
         else {
-            let ports = try portMappings(configuration.portMappings, ipv6: false)
-            // The main plugin: Bridgeport makes the bridge, veth, address and route.
-            let request = MainAttachmentRequest(
+            let ipv6 = configuration.ipv6 ?? false
+            let ports = try portMappings(configuration.portMappings, ipv6: ipv6)
+            // The main plugin: Bridgeport makes the bridge, veth, addresses and routes.
+            var request = MainAttachmentRequest(
                 containerID: id.containerID, interface: id.interface,
                 network: configuration.name, namespace: netns,
                 subnet: configuration.subnet, ports: ports)
+            (request.ipv6, request.subnet6) = (ipv6, configuration.subnet6)
             let made = try await agent { try await client.send(Routes.attachMain, body: request) }
             let attachment = made.attachment
             let gateway = made.gateway.description
+            var ips: [CNIResult.IP] = [
+                .init(address: "\(attachment.ip)/\(made.prefixLength)", gateway: gateway, interface: 2)
+            ]
+            var routes: [CNIResult.Route] = [.init(dst: "0.0.0.0/0", gw: gateway)]
+            if let ip6 = attachment.ip6, let gateway6 = made.gateway6, let length = made.prefixLength6 {
+                ips.append(.init(address: "\(ip6)/\(length)", gateway: gateway6.description, interface: 2))
+                routes.append(.init(dst: "::/0", gw: gateway6.description))
+            }
             try write(
                 CNIResult(
                     cniVersion: configuration.cniVersion,
@@ -62,8 +72,7 @@ enum BridgeportCNI {
                         .init(name: made.bridge), .init(name: attachment.hostInterface),
                         .init(name: id.interface, mac: attachment.mac.description, sandbox: netns),
                     ],
-                    ips: [.init(address: "\(attachment.ip)/\(made.prefixLength)", gateway: gateway, interface: 2)],
-                    routes: [.init(dst: "0.0.0.0/0", gw: gateway)]))
+                    ips: ips, routes: routes))
             return
         }
         let chained = try ChainedInterface(prevResult: result, interface: id.interface)

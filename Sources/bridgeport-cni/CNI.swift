@@ -156,8 +156,12 @@ struct CNIConfiguration: Decodable {
     var runtimeConfig: RuntimeConfig?
     /// The agent's API socket (default /run/bridgeport.sock).
     var agentSocket: String?
-    /// Main mode: the subnet of the network the first ADD makes.
+    /// Main mode: the subnet of the network the first ADD makes ...
     var subnet: String?
+    /// ... and whether it has IPv6 (`network create --ipv6`), with this IPv6 subnet (nil:
+    /// a ULA /64).
+    var ipv6: Bool?
+    var subnet6: String?
     var validAttachmentEntries: [ValidAttachment]?
     /// prevResult as it came: ADD hands it on unchanged.
     var prevResultAsGiven: JSONValue?
@@ -173,7 +177,7 @@ struct CNIConfiguration: Decodable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case cniVersion, name, prevResult, runtimeConfig, agentSocket, subnet
+        case cniVersion, name, prevResult, runtimeConfig, agentSocket, subnet, ipv6, subnet6
         case validAttachmentEntries = "cni.dev/valid-attachments"
     }
 

@@ -57,8 +57,9 @@ final class NAT66ErrorAndFragmentTests: XCTestCase {
         // Out: the first fragment opens the flow, the later ones get its address.
         let first = Self.fragment(
             src: V6.container, dst: V6.internet, sport: 5000, dport: 53, id: 7, offset: 0, more: true, srcMAC: mac)
+        let firstOut = try f.ep(first)
         assertTranslated(
-            try f.ep(first),
+            firstOut,
             to: Self.fragment(
                 src: V6.hostIP, dst: V6.internet, sport: 5000, dport: 53, id: 7, offset: 0, more: true, srcMAC: mac),
             "first fragment")
@@ -67,6 +68,16 @@ final class NAT66ErrorAndFragmentTests: XCTestCase {
             try f.ep(later),
             to: Self.fragment(src: V6.hostIP, dst: V6.internet, id: 7, offset: 3, more: false, srcMAC: mac),
             "later fragment")
+
+        // "Packet too big" quoting the first fragment (the usual case for UDP the container
+        // fragmented itself): the Fragment header in the quote is followed.
+        let mtu: [UInt8] = [0, 0, 0x05, 0x00]
+        assertTranslated(
+            try f.up(
+                Self.error(src: Self.router, dst: V6.hostIP, type: 2, rest: mtu, quoting: Self.quote(firstOut.packet))),
+            to: Self.error(
+                src: Self.router, dst: V6.container, type: 2, rest: mtu, quoting: Self.quote(N.afterHop(first))),
+            "packet too big about a first fragment")
 
         // In: the reply's fragments reach the container.
         let replyFirst = Self.fragment(

@@ -194,12 +194,17 @@ final class NAT66Tests: XCTestCase {
         }
         XCTAssertEqual(try flows6(f).count, 2, "only the TCP flow")
 
-        // IPv4's gateway mode is not IPv6's: IPv4's masquerade flag does not masquerade IPv6;
-        // an endpoint neither masqueraded nor routed for IPv6 (macvlan's) sends it as it is.
+        // IPv4's gateway mode is not IPv6's: IPv4's flags give IPv6 no way out.
         try f.setEndpoint(
             flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE, BP_EP_F_TRACK_OUT], ip6: V6.container)
         let neither = Frame.tcp6(src: V6.container, dst: V6.internet, sport: 42000, dport: 443, srcMAC: mac)
-        assertUntouched(try f.ep(neither), neither, "IPv6 neither masqueraded nor routed")
+        assertShot(try f.ep(neither), neither, "IPv6 without a way out")
+        XCTAssertEqual(
+            try f.drops()[
+                bp_drop_key(ifindex: f.endpointIfindex, reason: BP_DROP_IPV6_UNSUPPORTED, direction: BP_DIR_EGRESS)], 2)
+        // A macvlan container's (PASS_OUT6): as it is, untracked.
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_PASS_OUT6], ip6: V6.container)
+        assertUntouched(try f.ep(neither), neither, "IPv6 on the LAN")
         XCTAssertEqual(try flows6(f).count, 2, "not tracked")
     }
 

@@ -3,7 +3,7 @@
  * IPv6 fragments of translated flows (bp_frags6), as lib/nat.h does for IPv4: the first
  * fragment carries the ports and is translated as its flow says; its translation is
  * remembered under the datagram's identity (addresses, the Fragment header's
- * identification, the upper-layer protocol) for BP_FRAG_TIMEOUT, and the later fragments,
+ * identification and next header) for BP_FRAG6_TIMEOUT, and the later fragments,
  * which carry no ports, get the same address. A later fragment that comes before the first
  * finds nothing: it is not translated (dropped where it would leave with a container's
  * address), as Linux's conntrack would hold it for reassembly instead.
@@ -33,10 +33,17 @@ struct {
 /* The datagram a fragment belongs to; -1 when its Fragment header cannot be read. */
 static __always_inline int bp_frag6_key(struct __sk_buff *skb, const struct bp_packet6 *p, struct bp_frag6_key *key)
 {
-	*key = (struct bp_frag6_key){ .proto = p->proto };
+	__u8 frag[8];  /* next header, reserved, offset and flags, identification */
+
+	if (bpf_skb_load_bytes(skb, p->frag_hdr, frag, sizeof(frag)))
+		return -1;
+	/* The Fragment header's own next header: the same in every fragment, whatever headers
+	 * follow it in the first (p->proto is the upper layer's there, not in later ones). */
+	*key = (struct bp_frag6_key){ .proto = frag[0] };
 	__builtin_memcpy(key->src, p->saddr, sizeof(key->src));
 	__builtin_memcpy(key->dst, p->daddr, sizeof(key->dst));
-	return bpf_skb_load_bytes(skb, p->frag_hdr + 4, &key->id, sizeof(key->id)) ? -1 : 0;
+	__builtin_memcpy(&key->id, frag + 4, sizeof(key->id));
+	return 0;
 }
 
 /* Remembers the translation of a first fragment: the new address (destination toward a
@@ -49,7 +56,7 @@ static __always_inline void bp_remember_fragment6(struct __sk_buff *skb, const s
 
 	if (!room || bp_frag6_key(skb, p, &room->key))
 		return;
-	room->nat = (struct bp_frag6_nat){ .ifindex = ifindex, .expires = bp_now() + BP_FRAG_TIMEOUT };
+	room->nat = (struct bp_frag6_nat){ .ifindex = ifindex, .expires = bp_now() + BP_FRAG6_TIMEOUT };
 	__builtin_memcpy(room->nat.addr, addr, sizeof(room->nat.addr));
 	bpf_map_update_elem(&bp_frags6, &room->key, &room->nat, BPF_ANY);
 }

@@ -11,8 +11,9 @@
  * The flow is the quoted packet's tuple turned around, as in lib/icmp.h: on the uplink an
  * error from outside about a packet the host sent for a container (DNAT entry: to the
  * container); at the endpoint an error a container sends about a packet it received
- * through a translation (SNAT entry: out with the host's address). A quoted packet with
- * extension headers before its upper-layer header is not followed (Linux sends none).
+ * through a translation (SNAT entry: out with the host's address). A quoted packet's
+ * Fragment header is followed (the first fragment of a datagram the container fragmented:
+ * the usual "packet too big" for UDP); other extension headers in a quote are not.
  * Unlike ICMP's, the ICMPv6 checksum covers a pseudo-header: the translated address counts
  * in it twice, as the outer address and as the quoted one.
  */
@@ -70,9 +71,22 @@ static __always_inline int bp_icmp6_error(struct __sk_buff *skb, const struct bp
 		return 0;
 	__u8 proto = quote.ip.nexthdr;
 	__u32 l4_off = p->l4_off + sizeof(quote);
-	if ((proto != BP_PROTO_TCP && proto != BP_PROTO_UDP && proto != BP_PROTO_ICMPV6) ||
+	if (proto == BP_IPPROTO_FRAGMENT) {
+		__u8 frag[8];
+
+		/* Only a first fragment quotes the ports (offset 0). */
+		if (bpf_skb_load_bytes(skb, l4_off, frag, sizeof(frag)) || frag[2] || (frag[3] & 0xf8))
+			return 0;
+		proto = frag[0];
+		l4_off += sizeof(frag);
+	}
+	/* The quoted ports (and an echo's identifier) within the error itself. */
+	if (l4_off + 8 > p->end ||
+	    (proto != BP_PROTO_TCP && proto != BP_PROTO_UDP && proto != BP_PROTO_ICMPV6) ||
 	    bp_icmp_quoted_l4(skb, l4_off, proto, outer_dest, &q, &ports) < 0)
 		return 0;
+	if (q.has_check && l4_off + q.check_at + sizeof(q.check) > p->end)
+		q.has_check = 0;  /* not quoted: what lies beyond the error is no checksum */
 	/* The error goes where the quoted packet came from (uplink), or back to the sender of the
 	 * packet the container received (endpoint): never about one flow to anyone else. */
 	if (outer_dest ? !bp_ip6_same(p->daddr, quote.ip.saddr)

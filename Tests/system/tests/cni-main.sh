@@ -39,3 +39,29 @@ check "DEL b" cni DEL b
 ip netns del "$TAG-b"
 check "DEL b after its namespace is gone" cni DEL b
 check_fails "a's port is gone" 1 'refused|timed out|failed' ext_probe tcp 198.51.100.1 8090
+
+# IPv6 (issue 19): the main plugin makes a dual-stack network ("ipv6": true, "subnet6"):
+# the result lists both addresses and default routes, and ports publish on both families.
+ipv6_uplink
+cat >"$STATE/cni/30-main6.conflist" <<CONF
+{ "cniVersion": "1.0.0", "name": "main6", "plugins": [
+  { "type": "bridgeport-cni", "subnet": "10.226.0.0/24", "ipv6": true, "subnet6": "fd00:226::/64",
+    "capabilities": { "portMappings": true }, "agentSocket": "$BRIDGEPORT_SOCKET" } ] }
+CONF
+cni_use "$STATE/cni/30-main6.conflist"
+netns_add "$TAG-c"
+check_output "ADD c on a dual-stack network: its IPv6 address in the result" \
+    '"address": "fd00:226::2/64", "gateway": "fd00:226::1"' cni ADD c '[{"hostPort": 8091, "containerPort": 80}]'
+check_output "... with an IPv6 default route" '"dst": "::/0", "gw": "fd00:226::1"' \
+    cni ADD c '[{"hostPort": 8091, "containerPort": 80}]'
+check_output "the network has IPv6" '"EnableIPv6": true' bp network inspect main6
+check_output "c's eth0 has its IPv6 address" 'fd00:226::2/64' in_c c ip -6 -br addr show dev eth0
+check_output "c's IPv6 default route is the network's gateway" 'default via fd00:226::1 dev eth0' in_c c ip -6 route
+check "c reaches its IPv6 gateway" in_c c ping -6 -c 1 -W 2 fd00:226::1
+in_c c python3 "$TOOLS/echo.py" --ipv6 --tcp 80 >/dev/null 2>&1 &
+sleep 0.5
+check_output "c's published port answers over IPv6 from outside" '^80 fd00:5100::2' \
+    in_ext python3 "$TOOLS/probe.py" tcp fd00:5100::1 8091
+check_output "... and over IPv4" '^80 \S*198\.51\.100\.2' ext_probe tcp 198.51.100.1 8091
+check "DEL c" cni DEL c
+check_output "c's interface is gone" '^lo' in_c c ip -br link

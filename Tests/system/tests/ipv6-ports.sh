@@ -106,6 +106,11 @@ check "allow the external client's IPv6 address" bp port allow guarded 7100 fd00
 check_output "then it gets through" '^80 fd00:5100::2 ok$' ext_probe tcp fd00:5100::1 7100 ok
 agent_stop; agent_start || { fail "agent restarts"; return; }
 check_output "... also after an agent restart" '^80 fd00:5100::2 again$' ext_probe tcp fd00:5100::1 7100 again
+check "stop the restricted server" bp stop -t 1 guarded
+check "start it again" bp start guarded
+sleep 1
+check_fails "... its port is still closed to IPv4 sources at once" 1 'timed out' ext_probe tcp 198.51.100.1 7100 x
+check_output "... and open to its allowed one" '^80 fd00:5100::2 back$' ext_probe tcp fd00:5100::1 7100 back
 check_output "--clear opens it again" 'open to all' bp port allow --clear guarded 7100
 check "a server on an IPv4-only network" bp run -d --name plain -p 7200:80 -- python3 "$TOOLS/echo.py" --tcp 80
 check_output "... published on IPv4 only" '^80/tcp -> 0\.0\.0\.0:7200 $' lines bp port plain
