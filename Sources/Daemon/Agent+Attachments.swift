@@ -175,9 +175,8 @@ extension Agent {
                 containerID: request.containerID, interface: request.interface, network: network.name,
                 namespace: request.namespace,
                 hostInterface: vethName(id), ip: ip.description, mac: MACAddress(derivedFrom: ip).description,
-                ports: request.ports))
+                ports: request.ports, ip6: ip6?.description))
         attachment.networkID = network.id
-        attachment.ip6 = ip6
         var endpoint = Endpoint(
             containerID: request.containerID, networkID: network.id, ip: ip, mac: attachment.mac,
             hostInterface: attachment.hostInterface, containerInterface: request.interface, order: 0)
