@@ -170,16 +170,19 @@ iptables_flush() { in_docker nft flush ruleset; }
 # on the uplink's IPv4 address, and on its IPv6 address too when an IPv6 path runs (N ports
 # per family).
 HOST_ADDRESSES=(198.51.100.1)
-publish_args() {  # publish_args ARRAY HOST_PORTS CONTAINER_PORTS: adds a -p per host address
+publish_args() {  # publish_args ARRAY HOST_PORTS CONTAINER_PORTS [FAMILY]: adds a -p per host address
     local -n args_=$1; local a
-    for a in "${HOST_ADDRESSES[@]}"; do args_+=(-p "$a:$2:$3"); done
+    for a in "${HOST_ADDRESSES[@]}"; do
+        case ${4:-}/$a in 4/\[* | 6/[0-9]*) continue ;; esac
+        args_+=(-p "$a:$2:$3")
+    done
 }
-bridgeport_publish() {  # bridgeport_publish N
+bridgeport_publish() {  # bridgeport_publish N [FAMILY]: the fillers in FAMILY only, if given
     local fillers=$(( $1 > 2 ? $1 - 2 : 0 )) fill=() srv=()
     bp rm -f srv fill >/dev/null 2>&1
     if [ "$fillers" -gt 0 ]; then
         local range="20000-$((20000 + fillers - 1))"
-        publish_args fill "$range" "$range"
+        publish_args fill "$range" "$range" "${2:-}"
         bp run -d --name fill --net benchnet "${fill[@]}" >/dev/null || return 1
     fi
     publish_args srv 8080 80
@@ -236,12 +239,36 @@ prepare() {  # prepare PATH N
 
 declare -A RESULT
 
+# The agent holds a socket per published port and family (as Docker does), within its
+# descriptor limit, which it can raise to the hard one only: when N ports in both families
+# do not fit, the IPv4 paths run with the fillers on IPv4 and then the IPv6 paths with them
+# on IPv6 (N ports per family in either case; each family's paths interleaved).
 run_port_count() {  # run_port_count N
-    local n=$1 rep path metric
-    bridgeport_publish "$n" || { echo "publishing $n ports on Bridgeport failed" >&2; exit 1; }
+    local n=$1 family
     local raw=$STATE/raw-$n; : >"$raw"
+    if want_ipv6 && [ $(( 2 * n + 1024 )) -gt "$(ulimit -Hn)" ]; then
+        echo "  ports=$n: 2 × $n sockets exceed the descriptor limit $(ulimit -Hn): one family at a time" >&2
+        for family in 4 6; do run_paths "$n" "$raw" "$family"; done
+    else
+        run_paths "$n" "$raw"
+    fi
+    iptables_flush
+    local path metric
+    for path in "${PATHS[@]}"; do
+        for metric in rr crr tput; do
+            RESULT[$path,$metric,$n]=$(awk -v p="$path" -v m="$metric" '$1 == p && $2 == m && $3 != "err" { print $3 }' "$raw" | median) ||
+                RESULT[$path,$metric,$n]=err
+        done
+    done
+}
+
+run_paths() {  # run_paths N RAW [FAMILY]: REPS rounds over the paths (of FAMILY only, if given)
+    local n=$1 raw=$2 family=${3:-} rep path metric paths=()
+    for path in "${PATHS[@]}"; do [ -z "$family" ] || [ "$(family_of "$path")" = "$family" ] && paths+=("$path"); done
+    [ "${#paths[@]}" -gt 0 ] || return 0
+    bridgeport_publish "$n" "$family" || { echo "publishing $n ports on Bridgeport failed" >&2; exit 1; }
     for rep in $(seq 1 "$REPS"); do
-        for path in "${PATHS[@]}"; do
+        for path in "${paths[@]}"; do
             prepare "$path" "$n"
             read -r host port iperf <<<"$(target_of "$path")"
             for metric in rr crr tput; do
@@ -250,14 +277,7 @@ run_port_count() {  # run_port_count N
                 printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$rep" "$path" "$metric" "$(tail -1 "$raw" | cut -d' ' -f3)" >>"$OUT/paths-raw.tsv"
             done
         done
-        echo "  ports=$n rep $rep/$REPS done" >&2
-    done
-    iptables_flush
-    for path in "${PATHS[@]}"; do
-        for metric in rr crr tput; do
-            RESULT[$path,$metric,$n]=$(awk -v p="$path" -v m="$metric" '$1 == p && $2 == m && $3 != "err" { print $3 }' "$raw" | median) ||
-                RESULT[$path,$metric,$n]=err
-        done
+        echo "  ports=$n${family:+ IPv$family} rep $rep/$REPS done" >&2
     done
 }
 
