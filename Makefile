@@ -17,8 +17,8 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev l
 .PHONY: deps bench-deps runtime-deps bpf build release install uninstall deb test test-package test-runtimes \
         demo demo-down bench clean format
 
-# ... and the ones only `make bench` needs (the paths it compares Bridgeport with, and dnsperf,
-# the load of bench/dns.sh).
+# ... and the ones only `make bench` needs (the paths it compares Bridgeport with: iptables
+# brings ip6tables too; and dnsperf, the load of bench/dns.sh).
 BENCH_PACKAGES := iptables iperf3 socat dnsperf
 
 # ... and the ones `make test-runtimes` runs: real, unmodified container runtimes (their

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# The four ways a client outside the host reaches a container's server, measured side by
-# side in one run. Usage: paths.sh BRIDGEPORT LOADGEN OUT_DIR
+# The ways a client outside the host reaches a container's server, over IPv4 and IPv6,
+# measured side by side in one run. Usage: paths.sh BRIDGEPORT LOADGEN OUT_DIR
 #
-#   ext (client) --uplink A-- host A: Bridgeport's agent, network benchnet, container srv
+#   ext (client) --uplink A-- host A: Bridgeport's agent, dual-stack network benchnet, container srv
 #                --uplink B-- host B: Docker's layout by hand: bridge docker0, container ctr,
-#                                     iptables-nft rules as dockerd writes them, socat
+#                                     iptables-nft and ip6tables-nft rules as dockerd writes them, socat
 #
-#   direct      client -> 172.17.0.2 (routed through host B, no NAT, no rules): the limit
-#   iptables    client -> 203.0.113.1:8080, DNAT by the nat DOCKER chain (host B)
-#   proxy       client -> 203.0.113.1:9080, socat in host B connects to the container
-#   bridgeport  client -> 198.51.100.1:8080, DNAT by Bridgeport's programs (host A)
+#   direct       client -> 172.17.0.2 (routed through host B, no NAT, no rules): the IPv4 limit
+#   iptables     client -> 203.0.113.1:8080, DNAT by the nat DOCKER chain (host B)
+#   proxy        client -> 203.0.113.1:9080, socat in host B connects to the container
+#   bridgeport   client -> 198.51.100.1:8080, DNAT by Bridgeport's programs (host A)
+#   direct6      client -> [fd00:17::2] (routed through host B, no NAT, no rules): the IPv6 limit
+#   ip6tables    client -> [fd00:203::1]:8080, DNAT by ip6tables' nat DOCKER chain (host B)
+#   bridgeport6  client -> [fd00:5100::1]:8080, DNAT66 by Bridgeport's programs (host A)
 #
-# Host B never has Bridgeport's programs; host A never has iptables rules. Each path is
-# measured at 1, 1,000 and 10,000 published ports, the measured ports published last.
+# BENCH_PATHS picks some of them (all by default). Host B never has Bridgeport's programs;
+# host A never has iptables rules. Each path is measured at 1, 1,000 and 10,000 published
+# ports per family, the measured ports published last. The IPv6 rows' ratios are to
+# direct6, the IPv4 rows' to direct.
 # Metrics: 1-byte transactions/s on one connection, connections/s (connect, 1-byte
 # exchange, close) and iperf3 TCP throughput; the median of REPS runs, interleaved so
 # that a slow moment of the machine hits every path alike.
@@ -36,7 +41,18 @@ CRR_THREADS=${CRR_THREADS:-2}
 DOCKER_NS=$TAG-docker       # host B
 CTR_NS=$TAG-ctr             # host B's container
 CTR_IP=172.17.0.2
+CTR_IP6=fd00:17::2
 SERVER_PIDS=()
+PATHS=(${BENCH_PATHS:-direct iptables proxy bridgeport direct6 ip6tables bridgeport6})
+
+family_of() { case $1 in *6 | ip6tables) echo 6 ;; *) echo 4 ;; esac; }
+# The path a path's ratios are to: the direct path of its family.
+base_of() { [ "$(family_of "$1")" = 6 ] && echo direct6 || echo direct; }
+# Whether an IPv6 path runs: only then is Bridgeport's network dual-stack and are its ports
+# published on the IPv6 address too (an IPv4-only run stays as it was).
+want_ipv6() { local p; for p in "${PATHS[@]}"; do [ "$(family_of "$p")" = 6 ] && return 0; done; return 1; }
+# ipv6_on RUNNER DEV...: IPv6 on in a namespace of the sandbox and on its devices.
+ipv6_on() { local run=$1 dev; shift; for dev in all default "$@"; do $run sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=0"; done; }
 
 # ---------------------------------------------------------------------------- sandbox
 
@@ -46,20 +62,30 @@ docker_host_up() {
     in_docker ip link set lo up
     in_docker sysctl -qw net.ipv4.ip_forward=1
     ip link add "$TAG-upb" netns "$DOCKER_NS" type veth peer name "$TAG-extb" netns "$EXT_NS"
+    in_docker ip link add docker0 type bridge
+    ip link add "$TAG-vb" netns "$DOCKER_NS" type veth peer name eth0 netns "$CTR_NS"
+    ipv6_on in_docker "$TAG-upb" docker0 "$TAG-vb"
+    ipv6_on in_ctr lo eth0
+    ipv6_on in_ext "$TAG-extb"
+    in_docker sysctl -qw net.ipv6.conf.all.forwarding=1
     in_docker ip addr add 203.0.113.1/24 dev "$TAG-upb"
+    in_docker ip -6 addr add fd00:203::1/64 dev "$TAG-upb" nodad
     in_docker ip link set "$TAG-upb" up
     in_ext ip addr add 203.0.113.2/24 dev "$TAG-extb"
+    in_ext ip -6 addr add fd00:203::2/64 dev "$TAG-extb" nodad
     in_ext ip link set "$TAG-extb" up
     in_ext ip route add 172.17.0.0/16 via 203.0.113.1
-    in_docker ip link add docker0 type bridge
+    in_ext ip -6 route add fd00:17::/64 via fd00:203::1
     in_docker ip addr add 172.17.0.1/16 dev docker0
+    in_docker ip -6 addr add fd00:17::1/64 dev docker0 nodad
     in_docker ip link set docker0 up
-    ip link add "$TAG-vb" netns "$DOCKER_NS" type veth peer name eth0 netns "$CTR_NS"
     in_docker ip link set "$TAG-vb" master docker0 up
     in_ctr ip link set lo up
     in_ctr ip addr add "$CTR_IP/16" dev eth0
+    in_ctr ip -6 addr add "$CTR_IP6/64" dev eth0 nodad
     in_ctr ip link set eth0 up
     in_ctr ip route add default via 172.17.0.1
+    in_ctr ip -6 route add default via fd00:17::1
 }
 
 in_docker() { nsenter --net=/run/netns/"$DOCKER_NS" "$@"; }
@@ -95,21 +121,29 @@ start_in() {  # start_in NS_RUNNER command...: a server in the background, stopp
 
 # Docker's iptables layout for one bridge (docker0) and N published TCP ports: the nat
 # DOCKER chain with a DNAT rule per port and the filter DOCKER chain with an ACCEPT per
-# port, plus the fixed jumps dockerd installs. The measured ports come last.
-docker_ruleset() {  # docker_ruleset N
+# port, plus the fixed jumps dockerd installs. The measured ports come last. With 6, the
+# layout dockerd 27 writes with ip6tables for the bridge's IPv6 subnet (the same chains
+# and rules, IPv6 addresses, ::1 for loopback, the DNAT target in brackets).
+docker_ruleset() {  # docker_ruleset N [4|6]
     local n=$1 fillers=$(( $1 > 2 ? $1 - 2 : 0 ))
-    python3 - "$fillers" "$CTR_IP" <<'EOF'
+    python3 - "$fillers" "${2:-4}" "$CTR_IP" "$CTR_IP6" <<'EOF'
 import sys
-fillers, ctr = int(sys.argv[1]), sys.argv[2]
-filler_ip = "172.17.0.3"  # another container's address: the rules are only walked past
+fillers, family, ctr4, ctr6 = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+if family == "6":
+    ctr, filler_ip, subnet, loopback, host_len = ctr6, "fd00:17::3", "fd00:17::/64", "::1/128", 128
+    dest = lambda ip, port: f"[{ip}]:{port}"
+else:
+    ctr, filler_ip, subnet, loopback, host_len = ctr4, "172.17.0.3", "172.17.0.0/16", "127.0.0.0/8", 32
+    dest = lambda ip, port: f"{ip}:{port}"
+# filler_ip: another container's address; the rules are only walked past
 ports = [(20000 + i, filler_ip, 20000 + i) for i in range(fillers)] + [(8080, ctr, 81), (8081, ctr, 5202)]
 print("*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:DOCKER - [0:0]")
 print("-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER")
-print("-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER")
-print("-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE")
+print(f"-A OUTPUT ! -d {loopback} -m addrtype --dst-type LOCAL -j DOCKER")
+print(f"-A POSTROUTING -s {subnet} ! -o docker0 -j MASQUERADE")
 print("-A DOCKER -i docker0 -j RETURN")
 for host, ip, port in ports:
-    print(f"-A DOCKER ! -i docker0 -p tcp -m tcp --dport {host} -j DNAT --to-destination {ip}:{port}")
+    print(f"-A DOCKER ! -i docker0 -p tcp -m tcp --dport {host} -j DNAT --to-destination {dest(ip, port)}")
 print("COMMIT")
 print("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:DOCKER - [0:0]")
 print(":DOCKER-ISOLATION-STAGE-1 - [0:0]\n:DOCKER-ISOLATION-STAGE-2 - [0:0]\n:DOCKER-USER - [0:0]")
@@ -118,7 +152,7 @@ print("-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEP
 print("-A FORWARD -o docker0 -j DOCKER")
 print("-A FORWARD -i docker0 ! -o docker0 -j ACCEPT\n-A FORWARD -i docker0 -o docker0 -j ACCEPT")
 for host, ip, port in ports:
-    print(f"-A DOCKER -d {ip}/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport {port} -j ACCEPT")
+    print(f"-A DOCKER -d {ip}/{host_len} ! -i docker0 -o docker0 -p tcp -m tcp --dport {port} -j ACCEPT")
 print("-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2")
 print("-A DOCKER-ISOLATION-STAGE-1 -j RETURN")
 print("-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP\n-A DOCKER-ISOLATION-STAGE-2 -j RETURN")
@@ -126,18 +160,34 @@ print("-A DOCKER-USER -j RETURN\nCOMMIT")
 EOF
 }
 
-iptables_load() { docker_ruleset "$1" | in_docker iptables-restore; }
-# The direct path and the proxy run without rules: an empty ruleset also unhooks conntrack.
+iptables_load() { docker_ruleset "$1" 4 | in_docker iptables-restore; }
+ip6tables_load() { docker_ruleset "$1" 6 | in_docker ip6tables-restore; }
+# The direct paths and the proxy run without rules: an empty ruleset (both families'
+# tables) also unhooks conntrack.
 iptables_flush() { in_docker nft flush ruleset; }
 
-# Bridgeport: N-2 filler ports on a container of their own, then the measured container.
-bridgeport_publish() {  # bridgeport_publish N
-    local fillers=$(( $1 > 2 ? $1 - 2 : 0 ))
+# Bridgeport: N-2 filler ports on a container of their own, then the measured container;
+# on the uplink's IPv4 address, and on its IPv6 address too when an IPv6 path runs (N ports
+# per family).
+HOST_ADDRESSES=(198.51.100.1)
+publish_args() {  # publish_args ARRAY HOST_PORTS CONTAINER_PORTS [FAMILY]: adds a -p per host address
+    local -n args_=$1; local a
+    for a in "${HOST_ADDRESSES[@]}"; do
+        case ${4:-}/$a in 4/\[* | 6/[0-9]*) continue ;; esac
+        args_+=(-p "$a:$2:$3")
+    done
+}
+bridgeport_publish() {  # bridgeport_publish N [FAMILY]: the fillers in FAMILY only, if given
+    local fillers=$(( $1 > 2 ? $1 - 2 : 0 )) fill=() srv=()
     bp rm -f srv fill >/dev/null 2>&1
     if [ "$fillers" -gt 0 ]; then
-        bp run -d --name fill --net benchnet -p "198.51.100.1:20000-$((20000 + fillers - 1)):20000-$((20000 + fillers - 1))" >/dev/null || return 1
+        local range="20000-$((20000 + fillers - 1))"
+        publish_args fill "$range" "$range" "${2:-}"
+        bp run -d --name fill --net benchnet "${fill[@]}" >/dev/null || return 1
     fi
-    bp run -d --name srv --net benchnet -p 198.51.100.1:8080:80 -p 198.51.100.1:8081:5201 \
+    publish_args srv 8080 80
+    publish_args srv 8081 5201
+    bp run -d --name srv --net benchnet "${srv[@]}" \
         -- sh -c "taskset -c $SERVER_CPU \"$LOADGEN\" serve 80 & exec taskset -c $SERVER_CPU iperf3 -s -p 5201" >/dev/null || return 1
     local addr; addr=$(ip_of srv)
     wait_listening "$addr" 80 && wait_listening "$addr" 5201
@@ -172,26 +222,53 @@ target_of() {
         iptables)   echo "203.0.113.1 8080 8081" ;;
         proxy)      echo "203.0.113.1 9080 9081" ;;
         bridgeport) echo "198.51.100.1 8080 8081" ;;
+        direct6)     echo "$CTR_IP6 80 5201" ;;
+        ip6tables)   echo "fd00:203::1 8080 8081" ;;
+        bridgeport6) echo "fd00:5100::1 8080 8081" ;;
     esac
 }
 
-# Sets host B up for a path: the rules exist only while the iptables path runs.
+# Sets host B up for a path: the rules exist only while the iptables or ip6tables path runs.
 prepare() {  # prepare PATH N
     case $1 in
-        iptables) iptables_load "$2" ;;
-        *)        iptables_flush ;;
+        iptables)  iptables_load "$2" ;;
+        ip6tables) ip6tables_load "$2" ;;
+        *)         iptables_flush ;;
     esac
 }
 
-PATHS=(${BENCH_PATHS:-direct iptables proxy bridgeport})
 declare -A RESULT
 
+# The agent holds a socket per published port and family (as Docker does), within its
+# descriptor limit, which it can raise to the hard one only: when N ports in both families
+# do not fit, the IPv4 paths run with the fillers on IPv4 and then the IPv6 paths with them
+# on IPv6 (N ports per family in either case; each family's paths interleaved).
 run_port_count() {  # run_port_count N
-    local n=$1 rep path metric
-    bridgeport_publish "$n" || { echo "publishing $n ports on Bridgeport failed" >&2; exit 1; }
+    local n=$1 family
     local raw=$STATE/raw-$n; : >"$raw"
+    if want_ipv6 && [ $(( 2 * n + 1024 )) -gt "$(ulimit -Hn)" ]; then
+        echo "  ports=$n: 2 × $n sockets exceed the descriptor limit $(ulimit -Hn): one family at a time" >&2
+        for family in 4 6; do run_paths "$n" "$raw" "$family"; done
+    else
+        run_paths "$n" "$raw"
+    fi
+    iptables_flush
+    local path metric
+    for path in "${PATHS[@]}"; do
+        for metric in rr crr tput; do
+            RESULT[$path,$metric,$n]=$(awk -v p="$path" -v m="$metric" '$1 == p && $2 == m && $3 != "err" { print $3 }' "$raw" | median) ||
+                RESULT[$path,$metric,$n]=err
+        done
+    done
+}
+
+run_paths() {  # run_paths N RAW [FAMILY]: REPS rounds over the paths (of FAMILY only, if given)
+    local n=$1 raw=$2 family=${3:-} rep path metric paths=()
+    for path in "${PATHS[@]}"; do [ -z "$family" ] || [ "$(family_of "$path")" = "$family" ] && paths+=("$path"); done
+    [ "${#paths[@]}" -gt 0 ] || return 0
+    bridgeport_publish "$n" "$family" || { echo "publishing $n ports on Bridgeport failed" >&2; exit 1; }
     for rep in $(seq 1 "$REPS"); do
-        for path in "${PATHS[@]}"; do
+        for path in "${paths[@]}"; do
             prepare "$path" "$n"
             read -r host port iperf <<<"$(target_of "$path")"
             for metric in rr crr tput; do
@@ -200,14 +277,7 @@ run_port_count() {  # run_port_count N
                 printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$rep" "$path" "$metric" "$(tail -1 "$raw" | cut -d' ' -f3)" >>"$OUT/paths-raw.tsv"
             done
         done
-        echo "  ports=$n rep $rep/$REPS done" >&2
-    done
-    iptables_flush
-    for path in "${PATHS[@]}"; do
-        for metric in rr crr tput; do
-            RESULT[$path,$metric,$n]=$(awk -v p="$path" -v m="$metric" '$1 == p && $2 == m && $3 != "err" { print $3 }' "$raw" | median) ||
-                RESULT[$path,$metric,$n]=err
-        done
+        echo "  ports=$n${family:+ IPv$family} rep $rep/$REPS done" >&2
     done
 }
 
@@ -249,13 +319,13 @@ publish_times() {
 
 # ---------------------------------------------------------------------------- report
 
-# "transactions/s ±a%, ...": half of (max - min) / median of the direct path's runs.
-spread() {
-    python3 - "$1" <<'EOF'
+# "transactions/s ±a%, ...": half of (max - min) / median of PATH's runs.
+spread() {  # spread RAW_TSV PATH
+    python3 - "$1" "$2" <<'EOF'
 import csv, statistics, sys
 runs = {}
 for row in csv.DictReader(open(sys.argv[1]), delimiter="\t"):
-    if row["path"] == "direct" and row["value"] != "err":
+    if row["path"] == sys.argv[2] and row["value"] != "err":
         runs.setdefault(row["metric"], []).append(float(row["value"]))
 names = {"rr": "transactions/s", "crr": "connections/s", "tput": "throughput"}
 print(", ".join(f"{names[m]} ±{50 * (max(v) - min(v)) / statistics.median(v):.0f}%" for m, v in runs.items()), end="")
@@ -270,7 +340,8 @@ report() {
         echo "Medians of $REPS runs, interleaved path by path so that a slow moment of the machine hits"
         echo "every path alike: transactions/s and connections/s over $SECONDS_PER_RUN s, throughput (one iperf3"
         echo "stream) over $TPUT_SECONDS s; connections/s with $CRR_THREADS client threads. Clients run on CPU $CLIENT_CPU, servers"
-        echo "on CPU $SERVER_CPU. Every single run is in paths-raw.tsv."
+        echo "on CPU $SERVER_CPU. Every single run is in paths-raw.tsv. The ports are per family; the ratios of the"
+        echo "IPv6 rows (direct6, ip6tables, bridgeport6) are to direct6, those of the IPv4 rows to direct."
         echo
         echo "| ports | path | transactions/s | × direct | connections/s | × direct | throughput Gbit/s | × direct |"
         echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -278,7 +349,7 @@ report() {
             for path in "${PATHS[@]}"; do
                 printf '| %s | %s' "$n" "$path"
                 for metric in rr crr tput; do
-                    local v=${RESULT[$path,$metric,$n]} d=${RESULT[direct,$metric,$n]}
+                    local v=${RESULT[$path,$metric,$n]} d=${RESULT[$(base_of "$path"),$metric,$n]-}
                     local fmt='%.0f'; [ "$metric" = tput ] && fmt='%.2f'
                     [ "$v" = err ] && printf ' | err' || printf " | $fmt" "$v"
                     printf ' | %s' "$(ratio "$v" "$d")"
@@ -287,8 +358,12 @@ report() {
             done
         done
         echo
-        echo "Run-to-run spread of the direct path (± half its range over its median, all runs), the noise any"
-        echo "ratio here is read against: $(spread "$OUT/paths-raw.tsv")."
+        echo "Run-to-run spread of the direct paths (± half the range over the median, all runs), the noise any"
+        printf 'ratio here is read against:'
+        for path in "${PATHS[@]}"; do
+            [ "$path" = "$(base_of "$path")" ] && printf ' %s %s;' "$path" "$(spread "$OUT/paths-raw.tsv" "$path")"
+        done | sed 's/;$/./'
+        echo
     } >"$OUT/paths.md"
     {
         printf 'path\tports\tvalue\n'
@@ -300,7 +375,7 @@ report() {
         printf 'path\tmetric\tports\tvalue\tratio\n'
         for path in "${PATHS[@]}"; do for metric in rr crr tput; do for n in $PORT_COUNTS; do
             printf '%s\t%s\t%s\t%s\t%s\n' "$path" "$metric" "$n" "${RESULT[$path,$metric,$n]}" \
-                "$(ratio "${RESULT[$path,$metric,$n]}" "${RESULT[direct,$metric,$n]}")"
+                "$(ratio "${RESULT[$path,$metric,$n]}" "${RESULT[$(base_of "$path"),$metric,$n]-}")"
         done; done; done
     } >"$OUT/paths.tsv"
 }
@@ -334,8 +409,14 @@ printf 'ports\trep\tpath\tmetric\tvalue\n' >"$OUT/paths-raw.tsv"
 sandbox_up
 docker_host_up
 client_tuning
+if want_ipv6; then ipv6_uplink || exit 1; fi   # fd00:5100::1 on host A's uplink, ::2 in ext
 agent_start || exit 1
-bp network create --subnet 10.77.0.0/16 benchnet >/dev/null || exit 1
+if want_ipv6; then
+    HOST_ADDRESSES+=('[fd00:5100::1]')
+    bp network create --ipv6 --subnet 10.77.0.0/16 --subnet fd00:77::/64 benchnet >/dev/null || exit 1
+else
+    bp network create --subnet 10.77.0.0/16 benchnet >/dev/null || exit 1
+fi
 # The direct path and the iptables path reach different server ports: otherwise a
 # path's new connections would meet the server's TIME_WAIT sockets of the path before,
 # whose TCP timestamps (offset per destination address as the client sees it) PAWS

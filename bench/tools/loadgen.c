@@ -1,9 +1,13 @@
 /*
  * loadgen: the TCP load generator and echo server of the path benchmarks (Linux, libc only).
  *
- *   loadgen serve PORT [PORT ...] [--threads N]   echo server on 0.0.0.0:PORT...
+ *   loadgen serve PORT [PORT ...] [--threads N]   echo server on [::]:PORT... (both families)
  *   loadgen rr HOST PORT SECONDS                  1-byte request/response on one connection
  *   loadgen crr HOST PORT SECONDS [--threads T]   connect, 1-byte exchange, close, repeated
+ *
+ * HOST is an IPv4 or IPv6 address (or a name); the client speaks the family it resolves to.
+ * The server listens on [::] with IPV6_V6ONLY off, so one listener takes IPv4 (as mapped
+ * addresses) and IPv6 alike; where the kernel has no IPv6 at all it listens on 0.0.0.0.
  *
  * serve: N threads (default: online CPUs), each with its own SO_REUSEPORT listener per port
  * and its own epoll loop over nonblocking sockets, so no lock or shared queue is on the path.
@@ -108,16 +112,24 @@ static void set_timeouts(int fd)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-/* Resolve once, before timing starts, so no lookup is measured. */
-static struct sockaddr_in resolve(const char *host, const char *port)
+/* Where a client connects: an IPv4 or IPv6 address, resolved once. */
+struct target {
+    struct sockaddr_storage addr;
+    socklen_t len;
+    int family;
+};
+
+/* Resolve once, before timing starts, so no lookup is measured; the first answer's family. */
+static struct target resolve(const char *host, const char *port)
 {
-    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc)
         die("cannot resolve %s:%s: %s", host, port, gai_strerror(rc));
-    struct sockaddr_in sa = *(struct sockaddr_in *)res->ai_addr;
+    struct target t = { .len = res->ai_addrlen, .family = res->ai_family };
+    memcpy(&t.addr, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
-    return sa;
+    return t;
 }
 
 /* Timeouts report EAGAIN (recv) or EINPROGRESS (connect); name them as what they are. */
@@ -137,17 +149,28 @@ static void on_term(int sig)
     _exit(0);
 }
 
-/* One listener per thread per port: SO_REUSEPORT spreads connections over the threads. */
+/* One listener per thread per port: SO_REUSEPORT spreads connections over the threads.
+ * [::] with IPV6_V6ONLY off serves both families; 0.0.0.0 on a kernel without IPv6. */
 static int listen_on(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+    int one = 1, zero = 0, fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_ANY_INIT };
+    struct sockaddr_in sa4 = { .sin_family = AF_INET, .sin_port = htons(port) };
+    struct sockaddr *sa = (struct sockaddr *)&sa6;
+    socklen_t len = sizeof sa6;
+    if (fd < 0 && errno == EAFNOSUPPORT) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        sa = (struct sockaddr *)&sa4;
+        len = sizeof sa4;
+    } else if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0) {
+        die("IPV6_V6ONLY off on port %d: %s", port, strerror(errno));
+    }
     if (fd < 0)
         die("socket: %s", strerror(errno));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited by accept */
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4096) < 0)
+    if (bind(fd, sa, len) < 0 || listen(fd, 4096) < 0)
         die("listen on port %d: %s", port, strerror(errno));
     return fd;
 }
@@ -243,14 +266,14 @@ static int serve_main(int nports, char **ports, int threads)
 /* ------------------------------------------------------------------------- rr */
 
 /* Latency of one connection: each transaction waits for the previous one's echo. */
-static int rr_main(const struct sockaddr_in *sa, double seconds)
+static int rr_main(const struct target *to, double seconds)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    int fd = socket(to->family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0)
         die("socket: %s", strerror(errno));
     set_timeouts(fd);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) < 0)
+    if (connect(fd, (const struct sockaddr *)&to->addr, to->len) < 0)
         die("rr: connect: %s", err_text(errno));
     long count = 0;
     char c = 'R';
@@ -275,7 +298,7 @@ static int rr_main(const struct sockaddr_in *sa, double seconds)
 
 struct crr_worker {
     pthread_t tid;
-    const struct sockaddr_in *sa;
+    const struct target *to;
     pthread_barrier_t *go;
     double seconds, end;
     long ok, errors;
@@ -283,16 +306,16 @@ struct crr_worker {
 };
 
 /* One connection's life; returns the stage that failed (its errno in *e) or -1 if fine. */
-static int crr_once(const struct sockaddr_in *sa, int *e)
+static int crr_once(const struct target *to, int *e)
 {
     char buf[2];
-    int stage = CONNECT, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int stage = CONNECT, fd = socket(to->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ssize_t r = 0;
     if (fd < 0)
         goto fail;
     set_timeouts(fd);
     /* No TCP_NODELAY: the single write has nothing unacknowledged ahead of it. */
-    if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) < 0)
+    if (connect(fd, (const struct sockaddr *)&to->addr, to->len) < 0)
         goto fail;
     stage = SEND;
     if (send(fd, "C", 1, MSG_NOSIGNAL) != 1)
@@ -319,7 +342,7 @@ static void *crr_thread(void *arg)
     pthread_barrier_wait(w->go);
     double t = now(), end = t + w->seconds;
     while (t < end) {
-        int e = 0, stage = crr_once(w->sa, &e);
+        int e = 0, stage = crr_once(w->to, &e);
         if (stage < 0) {
             w->ok++;
         } else {
@@ -333,7 +356,7 @@ static void *crr_thread(void *arg)
 }
 
 /* Connection rate over all threads: successful connections / wall time of the run. */
-static int crr_main(const struct sockaddr_in *sa, double seconds, int threads)
+static int crr_main(const struct target *to, double seconds, int threads)
 {
     struct crr_worker *w = calloc(threads, sizeof *w);
     pthread_barrier_t go;
@@ -341,7 +364,7 @@ static int crr_main(const struct sockaddr_in *sa, double seconds, int threads)
         die("out of memory");
     pthread_barrier_init(&go, NULL, threads + 1);
     for (int i = 0; i < threads; i++) {
-        w[i].sa = sa;
+        w[i].to = to;
         w[i].go = &go;
         w[i].seconds = seconds;
         if ((errno = pthread_create(&w[i].tid, NULL, crr_thread, &w[i])))
@@ -397,13 +420,13 @@ int main(int argc, char **argv)
     if ((!strcmp(pos[0], "rr") || !strcmp(pos[0], "crr")) && npos == 4) {
         parse_num(pos[2], 1, 65535, "port");
         double seconds = (double)parse_num(pos[3], 1, 86400, "duration in seconds");
-        struct sockaddr_in sa = resolve(pos[1], pos[2]);
+        struct target to = resolve(pos[1], pos[2]);
         if (pos[0][0] == 'r') {
             if (threads)
                 usage("rr runs on one connection; --threads is for serve and crr");
-            return rr_main(&sa, seconds);
+            return rr_main(&to, seconds);
         }
-        return crr_main(&sa, seconds, threads ? threads : 1);
+        return crr_main(&to, seconds, threads ? threads : 1);
     }
     usage("unknown mode or wrong number of arguments");
     return 2;
