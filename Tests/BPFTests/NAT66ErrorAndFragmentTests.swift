@@ -108,6 +108,40 @@ final class NAT66ErrorAndFragmentTests: XCTestCase {
         XCTAssertEqual(remembered.count, 2, "one flow, two entries")
     }
 
+    /// A published UDP port's datagrams in fragments: the first opens the flow and is sent
+    /// to the container, the later ones follow; the container's fragmented answer leaves
+    /// with the published address.
+    func testFragmentsOfAPublishedFlowFollowTheirFirst() throws {
+        let f = try fixture()
+        try f.publish6(host: nil, 5353, proto: T.udp, to: V6.container, 53)
+        let client = Publish6Tests.client
+
+        let first = Self.fragment(src: client, dst: V6.hostIP, sport: 40000, dport: 5353, id: 21, offset: 0, more: true)
+        assertTranslated(
+            try f.up(first),
+            to: Self.fragment(src: client, dst: V6.container, sport: 40000, dport: 53, id: 21, offset: 0, more: true),
+            "first fragment to the published port")
+        let later = Self.fragment(src: client, dst: V6.hostIP, id: 21, offset: 3, more: false)
+        assertTranslated(
+            try f.up(later), to: Self.fragment(src: client, dst: V6.container, id: 21, offset: 3, more: false),
+            "its later fragment")
+
+        let mac = T.containerMAC
+        let answer = Self.fragment(
+            src: V6.container, dst: client, sport: 53, dport: 40000, id: 22, offset: 0, more: true, srcMAC: mac)
+        assertTranslated(
+            try f.ep(answer),
+            to: Self.fragment(
+                src: V6.hostIP, dst: client, sport: 5353, dport: 40000, id: 22, offset: 0, more: true, srcMAC: mac),
+            "the answer's first fragment")
+        let answerLater = Self.fragment(src: V6.container, dst: client, id: 22, offset: 3, more: false, srcMAC: mac)
+        assertTranslated(
+            try f.ep(answerLater),
+            to: Self.fragment(src: V6.hostIP, dst: client, id: 22, offset: 3, more: false, srcMAC: mac),
+            "the answer's later fragment")
+        XCTAssertTrue(try f.drops().isEmpty)
+    }
+
     /// Path-MTU discovery and the other errors: an error about a masqueraded packet reaches
     /// its container with the quoted packet as the container sent it; an error a container
     /// sends about a reply it got leaves as the host's, quoting what the other side sent.
