@@ -172,42 +172,6 @@ static __always_inline int bp_loopback6(const __u32 ip[4])
 	return ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] == bpf_htonl(1);
 }
 
-/* bp_published for IPv6: the entry of ip:port, else of the port on every address (::),
- * but not a routed network's. */
-static __always_inline struct bp_port6_target *bp_sock_published6(const __u32 ip[4], __u16 port, __u8 proto,
-								 struct bp_port6_key *key)
-{
-	*key = (struct bp_port6_key){ .host_ip = { ip[0], ip[1], ip[2], ip[3] }, .host_port = port, .proto = proto };
-	struct bp_port6_target *target = bpf_map_lookup_elem(&bp_ports6, key);
-
-	if (!target) {
-		__builtin_memset(key->host_ip, 0, sizeof(key->host_ip));
-		target = bpf_map_lookup_elem(&bp_ports6, key);
-	}
-	return target && !(target->flags & BP_PORT_F_DIRECT_ONLY) ? target : NULL;
-}
-
-/* Whether the allow list of the restricted IPv6 port `key` names `source`. */
-static __always_inline int bp_sock_allows6(const struct bp_port6_key *key, const __u32 source[4])
-{
-	struct bp_allow6_key allow = {
-		.prefixlen = BP_ALLOW6_KEY_FIXED_BITS + 128, .proto = key->proto, .port = key->host_port,
-	};
-
-	__builtin_memcpy(allow.host_ip, key->host_ip, sizeof(allow.host_ip));
-	__builtin_memcpy(allow.ip, source, sizeof(allow.ip));
-	return bpf_map_lookup_elem(&bp_allow6, &allow) != NULL;
-}
-
-/* bp_count_port for IPv6 (connect()s only: the hooks see no packets). */
-static __always_inline void bp_sock_count6(const struct bp_port6_key *key, int new_flow)
-{
-	struct bp_port_stats *stats = bp_counter(&bp_port_stats6, key);
-
-	if (stats && new_flow)
-		stats->flows += 1;
-}
-
 /* bp_sock_dest4 for an IPv6 destination: ::1 in the host's namespace, or one of the host's
  * IPv6 addresses; a restricted port's list is asked about the container's IPv6 address. */
 static __always_inline enum bp_sock_dest bp_sock_dest6(const struct bp_netns *netns, __u8 proto, int new_flow,
@@ -216,13 +180,13 @@ static __always_inline enum bp_sock_dest bp_sock_dest6(const struct bp_netns *ne
 	if (!(bp_loopback6(ip) && netns->kind == BP_NETNS_HOST) && !bpf_map_lookup_elem(&bp_host_addrs6, ip))
 		return BP_SOCK_KEEP;
 	struct bp_port6_key key;
-	struct bp_port6_target *target = bp_sock_published6(ip, *port, proto, &key);
+	struct bp_port6_target *target = bp_published6(ip, *port, proto, &key);
 	if (!target)
 		return BP_SOCK_KEEP;
 	if ((target->flags & BP_PORT_F_RESTRICTED) && netns->kind == BP_NETNS_CONTAINER &&
-	    !bp_sock_allows6(&key, netns->ip6))
+	    !bp_port_allows6(key.host_ip, key.host_port, proto, netns->ip6))
 		return BP_SOCK_DENIED;
-	bp_sock_count6(&key, new_flow);
+	bp_count_port6(&key, 0, new_flow);
 	__builtin_memcpy(ip, target->ip, sizeof(target->ip));
 	*port = target->port;
 	return BP_SOCK_PUBLISHED;
