@@ -200,6 +200,9 @@ enum bp_endpoint_flags {
 	/* ... or leaving as it is, untracked (macvlan: the LAN's). With none of the three,
 	 * IPv6 to beyond the host is dropped (ipv6_unsupported). */
 	BP_EP_F_PASS_OUT6 = 1 << 9,
+	/* The network has no IPv4 (an IPv6-only network, --ipv4=false): IPv4 and ARP from the
+	 * container are dropped (BP_DROP_IPV4_DISABLED); ip above is 0. */
+	BP_EP_F_IPV6_ONLY = 1 << 10,
 };
 
 /* Keyed by the u32 ifindex of the host-side veth. 32 bytes, no padding. */
@@ -822,6 +825,7 @@ enum bp_drop_reason {
 					* ICMPv6 echo), or from an endpoint without an IPv6 way out */
 	BP_DROP_ROGUE_ROUTER = 20,  /* "rogue_router": a router advertisement or redirect from a container */
 	BP_DROP_EXT_HEADERS = 21,   /* "ext_headers": more IPv6 extension headers than the programs follow */
+	BP_DROP_IPV4_DISABLED = 22, /* "ipv4_disabled": IPv4 or ARP on a network without IPv4 (IPv6-only) */
 	__BP_DROP_MAX
 };
 
@@ -869,6 +873,7 @@ static inline const char *bp_drop_reason_label(__u32 reason)
 	case BP_DROP_IPV6_UNSUPPORTED: return "ipv6_unsupported";
 	case BP_DROP_ROGUE_ROUTER: return "rogue_router";
 	case BP_DROP_EXT_HEADERS: return "ext_headers";
+	case BP_DROP_IPV4_DISABLED: return "ipv4_disabled";
 	default: return "unspecified";
 	}
 }

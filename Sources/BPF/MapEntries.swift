@@ -344,8 +344,10 @@ public struct EndpointPolicy: MapEncodable, Equatable {
         public static let masquerade6 = Flags(rawValue: BP_EP_F_MASQUERADE6.rawValue)
         public static let trackOutbound6 = Flags(rawValue: BP_EP_F_TRACK_OUT6.rawValue)
         public static let passOutbound6 = Flags(rawValue: BP_EP_F_PASS_OUT6.rawValue)
+        public static let ipv6Only = Flags(rawValue: BP_EP_F_IPV6_ONLY.rawValue)
     }
 
+    /// Its IPv4 address; 0.0.0.0 on an IPv6-only network (with `.ipv6Only`).
     public var ip: IPv4Address
     public var mac: MACAddress
     /// The network's local number; 0: none.

@@ -226,7 +226,11 @@ public actor Agent {
         undo.cancel()
         logger.info(
             "network created",
-            metadata: ["network": "\(network.name)", "driver": "\(network.driver)", "subnet": "\(network.subnet!)"])
+            metadata: [
+                "network": "\(network.name)", "driver": "\(network.driver)",
+                "subnet": "\(network.subnet.map(String.init(describing:)) ?? "none")",
+                "subnet6": "\(network.ipv6.map { String(describing: $0.subnet) } ?? "none")",
+            ])
     }
 
     public func removeNetwork(_ reference: String) async throws -> Network {
@@ -753,8 +757,9 @@ public actor Agent {
     /// The first non-internal network a container joined gives its default route, as in Docker.
     func updateDefaultRoute(_ container: Container) throws {
         guard usesOwnNamespace(container) else { return }
+        // IPv4: the first such network that has IPv4 (an IPv6-only one has none).
         let gateway = registry.endpoints(ofContainer: container.id).first { endpoint in
-            (try? registry.network(endpoint.networkID).internal) == false
+            endpoint.ip != nil && (try? registry.network(endpoint.networkID).internal) == false
         }
         try datapath.setDefaultRoute(
             namespace: configuration.namespacePath(container.id),

@@ -41,11 +41,11 @@ struct NameTable: Sendable {
         let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
         for endpoint in registry.endpoints {
             // A stopped container has no name, as in Docker, until it starts again.
-            guard let network = named[endpoint.networkID], let ip = endpoint.ip,
+            guard let network = named[endpoint.networkID], endpoint.ip != nil || endpoint.ip6 != nil,
                 let container = containers[endpoint.containerID], container.stopped != true
             else { continue }
             let names = container.dnsNames(aliases: endpoint.aliases ?? [])
-            add(names, ip, primary: container.name, network: network)
+            add(names, endpoint.ip, primary: container.name, network: network)
             if let ip6 = endpoint.ip6 {
                 for key in names.map({ $0.lowercased() })
                 where !(networks[network.id]?.addresses6[key]?.contains(ip6) ?? false) {
@@ -71,14 +71,15 @@ struct NameTable: Sendable {
         }
     }
 
-    private mutating func add(_ names: [String], _ ip: IPv4Address, primary: String, network: Network) {
+    /// Names with their IPv4 address; an IPv6-only endpoint's (`ip` nil) are known with no
+    /// IPv4 address, so that an A query for them has no data instead of being forwarded.
+    private mutating func add(_ names: [String], _ ip: IPv4Address?, primary: String, network: Network) {
         for name in names {
             let key = name.lowercased()
-            if !(networks[network.id]?.addresses[key]?.contains(ip) ?? false) {
-                networks[network.id]?.addresses[key, default: []].append(ip)
-            }
+            let known = networks[network.id]?.addresses[key] ?? []
+            networks[network.id]?.addresses[key] = known + (ip.map { known.contains($0) ? [] : [$0] } ?? [])
         }
-        networks[network.id]?.reverse[ip] = primary + "." + network.name
+        if let ip { networks[network.id]?.reverse[ip] = primary + "." + network.name }
     }
 
     /// A name as a container asks it (lowercased, no trailing dot): its addresses on the

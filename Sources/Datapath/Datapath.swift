@@ -101,10 +101,11 @@ extension Datapath {
 /// addresses (of its first interface; IPv6 on a dual-stack network) and that interface's
 /// veth, where refusals count.
 public struct SocketSource: Sendable, Equatable {
-    public var ip: IPv4Address
+    /// nil on an IPv6-only network.
+    public var ip: IPv4Address?
     public var ip6: IPv6Address?
     public var ifindex: UInt32
-    public init(ip: IPv4Address, ip6: IPv6Address? = nil, ifindex: UInt32) {
+    public init(ip: IPv4Address?, ip6: IPv6Address? = nil, ifindex: UInt32) {
         (self.ip, self.ip6, self.ifindex) = (ip, ip6, ifindex)
     }
 }

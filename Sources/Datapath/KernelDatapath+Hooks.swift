@@ -80,8 +80,8 @@ extension KernelDatapath {
     /// A container's first interface with an address, as its sockets' source.
     public func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
         for endpoint in endpoints.sorted(by: { $0.order < $1.order }) {
-            if let ip = endpoint.ip, let index = ifindex(of: endpoint) {
-                return SocketSource(ip: ip, ip6: endpoint.ip6, ifindex: index)
+            if endpoint.ip != nil || endpoint.ip6 != nil, let index = ifindex(of: endpoint) {
+                return SocketSource(ip: endpoint.ip, ip6: endpoint.ip6, ifindex: index)
             }
         }
         return nil

@@ -60,10 +60,12 @@ extension KernelDatapath {
     /// gateway_mode_ipv6: its published container ports are reached by direct routing only).
     private func portTarget(_ container: Container, _ registry: Registry) -> PortDestination? {
         for endpoint in registry.endpoints(ofContainer: container.id) {
-            if let ip = endpoint.ip, let name = endpoint.hostInterface, let index = links.index(of: name) {
+            if endpoint.ip != nil || endpoint.ip6 != nil, let name = endpoint.hostInterface,
+                let index = links.index(of: name)
+            {
                 let network = try? registry.network(endpoint.networkID)
                 return PortDestination(
-                    ip: ip, ip6: endpoint.ip6, ifindex: UInt32(index), routed: network?.routedMode ?? false,
+                    ip: endpoint.ip, ip6: endpoint.ip6, ifindex: UInt32(index), routed: network?.routedMode ?? false,
                     routed6: network?.gatewayMode6 == .routed)
             }
         }
@@ -71,7 +73,7 @@ extension KernelDatapath {
     }
 
     private struct PortDestination {
-        var ip: IPv4Address
+        var ip: IPv4Address?
         var ip6: IPv6Address?
         var ifindex: UInt32
         var routed: Bool

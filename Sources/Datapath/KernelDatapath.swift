@@ -74,9 +74,7 @@ public final class KernelDatapath: Datapath, Sendable {
     /// Creates the network's bridge if it is missing and makes sure it has its gateway
     /// address and is up.
     private func ensureBridge(_ network: Network) throws -> [String] {
-        guard let name = network.bridgeName, let subnet = network.subnet, let gateway = network.gateway else {
-            return []
-        }
+        guard let name = network.bridgeName, network.subnet != nil || network.ipv6 != nil else { return [] }
         var repairs: [String] = []
         if links.index(of: name) == nil {
             try links.addBridge(name: name, alias: LinkAlias.prefix + network.id)
@@ -88,12 +86,18 @@ public final class KernelDatapath: Datapath, Sendable {
         // A bridge without a MAC of its own takes its lowest port's, and changes it when that
         // port goes: every container's neighbour entry of the gateway would go stale. The
         // gateway's address gives it one that no container has (as Docker sets one).
-        try links.setMAC(name, MACAddress(derivedFrom: gateway).bytes)
+        if let gateway = network.gateway {
+            try links.setMAC(name, MACAddress(derivedFrom: gateway).bytes)
+        } else if let v6 = network.ipv6 {
+            try links.setMAC(name, MACAddress(derivedFrom: v6.gateway).bytes)
+        }
         // Set, not left to the kernel: a bridge otherwise takes its smallest port's MTU.
         if let mtu = interfaceMTU(network) { try links.setMTU(name, mtu) }
         // Gateway mode isolated: no address on the bridge, so the host does not reach it either.
         if network.gatewayMode != .isolated {
-            try links.addAddress(Prefix4(address: gateway.value, length: subnet.prefixLength), device: name)
+            if let subnet = network.subnet, let gateway = network.gateway {
+                try links.addAddress(Prefix4(address: gateway.value, length: subnet.prefixLength), device: name)
+            }
             if let v6 = network.ipv6 {
                 try links.addAddress6(v6.gateway.bytes, length: v6.subnet.prefixLength, device: name)
                 // The host routes between its IPv6 networks, as Docker turns forwarding on
@@ -221,13 +225,14 @@ public final class KernelDatapath: Datapath, Sendable {
     /// Programs, address and state of an endpoint whose interface exists; every step is
     /// idempotent, so reconcile finishes what an agent killed half-way left.
     public func configure(_ endpoint: Endpoint, network: Network, namespace: String) throws {
-        guard let inside = endpoint.containerInterface, let ip = endpoint.ip, let subnet = network.subnet else {
-            return
-        }
+        guard let inside = endpoint.containerInterface, endpoint.ip != nil || endpoint.ip6 != nil else { return }
         try attachPrograms(endpoint, network: network, namespace: namespace)
         if let hostSide = endpoint.hostInterface { try links.setUp(hostSide) }
         let container = try RouteSocket(namespace: namespace)
-        try container.addAddress(Prefix4(address: ip.value, length: subnet.prefixLength), device: inside)
+        // An IPv6-only network's endpoint has no IPv4 address (its IPv4 is dropped).
+        if let ip = endpoint.ip, let subnet = network.subnet {
+            try container.addAddress(Prefix4(address: ip.value, length: subnet.prefixLength), device: inside)
+        }
         // On an IPv4-only network no IPv6 on the container's interface either, as Docker does
         // (the programs drop what IPv6 a container sends there anyway). With IPv6, its
         // address comes from the agent alone: no router advertisements are heeded.

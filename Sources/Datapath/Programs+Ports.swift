@@ -153,9 +153,9 @@ extension Programs {
 /// A published port as the maps hold it.
 struct Published {
     var mapping: PortMapping
-    var ip: IPv4Address
-    /// The container's IPv6 address, where its IPv6 bindings lead (nil: none, and its
-    /// IPv6 bindings are not written).
+    /// The container's address of each family, where the bindings of that family lead (nil:
+    /// none, on an IPv6-only or an IPv4-only network, and such bindings are not written).
+    var ip: IPv4Address?
     var ip6: IPv6Address?
     var ifindex: UInt32
     /// Sources (of the binding's family) allowed to use the host port; nil when it is open to all.
@@ -167,7 +167,7 @@ struct Published {
     var target: PortTarget? {
         let address: IPAddress? =
             switch mapping.hostIP.family {
-            case .ipv4: .v4(ip)
+            case .ipv4: ip.map(IPAddress.v4)
             case .ipv6: ip6.map(IPAddress.v6)
             }
         return address.map {

@@ -132,11 +132,13 @@ final class Programs: Sendable {
         interface: String, ifindex: UInt32, endpoint: Endpoint, network: Network,
         insideContainer: Bool = false
     ) throws {
-        if let ip = endpoint.ip, let mac = endpoint.mac {
-            // IPv6 is judged only for an endpoint with an address of it; other IPv6 is dropped.
-            let ip6 = network.ipv6 == nil ? nil : endpoint.ip6
+        // IPv6 is judged only for an endpoint with an address of it; other IPv6 is dropped.
+        // Likewise IPv4 and ARP of an endpoint without IPv4 (an IPv6-only network's).
+        let ip6 = network.ipv6 == nil ? nil : endpoint.ip6
+        if let mac = endpoint.mac, endpoint.ip != nil || ip6 != nil {
             var flags: EndpointPolicy.Flags = [.enforceSource, .isolated]
             if ip6 == nil { flags.insert(.ipv4Only) }
+            if endpoint.ip == nil { flags.insert(.ipv6Only) }
             if !network.iccEnabled { flags.insert(.iccDisabled) }
             if network.internal { flags.insert(.internal) }
             if Programs.masquerades(network) { flags.insert(.masquerade) }
@@ -150,7 +152,9 @@ final class Programs: Sendable {
             // A macvlan container is on the LAN: its IPv6 leaves as it is, as its IPv4 does.
             if ip6 != nil && network.driver == .macvlan { flags.insert(.passOutbound6) }
             try maps.endpointPolicies.update(
-                ifindex, EndpointPolicy(ip: ip, mac: mac, network: number(of: network), flags: flags, ip6: ip6))
+                ifindex,
+                EndpointPolicy(
+                    ip: endpoint.ip ?? IPv4Address(0), mac: mac, network: number(of: network), flags: flags, ip6: ip6))
         }
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: insideContainer)
     }
@@ -220,10 +224,11 @@ final class Programs: Sendable {
         }
         var wanted6: [IPv6Network: SubnetPolicy] = [:]
         for network in networks where network.driver.hasEndpoints {
-            guard let subnet = network.subnet else { continue }
             let number = number(of: network)
-            wanted[subnet] = SubnetPolicy(
-                network: number, flags: subnetFlags(network, gatewayMode: network.gatewayMode))
+            if let subnet = network.subnet {
+                wanted[subnet] = SubnetPolicy(
+                    network: number, flags: subnetFlags(network, gatewayMode: network.gatewayMode))
+            }
             if let v6 = network.ipv6 {
                 wanted6[v6.subnet] = SubnetPolicy(
                     network: number, flags: subnetFlags(network, gatewayMode: network.gatewayMode6))

@@ -95,7 +95,8 @@ extension IPv4Network: TextCodable {
     }
 }
 
-/// A MAC address. Containers get one derived from their IPv4 address (02:42 + the address).
+/// A MAC address. Containers get one derived from their IPv4 address (02:42 + the address),
+/// or on an IPv6-only network from their IPv6 address's last 32 bits.
 public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     public var bytes: [UInt8]
 
@@ -104,6 +105,7 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
     public init(derivedFrom ip: IPv4Address) { self.init(bytes: [0x02, 0x42] + ip.octets) }
+    public init(derivedFrom ip: IPv6Address) { self.init(bytes: [0x02, 0x42] + ip.bytes.suffix(4)) }
 
     /// "02:42:0a:00:00:05" (six hex pairs separated by ':').
     public init?(_ text: String) {

@@ -8,6 +8,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidHostIP(String, reason: String?)
     /// An IPv6 binding for a container without an IPv6 address (its network has no IPv6).
     case noIPv6ForBinding(String)
+    /// An IPv4 binding for a container without an IPv4 address (on an IPv6-only network).
+    case noIPv4ForBinding(String)
     case invalidName(String, String)
     case invalidOption(String, String)
     case networkExists(String)
@@ -59,6 +61,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case conflictingDirectives([String])
     /// --aux-address outside the network's subnet (or with no subnet given).
     case noSubnetForAuxAddress(String)
+    /// `--ipv4=false` without `--ipv6`: a network needs an address family.
+    case noAddressFamily
     case auxAddressInUse(name: String, IPv4Address)
     /// The default bridge's settings changed while containers use it.
     case defaultBridgeInUse(changes: [String], users: [String])
@@ -72,6 +76,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
             reason.map { "invalid IP address \(value): \($0)" } ?? "invalid IP address: \(value)"
         case .noIPv6ForBinding(let binding):
             "cannot publish \(binding): the container has no IPv6 address (its network was not created with --ipv6)"
+        case .noIPv4ForBinding(let binding):
+            "cannot publish \(binding): the container has no IPv4 address (its network was created with --ipv4=false)"
         case .invalidName(let value, let rule): "invalid name \"\(value)\": \(rule)"
         case .invalidOption(let value, let rule): "invalid option \"\(value)\": \(rule)"
         case .networkExists(let name): "network with name \(name) already exists"
@@ -127,6 +133,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .conflictingDirectives(let conflicts):
             "the following directives are specified both as a flag and in the configuration file: \(conflicts.joined(separator: ", "))"
         case .noSubnetForAuxAddress(let address): "no matching subnet for aux-address \(address)"
+        case .noAddressFamily: "IPv4 or IPv6 must be enabled"
         case .auxAddressInUse(let name, let ip):
             "failed to allocate secondary ip address (\(name):\(ip)): Address already in use"
         case .defaultBridgeInUse(let changes, let users):

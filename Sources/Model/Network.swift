@@ -134,6 +134,8 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     /// The VXLAN device of an overlay network on each host.
     public var vxlanName: String? { driver == .overlay ? "vx-" + id.prefix(12) : nil }
     public var shortID: String { String(id.prefix(12)) }
+    /// Docker's EnableIPv4: false for an IPv6-only network (one with endpoints and no IPv4 subnet).
+    public var ipv4Enabled: Bool { subnet != nil || !driver.hasEndpoints }
 }
 
 func parseBool(_ text: String) -> Bool { ["true", "1", "t", "yes"].contains(text.lowercased()) }
@@ -156,6 +158,8 @@ public struct NetworkRequest: Codable, Sendable {
     public var auxAddresses: [String]?
     /// --ipv6, and the IPv6 --subnet, --gateway and --ip-range.
     public var ipv6: Bool?
+    /// --ipv4=false: no IPv4 (Docker 28's IPv6-only networks, with --ipv6); nil is true.
+    public var ipv4: Bool? = nil
     public var subnet6: String?
     public var gateway6: String?
     public var ipRange6: String?

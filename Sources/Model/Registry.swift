@@ -169,6 +169,52 @@ public struct Registry: Sendable {
             break
         }
 
+        let ipv4 = try planIPv4(request, driver: driver, hostPrefixes: hostPrefixes, otherSubnets: extra)
+        var network = Network(
+            id: id, name: request.name, driver: driver, subnet: ipv4?.subnet, gateway: ipv4?.gateway,
+            ipRange: ipv4?.ipRange, internal: request.internal, options: request.options, created: now,
+            bridgeName: bridgeName, userSubnet: request.subnet != nil)
+        if let ipv4 {
+            network.auxAddresses = try planAuxAddresses(
+                request.auxAddresses ?? [], subnet: request.subnet != nil ? ipv4.subnet : nil, gateway: ipv4.gateway)
+        }
+        network.attachable = request.attachable
+        network.ipv6 = try planIPv6(request, driver: driver, hostPrefixes: hostPrefixes6)
+        if let labels = request.labels, !labels.isEmpty {
+            network.labels = Dictionary(
+                labels.map { label in
+                    let parts = label.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+                }, uniquingKeysWith: { _, last in last })
+        }
+        network.parent = parent
+        network.vni = vni
+        return network
+    }
+
+    /// The IPv4 side of a new network: its subnet (given, or the first free one of the
+    /// pools), gateway and range; nil for an IPv6-only network (`--ipv4=false`, Docker 28),
+    /// which must then have IPv6 and takes no IPv4 settings.
+    private func planIPv4(
+        _ request: NetworkRequest, driver: NetworkDriver, hostPrefixes: [IPv4Network],
+        otherSubnets extra: [(String, IPv4Network)]
+    ) throws(ModelError) -> (subnet: IPv4Network, gateway: IPv4Address, ipRange: IPv4Network?)? {
+        guard request.ipv4 != false else {
+            guard request.ipv6 == true else { throw .noAddressFamily }
+            // The cluster store hands out overlay addresses by IPv4.
+            guard driver != .overlay else {
+                throw .invalidOption("--ipv4=false", "IPv6-only overlay networks are not supported yet")
+            }
+            for (flag, value) in [
+                ("--subnet", request.subnet), ("--gateway", request.gateway), ("--ip-range", request.ipRange),
+            ] {
+                if let value {
+                    throw .invalidOption("\(flag) \(value)", "IPv4 is disabled on this network (--ipv4=false)")
+                }
+            }
+            if let aux = request.auxAddresses?.first { throw .noSubnetForAuxAddress(aux) }
+            return nil
+        }
         let otherSubnets = networks.compactMap { n in n.subnet.map { (n.name, $0) } } + extra
         let subnet: IPv4Network
         if let text = request.subnet {
@@ -204,24 +250,7 @@ public struct Registry: Sendable {
             }
             ipRange = range
         }
-        var network = Network(
-            id: id, name: request.name, driver: driver, subnet: subnet, gateway: gateway, ipRange: ipRange,
-            internal: request.internal, options: request.options, created: now,
-            bridgeName: bridgeName, userSubnet: request.subnet != nil)
-        network.auxAddresses = try planAuxAddresses(
-            request.auxAddresses ?? [], subnet: request.subnet != nil ? subnet : nil, gateway: gateway)
-        network.attachable = request.attachable
-        network.ipv6 = try planIPv6(request, driver: driver, hostPrefixes: hostPrefixes6)
-        if let labels = request.labels, !labels.isEmpty {
-            network.labels = Dictionary(
-                labels.map { label in
-                    let parts = label.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                    return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
-                }, uniquingKeysWith: { _, last in last })
-        }
-        network.parent = parent
-        network.vni = vni
-        return network
+        return (subnet, gateway, ipRange)
     }
 
     /// --aux-address NAME=IP: in the subnet given with --subnet (Docker's CLI matches them
@@ -345,7 +374,9 @@ public struct Registry: Sendable {
         // Docker ignores published ports on host and none networks (with a warning) and on
         // macvlan ones, whose containers sit on the LAN with their own addresses.
         let ports =
-            first.driver.usesBridge ? try allocatePorts(requests, ipv6: first.ipv6 != nil, portInUse: portInUse) : []
+            first.driver.usesBridge
+            ? try allocatePorts(
+                requests, ipv4: first.ipv4Enabled, ipv6: first.ipv6 != nil, portInUse: portInUse) : []
 
         var container = Container(
             id: id, name: name, hostname: hostname,
@@ -407,6 +438,9 @@ public struct Registry: Sendable {
     public func requestedAddress(_ requested: String?, on network: Network) throws(ModelError) -> IPv4Address? {
         guard let text = requested else { return nil }
         if network.name == Network.defaultName { throw .ipOnDefaultNetwork }
+        if network.driver.hasEndpoints && !network.ipv4Enabled {
+            throw .invalidIP(text, "network \(network.name) has no IPv4 (it was created with --ipv4=false)")
+        }
         if !network.userSubnet { throw .ipWithoutSubnet(network: network.name) }
         guard network.driver.hasEndpoints, let subnet = network.subnet else {
             throw .invalidIP(text, "network \(network.name) has no addresses")
@@ -425,23 +459,25 @@ public struct Registry: Sendable {
         reserved: IPv4Address? = nil, planned: [Endpoint] = [], ip6 requested6: String? = nil
     ) throws(ModelError) -> Endpoint? {
         let asked = try requestedAddress(requested, on: network)
-        guard network.driver.hasEndpoints, network.subnet != nil else { return nil }
+        guard network.driver.hasEndpoints, network.subnet != nil || network.ipv6 != nil else { return nil }
         let used = addressesInUse(network: network.id)
-        let ip: IPv4Address
+        var ip: IPv4Address?
         if let reserved {
             ip = reserved
         } else if let asked {
             guard !used.contains(asked) else { throw .addressInUse(asked, network: network.name) }
             ip = asked
-        } else {
+        } else if network.subnet != nil {
             ip = try IPAM.allocate(in: network, used: used)
         }
         let ip6 = try planAddress6(requested6, on: network)
+        // An IPv6-only endpoint's MAC comes from its IPv6 address, as another's from its IPv4.
+        let mac = ip.map(MACAddress.init(derivedFrom:)) ?? ip6.map(MACAddress.init(derivedFrom:))
         let taken = Set((endpoints(ofContainer: container.id) + planned).compactMap(\.containerInterface))
         let interface = (0...).lazy.map { "eth\($0)" }.first { !taken.contains($0) }!
         guard network.driver == .macvlan else {
             var endpoint = Endpoint(
-                containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
+                containerID: container.id, networkID: network.id, ip: ip, mac: mac,
                 hostInterface: vethName(container.id + network.id), containerInterface: interface,
                 order: order)
             endpoint.ip6 = ip6
@@ -449,7 +485,7 @@ public struct Registry: Sendable {
         }
         // A macvlan device lives in the container's namespace only: no host side.
         var endpoint = Endpoint(
-            containerID: container.id, networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip),
+            containerID: container.id, networkID: network.id, ip: ip, mac: mac,
             hostInterface: nil, containerInterface: interface, order: order)
         endpoint.ip6 = ip6
         let usedIndexes = Set((endpoints + planned).compactMap(\.linkIndex))
@@ -551,16 +587,17 @@ public struct Registry: Sendable {
     /// Chooses a host port for each request: the asked one if free, else the first free one
     /// of its range, else (no port given) the first free ephemeral port. `ipv6`: the
     /// container has an IPv6 address; a request without a host address then publishes on
-    /// both families, at one host port free in both (Docker 27's).
+    /// both families, at one host port free in both (Docker 27's). `ipv4`: false for a
+    /// container on an IPv6-only network, which publishes on IPv6 alone.
     public func allocatePorts(
-        _ requests: [PortRequest], ipv6: Bool = false, portInUse: (HostPort) -> Bool,
+        _ requests: [PortRequest], ipv4: Bool = true, ipv6: Bool = false, portInUse: (HostPort) -> Bool,
         exceptAttachment: String? = nil
     ) throws(ModelError) -> [PortMapping] {
         var taken =
             containers.flatMap(\.publishedPorts) + attachments.filter { $0.id != exceptAttachment }.flatMap(\.ports)
         var result: [PortMapping] = []
         for request in requests {
-            let addresses = try hostAddresses(of: request, ipv6: ipv6)
+            let addresses = try hostAddresses(of: request, ipv4: ipv4, ipv6: ipv6)
             guard !addresses.isEmpty else { continue }
             let range = request.hostPorts ?? ephemeralPorts
             func isFree(_ ip: IPAddress, _ port: UInt16) -> Bool {
@@ -586,17 +623,20 @@ public struct Registry: Sendable {
     /// unspecified address (0.0.0.0 or ::) stands for both families on a container with
     /// IPv6. Without a userland proxy nothing carries IPv6 to an IPv4-only container: its
     /// default binding is IPv4 only (none when the default is an IPv6 address, as Docker
-    /// 27 without its proxy), and an IPv6 address given is refused.
-    private func hostAddresses(of request: PortRequest, ipv6: Bool) throws(ModelError) -> [IPAddress] {
+    /// 27 without its proxy), and an IPv6 address given is refused. Likewise IPv4 for an
+    /// IPv6-only container.
+    private func hostAddresses(of request: PortRequest, ipv4: Bool, ipv6: Bool) throws(ModelError) -> [IPAddress] {
+        func carried(_ family: AddressFamily) -> Bool { family == .ipv4 ? ipv4 : ipv6 }
         if let ip = request.hostIP {
-            guard ip.family == .ipv4 || ipv6 else {
-                throw .noIPv6ForBinding("\(request.containerPort)/\(request.proto.rawValue) on \(ip)")
+            let binding = "\(request.containerPort)/\(request.proto.rawValue) on \(ip)"
+            guard carried(ip.family) else {
+                throw ip.family == .ipv4 ? .noIPv4ForBinding(binding) : .noIPv6ForBinding(binding)
             }
             return [ip]
         }
         let ip = defaults.hostIP
-        if ip.isUnspecified { return ipv6 ? [.unspecified(.ipv4), .unspecified(.ipv6)] : [.unspecified(.ipv4)] }
-        return ip.family == .ipv4 || ipv6 ? [ip] : []
+        if ip.isUnspecified { return [AddressFamily.ipv4, .ipv6].filter(carried).map(IPAddress.unspecified) }
+        return carried(ip.family) ? [ip] : []
     }
 
     /// Docker-style random names are long; ours are short and readable: the ID's first 12 digits prefixed.

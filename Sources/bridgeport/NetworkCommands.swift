@@ -18,6 +18,7 @@ struct NetworkCommand: AsyncParsableCommand {
         @Option(help: "Allocate container addresses from this sub-range (once per family).")
         var ipRange: [String] = []
         @Flag(help: "Enable IPv6 (a ULA /64 is allocated when no IPv6 --subnet is given).") var ipv6 = false
+        @Option(help: "Enable IPv4: --ipv4=false with --ipv6 makes an IPv6-only network.") var ipv4 = true
         @Option(
             help: ArgumentHelp(
                 "An address of the subnet no container gets, NAME=IP (repeatable).", valueName: "name=ip"))
@@ -54,6 +55,7 @@ struct NetworkCommand: AsyncParsableCommand {
                 attachable: attachable)
             request.labels = label
             request.ipv6 = ipv6 ? true : nil
+            request.ipv4 = ipv4 ? nil : false
             (request.subnet6, request.gateway6, request.ipRange6) = (subnets.ipv6, gateways.ipv6, ranges.ipv6)
             request.auxAddresses = auxAddress
             let view = try await client.client.send(Routes.createNetwork, body: request)
@@ -103,7 +105,7 @@ struct NetworkCommand: AsyncParsableCommand {
             return Template.Record(
                 fields: [
                     "ID": trunc ? network.shortID : network.id, "Name": network.name,
-                    "Driver": network.driver.dockerName, "Scope": network.scope, "IPv4": "true",
+                    "Driver": network.driver.dockerName, "Scope": network.scope, "IPv4": "\(network.ipv4Enabled)",
                     "IPv6": network.ipv6 != nil ? "true" : "false",
                     "Internal": "\(network.internal)", "Labels": labelList(labels),
                     "CreatedAt": goTime(network.created),

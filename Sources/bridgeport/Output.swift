@@ -193,7 +193,8 @@ func inspectDocument(_ view: NetworkView) -> [String: Any] {
     }
     return [
         "Name": network.name, "Id": network.id, "Created": iso8601(network.created), "Scope": network.scope,
-        "Driver": network.driver.dockerName, "EnableIPv4": true, "EnableIPv6": network.ipv6 != nil,
+        "Driver": network.driver.dockerName, "EnableIPv4": network.ipv4Enabled,
+        "EnableIPv6": network.ipv6 != nil,
         "IPAM": ["Driver": "default", "Options": [String: String](), "Config": ipamConfig],
         "Internal": network.internal, "Attachable": network.attachable ?? false, "Ingress": false,
         "ConfigFrom": ["Network": ""], "ConfigOnly": false,

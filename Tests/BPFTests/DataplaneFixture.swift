@@ -132,12 +132,14 @@ struct DataplaneFixture {
     }
 
     /// The endpoint under test: 10.40.0.2 in network 1, and `ip6` on a dual-stack network.
-    func setEndpoint(flags: [bp_endpoint_flags], networkID: UInt16 = 1, ip6: [UInt8]? = nil) throws {
+    /// The endpoint under test; `ipv4` false: an IPv6-only network's (IPv4 0.0.0.0, as the agent writes it).
+    func setEndpoint(flags: [bp_endpoint_flags], networkID: UInt16 = 1, ip6: [UInt8]? = nil, ipv4: Bool = true) throws {
         let bits = EndpointPolicy.Flags(rawValue: flags.reduce(UInt32(0)) { $0 | $1.rawValue })
         try maps.endpointPolicies.update(
             endpointIfindex,
             EndpointPolicy(
-                ip: Self.address(NATAndPolicyTests.container), mac: MACAddress(bytes: NATAndPolicyTests.containerMAC),
+                ip: Self.address(ipv4 ? NATAndPolicyTests.container : nil),
+                mac: MACAddress(bytes: NATAndPolicyTests.containerMAC),
                 network: networkID, flags: bits, ip6: ip6.map { IPv6Address(bytes: $0) }))
     }
 

@@ -113,6 +113,40 @@ final class IPv6Tests: XCTestCase {
             srcMAC: T.containerMAC)
     }
 
+    // MARK: IPv6-only networks
+
+    /// An IPv6-only network's endpoint (no IPv4 address): its IPv4 and ARP are dropped as
+    /// ipv4_disabled, whatever they claim; its IPv6 is judged as a dual-stack one's.
+    func testIPv4OnAnIPv6OnlyNetworkIsDropped() throws {
+        let f = try DataplaneFixture.make(for: self)
+        try f.setEndpoint(flags: Self.dualStack + [BP_EP_F_IPV6_ONLY], ip6: Self.container, ipv4: false)
+        let zero: [UInt8] = [0, 0, 0, 0]
+        try check(
+            f,
+            [
+                (
+                    Frame.tcp(src: zero, dst: T.internet, sport: 41000, dport: 80, srcMAC: T.containerMAC),
+                    BP_DROP_IPV4_DISABLED, "IPv4 from 0.0.0.0"
+                ),
+                (
+                    Frame.tcp(src: T.container, dst: T.neighbour, sport: 41000, dport: 80, srcMAC: T.containerMAC),
+                    BP_DROP_IPV4_DISABLED, "IPv4 from another address"
+                ),
+                (
+                    Frame.arp(senderMAC: T.containerMAC, senderIP: zero, targetIP: T.gateway1),
+                    BP_DROP_IPV4_DISABLED, "an ARP probe"
+                ),
+                (
+                    Frame.arp(senderMAC: T.containerMAC, senderIP: T.container, targetIP: T.gateway1),
+                    BP_DROP_IPV4_DISABLED, "an ARP request"
+                ),
+                (Self.tcp(Self.container, Self.neighbour), nil, "its IPv6 to a neighbour"),
+                (Self.solicitation(Self.containerLinkLocal, for: Self.gateway1), nil, "its NDP"),
+                (Self.tcp(Self.neighbour, Self.gateway1), BP_DROP_SPOOFED_SOURCE, "IPv6 from another address"),
+            ])
+        XCTAssertEqual(String(cString: bp_drop_reason_label(BP_DROP_IPV4_DISABLED.rawValue)), "ipv4_disabled")
+    }
+
     // MARK: IPv4-only networks and other runtimes' interfaces
 
     func testIPv6OnAnIPv4OnlyNetworkIsDropped() throws {

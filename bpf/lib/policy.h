@@ -114,7 +114,7 @@ static __always_inline int bp_hairpin(struct __sk_buff *skb, const struct bp_pac
  * only the container's addresses; IPv4, judged by bp_ipv4_verdict, and IPv6, by
  * bp_ipv6_verdict: *l3 is set to the ethertype), else the drop reason. It fails closed: a
  * tag (also one the veth carries out of band, and VID 0), IPv6 on a network without it,
- * and every other ethertype are dropped.
+ * IPv4 and ARP on one without IPv4, and every other ethertype are dropped.
  */
 static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb, const struct bp_endpoint *ep, int *l3)
 {
@@ -132,10 +132,15 @@ static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb
 
 	switch (bpf_ntohs(eth->h_proto)) {
 	case ETH_P_IP:
+		if (ep->flags & BP_EP_F_IPV6_ONLY)
+			return BP_DROP_IPV4_DISABLED;
 		*l3 = ETH_P_IP;
 		return 0;
 	case ETH_P_ARP: {
 		struct bp_arp_ipv4 *body = (void *)(eth + 1);
+
+		if (ep->flags & BP_EP_F_IPV6_ONLY)
+			return BP_DROP_IPV4_DISABLED;
 
 		if ((void *)(body + 1) > data_end)
 			return BP_DROP_MALFORMED;
