@@ -19,7 +19,7 @@ struct Bridgeport: AsyncParsableCommand {
     /// daemon errors, 126/127 when the container's command can't be run.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(GoBoolFlags.normalized(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

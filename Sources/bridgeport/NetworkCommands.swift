@@ -18,7 +18,8 @@ struct NetworkCommand: AsyncParsableCommand {
         @Option(help: "Allocate container addresses from this sub-range (once per family).")
         var ipRange: [String] = []
         @Flag(help: "Enable IPv6 (a ULA /64 is allocated when no IPv6 --subnet is given).") var ipv6 = false
-        @Option(help: "Enable IPv4: --ipv4=false with --ipv6 makes an IPv6-only network.") var ipv4 = true
+        @Flag(inversion: .prefixedNo, help: "Enable IPv4 (--ipv4=false with --ipv6: an IPv6-only network).")
+        var ipv4 = true
         @Option(
             help: ArgumentHelp(
                 "An address of the subnet no container gets, NAME=IP (repeatable).", valueName: "name=ip"))

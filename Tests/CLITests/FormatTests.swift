@@ -261,3 +261,28 @@ import Testing
         }
     }
 }
+
+/// Go's boolean flag values (`--ipv4=false`, `--rm=true`), as Docker's CLI takes them.
+@Suite struct GoBoolFlagRules {
+    @Test func valuesOfBooleanFlagsAreRewritten() {
+        #expect(
+            GoBoolFlags.normalized(["network", "create", "--ipv4=false", "--ipv6=true", "--internal=0", "n"])
+                == ["network", "create", "--no-ipv4", "--ipv6", "n"])
+        #expect(GoBoolFlags.normalized(["--ipv4=TRUE", "--rm=t", "--detach=F"]) == ["--ipv4", "--rm"])
+    }
+
+    @Test func otherTokensAreLeftAlone() {
+        let untouched = [
+            "run", "--label=a=true", "--ipv6=maybe", "--name=false", "-d", "--", "sh", "--rm=false", "--ipv4=false",
+        ]
+        #expect(GoBoolFlags.normalized(untouched) == untouched)
+    }
+
+    @Test func parsedAsDockerMeansThem() throws {
+        let create = try NetworkCommand.Create.parse(GoBoolFlags.normalized(["--ipv4=false", "--ipv6=true", "six"]))
+        #expect(!create.ipv4 && create.ipv6 && create.name == "six")
+        let plain = try NetworkCommand.Create.parse(GoBoolFlags.normalized(["--ipv4", "four"]))
+        #expect(plain.ipv4 && !plain.ipv6)
+        #expect(try NetworkCommand.Create.parse(["x"]).ipv4)
+    }
+}
