@@ -45,6 +45,27 @@ struct {
 #define BP_TO_CONTAINER6 1001
 
 /*
+ * What Linux's conntrack calls related, of a container's flow that passes untranslated (a
+ * routed network's, or one whose masquerade is off): an ICMP error about it from outside
+ * (path-MTU discovery needs "fragmentation needed"), and a later fragment of a datagram
+ * whose first fragment passed as the flow's (remembered with its own address: no
+ * translation). Masqueraded flows' errors and fragments come to a host address instead.
+ */
+static __always_inline int bp_related_untranslated(struct __sk_buff *skb, const struct bp_packet *p)
+{
+	int verdict = BP_CONTINUE;
+
+	if (p->fragment) {
+		struct bp_frag_nat *nat = bp_fragment_translation(p);
+
+		return nat && nat->addr == p->daddr;
+	}
+	/* An untranslated flow's error is left as it is (1, BP_CONTINUE); no translated flow has
+	 * an entry for a container's own address as the outer destination. */
+	return p->icmp_error && bp_icmp_error(skb, p, 1, &verdict) && verdict == BP_CONTINUE;
+}
+
+/*
  * A packet from outside straight to a container's address (direct routing), by the
  * network's gateway mode: a known flow's (a container's own connection out, or one let
  * in before), published container ports in every mode but internal (and only by allowed
@@ -68,6 +89,8 @@ static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct 
 
 		if (flow && !(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT))) {
 			bp_flow_seen(&key, flow, p, now);
+			if (p->fragment)
+				bp_remember_fragment(p, p->daddr, 0);  /* its later fragments pass too */
 			return BP_CONTINUE;
 		}
 	}
@@ -76,10 +99,14 @@ static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct 
 		open = bp_target_open_to(p->daddr, p->dport, p->proto, p->saddr);
 	if (!open && (to->flags & BP_SUBNET_F_ROUTED) && p->proto == BP_PROTO_ICMP)
 		open = 1;
+	if (!open && !p->has_ports && bp_related_untranslated(skb, p))
+		return BP_CONTINUE;
 	if (!open)
 		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
 	if (p->has_ports && bp_flow_track(p, &key, 0, bp_now_once(&now)))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_INGRESS);
+	if (p->fragment && p->has_ports)
+		bp_remember_fragment(p, p->daddr, 0);
 	return BP_CONTINUE;
 }
 
@@ -113,9 +140,11 @@ static __always_inline void bp_count_published6(const struct bp_flow6_key *key, 
 }
 
 /* The answers of bp_host_flow6 and bp_publish6 that are no verdicts of tc's: the packet
- * belongs to no flow toward a container; a flow for it was made. */
+ * belongs to no flow toward a container; a flow for it was made. And bp_direct_access6's:
+ * a later fragment or an ICMPv6 error, for bp_up_rel6 to judge. */
 #define BP_NO_FLOW6 1002
 #define BP_FLOW_MADE6 1003
+#define BP_RELATED6 1004
 
 /*
  * IPv6 to one of the host's addresses, as bp_uplink does for IPv4, in steps out of line
@@ -208,6 +237,8 @@ static __noinline int bp_direct_access6(struct __sk_buff *skb, const struct bp_p
 
 		if (flow && !(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT))) {
 			bp_flow_seen6(&key, flow, p, now);
+			if (p->fragment)
+				bp_remember_fragment6(skb, p, p->daddr, 0);  /* its later fragments pass too */
 			return BP_CONTINUE;
 		}
 	}
@@ -216,10 +247,15 @@ static __noinline int bp_direct_access6(struct __sk_buff *skb, const struct bp_p
 		open = bp_target_open_to6(p->daddr, p->dport, p->proto, p->saddr);
 	if (!open && (to->flags & BP_SUBNET_F_ROUTED) && p->proto == BP_PROTO_ICMPV6)
 		open = 1;
+	/* Related to a flow that passes untranslated? (bp_direct_related6, with a stack of its own) */
+	if (!open && ((p->fragment && !p->has_ports) || bp_icmp6_is_error(p)))
+		return BP_RELATED6;
 	if (!open)
 		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
 	if (tracked && bp_flow_track6(p, &key, 0, bp_now_once(&now)))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_INGRESS);
+	if (p->fragment && p->has_ports)
+		bp_remember_fragment6(skb, p, p->daddr, 0);
 	return BP_CONTINUE;
 }
 
@@ -236,7 +272,12 @@ static __always_inline int bp_uplink6_tail(struct __sk_buff *skb, __u32 l3_off)
 		return BP_CONTINUE;  /* neither (the maps changed meanwhile, or the header is unreadable) */
 	if (parsed < 0)
 		p.has_ports = 0;
-	return bp_direct_access6(skb, &p, to);
+	int verdict = bp_direct_access6(skb, &p, to);
+	if (verdict == BP_RELATED6) {
+		bpf_tail_call(skb, &bp_up_tail, l3_off ? 2 : 3);  /* bp_up_rel6 (bp_up_rel6_l3) */
+		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);  /* no program in the slot */
+	}
+	return verdict;
 }
 
 /* A published flow's packet through its port, for the port's counters. */
@@ -355,9 +396,14 @@ int bp_up_nat66_l3(struct __sk_buff *skb)
 	return bp_uplink6_tail(skb, 0);
 }
 
-/* What bp_up_nat66 found without a tuple of its own, to one of the host's addresses: a
+/*
+ * What bp_up_nat66 found without a tuple of its own. To one of the host's addresses: a
  * later fragment follows its first fragment's translation (lib/frag6.h), an ICMPv6 error
- * its flow's (lib/icmp6.h); the rest is the host's. */
+ * its flow's (lib/icmp6.h); the rest is the host's. To a container's address (direct
+ * routing that its gateway mode does not let in): what is related to a flow of the
+ * container's that passes untranslated (bp_related_untranslated's rules), the rest is
+ * dropped (direct_access).
+ */
 static __always_inline int bp_uplink6_related(struct __sk_buff *skb, __u32 l3_off)
 {
 	struct bp_packet6 p;
@@ -365,6 +411,14 @@ static __always_inline int bp_uplink6_related(struct __sk_buff *skb, __u32 l3_of
 
 	if (bp_parse_ipv6(skb, &p, l3_off) < 0)
 		return BP_CONTINUE;  /* parsed before: not reached */
+	if (!bpf_map_lookup_elem(&bp_host_addrs6, p.daddr)) {
+		struct bp_frag6_nat nat;
+		int related = p.fragment && !p.has_ports
+				      ? !bp_fragment_translation6(skb, &p, &nat) && bp_ip6_same(nat.addr, p.daddr)
+				      : bp_icmp6_error(skb, &p, l3_off, 1, &verdict) && verdict == BP_CONTINUE;
+
+		return related ? BP_CONTINUE : bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
+	}
 	if (p.fragment && !p.has_ports)
 		bp_follow_fragment6(skb, &p, l3_off, 1, &verdict);
 	else if (bp_icmp6_is_error(&p))
