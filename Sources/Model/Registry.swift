@@ -136,12 +136,13 @@ public struct Registry: Sendable {
     }
 
     /// A new network from the user's request. `vni` is the overlay's VXLAN id, handed
-    /// out by the cluster store; `otherSubnets` are subnets in use elsewhere (the
-    /// cluster's overlay networks) that a new subnet must not overlap.
+    /// out by the cluster store; `otherSubnets` and `otherSubnets6` are subnets in use
+    /// elsewhere (the cluster's overlay networks) that a new subnet must not overlap.
     public func planNetwork(
         _ request: NetworkRequest, id: String, now: Date, hostPrefixes: [IPv4Network],
         hostPrefixes6: [IPv6Network] = [],
-        vni: UInt32? = nil, otherSubnets extra: [(String, IPv4Network)] = []
+        vni: UInt32? = nil, otherSubnets extra: [(String, IPv4Network)] = [],
+        otherSubnets6: [(String, IPv6Network)] = []
     ) throws(ModelError) -> Network {
         try validateName(request.name, what: "network")
         guard !networks.contains(where: { $0.name == request.name }) else { throw .networkExists(request.name) }
@@ -211,7 +212,8 @@ public struct Registry: Sendable {
         network.auxAddresses = try planAuxAddresses(
             request.auxAddresses ?? [], subnet: request.subnet != nil ? subnet : nil, gateway: gateway)
         network.attachable = request.attachable
-        network.ipv6 = try planIPv6(request, driver: driver, hostPrefixes: hostPrefixes6)
+        network.ipv6 = try planIPv6(
+            request, driver: driver, hostPrefixes: hostPrefixes6, elsewhere: otherSubnets6)
         if let labels = request.labels, !labels.isEmpty {
             network.labels = Dictionary(
                 labels.map { label in
@@ -304,12 +306,12 @@ public struct Registry: Sendable {
 
     /// A new container and its endpoints, one per network in the order given (eth0,
     /// eth1, ...). `portInUse` tells whether a host port is taken by something outside
-    /// Bridgeport (a listening socket on the host); `reserved` holds the addresses the
-    /// cluster store handed out, by network ID (overlay networks).
+    /// Bridgeport (a listening socket on the host); `reserved` and `reserved6` hold the
+    /// addresses the cluster store handed out, by network ID (overlay networks).
     public func planContainer(
         _ request: ContainerRequest, id: String, now: Date,
         portInUse: (HostPort) -> Bool = { _ in false },
-        reserved: [String: IPv4Address] = [:]
+        reserved: [String: IPv4Address] = [:], reserved6: [String: IPv6Address] = [:]
     )
         throws(ModelError) -> (Container, [Endpoint])
     {
@@ -363,7 +365,8 @@ public struct Registry: Sendable {
             guard
                 var endpoint = try planEndpoint(
                     container: container, network: network, ip: attachment.ip, order: order,
-                    reserved: reserved[network.id], planned: planned, ip6: attachment.ip6)
+                    reserved: reserved[network.id], planned: planned, ip6: attachment.ip6,
+                    reserved6: reserved6[network.id])
             else { continue }
             endpoint.aliases = attachment.aliases.isEmpty ? nil : attachment.aliases
             if let mac = try requestedMAC(attachment.macAddress) {
@@ -418,11 +421,13 @@ public struct Registry: Sendable {
     }
 
     /// An endpoint of container on network; nil for host and none (no interface of their own).
-    /// `reserved`: an address the cluster store already handed out (overlay networks).
-    /// `planned`: the container's other endpoints planned with it, not yet in the registry.
+    /// `reserved`, `reserved6`: addresses the cluster store already handed out (overlay
+    /// networks). `planned`: the container's other endpoints planned with it, not yet in
+    /// the registry.
     public func planEndpoint(
         container: Container, network: Network, ip requested: String?, order: Int,
-        reserved: IPv4Address? = nil, planned: [Endpoint] = [], ip6 requested6: String? = nil
+        reserved: IPv4Address? = nil, planned: [Endpoint] = [], ip6 requested6: String? = nil,
+        reserved6: IPv6Address? = nil
     ) throws(ModelError) -> Endpoint? {
         let asked = try requestedAddress(requested, on: network)
         guard network.driver.hasEndpoints, network.subnet != nil else { return nil }
@@ -436,7 +441,8 @@ public struct Registry: Sendable {
         } else {
             ip = try IPAM.allocate(in: network, used: used)
         }
-        let ip6 = try planAddress6(requested6, on: network)
+        var ip6 = reserved6
+        if ip6 == nil { ip6 = try planAddress6(requested6, on: network) }
         let taken = Set((endpoints(ofContainer: container.id) + planned).compactMap(\.containerInterface))
         let interface = (0...).lazy.map { "eth\($0)" }.first { !taken.contains($0) }!
         guard network.driver == .macvlan else {
@@ -460,7 +466,7 @@ public struct Registry: Sendable {
     public func planConnect(
         network reference: String, container containerRef: String, ip: String?, ip6: String? = nil,
         aliases: [String] = [],
-        reserved: IPv4Address? = nil
+        reserved: IPv4Address? = nil, reserved6: IPv6Address? = nil
     ) throws(ModelError) -> Endpoint {
         let network = try self.network(reference)
         let container = try self.container(containerRef)
@@ -475,7 +481,8 @@ public struct Registry: Sendable {
         try validateAliases(aliases, on: network)
         let order = (existing.map(\.order).max() ?? -1) + 1
         var endpoint = try planEndpoint(
-            container: container, network: network, ip: ip, order: order, reserved: reserved, ip6: ip6)!
+            container: container, network: network, ip: ip, order: order, reserved: reserved, ip6: ip6,
+            reserved6: reserved6)!
         endpoint.aliases = aliases.isEmpty ? nil : aliases
         return endpoint
     }
