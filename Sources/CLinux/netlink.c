@@ -295,12 +295,13 @@ int bp_vxlan_add(bp_nl *nl, const char *name, const char *alias, uint32_t vni, u
     return rc;
 }
 
-// A neighbour entry on dev: family AF_INET (IP -> MAC) or AF_BRIDGE (MAC -> remote VTEP).
-static int neigh_change(bp_nl *nl, const char *dev, int family, uint32_t ip, const uint8_t mac[6], int add) {
+// A neighbour entry on dev: family AF_INET or AF_INET6 (IP -> MAC, ip of 4 or 16 bytes)
+// or AF_BRIDGE (MAC -> remote VTEP, an IPv4 address).
+static int neigh_change(bp_nl *nl, const char *dev, int family, const void *ip, const uint8_t mac[6], int add) {
     int index = bp_link_index(nl, dev);
     if (index < 0) return index;
     struct rtnl_neigh *neigh = rtnl_neigh_alloc();
-    struct nl_addr *dst = nl_addr_build(AF_INET, &ip, 4);
+    struct nl_addr *dst = family == AF_INET6 ? nl_addr_build(AF_INET6, ip, 16) : nl_addr_build(AF_INET, ip, 4);
     struct nl_addr *lladdr = nl_addr_build(AF_LLC, mac, 6);
     int rc = -ENOMEM;
     if (neigh && dst && lladdr) {
@@ -322,19 +323,27 @@ static int neigh_change(bp_nl *nl, const char *dev, int family, uint32_t ip, con
 }
 
 int bp_neigh_replace(bp_nl *nl, const char *dev, uint32_t ip, const uint8_t mac[6]) {
-    return neigh_change(nl, dev, AF_INET, ip, mac, 1);
+    return neigh_change(nl, dev, AF_INET, &ip, mac, 1);
 }
 
 int bp_neigh_del(bp_nl *nl, const char *dev, uint32_t ip, const uint8_t mac[6]) {
-    return neigh_change(nl, dev, AF_INET, ip, mac, 0);
+    return neigh_change(nl, dev, AF_INET, &ip, mac, 0);
+}
+
+int bp_neigh6_replace(bp_nl *nl, const char *dev, const uint8_t ip[16], const uint8_t mac[6]) {
+    return neigh_change(nl, dev, AF_INET6, ip, mac, 1);
+}
+
+int bp_neigh6_del(bp_nl *nl, const char *dev, const uint8_t ip[16], const uint8_t mac[6]) {
+    return neigh_change(nl, dev, AF_INET6, ip, mac, 0);
 }
 
 int bp_fdb_replace(bp_nl *nl, const char *dev, const uint8_t mac[6], uint32_t vtep) {
-    return neigh_change(nl, dev, AF_BRIDGE, vtep, mac, 1);
+    return neigh_change(nl, dev, AF_BRIDGE, &vtep, mac, 1);
 }
 
 int bp_fdb_del(bp_nl *nl, const char *dev, const uint8_t mac[6], uint32_t vtep) {
-    return neigh_change(nl, dev, AF_BRIDGE, vtep, mac, 0);
+    return neigh_change(nl, dev, AF_BRIDGE, &vtep, mac, 0);
 }
 
 int bp_link_set_mac(bp_nl *nl, const char *name, const uint8_t mac[6]) {
@@ -562,7 +571,10 @@ int bp_route_list(bp_nl *nl, bp_prefix_cb cb, void *ctx) {
     return 0;
 }
 
-int bp_neigh_list_permanent(bp_nl *nl, const char *dev, bp_prefix_cb cb, void *ctx) {
+// The permanent neighbour entries of family on dev: IPv4 ones to cb4 (as /32 prefixes),
+// IPv6 ones to cb6.
+static int neigh_list_permanent(bp_nl *nl, const char *dev, int family, bp_prefix_cb cb4, bp_addr6_cb cb6,
+                                void *ctx) {
     int index = bp_link_index(nl, dev);
     if (index < 0) return index;
     struct nl_cache *cache;
@@ -571,12 +583,22 @@ int bp_neigh_list_permanent(bp_nl *nl, const char *dev, bp_prefix_cb cb, void *c
     if (rc < 0) return rc;
     for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
         struct rtnl_neigh *n = (struct rtnl_neigh *)o;
-        if (rtnl_neigh_get_ifindex(n) != index || rtnl_neigh_get_family(n) != AF_INET ||
+        struct nl_addr *dst = rtnl_neigh_get_dst(n);
+        if (rtnl_neigh_get_ifindex(n) != index || rtnl_neigh_get_family(n) != family ||
             !(rtnl_neigh_get_state(n) & NUD_PERMANENT)) continue;
-        cb(ctx, inet_value(rtnl_neigh_get_dst(n)), 32);
+        if (family == AF_INET) cb4(ctx, inet_value(dst), 32);
+        else if (dst && nl_addr_get_len(dst) == 16) cb6(ctx, nl_addr_get_binary_addr(dst));
     }
     nl_cache_free(cache);
     return 0;
+}
+
+int bp_neigh_list_permanent(bp_nl *nl, const char *dev, bp_prefix_cb cb, void *ctx) {
+    return neigh_list_permanent(nl, dev, AF_INET, cb, NULL, ctx);
+}
+
+int bp_neigh6_list_permanent(bp_nl *nl, const char *dev, bp_addr6_cb cb, void *ctx) {
+    return neigh_list_permanent(nl, dev, AF_INET6, NULL, cb, ctx);
 }
 
 // Used by bp_netns_create: brings lo up in the calling thread's network namespace.

@@ -99,6 +99,14 @@ public final class EtcdClient: Sendable {
         return try EtcdWire.txnSucceeded(await call("/v3/kv/txn", request))
     }
 
+    /// Atomically creates every key only if none of them exists (one transaction). Returns
+    /// false, having written nothing, when any existed.
+    public func create(_ entries: [(key: String, value: Data)], lease: Int64? = nil) async throws -> Bool {
+        let request = WireTxnRequest.create(
+            entries.map { (WireBytes($0.key), WireBytes($0.value)) }, lease: lease.map(WireInt64.init))
+        return try EtcdWire.txnSucceeded(await call("/v3/kv/txn", request))
+    }
+
     /// Deleting a key that does not exist is not an error.
     public func delete(_ key: String) async throws {
         _ = try await call("/v3/kv/deleterange", WireDeleteRangeRequest(key: WireBytes(key)))

@@ -288,9 +288,16 @@ struct WireTxnRequest: Encodable {
 
     /// Put `key` only if it does not exist (its create revision is 0).
     static func create(key: WireBytes, value: WireBytes, lease: WireInt64?) -> Self {
+        create([(key, value)], lease: lease)
+    }
+
+    /// Put every key only if none of them exists: all or nothing.
+    static func create(_ entries: [(key: WireBytes, value: WireBytes)], lease: WireInt64?) -> Self {
         WireTxnRequest(
-            compare: [Compare(key: key, target: "CREATE", result: "EQUAL", createRevision: WireInt64(0))],
-            success: [RequestOp(requestPut: WirePutRequest(key: key, value: value, lease: lease))]
+            compare: entries.map {
+                Compare(key: $0.key, target: "CREATE", result: "EQUAL", createRevision: WireInt64(0))
+            },
+            success: entries.map { RequestOp(requestPut: WirePutRequest(key: $0.key, value: $0.value, lease: lease)) }
         )
     }
 }

@@ -21,8 +21,9 @@ extension Agent {
             let elsewhere = existing.filter { other in !registry.networks.contains { $0.id == other.id } }
             var network = try registry.planNetwork(
                 request, id: randomID(), now: Date(), hostPrefixes: try datapath.hostPrefixes(),
-                vni: cluster.freeVNI(among: existing),
-                otherSubnets: elsewhere.compactMap { n in n.subnet.map { (n.name, $0) } })
+                hostPrefixes6: datapath.hostPrefixes6(), vni: cluster.freeVNI(among: existing),
+                otherSubnets: elsewhere.compactMap { n in n.subnet.map { (n.name, $0) } },
+                otherSubnets6: elsewhere.compactMap { n in n.ipv6.map { (n.name, $0.subnet) } })
             network.origin = cluster.host
             guard try await cluster.publish(network) else { continue }
             do {
@@ -48,25 +49,29 @@ extension Agent {
         try await cluster.unpublish(network)
     }
 
-    /// An address of an overlay network for a container, from the cluster store (nil
-    /// for other drivers, whose addresses are this host's alone).
+    /// The addresses of an overlay network for a container (IPv6 too on a network with
+    /// it), from the cluster store (nil for other drivers, whose addresses are this host's
+    /// alone).
     func reserveOverlayAddress(
-        on network: Network, requested: String?, containerID: String, name: String, aliases: [String]?
-    ) async throws -> IPv4Address? {
+        on network: Network, requested: String?, requested6: String?, containerID: String, name: String,
+        aliases: [String]?
+    ) async throws -> ClusterEndpoint? {
         guard network.driver == .overlay else { return nil }
         guard let cluster else { throw AgentError.cluster(Agent.noCluster) }
         let asked = try registry.requestedAddress(requested, on: network)
-        let local = Set(registry.endpoints(inNetwork: network.id).compactMap(\.ip))
+        let asked6 = try registry.requestedAddress6(requested6, on: network)
+        let local = registry.endpoints(inNetwork: network.id)
         return try await cluster.reserve(
-            in: network, requested: asked, containerID: containerID, containerName: name,
-            aliases: aliases.flatMap { $0.isEmpty ? nil : $0 }, alsoUsed: local)
+            in: network, requested: asked, requested6: asked6, containerID: containerID, containerName: name,
+            aliases: aliases.flatMap { $0.isEmpty ? nil : $0 }, alsoUsed: Set(local.compactMap(\.ip)),
+            alsoUsed6: Set(local.compactMap(\.ip6)))
     }
 
     func releaseOverlayAddresses(_ endpoints: [Endpoint]) async {
         guard let cluster else { return }
         for endpoint in endpoints {
             guard let ip = endpoint.ip, (try? registry.network(endpoint.networkID).driver) == .overlay else { continue }
-            await cluster.release(networkID: endpoint.networkID, ip: ip)
+            await cluster.release(networkID: endpoint.networkID, ip: ip, ip6: endpoint.ip6)
         }
     }
 
@@ -90,7 +95,7 @@ extension Agent {
             else { return nil }
             return ClusterEndpoint(
                 networkID: endpoint.networkID, ip: ip, mac: mac, containerID: container.id,
-                containerName: container.name, host: cluster.host, aliases: endpoint.aliases)
+                containerName: container.name, host: cluster.host, aliases: endpoint.aliases, ip6: endpoint.ip6)
         }
         return await cluster.announce(local)
     }
@@ -112,7 +117,10 @@ extension Agent {
         for (key, endpoint) in remote where remoteEndpoints[key] != endpoint { addRemoteEndpoint(key, endpoint) }
         // Entries the kernel kept from containers that went while no agent ran here.
         for network in registry.networks where network.driver == .overlay {
-            let keep = Set(remote.values.filter { $0.networkID == network.id }.map(\.ip))
+            let keep = Set(
+                remote.values.filter { $0.networkID == network.id }.flatMap { endpoint in
+                    [IPAddress.v4(endpoint.ip)] + (endpoint.ip6.map { [.v6($0)] } ?? [])
+                })
             for ip in datapath.removeStaleRemoteEndpoints(network: network, keeping: keep) {
                 logger.info(
                     "removed the entry of a gone overlay container",
@@ -200,7 +208,8 @@ extension Agent {
         remoteEndpoints[key] = endpoint
         guard let network = registry.networks.first(where: { $0.id == endpoint.networkID }) else { return }
         do {
-            try datapath.setRemoteEndpoint(network: network, ip: endpoint.ip, mac: endpoint.mac, host: endpoint.host)
+            try datapath.setRemoteEndpoint(
+                network: network, ip: endpoint.ip, ip6: endpoint.ip6, mac: endpoint.mac, host: endpoint.host)
         } catch {
             logger.error("cannot program \(endpoint.containerName) (\(endpoint.ip) on \(endpoint.host)): \(error)")
         }
@@ -210,7 +219,8 @@ extension Agent {
     private func removeRemoteEndpoint(_ key: String) {
         guard let endpoint = remoteEndpoints.removeValue(forKey: key) else { return }
         guard let network = registry.networks.first(where: { $0.id == endpoint.networkID }) else { return }
-        datapath.removeRemoteEndpoint(network: network, ip: endpoint.ip, mac: endpoint.mac, host: endpoint.host)
+        datapath.removeRemoteEndpoint(
+            network: network, ip: endpoint.ip, ip6: endpoint.ip6, mac: endpoint.mac, host: endpoint.host)
         publishNames()
         logger.info(
             "overlay container of another host gone",

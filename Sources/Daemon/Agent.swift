@@ -308,20 +308,21 @@ public actor Agent {
         let containerID = try registry.container(request.container).id
         let name = try registry.container(containerID).name
         let reserved = try await reserveOverlayAddress(
-            on: target, requested: request.ip, containerID: containerID, name: name, aliases: request.aliases)
+            on: target, requested: request.ip, requested6: request.ip6, containerID: containerID, name: name,
+            aliases: request.aliases)
         do {
             try connect(network: target.id, request, reserved: reserved)
         } catch {
-            if let reserved { await cluster?.release(networkID: target.id, ip: reserved) }
+            if let reserved { await cluster?.release(networkID: target.id, ip: reserved.ip, ip6: reserved.ip6) }
             throw error
         }
     }
 
-    private func connect(network reference: String, _ request: ConnectRequest, reserved: IPv4Address?) throws {
+    private func connect(network reference: String, _ request: ConnectRequest, reserved: ClusterEndpoint?) throws {
         let endpoint = try registry.planConnect(
             network: reference, container: request.container, ip: request.ip, ip6: request.ip6,
             aliases: request.aliases ?? [],
-            reserved: reserved)
+            reserved: reserved?.ip, reserved6: reserved?.ip6)
         let network = try registry.network(endpoint.networkID)
         let container = try registry.container(endpoint.containerID)
         try store.insert(endpoint: endpoint)
@@ -398,26 +399,33 @@ public actor Agent {
             guard runtime.status(joined) == .running else { throw ModelError.joinNotRunning(target) }
         }
         // Overlay networks' addresses come from the cluster store, before the plan.
-        var reserved: [String: IPv4Address] = [:]
+        var reserved: [String: ClusterEndpoint] = [:]
         do {
             for attachment in attachments where attachment.joinedContainer == nil {
                 let network = try registry.network(
                     attachment.network == "default" ? Network.defaultName : attachment.network)
                 reserved[network.id] = try await reserveOverlayAddress(
-                    on: network, requested: attachment.ip, containerID: id,
+                    on: network, requested: attachment.ip, requested6: attachment.ip6, containerID: id,
                     name: request.name ?? Registry.generatedName(id: id), aliases: attachment.aliases)
             }
             return try run(request, id: id, reserved: reserved)
         } catch {
-            for (networkID, ip) in reserved { await cluster?.release(networkID: networkID, ip: ip) }
+            for (networkID, endpoint) in reserved {
+                await cluster?.release(networkID: networkID, ip: endpoint.ip, ip6: endpoint.ip6)
+            }
             throw error
         }
     }
 
-    private func run(_ request: ContainerRequest, id: String, reserved: [String: IPv4Address]) throws -> ContainerView {
+    private func run(
+        _ request: ContainerRequest, id: String, reserved: [String: ClusterEndpoint]
+    ) throws
+        -> ContainerView
+    {
         let (planned, endpoints) = try registry.planContainer(
             request, id: id, now: Date(),
-            portInUse: datapath.hostPortInUse, reserved: reserved)
+            portInUse: datapath.hostPortInUse, reserved: reserved.mapValues(\.ip),
+            reserved6: reserved.compactMapValues(\.ip6))
         var container = planned
         let namespace = namespacePath(of: container)
         let files = runtime.files(container.id)

@@ -16,6 +16,9 @@ struct ClusterEndpoint: Codable, Sendable, Hashable {
     var host: IPv4Address
     /// Its --network-alias names, which other hosts' containers resolve too.
     var aliases: [String]? = nil
+    /// Its IPv6 address on a network with IPv6; absent in records of IPv4-only networks
+    /// (and of agents before IPv6 overlays), which read back as nil.
+    var ip6: IPv6Address? = nil
 }
 
 /// The cluster's shared state in etcd, and this host's part in it. Keys:
@@ -23,11 +26,15 @@ struct ClusterEndpoint: Codable, Sendable, Hashable {
 ///     /bridgeport/networks/NAME              overlay network (JSON), no lease
 ///     /bridgeport/vnis/VNI                   network ID: a VNI is handed out once
 ///     /bridgeport/endpoints/NETWORK_ID/IP    ClusterEndpoint, with the lease of its host
+///     /bridgeport/endpoints6/NETWORK_ID/IP6  the same, for its IPv6 address (networks with IPv6)
 ///     /bridgeport/hosts/IP                   a live agent, with its lease
 ///
 /// Creating a key only when it is absent (an etcd transaction) is what makes a name, a
-/// VNI and an address unique across hosts that race. Each host's endpoints hang on its
-/// lease, kept alive while its agent runs: a host that dies loses them when it expires.
+/// VNI and an address unique across hosts that race; an endpoint's two keys are created
+/// in one transaction. The IPv4 key is the endpoint's record, which the hosts follow; the
+/// IPv6 key holds its address (it is outside `endpoints/`, so agents that know no IPv6
+/// overlay ignore it). Each host's endpoints hang on its lease, kept alive while its
+/// agent runs: a host that dies loses them when it expires.
 final class ClusterStore: Sendable {
     let etcd: EtcdClient
     let host: IPv4Address
@@ -40,6 +47,7 @@ final class ClusterStore: Sendable {
     static let networks = root + "networks/"
     static let vnis = root + "vnis/"
     static let endpoints = root + "endpoints/"
+    static let endpoints6 = root + "endpoints6/"
     static let hosts = root + "hosts/"
     /// The host a hosts/ key names.
     static func host(key: String) -> IPv4Address? {
@@ -151,16 +159,38 @@ final class ClusterStore: Sendable {
     }
 
     static func key(_ networkID: String, _ ip: IPv4Address) -> String { endpoints + networkID + "/" + ip.description }
+    static func key(_ networkID: String, _ ip6: IPv6Address) -> String {
+        endpoints6 + networkID + "/" + ip6.description
+    }
 
-    /// Reserves an address of `network` for a container: `requested`, or the lowest
-    /// free one. Addresses of the whole cluster count, and so do `alsoUsed` (this host's
-    /// own). Two hosts that race for one address: one creates the key, the other takes
-    /// the next.
+    /// The keys an endpoint holds, with its record in each: IPv4, and IPv6 when it has it.
+    static func keys(of endpoint: ClusterEndpoint) throws -> [(key: String, value: Data)] {
+        let value = try ModelJSON.encoder.encode(endpoint)
+        return [(key(endpoint.networkID, endpoint.ip), value)]
+            + (endpoint.ip6.map { [(key(endpoint.networkID, $0), value)] } ?? [])
+    }
+
+    /// The IPv6 addresses held in the network, by their keys.
+    func addresses6(of network: Network) async throws -> Set<IPv6Address> {
+        let prefix = ClusterStore.endpoints6 + network.id + "/"
+        return Set(
+            try await etcd.range(prefix: prefix).values.compactMap {
+                IPv6Address(String($0.key.dropFirst(prefix.count)))
+            })
+    }
+
+    /// Reserves addresses of `network` for a container: `requested` (and `requested6`),
+    /// or the lowest free ones; an IPv6 address only on a network with IPv6. Addresses of
+    /// the whole cluster count, and so do `alsoUsed` and `alsoUsed6` (this host's own).
+    /// Two hosts that race for one address: one creates the keys, the other takes the next.
     func reserve(
-        in network: Network, requested: IPv4Address?, containerID: String, containerName: String,
-        aliases: [String]?, alsoUsed: Set<IPv4Address>
-    ) async throws -> IPv4Address {
-        var used = Set(try await endpoints(of: network).map(\.ip)).union(alsoUsed)
+        in network: Network, requested: IPv4Address?, requested6: IPv6Address? = nil, containerID: String,
+        containerName: String, aliases: [String]?, alsoUsed: Set<IPv4Address>, alsoUsed6: Set<IPv6Address> = []
+    ) async throws -> ClusterEndpoint {
+        let existing = try await endpoints(of: network)
+        var used = Set(existing.map(\.ip)).union(alsoUsed)
+        var used6 = Set(existing.compactMap(\.ip6)).union(alsoUsed6)
+        if network.ipv6 != nil { used6.formUnion(try await addresses6(of: network)) }
         while true {
             let ip: IPv4Address
             if let requested {
@@ -169,20 +199,33 @@ final class ClusterStore: Sendable {
             } else {
                 ip = try IPAM.allocate(in: network, used: used)
             }
-            let endpoint = ClusterEndpoint(
+            var ip6: IPv6Address?
+            if let settings = network.ipv6 {
+                if let requested6 {
+                    guard !used6.contains(requested6) else {
+                        throw ModelError.addressInUse6(requested6, network: network.name)
+                    }
+                    ip6 = requested6
+                } else {
+                    ip6 = try IPAM.allocate6(in: settings, used: used6, network: network.name)
+                }
+            }
+            var endpoint = ClusterEndpoint(
                 networkID: network.id, ip: ip, mac: MACAddress(derivedFrom: ip), containerID: containerID,
                 containerName: containerName, host: host, aliases: aliases)
-            if try await etcd.create(
-                ClusterStore.key(network.id, ip), try ModelJSON.encoder.encode(endpoint), lease: lease)
-            {
-                return ip
-            }
-            used.insert(ip)
+            endpoint.ip6 = ip6
+            if try await etcd.create(try ClusterStore.keys(of: endpoint), lease: lease) { return endpoint }
+            // Another host took one of them meanwhile: that one is used (neither: freed again, retry).
+            if try await etcd.get(ClusterStore.key(network.id, ip)) != nil { used.insert(ip) }
+            if let ip6, try await etcd.get(ClusterStore.key(network.id, ip6)) != nil { used6.insert(ip6) }
         }
     }
 
-    func release(networkID: String, ip: IPv4Address) async {
-        do { try await etcd.delete(ClusterStore.key(networkID, ip)) } catch {
+    func release(networkID: String, ip: IPv4Address, ip6: IPv6Address?) async {
+        do {
+            if let ip6 { try await etcd.delete(ClusterStore.key(networkID, ip6)) }
+            try await etcd.delete(ClusterStore.key(networkID, ip))
+        } catch {
             logger.warning("cannot release \(ip) in the cluster store: \(error)")
         }
     }
@@ -191,19 +234,24 @@ final class ClusterStore: Sendable {
     /// expired lease). An address another host took meanwhile is reported, not taken.
     func announce(_ endpoints: [ClusterEndpoint]) async -> [String] {
         var conflicts: [String] = []
-        for endpoint in endpoints {
-            let key = ClusterStore.key(endpoint.networkID, endpoint.ip)
+        endpoints: for endpoint in endpoints {
             do {
-                if let existing = try await etcd.get(key),
-                    let other = try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: existing.value),
-                    other.containerID != endpoint.containerID
-                {
-                    conflicts.append(
-                        "address \(endpoint.ip) of container \(endpoint.containerName) is held by \(other.containerName) on host \(other.host)"
-                    )
-                    continue
+                let keys = try ClusterStore.keys(of: endpoint)
+                for (key, _) in keys {
+                    if let existing = try await etcd.get(key),
+                        let other = try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: existing.value),
+                        other.containerID != endpoint.containerID
+                    {
+                        let address =
+                            key.hasPrefix(ClusterStore.endpoints6) ? endpoint.ip6!.description : "\(endpoint.ip)"
+                        conflicts.append(
+                            "address \(address) of container \(endpoint.containerName) is held by \(other.containerName) on host \(other.host)"
+                        )
+                        continue endpoints
+                    }
                 }
-                try await etcd.put(key, try ModelJSON.encoder.encode(endpoint), lease: lease)
+                // The IPv6 key first: a host that follows the IPv4 record finds both taken.
+                for (key, value) in keys.reversed() { try await etcd.put(key, value, lease: lease) }
             } catch {
                 conflicts.append("cannot announce \(endpoint.containerName) (\(endpoint.ip)): \(error)")
             }

@@ -46,19 +46,15 @@ struct NameTable: Sendable {
             else { continue }
             let names = container.dnsNames(aliases: endpoint.aliases ?? [])
             add(names, endpoint.ip, primary: container.name, network: network)
-            if let ip6 = endpoint.ip6 {
-                for key in names.map({ $0.lowercased() })
-                where !(networks[network.id]?.addresses6[key]?.contains(ip6) ?? false) {
-                    networks[network.id]?.addresses6[key, default: []].append(ip6)
-                }
-                networks[network.id]?.reverse6[ip6] = container.name + "." + network.name
-            }
+            if let ip6 = endpoint.ip6 { add6(names, ip6, primary: container.name, network: network) }
         }
         for endpoint in remote {
             guard let network = named[endpoint.networkID] else { continue }
-            add(
-                [endpoint.containerName] + (endpoint.aliases ?? []) + [String(endpoint.containerID.prefix(12))],
-                endpoint.ip, primary: endpoint.containerName, network: network)
+            let names = [endpoint.containerName] + (endpoint.aliases ?? []) + [String(endpoint.containerID.prefix(12))]
+            add(names, endpoint.ip, primary: endpoint.containerName, network: network)
+            if let ip6 = endpoint.ip6, network.ipv6 != nil {
+                add6(names, ip6, primary: endpoint.containerName, network: network)
+            }
         }
         for container in registry.containers {
             let joined = registry.endpoints(ofContainer: container.id).sorted { $0.order < $1.order }
@@ -80,6 +76,14 @@ struct NameTable: Sendable {
             networks[network.id]?.addresses[key] = known + (ip.map { known.contains($0) ? [] : [$0] } ?? [])
         }
         if let ip { networks[network.id]?.reverse[ip] = primary + "." + network.name }
+    }
+
+    private mutating func add6(_ names: [String], _ ip: IPv6Address, primary: String, network: Network) {
+        for key in names.map({ $0.lowercased() }) where !(networks[network.id]?.addresses6[key]?.contains(ip) ?? false)
+        {
+            networks[network.id]?.addresses6[key, default: []].append(ip)
+        }
+        networks[network.id]?.reverse6[ip] = primary + "." + network.name
     }
 
     /// A name as a container asks it (lowercased, no trailing dot): its addresses on the

@@ -30,9 +30,13 @@ public protocol Datapath: Sendable {
 
     // MARK: Overlay
     func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool) throws
-    func setRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) throws
-    func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPv4Address>) -> [IPv4Address]
-    func removeRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address)
+    /// Another host's container: its addresses (IPv6 on a network with IPv6) and MAC on the
+    /// network's VXLAN device, its frames to its host.
+    func setRemoteEndpoint(
+        network: Network, ip: IPv4Address, ip6: IPv6Address?, mac: MACAddress, host: IPv4Address)
+        throws
+    func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPAddress>) -> [IPAddress]
+    func removeRemoteEndpoint(network: Network, ip: IPv4Address, ip6: IPv6Address?, mac: MACAddress, host: IPv4Address)
 
     // MARK: Endpoints
     func attach(_ endpoint: Endpoint, network: Network, namespace: String) throws

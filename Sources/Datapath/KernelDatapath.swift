@@ -140,6 +140,9 @@ public final class KernelDatapath: Datapath, Sendable {
             repairs.append("created VXLAN device \(name) (VNI \(vni)) for network \(network.name)")
         }
         try links.setMaster(name, master: bridge)
+        // The NDP proxy answers from the device's IPv6 neighbour table, which needs IPv6 on
+        // it; an IPv4-only overlay has none there, as on its bridge.
+        setIPv6(enabled: network.ipv6 != nil, interface: name)
         try links.setUp(name)
         return repairs
     }
@@ -171,27 +174,42 @@ public final class KernelDatapath: Datapath, Sendable {
         return ["created parent interface \(parent) for network \(network.name)"]
     }
 
-    /// Where overlay containers of other hosts live (VXLAN neighbour and forwarding entries).
-    public func setRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) throws {
+    /// Where overlay containers of other hosts live (VXLAN neighbour and forwarding
+    /// entries): ARP and, on a network with IPv6, NDP for their addresses are answered by
+    /// the VXLAN device, and their MAC goes to their host.
+    public func setRemoteEndpoint(
+        network: Network, ip: IPv4Address, ip6: IPv6Address?, mac: MACAddress, host: IPv4Address
+    ) throws {
         guard let device = network.vxlanName else { return }
         try links.setRemoteNeighbour(device: device, ip: ip.value, mac: mac.bytes, vtep: host.value)
+        if let ip6, network.ipv6 != nil { try links.setRemoteNeighbour6(device: device, ip: ip6.bytes, mac: mac.bytes) }
     }
 
     /// Removes neighbour entries of remote containers that `keeping` does not hold (left
     /// by containers that went while no agent ran). Returns their addresses.
-    public func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPv4Address>) -> [IPv4Address] {
+    public func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPAddress>) -> [IPAddress] {
         guard let device = network.vxlanName, let present = try? links.permanentNeighbours(device: device) else {
             return []
         }
-        let stale = present.map { IPv4Address($0) }.filter { !keeping.contains($0) }
-        for ip in stale {
+        var stale: [IPAddress] = []
+        for ip in present.map({ IPv4Address($0) }) where !keeping.contains(.v4(ip)) {
             links.removeRemoteNeighbour(device: device, ip: ip.value, mac: MACAddress(derivedFrom: ip).bytes, vtep: 0)
+            stale.append(.v4(ip))
+        }
+        // An IPv6 entry's MAC is its IPv4 address's, whose forwarding entry goes with it above.
+        for ip in ((try? links.permanentNeighbours6(device: device)) ?? []).map(IPv6Address.init(bytes:))
+        where !keeping.contains(.v6(ip)) {
+            links.removeRemoteNeighbour6(device: device, ip: ip.bytes, mac: [0, 0, 0, 0, 0, 0])
+            stale.append(.v6(ip))
         }
         return stale
     }
 
-    public func removeRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) {
+    public func removeRemoteEndpoint(
+        network: Network, ip: IPv4Address, ip6: IPv6Address?, mac: MACAddress, host: IPv4Address
+    ) {
         guard let device = network.vxlanName else { return }
+        if let ip6 { links.removeRemoteNeighbour6(device: device, ip: ip6.bytes, mac: mac.bytes) }
         links.removeRemoteNeighbour(device: device, ip: ip.value, mac: mac.bytes, vtep: host.value)
     }
 

@@ -147,6 +147,34 @@ public final class RouteSocket: Sendable {
         _ = handle.withLock { handle in bp_fdb_del(handle, device, mac, vtep.bigEndian) }
     }
 
+    /// A remote container's IPv6 address (16 bytes) on a VXLAN device: its NDP proxy answers
+    /// neighbour solicitations with `mac`, whose forwarding entry `setRemoteNeighbour` makes.
+    public func setRemoteNeighbour6(device: String, ip: [UInt8], mac: [UInt8]) throws {
+        precondition(ip.count == 16 && mac.count == 6, "16-byte IPv6 address and 6-byte MAC expected")
+        try call("add IPv6 neighbour on", device) { bp_neigh6_replace($0, device, ip, mac) }
+    }
+
+    /// The addresses (16 bytes each) of the permanent IPv6 neighbour entries on a device.
+    public func permanentNeighbours6(device: String) throws -> [[UInt8]] {
+        var result: [[UInt8]] = []
+        try withUnsafeMutablePointer(to: &result) { pointer in
+            try call("list", "IPv6 neighbours of \(device)") {
+                bp_neigh6_list_permanent(
+                    $0, device,
+                    { context, address in
+                        context!.assumingMemoryBound(to: [[UInt8]].self).pointee.append(
+                            Array(UnsafeBufferPointer(start: address, count: 16)))
+                    }, pointer)
+            }
+        }
+        return result
+    }
+
+    /// Removes the IPv6 neighbour entry; a missing one is fine.
+    public func removeRemoteNeighbour6(device: String, ip: [UInt8], mac: [UInt8]) {
+        _ = handle.withLock { handle in bp_neigh6_del(handle, device, ip, mac) }
+    }
+
     public func setMaster(_ name: String, master: String) throws {
         try call("attach", "\(name) to \(master)") { bp_link_set_master($0, name, master) }
     }

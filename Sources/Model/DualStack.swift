@@ -1,4 +1,4 @@
-/// IPv6 on a network (`network create --ipv6`, bridge and macvlan): its subnet, gateway and
+/// IPv6 on a network (`network create --ipv6`, bridge, macvlan and overlay): its subnet, gateway and
 /// allocation range, next to the IPv4 ones the network always has (dual-stack; IPv6-only
 /// networks are not supported yet).
 public struct IPv6Settings: Codable, Sendable, Hashable {
@@ -45,8 +45,10 @@ public struct AddressFamilySplit: Sendable, Equatable {
 extension Registry {
     /// The IPv6 side of a new network, or nil for an IPv4-only one. Without a subnet, a
     /// /64 of a random unique local /48 (fd00::/8, RFC 4193), as Docker 27 allocates one.
+    /// `elsewhere`: IPv6 subnets of networks not here (the cluster's overlay networks).
     func planIPv6(
-        _ request: NetworkRequest, driver: NetworkDriver, hostPrefixes: [IPv6Network] = []
+        _ request: NetworkRequest, driver: NetworkDriver, hostPrefixes: [IPv6Network] = [],
+        elsewhere: [(String, IPv6Network)] = []
     )
         throws(ModelError) -> IPv6Settings?
     {
@@ -56,10 +58,7 @@ extension Registry {
             }
             return nil
         }
-        guard driver == .bridge || driver == .macvlan else {
-            throw .invalidOption("--ipv6", "IPv6 on \(driver.rawValue) networks is not supported yet")
-        }
-        let others = networks.compactMap { n in n.ipv6.map { (n.name, $0.subnet) } }
+        let others = networks.compactMap { n in n.ipv6.map { (n.name, $0.subnet) } } + elsewhere
         let subnet: IPv6Network
         if let text = request.subnet6 {
             subnet = try IPv6Network.parse(text)
@@ -75,9 +74,11 @@ extension Registry {
                 throw .poolOverlap6(subnet, with: clash.0)
             }
             // The host's own prefixes (those of networks here aside: they are checked above). A
-            // macvlan network's subnet is the LAN's, which the host may well be on.
+            // macvlan network's subnet is the LAN's, which the host may well be on; an
+            // overlay's is on a bridge of every host, as a bridge network's is.
             let own = Set(others.map(\.1))
-            if driver == .bridge, let prefix = hostPrefixes.first(where: { !own.contains($0) && $0.overlaps(subnet) }) {
+            if driver != .macvlan, let prefix = hostPrefixes.first(where: { !own.contains($0) && $0.overlaps(subnet) })
+            {
                 throw .hostPrefixOverlap6(subnet, prefix)
             }
         } else {
@@ -150,7 +151,7 @@ extension IPAM {
     /// The first free address of the range (or subnet) after the subnet's router anycast
     /// address, skipping the gateway. A /64 is never exhausted in practice; the search is
     /// bounded all the same.
-    static func allocate6(
+    public static func allocate6(
         in settings: IPv6Settings, used: Set<IPv6Address>, network: String
     ) throws(ModelError)
         -> IPv6Address

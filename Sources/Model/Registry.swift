@@ -136,12 +136,13 @@ public struct Registry: Sendable {
     }
 
     /// A new network from the user's request. `vni` is the overlay's VXLAN id, handed
-    /// out by the cluster store; `otherSubnets` are subnets in use elsewhere (the
-    /// cluster's overlay networks) that a new subnet must not overlap.
+    /// out by the cluster store; `otherSubnets` and `otherSubnets6` are subnets in use
+    /// elsewhere (the cluster's overlay networks) that a new subnet must not overlap.
     public func planNetwork(
         _ request: NetworkRequest, id: String, now: Date, hostPrefixes: [IPv4Network],
         hostPrefixes6: [IPv6Network] = [],
-        vni: UInt32? = nil, otherSubnets extra: [(String, IPv4Network)] = []
+        vni: UInt32? = nil, otherSubnets extra: [(String, IPv4Network)] = [],
+        otherSubnets6: [(String, IPv6Network)] = []
     ) throws(ModelError) -> Network {
         try validateName(request.name, what: "network")
         guard !networks.contains(where: { $0.name == request.name }) else { throw .networkExists(request.name) }
@@ -179,7 +180,8 @@ public struct Registry: Sendable {
                 request.auxAddresses ?? [], subnet: request.subnet != nil ? ipv4.subnet : nil, gateway: ipv4.gateway)
         }
         network.attachable = request.attachable
-        network.ipv6 = try planIPv6(request, driver: driver, hostPrefixes: hostPrefixes6)
+        network.ipv6 = try planIPv6(
+            request, driver: driver, hostPrefixes: hostPrefixes6, elsewhere: otherSubnets6)
         if let labels = request.labels, !labels.isEmpty {
             network.labels = Dictionary(
                 labels.map { label in
@@ -333,12 +335,12 @@ public struct Registry: Sendable {
 
     /// A new container and its endpoints, one per network in the order given (eth0,
     /// eth1, ...). `portInUse` tells whether a host port is taken by something outside
-    /// Bridgeport (a listening socket on the host); `reserved` holds the addresses the
-    /// cluster store handed out, by network ID (overlay networks).
+    /// Bridgeport (a listening socket on the host); `reserved` and `reserved6` hold the
+    /// addresses the cluster store handed out, by network ID (overlay networks).
     public func planContainer(
         _ request: ContainerRequest, id: String, now: Date,
         portInUse: (HostPort) -> Bool = { _ in false },
-        reserved: [String: IPv4Address] = [:]
+        reserved: [String: IPv4Address] = [:], reserved6: [String: IPv6Address] = [:]
     )
         throws(ModelError) -> (Container, [Endpoint])
     {
@@ -394,7 +396,8 @@ public struct Registry: Sendable {
             guard
                 var endpoint = try planEndpoint(
                     container: container, network: network, ip: attachment.ip, order: order,
-                    reserved: reserved[network.id], planned: planned, ip6: attachment.ip6)
+                    reserved: reserved[network.id], planned: planned, ip6: attachment.ip6,
+                    reserved6: reserved6[network.id])
             else { continue }
             endpoint.aliases = attachment.aliases.isEmpty ? nil : attachment.aliases
             if let mac = try requestedMAC(attachment.macAddress) {
@@ -452,11 +455,13 @@ public struct Registry: Sendable {
     }
 
     /// An endpoint of container on network; nil for host and none (no interface of their own).
-    /// `reserved`: an address the cluster store already handed out (overlay networks).
-    /// `planned`: the container's other endpoints planned with it, not yet in the registry.
+    /// `reserved`, `reserved6`: addresses the cluster store already handed out (overlay
+    /// networks). `planned`: the container's other endpoints planned with it, not yet in
+    /// the registry.
     public func planEndpoint(
         container: Container, network: Network, ip requested: String?, order: Int,
-        reserved: IPv4Address? = nil, planned: [Endpoint] = [], ip6 requested6: String? = nil
+        reserved: IPv4Address? = nil, planned: [Endpoint] = [], ip6 requested6: String? = nil,
+        reserved6: IPv6Address? = nil
     ) throws(ModelError) -> Endpoint? {
         let asked = try requestedAddress(requested, on: network)
         guard network.driver.hasEndpoints, network.subnet != nil || network.ipv6 != nil else { return nil }
@@ -470,7 +475,8 @@ public struct Registry: Sendable {
         } else if network.subnet != nil {
             ip = try IPAM.allocate(in: network, used: used)
         }
-        let ip6 = try planAddress6(requested6, on: network)
+        var ip6 = reserved6
+        if ip6 == nil { ip6 = try planAddress6(requested6, on: network) }
         // An IPv6-only endpoint's MAC comes from its IPv6 address, as another's from its IPv4.
         let mac = ip.map(MACAddress.init(derivedFrom:)) ?? ip6.map(MACAddress.init(derivedFrom:))
         let taken = Set((endpoints(ofContainer: container.id) + planned).compactMap(\.containerInterface))
@@ -496,7 +502,7 @@ public struct Registry: Sendable {
     public func planConnect(
         network reference: String, container containerRef: String, ip: String?, ip6: String? = nil,
         aliases: [String] = [],
-        reserved: IPv4Address? = nil
+        reserved: IPv4Address? = nil, reserved6: IPv6Address? = nil
     ) throws(ModelError) -> Endpoint {
         let network = try self.network(reference)
         let container = try self.container(containerRef)
@@ -511,7 +517,8 @@ public struct Registry: Sendable {
         try validateAliases(aliases, on: network)
         let order = (existing.map(\.order).max() ?? -1) + 1
         var endpoint = try planEndpoint(
-            container: container, network: network, ip: ip, order: order, reserved: reserved, ip6: ip6)!
+            container: container, network: network, ip: ip, order: order, reserved: reserved, ip6: ip6,
+            reserved6: reserved6)!
         endpoint.aliases = aliases.isEmpty ? nil : aliases
         return endpoint
     }

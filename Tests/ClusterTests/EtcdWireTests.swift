@@ -65,6 +65,21 @@ private func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString
         #expect(try EtcdWire.txnSucceeded(Data(#"{"header":{"revision":"2"}}"#.utf8)) == false)
     }
 
+    /// Both families' keys of an overlay endpoint are taken together or not at all.
+    @Test func createOfSeveralKeysComparesAndPutsEach() throws {
+        let request = WireTxnRequest.create(
+            [(WireBytes("/a/10.0.0.2"), WireBytes("v")), (WireBytes("/b/fd00::2"), WireBytes("v"))],
+            lease: WireInt64(7))
+        let json = try #require(
+            JSONSerialization.jsonObject(with: EtcdWire.encode(request)) as? [String: [[String: Any]]])
+        let compares = try #require(json["compare"])
+        #expect(compares.map { $0["key"] as? String } == [b64("/a/10.0.0.2"), b64("/b/fd00::2")])
+        #expect(compares.allSatisfy { $0["target"] as? String == "CREATE" && $0["create_revision"] as? String == "0" })
+        let puts = try #require(json["success"]).compactMap { $0["request_put"] as? [String: String] }
+        #expect(puts.map { $0["key"] } == [b64("/a/10.0.0.2"), b64("/b/fd00::2")])
+        #expect(puts.allSatisfy { $0["lease"] == "7" && $0["value"] == b64("v") })
+    }
+
     @Test func leaseGrant() throws {
         let answer = #"{"header":{"revision":"4"},"ID":"7668682551312594960","TTL":"5"}"#
         #expect(try EtcdWire.leaseGranted(Data(answer.utf8)) == 7_668_682_551_312_594_960)

@@ -120,11 +120,14 @@ final class FakeDatapath: Datapath {
     // MARK: Overlay
 
     func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool) throws { try step("setVXLANPeers") }
-    func setRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) throws {
+    func setRemoteEndpoint(
+        network: Network, ip: IPv4Address, ip6: IPv6Address?, mac: MACAddress, host: IPv4Address
+    ) throws {
         try step("setRemoteEndpoint")
     }
-    func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPv4Address>) -> [IPv4Address] { [] }
-    func removeRemoteEndpoint(network: Network, ip: IPv4Address, mac: MACAddress, host: IPv4Address) {}
+    func removeStaleRemoteEndpoints(network: Network, keeping: Set<IPAddress>) -> [IPAddress] { [] }
+    func removeRemoteEndpoint(network: Network, ip: IPv4Address, ip6: IPv6Address?, mac: MACAddress, host: IPv4Address)
+    {}
 
     // MARK: Endpoints
 

@@ -86,7 +86,9 @@ import Testing
         #expect(throws: ModelError.self) { try create(&registry, v6("y", gateway: "fd00:8::1")) }
         var overlay = v6("o")
         overlay.driver = "overlay"
-        #expect(throws: ModelError.self) {
+        #expect(
+            throws: ModelError.invalidOption("--driver overlay", "overlay networks need the agent to be in a cluster")
+        ) {
             try create(&registry, overlay)
         }
         #expect(registry.networks.filter { $0.ipv6 != nil }.map(\.name) == ["first"], "nothing half-made")
@@ -96,6 +98,65 @@ import Testing
         let lan = try registry.planNetwork(
             macvlan, id: randomID(), now: now, hostPrefixes: [], hostPrefixes6: [IPv6Network.parse("fd00:9::/64")])
         #expect(lan.ipv6?.subnet.description == "fd00:9::/64")
+    }
+
+    /// An overlay's IPv6 subnet is the cluster's: it overlaps no network here nor elsewhere
+    /// in the cluster (`otherSubnets6`), and the addresses the cluster store handed out are
+    /// the endpoints'.
+    @Test func overlayNetworksTakeIPv6() throws {
+        var registry = try fresh()
+        _ = try create(&registry, v6("local", subnet: "fd00:1::/64"))
+        func overlay(_ name: String, subnet: String?, elsewhere: [(String, String)] = []) throws -> Network {
+            var request = v6(name, subnet: subnet)
+            request.driver = "overlay"
+            return try registry.planNetwork(
+                request, id: randomID(), now: now, hostPrefixes: [], vni: 4097,
+                otherSubnets6: try elsewhere.map { ($0.0, try IPv6Network.parse($0.1)) })
+        }
+        let far = [("far", "fd00:2::/64")]
+        #expect(throws: ModelError.poolOverlap6(try IPv6Network.parse("fd00:2::/64"), with: "far")) {
+            try overlay("o", subnet: "fd00:2::/64", elsewhere: far)
+        }
+        #expect(throws: ModelError.poolOverlap6(try IPv6Network.parse("fd00:1::/64"), with: "local")) {
+            try overlay("o", subnet: "fd00:1::/64")
+        }
+        #expect(
+            throws: ModelError.hostPrefixOverlap6(
+                try IPv6Network.parse("fd00:3::/64"), try IPv6Network.parse("fd00:3::/48"))
+        ) {
+            var request = v6("o", subnet: "fd00:3::/64")
+            request.driver = "overlay"
+            _ = try registry.planNetwork(
+                request, id: randomID(), now: now, hostPrefixes: [], hostPrefixes6: [IPv6Network.parse("fd00:3::/48")],
+                vni: 4097)
+        }
+        let network = try overlay("o", subnet: "fd00:9::/64", elsewhere: far)
+        #expect(network.driver == .overlay && network.ipv6?.subnet.description == "fd00:9::/64")
+        #expect(network.ipv6?.gateway.description == "fd00:9::1" && network.ipv6?.userSubnet == true)
+        let automatic = try overlay("auto", subnet: nil, elsewhere: far)
+        #expect(
+            automatic.ipv6.map {
+                $0.subnet.prefixLength == 64 && !$0.subnet.overlaps(try! IPv6Network.parse("fd00:2::/64"))
+            } == true)
+        registry.networks.append(network)
+
+        // The cluster store's addresses are taken as they are, --ip6 was checked there.
+        let reserved6 = try #require(IPv6Address("fd00:9::42"))
+        let (a, endpoints) = try registry.planContainer(
+            ContainerRequest(name: "a", network: "o"), id: randomID(), now: now,
+            reserved: [network.id: IPv4Address(10, 111, 0, 7)], reserved6: [network.id: reserved6])
+        #expect(endpoints.first?.ip6 == reserved6 && endpoints.first?.ip == IPv4Address(10, 111, 0, 7))
+        registry.containers.append(a)
+        registry.endpoints += endpoints
+        let connected = try registry.planConnect(
+            network: "local", container: "a", ip: nil, reserved6: IPv6Address("fd00:1::77"))
+        #expect(connected.ip6?.description == "fd00:1::77")
+        // --ip6 on the overlay goes through the same rules as on a bridge.
+        #expect(throws: ModelError.addressOutsideSubnet6(try #require(IPv6Address("fd00:8::5")), network.ipv6!.subnet))
+        {
+            try registry.requestedAddress6("fd00:8::5", on: network)
+        }
+        #expect(try registry.requestedAddress6("fd00:9::5", on: network)?.description == "fd00:9::5")
     }
 
     @Test func hostPrefixesAreAvoided() throws {

@@ -40,6 +40,9 @@ int bp_vxlan_add(bp_nl *nl, const char *name, const char *alias, uint32_t vni, u
 // VXLAN device; addresses in network order.
 int bp_neigh_replace(bp_nl *nl, const char *dev, uint32_t ip, const uint8_t mac[6]);
 int bp_neigh_del(bp_nl *nl, const char *dev, uint32_t ip, const uint8_t mac[6]);
+// The same for an IPv6 address (16 bytes): answered by the VXLAN device's NDP proxy.
+int bp_neigh6_replace(bp_nl *nl, const char *dev, const uint8_t ip[16], const uint8_t mac[6]);
+int bp_neigh6_del(bp_nl *nl, const char *dev, const uint8_t ip[16], const uint8_t mac[6]);
 int bp_fdb_replace(bp_nl *nl, const char *dev, const uint8_t mac[6], uint32_t vtep);
 int bp_fdb_del(bp_nl *nl, const char *dev, const uint8_t mac[6], uint32_t vtep);
 int bp_link_set_master(bp_nl *nl, const char *name, const char *master);
@@ -89,6 +92,9 @@ int bp_route_list(bp_nl *nl, bp_prefix_cb cb, void *ctx);
 int bp_addr_link_mtu(bp_nl *nl, uint32_t addr);
 // The permanent IPv4 neighbour entries of dev (as /32 prefixes).
 int bp_neigh_list_permanent(bp_nl *nl, const char *dev, bp_prefix_cb cb, void *ctx);
+// The permanent IPv6 neighbour entries of dev (16 bytes each, valid during the call).
+typedef void (*bp_addr6_cb)(void *ctx, const uint8_t addr[16]);
+int bp_neigh6_list_permanent(bp_nl *nl, const char *dev, bp_addr6_cb cb, void *ctx);
 
 // ---- namespaces ---------------------------------------------------------------------
 

@@ -6,6 +6,13 @@
 #   host N:   eth0 198.19.2.N -- agent --cluster-store etcd://198.19.2.254:2379 --advertise-address 198.19.2.N
 cluster_up 3
 check "etcd answers on the underlay" in_under curl -sf http://198.19.2.254:2379/health
+# IPv6 on the underlay too (fd00:19::N, the underlay's fd00:19::254), for the overlay's own
+# IPv6 to leave through its host; the VXLAN itself stays on IPv4.
+ipv6_on() { "$@" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0; }
+ipv6_on in_under && in_under sysctl -qw net.ipv6.conf.ul.disable_ipv6=0 && in_under ip -6 addr add fd00:19::254/64 dev ul nodad
+for n in 1 2 3; do
+    ipv6_on in_h $n && in_h $n sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 && in_h $n ip -6 addr add fd00:19::$n/64 dev eth0 nodad
+done
 for n in 1 2 3; do check "agent of host $n joins the cluster" start_host $n; done
 check_fails "a cluster store needs an advertise address" 125 'needs --advertise-address' \
     "$BIN" daemon --cluster-store etcd://198.19.2.254:2379
@@ -42,6 +49,70 @@ rx=$(metrics_on 2 | grep -E '^bridgeport_container_network_receive_packets_total
 [ -n "$rx" ] && [ "$rx" -ge 20 ] && pass "b2's traffic is counted on host 2 ($rx packets received)" || fail "b2's receive packets on host 2: '$rx'"
 check_output "host 1 has no series of b2" '^$' grep 'container="b2"' <(metrics_on 1)
 
+# IPv6 inside the overlay: the v6 subnet is the cluster's, each container's v6 address is
+# unique across hosts (etcd), NDP is answered from the cluster's state as ARP is.
+v6_of() { on "$1" inspect -f '{{.NetworkSettings.Networks.six.GlobalIPv6Address}}' "$2"; }
+drops_on() {  # drops_on HOST CONTAINER REASON: that container's drops for REASON on its host
+    metrics_on "$1" | grep -E "^bridgeport_container_network_drops_total\{container=\"$2\",[^}]*reason=\"$3\"" | awk '{ n += $NF } END { print n + 0 }'
+}
+check_output "create overlay six with --ipv6 on host 2" '^[0-9a-f]{64}$' \
+    on 2 network create -d overlay --ipv6 --subnet 10.78.0.0/24 --subnet fd00:78::/64 six
+for n in 1 3; do
+    check "host $n sees six with its v6 subnet" eventually 5 sh -c \
+        "BRIDGEPORT_SOCKET=$STATE/h$n/agent.sock '$BIN' network inspect -f '{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}} {{end}}' six | grep -qx 'true 10.78.0.0/24 fd00:78::/64 '"
+done
+check_output "network ls on host 3: six has IPv6" '^six overlay true$' \
+    sh -c "BRIDGEPORT_SOCKET=$STATE/h3/agent.sock '$BIN' network ls --format '{{.Name}} {{.Driver}} {{.IPv6}}' | grep '^six '"
+check_fails "host 3 cannot give its v6 subnet to another overlay" 1 'overlaps with network six' \
+    on 3 network create -d overlay --ipv6 --subnet 10.80.0.0/24 --subnet fd00:78::/64 six-again
+check "run s1 on host 1" on 1 run -d --name s1 --net six
+check "run s2 on host 2 with --ip6" on 2 run -d --name s2 --net six --ip6 fd00:78::99
+check "run s3 on host 3" on 3 run -d --name s3 --net six
+s1=$(v6_of 1 s1); s2=$(v6_of 2 s2); s3=$(v6_of 3 s3)
+[ "$s2" = fd00:78::99 ] && pass "--ip6 is honoured on an overlay" || fail "s2's address: $s2"
+[ -n "$s1" ] && [ -n "$s3" ] && [ "$s1" != "$s3" ] && [ "$s1" != "$s2" ] && [ "$s2" != "$s3" ] &&
+    pass "three hosts, three v6 addresses ($s1 $s2 $s3)" || fail "v6 addresses: $s1 $s2 $s3"
+check_output "inspect on host 3: s3's v6 address, prefix and gateway" '^fd00:78::[0-9a-f]+ 64 fd00:78::1$' \
+    on 3 inspect -f '{{.NetworkSettings.Networks.six.GlobalIPv6Address}} {{.NetworkSettings.Networks.six.GlobalIPv6PrefixLen}} {{.NetworkSettings.Networks.six.IPv6Gateway}}' s3
+check_fails "a --ip6 another host holds is refused" 125 'Address already in use: fd00:78::99 on network six' \
+    on 3 run -d --name dup --net six --ip6 fd00:78::99
+check "... and no container is left of it" sh -c "! BRIDGEPORT_SOCKET=$STATE/h3/agent.sock '$BIN' ps -a --format '{{.Names}}' | grep -qx dup"
+check_fails "a run refused after its addresses were reserved (name in use)" 125 'Conflict' \
+    on 1 run -d --name s1 --net six --ip6 fd00:78::50
+check "... gave them back to the cluster: another host takes its --ip6" on 2 run -d --name s50 --net six --ip6 fd00:78::50
+check_fails "network connect --ip6 of a held address on yet another host is refused" 1 'Address already in use: fd00:78::99' \
+    on 1 network connect --ip6 fd00:78::99 six a1
+check "network connect --ip6 of a free one works" on 1 network connect --ip6 fd00:78::98 six a1
+check_output "s1 (host 1) pings s2 (host 2) over IPv6" '1 (packets )?received' on 1 exec s1 ping -6 -c1 -W2 fd00:78::99
+check_output "s3 (host 3) pings s1 (host 1)" '1 (packets )?received' on 3 exec s3 ping -6 -c1 -W2 "$s1"
+check_output "s2 (host 2) pings a1 (host 1, connected) over IPv6" '1 (packets )?received' on 2 exec s2 ping -6 -c1 -W2 fd00:78::98
+check_output "s1 reaches s3 by name (AAAA)" '1 (packets )?received' eventually 3 on 1 exec s1 ping -6 -c1 -W2 s3
+check_output "... the embedded DNS answers s3's AAAA on host 1" "$s3" on 1 exec s1 nslookup -type=AAAA s3 127.0.0.11
+check_output "host 1 has s2's IPv6 neighbour entry on six's VXLAN device" '^fd00:78::99 dev vx-.* PERMANENT' \
+    in_h 1 ip -6 neigh show nud permanent
+check_output "a full 1450-byte IPv6 packet crosses" '1 (packets )?received' on 1 exec s1 ping -6 -c1 -W2 -M do -s 1402 fd00:78::99
+check "an overlay other6 on host 3, a container on it" sh -c \
+    "BRIDGEPORT_SOCKET=$STATE/h3/agent.sock '$BIN' network create -d overlay --ipv6 --subnet 10.79.0.0/24 --subnet fd00:79::/64 other6 >/dev/null &&
+     BRIDGEPORT_SOCKET=$STATE/h3/agent.sock '$BIN' run -d --name t3 --net other6 >/dev/null"
+check "host 1 sees other6" eventually 5 sh -c "BRIDGEPORT_SOCKET=$STATE/h1/agent.sock '$BIN' network ls | grep -q 'other6 '"
+before=$(drops_on 1 s1 isolation)
+t3=$(on 3 inspect -f '{{.NetworkSettings.Networks.other6.GlobalIPv6Address}}' t3)
+check_fails "six does not reach other6's v6 subnet on another host ($t3)" 1 '' on 1 exec s1 ping -6 -c2 -W1 "$t3"
+after=$(drops_on 1 s1 isolation)
+[ "$after" -gt "$before" ] && pass "... dropped as isolation on host 1 ($before -> $after)" || fail "s1's isolation drops: $before -> $after"
+# Beyond the overlay, as IPv4: through the container's own host, masqueraded (NAT66).
+in_under python3 "$TOOLS/echo.py" --ipv6 --tcp 8080 >"$STATE/echo6.log" 2>&1 &
+wait_ready "$STATE/echo6.log" || fail "the underlay's IPv6 server starts"
+check_output "s3 reaches beyond the overlay over IPv6, masqueraded to host 3's address" '^8080 fd00:19::3 hello$' \
+    on 3 exec s3 python3 "$TOOLS/probe.py" tcp fd00:19::254 8080 hello
+# 15 containers started at once across the hosts get 15 v6 addresses.
+racers=()
+for i in $(seq 1 15); do on $((i % 3 + 1)) run -d --name q$i --net six >/dev/null 2>"$STATE/race6-$i.err" & racers+=($!); done
+wait "${racers[@]}"
+addresses=$(for i in $(seq 1 15); do v6_of $((i % 3 + 1)) q$i; done; printf '%s\n' "$s1" "$s2" "$s3" fd00:78::98 fd00:78::50)
+distinct=$(sort -u <<<"$addresses" | grep -c .)
+[ "$distinct" = 20 ] && pass "20 containers of six, 20 distinct v6 addresses" || fail "$distinct distinct v6 addresses of 20: $(cat "$STATE"/race6-*.err | head -3)"
+
 # An agent restart changes nothing for the traffic (its lease is taken up again).
 on 1 exec a1 ping -c 40 -i 0.1 -W 1 "$b2" >"$STATE/restart-ping.txt" 2>&1 &
 ping_pid=$!
@@ -51,6 +122,7 @@ check "host 2's agent restarts" start_host 2
 wait $ping_pid
 check_output "pings across the restart lost nothing" ' 0% packet loss' cat "$STATE/restart-ping.txt"
 check "b2 reaches c3 after the restart" on 2 exec b2 ping -c 1 -W 2 "$c3"
+check_output "s2 (host 2) reaches s1 over IPv6 after the restart" '1 (packets )?received' on 2 exec s2 ping -6 -c1 -W2 "$s1"
 
 # VXLAN is taken from the cluster's hosts only: a frame on ov1's VNI claiming to be b2's
 # reaches a1 when host 2 sends it, not when the underlay's etcd host (not in the cluster) does.
@@ -83,9 +155,12 @@ check "r1 (host 2) reaches r2 (host 3)" on 2 exec r1 ping -c 1 -W 2 "$(on 3 insp
 r1=$(on 2 inspect -f '{{.NetworkSettings.Networks.ov1.IPAddress}}' r1)
 check_output "host 1 knows r1" "^$r1 .*PERMANENT" in_h 1 ip neigh show nud permanent
 stop_host 1
-on 2 rm -f r1 >/dev/null
+on 2 rm -f r1 s2 >/dev/null
 check "host 1's agent restarts" start_host 1
 check "host 1 dropped the entry of r1, gone meanwhile" eventually 5 sh -c "! ip -n $TAG-h1 neigh show nud permanent | grep -q '^$r1 '"
+check "... and the IPv6 entry of s2" eventually 5 sh -c "! ip -n $TAG-h1 -6 neigh show nud permanent | grep -q '^fd00:78::99 '"
+check_output "... while s3's stays" "^$s3 .*PERMANENT" in_h 1 ip -6 neigh show nud permanent
+check "s2's --ip6 address is free again" on 3 run -d --name s2b --net six --ip6 fd00:78::99
 
 check_fails "ov1 cannot be removed while other hosts have containers on it" 1 'has active endpoints' on 1 network rm ov1
 
@@ -99,6 +174,6 @@ check "host 3 comes back" start_host 3
 check "c3 is announced again: a1 reaches it" eventually 5 on 1 exec a1 ping -c 1 -W 1 "$c3"
 
 check "rm every container" sh -c "for n in 1 2 3; do BRIDGEPORT_SOCKET=$STATE/h\$n/agent.sock '$BIN' rm -f \$(BRIDGEPORT_SOCKET=$STATE/h\$n/agent.sock '$BIN' ps -aq) >/dev/null; done"
-check "network rm ov1 ov2 on host 1" on 1 network rm ov1 ov2
-check "host 2 drops them too" eventually 5 sh -c "! BRIDGEPORT_SOCKET=$STATE/h2/agent.sock '$BIN' network ls | grep -q ov"
+check "network rm ov1 ov2 six other6 on host 1" on 1 network rm ov1 ov2 six other6
+check "host 2 drops them too" eventually 5 sh -c "! BRIDGEPORT_SOCKET=$STATE/h2/agent.sock '$BIN' network ls | grep -qE 'ov|six|other6'"
 check "no VXLAN device is left on host 3" eventually 5 sh -c "! ip -n $TAG-h3 -o link show | grep -q vx-"
