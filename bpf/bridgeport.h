@@ -785,6 +785,9 @@ enum bp_subnet_flags {
 	BP_SUBNET_F_INTERNAL = 1 << 2,    /* --internal (isolated too): nothing */
 	BP_SUBNET_F_MASQUERADE = 1 << 3,  /* its flows out are masqueraded: a flow in by direct
 					   * routing is tracked, so that its replies are not */
+	BP_SUBNET_F_LAN = 1 << 4,         /* a macvlan network's: the LAN's prefix, which other
+					   * networks' containers reach as any address beyond the
+					   * host (Docker isolates its bridges only) */
 };
 
 /* ------------------------------------------------------------------------- */

@@ -60,10 +60,12 @@ static __always_inline int bp_exception_verdict(struct __sk_buff *skb, int passe
 	return known ? BP_GO_ON : BP_CONTINUE;  /* a new hairpin flow: nothing to translate */
 }
 
-/* A destination beyond this host: not broadcast, multicast, a bridge network or the host. */
-static __always_inline int bp_beyond_host(__u32 daddr)
+/* A destination beyond this host: not broadcast, multicast, a network's subnet (a LAN's
+ * aside, see bp_seen_subnet) or the host. */
+static __always_inline int bp_beyond_host(const struct bp_endpoint *ep, __u32 daddr)
 {
-	return !bp_broadcast_or_multicast(daddr) && !bp_subnet_of(daddr) && !bpf_map_lookup_elem(&bp_host_addrs, &daddr);
+	return !bp_broadcast_or_multicast(daddr) && !bp_seen_subnet(ep, bp_subnet_of(daddr)) &&
+	       !bpf_map_lookup_elem(&bp_host_addrs, &daddr);
 }
 
 /*
@@ -81,7 +83,7 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
 		return verdict;
 	if (p->icmp_error && bp_icmp_error(skb, p, 0, &verdict))
 		return verdict;
-	if (ep && (ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(p->daddr))
+	if (ep && (ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(ep, p->daddr))
 		return bp_drop(skb, p->fragment ? BP_DROP_FRAGMENT : BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
 	return BP_CONTINUE;
 }
@@ -238,7 +240,7 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 		bp_flow_seen(&key, flow, &p, now);
 		return bp_apply(skb, &p, flow);
 	}
-	if (!ep || !(ep->flags & (BP_EP_F_MASQUERADE | BP_EP_F_TRACK_OUT)) || !bp_beyond_host(p.daddr))
+	if (!ep || !(ep->flags & (BP_EP_F_MASQUERADE | BP_EP_F_TRACK_OUT)) || !bp_beyond_host(ep, p.daddr))
 		return BP_CONTINUE;  /* stays on this host, or its network is neither masqueraded nor tracked */
 	if (ep->flags & BP_EP_F_TRACK_OUT) {
 		/* Leaves as it is; its replies pass the uplink as this flow's. */

@@ -274,8 +274,10 @@ static __always_inline int bp_uplink6_tail(struct __sk_buff *skb, __u32 l3_off)
 		p.has_ports = 0;
 	int verdict = bp_direct_access6(skb, &p, to);
 	if (verdict == BP_RELATED6) {
-		bpf_tail_call(skb, &bp_up_tail, l3_off ? 2 : 3);  /* bp_up_rel6 (bp_up_rel6_l3) */
-		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);  /* no program in the slot */
+		/* Only a packet read whole can be related (bp_up_rel6 reads it again). */
+		if (parsed >= 0)
+			bpf_tail_call(skb, &bp_up_tail, l3_off ? 2 : 3);  /* bp_up_rel6 (bp_up_rel6_l3) */
+		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);  /* or no program in the slot */
 	}
 	return verdict;
 }

@@ -382,6 +382,7 @@ public struct SubnetPolicy: MapEncodable, Equatable {
         public static let unprotected = Flags(rawValue: UInt16(BP_SUBNET_F_UNPROTECTED.rawValue))
         public static let `internal` = Flags(rawValue: UInt16(BP_SUBNET_F_INTERNAL.rawValue))
         public static let masquerade = Flags(rawValue: UInt16(BP_SUBNET_F_MASQUERADE.rawValue))
+        public static let lan = Flags(rawValue: UInt16(BP_SUBNET_F_LAN.rawValue))
     }
 
     public var network: UInt16

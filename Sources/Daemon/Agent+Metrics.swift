@@ -53,6 +53,7 @@ extension Agent {
         let started = ContinuousClock.now
         let state = await scrapeState()
         var input = ScrapeInput(registry: state.registry, counters: try await readCounters(), running: state.running)
+        input.portSeries = configuration.portSeries
         if let table = datapath.flows {
             let report = flowCollector?.latest
             let counters = try await NIOThreadPool.singleton.runIfActive { try table.counters() }

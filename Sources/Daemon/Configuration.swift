@@ -40,6 +40,8 @@ public struct AgentConfiguration: Sendable {
     /// The host's resolver configuration: containers' search domains and options, and the
     /// servers the embedded DNS forwards to.
     public var resolvConf = "/etc/resolv.conf"
+    /// How published ports show in the metrics (--metrics-port-series); nil: by their number.
+    public var portSeries: PortSeries?
     /// The configuration file's settings and their flags (default-address-pools, bip, ...).
     public var networkDefaults = NetworkDefaults()
 

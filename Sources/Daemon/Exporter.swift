@@ -22,6 +22,23 @@ public struct FlowStatistics {
     }
 }
 
+/// How published ports show in the metrics (--metrics-port-series): a series per port
+/// (protocol, host address and port, container and its port), one per container (its ports
+/// summed: the cardinality of its containers, not of its ports), or none. Unset: per port
+/// below `PortSeries.perPortLimit` published ports, per container from there on.
+public enum PortSeries: String, Sendable, CaseIterable {
+    case perPort = "per-port"
+    case perContainer = "per-container"
+    case off
+
+    /// Published ports from which the default is per container.
+    public static let perPortLimit = 1_000
+
+    static func chosen(_ setting: PortSeries?, ports: Int) -> PortSeries {
+        setting ?? (ports < perPortLimit ? .perPort : .perContainer)
+    }
+}
+
 /// Everything a scrape shows, as plain values.
 public struct ScrapeInput {
     public var registry: Registry
@@ -29,6 +46,8 @@ public struct ScrapeInput {
     /// IDs of the running containers.
     public var running: Set<String>
     public var flows: FlowStatistics?
+    /// --metrics-port-series; nil: by the number of published ports.
+    public var portSeries: PortSeries?
 
     public init(registry: Registry, counters: TrafficCounters, running: Set<String>) {
         self.registry = registry
@@ -120,9 +139,18 @@ public enum Exporter {
         let publishers =
             registry.containers.map { ($0.name, $0.publishedPorts) }
             + registry.attachments.map { ($0.containerID, $0.ports) }
-        for (container, mappings) in publishers {
+        let portCount = publishers.reduce(0) { $0 + $1.1.count }
+        let portSeries = PortSeries.chosen(input.portSeries, ports: portCount)
+        for (container, mappings) in publishers where portSeries != .off {
+            var sum = PortTraffic()
             for mapping in mappings {
                 let stats = counters.ports[mapping.hostSide] ?? .zero
+                guard portSeries == .perPort else {
+                    (sum.packets, sum.bytes, sum.flows) = (
+                        sum.packets &+ stats.packets, sum.bytes &+ stats.bytes, sum.flows &+ stats.flows
+                    )
+                    continue
+                }
                 let labels = [
                     ("protocol", mapping.proto.rawValue), ("host_ip", mapping.hostIP.description),
                     ("host_port", "\(mapping.hostPort)"),
@@ -131,6 +159,11 @@ public enum Exporter {
                 portPackets.add(labels, stats.packets)
                 portBytes.add(labels, stats.bytes)
                 portFlows.add(labels, stats.flows)
+            }
+            if portSeries == .perContainer && !mappings.isEmpty {
+                portPackets.add([("container", container)], sum.packets)
+                portBytes.add([("container", container)], sum.bytes)
+                portFlows.add([("container", container)], sum.flows)
             }
         }
 
@@ -156,12 +189,11 @@ public enum Exporter {
         containerCount.add([("state", "stopped")], registry.containers.count - input.running.count)
         var published = MetricFamily(
             name: "bridgeport_published_ports", help: "Host ports published to containers.", kind: .gauge)
-        published.add([], publishers.reduce(0) { $0 + $1.1.count })
+        published.add([], portCount)
 
-        return [
-            receiveBytes, receivePackets, transmitBytes, transmitPackets, drops, hostDrops,
-            portPackets, portBytes, portFlows, runs, runTime, build, networkCount, containerCount, published,
-        ]
+        return [receiveBytes, receivePackets, transmitBytes, transmitPackets, drops, hostDrops]
+            + (portSeries == .off ? [] : [portPackets, portBytes, portFlows])
+            + [runs, runTime, build, networkCount, containerCount, published]
             + (input.flows.map(flowFamilies) ?? [])
     }
 

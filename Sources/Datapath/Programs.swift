@@ -215,7 +215,7 @@ final class Programs: Sendable {
     /// Makes the subnet map hold exactly the networks' subnets, with what direct routing
     /// reaches of each (its gateway mode), and CNI chains' subnets (`chained`, by their
     /// numbers: isolation only). A macvlan network's subnet is on the LAN: the uplink lets
-    /// all its traffic pass.
+    /// all its traffic pass, and other networks' containers reach it as any outside address.
     func syncSubnets(_ networks: [Network], chained: [IPv4Network: UInt16]) throws {
         var wanted: [IPv4Network: SubnetPolicy] = [:]
         for (subnet, number) in chained {
@@ -243,6 +243,7 @@ final class Programs: Sendable {
         var flags: SubnetPolicy.Flags = []
         if gatewayMode == .routed { flags.insert(.routed) }
         if gatewayMode == .natUnprotected || network.driver == .macvlan { flags.insert(.unprotected) }
+        if network.driver == .macvlan { flags.insert(.lan) }
         if network.internal { flags.insert(.internal) }
         if Programs.masquerades(network, gatewayMode: gatewayMode) { flags.insert(.masquerade) }
         return flags

@@ -38,6 +38,13 @@ struct DaemonCommand: AsyncParsableCommand {
     var attach: AttachOption = .auto
 
     @Option(
+        help: """
+            Published ports in the metrics: per-port (a series per port), per-container (their ports summed) \
+            or off (default: per-port below \(PortSeries.perPortLimit) published ports, per-container from there).
+            """)
+    var metricsPortSeries: PortSeries?
+
+    @Option(
         name: .customLong("web.config.file"),
         help: "TLS and basic auth for the metrics endpoint (Prometheus exporter web config YAML).")
     var webConfigFile: String?
@@ -252,6 +259,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.bpfObjectDirectory = bpfObjects
         configuration.attachMode = attach.mode
         configuration.webConfigFile = webConfigFile
+        configuration.portSeries = metricsPortSeries
         configuration.clusterStore = clusterStore
         configuration.dockerPluginSocket = dockerPluginSocket
         configuration.advertiseAddress = advertiseAddress.flatMap(IPv4Address.init)
@@ -266,3 +274,5 @@ struct DaemonCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension PortSeries: ExpressibleByArgument {}

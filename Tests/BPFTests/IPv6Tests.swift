@@ -113,6 +113,18 @@ final class IPv6Tests: XCTestCase {
             srcMAC: T.containerMAC)
     }
 
+    /// A macvlan network's IPv6 prefix is the LAN's, reached as any outside address.
+    func testALANPrefixIsNotIsolated() throws {
+        let f = try makeFixture()
+        try check(f, [(Self.tcp(Self.container, Self.other), BP_DROP_ISOLATION, "another bridge network")])
+        try f.setSubnet6(
+            Self.subnet2, 64, networkID: 2,
+            flags: UInt16(BP_SUBNET_F_UNPROTECTED.rawValue | BP_SUBNET_F_LAN.rawValue))
+        // Beyond the host: as its flows out go (here untranslated, tracked).
+        try f.setEndpoint(flags: Self.dualStack + [BP_EP_F_TRACK_OUT6], ip6: Self.container)
+        try check(f, [(Self.tcp(Self.container, Self.other), nil, "a host on the LAN")])
+    }
+
     // MARK: IPv6-only networks
 
     /// An IPv6-only network's endpoint (no IPv4 address): its IPv4 and ARP are dropped as

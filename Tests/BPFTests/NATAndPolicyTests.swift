@@ -694,6 +694,21 @@ final class NATAndPolicyTests: XCTestCase {
         XCTAssertEqual(try f.drops(), [isolation: 3])
     }
 
+    /// A macvlan network's subnet is the LAN's: another network's containers reach it as any
+    /// address beyond the host (Docker isolates its bridges only), internal ones do not.
+    func testALANPrefixIsNotIsolated() throws {
+        let f = try makeFixture()
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
+        try f.setSubnet(
+            ip("10.50.0.0"), 24, networkID: 2,
+            flags: UInt16(BP_SUBNET_F_UNPROTECTED.rawValue | BP_SUBNET_F_LAN.rawValue))
+        let toLAN = Frame.tcp(src: Self.container, dst: Self.other, sport: 33000, dport: 81, srcMAC: Self.containerMAC)
+        assertUntouched(try f.ep(toLAN), toLAN, "a host on the LAN")
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_INTERNAL])
+        assertShot(try f.ep(toLAN), toLAN, "not from an internal network")
+        XCTAssertEqual(try f.drops(), [dropKey(f.endpointIfindex, BP_DROP_INTERNAL, BP_DIR_EGRESS): 1])
+    }
+
     /// Two containers publishing A:8080 and B:8080 have allow lists of their own.
     func testAllowListsAreKeyedByTheHostAddress() throws {
         let f = try makeFixture()

@@ -116,6 +116,43 @@ extension ExporterTests {
     }
 }
 
+extension ExporterTests {
+    /// --metrics-port-series: a series per port, their sum per container, or none; unset, per
+    /// port below PortSeries.perPortLimit published ports and per container from there.
+    @Test func portSeriesFollowTheSwitch() throws {
+        var registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
+        let (container, endpoints) = try registry.planContainer(
+            ContainerRequest(name: "web", ports: ["5000:80", "5001:81/udp"]), id: randomID(), now: Date())
+        registry.containers = [container]
+        registry.endpoints = endpoints
+        var counters = TrafficCounters()
+        counters.ports[HostPort(.tcp, IPv4Address.any, 5000)] = bp_port_stats(packets: 10, bytes: 600, flows: 2)
+        counters.ports[HostPort(.udp, IPv4Address.any, 5001)] = bp_port_stats(packets: 5, bytes: 50, flows: 1)
+        func scrape(_ series: PortSeries?) -> String {
+            var input = ScrapeInput(registry: registry, counters: counters, running: [container.id])
+            input.portSeries = series
+            return ExpositionFormat.prometheus.render(Exporter.families(input))
+        }
+        for text in [scrape(nil), scrape(.perPort)] {
+            #expect(
+                text.contains(
+                    "bridgeport_published_port_packets_total{protocol=\"udp\",host_ip=\"0.0.0.0\",host_port=\"5001\",container=\"web\",container_port=\"81\"} 5\n"
+                ))
+            #expect(text.components(separatedBy: "bridgeport_published_port_bytes_total{").count == 3)
+        }
+        let perContainer = scrape(.perContainer)
+        #expect(perContainer.contains("bridgeport_published_port_packets_total{container=\"web\"} 15\n"))
+        #expect(perContainer.contains("bridgeport_published_port_bytes_total{container=\"web\"} 650\n"))
+        #expect(perContainer.contains("bridgeport_published_port_flows_total{container=\"web\"} 3\n"))
+        #expect(!perContainer.contains("host_port="))
+        let off = scrape(.off)
+        #expect(!off.contains("bridgeport_published_port_packets") && off.contains("bridgeport_published_ports 2\n"))
+        #expect(PortSeries.chosen(nil, ports: PortSeries.perPortLimit - 1) == .perPort)
+        #expect(PortSeries.chosen(nil, ports: PortSeries.perPortLimit) == .perContainer)
+        #expect(PortSeries.chosen(.off, ports: 1) == .off)
+    }
+}
+
 @Suite struct FlowMetricsTests {
     @Test func flowFamiliesHaveEveryStateAndTheCounters() throws {
         let tcp = UInt8(BP_PROTO_TCP.rawValue)

@@ -58,6 +58,14 @@ static __always_inline int bp_vxlan_refused(const struct bp_packet *p)
 	       !bpf_map_lookup_elem(&bp_vxlan_peers, &p->saddr) && bpf_map_lookup_elem(&bp_vxlan_peers, &any);
 }
 
+/* The subnet `to` as the endpoint sees it: a LAN's prefix (a macvlan network's, the host's
+ * own address on it too) is beyond the host for another network's container, which reaches
+ * it masqueraded, not isolated (only internal networks keep out); NULL for such. */
+static __always_inline const struct bp_subnet *bp_seen_subnet(const struct bp_endpoint *ep, const struct bp_subnet *to)
+{
+	return to && (to->flags & BP_SUBNET_F_LAN) && to->network_id != ep->network_id ? NULL : to;
+}
+
 /*
  * Isolation, ICC and internal networks, of both IP versions: 0 when the destination `daddr`,
  * in subnet `to` (NULL: in none), may be reached. `host_addrs` is the host's addresses of
@@ -66,6 +74,7 @@ static __always_inline int bp_vxlan_refused(const struct bp_packet *p)
 static __always_inline enum bp_drop_reason bp_network_verdict(const struct bp_endpoint *ep, const struct bp_subnet *to,
 							      void *host_addrs, const void *daddr)
 {
+	to = bp_seen_subnet(ep, to);
 	if (to && to->network_id != ep->network_id && (ep->flags & BP_EP_F_ISOLATED))
 		return BP_DROP_ISOLATION;
 	if (to && to->network_id == ep->network_id) {

@@ -150,7 +150,7 @@ static __always_inline enum bp_drop_reason bp_ipv6_verdict(struct __sk_buff *skb
 			return 0;
 		return BP_DROP_ICC;
 	}
-	struct bp_subnet *to = bp_subnet6_of(p->daddr);
+	const struct bp_subnet *to = bp_seen_subnet(ep, bp_subnet6_of(p->daddr));
 	enum bp_drop_reason reason = bp_network_verdict(ep, to, &bp_host_addrs6, p->daddr);
 	if (reason == BP_DROP_ICC && ndp)
 		return 0;

@@ -130,6 +130,21 @@ check_fails "a spoofed IPv6 source leaves nothing" 1 '100% packet loss' \
 check_output "... counted as spoofed_source" \
     'bridgeport_container_network_drops_total\{container="m6",network="mv6",interface="eth0",reason="spoofed_source",direction="egress"\} [1-9]' metrics
 
+# A macvlan network's prefix is the LAN's: outside, for other networks' containers (Docker
+# isolates its bridges only). With the host on the LAN too, a bridge container reaches the
+# LAN's hosts, masqueraded, in both families.
+for dev in all default lan2; do in_host sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=0"; done
+in_host ip addr add 10.99.60.1/24 dev lan2
+in_host ip -6 addr add fd00:5210::2/64 dev lan2 nodad
+in_lan ip addr add 10.99.60.200/24 dev eth2
+check "a dual-stack bridge network and a container on it" bash -c \
+    "'$BIN' network create --ipv6 --subnet 10.99.70.0/24 --subnet fd00:5270::/64 b6 >/dev/null && '$BIN' run -d --name onbridge --net b6 >/dev/null"
+before=$(drops isolation)
+check "the bridge container reaches a host on the macvlan network's LAN" bp exec onbridge ping -c 1 -W 2 10.99.60.200
+check "... over IPv6 too" bp exec onbridge ping -6 -c 1 -W 2 fd00:5210::200
+[ "$(drops isolation)" = "$before" ] && pass "... nothing dropped as isolation" || fail "isolation drops: $before, then $(drops isolation)"
+check "rm it" bash -c "'$BIN' rm -f onbridge >/dev/null && '$BIN' network rm b6 >/dev/null"
+
 check "rm the containers" bp rm -f c10 d10 c20 s1 s2 m6
 check_output "their counters are gone" '^$' samples '.*' container=c10
 check "rm the networks" bp network rm mv10 mv20 solo mv6
