@@ -64,6 +64,30 @@ for count in [1_000, 10_000] {
     )
 }
 
+// Published ports, the families whose cardinality grows fastest: 10,000 ports of one
+// container, rendered per port (three series each) and per container (--metrics-port-series).
+print("\n| published ports | series | families + render ms | output KiB |")
+print("| --- | --- | --- | --- |")
+do {
+    var registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
+    var container = Container(
+        id: randomID(), name: "web", hostname: "web", command: ["sleep", "infinity"], created: Date(),
+        networkMode: "bridge", ports: [], process: ProcessState())
+    var counters = TrafficCounters()
+    for port in UInt16(20_000)..<30_000 {
+        container.ports.append(PortMapping(proto: .tcp, containerPort: port, hostIP: .v4(.any), hostPort: port))
+        counters.ports[HostPort(.tcp, IPv4Address.any, port)] = bp_port_stats(packets: 10, bytes: 1500, flows: 2)
+    }
+    registry.containers = [container]
+    for series in [PortSeries.perPort, .perContainer] {
+        var bytes = 0
+        var input = ScrapeInput(registry: registry, counters: counters, running: [container.id])
+        input.portSeries = series
+        let render = median { bytes = ExpositionFormat.prometheus.render(Exporter.families(input)).utf8.count }
+        print("| 10000 | \(series.rawValue) | \(String(format: "%.1f", render)) | \(bytes / 1024) |")
+    }
+}
+
 // Resident memory of this process holding a 10,000-endpoint registry and its counters:
 // the agent's structures at that size, without its servers.
 let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
