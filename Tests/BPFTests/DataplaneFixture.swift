@@ -11,7 +11,9 @@ import XCTest
 ///   bpt-up  (198.51.100.1/24, default via 198.51.100.254) <-veth-> bpt-upp   "the uplink"
 ///   bpt-ep  (10.40.0.1/24, the gateway of network 1)     <-veth-> bpt-epp   "a container's host-side veth"
 ///
-/// with IPv4 forwarding on. Namespace and bpffs are removed at the test's teardown.
+/// with IPv4 forwarding on. Namespace and bpffs are removed at the test's teardown. Every
+/// run's skb carries a CHECKSUM_COMPLETE sum, as from a NIC, which the kernel checks after
+/// the run: every rewrite must keep skb->csum right.
 struct DataplaneFixture {
     let ns: String
     let pinRoot: String
@@ -35,8 +37,12 @@ struct DataplaneFixture {
     /// Ethernet header (tun, WireGuard). BPF_PROG_TEST_RUN takes the packet's first 14 bytes
     /// for an Ethernet header all the same and sets skb->protocol from bytes 12-13: the
     /// source address's first two, so a source of 8.0.x.x reads as IPv4.
+    /// (Its skb has no CHECKSUM_COMPLETE sum: the kernel's would start at the IP header's 15th
+    /// byte, which the test run takes for the Ethernet header's end.)
     func upL3(_ packet: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws -> TestRunResult {
-        try run(uplinkL3, packet, ifindex: uplinkIfindex, ingressIfindex: uplinkIfindex, file: file, line: line)
+        try run(
+            uplinkL3, packet, ifindex: uplinkIfindex, ingressIfindex: uplinkIfindex, checksumComplete: false,
+            file: file, line: line)
     }
 
     /// bp_ep_ingress on a frame the container sends (tc ingress of bpt-ep).
@@ -53,11 +59,12 @@ struct DataplaneFixture {
     /// verdict none (the programs' one exit for drops, bpf/lib/metrics.h).
     private func run(
         _ program: BPFProgram, _ packet: [UInt8], ifindex: UInt32, ingressIfindex: UInt32,
-        file: StaticString, line: UInt
+        checksumComplete: Bool = true, file: StaticString, line: UInt
     ) throws -> TestRunResult {
         let before = try drops()
         let result = try Sandbox.inNetns(ns) {
-            try program.run(packet, ifindex: ifindex, ingressIfindex: ingressIfindex)
+            try program.run(
+                packet, ifindex: ifindex, ingressIfindex: ingressIfindex, checksumComplete: checksumComplete)
         }
         if let error = Self.dropAccountingError(verdict: result.verdict, before: before, after: try drops()) {
             XCTFail("\(program.name): \(error)", file: file, line: line)

@@ -496,8 +496,11 @@ extension BPFProgram {
     /// __sk_buff.ifindex = `ifindex` and __sk_buff.ingress_ifindex = `ingressIfindex`
     /// (both devices of the calling thread's network namespace). With `repeat` > 1 the kernel runs
     /// the program that often on the same skb (rewritten by the runs before) and reports the mean duration.
+    /// `checksumComplete`: the skb carries a CHECKSUM_COMPLETE sum, as from a NIC, and the
+    /// kernel fails the run (EBADMSG) when the program leaves it wrong.
     func run(
-        _ packet: [UInt8], ifindex: UInt32, ingressIfindex: UInt32 = 0, repeat count: UInt32 = 1
+        _ packet: [UInt8], ifindex: UInt32, ingressIfindex: UInt32 = 0, repeat count: UInt32 = 1,
+        checksumComplete: Bool = true
     ) throws -> TestRunResult {
         var ctx = __sk_buff()
         ctx.ifindex = ifindex
@@ -515,6 +518,7 @@ extension BPFProgram {
                     opts.ctx_in = UnsafeRawPointer(ctxPtr)
                     opts.ctx_size_in = UInt32(MemoryLayout<__sk_buff>.size)
                     opts.`repeat` = Int32(clamping: count)
+                    opts.flags = checksumComplete ? UInt32(BPF_F_TEST_SKB_CHECKSUM_COMPLETE) : 0
                     let r = bpf_prog_test_run_opts(fd, &opts)
                     return (r < 0 ? -errno : 0, opts.data_size_out)
                 }

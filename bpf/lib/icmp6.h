@@ -133,10 +133,13 @@ static __always_inline int bp_icmp6_error(struct __sk_buff *skb, const struct bp
 	icmp_check = bp_csum_replace2(icmp_check, q.peer, peer);
 	quote.check = bp_csum_replace2(icmp_check, q.check, check);
 
-	if (bpf_skb_store_bytes(skb, p->l4_off, &quote, sizeof(quote), 0) ||
-	    bpf_skb_store_bytes(skb, l4_off + q.port_at, &flow.nat_port, sizeof(flow.nat_port), 0) ||
-	    (proto != BP_PROTO_ICMPV6 && bpf_skb_store_bytes(skb, l4_off + q.peer_at, &peer, sizeof(peer), 0)) ||
-	    (q.has_check && bpf_skb_store_bytes(skb, l4_off + q.check_at, &check, sizeof(check), 0)) ||
+	/* Every change goes into skb->csum as it is made (BPF_F_RECOMPUTE_CSUM): no checksum
+	 * helper accounts for these. */
+	if (bpf_skb_store_bytes(skb, p->l4_off, &quote, sizeof(quote), BPF_F_RECOMPUTE_CSUM) ||
+	    bpf_skb_store_bytes(skb, l4_off + q.port_at, &flow.nat_port, sizeof(flow.nat_port), BPF_F_RECOMPUTE_CSUM) ||
+	    (proto != BP_PROTO_ICMPV6 &&
+	     bpf_skb_store_bytes(skb, l4_off + q.peer_at, &peer, sizeof(peer), BPF_F_RECOMPUTE_CSUM)) ||
+	    (q.has_check && bpf_skb_store_bytes(skb, l4_off + q.check_at, &check, sizeof(check), BPF_F_RECOMPUTE_CSUM)) ||
 	    bp_rewrite_ip6(skb, l3_off, outer_dest, flow.nat_ip, p->hop_limit) < 0) {
 		*verdict = bp_drop(skb, BP_DROP_MALFORMED, outer_dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
 		return 1;

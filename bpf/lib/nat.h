@@ -106,6 +106,22 @@ static __always_inline int bp_rewrite_address_only(struct __sk_buff *skb, const 
 }
 
 /*
+ * How a port's new value is stored: a UDP datagram without a checksum (0) keeps none, so
+ * no checksum update accounts for the port's change in a device's CHECKSUM_COMPLETE sum
+ * (skb->csum), and the store must. -1 when the checksum cannot be read.
+ */
+static __always_inline long bp_port_store_flags(struct __sk_buff *skb, __u8 proto, __u32 csum_off)
+{
+	__u16 check;
+
+	if (proto != BP_PROTO_UDP)
+		return 0;
+	if (bpf_skb_load_bytes(skb, csum_off, &check, sizeof(check)))
+		return -1;
+	return check ? 0 : BPF_F_RECOMPUTE_CSUM;
+}
+
+/*
  * Replaces one address and one port of the packet: the destination when
  * `dest` is set, else the source. UDP checksums of 0 (none) stay 0. For ICMP
  * echo the "port" is the identifier, and the ICMP checksum has no pseudo-header.
@@ -121,12 +137,13 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 			 : p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
 	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	__u32 l4_csum = bp_l4_csum_off(p);
+	long store = bp_port_store_flags(skb, p->proto, l4_csum);
 
-	if (p->proto != BP_PROTO_ICMP &&
-	    bpf_l4_csum_replace(skb, l4_csum, old_ip, new_ip, BPF_F_PSEUDO_HDR | mangled | sizeof(new_ip)))
+	if (store < 0 || (p->proto != BP_PROTO_ICMP && bpf_l4_csum_replace(skb, l4_csum, old_ip, new_ip,
+									  BPF_F_PSEUDO_HDR | mangled | sizeof(new_ip))))
 		return -1;
 	if (bpf_l4_csum_replace(skb, l4_csum, old_port, new_port, mangled | sizeof(new_port)) ||
-	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
+	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), store))
 		return -1;
 	return bp_rewrite_ip(skb, p, dest, new_ip);
 }
@@ -138,9 +155,10 @@ static __always_inline int bp_rewrite_port_at(struct __sk_buff *skb, __u8 proto,
 {
 	__u32 port_off = l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
 	__u64 mangled = proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	long store = bp_port_store_flags(skb, proto, csum_off);
 
-	if (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)) ||
-	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
+	if (store < 0 || bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)) ||
+	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), store))
 		return -1;
 	return 0;
 }

@@ -52,9 +52,13 @@ static __always_inline int bp_rewrite_ip6(struct __sk_buff *skb, __u32 l3_off, i
 					  __u8 hop_limit)
 {
 	hop_limit -= 1;
-	/* The hop limit is in no checksum but a device's CHECKSUM_COMPLETE sum (as Cilium's
-	 * ipv6_dec_hoplimit); the address's change is the L4 checksums' (pseudo-header). */
-	return bpf_skb_store_bytes(skb, l3_off + (dest ? BP_IPV6_DADDR_OFF : BP_IPV6_SADDR_OFF), new_ip, 16, 0) ||
+	/* Both are in a device's CHECKSUM_COMPLETE sum (skb->csum), which these stores keep
+	 * right. The address is also in the L4 checksum (pseudo-header), whose update with
+	 * BPF_F_PSEUDO_HDR takes the address's change off skb->csum as an IPv4 header checksum
+	 * would give it back: IPv6 has none, so the store gives it back (the change the packet
+	 * sees in all is the L4 checksum's, nothing). */
+	return bpf_skb_store_bytes(skb, l3_off + (dest ? BP_IPV6_DADDR_OFF : BP_IPV6_SADDR_OFF), new_ip, 16,
+				   BPF_F_RECOMPUTE_CSUM) ||
 	       bpf_skb_store_bytes(skb, l3_off + BP_IPV6_HOP_LIMIT_OFF, &hop_limit, sizeof(hop_limit),
 				   BPF_F_RECOMPUTE_CSUM) ? -1 : 0;
 }
