@@ -112,6 +112,13 @@ public final class EtcdClient: Sendable {
         _ = try await call("/v3/kv/deleterange", WireDeleteRangeRequest(key: WireBytes(key)))
     }
 
+    /// Deletes `key` only if it still is what was read (its mod revision): false, having
+    /// deleted nothing, when it was written or deleted meanwhile.
+    public func delete(_ key: String, ifModRevision revision: Int64) async throws -> Bool {
+        let request = WireTxnRequest.delete(key: WireBytes(key), ifModRevision: revision)
+        return try EtcdWire.txnSucceeded(await call("/v3/kv/txn", request))
+    }
+
     public func delete(prefix: String) async throws {
         let request = WireDeleteRangeRequest(
             key: WireBytes(prefix), rangeEnd: WireBytes(prefixRangeEnd(Array(prefix.utf8))))

@@ -267,19 +267,23 @@ struct WireTxnRequest: Encodable {
         var key: WireBytes
         var target: String
         var result: String
-        var createRevision: WireInt64
+        var createRevision: WireInt64? = nil
+        var modRevision: WireInt64? = nil
 
         enum CodingKeys: String, CodingKey {
             case key, target, result
             case createRevision = "create_revision"
+            case modRevision = "mod_revision"
         }
     }
 
     struct RequestOp: Encodable {
-        var requestPut: WirePutRequest
+        var requestPut: WirePutRequest? = nil
+        var requestDeleteRange: WireDeleteRangeRequest? = nil
 
         enum CodingKeys: String, CodingKey {
             case requestPut = "request_put"
+            case requestDeleteRange = "request_delete_range"
         }
     }
 
@@ -299,6 +303,13 @@ struct WireTxnRequest: Encodable {
             },
             success: entries.map { RequestOp(requestPut: WirePutRequest(key: $0.key, value: $0.value, lease: lease)) }
         )
+    }
+
+    /// Delete `key` only if it was last written at `revision` (nobody wrote it since it was read).
+    static func delete(key: WireBytes, ifModRevision revision: Int64) -> Self {
+        WireTxnRequest(
+            compare: [Compare(key: key, target: "MOD", result: "EQUAL", modRevision: WireInt64(revision))],
+            success: [RequestOp(requestDeleteRange: WireDeleteRangeRequest(key: key))])
     }
 }
 

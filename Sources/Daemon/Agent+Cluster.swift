@@ -71,7 +71,8 @@ extension Agent {
         guard let cluster else { return }
         for endpoint in endpoints {
             guard let ip = endpoint.ip, (try? registry.network(endpoint.networkID).driver) == .overlay else { continue }
-            await cluster.release(networkID: endpoint.networkID, ip: ip, ip6: endpoint.ip6)
+            await cluster.release(
+                networkID: endpoint.networkID, ip: ip, ip6: endpoint.ip6, containerID: endpoint.containerID)
         }
     }
 

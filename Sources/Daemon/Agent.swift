@@ -313,7 +313,10 @@ public actor Agent {
         do {
             try connect(network: target.id, request, reserved: reserved)
         } catch {
-            if let reserved { await cluster?.release(networkID: target.id, ip: reserved.ip, ip6: reserved.ip6) }
+            if let reserved {
+                await cluster?.release(
+                    networkID: target.id, ip: reserved.ip, ip6: reserved.ip6, containerID: containerID)
+            }
             throw error
         }
     }
@@ -411,7 +414,8 @@ public actor Agent {
             return try run(request, id: id, reserved: reserved)
         } catch {
             for (networkID, endpoint) in reserved {
-                await cluster?.release(networkID: networkID, ip: endpoint.ip, ip6: endpoint.ip6)
+                await cluster?.release(
+                    networkID: networkID, ip: endpoint.ip, ip6: endpoint.ip6, containerID: endpoint.containerID)
             }
             throw error
         }

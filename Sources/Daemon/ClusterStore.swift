@@ -221,10 +221,18 @@ final class ClusterStore: Sendable {
         }
     }
 
-    func release(networkID: String, ip: IPv4Address, ip6: IPv6Address?) async {
+    /// Gives back a container's addresses: each key that still holds its record (another
+    /// host may have taken the address while this one was away: then the key is that one's,
+    /// and stays), deleted only if nobody wrote it since it was read.
+    func release(networkID: String, ip: IPv4Address, ip6: IPv6Address?, containerID: String) async {
+        let keys = [ClusterStore.key(networkID, ip)] + (ip6.map { [ClusterStore.key(networkID, $0)] } ?? [])
         do {
-            if let ip6 { try await etcd.delete(ClusterStore.key(networkID, ip6)) }
-            try await etcd.delete(ClusterStore.key(networkID, ip))
+            for key in keys {
+                guard let held = try await etcd.get(key),
+                    (try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: held.value))?.containerID == containerID
+                else { continue }
+                _ = try await etcd.delete(key, ifModRevision: held.modRevision)
+            }
         } catch {
             logger.warning("cannot release \(ip) in the cluster store: \(error)")
         }

@@ -80,6 +80,19 @@ private func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString
         #expect(puts.allSatisfy { $0["lease"] == "7" && $0["value"] == b64("v") })
     }
 
+    /// A release deletes a key only if nobody wrote it since it was read.
+    @Test func deleteComparesTheModRevision() throws {
+        let request = WireTxnRequest.delete(key: WireBytes("/a/10.0.0.2"), ifModRevision: 42)
+        let json = try #require(
+            JSONSerialization.jsonObject(with: EtcdWire.encode(request)) as? [String: [[String: Any]]])
+        let compare = try #require(json["compare"]?.first)
+        #expect(compare["target"] as? String == "MOD" && compare["result"] as? String == "EQUAL")
+        #expect(compare["mod_revision"] as? String == "42" && compare["create_revision"] == nil)
+        let delete = try #require(json["success"]?.first?["request_delete_range"] as? [String: String])
+        #expect(delete["key"] == b64("/a/10.0.0.2") && delete["range_end"] == nil)
+        #expect(json["success"]?.first?["request_put"] == nil)
+    }
+
     @Test func leaseGrant() throws {
         let answer = #"{"header":{"revision":"4"},"ID":"7668682551312594960","TTL":"5"}"#
         #expect(try EtcdWire.leaseGranted(Data(answer.utf8)) == 7_668_682_551_312_594_960)

@@ -173,6 +173,18 @@ check_output "a1's /etc/hosts no longer names c3" '^$' sh -c "BRIDGEPORT_SOCKET=
 check "host 3 comes back" start_host 3
 check "c3 is announced again: a1 reaches it" eventually 5 on 1 exec a1 ping -c 1 -W 1 "$c3"
 
+# An address another host took while its owner was away stays the taker's: removing the
+# owner's container later gives back only keys that still hold its own record.
+check "z3 on host 3 at 10.77.0.50" on 3 run -d --name z3 --net ov2 --ip 10.77.0.50
+stop_host 3 KILL
+took=
+for _ in $(seq 1 50); do on 1 run -d --name w1 --net ov2 --ip 10.77.0.50 >/dev/null 2>&1 && { took=1; break; }; sleep 0.5; done
+[ -n "$took" ] && pass "after host 3's lease, host 1 takes 10.77.0.50" || fail "host 1 never got 10.77.0.50"
+check "host 3 comes back (its z3 now clashes)" start_host 3
+check "host 3 removes z3" on 3 rm -f z3
+check_fails "10.77.0.50 is still w1's: host 2 cannot take it" 125 'already in use' \
+    on 2 run -d --name y2 --net ov2 --ip 10.77.0.50
+
 check "rm every container" sh -c "for n in 1 2 3; do BRIDGEPORT_SOCKET=$STATE/h\$n/agent.sock '$BIN' rm -f \$(BRIDGEPORT_SOCKET=$STATE/h\$n/agent.sock '$BIN' ps -aq) >/dev/null; done"
 check "network rm ov1 ov2 six other6 on host 1" on 1 network rm ov1 ov2 six other6
 check "host 2 drops them too" eventually 5 sh -c "! BRIDGEPORT_SOCKET=$STATE/h2/agent.sock '$BIN' network ls | grep -qE 'ov|six|other6'"
