@@ -315,8 +315,14 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 		}
 		return verdict;
 	}
-	if (parsed < 0)
+	if (parsed < 0) {
+		/* Cut inside its L4 header: the host's stack refuses it, but a tiny first fragment
+		 * (RFC 1858) would reassemble with later ones into what direct access never saw:
+		 * nothing cut reaches a container's address. */
+		if (p.daddr && !bpf_map_lookup_elem(&bp_host_addrs, &p.daddr) && bp_subnet_of(p.daddr))
+			return bp_drop(skb, BP_DROP_MALFORMED, BP_DIR_INGRESS);
 		return BP_CONTINUE;
+	}
 	/* VXLAN to any address of the host (broadcast and multicast too) is the overlay's. */
 	if (bp_vxlan_refused(&p))
 		return bp_drop(skb, BP_DROP_VXLAN_SOURCE, BP_DIR_INGRESS);

@@ -314,7 +314,7 @@ public final class KernelDatapath: Datapath, Sendable {
 
     /// Removes the flows of an endpoint that stays (a stopped container's).
     public func flushFlows(of endpoint: Endpoint) {
-        programs.flushFlows(ifindex: ifindex(of: endpoint), address: endpoint.ip)
+        programs.flushFlows(ifindex: ifindex(of: endpoint), address: endpoint.ip, address6: endpoint.ip6)
     }
 
     /// The ifindex the maps know an endpoint by (see Endpoint.linkIndex).
@@ -330,12 +330,13 @@ public final class KernelDatapath: Datapath, Sendable {
         if let hostSide = endpoint.hostInterface {
             let index = links.index(of: hostSide)
             _ = try? links.delete(link: hostSide)
-            programs.forget(interface: hostSide, ifindex: index.map(UInt32.init), address: endpoint.ip)
+            programs.forget(
+                interface: hostSide, ifindex: index.map(UInt32.init), address: endpoint.ip, address6: endpoint.ip6)
         } else if let name = endpoint.attachmentName, let index = endpoint.linkIndex {
             if let inside = endpoint.containerInterface, let container = try? RouteSocket(namespace: namespace) {
                 _ = try? container.delete(link: inside)
             }
-            programs.forget(interface: name, ifindex: UInt32(index), address: endpoint.ip)
+            programs.forget(interface: name, ifindex: UInt32(index), address: endpoint.ip, address6: endpoint.ip6)
         }
     }
 
@@ -365,7 +366,9 @@ public final class KernelDatapath: Datapath, Sendable {
     public func unequip(_ attachment: Attachment) {
         let index = links.index(of: attachment.hostInterface)
         if attachment.networkID != nil { _ = try? links.delete(link: attachment.hostInterface) }
-        programs.forget(interface: attachment.hostInterface, ifindex: index.map(UInt32.init), address: attachment.ip)
+        programs.forget(
+            interface: attachment.hostInterface, ifindex: index.map(UInt32.init), address: attachment.ip,
+            address6: attachment.ip6)
     }
 
     /// Docker's remote driver: a veth pair on the network's bridge whose container side

@@ -311,22 +311,26 @@ final class Programs: Sendable {
 
     /// Forgets an interface whose veth is gone: its link pins, its map entries and every
     /// flow of it or naming its address (which IPAM may give the next container at once).
-    func forget(interface: String, ifindex: UInt32?, address: IPv4Address? = nil) {
+    func forget(interface: String, ifindex: UInt32?, address: IPv4Address? = nil, address6: IPv6Address? = nil) {
         for direction in TCDirection.allCases {
             try? FileManager.default.removeItem(atPath: linkPath(interface, direction))
         }
         if let ifindex {
             removing("the policy and counters of interface \(interface)") { try maps.removeEndpoint(ifindex: ifindex) }
         }
-        flushFlows(ifindex: ifindex, address: address)
+        flushFlows(ifindex: ifindex, address: address, address6: address6)
     }
 
-    /// Removes the flows of a container's interface (stop, removal, disconnect).
-    func flushFlows(ifindex: UInt32?, address: IPv4Address?) {
-        guard ifindex != nil || address != nil else { return }
-        removing("the flows of \(address.map { "\($0)" } ?? "interface \(ifindex ?? 0)")") {
+    /// Removes the flows of a container's interface (stop, removal, disconnect): those of
+    /// its veth and those naming its addresses (direct access tracks flows without a veth),
+    /// so that a container given the address next inherits none.
+    func flushFlows(ifindex: UInt32?, address: IPv4Address?, address6: IPv6Address? = nil) {
+        guard ifindex != nil || address != nil || address6 != nil else { return }
+        removing("the flows of \(address.map { "\($0)" } ?? address6.map { "\($0)" } ?? "interface \(ifindex ?? 0)")") {
             try maps.flows.flush(ifindex: ifindex, naming: address)
-            if let ifindex { try maps.flows6.flush(ifindex: ifindex, address: nil) }
+            if ifindex != nil || address6 != nil {
+                _ = try maps.flows6.flush(ifindex: ifindex, address: address6?.raw)
+            }
         }
     }
 

@@ -53,7 +53,9 @@ final class PolicyPropertyTests: XCTestCase {
         let f = try DataplaneFixture.make(for: self)
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_ICC_DISABLED, BP_EP_F_IPV4_ONLY])
         var counts = (frames: 0, passed: 0)
-        let seed = try runGeneratedFrames(f, generate: Self.frame, expect: Self.verdict) { _, expected, _, _ in
+        let seed = try runGeneratedFrames(
+            f, generate: Self.frame, expect: Self.verdict, uplinkReason: Self.uplinkReason
+        ) { _, expected, _, _ in
             counts.frames += 1
             if expected == .pass { counts.passed += 1 }
         }
@@ -145,6 +147,20 @@ final class PolicyPropertyTests: XCTestCase {
         }
     }
 
+    /// Why the uplink drops a frame it drops: an IPv4 packet cut inside its TCP or UDP header
+    /// is malformed (none reaches a container's address), the rest is direct access.
+    static func uplinkReason(_ frame: [UInt8]) -> bp_drop_reason {
+        let packet = Array(frame.dropFirst(14))
+        guard frame.count >= 14 + 20, frame[12] == 0x08, frame[13] == 0x00, packet[0] >> 4 == 4 else {
+            return BP_DROP_DIRECT_ACCESS
+        }
+        let headerLength = Int(packet[0] & 0x0f) * 4
+        let fragmentOffset = (UInt16(packet[6]) << 8 | UInt16(packet[7])) & 0x1fff
+        let l4 = packet.count - headerLength
+        let cut = fragmentOffset == 0 && ((packet[9] == 6 && l4 < 20) || (packet[9] == 17 && l4 < 8))
+        return cut ? BP_DROP_MALFORMED : BP_DROP_DIRECT_ACCESS
+    }
+
     static func ipv4Verdict(_ packet: [UInt8]) -> Expected {
         guard packet.count >= 20, packet[0] >> 4 == 4, packet[0] & 0x0f >= 5 else { return .drop(BP_DROP_MALFORMED) }
         let headerLength = Int(packet[0] & 0x0f) * 4
@@ -167,13 +183,14 @@ final class PolicyPropertyTests: XCTestCase {
 extension XCTestCase {
     /// Runs 3000 frames of `generate` (seeded by BRIDGEPORT_PROPERTY_SEED, or the clock) through
     /// bp_ep_ingress and bp_up_ingress: each endpoint verdict and drop reason must be what
-    /// `expect` says; the uplink changes nothing and drops (direct_access) what `uplinkDrops`
-    /// says (when given); the drops counted are exactly those. `observe` sees every frame the
+    /// `expect` says; the uplink changes nothing and drops what `uplinkDrops` says (when
+    /// given), for the reason `uplinkReason` gives; the drops counted are exactly those. `observe` sees every frame the
     /// kernel ran, with its expected and actual endpoint verdicts and a description. Returns the seed.
     @discardableResult
     func runGeneratedFrames(
         _ f: DataplaneFixture, generate: (inout PolicyPropertyTests.Random) -> [UInt8],
         expect: ([UInt8]) -> PolicyPropertyTests.Expected, uplinkDrops: (([UInt8]) -> Bool)? = nil,
+        uplinkReason: ([UInt8]) -> bp_drop_reason = { _ in BP_DROP_DIRECT_ACCESS },
         observe: ([UInt8], PolicyPropertyTests.Expected, TestRunResult, String) -> Void
     ) throws -> UInt64 {
         typealias T = NATAndPolicyTests
@@ -212,7 +229,7 @@ extension XCTestCase {
             XCTAssertEqual(uplink.packet, frame, "\(what): the uplink changed a frame with no port published")
             if uplink.verdict == T.shot {
                 expectedDrops[
-                    bp_drop_key(ifindex: f.uplinkIfindex, reason: BP_DROP_DIRECT_ACCESS, direction: BP_DIR_INGRESS),
+                    bp_drop_key(ifindex: f.uplinkIfindex, reason: uplinkReason(frame), direction: BP_DIR_INGRESS),
                     default: 0] += 1
             }
             if testRun?.failureCount ?? 0 > 0 { break }  // one seed's first failures are enough to read

@@ -68,7 +68,20 @@ final class RelatedUntranslatedTests: XCTestCase {
                 src: T.internet, dst: T.container, proto: 17, payload: Array(repeating: 0x42, count: 16),
                 fragment: 4, id: 0x9999))
         assertShot(try f.up(orphan), orphan, "a later fragment of a datagram whose first was never seen")
-        XCTAssertEqual(try f.drops().filter { $0.value > 0 }, [directAccess(f): 2])
+        // A first fragment cut inside its TCP header (RFC 1858's tiny fragment) would
+        // reassemble with the answer's later fragments into ports nobody judged.
+        let tiny = Frame.ethernet(
+            dst: Frame.defaultDestinationMAC, src: Frame.defaultSourceMAC, type: Frame.ethTypeIPv4,
+            payload: Frame.ipv4(
+                src: T.internet, dst: T.container, proto: 6, payload: [0, 53, 0, 22] + Array(repeating: 0, count: 12),
+                fragment: Frame.moreFragments))
+        assertShot(try f.up(tiny), tiny, "a tiny first fragment to the container")
+        XCTAssertEqual(
+            try f.drops().filter { $0.value > 0 },
+            [
+                directAccess(f): 2,
+                bp_drop_key(ifindex: f.uplinkIfindex, reason: BP_DROP_MALFORMED, direction: BP_DIR_INGRESS): 1,
+            ])
     }
 
     func testIPv6ErrorsAndFragmentsOfUntranslatedFlows() throws {

@@ -76,13 +76,16 @@ static __always_inline int bp_rewrite6(struct __sk_buff *skb, const struct bp_pa
 	__u32 port_off = p->proto == BP_PROTO_ICMPV6 ? p->l4_off + offsetof(struct bp_icmp_echo, id)
 			 : p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
 	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	long store = bp_port_store_flags(skb, p->proto, check);  /* UDP without a checksum (tunnels) */
 
+	if (store < 0)
+		return -1;
 #pragma unroll
 	for (int i = 0; i < 4; i++)
 		if (bpf_l4_csum_replace(skb, check, old_ip[i], new_ip[i], BPF_F_PSEUDO_HDR | mangled | sizeof(__u32)))
 			return -1;
 	if (bpf_l4_csum_replace(skb, check, old_port, new_port, mangled | sizeof(new_port)) ||
-	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0) ||
+	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), store) ||
 	    bp_rewrite_ip6(skb, l3_off, dest, new_ip, p->hop_limit))
 		return -1;
 	return 0;

@@ -105,6 +105,7 @@ static __always_inline int bp_parse_l3(struct __sk_buff *skb, struct bp_packet *
 		return BP_PARSE_NOT_IPV4;
 	if (!l2_len && skb->protocol != bpf_htons(ETH_P_IP))
 		return BP_PARSE_NOT_IPV4;
+	p->daddr = 0;  /* a packet cut in its IP header has no destination to judge */
 	if ((void *)(ip + 1) > data_end || ip->ihl < 5 || ip->version != 4 || (void *)ip + ip->ihl * 4 > data_end)
 		return BP_PARSE_MALFORMED;
 
