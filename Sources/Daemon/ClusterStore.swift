@@ -225,41 +225,49 @@ final class ClusterStore: Sendable {
     /// host may have taken the address while this one was away: then the key is that one's,
     /// and stays), deleted only if nobody wrote it since it was read.
     func release(networkID: String, ip: IPv4Address, ip6: IPv6Address?, containerID: String) async {
-        let keys = [ClusterStore.key(networkID, ip)] + (ip6.map { [ClusterStore.key(networkID, $0)] } ?? [])
-        do {
-            for key in keys {
+        // The IPv6 key first (a host that follows the IPv4 record finds both free together);
+        // each key on its own, so that one that fails leaves no other behind.
+        let keys = (ip6.map { [ClusterStore.key(networkID, $0)] } ?? []) + [ClusterStore.key(networkID, ip)]
+        for key in keys {
+            do {
                 guard let held = try await etcd.get(key),
                     (try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: held.value))?.containerID == containerID
                 else { continue }
                 _ = try await etcd.delete(key, ifModRevision: held.modRevision)
+            } catch {
+                logger.warning("cannot release \(key) in the cluster store: \(error)")
             }
-        } catch {
-            logger.warning("cannot release \(ip) in the cluster store: \(error)")
         }
     }
 
     /// Puts this host's endpoints back under its current lease (after a restart or an
-    /// expired lease). An address another host took meanwhile is reported, not taken.
+    /// expired lease). An address another host took meanwhile is reported, not taken; the
+    /// endpoint's other address is still put back (its IPv4 record without the IPv6 address
+    /// when only that one was taken), so that the other hosts keep reaching it.
     func announce(_ endpoints: [ClusterEndpoint]) async -> [String] {
         var conflicts: [String] = []
-        endpoints: for endpoint in endpoints {
+        for endpoint in endpoints {
             do {
-                let keys = try ClusterStore.keys(of: endpoint)
-                for (key, _) in keys {
-                    if let existing = try await etcd.get(key),
+                var announced = endpoint
+                func takenBy(_ key: String, _ address: String) async throws -> Bool {
+                    guard let existing = try await etcd.get(key),
                         let other = try? ModelJSON.decoder.decode(ClusterEndpoint.self, from: existing.value),
                         other.containerID != endpoint.containerID
-                    {
-                        let address =
-                            key.hasPrefix(ClusterStore.endpoints6) ? endpoint.ip6!.description : "\(endpoint.ip)"
-                        conflicts.append(
-                            "address \(address) of container \(endpoint.containerName) is held by \(other.containerName) on host \(other.host)"
-                        )
-                        continue endpoints
-                    }
+                    else { return false }
+                    conflicts.append(
+                        "address \(address) of container \(endpoint.containerName) is held by \(other.containerName) on host \(other.host)"
+                    )
+                    return true
                 }
+                if let ip6 = endpoint.ip6, try await takenBy(ClusterStore.key(endpoint.networkID, ip6), "\(ip6)") {
+                    announced.ip6 = nil
+                }
+                let ipTaken = try await takenBy(ClusterStore.key(endpoint.networkID, endpoint.ip), "\(endpoint.ip)")
                 // The IPv6 key first: a host that follows the IPv4 record finds both taken.
-                for (key, value) in keys.reversed() { try await etcd.put(key, value, lease: lease) }
+                for (key, value) in try ClusterStore.keys(of: announced).reversed()
+                where !(ipTaken && key == ClusterStore.key(endpoint.networkID, endpoint.ip)) {
+                    try await etcd.put(key, value, lease: lease)
+                }
             } catch {
                 conflicts.append("cannot announce \(endpoint.containerName) (\(endpoint.ip)): \(error)")
             }

@@ -25,7 +25,9 @@ public struct FlowStatistics {
 /// How published ports show in the metrics (--metrics-port-series): a series per port
 /// (protocol, host address and port, container and its port), one per container (its ports
 /// summed: the cardinality of its containers, not of its ports), or none. Unset: per port
-/// below `PortSeries.perPortLimit` published ports, per container from there on.
+/// below `PortSeries.perPortLimit` published ports, per container from there on (so the
+/// series change shape when the count crosses it; set it to keep one). A container's sum
+/// drops when one of its ports goes, which Prometheus' rate() takes for a counter reset.
 public enum PortSeries: String, Sendable, CaseIterable {
     case perPort = "per-port"
     case perContainer = "per-container"
@@ -141,14 +143,18 @@ public enum Exporter {
             + registry.attachments.map { ($0.containerID, $0.ports) }
         let portCount = publishers.reduce(0) { $0 + $1.1.count }
         let portSeries = PortSeries.chosen(input.portSeries, ports: portCount)
+        // Per container: its ports summed, once per container label (several attachments of
+        // one runtime container share it).
+        var sums: [String: PortTraffic] = [:]
         for (container, mappings) in publishers where portSeries != .off {
-            var sum = PortTraffic()
             for mapping in mappings {
                 let stats = counters.ports[mapping.hostSide] ?? .zero
                 guard portSeries == .perPort else {
+                    var sum = sums[container] ?? PortTraffic()
                     (sum.packets, sum.bytes, sum.flows) = (
                         sum.packets &+ stats.packets, sum.bytes &+ stats.bytes, sum.flows &+ stats.flows
                     )
+                    sums[container] = sum
                     continue
                 }
                 let labels = [
@@ -160,11 +166,11 @@ public enum Exporter {
                 portBytes.add(labels, stats.bytes)
                 portFlows.add(labels, stats.flows)
             }
-            if portSeries == .perContainer && !mappings.isEmpty {
-                portPackets.add([("container", container)], sum.packets)
-                portBytes.add([("container", container)], sum.bytes)
-                portFlows.add([("container", container)], sum.flows)
-            }
+        }
+        for (container, sum) in sums.sorted(by: { $0.key < $1.key }) {
+            portPackets.add([("container", container)], sum.packets)
+            portBytes.add([("container", container)], sum.bytes)
+            portFlows.add([("container", container)], sum.flows)
         }
 
         var runs = MetricFamily(

@@ -77,14 +77,15 @@ extension KernelDatapath {
         .container(ip: source?.ip, ip6: source?.ip6, ifindex: source?.ifindex ?? 0, dns: dns)
     }
 
-    /// A container's first interface with an address, as its sockets' source.
+    /// A container's sockets' source: its first interface with an IPv4 address (else with an
+    /// IPv6 one), and the first IPv6 address among them all (an IPv6-only network may come
+    /// first, a dual-stack one after it).
     public func socketSource(_ endpoints: [Endpoint]) -> SocketSource? {
-        for endpoint in endpoints.sorted(by: { $0.order < $1.order }) {
-            if endpoint.ip != nil || endpoint.ip6 != nil, let index = ifindex(of: endpoint) {
-                return SocketSource(ip: endpoint.ip, ip6: endpoint.ip6, ifindex: index)
-            }
-        }
-        return nil
+        let ordered = endpoints.sorted { $0.order < $1.order }.filter { ifindex(of: $0) != nil }
+        guard let first = ordered.first(where: { $0.ip != nil }) ?? ordered.first(where: { $0.ip6 != nil }),
+            let index = ifindex(of: first)
+        else { return nil }
+        return SocketSource(ip: first.ip, ip6: first.ip6 ?? ordered.lazy.compactMap(\.ip6).first, ifindex: index)
     }
 
     public func boundSockets(namespace path: String, address: IPv4Address) throws -> ServerSockets {

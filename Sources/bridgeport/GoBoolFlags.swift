@@ -2,8 +2,8 @@
 /// `--ipv6=true`, `--rm=false`, and `--ipv4=false` is the only way to turn IPv4 off.
 /// swift-argument-parser's flags take none, so such a token is rewritten first: `--NAME=true`
 /// to `--NAME`, `--NAME=false` to nothing (the flag's default) or, for a flag that defaults to
-/// true, `--no-NAME`. Only the flags below, and only before `--` (what follows is a container's
-/// command).
+/// true, `--no-NAME`. Only the flags below, only before `--`, and for `run` and `exec` only
+/// before the container's command (which is the container's, as pflag stops there too).
 enum GoBoolFlags {
     /// The long names of the CLI's boolean flags that default to false.
     static let offByDefault: Set<String> = [
@@ -13,26 +13,66 @@ enum GoBoolFlags {
     /// ... and those that default to true (declared with `inversion: .prefixedNo`).
     static let onByDefault: Set<String> = ["ipv4"]
 
+    /// The commands that end with a container's command: their short boolean flags (the
+    /// other short options take a value) and the arguments before that command (exec's
+    /// container).
+    static let passthrough: [String: (shortFlags: Set<Character>, leading: Int)] = [
+        "run": (["d", "P", "i", "t"], 0), "exec": (["i", "t"], 1),
+    ]
+
     static func normalized(_ arguments: [String]) -> [String] {
-        var result: [String] = []
-        for (index, argument) in arguments.enumerated() {
-            if argument == "--" { return result + arguments[index...] }
-            guard argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") else {
-                result.append(argument)
-                continue
+        guard let command = arguments.first, let rules = passthrough[command] else {
+            return rewritten(arguments, end: arguments.firstIndex(of: "--") ?? arguments.endIndex)
+        }
+        // Where the container's command starts: the first argument past `leading` that is
+        // neither an option nor an option's value.
+        var positionals = 0
+        var takesValue = false
+        var end = arguments.endIndex
+        for index in arguments.indices.dropFirst() {
+            let argument = arguments[index]
+            if argument == "--" {
+                end = index
+                break
             }
-            let name = String(argument[argument.index(argument.startIndex, offsetBy: 2)..<equals])
-            let value = argument[argument.index(after: equals)...].lowercased()
-            // pflag's strconv.ParseBool spellings.
-            let truth: Bool? =
-                ["1", "t", "true"].contains(value) ? true : ["0", "f", "false"].contains(value) ? false : nil
-            switch (truth, offByDefault.contains(name), onByDefault.contains(name)) {
-            case (true?, true, _), (true?, _, true): result.append("--" + name)
-            case (false?, true, _): break
-            case (false?, _, true): result.append("--no-" + name)
-            default: result.append(argument)  // not a boolean flag's, or a value pflag refuses too
+            if takesValue {
+                takesValue = false
+            } else if argument.hasPrefix("--") {
+                let name = argument.dropFirst(2)
+                takesValue =
+                    !name.contains("=") && !offByDefault.contains(String(name)) && !onByDefault.contains(String(name))
+                    && !name.hasPrefix("no-") && name != "help"
+            } else if argument.hasPrefix("-") && argument.count > 1 {
+                let letters = argument.dropFirst()
+                takesValue = letters.count == 1 && !rules.shortFlags.contains(letters.first!)
+            } else {
+                positionals += 1
+                if positionals > rules.leading {
+                    end = index
+                    break
+                }
             }
         }
-        return result
+        return rewritten(arguments, end: end)
+    }
+
+    /// The arguments with the boolean flags' values before `end` rewritten.
+    private static func rewritten(_ arguments: [String], end: Int) -> [String] {
+        arguments[..<end].flatMap(rewritten) + arguments[end...]
+    }
+
+    private static func rewritten(_ argument: String) -> [String] {
+        guard argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") else { return [argument] }
+        let name = String(argument[argument.index(argument.startIndex, offsetBy: 2)..<equals])
+        let value = argument[argument.index(after: equals)...].lowercased()
+        // pflag's strconv.ParseBool spellings.
+        let truth: Bool? =
+            ["1", "t", "true"].contains(value) ? true : ["0", "f", "false"].contains(value) ? false : nil
+        switch (truth, offByDefault.contains(name), onByDefault.contains(name)) {
+        case (true?, true, _), (true?, _, true): return ["--" + name]
+        case (false?, true, _): return []
+        case (false?, _, true): return ["--no-" + name]
+        default: return [argument]  // not a boolean flag's, or a value pflag refuses too
+        }
     }
 }

@@ -278,6 +278,20 @@ import Testing
         #expect(GoBoolFlags.normalized(untouched) == untouched)
     }
 
+    /// `run` and `exec` end with a container's command, which stays as it is.
+    @Test func aContainersCommandIsLeftAlone() {
+        #expect(
+            GoBoolFlags.normalized(["run", "--rm=true", "-d", "--name", "x", "-p", "80:80", "tool", "--force=false"])
+                == ["run", "--rm", "-d", "--name", "x", "-p", "80:80", "tool", "--force=false"])
+        #expect(
+            GoBoolFlags.normalized(["run", "-dit", "--detach=true", "sh", "-c", "x --all=1"])
+                == ["run", "-dit", "--detach", "sh", "-c", "x --all=1"])
+        #expect(
+            GoBoolFlags.normalized(["exec", "-i", "--privileged=1", "web", "tool", "--quiet=true"])
+                == ["exec", "-i", "--privileged", "web", "tool", "--quiet=true"])
+        #expect(GoBoolFlags.normalized(["ps", "-a", "--no-trunc=true"]) == ["ps", "-a", "--no-trunc"])
+    }
+
     @Test func parsedAsDockerMeansThem() throws {
         let create = try NetworkCommand.Create.parse(GoBoolFlags.normalized(["--ipv4=false", "--ipv6=true", "six"]))
         #expect(!create.ipv4 && create.ipv6 && create.name == "six")
