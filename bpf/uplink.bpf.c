@@ -247,7 +247,7 @@ static __noinline int bp_direct_access6(struct __sk_buff *skb, const struct bp_p
 		open = bp_target_open_to6(p->daddr, p->dport, p->proto, p->saddr);
 	if (!open && (to->flags & BP_SUBNET_F_ROUTED) && p->proto == BP_PROTO_ICMPV6)
 		open = 1;
-	/* Related to a flow that passes untranslated? (bp_direct_related6, with a stack of its own) */
+	/* Related to a flow that passes untranslated? (bp_up_rel6 judges, with a stack of its own) */
 	if (!open && ((p->fragment && !p->has_ports) || bp_icmp6_is_error(p)))
 		return BP_RELATED6;
 	if (!open)

@@ -187,10 +187,9 @@ final class ClusterStore: Sendable {
         in network: Network, requested: IPv4Address?, requested6: IPv6Address? = nil, containerID: String,
         containerName: String, aliases: [String]?, alsoUsed: Set<IPv4Address>, alsoUsed6: Set<IPv6Address> = []
     ) async throws -> ClusterEndpoint {
-        let existing = try await endpoints(of: network)
-        var used = Set(existing.map(\.ip)).union(alsoUsed)
-        var used6 = Set(existing.compactMap(\.ip6)).union(alsoUsed6)
-        if network.ipv6 != nil { used6.formUnion(try await addresses6(of: network)) }
+        var used = Set(try await endpoints(of: network).map(\.ip)).union(alsoUsed)
+        // Every IPv6 address held has its key (the records' ip6 are among them).
+        var used6 = network.ipv6 == nil ? alsoUsed6 : try await addresses6(of: network).union(alsoUsed6)
         while true {
             let ip: IPv4Address
             if let requested {

@@ -68,13 +68,13 @@ static __always_inline const struct bp_subnet *bp_seen_subnet(const struct bp_en
 
 /*
  * Isolation, ICC and internal networks, of both IP versions: 0 when the destination `daddr`,
- * in subnet `to` (NULL: in none), may be reached. `host_addrs` is the host's addresses of
+ * in subnet `to` as the endpoint sees it (bp_seen_subnet; NULL: in none), may be reached.
+ * `host_addrs` is the host's addresses of
  * its version (bp_host_addrs or bp_host_addrs6).
  */
 static __always_inline enum bp_drop_reason bp_network_verdict(const struct bp_endpoint *ep, const struct bp_subnet *to,
 							      void *host_addrs, const void *daddr)
 {
-	to = bp_seen_subnet(ep, to);
 	if (to && to->network_id != ep->network_id && (ep->flags & BP_EP_F_ISOLATED))
 		return BP_DROP_ISOLATION;
 	if (to && to->network_id == ep->network_id) {
@@ -90,7 +90,7 @@ static __always_inline enum bp_drop_reason bp_network_verdict(const struct bp_en
 
 static __always_inline enum bp_drop_reason bp_destination_verdict(const struct bp_endpoint *ep, const struct bp_packet *p)
 {
-	return bp_network_verdict(ep, bp_subnet_of(p->daddr), &bp_host_addrs, &p->daddr);
+	return bp_network_verdict(ep, bp_seen_subnet(ep, bp_subnet_of(p->daddr)), &bp_host_addrs, &p->daddr);
 }
 
 /*
