@@ -205,7 +205,7 @@ enum bp_endpoint_flags {
 	BP_EP_F_IPV6_ONLY = 1 << 10,
 };
 
-/* Keyed by the u32 ifindex of the host-side veth. 32 bytes, no padding. */
+/* Keyed by the u32 ifindex of the host-side veth. 40 bytes, no padding. */
 struct bp_endpoint {
 	__u32 ip;         /* container IPv4 address, network byte order */
 	__u8 mac[6];      /* container-side MAC address (eth0 in the container) */
@@ -213,6 +213,11 @@ struct bp_endpoint {
 	__u32 flags;      /* enum bp_endpoint_flags */
 	__u8 ip6[16];     /* container IPv6 address as on the wire; all zero = none. Its
 			   * link-local address is derived from mac (EUI-64), as its kernel does. */
+	__u8 gateway_mac[6]; /* the MAC of the bridge it hangs on, whose address is its gateway:
+			      * with mac, the frame header of what is handed straight to the
+			      * container, without a route lookup per packet. All zero: none (another
+			      * runtime's veth, a network without a gateway): the route decides. */
+	__u16 pad;
 };
 
 /* ------------------------------------------------------------------------- */
@@ -478,7 +483,7 @@ enum bp_flow_state {
 /* Linux's rule: a UDP flow active in both directions beyond 2 s is a stream. */
 #define BP_UDP_STREAM_AFTER 2
 
-/* One entry: 24 bytes. Times are seconds of CLOCK_MONOTONIC (bpf_ktime_get_coarse_ns). */
+/* One entry: 36 bytes. Times are seconds of CLOCK_MONOTONIC (bpf_ktime_get_coarse_ns). */
 struct bp_flow {
 	__u32 nat_ip;    /* the new source (BP_FLOW_F_SNAT) or destination (BP_FLOW_F_DNAT) */
 	__u16 nat_port;  /* its port (ICMP echo: identifier) */
@@ -491,6 +496,12 @@ struct bp_flow {
 	__u8 flags;      /* enum bp_flow_flags */
 	__u8 seen;       /* the second of the last refresh, mod 256: a packet of the same second
 			  * neither looks the timeout up nor writes (0 in entries the agent makes) */
+	/* The route out of a translated flow's SNAT entry, cached for the second it was looked
+	 * up in (lib/nat.h, bp_cached_route): its interface (0: none) and that interface's MTU. */
+	__u32 out_ifindex;
+	__u32 out_at;    /* the second of the lookup */
+	__u16 out_mtu;
+	__u16 pad;
 };
 
 /*
@@ -558,6 +569,7 @@ struct bp_flow6 {
 	__u8 state;
 	__u8 flags;
 	__u8 seen;
+	/* No cached route (bp_flow's out_*): NAT66's programs have no stack to spare for it. */
 };
 
 static inline __attribute__((always_inline)) int bp_ip6_same(const __u32 *a, const __u32 *b)

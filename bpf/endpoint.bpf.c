@@ -238,7 +238,7 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 	}
 	if (flow) {
 		bp_flow_seen(&key, flow, &p, now);
-		return bp_apply(skb, &p, flow);
+		return bp_apply(skb, &p, flow, now);
 	}
 	if (!ep || !(ep->flags & (BP_EP_F_MASQUERADE | BP_EP_F_TRACK_OUT)) || !bp_beyond_host(ep, p.daddr))
 		return BP_CONTINUE;  /* stays on this host, or its network is neither masqueraded nor tracked */
@@ -260,11 +260,8 @@ int bp_ep_ingress(struct __sk_buff *skb)
 	bp_pull_headers(skb);
 
 	__u32 ifindex = skb->ifindex;
-	struct bp_endpoint *found = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
-	if (!found)
-		return bp_from_container(skb, NULL);
-	struct bp_endpoint ep = *found;
-	return bp_from_container(skb, &ep);
+	/* The map's value itself, not a copy: the stack is all but full. */
+	return bp_from_container(skb, bpf_map_lookup_elem(&bp_endpoints, &ifindex));
 }
 
 /* IPv6 bp_ep_ingress's policy would drop for its destination (the reason in cb[0]):

@@ -353,7 +353,7 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 		bp_flow_seen(&key, flow, &p, now);
 		if (flow->kind == BP_FLOW_PUBLISHED)
 			bp_count_published(&key, flow, skb->len);
-		return bp_apply(skb, &p, flow);
+		return bp_apply(skb, &p, flow, now);
 	}
 
 	if (!bp_ported(p.proto))

@@ -156,9 +156,13 @@ extension bp_endpoint: @retroactive Equatable {
     /// - ipv4: the container's address as 4 octets (a.b.c.d), stored in network byte order.
     /// - mac: 6 octets of the container-side interface.
     /// - ipv6: its IPv6 address as 16 octets, or none (stored as all zero).
-    public init(ipv4: [UInt8], mac: [UInt8], networkID: UInt16, flags: UInt32, ipv6: [UInt8]? = nil) {
+    /// - gatewayMAC: 6 octets of its bridge's MAC, or none (stored as all zero).
+    public init(
+        ipv4: [UInt8], mac: [UInt8], networkID: UInt16, flags: UInt32, ipv6: [UInt8]? = nil, gatewayMAC: [UInt8]? = nil
+    ) {
         precondition(ipv4.count == 4 && mac.count == 6, "bp_endpoint: 4-octet IPv4 and 6-octet MAC expected")
         precondition(ipv6 == nil || ipv6?.count == 16, "bp_endpoint: 16-octet IPv6 expected")
+        precondition(gatewayMAC == nil || gatewayMAC?.count == 6, "bp_endpoint: 6-octet gateway MAC expected")
         self.init()
         // Network byte order = the octets in memory order.
         self.ip = UInt32(ipv4[0]) | UInt32(ipv4[1]) << 8 | UInt32(ipv4[2]) << 16 | UInt32(ipv4[3]) << 24
@@ -166,13 +170,16 @@ extension bp_endpoint: @retroactive Equatable {
         self.network_id = networkID
         self.flags = flags
         if let ipv6 { withUnsafeMutableBytes(of: &ip6) { $0.copyBytes(from: ipv6) } }
+        if let gatewayMAC { withUnsafeMutableBytes(of: &gateway_mac) { $0.copyBytes(from: gatewayMAC) } }
     }
     public var ipv4Octets: [UInt8] { withUnsafeBytes(of: ip) { Array($0) } }
     public var macOctets: [UInt8] { withUnsafeBytes(of: mac) { Array($0) } }
     /// The IPv6 address's 16 octets; all zero: none.
     public var ipv6Octets: [UInt8] { withUnsafeBytes(of: ip6) { Array($0) } }
+    /// The gateway MAC's 6 octets; all zero: none.
+    public var gatewayMACOctets: [UInt8] { withUnsafeBytes(of: gateway_mac) { Array($0) } }
     public static func == (a: bp_endpoint, b: bp_endpoint) -> Bool {
         a.ip == b.ip && a.macOctets == b.macOctets && a.network_id == b.network_id && a.flags == b.flags
-            && a.ipv6Octets == b.ipv6Octets
+            && a.ipv6Octets == b.ipv6Octets && a.gatewayMACOctets == b.gatewayMACOctets
     }
 }

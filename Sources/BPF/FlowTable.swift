@@ -445,9 +445,9 @@ extension bp_flow {
         kind: bp_flow_kind, state: bp_flow_state, flags: UInt32, natIP: UInt32 = 0, natPort: UInt16 = 0,
         ifindex: UInt32 = 0, created: UInt32, expires: UInt32
     ) {
-        self.init(
-            nat_ip: natIP, nat_port: natPort, peer_port: 0, ifindex: ifindex, created: created, expires: expires,
-            kind: UInt8(kind.rawValue), state: UInt8(state.rawValue), flags: UInt8(flags), seen: 0)
+        self.init()  // no route cached (out_*), nothing seen this second
+        (nat_ip, nat_port, self.ifindex, self.created, self.expires) = (natIP, natPort, ifindex, created, expires)
+        (self.kind, self.state, self.flags) = (UInt8(kind.rawValue), UInt8(state.rawValue), UInt8(flags))
     }
 }
 

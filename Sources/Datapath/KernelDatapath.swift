@@ -86,11 +86,7 @@ public final class KernelDatapath: Datapath, Sendable {
         // A bridge without a MAC of its own takes its lowest port's, and changes it when that
         // port goes: every container's neighbour entry of the gateway would go stale. The
         // gateway's address gives it one that no container has (as Docker sets one).
-        if let gateway = network.gateway {
-            try links.setMAC(name, MACAddress(derivedFrom: gateway).bytes)
-        } else if let v6 = network.ipv6 {
-            try links.setMAC(name, MACAddress(derivedFrom: v6.gateway).bytes)
-        }
+        if let mac = network.bridgeMAC { try links.setMAC(name, mac.bytes) }
         // Set, not left to the kernel: a bridge otherwise takes its smallest port's MTU.
         if let mtu = interfaceMTU(network) { try links.setMTU(name, mtu) }
         // Gateway mode isolated: no address on the bridge, so the host does not reach it either.

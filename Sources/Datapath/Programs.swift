@@ -154,7 +154,8 @@ final class Programs: Sendable {
             try maps.endpointPolicies.update(
                 ifindex,
                 EndpointPolicy(
-                    ip: endpoint.ip ?? IPv4Address(0), mac: mac, network: number(of: network), flags: flags, ip6: ip6))
+                    ip: endpoint.ip ?? IPv4Address(0), mac: mac, network: number(of: network), flags: flags, ip6: ip6,
+                    gatewayMAC: network.gatewayMode == .isolated ? nil : network.bridgeMAC))
         }
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: insideContainer)
     }

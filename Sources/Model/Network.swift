@@ -108,6 +108,15 @@ public struct Network: Codable, Sendable, Hashable, Identifiable {
     public var isPredefined: Bool { Network.predefinedNames.contains(name) }
     public var iccEnabled: Bool { options[BridgeOption.enableICC].map(parseBool) ?? true }
     public var masqueradeEnabled: Bool { options[BridgeOption.enableMasquerade].map(parseBool) ?? true }
+    /// The MAC address of its bridge: derived from its gateway's address (IPv4's, else
+    /// IPv6's), so that no container has it and it does not change as containers come and
+    /// go (a bridge without one takes its lowest port's). nil without a bridge or gateway.
+    public var bridgeMAC: MACAddress? {
+        guard bridgeName != nil else { return nil }
+        if let gateway { return MACAddress(derivedFrom: gateway) }
+        return ipv6.map { MACAddress(derivedFrom: $0.gateway) }
+    }
+
     public var gatewayMode: GatewayMode {
         options[BridgeOption.gatewayMode].flatMap(GatewayMode.init(rawValue:)) ?? .nat
     }

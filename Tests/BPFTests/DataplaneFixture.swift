@@ -140,14 +140,20 @@ struct DataplaneFixture {
 
     /// The endpoint under test: 10.40.0.2 in network 1, and `ip6` on a dual-stack network.
     /// The endpoint under test; `ipv4` false: an IPv6-only network's (IPv4 0.0.0.0, as the agent writes it).
-    func setEndpoint(flags: [bp_endpoint_flags], networkID: UInt16 = 1, ip6: [UInt8]? = nil, ipv4: Bool = true) throws {
+    /// `gatewayMAC`: the entry's bridge MAC, as the agent writes it for its own bridges (the
+    /// programs then hand packets to the container without a route lookup).
+    func setEndpoint(
+        flags: [bp_endpoint_flags], networkID: UInt16 = 1, ip6: [UInt8]? = nil, ipv4: Bool = true,
+        gatewayMAC: [UInt8]? = nil
+    ) throws {
         let bits = EndpointPolicy.Flags(rawValue: flags.reduce(UInt32(0)) { $0 | $1.rawValue })
         try maps.endpointPolicies.update(
             endpointIfindex,
             EndpointPolicy(
                 ip: Self.address(ipv4 ? NATAndPolicyTests.container : nil),
                 mac: MACAddress(bytes: NATAndPolicyTests.containerMAC),
-                network: networkID, flags: bits, ip6: ip6.map { IPv6Address(bytes: $0) }))
+                network: networkID, flags: bits, ip6: ip6.map { IPv6Address(bytes: $0) },
+                gatewayMAC: gatewayMAC.map { MACAddress(bytes: $0) }))
     }
 
     func setSubnet(_ net: [UInt8], _ prefix: UInt32, networkID: UInt16, flags: UInt16 = 0) throws {

@@ -69,6 +69,12 @@ final class MapEntryTests: XCTestCase {
             endpoint.raw.flags, BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue | BP_EP_F_TRACK_OUT.rawValue
         )
         XCTAssertEqual(EndpointPolicy(raw: endpoint.raw), endpoint)
+        XCTAssertEqual(endpoint.raw.gatewayMACOctets, [0, 0, 0, 0, 0, 0], "none: all zero")
+        var bridged = endpoint
+        bridged.gatewayMAC = MACAddress(derivedFrom: IPv4Address(172, 18, 0, 1))
+        XCTAssertEqual(bridged.raw.gatewayMACOctets, [0x02, 0x42, 172, 18, 0, 1])
+        XCTAssertEqual(EndpointPolicy(raw: bridged.raw), bridged)
+        XCTAssertNotEqual(bridged.raw, endpoint.raw)
         let subnet = SubnetPolicy(network: 3, flags: [.routed, .masquerade])
         XCTAssertEqual(SubnetPolicy(raw: subnet.raw), subnet)
         let network = IPv4Network(containing: IPv4Address(172, 18, 0, 0), prefixLength: 16)

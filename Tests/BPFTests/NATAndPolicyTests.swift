@@ -201,6 +201,35 @@ final class NATAndPolicyTests: XCTestCase {
         XCTAssertNil(try f.maps.endpointStats(ifindex: f.uplinkIfindex), "nothing is counted for the uplink")
     }
 
+    /// With the bridge's MAC in the endpoint entry (the agent's own bridges), the DNATed
+    /// packet goes straight to the container without a route lookup: the frame gets the
+    /// entry's two MACs, even with no neighbour entry and a bridge of another MAC. Without it
+    /// (another runtime's veth), the route decides, and with no neighbour known the packet
+    /// goes by bpf_redirect_neigh.
+    func testUplinkDeliversByTheEndpointEntrysMACs() throws {
+        let f = try makeFixture()
+        let bridgeMAC: [UInt8] = [0x02, 0x42, 0x0a, 0x28, 0x00, 0xfe]
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE], gatewayMAC: bridgeMAC)
+        try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
+
+        let syn = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000)
+        let result = try f.up(syn)
+        XCTAssertEqual(result.verdict, Self.redirect)
+        let expected = Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80)
+        try assertRewritten(result, to: Self.containerMAC + bridgeMAC + Array(expected.dropFirst(12)), "by the entry")
+        XCTAssertEqual(
+            try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx, bp_traffic(packets: 1, bytes: UInt64(syn.count)))
+
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE])
+        let ack = Frame.tcp(
+            src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000, flags: Frame.tcpACK)
+        let routed = try f.up(ack)
+        XCTAssertEqual(routed.verdict, Self.redirect)
+        XCTAssertEqual(
+            Array(routed.packet.prefix(12)), Array(ack.prefix(12)), "no neighbour: the kernel writes the MACs")
+        XCTAssertEqual(try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx.packets, 1, "not peer-redirected")
+    }
+
     /// A packet whose TTL would run out on the hop a translation makes is left to the
     /// kernel untouched (it answers "time exceeded" or delivers it locally), in both
     /// directions, and makes no NAT entry.
@@ -510,6 +539,43 @@ final class NATAndPolicyTests: XCTestCase {
         let inNetwork = fragments(
             src: Self.container, dst: Self.neighbour, sport: 5000, dport: 53, srcMAC: Self.containerMAC)
         XCTAssertEqual(try f.ep(inNetwork.later).verdict, Self.next, "a fragment for a neighbour passes")
+    }
+
+    /// A translated flow's route out is looked up once a second, not per packet: its SNAT
+    /// entry keeps the interface and MTU for the second of the lookup (out_*). Within it,
+    /// a packet goes the cached way even when the route is gone meanwhile; a cache of an
+    /// earlier second is looked up again, and then the route's loss shows (the kernel
+    /// gets the packet untranslated).
+    func testTheRouteOutIsCachedForASecond() throws {
+        let f = try makeFixture()
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
+        let packet = Frame.udp(
+            src: Self.container, dst: Self.internet, sport: 45678, dport: 53, payload: [1], srcMAC: Self.containerMAC)
+        XCTAssertEqual(try f.ep(packet).verdict, Self.redirect, "masqueraded")
+        let key = bp_flow_key(
+            src: be32(Self.container), dst: be32(Self.internet), sport: be16(45678), dport: be16(53), proto: Self.udp)
+        var entry = try XCTUnwrap(f.flow(key))
+        XCTAssertEqual([entry.out_ifindex, UInt32(entry.out_mtu)], [f.uplinkIfindex, 1500], "the route is cached")
+        XCTAssertLessThanOrEqual(FlowTable.now() - entry.out_at, 1)
+
+        try f.inNS("ip", "route", "del", "default")
+        // Cached this second: the packet still leaves translated (retried when the second
+        // turns between writing the cache and the run).
+        var cached: TestRunResult?
+        for _ in 0..<3 where cached == nil {
+            let second = FlowTable.now()
+            entry.out_at = second
+            try f.maps.flows.map.update(key, entry)
+            let result = try f.ep(packet)
+            if FlowTable.now() == second { cached = result }
+        }
+        XCTAssertEqual(try XCTUnwrap(cached).verdict, Self.redirect, "within the second: the cached route")
+
+        entry.out_at = FlowTable.now() - 1
+        try f.maps.flows.map.update(key, entry)
+        let stale = try f.ep(packet)
+        XCTAssertEqual(stale.verdict, Self.next, "a second later: looked up again, and no route")
+        XCTAssertEqual(stale.packet, packet, "untranslated")
     }
 
     func testMasqueradeRoundTripForTCPUDPAndICMPEcho() throws {

@@ -281,7 +281,8 @@ final class ProgramCostBenchmarks: XCTestCase {
     /// themselves; and neighbour entries for the container and the default gateway, as a
     /// host that is passing traffic has them (so the FIB lookups succeed outright).
     static func populate(_ f: DataplaneFixture) throws {
-        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
+        try f.setEndpoint(
+            flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE], gatewayMAC: T.gatewayMAC)
         var others: [(ifindex: UInt32, ip: [UInt8], network: UInt16)] = []
         for i in 0..<6 {
             let network: UInt16 = i < 4 ? 1 : 2
@@ -294,7 +295,7 @@ final class ProgramCostBenchmarks: XCTestCase {
                 bp_endpoint(
                     ipv4: o.ip, mac: [0x02, 0x42] + o.ip, networkID: o.network,
                     flags: BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue
-                        | BP_EP_F_MASQUERADE.rawValue))
+                        | BP_EP_F_MASQUERADE.rawValue, gatewayMAC: T.gatewayMAC))
         }
         for i in 0..<10_000 {
             let o = others[i % others.count]

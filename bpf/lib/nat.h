@@ -44,26 +44,52 @@ static __always_inline int bp_ttl_expires(const struct bp_packet *p)
 }
 
 /*
+ * RFC 1624's incremental update of a 16-bit ones' complement checksum: `sum` adds up, for
+ * every word that changes, its old value complemented and its new value (bp_csum_change).
+ * Words are taken as they lie in the packet, so byte order does not matter.
+ */
+static __always_inline __u32 bp_csum_change(__u32 sum, __u16 old_word, __u16 new_word)
+{
+	return sum + (__u16)~old_word + new_word;
+}
+
+static __always_inline __u32 bp_csum_change32(__u32 sum, __u32 old_value, __u32 new_value)
+{
+	return bp_csum_change(bp_csum_change(sum, (__u16)old_value, (__u16)new_value), old_value >> 16, new_value >> 16);
+}
+
+static __always_inline __u16 bp_csum_apply(__u16 check, __u32 sum)
+{
+	sum += (__u16)~check;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/*
  * The IP header's part of a translation: one address (the destination when `dest` is
  * set, else the source) and the TTL, with the header checksum. A later fragment, which
- * carries no L4 header, needs only this.
+ * carries no L4 header, needs only this. Written in place, without helpers: the header's
+ * own checksum keeps its sum, so a device's CHECKSUM_COMPLETE sum (skb->csum) stays right.
  */
 static __always_inline int bp_rewrite_ip(struct __sk_buff *skb, const struct bp_packet *p, int dest, __u32 new_ip)
 {
-	__u32 old_ip = dest ? p->daddr : p->saddr;
-	__u32 check_off = p->l3_off + offsetof(struct iphdr, check);
-	__u32 ip_off = p->l3_off + (dest ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
-	/* TTL and protocol share a 16-bit word of the header checksum. */
-	__u32 ttl_off = p->l3_off + offsetof(struct iphdr, ttl);
-	__u16 old_word = bpf_htons((__u16)p->ttl << 8 | p->proto);
-	__u16 new_word = bpf_htons((__u16)(p->ttl - 1) << 8 | p->proto);
-	__u8 ttl = p->ttl - 1;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data + (p->l3_off ? sizeof(struct ethhdr) : 0);
 
-	if (bpf_l3_csum_replace(skb, check_off, old_ip, new_ip, sizeof(new_ip)) ||
-	    bpf_skb_store_bytes(skb, ip_off, &new_ip, sizeof(new_ip), 0) ||
-	    bpf_l3_csum_replace(skb, check_off, old_word, new_word, sizeof(new_word)) ||
-	    bpf_skb_store_bytes(skb, ttl_off, &ttl, sizeof(ttl), 0))
+	if ((void *)(ip + 1) > data_end)
 		return -1;
+	__u32 *addr = dest ? &ip->daddr : &ip->saddr;
+	/* TTL and protocol share a 16-bit word of the header checksum. */
+	__u16 *ttl_word = (__u16 *)&ip->ttl;
+	__u16 old_word = *ttl_word;
+	__u16 new_word = old_word;
+
+	((__u8 *)&new_word)[0] = ip->ttl - 1;
+	ip->check = bp_csum_apply(ip->check, bp_csum_change(bp_csum_change32(0, *addr, new_ip), old_word, new_word));
+	*addr = new_ip;
+	*ttl_word = new_word;
 	return 0;
 }
 
@@ -105,10 +131,74 @@ static __always_inline int bp_rewrite_address_only(struct __sk_buff *skb, const 
 	return bp_rewrite_ip(skb, p, dest, new_ip);
 }
 
+/* Where an L4 header can start at most: Ethernet and the longest IPv4 header. */
+#define BP_MAX_L4_OFF (sizeof(struct ethhdr) + 60)
+
 /*
- * How a port's new value is stored: a UDP datagram without a checksum (0) keeps none, so
- * no checksum update accounts for the port's change in a device's CHECKSUM_COMPLETE sum
- * (skb->csum), and the store must. -1 when the checksum cannot be read.
+ * Stores a TCP or UDP port (the destination's when `dest` is set) of the IPv4 packet's
+ * header at l4_off, whose checksum already accounts for it. A UDP datagram without a
+ * checksum (0) keeps none, so no checksum update accounted for the port's change in a
+ * device's CHECKSUM_COMPLETE sum (skb->csum), and the store must (a helper's). Others are
+ * written in place. -1 when the header is not there.
+ */
+static __always_inline int bp_store_port(struct __sk_buff *skb, __u8 proto, __u32 l4_off, int dest, __u16 new_port)
+{
+	void *data = (void *)(long)skb->data;
+	/* TCP's ports lie where UDP's do. */
+	struct udphdr *l4 = data + (l4_off > BP_MAX_L4_OFF ? BP_MAX_L4_OFF : l4_off);
+
+	if (l4_off > BP_MAX_L4_OFF || (void *)(l4 + 1) > (void *)(long)skb->data_end)
+		return -1;
+	if (proto == BP_PROTO_UDP && !l4->check) {
+		__u32 port_off = l4_off + (dest ? offsetof(struct udphdr, dest) : offsetof(struct udphdr, source));
+
+		return bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), BPF_F_RECOMPUTE_CSUM) ? -1 : 0;
+	}
+	if (dest)
+		l4->dest = new_port;
+	else
+		l4->source = new_port;
+	return 0;
+}
+
+/*
+ * Replaces one address and one port of the packet: the destination when
+ * `dest` is set, else the source. UDP checksums of 0 (none) stay 0. For ICMP
+ * echo the "port" is the identifier, and the ICMP checksum has no pseudo-header.
+ * The L4 checksum goes through the kernel's helpers, which know how the packet's
+ * checksum is offloaded (a CHECKSUM_PARTIAL packet's field holds the pseudo-header's
+ * sum alone); the rest is written in place.
+ */
+static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_packet *p, int dest,
+				      __u32 new_ip, __u16 new_port)
+{
+	if (!bp_ported(p->proto))
+		return bp_rewrite_address_only(skb, p, dest, new_ip);
+	__u32 old_ip = dest ? p->daddr : p->saddr;
+	__u16 old_port = dest ? p->dport : p->sport;
+	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__u32 l4_csum = bp_l4_csum_off(p);
+
+	if (p->proto != BP_PROTO_ICMP &&
+	    bpf_l4_csum_replace(skb, l4_csum, old_ip, new_ip, BPF_F_PSEUDO_HDR | mangled | sizeof(new_ip)))
+		return -1;
+	if (bpf_l4_csum_replace(skb, l4_csum, old_port, new_port, mangled | sizeof(new_port)))
+		return -1;
+	if (p->proto == BP_PROTO_ICMP) {
+		__u32 id_off = p->l4_off + offsetof(struct bp_icmp_echo, id);
+
+		if (bpf_skb_store_bytes(skb, id_off, &new_port, sizeof(new_port), 0))
+			return -1;
+	} else if (bp_store_port(skb, p->proto, p->l4_off, dest, new_port)) {
+		return -1;
+	}
+	return bp_rewrite_ip(skb, p, dest, new_ip);
+}
+
+/*
+ * How a port's new value is stored by a helper: a UDP datagram without a checksum (0) keeps
+ * none, so no checksum update accounts for the port's change in a device's CHECKSUM_COMPLETE
+ * sum (skb->csum), and the store must. -1 when the checksum cannot be read.
  */
 static __always_inline long bp_port_store_flags(struct __sk_buff *skb, __u8 proto, __u32 csum_off)
 {
@@ -121,35 +211,9 @@ static __always_inline long bp_port_store_flags(struct __sk_buff *skb, __u8 prot
 	return check ? 0 : BPF_F_RECOMPUTE_CSUM;
 }
 
-/*
- * Replaces one address and one port of the packet: the destination when
- * `dest` is set, else the source. UDP checksums of 0 (none) stay 0. For ICMP
- * echo the "port" is the identifier, and the ICMP checksum has no pseudo-header.
- */
-static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_packet *p, int dest,
-				      __u32 new_ip, __u16 new_port)
-{
-	if (!bp_ported(p->proto))
-		return bp_rewrite_address_only(skb, p, dest, new_ip);
-	__u32 old_ip = dest ? p->daddr : p->saddr;
-	__u16 old_port = dest ? p->dport : p->sport;
-	__u32 port_off = p->proto == BP_PROTO_ICMP ? p->l4_off + offsetof(struct bp_icmp_echo, id)
-			 : p->l4_off + (dest ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
-	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
-	__u32 l4_csum = bp_l4_csum_off(p);
-	long store = bp_port_store_flags(skb, p->proto, l4_csum);
-
-	if (store < 0 || (p->proto != BP_PROTO_ICMP && bpf_l4_csum_replace(skb, l4_csum, old_ip, new_ip,
-									  BPF_F_PSEUDO_HDR | mangled | sizeof(new_ip))))
-		return -1;
-	if (bpf_l4_csum_replace(skb, l4_csum, old_port, new_port, mangled | sizeof(new_port)) ||
-	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), store))
-		return -1;
-	return bp_rewrite_ip(skb, p, dest, new_ip);
-}
-
 /* Replaces one TCP or UDP port alone, `old_port` (the destination's when `dest` is set), of
- * the header at l4_off whose checksum is at csum_off; of either family. */
+ * the header at l4_off whose checksum is at csum_off, with helpers: IPv6's, whose
+ * extension headers can put it anywhere. */
 static __always_inline int bp_rewrite_port_at(struct __sk_buff *skb, __u8 proto, __u32 l4_off, __u32 csum_off, int dest,
 					      __u16 old_port, __u16 new_port)
 {
@@ -163,9 +227,15 @@ static __always_inline int bp_rewrite_port_at(struct __sk_buff *skb, __u8 proto,
 	return 0;
 }
 
+/* Replaces one TCP or UDP port alone of an IPv4 packet (the destination's when `dest` is set). */
 static __always_inline int bp_rewrite_port(struct __sk_buff *skb, const struct bp_packet *p, int dest, __u16 new_port)
 {
-	return bp_rewrite_port_at(skb, p->proto, p->l4_off, bp_l4_csum_off(p), dest, dest ? p->dport : p->sport, new_port);
+	__u16 old_port = dest ? p->dport : p->sport;
+	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+
+	if (bpf_l4_csum_replace(skb, bp_l4_csum_off(p), old_port, new_port, mangled | sizeof(new_port)))
+		return -1;
+	return bp_store_port(skb, p->proto, p->l4_off, dest, new_port);
 }
 
 /*
@@ -211,8 +281,8 @@ static __always_inline int bp_route_verdict(struct __sk_buff *skb, long rc, cons
 {
 	/* The MTU the kernel's forwarding would check: the interface's. Not the route's (with
 	 * tot_len the helper would apply path MTUs the host learnt, which forwarding ignores,
-	 * and the kernel would forward what was refused here untranslated). Until the next
-	 * hop's neighbour is known (NO_NEIGH) there is no MTU to check. */
+	 * and the kernel would forward what was refused here untranslated). The lookups here
+	 * skip the neighbour (bp_route_out): NO_NEIGH, which gives no MTU, does not come. */
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS && length > fib->mtu_result)
 		rc = BPF_FIB_LKUP_RET_FRAG_NEEDED;
 	switch (rc) {
@@ -248,12 +318,13 @@ static __always_inline int bp_route_verdict(struct __sk_buff *skb, long rc, cons
  * fragments with the container's address. A destination the routing table refuses
  * (unreachable, prohibit, blackhole, none, local) goes to the kernel untranslated too,
  * which answers or delivers it as any packet; a lookup that fails otherwise is a drop
- * (no_route).
+ * (no_route). The packet leaves by bpf_redirect_neigh, which resolves the next hop's
+ * neighbour itself: the lookup skips it (Linux 6.5), and so always gives the MTU.
  */
 static __always_inline int bp_route_out(struct __sk_buff *skb, const struct bp_packet *p, __u32 saddr, __u32 flags,
 					struct bpf_fib_lookup *fib, int *verdict)
 {
-	long rc = bp_route(skb, saddr, p->daddr, flags, fib);
+	long rc = bp_route(skb, saddr, p->daddr, flags | BPF_FIB_LOOKUP_SKIP_NEIGH, fib);
 
 	return bp_route_verdict(skb, rc, fib, bp_wire_length(skb, p->l3_off, p->l4_off, p->proto), !p->dont_fragment,
 				verdict);
@@ -290,22 +361,73 @@ static __always_inline int bp_redirect_to_endpoint(struct __sk_buff *skb, __u32 
 	return bpf_redirect_peer(ifindex, 0);
 }
 
+/*
+ * bp_redirect_to_endpoint without the route lookup, for a container of one of the agent's
+ * bridges: the frame gets the MACs the agent wrote in the veth's endpoint entry (the
+ * container's and its gateway's, the bridge's: what the route and its neighbour give), at a
+ * hash lookup's cost instead of a route lookup's. -1 when the entry has none (another
+ * runtime's veth, a network without a gateway address) or the packet no Ethernet header:
+ * the route decides then.
+ */
+static __always_inline int bp_redirect_to_known_endpoint(struct __sk_buff *skb, __u32 l3_off, __u32 ifindex)
+{
+	struct bp_endpoint *ep = l3_off && ifindex ? bpf_map_lookup_elem(&bp_endpoints, &ifindex) : NULL;
+
+	if (!ep || !(*(__u32 *)ep->gateway_mac | *(__u16 *)&ep->gateway_mac[4]))
+		return -1;
+	void *data = (void *)(long)skb->data;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, ep->mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, ep->gateway_mac, ETH_ALEN);
+	bp_count_traffic(ifindex, skb->len, BP_TRAFFIC_RX);
+	return bpf_redirect_peer(ifindex, 0);
+}
+
 static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, const struct bp_packet *p, __u32 daddr, __u32 ifindex)
 {
 	struct bpf_fib_lookup fib;
-	long rc = bp_route(skb, p->saddr, daddr, 0, &fib);
+	int verdict = bp_redirect_to_known_endpoint(skb, p->l3_off, ifindex);
 
+	if (verdict >= 0)
+		return verdict;
+	long rc = bp_route(skb, p->saddr, daddr, 0, &fib);
 	return bp_redirect_to_endpoint(skb, p->l3_off, rc, &fib, ifindex, ETH_P_IP);
+}
+
+/*
+ * The route a translated flow's packets leave by: the route lookup is the costliest step
+ * of their path, so its interface and MTU are cached in the flow's SNAT entry for the
+ * second they were looked up in; a change of the routing table or of the interface reaches
+ * the flow within a second (`now`, as bp_flow_lookup read it). The cache serves only
+ * packets no bigger than the MTU: a bigger one is judged by the lookup (bp_route_out). The
+ * interface, or 0 and *verdict. `cache` may be a local entry (none is kept then).
+ */
+static __always_inline __u32 bp_flow_route_out(struct __sk_buff *skb, const struct bp_packet *p, struct bp_flow *cache,
+					  __u32 now, int *verdict)
+{
+	struct bpf_fib_lookup fib;
+
+	if (cache->out_ifindex && cache->out_at == now &&
+	    bp_wire_length(skb, p->l3_off, p->l4_off, p->proto) <= cache->out_mtu)
+		return cache->out_ifindex;
+	if (!bp_route_out(skb, p, cache->nat_ip, 0, &fib, verdict))
+		return 0;
+	cache->out_ifindex = fib.ifindex;
+	cache->out_mtu = fib.mtu_result;
+	cache->out_at = now;
+	return fib.ifindex;
 }
 
 /*
  * Translates a packet of a known flow as its entry says and sends it on: toward a
  * container (DNAT) straight to its eth0; from one (SNAT) out by the route, looked up
- * before the rewrite (bp_route_out), unless the caller did (`out`: the interface). A
+ * before the rewrite (bp_flow_route_out), unless the caller did (`out`: the interface). A
  * hairpin flow is not translated. Returns the verdict.
  */
-static __always_inline int bp_apply_routed(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_flow *flow,
-					   __u32 out)
+static __always_inline int bp_apply_routed(struct __sk_buff *skb, const struct bp_packet *p, struct bp_flow *flow,
+					   __u32 now, __u32 out)
 {
 	int dest = flow->flags & BP_FLOW_F_DNAT;
 	enum bp_direction direction = dest ? BP_DIR_INGRESS : BP_DIR_EGRESS;
@@ -313,12 +435,11 @@ static __always_inline int bp_apply_routed(struct __sk_buff *skb, const struct b
 	if (!(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT)) || bp_ttl_expires(p))
 		return BP_CONTINUE;
 	if (!dest && !out) {
-		struct bpf_fib_lookup fib;
 		int verdict = BP_CONTINUE;
 
-		if (!bp_route_out(skb, p, flow->nat_ip, 0, &fib, &verdict))
+		out = bp_flow_route_out(skb, p, flow, now, &verdict);
+		if (!out)
 			return verdict;
-		out = fib.ifindex;
 	}
 	if (p->fragment)
 		bp_remember_fragment(p, flow->nat_ip, dest ? flow->ifindex : 0);
@@ -330,9 +451,9 @@ static __always_inline int bp_apply_routed(struct __sk_buff *skb, const struct b
 	return bpf_redirect_neigh(out, NULL, 0, 0);
 }
 
-static __always_inline int bp_apply(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_flow *flow)
+static __always_inline int bp_apply(struct __sk_buff *skb, const struct bp_packet *p, struct bp_flow *flow, __u32 now)
 {
-	return bp_apply_routed(skb, p, flow, 0);
+	return bp_apply_routed(skb, p, flow, now, 0);
 }
 
 /* Tries for a port a new flow's reply tuple can have: this many random ones at most. */
@@ -495,9 +616,12 @@ static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_
 	struct bp_flow out = bp_flow_entry(p, BP_FLOW_MASQUERADE, BP_FLOW_F_SNAT, skb->ifindex, now);
 	out.nat_ip = fib.ipv4_src;
 	out.nat_port = reply.dst_port;
+	out.out_ifindex = fib.ifindex;  /* the next packets need no lookup (bp_flow_route_out) */
+	out.out_mtu = fib.mtu_result;
+	out.out_at = now;
 	if (bp_flow_commit_translated(key, &out, &reply))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
-	return bp_apply_routed(skb, p, &out, out.nat_ip == fib.ipv4_src ? fib.ifindex : 0);
+	return bp_apply_routed(skb, p, &out, now, out.nat_ip == fib.ipv4_src ? fib.ifindex : 0);
 }
 
 /*
@@ -539,7 +663,7 @@ static __always_inline int bp_publish_flow(struct __sk_buff *skb, const struct b
 	if (bp_flow_commit_translated(key, &in, &reply))
 		return bp_drop_on(target->ifindex, BP_DROP_CT_FULL, BP_DIR_INGRESS);
 	bp_count_port(port, skb->len, 1);
-	return bp_apply(skb, p, &in);
+	return bp_apply(skb, p, &in, now);
 }
 /*
  * A later fragment of a datagram whose first fragment was translated: the same

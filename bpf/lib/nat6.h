@@ -80,10 +80,11 @@ static __always_inline int bp_rewrite6(struct __sk_buff *skb, const struct bp_pa
 
 	if (store < 0)
 		return -1;
-#pragma unroll
-	for (int i = 0; i < 4; i++)
-		if (bpf_l4_csum_replace(skb, check, old_ip[i], new_ip[i], BPF_F_PSEUDO_HDR | mangled | sizeof(__u32)))
-			return -1;
+	/* The address's change as one checksum difference: one update instead of a word's each. */
+	__s64 diff = bpf_csum_diff((__be32 *)old_ip, 16, (__be32 *)new_ip, 16, 0);
+
+	if (diff < 0 || bpf_l4_csum_replace(skb, check, 0, diff, BPF_F_PSEUDO_HDR | mangled))
+		return -1;
 	if (bpf_l4_csum_replace(skb, check, old_port, new_port, mangled | sizeof(new_port)) ||
 	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), store) ||
 	    bp_rewrite_ip6(skb, l3_off, dest, new_ip, p->hop_limit))
@@ -115,7 +116,7 @@ static __always_inline long bp_route6(struct __sk_buff *skb, const __u32 *saddr,
 static __always_inline int bp_route_out6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
 					 const __u32 *saddr, __u32 flags, struct bpf_fib_lookup *fib, int *verdict)
 {
-	long rc = bp_route6(skb, saddr, p->daddr, flags, fib);
+	long rc = bp_route6(skb, saddr, p->daddr, flags | BPF_FIB_LOOKUP_SKIP_NEIGH, fib);
 
 	return bp_route_verdict(skb, rc, fib, bp_wire_length(skb, l3_off, p->l4_off, p->proto), 0, verdict);
 }
@@ -124,8 +125,11 @@ static __always_inline int bp_route_out6(struct __sk_buff *skb, const struct bp_
 static __always_inline int bp_deliver_to_endpoint6(struct __sk_buff *skb, const __u32 *saddr, __u32 l3_off,
 						   const __u32 *daddr, __u32 ifindex, struct bpf_fib_lookup *fib)
 {
-	long rc = bp_route6(skb, saddr, daddr, 0, fib);
+	int verdict = bp_redirect_to_known_endpoint(skb, l3_off, ifindex);
 
+	if (verdict >= 0)
+		return verdict;
+	long rc = bp_route6(skb, saddr, daddr, 0, fib);
 	return bp_redirect_to_endpoint(skb, l3_off, rc, fib, ifindex, BP_ETH_P_IPV6);
 }
 
