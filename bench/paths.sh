@@ -22,8 +22,25 @@
 # exchange, close) and iperf3 TCP throughput; the median of REPS runs, interleaved so
 # that a slow moment of the machine hits every path alike.
 #
+# Small packets (IPv4: direct, iptables and bridgeport, those of BENCH_PATHS): one-way UDP
+# datagrams of an 18-byte payload (the smallest Ethernet frame) over SMALL_FLOWS flows (64
+# and 10,000 source ports, rotating per datagram: loadgen udp writes them on a raw socket)
+# to the container's port 82 (published as 8082/udp), SMALL_PORTS published ports (1: only
+# the measured ones), SMALL_SECONDS per run; the datagrams/s the container's receiver got,
+# median of REPS interleaved runs. loadgen's sender first sends every flow a datagram
+# (twice) and waits 200 ms, so that each flow's Bridgeport flow-table entry or iptables
+# conntrack entry exists before the measured datagrams start: the rate is the steady
+# state's, not the rate of new flows. (A one-way UDP flow stays NEW to conntrack, so
+# iptables walks the filter chain for every datagram, its nat chain only for a flow's
+# first.) Pinning: the sender on CPU 0, the receiver on the last CPU, for every path.
+# Through veth every hop's receive runs in softirq on the sending CPU, so a path's cost per
+# packet is paid on the sender's CPU, which sets the rate; the receiver only drains its
+# socket on the other CPU (received ≈ sent shows that it keeps up).
+# SMALL_ONLY=1 runs the small packets only (no TCP metrics, no publish times).
+#
 # Writes OUT_DIR/paths.md (the table), paths.tsv (every median), publish.md (time to
-# publish 10,000 ports) and bpf-live.md (the programs' own run time during the runs).
+# publish 10,000 ports), bpf-live.md (the programs' own run time during the runs), and
+# small-packets.md, small-packets.tsv (medians) and small-packets-raw.tsv (every run).
 set -u
 export BIN=$(readlink -f "$1")
 LOADGEN=$(readlink -f "$2")
@@ -42,8 +59,13 @@ DOCKER_NS=$TAG-docker       # host B
 CTR_NS=$TAG-ctr             # host B's container
 CTR_IP=172.17.0.2
 CTR_IP6=fd00:17::2
-SERVER_PIDS=()
 PATHS=(${BENCH_PATHS:-direct iptables proxy bridgeport direct6 ip6tables bridgeport6})
+SMALL_FLOWS=${SMALL_FLOWS:-"64 10000"}
+SMALL_SECONDS=${SMALL_SECONDS:-$SECONDS_PER_RUN}
+SMALL_PORTS=${SMALL_PORTS:-1}
+SMALL_ONLY=${SMALL_ONLY:-}
+SMALL_PATHS=()
+for p in direct iptables bridgeport; do [[ " ${PATHS[*]} " == *" $p "* ]] && SMALL_PATHS+=("$p"); done
 
 family_of() { case $1 in *6 | ip6tables) echo 6 ;; *) echo 4 ;; esac; }
 # The path a path's ratios are to: the direct path of its family.
@@ -91,15 +113,18 @@ docker_host_up() {
 in_docker() { nsenter --net=/run/netns/"$DOCKER_NS" "$@"; }
 in_ctr() { nsenter --net=/run/netns/"$CTR_NS" "$@"; }
 
+CHILD=   # the measuring child (main, in the background)
 bench_down() {
     set +e
-    for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+    [ -n "$CHILD" ] && kill "$CHILD" 2>/dev/null && wait "$CHILD"
     for pid in $(pids_in_namespaces /run/netns/"$DOCKER_NS" /run/netns/"$CTR_NS"); do kill -KILL "$pid" 2>/dev/null; done
     ip netns del "$CTR_NS" 2>/dev/null
     ip netns del "$DOCKER_NS" 2>/dev/null
+    AGENT_PID=$(cat "$STATE/agent.pid" 2>/dev/null)   # started by the child: stopped gently here
     sandbox_down
 }
 trap bench_down EXIT
+trap 'exit 130' INT TERM
 
 # The client opens tens of thousands of connections a second: a wide port range, in the
 # client's namespace only (loadgen's server closes first, so the client holds no TIME_WAIT).
@@ -112,18 +137,18 @@ client_tuning() {
 SERVER_CPU=$(( $(nproc) - 1 ))
 CLIENT_CPU=0
 
-start_in() {  # start_in NS_RUNNER command...: a server in the background, stopped by PID
+start_in() {  # start_in NS_RUNNER command...: a server in the background, stopped with its namespace
     "$@" >/dev/null 2>&1 &
-    SERVER_PIDS+=($!)
 }
 
 # ---------------------------------------------------------------------------- rules
 
 # Docker's iptables layout for one bridge (docker0) and N published TCP ports: the nat
 # DOCKER chain with a DNAT rule per port and the filter DOCKER chain with an ACCEPT per
-# port, plus the fixed jumps dockerd installs. The measured ports come last. With 6, the
-# layout dockerd 27 writes with ip6tables for the bridge's IPv6 subnet (the same chains
-# and rules, IPv6 addresses, ::1 for loopback, the DNAT target in brackets).
+# port, plus the fixed jumps dockerd installs. The measured ports come last (two TCP, then
+# the small packets' UDP port 8082). With 6, the layout dockerd 27 writes with ip6tables
+# for the bridge's IPv6 subnet (the same chains and rules, IPv6 addresses, ::1 for
+# loopback, the DNAT target in brackets).
 docker_ruleset() {  # docker_ruleset N [4|6]
     local n=$1 fillers=$(( $1 > 2 ? $1 - 2 : 0 ))
     python3 - "$fillers" "${2:-4}" "$CTR_IP" "$CTR_IP6" <<'EOF'
@@ -136,14 +161,15 @@ else:
     ctr, filler_ip, subnet, loopback, host_len = ctr4, "172.17.0.3", "172.17.0.0/16", "127.0.0.0/8", 32
     dest = lambda ip, port: f"{ip}:{port}"
 # filler_ip: another container's address; the rules are only walked past
-ports = [(20000 + i, filler_ip, 20000 + i) for i in range(fillers)] + [(8080, ctr, 81), (8081, ctr, 5202)]
+ports = [(20000 + i, filler_ip, 20000 + i, "tcp") for i in range(fillers)]
+ports += [(8080, ctr, 81, "tcp"), (8081, ctr, 5202, "tcp"), (8082, ctr, 82, "udp")]
 print("*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:DOCKER - [0:0]")
 print("-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER")
 print(f"-A OUTPUT ! -d {loopback} -m addrtype --dst-type LOCAL -j DOCKER")
 print(f"-A POSTROUTING -s {subnet} ! -o docker0 -j MASQUERADE")
 print("-A DOCKER -i docker0 -j RETURN")
-for host, ip, port in ports:
-    print(f"-A DOCKER ! -i docker0 -p tcp -m tcp --dport {host} -j DNAT --to-destination {dest(ip, port)}")
+for host, ip, port, proto in ports:
+    print(f"-A DOCKER ! -i docker0 -p {proto} -m {proto} --dport {host} -j DNAT --to-destination {dest(ip, port)}")
 print("COMMIT")
 print("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:DOCKER - [0:0]")
 print(":DOCKER-ISOLATION-STAGE-1 - [0:0]\n:DOCKER-ISOLATION-STAGE-2 - [0:0]\n:DOCKER-USER - [0:0]")
@@ -151,8 +177,8 @@ print("-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-ISOLATION-STAGE-1")
 print("-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
 print("-A FORWARD -o docker0 -j DOCKER")
 print("-A FORWARD -i docker0 ! -o docker0 -j ACCEPT\n-A FORWARD -i docker0 -o docker0 -j ACCEPT")
-for host, ip, port in ports:
-    print(f"-A DOCKER -d {ip}/{host_len} ! -i docker0 -o docker0 -p tcp -m tcp --dport {port} -j ACCEPT")
+for host, ip, port, proto in ports:
+    print(f"-A DOCKER -d {ip}/{host_len} ! -i docker0 -o docker0 -p {proto} -m {proto} --dport {port} -j ACCEPT")
 print("-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2")
 print("-A DOCKER-ISOLATION-STAGE-1 -j RETURN")
 print("-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP\n-A DOCKER-ISOLATION-STAGE-2 -j RETURN")
@@ -187,6 +213,7 @@ bridgeport_publish() {  # bridgeport_publish N [FAMILY]: the fillers in FAMILY o
     fi
     publish_args srv 8080 80
     publish_args srv 8081 5201
+    publish_args srv 8082 82/udp   # the small packets' receiver, started per run (small_measure)
     bp run -d --name srv --net benchnet "${srv[@]}" \
         -- sh -c "taskset -c $SERVER_CPU \"$LOADGEN\" serve 80 & exec taskset -c $SERVER_CPU iperf3 -s -p 5201" >/dev/null || return 1
     local addr; addr=$(ip_of srv)
@@ -215,13 +242,13 @@ measure() {  # measure METRIC HOST PORT [IPERF_PORT]: one number on stdout, or "
     esac || { echo "measure $metric $host:$port failed: $out" >&2; echo err; }
 }
 
-# Where each path's client connects: "HOST RR_CRR_PORT IPERF_PORT".
+# Where each path's client connects: "HOST RR_CRR_PORT IPERF_PORT [UDP_PORT]".
 target_of() {
     case $1 in
-        direct)     echo "$CTR_IP 80 5201" ;;
-        iptables)   echo "203.0.113.1 8080 8081" ;;
+        direct)     echo "$CTR_IP 80 5201 82" ;;
+        iptables)   echo "203.0.113.1 8080 8081 8082" ;;
         proxy)      echo "203.0.113.1 9080 9081" ;;
-        bridgeport) echo "198.51.100.1 8080 8081" ;;
+        bridgeport) echo "198.51.100.1 8080 8081 8082" ;;
         direct6)     echo "$CTR_IP6 80 5201" ;;
         ip6tables)   echo "fd00:203::1 8080 8081" ;;
         bridgeport6) echo "fd00:5100::1 8080 8081" ;;
@@ -279,6 +306,89 @@ run_paths() {  # run_paths N RAW [FAMILY]: REPS rounds over the paths (of FAMILY
         done
         echo "  ports=$n${family:+ IPv$family} rep $rep/$REPS done" >&2
     done
+}
+
+# ---------------------------------------------------------------------------- small packets
+
+# small_measure PATH FLOWS: "RECEIVED SENT FLOWS_SEEN" of one run (datagrams/s, and the
+# distinct source ports the receiver saw), or "err err err". The receiver is started for
+# the run in the path's container: Bridgeport's through `bp exec` (in its cgroup, as a
+# container's process is), host B's with nsenter.
+small_measure() {
+    local path=$1 flows=$2 host port out=$STATE/udp-recv.out pid sent=""
+    read -r host _ _ port <<<"$(target_of "$path")"
+    : >"$out"
+    case $path in
+        bridgeport) bp exec srv "$LOADGEN" udp-recv 82 --cpu "$SERVER_CPU" ;;
+        *)          in_ctr "$LOADGEN" udp-recv 82 --cpu "$SERVER_CPU" ;;
+    esac >"$out" 2>&1 </dev/null &
+    pid=$!
+    if wait_ready "$out" &&
+        sent=$(in_ext "$LOADGEN" udp "$host" "$port" "$SMALL_SECONDS" --flows "$flows" --cpu "$CLIENT_CPU") &&
+        wait "$pid"; then
+        echo "$(field received_per_second <"$out") $(field sent_per_second <<<"$sent") $(field flows <"$out")"
+    else
+        kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+        echo "small packets: $path, $flows flows failed: $(cat "$out") $sent" >&2
+        echo "err err err"
+    fi
+}
+field() { awk -v k="$1" '$1 == k { print $2 }'; }  # field NAME < loadgen's output
+
+declare -A SMALL
+small_packets() {
+    local raw=$OUT/small-packets-raw.tsv flows rep path received sent seen
+    printf 'flows\trep\tpath\treceived_pps\tsent_pps\tflows_seen\n' >"$raw"
+    bridgeport_publish "$SMALL_PORTS" 4 || { echo "publishing on Bridgeport failed" >&2; exit 1; }
+    for flows in $SMALL_FLOWS; do
+        for rep in $(seq 1 "$REPS"); do
+            for path in "${SMALL_PATHS[@]}"; do
+                prepare "$path" "$SMALL_PORTS"
+                read -r received sent seen <<<"$(small_measure "$path" "$flows")"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$flows" "$rep" "$path" "$received" "$sent" "$seen" >>"$raw"
+            done
+            echo "  small packets, $flows flows: rep $rep/$REPS done" >&2
+        done
+        for path in "${SMALL_PATHS[@]}"; do
+            for column in 4 5; do
+                SMALL[$path,$column,$flows]=$(awk -F'\t' -v f="$flows" -v p="$path" -v c="$column" \
+                    '$1 == f && $3 == p && $c != "err" { print $c }' "$raw" | median) || SMALL[$path,$column,$flows]=err
+            done
+        done
+    done
+    iptables_flush
+    small_report
+}
+
+# small_report: small-packets.tsv (the medians and ratios) and small-packets.md (the table).
+small_report() {
+    local flows path raw=$OUT/small-packets-raw.tsv
+    printf 'path\tflows\treceived_pps\tx_direct\tx_iptables\tsent_pps\n' >"$OUT/small-packets.tsv"
+    for flows in $SMALL_FLOWS; do for path in "${SMALL_PATHS[@]}"; do
+        local v=${SMALL[$path,4,$flows]}
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$path" "$flows" "$v" "$(ratio "$v" "${SMALL[direct,4,$flows]-}")" \
+            "$(ratio "$v" "${SMALL[iptables,4,$flows]-}")" "${SMALL[$path,5,$flows]}" >>"$OUT/small-packets.tsv"
+    done; done
+    {
+        echo "One-way UDP datagrams of an 18-byte payload over $(echo $SMALL_FLOWS | sed 's/ / and /g') flows (source ports"
+        echo "rotating per datagram), $SMALL_PORTS published port(s), to a receiver in the container: the datagrams/s"
+        echo "it got, medians of $REPS runs of $SMALL_SECONDS s, interleaved path by path. Every flow sent"
+        echo "a datagram before timing, so its flow-table or conntrack entry existed: the steady state, not"
+        echo "the rate of new flows. Sender on CPU $CLIENT_CPU (every hop's softirq runs there too), receiver on CPU $SERVER_CPU."
+        echo
+        echo "| flows | path | received pps | × direct | × iptables | sent pps |"
+        echo "| --- | --- | --- | --- | --- | --- |"
+        awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $1,
+            $3 == "err" ? "err" : sprintf("%.0f", $3), $4, $5, $6 == "err" ? "err" : sprintf("%.0f", $6) }' "$OUT/small-packets.tsv"
+        echo
+        printf 'Run-to-run spread of direct (± half the range over the median, received pps):'
+        for flows in $SMALL_FLOWS; do
+            local runs; runs=$(awk -F'\t' -v f="$flows" '$1 == f && $3 == "direct" && $4 != "err" { print $4 }' "$raw" | sort -g)
+            [ -n "$runs" ] && printf ' %s flows ±%.0f%%;' "$flows" \
+                "$(awk -v lo="$(head -1 <<<"$runs")" -v hi="$(tail -1 <<<"$runs")" -v m="$(median <<<"$runs")" 'BEGIN { print 50 * (hi - lo) / m }')"
+        done | sed 's/;$/./'
+        echo
+    } >"$OUT/small-packets.md"
 }
 
 # ---------------------------------------------------------------------------- publish time
@@ -404,31 +514,48 @@ EOF
 
 # ---------------------------------------------------------------------------- main
 
-mkdir -p "$OUT"
-printf 'ports\trep\tpath\tmetric\tvalue\n' >"$OUT/paths-raw.tsv"
-sandbox_up
-docker_host_up
-client_tuning
-if want_ipv6; then ipv6_uplink || exit 1; fi   # fd00:5100::1 on host A's uplink, ::2 in ext
-agent_start || exit 1
-if want_ipv6; then
-    HOST_ADDRESSES+=('[fd00:5100::1]')
-    bp network create --ipv6 --subnet 10.77.0.0/16 --subnet fd00:77::/64 benchnet >/dev/null || exit 1
-else
-    bp network create --subnet 10.77.0.0/16 benchnet >/dev/null || exit 1
-fi
-# The direct path and the iptables path reach different server ports: otherwise a
-# path's new connections would meet the server's TIME_WAIT sockets of the path before,
-# whose TCP timestamps (offset per destination address as the client sees it) PAWS
-# rejects, and each such SYN would wait a second for its retransmission.
-start_in in_ctr taskset -c "$SERVER_CPU" "$LOADGEN" serve 80 81
-start_in in_ctr taskset -c "$SERVER_CPU" iperf3 -s -p 5201
-start_in in_ctr taskset -c "$SERVER_CPU" iperf3 -s -p 5202
-start_in in_docker socat TCP-LISTEN:9080,bind=203.0.113.1,fork,reuseaddr TCP:$CTR_IP:80
-start_in in_docker socat TCP-LISTEN:9081,bind=203.0.113.1,fork,reuseaddr TCP:$CTR_IP:5201
-in_ext ip neigh >/dev/null
-for n in $PORT_COUNTS; do run_port_count "$n"; done
-bpf_live
-report
-publish_times || echo "publish timing failed" >&2
-cat "$OUT/paths.md"
+main() {
+    mkdir -p "$OUT"
+    printf 'ports\trep\tpath\tmetric\tvalue\n' >"$OUT/paths-raw.tsv"
+    sandbox_up
+    docker_host_up
+    client_tuning
+    if want_ipv6; then ipv6_uplink || exit 1; fi   # fd00:5100::1 on host A's uplink, ::2 in ext
+    agent_start || exit 1
+    if want_ipv6; then
+        HOST_ADDRESSES+=('[fd00:5100::1]')
+        bp network create --ipv6 --subnet 10.77.0.0/16 --subnet fd00:77::/64 benchnet >/dev/null || exit 1
+    else
+        bp network create --subnet 10.77.0.0/16 benchnet >/dev/null || exit 1
+    fi
+    # The direct path and the iptables path reach different server ports: otherwise a
+    # path's new connections would meet the server's TIME_WAIT sockets of the path before,
+    # whose TCP timestamps (offset per destination address as the client sees it) PAWS
+    # rejects, and each such SYN would wait a second for its retransmission.
+    start_in in_ctr taskset -c "$SERVER_CPU" "$LOADGEN" serve 80 81
+    start_in in_ctr taskset -c "$SERVER_CPU" iperf3 -s -p 5201
+    start_in in_ctr taskset -c "$SERVER_CPU" iperf3 -s -p 5202
+    start_in in_docker socat TCP-LISTEN:9080,bind=203.0.113.1,fork,reuseaddr TCP:$CTR_IP:80
+    start_in in_docker socat TCP-LISTEN:9081,bind=203.0.113.1,fork,reuseaddr TCP:$CTR_IP:5201
+    in_ext ip neigh >/dev/null
+    if [ -z "$SMALL_ONLY" ]; then
+        for n in $PORT_COUNTS; do run_port_count "$n"; done
+        bpf_live
+        report
+    fi
+    [ "${#SMALL_PATHS[@]}" -eq 0 ] || small_packets
+    if [ -z "$SMALL_ONLY" ]; then
+        publish_times || echo "publish timing failed" >&2
+        cat "$OUT/paths.md"
+    fi
+    [ "${#SMALL_PATHS[@]}" -eq 0 ] || cat "$OUT/small-packets.md"
+}
+
+# The run is a background child that the shell waits for: unlike a foreground job, wait
+# lets the traps run, so Ctrl-C ends the whole run and cleans up even when the program it
+# hit catches SIGINT (the agent, the bridgeport CLI) instead of dying of it.
+main &
+CHILD=$!
+wait "$CHILD"
+rc=$? CHILD=
+exit $rc

@@ -15,7 +15,7 @@ mkdir -p "$RESULTS"
 
 step() { echo "== $*" >&2; }
 
-step "the paths over IPv4 and IPv6 at 1, 1,000 and 10,000 published ports"
+step "the paths over IPv4 and IPv6 at 1, 1,000 and 10,000 published ports, and small UDP packets"
 ./paths.sh "$BRIDGEPORT" "$LOADGEN" "$WORK" || exit 1
 
 step "container create+attach latency"
@@ -52,6 +52,7 @@ step "scrape cost"
 ../.build/release/exporter-bench >"$WORK/scrape.md" || exit 1
 
 cp "$WORK/paths-raw.tsv" "$RESULTS/paths-raw.tsv"
+cp "$WORK/small-packets-raw.tsv" "$RESULTS/small-packets-raw.tsv"
 python3 chart.py "$WORK/connection-rate.tsv" "$RESULTS/connection-rate.svg" \
     --title "Connections/s (connect, 1-byte exchange, close) against published ports" --ylabel "connections/s" || exit 1
 
@@ -64,6 +65,9 @@ verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "" || v == "n/a
 publish_s=$(awk -F'|' '/Bridgeport API/ { gsub(/ /, "", $3); print $3 }' "$WORK/publish.md")
 bpf_worst=$(awk -F'|' 'NR > 2 && $4 ~ /[0-9]/ { gsub(/ /, "", $4); print $4 }' "$WORK/bpf.md" | sort -g | tail -1)
 scrape_1k=$(awk -F'|' '$2 ~ /^ *1,?000 *$/ { gsub(/ /, "", $5); print $5 }' "$WORK/scrape.md")
+# small_min COLUMN: the lowest ratio of Bridgeport's small-packet rows over the flow counts
+# (small-packets.tsv: path flows received_pps x_direct x_iptables sent_pps).
+small_min() { awk -F'\t' -v c="$1" '$1 == "bridgeport" { print $c }' "$WORK/small-packets.tsv" | sort -g | head -1; }
 create_p50() { awk -v m="create_p50_$1" '$1 == m { print $2 }' "$FIGURES"; }
 target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
 
@@ -83,6 +87,8 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     target_row "IPv6: connection rate ≥ 0.95× direct6 at 10,000 ports" "$(tsv bridgeport6 crr 10000 5)" ">=" 0.95
     target_row "IPv6: transactions/s ≥ 1.0× direct6 (lowest of 1, 1,000, 10,000 ports)" "$(min_ratio bridgeport6 rr)" ">=" 1.0
     target_row "IPv6: throughput ≥ 1.0× direct6 (lowest of 1, 1,000, 10,000 ports)" "$(min_ratio bridgeport6 tput)" ">=" 1.0
+    target_row "small UDP ≥ 1.2× iptables (lowest of 64 and 10,000 flows)" "$(small_min 5)" ">=" 1.2
+    target_row "small UDP ≥ 1.1× direct (lowest of 64 and 10,000 flows)" "$(small_min 4)" ">=" 1.1
     target_row "10,000 ports published in ≤ 0.5 s" "$publish_s" "<=" 0.5
     target_row "each BPF program ≤ 100 ns per packet (slowest scenario, ns)" "$bpf_worst" "<=" 100
     target_row "container attach p50 ≤ 10 ms (default --attach auto, ms)" "$(create_p50 auto)" "<=" 10
@@ -103,6 +109,10 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     cat "$WORK/paths.md"
     echo
     echo "![connections/s against published ports](connection-rate.svg)"
+    echo
+    echo "## Small packets: 18-byte UDP datagrams over 64 and 10,000 flows"
+    echo
+    cat "$WORK/small-packets.md"
     echo
     echo "## Publishing 10,000 ports"
     echo

@@ -31,14 +31,34 @@
  * Output: rr prints "transactions_per_second <float>"; crr prints "connections_per_second
  * <float>" and "errors <int>" (failed iterations, by cause on stderr) and exits 1 if errors
  * > 0. Every socket wait (connect, send, receive) times out after 2 s. Bad usage exits 2.
+ *
+ * Small packets. udp sends IPv4 datagrams of an 18-byte payload (the smallest Ethernet frame:
+ * 14 + 20 + 8 + 18 = 60 bytes before the FCS) over N flows, source ports 10000 to 10000+N-1,
+ * as fast as it can: it writes the headers itself on a raw socket, so that one sendmmsg
+ * carries B datagrams (default 32) of B consecutive flows and the flows rotate from packet
+ * to packet (N sockets could only batch one flow's datagrams). It first warms up: two passes
+ * of one datagram per flow (payload 'W'), then 200 ms of quiet, so that every flow has its
+ * conntrack or flow-table entry before the measured datagrams (payload 'D') start; a path
+ * thus runs at its steady state, not at its rate of new flows. It prints
+ * "sent_per_second", "sent_packets" and "send_errors" (failed sendmmsg calls, not fatal).
+ * udp-recv binds [::]:PORT (both families), prints "ready" once bound, and reads with
+ * recvmmsg (source addresses included, as a server would) into a large receive buffer. It
+ * counts the measured datagrams from the first to the last and ends 0.5 s after the last one
+ * (30 s if none came at all, then exit 1): "received_per_second" is their count over that
+ * time, "received_packets" the count, "flows" the distinct source ports among them and
+ * "warmup_packets" the warm-up datagrams that arrived.
+ * --cpu C pins the process (sched_setaffinity) to CPU C.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -55,6 +75,9 @@
 #define LISTENER (1ULL << 32) /* epoll data: fd in the low bits, flags above */
 #define KEEP_OPEN (1ULL << 33) /* connection whose first byte was not 'C' */
 #define MAX_ERRNO 256
+#define UDP_PAYLOAD 18
+#define UDP_BATCH_MAX 256
+#define UDP_FIRST_PORT 10000 /* flow i's source port: 10000 + i */
 
 enum stage { CONNECT, SEND, RECV_ECHO, RECV_EOF, STAGES };
 static const char *stage_name[STAGES] = { "connect", "send", "receive echo", "wait for server close" };
@@ -66,7 +89,9 @@ static void usage(const char *why)
         fprintf(stderr, "loadgen: %s\n", why);
     fprintf(stderr, "usage: loadgen serve PORT [PORT ...] [--threads N]\n"
                     "       loadgen rr HOST PORT SECONDS\n"
-                    "       loadgen crr HOST PORT SECONDS [--threads T]\n");
+                    "       loadgen crr HOST PORT SECONDS [--threads T]\n"
+                    "       loadgen udp HOST PORT SECONDS --flows N [--batch B] [--cpu C]\n"
+                    "       loadgen udp-recv PORT [--cpu C]\n");
     exit(2);
 }
 
@@ -140,6 +165,17 @@ static const char *err_text(int e)
     return e ? strerror(e) : "unexpected end of stream or data";
 }
 
+/* --cpu: the whole process on one CPU, so a run does not depend on where the scheduler
+ * puts it (the benchmarks pin senders and receivers to different CPUs). */
+static void pin_to(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) < 0)
+        die("pin to CPU %d: %s", cpu, strerror(errno));
+}
+
 /* ------------------------------------------------------------------------- server */
 
 /* SIGTERM is how benchmarks stop the server: a normal end, status 0. */
@@ -149,17 +185,17 @@ static void on_term(int sig)
     _exit(0);
 }
 
-/* One listener per thread per port: SO_REUSEPORT spreads connections over the threads.
- * [::] with IPV6_V6ONLY off serves both families; 0.0.0.0 on a kernel without IPv6. */
-static int listen_on(int port)
+/* A socket bound to PORT of every address: [::] with IPV6_V6ONLY off serves both families;
+ * 0.0.0.0 on a kernel without IPv6. TCP: SO_REUSEPORT, one listener per thread and port. */
+static int bind_any(int port, int type)
 {
-    int one = 1, zero = 0, fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1, zero = 0, fd = socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_ANY_INIT };
     struct sockaddr_in sa4 = { .sin_family = AF_INET, .sin_port = htons(port) };
     struct sockaddr *sa = (struct sockaddr *)&sa6;
     socklen_t len = sizeof sa6;
     if (fd < 0 && errno == EAFNOSUPPORT) {
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         sa = (struct sockaddr *)&sa4;
         len = sizeof sa4;
     } else if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0) {
@@ -167,10 +203,21 @@ static int listen_on(int port)
     }
     if (fd < 0)
         die("socket: %s", strerror(errno));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (type == SOCK_STREAM) { /* a UDP port stays exclusive: a stray receiver fails the bind */
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    }
+    if (bind(fd, sa, len) < 0)
+        die("bind port %d: %s", port, strerror(errno));
+    return fd;
+}
+
+/* One listener per thread per port: SO_REUSEPORT spreads connections over the threads. */
+static int listen_on(int port)
+{
+    int one = 1, fd = bind_any(port, SOCK_STREAM);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited by accept */
-    if (bind(fd, sa, len) < 0 || listen(fd, 4096) < 0)
+    if (listen(fd, 4096) < 0)
         die("listen on port %d: %s", port, strerror(errno));
     return fd;
 }
@@ -393,18 +440,174 @@ static int crr_main(const struct target *to, double seconds, int threads)
     return errors > 0;
 }
 
+/* ------------------------------------------------------------------------- udp */
+
+/* The Internet checksum: SUM plus DATA's 16-bit words (LEN even), folded and inverted.
+ * memcpy, not a uint16_t pointer: the headers are other types (strict aliasing). */
+static uint16_t csum_fold(uint32_t sum, const void *data, size_t len)
+{
+    for (size_t i = 0; i < len; i += 2) {
+        uint16_t w;
+        memcpy(&w, (const char *)data + i, 2);
+        sum += w;
+    }
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+/* One datagram as the raw socket sends it: IPv4 header, UDP header, payload. */
+struct udp_packet {
+    struct iphdr ip;
+    struct udphdr udp;
+    char payload[UDP_PAYLOAD];
+} __attribute__((packed));
+
+/* Flow i's datagram: source port UDP_FIRST_PORT + i, the UDP checksum over the pseudo-header. */
+static void udp_packet_for(struct udp_packet *p, uint16_t sport, char kind)
+{
+    p->udp.source = htons(sport);
+    p->payload[0] = kind;
+    p->udp.check = 0;
+    struct {
+        uint32_t saddr, daddr;
+        uint8_t zero, protocol;
+        uint16_t len;
+    } pseudo = { p->ip.saddr, p->ip.daddr, 0, IPPROTO_UDP, p->udp.len };
+    uint32_t sum = (uint16_t)~csum_fold(0, &pseudo, sizeof pseudo);
+    p->udp.check = csum_fold(sum, &p->udp, sizeof p->udp + sizeof p->payload);
+    if (!p->udp.check)
+        p->udp.check = 0xffff; /* 0 would mean "no checksum" */
+}
+
+/* N flows from one raw socket: each sendmmsg carries B datagrams of B consecutive flows
+ * (the source port changes from one datagram to the next), so flows rotate per packet and
+ * the syscall is paid once per batch. IPv4 only (IP_HDRINCL). */
+static int udp_main(const struct target *to, double seconds, int flows, int batch)
+{
+    if (to->family != AF_INET)
+        die("udp: IPv4 destinations only");
+    const struct sockaddr_in *dst = (const struct sockaddr_in *)&to->addr;
+    /* The source address the route gives, for the checksum: a connected UDP socket's. */
+    struct sockaddr_in src;
+    socklen_t len = sizeof src;
+    int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (probe < 0 || connect(probe, (const struct sockaddr *)dst, sizeof *dst) < 0 ||
+        getsockname(probe, (struct sockaddr *)&src, &len) < 0)
+        die("udp: no route to the destination: %s", strerror(errno));
+    close(probe);
+    int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW); /* IPPROTO_RAW: IP_HDRINCL */
+    if (fd < 0)
+        die("udp: raw socket (needs CAP_NET_RAW): %s", strerror(errno));
+    static struct udp_packet pkt[UDP_BATCH_MAX];
+    struct iovec iov[UDP_BATCH_MAX];
+    struct mmsghdr msgs[UDP_BATCH_MAX];
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < batch; i++) {
+        pkt[i].ip = (struct iphdr){ .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
+                                    .tot_len = htons(sizeof pkt[i]), .saddr = src.sin_addr.s_addr,
+                                    .daddr = dst->sin_addr.s_addr }; /* the kernel fills id and checksum */
+        pkt[i].udp = (struct udphdr){ .dest = dst->sin_port, .len = htons(sizeof pkt[i].udp + UDP_PAYLOAD) };
+        iov[i] = (struct iovec){ .iov_base = &pkt[i], .iov_len = sizeof pkt[i] };
+        msgs[i].msg_hdr = (struct msghdr){ .msg_name = (void *)dst, .msg_namelen = sizeof *dst, .msg_iov = &iov[i], .msg_iovlen = 1 };
+    }
+    long sent = 0, errors = 0;
+    int flow = 0;
+    /* Warm-up: every flow's entry exists before timing; then the measured datagrams. */
+    for (int pass = 0; pass < 2 * flows; pass += batch) {
+        int n = batch < 2 * flows - pass ? batch : 2 * flows - pass;
+        for (int i = 0; i < n; i++, flow = (flow + 1 == flows ? 0 : flow + 1))
+            udp_packet_for(&pkt[i], UDP_FIRST_PORT + flow, 'W');
+        sendmmsg(fd, msgs, n, 0);
+    }
+    usleep(200000);
+    double start = now(), end = start + seconds, t = start;
+    while (t < end) {
+        for (int i = 0; i < batch; i++, flow = (flow + 1 == flows ? 0 : flow + 1))
+            udp_packet_for(&pkt[i], UDP_FIRST_PORT + flow, 'D');
+        int n = sendmmsg(fd, msgs, batch, 0);
+        if (n < 0)
+            errors++;
+        else
+            sent += n;
+        t = now();
+    }
+    printf("sent_per_second %.1f\nsent_packets %ld\nsend_errors %ld\n", sent / (t - start), sent, errors);
+    close(fd);
+    return 0;
+}
+
+/* Counts one udp run's datagrams, as a server reading them would (source addresses too). */
+static int udp_recv_main(int port)
+{
+    int fd = bind_any(port, SOCK_DGRAM), size = 32 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size); /* up to rmem_max */
+    enum { VLEN = 64 };
+    static char bufs[VLEN][64];
+    static struct sockaddr_in6 from[VLEN];
+    static uint8_t seen[65536 / 8]; /* source ports of measured datagrams */
+    struct iovec iov[VLEN];
+    struct mmsghdr msgs[VLEN];
+    printf("ready\n");
+    long count = 0, warmup = 0, flows = 0;
+    double first = 0, last = 0, waited_since = now();
+    for (;;) {
+        for (int i = 0; i < VLEN; i++) {
+            iov[i] = (struct iovec){ .iov_base = bufs[i], .iov_len = sizeof bufs[i] };
+            msgs[i].msg_hdr = (struct msghdr){ .msg_name = &from[i], .msg_namelen = sizeof from[i], .msg_iov = &iov[i], .msg_iovlen = 1 };
+        }
+        int n = recvmmsg(fd, msgs, VLEN, MSG_DONTWAIT, NULL);
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            die("udp-recv: %s", strerror(errno));
+        if (n <= 0) {
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            int quiet_ms = count ? 500 : 100;
+            if (poll(&p, 1, quiet_ms) == 0 && (count || now() - waited_since > 30))
+                break;
+            continue;
+        }
+        double t = now();
+        for (int i = 0; i < n; i++) {
+            if (msgs[i].msg_len < 1 || bufs[i][0] != 'D') {
+                warmup++;
+                continue;
+            }
+            /* sin_port and sin6_port sit at the same offset */
+            uint16_t sport = ntohs(from[i].sin6_port);
+            if (!(seen[sport / 8] & (1 << (sport % 8)))) {
+                seen[sport / 8] |= 1 << (sport % 8);
+                flows++;
+            }
+            if (!count++)
+                first = t;
+            last = t;
+        }
+    }
+    double span = last - first;
+    printf("received_per_second %.1f\nreceived_packets %ld\nflows %ld\nwarmup_packets %ld\n",
+           span > 0 ? count / span : 0.0, count, flows, warmup);
+    return count == 0;
+}
+
 /* ------------------------------------------------------------------------- main */
 
-/* Splits --threads out of the arguments, then dispatches on the mode. */
+/* Splits the options out of the arguments, then dispatches on the mode. */
 int main(int argc, char **argv)
 {
     char *pos[argc];
-    int npos = 0, threads = 0;
+    int npos = 0, threads = 0, flows = 0, batch = 32, cpu = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             usage(NULL);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = (int)parse_num(argv[++i], 1, 1024, "thread count");
+        else if (!strcmp(argv[i], "--flows") && i + 1 < argc)
+            flows = (int)parse_num(argv[++i], 1, 65535 - UDP_FIRST_PORT, "flow count");
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            batch = (int)parse_num(argv[++i], 1, UDP_BATCH_MAX, "batch");
+        else if (!strcmp(argv[i], "--cpu") && i + 1 < argc)
+            cpu = (int)parse_num(argv[++i], 0, CPU_SETSIZE - 1, "CPU");
         else if (!strncmp(argv[i], "--", 2))
             usage("unknown option or missing value");
         else
@@ -413,14 +616,26 @@ int main(int argc, char **argv)
     if (npos < 1)
         usage(NULL);
     setvbuf(stdout, NULL, _IOLBF, 0);
+    int udp = !strcmp(pos[0], "udp"), udp_recv = !strcmp(pos[0], "udp-recv");
+    if (((flows || batch != 32) && !udp) || (cpu >= 0 && !udp && !udp_recv))
+        usage("--flows and --batch are for udp, --cpu for udp and udp-recv");
+    if (cpu >= 0)
+        pin_to(cpu);
+    if (udp_recv && npos == 2)
+        return udp_recv_main((int)parse_num(pos[1], 1, 65535, "port"));
     if (!strcmp(pos[0], "serve") && npos >= 2) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         return serve_main(npos - 1, pos + 1, threads ? threads : (cpus > 0 ? (int)cpus : 1));
     }
-    if ((!strcmp(pos[0], "rr") || !strcmp(pos[0], "crr")) && npos == 4) {
+    if ((udp || !strcmp(pos[0], "rr") || !strcmp(pos[0], "crr")) && npos == 4) {
         parse_num(pos[2], 1, 65535, "port");
         double seconds = (double)parse_num(pos[3], 1, 86400, "duration in seconds");
         struct target to = resolve(pos[1], pos[2]);
+        if (udp) {
+            if (!flows || threads)
+                usage("udp needs --flows N and runs on one thread");
+            return udp_main(&to, seconds, flows, batch);
+        }
         if (pos[0][0] == 'r') {
             if (threads)
                 usage("rr runs on one connection; --threads is for serve and crr");
