@@ -60,12 +60,11 @@ static __always_inline int bp_exception_verdict(struct __sk_buff *skb, int passe
 	return known ? BP_GO_ON : BP_CONTINUE;  /* a new hairpin flow: nothing to translate */
 }
 
-/* A destination beyond this host: not broadcast, multicast, a network's subnet (a LAN's
- * aside, see bp_seen_subnet) or the host. */
-static __always_inline int bp_beyond_host(const struct bp_endpoint *ep, __u32 daddr)
+/* A destination beyond this host: not broadcast, multicast, a network's subnet (`to`, as
+ * bp_ipv4_verdict saw it: a LAN's aside) or the host. */
+static __always_inline int bp_beyond_host(__u32 daddr, const struct bp_subnet *to)
 {
-	return !bp_broadcast_or_multicast(daddr) && !bp_seen_subnet(ep, bp_subnet_of(daddr)) &&
-	       !bpf_map_lookup_elem(&bp_host_addrs, &daddr);
+	return !bp_broadcast_or_multicast(daddr) && !to && !bpf_map_lookup_elem(&bp_host_addrs, &daddr);
 }
 
 /*
@@ -73,9 +72,11 @@ static __always_inline int bp_beyond_host(const struct bp_endpoint *ep, __u32 da
  * datagram's first fragment; an ICMP error the translation of the flow it quotes
  * (lib/icmp.h). Without one (the first fragment came later, the flow is unknown, an ICMP
  * message other than echo), one bound beyond the host from a masquerading network would
- * leave with the container's own address, so it is dropped (and counted) instead.
+ * leave with the container's own address, so it is dropped (and counted) instead. `to`:
+ * the destination's subnet (bp_ipv4_verdict's).
  */
-static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_endpoint *ep, const struct bp_packet *p)
+static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_endpoint *ep, const struct bp_packet *p,
+					const struct bp_subnet *to)
 {
 	int verdict = BP_CONTINUE;
 
@@ -83,7 +84,7 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
 		return verdict;
 	if (p->icmp_error && bp_icmp_error(skb, p, 0, &verdict))
 		return verdict;
-	if (ep && (ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(ep, p->daddr))
+	if (ep && (ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(p->daddr, to))
 		return bp_drop(skb, p->fragment ? BP_DROP_FRAGMENT : BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
 	return BP_CONTINUE;
 }
@@ -218,11 +219,12 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 		return bp_drop(skb, BP_DROP_MALFORMED, BP_DIR_EGRESS);
 	if (parsed < 0)
 		return BP_CONTINUE;
-	enum bp_drop_reason reason = ep ? bp_ipv4_verdict(ep, &p) : 0;
+	const struct bp_subnet *to = NULL;
+	enum bp_drop_reason reason = ep ? bp_ipv4_verdict(ep, &p, &to) : 0;
 	if (reason == BP_DROP_SPOOFED_SOURCE)
 		return bp_drop(skb, reason, BP_DIR_EGRESS);
 	if (!p.has_ports)
-		return reason ? bp_drop(skb, reason, BP_DIR_EGRESS) : bp_untracked(skb, ep, &p);
+		return reason ? bp_drop(skb, reason, BP_DIR_EGRESS) : bp_untracked(skb, ep, &p, to);
 
 	__u32 now = 0;
 	struct bp_flow_key key = bp_tuple(&p);
@@ -240,7 +242,7 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 		bp_flow_seen(&key, flow, &p, now);
 		return bp_apply(skb, &p, flow, now);
 	}
-	if (!ep || !(ep->flags & (BP_EP_F_MASQUERADE | BP_EP_F_TRACK_OUT)) || !bp_beyond_host(ep, p.daddr))
+	if (!ep || !(ep->flags & (BP_EP_F_MASQUERADE | BP_EP_F_TRACK_OUT)) || !bp_beyond_host(p.daddr, to))
 		return BP_CONTINUE;  /* stays on this host, or its network is neither masqueraded nor tracked */
 	if (ep->flags & BP_EP_F_TRACK_OUT) {
 		/* Leaves as it is; its replies pass the uplink as this flow's. */

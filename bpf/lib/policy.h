@@ -88,10 +88,6 @@ static __always_inline enum bp_drop_reason bp_network_verdict(const struct bp_en
 	return 0;
 }
 
-static __always_inline enum bp_drop_reason bp_destination_verdict(const struct bp_endpoint *ep, const struct bp_packet *p)
-{
-	return bp_network_verdict(ep, bp_seen_subnet(ep, bp_subnet_of(p->daddr)), &bp_host_addrs, &p->daddr);
-}
 
 /*
  * The exception for published ports, asked only for packets about to be dropped: a flow
@@ -177,14 +173,19 @@ static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb
 
 /* 0 when the IPv4 packet may leave the container, else the drop reason. ICC off drops
  * broadcast and multicast as it drops unicast to a neighbour (Docker's ICC rule drops every
- * bridged IPv4 frame). */
-static __always_inline enum bp_drop_reason bp_ipv4_verdict(const struct bp_endpoint *ep, const struct bp_packet *p)
+ * bridged IPv4 frame). *to is the destination's subnet as the endpoint sees it
+ * (bp_seen_subnet), for the caller's later questions (one trie lookup per packet); NULL for
+ * none, and for a packet judged before its destination (spoofed, broadcast, multicast). */
+static __always_inline enum bp_drop_reason bp_ipv4_verdict(const struct bp_endpoint *ep, const struct bp_packet *p,
+							   const struct bp_subnet **to)
 {
+	*to = NULL;
 	if ((ep->flags & BP_EP_F_ENFORCE_SOURCE) && p->saddr != ep->ip)
 		return BP_DROP_SPOOFED_SOURCE;
 	if (bp_broadcast_or_multicast(p->daddr))
 		return (ep->flags & BP_EP_F_ICC_DISABLED) ? BP_DROP_ICC : 0;
-	return bp_destination_verdict(ep, p);
+	*to = bp_seen_subnet(ep, bp_subnet_of(p->daddr));
+	return bp_network_verdict(ep, *to, &bp_host_addrs, &p->daddr);
 }
 
 #endif /* BP_LIB_POLICY_H */
