@@ -217,7 +217,7 @@ struct bp_endpoint {
 			      * with mac, the frame header of what is handed straight to the
 			      * container, without a route lookup per packet. All zero: none (another
 			      * runtime's veth, a network without a gateway): the route decides. */
-	__u16 pad;
+	__u16 mtu;        /* its interface's MTU (the network's): a bigger packet goes by the route */
 };
 
 /* ------------------------------------------------------------------------- */

@@ -156,9 +156,11 @@ extension bp_endpoint: @retroactive Equatable {
     /// - ipv4: the container's address as 4 octets (a.b.c.d), stored in network byte order.
     /// - mac: 6 octets of the container-side interface.
     /// - ipv6: its IPv6 address as 16 octets, or none (stored as all zero).
-    /// - gatewayMAC: 6 octets of its bridge's MAC, or none (stored as all zero).
+    /// - gatewayMAC: 6 octets of its bridge's MAC, or none (stored as all zero), and `mtu`,
+    ///   its interface's.
     public init(
-        ipv4: [UInt8], mac: [UInt8], networkID: UInt16, flags: UInt32, ipv6: [UInt8]? = nil, gatewayMAC: [UInt8]? = nil
+        ipv4: [UInt8], mac: [UInt8], networkID: UInt16, flags: UInt32, ipv6: [UInt8]? = nil, gatewayMAC: [UInt8]? = nil,
+        mtu: UInt16 = 0
     ) {
         precondition(ipv4.count == 4 && mac.count == 6, "bp_endpoint: 4-octet IPv4 and 6-octet MAC expected")
         precondition(ipv6 == nil || ipv6?.count == 16, "bp_endpoint: 16-octet IPv6 expected")
@@ -171,6 +173,7 @@ extension bp_endpoint: @retroactive Equatable {
         self.flags = flags
         if let ipv6 { withUnsafeMutableBytes(of: &ip6) { $0.copyBytes(from: ipv6) } }
         if let gatewayMAC { withUnsafeMutableBytes(of: &gateway_mac) { $0.copyBytes(from: gatewayMAC) } }
+        self.mtu = mtu
     }
     public var ipv4Octets: [UInt8] { withUnsafeBytes(of: ip) { Array($0) } }
     public var macOctets: [UInt8] { withUnsafeBytes(of: mac) { Array($0) } }
@@ -180,6 +183,6 @@ extension bp_endpoint: @retroactive Equatable {
     public var gatewayMACOctets: [UInt8] { withUnsafeBytes(of: gateway_mac) { Array($0) } }
     public static func == (a: bp_endpoint, b: bp_endpoint) -> Bool {
         a.ip == b.ip && a.macOctets == b.macOctets && a.network_id == b.network_id && a.flags == b.flags
-            && a.ipv6Octets == b.ipv6Octets && a.gatewayMACOctets == b.gatewayMACOctets
+            && a.ipv6Octets == b.ipv6Octets && a.gatewayMACOctets == b.gatewayMACOctets && a.mtu == b.mtu
     }
 }

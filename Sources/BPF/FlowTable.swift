@@ -164,10 +164,10 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
     /// Flows the table can hold (two entries each).
     public var capacity: Int { Int(map.maxEntries) / 2 }
 
-    /// Seconds of CLOCK_MONOTONIC: the programs' clock (bpf_ktime_get_coarse_ns).
+    /// Seconds of CLOCK_MONOTONIC_COARSE: the programs' clock (bpf_ktime_get_coarse_ns).
     public static func now() -> UInt32 {
         var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
         return UInt32(truncatingIfNeeded: time.tv_sec)
     }
 

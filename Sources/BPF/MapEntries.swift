@@ -357,16 +357,18 @@ public struct EndpointPolicy: MapEncodable, Equatable {
     /// judged as its IPv4 is. nil: none (another runtime's interface: its IPv6 is not judged).
     public var ip6: IPv6Address?
     /// The MAC of the bridge whose address is its gateway: the programs hand packets for it
-    /// straight to it with this MAC and its own (no route lookup per packet). nil: another
-    /// runtime's interface, or a network without a gateway address (the route decides).
+    /// straight to it with this MAC and its own (no route lookup per packet), when they fit
+    /// its interface's `mtu`. nil: another runtime's interface, or a network without a
+    /// gateway address (the route decides).
     public var gatewayMAC: MACAddress?
+    public var mtu: UInt16
 
     public init(
         ip: IPv4Address, mac: MACAddress, network: UInt16, flags: Flags, ip6: IPv6Address? = nil,
-        gatewayMAC: MACAddress? = nil
+        gatewayMAC: MACAddress? = nil, mtu: UInt16 = 0
     ) {
         (self.ip, self.mac, self.network, self.flags, self.ip6) = (ip, mac, network, flags, ip6)
-        self.gatewayMAC = gatewayMAC
+        (self.gatewayMAC, self.mtu) = (gatewayMAC, mtu)
     }
 
     public init(raw: bp_endpoint) {
@@ -375,13 +377,13 @@ public struct EndpointPolicy: MapEncodable, Equatable {
         self.init(
             ip: IPv4Address(raw: raw.ip), mac: MACAddress(bytes: raw.macOctets), network: raw.network_id,
             flags: Flags(rawValue: raw.flags), ip6: ip6.isUnspecified ? nil : ip6,
-            gatewayMAC: gatewayMAC.allSatisfy { $0 == 0 } ? nil : MACAddress(bytes: gatewayMAC))
+            gatewayMAC: gatewayMAC.allSatisfy { $0 == 0 } ? nil : MACAddress(bytes: gatewayMAC), mtu: raw.mtu)
     }
 
     public var raw: bp_endpoint {
         bp_endpoint(
             ipv4: ip.octets, mac: mac.bytes, networkID: network, flags: flags.rawValue, ipv6: ip6?.bytes,
-            gatewayMAC: gatewayMAC?.bytes)
+            gatewayMAC: gatewayMAC?.bytes, mtu: mtu)
     }
 }
 

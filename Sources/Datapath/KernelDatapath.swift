@@ -122,6 +122,8 @@ public final class KernelDatapath: Datapath, Sendable {
         return underlay - KernelDatapath.vxlanOverhead
     }
     static let vxlanPort: UInt16 = 4789
+    /// The MTU of a network's interfaces without --opt com.docker.network.driver.mtu.
+    static let defaultMTU = 1500
 
     private func ensureVXLAN(_ network: Network) throws -> [String] {
         guard let name = network.vxlanName, let vni = network.vni, let bridge = network.bridgeName else { return [] }
@@ -284,12 +286,13 @@ public final class KernelDatapath: Datapath, Sendable {
         if let hostSide = endpoint.hostInterface {
             guard let index = links.index(of: hostSide) else { return }
             try programs.attachEndpoint(
-                interface: hostSide, ifindex: UInt32(index), endpoint: endpoint, network: network)
+                interface: hostSide, ifindex: UInt32(index), endpoint: endpoint, network: network,
+                mtu: interfaceMTU(network) ?? Self.defaultMTU)
         } else if let name = endpoint.attachmentName, let index = endpoint.linkIndex {
             try NetworkNamespace.run(in: namespace) {
                 try programs.attachEndpoint(
                     interface: name, ifindex: UInt32(index), endpoint: endpoint, network: network,
-                    insideContainer: true)
+                    mtu: interfaceMTU(network) ?? Self.defaultMTU, insideContainer: true)
             }
         }
     }
@@ -350,7 +353,8 @@ public final class KernelDatapath: Datapath, Sendable {
                 hostInterface: attachment.hostInterface, containerInterface: attachment.interface, order: 0)
             endpoint.ip6 = attachment.ip6
             try programs.attachEndpoint(
-                interface: attachment.hostInterface, ifindex: UInt32(index), endpoint: endpoint, network: network)
+                interface: attachment.hostInterface, ifindex: UInt32(index), endpoint: endpoint, network: network,
+                mtu: interfaceMTU(network) ?? Self.defaultMTU)
         } else {
             try programs.attachForeign(
                 interface: attachment.hostInterface, ifindex: UInt32(index), ip: attachment.ip, mac: attachment.mac,

@@ -129,7 +129,7 @@ final class Programs: Sendable {
     /// the calling thread, so what the container sends passes its tc egress and what it
     /// receives its tc ingress: the programs swap hooks.
     func attachEndpoint(
-        interface: String, ifindex: UInt32, endpoint: Endpoint, network: Network,
+        interface: String, ifindex: UInt32, endpoint: Endpoint, network: Network, mtu: Int,
         insideContainer: Bool = false
     ) throws {
         // IPv6 is judged only for an endpoint with an address of it; other IPv6 is dropped.
@@ -155,7 +155,7 @@ final class Programs: Sendable {
                 ifindex,
                 EndpointPolicy(
                     ip: endpoint.ip ?? IPv4Address(0), mac: mac, network: number(of: network), flags: flags, ip6: ip6,
-                    gatewayMAC: network.gatewayMode == .isolated ? nil : network.bridgeMAC))
+                    gatewayMAC: network.gatewayMode == .isolated ? nil : network.bridgeMAC, mtu: UInt16(clamping: mtu)))
         }
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: insideContainer)
     }

@@ -144,7 +144,7 @@ struct DataplaneFixture {
     /// programs then hand packets to the container without a route lookup).
     func setEndpoint(
         flags: [bp_endpoint_flags], networkID: UInt16 = 1, ip6: [UInt8]? = nil, ipv4: Bool = true,
-        gatewayMAC: [UInt8]? = nil
+        gatewayMAC: [UInt8]? = nil, mtu: UInt16 = 1500
     ) throws {
         let bits = EndpointPolicy.Flags(rawValue: flags.reduce(UInt32(0)) { $0 | $1.rawValue })
         try maps.endpointPolicies.update(
@@ -153,7 +153,7 @@ struct DataplaneFixture {
                 ip: Self.address(ipv4 ? NATAndPolicyTests.container : nil),
                 mac: MACAddress(bytes: NATAndPolicyTests.containerMAC),
                 network: networkID, flags: bits, ip6: ip6.map { IPv6Address(bytes: $0) },
-                gatewayMAC: gatewayMAC.map { MACAddress(bytes: $0) }))
+                gatewayMAC: gatewayMAC.map { MACAddress(bytes: $0) }, mtu: mtu))
     }
 
     func setSubnet(_ net: [UInt8], _ prefix: UInt32, networkID: UInt16, flags: UInt16 = 0) throws {

@@ -204,8 +204,8 @@ final class NATAndPolicyTests: XCTestCase {
     /// With the bridge's MAC in the endpoint entry (the agent's own bridges), the DNATed
     /// packet goes straight to the container without a route lookup: the frame gets the
     /// entry's two MACs, even with no neighbour entry and a bridge of another MAC. Without it
-    /// (another runtime's veth), the route decides, and with no neighbour known the packet
-    /// goes by bpf_redirect_neigh.
+    /// (another runtime's veth), or for a packet bigger than the entry's MTU, the route
+    /// decides, and with no neighbour known the packet goes by bpf_redirect_neigh.
     func testUplinkDeliversByTheEndpointEntrysMACs() throws {
         let f = try makeFixture()
         let bridgeMAC: [UInt8] = [0x02, 0x42, 0x0a, 0x28, 0x00, 0xfe]
@@ -220,14 +220,18 @@ final class NATAndPolicyTests: XCTestCase {
         XCTAssertEqual(
             try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx, bp_traffic(packets: 1, bytes: UInt64(syn.count)))
 
-        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE])
         let ack = Frame.tcp(
             src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000, flags: Frame.tcpACK)
-        let routed = try f.up(ack)
-        XCTAssertEqual(routed.verdict, Self.redirect)
-        XCTAssertEqual(
-            Array(routed.packet.prefix(12)), Array(ack.prefix(12)), "no neighbour: the kernel writes the MACs")
-        XCTAssertEqual(try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx.packets, 1, "not peer-redirected")
+        for (gatewayMAC, mtu, what) in [(bridgeMAC, UInt16(ack.count - 15), "too big"), (nil, 1500, "no gateway MAC")] {
+            try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE], gatewayMAC: gatewayMAC, mtu: mtu)
+            let routed = try f.up(ack)
+            XCTAssertEqual(routed.verdict, Self.redirect, what)
+            XCTAssertEqual(
+                Array(routed.packet.prefix(12)), Array(ack.prefix(12)),
+                "\(what): no neighbour, the kernel writes the MACs")
+            XCTAssertEqual(
+                try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx.packets, 1, "\(what): not peer-redirected")
+        }
     }
 
     /// A packet whose TTL would run out on the hop a translation makes is left to the

@@ -295,7 +295,7 @@ final class ProgramCostBenchmarks: XCTestCase {
                 bp_endpoint(
                     ipv4: o.ip, mac: [0x02, 0x42] + o.ip, networkID: o.network,
                     flags: BP_EP_F_ENFORCE_SOURCE.rawValue | BP_EP_F_ISOLATED.rawValue
-                        | BP_EP_F_MASQUERADE.rawValue, gatewayMAC: T.gatewayMAC))
+                        | BP_EP_F_MASQUERADE.rawValue, gatewayMAC: T.gatewayMAC, mtu: 1500))
         }
         for i in 0..<10_000 {
             let o = others[i % others.count]

@@ -26,26 +26,10 @@
 
 #include "common.h"
 #include "conntrack.h"
+#include "csum.h"
 #include "metrics.h"
 #include "nat.h"
 #include "parse.h"
-
-/* RFC 1624: a checksum after one 16-bit word it covers went from `from` to `to`. Words are
- * taken as they lie in memory: the one's complement sum does not depend on byte order. */
-static __always_inline __u16 bp_csum_replace2(__u16 check, __u16 from, __u16 to)
-{
-	__u32 sum = (__u16)~check + (__u16)~from + (__u32)to;
-
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
-}
-
-static __always_inline __u16 bp_csum_replace4(__u16 check, __u32 from, __u32 to)
-{
-	check = bp_csum_replace2(check, (__u16)(from >> 16), (__u16)(to >> 16));
-	return bp_csum_replace2(check, (__u16)from, (__u16)to);
-}
 
 /* An ICMP error's fixed header and the IP header it quotes, as read from the packet. */
 struct bp_icmp_quote {

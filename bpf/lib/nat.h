@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "conntrack.h"
+#include "csum.h"
 #include "parse.h"
 #include "metrics.h"
 #include "ports.h"
@@ -43,54 +44,42 @@ static __always_inline int bp_ttl_expires(const struct bp_packet *p)
 	return p->ttl <= 1;
 }
 
-/*
- * RFC 1624's incremental update of a 16-bit ones' complement checksum: `sum` adds up, for
- * every word that changes, its old value complemented and its new value (bp_csum_change).
- * Words are taken as they lie in the packet, so byte order does not matter.
- */
-static __always_inline __u32 bp_csum_change(__u32 sum, __u16 old_word, __u16 new_word)
-{
-	return sum + (__u16)~old_word + new_word;
-}
-
-static __always_inline __u32 bp_csum_change32(__u32 sum, __u32 old_value, __u32 new_value)
-{
-	return bp_csum_change(bp_csum_change(sum, (__u16)old_value, (__u16)new_value), old_value >> 16, new_value >> 16);
-}
-
-static __always_inline __u16 bp_csum_apply(__u16 check, __u32 sum)
-{
-	sum += (__u16)~check;
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
-}
+/* Bytes 8-19 of an IPv4 header: what a translation changes, stored in one piece. */
+struct bp_ipv4_rewrite {
+	__u8 ttl;
+	__u8 protocol;
+	__u16 check;
+	__u32 saddr;
+	__u32 daddr;
+};
 
 /*
  * The IP header's part of a translation: one address (the destination when `dest` is
- * set, else the source) and the TTL, with the header checksum. A later fragment, which
- * carries no L4 header, needs only this. Written in place, without helpers: the header's
- * own checksum keeps its sum, so a device's CHECKSUM_COMPLETE sum (skb->csum) stays right.
+ * set, else the source) and the TTL, with the header checksum, computed here and stored
+ * with one helper call. The header keeps its sum, so a device's CHECKSUM_COMPLETE sum
+ * (skb->csum) stays right. (No direct packet writes: they would make the verifier unclone
+ * every cloned packet at the programs' start, translated or not.) A later fragment, which
+ * carries no L4 header, needs only this.
  */
 static __always_inline int bp_rewrite_ip(struct __sk_buff *skb, const struct bp_packet *p, int dest, __u32 new_ip)
 {
+	/* The parser sets l3_off to 0 or ETH_HLEN alone (bp_parse_l3): a constant offset here. */
+	__u32 l3_off = p->l3_off ? sizeof(struct ethhdr) : 0;
 	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	struct iphdr *ip = data + (p->l3_off ? sizeof(struct ethhdr) : 0);
+	struct iphdr *ip = data + l3_off;
+	struct bp_ipv4_rewrite h;
 
-	if ((void *)(ip + 1) > data_end)
+	if ((void *)(ip + 1) > (void *)(long)skb->data_end)
 		return -1;
-	__u32 *addr = dest ? &ip->daddr : &ip->saddr;
+	__builtin_memcpy(&h, &ip->ttl, sizeof(h));
+	__u32 *addr = dest ? &h.daddr : &h.saddr;
 	/* TTL and protocol share a 16-bit word of the header checksum. */
-	__u16 *ttl_word = (__u16 *)&ip->ttl;
-	__u16 old_word = *ttl_word;
-	__u16 new_word = old_word;
+	__u16 old_word = *(__u16 *)&h.ttl;
 
-	((__u8 *)&new_word)[0] = ip->ttl - 1;
-	ip->check = bp_csum_apply(ip->check, bp_csum_change(bp_csum_change32(0, *addr, new_ip), old_word, new_word));
+	h.ttl -= 1;
+	h.check = bp_csum_replace2(bp_csum_replace4(h.check, *addr, new_ip), old_word, *(__u16 *)&h.ttl);
 	*addr = new_ip;
-	*ttl_word = new_word;
-	return 0;
+	return bpf_skb_store_bytes(skb, l3_off + offsetof(struct iphdr, ttl), &h, sizeof(h), 0) ? -1 : 0;
 }
 
 /*
@@ -138,27 +127,20 @@ static __always_inline int bp_rewrite_address_only(struct __sk_buff *skb, const 
  * Stores a TCP or UDP port (the destination's when `dest` is set) of the IPv4 packet's
  * header at l4_off, whose checksum already accounts for it. A UDP datagram without a
  * checksum (0) keeps none, so no checksum update accounted for the port's change in a
- * device's CHECKSUM_COMPLETE sum (skb->csum), and the store must (a helper's). Others are
- * written in place. -1 when the header is not there.
+ * device's CHECKSUM_COMPLETE sum (skb->csum), and the store must. -1 when the header is not
+ * there.
  */
 static __always_inline int bp_store_port(struct __sk_buff *skb, __u8 proto, __u32 l4_off, int dest, __u16 new_port)
 {
 	void *data = (void *)(long)skb->data;
 	/* TCP's ports lie where UDP's do. */
 	struct udphdr *l4 = data + (l4_off > BP_MAX_L4_OFF ? BP_MAX_L4_OFF : l4_off);
+	__u32 port_off = l4_off + (dest ? offsetof(struct udphdr, dest) : offsetof(struct udphdr, source));
 
 	if (l4_off > BP_MAX_L4_OFF || (void *)(l4 + 1) > (void *)(long)skb->data_end)
 		return -1;
-	if (proto == BP_PROTO_UDP && !l4->check) {
-		__u32 port_off = l4_off + (dest ? offsetof(struct udphdr, dest) : offsetof(struct udphdr, source));
-
-		return bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), BPF_F_RECOMPUTE_CSUM) ? -1 : 0;
-	}
-	if (dest)
-		l4->dest = new_port;
-	else
-		l4->source = new_port;
-	return 0;
+	__u64 flags = proto == BP_PROTO_UDP && !l4->check ? BPF_F_RECOMPUTE_CSUM : 0;
+	return bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), flags) ? -1 : 0;
 }
 
 /*
@@ -167,7 +149,7 @@ static __always_inline int bp_store_port(struct __sk_buff *skb, __u8 proto, __u3
  * echo the "port" is the identifier, and the ICMP checksum has no pseudo-header.
  * The L4 checksum goes through the kernel's helpers, which know how the packet's
  * checksum is offloaded (a CHECKSUM_PARTIAL packet's field holds the pseudo-header's
- * sum alone); the rest is written in place.
+ * sum alone); the IP header's is computed here (bp_rewrite_ip).
  */
 static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_packet *p, int dest,
 				      __u32 new_ip, __u16 new_port)
@@ -366,21 +348,24 @@ static __always_inline int bp_redirect_to_endpoint(struct __sk_buff *skb, __u32 
  * bridges: the frame gets the MACs the agent wrote in the veth's endpoint entry (the
  * container's and its gateway's, the bridge's: what the route and its neighbour give), at a
  * hash lookup's cost instead of a route lookup's. -1 when the entry has none (another
- * runtime's veth, a network without a gateway address) or the packet no Ethernet header:
- * the route decides then.
+ * runtime's veth, a network without a gateway address), the packet no Ethernet header or
+ * more bytes than the interface's MTU: the route decides then.
  */
 static __always_inline int bp_redirect_to_known_endpoint(struct __sk_buff *skb, __u32 l3_off, __u32 ifindex)
 {
 	struct bp_endpoint *ep = l3_off && ifindex ? bpf_map_lookup_elem(&bp_endpoints, &ifindex) : NULL;
+	struct ethhdr eth;
 
 	if (!ep || !(*(__u32 *)ep->gateway_mac | *(__u16 *)&ep->gateway_mac[4]))
 		return -1;
-	void *data = (void *)(long)skb->data;
-	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
+	/* Bigger than its interface takes (not a GSO packet, which leaves in segments): the
+	 * route's verdict, as forwarding's MTU check. */
+	if (!skb->gso_size && skb->len - l3_off > ep->mtu)
 		return -1;
-	__builtin_memcpy(eth->h_dest, ep->mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, ep->gateway_mac, ETH_ALEN);
+	__builtin_memcpy(eth.h_dest, ep->mac, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, ep->gateway_mac, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, &eth, 2 * ETH_ALEN, 0))
+		return -1;
 	bp_count_traffic(ifindex, skb->len, BP_TRAFFIC_RX);
 	return bpf_redirect_peer(ifindex, 0);
 }
@@ -405,14 +390,17 @@ static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, const s
  * interface, or 0 and *verdict. `cache` may be a local entry (none is kept then).
  */
 static __always_inline __u32 bp_flow_route_out(struct __sk_buff *skb, const struct bp_packet *p, struct bp_flow *cache,
-					  __u32 now, int *verdict)
+						__u32 now, int *verdict)
 {
+	/* Read once: another CPU may be refreshing the cache meanwhile. */
+	__u32 cached = cache->out_ifindex, at = cache->out_at, mtu = cache->out_mtu;
 	struct bpf_fib_lookup fib;
 
-	if (cache->out_ifindex && cache->out_at == now &&
-	    bp_wire_length(skb, p->l3_off, p->l4_off, p->proto) <= cache->out_mtu)
-		return cache->out_ifindex;
-	if (!bp_route_out(skb, p, cache->nat_ip, 0, &fib, verdict))
+	if (cached && at == now && bp_wire_length(skb, p->l3_off, p->l4_off, p->proto) <= mtu)
+		return cached;
+	/* By the packet's own source, as Linux routes a forwarded packet before its source is
+	 * translated (masquerade's first lookup too). */
+	if (!bp_route_out(skb, p, p->saddr, 0, &fib, verdict))
 		return 0;
 	cache->out_ifindex = fib.ifindex;
 	cache->out_mtu = fib.mtu_result;
