@@ -79,7 +79,7 @@ public final class BPFMap: Sendable {
     public static let possibleCPUs: Int = Int(libbpf_num_possible_cpus())
 
     /// Bytes of one per-CPU slot (the kernel rounds each value up to 8 bytes).
-    var perCPUStride: Int { (valueSize + 7) & ~7 }
+    public var perCPUStride: Int { (valueSize + 7) & ~7 }
     /// Bytes of one element's value as the syscalls copy it.
     var valueBufferSize: Int { isPerCPU ? perCPUStride * BPFMap.possibleCPUs : valueSize }
 
@@ -185,19 +185,9 @@ public final class BPFMap: Sendable {
     /// All keys (BPF_MAP_GET_NEXT_KEY walk; a concurrent delete may restart it).
     public func keys<K: BitwiseCopyable>(as _: K.Type = K.self) throws -> [K] {
         try check(key: K.self)
-        var result: [K] = []
-        var current = zeroed(K.self)
-        var next = zeroed(K.self)
-        var ret = bpf_map_get_next_key(fd, nil, &next)
-        while ret == 0 {
-            result.append(next)
-            if result.count > Int(maxEntries) * 2 { return result }  // a walk that keeps restarting
-            current = next
-            ret = bpf_map_get_next_key(fd, &current, &next)
+        return try rawKeys().withUnsafeBytes { raw in
+            stride(from: 0, to: raw.count, by: keySize).map { raw.loadUnaligned(fromByteOffset: $0, as: K.self) }
         }
-        let err = errnoOf(ret)
-        if err != ENOENT { throw BPFError.mapOperation(map: name, operation: "iterate keys", errno: err) }
-        return result
     }
 
     // MARK: whole map
@@ -245,26 +235,86 @@ public final class BPFMap: Sendable {
         _: K.Type, chunk: Int = 256, decode: (UnsafeRawBufferPointer, Int) -> T,
         _ body: ([(key: K, value: T)]) throws -> Void
     ) throws {
-        if try batchEntries(K.self, chunk: chunk, decode: decode, body) { return }
-        var result: [(key: K, value: T)] = []
-        var buffer = [UInt8](repeating: 0, count: valueBufferSize)
-        for key in try keys(as: K.self) {
-            var k = key
-            let ret = buffer.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, &k, $0.baseAddress) }
-            if ret != 0 {
-                let err = Glibc.errno
-                if err == ENOENT { continue }  // deleted meanwhile
-                throw BPFError.mapOperation(map: name, operation: "lookup", errno: err)
+        try forEachRawBatch(chunk: chunk) { keys, values, count in
+            var batch: [(key: K, value: T)] = []
+            batch.reserveCapacity(count)
+            for i in 0..<count {
+                let key = keys.loadUnaligned(fromByteOffset: i * keySize, as: K.self)
+                batch.append((key: key, value: decode(values, i * valueBufferSize)))
             }
-            result.append((key: key, value: buffer.withUnsafeBytes { decode($0, 0) }))
+            if !batch.isEmpty { try body(batch) }
         }
-        try body(result)
+    }
+
+    /// Every entry's key and value bytes as the syscalls copy them (a per-CPU value is
+    /// `perCPUStride` bytes per possible CPU), one at a time, straight from the batch
+    /// buffers: nothing is allocated per entry. Batched where supported, else a key walk.
+    /// A map changed meanwhile may show an entry twice or not at all.
+    public func forEachRawEntry(
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        // Batches of up to 1 MiB of values: few system calls, a bounded buffer.
+        let chunk = min(max(256, (1 << 20) / max(valueBufferSize, 1)), Int(maxEntries))
+        try forEachRawBatch(chunk: chunk) { keys, values, count in
+            for i in 0..<count {
+                try body(
+                    UnsafeRawBufferPointer(rebasing: keys[(i * keySize)..<((i + 1) * keySize)]),
+                    UnsafeRawBufferPointer(
+                        rebasing: values[(i * valueBufferSize)..<((i + 1) * valueBufferSize)]))
+            }
+        }
+    }
+
+    /// Batches of `count` keys and values, packed (keySize and valueBufferSize apart):
+    /// BPF_MAP_LOOKUP_BATCH, or a key walk where batches are not supported (one batch).
+    private func forEachRawBatch(
+        chunk: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int) throws -> Void
+    ) throws {
+        if try batchEntries(chunk: chunk, body) { return }
+        var keys = try rawKeys()
+        var values = [UInt8](repeating: 0, count: valueBufferSize * keys.count / max(keySize, 1))
+        var found = 0
+        try keys.withUnsafeMutableBytes { keyBytes in
+            try values.withUnsafeMutableBytes { valueBytes in
+                for start in stride(from: 0, to: keyBytes.count, by: keySize) {
+                    let key = keyBytes.baseAddress! + start
+                    let ret = bpf_map_lookup_elem(fd, key, valueBytes.baseAddress! + found * valueBufferSize)
+                    if ret != 0 {
+                        let err = Glibc.errno
+                        if err == ENOENT { continue }  // deleted meanwhile
+                        throw BPFError.mapOperation(map: name, operation: "lookup", errno: err)
+                    }
+                    // The entries found are packed: a key moves down over those deleted meanwhile.
+                    if found * keySize != start {
+                        (keyBytes.baseAddress! + found * keySize).copyMemory(from: key, byteCount: keySize)
+                    }
+                    found += 1
+                }
+            }
+        }
+        try keys.withUnsafeBytes { k in try values.withUnsafeBytes { v in try body(k, v, found) } }
+    }
+
+    /// Every key's bytes, packed (BPF_MAP_GET_NEXT_KEY walk; a concurrent delete may restart it).
+    private func rawKeys() throws -> [UInt8] {
+        var result: [UInt8] = []
+        var current = [UInt8](repeating: 0, count: keySize)
+        var next = [UInt8](repeating: 0, count: keySize)
+        var ret = bpf_map_get_next_key(fd, nil, &next)
+        while ret == 0 {
+            result += next
+            if result.count > Int(maxEntries) * 2 * keySize { return result }  // a walk that keeps restarting
+            swap(&current, &next)
+            ret = bpf_map_get_next_key(fd, &current, &next)
+        }
+        let err = errnoOf(ret)
+        if err != ENOENT { throw BPFError.mapOperation(map: name, operation: "iterate keys", errno: err) }
+        return result
     }
 
     /// false if batch lookups are not supported for this map (then the caller walks keys).
-    private func batchEntries<K: BitwiseCopyable, T>(
-        _: K.Type, chunk initialChunk: Int, decode: (UnsafeRawBufferPointer, Int) -> T,
-        _ body: ([(key: K, value: T)]) throws -> Void
+    private func batchEntries(
+        chunk initialChunk: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int) throws -> Void
     ) throws -> Bool {
         var chunk = initialChunk
         // Batch token: a u32 bucket for hash maps, a key for arrays.
@@ -300,20 +350,14 @@ public final class BPFMap: Sendable {
                 if first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == ENOTTY) { return false }
                 throw BPFError.mapOperation(map: name, operation: "batch lookup", errno: err)
             }
-            var batch: [(key: K, value: T)] = []
-            batch.reserveCapacity(Int(count))
-            keysBuf.withUnsafeBytes { kb in
-                valuesBuf.withUnsafeBytes { vb in
-                    for i in 0..<Int(count) {
-                        let key = kb.loadUnaligned(fromByteOffset: i * keySize, as: K.self)
-                        batch.append((key: key, value: decode(vb, i * valueBufferSize)))
-                    }
+            if count > 0 {
+                try keysBuf.withUnsafeBytes { keys in
+                    try valuesBuf.withUnsafeBytes { values in try body(keys, values, Int(count)) }
                 }
             }
-            if !batch.isEmpty { try body(batch) }
             done = err == ENOENT
             first = false
-            inToken = outToken
+            swap(&inToken, &outToken)
         }
         return true
     }
@@ -448,7 +492,32 @@ public struct BPFPerCPUHashMap<Key: BitwiseCopyable, Value: BPFCounterValue & Bi
 
     /// Sums over CPUs of every entry (one batched read where supported).
     public func sums() throws -> [(key: Key, value: Value)] {
-        try map.perCPUEntries(as: (Key.self, Value.self)).map { (key: $0.key, value: Value.sum($0.values)) }
+        var result: [(key: Key, value: Value)] = []
+        try forEachSum { result.append((key: $0, value: $1)) }
+        return result
+    }
+
+    /// Each entry's key and sum over CPUs, summed straight from the batch buffers (no
+    /// array per entry). Inlinable so that it is specialized for the key and value types.
+    @inlinable
+    public func forEachSum(_ body: (Key, Value) throws -> Void) throws {
+        let stride = map.perCPUStride
+        let cpus = BPFMap.possibleCPUs
+        try map.forEachRawEntry { key, values in
+            var sum = Value.zero
+            for cpu in 0..<cpus { sum = sum &+ values.loadUnaligned(fromByteOffset: cpu * stride, as: Value.self) }
+            try body(key.loadUnaligned(as: Key.self), sum)
+        }
+    }
+
+    /// Sums over CPUs by key (an entry seen twice while the map changes: its first sum).
+    @inlinable
+    public func sumsByKey() throws -> [Key: Value] where Key: Hashable {
+        var result: [Key: Value] = [:]
+        try forEachSum { key, sum in
+            if result[key] == nil { result[key] = sum }
+        }
+        return result
     }
 
     public func perCPU(_ key: Key) throws -> [Value]? { try map.lookupPerCPU(key, as: Value.self) }

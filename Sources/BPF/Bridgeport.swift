@@ -80,12 +80,12 @@ public struct BridgeportMaps: Sendable {
 
     /// Counters of every endpoint, summed over CPUs.
     public func allEndpointStats() throws -> [UInt32: bp_endpoint_stats] {
-        Dictionary(try endpointStats.sums().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        try endpointStats.sumsByKey()
     }
 
     /// Drop counters summed over CPUs.
     public func dropCounts() throws -> [bp_drop_key: UInt64] {
-        Dictionary(try drops.sums().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        try drops.sumsByKey()
     }
 
     public func setEndpoint(ifindex: UInt32, _ endpoint: bp_endpoint) throws {

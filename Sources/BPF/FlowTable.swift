@@ -343,9 +343,7 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
 
     /// Every counter of bp_flow_counts, summed over CPUs, by index.
     public func counters() throws -> [UInt32: UInt64] {
-        Dictionary(
-            try counterMap.perCPUEntries(as: (UInt32.self, UInt64.self)).map { ($0.key, UInt64.sum($0.values)) },
-            uniquingKeysWith: { a, _ in a })
+        try BPFPerCPUHashMap<UInt32, UInt64>(counterMap).sumsByKey()
     }
 
     /// The index of an event's counter for a protocol (BP_FLOW_COUNTER).

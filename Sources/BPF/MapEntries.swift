@@ -540,8 +540,10 @@ extension BridgeportMaps {
 
     /// Traffic through each published port of both families, summed over CPUs.
     public func portTraffic() throws -> [HostPort: bp_port_stats] {
-        let ipv4 = try portStats.sums().map { (HostPort(raw: $0.key), $0.value) }
-        let ipv6 = try portStats6.sums().map { (IPv6Encoding.port($0.key), $0.value) }
-        return Dictionary(ipv4 + ipv6, uniquingKeysWith: { first, _ in first })
+        var traffic: [HostPort: bp_port_stats] = [:]
+        func add(_ port: HostPort, _ sum: bp_port_stats) { if traffic[port] == nil { traffic[port] = sum } }
+        try portStats.forEachSum { add(HostPort(raw: $0), $1) }
+        try portStats6.forEachSum { add(IPv6Encoding.port($0), $1) }
+        return traffic
     }
 }

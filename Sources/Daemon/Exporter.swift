@@ -85,42 +85,79 @@ public enum Exporter {
             name: "bridgeport_host_network_drops", help: "Packets dropped on the host's uplinks, by reason.",
             kind: .counter)
 
-        var endpointLabels: [UInt32: [(String, String)]] = [:]
-        let containers = Dictionary(uniqueKeysWithValues: registry.containers.map { ($0.id, $0) })
-        let networks = Dictionary(uniqueKeysWithValues: registry.networks.map { ($0.id, $0) })
+        // Ports of Bridgeport's containers and of other runtimes' (CNI, Docker), whose
+        // container label is the runtime's container ID, as on their traffic series.
+        // Fields are read in place: a copy of each Container (a dozen references) cost more
+        // than the rest of this loop.
+        let containers = registry.containers
+        var publishers: [(container: String, ports: [PortMapping])] = []
+        var ids: [String] = []
+        publishers.reserveCapacity(containers.count + registry.attachments.count)
+        ids.reserveCapacity(containers.count)
+        for index in containers.indices {
+            ids.append(containers[index].id)
+            publishers.append((containers[index].name, containers[index].publishedPorts))
+        }
+        publishers += registry.attachments.map { (container: $0.containerID, ports: $0.ports) }
+        var containerNames = NamesByID(ids: ids, names: publishers.prefix(containers.count).map(\.container))
+        var networkNames = NamesByID(ids: registry.networks.map(\.id), names: registry.networks.map(\.name))
+        // Each series' labels are rendered once and shared by its families.
+        func labels(container: String, network: String, interface: String) -> LabelSet {
+            var labels = LabelSet(reserving: container.utf8.count + network.utf8.count + interface.utf8.count + 40)
+            labels.append("container", container)
+            labels.append("network", network)
+            labels.append("interface", interface)
+            return labels
+        }
         // Bridgeport's containers, then other runtimes' (CNI: the runtime's container ID and network).
-        var series: [(UInt32, [(String, String)])] = registry.endpoints.compactMap { endpoint in
-            guard let interface = endpoint.interfaceLabel, let index = counters.index(of: endpoint),
-                let container = containers[endpoint.containerID], let network = networks[endpoint.networkID]
-            else { return nil }
-            return (index, [("container", container.name), ("network", network.name), ("interface", interface)])
+        var series: [(index: UInt32, labels: LabelSet)] = []
+        series.reserveCapacity(registry.endpoints.count + registry.attachments.count)
+        let endpoints = registry.endpoints
+        for position in endpoints.indices {
+            guard let interface = endpoints[position].interfaceLabel,
+                let index = counters.index(of: endpoints[position]),
+                let container = containerNames.name(of: endpoints[position].containerID),
+                let network = networkNames.name(of: endpoints[position].networkID)
+            else { continue }
+            series.append((index, labels(container: container, network: network, interface: interface)))
         }
-        series += registry.attachments.compactMap { attachment in
-            counters.interfaces[attachment.hostInterface].map {
+        for attachment in registry.attachments {
+            guard let index = counters.interfaces[attachment.hostInterface] else { continue }
+            series.append(
                 (
-                    $0,
-                    [
-                        ("container", attachment.containerID), ("network", attachment.network),
-                        ("interface", attachment.hostInterface),
-                    ]
-                )
-            }
+                    index,
+                    labels(
+                        container: attachment.containerID, network: attachment.network,
+                        interface: attachment.hostInterface)
+                ))
         }
+        receiveBytes.samples.reserveCapacity(series.count)
+        receivePackets.samples.reserveCapacity(series.count)
+        transmitBytes.samples.reserveCapacity(series.count)
+        transmitPackets.samples.reserveCapacity(series.count)
         for (index, labels) in series {
-            endpointLabels[index] = labels
             let stats = counters.endpoints[index] ?? .zero
             receiveBytes.add(labels, stats.rx.bytes)
             receivePackets.add(labels, stats.rx.packets)
             transmitBytes.add(labels, stats.tx.bytes)
             transmitPackets.add(labels, stats.tx.packets)
         }
-        let interfaceNames = Dictionary(counters.interfaces.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
-        for (key, count) in counters.drops.sorted(by: {
+        // Drops by endpoint (the last series of an ifindex), else by host interface; the
+        // lookups are made for the ifindexes with drops only.
+        let dropCounts = counters.drops.sorted(by: {
             ($0.key.ifindex, $0.key.reason, $0.key.direction) < ($1.key.ifindex, $1.key.reason, $1.key.direction)
-        }) {
+        })
+        let dropIndexes = Set(dropCounts.map(\.key.ifindex))
+        var endpointLabels: [UInt32: LabelSet] = [:]
+        for (index, labels) in series where dropIndexes.contains(index) { endpointLabels[index] = labels }
+        let hostIndexes = dropIndexes.filter { endpointLabels[$0] == nil }
+        let interfaceNames = Dictionary(
+            counters.interfaces.lazy.filter { hostIndexes.contains($0.value) }.map { ($0.value, $0.key) },
+            uniquingKeysWith: { a, _ in a })
+        for (key, count) in dropCounts {
             let reason = [("reason", key.reasonLabel), ("direction", key.directionLabel)]
             if let labels = endpointLabels[key.ifindex] {
-                drops.add(labels + reason, count)
+                drops.add(labels.appending(reason), count)
             } else if let name = interfaceNames[key.ifindex] {
                 hostDrops.add([("interface", name)] + reason, count)
             }
@@ -136,41 +173,36 @@ public enum Exporter {
             name: "bridgeport_published_port_flows",
             help: "New flows through the published port (from outside, from the host and from containers).",
             kind: .counter)
-        // Ports of Bridgeport's containers and of other runtimes' (CNI, Docker), whose
-        // container label is the runtime's container ID, as on their traffic series.
-        let publishers =
-            registry.containers.map { ($0.name, $0.publishedPorts) }
-            + registry.attachments.map { ($0.containerID, $0.ports) }
         let portCount = publishers.reduce(0) { $0 + $1.1.count }
         let portSeries = PortSeries.chosen(input.portSeries, ports: portCount)
         // Per container: its ports summed, once per container label (several attachments of
         // one runtime container share it).
         var sums: [String: PortTraffic] = [:]
-        for (container, mappings) in publishers where portSeries != .off {
+        for (container, mappings) in publishers where portSeries != .off && !mappings.isEmpty {
+            guard portSeries == .perPort else {
+                let sum = mappings.reduce(PortTraffic.zero) { $0 &+ (counters.ports[$1.hostSide] ?? .zero) }
+                sums[container] = (sums[container] ?? .zero) &+ sum
+                continue
+            }
             for mapping in mappings {
                 let stats = counters.ports[mapping.hostSide] ?? .zero
-                guard portSeries == .perPort else {
-                    var sum = sums[container] ?? PortTraffic()
-                    (sum.packets, sum.bytes, sum.flows) = (
-                        sum.packets &+ stats.packets, sum.bytes &+ stats.bytes, sum.flows &+ stats.flows
-                    )
-                    sums[container] = sum
-                    continue
-                }
-                let labels = [
-                    ("protocol", mapping.proto.rawValue), ("host_ip", mapping.hostIP.description),
-                    ("host_port", "\(mapping.hostPort)"),
-                    ("container", container), ("container_port", "\(mapping.containerPort)"),
-                ]
+                // The names, quotes and the longest values of the other labels: about 110 bytes.
+                var labels = LabelSet(reserving: container.utf8.count + 110)
+                labels.append("protocol", mapping.proto.rawValue)
+                labels.append("host_ip", mapping.hostIP.description)
+                labels.append("host_port", mapping.hostPort)
+                labels.append("container", container)
+                labels.append("container_port", mapping.containerPort)
                 portPackets.add(labels, stats.packets)
                 portBytes.add(labels, stats.bytes)
                 portFlows.add(labels, stats.flows)
             }
         }
         for (container, sum) in sums.sorted(by: { $0.key < $1.key }) {
-            portPackets.add([("container", container)], sum.packets)
-            portBytes.add([("container", container)], sum.bytes)
-            portFlows.add([("container", container)], sum.flows)
+            let labels = LabelSet([("container", container)])
+            portPackets.add(labels, sum.packets)
+            portBytes.add(labels, sum.bytes)
+            portFlows.add(labels, sum.flows)
         }
 
         var runs = MetricFamily(
@@ -281,5 +313,34 @@ public enum Exporter {
             masqueradePorts.add(labels, use.ports)
         }
         return families + [masqueradeFlows, masqueradePorts]
+    }
+}
+
+/// Names by ID (of containers, of networks) for a walk over the endpoints, which mostly
+/// come in their containers' order (a container and its endpoints are added together):
+/// the entry after the last one found, and that one again, are tried before a lookup by
+/// ID, so that most endpoints cost a string comparison rather than hashing a 64-character ID.
+struct NamesByID {
+    let ids: [String]
+    let names: [String]
+    private var last = -1
+    /// Positions by ID, made on the first miss.
+    private var positions: [String: Int]?
+
+    init(ids: [String], names: [String]) {
+        (self.ids, self.names) = (ids, names)
+    }
+
+    mutating func name(of id: String) -> String? {
+        if last + 1 < ids.count, ids[last + 1] == id {
+            last += 1
+        } else if last < 0 || ids[last] != id {
+            if positions == nil {
+                positions = Dictionary(zip(ids, ids.indices), uniquingKeysWith: { first, _ in first })
+            }
+            guard let position = positions![id] else { return nil }
+            last = position
+        }
+        return names[last]
     }
 }

@@ -10,19 +10,33 @@ public struct MetricFamily {
     var samples: [Sample] = []
 
     struct Sample {
-        var labels: [(String, String)]
-        /// Already formatted, so 64-bit counters keep every digit.
-        var value: String
+        var labels: LabelSet
+        var value: Value
         /// A histogram's "_bucket", "_sum" or "_count".
         var suffix = ""
     }
 
+    /// A sample's value, kept as a number and formatted as the text is written (64-bit
+    /// counters keep every digit).
+    enum Value: Equatable {
+        case integer(UInt64, negative: Bool)
+        case double(Double)
+
+        init(_ value: some BinaryInteger) {
+            self = .integer(UInt64(value.magnitude), negative: value < 0)
+        }
+    }
+
     mutating func add(_ labels: [(String, String)], _ value: some BinaryInteger) {
-        samples.append(Sample(labels: labels, value: String(value)))
+        add(LabelSet(labels), value)
+    }
+
+    mutating func add(_ labels: LabelSet, _ value: some BinaryInteger) {
+        samples.append(Sample(labels: labels, value: Value(value)))
     }
 
     mutating func add(_ labels: [(String, String)], seconds: Double) {
-        samples.append(Sample(labels: labels, value: "\(seconds)"))
+        samples.append(Sample(labels: LabelSet(labels), value: .double(seconds)))
     }
 
     /// A histogram's series for one label set: cumulative buckets (`counts[i]` observations
@@ -32,10 +46,53 @@ public struct MetricFamily {
         for (index, count) in counts.enumerated() {
             cumulative &+= count
             let bound = index < bounds.count ? "\(bounds[index])" : "+Inf"
-            samples.append(Sample(labels: labels + [("le", bound)], value: String(cumulative), suffix: "_bucket"))
+            samples.append(
+                Sample(labels: LabelSet(labels + [("le", bound)]), value: Value(cumulative), suffix: "_bucket"))
         }
-        samples.append(Sample(labels: labels, value: "\(sum)", suffix: "_sum"))
-        samples.append(Sample(labels: labels, value: String(cumulative), suffix: "_count"))
+        let set = LabelSet(labels)
+        samples.append(Sample(labels: set, value: .double(sum), suffix: "_sum"))
+        samples.append(Sample(labels: set, value: Value(cumulative), suffix: "_count"))
+    }
+}
+
+/// A series' labels as the text shows them between the braces, `name="value",…`, values
+/// escaped: rendered once and shared by every family of the series.
+struct LabelSet {
+    /// UTF-8 of the pairs; empty for none.
+    private(set) var text: [UInt8] = []
+
+    init() {}
+
+    /// Room for `bytes` of text (a guess; it grows beyond).
+    init(reserving bytes: Int) { text.reserveCapacity(bytes) }
+
+    init(_ pairs: [(String, String)]) {
+        for (name, value) in pairs { append(name, value) }
+    }
+
+    var isEmpty: Bool { text.isEmpty }
+
+    mutating func append(_ name: String, _ value: String) {
+        appendPair(name) { Exposition.appendEscaped(value, quotes: true, to: &$0) }
+    }
+
+    /// The value written as decimal digits (nothing to escape).
+    mutating func append(_ name: String, _ value: some BinaryInteger) {
+        appendPair(name) { Exposition.appendDecimal(UInt64(value.magnitude), negative: value < 0, to: &$0) }
+    }
+
+    private mutating func appendPair(_ name: String, _ writeValue: (inout [UInt8]) -> Void) {
+        if !text.isEmpty { text.append(UInt8(ascii: ",")) }
+        text.append(contentsOf: name.utf8)
+        text.append(contentsOf: "=\"".utf8)
+        writeValue(&text)
+        text.append(UInt8(ascii: "\""))
+    }
+
+    func appending(_ pairs: [(String, String)]) -> LabelSet {
+        var set = self
+        for (name, value) in pairs { set.append(name, value) }
+        return set
     }
 }
 
@@ -55,54 +112,93 @@ public enum ExpositionFormat: Sendable {
     }
 
     public func render(_ families: [MetricFamily]) -> String {
-        var text = ""
-        text.reserveCapacity(families.reduce(0) { $0 + $1.samples.count } * 160)
+        String(decoding: bytes(families), as: UTF8.self)
+    }
+
+    /// The text as UTF-8, written straight into one buffer.
+    public func bytes(_ families: [MetricFamily]) -> [UInt8] {
+        var text: [UInt8] = []
+        text.reserveCapacity(
+            families.reduce(0) { total, family in
+                total
+                    + family.samples.reduce(family.name.utf8.count + family.help.utf8.count + 64) {
+                        $0 + family.name.utf8.count + $1.labels.text.count + 40
+                    }
+            })
         for family in families {
             // Prometheus text names a counter family with its _total; OpenMetrics without.
             let sampleName = family.kind == .counter ? family.name + "_total" : family.name
             let familyName = self == .openMetrics ? family.name : sampleName
-            text +=
-                "# HELP \(familyName) \(escaped(family.help, quotes: false))\n# TYPE \(familyName) \(family.kind.rawValue)\n"
+            text.append(contentsOf: "# HELP ".utf8)
+            text.append(contentsOf: familyName.utf8)
+            text.append(UInt8(ascii: " "))
+            Exposition.appendEscaped(family.help, quotes: false, to: &text)
+            text.append(contentsOf: "\n# TYPE ".utf8)
+            text.append(contentsOf: familyName.utf8)
+            text.append(UInt8(ascii: " "))
+            text.append(contentsOf: family.kind.rawValue.utf8)
+            text.append(UInt8(ascii: "\n"))
+            let name = Array(sampleName.utf8)
             for sample in family.samples {
-                text += sampleName
-                text += sample.suffix
+                text.append(contentsOf: name)
+                if !sample.suffix.isEmpty { text.append(contentsOf: sample.suffix.utf8) }
                 if !sample.labels.isEmpty {
-                    text += "{"
-                    for (index, (name, value)) in sample.labels.enumerated() {
-                        if index > 0 { text += "," }
-                        text += name
-                        text += "=\""
-                        text += escaped(value, quotes: true)
-                        text += "\""
-                    }
-                    text += "}"
+                    text.append(UInt8(ascii: "{"))
+                    text.append(contentsOf: sample.labels.text)
+                    text.append(UInt8(ascii: "}"))
                 }
-                text += " "
-                text += sample.value
-                text += "\n"
+                text.append(UInt8(ascii: " "))
+                switch sample.value {
+                case .integer(let magnitude, let negative):
+                    Exposition.appendDecimal(magnitude, negative: negative, to: &text)
+                case .double(let value): text.append(contentsOf: "\(value)".utf8)
+                }
+                text.append(UInt8(ascii: "\n"))
             }
         }
-        if self == .openMetrics { text += "# EOF\n" }
+        if self == .openMetrics { text.append(contentsOf: "# EOF\n".utf8) }
         return text
     }
+}
 
+/// The text format's byte-level pieces.
+enum Exposition {
     /// Backslash and newline (and in label values the double quote) are escaped; most
-    /// values have none, and are returned as they are.
-    private func escaped(_ value: String, quotes: Bool) -> String {
-        guard
-            value.utf8.contains(where: {
-                $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || (quotes && $0 == UInt8(ascii: "\""))
-            })
-        else { return value }
-        var result = ""
-        for character in value {
-            switch character {
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\"" where quotes: result += "\\\""
-            default: result.append(character)
+    /// values have none, and are copied as they are.
+    static func appendEscaped(_ value: String, quotes: Bool, to text: inout [UInt8]) {
+        var value = value
+        value.withUTF8 { bytes in
+            func escapes(_ byte: UInt8) -> Bool {
+                byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\n") || (quotes && byte == UInt8(ascii: "\""))
+            }
+            guard bytes.contains(where: escapes) else {
+                text.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                if escapes(byte) { text.append(UInt8(ascii: "\\")) }
+                text.append(byte == UInt8(ascii: "\n") ? UInt8(ascii: "n") : byte)
             }
         }
-        return result
+    }
+
+    /// Decimal digits of an integer, without going through a String.
+    static func appendDecimal(_ magnitude: UInt64, negative: Bool, to text: inout [UInt8]) {
+        if negative { text.append(UInt8(ascii: "-")) }
+        guard magnitude >= 10 else {
+            text.append(UInt8(ascii: "0") &+ UInt8(magnitude))
+            return
+        }
+        // 20 digits hold UInt64.max; written from the end.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var value = magnitude
+            var start = 20
+            while value > 0 {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") &+ UInt8(value % 10)
+                value /= 10
+            }
+            text.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
     }
 }

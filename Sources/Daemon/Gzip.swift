@@ -2,21 +2,23 @@ import CZlib
 import Foundation
 
 /// gzip for scrapes that ask for it (Accept-Encoding: gzip), through zlib.
-enum Gzip {
-    static func compress(_ input: [UInt8]) -> [UInt8]? {
+public enum Gzip {
+    public static func compress(_ input: [UInt8]) -> [UInt8]? {
         var stream = z_stream()
-        // 15 + 16: a gzip header and trailer around the deflate stream.
+        // 15 + 16: a gzip header and trailer around the deflate stream. Level 1: the scrape
+        // text is so repetitive that it compresses as well as at the default level (221 KiB
+        // against 225 KiB for 10,000 endpoints) in half the time (exporter-bench).
         guard
             deflateInit2_(
-                &stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+                &stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
                 ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
         else { return nil }
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))))
-        var input = input
-        let result = input.withUnsafeMutableBufferPointer { source in
+        let result = input.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { target in
-                stream.next_in = source.baseAddress
+                // zlib only reads next_in; the type is not const for old API reasons.
+                stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
                 stream.avail_in = uInt(source.count)
                 stream.next_out = target.baseAddress
                 stream.avail_out = uInt(target.count)

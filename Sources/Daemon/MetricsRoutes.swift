@@ -21,18 +21,18 @@ enum MetricsRoutes {
             let format = ExpositionFormat(accept: request.headers[.accept])
             let gzip = Gzip.accepted(by: request.headers[.acceptEncoding])
             let body = await scrapes.body(format: format, gzip: gzip) {
-                let text: String
+                let text: [UInt8]
                 do {
-                    text = format.render(try await agent.metricFamilies())
+                    text = format.bytes(try await agent.metricFamilies())
                 } catch {
                     return SharedScrapes.Body(
                         bytes: ByteBuffer(string: "reading the counters failed: \(error)\n"),
                         compressed: false, failed: true)
                 }
-                if gzip, let compressed = Gzip.compress(Array(text.utf8)) {
+                if gzip, let compressed = Gzip.compress(text) {
                     return SharedScrapes.Body(bytes: ByteBuffer(bytes: compressed), compressed: true)
                 }
-                return SharedScrapes.Body(bytes: ByteBuffer(string: text), compressed: false)
+                return SharedScrapes.Body(bytes: ByteBuffer(bytes: text), compressed: false)
             }
             if body.failed {
                 return Response(

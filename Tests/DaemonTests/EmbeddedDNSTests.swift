@@ -376,8 +376,7 @@ struct DecodedReply {
         #expect(after.code == .serverFailure)
         #expect(after.addresses.isEmpty)
 
-        let families = try await agent.metricFamilies()
-        let queries = families.first { $0.name == "bridgeport_dns_queries" }
-        #expect(queries?.samples.first { $0.labels.contains { $0 == ("network", "app") } }?.value == "3")
+        let text = ExpositionFormat.prometheus.render(try await agent.metricFamilies())
+        #expect(text.contains("\nbridgeport_dns_queries_total{network=\"app\"} 3\n"))
     }
 }

@@ -1,3 +1,4 @@
+import API
 import BPF
 import CBPF
 import Datapath
@@ -198,5 +199,136 @@ extension ExporterTests {
         #expect(throws: ModelError.self) { try timeouts.apply("udp=2") }
         #expect(throws: ModelError.self) { try timeouts.apply("udp=500ms") }
         #expect(throws: ModelError.self) { try timeouts.apply("udp=-5s") }
+    }
+}
+
+extension ExporterTests {
+    /// The whole text of a small scrape, byte for byte: every family's HELP and TYPE, the
+    /// order of families and series, and label values that need escaping (a container
+    /// name with a double quote, a backslash and a newline).
+    @Test func wholeTextOfASmallScrape() throws {
+        var registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
+        let (planned, endpoints) = try registry.planContainer(
+            ContainerRequest(name: "web", ports: ["5000:80"]), id: randomID(), now: Date())
+        var container = planned
+        container.name = "a\"b\\c\nd"
+        registry.containers = [container]
+        registry.endpoints = endpoints
+        registry.attachments = [
+            Attachment(
+                containerID: "cni-1", interface: "eth0", network: "k8s", namespace: "/run/netns/cni-1",
+                hostInterface: "veth-cni", ip: IPv4Address("10.22.0.5")!,
+                mac: MACAddress(derivedFrom: IPv4Address("10.22.0.5")!),
+                ports: [])
+        ]
+        let interface = try #require(endpoints.first?.hostInterface)
+        var counters = TrafficCounters()
+        counters.interfaces = [interface: 7, "veth-cni": 8, "uplink0": 2]
+        counters.endpoints[7] = bp_endpoint_stats(
+            rx: bp_traffic(packets: 3, bytes: 300), tx: bp_traffic(packets: 2, bytes: 120))
+        counters.endpoints[8] = bp_endpoint_stats(
+            rx: bp_traffic(packets: 1, bytes: 10), tx: bp_traffic(packets: 0, bytes: UInt64.max))
+        counters.drops[bp_drop_key(ifindex: 7, reason: BP_DROP_ICC, direction: BP_DIR_EGRESS)] = 4
+        counters.drops[bp_drop_key(ifindex: 2, reason: BP_DROP_DIRECT_ACCESS, direction: BP_DIR_INGRESS)] = 5
+        counters.ports[HostPort(.tcp, IPv4Address.any, 5000)] = bp_port_stats(packets: 10, bytes: 600, flows: 2)
+        counters.programs = [(name: "bp_endpoint_ingress", hook: "tcx", runs: 12, nanoseconds: 1_500_000_000)]
+        let families = Exporter.families(ScrapeInput(registry: registry, counters: counters, running: [container.id]))
+
+        let web = #"container="a\"b\\c\nd",network="bridge",interface="\#(interface)""#
+        let cni = #"container="cni-1",network="k8s",interface="veth-cni""#
+        #expect(
+            ExpositionFormat.prometheus.render(families) == #"""
+                # HELP bridgeport_container_network_receive_bytes_total Bytes received by the container on this interface.
+                # TYPE bridgeport_container_network_receive_bytes_total counter
+                bridgeport_container_network_receive_bytes_total{\#(web)} 300
+                bridgeport_container_network_receive_bytes_total{\#(cni)} 10
+                # HELP bridgeport_container_network_receive_packets_total Packets received by the container on this interface.
+                # TYPE bridgeport_container_network_receive_packets_total counter
+                bridgeport_container_network_receive_packets_total{\#(web)} 3
+                bridgeport_container_network_receive_packets_total{\#(cni)} 1
+                # HELP bridgeport_container_network_transmit_bytes_total Bytes sent by the container on this interface.
+                # TYPE bridgeport_container_network_transmit_bytes_total counter
+                bridgeport_container_network_transmit_bytes_total{\#(web)} 120
+                bridgeport_container_network_transmit_bytes_total{\#(cni)} 18446744073709551615
+                # HELP bridgeport_container_network_transmit_packets_total Packets sent by the container on this interface.
+                # TYPE bridgeport_container_network_transmit_packets_total counter
+                bridgeport_container_network_transmit_packets_total{\#(web)} 2
+                bridgeport_container_network_transmit_packets_total{\#(cni)} 0
+                # HELP bridgeport_container_network_drops_total Packets of the container dropped by Bridgeport, by reason and direction (from the container's point of view).
+                # TYPE bridgeport_container_network_drops_total counter
+                bridgeport_container_network_drops_total{\#(web),reason="icc",direction="egress"} 4
+                # HELP bridgeport_host_network_drops_total Packets dropped on the host's uplinks, by reason.
+                # TYPE bridgeport_host_network_drops_total counter
+                bridgeport_host_network_drops_total{interface="uplink0",reason="direct_access",direction="ingress"} 5
+                # HELP bridgeport_published_port_packets_total Packets from outside the host through the published port.
+                # TYPE bridgeport_published_port_packets_total counter
+                bridgeport_published_port_packets_total{protocol="tcp",host_ip="0.0.0.0",host_port="5000",container="a\"b\\c\nd",container_port="80"} 10
+                # HELP bridgeport_published_port_bytes_total Bytes from outside the host through the published port.
+                # TYPE bridgeport_published_port_bytes_total counter
+                bridgeport_published_port_bytes_total{protocol="tcp",host_ip="0.0.0.0",host_port="5000",container="a\"b\\c\nd",container_port="80"} 600
+                # HELP bridgeport_published_port_flows_total New flows through the published port (from outside, from the host and from containers).
+                # TYPE bridgeport_published_port_flows_total counter
+                bridgeport_published_port_flows_total{protocol="tcp",host_ip="0.0.0.0",host_port="5000",container="a\"b\\c\nd",container_port="80"} 2
+                # HELP bridgeport_bpf_program_runs_total Times the kernel ran the BPF program (counted while the agent runs).
+                # TYPE bridgeport_bpf_program_runs_total counter
+                bridgeport_bpf_program_runs_total{program="bp_endpoint_ingress",attach_mode="tcx"} 12
+                # HELP bridgeport_bpf_program_run_seconds_total Time the kernel spent in the BPF program (counted while the agent runs).
+                # TYPE bridgeport_bpf_program_run_seconds_total counter
+                bridgeport_bpf_program_run_seconds_total{program="bp_endpoint_ingress",attach_mode="tcx"} 1.5
+                # HELP bridgeport_build_info Bridgeport's version; always 1.
+                # TYPE bridgeport_build_info gauge
+                bridgeport_build_info{version="\#(bridgeportVersion)"} 1
+                # HELP bridgeport_networks Networks the agent manages.
+                # TYPE bridgeport_networks gauge
+                bridgeport_networks \#(registry.networks.count)
+                # HELP bridgeport_containers Containers the agent manages, by state.
+                # TYPE bridgeport_containers gauge
+                bridgeport_containers{state="running"} 1
+                bridgeport_containers{state="stopped"} 0
+                # HELP bridgeport_published_ports Host ports published to containers.
+                # TYPE bridgeport_published_ports gauge
+                bridgeport_published_ports 1
+
+                """#)
+
+        // OpenMetrics: a counter family is named without _total, its samples with; # EOF ends it.
+        let some = families.filter { ["bridgeport_host_network_drops", "bridgeport_containers"].contains($0.name) }
+        #expect(
+            ExpositionFormat.openMetrics.render(some) == #"""
+                # HELP bridgeport_host_network_drops Packets dropped on the host's uplinks, by reason.
+                # TYPE bridgeport_host_network_drops counter
+                bridgeport_host_network_drops_total{interface="uplink0",reason="direct_access",direction="ingress"} 5
+                # HELP bridgeport_containers Containers the agent manages, by state.
+                # TYPE bridgeport_containers gauge
+                bridgeport_containers{state="running"} 1
+                bridgeport_containers{state="stopped"} 0
+                # EOF
+
+                """#)
+    }
+
+    /// Integers are written by hand: every digit of the extremes, and negative values.
+    @Test func integersKeepEveryDigit() {
+        var family = MetricFamily(name: "x", help: "h", kind: .gauge)
+        for value in [0, 9, 10, 1_000_000, Int64.min, Int64.max] { family.add([], value) }
+        family.add([("n", "v")], UInt64.max)
+        var labels = LabelSet()
+        labels.append("port", UInt16(65535))
+        labels.append("offset", -42)
+        family.add(labels, 7)
+        #expect(
+            ExpositionFormat.prometheus.render([family]) == """
+                # HELP x h
+                # TYPE x gauge
+                x 0
+                x 9
+                x 10
+                x 1000000
+                x -9223372036854775808
+                x 9223372036854775807
+                x{n="v"} 18446744073709551615
+                x{port="65535",offset="-42"} 7
+
+                """)
     }
 }
