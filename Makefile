@@ -161,8 +161,9 @@ $(BUILD)/loadgen: bench/tools/loadgen.c
 	@mkdir -p $(BUILD)
 	cc -O2 -Wall -Wextra -Werror -pthread -o $@ $<
 
-# Benchmarks run the release build; results go to bench/results/latest.md.
-bench: bench-deps bpf $(BUILD)/loadgen
+# Benchmarks run the release build (the CLI's latency the shipped one, build/release);
+# results go to bench/results/latest.md.
+bench: bench-deps bpf $(BUILD)/loadgen $(RELEASE_BINS)
 	$(SWIFT) build -c release
 	bench/run.sh .build/release/bridgeport $(BUILD)/loadgen
 

@@ -59,14 +59,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // The HTTP+JSON API shared by the agent and the CLI, and the CLI's client over the unix socket.
-        .target(
-            name: "API",
-            dependencies: [
-                "Model",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]),
+        .target(name: "API", dependencies: ["Model"]),
         // The agent.
         .target(
             name: "Daemon",

@@ -28,6 +28,9 @@ step "container create+attach latency"
     ./cni-latency.sh | grep '^| reference CNI.*ADD' || exit 1
 } >"$WORK/create.md"
 
+step "CLI latency: ps, run -d and --version of the shipped build (make release)"
+./cli-latency.sh ../build/release/bridgeport >"$WORK/cli.md" || exit 1
+
 step "per-packet cost of each BPF program (BPF_PROG_TEST_RUN)"
 (cd .. && BRIDGEPORT_BENCH_OUT="$WORK/bpf.md" swift test --filter ProgramCostBenchmarks >"$WORK/bpf.log" 2>&1) ||
     { cat "$WORK/bpf.log"; exit 1; }
@@ -96,6 +99,8 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     target_row "container attach p50 ≤ 10 ms (--attach tc everywhere, ms)" "$(create_p50 tc)" "<=" 10
     target_row "scrape ≤ 20 ms at 1,000 endpoints (ms, gzipped)" "$(scrape 1000)" "<=" 20
     target_row "scrape ≤ 20 ms at 10,000 endpoints (ms, gzipped)" "$(scrape 10000)" "<=" 20
+    target_row "CLI ps p50 ≤ 12 ms (10 containers, ms)" "$(awk '$1 == "cli_ps_p50" { print $2 }' "$FIGURES")" "<=" 12
+    target_row "CLI run -d p50 ≤ 12 ms (ms)" "$(awk '$1 == "cli_run_p50" { print $2 }' "$FIGURES")" "<=" 12
     echo
     echo "## The paths from an external client to a container, over IPv4 and IPv6"
     echo
@@ -130,6 +135,10 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     echo "## Container create+attach latency (100 containers each)"
     echo
     cat "$WORK/create.md"
+    echo
+    echo "## CLI latency (the release build, process start to exit, against a running agent)"
+    echo
+    cat "$WORK/cli.md"
     echo
     echo "## The flow table"
     echo

@@ -1,7 +1,5 @@
 import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOPosix
+import Glibc
 
 public enum ClientError: Error, CustomStringConvertible {
     case agentNotRunning(socket: String, reason: String)
@@ -36,9 +34,9 @@ public struct AgentClient: Sendable {
 
     /// --socket, then BRIDGEPORT_SOCKET, then the default.
     public init(socketPath: String? = nil) {
+        // getenv: ProcessInfo costs more to set up than this one lookup.
         self.socketPath =
-            socketPath ?? ProcessInfo.processInfo.environment["BRIDGEPORT_SOCKET"]
-            ?? AgentClient.defaultSocket
+            socketPath ?? getenv("BRIDGEPORT_SOCKET").map { String(cString: $0) } ?? AgentClient.defaultSocket
     }
 
     /// Sends a route's request and decodes its answer.
@@ -73,65 +71,174 @@ public struct AgentClient: Sendable {
         try await send(route, NoParameters(), body: NoContent(), query: query)
     }
 
-    /// Sends one request on a fresh connection and returns the body of a 2xx answer.
+    /// Sends one request on a fresh connection and returns the body of a 2xx answer. A plain
+    /// blocking socket: the CLI sends one request at a time, and starting an event loop's
+    /// threads costs more than the exchange itself.
     func send(_ method: APIMethod, _ path: String, body: Data?) async throws -> Data {
-        let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
-        do {
-            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(unixDomainSocketPath: socketPath) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
-                            wrappingChannelSynchronously: channel)
-                    }
-                }
-        } catch let error as IOError where error.errnoCode == EACCES || error.errnoCode == EPERM {
-            throw ClientError.permissionDenied(socket: socketPath)
-        } catch {
-            throw ClientError.agentNotRunning(socket: socketPath, reason: "\(error)")
+        let connection = try AgentConnection(socketPath)
+        defer { connection.close() }
+        var head = "\(method.rawValue) \(path) HTTP/1.1\r\nHost: bridgeport\r\nConnection: close\r\n"
+        head += "Content-Length: \(body?.count ?? 0)\r\n"
+        if body != nil { head += "Content-Type: application/json\r\n" }
+        // One write: a request without a body is complete with its head, so the agent may
+        // answer and close before a separate write of the body would go out.
+        try connection.write(Data((head + "\r\n").utf8) + (body ?? Data()))
+        let answer = try HTTPAnswer(reading: connection)
+        guard (200..<300).contains(answer.status) else {
+            let error =
+                (try? APICoding.decoder.decode(ErrorBody.self, from: answer.body))
+                ?? ErrorBody(message: String(decoding: answer.body, as: UTF8.self))
+            throw ClientError.agent(status: answer.status, message: error.message, kind: error.kind)
         }
-        return try await channel.executeThenClose { inbound, outbound in
-            var head = HTTPRequestHead(version: .http1_1, method: method.nio, uri: path)
-            head.headers.add(name: "Host", value: "bridgeport")
-            head.headers.add(name: "Connection", value: "close")
-            head.headers.add(name: "Content-Length", value: "\(body?.count ?? 0)")
-            if body != nil { head.headers.add(name: "Content-Type", value: "application/json") }
-            // One write: a request without a body is complete with its head, so the agent may
-            // answer and close before a separate write of the end would go out.
-            var parts: [HTTPClientRequestPart] = [.head(head)]
-            if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            parts.append(.end(nil))
-            try await outbound.write(contentsOf: parts)
+        return answer.body
+    }
+}
 
-            var status: HTTPResponseStatus?
-            var answer = ByteBuffer()
-            for try await part in inbound {
-                switch part {
-                case .head(let head): status = head.status
-                case .body(var chunk): answer.writeBuffer(&chunk)
-                case .end:
-                    let data = Data(answer.readableBytesView)
-                    guard let status else { throw ClientError.badAnswer("no status line") }
-                    guard (200..<300).contains(status.code) else {
-                        let body =
-                            (try? APICoding.decoder.decode(ErrorBody.self, from: data))
-                            ?? ErrorBody(message: String(decoding: data, as: UTF8.self))
-                        throw ClientError.agent(status: status.code, message: body.message, kind: body.kind)
-                    }
-                    return data
-                }
+/// A connected, blocking unix stream socket to the agent.
+private struct AgentConnection {
+    let descriptor: Int32
+
+    init(_ path: String) throws {
+        // The reasons in the messages are those the CLI has always given (SwiftNIO's).
+        guard path.utf8.count <= 103 else {
+            throw ClientError.agentNotRunning(socket: path, reason: "unixDomainSocketPathTooLong")
+        }
+        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw ClientError.agentNotRunning(socket: path, reason: Self.reason("socket")) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
-            throw ClientError.badAnswer("the connection closed before the answer ended")
+        }
+        guard connected == 0 else {
+            let error = errno
+            close()
+            if error == EACCES || error == EPERM { throw ClientError.permissionDenied(socket: path) }
+            throw ClientError.agentNotRunning(
+                socket: path, reason: Self.reason("connect(descriptor:addr:size:)", error))
+        }
+    }
+
+    static func reason(_ call: String, _ error: Int32 = errno) -> String {
+        "\(call): \(String(cString: strerror(error)))) (errno: \(error))"
+    }
+
+    func write(_ data: Data) throws {
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            var sent = 0
+            while sent < bytes.count {
+                // MSG_NOSIGNAL: an agent gone away is an error, not a SIGPIPE.
+                let count = Glibc.send(descriptor, bytes.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { throw ClientError.badAnswer(Self.reason("write")) }
+                sent += count
+            }
+        }
+    }
+
+    /// Up to `limit` more bytes; empty at the end of the stream.
+    func read(limit: Int = 65536) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: limit)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, limit, 0) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw ClientError.badAnswer(Self.reason("read")) }
+            return Array(buffer[..<count])
+        }
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
+}
+
+/// An HTTP/1.1 answer read off a connection: its status and its whole body (by
+/// Content-Length, chunked, or up to the end of the stream).
+private struct HTTPAnswer {
+    var status: UInt
+    var body: Data
+
+    init(reading connection: AgentConnection) throws {
+        var input = HTTPInput(connection)
+        let statusLine = try input.line()
+        let fields = statusLine.split(separator: " ", maxSplits: 2)
+        guard fields.count >= 2, fields[0].hasPrefix("HTTP/1."), let status = UInt(fields[1]) else {
+            throw ClientError.badAnswer("no status line")
+        }
+        self.status = status
+        var length: Int?
+        var chunked = false
+        while true {
+            let line = try input.line()
+            if line.isEmpty { break }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if name == "content-length" { length = Int(value) }
+            if name == "transfer-encoding" { chunked = value.lowercased().hasSuffix("chunked") }
+        }
+        if status == 204 || status == 304 || (100..<200).contains(status) {
+            body = Data()
+        } else if chunked {
+            body = Data()
+            while true {
+                let size = try input.line().prefix { $0 != ";" }
+                guard let count = Int(size.trimmingCharacters(in: .whitespaces), radix: 16) else {
+                    throw ClientError.badAnswer("a bad chunk size")
+                }
+                if count == 0 { break }
+                body += try input.bytes(count)
+                _ = try input.line()
+            }
+        } else if let length {
+            body = Data(try input.bytes(length))
+        } else {
+            body = Data(try input.rest())
         }
     }
 }
 
-extension APIMethod {
-    var nio: HTTPMethod {
-        switch self {
-        case .get: .GET
-        case .post: .POST
-        case .delete: .DELETE
+/// The bytes of a connection, read as they are needed.
+private struct HTTPInput {
+    let connection: AgentConnection
+    var buffer: [UInt8] = []
+    var start = 0
+
+    init(_ connection: AgentConnection) { self.connection = connection }
+
+    /// Reads more; false at the end of the stream.
+    private mutating func fill() throws -> Bool {
+        let more = try connection.read()
+        buffer.removeFirst(start)
+        start = 0
+        buffer += more
+        return !more.isEmpty
+    }
+
+    /// The next line, without its CRLF.
+    mutating func line() throws -> String {
+        while true {
+            if let end = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                var line = buffer[start..<end]
+                if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+                start = end + 1
+                return String(decoding: line, as: UTF8.self)
+            }
+            guard try fill() else { throw HTTPInput.cut }
         }
     }
+
+    mutating func bytes(_ count: Int) throws -> [UInt8] {
+        while buffer.count - start < count { guard try fill() else { throw HTTPInput.cut } }
+        defer { start += count }
+        return Array(buffer[start..<start + count])
+    }
+
+    mutating func rest() throws -> [UInt8] {
+        while try fill() {}
+        return Array(buffer[start...])
+    }
+
+    static let cut = ClientError.badAnswer("the connection closed before the answer ended")
 }

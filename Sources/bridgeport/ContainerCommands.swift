@@ -6,7 +6,7 @@ import Model
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create and start a container: a network sandbox running a command.",
+        commandName: "run", abstract: "Create and start a container: a network sandbox running a command.",
         helpNames: [.long])  // -h is --hostname, as in Docker
     @OptionGroup var client: ClientOptions
     @Flag(name: [.customShort("d"), .long], help: "Run in the background and print the container ID.")
@@ -123,7 +123,7 @@ struct SignalProxy {
 }
 
 struct Ps: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List containers.")
+    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List containers.")
     @OptionGroup var client: ClientOptions
     @Flag(name: .shortAndLong, help: "Show all containers (default shows just running).") var all = false
     @Flag(name: .shortAndLong, help: "Only display container IDs.") var quiet = false
@@ -224,7 +224,8 @@ struct InspectFormat: ParsableArguments {
 }
 
 struct Inspect: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Display detailed information on containers or networks.")
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Display detailed information on containers or networks.")
     @OptionGroup var client: ClientOptions
     @OptionGroup var format: InspectFormat
     @Argument(help: "Container or network names or IDs.") var names: [String]
@@ -259,7 +260,8 @@ struct Inspect: AsyncParsableCommand {
 }
 
 struct Exec: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a command inside a running container.")
+    static let configuration = CommandConfiguration(
+        commandName: "exec", abstract: "Run a command inside a running container.")
     @OptionGroup var client: ClientOptions
     @Flag(name: .shortAndLong, help: "Keep STDIN open (always the case here).") var interactive = false
     @Flag(name: .shortAndLong, help: "Accepted for Docker compatibility; the caller's terminal is used as is.")
@@ -288,7 +290,7 @@ struct Exec: AsyncParsableCommand {
 
 struct Port: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List port mappings of a container, or restrict who may use them.",
+        commandName: "port", abstract: "List port mappings of a container, or restrict who may use them.",
         subcommands: [List.self, Allow.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
@@ -330,6 +332,7 @@ struct Port: AsyncParsableCommand {
     /// the allowed sources go into a BPF map checked before the DNAT.
     struct Allow: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "allow",
             abstract: "Allow only these source CIDRs to use a published host port (others are dropped as not_allowed).")
         @OptionGroup var client: ClientOptions
         @Flag(help: "Open the port to every source again.") var clear = false
@@ -364,7 +367,8 @@ struct StopTimeout: ParsableArguments {
 }
 
 struct Stop: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop one or more running containers.")
+    static let configuration = CommandConfiguration(
+        commandName: "stop", abstract: "Stop one or more running containers.")
     @OptionGroup var client: ClientOptions
     @OptionGroup var wait: StopTimeout
     @Argument(help: "Containers.") var names: [String]
@@ -380,7 +384,8 @@ struct Stop: AsyncParsableCommand {
 }
 
 struct Start: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start one or more stopped containers.")
+    static let configuration = CommandConfiguration(
+        commandName: "start", abstract: "Start one or more stopped containers.")
     @OptionGroup var client: ClientOptions
     @Argument(help: "Containers.") var names: [String]
 
@@ -406,7 +411,7 @@ struct Start: AsyncParsableCommand {
 }
 
 struct Restart: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Restart one or more containers.")
+    static let configuration = CommandConfiguration(commandName: "restart", abstract: "Restart one or more containers.")
     @OptionGroup var client: ClientOptions
     @OptionGroup var wait: StopTimeout
     @Argument(help: "Containers.") var names: [String]
@@ -423,7 +428,7 @@ struct Restart: AsyncParsableCommand {
 }
 
 struct Rm: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove one or more containers.")
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove one or more containers.")
     @OptionGroup var client: ClientOptions
     @Flag(name: .shortAndLong, help: "Force the removal of a running container (uses SIGKILL).") var force = false
     @Argument(help: "Containers.") var names: [String]
@@ -441,7 +446,8 @@ struct Rm: AsyncParsableCommand {
 }
 
 struct Logs: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the output of a container's command.")
+    static let configuration = CommandConfiguration(
+        commandName: "logs", abstract: "Show the output of a container's command.")
     @OptionGroup var client: ClientOptions
     @Argument(help: "Container.") var container: String
 

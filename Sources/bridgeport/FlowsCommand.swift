@@ -6,7 +6,7 @@ import Foundation
 /// translates or lets through, with both tuples, state and time left.
 struct Flows: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the tracked flows (connection tracking), or remove them.",
+        commandName: "flows", abstract: "List the tracked flows (connection tracking), or remove them.",
         discussion: """
             Every published, masqueraded and hairpin flow, as conntrack -L shows flows: the \
             original tuple (its first packet), the reply tuple (its replies), the protocol \

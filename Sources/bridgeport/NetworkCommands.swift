@@ -9,7 +9,7 @@ struct NetworkCommand: AsyncParsableCommand {
         subcommands: [Create.self, Ls.self, Inspect.self, Rm.self, Prune.self, Connect.self, Disconnect.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a network.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a network.")
         @OptionGroup var client: ClientOptions
         @Option(name: [.customShort("d"), .long], help: "Driver: bridge, macvlan or overlay.") var driver = "bridge"
         @Option(help: "Subnet in CIDR notation, e.g. 10.0.0.0/24 (once per family: with --ipv6, fd00:1::/64 too).")
@@ -116,7 +116,7 @@ struct NetworkCommand: AsyncParsableCommand {
     }
 
     struct Prune: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove all unused networks.")
+        static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove all unused networks.")
         @OptionGroup var client: ClientOptions
         @Flag(name: .shortAndLong, help: "Do not prompt for confirmation.") var force = false
         @Option(help: "Filter: until=DURATION|TIMESTAMP, label=KEY[=VALUE] or label!=KEY[=VALUE] (repeatable).")
@@ -148,7 +148,7 @@ struct NetworkCommand: AsyncParsableCommand {
 
     struct Inspect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Display detailed information on one or more networks.")
+            commandName: "inspect", abstract: "Display detailed information on one or more networks.")
         @OptionGroup var client: ClientOptions
         @OptionGroup var format: InspectFormat
         @Argument(help: "Network names or IDs.") var names: [String]
@@ -200,7 +200,8 @@ struct NetworkCommand: AsyncParsableCommand {
     }
 
     struct Connect: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Connect a container to a network.")
+        static let configuration = CommandConfiguration(
+            commandName: "connect", abstract: "Connect a container to a network.")
         @OptionGroup var client: ClientOptions
         @Option(help: "IPv4 address for the container on this network.") var ip: String?
         @Option(help: "IPv6 address for the container on this network.") var ip6: String?
@@ -216,7 +217,8 @@ struct NetworkCommand: AsyncParsableCommand {
     }
 
     struct Disconnect: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Disconnect a container from a network.")
+        static let configuration = CommandConfiguration(
+            commandName: "disconnect", abstract: "Disconnect a container from a network.")
         @OptionGroup var client: ClientOptions
         @Flag(name: .shortAndLong, help: "Force the container to disconnect (accepted: any container can).")
         var force = false

@@ -5,7 +5,8 @@ import Foundation
 /// Like `docker stats`, for the network: a live table of each running container's
 /// traffic, refreshed in place every second.
 struct Stats: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Display a live stream of containers' network traffic.")
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Display a live stream of containers' network traffic.")
     @OptionGroup var client: ClientOptions
     @Flag(help: "Print one table (rates over one second) and exit.") var noStream = false
     @Option(help: "Output format: table or json.") var format: OutputFormat = .table

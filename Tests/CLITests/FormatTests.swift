@@ -175,6 +175,17 @@ import Testing
             goTime(Date(timeIntervalSince1970: 0), zone: TimeZone(secondsFromGMT: -5400)!).hasPrefix(
                 "1969-12-31 22:30:00 -0130"))
     }
+
+    @Test func jsonStringIsJSONSerializations() throws {
+        // Every ASCII character, and past it some that stay as they are.
+        let texts =
+            (0..<0x80).map { String(UnicodeScalar(UInt8($0))) } + ["é", "ünïcödé ✓", "a/b", "", "'sh -c' \"x\"\n"]
+        for text in texts {
+            let data = try JSONSerialization.data(
+                withJSONObject: text, options: [.fragmentsAllowed, .withoutEscapingSlashes])
+            #expect(jsonString(text) == String(decoding: data, as: UTF8.self), "\(text.unicodeScalars.map(\.value))")
+        }
+    }
 }
 
 /// Generated templates and rows: what a template says survives rendering; tables stay aligned;
