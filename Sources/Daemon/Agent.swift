@@ -542,7 +542,15 @@ public actor Agent {
     /// then answers its exit code and output. A --rm container is removed then; a waiter
     /// that comes late still gets its answer from `finished`.
     public func wait(_ reference: String) async throws -> WaitResult {
-        let id = try registry.container(reference).id
+        let id: String
+        do {
+            id = try registry.container(reference).id
+        } catch {
+            // A --rm container that ended and went before its waiter came: its result stays.
+            let ended = finished.filter { $0.key.hasPrefix(reference) }
+            guard ended.count == 1, let result = ended.first?.value else { throw error }
+            return result
+        }
         while let current = registry.containers.first(where: { $0.id == id }), runtime.status(current) == .running {
             try await Task.sleep(for: .milliseconds(50))
         }
