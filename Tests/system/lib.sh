@@ -89,6 +89,8 @@ on() { local n=$1; shift; BRIDGEPORT_SOCKET=$STATE/h$n/agent.sock "$BIN" "$@"; }
 metrics_on() { in_h "$1" curl -s "http://127.0.0.1:$METRICS_PORT/metrics"; }
 
 cluster_up() {  # cluster_up HOSTS: the namespaces and etcd (agents: start_host N)
+    # The agents' daemon.json: a benchmark has no sandbox_up to write it.
+    [ -e "$DAEMON_JSON" ] || echo '{}' >"$DAEMON_JSON"
     netns_add "$UNDER_NS"
     in_under ip link add ul type bridge
     in_under ip addr add 198.19.2.254/24 dev ul
