@@ -74,6 +74,16 @@
  * cluster). Its entry for 0.0.0.0 says this host is in a cluster: VXLAN to the host
  * (UDP BP_VXLAN_PORT) from an address not listed is dropped (BP_DROP_VXLAN_SOURCE). */
 #define BP_MAP_VXLAN_PEERS "bp_vxlan_peers"
+/* Ring buffer: the programs' events (struct bp_drop_event, struct bp_flow_change_event; see
+ * "Monitor events" below), read by the agent */
+#define BP_MAP_EVENTS "bp_events"
+/* Array of one struct bp_monitor_config: which event types anyone listens to, and the
+ * per-CPU rate limit (written by the agent) */
+#define BP_MAP_MONITOR "bp_monitor"
+/* Per-CPU array, by enum bp_event_type: struct bp_event_budget, each CPU's events this second */
+#define BP_MAP_EVENT_BUDGET "bp_event_budget"
+/* Per-CPU array, by enum bp_event_type: events lost (over the rate limit, or the ring full) -> u64 */
+#define BP_MAP_EVENTS_LOST "bp_events_lost"
 
 /* Program names (ELF function names) in endpoint.bpf.o */
 #define BP_PROG_ENDPOINT_INGRESS "bp_ep_ingress" /* tc ingress, host-side veth */
@@ -140,6 +150,8 @@
 #define BP_MAX_NETNS 16384
 #define BP_MAX_SOCK_NAT 65536
 #define BP_MAX_VXLAN_PEERS 4096
+/* The events' ring buffer in bytes (a power of 2, pages): about 10,000 drop events */
+#define BP_EVENTS_RING_SIZE (1 << 20)
 
 /* The UDP port of the overlay's VXLAN devices (IANA's). */
 #define BP_VXLAN_PORT 4789
@@ -901,5 +913,101 @@ static inline const char *bp_direction_label(__u32 direction)
 	default: return "unspecified";
 	}
 }
+
+/* ------------------------------------------------------------------------- */
+/* Monitor events (`bridgeport monitor`)                                      */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * The programs report drops and flow changes through the bp_events ring buffer, as
+ * Cilium's drop and trace notifications do, but only while someone listens: each event
+ * type has a bit in bp_monitor's `subscribed`, and a program that finds its bit clear
+ * reserves nothing. While a type is subscribed each CPU emits at most `rate` events of it
+ * per second (0: no limit); the events it could not emit, over the limit or with the ring
+ * full, are counted in bp_events_lost. Events that were never wanted are not lost.
+ */
+/* The address families of events (Linux's values) */
+#define BP_AF_INET 2
+#define BP_AF_INET6 10
+
+enum bp_event_type {
+	BP_EVENT_DROP = 0, /* "drop": struct bp_drop_event */
+	BP_EVENT_FLOW = 1, /* "flow": struct bp_flow_change_event */
+	__BP_EVENT_MAX
+};
+
+struct bp_monitor_config {
+	__u32 subscribed; /* bit (1 << enum bp_event_type) per type someone listens to */
+	__u32 rate;       /* events per second per CPU and type; 0: no limit */
+};
+
+struct bp_event_budget {
+	__u64 second; /* the second (bpf_ktime_get_coarse_ns) `used` counts in */
+	__u64 used;
+};
+
+/* Every event starts with this: its type says which struct follows. */
+struct bp_event_head {
+	__u64 time;    /* bpf_ktime_get_ns: CLOCK_MONOTONIC */
+	__u8 type;     /* enum bp_event_type */
+	__u8 pad[3];
+	__u32 ifindex; /* the container's host-side veth the event is reported on (drops: as bp_drops') */
+};
+
+/* How many bytes of a dropped packet an event carries, from its first (the MAC header, or
+ * the IP header on devices without one): enough for IPv6 with an extension header and TCP. */
+#define BP_DROP_SAMPLE 128
+
+enum bp_drop_hook {
+	BP_HOOK_TC = 0,   /* a tc program: `sample` holds the packet's start */
+	BP_HOOK_SOCK = 1, /* a socket hook refused a call: the tuple is the call's, no sample */
+};
+
+struct bp_drop_event {
+	struct bp_event_head head;
+	__u8 reason;        /* enum bp_drop_reason */
+	__u8 direction;     /* enum bp_direction */
+	__u8 hook;          /* enum bp_drop_hook */
+	__u8 sample_len;    /* bytes of `sample` filled */
+	__u32 dev_ifindex;  /* the device the packet was on (skb->ifindex) */
+	__u32 len;          /* the packet's length (skb->len), or the call's bytes */
+	__u16 protocol;     /* skb->protocol, network byte order (BP_HOOK_TC) */
+	/* BP_HOOK_SOCK: the refused call's tuple (family AF_INET or AF_INET6, addresses in network
+	 * byte order, IPv4 in [0], ports in host byte order) */
+	__u8 family;
+	__u8 proto;
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u16 sport;
+	__u16 dport;
+	__u32 pad;
+	__u8 sample[BP_DROP_SAMPLE];
+};
+
+enum bp_flow_change {
+	BP_FLOW_CHANGE_NEW = 0,         /* "new": a program created it */
+	BP_FLOW_CHANGE_ESTABLISHED = 1, /* "established": TCP completed the handshake; UDP, ICMP: replied */
+	BP_FLOW_CHANGE_CLOSED = 2,      /* "closed": TCP, a RST or both FINs */
+	BP_FLOW_CHANGE_EXPIRED = 3,     /* "expired": its timeout passed (reported by the agent's collector) */
+	__BP_FLOW_CHANGE_MAX
+};
+
+/* A flow's change, with its original tuple (as the first packet had it) and its reply tuple
+ * (as the replies have it: translated), conntrack -E's two tuples. IPv4 addresses in [0]. */
+struct bp_flow_change_event {
+	struct bp_event_head head;
+	__u8 change;     /* enum bp_flow_change */
+	__u8 family;     /* AF_INET or AF_INET6 */
+	__u8 proto;
+	__u8 kind;       /* enum bp_flow_kind */
+	__u8 state;      /* enum bp_flow_state after the change */
+	__u8 pad[3];
+	__u32 src[4], dst[4];             /* original tuple */
+	__u16 sport, dport;
+	__u32 reply_src[4], reply_dst[4]; /* reply tuple */
+	__u16 reply_sport, reply_dport;
+	__u64 packets;   /* closed, expired: the flow's packets and bytes, both ways (0: not counted) */
+	__u64 bytes;
+};
 
 #endif /* BRIDGEPORT_H */

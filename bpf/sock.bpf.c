@@ -112,7 +112,7 @@ static __always_inline int bp_sock_redirect(struct bpf_sock_addr *ctx, __u8 prot
 	case BP_SOCK_KEEP:
 		return BP_SOCK_ALLOW;
 	case BP_SOCK_DENIED:
-		return bp_sock_refuse(netns->ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_EGRESS);
+		return bp_sock_refuse(ctx, BP_AF_INET, &published.host_ip, netns->ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_EGRESS);
 	case BP_SOCK_PUBLISHED:
 		key.cookie = bpf_get_socket_cookie(ctx);
 		bpf_map_update_elem(&bp_sock_nat, &key, &published, BPF_ANY);
@@ -211,7 +211,8 @@ static __always_inline int bp_sock_redirect6(struct bpf_sock_addr *ctx, __u8 pro
 	case BP_SOCK_KEEP:
 		return BP_SOCK_ALLOW;
 	case BP_SOCK_DENIED:
-		return bp_sock_refuse(netns->ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_EGRESS);
+		return bp_sock_refuse(ctx, BP_AF_INET6, published.host_ip, netns->ifindex, BP_DROP_NOT_ALLOWED,
+				      BP_DIR_EGRESS);
 	case BP_SOCK_PUBLISHED:
 		key.cookie = bpf_get_socket_cookie(ctx);
 		bpf_map_update_elem(&bp_sock_nat6, &key, &published, BPF_ANY);

@@ -185,10 +185,10 @@ static __noinline int bp_publish6(struct __sk_buff *skb, const struct bp_packet6
 		return BP_CONTINUE;  /* the kernel answers "time exceeded" */
 
 	if ((target.flags & BP_PORT_F_RESTRICTED) && !bp_port_allows6(port.host_ip, port.host_port, p->proto, p->saddr))
-		return bp_drop_on(target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);
+		return bp_drop_on(skb, target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);
 	struct bp_flow6_key key = bp_tuple6(p);
 	enum bp_drop_reason refused = bp_publish_flow6(skb, p, &key, &port, &target, bp_now());
-	return refused ? bp_drop_on(target.ifindex, refused, BP_DIR_INGRESS) : BP_FLOW_MADE6;
+	return refused ? bp_drop_on(skb, target.ifindex, refused, BP_DIR_INGRESS) : BP_FLOW_MADE6;
 }
 
 /* IPv6 to one of the host's addresses: a later fragment follows its first fragment's
@@ -372,7 +372,7 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 		return BP_CONTINUE;
 
 	if ((target.flags & BP_PORT_F_RESTRICTED) && !bp_port_allows(port.host_ip, port.host_port, p.proto, p.saddr))
-		return bp_drop_on(target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);
+		return bp_drop_on(skb, target.ifindex, BP_DROP_NOT_ALLOWED, BP_DIR_INGRESS);
 	return bp_publish_flow(skb, &p, &key, &port, &target, bp_now_once(&now));
 }
 

@@ -94,6 +94,38 @@ public struct AgentClient: Sendable {
     }
 }
 
+extension AgentClient {
+    /// GET /v1/events: calls `line` with each event the agent streams until it ends the
+    /// stream (or `line` returns false). Blocks its thread while it waits.
+    public func monitor(query: APIQuery, line: (MonitorEvent, Data) throws -> Bool) throws {
+        let connection = try AgentConnection(socketPath)
+        defer { connection.close() }
+        let head = "GET \(Routes.events.path(NoParameters(), query: query)) HTTP/1.1\r\nHost: bridgeport\r\n\r\n"
+        try connection.write(Data(head.utf8))
+        var input = HTTPInput(connection)
+        let answer = try HTTPHead(&input)
+        guard (200..<300).contains(answer.status) else {
+            let body = try answer.body(&input)
+            let error =
+                (try? APICoding.decoder.decode(ErrorBody.self, from: body))
+                ?? ErrorBody(message: String(decoding: body, as: UTF8.self))
+            throw ClientError.agent(status: answer.status, message: error.message, kind: error.kind)
+        }
+        // Chunks may split or join lines: lines are cut from the body as it comes.
+        var pending = Data()
+        while let chunk = try answer.nextChunk(&input) {
+            pending += chunk
+            while let end = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let text = pending[pending.startIndex..<end]
+                pending = Data(pending[(end + 1)...])
+                guard !text.isEmpty else { continue }  // the agent's heartbeat
+                let event = try APICoding.decoder.decode(MonitorEvent.self, from: Data(text))
+                guard try line(event, Data(text)) else { return }
+            }
+        }
+    }
+}
+
 /// A connected, blocking unix stream socket to the agent.
 private struct AgentConnection {
     let descriptor: Int32
@@ -161,14 +193,25 @@ private struct HTTPAnswer {
 
     init(reading connection: AgentConnection) throws {
         var input = HTTPInput(connection)
+        let head = try HTTPHead(&input)
+        status = head.status
+        body = try head.body(&input)
+    }
+}
+
+/// An answer's status line and the fields that say how its body comes.
+private struct HTTPHead {
+    var status: UInt
+    var length: Int?
+    var chunked = false
+
+    init(_ input: inout HTTPInput) throws {
         let statusLine = try input.line()
         let fields = statusLine.split(separator: " ", maxSplits: 2)
         guard fields.count >= 2, fields[0].hasPrefix("HTTP/1."), let status = UInt(fields[1]) else {
             throw ClientError.badAnswer("no status line")
         }
         self.status = status
-        var length: Int?
-        var chunked = false
         while true {
             let line = try input.line()
             if line.isEmpty { break }
@@ -178,24 +221,34 @@ private struct HTTPAnswer {
             if name == "content-length" { length = Int(value) }
             if name == "transfer-encoding" { chunked = value.lowercased().hasSuffix("chunked") }
         }
-        if status == 204 || status == 304 || (100..<200).contains(status) {
-            body = Data()
-        } else if chunked {
-            body = Data()
-            while true {
-                let size = try input.line().prefix { $0 != ";" }
-                guard let count = Int(size.trimmingCharacters(in: .whitespaces), radix: 16) else {
-                    throw ClientError.badAnswer("a bad chunk size")
-                }
-                if count == 0 { break }
-                body += try input.bytes(count)
-                _ = try input.line()
-            }
-        } else if let length {
-            body = Data(try input.bytes(length))
-        } else {
-            body = Data(try input.rest())
+    }
+
+    var hasBody: Bool { !(status == 204 || status == 304 || (100..<200).contains(status)) }
+
+    /// The whole body.
+    func body(_ input: inout HTTPInput) throws -> Data {
+        guard hasBody else { return Data() }
+        if chunked {
+            var body = Data()
+            while let chunk = try nextChunk(&input) { body += chunk }
+            return body
         }
+        if let length { return Data(try input.bytes(length)) }
+        return Data(try input.rest())
+    }
+
+    /// The next chunk of a chunked body (nil after the last); a body that is not chunked
+    /// comes as one.
+    func nextChunk(_ input: inout HTTPInput) throws -> Data? {
+        guard chunked else { return nil }
+        let size = try input.line().prefix { $0 != ";" }
+        guard let count = Int(size.trimmingCharacters(in: .whitespaces), radix: 16) else {
+            throw ClientError.badAnswer("a bad chunk size")
+        }
+        if count == 0 { return nil }
+        let chunk = Data(try input.bytes(count))
+        _ = try input.line()
+        return chunk
     }
 }
 

@@ -9,6 +9,9 @@ public enum Routes {
     public static let stats = APIRoute<NoParameters, NoContent, [ContainerStats]>(.get, "stats")
     /// Query: `container`.
     public static let flows = APIRoute<NoParameters, NoContent, [FlowView]>(.get, "flows")
+    /// Query: `type`, `container`, `network`, `reason`. Not JSON: a stream of MonitorEvent
+    /// lines, one per event, until the client goes (or reads too slowly).
+    public static let events = APIRoute<NoParameters, NoContent, MonitorEvent>(.get, "events")
     /// Query: `container`.
     public static let flushFlows = APIRoute<NoParameters, NoContent, FlushResult>(.delete, "flows")
 
@@ -110,14 +113,24 @@ public struct APIQuery: Sendable, Hashable {
     public var force = false
     /// POST containers/:container/stop: seconds to wait before SIGKILL.
     public var timeout: Int?
-    /// GET and DELETE flows: only this container's.
+    /// GET and DELETE flows, GET events: only this container's.
     public var container: ContainerReference?
+    /// GET events: which events (nil: drops), only this network's, only drops for this reason.
+    public var type: String?
+    public var network: NetworkReference?
+    public var reason: String?
 
-    public init(all: Bool = false, force: Bool = false, timeout: Int? = nil, container: ContainerReference? = nil) {
+    public init(
+        all: Bool = false, force: Bool = false, timeout: Int? = nil, container: ContainerReference? = nil,
+        type: String? = nil, network: NetworkReference? = nil, reason: String? = nil
+    ) {
         self.all = all
         self.force = force
         self.timeout = timeout
         self.container = container
+        self.type = type
+        self.network = network
+        self.reason = reason
     }
 
     /// Reads the query from the request's parameters, `value(name)` being one decoded.
@@ -125,20 +138,23 @@ public struct APIQuery: Sendable, Hashable {
         self.init(
             all: value(Key.all.rawValue) == "1", force: value(Key.force.rawValue) == "1",
             timeout: value(Key.timeout.rawValue).flatMap { Int($0) },
-            container: value(Key.container.rawValue).map(ContainerReference.init))
+            container: value(Key.container.rawValue).map(ContainerReference.init),
+            type: value(Key.type.rawValue), network: value(Key.network.rawValue).map(NetworkReference.init),
+            reason: value(Key.reason.rawValue))
     }
 
     private enum Key: String {
         case all, force
         case timeout = "t"
-        case container
+        case container, type, network, reason
     }
 
     /// "?all=1&t=10", or "" for an empty query.
     var text: String {
         let items: [(Key, String?)] = [
             (.all, all ? "1" : nil), (.force, force ? "1" : nil),
-            (.timeout, timeout.map(String.init)), (.container, container?.rawValue),
+            (.timeout, timeout.map(String.init)), (.container, container?.rawValue), (.type, type),
+            (.network, network?.rawValue), (.reason, reason),
         ]
         let pairs = items.compactMap { key, value in value.map { key.rawValue + "=" + percentEncoded($0) } }
         return pairs.isEmpty ? "" : "?" + pairs.joined(separator: "&")

@@ -48,6 +48,8 @@ public struct ContainerView: Codable, Sendable {
     public var endpoints: [EndpointView]
     /// Non-fatal remarks for the user, e.g. published ports ignored on the host network.
     public var warnings: [String]
+    /// Its last drops (at most 5), oldest first, as `bridgeport monitor` shows them.
+    public var lastDrops: [MonitorEvent]?
 
     public init(container: Container, status: ContainerStatus, endpoints: [EndpointView], warnings: [String] = []) {
         self.container = container
@@ -104,6 +106,8 @@ public struct ContainerStats: Codable, Sendable {
     public var transmitBytes: UInt64 = 0
     public var transmitPackets: UInt64 = 0
     public var drops: UInt64 = 0
+    /// The last drops (at most 5), oldest first.
+    public var lastDrops: [MonitorEvent]?
     public init(id: String, name: String) {
         self.id = id
         self.name = name

@@ -39,6 +39,10 @@ public struct BridgeportMaps: Sendable {
     public let namespaces: BPFHashMap<UInt64, bp_netns>
     /// the cluster's hosts (network byte order) -> 1; 0.0.0.0 when this host is in a cluster
     public let vxlanPeers: BPFHashMap<UInt32, UInt8>
+    /// the programs' monitor events (ring buffer; read it with EventRing)
+    public let events: BPFMap
+    /// which events the programs emit, and the count of those they lost
+    public let monitor: MonitorSwitch
 
     public init(object: BPFObject) throws {
         try self.init { try object.map($0) }
@@ -71,6 +75,8 @@ public struct BridgeportMaps: Sendable {
         targets6 = try BPFHashMap(map(BP_MAP_TARGETS6))
         namespaces = try BPFHashMap(map(BP_MAP_NETNS))
         vxlanPeers = try BPFHashMap(map(BP_MAP_VXLAN_PEERS))
+        events = try map(BP_MAP_EVENTS)
+        monitor = MonitorSwitch(config: try map(BP_MAP_MONITOR), lost: try map(BP_MAP_EVENTS_LOST))
     }
 
     /// Counters of one endpoint summed over CPUs; nil if it never saw a packet.

@@ -22,6 +22,43 @@ enum APIRoutes {
             .on(Routes.stats) { _, _, _ in try await agent.containerStats() }
             .on(Routes.flows) { _, _, query in try await agent.flows(container: query.container?.rawValue) }
             .on(Routes.flushFlows) { _, _, query in try await agent.flushFlows(container: query.container?.rawValue) }
+            .on(RouterPath(Routes.events.pattern), method: .get) { request, _ in
+                let items = request.uri.queryParameters
+                return try await events(agent, APIQuery { items[Substring($0)].map(String.init) })
+            }
+    }
+
+    /// GET /v1/events: a monitor's stream, one JSON line per event (chunked), until the client
+    /// goes. A client that reads too slowly gets a last "error" line and the end.
+    static func events(_ agent: Agent, _ query: APIQuery) async throws -> Response {
+        let filter = try await agent.monitorFilter(query)
+        guard let hub = agent.monitor else { throw DatapathError.noMonitor }
+        hub.update(directory: await agent.eventDirectory())
+        let (subscriber, stream) = try hub.subscribe(filter)
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-ndjson"],
+            body: ResponseBody { writer in
+                defer { hub.unsubscribe(subscriber) }
+                for await item in stream {
+                    switch item {
+                    case .event(let event): try await writer.write(line(event))
+                    case .heartbeat: try await writer.write(ByteBuffer(string: "\n"))
+                    }
+                }
+                if subscriber.overflowed.load(ordering: .relaxed) {
+                    var last = MonitorEvent(type: "error", time: MonotonicToWall.rfc3339(MonotonicToWall.now))
+                    last.message =
+                        "monitor disconnected: it read events more slowly than they came (\(MonitorHub.queueLength) queued)"
+                    try await writer.write(line(last))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    private static func line(_ event: MonitorEvent) -> ByteBuffer {
+        var data = (try? APICoding.encoder.encode(event)) ?? Data("{}".utf8)
+        data.append(UInt8(ascii: "\n"))
+        return ByteBuffer(bytes: data)
     }
 
     static func networks(_ agent: Agent) -> RouteCollection<BasicRequestContext> {

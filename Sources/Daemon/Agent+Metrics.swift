@@ -42,6 +42,7 @@ extension Agent {
                 stats.transmitPackets += traffic.tx.packets
                 stats.drops += dropsByInterface[index] ?? 0
             }
+            stats.lastDrops = monitor?.recentDrops(of: container.id)
             return stats
         }
     }
@@ -62,6 +63,10 @@ extension Agent {
                 counters: counters, lastPassSeconds: report?.seconds)
         }
         var families = Exporter.families(input) + dns.metrics.families()
+        if let monitor {
+            let lost = try await NIOThreadPool.singleton.runIfActive { try monitor.source.lostCounts() }
+            families += monitor.families(lost: lost)
+        }
         var scrape = MetricFamily(
             name: "bridgeport_scrape_duration_seconds", help: "Time this scrape took to read the counters.",
             kind: .gauge)

@@ -32,6 +32,9 @@ public actor Agent {
     var dockerEndpoints: [String: DockerEndpoint] = [:]
     /// The embedded DNS server in each container on a user-defined network.
     nonisolated let dns: EmbeddedDNS
+    /// The programs' events for `bridgeport monitor` and the last drops of inspect and
+    /// stats; nil when the datapath has none.
+    nonisolated let monitor: MonitorHub?
     /// The host's resolv.conf, as read when the agent started or a container last did.
     var hostResolvConf = ResolvConf()
     var hostResolvConfText = ""
@@ -68,6 +71,7 @@ public actor Agent {
         }
         runtime = Runtime(configuration: configuration)
         dns = EmbeddedDNS(logger: logger)
+        monitor = datapath.monitor.map { MonitorHub(source: $0, rate: configuration.monitorRate, logger: logger) }
         registry = try store.load()
         registry.defaults = configuration.networkDefaults
         dockerEndpoints = try store.dockerEndpoints()
@@ -391,7 +395,9 @@ public actor Agent {
     }
 
     public func containerView(_ reference: String) throws -> ContainerView {
-        view(try registry.container(reference))
+        var view = view(try registry.container(reference))
+        view.lastDrops = monitor?.recentDrops(of: view.container.id)
+        return view
     }
 
     public func run(_ request: ContainerRequest) async throws -> ContainerView {
@@ -662,6 +668,7 @@ public actor Agent {
             runtime.deleteNamespace(configuration.namespacePath(current.id))
         }
         runtime.files(current.id).remove()
+        monitor?.forget(container: current.id)
         await releaseOverlayAddresses(endpoints)
         logger.info("container removed", metadata: ["container": "\(current.name)"])
         return current

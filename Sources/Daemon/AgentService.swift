@@ -55,6 +55,7 @@ public enum AgentService {
             ])
         var services: [any Service] = [api, metrics, LinkWatch(agent: agent, logger: logger), ExitWatch(agent: agent)]
         if let collector = agent.flowCollector { services.append(collector) }
+        if let hub = agent.monitor { services.append(MonitorService(hub: hub, agent: agent)) }
         if let path = configuration.dockerPluginSocket {
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

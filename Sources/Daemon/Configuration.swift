@@ -40,6 +40,9 @@ public struct AgentConfiguration: Sendable {
     /// The host's resolver configuration: containers' search domains and options, and the
     /// servers the embedded DNS forwards to.
     public var resolvConf = "/etc/resolv.conf"
+    /// Monitor events each CPU may emit per second and type (--monitor-rate); 0: no limit.
+    public var monitorRate: UInt32 = defaultMonitorRate
+    public static let defaultMonitorRate: UInt32 = 1000
     /// How published ports show in the metrics (--metrics-port-series); nil: by their number.
     public var portSeries: PortSeries?
     /// The configuration file's settings and their flags (default-address-pools, bip, ...).

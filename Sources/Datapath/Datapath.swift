@@ -95,10 +95,42 @@ public protocol Datapath: Sendable {
     var flows: FlowTable? { get }
     /// IPv6's flow table (NAT66).
     var flows6: FlowTable6? { get }
+    /// The programs' monitor events; nil where there are none (a test fake).
+    var monitor: (any MonitorSource)? { get }
 }
 
 extension Datapath {
     public var flows6: FlowTable6? { nil }
+    public var monitor: (any MonitorSource)? { nil }
+}
+
+/// Where the agent's monitors get the programs' events: the kernel's ring buffer, or a
+/// test's records.
+public protocol MonitorSource: Sendable {
+    /// Tells the programs which types to emit, at most `rate` per second per CPU and type.
+    func set(subscribed: Set<MonitorEventKind>, rate: UInt32) throws
+    /// Events lost over the rate limit or to a full ring, by type.
+    func lostCounts() throws -> [MonitorEventKind: UInt64]
+    /// A reader of the events; one thread polls it.
+    func makeReader() throws -> any MonitorReader
+}
+
+public protocol MonitorReader: AnyObject {
+    /// Waits up to `timeout` milliseconds and returns the records that came.
+    func poll(timeout milliseconds: Int32) throws -> [MonitorRecord]
+}
+
+extension EventRing: MonitorReader {}
+
+/// The kernel's: bp_events, bp_monitor and bp_events_lost.
+struct KernelMonitor: MonitorSource {
+    let maps: BridgeportMaps
+
+    func set(subscribed: Set<MonitorEventKind>, rate: UInt32) throws {
+        try maps.monitor.set(subscribed: subscribed, rate: rate)
+    }
+    func lostCounts() throws -> [MonitorEventKind: UInt64] { try maps.monitor.lostCounts() }
+    func makeReader() throws -> any MonitorReader { try EventRing(map: maps.events) }
 }
 
 /// Whom a container namespace's sockets are, for restricted ports' allow lists: its

@@ -20,6 +20,7 @@ public enum DatapathError: Error, CustomStringConvertible, Sendable {
     case objectNotFound(String)
     /// A datapath without a flow table (a test fake) was asked for flows.
     case noFlowTable
+    case noMonitor
 
     /// The failure of the last system call, said as "<operation>: <strerror>".
     static func lastSystemCall(_ operation: String) -> DatapathError { .system(operation, errno: errno) }
@@ -41,6 +42,7 @@ public enum DatapathError: Error, CustomStringConvertible, Sendable {
         case .objectNotFound(let name):
             "BPF object \(name) is neither embedded, nor in build/bpf, nor next to the binary: build with `make build` or `swift build`, or pass --bpf-objects DIR"
         case .noFlowTable: "this datapath has no flow table"
+        case .noMonitor: "this datapath has no monitor events"
         }
     }
 

@@ -310,6 +310,7 @@ public final class KernelDatapath: Datapath, Sendable {
     /// The flow table (connection tracking).
     public var flows: FlowTable? { programs.maps.flows }
     public var flows6: FlowTable6? { programs.maps.flows6 }
+    public var monitor: (any MonitorSource)? { KernelMonitor(maps: programs.maps) }
 
     /// Removes the flows of an endpoint that stays (a stopped container's).
     public func flushFlows(of endpoint: Endpoint) {

@@ -11,7 +11,7 @@ struct Bridgeport: AsyncParsableCommand {
         version: bridgeportVersion,
         subcommands: [
             DaemonCommand.self, NetworkCommand.self,
-            Run.self, Ps.self, Inspect.self, Exec.self, Logs.self, Port.self, Stats.self, Flows.self,
+            Run.self, Ps.self, Inspect.self, Exec.self, Logs.self, Port.self, Stats.self, Flows.self, Monitor.self,
             Stop.self, Start.self, Restart.self, Rm.self,
         ])
 

@@ -45,6 +45,13 @@ struct DaemonCommand: AsyncParsableCommand {
     var metricsPortSeries: PortSeries?
 
     @Option(
+        help: """
+            Monitor events (drops, flows) each CPU may emit per second and type; the rest are counted in \
+            bridgeport_monitor_events_lost_total. 0: no limit.
+            """)
+    var monitorRate = AgentConfiguration.defaultMonitorRate
+
+    @Option(
         name: .customLong("web.config.file"),
         help: "TLS and basic auth for the metrics endpoint (Prometheus exporter web config YAML).")
     var webConfigFile: String?
@@ -260,6 +267,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.attachMode = attach.mode
         configuration.webConfigFile = webConfigFile
         configuration.portSeries = metricsPortSeries
+        configuration.monitorRate = monitorRate
         configuration.clusterStore = clusterStore
         configuration.dockerPluginSocket = dockerPluginSocket
         configuration.advertiseAddress = advertiseAddress.flatMap(IPv4Address.init)

@@ -301,7 +301,39 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
             "IPAddress": primary?.endpoint.ip?.description ?? "", "Gateway": primary?.gateway?.description ?? "",
             "IPPrefixLen": primary?.prefixLength ?? 0, "MacAddress": primary?.endpoint.mac?.description ?? "",
         ],
+        // Bridgeport's own: the container's last drops (at most 5, oldest first).
+        "LastDrops": (view.lastDrops ?? []).map { DropLine($0).document },
     ]
+}
+
+/// A drop as inspect and stats show it, with Docker's CamelCase keys.
+struct DropLine: Encodable {
+    let Time: String, Reason: String, Direction: String, Network: String, Interface: String, `Protocol`: String
+    let Source: String, Destination: String, Length: UInt32
+
+    init(_ event: MonitorEvent) {
+        func endpoint(_ address: String?, _ port: UInt16?) -> String {
+            guard let address else { return "" }
+            guard let port else { return address }
+            return address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+        }
+        Time = event.time
+        Reason = event.reason ?? ""
+        Direction = event.direction ?? ""
+        Network = event.network ?? ""
+        Interface = event.interface ?? ""
+        `Protocol` = event.proto ?? ""
+        Source = endpoint(event.source, event.sourcePort)
+        Destination = endpoint(event.destination, event.destinationPort)
+        Length = event.length ?? 0
+    }
+
+    var document: [String: Any] {
+        [
+            "Time": Time, "Reason": Reason, "Direction": Direction, "Network": Network, "Interface": Interface,
+            "Protocol": `Protocol`, "Source": Source, "Destination": Destination, "Length": Int(Length),
+        ]
+    }
 }
 
 /// A stable ID for an endpoint, shaped like Docker's.

@@ -30,7 +30,7 @@ struct Stats: AsyncParsableCommand {
                 if !noStream { print("\u{1B}[2J\u{1B}[H", terminator: "") }  // clear the screen, cursor home
                 print(
                     table(
-                        ["CONTAINER ID", "NAME", "NET I/O", "RX/s", "TX/s", "PACKETS (RX / TX)", "DROPS"],
+                        ["CONTAINER ID", "NAME", "NET I/O", "RX/s", "TX/s", "PACKETS (RX / TX)", "DROPS", "LAST DROP"],
                         rows.map(\.cells)))
             }
             if noStream { return }
@@ -70,6 +70,7 @@ struct Stats: AsyncParsableCommand {
                 "\(humanBytes(Double(stats.receiveBytes))) / \(humanBytes(Double(stats.transmitBytes)))",
                 humanBytes(receiveRate) + "/s", humanBytes(transmitRate) + "/s",
                 "\(stats.receivePackets) / \(stats.transmitPackets)", "\(stats.drops)",
+                stats.lastDrops?.last.map { "\($0.reason ?? "") (\($0.direction ?? ""))" } ?? "",
             ]
         }
 
@@ -78,7 +79,7 @@ struct Stats: AsyncParsableCommand {
                 ID: String(stats.id.prefix(12)), Name: stats.name, ReceiveBytes: stats.receiveBytes,
                 TransmitBytes: stats.transmitBytes, ReceivePackets: stats.receivePackets,
                 TransmitPackets: stats.transmitPackets, Drops: stats.drops, ReceiveBytesPerSecond: receiveRate,
-                TransmitBytesPerSecond: transmitRate)
+                TransmitBytesPerSecond: transmitRate, LastDrops: (stats.lastDrops ?? []).map(DropLine.init))
         }
     }
 
@@ -87,6 +88,8 @@ struct Stats: AsyncParsableCommand {
         let ID: String, Name: String
         let ReceiveBytes: UInt64, TransmitBytes: UInt64, ReceivePackets: UInt64, TransmitPackets: UInt64, Drops: UInt64
         let ReceiveBytesPerSecond: Double, TransmitBytesPerSecond: Double
+        /// The last drops (at most 5), oldest first.
+        let LastDrops: [DropLine]
     }
 }
 

@@ -7,13 +7,14 @@
  * endpoint's entries after its veth is gone.
  *
  * Every drop leaves a program through bp_drop_on (tc) or bp_sock_refuse (socket hooks),
- * which count it under its reason (cf. Cilium's send_drop_notify_error); the BPF tests
+ * which count it under its reason and report it to a listening monitor (cf. Cilium's send_drop_notify_error); the BPF tests
  * check that each drop verdict counted exactly one.
  */
 #ifndef BP_LIB_METRICS_H
 #define BP_LIB_METRICS_H
 
 #include "common.h"
+#include "events.h"
 #include "maps.h"
 
 enum bp_traffic_dir {
@@ -99,13 +100,16 @@ static __noinline void bp_count_drop(__u32 ifindex, enum bp_drop_reason reason, 
 }
 
 /*
- * The one way a program drops a packet: counts it under a reason on `ifindex` (where the
- * drop is reported: the interface, or the container's veth a packet was bound for) and
- * returns the verdict.
+ * The one way a tc program drops a packet: counts it under a reason on `ifindex` (where
+ * the drop is reported: the interface, or the container's veth a packet was bound for),
+ * reports it to whoever listens (lib/events.h) and returns the verdict.
  */
-static __always_inline int bp_drop_on(__u32 ifindex, enum bp_drop_reason reason, enum bp_direction direction)
+static __always_inline int bp_drop_on(struct __sk_buff *skb, __u32 ifindex, enum bp_drop_reason reason,
+				      enum bp_direction direction)
 {
 	bp_count_drop(ifindex, reason, direction);
+	if (bp_event_wanted(BP_EVENT_DROP))
+		bp_notify_drop(skb, ifindex, (__u8)reason, (__u8)direction);
 	return BP_DROP;
 }
 
@@ -113,16 +117,20 @@ static __always_inline int bp_drop_on(__u32 ifindex, enum bp_drop_reason reason,
 static __always_inline int bp_drop(struct __sk_buff *skb, enum bp_drop_reason reason,
 				   enum bp_direction direction)
 {
-	return bp_drop_on(skb->ifindex, reason, direction);
+	return bp_drop_on(skb, skb->ifindex, reason, direction);
 }
 
 /*
  * The socket hooks' one way to refuse a call (connect() or sendmsg() fails with EPERM):
- * counted as a drop of what it would have sent, on `ifindex` (the container's veth).
+ * counted as a drop of what it would have sent, on `ifindex` (the container's veth), and
+ * reported with its destination (`daddr`, of `family`; see bp_notify_refusal).
  */
-static __always_inline int bp_sock_refuse(__u32 ifindex, enum bp_drop_reason reason, enum bp_direction direction)
+static __always_inline int bp_sock_refuse(struct bpf_sock_addr *ctx, __u8 family, const __u32 *daddr, __u32 ifindex,
+					  enum bp_drop_reason reason, enum bp_direction direction)
 {
 	bp_count_drop(ifindex, reason, direction);
+	if (bp_event_wanted(BP_EVENT_DROP))
+		bp_notify_refusal(ctx, family, daddr, ifindex, (__u8)reason, (__u8)direction);
 	return BP_SOCK_REFUSE;
 }
 

@@ -640,7 +640,7 @@ static __always_inline int bp_publish_flow(struct __sk_buff *skb, const struct b
 		back.peer_port = p->sport;
 	}
 	if (err)
-		return bp_drop_on(target->ifindex, err == -BP_EEXIST ? BP_DROP_NAT_EXHAUSTED : BP_DROP_CT_FULL, BP_DIR_INGRESS);
+		return bp_drop_on(skb, target->ifindex, err == -BP_EEXIST ? BP_DROP_NAT_EXHAUSTED : BP_DROP_CT_FULL, BP_DIR_INGRESS);
 
 	struct bp_flow in = bp_flow_entry(p, BP_FLOW_PUBLISHED, BP_FLOW_F_DNAT | (port->host_ip ? 0 : BP_FLOW_F_ANY_HOST),
 					  target->ifindex, now);
@@ -649,7 +649,7 @@ static __always_inline int bp_publish_flow(struct __sk_buff *skb, const struct b
 	if (back.peer_port)
 		in.peer_port = reply.dst_port;
 	if (bp_flow_commit_translated(key, &in, &reply))
-		return bp_drop_on(target->ifindex, BP_DROP_CT_FULL, BP_DIR_INGRESS);
+		return bp_drop_on(skb, target->ifindex, BP_DROP_CT_FULL, BP_DIR_INGRESS);
 	bp_count_port(port, skb->len, 1);
 	return bp_apply(skb, p, &in, now);
 }
