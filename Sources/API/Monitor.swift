@@ -29,7 +29,7 @@ public struct MonitorEvent: Codable, Sendable, Equatable {
     public var length: UInt32?
     /// Refused by a socket hook (connect() or sendmsg() failed with EPERM).
     public var refusedCall: Bool?
-    /// The dropped packet's tuple (a refused call's destination, with the container's address).
+    /// The dropped packet's tuple (a refused call's: its destination only).
     public var source: String?
     public var sourcePort: UInt16?
     public var destination: String?

@@ -20,6 +20,11 @@ public struct FlowTupleOf<Address: Hashable & Sendable>: Hashable, Sendable {
     public var sourcePort: UInt16
     public var destination: Address
     public var destinationPort: UInt16
+
+    public init(proto: UInt8, source: Address, sourcePort: UInt16, destination: Address, destinationPort: UInt16) {
+        (self.proto, self.source, self.sourcePort) = (proto, source, sourcePort)
+        (self.destination, self.destinationPort) = (destination, destinationPort)
+    }
 }
 
 public typealias FlowTuple = FlowTupleOf<IPv4Address>

@@ -58,6 +58,15 @@ public struct DropRecord: Sendable, Equatable {
     public var tuple: EventTuple?
     /// The packet's ethertype (0x0800, 0x86dd, 0x0806...), for tc drops.
     public var etherType: UInt16
+
+    public init(
+        time: UInt64, ifindex: UInt32, deviceIndex: UInt32, reason: DropReason, direction: String, length: UInt32,
+        refusedCall: Bool, tuple: EventTuple?, etherType: UInt16
+    ) {
+        (self.time, self.ifindex, self.deviceIndex, self.reason, self.direction) =
+            (time, ifindex, deviceIndex, reason, direction)
+        (self.length, self.refusedCall, self.tuple, self.etherType) = (length, refusedCall, tuple, etherType)
+    }
 }
 
 /// A flow's change (struct bp_flow_change_event), or one the collector saw.

@@ -45,7 +45,7 @@ enum APIRoutes {
                     case .heartbeat: try await writer.write(ByteBuffer(string: "\n"))
                     }
                 }
-                if subscriber.overflowed.load(ordering: .relaxed) {
+                if subscriber.hasOverflowed {
                     var last = MonitorEvent(type: "error", time: MonotonicToWall.rfc3339(MonotonicToWall.now))
                     last.message =
                         "monitor disconnected: it read events more slowly than they came (\(MonitorHub.queueLength) queued)"

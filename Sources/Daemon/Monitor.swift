@@ -74,6 +74,8 @@ final class MonitorHub: Sendable {
         init(id: Int, filter: MonitorFilter, continuation: AsyncStream<MonitorItem>.Continuation) {
             (self.id, self.filter, self.continuation) = (id, filter, continuation)
         }
+
+        var hasOverflowed: Bool { overflowed.load(ordering: .relaxed) }
     }
 
     private struct State {
@@ -355,6 +357,9 @@ extension MonitorEvent {
                 if [6, 17, 132].contains(tuple.proto) {
                     sourcePort = tuple.sourcePort
                     destinationPort = tuple.destinationPort
+                }
+                if drop.refusedCall {  // the socket's own address is not known yet at connect()
+                    (source, sourcePort) = (nil, nil)
                 }
             } else {
                 proto = MonitorEvent.etherTypeLabel(drop.etherType)

@@ -234,6 +234,56 @@ final class ProgramCostBenchmarks: XCTestCase {
                     nanoseconds: nat66Ns, runs: runs, separateRuns: true))
         }
 
+        // 8. bp_ep_ingress: a dropped packet (a spoofed source), with nobody listening to drop
+        //    events (one array lookup more than the counter), then with drops subscribed: under
+        //    the rate limit (an event in the ring per packet; runs of 1,000, the ring drained
+        //    between them, untimed), and over it (each event counted lost).
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE])
+        let spoofed = Frame.tcp(
+            src: ip("10.40.0.99"), dst: T.neighbour, sport: 41000, dport: 5432, flags: Frame.tcpACK,
+            payload: Array(repeating: 0x51, count: 128), srcMAC: mac, dstMAC: [0x02, 0x42, 0x0a, 0x28, 0x00, 0x03])
+        let monitor = f.maps.monitor
+        defer { try? monitor.set(subscribed: [], rate: 0) }
+        try monitor.set(subscribed: [], rate: 0)
+        let quietDropNs = try Self.repeated(
+            epIn, spoofed, runs: runs, verdict: T.shot, in: f, "scenario 8 (a drop, nobody listening)")
+        rows.append(
+            Row(
+                program: BP_PROG_ENDPOINT_INGRESS, scenario: "a dropped packet (spoofed source), no drop subscriber",
+                nanoseconds: quietDropNs, runs: runs, separateRuns: false))
+        try monitor.set(subscribed: [.drop], rate: 0)
+        let ring = try EventRing(map: f.maps.events)
+        _ = try ring.poll(timeout: 0)
+        let batch = 1_000
+        var emitted = 0
+        var totalNs = 0.0
+        for _ in 0..<max(1, runs / batch) {
+            totalNs += try Self.repeated(
+                epIn, spoofed, runs: batch, verdict: T.shot, in: f, "scenario 8 (a drop, subscribed)")
+            emitted += try ring.poll(timeout: 0).count
+        }
+        let batches = max(1, runs / batch)
+        // Each `repeated` runs the frame once more before its timed run: both emit.
+        try Self.check(
+            emitted == batches * (batch + 1), "scenario 8: \(emitted) events for \(batches * (batch + 1)) drops")
+        rows.append(
+            Row(
+                program: BP_PROG_ENDPOINT_INGRESS,
+                scenario: "a dropped packet, drop events subscribed (an event in the ring each)",
+                nanoseconds: totalNs / Double(batches), runs: batches * batch, separateRuns: false))
+        try monitor.set(subscribed: [.drop], rate: 1)
+        let lostBefore = try monitor.lostCounts()[.drop] ?? 0
+        let limitedNs = try Self.repeated(
+            epIn, spoofed, runs: runs, verdict: T.shot, in: f, "scenario 8 (a drop, over the rate limit)")
+        let lost = (try monitor.lostCounts()[.drop] ?? 0) - lostBefore
+        _ = try ring.poll(timeout: 0)
+        try Self.check(lost >= UInt64(runs - 2), "scenario 8: \(lost) events lost over the limit of 1/s")
+        rows.append(
+            Row(
+                program: BP_PROG_ENDPOINT_INGRESS,
+                scenario: "a dropped packet, drop events subscribed but over the rate limit (counted lost)",
+                nanoseconds: limitedNs, runs: runs, separateRuns: false))
+
         // The floor: a program that only returns TCX_NEXT, both ways. What the separate-run
         // method adds (the clock reads around each run) is the difference of the two.
         let floor = try Self.loadTrivialProgram()
