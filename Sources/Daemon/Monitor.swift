@@ -211,6 +211,8 @@ final class MonitorHub: Sendable {
             for subscriber in state.subscribers.values { subscriber.continuation.finish() }
             state.subscribers = [:]
         }
+        // Nobody reads the ring now: the programs stop writing to it until the next agent.
+        do { try source.set(subscribed: [], rate: rate) } catch { logger.warning("monitor: \(error)") }
     }
 
     private func readLoop(
