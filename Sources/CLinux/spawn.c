@@ -485,6 +485,11 @@ out:
 
 // ---- process identity -----------------------------------------------------------------
 
+int bp_pidfd_open(pid_t pid) {
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : fd;
+}
+
 int bp_process_start_time(pid_t pid, unsigned long long *ticks) {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);

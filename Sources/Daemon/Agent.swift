@@ -604,6 +604,7 @@ public actor Agent {
 
     /// Releases what containers whose command ended on its own still hold (`ExitWatch`).
     func releaseExited() async {
+        runtime.processes.keep(only: registry.containers.map(\.process))
         for container in registry.containers
         where container.stopped != true && container.process.pid > 0 && runtime.status(container) == .exited {
             do {

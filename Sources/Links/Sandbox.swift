@@ -139,6 +139,12 @@ public enum Sandbox {
 
     /// Process start time in clock ticks since boot (to tell a container from a reused
     /// PID), or nil when there is no such process.
+    /// A pidfd of the process (readable once it has exited), or nil.
+    public static func pidfd(pid: Int32) -> Int32? {
+        let fd = bp_pidfd_open(pid)
+        return fd >= 0 ? fd : nil
+    }
+
     public static func startTime(pid: Int32) -> UInt64? {
         var ticks: UInt64 = 0
         return bp_process_start_time(pid, &ticks) == 0 ? ticks : nil

@@ -161,6 +161,9 @@ int bp_exec_in(pid_t pid, char *const argv[], struct bp_confinement confinement)
 // tell a live container from a reused PID. -ESRCH when there is no such process.
 int bp_process_start_time(pid_t pid, unsigned long long *ticks);
 
+// A pidfd of pid (close-on-exec), readable once the process has exited; or -errno.
+int bp_pidfd_open(pid_t pid);
+
 // Link and IPv4 address changes in the calling thread's network namespace: a netlink
 // socket (or -errno) from which bp_link_events_read reports each removed link
 // (RTM_DELLINK: BP_LINK_REMOVED), each new or changed one (RTM_NEWLINK: BP_LINK_CHANGED)
