@@ -350,10 +350,12 @@ extension MonitorEvent {
             }
             if let tuple = drop.tuple {
                 proto = MonitorEvent.protocolLabel(tuple.proto)
-                source = tuple.source.description
+                // A refused call's socket has no source yet: 0.0.0.0:0 would be made up.
+                let sourceKnown = !(drop.refusedCall && tuple.source.isUnspecified)
+                source = sourceKnown ? tuple.source.description : nil
                 destination = tuple.destination.description
                 if [6, 17, 132].contains(tuple.proto) {
-                    sourcePort = tuple.sourcePort
+                    sourcePort = sourceKnown ? tuple.sourcePort : nil
                     destinationPort = tuple.destinationPort
                 }
             } else {
