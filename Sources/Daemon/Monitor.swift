@@ -123,7 +123,8 @@ final class MonitorHub: Sendable {
     func unsubscribe(_ subscriber: Subscriber) {
         let removed = state.withLock { $0.subscribers.removeValue(forKey: subscriber.id) != nil }
         subscriber.continuation.finish()
-        if removed {
+        // One let go for overflowing was removed by the reader, which leaves the programs be.
+        if removed || subscriber.overflowed.load(ordering: .relaxed) {
             do { try updateSubscriptions() } catch { logger.warning("monitor: cannot update the programs: \(error)") }
         }
     }
