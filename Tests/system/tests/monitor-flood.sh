@@ -11,9 +11,10 @@ B1=$(ip_of b1)
 # f1 knows its gateway's MAC before the flood: no datagram waits for ARP.
 check "f1 reaches its gateway" bp exec f1 ping -c 1 -W 1 10.78.0.1
 
-all_drops() { drops_sum 'bridgeport_(container|host)_network_drops_total'; }
-drops_sum() { local n; n=$(metric "$1" "${@:2}"); echo "${n:-0}"; }
-lost() { drops_sum bridgeport_monitor_events_lost_total type=drop; }
+all_drops() { counter 'bridgeport_(container|host)_network_drops_total'; }
+# counter FAMILY [LABEL=VALUE...]: metric, 0 when it has no sample yet.
+counter() { local n; n=$(metric "$1" "${@:2}"); echo "${n:-0}"; }
+lost() { counter bridgeport_monitor_events_lost_total type=drop; }
 received() { wc -l <"$STATE/$1.events"; }
 
 monitor_start all
@@ -21,7 +22,7 @@ monitor_start f1 --container f1 --reason isolation
 # A quiet start: nothing in flight when the counters are read.
 sleep 1
 drops0=$(all_drops); lost0=$(lost); all0=$(received all); f10=$(received f1)
-f1_drops0=$(drops_sum bridgeport_container_network_drops_total container=f1 reason=isolation)
+f1_drops0=$(counter bridgeport_container_network_drops_total container=f1 reason=isolation)
 
 # UDP to another network's container, as fast as one Python process sends it, until the
 # API's latency is measured (SIGTERM; at most 60 s): it prints its PID, then what it sent.
@@ -62,7 +63,7 @@ settled() {
 eventually 10 settled
 drops=$(($(all_drops) - drops0)); lost_n=$(($(lost) - lost0)); seen=$(($(received all) - all0))
 f1_seen=$(($(received f1) - f10))
-f1_drops=$(($(drops_sum bridgeport_container_network_drops_total container=f1 reason=isolation) - f1_drops0))
+f1_drops=$(($(counter bridgeport_container_network_drops_total container=f1 reason=isolation) - f1_drops0))
 sent=$(sed -n 2p "$STATE/flood.out")
 echo "        sent $sent, dropped $drops (f1 isolation: $f1_drops), reached the monitor $seen (filtered: $f1_seen), lost $lost_n"
 check "the monitors are still connected" test "$(metric bridgeport_monitors)" = 2
