@@ -51,6 +51,9 @@ step "embedded DNS: queries/s, answered and forwarded"
 step "CNI plugins: portmap against bridgeport-cni"
 ./cni-plugin-latency.sh "$BRIDGEPORT" >"$WORK/cni.md" 2>"$WORK/cni.log" || { cat "$WORK/cni.log"; exit 1; }
 
+step "bridgeport monitor under a drop flood"
+./monitor.sh "$BRIDGEPORT" "$LOADGEN" >"$WORK/monitor.md" 2>"$WORK/monitor.log" || { cat "$WORK/monitor.log"; exit 1; }
+
 step "scrape cost"
 ../.build/release/exporter-bench >"$WORK/scrape.md" || exit 1
 
@@ -72,6 +75,7 @@ bpf_worst=$(awk -F'|' 'NR > 2 && $4 ~ /[0-9]/ { gsub(/ /, "", $4); print $4 }' "
 small_min() { awk -F'\t' -v c="$1" '$1 == "bridgeport" { print $c }' "$WORK/small-packets.tsv" | sort -g | head -1; }
 scrape() { awk -F'|' -v n="$1" '$2 ~ "^ *" n " *$" { gsub(/ /, "", $8); print $8 }' "$WORK/scrape.md"; }  # with gzip
 create_p50() { awk -v m="create_p50_$1" '$1 == m { print $2 }' "$FIGURES"; }
+figure() { awk -v m="$1" '$1 == m { print $2 }' "$FIGURES"; }
 target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
 
 {
@@ -101,6 +105,8 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     target_row "scrape ≤ 20 ms at 10,000 endpoints (ms, gzipped)" "$(scrape 10000)" "<=" 20
     target_row "CLI ps p50 ≤ 12 ms (10 containers, ms)" "$(awk '$1 == "cli_ps_p50" { print $2 }' "$FIGURES")" "<=" 12
     target_row "CLI run -d p50 ≤ 12 ms (ms)" "$(awk '$1 == "cli_run_p50" { print $2 }' "$FIGURES")" "<=" 12
+    target_row "one monitor ≥ 10,000 drop events/s (--monitor-rate 0, events/s)" "$(figure monitor_0_events_per_second)" ">=" 10000
+    target_row "API ps p99 ≤ 100 ms during a drop flood with a monitor (default rate, ms)" "$(figure monitor_default_api_p99)" "<=" 100
     echo
     echo "## The paths from an external client to a container, over IPv4 and IPv6"
     echo
@@ -157,6 +163,10 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     echo "## CNI: what a runtime pays per container for published ports"
     echo
     cat "$WORK/cni.md"
+    echo
+    echo "## bridgeport monitor under a drop flood"
+    echo
+    cat "$WORK/monitor.md"
     echo
     echo "## Scrape cost (release build, medians of 15; resident memory over 1,000 scrapes)"
     echo

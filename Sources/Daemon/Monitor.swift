@@ -125,7 +125,8 @@ final class MonitorHub: Sendable {
     func unsubscribe(_ subscriber: Subscriber) {
         let removed = state.withLock { $0.subscribers.removeValue(forKey: subscriber.id) != nil }
         subscriber.continuation.finish()
-        if removed {
+        // One let go for overflowing was removed by the reader, which leaves the programs be.
+        if removed || subscriber.overflowed.load(ordering: .relaxed) {
             do { try updateSubscriptions() } catch { logger.warning("monitor: cannot update the programs: \(error)") }
         }
     }
@@ -354,10 +355,12 @@ extension MonitorEvent {
             }
             if let tuple = drop.tuple {
                 proto = MonitorEvent.protocolLabel(tuple.proto)
-                source = tuple.source.description
+                // A refused call's socket has no source yet: 0.0.0.0:0 would be made up.
+                let sourceKnown = !(drop.refusedCall && tuple.source.isUnspecified)
+                source = sourceKnown ? tuple.source.description : nil
                 destination = tuple.destination.description
                 if [6, 17, 132].contains(tuple.proto) {
-                    sourcePort = tuple.sourcePort
+                    sourcePort = sourceKnown ? tuple.sourcePort : nil
                     destinationPort = tuple.destinationPort
                 }
                 if drop.refusedCall {  // the socket's own address is not known yet at connect()

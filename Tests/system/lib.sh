@@ -344,6 +344,25 @@ drops() {
 # for the record (its output and status).
 eventually() { local t=$1; shift; for _ in $(seq 1 $((t * 10))); do "$@" >/dev/null 2>&1 && break; sleep 0.1; done; "$@"; }
 
+# ---- bridgeport monitor
+
+# monitor_start NAME ARGS...: `bridgeport monitor --format json ARGS` into $STATE/NAME.events,
+# stopped by PID when the test ends (MONITOR_PIDS has the PIDs, in order); returns once the
+# agent counts it.
+MONITOR_PIDS=()
+monitor_start() {
+    local name=$1; shift
+    "$BIN" monitor --format json "$@" >"$STATE/$name.events" 2>"$STATE/$name.err" &
+    local pid=$!
+    MONITOR_PIDS+=("$pid")
+    on_down "kill $pid 2>/dev/null"
+    eventually 5 monitors_at_least "${#MONITOR_PIDS[@]}" >/dev/null
+}
+monitors_at_least() { [ "$(metric bridgeport_monitors)" -ge "$1" ]; }
+# events NAME JQ-FILTER: the monitor's events that match.
+events() { jq -c "select($2)" "$STATE/$1.events"; }
+has_event() { [ -n "$(events "$@")" ]; }
+
 # ---- real container runtimes (Tests/runtimes) and CNI ----
 
 # busybox_rootfs TAR: a root filesystem of Debian's busybox-static, as a tar; its httpd

@@ -3,22 +3,6 @@
 agent_start || { fail "agent starts"; return; }
 ping1() { bp exec "$1" ping -c 1 -W 1 "${@:2}"; }
 
-# monitor_start NAME ARGS...: `bridgeport monitor --format json ARGS` into $STATE/NAME.events,
-# stopped by PID when the test ends.
-monitor_start() {
-    local name=$1; shift
-    "$BIN" monitor --format json "$@" >"$STATE/$name.events" 2>"$STATE/$name.err" &
-    local pid=$!
-    MONITOR_PIDS+=("$pid")
-    on_down "kill $pid 2>/dev/null"
-    eventually 5 monitors_at_least "${#MONITOR_PIDS[@]}" >/dev/null
-}
-MONITOR_PIDS=()
-monitors_at_least() { [ "$(metric bridgeport_monitors)" -ge "$1" ]; }
-# events NAME JQ-FILTER: the monitor's events that match.
-events() { jq -c "select($2)" "$STATE/$1.events"; }
-has_event() { [ -n "$(events "$@")" ]; }
-
 check "networks and containers" bash -c "'$BIN' network create --subnet 10.60.0.0/24 a >/dev/null &&
     '$BIN' network create --subnet 10.61.0.0/24 b >/dev/null &&
     '$BIN' run -d --name a1 --net a >/dev/null && '$BIN' run -d --name a2 --net a >/dev/null &&

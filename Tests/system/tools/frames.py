@@ -3,8 +3,10 @@
 (no dependencies). The frame is IPv4/UDP from the interface's own MAC and address to
 DST:PORT, sent to the broadcast MAC.
 
-  frames.py send IFACE DST PORT PAYLOAD [--tag TPID:VID]
-      through an AF_PACKET socket; --tag puts an 802.1Q/802.1ad tag in front of IPv4
+  frames.py send IFACE DST PORT PAYLOAD [--tag TPID:VID] [--ethertype TYPE] [--cut N]
+      through an AF_PACKET socket; --tag puts an 802.1Q/802.1ad tag in front of IPv4,
+      --ethertype says TYPE (e.g. 0x88b5) where the IPv4 one would be, --cut keeps the
+      first N bytes after the Ethernet header (a cut IPv4 header: N < 20)
   frames.py txring IFACE DST PORT PAYLOAD
       through a PACKET_TX_RING: the kernel hands on the frame with only its Ethernet header
       in the skb's linear data, the IPv4 header in a page fragment of the ring
@@ -39,7 +41,7 @@ def interface(name):
     return mac, address
 
 
-def frame(iface, dst, port, payload, tag=None):
+def frame(iface, dst, port, payload, tag=None, ethertype=0x0800, cut=None):
     mac, src = interface(iface)
     daddr = socket.inet_aton(dst)
     udp = struct.pack("!HHHH", 40000, port, 8 + len(payload), 0) + payload
@@ -51,7 +53,7 @@ def frame(iface, dst, port, payload, tag=None):
     if tag:
         tpid, vid = tag
         ethernet += struct.pack("!HH", tpid, vid)
-    return ethernet + b"\x08\x00" + ip + udp
+    return ethernet + struct.pack("!H", ethertype) + (ip + udp)[:cut]
 
 
 def send(args):
@@ -61,7 +63,7 @@ def send(args):
         tag = (int(tpid, 0), int(vid))
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((args.iface, 0))
-    s.send(frame(args.iface, args.dst, args.port, args.payload.encode(), tag))
+    s.send(frame(args.iface, args.dst, args.port, args.payload.encode(), tag, int(args.ethertype, 0), args.cut))
 
 
 def txring(args):
@@ -111,6 +113,8 @@ for name, run in (("send", send), ("txring", txring)):
     command.add_argument("payload")
     if name == "send":
         command.add_argument("--tag")
+        command.add_argument("--ethertype", default="0x0800")
+        command.add_argument("--cut", type=int)
     command.set_defaults(run=run)
 command = commands.add_parser("listen")
 command.add_argument("port", type=int)
