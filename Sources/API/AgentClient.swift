@@ -95,9 +95,9 @@ public struct AgentClient: Sendable {
 }
 
 extension AgentClient {
-    /// GET /v1/events: calls `line` with each event the agent streams until it ends the
-    /// stream (or `line` returns false). Blocks its thread while it waits.
-    public func monitor(query: APIQuery, line: (MonitorEvent, Data) throws -> Bool) throws {
+    /// GET /v1/events: calls `line` with each line (a JSON MonitorEvent) the agent streams,
+    /// until it ends the stream or `line` returns false. Blocks its thread while it waits.
+    public func monitor(query: APIQuery, line: (Data) throws -> Bool) throws {
         let connection = try AgentConnection(socketPath)
         defer { connection.close() }
         let head = "GET \(Routes.events.path(NoParameters(), query: query)) HTTP/1.1\r\nHost: bridgeport\r\n\r\n"
@@ -111,17 +111,17 @@ extension AgentClient {
                 ?? ErrorBody(message: String(decoding: body, as: UTF8.self))
             throw ClientError.agent(status: answer.status, message: error.message, kind: error.kind)
         }
-        // Chunks may split or join lines: lines are cut from the body as it comes.
+        // Chunks may split or join lines: whole lines are cut off what has come so far.
         var pending = Data()
         while let chunk = try answer.nextChunk(&input) {
             pending += chunk
-            while let end = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let text = pending[pending.startIndex..<end]
-                pending = Data(pending[(end + 1)...])
-                guard !text.isEmpty else { continue }  // the agent's heartbeat
-                let event = try APICoding.decoder.decode(MonitorEvent.self, from: Data(text))
-                guard try line(event, Data(text)) else { return }
+            var start = pending.startIndex
+            while let end = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                defer { start = end + 1 }
+                guard end > start else { continue }  // the agent's heartbeat
+                guard try line(pending[start..<end]) else { return }
             }
+            pending.removeSubrange(pending.startIndex..<start)
         }
     }
 }

@@ -39,9 +39,12 @@ enum APIRoutes {
             status: .ok, headers: [.contentType: "application/x-ndjson"],
             body: ResponseBody { writer in
                 defer { hub.unsubscribe(subscriber) }
+                let encoder = APICoding.encoder
                 for await item in stream {
                     switch item {
-                    case .event(let event): try await writer.write(line(event))
+                    case .events(let events):
+                        try await writer.write(lines(events, encoder))
+                        subscriber.written(events.count)
                     case .heartbeat: try await writer.write(ByteBuffer(string: "\n"))
                     }
                 }
@@ -49,16 +52,20 @@ enum APIRoutes {
                     var last = MonitorEvent(type: "error", time: MonotonicToWall.rfc3339(MonotonicToWall.now))
                     last.message =
                         "monitor disconnected: it read events more slowly than they came (\(MonitorHub.queueLength) queued)"
-                    try await writer.write(line(last))
+                    try await writer.write(lines([last], encoder))
                 }
                 try await writer.finish(nil)
             })
     }
 
-    private static func line(_ event: MonitorEvent) -> ByteBuffer {
-        var data = (try? APICoding.encoder.encode(event)) ?? Data("{}".utf8)
-        data.append(UInt8(ascii: "\n"))
-        return ByteBuffer(bytes: data)
+    /// One JSON line per event, in one buffer: one write per read of the ring.
+    private static func lines(_ events: [MonitorEvent], _ encoder: JSONEncoder) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        for event in events {
+            buffer.writeBytes((try? encoder.encode(event)) ?? Data("{}".utf8))
+            buffer.writeInteger(UInt8(ascii: "\n"))
+        }
+        return buffer
     }
 
     static func networks(_ agent: Agent) -> RouteCollection<BasicRequestContext> {

@@ -44,7 +44,8 @@ struct MonitorFilter: Sendable, Equatable {
 /// What a monitor's stream carries: events, and a beat now and then, by which the API
 /// finds monitors whose client went away while nothing happened.
 enum MonitorItem: Sendable {
-    case event(MonitorEvent)
+    /// What one read of the ring brought that the monitor's filter admits.
+    case events([MonitorEvent])
     case heartbeat
 }
 
@@ -70,12 +71,17 @@ final class MonitorHub: Sendable {
         let continuation: AsyncStream<MonitorItem>.Continuation
         /// Set when its queue overflowed and the hub let it go.
         let overflowed = Atomic<Bool>(false)
+        /// Events handed to its stream and not yet written out (see `written`).
+        let queued = Atomic<Int>(0)
 
         init(id: Int, filter: MonitorFilter, continuation: AsyncStream<MonitorItem>.Continuation) {
             (self.id, self.filter, self.continuation) = (id, filter, continuation)
         }
 
         var hasOverflowed: Bool { overflowed.load(ordering: .relaxed) }
+
+        /// The API wrote `count` of its events to the client.
+        func written(_ count: Int) { queued.subtract(count, ordering: .relaxed) }
     }
 
     private struct State {
@@ -84,7 +90,8 @@ final class MonitorHub: Sendable {
         var directory = EventDirectory()
         var recent: [String: [MonitorEvent]] = [:]
         var delivered: [MonitorEventKind: UInt64] = [:]
-        /// Ifindexes events named that the directory lacked at its last refresh.
+        /// Ifindexes events named that the directory lacked (the host's interfaces, and
+        /// veths gone): they ask for no refresh again until a monitor comes.
         var unknown: Set<UInt32> = []
         var lastRefresh = ContinuousClock.now - .seconds(10)
     }
@@ -105,12 +112,13 @@ final class MonitorHub: Sendable {
 
     /// Registers a monitor; its stream ends when `unsubscribe` is called or it overflowed.
     func subscribe(_ filter: MonitorFilter) throws -> (Subscriber, AsyncStream<MonitorItem>) {
-        let (stream, continuation) = AsyncStream.makeStream(
-            of: MonitorItem.self, bufferingPolicy: .bufferingOldest(MonitorHub.queueLength))
+        // Unbounded as a stream: the hub bounds it by the events queued (Subscriber.queued).
+        let (stream, continuation) = AsyncStream.makeStream(of: MonitorItem.self)
         let subscriber = state.withLock { state in
             state.nextID += 1
             let subscriber = Subscriber(id: state.nextID, filter: filter, continuation: continuation)
             state.subscribers[subscriber.id] = subscriber
+            state.unknown = []  // the API refreshed the directory for it: look for all again
             return subscriber
         }
         do {
@@ -158,7 +166,6 @@ final class MonitorHub: Sendable {
     func update(directory: EventDirectory) {
         state.withLock {
             $0.directory = directory
-            $0.unknown = []
             $0.lastRefresh = .now
         }
     }
@@ -255,6 +262,7 @@ final class MonitorHub: Sendable {
         }
         let clock = MonotonicToWall()
         state.withLock { state in
+            var batches: [Int: [MonitorEvent]] = [:]
             for record in records {
                 let endpoint = state.directory.endpoints[record.ifindex]
                 if endpoint == nil { state.unknown.insert(record.ifindex) }
@@ -265,19 +273,26 @@ final class MonitorHub: Sendable {
                     if state.recent[id]!.count > MonitorHub.recentDrops { state.recent[id]!.removeFirst() }
                 }
                 for subscriber in state.subscribers.values where subscriber.filter.admits(record, endpoint) {
-                    if case .dropped = subscriber.continuation.yield(.event(event)) {
-                        // Its queue is full: it goes, with a last word from the API.
-                        subscriber.overflowed.store(true, ordering: .relaxed)
-                        state.subscribers[subscriber.id] = nil
-                        subscriber.continuation.finish()
-                    }
+                    batches[subscriber.id, default: []].append(event)
+                }
+            }
+            for (id, batch) in batches {
+                guard let subscriber = state.subscribers[id] else { continue }
+                let queued = subscriber.queued.add(batch.count, ordering: .relaxed).newValue
+                if queued > MonitorHub.queueLength {
+                    // More waits for it than it may hold: it goes, with a last word from the API.
+                    subscriber.overflowed.store(true, ordering: .relaxed)
+                    state.subscribers[id] = nil
+                    subscriber.continuation.finish()
+                } else {
+                    subscriber.continuation.yield(.events(batch))
                 }
             }
         }
     }
 
-    /// Whether a record names an ifindex neither known nor looked for since the last refresh
-    /// (the host's own interfaces are never known), and a refresh is due.
+    /// Whether a record names an ifindex neither known nor already looked for (the host's
+    /// own interfaces are never known), and a refresh is due.
     private func needsRefresh(for records: [MonitorRecord]) -> Bool {
         state.withLock { state in
             records.contains { state.directory.endpoints[$0.ifindex] == nil && !state.unknown.contains($0.ifindex) }

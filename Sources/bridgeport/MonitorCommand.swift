@@ -40,19 +40,28 @@ struct Monitor: AsyncParsableCommand {
             container: container.map(ContainerReference.init), type: type.rawValue,
             network: network.map(NetworkReference.init), reason: reason?.reason.label)
         var failure: String?
-        try client.client.monitor(query: query) { event, line in
-            if event.type == "error" {
-                failure = event.message ?? "the agent ended the stream"
+        let output = FileHandle.standardOutput
+        try client.client.monitor(query: query) { line in
+            // Keys come sorted, so the agent's last word ends with its type; other lines are
+            // printed as they came (--format json) without being decoded.
+            if line.suffix(Monitor.errorEnd.count).elementsEqual(Monitor.errorEnd) {
+                let event = try? APICoding.decoder.decode(MonitorEvent.self, from: line)
+                failure = event?.message ?? "the agent ended the stream"
                 return false
             }
             switch format {
-            case .json: FileHandle.standardOutput.write(line + Data("\n".utf8))
-            case .text: FileHandle.standardOutput.write(Data((Monitor.text(event) + "\n").utf8))
+            case .json: output.write(line + Monitor.newline)
+            case .text:
+                let event = try APICoding.decoder.decode(MonitorEvent.self, from: line)
+                output.write(Data((Monitor.text(event) + "\n").utf8))
             }
             return true
         }
         if let failure { throw Failure(message: failure, code: 1) }
     }
+
+    static let errorEnd = Data(#""type":"error"}"#.utf8)
+    static let newline = Data("\n".utf8)
 
     /// A line as `docker events` writes one: time, type, action, who, then (key=value, ...).
     static func text(_ event: MonitorEvent) -> String {

@@ -56,7 +56,7 @@ import Testing
     func drain(_ stream: AsyncStream<MonitorItem>, _ subscriber: MonitorHub.Subscriber) async -> [MonitorEvent] {
         hub.unsubscribe(subscriber)  // finishes the stream after what it holds
         var events: [MonitorEvent] = []
-        for await item in stream { if case .event(let event) = item { events.append(event) } }
+        for await item in stream { if case .events(let batch) = item { events += batch } }
         return events
     }
 
@@ -100,14 +100,19 @@ import Testing
     @Test func aMonitorThatFallsBehindIsLetGoAndTheOthersGoOn() async throws {
         let (slow, slowStream) = try hub.subscribe(MonitorFilter(kinds: [.drop], containerID: "c1"))
         let (other, otherStream) = try hub.subscribe(MonitorFilter(kinds: [.drop], containerID: "c2"))
-        hub.deliver((0...MonitorHub.queueLength).map { _ in drop(1) } + [drop(2)])
+        hub.deliver((0..<MonitorHub.queueLength).map { _ in drop(1) })
+        #expect(!slow.hasOverflowed, "a full queue, not more")
+        slow.written(10)
+        hub.deliver((0..<10).map { _ in drop(1) } + [drop(2)])
+        #expect(!slow.hasOverflowed, "what was written makes room")
+        hub.deliver([drop(1), drop(2)])
         #expect(slow.hasOverflowed)
         #expect(!other.hasOverflowed)
         #expect(hub.monitorCount == 1)
         var kept = 0
-        for await _ in slowStream { kept += 1 }  // finished: the loop ends
-        #expect(kept == MonitorHub.queueLength)
-        #expect(await drain(otherStream, other).count == 1)
+        for await item in slowStream { if case .events(let batch) = item { kept += batch.count } }  // finished
+        #expect(kept == MonitorHub.queueLength + 10)
+        #expect(await drain(otherStream, other).count == 2)
     }
 
     @Test func metricsCountReadAndLostEventsByType() {
