@@ -60,9 +60,11 @@ public struct BridgeportMaps: Sendable {
         ports = try BPFHashMap(map(BP_MAP_PORTS))
         hostAddresses = try BPFHashMap(map(BP_MAP_HOST_ADDRS))
         flows = try FlowTable(
-            flows: map(BP_MAP_FLOWS), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG))
+            flows: map(BP_MAP_FLOWS), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG),
+            accounts: map(BP_MAP_FLOW_ACCT))
         flows6 = try FlowTable6(
-            flows: map(BP_MAP_FLOWS6), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG))
+            flows: map(BP_MAP_FLOWS6), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG),
+            accounts: map(BP_MAP_FLOW_ACCT6))
         subnets = try BPFHashMap(map(BP_MAP_SUBNETS))
         subnets6 = try BPFHashMap(map(BP_MAP_SUBNETS6))
         hostAddresses6 = try BPFHashMap(map(BP_MAP_HOST_ADDRS6))

@@ -181,6 +181,25 @@ extension FlowRecord {
     }
 }
 
+extension bp_flow_key {
+    /// The tuple as events have it.
+    public var eventTuple: EventTuple {
+        let tuple = FlowTuple(self)
+        return EventTuple(
+            proto: proto, source: .v4(tuple.source), sourcePort: tuple.sourcePort, destination: .v4(tuple.destination),
+            destinationPort: tuple.destinationPort)
+    }
+}
+
+extension bp_flow6_key {
+    public var eventTuple: EventTuple {
+        let tuple = FlowTuple6(self)
+        return EventTuple(
+            proto: proto, source: .v6(tuple.source), sourcePort: tuple.sourcePort, destination: .v6(tuple.destination),
+            destinationPort: tuple.destinationPort)
+    }
+}
+
 /// The start of a dropped packet, as a drop event carries it: at the MAC header, or at the
 /// IP header on devices without one (told apart by the ethertype where the MAC header's is).
 struct PacketSample {
