@@ -181,23 +181,21 @@ extension FlowRecord {
     }
 }
 
-extension bp_flow_key {
+extension FlowTupleOf {
     /// The tuple as events have it.
-    public var eventTuple: EventTuple {
-        let tuple = FlowTuple(self)
-        return EventTuple(
-            proto: proto, source: .v4(tuple.source), sourcePort: tuple.sourcePort, destination: .v4(tuple.destination),
-            destinationPort: tuple.destinationPort)
+    func event(_ address: (Address) -> IPAddress) -> EventTuple {
+        EventTuple(
+            proto: proto, source: address(source), sourcePort: sourcePort, destination: address(destination),
+            destinationPort: destinationPort)
     }
 }
 
+extension bp_flow_key {
+    public var eventTuple: EventTuple { FlowTuple(self).event(IPAddress.v4) }
+}
+
 extension bp_flow6_key {
-    public var eventTuple: EventTuple {
-        let tuple = FlowTuple6(self)
-        return EventTuple(
-            proto: proto, source: .v6(tuple.source), sourcePort: tuple.sourcePort, destination: .v6(tuple.destination),
-            destinationPort: tuple.destinationPort)
-    }
+    public var eventTuple: EventTuple { FlowTuple6(self).event(IPAddress.v6) }
 }
 
 /// The start of a dropped packet, as a drop event carries it: at the MAC header, or at the
