@@ -55,6 +55,10 @@
 #define BP_MAP_FLOW_CONFIG "bp_flow_config"
 /* Per-CPU array: flow table events, by BP_FLOW_COUNTER(event, protocol) -> u64 */
 #define BP_MAP_FLOW_COUNTERS "bp_flow_counts"
+/* LRU: the packets and bytes of flows made while a monitor wanted flow events
+ * (BP_FLOW_F_COUNTED), by each entry's tuple -> struct bp_flow_acct; bp_flow_acct6 for IPv6 */
+#define BP_MAP_FLOW_ACCT "bp_flow_acct"
+#define BP_MAP_FLOW_ACCT6 "bp_flow_acct6"
 /* LRU: a fragmented datagram of a translated flow, by its first fragment -> the address
  * its later fragments (which carry no ports) get */
 #define BP_MAP_FRAGS "bp_frags"
@@ -150,6 +154,9 @@
 #define BP_MAX_NETNS 16384
 #define BP_MAX_SOCK_NAT 65536
 #define BP_MAX_VXLAN_PEERS 4096
+/* Entries of bp_flow_acct (and of bp_flow_acct6): two per counted flow. When more flows are
+ * counted at once, the least recently counted lose their counts (reported as 0). */
+#define BP_MAX_COUNTED_FLOWS 65536
 /* The events' ring buffer in bytes (a power of 2, pages): about 10,000 drop events */
 #define BP_EVENTS_RING_SIZE (1 << 20)
 
@@ -472,6 +479,9 @@ enum bp_flow_flags {
 	BP_FLOW_F_DNAT = 1 << 2,     /* nat_ip:nat_port become the destination (and peer_port the source port) */
 	BP_FLOW_F_ANY_HOST = 1 << 3, /* published on every host address: the port's counters have host_ip 0 */
 	BP_FLOW_F_FIN = 1 << 4,      /* TCP: this entry's side sent a FIN */
+	/* Made while a monitor wanted flow events: each entry's packets are counted in
+	 * bp_flow_acct (bp_flow_acct6), for the flow's closed and expired events. */
+	BP_FLOW_F_COUNTED = 1 << 5,
 };
 
 /*
@@ -623,6 +633,16 @@ bp_flow_other_key6(const struct bp_flow6_key *key, const struct bp_flow6 *flow, 
 	other->proto = key->proto;
 	other->pad[0] = other->pad[1] = other->pad[2] = 0;
 }
+
+/*
+ * A counted flow's (BP_FLOW_F_COUNTED) traffic in one direction: the packets of its entry's
+ * tuple and their IP bytes (skb->len from the IP header on, as conntrack's accounting counts
+ * them; a GSO packet counts once, with all its bytes). Its events report both entries' sums.
+ */
+struct bp_flow_acct {
+	__u64 packets;
+	__u64 bytes;
+};
 
 /* Timeouts, set with `bridgeport daemon --flow-timeout NAME=DURATION`. */
 enum bp_flow_timeout {
@@ -1006,7 +1026,8 @@ struct bp_flow_change_event {
 	__u16 sport, dport;
 	__u32 reply_src[4], reply_dst[4]; /* reply tuple */
 	__u16 reply_sport, reply_dport;
-	__u64 packets;   /* closed, expired: the flow's packets and bytes, both ways (0: not counted) */
+	__u64 packets;   /* closed, expired: the flow's packets and IP bytes, both ways, as
+			  * struct bp_flow_acct counts them (0: not counted) */
 	__u64 bytes;
 };
 

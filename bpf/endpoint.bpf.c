@@ -118,7 +118,7 @@ static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const
 			__u32 at = 0;
 			struct bp_flow6_key plain = bp_tuple6(p);
 
-			if (bp_flow_track6(p, &plain, skb->ifindex, bp_now_once(&at)))
+			if (bp_flow_track6(p, &plain, skb->ifindex, bp_now_once(&at), skb->len - sizeof(struct ethhdr)))
 				return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
 		}
 		if (passes)
@@ -141,12 +141,12 @@ static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const
 			return verdict;
 	}
 	if (flow) {
-		bp_flow_seen6(&key, flow, p, now);
+		bp_flow_seen6(&key, flow, p, now, skb->len - sizeof(struct ethhdr));
 		return bp_apply6(skb, p, sizeof(struct ethhdr), flow, 0, &fib);
 	}
 	if (routed) {
 		/* Leaves as it is; its replies pass the uplink's direct-access filter as this flow's. */
-		if (bp_flow_track6(p, &key, skb->ifindex, bp_now_once(&now)))
+		if (bp_flow_track6(p, &key, skb->ifindex, bp_now_once(&now), skb->len - sizeof(struct ethhdr)))
 			return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
 		return BP_CONTINUE;
 	}
@@ -239,14 +239,14 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 			return verdict;
 	}
 	if (flow) {
-		bp_flow_seen(&key, flow, &p, now);
+		bp_flow_seen(&key, flow, &p, now, skb->len - p.l3_off);
 		return bp_apply(skb, &p, flow, now);
 	}
 	if (!ep || !(ep->flags & (BP_EP_F_MASQUERADE | BP_EP_F_TRACK_OUT)) || !bp_beyond_host(p.daddr, to))
 		return BP_CONTINUE;  /* stays on this host, or its network is neither masqueraded nor tracked */
 	if (ep->flags & BP_EP_F_TRACK_OUT) {
 		/* Leaves as it is; its replies pass the uplink as this flow's. */
-		if (bp_flow_track(&p, &key, skb->ifindex, bp_now_once(&now)))
+		if (bp_flow_track(&p, &key, skb->ifindex, bp_now_once(&now), skb->len - p.l3_off))
 			return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
 		return BP_CONTINUE;
 	}

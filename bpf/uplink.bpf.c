@@ -88,7 +88,7 @@ static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct 
 		struct bp_flow *flow = bp_flow_lookup(&key, p, &now);
 
 		if (flow && !(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT))) {
-			bp_flow_seen(&key, flow, p, now);
+			bp_flow_seen(&key, flow, p, now, skb->len - p->l3_off);
 			if (p->fragment)
 				bp_remember_fragment(p, p->daddr, 0);  /* its later fragments pass too */
 			return BP_CONTINUE;
@@ -103,7 +103,7 @@ static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct 
 		return BP_CONTINUE;
 	if (!open)
 		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
-	if (p->has_ports && bp_flow_track(p, &key, 0, bp_now_once(&now)))
+	if (p->has_ports && bp_flow_track(p, &key, 0, bp_now_once(&now), skb->len - p->l3_off))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_INGRESS);
 	if (p->fragment && p->has_ports)
 		bp_remember_fragment(p, p->daddr, 0);
@@ -161,7 +161,7 @@ static __noinline int bp_host_flow6(struct __sk_buff *skb, const struct bp_packe
 
 	if (!flow || !(flow->flags & BP_FLOW_F_DNAT))
 		return BP_NO_FLOW6;
-	bp_flow_seen6(&key, flow, p, now);
+	bp_flow_seen6(&key, flow, p, now, skb->len - l3_off);
 	if (flow->kind == BP_FLOW_PUBLISHED)
 		bp_count_published6(&key, flow, skb->len);
 	return bp_apply6(skb, p, l3_off, flow, 0, &fib);
@@ -219,7 +219,8 @@ static __always_inline int bp_to_host6(struct __sk_buff *skb, const struct bp_pa
  * by its network's gateway mode. Flows are tracked for TCP, UDP and ICMPv6 echo (NAT66's
  * protocols); a packet that cannot be parsed is judged as one without ports.
  */
-static __noinline int bp_direct_access6(struct __sk_buff *skb, const struct bp_packet6 *p, const struct bp_subnet *to)
+static __noinline int bp_direct_access6(struct __sk_buff *skb, const struct bp_packet6 *p, const struct bp_subnet *to,
+					__u32 l3_off)
 {
 	if (to->flags & BP_SUBNET_F_INTERNAL)
 		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
@@ -236,7 +237,7 @@ static __noinline int bp_direct_access6(struct __sk_buff *skb, const struct bp_p
 		struct bp_flow6 *flow = bp_flow_lookup6(&key, p, &now);
 
 		if (flow && !(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT))) {
-			bp_flow_seen6(&key, flow, p, now);
+			bp_flow_seen6(&key, flow, p, now, skb->len - l3_off);
 			if (p->fragment)
 				bp_remember_fragment6(skb, p, p->daddr, 0);  /* its later fragments pass too */
 			return BP_CONTINUE;
@@ -252,7 +253,7 @@ static __noinline int bp_direct_access6(struct __sk_buff *skb, const struct bp_p
 		return BP_RELATED6;
 	if (!open)
 		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
-	if (tracked && bp_flow_track6(p, &key, 0, bp_now_once(&now)))
+	if (tracked && bp_flow_track6(p, &key, 0, bp_now_once(&now), skb->len - l3_off))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_INGRESS);
 	if (p->fragment && p->has_ports)
 		bp_remember_fragment6(skb, p, p->daddr, 0);
@@ -272,7 +273,7 @@ static __always_inline int bp_uplink6_tail(struct __sk_buff *skb, __u32 l3_off)
 		return BP_CONTINUE;  /* neither (the maps changed meanwhile, or the header is unreadable) */
 	if (parsed < 0)
 		p.has_ports = 0;
-	int verdict = bp_direct_access6(skb, &p, to);
+	int verdict = bp_direct_access6(skb, &p, to, l3_off);
 	if (verdict == BP_RELATED6) {
 		/* Only a packet read whole can be related (bp_up_rel6 reads it again). */
 		if (parsed >= 0)
@@ -350,7 +351,7 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 	struct bp_flow_key key = bp_tuple(&p);
 	struct bp_flow *flow = bp_flow_lookup(&key, &p, &now);
 	if (flow && (flow->flags & BP_FLOW_F_DNAT)) {
-		bp_flow_seen(&key, flow, &p, now);
+		bp_flow_seen(&key, flow, &p, now, skb->len - p.l3_off);
 		if (flow->kind == BP_FLOW_PUBLISHED)
 			bp_count_published(&key, flow, skb->len);
 		return bp_apply(skb, &p, flow, now);

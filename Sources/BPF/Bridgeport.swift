@@ -59,10 +59,13 @@ public struct BridgeportMaps: Sendable {
         drops = try BPFPerCPUHashMap(map(BP_MAP_DROPS))
         ports = try BPFHashMap(map(BP_MAP_PORTS))
         hostAddresses = try BPFHashMap(map(BP_MAP_HOST_ADDRS))
+        // The counted flows' maps are newer than the rest: pins of programs without them still open.
         flows = try FlowTable(
-            flows: map(BP_MAP_FLOWS), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG))
+            flows: map(BP_MAP_FLOWS), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG),
+            accounts: try? map(BP_MAP_FLOW_ACCT))
         flows6 = try FlowTable6(
-            flows: map(BP_MAP_FLOWS6), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG))
+            flows: map(BP_MAP_FLOWS6), counters: map(BP_MAP_FLOW_COUNTERS), config: map(BP_MAP_FLOW_CONFIG),
+            accounts: try? map(BP_MAP_FLOW_ACCT6))
         subnets = try BPFHashMap(map(BP_MAP_SUBNETS))
         subnets6 = try BPFHashMap(map(BP_MAP_SUBNETS6))
         hostAddresses6 = try BPFHashMap(map(BP_MAP_HOST_ADDRS6))

@@ -12,6 +12,8 @@ public protocol FlowKeyLayout: Hashable, Sendable {
     func names(_ address: Entry.Address) -> Bool
     /// The map's name (bridgeport.h).
     static var mapName: String { get }
+    /// The tuple as events have it.
+    var eventTuple: EventTuple { get }
 }
 
 /// An entry's fields, the same in both families but for the translated address.
@@ -151,14 +153,18 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
     public let map: BPFMap
     let counterMap: BPFMap
     let configMap: BPFMap
+    /// Counted flows' packets and bytes by entry tuple (BP_FLOW_F_COUNTED), if given.
+    let accountMap: BPFMap?
 
-    public init(flows: BPFMap, counters: BPFMap, config: BPFMap) throws {
+    public init(flows: BPFMap, counters: BPFMap, config: BPFMap, accounts: BPFMap? = nil) throws {
         try flows.check(key: Key.self, value: Entry.self, perCPU: false)
         try counters.check(key: UInt32.self, value: UInt64.self, perCPU: true)
         try config.check(key: UInt32.self, value: bp_flow_config.self, perCPU: false)
+        try accounts?.check(key: Key.self, value: bp_flow_acct.self, perCPU: false)
         map = flows
         counterMap = counters
         configMap = config
+        accountMap = accounts
     }
 
     /// Flows the table can hold (two entries each).
@@ -175,6 +181,8 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
     public static func otherKey(_ key: Key, _ entry: Entry) -> Key { key.other(entry) }
 
     static func isReply(_ entry: Entry) -> Bool { entry.flags & UInt8(BP_FLOW_F_REPLY.rawValue) != 0 }
+    static func isCounted(_ entry: Entry) -> Bool { entry.flags & UInt8(BP_FLOW_F_COUNTED.rawValue) != 0 }
+    static func sentFIN(_ entry: Entry) -> Bool { entry.flags & UInt8(BP_FLOW_F_FIN.rawValue) != 0 }
 
     // MARK: Reading
 
@@ -207,9 +215,12 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
     /// checks it again, so a flow a packet refreshed (or a program removed and started
     /// anew) meanwhile is left alone.
     /// `countsRun`: the pass counts as one of the collector's runs (IPv6's table is collected
-    /// in the same runs as IPv4's).
+    /// in the same runs as IPv4's). `expired`, if given, hears of each counted flow that
+    /// expired (bp_flow_acct's flows: made while a monitor listened), with its packets and
+    /// bytes, unless it had closed (its closed event told its end).
     public func collect(
-        now: UInt32 = FlowTable.now(), evictAbove: Double = 0.9, evictTo: Double = 0.75, countsRun: Bool = true
+        now: UInt32 = FlowTable.now(), evictAbove: Double = 0.9, evictTo: Double = 0.75, countsRun: Bool = true,
+        expired ended: ((FlowRecord) -> Void)? = nil
     ) throws -> Pass {
         var pass = Pass()
         var census = CensusBuilder<Key>()
@@ -231,7 +242,11 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
         var removedEntries = 0
         let expired = { (entry: Entry) in entry.expires < now }
         for (key, entry) in expiredOriginals {
-            let halves = try removeFlow(key, if: expired)
+            let (halves, removed, other) = try removeFlow(key, if: expired)
+            if let removed, Self.isCounted(removed) {
+                let record = try endOfCounted(key, removed, other: other)
+                if let record, let ended { ended(record) }
+            }
             if halves > 0 {
                 pass.expired[key.proto, default: 0] += 1
                 removedEntries += halves
@@ -255,7 +270,7 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
             for victim in embryonic.sorted(by: { $0.entry.created < $1.entry.created }).prefix(excessFlows) {
                 let halves = try removeFlow(victim.key) {
                     Self.isEmbryonic($0) && $0.created == victim.entry.created
-                }
+                }.count
                 guard halves > 0 else { continue }
                 left -= halves
                 pass.evicted[victim.key.proto, default: 0] += 1
@@ -281,11 +296,40 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
     }
 
     /// Removes the flow whose entry is at `key` if `condition` holds for that entry: the
-    /// entry, then its other half when it leads back. Returns the entries removed (0: none).
-    private func removeFlow(_ key: Key, if condition: (Entry) throws -> Bool) throws -> Int {
-        guard let entry = try remove(key, if: condition) else { return 0 }
-        let other = Self.otherKey(key, entry)
-        return try remove(other) { Self.otherKey(other, $0) == key } == nil ? 1 : 2
+    /// entry, then its other half when it leads back. Returns how many entries were removed
+    /// (0: none), and those entries.
+    private func removeFlow(
+        _ key: Key, if condition: (Entry) throws -> Bool
+    ) throws -> (count: Int, entry: Entry?, other: Entry?) {
+        guard let entry = try remove(key, if: condition) else { return (0, nil, nil) }
+        let otherKey = Self.otherKey(key, entry)
+        let other = try remove(otherKey) { Self.otherKey(otherKey, $0) == key }
+        return (other == nil ? 1 : 2, entry, other)
+    }
+
+    /// A counted flow that expired, removed: its counts are taken out of the account map,
+    /// and it is reported expired, unless it had closed (a RST, or FINs both ways).
+    private func endOfCounted(_ key: Key, _ entry: Entry, other: Entry?) throws -> FlowRecord? {
+        guard let accountMap else { return nil }
+        let reply = Self.otherKey(key, entry)
+        var (packets, bytes): (UInt64, UInt64) = (0, 0)
+        for half in [key, reply] {
+            if let counted = try accountMap.lookupAndDelete(half, as: bp_flow_acct.self) {
+                packets &+= counted.packets
+                bytes &+= counted.bytes
+            }
+        }
+        let closed =
+            entry.state == UInt8(BP_FLOW_CLOSE.rawValue)
+            || (Self.sentFIN(entry) && other.map(Self.sentFIN) == true)
+        guard !closed else { return nil }
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return FlowRecord(
+            time: UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec), ifindex: entry.ifindex,
+            change: .expired, kind: FlowKind(raw: entry.kind),
+            state: String(cString: bp_flow_state_label(UInt32(entry.state))), original: key.eventTuple,
+            reply: reply.eventTuple, packets: packets, bytes: bytes)
     }
 
     /// Whether the entry at `key` is there and is the other half of the entry at `half`.

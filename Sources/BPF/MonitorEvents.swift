@@ -190,6 +190,23 @@ extension FlowRecord {
     }
 }
 
+extension FlowTupleOf {
+    /// The tuple as events have it.
+    func event(_ address: (Address) -> IPAddress) -> EventTuple {
+        EventTuple(
+            proto: proto, source: address(source), sourcePort: sourcePort, destination: address(destination),
+            destinationPort: destinationPort)
+    }
+}
+
+extension bp_flow_key {
+    public var eventTuple: EventTuple { FlowTuple(self).event(IPAddress.v4) }
+}
+
+extension bp_flow6_key {
+    public var eventTuple: EventTuple { FlowTuple6(self).event(IPAddress.v6) }
+}
+
 /// The start of a dropped packet, as a drop event carries it: at the MAC header, or at the
 /// IP header on devices without one (told apart by the ethertype where the MAC header's is).
 struct PacketSample {

@@ -66,12 +66,15 @@ public actor Agent {
         }
         store = try Store(path: configuration.databasePath)
         self.datapath = datapath
+        let monitor = datapath.monitor.map { MonitorHub(source: $0, rate: configuration.monitorRate, logger: logger) }
+        self.monitor = monitor
         flowCollector = datapath.flows.map {
-            FlowCollector(table: $0, table6: datapath.flows6, timeouts: configuration.flowTimeouts, logger: logger)
+            FlowCollector(
+                table: $0, table6: datapath.flows6, timeouts: configuration.flowTimeouts, logger: logger,
+                expired: monitor?.expiredFlows)
         }
         runtime = Runtime(configuration: configuration)
         dns = EmbeddedDNS(logger: logger)
-        monitor = datapath.monitor.map { MonitorHub(source: $0, rate: configuration.monitorRate, logger: logger) }
         registry = try store.load()
         registry.defaults = configuration.networkDefaults
         dockerEndpoints = try store.dockerEndpoints()

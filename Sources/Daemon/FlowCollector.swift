@@ -17,6 +17,10 @@ import Synchronization
 /// least, so the collector takes at most 2% of a CPU (a pass over a million flows takes
 /// most of a second). The programs remove an expired flow themselves when they meet it, so
 /// ports and tuples never wait for a pass.
+///
+/// The flows made while a monitor wanted flow events (counted by the programs) are reported
+/// to `expired` when they expire, with their packets and bytes: the programs report their
+/// other changes themselves.
 final class FlowCollector: Service, Sendable {
     /// What the last pass found, for the exporter.
     struct Report: Sendable {
@@ -30,13 +34,18 @@ final class FlowCollector: Service, Sendable {
     private let logger: Logger
     private let longest: Duration
     private let last = Mutex<Report?>(nil)
+    private let expired: (@Sendable ([FlowRecord]) -> Void)?
 
     static let shortest = Duration.seconds(1)
 
-    init(table: FlowTable, table6: FlowTable6? = nil, timeouts: FlowTimeouts, logger: Logger) {
+    init(
+        table: FlowTable, table6: FlowTable6? = nil, timeouts: FlowTimeouts, logger: Logger,
+        expired: (@Sendable ([FlowRecord]) -> Void)? = nil
+    ) {
         self.table = table
         self.table6 = table6
         self.logger = logger
+        self.expired = expired
         longest = .seconds(min(60, max(1, Int(timeouts.seconds.min() ?? 60))))
     }
 
@@ -65,10 +74,13 @@ final class FlowCollector: Service, Sendable {
     func collect() async throws -> FlowTable.Pass {
         let (table, table6) = (self.table, self.table6)
         let started = ContinuousClock.now
-        let pass = try await NIOThreadPool.singleton.runIfActive {
-            let pass = try table.collect()
-            return try table6.map { pass.merged(with: try $0.collect(countsRun: false)) } ?? pass
+        let (pass, ended) = try await NIOThreadPool.singleton.runIfActive {
+            var ended: [FlowRecord] = []
+            let pass = try table.collect { ended.append($0) }
+            let both = try table6.map { pass.merged(with: try $0.collect(countsRun: false) { ended.append($0) }) }
+            return (both ?? pass, ended)
         }
+        if !ended.isEmpty { expired?(ended) }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         last.withLock { $0 = Report(pass: pass, seconds: seconds) }

@@ -245,6 +245,12 @@ final class MonitorHub: Sendable {
         }
     }
 
+    /// Where the collector reports the flows it found expired (the programs report flows'
+    /// other changes).
+    var expiredFlows: @Sendable ([FlowRecord]) -> Void {
+        { [self] flows in deliver(flows.map(MonitorRecord.flow)) }
+    }
+
     /// Labels the records and hands them out. An ifindex the directory lacks (a container
     /// made since) has it asked again first, at most 4 times a second: `refresh` blocks this
     /// thread (the reader's own) until the agent answers.

@@ -14,6 +14,7 @@
 #define BP_LIB_CONNTRACK_H
 
 #include "common.h"
+#include "events.h"
 #include "maps.h"
 #include "parse.h"
 #include "parse6.h"
@@ -65,6 +66,9 @@ static __always_inline __u32 bp_now_once(__u32 *now)
 #define BP_FT(name) name
 #define BP_FICMP BP_PROTO_ICMP
 #define BP_FECHOREPLY BP_ICMP_ECHOREPLY
+#define BP_FACCT bp_flow_acct
+#define BP_FAF BP_AF_INET
+#define BP_FIP(to, from) ((to)[0] = (from))
 #include "flowops.h"
 
 #define BP_FKEY struct bp_flow6_key
@@ -74,6 +78,9 @@ static __always_inline __u32 bp_now_once(__u32 *now)
 #define BP_FT(name) name##6
 #define BP_FICMP BP_PROTO_ICMPV6
 #define BP_FECHOREPLY BP_ICMP6_ECHO_REPLY
+#define BP_FACCT bp_flow_acct6
+#define BP_FAF BP_AF_INET6
+#define BP_FIP(to, from) __builtin_memcpy((to), (from), 16)
 #include "flowops.h"
 
 #endif /* BP_LIB_CONNTRACK_H */

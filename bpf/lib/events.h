@@ -8,6 +8,8 @@
 #ifndef BP_LIB_EVENTS_H
 #define BP_LIB_EVENTS_H
 
+#include <bpf/bpf_endian.h>
+
 #include "common.h"
 
 struct {

@@ -9,8 +9,11 @@
  *   BP_FPKT      the parsed packet (struct bp_packet, struct bp_packet6)
  *   BP_FMAP      the map
  *   BP_FICMP, BP_FECHOREPLY   the family's ICMP protocol and echo reply type
+ *   BP_FACCT, BP_FAF, BP_FIP  its flow events' (flowevents.h)
  * No include guard: it is a template, and it undefines its parameters at its end.
  */
+
+#include "flowevents.h"
 
 /* The other entry of the flow whose entry `flow` is at `key`, or NULL when it is missing or
  * belongs to another flow (it must lead back to `key`). */
@@ -74,12 +77,32 @@ static __always_inline __u8 BP_FT(bp_flow_next_state)(const BP_FVAL *flow, const
 }
 
 /*
- * A packet of a known flow: its state and expiry move on, in both entries; this entry
- * remembers a FIN from its side. Writes only what changed: the expiry at most once a
- * second.
+ * What a flow's change from `flow`'s state and flags to `state` and `flags` is for a
+ * monitor: established (TCP's handshake done; UDP, ICMP answered), closed (a RST), or new
+ * (a TCP connection reopening the tuple); __BP_FLOW_CHANGE_MAX for none. The second FIN,
+ * which closes a flow too, needs the other entry (bp_flow_seen).
+ */
+static __always_inline __u8 BP_FT(bp_flow_change_of)(const BP_FVAL *flow, __u8 state)
+{
+	if (state == flow->state)
+		return __BP_FLOW_CHANGE_MAX;
+	if (state == BP_FLOW_ESTABLISHED || state == BP_FLOW_REPLIED)
+		return BP_FLOW_CHANGE_ESTABLISHED;
+	if (state == BP_FLOW_CLOSE)
+		return BP_FLOW_CHANGE_CLOSED;
+	if (state == BP_FLOW_SYN_SENT)
+		return BP_FLOW_CHANGE_NEW;
+	return __BP_FLOW_CHANGE_MAX;
+}
+
+/*
+ * A packet of a known flow (`len`: its IP bytes): its state and expiry move on, in both
+ * entries; this entry remembers a FIN from its side. Writes only what changed: the expiry at
+ * most once a second. A counted flow's entry counts the packet; a monitor that wants flow
+ * events hears of the flow's changes (asked only when its state or flags change).
  */
 static __always_inline void BP_FT(bp_flow_seen)(const BP_FKEY *key, BP_FVAL *flow,
-					 const BP_FPKT *p, __u32 now)
+					 const BP_FPKT *p, __u32 now, __u32 len)
 {
 	BP_FKEY other_key;
 	BP_FVAL *other = NULL;
@@ -87,6 +110,8 @@ static __always_inline void BP_FT(bp_flow_seen)(const BP_FKEY *key, BP_FVAL *flo
 	__u8 fin = (p->proto == BP_PROTO_TCP && (p->tcp_flags & BP_TCP_FIN)) ? BP_FLOW_F_FIN : 0;
 	__u8 flags = flow->flags | fin;
 
+	if (flags & BP_FLOW_F_COUNTED)
+		BP_FT(bp_flow_account)(key, len);
 	/* Both sides sent a FIN (Linux's TIME_WAIT): a new SYN opens the tuple again. */
 	if (state == BP_FLOW_CLOSING && (flow->flags & BP_FLOW_F_FIN) && BP_FT(bp_opening_syn)(flow, p)) {
 		other = BP_FT(bp_flow_other)(key, flow, &other_key);
@@ -98,19 +123,32 @@ static __always_inline void BP_FT(bp_flow_seen)(const BP_FKEY *key, BP_FVAL *flo
 	if (state == flow->state && flags == flow->flags && flow->seen == (__u8)now)
 		return;  /* refreshed this second already: the common case, no write */
 	__u32 expires = now + bp_flow_lifetime(p->proto, state);
+	__u8 change = BP_FT(bp_flow_change_of)(flow, state);
+	__u8 closing = fin && !(flow->flags & BP_FLOW_F_FIN);  /* this side's first FIN */
 
-	if (state != flow->state || expires != flow->expires) {
+	if (state != flow->state || expires != flow->expires || (closing && bp_event_wanted(BP_EVENT_FLOW))) {
 		if (!other)
 			other = BP_FT(bp_flow_other)(key, flow, &other_key);
 		if (other) {
+			/* Both sides' FINs close it (once: a RST after them is no news). */
+			int both_fins = (other->flags & BP_FLOW_F_FIN) && (flags & BP_FLOW_F_FIN);
+
+			if (closing && both_fins && state == BP_FLOW_CLOSING)
+				change = BP_FLOW_CHANGE_CLOSED;
+			else if (change == BP_FLOW_CHANGE_CLOSED && both_fins && !closing)
+				change = __BP_FLOW_CHANGE_MAX;
 			other->state = state;
 			other->expires = expires;
 			other->seen = (__u8)now;
 			if (state == BP_FLOW_SYN_SENT)
 				other->flags &= ~BP_FLOW_F_FIN;
 		}
+		if (change == BP_FLOW_CHANGE_NEW && (flags & BP_FLOW_F_COUNTED))
+			BP_FT(bp_flow_account_start)(key, other ? &other_key : NULL, len);
 		flow->state = state;
 		flow->expires = expires;
+		if (change != __BP_FLOW_CHANGE_MAX && bp_event_wanted(BP_EVENT_FLOW))
+			BP_FT(bp_notify_flow)(key, &other_key, flow, change);
 	}
 	flow->seen = (__u8)now;
 	if (flags != flow->flags)
@@ -165,14 +203,16 @@ static __always_inline BP_FVAL *BP_FT(bp_flow_lookup)(const BP_FKEY *key, const 
 	return flow;
 }
 
-/* A new entry of `kind` for a flow whose first packet is p. */
+/* A new entry of `kind` for a flow whose first packet is p: counted when a monitor wants
+ * flow events now. */
 static __always_inline BP_FVAL BP_FT(bp_flow_entry)(const BP_FPKT *p, __u8 kind, __u8 flags,
 						    __u32 ifindex, __u32 now)
 {
 	__u8 state = BP_FT(bp_flow_first_state)(p);
 	BP_FVAL flow = {
 		.ifindex = ifindex, .created = now, .expires = now + bp_flow_lifetime(p->proto, state),
-		.kind = kind, .state = state, .flags = flags, .seen = (__u8)now,
+		.kind = kind, .state = state, .seen = (__u8)now,
+		.flags = flags | (bp_event_wanted(BP_EVENT_FLOW) ? BP_FLOW_F_COUNTED : 0),
 	};
 	return flow;
 }
@@ -201,10 +241,11 @@ static __always_inline long BP_FT(bp_flow_claim)(const BP_FKEY *reply, const BP_
 /*
  * Completes a new flow whose reply entry was claimed: inserts the original entry, or
  * removes the reply entry again so that neither stays alone. Returns 0, or the error
- * (-BP_EEXIST: another CPU created the same flow meanwhile; use that one).
+ * (-BP_EEXIST: another CPU created the same flow meanwhile; use that one). `len`: the first
+ * packet's IP bytes, for a counted flow (0: the caller has it seen as a known flow's).
  */
 static __always_inline long BP_FT(bp_flow_commit)(const BP_FKEY *original, const BP_FVAL *entry,
-					   const BP_FKEY *reply)
+					   const BP_FKEY *reply, __u32 len)
 {
 	long err = bpf_map_update_elem(&BP_FMAP, original, entry, BPF_NOEXIST);
 
@@ -213,6 +254,12 @@ static __always_inline long BP_FT(bp_flow_commit)(const BP_FKEY *original, const
 		return err;
 	}
 	bp_flow_count(BP_FLOW_EV_CREATED, original->proto);
+	/* Made while a monitor listened: counted from its first packet, and reported. (Each
+	 * call out of line on its own: NAT66's stack has room for one frame more, not two.) */
+	if (entry->flags & BP_FLOW_F_COUNTED) {
+		BP_FT(bp_flow_account_start)(original, reply, len);
+		BP_FT(bp_notify_flow)(original, reply, entry, BP_FLOW_CHANGE_NEW);
+	}
 	return 0;
 }
 
@@ -221,9 +268,9 @@ static __always_inline long BP_FT(bp_flow_commit)(const BP_FKEY *original, const
  * its translation wins and *entry becomes its entry. 0, or the error (the table is full).
  */
 static __always_inline long BP_FT(bp_flow_commit_translated)(const BP_FKEY *original, BP_FVAL *entry,
-						      const BP_FKEY *reply)
+						      const BP_FKEY *reply, __u32 len)
 {
-	long err = BP_FT(bp_flow_commit)(original, entry, reply);
+	long err = BP_FT(bp_flow_commit)(original, entry, reply, len);
 
 	if (err != -BP_EEXIST)
 		return err;
@@ -240,7 +287,7 @@ static __always_inline long BP_FT(bp_flow_commit_translated)(const BP_FKEY *orig
  * full. A flow another CPU just made counts as made.
  */
 static __always_inline long BP_FT(bp_flow_create_untranslated)(const BP_FPKT *p, const BP_FKEY *key,
-							__u8 kind, __u32 ifindex, __u32 now)
+							__u8 kind, __u32 ifindex, __u32 now, __u32 len)
 {
 	BP_FVAL out = BP_FT(bp_flow_entry)(p, kind, 0, ifindex, now);
 	BP_FVAL back = out;
@@ -251,7 +298,7 @@ static __always_inline long BP_FT(bp_flow_create_untranslated)(const BP_FPKT *p,
 	long err = BP_FT(bp_flow_claim)(&reply, &back, now);
 	if (err)
 		return err;
-	err = BP_FT(bp_flow_commit)(key, &out, &reply);
+	err = BP_FT(bp_flow_commit)(key, &out, &reply, len);
 	return err == -BP_EEXIST ? 0 : err;
 }
 
@@ -259,9 +306,10 @@ static __always_inline long BP_FT(bp_flow_create_untranslated)(const BP_FPKT *p,
  * Tracks a flow of direct routing in or out of a container address (BP_FLOW_ROUTED), so
  * that its other direction is known. 0, or -errno when the table is full.
  */
-static __always_inline long BP_FT(bp_flow_track)(const BP_FPKT *p, const BP_FKEY *key, __u32 ifindex, __u32 now)
+static __always_inline long BP_FT(bp_flow_track)(const BP_FPKT *p, const BP_FKEY *key, __u32 ifindex, __u32 now,
+						 __u32 len)
 {
-	long err = BP_FT(bp_flow_create_untranslated)(p, key, BP_FLOW_ROUTED, ifindex, now);
+	long err = BP_FT(bp_flow_create_untranslated)(p, key, BP_FLOW_ROUTED, ifindex, now, len);
 
 	return err == -BP_EEXIST ? 0 : err;
 }
@@ -273,3 +321,6 @@ static __always_inline long BP_FT(bp_flow_track)(const BP_FPKT *p, const BP_FKEY
 #undef BP_FT
 #undef BP_FICMP
 #undef BP_FECHOREPLY
+#undef BP_FACCT
+#undef BP_FAF
+#undef BP_FIP

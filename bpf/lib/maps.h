@@ -121,6 +121,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_flows6 SEC(".maps");
 
+/* BP_MAP_FLOW_ACCT, BP_MAP_FLOW_ACCT6: counted flows' packets and bytes, by entry tuple.
+ * Apart from the flow table, so that entries and their copies on the stack stay small. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BP_MAX_COUNTED_FLOWS);
+	__type(key, struct bp_flow_key);
+	__type(value, struct bp_flow_acct);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_flow_acct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BP_MAX_COUNTED_FLOWS);
+	__type(key, struct bp_flow6_key);
+	__type(value, struct bp_flow_acct);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_flow_acct6 SEC(".maps");
+
 /* BP_MAP_FLOW_CONFIG: the flow timeouts, written by the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

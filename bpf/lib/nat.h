@@ -607,7 +607,7 @@ static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_
 	out.out_ifindex = fib.ifindex;  /* the next packets need no lookup (bp_flow_route_out) */
 	out.out_mtu = fib.mtu_result;
 	out.out_at = now;
-	if (bp_flow_commit_translated(key, &out, &reply))
+	if (bp_flow_commit_translated(key, &out, &reply, skb->len - p->l3_off))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
 	return bp_apply_routed(skb, p, &out, now, out.nat_ip == fib.ipv4_src ? fib.ifindex : 0);
 }
@@ -648,7 +648,7 @@ static __always_inline int bp_publish_flow(struct __sk_buff *skb, const struct b
 	in.nat_port = target->port;
 	if (back.peer_port)
 		in.peer_port = reply.dst_port;
-	if (bp_flow_commit_translated(key, &in, &reply))
+	if (bp_flow_commit_translated(key, &in, &reply, skb->len - p->l3_off))
 		return bp_drop_on(skb, target->ifindex, BP_DROP_CT_FULL, BP_DIR_INGRESS);
 	bp_count_port(port, skb->len, 1);
 	return bp_apply(skb, p, &in, now);

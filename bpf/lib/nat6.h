@@ -270,7 +270,7 @@ static __always_inline int bp_masquerade6(struct __sk_buff *skb, const struct bp
 	*out = bp_flow_entry6(p, BP_FLOW_MASQUERADE, BP_FLOW_F_SNAT, skb->ifindex, now);
 	__builtin_memcpy(out->nat_ip, fib->ipv6_src, sizeof(out->nat_ip));
 	out->nat_port = s.reply.dst_port;
-	if (bp_flow_commit_translated6(key, out, &s.reply))
+	if (bp_flow_commit_translated6(key, out, &s.reply, skb->len - l3_off))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
 	return bp_apply6(skb, p, l3_off, out, bp_ip6_same(out->nat_ip, fib->ipv6_src) ? fib->ifindex : 0, fib);
 }
@@ -331,7 +331,8 @@ static __always_inline enum bp_drop_reason bp_publish_flow6(struct __sk_buff *sk
 	in->nat_port = target->port;
 	if (remapped)
 		in->peer_port = s.reply.dst_port;
-	if (bp_flow_commit_translated6(key, in, &s.reply))
+	/* Its first packet is counted as the flow's next ones are (bp_to_host6). */
+	if (bp_flow_commit_translated6(key, in, &s.reply, 0))
 		return BP_DROP_CT_FULL;
 	bp_count_port6(port, 0, 1);
 	return 0;

@@ -103,7 +103,7 @@ static __always_inline int bp_hairpin(struct __sk_buff *skb, const struct bp_pac
 		return flow->kind == BP_FLOW_HAIRPIN;
 	if (!bp_target_open_to(p->daddr, p->dport, p->proto, p->saddr))
 		return 0;
-	long err = bp_flow_create_untranslated(p, key, BP_FLOW_HAIRPIN, skb->ifindex, now);
+	long err = bp_flow_create_untranslated(p, key, BP_FLOW_HAIRPIN, skb->ifindex, now, skb->len - p->l3_off);
 	if (err == -BP_EEXIST)
 		return 0;  /* the reply tuple belongs to another flow */
 	return err ? -1 : 1;

@@ -168,7 +168,9 @@ static __always_inline int bp_hairpin6(struct __sk_buff *skb, const struct bp_pa
 		return flow->kind == BP_FLOW_HAIRPIN;
 	if (!bp_target_open_to6(p->daddr, p->dport, p->proto, p->saddr))
 		return 0;
-	long err = bp_flow_create_untranslated6(p, key, BP_FLOW_HAIRPIN, skb->ifindex, now);
+	/* (a container's packet: after its Ethernet header) */
+	long err = bp_flow_create_untranslated6(p, key, BP_FLOW_HAIRPIN, skb->ifindex, now,
+						skb->len - sizeof(struct ethhdr));
 	if (err == -BP_EEXIST)
 		return 0;  /* the reply tuple belongs to another flow */
 	return err ? -1 : 1;

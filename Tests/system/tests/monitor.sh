@@ -36,3 +36,39 @@ check_output "monitors connected are exported" '^bridgeport_monitors [1-9]' metr
 for pid in "${MONITOR_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
 no_monitors() { [ "$(metric bridgeport_monitors)" = 0 ]; }
 check "monitors that go are forgotten" eventually 10 no_monitors
+
+# ---- flow events: a TCP connection through a published port, start to end, with its
+# bytes; a UDP flow that expires (udp=2s)
+agent_stop
+agent_start --flow-timeout udp=2s || { fail "agent starts with udp=2s"; return; }
+check "a published echo server" bp run -d --name web --net a -p 8080:80 -p 5353:53/udp -- \
+    python3 "$TOOLS/echo.py" --stream 80 --udp 53
+wait_ready web || fail "the echo server starts"
+WEB=$(ip_of web)
+MONITOR_PIDS=()
+monitor_start flows --type flow
+check_output "a connection from outside sends 5000 bytes and gets them back" '^5000$' \
+    in_ext python3 "$TOOLS/flowtool.py" tcp-echo 45100 198.51.100.1 8080 5000
+CONN='.original.source == "198.51.100.2" and .original.sourcePort == 45100 and .original.destination == "198.51.100.1" and .original.destinationPort == 8080'
+changes() { events "$1" "$2" | jq -r .change | paste -sd ' '; }
+closed() { [ "$(changes flows "$CONN")" = "new established closed" ]; }
+check "its flow is new, then established, then closed" eventually 5 closed
+check_output "each with its reply tuple translated to the container, on web's veth" '^3$' bash -c \
+    "jq -c 'select($CONN and .kind == \"published\" and .proto == \"tcp\" and .container == \"web\" and .reply.source == \"$WEB\" and .reply.sourcePort == 80 and .reply.destination == \"198.51.100.2\" and .reply.destinationPort == 45100)' '$STATE/flows.events' | wc -l"
+check_output "no counts before the end" '^null null$' bash -c \
+    "jq -r 'select($CONN and .change == \"established\") | \"\(.packets) \(.bytes)\"' '$STATE/flows.events'"
+# Bytes are IP bytes both ways, as conntrack counts them: the 5000 bytes each way, and the
+# headers of every packet up to the second FIN: 20 bytes of IPv4 and 32 of TCP with Linux's
+# timestamps option, 8 more in the SYN and the SYN-ACK (MSS, SACK permitted, window scale).
+# At least 5 packets: the handshake's 3, and data each way.
+check_output "closed: every byte both ways, with the headers of its packets" '^true$' bash -c \
+    "jq -r 'select($CONN and .change == \"closed\") | .packets >= 5 and .bytes == 10000 + 52 * .packets + 16' '$STATE/flows.events'"
+
+UDP='.proto == "udp" and .original.destination == "198.51.100.1" and .original.destinationPort == 5353'
+check_output "a UDP exchange through a published port" '^53 198\.51\.100\.2 hi$' ext_probe udp 198.51.100.1 5353 hi
+expired() { [ "$(changes flows "$UDP")" = "new established expired" ]; }
+check "its flow is new, then established, then expired after udp=2s" eventually 10 expired
+# Two datagrams: "hi" (28 + 2 bytes) and its answer "53 198.51.100.2 hi" (28 + 18).
+check_output "expired: both datagrams, every byte" '^2 76 web published$' bash -c \
+    "jq -r 'select($UDP and .change == \"expired\") | \"\(.packets) \(.bytes) \(.container) \(.kind)\"' '$STATE/flows.events'"
+check_output "no drop event on a flow monitor" '^$' events flows '.type != "flow"'

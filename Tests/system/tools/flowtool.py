@@ -17,6 +17,9 @@
       as "<answering port> <answer>", sorted
   flowtool.py tcp-close SPORT HOST PORT fin|rst
       one TCP exchange from source port SPORT, closed by FIN (close) or RST (linger 0)
+  flowtool.py tcp-echo SPORT HOST PORT BYTES
+      one TCP connection from source port SPORT to an echoing server: sends BYTES, closes
+      its side, reads until the server closes; prints the bytes that came back
   flowtool.py syn-flood DST PORT COUNT
       COUNT TCP SYNs to DST:PORT from random sources in 198.18.128.0/17 (raw socket)
 """
@@ -107,6 +110,20 @@ def tcp_close(sport, host, port, how):
     s.close()
 
 
+def tcp_echo(sport, host, port, size):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", sport))
+        s.settimeout(3)
+        s.connect((host, port))
+        s.sendall(b"x" * size)
+        s.shutdown(socket.SHUT_WR)
+        received = 0
+        while data := s.recv(65536):
+            received += len(data)
+        print(received)
+
+
 def syn_flood(dst, port, count):
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     daddr = socket.inet_aton(dst)
@@ -138,6 +155,8 @@ if __name__ == "__main__":
         ask_pair(int(args[0]), args[1], int(args[2]), int(args[3]))
     elif command == "tcp-close":
         tcp_close(int(args[0]), args[1], int(args[2]), args[3])
+    elif command == "tcp-echo":
+        tcp_echo(int(args[0]), args[1], int(args[2]), int(args[3]))
     elif command == "syn-flood":
         syn_flood(args[0], int(args[1]), int(args[2]))
     else:
