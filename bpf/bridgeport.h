@@ -157,7 +157,8 @@
 /* Entries of bp_flow_acct (and of bp_flow_acct6): two per counted flow. When more flows are
  * counted at once, the least recently counted lose their counts (reported as 0). */
 #define BP_MAX_COUNTED_FLOWS 65536
-/* The events' ring buffer in bytes (a power of 2, pages): about 10,000 drop events */
+/* The events' ring buffer in bytes (a power of 2, pages): about 5,000 drop events (200 bytes
+ * and an 8-byte record header each) or 8,700 flow events */
 #define BP_EVENTS_RING_SIZE (1 << 20)
 
 /* The UDP port of the overlay's VXLAN devices (IANA's). */
@@ -942,9 +943,11 @@ static inline const char *bp_direction_label(__u32 direction)
  * The programs report drops and flow changes through the bp_events ring buffer, as
  * Cilium's drop and trace notifications do, but only while someone listens: each event
  * type has a bit in bp_monitor's `subscribed`, and a program that finds its bit clear
- * reserves nothing. While a type is subscribed each CPU emits at most `rate` events of it
- * per second (0: no limit); the events it could not emit, over the limit or with the ring
- * full, are counted in bp_events_lost. Events that were never wanted are not lost.
+ * reserves nothing. (The agent listens to drops whenever it runs, to keep each container's
+ * last drops; to flows only while a monitor asks.) While a type is subscribed each CPU
+ * emits at most `rate` events of it per second (0: no limit); the events it could not emit,
+ * over the limit or with the ring full, are counted in bp_events_lost. Events of a type
+ * nobody subscribed to are neither emitted nor lost.
  */
 /* The address families of events (Linux's values) */
 #define BP_AF_INET 2
@@ -962,7 +965,7 @@ struct bp_monitor_config {
 };
 
 struct bp_event_budget {
-	__u64 second; /* the second (bpf_ktime_get_coarse_ns) `used` counts in */
+	__u64 second; /* the second (of bpf_ktime_get_ns) `used` counts in */
 	__u64 used;
 };
 
@@ -990,7 +993,7 @@ struct bp_drop_event {
 	__u8 hook;          /* enum bp_drop_hook */
 	__u8 sample_len;    /* bytes of `sample` filled */
 	__u32 dev_ifindex;  /* the device the packet was on (skb->ifindex) */
-	__u32 len;          /* the packet's length (skb->len), or the call's bytes */
+	__u32 len;          /* the packet's length (skb->len); 0 for a refused call */
 	__u16 protocol;     /* skb->protocol, network byte order (BP_HOOK_TC) */
 	/* BP_HOOK_SOCK: the refused call's tuple (family AF_INET or AF_INET6, addresses in network
 	 * byte order, IPv4 in [0], ports in host byte order) */
@@ -1021,7 +1024,8 @@ struct bp_flow_change_event {
 	__u8 proto;
 	__u8 kind;       /* enum bp_flow_kind */
 	__u8 state;      /* enum bp_flow_state after the change */
-	__u8 pad[3];
+	__u8 counted;    /* closed: `packets` and `bytes` hold the flow's counts (made while a monitor listened) */
+	__u8 pad[2];
 	__u32 src[4], dst[4];             /* original tuple */
 	__u16 sport, dport;
 	__u32 reply_src[4], reply_dst[4]; /* reply tuple */

@@ -176,7 +176,7 @@ extension FlowRecord {
         let address = { (words: Words6) -> IPAddress in
             v6 ? .v6(IPv6Address(words: words)) : .v4(IPv4Address(raw: words.0))
         }
-        let counted = change == .closed || change == .expired
+        let counted = change == .closed && event.counted != 0
         self.init(
             time: event.head.time, ifindex: event.head.ifindex, change: change, kind: FlowKind(raw: event.kind),
             state: String(cString: bp_flow_state_label(UInt32(event.state))),

@@ -34,12 +34,20 @@ enum APIRoutes {
         let filter = try await agent.monitorFilter(query)
         guard let hub = agent.monitor else { throw DatapathError.noMonitor }
         hub.update(directory: await agent.eventDirectory())
-        let (subscriber, stream) = try hub.subscribe(filter)
         return Response(
             status: .ok, headers: [.contentType: "application/x-ndjson"],
             body: ResponseBody { writer in
-                defer { hub.unsubscribe(subscriber) }
+                // Subscribed here, once the head is out: a client gone before it leaves nothing.
                 let encoder = APICoding.encoder
+                let subscriber: MonitorHub.Subscriber
+                let stream: AsyncStream<MonitorItem>
+                do {
+                    (subscriber, stream) = try hub.subscribe(filter)
+                } catch {
+                    try await writer.write(lines([.error("\(error)")], encoder))
+                    return try await writer.finish(nil)
+                }
+                defer { hub.unsubscribe(subscriber) }
                 for await item in stream {
                     switch item {
                     case .events(let events):
@@ -49,10 +57,11 @@ enum APIRoutes {
                     }
                 }
                 if subscriber.hasOverflowed {
-                    var last = MonitorEvent(type: "error", time: MonotonicToWall.rfc3339(MonotonicToWall.now))
-                    last.message =
+                    let message =
                         "monitor disconnected: it read events more slowly than they came (\(MonitorHub.queueLength) queued)"
-                    try await writer.write(lines([last], encoder))
+                    try await writer.write(lines([.error(message)], encoder))
+                } else if subscriber.agentStopped.load(ordering: .relaxed) {
+                    try await writer.write(lines([.error("\(MonitorStopped())")], encoder))
                 }
                 try await writer.finish(nil)
             })

@@ -71,6 +71,8 @@ final class MonitorHub: Sendable {
         let continuation: AsyncStream<MonitorItem>.Continuation
         /// Set when its queue overflowed and the hub let it go.
         let overflowed = Atomic<Bool>(false)
+        /// Set when the agent stops.
+        let agentStopped = Atomic<Bool>(false)
         /// Events handed to its stream and not yet written out (see `written`).
         let queued = Atomic<Int>(0)
 
@@ -94,6 +96,10 @@ final class MonitorHub: Sendable {
         /// veths gone): they ask for no refresh again until a monitor comes.
         var unknown: Set<UInt32> = []
         var lastRefresh = ContinuousClock.now - .seconds(10)
+        /// The host's interface names by ifindex, for its drops' events.
+        var interfaceNames: [UInt32: String] = [:]
+        /// The reader has stopped (the agent stops): no monitor may come.
+        var stopped = false
     }
 
     let source: any MonitorSource
@@ -114,11 +120,14 @@ final class MonitorHub: Sendable {
     func subscribe(_ filter: MonitorFilter) throws -> (Subscriber, AsyncStream<MonitorItem>) {
         // Unbounded as a stream: the hub bounds it by the events queued (Subscriber.queued).
         let (stream, continuation) = AsyncStream.makeStream(of: MonitorItem.self)
-        let subscriber = state.withLock { state in
+        let subscriber = try state.withLock { state in
+            guard !state.stopped else { throw MonitorStopped() }
             state.nextID += 1
             let subscriber = Subscriber(id: state.nextID, filter: filter, continuation: continuation)
             state.subscribers[subscriber.id] = subscriber
-            state.unknown = []  // the API refreshed the directory for it: look for all again
+            // The API refreshed the directory for it: look for all again, names too.
+            state.unknown = []
+            state.interfaceNames = [:]
             return subscriber
         }
         do {
@@ -133,18 +142,21 @@ final class MonitorHub: Sendable {
     func unsubscribe(_ subscriber: Subscriber) {
         let removed = state.withLock { $0.subscribers.removeValue(forKey: subscriber.id) != nil }
         subscriber.continuation.finish()
-        // One let go for overflowing was removed by the reader, which leaves the programs be.
-        if removed || subscriber.overflowed.load(ordering: .relaxed) {
-            do { try updateSubscriptions() } catch { logger.warning("monitor: cannot update the programs: \(error)") }
-        }
+        if removed { updateSubscriptionsLogging() }
     }
 
-    /// Drops always; flows while a monitor wants them.
+    /// Drops always; flows while a monitor wants them; nothing once the agent stops.
     private func updateSubscriptions() throws {
         let kinds = state.withLock { state in
-            state.subscribers.values.reduce(into: Set([MonitorEventKind.drop])) { $0.formUnion($1.filter.kinds) }
+            state.stopped
+                ? []
+                : state.subscribers.values.reduce(into: Set([MonitorEventKind.drop])) { $0.formUnion($1.filter.kinds) }
         }
         try source.set(subscribed: kinds, rate: rate)
+    }
+
+    private func updateSubscriptionsLogging() {
+        do { try updateSubscriptions() } catch { logger.warning("monitor: cannot update the programs: \(error)") }
     }
 
     var monitorCount: Int { state.withLock { $0.subscribers.count } }
@@ -203,7 +215,8 @@ final class MonitorHub: Sendable {
         update(directory: await directory())
         let stop = Atomic<Bool>(false)
         let box = UncheckedBox(reader)
-        await withGracefulShutdownHandler {
+        // Cancelled (another service failed) or shut down gracefully: the thread stops either way.
+        await withTaskCancellationOrGracefulShutdownHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 let thread = Thread { [self] in
                     self.readLoop(box.value, stop: stop, directory: directory)
@@ -212,15 +225,20 @@ final class MonitorHub: Sendable {
                 thread.name = "monitor"
                 thread.start()
             }
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             stop.store(true, ordering: .relaxed)
         }
-        state.withLock { state in
-            for subscriber in state.subscribers.values { subscriber.continuation.finish() }
-            state.subscribers = [:]
+        let subscribers = state.withLock { state in
+            state.stopped = true
+            defer { state.subscribers = [:] }
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers {
+            subscriber.agentStopped.store(true, ordering: .relaxed)
+            subscriber.continuation.finish()
         }
         // Nobody reads the ring now: the programs stop writing to it until the next agent.
-        do { try source.set(subscribed: [], rate: rate) } catch { logger.warning("monitor: \(error)") }
+        updateSubscriptionsLogging()
     }
 
     private func readLoop(
@@ -253,7 +271,7 @@ final class MonitorHub: Sendable {
 
     /// Labels the records and hands them out. An ifindex the directory lacks (a container
     /// made since) has it asked again first, at most 4 times a second: `refresh` blocks this
-    /// thread (the reader's own) until the agent answers.
+    /// thread (the reader's own) until the agent answers, 250 ms at most.
     func deliver(_ records: [MonitorRecord], refresh: (@Sendable () async -> EventDirectory)? = nil) {
         if let refresh, needsRefresh(for: records) {
             let answer = Mutex<EventDirectory?>(nil)
@@ -263,38 +281,71 @@ final class MonitorHub: Sendable {
                 answer.withLock { $0 = directory }
                 done.signal()
             }
-            _ = done.wait(timeout: .now() + 1)
+            _ = done.wait(timeout: .now() + .milliseconds(250))
             if let directory = answer.withLock({ $0 }) { update(directory: directory) }
         }
+        // Labeled and filtered on a copy, outside the lock that inspect, stats and the API share.
+        let (directory, subscribers, names) = state.withLock {
+            ($0.directory, Array($0.subscribers.values), $0.interfaceNames)
+        }
         let clock = MonotonicToWall()
-        state.withLock { state in
-            var batches: [Int: [MonitorEvent]] = [:]
-            for record in records {
-                let endpoint = state.directory.endpoints[record.ifindex]
-                if endpoint == nil { state.unknown.insert(record.ifindex) }
-                let event = MonitorEvent(record, endpoint: endpoint, time: clock.time(of: record))
-                state.delivered[record.kind, default: 0] += 1
-                if case .drop = record, let id = endpoint?.containerID {
-                    state.recent[id, default: []].append(event)
-                    if state.recent[id]!.count > MonitorHub.recentDrops { state.recent[id]!.removeFirst() }
+        var batches: [ObjectIdentifier: [MonitorEvent]] = [:]
+        var recent: [(String, MonitorEvent)] = []
+        var unknown: [UInt32: String?] = [:]
+        for record in records {
+            let endpoint = directory.endpoints[record.ifindex]
+            let wanted = subscribers.filter { $0.filter.admits(record, endpoint) }
+            let isDrop = if case .drop = record { true } else { false }
+            guard !wanted.isEmpty || (isDrop && endpoint != nil) else {
+                if endpoint == nil && unknown.index(forKey: record.ifindex) == nil {
+                    unknown.updateValue(nil, forKey: record.ifindex)
                 }
-                for subscriber in state.subscribers.values where subscriber.filter.admits(record, endpoint) {
-                    batches[subscriber.id, default: []].append(event)
+                continue
+            }
+            var hostInterface: String?
+            if endpoint == nil {
+                if let name = names[record.ifindex] {
+                    hostInterface = name
+                } else if let seen = unknown[record.ifindex], let name = seen {
+                    hostInterface = name
+                } else {
+                    hostInterface = MonitorEvent.interfaceName(record.ifindex)
+                    unknown.updateValue(hostInterface, forKey: record.ifindex)
                 }
             }
-            for (id, batch) in batches {
-                guard let subscriber = state.subscribers[id] else { continue }
-                let queued = subscriber.queued.add(batch.count, ordering: .relaxed).newValue
-                if queued > MonitorHub.queueLength {
-                    // More waits for it than it may hold: it goes, with a last word from the API.
-                    subscriber.overflowed.store(true, ordering: .relaxed)
-                    state.subscribers[id] = nil
-                    subscriber.continuation.finish()
-                } else {
-                    subscriber.continuation.yield(.events(batch))
-                }
+            let event = MonitorEvent(
+                record, endpoint: endpoint, hostInterface: hostInterface, time: clock.time(of: record))
+            if isDrop, let id = endpoint?.containerID { recent.append((id, event)) }
+            for subscriber in wanted { batches[ObjectIdentifier(subscriber), default: []].append(event) }
+        }
+        var overflowed: [Subscriber] = []
+        for subscriber in subscribers {
+            guard let batch = batches[ObjectIdentifier(subscriber)] else { continue }
+            // Let go only a monitor that had a queue's worth waiting already: one read of a
+            // full ring is more than that, and a monitor that keeps up must take it.
+            let waiting = subscriber.queued.add(batch.count, ordering: .relaxed).oldValue
+            if waiting >= MonitorHub.queueLength {
+                subscriber.overflowed.store(true, ordering: .relaxed)
+                overflowed.append(subscriber)
+            } else {
+                subscriber.continuation.yield(.events(batch))
             }
         }
+        state.withLock { state in
+            for record in records { state.delivered[record.kind, default: 0] += 1 }
+            for (ifindex, name) in unknown {
+                state.unknown.insert(ifindex)
+                if let name { state.interfaceNames[ifindex] = name }
+            }
+            for (id, event) in recent {
+                state.recent[id, default: []].append(event)
+                if state.recent[id]!.count > MonitorHub.recentDrops { state.recent[id]!.removeFirst() }
+            }
+            for subscriber in overflowed { state.subscribers[subscriber.id] = nil }
+        }
+        // Its stream ends after what it holds, and the API adds a last word.
+        for subscriber in overflowed { subscriber.continuation.finish() }
+        if !overflowed.isEmpty { updateSubscriptionsLogging() }
     }
 
     /// Whether a record names an ifindex neither known nor already looked for (the host's
@@ -305,6 +356,11 @@ final class MonitorHub: Sendable {
                 && ContinuousClock.now - state.lastRefresh >= .milliseconds(250)
         }
     }
+}
+
+/// A monitor asked for once the agent is stopping.
+struct MonitorStopped: Error, CustomStringConvertible {
+    var description: String { "the agent is shutting down" }
 }
 
 /// The reader is used by the one thread that polls it.
@@ -362,8 +418,15 @@ struct MonotonicToWall {
 }
 
 extension MonitorEvent {
+    /// The agent's last word to a monitor whose stream it ends.
+    static func error(_ message: String) -> MonitorEvent {
+        var event = MonitorEvent(type: "error", time: MonotonicToWall.rfc3339(MonotonicToWall.now))
+        event.message = message
+        return event
+    }
+
     /// An event as monitors get it.
-    init(_ record: MonitorRecord, endpoint: EventEndpoint?, time: String) {
+    init(_ record: MonitorRecord, endpoint: EventEndpoint?, hostInterface: String? = nil, time: String) {
         switch record {
         case .drop(let drop):
             self.init(type: "drop", time: time)
@@ -390,7 +453,7 @@ extension MonitorEvent {
             } else {
                 proto = MonitorEvent.etherTypeLabel(drop.etherType)
             }
-            interface = endpoint?.interface ?? MonitorEvent.interfaceName(drop.ifindex)
+            interface = endpoint?.interface ?? hostInterface
         case .flow(let flow):
             self.init(type: "flow", time: time)
             change = flow.change.rawValue

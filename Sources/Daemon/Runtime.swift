@@ -129,12 +129,23 @@ final class LiveProcesses: Sendable {
     func isAlive(_ process: ProcessState) -> Bool {
         guard process.pid > 0 else { return false }
         let key = Key(pid: process.pid, startTicks: process.startTicks)
-        if let fd = held.withLock({ $0[key] }) {
+        // Polled under the lock, which keep(only:) closes pidfds under too. nil: not held.
+        let known: Bool? = held.withLock { held in
+            guard let fd = held[key] else { return nil }
             var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard Glibc.poll(&poll, 1, 0) == 1 else { return true }  // readable once it has exited
-            forget(key)
+            let ready = Glibc.poll(&poll, 1, 0) == 1
+            if ready && poll.revents & Int16(POLLIN) == 0 {
+                // An error on the pidfd says nothing of the process: /proc is asked instead.
+                close(fd)
+                held[key] = nil
+                return nil
+            }
+            guard ready else { return true }
+            close(fd)  // readable: it has exited
+            held[key] = nil
             return false
         }
+        if let known { return known }
         guard Sandbox.startTime(pid: process.pid) == process.startTicks else { return false }
         // Without a pidfd, it is alive by /proc, and is asked that way next time too.
         guard let fd = Sandbox.pidfd(pid: process.pid) else { return true }
@@ -157,9 +168,5 @@ final class LiveProcesses: Sendable {
             return Array(gone.values)
         }
         for fd in gone { close(fd) }
-    }
-
-    private func forget(_ key: Key) {
-        if let fd = held.withLock({ $0.removeValue(forKey: key) }) { close(fd) }
     }
 }

@@ -58,7 +58,8 @@ struct Monitor: AsyncParsableCommand {
             }
             return true
         }
-        if let failure { throw Failure(message: failure, code: 1) }
+        // The stream ends only with the agent's last word (or the agent gone): never a success.
+        throw Failure(message: failure ?? "the agent ended the stream", code: 1)
     }
 
     static let errorEnd = Data(#""type":"error"}"#.utf8)

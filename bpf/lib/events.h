@@ -56,8 +56,10 @@ static __always_inline void bp_event_lost(enum bp_event_type type)
 	__u32 key = type;
 	__u64 *lost = bpf_map_lookup_elem(&bp_events_lost, &key);
 
+	/* Atomic: a socket hook (process context) can be interrupted on its CPU by a tc
+	 * program's drop, and this count is meant to be exact. */
 	if (lost)
-		*lost += 1;
+		__sync_fetch_and_add(lost, 1);
 }
 
 /*
@@ -113,7 +115,8 @@ static __noinline void bp_notify_drop(struct __sk_buff *skb, __u32 ifindex, __u8
 		return;
 	__u32 sample = skb->len < BP_DROP_SAMPLE ? skb->len : BP_DROP_SAMPLE;
 
-	__builtin_memset((char *)event + sizeof(event->head), 0, sizeof(*event) - sizeof(event->head) - BP_DROP_SAMPLE);
+	/* All of it: ring memory holds earlier events, which user space must not be handed. */
+	__builtin_memset((char *)event + sizeof(event->head), 0, sizeof(*event) - sizeof(event->head));
 	event->reason = reason;
 	event->direction = direction;
 	event->hook = BP_HOOK_TC;
@@ -135,7 +138,7 @@ static __noinline void bp_notify_refusal(struct bpf_sock_addr *ctx, __u8 family,
 
 	if (!event)
 		return;
-	__builtin_memset((char *)event + sizeof(event->head), 0, sizeof(*event) - sizeof(event->head) - BP_DROP_SAMPLE);
+	__builtin_memset((char *)event + sizeof(event->head), 0, sizeof(*event) - sizeof(event->head));
 	event->reason = reason;
 	event->direction = direction;
 	event->hook = BP_HOOK_SOCK;

@@ -73,6 +73,7 @@ static __noinline void BP_FT(bp_notify_flow)(const BP_FKEY *key, const BP_FKEY *
 	event->reply_sport = bpf_ntohs(back->src_port);
 	event->reply_dport = bpf_ntohs(back->dst_port);
 	if (change == BP_FLOW_CHANGE_CLOSED && (flow->flags & BP_FLOW_F_COUNTED)) {
+		event->counted = 1;
 		struct bp_flow_acct *acct = bpf_map_lookup_elem(&BP_FACCT, key);
 
 		if (acct) {

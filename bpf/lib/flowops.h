@@ -110,7 +110,8 @@ static __always_inline void BP_FT(bp_flow_seen)(const BP_FKEY *key, BP_FVAL *flo
 	__u8 fin = (p->proto == BP_PROTO_TCP && (p->tcp_flags & BP_TCP_FIN)) ? BP_FLOW_F_FIN : 0;
 	__u8 flags = flow->flags | fin;
 
-	if (flags & BP_FLOW_F_COUNTED)
+	/* Counted while a monitor listens: once none does, its packets stop paying for it. */
+	if ((flags & BP_FLOW_F_COUNTED) && bp_event_wanted(BP_EVENT_FLOW))
 		BP_FT(bp_flow_account)(key, len);
 	/* Both sides sent a FIN (Linux's TIME_WAIT): a new SYN opens the tuple again. */
 	if (state == BP_FLOW_CLOSING && (flow->flags & BP_FLOW_F_FIN) && BP_FT(bp_opening_syn)(flow, p)) {

@@ -72,3 +72,11 @@ check "its flow is new, then established, then expired after udp=2s" eventually 
 check_output "expired: both datagrams, every byte" '^2 76 web published$' bash -c \
     "jq -r 'select($UDP and .change == \"expired\") | \"\(.packets) \(.bytes) \(.container) \(.kind)\"' '$STATE/flows.events'"
 check_output "no drop event on a flow monitor" '^$' events flows '.type != "flow"'
+
+# The agent stops: a monitor hears why and exits 1, as a stream cut short is no success.
+"$BIN" monitor >/dev/null 2>"$STATE/last.err" & last=$!
+eventually 5 monitors_at_least 1 >/dev/null
+agent_stop
+wait "$last"; rc=$?
+[ "$rc" = 1 ] && grep -q "shutting down" "$STATE/last.err" && pass "when the agent stops, a monitor exits 1 saying so" ||
+    fail "when the agent stops, a monitor exits 1 saying so (exit $rc: $(cat "$STATE/last.err"))"
