@@ -56,16 +56,20 @@ public struct DropRecord: Sendable, Equatable {
     /// Its protocol and addresses, when the sample held them (IPv4 or IPv6); "arp" and the
     /// like have only `etherType`.
     public var tuple: EventTuple?
+    /// The sample held the tuple's ports (TCP, UDP, SCTP): not so for a later fragment, nor
+    /// when the headers before them fill the sample. Without them the ports are 0, not the packet's.
+    public var portsKnown: Bool
     /// The packet's ethertype (0x0800, 0x86dd, 0x0806...), for tc drops.
     public var etherType: UInt16
 
     public init(
         time: UInt64, ifindex: UInt32, deviceIndex: UInt32, reason: DropReason, direction: String, length: UInt32,
-        refusedCall: Bool, tuple: EventTuple?, etherType: UInt16
+        refusedCall: Bool, tuple: EventTuple?, etherType: UInt16, portsKnown: Bool = true
     ) {
         (self.time, self.ifindex, self.deviceIndex, self.reason, self.direction) =
             (time, ifindex, deviceIndex, reason, direction)
         (self.length, self.refusedCall, self.tuple, self.etherType) = (length, refusedCall, tuple, etherType)
+        self.portsKnown = portsKnown
     }
 }
 
@@ -161,10 +165,12 @@ extension DropRecord {
             tuple = EventTuple(
                 proto: event.proto, source: address(event.saddr), sourcePort: event.sport,
                 destination: address(event.daddr), destinationPort: event.dport)
+            portsKnown = true
             etherType = v6 ? 0x86dd : 0x0800
         } else {
             let sample = withUnsafeBytes(of: event.sample) { Array($0.prefix(Int(event.sample_len))) }
-            tuple = PacketSample(sample, etherType: etherType).tuple
+            let read = PacketSample(sample, etherType: etherType).read
+            (tuple, portsKnown) = (read?.tuple, read?.portsKnown ?? false)
         }
     }
 }
@@ -235,8 +241,8 @@ struct PacketSample {
     }
 
     /// The protocol, addresses and ports (ICMP echo: the identifier both ways), when the
-    /// sample is IPv4 or IPv6.
-    var tuple: EventTuple? {
+    /// sample is IPv4 or IPv6; `portsKnown` when TCP's, UDP's or SCTP's ports were in it.
+    var read: (tuple: EventTuple, portsKnown: Bool)? {
         guard etherType == 0x0800 || etherType == 0x86dd, let l3 = l3Offset else { return nil }
         var proto: UInt8
         var l4: Int
@@ -256,24 +262,27 @@ struct PacketSample {
             l4 = l3 + 40
             source = .v6(IPv6Address(bytes: Array(bytes[l3 + 8..<l3 + 24])))
             destination = .v6(IPv6Address(bytes: Array(bytes[l3 + 24..<l3 + 40])))
-            // Extension headers that say how long they are (hop-by-hop, routing, destination options)
-            while [0, 43, 60].contains(proto), l4 + 2 <= bytes.count {
+            // The extension headers the programs follow (bpf/lib/parse6.h), in any order:
+            // hop-by-hop, routing, fragment, authentication, destination options.
+            while [0, 43, 44, 51, 60].contains(proto), l4 + 2 <= bytes.count {
+                let header = proto
                 proto = bytes[l4]
-                l4 += (Int(bytes[l4 + 1]) + 1) * 8
-            }
-            if proto == 44, l4 + 8 <= bytes.count {  // fragment header
-                laterFragment = (u16(l4 + 2) ?? 0) & 0xfff8 != 0
-                proto = bytes[l4]
-                l4 += 8
+                switch header {
+                case 44:  // fragment: 8 bytes, its offset tells a later fragment
+                    laterFragment = laterFragment || (u16(l4 + 2) ?? 0) & 0xfff8 != 0
+                    l4 += 8
+                case 51: l4 += (Int(bytes[l4 + 1]) + 2) * 4  // authentication: in 4-byte units
+                default: l4 += (Int(bytes[l4 + 1]) + 1) * 8
+                }
             }
         }
         var tuple = EventTuple(
             proto: proto, source: source, sourcePort: 0, destination: destination, destinationPort: 0)
-        guard !laterFragment else { return tuple }
+        guard !laterFragment else { return (tuple, false) }
         switch proto {
         case 6, 17, 132:  // TCP, UDP, SCTP
-            tuple.sourcePort = u16(l4) ?? 0
-            tuple.destinationPort = u16(l4 + 2) ?? 0
+            guard let sourcePort = u16(l4), let destinationPort = u16(l4 + 2) else { return (tuple, false) }
+            (tuple.sourcePort, tuple.destinationPort) = (sourcePort, destinationPort)
         case 1, 58:  // ICMP, ICMPv6 echo (request and reply): the identifier
             let echo: Set<UInt8> = proto == 1 ? [0, 8] : [128, 129]
             if l4 < bytes.count, echo.contains(bytes[l4]), let id = u16(l4 + 4) {
@@ -282,7 +291,7 @@ struct PacketSample {
         default:
             break
         }
-        return tuple
+        return (tuple, true)
     }
 }
 

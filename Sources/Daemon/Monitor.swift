@@ -443,7 +443,7 @@ extension MonitorEvent {
                 let sourceKnown = !(drop.refusedCall && tuple.source.isUnspecified)
                 source = sourceKnown ? tuple.source.description : nil
                 destination = tuple.destination.description
-                if [6, 17, 132].contains(tuple.proto) {
+                if [6, 17, 132].contains(tuple.proto) && drop.portsKnown {
                     sourcePort = sourceKnown ? tuple.sourcePort : nil
                     destinationPort = tuple.destinationPort
                 }

@@ -59,15 +59,41 @@ final class MonitorRecordTests: XCTestCase {
 
     func testALaterFragmentHasNoPorts() throws {
         let fragment = Frame.udp(src: T.client, dst: T.container, sport: 53, dport: 5353, fragment: 185)
-        XCTAssertEqual(try record(fragment, etherType: 0x0800).tuple, tuple(17, T.client, 0, T.container, 0))
+        let drop = try record(fragment, etherType: 0x0800)
+        XCTAssertEqual(drop.tuple, tuple(17, T.client, 0, T.container, 0))
+        XCTAssertFalse(drop.portsKnown, "0 is no port of the packet's")
+        XCTAssertTrue(
+            try record(Frame.udp(src: T.client, dst: T.container, sport: 53, dport: 5353), etherType: 0x0800).portsKnown
+        )
     }
 
     func testIPv6PastItsExtensionHeaders() throws {
+        for extensions: [IPv6Extension] in [
+            [.hopByHop(), .destinationOptions()], [.fragment(more: true), .destinationOptions()],
+            [.authentication(), .routing()],
+        ] {
+            let packet = Frame.udp6(
+                src: IPv6Tests.container, dst: IPv6Tests.internet, sport: 41000, dport: 443, extensions: extensions)
+            let drop = try record(packet, etherType: 0x86dd)
+            XCTAssertEqual(
+                drop.tuple, tuple(17, IPv6Tests.container, 41000, IPv6Tests.internet, 443), "\(extensions)")
+            XCTAssertTrue(drop.portsKnown)
+        }
+        let later = Frame.udp6(
+            src: IPv6Tests.container, dst: IPv6Tests.internet, sport: 41000, dport: 443,
+            extensions: [.fragment(offset: 1), .destinationOptions()])
+        XCTAssertFalse(try record(later, etherType: 0x86dd).portsKnown)
+    }
+
+    func testPortsPastTheSampleAreNotMadeUp() throws {
+        // Nine destination options headers: the UDP header starts at byte 126 of 128.
         let packet = Frame.udp6(
             src: IPv6Tests.container, dst: IPv6Tests.internet, sport: 41000, dport: 443,
-            extensions: [.hopByHop(), .destinationOptions()])
-        XCTAssertEqual(
-            try record(packet, etherType: 0x86dd).tuple, tuple(17, IPv6Tests.container, 41000, IPv6Tests.internet, 443))
+            extensions: Array(repeating: .destinationOptions(), count: 9))
+        let drop = try record(packet, etherType: 0x86dd)
+        XCTAssertEqual(drop.tuple?.proto, 17)
+        XCTAssertEqual(drop.tuple?.destination, .v6(IPv6Address(bytes: IPv6Tests.internet)))
+        XCTAssertFalse(drop.portsKnown)
     }
 
     func testAPacketWithoutAnEthernetHeader() throws {

@@ -1,7 +1,10 @@
 # bridgeport monitor, drop by drop: each reason a container or the outside can provoke
 # reaches a running monitor with its container, reason, direction and exact tuple
-# (addresses; ports for TCP and UDP). The ways to provoke them are those of isolation.sh,
-# hostile.sh, ports.sh, ipv6.sh and ipv6-only.sh.
+# (addresses; ports for TCP, UDP and SCTP when the packet shows them). The ways to provoke
+# them are those of isolation.sh, hostile.sh, ports.sh, ipv6.sh, ipv6-only.sh, pmtu.sh and flows.sh.
+# Not here:
+#   unknown_endpoint: no program drops for it (a veth without an endpoint entry is not judged).
+#   vxlan_source: needs a cluster (etcd, an agent per host); overlay.sh checks its counter.
 agent_start || { fail "agent starts"; return; }
 
 # udp_send RUN... -- SOURCE SOURCE_PORT DESTINATION PORT: one datagram from that address and
@@ -134,3 +137,88 @@ s.sendto(bytes([134, 0, 0, 0, 64, 0, 0x07, 0x08]) + bytes(8), ("ff02::1", 0, 0, 
     fail "r1's router advertisement"
 check "rogue_router: a router advertisement from r1 (ICMPv6: no ports)" \
     drop_seen rogue_router r1 egress icmpv6 "$R1_6" "" ff02::1 ""
+
+# ip_send RUN... -- SOURCE DESTINATION PROTO HEX: one IPv4 or IPv6 packet of protocol PROTO
+# whose payload is HEX, its IP header the kernel's (a raw socket; ICMPv6 gets its checksum).
+ip_send() {
+    local run=()
+    while [ "$1" != -- ]; do run+=("$1"); shift; done; shift
+    "${run[@]}" python3 -c 'import socket, sys
+source, destination, proto, payload = sys.argv[1], sys.argv[2], int(sys.argv[3]), bytes.fromhex(sys.argv[4])
+s = socket.socket(socket.AF_INET6 if ":" in destination else socket.AF_INET, socket.SOCK_RAW, proto)
+s.bind((source, 0))
+s.sendto(payload, (destination, 0))' "$@"
+}
+
+# An ICMP timestamp request (type 13) from p1: masquerade translates echo and errors only.
+ip_send bp exec p1 -- "$P1" 198.51.100.2 1 0d000000000000010000000000000000000000000000 || fail "p1's timestamp request"
+check "untranslatable: ICMP other than echo from a masquerading network (no ports)" \
+    drop_seen untranslatable p1 egress icmp "$P1" "" 198.51.100.2 ""
+
+# A protocol without ports (253, experimental) is masqueraded by its addresses alone: a
+# second container's packet to the same destination would have the first one's reply tuple.
+R1=$(ip_of r1)
+ip_send bp exec p1 -- "$P1" 198.51.100.2 253 00 || fail "p1's protocol 253"
+ip_send bp exec r1 -- "$R1" 198.51.100.2 253 00 || fail "r1's protocol 253"
+check "nat_exhausted: a second container's protocol-253 packet to the same destination" \
+    drop_seen nat_exhausted r1 egress 253 "$R1" "" 198.51.100.2 ""
+
+# A later fragment (offset 64 bytes) of a datagram whose first fragment never passed.
+bp exec p1 python3 -c 'import socket, sys
+sys.path.insert(0, sys.argv[1])
+from inet import ip_header
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.sendto(ip_header(sys.argv[2], "198.51.100.2", 16, frag_field=8) + bytes(16), ("198.51.100.2", 0))' "$TOOLS" "$P1" ||
+    fail "p1's later fragment"
+check "fragment: a later fragment from a masquerading network (its ports are in the first)" \
+    drop_seen fragment p1 egress udp "$P1" "" 198.51.100.2 ""
+
+# A datagram larger than the uplink's MTU, DF off: the kernel would fragment it untranslated.
+in_host ip link set "$TAG-up" mtu 1400
+bp exec a1 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER: IP_PMTUDISC_DONT, DF off
+s.bind((sys.argv[1], 40014))
+s.sendto(bytes(1450), ("198.51.100.2", 9014))' "$A1" || fail "a1's large datagram"
+check "frag_needed: 1478 bytes without DF for a 1400-byte uplink (before the translation)" \
+    drop_seen frag_needed a1 egress udp "$A1" 40014 198.51.100.2 9014
+check "... with its length" eventually 5 has_event all ".reason == \"frag_needed\" and .length == 1492"
+in_host ip link set "$TAG-up" mtu 1500
+
+# A route whose lookup bpf_fib_lookup cannot answer: one with an encapsulation (LWT).
+in_host ip route add 198.18.9.0/24 encap ip id 1 dst 198.51.100.2 dev "$TAG-up" || fail "the encapsulating route"
+udp_send bp exec a1 -- "$A1" 40015 198.18.9.2 9015
+check "no_route: a masqueraded datagram whose way out is an encapsulating route" \
+    drop_seen no_route a1 egress udp "$A1" 40015 198.18.9.2 9015
+
+# IPv6 from r1 (dual-stack, masquerading) to beyond the host that NAT66 does not take:
+# SCTP (ports in the tuple), an ICMPv6 message other than echo and errors.
+ip_send bp exec r1 -- "$R1_6" fd00:5100::2 132 "$(printf '%04x%04x' 40012 9012)0000000000000000" || fail "r1's SCTP"
+check "ipv6_unsupported: SCTP from r1 beyond the host" drop_seen ipv6_unsupported r1 egress sctp "$R1_6" 40012 fd00:5100::2 9012
+ip_send bp exec r1 -- "$R1_6" fd00:5100::2 58 8b000000000000000000000000000000 || fail "r1's node information query"
+check "untranslatable: an ICMPv6 node information query (type 139) from r1 beyond the host" \
+    drop_seen untranslatable r1 egress icmpv6 "$R1_6" "" fd00:5100::2 ""
+
+# Nine destination options headers (8-byte PadN each), then UDP: one more than the programs
+# follow. The UDP header starts at byte 126 of the frame, past the event's 128-byte sample.
+chain=""
+for _ in 1 2 3 4 5 6 7 8; do chain+=3c00010400000000; done
+chain+=1100010400000000$(printf '%04x%04x' 40013 9013)000a00007878
+ip_send bp exec r1 -- "$R1_6" fd00:5100::2 60 "$chain" || fail "r1's chain of extension headers"
+check "ext_headers: nine extension headers from r1 (the ports are past the sample)" \
+    drop_seen ext_headers r1 egress udp "$R1_6" "" fd00:5100::2 ""
+
+# A flow table of two flows (four entries: a masqueraded flow has one each way), the third
+# finds it full. The agent restarts with it (an empty table of another size); the monitor
+# "all" ended with the agent.
+agent_stop
+MONITOR_PIDS=()
+agent_start --max-flows 2 || fail "agent restarts with --max-flows 2"
+monitor_start small
+for port in 9101 9102 9103; do udp_send bp exec a1 -- "$A1" 40020 198.51.100.2 $port; done
+check "ct_full: a1's third new flow" eventually 5 has_event small \
+    ".type == \"drop\" and .reason == \"ct_full\" and .container == \"a1\" and .direction == \"egress\" and
+     .proto == \"udp\" and .source == \"$A1\" and .sourcePort == 40020 and .destination == \"198.51.100.2\" and
+     .destinationPort == 9103"
+only_the_third() { ! has_event small '.reason == "ct_full" and .destinationPort != 9103'; }
+check "... and only the third: two flows fit" only_the_third
