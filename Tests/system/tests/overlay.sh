@@ -185,7 +185,7 @@ check "host 3 removes z3" on 3 rm -f z3
 check_fails "10.77.0.50 is still w1's: host 2 cannot take it" 125 'already in use' \
     on 2 run -d --name y2 --net ov2 --ip 10.77.0.50
 
-check "rm every container" sh -c "for n in 1 2 3; do BRIDGEPORT_SOCKET=$STATE/h\$n/agent.sock '$BIN' rm -f \$(BRIDGEPORT_SOCKET=$STATE/h\$n/agent.sock '$BIN' ps -aq) >/dev/null; done"
+check "rm every container" sh -c "for n in 1 2 3; do BRIDGEPORT_SOCKET=$STATE/h\$n/agent.sock '$BIN' rm -f \$(BRIDGEPORT_SOCKET=$STATE/h\$n/agent.sock '$BIN' ps -aq) >/dev/null || exit 1; done"
 check "network rm ov1 ov2 six other6 on host 1" on 1 network rm ov1 ov2 six other6
 check "host 2 drops them too" eventually 5 sh -c "! BRIDGEPORT_SOCKET=$STATE/h2/agent.sock '$BIN' network ls | grep -qE 'ov|six|other6'"
 check "no VXLAN device is left on host 3" eventually 5 sh -c "! ip -n $TAG-h3 -o link show | grep -q vx-"
