@@ -150,7 +150,10 @@ final class LiveProcesses: Sendable {
         // Without a pidfd, it is alive by /proc, and is asked that way next time too.
         guard let fd = Sandbox.pidfd(pid: process.pid) else { return true }
         // The PID may have been reused between the two: the pidfd is kept only for our process.
-        guard Sandbox.startTime(pid: process.pid) == process.startTicks else {
+        // And /proc still shows a process that has exited until it is reaped (a zombie), which
+        // its pidfd already tells: the answer is the pidfd's, as it will be next time.
+        var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard Sandbox.startTime(pid: process.pid) == process.startTicks, Glibc.poll(&poll, 1, 0) == 0 else {
             close(fd)
             return false
         }

@@ -29,6 +29,27 @@ import Testing
         #expect(!live.isAlive(state))
     }
 
+    @Test func aProcessThatExitedIsNotAliveBeforeItIsReaped() throws {
+        // posix_spawn, not Process: Foundation reaps its children at once.
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("30"), nil]
+        defer { argv.forEach { free($0) } }
+        #expect(posix_spawn(&pid, "/bin/sleep", nil, nil, argv, environ) == 0)
+        var state = ProcessState()
+        state.pid = pid
+        state.startTicks = Sandbox.startTime(pid: pid) ?? 0
+        let live = LiveProcesses()
+        #expect(live.isAlive(state))
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        #expect(waitid(P_PID, id_t(pid), nil, WEXITED | WNOWAIT) == 0)  // exited, left unreaped
+        #expect(Sandbox.startTime(pid: pid) == state.startTicks, "a zombie is still in /proc")
+        #expect(!live.isAlive(state))
+        #expect(!live.isAlive(state), "asked again, once let go: the same answer")
+        #expect(!LiveProcesses().isAlive(state), "first asked as a zombie: not alive either")
+        waitpid(pid, &status, 0)
+    }
+
     @Test func anotherStartTimeIsAnotherProcess() throws {
         let live = LiveProcesses()
         let (process, state) = try started()
