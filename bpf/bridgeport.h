@@ -155,7 +155,8 @@
 #define BP_MAX_SOCK_NAT 65536
 #define BP_MAX_VXLAN_PEERS 4096
 /* Entries of bp_flow_acct (and of bp_flow_acct6): two per counted flow. When more flows are
- * counted at once, the least recently counted lose their counts (reported as 0). */
+ * counted at once, the least recently counted lose their counts so far (counted anew from
+ * their next packet). */
 #define BP_MAX_COUNTED_FLOWS 65536
 /* The events' ring buffer in bytes (a power of 2, pages): about 5,000 drop events (200 bytes
  * and an 8-byte record header each) or 8,700 flow events */
@@ -1030,8 +1031,8 @@ struct bp_flow_change_event {
 	__u16 sport, dport;
 	__u32 reply_src[4], reply_dst[4]; /* reply tuple */
 	__u16 reply_sport, reply_dport;
-	__u64 packets;   /* closed, expired: the flow's packets and IP bytes, both ways, as
-			  * struct bp_flow_acct counts them (0: not counted) */
+	__u64 packets;   /* closed (when `counted`): the flow's packets and IP bytes, both ways,
+			  * as struct bp_flow_acct counts them */
 	__u64 bytes;
 };
 

@@ -55,3 +55,16 @@ public struct MonitorEvent: Codable, Sendable, Equatable {
         self.time = time
     }
 }
+
+extension MonitorEvent {
+    /// A drop's source and destination as "10.0.0.2:80", "[fd00::2]:80", or the address alone
+    /// where the event has no port.
+    public var sourceText: String? { MonitorEvent.text(source, sourcePort) }
+    public var destinationText: String? { MonitorEvent.text(destination, destinationPort) }
+
+    private static func text(_ address: String?, _ port: UInt16?) -> String? {
+        guard let address else { return nil }
+        guard let port else { return address }
+        return address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+}

@@ -56,8 +56,9 @@ public struct DropRecord: Sendable, Equatable {
     /// Its protocol and addresses, when the sample held them (IPv4 or IPv6); "arp" and the
     /// like have only `etherType`.
     public var tuple: EventTuple?
-    /// The sample held the tuple's ports (TCP, UDP, SCTP): not so for a later fragment, nor
-    /// when the headers before them fill the sample. Without them the ports are 0, not the packet's.
+    /// The packet has ports (TCP, UDP, SCTP) and the sample held them: not so for a later
+    /// fragment, nor when the headers before them fill the sample. Without them the ports are
+    /// 0 (ICMP echo: its identifier), not the packet's.
     public var portsKnown: Bool
     /// The packet's ethertype (0x0800, 0x86dd, 0x0806...), for tc drops.
     public var etherType: UInt16
@@ -291,7 +292,7 @@ struct PacketSample {
         default:
             break
         }
-        return (tuple, true)
+        return (tuple, [6, 17, 132].contains(proto))
     }
 }
 

@@ -9,7 +9,7 @@ import NIOPosix
 extension Agent {
     /// Every live flow, or a container's: of its interfaces or naming its addresses.
     public func flows(container reference: String?) async throws -> [FlowView] {
-        let owners = flowOwners()
+        let owners = eventDirectory().endpoints.mapValues(\.container)
         let selection = try reference.map(flowSelection)
         guard let table = datapath.flows else { throw DatapathError.noFlowTable }
         let table6 = datapath.flows6
@@ -75,21 +75,6 @@ extension Agent {
         return FlowSelection(
             ifindexes: Set(attachments.compactMap { datapath.ifindex(ofLink: $0.hostInterface) }),
             addresses: Set(attachments.map(\.ip)))
-    }
-
-    /// The container each interface belongs to, by ifindex.
-    private func flowOwners() -> [UInt32: String] {
-        var owners: [UInt32: String] = [:]
-        for endpoint in registry.endpoints {
-            if let index = datapath.ifindex(of: endpoint), let container = try? registry.container(endpoint.containerID)
-            {
-                owners[index] = container.name
-            }
-        }
-        for attachment in registry.attachments {
-            if let index = datapath.ifindex(ofLink: attachment.hostInterface) { owners[index] = attachment.containerID }
-        }
-        return owners
     }
 
     static func view(_ flow: Flow, owner: String?, now: UInt32) -> FlowView {

@@ -439,16 +439,12 @@ extension MonitorEvent {
             }
             if let tuple = drop.tuple {
                 proto = MonitorEvent.protocolLabel(tuple.proto)
-                // A refused call's socket has no source yet: 0.0.0.0:0 would be made up.
-                let sourceKnown = !(drop.refusedCall && tuple.source.isUnspecified)
-                source = sourceKnown ? tuple.source.description : nil
                 destination = tuple.destination.description
-                if [6, 17, 132].contains(tuple.proto) && drop.portsKnown {
-                    sourcePort = sourceKnown ? tuple.sourcePort : nil
-                    destinationPort = tuple.destinationPort
-                }
-                if drop.refusedCall {  // the socket's own address is not known yet at connect()
-                    (source, sourcePort) = (nil, nil)
+                if drop.portsKnown { destinationPort = tuple.destinationPort }
+                // A refused call's socket has no address of its own yet: 0.0.0.0:0 would be made up.
+                if !drop.refusedCall {
+                    source = tuple.source.description
+                    if drop.portsKnown { sourcePort = tuple.sourcePort }
                 }
             } else {
                 proto = MonitorEvent.etherTypeLabel(drop.etherType)

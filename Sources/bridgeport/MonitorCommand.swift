@@ -68,11 +68,6 @@ struct Monitor: AsyncParsableCommand {
     /// A line as `docker events` writes one: time, type, action, who, then (key=value, ...).
     static func text(_ event: MonitorEvent) -> String {
         var attributes: [(String, String?)] = [("network", event.network), ("interface", event.interface)]
-        func endpoint(_ address: String?, _ port: UInt16?) -> String? {
-            guard let address else { return nil }
-            guard let port else { return address }
-            return address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
-        }
         func tuple(_ t: FlowView.Tuple?) -> String? {
             t.map { "\($0.source.with(port: $0.sourcePort))->\($0.destination.with(port: $0.destinationPort))" }
         }
@@ -88,8 +83,7 @@ struct Monitor: AsyncParsableCommand {
             action = event.reason ?? ""
             attributes += [
                 ("direction", event.direction), ("proto", event.proto),
-                ("source", endpoint(event.source, event.sourcePort)),
-                ("destination", endpoint(event.destination, event.destinationPort)),
+                ("source", event.sourceText), ("destination", event.destinationText),
                 ("length", event.length.map(String.init)), ("call", event.refusedCall == true ? "refused" : nil),
             ]
         }

@@ -312,19 +312,14 @@ struct DropLine: Encodable {
     let Source: String, Destination: String, Length: UInt32
 
     init(_ event: MonitorEvent) {
-        func endpoint(_ address: String?, _ port: UInt16?) -> String {
-            guard let address else { return "" }
-            guard let port else { return address }
-            return address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
-        }
         Time = event.time
         Reason = event.reason ?? ""
         Direction = event.direction ?? ""
         Network = event.network ?? ""
         Interface = event.interface ?? ""
         `Protocol` = event.proto ?? ""
-        Source = endpoint(event.source, event.sourcePort)
-        Destination = endpoint(event.destination, event.destinationPort)
+        Source = event.sourceText ?? ""
+        Destination = event.destinationText ?? ""
         Length = event.length ?? 0
     }
 

@@ -52,9 +52,9 @@ final class MonitorRecordTests: XCTestCase {
         XCTAssertEqual(
             try record(Frame.udp(src: T.client, dst: T.container, sport: 53, dport: 5353), etherType: 0x0800).tuple,
             tuple(17, T.client, 53, T.container, 5353))
-        XCTAssertEqual(
-            try record(Frame.icmpEcho(src: T.container, dst: T.other, id: 77), etherType: 0x0800).tuple,
-            tuple(1, T.container, 77, T.other, 77), "echo: the identifier both ways")
+        let echo = try record(Frame.icmpEcho(src: T.container, dst: T.other, id: 77), etherType: 0x0800)
+        XCTAssertEqual(echo.tuple, tuple(1, T.container, 77, T.other, 77), "echo: the identifier both ways")
+        XCTAssertFalse(echo.portsKnown, "an identifier is no port: monitors show none")
     }
 
     func testALaterFragmentHasNoPorts() throws {
