@@ -75,12 +75,27 @@ RELEASE      := $(BUILD)/release
 RELEASE_BINS := $(RELEASE)/bridgeport $(RELEASE)/bridgeport-cni
 release: $(RELEASE_BINS)
 
+# Foundation's ICU data, trimmed to the root and English locales (Sources/CICUData): 4.6 MB
+# in place of 34. From the toolchain's own static ICU, so it always matches its code.
+TOOLCHAIN_BIN := $(dir $(realpath $(shell command -v $(SWIFT))))
+ICU_ARCHIVE   := $(TOOLCHAIN_BIN)../lib/swift_static/linux/lib_FoundationICU.a
+ICU_OUT       := $(BUILD)/icu
+
+$(ICU_OUT)/.embedded: Sources/CICUData/trim-icu-data.py $(wildcard $(ICU_ARCHIVE))
+	python3 Sources/CICUData/trim-icu-data.py $(ICU_ARCHIVE) $(ICU_OUT)
+	touch Sources/CICUData/icudata.c $@
+
 # The version script keeps the binaries' own symbols out of the dynamic symbol table
 # (-static-stdlib links with -export-dynamic): --gc-sections may then drop what nothing calls.
-$(RELEASE)/%: Makefile Package.swift $(wildcard Package.resolved) $(shell find Sources Plugins -type f) $(BPF_OUT)/.embedded
+# The toolchain's lld links them, with packed relative relocations (DT_RELR, glibc 2.36):
+# 26 KB in place of gold's 3.3 MB of .rela.dyn for a position-independent binary.
+$(RELEASE)/%: Makefile Package.swift $(wildcard Package.resolved) $(shell find Sources Plugins -type f) $(BPF_OUT)/.embedded $(ICU_OUT)/.embedded
 	@mkdir -p $(RELEASE)
 	echo '{ local: *; };' >$(RELEASE)/hidden.map
-	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product $* -Xlinker --version-script=$(CURDIR)/$(RELEASE)/hidden.map
+	echo '{ "schemaVersion": "1.0", "linker": { "path": "$(TOOLCHAIN_BIN)ld.lld", "extraCLIOptions": ["-z", "pack-relative-relocs"] } }' \
+	    >$(RELEASE)/toolset.json
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product $* --toolset $(CURDIR)/$(RELEASE)/toolset.json \
+	    -Xlinker --version-script=$(CURDIR)/$(RELEASE)/hidden.map
 	strip -o $@ .build/release/$*
 
 # `make install PREFIX=/usr/local`, and DESTDIR=... for a staging root. The unit runs the

@@ -105,6 +105,8 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     target_row "scrape ≤ 20 ms at 10,000 endpoints (ms, gzipped)" "$(scrape 10000)" "<=" 20
     target_row "CLI ps p50 ≤ 12 ms (10 containers, ms)" "$(awk '$1 == "cli_ps_p50" { print $2 }' "$FIGURES")" "<=" 12
     target_row "CLI run -d p50 ≤ 12 ms (ms)" "$(awk '$1 == "cli_run_p50" { print $2 }' "$FIGURES")" "<=" 12
+    target_row "release agent binary ≤ 40 MB (build/release/bridgeport, MB)" \
+        "$(stat -c %s ../build/release/bridgeport | awk '{ printf "%.1f", $1 / 1e6 }')" "<=" 40
     target_row "one monitor ≥ 10,000 drop events/s (--monitor-rate 0, events/s)" "$(figure monitor_0_events_per_second)" ">=" 10000
     target_row "API ps p99 ≤ 50 ms during a drop flood with a monitor (default rate, ms)" "$(figure monitor_default_api_p99)" "<=" 50
     echo
