@@ -84,7 +84,7 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
 		return verdict;
 	if (p->icmp_error && bp_icmp_error(skb, p, 0, &verdict))
 		return verdict;
-	if (ep && (ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(p->daddr, to))
+	if ((ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(p->daddr, to))
 		return bp_drop(skb, p->fragment ? BP_DROP_FRAGMENT : BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
 	return BP_CONTINUE;
 }
@@ -193,34 +193,31 @@ static __always_inline int bp_from_container6(struct __sk_buff *skb, const struc
 }
 
 /*
- * What the container sends: the policy first (when the veth has an endpoint entry), with
- * the published-port exception for packets it would drop; then the flow the packet
- * belongs to is translated (a published flow's reply gets the published address back, a
- * masqueraded one the host's), or a new flow to beyond the host is masqueraded when the
- * network says so. Translated packets leave by a redirect.
+ * What the container sends: the policy first, with the published-port exception for
+ * packets it would drop; then the flow the packet belongs to is translated (a published
+ * flow's reply gets the published address back, a masqueraded one the host's), or a new
+ * flow to beyond the host is masqueraded when the network says so. Translated packets
+ * leave by a redirect.
  */
 static __always_inline int bp_from_container(struct __sk_buff *skb, const struct bp_endpoint *ep)
 {
 	struct bp_packet p;
 	int l3 = ETH_P_IP;
+	enum bp_drop_reason reason = bp_link_verdict(skb, ep, &l3);
 
-	if (ep) {
-		enum bp_drop_reason reason = bp_link_verdict(skb, ep, &l3);
-
-		if (reason)
-			return bp_drop(skb, reason, BP_DIR_EGRESS);
-		if (l3 == BP_ETH_P_IPV6)
-			return bp_from_container6(skb, ep);
-	}
+	if (reason)
+		return bp_drop(skb, reason, BP_DIR_EGRESS);
+	if (l3 == BP_ETH_P_IPV6)
+		return bp_from_container6(skb, ep);
 	if (l3 != ETH_P_IP)
 		return BP_CONTINUE;
 	int parsed = bp_parse_ipv4(skb, &p);
-	if (parsed == BP_PARSE_MALFORMED && ep)
+	if (parsed == BP_PARSE_MALFORMED)
 		return bp_drop(skb, BP_DROP_MALFORMED, BP_DIR_EGRESS);
 	if (parsed < 0)
 		return BP_CONTINUE;
 	const struct bp_subnet *to = NULL;
-	enum bp_drop_reason reason = ep ? bp_ipv4_verdict(ep, &p, &to) : 0;
+	reason = bp_ipv4_verdict(ep, &p, &to);
 	if (reason == BP_DROP_SPOOFED_SOURCE)
 		return bp_drop(skb, reason, BP_DIR_EGRESS);
 	if (!p.has_ports)
@@ -242,7 +239,7 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 		bp_flow_seen(&key, flow, &p, now, skb->len - p.l3_off);
 		return bp_apply(skb, &p, flow, now);
 	}
-	if (!ep || !(ep->flags & (BP_EP_F_MASQUERADE | BP_EP_F_TRACK_OUT)) || !bp_beyond_host(p.daddr, to))
+	if (!(ep->flags & (BP_EP_F_MASQUERADE | BP_EP_F_TRACK_OUT)) || !bp_beyond_host(p.daddr, to))
 		return BP_CONTINUE;  /* stays on this host, or its network is neither masqueraded nor tracked */
 	if (ep->flags & BP_EP_F_TRACK_OUT) {
 		/* Leaves as it is; its replies pass the uplink as this flow's. */
@@ -263,7 +260,13 @@ int bp_ep_ingress(struct __sk_buff *skb)
 
 	__u32 ifindex = skb->ifindex;
 	/* The map's value itself, not a copy: the stack is all but full. */
-	return bp_from_container(skb, bpf_map_lookup_elem(&bp_endpoints, &ifindex));
+	const struct bp_endpoint *ep = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
+	/* The agent writes a veth's entry before it attaches this program and deletes the veth
+	 * before the entry: a veth without one is nobody's the agent knows, and is not let
+	 * through unjudged. */
+	if (!ep)
+		return bp_drop(skb, BP_DROP_UNKNOWN_ENDPOINT, BP_DIR_EGRESS);
+	return bp_from_container(skb, ep);
 }
 
 /* IPv6 bp_ep_ingress's policy would drop for its destination (the reason in cb[0]):

@@ -1,6 +1,7 @@
 import BPF
 import CBPF
 import Glibc
+import Model
 import XCTest
 
 /// Live attach on a veth pair between two namespaces the test creates:
@@ -42,6 +43,14 @@ final class AttachTests: XCTestCase {
         return Topology(host: host, container: container, ifindex: ifindex)
     }
 
+    /// The container's endpoint entry, written before the programs are attached, as the
+    /// agent writes it: a veth without one is dropped (unknown_endpoint).
+    func admit(_ t: Topology, _ maps: BridgeportMaps) throws {
+        let ip = IPv4Address(10, 99, 0, 2)
+        try maps.endpointPolicies.update(
+            t.ifindex, EndpointPolicy(ip: ip, mac: MACAddress(derivedFrom: ip), network: 0, flags: [.enforceSource]))
+    }
+
     func ping(_ t: Topology, count: Int) throws {
         try Sandbox.sh([
             "nsenter", "--net=/run/netns/\(t.container)", "ping", "-q", "-c", "\(count)", "-i", "0.2", "-W", "2",
@@ -60,6 +69,7 @@ final class AttachTests: XCTestCase {
             let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
             let ingress = try object.program(BP_PROG_ENDPOINT_INGRESS)
             let egress = try object.program(BP_PROG_ENDPOINT_EGRESS)
+            try admit(t, BridgeportMaps(object: object))
             let links = try Sandbox.inNetns(t.host) {
                 (
                     try ingress.attach(ifindex: t.ifindex, direction: .ingress, mode: .tcx, pinPath: ingressPin),
@@ -103,6 +113,7 @@ final class AttachTests: XCTestCase {
         let ingress = try object.program(BP_PROG_ENDPOINT_INGRESS)
         let egress = try object.program(BP_PROG_ENDPOINT_EGRESS)
         let maps = try BridgeportMaps(object: object)
+        try admit(t, maps)
 
         let attachments = try Sandbox.inNetns(t.host) {
             [

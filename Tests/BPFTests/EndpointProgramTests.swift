@@ -1,6 +1,7 @@
 import BPF
 import CBPF
 import Glibc
+import Model
 import XCTest
 
 final class EndpointProgramTests: XCTestCase {
@@ -89,6 +90,12 @@ final class EndpointProgramTests: XCTestCase {
         let ifindex: UInt32 = try Sandbox.inNetns(ns) { if_nametoindex("bpt-v0") }
         XCTAssertGreaterThan(ifindex, 1)
         XCTAssertNil(try maps.endpointStats(ifindex: ifindex))
+        // The sender's entry (udpFrame's addresses), as the agent writes it before attaching.
+        try maps.endpointPolicies.update(
+            ifindex,
+            EndpointPolicy(
+                ip: IPv4Address(10, 99, 0, 2), mac: MACAddress(bytes: [2, 0, 0, 0, 0, 2]), network: 0,
+                flags: [.enforceSource]))
 
         // Container transmits: tc ingress of the host-side veth -> tx only.
         let verdict = try Sandbox.inNetns(ns) { try ingress.testRun(packet: frame, ifindex: ifindex) }
@@ -103,10 +110,14 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(stats.tx, bp_traffic(packets: 1, bytes: len))
         XCTAssertEqual(stats.rx, bp_traffic(packets: 1, bytes: len))
 
-        // Another ifindex (loopback, ctx ifindex 1) is counted separately.
-        _ = try Sandbox.inNetns(ns) { try ingress.testRun(packet: frame, ifindex: 1) }
+        // Another ifindex (loopback, ctx ifindex 1) is counted separately. It has no entry:
+        // what it sends is nobody's the agent knows, and is dropped, not let through unjudged.
+        XCTAssertEqual(try Sandbox.inNetns(ns) { try ingress.testRun(packet: frame, ifindex: 1) }, 2, "TC_ACT_SHOT")
         XCTAssertEqual(try maps.endpointStats(ifindex: ifindex), stats)
         XCTAssertEqual(try maps.endpointStats(ifindex: 1)?.tx, bp_traffic(packets: 1, bytes: len))
+        XCTAssertEqual(
+            try maps.dropCounts(),
+            [bp_drop_key(ifindex: 1, reason: BP_DROP_UNKNOWN_ENDPOINT, direction: BP_DIR_EGRESS): 1])
         let all = try maps.allEndpointStats()
         XCTAssertEqual(Set(all.keys), [1, ifindex])
 

@@ -3,7 +3,6 @@
 # (addresses; ports for TCP, UDP and SCTP when the packet shows them). The ways to provoke
 # them are those of isolation.sh, hostile.sh, ports.sh, ipv6.sh, ipv6-only.sh, pmtu.sh and flows.sh.
 # Not here:
-#   unknown_endpoint: no program drops for it (a veth without an endpoint entry is not judged).
 #   vxlan_source: needs a cluster (etcd, an agent per host); overlay.sh checks its counter.
 agent_start || { fail "agent starts"; return; }
 
@@ -207,6 +206,17 @@ chain+=1100010400000000$(printf '%04x%04x' 40013 9013)000a00007878
 ip_send bp exec r1 -- "$R1_6" fd00:5100::2 60 "$chain" || fail "r1's chain of extension headers"
 check "ext_headers: nine extension headers from r1 (the ports are past the sample)" \
     drop_seen ext_headers r1 egress udp "$R1_6" "" fd00:5100::2 ""
+
+# The agent writes a veth's endpoint entry before it attaches the programs: one whose entry
+# is gone (deleted here behind the agent's back) is not let through unjudged.
+a2_veth=$(bp exec a2 ip -o link show eth0 | sed -n 's/^[0-9]*: eth0@if\([0-9]*\):.*/\1/p')  # its host-side peer
+bpftool map delete pinned "$STATE/bpf/maps/bp_endpoints" key $(printf '0x%02x 0x%02x 0x%02x 0x%02x' \
+    $((a2_veth & 255)) $((a2_veth >> 8 & 255)) $((a2_veth >> 16 & 255)) $((a2_veth >> 24))) ||
+    fail "a2's endpoint entry deleted"
+udp_send bp exec a2 -- "$A2" 40014 "$A1" 9014
+# What goes first is a2's ARP request for a1, unless a1's address is still in its cache.
+check "unknown_endpoint: a2, its veth's entry gone" eventually 5 has_event all \
+    '.type == "drop" and .reason == "unknown_endpoint" and .container == "a2" and .direction == "egress"'
 
 # A flow table of two flows (four entries: a masqueraded flow has one each way), the third
 # finds it full. The agent restarts with it (an empty table of another size); the monitor
