@@ -31,9 +31,11 @@ extension Agent {
         let state = await scrapeState()
         let counters = try await readCounters()
         let dropsByInterface = Dictionary(counters.drops.map { ($0.key.ifindex, $0.value) }, uniquingKeysWith: +)
+        // Grouped once: the registry's per-container lookup scans every endpoint.
+        let endpointsByContainer = Dictionary(grouping: state.registry.endpoints, by: \.containerID)
         return state.registry.containers.filter { state.running.contains($0.id) }.map { container in
             var stats = ContainerStats(id: container.id, name: container.name)
-            for endpoint in state.registry.endpoints(ofContainer: container.id) {
+            for endpoint in endpointsByContainer[container.id] ?? [] {
                 guard let index = counters.index(of: endpoint) else { continue }
                 let traffic = counters.endpoints[index] ?? .zero
                 stats.receiveBytes += traffic.rx.bytes

@@ -42,6 +42,8 @@ public actor Agent {
     private var uplinks: [UInt32: String] = [:]
     /// How --rm containers that are gone ended, for `wait`s that come after (at most 256).
     private var finished: [String: WaitResult] = [:]
+    /// `finished`'s keys, oldest first: the oldest result goes when more than 256 are kept.
+    private var finishedOrder: [String] = []
 
     /// The agent's changes make blocking system calls (netlink, bpf, mount, fork): they run
     /// on a thread of their own, not on the cooperative pool that serves the API and scrapes.
@@ -581,7 +583,8 @@ public actor Agent {
         }
         finished[container.id] = WaitResult(
             exitCode: container.process.exitCode ?? 0, output: (try? logs(container.id)) ?? "")
-        if finished.count > 256, let oldest = finished.keys.first { finished[oldest] = nil }
+        finishedOrder.append(container.id)
+        if finishedOrder.count > 256 { finished[finishedOrder.removeFirst()] = nil }
         do {
             _ = try await remove(container.id, force: false)
         } catch {
