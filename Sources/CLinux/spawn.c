@@ -248,16 +248,16 @@ fail:;
 
 static int run_container_entry(void *ctx) { run_container(ctx); }
 
-// Starts fn(arg) in a child that shares our memory until it execs, as posix_spawn does
-// (clone with CLONE_VM | CLONE_VFORK; we resume once it has exec'd or died), as PID 1
-// of a new PID namespace. Unlike a fork, nothing of this process's address space (a
-// copy of the agent's) is copied for a child that is about to exec, nor torn down again
-// by its exec. The child makes only system calls and uses its own stack.
-static pid_t start_sharing_memory(int (*fn)(void *), void *arg) {
+// Starts fn(arg) in a child that shares our memory until it execs or exits, as
+// posix_spawn does (clone with CLONE_VM | CLONE_VFORK; we resume once it has exec'd or
+// died), with the extra clone flags given. Unlike a fork, nothing of this process's
+// address space is copied for such a child, nor torn down again when it ends. The child
+// makes only system calls and uses its own stack.
+static pid_t start_sharing_memory(int (*fn)(void *), void *arg, int flags) {
     enum { STACK_SIZE = 256 * 1024 };
     char *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) return -1;
-    pid_t pid = clone(fn, stack + STACK_SIZE, CLONE_VM | CLONE_VFORK | CLONE_NEWPID | SIGCHLD, arg);
+    pid_t pid = clone(fn, stack + STACK_SIZE, CLONE_VM | CLONE_VFORK | flags | SIGCHLD, arg);
     int err = errno;
     munmap(stack, STACK_SIZE);
     errno = err;
@@ -284,7 +284,8 @@ static _Noreturn void run_shim(struct spawn_ctx *c) {
     sort_fds(keep, 4);
     close_other_fds(keep, 4);
 
-    pid_t child = start_sharing_memory(run_container_entry, c);
+    // The container, as PID 1 of a new PID namespace.
+    pid_t child = start_sharing_memory(run_container_entry, c, CLONE_NEWPID);
     if (child < 0) {
         report(c->status_w, -errno);
         _exit(1);
@@ -319,6 +320,18 @@ static _Noreturn void run_shim(struct spawn_ctx *c) {
     _exit(0);
 }
 
+// The intermediate child (sharing the caller's memory): a new session, and the shim
+// forked from it. The raw system call, not fork(): glibc's would run its fork handlers
+// and take its locks in the memory we share with the caller.
+static int detach_shim(void *arg) {
+    struct spawn_ctx *c = arg;
+    setsid();
+    pid_t shim = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    if (shim < 0) report(c->status_w, -errno);
+    else if (shim == 0) run_shim(c);
+    _exit(0);
+}
+
 int bp_spawn(const struct bp_spawn_opts *opts, pid_t *pid) {
     struct spawn_ctx c = { .o = opts, .netns = -1 };
     int status[2] = { -1, -1 }, execerr[2] = { -1, -1 };
@@ -340,19 +353,19 @@ int bp_spawn(const struct bp_spawn_opts *opts, pid_t *pid) {
     c.execerr_w = execerr[1];
 
     // Double fork: the intermediate child starts a new session and exits at once, so the
-    // shim is reparented to init and outlives the caller.
-    pid_t first = fork();
+    // shim is reparented to init and outlives the caller. Only the shim is a fork: the
+    // intermediate shares our memory while we wait for it, so the agent's address space is
+    // copied once per container, not twice (a millisecond or more each). Signals stay
+    // blocked until the shim resets them: no handler of ours runs in the shared memory.
+    sigset_t all, mask;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &mask);
+    pid_t first = start_sharing_memory(detach_shim, &c, 0);
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
     if (first < 0) {
-        rc = -errno;
+        rc = -err;
         goto out;
-    }
-    if (first == 0) {
-        close(status[0]);
-        setsid();
-        pid_t shim = fork();
-        if (shim < 0) report(status[1], -errno);
-        else if (shim == 0) run_shim(&c);
-        _exit(0);
     }
     // Only the shim and the container may hold these: the shim waits for EOF on execerr.
     close(status[1]);
@@ -364,7 +377,7 @@ int bp_spawn(const struct bp_spawn_opts *opts, pid_t *pid) {
     if (read_full(status[0], &msg, sizeof msg) != sizeof msg) rc = -ECHILD;
     else if (msg < 0) rc = msg;
     else *pid = msg;
-    // Reaped after the answer: its exit (tearing down its copy of our memory) overlaps the wait.
+    // The intermediate has exited (clone returns then): reaped now.
     wait_exit_code(first);   // ECHILD if someone else reaps it: fine
 
 out:
