@@ -195,6 +195,16 @@ extension BPFProgram {
 }
 
 extension TCAttachment {
+    /// Removes the cls_bpf filter `attach(mode: .tc)` put on `ifindex` (by its handle and
+    /// priority), leaving the clsact qdisc and other filters on the device. Call it in the
+    /// device's network namespace.
+    public static func detachFilter(
+        ifindex: UInt32, direction: TCDirection, handle: UInt32 = 1, priority: UInt32 = 1
+    ) throws {
+        try TCAttachment(mode: .tc, ifindex: ifindex, direction: direction, handle: handle, priority: priority)
+            .detach()
+    }
+
     /// Removes the clsact qdisc of `ifindex` and with it every tc filter on both hooks
     /// (cleanup for mode `.tc`).
     public static func removeClsact(ifindex: UInt32) throws {

@@ -1,8 +1,10 @@
 // Container processes: a detached supervisor ("shim") per container, exec into a running
 // container, process start times.
 //
-// The caller is a multi-threaded Swift process, so after fork() only async-signal-safe
-// calls are made: paths, lengths and the executable are all prepared before forking.
+// The caller is a multi-threaded Swift process, and the shim is forked with the raw system
+// call (glibc's fork bookkeeping does not run: its locks, cached thread ID and malloc state
+// are stale in the copy), so the children make system calls only: paths, lengths and the
+// executable are all prepared before forking. No malloc, stdio or pthread call there.
 #define _GNU_SOURCE
 #include "clinux.h"
 
@@ -326,7 +328,7 @@ static _Noreturn void run_shim(struct spawn_ctx *c) {
 static int detach_shim(void *arg) {
     struct spawn_ctx *c = arg;
     setsid();
-    pid_t shim = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    pid_t shim = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0UL, NULL, NULL, 0UL);
     if (shim < 0) report(c->status_w, -errno);
     else if (shim == 0) run_shim(c);
     _exit(0);
@@ -357,12 +359,14 @@ int bp_spawn(const struct bp_spawn_opts *opts, pid_t *pid) {
     // intermediate shares our memory while we wait for it, so the agent's address space is
     // copied once per container, not twice (a millisecond or more each). Signals stay
     // blocked until the shim resets them: no handler of ours runs in the shared memory.
+    // Every signal, glibc's internal ones too (sigfillset leaves those out), as posix_spawn
+    // blocks them: by the raw system call.
     sigset_t all, mask;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &mask);
+    memset(&all, 0xff, sizeof all);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &mask, _NSIG / 8);
     pid_t first = start_sharing_memory(detach_shim, &c, 0);
     int err = errno;
-    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, _NSIG / 8);
     if (first < 0) {
         rc = -err;
         goto out;
@@ -377,7 +381,7 @@ int bp_spawn(const struct bp_spawn_opts *opts, pid_t *pid) {
     if (read_full(status[0], &msg, sizeof msg) != sizeof msg) rc = -ECHILD;
     else if (msg < 0) rc = msg;
     else *pid = msg;
-    // The intermediate has exited (clone returns then): reaped now.
+    // The intermediate has let go of our memory (clone returned then) and exits: reaped now.
     wait_exit_code(first);   // ECHILD if someone else reaps it: fine
 
 out:

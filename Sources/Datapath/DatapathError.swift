@@ -21,6 +21,9 @@ public enum DatapathError: Error, CustomStringConvertible, Sendable {
     /// A datapath without a flow table (a test fake) was asked for flows.
     case noFlowTable
     case noMonitor
+    /// An endpoint with no MAC or no address: the endpoint programs would have no entry to
+    /// judge it by, and drop all it sends.
+    case unaddressedEndpoint(interface: String)
 
     /// The failure of the last system call, said as "<operation>: <strerror>".
     static func lastSystemCall(_ operation: String) -> DatapathError { .system(operation, errno: errno) }
@@ -43,6 +46,8 @@ public enum DatapathError: Error, CustomStringConvertible, Sendable {
             "BPF object \(name) is neither embedded, nor in build/bpf, nor next to the binary: build with `make build` or `swift build`, or pass --bpf-objects DIR"
         case .noFlowTable: "this datapath has no flow table"
         case .noMonitor: "this datapath has no monitor events"
+        case .unaddressedEndpoint(let interface):
+            "the endpoint on \(interface) has no MAC or no address: its traffic could not be judged"
         }
     }
 

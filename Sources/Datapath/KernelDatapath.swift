@@ -363,10 +363,15 @@ public final class KernelDatapath: Datapath, Sendable {
         }
     }
 
-    /// Forgets its map entries; the veth goes too when it is Bridgeport's (Docker's driver).
+    /// Forgets its map entries; the veth goes too when it is Bridgeport's (Docker's driver),
+    /// and its programs when it stays (the runtime's).
     public func unequip(_ attachment: Attachment) {
         let index = links.index(of: attachment.hostInterface)
-        if attachment.networkID != nil { _ = try? links.delete(link: attachment.hostInterface) }
+        if attachment.networkID != nil {
+            _ = try? links.delete(link: attachment.hostInterface)
+        } else if let index {
+            programs.detachForeign(interface: attachment.hostInterface, ifindex: UInt32(index))
+        }
         programs.forget(
             interface: attachment.hostInterface, ifindex: index.map(UInt32.init), address: attachment.ip,
             address6: attachment.ip6)

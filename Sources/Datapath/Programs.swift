@@ -135,28 +135,30 @@ final class Programs: Sendable {
         // IPv6 is judged only for an endpoint with an address of it; other IPv6 is dropped.
         // Likewise IPv4 and ARP of an endpoint without IPv4 (an IPv6-only network's).
         let ip6 = network.ipv6 == nil ? nil : endpoint.ip6
-        if let mac = endpoint.mac, endpoint.ip != nil || ip6 != nil {
-            var flags: EndpointPolicy.Flags = [.enforceSource, .isolated]
-            if ip6 == nil { flags.insert(.ipv4Only) }
-            if endpoint.ip == nil { flags.insert(.ipv6Only) }
-            if !network.iccEnabled { flags.insert(.iccDisabled) }
-            if network.internal { flags.insert(.internal) }
-            if Programs.masquerades(network) { flags.insert(.masquerade) }
-            if Programs.tracksOutbound(network) { flags.insert(.trackOutbound) }
-            if ip6 != nil && Programs.masquerades(network, gatewayMode: network.gatewayMode6) {
-                flags.insert(.masquerade6)
-            }
-            if ip6 != nil && Programs.tracksOutbound(network, gatewayMode: network.gatewayMode6) {
-                flags.insert(.trackOutbound6)
-            }
-            // A macvlan container is on the LAN: its IPv6 leaves as it is, as its IPv4 does.
-            if ip6 != nil && network.driver == .macvlan { flags.insert(.passOutbound6) }
-            try maps.endpointPolicies.update(
-                ifindex,
-                EndpointPolicy(
-                    ip: endpoint.ip ?? IPv4Address(0), mac: mac, network: number(of: network), flags: flags, ip6: ip6,
-                    gatewayMAC: network.gatewayMode == .isolated ? nil : network.bridgeMAC, mtu: UInt16(clamping: mtu)))
+        // bp_ep_ingress drops what a veth without an entry sends (unknown_endpoint).
+        guard let mac = endpoint.mac, endpoint.ip != nil || ip6 != nil else {
+            throw DatapathError.unaddressedEndpoint(interface: interface)
         }
+        var flags: EndpointPolicy.Flags = [.enforceSource, .isolated]
+        if ip6 == nil { flags.insert(.ipv4Only) }
+        if endpoint.ip == nil { flags.insert(.ipv6Only) }
+        if !network.iccEnabled { flags.insert(.iccDisabled) }
+        if network.internal { flags.insert(.internal) }
+        if Programs.masquerades(network) { flags.insert(.masquerade) }
+        if Programs.tracksOutbound(network) { flags.insert(.trackOutbound) }
+        if ip6 != nil && Programs.masquerades(network, gatewayMode: network.gatewayMode6) {
+            flags.insert(.masquerade6)
+        }
+        if ip6 != nil && Programs.tracksOutbound(network, gatewayMode: network.gatewayMode6) {
+            flags.insert(.trackOutbound6)
+        }
+        // A macvlan container is on the LAN: its IPv6 leaves as it is, as its IPv4 does.
+        if ip6 != nil && network.driver == .macvlan { flags.insert(.passOutbound6) }
+        try maps.endpointPolicies.update(
+            ifindex,
+            EndpointPolicy(
+                ip: endpoint.ip ?? IPv4Address(0), mac: mac, network: number(of: network), flags: flags, ip6: ip6,
+                gatewayMAC: network.gatewayMode == .isolated ? nil : network.bridgeMAC, mtu: UInt16(clamping: mtu)))
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: insideContainer)
     }
 
@@ -308,6 +310,21 @@ final class Programs: Sendable {
             DispatchQueue.concurrentPerform(iterations: hooks.count, execute: attachOne)
         }
         if let error = errors.withLock({ $0.first }) { throw error }
+    }
+
+    /// Takes the endpoint programs off another runtime's veth that stays (a CNI chain's,
+    /// unequipped): a tc filter stays on its device until removed (a tcx link ends with its
+    /// pin, in `forget`), and would drop all the veth sends once its entry is gone. Before
+    /// `forget`.
+    func detachForeign(interface: String, ifindex: UInt32) {
+        guard endpointMode == .tc else { return }
+        for direction in TCDirection.allCases {
+            do { try TCAttachment.detachFilter(ifindex: ifindex, direction: direction) } catch {
+                logger.error(
+                    "could not remove the endpoint program from a veth that stays: what it sends is dropped (unknown_endpoint) until the runtime removes it",
+                    metadata: ["interface": "\(interface)", "error": "\(error)"])
+            }
+        }
     }
 
     /// Forgets an interface whose veth is gone: its link pins, its map entries and every

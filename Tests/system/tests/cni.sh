@@ -41,6 +41,27 @@ kill "$web_server"; wait "$web_server" 2>/dev/null
 ip netns del "$TAG-web"
 check "DEL after the namespace is gone succeeds" cni DEL web
 
+# A chain's DEL runs in reverse: bridgeport-cni lets go of a veth before the bridge plugin
+# deletes it, or never does if that DEL fails. Its programs come off with its entry, so that
+# what it sends meanwhile is not dropped as unknown_endpoint (the agent's tc filters stay on
+# a device until removed).
+netns_add "$TAG-keep"
+cni ADD keep >/dev/null || fail "ADD keep"
+in_keep() { nsenter --net=/run/netns/"$TAG-keep" "$@"; }
+keep_index=$(in_keep ip -o link show eth0 | sed -n 's/^[0-9]*: eth0@if\([0-9]*\):.*/\1/p')
+keep_veth=$(in_host ip -o link show | sed -n "s/^$keep_index: \([^@:]*\).*/\1/p")
+our_filter() { in_host tc filter show dev "$keep_veth" ingress | grep -q 'bp_ep_ingress'; }
+check "keep's veth ($keep_veth) has the endpoint program" our_filter
+check "bridgeport-cni's part of DEL alone" \
+    curl -sf --unix-socket "$BRIDGEPORT_SOCKET" -X DELETE http://bridgeport/v1/attachments/keep/eth0
+no_filter() { ! our_filter; }
+check "... takes the program off the veth that stays" no_filter
+check "... and the container still reaches its gateway" in_keep ping -c 1 -W 2 10.224.0.1
+unknown_endpoint_drops() { metrics | grep 'reason="unknown_endpoint"'; }
+check_output "... with no unknown_endpoint drop" '^$' unknown_endpoint_drops
+cni DEL keep >/dev/null || fail "DEL keep"
+ip netns del "$TAG-keep"
+
 check_fails "a malformed configuration is a decode error (code 6)" 1 '"code":6' plugin ADD '{"cniVersion": '
 check_fails "an unknown version is code 1" 1 '"code":1,' plugin ADD '{"cniVersion":"9.9.9","name":"n","type":"bridgeport-cni"}'
 check_fails "ADD with a namespace that does not exist fails (code 7)" 1 '"code":7.*does not exist' \
