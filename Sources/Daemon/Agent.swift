@@ -126,7 +126,10 @@ public actor Agent {
         }
         try datapath.refreshHostAddresses()
         try datapath.syncSubnets(registry)
-        for link in try datapath.attachUplinks() { uplinks[UInt32(link.index)] = link.name }
+        // Not on other runtimes' veths, which reconcileAttachments equips as endpoints below.
+        for link in try datapath.attachUplinks(except: Set(registry.attachments.map(\.hostInterface))) {
+            uplinks[UInt32(link.index)] = link.name
+        }
         logger.info(
             "published ports answer on the uplinks",
             metadata: ["uplinks": "\(uplinks.values.sorted().joined(separator: ","))"])
@@ -700,7 +703,10 @@ public actor Agent {
             try? detachAttachment(attachment.containerID, attachment.interface)
             return
         }
-        guard let endpoint = registry.endpoints.first(where: { $0.hostInterface == name }) else { return }
+        // Likewise a container's veth: one made again under its name (reconcile) keeps its
+        // programs, whose pins go by the name.
+        guard let endpoint = registry.endpoints.first(where: { $0.hostInterface == name }), !datapath.linkExists(name)
+        else { return }
         datapath.forgetRemovedLink(name: name, ifindex: ifindex, address: endpoint.ip)
         let container = (try? registry.container(endpoint.containerID))?.name ?? endpoint.containerID
         logger.warning(

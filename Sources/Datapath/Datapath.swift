@@ -65,8 +65,9 @@ public protocol Datapath: Sendable {
     func hostPortInUse(_ port: HostPort) -> Bool
 
     // MARK: Uplinks
-    /// Attaches the uplink program to every uplink; returns those it is on.
-    func attachUplinks() throws -> [LinkInfo]
+    /// Attaches the uplink program to every uplink but those named in `except`; returns
+    /// those it is on.
+    func attachUplinks(except: Set<String>) throws -> [LinkInfo]
     /// False for a device whose packets are neither Ethernet nor IP (it gets no program).
     func attachUplink(_ link: LinkInfo) throws -> Bool
     func forgetUplink(name: String)

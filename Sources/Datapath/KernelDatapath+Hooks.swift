@@ -11,9 +11,10 @@ extension KernelDatapath {
     /// The host's uplinks: every link but lo, ours, and the ports of bridges.
     public func uplinks() throws -> [LinkInfo] { try links.links().filter(LinkAlias.isUplink) }
 
-    /// Attaches the uplink program to every uplink; returns those it is on.
-    public func attachUplinks() throws -> [LinkInfo] {
-        try uplinks().filter(attachUplink)
+    /// Attaches the uplink program to every uplink but those named in `except`; returns
+    /// those it is on.
+    public func attachUplinks(except: Set<String>) throws -> [LinkInfo] {
+        try uplinks().filter { !except.contains($0.name) }.filter(attachUplink)
     }
 
     /// Attaches the uplink program its packets' headers need; false for a device whose

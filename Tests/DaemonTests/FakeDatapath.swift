@@ -209,7 +209,7 @@ final class FakeDatapath: Datapath {
 
     // MARK: Uplinks
 
-    func attachUplinks() throws -> [LinkInfo] {
+    func attachUplinks(except: Set<String>) throws -> [LinkInfo] {
         try step("attachUplinks")
         return []
     }
