@@ -147,15 +147,15 @@ func jsonString(_ text: String) -> String {
 }
 
 /// A time as Go prints one (Time.String, Docker's CreatedAt): "2024-05-02 10:11:12.345678 +0000
-/// UTC", in the local zone; the fraction to the microsecond, without trailing zeros.
-func goTime(_ date: Date, fractional: Bool = true, zone: TimeZone = .current) -> String {
+/// UTC"; the fraction to the microsecond, without trailing zeros. In the local zone as Go finds
+/// it (TZ, else /etc/localtime), read through the C library from the same tzdata, so with the
+/// same abbreviations ("CET", where ICU says "GMT+1"); or in `zone`.
+func goTime(_ date: Date, fractional: Bool = true, zone: TimeZone? = nil) -> String {
     let whole = date.timeIntervalSince1970.rounded(.down)
-    var calendar = Calendar(identifier: .gregorian)
-    calendar.timeZone = zone
-    let c = calendar.dateComponents(
-        [.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: whole))
-    func two(_ n: Int?) -> String { n.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
-    var text = "\(c.year ?? 1)-\(two(c.month))-\(two(c.day)) \(two(c.hour)):\(two(c.minute)):\(two(c.second))"
+    let time = zone.map { ZonedTime(Date(timeIntervalSince1970: whole), in: $0) } ?? ZonedTime(local: Int(whole))
+    func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+    var text =
+        "\(time.year)-\(two(time.month))-\(two(time.day)) \(two(time.hour)):\(two(time.minute)):\(two(time.second))"
     let micros = min(999_999, Int(((date.timeIntervalSince1970 - whole) * 1e6).rounded()))
     if fractional && micros > 0 {
         var fraction = String(micros)
@@ -163,10 +163,40 @@ func goTime(_ date: Date, fractional: Bool = true, zone: TimeZone = .current) ->
         while fraction.last == "0" { fraction.removeLast() }
         text += "." + fraction
     }
-    let offset = zone.secondsFromGMT(for: date)
+    let offset = time.offset
     text += " " + (offset < 0 ? "-" : "+") + two(abs(offset) / 3600) + two(abs(offset) % 3600 / 60)
-    let universal: Set = ["UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Zulu", "Etc/Universal", "Etc/Zulu"]
-    return text + " " + (universal.contains(zone.identifier) ? "UTC" : zone.abbreviation(for: date) ?? "UTC")
+    return text + " " + time.abbreviation
+}
+
+/// A moment's calendar fields in a zone, its offset from UTC in seconds and the zone's
+/// abbreviation then.
+private struct ZonedTime {
+    var year = 1, month = 1, day = 1, hour = 0, minute = 0, second = 0, offset = 0
+    var abbreviation = "UTC"
+
+    /// In the local zone, by localtime_r (tzdata's abbreviations, as Go's).
+    init(local seconds: Int) {
+        var clock = time_t(seconds)
+        var fields = tm()
+        tzset()
+        guard localtime_r(&clock, &fields) != nil else { return }
+        (year, month, day) = (Int(fields.tm_year) + 1900, Int(fields.tm_mon) + 1, Int(fields.tm_mday))
+        (hour, minute, second) = (Int(fields.tm_hour), Int(fields.tm_min), Int(fields.tm_sec))
+        offset = fields.tm_gmtoff
+        abbreviation = fields.tm_zone.map { String(cString: $0) } ?? "UTC"
+    }
+
+    /// In `zone`, by Foundation (ICU's abbreviations; UTC's as Go names it).
+    init(_ date: Date, in zone: TimeZone) {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        (year, month, day) = (c.year ?? 1, c.month ?? 1, c.day ?? 1)
+        (hour, minute, second) = (c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
+        offset = zone.secondsFromGMT(for: date)
+        let universal: Set = ["UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Zulu", "Etc/Universal", "Etc/Zulu"]
+        abbreviation = universal.contains(zone.identifier) ? "UTC" : zone.abbreviation(for: date) ?? "UTC"
+    }
 }
 
 /// "a=1,b=2": labels as Docker's listings show them (sorted here; Docker's come in map order).

@@ -30,6 +30,11 @@ check_output "json: Docker's fields, one object per line" '^CreatedAt Driver ID 
     bash -c "'$BIN' network ls --filter name=front --format json | python3 -c 'import json, sys; d = json.loads(sys.stdin.read()); print(*sorted(d), d[\"Name\"])'"
 check_output "CreatedAt as Go prints a time" '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9.]+ [+-][0-9]{4} [A-Z]+$' \
     bp network ls --filter name=front --format '{{.CreatedAt}}'
+# Go names a zone as tzdata does; ICU's English names would be "GMT+1", "GMT+9", "GMT-3".
+for zone in 'Europe/Berlin:\+0[12]00 CES?T' 'Asia/Tokyo:\+0900 JST' 'America/Sao_Paulo:-0300 -03'; do
+    check_output "... with tzdata's abbreviation in ${zone%%:*}" "^[0-9-]{10} [0-9:.]+ ${zone#*:}\$" \
+        env TZ="${zone%%:*}" "$BIN" network ls --filter name=front --format '{{.CreatedAt}}'
+done
 check_output "-q with a format: the format (as Docker's network ls)" '^front$' bp network ls -q --filter name=front --format '{{.Name}}'
 check_output "--no-trunc: the whole ID" '^[0-9a-f]{64}$' bp network ls --no-trunc --filter name=front --format '{{.ID}}'
 check_fails "an unknown field: Go's error, exit 1" 1 'template parsing error: template: :1:2: executing "" at <\.Foo>: can.t evaluate field Foo' \
