@@ -261,9 +261,9 @@ int bp_ep_ingress(struct __sk_buff *skb)
 	__u32 ifindex = skb->ifindex;
 	/* The map's value itself, not a copy: the stack is all but full. */
 	const struct bp_endpoint *ep = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
-	/* The agent writes a veth's entry before it attaches this program and deletes the veth
-	 * before the entry: a veth without one is nobody's the agent knows, and is not let
-	 * through unjudged. */
+	/* The agent writes a veth's entry before it attaches this program, and deletes the veth
+	 * (or, another runtime's, takes the program off it) before the entry: a veth without one
+	 * is nobody's the agent knows, and is not let through unjudged. */
 	if (!ep)
 		return bp_drop(skb, BP_DROP_UNKNOWN_ENDPOINT, BP_DIR_EGRESS);
 	return bp_from_container(skb, ep);

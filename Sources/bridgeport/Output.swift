@@ -148,14 +148,17 @@ func jsonString(_ text: String) -> String {
 
 /// A time as Go prints one (Time.String, Docker's CreatedAt): "2024-05-02 10:11:12.345678 +0000
 /// UTC"; the fraction to the microsecond, without trailing zeros. In the local zone as Go finds
-/// it (TZ, else /etc/localtime), read through the C library from the same tzdata, so with the
-/// same abbreviations ("CET", where ICU says "GMT+1"); or in `zone`.
-func goTime(_ date: Date, fractional: Bool = true, zone: TimeZone? = nil) -> String {
+/// it (TZ, else /etc/localtime), read by localtime_r from the same tzdata, so with the same
+/// abbreviations ("CET", where Foundation's ICU says "GMT+1").
+func goTime(_ date: Date, fractional: Bool = true) -> String {
     let whole = date.timeIntervalSince1970.rounded(.down)
-    let time = zone.map { ZonedTime(Date(timeIntervalSince1970: whole), in: $0) } ?? ZonedTime(local: Int(whole))
-    func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-    var text =
-        "\(time.year)-\(two(time.month))-\(two(time.day)) \(two(time.hour)):\(two(time.minute)):\(two(time.second))"
+    var clock = time_t(whole)
+    var local = tm()
+    tzset()
+    guard localtime_r(&clock, &local) != nil else { return "" }
+    func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+    var text = "\(local.tm_year + 1900)-\(two(local.tm_mon + 1))-\(two(local.tm_mday)) "
+    text += "\(two(local.tm_hour)):\(two(local.tm_min)):\(two(local.tm_sec))"
     let micros = min(999_999, Int(((date.timeIntervalSince1970 - whole) * 1e6).rounded()))
     if fractional && micros > 0 {
         var fraction = String(micros)
@@ -163,40 +166,9 @@ func goTime(_ date: Date, fractional: Bool = true, zone: TimeZone? = nil) -> Str
         while fraction.last == "0" { fraction.removeLast() }
         text += "." + fraction
     }
-    let offset = time.offset
+    let offset = Int32(local.tm_gmtoff)
     text += " " + (offset < 0 ? "-" : "+") + two(abs(offset) / 3600) + two(abs(offset) % 3600 / 60)
-    return text + " " + time.abbreviation
-}
-
-/// A moment's calendar fields in a zone, its offset from UTC in seconds and the zone's
-/// abbreviation then.
-private struct ZonedTime {
-    var year = 1, month = 1, day = 1, hour = 0, minute = 0, second = 0, offset = 0
-    var abbreviation = "UTC"
-
-    /// In the local zone, by localtime_r (tzdata's abbreviations, as Go's).
-    init(local seconds: Int) {
-        var clock = time_t(seconds)
-        var fields = tm()
-        tzset()
-        guard localtime_r(&clock, &fields) != nil else { return }
-        (year, month, day) = (Int(fields.tm_year) + 1900, Int(fields.tm_mon) + 1, Int(fields.tm_mday))
-        (hour, minute, second) = (Int(fields.tm_hour), Int(fields.tm_min), Int(fields.tm_sec))
-        offset = fields.tm_gmtoff
-        abbreviation = fields.tm_zone.map { String(cString: $0) } ?? "UTC"
-    }
-
-    /// In `zone`, by Foundation (ICU's abbreviations; UTC's as Go names it).
-    init(_ date: Date, in zone: TimeZone) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        (year, month, day) = (c.year ?? 1, c.month ?? 1, c.day ?? 1)
-        (hour, minute, second) = (c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
-        offset = zone.secondsFromGMT(for: date)
-        let universal: Set = ["UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Zulu", "Etc/Universal", "Etc/Zulu"]
-        abbreviation = universal.contains(zone.identifier) ? "UTC" : zone.abbreviation(for: date) ?? "UTC"
-    }
+    return text + " " + (local.tm_zone.map { String(cString: $0) } ?? "UTC")
 }
 
 /// "a=1,b=2": labels as Docker's listings show them (sorted here; Docker's come in map order).
