@@ -69,7 +69,17 @@ min_ratio() { for n in 1 1000 10000; do tsv "$1" "$2" "$n" 5; done | sort -g | h
 verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "" || v == "n/a" || v == "err") print "not measured";
     else if ((op == ">=" && v + 0 >= t) || (op == "<=" && v + 0 <= t)) print "met"; else print "**missed**" }'; }
 publish_s=$(awk -F'|' '/Bridgeport API/ { gsub(/ /, "", $3); print $3 }' "$WORK/publish.md")
-bpf_worst=$(awk -F'|' 'NR > 2 && $4 ~ /[0-9]/ { gsub(/ /, "", $4); print $4 }' "$WORK/bpf.md" | sort -g | tail -1)
+# bpf_targets: a target row for each program-cost scenario that has one ("≤ N ns" in bpf.md).
+bpf_targets() {
+    awk -F'|' '$6 ~ /≤ [0-9]+ ns/ { scenario = $3; gsub(/^ +| +$| ¹/, "", scenario); ns = $4; gsub(/ /, "", ns);
+        target = $6; sub(/^ *≤ /, "", target); sub(/ ns.*/, "", target); print scenario "\t" ns "\t" target }' "$WORK/bpf.md" |
+        while IFS=$'\t' read -r scenario ns target; do
+            target_row "BPF_PROG_TEST_RUN ≤ $target ns: $scenario (ns)" "$ns" "<=" "$target"
+        done
+}
+# The slowest program's live ns/run during the path runs (bpf-live.md).
+bpf_live_worst=$(awk -F'|' 'NR > 2 && $4 ~ /[0-9]/ && $3 + 0 >= 1000 { gsub(/ /, "", $4); print $4 }' "$WORK/bpf-live.md" |
+    sort -g | tail -1)
 # small_min COLUMN: the lowest ratio of Bridgeport's small-packet rows over the flow counts
 # (small-packets.tsv: path flows received_pps x_direct x_iptables sent_pps).
 small_min() { awk -F'\t' -v c="$1" '$1 == "bridgeport" { print $c }' "$WORK/small-packets.tsv" | sort -g | head -1; }
@@ -97,7 +107,8 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     target_row "small UDP ≥ 1.2× iptables (lowest of 64 and 10,000 flows)" "$(small_min 5)" ">=" 1.2
     target_row "small UDP ≥ 1.1× direct (lowest of 64 and 10,000 flows)" "$(small_min 4)" ">=" 1.1
     target_row "10,000 ports published in ≤ 0.5 s" "$publish_s" "<=" 0.5
-    target_row "each BPF program ≤ 100 ns per packet (slowest scenario, ns)" "$bpf_worst" "<=" 100
+    bpf_targets
+    target_row "live ns/run ≤ 300 under the path runs (slowest program with ≥ 1,000 runs, ns)" "$bpf_live_worst" "<=" 300
     target_row "container attach p50 ≤ 10 ms (default --attach auto, ms)" "$(create_p50 auto)" "<=" 10
     target_row "container attach p50 ≤ 10 ms (--attach tcx everywhere, ms)" "$(create_p50 tcx)" "<=" 10
     target_row "container attach p50 ≤ 10 ms (--attach tc everywhere, ms)" "$(create_p50 tc)" "<=" 10

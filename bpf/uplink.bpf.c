@@ -71,9 +71,11 @@ static __always_inline int bp_related_untranslated(struct __sk_buff *skb, const 
  * in before), published container ports in every mode but internal (and only by allowed
  * sources where restricted), ICMP too in routed mode, everything in nat-unprotected mode
  * and on macvlan. The rest is dropped (direct_access). A flow let in is tracked, so that
- * its replies are known (and not masqueraded).
+ * its replies are known (and not masqueraded). `flow`: the packet's, as bp_flow_lookup found
+ * it at `now` (NULL: none, or no tuple).
  */
-static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_subnet *to)
+static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct bp_packet *p, const struct bp_subnet *to,
+					    const struct bp_flow_key *key, struct bp_flow *flow, __u32 now)
 {
 	if (to->flags & BP_SUBNET_F_INTERNAL)
 		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
@@ -82,17 +84,11 @@ static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct 
 	if (open && !(to->flags & BP_SUBNET_F_MASQUERADE))
 		return BP_CONTINUE;
 
-	__u32 now = 0;
-	struct bp_flow_key key = bp_tuple(p);
-	if (p->has_ports) {
-		struct bp_flow *flow = bp_flow_lookup(&key, p, &now);
-
-		if (flow && !(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT))) {
-			bp_flow_seen(&key, flow, p, now, skb->len - p->l3_off);
-			if (p->fragment)
-				bp_remember_fragment(p, p->daddr, 0);  /* its later fragments pass too */
-			return BP_CONTINUE;
-		}
+	if (flow && !(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT))) {
+		bp_flow_seen(key, flow, p, now, skb->len - p->l3_off);
+		if (p->fragment)
+			bp_remember_fragment(p, p->daddr, 0);  /* its later fragments pass too */
+		return BP_CONTINUE;
 	}
 
 	if (!open && p->has_ports && p->proto != BP_PROTO_ICMP)
@@ -103,7 +99,7 @@ static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct 
 		return BP_CONTINUE;
 	if (!open)
 		return bp_drop(skb, BP_DROP_DIRECT_ACCESS, BP_DIR_INGRESS);
-	if (p->has_ports && bp_flow_track(p, &key, 0, bp_now_once(&now), skb->len - p->l3_off))
+	if (p->has_ports && bp_flow_track(p, key, 0, bp_now_once(&now), skb->len - p->l3_off))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_INGRESS);
 	if (p->fragment && p->has_ports)
 		bp_remember_fragment(p, p->daddr, 0);
@@ -327,13 +323,27 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 	/* VXLAN to any address of the host (broadcast and multicast too) is the overlay's. */
 	if (bp_vxlan_refused(&p))
 		return bp_drop(skb, BP_DROP_VXLAN_SOURCE, BP_DIR_INGRESS);
-	/* One hash lookup sorts the traffic: the host's own (published ports among it) goes
-	 * on below; only the rest pays for the subnet lookup (a trie) of the direct-access check. */
+
+	/* A known flow toward a container first, the most common packet: a published one, or
+	 * the reply of a masqueraded one. Only a tuple to one of the host's addresses makes such
+	 * a flow, so this needs no lookup of the address; the flow looked up serves the
+	 * direct-access check too. */
+	__u32 now = 0;
+	struct bp_flow_key key = bp_tuple(&p);
+	struct bp_flow *flow = p.has_ports ? bp_flow_lookup(&key, &p, &now) : NULL;
+	if (flow && (flow->flags & BP_FLOW_F_DNAT)) {
+		bp_flow_seen(&key, flow, &p, now, skb->len - p.l3_off);
+		if (flow->kind == BP_FLOW_PUBLISHED)
+			bp_count_published(&key, flow, skb->len);
+		return bp_apply(skb, &p, flow, now);
+	}
+	/* One hash lookup sorts the rest: the host's own (published ports among it) goes on
+	 * below; only the rest pays for the subnet lookup (a trie) of the direct-access check. */
 	if (!bpf_map_lookup_elem(&bp_host_addrs, &p.daddr)) {
 		struct bp_subnet *to = bp_subnet_of(p.daddr);
 
 		if (to)
-			return bp_direct_access(skb, &p, to);
+			return bp_direct_access(skb, &p, to, &key, flow, now);
 		return BP_CONTINUE;  /* not addressed to this host */
 	}
 	if (!p.has_ports) {
@@ -344,17 +354,6 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 		if (p.icmp_error && bp_icmp_error(skb, &p, 1, &verdict))
 			return verdict;
 		return BP_CONTINUE;
-	}
-
-	/* A known flow toward a container: a published one, or the reply of a masqueraded one. */
-	__u32 now = 0;
-	struct bp_flow_key key = bp_tuple(&p);
-	struct bp_flow *flow = bp_flow_lookup(&key, &p, &now);
-	if (flow && (flow->flags & BP_FLOW_F_DNAT)) {
-		bp_flow_seen(&key, flow, &p, now, skb->len - p.l3_off);
-		if (flow->kind == BP_FLOW_PUBLISHED)
-			bp_count_published(&key, flow, skb->len);
-		return bp_apply(skb, &p, flow, now);
 	}
 
 	if (!bp_ported(p.proto))

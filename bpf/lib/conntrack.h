@@ -13,6 +13,7 @@
 #ifndef BP_LIB_CONNTRACK_H
 #define BP_LIB_CONNTRACK_H
 
+#include "clock.h"
 #include "common.h"
 #include "events.h"
 #include "maps.h"
@@ -22,12 +23,6 @@
 /* Errors of bpf_map_update_elem (errno-base.h is not for BPF programs). */
 #define BP_E2BIG  7   /* the table is full */
 #define BP_EEXIST 17  /* BPF_NOEXIST: the key is taken */
-
-/* Seconds of CLOCK_MONOTONIC, as the agent reads them. */
-static __always_inline __u32 bp_now(void)
-{
-	return (__u32)(bpf_ktime_get_coarse_ns() / 1000000000ULL);
-}
 
 static __always_inline void bp_flow_count(enum bp_flow_event event, __u8 proto)
 {

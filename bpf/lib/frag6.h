@@ -11,6 +11,7 @@
 #ifndef BP_LIB_FRAG6_H
 #define BP_LIB_FRAG6_H
 
+#include "clock.h"
 #include "common.h"
 #include "maps.h"
 #include "parse6.h"
