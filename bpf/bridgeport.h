@@ -1012,7 +1012,12 @@ enum bp_flow_change {
 	BP_FLOW_CHANGE_NEW = 0,         /* "new": a program created it */
 	BP_FLOW_CHANGE_ESTABLISHED = 1, /* "established": TCP completed the handshake; UDP, ICMP: replied */
 	BP_FLOW_CHANGE_CLOSED = 2,      /* "closed": TCP, a RST or both FINs */
-	BP_FLOW_CHANGE_EXPIRED = 3,     /* "expired": its timeout passed (reported by the agent's collector) */
+	BP_FLOW_CHANGE_EXPIRED = 3,     /* "expired": its timeout passed (removed by the agent's
+					 * collector, or by a program that met it) */
+	BP_FLOW_CHANGE_EVICTED = 4,     /* "evicted": removed before its timeout, unanswered, by the
+					 * collector of a nearly full table (Linux's early drop) */
+	BP_FLOW_CHANGE_FLUSHED = 5,     /* "flushed": removed with its container, with a host address
+					 * that went, or by `bridgeport flows --flush` */
 	__BP_FLOW_CHANGE_MAX
 };
 
@@ -1025,13 +1030,14 @@ struct bp_flow_change_event {
 	__u8 proto;
 	__u8 kind;       /* enum bp_flow_kind */
 	__u8 state;      /* enum bp_flow_state after the change */
-	__u8 counted;    /* closed: `packets` and `bytes` hold the flow's counts (made while a monitor listened) */
+	__u8 counted;    /* closed, expired: `packets` and `bytes` hold the flow's counts (made while a
+			  * monitor listened) */
 	__u8 pad[2];
 	__u32 src[4], dst[4];             /* original tuple */
 	__u16 sport, dport;
 	__u32 reply_src[4], reply_dst[4]; /* reply tuple */
 	__u16 reply_sport, reply_dport;
-	__u64 packets;   /* closed (when `counted`): the flow's packets and IP bytes, both ways,
+	__u64 packets;   /* when `counted`: the flow's packets and IP bytes, both ways,
 			  * as struct bp_flow_acct counts them */
 	__u64 bytes;
 };

@@ -36,14 +36,14 @@ public struct MonitorEvent: Codable, Sendable, Equatable {
     public var destinationPort: UInt16?
 
     // Flows
-    /// "new", "established", "closed" or "expired".
+    /// "new", "established", "closed", "expired", "evicted" or "flushed".
     public var change: String?
     /// "published", "masquerade", "hairpin" or "routed".
     public var kind: String?
     public var state: String?
     public var original: FlowView.Tuple?
     public var reply: FlowView.Tuple?
-    /// Both ways, at "closed" and "expired".
+    /// Both ways, at a counted flow's end ("closed", "expired", "evicted", "flushed").
     public var packets: UInt64?
     public var bytes: UInt64?
 

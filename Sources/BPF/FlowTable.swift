@@ -155,6 +155,8 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
     let configMap: BPFMap
     /// Counted flows' packets and bytes by entry tuple (BP_FLOW_F_COUNTED), if given.
     let accountMap: BPFMap?
+    /// Where the counted flows a flush removes are reported (for the monitor).
+    public let endings = FlowEndings()
 
     public init(flows: BPFMap, counters: BPFMap, config: BPFMap, accounts: BPFMap? = nil) throws {
         try flows.check(key: Key.self, value: Entry.self, perCPU: false)
@@ -216,8 +218,8 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
     /// anew) meanwhile is left alone.
     /// `countsRun`: the pass counts as one of the collector's runs (IPv6's table is collected
     /// in the same runs as IPv4's). `expired`, if given, hears of each counted flow that
-    /// expired (bp_flow_acct's flows: made while a monitor listened), with its packets and
-    /// bytes, unless it had closed (its closed event told its end).
+    /// expired or was evicted (bp_flow_acct's flows: made while a monitor listened), with its
+    /// packets and bytes, unless it had closed (its closed event told its end).
     public func collect(
         now: UInt32 = FlowTable.now(), evictAbove: Double = 0.9, evictTo: Double = 0.75, countsRun: Bool = true,
         expired ended: ((FlowRecord) -> Void)? = nil
@@ -244,7 +246,7 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
         for (key, entry) in expiredOriginals {
             let (halves, removed, other) = try removeFlow(key, if: expired)
             if let removed, Self.isCounted(removed) {
-                let record = try endOfCounted(key, removed, other: other)
+                let record = try endOfCounted(key, removed, other: other, change: .expired)
                 if let record, let ended { ended(record) }
             }
             if halves > 0 {
@@ -268,9 +270,14 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
         if Double(left) > evictAbove * entries {
             let excessFlows = (left - Int(evictTo * entries) + 1) / 2
             for victim in embryonic.sorted(by: { $0.entry.created < $1.entry.created }).prefix(excessFlows) {
-                let halves = try removeFlow(victim.key) {
+                let (halves, removed, other) = try removeFlow(victim.key) {
                     Self.isEmbryonic($0) && $0.created == victim.entry.created
-                }.count
+                }
+                if let removed, Self.isCounted(removed),
+                    let record = try endOfCounted(victim.key, removed, other: other, change: .evicted)
+                {
+                    ended?(record)
+                }
                 guard halves > 0 else { continue }
                 left -= halves
                 pass.evicted[victim.key.proto, default: 0] += 1
@@ -307,9 +314,14 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
         return (other == nil ? 1 : 2, entry, other)
     }
 
-    /// A counted flow that expired, removed: its counts are taken out of the account map,
-    /// and it is reported expired, unless it had closed (a RST, or FINs both ways).
-    private func endOfCounted(_ key: Key, _ entry: Entry, other: Entry?) throws -> FlowRecord? {
+    /// A counted flow that ended without a program's event (expired, evicted, flushed),
+    /// removed: its counts are taken out of the account map, and it is reported with `change`,
+    /// unless it had closed (a RST, or FINs both ways: its closed event told its end).
+    private func endOfCounted(
+        _ key: Key, _ entry: Entry, other: Entry?, change: FlowRecord.Change
+    ) throws
+        -> FlowRecord?
+    {
         guard let accountMap else { return nil }
         let reply = Self.otherKey(key, entry)
         var (packets, bytes): (UInt64, UInt64) = (0, 0)
@@ -327,7 +339,7 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
         clock_gettime(CLOCK_MONOTONIC, &time)
         return FlowRecord(
             time: UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec), ifindex: entry.ifindex,
-            change: .expired, kind: FlowKind(raw: entry.kind),
+            change: change, kind: FlowKind(raw: entry.kind),
             state: String(cString: bp_flow_state_label(UInt32(entry.state))), original: key.eventTuple,
             reply: reply.eventTuple, packets: packets, bytes: bytes)
     }
@@ -348,12 +360,15 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
     // MARK: Flushing
 
     /// Removes every flow one of whose entries matches, both of its entries; counted as
-    /// flushed. Returns the number of flows removed.
+    /// flushed, and the counted ones reported to `endings`. Returns the number of flows removed.
     @discardableResult
     public func flush(where matches: (Key, Entry) -> Bool) throws -> Int {
         var pairs: [Key: Key] = [:]  // original -> reply
+        var counted: [Key: Entry] = [:]  // the counted flows' entries, for their events
         try map.forEachBatch(Key.self, Entry.self) { batch in
-            for (key, entry) in batch where matches(key, entry) {
+            for (key, entry) in batch {
+                if Self.isCounted(entry) { counted[key] = entry }
+                guard matches(key, entry) else { continue }
                 let other = Self.otherKey(key, entry)
                 if Self.isReply(entry) { pairs[other] = key } else { pairs[key] = other }
             }
@@ -362,6 +377,10 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
         try map.deleteBatch(Array(pairs.keys))
         try map.deleteBatch(Array(pairs.values))
         try count(BP_FLOW_EV_FLUSHED, Dictionary(grouping: pairs.keys, by: \.proto).mapValues(\.count))
+        let ended = try pairs.compactMap { original, reply in
+            try counted[original].flatMap { try endOfCounted(original, $0, other: counted[reply], change: .flushed) }
+        }
+        endings.report(ended)
         return pairs.count
     }
 

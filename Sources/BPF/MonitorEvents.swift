@@ -1,6 +1,7 @@
 import CBPF
 import Glibc
 import Model
+import Synchronization
 
 // The programs' monitor events (bridgeport.h, "Monitor events") in the model's terms: the
 // records the agent reads off the bp_events ring, and the switches it sets in bp_monitor.
@@ -77,7 +78,7 @@ public struct DropRecord: Sendable, Equatable {
 /// A flow's change (struct bp_flow_change_event), or one the collector saw.
 public struct FlowRecord: Sendable, Equatable {
     public enum Change: String, Sendable, CaseIterable {
-        case new, established, closed, expired
+        case new, established, closed, expired, evicted, flushed
 
         init?(raw: UInt8) {
             switch UInt32(raw) {
@@ -85,6 +86,8 @@ public struct FlowRecord: Sendable, Equatable {
             case BP_FLOW_CHANGE_ESTABLISHED.rawValue: self = .established
             case BP_FLOW_CHANGE_CLOSED.rawValue: self = .closed
             case BP_FLOW_CHANGE_EXPIRED.rawValue: self = .expired
+            case BP_FLOW_CHANGE_EVICTED.rawValue: self = .evicted
+            case BP_FLOW_CHANGE_FLUSHED.rawValue: self = .flushed
             default: return nil
             }
         }
@@ -99,7 +102,7 @@ public struct FlowRecord: Sendable, Equatable {
     public var state: String
     public var original: EventTuple
     public var reply: EventTuple
-    /// Both ways, at closed and expired; nil where not counted.
+    /// Both ways, at its end (closed, expired, evicted, flushed); nil where not counted.
     public var packets: UInt64?
     public var bytes: UInt64?
 
@@ -109,6 +112,24 @@ public struct FlowRecord: Sendable, Equatable {
     ) {
         (self.time, self.ifindex, self.change, self.kind, self.state) = (time, ifindex, change, kind, state)
         (self.original, self.reply, self.packets, self.bytes) = (original, reply, packets, bytes)
+    }
+}
+
+/// Where a flow table reports the counted flows it removes itself (a flush), once someone
+/// listens: the agent connects its monitor when it has one. A class, so that every copy of the
+/// table reports to the same place.
+public final class FlowEndings: Sendable {
+    private let sink = Mutex<(@Sendable ([FlowRecord]) -> Void)?>(nil)
+
+    public init() {}
+
+    public func connect(_ sink: @escaping @Sendable ([FlowRecord]) -> Void) {
+        self.sink.withLock { $0 = sink }
+    }
+
+    func report(_ records: [FlowRecord]) {
+        guard !records.isEmpty, let sink = sink.withLock({ $0 }) else { return }
+        sink(records)
     }
 }
 
@@ -183,7 +204,7 @@ extension FlowRecord {
         let address = { (words: Words6) -> IPAddress in
             v6 ? .v6(IPv6Address(words: words)) : .v4(IPv4Address(raw: words.0))
         }
-        let counted = change == .closed && event.counted != 0
+        let counted = (change == .closed || change == .expired) && event.counted != 0
         self.init(
             time: event.head.time, ifindex: event.head.ifindex, change: change, kind: FlowKind(raw: event.kind),
             state: String(cString: bp_flow_state_label(UInt32(event.state))),

@@ -73,7 +73,10 @@ public actor Agent {
         flowCollector = datapath.flows.map {
             FlowCollector(
                 table: $0, table6: datapath.flows6, timeouts: configuration.flowTimeouts, logger: logger,
-                expired: monitor?.expiredFlows)
+                expired: monitor?.endedFlows)
+        }
+        if let monitor {
+            for table in [datapath.flows?.endings, datapath.flows6?.endings] { table?.connect(monitor.endedFlows) }
         }
         runtime = Runtime(configuration: configuration)
         dns = EmbeddedDNS(logger: logger)

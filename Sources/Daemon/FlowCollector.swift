@@ -19,8 +19,8 @@ import Synchronization
 /// ports and tuples never wait for a pass.
 ///
 /// The flows made while a monitor wanted flow events (counted by the programs) are reported
-/// to `expired` when they expire, with their packets and bytes: the programs report their
-/// other changes themselves.
+/// to `expired` when they expire or are evicted, with their packets and bytes: the programs
+/// report their other changes themselves.
 final class FlowCollector: Service, Sendable {
     /// What the last pass found, for the exporter.
     struct Report: Sendable {

@@ -263,9 +263,9 @@ final class MonitorHub: Sendable {
         }
     }
 
-    /// Where the collector reports the flows it found expired (the programs report flows'
-    /// other changes).
-    var expiredFlows: @Sendable ([FlowRecord]) -> Void {
+    /// Where the flows that end without a program's event are reported: by the collector
+    /// (expired, evicted) and the flow tables (flushed). The programs report the rest.
+    var endedFlows: @Sendable ([FlowRecord]) -> Void {
         { [self] flows in deliver(flows.map(MonitorRecord.flow)) }
     }
 
@@ -492,7 +492,7 @@ extension MonitorEvent {
     static func interfaceName(_ ifindex: UInt32) -> String? {
         var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
         guard if_indextoname(ifindex, &name) != nil else { return nil }
-        return String(cString: name)
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

@@ -329,7 +329,15 @@ public final class KernelDatapath: Datapath, Sendable {
     public func detach(_ endpoint: Endpoint, namespace: String) {
         if let hostSide = endpoint.hostInterface {
             let index = links.index(of: hostSide)
-            _ = try? links.delete(link: hostSide)
+            do {
+                _ = try links.delete(link: hostSide)
+            } catch {
+                // Its entry goes all the same: a veth left without one drops what it carries
+                // (unknown_endpoint), so it fails closed; the operator hears why it is still there.
+                logger.warning(
+                    "could not delete a removed container's veth; it drops all it carries until deleted",
+                    metadata: ["interface": "\(hostSide)", "container": "\(endpoint.containerID)", "error": "\(error)"])
+            }
             programs.forget(
                 interface: hostSide, ifindex: index.map(UInt32.init), address: endpoint.ip, address6: endpoint.ip6)
         } else if let name = endpoint.attachmentName, let index = endpoint.linkIndex {

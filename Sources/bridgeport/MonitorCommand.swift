@@ -11,8 +11,8 @@ struct Monitor: AsyncParsableCommand {
         discussion: """
             Each drop the dataplane counts, with its reason, container, network, interface, \
             direction and 5-tuple; with --type flow, each flow's changes (new, established, \
-            closed, expired) with both tuples, and when a flow made while a monitor listened \
-            ends, its packets and IP bytes both ways. Runs \
+            closed, expired, evicted, flushed) with both tuples, and when a flow made while a \
+            monitor listened ends, its packets and IP bytes both ways. Runs \
             until interrupted. The agent emits at most --monitor-rate events per second per \
             CPU and type; bridgeport_monitor_events_lost_total counts the rest.
             """)

@@ -2,6 +2,7 @@ import BPF
 import CBPF
 import Glibc
 import Model
+import Synchronization
 import XCTest
 
 /// Flow events (`bridgeport monitor --type flow`), as the programs emit them on crafted frames
@@ -182,6 +183,78 @@ final class FlowEventTests: XCTestCase {
         XCTAssertEqual(record.packets, 2)
         XCTAssertEqual(record.bytes, UInt64(query.count - 14 + answer.count - 14))
         XCTAssertEqual(try f.accountEntries(), 0, "their counts go with them")
+    }
+
+    /// A counted UDP flow the container opened (masqueraded) and the internet answered: the
+    /// query and the answer, and the port it got.
+    func answeredQuery(_ f: DataplaneFixture, sport: UInt16) throws -> (query: [UInt8], answer: [UInt8], port: UInt16) {
+        let query = Frame.udp(src: T.container, dst: T.internet, sport: sport, dport: 53, srcMAC: T.containerMAC)
+        let port = try ParsedIPv4(try f.ep(query).packet).sourcePort
+        let answer = Frame.udp(src: T.internet, dst: T.hostIP, sport: 53, dport: port, payload: [1, 2, 3])
+        XCTAssertEqual(try f.up(answer).verdict, T.redirect)
+        return (query, answer, port)
+    }
+
+    /// A program that meets an expired counted flow removes it and reports it expired, with
+    /// its counts, as the collector would have; the packet then starts a new flow.
+    func testAProgramThatMeetsAnExpiredCountedFlowReportsIt() throws {
+        let (f, ring) = try fixture(subscribed: [.flow])
+        let (query, answer, port) = try answeredQuery(f, sport: 45003)
+        XCTAssertEqual(try flowRecords(ring).map(\.change), [.new, .established])
+        // Both entries expired a second ago, as a flow nobody refreshed.
+        for (key, var entry) in try f.flowEntries() {
+            entry.expires = FlowTable.now() - 1
+            try f.maps.flows.map.update(key, entry)
+        }
+
+        XCTAssertEqual(try f.ep(query).verdict, T.redirect)
+        let records = try flowRecords(ring)
+        XCTAssertEqual(records.map(\.change), [.expired, .new])
+        let ended = try XCTUnwrap(records.first)
+        XCTAssertEqual(ended.original, tuple(T.container, 45003, T.internet, 53, T.udp))
+        XCTAssertEqual(ended.reply, tuple(T.internet, 53, T.hostIP, port, T.udp))
+        XCTAssertEqual(ended.packets, 2)
+        XCTAssertEqual(ended.bytes, UInt64(query.count - 14 + answer.count - 14))
+    }
+
+    /// A flush reports the counted flows it removes, with their counts; not one that closed,
+    /// nor one nobody counted.
+    func testAFlushReportsTheCountedFlowsItRemoves() throws {
+        let (f, ring) = try fixture(subscribed: [.flow])
+        let (query, answer, port) = try answeredQuery(f, sport: 45004)
+        _ = try f.up(fromClient(Frame.tcpSYN))
+        _ = try f.up(fromClient(Frame.tcpACK | 0x01))
+        _ = try f.ep(fromContainer(Frame.tcpACK | 0x01))  // closed by FINs both ways
+        try f.maps.monitor.set(subscribed: [.drop], rate: 0)
+        _ = try f.ep(Frame.udp(src: T.container, dst: T.internet, sport: 45005, dport: 53, srcMAC: T.containerMAC))
+        _ = try ring.poll(timeout: 0)
+
+        let ended = Mutex<[FlowRecord]>([])
+        f.maps.flows.endings.connect { records in ended.withLock { $0 += records } }
+        XCTAssertEqual(try f.maps.flows.flush { _, _ in true }, 3)
+        let records = ended.withLock { $0 }
+        XCTAssertEqual(records.map(\.change), [.flushed])
+        XCTAssertEqual(records.first?.original, tuple(T.container, 45004, T.internet, 53, T.udp))
+        XCTAssertEqual(records.first?.reply, tuple(T.internet, 53, T.hostIP, port, T.udp))
+        XCTAssertEqual(records.first?.packets, 2)
+        XCTAssertEqual(records.first?.bytes, UInt64(query.count - 14 + answer.count - 14))
+        XCTAssertEqual(try f.accountEntries(), 0, "their counts go with them")
+    }
+
+    /// The collector reports the counted flows it evicts from a nearly full table.
+    func testTheCollectorReportsCountedFlowsItEvicts() throws {
+        let (f, ring) = try fixture(subscribed: [.flow])
+        _ = try f.up(fromClient(Frame.tcpSYN))  // never answered: embryonic
+        _ = try ring.poll(timeout: 0)
+
+        var ended: [FlowRecord] = []
+        let pass = try f.maps.flows.collect(evictAbove: 0, evictTo: 0) { ended.append($0) }
+        XCTAssertEqual(pass.evicted, [T.tcp: 1])
+        XCTAssertEqual(ended.map(\.change), [.evicted])
+        XCTAssertEqual(ended.first?.original, tuple(T.client, 40000, T.hostIP, 5000, T.tcp))
+        XCTAssertEqual(ended.first?.kind, .published)
+        XCTAssertEqual(ended.first?.state, "syn_sent")
+        XCTAssertEqual(ended.first?.packets, 1)
     }
 }
 

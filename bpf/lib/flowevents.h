@@ -45,7 +45,7 @@ static __noinline void BP_FT(bp_flow_account_start)(const BP_FKEY *key, const BP
  * Reports a change of the flow whose entry `flow` is at `key` (either entry; `other`: the
  * other entry's tuple, which the callers have at hand: no room for it on NAT66's stack): its
  * original tuple and its reply tuple (conntrack -E's two), its state after the change, and
- * for a counted flow that closed, both entries' packets and bytes.
+ * for a counted flow that closed or expired, both entries' packets and bytes.
  */
 static __noinline void BP_FT(bp_notify_flow)(const BP_FKEY *key, const BP_FKEY *other, const BP_FVAL *flow,
 					     __u8 change)
@@ -72,7 +72,7 @@ static __noinline void BP_FT(bp_notify_flow)(const BP_FKEY *key, const BP_FKEY *
 	BP_FIP(event->reply_dst, back->dst_ip);
 	event->reply_sport = bpf_ntohs(back->src_port);
 	event->reply_dport = bpf_ntohs(back->dst_port);
-	if (change == BP_FLOW_CHANGE_CLOSED && (flow->flags & BP_FLOW_F_COUNTED)) {
+	if ((change == BP_FLOW_CHANGE_CLOSED || change == BP_FLOW_CHANGE_EXPIRED) && (flow->flags & BP_FLOW_F_COUNTED)) {
 		event->counted = 1;
 		struct bp_flow_acct *acct = bpf_map_lookup_elem(&BP_FACCT, key);
 

@@ -159,9 +159,13 @@ static __always_inline void BP_FT(bp_flow_seen)(const BP_FKEY *key, BP_FVAL *flo
 /*
  * Removes both entries of a flow found expired: the entry at `key` (whose expiry was
  * `expires` when looked up) and its other half when it leads back. Only one CPU removes
- * it: the one that swaps the expiry to 0 first; a CPU that loses has nothing to do.
+ * it: the one that swaps the expiry to 0 first; a CPU that loses has nothing to do. With
+ * `report`, a counted flow is reported expired, as the collector reports the ones it
+ * removes, unless it had closed (a RST, or FINs both ways: its closed event told its end).
+ * (A new flow's search for a free reply tuple cannot report: the event's frame under its
+ * bpf_loop callback's is more stack than the verifier allows. Such a flow is counted reaped.)
  */
-static __always_inline void BP_FT(bp_flow_reap)(const BP_FKEY *key, BP_FVAL *flow, __u32 expires)
+static __always_inline void BP_FT(bp_flow_reap)(const BP_FKEY *key, BP_FVAL *flow, __u32 expires, int report)
 {
 	BP_FKEY other_key;
 	BP_FVAL *other;
@@ -169,6 +173,9 @@ static __always_inline void BP_FT(bp_flow_reap)(const BP_FKEY *key, BP_FVAL *flo
 	if (expires == 0 || __sync_val_compare_and_swap(&flow->expires, expires, 0) != expires)
 		return;  /* another CPU is removing it */
 	other = BP_FT(bp_flow_other)(key, flow, &other_key);
+	if (report && (flow->flags & BP_FLOW_F_COUNTED) && other && flow->state != BP_FLOW_CLOSE &&
+	    !((flow->flags & other->flags) & BP_FLOW_F_FIN) && bp_event_wanted(BP_EVENT_FLOW))
+		BP_FT(bp_notify_flow)(key, &other_key, flow, BP_FLOW_CHANGE_EXPIRED);
 	if (other)
 		bpf_map_delete_elem(&BP_FMAP, &other_key);
 	if (bpf_map_delete_elem(&BP_FMAP, key) == 0)
@@ -198,7 +205,7 @@ static __always_inline BP_FVAL *BP_FT(bp_flow_lookup)(const BP_FKEY *key, const 
 	*now = bp_now();
 	__u32 expires = flow->expires;
 	if (expires < *now) {
-		BP_FT(bp_flow_reap)(key, flow, expires);
+		BP_FT(bp_flow_reap)(key, flow, expires, 1);
 		return NULL;
 	}
 	return flow;
@@ -234,7 +241,7 @@ static __always_inline long BP_FT(bp_flow_claim)(const BP_FKEY *reply, const BP_
 
 		if (expires >= now)
 			return -BP_EEXIST;
-		BP_FT(bp_flow_reap)(reply, holder, expires);
+		BP_FT(bp_flow_reap)(reply, holder, expires, 0);
 	}
 	return bpf_map_update_elem(&BP_FMAP, reply, entry, BPF_NOEXIST);
 }

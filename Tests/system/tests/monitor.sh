@@ -71,6 +71,17 @@ check "its flow is new, then established, then expired after udp=2s" eventually 
 # Two datagrams: "hi" (28 + 2 bytes) and its answer "53 198.51.100.2 hi" (28 + 18).
 check_output "expired: both datagrams, every byte" '^2 76 web published$' bash -c \
     "jq -r 'select($UDP and .change == \"expired\") | \"\(.packets) \(.bytes) \(.container) \(.kind)\"' '$STATE/flows.events'"
+# A flow removed before its time (`flows --flush`; a container's removal does the same) ends
+# with a "flushed" event and its counts: "again" (28 + 5 bytes) and "53 198.51.100.2 again" (28 + 21).
+check_output "another UDP exchange through the published port" '^53 198\.51\.100\.2 again$' \
+    ext_probe udp 198.51.100.1 5353 again
+answered() { [ "$(changes flows "$UDP")" = "new established expired new established" ]; }
+check "its flow is new, then established" eventually 5 answered
+check "bridgeport flows --flush" bash -c "'$BIN' flows --flush >/dev/null"
+flushed() { [ "$(changes flows "$UDP")" = "new established expired new established flushed" ]; }
+check "the flushed flow ends with a flushed event" eventually 5 flushed
+check_output "flushed: both datagrams, every byte" '^2 82 web published$' bash -c \
+    "jq -r 'select($UDP and .change == \"flushed\") | \"\(.packets) \(.bytes) \(.container) \(.kind)\"' '$STATE/flows.events'"
 check_output "no drop event on a flow monitor" '^$' events flows '.type != "flow"'
 
 # The agent stops: a monitor hears why and exits 1, as a stream cut short is no success.
