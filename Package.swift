@@ -87,7 +87,8 @@ let package = Package(
         .executableTarget(name: "bridgeport-cni", dependencies: ["API", "Model", "CICUData"]),
 
         // `make bench`: scrape cost at 1,000 and 10,000 endpoints.
-        .executableTarget(name: "exporter-bench", dependencies: ["Daemon", "Datapath", "BPF", "CBPF", "Model"]),
+        .executableTarget(
+            name: "exporter-bench", dependencies: ["Daemon", "Datapath", "BPF", "CBPF", "Links", "Model"]),
         // `make bench`: fills a running agent's flow table (connections/s at 1M flows).
         .executableTarget(name: "flow-bench", dependencies: ["BPF", "CBPF"]),
 

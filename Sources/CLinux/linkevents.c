@@ -31,7 +31,8 @@ int bp_link_events_read(int fd, int timeout_ms, bp_link_event_cb cb, void *ctx) 
     int ready = poll(&p, 1, timeout_ms);
     if (ready <= 0) return ready < 0 && errno != EINTR ? -errno : 0;
     ssize_t len = recv(fd, buf, sizeof buf, 0);
-    if (len < 0) return errno == EINTR || errno == ENOBUFS ? 0 : -errno;  // ENOBUFS: events lost, go on
+    if (len < 0 && errno == ENOBUFS) return BP_LINK_EVENTS_LOST;  // the socket goes on
+    if (len < 0) return errno == EINTR ? 0 : -errno;
     if (len == 0) return -EPIPE;
     for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
         if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR) {

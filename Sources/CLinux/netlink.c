@@ -149,6 +149,16 @@ int bp_link_index(bp_nl *nl, const char *name) {
     return rc;
 }
 
+int bp_link_name(bp_nl *nl, int ifindex, char name[16]) {
+    struct rtnl_link *link;
+    nl->kernel_errno = 0;
+    int rc = result(nl, rtnl_link_get_kernel(nl->sk, ifindex, NULL, &link));
+    if (rc < 0) return rc;
+    snprintf(name, 16, "%s", rtnl_link_get_name(link));
+    rtnl_link_put(link);
+    return 0;
+}
+
 // Applies changes (consumed) to the existing link called name.
 static int change_link(bp_nl *nl, const char *name, struct rtnl_link *changes) {
     struct rtnl_link *link;

@@ -21,15 +21,17 @@ extension Agent {
 
     /// Reads the counter maps on NIO's thread pool: the reads are system calls, which
     /// must not hold a thread of the cooperative pool (nor the actor).
-    nonisolated func readCounters() async throws -> TrafficCounters {
+    nonisolated func readCounters(_ registry: Registry) async throws -> TrafficCounters {
         let datapath = self.datapath
-        return try await NIOThreadPool.singleton.runIfActive { try datapath.counters() }
+        return try await NIOThreadPool.singleton.runIfActive {
+            try datapath.counters(interfaces: TrafficCounters.hostInterfaces(of: registry))
+        }
     }
 
     /// Running containers' traffic for `bridgeport stats`.
     nonisolated func containerStats() async throws -> [ContainerStats] {
         let state = await scrapeState()
-        let counters = try await readCounters()
+        let counters = try await readCounters(state.registry)
         let dropsByInterface = Dictionary(counters.drops.map { ($0.key.ifindex, $0.value) }, uniquingKeysWith: +)
         // Grouped once: the registry's per-container lookup scans every endpoint.
         let endpointsByContainer = Dictionary(grouping: state.registry.endpoints, by: \.containerID)
@@ -55,7 +57,8 @@ extension Agent {
     nonisolated func metricFamilies() async throws -> [MetricFamily] {
         let started = ContinuousClock.now
         let state = await scrapeState()
-        var input = ScrapeInput(registry: state.registry, counters: try await readCounters(), running: state.running)
+        var input = ScrapeInput(
+            registry: state.registry, counters: try await readCounters(state.registry), running: state.running)
         input.portSeries = configuration.portSeries
         if let table = datapath.flows {
             let report = flowCollector?.latest

@@ -142,23 +142,18 @@ public enum Exporter {
             transmitBytes.add(labels, stats.tx.bytes)
             transmitPackets.add(labels, stats.tx.packets)
         }
-        // Drops by endpoint (the last series of an ifindex), else by host interface; the
-        // lookups are made for the ifindexes with drops only.
+        // Drops by endpoint (the last series of an ifindex), else by host interface.
         let dropCounts = counters.drops.sorted(by: {
             ($0.key.ifindex, $0.key.reason, $0.key.direction) < ($1.key.ifindex, $1.key.reason, $1.key.direction)
         })
         let dropIndexes = Set(dropCounts.map(\.key.ifindex))
         var endpointLabels: [UInt32: LabelSet] = [:]
         for (index, labels) in series where dropIndexes.contains(index) { endpointLabels[index] = labels }
-        let hostIndexes = dropIndexes.filter { endpointLabels[$0] == nil }
-        let interfaceNames = Dictionary(
-            counters.interfaces.lazy.filter { hostIndexes.contains($0.value) }.map { ($0.value, $0.key) },
-            uniquingKeysWith: { a, _ in a })
         for (key, count) in dropCounts {
             let reason = [("reason", key.reasonLabel), ("direction", key.directionLabel)]
             if let labels = endpointLabels[key.ifindex] {
                 drops.add(labels.appending(reason), count)
-            } else if let name = interfaceNames[key.ifindex] {
+            } else if let name = counters.interfaceNames[key.ifindex] {
                 hostDrops.add([("interface", name)] + reason, count)
             }
         }

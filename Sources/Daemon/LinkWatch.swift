@@ -16,14 +16,20 @@ struct LinkWatch: Service {
 
     func run() async throws {
         let events = try LinkEvents()
+        // The datapath learns of links as they are read, and in their order (what it keeps
+        // of them for scrapes).
+        let datapath = agent.datapath
+        datapath.followLinkEvents(true)
         await agent.attachNewUplinks()  // those that came before the subscription
         let stopped = Mutex(false)
         let (stream, continuation) = AsyncStream.makeStream(of: [LinkEvents.Event].self)
         let thread = Thread {
             // A short wait, so that the thread notices a stop within a quarter second.
             while !stopped.withLock({ $0 }), let batch = events.next(timeoutMilliseconds: 250) {
+                datapath.linkEvents(batch)
                 if !batch.isEmpty { continuation.yield(batch) }
             }
+            datapath.followLinkEvents(false)
             continuation.finish()
         }
         thread.start()
@@ -35,7 +41,7 @@ struct LinkWatch: Service {
                 // Most are Bridgeport's own veths: only a possible uplink is worth the hop.
                 case .linkChanged(let link) where link.isUp && LinkAlias.isUplink(link): await agent.linkChanged(link)
                 case .linkChanged: break
-                case .addressChanged: break
+                case .addressChanged, .eventsLost: break
                 }
             }
             if batch.contains(where: { if case .addressChanged = $0 { true } else { false } }) {

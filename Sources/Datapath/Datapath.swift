@@ -90,19 +90,28 @@ public protocol Datapath: Sendable {
     // MARK: Reconcile and reading
     /// Deletes links marked as ours that no network or endpoint of the registry owns.
     func removeOrphans(keeping registry: Registry) throws -> [String]
-    /// Reads every counter map once.
-    func counters() throws -> TrafficCounters
+    /// Reads every counter map once, with the ifindexes of the host interfaces named
+    /// `interfaces` (the endpoints' and attachments' veths).
+    func counters(interfaces: [String]) throws -> TrafficCounters
     /// The flow table (connection tracking); nil where there is none (a test fake).
     var flows: FlowTable? { get }
     /// IPv6's flow table (NAT66).
     var flows6: FlowTable6? { get }
     /// The programs' monitor events; nil where there are none (a test fake).
     var monitor: (any MonitorSource)? { get }
+
+    // MARK: Link events
+    /// The agent reads the namespace's link events from now on (true), or no longer.
+    func followLinkEvents(_ following: Bool)
+    /// Link events as the agent reads them, in order.
+    func linkEvents(_ events: [LinkEvents.Event])
 }
 
 extension Datapath {
     public var flows6: FlowTable6? { nil }
     public var monitor: (any MonitorSource)? { nil }
+    public func followLinkEvents(_ following: Bool) {}
+    public func linkEvents(_ events: [LinkEvents.Event]) {}
 }
 
 /// Where the agent's monitors get the programs' events: the kernel's ring buffer, or a

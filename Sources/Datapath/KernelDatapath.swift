@@ -13,11 +13,14 @@ public final class KernelDatapath: Datapath, Sendable {
     let hostPorts = HostPorts()
     let logger: Logger
     private let advertiseAddress: IPv4Address?
+    /// What scrapes looked up of the endpoints' host interfaces, kept right by link events.
+    private let interfaceIndexes: InterfaceIndexCache
 
     public init(configuration: DatapathConfiguration, logger: Logger) throws {
         self.logger = logger
         advertiseAddress = configuration.advertiseAddress
         links = try RouteSocket(namespace: nil)
+        interfaceIndexes = InterfaceIndexCache(links: links)
         programs = try Programs(configuration: configuration, logger: logger)
         try KernelDatapath.enableForwarding(logger: logger)
     }
@@ -452,13 +455,26 @@ public final class KernelDatapath: Datapath, Sendable {
 
     /// Reads every counter map once (batched, per-CPU values summed). A map that cannot be
     /// read fails the whole read: zeros in its place would look like a counter reset.
-    public func counters() throws -> TrafficCounters {
+    public func counters(interfaces names: [String]) throws -> TrafficCounters {
         var counters = TrafficCounters()
-        for link in try links.links() { counters.interfaces[link.name] = UInt32(link.index) }
+        counters.interfaces = interfaceIndexes.indexes(of: names)
         counters.endpoints = try programs.maps.allEndpointStats()
         counters.drops = try programs.maps.dropCounts()
         counters.ports = try programs.maps.portTraffic()
         counters.programs = programs.programStatistics
+        // The names of the interfaces with drops: those asked about, else one lookup each.
+        let dropIndexes = Set(counters.drops.keys.map(\.ifindex))
+        for (name, index) in counters.interfaces where dropIndexes.contains(index) {
+            counters.interfaceNames[index] = name
+        }
+        for index in dropIndexes where counters.interfaceNames[index] == nil {
+            counters.interfaceNames[index] = links.name(ofIndex: index)
+        }
         return counters
     }
+
+    // MARK: Link events
+
+    public func followLinkEvents(_ following: Bool) { interfaceIndexes.follow(following) }
+    public func linkEvents(_ events: [LinkEvents.Event]) { interfaceIndexes.apply(events) }
 }

@@ -11,6 +11,8 @@ public final class LinkEvents: Sendable {
         /// A new link, or one whose state changed (up, master, alias...). Its kind is nil.
         case linkChanged(LinkInfo)
         case addressChanged(ifindex: UInt32)
+        /// The kernel dropped events (the socket's buffer was full): any link may have changed.
+        case eventsLost
     }
 
     private let fd: Int32
@@ -41,6 +43,7 @@ public final class LinkEvents: Sendable {
                     }
                 }, list)
         }
+        if rc == Int32(BP_LINK_EVENTS_LOST) { found.append(.eventsLost) }
         return rc < 0 ? nil : found
     }
 }

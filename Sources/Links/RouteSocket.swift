@@ -74,6 +74,13 @@ public final class RouteSocket: Sendable {
         return index > 0 ? Int(index) : nil
     }
 
+    /// The name of the link with that ifindex, or nil when there is none.
+    public func name(ofIndex index: UInt32) -> String? {
+        var name = [CChar](repeating: 0, count: 16)
+        let rc = handle.withLock { handle in bp_link_name(handle, Int32(bitPattern: index), &name) }
+        return rc == 0 ? String(cString: name) : nil
+    }
+
     /// A bridge, down, whose ifalias marks it as ours (its MTU: see `setMTU`).
     public func addBridge(name: String, alias: String) throws {
         try call("create bridge", name) { bp_bridge_add($0, name, alias) }

@@ -2,12 +2,14 @@
 // per-CPU counter map of that size, building the families from a registry of that size,
 // rendering the text and gzipping it (as when Prometheus asks for gzip, its default), each
 // timed on its own (medians of 15 runs); total = read + families + render (+ gzip). Then
-// the resident memory over 1,000 scrapes at 10,000 endpoints.
+// the resident memory over 1,000 scrapes at 10,000 endpoints, and what finding the
+// endpoints' veths costs among 1,000 and 10,000 links.
 import BPF
 import CBPF
 import Daemon
 import Datapath
 import Foundation
+import Links
 import Model
 
 func milliseconds(_ elapsed: Duration) -> Double {
@@ -142,4 +144,39 @@ do {
     print("| after 10 scrapes | \(warm) |")
     print("| after 1,000 scrapes | \(after) |")
     print("| growth from 10 to 1,000 scrapes | \(after - warm) |")
+}
+
+// The ifindexes of the endpoints' veths, which key their counters, among that many veths in
+// a network namespace of this run (their peers in another): a dump of every link (what each
+// scrape did before), a lookup of each by name (the first scrape after the agent starts),
+// and those kept (every other scrape while the agent reads link events).
+print("\n| veths | dump of every link ms | lookup of each by name ms | kept ms |")
+print("| --- | --- | --- | --- |")
+for count in [1_000, 10_000] {
+    let base = "/tmp/exporter-bench-\(getpid())"
+    try NetworkNamespace.create(at: base + "-host")
+    defer { try? NetworkNamespace.delete(at: base + "-host") }
+    try NetworkNamespace.create(at: base + "-peers")
+    defer { try? NetworkNamespace.delete(at: base + "-peers") }
+    let peers = open(base + "-peers", O_RDONLY | O_CLOEXEC)
+    guard peers >= 0 else { fatalError("open \(base)-peers: \(errno)") }
+    defer { close(peers) }
+    let links = try RouteSocket(namespace: base + "-host")
+    let names = (1...count).map { "veth\($0)" }
+    for (index, name) in names.enumerated() {
+        try links.addVeth(
+            host: name, alias: "bench", peer: "eth\(index)", peerNamespace: peers, peerMAC: [2, 0, 0, 0, 0, 1])
+    }
+    let dump = try median {
+        var indexes: [String: UInt32] = [:]
+        for link in try links.links() { indexes[link.name] = UInt32(link.index) }
+        precondition(indexes.count > count)
+    }
+    let cache = InterfaceIndexCache(links: links)
+    let lookups = median(5) {
+        cache.follow(true)  // forgets what was kept
+        precondition(cache.indexes(of: names).count == count)
+    }
+    let kept = median { precondition(cache.indexes(of: names).count == count) }
+    print("| \(count) | \(format(dump)) | \(format(lookups)) | \(format(kept)) |")
 }

@@ -60,7 +60,8 @@ import Testing
         registry.containers = [container]
         registry.endpoints = [endpoint!]
         var counters = TrafficCounters()
-        counters.interfaces = [endpoint!.hostInterface!: 7, "uplink0": 2]
+        counters.interfaces = [endpoint!.hostInterface!: 7]
+        counters.interfaceNames = [7: endpoint!.hostInterface!, 2: "uplink0"]
         counters.endpoints[7] = bp_endpoint_stats(
             rx: bp_traffic(packets: 3, bytes: 300), tx: bp_traffic(packets: 2, bytes: 120))
         counters.endpoints[9] = bp_endpoint_stats(rx: bp_traffic(packets: 1, bytes: 1), tx: bp_traffic())  // a removed endpoint
@@ -223,7 +224,8 @@ extension ExporterTests {
         ]
         let interface = try #require(endpoints.first?.hostInterface)
         var counters = TrafficCounters()
-        counters.interfaces = [interface: 7, "veth-cni": 8, "uplink0": 2]
+        counters.interfaces = [interface: 7, "veth-cni": 8]
+        counters.interfaceNames = [7: interface, 2: "uplink0"]
         counters.endpoints[7] = bp_endpoint_stats(
             rx: bp_traffic(packets: 3, bytes: 300), tx: bp_traffic(packets: 2, bytes: 120))
         counters.endpoints[8] = bp_endpoint_stats(

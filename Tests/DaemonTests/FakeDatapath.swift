@@ -272,7 +272,7 @@ final class FakeDatapath: Datapath {
         return []
     }
 
-    func counters() throws -> TrafficCounters {
+    func counters(interfaces: [String]) throws -> TrafficCounters {
         try step("counters")
         return TrafficCounters()
     }

@@ -16,6 +16,8 @@ void bp_nl_close(bp_nl *nl);
 
 // ifindex (> 0) of the link called name, or -ENODEV.
 int bp_link_index(bp_nl *nl, const char *name);
+// The name of the link with that ifindex into name (IFNAMSIZ bytes), or -ENODEV.
+int bp_link_name(bp_nl *nl, int ifindex, char name[16]);
 // A bridge device, down, with an ifalias that marks it as ours.
 int bp_bridge_add(bp_nl *nl, const char *name, const char *alias);
 // A veth pair: host_name stays in nl's namespace (ifalias = alias); peer_name is created
@@ -169,8 +171,10 @@ int bp_pidfd_open(pid_t pid);
 // (RTM_DELLINK: BP_LINK_REMOVED), each new or changed one (RTM_NEWLINK: BP_LINK_CHANGED)
 // and each added or deleted address (RTM_NEWADDR, RTM_DELADDR: BP_ADDRESS_CHANGED, with
 // the link's index alone) to cb. The read waits up to timeout_ms for messages; it
-// returns 0, or -errno once the socket is unusable.
+// returns 0, BP_LINK_EVENTS_LOST when the kernel dropped some (a full socket buffer), or
+// -errno once the socket is unusable.
 enum bp_link_event { BP_LINK_REMOVED = 1, BP_ADDRESS_CHANGED = 2, BP_LINK_CHANGED = 3 };
+enum { BP_LINK_EVENTS_LOST = 1 };
 typedef void (*bp_link_event_cb)(int event, const struct bp_link *link, void *ctx);
 int bp_link_events_open(void);
 int bp_link_events_read(int fd, int timeout_ms, bp_link_event_cb cb, void *ctx);
