@@ -17,13 +17,14 @@ struct LinkWatch: Service {
     func run() async throws {
         let events = try LinkEvents()
         // The datapath learns of links as they are read, and in their order (what it keeps
-        // of them for scrapes).
+        // of them for scrapes), from the links there are once subscribed: the events queued
+        // meanwhile correct what it found.
         let datapath = agent.datapath
-        datapath.followLinkEvents(true)
         await agent.attachNewUplinks()  // those that came before the subscription
         let stopped = Mutex(false)
         let (stream, continuation) = AsyncStream.makeStream(of: [LinkEvents.Event].self)
         let thread = Thread {
+            datapath.followLinkEvents(true)
             // A short wait, so that the thread notices a stop within a quarter second.
             while !stopped.withLock({ $0 }), let batch = events.next(timeoutMilliseconds: 250) {
                 datapath.linkEvents(batch)

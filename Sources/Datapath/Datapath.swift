@@ -101,7 +101,8 @@ public protocol Datapath: Sendable {
     var monitor: (any MonitorSource)? { get }
 
     // MARK: Link events
-    /// The agent reads the namespace's link events from now on (true), or no longer.
+    /// The agent reads the namespace's link events from now on (true), or no longer. Called
+    /// by the thread that reads them, before it reads any: it may block.
     func followLinkEvents(_ following: Bool)
     /// Link events as the agent reads them, in order.
     func linkEvents(_ events: [LinkEvents.Event])

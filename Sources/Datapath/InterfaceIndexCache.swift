@@ -33,6 +33,15 @@ public final class InterfaceIndexCache: Sendable {
     /// The link events of the namespace are read from now on (true), or no longer.
     public func follow(_ following: Bool) { kept.withLock { $0.follow(following) } }
 
+    /// Keeps every link there is, from one dump: what the first scrape after a start would
+    /// otherwise look up one by one (216 ms at 10,000 veths, against one dump's 150 ms, in
+    /// a debug build). For the thread that reads the link events, once following and before
+    /// it reads any: the events queued meanwhile then correct what the dump found.
+    public func seed() {
+        guard let all = try? links.links() else { return }  // a scrape looks them up then
+        kept.withLock { $0.seed(all.map { ($0.name, UInt32($0.index)) }) }
+    }
+
     /// Link events as read, in order.
     public func apply(_ events: [LinkEvents.Event]) {
         kept.withLock { kept in events.forEach { kept.apply($0) } }
@@ -61,6 +70,12 @@ struct InterfaceIndexes {
     mutating func follow(_ following: Bool) {
         self.following = following
         forgetAll()
+    }
+
+    /// Keeps these links, while events are read.
+    mutating func seed(_ links: [(name: String, index: UInt32)]) {
+        guard following else { return }
+        for link in links { set(link.name, link.index) }
     }
 
     /// Starts a batch of lookups; `endLookups` keeps what they found.

@@ -475,6 +475,9 @@ public final class KernelDatapath: Datapath, Sendable {
 
     // MARK: Link events
 
-    public func followLinkEvents(_ following: Bool) { interfaceIndexes.follow(following) }
+    public func followLinkEvents(_ following: Bool) {
+        interfaceIndexes.follow(following)
+        if following { interfaceIndexes.seed() }
+    }
     public func linkEvents(_ events: [LinkEvents.Event]) { interfaceIndexes.apply(events) }
 }

@@ -30,6 +30,21 @@ import Testing
         #expect(kept.index(of: "veth1") == nil)
     }
 
+    /// What the dump at the start found is kept while events are read, and the events
+    /// queued during the dump correct it.
+    @Test func keepsTheSeedAndTheEventsAfterItCorrectIt() {
+        var kept = InterfaceIndexes()
+        kept.seed([("veth1", 5)])
+        #expect(kept.index(of: "veth1") == nil, "not while no events are read")
+        kept.follow(true)
+        kept.seed([("veth1", 5), ("veth2", 6), ("eth0", 2)])
+        kept.apply(.linkRemoved(ifindex: 5, name: "veth1"))  // removed during the dump
+        kept.apply(changed("veth2", 16))  // made again during the dump
+        #expect(kept.index(of: "veth1") == nil)
+        #expect(kept.index(of: "veth2") == 16)
+        #expect(kept.index(of: "eth0") == 2)
+    }
+
     @Test func followsRemovalsRenamesAndLinksMadeAgain() {
         var kept = following(["veth1": 5, "veth2": 6, "veth3": 7])
         kept.apply(.linkRemoved(ifindex: 5, name: "veth1"))
