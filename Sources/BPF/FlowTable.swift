@@ -245,7 +245,8 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
         let expired = { (entry: Entry) in entry.expires < now }
         for (key, entry) in expiredOriginals {
             let (halves, removed, other) = try removeFlow(key, if: expired)
-            if let removed, Self.isCounted(removed) {
+            // An expiry of 0: a program is removing it, and reports it (bp_flow_reap).
+            if let removed, Self.isCounted(removed), removed.expires != 0 {
                 let record = try endOfCounted(key, removed, other: other, change: .expired)
                 if let record, let ended { ended(record) }
             }
@@ -273,7 +274,7 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
                 let (halves, removed, other) = try removeFlow(victim.key) {
                     Self.isEmbryonic($0) && $0.created == victim.entry.created
                 }
-                if let removed, Self.isCounted(removed),
+                if let removed, Self.isCounted(removed), removed.expires != 0,
                     let record = try endOfCounted(victim.key, removed, other: other, change: .evicted)
                 {
                     ended?(record)
@@ -374,12 +375,27 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
             }
         }
         guard !pairs.isEmpty else { return 0 }
-        try map.deleteBatch(Array(pairs.keys))
-        try map.deleteBatch(Array(pairs.values))
-        try count(BP_FLOW_EV_FLUSHED, Dictionary(grouping: pairs.keys, by: \.proto).mapValues(\.count))
-        let ended = try pairs.compactMap { original, reply in
-            try counted[original].flatMap { try endOfCounted(original, $0, other: counted[reply], change: .flushed) }
+        // Counted flows are taken out entry by entry, so that only what this flush removed is
+        // reported, as it is now: a program or the collector may have removed one meanwhile
+        // (or a program be removing it: an expiry of 0), or a new flow taken its tuple.
+        var ended: [FlowRecord] = []
+        var uncounted: [Key: Key] = [:]
+        for (original, reply) in pairs {
+            guard counted[original] != nil || counted[reply] != nil else {
+                uncounted[original] = reply
+                continue
+            }
+            let entry = try map.lookupAndDelete(original, as: Entry.self)
+            let other = try map.lookupAndDelete(reply, as: Entry.self)
+            if let entry, Self.isCounted(entry), entry.expires != 0, Self.otherKey(original, entry) == reply,
+                let record = try endOfCounted(original, entry, other: other, change: .flushed)
+            {
+                ended.append(record)
+            }
         }
+        try map.deleteBatch(Array(uncounted.keys))
+        try map.deleteBatch(Array(uncounted.values))
+        try count(BP_FLOW_EV_FLUSHED, Dictionary(grouping: pairs.keys, by: \.proto).mapValues(\.count))
         endings.report(ended)
         return pairs.count
     }

@@ -334,7 +334,9 @@ final class MonitorHub: Sendable {
         state.withLock { state in
             for record in records { state.delivered[record.kind, default: 0] += 1 }
             for (ifindex, name) in unknown {
-                state.unknown.insert(ifindex)
+                // Known to be nobody's only once the directory was asked again for it (the
+                // ring's records); the collector's and flushes' are delivered without asking.
+                if refresh != nil { state.unknown.insert(ifindex) }
                 if let name { state.interfaceNames[ifindex] = name }
             }
             for (id, event) in recent {

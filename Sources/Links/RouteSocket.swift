@@ -78,7 +78,8 @@ public final class RouteSocket: Sendable {
     public func name(ofIndex index: UInt32) -> String? {
         var name = [CChar](repeating: 0, count: 16)
         let rc = handle.withLock { handle in bp_link_name(handle, Int32(bitPattern: index), &name) }
-        return rc == 0 ? String(cString: name) : nil
+        guard rc == 0 else { return nil }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// A bridge, down, whose ifalias marks it as ours (its MTU: see `setMTU`).

@@ -217,6 +217,22 @@ final class FlowEventTests: XCTestCase {
         XCTAssertEqual(ended.bytes, UInt64(query.count - 14 + answer.count - 14))
     }
 
+    /// A flow whose expiry is 0 is one a program is removing, and reporting (bp_flow_reap): the
+    /// collector that meets it removes it without a second report.
+    func testTheCollectorLeavesTheReportOfAFlowAProgramReapsToTheProgram() throws {
+        let (f, ring) = try fixture(subscribed: [.flow])
+        _ = try answeredQuery(f, sport: 45006)
+        _ = try ring.poll(timeout: 0)
+        for (key, var entry) in try f.flowEntries() {
+            entry.expires = 0
+            try f.maps.flows.map.update(key, entry)
+        }
+        var ended: [FlowRecord] = []
+        let pass = try f.maps.flows.collect { ended.append($0) }
+        XCTAssertEqual(pass.expired, [T.udp: 1])
+        XCTAssertEqual(ended, [])
+    }
+
     /// A flush reports the counted flows it removes, with their counts; not one that closed,
     /// nor one nobody counted.
     func testAFlushReportsTheCountedFlowsItRemoves() throws {

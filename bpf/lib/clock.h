@@ -5,8 +5,10 @@
  * for it, and the helper costs about 30 ns; jiffies cost a load (the verifier inlines
  * bpf_jiffies64) and the coarse clock moves only at a tick too, so each CPU keeps the second
  * it read for the jiffy it read it in. A tick's jiffy and clock update are not one atomic
- * step, so the second may lag the coarse clock by a tick (a few ms) at its boundary:
- * nothing here is that fine.
+ * step, so the second may lag the coarse clock by a tick (a few ms) at its boundary, and
+ * another CPU's: differences of seconds are taken signed where that matters. The two
+ * fields are written apart, which is safe because tc programs run with bottom halves off:
+ * nothing else on this CPU reads the entry meanwhile.
  */
 #ifndef BP_LIB_CLOCK_H
 #define BP_LIB_CLOCK_H

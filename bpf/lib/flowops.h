@@ -71,7 +71,8 @@ static __always_inline __u8 BP_FT(bp_flow_next_state)(const BP_FVAL *flow, const
 	}
 	if (state == BP_FLOW_UNREPLIED && reply)
 		return BP_FLOW_REPLIED;
-	if (state == BP_FLOW_REPLIED && p->proto == BP_PROTO_UDP && now - flow->created >= BP_UDP_STREAM_AFTER)
+	/* Signed: another CPU's clock may be a tick behind at a second's boundary (lib/clock.h). */
+	if (state == BP_FLOW_REPLIED && p->proto == BP_PROTO_UDP && (__s32)(now - flow->created) >= BP_UDP_STREAM_AFTER)
 		return BP_FLOW_STREAM;
 	return state;
 }
@@ -171,11 +172,18 @@ static __always_inline void BP_FT(bp_flow_reap)(const BP_FKEY *key, BP_FVAL *flo
 	BP_FVAL *other;
 
 	if (expires == 0 || __sync_val_compare_and_swap(&flow->expires, expires, 0) != expires)
-		return;  /* another CPU is removing it */
-	other = BP_FT(bp_flow_other)(key, flow, &other_key);
-	if (report && (flow->flags & BP_FLOW_F_COUNTED) && other && flow->state != BP_FLOW_CLOSE &&
-	    !((flow->flags & other->flags) & BP_FLOW_F_FIN) && bp_event_wanted(BP_EVENT_FLOW))
-		BP_FT(bp_notify_flow)(key, &other_key, flow, BP_FLOW_CHANGE_EXPIRED);
+		return;  /* another CPU is removing it (the collector leaves an expiry of 0 alone) */
+	other = BP_FT(bp_flow_other)(key, flow, &other_key);  /* other_key is set either way */
+	if (flow->flags & BP_FLOW_F_COUNTED) {
+		if (report && flow->state != BP_FLOW_CLOSE && !(other && (flow->flags & other->flags & BP_FLOW_F_FIN)) &&
+		    bp_event_wanted(BP_EVENT_FLOW))
+			BP_FT(bp_notify_flow)(key, &other_key, flow, BP_FLOW_CHANGE_EXPIRED);
+		/* Its counts go with it, as the collector takes them out (the other half's only
+		 * when it leads back: the tuple may be another flow's). */
+		bpf_map_delete_elem(&BP_FACCT, key);
+		if (other)
+			bpf_map_delete_elem(&BP_FACCT, &other_key);
+	}
 	if (other)
 		bpf_map_delete_elem(&BP_FMAP, &other_key);
 	if (bpf_map_delete_elem(&BP_FMAP, key) == 0)
