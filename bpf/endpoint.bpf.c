@@ -5,8 +5,8 @@
  *   bp_ep_ingress  tc ingress of the host-side veth = what the container sends
  *   bp_ep_egress   tc egress  of the host-side veth = what the container receives
  *
- * Both count packets and bytes per endpoint (keyed by the host-side veth's
- * ifindex). Ingress applies the endpoint's policy (lib/policy.h:
+ * Both count packets and bytes per endpoint (in the slot of bp_ep_stats its
+ * entry names). Ingress applies the endpoint's policy (lib/policy.h:
  * anti-spoofing, isolation between networks, ICC, internal networks) from
  * bp_endpoints, counting each drop, for IPv6 as well (lib/policy6.h); then it
  * translates the packets of known flows of both families
@@ -255,9 +255,6 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 SEC("tc")
 int bp_ep_ingress(struct __sk_buff *skb)
 {
-	bp_count_traffic(skb->ifindex, skb->len, BP_TRAFFIC_TX);
-	bp_pull_headers(skb);
-
 	__u32 ifindex = skb->ifindex;
 	/* The map's value itself, not a copy: the stack is all but full. */
 	const struct bp_endpoint *ep = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
@@ -266,6 +263,8 @@ int bp_ep_ingress(struct __sk_buff *skb)
 	 * is nobody's the agent knows, and is not let through unjudged. */
 	if (!ep)
 		return bp_drop(skb, BP_DROP_UNKNOWN_ENDPOINT, BP_DIR_EGRESS);
+	bp_count_traffic(ep, skb->len, BP_TRAFFIC_TX);
+	bp_pull_headers(skb);
 	return bp_from_container(skb, ep);
 }
 
@@ -322,7 +321,7 @@ int bp_ep_nat66_rel(struct __sk_buff *skb)
 SEC("tc")
 int bp_ep_egress(struct __sk_buff *skb)
 {
-	bp_count_traffic(skb->ifindex, skb->len, BP_TRAFFIC_RX);
+	bp_count_traffic_of(skb->ifindex, skb->len, BP_TRAFFIC_RX);
 	return BP_CONTINUE;
 }
 

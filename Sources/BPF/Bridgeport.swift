@@ -1,11 +1,14 @@
 import CBPF
 import Glibc
+import Synchronization
 
 /// The maps of bridgeport.h, typed. Open them from a loaded object (the agent)
 /// or from their pins (an exporter or the CLI, without loading anything).
 public struct BridgeportMaps: Sendable {
-    /// host-side ifindex -> per-CPU rx/tx counters
+    /// an endpoint entry's stats_slot -> per-CPU rx/tx counters (an array)
     public let endpointStats: BPFPerCPUHashMap<UInt32, bp_endpoint_stats>
+    /// The slots of endpointStats the entries hold, for the one that writes them (the agent).
+    let statsSlots: StatsSlots
     /// host-side ifindex -> endpoint config
     public let endpoints: BPFHashMap<UInt32, bp_endpoint>
     /// {ifindex, reason, direction} -> per-CPU dropped packets
@@ -55,6 +58,7 @@ public struct BridgeportMaps: Sendable {
 
     private init(_ map: (String) throws -> BPFMap) throws {
         endpointStats = try BPFPerCPUHashMap(map(BP_MAP_ENDPOINT_STATS))
+        statsSlots = StatsSlots(capacity: endpointStats.map.maxEntries)
         endpoints = try BPFHashMap(map(BP_MAP_ENDPOINTS))
         drops = try BPFPerCPUHashMap(map(BP_MAP_DROPS))
         ports = try BPFHashMap(map(BP_MAP_PORTS))
@@ -82,14 +86,25 @@ public struct BridgeportMaps: Sendable {
         monitor = MonitorSwitch(config: try map(BP_MAP_MONITOR), lost: try map(BP_MAP_EVENTS_LOST))
     }
 
-    /// Counters of one endpoint summed over CPUs; nil if it never saw a packet.
+    /// Counters of one endpoint summed over CPUs; nil if it has no entry.
     public func endpointStats(ifindex: UInt32) throws -> bp_endpoint_stats? {
-        try endpointStats.sum(ifindex)
+        try endpoints.lookup(ifindex).flatMap { try endpointStats.sum($0.stats_slot) }
     }
 
-    /// Counters of every endpoint, summed over CPUs.
+    /// Counters of every endpoint with an entry, summed over CPUs, by ifindex: the whole
+    /// array in one batched read, and the entries' slots.
     public func allEndpointStats() throws -> [UInt32: bp_endpoint_stats] {
-        try endpointStats.sumsByKey()
+        try Self.endpointTraffic(stats: endpointStats, endpoints: endpoints)
+    }
+
+    /// allEndpointStats from these two maps (exporter-bench's stand-ins too).
+    public static func endpointTraffic(
+        stats: BPFPerCPUHashMap<UInt32, bp_endpoint_stats>, endpoints: BPFHashMap<UInt32, bp_endpoint>
+    ) throws -> [UInt32: bp_endpoint_stats] {
+        let bySlot = try stats.sumsByKey()
+        var result: [UInt32: bp_endpoint_stats] = [:]
+        for (ifindex, entry) in try endpoints.entries() { result[ifindex] = bySlot[entry.stats_slot] }
+        return result
     }
 
     /// Drop counters summed over CPUs.
@@ -97,15 +112,37 @@ public struct BridgeportMaps: Sendable {
         try drops.sumsByKey()
     }
 
+    /// Writes an endpoint's entry (its stats_slot is the maps' business). A new endpoint
+    /// gets a free slot of endpointStats, zeroed: its counters start at 0. One written again
+    /// (its policy changed) keeps its slot and counters.
     public func setEndpoint(ifindex: UInt32, _ endpoint: bp_endpoint) throws {
-        try endpoints.update(ifindex, endpoint)
+        var entry = endpoint
+        if let current = try endpoints.lookup(ifindex) {
+            entry.stats_slot = current.stats_slot
+            return try endpoints.update(ifindex, entry)
+        }
+        let slot = try statsSlots.take(map: BP_MAP_ENDPOINT_STATS) { try endpoints.entries().map(\.value.stats_slot) }
+        do {
+            try endpointStats.map.updatePerCPU(slot, [bp_endpoint_stats](repeating: .zero, count: BPFMap.possibleCPUs))
+            entry.stats_slot = slot
+            try endpoints.update(ifindex, entry)
+        } catch {
+            statsSlots.release(slot)
+            throw error
+        }
+    }
+
+    /// setEndpoint with the policy in the model's terms.
+    public func setEndpoint(ifindex: UInt32, _ policy: EndpointPolicy) throws {
+        try setEndpoint(ifindex: ifindex, policy.raw)
     }
 
     /// Forgets an endpoint: config, counters and drop counters. Call after its veth
-    /// is gone (or its programs detached), else the next packet recreates counters.
+    /// is gone (or its programs detached), else the next packet recreates drop counters.
     public func removeEndpoint(ifindex: UInt32) throws {
+        let entry = try endpoints.lookup(ifindex)
         try endpoints.delete(ifindex)
-        try endpointStats.delete(ifindex)
+        if let entry { statsSlots.release(entry.stats_slot) }
         for key in try drops.keys() where key.ifindex == ifindex {
             try drops.delete(key)
         }
@@ -193,5 +230,42 @@ extension bp_endpoint: @retroactive Equatable {
     public static func == (a: bp_endpoint, b: bp_endpoint) -> Bool {
         a.ip == b.ip && a.macOctets == b.macOctets && a.network_id == b.network_id && a.flags == b.flags
             && a.ipv6Octets == b.ipv6Octets && a.gatewayMACOctets == b.gatewayMACOctets && a.mtu == b.mtu
+            && a.stats_slot == b.stats_slot
+    }
+}
+
+/// Which slots of bp_ep_stats the endpoints' entries hold: learnt from the entries when first
+/// asked (the pins outlive the agent), then kept as slots are given and given back. Slots are
+/// given in turn, the next free one after the last given, so that a slot an endpoint just left
+/// is not soon given again: a packet in flight as it went then counts where nobody reads.
+final class StatsSlots: Sendable {
+    private struct State {
+        var used: Set<UInt32>?
+        var next: UInt32 = 0
+    }
+    private let state = Mutex(State())
+    let capacity: UInt32
+
+    init(capacity: UInt32) { self.capacity = capacity }
+
+    /// A free slot, now held; `held` reads the slots the entries hold (once). Throws
+    /// ENOSPC (naming `map`) when every slot is held.
+    func take(map: String, held: () throws -> [UInt32]) throws -> UInt32 {
+        try state.withLock { state in
+            var used = try state.used ?? Set(held())
+            defer { state.used = used }
+            for step in 0..<capacity {
+                let slot = (state.next &+ step) % capacity
+                if used.insert(slot).inserted {
+                    state.next = (slot + 1) % capacity
+                    return slot
+                }
+            }
+            throw BPFError.mapOperation(map: map, operation: "find a free slot in", errno: ENOSPC)
+        }
+    }
+
+    func release(_ slot: UInt32) {
+        state.withLock { _ = $0.used?.remove(slot) }
     }
 }

@@ -65,6 +65,9 @@ public enum BridgeportMap: Sendable {
     case allowLists, targets, namespaces, endpoints
     /// The program arrays of the tail calls, filled anew at every load.
     case endpointTailCalls, uplinkTailCalls
+    /// The endpoints' traffic counters, by the slots of endpoints' entries: an array since
+    /// this version (a hash by ifindex before), which an earlier pin's layout cannot serve.
+    case endpointStats
 
     public var name: String {
         switch self {
@@ -77,6 +80,7 @@ public enum BridgeportMap: Sendable {
         case .endpoints: BP_MAP_ENDPOINTS
         case .endpointTailCalls: BP_MAP_EP_TAIL
         case .uplinkTailCalls: BP_MAP_UP_TAIL
+        case .endpointStats: BP_MAP_ENDPOINT_STATS
         }
     }
 }

@@ -59,8 +59,10 @@ final class Programs: Sendable {
     /// Flow state rebuilds itself from the traffic: a pinned flow table of another size
     /// (--max-flows changed) or layout (an upgrade) is replaced by an empty one instead of
     /// stopping the agent, as are maps the agent fills from its store at start, and the
-    /// pins of maps this version no longer has are removed. Counters are never replaced
-    /// this way: their pins must be removed by hand.
+    /// pins of maps this version no longer has are removed. Counters are not replaced this
+    /// way (their pins must be removed by hand), but for the endpoints' traffic counters of
+    /// an earlier version, whose hash by ifindex the slot array replaced: the slots the
+    /// endpoints are given anew start at 0, which Prometheus reads as a counter reset.
     private static func replaceStatePins(
         _ object: BPFObject, uplink: BPFObject, mapDirectory: String, logger: Logger
     ) throws {
@@ -77,6 +79,11 @@ final class Programs: Sendable {
             + [(uplink, .uplinkTailCalls)]
         for (owner, map) in refilled where try owner.removeIncompatiblePin(map.name) != nil {
             logger.notice("\(map.name) had the layout of an earlier version: replaced, and filled again")
+        }
+        if let old = try object.removeIncompatiblePin(BridgeportMap.endpointStats.name) {
+            logger.notice(
+                "\(BridgeportMap.endpointStats.name) had the layout of an earlier version (\(old) entries): replaced; the containers' traffic counters restart from 0"
+            )
         }
         for name in obsoleteMaps where unlink(mapDirectory + "/" + name) == 0 {
             logger.notice("removed the pin of \(name), a map of an earlier version (bp_flows holds flows now)")
@@ -154,8 +161,8 @@ final class Programs: Sendable {
         }
         // A macvlan container is on the LAN: its IPv6 leaves as it is, as its IPv4 does.
         if ip6 != nil && network.driver == .macvlan { flags.insert(.passOutbound6) }
-        try maps.endpointPolicies.update(
-            ifindex,
+        try maps.setEndpoint(
+            ifindex: ifindex,
             EndpointPolicy(
                 ip: endpoint.ip ?? IPv4Address(0), mac: mac, network: number(of: network), flags: flags, ip6: ip6,
                 gatewayMAC: network.gatewayMode == .isolated ? nil : network.bridgeMAC, mtu: UInt16(clamping: mtu)))
@@ -169,8 +176,8 @@ final class Programs: Sendable {
         interface: String, ifindex: UInt32, ip: IPv4Address, mac: MACAddress, networkNumber: UInt16?
     ) throws {
         let flags: EndpointPolicy.Flags = networkNumber == nil ? [.enforceSource] : [.enforceSource, .isolated]
-        try maps.endpointPolicies.update(
-            ifindex, EndpointPolicy(ip: ip, mac: mac, network: networkNumber ?? 0, flags: flags))
+        try maps.setEndpoint(
+            ifindex: ifindex, EndpointPolicy(ip: ip, mac: mac, network: networkNumber ?? 0, flags: flags))
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: false, ours: false)
     }
 
@@ -367,7 +374,7 @@ final class Programs: Sendable {
     /// Removes the map entries of interfaces that are gone (a veth deleted while no agent
     /// ran, with the namespace it went with): their policy, counters and flows.
     func removeOrphanedEndpoints(keeping ifindexes: Set<UInt32>) throws -> [String] {
-        let stale = Set(try maps.endpoints.keys() + maps.endpointStats.keys()).subtracting(ifindexes)
+        let stale = Set(try maps.endpoints.keys()).subtracting(ifindexes)
         for ifindex in stale { try maps.removeEndpoint(ifindex: ifindex) }
         // Flows let in by direct routing name no interface (0): they only expire.
         let flows =

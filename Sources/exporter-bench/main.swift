@@ -35,24 +35,35 @@ func residentKiB() -> Int {
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
 }
 
-/// A registry of `count` running containers, one endpoint each, with their counters in
-/// a per-CPU map as the endpoint programs keep them.
+/// A registry of `count` running containers, one endpoint each, with their counters as the
+/// endpoint programs keep them: entries in an endpoint map, each naming its slot of a per-CPU
+/// array of the agent's size.
 struct Fixture {
     var registry: Registry
     var counters = TrafficCounters()
     let stats: BPFPerCPUHashMap<UInt32, bp_endpoint_stats>
+    let endpoints: BPFHashMap<UInt32, bp_endpoint>
     let running: Set<String>
 
     init(endpoints count: Int) throws {
         let map = try BPFMap.create(
-            name: "bench_stats", type: BPF_MAP_TYPE_PERCPU_HASH, keySize: 4,
-            valueSize: MemoryLayout<bp_endpoint_stats>.size, maxEntries: UInt32(count))
+            name: "bench_stats", type: BPF_MAP_TYPE_PERCPU_ARRAY, keySize: 4,
+            valueSize: MemoryLayout<bp_endpoint_stats>.size, maxEntries: UInt32(BP_MAX_ENDPOINTS))
         stats = try BPFPerCPUHashMap<UInt32, bp_endpoint_stats>(map)
+        endpoints = try BPFHashMap(
+            BPFMap.create(
+                name: "bench_endpoints", type: BPF_MAP_TYPE_HASH, keySize: 4,
+                valueSize: MemoryLayout<bp_endpoint>.size, maxEntries: UInt32(BP_MAX_ENDPOINTS)))
         let perCPU = [bp_endpoint_stats](
             repeating: bp_endpoint_stats(
                 rx: bp_traffic(packets: 10, bytes: 1500), tx: bp_traffic(packets: 5, bytes: 400)),
             count: BPFMap.possibleCPUs)
-        for index in 1...UInt32(count) { try map.updatePerCPU(index, perCPU) }
+        for index in 1...UInt32(count) {
+            try map.updatePerCPU(index, perCPU)
+            var entry = bp_endpoint()
+            entry.stats_slot = index
+            try endpoints.update(index, entry)
+        }
 
         registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
         let network = try registry.planNetwork(
@@ -75,7 +86,7 @@ struct Fixture {
 
     /// What the agent reads per scrape for the endpoints' counters.
     mutating func read() throws {
-        counters.endpoints = try stats.sumsByKey()
+        counters.endpoints = try BridgeportMaps.endpointTraffic(stats: stats, endpoints: endpoints)
     }
 
     var input: ScrapeInput { ScrapeInput(registry: registry, counters: counters, running: running) }

@@ -47,8 +47,9 @@ final class AttachTests: XCTestCase {
     /// agent writes it: a veth without one is dropped (unknown_endpoint).
     func admit(_ t: Topology, _ maps: BridgeportMaps) throws {
         let ip = IPv4Address(10, 99, 0, 2)
-        try maps.endpointPolicies.update(
-            t.ifindex, EndpointPolicy(ip: ip, mac: MACAddress(derivedFrom: ip), network: 0, flags: [.enforceSource]))
+        try maps.setEndpoint(
+            ifindex: t.ifindex,
+            EndpointPolicy(ip: ip, mac: MACAddress(derivedFrom: ip), network: 0, flags: [.enforceSource]))
     }
 
     func ping(_ t: Topology, count: Int) throws {

@@ -147,8 +147,9 @@ struct DataplaneFixture {
         gatewayMAC: [UInt8]? = nil, mtu: UInt16 = 1500
     ) throws {
         let bits = EndpointPolicy.Flags(rawValue: flags.reduce(UInt32(0)) { $0 | $1.rawValue })
-        try maps.endpointPolicies.update(
-            endpointIfindex,
+        try maps.setEndpoint(
+            ifindex:
+                endpointIfindex,
             EndpointPolicy(
                 ip: Self.address(ipv4 ? NATAndPolicyTests.container : nil),
                 mac: MACAddress(bytes: NATAndPolicyTests.containerMAC),

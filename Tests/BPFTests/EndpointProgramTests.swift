@@ -31,7 +31,7 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(stats.keySize, 4)
         XCTAssertEqual(stats.valueSize, MemoryLayout<bp_endpoint_stats>.size)
         XCTAssertEqual(stats.maxEntries, UInt32(BP_MAX_ENDPOINTS))
-        XCTAssertEqual(MemoryLayout<bp_endpoint>.size, 40)
+        XCTAssertEqual(MemoryLayout<bp_endpoint>.size, 44)
         XCTAssertEqual(MemoryLayout<bp_subnet6_key>.size, 20)
         XCTAssertEqual(MemoryLayout<bp_addr6>.size, 16)
         XCTAssertEqual(MemoryLayout<bp_flow6_key>.size, 40)
@@ -91,8 +91,8 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertGreaterThan(ifindex, 1)
         XCTAssertNil(try maps.endpointStats(ifindex: ifindex))
         // The sender's entry (udpFrame's addresses), as the agent writes it before attaching.
-        try maps.endpointPolicies.update(
-            ifindex,
+        try maps.setEndpoint(
+            ifindex: ifindex,
             EndpointPolicy(
                 ip: IPv4Address(10, 99, 0, 2), mac: MACAddress(bytes: [2, 0, 0, 0, 0, 2]), network: 0,
                 flags: [.enforceSource]))
@@ -110,19 +110,21 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(stats.tx, bp_traffic(packets: 1, bytes: len))
         XCTAssertEqual(stats.rx, bp_traffic(packets: 1, bytes: len))
 
-        // Another ifindex (loopback, ctx ifindex 1) is counted separately. It has no entry:
-        // what it sends is nobody's the agent knows, and is dropped, not let through unjudged.
+        // Another ifindex (loopback, ctx ifindex 1) has no entry: what it sends is nobody's
+        // the agent knows, and is dropped, not let through unjudged; counted as a drop only.
         XCTAssertEqual(try Sandbox.inNetns(ns) { try ingress.testRun(packet: frame, ifindex: 1) }, 2, "TC_ACT_SHOT")
+        XCTAssertEqual(try Sandbox.inNetns(ns) { try egress.testRun(packet: frame, ifindex: 1) }, -1)
         XCTAssertEqual(try maps.endpointStats(ifindex: ifindex), stats)
-        XCTAssertEqual(try maps.endpointStats(ifindex: 1)?.tx, bp_traffic(packets: 1, bytes: len))
+        XCTAssertNil(try maps.endpointStats(ifindex: 1))
         XCTAssertEqual(
             try maps.dropCounts(),
             [bp_drop_key(ifindex: 1, reason: BP_DROP_UNKNOWN_ENDPOINT, direction: BP_DIR_EGRESS): 1])
         let all = try maps.allEndpointStats()
-        XCTAssertEqual(Set(all.keys), [1, ifindex])
+        XCTAssertEqual(all, [ifindex: stats])
 
         // Per-CPU slots sum to the same numbers.
-        let slots = try XCTUnwrap(maps.endpointStats.perCPU(ifindex))
+        let slot = try XCTUnwrap(maps.endpoints.lookup(ifindex)).stats_slot
+        let slots = try XCTUnwrap(maps.endpointStats.perCPU(slot))
         XCTAssertEqual(slots.count, BPFMap.possibleCPUs)
         XCTAssertEqual(bp_endpoint_stats.sum(slots), stats)
     }
@@ -134,6 +136,11 @@ final class EndpointProgramTests: XCTestCase {
         do {  // first "agent"
             let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
             mapID = try object.map(BP_MAP_ENDPOINT_STATS).id
+            try BridgeportMaps(object: object).setEndpoint(
+                ifindex: 1,
+                EndpointPolicy(
+                    ip: IPv4Address(10, 99, 0, 2), mac: MACAddress(bytes: [2, 0, 0, 0, 0, 2]), network: 0,
+                    flags: [.enforceSource]))
             _ = try object.program(BP_PROG_ENDPOINT_INGRESS).testRun(packet: frame, ifindex: 1)
         }
         let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)

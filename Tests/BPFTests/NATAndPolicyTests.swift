@@ -187,6 +187,7 @@ final class NATAndPolicyTests: XCTestCase {
     /// skips the veth's tc egress.
     func testUplinkDeliversStraightToTheContainer() throws {
         let f = try makeFixture()
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE])  // without the bridge's MAC: the route decides
         try f.inNS(
             "ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "dev", "bpt-ep", "nud", "permanent")
         try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
@@ -1014,6 +1015,7 @@ final class NATAndPolicyTests: XCTestCase {
         let f = try makeFixture()
         let tunnelled = ip("8.0.0.7")  // reads as IPv4 to BPF_PROG_TEST_RUN (see upL3)
         try f.setSubnet(ip("10.40.0.0"), 24, networkID: 1, flags: UInt16(BP_SUBNET_F_MASQUERADE.rawValue))
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE])
         try f.inNS(
             "ip", "neigh", "replace", "10.40.0.2", "lladdr", "02:42:0a:28:00:02", "dev", "bpt-ep", "nud", "permanent")
         try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)

@@ -13,9 +13,9 @@
 
 #include "common.h"
 
-/* BP_MAP_ENDPOINT_STATS: host-side ifindex -> per-CPU traffic counters */
+/* BP_MAP_ENDPOINT_STATS: an endpoint's stats_slot -> per-CPU traffic counters */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, BP_MAX_ENDPOINTS);
 	__type(key, __u32);
 	__type(value, struct bp_endpoint_stats);

@@ -2,9 +2,10 @@
 /*
  * Counting helpers (cf. Cilium's bpf/lib/metrics.h). Counters live in per-CPU
  * maps, so a plain increment of this CPU's slot is race free; user space sums
- * the slots at scrape time. Entries are created on first use, so counting
+ * the slots at scrape time. Ports' and drops' entries are created on first use, so counting
  * works before (and without) the agent writing anything; the agent deletes an
- * endpoint's entries after its veth is gone.
+ * endpoint's entries after its veth is gone. An endpoint's traffic is counted in the slot
+ * its entry names (bridgeport.h, struct bp_endpoint_stats).
  *
  * Every drop leaves a program through bp_drop_on (tc) or bp_sock_refuse (socket hooks),
  * which count it under its reason and report it to a listening monitor (cf. Cilium's send_drop_notify_error); the BPF tests
@@ -24,7 +25,6 @@ enum bp_traffic_dir {
 
 /* A zeroed value as large as the largest counter's, to create entries from. */
 #define BP_COUNTER_ZERO_WORDS 4
-_Static_assert(sizeof(struct bp_endpoint_stats) <= BP_COUNTER_ZERO_WORDS * sizeof(__u64), "counter too large");
 _Static_assert(sizeof(struct bp_port_stats) <= BP_COUNTER_ZERO_WORDS * sizeof(__u64), "counter too large");
 
 /*
@@ -46,15 +46,27 @@ static __always_inline void *bp_counter(void *map, const void *key)
 	return counter;
 }
 
-static __always_inline void bp_count_traffic(__u32 ifindex, __u32 len, enum bp_traffic_dir dir)
+/* A packet of the endpoint `ep` (its entry in bp_endpoints), in its slot of bp_ep_stats. */
+static __always_inline void bp_count_traffic(const struct bp_endpoint *ep, __u32 len, enum bp_traffic_dir dir)
 {
-	struct bp_endpoint_stats *stats = bp_counter(&bp_ep_stats, &ifindex);
+	__u32 slot = ep->stats_slot;
+	struct bp_endpoint_stats *stats = bpf_map_lookup_elem(&bp_ep_stats, &slot);
 
 	if (!stats)
-		return;
+		return;  /* a slot past the array: the agent gives none */
 	struct bp_traffic *t = dir == BP_TRAFFIC_RX ? &stats->rx : &stats->tx;
 	t->packets += 1;
 	t->bytes += len;
+}
+
+/* The same for the endpoint of the host-side veth `ifindex`, where its entry is not at hand:
+ * an interface without one (nobody's the agent knows) is not counted. */
+static __always_inline void bp_count_traffic_of(__u32 ifindex, __u32 len, enum bp_traffic_dir dir)
+{
+	const struct bp_endpoint *ep = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
+
+	if (ep)
+		bp_count_traffic(ep, len, dir);
 }
 
 /* Counts a packet (and a new flow) through the published port `key` of `map`

@@ -339,7 +339,7 @@ static __always_inline int bp_redirect_to_endpoint(struct __sk_buff *skb, __u32 
 
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || !ifindex || bpf_skb_store_bytes(skb, 0, &eth, len, 0))
 		return bpf_redirect_neigh(fib->ifindex, NULL, 0, 0);
-	bp_count_traffic(ifindex, skb->len, BP_TRAFFIC_RX);
+	bp_count_traffic_of(ifindex, skb->len, BP_TRAFFIC_RX);
 	return bpf_redirect_peer(ifindex, 0);
 }
 
@@ -366,7 +366,7 @@ static __always_inline int bp_redirect_to_known_endpoint(struct __sk_buff *skb, 
 	__builtin_memcpy(eth.h_source, ep->gateway_mac, ETH_ALEN);
 	if (bpf_skb_store_bytes(skb, 0, &eth, 2 * ETH_ALEN, 0))
 		return -1;
-	bp_count_traffic(ifindex, skb->len, BP_TRAFFIC_RX);
+	bp_count_traffic(ep, skb->len, BP_TRAFFIC_RX);
 	return bpf_redirect_peer(ifindex, 0);
 }
 

@@ -28,3 +28,19 @@ check_output "container-to-container pings: 0% loss across the restarts" ' 0% pa
 sorted=$(tr ' ' '\n' <<<"$samples" | sed '/^$/d' | sort -n | tr '\n' ' ')
 [ "$(tr ' ' '\n' <<<"$samples" | sed '/^$/d' | tr '\n' ' ')" = "$sorted" ] && ! grep -q '?' <<<"$samples" &&
     pass "the counter never went backwards" || fail "counter went backwards or was missing:$samples"
+
+# An upgrade over the pins of the version before the counters' slots: bp_ep_stats was a hash
+# keyed by ifindex. The agent replaces that pin (the counters restart from 0, which Prometheus
+# reads as a reset) instead of refusing to start, and counts the containers' traffic again.
+agent_stop
+rm -f "$STATE/bpf/maps/bp_ep_stats"
+check "a pin of bp_ep_stats in the earlier layout (a per-CPU hash by ifindex)" bpftool map create \
+    "$STATE/bpf/maps/bp_ep_stats" type percpu_hash key 4 value 32 entries 16384 name bp_ep_stats
+check "the agent starts over it" agent_start
+check_output "... and says it replaced it" 'bp_ep_stats had the layout of an earlier version' cat "$AGENT_LOG"
+received() { metric bridgeport_container_network_receive_packets_total container=rsrv; }
+before=$(received)
+check "rsrv's counters restarted from 0 (thousands before)" test "${before:-0}" -lt 50
+check "traffic between the containers" bp exec rpeer ping -q -c 3 -W 1 rsrv
+counted() { [ "$(received)" -ge $((${before:-0} + 3)) ] 2>/dev/null; }
+check "... is counted again" eventually 5 counted
