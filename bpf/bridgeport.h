@@ -177,9 +177,9 @@ struct bp_traffic {
 /*
  * Per endpoint, in the slot of bp_ep_stats its entry in bp_endpoints names (stats_slot): an
  * array, whose lookup the verifier inlines, where a hash keyed by ifindex cost a packet about
- * 35 ns per count. The agent gives each entry a free slot, zeroed, and takes the next free
- * one after the last it gave, so that a slot an endpoint left is not soon reused (a packet in
- * flight as the endpoint went counts nowhere another endpoint reads).
+ * 35 ns per count. The agent gives each entry a free slot, zeroed, the lowest it can, and a
+ * slot given back rests a while before it is given again (a packet in flight as the endpoint
+ * went counts nowhere another endpoint reads).
  * Directions are the container's point of view (like cAdvisor's
  * container_network_{receive,transmit}_*):
  *   rx = what the container receives = tc egress  of the host-side veth

@@ -235,7 +235,7 @@ public final class BPFMap: Sendable {
         _: K.Type, chunk: Int = 256, decode: (UnsafeRawBufferPointer, Int) -> T,
         _ body: ([(key: K, value: T)]) throws -> Void
     ) throws {
-        try forEachRawBatch(chunk: chunk) { keys, values, count in
+        try forEachRawBatch(chunk: chunk, limit: Int.max) { keys, values, count in
             var batch: [(key: K, value: T)] = []
             batch.reserveCapacity(count)
             for i in 0..<count {
@@ -250,12 +250,14 @@ public final class BPFMap: Sendable {
     /// `perCPUStride` bytes per possible CPU), one at a time, straight from the batch
     /// buffers: nothing is allocated per entry. Batched where supported, else a key walk.
     /// A map changed meanwhile may show an entry twice or not at all.
+    /// `limit`: stop after about that many entries, where batches are read (an array's are in
+    /// index order: its first `limit` elements).
     public func forEachRawEntry(
-        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void
+        limit: Int? = nil, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void
     ) throws {
         // Batches of up to 1 MiB of values: few system calls, a bounded buffer.
-        let chunk = min(max(256, (1 << 20) / max(valueBufferSize, 1)), Int(maxEntries))
-        try forEachRawBatch(chunk: chunk) { keys, values, count in
+        let chunk = max(1, min(max(256, (1 << 20) / max(valueBufferSize, 1)), Int(maxEntries), limit ?? Int.max))
+        try forEachRawBatch(chunk: chunk, limit: limit ?? Int.max) { keys, values, count in
             for i in 0..<count {
                 try body(
                     UnsafeRawBufferPointer(rebasing: keys[(i * keySize)..<((i + 1) * keySize)]),
@@ -268,9 +270,9 @@ public final class BPFMap: Sendable {
     /// Batches of `count` keys and values, packed (keySize and valueBufferSize apart):
     /// BPF_MAP_LOOKUP_BATCH, or a key walk where batches are not supported (one batch).
     private func forEachRawBatch(
-        chunk: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int) throws -> Void
+        chunk: Int, limit: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int) throws -> Void
     ) throws {
-        if try batchEntries(chunk: chunk, body) { return }
+        if try batchEntries(chunk: chunk, limit: limit, body) { return }
         var keys = try rawKeys()
         var values = [UInt8](repeating: 0, count: valueBufferSize * keys.count / max(keySize, 1))
         var found = 0
@@ -314,8 +316,10 @@ public final class BPFMap: Sendable {
 
     /// false if batch lookups are not supported for this map (then the caller walks keys).
     private func batchEntries(
-        chunk initialChunk: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int) throws -> Void
+        chunk initialChunk: Int, limit: Int,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int) throws -> Void
     ) throws -> Bool {
+        var read = 0
         var chunk = initialChunk
         // Batch token: a u32 bucket for hash maps, a key for arrays.
         var inToken = [UInt8](repeating: 0, count: max(keySize, 8))
@@ -355,7 +359,8 @@ public final class BPFMap: Sendable {
                     try valuesBuf.withUnsafeBytes { values in try body(keys, values, Int(count)) }
                 }
             }
-            done = err == ENOENT
+            read += Int(count)
+            done = err == ENOENT || read >= limit
             first = false
             swap(&inToken, &outToken)
         }
@@ -508,6 +513,22 @@ public struct BPFPerCPUHashMap<Key: BitwiseCopyable, Value: BPFCounterValue & Bi
             for cpu in 0..<cpus { sum = sum &+ values.loadUnaligned(fromByteOffset: cpu * stride, as: Value.self) }
             try body(key.loadUnaligned(as: Key.self), sum)
         }
+    }
+
+    /// An array's first `count` elements summed over CPUs, by index (one batched read).
+    public func sums(ofFirst count: Int) throws -> [Value] where Key == UInt32 {
+        var result = [Value](repeating: .zero, count: count)
+        guard count > 0 else { return result }
+        let stride = map.perCPUStride
+        let cpus = BPFMap.possibleCPUs
+        try map.forEachRawEntry(limit: count) { key, values in
+            let index = Int(key.loadUnaligned(as: UInt32.self))
+            guard index < count else { return }
+            var sum = Value.zero
+            for cpu in 0..<cpus { sum = sum &+ values.loadUnaligned(fromByteOffset: cpu * stride, as: Value.self) }
+            result[index] = sum
+        }
+        return result
     }
 
     /// Sums over CPUs by key (an entry seen twice while the map changes: its first sum).

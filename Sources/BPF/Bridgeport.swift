@@ -97,13 +97,18 @@ public struct BridgeportMaps: Sendable {
         try Self.endpointTraffic(stats: endpointStats, endpoints: endpoints)
     }
 
-    /// allEndpointStats from these two maps (exporter-bench's stand-ins too).
+    /// allEndpointStats from these two maps (exporter-bench's stand-ins too): the entries
+    /// first, then the array up to the highest slot they hold (slots stay low: StatsSlots).
     public static func endpointTraffic(
         stats: BPFPerCPUHashMap<UInt32, bp_endpoint_stats>, endpoints: BPFHashMap<UInt32, bp_endpoint>
     ) throws -> [UInt32: bp_endpoint_stats] {
-        let bySlot = try stats.sumsByKey()
+        let entries = try endpoints.entries()
+        let held = entries.lazy.map(\.value.stats_slot).filter { $0 < stats.map.maxEntries }
+        let bySlot = try stats.sums(ofFirst: held.max().map { Int($0) + 1 } ?? 0)
         var result: [UInt32: bp_endpoint_stats] = [:]
-        for (ifindex, entry) in try endpoints.entries() { result[ifindex] = bySlot[entry.stats_slot] }
+        for (ifindex, entry) in entries where Int(entry.stats_slot) < bySlot.count {
+            result[ifindex] = bySlot[Int(entry.stats_slot)]
+        }
         return result
     }
 
@@ -114,7 +119,8 @@ public struct BridgeportMaps: Sendable {
 
     /// Writes an endpoint's entry (its stats_slot is the maps' business). A new endpoint
     /// gets a free slot of endpointStats, zeroed: its counters start at 0. One written again
-    /// (its policy changed) keeps its slot and counters.
+    /// (its policy changed) keeps its slot and counters. The entries' writer serializes its
+    /// calls to this and removeEndpoint (the agent's actor does).
     public func setEndpoint(ifindex: UInt32, _ endpoint: bp_endpoint) throws {
         var entry = endpoint
         if let current = try endpoints.lookup(ifindex) {
@@ -235,37 +241,54 @@ extension bp_endpoint: @retroactive Equatable {
 }
 
 /// Which slots of bp_ep_stats the endpoints' entries hold: learnt from the entries when first
-/// asked (the pins outlive the agent), then kept as slots are given and given back. Slots are
-/// given in turn, the next free one after the last given, so that a slot an endpoint just left
-/// is not soon given again: a packet in flight as it went then counts where nobody reads.
+/// asked (the pins outlive the agent), then kept as slots are given and given back. Slots
+/// stay below a high-water mark (a scrape reads the array up to it, not all of it): a new one
+/// is the mark's, and a slot given back rests until `rest` more were given back before it is
+/// given again, so that a packet in flight as its endpoint went never counts for another.
+/// For the one writer of the entries (the agent, whose actor serializes its writes).
 final class StatsSlots: Sendable {
     private struct State {
-        var used: Set<UInt32>?
-        var next: UInt32 = 0
+        var used: Set<UInt32> = []
+        var mark: UInt32 = 0
+        /// Given back, oldest first.
+        var resting: [UInt32] = []
+        var learnt = false
     }
     private let state = Mutex(State())
     let capacity: UInt32
+    let rest: Int
 
-    init(capacity: UInt32) { self.capacity = capacity }
+    init(capacity: UInt32, rest: Int = 64) { (self.capacity, self.rest) = (capacity, rest) }
 
     /// A free slot, now held; `held` reads the slots the entries hold (once). Throws
     /// ENOSPC (naming `map`) when every slot is held.
     func take(map: String, held: () throws -> [UInt32]) throws -> UInt32 {
         try state.withLock { state in
-            var used = try state.used ?? Set(held())
-            defer { state.used = used }
-            for step in 0..<capacity {
-                let slot = (state.next &+ step) % capacity
-                if used.insert(slot).inserted {
-                    state.next = (slot + 1) % capacity
-                    return slot
-                }
+            if !state.learnt {
+                state.used = Set(try held())
+                state.mark = (state.used.max() ?? UInt32.max) &+ 1
+                state.resting = (0..<state.mark).filter { !state.used.contains($0) }
+                state.learnt = true
             }
-            throw BPFError.mapOperation(map: map, operation: "find a free slot in", errno: ENOSPC)
+            let slot: UInt32
+            if state.resting.count > rest || (state.mark >= capacity && !state.resting.isEmpty) {
+                slot = state.resting.removeFirst()
+            } else if state.mark < capacity {
+                slot = state.mark
+                state.mark += 1
+            } else {
+                throw BPFError.mapOperation(
+                    map: map, operation: "give a counters' slot (all \(capacity) are held)", errno: ENOSPC)
+            }
+            state.used.insert(slot)
+            return slot
         }
     }
 
     func release(_ slot: UInt32) {
-        state.withLock { _ = $0.used?.remove(slot) }
+        state.withLock { state in
+            guard state.learnt, state.used.remove(slot) != nil else { return }
+            state.resting.append(slot)
+        }
     }
 }

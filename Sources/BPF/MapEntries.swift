@@ -482,8 +482,6 @@ extension BridgeportMaps {
     public var publishedPorts: EncodedMap<HostPort, PortTarget> { EncodedMap(ports) }
     public var allowedSources: EncodedMap<AllowKey, UInt8> { EncodedMap(allow) }
     public var publishedTargets: EncodedMap<TargetKey, TargetPolicy> { EncodedMap(targets) }
-    /// Read it; write with setEndpoint, which gives each entry its counters' slot.
-    public var endpointPolicies: EncodedMap<UInt32, EndpointPolicy> { EncodedMap(endpoints) }
     public var subnetPolicies: EncodedMap<IPv4Network, SubnetPolicy> { EncodedMap(subnets) }
     public var subnetPolicies6: EncodedMap<IPv6Network, SubnetPolicy> { EncodedMap(subnets6) }
     public var socketNamespaces: EncodedMap<UInt64, SocketNamespace> { EncodedMap(namespaces) }

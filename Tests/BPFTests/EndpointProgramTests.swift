@@ -167,6 +167,7 @@ final class EndpointProgramTests: XCTestCase {
         }
         let entries = try maps.endpoints.entries()
         XCTAssertEqual(entries.count, 700)
+        XCTAssertEqual(Set(entries.map(\.value.stats_slot)), Set(0..<700), "a slot each, from the bottom up")
         XCTAssertEqual(Set(try maps.endpoints.keys()), Set(entries.map(\.key)))
         let ep = try XCTUnwrap(maps.endpoints.lookup(258))
         XCTAssertEqual(ep.ipv4Octets, [172, 18, 1, 2])

@@ -18,11 +18,10 @@ check_output "the victim has a metric series" '^1$' series victim
 victim_index=$(bp exec victim ip -o link show eth0 | sed -n 's/.*eth0@if\([0-9]*\).*/\1/p')
 victim_veth=$(in_host ip -o link show | awk -F': ' -v i="$victim_index" '$1 == i { sub(/@.*/, "", $2); print $2 }')
 check "the victim's veth is found" test -n "$victim_veth"
+endpoint_entries() { bpftool map dump pinned "$STATE/bpf/maps/bp_endpoints" | grep -c "\"key\": $victim_index,"; }
+check_output "the victim's veth has its bp_endpoints entry" '^1$' endpoint_entries
 check "ip link del of the victim's veth, behind the agent's back" in_host ip link del "$victim_veth"
-check "its bp_endpoints entry goes at once (netlink)" wait_for 0 bash -c \
-    "bpftool map dump pinned '$STATE/bpf/maps/bp_endpoints' | grep -c '\"key\": $victim_index\$'"
-check "... and its counters" wait_for 0 bash -c \
-    "bpftool map dump pinned '$STATE/bpf/maps/bp_ep_stats' | grep -c '\"key\": $victim_index\$'"
+check "its bp_endpoints entry goes at once (netlink), and its counters' slot with it" wait_for 0 endpoint_entries
 check_output "its metric series ended" '^0$' series victim
 check_output "the bystander's series stays" '^1$' series bystander
 check_output "the agent says what happened" "interface was deleted outside Bridgeport.*$victim_veth|$victim_veth.*interface was deleted outside Bridgeport" cat "$AGENT_LOG"

@@ -1,0 +1,40 @@
+import CBPF
+import Glibc
+import XCTest
+
+@testable import BPF
+
+/// The slots of bp_ep_stats: never two endpoints in one, low (a scrape reads up to the
+/// highest), a slot given back rests before it is given again, and an agent that starts over
+/// pinned entries learns which slots they hold.
+final class StatsSlotsTests: XCTestCase {
+    func take(_ slots: StatsSlots, held: [UInt32] = []) throws -> UInt32 {
+        try slots.take(map: BP_MAP_ENDPOINT_STATS) { held }
+    }
+
+    func testSlotsAreDistinctLowAndRestBeforeTheyAreGivenAgain() throws {
+        let slots = StatsSlots(capacity: 8, rest: 2)
+        let first = try (0..<4).map { _ in try take(slots) }
+        XCTAssertEqual(first, [0, 1, 2, 3], "from the bottom up")
+        slots.release(1)
+        slots.release(2)
+        XCTAssertEqual(try take(slots), 4, "two given back are resting still")
+        slots.release(0)
+        XCTAssertEqual(try take(slots), 1, "the oldest given back, once more than two rest")
+        slots.release(1)
+        slots.release(1)  // given back twice: rests once
+        XCTAssertEqual(try (0..<3).map { _ in try take(slots) }, [2, 5, 6])
+        XCTAssertEqual(try (0..<3).map { _ in try take(slots) }, [7, 0, 1], "up to the capacity, then the resting")
+        XCTAssertThrowsError(try take(slots)) { error in
+            guard case BPFError.mapOperation(let map, _, let err) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(map, BP_MAP_ENDPOINT_STATS)
+            XCTAssertEqual(err, ENOSPC)
+        }
+    }
+
+    func testAnAgentThatStartsOverPinnedEntriesLearnsTheirSlots() throws {
+        let slots = StatsSlots(capacity: 16, rest: 0)
+        XCTAssertEqual(try take(slots, held: [0, 2, 5]), 1, "a free one below the highest held")
+        XCTAssertEqual(try (0..<3).map { _ in try take(slots, held: []) }, [3, 4, 6], "learnt once")
+    }
+}
