@@ -91,8 +91,8 @@ public struct BridgeportMaps: Sendable {
         try endpoints.lookup(ifindex).flatMap { try endpointStats.sum($0.stats_slot) }
     }
 
-    /// Counters of every endpoint with an entry, summed over CPUs, by ifindex: the whole
-    /// array in one batched read, and the entries' slots.
+    /// Counters of every endpoint with an entry, summed over CPUs, by ifindex (see
+    /// endpointTraffic).
     public func allEndpointStats() throws -> [UInt32: bp_endpoint_stats] {
         try Self.endpointTraffic(stats: endpointStats, endpoints: endpoints)
     }

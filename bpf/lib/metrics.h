@@ -59,11 +59,17 @@ static __always_inline void bp_count_traffic(const struct bp_endpoint *ep, __u32
 	t->bytes += len;
 }
 
-/* The same for the endpoint of the host-side veth `ifindex`, where its entry is not at hand:
- * an interface without one (nobody's the agent knows) is not counted. */
+/* The entry of the host-side veth `ifindex` (0: none), or NULL: nobody's the agent knows. */
+static __always_inline const struct bp_endpoint *bp_endpoint_of(__u32 ifindex)
+{
+	return ifindex ? bpf_map_lookup_elem(&bp_endpoints, &ifindex) : NULL;
+}
+
+/* bp_count_traffic for the veth `ifindex`, where its entry is not at hand: an interface
+ * without one is not counted. */
 static __always_inline void bp_count_traffic_of(__u32 ifindex, __u32 len, enum bp_traffic_dir dir)
 {
-	const struct bp_endpoint *ep = bpf_map_lookup_elem(&bp_endpoints, &ifindex);
+	const struct bp_endpoint *ep = bp_endpoint_of(ifindex);
 
 	if (ep)
 		bp_count_traffic(ep, len, dir);

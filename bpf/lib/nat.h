@@ -324,7 +324,8 @@ static __always_inline int bp_route_out(struct __sk_buff *skb, const struct bp_p
  * redirects need one (bpf_skb_change_head, made for this).
  */
 static __always_inline int bp_redirect_to_endpoint(struct __sk_buff *skb, __u32 l3_off, long rc,
-						   const struct bpf_fib_lookup *fib, __u32 ifindex, __u16 ethertype)
+						   const struct bpf_fib_lookup *fib, const struct bp_endpoint *ep,
+						   __u32 ifindex, __u16 ethertype)
 {
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return BP_CONTINUE;  /* no route: leave it to the kernel */
@@ -339,7 +340,8 @@ static __always_inline int bp_redirect_to_endpoint(struct __sk_buff *skb, __u32 
 
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || !ifindex || bpf_skb_store_bytes(skb, 0, &eth, len, 0))
 		return bpf_redirect_neigh(fib->ifindex, NULL, 0, 0);
-	bp_count_traffic_of(ifindex, skb->len, BP_TRAFFIC_RX);
+	if (ep)
+		bp_count_traffic(ep, skb->len, BP_TRAFFIC_RX);
 	return bpf_redirect_peer(ifindex, 0);
 }
 
@@ -349,14 +351,14 @@ static __always_inline int bp_redirect_to_endpoint(struct __sk_buff *skb, __u32 
  * container's and its gateway's, the bridge's: what the route and its neighbour give), at a
  * hash lookup's cost instead of a route lookup's. -1 when the entry has none (another
  * runtime's veth, a network without a gateway address), the packet no Ethernet header or
- * more bytes than the interface's MTU: the route decides then.
+ * more bytes than the interface's MTU: the route decides then. `ep`: the veth's entry, if any.
  */
-static __always_inline int bp_redirect_to_known_endpoint(struct __sk_buff *skb, __u32 l3_off, __u32 ifindex)
+static __always_inline int bp_redirect_to_known_endpoint(struct __sk_buff *skb, __u32 l3_off,
+							 const struct bp_endpoint *ep, __u32 ifindex)
 {
-	struct bp_endpoint *ep = l3_off && ifindex ? bpf_map_lookup_elem(&bp_endpoints, &ifindex) : NULL;
 	struct ethhdr eth;
 
-	if (!ep || !(*(__u32 *)ep->gateway_mac | *(__u16 *)&ep->gateway_mac[4]))
+	if (!l3_off || !ep || !(*(__u32 *)ep->gateway_mac | *(__u16 *)&ep->gateway_mac[4]))
 		return -1;
 	/* Bigger than its interface takes (not a GSO packet, which leaves in segments): the
 	 * route's verdict, as forwarding's MTU check. */
@@ -373,12 +375,13 @@ static __always_inline int bp_redirect_to_known_endpoint(struct __sk_buff *skb, 
 static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, const struct bp_packet *p, __u32 daddr, __u32 ifindex)
 {
 	struct bpf_fib_lookup fib;
-	int verdict = bp_redirect_to_known_endpoint(skb, p->l3_off, ifindex);
+	const struct bp_endpoint *ep = bp_endpoint_of(ifindex);
+	int verdict = bp_redirect_to_known_endpoint(skb, p->l3_off, ep, ifindex);
 
 	if (verdict >= 0)
 		return verdict;
 	long rc = bp_route(skb, p->saddr, daddr, 0, &fib);
-	return bp_redirect_to_endpoint(skb, p->l3_off, rc, &fib, ifindex, ETH_P_IP);
+	return bp_redirect_to_endpoint(skb, p->l3_off, rc, &fib, ep, ifindex, ETH_P_IP);
 }
 
 /*

@@ -125,12 +125,13 @@ static __always_inline int bp_route_out6(struct __sk_buff *skb, const struct bp_
 static __always_inline int bp_deliver_to_endpoint6(struct __sk_buff *skb, const __u32 *saddr, __u32 l3_off,
 						   const __u32 *daddr, __u32 ifindex, struct bpf_fib_lookup *fib)
 {
-	int verdict = bp_redirect_to_known_endpoint(skb, l3_off, ifindex);
+	const struct bp_endpoint *ep = bp_endpoint_of(ifindex);
+	int verdict = bp_redirect_to_known_endpoint(skb, l3_off, ep, ifindex);
 
 	if (verdict >= 0)
 		return verdict;
 	long rc = bp_route6(skb, saddr, daddr, 0, fib);
-	return bp_redirect_to_endpoint(skb, l3_off, rc, fib, ifindex, BP_ETH_P_IPV6);
+	return bp_redirect_to_endpoint(skb, l3_off, rc, fib, ep, ifindex, BP_ETH_P_IPV6);
 }
 
 /*
