@@ -144,7 +144,7 @@
 /* Capacities. Changing one invalidates existing pins (see above). */
 #define BP_MAX_ENDPOINTS 16384
 #define BP_MAX_DROP_KEYS 65536
-#define BP_MAX_PORTS 65536
+#define BP_MAX_PORTS 65536 /* at most 65,536: a flow holds a port's stats_slot in 16 bits */
 #define BP_MAX_HOST_ADDRS 1024
 #define BP_MAX_SUBNETS 4096
 /* Flows the table holds unless the agent says otherwise (--max-flows); each is two
@@ -269,15 +269,17 @@ struct bp_port_key {
 	__u8 pad;
 };
 
-/* 12 bytes: where a published port leads. */
+/* 16 bytes: where a published port leads. */
 struct bp_port_target {
 	__u32 ip;        /* container address, network byte order */
 	__u16 port;      /* container port, network byte order */
 	__u16 flags;     /* enum bp_port_flags */
 	__u32 ifindex;   /* the container's host-side veth */
+	__u32 stats_slot; /* its counters' index in bp_port_stats (the agent's to give) */
 };
 
-/* Traffic through a published port (outside -> container, as DNATed), per CPU. */
+/* Traffic through a published port (outside -> container, as DNATed), per CPU, in the
+ * slot of bp_port_stats (bp_port_stats6) its bp_ports (bp_ports6) entry names. */
 struct bp_port_stats {
 	__u64 packets;
 	__u64 bytes;
@@ -370,12 +372,13 @@ struct bp_port6_key {
 	__u8 pad;
 };
 
-/* 24 bytes. */
+/* 28 bytes. */
 struct bp_port6_target {
 	__u32 ip[4];     /* the container's IPv6 address */
 	__u16 port;      /* container port, network byte order */
 	__u16 flags;     /* enum bp_port_flags */
 	__u32 ifindex;   /* the container's host-side veth */
+	__u32 stats_slot; /* its counters' index in bp_port_stats6 */
 };
 
 /* LPM trie key: prefixlen = BP_ALLOW6_KEY_FIXED_BITS (proto, pad, port, host_ip: always
@@ -530,7 +533,7 @@ struct bp_flow {
 	__u32 out_ifindex;
 	__u32 out_at;    /* the second of the lookup */
 	__u16 out_mtu;
-	__u16 pad;
+	__u16 port_slot; /* a published flow's DNAT entry: its port's stats_slot (< BP_MAX_PORTS) */
 };
 
 /*
@@ -599,6 +602,8 @@ struct bp_flow6 {
 	__u8 flags;
 	__u8 seen;
 	/* No cached route (bp_flow's out_*): NAT66's programs have no stack to spare for it. */
+	__u16 port_slot; /* as bp_flow's */
+	__u16 pad;
 };
 
 static inline __attribute__((always_inline)) int bp_ip6_same(const __u32 *a, const __u32 *b)

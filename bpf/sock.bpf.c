@@ -68,7 +68,7 @@ static __always_inline enum bp_sock_dest bp_sock_dest4(const struct bp_netns *ne
 	if ((target->flags & BP_PORT_F_RESTRICTED) && netns->kind == BP_NETNS_CONTAINER &&
 	    !bp_port_allows(key.host_ip, key.host_port, proto, netns->ip))
 		return BP_SOCK_DENIED;
-	bp_count_port(&key, 0, new_flow);
+	bp_count_port(target->stats_slot, 0, new_flow);
 	*ip = target->ip;
 	*port = target->port;
 	return BP_SOCK_PUBLISHED;
@@ -186,7 +186,7 @@ static __always_inline enum bp_sock_dest bp_sock_dest6(const struct bp_netns *ne
 	if ((target->flags & BP_PORT_F_RESTRICTED) && netns->kind == BP_NETNS_CONTAINER &&
 	    !bp_port_allows6(key.host_ip, key.host_port, proto, netns->ip6))
 		return BP_SOCK_DENIED;
-	bp_count_port6(&key, 0, new_flow);
+	bp_count_port6(target->stats_slot, 0, new_flow);
 	__builtin_memcpy(ip, target->ip, sizeof(target->ip));
 	*port = target->port;
 	return BP_SOCK_PUBLISHED;

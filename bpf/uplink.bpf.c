@@ -125,16 +125,6 @@ static __noinline int bp_uplink6(struct __sk_buff *skb, __u32 l2_len)
 	return bp_subnet6_of(ip.daddr) ? BP_TO_CONTAINER6 : BP_CONTINUE;
 }
 
-/* A published IPv6 flow's packet through its port, for the port's counters. */
-static __always_inline void bp_count_published6(const struct bp_flow6_key *key, const struct bp_flow6 *flow, __u32 len)
-{
-	struct bp_port6_key port = { .host_port = key->dst_port, .proto = key->proto };
-
-	if (!(flow->flags & BP_FLOW_F_ANY_HOST))
-		__builtin_memcpy(port.host_ip, key->dst_ip, sizeof(port.host_ip));
-	bp_count_port6(&port, len, 0);
-}
-
 /* The answers of bp_host_flow6 and bp_publish6 that are no verdicts of tc's: the packet
  * belongs to no flow toward a container; a flow for it was made. And bp_direct_access6's:
  * a later fragment or an ICMPv6 error, for bp_up_rel6 to judge. */
@@ -159,7 +149,7 @@ static __noinline int bp_host_flow6(struct __sk_buff *skb, const struct bp_packe
 		return BP_NO_FLOW6;
 	bp_flow_seen6(&key, flow, p, now, skb->len - l3_off);
 	if (flow->kind == BP_FLOW_PUBLISHED)
-		bp_count_published6(&key, flow, skb->len);
+		bp_count_port6(flow->port_slot, skb->len, 0);
 	return bp_apply6(skb, p, l3_off, flow, 0, &fib);
 }
 
@@ -279,16 +269,6 @@ static __always_inline int bp_uplink6_tail(struct __sk_buff *skb, __u32 l3_off)
 	return verdict;
 }
 
-/* A published flow's packet through its port, for the port's counters. */
-static __always_inline void bp_count_published(const struct bp_flow_key *key, const struct bp_flow *flow, __u32 len)
-{
-	struct bp_port_key port = {
-		.host_ip = (flow->flags & BP_FLOW_F_ANY_HOST) ? 0 : key->dst_ip, .host_port = key->dst_port, .proto = key->proto,
-	};
-
-	bp_count_port(&port, len, 0);
-}
-
 /* `l2_len`: ETH_HLEN, or 0 on a device without an Ethernet header (see bp_parse_l3). */
 static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 {
@@ -334,7 +314,7 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 	if (flow && (flow->flags & BP_FLOW_F_DNAT)) {
 		bp_flow_seen(&key, flow, &p, now, skb->len - p.l3_off);
 		if (flow->kind == BP_FLOW_PUBLISHED)
-			bp_count_published(&key, flow, skb->len);
+			bp_count_port(flow->port_slot, skb->len, 0);
 		return bp_apply(skb, &p, flow, now);
 	}
 	/* One hash lookup sorts the rest: the host's own (published ports among it) goes on

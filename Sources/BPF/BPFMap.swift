@@ -380,6 +380,20 @@ public final class BPFMap: Sendable {
         if ret != 0 { throw BPFError.mapOperation(map: name, operation: "batch update", errno: errnoOf(ret)) }
     }
 
+    /// Sets these keys' values to zero (every CPU's, in a per-CPU map) in one
+    /// BPF_MAP_UPDATE_BATCH: for arrays, whose elements always exist.
+    public func zeroBatch<K: BitwiseCopyable>(_ keys: [K]) throws {
+        try check(key: K.self)
+        guard !keys.isEmpty else { return }
+        precondition(MemoryLayout<K>.stride == keySize, "zeroBatch: keys of the map's size")
+        var count = UInt32(keys.count)
+        let zeros = [UInt8](repeating: 0, count: keys.count * valueBufferSize)
+        let ret = keys.withUnsafeBytes { k in
+            zeros.withUnsafeBytes { v in bpf_map_update_batch(fd, k.baseAddress, v.baseAddress, &count, nil) }
+        }
+        if ret != 0 { throw BPFError.mapOperation(map: name, operation: "batch zero", errno: errnoOf(ret)) }
+    }
+
     /// Deletes these keys (BPF_MAP_DELETE_BATCH, one key at a time where unsupported);
     /// keys already gone are skipped. Returns how many were deleted.
     @discardableResult
@@ -530,6 +544,17 @@ public struct BPFPerCPUHashMap<Key: BitwiseCopyable, Value: BPFCounterValue & Bi
         }
         return result
     }
+
+    /// The sums over CPUs of the array's elements that `slots` name, by their owners' keys:
+    /// one batched read of the array up to the highest slot named (a slot past it: none).
+    public func sums<Owner: Hashable>(bySlot slots: [Owner: UInt32]) throws -> [Owner: Value] where Key == UInt32 {
+        let highest = slots.values.lazy.filter { $0 < self.map.maxEntries }.max()
+        let bySlot = try sums(ofFirst: highest.map { Int($0) + 1 } ?? 0)
+        return slots.compactMapValues { Int($0) < bySlot.count ? bySlot[Int($0)] : nil }
+    }
+
+    /// Sets these elements to zero on every CPU (one batch).
+    public func zero(_ keys: [Key]) throws { try map.zeroBatch(keys) }
 
     /// Sums over CPUs by key (an entry seen twice while the map changes: its first sum).
     @inlinable

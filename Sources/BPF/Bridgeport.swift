@@ -27,15 +27,18 @@ public struct BridgeportMaps: Sendable {
     public let subnets6: BPFHashMap<bp_subnet6_key, bp_subnet>
     /// the host's own IPv6 addresses (as on the wire) -> 1
     public let hostAddresses6: BPFHashMap<bp_addr6, UInt8>
-    /// {host IP, host port, protocol} -> per-CPU packets, bytes and flows
-    public let portStats: BPFPerCPUHashMap<bp_port_key, bp_port_stats>
+    /// a bp_ports entry's stats_slot -> per-CPU packets, bytes and flows (an array)
+    public let portStats: BPFPerCPUHashMap<UInt32, bp_port_stats>
+    /// The slots of portStats and portStats6 the ports' entries hold (see publishedPorts).
+    let portSlots: StatsSlots
+    let portSlots6: StatsSlots
     /// LPM trie: {protocol, host port, source CIDR} allowed on restricted ports -> 1
     public let allow: BPFHashMap<bp_allow_key, UInt8>
     /// the container side of every published port -> whether (and how) it is restricted
     public let targets: BPFHashMap<bp_target_key, bp_target>
     /// IPv6's published ports, their counters, allow lists and targets (bp_ports' twins)
     public let ports6: BPFHashMap<bp_port6_key, bp_port6_target>
-    public let portStats6: BPFPerCPUHashMap<bp_port6_key, bp_port_stats>
+    public let portStats6: BPFPerCPUHashMap<UInt32, bp_port_stats>
     public let allow6: BPFHashMap<bp_allow6_key, UInt8>
     public let targets6: BPFHashMap<bp_target6_key, bp_target6>
     /// network namespace cookie -> where the socket hooks act, and for whom
@@ -76,8 +79,10 @@ public struct BridgeportMaps: Sendable {
         targets = try BPFHashMap(map(BP_MAP_TARGETS))
         allow = try BPFHashMap(map(BP_MAP_ALLOW))
         portStats = try BPFPerCPUHashMap(map(BP_MAP_PORT_STATS))
+        portSlots = StatsSlots(capacity: portStats.map.maxEntries, first: 1)
         ports6 = try BPFHashMap(map(BP_MAP_PORTS6))
         portStats6 = try BPFPerCPUHashMap(map(BP_MAP_PORT_STATS6))
+        portSlots6 = StatsSlots(capacity: portStats6.map.maxEntries, first: 1)
         allow6 = try BPFHashMap(map(BP_MAP_ALLOW6))
         targets6 = try BPFHashMap(map(BP_MAP_TARGETS6))
         namespaces = try BPFHashMap(map(BP_MAP_NETNS))
@@ -102,14 +107,9 @@ public struct BridgeportMaps: Sendable {
     public static func endpointTraffic(
         stats: BPFPerCPUHashMap<UInt32, bp_endpoint_stats>, endpoints: BPFHashMap<UInt32, bp_endpoint>
     ) throws -> [UInt32: bp_endpoint_stats] {
-        let entries = try endpoints.entries()
-        let held = entries.lazy.map(\.value.stats_slot).filter { $0 < stats.map.maxEntries }
-        let bySlot = try stats.sums(ofFirst: held.max().map { Int($0) + 1 } ?? 0)
-        var result: [UInt32: bp_endpoint_stats] = [:]
-        for (ifindex, entry) in entries where Int(entry.stats_slot) < bySlot.count {
-            result[ifindex] = bySlot[Int(entry.stats_slot)]
-        }
-        return result
+        let slots = Dictionary(
+            try endpoints.entries().map { ($0.key, $0.value.stats_slot) }, uniquingKeysWith: { a, _ in a })
+        return try stats.sums(bySlot: slots)
     }
 
     /// Drop counters summed over CPUs.
@@ -127,9 +127,10 @@ public struct BridgeportMaps: Sendable {
             entry.stats_slot = current.stats_slot
             return try endpoints.update(ifindex, entry)
         }
-        let slot = try statsSlots.take(map: BP_MAP_ENDPOINT_STATS) { try endpoints.entries().map(\.value.stats_slot) }
+        let slot = try statsSlots.take(1, zeroing: endpointStats, map: BP_MAP_ENDPOINT_STATS) {
+            try endpoints.entries().map(\.value.stats_slot)
+        }[0]
         do {
-            try endpointStats.map.updatePerCPU(slot, [bp_endpoint_stats](repeating: .zero, count: BPFMap.possibleCPUs))
             entry.stats_slot = slot
             try endpoints.update(ifindex, entry)
         } catch {
@@ -157,10 +158,13 @@ public struct BridgeportMaps: Sendable {
 
 // MARK: - bridgeport.h types in Swift
 
-extension bp_port_stats: BPFCounterValue {
+extension bp_port_stats: BPFCounterValue, @retroactive Equatable {
     public static var zero: bp_port_stats { bp_port_stats() }
     public static func &+ (a: bp_port_stats, b: bp_port_stats) -> bp_port_stats {
         bp_port_stats(packets: a.packets &+ b.packets, bytes: a.bytes &+ b.bytes, flows: a.flows &+ b.flows)
+    }
+    public static func == (a: bp_port_stats, b: bp_port_stats) -> Bool {
+        a.packets == b.packets && a.bytes == b.bytes && a.flows == b.flows
     }
 }
 
@@ -240,39 +244,71 @@ extension bp_endpoint: @retroactive Equatable {
     }
 }
 
-/// Which slots of bp_ep_stats the endpoints' entries hold: learnt from the entries when first
-/// asked (the pins outlive the agent), then kept as slots are given and given back. Slots
-/// stay below a high-water mark (a scrape reads the array up to it, not all of it): a new one
-/// is the mark's, and a slot given back rests until `rest` more were given back before it is
-/// given again, so that a packet in flight as its endpoint went never counts for another.
-/// For the one writer of the entries (the agent, whose actor serializes its writes).
+/// Which slots of a counters' array (bp_ep_stats, bp_port_stats) the entries that name them
+/// hold: learnt from the entries when first asked (the pins outlive the agent), then kept as
+/// slots are given and given back. Slots stay below a high-water mark (a scrape reads the
+/// array up to it, not all of it): a new one is the mark's, and a slot given back rests until
+/// `rest` more were given back before it is given again, so that a packet in flight as its
+/// owner went never counts for another. Slots below `first` are never given. For the one
+/// writer of the entries (the agent, whose actor serializes its writes).
 final class StatsSlots: Sendable {
     private struct State {
         var used: Set<UInt32> = []
         var mark: UInt32 = 0
-        /// Given back, oldest first.
+        /// Given back, oldest first, from `restingHead` on (taken from the front in O(1)).
         var resting: [UInt32] = []
+        var restingHead = 0
+        var restingCount: Int { resting.count - restingHead }
+
+        mutating func takeResting() -> UInt32 {
+            let slot = resting[restingHead]
+            restingHead += 1
+            if restingHead >= 1024 && restingHead * 2 >= resting.count {
+                resting.removeFirst(restingHead)
+                restingHead = 0
+            }
+            return slot
+        }
         var learnt = false
     }
     private let state = Mutex(State())
     let capacity: UInt32
+    let first: UInt32
     let rest: Int
 
-    init(capacity: UInt32, rest: Int = 64) { (self.capacity, self.rest) = (capacity, rest) }
+    init(capacity: UInt32, first: UInt32 = 0, rest: Int = 64) {
+        (self.capacity, self.first, self.rest) = (capacity, first, rest)
+    }
+
+    /// `count` free slots, now held, with their counters set to zero in `stats` at once: their
+    /// owners' counters start at 0. Slots that could not be zeroed are given back.
+    func take<Value>(
+        _ count: Int, zeroing stats: BPFPerCPUHashMap<UInt32, Value>, map: String, held: () throws -> [UInt32]
+    ) throws -> [UInt32] {
+        var taken: [UInt32] = []
+        do {
+            for _ in 0..<count { taken.append(try take(map: map, held: held)) }
+            try stats.zero(taken)
+        } catch {
+            taken.forEach(release)
+            throw error
+        }
+        return taken
+    }
 
     /// A free slot, now held; `held` reads the slots the entries hold (once). Throws
     /// ENOSPC (naming `map`) when every slot is held.
     func take(map: String, held: () throws -> [UInt32]) throws -> UInt32 {
         try state.withLock { state in
             if !state.learnt {
-                state.used = Set(try held())
-                state.mark = (state.used.max() ?? UInt32.max) &+ 1
-                state.resting = (0..<state.mark).filter { !state.used.contains($0) }
+                state.used = Set(try held().filter { $0 >= first })
+                state.mark = max(first, (state.used.max() ?? UInt32.max) &+ 1)
+                state.resting = (first..<state.mark).filter { !state.used.contains($0) }
                 state.learnt = true
             }
             let slot: UInt32
-            if state.resting.count > rest || (state.mark >= capacity && !state.resting.isEmpty) {
-                slot = state.resting.removeFirst()
+            if state.restingCount > rest || (state.mark >= capacity && state.restingCount > 0) {
+                slot = state.takeResting()
             } else if state.mark < capacity {
                 slot = state.mark
                 state.mark += 1
@@ -287,7 +323,7 @@ final class StatsSlots: Sendable {
 
     func release(_ slot: UInt32) {
         state.withLock { state in
-            guard state.learnt, state.used.remove(slot) != nil else { return }
+            guard state.learnt, slot >= first, state.used.remove(slot) != nil else { return }
             state.resting.append(slot)
         }
     }

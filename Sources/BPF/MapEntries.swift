@@ -1,4 +1,5 @@
 import CBPF
+import Glibc
 import Model
 
 // The model's values as the maps written by user space hold them: the one place on the
@@ -147,6 +148,21 @@ public struct PortTarget: Equatable, Sendable {
     }
 }
 
+/// A published port's entry (bp_ports', bp_ports6' value): where it leads, and the slot of
+/// its counters in bp_port_stats (bp_port_stats6), which PublishedPorts gives.
+public struct PortEntry: Equatable, Sendable {
+    // The slot first: the target then starts 16 bytes in, so that the entry (48 bytes) is
+    // returned through memory. Returned in registers (32 bytes, target first), Swift 6.3's
+    // debug code stored it to a stack slot it did not align and loaded it aligned: a fault.
+    public var statsSlot: UInt32
+    public var target: PortTarget
+
+    public init(target: PortTarget, statsSlot: UInt32) {
+        self.target = target
+        self.statsSlot = statsSlot
+    }
+}
+
 /// A source network allowed to use a restricted published port (bp_allow, bp_allow6: LPM
 /// tries whose fixed part is the port); the source is of the port's family.
 public struct AllowKey: Hashable, Sendable {
@@ -204,12 +220,15 @@ extension HostPort: MapEncodable {
     }
 }
 
-extension PortTarget: MapEncodable {
+extension PortEntry: MapEncodable {
     public init(raw: bp_port_target) {
-        self = PortTarget(ip: .v4(IPv4Address(raw: raw.ip)), port: raw.port, flags: raw.flags, ifindex: raw.ifindex)
+        target = PortTarget(ip: .v4(IPv4Address(raw: raw.ip)), port: raw.port, flags: raw.flags, ifindex: raw.ifindex)
+        statsSlot = raw.stats_slot
     }
     public var raw: bp_port_target {
-        bp_port_target(ip: ip.v4.raw, port: port.bigEndian, flags: flags, ifindex: ifindex)
+        bp_port_target(
+            ip: target.ip.v4.raw, port: target.port.bigEndian, flags: target.flags, ifindex: target.ifindex,
+            stats_slot: statsSlot)
     }
 }
 
@@ -254,12 +273,17 @@ public enum IPv6Encoding {
             PortProtocol(number: raw.proto), .v6(IPv6Address(words: raw.host_ip)), UInt16(bigEndian: raw.host_port))
     }
 
-    public static func target(_ target: PortTarget) -> bp_port6_target {
-        bp_port6_target(
-            ip: target.ip.v6.words, port: target.port.bigEndian, flags: target.flags, ifindex: target.ifindex)
+    public static func entry(_ entry: PortEntry) -> bp_port6_target {
+        let target = entry.target
+        return bp_port6_target(
+            ip: target.ip.v6.words, port: target.port.bigEndian, flags: target.flags, ifindex: target.ifindex,
+            stats_slot: entry.statsSlot)
     }
-    public static func target(_ raw: bp_port6_target) -> PortTarget {
-        PortTarget(ip: .v6(IPv6Address(words: raw.ip)), port: raw.port, flags: raw.flags, ifindex: raw.ifindex)
+    public static func entry(_ raw: bp_port6_target) -> PortEntry {
+        PortEntry(
+            target: PortTarget(
+                ip: .v6(IPv6Address(words: raw.ip)), port: raw.port, flags: raw.flags, ifindex: raw.ifindex),
+            statsSlot: raw.stats_slot)
     }
 
     public static func allow(_ key: AllowKey) -> bp_allow6_key {
@@ -295,7 +319,9 @@ public enum IPv6Encoding {
 /// conformances, the IPv6 twin through IPv6Encoding.
 public struct FamilyMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private let read: @Sendable () throws -> [(Key, Value)]
+    private let find: @Sendable (Key) throws -> Value?
     private let write: @Sendable (Key, Value) throws -> Void
+    private let create: @Sendable (Key, Value) throws -> Void
     private let remove: @Sendable (Key) throws -> Bool
 
     init<RawKey: BitwiseCopyable, RawValue: BitwiseCopyable>(
@@ -304,7 +330,9 @@ public struct FamilyMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         decodeValue: @escaping @Sendable (RawValue) -> Value
     ) {
         read = { try map.entries().map { (decodeKey($0.key), decodeValue($0.value)) } }
+        find = { try map.lookup(key($0)).map(decodeValue) }
         write = { try map.update(key($0), value($1)) }
+        create = { try map.update(key($0), value($1), flags: .noExist) }
         remove = { try map.delete(key($0)) }
     }
 
@@ -312,7 +340,10 @@ public struct FamilyMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         self.init(map.map, key: \.raw, value: \.raw, decodeKey: Key.init(raw:), decodeValue: Value.init(raw:))
     }
 
+    public func lookup(_ key: Key) throws -> Value? { try find(key) }
     public func update(_ key: Key, _ value: Value) throws { try write(key, value) }
+    /// update, of a key that is not there yet (EEXIST if it is).
+    public func insert(_ key: Key, _ value: Value) throws { try create(key, value) }
     @discardableResult public func delete(_ key: Key) throws -> Bool { try remove(key) }
     public func keys() throws -> [Key] { try read().map(\.0) }
     public func entries() throws -> [Key: Value] {
@@ -479,7 +510,6 @@ public struct DNSServerPorts: Hashable, Sendable {
 
 extension BridgeportMaps {
     /// The maps the agent writes, through the model's types.
-    public var publishedPorts: EncodedMap<HostPort, PortTarget> { EncodedMap(ports) }
     public var allowedSources: EncodedMap<AllowKey, UInt8> { EncodedMap(allow) }
     public var publishedTargets: EncodedMap<TargetKey, TargetPolicy> { EncodedMap(targets) }
     public var subnetPolicies: EncodedMap<IPv4Network, SubnetPolicy> { EncodedMap(subnets) }
@@ -489,14 +519,17 @@ extension BridgeportMaps {
     public var hostAddressSet6: EncodedMap<IPv6Address, UInt8> { EncodedMap(hostAddresses6) }
     public var vxlanPeerSet: EncodedMap<IPv4Address, UInt8> { EncodedMap(vxlanPeers) }
 
-    /// A family's published ports (bp_ports, bp_ports6).
-    public func publishedPorts(_ family: AddressFamily) -> FamilyMap<HostPort, PortTarget> {
+    /// A family's published ports (bp_ports, bp_ports6), with their counters.
+    public func publishedPorts(_ family: AddressFamily) -> PublishedPorts<HostPort> {
         switch family {
-        case .ipv4: FamilyMap(publishedPorts)
+        case .ipv4:
+            PublishedPorts(map: FamilyMap(EncodedMap(ports)), stats: portStats, slots: portSlots)
         case .ipv6:
-            FamilyMap(
-                ports6, key: IPv6Encoding.key, value: IPv6Encoding.target, decodeKey: IPv6Encoding.port,
-                decodeValue: IPv6Encoding.target)
+            PublishedPorts(
+                map: FamilyMap(
+                    ports6, key: IPv6Encoding.key, value: IPv6Encoding.entry, decodeKey: IPv6Encoding.port,
+                    decodeValue: IPv6Encoding.entry),
+                stats: portStats6, slots: portSlots6)
         }
     }
 
@@ -521,28 +554,81 @@ extension BridgeportMaps {
         }
     }
 
-    /// The ports a family's counters are kept for (bp_port_stats, bp_port_stats6).
-    public func portStatsKeys(_ family: AddressFamily) throws -> [HostPort] {
-        switch family {
-        case .ipv4: try portStats.keys().map(HostPort.init(raw:))
-        case .ipv6: try portStats6.keys().map(IPv6Encoding.port)
-        }
-    }
-
-    /// Forgets a port's counters (in its family's map).
-    public func deletePortStats(_ port: HostPort) throws {
-        switch port.ip.family {
-        case .ipv4: try portStats.delete(port.raw)
-        case .ipv6: try portStats6.delete(IPv6Encoding.key(port))
-        }
-    }
-
     /// Traffic through each published port of both families, summed over CPUs.
     public func portTraffic() throws -> [HostPort: bp_port_stats] {
-        var traffic: [HostPort: bp_port_stats] = [:]
-        func add(_ port: HostPort, _ sum: bp_port_stats) { if traffic[port] == nil { traffic[port] = sum } }
-        try portStats.forEachSum { add(HostPort(raw: $0), $1) }
-        try portStats6.forEachSum { add(IPv6Encoding.port($0), $1) }
-        return traffic
+        try publishedPorts(.ipv4).traffic().merging(publishedPorts(.ipv6).traffic(), uniquingKeysWith: { a, _ in a })
+    }
+}
+
+/// One family's published ports, each with the slot of its counters in the family's array
+/// (bp_port_stats, bp_port_stats6), as endpoints have theirs (BridgeportMaps.setEndpoint): a
+/// new port gets a zeroed slot, one written again keeps its slot and counters, one removed
+/// gives it back. Slot 0 is nobody's: the flows of ports published before ports had slots
+/// count there (their entries' 16 bits were padding). Generic over its key (a HostPort) as
+/// FamilyMap is: Swift 6.3's debug code faults on a HostPort and a PortTarget passed by
+/// value to one method (an aligned load from a stack slot it did not align; see above).
+public struct PublishedPorts<Port: Hashable & Sendable>: Sendable {
+    let map: FamilyMap<Port, PortEntry>
+    let stats: BPFPerCPUHashMap<UInt32, bp_port_stats>
+    let slots: StatsSlots
+
+    public func entries() throws -> [Port: PortTarget] { try map.entries().mapValues(\.target) }
+
+    /// Publishes `port` toward `target`, or sends it there instead, keeping its counters.
+    public func update(_ port: Port, _ target: PortTarget) throws { try update([(port, target)]) }
+
+    /// update for many ports at once: the new ones' slots are zeroed in one batch, before
+    /// their entries are written, so that no packet counts on a slot before it is zeroed.
+    public func update(_ ports: [(Port, PortTarget)]) throws {
+        let taken = try slots.take(ports.count, zeroing: stats, map: stats.map.name) {
+            try map.entries().values.map(\.statsSlot)
+        }
+        var unused = taken[...]
+        defer { unused.forEach(slots.release) }
+        for (port, target) in ports {
+            let entry = PortEntry(target: target, statsSlot: unused.removeFirst())
+            do {
+                try map.insert(port, entry)
+            } catch BPFError.mapOperation(_, _, let errno) where errno == EEXIST {
+                slots.release(entry.statsSlot)  // published already: it keeps its slot
+                guard var current = try map.lookup(port) else { continue }
+                current.target = target
+                try map.update(port, current)
+            } catch {
+                slots.release(entry.statsSlot)
+                throw error
+            }
+        }
+    }
+
+    /// Unpublishes `port`; its counters go with it.
+    @discardableResult public func delete(_ port: Port) throws -> Bool {
+        guard let current = try map.lookup(port), try map.delete(port) else { return false }
+        slots.release(current.statsSlot)
+        return true
+    }
+
+    /// Makes the map hold exactly `wanted`, writing only the ports that differ.
+    public func sync(_ wanted: [Port: PortTarget]) throws {
+        let present = try map.entries()
+        for (port, entry) in present where wanted[port] == nil {
+            if try map.delete(port) { slots.release(entry.statsSlot) }
+        }
+        var new: [(Port, PortTarget)] = []
+        for (port, target) in wanted {
+            guard var entry = present[port] else {
+                new.append((port, target))
+                continue
+            }
+            guard entry.target != target else { continue }
+            entry.target = target
+            try map.update(port, entry)
+        }
+        try update(new)
+    }
+
+    /// Traffic through each port, summed over CPUs (one read of the array).
+    func traffic() throws -> [Port: bp_port_stats] {
+        try stats.sums(bySlot: try map.entries().mapValues(\.statsSlot))
     }
 }

@@ -62,12 +62,13 @@ public enum BridgeportMap: Sendable {
     /// The flow table and the fragment table: state that rebuilds itself from the traffic.
     case flows, flows6, fragments
     /// What the agent writes anew from its store at every start.
-    case allowLists, targets, namespaces, endpoints
+    case allowLists, targets, namespaces, endpoints, ports, ports6
     /// The program arrays of the tail calls, filled anew at every load.
     case endpointTailCalls, uplinkTailCalls
-    /// The endpoints' traffic counters, by the slots of endpoints' entries: an array since
-    /// this version (a hash by ifindex before), which an earlier pin's layout cannot serve.
-    case endpointStats
+    /// The endpoints' and the published ports' traffic counters, by the slots of their
+    /// entries: arrays since 0.1 (hashes by ifindex and by port before), which an earlier
+    /// pin's layout cannot serve.
+    case endpointStats, portStats, portStats6
 
     public var name: String {
         switch self {
@@ -78,9 +79,13 @@ public enum BridgeportMap: Sendable {
         case .targets: BP_MAP_TARGETS
         case .namespaces: BP_MAP_NETNS
         case .endpoints: BP_MAP_ENDPOINTS
+        case .ports: BP_MAP_PORTS
+        case .ports6: BP_MAP_PORTS6
         case .endpointTailCalls: BP_MAP_EP_TAIL
         case .uplinkTailCalls: BP_MAP_UP_TAIL
         case .endpointStats: BP_MAP_ENDPOINT_STATS
+        case .portStats: BP_MAP_PORT_STATS
+        case .portStats6: BP_MAP_PORT_STATS6
         }
     }
 }

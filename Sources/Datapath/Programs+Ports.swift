@@ -16,7 +16,6 @@ extension Programs {
                 entries.compactMap { entry in entry.target.map { (entry.mapping.hostSide, $0) } },
                 uniquingKeysWith: { first, _ in first })
             try maps.publishedPorts(family).sync(wanted)
-            for key in try maps.portStatsKeys(family) where wanted[key] == nil { try maps.deletePortStats(key) }
             let allowed = entries.flatMap { entry in
                 (entry.allowed ?? []).map { (AllowKey(port: entry.mapping.hostSide, source: $0), UInt8(1)) }
             }
@@ -31,13 +30,16 @@ extension Programs {
     /// Adds `published` (a starting container's): each restricted port's allow list first,
     /// so that it is never open, nor closed to its allowed sources, meanwhile.
     func publish(_ published: [Published]) throws {
-        for entry in published {
-            guard let target = entry.target else { continue }
-            let family = entry.mapping.hostIP.family
+        let ports = published.compactMap { entry in entry.target.map { (entry, $0) } }
+        for (entry, _) in ports {
             for source in entry.allowed ?? [] {
-                try maps.allowedSources(family).update(AllowKey(port: entry.mapping.hostSide, source: source), 1)
+                try maps.allowedSources(entry.mapping.hostIP.family).update(
+                    AllowKey(port: entry.mapping.hostSide, source: source), 1)
             }
-            try maps.publishedPorts(family).update(entry.mapping.hostSide, target)
+        }
+        for family in AddressFamily.allCases {
+            try maps.publishedPorts(family).update(
+                ports.filter { $0.0.mapping.hostIP.family == family }.map { ($0.0.mapping.hostSide, $0.1) })
         }
         try refreshTargets()
     }
@@ -46,7 +48,6 @@ extension Programs {
         for mapping in mappings {
             removing("published port \(mapping.short)") {
                 try maps.publishedPorts(mapping.hostIP.family).delete(mapping.hostSide)
-                try maps.deletePortStats(mapping.hostSide)
             }
         }
         removing("the published targets of gone ports") { try refreshTargets() }

@@ -60,9 +60,9 @@ final class Programs: Sendable {
     /// (--max-flows changed) or layout (an upgrade) is replaced by an empty one instead of
     /// stopping the agent, as are maps the agent fills from its store at start, and the
     /// pins of maps this version no longer has are removed. Counters are not replaced this
-    /// way (their pins must be removed by hand), but for the endpoints' traffic counters of
-    /// an earlier version, whose hash by ifindex the slot array replaced: the slots the
-    /// endpoints are given anew start at 0, which Prometheus reads as a counter reset.
+    /// way (their pins must be removed by hand), but for the endpoints' and published ports'
+    /// traffic counters of an earlier version, whose hashes the slot arrays replaced: the
+    /// slots given anew start at 0, which Prometheus reads as a counter reset.
     private static func replaceStatePins(
         _ object: BPFObject, uplink: BPFObject, mapDirectory: String, logger: Logger
     ) throws {
@@ -75,15 +75,23 @@ final class Programs: Sendable {
         // What the agent writes anew from its store, or fills with programs (each object its
         // own program array), at every start.
         let refilled: [(BPFObject, BridgeportMap)] =
-            [BridgeportMap.allowLists, .targets, .namespaces, .endpoints, .endpointTailCalls].map { (object, $0) }
+            [BridgeportMap.allowLists, .targets, .namespaces, .endpoints, .ports, .ports6, .endpointTailCalls].map {
+                (object, $0)
+            }
             + [(uplink, .uplinkTailCalls)]
         for (owner, map) in refilled where try owner.removeIncompatiblePin(map.name) != nil {
             logger.notice("\(map.name) had the layout of an earlier version: replaced, and filled again")
         }
-        if let old = try object.removeIncompatiblePin(BridgeportMap.endpointStats.name) {
-            logger.notice(
-                "\(BridgeportMap.endpointStats.name) had the layout of an earlier version (\(old) entries): replaced; the containers' traffic counters restart from 0"
-            )
+        let counters: [(BridgeportMap, String)] = [
+            (.endpointStats, "the containers' traffic counters"), (.portStats, "the published ports' counters"),
+            (.portStats6, "the published IPv6 ports' counters"),
+        ]
+        for (map, what) in counters {
+            if let old = try object.removeIncompatiblePin(map.name) {
+                logger.notice(
+                    "\(map.name) had the layout of an earlier version (\(old) entries): replaced; \(what) restart from 0"
+                )
+            }
         }
         for name in obsoleteMaps where unlink(mapDirectory + "/" + name) == 0 {
             logger.notice("removed the pin of \(name), a map of an earlier version (bp_flows holds flows now)")

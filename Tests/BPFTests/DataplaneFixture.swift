@@ -122,7 +122,7 @@ struct DataplaneFixture {
     ) throws {
         let published = Self.hostPort(host, hostPort, proto)
         let container = Self.address(target)
-        try maps.publishedPorts.update(
+        try maps.publishedPorts(published.ip.family).update(
             published,
             PortTarget(
                 ip: container, port: port, ifindex: endpointIfindex,

@@ -35,7 +35,7 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<bp_subnet6_key>.size, 20)
         XCTAssertEqual(MemoryLayout<bp_addr6>.size, 16)
         XCTAssertEqual(MemoryLayout<bp_flow6_key>.size, 40)
-        XCTAssertEqual(MemoryLayout<bp_flow6>.size, 36)
+        XCTAssertEqual(MemoryLayout<bp_flow6>.size, 40)
         XCTAssertEqual(MemoryLayout<bp_netns>.size, 32)
         XCTAssertEqual(MemoryLayout<bp_sock_nat6_key>.size, 32)
         XCTAssertEqual(MemoryLayout<bp_nat6_value>.size, 20)
@@ -45,8 +45,8 @@ final class EndpointProgramTests: XCTestCase {
             (BP_MAP_FLOWS6, MemoryLayout<bp_flow6_key>.size, MemoryLayout<bp_flow6>.size),
             (BP_MAP_SUBNETS6, MemoryLayout<bp_subnet6_key>.size, MemoryLayout<bp_subnet>.size),
             (BP_MAP_HOST_ADDRS6, MemoryLayout<bp_addr6>.size, 1),
-            (BP_MAP_PORTS6, 20, 24),
-            (BP_MAP_PORT_STATS6, 20, MemoryLayout<bp_port_stats>.size),
+            (BP_MAP_PORTS6, 20, 28),
+            (BP_MAP_PORT_STATS6, 4, MemoryLayout<bp_port_stats>.size),
             (BP_MAP_ALLOW6, 40, 1),
             (BP_MAP_TARGETS6, 20, 20),
         ] {
@@ -152,6 +152,62 @@ final class EndpointProgramTests: XCTestCase {
     }
 
     // MARK: typed maps
+
+    /// Published ports' counters live in slots of bp_port_stats their entries name: a new
+    /// port gets a zeroed one (never slot 0, where flows of earlier versions count), one
+    /// written again keeps its slot and counters, one removed gives its slot back, and an
+    /// agent over pinned entries learns the slots they hold.
+    func testPublishedPortsKeepTheirCountersSlot() throws {
+        let pinRoot = try Sandbox.bpffs(self)
+        let object = try BPFObject.load(Sandbox.endpointObject, pinRoot: pinRoot)
+        let maps = try BridgeportMaps(object: object)
+        let ports = maps.publishedPorts(.ipv4)
+        let web = HostPort(.tcp, IPv4Address.any, 8080)
+        let dns = HostPort(.udp, IPv4Address(127, 0, 0, 1), 5353)
+        let target = PortTarget(
+            ip: IPv4Address(10, 0, 0, 2), port: 80, ifindex: 7, restricted: false, directOnly: false)
+        func slot(_ port: HostPort) throws -> UInt32 { try XCTUnwrap(maps.ports.lookup(port.raw)).stats_slot }
+        func count(_ slot: UInt32, _ packets: UInt64) throws {
+            try maps.portStats.map.updatePerCPU(
+                slot,
+                [bp_port_stats](
+                    repeating: bp_port_stats(packets: packets, bytes: 0, flows: 0), count: BPFMap.possibleCPUs))
+        }
+        let cpus = UInt64(BPFMap.possibleCPUs)
+
+        try count(1, 99)  // left over in the array: a new port starts at 0 all the same
+        try ports.update(web, target)
+        try ports.update(dns, target)
+        XCTAssertEqual([try slot(web), try slot(dns)], [1, 2], "from slot 1 up")
+        XCTAssertEqual(try maps.portTraffic(), [web: .zero, dns: .zero])
+
+        try count(1, 5)
+        var moved = target
+        moved.port = 81
+        try ports.update(web, moved)
+        XCTAssertEqual(try slot(web), 1, "written again: the same slot")
+        XCTAssertEqual(try maps.portTraffic()[web]?.packets, 5 * cpus, "and its counters")
+        XCTAssertEqual(try ports.entries()[web], moved)
+
+        let later = try BridgeportMaps(pinRoot: pinRoot).publishedPorts(.ipv4)
+        let ssh = HostPort(.tcp, IPv4Address.any, 2222)
+        try later.sync([dns: target, ssh: target])
+        XCTAssertNil(try maps.ports.lookup(web.raw), "not wanted: unpublished")
+        XCTAssertEqual(try slot(ssh), 3, "a new agent learns the slots held; the one given back rests")
+        XCTAssertEqual(try maps.portTraffic(), [dns: .zero, ssh: .zero])
+        XCTAssertTrue(try later.delete(dns))
+        XCTAssertFalse(try later.delete(dns))
+        XCTAssertEqual(Set(try maps.portTraffic().keys), [ssh])
+
+        // Many at once: the new ones' slots are zeroed in one batch; one published already
+        // keeps its slot.
+        let many = (0..<300).map { (HostPort(.tcp, IPv4Address.any, UInt16(30000 + $0)), target) }
+        try later.update(many + [(ssh, moved)])
+        XCTAssertEqual(try slot(ssh), 3)
+        XCTAssertEqual(try later.entries()[ssh], moved)
+        XCTAssertEqual(Set(try maps.ports.entries().map(\.value.stats_slot)).count, 301, "a slot each")
+        XCTAssertEqual(try maps.portTraffic().values.filter { $0 != .zero }.count, 0)
+    }
 
     func testEndpointAndDropMaps() throws {
         let pinRoot = try Sandbox.bpffs(self)

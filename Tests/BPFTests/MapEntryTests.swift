@@ -17,10 +17,13 @@ final class MapEntryTests: XCTestCase {
         XCTAssertEqual(HostPort(raw: key), HostPort(.udp, host, 5000))
     }
 
-    func testPortTargetFlags() {
+    func testPortEntryFlagsAndSlot() {
         let target = PortTarget(ip: container, port: 80, ifindex: 7, restricted: true, directOnly: true)
-        XCTAssertEqual(target.raw.flags, UInt16(BP_PORT_F_RESTRICTED.rawValue | BP_PORT_F_DIRECT_ONLY.rawValue))
-        XCTAssertEqual(PortTarget(raw: target.raw), target)
+        let entry = PortEntry(target: target, statsSlot: 9)
+        XCTAssertEqual(entry.raw.flags, UInt16(BP_PORT_F_RESTRICTED.rawValue | BP_PORT_F_DIRECT_ONLY.rawValue))
+        XCTAssertEqual(entry.raw.stats_slot, 9)
+        XCTAssertEqual(PortEntry(raw: entry.raw), entry)
+        XCTAssertGreaterThan(MemoryLayout<PortEntry>.size, 32, "returned through memory (see PortEntry)")
     }
 
     func testAllowKeyPrefixCoversThePortThenTheSource() throws {
@@ -43,11 +46,12 @@ final class MapEntryTests: XCTestCase {
         XCTAssertEqual(IPv6Encoding.port(key), port)
 
         let target = PortTarget(ip: .v6(container), port: 80, ifindex: 7, restricted: true, directOnly: false)
-        let raw = IPv6Encoding.target(target)
+        let raw = IPv6Encoding.entry(PortEntry(target: target, statsSlot: 3))
         XCTAssertEqual(withUnsafeBytes(of: raw.ip) { Array($0) }, container.bytes)
         XCTAssertEqual(raw.flags, UInt16(BP_PORT_F_RESTRICTED.rawValue))
         XCTAssertEqual(raw.port, UInt16(80).bigEndian)
-        XCTAssertEqual(IPv6Encoding.target(raw), target)
+        XCTAssertEqual(raw.stats_slot, 3)
+        XCTAssertEqual(IPv6Encoding.entry(raw), PortEntry(target: target, statsSlot: 3))
 
         let source = IPNetwork.v6(IPv6Network(containing: try XCTUnwrap(IPv6Address("2001:db8:5::")), prefixLength: 48))
         let allow = AllowKey(port: HostPort(.tcp, .v6(.any), 8080), source: source)

@@ -77,7 +77,7 @@ final class Publish6Tests: XCTestCase {
     }
 
     func stats(_ f: DataplaneFixture, _ host: [UInt8]?, _ port: UInt16, _ proto: UInt8 = T.tcp) throws -> [UInt64] {
-        guard let s = try f.maps.portStats6.sum(Self.portKey(host, port, proto)) else { return [] }
+        guard let s = try f.maps.portTraffic()[IPv6Encoding.port(Self.portKey(host, port, proto))] else { return [] }
         return [s.packets, s.bytes, s.flows]
     }
 
@@ -287,7 +287,7 @@ final class Publish6Tests: XCTestCase {
         let last = Self.hop(1, Self.client, V6.hostIP, 40000, 5000)
         assertUntouched(try f.up(last), last, "hop limit 1")
         XCTAssertTrue(try flows6(f).isEmpty, "no flow for it")
-        XCTAssertEqual(try stats(f, V6.hostIP, 5000), [])
+        XCTAssertEqual(try stats(f, V6.hostIP, 5000), [0, 0, 0], "not counted")
         let result = try f.up(Self.hop(2, Self.client, V6.hostIP, 40000, 5000))
         XCTAssertEqual(result.verdict, T.redirect)
         XCTAssertEqual(result.packet[21], 1, "hop limit")
@@ -424,9 +424,10 @@ extension DataplaneFixture {
         let flags =
             (restricted ? UInt16(BP_PORT_F_RESTRICTED.rawValue) : 0)
             | (directOnly ? UInt16(BP_PORT_F_DIRECT_ONLY.rawValue) : 0)
-        try maps.ports6.update(
-            Publish6Tests.portKey(host, hostPort, proto),
-            bp_port6_target(ip: Publish6Tests.words(target), port: be16(port), flags: flags, ifindex: endpointIfindex))
+        let entry = bp_port6_target(
+            ip: Publish6Tests.words(target), port: be16(port), flags: flags, ifindex: endpointIfindex, stats_slot: 0)
+        try maps.publishedPorts(.ipv6).update(
+            IPv6Encoding.port(Publish6Tests.portKey(host, hostPort, proto)), IPv6Encoding.entry(entry).target)
         try maps.targets6.update(
             bp_target6_key(ip: Publish6Tests.words(target), port: be16(port), proto: proto, pad: 0),
             bp_target6(

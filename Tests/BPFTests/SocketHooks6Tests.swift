@@ -85,7 +85,7 @@ final class SocketHooks6Tests: XCTestCase {
         try client.send("hello")
         XCTAssertEqual(try listener.accept().receive(), "hello")
         XCTAssertEqual(
-            try s.maps.portStats.sum(bp_port_key(host_ip: 0, host_port: be16(8081), proto: Self.tcp, pad: 0))?.flows, 1,
+            try s.maps.portTraffic()[HostPort(.tcp, IPv4Address.any, 8081)]?.flows, 1,
             "counted on the IPv4 port")
 
         // Datagrams of a dual-stack socket pass sendmsg4; recvmsg6 puts the address back.
@@ -183,13 +183,15 @@ final class SocketHooks6Tests: XCTestCase {
         value.port = be16(targetPort)
         value.flags = restricted ? UInt16(BP_PORT_F_RESTRICTED.rawValue) : 0
         value.ifindex = Self.containerVeth
-        try s.maps.ports6.update(Self.portKey6(host, port, proto), value)
+        try s.maps.publishedPorts(.ipv6).update(
+            IPv6Encoding.port(Self.portKey6(host, port, proto)), IPv6Encoding.entry(value).target)
     }
 
     func publish4(_ s: Setup, _ port: UInt16, proto: UInt8, to target: [UInt8], _ targetPort: UInt16) throws {
-        try s.maps.ports.update(
-            bp_port_key(host_ip: 0, host_port: be16(port), proto: proto, pad: 0),
-            bp_port_target(ip: be32(target), port: be16(targetPort), flags: 0, ifindex: Self.containerVeth))
+        let key = bp_port_key(host_ip: 0, host_port: be16(port), proto: proto, pad: 0)
+        let value = bp_port_target(
+            ip: be32(target), port: be16(targetPort), flags: 0, ifindex: Self.containerVeth, stats_slot: 0)
+        try s.maps.publishedPorts(.ipv4).update(HostPort(raw: key), PortEntry(raw: value).target)
     }
 
     func allow6(
@@ -215,7 +217,7 @@ final class SocketHooks6Tests: XCTestCase {
     }
 
     func flows6(_ s: Setup, host: [UInt8]?, _ port: UInt16, proto: UInt8) throws -> UInt64 {
-        try s.maps.portStats6.sum(Self.portKey6(host, port, proto))?.flows ?? 0
+        try s.maps.portTraffic()[IPv6Encoding.port(Self.portKey6(host, port, proto))]?.flows ?? 0
     }
 
     func notAllowed(_ s: Setup) throws -> UInt64 {

@@ -32,6 +32,22 @@ final class StatsSlotsTests: XCTestCase {
         }
     }
 
+    func testManyGivenBackAreGivenAgainOldestFirst() throws {
+        let slots = StatsSlots(capacity: 5000, rest: 0)
+        let taken = try (0..<3000).map { _ in try take(slots) }
+        taken.forEach(slots.release)
+        XCTAssertEqual(try (0..<3000).map { _ in try take(slots) }, taken, "in the order given back")
+        XCTAssertEqual(try take(slots), 3000, "then the mark's")
+    }
+
+    func testSlotsBelowTheFirstAreNeverGiven() throws {
+        let slots = StatsSlots(capacity: 4, first: 1, rest: 0)
+        XCTAssertEqual(try take(slots, held: [0, 2]), 1, "slot 0 held by an entry of before is no one's")
+        slots.release(0)
+        XCTAssertEqual(try (0..<1).map { _ in try take(slots) }, [3])
+        XCTAssertThrowsError(try take(slots), "slot 0 is never given")
+    }
+
     func testAnAgentThatStartsOverPinnedEntriesLearnsTheirSlots() throws {
         let slots = StatsSlots(capacity: 16, rest: 0)
         XCTAssertEqual(try take(slots, held: [0, 2, 5]), 1, "a free one below the highest held")

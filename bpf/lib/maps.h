@@ -166,11 +166,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_frags SEC(".maps");
 
-/* BP_MAP_PORT_STATS: per published port, per CPU */
+/* BP_MAP_PORT_STATS: per published port (its bp_ports entry's stats_slot), per CPU. An
+ * array, whose lookup the verifier inlines: a published flow's packets count on it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, BP_MAX_PORTS);
-	__type(key, struct bp_port_key);
+	__type(key, __u32);
 	__type(value, struct bp_port_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_port_stats SEC(".maps");
@@ -213,9 +214,9 @@ struct {
 } bp_ports6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, BP_MAX_PORTS);
-	__type(key, struct bp_port6_key);
+	__type(key, __u32);
 	__type(value, struct bp_port_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_port_stats6 SEC(".maps");

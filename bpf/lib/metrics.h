@@ -2,10 +2,11 @@
 /*
  * Counting helpers (cf. Cilium's bpf/lib/metrics.h). Counters live in per-CPU
  * maps, so a plain increment of this CPU's slot is race free; user space sums
- * the slots at scrape time. Ports' and drops' entries are created on first use, so counting
- * works before (and without) the agent writing anything; the agent deletes an
- * endpoint's entries after its veth is gone. An endpoint's traffic is counted in the slot
- * its entry names (bridgeport.h, struct bp_endpoint_stats).
+ * the slots at scrape time. Drops' entries are created on first use, so counting works
+ * before (and without) the agent writing anything; the agent deletes an endpoint's after
+ * its veth is gone. An endpoint's and a published port's traffic are counted in the slot
+ * of an array their entry names (bridgeport.h: bp_endpoint's and bp_port_target's
+ * stats_slot), which the agent gives zeroed.
  *
  * Every drop leaves a program through bp_drop_on (tc) or bp_sock_refuse (socket hooks),
  * which count it under its reason and report it to a listening monitor (cf. Cilium's send_drop_notify_error); the BPF tests
@@ -23,24 +24,19 @@ enum bp_traffic_dir {
 	BP_TRAFFIC_TX, /* the container sends (tc ingress of its host-side veth) */
 };
 
-/* A zeroed value as large as the largest counter's, to create entries from. */
-#define BP_COUNTER_ZERO_WORDS 4
-_Static_assert(sizeof(struct bp_port_stats) <= BP_COUNTER_ZERO_WORDS * sizeof(__u64), "counter too large");
-
 /*
- * The counter at `key` of a per-CPU hash map, created zeroed on first use. NULL when the
- * map is full: the agent sized it too small. The zero value is built only when the entry
- * is missing, off the path of every later packet.
+ * The 64-bit counter at `key` of a per-CPU hash map (bp_drops), created zeroed on first use.
+ * NULL when the map is full: the agent sized it too small.
  */
-static __always_inline void *bp_counter(void *map, const void *key)
+static __always_inline __u64 *bp_counter(void *map, const void *key)
 {
-	void *counter = bpf_map_lookup_elem(map, key);
+	__u64 *counter = bpf_map_lookup_elem(map, key);
 
 	if (!counter) {
-		__u64 zero[BP_COUNTER_ZERO_WORDS] = {};
+		__u64 zero = 0;
 
 		/* BPF_NOEXIST: another CPU may have created it meanwhile; fine. */
-		bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+		bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
 		counter = bpf_map_lookup_elem(map, key);
 	}
 	return counter;
@@ -75,27 +71,28 @@ static __always_inline void bp_count_traffic_of(__u32 ifindex, __u32 len, enum b
 		bp_count_traffic(ep, len, dir);
 }
 
-/* Counts a packet (and a new flow) through the published port `key` of `map`
- * (bp_port_stats, or bp_port_stats6 by a struct bp_port6_key). */
-static __always_inline void bp_count_port_of(void *map, const void *key, __u32 len, int new_flow)
+/* Counts a packet of `len` bytes (0: none, a connect() through the socket hooks) and a new
+ * flow through the published port whose counters are at `slot` of `map` (bp_port_stats,
+ * bp_port_stats6): the stats_slot of its bp_ports (bp_ports6) entry, or of its flow. */
+static __always_inline void bp_count_port_in(void *map, __u32 slot, __u32 len, int new_flow)
 {
-	struct bp_port_stats *stats = bp_counter(map, key);
+	struct bp_port_stats *stats = bpf_map_lookup_elem(map, &slot);
 
 	if (!stats)
-		return;
+		return;  /* a slot past the array: the agent gives none */
 	stats->packets += len ? 1 : 0;
 	stats->bytes += len;
 	stats->flows += new_flow ? 1 : 0;
 }
 
-static __always_inline void bp_count_port(const struct bp_port_key *key, __u32 len, int new_flow)
+static __always_inline void bp_count_port(__u32 slot, __u32 len, int new_flow)
 {
-	bp_count_port_of(&bp_port_stats, key, len, new_flow);
+	bp_count_port_in(&bp_port_stats, slot, len, new_flow);
 }
 
-static __always_inline void bp_count_port6(const struct bp_port6_key *key, __u32 len, int new_flow)
+static __always_inline void bp_count_port6(__u32 slot, __u32 len, int new_flow)
 {
-	bp_count_port_of(&bp_port_stats6, key, len, new_flow);
+	bp_count_port_in(&bp_port_stats6, slot, len, new_flow);
 }
 
 /*

@@ -649,11 +649,12 @@ static __always_inline int bp_publish_flow(struct __sk_buff *skb, const struct b
 					  target->ifindex, now);
 	in.nat_ip = target->ip;
 	in.nat_port = target->port;
+	in.port_slot = target->stats_slot;
 	if (back.peer_port)
 		in.peer_port = reply.dst_port;
 	if (bp_flow_commit_translated(key, &in, &reply, skb->len - p->l3_off))
 		return bp_drop_on(skb, target->ifindex, BP_DROP_CT_FULL, BP_DIR_INGRESS);
-	bp_count_port(port, skb->len, 1);
+	bp_count_port(target->stats_slot, skb->len, 1);
 	return bp_apply(skb, p, &in, now);
 }
 /*

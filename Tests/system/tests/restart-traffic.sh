@@ -29,18 +29,29 @@ sorted=$(tr ' ' '\n' <<<"$samples" | sed '/^$/d' | sort -n | tr '\n' ' ')
 [ "$(tr ' ' '\n' <<<"$samples" | sed '/^$/d' | tr '\n' ' ')" = "$sorted" ] && ! grep -q '?' <<<"$samples" &&
     pass "the counter never went backwards" || fail "counter went backwards or was missing:$samples"
 
-# An upgrade over the pins of the version before the counters' slots: bp_ep_stats was a hash
-# keyed by ifindex. The agent replaces that pin (the counters restart from 0, which Prometheus
-# reads as a reset) instead of refusing to start, and counts the containers' traffic again.
+# An upgrade over the pins of the versions before the counters' slots: bp_ep_stats was a hash
+# keyed by ifindex, bp_port_stats one keyed by port, and bp_ports' entries had no slot. The
+# agent replaces those pins (the counters restart from 0, which Prometheus reads as a reset)
+# instead of refusing to start, publishes the ports again, and counts their traffic again.
 agent_stop
-rm -f "$STATE/bpf/maps/bp_ep_stats"
+maps="$STATE/bpf/maps"
+rm -f "$maps/bp_ep_stats" "$maps/bp_port_stats" "$maps/bp_ports"
 check "a pin of bp_ep_stats in the earlier layout (a per-CPU hash by ifindex)" bpftool map create \
-    "$STATE/bpf/maps/bp_ep_stats" type percpu_hash key 4 value 32 entries 16384 name bp_ep_stats
-check "the agent starts over it" agent_start
-check_output "... and says it replaced it" 'bp_ep_stats had the layout of an earlier version' cat "$AGENT_LOG"
+    "$maps/bp_ep_stats" type percpu_hash key 4 value 32 entries 16384 name bp_ep_stats
+check "pins of bp_port_stats (a per-CPU hash by port) and bp_ports (no slots) in the earlier layouts" sh -c "
+    bpftool map create '$maps/bp_port_stats' type percpu_hash key 8 value 24 entries 65536 name bp_port_stats &&
+    bpftool map create '$maps/bp_ports' type hash key 8 value 12 entries 65536 name bp_ports"
+check "the agent starts over them" agent_start
+for map in bp_ep_stats bp_port_stats bp_ports; do
+    check_output "... and says it replaced $map" "$map had the layout of an earlier version" cat "$AGENT_LOG"
+done
+port_packets() { metric 'bridgeport_published_port_packets(_total)?' host_port=6200; }
+check "the published port's counters restarted from 0" test "$(port_packets)" = 0
 received() { metric bridgeport_container_network_receive_packets_total container=rsrv; }
 before=$(received)
 check "rsrv's counters restarted from 0 (thousands before)" test "${before:-0}" -lt 50
 check "traffic between the containers" bp exec rpeer ping -q -c 3 -W 1 rsrv
 counted() { [ "$(received)" -ge $((${before:-0} + 3)) ] 2>/dev/null; }
 check "... is counted again" eventually 5 counted
+check "the port is published again" in_ext python3 "$TOOLS/stream.py" 198.51.100.1 6200 1
+check "... and its traffic counted" test "$(port_packets)" -gt 0
