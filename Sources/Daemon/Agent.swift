@@ -717,6 +717,44 @@ public actor Agent {
             metadata: ["interface": "\(name)", "container": "\(container)"])
     }
 
+    /// The kernel dropped link events (a burst overflowed the socket): the agent catches up
+    /// from the links there are now, as if it had read them. A container's veth that went
+    /// is forgotten as `linkRemoved` forgets one; it is not made again as a start makes a
+    /// missing one, since an event read would not have either: the container runs on
+    /// without it until the next start.
+    public func linkEventsLost() {
+        var repairs: [String] = []
+        // Gone, or made again under its name (a new ifindex, equipped below as a new one).
+        for (ifindex, name) in uplinks where datapath.ifindex(ofLink: name) != ifindex {
+            uplinks[ifindex] = nil
+            datapath.forgetUplink(name: name)
+            repairs.append("forgot uplink \(name): it is gone")
+        }
+        // The entries of these veths go by their ifindexes, which went with them: after
+        // they are forgotten by name, `removeGoneEndpoints` finds those no link has.
+        for attachment in registry.attachments where !datapath.linkExists(attachment.hostInterface) {
+            datapath.forgetRemovedLink(name: attachment.hostInterface, ifindex: nil, address: attachment.ip)
+            try? detachAttachment(attachment.containerID, attachment.interface)
+            repairs.append("forgot attachment \(attachment.id): its interface \(attachment.hostInterface) is gone")
+        }
+        for endpoint in registry.endpoints {
+            guard let veth = endpoint.hostInterface, !datapath.linkExists(veth) else { continue }
+            datapath.forgetRemovedLink(name: veth, ifindex: nil, address: endpoint.ip)
+            let container = (try? registry.container(endpoint.containerID))?.name ?? endpoint.containerID
+            repairs.append("interface \(veth) of container \(container) is gone: its policy and counters are removed")
+        }
+        do { repairs += try datapath.removeGoneEndpoints(keeping: registry) } catch {
+            logger.warning("could not remove the map entries of gone interfaces", metadata: ["error": "\(error)"])
+        }
+        let equipped = Set(uplinks.keys)
+        attachNewUplinks()
+        repairs += uplinks.filter { !equipped.contains($0.key) }.values.sorted().map { "new uplink \($0) equipped" }
+        hostAddressesChanged()
+        logger.notice(
+            "netlink events were lost: links, uplinks and host addresses resynchronised",
+            metadata: ["repairs": "\(repairs.isEmpty ? "none" : repairs.joined(separator: "; "))"])
+    }
+
     /// A link appeared or changed (RTM_NEWLINK): one that counts as an uplink gets the uplink
     /// program when it comes up, before it carries traffic (a new NIC, wg0, a tun made
     /// again, a veth moved in: a device moved between namespaces arrives down). Waiting for

@@ -7,9 +7,10 @@ import Synchronization
 
 /// Tells the agent about links deleted in its namespace (a container's veth removed with
 /// `ip link del`, say), about links that appear or change (a new uplink) and about IPv4
-/// addresses that come and go, as the kernel announces them. The netlink socket is read on a thread of its own, so that its blocking wait never
-/// holds a thread of Swift's cooperative pool; events reach the agent through an
-/// AsyncStream, a burst of address changes as one.
+/// addresses that come and go, as the kernel announces them; and that some were lost, when
+/// the kernel dropped them. The netlink socket is read on a thread of its own, so that its
+/// blocking wait never holds a thread of Swift's cooperative pool; events reach the agent
+/// through an AsyncStream, a burst of address changes as one.
 struct LinkWatch: Service {
     let agent: Agent
     let logger: Logger
@@ -41,11 +42,12 @@ struct LinkWatch: Service {
                 case .linkRemoved(let ifindex, let name): await agent.linkRemoved(ifindex: ifindex, name: name)
                 // Most are Bridgeport's own veths: only a possible uplink is worth the hop.
                 case .linkChanged(let link) where link.isUp && LinkAlias.isUplink(link): await agent.linkChanged(link)
-                case .linkChanged: break
-                case .addressChanged, .eventsLost: break
+                case .linkChanged, .addressChanged, .eventsLost: break
                 }
             }
-            if batch.contains(where: { if case .addressChanged = $0 { true } else { false } }) {
+            if batch.contains(.eventsLost) {
+                await agent.linkEventsLost()  // the host's addresses too
+            } else if batch.contains(where: { if case .addressChanged = $0 { true } else { false } }) {
                 await agent.hostAddressesChanged()
             }
         }

@@ -48,8 +48,9 @@ public protocol Datapath: Sendable {
     func setDefaultRoute6(namespace: String, via gateway: IPv6Address?, device: String?) throws
     /// Removes the flows of an endpoint that stays (a stopped container's).
     func flushFlows(of endpoint: Endpoint)
-    /// A link someone else deleted: what the maps hold for it goes too.
-    func forgetRemovedLink(name: String, ifindex: UInt32, address: IPv4Address?)
+    /// A link someone else deleted: what the maps hold for it goes too. Its ifindex is nil
+    /// when its event was lost: `removeGoneEndpoints` then finds its entry.
+    func forgetRemovedLink(name: String, ifindex: UInt32?, address: IPv4Address?)
 
     // MARK: Other runtimes' interfaces
     func equip(_ attachment: Attachment, network: Network?) throws
@@ -90,6 +91,9 @@ public protocol Datapath: Sendable {
     // MARK: Reconcile and reading
     /// Deletes links marked as ours that no network or endpoint of the registry owns.
     func removeOrphans(keeping registry: Registry) throws -> [String]
+    /// Removes the map entries (policy, counters, flows) of interfaces that none of the
+    /// registry's has the ifindex of: links that went while no agent ran, or unseen.
+    func removeGoneEndpoints(keeping registry: Registry) throws -> [String]
     /// Reads every counter map once, with the ifindexes of the host interfaces named
     /// `interfaces` (the endpoints' and attachments' veths).
     func counters(interfaces: [String]) throws -> TrafficCounters

@@ -306,7 +306,7 @@ public final class KernelDatapath: Datapath, Sendable {
     }
 
     /// A link someone else deleted: what the maps hold for it goes too.
-    public func forgetRemovedLink(name: String, ifindex: UInt32, address: IPv4Address?) {
+    public func forgetRemovedLink(name: String, ifindex: UInt32?, address: IPv4Address?) {
         programs.forget(interface: name, ifindex: ifindex, address: address)
     }
 
@@ -443,12 +443,19 @@ public final class KernelDatapath: Datapath, Sendable {
             registry.endpoints.compactMap(\.attachmentName) + registry.attachments.map(\.hostInterface)
         )
         .union(try uplinks().map(\.name))
+        return removed + programs.removeOrphanedLinks(keeping: interfaces)
+            + (try removeGoneEndpoints(keeping: registry))
+    }
+
+    /// By the ifindexes the registry's interfaces have now: the entry of a veth that went
+    /// is found without the ifindex it had. A macvlan endpoint's is the container's
+    /// (linkIndex), and stays.
+    public func removeGoneEndpoints(keeping registry: Registry) throws -> [String] {
         let ifindexes = Set(
             registry.endpoints.compactMap { endpoint in
                 (endpoint.linkIndex ?? endpoint.hostInterface.flatMap(links.index(of:))).map(UInt32.init)
             } + registry.attachments.compactMap { links.index(of: $0.hostInterface).map(UInt32.init) })
-        return removed + programs.removeOrphanedLinks(keeping: interfaces)
-            + (try programs.removeOrphanedEndpoints(keeping: ifindexes))
+        return try programs.removeOrphanedEndpoints(keeping: ifindexes)
     }
 
     // MARK: Counters

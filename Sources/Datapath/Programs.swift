@@ -380,7 +380,8 @@ final class Programs: Sendable {
     }
 
     /// Removes the map entries of interfaces that are gone (a veth deleted while no agent
-    /// ran, with the namespace it went with): their policy, counters and flows.
+    /// ran, with the namespace it went with, or whose event was lost): their policy,
+    /// counters and flows.
     func removeOrphanedEndpoints(keeping ifindexes: Set<UInt32>) throws -> [String] {
         let stale = Set(try maps.endpoints.keys()).subtracting(ifindexes)
         for ifindex in stale { try maps.removeEndpoint(ifindex: ifindex) }

@@ -50,6 +50,15 @@ final class FakeDatapath: Datapath {
         var kernel = Kernel()
         /// Links that exist without Bridgeport (other runtimes' veths).
         var foreignLinks: Set<String> = []
+        /// The host sides of the endpoints' veths.
+        var veths: Set<String> = []
+        /// The interfaces the endpoint map has an entry of (by name: the kernel's go by ifindex).
+        var entries: Set<String> = []
+        /// The host's uplinks, and those the uplink program's pins are of (they outlive
+        /// their link until forgotten).
+        var uplinks: [LinkInfo] = []
+        var pinnedUplinks: Set<String> = []
+        var addressRefreshes = 0
         var calls = 0
         var failAt: Int?
         var failed: String?
@@ -70,6 +79,22 @@ final class FakeDatapath: Datapath {
         }
     }
     func addForeignLink(_ name: String) { control.withLock { _ = $0.foreignLinks.insert(name) } }
+    func addUplink(_ link: LinkInfo) { control.withLock { $0.uplinks.append(link) } }
+
+    /// `ip link del` behind the agent's back: map entries and pins stay.
+    func deleteLink(_ name: String) {
+        control.withLock {
+            $0.foreignLinks.remove(name)
+            $0.veths.remove(name)
+            $0.kernel.dockerVeths.remove(name)
+            $0.uplinks.removeAll { $0.name == name }
+        }
+    }
+
+    /// The interfaces with an entry in the endpoint map; the uplinks with pins.
+    var entries: Set<String> { control.withLock { $0.entries } }
+    var pinnedUplinks: Set<String> { control.withLock { $0.pinnedUplinks } }
+    var addressRefreshes: Int { control.withLock { $0.addressRefreshes } }
 
     /// Counts a throwing call, fails it when its turn has come, else applies `change`.
     private func step(_ call: String, _ change: (inout Kernel) throws -> Void = { _ in }) throws {
@@ -95,14 +120,23 @@ final class FakeDatapath: Datapath {
     }
 
     func linkExists(_ name: String) -> Bool {
-        control.withLock { $0.foreignLinks.contains(name) || $0.kernel.dockerVeths.contains(name) }
+        control.withLock { control in
+            control.foreignLinks.contains(name) || control.kernel.dockerVeths.contains(name)
+                || control.veths.contains(name) || control.uplinks.contains { $0.name == name }
+        }
     }
 
-    func ifindex(ofLink name: String) -> UInt32? { linkExists(name) ? FakeDatapath.index(name) : nil }
+    func ifindex(ofLink name: String) -> UInt32? {
+        if let uplink = control.withLock({ $0.uplinks.first { $0.name == name } }) { return UInt32(uplink.index) }
+        return linkExists(name) ? FakeDatapath.index(name) : nil
+    }
     func ifindex(of endpoint: Endpoint) -> UInt32? {
         kernel.endpoints.contains(endpoint.id) ? FakeDatapath.index(endpoint.id) : nil
     }
-    func refreshHostAddresses() throws { try step("refreshHostAddresses") }
+    func refreshHostAddresses() throws {
+        try step("refreshHostAddresses")
+        control.withLock { $0.addressRefreshes += 1 }
+    }
 
     // MARK: Networks
 
@@ -133,14 +167,26 @@ final class FakeDatapath: Datapath {
 
     func attach(_ endpoint: Endpoint, network: Network, namespace: String) throws {
         try step("attach") { $0.endpoints.insert(endpoint.id) }
+        if let veth = endpoint.hostInterface { control.withLock { _ = $0.veths.insert(veth) } }
+        equipped(endpoint.hostInterface)
     }
 
     func configure(_ endpoint: Endpoint, network: Network, namespace: String) throws {
         try step("configure") { $0.endpoints.insert(endpoint.id) }
+        equipped(endpoint.hostInterface)
+    }
+
+    /// Its entry is written, when its link exists.
+    private func equipped(_ interface: String?) {
+        guard let interface, linkExists(interface) else { return }
+        control.withLock { _ = $0.entries.insert(interface) }
     }
 
     func interfaceExists(_ endpoint: Endpoint, namespace: String) -> Bool { kernel.endpoints.contains(endpoint.id) }
     func detach(_ endpoint: Endpoint, namespace: String) {
+        // As the kernel's: by the ifindex its veth has, if it has one still.
+        if let veth = endpoint.hostInterface, linkExists(veth) { forget(veth) }
+        control.withLock { if let veth = endpoint.hostInterface { $0.veths.remove(veth) } }
         change { kernel in
             kernel.endpoints.remove(endpoint.id)
             if kernel.routes[namespace]?.device == endpoint.containerInterface { kernel.routes[namespace] = nil }
@@ -164,7 +210,12 @@ final class FakeDatapath: Datapath {
     func hostPrefixes6() -> [IPv6Network] { [] }
 
     func flushFlows(of endpoint: Endpoint) {}
-    func forgetRemovedLink(name: String, ifindex: UInt32, address: IPv4Address?) {}
+    /// By name: what the kernel finds by an ifindex not given is left to removeGoneEndpoints.
+    func forgetRemovedLink(name: String, ifindex: UInt32?, address: IPv4Address?) {
+        if ifindex != nil { forget(name) }
+    }
+
+    private func forget(_ interface: String) { control.withLock { _ = $0.entries.remove(interface) } }
 
     // MARK: Other runtimes' interfaces
 
@@ -173,9 +224,11 @@ final class FakeDatapath: Datapath {
             throw DatapathError.interfaceNotFound(attachment.hostInterface)
         }
         try step("equip") { $0.equipped.insert(attachment.hostInterface) }
+        equipped(attachment.hostInterface)
     }
 
     func unequip(_ attachment: Attachment) {
+        if linkExists(attachment.hostInterface) { forget(attachment.hostInterface) }
         change { kernel in
             kernel.equipped.remove(attachment.hostInterface)
             if attachment.networkID != nil { kernel.dockerVeths.remove(attachment.hostInterface) }
@@ -211,16 +264,17 @@ final class FakeDatapath: Datapath {
 
     func attachUplinks(except: Set<String>) throws -> [LinkInfo] {
         try step("attachUplinks")
-        return []
+        return try uplinks().filter { !except.contains($0.name) }.filter(attachUplink)
     }
 
     func attachUplink(_ link: LinkInfo) throws -> Bool {
         try step("attachUplink")
+        control.withLock { _ = $0.pinnedUplinks.insert(link.name) }
         return true
     }
 
-    func forgetUplink(name: String) {}
-    func uplinks() throws -> [LinkInfo] { [] }
+    func forgetUplink(name: String) { control.withLock { _ = $0.pinnedUplinks.remove(name) } }
+    func uplinks() throws -> [LinkInfo] { control.withLock { $0.uplinks } }
 
     // MARK: Socket hooks
 
@@ -270,6 +324,19 @@ final class FakeDatapath: Datapath {
     func removeOrphans(keeping registry: Registry) throws -> [String] {
         try step("removeOrphans")
         return []
+    }
+
+    /// The entries of interfaces the registry has no link of.
+    func removeGoneEndpoints(keeping registry: Registry) throws -> [String] {
+        try step("removeGoneEndpoints")
+        let kept = Set(
+            (registry.endpoints.compactMap(\.hostInterface) + registry.attachments.map(\.hostInterface)).filter(
+                linkExists))
+        return control.withLock { control in
+            let gone = control.entries.subtracting(kept)
+            control.entries.subtract(gone)
+            return gone.sorted().map { "removed the map entries of gone interface \($0)" }
+        }
     }
 
     func counters(interfaces: [String]) throws -> TrafficCounters {
