@@ -41,7 +41,7 @@
 #define BP_MAP_PORTS "bp_ports"
 /* IPv4 address -> 1, for every address of the host (written by user space) */
 #define BP_MAP_HOST_ADDRS "bp_host_addrs"
-/* {host IP, host port, protocol} -> per-CPU struct bp_port_stats */
+/* An array: u32 slot (struct bp_port_target's stats_slot) -> struct bp_port_stats, per CPU */
 #define BP_MAP_PORT_STATS "bp_port_stats"
 /* LPM: {protocol, host port, source CIDR} allowed to use a restricted published port */
 #define BP_MAP_ALLOW "bp_allow"
@@ -144,7 +144,7 @@
 /* Capacities. Changing one invalidates existing pins (see above). */
 #define BP_MAX_ENDPOINTS 16384
 #define BP_MAX_DROP_KEYS 65536
-#define BP_MAX_PORTS 65536 /* at most 65,536: a flow holds a port's stats_slot in 16 bits */
+#define BP_MAX_PORTS 65536
 #define BP_MAX_HOST_ADDRS 1024
 #define BP_MAX_SUBNETS 4096
 /* Flows the table holds unless the agent says otherwise (--max-flows); each is two
@@ -487,7 +487,7 @@ enum bp_flow_flags {
 	BP_FLOW_F_REPLY = 1 << 0,    /* the entry of the reply tuple */
 	BP_FLOW_F_SNAT = 1 << 1,     /* nat_ip:nat_port become the source (and peer_port the destination port) */
 	BP_FLOW_F_DNAT = 1 << 2,     /* nat_ip:nat_port become the destination (and peer_port the source port) */
-	BP_FLOW_F_ANY_HOST = 1 << 3, /* published on every host address: the port's counters have host_ip 0 */
+	BP_FLOW_F_ANY_HOST = 1 << 3, /* published on every host address: the port's entry has host_ip 0 */
 	BP_FLOW_F_FIN = 1 << 4,      /* TCP: this entry's side sent a FIN */
 	/* Made while a monitor wanted flow events: each entry's packets are counted in
 	 * bp_flow_acct (bp_flow_acct6), for the flow's closed and expired events. */
@@ -533,8 +533,10 @@ struct bp_flow {
 	__u32 out_ifindex;
 	__u32 out_at;    /* the second of the lookup */
 	__u16 out_mtu;
-	__u16 port_slot; /* a published flow's DNAT entry: its port's stats_slot (< BP_MAX_PORTS) */
+	__u16 port_slot; /* a published flow's DNAT entry: its port's stats_slot (0: none, a flow
+			  * made before flows carried it) */
 };
+_Static_assert(BP_MAX_PORTS <= 65536, "a flow holds a port's stats_slot in 16 bits");
 
 /*
  * The tuple of the other direction of an entry's flow: the entry's key translated as the
@@ -601,9 +603,8 @@ struct bp_flow6 {
 	__u8 state;
 	__u8 flags;
 	__u8 seen;
-	/* No cached route (bp_flow's out_*): NAT66's programs have no stack to spare for it. */
-	__u16 port_slot; /* as bp_flow's */
-	__u16 pad;
+	/* No cached route (bp_flow's out_*) nor port_slot: NAT66's programs have no stack to
+	 * spare for a larger entry. */
 };
 
 static inline __attribute__((always_inline)) int bp_ip6_same(const __u32 *a, const __u32 *b)

@@ -125,6 +125,18 @@ static __noinline int bp_uplink6(struct __sk_buff *skb, __u32 l2_len)
 	return bp_subnet6_of(ip.daddr) ? BP_TO_CONTAINER6 : BP_CONTINUE;
 }
 
+/* The counters' slot of a published IPv6 flow's port, by a lookup of the port: IPv6 flows
+ * carry none (see struct bp_flow6). */
+static __always_inline __u32 bp_published_slot6(const struct bp_flow6_key *key, const struct bp_flow6 *flow)
+{
+	struct bp_port6_key port = { .host_port = key->dst_port, .proto = key->proto };
+
+	if (!(flow->flags & BP_FLOW_F_ANY_HOST))
+		__builtin_memcpy(port.host_ip, key->dst_ip, sizeof(port.host_ip));
+	struct bp_port6_target *target = bpf_map_lookup_elem(&bp_ports6, &port);
+	return target ? target->stats_slot : 0;
+}
+
 /* The answers of bp_host_flow6 and bp_publish6 that are no verdicts of tc's: the packet
  * belongs to no flow toward a container; a flow for it was made. And bp_direct_access6's:
  * a later fragment or an ICMPv6 error, for bp_up_rel6 to judge. */
@@ -149,7 +161,7 @@ static __noinline int bp_host_flow6(struct __sk_buff *skb, const struct bp_packe
 		return BP_NO_FLOW6;
 	bp_flow_seen6(&key, flow, p, now, skb->len - l3_off);
 	if (flow->kind == BP_FLOW_PUBLISHED)
-		bp_count_port6(flow->port_slot, skb->len, 0);
+		bp_count_port6(bp_published_slot6(&key, flow), skb->len, 0);
 	return bp_apply6(skb, p, l3_off, flow, 0, &fib);
 }
 
@@ -269,6 +281,19 @@ static __always_inline int bp_uplink6_tail(struct __sk_buff *skb, __u32 l3_off)
 	return verdict;
 }
 
+/* The counters' slot of a published flow's port: the one its entry carries, or for a flow
+ * made before entries carried one (an upgrade: 0), its port's, by a lookup of the port. */
+static __always_inline __u32 bp_published_slot(const struct bp_flow_key *key, const struct bp_flow *flow)
+{
+	if (flow->port_slot)
+		return flow->port_slot;
+	struct bp_port_key port = {
+		.host_ip = (flow->flags & BP_FLOW_F_ANY_HOST) ? 0 : key->dst_ip, .host_port = key->dst_port, .proto = key->proto,
+	};
+	struct bp_port_target *target = bpf_map_lookup_elem(&bp_ports, &port);
+	return target ? target->stats_slot : 0;
+}
+
 /* `l2_len`: ETH_HLEN, or 0 on a device without an Ethernet header (see bp_parse_l3). */
 static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 {
@@ -314,7 +339,7 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 	if (flow && (flow->flags & BP_FLOW_F_DNAT)) {
 		bp_flow_seen(&key, flow, &p, now, skb->len - p.l3_off);
 		if (flow->kind == BP_FLOW_PUBLISHED)
-			bp_count_port(flow->port_slot, skb->len, 0);
+			bp_count_port(bp_published_slot(&key, flow), skb->len, 0);
 		return bp_apply(skb, &p, flow, now);
 	}
 	/* One hash lookup sorts the rest: the host's own (published ports among it) goes on

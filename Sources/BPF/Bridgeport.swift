@@ -259,6 +259,8 @@ final class StatsSlots: Sendable {
         var resting: [UInt32] = []
         var restingHead = 0
         var restingCount: Int { resting.count - restingHead }
+        /// Given back, but maybe named by flows still (see release).
+        var unsettled: [UInt32] = []
 
         mutating func takeResting() -> UInt32 {
             let slot = resting[restingHead]
@@ -290,7 +292,7 @@ final class StatsSlots: Sendable {
             for _ in 0..<count { taken.append(try take(map: map, held: held)) }
             try stats.zero(taken)
         } catch {
-            taken.forEach(release)
+            taken.forEach { release($0) }
             throw error
         }
         return taken
@@ -321,10 +323,21 @@ final class StatsSlots: Sendable {
         }
     }
 
-    func release(_ slot: UInt32) {
+    /// Gives `slot` back. One that flows may still name (a published port's, which its flows
+    /// carry) is `unsettled`: it rests only once `settle` says those flows are gone, so that
+    /// no flow of a removed port ever counts for the next owner of its slot.
+    func release(_ slot: UInt32, unsettled: Bool = false) {
         state.withLock { state in
             guard state.learnt, slot >= first, state.used.remove(slot) != nil else { return }
-            state.resting.append(slot)
+            if unsettled { state.unsettled.append(slot) } else { state.resting.append(slot) }
+        }
+    }
+
+    /// The flows that named the unsettled slots are gone (flushed): they rest from now on.
+    func settle() {
+        state.withLock { state in
+            state.resting += state.unsettled
+            state.unsettled = []
         }
     }
 }

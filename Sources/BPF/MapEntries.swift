@@ -584,14 +584,17 @@ public struct PublishedPorts<Port: Hashable & Sendable>: Sendable {
             try map.entries().values.map(\.statsSlot)
         }
         var unused = taken[...]
-        defer { unused.forEach(slots.release) }
+        defer { unused.forEach { slots.release($0) } }
         for (port, target) in ports {
             let entry = PortEntry(target: target, statsSlot: unused.removeFirst())
             do {
                 try map.insert(port, entry)
             } catch BPFError.mapOperation(_, _, let errno) where errno == EEXIST {
+                guard var current = try map.lookup(port) else {
+                    try map.update(port, entry)  // gone meanwhile: published anew
+                    continue
+                }
                 slots.release(entry.statsSlot)  // published already: it keeps its slot
-                guard var current = try map.lookup(port) else { continue }
                 current.target = target
                 try map.update(port, current)
             } catch {
@@ -601,18 +604,22 @@ public struct PublishedPorts<Port: Hashable & Sendable>: Sendable {
         }
     }
 
-    /// Unpublishes `port`; its counters go with it.
+    /// Unpublishes `port`; its counters go with it. Its slot is given again only after
+    /// `flowsFlushed` (its flows carry it).
     @discardableResult public func delete(_ port: Port) throws -> Bool {
         guard let current = try map.lookup(port), try map.delete(port) else { return false }
-        slots.release(current.statsSlot)
+        slots.release(current.statsSlot, unsettled: true)
         return true
     }
+
+    /// The flows of the ports deleted so far are gone: their slots may be given again.
+    public func flowsFlushed() { slots.settle() }
 
     /// Makes the map hold exactly `wanted`, writing only the ports that differ.
     public func sync(_ wanted: [Port: PortTarget]) throws {
         let present = try map.entries()
         for (port, entry) in present where wanted[port] == nil {
-            if try map.delete(port) { slots.release(entry.statsSlot) }
+            if try map.delete(port) { slots.release(entry.statsSlot, unsettled: true) }
         }
         var new: [(Port, PortTarget)] = []
         for (port, target) in wanted {

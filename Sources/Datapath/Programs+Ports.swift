@@ -63,6 +63,7 @@ extension Programs {
         try flushStalePublishedFlows(.ipv4, allowed: allowed, address: IPAddress.v4, flush: maps.flows.flush(matching:))
         try flushStalePublishedFlows(
             .ipv6, allowed: allowed, address: IPAddress.v6, flush: maps.flows6.flush(matching:))
+        for family in AddressFamily.allCases { maps.publishedPorts(family).flowsFlushed() }
     }
 
     private func flushStalePublishedFlows<Address>(

@@ -35,7 +35,7 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<bp_subnet6_key>.size, 20)
         XCTAssertEqual(MemoryLayout<bp_addr6>.size, 16)
         XCTAssertEqual(MemoryLayout<bp_flow6_key>.size, 40)
-        XCTAssertEqual(MemoryLayout<bp_flow6>.size, 40)
+        XCTAssertEqual(MemoryLayout<bp_flow6>.size, 36)
         XCTAssertEqual(MemoryLayout<bp_netns>.size, 32)
         XCTAssertEqual(MemoryLayout<bp_sock_nat6_key>.size, 32)
         XCTAssertEqual(MemoryLayout<bp_nat6_value>.size, 20)

@@ -1,6 +1,7 @@
 import BPF
 import CBPF
 import Glibc
+import Model
 import XCTest
 
 /// bp_up_ingress (uplink.bpf.o) and bp_ep_ingress (endpoint.bpf.o) run with
@@ -108,6 +109,32 @@ final class NATAndPolicyTests: XCTestCase {
     }
 
     // MARK: 1. DNAT at the uplink
+
+    /// A published flow counts on its port by the slot its entry carries; a flow made before
+    /// entries carried one (an upgrade: slot 0) counts on its port all the same, by a lookup.
+    func testAPublishedFlowCountsOnItsPortWithOrWithoutASlotInItsEntry() throws {
+        let f = try makeFixture()
+        try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
+        let port = HostPort(.tcp, IPv4Address(Self.hostIP[0], Self.hostIP[1], Self.hostIP[2], Self.hostIP[3]), 5000)
+        let syn = Frame.tcp(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000)
+        let ack = Frame.tcp(
+            src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000, flags: Frame.tcpACK)
+        _ = try f.up(syn)
+        let slot = try XCTUnwrap(f.maps.ports.lookup(port.raw)).stats_slot
+        XCTAssertNotEqual(slot, 0)
+        let inbound = try XCTUnwrap(f.flowEntries().first { $0.value.flags & UInt8(BP_FLOW_F_DNAT.rawValue) != 0 })
+        XCTAssertEqual(UInt32(inbound.value.port_slot), slot, "the flow carries its port's slot")
+        _ = try f.up(ack)
+        var traffic = try XCTUnwrap(f.maps.portTraffic()[port])
+        XCTAssertEqual([traffic.packets, traffic.bytes, traffic.flows], [2, UInt64(syn.count + ack.count), 1])
+
+        var old = inbound.value
+        old.port_slot = 0
+        try f.maps.flows.map.update(inbound.key, old)
+        _ = try f.up(ack)
+        traffic = try XCTUnwrap(f.maps.portTraffic()[port])
+        XCTAssertEqual(traffic.packets, 3, "an entry without a slot: its port's, looked up")
+    }
 
     func testUplinkDNATOfATCPSyn() throws {
         let f = try makeFixture()

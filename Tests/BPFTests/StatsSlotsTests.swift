@@ -35,9 +35,18 @@ final class StatsSlotsTests: XCTestCase {
     func testManyGivenBackAreGivenAgainOldestFirst() throws {
         let slots = StatsSlots(capacity: 5000, rest: 0)
         let taken = try (0..<3000).map { _ in try take(slots) }
-        taken.forEach(slots.release)
+        taken.forEach { slots.release($0) }
         XCTAssertEqual(try (0..<3000).map { _ in try take(slots) }, taken, "in the order given back")
         XCTAssertEqual(try take(slots), 3000, "then the mark's")
+    }
+
+    func testASlotFlowsMayNameIsGivenAgainOnlyOnceTheyAreFlushed() throws {
+        let slots = StatsSlots(capacity: 3, rest: 0)
+        XCTAssertEqual(try (0..<3).map { _ in try take(slots) }, [0, 1, 2])
+        slots.release(1, unsettled: true)
+        XCTAssertThrowsError(try take(slots), "full: the slot given back waits for its flows' flush")
+        slots.settle()
+        XCTAssertEqual(try take(slots), 1)
     }
 
     func testSlotsBelowTheFirstAreNeverGiven() throws {

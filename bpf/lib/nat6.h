@@ -330,7 +330,6 @@ static __always_inline enum bp_drop_reason bp_publish_flow6(struct __sk_buff *sk
 			     target->ifindex, now);
 	__builtin_memcpy(in->nat_ip, target->ip, sizeof(in->nat_ip));
 	in->nat_port = target->port;
-	in->port_slot = target->stats_slot;
 	if (remapped)
 		in->peer_port = s.reply.dst_port;
 	/* Its first packet is counted as the flow's next ones are (bp_to_host6). */

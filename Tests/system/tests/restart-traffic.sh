@@ -35,14 +35,16 @@ sorted=$(tr ' ' '\n' <<<"$samples" | sed '/^$/d' | sort -n | tr '\n' ' ')
 # instead of refusing to start, publishes the ports again, and counts their traffic again.
 agent_stop
 maps="$STATE/bpf/maps"
-rm -f "$maps/bp_ep_stats" "$maps/bp_port_stats" "$maps/bp_ports"
+rm -f "$maps/bp_ep_stats" "$maps/bp_port_stats" "$maps/bp_ports" "$maps/bp_port_stats6" "$maps/bp_ports6"
 check "a pin of bp_ep_stats in the earlier layout (a per-CPU hash by ifindex)" bpftool map create \
     "$maps/bp_ep_stats" type percpu_hash key 4 value 32 entries 16384 name bp_ep_stats
-check "pins of bp_port_stats (a per-CPU hash by port) and bp_ports (no slots) in the earlier layouts" sh -c "
+check "pins of bp_port_stats{,6} (per-CPU hashes by port) and bp_ports{,6} (no slots) in the earlier layouts" sh -c "
     bpftool map create '$maps/bp_port_stats' type percpu_hash key 8 value 24 entries 65536 name bp_port_stats &&
-    bpftool map create '$maps/bp_ports' type hash key 8 value 12 entries 65536 name bp_ports"
+    bpftool map create '$maps/bp_ports' type hash key 8 value 12 entries 65536 name bp_ports &&
+    bpftool map create '$maps/bp_port_stats6' type percpu_hash key 20 value 24 entries 65536 name bp_port_stats6 &&
+    bpftool map create '$maps/bp_ports6' type hash key 20 value 24 entries 65536 name bp_ports6"
 check "the agent starts over them" agent_start
-for map in bp_ep_stats bp_port_stats bp_ports; do
+for map in bp_ep_stats bp_port_stats bp_ports bp_port_stats6 bp_ports6; do
     check_output "... and says it replaced $map" "$map had the layout of an earlier version" cat "$AGENT_LOG"
 done
 port_packets() { metric 'bridgeport_published_port_packets(_total)?' host_port=6200; }
