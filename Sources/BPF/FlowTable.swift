@@ -217,14 +217,15 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
     /// checks it again, so a flow a packet refreshed (or a program removed and started
     /// anew) meanwhile is left alone.
     /// `countsRun`: the pass counts as one of the collector's runs (IPv6's table is collected
-    /// in the same runs as IPv4's). `expired`, if given, hears of each counted flow that
-    /// expired or was evicted (bp_flow_acct's flows: made while a monitor listened), with its
-    /// packets and bytes, unless it had closed (its closed event told its end).
+    /// in the same runs as IPv4's). Each counted flow that expired or was evicted
+    /// (bp_flow_acct's flows: made while a monitor listened) is reported to `endings`, with
+    /// its packets and bytes, unless it had closed (its closed event told its end).
     public func collect(
-        now: UInt32 = FlowTable.now(), evictAbove: Double = 0.9, evictTo: Double = 0.75, countsRun: Bool = true,
-        expired ended: ((FlowRecord) -> Void)? = nil
+        now: UInt32 = FlowTable.now(), evictAbove: Double = 0.9, evictTo: Double = 0.75, countsRun: Bool = true
     ) throws -> Pass {
         var pass = Pass()
+        var ended: [FlowRecord] = []
+        defer { endings.report(ended) }
         var census = CensusBuilder<Key>()
         var expiredOriginals: [(key: Key, entry: Entry)] = []
         var expiredReplies: [Key] = []
@@ -248,7 +249,7 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
             // An expiry of 0: a program is removing it, and reports it (bp_flow_reap).
             if let removed, Self.isCounted(removed), removed.expires != 0 {
                 let record = try endOfCounted(key, removed, other: other, change: .expired)
-                if let record, let ended { ended(record) }
+                if let record { ended.append(record) }
             }
             if halves > 0 {
                 pass.expired[key.proto, default: 0] += 1
@@ -277,7 +278,7 @@ public struct FlowTableOf<Key: FlowKeyLayout & BitwiseCopyable>: Sendable where 
                 if let removed, Self.isCounted(removed), removed.expires != 0,
                     let record = try endOfCounted(victim.key, removed, other: other, change: .evicted)
                 {
-                    ended?(record)
+                    ended.append(record)
                 }
                 guard halves > 0 else { continue }
                 left -= halves

@@ -71,10 +71,9 @@ public actor Agent {
         let monitor = datapath.monitor.map { MonitorHub(source: $0, rate: configuration.monitorRate, logger: logger) }
         self.monitor = monitor
         flowCollector = datapath.flows.map {
-            FlowCollector(
-                table: $0, table6: datapath.flows6, timeouts: configuration.flowTimeouts, logger: logger,
-                expired: monitor?.endedFlows)
+            FlowCollector(table: $0, table6: datapath.flows6, timeouts: configuration.flowTimeouts, logger: logger)
         }
+        // The flows a flush or the collector removes end through the tables' endings.
         if let monitor {
             for table in [datapath.flows?.endings, datapath.flows6?.endings] { table?.connect(monitor.endedFlows) }
         }

@@ -18,9 +18,9 @@ import Synchronization
 /// most of a second). The programs remove an expired flow themselves when they meet it, so
 /// ports and tuples never wait for a pass.
 ///
-/// The flows made while a monitor wanted flow events (counted by the programs) are reported
-/// to `expired` when they expire or are evicted, with their packets and bytes: the programs
-/// report their other changes themselves.
+/// The flows made while a monitor wanted flow events (counted by the programs) that a pass
+/// removes are reported to their table's `endings`, as flushed ones are: the programs report
+/// their other changes themselves.
 final class FlowCollector: Service, Sendable {
     /// What the last pass found, for the exporter.
     struct Report: Sendable {
@@ -34,18 +34,13 @@ final class FlowCollector: Service, Sendable {
     private let logger: Logger
     private let longest: Duration
     private let last = Mutex<Report?>(nil)
-    private let expired: (@Sendable ([FlowRecord]) -> Void)?
 
     static let shortest = Duration.seconds(1)
 
-    init(
-        table: FlowTable, table6: FlowTable6? = nil, timeouts: FlowTimeouts, logger: Logger,
-        expired: (@Sendable ([FlowRecord]) -> Void)? = nil
-    ) {
+    init(table: FlowTable, table6: FlowTable6? = nil, timeouts: FlowTimeouts, logger: Logger) {
         self.table = table
         self.table6 = table6
         self.logger = logger
-        self.expired = expired
         longest = .seconds(min(60, max(1, Int(timeouts.seconds.min() ?? 60))))
     }
 
@@ -74,13 +69,10 @@ final class FlowCollector: Service, Sendable {
     func collect() async throws -> FlowTable.Pass {
         let (table, table6) = (self.table, self.table6)
         let started = ContinuousClock.now
-        let (pass, ended) = try await NIOThreadPool.singleton.runIfActive {
-            var ended: [FlowRecord] = []
-            let pass = try table.collect { ended.append($0) }
-            let both = try table6.map { pass.merged(with: try $0.collect(countsRun: false) { ended.append($0) }) }
-            return (both ?? pass, ended)
+        let pass = try await NIOThreadPool.singleton.runIfActive {
+            let pass = try table.collect()
+            return try table6.map { pass.merged(with: try $0.collect(countsRun: false)) } ?? pass
         }
-        if !ended.isEmpty { expired?(ended) }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         last.withLock { $0 = Report(pass: pass, seconds: seconds) }

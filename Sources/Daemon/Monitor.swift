@@ -263,8 +263,9 @@ final class MonitorHub: Sendable {
         }
     }
 
-    /// Where the flows that end without a program's event are reported: by the collector
-    /// (expired, evicted) and the flow tables (flushed). The programs report the rest.
+    /// Where the flows that end without a program's event are reported: by the flow tables'
+    /// endings, as the collector's passes (expired, evicted) and flushes remove them. The
+    /// programs report the rest.
     var endedFlows: @Sendable ([FlowRecord]) -> Void {
         { [self] flows in deliver(flows.map(MonitorRecord.flow)) }
     }

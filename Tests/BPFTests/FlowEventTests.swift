@@ -169,8 +169,10 @@ final class FlowEventTests: XCTestCase {
         _ = try ring.poll(timeout: 0)
         XCTAssertEqual(try f.accountEntries(), 4)
 
-        var ended: [FlowRecord] = []
-        let pass = try f.maps.flows.collect(now: FlowTable.now() + 10) { ended.append($0) }
+        let reported = Mutex<[FlowRecord]>([])
+        f.maps.flows.endings.connect { records in reported.withLock { $0 += records } }
+        let pass = try f.maps.flows.collect(now: FlowTable.now() + 10)
+        let ended = reported.withLock { $0 }
         XCTAssertEqual(pass.expired, [T.udp: 2, T.tcp: 1])
         XCTAssertEqual(ended.count, 1)
         let record = try XCTUnwrap(ended.first)
@@ -227,8 +229,10 @@ final class FlowEventTests: XCTestCase {
             entry.expires = 0
             try f.maps.flows.map.update(key, entry)
         }
-        var ended: [FlowRecord] = []
-        let pass = try f.maps.flows.collect { ended.append($0) }
+        let reported = Mutex<[FlowRecord]>([])
+        f.maps.flows.endings.connect { records in reported.withLock { $0 += records } }
+        let pass = try f.maps.flows.collect()
+        let ended = reported.withLock { $0 }
         XCTAssertEqual(pass.expired, [T.udp: 1])
         XCTAssertEqual(ended, [])
     }
@@ -263,8 +267,10 @@ final class FlowEventTests: XCTestCase {
         _ = try f.up(fromClient(Frame.tcpSYN))  // never answered: embryonic
         _ = try ring.poll(timeout: 0)
 
-        var ended: [FlowRecord] = []
-        let pass = try f.maps.flows.collect(evictAbove: 0, evictTo: 0) { ended.append($0) }
+        let reported = Mutex<[FlowRecord]>([])
+        f.maps.flows.endings.connect { records in reported.withLock { $0 += records } }
+        let pass = try f.maps.flows.collect(evictAbove: 0, evictTo: 0)
+        let ended = reported.withLock { $0 }
         XCTAssertEqual(pass.evicted, [T.tcp: 1])
         XCTAssertEqual(ended.map(\.change), [.evicted])
         XCTAssertEqual(ended.first?.original, tuple(T.client, 40000, T.hostIP, 5000, T.tcp))
