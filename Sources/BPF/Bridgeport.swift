@@ -261,6 +261,7 @@ final class StatsSlots: Sendable {
         var restingCount: Int { resting.count - restingHead }
         /// Given back, but maybe named by flows still (see release).
         var unsettled: [UInt32] = []
+        var learnt = false
 
         mutating func takeResting() -> UInt32 {
             let slot = resting[restingHead]
@@ -271,7 +272,6 @@ final class StatsSlots: Sendable {
             }
             return slot
         }
-        var learnt = false
     }
     private let state = Mutex(State())
     let capacity: UInt32

@@ -563,8 +563,9 @@ extension BridgeportMaps {
 /// One family's published ports, each with the slot of its counters in the family's array
 /// (bp_port_stats, bp_port_stats6), as endpoints have theirs (BridgeportMaps.setEndpoint): a
 /// new port gets a zeroed slot, one written again keeps its slot and counters, one removed
-/// gives it back. Slot 0 is nobody's: the flows of ports published before ports had slots
-/// count there (their entries' 16 bits were padding). Generic over its key (a HostPort) as
+/// gives it back, to be given again once the port's flows (which carry it) are flushed.
+/// Slot 0 is nobody's: it marks a flow made before flows carried a slot (the programs look
+/// such a flow's port up instead). Generic over its key (a HostPort) as
 /// FamilyMap is: Swift 6.3's debug code faults on a HostPort and a PortTarget passed by
 /// value to one method (an aligned load from a stack slot it did not align; see above).
 public struct PublishedPorts<Port: Hashable & Sendable>: Sendable {
