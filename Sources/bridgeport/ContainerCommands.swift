@@ -226,8 +226,15 @@ struct InspectFormat: ParsableArguments {
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect", abstract: "Display detailed information on containers or networks.")
+    /// Docker's `--type`: which kind of object a name means. Without it a name is looked
+    /// up as a container, then as a network, and a network's ID prefix can match it.
+    enum ObjectType: String, ExpressibleByArgument, CaseIterable {
+        case container, network
+    }
+
     @OptionGroup var client: ClientOptions
     @OptionGroup var format: InspectFormat
+    @Option(help: "Return JSON for the specified type: container or network.") var type: ObjectType?
     @Argument(help: "Container or network names or IDs.") var names: [String]
 
     func validate() throws { if names.isEmpty { throw ValidationError("\"inspect\" requires at least 1 argument") } }
@@ -236,9 +243,9 @@ struct Inspect: AsyncParsableCommand {
         var documents: [[String: Any]] = []
         var missing: [String] = []
         for name in names {
-            if let view = try await lookup(Routes.container, ContainerReference(name)) {
+            if type != .network, let view = try await lookup(Routes.container, ContainerReference(name)) {
                 documents.append(inspectDocument(view))
-            } else if let view = try await lookup(Routes.network, NetworkReference(name)) {
+            } else if type != .container, let view = try await lookup(Routes.network, NetworkReference(name)) {
                 documents.append(inspectDocument(view))
             } else {
                 missing.append(name)
@@ -246,7 +253,8 @@ struct Inspect: AsyncParsableCommand {
         }
         try format.print(documents)
         if !missing.isEmpty {
-            throw Failure(message: missing.map { "Error: No such object: \($0)" }.joined(separator: "\n"), code: 1)
+            let kind = type?.rawValue ?? "object"
+            throw Failure(message: missing.map { "Error: No such \(kind): \($0)" }.joined(separator: "\n"), code: 1)
         }
     }
 

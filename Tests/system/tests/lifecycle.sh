@@ -60,7 +60,8 @@ check_output "... has every capability the agent has" "^$(awk '/^CapEff:/ { prin
 check "... and may write /proc/sys" bp exec priv sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
 check_output "inspect shows them" '^\["CAP_NET_ADMIN"\] true$' bash -c "echo \$('$BIN' inspect -f '{{json .HostConfig.CapAdd}}' admin) \$('$BIN' inspect -f '{{.HostConfig.Privileged}}' priv)"
 check_fails "an unknown capability exits 125" 125 'unknown capability: "CAP_FOO"' bp run -d --name bad --cap-add foo
-check_fails "... and creates nothing" 1 'No such' bp inspect bad
+check_fails "... and creates nothing" 1 'No such container: bad' bp inspect --type container bad
+check_fails "inspect --type network does not find a container" 1 'No such network: plain' bp inspect --type network plain
 check "rm them" bp rm -f plain admin one priv
 
 # Flags Docker users type every day.
@@ -75,7 +76,7 @@ check_output "... and not in the host's (its default, 1024)" '^1024$' in_host ca
 check_fails "a sysctl outside net.* exits 125" 125 "sysctl 'kernel.domainname' is not whitelisted" bp run -d --name bad --sysctl kernel.domainname=x
 check_fails "a path in a sysctl's name exits 125" 125 "is not whitelisted" bp run -d --name bad --sysctl net.ipv4/../../kernel/x=1
 check_fails "a sysctl that does not exist fails the run" 125 'net/ipv4/nope' bp run -d --name bad --net mynet --sysctl net.ipv4.nope=1
-check_fails "... and leaves nothing" 1 'No such' bp inspect bad
+check_fails "... and leaves nothing" 1 'No such container: bad' bp inspect --type container bad
 check_fails "a multicast MAC exits 125" 125 'is not a valid mac address' bp run -d --name bad --mac-address 01:00:5e:00:00:01
 check_fails "a MAC in use on the network exits 125" 125 'in use' bp run -d --name bad --net mynet --mac-address 92:d0:c6:0a:29:33
 check_output "the none network's driver is null, as Docker shows it" '^null$' bp network inspect -f '{{.Driver}}' none

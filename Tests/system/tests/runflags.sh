@@ -80,7 +80,7 @@ check "--rm -d" bp run -d --rm --name brief sh -c 'sleep 0.5'
 check "... is removed when it exits" eventually 5 bash -c "! '$BIN' ps -a | grep -q ' brief\$'"
 check "--rm -d, stopped" bp run -d --rm --name stopped
 check "... stop" bp stop -t 0 stopped
-check_fails "... is removed by stop" 1 'No such' bp inspect stopped
+check_fails "... is removed by stop" 1 'No such container: stopped' bp inspect --type container stopped
 check_output "AutoRemove shows" '^true$' bash -c "'$BIN' run -d --rm --name shown >/dev/null && '$BIN' inspect -f '{{.HostConfig.AutoRemove}}' shown"
 check "rm shown" bp rm -f shown
 
