@@ -237,7 +237,7 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 	}
 	if (flow) {
 		bp_flow_seen(&key, flow, &p, now, skb->len - p.l3_off);
-		return bp_apply(skb, &p, flow, now);
+		return bp_apply_out(skb, &p, flow, now);
 	}
 	if (!(ep->flags & (BP_EP_F_MASQUERADE | BP_EP_F_TRACK_OUT)) || !bp_beyond_host(p.daddr, to))
 		return BP_CONTINUE;  /* stays on this host, or its network is neither masqueraded nor tracked */

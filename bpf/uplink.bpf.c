@@ -340,7 +340,7 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 		bp_flow_seen(&key, flow, &p, now, skb->len - p.l3_off);
 		if (flow->kind == BP_FLOW_PUBLISHED)
 			bp_count_port(bp_published_slot(&key, flow), skb->len, 0);
-		return bp_apply(skb, &p, flow, now);
+		return bp_apply_in(skb, &p, flow, now);
 	}
 	/* One hash lookup sorts the rest: the host's own (published ports among it) goes on
 	 * below; only the rest pays for the subnet lookup (a trie) of the direct-access check. */

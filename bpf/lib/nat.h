@@ -53,6 +53,19 @@ struct bp_ipv4_rewrite {
 	__u32 daddr;
 };
 
+/* A translation's new address (the destination when `dest` is set, else the source) and TTL
+ * in bytes 8-19 of an IPv4 header, with its checksum. */
+static __always_inline void bp_translate_ip(struct bp_ipv4_rewrite *h, int dest, __u32 new_ip)
+{
+	__u32 *addr = dest ? &h->daddr : &h->saddr;
+	/* TTL and protocol share a 16-bit word of the header checksum. */
+	__u16 old_word = *(__u16 *)&h->ttl;
+
+	h->ttl -= 1;
+	h->check = bp_csum_replace2(bp_csum_replace4(h->check, *addr, new_ip), old_word, *(__u16 *)&h->ttl);
+	*addr = new_ip;
+}
+
 /*
  * The IP header's part of a translation: one address (the destination when `dest` is
  * set, else the source) and the TTL, with the header checksum, computed here and stored
@@ -72,14 +85,65 @@ static __always_inline int bp_rewrite_ip(struct __sk_buff *skb, const struct bp_
 	if ((void *)(ip + 1) > (void *)(long)skb->data_end)
 		return -1;
 	__builtin_memcpy(&h, &ip->ttl, sizeof(h));
-	__u32 *addr = dest ? &h.daddr : &h.saddr;
-	/* TTL and protocol share a 16-bit word of the header checksum. */
-	__u16 old_word = *(__u16 *)&h.ttl;
-
-	h.ttl -= 1;
-	h.check = bp_csum_replace2(bp_csum_replace4(h.check, *addr, new_ip), old_word, *(__u16 *)&h.ttl);
-	*addr = new_ip;
+	bp_translate_ip(&h, dest, new_ip);
 	return bpf_skb_store_bytes(skb, l3_off + offsetof(struct iphdr, ttl), &h, sizeof(h), 0) ? -1 : 0;
+}
+
+/* Bytes 8-23 of an IPv4 header without options and a TCP or UDP header's ports after it. */
+struct bp_ipv4_ports_rewrite {
+	struct bp_ipv4_rewrite ip;
+	__u16 ports[2];  /* source, destination */
+};
+
+/* An Ethernet frame's first 38 bytes with such headers, from the MACs to the ports, after 2
+ * bytes that align the IP part as its struct wants. */
+struct bp_frame_rewrite {
+	__u16 align;
+	__u8 dest_mac[ETH_ALEN];
+	__u8 source_mac[ETH_ALEN];
+	__u8 kept[10];  /* the Ethernet type and the IP header's first 8 bytes, as they are */
+	struct bp_ipv4_ports_rewrite l3;
+};
+#define BP_FRAME_REWRITE_LEN (sizeof(struct bp_frame_rewrite) - offsetof(struct bp_frame_rewrite, dest_mac))
+_Static_assert(offsetof(struct bp_frame_rewrite, l3) - offsetof(struct bp_frame_rewrite, dest_mac) ==
+		       sizeof(struct ethhdr) + offsetof(struct iphdr, ttl),
+	       "the rewrite's IP part lies where the header's TTL does");
+
+/*
+ * bp_rewrite_ip and bp_store_port in one helper call, for a TCP or UDP header right after
+ * an IPv4 header without options (nearly every packet): the bytes between them are the
+ * header's last and the ports, contiguous. With `frame`, an endpoint whose frame header is
+ * known (bp_known_frame), its MACs are stored in the same call, unless the datagram is UDP
+ * without a checksum (whose store recomputes skb->csum, which leaves out the Ethernet
+ * header). 1 when the MACs were stored, 0 when not, -1 when the headers are not there.
+ */
+static __always_inline int bp_rewrite_ip_and_port(struct __sk_buff *skb, const struct bp_packet *p, int dest,
+						  __u32 new_ip, __u16 new_port, const struct bp_endpoint *frame)
+{
+	__u32 l3_off = p->l3_off ? sizeof(struct ethhdr) : 0;
+	void *data = (void *)(long)skb->data;
+	struct iphdr *ip = data + l3_off;
+	struct udphdr *l4 = (void *)(ip + 1);  /* TCP's ports lie where UDP's do */
+	struct bp_frame_rewrite f;
+
+	if ((void *)(l4 + 1) > (void *)(long)skb->data_end)
+		return -1;
+	/* A UDP datagram without a checksum: see bp_store_port. The IP header's part keeps its
+	 * sum, so the recomputation accounts for the port alone. */
+	__u64 flags = p->proto == BP_PROTO_UDP && !l4->check ? BPF_F_RECOMPUTE_CSUM : 0;
+
+	if (flags || !frame || !l3_off) {
+		__builtin_memcpy(&f.l3, &ip->ttl, sizeof(f.l3));
+		bp_translate_ip(&f.l3.ip, dest, new_ip);
+		f.l3.ports[dest ? 1 : 0] = new_port;
+		return bpf_skb_store_bytes(skb, l3_off + offsetof(struct iphdr, ttl), &f.l3, sizeof(f.l3), flags) ? -1 : 0;
+	}
+	__builtin_memcpy(f.dest_mac, data, BP_FRAME_REWRITE_LEN);
+	__builtin_memcpy(f.dest_mac, frame->mac, ETH_ALEN);
+	__builtin_memcpy(f.source_mac, frame->gateway_mac, ETH_ALEN);
+	bp_translate_ip(&f.l3.ip, dest, new_ip);
+	f.l3.ports[dest ? 1 : 0] = new_port;
+	return bpf_skb_store_bytes(skb, 0, f.dest_mac, BP_FRAME_REWRITE_LEN, 0) ? -1 : 1;
 }
 
 /*
@@ -149,10 +213,12 @@ static __always_inline int bp_store_port(struct __sk_buff *skb, __u8 proto, __u3
  * echo the "port" is the identifier, and the ICMP checksum has no pseudo-header.
  * The L4 checksum goes through the kernel's helpers, which know how the packet's
  * checksum is offloaded (a CHECKSUM_PARTIAL packet's field holds the pseudo-header's
- * sum alone); the IP header's is computed here (bp_rewrite_ip).
+ * sum alone); the IP header's is computed here (bp_rewrite_ip). With `frame` (an endpoint
+ * bp_known_frame accepts, or NULL), its frame header may go in the same store: 1 when it
+ * did, 0 when not, -1 when the packet could not be rewritten.
  */
 static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_packet *p, int dest,
-				      __u32 new_ip, __u16 new_port)
+				      __u32 new_ip, __u16 new_port, const struct bp_endpoint *frame)
 {
 	if (!bp_ported(p->proto))
 		return bp_rewrite_address_only(skb, p, dest, new_ip);
@@ -171,6 +237,8 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 
 		if (bpf_skb_store_bytes(skb, id_off, &new_port, sizeof(new_port), 0))
 			return -1;
+	} else if (p->l4_off == p->l3_off + sizeof(struct iphdr)) {
+		return bp_rewrite_ip_and_port(skb, p, dest, new_ip, new_port, frame);
 	} else if (bp_store_port(skb, p->proto, p->l4_off, dest, new_port)) {
 		return -1;
 	}
@@ -346,42 +414,63 @@ static __always_inline int bp_redirect_to_endpoint(struct __sk_buff *skb, __u32 
 }
 
 /*
- * bp_redirect_to_endpoint without the route lookup, for a container of one of the agent's
- * bridges: the frame gets the MACs the agent wrote in the veth's endpoint entry (the
- * container's and its gateway's, the bridge's: what the route and its neighbour give), at a
- * hash lookup's cost instead of a route lookup's. -1 when the entry has none (another
- * runtime's veth, a network without a gateway address), the packet no Ethernet header or
- * more bytes than the interface's MTU: the route decides then. `ep`: the veth's entry, if any.
+ * Whether a packet for the container of `ep` (its veth's entry, or NULL) gets its frame
+ * header from the entry: the MACs the agent wrote there (the container's and its gateway's,
+ * the bridge's: what the route and its neighbour give), at a hash lookup's cost instead of a
+ * route lookup's. Not when the entry has none (another runtime's veth, a network without a
+ * gateway address), the packet no Ethernet header or more bytes than the interface's MTU
+ * (not a GSO packet, which leaves in segments): the route decides then, as forwarding's
+ * MTU check would.
+ */
+static __always_inline int bp_known_frame(struct __sk_buff *skb, __u32 l3_off, const struct bp_endpoint *ep)
+{
+	if (!l3_off || !ep || !(*(__u32 *)ep->gateway_mac | *(__u16 *)&ep->gateway_mac[4]))
+		return 0;
+	return skb->gso_size || skb->len - l3_off <= ep->mtu;
+}
+
+/* What a packet handed straight to the container of `ep` (the peer of its veth `ifindex`)
+ * ends with: counted as the container's receive traffic (it skips the veth's tc egress). */
+static __always_inline int bp_redirect_to_peer(struct __sk_buff *skb, const struct bp_endpoint *ep, __u32 ifindex)
+{
+	bp_count_traffic(ep, skb->len, BP_TRAFFIC_RX);
+	return bpf_redirect_peer(ifindex, 0);
+}
+
+/*
+ * bp_redirect_to_endpoint without the route lookup, for a container whose frame header is
+ * known (bp_known_frame). -1 when it is not: the route decides then.
  */
 static __always_inline int bp_redirect_to_known_endpoint(struct __sk_buff *skb, __u32 l3_off,
 							 const struct bp_endpoint *ep, __u32 ifindex)
 {
 	struct ethhdr eth;
 
-	if (!l3_off || !ep || !(*(__u32 *)ep->gateway_mac | *(__u16 *)&ep->gateway_mac[4]))
-		return -1;
-	/* Bigger than its interface takes (not a GSO packet, which leaves in segments): the
-	 * route's verdict, as forwarding's MTU check. */
-	if (!skb->gso_size && skb->len - l3_off > ep->mtu)
+	if (!bp_known_frame(skb, l3_off, ep))
 		return -1;
 	__builtin_memcpy(eth.h_dest, ep->mac, ETH_ALEN);
 	__builtin_memcpy(eth.h_source, ep->gateway_mac, ETH_ALEN);
 	if (bpf_skb_store_bytes(skb, 0, &eth, 2 * ETH_ALEN, 0))
 		return -1;
-	bp_count_traffic(ep, skb->len, BP_TRAFFIC_RX);
-	return bpf_redirect_peer(ifindex, 0);
+	return bp_redirect_to_peer(skb, ep, ifindex);
 }
 
-static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, const struct bp_packet *p, __u32 daddr, __u32 ifindex)
+/* A translated packet to the container of the veth `ifindex`, whose entry is `ep`. */
+static __always_inline int bp_deliver_to(struct __sk_buff *skb, const struct bp_packet *p, __u32 daddr, __u32 ifindex,
+					 const struct bp_endpoint *ep)
 {
 	struct bpf_fib_lookup fib;
-	const struct bp_endpoint *ep = bp_endpoint_of(ifindex);
 	int verdict = bp_redirect_to_known_endpoint(skb, p->l3_off, ep, ifindex);
 
 	if (verdict >= 0)
 		return verdict;
 	long rc = bp_route(skb, p->saddr, daddr, 0, &fib);
 	return bp_redirect_to_endpoint(skb, p->l3_off, rc, &fib, ep, ifindex, ETH_P_IP);
+}
+
+static __always_inline int bp_deliver_to_endpoint(struct __sk_buff *skb, const struct bp_packet *p, __u32 daddr, __u32 ifindex)
+{
+	return bp_deliver_to(skb, p, daddr, ifindex, bp_endpoint_of(ifindex));
 }
 
 /*
@@ -413,17 +502,17 @@ static __always_inline __u32 bp_flow_route_out(struct __sk_buff *skb, const stru
 
 /*
  * Translates a packet of a known flow as its entry says and sends it on: toward a
- * container (DNAT) straight to its eth0; from one (SNAT) out by the route, looked up
- * before the rewrite (bp_flow_route_out), unless the caller did (`out`: the interface). A
- * hairpin flow is not translated. Returns the verdict.
+ * container (`dest`, a constant: the flow's DNAT entry) straight to its eth0; from one (its
+ * SNAT entry) out by the route, looked up before the rewrite (bp_flow_route_out), unless
+ * the caller did (`out`: the interface). A flow with no such translation (a hairpin flow,
+ * an untranslated one) goes on as it is. Returns the verdict.
  */
 static __always_inline int bp_apply_routed(struct __sk_buff *skb, const struct bp_packet *p, struct bp_flow *flow,
-					   __u32 now, __u32 out)
+					   __u32 now, __u32 out, int dest)
 {
-	int dest = flow->flags & BP_FLOW_F_DNAT;
 	enum bp_direction direction = dest ? BP_DIR_INGRESS : BP_DIR_EGRESS;
 
-	if (!(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT)) || bp_ttl_expires(p))
+	if (!(flow->flags & (dest ? BP_FLOW_F_DNAT : BP_FLOW_F_SNAT)) || bp_ttl_expires(p))
 		return BP_CONTINUE;
 	if (!dest && !out) {
 		int verdict = BP_CONTINUE;
@@ -434,17 +523,32 @@ static __always_inline int bp_apply_routed(struct __sk_buff *skb, const struct b
 	}
 	if (p->fragment)
 		bp_remember_fragment(p, flow->nat_ip, dest ? flow->ifindex : 0);
-	if (bp_rewrite(skb, p, dest, flow->nat_ip, flow->nat_port) < 0 ||
-	    (flow->peer_port && bp_rewrite_port(skb, p, !dest, flow->peer_port) < 0))
+	/* Toward a container whose frame header is known, the header goes with the rewrite's
+	 * store where it can (not when a second port follows). */
+	const struct bp_endpoint *ep = dest ? bp_endpoint_of(flow->ifindex) : NULL;
+	const struct bp_endpoint *frame = dest && !flow->peer_port && bp_known_frame(skb, p->l3_off, ep) ? ep : NULL;
+	int framed = bp_rewrite(skb, p, dest, flow->nat_ip, flow->nat_port, frame);
+
+	if (framed < 0 || (flow->peer_port && bp_rewrite_port(skb, p, !dest, flow->peer_port) < 0))
 		return bp_drop(skb, BP_DROP_MALFORMED, direction);
-	if (dest)
-		return bp_deliver_to_endpoint(skb, p, flow->nat_ip, flow->ifindex);
-	return bpf_redirect_neigh(out, NULL, 0, 0);
+	if (!dest)
+		return bpf_redirect_neigh(out, NULL, 0, 0);
+	if (framed)
+		return bp_redirect_to_peer(skb, ep, flow->ifindex);
+	return bp_deliver_to(skb, p, flow->nat_ip, flow->ifindex, ep);
 }
 
-static __always_inline int bp_apply(struct __sk_buff *skb, const struct bp_packet *p, struct bp_flow *flow, __u32 now)
+/* A packet toward a container, of the flow whose DNAT entry is `flow`. */
+static __always_inline int bp_apply_in(struct __sk_buff *skb, const struct bp_packet *p, struct bp_flow *flow, __u32 now)
 {
-	return bp_apply_routed(skb, p, flow, now, 0);
+	return bp_apply_routed(skb, p, flow, now, 0, 1);
+}
+
+/* A packet from a container, of the flow whose SNAT entry is `flow` (an entry without one:
+ * the packet goes on as it is). */
+static __always_inline int bp_apply_out(struct __sk_buff *skb, const struct bp_packet *p, struct bp_flow *flow, __u32 now)
+{
+	return bp_apply_routed(skb, p, flow, now, 0, 0);
 }
 
 /* Tries for a port a new flow's reply tuple can have: this many random ones at most. */
@@ -612,7 +716,7 @@ static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_
 	out.out_at = now;
 	if (bp_flow_commit_translated(key, &out, &reply, skb->len - p->l3_off))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
-	return bp_apply_routed(skb, p, &out, now, out.nat_ip == fib.ipv4_src ? fib.ifindex : 0);
+	return bp_apply_routed(skb, p, &out, now, out.nat_ip == fib.ipv4_src ? fib.ifindex : 0, 0);
 }
 
 /*
@@ -655,7 +759,7 @@ static __always_inline int bp_publish_flow(struct __sk_buff *skb, const struct b
 	if (bp_flow_commit_translated(key, &in, &reply, skb->len - p->l3_off))
 		return bp_drop_on(skb, target->ifindex, BP_DROP_CT_FULL, BP_DIR_INGRESS);
 	bp_count_port(target->stats_slot, skb->len, 1);
-	return bp_apply(skb, p, &in, now);
+	return bp_apply_in(skb, p, &in, now);
 }
 /*
  * A later fragment of a datagram whose first fragment was translated: the same
