@@ -132,4 +132,5 @@ public enum KernelProbes {
     public static func fibLookupSource() -> Int32 { cbpf_probe_fib_lookup_src() }
     public static func redirectPeer() -> Int32 { cbpf_probe_redirect_peer() }
     public static func tcx() -> Int32 { cbpf_probe_tcx() }
+    public static func kernelBTF() -> Int32 { cbpf_probe_kernel_btf() }
 }

@@ -1,6 +1,8 @@
 #define _GNU_SOURCE  /* unshare */
 #include "cbpf.h"
 
+#include <bpf/btf.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -272,6 +274,16 @@ int cbpf_probe_redirect_peer(void)
 {
 	int rc = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_redirect_peer, NULL);
 	return rc < 0 ? rc : rc > 0;
+}
+
+int cbpf_probe_kernel_btf(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+
+	if (!btf)
+		return errno == ENOENT || errno == ESRCH ? 0 : -errno;
+	btf__free(btf);
+	return 1;
 }
 
 struct tcx_probe {

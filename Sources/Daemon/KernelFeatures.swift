@@ -6,13 +6,14 @@ import Glibc
 /// thing: masquerade without BPF_FIB_LOOKUP_SRC would send containers' packets out with
 /// their private source addresses.
 enum KernelFeature: CaseIterable, Sendable {
-    case fibLookupSource, redirectPeer, tcx
+    case fibLookupSource, redirectPeer, tcx, kernelBTF
 
     var name: String {
         switch self {
         case .fibLookupSource: "bpf_fib_lookup with BPF_FIB_LOOKUP_SRC"
         case .redirectPeer: "bpf_redirect_peer"
         case .tcx: "tcx links"
+        case .kernelBTF: "the kernel's BTF (/sys/kernel/btf/vmlinux)"
         }
     }
 
@@ -21,6 +22,7 @@ enum KernelFeature: CaseIterable, Sendable {
         case .fibLookupSource: "Linux 6.7"
         case .redirectPeer: "Linux 5.10"
         case .tcx: "Linux 6.6"
+        case .kernelBTF: "CONFIG_DEBUG_INFO_BTF, Linux 5.4"
         }
     }
 
@@ -29,6 +31,7 @@ enum KernelFeature: CaseIterable, Sendable {
         case .fibLookupSource: "masquerade picks the host's source address with it"
         case .redirectPeer: "published ports and replies reach containers with it"
         case .tcx: "--attach-mode tcx (the default on uplinks) attaches with them; --attach-mode tc does not need them"
+        case .kernelBTF: "the programs read how a packet's checksum stands (skb->ip_summed) where it gives"
         }
     }
 }
@@ -48,6 +51,7 @@ struct SystemKernelProbe: KernelProbe {
             case .fibLookupSource: KernelProbes.fibLookupSource()
             case .redirectPeer: KernelProbes.redirectPeer()
             case .tcx: KernelProbes.tcx()
+            case .kernelBTF: KernelProbes.kernelBTF()
             }
         guard rc >= 0 else {
             throw AgentError.startup(
@@ -62,7 +66,7 @@ enum KernelRequirements {
     /// The features this configuration needs: tcx only where an attach mode uses it.
     static func needed(_ configuration: AgentConfiguration) -> [KernelFeature] {
         let tcx = configuration.uplinkAttachMode == .tcx || configuration.endpointAttachMode == .tcx
-        return [.fibLookupSource, .redirectPeer] + (tcx ? [.tcx] : [])
+        return [.fibLookupSource, .redirectPeer, .kernelBTF] + (tcx ? [.tcx] : [])
     }
 
     /// Refuses to start, naming each missing feature and the release that has it.

@@ -89,61 +89,118 @@ static __always_inline int bp_rewrite_ip(struct __sk_buff *skb, const struct bp_
 	return bpf_skb_store_bytes(skb, l3_off + offsetof(struct iphdr, ttl), &h, sizeof(h), 0) ? -1 : 0;
 }
 
-/* Bytes 8-23 of an IPv4 header without options and a TCP or UDP header's ports after it. */
-struct bp_ipv4_ports_rewrite {
-	struct bp_ipv4_rewrite ip;
-	__u16 ports[2];  /* source, destination */
-};
-
-/* An Ethernet frame's first 38 bytes with such headers, from the MACs to the ports, after 2
- * bytes that align the IP part as its struct wants. */
-struct bp_frame_rewrite {
+/*
+ * What one store rewrites of a TCP or UDP packet whose L4 header follows an IPv4 header
+ * without options (nearly every packet), in the frame's layout: from its MACs or from the IP
+ * header's TTL, through the ports or through the L4 checksum. The first 2 bytes are not the
+ * frame's: they align the IP part as its struct wants.
+ */
+struct bp_l4_rewrite {
 	__u16 align;
 	__u8 dest_mac[ETH_ALEN];
 	__u8 source_mac[ETH_ALEN];
 	__u8 kept[10];  /* the Ethernet type and the IP header's first 8 bytes, as they are */
-	struct bp_ipv4_ports_rewrite l3;
+	struct bp_ipv4_rewrite ip;
+	__u16 ports[2]; /* source, destination */
+	union {
+		struct {
+			__u16 len;
+			__u16 check;
+		} udp;
+		struct {
+			__u8 kept[12]; /* sequence and acknowledgment numbers, offset, flags, window */
+			__u16 check;
+		} tcp;
+	};
 };
-#define BP_FRAME_REWRITE_LEN (sizeof(struct bp_frame_rewrite) - offsetof(struct bp_frame_rewrite, dest_mac))
-_Static_assert(offsetof(struct bp_frame_rewrite, l3) - offsetof(struct bp_frame_rewrite, dest_mac) ==
-		       sizeof(struct ethhdr) + offsetof(struct iphdr, ttl),
-	       "the rewrite's IP part lies where the header's TTL does");
+/* Its room, outside the programs' stack, which is all but full: per CPU (a tc program runs
+ * to its end before the next starts on its CPU), private to each object, not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bp_l4_rewrite);
+} bp_rewrite_room SEC(".maps");
+
+/* Where the frame's bytes start in it, and where its headers' lie. */
+#define BP_REWRITE_FRAME offsetof(struct bp_l4_rewrite, dest_mac)
+#define BP_REWRITE_AT(field) (offsetof(struct bp_l4_rewrite, field) - BP_REWRITE_FRAME)
+_Static_assert(BP_REWRITE_AT(ip) == sizeof(struct ethhdr) + offsetof(struct iphdr, ttl), "the IP part's place");
+_Static_assert(BP_REWRITE_AT(udp.check) == sizeof(struct ethhdr) + sizeof(struct iphdr) + offsetof(struct udphdr, check),
+	       "UDP's checksum's place");
+_Static_assert(BP_REWRITE_AT(tcp.check) == sizeof(struct ethhdr) + sizeof(struct iphdr) + offsetof(struct tcphdr, check),
+	       "TCP's checksum's place");
 
 /*
- * bp_rewrite_ip and bp_store_port in one helper call, for a TCP or UDP header right after
- * an IPv4 header without options (nearly every packet): the bytes between them are the
- * header's last and the ports, contiguous. With `frame`, an endpoint whose frame header is
- * known (bp_known_frame), its MACs are stored in the same call, unless the datagram is UDP
- * without a checksum (whose store recomputes skb->csum, which leaves out the Ethernet
- * header). 1 when the MACs were stored, 0 when not, -1 when the headers are not there.
+ * bp_rewrite_ip and the port's store in one helper call, for a TCP or UDP header right after
+ * an IPv4 header without options: the bytes between them are the header's last and the
+ * ports, contiguous. With `csum` (a packet whose L4 field holds its whole checksum, see
+ * bp_l4_csum_translated), the L4 checksum too, so that the checksum helpers are not called.
+ * With `frame`, an endpoint whose frame header is known (bp_known_frame), its MACs in the
+ * same store, unless the store must recompute skb->csum (a UDP datagram without a checksum:
+ * see bp_store_port), which leaves out the Ethernet header. 1 when the MACs were stored, 0
+ * when not, -1 when the headers are not there.
  */
-static __always_inline int bp_rewrite_ip_and_port(struct __sk_buff *skb, const struct bp_packet *p, int dest,
-						  __u32 new_ip, __u16 new_port, const struct bp_endpoint *frame)
+static __always_inline int bp_rewrite_headers(struct __sk_buff *skb, const struct bp_packet *p, int dest, __u32 new_ip,
+					      __u16 new_port, const struct bp_endpoint *frame, int csum)
 {
 	__u32 l3_off = p->l3_off ? sizeof(struct ethhdr) : 0;
+	int tcp = p->proto == BP_PROTO_TCP;
 	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
 	struct iphdr *ip = data + l3_off;
-	struct udphdr *l4 = (void *)(ip + 1);  /* TCP's ports lie where UDP's do */
-	struct bp_frame_rewrite f;
+	struct udphdr *udp = (void *)(ip + 1);  /* TCP's ports lie where UDP's do */
+	__u32 zero = 0;
+	struct bp_l4_rewrite *r = bpf_map_lookup_elem(&bp_rewrite_room, &zero);
 
-	if ((void *)(l4 + 1) > (void *)(long)skb->data_end)
+	if (!r || (void *)(udp + 1) > data_end)
 		return -1;
 	/* A UDP datagram without a checksum: see bp_store_port. The IP header's part keeps its
 	 * sum, so the recomputation accounts for the port alone. */
-	__u64 flags = p->proto == BP_PROTO_UDP && !l4->check ? BPF_F_RECOMPUTE_CSUM : 0;
+	__u64 flags = !tcp && !udp->check && !csum ? BPF_F_RECOMPUTE_CSUM : 0;
+	int framed = frame && l3_off && !flags;
+	/* What is read of the headers (through the checksum) and stored (through the checksum
+	 * or the ports), each copy with the bound the verifier wants next to it. */
+	__u32 end = !csum ? BP_REWRITE_AT(ports) + sizeof(r->ports)
+		    : tcp ? BP_REWRITE_AT(tcp.check) + 2
+			  : BP_REWRITE_AT(udp.check) + 2;
+	void *ttl = &ip->ttl;
 
-	if (flags || !frame || !l3_off) {
-		__builtin_memcpy(&f.l3, &ip->ttl, sizeof(f.l3));
-		bp_translate_ip(&f.l3.ip, dest, new_ip);
-		f.l3.ports[dest ? 1 : 0] = new_port;
-		return bpf_skb_store_bytes(skb, l3_off + offsetof(struct iphdr, ttl), &f.l3, sizeof(f.l3), flags) ? -1 : 0;
+	if (framed && tcp) {
+		if (data + BP_REWRITE_AT(tcp.check) + 2 > data_end)
+			return -1;
+		__builtin_memcpy(r->dest_mac, data, BP_REWRITE_AT(tcp.check) + 2);
+	} else if (framed) {
+		__builtin_memcpy(r->dest_mac, data, BP_REWRITE_AT(udp.check) + 2);  /* bound by udp + 1 */
+	} else if (tcp) {
+		if (ttl + BP_REWRITE_AT(tcp.check) + 2 - BP_REWRITE_AT(ip) > data_end)
+			return -1;
+		__builtin_memcpy(&r->ip, ttl, BP_REWRITE_AT(tcp.check) + 2 - BP_REWRITE_AT(ip));
+	} else {
+		__builtin_memcpy(&r->ip, ttl, BP_REWRITE_AT(udp.check) + 2 - BP_REWRITE_AT(ip));
 	}
-	__builtin_memcpy(f.dest_mac, data, BP_FRAME_REWRITE_LEN);
-	__builtin_memcpy(f.dest_mac, frame->mac, ETH_ALEN);
-	__builtin_memcpy(f.source_mac, frame->gateway_mac, ETH_ALEN);
-	bp_translate_ip(&f.l3.ip, dest, new_ip);
-	f.l3.ports[dest ? 1 : 0] = new_port;
-	return bpf_skb_store_bytes(skb, 0, f.dest_mac, BP_FRAME_REWRITE_LEN, 0) ? -1 : 1;
+	if (framed) {
+		__builtin_memcpy(r->dest_mac, frame->mac, ETH_ALEN);
+		__builtin_memcpy(r->source_mac, frame->gateway_mac, ETH_ALEN);
+	}
+	if (csum) {
+		__u32 old_ip = dest ? r->ip.daddr : r->ip.saddr;
+		__u16 old_port = r->ports[dest ? 1 : 0];
+		__u16 *check = tcp ? &r->tcp.check : &r->udp.check;
+
+		*check = bp_l4_csum_translated(*check, old_ip, new_ip, old_port, new_port, !tcp);
+	}
+	bp_translate_ip(&r->ip, dest, new_ip);
+	r->ports[dest ? 1 : 0] = new_port;
+
+	__u32 first = framed ? 0 : BP_REWRITE_AT(ip);
+	void *from = framed ? (void *)r->dest_mac : (void *)&r->ip;
+	__u32 len = end - first;
+
+	/* The packet's offset of the first byte: l3_off + 8 without an Ethernet header too. */
+	if (bpf_skb_store_bytes(skb, framed ? 0 : l3_off + offsetof(struct iphdr, ttl), from, len, flags))
+		return -1;
+	return framed;
 }
 
 /*
@@ -222,23 +279,32 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 {
 	if (!bp_ported(p->proto))
 		return bp_rewrite_address_only(skb, p, dest, new_ip);
+	/* A TCP or UDP header after an IPv4 header without options: one store. Where its field
+	 * holds the whole checksum (most packets a device received; not a local socket's, whose
+	 * checksum is offloaded, nor one whose device gave skb->csum), the checksum is computed
+	 * here and goes with it: no other helper call. */
+	int plain = p->proto != BP_PROTO_ICMP && p->l4_off == p->l3_off + sizeof(struct iphdr);
+	enum bp_ip_summed summed = plain ? bp_ip_summed(skb) : BP_CHECKSUM_PARTIAL;
+	int csum = summed == BP_CHECKSUM_NONE || summed == BP_CHECKSUM_UNNECESSARY;
 	__u32 old_ip = dest ? p->daddr : p->saddr;
 	__u16 old_port = dest ? p->dport : p->sport;
 	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	__u32 l4_csum = bp_l4_csum_off(p);
 
-	if (p->proto != BP_PROTO_ICMP &&
-	    bpf_l4_csum_replace(skb, l4_csum, old_ip, new_ip, BPF_F_PSEUDO_HDR | mangled | sizeof(new_ip)))
-		return -1;
-	if (bpf_l4_csum_replace(skb, l4_csum, old_port, new_port, mangled | sizeof(new_port)))
-		return -1;
+	if (!csum) {
+		if (p->proto != BP_PROTO_ICMP &&
+		    bpf_l4_csum_replace(skb, l4_csum, old_ip, new_ip, BPF_F_PSEUDO_HDR | mangled | sizeof(new_ip)))
+			return -1;
+		if (bpf_l4_csum_replace(skb, l4_csum, old_port, new_port, mangled | sizeof(new_port)))
+			return -1;
+	}
+	if (plain)
+		return bp_rewrite_headers(skb, p, dest, new_ip, new_port, frame, csum);
 	if (p->proto == BP_PROTO_ICMP) {
 		__u32 id_off = p->l4_off + offsetof(struct bp_icmp_echo, id);
 
 		if (bpf_skb_store_bytes(skb, id_off, &new_port, sizeof(new_port), 0))
 			return -1;
-	} else if (p->l4_off == p->l3_off + sizeof(struct iphdr)) {
-		return bp_rewrite_ip_and_port(skb, p, dest, new_ip, new_port, frame);
 	} else if (bp_store_port(skb, p->proto, p->l4_off, dest, new_port)) {
 		return -1;
 	}
