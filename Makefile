@@ -153,7 +153,7 @@ PACKAGE_TESTS := $(wildcard $(CURDIR)/Tests/package/*.sh)
 
 # The translation tests run twice: their packets CHECKSUM_COMPLETE (the default), then
 # CHECKSUM_NONE, whose L4 checksums the programs compute themselves (bpf/lib/csum.h).
-TRANSLATION_TESTS := BPFTests\.(NATAndPolicyTests|FlowTests|ICMPTests|PolicyPropertyTests|RelatedUntranslatedTests)
+TRANSLATION_TESTS := BPFTests\.(NATAndPolicyTests|FlowTests|FlowEventTests|ICMPTests|PolicyPropertyTests|RelatedUntranslatedTests)
 
 test: build release deb
 	$(SWIFT) test

@@ -56,9 +56,9 @@ struct DataplaneFixture {
 
     /// How the test runs' packets stand with their checksums: CHECKSUM_COMPLETE, as a NIC's
     /// that sums what it receives (the kernel then fails a run that leaves skb->csum wrong),
-    /// or with BRIDGEPORT_TEST_CHECKSUM=none CHECKSUM_NONE, as most NICs' packets are to the
-    /// programs (their L4 checksums are computed in the programs then, not by the helpers;
-    /// `make test` runs the translation tests both ways).
+    /// or with BRIDGEPORT_TEST_CHECKSUM=none CHECKSUM_NONE, whose L4 checksums the programs
+    /// compute themselves, as for the CHECKSUM_UNNECESSARY most NICs give (a test run cannot
+    /// make that one). `make test` runs the translation tests both ways.
     static let checksumComplete = getenv("BRIDGEPORT_TEST_CHECKSUM").map { String(cString: $0) } != "none"
 
     /// The one place the tests run a program on a packet. Every run is also checked for its

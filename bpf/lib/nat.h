@@ -113,8 +113,11 @@ struct bp_l4_rewrite {
 		} tcp;
 	};
 };
-/* Its room, outside the programs' stack, which is all but full: per CPU (a tc program runs
- * to its end before the next starts on its CPU), private to each object, not pinned. */
+/* Its room, outside the programs' stack, which is all but full: per CPU, private to each
+ * object, not pinned. A tc program runs to its end before the next starts on its CPU (with
+ * bottom halves off: softirq at ingress, under rcu_read_lock_bh at egress), and no helper is
+ * called between the room's lookup and the store that reads it. (On a PREEMPT_RT kernel,
+ * where programs run preemptible with only migration off, that would no longer hold.) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

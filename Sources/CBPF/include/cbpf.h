@@ -92,8 +92,8 @@ int cbpf_test_run_skb(int prog_fd, const void *packet, __u32 size, __u32 ifindex
 int cbpf_probe_fib_lookup_src(void);
 /* bpf_redirect_peer from tc programs (Linux 5.10). */
 int cbpf_probe_redirect_peer(void);
-/* The kernel's own BTF (CONFIG_DEBUG_INFO_BTF, /sys/kernel/btf/vmlinux), as libbpf finds it:
- * the programs read an sk_buff field __sk_buff does not show at the offset it gives (CO-RE). */
+/* The kernel's own BTF (CONFIG_DEBUG_INFO_BTF, /sys/kernel/btf/vmlinux): the programs read
+ * an sk_buff field __sk_buff does not show at the offset it gives (CO-RE). */
 int cbpf_probe_kernel_btf(void);
 /* tcx links (Linux 6.6), attached to lo of a network namespace that a thread of the
  * probe's own makes and that goes with it: the caller's namespace is never touched. */
