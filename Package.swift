@@ -13,7 +13,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
@@ -25,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
         .systemLibrary(name: "CLibNL", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-route-3-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // C shims: libbpf + bpf/bridgeport.h (the map layouts), and netlink/namespaces/process spawning.
         .target(name: "CBPF", dependencies: ["CLibBPF"]),
@@ -37,7 +37,7 @@ let package = Package(
         // The DNS wire format: queries parsed, answers built, hostile packets refused. No I/O.
         .target(name: "DNS"),
         // Durable state in SQLite.
-        .target(name: "Store", dependencies: ["Model", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Store", dependencies: ["Model", "CSQLite"]),
         // Links, addresses, routes and namespaces through rtnetlink; container processes.
         .target(name: "Links", dependencies: ["CLinux"]),
         // libbpf in Swift: load objects, attach tcx links, pin, read per-CPU maps.
