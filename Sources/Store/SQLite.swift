@@ -29,7 +29,7 @@ final class SQLiteConnection: @unchecked Sendable {
     /// Another connection holding a lock is waited for up to busyTimeout milliseconds.
     init(path: String, busyTimeout: Int32) throws {
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &handle, flags, nil)
         guard code == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
@@ -37,6 +37,7 @@ final class SQLiteConnection: @unchecked Sendable {
             throw SQLiteError(code: code, message: "cannot open \(path): \(message)")
         }
         self.handle = handle
+        sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, busyTimeout)
         csqlite_disable_double_quoted_strings(handle)
     }
