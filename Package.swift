@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -11,7 +11,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        // No traits: the default ones (FullFoundation, ConfigurationSupport) link all of Foundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
@@ -49,9 +50,11 @@ let package = Package(
             dependencies: [
                 "Model", "Links", "BPF", "CBPF", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            plugins: ["CompileBPF"]),
-        // bpf/*.bpf.c compiled with the toolchain's clang on every build that needs it.
+            ]),
+        // bpf/*.bpf.c compiled with the toolchain's clang on every build that needs it, as the
+        // resources of a target no binary links: SwiftPM's accessor of a target's resources
+        // imports all of Foundation, which the binaries do without (issue 20).
+        .target(name: "BPFPrograms", plugins: ["CompileBPF"]),
         .plugin(name: "CompileBPF", capability: .buildTool()),
         // The cluster store of overlay networks: an etcd v3 client over its JSON gateway.
         .target(

@@ -1,4 +1,5 @@
-import Foundation
+import API
+import FoundationEssentials
 import Hummingbird
 import HummingbirdBcrypt
 import HummingbirdTLS
@@ -19,8 +20,8 @@ struct WebConfiguration {
 
     static func load(_ path: String) throws -> WebConfiguration {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw AgentError.startup("cannot read --web.config.file \(path): \(error.localizedDescription)")
+        do { text = String(decoding: try readFile(atPath: path), as: UTF8.self) } catch {
+            throw AgentError.startup("cannot read --web.config.file \(path): \(error)")
         }
         do {
             return try WebConfiguration(yaml: text)
