@@ -30,8 +30,6 @@ let package = Package(
         // C shims: libbpf + bpf/bridgeport.h (the map layouts), and netlink/namespaces/process spawning.
         .target(name: "CBPF", dependencies: ["CLibBPF"]),
         .target(name: "CLinux", dependencies: ["CLibNL"]),
-        // The trimmed ICU data the release binaries embed in place of Foundation's (make release).
-        .target(name: "CICUData", exclude: ["trim-icu-data.py"], publicHeadersPath: "."),
 
         // Pure model: addresses, CIDRs, -p specs, IPAM, networks and containers. No I/O.
         .target(name: "Model"),
@@ -81,12 +79,12 @@ let package = Package(
         .executableTarget(
             name: "bridgeport",
             dependencies: [
-                "API", "Daemon", "Model", "Links", "BPF", "CICUData",
+                "API", "Daemon", "Model", "Links", "BPF",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // The CNI plugin: runtimes (containerd, Podman, ...) hand it their containers' veths.
-        .executableTarget(name: "bridgeport-cni", dependencies: ["API", "Model", "CICUData"]),
+        .executableTarget(name: "bridgeport-cni", dependencies: ["API", "Model"]),
 
         // `make bench`: scrape cost at 1,000 and 10,000 endpoints.
         .executableTarget(

@@ -106,6 +106,6 @@ func humanBytes(_ bytes: Double) -> String {
     guard unit > 0 else { return "\(Int(value))B" }
     // Three significant digits: C's %.3g (String(format:) is not in FoundationEssentials).
     var digits = [CChar](repeating: 0, count: 32)
-    _ = withVaList([value]) { vsnprintf(&digits, digits.count, "%.3g", $0) }
-    return String(cString: digits) + units[unit]
+    let count = withVaList([value]) { vsnprintf(&digits, digits.count, "%.3g", $0) }
+    return String(decoding: digits.prefix(Int(count)).map { UInt8(bitPattern: $0) }, as: UTF8.self) + units[unit]
 }
