@@ -11,7 +11,7 @@ ARCH_INCLUDE := /usr/include/$(shell uname -m)-linux-gnu
 BIN          := .build/debug/bridgeport
 
 # Debian packages the build, tests and demo use.
-DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev \
+DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev libyaml-dev \
                 pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk etcd-server \
                 containernetworking-plugins dnsutils ethtool
 
@@ -72,28 +72,21 @@ $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/lib/*.h
 build: deps bpf
 	$(SWIFT) build
 
-# Release binaries that run without a Swift toolchain: the Swift runtime and Foundation
-# linked statically, the BPF objects embedded, stripped, in build/release. Built again only
+# Release binaries that run without a Swift toolchain: the Swift runtime and
+# FoundationEssentials linked statically, the BPF objects embedded, stripped, in build/release. Built again only
 # when a source changed (a full build takes minutes).
 RELEASE      := $(BUILD)/release
 RELEASE_BINS := $(RELEASE)/bridgeport $(RELEASE)/bridgeport-cni
 release: $(RELEASE_BINS)
 
-# Foundation's ICU data, trimmed to the root and English locales (Sources/CICUData): 4.6 MB
-# in place of 34. From the toolchain's own static ICU, so it always matches its code.
+# The toolchain's own directory, whose ld.lld links them.
 TOOLCHAIN_BIN := $(dir $(realpath $(shell command -v $(SWIFT))))
-ICU_ARCHIVE   := $(TOOLCHAIN_BIN)../lib/swift_static/linux/lib_FoundationICU.a
-ICU_OUT       := $(BUILD)/icu
-
-$(ICU_OUT)/.embedded: Sources/CICUData/trim-icu-data.py $(wildcard $(ICU_ARCHIVE))
-	python3 Sources/CICUData/trim-icu-data.py $(ICU_ARCHIVE) $(ICU_OUT)
-	touch Sources/CICUData/icudata.c $@
 
 # The version script keeps the binaries' own symbols out of the dynamic symbol table
 # (-static-stdlib links with -export-dynamic): --gc-sections may then drop what nothing calls.
 # The toolchain's lld links them, with packed relative relocations (DT_RELR, glibc 2.36):
 # 26 KB in place of gold's 3.3 MB of .rela.dyn for a position-independent binary.
-$(RELEASE)/%: Makefile Package.swift $(wildcard Package.resolved) $(shell find Sources Plugins -type f) $(BPF_OUT)/.embedded $(ICU_OUT)/.embedded
+$(RELEASE)/%: Makefile Package.swift $(wildcard Package.resolved) $(shell find Sources Plugins -type f) $(BPF_OUT)/.embedded
 	@mkdir -p $(RELEASE)
 	echo '{ local: *; };' >$(RELEASE)/hidden.map
 	echo '{ "schemaVersion": "1.0", "linker": { "path": "$(TOOLCHAIN_BIN)ld.lld", "extraCLIOptions": ["-z", "pack-relative-relocs"] } }' \

@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -11,11 +11,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        // No traits: the default ones (FullFoundation, ConfigurationSupport) link all of Foundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.0.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
@@ -25,19 +24,19 @@ let package = Package(
         .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
         .systemLibrary(name: "CLibNL", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-route-3-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
         // C shims: libbpf + bpf/bridgeport.h (the map layouts), and netlink/namespaces/process spawning.
         .target(name: "CBPF", dependencies: ["CLibBPF"]),
         .target(name: "CLinux", dependencies: ["CLibNL"]),
-        // The trimmed ICU data the release binaries embed in place of Foundation's (make release).
-        .target(name: "CICUData", exclude: ["trim-icu-data.py"], publicHeadersPath: "."),
 
         // Pure model: addresses, CIDRs, -p specs, IPAM, networks and containers. No I/O.
         .target(name: "Model"),
         // The DNS wire format: queries parsed, answers built, hostile packets refused. No I/O.
         .target(name: "DNS"),
         // Durable state in SQLite.
-        .target(name: "Store", dependencies: ["Model", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Store", dependencies: ["Model", "CSQLite"]),
         // Links, addresses, routes and namespaces through rtnetlink; container processes.
         .target(name: "Links", dependencies: ["CLinux"]),
         // libbpf in Swift: load objects, attach tcx links, pin, read per-CPU maps.
@@ -49,9 +48,11 @@ let package = Package(
             dependencies: [
                 "Model", "Links", "BPF", "CBPF", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            plugins: ["CompileBPF"]),
-        // bpf/*.bpf.c compiled with the toolchain's clang on every build that needs it.
+            ]),
+        // bpf/*.bpf.c compiled with the toolchain's clang on every build that needs it, as the
+        // resources of a target no binary links: SwiftPM's accessor of a target's resources
+        // imports all of Foundation, which the binaries do without (issue 20).
+        .target(name: "BPFPrograms", plugins: ["CompileBPF"]),
         .plugin(name: "CompileBPF", capability: .buildTool()),
         // The cluster store of overlay networks: an etcd v3 client over its JSON gateway.
         .target(
@@ -66,12 +67,11 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Model", "Store", "Links", "BPF", "Datapath", "API", "CZlib", "Cluster", "DNS",
+                "Model", "Store", "Links", "BPF", "Datapath", "API", "CZlib", "CYAML", "Cluster", "DNS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -79,12 +79,12 @@ let package = Package(
         .executableTarget(
             name: "bridgeport",
             dependencies: [
-                "API", "Daemon", "Model", "Links", "BPF", "CICUData",
+                "API", "Daemon", "Model", "Links", "BPF",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // The CNI plugin: runtimes (containerd, Podman, ...) hand it their containers' veths.
-        .executableTarget(name: "bridgeport-cni", dependencies: ["API", "Model", "CICUData"]),
+        .executableTarget(name: "bridgeport-cni", dependencies: ["API", "Model"]),
 
         // `make bench`: scrape cost at 1,000 and 10,000 endpoints.
         .executableTarget(

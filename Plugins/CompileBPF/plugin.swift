@@ -4,7 +4,7 @@ import PackagePlugin
 /// Compiles bpf/*.bpf.c with the toolchain's clang (`-target bpf`) whenever a program or a
 /// header changes, so that a bare `swift build` or `swift test` has the programs the agent
 /// loads: the objects become resources of the target (next to the binary, in
-/// bridgeport_Datapath.resources). `make build` also embeds them in the binary itself.
+/// bridgeport_BPFPrograms.resources). `make build` also embeds them in the binary itself.
 @main
 struct CompileBPF: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {

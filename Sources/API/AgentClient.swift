@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import Glibc
+import Model
 
 public enum ClientError: Error, CustomStringConvertible {
     case agentNotRunning(socket: String, reason: String)
@@ -217,7 +218,7 @@ private struct HTTPHead {
             if line.isEmpty { break }
             guard let colon = line.firstIndex(of: ":") else { continue }
             let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: colon)...].trimmingSpaces()
             if name == "content-length" { length = Int(value) }
             if name == "transfer-encoding" { chunked = value.lowercased().hasSuffix("chunked") }
         }
@@ -242,7 +243,7 @@ private struct HTTPHead {
     func nextChunk(_ input: inout HTTPInput) throws -> Data? {
         guard chunked else { return nil }
         let size = try input.line().prefix { $0 != ";" }
-        guard let count = Int(size.trimmingCharacters(in: .whitespaces), radix: 16) else {
+        guard let count = Int(size.trimmingSpaces(), radix: 16) else {
             throw ClientError.badAnswer("a bad chunk size")
         }
         if count == 0 { return nil }

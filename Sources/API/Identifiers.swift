@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Model
 
 /// What fills a route's ":name" path segments: the typed IDs below, or nothing.
@@ -13,7 +13,7 @@ public protocol PathParameters: Sendable, Hashable {
 
 extension PathParameters {
     /// From the segments the agent's router matched, still percent-encoded.
-    public init(encoded: [String]) { self.init(values: encoded.map { $0.removingPercentEncoding ?? $0 }) }
+    public init(encoded: [String]) { self.init(values: encoded.map { percentDecoded($0) ?? $0 }) }
 }
 
 /// A route without path parameters.

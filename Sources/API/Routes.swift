@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Model
 
 /// The API's routes under /v1, declared once: the CLI and the CNI plugin build their
@@ -88,11 +88,38 @@ public struct APIRoute<Parameters: PathParameters, Body: Codable & Sendable, Ans
 /// The API's one escaper, for path parameters and query values: RFC 3986's unreserved
 /// characters stay; everything else, "/" and non-ASCII letters included, is percent-encoded.
 func percentEncoded(_ text: String) -> String {
-    text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
+    var encoded = ""
+    for byte in text.utf8 {
+        if unreserved.contains(byte) {
+            encoded.unicodeScalars.append(Unicode.Scalar(byte))
+        } else {
+            encoded +=
+                "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 15, radix: 16, uppercase: true)
+        }
+    }
+    return encoded
 }
 
-private let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-    .union(CharacterSet(charactersIn: "-._~"))
+/// Undoes percentEncoded (and any other escaper's %XX); nil when a % isn't followed by two
+/// hex digits, or the bytes aren't UTF-8.
+func percentDecoded(_ text: String) -> String? {
+    var bytes: [UInt8] = []
+    var rest = text.utf8[...]
+    while let byte = rest.popFirst() {
+        guard byte == UInt8(ascii: "%") else {
+            bytes.append(byte)
+            continue
+        }
+        guard rest.count >= 2, let value = UInt8(String(decoding: rest.prefix(2), as: UTF8.self), radix: 16) else {
+            return nil
+        }
+        bytes.append(value)
+        rest = rest.dropFirst(2)
+    }
+    return String(validating: bytes, as: UTF8.self)
+}
+
+private let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
 
 /// A body or answer a route does not have: no request body is sent, and the answer is
 /// JSON null.

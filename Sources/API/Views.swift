@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Model
 
 /// The JSON the agent answers with on /v1. Model values plus what a client needs to show

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// A key and its value as etcd stores them.
@@ -255,11 +255,12 @@ public final class EtcdClient: Sendable {
         default:
             // NIO's errors describe themselves with syscall names; keep the common ones short.
             let text = String(describing: error)
-            if text.localizedCaseInsensitiveContains("refused") {
+            let lowercased = text.lowercased()
+            if lowercased.contains("refused") {
                 reason = "connection refused"
-            } else if text.localizedCaseInsensitiveContains("reset by peer") {
+            } else if lowercased.contains("reset by peer") {
                 reason = "the connection was reset"
-            } else if text.localizedCaseInsensitiveContains("closed channel") {
+            } else if lowercased.contains("closed channel") {
                 reason = "the connection was closed"
             } else {
                 reason = text

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 // The pure parts of the etcd client: endpoint parsing, key ranges, line splitting and the JSON shapes of
 // etcd's v3 gRPC-JSON gateway. In that JSON, keys and values are base64, int64 fields are strings, and
@@ -18,8 +18,9 @@ struct EtcdEndpoint: Hashable, Sendable, CustomStringConvertible {
     init(parsing text: String) throws {
         func invalid(_ reason: String) -> EtcdError { .invalidEndpoint(text, reason: reason) }
 
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard let separator = trimmed.range(of: "://") else { throw invalid("no scheme") }
+        let isSpace = { (character: Character) in character == " " || character == "\t" }
+        let trimmed = String(text.drop(while: isSpace).reversed().drop(while: isSpace).reversed())
+        guard let separator = trimmed.firstRange(of: "://") else { throw invalid("no scheme") }
         switch trimmed[..<separator.lowerBound].lowercased() {
         case "etcd", "http": scheme = "http"
         case "https": scheme = "https"

@@ -1,6 +1,6 @@
 import API
 import Datapath
-import Foundation
+import FoundationEssentials
 import Hummingbird
 import Model
 

@@ -1,5 +1,5 @@
 import Datapath
-import Foundation
+import FoundationEssentials
 import Model
 
 /// Other runtimes' container interfaces (Attachment): the CNI plugin hands them to the

@@ -1,6 +1,6 @@
 import Cluster
 import Datapath
-import Foundation
+import FoundationEssentials
 import Model
 
 /// Overlay networks: what the agent writes to the cluster store, and how it follows what

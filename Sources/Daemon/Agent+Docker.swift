@@ -1,5 +1,5 @@
 import Datapath
-import Foundation
+import FoundationEssentials
 import Model
 
 /// Docker's remote network driver (libnetwork's plugin protocol): dockerd hands out the

@@ -1,6 +1,6 @@
 import API
 import Datapath
-import Foundation
+import FoundationEssentials
 import Links
 import Logging
 import Model

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -58,7 +59,7 @@ public enum AgentService {
         if let hub = agent.monitor { services.append(MonitorService(hub: hub, agent: agent)) }
         if let path = configuration.dockerPluginSocket {
             try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                atPath: URL(filePath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
             try claimSocket(path)
             services.append(
                 Application(

@@ -1,6 +1,6 @@
 import Cluster
 import Datapath
-import Foundation
+import FoundationEssentials
 import Logging
 import Model
 import Synchronization
@@ -75,7 +75,7 @@ final class ClusterStore: Sendable {
     /// then changes nothing for the other hosts), else a new one; announces the host.
     func join() async throws {
         if let text = try? String(contentsOfFile: leaseFile, encoding: .utf8),
-            let saved = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+            let saved = Int64(text.trimmingBlanks()),
             (try? await etcd.keepAlive(lease: saved)) != nil
         {
             currentLease.withLock { $0 = saved }

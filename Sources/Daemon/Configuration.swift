@@ -1,6 +1,8 @@
+import API
 import BPF
 import Datapath
-import Foundation
+import FoundationEssentials
+import Glibc
 import Model
 
 /// The agent's settings, from `bridgeport daemon`'s flags.
@@ -99,9 +101,9 @@ extension AgentConfiguration {
         var file = DaemonFile()
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd >= 0 {
-            let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            defer { close(fd) }
             do throws(ModelError) {
-                guard let data = try? handle.readToEnd() else {
+                guard let data = readAll(fd) else {
                     throw .invalidConfiguration("read \(path): it is not a readable file")
                 }
                 file = try DaemonFile.decode(data)

@@ -1,5 +1,5 @@
 import Datapath
-import Foundation
+import FoundationEssentials
 import Model
 
 /// The files a container sees as /etc/hosts, /etc/resolv.conf and /etc/hostname, plus its
@@ -59,7 +59,7 @@ struct ContainerFiles {
     /// The exit code the supervisor recorded, with the time it did; nil while running.
     func recordedExit() -> (code: Int32, at: Date)? {
         guard let text = try? String(contentsOfFile: exitCode, encoding: .utf8),
-            let code = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            let code = Int32(text.trimmingBlanks())
         else { return nil }
         let at = (try? FileManager.default.attributesOfItem(atPath: exitCode)[.modificationDate] as? Date) ?? Date()
         return (code, at)

@@ -1,7 +1,7 @@
 import BPF
 import DNS
 import Datapath
-import Foundation
+import FoundationEssentials
 import Logging
 import Model
 import NIOCore

@@ -1,7 +1,7 @@
 import API
 import BPF
 import Datapath
-import Foundation
+import FoundationEssentials
 import Model
 
 /// The flow table as a scrape shows it: the collector's last pass and the event counters.

@@ -1,5 +1,5 @@
 import BPF
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOPosix
 import ServiceLifecycle

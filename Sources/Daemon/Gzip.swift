@@ -1,5 +1,6 @@
 import CZlib
-import Foundation
+import FoundationEssentials
+import Model
 
 /// gzip for scrapes that ask for it (Accept-Encoding: gzip), through zlib.
 public enum Gzip {
@@ -33,9 +34,9 @@ public enum Gzip {
     static func accepted(by header: String?) -> Bool {
         guard let header else { return false }
         return header.split(separator: ",").contains { part in
-            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            let fields = part.split(separator: ";").map { $0.trimmingSpaces() }
             return fields.first == "gzip"
-                && !fields.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "") == "q=0" }
+                && !fields.dropFirst().contains { $0.filter { $0 != " " } == "q=0" }
         }
     }
 }

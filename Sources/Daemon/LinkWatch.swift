@@ -1,5 +1,6 @@
 import Datapath
-import Foundation
+import FoundationEssentials
+import Glibc
 import Links
 import Logging
 import ServiceLifecycle
@@ -24,7 +25,7 @@ struct LinkWatch: Service {
         await agent.attachNewUplinks()  // those that came before the subscription
         let stopped = Mutex(false)
         let (stream, continuation) = AsyncStream.makeStream(of: [LinkEvents.Event].self)
-        let thread = Thread {
+        startThread {
             datapath.followLinkEvents(true)
             // A short wait, so that the thread notices a stop within a quarter second.
             while !stopped.withLock({ $0 }), let batch = events.next(timeoutMilliseconds: 250) {
@@ -34,7 +35,6 @@ struct LinkWatch: Service {
             datapath.followLinkEvents(false)
             continuation.finish()
         }
-        thread.start()
         defer { stopped.withLock { $0 = true } }
         for await batch in stream.cancelOnGracefulShutdown() {
             for event in batch {

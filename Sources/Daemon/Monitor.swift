@@ -1,7 +1,9 @@
 import API
 import BPF
 import Datapath
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Logging
 import Model
 import ServiceLifecycle
@@ -218,12 +220,10 @@ final class MonitorHub: Sendable {
         // Cancelled (another service failed) or shut down gracefully: the thread stops either way.
         await withTaskCancellationOrGracefulShutdownHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                let thread = Thread { [self] in
+                startThread { [self] in
                     self.readLoop(box.value, stop: stop, directory: directory)
                     done.resume()
                 }
-                thread.name = "monitor"
-                thread.start()
             }
         } onCancelOrGracefulShutdown: {
             stop.store(true, ordering: .relaxed)
@@ -252,7 +252,7 @@ final class MonitorHub: Sendable {
                 if !records.isEmpty { deliver(records, refresh: directory) }
             } catch {
                 logger.error("monitor: reading the programs' events failed: \(error)")
-                Thread.sleep(forTimeInterval: 1)
+                sleep(1)
             }
             if ContinuousClock.now - lastBeat >= MonitorHub.heartbeat {
                 lastBeat = .now

@@ -1,42 +1,53 @@
-import Foundation
+import API
+import FoundationEssentials
 import Hummingbird
 import HummingbirdBcrypt
 import HummingbirdTLS
 import NIOSSL
 import Synchronization
-import Yams
 
 /// The web configuration file of Prometheus exporters (`--web.config.file`, the
 /// exporter-toolkit format): TLS for the metrics endpoint and basic auth users with
-/// bcrypt-hashed passwords.
-struct WebConfiguration: Decodable {
-    struct TLSServer: Decodable {
+/// bcrypt-hashed passwords. Other keys are ignored.
+struct WebConfiguration {
+    struct TLSServer {
         var certFile: String
         var keyFile: String
-
-        enum CodingKeys: String, CodingKey {
-            case certFile = "cert_file"
-            case keyFile = "key_file"
-        }
     }
 
     var tlsServerConfig: TLSServer?
     var basicAuthUsers: [String: String]?
 
-    enum CodingKeys: String, CodingKey {
-        case tlsServerConfig = "tls_server_config"
-        case basicAuthUsers = "basic_auth_users"
-    }
-
     static func load(_ path: String) throws -> WebConfiguration {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw AgentError.startup("cannot read --web.config.file \(path): \(error.localizedDescription)")
+        do { text = String(decoding: try readFile(atPath: path), as: UTF8.self) } catch {
+            throw AgentError.startup("cannot read --web.config.file \(path): \(error)")
         }
         do {
-            return try YAMLDecoder().decode(WebConfiguration.self, from: text.isEmpty ? "{}" : text)
+            return try WebConfiguration(yaml: text)
         } catch {
             throw AgentError.startup("invalid --web.config.file \(path): \(error)")
+        }
+    }
+
+    /// The configuration text holds; an empty one (or null) is the empty mapping.
+    init(yaml text: String) throws(YAMLError) {
+        guard let root = try YAMLNode.parse(text), !root.isNull else { return }
+        let top = try root.mapping("the top level")
+        if let tls = top["tls_server_config"], !tls.isNull {
+            let fields = try tls.mapping("tls_server_config")
+            func field(_ name: String) throws(YAMLError) -> String {
+                guard let value = fields[name] else { throw tls.error("tls_server_config: \(name) is missing") }
+                return try value.string("tls_server_config: \(name)")
+            }
+            tlsServerConfig = TLSServer(certFile: try field("cert_file"), keyFile: try field("key_file"))
+        }
+        if let users = top["basic_auth_users"], !users.isNull {
+            var hashes: [String: String] = [:]
+            for (user, hash) in try users.mapping("basic_auth_users") {
+                hashes[user] = try hash.string("basic_auth_users: \(user)")
+            }
+            basicAuthUsers = hashes
         }
     }
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Why the kernel side of a change failed, with what it was doing. Each says what to do.
 public enum DatapathError: Error, CustomStringConvertible, Sendable {

@@ -1,5 +1,5 @@
 import BPF
-import Foundation
+import FoundationEssentials
 import Links
 import Logging
 import Model

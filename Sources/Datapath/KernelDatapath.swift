@@ -1,5 +1,6 @@
 import BPF
-import Foundation
+import FoundationEssentials
+import Glibc
 import Links
 import Logging
 import Model

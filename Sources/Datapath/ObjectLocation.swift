@@ -1,5 +1,5 @@
 import BPF
-import Foundation
+import FoundationEssentials
 
 /// Where the compiled BPF objects are found.
 enum ObjectLocation {
@@ -24,7 +24,7 @@ enum ObjectLocation {
         if BPFObject.hasEmbeddedObjects { return "embedded:" + name }
         // Not Bundle.module, which ends the process when the bundle is missing (an installed binary).
         let resource = URL(fileURLWithPath: binary).deletingLastPathComponent()
-            .appendingPathComponent("bridgeport_Datapath.resources/" + name)
+            .appendingPathComponent("bridgeport_BPFPrograms.resources/" + name)
         if FileManager.default.fileExists(atPath: resource.path) { return resource.path }
         throw DatapathError.objectNotFound(name)
     }

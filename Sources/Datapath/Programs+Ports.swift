@@ -1,5 +1,5 @@
 import BPF
-import Foundation
+import FoundationEssentials
 import Model
 
 /// Published ports in the maps: where each leads, who may use it, the container side

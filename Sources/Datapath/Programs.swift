@@ -1,5 +1,7 @@
 import BPF
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Logging
 import Model
 import Synchronization

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A container interface another runtime made (the reference CNI `bridge` plugin, say)
 /// whose host-side veth Bridgeport equips: counters, anti-spoofing and published ports

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 public struct Container: Codable, Sendable, Hashable, Identifiable {
     public var id: String

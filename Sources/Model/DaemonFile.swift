@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Docker's daemon.json, the keys Bridgeport applies (`bridgeport daemon --config-file`),
 /// as written. As dockerd does, a key that is no setting is refused by name, and so is a
@@ -95,13 +95,8 @@ public struct DaemonFile: Codable, Sendable, Equatable {
     /// Decodes a file's text. Unknown keys (at any depth) are refused by name; JSON that is
     /// not a document of these keys is refused with what and where.
     public static func decode(_ data: Data) throws(ModelError) -> DaemonFile {
-        do {
-            // JSONDecoder says only "not valid JSON"; JSONSerialization says what and where.
-            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        } catch {
-            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
-            throw .invalidConfiguration("invalid JSON" + (detail.map { ": \($0)" } ?? ""))
-        }
+        // JSONDecoder says only "not valid JSON".
+        if let detail = jsonSyntaxError(data) { throw .invalidConfiguration("invalid JSON: \(detail)") }
         do {
             return try JSONDecoder().decode(DaemonFile.self, from: data)
         } catch let error as ModelError {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `--filter KEY=VALUE` (repeatable), as Docker reads it: the key before the first '=',
 /// lower-cased, key and value trimmed of spaces; the values of one key are alternatives (any
@@ -12,9 +12,9 @@ where Key.RawValue == String {
             guard let equals = filter.firstIndex(of: "=") else {
                 throw .invalidFlag("--filter", filter, "bad format of filter (expected name=value)")
             }
-            let name = filter[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            let name = filter[..<equals].trimmingSpaces().lowercased()
             guard let key = Key(rawValue: name) else { throw .invalidFilter(name) }
-            values[key, default: []].append(filter[filter.index(after: equals)...].trimmingCharacters(in: .whitespaces))
+            values[key, default: []].append(filter[filter.index(after: equals)...].trimmingSpaces())
         }
     }
 
@@ -32,9 +32,7 @@ public enum FilterMatch {
     /// (`web` is a substring, `^web$` the whole name); one that does not compile matches
     /// nothing (Docker's filters.Args.Match).
     public static func pattern(_ pattern: String, _ text: String) -> Bool {
-        pattern == text
-            || (try? NSRegularExpression(pattern: pattern))?.firstMatch(
-                in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        pattern == text || (try? Regex(pattern)).map { text.contains($0) } == true
     }
 
     /// `label=KEY` or `label=KEY=VALUE`, all of them (Docker's MatchKVList): true when none is

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Durations as Go's time.ParseDuration reads them ("300ms", "2s", "5m", "1h30m", "1.5h"),
 /// the way Docker's and Prometheus' users write them.

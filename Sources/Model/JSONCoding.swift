@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The one JSON coding of model values, for the store and the API alike. Dates keep
 /// Foundation's own encoding (seconds since 2001 as a double), so a value survives a

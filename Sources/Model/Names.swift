@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// How a container resolves names, beyond its network's embedded DNS: `--add-host` lines
 /// for /etc/hosts, and `--dns`, `--dns-search`, `--dns-option` for resolv.conf and the

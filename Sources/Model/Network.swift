@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Docker's network drivers that Bridgeport implements.
 public enum NetworkDriver: String, Codable, Sendable, CaseIterable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `network ls --filter KEY=VALUE`, as Docker reads it.
 public struct NetworkFilter: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Everything the agent knows, as plain values, and the rules that turn a user's request
 /// into new records. Pure: it decides, the agent commits and applies.
@@ -658,7 +658,7 @@ public func validateHostname(_ name: String) throws(ModelError) {
         && labels.allSatisfy { label in
             !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
                 && label.unicodeScalars.allSatisfy {
-                    $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_")
+                    $0.isASCII && (Character($0).isLetter || Character($0).isNumber || $0 == "-" || $0 == "_")
                 }
         }
     guard ok else {

@@ -1,5 +1,6 @@
 import API
-import Foundation
+import FoundationEssentials
+import Glibc
 import Model
 
 /// bridgeport-cni: a CNI plugin (specification 1.0, STATUS of 1.1) chained after the
@@ -18,7 +19,7 @@ enum BridgeportCNI {
                 return
             }
             let configuration = try CNIConfiguration(
-                FileHandle.standardInput.readDataToEndOfFile(), tolerant: command != .add && command != .check)
+                readAll() ?? Data(), tolerant: command != .add && command != .check)
             version = configuration.cniVersion
             let client = AgentClient(socketPath: configuration.agentSocket)
             switch command {
@@ -31,7 +32,7 @@ enum BridgeportCNI {
             }
         } catch {
             let failure = error as? CNIError ?? .invalidConfiguration("\(error)")
-            FileHandle.standardOutput.write((try? encoder.encode(failure.reply(cniVersion: version))) ?? Data())
+            writeAll((try? encoder.encode(failure.reply(cniVersion: version))) ?? Data())
             exit(1)
         }
     }
@@ -200,7 +201,7 @@ enum BridgeportCNI {
     }()
 
     static func write(_ reply: some Encodable) throws {
-        FileHandle.standardOutput.write(try encoder.encode(reply))
-        FileHandle.standardOutput.write(Data("\n".utf8))
+        writeAll(try encoder.encode(reply))
+        writeAll(Data("\n".utf8))
     }
 }

@@ -1,5 +1,5 @@
 import API
-import Foundation
+import FoundationEssentials
 import Model
 
 /// The CNI specification's error codes (1.0, and 50 from 1.1's STATUS).

@@ -1,6 +1,7 @@
 import API
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Model
 
 @main
@@ -27,18 +28,18 @@ struct Bridgeport: AsyncParsableCommand {
             }
         } catch let failure as Failure {
             if !failure.message.isEmpty { printError(failure.message) }
-            Foundation.exit(failure.code)
+            Glibc.exit(failure.code)
         } catch let error as ClientError {
             printError(error.isAgentDown ? error.description : "Error response from daemon: \(error.description)")
-            Foundation.exit(1)
+            Glibc.exit(1)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
-                Foundation.exit(0)
+                Glibc.exit(0)
             }
             printError(fullMessage(for: error))
-            Foundation.exit(125)
+            Glibc.exit(125)
         }
     }
 }
@@ -75,7 +76,7 @@ extension ClientError {
 }
 
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    writeAll(Data((message + "\n").utf8), to: STDERR_FILENO)
 }
 
 /// --format of the listing commands.

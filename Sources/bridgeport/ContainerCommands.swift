@@ -1,6 +1,8 @@
 import API
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Links
 import Model
 
@@ -100,7 +102,7 @@ struct Run: AsyncParsableCommand {
         let proxy = SignalProxy(to: view.container.process.pid, signals: [SIGINT, SIGTERM, SIGHUP])
         let result = try await client.client.send(Routes.wait, ContainerReference(view.container.id))
         proxy.cancel()
-        if request.attach == nil { FileHandle.standardOutput.write(Data(result.output.utf8)) }
+        if request.attach == nil { writeAll(Data(result.output.utf8)) }
         throw Failure(message: "", code: result.exitCode)
     }
 }
@@ -461,6 +463,6 @@ struct Logs: AsyncParsableCommand {
 
     func run() async throws {
         let logs = try await client.client.send(Routes.logs, ContainerReference(container))
-        FileHandle.standardOutput.write(Data(logs.utf8))
+        writeAll(Data(logs.utf8))
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import BPF
 import Daemon
-import Foundation
+import FoundationEssentials
 import Links
 import Logging
 import Model

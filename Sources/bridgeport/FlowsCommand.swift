@@ -1,6 +1,6 @@
 import API
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 /// Like `conntrack -L` (and -F, -D) for Bridgeport's flow table: the flows the dataplane
 /// translates or lets through, with both tuples, state and time left.

@@ -1,7 +1,8 @@
 import API
 import ArgumentParser
 import BPF
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Like `cilium monitor --type drop` (and `conntrack -E` for flows): the dataplane's drops
 /// and flow changes as they happen, streamed from the agent until Ctrl-C.
@@ -41,7 +42,6 @@ struct Monitor: AsyncParsableCommand {
             container: container.map(ContainerReference.init), type: type.rawValue,
             network: network.map(NetworkReference.init), reason: reason?.reason.label)
         var failure: String?
-        let output = FileHandle.standardOutput
         try client.client.monitor(query: query) { line in
             // Keys come sorted, so the agent's last word ends with its type; other lines are
             // printed as they came (--format json) without being decoded.
@@ -51,10 +51,10 @@ struct Monitor: AsyncParsableCommand {
                 return false
             }
             switch format {
-            case .json: output.write(line + Monitor.newline)
+            case .json: writeAll(line + Monitor.newline)
             case .text:
                 let event = try APICoding.decoder.decode(MonitorEvent.self, from: line)
-                output.write(Data((Monitor.text(event) + "\n").utf8))
+                writeAll(Data((Monitor.text(event) + "\n").utf8))
             }
             return true
         }

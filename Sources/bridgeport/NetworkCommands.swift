@@ -1,6 +1,7 @@
 import API
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Model
 
 struct NetworkCommand: AsyncParsableCommand {
@@ -133,9 +134,9 @@ struct NetworkCommand: AsyncParsableCommand {
                 try NetworkPruneFilter(filter, now: Date())
             }
             if !force {
-                FileHandle.standardOutput.write(Data(Self.warning.utf8))
+                writeAll(Data(Self.warning.utf8))
                 // Docker: only y or Y goes on; anything else (or no answer) ends quietly, exit 0.
-                guard let answer = readLine(), ["y", "Y"].contains(answer.trimmingCharacters(in: .whitespaces)) else {
+                guard let answer = readLine(), ["y", "Y"].contains(answer.trimmingSpaces()) else {
                     return
                 }
             }

@@ -1,5 +1,6 @@
 import API
-import Foundation
+import FoundationEssentials
+import Glibc
 import Model
 
 /// Docker's table layout: the cells of each row tab-separated, aligned by `tabwrite`.
@@ -72,8 +73,8 @@ struct Listing {
             source = "{{json .}}"
         }
         let isTable = source.hasPrefix("table")
-        let text = (isTable ? String(source.dropFirst(5)) : source).trimmingCharacters(in: [" "])
-            .replacingOccurrences(of: "\\t", with: "\t").replacingOccurrences(of: "\\n", with: "\n")
+        let text = (isTable ? String(source.dropFirst(5)) : source).trimming(while: { $0 == " " })
+            .replacing("\\t", with: "\t").replacing("\\n", with: "\n")
         let template: Template
         do { template = try Template(text) } catch { throw Failure(error, parseContext) }
         // Checked on a row of empty values first, so that a bad field fails before any output.
@@ -106,26 +107,31 @@ func humanDuration(since date: Date, now: Date = Date()) -> String {
 /// `"Key": value`, `{}` and `[]` when empty). Keys are sorted.
 func printJSON(_ value: Any) { print(goJSON(value)) }
 
-func goJSON(_ value: Any, indent: String = "") -> String {
-    let inner = indent + "    "
+/// JSON's null in the documents (`[String: Any]`) that inspect and templates print.
+struct JSONNull {}
+
+/// value as JSON: indented from indent, or on one line (Go's Marshal, `{{json}}`) if nil.
+func goJSON(_ value: Any, indent: String? = "") -> String {
+    let inner = indent.map { $0 + "    " }
+    let (open, close) = (inner.map { "\n" + $0 } ?? "", indent.map { "\n" + $0 } ?? "")
     switch value {
     case let map as [String: Any]:
         if map.isEmpty { return "{}" }
-        let entries = map.keys.sorted().map { "\(inner)\(jsonString($0)): \(goJSON(map[$0]!, indent: inner))" }
-        return "{\n" + entries.joined(separator: ",\n") + "\n\(indent)}"
+        let colon = indent == nil ? ":" : ": "
+        let entries = map.keys.sorted().map { jsonString($0) + colon + goJSON(map[$0]!, indent: inner) }
+        return "{" + open + entries.joined(separator: "," + open) + close + "}"
     case let list as [Any]:
         if list.isEmpty { return "[]" }
-        return "[\n" + list.map { inner + goJSON($0, indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+        return "[" + open + list.map { goJSON($0, indent: inner) }.joined(separator: "," + open) + close + "]"
     case let text as String: return jsonString(text)
     case let flag as Bool: return flag ? "true" : "false"
-    case is NSNull: return "null"
+    case is JSONNull: return "null"
     default: return "\(value)"
     }
 }
 
 /// A string as JSON writes one: quoted, with `"`, `\` and the control characters escaped
-/// (`/` and the rest as they are). By hand: JSONSerialization's first use costs `ps` more
-/// than the whole listing.
+/// (`/` and the rest as they are).
 func jsonString(_ text: String) -> String {
     var quoted = "\""
     for scalar in text.unicodeScalars {
@@ -178,9 +184,7 @@ func labelList(_ labels: [String: String]?) -> String {
 
 func iso8601(_ date: Date?) -> String {
     guard let date else { return "0001-01-01T00:00:00Z" }
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter.string(from: date)
+    return Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
 }
 
 // MARK: Docker-shaped inspect documents
@@ -256,16 +260,16 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
             "GlobalIPv6PrefixLen": endpoint.endpoint.ip6 == nil ? 0 : endpoint.prefixLength6 ?? 0,
             // Docker 25+: the aliases given, and every name peers resolve the container by
             // (null on the default bridge, which has no names).
-            "Aliases": endpoint.endpoint.aliases.map { $0 as Any } ?? NSNull(),
+            "Aliases": endpoint.endpoint.aliases.map { $0 as Any } ?? JSONNull(),
             "DNSNames": endpoint.hasNames
-                ? container.dnsNames(aliases: endpoint.endpoint.aliases ?? []) as Any : NSNull(),
+                ? container.dnsNames(aliases: endpoint.endpoint.aliases ?? []) as Any : JSONNull(),
         ]
     }
     if view.endpoints.isEmpty && container.joinedContainerID == nil {
         // host and none: Docker still lists the network, with no address of its own.
         networks[container.networkMode] = [
             "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-            "IPPrefixLen": 0, "MacAddress": "", "Aliases": NSNull(), "DNSNames": NSNull(),
+            "IPPrefixLen": 0, "MacAddress": "", "Aliases": JSONNull(), "DNSNames": JSONNull(),
         ]
     }
     let primary = view.endpoints.first { $0.networkName == Network.defaultName }
@@ -293,9 +297,9 @@ func inspectDocument(_ view: ContainerView) -> [String: Any] {
             "AutoRemove": container.autoRemove == true,
             "PortAllowedSources": (container.allowedSources ?? [:]).mapValues { $0.map(\.description) },
             "Dns": names.servers.map(\.description), "DnsSearch": names.search, "DnsOptions": names.options,
-            "ExtraHosts": names.extraHosts.isEmpty ? NSNull() : names.extraHosts.map(\.description) as Any,
-            "CapAdd": confinement.capAdd.isEmpty ? NSNull() : confinement.capAdd.map { "CAP_" + $0 } as Any,
-            "CapDrop": confinement.capDrop.isEmpty ? NSNull() : confinement.capDrop.map { "CAP_" + $0 } as Any,
+            "ExtraHosts": names.extraHosts.isEmpty ? JSONNull() : names.extraHosts.map(\.description) as Any,
+            "CapAdd": confinement.capAdd.isEmpty ? JSONNull() : confinement.capAdd.map { "CAP_" + $0 } as Any,
+            "CapDrop": confinement.capDrop.isEmpty ? JSONNull() : confinement.capDrop.map { "CAP_" + $0 } as Any,
             "Privileged": confinement.privileged,
         ],
         "NetworkSettings": [

@@ -1,6 +1,7 @@
 import API
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Like `docker stats`, for the network: a live table of each running container's
 /// traffic, refreshed in place every second.
@@ -102,5 +103,9 @@ func humanBytes(_ bytes: Double) -> String {
         value /= 1000
         unit += 1
     }
-    return unit == 0 ? "\(Int(value))B" : String(format: "%.3g%@", value, units[unit])
+    guard unit > 0 else { return "\(Int(value))B" }
+    // Three significant digits: C's %.3g (String(format:) is not in FoundationEssentials).
+    var digits = [CChar](repeating: 0, count: 32)
+    let count = withVaList([value]) { vsnprintf(&digits, digits.count, "%.3g", $0) }
+    return String(decoding: digits.prefix(Int(count)).map { UInt8(bitPattern: $0) }, as: UTF8.self) + units[unit]
 }

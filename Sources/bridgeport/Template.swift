@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The part of Go's text/template that Docker's `inspect -f` and `--format` are mostly used
 /// with: `{{.A.B}}`, `{{.}}`, `{{json .A}}`, `{{range .A}}...{{end}}` (over a list, or a map's
@@ -67,8 +68,8 @@ struct Template {
             let kept = trimNext ? text.drop { $0.isWhitespace } : text
             if !kept.isEmpty { tokens.append(.text(String(kept))) }
         }
-        while let open = rest.range(of: "{{") {
-            guard let close = rest[open.upperBound...].range(of: "}}") else { break }
+        while let open = rest.firstRange(of: "{{") {
+            guard let close = rest[open.upperBound...].firstRange(of: "}}") else { break }
             var inside = rest[open.upperBound..<close.lowerBound]
             var text = rest[..<open.lowerBound]
             if inside.hasPrefix("- ") {
@@ -197,7 +198,7 @@ struct Template {
         var current: Any? = dot
         for key in reference.path {
             switch current {
-            case nil, is NSNull: return nil
+            case nil, is JSONNull: return nil
             case let map as [String: Any]: current = map[key]
             case let record as Record:
                 if let value = record.fields[key] {
@@ -252,10 +253,9 @@ struct Template {
     /// Go prints nil as "<no value>" and maps and lists in its own way; JSON is close enough for those.
     private static func plainText(_ value: Any?) -> String {
         switch value {
-        case nil, is NSNull: "<no value>"
+        case nil, is JSONNull: "<no value>"
         case let text as String: text
         case let flag as Bool: flag ? "true" : "false"
-        case let number as NSNumber: number.stringValue
         default: jsonText(value)
         }
     }
@@ -263,11 +263,7 @@ struct Template {
     private static func jsonText(_ value: Any?) -> String {
         let object: Any? = if let record = value as? Record { record.fields } else { value }
         guard let object else { return "null" }
-        let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: options) else {
-            return "\(object)"
-        }
-        return String(decoding: data, as: UTF8.self)
+        return goJSON(object, indent: nil)
     }
 }
 

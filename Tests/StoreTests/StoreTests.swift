@@ -1,7 +1,8 @@
 import Foundation
 import Model
-import Store
 import Testing
+
+@testable import Store
 
 @Suite struct StoreTests {
     func sample() throws -> (Registry, Network, Container, Endpoint) {
@@ -67,5 +68,57 @@ import Testing
         updated.process.pid = 4242
         try store.update(container: updated)
         #expect(try store.load().containers[0].process.pid == 4242)
+    }
+
+    /// A database as GRDB wrote it (`sqlite3 .dump` of one), before Store spoke to SQLite
+    /// itself: it opens, reads back, and none of its migrations runs again.
+    @Test func databaseWrittenByGRDBOpens() throws {
+        let path = NSTemporaryDirectory() + "bridgeport-store-\(randomID().prefix(8)).db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SQLiteConnection(path: path, busyTimeout: 0).execute(
+            #"""
+            CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+            INSERT INTO grdb_migrations VALUES('v1');
+            INSERT INTO grdb_migrations VALUES('v2: attachments');
+            INSERT INTO grdb_migrations VALUES('v3: Docker endpoints not joined yet');
+            CREATE TABLE IF NOT EXISTS "network" ("id" TEXT PRIMARY KEY NOT NULL, "name" TEXT NOT NULL UNIQUE, "json" TEXT NOT NULL);
+            INSERT INTO network VALUES('0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef','n','{"bridgeName":"br-0123456789ab","created":721692800,"driver":"bridge","gateway":"10.0.0.1","id":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","internal":false,"name":"n","options":{},"subnet":"10.0.0.0\/24","userSubnet":true}');
+            CREATE TABLE IF NOT EXISTS "container" ("id" TEXT PRIMARY KEY NOT NULL, "name" TEXT NOT NULL UNIQUE, "json" TEXT NOT NULL);
+            INSERT INTO container VALUES('fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210','c','{"command":["sleep","infinity"],"created":721692800,"exposedPorts":[{"port":80,"proto":"tcp"}],"hostname":"fedcba987654","id":"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210","name":"c","networkMode":"n","ports":[{"containerPort":80,"hostIP":"0.0.0.0","hostPort":5000,"proto":"tcp"}],"process":{"pid":0,"startTicks":0}}');
+            CREATE TABLE IF NOT EXISTS "endpoint" ("containerID" TEXT NOT NULL REFERENCES "container"("id") ON DELETE CASCADE, "networkID" TEXT NOT NULL REFERENCES "network"("id") ON DELETE RESTRICT, "ip" TEXT, "json" TEXT NOT NULL, PRIMARY KEY ("containerID", "networkID"), UNIQUE ("networkID", "ip"));
+            INSERT INTO endpoint VALUES('fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210','0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef','10.0.0.2','{"containerID":"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210","containerInterface":"eth0","hostInterface":"veth1d655a6","ip":"10.0.0.2","mac":"02:42:0a:00:00:02","networkID":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","order":0}');
+            CREATE TABLE IF NOT EXISTS "attachment" ("id" TEXT PRIMARY KEY NOT NULL, "hostInterface" TEXT NOT NULL UNIQUE, "json" TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS "dockerEndpoint" ("id" TEXT PRIMARY KEY NOT NULL, "json" TEXT NOT NULL);
+            """#)
+        let store = try Store(path: path)
+        let loaded = try store.load()
+        #expect(loaded.networks.map(\.name) == ["n"])
+        #expect(loaded.containers.map(\.name) == ["c"])
+        #expect(loaded.endpoints.map(\.ip?.description) == ["10.0.0.2"])
+        #expect(loaded.containers[0].ports[0].hostPort == 5000)
+        try store.deleteContainer(id: loaded.containers[0].id)
+        #expect(try store.load().endpoints.isEmpty)
+    }
+
+    /// A new database has the schema GRDB gave it, to the letter, in WAL mode.
+    @Test func newDatabaseHasGRDBsSchema() throws {
+        let path = NSTemporaryDirectory() + "bridgeport-store-\(randomID().prefix(8)).db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try Store(path: path)
+        let db = try SQLiteConnection(path: path, busyTimeout: 0)
+        #expect(try db.strings("PRAGMA journal_mode") == ["wal"])
+        #expect(
+            try db.strings("SELECT identifier FROM grdb_migrations ORDER BY rowid") == [
+                "v1", "v2: attachments", "v3: Docker endpoints not joined yet",
+            ])
+        #expect(
+            try db.strings("SELECT sql FROM sqlite_master WHERE type = 'table' ORDER BY rowid") == [
+                #"CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)"#,
+                #"CREATE TABLE "network" ("id" TEXT PRIMARY KEY NOT NULL, "name" TEXT NOT NULL UNIQUE, "json" TEXT NOT NULL)"#,
+                #"CREATE TABLE "container" ("id" TEXT PRIMARY KEY NOT NULL, "name" TEXT NOT NULL UNIQUE, "json" TEXT NOT NULL)"#,
+                #"CREATE TABLE "endpoint" ("containerID" TEXT NOT NULL REFERENCES "container"("id") ON DELETE CASCADE, "networkID" TEXT NOT NULL REFERENCES "network"("id") ON DELETE RESTRICT, "ip" TEXT, "json" TEXT NOT NULL, PRIMARY KEY ("containerID", "networkID"), UNIQUE ("networkID", "ip"))"#,
+                #"CREATE TABLE "attachment" ("id" TEXT PRIMARY KEY NOT NULL, "hostInterface" TEXT NOT NULL UNIQUE, "json" TEXT NOT NULL)"#,
+                #"CREATE TABLE "dockerEndpoint" ("id" TEXT PRIMARY KEY NOT NULL, "json" TEXT NOT NULL)"#,
+            ])
     }
 }
