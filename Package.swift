@@ -14,7 +14,9 @@ let package = Package(
         // No traits: the default ones (FullFoundation, ConfigurationSupport) link all of Foundation.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.0.0"),
+        // 2.5.0: the first to require Hummingbird without its default traits (which would bring
+        // all of Foundation back: SwiftPM unites the traits every dependent asks for).
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),

@@ -29,7 +29,8 @@ struct YAMLNode {
             var next = try load(&parser)
             defer { yaml_document_delete(&next) }
             if let second = yaml_document_get_root_node(&next) { throw second.pointee.error("a second document") }
-            return try YAMLNode(root, in: &document, depth: 0)
+            var budget = maxNodes
+            return try YAMLNode(root, in: &document, depth: 0, budget: &budget)
         }
     }
 
@@ -70,18 +71,25 @@ struct YAMLNode {
         return document
     }
 
+    /// The nodes a document may expand to, its aliases' copies counted: a web configuration
+    /// has a few dozen, and nested aliases could otherwise multiply ("billion laughs").
+    static let maxNodes = 100_000
+
     /// Nodes refer to their children by index: an alias is a second reference to its
-    /// anchor's node, so a cycle (`&a [*a]`) is possible, and depth stops it.
+    /// anchor's node, so a cycle (`&a [*a]`) is possible, and depth stops it; `budget` (the
+    /// nodes still allowed) stops aliases that expand too far.
     private init(
-        _ node: UnsafeMutablePointer<yaml_node_t>, in document: inout yaml_document_t, depth: Int
+        _ node: UnsafeMutablePointer<yaml_node_t>, in document: inout yaml_document_t, depth: Int, budget: inout Int
     ) throws(YAMLError) {
         position = YAMLError.position(node.pointee.start_mark)
         guard depth < 64 else { throw node.pointee.error("nested too deeply") }
+        guard budget > 0 else { throw node.pointee.error("more than \(Self.maxNodes) nodes with its aliases expanded") }
+        budget -= 1
         func child(_ index: Int32) throws(YAMLError) -> YAMLNode {
             guard let child = yaml_document_get_node(&document, index) else {
                 throw node.pointee.error("no node \(index)")
             }
-            return try YAMLNode(child, in: &document, depth: depth + 1)
+            return try YAMLNode(child, in: &document, depth: depth + 1, budget: &budget)
         }
         switch node.pointee.type {
         case YAML_SCALAR_NODE:

@@ -26,6 +26,9 @@ private struct JSONSyntaxScanner {
 
     let bytes: [UInt8]
     var index = 0
+    /// Objects and arrays open around the scanner, at most 512 (Foundation's limit: the
+    /// scanner recurses, and a deeper file must get an error, not overflow the stack).
+    var depth = 0
 
     /// The next byte after blanks, not consumed.
     mutating func peek() throws(Failure) -> UInt8 {
@@ -49,6 +52,9 @@ private struct JSONSyntaxScanner {
 
     /// An object's (named) or an array's members, from its opening bracket to close.
     mutating func members(close: UInt8, named: Bool) throws(Failure) {
+        guard depth < 512 else { throw .invalid("Too many nested arrays or dictionaries", index) }
+        depth += 1
+        defer { depth -= 1 }
         index += 1
         while try peek() != close {
             if named {

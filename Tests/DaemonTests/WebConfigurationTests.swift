@@ -76,4 +76,14 @@ import Testing
     @Test func aliasCycleIsRefused() {
         #expect(refusal("a: &x [*x]").hasSuffix("nested too deeply"))
     }
+
+    /// Aliases of aliases: 10 levels of 10 copies would expand to 10^10 nodes.
+    @Test func aliasesThatExpandTooFarAreRefused() {
+        var yaml = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...9 {
+            let copies = Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ")
+            yaml += "l\(level): &l\(level) [\(copies)]\n"
+        }
+        #expect(refusal(yaml).hasSuffix("more than \(YAMLNode.maxNodes) nodes with its aliases expanded"))
+    }
 }

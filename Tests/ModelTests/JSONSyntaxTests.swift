@@ -27,6 +27,16 @@ import Testing
         #expect(jsonSyntaxError(Data(text.utf8)) == message)
     }
 
+    /// Nesting is refused past Foundation's 512 levels, with an error rather than a stack overflow.
+    @Test func deepNestingIsRefused() {
+        #expect(
+            jsonSyntaxError(Data((String(repeating: "[", count: 512) + String(repeating: "]", count: 512)).utf8)) == nil
+        )
+        #expect(
+            jsonSyntaxError(Data(String(repeating: "[", count: 100_000).utf8))
+                == "Too many nested arrays or dictionaries around character 512.")
+    }
+
     @Test(arguments: [
         "{}", " [ ] ", "{\"a\":1,}", "[1,]", "-0.5e+3", "\"\\u00e9\\n\"", "{\"a\":[true,false,null,{\"b\":\"c\"}]}",
     ])
