@@ -34,6 +34,9 @@
 #define BP_MAP_ENDPOINT_STATS "bp_ep_stats"
 /* u32 host-side ifindex -> struct bp_endpoint (written by user space) */
 #define BP_MAP_ENDPOINTS "bp_endpoints"
+/* An array: u32 slot (struct bp_endpoint's stats_slot) -> struct bp_endpoint_slot, the same
+ * entries by slot, for the flows that carry it (bp_flow's via); written by user space */
+#define BP_MAP_ENDPOINT_SLOTS "bp_ep_slots"
 /* struct bp_drop_key -> u64 packets, per CPU */
 #define BP_MAP_DROPS "bp_drops"
 
@@ -244,6 +247,20 @@ struct bp_endpoint {
 			      * runtime's veth, a network without a gateway): the route decides. */
 	__u16 mtu;        /* its interface's MTU (the network's): a bigger packet goes by the route */
 	__u32 stats_slot; /* its counters' slot of bp_ep_stats (given by the agent) */
+};
+
+/*
+ * An endpoint's entry again, in bp_ep_slots at its stats_slot, with the veth it is of (0: a
+ * free slot). A flow's packet toward the container finds it there by the slot its flow
+ * carries, an array lookup the verifier inlines, where bp_endpoints costs a hash lookup.
+ * The agent writes an entry here before it names the slot in bp_endpoints, and clears it
+ * before it deletes that; a reader checks ifindex, and falls back to bp_endpoints. An entry
+ * rewritten in place (its policy changed) may be read half old, half new: the flow path
+ * reads only what stays while the veth does (MACs, MTU, stats_slot).
+ */
+struct bp_endpoint_slot {
+	__u32 ifindex;
+	struct bp_endpoint endpoint;
 };
 
 /* ------------------------------------------------------------------------- */
@@ -528,9 +545,12 @@ struct bp_flow {
 	__u8 flags;      /* enum bp_flow_flags */
 	__u8 seen;       /* the second of the last refresh, mod 256: a packet of the same second
 			  * neither looks the timeout up nor writes (0 in entries the agent makes) */
-	/* The route out of a translated flow's SNAT entry, cached for the second it was looked
-	 * up in (lib/nat.h, bp_cached_route): its interface (0: none) and that interface's MTU. */
-	__u32 out_ifindex;
+	/* Where the entry's packets go, cached. A SNAT entry: the route out, for the second it
+	 * was looked up in (lib/nat.h, bp_flow_route_out): its interface (0: none), with out_at
+	 * and out_mtu. A DNAT entry: its container's slot of bp_ep_slots, plus 1 (0: not known
+	 * yet), from its first packet on (lib/nat.h, bp_flow_endpoint). One field, as an entry is
+	 * one or the other: a union would cost Swift the struct's bitwise copies. */
+	__u32 via;
 	__u32 out_at;    /* the second of the lookup */
 	__u16 out_mtu;
 	__u16 port_slot; /* a published flow's DNAT entry: its port's stats_slot (0: none, a flow

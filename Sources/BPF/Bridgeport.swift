@@ -11,6 +11,10 @@ public struct BridgeportMaps: Sendable {
     let statsSlots: StatsSlots
     /// host-side ifindex -> endpoint config
     public let endpoints: BPFHashMap<UInt32, bp_endpoint>
+    /// an endpoint entry's stats_slot -> the same entry and its veth (an array), for the
+    /// flows that carry the slot: written with `endpoints`, before it names a slot and after
+    /// it no longer does (bridgeport.h, struct bp_endpoint_slot)
+    public let endpointSlots: BPFHashMap<UInt32, bp_endpoint_slot>
     /// {ifindex, reason, direction} -> per-CPU dropped packets
     public let drops: BPFPerCPUHashMap<bp_drop_key, UInt64>
     /// {host IP, host port, protocol} -> published container address
@@ -63,6 +67,7 @@ public struct BridgeportMaps: Sendable {
         endpointStats = try BPFPerCPUHashMap(map(BP_MAP_ENDPOINT_STATS))
         statsSlots = StatsSlots(capacity: endpointStats.map.maxEntries)
         endpoints = try BPFHashMap(map(BP_MAP_ENDPOINTS))
+        endpointSlots = try BPFHashMap(map(BP_MAP_ENDPOINT_SLOTS))
         drops = try BPFPerCPUHashMap(map(BP_MAP_DROPS))
         ports = try BPFHashMap(map(BP_MAP_PORTS))
         hostAddresses = try BPFHashMap(map(BP_MAP_HOST_ADDRS))
@@ -125,6 +130,7 @@ public struct BridgeportMaps: Sendable {
         var entry = endpoint
         if let current = try endpoints.lookup(ifindex) {
             entry.stats_slot = current.stats_slot
+            try endpointSlots.update(entry.stats_slot, bp_endpoint_slot(ifindex: ifindex, endpoint: entry))
             return try endpoints.update(ifindex, entry)
         }
         let slot = try statsSlots.take(1, zeroing: endpointStats, map: BP_MAP_ENDPOINT_STATS) {
@@ -132,10 +138,26 @@ public struct BridgeportMaps: Sendable {
         }[0]
         do {
             entry.stats_slot = slot
+            try endpointSlots.update(slot, bp_endpoint_slot(ifindex: ifindex, endpoint: entry))
             try endpoints.update(ifindex, entry)
         } catch {
+            try? endpointSlots.update(slot, bp_endpoint_slot())
             statsSlots.release(slot)
             throw error
+        }
+    }
+
+    /// Writes every endpoint's entry into its slot of endpointSlots again, and clears the
+    /// slots no entry holds: at start, after an agent that stopped between the two maps' writes
+    /// or one that had no endpointSlots (an upgrade).
+    public func syncEndpointSlots() throws {
+        let held = Dictionary(
+            try endpoints.entries().map { ($0.value.stats_slot, $0) }, uniquingKeysWith: { a, _ in a })
+        for (slot, entry) in held {
+            try endpointSlots.update(slot, bp_endpoint_slot(ifindex: entry.key, endpoint: entry.value))
+        }
+        for (slot, known) in try endpointSlots.entries() where known.ifindex != 0 && held[slot] == nil {
+            try endpointSlots.update(slot, bp_endpoint_slot())
         }
     }
 
@@ -148,6 +170,7 @@ public struct BridgeportMaps: Sendable {
     /// is gone (or its programs detached), else the next packet recreates drop counters.
     public func removeEndpoint(ifindex: UInt32) throws {
         let entry = try endpoints.lookup(ifindex)
+        if let entry { try endpointSlots.update(entry.stats_slot, bp_endpoint_slot()) }
         try endpoints.delete(ifindex)
         if let entry { statsSlots.release(entry.stats_slot) }
         for key in try drops.keys() where key.ifindex == ifindex {

@@ -383,10 +383,12 @@ final class Programs: Sendable {
 
     /// Removes the map entries of interfaces that are gone (a veth deleted while no agent
     /// ran, with the namespace it went with, or whose event was lost): their policy,
-    /// counters and flows.
+    /// counters and flows. The entries kept are written into their slots again
+    /// (syncEndpointSlots).
     func removeOrphanedEndpoints(keeping ifindexes: Set<UInt32>) throws -> [String] {
         let stale = Set(try maps.endpoints.keys()).subtracting(ifindexes)
         for ifindex in stale { try maps.removeEndpoint(ifindex: ifindex) }
+        try maps.syncEndpointSlots()
         // Flows let in by direct routing name no interface (0): they only expire.
         let flows =
             try maps.flows.flush { _, entry in entry.ifindex != 0 && !ifindexes.contains(entry.ifindex) }

@@ -262,6 +262,56 @@ final class NATAndPolicyTests: XCTestCase {
         }
     }
 
+    /// A flow toward a container carries its endpoint's slot (via: the slot plus 1), cached by
+    /// its first packet, and later packets find the entry in bp_ep_slots by it. A slot that is
+    /// another veth's now is not trusted: the packet takes its container's entry from
+    /// bp_endpoints, and its flow the right slot. The agent keeps the slots in step with the
+    /// entries: removed, cleared; lost, written again by syncEndpointSlots.
+    func testAFlowFindsItsContainerByTheSlotItCarries() throws {
+        let f = try makeFixture()
+        let bridgeMAC: [UInt8] = [0x02, 0x42, 0x0a, 0x28, 0x00, 0xfe]
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE], gatewayMAC: bridgeMAC)
+        try f.publish(host: Self.hostIP, 5000, proto: Self.tcp, to: Self.container, 80)
+        let slot = try XCTUnwrap(f.maps.endpoints.lookup(f.endpointIfindex)).stats_slot
+        XCTAssertEqual(try f.maps.endpointSlots.lookup(slot)?.ifindex, f.endpointIfindex, "written with the entry")
+
+        XCTAssertEqual(
+            try f.up(Frame.tcp(src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000)).verdict,
+            Self.redirect)
+        let key = bp_flow_key(
+            src: be32(Self.client), dst: be32(Self.hostIP), sport: be16(Self.clientPort), dport: be16(5000),
+            proto: Self.tcp)
+        let ack = Frame.tcp(
+            src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000, flags: Frame.tcpACK)
+        let delivered =
+            Self.containerMAC + bridgeMAC
+            + Array(
+                Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80, flags: Frame.tcpACK)
+                    .dropFirst(12))
+        try assertRewritten(try f.up(ack), to: delivered, "the first ACK")
+        var entry = try XCTUnwrap(f.flow(key))
+        XCTAssertEqual(entry.via, slot + 1, "the flow carries the slot")
+
+        // Another veth's slot, with other MACs: not used, and the flow's slot is put right.
+        let other = slot + 5
+        var stranger = try XCTUnwrap(f.maps.endpoints.lookup(f.endpointIfindex))
+        stranger.mac = (9, 9, 9, 9, 9, 9)
+        try f.maps.endpointSlots.update(other, bp_endpoint_slot(ifindex: f.endpointIfindex + 100, endpoint: stranger))
+        entry.via = other + 1
+        try f.maps.flows.map.update(key, entry)
+        try assertRewritten(try f.up(ack), to: delivered, "by bp_endpoints, not the stranger's slot")
+        XCTAssertEqual(try f.flow(key)?.via, slot + 1)
+        XCTAssertEqual(try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx.packets, 3, "counted in its own slot")
+
+        try f.maps.endpointSlots.update(slot, bp_endpoint_slot())
+        try assertRewritten(try f.up(ack), to: delivered, "a cleared slot: by bp_endpoints")
+        try f.maps.syncEndpointSlots()
+        XCTAssertEqual(try f.maps.endpointSlots.lookup(slot)?.ifindex, f.endpointIfindex, "written again")
+        XCTAssertEqual(try f.maps.endpointSlots.lookup(other)?.ifindex, 0, "nobody's slot cleared")
+        try f.maps.removeEndpoint(ifindex: f.endpointIfindex)
+        XCTAssertEqual(try f.maps.endpointSlots.lookup(slot)?.ifindex, 0, "cleared with the entry")
+    }
+
     /// A packet whose TTL would run out on the hop a translation makes is left to the
     /// kernel untouched (it answers "time exceeded" or delivers it locally), in both
     /// directions, and makes no NAT entry.
@@ -587,7 +637,7 @@ final class NATAndPolicyTests: XCTestCase {
         let key = bp_flow_key(
             src: be32(Self.container), dst: be32(Self.internet), sport: be16(45678), dport: be16(53), proto: Self.udp)
         var entry = try XCTUnwrap(f.flow(key))
-        XCTAssertEqual([entry.out_ifindex, UInt32(entry.out_mtu)], [f.uplinkIfindex, 1500], "the route is cached")
+        XCTAssertEqual([entry.via, UInt32(entry.out_mtu)], [f.uplinkIfindex, 1500], "the route is cached")
         XCTAssertLessThanOrEqual(FlowTable.now() - entry.out_at, 1)
 
         try f.inNS("ip", "route", "del", "default")

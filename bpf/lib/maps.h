@@ -31,6 +31,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_endpoints SEC(".maps");
 
+/* BP_MAP_ENDPOINT_SLOTS: an endpoint's stats_slot -> its entry and veth, written by the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BP_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct bp_endpoint_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_ep_slots SEC(".maps");
+
 /* BP_MAP_DROPS: {ifindex, reason, direction} -> per-CPU dropped packets */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);

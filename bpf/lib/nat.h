@@ -554,7 +554,7 @@ static __always_inline __u32 bp_flow_route_out(struct __sk_buff *skb, const stru
 						__u32 now, int *verdict)
 {
 	/* Read once: another CPU may be refreshing the cache meanwhile. */
-	__u32 cached = cache->out_ifindex, at = cache->out_at, mtu = cache->out_mtu;
+	__u32 cached = cache->via, at = cache->out_at, mtu = cache->out_mtu;
 	struct bpf_fib_lookup fib;
 
 	if (cached && at == now && bp_wire_length(skb, p->l3_off, p->l4_off, p->proto) <= mtu)
@@ -563,10 +563,34 @@ static __always_inline __u32 bp_flow_route_out(struct __sk_buff *skb, const stru
 	 * translated (masquerade's first lookup too). */
 	if (!bp_route_out(skb, p, p->saddr, 0, &fib, verdict))
 		return 0;
-	cache->out_ifindex = fib.ifindex;
+	cache->via = fib.ifindex;
 	cache->out_mtu = fib.mtu_result;
 	cache->out_at = now;
 	return fib.ifindex;
+}
+
+/*
+ * The entry of the container a DNAT entry's packets go to (NULL: none): by the slot the
+ * entry carries, where it has one and it is still this veth's (a slot is given again only to
+ * another veth); else from bp_endpoints, and the slot goes into the entry for the next.
+ * `flow` may be a local entry.
+ */
+static __always_inline const struct bp_endpoint *bp_flow_endpoint(struct bp_flow *flow)
+{
+	__u32 slot = flow->via;
+
+	if (slot && flow->ifindex) {
+		slot -= 1;
+		const struct bp_endpoint_slot *known = bpf_map_lookup_elem(&bp_ep_slots, &slot);
+
+		if (known && known->ifindex == flow->ifindex)
+			return &known->endpoint;
+	}
+	const struct bp_endpoint *ep = bp_endpoint_of(flow->ifindex);
+
+	if (ep)
+		flow->via = ep->stats_slot + 1;
+	return ep;
 }
 
 /*
@@ -594,7 +618,7 @@ static __always_inline int bp_apply_routed(struct __sk_buff *skb, const struct b
 		bp_remember_fragment(p, flow->nat_ip, dest ? flow->ifindex : 0);
 	/* Toward a container whose frame header is known, the header goes with the rewrite's
 	 * store where it can (not when a second port follows). */
-	const struct bp_endpoint *ep = dest ? bp_endpoint_of(flow->ifindex) : NULL;
+	const struct bp_endpoint *ep = dest ? bp_flow_endpoint(flow) : NULL;
 	const struct bp_endpoint *frame = dest && !flow->peer_port && bp_known_frame(skb, p->l3_off, ep) ? ep : NULL;
 	int framed = bp_rewrite(skb, p, dest, flow->nat_ip, flow->nat_port, frame);
 
@@ -780,7 +804,7 @@ static __always_inline int bp_masquerade(struct __sk_buff *skb, const struct bp_
 	struct bp_flow out = bp_flow_entry(p, BP_FLOW_MASQUERADE, BP_FLOW_F_SNAT, skb->ifindex, now);
 	out.nat_ip = fib.ipv4_src;
 	out.nat_port = reply.dst_port;
-	out.out_ifindex = fib.ifindex;  /* the next packets need no lookup (bp_flow_route_out) */
+	out.via = fib.ifindex;  /* the next packets need no lookup (bp_flow_route_out) */
 	out.out_mtu = fib.mtu_result;
 	out.out_at = now;
 	if (bp_flow_commit_translated(key, &out, &reply, skb->len - p->l3_off))
