@@ -449,7 +449,9 @@ public actor Agent {
         var container = planned
         let namespace = namespacePath(of: container)
         let files = runtime.files(container.id)
-        try store.insert(container: container, endpoints: endpoints)
+        // Recorded before anything is made, so that a restart finds what a crash left half
+        // made; provisional: the durable update at the end carries it (one fsync a run).
+        try store.insert(container: container, endpoints: endpoints, commit: .provisional)
 
         var undo = Undo()
         defer { undo.run() }

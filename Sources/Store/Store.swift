@@ -16,7 +16,7 @@ public final class Store: Sendable {
     public init(path: String) throws {
         let connection = try SQLiteConnection(path: path, busyTimeout: 5000)
         try connection.execute("PRAGMA foreign_keys = ON")
-        // WAL: one fsync per commit, and a commit is durable once it returns.
+        // WAL: one fsync per commit, and a commit is durable once it returns (see Commit).
         try connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
         try Store.migrate(connection)
         database = Mutex(connection)
@@ -80,11 +80,33 @@ public final class Store: Sendable {
         try database.withLock { db in try db.transaction(.deferred) { try body(db) } }
     }
 
-    private func write(_ body: (SQLiteConnection) throws -> Void) throws {
-        try database.withLock { db in try db.transaction(.immediate) { try body(db) } }
+    /// How far a write's commit is kept.
+    public enum Commit: Sendable {
+        /// Through a crash of the machine: the commit returns after its fsync (every
+        /// acknowledged change ends with one of these).
+        case durable
+        /// Through a crash of the agent, not of the machine: no fsync of its own. For the
+        /// record of a change in progress, which its change's last write (durable) makes
+        /// durable too: the WAL is one file written in order, and that write's fsync covers
+        /// the frames before it. A machine that crashes before then loses the record with
+        /// what it recorded (namespaces, veths, processes), and nothing was acknowledged.
+        case provisional
+    }
+
+    private func write(_ commit: Commit = .durable, _ body: (SQLiteConnection) throws -> Void) throws {
+        try database.withLock { db in
+            // Set on every write: a provisional one never leaves the connection without fsyncs.
+            try db.execute(commit == .durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+            try db.transaction(.immediate) { try body(db) }
+        }
     }
 
     // MARK: Reading
+
+    /// The connection's `PRAGMA synchronous` now: 2 (FULL) or 1 (NORMAL, after a provisional write).
+    func synchronous() throws -> String {
+        try database.withLock { db in try db.strings("PRAGMA synchronous").first ?? "" }
+    }
 
     /// Everything, as the model's values.
     public func load() throws -> Registry {
@@ -130,8 +152,8 @@ public final class Store: Sendable {
     }
 
     /// A container and its endpoints, together or not at all.
-    public func insert(container: Container, endpoints: [Endpoint]) throws {
-        try write { db in
+    public func insert(container: Container, endpoints: [Endpoint], commit: Commit = .durable) throws {
+        try write(commit) { db in
             try db.execute(
                 "INSERT INTO container (id, name, json) VALUES (?, ?, ?)",
                 [container.id, container.name, try encode(container)])

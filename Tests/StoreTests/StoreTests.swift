@@ -59,6 +59,26 @@ import Testing
         #expect(try store.load().networks.count == 3)
     }
 
+    /// A provisional write (a change in progress) is kept without an fsync of its own, and
+    /// seen at once by another connection; the next durable write syncs again, and with it
+    /// the WAL's earlier frames.
+    @Test func aProvisionalWriteIsKeptAndTheNextIsDurable() throws {
+        let path = NSTemporaryDirectory() + "bridgeport-store-\(randomID().prefix(8)).db"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let (registry, _, container, endpoint) = try sample()
+        let store = try Store(path: path)
+        try store.insert(networks: registry.networks)
+        #expect(try store.synchronous() == "2")
+        try store.insert(container: container, endpoints: [endpoint], commit: .provisional)
+        #expect(try store.synchronous() == "1")
+        #expect(try Store(path: path).load().containers == [container], "another connection reads it")
+        var started = container
+        started.process.pid = 4242
+        try store.update(container: started)
+        #expect(try store.synchronous() == "2", "a durable write syncs again")
+        #expect(try Store(path: path).load().containers == [started])
+    }
+
     @Test func updatesPersist() throws {
         let store = try Store(path: ":memory:")
         let (registry, _, container, endpoint) = try sample()
