@@ -62,7 +62,7 @@ public enum BridgeportMap: Sendable {
     /// The flow table and the fragment table: state that rebuilds itself from the traffic.
     case flows, flows6, fragments
     /// What the agent writes anew from its store at every start.
-    case allowLists, targets, namespaces, endpoints, ports, ports6
+    case allowLists, targets, namespaces, endpoints, endpointSlots, ports, ports6
     /// The program arrays of the tail calls, filled anew at every load.
     case endpointTailCalls, uplinkTailCalls
     /// The endpoints' and the published ports' traffic counters, by the slots of their
@@ -79,6 +79,7 @@ public enum BridgeportMap: Sendable {
         case .targets: BP_MAP_TARGETS
         case .namespaces: BP_MAP_NETNS
         case .endpoints: BP_MAP_ENDPOINTS
+        case .endpointSlots: BP_MAP_ENDPOINT_SLOTS
         case .ports: BP_MAP_PORTS
         case .ports6: BP_MAP_PORTS6
         case .endpointTailCalls: BP_MAP_EP_TAIL

@@ -77,7 +77,10 @@ final class Programs: Sendable {
         // What the agent writes anew from its store, or fills with programs (each object its
         // own program array), at every start.
         let refilled: [(BPFObject, BridgeportMap)] =
-            [BridgeportMap.allowLists, .targets, .namespaces, .endpoints, .ports, .ports6, .endpointTailCalls].map {
+            [
+                BridgeportMap.allowLists, .targets, .namespaces, .endpoints, .endpointSlots, .ports, .ports6,
+                .endpointTailCalls,
+            ].map {
                 (object, $0)
             }
             + [(uplink, .uplinkTailCalls)]

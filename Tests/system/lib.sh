@@ -226,6 +226,14 @@ check() {
     if out=$("$@" 2>&1); then pass "$what"; else fail "$what"; echo "$out" | sed 's/^/        /' | head -20; fi
 }
 
+# check_agent_starts "description" [AGENT_ARGS...]: agent_start, in this shell: check's
+# subshell would lose AGENT_PID, and the next agent_stop would leave that agent running.
+check_agent_starts() {
+    local what=$1; shift
+    if agent_start "$@" >"$STATE/agent-start.out" 2>&1; then pass "$what"
+    else fail "$what"; sed 's/^/        /' "$STATE/agent-start.out" | head -20; fi
+}
+
 # check_fails "description" EXPECTED_CODE PATTERN command...: the command must fail with
 # that exit code and print PATTERN (a grep -E regex) on stderr (or stdout, for tools
 # such as ping that report there).

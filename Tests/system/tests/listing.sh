@@ -107,7 +107,7 @@ check_fails "an unknown filter" 1 "^Error response from daemon: invalid filter '
 check_fails "a bad until" 1 'failed to parse value as time or duration: "soon"' bp network prune -f --filter until=soon
 check_fails "a filter without '='" 125 'bad format of filter' bp network prune -f --filter until
 agent_stop
-check "the agent restarts" agent_start
+check_agent_starts "the agent restarts"
 check_output "... and the pruned networks stay gone" '^back bridge front host none$' bash -c "'$BIN' network ls --format '{{.Name}}' | paste -sd' '"
 check "rm the containers" bp rm -f web db job
 check_output "now front and back go too" '^Deleted Networks:,(back,front|front,back),$' bash -c "'$BIN' network prune -f | paste -sd, -"

@@ -43,7 +43,7 @@ check "pins of bp_port_stats{,6} (per-CPU hashes by port) and bp_ports{,6} (no s
     bpftool map create '$maps/bp_ports' type hash key 8 value 12 entries 65536 name bp_ports &&
     bpftool map create '$maps/bp_port_stats6' type percpu_hash key 20 value 24 entries 65536 name bp_port_stats6 &&
     bpftool map create '$maps/bp_ports6' type hash key 20 value 24 entries 65536 name bp_ports6"
-check "the agent starts over them" agent_start
+check_agent_starts "the agent starts over them"
 for map in bp_ep_stats bp_port_stats bp_ports bp_port_stats6 bp_ports6; do
     check_output "... and says it replaced $map" "$map had the layout of an earlier version" cat "$AGENT_LOG"
 done
@@ -57,3 +57,27 @@ counted() { [ "$(received)" -ge $((${before:-0} + 3)) ] 2>/dev/null; }
 check "... is counted again" eventually 5 counted
 check "the port is published again" in_ext python3 "$TOOLS/stream.py" 198.51.100.1 6200 1
 check "... and its traffic counted" test "$(port_packets)" -gt 0
+
+# An upgrade over the pins of a version before bp_ep_slots (the endpoints' entries by slot,
+# which published flows find their container by): the agent makes the map and writes every
+# endpoint's entry into its slot at start.
+agent_stop
+rm -f "$maps/bp_ep_slots"
+check_agent_starts "the agent starts over pins without bp_ep_slots"
+# The veths (ifindexes) of bp_endpoints' entries, and those bp_ep_slots' entries name.
+veths_of() {
+    bpftool -j map dump pinned "$maps/$1" | python3 -c '
+import json, sys
+for entry in json.load(sys.stdin):
+    if "formatted" in entry:
+        entry = entry["formatted"]
+        number = entry["key"] if sys.argv[1] == "bp_endpoints" else entry["value"]["ifindex"]
+    else:
+        raw = entry["key"] if sys.argv[1] == "bp_endpoints" else entry["value"][:4]
+        number = int.from_bytes(bytes(int(b, 16) for b in raw), "little")
+    if number:
+        print(number)' "$1" | sort -n | tr '\n' ' '
+}
+check "... and each endpoint's entry is in its slot (veths $(veths_of bp_endpoints))" \
+    test -n "$(veths_of bp_endpoints)" -a "$(veths_of bp_endpoints)" = "$(veths_of bp_ep_slots)"
+check "the published port still answers" in_ext python3 "$TOOLS/stream.py" 198.51.100.1 6200 1
