@@ -442,6 +442,7 @@ public actor Agent {
     ) throws
         -> ContainerView
     {
+        var steps = StepTimer()
         let (planned, endpoints) = try registry.planContainer(
             request, id: id, now: Date(),
             portInUse: datapath.hostPortInUse, reserved: reserved.mapValues(\.ip),
@@ -452,6 +453,7 @@ public actor Agent {
         // Recorded before anything is made, so that a restart finds what a crash left half
         // made; provisional: the durable update at the end carries it (one fsync a run).
         try store.insert(container: container, endpoints: endpoints, commit: .provisional)
+        steps.mark("plan+record")
 
         var undo = Undo()
         defer { undo.run() }
@@ -463,10 +465,12 @@ public actor Agent {
             try runtime.createNamespace(namespace)
             undo.add { self.datapath.unregister(containerNamespace: namespace) }
         }
+        steps.mark("files+netns")
         for endpoint in endpoints {
             undo.add { self.datapath.detach(endpoint, namespace: namespace) }
             try datapath.attach(endpoint, network: try registry.network(endpoint.networkID), namespace: namespace)
         }
+        steps.mark("attach")
         if usesOwnNamespace(container) {
             try datapath.register(containerNamespace: namespace, source: datapath.socketSource(endpoints), dns: nil)
         }
@@ -483,15 +487,20 @@ public actor Agent {
         undo.add { [container] in self.dns.close(container: container.id) }
         try serveNames(container)
         publishNames()
+        steps.mark("names")
         undo.add { [container] in self.datapath.unpublish(container) }
         try datapath.publish(container, registry: registry)
+        steps.mark("publish")
         container.process = try startProcess(container, attach: request.attach)
+        steps.mark("process")
         try store.update(container: container)
+        steps.mark("commit")
         undo.cancel()
         replace(container)
 
         logger.info(
             "container started", metadata: ["container": "\(container.name)", "pid": "\(container.process.pid)"])
+        logger.debug("container run's steps", metadata: ["container": "\(container.name)", "ms": "\(steps)"])
         var result = view(container)
         let first = try? registry.network(container.networkMode)
         if let first, !first.driver.hasEndpoints && (!request.ports.isEmpty || request.publishAll == true) {
@@ -959,4 +968,26 @@ struct Undo {
     mutating func add(_ step: @escaping () -> Void) { steps.append(step) }
     mutating func cancel() { steps.removeAll() }
     func run() { steps.reversed().forEach { $0() } }
+}
+
+/// How long each step of a change took, for the debug log (`--log-level debug`).
+struct StepTimer: CustomStringConvertible {
+    private let clock = ContinuousClock()
+    private var last: ContinuousClock.Instant
+    private var steps: [(String, Duration)] = []
+
+    init() { last = clock.now }
+
+    mutating func mark(_ step: String) {
+        let now = clock.now
+        steps.append((step, now - last))
+        last = now
+    }
+
+    var description: String {
+        steps.map { step, took in
+            let ms = Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15
+            return "\(step) \((ms * 10).rounded() / 10)"
+        }.joined(separator: ", ")
+    }
 }
