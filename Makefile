@@ -15,7 +15,7 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev l
                 pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk etcd-server \
                 containernetworking-plugins dnsutils ethtool
 
-.PHONY: deps bench-deps runtime-deps bpf build release install uninstall deb test test-package test-runtimes \
+.PHONY: deps bench-deps runtime-deps bpf bpf-counted build release install uninstall deb test test-package test-runtimes \
         demo demo-down bench clean format
 
 # ... and the ones only `make bench` needs (the paths it compares Bridgeport with: iptables
@@ -64,9 +64,20 @@ $(BPF_OUT)/.embedded: $(BPF_OBJECTS)
 
 # -g for BTF, which libbpf and the verifier's line info need; the DWARF that comes with it
 # is stripped (0.6 MB of the binaries that embed the objects).
+BPF_CFLAGS := -target bpf -mcpu=v3 -O2 -g -Wall -Werror -I$(ARCH_INCLUDE)
 $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/lib/*.h
 	@mkdir -p $(BPF_OUT)
-	$(CLANG) -target bpf -mcpu=v3 -O2 -g -Wall -Werror -I$(ARCH_INCLUDE) -c $< -o $@.full
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.full
+	$(OBJCOPY) --strip-debug $@.full $@ && rm $@.full
+
+# The same objects with every helper call counted (bpf/lib/helper_count.h), for `make bench`'s
+# helper calls per path and a test of them; nothing embeds or ships these.
+BPF_COUNTED_OUT := $(BUILD)/bpf-counted
+bpf-counted: $(patsubst bpf/%.bpf.c,$(BPF_COUNTED_OUT)/%.bpf.o,$(BPF_SOURCES))
+
+$(BPF_COUNTED_OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/lib/*.h
+	@mkdir -p $(BPF_COUNTED_OUT)
+	$(CLANG) $(BPF_CFLAGS) -DBP_COUNT_HELPERS -c $< -o $@.full
 	$(OBJCOPY) --strip-debug $@.full $@ && rm $@.full
 
 build: deps bpf

@@ -35,6 +35,12 @@ step "per-packet cost of each BPF program (BPF_PROG_TEST_RUN)"
 (cd .. && BRIDGEPORT_BENCH_OUT="$WORK/bpf.md" swift test --filter ProgramCostBenchmarks >"$WORK/bpf.log" 2>&1) ||
     { cat "$WORK/bpf.log"; exit 1; }
 
+step "helper calls per packet of the same scenarios (the objects of make bpf-counted)"
+# The counts per packet do not depend on the number of runs: fewer of them do.
+(cd .. && make -s bpf-counted && BRIDGEPORT_BENCH_HELPER_CALLS=1 BRIDGEPORT_BENCH_OUT="$WORK/bpf-calls.md" \
+    BRIDGEPORT_BENCH_RUNS=100000 swift test --skip-build --filter ProgramCostBenchmarks >"$WORK/bpf-calls.log" 2>&1) ||
+    { cat "$WORK/bpf-calls.log"; exit 1; }
+
 step "the flow table at 10,000, 100,000 and 1,000,000 flows (BPF_PROG_TEST_RUN and the release collector)"
 (cd .. && BRIDGEPORT_BENCH_FLOWS_OUT="$WORK/flowtable.md" BRIDGEPORT_FLOW_BENCH="$PWD/.build/release/flow-bench" \
     swift test --filter FlowTableBenchmarks >"$WORK/flowtable.log" 2>&1) || { cat "$WORK/flowtable.log"; exit 1; }
@@ -150,6 +156,10 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     echo "The same programs under the path runs' real traffic (the kernel's BPF_ENABLE_STATS):"
     echo
     cat "$WORK/bpf-live.md"
+    echo
+    echo "The BPF helper and kfunc calls each scenario's packet makes, counted by the same programs built with a count before every call (\`make bpf-counted\`, bpf/lib/helper_count.h) over 100,000 runs of each scenario:"
+    echo
+    cat "$WORK/bpf-calls.md"
     echo
     echo "## Container create+attach latency (100 containers each)"
     echo

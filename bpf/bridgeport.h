@@ -1074,4 +1074,30 @@ struct bp_flow_change_event {
 	__u64 bytes;
 };
 
+/* ------------------------------------------------------------------------- */
+/* Helper calls (the instrumented objects of `make bpf-counted` only)         */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Built with -DBP_COUNT_HELPERS (bpf/lib/helper_count.h), the programs count every helper
+ * and kfunc call they make, which `make bench` reads per path: a per-CPU array of one
+ * struct bp_helper_calls, whose calls[BP_HELPER_SLOT(helper, map type)] count the calls of
+ * that helper. helper: a BPF_FUNC_* id of <linux/bpf.h>, or a BP_KFUNC_* below; map type:
+ * the BPF_MAP_TYPE_* of the map a map helper was called on (the verifier inlines lookups of
+ * arrays only), 0 for the other helpers and for map types of BP_HELPER_MAP_TYPES and above.
+ * The normal objects have no such map. (Here at the end: the normal objects' line info of
+ * the functions above stays as it was, and with it every byte of them.)
+ */
+#define BP_MAP_HELPER_CALLS "bp_helper_calls"
+#define BP_HELPER_IDS 256
+#define BP_HELPER_MAP_TYPES 16
+#define BP_HELPER_SLOTS (BP_HELPER_IDS * BP_HELPER_MAP_TYPES)
+#define BP_HELPER_SLOT(helper, map_type) ((map_type) * BP_HELPER_IDS + (helper))
+#define BP_KFUNC_CAST_TO_KERN_CTX (BP_HELPER_IDS - 1) /* past every BPF_FUNC_* id */
+
+/* 32 KiB, the most a per-CPU value may have. */
+struct bp_helper_calls {
+	__u64 calls[BP_HELPER_SLOTS];
+};
+
 #endif /* BRIDGEPORT_H */

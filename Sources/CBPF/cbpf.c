@@ -327,3 +327,20 @@ int cbpf_probe_tcx(void)
 	close(probe.prog_fd);
 	return probe.rc;
 }
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+/* <linux/bpf.h>'s own list of helpers, in id order; from Linux 6.2 on, its FN takes the id
+ * too and the list has no commas of its own. */
+#ifdef ___BPF_FUNC_MAPPER
+#define CBPF_HELPER_NAME(name, ...) #name,
+#else
+#define CBPF_HELPER_NAME(name) #name
+#endif
+static const char *const helper_names[] = { __BPF_FUNC_MAPPER(CBPF_HELPER_NAME) };
+_Static_assert(sizeof(helper_names) / sizeof(helper_names[0]) == __BPF_FUNC_MAX_ID, "one name per helper id");
+
+const char *cbpf_helper_name(__u32 id)
+{
+	return id < __BPF_FUNC_MAX_ID ? helper_names[id] : NULL;
+}

@@ -224,18 +224,36 @@ struct DataplaneFixture {
     static var endpointObject: String { objectDir.map { $0 + "/endpoint.bpf.o" } ?? Sandbox.endpointObject }
     static var uplinkObject: String { objectDir.map { $0 + "/uplink.bpf.o" } ?? Sandbox.uplinkObject }
 
-    /// Builds the two objects from bpf/ (unless BRIDGEPORT_TEST_BPF_DIR points elsewhere).
-    static func buildObjects() throws {
-        if objectDir == nil {
+    /// The objects a fixture loads: the normal ones (build/bpf, or BRIDGEPORT_TEST_BPF_DIR's),
+    /// or those of `make bpf-counted`, which count every helper call (bpf/lib/helper_count.h).
+    enum Objects {
+        case normal, counted
+
+        var paths: (endpoint: String, uplink: String) {
+            switch self {
+            case .normal: (DataplaneFixture.endpointObject, DataplaneFixture.uplinkObject)
+            case .counted: (Sandbox.countedObject("endpoint"), Sandbox.countedObject("uplink"))
+            }
+        }
+    }
+
+    /// Builds the two objects from bpf/ (the normal ones unless BRIDGEPORT_TEST_BPF_DIR points elsewhere).
+    static func buildObjects(_ objects: Objects = .normal) throws {
+        switch objects {
+        case .normal where objectDir == nil:
             try Sandbox.buildEndpointObject()
             try Sandbox.buildObject("uplink")
+        case .normal: break
+        case .counted: for name in ["endpoint", "uplink"] { try Sandbox.buildCountedObject(name) }
         }
     }
 
     /// A new namespace, bpffs and both objects, torn down with `test`. The host addresses
     /// and the subnets of networks 1 (10.40.0.0/24, fd00:40::/64) and 2 (10.50.0.0/24,
     /// fd00:50::/64) are filled in, IPv6 ones too (IPv6Tests' statics).
-    static func make(for test: XCTestCase, maxFlows: Int? = nil) throws -> DataplaneFixture {
+    static func make(
+        for test: XCTestCase, maxFlows: Int? = nil, objects: Objects = .normal
+    ) throws -> DataplaneFixture {
         let pinRoot = try Sandbox.bpffs(test)
         let ns = try Sandbox.netns(test)
         func inNS(_ args: String...) throws { try Sandbox.sh(["nsenter", "--net=/run/netns/\(ns)"] + args) }
@@ -261,8 +279,8 @@ struct DataplaneFixture {
         XCTAssertGreaterThan(up, 1)
         XCTAssertGreaterThan(epIndex, 1)
 
-        let endpointObject = try BPFObject(path: Self.endpointObject, pinRoot: pinRoot)
-        let uplinkObject = try BPFObject(path: Self.uplinkObject, pinRoot: pinRoot)
+        let endpointObject = try BPFObject(path: objects.paths.endpoint, pinRoot: pinRoot)
+        let uplinkObject = try BPFObject(path: objects.paths.uplink, pinRoot: pinRoot)
         for object in [endpointObject, uplinkObject] {
             if let maxFlows {
                 for table in [BP_MAP_FLOWS, BP_MAP_FLOWS6] { try object.setMaxEntries(table, UInt32(2 * maxFlows)) }

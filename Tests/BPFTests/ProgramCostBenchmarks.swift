@@ -12,6 +12,9 @@ import XCTest
 ///     BRIDGEPORT_BENCH_OUT=results.md swift test --filter ProgramCostBenchmarks
 ///
 /// BRIDGEPORT_BENCH_RUNS overrides the number of packets per scenario (default 1,000,000).
+/// With BRIDGEPORT_BENCH_HELPER_CALLS=1 the same scenarios run the objects of `make bpf-counted`
+/// (built here), which count every helper call, and the file gets each scenario's helper calls
+/// per packet over its timed runs (HelperCalls) instead of its times.
 ///
 /// A program that rewrites the packet cannot be timed with one test run of repeat=N: the
 /// kernel reruns it on the same skb, which the first run already rewrote, so the later
@@ -34,6 +37,19 @@ final class ProgramCostBenchmarks: XCTestCase {
         let separateRuns: Bool
         /// The path's target in ns per packet, where one is set (make bench's target rows).
         var target: Double? = nil
+        /// Its helper calls, in the helper-call mode.
+        var calls: HelperCalls? = nil
+    }
+
+    /// Runs a scenario's timed runs, `packets` runs of programs in all, and in the helper-call
+    /// mode (`counts`: the counted objects' bp_helper_calls) counts their helper calls.
+    struct Meter {
+        let counts: BPFMap?
+
+        func run<R>(packets: Int, _ body: () throws -> R) throws -> (R, HelperCalls?) {
+            guard let counts else { return (try body(), nil) }
+            return try HelperCalls.counting(counts, packets: packets, body)
+        }
     }
 
     enum Check: Error, CustomStringConvertible {
@@ -53,12 +69,15 @@ final class ProgramCostBenchmarks: XCTestCase {
             throw XCTSkip("benchmark: set BRIDGEPORT_BENCH_OUT=<file.md> to run it (make bench)")
         }
         try Sandbox.requireRoot()
-        try DataplaneFixture.buildObjects()
+        let counting = getenv("BRIDGEPORT_BENCH_HELPER_CALLS").map { String(cString: $0) } == "1"
+        let objects: DataplaneFixture.Objects = counting ? .counted : .normal
+        try DataplaneFixture.buildObjects(objects)
         let runs = getenv("BRIDGEPORT_BENCH_RUNS").flatMap { Int(String(cString: $0)) } ?? 1_000_000
         let warmup = min(10_000, runs / 10)
 
-        let f = try DataplaneFixture.make(for: self)
+        let f = try DataplaneFixture.make(for: self, objects: objects)
         try Self.populate(f)
+        let meter = Meter(counts: counting ? try HelperCalls.map(pinRoot: f.pinRoot) : nil)
 
         var rows: [Row] = []
         let mac = T.containerMAC
@@ -102,14 +121,16 @@ final class ProgramCostBenchmarks: XCTestCase {
         }
         let flowCount = try f.flowEntries().count
         let flows = f.maps.flows.map
-        let (synNs, synWrong, synMissing): (Double, Int, Int) = try Sandbox.inNetns(f.ns) {
-            var missing = 0
-            let (ns, wrong) = try Self.separateRuns(
-                up.prog, ifindex: up.ifindex, ingressIfindex: up.ingress, template: synTemplate,
-                runs: runs, warmup: warmup, verdict: T.redirect,
-                prepare: { i, frame in Self.setSource(&frame, Self.newClient(i)) },
-                after: { i in if !(try Self.deleteFlow(flows, Self.newClient(i))) { missing += 1 } })
-            return (ns, wrong, missing)
+        let ((synNs, synWrong, synMissing), synCalls) = try meter.run(packets: warmup + runs) {
+            try Sandbox.inNetns(f.ns) {
+                var missing = 0
+                let (ns, wrong) = try Self.separateRuns(
+                    up.prog, ifindex: up.ifindex, ingressIfindex: up.ingress, template: synTemplate,
+                    runs: runs, warmup: warmup, verdict: T.redirect,
+                    prepare: { i, frame in Self.setSource(&frame, Self.newClient(i)) },
+                    after: { i in if !(try Self.deleteFlow(flows, Self.newClient(i))) { missing += 1 } })
+                return (ns, wrong, missing)
+            }
         }
         try Self.check(
             synWrong == 0, "scenario 1: \(synWrong) of \(warmup + runs) runs had another verdict than TC_ACT_REDIRECT")
@@ -119,7 +140,7 @@ final class ProgramCostBenchmarks: XCTestCase {
             Row(
                 program: BP_PROG_UPLINK_INGRESS,
                 scenario: "TCP SYN to a published port: new flow (DNAT, both flow entries, redirect)",
-                nanoseconds: synNs, runs: runs, separateRuns: true, target: 500))
+                nanoseconds: synNs, runs: runs, separateRuns: true, target: 500, calls: synCalls))
 
         // 2. bp_up_ingress: the ACK (with a request) of an established published flow.
         let flowSyn = Frame.tcp(src: T.client, dst: T.hostIP, sport: T.clientPort, dport: Self.publishedPort)
@@ -137,29 +158,32 @@ final class ProgramCostBenchmarks: XCTestCase {
                 flags: Frame.tcpACK, payload: request),
             "scenario 2 (ACK of an established flow)")
         let established = try f.flowEntries().count
-        let (ackNs, ackWrong) = try Sandbox.inNetns(f.ns) {
-            try Self.separateRuns(
-                up.prog, ifindex: up.ifindex, ingressIfindex: up.ingress, template: ack,
-                runs: runs, warmup: warmup, verdict: T.redirect)
+        let ((ackNs, ackWrong), ackCalls) = try meter.run(packets: warmup + runs) {
+            try Sandbox.inNetns(f.ns) {
+                try Self.separateRuns(
+                    up.prog, ifindex: up.ifindex, ingressIfindex: up.ingress, template: ack,
+                    runs: runs, warmup: warmup, verdict: T.redirect)
+            }
         }
         try Self.check(ackWrong == 0, "scenario 2: \(ackWrong) runs had another verdict than TC_ACT_REDIRECT")
         try Self.check(try f.flowEntries().count == established, "scenario 2: an established flow added flow entries")
         rows.append(
             Row(
                 program: BP_PROG_UPLINK_INGRESS, scenario: "TCP ACK of an established published flow (DNAT, redirect)",
-                nanoseconds: ackNs, runs: runs, separateRuns: true, target: 250))
+                nanoseconds: ackNs, runs: runs, separateRuns: true, target: 250, calls: ackCalls))
 
         // 3. bp_up_ingress: for the host itself, not a published port (ssh): the tax on other traffic.
         let ssh = Frame.tcp(
             src: T.client, dst: T.hostIP, sport: 50022, dport: 22, flags: Frame.tcpACK,
             payload: Array(repeating: 0x5a, count: 64))
-        let hostNs = try Self.repeated(
-            up, ssh, runs: runs, verdict: T.next, in: f, "scenario 3 (host traffic, not published)")
+        let (hostNs, hostCalls) = try meter.run(packets: runs + 1) {
+            try Self.repeated(up, ssh, runs: runs, verdict: T.next, in: f, "scenario 3 (host traffic, not published)")
+        }
         rows.append(
             Row(
                 program: BP_PROG_UPLINK_INGRESS,
                 scenario: "TCP to the host, not a published port (the tax on other traffic)",
-                nanoseconds: hostNs, runs: runs, separateRuns: false, target: 50))
+                nanoseconds: hostNs, runs: runs, separateRuns: false, target: 50, calls: hostCalls))
 
         // 4. bp_ep_ingress: the container's reply of the published flow: reverse NAT, redirect.
         let reply = Frame.tcp(
@@ -171,43 +195,47 @@ final class ProgramCostBenchmarks: XCTestCase {
                 src: T.hostIP, dst: T.client, sport: Self.publishedPort, dport: T.clientPort,
                 flags: Frame.tcpACK, payload: response),
             "scenario 4 (reply of a published flow)")
-        let (replyNs, replyWrong) = try Sandbox.inNetns(f.ns) {
-            try Self.separateRuns(
-                epIn.prog, ifindex: epIn.ifindex, ingressIfindex: epIn.ingress, template: reply,
-                runs: runs, warmup: warmup, verdict: T.redirect)
+        let ((replyNs, replyWrong), replyCalls) = try meter.run(packets: warmup + runs) {
+            try Sandbox.inNetns(f.ns) {
+                try Self.separateRuns(
+                    epIn.prog, ifindex: epIn.ifindex, ingressIfindex: epIn.ingress, template: reply,
+                    runs: runs, warmup: warmup, verdict: T.redirect)
+            }
         }
         try Self.check(replyWrong == 0, "scenario 4: \(replyWrong) runs had another verdict than TC_ACT_REDIRECT")
         rows.append(
             Row(
                 program: BP_PROG_ENDPOINT_INGRESS,
                 scenario: "container's reply of a published flow (policy, reverse NAT, redirect)",
-                nanoseconds: replyNs, runs: runs, separateRuns: true, target: 250))
+                nanoseconds: replyNs, runs: runs, separateRuns: true, target: 250, calls: replyCalls))
 
         // 5. bp_ep_ingress: container to container on the same network: policy and counters, no NAT.
         let icc = Frame.tcp(
             src: T.container, dst: T.neighbour, sport: 41000, dport: 5432, flags: Frame.tcpACK,
             payload: Array(repeating: 0x51, count: 128), srcMAC: mac, dstMAC: [0x02, 0x42, 0x0a, 0x28, 0x00, 0x03])
-        let iccNs = try Self.repeated(
-            epIn, icc, runs: runs, verdict: T.next, in: f, "scenario 5 (container to container)")
+        let (iccNs, iccCalls) = try meter.run(packets: runs + 1) {
+            try Self.repeated(epIn, icc, runs: runs, verdict: T.next, in: f, "scenario 5 (container to container)")
+        }
         rows.append(
             Row(
                 program: BP_PROG_ENDPOINT_INGRESS,
                 scenario: "container to container, same network (policy and counters, no NAT)",
-                nanoseconds: iccNs, runs: runs, separateRuns: false, target: 80))
+                nanoseconds: iccNs, runs: runs, separateRuns: false, target: 80, calls: iccCalls))
 
         // 6. bp_ep_egress: what the container receives is counted.
         let delivered = Frame.tcp(
             src: T.client, dst: T.container, sport: T.clientPort, dport: Self.containerPort, flags: Frame.tcpACK,
             payload: request, srcMAC: gwMAC, dstMAC: mac)
         let before = try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx.packets ?? 0
-        let rxNs = try Self.repeated(
-            epOut, delivered, runs: runs, verdict: T.next, in: f, "scenario 6 (container receives)")
+        let (rxNs, rxCalls) = try meter.run(packets: runs + 1) {
+            try Self.repeated(epOut, delivered, runs: runs, verdict: T.next, in: f, "scenario 6 (container receives)")
+        }
         let counted = (try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx.packets ?? 0) - before
         try Self.check(counted == UInt64(runs + 1), "scenario 6: \(counted) packets counted, \(runs + 1) expected")
         rows.append(
             Row(
                 program: BP_PROG_ENDPOINT_EGRESS, scenario: "what the container receives (counters)",
-                nanoseconds: rxNs, runs: runs, separateRuns: false))
+                nanoseconds: rxNs, runs: runs, separateRuns: false, calls: rxCalls))
 
         // 7. bp_ep_ingress: a packet of an established NAT66 flow (IPv6 masquerade), the next
         //    hop's neighbour known as for IPv4. Left out with objects without NAT66 (an earlier
@@ -222,17 +250,19 @@ final class ProgramCostBenchmarks: XCTestCase {
             let ack6 = Frame.tcp6(
                 src: IPv6Tests.container, dst: IPv6Tests.internet, sport: 41000, dport: 443, flags: Frame.tcpACK,
                 payload: request, srcMAC: mac, dstMAC: gwMAC)
-            let (nat66Ns, nat66Wrong) = try Sandbox.inNetns(f.ns) {
-                try Self.separateRuns(
-                    epIn.prog, ifindex: epIn.ifindex, ingressIfindex: epIn.ingress, template: ack6,
-                    runs: runs, warmup: warmup, verdict: T.redirect)
+            let ((nat66Ns, nat66Wrong), nat66Calls) = try meter.run(packets: warmup + runs) {
+                try Sandbox.inNetns(f.ns) {
+                    try Self.separateRuns(
+                        epIn.prog, ifindex: epIn.ifindex, ingressIfindex: epIn.ingress, template: ack6,
+                        runs: runs, warmup: warmup, verdict: T.redirect)
+                }
             }
             try Self.check(nat66Wrong == 0, "scenario 7: \(nat66Wrong) runs had another verdict than TC_ACT_REDIRECT")
             rows.append(
                 Row(
                     program: BP_PROG_ENDPOINT_INGRESS,
                     scenario: "IPv6 packet of a NAT66-masqueraded flow (policy, SNAT, redirect)",
-                    nanoseconds: nat66Ns, runs: runs, separateRuns: true))
+                    nanoseconds: nat66Ns, runs: runs, separateRuns: true, calls: nat66Calls))
         }
 
         // 8. bp_ep_ingress: a dropped packet (a spoofed source), with nobody listening to drop
@@ -246,24 +276,28 @@ final class ProgramCostBenchmarks: XCTestCase {
         let monitor = f.maps.monitor
         defer { try? monitor.set(subscribed: [], rate: 0) }
         try monitor.set(subscribed: [], rate: 0)
-        let quietDropNs = try Self.repeated(
-            epIn, spoofed, runs: runs, verdict: T.shot, in: f, "scenario 8 (a drop, nobody listening)")
+        let (quietDropNs, quietDropCalls) = try meter.run(packets: runs + 1) {
+            try Self.repeated(
+                epIn, spoofed, runs: runs, verdict: T.shot, in: f, "scenario 8 (a drop, nobody listening)")
+        }
         rows.append(
             Row(
                 program: BP_PROG_ENDPOINT_INGRESS, scenario: "a dropped packet (spoofed source), no drop subscriber",
-                nanoseconds: quietDropNs, runs: runs, separateRuns: false))
+                nanoseconds: quietDropNs, runs: runs, separateRuns: false, calls: quietDropCalls))
         try monitor.set(subscribed: [.drop], rate: 0)
         let ring = try EventRing(map: f.maps.events)
         _ = try ring.poll(timeout: 0)
         let batch = 1_000
         var emitted = 0
         var totalNs = 0.0
-        for _ in 0..<max(1, runs / batch) {
-            totalNs += try Self.repeated(
-                epIn, spoofed, runs: batch, verdict: T.shot, in: f, "scenario 8 (a drop, subscribed)")
-            emitted += try ring.poll(timeout: 0).count
-        }
         let batches = max(1, runs / batch)
+        let (_, subscribedCalls) = try meter.run(packets: batches * (batch + 1)) {
+            for _ in 0..<batches {
+                totalNs += try Self.repeated(
+                    epIn, spoofed, runs: batch, verdict: T.shot, in: f, "scenario 8 (a drop, subscribed)")
+                emitted += try ring.poll(timeout: 0).count
+            }
+        }
         // Each `repeated` runs the frame once more before its timed run: both emit.
         try Self.check(
             emitted == batches * (batch + 1), "scenario 8: \(emitted) events for \(batches * (batch + 1)) drops")
@@ -271,11 +305,14 @@ final class ProgramCostBenchmarks: XCTestCase {
             Row(
                 program: BP_PROG_ENDPOINT_INGRESS,
                 scenario: "a dropped packet, drop events subscribed (an event in the ring each)",
-                nanoseconds: totalNs / Double(batches), runs: batches * batch, separateRuns: false))
+                nanoseconds: totalNs / Double(batches), runs: batches * batch, separateRuns: false,
+                calls: subscribedCalls))
         try monitor.set(subscribed: [.drop], rate: 1)
         let lostBefore = try monitor.lostCounts()[.drop] ?? 0
-        let limitedNs = try Self.repeated(
-            epIn, spoofed, runs: runs, verdict: T.shot, in: f, "scenario 8 (a drop, over the rate limit)")
+        let (limitedNs, limitedCalls) = try meter.run(packets: runs + 1) {
+            try Self.repeated(
+                epIn, spoofed, runs: runs, verdict: T.shot, in: f, "scenario 8 (a drop, over the rate limit)")
+        }
         let lost = (try monitor.lostCounts()[.drop] ?? 0) - lostBefore
         _ = try ring.poll(timeout: 0)
         try Self.check(lost >= UInt64(runs - 2), "scenario 8: \(lost) events lost over the limit of 1/s")
@@ -283,7 +320,13 @@ final class ProgramCostBenchmarks: XCTestCase {
             Row(
                 program: BP_PROG_ENDPOINT_INGRESS,
                 scenario: "a dropped packet, drop events subscribed but over the rate limit (counted lost)",
-                nanoseconds: limitedNs, runs: runs, separateRuns: false))
+                nanoseconds: limitedNs, runs: runs, separateRuns: false, calls: limitedCalls))
+        if counting {
+            let table = HelperCalls.render(rows.compactMap { row in row.calls.map { (row.program, row.scenario, $0) } })
+            print(table)
+            try table.write(toFile: outPath, atomically: true, encoding: .utf8)
+            return
+        }
 
         // The floor: a program that only returns TCX_NEXT, both ways. What the separate-run
         // method adds (the clock reads around each run) is the difference of the two.

@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../bridgeport.h"
+#include "helper_count.h" /* -DBP_COUNT_HELPERS only: every helper call counted */
 
 /*
  * tcx verdicts (Linux >= 6.6). Debian 12's uapi headers predate them; the

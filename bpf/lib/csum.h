@@ -45,7 +45,7 @@ struct sk_buff___bp {
 	__u8 ip_summed : 2;
 } __attribute__((preserve_access_index));
 
-extern void *bpf_cast_to_kern_ctx(void *ctx) __ksym;
+extern void *(bpf_cast_to_kern_ctx)(void *ctx) __ksym; /* in parentheses: no helper_count.h macro */
 
 static __always_inline enum bp_ip_summed bp_ip_summed(struct __sk_buff *skb)
 {

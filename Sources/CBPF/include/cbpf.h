@@ -99,4 +99,10 @@ int cbpf_probe_kernel_btf(void);
  * probe's own makes and that goes with it: the caller's namespace is never touched. */
 int cbpf_probe_tcx(void);
 
+/* ---- names ---------------------------------------------------------------------------- */
+
+/* The name of BPF helper `id` as <linux/bpf.h> lists it (BPF_FUNC_map_lookup_elem:
+ * "map_lookup_elem"), or NULL past the list. Map types' names: libbpf_bpf_map_type_str. */
+const char *cbpf_helper_name(__u32 id);
+
 #endif /* CBPF_H */

@@ -1,0 +1,58 @@
+import BPF
+import CBPF
+import XCTest
+
+/// The objects of `make bpf-counted` count the helper calls `make bench` reports (HelperCalls),
+/// and the normal objects, which the agent embeds, have nothing of it.
+final class HelperCallTests: XCTestCase {
+    typealias T = NATAndPolicyTests
+
+    override func setUpWithError() throws {
+        try Sandbox.requireRoot()
+    }
+
+    /// A packet of an established published flow, from the uplink to a container whose frame
+    /// header its endpoint entry gives: one bpf_redirect_peer, no route lookup, the flow found
+    /// in the hash map bp_flows; the same for every packet.
+    func testCountedObjectsCountAnEstablishedFlowsPacket() throws {
+        try DataplaneFixture.buildObjects(.counted)
+        let f = try DataplaneFixture.make(for: self, objects: .counted)
+        try f.setEndpoint(
+            flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE], gatewayMAC: T.gatewayMAC)
+        try f.publish(host: T.hostIP, 5000, proto: T.tcp, to: T.container, 80)
+        func arriving(_ flags: UInt8) -> [UInt8] {
+            Frame.tcp(src: T.client, dst: T.hostIP, sport: T.clientPort, dport: 5000, flags: flags)
+        }
+        func delivered(_ flags: UInt8) -> [UInt8] {  // in the frame header of the endpoint entry
+            Frame.tcp(
+                src: T.client, dst: T.container, sport: T.clientPort, dport: 80, flags: flags, srcMAC: T.gatewayMAC,
+                dstMAC: T.containerMAC)
+        }
+        try assertRewritten(try f.up(arriving(Frame.tcpSYN)), to: delivered(Frame.tcpSYN), "SYN")
+
+        let packets = 3
+        let (_, calls) = try HelperCalls.counting(try HelperCalls.map(pinRoot: f.pinRoot), packets: packets) {
+            for _ in 0..<packets {
+                try assertRewritten(try f.up(arriving(Frame.tcpACK)), to: delivered(Frame.tcpACK), "ACK")
+            }
+        }
+        XCTAssertEqual(calls.perPacket[HelperCalls.slot(BPF_FUNC_redirect_peer)], 1, calls.described)
+        XCTAssertNil(calls.perPacket[HelperCalls.slot(BPF_FUNC_fib_lookup)], calls.described)
+        XCTAssertNil(calls.perPacket[HelperCalls.slot(BPF_FUNC_redirect_neigh)], calls.described)
+        let flowLookups = calls.perPacket[HelperCalls.slot(BPF_FUNC_map_lookup_elem, BPF_MAP_TYPE_HASH)] ?? 0
+        XCTAssertGreaterThanOrEqual(flowLookups, 1, calls.described)
+        XCTAssertEqual(flowLookups, flowLookups.rounded(), "the same calls for every packet: \(calls.described)")
+    }
+
+    /// The normal objects have no bp_helper_calls; the counted ones have it.
+    func testOnlyCountedObjectsHaveTheCounters() throws {
+        for name in ["endpoint", "uplink", "sock"] {
+            try Sandbox.buildObject(name)
+            try Sandbox.buildCountedObject(name)
+            let normal = try BPFObject(path: Sandbox.packageRoot + "/build/bpf/\(name).bpf.o", pinRoot: nil)
+            XCTAssertFalse(normal.mapNames.contains(BP_MAP_HELPER_CALLS), "\(name).bpf.o: \(normal.mapNames)")
+            let counted = try BPFObject(path: Sandbox.countedObject(name), pinRoot: nil)
+            XCTAssertTrue(counted.mapNames.contains(BP_MAP_HELPER_CALLS), "counted \(name).bpf.o: \(counted.mapNames)")
+        }
+    }
+}
