@@ -254,9 +254,10 @@ struct bp_endpoint {
  * free slot). A flow's packet toward the container finds it there by the slot its flow
  * carries, an array lookup the verifier inlines, where bp_endpoints costs a hash lookup.
  * The agent writes an entry here before it names the slot in bp_endpoints, and clears it
- * before it deletes that; a reader checks ifindex, and falls back to bp_endpoints. An entry
- * rewritten in place (its policy changed) may be read half old, half new: the flow path
- * reads only what stays while the veth does (MACs, MTU, stats_slot).
+ * (ifindex 0, the rest kept) before it deletes that; a reader checks ifindex, and falls back
+ * to bp_endpoints. An array's value is rewritten in place, so a packet may read one half old,
+ * half new: only the ifindex and the policy change (the flow path reads neither past the
+ * check), while what it reads (MACs, MTU, stats_slot) stays as long as the veth does.
  */
 struct bp_endpoint_slot {
 	__u32 ifindex;
@@ -548,7 +549,7 @@ struct bp_flow {
 	/* Where the entry's packets go, cached. A SNAT entry: the route out, for the second it
 	 * was looked up in (lib/nat.h, bp_flow_route_out): its interface (0: none), with out_at
 	 * and out_mtu. A DNAT entry: its container's slot of bp_ep_slots, plus 1 (0: not known
-	 * yet), from its first packet on (lib/nat.h, bp_flow_endpoint). One field, as an entry is
+	 * yet; lib/nat.h, bp_flow_endpoint). One field, as an entry is
 	 * one or the other: a union would cost Swift the struct's bitwise copies. */
 	__u32 via;
 	__u32 out_at;    /* the second of the lookup */

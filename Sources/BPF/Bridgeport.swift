@@ -141,7 +141,7 @@ public struct BridgeportMaps: Sendable {
             try endpointSlots.update(slot, bp_endpoint_slot(ifindex: ifindex, endpoint: entry))
             try endpoints.update(ifindex, entry)
         } catch {
-            try? endpointSlots.update(slot, bp_endpoint_slot())
+            try? endpointSlots.update(slot, bp_endpoint_slot(ifindex: 0, endpoint: entry))
             statsSlots.release(slot)
             throw error
         }
@@ -157,7 +157,7 @@ public struct BridgeportMaps: Sendable {
             try endpointSlots.update(slot, bp_endpoint_slot(ifindex: entry.key, endpoint: entry.value))
         }
         for (slot, known) in try endpointSlots.entries() where known.ifindex != 0 && held[slot] == nil {
-            try endpointSlots.update(slot, bp_endpoint_slot())
+            try endpointSlots.update(slot, bp_endpoint_slot(ifindex: 0, endpoint: known.endpoint))
         }
     }
 
@@ -170,7 +170,9 @@ public struct BridgeportMaps: Sendable {
     /// is gone (or its programs detached), else the next packet recreates drop counters.
     public func removeEndpoint(ifindex: UInt32) throws {
         let entry = try endpoints.lookup(ifindex)
-        if let entry { try endpointSlots.update(entry.stats_slot, bp_endpoint_slot()) }
+        // Only the ifindex cleared: a packet that reads the slot meanwhile sees the old entry
+        // whole or not at all, never zeroed fields (a stats_slot 0 that is another's).
+        if let entry { try endpointSlots.update(entry.stats_slot, bp_endpoint_slot(ifindex: 0, endpoint: entry)) }
         try endpoints.delete(ifindex)
         if let entry { statsSlots.release(entry.stats_slot) }
         for key in try drops.keys() where key.ifindex == ifindex {

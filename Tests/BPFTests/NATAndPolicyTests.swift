@@ -262,11 +262,12 @@ final class NATAndPolicyTests: XCTestCase {
         }
     }
 
-    /// A flow toward a container carries its endpoint's slot (via: the slot plus 1), cached by
-    /// its first packet, and later packets find the entry in bp_ep_slots by it. A slot that is
-    /// another veth's now is not trusted: the packet takes its container's entry from
-    /// bp_endpoints, and its flow the right slot. The agent keeps the slots in step with the
-    /// entries: removed, cleared; lost, written again by syncEndpointSlots.
+    /// A published flow carries its container's slot (via: the slot plus 1) from its first
+    /// packet, and its later packets find the container's entry in bp_ep_slots by it, not in
+    /// bp_endpoints. A slot that is another veth's now is not trusted: the packet takes its
+    /// container's entry from bp_endpoints, and its flow the right slot. The agent keeps the
+    /// slots in step with the entries: removed, cleared; lost, written again by
+    /// syncEndpointSlots, which clears the slots nobody holds.
     func testAFlowFindsItsContainerByTheSlotItCarries() throws {
         let f = try makeFixture()
         let bridgeMAC: [UInt8] = [0x02, 0x42, 0x0a, 0x28, 0x00, 0xfe]
@@ -281,35 +282,47 @@ final class NATAndPolicyTests: XCTestCase {
         let key = bp_flow_key(
             src: be32(Self.client), dst: be32(Self.hostIP), sport: be16(Self.clientPort), dport: be16(5000),
             proto: Self.tcp)
+        var entry = try XCTUnwrap(f.flow(key))
+        XCTAssertEqual(entry.via, slot + 1, "the flow carries the slot from its first packet")
         let ack = Frame.tcp(
             src: Self.client, dst: Self.hostIP, sport: Self.clientPort, dport: 5000, flags: Frame.tcpACK)
-        let delivered =
-            Self.containerMAC + bridgeMAC
-            + Array(
-                Frame.tcp(src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80, flags: Frame.tcpACK)
-                    .dropFirst(12))
-        try assertRewritten(try f.up(ack), to: delivered, "the first ACK")
-        var entry = try XCTUnwrap(f.flow(key))
-        XCTAssertEqual(entry.via, slot + 1, "the flow carries the slot")
+        func delivered(gateway: [UInt8]) -> [UInt8] {
+            Self.containerMAC + gateway
+                + Array(
+                    Frame.tcp(
+                        src: Self.client, dst: Self.container, sport: Self.clientPort, dport: 80, flags: Frame.tcpACK
+                    ).dropFirst(12))
+        }
+
+        // bp_endpoints alone changed (not as the agent writes it): the packet still has the
+        // slot's MACs, so it found its container there.
+        let original = try XCTUnwrap(f.maps.endpoints.lookup(f.endpointIfindex))
+        var changed = original
+        changed.gateway_mac = (2, 0x42, 0x0a, 0x28, 0, 0xaa)
+        try f.maps.endpoints.update(f.endpointIfindex, changed)
+        try assertRewritten(try f.up(ack), to: delivered(gateway: bridgeMAC), "by the slot")
+        try f.maps.endpoints.update(f.endpointIfindex, original)
 
         // Another veth's slot, with other MACs: not used, and the flow's slot is put right.
         let other = slot + 5
-        var stranger = try XCTUnwrap(f.maps.endpoints.lookup(f.endpointIfindex))
+        var stranger = original
         stranger.mac = (9, 9, 9, 9, 9, 9)
         try f.maps.endpointSlots.update(other, bp_endpoint_slot(ifindex: f.endpointIfindex + 100, endpoint: stranger))
         entry.via = other + 1
         try f.maps.flows.map.update(key, entry)
-        try assertRewritten(try f.up(ack), to: delivered, "by bp_endpoints, not the stranger's slot")
+        try assertRewritten(try f.up(ack), to: delivered(gateway: bridgeMAC), "by bp_endpoints, not the stranger's")
         XCTAssertEqual(try f.flow(key)?.via, slot + 1)
         XCTAssertEqual(try f.maps.endpointStats(ifindex: f.endpointIfindex)?.rx.packets, 3, "counted in its own slot")
 
         try f.maps.endpointSlots.update(slot, bp_endpoint_slot())
-        try assertRewritten(try f.up(ack), to: delivered, "a cleared slot: by bp_endpoints")
+        try assertRewritten(try f.up(ack), to: delivered(gateway: bridgeMAC), "a cleared slot: by bp_endpoints")
         try f.maps.syncEndpointSlots()
         XCTAssertEqual(try f.maps.endpointSlots.lookup(slot)?.ifindex, f.endpointIfindex, "written again")
         XCTAssertEqual(try f.maps.endpointSlots.lookup(other)?.ifindex, 0, "nobody's slot cleared")
         try f.maps.removeEndpoint(ifindex: f.endpointIfindex)
-        XCTAssertEqual(try f.maps.endpointSlots.lookup(slot)?.ifindex, 0, "cleared with the entry")
+        let removed = try XCTUnwrap(f.maps.endpointSlots.lookup(slot))
+        XCTAssertEqual(removed.ifindex, 0, "cleared with the entry")
+        XCTAssertEqual(removed.endpoint.stats_slot, slot, "its other fields kept, for a packet reading it meanwhile")
     }
 
     /// A packet whose TTL would run out on the hop a translation makes is left to the

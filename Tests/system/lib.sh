@@ -231,7 +231,7 @@ check() {
 check_agent_starts() {
     local what=$1; shift
     if agent_start "$@" >"$STATE/agent-start.out" 2>&1; then pass "$what"
-    else fail "$what"; sed 's/^/        /' "$STATE/agent-start.out" | head -20; fi
+    else fail "$what"; sed 's/^/        /' "$STATE/agent-start.out" | tail -20; fi
 }
 
 # check_fails "description" EXPECTED_CODE PATTERN command...: the command must fail with

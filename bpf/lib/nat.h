@@ -572,8 +572,9 @@ static __always_inline __u32 bp_flow_route_out(struct __sk_buff *skb, const stru
 /*
  * The entry of the container a DNAT entry's packets go to (NULL: none): by the slot the
  * entry carries, where it has one and it is still this veth's (a slot is given again only to
- * another veth); else from bp_endpoints, and the slot goes into the entry for the next.
- * `flow` may be a local entry.
+ * another veth); else from bp_endpoints, and the slot goes into the entry for the next. A
+ * published flow's entry carries it from the start (bp_publish_flow), a masqueraded one's
+ * from its first reply. `flow` may be a local entry.
  */
 static __always_inline const struct bp_endpoint *bp_flow_endpoint(struct bp_flow *flow)
 {
@@ -588,7 +589,9 @@ static __always_inline const struct bp_endpoint *bp_flow_endpoint(struct bp_flow
 	}
 	const struct bp_endpoint *ep = bp_endpoint_of(flow->ifindex);
 
-	if (ep)
+	/* Written only when it changes: a flow's packets otherwise leave its entry alone within
+	 * a second (bp_flow_seen). */
+	if (ep && flow->via != ep->stats_slot + 1)
 		flow->via = ep->stats_slot + 1;
 	return ep;
 }
@@ -847,6 +850,7 @@ static __always_inline int bp_publish_flow(struct __sk_buff *skb, const struct b
 	in.nat_ip = target->ip;
 	in.nat_port = target->port;
 	in.port_slot = target->stats_slot;
+	bp_flow_endpoint(&in);  /* the container's slot, for the flow's next packets */
 	if (back.peer_port)
 		in.peer_port = reply.dst_port;
 	if (bp_flow_commit_translated(key, &in, &reply, skb->len - p->l3_off))

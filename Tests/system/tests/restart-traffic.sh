@@ -60,24 +60,29 @@ check "... and its traffic counted" test "$(port_packets)" -gt 0
 
 # An upgrade over the pins of a version before bp_ep_slots (the endpoints' entries by slot,
 # which published flows find their container by): the agent makes the map and writes every
-# endpoint's entry into its slot at start.
+# endpoint's entry into its slot at start; and a slot that names a veth no entry holds (an
+# agent stopped between the two maps' writes) is cleared.
 agent_stop
 rm -f "$maps/bp_ep_slots"
 check_agent_starts "the agent starts over pins without bp_ep_slots"
-# The veths (ifindexes) of bp_endpoints' entries, and those bp_ep_slots' entries name.
-veths_of() {
+# "slot:ifindex" of every entry: bp_endpoints' (by ifindex, naming a slot) or bp_ep_slots'
+# (by slot, naming a veth), as bpftool shows them with their BTF.
+slots_of() {
     bpftool -j map dump pinned "$maps/$1" | python3 -c '
 import json, sys
 for entry in json.load(sys.stdin):
-    if "formatted" in entry:
-        entry = entry["formatted"]
-        number = entry["key"] if sys.argv[1] == "bp_endpoints" else entry["value"]["ifindex"]
-    else:
-        raw = entry["key"] if sys.argv[1] == "bp_endpoints" else entry["value"][:4]
-        number = int.from_bytes(bytes(int(b, 16) for b in raw), "little")
-    if number:
-        print(number)' "$1" | sort -n | tr '\n' ' '
+    key, value = entry["formatted"]["key"], entry["formatted"]["value"]
+    slot, veth = (value["stats_slot"], key) if sys.argv[1] == "bp_endpoints" else (key, value["ifindex"])
+    if veth:
+        print(f"{slot}:{veth}")' "$1" | sort | tr '\n' ' '
 }
-check "... and each endpoint's entry is in its slot (veths $(veths_of bp_endpoints))" \
-    test -n "$(veths_of bp_endpoints)" -a "$(veths_of bp_endpoints)" = "$(veths_of bp_ep_slots)"
+check "... and each endpoint's entry is in its slot ($(slots_of bp_endpoints))" \
+    test -n "$(slots_of bp_endpoints)" -a "$(slots_of bp_endpoints)" = "$(slots_of bp_ep_slots)"
+agent_stop
+# Slot 16368 names veth 9999 (0x270f), which no entry of bp_endpoints holds.
+check "a stale slot, written while no agent runs" bpftool map update pinned "$maps/bp_ep_slots" \
+    key 0xf0 0x3f 0 0 value 0x0f 0x27 $(printf '0 %.0s' $(seq 1 46))
+check_agent_starts "the agent starts again"
+check "... and clears the stale slot, keeping the others" \
+    test "$(slots_of bp_endpoints)" = "$(slots_of bp_ep_slots)"
 check "the published port still answers" in_ext python3 "$TOOLS/stream.py" 198.51.100.1 6200 1
