@@ -31,6 +31,8 @@ extension Programs {
     /// so that it is never open, nor closed to its allowed sources, meanwhile.
     func publish(_ published: [Published]) throws {
         let ports = published.compactMap { entry in entry.target.map { (entry, $0) } }
+        // Nothing to add (most containers): the maps, and the targets that follow them, stay.
+        guard !ports.isEmpty else { return }
         for (entry, _) in ports {
             for source in entry.allowed ?? [] {
                 try maps.allowedSources(entry.mapping.hostIP.family).update(
@@ -50,8 +52,9 @@ extension Programs {
                 try maps.publishedPorts(mapping.hostIP.family).delete(mapping.hostSide)
             }
         }
+        guard !mappings.isEmpty else { return }
         removing("the published targets of gone ports") { try refreshTargets() }
-        if !mappings.isEmpty { removing("the flows of gone ports") { try flushStalePublishedFlows(allowed: nil) } }
+        removing("the flows of gone ports") { try flushStalePublishedFlows(allowed: nil) }
     }
 
     /// Removes the published flows whose port is gone or leads elsewhere now, those of
