@@ -549,8 +549,8 @@ struct bp_flow {
 	/* Where the entry's packets go, cached. A SNAT entry: the route out, for the second it
 	 * was looked up in (lib/nat.h, bp_flow_route_out): its interface (0: none), with out_at
 	 * and out_mtu. A DNAT entry: its container's slot of bp_ep_slots, plus 1 (0: not known
-	 * yet; lib/nat.h, bp_flow_endpoint). One field, as an entry is
-	 * one or the other: a union would cost Swift the struct's bitwise copies. */
+	 * yet; lib/nat.h, bp_flow_endpoint). One field, as an entry is one or the other: a
+	 * union would cost Swift the struct's bitwise copies. */
 	__u32 via;
 	__u32 out_at;    /* the second of the lookup */
 	__u16 out_mtu;
