@@ -233,7 +233,13 @@ enum bp_endpoint_flags {
 	BP_EP_F_IPV6_ONLY = 1 << 10,
 };
 
-/* Keyed by the u32 ifindex of the host-side veth. 40 bytes, no padding. */
+/* A network's subnet (IPv4 or IPv6). 4 bytes. */
+struct bp_subnet {
+	__u16 network_id; /* the same id as bp_endpoint.network_id */
+	__u16 flags;      /* enum bp_subnet_flags */
+};
+
+/* Keyed by the u32 ifindex of the host-side veth. 52 bytes, no padding. */
 struct bp_endpoint {
 	__u32 ip;         /* container IPv4 address, network byte order */
 	__u8 mac[6];      /* container-side MAC address (eth0 in the container) */
@@ -247,6 +253,13 @@ struct bp_endpoint {
 			      * runtime's veth, a network without a gateway): the route decides. */
 	__u16 mtu;        /* its interface's MTU (the network's): a bigger packet goes by the route */
 	__u32 stats_slot; /* its counters' slot of bp_ep_stats (given by the agent) */
+	/* Its network's IPv4 subnet, as a mask over ip (network byte order), with that subnet's
+	 * bp_subnets value: a destination in it is judged without the trie lookup
+	 * (lib/policy.h, bp_own_subnet). The agent sets them only while no other entry of
+	 * bp_subnets lies inside the subnet, so that the trie would answer the same; a mask of
+	 * 0: the trie decides. */
+	__u32 subnet_mask;
+	struct bp_subnet subnet;
 };
 
 /*
@@ -846,12 +859,6 @@ struct bp_subnet6_key {
 /* bp_host_addrs6's key: an IPv6 address as on the wire. 16 bytes. */
 struct bp_addr6 {
 	__u8 ip6[16];
-};
-
-/* A network's subnet (IPv4 or IPv6). 4 bytes. */
-struct bp_subnet {
-	__u16 network_id; /* the same id as bp_endpoint.network_id */
-	__u16 flags;      /* enum bp_subnet_flags */
 };
 
 /* How a network's container addresses may be reached straight from an uplink (direct

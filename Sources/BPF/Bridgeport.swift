@@ -265,7 +265,8 @@ extension bp_endpoint: @retroactive Equatable {
     public static func == (a: bp_endpoint, b: bp_endpoint) -> Bool {
         a.ip == b.ip && a.macOctets == b.macOctets && a.network_id == b.network_id && a.flags == b.flags
             && a.ipv6Octets == b.ipv6Octets && a.gatewayMACOctets == b.gatewayMACOctets && a.mtu == b.mtu
-            && a.stats_slot == b.stats_slot
+            && a.stats_slot == b.stats_slot && a.subnet_mask == b.subnet_mask
+            && a.subnet.network_id == b.subnet.network_id && a.subnet.flags == b.subnet.flags
     }
 }
 

@@ -393,33 +393,68 @@ public struct EndpointPolicy: MapEncodable, Equatable {
     /// gateway address (the route decides).
     public var gatewayMAC: MACAddress?
     public var mtu: UInt16
+    /// Its network's IPv4 subnet and that subnet's entry of bp_subnets, for a destination
+    /// in it judged without the trie lookup. Only while no other entry of bp_subnets lies
+    /// inside the subnet (`OwnSubnet.judgedAlike`), where the trie would answer the same.
+    /// nil: the trie decides.
+    public var ownSubnet: OwnSubnet?
+
+    public struct OwnSubnet: Equatable, Sendable {
+        public var subnet: IPv4Network
+        public var policy: SubnetPolicy
+
+        public init(_ subnet: IPv4Network, _ policy: SubnetPolicy) { (self.subnet, self.policy) = (subnet, policy) }
+
+        /// Its subnet with its entry, when `subnets` (bp_subnets' content) holds it and no
+        /// other subnet lies inside it: then the trie's answer for any address of it is
+        /// this entry. A wider subnet around it does not matter (the trie takes the longest
+        /// prefix).
+        public static func judgedAlike(_ subnet: IPv4Network, in subnets: [IPv4Network: SubnetPolicy]) -> OwnSubnet? {
+            guard let policy = subnets[subnet],
+                !subnets.keys.contains(where: { $0 != subnet && subnet.contains($0) })
+            else { return nil }
+            return OwnSubnet(subnet, policy)
+        }
+    }
 
     public init(
         ip: IPv4Address, mac: MACAddress, network: UInt16, flags: Flags, ip6: IPv6Address? = nil,
-        gatewayMAC: MACAddress? = nil, mtu: UInt16 = 0
+        gatewayMAC: MACAddress? = nil, mtu: UInt16 = 0, ownSubnet: OwnSubnet? = nil
     ) {
         (self.ip, self.mac, self.network, self.flags, self.ip6) = (ip, mac, network, flags, ip6)
-        (self.gatewayMAC, self.mtu) = (gatewayMAC, mtu)
+        (self.gatewayMAC, self.mtu, self.ownSubnet) = (gatewayMAC, mtu, ownSubnet)
     }
 
     public init(raw: bp_endpoint) {
         let ip6 = IPv6Address(bytes: raw.ipv6Octets)
         let gatewayMAC = raw.gatewayMACOctets
+        let ip = IPv4Address(raw: raw.ip)
+        let mask = UInt32(bigEndian: raw.subnet_mask)
         self.init(
-            ip: IPv4Address(raw: raw.ip), mac: MACAddress(bytes: raw.macOctets), network: raw.network_id,
+            ip: ip, mac: MACAddress(bytes: raw.macOctets), network: raw.network_id,
             flags: Flags(rawValue: raw.flags), ip6: ip6.isUnspecified ? nil : ip6,
-            gatewayMAC: gatewayMAC.allSatisfy { $0 == 0 } ? nil : MACAddress(bytes: gatewayMAC), mtu: raw.mtu)
+            gatewayMAC: gatewayMAC.allSatisfy { $0 == 0 } ? nil : MACAddress(bytes: gatewayMAC), mtu: raw.mtu,
+            ownSubnet: mask == 0
+                ? nil
+                : OwnSubnet(
+                    IPv4Network(containing: ip, prefixLength: mask.nonzeroBitCount), SubnetPolicy(raw: raw.subnet)))
     }
 
     public var raw: bp_endpoint {
-        bp_endpoint(
+        var entry = bp_endpoint(
             ipv4: ip.octets, mac: mac.bytes, networkID: network, flags: flags.rawValue, ipv6: ip6?.bytes,
             gatewayMAC: gatewayMAC?.bytes, mtu: mtu)
+        // Only a subnet that holds the endpoint's address: the programs compare with it.
+        if let ownSubnet, ownSubnet.subnet.contains(ip) {
+            entry.subnet_mask = ownSubnet.subnet.mask.bigEndian
+            entry.subnet = ownSubnet.policy.raw
+        }
+        return entry
     }
 }
 
 /// What isolation and direct routing know of a network's subnet (bp_subnets' value).
-public struct SubnetPolicy: MapEncodable, Equatable {
+public struct SubnetPolicy: MapEncodable, Equatable, Sendable {
     public struct Flags: OptionSet, Sendable {
         public let rawValue: UInt16
         public init(rawValue: UInt16) { self.rawValue = rawValue }

@@ -22,6 +22,9 @@ final class Programs: Sendable {
     private let endpointMode: TCAttachMode
     /// Keeps the kernel's run-time statistics of BPF programs on while the agent runs.
     private let statisticsFD: Int32
+    /// What syncSubnets last wrote into bp_subnets: an endpoint's entry carries its own
+    /// subnet's (EndpointPolicy.ownSubnet) only while that stays the trie's answer.
+    private let subnets = Mutex<[IPv4Network: SubnetPolicy]>([:])
     let logger: Logger
 
     init(configuration: DatapathConfiguration, logger: Logger) throws {
@@ -174,11 +177,18 @@ final class Programs: Sendable {
         }
         // A macvlan container is on the LAN: its IPv6 leaves as it is, as its IPv4 does.
         if ip6 != nil && network.driver == .macvlan { flags.insert(.passOutbound6) }
+        let ownSubnet =
+            endpoint.ip == nil
+            ? nil
+            : network.subnet.flatMap { subnet in
+                subnets.withLock { EndpointPolicy.OwnSubnet.judgedAlike(subnet, in: $0) }
+            }
         try maps.setEndpoint(
             ifindex: ifindex,
             EndpointPolicy(
                 ip: endpoint.ip ?? IPv4Address(0), mac: mac, network: number(of: network), flags: flags, ip6: ip6,
-                gatewayMAC: network.gatewayMode == .isolated ? nil : network.bridgeMAC, mtu: UInt16(clamping: mtu)))
+                gatewayMAC: network.gatewayMode == .isolated ? nil : network.bridgeMAC, mtu: UInt16(clamping: mtu),
+                ownSubnet: ownSubnet))
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: insideContainer)
     }
 
@@ -257,8 +267,25 @@ final class Programs: Sendable {
                     network: number, flags: subnetFlags(network, gatewayMode: network.gatewayMode6))
             }
         }
+        // Endpoints whose own subnet would no longer be judged alike (a subnet inside it
+        // came) go back to the trie before it changes; the others keep theirs.
+        try forgetOwnSubnets(unlike: wanted)
+        subnets.withLock { $0 = [:] }  // until the trie is written whole
         try maps.subnetPolicies.sync(wanted)
         try maps.subnetPolicies6.sync(wanted6)
+        subnets.withLock { $0 = wanted }
+    }
+
+    /// Rewrites, without their own subnet, the endpoints' entries whose own subnet `subnets`
+    /// would not judge alike (EndpointPolicy.OwnSubnet.judgedAlike).
+    private func forgetOwnSubnets(unlike subnets: [IPv4Network: SubnetPolicy]) throws {
+        for (ifindex, entry) in try maps.endpoints.entries() where entry.subnet_mask != 0 {
+            var policy = EndpointPolicy(raw: entry)
+            guard let own = policy.ownSubnet, EndpointPolicy.OwnSubnet.judgedAlike(own.subnet, in: subnets) != own
+            else { continue }
+            policy.ownSubnet = nil
+            try maps.setEndpoint(ifindex: ifindex, policy)
+        }
     }
 
     /// What direct routing reaches of a network's subnet of one family, by that family's gateway mode.

@@ -151,7 +151,7 @@ struct DataplaneFixture {
     /// programs then hand packets to the container without a route lookup).
     func setEndpoint(
         flags: [bp_endpoint_flags], networkID: UInt16 = 1, ip6: [UInt8]? = nil, ipv4: Bool = true,
-        gatewayMAC: [UInt8]? = nil, mtu: UInt16 = 1500
+        gatewayMAC: [UInt8]? = nil, mtu: UInt16 = 1500, ownSubnet: EndpointPolicy.OwnSubnet? = nil
     ) throws {
         let bits = EndpointPolicy.Flags(rawValue: flags.reduce(UInt32(0)) { $0 | $1.rawValue })
         try maps.setEndpoint(
@@ -161,8 +161,13 @@ struct DataplaneFixture {
                 ip: Self.address(ipv4 ? NATAndPolicyTests.container : nil),
                 mac: MACAddress(bytes: NATAndPolicyTests.containerMAC),
                 network: networkID, flags: bits, ip6: ip6.map { IPv6Address(bytes: $0) },
-                gatewayMAC: gatewayMAC.map { MACAddress(bytes: $0) }, mtu: mtu))
+                gatewayMAC: gatewayMAC.map { MACAddress(bytes: $0) }, mtu: mtu, ownSubnet: ownSubnet))
     }
+
+    /// The endpoint's network (10.40.0.0/24, number 1) as the agent gives an endpoint its
+    /// own subnet: as make() writes it into bp_subnets.
+    static let ownSubnet = EndpointPolicy.OwnSubnet(
+        IPv4Network(containing: IPv4Address(10, 40, 0, 0), prefixLength: 24), SubnetPolicy(network: 1, flags: []))
 
     func setSubnet(_ net: [UInt8], _ prefix: UInt32, networkID: UInt16, flags: UInt16 = 0) throws {
         try maps.subnetPolicies.update(

@@ -31,7 +31,7 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(stats.keySize, 4)
         XCTAssertEqual(stats.valueSize, MemoryLayout<bp_endpoint_stats>.size)
         XCTAssertEqual(stats.maxEntries, UInt32(BP_MAX_ENDPOINTS))
-        XCTAssertEqual(MemoryLayout<bp_endpoint>.size, 44)
+        XCTAssertEqual(MemoryLayout<bp_endpoint>.size, 52)
         XCTAssertEqual(MemoryLayout<bp_subnet6_key>.size, 20)
         XCTAssertEqual(MemoryLayout<bp_addr6>.size, 16)
         XCTAssertEqual(MemoryLayout<bp_flow6_key>.size, 40)

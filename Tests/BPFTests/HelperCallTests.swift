@@ -47,6 +47,25 @@ final class HelperCallTests: XCTestCase {
         XCTAssertEqual(flowLookups, 1, "the flow's lookup alone, every packet: \(calls.described)")
     }
 
+    /// A packet to a container of the same network: its destination is judged by the own
+    /// subnet the endpoint's entry carries, with no trie lookup; without it, one.
+    func testAPacketToTheOwnNetworkSkipsTheTrie() throws {
+        try DataplaneFixture.buildObjects(.counted)
+        let f = try DataplaneFixture.make(for: self, objects: .counted)
+        let toNeighbour = Frame.tcp(
+            src: T.container, dst: T.neighbour, sport: 33000, dport: 22, srcMAC: T.containerMAC)
+        func trieLookups() throws -> Double {
+            let (_, calls) = try HelperCalls.counting(try HelperCalls.map(pinRoot: f.pinRoot), packets: 1) {
+                assertUntouched(try f.ep(toNeighbour), toNeighbour, "to the neighbour")
+            }
+            return calls.perPacket[HelperCalls.slot(BPF_FUNC_map_lookup_elem, BPF_MAP_TYPE_LPM_TRIE)] ?? 0
+        }
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED], ownSubnet: DataplaneFixture.ownSubnet)
+        XCTAssertEqual(try trieLookups(), 0)
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
+        XCTAssertEqual(try trieLookups(), 1)
+    }
+
     /// The normal objects have no bp_helper_calls; the counted ones have it.
     func testOnlyCountedObjectsHaveTheCounters() throws {
         for name in ["endpoint", "uplink", "sock"] {

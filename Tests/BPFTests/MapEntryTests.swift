@@ -87,6 +87,33 @@ final class MapEntryTests: XCTestCase {
         XCTAssertEqual(TargetPolicy(raw: target.raw), target)
     }
 
+    /// An endpoint's own subnet: its mask in network byte order beside its entry of
+    /// bp_subnets, back unchanged; judged alike only while no other subnet lies inside it.
+    func testTheOwnSubnet() {
+        let subnet = IPv4Network(containing: IPv4Address(10, 0, 0, 0), prefixLength: 20)
+        let policy = SubnetPolicy(network: 3, flags: [.masquerade])
+        var endpoint = EndpointPolicy(
+            ip: container, mac: MACAddress(derivedFrom: container), network: 3, flags: [.enforceSource],
+            ownSubnet: EndpointPolicy.OwnSubnet(subnet, policy))
+        XCTAssertEqual(withUnsafeBytes(of: endpoint.raw.subnet_mask) { Array($0) }, [255, 255, 240, 0])
+        XCTAssertEqual(SubnetPolicy(raw: endpoint.raw.subnet), policy)
+        XCTAssertEqual(EndpointPolicy(raw: endpoint.raw), endpoint)
+        endpoint.ownSubnet = nil
+        XCTAssertEqual(endpoint.raw.subnet_mask, 0)
+        XCTAssertEqual(EndpointPolicy(raw: endpoint.raw), endpoint)
+
+        let inside = IPv4Network(containing: IPv4Address(10, 0, 4, 0), prefixLength: 24)
+        let around = IPv4Network(containing: IPv4Address(10, 0, 0, 0), prefixLength: 8)
+        let beside = IPv4Network(containing: IPv4Address(10, 0, 16, 0), prefixLength: 20)
+        let other = SubnetPolicy(network: 4, flags: [])
+        typealias Own = EndpointPolicy.OwnSubnet
+        XCTAssertEqual(Own.judgedAlike(subnet, in: [subnet: policy]), Own(subnet, policy))
+        XCTAssertEqual(
+            Own.judgedAlike(subnet, in: [subnet: policy, beside: other, around: other]), Own(subnet, policy))
+        XCTAssertNil(Own.judgedAlike(subnet, in: [subnet: policy, inside: other]), "the trie answers 4 in it")
+        XCTAssertNil(Own.judgedAlike(subnet, in: [beside: other]), "not in the trie")
+    }
+
     func testIPv6EncodingsKeepTheWireOrder() throws {
         let address = try XCTUnwrap(IPv6Address("fd00:40::2"))
         XCTAssertEqual(withUnsafeBytes(of: address.raw) { Array($0) }, address.bytes, "as on the wire")

@@ -908,6 +908,44 @@ final class NATAndPolicyTests: XCTestCase {
         XCTAssertEqual(try f.flowEntries().count, 2)
     }
 
+    /// A destination in the endpoint's own subnet is judged by the subnet its entry carries,
+    /// without the trie; the rest by the trie. The trie's entry for the subnet is changed
+    /// under it here to tell the two apart (the agent never lets them differ).
+    func testTheOwnSubnetIsJudgedWithoutTheTrie() throws {
+        let f = try makeFixture()
+        let mac = Self.containerMAC
+        let own = DataplaneFixture.ownSubnet
+        let isolation = dropKey(f.endpointIfindex, BP_DROP_ISOLATION, BP_DIR_EGRESS)
+        let icc = dropKey(f.endpointIfindex, BP_DROP_ICC, BP_DIR_EGRESS)
+        try f.setSubnet(ip("10.40.0.0"), 24, networkID: 7)
+        let toNeighbour = Frame.tcp(src: Self.container, dst: Self.neighbour, sport: 33000, dport: 22, srcMAC: mac)
+        let toOther = Frame.tcp(src: Self.container, dst: Self.other, sport: 33000, dport: 81, srcMAC: mac)
+
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED], ownSubnet: own)
+        assertUntouched(try f.ep(toNeighbour), toNeighbour, "the own subnet, as the entry says")
+        assertShot(try f.ep(toOther), toOther, "another network's, as the trie says")
+        XCTAssertEqual(try f.drops(), [isolation: 1])
+
+        // ICC off applies through it: the neighbour is refused, the gateway (a host address) not.
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_ICC_DISABLED], ownSubnet: own)
+        assertShot(try f.ep(toNeighbour), toNeighbour, "ICC off")
+        let toGateway = Frame.tcp(src: Self.container, dst: Self.gateway1, sport: 33000, dport: 53, srcMAC: mac)
+        assertUntouched(try f.ep(toGateway), toGateway, "the gateway, ICC off")
+        XCTAssertEqual(try f.drops(), [isolation: 1, icc: 1])
+
+        // Without it, the trie decides: network 7 is another network.
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED])
+        assertShot(try f.ep(toNeighbour), toNeighbour, "the trie's answer")
+        XCTAssertEqual(try f.drops(), [isolation: 2, icc: 1])
+        // Nor is a subnet that does not hold the endpoint's address written into its entry.
+        let elsewhere = EndpointPolicy.OwnSubnet(
+            IPv4Network(containing: IPv4Address(10, 50, 0, 0), prefixLength: 24), SubnetPolicy(network: 1, flags: []))
+        try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED], ownSubnet: elsewhere)
+        XCTAssertEqual(try f.maps.endpoints.lookup(f.endpointIfindex)?.subnet_mask, 0)
+        assertShot(try f.ep(toOther), toOther, "not the own subnet: the address is not in it")
+        XCTAssertEqual(try f.drops(), [isolation: 3, icc: 1])
+    }
+
     func testICCDisabled() throws {
         let f = try makeFixture()
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_ICC_DISABLED])

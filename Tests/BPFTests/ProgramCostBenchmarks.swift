@@ -376,7 +376,8 @@ final class ProgramCostBenchmarks: XCTestCase {
     /// host that is passing traffic has them (so the FIB lookups succeed outright).
     static func populate(_ f: DataplaneFixture) throws {
         try f.setEndpoint(
-            flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE], gatewayMAC: T.gatewayMAC)
+            flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE], gatewayMAC: T.gatewayMAC,
+            ownSubnet: DataplaneFixture.ownSubnet)
         var others: [(ifindex: UInt32, ip: [UInt8], network: UInt16)] = []
         for i in 0..<6 {
             let network: UInt16 = i < 4 ? 1 : 2

@@ -42,6 +42,14 @@ static __always_inline struct bp_subnet *bp_subnet_of(__u32 ip)
 	return bpf_map_lookup_elem(&bp_subnets, &key);
 }
 
+/* The destination's subnet when it is the endpoint's own network's, without the trie (see
+ * bp_endpoint.subnet_mask): what a container sends to its neighbours skips the lookup. NULL:
+ * another, or the endpoint's subnet is not known; the trie decides. */
+static __always_inline const struct bp_subnet *bp_own_subnet(const struct bp_endpoint *ep, __u32 daddr)
+{
+	return ep->subnet_mask && !((daddr ^ ep->ip) & ep->subnet_mask) ? &ep->subnet : NULL;
+}
+
 /* Broadcast and multicast stay on the bridge: they reach the network's containers. */
 static __always_inline int bp_broadcast_or_multicast(__u32 daddr)
 {
@@ -174,8 +182,9 @@ static __always_inline enum bp_drop_reason bp_link_verdict(struct __sk_buff *skb
 /* 0 when the IPv4 packet may leave the container, else the drop reason. ICC off drops
  * broadcast and multicast as it drops unicast to a neighbour (Docker's ICC rule drops every
  * bridged IPv4 frame). *to is the destination's subnet as the endpoint sees it
- * (bp_seen_subnet), for the caller's later questions (one trie lookup per packet); NULL for
- * none, and for a packet judged before its destination (spoofed, broadcast, multicast). */
+ * (bp_seen_subnet), for the caller's later questions (one trie lookup per packet, none for
+ * the endpoint's own network: bp_own_subnet); NULL for none, and for a packet judged before
+ * its destination (spoofed, broadcast, multicast). */
 static __always_inline enum bp_drop_reason bp_ipv4_verdict(const struct bp_endpoint *ep, const struct bp_packet *p,
 							   const struct bp_subnet **to)
 {
@@ -184,7 +193,9 @@ static __always_inline enum bp_drop_reason bp_ipv4_verdict(const struct bp_endpo
 		return BP_DROP_SPOOFED_SOURCE;
 	if (bp_broadcast_or_multicast(p->daddr))
 		return (ep->flags & BP_EP_F_ICC_DISABLED) ? BP_DROP_ICC : 0;
-	*to = bp_seen_subnet(ep, bp_subnet_of(p->daddr));
+	*to = bp_own_subnet(ep, p->daddr);
+	if (!*to)
+		*to = bp_seen_subnet(ep, bp_subnet_of(p->daddr));
 	return bp_network_verdict(ep, *to, &bp_host_addrs, &p->daddr);
 }
 

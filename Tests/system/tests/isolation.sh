@@ -13,6 +13,14 @@ for spec in a1:a a2:a a3:a b1:b c1:c d1:d d2:d r1:r; do
     bp run -d --name "${spec%%:*}" --net "${spec##*:}" "${caps[@]}" >/dev/null || fail "run $spec"
 done
 
+# Each endpoint's entry carries its network's subnet (/24: 255.255.255.0 as the wire has it,
+# read as a little-endian u32) and that subnet's network number: the programs judge
+# neighbours without the subnet trie (bp_own_subnet).
+own_subnets() {
+    bpftool -j map dump pinned "$STATE/bpf/maps/bp_endpoints" |
+        jq -e 'length == 8 and all(.[].formatted.value; .subnet_mask == 16777215 and .subnet.network_id == .network_id)'
+}
+check "every endpoint carries its own subnet" own_subnets
 check "same network: a1 reaches a2" ping1 a1 a2
 check_fails "a1 cannot reach b1" 1 '100% packet loss' ping1 a1 "$(ip_of b1)"
 check_fails "b1 cannot reach a1" 1 '100% packet loss' ping1 b1 "$(ip_of a1)"
