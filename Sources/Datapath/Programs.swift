@@ -23,7 +23,8 @@ final class Programs: Sendable {
     /// Keeps the kernel's run-time statistics of BPF programs on while the agent runs.
     private let statisticsFD: Int32
     /// What syncSubnets last wrote into bp_subnets: an endpoint's entry carries its own
-    /// subnet's (EndpointPolicy.ownSubnet) only while that stays the trie's answer.
+    /// subnet's (EndpointPolicy.ownSubnet) only while that stays the trie's answer. The
+    /// agent's actor runs syncSubnets and the attaches one at a time.
     private let subnets = Mutex<[IPv4Network: SubnetPolicy]>([:])
     let logger: Logger
 
@@ -177,12 +178,11 @@ final class Programs: Sendable {
         }
         // A macvlan container is on the LAN: its IPv6 leaves as it is, as its IPv4 does.
         if ip6 != nil && network.driver == .macvlan { flags.insert(.passOutbound6) }
-        let ownSubnet =
-            endpoint.ip == nil
-            ? nil
-            : network.subnet.flatMap { subnet in
-                subnets.withLock { EndpointPolicy.OwnSubnet.judgedAlike(subnet, in: $0) }
-            }
+        // Its subnet's entry, where the trie gives it for the whole subnet and it is this
+        // network's (not a chain's of the same subnet).
+        let ownSubnet = network.subnet.flatMap { subnet in
+            subnets.withLock { EndpointPolicy.OwnSubnet.judgedAlike(subnet, in: $0) }
+        }.flatMap { endpoint.ip != nil && $0.policy.network == number(of: network) ? $0 : nil }
         try maps.setEndpoint(
             ifindex: ifindex,
             EndpointPolicy(
@@ -267,9 +267,19 @@ final class Programs: Sendable {
                     network: number, flags: subnetFlags(network, gatewayMode: network.gatewayMode6))
             }
         }
-        // Endpoints whose own subnet would no longer be judged alike (a subnet inside it
-        // came) go back to the trie before it changes; the others keep theirs.
-        try forgetOwnSubnets(unlike: wanted)
+        // Endpoints whose own subnet would no longer be judged alike (a subnet came inside it,
+        // or its entry changed or went) go back to the trie before it changes; the others keep
+        // theirs. Only when the change touches some subnet's judgement: most syncs (a CNI ADD
+        // of a known chain) change none, and skip reading every entry.
+        let previous = subnets.withLock { $0 }
+        if previous.isEmpty
+            || previous.keys.contains(where: {
+                EndpointPolicy.OwnSubnet.judgedAlike($0, in: previous)
+                    != EndpointPolicy.OwnSubnet.judgedAlike($0, in: wanted)
+            })
+        {
+            try forgetOwnSubnets(unlike: wanted)
+        }
         subnets.withLock { $0 = [:] }  // until the trie is written whole
         try maps.subnetPolicies.sync(wanted)
         try maps.subnetPolicies6.sync(wanted6)

@@ -43,6 +43,7 @@ struct Fixture {
     var counters = TrafficCounters()
     let stats: BPFPerCPUHashMap<UInt32, bp_endpoint_stats>
     let endpoints: BPFHashMap<UInt32, bp_endpoint>
+    let slots: [UInt32: UInt32]
     let running: Set<String>
 
     init(endpoints count: Int) throws {
@@ -64,6 +65,8 @@ struct Fixture {
             entry.stats_slot = index
             try endpoints.update(index, entry)
         }
+        // What the agent, the entries' writer, holds from them between scrapes (EndpointSlotIndex).
+        slots = Dictionary(uniqueKeysWithValues: try endpoints.entries().map { ($0.key, $0.value.stats_slot) })
 
         registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
         let network = try registry.planNetwork(
@@ -86,7 +89,7 @@ struct Fixture {
 
     /// What the agent reads per scrape for the endpoints' counters.
     mutating func read() throws {
-        counters.endpoints = try BridgeportMaps.endpointTraffic(stats: stats, endpoints: endpoints)
+        counters.endpoints = try BridgeportMaps.endpointTraffic(stats: stats, slots: slots)
     }
 
     var input: ScrapeInput { ScrapeInput(registry: registry, counters: counters, running: running) }

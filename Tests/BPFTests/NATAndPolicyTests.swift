@@ -942,8 +942,9 @@ final class NATAndPolicyTests: XCTestCase {
             IPv4Network(containing: IPv4Address(10, 50, 0, 0), prefixLength: 24), SubnetPolicy(network: 1, flags: []))
         try f.setEndpoint(flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED], ownSubnet: elsewhere)
         XCTAssertEqual(try f.maps.endpoints.lookup(f.endpointIfindex)?.subnet_mask, 0)
-        assertShot(try f.ep(toOther), toOther, "not the own subnet: the address is not in it")
-        XCTAssertEqual(try f.drops(), [isolation: 3, icc: 1])
+        assertShot(try f.ep(toNeighbour), toNeighbour, "none carried: the trie's answer")
+        assertShot(try f.ep(toOther), toOther, "none carried: the trie's answer")
+        XCTAssertEqual(try f.drops(), [isolation: 4, icc: 1])
     }
 
     func testICCDisabled() throws {

@@ -57,6 +57,29 @@ final class StatsSlotsTests: XCTestCase {
         XCTAssertThrowsError(try take(slots), "slot 0 is never given")
     }
 
+    /// The writer's scrape knows the entries' slots without reading the entries
+    /// (EndpointSlotIndex): learnt once, then kept as endpoints come, change and go, the same
+    /// as a reader reads them from the map.
+    func testTheWritersSlotIndexFollowsTheEntries() throws {
+        try Sandbox.requireRoot()
+        let f = try DataplaneFixture.make(for: self)
+        let writer = try BridgeportMaps(pinRoot: f.pinRoot, writer: true)
+        func entry(_ last: UInt8) -> bp_endpoint {
+            bp_endpoint(ipv4: [10, 40, 0, last], mac: [2, 0x42, 10, 40, 0, last], networkID: 1, flags: 0)
+        }
+        try writer.setEndpoint(ifindex: 901, entry(11))
+        XCTAssertEqual(try writer.allEndpointStats(), try f.maps.allEndpointStats(), "learnt from the map")
+        try writer.setEndpoint(ifindex: 902, entry(12))
+        try writer.setEndpoint(ifindex: 901, entry(13))  // written again: its slot kept
+        try writer.setEndpoint(ifindex: 903, entry(14))
+        try writer.removeEndpoint(ifindex: 901)
+        let read = try f.maps.allEndpointStats()
+        XCTAssertEqual(try writer.allEndpointStats(), read)
+        XCTAssertNotNil(read[902])
+        XCTAssertNotNil(read[903])
+        XCTAssertNil(read[901])
+    }
+
     func testAnAgentThatStartsOverPinnedEntriesLearnsTheirSlots() throws {
         let slots = StatsSlots(capacity: 16, rest: 0)
         XCTAssertEqual(try take(slots, held: [0, 2, 5]), 1, "a free one below the highest held")

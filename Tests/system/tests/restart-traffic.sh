@@ -79,9 +79,10 @@ for entry in json.load(sys.stdin):
 check "... and each endpoint's entry is in its slot ($(slots_of bp_endpoints))" \
     test -n "$(slots_of bp_endpoints)" -a "$(slots_of bp_endpoints)" = "$(slots_of bp_ep_slots)"
 agent_stop
-# Slot 16368 names veth 9999 (0x270f), which no entry of bp_endpoints holds.
+# Slot 16368 names veth 9999 (0x270f), which no entry of bp_endpoints holds (a value is the
+# ifindex and a 52-byte bp_endpoint).
 check "a stale slot, written while no agent runs" bpftool map update pinned "$maps/bp_ep_slots" \
-    key 0xf0 0x3f 0 0 value 0x0f 0x27 $(printf '0 %.0s' $(seq 1 46))
+    key 0xf0 0x3f 0 0 value 0x0f 0x27 $(printf '0 %.0s' $(seq 1 54))
 check_agent_starts "the agent starts again"
 check "... and clears the stale slot, keeping the others" \
     test -n "$(slots_of bp_endpoints)" -a "$(slots_of bp_endpoints)" = "$(slots_of bp_ep_slots)"
