@@ -109,13 +109,14 @@ public struct BridgeportMaps: Sendable {
     /// Counters of every endpoint with an entry, summed over CPUs, by ifindex (see
     /// endpointTraffic): the writer knows the entries' slots (slotIndex), a reader reads them.
     public func allEndpointStats() throws -> [UInt32: bp_endpoint_stats] {
-        let slots = try slotIndex?.slots(learning: readSlots) ?? readSlots()
+        let read = { Self.slots(of: try endpoints.entries()) }
+        let slots = try slotIndex?.slots(learning: read) ?? read()
         return try Self.endpointTraffic(stats: endpointStats, slots: slots)
     }
 
-    /// The entries' stats_slots by ifindex, as bp_endpoints holds them now.
-    private func readSlots() throws -> [UInt32: UInt32] {
-        Dictionary(try endpoints.entries().map { ($0.key, $0.value.stats_slot) }, uniquingKeysWith: { a, _ in a })
+    /// These entries' stats_slots by ifindex.
+    private static func slots(of entries: [(key: UInt32, value: bp_endpoint)]) -> [UInt32: UInt32] {
+        Dictionary(entries.map { ($0.key, $0.value.stats_slot) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// allEndpointStats from the counters' array (exporter-bench's stand-in too) and the
@@ -164,8 +165,11 @@ public struct BridgeportMaps: Sendable {
     /// slots no entry holds: at start, after an agent that stopped between the two maps' writes
     /// or one that had no endpointSlots (an upgrade).
     public func syncEndpointSlots() throws {
-        let held = Dictionary(
-            try endpoints.entries().map { ($0.value.stats_slot, $0) }, uniquingKeysWith: { a, _ in a })
+        let entries = try endpoints.entries()
+        // The writer's index starts again from the map too: an entry someone else changed
+        // (bpftool) is seen from here on.
+        slotIndex?.replace(Self.slots(of: entries))
+        let held = Dictionary(entries.map { ($0.value.stats_slot, $0) }, uniquingKeysWith: { a, _ in a })
         for (slot, entry) in held {
             try endpointSlots.update(slot, bp_endpoint_slot(ifindex: entry.key, endpoint: entry.value))
         }
@@ -302,6 +306,7 @@ final class EndpointSlotIndex: Sendable {
     }
 
     func set(_ ifindex: UInt32, _ slot: UInt32) { index.withLock { $0?[ifindex] = slot } }
+    func replace(_ slots: [UInt32: UInt32]) { index.withLock { $0 = slots } }
     func remove(_ ifindex: UInt32) { index.withLock { $0?[ifindex] = nil } }
 }
 

@@ -291,7 +291,9 @@ final class Programs: Sendable {
     private func forgetOwnSubnets(unlike subnets: [IPv4Network: SubnetPolicy]) throws {
         for (ifindex, entry) in try maps.endpoints.entries() where entry.subnet_mask != 0 {
             var policy = EndpointPolicy(raw: entry)
-            guard let own = policy.ownSubnet, EndpointPolicy.OwnSubnet.judgedAlike(own.subnet, in: subnets) != own
+            guard let own = policy.ownSubnet,
+                EndpointPolicy.OwnSubnet.judgedAlike(own.subnet, in: subnets) != own
+                    || own.policy.network != policy.network
             else { continue }
             policy.ownSubnet = nil
             try maps.setEndpoint(ifindex: ifindex, policy)

@@ -75,6 +75,14 @@ final class StatsSlotsTests: XCTestCase {
         try writer.removeEndpoint(ifindex: 901)
         let read = try f.maps.allEndpointStats()
         XCTAssertEqual(try writer.allEndpointStats(), read)
+        // Slot by slot (every counter here is 0, so the sums alone would not tell them apart).
+        let held = Dictionary(
+            uniqueKeysWithValues: try f.maps.endpoints.entries().map { ($0.key, $0.value.stats_slot) })
+        XCTAssertEqual(try writer.slotIndex?.slots { [:] }, held)
+        // An entry changed behind the writer's back is seen after a sync of the slots.
+        try f.maps.endpoints.delete(902)
+        try writer.syncEndpointSlots()
+        XCTAssertNil(try writer.allEndpointStats()[902])
         XCTAssertNotNil(read[902])
         XCTAssertNotNil(read[903])
         XCTAssertNil(read[901])
