@@ -74,14 +74,18 @@ static __always_inline enum bp_sock_dest bp_sock_dest4(const struct bp_netns *ne
 	return BP_SOCK_PUBLISHED;
 }
 
-/* ... and 53 again where the socket sees that port (recvmsg, getpeername). */
+/* ... and 53 again where the socket sees that port (recvmsg, getpeername). Only the DNS
+ * address asks for the namespace's entry: every datagram a container's UDP socket receives
+ * passes here. */
 static __always_inline void bp_sock_from_dns(struct bpf_sock_addr *ctx, __u32 ip, __u16 *port)
 {
+	if (ip != bpf_htonl(BP_DNS_IP))
+		return;
 	struct bp_netns *netns = bp_sock_netns(ctx);
 	if (!netns)
 		return;
 	__u16 dns = bp_dns_port(netns, ctx->protocol);
-	if (dns && ip == bpf_htonl(BP_DNS_IP) && *port == dns)
+	if (dns && *port == dns)
 		*port = bpf_htons(BP_DNS_PORT);
 }
 
