@@ -115,7 +115,7 @@ public struct BridgeportMaps: Sendable {
     }
 
     /// These entries' stats_slots by ifindex.
-    private static func slots(of entries: [(key: UInt32, value: bp_endpoint)]) -> [UInt32: UInt32] {
+    public static func slots(of entries: [(key: UInt32, value: bp_endpoint)]) -> [UInt32: UInt32] {
         Dictionary(entries.map { ($0.key, $0.value.stats_slot) }, uniquingKeysWith: { a, _ in a })
     }
 
@@ -142,9 +142,7 @@ public struct BridgeportMaps: Sendable {
         if let current = try endpoints.lookup(ifindex) {
             entry.stats_slot = current.stats_slot
             try endpointSlots.update(entry.stats_slot, bp_endpoint_slot(ifindex: ifindex, endpoint: entry))
-            try endpoints.update(ifindex, entry)
-            slotIndex?.set(ifindex, entry.stats_slot)
-            return
+            return try endpoints.update(ifindex, entry)  // its slot, and the index's, unchanged
         }
         let slot = try statsSlots.take(1, zeroing: endpointStats, map: BP_MAP_ENDPOINT_STATS) {
             try endpoints.entries().map(\.value.stats_slot)

@@ -66,7 +66,7 @@ struct Fixture {
             try endpoints.update(index, entry)
         }
         // What the agent, the entries' writer, holds from them between scrapes (EndpointSlotIndex).
-        slots = Dictionary(uniqueKeysWithValues: try endpoints.entries().map { ($0.key, $0.value.stats_slot) })
+        slots = BridgeportMaps.slots(of: try endpoints.entries())
 
         registry = Registry(networks: try Registry.predefinedNetworks(now: Date(), hostPrefixes: []))
         let network = try registry.planNetwork(
