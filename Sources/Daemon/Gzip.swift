@@ -1,33 +1,27 @@
-import CZlib
+import CDeflate
 import FoundationEssentials
 import Model
 
-/// gzip for scrapes that ask for it (Accept-Encoding: gzip), through zlib.
+/// gzip for scrapes that ask for it (Accept-Encoding: gzip), through libdeflate: a scrape
+/// is one buffer compressed whole, libdeflate's case. Its level 1 took 4.7 ms for 10,000
+/// endpoints' text (4.3 MB) where zlib's level 1 took 7.1-7.3, and its output was 10%
+/// smaller.
 public enum Gzip {
     public static func compress(_ input: [UInt8]) -> [UInt8]? {
-        var stream = z_stream()
-        // 15 + 16: a gzip header and trailer around the deflate stream. Level 1: the scrape
-        // text is so repetitive that it compresses as well as at the default level (221 KiB
-        // against 225 KiB for 10,000 endpoints) in half the time (exporter-bench).
-        guard
-            deflateInit2_(
-                &stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
-                ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
-        else { return nil }
-        defer { deflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))))
-        let result = input.withUnsafeBufferPointer { source in
-            output.withUnsafeMutableBufferPointer { target in
-                // zlib only reads next_in; the type is not const for old API reasons.
-                stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
-                stream.avail_in = uInt(source.count)
-                stream.next_out = target.baseAddress
-                stream.avail_out = uInt(target.count)
-                return deflate(&stream, Z_FINISH)
+        // A compressor holds its hash tables (about 100 KiB at level 1); one per call, so
+        // that concurrent scrapes share nothing.
+        guard let compressor = libdeflate_alloc_compressor(1) else { return nil }
+        defer { libdeflate_free_compressor(compressor) }
+        let bound = libdeflate_gzip_compress_bound(compressor, input.count)
+        var written = 0
+        let output = [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
+            written = input.withUnsafeBytes { source in
+                libdeflate_gzip_compress(compressor, source.baseAddress, source.count, buffer.baseAddress, bound)
             }
+            count = written
         }
-        guard result == Z_STREAM_END else { return nil }
-        return Array(output.prefix(Int(stream.total_out)))
+        // 0: the bound was too small, which libdeflate's own bound rules out.
+        return written > 0 ? output : nil
     }
 
     /// True when an Accept-Encoding header allows gzip (and does not refuse it with q=0).

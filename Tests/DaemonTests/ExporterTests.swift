@@ -1,6 +1,7 @@
 import API
 import BPF
 import CBPF
+import CDeflate
 import Datapath
 import Foundation
 import Model
@@ -44,10 +45,24 @@ import Testing
     }
 
     @Test func gzipRoundTrip() throws {
-        let input = Array(String(repeating: "bridgeport_metric 1\n", count: 100).utf8)
+        let input = Array((1...1_000).map { "bridgeport_metric{n=\"\($0)\"} \($0 * 7)\n" }.joined().utf8)
         let compressed = try #require(Gzip.compress(input))
-        #expect(compressed.prefix(2) == [0x1f, 0x8b])
-        #expect(compressed.count < input.count)
+        #expect(compressed.prefix(3) == [0x1f, 0x8b, 8])  // gzip's magic, deflate
+        #expect(compressed.count < input.count / 4)
+        // Whole again, byte for byte (metrics.sh decompresses a scrape with gunzip).
+        let decompressor = try #require(libdeflate_alloc_decompressor())
+        defer { libdeflate_free_decompressor(decompressor) }
+        var output = [UInt8](repeating: 0, count: input.count)
+        var size = 0
+        let result = compressed.withUnsafeBytes { source in
+            output.withUnsafeMutableBytes { target in
+                libdeflate_gzip_decompress(
+                    decompressor, source.baseAddress, source.count, target.baseAddress, target.count, &size)
+            }
+        }
+        #expect(result == LIBDEFLATE_SUCCESS)
+        #expect(Array(output.prefix(size)) == input)
+        #expect(Gzip.compress([]).map { $0.count > 0 } == true)  // an empty body is a gzip member too
     }
 }
 

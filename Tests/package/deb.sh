@@ -12,7 +12,7 @@ check_output "dpkg-deb -I: the package and version" "^ Version: $VERSION$" dpkg-
 depends=$(dpkg-deb -f "$DEB" Depends)
 # depends PACKAGE: Depends names it.
 depends() { sed 's/ *([^)]*)//g; s/, */\n/g' <<<"$depends" | grep -qxF "$1"; }
-for package in libbpf1 libnl-route-3-200 libsqlite3-0 libyaml-0-2 zlib1g; do
+for package in libbpf1 libdeflate0 libnl-route-3-200 libsqlite3-0 libyaml-0-2 zlib1g; do
     check "depends on $package" depends "$package"
 done
 check_output "daemon.json is a conffile" '^/etc/bridgeport/daemon\.json$' dpkg-deb -I "$DEB" conffiles
