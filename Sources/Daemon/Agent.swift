@@ -52,6 +52,13 @@ public actor Agent {
         Agent.thread.next().executor.asUnownedSerialExecutor()
     }
 
+    /// Closes what the agent holds open toward others when it stops: the containers' DNS
+    /// listeners and the cluster store's client (the lease stays for the next start).
+    nonisolated func closeConnections() async {
+        await dns.shutdown()
+        await cluster?.shutdown()
+    }
+
     public init(configuration: AgentConfiguration, logger: Logger) throws {
         try self.init(
             configuration: configuration,

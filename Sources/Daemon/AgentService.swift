@@ -5,6 +5,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 
 /// Runs the agent: reconcile, then serve the API (unix socket) and the metrics endpoint
@@ -23,6 +24,22 @@ public enum AgentService {
         let web = try configuration.webConfigFile.map(WebConfiguration.load)
         let tls = try web?.tlsConfiguration()
         let agent = try Agent(configuration: configuration, logger: logger)
+        // What the agent holds open beyond its process (the cluster store's HTTP client,
+        // which must be shut down before it goes) is closed however serving ends.
+        do {
+            try await serve(agent, configuration: configuration, web: web, tls: tls, logger: logger)
+        } catch {
+            await agent.closeConnections()
+            throw error
+        }
+        await agent.closeConnections()
+    }
+
+    /// Reconciles, joins the cluster and serves until SIGTERM or SIGINT.
+    private static func serve(
+        _ agent: Agent, configuration: AgentConfiguration, web: WebConfiguration?, tls: TLSConfiguration?,
+        logger: Logger
+    ) async throws {
         for repair in try await agent.reconcile() {
             logger.notice("reconcile: \(repair)")
         }
@@ -75,7 +92,6 @@ public enum AgentService {
             if let path = configuration.dockerPluginSocket { unlink(path) }
         }
         try await group.run()
-        await agent.dns.shutdown()
     }
 
     /// Both servers: a connection that sends nothing for 30 s is closed, so idle or stalled

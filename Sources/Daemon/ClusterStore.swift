@@ -69,6 +69,11 @@ final class ClusterStore: Sendable {
 
     var lease: Int64 { currentLease.withLock { $0 } }
 
+    /// Closes the etcd client's connections; the lease stays, for the next start to take up.
+    func shutdown() async {
+        do { try await etcd.shutdown() } catch { logger.warning("closing the cluster store's client: \(error)") }
+    }
+
     // MARK: Membership
 
     /// Takes up the lease of the previous run when it is still alive (a quick restart
@@ -109,8 +114,10 @@ final class ClusterStore: Sendable {
                 } catch {
                     logger.warning("cannot renew the cluster lease: \(error)")
                 }
-            } catch {
+            } catch  where !Task.isCancelled {
                 logger.warning("cannot keep the cluster lease alive: \(error)")
+            } catch {
+                return  // the agent stops: its call was cancelled, not refused
             }
         }
     }

@@ -129,6 +129,7 @@ stop_host() {  # stop_host N [SIGNAL]: stops host N's agent (TERM by default) an
     local pid; pid=$(cat "$STATE/h$1/agent.pid")
     kill -"${2:-TERM}" "$pid" 2>/dev/null
     while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    rm -f "$STATE/h$1/agent.pid"  # gone: sandbox_down must not signal its PID, which may be reused
 }
 
 agent_start() {
@@ -191,6 +192,8 @@ sandbox_down() {
     set +e
     for hook in "${DOWN_HOOKS[@]}"; do eval "$hook"; done
     agent_stop
+    # A cluster's agents that still run (start_host) stop as a user stops them, KILLed after 5 s.
+    for pidfile in "$STATE"/h*/agent.pid; do [ -e "$pidfile" ] && terminate "$(cat "$pidfile")" 5; done
     # Containers and their supervisors live in the sandbox's namespaces: stop them by PID.
     local files=(/run/netns/"$HOST_NS" /run/netns/"$EXT_NS" "$STATE"/state/netns/* "$STATE"/*/state/netns/*)
     for ns in "${EXTRA_NAMESPACES[@]}"; do files+=(/run/netns/"$ns"); done
