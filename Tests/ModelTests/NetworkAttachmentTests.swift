@@ -158,7 +158,7 @@ import Testing
         for bad in ["foo", "0", "80/sctp", "9-8", "70000", ""] {
             #expect(throws: ModelError.self) { try ExposedPort.parse(bad) }
         }
-        var registry = Registry(networks: try Registry.predefinedNetworks(now: now, hostPrefixes: []))
+        let registry = Registry(networks: try Registry.predefinedNetworks(now: now, hostPrefixes: []))
         var request = ContainerRequest(name: "web", ports: ["5000:80"])
         request.expose = ["80", "443", "53/udp"]
         request.publishAll = true
