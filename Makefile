@@ -11,7 +11,8 @@ ARCH_INCLUDE := /usr/include/$(shell uname -m)-linux-gnu
 BIN          := .build/debug/bridgeport
 
 # Debian packages the build, tests and demo use.
-DEB_PACKAGES := libbpf-dev libelf-dev libdeflate-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev libyaml-dev \
+# zlib1g-dev: async-http-client (the etcd client) links zlib, through swift-nio-extras.
+DEB_PACKAGES := libbpf-dev libelf-dev libdeflate-dev zlib1g-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev libyaml-dev \
                 pkg-config iproute2 bpftool iputils-ping util-linux procps curl python3 prometheus nftables wrk etcd-server \
                 containernetworking-plugins dnsutils ethtool
 

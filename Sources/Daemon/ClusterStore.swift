@@ -102,7 +102,7 @@ final class ClusterStore: Sendable {
     /// to put this host's keys back.
     func keepAlive(lost: @Sendable () async -> Void) async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(Double(leaseSeconds) / 3))
+            do { try await Task.sleep(for: .seconds(Double(leaseSeconds) / 3)) } catch { return }  // the agent stops
             do {
                 _ = try await etcd.keepAlive(lease: lease)
             } catch EtcdError.leaseExpired {

@@ -52,17 +52,23 @@ import Testing
         // Whole again, byte for byte (metrics.sh decompresses a scrape with gunzip).
         let decompressor = try #require(libdeflate_alloc_decompressor())
         defer { libdeflate_free_decompressor(decompressor) }
-        var output = [UInt8](repeating: 0, count: input.count)
-        var size = 0
-        let result = compressed.withUnsafeBytes { source in
-            output.withUnsafeMutableBytes { target in
-                libdeflate_gzip_decompress(
-                    decompressor, source.baseAddress, source.count, target.baseAddress, target.count, &size)
+        /// The member's bytes, decompressed; nil unless it is one whole member and nothing after it.
+        func decompress(_ member: [UInt8], size expected: Int) -> [UInt8]? {
+            var output = [UInt8](repeating: 0, count: expected + 1)
+            var (read, written) = (0, 0)
+            let result = member.withUnsafeBytes { source in
+                output.withUnsafeMutableBytes { target in
+                    libdeflate_gzip_decompress_ex(
+                        decompressor, source.baseAddress, source.count, target.baseAddress, target.count, &read,
+                        &written)
+                }
             }
+            return result == LIBDEFLATE_SUCCESS && read == member.count ? Array(output.prefix(written)) : nil
         }
-        #expect(result == LIBDEFLATE_SUCCESS)
-        #expect(Array(output.prefix(size)) == input)
-        #expect(Gzip.compress([]).map { $0.count > 0 } == true)  // an empty body is a gzip member too
+        #expect(decompress(compressed, size: input.count) == input)
+        #expect(decompress(compressed + [0], size: input.count) == nil)  // trailing bytes are seen
+        let empty = try #require(Gzip.compress([]))  // an empty body is a gzip member too
+        #expect(decompress(empty, size: 0) == [])
     }
 }
 

@@ -192,8 +192,14 @@ sandbox_down() {
     set +e
     for hook in "${DOWN_HOOKS[@]}"; do eval "$hook"; done
     agent_stop
-    # A cluster's agents that still run (start_host) stop as a user stops them, KILLed after 5 s.
-    for pidfile in "$STATE"/h*/agent.pid; do [ -e "$pidfile" ] && terminate "$(cat "$pidfile")" 5; done
+    # A cluster's agents that still run (start_host) stop as a user stops them, KILLed after
+    # 5 s; only a PID still in its host's cgroup is its agent (one that died may be reused).
+    local pidfile host pid
+    for pidfile in "$STATE"/h*/agent.pid; do
+        [ -e "$pidfile" ] || continue
+        host=$(basename "$(dirname "$pidfile")") pid=$(cat "$pidfile")
+        grep -qx "$pid" "$CGROUP/$host/cgroup.procs" 2>/dev/null && terminate "$pid" 5
+    done
     # Containers and their supervisors live in the sandbox's namespaces: stop them by PID.
     local files=(/run/netns/"$HOST_NS" /run/netns/"$EXT_NS" "$STATE"/state/netns/* "$STATE"/*/state/netns/*)
     for ns in "${EXTRA_NAMESPACES[@]}"; do files+=(/run/netns/"$ns"); done

@@ -65,7 +65,10 @@ check_output "program statistics (container veth: tc)" 'bridgeport_bpf_program_r
 check_output "program statistics (uplink: tcx)" 'bridgeport_bpf_program_runs_total\{program="bp_up_ingress",attach_mode="tcx"\} [1-9]' metrics
 check_output "OpenMetrics when asked" '^# EOF$' metrics /metrics 'application/openmetrics-text; version=1.0.0'
 check_output "OpenMetrics counter family names drop _total" '^# TYPE bridgeport_container_network_receive_bytes counter$' metrics /metrics 'application/openmetrics-text'
-check_output "gzip when asked" '^# HELP bridgeport_' bash -c "nsenter --net=/run/netns/$HOST_NS curl -s -H 'Accept-Encoding: gzip' http://127.0.0.1:$METRICS_PORT/metrics | gunzip | head -1"
+in_host curl -s -D "$STATE/gzip.headers" -o "$STATE/metrics.gz" -H 'Accept-Encoding: gzip' http://127.0.0.1:$METRICS_PORT/metrics
+check_output "gzip when asked (Content-Encoding)" '^content-encoding: gzip$' bash -c "tr -d '\r' <'$STATE/gzip.headers' | tr A-Z a-z"
+check "... one whole gzip member, nothing after it (gzip -t)" gzip -t "$STATE/metrics.gz"
+check_output "... holding the text" '^# HELP bridgeport_' bash -c "gunzip -c '$STATE/metrics.gz' | head -1"
 check_output "/healthz" '^ok$' metrics /healthz
 check_output "/ links to /metrics" 'href="/metrics"' metrics /
 if command -v promtool >/dev/null; then
