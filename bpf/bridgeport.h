@@ -81,6 +81,9 @@
  * cluster). Its entry for 0.0.0.0 says this host is in a cluster: VXLAN to the host
  * (UDP BP_VXLAN_PORT) from an address not listed is dropped (BP_DROP_VXLAN_SOURCE). */
 #define BP_MAP_VXLAN_PEERS "bp_vxlan_peers"
+/* Overlay containers by IPv4 address -> where their frames go without the network's bridge
+ * (struct bp_overlay_dest, written by the agent of a cluster). */
+#define BP_MAP_OVERLAY_DESTS "bp_overlay_dests"
 /* Ring buffer: the programs' events (struct bp_drop_event, struct bp_flow_change_event; see
  * "Monitor events" below), read by the agent */
 #define BP_MAP_EVENTS "bp_events"
@@ -95,6 +98,7 @@
 /* Program names (ELF function names) in endpoint.bpf.o */
 #define BP_PROG_ENDPOINT_INGRESS "bp_ep_ingress" /* tc ingress, host-side veth */
 #define BP_PROG_ENDPOINT_EGRESS "bp_ep_egress"   /* tc egress, host-side veth */
+#define BP_PROG_TUNNEL_INGRESS "bp_tunnel_ingress" /* tc ingress, an overlay's VXLAN device */
 #define BP_PROG_ENDPOINT_NAT66 "bp_ep_nat66"     /* tail-called by bp_ep_ingress: NAT66 out */
 /* tail-called by bp_ep_ingress: NAT66 of packets without a tuple of their own (later
  * fragments, ICMPv6 errors), which follow their datagram's or flow's translation */
@@ -157,6 +161,8 @@
 #define BP_MAX_NETNS 16384
 #define BP_MAX_SOCK_NAT 65536
 #define BP_MAX_VXLAN_PEERS 4096
+/* Overlay containers, of this host and of the others, over all overlay networks. */
+#define BP_MAX_OVERLAY_DESTS 65536
 /* Entries of bp_flow_acct (and of bp_flow_acct6): two per counted flow. When more flows are
  * counted at once, the least recently counted lose their counts so far (counted anew from
  * their next packet). */
@@ -231,6 +237,23 @@ enum bp_endpoint_flags {
 	/* The network has no IPv4 (an IPv6-only network, --ipv4=false): IPv4 and ARP from the
 	 * container are dropped (BP_DROP_IPV4_DISABLED); ip above is 0. */
 	BP_EP_F_IPV6_ONLY = 1 << 10,
+	/* Its network is an overlay: IPv4 to another host's container of it goes straight to the
+	 * network's VXLAN device (bp_overlay_dests), not through the bridge. */
+	BP_EP_F_OVERLAY = 1 << 11,
+};
+
+/*
+ * An overlay container's IPv4 address -> where frames for it go without its network's bridge
+ * (lib/overlay.h). No two overlay subnets of a cluster overlap, so the address is the key.
+ * Another host's container (ifindex 0): what a container of the same network sends it goes
+ * straight to the VXLAN device, whose forwarding entry names its host. This host's (ifindex:
+ * its host-side veth): what the network's VXLAN device receives for it is handed to it.
+ */
+struct bp_overlay_dest {
+	__u32 tunnel_ifindex; /* its network's VXLAN device on this host */
+	__u32 ifindex;        /* this host's container: its host-side veth; 0: another host's */
+	__u16 network_id;     /* its network's bp_endpoint.network_id */
+	__u16 pad;
 };
 
 /* A network's subnet (IPv4 or IPv6). 4 bytes. */

@@ -4,6 +4,8 @@
  *
  *   bp_ep_ingress  tc ingress of the host-side veth = what the container sends
  *   bp_ep_egress   tc egress  of the host-side veth = what the container receives
+ *   bp_tunnel_ingress  tc ingress of an overlay network's VXLAN device = what other
+ *                  hosts' containers send this host's (lib/overlay.h)
  *
  * Both count packets and bytes per endpoint (in the slot of bp_ep_stats its
  * entry names). Ingress applies the endpoint's policy (lib/policy.h:
@@ -30,6 +32,7 @@
 #include "lib/parse6.h"
 #include "lib/nat.h"
 #include "lib/nat6.h"
+#include "lib/overlay.h"
 #include "lib/policy.h"
 #include "lib/policy6.h"
 
@@ -86,7 +89,7 @@ static __always_inline int bp_untracked(struct __sk_buff *skb, const struct bp_e
 		return verdict;
 	if ((ep->flags & BP_EP_F_MASQUERADE) && bp_beyond_host(p->daddr, to))
 		return bp_drop(skb, p->fragment ? BP_DROP_FRAGMENT : BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
-	return BP_CONTINUE;
+	return bp_overlay_out(ep, p->daddr, to);
 }
 
 /*
@@ -240,7 +243,8 @@ static __always_inline int bp_from_container(struct __sk_buff *skb, const struct
 		return bp_apply_out(skb, &p, flow, now);
 	}
 	if (!(ep->flags & (BP_EP_F_MASQUERADE | BP_EP_F_TRACK_OUT)) || !bp_beyond_host(p.daddr, to))
-		return BP_CONTINUE;  /* stays on this host, or its network is neither masqueraded nor tracked */
+		return bp_overlay_out(ep, p.daddr, to);  /* stays in its network or on this host, or its
+							   * network is neither masqueraded nor tracked */
 	if (ep->flags & BP_EP_F_TRACK_OUT) {
 		/* Leaves as it is; its replies pass the uplink as this flow's. */
 		if (bp_flow_track(&p, &key, skb->ifindex, bp_now_once(&now), skb->len - p.l3_off))
@@ -323,6 +327,12 @@ int bp_ep_egress(struct __sk_buff *skb)
 {
 	bp_count_traffic_of(skb->ifindex, skb->len, BP_TRAFFIC_RX);
 	return BP_CONTINUE;
+}
+
+SEC("tc")
+int bp_tunnel_ingress(struct __sk_buff *skb)
+{
+	return bp_overlay_in(skb);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

@@ -1,5 +1,6 @@
 import CBPF
 import Glibc
+import Model
 import Synchronization
 
 /// The maps of bridgeport.h, typed. Open them from a loaded object (the agent)
@@ -52,6 +53,9 @@ public struct BridgeportMaps: Sendable {
     public let namespaces: BPFHashMap<UInt64, bp_netns>
     /// the cluster's hosts (network byte order) -> 1; 0.0.0.0 when this host is in a cluster
     public let vxlanPeers: BPFHashMap<UInt32, UInt8>
+    /// overlay containers' addresses (network byte order) -> their VXLAN device, and their
+    /// veth when they are this host's (bpf/lib/overlay.h)
+    public let overlayDests: BPFHashMap<UInt32, bp_overlay_dest>
     /// the programs' monitor events (ring buffer; read it with EventRing)
     public let events: BPFMap
     /// which events the programs emit, and the count of those they lost
@@ -97,6 +101,7 @@ public struct BridgeportMaps: Sendable {
         targets6 = try BPFHashMap(map(BP_MAP_TARGETS6))
         namespaces = try BPFHashMap(map(BP_MAP_NETNS))
         vxlanPeers = try BPFHashMap(map(BP_MAP_VXLAN_PEERS))
+        overlayDests = try BPFHashMap(map(BP_MAP_OVERLAY_DESTS))
         events = try map(BP_MAP_EVENTS)
         monitor = MonitorSwitch(config: try map(BP_MAP_MONITOR), lost: try map(BP_MAP_EVENTS_LOST))
     }
@@ -188,6 +193,11 @@ public struct BridgeportMaps: Sendable {
         // Only the ifindex cleared: a packet that reads the slot meanwhile sees the old entry
         // whole or not at all, never zeroed fields (a stats_slot 0 that is another's).
         if let entry { try endpointSlots.update(entry.stats_slot, bp_endpoint_slot(ifindex: 0, endpoint: entry)) }
+        // Its overlay destination first (written with or without the flag since): bp_overlay_in
+        // hands nothing more to the veth.
+        if let ip = entry.map({ EndpointPolicy(raw: $0).ip }), try overlayDestinations.lookup(ip)?.veth == ifindex {
+            try overlayDestinations.delete(ip)
+        }
         try endpoints.delete(ifindex)
         slotIndex?.remove(ifindex)
         if let entry { statsSlots.release(entry.stats_slot) }

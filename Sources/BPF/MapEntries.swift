@@ -376,6 +376,7 @@ public struct EndpointPolicy: MapEncodable, Equatable {
         public static let trackOutbound6 = Flags(rawValue: BP_EP_F_TRACK_OUT6.rawValue)
         public static let passOutbound6 = Flags(rawValue: BP_EP_F_PASS_OUT6.rawValue)
         public static let ipv6Only = Flags(rawValue: BP_EP_F_IPV6_ONLY.rawValue)
+        public static let overlay = Flags(rawValue: BP_EP_F_OVERLAY.rawValue)
     }
 
     /// Its IPv4 address; 0.0.0.0 on an IPv6-only network (with `.ipv6Only`).
@@ -450,6 +451,29 @@ public struct EndpointPolicy: MapEncodable, Equatable {
             entry.subnet = ownSubnet.policy.raw
         }
         return entry
+    }
+}
+
+/// Where frames for an overlay container go without its network's bridge (bp_overlay_dests'
+/// value, keyed by its IPv4 address): see bpf/lib/overlay.h.
+public struct OverlayDestination: MapEncodable, Equatable, Sendable {
+    /// Its network's VXLAN device on this host.
+    public var tunnel: UInt32
+    /// This host's container: its host-side veth; nil: another host's.
+    public var veth: UInt32?
+    /// Its network's local number (bp_endpoint.network_id).
+    public var network: UInt16
+
+    public init(tunnel: UInt32, veth: UInt32?, network: UInt16) {
+        (self.tunnel, self.veth, self.network) = (tunnel, veth, network)
+    }
+
+    public init(raw: bp_overlay_dest) {
+        self.init(tunnel: raw.tunnel_ifindex, veth: raw.ifindex == 0 ? nil : raw.ifindex, network: raw.network_id)
+    }
+
+    public var raw: bp_overlay_dest {
+        bp_overlay_dest(tunnel_ifindex: tunnel, ifindex: veth ?? 0, network_id: network, pad: 0)
     }
 }
 
@@ -553,6 +577,7 @@ extension BridgeportMaps {
     public var hostAddressSet: EncodedMap<IPv4Address, UInt8> { EncodedMap(hostAddresses) }
     public var hostAddressSet6: EncodedMap<IPv6Address, UInt8> { EncodedMap(hostAddresses6) }
     public var vxlanPeerSet: EncodedMap<IPv4Address, UInt8> { EncodedMap(vxlanPeers) }
+    public var overlayDestinations: EncodedMap<IPv4Address, OverlayDestination> { EncodedMap(overlayDests) }
 
     /// A family's published ports (bp_ports, bp_ports6), with their counters.
     public func publishedPorts(_ family: AddressFamily) -> PublishedPorts<HostPort> {

@@ -9,6 +9,8 @@ public enum BridgeportProgram: CaseIterable, Sendable {
     case endpointIngress
     /// tc egress of a container's host-side veth: what the container receives.
     case endpointEgress
+    /// tc ingress of an overlay network's VXLAN device: what other hosts send its containers.
+    case tunnelIngress
     /// tc ingress of each uplink with Ethernet headers.
     case uplinkIngress
     /// tc ingress of uplinks whose packets start with the IP header.
@@ -24,6 +26,7 @@ public enum BridgeportProgram: CaseIterable, Sendable {
         switch self {
         case .endpointIngress: BP_PROG_ENDPOINT_INGRESS
         case .endpointEgress: BP_PROG_ENDPOINT_EGRESS
+        case .tunnelIngress: BP_PROG_TUNNEL_INGRESS
         case .uplinkIngress: BP_PROG_UPLINK_INGRESS
         case .uplinkL3Ingress: BP_PROG_UPLINK_L3_INGRESS
         case .connect4: BP_PROG_SOCK_CONNECT

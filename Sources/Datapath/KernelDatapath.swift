@@ -68,6 +68,10 @@ public final class KernelDatapath: Datapath, Sendable {
 
     /// Deletes what `ensureNetwork` made; a parent that Bridgeport did not make stays.
     public func removeNetwork(_ network: Network) {
+        if let vxlan = network.vxlanName {
+            programs.removeOverlayDestinations(of: network, includingOwn: true)
+            programs.forget(interface: vxlan, ifindex: nil)
+        }
         let names = Set([network.vxlanName, network.bridgeName, network.parent].compactMap { $0 })
         for link in (try? links.links()) ?? []
         where names.contains(link.name) && link.alias == LinkAlias.prefix + network.id {
@@ -146,7 +150,17 @@ public final class KernelDatapath: Datapath, Sendable {
         // it; an IPv4-only overlay has none there, as on its bridge.
         setIPv6(enabled: network.ipv6 != nil, interface: name)
         try links.setUp(name)
+        if let index = tunnelIndex(network) {
+            try programs.retargetOverlayDestinations(of: network, tunnel: index)
+            try programs.attachTunnel(interface: name, ifindex: index)
+        }
         return repairs
+    }
+
+    /// The ifindex of an overlay network's VXLAN device; nil for other networks, or while
+    /// the device is missing.
+    private func tunnelIndex(_ network: Network) -> UInt32? {
+        network.vxlanName.flatMap { links.index(of: $0) }.map { UInt32($0) }
     }
 
     /// A VLAN parent ("IFACE.VLAN") is made on its base interface when missing, and a
@@ -185,6 +199,10 @@ public final class KernelDatapath: Datapath, Sendable {
         guard let device = network.vxlanName else { return }
         try links.setRemoteNeighbour(device: device, ip: ip.value, mac: mac.bytes, vtep: host.value)
         if let ip6, network.ipv6 != nil { try links.setRemoteNeighbour6(device: device, ip: ip6.bytes, mac: mac.bytes) }
+        // After the forwarding entry that the device sends its frames by.
+        if let tunnel = tunnelIndex(network) {
+            try programs.setRemoteOverlayDestination(ip, network: network, tunnel: tunnel)
+        }
     }
 
     /// Removes neighbour entries of remote containers that `keeping` does not hold (left
@@ -193,6 +211,8 @@ public final class KernelDatapath: Datapath, Sendable {
         guard let device = network.vxlanName, let present = try? links.permanentNeighbours(device: device) else {
             return []
         }
+        programs.removeOverlayDestinations(
+            of: network, keeping: Set(keeping.compactMap { if case .v4(let ip) = $0 { ip } else { nil } }))
         var stale: [IPAddress] = []
         for ip in present.map({ IPv4Address($0) }) where !keeping.contains(.v4(ip)) {
             links.removeRemoteNeighbour(device: device, ip: ip.value, mac: MACAddress(derivedFrom: ip).bytes, vtep: 0)
@@ -211,6 +231,7 @@ public final class KernelDatapath: Datapath, Sendable {
         network: Network, ip: IPv4Address, ip6: IPv6Address?, mac: MACAddress, host: IPv4Address
     ) {
         guard let device = network.vxlanName else { return }
+        programs.removeRemoteOverlayDestination(ip, network: network)
         if let ip6 { links.removeRemoteNeighbour6(device: device, ip: ip6.bytes, mac: mac.bytes) }
         links.removeRemoteNeighbour(device: device, ip: ip.value, mac: mac.bytes, vtep: host.value)
     }
@@ -291,7 +312,7 @@ public final class KernelDatapath: Datapath, Sendable {
             guard let index = links.index(of: hostSide) else { return }
             try programs.attachEndpoint(
                 interface: hostSide, ifindex: UInt32(index), endpoint: endpoint, network: network,
-                mtu: interfaceMTU(network) ?? Self.defaultMTU)
+                mtu: interfaceMTU(network) ?? Self.defaultMTU, tunnel: tunnelIndex(network))
         } else if let name = endpoint.attachmentName, let index = endpoint.linkIndex {
             try NetworkNamespace.run(in: namespace) {
                 try programs.attachEndpoint(
@@ -443,9 +464,14 @@ public final class KernelDatapath: Datapath, Sendable {
         let interfaces = Set(
             registry.endpoints.compactMap(\.attachmentName) + registry.attachments.map(\.hostInterface)
         )
-        .union(try uplinks().map(\.name))
-        return removed + programs.removeOrphanedLinks(keeping: interfaces)
-            + (try removeGoneEndpoints(keeping: registry))
+        .union(try uplinks().map(\.name)).union(registry.networks.compactMap(\.vxlanName))
+        let gone = try removeGoneEndpoints(keeping: registry)
+        let tunnels = Dictionary(
+            registry.networks.compactMap { network in
+                tunnelIndex(network).map { (network.localNumber ?? 0, $0) }
+            }, uniquingKeysWith: { first, _ in first })
+        return removed + programs.removeOrphanedLinks(keeping: interfaces) + gone
+            + (try programs.removeStaleOverlayDestinations(tunnels: tunnels))
     }
 
     /// By the ifindexes the registry's interfaces have now: the entry of a veth that went

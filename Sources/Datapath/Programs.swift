@@ -115,6 +115,7 @@ final class Programs: Sendable {
             [
                 (endpointObject, .endpointIngress, endpointMode.rawValue),
                 (endpointObject, .endpointEgress, endpointMode.rawValue),
+                (endpointObject, .tunnelIngress, endpointMode.rawValue),
                 (uplinkObject, .uplinkIngress, uplinkMode.rawValue),
                 (uplinkObject, .uplinkL3Ingress, uplinkMode.rawValue),
             ] + BridgeportProgram.socketHooks.map { (sockObject, $0, "cgroup") }
@@ -152,9 +153,11 @@ final class Programs: Sendable {
     /// device is the container's own (macvlan), attached from within its namespace by
     /// the calling thread, so what the container sends passes its tc egress and what it
     /// receives its tc ingress: the programs swap hooks.
+    /// `tunnel`: an overlay network's VXLAN device, which takes what the container sends
+    /// other hosts' containers and hands it what they send it, past the bridge (lib/overlay.h).
     func attachEndpoint(
         interface: String, ifindex: UInt32, endpoint: Endpoint, network: Network, mtu: Int,
-        insideContainer: Bool = false
+        insideContainer: Bool = false, tunnel: UInt32? = nil
     ) throws {
         // IPv6 is judged only for an endpoint with an address of it; other IPv6 is dropped.
         // Likewise IPv4 and ARP of an endpoint without IPv4 (an IPv6-only network's).
@@ -178,6 +181,7 @@ final class Programs: Sendable {
         }
         // A macvlan container is on the LAN: its IPv6 leaves as it is, as its IPv4 does.
         if ip6 != nil && network.driver == .macvlan { flags.insert(.passOutbound6) }
+        if tunnel != nil && endpoint.ip != nil { flags.insert(.overlay) }
         // Its subnet's entry, where the trie gives it for the whole subnet and it is this
         // network's (not a chain's of the same subnet).
         let ownSubnet = network.subnet.flatMap { subnet in
@@ -189,6 +193,9 @@ final class Programs: Sendable {
                 ip: endpoint.ip ?? IPv4Address(0), mac: mac, network: number(of: network), flags: flags, ip6: ip6,
                 gatewayMAC: network.gatewayMode == .isolated ? nil : network.bridgeMAC, mtu: UInt16(clamping: mtu),
                 ownSubnet: ownSubnet))
+        if let tunnel, let ip = endpoint.ip {
+            setOwnOverlayDestination(ip, network: network, tunnel: tunnel, veth: ifindex)
+        }
         try attachEndpointHooks(interface: interface, ifindex: ifindex, insideContainer: insideContainer)
     }
 
@@ -220,6 +227,96 @@ final class Programs: Sendable {
         }
         // A filter an agent in tc mode left on this veth (ours alone) would run the programs twice.
         if endpointMode == .tcx && ours { try? TCAttachment.removeClsact(ifindex: ifindex) }
+    }
+
+    // MARK: Overlay
+
+    /// bp_tunnel_ingress on an overlay network's VXLAN device: what other hosts send this
+    /// host's containers goes straight to them (lib/overlay.h).
+    func attachTunnel(interface: String, ifindex: UInt32) throws {
+        try attach(
+            [(try endpointObject.program(BridgeportProgram.tunnelIngress), .ingress)], interface: interface,
+            ifindex: ifindex, mode: endpointMode)
+        // A filter an agent in tc mode left on the device would run the program twice.
+        if endpointMode == .tcx { try? TCAttachment.removeClsact(ifindex: ifindex) }
+    }
+
+    /// This host's container of an overlay network, after its endpoint entry: what the VXLAN
+    /// device `tunnel` receives for it goes straight into it. Only a speed-up (the bridge
+    /// carries the same without it), so a failure is logged, and the container runs.
+    private func setOwnOverlayDestination(_ ip: IPv4Address, network: Network, tunnel: UInt32, veth: UInt32) {
+        do {
+            try maps.overlayDestinations.update(
+                ip, OverlayDestination(tunnel: tunnel, veth: veth, network: number(of: network)))
+        } catch {
+            logger.warning(
+                "could not write an overlay container's entry: its traffic from other hosts crosses the bridge",
+                metadata: ["address": "\(ip)", "network": "\(network.name)", "error": "\(error)"])
+        }
+    }
+
+    /// Removes the overlay map's entries that no longer hold (left by a network removed, or a
+    /// veth gone, while no agent ran): those of networks not in `tunnels` (an overlay network's
+    /// local number -> its VXLAN device), naming another device than their network's, or a
+    /// veth without an endpoint entry.
+    func removeStaleOverlayDestinations(tunnels: [UInt16: UInt32]) throws -> [String] {
+        let destinations = maps.overlayDestinations
+        let veths = Set(try maps.endpoints.keys())
+        var removed: [String] = []
+        for (ip, destination) in try destinations.entries()
+        where tunnels[destination.network] != destination.tunnel
+            || destination.veth.map({ !veths.contains($0) }) == true
+        {
+            try destinations.delete(ip)
+            removed.append("removed the stale overlay entry of \(ip)")
+        }
+        return removed
+    }
+
+    /// Another host's container of the overlay `network`: what this host's containers of it
+    /// send it goes straight to the network's VXLAN device `tunnel`. An entry of this host's
+    /// container with the address stays (the cluster gives an address to one container).
+    func setRemoteOverlayDestination(_ ip: IPv4Address, network: Network, tunnel: UInt32) throws {
+        let destinations = maps.overlayDestinations
+        guard try destinations.lookup(ip)?.veth == nil else { return }
+        try destinations.update(ip, OverlayDestination(tunnel: tunnel, veth: nil, network: number(of: network)))
+    }
+
+    /// Points the entries of `network`'s containers at its VXLAN device `tunnel`: one made
+    /// anew (at start, or repaired) has another ifindex than the entries were written with.
+    func retargetOverlayDestinations(of network: Network, tunnel: UInt32) throws {
+        let destinations = maps.overlayDestinations
+        for (ip, var destination) in try destinations.entries()
+        where destination.network == number(of: network) && destination.tunnel != tunnel {
+            destination.tunnel = tunnel
+            try destinations.update(ip, destination)
+        }
+    }
+
+    /// Removes the entries of `network`'s containers from the overlay's map: other hosts'
+    /// whose address `keeping` does not hold, and with `includingOwn` this host's as well.
+    func removeOverlayDestinations(of network: Network, keeping: Set<IPv4Address> = [], includingOwn: Bool = false) {
+        removing("the overlay destinations of network \(network.name)") {
+            let destinations = maps.overlayDestinations
+            for (ip, destination) in try destinations.entries()
+            where destination.network == number(of: network) && !keeping.contains(ip)
+                && (includingOwn || destination.veth == nil)
+            {
+                try destinations.delete(ip)
+            }
+        }
+    }
+
+    /// Removes another host's container from the overlay's map (an entry of this host's stays).
+    func removeRemoteOverlayDestination(_ ip: IPv4Address, network: Network) {
+        removing("the overlay destination \(ip)") {
+            let destinations = maps.overlayDestinations
+            if let destination = try destinations.lookup(ip), destination.veth == nil,
+                destination.network == number(of: network)
+            {
+                try destinations.delete(ip)
+            }
+        }
     }
 
     /// The network's id in the maps (bp_endpoint.network_id, bp_subnet.network_id): its

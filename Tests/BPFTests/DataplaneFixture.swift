@@ -22,6 +22,7 @@ struct DataplaneFixture {
     let uplinkL3: BPFProgram
     let endpoint: BPFProgram
     let endpointEgress: BPFProgram
+    let tunnel: BPFProgram
     let uplinkIfindex: UInt32
     let endpointIfindex: UInt32
 
@@ -52,6 +53,13 @@ struct DataplaneFixture {
         try run(
             endpoint, frame, ifindex: endpointIfindex, ingressIfindex: ingress ? endpointIfindex : 0, file: file,
             line: line)
+    }
+
+    /// bp_tunnel_ingress on a frame arriving on the device `ifindex` (an overlay's VXLAN device).
+    func tunnelIn(
+        _ frame: [UInt8], ifindex: UInt32, file: StaticString = #filePath, line: UInt = #line
+    ) throws -> TestRunResult {
+        try run(tunnel, frame, ifindex: ifindex, ingressIfindex: ifindex, file: file, line: line)
     }
 
     /// How the test runs' packets stand with their checksums: CHECKSUM_COMPLETE, as a NIC's
@@ -308,6 +316,7 @@ struct DataplaneFixture {
             uplinkL3: try uplinkObject.program(BP_PROG_UPLINK_L3_INGRESS),
             endpoint: try endpointObject.program(BP_PROG_ENDPOINT_INGRESS),
             endpointEgress: try endpointObject.program(BP_PROG_ENDPOINT_EGRESS),
+            tunnel: try endpointObject.program(BP_PROG_TUNNEL_INGRESS),
             uplinkIfindex: up, endpointIfindex: epIndex)
         for address in [
             NATAndPolicyTests.hostIP, NATAndPolicyTests.hostIP2, NATAndPolicyTests.localhost,

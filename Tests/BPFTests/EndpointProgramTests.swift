@@ -20,7 +20,7 @@ final class EndpointProgramTests: XCTestCase {
             Set(object.programNames),
             [
                 BP_PROG_ENDPOINT_INGRESS, BP_PROG_ENDPOINT_EGRESS, BP_PROG_ENDPOINT_NAT66,
-                BP_PROG_ENDPOINT_NAT66_RELATED,
+                BP_PROG_ENDPOINT_NAT66_RELATED, BP_PROG_TUNNEL_INGRESS,
             ])
         for name in [BP_MAP_ENDPOINT_STATS, BP_MAP_ENDPOINTS, BP_MAP_DROPS] {
             XCTAssertTrue(object.mapNames.contains(name), "map \(name) missing from endpoint.bpf.o")
@@ -37,6 +37,8 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<bp_flow6_key>.size, 40)
         XCTAssertEqual(MemoryLayout<bp_flow6>.size, 36)
         XCTAssertEqual(MemoryLayout<bp_netns>.size, 32)
+        XCTAssertEqual(MemoryLayout<bp_overlay_dest>.size, 12)
+        XCTAssertEqual(try object.map(BP_MAP_OVERLAY_DESTS).valueSize, MemoryLayout<bp_overlay_dest>.size)
         XCTAssertEqual(MemoryLayout<bp_sock_nat6_key>.size, 32)
         XCTAssertEqual(MemoryLayout<bp_nat6_value>.size, 20)
         XCTAssertEqual(MemoryLayout<bp_frag6_key>.size, 40)

@@ -88,6 +88,7 @@ static __always_inline void bp_count_map_call(__u32 helper, __u32 type, const vo
 #define bpf_skb_store_bytes(...)      BP_COUNTED(skb_store_bytes, __VA_ARGS__)
 #define bpf_skb_pull_data(...)        BP_COUNTED(skb_pull_data, __VA_ARGS__)
 #define bpf_skb_change_head(...)      BP_COUNTED(skb_change_head, __VA_ARGS__)
+#define bpf_skb_change_type(...)      BP_COUNTED(skb_change_type, __VA_ARGS__)
 #define bpf_l3_csum_replace(...)      BP_COUNTED(l3_csum_replace, __VA_ARGS__)
 #define bpf_l4_csum_replace(...)      BP_COUNTED(l4_csum_replace, __VA_ARGS__)
 #define bpf_csum_diff(...)            BP_COUNTED(csum_diff, __VA_ARGS__)

@@ -274,4 +274,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_vxlan_peers SEC(".maps");
 
+/* BP_MAP_OVERLAY_DESTS: overlay containers' addresses -> their VXLAN device or veth, written by
+ * the agent of a cluster */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_MAX_OVERLAY_DESTS);
+	__type(key, __u32);
+	__type(value, struct bp_overlay_dest);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_overlay_dests SEC(".maps");
+
 #endif /* BP_LIB_MAPS_H */

@@ -49,6 +49,40 @@ rx=$(metrics_on 2 | grep -E '^bridgeport_container_network_receive_packets_total
 [ -n "$rx" ] && [ "$rx" -ge 20 ] && pass "b2's traffic is counted on host 2 ($rx packets received)" || fail "b2's receive packets on host 2: '$rx'"
 check_output "host 1 has no series of b2" '^$' grep 'container="b2"' <(metrics_on 1)
 
+# Past the bridges (bpf/lib/overlay.h): host 1's map names b2 as another host's container
+# behind ov1's VXLAN device and a1 as its own behind its veth; what a1 sends b2 goes straight
+# to that device, and what host 2's device receives for b2 straight to b2. With every port of
+# ov1's bridge on hosts 1 and 2 disabled (STP state), so that no frame crosses a bridge, a1
+# still reaches b2 (the neighbour entries known from the pings above).
+ov1=$(on 1 network inspect -f '{{.Id}}' ov1)
+overlay_dest() {  # overlay_dest HOST IP: its bp_overlay_dests entry as "TUNNEL VETH", or nothing
+    bpftool -j map lookup pinned "$STATE/h$1/bpf/maps/bp_overlay_dests" key ${2//./ } 2>/dev/null |
+        jq -r '.formatted.value // empty | "\(.tunnel_ifindex) \(.ifindex)"'
+}
+vx1=$(in_h 1 ip -o link show vx-${ov1:0:12} | cut -d: -f1)
+check_output "host 1's map: b2 is another host's container behind ov1's VXLAN device" "^$vx1 0\$" overlay_dest 1 "$b2"
+check_output "... and a1 its own, behind its veth" "^$vx1 [1-9][0-9]*\$" overlay_dest 1 "$a1"
+check_output "bp_tunnel_ingress is on ov1's VXLAN device" 'bp_tunnel_ingre' in_h 1 tc filter show dev vx-${ov1:0:12} ingress
+ov1_ports() { in_h "$1" ip -o link show master ov-${ov1:0:12} | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'; }
+ov1_ports_state() { for n in 1 2; do for port in $(ov1_ports $n); do in_h $n bridge link set dev "$port" state "$1"; done; done; }
+on 2 exec b2 python3 "$TOOLS/echo.py" --tcp 9090 --udp 9091 >"$STATE/b2-echo.log" 2>&1 &
+wait_ready "$STATE/b2-echo.log" || fail "b2's echo server starts"
+on 2 exec b2 ping -c 1 -W 2 "$a1" >/dev/null
+ov1_ports_state 0  # disabled
+check_output "with ov1's bridge ports disabled, a1 reaches b2 over TCP" "^9090 $a1 hello\$" \
+    on 1 exec a1 python3 "$TOOLS/probe.py" tcp "$b2" 9090 hello
+check_output "... over UDP" "^9091 $a1 hello\$" on 1 exec a1 python3 "$TOOLS/probe.py" udp "$b2" 9091 hello
+check_output "... and pings it" '1 (packets )?received' on 1 exec a1 ping -c 1 -W 2 "$b2"
+packets_of() {  # packets_of HOST CONTAINER receive|transmit: its ov1 packets counted on its host
+    metrics_on "$1" | grep -E "^bridgeport_container_network_$3_packets_total\{container=\"$2\",network=\"ov1\"" | awk '{print $2}'
+}
+counts() { echo "$(packets_of 1 a1 transmit) $(packets_of 1 a1 receive) $(packets_of 2 b2 transmit) $(packets_of 2 b2 receive)"; }
+read -r a1_tx a1_rx b2_tx b2_rx <<<"$(counts)"
+on 1 exec a1 ping -q -c 5 -i 0.05 -W 2 "$b2" >/dev/null
+check_output "5 pings past the bridges are counted once each way (a1 sent, b2 received, b2 sent, a1 received)" \
+    "^$((a1_tx + 5)) $((a1_rx + 5)) $((b2_tx + 5)) $((b2_rx + 5))\$" counts
+ov1_ports_state 3  # forwarding
+
 # IPv6 inside the overlay: the v6 subnet is the cluster's, each container's v6 address is
 # unique across hosts (etcd), NDP is answered from the cluster's state as ARP is.
 v6_of() { on "$1" inspect -f '{{.NetworkSettings.Networks.six.GlobalIPv6Address}}' "$2"; }
@@ -125,6 +159,21 @@ wait $ping_pid
 check_output "pings across the restart lost nothing" ' 0% packet loss' cat "$STATE/restart-ping.txt"
 check "b2 reaches c3 after the restart" on 2 exec b2 ping -c 1 -W 2 "$c3"
 check_output "s2 (host 2) reaches s1 over IPv6 after the restart" '1 (packets )?received' on 2 exec s2 ping -6 -c1 -W2 "$s1"
+# ov1's VXLAN device deleted while no agent ran is made anew at start, with another ifindex:
+# the map's entries follow it.
+stop_host 2
+in_h 2 ip link del vx-${ov1:0:12}
+# An entry of ov1 for a device that is gone, as a crash could leave it: removed at start.
+ov1_number=$(bpftool -j map lookup pinned "$STATE/h2/bpf/maps/bp_overlay_dests" key ${b2//./ } | jq '.formatted.value.network_id')
+bpftool map update pinned "$STATE/h2/bpf/maps/bp_overlay_dests" key 10 0 0 250 \
+    value 0xe7 0x03 0 0 0 0 0 0 "$ov1_number" 0 0 0
+check "host 2's agent restarts, with ov1's VXLAN device made anew" start_host 2
+check_output "... and removes the entry naming a gone device" '^$' overlay_dest 2 10.0.0.250
+vx2=$(in_h 2 ip -o link show vx-${ov1:0:12} | cut -d: -f1)
+overlay_dest_is() { [ "$(overlay_dest "$1" "$2")" = "$3" ]; }
+check "host 2's map: a1 behind the new device ($vx2)" eventually 5 overlay_dest_is 2 "$a1" "$vx2 0"
+check_output "... b2 too" "^$vx2 [1-9][0-9]*\$" overlay_dest 2 "$b2"
+check "a1 reaches b2 again" eventually 5 on 1 exec a1 ping -c 1 -W 1 "$b2"
 
 # VXLAN is taken from the cluster's hosts only: a frame on ov1's VNI claiming to be b2's
 # reaches a1 when host 2 sends it, not when the underlay's etcd host (not in the cluster) does.
@@ -171,6 +220,7 @@ check_output "host 1 knows c3" "$c3 .*PERMANENT" in_h 1 ip neigh show nud perman
 stop_host 3 KILL
 check "after the lease, host 1 forgets c3" eventually 20 sh -c "! nsenter --net=/run/netns/$TAG-h1 ip neigh show nud permanent | grep -q '^$c3 '"
 check_fails "a1 no longer reaches c3" 1 '100% packet loss' on 1 exec a1 ping -c 1 -W 1 "$c3"
+check_output "host 1's map no longer holds c3" '^$' overlay_dest 1 "$c3"
 check_output "a1's /etc/hosts no longer names c3" '^$' sh -c "BRIDGEPORT_SOCKET=$STATE/h1/agent.sock '$BIN' exec a1 grep -w c3 /etc/hosts"
 check "host 3 comes back" start_host 3
 check "c3 is announced again: a1 reaches it" eventually 5 on 1 exec a1 ping -c 1 -W 1 "$c3"
@@ -191,3 +241,7 @@ check "rm every container" sh -c "for n in 1 2 3; do BRIDGEPORT_SOCKET=$STATE/h\
 check "network rm ov1 ov2 six other6 on host 1" on 1 network rm ov1 ov2 six other6
 check "host 2 drops them too" eventually 5 sh -c "! BRIDGEPORT_SOCKET=$STATE/h2/agent.sock '$BIN' network ls | grep -qE 'ov|six|other6'"
 check "no VXLAN device is left on host 3" eventually 5 sh -c "! ip -n $TAG-h3 -o link show | grep -q vx-"
+for n in 1 2 3; do
+    check "host $n's bp_overlay_dests is empty" eventually 5 sh -c \
+        "[ \"\$(bpftool -j map dump pinned '$STATE/h$n/bpf/maps/bp_overlay_dests')\" = '[]' ]"
+done
