@@ -49,6 +49,17 @@ final class FlowEventTests: XCTestCase {
             payload: [UInt8](repeating: 0x62, count: payload), srcMAC: T.containerMAC)
     }
 
+    /// A poll hands out one batch at most, and the next poll the rest: under a flood, a read
+    /// until the ring is empty would gather the whole flood in memory first.
+    func testAPollReturnsABatchAtMostAndTheNextTheRest() throws {
+        let (f, _) = try fixture(subscribed: [.drop])
+        let ring = try EventRing(map: f.maps.events, batch: 4)
+        let spoofed = Frame.udp(
+            src: T.other, dst: T.internet, sport: 40000, dport: 53, payload: [1], srcMAC: T.containerMAC)
+        for _ in 0..<10 { XCTAssertEqual(try f.ep(spoofed).verdict, T.shot) }
+        XCTAssertEqual(try (0..<4).map { _ in try ring.poll(timeout: 0).count }, [4, 4, 2, 0])
+    }
+
     /// One connection through a published port: new at the SYN, established at the opener's
     /// ACK, closed at the second FIN with every packet until then and its IP bytes (headers
     /// and payload both ways); nothing else, not for the packets in between nor the last ACK.
