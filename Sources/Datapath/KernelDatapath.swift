@@ -150,10 +150,7 @@ public final class KernelDatapath: Datapath, Sendable {
         // it; an IPv4-only overlay has none there, as on its bridge.
         setIPv6(enabled: network.ipv6 != nil, interface: name)
         try links.setUp(name)
-        if let index = tunnelIndex(network) {
-            try programs.retargetOverlayDestinations(of: network, tunnel: index)
-            try programs.attachTunnel(interface: name, ifindex: index)
-        }
+        if let index = tunnelIndex(network) { try programs.attachTunnel(interface: name, ifindex: index) }
         return repairs
     }
 

@@ -256,21 +256,25 @@ final class Programs: Sendable {
     }
 
     /// Removes the overlay map's entries that no longer hold (left by a network removed, or a
-    /// veth gone, while no agent ran): those of networks not in `tunnels` (an overlay network's
-    /// local number -> its VXLAN device), naming another device than their network's, or a
-    /// veth without an endpoint entry.
+    /// veth gone, while no agent ran; a VXLAN device made anew at start): those of networks not
+    /// in `tunnels` (an overlay network's local number -> its VXLAN device), naming another
+    /// device than their network's, or a veth without an endpoint entry.
     func removeStaleOverlayDestinations(tunnels: [UInt16: UInt32]) throws -> [String] {
-        let destinations = maps.overlayDestinations
         let veths = Set(try maps.endpoints.keys())
-        var removed: [String] = []
-        for (ip, destination) in try destinations.entries()
-        where tunnels[destination.network] != destination.tunnel
-            || destination.veth.map({ !veths.contains($0) }) == true
-        {
-            try destinations.delete(ip)
-            removed.append("removed the stale overlay entry of \(ip)")
-        }
-        return removed
+        return try deleteOverlayDestinations { _, destination in
+            tunnels[destination.network] != destination.tunnel
+                || destination.veth.map({ !veths.contains($0) }) == true
+        }.map { "removed the stale overlay entry of \($0)" }
+    }
+
+    /// Deletes the overlay map's entries `stale` picks; returns their addresses.
+    private func deleteOverlayDestinations(
+        where stale: (IPv4Address, OverlayDestination) -> Bool
+    ) throws -> [IPv4Address] {
+        let destinations = maps.overlayDestinations
+        let picked = try destinations.entries().filter { stale($0.key, $0.value) }.map(\.key)
+        for ip in picked { try destinations.delete(ip) }
+        return picked
     }
 
     /// Another host's container of the overlay `network`: what this host's containers of it
@@ -282,27 +286,13 @@ final class Programs: Sendable {
         try destinations.update(ip, OverlayDestination(tunnel: tunnel, veth: nil, network: number(of: network)))
     }
 
-    /// Points the entries of `network`'s containers at its VXLAN device `tunnel`: one made
-    /// anew (at start, or repaired) has another ifindex than the entries were written with.
-    func retargetOverlayDestinations(of network: Network, tunnel: UInt32) throws {
-        let destinations = maps.overlayDestinations
-        for (ip, var destination) in try destinations.entries()
-        where destination.network == number(of: network) && destination.tunnel != tunnel {
-            destination.tunnel = tunnel
-            try destinations.update(ip, destination)
-        }
-    }
-
     /// Removes the entries of `network`'s containers from the overlay's map: other hosts'
     /// whose address `keeping` does not hold, and with `includingOwn` this host's as well.
     func removeOverlayDestinations(of network: Network, keeping: Set<IPv4Address> = [], includingOwn: Bool = false) {
         removing("the overlay destinations of network \(network.name)") {
-            let destinations = maps.overlayDestinations
-            for (ip, destination) in try destinations.entries()
-            where destination.network == number(of: network) && !keeping.contains(ip)
-                && (includingOwn || destination.veth == nil)
-            {
-                try destinations.delete(ip)
+            _ = try deleteOverlayDestinations { ip, destination in
+                destination.network == number(of: network) && !keeping.contains(ip)
+                    && (includingOwn || destination.veth == nil)
             }
         }
     }
