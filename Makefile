@@ -194,7 +194,7 @@ $(BUILD)/loadgen: bench/tools/loadgen.c
 # results go to bench/results/latest.md.
 bench: bench-deps bpf $(BUILD)/loadgen $(RELEASE_BINS)
 	$(SWIFT) build -c release
-	bench/run.sh .build/release/bridgeport $(BUILD)/loadgen
+	CLANG=$(CLANG) bench/run.sh .build/release/bridgeport $(BUILD)/loadgen
 
 clean:
 	rm -rf $(BUILD) .build

@@ -18,6 +18,9 @@ step() { echo "== $*" >&2; }
 step "the paths over IPv4 and IPv6 at 1, 1,000 and 10,000 published ports, and small UDP packets"
 ./paths.sh "$BRIDGEPORT" "$LOADGEN" "$WORK" || exit 1
 
+step "XDP against tc on the uplink, for the small packets"
+./xdp-uplink.sh "$BRIDGEPORT" "$LOADGEN" >"$WORK/xdp.md" 2>"$WORK/xdp.log" || { cat "$WORK/xdp.log"; exit 1; }
+
 step "container create+attach latency"
 {
     echo "| how | p50 ms | p90 ms |"
@@ -144,6 +147,14 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     echo "## Small packets: 18-byte UDP datagrams over 64 and 10,000 flows"
     echo
     cat "$WORK/small-packets.md"
+    echo
+    echo "### XDP on the uplink instead of tc (bench/xdp-uplink.sh)"
+    echo
+    echo "The same 18-byte datagrams into a published port of another sandbox, through Bridgeport's tc programs"
+    echo "and through a minimal native XDP program on the veth uplink (bench/tools/xdp_dnat.bpf.c: DNAT and"
+    echo "redirect only, no flow table, policy or counters), interleaved."
+    echo
+    cat "$WORK/xdp.md"
     echo
     echo "## Publishing 10,000 ports"
     echo
