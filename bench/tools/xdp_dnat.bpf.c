@@ -4,7 +4,8 @@
  * port (bench/xdp-uplink.sh measures it against Bridgeport's tc path). A datagram to
  * HOST_IP:HOST_PORT gets the container's address and port, the checksums are updated, the
  * MACs set, and it is redirected to the container's host-side veth. No flow table, no
- * policy, no counters of its own: an upper bound for what XDP could give this path.
+ * policy, no counters, no TTL decrement, no fragments: an upper bound for what XDP could
+ * give this path.
  * HOST_IP, HOST_PORT, CTR_IP, CTR_PORT, CTR_MAC, VETH_MAC and VETH_IFINDEX come as -D.
  */
 #include <linux/bpf.h>
@@ -14,6 +15,9 @@
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+
+#define IP_MORE_FRAGMENTS 0x2000
+#define IP_FRAGMENT_OFFSET 0x1fff
 
 static __always_inline __u16 csum_fold(__u32 sum)
 {
@@ -46,7 +50,8 @@ int xdp_dnat(struct xdp_md *ctx)
 	const unsigned char container_mac[ETH_ALEN] = { CTR_MAC }, veth_mac[ETH_ALEN] = { VETH_MAC };
 
 	if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
-	    ip->protocol != IPPROTO_UDP || ip->daddr != HOST_IP || udp->dest != bpf_htons(HOST_PORT))
+	    (ip->frag_off & bpf_htons(IP_MORE_FRAGMENTS | IP_FRAGMENT_OFFSET)) || ip->protocol != IPPROTO_UDP || ip->daddr != HOST_IP ||
+	    udp->dest != bpf_htons(HOST_PORT))
 		return XDP_PASS;
 	csum_replace4(&ip->check, ip->daddr, CTR_IP);
 	if (udp->check) {  /* 0: none; a sum that comes out 0 is sent as 0xffff */
