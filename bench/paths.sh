@@ -39,7 +39,8 @@
 # SMALL_ONLY=1 runs the small packets only (no TCP metrics, no publish times).
 #
 # Writes OUT_DIR/paths.md (the table), paths.tsv (every median), publish.md (time to
-# publish 10,000 ports), bpf-live.md (the programs' own run time during the runs), and
+# publish 10,000 ports), bpf-live.md (the programs' own run time during the runs, in all and per
+# Bridgeport path and workload), and
 # small-packets.md, small-packets.tsv (medians) and small-packets-raw.tsv (every run).
 set -u
 export BIN=$(readlink -f "$1")
@@ -300,7 +301,9 @@ run_paths() {  # run_paths N RAW [FAMILY]: REPS rounds over the paths (of FAMILY
             read -r host port iperf <<<"$(target_of "$path")"
             for metric in rr crr tput; do
                 local p=$port; [ "$metric" = tput ] && p=$iperf
+                [[ $path == bridgeport* ]] && { echo "# $path $metric"; bpf_counters; } >>"$STATE/bpf-live.log"
                 echo "$path $metric $(measure "$metric" "$host" "$p")" >>"$raw"
+                [[ $path == bridgeport* ]] && { echo "# after"; bpf_counters; } >>"$STATE/bpf-live.log"
                 printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$rep" "$path" "$metric" "$(tail -1 "$raw" | cut -d' ' -f3)" >>"$OUT/paths-raw.tsv"
             done
         done
@@ -490,25 +493,56 @@ report() {
     } >"$OUT/paths.tsv"
 }
 
+# The programs' BPF_ENABLE_STATS counters, from the agent's metrics: their lines only.
+bpf_counters() { metrics | grep '^bridgeport_bpf_program_run'; }
+
 # The programs' own run time while real traffic went through them (BPF_ENABLE_STATS,
-# read from the agent's metrics): average nanoseconds per run.
+# read from the agent's metrics): average nanoseconds per run, over all the runs; then per
+# Bridgeport path and workload, from the counters read around each of its measurements
+# (STATE/bpf-live.log), so that a family's or a workload's share shows.
 bpf_live() {
-    metrics >"$STATE/metrics"
-    python3 - "$STATE/metrics" >"$OUT/bpf-live.md" <<'EOF'
+    bpf_counters >"$STATE/metrics"; : >>"$STATE/bpf-live.log"
+    python3 - "$STATE/metrics" "$STATE/bpf-live.log" >"$OUT/bpf-live.md" <<'EOF'
 import re, sys
-runs, secs = {}, {}
-for line in open(sys.argv[1]):
-    m = re.match(r'bridgeport_bpf_program_(runs_total|run_seconds_total)\{([^}]*)\} (\S+)', line)
-    if not m:
-        continue
-    labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
-    key = labels.get("program", "?")
-    (runs if m.group(1) == "runs_total" else secs)[key] = (runs if m.group(1) == "runs_total" else secs).get(key, 0) + float(m.group(3))
-print("| program | runs | ns/run (live traffic) |")
-print("| --- | --- | --- |")
-for prog in sorted(runs):
-    if runs[prog] > 0:
-        print(f"| {prog} | {runs[prog]:.0f} | {secs.get(prog, 0) / runs[prog] * 1e9:.0f} |")
+from collections import defaultdict
+
+def counters(lines):  # {(program, "runs_total" | "run_seconds_total"): value}
+    found = defaultdict(float)
+    for line in lines:
+        m = re.match(r'bridgeport_bpf_program_(runs_total|run_seconds_total)\{([^}]*)\} (\S+)', line)
+        if m:
+            program = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2))).get("program", "?")
+            found[(program, m.group(1))] += float(m.group(3))
+    return found
+
+def row(*cells):
+    print("| " + " | ".join(cells) + " |")
+
+total = counters(open(sys.argv[1]))
+row("program", "runs", "ns/run (live traffic)")
+row("---", "---", "---")
+for program in sorted({p for p, _ in total}):
+    runs = total[(program, "runs_total")]
+    if runs > 0:
+        row(program, f"{runs:.0f}", f"{total[(program, 'run_seconds_total')] / runs * 1e9:.0f}")
+
+# The log: "# PATH METRIC", the counters, "# after", the counters; per measurement.
+by_run = defaultdict(float)
+blocks = open(sys.argv[2]).read().split("# ")[1:]
+for before, after in zip(blocks[0::2], blocks[1::2]):
+    path, metric = before.split("\n", 1)[0].split()
+    a, b = counters(before.splitlines()), counters(after.splitlines())
+    for key in b:
+        by_run[(path, metric) + key] += b[key] - a.get(key, 0)
+print()
+print("The same per Bridgeport path and workload (the counters read around each measurement):")
+print()
+row("path", "workload", "program", "runs", "ns/run (live traffic)")
+row("---", "---", "---", "---", "---")
+for path, metric, program in sorted({k[:3] for k in by_run}):
+    runs = by_run[(path, metric, program, "runs_total")]
+    if runs >= 1000:
+        row(path, metric, program, f"{runs:.0f}", f"{by_run[(path, metric, program, 'run_seconds_total')] / runs * 1e9:.0f}")
 EOF
 }
 
