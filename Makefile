@@ -158,7 +158,7 @@ PACKAGE_TESTS := $(wildcard $(CURDIR)/Tests/package/*.sh)
 
 # The translation tests run twice: their packets CHECKSUM_COMPLETE (the default), then
 # CHECKSUM_NONE, whose L4 checksums the programs compute themselves (bpf/lib/csum.h).
-TRANSLATION_TESTS := BPFTests\.(NATAndPolicyTests|FlowTests|FlowEventTests|ICMPTests|PolicyPropertyTests|RelatedUntranslatedTests)
+TRANSLATION_TESTS := BPFTests\.(NATAndPolicyTests|FlowTests|FlowEventTests|ICMPTests|PolicyPropertyTests|RelatedUntranslatedTests|NAT66Tests|Publish6Tests|NAT66ErrorAndFragmentTests|IPv6Tests|IPv6PropertyTests)
 
 test: build release deb
 	$(SWIFT) test

@@ -648,7 +648,7 @@ struct bp_flow6_key {
 	__u8 pad[3];
 };
 
-/* One IPv6 entry: bp_flow with a 16-byte nat_ip. 36 bytes. */
+/* One IPv6 entry: bp_flow with a 16-byte nat_ip, its fields meaning the same. 48 bytes. */
 struct bp_flow6 {
 	__u32 nat_ip[4];
 	__u16 nat_port;
@@ -660,8 +660,10 @@ struct bp_flow6 {
 	__u8 state;
 	__u8 flags;
 	__u8 seen;
-	/* No cached route (bp_flow's out_*) nor port_slot: NAT66's programs have no stack to
-	 * spare for a larger entry. */
+	__u32 via;       /* a SNAT entry: the route out's interface; a DNAT entry: its container's slot + 1 */
+	__u32 out_at;
+	__u16 out_mtu;
+	__u16 port_slot;
 };
 
 static inline __attribute__((always_inline)) int bp_ip6_same(const __u32 *a, const __u32 *b)

@@ -131,7 +131,6 @@ static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const
 	}
 
 	__u32 now = 0;
-	struct bpf_fib_lookup fib;
 	struct bp_flow6_key key = bp_tuple6(p);
 	struct bp_flow6 *flow = bp_flow_lookup6(&key, p, &now);
 	/* Flows toward containers (DNAT) are the uplink's: here only their tuples could match. */
@@ -144,8 +143,10 @@ static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const
 			return verdict;
 	}
 	if (flow) {
+		struct bpf_fib_lookup fib;
+
 		bp_flow_seen6(&key, flow, p, now, skb->len - sizeof(struct ethhdr));
-		return bp_apply6(skb, p, sizeof(struct ethhdr), flow, 0, &fib);
+		return bp_apply6(skb, p, sizeof(struct ethhdr), flow, now, &fib);
 	}
 	if (routed) {
 		/* Leaves as it is; its replies pass the uplink's direct-access filter as this flow's. */
@@ -159,7 +160,7 @@ static __always_inline int bp_from_container6_flows(struct __sk_buff *skb, const
 		return bp_drop(skb, reason, BP_DIR_EGRESS);
 	if (p->proto == BP_IPPROTO_ICMPV6 && p->icmp_type != BP_ICMP6_ECHO_REQUEST)
 		return bp_drop(skb, BP_DROP_UNTRANSLATABLE, BP_DIR_EGRESS);
-	return bp_masquerade6(skb, p, sizeof(struct ethhdr), &key, bp_now_once(&now), &fib);
+	return bp_masquerade6(skb, p, sizeof(struct ethhdr), &key, bp_now_once(&now));
 }
 
 /* The policy's reasons bp_from_container6_flows judges again: beyond the host, and the ones

@@ -114,21 +114,32 @@ static __always_inline int bp_direct_access(struct __sk_buff *skb, const struct 
  */
 static __noinline int bp_uplink6(struct __sk_buff *skb, __u32 l2_len)
 {
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct bp_ipv6hdr *in_place = data + l2_len;
 	struct bp_ipv6hdr ip;
 
-	if (skb->protocol != bpf_htons(BP_ETH_P_IPV6) || bpf_skb_load_bytes(skb, l2_len, &ip, sizeof(ip)) ||
-	    ip.version_class >> 4 != 6)
-		return BP_CONTINUE;  /* not IPv6, or not whole: not for a container, the kernel drops it */
+	if (skb->protocol != bpf_htons(BP_ETH_P_IPV6))
+		return BP_CONTINUE;
+	/* In the linear data (bp_pull_headers pulled it there) without a helper call. */
+	if ((void *)(in_place + 1) <= data_end)
+		__builtin_memcpy(&ip, in_place, sizeof(ip));
+	else if (bpf_skb_load_bytes(skb, l2_len, &ip, sizeof(ip)))
+		return BP_CONTINUE;  /* not whole: not for a container, the kernel drops it */
+	if (ip.version_class >> 4 != 6)
+		return BP_CONTINUE;
 	/* The caller tail-calls: a subprogram under its stack may not. */
 	if (bpf_map_lookup_elem(&bp_host_addrs6, ip.daddr))
 		return BP_TO_HOST6;
 	return bp_subnet6_of(ip.daddr) ? BP_TO_CONTAINER6 : BP_CONTINUE;
 }
 
-/* The counters' slot of a published IPv6 flow's port, by a lookup of the port: IPv6 flows
- * carry none (see struct bp_flow6). */
+/* bp_published_slot for IPv6: the slot the entry carries, or for a flow made before IPv6
+ * entries carried one (their table is replaced on an upgrade: none), its port's. */
 static __always_inline __u32 bp_published_slot6(const struct bp_flow6_key *key, const struct bp_flow6 *flow)
 {
+	if (flow->port_slot)
+		return flow->port_slot;
 	struct bp_port6_key port = { .host_port = key->dst_port, .proto = key->proto };
 
 	if (!(flow->flags & BP_FLOW_F_ANY_HOST))
@@ -162,7 +173,7 @@ static __noinline int bp_host_flow6(struct __sk_buff *skb, const struct bp_packe
 	bp_flow_seen6(&key, flow, p, now, skb->len - l3_off);
 	if (flow->kind == BP_FLOW_PUBLISHED)
 		bp_count_port6(bp_published_slot6(&key, flow), skb->len, 0);
-	return bp_apply6(skb, p, l3_off, flow, 0, &fib);
+	return bp_apply6(skb, p, l3_off, flow, now, &fib);
 }
 
 /* Else a TCP SYN or UDP to a published IPv6 port (bp_ports6) opens a published flow
@@ -258,13 +269,14 @@ static __noinline int bp_direct_access6(struct __sk_buff *skb, const struct bp_p
 	return BP_CONTINUE;
 }
 
-/* What bp_uplink6 sent to bp_up_nat66: IPv6 to one of the host's addresses or to a container's. */
+/* What bp_uplink6 sent to bp_up_nat66 (its answer in cb[0]): IPv6 to one of the host's
+ * addresses or to a container's. */
 static __always_inline int bp_uplink6_tail(struct __sk_buff *skb, __u32 l3_off)
 {
 	struct bp_packet6 p = {};
 	int parsed = bp_parse_ipv6(skb, &p, l3_off);
 
-	if (bpf_map_lookup_elem(&bp_host_addrs6, p.daddr))
+	if (skb->cb[0] == BP_TO_HOST6)
 		return parsed < 0 ? BP_CONTINUE : bp_to_host6(skb, &p, l3_off);  /* the kernel refuses what is broken */
 	struct bp_subnet *to = bp_subnet6_of(p.daddr);
 	if (!to)
@@ -309,6 +321,7 @@ static __always_inline int bp_uplink(struct __sk_buff *skb, __u32 l2_len)
 		int verdict = bp_uplink6(skb, l2_len);
 
 		if (verdict == BP_TO_HOST6 || verdict == BP_TO_CONTAINER6) {
+			skb->cb[0] = verdict;  /* the tail-called program's to know */
 			bpf_tail_call(skb, &bp_up_tail, l2_len ? 0 : 1);
 			/* No program in the slot: the host's own goes on, a container's is refused. */
 			if (verdict == BP_TO_HOST6)

@@ -35,7 +35,7 @@ final class EndpointProgramTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<bp_subnet6_key>.size, 20)
         XCTAssertEqual(MemoryLayout<bp_addr6>.size, 16)
         XCTAssertEqual(MemoryLayout<bp_flow6_key>.size, 40)
-        XCTAssertEqual(MemoryLayout<bp_flow6>.size, 36)
+        XCTAssertEqual(MemoryLayout<bp_flow6>.size, 48)
         XCTAssertEqual(MemoryLayout<bp_netns>.size, 32)
         XCTAssertEqual(MemoryLayout<bp_overlay_dest>.size, 12)
         XCTAssertEqual(try object.map(BP_MAP_OVERLAY_DESTS).valueSize, MemoryLayout<bp_overlay_dest>.size)

@@ -158,19 +158,11 @@ final class ProgramCostBenchmarks: XCTestCase {
                 flags: Frame.tcpACK, payload: request),
             "scenario 2 (ACK of an established flow)")
         let established = try f.flowEntries().count
-        let ((ackNs, ackWrong), ackCalls) = try meter.run(packets: warmup + runs) {
-            try Sandbox.inNetns(f.ns) {
-                try Self.separateRuns(
-                    up.prog, ifindex: up.ifindex, ingressIfindex: up.ingress, template: ack,
-                    runs: runs, warmup: warmup, verdict: T.redirect)
-            }
-        }
-        try Self.check(ackWrong == 0, "scenario 2: \(ackWrong) runs had another verdict than TC_ACT_REDIRECT")
-        try Self.check(try f.flowEntries().count == established, "scenario 2: an established flow added flow entries")
         rows.append(
-            Row(
-                program: BP_PROG_UPLINK_INGRESS, scenario: "TCP ACK of an established published flow (DNAT, redirect)",
-                nanoseconds: ackNs, runs: runs, separateRuns: true, target: 250, calls: ackCalls))
+            try Self.timedRedirects(
+                up, ack, scenario: "TCP ACK of an established published flow (DNAT, redirect)", target: 250,
+                runs: runs, warmup: warmup, meter: meter, in: f))
+        try Self.check(try f.flowEntries().count == established, "scenario 2: an established flow added flow entries")
 
         // 3. bp_up_ingress: for the host itself, not a published port (ssh): the tax on other traffic.
         let ssh = Frame.tcp(
@@ -195,19 +187,10 @@ final class ProgramCostBenchmarks: XCTestCase {
                 src: T.hostIP, dst: T.client, sport: Self.publishedPort, dport: T.clientPort,
                 flags: Frame.tcpACK, payload: response),
             "scenario 4 (reply of a published flow)")
-        let ((replyNs, replyWrong), replyCalls) = try meter.run(packets: warmup + runs) {
-            try Sandbox.inNetns(f.ns) {
-                try Self.separateRuns(
-                    epIn.prog, ifindex: epIn.ifindex, ingressIfindex: epIn.ingress, template: reply,
-                    runs: runs, warmup: warmup, verdict: T.redirect)
-            }
-        }
-        try Self.check(replyWrong == 0, "scenario 4: \(replyWrong) runs had another verdict than TC_ACT_REDIRECT")
         rows.append(
-            Row(
-                program: BP_PROG_ENDPOINT_INGRESS,
-                scenario: "container's reply of a published flow (policy, reverse NAT, redirect)",
-                nanoseconds: replyNs, runs: runs, separateRuns: true, target: 250, calls: replyCalls))
+            try Self.timedRedirects(
+                epIn, reply, scenario: "container's reply of a published flow (policy, reverse NAT, redirect)",
+                target: 250, runs: runs, warmup: warmup, meter: meter, in: f))
 
         // 5. bp_ep_ingress: container to container on the same network: policy and counters, no NAT.
         let icc = Frame.tcp(
@@ -242,7 +225,7 @@ final class ProgramCostBenchmarks: XCTestCase {
         //    version's, given by BRIDGEPORT_TEST_BPF_DIR for comparison).
         try f.setEndpoint(
             flags: [BP_EP_F_ENFORCE_SOURCE, BP_EP_F_ISOLATED, BP_EP_F_MASQUERADE, BP_EP_F_MASQUERADE6],
-            ip6: IPv6Tests.container)
+            ip6: IPv6Tests.container, gatewayMAC: T.gatewayMAC, ownSubnet: DataplaneFixture.ownSubnet)
         try f.inNS("ip", "-6", "neigh", "replace", "2001:db8:1::fe", "lladdr", "02:00:00:00:00:fe", "dev", "bpt-up")
         let syn6 = Frame.tcp6(
             src: IPv6Tests.container, dst: IPv6Tests.internet, sport: 41000, dport: 443, srcMAC: mac, dstMAC: gwMAC)
@@ -250,19 +233,53 @@ final class ProgramCostBenchmarks: XCTestCase {
             let ack6 = Frame.tcp6(
                 src: IPv6Tests.container, dst: IPv6Tests.internet, sport: 41000, dport: 443, flags: Frame.tcpACK,
                 payload: request, srcMAC: mac, dstMAC: gwMAC)
-            let ((nat66Ns, nat66Wrong), nat66Calls) = try meter.run(packets: warmup + runs) {
-                try Sandbox.inNetns(f.ns) {
-                    try Self.separateRuns(
-                        epIn.prog, ifindex: epIn.ifindex, ingressIfindex: epIn.ingress, template: ack6,
-                        runs: runs, warmup: warmup, verdict: T.redirect)
-                }
-            }
-            try Self.check(nat66Wrong == 0, "scenario 7: \(nat66Wrong) runs had another verdict than TC_ACT_REDIRECT")
             rows.append(
-                Row(
-                    program: BP_PROG_ENDPOINT_INGRESS,
-                    scenario: "IPv6 packet of a NAT66-masqueraded flow (policy, SNAT, redirect)",
-                    nanoseconds: nat66Ns, runs: runs, separateRuns: true, calls: nat66Calls))
+                try Self.timedRedirects(
+                    epIn, ack6, scenario: "IPv6 packet of a NAT66-masqueraded flow (policy, SNAT, redirect)",
+                    target: nil, runs: runs, warmup: warmup, meter: meter, in: f))
+
+            // 7b. bp_up_ingress (tail-calling bp_up_nat66) and bp_ep_ingress (bp_ep_nat66):
+            //     scenarios 2 and 4 over IPv6, the packets of bench/paths.sh's bridgeport6 path.
+            try f.publish6(
+                host: IPv6Tests.hostIP, Self.publishedPort, proto: T.tcp, to: IPv6Tests.container, Self.containerPort)
+            try f.inNS(
+                "ip", "-6", "neigh", "replace", "fd00:40::2", "lladdr", "02:42:0a:28:00:02", "nud", "permanent", "dev",
+                "bpt-ep")
+            let client6 = Publish6Tests.client
+            let synIn6 = Frame.tcp6(src: client6, dst: IPv6Tests.hostIP, sport: 40000, dport: Self.publishedPort)
+            try Self.expectRewritten6(
+                try f.up(synIn6),
+                to: Frame.tcp6(src: client6, dst: IPv6Tests.container, sport: 40000, dport: Self.containerPort),
+                "the SYN of the established IPv6 flow")
+            for (program, target, scenario, frame, expected) in [
+                (
+                    up, 250.0, "IPv6: TCP ACK of an established published flow (DNAT66, redirect)",
+                    Frame.tcp6(
+                        src: client6, dst: IPv6Tests.hostIP, sport: 40000, dport: Self.publishedPort,
+                        flags: Frame.tcpACK, payload: request),
+                    Frame.tcp6(
+                        src: client6, dst: IPv6Tests.container, sport: 40000, dport: Self.containerPort,
+                        flags: Frame.tcpACK, payload: request)
+                ),
+                (
+                    epIn, 250.0, "IPv6: container's reply of a published flow (policy, reverse NAT66, redirect)",
+                    Frame.tcp6(
+                        src: IPv6Tests.container, dst: client6, sport: Self.containerPort, dport: 40000,
+                        flags: Frame.tcpACK, payload: response, srcMAC: mac, dstMAC: gwMAC),
+                    Frame.tcp6(
+                        src: IPv6Tests.hostIP, dst: client6, sport: Self.publishedPort, dport: 40000,
+                        flags: Frame.tcpACK, payload: response, srcMAC: mac, dstMAC: gwMAC)
+                ),
+            ] {
+                try Self.expectRewritten6(
+                    try Sandbox.inNetns(f.ns) {
+                        try program.prog.run(frame, ifindex: program.ifindex, ingressIfindex: program.ingress)
+                    }, to: expected, scenario)
+                rows.append(
+                    try Self.timedRedirects(
+                        program, frame, scenario: scenario, target: target, runs: runs, warmup: warmup, meter: meter,
+                        in: f))
+            }
         }
 
         // 8. bp_ep_ingress: a dropped packet (a spoofed source), with nobody listening to drop
@@ -474,6 +491,35 @@ final class ProgramCostBenchmarks: XCTestCase {
         try check(
             Array(result.packet.dropFirst(12)) == Array(forwarded.dropFirst(12)),
             "\(what): got \(out), expected \(wanted)")
+    }
+
+    /// The same for an Ethernet/IPv6 frame without extension headers: the hop limit one less,
+    /// the upper-layer checksum valid over the new pseudo-header.
+    static func expectRewritten6(_ result: TestRunResult, to expected: [UInt8], _ what: String) throws {
+        try check(result.verdict == T.redirect, "\(what): verdict \(result.verdict), TC_ACT_REDIRECT (7) expected")
+        try check(Publish6Tests.checksumValid(result.packet), "\(what): bad checksum in \(result.packet.hex)")
+        try check(
+            Array(result.packet.dropFirst(12)) == Array(NAT66Tests.afterHop(expected).dropFirst(12)),
+            "\(what): got \(result.packet.hex), expected \(NAT66Tests.afterHop(expected).hex)")
+    }
+
+    /// A scenario whose program rewrites and redirects `frame`: `runs` separate test runs after
+    /// `warmup`, every one's verdict checked to be TC_ACT_REDIRECT; its row (`target`: its ns).
+    static func timedRedirects(
+        _ program: (prog: BPFProgram, ifindex: UInt32, ingress: UInt32), _ frame: [UInt8], scenario: String,
+        target: Double?, runs: Int, warmup: Int, meter: Meter, in f: DataplaneFixture
+    ) throws -> Row {
+        let ((ns, wrong), calls) = try meter.run(packets: warmup + runs) {
+            try Sandbox.inNetns(f.ns) {
+                try separateRuns(
+                    program.prog, ifindex: program.ifindex, ingressIfindex: program.ingress, template: frame,
+                    runs: runs, warmup: warmup, verdict: T.redirect)
+            }
+        }
+        try check(wrong == 0, "\(scenario): \(wrong) runs had another verdict than TC_ACT_REDIRECT")
+        return Row(
+            program: program.prog.name, scenario: scenario, nanoseconds: ns, runs: runs, separateRuns: true,
+            target: target, calls: calls)
     }
 
     /// One test run of repeat=`runs` after a checked single run; the kernel's mean per run.

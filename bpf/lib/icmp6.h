@@ -144,7 +144,7 @@ static __always_inline int bp_icmp6_error(struct __sk_buff *skb, const struct bp
 		*verdict = bp_drop(skb, BP_DROP_MALFORMED, outer_dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
 		return 1;
 	}
-	*verdict = outer_dest ? bp_deliver_to_endpoint6(skb, p->saddr, l3_off, flow.nat_ip, flow.ifindex, &fib)
+	*verdict = outer_dest ? bp_deliver_to_endpoint6(skb, p->saddr, l3_off, flow.nat_ip, flow.ifindex, NULL, &fib)
 			      : bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	return 1;
 }

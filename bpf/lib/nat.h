@@ -95,6 +95,19 @@ static __always_inline int bp_rewrite_ip(struct __sk_buff *skb, const struct bp_
  * header's TTL, through the ports or through the L4 checksum. The first 2 bytes are not the
  * frame's: they align the IP part as its struct wants.
  */
+/* A rewrite's bytes after the ports, through the checksum: UDP's or TCP's (IPv6's too). */
+#define BP_L4_THROUGH_CHECK                                                                        \
+	union {                                                                                    \
+		struct {                                                                           \
+			__u16 len;                                                                 \
+			__u16 check;                                                               \
+		} udp;                                                                             \
+		struct {                                                                           \
+			__u8 kept[12]; /* sequence and acknowledgment numbers, offset, flags, window */ \
+			__u16 check;                                                               \
+		} tcp;                                                                             \
+	}
+
 struct bp_l4_rewrite {
 	__u16 align;
 	__u8 dest_mac[ETH_ALEN];
@@ -102,16 +115,7 @@ struct bp_l4_rewrite {
 	__u8 kept[10];  /* the Ethernet type and the IP header's first 8 bytes, as they are */
 	struct bp_ipv4_rewrite ip;
 	__u16 ports[2]; /* source, destination */
-	union {
-		struct {
-			__u16 len;
-			__u16 check;
-		} udp;
-		struct {
-			__u8 kept[12]; /* sequence and acknowledgment numbers, offset, flags, window */
-			__u16 check;
-		} tcp;
-	};
+	BP_L4_THROUGH_CHECK;
 };
 /* Its room, outside the programs' stack, which is all but full: per CPU, private to each
  * object, not pinned. A tc program runs to its end before the next starts on its CPU (with
@@ -576,24 +580,29 @@ static __always_inline __u32 bp_flow_route_out(struct __sk_buff *skb, const stru
  * published flow's entry carries it from the start (bp_publish_flow), a masqueraded one's
  * from its first reply. `flow` may be a local entry.
  */
-static __always_inline const struct bp_endpoint *bp_flow_endpoint(struct bp_flow *flow)
+static __always_inline const struct bp_endpoint *bp_endpoint_via(__u32 *via, __u32 ifindex)
 {
-	__u32 slot = flow->via;
+	__u32 slot = *via;
 
-	if (slot && flow->ifindex) {
+	if (slot && ifindex) {
 		slot -= 1;
 		const struct bp_endpoint_slot *known = bpf_map_lookup_elem(&bp_ep_slots, &slot);
 
-		if (known && known->ifindex == flow->ifindex)
+		if (known && known->ifindex == ifindex)
 			return &known->endpoint;
 	}
-	const struct bp_endpoint *ep = bp_endpoint_of(flow->ifindex);
+	const struct bp_endpoint *ep = bp_endpoint_of(ifindex);
 
 	/* Written only when it changes: a flow's packets otherwise leave its entry alone within
 	 * a second (bp_flow_seen). */
-	if (ep && flow->via != ep->stats_slot + 1)
-		flow->via = ep->stats_slot + 1;
+	if (ep && *via != ep->stats_slot + 1)
+		*via = ep->stats_slot + 1;
 	return ep;
+}
+
+static __always_inline const struct bp_endpoint *bp_flow_endpoint(struct bp_flow *flow)
+{
+	return bp_endpoint_via(&flow->via, flow->ifindex);
 }
 
 /*

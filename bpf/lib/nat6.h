@@ -64,6 +64,103 @@ static __always_inline int bp_rewrite_ip6(struct __sk_buff *skb, __u32 l3_off, i
 }
 
 /*
+ * What one store rewrites of a TCP or UDP packet right after an IPv6 header without
+ * extension headers (nearly every packet), in the packet's layout: from the hop limit
+ * through the ports, or through the L4 checksum. The first 3 bytes are not the packet's:
+ * they align the addresses.
+ */
+struct bp_l4_rewrite6 {
+	__u8 align[3];
+	__u8 hop_limit;
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u16 ports[2]; /* source, destination */
+	BP_L4_THROUGH_CHECK;
+};
+#define BP_REWRITE6_AT(field) (offsetof(struct bp_l4_rewrite6, field) - offsetof(struct bp_l4_rewrite6, hop_limit))
+_Static_assert(BP_REWRITE6_AT(daddr) == BP_IPV6_DADDR_OFF - BP_IPV6_HOP_LIMIT_OFF, "the addresses' place");
+_Static_assert(BP_REWRITE6_AT(tcp.check) == sizeof(struct bp_ipv6hdr) - BP_IPV6_HOP_LIMIT_OFF + offsetof(struct tcphdr, check),
+	       "TCP's checksum's place");
+
+/* Its room, as bp_rewrite_room's (lib/nat.h) for IPv4. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bp_l4_rewrite6);
+} bp_rewrite_room6 SEC(".maps");
+
+/*
+ * bp_rewrite6 of a TCP or UDP header right after the fixed header: hop limit, address and
+ * port in one store. The checksum field goes with them, computed here, where it holds the
+ * whole checksum (CHECKSUM_NONE, _UNNECESSARY, and _COMPLETE, whose skb->csum the store
+ * then corrects for every byte it changed). An offloaded one (CHECKSUM_PARTIAL) holds the
+ * pseudo-header's sum alone, which a helper updates for the address (the port is not in it).
+ * The translation is the entry `flow`'s (its destination when `dest`, else its source).
+ * BP_REWRITE_NOT_PLAIN for another packet (extension headers, ICMPv6): bp_rewrite6's.
+ *
+ * A global function, which the verifier checks once, on its own: inlined, its test of the
+ * packet's layout would make the verifier tell apart every layout the parse can give, on
+ * every path after it (NAT66's programs would exceed its limit).
+ */
+#define BP_REWRITE_NOT_PLAIN 1
+
+__attribute__((noinline)) int bp_rewrite_headers6(struct __sk_buff *skb, const struct bp_packet6 *p,
+						  const struct bp_flow6 *flow, int dest)
+{
+	if (!p || !flow)
+		return -1;  /* never: the verifier checks a global function for any pointer */
+	int tcp = p->proto == BP_PROTO_TCP;
+	int partial = bp_ip_summed(skb) == BP_CHECKSUM_PARTIAL;
+	__u32 l3_off = p->l4_off - sizeof(struct bp_ipv6hdr);
+	const __u32 *new_ip = flow->nat_ip;
+	__u16 new_port = flow->nat_port;
+	__u32 zero = 0;
+	struct bp_l4_rewrite6 *r = bpf_map_lookup_elem(&bp_rewrite_room6, &zero);
+
+	if (!r)
+		return -1;
+	if ((l3_off != 0 && l3_off != sizeof(struct ethhdr)) || (!tcp && p->proto != BP_PROTO_UDP))
+		return BP_REWRITE_NOT_PLAIN;  /* the fixed header is the 40 bytes before p->l4_off */
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u8 *hop = data + l3_off + BP_IPV6_HOP_LIMIT_OFF;
+	/* What is read and stored, each copy with the bound the verifier wants next to it. */
+	if (tcp) {
+		if ((void *)(hop + BP_REWRITE6_AT(tcp.check) + 2) > data_end)
+			return -1;
+		__builtin_memcpy(&r->hop_limit, hop, BP_REWRITE6_AT(tcp.check) + 2);
+	} else {
+		if ((void *)(hop + BP_REWRITE6_AT(udp.check) + 2) > data_end)
+			return -1;
+		__builtin_memcpy(&r->hop_limit, hop, BP_REWRITE6_AT(udp.check) + 2);
+	}
+	__u32 *old_ip = dest ? r->daddr : r->saddr;
+	__u16 *port = &r->ports[dest ? 1 : 0];
+	__u32 len = partial ? BP_REWRITE6_AT(ports) + sizeof(r->ports)
+		    : tcp   ? BP_REWRITE6_AT(tcp.check) + 2
+			    : BP_REWRITE6_AT(udp.check) + 2;
+
+	if (partial) {
+		__u64 mangled = tcp ? 0 : BPF_F_MARK_MANGLED_0;
+		__s64 diff = bpf_csum_diff(old_ip, 16, (__be32 *)new_ip, 16, 0);
+
+		if (diff < 0 || bpf_l4_csum_replace(skb, p->l4_off + (tcp ? offsetof(struct tcphdr, check)
+									  : offsetof(struct udphdr, check)),
+						    0, diff, BPF_F_PSEUDO_HDR | mangled))
+			return -1;
+	} else {
+		__u16 *check = tcp ? &r->tcp.check : &r->udp.check;
+
+		*check = bp_l4_csum_translated6(*check, old_ip, new_ip, *port, new_port, !tcp);
+	}
+	r->hop_limit -= 1;
+	__builtin_memcpy(old_ip, new_ip, 16);
+	*port = new_port;
+	return bpf_skb_store_bytes(skb, l3_off + BP_IPV6_HOP_LIMIT_OFF, &r->hop_limit, len, BPF_F_RECOMPUTE_CSUM) ? -1 : 0;
+}
+
+/*
  * Replaces one address and port (the destination when `dest` is set, else the source; the
  * identifier for ICMPv6 echo) and takes one off the hop limit.
  */
@@ -121,11 +218,36 @@ static __always_inline int bp_route_out6(struct __sk_buff *skb, const struct bp_
 	return bp_route_verdict(skb, rc, fib, bp_wire_length(skb, l3_off, p->l4_off, p->proto), 0, verdict);
 }
 
-/* Sends a packet translated toward a container straight to it (its veth's peer). */
-static __always_inline int bp_deliver_to_endpoint6(struct __sk_buff *skb, const __u32 *saddr, __u32 l3_off,
-						   const __u32 *daddr, __u32 ifindex, struct bpf_fib_lookup *fib)
+/*
+ * bp_flow_route_out for IPv6: the interface out of a SNAT entry's packet, from the entry's
+ * cache while it is of this second and the packet fits its MTU; else looked up (by the new
+ * source, in the caller's `fib`) and cached. 0 and *verdict when it does not leave translated.
+ */
+static __always_inline __u32 bp_flow_route_out6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
+						struct bp_flow6 *cache, __u32 now, struct bpf_fib_lookup *fib,
+						int *verdict)
 {
-	const struct bp_endpoint *ep = bp_endpoint_of(ifindex);
+	/* Read once: another CPU may be refreshing the cache meanwhile. */
+	__u32 cached = cache->via, at = cache->out_at, mtu = cache->out_mtu;
+
+	if (cached && at == now && bp_wire_length(skb, l3_off, p->l4_off, p->proto) <= mtu)
+		return cached;
+	if (!bp_route_out6(skb, p, l3_off, cache->nat_ip, 0, fib, verdict))
+		return 0;
+	cache->via = fib->ifindex;
+	cache->out_mtu = fib->mtu_result;
+	cache->out_at = now;
+	return fib->ifindex;
+}
+
+/* Sends a packet translated toward a container straight to it (its veth's peer). `ep`: its
+ * entry, when the caller has it (NULL: looked up here). */
+static __always_inline int bp_deliver_to_endpoint6(struct __sk_buff *skb, const __u32 *saddr, __u32 l3_off,
+						   const __u32 *daddr, __u32 ifindex, const struct bp_endpoint *ep,
+						   struct bpf_fib_lookup *fib)
+{
+	if (!ep)
+		ep = bp_endpoint_of(ifindex);
 	int verdict = bp_redirect_to_known_endpoint(skb, l3_off, ep, ifindex);
 
 	if (verdict >= 0)
@@ -134,33 +256,49 @@ static __always_inline int bp_deliver_to_endpoint6(struct __sk_buff *skb, const 
 	return bp_redirect_to_endpoint(skb, l3_off, rc, fib, ep, ifindex, BP_ETH_P_IPV6);
 }
 
+/* The rewrite of a packet of `flow` (its DNAT entry when `dest`, else its SNAT one); its
+ * fragments remembered. -1 when the packet could not be rewritten. */
+static __always_inline int bp_translate6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
+					 const struct bp_flow6 *flow, int dest)
+{
+	if (p->fragment)
+		bp_remember_fragment6(skb, p, flow->nat_ip, dest ? flow->ifindex : 0);
+	int done = bp_rewrite_headers6(skb, p, flow, dest);
+
+	if (done == BP_REWRITE_NOT_PLAIN)
+		done = bp_rewrite6(skb, p, l3_off, dest, flow->nat_ip, flow->nat_port);
+	if (done < 0 || (flow->peer_port && bp_rewrite_port6(skb, p, !dest, flow->peer_port) < 0))
+		return -1;
+	return 0;
+}
+
 /*
  * Translates a packet of a known IPv6 flow as its entry says and sends it on, as
- * bp_apply_routed does: toward the container straight to its eth0, from it out of the
- * route's interface (`out`, or looked up here in the caller's `fib`: stack is scarce). A
+ * bp_apply_routed does: toward the container straight to its eth0 (its entry found by the
+ * slot the flow's entry caches), from it out of the route's interface (the one the entry
+ * caches for the second `now`, or looked up here in the caller's `fib`: stack is scarce). A
  * flow without a translation (hairpin, routed) goes on as it is.
  */
 static __always_inline int bp_apply6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
-				     const struct bp_flow6 *flow, __u32 out, struct bpf_fib_lookup *fib)
+				     struct bp_flow6 *flow, __u32 now, struct bpf_fib_lookup *fib)
 {
 	int dest = flow->flags & BP_FLOW_F_DNAT;
 	int verdict = BP_CONTINUE;
+	__u32 out = 0;
 
 	if (!(flow->flags & (BP_FLOW_F_SNAT | BP_FLOW_F_DNAT)) || p->hop_limit <= 1)
 		return BP_CONTINUE;  /* a hop limit running out: the kernel answers "time exceeded" */
-	if (!dest && !out) {
-		if (!bp_route_out6(skb, p, l3_off, flow->nat_ip, 0, fib, &verdict))
+	if (!dest) {
+		out = bp_flow_route_out6(skb, p, l3_off, flow, now, fib, &verdict);
+		if (!out)
 			return verdict;
-		out = fib->ifindex;
 	}
-	if (p->fragment)
-		bp_remember_fragment6(skb, p, flow->nat_ip, dest ? flow->ifindex : 0);
-	if (bp_rewrite6(skb, p, l3_off, dest, flow->nat_ip, flow->nat_port) < 0 ||
-	    (flow->peer_port && bp_rewrite_port6(skb, p, !dest, flow->peer_port) < 0))
+	if (bp_translate6(skb, p, l3_off, flow, dest))
 		return bp_drop(skb, BP_DROP_MALFORMED, dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
 	if (!dest)
 		return bpf_redirect_neigh(out, NULL, 0, 0);
-	return bp_deliver_to_endpoint6(skb, p->saddr, l3_off, flow->nat_ip, flow->ifindex, fib);
+	return bp_deliver_to_endpoint6(skb, p->saddr, l3_off, flow->nat_ip, flow->ifindex,
+				       bp_endpoint_via(&flow->via, flow->ifindex), fib);
 }
 
 /*
@@ -184,7 +322,7 @@ static __always_inline int bp_follow_fragment6(struct __sk_buff *skb, const stru
 	if (bp_rewrite_ip6(skb, l3_off, dest, nat.addr, p->hop_limit) < 0)
 		*verdict = bp_drop(skb, BP_DROP_MALFORMED, dest ? BP_DIR_INGRESS : BP_DIR_EGRESS);
 	else
-		*verdict = dest ? bp_deliver_to_endpoint6(skb, p->saddr, l3_off, nat.addr, nat.ifindex, &fib)
+		*verdict = dest ? bp_deliver_to_endpoint6(skb, p->saddr, l3_off, nat.addr, nat.ifindex, NULL, &fib)
 				: bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	return 1;
 }
@@ -242,21 +380,30 @@ static long bp_try_port6(__u32 i, struct bp_port_search6 *s)
  * address, the container's own port when free, both entries in bp_flows6. The verdict.
  */
 static __always_inline int bp_masquerade6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
-					  const struct bp_flow6_key *key, __u32 now, struct bpf_fib_lookup *fib)
+					  const struct bp_flow6_key *key, __u32 now)
 {
 	int verdict = BP_CONTINUE;
+	__u32 source[4], via, mtu;
 
 	if (p->hop_limit <= 1)
 		return BP_CONTINUE;
-	if (!bp_route_out6(skb, p, l3_off, p->saddr, BPF_FIB_LOOKUP_SRC, fib, &verdict))
-		return verdict;  /* before a flow is made: nothing is translated */
+	{
+		/* What the route gives is kept, and the lookup's stack is the search's below. */
+		struct bpf_fib_lookup fib;
+
+		if (!bp_route_out6(skb, p, l3_off, p->saddr, BPF_FIB_LOOKUP_SRC, &fib, &verdict))
+			return verdict;  /* before a flow is made: nothing is translated */
+		__builtin_memcpy(source, fib.ipv6_src, sizeof(source));
+		via = fib.ifindex;
+		mtu = fib.mtu_result;
+	}
 
 	struct bp_port_search6 s = { .skb = skb, .now = now, .first = p->sport, .check_host = 1, .err = -BP_EEXIST };
 	s.entry = bp_flow_entry6(p, BP_FLOW_MASQUERADE, BP_FLOW_F_REPLY | BP_FLOW_F_DNAT, skb->ifindex, now);
 	__builtin_memcpy(s.entry.nat_ip, p->saddr, sizeof(s.entry.nat_ip));
 	s.entry.nat_port = p->sport;
 	__builtin_memcpy(s.reply.src_ip, p->daddr, sizeof(s.reply.src_ip));
-	__builtin_memcpy(s.reply.dst_ip, fib->ipv6_src, sizeof(s.reply.dst_ip));
+	__builtin_memcpy(s.reply.dst_ip, source, sizeof(s.reply.dst_ip));
 	s.reply.src_port = p->dport;
 	s.reply.proto = p->proto;
 	bp_snat_ports(p->proto == BP_PROTO_ICMPV6, p->sport, &s.min, &s.span);
@@ -269,11 +416,16 @@ static __always_inline int bp_masquerade6(struct __sk_buff *skb, const struct bp
 	/* The original entry takes the reply entry's place on the stack. */
 	struct bp_flow6 *out = &s.entry;
 	*out = bp_flow_entry6(p, BP_FLOW_MASQUERADE, BP_FLOW_F_SNAT, skb->ifindex, now);
-	__builtin_memcpy(out->nat_ip, fib->ipv6_src, sizeof(out->nat_ip));
+	__builtin_memcpy(out->nat_ip, source, sizeof(out->nat_ip));
 	out->nat_port = s.reply.dst_port;
+	out->via = via;  /* the next packets need no lookup (bp_flow_route_out6) */
+	out->out_mtu = mtu;
+	out->out_at = now;
 	if (bp_flow_commit_translated6(key, out, &s.reply, skb->len - l3_off))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
-	return bp_apply6(skb, p, l3_off, out, bp_ip6_same(out->nat_ip, fib->ipv6_src) ? fib->ifindex : 0, fib);
+	if (bp_translate6(skb, p, l3_off, out, 0))
+		return bp_drop(skb, BP_DROP_MALFORMED, BP_DIR_EGRESS);
+	return bpf_redirect_neigh(via, NULL, 0, 0);
 }
 
 static __always_inline struct bp_flow6_key bp_tuple6(const struct bp_packet6 *p)
@@ -330,6 +482,7 @@ static __always_inline enum bp_drop_reason bp_publish_flow6(struct __sk_buff *sk
 			     target->ifindex, now);
 	__builtin_memcpy(in->nat_ip, target->ip, sizeof(in->nat_ip));
 	in->nat_port = target->port;
+	in->port_slot = target->stats_slot;
 	if (remapped)
 		in->peer_port = s.reply.dst_port;
 	/* Its first packet is counted as the flow's next ones are (bp_to_host6). */

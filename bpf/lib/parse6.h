@@ -106,6 +106,42 @@ static __always_inline int bp_parse_upper6(struct __sk_buff *skb, struct bp_pack
 	return 0;
 }
 
+/* bp_parse_ipv6's answer that the packet is not the common one bp_parse_ipv6_linear reads. */
+#define BP_PARSE_NOT_LINEAR 1
+
+/*
+ * The common packet read in place, without a helper call: TCP or UDP right after the fixed
+ * header, both in the linear data (bp_pull_headers pulls them there). Anything else (an
+ * extension header, ICMPv6, a header past the linear data) is BP_PARSE_NOT_LINEAR, for the
+ * general parse. The checks are the general parse's for such a packet.
+ */
+static __always_inline int bp_parse_ipv6_linear(struct __sk_buff *skb, struct bp_packet6 *p, __u32 l3_off)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct bp_ipv6hdr *ip = data + l3_off;
+	__u8 *l4 = (void *)(ip + 1);
+
+	if ((void *)(l4 + sizeof(struct tcphdr)) > data_end || ip->version_class >> 4 != 6 ||
+	    (ip->nexthdr != BP_PROTO_TCP && ip->nexthdr != BP_PROTO_UDP))
+		return BP_PARSE_NOT_LINEAR;
+	__builtin_memcpy(p->saddr, ip->saddr, sizeof(p->saddr));
+	__builtin_memcpy(p->daddr, ip->daddr, sizeof(p->daddr));
+	p->end = l3_off + sizeof(*ip) + bpf_ntohs(ip->payload_len);
+	p->l4_off = l3_off + sizeof(*ip);
+	p->proto = ip->nexthdr;
+	p->hop_limit = ip->hop_limit;
+	p->fragment = p->icmp_type = 0;
+	p->frag_hdr = 0;
+	p->has_ports = 1;
+	__builtin_memcpy(&p->sport, l4, 2);
+	__builtin_memcpy(&p->dport, l4 + 2, 2);
+	p->tcp_flags = p->proto == BP_PROTO_TCP ? l4[13] : 0;
+	if (p->end > skb->len || p->l4_off + (p->proto == BP_PROTO_TCP ? 20 : 8) > p->end)
+		return BP_PARSE_MALFORMED;  /* cut, or its TCP or UDP header is (see bp_parse_upper6) */
+	return 0;
+}
+
 /*
  * 0 for an IPv6 packet at `l3_off` (ETH_HLEN, or 0 on a device without an Ethernet header),
  * with its upper-layer header read unless it is a later fragment; BP_PARSE_MALFORMED or
@@ -114,7 +150,10 @@ static __always_inline int bp_parse_upper6(struct __sk_buff *skb, struct bp_pack
 static __always_inline int bp_parse_ipv6(struct __sk_buff *skb, struct bp_packet6 *p, __u32 l3_off)
 {
 	struct bp_ipv6hdr ip;
+	int linear = bp_parse_ipv6_linear(skb, p, l3_off);
 
+	if (linear != BP_PARSE_NOT_LINEAR)
+		return linear;
 	if (bpf_skb_load_bytes(skb, l3_off, &ip, sizeof(ip)) || ip.version_class >> 4 != 6)
 		return BP_PARSE_MALFORMED;
 	__builtin_memcpy(p->saddr, ip.saddr, sizeof(p->saddr));
