@@ -275,8 +275,13 @@ static __always_inline int bp_uplink6_tail(struct __sk_buff *skb, __u32 l3_off)
 {
 	struct bp_packet6 p = {};
 	int parsed = bp_parse_ipv6(skb, &p, l3_off);
+	__u32 answer = skb->cb[0];
 
-	if (skb->cb[0] == BP_TO_HOST6)
+	/* Not set by this version's bp_uplink6 (an upgrade's older program tail-calls into the
+	 * pinned array until its link is replaced; cb[] holds what the stack left): asked again. */
+	if (answer != BP_TO_HOST6 && answer != BP_TO_CONTAINER6)
+		answer = bpf_map_lookup_elem(&bp_host_addrs6, p.daddr) ? BP_TO_HOST6 : BP_TO_CONTAINER6;
+	if (answer == BP_TO_HOST6)
 		return parsed < 0 ? BP_CONTINUE : bp_to_host6(skb, &p, l3_off);  /* the kernel refuses what is broken */
 	struct bp_subnet *to = bp_subnet6_of(p.daddr);
 	if (!to)

@@ -54,42 +54,57 @@ static __always_inline enum bp_ip_summed bp_ip_summed(struct __sk_buff *skb)
 	return BPF_CORE_READ_BITFIELD(kskb, ip_summed);
 }
 
-/*
- * A TCP or UDP checksum field after a translation changed an address of its pseudo-header
- * from `old_ip` to `new_ip` and a port from `old_port` to `new_port`, as
- * bpf_l4_csum_replace would make it, for a packet whose field holds the whole checksum
- * (CHECKSUM_NONE or _UNNECESSARY; the others need the helper). `udp`: a UDP field of 0 (no
- * checksum) stays 0, and a result of 0 is sent as 0xffff (RFC 768).
- */
-static __always_inline __u16 bp_l4_csum_translated(__u16 check, __u32 old_ip, __u32 new_ip, __u16 old_port,
-						    __u16 new_port, int udp)
+/* A one's complement sum of 16- and 32-bit words, in 64 bits, folded to 16 (not complemented). */
+static __always_inline __u16 bp_csum_fold(__u64 sum)
 {
-	if (udp && !check)
-		return 0;
-	check = bp_csum_replace2(bp_csum_replace4(check, old_ip, new_ip), old_port, new_port);
-	return udp && !check ? 0xffff : check;
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)((sum & 0xffff) + (sum >> 16));
 }
 
-/* bp_l4_csum_translated for IPv6, with a 16-byte address: RFC 1624's update as one sum
- * (of 32-bit words, folded at the end: the one's complement sum is the same), which keeps
- * fewer values live than a fold per word. */
-static __always_inline __u16 bp_l4_csum_translated6(__u16 check, const __u32 *old_ip, const __u32 *new_ip,
-						     __u16 old_port, __u16 new_port, int udp)
+/*
+ * A TCP or UDP checksum field after a translation changed an address of its pseudo-header by
+ * `change` (RFC 1624's ~m + m' for each of its 32-bit words: the one's complement sum is the
+ * same as over their 16-bit halves) and a port from `old_port` to `new_port`, as
+ * bpf_l4_csum_replace would make it. What the field holds depends on the packet (the
+ * kernel's skb->ip_summed, bp_ip_summed): with `partial` (CHECKSUM_PARTIAL, a local
+ * socket's, whose checksum the device or the kernel completes when it leaves) the
+ * pseudo-header's sum alone, folded, not complemented, which the address moves and the port
+ * (the segment's) does not; else (CHECKSUM_NONE, _UNNECESSARY, _COMPLETE) the whole
+ * checksum, its complement: RFC 1624's HC' = ~(~HC + ~m + m'). One sum, folded at the end,
+ * the same arithmetic for both (no branch: the verifier follows fewer paths). `udp`: a field
+ * of 0 (no checksum) stays 0, and a result of 0 is sent as 0xffff (RFC 768; the helper's
+ * BPF_F_MARK_MANGLED_0).
+ */
+static __always_inline __u16 bp_l4_field_translated(__u16 field, __u64 change, __u16 old_port, __u16 new_port, int udp,
+						    int partial)
 {
-	if (udp && !check)
+	__u32 ported = (__u32)!partial * 0xffffffff;  /* the port counts */
+	__u16 whole = ported;                          /* the complement's mask */
+
+	if (udp && !field)
 		return 0;
-	__u64 sum = (__u16)~check + (__u16)~old_port + (__u32)new_port;
+	field = bp_csum_fold((__u16)(field ^ whole) + change + (((__u16)~old_port + (__u32)new_port) & ported)) ^ whole;
+	return udp && !field ? 0xffff : field;
+}
+
+/* The change of a 4-byte address, for bp_l4_field_translated. */
+static __always_inline __u64 bp_csum_change(__u32 old_ip, __u32 new_ip)
+{
+	return (__u64)(__u32)~old_ip + new_ip;
+}
+
+/* The change of a 16-byte address, a word at a time. */
+static __always_inline __u64 bp_csum_change6(const __u32 *old_ip, const __u32 *new_ip)
+{
+	__u64 sum = 0;
 
 #pragma unroll
 	for (int i = 0; i < 4; i++)
 		sum += (__u64)(__u32)~old_ip[i] + new_ip[i];
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	check = (__u16)~sum;
-	return udp && !check ? 0xffff : check;
+	return sum;
 }
 
 #endif /* BP_LIB_CSUM_H */

@@ -141,16 +141,20 @@ _Static_assert(BP_REWRITE_AT(tcp.check) == sizeof(struct ethhdr) + sizeof(struct
 /*
  * bp_rewrite_ip and the port's store in one helper call, for a TCP or UDP header right after
  * an IPv4 header without options: the bytes between them are the header's last and the
- * ports, contiguous. With `csum` (a packet whose L4 field holds its whole checksum, see
- * bp_l4_csum_translated), the L4 checksum too, so that the checksum helpers are not called.
+ * ports, contiguous. The L4 checksum field too, computed here, unless the packet's device
+ * gave its whole sum (`summed` CHECKSUM_COMPLETE: the caller's helpers updated the field):
+ * its whole checksum, or an offloaded one's pseudo-header sum (bp_l4_field_translated), so
+ * that the checksum helpers are not called.
  * With `frame`, an endpoint whose frame header is known (bp_known_frame), its MACs in the
  * same store, unless the store must recompute skb->csum (a UDP datagram without a checksum:
  * see bp_store_port), which leaves out the Ethernet header. 1 when the MACs were stored, 0
  * when not, -1 when the headers are not there.
  */
 static __always_inline int bp_rewrite_headers(struct __sk_buff *skb, const struct bp_packet *p, int dest, __u32 new_ip,
-					      __u16 new_port, const struct bp_endpoint *frame, int csum)
+					      __u16 new_port, const struct bp_endpoint *frame,
+					      enum bp_ip_summed summed)
 {
+	int csum = summed != BP_CHECKSUM_COMPLETE;
 	__u32 l3_off = p->l3_off ? sizeof(struct ethhdr) : 0;
 	int tcp = p->proto == BP_PROTO_TCP;
 	void *data = (void *)(long)skb->data;
@@ -195,7 +199,8 @@ static __always_inline int bp_rewrite_headers(struct __sk_buff *skb, const struc
 		__u16 old_port = r->ports[dest ? 1 : 0];
 		__u16 *check = tcp ? &r->tcp.check : &r->udp.check;
 
-		*check = bp_l4_csum_translated(*check, old_ip, new_ip, old_port, new_port, !tcp);
+		*check = bp_l4_field_translated(*check, bp_csum_change(old_ip, new_ip), old_port, new_port, !tcp,
+						summed == BP_CHECKSUM_PARTIAL);
 	}
 	bp_translate_ip(&r->ip, dest, new_ip);
 	r->ports[dest ? 1 : 0] = new_port;
@@ -275,9 +280,10 @@ static __always_inline int bp_store_port(struct __sk_buff *skb, __u8 proto, __u3
  * Replaces one address and one port of the packet: the destination when
  * `dest` is set, else the source. UDP checksums of 0 (none) stay 0. For ICMP
  * echo the "port" is the identifier, and the ICMP checksum has no pseudo-header.
- * The L4 checksum goes through the kernel's helpers, which know how the packet's
- * checksum is offloaded (a CHECKSUM_PARTIAL packet's field holds the pseudo-header's
- * sum alone); the IP header's is computed here (bp_rewrite_ip). With `frame` (an endpoint
+ * The L4 checksum of a TCP or UDP header right after the IP header is computed here
+ * (bp_rewrite_headers); the others, and a packet whose device gave its whole sum
+ * (CHECKSUM_COMPLETE, whose skb->csum changes too), go through the kernel's helpers. The
+ * IP header's checksum is computed here (bp_rewrite_ip). With `frame` (an endpoint
  * bp_known_frame accepts, or NULL), its frame header may go in the same store: 1 when it
  * did, 0 when not, -1 when the packet could not be rewritten.
  */
@@ -286,13 +292,11 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 {
 	if (!bp_ported(p->proto))
 		return bp_rewrite_address_only(skb, p, dest, new_ip);
-	/* A TCP or UDP header after an IPv4 header without options: one store. Where its field
-	 * holds the whole checksum (most packets a device received; not a local socket's, whose
-	 * checksum is offloaded, nor one whose device gave skb->csum), the checksum is computed
-	 * here and goes with it: no other helper call. */
+	/* A TCP or UDP header after an IPv4 header without options: one store. Unless its device
+	 * gave skb->csum, the checksum is computed here and goes with it: no other helper call. */
 	int plain = p->proto != BP_PROTO_ICMP && p->l4_off == p->l3_off + sizeof(struct iphdr);
-	enum bp_ip_summed summed = plain ? bp_ip_summed(skb) : BP_CHECKSUM_PARTIAL;
-	int csum = summed == BP_CHECKSUM_NONE || summed == BP_CHECKSUM_UNNECESSARY;
+	enum bp_ip_summed summed = plain ? bp_ip_summed(skb) : BP_CHECKSUM_COMPLETE;
+	int csum = summed != BP_CHECKSUM_COMPLETE;  /* else the helpers, which know every case */
 	__u32 old_ip = dest ? p->daddr : p->saddr;
 	__u16 old_port = dest ? p->dport : p->sport;
 	__u64 mangled = p->proto == BP_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
@@ -306,7 +310,7 @@ static __always_inline int bp_rewrite(struct __sk_buff *skb, const struct bp_pac
 			return -1;
 	}
 	if (plain)
-		return bp_rewrite_headers(skb, p, dest, new_ip, new_port, frame, csum);
+		return bp_rewrite_headers(skb, p, dest, new_ip, new_port, frame, summed);
 	if (p->proto == BP_PROTO_ICMP) {
 		__u32 id_off = p->l4_off + offsetof(struct bp_icmp_echo, id);
 

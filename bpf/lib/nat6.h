@@ -92,16 +92,17 @@ struct {
 
 /*
  * bp_rewrite6 of a TCP or UDP header right after the fixed header: hop limit, address and
- * port in one store. The checksum field goes with them, computed here, where it holds the
- * whole checksum (CHECKSUM_NONE, _UNNECESSARY, and _COMPLETE, whose skb->csum the store
- * then corrects for every byte it changed). An offloaded one (CHECKSUM_PARTIAL) holds the
- * pseudo-header's sum alone, which a helper updates for the address (the port is not in it).
+ * port in one store, and the checksum field with them, computed here: the whole checksum
+ * (CHECKSUM_NONE, _UNNECESSARY, and _COMPLETE, whose skb->csum the store then corrects for
+ * every byte it changed), or an offloaded one's pseudo-header sum (CHECKSUM_PARTIAL).
  * The translation is the entry `flow`'s (its destination when `dest`, else its source).
  * BP_REWRITE_NOT_PLAIN for another packet (extension headers, ICMPv6): bp_rewrite6's.
  *
  * A global function, which the verifier checks once, on its own: inlined, its test of the
  * packet's layout would make the verifier tell apart every layout the parse can give, on
- * every path after it (NAT66's programs would exceed its limit).
+ * every path after it (NAT66's programs would exceed its limit). Its callers keep no packet
+ * pointer across it: kernels before 6.13 do not invalidate them after a global function
+ * that changes the packet.
  */
 #define BP_REWRITE_NOT_PLAIN 1
 
@@ -128,32 +129,19 @@ __attribute__((noinline)) int bp_rewrite_headers6(struct __sk_buff *skb, const s
 	/* What is read and stored, each copy with the bound the verifier wants next to it. */
 	if (tcp) {
 		if ((void *)(hop + BP_REWRITE6_AT(tcp.check) + 2) > data_end)
-			return -1;
+			return BP_REWRITE_NOT_PLAIN;  /* not in the linear data: the helpers read it */
 		__builtin_memcpy(&r->hop_limit, hop, BP_REWRITE6_AT(tcp.check) + 2);
 	} else {
 		if ((void *)(hop + BP_REWRITE6_AT(udp.check) + 2) > data_end)
-			return -1;
+			return BP_REWRITE_NOT_PLAIN;
 		__builtin_memcpy(&r->hop_limit, hop, BP_REWRITE6_AT(udp.check) + 2);
 	}
 	__u32 *old_ip = dest ? r->daddr : r->saddr;
 	__u16 *port = &r->ports[dest ? 1 : 0];
-	__u32 len = partial ? BP_REWRITE6_AT(ports) + sizeof(r->ports)
-		    : tcp   ? BP_REWRITE6_AT(tcp.check) + 2
-			    : BP_REWRITE6_AT(udp.check) + 2;
+	__u16 *check = tcp ? &r->tcp.check : &r->udp.check;
+	__u32 len = tcp ? BP_REWRITE6_AT(tcp.check) + 2 : BP_REWRITE6_AT(udp.check) + 2;
 
-	if (partial) {
-		__u64 mangled = tcp ? 0 : BPF_F_MARK_MANGLED_0;
-		__s64 diff = bpf_csum_diff(old_ip, 16, (__be32 *)new_ip, 16, 0);
-
-		if (diff < 0 || bpf_l4_csum_replace(skb, p->l4_off + (tcp ? offsetof(struct tcphdr, check)
-									  : offsetof(struct udphdr, check)),
-						    0, diff, BPF_F_PSEUDO_HDR | mangled))
-			return -1;
-	} else {
-		__u16 *check = tcp ? &r->tcp.check : &r->udp.check;
-
-		*check = bp_l4_csum_translated6(*check, old_ip, new_ip, *port, new_port, !tcp);
-	}
+	*check = bp_l4_field_translated(*check, bp_csum_change6(old_ip, new_ip), *port, new_port, !tcp, partial);
 	r->hop_limit -= 1;
 	__builtin_memcpy(old_ip, new_ip, 16);
 	*port = new_port;
@@ -220,8 +208,9 @@ static __always_inline int bp_route_out6(struct __sk_buff *skb, const struct bp_
 
 /*
  * bp_flow_route_out for IPv6: the interface out of a SNAT entry's packet, from the entry's
- * cache while it is of this second and the packet fits its MTU; else looked up (by the new
- * source, in the caller's `fib`) and cached. 0 and *verdict when it does not leave translated.
+ * cache while it is of this second and the packet fits its MTU; else looked up (by the
+ * packet's own source, as Linux routes a forwarded packet before its source is translated,
+ * in the caller's `fib`) and cached. 0 and *verdict when it does not leave translated.
  */
 static __always_inline __u32 bp_flow_route_out6(struct __sk_buff *skb, const struct bp_packet6 *p, __u32 l3_off,
 						struct bp_flow6 *cache, __u32 now, struct bpf_fib_lookup *fib,
@@ -232,7 +221,7 @@ static __always_inline __u32 bp_flow_route_out6(struct __sk_buff *skb, const str
 
 	if (cached && at == now && bp_wire_length(skb, l3_off, p->l4_off, p->proto) <= mtu)
 		return cached;
-	if (!bp_route_out6(skb, p, l3_off, cache->nat_ip, 0, fib, verdict))
+	if (!bp_route_out6(skb, p, l3_off, p->saddr, 0, fib, verdict))
 		return 0;
 	cache->via = fib->ifindex;
 	cache->out_mtu = fib->mtu_result;
@@ -423,6 +412,9 @@ static __always_inline int bp_masquerade6(struct __sk_buff *skb, const struct bp
 	out->out_at = now;
 	if (bp_flow_commit_translated6(key, out, &s.reply, skb->len - l3_off))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
+	/* Another CPU's flow may have won: its entry, and the route its own lookup cached. */
+	if (out->via)
+		via = out->via;
 	if (bp_translate6(skb, p, l3_off, out, 0))
 		return bp_drop(skb, BP_DROP_MALFORMED, BP_DIR_EGRESS);
 	return bpf_redirect_neigh(via, NULL, 0, 0);

@@ -8,7 +8,8 @@
 # the container send with software checksums; a published flow's packets reach the
 # container, its replies the client, and the container's masqueraded flow goes out and
 # back, all CHECKSUM_NONE and translated by the programs' arithmetic, and both kernels
-# check every segment. Then the same over IPv6 (DNAT66 and NAT66).
+# check every segment. Then the same over IPv6 (DNAT66 and NAT66), and the offloaded
+# checksums' fields.
 ipv6_uplink
 agent_start || { fail "agent starts"; return; }
 in_ext python3 "$TOOLS/echo.py" --tcp 9000 --udp 9001 >"$STATE/ext-echo.log" 2>&1 &
@@ -64,4 +65,31 @@ check_output "UDP out over IPv6, masqueraded" '^9101 fd00:5100::1 u$' \
     bp exec srv6 python3 "$TOOLS/probe.py" udp fd00:5100::2 9101 u
 check_output "the container's kernel refused no segment for its checksum (IPv6)" '^0$' checksum_errors in_container srv6
 check_output "nor the client's (IPv6)" '^0$' checksum_errors in_ext
+
+# Offloaded checksums (CHECKSUM_PARTIAL, the senders' default over veths): the field holds
+# the pseudo-header's sum, which the programs move for the new address. With the host's
+# uplink summing in software (tx off), what leaves by it, a published flow's replies and a
+# masqueraded flow's packets, is completed from that field, and the client's kernel checks
+# it. (Toward a container the packet stays offloaded: bpf_redirect_peer sums nothing. The
+# arithmetic is the same function's.)
+check "the client offloads its checksums again" in_ext ethtool -K "$TAG-ext" tx on
+check "the container too" in_container srv6 ethtool -K eth0 tx on
+check "the host's uplink sums in software" in_host ethtool -K "$TAG-up" tx off
+check_output "offloaded: TCP replies through the published port (IPv4)" '^20$' \
+    answered 20 '^80 (::ffff:)?198\.51\.100\.2 o$' ext_probe tcp 198.51.100.1 5000 o
+check_output "offloaded: TCP replies through the published port (IPv6)" '^20$' \
+    answered 20 '^80 fd00:5100::2 o$' ext_probe tcp fd00:5100::1 5000 o
+check_output "offloaded: UDP replies through the published port (IPv4)" '^53 (::ffff:)?198\.51\.100\.2 p$' \
+    ext_probe udp 198.51.100.1 5353 p
+check_output "offloaded: UDP replies through the published port (IPv6)" '^53 fd00:5100::2 p$' \
+    ext_probe udp fd00:5100::1 5353 p
+check_output "offloaded: TCP out of the container, masqueraded (IPv4)" '^20$' \
+    answered 20 '^9000 198\.51\.100\.1 q$' bp exec srv6 python3 "$TOOLS/probe.py" tcp 198.51.100.2 9000 q
+check_output "offloaded: TCP out of the container, masqueraded (IPv6)" '^20$' \
+    answered 20 '^9100 fd00:5100::1 q$' bp exec srv6 python3 "$TOOLS/probe.py" tcp fd00:5100::2 9100 q
+check_output "offloaded: UDP out, masqueraded (IPv4)" '^9001 198\.51\.100\.1 r$' \
+    bp exec srv6 python3 "$TOOLS/probe.py" udp 198.51.100.2 9001 r
+check_output "offloaded: UDP out, masqueraded (IPv6)" '^9101 fd00:5100::1 r$' \
+    bp exec srv6 python3 "$TOOLS/probe.py" udp fd00:5100::2 9101 r
+check_output "the client's kernel refused no segment for its checksum (offloaded)" '^0$' checksum_errors in_ext
 check "rm -f srv6" bp rm -f srv6
