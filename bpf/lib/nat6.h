@@ -412,7 +412,10 @@ static __always_inline int bp_masquerade6(struct __sk_buff *skb, const struct bp
 	out->out_at = now;
 	if (bp_flow_commit_translated6(key, out, &s.reply, skb->len - l3_off))
 		return bp_drop(skb, BP_DROP_CT_FULL, BP_DIR_EGRESS);
-	/* Another CPU's flow may have won: its entry, and the route its own lookup cached. */
+	/* Another CPU's flow may have won: its entry, and the route its own lookup cached (an
+	 * entry without a translation goes on as it is, as bp_apply6 lets it). */
+	if (!(out->flags & BP_FLOW_F_SNAT))
+		return BP_CONTINUE;
 	if (out->via)
 		via = out->via;
 	if (bp_translate6(skb, p, l3_off, out, 0))
