@@ -134,20 +134,6 @@ static __noinline int bp_uplink6(struct __sk_buff *skb, __u32 l2_len)
 	return bp_subnet6_of(ip.daddr) ? BP_TO_CONTAINER6 : BP_CONTINUE;
 }
 
-/* bp_published_slot for IPv6: the slot the entry carries, or for a flow made before IPv6
- * entries carried one (their table is replaced on an upgrade: none), its port's. */
-static __always_inline __u32 bp_published_slot6(const struct bp_flow6_key *key, const struct bp_flow6 *flow)
-{
-	if (flow->port_slot)
-		return flow->port_slot;
-	struct bp_port6_key port = { .host_port = key->dst_port, .proto = key->proto };
-
-	if (!(flow->flags & BP_FLOW_F_ANY_HOST))
-		__builtin_memcpy(port.host_ip, key->dst_ip, sizeof(port.host_ip));
-	struct bp_port6_target *target = bpf_map_lookup_elem(&bp_ports6, &port);
-	return target ? target->stats_slot : 0;
-}
-
 /* The answers of bp_host_flow6 and bp_publish6 that are no verdicts of tc's: the packet
  * belongs to no flow toward a container; a flow for it was made. And bp_direct_access6's:
  * a later fragment or an ICMPv6 error, for bp_up_rel6 to judge. */
@@ -172,7 +158,7 @@ static __noinline int bp_host_flow6(struct __sk_buff *skb, const struct bp_packe
 		return BP_NO_FLOW6;
 	bp_flow_seen6(&key, flow, p, now, skb->len - l3_off);
 	if (flow->kind == BP_FLOW_PUBLISHED)
-		bp_count_port6(bp_published_slot6(&key, flow), skb->len, 0);
+		bp_count_port6(flow->port_slot, skb->len, 0);  /* every IPv6 entry carries it */
 	return bp_apply6(skb, p, l3_off, flow, now, &fib);
 }
 

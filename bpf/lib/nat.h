@@ -89,12 +89,6 @@ static __always_inline int bp_rewrite_ip(struct __sk_buff *skb, const struct bp_
 	return bpf_skb_store_bytes(skb, l3_off + offsetof(struct iphdr, ttl), &h, sizeof(h), 0) ? -1 : 0;
 }
 
-/*
- * What one store rewrites of a TCP or UDP packet whose L4 header follows an IPv4 header
- * without options (nearly every packet), in the frame's layout: from its MACs or from the IP
- * header's TTL, through the ports or through the L4 checksum. The first 2 bytes are not the
- * frame's: they align the IP part as its struct wants.
- */
 /* A rewrite's bytes after the ports, through the checksum: UDP's or TCP's (IPv6's too). */
 #define BP_L4_THROUGH_CHECK                                                                        \
 	union {                                                                                    \
@@ -108,6 +102,12 @@ static __always_inline int bp_rewrite_ip(struct __sk_buff *skb, const struct bp_
 		} tcp;                                                                             \
 	}
 
+/*
+ * What one store rewrites of a TCP or UDP packet whose L4 header follows an IPv4 header
+ * without options (nearly every packet), in the frame's layout: from its MACs or from the IP
+ * header's TTL, through the ports or through the L4 checksum. The first 2 bytes are not the
+ * frame's: they align the IP part as its struct wants.
+ */
 struct bp_l4_rewrite {
 	__u16 align;
 	__u8 dest_mac[ETH_ALEN];

@@ -73,7 +73,7 @@ check_output "nor the client's (IPv6)" '^0$' checksum_errors in_ext
 # it. (Toward a container the packet stays offloaded: bpf_redirect_peer sums nothing. The
 # arithmetic is the same function's.)
 check "the client offloads its checksums again" in_ext ethtool -K "$TAG-ext" tx on
-check "the container too" in_container srv6 ethtool -K eth0 tx on
+check "the container offloads again too" in_container srv6 ethtool -K eth0 tx on
 check "the host's uplink sums in software" in_host ethtool -K "$TAG-up" tx off
 check_output "offloaded: TCP replies through the published port (IPv4)" '^20$' \
     answered 20 '^80 (::ffff:)?198\.51\.100\.2 o$' ext_probe tcp 198.51.100.1 5000 o
