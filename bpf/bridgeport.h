@@ -113,6 +113,10 @@
 #define BP_MAP_TARGETS6 "bp_targets6"
 /* LRU: {socket cookie, container address} an IPv6 socket was sent to -> the published address */
 #define BP_MAP_SOCK_NAT6 "bp_sock_nat6"
+/* Socket storage (the kernel frees it with its socket): which of bp_sock_nat and
+ * bp_sock_nat6 hold a redirect of the socket, so that the sockets with none (nearly every
+ * datagram's) skip both lookups */
+#define BP_MAP_SOCK_MARKS "bp_sock_marks"
 /* LRU: bp_frags for IPv6: a fragmented datagram of a translated flow -> its first fragment's
  * translation */
 #define BP_MAP_FRAGS6 "bp_frags6"

@@ -72,6 +72,31 @@ final class SocketHooks6Tests: XCTestCase {
         XCTAssertEqual(try flows6(s, host: Self.hostIP6, 5353, proto: Self.udp), 0, "sendmsg() is no new flow")
     }
 
+    /// recvmsg() changes a source only for the socket sent there (bp_sock_marks): a socket
+    /// that never was sees the target as it is, as does the one that was for another port.
+    func testRecvmsgLeavesSourcesNoRedirectOfTheSocketMade() throws {
+        let s = try makeSetup()
+        try publish6(s, host: Self.hostIP6, 5353, proto: Self.udp, to: Self.containerIP6, 53)
+        let target = try Socket(in: s.container, family: AF_INET6, type: SOCK_DGRAM)
+        try target.bind(.ipv6(Self.containerIP6, 53))
+        let other = try Socket(in: s.container, family: AF_INET6, type: SOCK_DGRAM)
+        try other.bind(.ipv6(Self.containerIP6, 54))
+        let redirected = try Socket(in: s.host, family: AF_INET6, type: SOCK_DGRAM)
+        let plain = try Socket(in: s.host, family: AF_INET6, type: SOCK_DGRAM)
+
+        XCTAssertEqual(redirected.send("ping", to: .ipv6(Self.hostIP6, 5353)), 0)
+        let (_, redirectedAddress) = try target.receiveFrom()
+        XCTAssertEqual(plain.send("ping", to: .ipv6(Self.containerIP6, 53)), 0, "to the target itself: no redirect")
+        let (_, plainAddress) = try target.receiveFrom()
+
+        XCTAssertEqual(target.send("pong", to: plainAddress), 0)
+        XCTAssertEqual(try plain.receiveFrom().1, .ipv6(Self.containerIP6, 53), "a socket never redirected")
+        XCTAssertEqual(other.send("pong", to: redirectedAddress), 0)
+        XCTAssertEqual(try redirected.receiveFrom().1, .ipv6(Self.containerIP6, 54), "another port of the target")
+        XCTAssertEqual(target.send("pong", to: redirectedAddress), 0)
+        XCTAssertEqual(try redirected.receiveFrom().1, .ipv6(Self.hostIP6, 5353), "the redirected one's target")
+    }
+
     func testDualStackSocketsReachIPv4PortsThroughMappedAddresses() throws {
         let s = try makeSetup()
         try publish4(s, 8081, proto: Self.tcp, to: Self.containerIP, 81)

@@ -256,6 +256,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bp_sock_nat6 SEC(".maps");
 
+/* BP_MAP_SOCK_MARKS: a socket's enum bp_sock_marks (sock.bpf.c), in its own storage */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bp_sock_marks SEC(".maps");
+
 /* BP_MAP_FRAGS6: fragmented IPv6 datagrams of translated flows -> the first's translation */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
