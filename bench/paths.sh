@@ -301,9 +301,9 @@ run_paths() {  # run_paths N RAW [FAMILY]: REPS rounds over the paths (of FAMILY
             read -r host port iperf <<<"$(target_of "$path")"
             for metric in rr crr tput; do
                 local p=$port; [ "$metric" = tput ] && p=$iperf
-                [[ $path == bridgeport* ]] && { echo "# $path $metric"; bpf_counters; } >>"$STATE/bpf-live.log"
+                live_mark "$path" "$metric"
                 echo "$path $metric $(measure "$metric" "$host" "$p")" >>"$raw"
-                [[ $path == bridgeport* ]] && { echo "# after"; bpf_counters; } >>"$STATE/bpf-live.log"
+                live_mark "$path" after
                 printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$rep" "$path" "$metric" "$(tail -1 "$raw" | cut -d' ' -f3)" >>"$OUT/paths-raw.tsv"
             done
         done
@@ -347,7 +347,9 @@ small_packets() {
         for rep in $(seq 1 "$REPS"); do
             for path in "${SMALL_PATHS[@]}"; do
                 prepare "$path" "$SMALL_PORTS"
+                live_mark "$path" "udp-$flows"
                 read -r received sent seen <<<"$(small_measure "$path" "$flows")"
+                live_mark "$path" after
                 printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$flows" "$rep" "$path" "$received" "$sent" "$seen" >>"$raw"
             done
             echo "  small packets, $flows flows: rep $rep/$REPS done" >&2
@@ -363,19 +365,31 @@ small_packets() {
     small_report
 }
 
+# rep_ratio FLOWS PATH BASE: the median over the repetitions of PATH's received pps over
+# BASE's in the same repetition, to two decimals; n/a without a pair. A repetition's paths
+# run within seconds of each other, so a slow phase of the machine (this VM switches speed
+# about 2x, from one minute to the next) hits both sides of a ratio, where a ratio of
+# the medians could compare runs of different phases.
+rep_ratio() {
+    local m
+    m=$(awk -F'\t' -v f="$1" -v p="$2" -v b="$3" '$1 == f && $4 != "err" && ($3 == p || $3 == b) { v[$2, $3] = $4; reps[$2] }
+        END { for (r in reps) if ((r, p) in v && (r, b) in v && v[r, b] > 0) print v[r, p] / v[r, b] }' \
+        "$OUT/small-packets-raw.tsv" | median) && printf '%.2f\n' "$m" || echo n/a
+}
+
 # small_report: small-packets.tsv (the medians and ratios) and small-packets.md (the table).
 small_report() {
     local flows path raw=$OUT/small-packets-raw.tsv
     printf 'path\tflows\treceived_pps\tx_direct\tx_iptables\tsent_pps\n' >"$OUT/small-packets.tsv"
     for flows in $SMALL_FLOWS; do for path in "${SMALL_PATHS[@]}"; do
-        local v=${SMALL[$path,4,$flows]}
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$path" "$flows" "$v" "$(ratio "$v" "${SMALL[direct,4,$flows]-}")" \
-            "$(ratio "$v" "${SMALL[iptables,4,$flows]-}")" "${SMALL[$path,5,$flows]}" >>"$OUT/small-packets.tsv"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$path" "$flows" "${SMALL[$path,4,$flows]}" "$(rep_ratio "$flows" "$path" direct)" \
+            "$(rep_ratio "$flows" "$path" iptables)" "${SMALL[$path,5,$flows]}" >>"$OUT/small-packets.tsv"
     done; done
     {
         echo "One-way UDP datagrams of an 18-byte payload over $(echo $SMALL_FLOWS | sed 's/ / and /g') flows (source ports"
         echo "rotating per datagram), $SMALL_PORTS published port(s), to a receiver in the container: the datagrams/s"
-        echo "it got, medians of $REPS runs of $SMALL_SECONDS s, interleaved path by path. Every flow sent"
+        echo "it got, medians of $REPS runs of $SMALL_SECONDS s, interleaved path by path; a ratio is the median of the"
+        echo "repetitions' ratios (each repetition measures every path in turn). Every flow sent"
         echo "a datagram before timing, so its flow-table or conntrack entry existed: the steady state, not"
         echo "the rate of new flows. Sender on CPU $CLIENT_CPU (every hop's softirq runs there too), receiver on CPU $SERVER_CPU."
         echo
@@ -496,12 +510,22 @@ report() {
 # The programs' BPF_ENABLE_STATS counters, from the agent's metrics: their lines only.
 bpf_counters() { metrics | grep '^bridgeport_bpf_program_run'; }
 
+# live_mark PATH WORKLOAD|after: the counters before and after a Bridgeport path's
+# measurement, into STATE/bpf-live.log (bpf_live's per-workload table).
+live_mark() {
+    [[ $1 == bridgeport* ]] || return 0
+    if [ "$2" = after ]; then echo "# after"; else echo "# $1 $2"; fi >>"$STATE/bpf-live.log"
+    bpf_counters >>"$STATE/bpf-live.log"
+}
+
 # The programs' own run time while real traffic went through them (BPF_ENABLE_STATS,
 # read from the agent's metrics): average nanoseconds per run, over all the runs; then per
 # Bridgeport path and workload, from the counters read around each of its measurements
-# (STATE/bpf-live.log), so that a family's or a workload's share shows.
+# (STATE/bpf-live.log), so that a family's or a workload's share shows. The overall table
+# is the TCP runs' (the target's): called again after the small packets, it keeps the
+# counters it read first and adds their workloads to the second table.
 bpf_live() {
-    bpf_counters >"$STATE/metrics"; : >>"$STATE/bpf-live.log"
+    [ -s "$STATE/metrics" ] || bpf_counters >"$STATE/metrics"; : >>"$STATE/bpf-live.log"
     python3 - "$STATE/metrics" "$STATE/bpf-live.log" >"$OUT/bpf-live.md" <<'EOF'
 import re, sys
 from collections import defaultdict
@@ -577,7 +601,10 @@ main() {
         bpf_live
         report
     fi
-    [ "${#SMALL_PATHS[@]}" -eq 0 ] || small_packets
+    if [ "${#SMALL_PATHS[@]}" -gt 0 ]; then
+        small_packets
+        bpf_live
+    fi
     if [ -z "$SMALL_ONLY" ]; then
         publish_times || echo "publish timing failed" >&2
         cat "$OUT/paths.md"
