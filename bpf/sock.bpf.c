@@ -31,7 +31,8 @@ enum bp_sock_dest {
  * storage): recvmsg() runs for every datagram a UDP socket receives, and a socket never
  * redirected (nearly all) costs one pointer read there instead of two hash lookups by
  * source address (about 60 ns a datagram, 125 with 10,000 sources). The storage goes
- * with the socket; the entries stay LRU's.
+ * with the socket; the entries stay LRU's. A socket an agent without marks redirected (an
+ * upgrade) has its entry and no mark: from then on it sees the target's address.
  */
 enum bp_sock_marks {
 	BP_SOCK_MARK_NAT = 1,  /* bp_sock_nat */

@@ -43,11 +43,11 @@
  * "sent_per_second", "sent_packets" and "send_errors" (failed sendmmsg calls, not fatal).
  * udp-recv binds [::]:PORT (both families), prints "ready" once bound, and reads with
  * recvmmsg (source addresses included, as a server would) into a large receive buffer. Once
- * datagrams come it spins on the socket instead of sleeping in poll(): a receiver that sleeps
- * has to be woken, by the sender's CPU (where every hop's softirq runs), as often as it has
- * emptied the socket, so a faster receive path would cost the sender more and measure slower.
- * It counts the measured datagrams from the first to the last and ends 0.5 s after the last
- * datagram (30 s if none came at all, then exit 1): "received_per_second" is their count over that
+ * datagrams come it spins on the socket instead of sleeping in poll() (where the machine has
+ * more than one CPU): a receiver that sleeps has to be woken, by the sender's CPU (where every
+ * hop's softirq runs), as often as it has emptied the socket, so a faster receive path would
+ * cost the sender more and measure slower. It counts the measured datagrams from the first to
+ * the last and ends 0.5 s after the last one (30 s if none came at all, then exit 1): "received_per_second" is their count over that
  * time, "received_packets" the count, "flows" the distinct source ports among them and
  * "warmup_packets" the warm-up datagrams that arrived.
  * --cpu C pins the process (sched_setaffinity) to CPU C.
@@ -506,6 +506,9 @@ static int udp_main(const struct target *to, double seconds, int flows, int batc
     int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0)
         die("udp: raw socket (needs CAP_NET_RAW): %s", strerror(errno));
+    src.sin_port = 0;
+    if (bind(fd, (const struct sockaddr *)&src, sizeof src) < 0) /* the checksum's source, surely */
+        die("udp: bind: %s", strerror(errno));
     static struct udp_packet pkt[UDP_BATCH_MAX];
     struct iovec iov[UDP_BATCH_MAX];
     struct mmsghdr msgs[UDP_BATCH_MAX];
@@ -559,6 +562,7 @@ static int udp_recv_main(int port)
     printf("ready\n");
     long count = 0, warmup = 0, flows = 0;
     double first = 0, last = 0, last_any = 0, waited_since = now();
+    int spin = sysconf(_SC_NPROCESSORS_ONLN) > 1; /* alone on a CPU it would starve the sender */
     for (;;) {
         for (int i = 0; i < VLEN; i++) {
             iov[i] = (struct iovec){ .iov_base = bufs[i], .iov_len = sizeof bufs[i] };
@@ -567,16 +571,14 @@ static int udp_recv_main(int port)
         int n = recvmmsg(fd, msgs, VLEN, MSG_DONTWAIT, NULL);
         if (n < 0 && errno != EAGAIN && errno != EINTR)
             die("udp-recv: %s", strerror(errno));
-        if (n <= 0 && count) {
-            if (now() - last > 0.5)
-                break;
-            continue; /* spinning: see the top of the file */
-        }
-        if (n <= 0 && warmup && now() - last_any < 0.5)
-            continue; /* the measured datagrams follow the warm-up's within 200 ms */
+        if (n <= 0 && count && now() - last > 0.5)
+            break;
+        if (n <= 0 && spin && (count || (warmup && now() - last_any < 0.5)))
+            continue; /* spinning (see the top of the file); the measured datagrams follow the
+                       * warm-up's within 200 ms */
         if (n <= 0) {
             struct pollfd p = { .fd = fd, .events = POLLIN };
-            if (poll(&p, 1, 100) == 0 && now() - waited_since > 30)
+            if (poll(&p, 1, count ? 500 : 100) == 0 && (count || now() - waited_since > 30))
                 break;
             continue;
         }
