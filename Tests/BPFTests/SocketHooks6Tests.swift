@@ -58,8 +58,7 @@ final class SocketHooks6Tests: XCTestCase {
     func testUDPSendmsgAndRecvmsgShowThePublishedAddress() throws {
         let s = try makeSetup()
         try publish6(s, host: Self.hostIP6, 5353, proto: Self.udp, to: Self.containerIP6, 53)
-        let server = try Socket(in: s.container, family: AF_INET6, type: SOCK_DGRAM)
-        try server.bind(.ipv6(Self.containerIP6, 53))
+        let server = try Socket.bound(in: s.container, .ipv6(Self.containerIP6, 53))
         let client = try Socket(in: s.host, family: AF_INET6, type: SOCK_DGRAM)
 
         XCTAssertEqual(client.send("ping", to: .ipv6(Self.hostIP6, 5353)), 0)
@@ -77,10 +76,8 @@ final class SocketHooks6Tests: XCTestCase {
     func testRecvmsgLeavesSourcesNoRedirectOfTheSocketMade() throws {
         let s = try makeSetup()
         try publish6(s, host: Self.hostIP6, 5353, proto: Self.udp, to: Self.containerIP6, 53)
-        let target = try Socket(in: s.container, family: AF_INET6, type: SOCK_DGRAM)
-        try target.bind(.ipv6(Self.containerIP6, 53))
-        let other = try Socket(in: s.container, family: AF_INET6, type: SOCK_DGRAM)
-        try other.bind(.ipv6(Self.containerIP6, 54))
+        let target = try Socket.bound(in: s.container, .ipv6(Self.containerIP6, 53))
+        let other = try Socket.bound(in: s.container, .ipv6(Self.containerIP6, 54))
         let redirected = try Socket(in: s.host, family: AF_INET6, type: SOCK_DGRAM)
         let plain = try Socket(in: s.host, family: AF_INET6, type: SOCK_DGRAM)
 
@@ -114,8 +111,7 @@ final class SocketHooks6Tests: XCTestCase {
             "counted on the IPv4 port")
 
         // Datagrams of a dual-stack socket pass sendmsg4; recvmsg6 puts the address back.
-        let server = try Socket(in: s.container, family: AF_INET, type: SOCK_DGRAM)
-        try server.bind(.ipv4(Self.containerIP, 54))
+        let server = try Socket.bound(in: s.container, .ipv4(Self.containerIP, 54))
         let udp = try Socket(in: s.host, family: AF_INET6, type: SOCK_DGRAM)
         XCTAssertEqual(udp.send("ping", to: .mapped(ip("127.0.0.1"), 5354)), 0)
         let (question, asker) = try server.receiveFrom()
@@ -133,8 +129,7 @@ final class SocketHooks6Tests: XCTestCase {
     func testAContainersMappedDNSAddressReachesTheEmbeddedServer() throws {
         let s = try makeSetup()
         let dnsServer = SocketAddress.ipv4(ip("127.0.0.11"), Self.dns.udp)
-        let server = try Socket(in: s.container, family: AF_INET, type: SOCK_DGRAM)
-        try server.bind(dnsServer)
+        let server = try Socket.bound(in: s.container, dnsServer)
         let listener = try Socket.listen(in: s.container, .ipv4(ip("127.0.0.11"), Self.dns.tcp))
         let docker = SocketAddress.mapped(ip("127.0.0.11"), 53)
 
@@ -407,9 +402,15 @@ final class Socket {
     private init(fd: Int32) { self.fd = fd }
     deinit { close(fd) }
 
-    static func listen(in ns: String, _ address: SocketAddress) throws -> Socket {
-        let socket = try Socket(in: ns, family: address.family, type: SOCK_STREAM)
+    /// A socket of the namespace bound to `address` (UDP unless said).
+    static func bound(in ns: String, _ address: SocketAddress, type: __socket_type = SOCK_DGRAM) throws -> Socket {
+        let socket = try Socket(in: ns, family: address.family, type: type)
         try socket.bind(address)
+        return socket
+    }
+
+    static func listen(in ns: String, _ address: SocketAddress) throws -> Socket {
+        let socket = try bound(in: ns, address, type: SOCK_STREAM)
         guard Glibc.listen(socket.fd, 8) == 0 else {
             throw Sandbox.Failure("listen: \(String(cString: strerror(errno)))")
         }
