@@ -16,7 +16,6 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 COUNT=${COUNT:-200}
 LOADERS=${LOADERS:-50}
 # Clients on CPU 0, the agent on the last CPU, the upstream on CPU 1 when there is one free.
-SERVER_CPU=$(( $(nproc) - 1 ))
 STUB_CPU=$(( $(nproc) > 2 ? 1 : 0 ))
 
 echo "nameserver 127.0.0.53" >"$STATE/resolv.conf"

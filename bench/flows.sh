@@ -16,7 +16,6 @@ source ../Tests/system/lib.sh
 FLOWS=${FLOWS:-1000000}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
 REPS=${REPS:-5}
-SERVER_CPU=$(( $(nproc) - 1 ))
 # Room for the filled flows and for the benchmark's own connections (each is a flow for
 # tcp-closing's 2 minutes after it ends).
 bench_sandbox --max-flows $(( FLOWS * 2 )) || exit 1

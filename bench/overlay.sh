@@ -3,7 +3,8 @@
 # and iperf3 throughput between two hosts, on an overlay network (VXLAN) and on the same
 # hosts routed without VXLAN (a routed bridge network per host, a route across the
 # underlay); then how long a new container's address takes to answer from every other
-# host. Three simulated hosts and etcd, as in Tests/system/tests/overlay.sh.
+# host. Three simulated hosts and etcd, as in Tests/system/tests/overlay.sh. Clients and
+# servers are pinned as in paths.sh (lib.sh's CLIENT_CPU, SERVER_CPU).
 # Usage: overlay.sh BRIDGEPORT LOADGEN  (prints a markdown section)
 set -u
 export BIN=$(readlink -f "$1")
@@ -13,8 +14,8 @@ TAG=bpov
 METRICS_PORT=19479
 source ../Tests/system/lib.sh
 trap sandbox_down EXIT
-REPS=${REPS:-3}
-SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+REPS=${REPS:-7}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-4}
 PROBES=${PROBES:-10}
 mkdir -p "$CGROUP"
 cluster_up 3 || exit 1
@@ -28,7 +29,7 @@ in_h 1 ip route add 172.30.2.0/24 via 198.19.2.2
 in_h 2 ip route add 172.30.1.0/24 via 198.19.2.1
 for n in 2 3; do eventually 5 sh -c "BRIDGEPORT_SOCKET=$STATE/h$n/agent.sock '$BIN' network ls | grep -q ' ov '" >/dev/null || exit 1; done
 
-servers="$LOADGEN serve 80 & exec iperf3 -s -p 5201"
+servers="taskset -c $SERVER_CPU $LOADGEN serve 80 & exec taskset -c $SERVER_CPU iperf3 -s -p 5201"
 on 2 run -d --name srv-ov --net ov --ip 10.88.0.10 sh -c "$servers" >/dev/null || exit 1
 # Published: in gateway mode routed only published container ports are reached directly.
 on 2 run -d --name srv-r --net r2 --ip 172.30.2.10 -p 80 -p 5201 sh -c "$servers" >/dev/null || exit 1
@@ -42,8 +43,8 @@ done
 
 measure() {  # measure rr|tput CLIENT SERVER_IP: one number
     case $1 in
-        rr) on 1 exec "$2" "$LOADGEN" rr "$3" 80 "$SECONDS_PER_RUN" | awk '$1 == "transactions_per_second" { print $2 }' ;;
-        tput) on 1 exec "$2" iperf3 -c "$3" -p 5201 -t "$SECONDS_PER_RUN" -J |
+        rr) on 1 exec "$2" taskset -c "$CLIENT_CPU" "$LOADGEN" rr "$3" 80 "$SECONDS_PER_RUN" | awk '$1 == "transactions_per_second" { print $2 }' ;;
+        tput) on 1 exec "$2" taskset -c "$CLIENT_CPU" iperf3 -c "$3" -p 5201 -t "$SECONDS_PER_RUN" -J |
                   python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9)' ;;
     esac
 }

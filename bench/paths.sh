@@ -133,11 +133,6 @@ client_tuning() {
     in_ext sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 }
 
-# Servers run on the last CPU and clients on the first, so that a run does not depend on
-# where the scheduler happens to put them (request/response rates vary twofold otherwise).
-SERVER_CPU=$(( $(nproc) - 1 ))
-CLIENT_CPU=0
-
 start_in() {  # start_in NS_RUNNER command...: a server in the background, stopped with its namespace
     "$@" >/dev/null 2>&1 &
 }

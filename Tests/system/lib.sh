@@ -24,6 +24,11 @@ DAEMON_JSON=$STATE/daemon.json
 # A cgroup v2 directory of our own: the agent's socket hooks attach there, never to the
 # machine's root cgroup. The agent, its containers and host-side clients run inside it.
 CGROUP=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/$TAG
+# Benchmarks run servers on the last CPU and clients on the first, so that a run does not
+# depend on where the scheduler puts them: on this 2-CPU VM a TCP stream runs 40 Gbit/s
+# across the two CPUs and 55 on one, and request/response rates vary twofold.
+SERVER_CPU=$(( $(nproc) - 1 ))
+CLIENT_CPU=0
 # The test tools (echo.py, probe.py, craft.py, ...), and median, percentile and ratio.
 TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/tools" && pwd)
 source "$(dirname "${BASH_SOURCE[0]}")/stats.sh"
