@@ -196,6 +196,35 @@ extension Agent {
         }
     }
 
+    /// An overlay network's VXLAN device deleted outside Bridgeport is made again at once,
+    /// as a start makes a missing one: the device and its tunnel program, then the map
+    /// entries of this host's containers and of other hosts'. Meanwhile no entry names the
+    /// gone device: a redirect to it would be dropped by the kernel, uncounted. Returns
+    /// whether the device is back.
+    @discardableResult
+    func remakeTunnel(of network: Network) -> Bool {
+        guard let device = network.vxlanName, cluster != nil else { return false }
+        datapath.forgetTunnel(of: network)
+        do {
+            _ = try datapath.ensureNetwork(network)
+            for endpoint in registry.endpoints where endpoint.networkID == network.id {
+                let namespace = configuration.namespacePath(endpoint.containerID)
+                guard datapath.interfaceExists(endpoint, namespace: namespace) else { continue }
+                try datapath.configure(endpoint, network: network, namespace: namespace)
+            }
+        } catch {
+            logger.error(
+                "the VXLAN device of an overlay network was deleted outside Bridgeport and cannot be made again: its containers reach other hosts' after the agent's next start",
+                metadata: ["network": "\(network.name)", "interface": "\(device)", "error": "\(error)"])
+            return false
+        }
+        programRemoteEndpoints(of: network)
+        logger.warning(
+            "the VXLAN device of an overlay network was deleted outside Bridgeport: it is made again",
+            metadata: ["network": "\(network.name)", "interface": "\(device)"])
+        return true
+    }
+
     private func programRemoteEndpoints(of network: Network) {
         for (key, endpoint) in remoteEndpoints where endpoint.networkID == network.id {
             addRemoteEndpoint(key, endpoint)

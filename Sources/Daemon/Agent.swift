@@ -713,6 +713,10 @@ public actor Agent {
     public func linkRemoved(ifindex: UInt32, name: String) {
         // Another runtime's veth may have counted as an uplink before it was equipped: go on.
         if let uplink = uplinks.removeValue(forKey: ifindex) { datapath.forgetUplink(name: uplink) }
+        if let network = registry.networks.first(where: { $0.vxlanName == name }), !datapath.linkExists(name) {
+            remakeTunnel(of: network)
+            return
+        }
         // An attachment's veth by that name that exists is a newer one: the main mode names
         // a container's veth after its ID, so a stop and start (a DEL and an ADD) remove and
         // make the same name, and the removal may be read after the ADD.
@@ -759,6 +763,11 @@ public actor Agent {
             datapath.forgetRemovedLink(name: veth, ifindex: nil, address: endpoint.ip)
             let container = (try? registry.container(endpoint.containerID))?.name ?? endpoint.containerID
             repairs.append("interface \(veth) of container \(container) is gone: its policy and counters are removed")
+        }
+        for network in registry.networks where network.vxlanName.map({ !datapath.linkExists($0) }) ?? false {
+            if remakeTunnel(of: network) {
+                repairs.append("made the VXLAN device of overlay network \(network.name) again")
+            }
         }
         do { repairs += try datapath.removeGoneEndpoints(keeping: registry) } catch {
             logger.warning("could not remove the map entries of gone interfaces", metadata: ["error": "\(error)"])

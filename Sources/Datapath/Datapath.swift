@@ -30,6 +30,9 @@ public protocol Datapath: Sendable {
 
     // MARK: Overlay
     func setVXLANPeers(_ hosts: Set<IPv4Address>?, keepingOthers: Bool) throws
+    /// The network's VXLAN device went: its tunnel program's pins, and the overlay map's
+    /// entries of the network, which name the device's ifindex, go too.
+    func forgetTunnel(of network: Network)
     /// Another host's container: its addresses (IPv6 on a network with IPv6) and MAC on the
     /// network's VXLAN device, its frames to its host.
     func setRemoteEndpoint(

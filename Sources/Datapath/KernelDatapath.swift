@@ -68,10 +68,7 @@ public final class KernelDatapath: Datapath, Sendable {
 
     /// Deletes what `ensureNetwork` made; a parent that Bridgeport did not make stays.
     public func removeNetwork(_ network: Network) {
-        if let vxlan = network.vxlanName {
-            programs.removeOverlayDestinations(of: network, includingOwn: true)
-            programs.forget(interface: vxlan, ifindex: nil)
-        }
+        forgetTunnel(of: network)
         let names = Set([network.vxlanName, network.bridgeName, network.parent].compactMap { $0 })
         for link in (try? links.links()) ?? []
         where names.contains(link.name) && link.alias == LinkAlias.prefix + network.id {
@@ -185,6 +182,14 @@ public final class KernelDatapath: Datapath, Sendable {
         }
         try links.setUp(parent)
         return ["created parent interface \(parent) for network \(network.name)"]
+    }
+
+    /// No packet is redirected to the gone device's ifindex, where the kernel would drop it
+    /// unseen: what the network's containers send other hosts' then finds no entry.
+    public func forgetTunnel(of network: Network) {
+        guard let vxlan = network.vxlanName else { return }
+        programs.removeOverlayDestinations(of: network, includingOwn: true)
+        programs.forget(interface: vxlan, ifindex: nil)
     }
 
     /// Where overlay containers of other hosts live (VXLAN neighbour and forwarding

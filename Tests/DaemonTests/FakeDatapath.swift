@@ -146,6 +146,8 @@ final class FakeDatapath: Datapath {
     }
 
     func removeNetwork(_ network: Network) { change { $0.networks.remove(network.id) } }
+    /// No tunnels here: the agent's tests run without a cluster (overlay.sh covers them).
+    func forgetTunnel(of network: Network) {}
 
     func syncSubnets(_ registry: Registry) throws {
         try step("syncSubnets") { $0.subnets = Set(registry.networks.filter { $0.subnet != nil }.map(\.id)) }
