@@ -62,10 +62,14 @@ public enum BridgeportProgram: CaseIterable, Sendable {
 
 /// The maps whose pins the agent looks after at start.
 public enum BridgeportMap: Sendable {
-    /// The flow table and the fragment table: state that rebuilds itself from the traffic.
-    case flows, flows6, fragments
-    /// What the agent writes anew from its store at every start.
-    case allowLists, targets, namespaces, endpoints, endpointSlots, ports, ports6
+    /// The flow tables and the fragment tables: state that rebuilds itself from the traffic.
+    case flows, flows6, fragments, fragments6
+    /// What the agent writes anew from its store (or the cluster's) at every start.
+    case allowLists, allowLists6, targets, targets6, namespaces, endpoints, endpointSlots, ports, ports6
+    case subnets, subnets6, hostAddresses, hostAddresses6, overlayDestinations, vxlanPeers
+    /// The sockets' redirects (the socket hooks' own state, which the kernel frees with the
+    /// socket): what recvmsg() and getpeername() show a redirected socket.
+    case socketRedirects, socketRedirects6, socketMarks
     /// The program arrays of the tail calls, filled anew at every load.
     case endpointTailCalls, uplinkTailCalls
     /// The endpoints' and the published ports' traffic counters, by the slots of their
@@ -78,13 +82,25 @@ public enum BridgeportMap: Sendable {
         case .flows: BP_MAP_FLOWS
         case .flows6: BP_MAP_FLOWS6
         case .fragments: BP_MAP_FRAGS
+        case .fragments6: BP_MAP_FRAGS6
         case .allowLists: BP_MAP_ALLOW
+        case .allowLists6: BP_MAP_ALLOW6
         case .targets: BP_MAP_TARGETS
+        case .targets6: BP_MAP_TARGETS6
         case .namespaces: BP_MAP_NETNS
         case .endpoints: BP_MAP_ENDPOINTS
         case .endpointSlots: BP_MAP_ENDPOINT_SLOTS
         case .ports: BP_MAP_PORTS
         case .ports6: BP_MAP_PORTS6
+        case .subnets: BP_MAP_SUBNETS
+        case .subnets6: BP_MAP_SUBNETS6
+        case .hostAddresses: BP_MAP_HOST_ADDRS
+        case .hostAddresses6: BP_MAP_HOST_ADDRS6
+        case .overlayDestinations: BP_MAP_OVERLAY_DESTS
+        case .vxlanPeers: BP_MAP_VXLAN_PEERS
+        case .socketRedirects: BP_MAP_SOCK_NAT
+        case .socketRedirects6: BP_MAP_SOCK_NAT6
+        case .socketMarks: BP_MAP_SOCK_MARKS
         case .endpointTailCalls: BP_MAP_EP_TAIL
         case .uplinkTailCalls: BP_MAP_UP_TAIL
         case .endpointStats: BP_MAP_ENDPOINT_STATS

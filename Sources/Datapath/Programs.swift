@@ -46,7 +46,8 @@ final class Programs: Sendable {
                 try object.setMaxEntries(table.name, UInt32(2 * configuration.maxFlows))
             }
         }
-        try Programs.replaceStatePins(objects[0], uplink: objects[1], mapDirectory: mapDirectory, logger: logger)
+        try Programs.replaceStatePins(
+            objects[0], uplink: objects[1], sock: objects[2], mapDirectory: mapDirectory, logger: logger)
         for object in objects {
             try object.load()
             try object.fillTailCalls()
@@ -64,15 +65,16 @@ final class Programs: Sendable {
 
     /// Flow state rebuilds itself from the traffic: a pinned flow table of another size
     /// (--max-flows changed) or layout (an upgrade) is replaced by an empty one instead of
-    /// stopping the agent, as are maps the agent fills from its store at start, and the
-    /// pins of maps this version no longer has are removed. Counters are not replaced this
+    /// stopping the agent, as are maps the agent fills from its store at start (the cluster's
+    /// hosts too: VXLAN from them is dropped, counted, until the store is read) and the
+    /// socket hooks' redirects, and the pins of maps this version no longer has are removed. Counters are not replaced this
     /// way (their pins must be removed by hand), but for the endpoints' and published ports'
     /// traffic counters of an earlier version, whose hashes the slot arrays replaced: the
     /// slots given anew start at 0, which Prometheus reads as a counter reset.
     private static func replaceStatePins(
-        _ object: BPFObject, uplink: BPFObject, mapDirectory: String, logger: Logger
+        _ object: BPFObject, uplink: BPFObject, sock: BPFObject, mapDirectory: String, logger: Logger
     ) throws {
-        for name in [BridgeportMap.flows, .flows6, .fragments].map(\.name) {
+        for name in [BridgeportMap.flows, .flows6, .fragments, .fragments6].map(\.name) {
             if let old = try object.removeIncompatiblePin(name) {
                 logger.notice(
                     "\(name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew")
@@ -82,14 +84,23 @@ final class Programs: Sendable {
         // own program array), at every start.
         let refilled: [(BPFObject, BridgeportMap)] =
             [
-                BridgeportMap.allowLists, .targets, .namespaces, .endpoints, .endpointSlots, .ports, .ports6,
-                .endpointTailCalls,
+                BridgeportMap.allowLists, .allowLists6, .targets, .targets6, .namespaces, .endpoints, .endpointSlots,
+                .ports, .ports6, .subnets, .subnets6, .hostAddresses, .hostAddresses6, .overlayDestinations,
+                .vxlanPeers, .endpointTailCalls,
             ].map {
                 (object, $0)
             }
             + [(uplink, .uplinkTailCalls)]
         for (owner, map) in refilled where try owner.removeIncompatiblePin(map.name) != nil {
             logger.notice("\(map.name) had the layout of an earlier version: replaced, and filled again")
+        }
+        // A socket redirected before keeps its connection; from then on it sees its target's
+        // address where it saw the published one (as one redirected before the marks does).
+        for map in [BridgeportMap.socketRedirects, .socketRedirects6, .socketMarks]
+        where try sock.removeIncompatiblePin(map.name) != nil {
+            logger.notice(
+                "\(map.name) had the layout of an earlier version: replaced; sockets redirected before it see their target's address"
+            )
         }
         let counters: [(BridgeportMap, String)] = [
             (.endpointStats, "the containers' traffic counters"), (.portStats, "the published ports' counters"),

@@ -58,6 +58,22 @@ check "... is counted again" eventually 5 counted
 check "the port is published again" in_ext python3 "$TOOLS/stream.py" 198.51.100.1 6200 1
 check "... and its traffic counted" test "$(port_packets)" -gt 0
 
+# An upgrade that changes the socket hooks' maps or a map the agent refills at start: their
+# pins are replaced (a socket redirected before then sees its target's address) instead of
+# the agent refusing to start over them.
+agent_stop
+rm -f "$maps/bp_sock_marks" "$maps/bp_sock_nat6" "$maps/bp_subnets"
+check "pins of bp_sock_marks, bp_sock_nat6 and bp_subnets in other layouts" sh -c "
+    bpftool map create '$maps/bp_sock_marks' type hash key 8 value 4 entries 1024 name bp_sock_marks &&
+    bpftool map create '$maps/bp_sock_nat6' type hash key 8 value 8 entries 1024 name bp_sock_nat6 &&
+    bpftool map create '$maps/bp_subnets' type hash key 8 value 8 entries 1024 name bp_subnets"
+check_agent_starts "the agent starts over them"
+for map in bp_sock_marks bp_sock_nat6 bp_subnets; do
+    check_output "... and says it replaced $map" "$map had the layout of an earlier version" cat "$AGENT_LOG"
+done
+check "the port is published again" in_ext python3 "$TOOLS/stream.py" 198.51.100.1 6200 1
+check "traffic between the containers" bp exec rpeer ping -q -c 1 -W 1 rsrv
+
 # An upgrade over the pins of a version before bp_ep_slots (the endpoints' entries by slot,
 # which published flows find their container by): the agent makes the map and writes every
 # endpoint's entry into its slot at start; and a slot that names a veth no entry holds (an
