@@ -62,25 +62,30 @@ public enum BridgeportProgram: CaseIterable, Sendable {
 
 /// The maps whose pins the agent looks after at start.
 public enum BridgeportMap: Sendable {
-    /// The flow tables and the fragment tables: state that rebuilds itself from the traffic.
-    case flows, flows6, fragments, fragments6
+    /// The flow tables, their accounting and the fragment tables: state that rebuilds
+    /// itself from the traffic.
+    case flows, flows6, flowAccounting, flowAccounting6, fragments, fragments6
     /// What the agent writes anew from its store (or the cluster's) at every start.
     case allowLists, allowLists6, targets, targets6, namespaces, endpoints, endpointSlots, ports, ports6
-    case subnets, subnets6, hostAddresses, hostAddresses6, overlayDestinations, vxlanPeers
+    case subnets, subnets6, hostAddresses, hostAddresses6, overlayDestinations, vxlanPeers, flowConfig
+    /// The monitor's subscriptions, event budget and ring: made anew as monitors attach.
+    case monitor, eventBudget, events
     /// The sockets' redirects (the socket hooks' own state, which the kernel frees with the
     /// socket): what recvmsg() and getpeername() show a redirected socket.
     case socketRedirects, socketRedirects6, socketMarks
     /// The program arrays of the tail calls, filled anew at every load.
     case endpointTailCalls, uplinkTailCalls
-    /// The endpoints' and the published ports' traffic counters, by the slots of their
-    /// entries: arrays since 0.1 (hashes by ifindex and by port before), which an earlier
-    /// pin's layout cannot serve.
-    case endpointStats, portStats, portStats6
+    /// Counters: the endpoints' and the published ports' traffic counters (by the slots of
+    /// their entries: arrays since 0.1, hashes by ifindex and by port before), the drops by
+    /// reason, the flow table's counters and the monitor's lost events.
+    case endpointStats, portStats, portStats6, drops, flowCounters, eventsLost
 
     public var name: String {
         switch self {
         case .flows: BP_MAP_FLOWS
         case .flows6: BP_MAP_FLOWS6
+        case .flowAccounting: BP_MAP_FLOW_ACCT
+        case .flowAccounting6: BP_MAP_FLOW_ACCT6
         case .fragments: BP_MAP_FRAGS
         case .fragments6: BP_MAP_FRAGS6
         case .allowLists: BP_MAP_ALLOW
@@ -98,6 +103,13 @@ public enum BridgeportMap: Sendable {
         case .hostAddresses6: BP_MAP_HOST_ADDRS6
         case .overlayDestinations: BP_MAP_OVERLAY_DESTS
         case .vxlanPeers: BP_MAP_VXLAN_PEERS
+        case .flowConfig: BP_MAP_FLOW_CONFIG
+        case .monitor: BP_MAP_MONITOR
+        case .eventBudget: BP_MAP_EVENT_BUDGET
+        case .events: BP_MAP_EVENTS
+        case .drops: BP_MAP_DROPS
+        case .flowCounters: BP_MAP_FLOW_COUNTERS
+        case .eventsLost: BP_MAP_EVENTS_LOST
         case .socketRedirects: BP_MAP_SOCK_NAT
         case .socketRedirects6: BP_MAP_SOCK_NAT6
         case .socketMarks: BP_MAP_SOCK_MARKS

@@ -198,25 +198,32 @@ extension Agent {
 
     /// An overlay network's VXLAN device deleted outside Bridgeport is made again at once,
     /// as a start makes a missing one: the device and its tunnel program, then the map
-    /// entries of this host's containers and of other hosts'. Meanwhile no entry names the
-    /// gone device: a redirect to it would be dropped by the kernel, uncounted. Returns
-    /// whether the device is back.
+    /// entries of this host's containers and of other hosts'. First, whatever follows, no
+    /// entry names the gone device: a redirect to it would be dropped by the kernel,
+    /// uncounted. Returns whether the device is back.
     @discardableResult
     func remakeTunnel(of network: Network) -> Bool {
-        guard let device = network.vxlanName, cluster != nil else { return false }
+        guard let device = network.vxlanName else { return false }
         datapath.forgetTunnel(of: network)
-        do {
-            _ = try datapath.ensureNetwork(network)
-            for endpoint in registry.endpoints where endpoint.networkID == network.id {
-                let namespace = configuration.namespacePath(endpoint.containerID)
-                guard datapath.interfaceExists(endpoint, namespace: namespace) else { continue }
-                try datapath.configure(endpoint, network: network, namespace: namespace)
-            }
-        } catch {
+        guard cluster != nil else { return false }
+        do { _ = try datapath.ensureNetwork(network) } catch {
             logger.error(
                 "the VXLAN device of an overlay network was deleted outside Bridgeport and cannot be made again: its containers reach other hosts' after the agent's next start",
                 metadata: ["network": "\(network.name)", "interface": "\(device)", "error": "\(error)"])
             return false
+        }
+        // One container that fails keeps neither the others nor other hosts' entries from
+        // being written; its own traffic from other hosts crosses the bridge meanwhile.
+        for endpoint in registry.endpoints where endpoint.networkID == network.id {
+            let namespace = configuration.namespacePath(endpoint.containerID)
+            guard datapath.interfaceExists(endpoint, namespace: namespace) else { continue }
+            do { try datapath.configure(endpoint, network: network, namespace: namespace) } catch {
+                logger.warning(
+                    "an overlay container's entry could not be written again: what other hosts send it crosses the bridge",
+                    metadata: [
+                        "network": "\(network.name)", "container": "\(endpoint.containerID)", "error": "\(error)",
+                    ])
+            }
         }
         programRemoteEndpoints(of: network)
         logger.warning(

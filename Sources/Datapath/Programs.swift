@@ -63,21 +63,22 @@ final class Programs: Sendable {
     /// Maps of earlier versions that hold nothing of value now (bp_flows replaced them).
     static let obsoleteMaps = ["bp_nat", "bp_snat", "bp_snat_rev", "bp_hairpin"]
 
-    /// Flow state rebuilds itself from the traffic: a pinned flow table of another size
-    /// (--max-flows changed) or layout (an upgrade) is replaced by an empty one instead of
-    /// stopping the agent, as are maps the agent fills from its store at start (the cluster's
-    /// hosts too: VXLAN from them is dropped, counted, until the store is read) and the
-    /// socket hooks' redirects, and the pins of maps this version no longer has are removed. Counters are not replaced this
-    /// way (their pins must be removed by hand), but for the endpoints' and published ports'
-    /// traffic counters of an earlier version, whose hashes the slot arrays replaced: the
-    /// slots given anew start at 0, which Prometheus reads as a counter reset.
+    /// A pinned map of another size (--max-flows changed) or layout (an upgrade) is replaced
+    /// by an empty one, with a notice, instead of stopping the agent: flow state rebuilds
+    /// itself from the traffic; the agent fills its maps from its store at start (the
+    /// cluster's hosts too: VXLAN from them is dropped, counted, until the store is read);
+    /// a socket's redirect shows its target's address from then on; counters start at 0,
+    /// which Prometheus reads as a counter reset. Pins of maps this version no longer has
+    /// are removed.
     private static func replaceStatePins(
         _ object: BPFObject, uplink: BPFObject, sock: BPFObject, mapDirectory: String, logger: Logger
     ) throws {
-        for name in [BridgeportMap.flows, .flows6, .fragments, .fragments6].map(\.name) {
-            if let old = try object.removeIncompatiblePin(name) {
+        let rebuilt: [BridgeportMap] = [.flows, .flows6, .flowAccounting, .flowAccounting6, .fragments, .fragments6]
+        for map in rebuilt {
+            if let old = try object.removeIncompatiblePin(map.name) {
                 logger.notice(
-                    "\(name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew")
+                    "\(map.name) had another size or layout (\(old) entries): replaced by an empty one; flows start anew"
+                )
             }
         }
         // What the agent writes anew from its store, or fills with programs (each object its
@@ -86,7 +87,7 @@ final class Programs: Sendable {
             [
                 BridgeportMap.allowLists, .allowLists6, .targets, .targets6, .namespaces, .endpoints, .endpointSlots,
                 .ports, .ports6, .subnets, .subnets6, .hostAddresses, .hostAddresses6, .overlayDestinations,
-                .vxlanPeers, .endpointTailCalls,
+                .vxlanPeers, .flowConfig, .monitor, .eventBudget, .events, .endpointTailCalls,
             ].map {
                 (object, $0)
             }
@@ -99,12 +100,13 @@ final class Programs: Sendable {
         for map in [BridgeportMap.socketRedirects, .socketRedirects6, .socketMarks]
         where try sock.removeIncompatiblePin(map.name) != nil {
             logger.notice(
-                "\(map.name) had the layout of an earlier version: replaced; sockets redirected before it see their target's address"
+                "\(map.name) had the layout of an earlier version: replaced; sockets redirected before see their target"
             )
         }
         let counters: [(BridgeportMap, String)] = [
             (.endpointStats, "the containers' traffic counters"), (.portStats, "the published ports' counters"),
-            (.portStats6, "the published IPv6 ports' counters"),
+            (.portStats6, "the published IPv6 ports' counters"), (.drops, "the drop counters"),
+            (.flowCounters, "the flow table's counters"), (.eventsLost, "the monitor's lost-event counters"),
         ]
         for (map, what) in counters {
             if let old = try object.removeIncompatiblePin(map.name) {

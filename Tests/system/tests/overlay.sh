@@ -195,11 +195,12 @@ in_h 2 ip link del vx-${ov1:0:12}
 check "host 2's agent makes ov1's VXLAN device again" eventually 5 sh -c \
     "ip -n $TAG-h2 -o link show vx-${ov1:0:12} | grep -q 'master ov-' && ! ip -n $TAG-h2 -o link show vx-${ov1:0:12} | grep -q '^$vx2:'"
 vx2=$(in_h 2 ip -o link show vx-${ov1:0:12} | cut -d: -f1)
-check_output "... with bp_tunnel_ingress on it" 'bp_tunnel_ingre' in_h 2 tc filter show dev vx-${ov1:0:12} ingress
+tunnel_program_on_vx2() { in_h 2 tc filter show dev vx-${ov1:0:12} ingress | grep -q bp_tunnel_ingre; }
+check "... with bp_tunnel_ingress on it" eventually 5 tunnel_program_on_vx2
 check "... a1 behind the new device ($vx2)" eventually 5 overlay_dest_is 2 "$a1" "$vx2 0"
 check_output "... b2 too" "^$vx2 [1-9][0-9]*\$" overlay_dest 2 "$b2"
 check "a1 reaches b2 after it" eventually 5 on 1 exec a1 ping -c 1 -W 1 "$b2"
-check_output "the agent says it made the device again" 'made again' grep 'VXLAN device of an overlay network' "$STATE/h2/agent.log"
+check_output "the agent says it made the device again" 'it is made again' grep 'VXLAN device of an overlay network' "$STATE/h2/agent.log"
 
 # VXLAN is taken from the cluster's hosts only: a frame on ov1's VNI claiming to be b2's
 # reaches a1 when host 2 sends it, not when the underlay's etcd host (not in the cluster) does.

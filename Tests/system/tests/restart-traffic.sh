@@ -58,21 +58,26 @@ check "... is counted again" eventually 5 counted
 check "the port is published again" in_ext python3 "$TOOLS/stream.py" 198.51.100.1 6200 1
 check "... and its traffic counted" test "$(port_packets)" -gt 0
 
-# An upgrade that changes the socket hooks' maps or a map the agent refills at start: their
-# pins are replaced (a socket redirected before then sees its target's address) instead of
-# the agent refusing to start over them.
+# An upgrade that changes the socket hooks' maps, a map the agent refills at start or a
+# counter: their pins are replaced (a socket redirected before then sees its target's
+# address; the drop counters restart from 0) instead of the agent refusing to start.
 agent_stop
-rm -f "$maps/bp_sock_marks" "$maps/bp_sock_nat6" "$maps/bp_subnets"
-check "pins of bp_sock_marks, bp_sock_nat6 and bp_subnets in other layouts" sh -c "
+changed="bp_sock_marks bp_sock_nat6 bp_subnets bp_drops"
+rm -f $(printf "$maps/%s " $changed)
+check "pins of $changed in other layouts" sh -c "
     bpftool map create '$maps/bp_sock_marks' type hash key 8 value 4 entries 1024 name bp_sock_marks &&
     bpftool map create '$maps/bp_sock_nat6' type hash key 8 value 8 entries 1024 name bp_sock_nat6 &&
-    bpftool map create '$maps/bp_subnets' type hash key 8 value 8 entries 1024 name bp_subnets"
+    bpftool map create '$maps/bp_subnets' type hash key 8 value 8 entries 1024 name bp_subnets &&
+    bpftool map create '$maps/bp_drops' type hash key 8 value 8 entries 1024 name bp_drops"
 check_agent_starts "the agent starts over them"
-for map in bp_sock_marks bp_sock_nat6 bp_subnets; do
+for map in $changed; do
     check_output "... and says it replaced $map" "$map had the layout of an earlier version" cat "$AGENT_LOG"
 done
-check "the port is published again" in_ext python3 "$TOOLS/stream.py" 198.51.100.1 6200 1
-check "traffic between the containers" bp exec rpeer ping -q -c 1 -W 1 rsrv
+check_output "bp_sock_marks is a socket storage again" '^sk_storage$' \
+    sh -c "bpftool -j map show pinned '$maps/bp_sock_marks' | jq -r .type"
+check "bp_subnets holds the network's subnet again" bpftool map lookup pinned "$maps/bp_subnets" key 24 0 0 0 10 66 0 0
+check "the port answers after it" in_ext python3 "$TOOLS/stream.py" 198.51.100.1 6200 1
+check "the containers reach each other after it" bp exec rpeer ping -q -c 1 -W 1 rsrv
 
 # An upgrade over the pins of a version before bp_ep_slots (the endpoints' entries by slot,
 # which published flows find their container by): the agent makes the map and writes every
