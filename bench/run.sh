@@ -186,7 +186,7 @@ target_row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
     echo
     cat "$WORK/flows.md"
     echo
-    echo "## Overlay across two hosts against the same hosts routed (medians of 3, 5 s each)"
+    echo "## Overlay across two hosts against the same hosts routed"
     echo
     cat "$WORK/overlay.md"
     echo
