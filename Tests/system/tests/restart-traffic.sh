@@ -35,18 +35,26 @@ sorted=$(tr ' ' '\n' <<<"$samples" | sed '/^$/d' | sort -n | tr '\n' ' ')
 # instead of refusing to start, publishes the ports again, and counts their traffic again.
 agent_stop
 maps="$STATE/bpf/maps"
-rm -f "$maps/bp_ep_stats" "$maps/bp_port_stats" "$maps/bp_ports" "$maps/bp_port_stats6" "$maps/bp_ports6"
-check "a pin of bp_ep_stats in the earlier layout (a per-CPU hash by ifindex)" bpftool map create \
-    "$maps/bp_ep_stats" type percpu_hash key 4 value 32 entries 16384 name bp_ep_stats
-check "pins of bp_port_stats{,6} (per-CPU hashes by port) and bp_ports{,6} (no slots) in the earlier layouts" sh -c "
-    bpftool map create '$maps/bp_port_stats' type percpu_hash key 8 value 24 entries 65536 name bp_port_stats &&
-    bpftool map create '$maps/bp_ports' type hash key 8 value 12 entries 65536 name bp_ports &&
-    bpftool map create '$maps/bp_port_stats6' type percpu_hash key 20 value 24 entries 65536 name bp_port_stats6 &&
-    bpftool map create '$maps/bp_ports6' type hash key 20 value 24 entries 65536 name bp_ports6"
+old_pins() {  # old_pins "MAP TYPE KEY VALUE ENTRIES"...: each MAP's pin made anew in that layout
+    local spec
+    for spec in "$@"; do
+        set -- $spec
+        rm -f "$maps/$1" && bpftool map create "$maps/$1" type "$2" key "$3" value "$4" entries "$5" name "$1" || return 1
+    done
+}
+says_replaced() {  # says_replaced MAP...: the agent's log names each as replaced
+    local map
+    for map in "$@"; do
+        check_output "... and says it replaced $map" "$map had the layout of an earlier version" cat "$AGENT_LOG"
+    done
+}
+check "a pin of bp_ep_stats in the earlier layout (a per-CPU hash by ifindex)" \
+    old_pins "bp_ep_stats percpu_hash 4 32 16384"
+check "pins of bp_port_stats{,6} (per-CPU hashes by port) and bp_ports{,6} (no slots) in the earlier layouts" \
+    old_pins "bp_port_stats percpu_hash 8 24 65536" "bp_ports hash 8 12 65536" \
+    "bp_port_stats6 percpu_hash 20 24 65536" "bp_ports6 hash 20 24 65536"
 check_agent_starts "the agent starts over them"
-for map in bp_ep_stats bp_port_stats bp_ports bp_port_stats6 bp_ports6; do
-    check_output "... and says it replaced $map" "$map had the layout of an earlier version" cat "$AGENT_LOG"
-done
+says_replaced bp_ep_stats bp_port_stats bp_ports bp_port_stats6 bp_ports6
 port_packets() { metric 'bridgeport_published_port_packets(_total)?' host_port=6200; }
 check "the published port's counters restarted from 0" test "$(port_packets)" = 0
 received() { metric bridgeport_container_network_receive_packets_total container=rsrv; }
@@ -62,17 +70,11 @@ check "... and its traffic counted" test "$(port_packets)" -gt 0
 # counter: their pins are replaced (a socket redirected before then sees its target's
 # address; the drop counters restart from 0) instead of the agent refusing to start.
 agent_stop
-changed="bp_sock_marks bp_sock_nat6 bp_subnets bp_drops"
-rm -f $(printf "$maps/%s " $changed)
-check "pins of $changed in other layouts" sh -c "
-    bpftool map create '$maps/bp_sock_marks' type hash key 8 value 4 entries 1024 name bp_sock_marks &&
-    bpftool map create '$maps/bp_sock_nat6' type hash key 8 value 8 entries 1024 name bp_sock_nat6 &&
-    bpftool map create '$maps/bp_subnets' type hash key 8 value 8 entries 1024 name bp_subnets &&
-    bpftool map create '$maps/bp_drops' type hash key 8 value 8 entries 1024 name bp_drops"
+check "pins of bp_sock_marks, bp_sock_nat6, bp_subnets and bp_drops in other layouts" \
+    old_pins "bp_sock_marks hash 8 4 1024" "bp_sock_nat6 hash 8 8 1024" "bp_subnets hash 8 8 1024" \
+    "bp_drops hash 8 8 1024"
 check_agent_starts "the agent starts over them"
-for map in $changed; do
-    check_output "... and says it replaced $map" "$map had the layout of an earlier version" cat "$AGENT_LOG"
-done
+says_replaced bp_sock_marks bp_sock_nat6 bp_subnets bp_drops
 check_output "bp_sock_marks is a socket storage again" '^sk_storage$' \
     sh -c "bpftool -j map show pinned '$maps/bp_sock_marks' | jq -r .type"
 check "bp_subnets holds the network's subnet again" bpftool map lookup pinned "$maps/bp_subnets" key 24 0 0 0 10 66 0 0
