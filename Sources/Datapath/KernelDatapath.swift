@@ -270,7 +270,10 @@ public final class KernelDatapath: Datapath, Sendable {
     public func configure(_ endpoint: Endpoint, network: Network, namespace: String) throws {
         guard let inside = endpoint.containerInterface, endpoint.ip != nil || endpoint.ip6 != nil else { return }
         try attachPrograms(endpoint, network: network, namespace: namespace)
-        if let hostSide = endpoint.hostInterface { try links.setUp(hostSide) }
+        if let hostSide = endpoint.hostInterface {
+            quietPort(hostSide, of: network)
+            try links.setUp(hostSide)
+        }
         let container = try RouteSocket(namespace: namespace)
         // An IPv6-only network's endpoint has no IPv4 address (its IPv4 is dropped).
         if let ip = endpoint.ip, let subnet = network.subnet {
@@ -288,6 +291,15 @@ public final class KernelDatapath: Datapath, Sendable {
             try container.addAddress6(ip6.bytes, length: v6.subnet.prefixLength, device: inside)
         }
         try container.setUp(inside)
+    }
+
+    /// A bridge port needs no addresses of its own. On an IPv4-only network its IPv6 is
+    /// turned off, as its bridge's is: otherwise the host's router solicitations and MLD
+    /// reports from its link-local address go into the container, for as long as it runs
+    /// (solicitations back off to one an hour), counted as the container's traffic. On an IPv6
+    /// network it is left as the host has it.
+    private func quietPort(_ hostSide: String, of network: Network) {
+        if network.ipv6 == nil { setIPv6(enabled: false, interface: hostSide) }
     }
 
     /// Turns IPv6 on or off on an interface of the calling thread's namespace (a kernel
@@ -423,6 +435,7 @@ public final class KernelDatapath: Datapath, Sendable {
         try links.addVeth(host: hostSide, alias: alias, peer: peer, peerNamespace: here, peerMAC: mac.bytes)
         do {
             try links.setMaster(hostSide, master: bridge)
+            quietPort(hostSide, of: network)
             try links.setUp(hostSide)
         } catch {
             _ = try? links.delete(link: hostSide)

@@ -11,7 +11,10 @@ pid=$(bp inspect -f '{{.State.Pid}}' srv)
 
 # Quiet the link so the counters can be checked exactly: static neighbours, no IPv6.
 nsenter -t "$pid" -n sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-in_host sysctl -qw net.ipv6.conf."$veth".disable_ipv6=1
+# The agent turns it off on the host side of an IPv4-only network's veth (the host's default
+# would give it a link-local address, and its solicitations would go into the container).
+check_output "no IPv6 on the veth's host side (the host's default: on)" '^0 1$' \
+    in_host sh -c "cat /proc/sys/net/ipv6/conf/default/disable_ipv6 /proc/sys/net/ipv6/conf/$veth/disable_ipv6 | paste -sd' '"
 bridge=$(in_host ip -br link | awk '/^br-/ {print $1; exit}')
 gwmac=$(in_host ip -br link show "$bridge" | awk '{print $3}')
 nsenter -t "$pid" -n ip neigh replace 10.70.0.1 lladdr "$gwmac" dev eth0 nud permanent
