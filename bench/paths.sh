@@ -37,6 +37,8 @@
 # packet is paid on the sender's CPU, which sets the rate; the receiver only drains its
 # socket on the other CPU (received ≈ sent shows that it keeps up).
 # SMALL_ONLY=1 runs the small packets only (no TCP metrics, no publish times).
+# SMALL_BPF_STATS=1 runs them with the agent's --bpf-stats, for the programs' time per
+# workload in bpf-live.md (by default they run without, as the agent does).
 #
 # Writes OUT_DIR/paths.md (the table), paths.tsv (every median), publish.md (time to
 # publish 10,000 ports), bpf-live.md (the programs' own run time during the runs, in all and per
@@ -65,6 +67,7 @@ SMALL_FLOWS=${SMALL_FLOWS:-"64 10000"}
 SMALL_SECONDS=${SMALL_SECONDS:-$SECONDS_PER_RUN}
 SMALL_PORTS=${SMALL_PORTS:-1}
 SMALL_ONLY=${SMALL_ONLY:-}
+SMALL_BPF_STATS=${SMALL_BPF_STATS:-}
 SMALL_PATHS=()
 for p in direct iptables bridgeport; do [[ " ${PATHS[*]} " == *" $p "* ]] && SMALL_PATHS+=("$p"); done
 
@@ -387,6 +390,8 @@ small_report() {
         echo "repetitions' ratios (each repetition measures every path in turn). Every flow sent"
         echo "a datagram before timing, so its flow-table or conntrack entry existed: the steady state, not"
         echo "the rate of new flows. Sender on CPU $CLIENT_CPU (every hop's softirq runs there too), receiver on CPU $SERVER_CPU."
+        if [ -n "$BPF_STATS" ]; then echo "The agent runs with --bpf-stats (the kernel times every program run)."
+        else echo "The agent runs as by default, without --bpf-stats."; fi
         echo
         echo "| flows | path | received pps | × direct | × iptables | sent pps |"
         echo "| --- | --- | --- | --- | --- | --- |"
@@ -508,7 +513,7 @@ bpf_counters() { metrics | grep '^bridgeport_bpf_program_run'; }
 # live_mark PATH WORKLOAD|after: the counters before and after a Bridgeport path's
 # measurement, into STATE/bpf-live.log (bpf_live's per-workload table).
 live_mark() {
-    [[ $1 == bridgeport* ]] || return 0
+    [[ $1 == bridgeport* ]] && [ -n "$BPF_STATS" ] || return 0
     if [ "$2" = after ]; then echo "# after"; else echo "# $1 $2"; fi >>"$STATE/bpf-live.log"
     bpf_counters >>"$STATE/bpf-live.log"
 }
@@ -574,7 +579,11 @@ main() {
     docker_host_up
     client_tuning
     if want_ipv6; then ipv6_uplink || exit 1; fi   # fd00:5100::1 on host A's uplink, ::2 in ext
-    agent_start || exit 1
+    # The TCP runs count the programs' own run time (bpf-live.md), which needs the agent's
+    # --bpf-stats; the small packets run as the agent runs by default, without the kernel's
+    # statistics (two clock reads per program run), unless SMALL_BPF_STATS=1.
+    BPF_STATS=--bpf-stats; [ -n "$SMALL_ONLY" ] && [ -z "$SMALL_BPF_STATS" ] && BPF_STATS=
+    agent_start $BPF_STATS || exit 1
     if want_ipv6; then
         HOST_ADDRESSES+=('[fd00:5100::1]')
         bp network create --ipv6 --subnet 10.77.0.0/16 --subnet fd00:77::/64 benchnet >/dev/null || exit 1
@@ -597,8 +606,11 @@ main() {
         report
     fi
     if [ "${#SMALL_PATHS[@]}" -gt 0 ]; then
+        if [ -n "$BPF_STATS" ] && [ -z "$SMALL_BPF_STATS" ]; then
+            BPF_STATS=; agent_stop; agent_start || exit 1  # its containers and ports stay
+        fi
         small_packets
-        bpf_live
+        [ -z "$BPF_STATS" ] || bpf_live
     fi
     if [ -z "$SMALL_ONLY" ]; then
         publish_times || echo "publish timing failed" >&2

@@ -39,6 +39,8 @@ public struct AgentConfiguration: Sendable {
     public var maxFlows = defaultMaxFlows
     /// How long idle flows live (--flow-timeout NAME=DURATION).
     public var flowTimeouts = FlowTimeouts()
+    /// Counts every BPF program's runs and run time while the agent runs (--bpf-stats).
+    public var programStatistics = false
     /// The host's resolver configuration: containers' search domains and options, and the
     /// servers the embedded DNS forwards to.
     public var resolvConf = "/etc/resolv.conf"
@@ -60,7 +62,7 @@ public struct AgentConfiguration: Sendable {
         DatapathConfiguration(
             bpfRoot: bpfRoot, uplinkAttachMode: uplinkAttachMode, endpointAttachMode: endpointAttachMode,
             bpfObjectDirectory: bpfObjectDirectory, advertiseAddress: advertiseAddress,
-            maxFlows: maxFlows, flowTimeouts: flowTimeouts)
+            maxFlows: maxFlows, flowTimeouts: flowTimeouts, programStatistics: programStatistics)
     }
 
     var databasePath: String { stateDirectory + "/bridgeport.db" }

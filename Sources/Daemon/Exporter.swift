@@ -202,10 +202,10 @@ public enum Exporter {
 
         var runs = MetricFamily(
             name: "bridgeport_bpf_program_runs",
-            help: "Times the kernel ran the BPF program (counted while the agent runs).", kind: .counter)
+            help: "Times the kernel ran the BPF program (counted with --bpf-stats).", kind: .counter)
         var runTime = MetricFamily(
             name: "bridgeport_bpf_program_run_seconds",
-            help: "Time the kernel spent in the BPF program (counted while the agent runs).", kind: .counter)
+            help: "Time the kernel spent in the BPF program (counted with --bpf-stats).", kind: .counter)
         for program in counters.programs {
             let labels = [("program", program.name), ("attach_mode", program.hook)]
             runs.add(labels, program.runs)
@@ -226,7 +226,8 @@ public enum Exporter {
 
         return [receiveBytes, receivePackets, transmitBytes, transmitPackets, drops, hostDrops]
             + (portSeries == .off ? [] : [portPackets, portBytes, portFlows])
-            + [runs, runTime, build, networkCount, containerCount, published]
+            + (counters.programs.isEmpty ? [] : [runs, runTime])  // none without --bpf-stats
+            + [build, networkCount, containerCount, published]
             + (input.flows.map(flowFamilies) ?? [])
     }
 

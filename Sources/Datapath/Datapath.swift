@@ -188,10 +188,14 @@ public struct DatapathConfiguration: Sendable {
     /// Flows the flow table holds (--max-flows).
     public var maxFlows: Int
     public var flowTimeouts: FlowTimeouts
+    /// Turns the kernel's run-time statistics of BPF programs on while the agent runs
+    /// (--bpf-stats). Kernel-wide: every BPF program on the host pays for it on every run.
+    public var programStatistics: Bool
 
     public init(
         bpfRoot: String, uplinkAttachMode: TCAttachMode, endpointAttachMode: TCAttachMode,
-        bpfObjectDirectory: String?, advertiseAddress: IPv4Address?, maxFlows: Int, flowTimeouts: FlowTimeouts
+        bpfObjectDirectory: String?, advertiseAddress: IPv4Address?, maxFlows: Int, flowTimeouts: FlowTimeouts,
+        programStatistics: Bool = false
     ) {
         self.bpfRoot = bpfRoot
         self.uplinkAttachMode = uplinkAttachMode
@@ -200,6 +204,7 @@ public struct DatapathConfiguration: Sendable {
         self.advertiseAddress = advertiseAddress
         self.maxFlows = maxFlows
         self.flowTimeouts = flowTimeouts
+        self.programStatistics = programStatistics
     }
 }
 

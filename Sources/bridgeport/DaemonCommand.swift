@@ -51,6 +51,13 @@ struct DaemonCommand: AsyncParsableCommand {
             """)
     var monitorRate = AgentConfiguration.defaultMonitorRate
 
+    @Flag(
+        help: """
+            Count each BPF program's runs and run time (bridgeport_bpf_program_* in the metrics). Kernel-wide \
+            while the agent runs: every BPF program on the host pays two clock reads a run.
+            """)
+    var bpfStats = false
+
     @Option(
         name: .customLong("web.config.file"),
         help: "TLS and basic auth for the metrics endpoint (Prometheus exporter web config YAML).")
@@ -273,6 +280,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.advertiseAddress = advertiseAddress.flatMap(IPv4Address.init)
         configuration.flowTimeouts = try flowTimeouts()
         configuration.maxFlows = maxFlows
+        configuration.programStatistics = bpfStats
         configuration.resolvConf = resolvConf
         configuration.networkDefaults = networkDefaults
         do {

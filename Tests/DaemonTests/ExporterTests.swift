@@ -292,10 +292,10 @@ extension ExporterTests {
                 # HELP bridgeport_published_port_flows_total New flows through the published port (from outside, from the host and from containers).
                 # TYPE bridgeport_published_port_flows_total counter
                 bridgeport_published_port_flows_total{protocol="tcp",host_ip="0.0.0.0",host_port="5000",container="a\"b\\c\nd",container_port="80"} 2
-                # HELP bridgeport_bpf_program_runs_total Times the kernel ran the BPF program (counted while the agent runs).
+                # HELP bridgeport_bpf_program_runs_total Times the kernel ran the BPF program (counted with --bpf-stats).
                 # TYPE bridgeport_bpf_program_runs_total counter
                 bridgeport_bpf_program_runs_total{program="bp_endpoint_ingress",attach_mode="tcx"} 12
-                # HELP bridgeport_bpf_program_run_seconds_total Time the kernel spent in the BPF program (counted while the agent runs).
+                # HELP bridgeport_bpf_program_run_seconds_total Time the kernel spent in the BPF program (counted with --bpf-stats).
                 # TYPE bridgeport_bpf_program_run_seconds_total counter
                 bridgeport_bpf_program_run_seconds_total{program="bp_endpoint_ingress",attach_mode="tcx"} 1.5
                 # HELP bridgeport_build_info Bridgeport's version; always 1.
@@ -328,6 +328,12 @@ extension ExporterTests {
                 # EOF
 
                 """#)
+
+        // Without --bpf-stats the kernel counts no runs: no program families at all, not zeros.
+        counters.programs = []
+        let unmeasured = Exporter.families(ScrapeInput(registry: registry, counters: counters, running: [container.id]))
+        #expect(!unmeasured.contains { $0.name.hasPrefix("bridgeport_bpf_program") })
+        #expect(unmeasured.count == families.count - 2)
     }
 
     /// Integers are written by hand: every digit of the extremes, and negative values.
