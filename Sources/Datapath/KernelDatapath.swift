@@ -400,6 +400,7 @@ public final class KernelDatapath: Datapath, Sendable {
                 containerID: attachment.containerID, networkID: network.id, ip: attachment.ip, mac: attachment.mac,
                 hostInterface: attachment.hostInterface, containerInterface: attachment.interface, order: 0)
             endpoint.ip6 = attachment.ip6
+            quietPort(attachment.hostInterface, of: network)  // also one made before an upgrade
             try programs.attachEndpoint(
                 interface: attachment.hostInterface, ifindex: UInt32(index), endpoint: endpoint, network: network,
                 mtu: interfaceMTU(network) ?? Self.defaultMTU)

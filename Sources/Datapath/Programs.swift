@@ -58,7 +58,8 @@ final class Programs: Sendable {
         try maps.flows.setTimeouts(configuration.flowTimeouts)
         logger.info(
             "BPF objects loaded", metadata: ["from": "\(endpointObject.path)", "max-flows": "\(maps.flows.capacity)"])
-        statisticsFD = configuration.programStatistics ? Programs.enableStatistics(logger: logger) : -1
+        // Kernel-wide while the descriptor is open: every BPF program's run pays two clock reads.
+        statisticsFD = configuration.programStatistics ? try BPFStatistics.enable() : -1
     }
 
     /// Maps of earlier versions that hold nothing of value now (bp_flows replaced them).
@@ -122,18 +123,6 @@ final class Programs: Sendable {
     }
 
     deinit { if statisticsFD >= 0 { close(statisticsFD) } }
-
-    /// The kernel counts every BPF program's runs while the descriptor is open, at two clock
-    /// reads a run (about 40 ns on this project's VM): a diagnostic the user asks for. Without
-    /// it the agent runs on, with no program statistics in the metrics.
-    private static func enableStatistics(logger: Logger) -> Int32 {
-        do {
-            return try BPFStatistics.enable()
-        } catch {
-            logger.warning("--bpf-stats: \(error); the metrics have no program statistics")
-            return -1
-        }
-    }
 
     /// Every program with its run count and run time (for the exporter); none while the
     /// statistics are off (--bpf-stats), when the kernel counts nothing.

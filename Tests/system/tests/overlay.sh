@@ -93,6 +93,7 @@ counts() {
 # to tell, when they are not, whether something else crossed or Bridgeport miscounted.
 moves() {  # moves BEFORE AFTER
     local -a b=($1) a=($2); local i moved=()
+    [ "${#b[@]}" -eq 8 ] && [ "${#a[@]}" -eq 8 ] || { echo "incomplete counts: '$1', then '$2'"; return; }
     for i in 0 1 2 3 4 5 6 7; do moved+=($((a[i] - b[i]))); done
     echo "Bridgeport ${moved[*]:0:4}; the interfaces ${moved[*]:4:4}"
 }
